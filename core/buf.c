@@ -1,0 +1,102 @@
+/* Provided buffer rings: see core/buf.h. */
+#include "core/internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+/* Stalled sources are re-armed only once this many buffers are back, so a
+ * dry ring does not turn into a re-arm/-ENOBUFS loop. */
+#define REARM_MIN_FREE 8u
+
+int core_buf_group_init(struct core_reactor *r, struct buf_group *g, uint16_t bgid, unsigned num, unsigned size)
+{
+	struct io_uring_buf_reg reg;
+	int ret;
+
+	memset(g, 0, sizeof *g);
+	g->num = num;
+	g->size = size;
+	g->mask = (unsigned)io_uring_buf_ring_mask(num);
+	g->bgid = bgid;
+	/* liburing 2.3 has no io_uring_setup_buf_ring: register page-aligned
+	 * memory ourselves, as its examples/io_uring-udp.c does. */
+	g->ring_len = num * sizeof(struct io_uring_buf);
+	g->br = mmap(NULL, g->ring_len, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+	if (g->br == MAP_FAILED) {
+		g->br = NULL;
+		return -ENOMEM;
+	}
+	/* Buffer memory is touched only when the kernel fills a buffer, so a big
+	 * ring costs little until traffic needs it. */
+	g->mem_len = (size_t)num * size;
+	g->mem = mmap(NULL, g->mem_len, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE | MAP_NORESERVE, -1, 0);
+	if (g->mem == MAP_FAILED) {
+		g->mem = NULL;
+		return -ENOMEM;
+	}
+	g->next = calloc(num, sizeof *g->next);
+	g->len = calloc(num, sizeof *g->len);
+	if (!g->next || !g->len)
+		return -ENOMEM;
+	memset(&reg, 0, sizeof reg);
+	reg.ring_addr = (uint64_t)(uintptr_t)g->br;
+	reg.ring_entries = num;
+	reg.bgid = bgid;
+	ret = io_uring_register_buf_ring(&r->ring, &reg, 0);
+	if (ret < 0)
+		return ret;
+	io_uring_buf_ring_init(g->br);
+	for (unsigned i = 0; i < num; i++)
+		io_uring_buf_ring_add(g->br, g->mem + (size_t)i * size, size, (unsigned short)i, (int)g->mask, (int)i);
+	io_uring_buf_ring_advance(g->br, (int)num);
+	g->in_ring = num;
+	return 0;
+}
+
+void core_buf_group_cleanup(struct core_reactor *r, struct buf_group *g)
+{
+	if (g->br) {
+		io_uring_unregister_buf_ring(&r->ring, g->bgid);
+		munmap(g->br, g->ring_len);
+	}
+	if (g->mem)
+		munmap(g->mem, g->mem_len);
+	free(g->next);
+	free(g->len);
+	memset(g, 0, sizeof *g);
+}
+
+struct buf_group *core_buf_group_of(struct core_reactor *r, uint8_t gid)
+{
+	return gid == 0 ? &r->stream : &r->dgram;
+}
+
+void core_buf_group_put(struct buf_group *g, uint16_t bid)
+{
+	io_uring_buf_ring_add(g->br, g->mem + (size_t)bid * g->size, g->size, bid, (int)g->mask, 0);
+	io_uring_buf_ring_advance(g->br, 1);
+	g->in_ring++;
+	if (g->stalled && g->in_ring >= REARM_MIN_FREE)
+		core_src_rearm_stalled(g);
+}
+
+void core_buf_release(struct core_buf *b)
+{
+	struct core_reactor *r = core_self();
+	if (b->gid == CORE_BUF_NONE)
+		return;
+	core_buf_group_put(core_buf_group_of(r, b->gid), b->bid);
+	b->gid = CORE_BUF_NONE;
+	b->data = NULL;
+	b->len = 0;
+}
+
+int core_buf_free_count(uint8_t gid)
+{
+	struct core_reactor *r = core_self();
+	if (!r)
+		return -1;
+	return (int)core_buf_group_of(r, gid)->in_ring;
+}

@@ -1,0 +1,34 @@
+#ifndef CORE_BUF_H
+#define CORE_BUF_H
+/* core/buf.h: leases on provided receive buffers.
+ *
+ * Each reactor registers two provided-buffer rings with its io_uring: one of
+ * stream buffers (TCP, default 1024 x 16 KiB) and one of datagram buffers
+ * (UDP, 1024 x 2 KiB). Multishot receives pick a buffer only when data
+ * arrives, so an idle connection holds none. A received buffer is handed to
+ * its consumer as a lease (struct core_buf) without copying; the consumer may
+ * forward it (send it on another socket of the same reactor) and must return
+ * it exactly once with core_buf_release, on the reactor thread that received
+ * it. When a ring runs dry, receives stop (-ENOBUFS) and resume as leases
+ * come back: TCP data waits in the kernel, nothing is dropped. */
+#include <stdint.h>
+
+struct core_buf {
+	uint8_t *data;     /* payload; the consumer may advance it */
+	uint32_t len;      /* bytes at data */
+	uint16_t bid;      /* buffer id within its ring */
+	uint8_t gid;       /* ring: 0 stream, 1 datagram; 0xff: no lease */
+};
+
+#define CORE_BUF_NONE 0xff
+
+/* core_buf_release returns the lease to its ring and marks b empty. Calling
+ * it on an empty lease is a no-op. Must run on the receiving reactor. */
+void core_buf_release(struct core_buf *b);
+
+/* core_buf_free_count returns how many buffers of ring gid the kernel
+ * currently holds (i.e. are free for receives) on this thread's reactor;
+ * -1 outside a reactor. For tests and stats. */
+int core_buf_free_count(uint8_t gid);
+
+#endif

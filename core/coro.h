@@ -1,0 +1,77 @@
+#ifndef CORE_CORO_H
+#define CORE_CORO_H
+/* core/coro.h: stackful coroutines, the unit of concurrency of the reactor.
+ *
+ * Design. Every connection's logic runs as straight-line code on its own
+ * stack and suspends inside I/O calls (core/sock.h, core/udp.h, core_sleep,
+ * core_park); the reactor resumes it when the completion arrives.
+ *
+ * Mechanism: a hand-written context switch (x86-64: 6 callee-saved registers
+ * and the stack pointer, 14 instructions; aarch64: x19-x30, d8-d15, sp). It
+ * does not save the signal mask (no syscall, unlike swapcontext) nor the
+ * MXCSR/x87 control words: nothing in this program changes the floating
+ * point environment. Other architectures fall back to ucontext, which costs a
+ * sigprocmask syscall per switch.
+ *
+ * Stacks: mmap'd (MAP_NORESERVE, so only touched pages use memory) with a
+ * PROT_NONE guard page below in every build type; a stack overflow faults
+ * instead of corrupting a neighbour. Default size 64 KiB, enough for
+ * BoringSSL handshakes and json-c; freed stacks are kept in a small
+ * per-thread pool (CORE_CORO_POOL_MAX) to avoid an mmap/munmap pair per
+ * connection. ASan builds announce every switch with
+ * __sanitizer_start/finish_switch_fiber.
+ *
+ * Cost: a switch pair (resume + yield) is measured by `atmosphere-bench
+ * core` (bench/bench_core.c); see docs/PERFORMANCE.md. It is a few ns, about
+ * two orders of magnitude below a syscall.
+ *
+ * Threading: a coroutine belongs to the thread that created it and must only
+ * be resumed there. Not thread-safe by design; the reactor owns them. */
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CORE_CORO_STACK_DEFAULT (64u * 1024u)
+#define CORE_CORO_POOL_MAX 64
+
+typedef void (*core_task_fn)(void *arg);
+
+struct core_coro;
+
+/* core_coro_new creates a suspended coroutine that will run fn(arg) on its
+ * own stack of stack_size bytes (0: default) when first resumed. Returns NULL
+ * with *err = -ENOMEM on failure. */
+struct core_coro *core_coro_new(core_task_fn fn, void *arg, size_t stack_size, int *err);
+
+/* core_coro_resume switches from the caller (the scheduler) into co until it
+ * yields or finishes. Returns true while co can be resumed again, false when
+ * fn has returned: the caller then frees it with core_coro_free. Must not be
+ * called from inside a coroutine. */
+bool core_coro_resume(struct core_coro *co);
+
+/* core_coro_yield suspends the running coroutine and returns to the
+ * scheduler that resumed it. Only callable inside a coroutine. */
+void core_coro_yield(void);
+
+/* core_coro_current returns the running coroutine, or NULL on a scheduler
+ * stack. */
+struct core_coro *core_coro_current(void);
+
+/* core_coro_defer registers fn(arg) to run, last registered first, when the
+ * coroutine ends or is freed. Returns 0 or -ENOMEM (fn is then not
+ * registered: the caller cleans up itself). */
+int core_coro_defer(struct core_coro *co, core_task_fn fn, void *arg);
+
+/* core_coro_free runs pending defers and releases the coroutine and its
+ * stack. Freeing a suspended coroutine abandons its stack frame: only do it
+ * to a coroutine that finished, or at process teardown. NULL is a no-op. */
+void core_coro_free(struct core_coro *co);
+
+/* core_coro_set_data / core_coro_data: one pointer of user data (the reactor
+ * keeps its per-coroutine state here). */
+void core_coro_set_data(struct core_coro *co, void *data);
+void *core_coro_data(const struct core_coro *co);
+
+/* core_coro_pool_trim releases this thread's pooled stacks. */
+void core_coro_pool_trim(void);
+
+#endif

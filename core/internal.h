@@ -1,0 +1,171 @@
+#ifndef CORE_INTERNAL_H
+#define CORE_INTERNAL_H
+/* core/internal.h: shared inside core/ only. */
+#include <liburing.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/reactor.h"
+
+/* user_data tags: low 3 bits of an 8-aligned pointer. 0 means "ignore". */
+enum {
+	UD_OP = 1,     /* struct op: a single-shot operation a coroutine awaits */
+	UD_SRC = 2,    /* struct src: a multishot source */
+	UD_MSG = 3,    /* struct msg: a cross-thread message (MSG_RING target) */
+	UD_WAKE = 4,   /* the reactor's eventfd poll */
+	UD_SLOT = 5,   /* struct send_slot: a fire-and-forget UDP send */
+	UD_MASK = 7,
+};
+
+struct task {
+	struct core_coro *co;
+	struct core_reactor *r;
+	struct task *next_ready;
+	struct task *prev_all, *next_all;
+	bool queued;
+	bool parked;
+	int park_res;
+	struct core_timer park_timer;
+};
+
+/* A single-shot operation on the coroutine's stack: it must outlive its CQEs
+ * (cancellation included), so op_wait never returns before pending is 0. */
+struct op {
+	struct task *task;
+	int32_t res;
+	uint32_t flags;
+	uint8_t pending;     /* CQEs still expected: 1, or 2 for SEND_ZC */
+	bool got_res;
+	bool timed_out;
+	struct core_timer timer;
+};
+
+enum src_kind { SRC_RECV, SRC_ACCEPT, SRC_RECVMSG };
+
+/* Accepted fds wait in a growable ring; above SRC_ACCEPT_PAUSE queued the
+ * accept is paused and the kernel's listen backlog holds the rest. */
+#define SRC_ACCEPT_PAUSE 64
+#define SRC_ACCEPT_MAX 4096
+
+/* A multishot source: a socket whose completions are queued until its owner
+ * coroutine asks for them. Buffers are queued through the group's per-bid
+ * links, so a queue costs no memory of its own. */
+struct src {
+	uint8_t kind;
+	bool armed;          /* a multishot is in flight: its final CQE not yet seen */
+	bool closing;        /* owner closed it: free after the final CQE */
+	bool eof;
+	bool stalled;        /* ended by -ENOBUFS; on the group's stalled list */
+	int err;             /* sticky error (negative errno) */
+	int fd;
+	struct core_reactor *r;
+	struct buf_group *grp;
+	int32_t head, tail;  /* queued buffer ids, -1 when empty */
+	uint32_t queued_bytes;
+	uint32_t high_water; /* pause (cancel the multishot) above this */
+	struct task *waiter;
+	int wait_res;
+	struct core_timer timer;
+	struct src *next_stalled;
+	/* accept queue */
+	int *accq;
+	unsigned acc_head, acc_len, acc_cap;
+	/* recvmsg template; must stay valid while armed */
+	struct msghdr mh;
+};
+
+struct buf_group {
+	struct io_uring_buf_ring *br;
+	uint8_t *mem;
+	size_t mem_len, ring_len;
+	unsigned num, size, mask;
+	uint16_t bgid;
+	unsigned in_ring;     /* buffers currently owned by the kernel */
+	int32_t *next;        /* per-bid queue link */
+	uint32_t *len;        /* per-bid received length */
+	struct src *stalled;  /* sources ended by -ENOBUFS, waiting for buffers */
+};
+
+struct msg {
+	core_task_fn fn;
+	void *arg;
+	unsigned target;     /* reactor index, to reroute when MSG_RING fails */
+	struct msg *next;
+};
+
+#define SEND_SLOT_SIZE 2048
+#define SEND_SLOTS 512
+
+struct send_slot {
+	struct send_slot *next;
+	struct msghdr mh;
+	struct iovec iov;
+	struct sockaddr_storage to;
+	uint8_t data[SEND_SLOT_SIZE];
+};
+
+struct core_reactor {
+	struct io_uring ring;
+	struct core_rt *rt;
+	unsigned idx;
+	pthread_t thread;
+	uint64_t now;
+	int wake_fd;
+	bool stopping;
+	bool torn_down;      /* operations are cancelled and new ones refused */
+	unsigned live;       /* coroutines alive */
+	unsigned inflight;   /* CQEs expected for internal bookkeeping (wake poll) */
+	struct task *ready_head, *ready_tail;
+	struct task *all;
+	struct core_timer **heap;  /* 1-based binary min-heap */
+	unsigned heap_len, heap_cap;
+	struct core_shutdown_hook hooks;
+	struct buf_group stream, dgram;
+	struct send_slot *free_slots;
+	unsigned num_slots;
+	pthread_mutex_t inbox_lock;
+	struct msg *inbox;
+	int start_err;
+	bool started;
+};
+
+struct core_rt {
+	struct core_rt_opts o;
+	struct core_reactor *r;   /* array of o.num_threads */
+	atomic_bool shutdown;
+	atomic_uint abandoned;
+	core_task_fn main_fn;
+	void *main_arg;
+	bool ran;
+};
+
+/* reactor.c */
+struct io_uring_sqe *core_get_sqe(struct core_reactor *r);
+void core_make_ready(struct task *t);
+struct task *core_current_task(void);
+int core_op_wait(struct core_reactor *r, struct op *op, int timeout_ms);
+static inline uint64_t ud_pack(void *p, unsigned tag) { return (uint64_t)(uintptr_t)p | tag; }
+
+/* buf.c */
+int core_buf_group_init(struct core_reactor *r, struct buf_group *g, uint16_t bgid, unsigned num, unsigned size);
+void core_buf_group_cleanup(struct core_reactor *r, struct buf_group *g);
+void core_buf_group_put(struct buf_group *g, uint16_t bid);
+struct buf_group *core_buf_group_of(struct core_reactor *r, uint8_t gid);
+
+/* src.c */
+void core_src_init(struct src *s, struct core_reactor *r, uint8_t kind, int fd, struct buf_group *grp);
+void core_src_complete(struct src *s, const struct io_uring_cqe *cqe);
+int core_src_arm(struct src *s);
+int core_src_wait(struct src *s, int timeout_ms);
+void core_src_close(struct src *s);
+void core_src_rearm_stalled(struct buf_group *g);
+bool core_src_pop_buf(struct src *s, uint16_t *bid, uint32_t *len);
+int core_src_accq_pop(struct src *s);
+
+/* udp.c */
+void core_slot_complete(struct core_reactor *r, struct send_slot *slot, int res);
+
+#endif

@@ -1,0 +1,147 @@
+#ifndef CORE_REACTOR_H
+#define CORE_REACTOR_H
+/* core/reactor.h: the io_uring runtime: N reactor threads, one io_uring each.
+ *
+ * Design. A runtime runs N reactor threads (default: one per online CPU).
+ * Each owns one io_uring, its provided-buffer rings (core/buf.h), a timer
+ * heap, a run queue of coroutines, and nothing shared: there is no lock on
+ * the data path. Threads talk through messages (core_rt_post), carried by
+ * IORING_OP_MSG_RING between reactors, or by a small locked inbox + eventfd
+ * from foreign threads (a signal handler thread, a test's main thread).
+ *
+ * The loop: run every ready coroutine until it suspends; submit the batch of
+ * SQEs they queued and wait for at least one completion (or the next timer);
+ * dispatch the completions, which make coroutines ready; fire due timers.
+ * One io_uring_enter per iteration however many connections were served.
+ *
+ * Shutdown: core_rt_shutdown (or SIGINT/SIGTERM when opts.handle_signals)
+ * sets every reactor stopping and calls the shutdown hooks components
+ * registered with core_on_shutdown (close listeners, say goodbye to
+ * clients). After opts.shutdown_grace_ms, every operation still in flight is
+ * cancelled so suspended coroutines return -ECANCELED and unwind. The runtime
+ * returns once every coroutine has finished, or after a further second,
+ * whichever is first (then it reports how many it abandoned).
+ *
+ * Errors: functions return 0 or a count, or -errno. Functions marked
+ * "suspends" may only be called inside a coroutine of the current reactor. */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/coro.h"
+
+struct core_rt;
+struct core_reactor;
+
+struct core_rt_opts {
+	unsigned num_threads;      /* 0: one per online CPU */
+	unsigned sq_entries;       /* 0: 1024 */
+	unsigned stream_bufs;      /* TCP receive buffers per thread (power of 2), 0: 1024 */
+	unsigned stream_buf_size;  /* bytes each, 0: 16 KiB */
+	unsigned dgram_bufs;       /* UDP receive buffers per thread (power of 2), 0: 1024 */
+	unsigned dgram_buf_size;   /* bytes each incl. recvmsg header, 0: 2 KiB */
+	size_t stack_size;         /* coroutine stack, 0: CORE_CORO_STACK_DEFAULT */
+	unsigned zc_threshold;     /* sends >= this many bytes use SEND_ZC; 0: default, UINT32_MAX: never */
+	unsigned shutdown_grace_ms;/* 0: 5000 */
+	bool handle_signals;       /* SIGINT/SIGTERM shut down, SIGHUP calls on_hup */
+	core_task_fn on_hup;       /* run as a coroutine on reactor 0 at SIGHUP */
+	void *on_hup_arg;
+};
+
+/* core_rt_new checks io_uring is usable and allocates a runtime (no thread is
+ * started yet). Returns NULL and sets *err on failure; when io_uring itself is
+ * unavailable, core_rt_explain(*err) gives the cause and the fix. */
+struct core_rt *core_rt_new(const struct core_rt_opts *opts, int *err);
+
+/* core_rt_explain returns a human message for an error from core_rt_new:
+ * io_uring disabled by sysctl, blocked by seccomp, kernel too old. */
+const char *core_rt_explain(int err);
+
+/* core_rt_run starts the reactor threads (the calling thread becomes reactor
+ * 0), spawns main_fn(arg) as the first coroutine on every reactor, and
+ * returns when the runtime has shut down: 0, or -errno if a reactor could not
+ * start. May be called once per runtime. */
+int core_rt_run(struct core_rt *rt, core_task_fn main_fn, void *arg);
+
+/* core_rt_shutdown begins the graceful shutdown. Any thread; idempotent. */
+void core_rt_shutdown(struct core_rt *rt);
+
+/* core_rt_free frees a runtime that is not running. NULL is a no-op. */
+void core_rt_free(struct core_rt *rt);
+
+/* core_rt_threads returns the number of reactors. */
+unsigned core_rt_threads(const struct core_rt *rt);
+
+/* core_rt_post runs fn(arg) as a new coroutine on reactor idx. Any thread.
+ * Returns 0, -EINVAL for a bad index, -ENOMEM, or -ESHUTDOWN once that
+ * reactor has stopped (fn is then not run: the caller keeps arg). */
+int core_rt_post(struct core_rt *rt, unsigned idx, core_task_fn fn, void *arg);
+
+/* core_rt_abandoned returns how many coroutines had to be abandoned at the
+ * end of core_rt_run (0 after a clean shutdown). */
+unsigned core_rt_abandoned(const struct core_rt *rt);
+
+/* --- the current reactor (callable from its own thread only) --- */
+
+/* core_self returns the calling thread's reactor, NULL on other threads. */
+struct core_reactor *core_self(void);
+unsigned core_reactor_index(const struct core_reactor *r);
+struct core_rt *core_reactor_rt(const struct core_reactor *r);
+bool core_reactor_stopping(const struct core_reactor *r);
+
+/* core_spawn starts fn(arg) as a coroutine on the calling thread's reactor;
+ * it first runs at the next loop iteration. Returns 0 or -ENOMEM. */
+int core_spawn(core_task_fn fn, void *arg);
+
+/* core_now_ns returns CLOCK_MONOTONIC ns, cached once per loop iteration on
+ * reactor threads (exact elsewhere). */
+uint64_t core_now_ns(void);
+
+/* core_sleep suspends for ms milliseconds. Returns 0, or -ECANCELED when the
+ * runtime is being torn down. Suspends. */
+int core_sleep(unsigned ms);
+
+/* core_yield lets every other ready coroutine run once. Suspends. */
+void core_yield(void);
+
+/* core_park suspends the calling coroutine until another coroutine of this
+ * reactor calls core_unpark on it (returns the value given there), or
+ * timeout_ms passes (returns -ETIMEDOUT; -1 means no timeout), or the runtime
+ * is torn down (-ECANCELED). Suspends. */
+int core_park(int timeout_ms);
+
+/* core_unpark wakes co if it is parked, handing it res; returns whether it
+ * was. Does not switch: co runs at the next loop iteration. */
+bool core_unpark(struct core_coro *co, int res);
+
+/* Timer callbacks run on the reactor thread, outside any coroutine: they must
+ * not suspend (they may spawn, unpark, or re-arm themselves). The struct is
+ * caller storage and must stay valid while armed. */
+struct core_timer;
+typedef void (*core_timer_fn)(struct core_timer *t);
+struct core_timer {
+	uint64_t deadline_ns;
+	core_timer_fn fn;
+	void *arg;
+	unsigned heap_idx;        /* 0: not armed */
+};
+
+/* core_timer_arm (re)arms t to fire after ms milliseconds. Returns 0 or
+ * -ENOMEM. */
+int core_timer_arm(struct core_timer *t, unsigned ms, core_timer_fn fn, void *arg);
+/* core_timer_cancel disarms t if armed. */
+void core_timer_cancel(struct core_timer *t);
+static inline bool core_timer_armed(const struct core_timer *t) { return t->heap_idx != 0; }
+
+/* Shutdown hooks: fn(arg) runs on this reactor when shutdown begins (outside
+ * a coroutine; must not suspend). The struct is caller storage; unregister
+ * it before freeing it. */
+struct core_shutdown_hook {
+	struct core_shutdown_hook *next, *prev;
+	core_task_fn fn;
+	void *arg;
+};
+void core_on_shutdown(struct core_shutdown_hook *h, core_task_fn fn, void *arg);
+void core_shutdown_hook_remove(struct core_shutdown_hook *h);
+
+#endif

@@ -1,0 +1,266 @@
+/* TCP listeners and stream sockets: see core/sock.h. */
+#include "core/sock.h"
+#include "core/internal.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct core_listener {
+	struct src src; /* first: freed through it */
+};
+
+struct core_sock {
+	struct src src; /* first: freed through it */
+};
+
+int core_tcp_listen(const struct sockaddr *addr, socklen_t addr_len, int backlog, bool reuseport)
+{
+	int one = 1, ret;
+	int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+		goto fail;
+	if (bind(fd, addr, addr_len) != 0 || listen(fd, backlog) != 0)
+		goto fail;
+	return fd;
+fail:
+	ret = -errno;
+	close(fd);
+	return ret;
+}
+
+struct core_listener *core_listener_new(int fd, int *err)
+{
+	struct core_listener *l = calloc(1, sizeof *l);
+	if (!l) {
+		close(fd);
+		*err = -ENOMEM;
+		return NULL;
+	}
+	core_src_init(&l->src, core_self(), SRC_ACCEPT, fd, NULL);
+	return l;
+}
+
+int core_listener_accept(struct core_listener *l, int timeout_ms)
+{
+	struct src *s = &l->src;
+	uint64_t deadline = timeout_ms >= 0 ? core_now_ns() + (uint64_t)timeout_ms * 1000000u : 0;
+	for (;;) {
+		if (s->acc_len)
+			return core_src_accq_pop(s);
+		if (s->wait_res) {
+			int e = s->wait_res;
+			s->wait_res = 0;
+			return e;
+		}
+		if (s->closing)
+			return -ECANCELED;
+		int left = -1;
+		if (timeout_ms >= 0) {
+			uint64_t now = core_now_ns();
+			left = now >= deadline ? 0 : (int)((deadline - now) / 1000000u);
+		}
+		int ret = core_src_wait(s, left);
+		if (ret < 0)
+			return ret;
+	}
+}
+
+void core_listener_interrupt(struct core_listener *l)
+{
+	if (l && l->src.waiter)
+		core_unpark(l->src.waiter->co, -ECANCELED);
+}
+
+void core_listener_close(struct core_listener *l)
+{
+	if (l)
+		core_src_close(&l->src);
+}
+
+static struct io_uring_sqe *op_start(struct core_reactor *r, struct op *op)
+{
+	if (r->torn_down)
+		return NULL;
+	memset(op, 0, sizeof *op);
+	op->task = core_current_task();
+	op->pending = 1;
+	struct io_uring_sqe *sqe = core_get_sqe(r);
+	io_uring_sqe_set_data64(sqe, 0);
+	return sqe;
+}
+
+int core_tcp_connect(const struct sockaddr *addr, socklen_t addr_len, int timeout_ms)
+{
+	struct core_reactor *r = core_self();
+	struct op op;
+	int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	struct io_uring_sqe *sqe = op_start(r, &op);
+	if (!sqe) {
+		close(fd);
+		return -ECANCELED;
+	}
+	io_uring_prep_connect(sqe, fd, addr, addr_len);
+	io_uring_sqe_set_data64(sqe, ud_pack(&op, UD_OP));
+	int ret = core_op_wait(r, &op, timeout_ms);
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+struct core_sock *core_sock_new(int fd, int *err)
+{
+	struct core_reactor *r = core_self();
+	struct core_sock *s = malloc(sizeof *s);
+	if (!s) {
+		close(fd);
+		*err = -ENOMEM;
+		return NULL;
+	}
+	core_src_init(&s->src, r, SRC_RECV, fd, &r->stream);
+	return s;
+}
+
+int core_sock_fd(const struct core_sock *s)
+{
+	return s->src.fd;
+}
+
+bool core_sock_recv_ready(const struct core_sock *s)
+{
+	return s->src.head >= 0 || s->src.eof || s->src.err;
+}
+
+int core_sock_recv(struct core_sock *s, struct core_buf *out, int timeout_ms)
+{
+	struct src *src = &s->src;
+	uint64_t deadline = timeout_ms >= 0 ? core_now_ns() + (uint64_t)timeout_ms * 1000000u : 0;
+	uint16_t bid;
+	uint32_t len;
+
+	out->gid = CORE_BUF_NONE;
+	out->data = NULL;
+	out->len = 0;
+	for (;;) {
+		if (core_src_pop_buf(src, &bid, &len)) {
+			out->data = src->grp->mem + (size_t)bid * src->grp->size;
+			out->len = len;
+			out->bid = bid;
+			out->gid = (uint8_t)src->grp->bgid;
+			return (int)len;
+		}
+		if (src->err)
+			return src->err;
+		if (src->eof)
+			return 0;
+		int left = -1;
+		if (timeout_ms >= 0) {
+			uint64_t now = core_now_ns();
+			left = now >= deadline ? 0 : (int)((deadline - now) / 1000000u);
+		}
+		int ret = core_src_wait(src, left);
+		if (ret < 0)
+			return ret;
+	}
+}
+
+static int send_once(struct core_sock *s, struct msghdr *mh, const void *data, size_t len, bool zc, int timeout_ms)
+{
+	struct core_reactor *r = s->src.r;
+	struct op op;
+	struct io_uring_sqe *sqe = op_start(r, &op);
+	if (!sqe)
+		return -ECANCELED;
+	if (mh) {
+		if (zc)
+			io_uring_prep_sendmsg_zc(sqe, s->src.fd, mh, MSG_NOSIGNAL | MSG_WAITALL);
+		else
+			io_uring_prep_sendmsg(sqe, s->src.fd, mh, MSG_NOSIGNAL | MSG_WAITALL);
+	} else if (zc) {
+		io_uring_prep_send_zc(sqe, s->src.fd, data, len, MSG_NOSIGNAL | MSG_WAITALL, 0);
+	} else {
+		io_uring_prep_send(sqe, s->src.fd, data, len, MSG_NOSIGNAL | MSG_WAITALL);
+	}
+	io_uring_sqe_set_data64(sqe, ud_pack(&op, UD_OP));
+	return core_op_wait(r, &op, timeout_ms);
+}
+
+int core_sock_send(struct core_sock *s, const void *data, size_t len, int timeout_ms)
+{
+	const uint8_t *p = data;
+	size_t done = 0;
+	bool zc = len >= s->src.r->rt->o.zc_threshold;
+	while (done < len) {
+		int ret = send_once(s, NULL, p + done, len - done, zc, timeout_ms);
+		if (ret == -EOPNOTSUPP && zc) {
+			zc = false; /* socket type without zero-copy support */
+			continue;
+		}
+		if (ret < 0)
+			return ret;
+		if (ret == 0)
+			return -EPIPE;
+		done += (size_t)ret;
+	}
+	return (int)len;
+}
+
+int core_sock_sendv(struct core_sock *s, struct iovec *iov, int num_iov, int timeout_ms)
+{
+	size_t total = 0, done = 0;
+	for (int i = 0; i < num_iov; i++)
+		total += iov[i].iov_len;
+	bool zc = total >= s->src.r->rt->o.zc_threshold;
+	while (done < total) {
+		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)num_iov};
+		int ret = send_once(s, &mh, NULL, 0, zc, timeout_ms);
+		if (ret == -EOPNOTSUPP && zc) {
+			zc = false;
+			continue;
+		}
+		if (ret < 0)
+			return ret;
+		if (ret == 0)
+			return -EPIPE;
+		done += (size_t)ret;
+		/* Skip what was sent. */
+		size_t n = (size_t)ret;
+		while (num_iov && n >= iov->iov_len) {
+			n -= iov->iov_len;
+			iov++;
+			num_iov--;
+		}
+		if (num_iov) {
+			iov->iov_base = (uint8_t *)iov->iov_base + n;
+			iov->iov_len -= n;
+		}
+	}
+	return (int)total;
+}
+
+void core_sock_shutdown_write(struct core_sock *s)
+{
+	shutdown(s->src.fd, SHUT_WR);
+}
+
+void core_sock_interrupt(struct core_sock *s)
+{
+	if (s->src.waiter)
+		core_unpark(s->src.waiter->co, -ECANCELED);
+}
+
+void core_sock_close(struct core_sock *s)
+{
+	if (s)
+		core_src_close(&s->src);
+}

@@ -1,0 +1,87 @@
+#ifndef CORE_SOCK_H
+#define CORE_SOCK_H
+/* core/sock.h: TCP listeners and stream sockets for coroutines.
+ *
+ * A listener runs one multishot accept; a stream socket one multishot
+ * receive into the reactor's stream buffer ring, armed at its first read and
+ * paused while its owner does not read (at most 64 KiB queued per socket).
+ * Sends use IORING_OP_SEND with MSG_WAITALL, or SEND_ZC at or above the
+ * runtime's zc_threshold; a send returns when the kernel is done with the
+ * caller's memory, so a received lease can be forwarded and then released.
+ *
+ * Objects belong to the reactor thread that created them. All functions
+ * marked "suspends" must run in a coroutine of that reactor. timeout_ms < 0
+ * means no timeout. */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "core/buf.h"
+
+struct core_sock;
+struct core_listener;
+
+/* core_tcp_listen creates a TCP socket bound to addr and listening (with
+ * SO_REUSEADDR, and SO_REUSEPORT when reuseport, so each reactor can have its
+ * own). Returns the fd or -errno. Does not suspend. */
+int core_tcp_listen(const struct sockaddr *addr, socklen_t addr_len, int backlog, bool reuseport);
+
+/* core_listener_new takes ownership of a listening fd. NULL + *err on failure
+ * (the fd is then closed). */
+struct core_listener *core_listener_new(int fd, int *err);
+
+/* core_listener_accept returns the next accepted fd (blocking, CLOEXEC), or
+ * -ETIMEDOUT, -ECANCELED (listener closed / runtime torn down), or the
+ * accept error (-EMFILE...) once. Suspends. */
+int core_listener_accept(struct core_listener *l, int timeout_ms);
+
+/* core_listener_interrupt wakes a coroutine waiting in accept with
+ * -ECANCELED (for shutdown hooks). */
+void core_listener_interrupt(struct core_listener *l);
+
+/* core_listener_close stops accepting and frees the listener. NULL: no-op. */
+void core_listener_close(struct core_listener *l);
+
+/* core_tcp_connect opens a TCP connection (IORING_OP_CONNECT). Returns the fd
+ * or -errno (-ETIMEDOUT). Suspends. */
+int core_tcp_connect(const struct sockaddr *addr, socklen_t addr_len, int timeout_ms);
+
+/* core_sock_new takes ownership of a connected stream fd. NULL + *err on
+ * failure (the fd is then closed). */
+struct core_sock *core_sock_new(int fd, int *err);
+
+/* core_sock_fd returns the descriptor (for setsockopt/getpeername). */
+int core_sock_fd(const struct core_sock *s);
+
+/* core_sock_recv leases the next received buffer into *out. Returns its
+ * length (> 0), 0 at end of stream, or -errno (-ETIMEDOUT, -ECANCELED,
+ * -ECONNRESET...). The lease must be released with core_buf_release.
+ * Suspends. */
+int core_sock_recv(struct core_sock *s, struct core_buf *out, int timeout_ms);
+
+/* core_sock_recv_ready returns whether core_sock_recv would not suspend. */
+bool core_sock_recv_ready(const struct core_sock *s);
+
+/* core_sock_send sends all len bytes. Returns len or -errno. The caller's
+ * memory is free again when it returns. Suspends. */
+int core_sock_send(struct core_sock *s, const void *data, size_t len, int timeout_ms);
+
+/* core_sock_sendv sends all bytes of iov[0..num_iov) in one operation;
+ * iov is modified. Returns the total or -errno. Suspends. */
+int core_sock_sendv(struct core_sock *s, struct iovec *iov, int num_iov, int timeout_ms);
+
+/* core_sock_shutdown_write sends FIN (shutdown(SHUT_WR)). Does not suspend. */
+void core_sock_shutdown_write(struct core_sock *s);
+
+/* core_sock_interrupt wakes a coroutine waiting in core_sock_recv on s; that
+ * call returns -ECANCELED. Does not suspend. */
+void core_sock_interrupt(struct core_sock *s);
+
+/* core_sock_close releases queued buffers, closes the socket and frees s.
+ * Must not be called while another coroutine is inside a call on s. NULL:
+ * no-op. Does not suspend. */
+void core_sock_close(struct core_sock *s);
+
+#endif
