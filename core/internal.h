@@ -59,6 +59,7 @@ struct src {
 	bool closing;        /* owner closed it: free after the final CQE */
 	bool eof;
 	bool stalled;        /* ended by -ENOBUFS; on the group's stalled list */
+	bool detaching;      /* owner waits for the multishot to end, no re-arm */
 	int err;             /* sticky error (negative errno) */
 	int fd;
 	struct core_reactor *r;
@@ -161,6 +162,7 @@ void core_src_complete(struct src *s, const struct io_uring_cqe *cqe);
 int core_src_arm(struct src *s);
 int core_src_wait(struct src *s, int timeout_ms);
 void core_src_close(struct src *s);
+int core_src_detach(struct src *s);
 void core_src_rearm_stalled(struct buf_group *g);
 bool core_src_pop_buf(struct src *s, uint16_t *bid, uint32_t *len);
 int core_src_accq_pop(struct src *s);

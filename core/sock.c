@@ -259,6 +259,34 @@ void core_sock_interrupt(struct core_sock *s)
 		core_unpark(s->src.waiter->co, -ECANCELED);
 }
 
+int core_sock_detach(struct core_sock *s, uint8_t **out, size_t *out_len)
+{
+	struct src *src = &s->src;
+	uint16_t bid;
+	uint32_t len;
+	uint8_t *buf = NULL;
+	size_t n = 0;
+	int fd = core_src_detach(src);
+
+	if (src->queued_bytes) {
+		buf = malloc(src->queued_bytes);
+		if (!buf) {
+			src->fd = fd;
+			core_src_close(src);
+			return -ENOMEM;
+		}
+	}
+	while (core_src_pop_buf(src, &bid, &len)) {
+		memcpy(buf + n, src->grp->mem + (size_t)bid * src->grp->size, len);
+		n += len;
+		core_buf_group_put(src->grp, bid);
+	}
+	*out = buf;
+	*out_len = n;
+	core_src_close(src); /* fd already taken: nothing in flight, frees s */
+	return fd;
+}
+
 void core_sock_close(struct core_sock *s)
 {
 	if (s)

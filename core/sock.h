@@ -79,6 +79,14 @@ void core_sock_shutdown_write(struct core_sock *s);
  * call returns -ECANCELED. Does not suspend. */
 void core_sock_interrupt(struct core_sock *s);
 
+/* core_sock_detach stops receiving on s and waits until the kernel has no
+ * receive in flight; then copies every byte already received but not read
+ * into a malloc'd *out (*out_len bytes, NULL when none; the caller frees it),
+ * frees s and returns its fd, still open, so it can be handed to another
+ * reactor (core_rt_post) and wrapped there with core_sock_new. Returns -ENOMEM
+ * (s and the fd are then closed). Suspends. */
+int core_sock_detach(struct core_sock *s, uint8_t **out, size_t *out_len);
+
 /* core_sock_close releases queued buffers, closes the socket and frees s.
  * Must not be called while another coroutine is inside a call on s. NULL:
  * no-op. Does not suspend. */

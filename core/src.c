@@ -197,6 +197,11 @@ void core_src_complete(struct src *s, const struct io_uring_cqe *cqe)
 		src_free(s);
 		return;
 	}
+	if (s->detaching) {
+		if (!s->armed && s->waiter)
+			core_unpark(s->waiter->co, 0);
+		return;
+	}
 	if (s->waiter) {
 		bool ready = s->head >= 0 || s->acc_len || s->eof || s->err || s->wait_res;
 		/* A multishot that ended on its own (not paused, not stalled) is
@@ -220,6 +225,31 @@ int core_src_wait(struct src *s, int timeout_ms)
 	ret = core_park(timeout_ms);
 	s->waiter = NULL;
 	return ret;
+}
+
+int core_src_detach(struct src *s)
+{
+	s->detaching = true;
+	if (s->stalled) {
+		struct src **pp = &s->grp->stalled;
+		while (*pp && *pp != s)
+			pp = &(*pp)->next_stalled;
+		if (*pp)
+			*pp = s->next_stalled;
+		s->stalled = false;
+	}
+	if (s->armed)
+		pause_src(s);
+	/* The op and the source must outlive the final CQE: wait for it even
+	 * through cancellation of the runtime. */
+	while (s->armed) {
+		s->waiter = core_current_task();
+		core_park(-1);
+		s->waiter = NULL;
+	}
+	int fd = s->fd;
+	s->fd = -1;
+	return fd;
 }
 
 void core_src_close(struct src *s)

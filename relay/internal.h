@@ -1,0 +1,114 @@
+#ifndef RELAY_INTERNAL_H
+#define RELAY_INTERNAL_H
+/* relay/internal.h: shared inside relay/ only. */
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/mutex.h"
+#include "core/reactor.h"
+#include "core/sock.h"
+#include "relay/server.h"
+#include "relay/utf8.h"
+#include "relay/ws_frame.h"
+
+struct relay_thread;
+struct relay_session;
+
+/* One WebSocket client of a session. Lives inside its session, so a peer's
+ * pointer to it stays valid while either coroutine runs. */
+struct relay_conn {
+	struct core_sock *s;
+	struct relay_session *sess;
+	struct relay_conn *peer;        /* NULL until paired and after either ends */
+	struct core_coro *co;
+	struct relay_thread *th;
+	struct relay_conn *prev_all, *next_all;
+	struct core_mutex wl;           /* serialises writes to s */
+	/* frame decoder state */
+	uint8_t hbuf[RELAY_WS_MAX_HEADER_LEN];
+	uint8_t hlen;
+	bool in_frame;
+	struct relay_ws_hdr h;
+	uint64_t left, off;
+	struct relay_ws_msg_state ms;
+	struct relay_utf8 u8;
+	bool text_msg;
+	uint8_t ctl[RELAY_WS_MAX_CONTROL_PAYLOAD];
+	uint8_t ctl_len;
+	/* keepalive */
+	uint64_t last_rx_ns, last_msg_ns;
+	bool ping_outstanding;
+	/* life */
+	bool active;                    /* slot in use */
+	bool ended;
+	bool parked;                    /* waiting for the peer (hold full) */
+	bool peer_gone;
+	uint16_t peer_code;
+	uint64_t bytes_in, msgs_in;
+	struct sockaddr_storage addr;
+};
+
+struct relay_session {
+	struct relay_session *next;     /* hash chain */
+	uint64_t hash;
+	char id[128 + 1];
+	uint8_t id_len;
+	bool in_table, paired;
+	int live;                       /* coroutines using it */
+	struct relay_conn conn[2];
+	/* frames from conn[0] held until conn[1] arrives */
+	uint8_t *hold;
+	size_t hold_len, hold_cap;
+	uint64_t started_ns;
+};
+
+struct relay_thread {
+	struct relay_server *srv;
+	unsigned idx;
+	struct relay_session **buckets;
+	unsigned num_buckets, num_sessions;
+	struct relay_conn *conns;       /* all connected clients, for shutdown */
+	struct core_sock **hs;          /* handshakes in progress (slot array) */
+	unsigned hs_cap;
+	struct core_listener *l;
+	struct core_shutdown_hook hook;
+	bool stopping;
+	_Atomic uint64_t bytes, msgs;
+};
+
+struct ip_count {
+	struct ip_count *next;
+	uint8_t addr[16];
+	unsigned count;
+};
+
+struct relay_server {
+	struct relay_opts o;
+	struct core_rt *rt;
+	struct relay_thread *th;
+	int *listen_fds;
+	uint16_t port;
+	uint64_t hash_seed;
+	uint64_t started_ns;
+	pthread_mutex_t ip_lock;        /* connection set-up only, not the data path */
+	struct ip_count *ips[4096];
+	_Atomic uint64_t sessions_now, active, waiting, connections, total_sessions, total_connections;
+	_Atomic uint64_t rejected_409, rejected_400, rejected_limit, handshake_timeouts;
+	_Atomic uint64_t protocol_errors, too_big, keepalive_timeouts;
+};
+
+/* session.c */
+void relay_session_join(struct relay_thread *th, struct core_sock *s, const char *id, size_t id_len,
+			const char *accept, uint8_t *leftover, size_t leftover_len,
+			const struct sockaddr_storage *addr);
+uint64_t relay_session_hash(const struct relay_server *srv, const char *id, size_t len);
+void relay_thread_stop_conns(struct relay_thread *th);
+
+/* server.c */
+void relay_ip_release(struct relay_server *srv, const struct sockaddr_storage *addr);
+int relay_send_all(struct core_sock *s, const void *buf, size_t len, int timeout_ms);
+
+#endif

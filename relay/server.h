@@ -1,0 +1,111 @@
+#ifndef RELAY_SERVER_H
+#define RELAY_SERVER_H
+/* relay/server.h: the WebSocket relay server (the seed's relay protocol).
+ *
+ * GET /relay/{session_id} upgrades to WebSocket; the first client of an id
+ * waits, the second is paired with it, and from then on every text and
+ * binary frame of one is forwarded, frame for frame (type, FIN and length
+ * preserved, so message boundaries and fragmentation are too), to the other.
+ * When a pair completes each side gets the text message
+ * RELAY_PAIRED_MESSAGE_FMT (docs/RELAY.md). GET /health, /stats and
+ * /metrics report state. See docs/RELAY.md for the protocol and limits.
+ *
+ * Design: one SO_REUSEPORT listener and one session table per reactor. A
+ * session lives on the reactor its id hashes to; a connection accepted
+ * elsewhere is handed there (its fd and any bytes read past the HTTP head)
+ * after the handshake was read, so the two halves of a session always share a
+ * thread and forwarding needs no lock. Each connection is one coroutine that
+ * reads its socket and writes what it read to its peer's: payloads go out
+ * from the receive buffer they arrived in, unmasked in place, behind a
+ * freshly built frame header (one sendmsg per received buffer). A slow
+ * reader makes its peer's send wait, which stops its peer's reads: TCP's
+ * own flow control carries the back-pressure to the sender, and the relay
+ * holds at most one receive queue (64 KiB) per direction.
+ *
+ * Threading: relay_server_run blocks; call relay_server_stop (any thread)
+ * or send SIGINT/SIGTERM to end it gracefully: listeners close, every
+ * client gets Close 1001 "going away", and it returns. */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Text message sent to both clients when their session is paired. %s is the
+ * session id. Clients that ignore unexpected text keep working. */
+#define RELAY_PAIRED_MESSAGE_FMT "{\"type\":\"paired\",\"session\":\"%s\"}"
+
+/* Defaults for every limit a stranger can push on. */
+enum relay_defaults {
+	RELAY_DEFAULT_PORT = 8080,
+	RELAY_DEFAULT_MAX_MESSAGE = 16 * 1024 * 1024, /* bytes, over all fragments: Close 1009 */
+	RELAY_DEFAULT_HOLD_BYTES = 1024 * 1024,       /* held for a peer not yet there */
+	RELAY_DEFAULT_MAX_SESSIONS = 100000,
+	RELAY_DEFAULT_MAX_CONNS_PER_IP = 256,
+	RELAY_DEFAULT_HANDSHAKE_MS = 10000,           /* whole HTTP head (slowloris) */
+	RELAY_DEFAULT_PING_MS = 30000,
+	RELAY_DEFAULT_IDLE_MS = 600000,               /* no message either way */
+	RELAY_DEFAULT_WRITE_MS = 60000,               /* a peer that does not read */
+	RELAY_DEFAULT_MAX_HEADER = 8192,
+};
+
+struct relay_opts {
+	const char *host;           /* listen address, NULL: 0.0.0.0 */
+	uint16_t port;              /* 0: pick one (see relay_server_port) */
+	unsigned threads;           /* 0: one per CPU */
+	uint64_t max_message;       /* 0: default */
+	uint64_t hold_bytes;
+	unsigned max_sessions;
+	unsigned max_conns_per_ip;
+	unsigned handshake_ms;
+	unsigned ping_ms;
+	unsigned idle_ms;
+	unsigned write_ms;
+	unsigned max_header;        /* <= RELAY_DEFAULT_MAX_HEADER */
+	bool log_sessions;          /* one line per session start/end */
+	bool handle_signals;        /* SIGINT/SIGTERM stop it */
+	/* Called once on each reactor after the relay started there, inside a
+	 * coroutine (the CLI starts its STUN server from here). */
+	void (*on_reactor_start)(void *arg);
+	void *on_reactor_start_arg;
+};
+
+/* Totals over all threads, for /stats and the CLI. */
+struct relay_stats {
+	uint64_t total_sessions;     /* sessions ever paired */
+	uint64_t active_sessions;    /* paired now */
+	uint64_t waiting_sessions;   /* one client, waiting */
+	uint64_t connections;        /* open client connections (any state) */
+	uint64_t total_connections;
+	uint64_t total_bytes_relayed;/* payload bytes forwarded */
+	uint64_t total_messages_relayed;
+	uint64_t rejected_409, rejected_400, rejected_limit, handshake_timeouts;
+	uint64_t protocol_errors, too_big, keepalive_timeouts;
+	uint64_t uptime_s;
+};
+
+struct relay_server;
+
+/* relay_server_new validates opts, binds the listening socket(s) and returns
+ * the server, or NULL with *err (-errno; -EADDRINUSE...) and a message in
+ * errbuf. Does not start serving. */
+struct relay_server *relay_server_new(const struct relay_opts *opts, int *err, char *errbuf, size_t errbuf_len);
+
+/* relay_server_port returns the bound TCP port. */
+uint16_t relay_server_port(const struct relay_server *srv);
+
+/* relay_server_threads returns the number of reactor threads. */
+unsigned relay_server_threads(const struct relay_server *srv);
+
+/* relay_server_run serves until stopped; returns 0 or -errno (io_uring
+ * unavailable: relay_server_new would have failed first). */
+int relay_server_run(struct relay_server *srv);
+
+/* relay_server_stop starts the graceful stop. Any thread. */
+void relay_server_stop(struct relay_server *srv);
+
+/* relay_server_stats fills the totals. Any thread. */
+void relay_server_stats(const struct relay_server *srv, struct relay_stats *out);
+
+/* relay_server_free frees a server that is not running. NULL: no-op. */
+void relay_server_free(struct relay_server *srv);
+
+#endif

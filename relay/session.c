@@ -1,0 +1,722 @@
+/* Relay sessions: pairing, frame-for-frame forwarding, keepalive, teardown.
+ *
+ * Each connection's coroutine (conn_run) reads its own socket and writes to
+ * its peer's. Per received buffer it decodes frame headers, unmasks payload
+ * bytes in place, and sends [new header][payload piece]... to the peer in one
+ * sendmsg straight from the receive buffer: the unmasking pass is the only
+ * touch of the payload. Control frames are the relay's own business per hop
+ * (ping answered, pong noted, close ends the session) and are not
+ * forwarded; text and binary frames are, with their FIN bit and opcode, so
+ * message boundaries and fragmentation arrive unchanged. */
+#include "relay/internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "relay/http.h"
+
+/* Frames forwarded per sendmsg: a 16 KiB buffer of tiny frames is split into
+ * several sends beyond this. */
+#define FWD_MAX_IOV 64
+/* How long a goodbye (Close frame) may wait for the socket. */
+#define GOODBYE_MS 1000
+/* How long we wait for the client's own Close after ours (RFC 6455 §7.1.1:
+ * the server should close TCP first, once the handshake is done). */
+#define LINGER_MS 1000
+
+enum fwd_result {
+	FWD_OK = 0,
+	FWD_PEER_GONE = 1,   /* sending to the peer failed */
+	FWD_CLOSE = 2,       /* the client sent Close: c->close_code */
+};
+
+uint64_t relay_session_hash(const struct relay_server *srv, const char *id, size_t len)
+{
+	/* FNV-1a from a random per-process seed, so strangers cannot aim many
+	 * ids at one bucket or one reactor without knowing it. */
+	uint64_t h = 14695981039346656037ull ^ srv->hash_seed;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)id[i]) * 1099511628211ull;
+	return h ^ (h >> 29);
+}
+
+/* ---- the per-thread session table ---- */
+
+static struct relay_session **bucket_of(struct relay_thread *th, uint64_t h)
+{
+	/* The low bits chose the thread; use the high ones here. */
+	return &th->buckets[(h >> 32) & (th->num_buckets - 1)];
+}
+
+static int table_grow(struct relay_thread *th)
+{
+	unsigned n = th->num_buckets ? th->num_buckets * 2 : 1024;
+	struct relay_session **b = calloc(n, sizeof *b);
+	if (!b)
+		return -ENOMEM;
+	struct relay_session **old = th->buckets;
+	unsigned old_n = th->num_buckets;
+	th->buckets = b;
+	th->num_buckets = n;
+	for (unsigned i = 0; i < old_n; i++)
+		while (old[i]) {
+			struct relay_session *s = old[i];
+			old[i] = s->next;
+			struct relay_session **pp = bucket_of(th, s->hash);
+			s->next = *pp;
+			*pp = s;
+		}
+	free(old);
+	return 0;
+}
+
+static struct relay_session *table_find(struct relay_thread *th, uint64_t h, const char *id, size_t len)
+{
+	if (!th->num_buckets)
+		return NULL;
+	for (struct relay_session *s = *bucket_of(th, h); s; s = s->next)
+		if (s->hash == h && s->id_len == len && !memcmp(s->id, id, len))
+			return s;
+	return NULL;
+}
+
+static void table_remove(struct relay_thread *th, struct relay_session *s)
+{
+	if (!s->in_table)
+		return;
+	struct relay_session **pp = bucket_of(th, s->hash);
+	while (*pp != s)
+		pp = &(*pp)->next;
+	*pp = s->next;
+	s->in_table = false;
+	th->num_sessions--;
+	struct relay_server *srv = th->srv;
+	atomic_fetch_sub(&srv->sessions_now, 1);
+	if (s->paired)
+		atomic_fetch_sub(&srv->active, 1);
+	else
+		atomic_fetch_sub(&srv->waiting, 1);
+}
+
+/* ---- writes ---- */
+
+/* Sends one small frame the relay originates (pong, close, the paired
+ * notice) to c's own client, under c's write lock. */
+static int send_own_frame(struct relay_conn *c, uint8_t opcode, const void *payload, size_t len, int timeout_ms)
+{
+	uint8_t frame[RELAY_WS_MAX_HEADER_LEN + 256];
+	int n = relay_ws_frame_build(frame, sizeof frame, true, opcode, payload, len, NULL);
+	if (n < 0)
+		return -EINVAL;
+	int r = core_mutex_lock(&c->wl, timeout_ms);
+	if (r < 0)
+		return r;
+	r = relay_send_all(c->s, frame, (size_t)n, timeout_ms);
+	core_mutex_unlock(&c->wl);
+	return r;
+}
+
+static int send_close(struct relay_conn *c, uint16_t code, const char *reason)
+{
+	uint8_t p[RELAY_WS_MAX_CONTROL_PAYLOAD];
+	int n = relay_ws_close_build(p, sizeof p, code, reason, reason ? strlen(reason) : 0);
+	if (n < 0)
+		n = relay_ws_close_build(p, sizeof p, RELAY_WS_CLOSE_NORMAL, NULL, 0);
+	return send_own_frame(c, RELAY_WS_OP_CLOSE, p, (size_t)n, GOODBYE_MS);
+}
+
+static int hold_append(struct relay_session *s, const struct iovec *iov, int n)
+{
+	size_t need = 0;
+	for (int i = 0; i < n; i++)
+		need += iov[i].iov_len;
+	if (s->hold_len + need > s->hold_cap) {
+		size_t cap = s->hold_cap ? s->hold_cap : 4096;
+		while (cap < s->hold_len + need)
+			cap *= 2;
+		uint8_t *h = realloc(s->hold, cap);
+		if (!h)
+			return -ENOMEM;
+		s->hold = h;
+		s->hold_cap = cap;
+	}
+	for (int i = 0; i < n; i++) {
+		memcpy(s->hold + s->hold_len, iov[i].iov_base, iov[i].iov_len);
+		s->hold_len += iov[i].iov_len;
+	}
+	return 0;
+}
+
+/* Sends the gathered frames to the peer, or holds them while there is none. */
+static int flush(struct relay_conn *c, struct iovec *iov, int *num_iov, uint64_t payload)
+{
+	int n = *num_iov;
+	*num_iov = 0;
+	if (!n)
+		return FWD_OK;
+	struct relay_conn *p = c->peer;
+	if (!p) {
+		if (c->peer_gone)
+			return FWD_PEER_GONE;
+		if (hold_append(c->sess, iov, n) != 0)
+			return FWD_PEER_GONE;
+		return FWD_OK;
+	}
+	int timeout = (int)c->th->srv->o.write_ms;
+	if (core_mutex_lock(&p->wl, timeout) != 0)
+		return FWD_PEER_GONE;
+	int r = core_sock_sendv(p->s, iov, n, timeout);
+	core_mutex_unlock(&p->wl);
+	if (r < 0)
+		return FWD_PEER_GONE;
+	atomic_fetch_add_explicit(&c->th->bytes, payload, memory_order_relaxed);
+	return FWD_OK;
+}
+
+/* ---- decoding and forwarding ---- */
+
+struct fwd_ctx {
+	struct iovec iov[FWD_MAX_IOV];
+	uint8_t hdr[FWD_MAX_IOV / 2][RELAY_WS_MAX_HEADER_LEN];
+	int num_iov, num_hdr;
+	uint64_t payload;
+	bool pong_due;
+	uint8_t ping[RELAY_WS_MAX_CONTROL_PAYLOAD];
+	uint8_t ping_len;
+	uint16_t close_code;            /* code for our own client when failing */
+	const char *close_reason;
+	uint16_t client_close;          /* the code the client closed with */
+};
+
+static int fctx_flush(struct relay_conn *c, struct fwd_ctx *f)
+{
+	int r = flush(c, f->iov, &f->num_iov, f->payload);
+	f->num_hdr = 0;
+	f->payload = 0;
+	return r;
+}
+
+/* Room for one header and one payload piece. */
+static int fctx_room(struct relay_conn *c, struct fwd_ctx *f)
+{
+	if (f->num_iov + 2 > FWD_MAX_IOV || f->num_hdr >= FWD_MAX_IOV / 2)
+		return fctx_flush(c, f);
+	return FWD_OK;
+}
+
+static void fail(struct fwd_ctx *f, int ws_err, const char *reason)
+{
+	f->close_code = relay_ws_close_code_for(ws_err);
+	f->close_reason = reason;
+}
+
+/* A complete control frame from the client. Returns FWD_CLOSE when it was a
+ * Close (or invalid: f->close_code says). */
+static int on_control(struct relay_conn *c, struct fwd_ctx *f)
+{
+	switch (c->h.opcode) {
+	case RELAY_WS_OP_PING:
+		f->pong_due = true;
+		memcpy(f->ping, c->ctl, c->ctl_len);
+		f->ping_len = c->ctl_len;
+		return FWD_OK;
+	case RELAY_WS_OP_PONG:
+		c->ping_outstanding = false;
+		return FWD_OK;
+	default: { /* CLOSE */
+		struct relay_ws_close cl;
+		int r = relay_ws_close_parse(&cl, c->ctl, c->ctl_len);
+		if (r < 0) {
+			fail(f, r, relay_ws_strerror(r));
+			return FWD_CLOSE;
+		}
+		f->client_close = cl.code;
+		return FWD_CLOSE;
+	}
+	}
+}
+
+static int end_frame(struct relay_conn *c, struct fwd_ctx *f)
+{
+	c->in_frame = false;
+	c->hlen = 0;
+	if (c->h.opcode >= RELAY_WS_OP_CLOSE)
+		return on_control(c, f);
+	if (c->h.fin) {
+		c->msgs_in++;
+		atomic_fetch_add_explicit(&c->th->msgs, 1, memory_order_relaxed);
+		if (c->text_msg && relay_utf8_finish(&c->u8) != RELAY_UTF8_OK) {
+			fail(f, RELAY_WS_E_INVALID_UTF8, "invalid UTF-8 in text message");
+			return FWD_CLOSE;
+		}
+	}
+	return FWD_OK;
+}
+
+/* Starts the frame whose header is c->h. */
+static int begin_frame(struct relay_conn *c, struct fwd_ctx *f)
+{
+	int op = relay_ws_msg_next(&c->ms, &c->h);
+	if (op < 0) {
+		if (op == RELAY_WS_E_TOO_BIG)
+			atomic_fetch_add(&c->th->srv->too_big, 1);
+		fail(f, op, relay_ws_strerror(op));
+		return FWD_CLOSE;
+	}
+	c->in_frame = true;
+	c->left = c->h.payload_len;
+	c->off = 0;
+	if (c->h.opcode >= RELAY_WS_OP_CLOSE) {
+		c->ctl_len = 0;
+	} else {
+		if (c->h.opcode != RELAY_WS_OP_CONTINUATION) {
+			c->text_msg = (op == RELAY_WS_OP_TEXT);
+			if (c->text_msg)
+				relay_utf8_init(&c->u8);
+		}
+		int r = fctx_room(c, f);
+		if (r)
+			return r;
+		/* Same FIN, opcode and length, no mask: the frame as the peer
+		 * should see it. */
+		uint8_t *h = f->hdr[f->num_hdr++];
+		int hl = relay_ws_frame_build_header(h, c->h.fin, c->h.opcode, c->h.payload_len, NULL);
+		f->iov[f->num_iov].iov_base = h;
+		f->iov[f->num_iov++].iov_len = (size_t)hl;
+	}
+	if (c->left == 0)
+		return end_frame(c, f);
+	return FWD_OK;
+}
+
+/* Consumes data[0..len) from the client (unmasking it in place). */
+static int process(struct relay_conn *c, struct fwd_ctx *f, uint8_t *data, size_t len)
+{
+	uint64_t max = c->th->srv->o.max_message;
+	int r;
+	c->bytes_in += len;
+	while (len) {
+		if (!c->in_frame) {
+			struct relay_ws_hdr h;
+			int hl;
+			if (c->hlen == 0) {
+				hl = relay_ws_frame_parse_header(&h, RELAY_WS_ROLE_SERVER, max, data, len);
+				if (hl == RELAY_WS_INCOMPLETE) {
+					memcpy(c->hbuf, data, len);
+					c->hlen = (uint8_t)len;
+					return FWD_OK;
+				}
+				if (hl < 0)
+					goto bad;
+				data += hl;
+				len -= (size_t)hl;
+			} else {
+				size_t take = sizeof c->hbuf - c->hlen;
+				if (take > len)
+					take = len;
+				memcpy(c->hbuf + c->hlen, data, take);
+				hl = relay_ws_frame_parse_header(&h, RELAY_WS_ROLE_SERVER, max, c->hbuf, c->hlen + take);
+				if (hl == RELAY_WS_INCOMPLETE) {
+					c->hlen = (uint8_t)(c->hlen + take);
+					return FWD_OK;
+				}
+				if (hl < 0)
+					goto bad;
+				size_t used = (size_t)hl - c->hlen;
+				data += used;
+				len -= used;
+			}
+			c->h = h;
+			r = begin_frame(c, f);
+			if (r)
+				return r;
+			continue;
+		bad:
+			if (hl == RELAY_WS_E_TOO_BIG)
+				atomic_fetch_add(&c->th->srv->too_big, 1);
+			fail(f, hl, relay_ws_strerror(hl));
+			return FWD_CLOSE;
+		}
+		size_t n = c->left < len ? (size_t)c->left : len;
+		relay_ws_unmask(data, n, c->h.mask_key, c->off);
+		if (c->h.opcode >= RELAY_WS_OP_CLOSE) {
+			memcpy(c->ctl + c->ctl_len, data, n);
+			c->ctl_len = (uint8_t)(c->ctl_len + n);
+		} else {
+			if (c->text_msg && relay_utf8_feed(&c->u8, data, n) != RELAY_UTF8_OK) {
+				fail(f, RELAY_WS_E_INVALID_UTF8, "invalid UTF-8 in text message");
+				return FWD_CLOSE;
+			}
+			if (f->num_iov >= FWD_MAX_IOV && (r = fctx_flush(c, f)))
+				return r;
+			f->iov[f->num_iov].iov_base = data;
+			f->iov[f->num_iov++].iov_len = n;
+			f->payload += n;
+		}
+		c->off += n;
+		c->left -= n;
+		data += n;
+		len -= n;
+		if (c->left == 0 && (r = end_frame(c, f)))
+			return r;
+	}
+	return FWD_OK;
+}
+
+/* Feeds one buffer through the decoder, forwards it, answers a ping. */
+static int consume(struct relay_conn *c, uint8_t *data, size_t len, struct fwd_ctx *f)
+{
+	f->num_iov = f->num_hdr = 0;
+	f->payload = 0;
+	f->pong_due = false;
+	f->close_code = 0;
+	f->close_reason = NULL;
+	f->client_close = 0;
+	int r = process(c, f, data, len);
+	/* Forward what was decoded even when the client then failed. */
+	int fr = fctx_flush(c, f);
+	if (r == FWD_OK)
+		r = fr;
+	if (f->pong_due && r == FWD_OK)
+		send_own_frame(c, RELAY_WS_OP_PONG, f->ping, f->ping_len, (int)c->th->srv->o.write_ms);
+	return r;
+}
+
+/* ---- pairing ---- */
+
+static void send_paired(struct relay_conn *c)
+{
+	char msg[200];
+	int n = snprintf(msg, sizeof msg, RELAY_PAIRED_MESSAGE_FMT, c->sess->id);
+	send_own_frame(c, RELAY_WS_OP_TEXT, msg, (size_t)n, (int)c->th->srv->o.write_ms);
+}
+
+/* Runs in the second client's coroutine: notices, held frames, then links
+ * the two so the first one's coroutine forwards directly. */
+static int pair(struct relay_session *s)
+{
+	struct relay_conn *a = &s->conn[0], *b = &s->conn[1];
+	struct relay_server *srv = b->th->srv;
+	int timeout = (int)srv->o.write_ms;
+
+	if (core_mutex_lock(&b->wl, timeout) != 0)
+		return -ETIMEDOUT;
+	char msg[200];
+	uint8_t frame[RELAY_WS_MAX_HEADER_LEN + 200];
+	int n = snprintf(msg, sizeof msg, RELAY_PAIRED_MESSAGE_FMT, s->id);
+	int fl = relay_ws_frame_build(frame, sizeof frame, true, RELAY_WS_OP_TEXT, (uint8_t *)msg, (size_t)n, NULL);
+	int r = relay_send_all(b->s, frame, (size_t)fl, timeout);
+	/* a may add to the hold while we send it: loop until it is empty. */
+	while (r == 0 && s->hold_len) {
+		uint8_t *h = s->hold;
+		size_t hl = s->hold_len;
+		s->hold = NULL;
+		s->hold_len = s->hold_cap = 0;
+		r = relay_send_all(b->s, h, hl, timeout);
+		free(h);
+	}
+	if (r == 0 && !a->ended) {
+		a->peer = b;
+		b->peer = a;
+	}
+	core_mutex_unlock(&b->wl);
+	if (r != 0 || !b->peer)
+		return r ? r : -EPIPE;
+	send_paired(a);
+	if (a->parked)
+		core_unpark(a->co, 0);
+	return 0;
+}
+
+/* ---- teardown ---- */
+
+static void conn_end(struct relay_conn *c, uint16_t own_code, const char *own_reason, uint16_t peer_code)
+{
+	struct relay_session *s = c->sess;
+	struct relay_thread *th = c->th;
+	struct relay_server *srv = th->srv;
+	struct relay_conn *p = c->peer;
+
+	c->ended = true;
+	table_remove(th, s);
+	/* Unlink first so the peer stops forwarding to us. */
+	if (p) {
+		c->peer = NULL;
+		p->peer = NULL;
+	}
+	if (p || (c == &s->conn[0] && s->conn[1].active && !s->conn[1].ended)) {
+		struct relay_conn *q = p ? p : &s->conn[1];
+		q->peer_gone = true;
+		q->peer_code = peer_code;
+		core_sock_interrupt(q->s);
+		if (q->parked)
+			core_unpark(q->co, 0);
+	}
+	if (own_code && send_close(c, own_code, own_reason) == 0) {
+		/* Let the client answer our Close, then close TCP ourselves. */
+		core_sock_shutdown_write(c->s);
+		uint64_t deadline = core_now_ns() + (uint64_t)LINGER_MS * 1000000u;
+		for (;;) {
+			uint64_t now = core_now_ns();
+			if (now >= deadline)
+				break;
+			struct core_buf b;
+			int n = core_sock_recv(c->s, &b, (int)((deadline - now) / 1000000u) + 1);
+			if (n <= 0)
+				break;
+			core_buf_release(&b);
+		}
+	}
+	/* Break any send to us still in flight, then wait for it to let go. */
+	shutdown(core_sock_fd(c->s), SHUT_RDWR);
+	core_mutex_lock(&c->wl, -1);
+	core_mutex_unlock(&c->wl);
+	core_sock_close(c->s);
+	c->s = NULL;
+
+	if (c->prev_all)
+		c->prev_all->next_all = c->next_all;
+	else
+		th->conns = c->next_all;
+	if (c->next_all)
+		c->next_all->prev_all = c->prev_all;
+	atomic_fetch_sub(&srv->connections, 1);
+	relay_ip_release(srv, &c->addr);
+	if (--s->live == 0) {
+		if (srv->o.log_sessions) {
+			uint64_t ms = (core_now_ns() - s->started_ns) / 1000000u;
+			core_log(CORE_LOG_INFO, "session %s end: %s, %llu ms, in %llu+%llu bytes, %llu+%llu messages", s->id,
+				 s->paired ? "paired" : "never paired", (unsigned long long)ms,
+				 (unsigned long long)s->conn[0].bytes_in, (unsigned long long)s->conn[1].bytes_in,
+				 (unsigned long long)s->conn[0].msgs_in, (unsigned long long)s->conn[1].msgs_in);
+		}
+		free(s->hold);
+		free(s);
+	}
+}
+
+/* ---- the connection coroutine ---- */
+
+static void conn_run(struct relay_conn *c, uint8_t *leftover, size_t leftover_len)
+{
+	struct relay_server *srv = c->th->srv;
+	struct fwd_ctx f;
+	uint16_t own = 0, peer = RELAY_WS_CLOSE_GOING_AWAY;
+	const char *why = NULL;
+	int r = FWD_OK;
+
+	c->last_rx_ns = c->last_msg_ns = core_now_ns();
+	if (leftover_len) {
+		r = consume(c, leftover, leftover_len, &f);
+		free(leftover);
+		leftover = NULL;
+		if (r)
+			goto ended;
+	}
+	free(leftover);
+	for (;;) {
+		if (c->th->stopping) {
+			own = RELAY_WS_CLOSE_GOING_AWAY;
+			why = "relay shutting down";
+			goto out;
+		}
+		if (c->peer_gone) {
+			own = c->peer_code ? c->peer_code : RELAY_WS_CLOSE_GOING_AWAY;
+			why = "peer disconnected";
+			peer = 0;
+			goto out;
+		}
+		/* Held bytes over the limit: stop reading until the peer comes
+		 * (TCP back-pressure on the sender meanwhile). */
+		if (!c->peer && c->sess->hold_len >= srv->o.hold_bytes) {
+			c->parked = true;
+			int pr = core_park((int)srv->o.ping_ms);
+			c->parked = false;
+			if (pr == -ECANCELED)
+				continue;
+			if (pr == -ETIMEDOUT && core_now_ns() - c->last_msg_ns >= (uint64_t)srv->o.idle_ms * 1000000u) {
+				own = RELAY_WS_CLOSE_NORMAL;
+				why = "idle timeout";
+				goto out;
+			}
+			continue;
+		}
+		struct core_buf b;
+		int n = core_sock_recv(c->s, &b, (int)srv->o.ping_ms);
+		uint64_t now = core_now_ns();
+		if (n == -ETIMEDOUT) {
+			if (c->ping_outstanding) {
+				/* Nothing at all, not even a pong, for a whole interval. */
+				atomic_fetch_add(&srv->keepalive_timeouts, 1);
+				own = 0;
+				goto out;
+			}
+			if (now - c->last_msg_ns >= (uint64_t)srv->o.idle_ms * 1000000u) {
+				own = RELAY_WS_CLOSE_NORMAL;
+				why = "idle timeout";
+				goto out;
+			}
+			c->ping_outstanding = true;
+			send_own_frame(c, RELAY_WS_OP_PING, NULL, 0, (int)srv->o.write_ms);
+			continue;
+		}
+		if (n == -ECANCELED)
+			continue; /* woken: the loop head says why */
+		if (n <= 0) {
+			own = 0; /* EOF or reset without a Close: nobody to tell */
+			goto out;
+		}
+		c->last_rx_ns = now;
+		c->ping_outstanding = false;
+		uint64_t msgs_before = c->msgs_in;
+		r = consume(c, b.data, b.len, &f);
+		core_buf_release(&b);
+		if (c->msgs_in != msgs_before)
+			c->last_msg_ns = now;
+		if (r)
+			goto ended;
+	}
+ended:
+	if (r == FWD_PEER_GONE) {
+		own = c->peer_code ? c->peer_code : RELAY_WS_CLOSE_GOING_AWAY;
+		why = "peer disconnected";
+		peer = 0;
+	} else if (f.close_code) {
+		atomic_fetch_add(&srv->protocol_errors, f.close_code != RELAY_WS_CLOSE_TOO_BIG);
+		own = f.close_code;
+		why = f.close_reason;
+	} else {
+		/* The client closed: echo its code, and tell the peer the same. */
+		uint16_t code = f.client_close;
+		own = code == RELAY_WS_CLOSE_NO_STATUS ? RELAY_WS_CLOSE_NORMAL : code;
+		peer = relay_ws_close_code_valid(code) ? code : RELAY_WS_CLOSE_NORMAL;
+		why = NULL;
+	}
+out:
+	conn_end(c, own, why, peer);
+}
+
+struct join_arg {
+	struct relay_conn *c;
+	uint8_t *leftover;
+	size_t leftover_len;
+};
+
+void relay_session_join(struct relay_thread *th, struct core_sock *s, const char *id, size_t id_len,
+			const char *accept, uint8_t *leftover, size_t leftover_len,
+			const struct sockaddr_storage *addr)
+{
+	struct relay_server *srv = th->srv;
+	uint64_t h = relay_session_hash(srv, id, id_len);
+	struct relay_session *sess = table_find(th, h, id, id_len);
+	uint8_t resp[256];
+	int n;
+
+	if (th->stopping)
+		goto refuse_503;
+	if (sess && (sess->conn[1].active || sess->paired)) {
+		atomic_fetch_add(&srv->rejected_409, 1);
+		static const char body[] = "session full: it already has two clients\n";
+		struct relay_http_response rr = {.status = 409, .content_type = "text/plain",
+						 .body = (const uint8_t *)body, .body_len = sizeof body - 1};
+		n = relay_http_response_build(resp, sizeof resp, &rr);
+		goto refuse;
+	}
+	if (!sess) {
+		if (atomic_load(&srv->sessions_now) >= srv->o.max_sessions)
+			goto refuse_503;
+		if (th->num_sessions + 1 > th->num_buckets && table_grow(th) != 0)
+			goto refuse_503;
+		sess = calloc(1, sizeof *sess);
+		if (!sess)
+			goto refuse_503;
+		sess->hash = h;
+		memcpy(sess->id, id, id_len);
+		sess->id[id_len] = 0;
+		sess->id_len = (uint8_t)id_len;
+		sess->started_ns = core_now_ns();
+	}
+	struct relay_conn *c = sess->conn[0].active ? &sess->conn[1] : &sess->conn[0];
+	n = relay_http_upgrade_response_build(resp, sizeof resp, accept);
+	if (relay_send_all(s, resp, (size_t)n, (int)srv->o.write_ms) != 0) {
+		if (!sess->conn[0].active)
+			free(sess);
+		goto close_only;
+	}
+	memset(c, 0, sizeof *c);
+	c->active = true;
+	c->s = s;
+	c->sess = sess;
+	c->th = th;
+	c->co = core_coro_current();
+	c->addr = *addr;
+	relay_ws_msg_init(&c->ms, srv->o.max_message);
+	c->next_all = th->conns;
+	if (th->conns)
+		th->conns->prev_all = c;
+	th->conns = c;
+	sess->live++;
+	if (c == &sess->conn[0]) {
+		struct relay_session **pp = bucket_of(th, h);
+		sess->next = *pp;
+		*pp = sess;
+		sess->in_table = true;
+		th->num_sessions++;
+		atomic_fetch_add(&srv->sessions_now, 1);
+		atomic_fetch_add(&srv->waiting, 1);
+		if (srv->o.log_sessions) {
+			char ip[INET6_ADDRSTRLEN] = "?";
+			if (addr->ss_family == AF_INET)
+				inet_ntop(AF_INET, &((const struct sockaddr_in *)addr)->sin_addr, ip, sizeof ip);
+			else if (addr->ss_family == AF_INET6)
+				inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)addr)->sin6_addr, ip, sizeof ip);
+			core_log(CORE_LOG_INFO, "session %s start: first client %s waiting", sess->id, ip);
+		}
+	} else {
+		int pr = pair(sess);
+		if (pr == 0) {
+			sess->paired = true;
+			atomic_fetch_sub(&srv->waiting, 1);
+			atomic_fetch_add(&srv->active, 1);
+			atomic_fetch_add(&srv->total_sessions, 1);
+			if (srv->o.log_sessions)
+				core_log(CORE_LOG_INFO, "session %s paired", sess->id);
+		}
+	}
+	conn_run(c, leftover, leftover_len);
+	return;
+
+refuse_503:
+	{
+		static const char body[] = "relay busy or shutting down\n";
+		struct relay_http_response rr = {.status = 503, .content_type = "text/plain",
+						 .body = (const uint8_t *)body, .body_len = sizeof body - 1};
+		atomic_fetch_add(&srv->rejected_limit, 1);
+		n = relay_http_response_build(resp, sizeof resp, &rr);
+	}
+refuse:
+	if (n > 0)
+		relay_send_all(s, resp, (size_t)n, 1000);
+close_only:
+	free(leftover);
+	core_sock_close(s);
+	atomic_fetch_sub(&srv->connections, 1);
+	relay_ip_release(srv, addr);
+}
+
+void relay_thread_stop_conns(struct relay_thread *th)
+{
+	for (struct relay_conn *c = th->conns; c; c = c->next_all) {
+		if (c->s)
+			core_sock_interrupt(c->s);
+		if (c->parked)
+			core_unpark(c->co, -ECANCELED);
+	}
+}

@@ -1,0 +1,182 @@
+/* atmosphere relay: run the WebSocket relay server. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "relay/server.h"
+#include "tools/cli.h"
+
+static void help(void)
+{
+	printf("usage: atmosphere relay [OPTIONS]\n"
+	       "\n"
+	       "Runs a relay: clients that connect to ws://HOST:PORT/relay/SESSION_ID with the\n"
+	       "same id are paired and every message of one is forwarded to the other.\n"
+	       "GET /health, /stats and /metrics report its state. SIGINT or SIGTERM stop it\n"
+	       "gracefully (clients get Close 1001); a second signal exits at once.\n"
+	       "\n"
+	       "Options:\n"
+	       "  --host ADDR             listen address (default 0.0.0.0)\n"
+	       "  --port N                TCP port (default 8080; 0 picks a free one)\n"
+	       "  --threads N             reactor threads (default: one per CPU)\n"
+	       "  --max-message BYTES     largest message, over all fragments (default %u);\n"
+	       "                          larger ones are refused with Close 1009\n"
+	       "  --hold BYTES            bytes held for a peer that has not arrived (default %u);\n"
+	       "                          beyond it the first client is not read\n"
+	       "  --max-sessions N        sessions at once (default %u)\n"
+	       "  --max-conns-per-ip N    connections from one address (default %u)\n"
+	       "  --handshake-timeout D   time to send the HTTP request (default 10s)\n"
+	       "  --ping-interval D       WebSocket ping when a client is silent (default 30s);\n"
+	       "                          no answer within another interval ends it\n"
+	       "  --idle-timeout D        end a session without messages for D (default 10m)\n"
+	       "  --write-timeout D       end a session whose reader stalls for D (default 60s)\n"
+	       "  --quiet                 no per-session log lines\n"
+	       "  --json-log              log records as JSON lines\n"
+	       "  -h, --help              this help\n"
+	       "\n"
+	       "Durations: 500ms, 30s, 5m, 2h. Example:\n"
+	       "  atmosphere relay --host 0.0.0.0 --port 8080\n"
+	       "  curl http://localhost:8080/health\n",
+	       RELAY_DEFAULT_MAX_MESSAGE, RELAY_DEFAULT_HOLD_BYTES, RELAY_DEFAULT_MAX_SESSIONS,
+	       RELAY_DEFAULT_MAX_CONNS_PER_IP);
+}
+
+enum {
+	OPT_HOST = 256, OPT_PORT, OPT_THREADS, OPT_MAXMSG, OPT_HOLD, OPT_MAXSESS, OPT_PERIP, OPT_HS, OPT_PING,
+	OPT_IDLE, OPT_WRITE, OPT_QUIET, OPT_JSONLOG,
+};
+
+static bool ms_opt(const char *opt, const char *arg, unsigned *out)
+{
+	uint64_t ms;
+	if (!cli_parse_duration("relay", opt, arg, &ms))
+		return false;
+	if (ms == 0 || ms > 7u * 86400000u) {
+		fprintf(stderr, "atmosphere relay: %s '%s': must be between 1ms and 7d\n", opt, arg);
+		return false;
+	}
+	*out = (unsigned)ms;
+	return true;
+}
+
+int cli_relay(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"host", required_argument, 0, OPT_HOST},
+		{"port", required_argument, 0, OPT_PORT},
+		{"threads", required_argument, 0, OPT_THREADS},
+		{"max-message", required_argument, 0, OPT_MAXMSG},
+		{"hold", required_argument, 0, OPT_HOLD},
+		{"max-sessions", required_argument, 0, OPT_MAXSESS},
+		{"max-conns-per-ip", required_argument, 0, OPT_PERIP},
+		{"handshake-timeout", required_argument, 0, OPT_HS},
+		{"ping-interval", required_argument, 0, OPT_PING},
+		{"idle-timeout", required_argument, 0, OPT_IDLE},
+		{"write-timeout", required_argument, 0, OPT_WRITE},
+		{"quiet", no_argument, 0, OPT_QUIET},
+		{"json-log", no_argument, 0, OPT_JSONLOG},
+		{"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
+	};
+	struct relay_opts o = {.port = RELAY_DEFAULT_PORT, .log_sessions = true, .handle_signals = true};
+	uint64_t v;
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_HOST:
+			o.host = optarg;
+			break;
+		case OPT_PORT:
+			if (!cli_parse_uint("relay", "--port", optarg, 0, 65535, &v))
+				return 2;
+			o.port = (uint16_t)v;
+			break;
+		case OPT_THREADS:
+			if (!cli_parse_uint("relay", "--threads", optarg, 1, 256, &v))
+				return 2;
+			o.threads = (unsigned)v;
+			break;
+		case OPT_MAXMSG:
+			if (!cli_parse_uint("relay", "--max-message", optarg, 1, 1ull << 40, &v))
+				return 2;
+			o.max_message = v;
+			break;
+		case OPT_HOLD:
+			if (!cli_parse_uint("relay", "--hold", optarg, 1, 1ull << 32, &v))
+				return 2;
+			o.hold_bytes = v;
+			break;
+		case OPT_MAXSESS:
+			if (!cli_parse_uint("relay", "--max-sessions", optarg, 1, 10000000, &v))
+				return 2;
+			o.max_sessions = (unsigned)v;
+			break;
+		case OPT_PERIP:
+			if (!cli_parse_uint("relay", "--max-conns-per-ip", optarg, 1, 10000000, &v))
+				return 2;
+			o.max_conns_per_ip = (unsigned)v;
+			break;
+		case OPT_HS:
+			if (!ms_opt("--handshake-timeout", optarg, &o.handshake_ms))
+				return 2;
+			break;
+		case OPT_PING:
+			if (!ms_opt("--ping-interval", optarg, &o.ping_ms))
+				return 2;
+			break;
+		case OPT_IDLE:
+			if (!ms_opt("--idle-timeout", optarg, &o.idle_ms))
+				return 2;
+			break;
+		case OPT_WRITE:
+			if (!ms_opt("--write-timeout", optarg, &o.write_ms))
+				return 2;
+			break;
+		case OPT_QUIET:
+			o.log_sessions = false;
+			break;
+		case OPT_JSONLOG:
+			core_log_set_json(true);
+			break;
+		case 'h':
+			help();
+			return 0;
+		case ':':
+			return cli_usage_error("relay", "option '%s' needs a value", argv[optind - 1]);
+		default:
+			return cli_usage_error("relay", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("relay", "unexpected argument '%s'", argv[optind]);
+
+	int err = 0;
+	char msg[512];
+	struct relay_server *srv = relay_server_new(&o, &err, msg, sizeof msg);
+	if (!srv) {
+		fprintf(stderr, "atmosphere relay: %s\n", msg);
+		return 1;
+	}
+	core_log(CORE_LOG_INFO, "relay listening on %s:%u (%u threads)", o.host ? o.host : "0.0.0.0",
+		 relay_server_port(srv), relay_server_threads(srv));
+	/* Tests and scripts read the port from here when they ask for port 0. */
+	printf("relay listening on %s:%u\n", o.host ? o.host : "0.0.0.0", relay_server_port(srv));
+	fflush(stdout);
+	int r = relay_server_run(srv);
+	struct relay_stats st;
+	relay_server_stats(srv, &st);
+	core_log(CORE_LOG_INFO, "relay stopped: %llu sessions, %llu bytes relayed", (unsigned long long)st.total_sessions,
+		 (unsigned long long)st.total_bytes_relayed);
+	relay_server_free(srv);
+	if (r < 0) {
+		fprintf(stderr, "atmosphere relay: %s\n", strerror(-r));
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,122 @@
+/* atmosphere: the command-line entry point. Subcommands come from one table
+ * that also prints the help (STYLE.md §11). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tools/cli.h"
+
+#ifndef ATMOS_VERSION
+#define ATMOS_VERSION "0.1.0"
+#endif
+
+static const struct cli_cmd commands[] = {
+	{"relay", cli_relay, "run a WebSocket relay (and optionally a STUN server)"},
+	{"version", cli_version, "print the version"},
+};
+
+#define NUM_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: atmosphere COMMAND [OPTIONS]\n\n"
+		   "Peer-to-peer connectivity for Linux: STUN, NAT traversal, relays.\n\n"
+		   "Commands:\n");
+	for (size_t i = 0; i < NUM_COMMANDS; i++)
+		fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nRun 'atmosphere COMMAND --help' for a command's options.\n");
+}
+
+int cli_version(int argc, char **argv)
+{
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("usage: atmosphere version\n\nPrints the version of this build.\n");
+		return 0;
+	}
+	if (argc > 1)
+		return cli_usage_error("version", "unexpected argument '%s'", argv[1]);
+	printf("atmosphere %s\n", ATMOS_VERSION);
+	return 0;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "atmosphere %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'atmosphere %s --help'.\n", cmd);
+	return 2;
+}
+
+bool cli_parse_uint(const char *cmd, const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	if (!s || !*s || *s == '-' || *s == '+')
+		goto bad;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		goto bad;
+	*out = v;
+	return true;
+bad:
+	fprintf(stderr, "atmosphere %s: %s '%s': expected a whole number from %llu to %llu\n", cmd, opt, s ? s : "",
+		(unsigned long long)min, (unsigned long long)max);
+	return false;
+}
+
+bool cli_parse_duration(const char *cmd, const char *opt, const char *s, uint64_t *out_ms)
+{
+	char *end;
+	errno = 0;
+	if (!s || !*s || *s == '-' || *s == '+')
+		goto bad;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		goto bad;
+	unsigned long long mul;
+	if (!*end || !strcmp(end, "s"))
+		mul = 1000;
+	else if (!strcmp(end, "ms"))
+		mul = 1;
+	else if (!strcmp(end, "m"))
+		mul = 60000;
+	else if (!strcmp(end, "h"))
+		mul = 3600000;
+	else if (!strcmp(end, "d"))
+		mul = 86400000;
+	else
+		goto bad;
+	if (v > UINT64_MAX / mul)
+		goto bad;
+	*out_ms = v * mul;
+	return true;
+bad:
+	fprintf(stderr, "atmosphere %s: %s '%s': expected a duration such as 500ms, 30s, 5m, 24h or 7d\n", cmd, opt,
+		s ? s : "");
+	return false;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version"))
+		return cli_version(1, argv + 1);
+	for (size_t i = 0; i < NUM_COMMANDS; i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "atmosphere: unknown command '%s'\n\n", argv[1]);
+	usage(stderr);
+	return 2;
+}
