@@ -10,6 +10,7 @@
 #include "core/mutex.h"
 #include "core/reactor.h"
 #include "core/sock.h"
+#include "net/stream.h"
 #include "relay/server.h"
 #include "relay/utf8.h"
 #include "relay/ws_frame.h"
@@ -20,13 +21,12 @@ struct relay_session;
 /* One WebSocket client of a session. Lives inside its session, so a peer's
  * pointer to it stays valid while either coroutine runs. */
 struct relay_conn {
-	struct core_sock *s;
+	struct net_stream *st;
 	struct relay_session *sess;
 	struct relay_conn *peer;        /* NULL until paired and after either ends */
 	struct core_coro *co;
 	struct relay_thread *th;
 	struct relay_conn *prev_all, *next_all;
-	struct core_mutex wl;           /* serialises writes to s */
 	/* frame decoder state */
 	uint8_t hbuf[RELAY_WS_MAX_HEADER_LEN];
 	uint8_t hlen;
@@ -71,9 +71,9 @@ struct relay_thread {
 	struct relay_session **buckets;
 	unsigned num_buckets, num_sessions;
 	struct relay_conn *conns;       /* all connected clients, for shutdown */
-	struct core_sock **hs;          /* handshakes in progress (slot array) */
+	struct net_stream **hs;         /* handshakes in progress (slot array) */
 	unsigned hs_cap;
-	struct core_listener *l;
+	struct core_listener *l[2];     /* [0] --port, [1] --plain-port */
 	struct core_shutdown_hook hook;
 	bool stopping;
 	_Atomic uint64_t bytes, msgs;
@@ -89,8 +89,10 @@ struct relay_server {
 	struct relay_opts o;
 	struct core_rt *rt;
 	struct relay_thread *th;
-	int *listen_fds;
-	uint16_t port;
+	int *listen_fds;                /* [thread * 2 + which] */
+	uint16_t port, plain_port;
+	pthread_mutex_t tls_lock;       /* guards tls: swapped on SIGHUP */
+	struct net_tls_ctx *tls;
 	uint64_t hash_seed;
 	uint64_t started_ns;
 	pthread_mutex_t ip_lock;        /* connection set-up only, not the data path */
@@ -101,14 +103,15 @@ struct relay_server {
 };
 
 /* session.c */
-void relay_session_join(struct relay_thread *th, struct core_sock *s, const char *id, size_t id_len,
-			const char *accept, uint8_t *leftover, size_t leftover_len,
-			const struct sockaddr_storage *addr);
+/* relay_session_join takes st (upgraded, 101 not yet sent) into session id:
+ * sends 101 (or 409/503), pairs, then runs the connection until it ends. */
+void relay_session_join(struct relay_thread *th, struct net_stream *st, const char *id, size_t id_len,
+			const char *accept, const struct sockaddr_storage *addr);
 uint64_t relay_session_hash(const struct relay_server *srv, const char *id, size_t len);
 void relay_thread_stop_conns(struct relay_thread *th);
 
 /* server.c */
 void relay_ip_release(struct relay_server *srv, const struct sockaddr_storage *addr);
-int relay_send_all(struct core_sock *s, const void *buf, size_t len, int timeout_ms);
+
 
 #endif

@@ -24,12 +24,6 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-int relay_send_all(struct core_sock *s, const void *buf, size_t len, int timeout_ms)
-{
-	int r = core_sock_send(s, buf, len, timeout_ms);
-	return r < 0 ? r : 0;
-}
-
 /* ---- per-IP connection counts ---- */
 
 static void addr_key(const struct sockaddr_storage *a, uint8_t out[16])
@@ -185,34 +179,32 @@ static int body_metrics(const struct relay_stats *st, char *b, size_t cap)
 		st->uptime_s);
 }
 
-static void send_plain(struct core_sock *s, int status, const char *ctype, const char *body, size_t body_len)
+static void send_plain(struct net_stream *s, int status, const char *ctype, const char *body, size_t body_len)
 {
 	uint8_t out[8192];
 	struct relay_http_response r = {.status = status, .content_type = ctype, .body = (const uint8_t *)body,
 					.body_len = body_len};
 	int n = relay_http_response_build(out, sizeof out, &r);
 	if (n > 0)
-		relay_send_all(s, out, (size_t)n, 5000);
+		net_stream_send(s, out, (size_t)n, 5000);
 }
 
-static void send_http_error(struct core_sock *s, int err)
+static void send_http_error(struct net_stream *s, int err)
 {
 	uint8_t out[1024];
 	int n = relay_http_error_response_build(out, sizeof out, err);
 	if (n > 0)
-		relay_send_all(s, out, (size_t)n, 5000);
+		net_stream_send(s, out, (size_t)n, 5000);
 }
 
 /* ---- hand-off to the owning reactor ---- */
 
 struct handoff {
 	struct relay_server *srv;
-	int fd;
+	struct net_stream *st;
 	char id[129];
 	size_t id_len;
 	char accept[RELAY_HTTP_ACCEPT_LEN + 1];
-	uint8_t *leftover;
-	size_t leftover_len;
 	struct sockaddr_storage addr;
 };
 
@@ -220,18 +212,16 @@ static void handoff_arrive(void *arg)
 {
 	struct handoff *h = arg;
 	struct relay_thread *th = &h->srv->th[core_reactor_index(core_self())];
-	int err = 0;
-	struct core_sock *s = core_sock_new(h->fd, &err);
-	if (!s) {
-		free(h->leftover);
+	if (net_stream_attach(h->st) != 0) {
+		net_stream_close(h->st);
 		atomic_fetch_sub(&h->srv->connections, 1);
 		relay_ip_release(h->srv, &h->addr);
 		free(h);
 		return;
 	}
-	/* relay_session_join takes the leftover buffer. */
-	relay_session_join(th, s, h->id, h->id_len, h->accept, h->leftover, h->leftover_len, &h->addr);
+	struct handoff copy = *h;
 	free(h);
+	relay_session_join(th, copy.st, copy.id, copy.id_len, copy.accept, &copy.addr);
 }
 
 /* ---- handshake ---- */
@@ -239,10 +229,11 @@ static void handoff_arrive(void *arg)
 struct hs_arg {
 	struct relay_thread *th;
 	int fd;
+	bool tls;
 	struct sockaddr_storage addr;
 };
 
-static unsigned hs_track(struct relay_thread *th, struct core_sock *s)
+static unsigned hs_track(struct relay_thread *th, struct net_stream *s)
 {
 	for (unsigned i = 0; i < th->hs_cap; i++)
 		if (!th->hs[i]) {
@@ -250,7 +241,7 @@ static unsigned hs_track(struct relay_thread *th, struct core_sock *s)
 			return i;
 		}
 	unsigned cap = th->hs_cap ? th->hs_cap * 2 : 64;
-	struct core_sock **n = realloc(th->hs, cap * sizeof *n);
+	struct net_stream **n = realloc(th->hs, cap * sizeof *n);
 	if (!n)
 		return UINT32_MAX;
 	memset(n + th->hs_cap, 0, (cap - th->hs_cap) * sizeof *n);
@@ -261,6 +252,34 @@ static unsigned hs_track(struct relay_thread *th, struct core_sock *s)
 	return i;
 }
 
+static struct net_tls_ctx *current_tls(struct relay_server *srv)
+{
+	pthread_mutex_lock(&srv->tls_lock);
+	struct net_tls_ctx *c = srv->tls ? net_tls_ctx_ref(srv->tls) : NULL;
+	pthread_mutex_unlock(&srv->tls_lock);
+	return c;
+}
+
+static void serve_status(struct relay_server *srv, struct net_stream *st, int route)
+{
+	struct relay_stats stats;
+	char body[4096];
+	int bl;
+	relay_server_stats(srv, &stats);
+	if (route == RELAY_HTTP_ROUTE_HEALTH) {
+		bl = body_health(&stats, body, sizeof body);
+		send_plain(st, 200, "application/json", body, (size_t)bl);
+	} else if (route == RELAY_HTTP_ROUTE_STATS) {
+		bl = body_stats(&stats, body, sizeof body);
+		send_plain(st, 200, "application/json", body, (size_t)bl);
+	} else {
+		bl = body_metrics(&stats, body, sizeof body);
+		send_plain(st, 200, "text/plain; version=0.0.4", body, (size_t)bl);
+	}
+}
+
+/* Reads the HTTP head (bounded in size and time: slowloris), answers the
+ * status endpoints and errors, and hands upgrades to their session. */
 static void handshake(void *arg)
 {
 	struct hs_arg *a = arg;
@@ -271,28 +290,46 @@ static void handshake(void *arg)
 	size_t len = 0;
 	struct relay_http_req req;
 	int err = 0, n;
-	bool handed = false;
-	struct core_sock *s = core_sock_new(a->fd, &err);
-	free(a);
-	if (!s)
-		goto release;
-	unsigned slot = hs_track(th, s);
-	if (slot == UINT32_MAX)
-		goto done_untracked;
-	uint64_t deadline = core_now_ns() + (uint64_t)srv->o.handshake_ms * 1000000u;
+	unsigned slot = UINT32_MAX;
+	struct net_tls_ctx *tls = a->tls ? current_tls(srv) : NULL;
+	struct core_sock *sock = core_sock_new(a->fd, &err);
+	struct net_stream *st = NULL;
+	bool tls_wanted = a->tls;
 
-	/* Read the head: bounded in size and in time (slowloris). */
+	free(a);
+	if (!sock)
+		goto release;
+	st = net_stream_new(sock, tls, true, NULL, &err);
+	net_tls_ctx_free(tls);
+	if (!st)
+		goto release;
+	if (tls_wanted && !tls)
+		goto done; /* TLS listener without a certificate: cannot happen */
+	slot = hs_track(th, st);
+	if (slot == UINT32_MAX)
+		goto done;
+	uint64_t deadline = core_now_ns() + (uint64_t)srv->o.handshake_ms * 1000000u;
+	if (net_stream_is_tls(st)) {
+		int r = net_stream_handshake(st, (int)srv->o.handshake_ms);
+		if (r < 0) {
+			if (r == -ETIMEDOUT)
+				atomic_fetch_add(&srv->handshake_timeouts, 1);
+			else if (r == -EPROTO)
+				core_log(CORE_LOG_DEBUG, "relay: %s", net_stream_tls_error(st));
+			goto done;
+		}
+	}
 	for (;;) {
 		uint64_t now = core_now_ns();
 		if (now >= deadline || th->stopping) {
 			if (!th->stopping)
 				atomic_fetch_add(&srv->handshake_timeouts, 1);
-			send_plain(s, 408, "text/plain", "handshake timeout\n", 18);
+			send_plain(st, 408, "text/plain", "handshake timeout\n", 18);
 			goto done;
 		}
-		struct core_buf b;
-		n = core_sock_recv(s, &b, (int)((deadline - now) / 1000000u) + 1);
-		if (n == -ETIMEDOUT)
+		struct net_chunk b;
+		n = net_stream_recv(st, &b, (int)((deadline - now) / 1000000u) + 1);
+		if (n == -ETIMEDOUT || n == -ECANCELED)
 			continue;
 		if (n <= 0)
 			goto done;
@@ -304,134 +341,83 @@ static void handshake(void *arg)
 		}
 		memcpy(head + len, b.data, take);
 		len += take;
-		/* Bytes past the head in this lease are kept below via head[]; a
-		 * lease longer than the limit is refused as too large anyway. */
-		uint8_t *extra = b.data + take;
-		size_t extra_len = b.len - take;
 		n = relay_http_parse_request(&req, head, len);
 		if (n == RELAY_HTTP_INCOMPLETE && overflow)
 			n = RELAY_HTTP_E_TOO_LARGE;
 		if (n == RELAY_HTTP_INCOMPLETE) {
-			core_buf_release(&b);
+			net_stream_release(st, &b);
 			continue;
 		}
 		if (n < 0) {
-			core_buf_release(&b);
+			net_stream_release(st, &b);
 			atomic_fetch_add(&srv->rejected_400, 1);
-			send_http_error(s, n);
+			send_http_error(st, n);
 			goto done;
 		}
-		/* Complete: n bytes of head; the rest of head[] and extra[] are
-		 * the first WebSocket bytes. */
+		/* Head complete: n bytes of head[]; the rest of head[] and of this
+		 * chunk are the first WebSocket bytes. Give them back to the
+		 * stream so the session reads them first. */
+		int fr = net_stream_feed(st, b.data + take, b.len - take);
+		if (fr == 0)
+			fr = net_stream_feed(st, head + n, len - (size_t)n);
+		net_stream_release(st, &b);
+		if (fr != 0)
+			goto done;
 		struct relay_http_span sid;
 		int route = relay_http_route(&sid, &req);
 		if (route < 0) {
-			core_buf_release(&b);
 			atomic_fetch_add(&srv->rejected_400, 1);
-			send_http_error(s, route);
+			send_http_error(st, route);
 			goto done;
 		}
 		if (route != RELAY_HTTP_ROUTE_RELAY) {
-			core_buf_release(&b);
-			struct relay_stats st;
-			char body[4096];
-			relay_server_stats(srv, &st);
-			if (route == RELAY_HTTP_ROUTE_HEALTH) {
-				int bl = body_health(&st, body, sizeof body);
-				send_plain(s, 200, "application/json", body, (size_t)bl);
-			} else if (route == RELAY_HTTP_ROUTE_STATS) {
-				int bl = body_stats(&st, body, sizeof body);
-				send_plain(s, 200, "application/json", body, (size_t)bl);
-			} else {
-				int bl = body_metrics(&st, body, sizeof body);
-				send_plain(s, 200, "text/plain; version=0.0.4", body, (size_t)bl);
-			}
+			serve_status(srv, st, route);
 			goto done;
 		}
 		char accept[RELAY_HTTP_ACCEPT_LEN + 1];
 		int up = relay_http_check_upgrade(accept, &req);
 		if (up < 0) {
-			core_buf_release(&b);
 			atomic_fetch_add(&srv->rejected_400, 1);
-			send_http_error(s, up);
+			send_http_error(st, up);
 			goto done;
 		}
-		size_t left_len = len - (size_t)n + extra_len;
-		uint8_t *leftover = NULL;
-		if (left_len) {
-			leftover = malloc(left_len);
-			if (!leftover) {
-				core_buf_release(&b);
-				goto done;
-			}
-			memcpy(leftover, head + n, len - (size_t)n);
-			memcpy(leftover + (len - (size_t)n), extra, extra_len);
-		}
-		core_buf_release(&b);
 		char id[129];
 		memcpy(id, sid.ptr, sid.len);
 		id[sid.len] = 0;
 		th->hs[slot] = NULL;
 		unsigned owner = (unsigned)(relay_session_hash(srv, id, sid.len) % srv->o.threads);
 		if (owner == th->idx) {
-			relay_session_join(th, s, id, sid.len, accept, leftover, left_len, &addr);
-			return; /* join owns s and the connection count now */
+			relay_session_join(th, st, id, sid.len, accept, &addr);
+			return; /* the session owns st and the connection count now */
 		}
-		/* Another reactor owns this session: move the socket there. */
+		/* Another reactor owns this session: move the stream there. */
 		struct handoff *h = calloc(1, sizeof *h);
-		uint8_t *more = NULL;
-		size_t more_len = 0;
-		if (!h) {
-			free(leftover);
+		if (!h)
+			goto done_untracked;
+		if (net_stream_detach(st) != 0) {
+			free(h);
 			goto done_untracked;
 		}
-		int fd = core_sock_detach(s, &more, &more_len);
-		s = NULL;
-		if (fd < 0) {
-			free(leftover);
-			free(h);
-			goto release;
-		}
-		if (more_len) {
-			uint8_t *all = realloc(leftover, left_len + more_len);
-			if (!all) {
-				close(fd);
-				free(more);
-				free(leftover);
-				free(h);
-				goto release;
-			}
-			memcpy(all + left_len, more, more_len);
-			leftover = all;
-			left_len += more_len;
-			free(more);
-		}
 		h->srv = srv;
-		h->fd = fd;
+		h->st = st;
 		memcpy(h->id, id, sid.len + 1);
 		h->id_len = sid.len;
 		memcpy(h->accept, accept, sizeof accept);
-		h->leftover = leftover;
-		h->leftover_len = left_len;
 		h->addr = addr;
 		if (core_rt_post(srv->rt, owner, handoff_arrive, h) != 0) {
-			close(fd);
-			free(leftover);
 			free(h);
-			goto release;
+			goto done_untracked;
 		}
-		handed = true;
-		goto release;
+		return;
 	}
 done:
-	th->hs[slot] = NULL;
+	if (slot != UINT32_MAX)
+		th->hs[slot] = NULL;
 done_untracked:
-	core_sock_close(s);
+	net_stream_close(st);
 release:
-	if (!handed) {
-		atomic_fetch_sub(&srv->connections, 1);
-		relay_ip_release(srv, &addr);
-	}
+	atomic_fetch_sub(&srv->connections, 1);
+	relay_ip_release(srv, &addr);
 }
 
 /* ---- accept loop ---- */
@@ -450,32 +436,29 @@ static void on_stop(void *arg)
 {
 	struct relay_thread *th = arg;
 	th->stopping = true;
-	core_listener_interrupt(th->l);
+	core_listener_interrupt(th->l[0]);
+	core_listener_interrupt(th->l[1]);
 	for (unsigned i = 0; i < th->hs_cap; i++)
 		if (th->hs[i])
-			core_sock_interrupt(th->hs[i]);
+			net_stream_interrupt(th->hs[i]);
 	relay_thread_stop_conns(th);
 }
 
-static void reactor_main(void *arg)
-{
-	struct relay_server *srv = arg;
-	unsigned idx = core_reactor_index(core_self());
-	struct relay_thread *th = &srv->th[idx];
-	int err = 0;
+struct accept_arg {
+	struct relay_thread *th;
+	int which;      /* 0: --port, 1: --plain-port */
+	bool tls;
+};
 
-	th->l = core_listener_new(srv->listen_fds[idx], &err);
-	srv->listen_fds[idx] = -1;
-	if (!th->l) {
-		core_log(CORE_LOG_ERR, "relay: reactor %u: %s", idx, strerror(-err));
-		core_rt_shutdown(srv->rt);
-		return;
-	}
-	core_on_shutdown(&th->hook, on_stop, th);
-	if (srv->o.on_reactor_start)
-		core_spawn(srv->o.on_reactor_start, srv->o.on_reactor_start_arg);
+static void accept_loop(void *arg)
+{
+	struct accept_arg aa = *(struct accept_arg *)arg;
+	struct relay_thread *th = aa.th;
+	struct relay_server *srv = th->srv;
+	free(arg);
+	struct core_listener *l = th->l[aa.which];
 	while (!th->stopping) {
-		int fd = core_listener_accept(th->l, -1);
+		int fd = core_listener_accept(l, -1);
 		if (fd == -ECANCELED)
 			break;
 		if (fd < 0) {
@@ -502,6 +485,7 @@ static void reactor_main(void *arg)
 		atomic_fetch_add(&srv->total_connections, 1);
 		a->th = th;
 		a->fd = fd;
+		a->tls = aa.tls;
 		if (core_spawn(handshake, a) != 0) {
 			atomic_fetch_sub(&srv->connections, 1);
 			relay_ip_release(srv, &a->addr);
@@ -509,9 +493,70 @@ static void reactor_main(void *arg)
 			free(a);
 		}
 	}
-	core_shutdown_hook_remove(&th->hook);
-	core_listener_close(th->l);
-	th->l = NULL;
+	th->l[aa.which] = NULL;
+	core_listener_close(l);
+}
+
+static void reactor_main(void *arg)
+{
+	struct relay_server *srv = arg;
+	unsigned idx = core_reactor_index(core_self());
+	struct relay_thread *th = &srv->th[idx];
+	int err = 0;
+
+	for (int w = 0; w < 2; w++) {
+		int fd = srv->listen_fds[idx * 2 + w];
+		if (fd < 0)
+			continue;
+		srv->listen_fds[idx * 2 + w] = -1;
+		th->l[w] = core_listener_new(fd, &err);
+		struct accept_arg *aa = malloc(sizeof *aa);
+		if (!th->l[w] || !aa) {
+			free(aa);
+			core_log(CORE_LOG_ERR, "relay: reactor %u: %s", idx, strerror(ENOMEM));
+			core_rt_shutdown(srv->rt);
+			return;
+		}
+		aa->th = th;
+		aa->which = w;
+		aa->tls = (w == 0 && srv->tls);
+		core_spawn(accept_loop, aa);
+	}
+	core_on_shutdown(&th->hook, on_stop, th);
+	if (srv->o.on_reactor_start)
+		core_spawn(srv->o.on_reactor_start, srv->o.on_reactor_start_arg);
+	/* The hook lives in th, which outlives the runtime: it stays
+	 * registered until the reactor ends. */
+}
+
+static void on_hup(void *arg)
+{
+	struct relay_server *srv = arg;
+	char msg[512];
+	if (!srv->o.tls_cert)
+		return;
+	if (relay_server_reload_tls(srv, msg, sizeof msg) == 0)
+		core_log(CORE_LOG_INFO, "relay: SIGHUP: reloaded certificate %s", srv->o.tls_cert);
+	else
+		core_log(CORE_LOG_ERR, "relay: SIGHUP: keeping the old certificate: %s", msg);
+}
+
+int relay_server_reload_tls(struct relay_server *srv, char *errbuf, size_t len)
+{
+	struct net_tls_ctx *c = net_tls_server_ctx_new(srv->o.tls_cert, srv->o.tls_key, errbuf, len);
+	if (!c)
+		return -EINVAL;
+	pthread_mutex_lock(&srv->tls_lock);
+	struct net_tls_ctx *old = srv->tls;
+	srv->tls = c;
+	pthread_mutex_unlock(&srv->tls_lock);
+	net_tls_ctx_free(old);
+	return 0;
+}
+
+uint16_t relay_server_plain_port(const struct relay_server *srv)
+{
+	return srv->plain_port;
 }
 
 /* ---- life cycle ---- */
@@ -549,6 +594,7 @@ struct relay_server *relay_server_new(const struct relay_opts *opts, int *err, c
 		return NULL;
 	}
 	pthread_mutex_init(&srv->ip_lock, NULL);
+	pthread_mutex_init(&srv->tls_lock, NULL);
 	srv->o = *opts;
 	struct relay_opts *o = &srv->o;
 	if (!o->host)
@@ -572,8 +618,24 @@ struct relay_server *relay_server_new(const struct relay_opts *opts, int *err, c
 	if (!o->max_header || o->max_header > RELAY_DEFAULT_MAX_HEADER)
 		o->max_header = RELAY_DEFAULT_MAX_HEADER;
 
+	if (!!o->tls_cert != !!o->tls_key) {
+		*err = -EINVAL;
+		snprintf(errbuf, errlen, "--tls-cert and --tls-key go together");
+		goto fail;
+	}
+	if (o->plain && !o->tls_cert) {
+		*err = -EINVAL;
+		snprintf(errbuf, errlen, "--plain-port only makes sense with --tls-cert/--tls-key (the main port is already plain)");
+		goto fail;
+	}
+	if (o->tls_cert && relay_server_reload_tls(srv, errbuf, errlen) != 0) {
+		*err = -EINVAL;
+		goto fail;
+	}
 	ro.num_threads = o->threads;
 	ro.handle_signals = o->handle_signals;
+	ro.on_hup = on_hup;
+	ro.on_hup_arg = srv;
 	srv->rt = core_rt_new(&ro, err);
 	if (!srv->rt) {
 		snprintf(errbuf, errlen, "%s", core_rt_explain(*err));
@@ -581,7 +643,7 @@ struct relay_server *relay_server_new(const struct relay_opts *opts, int *err, c
 	}
 	o->threads = core_rt_threads(srv->rt);
 	srv->th = calloc(o->threads, sizeof *srv->th);
-	srv->listen_fds = malloc(o->threads * sizeof(int));
+	srv->listen_fds = malloc(o->threads * 2 * sizeof(int));
 	if (!srv->th || !srv->listen_fds) {
 		*err = -ENOMEM;
 		goto fail;
@@ -589,29 +651,37 @@ struct relay_server *relay_server_new(const struct relay_opts *opts, int *err, c
 	for (unsigned i = 0; i < o->threads; i++) {
 		srv->th[i].srv = srv;
 		srv->th[i].idx = i;
-		srv->listen_fds[i] = -1;
+		srv->listen_fds[2 * i] = srv->listen_fds[2 * i + 1] = -1;
 	}
-	*err = resolve(o->host, o->port, &addr, &alen, errbuf, errlen);
-	if (*err)
-		goto fail;
-	/* One SO_REUSEPORT listener per reactor; with port 0 the first picks
-	 * the port and the others join it. */
-	for (unsigned i = 0; i < o->threads; i++) {
-		int fd = core_tcp_listen((struct sockaddr *)&addr, alen, 4096, true);
-		if (fd < 0) {
-			*err = fd;
-			snprintf(errbuf, errlen, "cannot listen on %s port %u: %s%s", o->host, ntohs(((struct sockaddr_in *)&addr)->sin_port),
-				 strerror(-fd), fd == -EADDRINUSE ? " (another program uses that port: pick another with --port)" :
-					       fd == -EACCES ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)" : "");
+	for (int w = 0; w < (o->plain ? 2 : 1); w++) {
+		uint16_t want = w == 0 ? o->port : o->plain_port;
+		*err = resolve(o->host, want, &addr, &alen, errbuf, errlen);
+		if (*err)
 			goto fail;
-		}
-		srv->listen_fds[i] = fd;
-		if (i == 0) {
-			struct sockaddr_storage got;
-			socklen_t gl = sizeof got;
-			getsockname(fd, (struct sockaddr *)&got, &gl);
-			srv->port = ntohs(((struct sockaddr_in *)&got)->sin_port);
-			((struct sockaddr_in *)&addr)->sin_port = htons(srv->port); /* same offset for v6 */
+		/* One SO_REUSEPORT listener per reactor; with port 0 the first
+		 * picks the port and the others join it. */
+		for (unsigned i = 0; i < o->threads; i++) {
+			int fd = core_tcp_listen((struct sockaddr *)&addr, alen, 4096, true);
+			if (fd < 0) {
+				*err = fd;
+				snprintf(errbuf, errlen, "cannot listen on %s port %u: %s%s", o->host, want, strerror(-fd),
+					 fd == -EADDRINUSE ? " (another program uses that port: pick another with --port)"
+					 : fd == -EACCES   ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+							   : "");
+				goto fail;
+			}
+			srv->listen_fds[2 * i + (unsigned)w] = fd;
+			if (i == 0) {
+				struct sockaddr_storage got;
+				socklen_t gl = sizeof got;
+				getsockname(fd, (struct sockaddr *)&got, &gl);
+				uint16_t port = ntohs(((struct sockaddr_in *)&got)->sin_port); /* same offset in v6 */
+				if (w == 0)
+					srv->port = port;
+				else
+					srv->plain_port = port;
+				((struct sockaddr_in *)&addr)->sin_port = htons(port);
+			}
 		}
 	}
 	RAND_bytes((uint8_t *)&srv->hash_seed, sizeof srv->hash_seed);
@@ -649,9 +719,11 @@ void relay_server_free(struct relay_server *srv)
 	if (!srv)
 		return;
 	if (srv->listen_fds)
-		for (unsigned i = 0; i < srv->o.threads; i++)
+		for (unsigned i = 0; i < srv->o.threads * 2; i++)
 			if (srv->listen_fds[i] >= 0)
 				close(srv->listen_fds[i]);
+	net_tls_ctx_free(srv->tls);
+	pthread_mutex_destroy(&srv->tls_lock);
 	if (srv->th)
 		for (unsigned i = 0; i < srv->o.threads; i++) {
 			free(srv->th[i].buckets);

@@ -60,6 +60,10 @@ struct relay_opts {
 	unsigned idle_ms;
 	unsigned write_ms;
 	unsigned max_header;        /* <= RELAY_DEFAULT_MAX_HEADER */
+	const char *tls_cert;       /* PEM chain: port serves wss:// (TLS 1.2/1.3) */
+	const char *tls_key;
+	bool plain;                 /* with TLS: also serve ws:// on plain_port */
+	uint16_t plain_port;        /* 0 with plain: pick one */
 	bool log_sessions;          /* one line per session start/end */
 	bool handle_signals;        /* SIGINT/SIGTERM stop it */
 	/* Called once on each reactor after the relay started there, inside a
@@ -91,6 +95,15 @@ struct relay_server *relay_server_new(const struct relay_opts *opts, int *err, c
 
 /* relay_server_port returns the bound TCP port. */
 uint16_t relay_server_port(const struct relay_server *srv);
+
+/* relay_server_plain_port returns the ws:// port when TLS and plain are
+ * both served, else 0. */
+uint16_t relay_server_plain_port(const struct relay_server *srv);
+
+/* relay_server_reload_tls loads the certificate and key again (as SIGHUP
+ * does): new connections use them, open ones keep theirs. Returns 0, or
+ * -EINVAL with the reason in errbuf (the old ones stay in use). */
+int relay_server_reload_tls(struct relay_server *srv, char *errbuf, size_t errbuf_len);
 
 /* relay_server_threads returns the number of reactor threads. */
 unsigned relay_server_threads(const struct relay_server *srv);

@@ -115,12 +115,7 @@ static int send_own_frame(struct relay_conn *c, uint8_t opcode, const void *payl
 	int n = relay_ws_frame_build(frame, sizeof frame, true, opcode, payload, len, NULL);
 	if (n < 0)
 		return -EINVAL;
-	int r = core_mutex_lock(&c->wl, timeout_ms);
-	if (r < 0)
-		return r;
-	r = relay_send_all(c->s, frame, (size_t)n, timeout_ms);
-	core_mutex_unlock(&c->wl);
-	return r;
+	return net_stream_send(c->st, frame, (size_t)n, timeout_ms);
 }
 
 static int send_close(struct relay_conn *c, uint16_t code, const char *reason)
@@ -170,10 +165,7 @@ static int flush(struct relay_conn *c, struct iovec *iov, int *num_iov, uint64_t
 		return FWD_OK;
 	}
 	int timeout = (int)c->th->srv->o.write_ms;
-	if (core_mutex_lock(&p->wl, timeout) != 0)
-		return FWD_PEER_GONE;
-	int r = core_sock_sendv(p->s, iov, n, timeout);
-	core_mutex_unlock(&p->wl);
+	int r = net_stream_sendv(p->st, iov, n, timeout);
 	if (r < 0)
 		return FWD_PEER_GONE;
 	atomic_fetch_add_explicit(&c->th->bytes, payload, memory_order_relaxed);
@@ -406,27 +398,30 @@ static int pair(struct relay_session *s)
 	struct relay_server *srv = b->th->srv;
 	int timeout = (int)srv->o.write_ms;
 
-	if (core_mutex_lock(&b->wl, timeout) != 0)
+	if (net_stream_lock_write(b->st, timeout) != 0)
 		return -ETIMEDOUT;
 	char msg[200];
 	uint8_t frame[RELAY_WS_MAX_HEADER_LEN + 200];
 	int n = snprintf(msg, sizeof msg, RELAY_PAIRED_MESSAGE_FMT, s->id);
 	int fl = relay_ws_frame_build(frame, sizeof frame, true, RELAY_WS_OP_TEXT, (uint8_t *)msg, (size_t)n, NULL);
-	int r = relay_send_all(b->s, frame, (size_t)fl, timeout);
+	struct iovec iov = {.iov_base = frame, .iov_len = (size_t)fl};
+	int r = net_stream_sendv_locked(b->st, &iov, 1, timeout);
 	/* a may add to the hold while we send it: loop until it is empty. */
 	while (r == 0 && s->hold_len) {
 		uint8_t *h = s->hold;
 		size_t hl = s->hold_len;
 		s->hold = NULL;
 		s->hold_len = s->hold_cap = 0;
-		r = relay_send_all(b->s, h, hl, timeout);
+		iov.iov_base = h;
+		iov.iov_len = hl;
+		r = net_stream_sendv_locked(b->st, &iov, 1, timeout);
 		free(h);
 	}
 	if (r == 0 && !a->ended) {
 		a->peer = b;
 		b->peer = a;
 	}
-	core_mutex_unlock(&b->wl);
+	net_stream_unlock_write(b->st);
 	if (r != 0 || !b->peer)
 		return r ? r : -EPIPE;
 	send_paired(a);
@@ -455,31 +450,31 @@ static void conn_end(struct relay_conn *c, uint16_t own_code, const char *own_re
 		struct relay_conn *q = p ? p : &s->conn[1];
 		q->peer_gone = true;
 		q->peer_code = peer_code;
-		core_sock_interrupt(q->s);
+		net_stream_interrupt(q->st);
 		if (q->parked)
 			core_unpark(q->co, 0);
 	}
 	if (own_code && send_close(c, own_code, own_reason) == 0) {
 		/* Let the client answer our Close, then close TCP ourselves. */
-		core_sock_shutdown_write(c->s);
+		net_stream_shutdown(c->st);
 		uint64_t deadline = core_now_ns() + (uint64_t)LINGER_MS * 1000000u;
 		for (;;) {
 			uint64_t now = core_now_ns();
 			if (now >= deadline)
 				break;
-			struct core_buf b;
-			int n = core_sock_recv(c->s, &b, (int)((deadline - now) / 1000000u) + 1);
+			struct net_chunk ch;
+			int n = net_stream_recv(c->st, &ch, (int)((deadline - now) / 1000000u) + 1);
 			if (n <= 0)
 				break;
-			core_buf_release(&b);
+			net_stream_release(c->st, &ch);
 		}
 	}
 	/* Break any send to us still in flight, then wait for it to let go. */
-	shutdown(core_sock_fd(c->s), SHUT_RDWR);
-	core_mutex_lock(&c->wl, -1);
-	core_mutex_unlock(&c->wl);
-	core_sock_close(c->s);
-	c->s = NULL;
+	shutdown(core_sock_fd(net_stream_sock(c->st)), SHUT_RDWR);
+	net_stream_lock_write(c->st, -1);
+	net_stream_unlock_write(c->st);
+	net_stream_close(c->st);
+	c->st = NULL;
 
 	if (c->prev_all)
 		c->prev_all->next_all = c->next_all;
@@ -504,7 +499,7 @@ static void conn_end(struct relay_conn *c, uint16_t own_code, const char *own_re
 
 /* ---- the connection coroutine ---- */
 
-static void conn_run(struct relay_conn *c, uint8_t *leftover, size_t leftover_len)
+static void conn_run(struct relay_conn *c)
 {
 	struct relay_server *srv = c->th->srv;
 	struct fwd_ctx f;
@@ -513,14 +508,6 @@ static void conn_run(struct relay_conn *c, uint8_t *leftover, size_t leftover_le
 	int r = FWD_OK;
 
 	c->last_rx_ns = c->last_msg_ns = core_now_ns();
-	if (leftover_len) {
-		r = consume(c, leftover, leftover_len, &f);
-		free(leftover);
-		leftover = NULL;
-		if (r)
-			goto ended;
-	}
-	free(leftover);
 	for (;;) {
 		if (c->th->stopping) {
 			own = RELAY_WS_CLOSE_GOING_AWAY;
@@ -548,8 +535,8 @@ static void conn_run(struct relay_conn *c, uint8_t *leftover, size_t leftover_le
 			}
 			continue;
 		}
-		struct core_buf b;
-		int n = core_sock_recv(c->s, &b, (int)srv->o.ping_ms);
+		struct net_chunk b;
+		int n = net_stream_recv(c->st, &b, (int)srv->o.ping_ms);
 		uint64_t now = core_now_ns();
 		if (n == -ETIMEDOUT) {
 			if (c->ping_outstanding) {
@@ -577,7 +564,7 @@ static void conn_run(struct relay_conn *c, uint8_t *leftover, size_t leftover_le
 		c->ping_outstanding = false;
 		uint64_t msgs_before = c->msgs_in;
 		r = consume(c, b.data, b.len, &f);
-		core_buf_release(&b);
+		net_stream_release(c->st, &b);
 		if (c->msgs_in != msgs_before)
 			c->last_msg_ns = now;
 		if (r)
@@ -603,15 +590,8 @@ out:
 	conn_end(c, own, why, peer);
 }
 
-struct join_arg {
-	struct relay_conn *c;
-	uint8_t *leftover;
-	size_t leftover_len;
-};
-
-void relay_session_join(struct relay_thread *th, struct core_sock *s, const char *id, size_t id_len,
-			const char *accept, uint8_t *leftover, size_t leftover_len,
-			const struct sockaddr_storage *addr)
+void relay_session_join(struct relay_thread *th, struct net_stream *st, const char *id, size_t id_len,
+			const char *accept, const struct sockaddr_storage *addr)
 {
 	struct relay_server *srv = th->srv;
 	uint64_t h = relay_session_hash(srv, id, id_len);
@@ -645,14 +625,14 @@ void relay_session_join(struct relay_thread *th, struct core_sock *s, const char
 	}
 	struct relay_conn *c = sess->conn[0].active ? &sess->conn[1] : &sess->conn[0];
 	n = relay_http_upgrade_response_build(resp, sizeof resp, accept);
-	if (relay_send_all(s, resp, (size_t)n, (int)srv->o.write_ms) != 0) {
+	if (net_stream_send(st, resp, (size_t)n, (int)srv->o.write_ms) != 0) {
 		if (!sess->conn[0].active)
 			free(sess);
 		goto close_only;
 	}
 	memset(c, 0, sizeof *c);
 	c->active = true;
-	c->s = s;
+	c->st = st;
 	c->sess = sess;
 	c->th = th;
 	c->co = core_coro_current();
@@ -690,7 +670,7 @@ void relay_session_join(struct relay_thread *th, struct core_sock *s, const char
 				core_log(CORE_LOG_INFO, "session %s paired", sess->id);
 		}
 	}
-	conn_run(c, leftover, leftover_len);
+	conn_run(c);
 	return;
 
 refuse_503:
@@ -703,10 +683,9 @@ refuse_503:
 	}
 refuse:
 	if (n > 0)
-		relay_send_all(s, resp, (size_t)n, 1000);
+		net_stream_send(st, resp, (size_t)n, 1000);
 close_only:
-	free(leftover);
-	core_sock_close(s);
+	net_stream_close(st);
 	atomic_fetch_sub(&srv->connections, 1);
 	relay_ip_release(srv, addr);
 }
@@ -714,8 +693,8 @@ close_only:
 void relay_thread_stop_conns(struct relay_thread *th)
 {
 	for (struct relay_conn *c = th->conns; c; c = c->next_all) {
-		if (c->s)
-			core_sock_interrupt(c->s);
+		if (c->st)
+			net_stream_interrupt(c->st);
 		if (c->parked)
 			core_unpark(c->co, -ECANCELED);
 	}

@@ -33,6 +33,9 @@ static void help(void)
 	       "                          no answer within another interval ends it\n"
 	       "  --idle-timeout D        end a session without messages for D (default 10m)\n"
 	       "  --write-timeout D       end a session whose reader stalls for D (default 60s)\n"
+	       "  --tls-cert FILE         PEM certificate chain: serve wss:// (TLS 1.2 and 1.3)\n"
+	       "  --tls-key FILE          its private key (PEM); SIGHUP reloads both\n"
+	       "  --plain-port N          with TLS, also serve plain ws:// on port N (0: any)\n"
 	       "  --quiet                 no per-session log lines\n"
 	       "  --json-log              log records as JSON lines\n"
 	       "  -h, --help              this help\n"
@@ -46,7 +49,7 @@ static void help(void)
 
 enum {
 	OPT_HOST = 256, OPT_PORT, OPT_THREADS, OPT_MAXMSG, OPT_HOLD, OPT_MAXSESS, OPT_PERIP, OPT_HS, OPT_PING,
-	OPT_IDLE, OPT_WRITE, OPT_QUIET, OPT_JSONLOG,
+	OPT_IDLE, OPT_WRITE, OPT_QUIET, OPT_JSONLOG, OPT_CERT, OPT_KEY, OPT_PLAIN,
 };
 
 static bool ms_opt(const char *opt, const char *arg, unsigned *out)
@@ -77,6 +80,9 @@ int cli_relay(int argc, char **argv)
 		{"idle-timeout", required_argument, 0, OPT_IDLE},
 		{"write-timeout", required_argument, 0, OPT_WRITE},
 		{"quiet", no_argument, 0, OPT_QUIET},
+		{"tls-cert", required_argument, 0, OPT_CERT},
+		{"tls-key", required_argument, 0, OPT_KEY},
+		{"plain-port", required_argument, 0, OPT_PLAIN},
 		{"json-log", no_argument, 0, OPT_JSONLOG},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
@@ -138,6 +144,18 @@ int cli_relay(int argc, char **argv)
 			if (!ms_opt("--write-timeout", optarg, &o.write_ms))
 				return 2;
 			break;
+		case OPT_CERT:
+			o.tls_cert = optarg;
+			break;
+		case OPT_KEY:
+			o.tls_key = optarg;
+			break;
+		case OPT_PLAIN:
+			if (!cli_parse_uint("relay", "--plain-port", optarg, 0, 65535, &v))
+				return 2;
+			o.plain = true;
+			o.plain_port = (uint16_t)v;
+			break;
 		case OPT_QUIET:
 			o.log_sessions = false;
 			break;
@@ -167,6 +185,10 @@ int cli_relay(int argc, char **argv)
 		 relay_server_port(srv), relay_server_threads(srv));
 	/* Tests and scripts read the port from here when they ask for port 0. */
 	printf("relay listening on %s:%u\n", o.host ? o.host : "0.0.0.0", relay_server_port(srv));
+	if (o.tls_cert)
+		printf("tls on port %u%s\n", relay_server_port(srv), o.plain ? "" : " only");
+	if (o.plain)
+		printf("plain listening on %s:%u\n", o.host ? o.host : "0.0.0.0", relay_server_plain_port(srv));
 	fflush(stdout);
 	int r = relay_server_run(srv);
 	struct relay_stats st;

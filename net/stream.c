@@ -1,0 +1,463 @@
+/* Plaintext and TLS streams over core_sock: see net/stream.h. */
+#include "net/stream.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/mutex.h"
+#include "core/reactor.h"
+#include "net/bssl.h"
+
+/* TLS records carry at most 16 KiB of plaintext. */
+#define TLS_PLAIN_BUF 16384
+#define TLS_SEND_BUF (16384 + 512)
+
+struct net_tls_ctx {
+	SSL_CTX *ctx;
+	atomic_int refs;
+};
+
+struct net_stream {
+	struct core_sock *s;
+	int fd;                      /* while detached */
+	struct core_mutex wl;
+	SSL *ssl;                    /* NULL: plaintext */
+	BIO *rbio, *wbio;            /* owned by ssl */
+	uint8_t *plain;              /* TLS: decrypted bytes handed out */
+	uint8_t *sendbuf;            /* TLS: ciphertext on its way out */
+	uint8_t *pend;               /* bytes fed back, returned first */
+	size_t pend_len;
+	bool eof;
+	char tls_err[160];
+};
+
+static void tls_errstr(struct net_stream *st, const char *what)
+{
+	unsigned long e = ERR_get_error();
+	char buf[120];
+	if (e)
+		ERR_error_string_n((uint32_t)e, buf, sizeof buf);
+	else
+		snprintf(buf, sizeof buf, "no detail");
+	snprintf(st->tls_err, sizeof st->tls_err, "%s: %s", what, buf);
+	ERR_clear_error();
+}
+
+static struct net_tls_ctx *ctx_wrap(SSL_CTX *c)
+{
+	struct net_tls_ctx *t = malloc(sizeof *t);
+	if (!t) {
+		SSL_CTX_free(c);
+		return NULL;
+	}
+	t->ctx = c;
+	atomic_init(&t->refs, 1);
+	return t;
+}
+
+static void err_to(char *errbuf, size_t len, const char *what, const char *file)
+{
+	unsigned long e = ERR_get_error();
+	char buf[120] = "unknown error";
+	if (e)
+		ERR_error_string_n((uint32_t)e, buf, sizeof buf);
+	snprintf(errbuf, len, "%s '%s': %s", what, file ? file : "", buf);
+	ERR_clear_error();
+}
+
+struct net_tls_ctx *net_tls_server_ctx_new(const char *cert_file, const char *key_file, char *errbuf, size_t len)
+{
+	SSL_CTX *c = SSL_CTX_new(TLS_server_method());
+	if (!c) {
+		snprintf(errbuf, len, "out of memory");
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
+	SSL_CTX_set_max_proto_version(c, TLS1_3_VERSION);
+	if (SSL_CTX_use_certificate_chain_file(c, cert_file) != 1) {
+		err_to(errbuf, len, "cannot load certificate chain", cert_file);
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(c, key_file, SSL_FILETYPE_PEM) != 1) {
+		err_to(errbuf, len, "cannot load private key", key_file);
+		goto fail;
+	}
+	if (SSL_CTX_check_private_key(c) != 1) {
+		snprintf(errbuf, len, "private key '%s' does not match certificate '%s'", key_file, cert_file);
+		ERR_clear_error();
+		goto fail;
+	}
+	return ctx_wrap(c);
+fail:
+	SSL_CTX_free(c);
+	return NULL;
+}
+
+struct net_tls_ctx *net_tls_client_ctx_new(const char *ca_file, char *errbuf, size_t len)
+{
+	SSL_CTX *c = SSL_CTX_new(TLS_client_method());
+	if (!c) {
+		snprintf(errbuf, len, "out of memory");
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
+	SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL);
+	int ok = ca_file ? SSL_CTX_load_verify_locations(c, ca_file, NULL)
+			 : SSL_CTX_load_verify_locations(c, "/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/certs");
+	if (ok != 1) {
+		err_to(errbuf, len, "cannot load CA certificates", ca_file ? ca_file : "/etc/ssl/certs");
+		SSL_CTX_free(c);
+		return NULL;
+	}
+	return ctx_wrap(c);
+}
+
+struct net_tls_ctx *net_tls_ctx_ref(struct net_tls_ctx *ctx)
+{
+	atomic_fetch_add(&ctx->refs, 1);
+	return ctx;
+}
+
+void net_tls_ctx_free(struct net_tls_ctx *ctx)
+{
+	if (ctx && atomic_fetch_sub(&ctx->refs, 1) == 1) {
+		SSL_CTX_free(ctx->ctx);
+		free(ctx);
+	}
+}
+
+struct net_stream *net_stream_new(struct core_sock *s, struct net_tls_ctx *tls, bool server, const char *hostname,
+				  int *err)
+{
+	struct net_stream *st = calloc(1, sizeof *st);
+	if (!st)
+		goto nomem;
+	st->s = s;
+	st->fd = -1;
+	if (!tls)
+		return st;
+	st->ssl = SSL_new(tls->ctx);
+	st->rbio = BIO_new(BIO_s_mem());
+	st->wbio = BIO_new(BIO_s_mem());
+	st->plain = malloc(TLS_PLAIN_BUF);
+	st->sendbuf = malloc(TLS_SEND_BUF);
+	if (!st->ssl || !st->rbio || !st->wbio || !st->plain || !st->sendbuf) {
+		BIO_free(st->rbio);
+		BIO_free(st->wbio);
+		st->rbio = st->wbio = NULL;
+		goto fail;
+	}
+	SSL_set_bio(st->ssl, st->rbio, st->wbio);
+	if (server) {
+		SSL_set_accept_state(st->ssl);
+	} else {
+		SSL_set_connect_state(st->ssl);
+		if (hostname) {
+			SSL_set_tlsext_host_name(st->ssl, hostname);
+			SSL_set1_host(st->ssl, hostname);
+		}
+	}
+	return st;
+fail:
+	net_stream_close(st);
+	*err = -ENOMEM;
+	return NULL;
+nomem:
+	core_sock_close(s);
+	*err = -ENOMEM;
+	return NULL;
+}
+
+bool net_stream_is_tls(const struct net_stream *st) { return st->ssl != NULL; }
+struct core_sock *net_stream_sock(struct net_stream *st) { return st->s; }
+const char *net_stream_tls_error(const struct net_stream *st) { return st->tls_err; }
+
+/* Sends everything the TLS engine has queued. Caller holds the write lock. */
+static int flush_tls(struct net_stream *st, int timeout_ms)
+{
+	while (BIO_pending(st->wbio) > 0) {
+		int n = BIO_read(st->wbio, st->sendbuf, TLS_SEND_BUF);
+		if (n <= 0)
+			break;
+		int r = core_sock_send(st->s, st->sendbuf, (size_t)n, timeout_ms);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int flush_tls_locked(struct net_stream *st, int timeout_ms)
+{
+	if (BIO_pending(st->wbio) <= 0)
+		return 0;
+	int r = core_mutex_lock(&st->wl, timeout_ms);
+	if (r < 0)
+		return r;
+	r = flush_tls(st, timeout_ms);
+	core_mutex_unlock(&st->wl);
+	return r;
+}
+
+/* Reads one lease of ciphertext into the TLS engine. */
+static int pull_tls(struct net_stream *st, int timeout_ms)
+{
+	struct core_buf b;
+	int n = core_sock_recv(st->s, &b, timeout_ms);
+	if (n <= 0)
+		return n == 0 ? -ECONNRESET : n;
+	int w = BIO_write(st->rbio, b.data, (int)b.len);
+	core_buf_release(&b);
+	return w == n ? 0 : -ENOMEM;
+}
+
+int net_stream_handshake(struct net_stream *st, int timeout_ms)
+{
+	uint64_t deadline = timeout_ms >= 0 ? core_now_ns() + (uint64_t)timeout_ms * 1000000u : 0;
+	if (!st->ssl)
+		return 0;
+	for (;;) {
+		int r = SSL_do_handshake(st->ssl);
+		int fr = flush_tls_locked(st, timeout_ms);
+		if (fr < 0)
+			return fr;
+		if (r == 1)
+			return 0;
+		int e = SSL_get_error(st->ssl, r);
+		if (e != SSL_ERROR_WANT_READ) {
+			tls_errstr(st, "TLS handshake failed");
+			return -EPROTO;
+		}
+		int left = -1;
+		if (timeout_ms >= 0) {
+			uint64_t now = core_now_ns();
+			if (now >= deadline)
+				return -ETIMEDOUT;
+			left = (int)((deadline - now) / 1000000u) + 1;
+		}
+		int pr = pull_tls(st, left);
+		if (pr < 0)
+			return pr;
+	}
+}
+
+int net_stream_feed(struct net_stream *st, const uint8_t *data, size_t len)
+{
+	if (!len)
+		return 0;
+	uint8_t *p = malloc(st->pend_len + len);
+	if (!p)
+		return -ENOMEM;
+	memcpy(p, data, len);
+	if (st->pend_len)
+		memcpy(p + len, st->pend, st->pend_len);
+	free(st->pend);
+	st->pend = p;
+	st->pend_len += len;
+	return 0;
+}
+
+int net_stream_recv(struct net_stream *st, struct net_chunk *out, int timeout_ms)
+{
+	out->lease.gid = CORE_BUF_NONE;
+	if (st->pend) {
+		/* Handed out whole; net_stream_release frees it. */
+		out->data = st->pend;
+		out->len = st->pend_len;
+		st->pend = NULL;
+		st->pend_len = 0;
+		out->lease.data = out->data; /* marks "free me" for release */
+		return (int)out->len;
+	}
+	if (!st->ssl) {
+		int n = core_sock_recv(st->s, &out->lease, timeout_ms);
+		out->data = out->lease.data;
+		out->len = n > 0 ? (size_t)n : 0;
+		return n;
+	}
+	if (st->eof)
+		return 0;
+	uint64_t deadline = timeout_ms >= 0 ? core_now_ns() + (uint64_t)timeout_ms * 1000000u : 0;
+	for (;;) {
+		int r = SSL_read(st->ssl, st->plain, TLS_PLAIN_BUF);
+		if (r > 0) {
+			/* Reading may have produced records to send (TLS 1.3 key
+			 * updates, tickets). */
+			flush_tls_locked(st, timeout_ms);
+			out->data = st->plain;
+			out->len = (size_t)r;
+			out->lease.data = NULL;
+			return r;
+		}
+		int e = SSL_get_error(st->ssl, r);
+		if (e == SSL_ERROR_ZERO_RETURN) {
+			st->eof = true;
+			return 0;
+		}
+		if (e != SSL_ERROR_WANT_READ) {
+			tls_errstr(st, "TLS read failed");
+			return -EPROTO;
+		}
+		int fr = flush_tls_locked(st, timeout_ms);
+		if (fr < 0)
+			return fr;
+		int left = -1;
+		if (timeout_ms >= 0) {
+			uint64_t now = core_now_ns();
+			if (now >= deadline)
+				return -ETIMEDOUT;
+			left = (int)((deadline - now) / 1000000u) + 1;
+		}
+		int pr = pull_tls(st, left);
+		if (pr == -ECONNRESET) {
+			st->eof = true; /* EOF without close_notify: treat as end */
+			return 0;
+		}
+		if (pr < 0)
+			return pr;
+	}
+}
+
+void net_stream_release(struct net_stream *st, struct net_chunk *c)
+{
+	(void)st;
+	if (c->lease.gid != CORE_BUF_NONE)
+		core_buf_release(&c->lease);
+	else if (c->lease.data)
+		free(c->lease.data); /* a fed-back buffer */
+	c->lease.data = NULL;
+	c->lease.gid = CORE_BUF_NONE;
+	c->data = NULL;
+	c->len = 0;
+}
+
+int net_stream_lock_write(struct net_stream *st, int timeout_ms)
+{
+	return core_mutex_lock(&st->wl, timeout_ms);
+}
+
+void net_stream_unlock_write(struct net_stream *st)
+{
+	core_mutex_unlock(&st->wl);
+}
+
+int net_stream_sendv_locked(struct net_stream *st, struct iovec *iov, int n, int timeout_ms)
+{
+	if (!st->s)
+		return -EPIPE;
+	if (!st->ssl) {
+		int r = core_sock_sendv(st->s, iov, n, timeout_ms);
+		return r < 0 ? r : 0;
+	}
+	for (int i = 0; i < n; i++) {
+		const uint8_t *p = iov[i].iov_base;
+		size_t left = iov[i].iov_len;
+		while (left) {
+			int chunk = left > TLS_PLAIN_BUF ? TLS_PLAIN_BUF : (int)left;
+			int w = SSL_write(st->ssl, p, chunk);
+			if (w <= 0) {
+				tls_errstr(st, "TLS write failed");
+				return -EPROTO;
+			}
+			p += w;
+			left -= (size_t)w;
+			/* Keep the engine's buffer small: send each record. */
+			int r = flush_tls(st, timeout_ms);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+int net_stream_sendv(struct net_stream *st, struct iovec *iov, int n, int timeout_ms)
+{
+	int r = core_mutex_lock(&st->wl, timeout_ms);
+	if (r < 0)
+		return r;
+	r = net_stream_sendv_locked(st, iov, n, timeout_ms);
+	core_mutex_unlock(&st->wl);
+	return r;
+}
+
+int net_stream_send(struct net_stream *st, const void *data, size_t len, int timeout_ms)
+{
+	struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+	return net_stream_sendv(st, &iov, 1, timeout_ms);
+}
+
+int net_stream_detach(struct net_stream *st)
+{
+	uint8_t *rest = NULL;
+	size_t rest_len = 0;
+	int fd = core_sock_detach(st->s, &rest, &rest_len);
+	st->s = NULL;
+	if (fd < 0)
+		return fd;
+	st->fd = fd;
+	int r = 0;
+	if (rest_len) {
+		if (st->ssl)
+			r = BIO_write(st->rbio, rest, (int)rest_len) == (int)rest_len ? 0 : -ENOMEM;
+		else {
+			/* Received after anything fed back earlier. */
+			uint8_t *p = realloc(st->pend, st->pend_len + rest_len);
+			if (!p) {
+				r = -ENOMEM;
+			} else {
+				memcpy(p + st->pend_len, rest, rest_len);
+				st->pend = p;
+				st->pend_len += rest_len;
+			}
+		}
+	}
+	free(rest);
+	return r;
+}
+
+int net_stream_attach(struct net_stream *st)
+{
+	int err = 0;
+	st->s = core_sock_new(st->fd, &err);
+	st->fd = -1;
+	return st->s ? 0 : err;
+}
+
+void net_stream_interrupt(struct net_stream *st)
+{
+	if (st->s)
+		core_sock_interrupt(st->s);
+}
+
+void net_stream_shutdown(struct net_stream *st)
+{
+	if (!st->s)
+		return;
+	if (st->ssl && SSL_is_init_finished(st->ssl)) {
+		SSL_shutdown(st->ssl);
+		/* Best effort: a peer that stopped reading does not hold us. */
+		if (core_mutex_lock(&st->wl, 200) == 0) {
+			flush_tls(st, 200);
+			core_mutex_unlock(&st->wl);
+		}
+	}
+	core_sock_shutdown_write(st->s);
+}
+
+void net_stream_close(struct net_stream *st)
+{
+	if (!st)
+		return;
+	core_sock_close(st->s);
+	if (st->fd >= 0)
+		close(st->fd);
+	SSL_free(st->ssl);
+	free(st->plain);
+	free(st->sendbuf);
+	free(st->pend);
+	free(st);
+}

@@ -1,0 +1,109 @@
+#ifndef NET_STREAM_H
+#define NET_STREAM_H
+/* net/stream.h: a byte stream over a core_sock, in plaintext or TLS.
+ *
+ * Plaintext streams hand out the receive leases themselves and send from
+ * the caller's memory: zero copies. TLS streams (BoringSSL, TLS 1.2 and 1.3,
+ * over memory BIOs so every byte still moves through io_uring) decrypt into
+ * a per-stream 16 KiB buffer and encrypt into a per-stream send buffer:
+ * the two copies TLS needs anyway.
+ *
+ * Writes are serialised by the stream's own coroutine mutex, so two
+ * coroutines (a session's reader answering a ping, its peer forwarding) may
+ * write to one stream; one coroutine at a time may read. Objects belong to
+ * the reactor that created them. Functions marked "suspends" must run in a
+ * coroutine of that reactor; timeout_ms < 0 means none. Errors are -errno;
+ * TLS failures are -EPROTO (net_stream_tls_error says more). */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "core/buf.h"
+#include "core/sock.h"
+
+struct net_stream;
+struct net_tls_ctx;
+
+/* A received chunk: data[0..len) is the caller's until net_stream_release
+ * (or, for TLS, until the next receive on the stream). */
+struct net_chunk {
+	uint8_t *data;
+	size_t len;
+	struct core_buf lease;   /* plaintext streams: the receive buffer */
+};
+
+/* net_tls_server_ctx_new loads a PEM certificate chain and key. NULL and a
+ * message in errbuf when they do not load or do not match. Thread-safe to
+ * share; reference counted (net_tls_ctx_free drops one reference). */
+struct net_tls_ctx *net_tls_server_ctx_new(const char *cert_file, const char *key_file, char *errbuf,
+					   size_t errbuf_len);
+
+/* net_tls_client_ctx_new verifies servers against ca_file (PEM), or the
+ * system store (/etc/ssl/certs) when ca_file is NULL. */
+struct net_tls_ctx *net_tls_client_ctx_new(const char *ca_file, char *errbuf, size_t errbuf_len);
+
+/* net_tls_ctx_ref adds a reference; net_tls_ctx_free drops one. */
+struct net_tls_ctx *net_tls_ctx_ref(struct net_tls_ctx *ctx);
+void net_tls_ctx_free(struct net_tls_ctx *ctx);
+
+/* net_stream_new wraps s (takes ownership). tls NULL: plaintext. For TLS,
+ * server says which side we are and hostname (client only) is verified
+ * against the certificate and sent as SNI. NULL + *err (-ENOMEM) on failure;
+ * s is then closed. */
+struct net_stream *net_stream_new(struct core_sock *s, struct net_tls_ctx *tls, bool server, const char *hostname,
+				  int *err);
+
+/* net_stream_handshake runs the TLS handshake (no-op for plaintext). 0 or
+ * -errno (-EPROTO: see net_stream_tls_error). Suspends. */
+int net_stream_handshake(struct net_stream *st, int timeout_ms);
+
+/* net_stream_feed hands bytes that were read off the socket before the
+ * stream existed (e.g. ciphertext that followed a hand-off) to the stream:
+ * they are returned (plaintext) or decrypted (TLS) before anything new. */
+int net_stream_feed(struct net_stream *st, const uint8_t *data, size_t len);
+
+/* net_stream_recv returns the next chunk: its length (> 0), 0 at the end of
+ * the stream (TLS: close_notify or EOF), or -errno. Suspends. */
+int net_stream_recv(struct net_stream *st, struct net_chunk *out, int timeout_ms);
+
+/* net_stream_release gives a chunk back. */
+void net_stream_release(struct net_stream *st, struct net_chunk *c);
+
+/* net_stream_sendv writes all bytes of iov[0..n) (iov may be modified).
+ * Returns 0 or -errno. Suspends. */
+int net_stream_sendv(struct net_stream *st, struct iovec *iov, int n, int timeout_ms);
+int net_stream_send(struct net_stream *st, const void *data, size_t len, int timeout_ms);
+
+/* net_stream_lock_write / unlock: hold the write side across several sends
+ * (net_stream_sendv_locked). lock returns 0 or -ETIMEDOUT/-ECANCELED.
+ * Suspends. */
+int net_stream_lock_write(struct net_stream *st, int timeout_ms);
+void net_stream_unlock_write(struct net_stream *st);
+int net_stream_sendv_locked(struct net_stream *st, struct iovec *iov, int n, int timeout_ms);
+
+/* net_stream_detach prepares st to move to another reactor: it stops
+ * receiving, keeps every byte already received (plaintext, or ciphertext
+ * inside the TLS state) and lets go of the reactor's socket object, keeping
+ * the fd. Nothing may use st until net_stream_attach on the new reactor.
+ * Returns 0 or -errno (st is then closed). Suspends. */
+int net_stream_detach(struct net_stream *st);
+
+/* net_stream_attach binds a detached st to the calling reactor. 0 or
+ * -ENOMEM (st is then closed... by the caller with net_stream_close). */
+int net_stream_attach(struct net_stream *st);
+
+bool net_stream_is_tls(const struct net_stream *st);
+struct core_sock *net_stream_sock(struct net_stream *st);
+
+/* net_stream_tls_error describes the last TLS failure on st ("" if none). */
+const char *net_stream_tls_error(const struct net_stream *st);
+
+/* net_stream_interrupt wakes a reader waiting in net_stream_recv
+ * (-ECANCELED). net_stream_shutdown sends FIN (TLS: close_notify first,
+ * best effort); close frees (NULL: no-op). */
+void net_stream_interrupt(struct net_stream *st);
+void net_stream_shutdown(struct net_stream *st);
+void net_stream_close(struct net_stream *st);
+
+#endif
