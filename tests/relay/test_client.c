@@ -1,0 +1,258 @@
+/* relay/client against our relay server, in-process: the seed's RelayClient
+ * sequence over ws:// and wss://, fragmentation, 409, bad URLs. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/reactor.h"
+#include "helpers.h"
+#include "relay/client.h"
+#include "relay/server.h"
+
+struct relay_fixture {
+	struct relay_server *srv;
+	pthread_t thread;
+	char url[128];
+	char tls_url[128];
+	char dir[64];
+};
+
+static void *serve(void *arg)
+{
+	relay_server_run(arg);
+	return NULL;
+}
+
+/* Makes a throw-away CA and a server certificate for localhost with the
+ * openssl command; false when it is not installed. */
+static bool make_certs(const char *dir)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof cmd,
+		 "cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key "
+		 "-out ca.pem -days 2 -subj /CN=atmos-test-ca >/dev/null 2>&1 && "
+		 "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout srv.key -out srv.csr "
+		 "-subj /CN=localhost >/dev/null 2>&1 && printf 'subjectAltName=DNS:localhost\\n' > ext && "
+		 "openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 "
+		 "-extfile ext >/dev/null 2>&1",
+		 dir);
+	return system(cmd) == 0;
+}
+
+static void start_relay(struct relay_fixture *f, bool tls)
+{
+	struct relay_opts o = {.host = "127.0.0.1", .threads = 2};
+	char cert[128], key[128], err[512];
+	int e = 0;
+	memset(f, 0, sizeof *f);
+	if (tls) {
+		snprintf(f->dir, sizeof f->dir, "/tmp/atmos-relay-client-%d", getpid());
+		mkdir(f->dir, 0700);
+		if (!make_certs(f->dir))
+			cr_skip_test("openssl command not available to make a test CA");
+		snprintf(cert, sizeof cert, "%s/srv.pem", f->dir);
+		snprintf(key, sizeof key, "%s/srv.key", f->dir);
+		o.tls_cert = cert;
+		o.tls_key = key;
+		o.plain = true;
+	}
+	f->srv = relay_server_new(&o, &e, err, sizeof err);
+	cr_assert_not_null(f->srv, "relay_server_new: %s", err);
+	if (tls) {
+		snprintf(f->tls_url, sizeof f->tls_url, "wss://localhost:%u", relay_server_port(f->srv));
+		snprintf(f->url, sizeof f->url, "ws://127.0.0.1:%u", relay_server_plain_port(f->srv));
+	} else {
+		snprintf(f->url, sizeof f->url, "ws://127.0.0.1:%u", relay_server_port(f->srv));
+	}
+	cr_assert_eq(pthread_create(&f->thread, NULL, serve, f->srv), 0);
+}
+
+static void stop_relay(struct relay_fixture *f)
+{
+	relay_server_stop(f->srv);
+	pthread_join(f->thread, NULL);
+	relay_server_free(f->srv);
+	if (f->dir[0]) {
+		char cmd[128];
+		snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+		cr_assert_eq(system(cmd), 0);
+	}
+}
+
+/* The clients run on their own runtime; results come back through here. */
+struct scenario {
+	const char *url_a, *url_b;
+	const char *ca;
+	char id[64];
+	size_t big;
+	atomic_int done;
+	int err_a, err_b;
+	char errbuf[512];
+	bool b_got_hello, a_got_world, big_ok, b_paired, third_busy;
+	uint16_t b_close_code;
+};
+
+static void seed_sequence(void *arg)
+{
+	struct scenario *s = arg;
+	struct relay_client_opts o = {.ca_file = s->ca};
+	struct relay_client *a = NULL, *b = NULL, *c = NULL;
+	struct relay_msg m;
+	if (core_reactor_index(core_self()) != 0)
+		return;
+	s->err_a = relay_client_connect(&a, s->url_a, s->id, &o, 5000, s->errbuf, sizeof s->errbuf);
+	if (s->err_a)
+		goto out;
+	s->err_b = relay_client_connect(&b, s->url_b, s->id, &o, 5000, s->errbuf, sizeof s->errbuf);
+	if (s->err_b)
+		goto out;
+	/* The seed's sequence: A sends b"hello", B receives b"hello". */
+	cr_assert_eq(relay_client_send(a, "hello", 5, false, 5000), 0);
+	int n = relay_client_recv(b, &m, 5000);
+	s->b_got_hello = n == 5 && !m.text && !memcmp(m.data, "hello", 5);
+	s->b_paired = relay_client_paired(b);
+	cr_assert_eq(relay_client_send(b, "world", 5, true, 5000), 0);
+	n = relay_client_recv(a, &m, 5000);
+	s->a_got_world = n == 5 && m.text && !memcmp(m.data, "world", 5);
+	if (s->big) {
+		uint8_t *big = malloc(s->big);
+		for (size_t i = 0; i < s->big; i++)
+			big[i] = (uint8_t)(i * 7 + (i >> 10));
+		cr_assert_eq(relay_client_send(a, big, s->big, false, 10000), 0);
+		n = relay_client_recv(b, &m, 10000);
+		s->big_ok = (size_t)n == s->big && !memcmp(m.data, big, s->big);
+		free(big);
+	}
+	char eb[256];
+	s->third_busy = relay_client_connect(&c, s->url_a, s->id, &o, 5000, eb, sizeof eb) == -EBUSY;
+	relay_client_close(c);
+	relay_client_close(a);
+	a = NULL;
+	/* B learns that A left: the relay sends it a Close. */
+	n = relay_client_recv(b, &m, 5000);
+	if (n == -ECONNRESET)
+		s->b_close_code = relay_client_close_code(b);
+out:
+	relay_client_close(a);
+	relay_client_close(b);
+	atomic_store(&s->done, 1);
+}
+
+static bool scenario_done(void *arg) { return atomic_load(&((struct scenario *)arg)->done) != 0; }
+
+static void run_scenario(struct scenario *s)
+{
+	struct t_rt t;
+	t_rt_start(&t, NULL, seed_sequence, s);
+	cr_assert(t_wait_until(scenario_done, s, 30000));
+	t_rt_stop(&t);
+	cr_assert_eq(s->err_a, 0, "A connect: %s", s->errbuf);
+	cr_assert_eq(s->err_b, 0, "B connect: %s", s->errbuf);
+	cr_assert(s->b_got_hello, "B did not receive b\"hello\"");
+	cr_assert(s->b_paired, "B did not see the paired notice");
+	cr_assert(s->a_got_world, "A did not receive the text reply");
+	if (s->big)
+		cr_assert(s->big_ok, "the %zu-byte message differs", s->big);
+	cr_assert(s->third_busy, "a third client must get 409 (-EBUSY)");
+	cr_assert_eq(s->b_close_code, 1000, "B should get the code A closed with, got %u", s->b_close_code);
+}
+
+Test(relay_client, seed_sequence_over_ws, .timeout = 60)
+{
+	struct relay_fixture f;
+	struct scenario s;
+	memset(&s, 0, sizeof s);
+	start_relay(&f, false);
+	s.url_a = s.url_b = f.url;
+	s.big = 4u << 20;
+	snprintf(s.id, sizeof s.id, "client-ws-%d", getpid());
+	run_scenario(&s);
+	stop_relay(&f);
+}
+
+Test(relay_client, seed_sequence_over_wss_with_test_ca_and_mixed_transports, .timeout = 60)
+{
+	struct relay_fixture f;
+	struct scenario s;
+	char ca[128];
+	memset(&s, 0, sizeof s);
+	start_relay(&f, true);
+	snprintf(ca, sizeof ca, "%s/ca.pem", f.dir);
+	s.ca = ca;
+	s.url_a = f.tls_url; /* A over TLS, B in plaintext: same session */
+	s.url_b = f.url;
+	s.big = 1u << 20;
+	snprintf(s.id, sizeof s.id, "client-wss-%d", getpid());
+	run_scenario(&s);
+	stop_relay(&f);
+}
+
+struct refusal {
+	const char *url, *ca, *id;
+	int err;
+	char msg[512];
+	atomic_int done;
+};
+
+static void connect_once(void *arg)
+{
+	struct refusal *r = arg;
+	struct relay_client_opts o = {.ca_file = r->ca};
+	struct relay_client *c = NULL;
+	if (core_reactor_index(core_self()) != 0)
+		return;
+	r->err = relay_client_connect(&c, r->url, r->id, &o, 5000, r->msg, sizeof r->msg);
+	relay_client_close(c);
+	atomic_store(&r->done, 1);
+}
+
+static bool refusal_done(void *arg) { return atomic_load(&((struct refusal *)arg)->done) != 0; }
+
+static int try_connect(const char *url, const char *ca, const char *id, char *msg, size_t len)
+{
+	struct refusal r = {.url = url, .ca = ca, .id = id};
+	struct t_rt t;
+	t_rt_start(&t, NULL, connect_once, &r);
+	cr_assert(t_wait_until(refusal_done, &r, 20000));
+	t_rt_stop(&t);
+	snprintf(msg, len, "%s", r.msg);
+	return r.err;
+}
+
+Test(relay_client, refuses_bad_urls_and_ids_with_a_message, .timeout = 30)
+{
+	char msg[512];
+	cr_assert_eq(try_connect("http://127.0.0.1:1", NULL, "x", msg, sizeof msg), -EINVAL);
+	cr_assert(strstr(msg, "ws://"), "message: %s", msg);
+	cr_assert_eq(try_connect("ws://127.0.0.1:99999", NULL, "x", msg, sizeof msg), -EINVAL);
+	cr_assert_eq(try_connect("ws://127.0.0.1:1", NULL, "bad/id", msg, sizeof msg), -EINVAL);
+	cr_assert(strstr(msg, "session id"), "message: %s", msg);
+}
+
+Test(relay_client, connection_refused_is_reported, .timeout = 30)
+{
+	char msg[512], url[64];
+	uint16_t port;
+	int fd = t_listen_tcp(&port);
+	close(fd); /* nothing listens there now */
+	snprintf(url, sizeof url, "ws://127.0.0.1:%u", port);
+	cr_assert_eq(try_connect(url, NULL, "x", msg, sizeof msg), -ECONNREFUSED);
+}
+
+Test(relay_client, wss_rejects_a_certificate_from_an_unknown_ca, .timeout = 60)
+{
+	struct relay_fixture f;
+	char msg[512];
+	start_relay(&f, true);
+	/* No CA file: the system store does not know our throw-away CA. */
+	int r = try_connect(f.tls_url, NULL, "x", msg, sizeof msg);
+	stop_relay(&f);
+	cr_assert_eq(r, -EPROTO, "got %d: %s", r, msg);
+	cr_assert(strstr(msg, "CERTIFICATE") || strstr(msg, "certificate"), "message: %s", msg);
+}
