@@ -38,6 +38,8 @@ static void help(void)
 	       "  --plain-port N          with TLS, also serve plain ws:// on port N (0: any)\n"
 	       "  --quiet                 no per-session log lines\n"
 	       "  --json-log              log records as JSON lines\n"
+	       "  --config FILE           read options from FILE, one 'name = value' per line\n"
+	       "                          (names as above without '--'); the command line wins\n"
 	       "  -h, --help              this help\n"
 	       "\n"
 	       "Durations: 500ms, 30s, 5m, 2h. Example:\n"
@@ -65,7 +67,21 @@ static bool ms_opt(const char *opt, const char *arg, unsigned *out)
 	return true;
 }
 
+static int relay_main(int argc, char **argv);
+
 int cli_relay(int argc, char **argv)
+{
+	int nargc;
+	char **nargv;
+	int r = cli_config_expand("relay", argc, argv, &nargc, &nargv);
+	if (r)
+		return r;
+	r = relay_main(nargc, nargv);
+	cli_config_free(nargv, argv);
+	return r;
+}
+
+static int relay_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"host", required_argument, 0, OPT_HOST},
