@@ -23,9 +23,12 @@ enum { UD_MSGSENT = 6, UD_SIG = 7 };
 #define DEFAULT_DGRAM_BUF_SIZE 2048u
 #define DEFAULT_GRACE_MS 5000u
 #define ABANDON_AFTER_MS 1000u
-/* Below this, SEND_ZC's page pinning and second completion cost more than the
- * copy it saves; bench/bench_core.c measures the crossover (docs/PERFORMANCE.md). */
-#define DEFAULT_ZC_THRESHOLD (64u * 1024u)
+/* SEND_ZC is off by default: core_sock_send returns at its notification,
+ * which TCP posts only once the data is acknowledged, so back-to-back sends
+ * wait a round trip each. `atmosphere-bench core` measured ZC at 0.06x to
+ * 0.52x of plain sends from 4 KiB to 1 MiB on loopback (docs/PERFORMANCE.md);
+ * callers that can pipeline may set zc_threshold themselves. */
+#define DEFAULT_ZC_THRESHOLD UINT32_MAX
 
 static _Thread_local struct core_reactor *tls_reactor;
 

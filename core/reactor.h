@@ -41,7 +41,7 @@ struct core_rt_opts {
 	unsigned dgram_bufs;       /* UDP receive buffers per thread (power of 2), 0: 1024 */
 	unsigned dgram_buf_size;   /* bytes each incl. recvmsg header, 0: 2 KiB */
 	size_t stack_size;         /* coroutine stack, 0: CORE_CORO_STACK_DEFAULT */
-	unsigned zc_threshold;     /* sends >= this many bytes use SEND_ZC; 0: default, UINT32_MAX: never */
+	unsigned zc_threshold;     /* sends >= this many bytes use SEND_ZC; 0: default (never, see reactor.c) */
 	unsigned shutdown_grace_ms;/* 0: 5000 */
 	bool handle_signals;       /* SIGINT/SIGTERM shut down, SIGHUP calls on_hup */
 	core_task_fn on_hup;       /* run as a coroutine on reactor 0 at SIGHUP */
