@@ -39,13 +39,14 @@ struct relay_conn {
 	uint8_t ctl[RELAY_WS_MAX_CONTROL_PAYLOAD];
 	uint8_t ctl_len;
 	/* keepalive */
-	uint64_t last_rx_ns, last_msg_ns;
+	uint64_t last_rx_ns, ping_sent_ns;
 	bool ping_outstanding;
 	/* life */
 	bool active;                    /* slot in use */
 	bool ended;
 	bool parked;                    /* waiting for the peer (hold full) */
 	bool peer_gone;
+	bool peer_broken;               /* peer failed mid-frame: no Close possible */
 	uint16_t peer_code;
 	uint64_t bytes_in, msgs_in;
 	struct sockaddr_storage addr;
@@ -62,6 +63,8 @@ struct relay_session {
 	/* frames from conn[0] held until conn[1] arrives */
 	uint8_t *hold;
 	size_t hold_len, hold_cap;
+	uint64_t hold_payload;          /* payload bytes in hold (stats) */
+	uint64_t last_msg_ns;           /* last message either way (idle timeout) */
 	uint64_t started_ns;
 };
 

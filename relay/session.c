@@ -162,6 +162,7 @@ static int flush(struct relay_conn *c, struct iovec *iov, int *num_iov, uint64_t
 			return FWD_PEER_GONE;
 		if (hold_append(c->sess, iov, n) != 0)
 			return FWD_PEER_GONE;
+		c->sess->hold_payload += payload;
 		return FWD_OK;
 	}
 	int timeout = (int)c->th->srv->o.write_ms;
@@ -179,6 +180,8 @@ struct fwd_ctx {
 	uint8_t hdr[FWD_MAX_IOV / 2][RELAY_WS_MAX_HEADER_LEN];
 	int num_iov, num_hdr;
 	uint64_t payload;
+	int frame_iov;                  /* iov of the current frame's header, -1 once sent */
+	uint64_t frame_payload;         /* its payload bytes gathered since */
 	bool pong_due;
 	uint8_t ping[RELAY_WS_MAX_CONTROL_PAYLOAD];
 	uint8_t ping_len;
@@ -192,6 +195,8 @@ static int fctx_flush(struct relay_conn *c, struct fwd_ctx *f)
 	int r = flush(c, f->iov, &f->num_iov, f->payload);
 	f->num_hdr = 0;
 	f->payload = 0;
+	f->frame_iov = -1;
+	f->frame_payload = 0;
 	return r;
 }
 
@@ -207,6 +212,22 @@ static void fail(struct fwd_ctx *f, int ws_err, const char *reason)
 {
 	f->close_code = relay_ws_close_code_for(ws_err);
 	f->close_reason = reason;
+}
+
+/* Invalid text: take the frame back if none of it has left yet, so the peer
+ * sees whole frames and then a clean Close. A frame whose header already
+ * went out (it spanned receive buffers) cannot be completed: the peer's
+ * connection is then closed without a Close (peer_broken). */
+static void retract_frame(struct relay_conn *c, struct fwd_ctx *f)
+{
+	if (f->frame_iov >= 0) {
+		f->num_iov = f->frame_iov;
+		f->payload -= f->frame_payload;
+		f->frame_iov = -1;
+		f->frame_payload = 0;
+	} else if (c->peer) {
+		c->peer->peer_broken = true;
+	}
 }
 
 /* A complete control frame from the client. Returns FWD_CLOSE when it was a
@@ -242,13 +263,17 @@ static int end_frame(struct relay_conn *c, struct fwd_ctx *f)
 	if (c->h.opcode >= RELAY_WS_OP_CLOSE)
 		return on_control(c, f);
 	if (c->h.fin) {
-		c->msgs_in++;
-		atomic_fetch_add_explicit(&c->th->msgs, 1, memory_order_relaxed);
 		if (c->text_msg && relay_utf8_finish(&c->u8) != RELAY_UTF8_OK) {
+			retract_frame(c, f);
 			fail(f, RELAY_WS_E_INVALID_UTF8, "invalid UTF-8 in text message");
 			return FWD_CLOSE;
 		}
+		c->msgs_in++;
+		c->sess->last_msg_ns = core_now_ns();
+		atomic_fetch_add_explicit(&c->th->msgs, 1, memory_order_relaxed);
 	}
+	f->frame_iov = -1; /* complete: it goes out whatever follows */
+	f->frame_payload = 0;
 	return FWD_OK;
 }
 
@@ -280,6 +305,8 @@ static int begin_frame(struct relay_conn *c, struct fwd_ctx *f)
 		 * should see it. */
 		uint8_t *h = f->hdr[f->num_hdr++];
 		int hl = relay_ws_frame_build_header(h, c->h.fin, c->h.opcode, c->h.payload_len, NULL);
+		f->frame_iov = f->num_iov;
+		f->frame_payload = 0;
 		f->iov[f->num_iov].iov_base = h;
 		f->iov[f->num_iov++].iov_len = (size_t)hl;
 	}
@@ -343,6 +370,7 @@ static int process(struct relay_conn *c, struct fwd_ctx *f, uint8_t *data, size_
 			c->ctl_len = (uint8_t)(c->ctl_len + n);
 		} else {
 			if (c->text_msg && relay_utf8_feed(&c->u8, data, n) != RELAY_UTF8_OK) {
+				retract_frame(c, f);
 				fail(f, RELAY_WS_E_INVALID_UTF8, "invalid UTF-8 in text message");
 				return FWD_CLOSE;
 			}
@@ -351,6 +379,7 @@ static int process(struct relay_conn *c, struct fwd_ctx *f, uint8_t *data, size_
 			f->iov[f->num_iov].iov_base = data;
 			f->iov[f->num_iov++].iov_len = n;
 			f->payload += n;
+			f->frame_payload += n;
 		}
 		c->off += n;
 		c->left -= n;
@@ -367,6 +396,8 @@ static int consume(struct relay_conn *c, uint8_t *data, size_t len, struct fwd_c
 {
 	f->num_iov = f->num_hdr = 0;
 	f->payload = 0;
+	f->frame_iov = -1;
+	f->frame_payload = 0;
 	f->pong_due = false;
 	f->close_code = 0;
 	f->close_reason = NULL;
@@ -420,6 +451,8 @@ static int pair(struct relay_session *s)
 	if (r == 0 && !a->ended) {
 		a->peer = b;
 		b->peer = a;
+		atomic_fetch_add_explicit(&b->th->bytes, s->hold_payload, memory_order_relaxed);
+		s->hold_payload = 0;
 	}
 	net_stream_unlock_write(b->st);
 	if (r != 0 || !b->peer)
@@ -507,7 +540,9 @@ static void conn_run(struct relay_conn *c)
 	const char *why = NULL;
 	int r = FWD_OK;
 
-	c->last_rx_ns = c->last_msg_ns = core_now_ns();
+	c->last_rx_ns = core_now_ns();
+	if (!c->sess->last_msg_ns)
+		c->sess->last_msg_ns = c->last_rx_ns;
 	for (;;) {
 		if (c->th->stopping) {
 			own = RELAY_WS_CLOSE_GOING_AWAY;
@@ -515,7 +550,9 @@ static void conn_run(struct relay_conn *c)
 			goto out;
 		}
 		if (c->peer_gone) {
-			own = c->peer_code ? c->peer_code : RELAY_WS_CLOSE_GOING_AWAY;
+			/* A peer that failed mid-frame left our client's stream
+			 * inside a frame: no Close can follow, only the TCP close. */
+			own = c->peer_broken ? 0 : c->peer_code ? c->peer_code : RELAY_WS_CLOSE_GOING_AWAY;
 			why = "peer disconnected";
 			peer = 0;
 			goto out;
@@ -528,30 +565,39 @@ static void conn_run(struct relay_conn *c)
 			c->parked = false;
 			if (pr == -ECANCELED)
 				continue;
-			if (pr == -ETIMEDOUT && core_now_ns() - c->last_msg_ns >= (uint64_t)srv->o.idle_ms * 1000000u) {
+			if (pr == -ETIMEDOUT && core_now_ns() - c->sess->last_msg_ns >= (uint64_t)srv->o.idle_ms * 1000000u) {
 				own = RELAY_WS_CLOSE_NORMAL;
 				why = "idle timeout";
 				goto out;
 			}
 			continue;
 		}
-		struct net_chunk b;
-		int n = net_stream_recv(c->st, &b, (int)srv->o.ping_ms);
+		/* Wait until the session goes idle or the keepalive is due,
+		 * whichever comes first. */
 		uint64_t now = core_now_ns();
+		uint64_t idle_at = c->sess->last_msg_ns + (uint64_t)srv->o.idle_ms * 1000000u;
+		uint64_t ka_at = (c->ping_outstanding ? c->ping_sent_ns : c->last_rx_ns) + (uint64_t)srv->o.ping_ms * 1000000u;
+		uint64_t at = idle_at < ka_at ? idle_at : ka_at;
+		struct net_chunk b;
+		int n = net_stream_recv(c->st, &b, at > now ? (int)((at - now) / 1000000u) + 1 : 0);
+		now = core_now_ns();
 		if (n == -ETIMEDOUT) {
-			if (c->ping_outstanding) {
-				/* Nothing at all, not even a pong, for a whole interval. */
-				atomic_fetch_add(&srv->keepalive_timeouts, 1);
-				own = 0;
-				goto out;
-			}
-			if (now - c->last_msg_ns >= (uint64_t)srv->o.idle_ms * 1000000u) {
+			if (now >= c->sess->last_msg_ns + (uint64_t)srv->o.idle_ms * 1000000u) {
 				own = RELAY_WS_CLOSE_NORMAL;
 				why = "idle timeout";
 				goto out;
 			}
-			c->ping_outstanding = true;
-			send_own_frame(c, RELAY_WS_OP_PING, NULL, 0, (int)srv->o.write_ms);
+			if (now >= ka_at) {
+				if (c->ping_outstanding) {
+					/* Nothing at all, not even a pong, for a whole interval. */
+					atomic_fetch_add(&srv->keepalive_timeouts, 1);
+					own = 0;
+					goto out;
+				}
+				c->ping_outstanding = true;
+				c->ping_sent_ns = now;
+				send_own_frame(c, RELAY_WS_OP_PING, NULL, 0, (int)srv->o.write_ms);
+			}
 			continue;
 		}
 		if (n == -ECANCELED)
@@ -562,11 +608,8 @@ static void conn_run(struct relay_conn *c)
 		}
 		c->last_rx_ns = now;
 		c->ping_outstanding = false;
-		uint64_t msgs_before = c->msgs_in;
 		r = consume(c, b.data, b.len, &f);
 		net_stream_release(c->st, &b);
-		if (c->msgs_in != msgs_before)
-			c->last_msg_ns = now;
 		if (r)
 			goto ended;
 	}
