@@ -15,7 +15,9 @@ struct cli_cmd {
 	const char *summary;
 };
 
+int cli_network(int argc, char **argv);
 int cli_relay(int argc, char **argv);
+int cli_stun_server(int argc, char **argv);
 int cli_version(int argc, char **argv);
 
 /* cli_usage_error prints "atmosphere NAME: message" and a pointer to --help

@@ -14,7 +14,9 @@
 #endif
 
 static const struct cli_cmd commands[] = {
+	{"network", cli_network, "show local and public address, NAT type and STUN reachability"},
 	{"relay", cli_relay, "run a WebSocket relay (and optionally a STUN server)"},
+	{"stun-server", cli_stun_server, "run a STUN server (RFC 8489, RFC 5780 with a second address)"},
 	{"version", cli_version, "print the version"},
 };
 

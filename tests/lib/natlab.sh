@@ -1,0 +1,243 @@
+# tests/lib/natlab.sh: a NAT lab in network namespaces, for tests to source.
+#
+# Topology (see /work/shared/NAT-LAB-NOTES.md for why each piece is so):
+#
+#   public host(s) ── 203.0.113.0/24 ──┐
+#                                      wan router (no default route: nothing
+#   site i router ── 198.51.100.8i/29 ─┘  leaves the lab)
+#     └── lan: host 10.i.0.2/24, or 192.0.2.16i+2/28 for type "none"
+#
+# Each site router emulates one NAT type with nftables:
+#   none             no NAT: the host has a public address, the router forwards
+#   port_restricted  stock masquerade (EIM, APDF)
+#   symmetric        masquerade fully-random (APDM, APDF)
+#   full_cone        masquerade + learned port map, inbound DNAT through it,
+#                    unmapped inbound UDP dropped in raw (EIM, EIF)
+#   restricted_cone  full_cone + inbound UDP only from addresses the port has
+#                    sent to (EIM, ADF)
+#
+# Usage (POSIX sh):
+#   . tests/lib/natlab.sh
+#   natlab_require || exit 77      # root, ip, nft, netns; prints why not
+#   natlab_init                    # namespaces named after $$, cleanup trap
+#   natlab_public pub 203.0.113.10 203.0.113.11
+#   natlab_site a full_cone        # router "a-r", host "a"
+#   natlab_exec a CMD...           # run CMD in host a
+#   natlab_host_ip a               # the host's own address
+#   natlab_router_ip a             # the router's public address (the host's mapped ip)
+#
+# natlab_cleanup (run by the trap) ends the processes inside the lab's
+# namespaces and deletes them. Functions exit the script on setup failure.
+
+NL_PREFIX=""
+NL_NAMESPACES=""
+NL_SITES=0
+
+natlab_require() {
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "SKIP: the NAT lab needs root (network namespaces, nftables)"
+		return 1
+	fi
+	for _nl_tool in ip nft; do
+		if ! command -v "$_nl_tool" >/dev/null 2>&1; then
+			echo "SKIP: '$_nl_tool' not found (Debian packages iproute2, nftables)"
+			return 1
+		fi
+	done
+	_nl_probe="nlprobe$$"
+	if ! ip netns add "$_nl_probe" 2>/dev/null; then
+		echo "SKIP: cannot create network namespaces here"
+		return 1
+	fi
+	if ! ip netns exec "$_nl_probe" nft add table ip probe 2>/dev/null; then
+		ip netns del "$_nl_probe"
+		echo "SKIP: nftables does not work in a network namespace here"
+		return 1
+	fi
+	ip netns del "$_nl_probe"
+	return 0
+}
+
+natlab_die() {
+	echo "natlab: $*" >&2
+	exit 1
+}
+
+# natlab_ns NAME: the namespace name of lab node NAME.
+natlab_ns() {
+	echo "${NL_PREFIX}$1"
+}
+
+natlab_exec() {
+	_nl_ns=$(natlab_ns "$1")
+	shift
+	ip netns exec "$_nl_ns" "$@"
+}
+
+natlab_addns() {
+	_nl_ns=$(natlab_ns "$1")
+	ip netns add "$_nl_ns" || natlab_die "cannot create namespace $_nl_ns"
+	NL_NAMESPACES="$NL_NAMESPACES $_nl_ns"
+	ip -n "$_nl_ns" link set lo up
+	ip netns exec "$_nl_ns" sysctl -qw net.ipv4.ip_forward=1
+	# A bridged LAN with br_netfilter would lose hairpinned packets.
+	ip netns exec "$_nl_ns" sysctl -qw net.bridge.bridge-nf-call-iptables=0 2>/dev/null || true
+}
+
+# natlab_link A IFA B IFB: a veth pair between lab nodes A and B.
+natlab_link() {
+	ip link add "$2" netns "$(natlab_ns "$1")" type veth peer name "$4" netns "$(natlab_ns "$3")" ||
+		natlab_die "cannot link $1/$2 to $3/$4"
+	ip -n "$(natlab_ns "$1")" link set "$2" up
+	ip -n "$(natlab_ns "$3")" link set "$4" up
+}
+
+natlab_cleanup() {
+	for _nl_ns in $NL_NAMESPACES; do
+		# Only processes inside the lab's own namespaces: ours.
+		for _nl_pid in $(ip netns pids "$_nl_ns" 2>/dev/null); do
+			kill -TERM "$_nl_pid" 2>/dev/null
+		done
+	done
+	for _nl_ns in $NL_NAMESPACES; do
+		for _nl_pid in $(ip netns pids "$_nl_ns" 2>/dev/null); do
+			kill -KILL "$_nl_pid" 2>/dev/null
+		done
+		ip netns del "$_nl_ns" 2>/dev/null
+	done
+	NL_NAMESPACES=""
+}
+
+# natlab_init: the wan router, and the cleanup trap.
+natlab_init() {
+	NL_PREFIX="nl$$-"
+	trap natlab_cleanup EXIT
+	trap 'natlab_cleanup; exit 1' INT TERM
+	natlab_addns wan
+}
+
+# natlab_public NAME ADDR...: a public host on 203.0.113.0/24 with ADDRs.
+natlab_public() {
+	_nl_name=$1
+	shift
+	natlab_addns "$_nl_name"
+	natlab_link wan "p-$_nl_name" "$_nl_name" wan
+	ip -n "$(natlab_ns wan)" addr add 203.0.113.1/24 dev "p-$_nl_name"
+	for _nl_a in "$@"; do
+		ip -n "$(natlab_ns "$_nl_name")" addr add "$_nl_a/24" dev wan
+	done
+	ip -n "$(natlab_ns "$_nl_name")" route add default via 203.0.113.1
+}
+
+natlab_router_ip() {
+	eval "echo \$NL_ROUTER_IP_$1"
+}
+
+natlab_host_ip() {
+	eval "echo \$NL_HOST_IP_$1"
+}
+
+# natlab_nat_rules TYPE: the router's nftables ruleset for TYPE on stdout.
+natlab_nat_rules() {
+	case $1 in
+	none)
+		;;
+	port_restricted)
+		cat <<-'EOF'
+		table ip nat {
+			chain post { type nat hook postrouting priority srcnat; policy accept;
+				oifname "wan" masquerade
+			}
+		}
+		EOF
+		;;
+	symmetric)
+		cat <<-'EOF'
+		table ip nat {
+			chain post { type nat hook postrouting priority srcnat; policy accept;
+				oifname "wan" masquerade fully-random
+			}
+		}
+		EOF
+		;;
+	full_cone | restricted_cone)
+		# Learn "external port -> internal addr . port" after SNAT;
+		# inbound UDP is DNATed through it. Unmapped inbound UDP is
+		# dropped in raw, before conntrack could turn it into a flow to
+		# the router that steals the port (NAT-LAB-NOTES.md).
+		_nl_peers_rule=""
+		_nl_learn_peer=""
+		if [ "$1" = restricted_cone ]; then
+			_nl_peers_rule='iifname "wan" meta l4proto udp ip saddr . udp dport != @peers drop'
+			_nl_learn_peer='oifname "wan" meta l4proto udp update @peers { ip daddr . udp sport }'
+		fi
+		cat <<-EOF
+		table ip nat {
+			set extports { type inet_service; flags dynamic; }
+			map extmap { type inet_service : ipv4_addr . inet_service; flags dynamic; }
+			set peers { type ipv4_addr . inet_service; flags dynamic; }
+			chain raw_in { type filter hook prerouting priority raw; policy accept;
+				iifname "wan" meta l4proto udp udp dport != @extports drop
+				$_nl_peers_rule
+			}
+			chain dnat_in { type nat hook prerouting priority dstnat; policy accept;
+				iifname "wan" meta l4proto udp dnat ip addr . port to udp dport map @extmap
+			}
+			chain post { type nat hook postrouting priority srcnat; policy accept;
+				oifname "wan" masquerade
+			}
+			chain learn { type filter hook postrouting priority srcnat + 10; policy accept;
+				oifname "wan" meta l4proto udp update @extports { udp sport }
+				oifname "wan" meta l4proto udp update @extmap { udp sport : ct original ip saddr . ct original proto-src }
+				$_nl_learn_peer
+			}
+		}
+		EOF
+		;;
+	*)
+		natlab_die "unknown NAT type '$1'"
+		;;
+	esac
+}
+
+# natlab_site NAME TYPE: router NAME-r emulating TYPE, host NAME behind it.
+natlab_site() {
+	_nl_name=$1
+	_nl_type=$2
+	NL_SITES=$((NL_SITES + 1))
+	_nl_i=$NL_SITES
+	[ "$_nl_i" -le 15 ] || natlab_die "at most 15 sites"
+	_nl_router="$_nl_name-r"
+	natlab_addns "$_nl_router"
+	natlab_addns "$_nl_name"
+	natlab_link wan "s$_nl_i" "$_nl_router" wan
+	natlab_link "$_nl_router" lan "$_nl_name" lan
+	_nl_wan_ip="198.51.100.$((8 * _nl_i + 1))"
+	_nl_router_ip="198.51.100.$((8 * _nl_i + 2))"
+	ip -n "$(natlab_ns wan)" addr add "$_nl_wan_ip/29" dev "s$_nl_i"
+	ip -n "$(natlab_ns "$_nl_router")" addr add "$_nl_router_ip/29" dev wan
+	ip -n "$(natlab_ns "$_nl_router")" route add default via "$_nl_wan_ip"
+	if [ "$_nl_type" = none ]; then
+		_nl_lan_gw="192.0.2.$((16 * _nl_i + 1))"
+		_nl_host_ip="192.0.2.$((16 * _nl_i + 2))"
+		_nl_prefix=28
+		ip -n "$(natlab_ns wan)" route add "192.0.2.$((16 * _nl_i))/28" via "$_nl_router_ip"
+	else
+		_nl_lan_gw="10.$_nl_i.0.1"
+		_nl_host_ip="10.$_nl_i.0.2"
+		_nl_prefix=24
+	fi
+	ip -n "$(natlab_ns "$_nl_router")" addr add "$_nl_lan_gw/$_nl_prefix" dev lan
+	ip -n "$(natlab_ns "$_nl_name")" addr add "$_nl_host_ip/$_nl_prefix" dev lan
+	ip -n "$(natlab_ns "$_nl_name")" route add default via "$_nl_lan_gw"
+	_nl_rules=$(natlab_nat_rules "$_nl_type")
+	if [ -n "$_nl_rules" ]; then
+		echo "$_nl_rules" | ip netns exec "$(natlab_ns "$_nl_router")" nft -f - || natlab_die "nftables rules for $_nl_type"
+	fi
+	eval "NL_HOST_IP_$_nl_name=$_nl_host_ip"
+	if [ "$_nl_type" = none ]; then
+		eval "NL_ROUTER_IP_$_nl_name=$_nl_host_ip"
+	else
+		eval "NL_ROUTER_IP_$_nl_name=$_nl_router_ip"
+	fi
+}

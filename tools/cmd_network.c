@@ -1,0 +1,367 @@
+/* atmosphere network: the seed's "Check Your Network" (stun/nat.h). */
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/reactor.h"
+#include "core/udp.h"
+#include "stun/client.h"
+#include "stun/nat.h"
+#include "stun/resolve.h"
+#include "tools/cli.h"
+
+#define CMD "network"
+
+static void help(void)
+{
+	printf("usage: atmosphere network [OPTIONS]\n"
+	       "\n"
+	       "Checks this host's connectivity: its local address and port, its public\n"
+	       "address and port as STUN servers see them (and which servers agree), the\n"
+	       "NAT type, and whether each STUN server can be reached (with its round-trip\n"
+	       "time). NAT behaviour is measured with RFC 5780 tests when a server offers\n"
+	       "them (`atmosphere stun-server --alt-host ...` does), otherwise estimated.\n"
+	       "\n"
+	       "Options:\n"
+	       "  --stun HOST[:PORT]  STUN server to ask (repeatable, up to %d; port default %u).\n"
+	       "                      Default: $ATMOSPHERE_STUN (comma-separated), else\n"
+	       "                      stun.l.google.com:19302, stun1.l.google.com:19302,\n"
+	       "                      stun2.l.google.com:19302, stun.cloudflare.com:3478,\n"
+	       "                      stun.stunprotocol.org:3478\n"
+	       "  --port N            local UDP port to test from (default 0: any; use the port\n"
+	       "                      your node serves on to learn its public mapping)\n"
+	       "  --timeout D         time allowed for discovery, and again for the NAT tests\n"
+	       "                      (default 3s; 500ms, 10s...)\n"
+	       "  --json              one JSON object on stdout instead of text\n"
+	       "  -h, --help          this help\n"
+	       "\n"
+	       "Exit status: 0 when the public address was found, 1 when no STUN server\n"
+	       "answered (\"STUN discovery failed\") or the test could not run, 2 for bad options.\n",
+	       STUN_CLIENT_MAX_SERVERS, STUN_DEFAULT_PORT);
+}
+
+enum { OPT_STUN = 256, OPT_PORT, OPT_TIMEOUT, OPT_JSON };
+
+struct net_job {
+	struct stun_endpoint servers[STUN_CLIENT_MAX_SERVERS];
+	size_t num_servers;
+	uint16_t port;
+	struct stun_client_opts o;
+	int rc;                 /* stun_nat_discover's, or the bind error */
+	bool bind_failed;
+	struct stun_nat_report r;
+};
+
+static void network_main(void *arg)
+{
+	struct net_job *j = arg;
+	struct core_rt *rt = core_reactor_rt(core_self());
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(j->port) };
+	int err = 0;
+
+	int fd = core_udp_bind((struct sockaddr *)&a, sizeof a, false);
+	if (fd < 0) {
+		j->rc = fd;
+		j->bind_failed = true;
+		core_rt_shutdown(rt);
+		return;
+	}
+	struct core_udp *u = core_udp_new(fd, &err);
+	if (!u) {
+		j->rc = err;
+		core_rt_shutdown(rt);
+		return;
+	}
+	j->rc = stun_nat_discover(u, j->servers, j->num_servers, &j->o, &j->r);
+	core_udp_close(u);
+	core_rt_shutdown(rt);
+}
+
+static const char *yes_no(int v)
+{
+	return v > 0 ? "yes" : v == 0 ? "no" : "unknown";
+}
+
+static json_object *tri_json(int v)
+{
+	return v < 0 ? NULL : json_object_new_boolean(v > 0);
+}
+
+static json_object *rtt_json(uint32_t rtt_us)
+{
+	char text[32];
+	snprintf(text, sizeof text, "%.1f", rtt_us / 1000.0);
+	return json_object_new_double_s(rtt_us / 1000.0, text);
+}
+
+/* server_error describes why server i gave no usable answer, or NULL. */
+static const char *server_error(const struct stun_server_result *s, char *buf, size_t cap)
+{
+	if (s->ep.err)
+		return stun_resolve_strerror(s->ep.err);
+	if (s->probe.status == 0)
+		return NULL;
+	return stun_probe_strerror(&s->probe, buf, cap);
+}
+
+static void print_json(const struct net_job *j, bool failed)
+{
+	const struct stun_nat_report *r = &j->r;
+	const struct stun_discovery *d = &r->disc;
+	json_object *o = json_object_new_object(), *list = json_object_new_array(), *agreed = json_object_new_array();
+	char text[96];
+
+	json_object_object_add(o, "ok", json_object_new_boolean(!failed));
+	if (failed)
+		json_object_object_add(o, "error", json_object_new_string("STUN discovery failed"));
+	json_object_object_add(o, "local_ip", json_object_new_string(stun_addr_format_ip(&d->local, text, sizeof text)));
+	json_object_object_add(o, "local_port", json_object_new_int(d->local.port));
+	json_object_object_add(o, "public_ip",
+			       failed ? NULL : json_object_new_string(stun_addr_format_ip(&d->mapped, text, sizeof text)));
+	json_object_object_add(o, "public_port", failed ? NULL : json_object_new_int(d->mapped.port));
+	json_object_object_add(o, "nat_type", json_object_new_string(stun_nat_type_name(r->type)));
+	json_object_object_add(o, "nat_type_estimated", json_object_new_boolean(r->estimated));
+	json_object_object_add(o, "mapping", json_object_new_string(stun_nat_mapping_name(r->mapping)));
+	json_object_object_add(o, "filtering", json_object_new_string(stun_nat_filtering_name(r->filtering)));
+	json_object_object_add(o, "hairpinning", tri_json(r->hairpinning));
+	json_object_object_add(o, "port_preserving", tri_json(r->port_preserving));
+	json_object_object_add(o, "no_nat", json_object_new_boolean(!failed && d->no_nat));
+	json_object_object_add(o, "rfc5780", json_object_new_boolean(r->rfc5780));
+	json_object_object_add(o, "rfc5780_server",
+			       r->rfc5780 ? json_object_new_string(d->servers[r->rfc5780_server].ep.text) : NULL);
+	for (size_t i = 0; i < d->num_servers; i++) {
+		const struct stun_server_result *s = &d->servers[i];
+		json_object *e = json_object_new_object();
+		const char *err = server_error(s, text, sizeof text);
+		char mapped[64];
+		json_object_object_add(e, "server", json_object_new_string(s->ep.text));
+		json_object_object_add(e, "ok", json_object_new_boolean(err == NULL));
+		json_object_object_add(e, "rtt_ms", err ? NULL : rtt_json(s->probe.rtt_us));
+		json_object_object_add(e, "error", err ? json_object_new_string(err) : NULL);
+		json_object_object_add(e, "mapped",
+				       err ? NULL : json_object_new_string(stun_addr_format(&s->probe.mapped, mapped, sizeof mapped)));
+		json_object_object_add(e, "agrees", json_object_new_boolean(s->agrees));
+		json_object_object_add(e, "rfc5780", json_object_new_boolean(!err && s->probe.has_other));
+		json_object_array_add(list, e);
+		if (s->agrees)
+			json_object_array_add(agreed, json_object_new_string(s->ep.text));
+	}
+	json_object_object_add(o, "agreed_by", agreed);
+	json_object_object_add(o, "stun_servers", list);
+	if (r->note[0])
+		json_object_object_add(o, "note", json_object_new_string(r->note));
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED));
+	json_object_put(o);
+}
+
+static void print_servers(FILE *f, const struct stun_discovery *d)
+{
+	for (size_t i = 0; i < d->num_servers; i++) {
+		const struct stun_server_result *s = &d->servers[i];
+		char text[96], mapped[64];
+		const char *err = server_error(s, text, sizeof text);
+		if (err) {
+			fprintf(f, "  %-32s error   %s\n", s->ep.text, err);
+			continue;
+		}
+		fprintf(f, "  %-32s ok  %7.1f ms  sees %s%s%s\n", s->ep.text, s->probe.rtt_us / 1000.0,
+			stun_addr_format(&s->probe.mapped, mapped, sizeof mapped), s->agrees ? "" : "  (disagrees)",
+			s->probe.has_other ? "  [RFC 5780]" : "");
+	}
+}
+
+static void print_text(const struct net_job *j)
+{
+	const struct stun_nat_report *r = &j->r;
+	const struct stun_discovery *d = &r->disc;
+	char a[64];
+
+	printf("Local address:    %s\n", stun_addr_format(&d->local, a, sizeof a));
+	printf("Public address:   %s", stun_addr_format(&d->mapped, a, sizeof a));
+	printf("  (agreed by %zu of %zu answering server%s:", d->num_agree, d->num_answered,
+	       d->num_answered == 1 ? "" : "s");
+	for (size_t i = 0; i < d->num_servers; i++)
+		if (d->servers[i].agrees)
+			printf(" %s", d->servers[i].ep.text);
+	printf(")\n");
+	printf("NAT type:         %s%s\n", stun_nat_type_name(r->type), r->estimated ? " (estimated)" : "");
+	printf("  mapping:        %s\n", stun_nat_mapping_name(r->mapping));
+	printf("  filtering:      %s\n", stun_nat_filtering_name(r->filtering));
+	printf("  hairpinning:    %s\n", yes_no(r->hairpinning));
+	printf("  port preserved: %s\n", yes_no(r->port_preserving));
+	if (r->rfc5780)
+		printf("  measured with RFC 5780 tests against %s\n", d->servers[r->rfc5780_server].ep.text);
+	printf("Internet reachability (STUN):\n");
+	print_servers(stdout, d);
+	if (r->note[0])
+		printf("Note: %s\n", r->note);
+}
+
+/* print_failure gives the seed's troubleshooting for "STUN discovery failed". */
+static void print_failure(const struct net_job *j)
+{
+	const struct stun_discovery *d = &j->r.disc;
+	fprintf(stderr,
+		"STUN discovery failed: %s within %.1f s.\n"
+		"\n"
+		"Causes:\n"
+		"  - No internet connection\n"
+		"  - Firewall blocking UDP port 3478/19302\n"
+		"  - Behind restrictive corporate network\n"
+		"\n"
+		"Solutions:\n"
+		"  - Check internet connection\n"
+		"  - Try manual public IP: atmosphere init --public-ip <your-ip>\n"
+		"  - Use relay-only mode (no P2P)\n"
+		"\n"
+		"Servers tried:\n",
+		d->status == -ENOENT ? "no STUN server name could be resolved" : "no STUN server answered",
+		j->o.timeout_ms / 1000.0);
+	print_servers(stderr, d);
+}
+
+/* collect_servers fills j->servers from --stun, else $ATMOSPHERE_STUN, else
+ * the defaults. Returns 0 or an exit code. */
+static int collect_servers(struct net_job *j, char **stun_args, size_t num_stun)
+{
+	if (num_stun > 0) {
+		for (size_t i = 0; i < num_stun; i++)
+			if (stun_endpoint_parse(&j->servers[i], stun_args[i], STUN_DEFAULT_PORT) != 0)
+				return cli_usage_error(CMD, "--stun '%s': expected HOST[:PORT] or [IPV6]:PORT", stun_args[i]);
+		j->num_servers = num_stun;
+		return 0;
+	}
+	const char *env = getenv("ATMOSPHERE_STUN");
+	if (env && *env) {
+		size_t bad = 0;
+		int n = stun_endpoint_parse_list(j->servers, STUN_CLIENT_MAX_SERVERS, env, &bad);
+		if (n == -E2BIG)
+			return cli_usage_error(CMD, "ATMOSPHERE_STUN='%s': more than %d servers", env, STUN_CLIENT_MAX_SERVERS);
+		if (n < 0)
+			return cli_usage_error(CMD, "ATMOSPHERE_STUN='%s': item %zu is not HOST[:PORT]", env, bad + 1);
+		if (n > 0) {
+			j->num_servers = (size_t)n;
+			return 0;
+		}
+	}
+	for (size_t i = 0; i < STUN_NUM_DEFAULT_SERVERS; i++)
+		stun_endpoint_parse(&j->servers[i], stun_default_servers[i], STUN_DEFAULT_PORT);
+	j->num_servers = STUN_NUM_DEFAULT_SERVERS;
+	return 0;
+}
+
+int cli_network(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "stun", required_argument, 0, OPT_STUN },
+		{ "port", required_argument, 0, OPT_PORT },
+		{ "timeout", required_argument, 0, OPT_TIMEOUT },
+		{ "json", no_argument, 0, OPT_JSON },
+		{ "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	char *stun_args[STUN_CLIENT_MAX_SERVERS];
+	size_t num_stun = 0;
+	uint64_t v, timeout_ms = STUN_CLIENT_DEFAULT_TIMEOUT_MS;
+	bool json = false;
+	int c, rc;
+
+	struct net_job *j = calloc(1, sizeof *j);
+	if (!j) {
+		fprintf(stderr, "atmosphere " CMD ": out of memory\n");
+		return 1;
+	}
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_STUN:
+			if (num_stun == STUN_CLIENT_MAX_SERVERS) {
+				rc = cli_usage_error(CMD, "at most %d --stun servers", STUN_CLIENT_MAX_SERVERS);
+				goto out;
+			}
+			stun_args[num_stun++] = optarg;
+			break;
+		case OPT_PORT:
+			if (!cli_parse_uint(CMD, "--port", optarg, 0, 65535, &v)) {
+				rc = 2;
+				goto out;
+			}
+			j->port = (uint16_t)v;
+			break;
+		case OPT_TIMEOUT:
+			if (!cli_parse_duration(CMD, "--timeout", optarg, &timeout_ms)) {
+				rc = 2;
+				goto out;
+			}
+			if (timeout_ms < 100 || timeout_ms > 60000) {
+				rc = cli_usage_error(CMD, "--timeout '%s': must be between 100ms and 60s", optarg);
+				goto out;
+			}
+			break;
+		case OPT_JSON:
+			json = true;
+			break;
+		case 'h':
+			help();
+			rc = 0;
+			goto out;
+		case ':':
+			rc = cli_usage_error(CMD, "option '%s' needs a value", argv[optind - 1]);
+			goto out;
+		default:
+			rc = cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
+			goto out;
+		}
+	}
+	if (optind < argc) {
+		rc = cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+		goto out;
+	}
+	rc = collect_servers(j, stun_args, num_stun);
+	if (rc)
+		goto out;
+	j->o.timeout_ms = (unsigned)timeout_ms;
+	j->o.settle_ms = -1; /* report every server's outcome */
+	j->o.software = "atmosphere";
+
+	int err = 0;
+	struct core_rt_opts ro = { .num_threads = 1, .handle_signals = true, .shutdown_grace_ms = 500,
+				   .stream_bufs = 16, .dgram_bufs = 64 };
+	struct core_rt *rt = core_rt_new(&ro, &err);
+	if (!rt) {
+		fprintf(stderr, "atmosphere " CMD ": %s\n", core_rt_explain(err));
+		rc = 1;
+		goto out;
+	}
+	err = core_rt_run(rt, network_main, j);
+	core_rt_free(rt);
+	if (err < 0 || j->rc < 0) {
+		int e = err < 0 ? err : j->rc;
+		if (j->bind_failed)
+			fprintf(stderr, "atmosphere " CMD ": cannot bind UDP port %u: %s%s\n", j->port, strerror(-e),
+				e == -EADDRINUSE ? " (another program uses it; pick another --port)"
+				: e == -EACCES ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+					       : "");
+		else if (e == -ECANCELED)
+			fprintf(stderr, "atmosphere " CMD ": interrupted\n");
+		else
+			fprintf(stderr, "atmosphere " CMD ": %s\n", strerror(-e));
+		rc = 1;
+		goto out;
+	}
+	bool failed = j->r.disc.status != 0;
+	if (json)
+		print_json(j, failed);
+	else if (!failed)
+		print_text(j);
+	if (failed)
+		print_failure(j);
+	rc = failed ? 1 : 0;
+out:
+	free(j);
+	return rc;
+}
