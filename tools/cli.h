@@ -19,6 +19,13 @@ int cli_network(int argc, char **argv);
 int cli_relay(int argc, char **argv);
 int cli_stun_server(int argc, char **argv);
 int cli_version(int argc, char **argv);
+int cli_init(int argc, char **argv);
+int cli_serve(int argc, char **argv);
+int cli_join(int argc, char **argv);
+int cli_peers(int argc, char **argv);
+int cli_ping(int argc, char **argv);
+int cli_send(int argc, char **argv);
+int cli_recv(int argc, char **argv);
 
 /* cli_usage_error prints "atmosphere NAME: message" and a pointer to --help
  * to stderr and returns 2. */

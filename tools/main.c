@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "net/config.h"
 #include "tools/cli.h"
 
@@ -15,6 +16,13 @@
 
 static const struct cli_cmd commands[] = {
 	{"network", cli_network, "show local and public address, NAT type and STUN reachability"},
+	{"init", cli_init, "create a mesh (id, join secret, this node's keys)"},
+	{"serve", cli_serve, "run this machine's node"},
+	{"join", cli_join, "print a join code, or join a mesh with one"},
+	{"peers", cli_peers, "list the mesh's peers and their paths"},
+	{"ping", cli_ping, "round trip to a peer over the current path"},
+	{"send", cli_send, "send a message to a peer"},
+	{"recv", cli_recv, "print messages other nodes sent here"},
 	{"relay", cli_relay, "run a WebSocket relay (and optionally a STUN server)"},
 	{"stun-server", cli_stun_server, "run a STUN server (RFC 8489, RFC 5780 with a second address)"},
 	{"version", cli_version, "print the version"},
@@ -184,6 +192,16 @@ void cli_config_free(char **argv, char **orig)
 
 int main(int argc, char **argv)
 {
+	/* ATMOSPHERE_LOG=debug|info|warn|error sets the log level of every command. */
+	const char *lvl = getenv("ATMOSPHERE_LOG");
+	if (lvl) {
+		if (!strcmp(lvl, "debug"))
+			core_log_set_level(CORE_LOG_DEBUG);
+		else if (!strcmp(lvl, "warn"))
+			core_log_set_level(CORE_LOG_WARN);
+		else if (!strcmp(lvl, "error"))
+			core_log_set_level(CORE_LOG_ERR);
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

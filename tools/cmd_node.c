@@ -1,0 +1,560 @@
+/* atmosphere init / serve / join / peers / ping / send / recv: the peer
+ * node's commands (the daemon is tools/node_daemon.c). */
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "net/bssl.h"
+#include "net/token.h"
+#include "tools/cli.h"
+#include "tools/node.h"
+
+static const char *const default_stun[] = {"stun.l.google.com:19302", "stun1.l.google.com:19302",
+					   "stun2.l.google.com:19302", "stun.cloudflare.com:3478",
+					   "stun.stunprotocol.org:3478"};
+
+static bool want_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return true;
+	return false;
+}
+
+static int load(struct node_state *st, const char *cmd, bool need_mesh)
+{
+	char err[512];
+	memset(st, 0, sizeof *st);
+	node_home(st->home);
+	int r = node_state_load(st, err, sizeof err);
+	if (r == -ENOENT) {
+		if (need_mesh) {
+			fprintf(stderr, "atmosphere %s: no mesh in %s yet: run 'atmosphere init NAME' or 'atmosphere join CODE'\n",
+				cmd, st->home);
+			return 1;
+		}
+		return 0;
+	}
+	if (r) {
+		fprintf(stderr, "atmosphere %s: %s\n", cmd, err);
+		return 1;
+	}
+	return 0;
+}
+
+struct first_line {
+	char *buf;
+	size_t cap;
+};
+
+static bool take_first(const char *line, void *arg)
+{
+	struct first_line *f = arg;
+	snprintf(f->buf, f->cap, "%s", line);
+	return false;
+}
+
+static int call_one(const struct node_state *st, const char *req, char *rep, size_t cap)
+{
+	struct first_line f = {rep, cap};
+	return node_control_call(st, req, take_first, &f);
+}
+
+/* ---- init ---- */
+
+int cli_init(int argc, char **argv)
+{
+	static const struct option lo[] = {{"relay", required_argument, 0, 'r'}, {"stun", required_argument, 0, 's'},
+					   {"public-ip", required_argument, 0, 'p'}, {"port", required_argument, 0, 'P'},
+					   {"name", required_argument, 0, 'n'},      {"force", no_argument, 0, 'f'},
+					   {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
+	struct node_state st;
+	const char *relays[NET_TOKEN_MAX_RELAYS], *stuns[NET_TOKEN_MAX_STUN], *pubip = NULL, *name = NULL;
+	size_t nr = 0, ns = 0;
+	bool force = false;
+	uint64_t port = NODE_DEFAULT_PORT;
+	int c;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			if (strncmp(optarg, "ws://", 5) && strncmp(optarg, "wss://", 6))
+				return cli_usage_error("init", "--relay '%s': expected a ws:// or wss:// URL", optarg);
+			if (nr == NET_TOKEN_MAX_RELAYS)
+				return cli_usage_error("init", "at most %d relays", NET_TOKEN_MAX_RELAYS);
+			relays[nr++] = optarg;
+			break;
+		case 's':
+			if (ns == NET_TOKEN_MAX_STUN)
+				return cli_usage_error("init", "at most %d STUN servers", NET_TOKEN_MAX_STUN);
+			stuns[ns++] = optarg;
+			break;
+		case 'p':
+			pubip = optarg;
+			break;
+		case 'P':
+			if (!cli_parse_uint("init", "--port", optarg, 1, 65535, &port))
+				return 2;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'f':
+			force = true;
+			break;
+		case 'h':
+			printf("usage: atmosphere init MESH_NAME [--relay URL]... [--stun HOST:PORT]... [--public-ip IP]\n"
+			       "                       [--port N] [--name NODE_NAME] [--force]\n\n"
+			       "Creates a mesh in $ATMOSPHERE_HOME (default ~/.atmosphere): a mesh id, a random join\n"
+			       "secret and this node's key pair (files mode 0600). Refuses to replace an existing mesh\n"
+			       "without --force.\n\n"
+			       "  --relay URL        relay for signaling and fallback (repeatable; ws:// or wss://)\n"
+			       "  --stun HOST:PORT   STUN server (repeatable; default: the five public ones)\n"
+			       "  --public-ip IP     skip STUN: this node's public address is IP\n"
+			       "  --port N           UDP port of 'serve' (default 7777)\n"
+			       "  --name NAME        this node's name (default: the host name)\n");
+			return 0;
+		case ':':
+			return cli_usage_error("init", "option '%s' needs a value", argv[optind - 1]);
+		default:
+			return cli_usage_error("init", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind != argc - 1)
+		return cli_usage_error("init", optind >= argc ? "missing MESH_NAME" : "unexpected argument '%s'",
+				       optind >= argc ? "" : argv[optind + 1]);
+	const char *mesh = argv[optind];
+	if (!*mesh || strlen(mesh) > NET_TOKEN_MAX_NAME_LEN)
+		return cli_usage_error("init", "mesh name must be 1 to %d bytes", NET_TOKEN_MAX_NAME_LEN);
+	if (load(&st, "init", false))
+		return 1;
+	if (st.have_mesh && !force) {
+		fprintf(stderr, "atmosphere init: %s already holds mesh '%s' (%s); use --force to replace it\n", st.home,
+			st.mesh_name, st.mesh_id);
+		return 1;
+	}
+	char home[NODE_PATH_MAX];
+	memcpy(home, st.home, sizeof home);
+	memset(&st, 0, sizeof st);
+	memcpy(st.home, home, sizeof home);
+	uint8_t id[6];
+	RAND_bytes(id, sizeof id);
+	snprintf(st.mesh_id, sizeof st.mesh_id, "mesh-%02x%02x%02x%02x%02x%02x", id[0], id[1], id[2], id[3], id[4], id[5]);
+	snprintf(st.mesh_name, sizeof st.mesh_name, "%s", mesh);
+	RAND_bytes(st.secret, sizeof st.secret);
+	node_state_new_identity(&st, name);
+	for (size_t i = 0; i < nr; i++)
+		snprintf(st.relays[st.num_relays++], sizeof st.relays[0], "%s", relays[i]);
+	if (ns)
+		for (size_t i = 0; i < ns; i++)
+			snprintf(st.stun[st.num_stun++], sizeof st.stun[0], "%s", stuns[i]);
+	else
+		for (size_t i = 0; i < 5; i++)
+			snprintf(st.stun[st.num_stun++], sizeof st.stun[0], "%s", default_stun[i]);
+	if (pubip)
+		snprintf(st.public_ip, sizeof st.public_ip, "%s", pubip);
+	st.port = (uint16_t)port;
+	st.have_mesh = true;
+	char err[512];
+	if (node_state_save(&st, err, sizeof err)) {
+		fprintf(stderr, "atmosphere init: %s\n", err);
+		return 1;
+	}
+	printf("✓ Created mesh: %s (%s)\n", st.mesh_name, st.mesh_id);
+	printf("  node: %s (%s)\n  state: %s\n", st.node_name, st.node_id, st.home);
+	if (!nr)
+		printf("  no relay configured: peers behind symmetric NATs will not connect (add --relay URL)\n");
+	printf("Next: atmosphere serve --port %u, then 'atmosphere join' for a join code.\n", st.port);
+	node_state_wipe(&st);
+	return 0;
+}
+
+/* ---- serve ---- */
+
+int cli_serve(int argc, char **argv)
+{
+	static const struct option lo[] = {{"port", required_argument, 0, 'P'}, {"json-log", no_argument, 0, 'j'},
+					   {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	struct node_state st;
+	struct node_run_opts o = {0};
+	uint64_t port = 0;
+	int c;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'P':
+			if (!cli_parse_uint("serve", "--port", optarg, 0, 65535, &port))
+				return 2;
+			break;
+		case 'j':
+			core_log_set_json(true);
+			break;
+		case 'h':
+			printf("usage: atmosphere serve [--port N] [--json-log]\n\n"
+			       "Runs the node: a UDP socket on port N (default: the one 'init' chose, 7777) for\n"
+			       "direct paths and STUN, connections to the mesh's relays for signaling and fallback,\n"
+			       "and a control socket in $ATMOSPHERE_HOME for the other commands. Logs to stderr.\n"
+			       "Known peers reconnect by themselves. SIGINT/SIGTERM stop it.\n");
+			return 0;
+		case ':':
+			return cli_usage_error("serve", "option '%s' needs a value", argv[optind - 1]);
+		default:
+			return cli_usage_error("serve", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
+	if (load(&st, "serve", true))
+		return 1;
+	o.port = port ? (uint16_t)port : (st.port ? st.port : NODE_DEFAULT_PORT);
+	int r = node_run(&st, &o);
+	node_state_wipe(&st);
+	return r;
+}
+
+/* ---- join ---- */
+
+static int print_code(struct node_state *st, uint64_t ttl, bool json)
+{
+	char req[128], rep[8192];
+	snprintf(req, sizeof req, "{\"cmd\":\"invite\",\"expires\":%llu}", (unsigned long long)ttl);
+	int r = call_one(st, req, rep, sizeof rep);
+	if (r) {
+		fprintf(stderr, "atmosphere join: no node is running for %s: start 'atmosphere serve' first "
+				"(the code carries its endpoints and it must be up to admit the joiner)\n",
+			st->home);
+		return 1;
+	}
+	json_object *o = json_tokener_parse(rep), *v, *s;
+	if (!o || !json_object_object_get_ex(o, "code", &v) || !json_object_object_get_ex(o, "short_code", &s)) {
+		fprintf(stderr, "atmosphere join: %s", rep);
+		json_object_put(o);
+		return 1;
+	}
+	if (json) {
+		printf("{\"short_code\":\"%s\",\"code\":\"%s\",\"expires_in\":%llu}\n", json_object_get_string(s),
+		       json_object_get_string(v), (unsigned long long)ttl);
+	} else {
+		printf("%s\n", json_object_get_string(s));
+		printf("Full code: %s\n", json_object_get_string(v));
+		printf("On the other machine: atmosphere join <full code>; both sides show %s.\n",
+		       json_object_get_string(s));
+	}
+	json_object_put(o);
+	return 0;
+}
+
+/* Progress of a join run by the node: {"line":...}, then {"ok":true} or
+ * {"error":...}. */
+static bool join_line(const char *line, void *arg)
+{
+	int *rc = arg;
+	json_object *o = json_tokener_parse(line), *v;
+	bool more = true;
+	if (o && json_object_object_get_ex(o, "line", &v)) {
+		printf("%s\n", json_object_get_string(v));
+		fflush(stdout);
+	} else if (o && json_object_object_get_ex(o, "error", &v)) {
+		fprintf(stderr, "atmosphere join: %s\n", json_object_get_string(v));
+		*rc = 1;
+		more = false;
+	} else {
+		more = false;
+	}
+	json_object_put(o);
+	return more;
+}
+
+int cli_join(int argc, char **argv)
+{
+	static const struct option lo[] = {{"expires", required_argument, 0, 'e'}, {"json", no_argument, 0, 'J'},
+					   {"port", required_argument, 0, 'P'},    {"name", required_argument, 0, 'n'},
+					   {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+	struct node_state st;
+	uint64_t ttl_ms = 24ull * 3600 * 1000, port = 0;
+	bool json = false;
+	const char *name = NULL;
+	int c;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'e':
+			if (!cli_parse_duration("join", "--expires", optarg, &ttl_ms))
+				return 2;
+			if (ttl_ms < 60000 || ttl_ms > NET_TOKEN_MAX_LIFETIME * 1000)
+				return cli_usage_error("join", "--expires must be between 1m and 30d");
+			break;
+		case 'J':
+			json = true;
+			break;
+		case 'P':
+			if (!cli_parse_uint("join", "--port", optarg, 0, 65535, &port))
+				return 2;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'h':
+			printf("usage: atmosphere join [--expires DURATION] [--json]\n"
+			       "       atmosphere join CODE [--port N] [--name NODE_NAME]\n\n"
+			       "Without CODE: asks the running node for a join code (valid 24h, or --expires) and\n"
+			       "prints the short code MESH-XXXX-XXXX-XXXX and the full code. Both sides print the\n"
+			       "same short code: compare it by voice.\n\n"
+			       "With CODE (standard or URL-safe base64): joins that mesh, trying the issuer's public\n"
+			       "endpoint, hole punching and its relays at once, keeps the best path, then keeps\n"
+			       "running as this machine's node (like 'serve'). If a node already runs for\n"
+			       "$ATMOSPHERE_HOME, the join goes through it.\n");
+			return 0;
+		case ':':
+			return cli_usage_error("join", "option '%s' needs a value", argv[optind - 1]);
+		default:
+			return cli_usage_error("join", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc - 1)
+		return cli_usage_error("join", "unexpected argument '%s'", argv[optind + 1]);
+	if (optind == argc) {
+		if (load(&st, "join", true))
+			return 1;
+		int r = print_code(&st, ttl_ms / 1000, json);
+		node_state_wipe(&st);
+		return r;
+	}
+	const char *code = argv[optind];
+	/* Check the code before anything else: a bad one gets a clear error. */
+	struct net_token t;
+	const char *field = NULL;
+	int tr = net_token_decode(&t, &field, code, strlen(code), (uint64_t)time(NULL));
+	if (tr != NET_TOKEN_OK) {
+		fprintf(stderr, "atmosphere join: invalid join code: %s%s%s\n", net_token_strerror(tr), field ? ": " : "",
+			field ? field : "");
+		return 1;
+	}
+	char sc[NET_TOKEN_SHORT_CODE_LEN + 1];
+	net_token_short_code(sc, NULL, &t);
+	printf("Join code %s for mesh '%s'\n", sc, t.mesh_name);
+	net_token_cleanup(&t);
+	if (load(&st, "join", false))
+		return 1;
+	/* A node already running here: let it join. */
+	json_object *rq = json_object_new_object();
+	json_object_object_add(rq, "cmd", json_object_new_string("join"));
+	json_object_object_add(rq, "code", json_object_new_string(code));
+	int rc = 0;
+	int r = node_control_call(&st, json_object_to_json_string_ext(rq, JSON_C_TO_STRING_PLAIN), join_line, &rc);
+	json_object_put(rq);
+	if (r == 0)
+		return rc;
+	/* No node here: become one. */
+	if (!st.have_mesh) {
+		node_state_new_identity(&st, name);
+		st.port = port ? (uint16_t)port : NODE_DEFAULT_PORT;
+	}
+	struct node_run_opts o = {.port = port ? (uint16_t)port : (st.port ? st.port : NODE_DEFAULT_PORT),
+				  .join_code = code};
+	r = node_run(&st, &o);
+	node_state_wipe(&st);
+	return r;
+}
+
+/* ---- peers, ping, send, recv ---- */
+
+static int call_simple(const char *cmd, const char *req, char *rep, size_t cap)
+{
+	struct node_state st;
+	if (load(&st, cmd, true))
+		return 1;
+	int r = call_one(&st, req, rep, cap);
+	node_state_wipe(&st);
+	if (r) {
+		fprintf(stderr, "atmosphere %s: no node is running for %s: start 'atmosphere serve'\n", cmd, st.home);
+		return 1;
+	}
+	return 0;
+}
+
+int cli_peers(int argc, char **argv)
+{
+	bool json = false;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			printf("usage: atmosphere peers [--json]\n\nLists the mesh's peers this node knows: node id, name,\n"
+			       "path (lan, direct or relay), remote endpoint or relay URL, RTT, last seen, bytes.\n");
+			return 0;
+		} else
+			return cli_usage_error("peers", "unexpected argument '%s'", argv[i]);
+	}
+	static char rep[65536];
+	if (call_simple("peers", "{\"cmd\":\"peers\"}", rep, sizeof rep))
+		return 1;
+	if (json) {
+		fputs(rep, stdout);
+		return 0;
+	}
+	json_object *o = json_tokener_parse(rep), *arr;
+	if (!o || !json_object_object_get_ex(o, "peers", &arr)) {
+		fprintf(stderr, "atmosphere peers: bad answer from the node\n");
+		json_object_put(o);
+		return 1;
+	}
+	size_t n = json_object_array_length(arr);
+	if (!n)
+		printf("No peers yet. Share a code from 'atmosphere join'.\n");
+	else
+		printf("%-24s %-16s %-9s %-7s %-28s %9s %12s %10s %10s\n", "NODE ID", "NAME", "STATUS", "PATH", "REMOTE",
+		       "RTT", "LAST SEEN", "IN", "OUT");
+	for (size_t i = 0; i < n; i++) {
+		json_object *p = json_object_array_get_idx(arr, i), *v;
+		char rtt[32] = "-", seen[32] = "never";
+		if (json_object_object_get_ex(p, "rtt_ms", &v) && v)
+			snprintf(rtt, sizeof rtt, "%.1f ms", json_object_get_double(v));
+		if (json_object_object_get_ex(p, "last_seen", &v) && json_object_get_int64(v) > 0) {
+			long ago = (long)(time(NULL) - json_object_get_int64(v));
+			snprintf(seen, sizeof seen, "%lds ago", ago < 0 ? 0 : ago);
+		}
+#define S(k) (json_object_object_get_ex(p, k, &v) ? json_object_get_string(v) : "")
+		printf("%-24s %-16s %-9s %-7s %-28s %9s %12s %10s %10s\n", S("node_id"), S("name"),
+		       json_object_object_get_ex(p, "connected", &v) && json_object_get_boolean(v) ? "connected" : "offline",
+		       S("path"), S("remote"), rtt, seen, S("bytes_in"), S("bytes_out"));
+#undef S
+	}
+	json_object_put(o);
+	return 0;
+}
+
+int cli_ping(int argc, char **argv)
+{
+	if (want_help(argc, argv)) {
+		printf("usage: atmosphere ping PEER\n\nMeasures the round trip to PEER (node id or name) over the current\n"
+		       "path and says which path that is.\n");
+		return 0;
+	}
+	if (argc != 2)
+		return cli_usage_error("ping", "expected one PEER");
+	json_object *rq = json_object_new_object();
+	json_object_object_add(rq, "cmd", json_object_new_string("ping"));
+	json_object_object_add(rq, "peer", json_object_new_string(argv[1]));
+	char rep[1024];
+	int r = call_simple("ping", json_object_to_json_string_ext(rq, JSON_C_TO_STRING_PLAIN), rep, sizeof rep);
+	json_object_put(rq);
+	if (r)
+		return r;
+	json_object *o = json_tokener_parse(rep), *v, *p;
+	int rc = 0;
+	if (o && json_object_object_get_ex(o, "rtt_ms", &v) && json_object_object_get_ex(o, "path", &p)) {
+		printf("%s: %.2f ms via %s path\n", argv[1], json_object_get_double(v), json_object_get_string(p));
+	} else {
+		fprintf(stderr, "atmosphere ping: %s\n",
+			o && json_object_object_get_ex(o, "error", &v) ? json_object_get_string(v) : rep);
+		rc = 1;
+	}
+	json_object_put(o);
+	return rc;
+}
+
+int cli_send(int argc, char **argv)
+{
+	if (want_help(argc, argv)) {
+		printf("usage: atmosphere send PEER TEXT\n       atmosphere send PEER -    (text from stdin)\n\n"
+		       "Sends one message (up to 1900 bytes) to PEER, end-to-end encrypted, over the current\n"
+		       "path. The peer reads it with 'atmosphere recv'.\n");
+		return 0;
+	}
+	if (argc != 3)
+		return cli_usage_error("send", "expected PEER and TEXT (or - for stdin)");
+	char buf[2048];
+	const char *text = argv[2];
+	if (!strcmp(text, "-")) {
+		size_t n = fread(buf, 1, sizeof buf - 1, stdin);
+		buf[n] = 0;
+		text = buf;
+	}
+	json_object *rq = json_object_new_object();
+	json_object_object_add(rq, "cmd", json_object_new_string("send"));
+	json_object_object_add(rq, "peer", json_object_new_string(argv[1]));
+	json_object_object_add(rq, "text", json_object_new_string(text));
+	char rep[1024];
+	int r = call_simple("send", json_object_to_json_string_ext(rq, JSON_C_TO_STRING_PLAIN), rep, sizeof rep);
+	json_object_put(rq);
+	if (r)
+		return r;
+	json_object *o = json_tokener_parse(rep), *v;
+	int rc = 0;
+	if (o && json_object_object_get_ex(o, "ok", &v)) {
+		json_object *p;
+		printf("sent to %s via %s path\n", argv[1],
+		       json_object_object_get_ex(o, "path", &p) ? json_object_get_string(p) : "?");
+	} else {
+		fprintf(stderr, "atmosphere send: %s\n",
+			o && json_object_object_get_ex(o, "error", &v) ? json_object_get_string(v) : rep);
+		rc = 1;
+	}
+	json_object_put(o);
+	return rc;
+}
+
+struct recv_ctx {
+	bool json;
+	int count;
+};
+
+static bool recv_line(const char *line, void *arg)
+{
+	struct recv_ctx *c = arg;
+	json_object *o = json_tokener_parse(line), *f, *t;
+	bool more = true;
+	if (o && json_object_object_get_ex(o, "from", &f) && json_object_object_get_ex(o, "text", &t)) {
+		if (c->json)
+			fputs(line, stdout);
+		else
+			printf("%s: %s\n", json_object_get_string(f), json_object_get_string(t));
+		fflush(stdout);
+		c->count++;
+	} else {
+		more = false; /* {"end":true} */
+	}
+	json_object_put(o);
+	return more;
+}
+
+int cli_recv(int argc, char **argv)
+{
+	bool follow = false;
+	struct recv_ctx c = {0};
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--follow") || !strcmp(argv[i], "-f"))
+			follow = true;
+		else if (!strcmp(argv[i], "--json"))
+			c.json = true;
+		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			printf("usage: atmosphere recv [--follow] [--json]\n\nPrints the messages other nodes sent here "
+			       "with 'atmosphere send', each once.\n--follow keeps waiting for more (Ctrl-C ends it).\n");
+			return 0;
+		} else
+			return cli_usage_error("recv", "unexpected argument '%s'", argv[i]);
+	}
+	struct node_state st;
+	if (load(&st, "recv", true))
+		return 1;
+	char req[64];
+	snprintf(req, sizeof req, "{\"cmd\":\"recv\",\"follow\":%s}", follow ? "true" : "false");
+	int r = node_control_call(&st, req, recv_line, &c);
+	node_state_wipe(&st);
+	if (r) {
+		fprintf(stderr, "atmosphere recv: no node is running for %s: start 'atmosphere serve'\n", st.home);
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,288 @@
+/* Node state files: see tools/node.h. */
+#include "tools/node.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "net/b64.h"
+#include "net/bssl.h"
+
+void node_home(char out[NODE_PATH_MAX])
+{
+	const char *h = getenv("ATMOSPHERE_HOME");
+	if (h && *h) {
+		snprintf(out, NODE_PATH_MAX, "%s", h);
+		return;
+	}
+	h = getenv("HOME");
+	snprintf(out, NODE_PATH_MAX, "%s/.atmosphere", h && *h ? h : ".");
+}
+
+void node_control_path(const struct node_state *st, char out[NODE_PATH_MAX])
+{
+	size_t n = strnlen(st->home, NODE_PATH_MAX - 14);
+	memcpy(out, st->home, n);
+	memcpy(out + n, "/control.sock", 14);
+}
+
+static void put_b64(json_object *o, const char *k, const uint8_t *d, size_t n)
+{
+	char buf[128];
+	size_t l;
+	net_b64_encode(buf, sizeof buf, &l, d, n, NET_B64_STD, true);
+	json_object_object_add(o, k, json_object_new_string(buf));
+}
+
+static bool get_b64(json_object *o, const char *k, uint8_t *out, size_t n)
+{
+	json_object *v;
+	size_t l = 0;
+	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
+		return false;
+	const char *s = json_object_get_string(v);
+	return net_b64_decode(out, n, &l, s, strlen(s)) == 0 && l == n;
+}
+
+static bool get_str(json_object *o, const char *k, char *out, size_t cap)
+{
+	json_object *v;
+	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
+		return false;
+	const char *s = json_object_get_string(v);
+	if (strlen(s) >= cap)
+		return false;
+	memcpy(out, s, strlen(s) + 1);
+	return true;
+}
+
+static uint64_t get_u64(json_object *o, const char *k)
+{
+	json_object *v;
+	return json_object_object_get_ex(o, k, &v) ? (uint64_t)json_object_get_int64(v) : 0;
+}
+
+int node_state_load(struct node_state *st, char *err, size_t err_len)
+{
+	char path[NODE_PATH_MAX + 16];
+	snprintf(path, sizeof path, "%s/state.json", st->home);
+	json_object *root = json_object_from_file(path);
+	if (!root) {
+		if (access(path, F_OK) != 0)
+			return -ENOENT;
+		snprintf(err, err_len, "%s is not valid JSON: %s", path, json_util_get_last_err());
+		return -EINVAL;
+	}
+	json_object *v, *arr;
+	bool ok = get_str(root, "mesh_id", st->mesh_id, sizeof st->mesh_id) &&
+		  get_str(root, "mesh_name", st->mesh_name, sizeof st->mesh_name) &&
+		  get_b64(root, "secret", st->secret, sizeof st->secret) &&
+		  get_str(root, "node_id", st->node_id, sizeof st->node_id) &&
+		  get_str(root, "node_name", st->node_name, sizeof st->node_name) &&
+		  get_b64(root, "private_key", st->priv, sizeof st->priv);
+	if (!ok) {
+		snprintf(err, err_len, "%s lacks a field or has a malformed one (mesh_id, mesh_name, secret, node_id, node_name, private_key)",
+			 path);
+		json_object_put(root);
+		return -EINVAL;
+	}
+	X25519_public_from_private(st->pub, st->priv);
+	get_str(root, "public_ip", st->public_ip, sizeof st->public_ip);
+	st->port = (uint16_t)get_u64(root, "port");
+	st->created_at = get_u64(root, "created_at");
+	st->num_relays = st->num_stun = st->num_peers = st->num_invites = 0;
+	if (json_object_object_get_ex(root, "relays", &arr) && json_object_is_type(arr, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(arr) && st->num_relays < NET_TOKEN_MAX_RELAYS; i++) {
+			v = json_object_array_get_idx(arr, i);
+			snprintf(st->relays[st->num_relays++], sizeof st->relays[0], "%s", json_object_get_string(v));
+		}
+	if (json_object_object_get_ex(root, "stun", &arr) && json_object_is_type(arr, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(arr) && st->num_stun < NET_TOKEN_MAX_STUN; i++) {
+			v = json_object_array_get_idx(arr, i);
+			snprintf(st->stun[st->num_stun++], sizeof st->stun[0], "%s", json_object_get_string(v));
+		}
+	if (json_object_object_get_ex(root, "peers", &arr) && json_object_is_type(arr, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(arr) && st->num_peers < NODE_MAX_PEERS; i++) {
+			json_object *p = json_object_array_get_idx(arr, i);
+			struct node_known_peer *kp = &st->peers[st->num_peers];
+			memset(kp, 0, sizeof *kp);
+			if (!get_str(p, "node_id", kp->node_id, sizeof kp->node_id) || !get_b64(p, "public_key", kp->pub, 32))
+				continue;
+			get_str(p, "name", kp->name, sizeof kp->name);
+			get_str(p, "endpoint", kp->endpoint, sizeof kp->endpoint);
+			get_str(p, "public_endpoint", kp->public_endpoint, sizeof kp->public_endpoint);
+			st->num_peers++;
+		}
+	if (json_object_object_get_ex(root, "invites", &arr) && json_object_is_type(arr, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(arr) && st->num_invites < NODE_MAX_INVITES; i++) {
+			json_object *p = json_object_array_get_idx(arr, i);
+			struct node_invite *in = &st->invites[st->num_invites];
+			if (!get_b64(p, "id", in->id, sizeof in->id))
+				continue;
+			in->created_at = get_u64(p, "created_at");
+			in->expires_at = get_u64(p, "expires_at");
+			st->num_invites++;
+		}
+	st->have_mesh = true;
+	json_object_put(root);
+	return 0;
+}
+
+int node_state_save(const struct node_state *st, char *err, size_t err_len)
+{
+	char path[NODE_PATH_MAX + 16], tmp[NODE_PATH_MAX + 32];
+	json_object *root = json_object_new_object(), *arr;
+	int ret = 0;
+
+	if (mkdir(st->home, 0700) != 0 && errno != EEXIST) {
+		snprintf(err, err_len, "cannot create %s: %s", st->home, strerror(errno));
+		json_object_put(root);
+		return -errno;
+	}
+	json_object_object_add(root, "version", json_object_new_int(1));
+	json_object_object_add(root, "mesh_id", json_object_new_string(st->mesh_id));
+	json_object_object_add(root, "mesh_name", json_object_new_string(st->mesh_name));
+	put_b64(root, "secret", st->secret, sizeof st->secret);
+	json_object_object_add(root, "node_id", json_object_new_string(st->node_id));
+	json_object_object_add(root, "node_name", json_object_new_string(st->node_name));
+	put_b64(root, "private_key", st->priv, sizeof st->priv);
+	put_b64(root, "public_key", st->pub, sizeof st->pub);
+	json_object_object_add(root, "public_ip", json_object_new_string(st->public_ip));
+	json_object_object_add(root, "port", json_object_new_int(st->port));
+	json_object_object_add(root, "created_at", json_object_new_int64((int64_t)st->created_at));
+	arr = json_object_new_array();
+	for (size_t i = 0; i < st->num_relays; i++)
+		json_object_array_add(arr, json_object_new_string(st->relays[i]));
+	json_object_object_add(root, "relays", arr);
+	arr = json_object_new_array();
+	for (size_t i = 0; i < st->num_stun; i++)
+		json_object_array_add(arr, json_object_new_string(st->stun[i]));
+	json_object_object_add(root, "stun", arr);
+	arr = json_object_new_array();
+	for (size_t i = 0; i < st->num_peers; i++) {
+		const struct node_known_peer *kp = &st->peers[i];
+		json_object *p = json_object_new_object();
+		json_object_object_add(p, "node_id", json_object_new_string(kp->node_id));
+		json_object_object_add(p, "name", json_object_new_string(kp->name));
+		put_b64(p, "public_key", kp->pub, 32);
+		json_object_object_add(p, "endpoint", json_object_new_string(kp->endpoint));
+		json_object_object_add(p, "public_endpoint", json_object_new_string(kp->public_endpoint));
+		json_object_array_add(arr, p);
+	}
+	json_object_object_add(root, "peers", arr);
+	arr = json_object_new_array();
+	for (size_t i = 0; i < st->num_invites; i++) {
+		json_object *p = json_object_new_object();
+		put_b64(p, "id", st->invites[i].id, sizeof st->invites[i].id);
+		json_object_object_add(p, "created_at", json_object_new_int64((int64_t)st->invites[i].created_at));
+		json_object_object_add(p, "expires_at", json_object_new_int64((int64_t)st->invites[i].expires_at));
+		json_object_array_add(arr, p);
+	}
+	json_object_object_add(root, "invites", arr);
+
+	const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	snprintf(path, sizeof path, "%s/state.json", st->home);
+	snprintf(tmp, sizeof tmp, "%s/.state.json.%d", st->home, getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, err_len, "cannot write %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	size_t len = strlen(text);
+	if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd) != 0) {
+		ret = -errno;
+		snprintf(err, err_len, "cannot write %s: %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		goto out;
+	}
+	close(fd);
+	if (rename(tmp, path) != 0) {
+		ret = -errno;
+		snprintf(err, err_len, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+		unlink(tmp);
+	}
+out:
+	json_object_put(root);
+	return ret;
+}
+
+void node_state_new_identity(struct node_state *st, const char *name)
+{
+	uint8_t id[8];
+	RAND_bytes(st->priv, sizeof st->priv);
+	X25519_public_from_private(st->pub, st->priv);
+	RAND_bytes(id, sizeof id);
+	snprintf(st->node_id, sizeof st->node_id, "node-%02x%02x%02x%02x%02x%02x%02x%02x", id[0], id[1], id[2], id[3],
+		 id[4], id[5], id[6], id[7]);
+	char host[65] = "node";
+	if (!name) {
+		gethostname(host, sizeof host - 1);
+		host[sizeof host - 1] = 0;
+		name = host;
+	}
+	snprintf(st->node_name, sizeof st->node_name, "%s", name);
+	st->created_at = (uint64_t)time(NULL);
+}
+
+bool node_state_add_peer(struct node_state *st, const struct node_known_peer *p)
+{
+	for (size_t i = 0; i < st->num_peers; i++)
+		if (!strcmp(st->peers[i].node_id, p->node_id)) {
+			st->peers[i] = *p;
+			return true;
+		}
+	if (st->num_peers == NODE_MAX_PEERS)
+		return false;
+	st->peers[st->num_peers++] = *p;
+	return true;
+}
+
+void node_state_wipe(struct node_state *st)
+{
+	OPENSSL_cleanse(st->secret, sizeof st->secret);
+	OPENSSL_cleanse(st->priv, sizeof st->priv);
+}
+
+int node_control_call(const struct node_state *st, const char *request, node_line_fn on_line, void *arg)
+{
+	char path[NODE_PATH_MAX];
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	node_control_path(st, path);
+	if (strlen(path) >= sizeof a.sun_path)
+		return -ENAMETOOLONG;
+	memcpy(a.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	size_t rl = strlen(request);
+	if (write(fd, request, rl) != (ssize_t)rl || write(fd, "\n", 1) != 1) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	FILE *f = fdopen(fd, "r");
+	static char line[70000];
+	int ret = -EPIPE;
+	while (fgets(line, sizeof line, f)) {
+		ret = 0;
+		if (!on_line(line, arg))
+			break;
+	}
+	fclose(f);
+	return ret;
+}
