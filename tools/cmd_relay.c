@@ -4,9 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "relay/server.h"
+#include "stun/server.h"
+#include <arpa/inet.h>
 #include "tools/cli.h"
 
 static void help(void)
@@ -36,6 +39,10 @@ static void help(void)
 	       "  --tls-cert FILE         PEM certificate chain: serve wss:// (TLS 1.2 and 1.3)\n"
 	       "  --tls-key FILE          its private key (PEM); SIGHUP reloads both\n"
 	       "  --plain-port N          with TLS, also serve plain ws:// on port N (0: any)\n"
+	       "  --stun-port N           also answer STUN Binding requests on UDP port N of --host\n"
+	       "                          (so a community relay is also a STUN server)\n"
+	       "  --stun-rate N           STUN requests per second per source address (default 200;\n"
+	       "                          0: unlimited)\n"
 	       "  --quiet                 no per-session log lines\n"
 	       "  --json-log              log records as JSON lines\n"
 	       "  --config FILE           read options from FILE, one 'name = value' per line\n"
@@ -51,7 +58,7 @@ static void help(void)
 
 enum {
 	OPT_HOST = 256, OPT_PORT, OPT_THREADS, OPT_MAXMSG, OPT_HOLD, OPT_MAXSESS, OPT_PERIP, OPT_HS, OPT_PING,
-	OPT_IDLE, OPT_WRITE, OPT_QUIET, OPT_JSONLOG, OPT_CERT, OPT_KEY, OPT_PLAIN,
+	OPT_IDLE, OPT_WRITE, OPT_QUIET, OPT_JSONLOG, OPT_CERT, OPT_KEY, OPT_PLAIN, OPT_STUNPORT, OPT_STUNRATE,
 };
 
 static bool ms_opt(const char *opt, const char *arg, unsigned *out)
@@ -68,6 +75,14 @@ static bool ms_opt(const char *opt, const char *arg, unsigned *out)
 }
 
 static int relay_main(int argc, char **argv);
+
+/* Runs in a coroutine on every relay reactor: this reactor's STUN sockets. */
+static void start_stun(void *arg)
+{
+	int r = stun_server_start(arg);
+	if (r < 0)
+		core_log(CORE_LOG_ERR, "relay: STUN server: %s", strerror(-r));
+}
 
 int cli_relay(int argc, char **argv)
 {
@@ -99,12 +114,16 @@ static int relay_main(int argc, char **argv)
 		{"tls-cert", required_argument, 0, OPT_CERT},
 		{"tls-key", required_argument, 0, OPT_KEY},
 		{"plain-port", required_argument, 0, OPT_PLAIN},
+		{"stun-port", required_argument, 0, OPT_STUNPORT},
+		{"stun-rate", required_argument, 0, OPT_STUNRATE},
 		{"json-log", no_argument, 0, OPT_JSONLOG},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
 	struct relay_opts o = {.port = RELAY_DEFAULT_PORT, .log_sessions = true, .handle_signals = true};
 	uint64_t v;
+	int stun_port = -1;
+	uint32_t stun_rate = 200;
 	int c;
 
 	optind = 1;
@@ -172,6 +191,16 @@ static int relay_main(int argc, char **argv)
 			o.plain = true;
 			o.plain_port = (uint16_t)v;
 			break;
+		case OPT_STUNPORT:
+			if (!cli_parse_uint("relay", "--stun-port", optarg, 0, 65535, &v))
+				return 2;
+			stun_port = (int)v;
+			break;
+		case OPT_STUNRATE:
+			if (!cli_parse_uint("relay", "--stun-rate", optarg, 0, 10000000, &v))
+				return 2;
+			stun_rate = (uint32_t)v;
+			break;
 		case OPT_QUIET:
 			o.log_sessions = false;
 			break;
@@ -192,9 +221,34 @@ static int relay_main(int argc, char **argv)
 
 	int err = 0;
 	char msg[512];
-	struct relay_server *srv = relay_server_new(&o, &err, msg, sizeof msg);
+	struct stun_server *stun = NULL;
+	struct relay_server *srv = NULL;
+	if (stun_port >= 0) {
+		/* Bound before the relay starts so a port conflict fails fast. */
+		struct stun_server_opts so = {.rate = stun_rate, .burst = stun_rate ? stun_rate * 2 : 0};
+		struct sockaddr_in *a = (struct sockaddr_in *)&so.addr;
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)stun_port);
+		if (inet_pton(AF_INET, o.host ? o.host : "0.0.0.0", &a->sin_addr) != 1) {
+			fprintf(stderr, "atmosphere relay: --stun-port needs an IPv4 --host, not '%s'\n", o.host);
+			return 2;
+		}
+		so.addr_len = sizeof *a;
+		so.num_reactors = o.threads ? o.threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+		o.threads = so.num_reactors;
+		stun = stun_server_new(&so, &err);
+		if (!stun) {
+			fprintf(stderr, "atmosphere relay: cannot start the STUN server on UDP port %d: %s\n", stun_port,
+				strerror(-err));
+			return 1;
+		}
+		o.on_reactor_start = start_stun;
+		o.on_reactor_start_arg = stun;
+	}
+	srv = relay_server_new(&o, &err, msg, sizeof msg);
 	if (!srv) {
 		fprintf(stderr, "atmosphere relay: %s\n", msg);
+		stun_server_free(stun);
 		return 1;
 	}
 	core_log(CORE_LOG_INFO, "relay listening on %s:%u (%u threads)", o.host ? o.host : "0.0.0.0",
@@ -205,6 +259,12 @@ static int relay_main(int argc, char **argv)
 		printf("tls on port %u%s\n", relay_server_port(srv), o.plain ? "" : " only");
 	if (o.plain)
 		printf("plain listening on %s:%u\n", o.host ? o.host : "0.0.0.0", relay_server_plain_port(srv));
+	if (stun) {
+		struct sockaddr_storage sa;
+		socklen_t sl = sizeof sa;
+		stun_server_addr(stun, STUN_SOCK_PRIMARY, &sa, &sl);
+		printf("stun listening on %s:%u\n", o.host ? o.host : "0.0.0.0", ntohs(((struct sockaddr_in *)&sa)->sin_port));
+	}
 	fflush(stdout);
 	int r = relay_server_run(srv);
 	struct relay_stats st;
@@ -212,6 +272,12 @@ static int relay_main(int argc, char **argv)
 	core_log(CORE_LOG_INFO, "relay stopped: %llu sessions, %llu bytes relayed", (unsigned long long)st.total_sessions,
 		 (unsigned long long)st.total_bytes_relayed);
 	relay_server_free(srv);
+	if (stun) {
+		struct stun_server_stats ss;
+		stun_server_get_stats(stun, &ss);
+		core_log(CORE_LOG_INFO, "stun stopped: %llu requests answered", (unsigned long long)ss.answered);
+		stun_server_free(stun);
+	}
 	if (r < 0) {
 		fprintf(stderr, "atmosphere relay: %s\n", strerror(-r));
 		return 1;
