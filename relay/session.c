@@ -652,27 +652,35 @@ void relay_session_join(struct relay_thread *th, struct net_stream *st, const ch
 		n = relay_http_response_build(resp, sizeof resp, &rr);
 		goto refuse;
 	}
+	bool created = false;
 	if (!sess) {
-		if (atomic_load(&srv->sessions_now) >= srv->o.max_sessions)
+		/* Reserve the slot first: the check and the count are one atomic
+		 * step, whichever reactor the next session lands on. */
+		if (atomic_fetch_add(&srv->sessions_now, 1) >= srv->o.max_sessions) {
+			atomic_fetch_sub(&srv->sessions_now, 1);
 			goto refuse_503;
-		if (th->num_sessions + 1 > th->num_buckets && table_grow(th) != 0)
+		}
+		if ((th->num_sessions + 1 > th->num_buckets && table_grow(th) != 0) ||
+		    !(sess = calloc(1, sizeof *sess))) {
+			atomic_fetch_sub(&srv->sessions_now, 1);
 			goto refuse_503;
-		sess = calloc(1, sizeof *sess);
-		if (!sess)
-			goto refuse_503;
+		}
 		sess->hash = h;
 		memcpy(sess->id, id, id_len);
 		sess->id[id_len] = 0;
 		sess->id_len = (uint8_t)id_len;
 		sess->started_ns = core_now_ns();
+		/* In the table before the 101 goes out, so a second client that
+		 * arrives meanwhile finds it. */
+		struct relay_session **pp = bucket_of(th, h);
+		sess->next = *pp;
+		*pp = sess;
+		sess->in_table = true;
+		th->num_sessions++;
+		atomic_fetch_add(&srv->waiting, 1);
+		created = true;
 	}
 	struct relay_conn *c = sess->conn[0].active ? &sess->conn[1] : &sess->conn[0];
-	n = relay_http_upgrade_response_build(resp, sizeof resp, accept);
-	if (net_stream_send(st, resp, (size_t)n, (int)srv->o.write_ms) != 0) {
-		if (!sess->conn[0].active)
-			free(sess);
-		goto close_only;
-	}
 	memset(c, 0, sizeof *c);
 	c->active = true;
 	c->st = st;
@@ -686,14 +694,12 @@ void relay_session_join(struct relay_thread *th, struct net_stream *st, const ch
 		th->conns->prev_all = c;
 	th->conns = c;
 	sess->live++;
-	if (c == &sess->conn[0]) {
-		struct relay_session **pp = bucket_of(th, h);
-		sess->next = *pp;
-		*pp = sess;
-		sess->in_table = true;
-		th->num_sessions++;
-		atomic_fetch_add(&srv->sessions_now, 1);
-		atomic_fetch_add(&srv->waiting, 1);
+	n = relay_http_upgrade_response_build(resp, sizeof resp, accept);
+	if (net_stream_send(st, resp, (size_t)n, (int)srv->o.write_ms) != 0) {
+		conn_end(c, 0, NULL, RELAY_WS_CLOSE_GOING_AWAY);
+		return;
+	}
+	if (created) {
 		if (srv->o.log_sessions) {
 			char ip[INET6_ADDRSTRLEN] = "?";
 			if (addr->ss_family == AF_INET)
@@ -727,7 +733,6 @@ refuse_503:
 refuse:
 	if (n > 0)
 		net_stream_send(st, resp, (size_t)n, 1000);
-close_only:
 	net_stream_close(st);
 	atomic_fetch_sub(&srv->connections, 1);
 	relay_ip_release(srv, addr);
