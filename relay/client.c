@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/uio.h>
 
 #include "core/reactor.h"
@@ -192,7 +194,8 @@ int relay_client_connect(struct relay_client **out, const char *url, const char 
 		snprintf(errbuf, errlen, "cannot connect to %s: %s", url, strerror(-fd));
 		return fd;
 	}
-	int err = 0;
+	int err = 0, one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* messages are latency-bound */
 	struct core_sock *s = core_sock_new(fd, &err);
 	if (!s)
 		return err;

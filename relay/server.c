@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <netdb.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -483,6 +484,10 @@ static void accept_loop(void *arg)
 		}
 		atomic_fetch_add(&srv->connections, 1);
 		atomic_fetch_add(&srv->total_connections, 1);
+		/* Forwarded messages go out at once: Nagle's wait for an ACK
+		 * (delayed by up to 40 ms) would add to every small message. */
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 		a->th = th;
 		a->fd = fd;
 		a->tls = aa.tls;
