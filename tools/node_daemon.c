@@ -50,6 +50,10 @@
 #define MAX_CAND 8
 #define MAX_LINKS 96
 #define MAX_INBOX_MSGS 256
+/* Initiations cost two X25519 each: a flood of them is capped, so it cannot
+ * take the node's CPU from live sessions (their data packets are not). */
+#define INIT_RATE_PER_S 50
+#define INIT_BURST 100
 
 enum path_kind { PATH_NONE, PATH_RELAY, PATH_DIRECT, PATH_LAN };
 static const char *const path_names[] = {"none", "relay", "direct", "lan"};
@@ -479,6 +483,15 @@ static void on_packet(const uint8_t *pkt, size_t len, const struct sockaddr_stor
 		core_log(CORE_LOG_DEBUG, "e2e packet type %d (%zu bytes) from %s", type, len, a);
 	}
 	if (type == NET_E2E_MSG_INIT) {
+		static double tokens = INIT_BURST;
+		static uint64_t last_ms;
+		tokens += (double)(t - last_ms) * INIT_RATE_PER_S / 1000.0;
+		if (tokens > INIT_BURST)
+			tokens = INIT_BURST;
+		last_ms = t;
+		if (tokens < 1)
+			return; /* over the rate: dropped before any crypto */
+		tokens -= 1;
 		struct net_e2e_handshake hs;
 		struct net_e2e_init_info info;
 		if (net_e2e_init_consume(&hs, &info, &G->kp, pkt, len) != NET_E2E_OK)
@@ -716,7 +729,21 @@ static void on_welcome(struct npeer *p, json_object *o)
 	save_state();
 	G->joined = true;
 	G->welcomed = true;
+	/* From now on the pair session carries relay traffic; the invite's
+	 * inbox is given back so the issuer can reopen it. */
+	struct link *join_link = p->relay;
+	p->relay = NULL;
 	open_pair_link(p);
+	if (join_link && join_link != p->relay) {
+		if (!p->relay)
+			p->relay = join_link; /* no relay configured: keep it */
+		else {
+			join_link->closing = true;
+			join_link->peer = NULL;
+			if (join_link->c)
+				relay_client_interrupt(join_link->c);
+		}
+	}
 	finish_join();
 }
 
@@ -936,7 +963,7 @@ static void link_run(void *arg)
 				l->peer->relay = NULL;
 			l->peer = NULL;
 		}
-		if (!G->stopping)
+		if (!G->stopping && !l->closing)
 			core_sleep(200);
 	}
 	l->used = false;
