@@ -101,7 +101,7 @@ int cli_init(int argc, char **argv)
 			pubip = optarg;
 			break;
 		case 'P':
-			if (!cli_parse_uint("init", "--port", optarg, 1, 65535, &port))
+			if (!cli_parse_uint("init", "--port", optarg, 0, 65535, &port))
 				return 2;
 			break;
 		case 'n':
@@ -119,7 +119,7 @@ int cli_init(int argc, char **argv)
 			       "  --relay URL        relay for signaling and fallback (repeatable; ws:// or wss://)\n"
 			       "  --stun HOST:PORT   STUN server (repeatable; default: the five public ones)\n"
 			       "  --public-ip IP     skip STUN: this node's public address is IP\n"
-			       "  --port N           UDP port of 'serve' (default 7777)\n"
+			       "  --port N           UDP port of 'serve' (default 7777; 0: any free port)\n"
 			       "  --name NAME        this node's name (default: the host name)\n");
 			return 0;
 		case ':':
@@ -156,7 +156,7 @@ int cli_init(int argc, char **argv)
 	if (ns)
 		for (size_t i = 0; i < ns; i++)
 			snprintf(st.stun[st.num_stun++], sizeof st.stun[0], "%s", stuns[i]);
-	else
+	else if (!pubip) /* a known public address needs no STUN */
 		for (size_t i = 0; i < 5; i++)
 			snprintf(st.stun[st.num_stun++], sizeof st.stun[0], "%s", default_stun[i]);
 	if (pubip)
@@ -186,6 +186,7 @@ int cli_serve(int argc, char **argv)
 	struct node_state st;
 	struct node_run_opts o = {0};
 	uint64_t port = 0;
+	bool port_given = false;
 	int c;
 	optind = 1;
 	opterr = 0;
@@ -194,6 +195,7 @@ int cli_serve(int argc, char **argv)
 		case 'P':
 			if (!cli_parse_uint("serve", "--port", optarg, 0, 65535, &port))
 				return 2;
+			port_given = true;
 			break;
 		case 'j':
 			core_log_set_json(true);
@@ -215,7 +217,7 @@ int cli_serve(int argc, char **argv)
 		return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
 	if (load(&st, "serve", true))
 		return 1;
-	o.port = port ? (uint16_t)port : (st.port ? st.port : NODE_DEFAULT_PORT);
+	o.port = port_given ? (uint16_t)port : st.port; /* 0: any free port */
 	int r = node_run(&st, &o);
 	node_state_wipe(&st);
 	return r;
@@ -280,7 +282,7 @@ int cli_join(int argc, char **argv)
 					   {"port", required_argument, 0, 'P'},    {"name", required_argument, 0, 'n'},
 					   {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
 	struct node_state st;
-	uint64_t ttl_ms = 24ull * 3600 * 1000, port = 0;
+	uint64_t ttl_ms = 24ull * 3600 * 1000, port = NODE_DEFAULT_PORT;
 	bool json = false;
 	const char *name = NULL;
 	int c;
@@ -358,10 +360,9 @@ int cli_join(int argc, char **argv)
 	/* No node here: become one. */
 	if (!st.have_mesh) {
 		node_state_new_identity(&st, name);
-		st.port = port ? (uint16_t)port : NODE_DEFAULT_PORT;
+		st.port = (uint16_t)port;
 	}
-	struct node_run_opts o = {.port = port ? (uint16_t)port : (st.port ? st.port : NODE_DEFAULT_PORT),
-				  .join_code = code};
+	struct node_run_opts o = {.port = st.have_mesh ? st.port : (uint16_t)port, .join_code = code};
 	r = node_run(&st, &o);
 	node_state_wipe(&st);
 	return r;

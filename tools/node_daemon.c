@@ -73,6 +73,7 @@ struct npeer {
 	bool welcomed;
 	struct net_e2e_handshake hs;
 	bool hs_live;
+	unsigned hs_tries;      /* initiations sent since the last session */
 	uint64_t hs_sent_ms;
 	uint8_t hs_init[NET_E2E_INIT_LEN];
 	struct net_e2e_session s;
@@ -399,6 +400,10 @@ static void send_json(struct npeer *p, uint8_t type, json_object *o)
 static void send_hello(struct npeer *p)
 {
 	p->hello_sent = true;
+	/* Open our own NAT's mappings towards the peer's candidates before it
+	 * learns ours and starts punching (TTL 2: see start_handshake). */
+	for (int i = 0; i < p->num_cand; i++)
+		peer_send_to(p, MSG_KEEP, NULL, 0, &p->cand[i], p->cand_len[i], 2);
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "node_id", json_object_new_string(G->st->node_id));
 	json_object_object_add(o, "name", json_object_new_string(G->st->node_name));
@@ -426,9 +431,17 @@ static void start_handshake(struct npeer *p, const uint8_t *app)
 	OPENSSL_cleanse(eph, sizeof eph);
 	p->hs_live = true;
 	p->hs_sent_ms = now_ms();
-	/* The same initiation on every path at once: the first answer wins. */
+	p->hs_tries++;
+	/* The same initiation on every path at once: the first answer wins.
+	 * While a relay can carry it, UDP copies go out with TTL 2: they open
+	 * our own NAT's mapping but stop before the peer's NAT, where an
+	 * unsolicited packet would leave a conntrack entry that makes a Linux
+	 * masquerade move the peer's later punches to another port (the trap in
+	 * NAT-LAB-NOTES.md). Without a relay, or after two silent tries, they go
+	 * out whole: that is the direct-to-public-endpoint attempt. */
+	int ttl = (p->relay && p->hs_tries <= 2) ? 2 : 0;
 	for (int i = 0; i < p->num_cand; i++)
-		send_raw_udp(&p->cand[i], p->cand_len[i], p->hs_init, sizeof p->hs_init, 0);
+		send_raw_udp(&p->cand[i], p->cand_len[i], p->hs_init, sizeof p->hs_init, ttl);
 	if (p->direct_ok)
 		send_raw_udp(&p->direct, p->direct_len, p->hs_init, sizeof p->hs_init, 0);
 	if (p->relay && p->relay->up)
@@ -442,8 +455,17 @@ static void mark_direct(struct npeer *p, const struct sockaddr_storage *from, so
 	uint64_t t = now_ms();
 	bool was = p->direct_ok;
 	enum path_kind before = peer_path(p);
-	/* Prefer a LAN address over a public one when both work. */
-	if (!was || same_addr(&p->direct, from) || (is_lan(from) && !is_lan(&p->direct))) {
+	/* Prefer a LAN address over a public one when both work, and follow a
+	 * peer whose address changed (NAT rebinding, roaming) as soon as the
+	 * old one has been quiet for a keepalive interval. */
+	if (!was || same_addr(&p->direct, from) || (is_lan(from) && !is_lan(&p->direct)) ||
+	    t - p->direct_rx_ms > KEEPALIVE_MS) {
+		if (was && !same_addr(&p->direct, from)) {
+			char a[64], b2[64];
+			fmt_addr(&p->direct, a, sizeof a);
+			fmt_addr(from, b2, sizeof b2);
+			core_log(CORE_LOG_INFO, "peer %s: direct path moved from %s to %s", p->name, a, b2);
+		}
 		p->direct = *from;
 		p->direct_len = len;
 		p->direct_ok = true;
@@ -547,6 +569,7 @@ static void on_packet(const uint8_t *pkt, size_t len, const struct sockaddr_stor
 			net_e2e_session_cleanup(&p->s);
 		p->s = s;
 		p->have_s = true;
+		p->hs_tries = 0;
 		if (p->hs_live) { /* both started: the answer we give wins */
 			net_e2e_handshake_cleanup(&p->hs);
 			p->hs_live = false;
@@ -583,6 +606,7 @@ static void on_packet(const uint8_t *pkt, size_t len, const struct sockaddr_stor
 			net_e2e_session_cleanup(&p->s);
 		p->s = s;
 		p->have_s = true;
+		p->hs_tries = 0;
 		p->rx_ms = t;
 		if (G->joining && p == G->issuer && !G->issuer_session_ms)
 			G->issuer_session_ms = t;
@@ -1051,7 +1075,8 @@ static void ticker(void *arg)
 			finish_join();
 		}
 		if (G->joining && t - G->join_started_ms > 60000) {
-			say("✗ Could not reach the mesh within 60 s: no answer directly or through a relay");
+			say("✗ The mesh did not answer within 60 s: the issuing node may be offline or unreachable, "
+			    "or it did not accept this code (expired, revoked, or not one it issued)");
 			G->join_failed = true;
 			G->joining = false;
 			G->exit_code = 1;

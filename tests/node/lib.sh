@@ -1,0 +1,288 @@
+# tests/node/lib.sh: helpers for the node's integration tests (sourced).
+#
+# A node is named by where it runs and its state directory: HOST is a lab
+# host of tests/lib/natlab.sh, or "-" for the machine itself (loopback
+# tests), and HOME is its $ATMOSPHERE_HOME. Every wait polls a condition
+# against a deadline; nothing sleeps to synchronise.
+#
+#   nd_setup BINARY          checks the binary, makes $nd_tmp (removed at exit)
+#   nd_run HOST HOME ARGS..  runs `atmosphere ARGS` as that node
+#   nd_start HOST HOME LOG ARGS..   the same in the background; pid in $nd_pid
+#   nd_spawn HOST LOG CMD..  any command in the background; pid in $nd_pid
+#   nd_wait SECONDS WHAT CMD..      polls CMD until it succeeds; 1 on timeout
+#   nd_peer HOST HOME PEER   prints "<connected> <path>" of PEER in `peers --json`
+#                            ("absent absent" when it is not listed)
+#   nd_connected HOST HOME PEER     succeeds when PEER is listed as connected
+#   nd_path_is HOST HOME PEER PATH  ... and on PATH
+#   nd_recv_until HOST HOME FILE TEXT SECONDS: collects `recv` output into FILE
+#                            until a line ends in TEXT
+#   nd_kill PID..            TERM, then KILL after 3 s; waits for them
+#   nd_ms                    milliseconds since the epoch
+#   nd_lan_host SITE NAME    a second host NAME on SITE's LAN (a bridge in the
+#                            site router), address 10.i.0.3
+
+nd_py=/usr/bin/python3
+nd_pids=""
+
+nd_setup() {
+	nd_bin=$1
+	[ -x "$nd_bin" ] || { echo "FAIL: $nd_bin is not executable"; exit 1; }
+	nd_tmp=$(mktemp -d /tmp/nodetest.XXXXXX)
+	chmod 700 "$nd_tmp"
+}
+
+# The cleanup of tests that do not use the NAT lab (which has its own).
+nd_cleanup() {
+	for _p in $nd_pids; do
+		kill -TERM "$_p" 2>/dev/null
+	done
+	for _p in $nd_pids; do
+		_i=0
+		while kill -0 "$_p" 2>/dev/null && [ $_i -lt 30 ]; do
+			sleep 0.1
+			_i=$((_i + 1))
+		done
+		kill -KILL "$_p" 2>/dev/null
+	done
+	[ -n "${nd_tmp:-}" ] && [ -z "${ND_KEEP:-}" ] && rm -rf "$nd_tmp"
+	[ -n "${ND_KEEP:-}" ] && echo "kept $nd_tmp"
+}
+
+nd_ms() {
+	date +%s%3N
+}
+
+nd_run() {
+	_h=$1
+	_home=$2
+	shift 2
+	if [ "$_h" = - ]; then
+		ATMOSPHERE_HOME=$_home "$nd_bin" "$@"
+	else
+		natlab_exec "$_h" env ATMOSPHERE_HOME="$_home" "$nd_bin" "$@"
+	fi
+}
+
+nd_start() {
+	_h=$1
+	_home=$2
+	_log=$3
+	shift 3
+	nd_spawn "$_h" "$_log" env ATMOSPHERE_HOME="$_home" "$nd_bin" "$@"
+}
+
+# nd_spawn HOST LOG CMD...: CMD in the background on HOST; pid in $nd_pid.
+# exec all the way down (subshell, ip netns exec, env): $! is the process
+# itself, so killing it by pid ends it.
+nd_spawn() {
+	_h=$1
+	_log=$2
+	shift 2
+	if [ "$_h" = - ]; then
+		(exec "$@" >"$_log" 2>&1) &
+	else
+		_ns=$(natlab_ns "$_h")
+		(exec ip netns exec "$_ns" "$@" >"$_log" 2>&1) &
+	fi
+	nd_pid=$!
+	nd_pids="$nd_pids $nd_pid"
+}
+
+nd_kill() {
+	for _p in "$@"; do
+		[ -n "$_p" ] || continue
+		kill -TERM "$_p" 2>/dev/null
+	done
+	for _p in "$@"; do
+		[ -n "$_p" ] || continue
+		_i=0
+		while kill -0 "$_p" 2>/dev/null && [ $_i -lt 30 ]; do
+			sleep 0.1
+			_i=$((_i + 1))
+		done
+		kill -KILL "$_p" 2>/dev/null
+		wait "$_p" 2>/dev/null
+	done
+}
+
+nd_wait() {
+	_secs=$1
+	_what=$2
+	shift 2
+	_end=$(($(nd_ms) + _secs * 1000))
+	until "$@"; do
+		if [ "$(nd_ms)" -ge "$_end" ]; then
+			echo "timeout (${_secs}s): $_what"
+			return 1
+		fi
+		sleep 0.1
+	done
+	return 0
+}
+
+nd_peer() {
+	nd_run "$1" "$2" peers --json 2>/dev/null | "$nd_py" -c '
+import json, sys
+want = sys.argv[1]
+try:
+    peers = json.load(sys.stdin)["peers"]
+except Exception:
+    print("absent absent"); sys.exit(0)
+for p in peers:
+    if want in (p.get("name"), p.get("node_id")):
+        print("%s %s" % ("true" if p.get("connected") else "false", p.get("path")))
+        break
+else:
+    print("absent absent")
+' "$3"
+}
+
+nd_connected() {
+	[ "$(nd_peer "$1" "$2" "$3" | cut -d' ' -f1)" = true ]
+}
+
+nd_path_is() {
+	[ "$(nd_peer "$1" "$2" "$3")" = "true $4" ]
+}
+
+# The daemon answers on its control socket (after STUN discovery).
+nd_up() {
+	nd_run "$1" "$2" peers --json >/dev/null 2>&1
+}
+
+nd_has_line() {
+	grep -q -- "$2\$" "$1" 2>/dev/null
+}
+
+nd_recv_once() {
+	nd_run "$1" "$2" recv >>"$3" 2>/dev/null
+	nd_has_line "$3" "$4"
+}
+
+nd_recv_until() {
+	nd_wait "$5" "'$4' received by $2" nd_recv_once "$1" "$2" "$3" "$4"
+}
+
+# nd_lan_host SITE NAME: a second host on SITE's LAN. The router's LAN veth
+# goes into a bridge that takes its address; NAME hangs off the bridge too.
+nd_lan_host() {
+	_site=$1
+	_name=$2
+	_r=$(natlab_ns "$_site-r")
+	_gw_cidr=$(ip -n "$_r" -o -4 addr show dev lan | awk '{print $4}')
+	_gw=${_gw_cidr%/*}
+	ip -n "$_r" link add br0 type bridge || natlab_die "bridge in $_r"
+	ip -n "$_r" addr del "$_gw_cidr" dev lan
+	ip -n "$_r" link set lan master br0
+	ip -n "$_r" addr add "$_gw_cidr" dev br0
+	ip -n "$_r" link set br0 up
+	natlab_addns "$_name"
+	natlab_link "$_site-r" lan2 "$_name" lan
+	ip -n "$_r" link set lan2 master br0
+	_ip="${_gw%.1}.3"
+	ip -n "$(natlab_ns "$_name")" addr add "$_ip/24" dev lan
+	ip -n "$(natlab_ns "$_name")" route add default via "$_gw"
+	eval "NL_HOST_IP_$_name=$_ip"
+	eval "NL_ROUTER_IP_$_name=\$NL_ROUTER_IP_$_site"
+}
+
+# nd_lab_public [--no-relay]: the public host "pub" (203.0.113.10 and .11)
+# running our STUN server (RFC 5780 mode, 3478/3479 on both addresses) and,
+# unless --no-relay, our relay on 203.0.113.10:8080. Sets nd_relay_url (the
+# relay's URL either way), nd_stun_args, nd_relay_pid.
+nd_lab_public() {
+	natlab_public pub 203.0.113.10 203.0.113.11
+	nd_start pub "$nd_tmp/pub" "$nd_tmp/stun.out" stun-server --host 203.0.113.10 --port 3478 \
+		--alt-host 203.0.113.11 --alt-port 3479 --threads 1 --rate 0
+	nd_stun_pid=$nd_pid
+	[ "${1:-}" = --no-relay ] || nd_relay_start
+	nd_wait 10 "stun-server listening" grep -qs "listening on udp" "$nd_tmp/stun.out" || {
+		cat "$nd_tmp/stun.out"
+		exit 1
+	}
+	nd_stun_args="--stun 203.0.113.10:3478 --stun 203.0.113.11:3479"
+	nd_relay_url=ws://203.0.113.10:8080
+}
+
+# nd_relay_start: (re)starts the lab's relay; its log is $nd_relay_log
+# (relay.out, then relay2.out, ... on restarts).
+nd_relay_runs=0
+nd_relay_start() {
+	nd_relay_runs=$((nd_relay_runs + 1))
+	nd_relay_log=$nd_tmp/relay.out
+	[ "$nd_relay_runs" -eq 1 ] || nd_relay_log=$nd_tmp/relay$nd_relay_runs.out
+	nd_start pub "$nd_tmp/pub" "$nd_relay_log" relay --host 203.0.113.10 --port 8080 --threads 1
+	nd_relay_pid=$nd_pid
+	nd_wait 10 "relay listening" grep -qs "^relay listening on 203.0.113.10:8080" "$nd_relay_log" || {
+		cat "$nd_relay_log"
+		exit 1
+	}
+}
+
+# nd_block_direct SITE_A SITE_B: the wan router drops UDP between the two
+# sites' public addresses (STUN and the relay stay reachable).
+nd_block_direct() {
+	_a=$(natlab_router_ip "$1")
+	_b=$(natlab_router_ip "$2")
+	natlab_exec wan nft -f - <<-EOF
+	table ip nodetest_block {
+		chain forward_drop { type filter hook forward priority 0; policy accept;
+			ip saddr $_a ip daddr $_b meta l4proto udp drop
+			ip saddr $_b ip daddr $_a meta l4proto udp drop
+		}
+	}
+	EOF
+}
+
+nd_unblock_direct() {
+	natlab_exec wan nft delete table ip nodetest_block
+}
+
+# nd_pair_up ROBHOST ROBHOME MATTHOST MATTHOME ROBPORT MATTPORT: init and
+# serve Rob, take a code, start Matt's `join CODE`. Logs in ROBHOME.log,
+# MATTHOME.out; pids in nd_rob_pid, nd_matt_pid; the ms Matt started in
+# nd_join_ms. Extra init options in $ND_INIT_ARGS.
+nd_pair_up() {
+	nd_run "$1" "$2" init lab --relay "$nd_relay_url" $nd_stun_args ${ND_INIT_ARGS:-} --port "$5" \
+		--name rob >"$2.init" 2>&1 || { echo "FAIL: init: $(cat "$2.init")"; return 1; }
+	nd_start "$1" "$2" "$2.log" serve
+	nd_rob_pid=$nd_pid
+	nd_wait 15 "rob's node answers" nd_up "$1" "$2" || { cat "$2.log"; return 1; }
+	nd_run "$1" "$2" join >"$2.code" 2>&1
+	nd_code_str=$(sed -n 's/^Full code: //p' "$2.code")
+	[ -n "$nd_code_str" ] || { echo "FAIL: no join code: $(cat "$2.code")"; return 1; }
+	nd_join_ms=$(nd_ms)
+	nd_start "$3" "$4" "$4.out" join "$nd_code_str" --port "$6" --name matt
+	nd_matt_pid=$nd_pid
+}
+
+nd_both_connected() {
+	nd_connected "$1" "$2" matt && nd_connected "$3" "$4" rob
+}
+
+# nd_free_udp: a UDP port free on 127.0.0.1 right now (the node cannot bind
+# port 0 and report it, so tests pick one this way).
+nd_free_udp() {
+	"$nd_py" -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# nd_loopback_servers: our relay and STUN server on 127.0.0.1 (ports picked
+# by the kernel, read back). Sets nd_relay_url, nd_relay_port, nd_stun_args,
+# nd_relay_pid. No namespaces: for tests that run without root.
+nd_loopback_servers() {
+	nd_start - "$nd_tmp/pub" "$nd_tmp/stun.out" stun-server --host 127.0.0.1 --port 0 --threads 1 --rate 0
+	nd_stun_pid=$nd_pid
+	nd_start - "$nd_tmp/pub" "$nd_tmp/relay.out" relay --host 127.0.0.1 --port 0 --threads 1
+	nd_relay_pid=$nd_pid
+	nd_wait 10 "stun-server listening" grep -qs "listening on udp" "$nd_tmp/stun.out" || {
+		cat "$nd_tmp/stun.out"
+		exit 1
+	}
+	nd_wait 10 "relay listening" grep -qs "^relay listening on 127.0.0.1:" "$nd_tmp/relay.out" || {
+		cat "$nd_tmp/relay.out"
+		exit 1
+	}
+	nd_relay_port=$(sed -n 's/^relay listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$nd_tmp/relay.out")
+	nd_relay_url=ws://127.0.0.1:$nd_relay_port
+	nd_stun_args="--stun $(sed -n 's/^stun-server listening on udp \(127.0.0.1:[0-9]*\) .*/\1/p' "$nd_tmp/stun.out" | head -n 1)"
+}
