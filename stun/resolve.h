@@ -1,18 +1,15 @@
 #ifndef STUN_RESOLVE_H
 #define STUN_RESOLVE_H
 /* stun/resolve.h: STUN server names: "HOST:PORT" parsing, the default list,
- * and name resolution that does not block the reactor.
+ * and their resolution.
  *
- * Design: getaddrinfo blocks for as long as DNS takes, so each name is
- * resolved on a short-lived helper thread; the answer comes back to the
- * waiting coroutine's reactor with core_rt_post, which spawns a tiny
- * coroutine there to copy it and core_unpark the waiter. A caller that
- * gives up (timeout, shutdown) detaches: the job is reference-counted and
- * freed by whichever side finishes last, so a slow resolver can never write
- * into a dead stack. IP literals skip the thread entirely.
- *
- * Cost: one thread per name per resolution (the client resolves a handful
- * of names once per discovery); nothing is cached here. */
+ * Design: only what is STUN's lives here (the endpoint syntax, the seed's
+ * servers, the ATMOSPHERE_STUN list format). Resolution is net_resolve_many
+ * (net/resolve.h: one helper thread per name, answers posted back to the
+ * reactor, literals inline, a caller that gives up detaches safely);
+ * stun_resolve only adapts endpoints to it. Texts for an endpoint's err come
+ * from net_resolve_strerror, lookups still running from
+ * net_resolve_in_flight. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -52,21 +49,15 @@ int stun_endpoint_parse(struct stun_endpoint *out, const char *text, uint16_t de
  * naming the first bad item's index in *out_bad, or -E2BIG beyond max. */
 int stun_endpoint_parse_list(struct stun_endpoint *out, size_t max, const char *list, size_t *out_bad);
 
-/* stun_resolve resolves eps[0..num) concurrently to addresses of family
- * (AF_INET or AF_INET6: the family of the socket that will use them), for
- * at most timeout_ms. Sets each eps[i].err to 0, -ENOENT (no such name, or
- * no address of that family), -EAGAIN (temporary DNS failure: no DNS
- * server reachable), -ETIMEDOUT (not answered in time), or another -errno.
- * Returns how many resolved, or -ECANCELED when the runtime is shutting
- * down. Must run in a coroutine; suspends while a name is looked up. */
+/* stun_resolve resolves eps[0..num) with net_resolve_many: concurrently,
+ * to addresses of family (AF_INET or AF_INET6: the family of the socket
+ * that will use them), for at most timeout_ms (< 0 counts as 0). Sets each
+ * eps[i].err to 0, -ENOENT (no such name, or no address of that family),
+ * -EAGAIN (temporary DNS failure: no DNS server reachable), -EAFNOSUPPORT
+ * (a literal of the other family), -ETIMEDOUT (not answered in time), or
+ * another -errno (texts: net_resolve_strerror). Returns how many resolved,
+ * -ECANCELED when the runtime is shutting down, or -ENOMEM (eps untouched).
+ * Must run in a coroutine; suspends while a name is looked up. */
 int stun_resolve(struct stun_endpoint *eps, size_t num, int family, int timeout_ms);
-
-/* stun_resolve_in_flight returns how many lookups are still running on
- * helper threads, abandoned ones included (their callers timed out). Any
- * thread; for tests and orderly exits. */
-unsigned stun_resolve_in_flight(void);
-
-/* stun_resolve_strerror returns a short text for an eps[i].err value. */
-const char *stun_resolve_strerror(int err);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "core/reactor.h"
 #include "core/udp.h"
+#include "net/resolve.h"
 #include "stun/client.h"
 #include "stun/nat.h"
 #include "stun/resolve.h"
@@ -101,7 +102,7 @@ static json_object *rtt_json(uint32_t rtt_us)
 static const char *server_error(const struct stun_server_result *s, char *buf, size_t cap)
 {
 	if (s->ep.err)
-		return stun_resolve_strerror(s->ep.err);
+		return net_resolve_strerror(s->ep.err);
 	if (s->probe.status == 0)
 		return NULL;
 	return stun_probe_strerror(&s->probe, buf, cap);

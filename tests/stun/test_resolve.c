@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "t_stun.h"
+#include "net/resolve.h"
 #include "stun/resolve.h"
 
 struct parse_case {
@@ -123,7 +124,7 @@ Test(stun_resolve, resolves_names_and_literals_concurrently, .timeout = 20)
 	t_run_in_rt(resolve_task, &j, 10000);
 	cr_assert(j.in_coroutine);
 	cr_assert_eq(j.rc, 2);
-	cr_assert_eq(j.eps[0].err, 0, "localhost: %s", stun_resolve_strerror(j.eps[0].err));
+	cr_assert_eq(j.eps[0].err, 0, "localhost: %s", net_resolve_strerror(j.eps[0].err));
 	struct sockaddr_in sin;
 	memcpy(&sin, &j.eps[0].addr, sizeof sin);
 	cr_assert_eq(sin.sin_family, AF_INET);
@@ -136,15 +137,15 @@ Test(stun_resolve, resolves_names_and_literals_concurrently, .timeout = 20)
 	/* .invalid never resolves; without any DNS server glibc may say
 	 * "temporary failure" instead of "no such name". */
 	cr_assert(j.eps[2].err == -ENOENT || j.eps[2].err == -EAGAIN, "invalid name: %s",
-		  stun_resolve_strerror(j.eps[2].err));
+		  net_resolve_strerror(j.eps[2].err));
 	cr_assert_eq(j.eps[3].err, -EAFNOSUPPORT, "an IPv6 literal cannot serve an IPv4 socket");
-	cr_assert_eq(stun_resolve_in_flight(), 0, "every lookup was delivered and freed");
+	cr_assert_eq(net_resolve_in_flight(), 0, "every lookup was delivered and freed");
 }
 
 static bool no_lookups(void *arg)
 {
 	(void)arg;
-	return stun_resolve_in_flight() == 0;
+	return net_resolve_in_flight() == 0;
 }
 
 Test(stun_resolve, a_caller_that_gives_up_detaches_cleanly, .timeout = 20)
