@@ -417,3 +417,94 @@ void relay_client_close(struct relay_client *c)
 	free(c->msg);
 	free(c);
 }
+
+int relay_client_probe(const char *url, const char *ca_file, int timeout_ms, uint32_t *out_rtt_us,
+		       int64_t *out_sessions, char *errbuf, size_t errlen)
+{
+	struct url u;
+	struct sockaddr_storage sa;
+	socklen_t sl;
+	struct net_tls_ctx *tls = NULL;
+	struct net_stream *st = NULL;
+	uint8_t buf[4096];
+	size_t len = 0;
+	int r, err = 0;
+	uint64_t start = core_now_ns();
+	uint64_t deadline = start + (uint64_t)timeout_ms * 1000000u;
+#define LEFT() ((int)(deadline > core_now_ns() ? (deadline - core_now_ns()) / 1000000u + 1 : 0))
+
+	errbuf[0] = 0;
+	r = parse_url(&u, url, errbuf, errlen);
+	if (r)
+		return r;
+	r = net_resolve(u.host, u.port, AF_UNSPEC, &sa, &sl, LEFT(), errbuf, errlen);
+	if (r) {
+		if (!errbuf[0])
+			snprintf(errbuf, errlen, "cannot resolve %s: %s", u.host, strerror(-r));
+		return r;
+	}
+	uint64_t t0 = core_now_ns();
+	int fd = core_tcp_connect((struct sockaddr *)&sa, sl, LEFT());
+	if (fd < 0) {
+		snprintf(errbuf, errlen, "cannot connect: %s", strerror(-fd));
+		return fd;
+	}
+	*out_rtt_us = (uint32_t)((core_now_ns() - t0) / 1000u);
+	struct core_sock *s = core_sock_new(fd, &err);
+	if (!s)
+		return err;
+	if (u.tls && !(tls = net_tls_client_ctx_new(ca_file, errbuf, errlen))) {
+		core_sock_close(s);
+		return -EPROTO;
+	}
+	st = net_stream_new(s, tls, false, u.tls ? u.host : NULL, &err);
+	net_tls_ctx_free(tls);
+	if (!st)
+		return err;
+	r = net_stream_handshake(st, LEFT());
+	if (r) {
+		snprintf(errbuf, errlen, "%s", r == -EPROTO ? net_stream_tls_error(st) : strerror(-r));
+		goto out;
+	}
+	char req[512];
+	int n = snprintf(req, sizeof req, "GET %s/health HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", u.path,
+			 u.host);
+	r = net_stream_send(st, req, (size_t)n, LEFT());
+	if (r) {
+		snprintf(errbuf, errlen, "cannot send: %s", strerror(-r));
+		goto out;
+	}
+	/* Connection: close: read until the relay closes or the buffer fills. */
+	for (;;) {
+		struct net_chunk ch;
+		int got = net_stream_recv(st, &ch, LEFT());
+		if (got <= 0)
+			break;
+		size_t take = ch.len < sizeof buf - 1 - len ? ch.len : sizeof buf - 1 - len;
+		memcpy(buf + len, ch.data, take);
+		len += take;
+		net_stream_release(st, &ch);
+		if (len == sizeof buf - 1)
+			break;
+	}
+	buf[len] = 0;
+	struct relay_http_resp resp;
+	int hl = relay_http_parse_response(&resp, buf, len);
+	if (hl < 0) {
+		snprintf(errbuf, errlen, len ? "not an HTTP answer" : "no answer within %d ms", timeout_ms);
+		r = len ? -EPROTO : -ETIMEDOUT;
+		goto out;
+	}
+	if (resp.status != 200 || !strstr((char *)buf + hl, "\"status\": \"ok\"")) {
+		snprintf(errbuf, errlen, "/health answered HTTP %d", resp.status);
+		r = -EPROTO;
+		goto out;
+	}
+	const char *sp = strstr((char *)buf + hl, "\"sessions\":");
+	*out_sessions = sp ? strtoll(sp + 11, NULL, 10) : -1;
+	r = 0;
+out:
+	net_stream_close(st);
+	return r;
+#undef LEFT
+}

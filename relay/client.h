@@ -57,6 +57,13 @@ uint16_t relay_client_close_code(const struct relay_client *c);
 /* relay_client_interrupt wakes a coroutine blocked in relay_client_recv. */
 void relay_client_interrupt(struct relay_client *c);
 
+/* relay_client_probe checks that the relay at url answers: it connects
+ * (TLS for wss://), sends GET /health and expects 200 with "status": "ok".
+ * On 0, *out_rtt_us is the TCP connect time and *out_sessions the relay's
+ * session count. Otherwise -errno with the reason in errbuf. Suspends. */
+int relay_client_probe(const char *url, const char *ca_file, int timeout_ms, uint32_t *out_rtt_us,
+		       int64_t *out_sessions, char *errbuf, size_t errbuf_len);
+
 /* relay_client_close sends Close 1000 (best effort, bounded), closes and
  * frees. NULL: no-op. Suspends. */
 void relay_client_close(struct relay_client *c);

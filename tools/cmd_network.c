@@ -12,7 +12,9 @@
 #include "stun/client.h"
 #include "stun/nat.h"
 #include "stun/resolve.h"
+#include "relay/client.h"
 #include "tools/cli.h"
+#include "tools/node.h"
 
 #define CMD "network"
 
@@ -37,6 +39,10 @@ static void help(void)
 	       "  --timeout D         time allowed for discovery, and again for the NAT tests\n"
 	       "                      (default 3s; 500ms, 10s...)\n"
 	       "  --json              one JSON object on stdout instead of text\n"
+	       "  --relay URL         also check this relay (ws:// or wss://; repeatable): GET /health,\n"
+	       "                      connect time and session count. Default: the relays of the\n"
+	       "                      mesh in $ATMOSPHERE_HOME, if there is one\n"
+	       "  --ca-file FILE      trust anchors for wss:// relays (default: the system store)\n"
 	       "  -h, --help          this help\n"
 	       "\n"
 	       "Exit status: 0 when the public address was found, 1 when no STUN server\n"
@@ -44,7 +50,17 @@ static void help(void)
 	       STUN_CLIENT_MAX_SERVERS, STUN_DEFAULT_PORT);
 }
 
-enum { OPT_STUN = 256, OPT_PORT, OPT_TIMEOUT, OPT_JSON };
+enum { OPT_STUN = 256, OPT_PORT, OPT_TIMEOUT, OPT_JSON, OPT_RELAY, OPT_CA };
+
+#define MAX_RELAYS 8
+
+struct relay_check {
+	const char *url;
+	int rc;                 /* 0 reachable, else -errno */
+	uint32_t rtt_us;
+	int64_t sessions;
+	char error[200];
+};
 
 struct net_job {
 	struct stun_endpoint servers[STUN_CLIENT_MAX_SERVERS];
@@ -54,7 +70,28 @@ struct net_job {
 	int rc;                 /* stun_nat_discover's, or the bind error */
 	bool bind_failed;
 	struct stun_nat_report r;
+	struct relay_check relays[MAX_RELAYS];
+	size_t num_relays;
+	const char *ca_file;
+	int relay_done;
 };
+
+struct relay_arg {
+	struct net_job *j;
+	size_t i;
+	struct core_coro *waiter;
+};
+
+static void check_relay(void *arg)
+{
+	struct relay_arg *a = arg;
+	struct relay_check *rc = &a->j->relays[a->i];
+	rc->rc = relay_client_probe(rc->url, a->j->ca_file, (int)a->j->o.timeout_ms, &rc->rtt_us, &rc->sessions,
+				    rc->error, sizeof rc->error);
+	if (++a->j->relay_done == (int)a->j->num_relays)
+		core_unpark(a->waiter, 0);
+	free(a);
+}
 
 static void network_main(void *arg)
 {
@@ -76,8 +113,21 @@ static void network_main(void *arg)
 		core_rt_shutdown(rt);
 		return;
 	}
+	/* Relays are checked meanwhile, each in its own coroutine. */
+	for (size_t i = 0; i < j->num_relays; i++) {
+		struct relay_arg *ra = malloc(sizeof *ra);
+		if (!ra)
+			break;
+		ra->j = j;
+		ra->i = i;
+		ra->waiter = core_coro_current();
+		core_spawn(check_relay, ra);
+	}
 	j->rc = stun_nat_discover(u, j->servers, j->num_servers, &j->o, &j->r);
 	core_udp_close(u);
+	while (j->relay_done < (int)j->num_relays)
+		if (core_park(-1) == -ECANCELED)
+			break;
 	core_rt_shutdown(rt);
 }
 
@@ -152,6 +202,18 @@ static void print_json(const struct net_job *j, bool failed)
 	}
 	json_object_object_add(o, "agreed_by", agreed);
 	json_object_object_add(o, "stun_servers", list);
+	json_object *rl = json_object_new_array();
+	for (size_t i = 0; i < j->num_relays; i++) {
+		const struct relay_check *rc = &j->relays[i];
+		json_object *e = json_object_new_object();
+		json_object_object_add(e, "url", json_object_new_string(rc->url));
+		json_object_object_add(e, "ok", json_object_new_boolean(rc->rc == 0));
+		json_object_object_add(e, "rtt_ms", rc->rc ? NULL : rtt_json(rc->rtt_us));
+		json_object_object_add(e, "sessions", rc->rc || rc->sessions < 0 ? NULL : json_object_new_int64(rc->sessions));
+		json_object_object_add(e, "error", rc->rc ? json_object_new_string(rc->error) : NULL);
+		json_object_array_add(rl, e);
+	}
+	json_object_object_add(o, "relays", rl);
 	if (r->note[0])
 		json_object_object_add(o, "note", json_object_new_string(r->note));
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED));
@@ -197,6 +259,17 @@ static void print_text(const struct net_job *j)
 		printf("  measured with RFC 5780 tests against %s\n", d->servers[r->rfc5780_server].ep.text);
 	printf("Internet reachability (STUN):\n");
 	print_servers(stdout, d);
+	if (j->num_relays) {
+		printf("Relays:\n");
+		for (size_t i = 0; i < j->num_relays; i++) {
+			const struct relay_check *rc = &j->relays[i];
+			if (rc->rc)
+				printf("  %-32s error   %s\n", rc->url, rc->error);
+			else
+				printf("  %-32s ok  %7.1f ms  (%lld sessions)\n", rc->url, rc->rtt_us / 1000.0,
+				       (long long)rc->sessions);
+		}
+	}
 	if (r->note[0])
 		printf("Note: %s\n", r->note);
 }
@@ -261,6 +334,8 @@ int cli_network(int argc, char **argv)
 		{ "port", required_argument, 0, OPT_PORT },
 		{ "timeout", required_argument, 0, OPT_TIMEOUT },
 		{ "json", no_argument, 0, OPT_JSON },
+		{ "relay", required_argument, 0, OPT_RELAY },
+		{ "ca-file", required_argument, 0, OPT_CA },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -306,6 +381,20 @@ int cli_network(int argc, char **argv)
 		case OPT_JSON:
 			json = true;
 			break;
+		case OPT_RELAY:
+			if (j->num_relays == MAX_RELAYS) {
+				rc = cli_usage_error(CMD, "at most %d --relay URLs", MAX_RELAYS);
+				goto out;
+			}
+			if (strncmp(optarg, "ws://", 5) && strncmp(optarg, "wss://", 6)) {
+				rc = cli_usage_error(CMD, "--relay '%s': expected a ws:// or wss:// URL", optarg);
+				goto out;
+			}
+			j->relays[j->num_relays++].url = optarg;
+			break;
+		case OPT_CA:
+			j->ca_file = optarg;
+			break;
 		case 'h':
 			help();
 			rc = 0;
@@ -325,6 +414,16 @@ int cli_network(int argc, char **argv)
 	rc = collect_servers(j, stun_args, num_stun);
 	if (rc)
 		goto out;
+	/* Without --relay: the relays of this machine's mesh, if it has one. */
+	static struct node_state st;
+	if (!j->num_relays) {
+		char err[256];
+		node_home(st.home);
+		if (node_state_load(&st, err, sizeof err) == 0)
+			for (size_t i = 0; i < st.num_relays && j->num_relays < MAX_RELAYS; i++)
+				j->relays[j->num_relays++].url = st.relays[i];
+		node_state_wipe(&st);
+	}
 	j->o.timeout_ms = (unsigned)timeout_ms;
 	j->o.settle_ms = -1; /* report every server's outcome */
 	j->o.software = "atmosphere";

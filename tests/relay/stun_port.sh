@@ -27,8 +27,15 @@ grep -q '^relay listening on 127.0.0.1:' "$dir/out" || fail "config file host no
 timeout 10 turnutils_stunclient -p "$port" 127.0.0.1 >"$dir/coturn" 2>&1 || fail "turnutils_stunclient: $(cat "$dir/coturn")"
 grep -q 'reflexive addr: 127.0.0.1:' "$dir/coturn" || fail "coturn's client got no mapped address: $(cat "$dir/coturn")"
 
-timeout 10 "$bin" network --stun "127.0.0.1:$port" --json >"$dir/net" 2>&1 || fail "network: $(cat "$dir/net")"
+rport=$(sed -n 's/^relay listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$dir/out")
+ATMOSPHERE_HOME="$dir/home" timeout 10 "$bin" network --stun "127.0.0.1:$port" --relay "ws://127.0.0.1:$rport" \
+	--relay "ws://127.0.0.1:1" --json >"$dir/net" 2>&1 || fail "network: $(cat "$dir/net")"
 grep -q '"public_ip": *"127.0.0.1"' "$dir/net" || fail "network did not see 127.0.0.1: $(cat "$dir/net")"
+# The live relay is reachable, the closed port is reported with its error.
+tr -d ' \n' <"$dir/net" | grep -q "\"url\":\"ws://127.0.0.1:$rport\",\"ok\":true" ||
+	fail "network did not report the relay reachable: $(cat "$dir/net")"
+tr -d ' \n' <"$dir/net" | grep -q '"url":"ws://127.0.0.1:1","ok":false' ||
+	fail "network did not report the dead relay: $(cat "$dir/net")"
 
 kill -TERM "$pid"
 wait "$pid"
