@@ -216,7 +216,7 @@ static void print_json(const struct net_job *j, bool failed)
 	json_object_object_add(o, "relays", rl);
 	if (r->note[0])
 		json_object_object_add(o, "note", json_object_new_string(r->note));
-	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED));
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 }
 

@@ -353,7 +353,7 @@ int cli_join(int argc, char **argv)
 	json_object_object_add(rq, "cmd", json_object_new_string("join"));
 	json_object_object_add(rq, "code", json_object_new_string(code));
 	int rc = 0;
-	int r = node_control_call(&st, json_object_to_json_string_ext(rq, JSON_C_TO_STRING_PLAIN), join_line, &rc);
+	int r = node_control_call(&st, json_object_to_json_string_ext(rq, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), join_line, &rc);
 	json_object_put(rq);
 	if (r == 0)
 		return rc;
@@ -448,7 +448,7 @@ int cli_ping(int argc, char **argv)
 	json_object_object_add(rq, "cmd", json_object_new_string("ping"));
 	json_object_object_add(rq, "peer", json_object_new_string(argv[1]));
 	char rep[1024];
-	int r = call_simple("ping", json_object_to_json_string_ext(rq, JSON_C_TO_STRING_PLAIN), rep, sizeof rep);
+	int r = call_simple("ping", json_object_to_json_string_ext(rq, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), rep, sizeof rep);
 	json_object_put(rq);
 	if (r)
 		return r;
@@ -487,7 +487,7 @@ int cli_send(int argc, char **argv)
 	json_object_object_add(rq, "peer", json_object_new_string(argv[1]));
 	json_object_object_add(rq, "text", json_object_new_string(text));
 	char rep[1024];
-	int r = call_simple("send", json_object_to_json_string_ext(rq, JSON_C_TO_STRING_PLAIN), rep, sizeof rep);
+	int r = call_simple("send", json_object_to_json_string_ext(rq, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), rep, sizeof rep);
 	json_object_put(rq);
 	if (r)
 		return r;

@@ -173,7 +173,7 @@ static void say(const char *fmt, ...)
 	if (G->join_out) {
 		json_object *o = json_object_new_object();
 		json_object_object_add(o, "line", json_object_new_string(line));
-		const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+		const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 		char buf[700];
 		int n = snprintf(buf, sizeof buf, "%s\n", s);
 		core_sock_send(G->join_out, buf, (size_t)n, 2000);
@@ -392,7 +392,7 @@ static int peer_send(struct npeer *p, uint8_t type, const void *body, size_t len
 
 static void send_json(struct npeer *p, uint8_t type, json_object *o)
 {
-	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	peer_send(p, type, s, strlen(s));
 	json_object_put(o);
 }
@@ -800,7 +800,7 @@ static void deliver_text(struct npeer *p, const uint8_t *m, size_t n)
 		json_object *o = json_object_new_object();
 		json_object_object_add(o, "from", json_object_new_string(tm.from));
 		json_object_object_add(o, "text", json_object_new_string(tm.text));
-		const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+		const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 		size_t l = strlen(s);
 		char *line = malloc(l + 2);
 		memcpy(line, s, l);
@@ -1166,7 +1166,7 @@ static json_object *peer_json(struct npeer *p)
 
 static void reply(struct core_sock *s, json_object *o)
 {
-	const char *t = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	const char *t = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	size_t l = strlen(t);
 	char *line = malloc(l + 2);
 	memcpy(line, t, l);
