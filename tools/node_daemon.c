@@ -47,6 +47,7 @@
 #define PUNCH_EVERY_MS 250
 #define REPUNCH_EVERY_MS 15000     /* on the relay: keep trying direct */
 #define HANDSHAKE_RETRY_MS 2000
+#define RTT_EVERY_MS 10000         /* a 17-byte ping for `peers`' RTT column */
 #define MAX_CAND 8
 #define MAX_LINKS 96
 #define MAX_INBOX_MSGS 256
@@ -92,6 +93,7 @@ struct npeer {
 	uint64_t bytes_in, bytes_out;
 	double rtt_ms;
 	uint64_t ping_id;
+	uint64_t next_rtt_ms;
 	struct core_coro *ping_waiter;
 	uint64_t last_seen_unix;
 };
@@ -1054,6 +1056,15 @@ static void ticker(void *arg)
 			}
 			if (p->direct_ok && p->have_s && t - p->tx_direct_ms >= KEEPALIVE_MS)
 				peer_send(p, MSG_KEEP, NULL, 0);
+			if (p->have_s && peer_path(p) != PATH_NONE && t >= p->next_rtt_ms && !p->ping_waiter) {
+				uint8_t body[16];
+				uint64_t sent = core_now_ns();
+				p->next_rtt_ms = t + RTT_EVERY_MS;
+				RAND_bytes((uint8_t *)&p->ping_id, 8);
+				memcpy(body, &p->ping_id, 8);
+				memcpy(body + 8, &sent, 8);
+				peer_send(p, MSG_PING, body, 16);
+			}
 			if (p->have_s && net_e2e_needs_rekey(&p->s, t) && !p->hs_live)
 				start_handshake(p, NULL);
 			if (p->hs_live && t - p->hs_sent_ms > HANDSHAKE_RETRY_MS) {
