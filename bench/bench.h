@@ -17,6 +17,8 @@ struct bench_cmd {
 };
 
 int bench_cmd_core(int argc, char **argv);
+int bench_cmd_relay(int argc, char **argv);
+int bench_cmd_stun(int argc, char **argv);
 
 /* bench_usage_error prints "atmosphere-bench NAME: message" and a pointer to
  * --help to stderr and returns 2. */

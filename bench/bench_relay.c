@@ -1,0 +1,1269 @@
+/* atmosphere-bench relay: load-tests a relay that speaks the seed protocol
+ * (issue 6). Options: bench/relay_opts.h; output: bench/relay_report.h.
+ *
+ * Shape of a run. N sessions, each two WebSocket connections: A dials
+ * /relay/{id} and sends, B dials the same id and receives (A -> B only, so a
+ * session's one-way path is one relay hop). Sessions are spread round-robin
+ * over the load generator's reactor threads (core/reactor.h; default one per
+ * allowed CPU); both connections of a session live on one thread. Per
+ * session there are three coroutines: the session's own (dials, then sends),
+ * and one reader per connection (scans what arrives, answers pings, echoes
+ * Close).
+ *
+ * Phases, driven by a coordinator coroutine on reactor 0 through one atomic:
+ *   SETUP  every thread opens its sessions, --concurrency at a time in all;
+ *          a session is up when both upgrades were answered 101
+ *   RUN    throughput: A sends batches of frames as fast as TCP allows;
+ *          latency: a pacer per thread releases messages on a fixed schedule
+ *          (bench/sched.h) and A stamps each with its scheduled time;
+ *          connections: nothing (the sessions are held)
+ *          Warm-up first; only the measured time after it is counted.
+ *   CHECK  latency: messages still in flight may arrive (bounded);
+ *          connections: each A sends one message, which B must receive
+ *   CLOSE  each A sends Close 1000; readers echo Close and end at EOF
+ *   DONE   the runtime shuts down.
+ *
+ * Baselines (--sink): B is not dialed; this process listens on the sink
+ * address, and A dials --url, a TCP proxy (HAProxy, nginx stream) that
+ * forwards to the sink, or the sink itself (plain TCP A -> B, no hop: the
+ * generator's own ceiling). The sink answers the upgrade as a relay would, so
+ * the same bytes cross the hop; B then receives A's frames still masked
+ * (4 bytes more per frame than from a relay).
+ *
+ * Bounds: every wait has a deadline (IO_TIMEOUT_MS per connect, handshake
+ * and send; SETUP_TIMEOUT_MS; CHECK_MS; CLOSE_MS), every loop a count or a
+ * deadline, and every error is counted, never fatal to the run. */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench/bench.h"
+#include "bench/relay_opts.h"
+#include "bench/relay_report.h"
+#include "bench/sched.h"
+#include "bench/stats.h"
+#include "bench/ws_load.h"
+#include "core/reactor.h"
+#include "core/sock.h"
+#include "relay/ws_frame.h"
+
+#define CMD "relay"
+
+enum {
+	IO_TIMEOUT_MS = 10000,         /* a connect, a handshake, a send */
+	RECV_SLICE_MS = 1000,          /* readers wake this often to look at the phase */
+	PARK_SLICE_MS = 1000,          /* so do parked session coroutines */
+	SETUP_TIMEOUT_MS = 120000,     /* every session up or failed */
+	CHECK_MS = 5000,               /* in-flight messages after the measured time */
+	CLOSE_MS = 5000,               /* every connection ended after Close */
+	SETTLE_MS = 500,               /* connections: before reading the RSS */
+	START_DELAY_MS = 20,           /* RUN begins this long after it is announced */
+	BATCH_BYTES = 256 * 1024,      /* throughput: frames per send */
+	SPIN_NS = 1500000,             /* pacer: closer than this to the next send, spin */
+	FD_RESERVE = 64,               /* descriptors beside the connections */
+	SINK_BACKLOG = 4096,
+	STREAM_BUFS_MAX = 16384,       /* receive buffers per thread: 256 MiB of address space */
+};
+
+enum phase { PH_SETUP, PH_RUN, PH_CHECK, PH_CLOSE, PH_DONE };
+
+/* Close 1000 "normal closure", big-endian (RFC 6455 §5.5.1). */
+static const uint8_t close_normal[2] = {0x03, 0xe8};
+
+struct run;
+struct worker;
+
+enum role { ROLE_A, ROLE_B };
+
+/* One connection and its reader's state. Lives on one thread; freed by
+ * whichever of its users (the reader, the session's sender for A) lets go
+ * last. */
+struct conn {
+	struct bench_wconn w;
+	struct worker *wk;
+	struct session *s;            /* NULL for a sink connection not yet matched */
+	enum role role;
+	bool server;                  /* sink side: we are the WebSocket server */
+	int accepted_fd;              /* sink side: the fd until bench_wconn_accept owns it */
+	int refs;
+	bool tx_busy;                 /* a send in progress: control frames wait */
+	bool close_seen;
+	bool pong_owed;
+	uint8_t pong[RELAY_WS_MAX_CONTROL_PAYLOAD];
+	size_t pong_len;
+	uint64_t now;                 /* arrival time of the buffer being scanned, 0: not read yet */
+};
+
+struct session {
+	uint32_t idx;
+	unsigned pos;                 /* index among its thread's sessions that came up */
+	struct worker *wk;
+	struct conn *a;
+	struct core_coro *co;
+	bool up;
+	bool parked;
+	uint64_t due;                 /* latency: messages the pacer released */
+	uint64_t sent;
+	uint8_t *frame;               /* latency/check: one prebuilt masked frame */
+	size_t frame_len;
+	uint8_t mask[4];
+	/* written by B's reader only (another thread in sink mode) */
+	_Atomic uint64_t rx_msgs;
+	_Atomic uint64_t rx_win_payload;
+};
+
+/* Per reactor thread. Counters have one writer (this thread); those the
+ * coordinator reads while the run goes on are atomics used relaxed. */
+struct worker {
+	struct run *run;
+	unsigned idx;
+	int sink_fd;
+	struct core_listener *sink;
+	struct core_shutdown_hook hook;
+	struct session **local;       /* this thread's sessions */
+	unsigned num_local;
+	struct session **up_list;     /* those that came up, for the pacer */
+	unsigned num_up;
+	unsigned setup_inflight, setup_max;
+	struct core_coro *spawner;
+	_Atomic unsigned up, failed, senders_done, conns_open;
+	_Atomic uint64_t setup_last_ns;
+	_Atomic uint64_t tx_msgs, rx_msgs, rx_payload;
+	uint64_t win_msgs, win_payload;
+	struct bench_hist *hist;
+	struct bench_relay_wire wire;
+	struct bench_relay_errors err;
+	uint8_t *batch;               /* throughput: identical masked frames */
+	size_t batch_len;
+	uint32_t batch_msgs;
+};
+
+struct run {
+	const struct bench_relay_opts *o;
+	struct core_rt *rt;
+	unsigned num_workers;
+	struct worker *w;
+	struct session *s;
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	char host_hdr[BENCH_RELAY_HOST_MAX + 16];
+	uint16_t port;                /* A's destination port */
+	char prefix[24];
+	bool tty;
+	_Atomic int phase;
+	/* written by the coordinator before it publishes a phase */
+	uint64_t t_setup0, t_run0, t_meas0, t_meas1, t_check0;
+	long relay_rss0, relay_rss1, self_rss0, self_rss1;
+	uint64_t cpu0_ns, cpu1_ns, relay_ticks0, relay_ticks1;
+	uint64_t sys_busy0, sys_total0, sys_busy1, sys_total1;   /* /proc/stat ticks */
+	unsigned alive;
+	bool failed;                  /* the run could not go on (reported) */
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int phase_get(const struct run *r)
+{
+	return atomic_load_explicit(&r->phase, memory_order_acquire);
+}
+
+/* Single-writer counter: no locked instruction on the hot path. */
+static void bump(_Atomic uint64_t *c, uint64_t v)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v, memory_order_relaxed);
+}
+
+static void bump_u(_Atomic unsigned *c)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_relaxed);
+}
+
+static void drop_u(_Atomic unsigned *c)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) - 1, memory_order_relaxed);
+}
+
+/* /proc/PID/status VmRSS in KiB, -1 when unreadable (pid 0: this process). */
+static long rss_kib(int pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+	if (pid)
+		snprintf(path, sizeof path, "/proc/%d/status", pid);
+	else
+		snprintf(path, sizeof path, "/proc/self/status");
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+/* utime + stime of PID in clock ticks, 0 when unreadable. */
+static uint64_t proc_ticks(int pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* The command name may hold spaces: fields resume after its ')'. */
+	char *p = strrchr(buf, ')');
+	unsigned long long ut, st;
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return 0;
+	return ut + st;
+}
+
+/* The machine's busy (user, nice, system, irq, softirq) and total ticks,
+ * all CPUs, from /proc/stat; false when unreadable. */
+static bool sys_ticks(uint64_t *busy, uint64_t *total)
+{
+	unsigned long long v[8] = {0};
+	FILE *f = fopen("/proc/stat", "r");
+	if (!f)
+		return false;
+	int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+		       &v[7]);
+	fclose(f);
+	if (n != 8)
+		return false;
+	*busy = v[0] + v[1] + v[2] + v[5] + v[6];
+	*total = 0;
+	for (int i = 0; i < 8; i++)
+		*total += v[i];
+	return true;
+}
+
+/* --- errors --- */
+
+static void count_error(struct worker *wk, int err, int http_status)
+{
+	struct bench_relay_errors *e = &wk->err;
+	switch (err) {
+	case -ECONNREFUSED:
+		e->refused++;
+		break;
+	case -ETIMEDOUT:
+		e->timeout++;
+		break;
+	case -ECONNABORTED:
+		if (http_status == 409)
+			e->http_409++;
+		else if (http_status == 429)
+			e->http_429++;
+		else if (http_status == 503)
+			e->http_503++;
+		else
+			e->http_other++;
+		break;
+	case -ECONNRESET:
+	case -EPIPE:
+		e->reset++;
+		break;
+	case -EPROTO:
+		e->proto++;
+		break;
+	default:
+		e->io++;
+		break;
+	}
+}
+
+/* --- connections --- */
+
+static struct conn *conn_new(struct worker *wk, struct session *s, enum role role, bool server)
+{
+	struct conn *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->wk = wk;
+	c->s = s;
+	c->role = role;
+	c->server = server;
+	c->refs = 1;
+	return c;
+}
+
+/* Adds c's byte counts to its thread's totals, closes it and frees it when
+ * its last user lets go. */
+static void conn_put(struct conn *c)
+{
+	if (--c->refs > 0)
+		return;
+	struct bench_relay_wire *t = &c->wk->wire;
+	struct bench_wconn *w = &c->w;
+	if (c->role == ROLE_A) {
+		t->a_tx_wire += w->tx_wire;
+		t->a_tx_payload += w->tx_payload;
+		t->a_rx_wire += bench_wconn_rx_wire(w);
+	} else {
+		t->b_tx_wire += w->tx_wire;
+		t->b_rx_wire += bench_wconn_rx_wire(w);
+		t->b_rx_payload += w->scan.n.payload;
+	}
+	t->handshake += w->hs_tx + w->hs_rx;
+	t->control += w->scan.n.control;
+	t->text_msgs += w->scan.n.text_messages;
+	if (w->sock) {
+		bench_wconn_close(w);
+		drop_u(&c->wk->conns_open);
+	}
+	free(c);
+}
+
+/* Sends on c once no other coroutine is sending on it (a pong from the
+ * reader must not land inside a frame of the sender). */
+static int conn_lock(struct conn *c)
+{
+	uint64_t deadline = now_ns() + (uint64_t)IO_TIMEOUT_MS * 1000000u;
+	while (c->tx_busy) {
+		if (now_ns() > deadline)
+			return -ETIMEDOUT;
+		core_yield();
+	}
+	c->tx_busy = true;
+	return 0;
+}
+
+static int conn_send(struct conn *c, const void *buf, size_t len, uint64_t payload, uint32_t msgs)
+{
+	int rc = conn_lock(c);
+	if (rc)
+		return rc;
+	rc = bench_wconn_send(&c->w, buf, len, payload, msgs, IO_TIMEOUT_MS);
+	c->tx_busy = false;
+	return rc;
+}
+
+static int conn_control(struct conn *c, uint8_t opcode, const uint8_t *payload, size_t len)
+{
+	int rc = conn_lock(c);
+	if (rc)
+		return rc;
+	/* Clients mask (RFC 6455 §5.3); a sink is the server of its connection. */
+	rc = bench_wconn_send_control(&c->w, opcode, payload, len, !c->server, IO_TIMEOUT_MS);
+	c->tx_busy = false;
+	return rc;
+}
+
+static void on_event(void *arg, const struct bench_ws_event *ev)
+{
+	struct conn *c = arg;
+	struct worker *wk = c->wk;
+	struct run *r = wk->run;
+	switch (ev->kind) {
+	case BENCH_WS_EV_PING:
+		memcpy(c->pong, ev->data, ev->data_len);
+		c->pong_len = ev->data_len;
+		c->pong_owed = true;
+		return;
+	case BENCH_WS_EV_PONG:
+		return;
+	case BENCH_WS_EV_CLOSE:
+		c->close_seen = true;
+		return;
+	case BENCH_WS_EV_MESSAGE:
+		break;
+	}
+	if (ev->opcode != RELAY_WS_OP_BINARY || c->role != ROLE_B)
+		return; /* the relay's paired notice, or data towards A: counted by the scanner */
+	if (!c->now)
+		c->now = now_ns();
+	bump(&wk->rx_msgs, 1);
+	bump(&wk->rx_payload, ev->len);
+	bool in_window = c->now >= r->t_meas0 && c->now < r->t_meas1 && phase_get(r) >= PH_RUN;
+	if (in_window) {
+		wk->win_msgs++;
+		wk->win_payload += ev->len;
+	}
+	if (r->o->mode == BENCH_RELAY_THROUGHPUT) {
+		if (c->s) {
+			atomic_fetch_add_explicit(&c->s->rx_msgs, 1, memory_order_relaxed);
+			if (in_window)
+				atomic_fetch_add_explicit(&c->s->rx_win_payload, ev->len, memory_order_relaxed);
+		}
+		return;
+	}
+	uint32_t sid;
+	uint64_t sched;
+	if (!bench_stamp_get(ev->data, ev->data_len, &sid, &sched) || !c->s || sid != c->s->idx) {
+		wk->err.proto++; /* not ours, or delivered to the wrong session */
+		return;
+	}
+	atomic_fetch_add_explicit(&c->s->rx_msgs, 1, memory_order_relaxed);
+	if (r->o->mode == BENCH_RELAY_LATENCY && sched >= r->t_meas0 && sched < r->t_meas1)
+		bench_hist_record(wk->hist, bench_sched_latency(sched, c->now));
+}
+
+/* The reader of one connection: until EOF, an error, or the end of the run.
+ * Owns one reference to c. */
+static void reader_main(void *arg)
+{
+	struct conn *c = arg;
+	struct worker *wk = c->wk;
+	struct run *r = wk->run;
+	uint64_t close_deadline = 0;
+	for (;;) {
+		c->now = 0;
+		int n = bench_wconn_recv(&c->w, RECV_SLICE_MS, on_event, c);
+		int ph = phase_get(r);
+		if (n == -ETIMEDOUT) {
+			if (ph >= PH_CLOSE) {
+				if (!close_deadline)
+					close_deadline = now_ns() + (uint64_t)CLOSE_MS * 1000000u;
+				else if (now_ns() > close_deadline)
+					break; /* counted as left open by the coordinator */
+			}
+			continue;
+		}
+		if (n <= 0) {
+			if (ph < PH_CLOSE && !c->w.close_sent) {
+				if (n == 0)
+					wk->err.closed++;
+				else
+					count_error(wk, n, 0);
+			}
+			break;
+		}
+		if (c->pong_owed) {
+			c->pong_owed = false;
+			conn_control(c, RELAY_WS_OP_PONG, c->pong, c->pong_len);
+		}
+		if (c->close_seen) {
+			if (!c->w.close_sent) {
+				if (ph < PH_CLOSE)
+					wk->err.closed++;
+				/* Answer with a Close of our own (RFC 6455 §5.5.1). */
+				conn_control(c, RELAY_WS_OP_CLOSE, close_normal, sizeof close_normal);
+			}
+			if (c->server)
+				break; /* the server closes TCP first (§7.1.1) */
+			c->close_seen = false;
+		}
+	}
+	conn_put(c);
+}
+
+static int spawn_reader(struct conn *c)
+{
+	c->refs++;
+	int rc = core_spawn(reader_main, c);
+	if (rc < 0)
+		c->refs--;
+	return rc;
+}
+
+/* --- sessions --- */
+
+static void session_path(const struct run *r, uint32_t idx, char *out, size_t out_len)
+{
+	snprintf(out, out_len, "/relay/%s-%u", r->prefix, idx);
+}
+
+static int dial(struct worker *wk, struct session *s, struct conn *c)
+{
+	struct run *r = wk->run;
+	char path[96];
+	session_path(r, s->idx, path, sizeof path);
+	int rc = bench_wconn_dial(&c->w, (const struct sockaddr *)&r->addr, r->addr_len, r->host_hdr, path,
+				  IO_TIMEOUT_MS, on_event, c);
+	if (rc < 0) {
+		count_error(wk, rc, c->w.http_status);
+		return rc;
+	}
+	bump_u(&wk->conns_open);
+	return 0;
+}
+
+/* Parks until the phase reaches ph (or the deadline, 0: none). The worker
+ * unparks its sessions at each phase change. */
+static void wait_phase(struct session *s, int ph)
+{
+	struct run *r = s->wk->run;
+	for (unsigned i = 0; phase_get(r) < ph && i < 1000000u; i++) {
+		s->parked = true;
+		core_park(PARK_SLICE_MS);
+		s->parked = false;
+	}
+}
+
+static void send_stamped(struct session *s, uint64_t sched)
+{
+	struct worker *wk = s->wk;
+	const struct bench_relay_opts *o = wk->run->o;
+	size_t hl = s->frame_len - (o->mode == BENCH_RELAY_LATENCY ? o->size : BENCH_STAMP_LEN);
+	bench_stamp_put(s->frame + hl, s->mask, s->idx, sched);
+	int rc = conn_send(s->a, s->frame, s->frame_len, s->frame_len - hl, 1);
+	if (rc < 0) {
+		count_error(wk, rc, 0);
+		return;
+	}
+	bump(&wk->tx_msgs, 1);
+}
+
+static void run_throughput(struct session *s)
+{
+	struct worker *wk = s->wk;
+	struct run *r = wk->run;
+	uint64_t now = now_ns();
+	if (now < r->t_run0)
+		core_sleep((unsigned)((r->t_run0 - now) / 1000000u) + 1);
+	uint64_t payload = (uint64_t)wk->batch_msgs * r->o->size;
+	/* Bounded by the clock, and by a count no run reaches before it. */
+	for (uint64_t i = 0; i < UINT64_MAX / 2 && now_ns() < r->t_meas1 && phase_get(r) < PH_CLOSE; i++) {
+		int rc = conn_send(s->a, wk->batch, wk->batch_len, payload, wk->batch_msgs);
+		if (rc < 0) {
+			count_error(wk, rc, 0);
+			break;
+		}
+		bump(&wk->tx_msgs, wk->batch_msgs);
+	}
+}
+
+static void run_latency(struct session *s)
+{
+	struct worker *wk = s->wk;
+	struct run *r = wk->run;
+	struct bench_sched sched = {.start_ns = r->t_run0, .rate = (uint64_t)r->o->rate * wk->num_up};
+	for (;;) {
+		while (s->sent < s->due && phase_get(r) < PH_CLOSE) {
+			/* This session's message k is event k * n + pos of the thread's schedule. */
+			send_stamped(s, bench_sched_time(&sched, s->sent * wk->num_up + s->pos));
+			s->sent++;
+		}
+		int ph = phase_get(r);
+		if (ph >= PH_CLOSE || (ph >= PH_CHECK && s->sent >= s->due))
+			break;
+		s->parked = true;
+		core_park(PARK_SLICE_MS);
+		s->parked = false;
+	}
+}
+
+static void release_setup_slot(struct worker *wk)
+{
+	wk->setup_inflight--;
+	if (wk->spawner)
+		core_unpark(wk->spawner, 0);
+}
+
+static void session_main(void *arg)
+{
+	struct session *s = arg;
+	struct worker *wk = s->wk;
+	struct run *r = wk->run;
+	const struct bench_relay_opts *o = r->o;
+	struct conn *a = NULL, *b = NULL;
+
+	s->co = core_coro_current();
+	a = conn_new(wk, s, ROLE_A, false);
+	if (!a || dial(wk, s, a) < 0)
+		goto failed;
+	if (spawn_reader(a) < 0) {
+		wk->err.io++;
+		goto failed;
+	}
+	if (!o->sink) {
+		b = conn_new(wk, s, ROLE_B, false);
+		if (!b || dial(wk, s, b) < 0 || spawn_reader(b) < 0)
+			goto failed;
+		conn_put(b); /* the reader owns it now */
+		b = NULL;
+	}
+	s->a = a;
+	s->up = true;
+	bump_u(&wk->up);
+	atomic_store_explicit(&wk->setup_last_ns, now_ns(), memory_order_relaxed);
+	release_setup_slot(wk);
+
+	wait_phase(s, PH_RUN);
+	if (o->mode == BENCH_RELAY_THROUGHPUT && phase_get(r) == PH_RUN) {
+		run_throughput(s);
+	} else if (o->mode == BENCH_RELAY_LATENCY && phase_get(r) == PH_RUN) {
+		run_latency(s);
+	} else if (o->mode == BENCH_RELAY_CONNECTIONS) {
+		wait_phase(s, PH_CHECK);
+		if (phase_get(r) == PH_CHECK)
+			send_stamped(s, now_ns());
+	}
+	bump_u(&wk->senders_done);
+	wait_phase(s, PH_CLOSE);
+	if (!a->w.close_sent && a->w.sock)
+		conn_control(a, RELAY_WS_OP_CLOSE, close_normal, sizeof close_normal);
+	s->a = NULL;
+	conn_put(a);
+	return;
+failed:
+	if (b)
+		conn_put(b);
+	if (a) {
+		if (a->w.sock && !a->w.close_sent)
+			conn_control(a, RELAY_WS_OP_CLOSE, close_normal, sizeof close_normal);
+		conn_put(a);
+	}
+	bump_u(&wk->failed);
+	release_setup_slot(wk);
+}
+
+/* --- the sink: B's end of a baseline --- */
+
+static void sink_conn(void *arg)
+{
+	struct conn *c = arg;
+	struct worker *wk = c->wk;
+	struct run *r = wk->run;
+	char id[129];
+	int rc = bench_wconn_accept(&c->w, c->accepted_fd, id, IO_TIMEOUT_MS, on_event, c);
+	c->accepted_fd = -1;
+	if (rc < 0) {
+		count_error(wk, rc, 0);
+		conn_put(c);
+		return;
+	}
+	bump_u(&wk->conns_open);
+	/* The id is "<prefix>-<index>": anything else is not from this run. */
+	size_t plen = strlen(r->prefix);
+	char *end = NULL;
+	unsigned long idx = ULONG_MAX;
+	if (!strncmp(id, r->prefix, plen) && id[plen] == '-' && id[plen + 1] >= '0' && id[plen + 1] <= '9')
+		idx = strtoul(id + plen + 1, &end, 10);
+	if (idx >= r->o->sessions || !end || *end) {
+		wk->err.proto++;
+		conn_put(c);
+		return;
+	}
+	c->s = &r->s[idx];
+	reader_main(c); /* takes over our reference */
+}
+
+static void sink_interrupt(void *arg)
+{
+	struct worker *wk = arg;
+	if (wk->sink)
+		core_listener_interrupt(wk->sink);
+}
+
+static void sink_accept(void *arg)
+{
+	struct worker *wk = arg;
+	int err = 0;
+	wk->sink = core_listener_new(wk->sink_fd, &err);
+	wk->sink_fd = -1; /* the listener owns it now, or closed it */
+	if (!wk->sink) {
+		count_error(wk, err, 0);
+		return;
+	}
+	core_on_shutdown(&wk->hook, sink_interrupt, wk);
+	/* One accept per connection of the run, at most; ends at DONE. */
+	for (unsigned i = 0; i < 4u * BENCH_RELAY_SESSIONS_MAX && phase_get(wk->run) < PH_DONE; i++) {
+		int fd = core_listener_accept(wk->sink, RECV_SLICE_MS);
+		if (fd == -ETIMEDOUT)
+			continue;
+		if (fd == -ECANCELED)
+			break;
+		if (fd < 0) {
+			count_error(wk, fd, 0);
+			core_sleep(1); /* -EMFILE and the like: do not spin on it */
+			continue;
+		}
+		struct conn *c = conn_new(wk, NULL, ROLE_B, true);
+		if (!c) {
+			close(fd);
+			wk->err.io++;
+			continue;
+		}
+		c->accepted_fd = fd;
+		if (core_spawn(sink_conn, c) < 0) {
+			close(fd);
+			free(c);
+			wk->err.io++;
+		}
+	}
+	core_shutdown_hook_remove(&wk->hook);
+	core_listener_close(wk->sink);
+	wk->sink = NULL;
+}
+
+/* --- the worker: one per reactor thread --- */
+
+static void unpark_sessions(struct worker *wk)
+{
+	for (unsigned i = 0; i < wk->num_local; i++) {
+		struct session *s = wk->local[i];
+		if (s->parked && s->co)
+			core_unpark(s->co, 0);
+	}
+}
+
+static void wait_phase_worker(struct worker *wk, int ph)
+{
+	/* The coordinator moves on within its own deadlines; this only follows. */
+	for (unsigned i = 0; phase_get(wk->run) < ph && i < 100000000u; i++)
+		core_sleep(1);
+}
+
+/* Latency: releases this thread's messages on schedule. Spins (core_yield)
+ * when the next message is due within SPIN_NS, because timers have
+ * millisecond resolution: the generator's CPU is the price of sending on
+ * time, and the table shows it. */
+static void pace(struct worker *wk)
+{
+	struct run *r = wk->run;
+	unsigned n = wk->num_up;
+	if (!n)
+		return;
+	struct bench_sched sch = {.start_ns = r->t_run0, .rate = (uint64_t)r->o->rate * n};
+	uint64_t end = bench_sched_due(&sch, r->t_meas1 - 1); /* messages scheduled before t_meas1 */
+	uint64_t j = 0;
+	for (uint64_t iter = 0; j < end && phase_get(r) < PH_CLOSE && iter < UINT64_MAX / 2; iter++) {
+		uint64_t due = bench_sched_due(&sch, now_ns());
+		if (due > end)
+			due = end;
+		for (; j < due; j++) {
+			struct session *s = wk->up_list[j % n];
+			s->due = j / n + 1;
+			if (s->parked)
+				core_unpark(s->co, 0);
+		}
+		if (j >= end)
+			break;
+		uint64_t next = bench_sched_time(&sch, j), now = now_ns();
+		if (next > now + SPIN_NS)
+			core_sleep((unsigned)((next - now - SPIN_NS / 2) / 1000000u));
+		else
+			core_yield();
+	}
+}
+
+static void coordinator_main(void *arg);
+
+static void worker_main(void *arg)
+{
+	struct run *r = arg;
+	struct worker *wk = &r->w[core_reactor_index(core_self())];
+	if (wk->idx == 0 && core_spawn(coordinator_main, r) < 0) {
+		fprintf(stderr, "atmosphere-bench relay: cannot start the coordinator: out of memory\n");
+		r->failed = true;
+		core_rt_shutdown(r->rt);
+		return;
+	}
+	if (r->o->sink && core_spawn(sink_accept, wk) < 0)
+		wk->err.io++;
+
+	/* SETUP: at most setup_max sessions of this thread being set up at once. */
+	wk->spawner = core_coro_current();
+	for (unsigned i = 0; i < wk->num_local && phase_get(r) < PH_CLOSE; i++) {
+		for (unsigned k = 0; wk->setup_inflight >= wk->setup_max && k < 1000000u && phase_get(r) < PH_CLOSE; k++)
+			core_park(PARK_SLICE_MS);
+		wk->setup_inflight++;
+		if (core_spawn(session_main, wk->local[i]) < 0) {
+			wk->setup_inflight--;
+			bump_u(&wk->failed);
+			wk->err.io++;
+		}
+	}
+	wk->spawner = NULL;
+
+	wait_phase_worker(wk, PH_RUN);
+	for (unsigned i = 0; i < wk->num_local; i++)
+		if (wk->local[i]->up) {
+			wk->local[i]->pos = wk->num_up;
+			wk->up_list[wk->num_up++] = wk->local[i];
+		}
+	unpark_sessions(wk);
+	if (r->o->mode == BENCH_RELAY_LATENCY && phase_get(r) == PH_RUN)
+		pace(wk);
+	wait_phase_worker(wk, PH_CHECK);
+	unpark_sessions(wk);
+	wait_phase_worker(wk, PH_CLOSE);
+	unpark_sessions(wk);
+	wait_phase_worker(wk, PH_DONE);
+	if (wk->sink)
+		core_listener_interrupt(wk->sink);
+}
+
+/* --- the coordinator, on reactor 0 --- */
+
+static unsigned sum_u(struct run *r, size_t off)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < r->num_workers; i++)
+		n += atomic_load_explicit((_Atomic unsigned *)((char *)&r->w[i] + off), memory_order_relaxed);
+	return n;
+}
+
+static uint64_t sum_u64(struct run *r, size_t off)
+{
+	uint64_t n = 0;
+	for (unsigned i = 0; i < r->num_workers; i++)
+		n += atomic_load_explicit((_Atomic uint64_t *)((char *)&r->w[i] + off), memory_order_relaxed);
+	return n;
+}
+
+#define SUM(r, field) sum_u((r), offsetof(struct worker, field))
+#define SUM64(r, field) sum_u64((r), offsetof(struct worker, field))
+
+static void progress(struct run *r, const char *what)
+{
+	if (!r->tty)
+		return;
+	unsigned up = SUM(r, up), failed = SUM(r, failed);
+	uint64_t rx = SUM64(r, rx_msgs), bytes = SUM64(r, rx_payload);
+	fprintf(stderr, "\ratmosphere-bench relay: %-8s sessions %u/%u up, %u failed; received %llu msgs, %.1f MB   ",
+		what, up, r->o->sessions, failed, (unsigned long long)rx, (double)bytes / 1e6);
+}
+
+/* Sleeps until t (CLOCK_MONOTONIC ns), printing progress each second. */
+static void sleep_until(struct run *r, uint64_t t, const char *what)
+{
+	for (unsigned i = 0; i < 100000000u; i++) {
+		uint64_t now = now_ns();
+		if (now >= t)
+			return;
+		uint64_t ms = (t - now) / 1000000u;
+		core_sleep(ms > 1000 ? 1000 : (unsigned)ms);
+		if (ms > 1000)
+			progress(r, what);
+	}
+}
+
+static void coordinator_main(void *arg)
+{
+	struct run *r = arg;
+	const struct bench_relay_opts *o = r->o;
+
+	/* SETUP */
+	uint64_t deadline = r->t_setup0 + (uint64_t)SETUP_TIMEOUT_MS * 1000000u, last = 0;
+	while (SUM(r, up) + SUM(r, failed) < o->sessions && now_ns() < deadline) {
+		core_sleep(2);
+		if (now_ns() - last > 1000000000u) {
+			progress(r, "set-up");
+			last = now_ns();
+		}
+	}
+	unsigned up = SUM(r, up);
+	if (!up)
+		goto close;
+	if (o->mode == BENCH_RELAY_CONNECTIONS) {
+		/* Hold: the RSS is read at the end, after the relay settled. */
+		r->t_run0 = r->t_meas0 = now_ns();
+		r->t_meas1 = r->t_meas0 + o->duration_ms * 1000000u;
+		atomic_store_explicit(&r->phase, PH_RUN, memory_order_release);
+		sleep_until(r, r->t_meas0 + (uint64_t)SETTLE_MS * 1000000u, "holding");
+		sleep_until(r, r->t_meas1, "holding");
+		r->relay_rss1 = o->relay_pid ? rss_kib(o->relay_pid) : -1;
+		r->self_rss1 = rss_kib(0);
+	} else {
+		r->t_run0 = now_ns() + (uint64_t)START_DELAY_MS * 1000000u;
+		r->t_meas0 = r->t_run0 + o->warmup_ms * 1000000u;
+		r->t_meas1 = r->t_meas0 + o->duration_ms * 1000000u;
+		atomic_store_explicit(&r->phase, PH_RUN, memory_order_release);
+		sleep_until(r, r->t_meas0, "warm-up");
+		r->cpu0_ns = cpu_ns();
+		r->relay_ticks0 = o->relay_pid ? proc_ticks(o->relay_pid) : 0;
+		sys_ticks(&r->sys_busy0, &r->sys_total0);
+		sleep_until(r, r->t_meas1, "running");
+		r->cpu1_ns = cpu_ns();
+		r->relay_ticks1 = o->relay_pid ? proc_ticks(o->relay_pid) : 0;
+		sys_ticks(&r->sys_busy1, &r->sys_total1);
+	}
+
+	/* CHECK: senders finish; latency and connections wait for their messages. */
+	r->t_check0 = now_ns();
+	atomic_store_explicit(&r->phase, PH_CHECK, memory_order_release);
+	deadline = r->t_check0 + (uint64_t)(o->mode == BENCH_RELAY_THROUGHPUT ? IO_TIMEOUT_MS : CHECK_MS) * 1000000u;
+	while (now_ns() < deadline) {
+		bool senders = SUM(r, senders_done) >= up;
+		bool delivered = o->mode == BENCH_RELAY_THROUGHPUT || SUM64(r, rx_msgs) >= SUM64(r, tx_msgs);
+		if (senders && delivered)
+			break;
+		core_sleep(2);
+	}
+close:
+	atomic_store_explicit(&r->phase, PH_CLOSE, memory_order_release);
+	deadline = now_ns() + (uint64_t)(CLOSE_MS + 2 * RECV_SLICE_MS) * 1000000u;
+	while (SUM(r, conns_open) > 0 && now_ns() < deadline)
+		core_sleep(2);
+	if (r->tty)
+		fputc('\n', stderr);
+	atomic_store_explicit(&r->phase, PH_DONE, memory_order_release);
+	core_rt_shutdown(r->rt);
+}
+
+/* --- the command --- */
+
+static int allowed_cpus(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) != 0)
+		return 1;
+	int n = CPU_COUNT(&set);
+	return n > 0 ? n : 1;
+}
+
+/* Raises the soft descriptor limit to the hard one and checks the run fits.
+ * Returns 0, or -1 after saying why not. */
+static int check_fds(const struct bench_relay_opts *o)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 0;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	uint64_t need = 2ull * o->sessions + FD_RESERVE;
+	if (rl.rlim_cur != RLIM_INFINITY && need > rl.rlim_cur) {
+		fprintf(stderr,
+			"atmosphere-bench relay: --sessions %u needs %llu descriptors (two per session and %d more), but "
+			"RLIMIT_NOFILE is %llu: raise it (ulimit -n) or ask for fewer sessions\n",
+			o->sessions, (unsigned long long)need, FD_RESERVE, (unsigned long long)rl.rlim_cur);
+		return -1;
+	}
+	return 0;
+}
+
+static int resolve(const char *host, uint16_t port, struct sockaddr_storage *out, socklen_t *out_len)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+	char portstr[8];
+	snprintf(portstr, sizeof portstr, "%u", port);
+	int rc = getaddrinfo(host, portstr, &hints, &res);
+	if (rc != 0) {
+		fprintf(stderr, "atmosphere-bench relay: cannot resolve '%s': %s\n", host, gai_strerror(rc));
+		return -1;
+	}
+	memcpy(out, res->ai_addr, res->ai_addrlen);
+	*out_len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* Binds one SO_REUSEPORT listener per worker on the sink address; with
+ * port 0 the first picks the port, the others join it, and A dials it. */
+static int sink_bind(struct run *r)
+{
+	struct sockaddr_storage a;
+	socklen_t len;
+	if (resolve(r->o->sink_host, r->o->sink_port, &a, &len))
+		return -1;
+	for (unsigned i = 0; i < r->num_workers; i++) {
+		int fd = core_tcp_listen((const struct sockaddr *)&a, len, SINK_BACKLOG, true);
+		if (fd < 0) {
+			fprintf(stderr, "atmosphere-bench relay: --sink %s:%u: listen: %s\n", r->o->sink_host,
+				r->o->sink_port, strerror(-fd));
+			return -1;
+		}
+		r->w[i].sink_fd = fd;
+		if (i == 0 && r->o->sink_port == 0 && getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+			fprintf(stderr, "atmosphere-bench relay: --sink: getsockname: %s\n", strerror(errno));
+			return -1;
+		}
+	}
+	if (r->o->sink_port == 0) {
+		uint16_t port = ntohs(a.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&a)->sin6_port
+							       : ((struct sockaddr_in *)&a)->sin_port);
+		memcpy(&r->addr, &a, len);
+		r->addr_len = len;
+		r->port = port;
+	}
+	return 0;
+}
+
+static void run_free(struct run *r)
+{
+	if (r->w)
+		for (unsigned i = 0; i < r->num_workers; i++) {
+			struct worker *wk = &r->w[i];
+			free(wk->local);
+			free(wk->up_list);
+			free(wk->hist);
+			free(wk->batch);
+			if (wk->sink_fd >= 0)
+				close(wk->sink_fd);
+		}
+	if (r->s)
+		for (unsigned i = 0; i < r->o->sessions; i++)
+			free(r->s[i].frame);
+	free(r->s);
+	free(r->w);
+	core_rt_free(r->rt);
+}
+
+static int run_init(struct run *r, const struct bench_relay_opts *o)
+{
+	const char *nomem = "atmosphere-bench relay: out of memory\n";
+	memset(r, 0, sizeof *r);
+	r->o = o;
+	r->tty = isatty(STDERR_FILENO);
+	r->num_workers = o->threads ? o->threads : (unsigned)allowed_cpus();
+	if (r->num_workers > o->sessions)
+		r->num_workers = o->sessions;
+	r->relay_rss0 = r->relay_rss1 = -1;
+	snprintf(r->prefix, sizeof r->prefix, "b%08x", (unsigned)bench_rand_u64());
+	r->port = o->port;
+	if (!(o->sink && o->sink_port == 0) && resolve(o->host, o->port, &r->addr, &r->addr_len))
+		return -1;
+	r->w = calloc(r->num_workers, sizeof *r->w);
+	r->s = calloc(o->sessions, sizeof *r->s);
+	if (!r->w || !r->s) {
+		fputs(nomem, stderr);
+		return -1;
+	}
+	unsigned per_thread = (o->sessions + r->num_workers - 1) / r->num_workers;
+	for (unsigned i = 0; i < r->num_workers; i++) {
+		struct worker *wk = &r->w[i];
+		wk->run = r;
+		wk->idx = i;
+		wk->sink_fd = -1;
+		wk->setup_max = o->concurrency / r->num_workers ? o->concurrency / r->num_workers : 1;
+		wk->local = calloc(per_thread, sizeof *wk->local);
+		wk->up_list = calloc(per_thread, sizeof *wk->up_list);
+		wk->hist = malloc(sizeof *wk->hist);
+		if (!wk->local || !wk->up_list || !wk->hist) {
+			fputs(nomem, stderr);
+			return -1;
+		}
+		bench_hist_init(wk->hist);
+		if (o->mode == BENCH_RELAY_THROUGHPUT) {
+			uint64_t m = bench_rand_u64();
+			uint8_t mask[4];
+			memcpy(mask, &m, 4);
+			size_t frame = bench_frame_header_len(o->size, true) + o->size;
+			wk->batch_msgs = frame >= BATCH_BYTES ? 1 : (uint32_t)(BATCH_BYTES / frame);
+			wk->batch = malloc(frame * wk->batch_msgs);
+			if (!wk->batch) {
+				fputs(nomem, stderr);
+				return -1;
+			}
+			wk->batch_len = bench_frames_build(wk->batch, frame * wk->batch_msgs, o->size, wk->batch_msgs, mask);
+		}
+	}
+	size_t payload = o->mode == BENCH_RELAY_LATENCY ? o->size : BENCH_STAMP_LEN;
+	for (unsigned i = 0; i < o->sessions; i++) {
+		struct session *s = &r->s[i];
+		struct worker *wk = &r->w[i % r->num_workers];
+		s->idx = i;
+		s->wk = wk;
+		wk->local[wk->num_local++] = s;
+		if (o->mode == BENCH_RELAY_THROUGHPUT)
+			continue;
+		uint64_t m = bench_rand_u64();
+		memcpy(s->mask, &m, 4);
+		s->frame_len = bench_frame_header_len(payload, true) + payload;
+		s->frame = malloc(s->frame_len);
+		if (!s->frame) {
+			fputs(nomem, stderr);
+			return -1;
+		}
+		bench_frames_build(s->frame, s->frame_len, payload, 1, s->mask);
+	}
+	if (o->sink && sink_bind(r))
+		return -1;
+	if (strchr(o->host, ':'))
+		snprintf(r->host_hdr, sizeof r->host_hdr, "[%s]:%u", o->host, r->port);
+	else
+		snprintf(r->host_hdr, sizeof r->host_hdr, "%s:%u", o->host, r->port);
+	/* Receive buffers: each socket may queue 64 KiB (four 16 KiB buffers)
+	 * before core pauses it, so a ring smaller than that times the busy
+	 * sockets of a thread runs dry and stalls them all (-ENOBUFS): the
+	 * generator would then be what limits. */
+	unsigned bufs = 1024;
+	while (bufs < STREAM_BUFS_MAX && bufs < 4u * (per_thread + 16))
+		bufs *= 2;
+	/* shutdown_grace_ms: by DONE every connection was given CLOSE_MS already. */
+	struct core_rt_opts ro = {.num_threads = r->num_workers, .shutdown_grace_ms = 1000, .stream_bufs = bufs};
+	int err = 0;
+	r->rt = core_rt_new(&ro, &err);
+	if (!r->rt) {
+		fprintf(stderr, "atmosphere-bench relay: cannot start the io_uring runtime: %s\n", core_rt_explain(err));
+		return -1;
+	}
+	return 0;
+}
+
+static void collect(struct run *r, struct bench_relay_result *res)
+{
+	const struct bench_relay_opts *o = r->o;
+	memset(res, 0, sizeof *res);
+	res->port = r->port;
+	res->threads = r->num_workers;
+	res->cpus_allowed = allowed_cpus();
+	res->relay_rss_kib_before = r->relay_rss0;
+	res->relay_rss_kib_after = r->relay_rss1;
+	res->self_rss_kib_before = r->self_rss0;
+	res->self_rss_kib_after = r->self_rss1;
+	uint64_t setup_last = r->t_setup0;
+	struct bench_hist *h = r->w[0].hist;
+	for (unsigned i = 0; i < r->num_workers; i++) {
+		struct worker *wk = &r->w[i];
+		res->sessions_up += atomic_load(&wk->up);
+		res->sessions_failed += atomic_load(&wk->failed);
+		uint64_t t = atomic_load(&wk->setup_last_ns);
+		if (t > setup_last)
+			setup_last = t;
+		res->win_msgs += wk->win_msgs;
+		res->win_payload += wk->win_payload;
+		res->sent += atomic_load(&wk->tx_msgs);
+		res->received += atomic_load(&wk->rx_msgs);
+		if (i)
+			bench_hist_merge(h, wk->hist);
+		const struct bench_relay_wire *w = &wk->wire;
+		res->wire.a_tx_wire += w->a_tx_wire;
+		res->wire.a_tx_payload += w->a_tx_payload;
+		res->wire.a_rx_wire += w->a_rx_wire;
+		res->wire.b_rx_wire += w->b_rx_wire;
+		res->wire.b_rx_payload += w->b_rx_payload;
+		res->wire.b_tx_wire += w->b_tx_wire;
+		res->wire.handshake += w->handshake;
+		res->wire.control += w->control;
+		res->wire.text_msgs += w->text_msgs;
+		const struct bench_relay_errors *e = &wk->err;
+		res->err.refused += e->refused;
+		res->err.timeout += e->timeout;
+		res->err.http_409 += e->http_409;
+		res->err.http_429 += e->http_429;
+		res->err.http_503 += e->http_503;
+		res->err.http_other += e->http_other;
+		res->err.closed += e->closed;
+		res->err.reset += e->reset;
+		res->err.proto += e->proto;
+		res->err.io += e->io;
+		res->err.left_open += atomic_load(&wk->conns_open);
+	}
+	res->setup_s = (double)(setup_last - r->t_setup0) / 1e9;
+	res->measured_s = r->t_meas1 > r->t_meas0 ? (double)(r->t_meas1 - r->t_meas0) / 1e9 : 0.0;
+	bench_hist_summary(h, &res->lat);
+	res->hist = h;
+	res->per_session_mb_min = INFINITY;
+	unsigned n = 0;
+	for (unsigned i = 0; i < o->sessions; i++) {
+		const struct session *s = &r->s[i];
+		if (!s->up)
+			continue;
+		n++;
+		if (atomic_load(&r->s[i].rx_msgs) > 0)
+			res->alive++;
+		double mb = res->measured_s > 0 ? (double)atomic_load(&r->s[i].rx_win_payload) / 1e6 / res->measured_s : 0;
+		res->per_session_mb_mean += mb;
+		if (mb < res->per_session_mb_min)
+			res->per_session_mb_min = mb;
+		if (mb > res->per_session_mb_max)
+			res->per_session_mb_max = mb;
+	}
+	res->per_session_mb_mean = n ? res->per_session_mb_mean / n : 0.0;
+	if (!n)
+		res->per_session_mb_min = 0.0;
+	res->bench_cpu = res->relay_cpu = NAN;
+	double wall = res->measured_s;
+	if (o->mode != BENCH_RELAY_CONNECTIONS && wall > 0 && r->cpu1_ns > r->cpu0_ns)
+		res->bench_cpu = (double)(r->cpu1_ns - r->cpu0_ns) / 1e9 / wall;
+	if (o->relay_pid && o->mode != BENCH_RELAY_CONNECTIONS && wall > 0 && r->relay_ticks0)
+		res->relay_cpu = (double)(r->relay_ticks1 - r->relay_ticks0) / (double)sysconf(_SC_CLK_TCK) / wall;
+	/* Everyone else: the machine's busy CPUs minus ours and the relay's. */
+	res->other_cpu = NAN;
+	if (r->sys_total1 > r->sys_total0 && isfinite(res->bench_cpu)) {
+		double cpus = (double)sysconf(_SC_NPROCESSORS_ONLN);
+		double busy = (double)(r->sys_busy1 - r->sys_busy0) / (double)(r->sys_total1 - r->sys_total0) * cpus;
+		double other = busy - res->bench_cpu - (isfinite(res->relay_cpu) ? res->relay_cpu : 0.0);
+		res->other_cpu = other > 0 ? other : 0.0;
+	}
+}
+
+static int write_file(const char *path, const char *what, const struct bench_relay_opts *o,
+		      const struct bench_relay_result *res)
+{
+	FILE *f = fopen(path, "w");
+	int bad = !f;
+	if (f) {
+		if (!strcmp(what, "json"))
+			bad |= bench_relay_print_json(f, o, res) != 0;
+		else
+			bad |= bench_relay_print_hist(f, res->hist) != 0;
+		bad |= fclose(f) != 0;
+	}
+	if (bad)
+		fprintf(stderr, "atmosphere-bench relay: writing '%s': %s\n", path, strerror(errno));
+	return bad ? -1 : 0;
+}
+
+int bench_cmd_relay(int argc, char **argv)
+{
+	struct bench_relay_opts o;
+	struct bench_relay_result res;
+	struct run r;
+	int prc = bench_relay_opts_parse(&o, argc, argv, stdout);
+	if (prc >= 0)
+		return prc;
+	signal(SIGPIPE, SIG_IGN); /* a relay that goes away is an error to count, not a signal */
+	if (check_fds(&o))
+		return 1;
+	if (run_init(&r, &o)) {
+		run_free(&r);
+		return 1;
+	}
+	r.relay_rss0 = o.relay_pid ? rss_kib(o.relay_pid) : -1;
+	r.self_rss0 = rss_kib(0);
+	if (o.relay_pid && r.relay_rss0 < 0)
+		fprintf(stderr, "atmosphere-bench relay: --relay-pid %d: cannot read /proc/%d/status\n", o.relay_pid,
+			o.relay_pid);
+	r.t_setup0 = now_ns();
+	int rc = core_rt_run(r.rt, worker_main, &r);
+	if (rc < 0) {
+		fprintf(stderr, "atmosphere-bench relay: core_rt_run: %s\n", strerror(-rc));
+		run_free(&r);
+		return 1;
+	}
+	collect(&r, &res);
+	int status = 0;
+	if (!res.sessions_up) {
+		fprintf(stderr, "atmosphere-bench relay: no session came up at %s (see the errors below)\n", r.host_hdr);
+		status = 1;
+	}
+	if (r.failed)
+		status = 1;
+	if (o.json_out && write_file(o.json_out, "json", &o, &res))
+		status = 1;
+	if (o.hist_out && write_file(o.hist_out, "hist", &o, &res))
+		status = 1;
+	if (o.json)
+		bench_relay_print_json(stdout, &o, &res);
+	else if (o.csv)
+		bench_relay_print_csv(stdout, &o, &res);
+	else
+		bench_relay_print_table(stdout, &o, &res);
+	run_free(&r);
+	return status;
+}

@@ -1,0 +1,730 @@
+/* atmosphere-bench stun: Binding requests/s a STUN server answers, loss and
+ * latency, on the io_uring reactor (issue 6).
+ *
+ * Two ways to load the server:
+ *   max (--rate 0, the default)  every socket keeps --window requests in
+ *        flight and sends the next one when an answer comes: answers/s is the
+ *        server's capacity (or the generator's, see below). Latency is from
+ *        each request's actual send: a closed loop, so under overload it
+ *        hides queueing (the figure of interest here is the rate).
+ *   paced (--rate N)  one pacer per thread sends N requests/s in all, spread
+ *        over the sockets, each stamped with its scheduled time: latency
+ *        from the schedule, corrected for coordinated omission
+ *        (bench/sched.h), and loss is what did not come back.
+ * Requests are the 20-byte header alone, and the transaction id carries the
+ * stamp (bench/stun_probe.h), so answers need no lookup table.
+ *
+ * The generator's ceiling: `atmosphere-bench stun --reflect HOST:PORT` runs
+ * the cheapest complete STUN server (answer every Binding request with
+ * XOR-MAPPED-ADDRESS, nothing checked), pinned like any server; the same
+ * load against it shows how many answers/s the generator itself can take.
+ *
+ * Counting: a request belongs to the measured time when it was sent (or
+ * scheduled) within it; it is answered when its answer arrives before the
+ * end of the drain (DRAIN_MS later). Loss = sent - answered of those.
+ * Bounds: every wait has a deadline; errors are counted, not fatal. */
+#include <errno.h>
+#include <json-c/json.h>
+#include <math.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench/bench.h"
+#include "bench/relay_opts.h"
+#include "bench/sched.h"
+#include "bench/stats.h"
+#include "bench/stun_probe.h"
+#include "bench/ws_load.h"
+#include "core/reactor.h"
+#include "core/udp.h"
+
+#ifndef ATMOS_VERSION
+#define ATMOS_VERSION "0.1.0"
+#endif
+
+#define CMD "stun"
+
+enum {
+	SOCKETS_DEFAULT = 16,
+	SOCKETS_MAX = 1024,
+	WINDOW_DEFAULT = 32,
+	WINDOW_MAX = 4096,
+	RATE_MAX = 5000000,
+	THREADS_MAX = 64,
+	RECV_SLICE_MS = 100,        /* receivers wake this often to look at the phase */
+	LOSS_MS = 200,              /* max mode: a socket silent this long lost its window */
+	DRAIN_MS = 300,             /* after the measured time, for answers in flight */
+	START_DELAY_MS = 20,
+	SPIN_NS = 1500000,          /* pacer: closer than this to the next send, spin */
+};
+
+static const uint64_t DURATION_DEFAULT_MS = 3000, DURATION_MAX_MS = 600000, WARMUP_DEFAULT_MS = 500;
+
+enum phase { PH_SETUP, PH_RUN, PH_DRAIN, PH_DONE };
+
+struct sopts {
+	char host[BENCH_RELAY_HOST_MAX + 1];
+	uint16_t port;
+	bool reflect;
+	uint64_t duration_ms, warmup_ms;
+	unsigned rate, sockets, window, threads;
+	int server_pid;
+	bool json;
+	const char *json_out, *label;
+};
+
+struct srun;
+
+struct ssock {
+	struct core_udp *u;
+	struct sworker *w;
+	unsigned inflight;
+	uint64_t last_rx_ns;
+};
+
+struct sworker {
+	struct srun *run;
+	unsigned idx;
+	struct ssock *socks;
+	unsigned num_socks;
+	unsigned readers;           /* receiver coroutines still running */
+	struct bench_hist *hist;
+	uint64_t sent, sent_win, answered_win, errors_win, bad, send_errors;
+	_Atomic uint64_t answered;  /* for progress */
+};
+
+struct srun {
+	const struct sopts *o;
+	struct core_rt *rt;
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	uint32_t tag;
+	unsigned num_workers;
+	struct sworker *w;
+	_Atomic int phase;
+	uint64_t t_run0, t_meas0, t_meas1;
+	uint64_t cpu0, cpu1, srv0, srv1;
+	bool failed;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t proc_ticks(int pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	unsigned long long ut, st;
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return 0;
+	return ut + st;
+}
+
+static int phase_get(struct srun *r)
+{
+	return atomic_load_explicit(&r->phase, memory_order_acquire);
+}
+
+/* --- sending --- */
+
+static void send_one(struct ssock *s, uint64_t stamp)
+{
+	struct sworker *w = s->w;
+	struct srun *r = w->run;
+	uint8_t req[BENCH_STUN_HEADER_LEN];
+	bench_stun_request(req, r->tag, stamp);
+	int rc = core_udp_sendto_nowait(s->u, req, sizeof req, (const struct sockaddr *)&r->addr, r->addr_len);
+	if (rc == -ENOBUFS) /* every send slot in flight: wait for this one */
+		rc = core_udp_sendto(s->u, req, sizeof req, (const struct sockaddr *)&r->addr, r->addr_len, 1000);
+	if (rc < 0) {
+		w->send_errors++;
+		return;
+	}
+	w->sent++;
+	if (stamp >= r->t_meas0 && stamp < r->t_meas1)
+		w->sent_win++;
+}
+
+/* Max mode: tops the socket's window up, while the measured time lasts. */
+static void top_up(struct ssock *s)
+{
+	struct srun *r = s->w->run;
+	for (unsigned i = 0; s->inflight < r->o->window && i < WINDOW_MAX; i++) {
+		uint64_t now = now_ns();
+		if (now >= r->t_meas1)
+			return;
+		s->inflight++;
+		send_one(s, now);
+	}
+}
+
+static void reader_main(void *arg)
+{
+	struct ssock *s = arg;
+	struct sworker *w = s->w;
+	struct srun *r = w->run;
+	bool max_mode = r->o->rate == 0;
+	for (unsigned i = 0; i < 100000000u; i++) {
+		int ph = phase_get(r);
+		if (ph >= PH_DONE)
+			break;
+		if (max_mode && ph == PH_RUN && s->inflight == 0)
+			top_up(s);
+		struct core_dgram d;
+		int n = core_udp_recv(s->u, &d, RECV_SLICE_MS);
+		uint64_t now = now_ns();
+		if (n == -ETIMEDOUT) {
+			if (max_mode && s->inflight && now - s->last_rx_ns > (uint64_t)LOSS_MS * 1000000u) {
+				s->inflight = 0; /* lost: counted as sent - answered */
+				s->last_rx_ns = now;
+			}
+			continue;
+		}
+		if (n < 0)
+			break; /* -ECANCELED: closing */
+		uint64_t stamp;
+		bool error;
+		bool ok = bench_stun_answer_check(d.data, d.truncated ? 0 : d.len, r->tag, &stamp, &error);
+		core_buf_release(&d.buf);
+		if (!ok) {
+			w->bad++;
+			continue;
+		}
+		s->last_rx_ns = now;
+		atomic_store_explicit(&w->answered, atomic_load_explicit(&w->answered, memory_order_relaxed) + 1,
+				      memory_order_relaxed);
+		if (stamp >= r->t_meas0 && stamp < r->t_meas1) {
+			if (error) {
+				w->errors_win++;
+			} else {
+				w->answered_win++;
+				bench_hist_record(w->hist, bench_sched_latency(stamp, now));
+			}
+		}
+		if (max_mode) {
+			if (s->inflight)
+				s->inflight--;
+			if (ph == PH_RUN)
+				top_up(s);
+		}
+	}
+	w->readers--;
+}
+
+/* Paced mode: this thread's share of --rate, spread over its sockets. */
+static void pace(struct sworker *w)
+{
+	struct srun *r = w->run;
+	unsigned n = w->num_socks;
+	uint64_t rate = r->o->rate / r->num_workers + (w->idx < r->o->rate % r->num_workers);
+	if (!n || !rate)
+		return;
+	struct bench_sched sch = {.start_ns = r->t_run0, .rate = rate};
+	uint64_t end = bench_sched_due(&sch, r->t_meas1 - 1), j = 0;
+	for (uint64_t iter = 0; j < end && iter < UINT64_MAX / 2 && phase_get(r) < PH_DONE; iter++) {
+		uint64_t due = bench_sched_due(&sch, now_ns());
+		if (due > end)
+			due = end;
+		for (; j < due; j++)
+			send_one(&w->socks[j % n], bench_sched_time(&sch, j));
+		if (j >= end)
+			break;
+		uint64_t next = bench_sched_time(&sch, j), now = now_ns();
+		if (next > now + SPIN_NS)
+			core_sleep((unsigned)((next - now - SPIN_NS / 2) / 1000000u));
+		else
+			core_yield();
+	}
+}
+
+static void sleep_until(uint64_t t)
+{
+	for (unsigned i = 0; i < 10000000u; i++) {
+		uint64_t now = now_ns();
+		if (now >= t)
+			return;
+		uint64_t ms = (t - now) / 1000000u;
+		core_sleep(ms > 1000 ? 1000 : (unsigned)ms);
+	}
+}
+
+static void coordinate(void *arg);
+
+static void worker_main(void *arg)
+{
+	struct srun *r = arg;
+	struct sworker *w = &r->w[core_reactor_index(core_self())];
+	struct sockaddr_storage local;
+	memset(&local, 0, sizeof local);
+	local.ss_family = r->addr.ss_family;
+	socklen_t llen = r->addr.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	for (unsigned i = 0; i < w->num_socks; i++) {
+		int err = 0, fd = core_udp_bind((const struct sockaddr *)&local, llen, false);
+		struct ssock *s = &w->socks[i];
+		s->w = w;
+		s->u = fd >= 0 ? core_udp_new(fd, &err) : NULL;
+		if (!s->u) {
+			fprintf(stderr, "atmosphere-bench stun: UDP socket: %s\n", strerror(-(fd < 0 ? fd : err)));
+			r->failed = true;
+			continue;
+		}
+		w->readers++;
+		if (core_spawn(reader_main, s) < 0) {
+			w->readers--;
+			r->failed = true;
+		}
+	}
+	if (w->idx == 0) {
+		/* The coordinator: times for everyone, then the phases. */
+		r->t_run0 = now_ns() + (uint64_t)START_DELAY_MS * 1000000u;
+		r->t_meas0 = r->t_run0 + r->o->warmup_ms * 1000000u;
+		r->t_meas1 = r->t_meas0 + r->o->duration_ms * 1000000u;
+		atomic_store_explicit(&r->phase, PH_RUN, memory_order_release);
+	} else {
+		for (unsigned i = 0; phase_get(r) < PH_RUN && i < 100000u; i++)
+			core_sleep(1);
+	}
+	if (w->idx == 0 && core_spawn(coordinate, r) < 0) {
+		r->failed = true;
+		atomic_store_explicit(&r->phase, PH_DONE, memory_order_release);
+	}
+	sleep_until(r->t_run0);
+	if (r->o->rate)
+		pace(w);
+	for (unsigned i = 0; phase_get(r) < PH_DONE && i < 10000000u; i++)
+		core_sleep(5);
+	for (unsigned i = 0; i < w->num_socks; i++)
+		if (w->socks[i].u)
+			core_udp_interrupt(w->socks[i].u);
+	for (unsigned i = 0; w->readers && i < 5000; i++)
+		core_sleep(1);
+	for (unsigned i = 0; i < w->num_socks; i++)
+		if (w->socks[i].u) {
+			core_udp_close(w->socks[i].u);
+			w->socks[i].u = NULL;
+		}
+	if (w->idx == 0)
+		core_rt_shutdown(r->rt);
+}
+
+/* Reactor 0: samples CPU times at the edges of the measured time and moves
+ * the phases on, beside the pacer. */
+static void coordinate(void *arg)
+{
+	struct srun *r = arg;
+	sleep_until(r->t_meas0);
+	r->cpu0 = cpu_ns();
+	r->srv0 = r->o->server_pid ? proc_ticks(r->o->server_pid) : 0;
+	sleep_until(r->t_meas1);
+	r->cpu1 = cpu_ns();
+	r->srv1 = r->o->server_pid ? proc_ticks(r->o->server_pid) : 0;
+	atomic_store_explicit(&r->phase, PH_DRAIN, memory_order_release);
+	core_sleep(DRAIN_MS);
+	atomic_store_explicit(&r->phase, PH_DONE, memory_order_release);
+}
+
+/* --- the reflector: the cheapest complete STUN server --- */
+
+struct reflector {
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	int *fds;                   /* one SO_REUSEPORT socket per thread */
+};
+
+/* One hook per reactor thread: shutdown interrupts that thread's receive. */
+static _Thread_local struct core_shutdown_hook reflect_hook;
+
+static void reflect_stop(void *arg)
+{
+	core_udp_interrupt(arg);
+}
+
+static void reflect_main(void *arg)
+{
+	struct reflector *rf = arg;
+	unsigned idx = core_reactor_index(core_self());
+	int err = 0;
+	struct core_udp *u = core_udp_new(rf->fds[idx], &err);
+	if (!u)
+		return;
+	core_on_shutdown(&reflect_hook, reflect_stop, u);
+	for (;;) {
+		struct core_dgram d;
+		int n = core_udp_recv(u, &d, -1);
+		if (n < 0)
+			break;
+		uint8_t out[BENCH_STUN_REFLECT_MAX];
+		size_t len = d.truncated ? 0
+					 : bench_stun_reflect(d.data, d.len, (const struct sockaddr *)&d.from, out, sizeof out);
+		if (len && core_udp_sendto_nowait(u, out, len, (const struct sockaddr *)&d.from, d.from_len) == -ENOBUFS)
+			core_udp_sendto(u, out, len, (const struct sockaddr *)&d.from, d.from_len, 1000);
+		core_buf_release(&d.buf);
+	}
+	core_shutdown_hook_remove(&reflect_hook);
+	core_udp_close(u);
+}
+
+static int run_reflector(const struct sopts *o, const struct sockaddr_storage *addr, socklen_t addr_len)
+{
+	unsigned threads = o->threads ? o->threads : 1;
+	struct reflector rf = {.addr_len = addr_len};
+	memcpy(&rf.addr, addr, addr_len);
+	rf.fds = calloc(threads, sizeof *rf.fds);
+	if (!rf.fds)
+		return 1;
+	for (unsigned i = 0; i < threads; i++) {
+		rf.fds[i] = core_udp_bind((const struct sockaddr *)&rf.addr, rf.addr_len, true);
+		if (rf.fds[i] < 0) {
+			fprintf(stderr, "atmosphere-bench stun: --reflect %s:%u: bind: %s\n", o->host, o->port,
+				strerror(-rf.fds[i]));
+			return 1;
+		}
+		if (i == 0)
+			getsockname(rf.fds[0], (struct sockaddr *)&rf.addr, &rf.addr_len);
+	}
+	uint16_t port = ntohs(rf.addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&rf.addr)->sin6_port
+							    : ((struct sockaddr_in *)&rf.addr)->sin_port);
+	printf("reflector listening on udp %s:%u\n", o->host, port);
+	fflush(stdout);
+	struct core_rt_opts ro = {.num_threads = threads, .handle_signals = true, .shutdown_grace_ms = 500};
+	int err = 0;
+	struct core_rt *rt = core_rt_new(&ro, &err);
+	if (!rt) {
+		fprintf(stderr, "atmosphere-bench stun: %s\n", core_rt_explain(err));
+		return 1;
+	}
+	int rc = core_rt_run(rt, reflect_main, &rf);
+	core_rt_free(rt);
+	free(rf.fds);
+	return rc < 0 ? 1 : 0;
+}
+
+/* --- options --- */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: atmosphere-bench stun --server HOST:PORT [--rate N] [--duration S] [--json] [OPTIONS]\n"
+		"       atmosphere-bench stun --reflect HOST:PORT [--threads N]\n\n"
+		"Sends STUN Binding requests (RFC 8489) to a server and counts what comes back:\n"
+		"answers/s, loss, latency. --rate 0 (default): every socket keeps --window requests\n"
+		"in flight (capacity; latency from the actual send). --rate N: N requests/s on a\n"
+		"fixed schedule (latency from the schedule, corrected for coordinated omission).\n"
+		"--reflect runs the cheapest complete STUN server until SIGTERM, to measure the\n"
+		"load generator's own ceiling against.\n\n"
+		"Options:\n"
+		"  --server HOST:PORT   the STUN server (UDP)\n"
+		"  --rate N             requests/s in all, 0..%d (default 0: as many as answered)\n"
+		"  --duration S         measured time (default 3s)\n"
+		"  --warmup S           load before the measured time (default 500ms)\n"
+		"  --sockets N          client sockets (source ports), 1..%d (default %d)\n"
+		"  --window N           max mode: requests in flight per socket, 1..%d (default %d)\n"
+		"  --threads N          reactor threads (default: one per allowed CPU; --reflect: 1)\n"
+		"  --server-pid PID     also report the server's CPU time\n"
+		"  --label TEXT         name of the server measured, copied into the JSON\n"
+		"  --json               print one JSON object instead of the table\n"
+		"  --json-out FILE      also write that JSON object to FILE\n\n"
+		"Exit status: 0 ran (loss is a result), 1 could not run, 2 usage.\n",
+		RATE_MAX, SOCKETS_MAX, SOCKETS_DEFAULT, WINDOW_MAX, WINDOW_DEFAULT);
+}
+
+static int parse_opts(int argc, char **argv, struct sopts *o)
+{
+	char err[160];
+	bool have = false;
+	*o = (struct sopts){.duration_ms = DURATION_DEFAULT_MS, .warmup_ms = WARMUP_DEFAULT_MS,
+			    .sockets = SOCKETS_DEFAULT, .window = WINDOW_DEFAULT};
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		uint64_t v;
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			usage(stdout);
+			return 0;
+		}
+		if (!strcmp(a, "--json")) {
+			o->json = true;
+			continue;
+		}
+		if (strcmp(a, "--server") && strcmp(a, "--reflect") && strcmp(a, "--rate") && strcmp(a, "--duration") &&
+		    strcmp(a, "--warmup") && strcmp(a, "--sockets") && strcmp(a, "--window") && strcmp(a, "--threads") &&
+		    strcmp(a, "--server-pid") && strcmp(a, "--label") && strcmp(a, "--json-out"))
+			return bench_usage_error(CMD, "unknown option '%s'", a);
+		if (i + 1 >= argc)
+			return bench_usage_error(CMD, "%s needs a value", a);
+		const char *val = argv[++i];
+		if (!strcmp(a, "--server") || !strcmp(a, "--reflect")) {
+			if (bench_relay_parse_hostport(val, o->host, &o->port, err, sizeof err))
+				return bench_usage_error(CMD, "%s '%s': %s", a, val, err);
+			if (!strcmp(a, "--server") && o->port == 0)
+				return bench_usage_error(CMD, "--server '%s': the port must be 1 to 65535", val);
+			o->reflect = !strcmp(a, "--reflect");
+			have = true;
+		} else if (!strcmp(a, "--rate")) {
+			if (!bench_parse_uint(CMD, a, val, 0, RATE_MAX, &v))
+				return 2;
+			o->rate = (unsigned)v;
+		} else if (!strcmp(a, "--duration")) {
+			if (!bench_parse_duration(CMD, a, val, 100, DURATION_MAX_MS, &o->duration_ms))
+				return 2;
+		} else if (!strcmp(a, "--warmup")) {
+			if (strcmp(val, "0") && !bench_parse_duration(CMD, a, val, 1, 60000, &o->warmup_ms))
+				return 2;
+			if (!strcmp(val, "0"))
+				o->warmup_ms = 0;
+		} else if (!strcmp(a, "--sockets")) {
+			if (!bench_parse_uint(CMD, a, val, 1, SOCKETS_MAX, &v))
+				return 2;
+			o->sockets = (unsigned)v;
+		} else if (!strcmp(a, "--window")) {
+			if (!bench_parse_uint(CMD, a, val, 1, WINDOW_MAX, &v))
+				return 2;
+			o->window = (unsigned)v;
+		} else if (!strcmp(a, "--threads")) {
+			if (!bench_parse_uint(CMD, a, val, 1, THREADS_MAX, &v))
+				return 2;
+			o->threads = (unsigned)v;
+		} else if (!strcmp(a, "--server-pid")) {
+			if (!bench_parse_uint(CMD, a, val, 1, 4194304, &v))
+				return 2;
+			o->server_pid = (int)v;
+		} else if (!strcmp(a, "--label")) {
+			o->label = val;
+		} else {
+			o->json_out = val;
+		}
+	}
+	if (!have)
+		return bench_usage_error(CMD, "--server HOST:PORT (or --reflect HOST:PORT) is required");
+	return -1;
+}
+
+/* --- results --- */
+
+struct sres {
+	unsigned threads;
+	double measured_s;
+	uint64_t sent, sent_win, answered_win, errors_win, bad, send_errors;
+	struct bench_summary lat;
+	double bench_cpu, server_cpu;
+};
+
+static struct json_object *jnum(double v, int prec)
+{
+	char s[64];
+	if (!isfinite(v))
+		return NULL;
+	snprintf(s, sizeof s, "%.*f", prec, v);
+	return json_object_new_double_s(v, s);
+}
+
+static double loss_pct(const struct sres *s)
+{
+	if (!s->sent_win)
+		return NAN;
+	uint64_t got = s->answered_win + s->errors_win;
+	return got >= s->sent_win ? 0.0 : 100.0 * (double)(s->sent_win - got) / (double)s->sent_win;
+}
+
+static int print_json(FILE *f, const struct sopts *o, const struct sres *s)
+{
+	char srv[300];
+	struct utsname u;
+	struct json_object *root = json_object_new_object(), *l = json_object_new_object();
+	snprintf(srv, sizeof srv, strchr(o->host, ':') ? "[%s]:%u" : "%s:%u", o->host, o->port);
+	json_object_object_add(root, "tool", json_object_new_string("stun"));
+	json_object_object_add(root, "version", json_object_new_string(ATMOS_VERSION));
+	json_object_object_add(root, "label", o->label ? json_object_new_string(o->label) : NULL);
+	json_object_object_add(root, "server", json_object_new_string(srv));
+	json_object_object_add(root, "mode", json_object_new_string(o->rate ? "paced" : "max"));
+	json_object_object_add(root, "rate", json_object_new_int64(o->rate));
+	json_object_object_add(root, "sockets", json_object_new_int64(o->sockets));
+	json_object_object_add(root, "window", o->rate ? NULL : json_object_new_int64(o->window));
+	json_object_object_add(root, "threads", json_object_new_int64(s->threads));
+	json_object_object_add(root, "kernel", json_object_new_string(uname(&u) == 0 ? u.release : "unknown"));
+	json_object_object_add(root, "measured_s", jnum(s->measured_s, 3));
+	json_object_object_add(root, "sent", json_object_new_int64((int64_t)s->sent_win));
+	json_object_object_add(root, "answered", json_object_new_int64((int64_t)s->answered_win));
+	json_object_object_add(root, "error_answers", json_object_new_int64((int64_t)s->errors_win));
+	json_object_object_add(root, "answers_per_s", jnum((double)s->answered_win / s->measured_s, 0));
+	json_object_object_add(root, "loss_pct", jnum(loss_pct(s), 4));
+	json_object_object_add(root, "bad_datagrams", json_object_new_int64((int64_t)s->bad));
+	json_object_object_add(root, "send_errors", json_object_new_int64((int64_t)s->send_errors));
+	json_object_object_add(l, "from", json_object_new_string(o->rate ? "schedule" : "send"));
+	json_object_object_add(l, "samples", json_object_new_int64((int64_t)s->lat.count));
+	json_object_object_add(l, "p50_us", jnum((double)s->lat.p50 / 1e3, 2));
+	json_object_object_add(l, "p90_us", jnum((double)s->lat.p90 / 1e3, 2));
+	json_object_object_add(l, "p99_us", jnum((double)s->lat.p99 / 1e3, 2));
+	json_object_object_add(l, "p999_us", jnum((double)s->lat.p999 / 1e3, 2));
+	json_object_object_add(l, "max_us", jnum((double)s->lat.max / 1e3, 2));
+	json_object_object_add(root, "latency", l);
+	json_object_object_add(root, "bench_cpu", jnum(s->bench_cpu, 3));
+	json_object_object_add(root, "server_cpu", jnum(s->server_cpu, 3));
+	json_object_object_add(root, "ok", json_object_new_boolean(s->answered_win > 0));
+	int rc = fprintf(f, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
+	json_object_put(root);
+	return rc < 0 ? -1 : 0;
+}
+
+static void print_table(const struct sopts *o, const struct sres *s)
+{
+	printf("atmosphere-bench stun: %s%s%s, %s:%u, %u sockets", o->rate ? "paced" : "max",
+	       o->label ? " of " : "", o->label ? o->label : "", o->host, o->port, o->sockets);
+	if (o->rate)
+		printf(", %u requests/s\n", o->rate);
+	else
+		printf(" x %u in flight\n", o->window);
+	printf("%u load thread(s)\n\n", s->threads);
+	printf("%-40s %.2f\n", "measured time s", s->measured_s);
+	printf("%-40s %llu / %llu (%llu error answers)\n", "requests sent / answered", (unsigned long long)s->sent_win,
+	       (unsigned long long)s->answered_win, (unsigned long long)s->errors_win);
+	printf("%-40s %.0f\n", "Binding answers/s", (double)s->answered_win / s->measured_s);
+	printf("%-40s %.3f\n", "loss %", loss_pct(s));
+	printf("%-40s %.1f %.1f %.1f (from the %s)\n", "latency us: p50 p90 p99", (double)s->lat.p50 / 1e3,
+	       (double)s->lat.p90 / 1e3, (double)s->lat.p99 / 1e3, o->rate ? "schedule" : "send");
+	printf("%-40s %.1f %.1f\n", "latency us: p99.9 max", (double)s->lat.p999 / 1e3, (double)s->lat.max / 1e3);
+	if (isfinite(s->bench_cpu))
+		printf("%-40s %.2f\n", "load generator CPU busy, in CPUs", s->bench_cpu);
+	if (isfinite(s->server_cpu))
+		printf("%-40s %.2f\n", "server CPU busy, in CPUs", s->server_cpu);
+	if (s->bad || s->send_errors)
+		printf("%-40s %llu, %llu\n", "bad datagrams, send errors", (unsigned long long)s->bad,
+		       (unsigned long long)s->send_errors);
+}
+
+static int resolve(const char *host, uint16_t port, struct sockaddr_storage *out, socklen_t *out_len)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM}, *res = NULL;
+	char ps[8];
+	snprintf(ps, sizeof ps, "%u", port);
+	int rc = getaddrinfo(host, ps, &hints, &res);
+	if (rc) {
+		fprintf(stderr, "atmosphere-bench stun: cannot resolve '%s': %s\n", host, gai_strerror(rc));
+		return -1;
+	}
+	memcpy(out, res->ai_addr, res->ai_addrlen);
+	*out_len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+int bench_cmd_stun(int argc, char **argv)
+{
+	struct sopts o;
+	struct srun r;
+	struct sres s;
+	int prc = parse_opts(argc, argv, &o);
+	if (prc >= 0)
+		return prc;
+	signal(SIGPIPE, SIG_IGN);
+	memset(&r, 0, sizeof r);
+	if (resolve(o.host, o.port, &r.addr, &r.addr_len))
+		return 1;
+	if (o.reflect)
+		return run_reflector(&o, &r.addr, r.addr_len);
+
+	cpu_set_t set;
+	unsigned cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? (unsigned)CPU_COUNT(&set) : 1;
+	r.o = &o;
+	r.num_workers = o.threads ? o.threads : cpus;
+	if (r.num_workers > o.sockets)
+		r.num_workers = o.sockets;
+	r.tag = (uint32_t)bench_rand_u64();
+	r.w = calloc(r.num_workers, sizeof *r.w);
+	int status = 1;
+	if (!r.w)
+		goto out;
+	for (unsigned i = 0; i < r.num_workers; i++) {
+		struct sworker *w = &r.w[i];
+		w->run = &r;
+		w->idx = i;
+		w->num_socks = o.sockets / r.num_workers + (i < o.sockets % r.num_workers);
+		w->socks = calloc(w->num_socks, sizeof *w->socks);
+		w->hist = malloc(sizeof *w->hist);
+		if (!w->socks || !w->hist)
+			goto out;
+		bench_hist_init(w->hist);
+	}
+	/* Enough datagram buffers for every answer a window can have in flight. */
+	unsigned bufs = 1024;
+	while (bufs < 16384 && bufs < 2u * o.window * (o.sockets / r.num_workers + 1))
+		bufs *= 2;
+	struct core_rt_opts ro = {.num_threads = r.num_workers, .shutdown_grace_ms = 500, .dgram_bufs = bufs};
+	int err = 0;
+	r.rt = core_rt_new(&ro, &err);
+	if (!r.rt) {
+		fprintf(stderr, "atmosphere-bench stun: cannot start the io_uring runtime: %s\n", core_rt_explain(err));
+		goto out;
+	}
+	if (core_rt_run(r.rt, worker_main, &r) < 0 || r.failed)
+		goto out;
+
+	memset(&s, 0, sizeof s);
+	s.threads = r.num_workers;
+	s.measured_s = (double)(r.t_meas1 - r.t_meas0) / 1e9;
+	for (unsigned i = 0; i < r.num_workers; i++) {
+		struct sworker *w = &r.w[i];
+		s.sent += w->sent;
+		s.sent_win += w->sent_win;
+		s.answered_win += w->answered_win;
+		s.errors_win += w->errors_win;
+		s.bad += w->bad;
+		s.send_errors += w->send_errors;
+		if (i)
+			bench_hist_merge(r.w[0].hist, w->hist);
+	}
+	bench_hist_summary(r.w[0].hist, &s.lat);
+	s.bench_cpu = r.cpu1 > r.cpu0 ? (double)(r.cpu1 - r.cpu0) / 1e9 / s.measured_s : NAN;
+	s.server_cpu = o.server_pid && r.srv0 ? (double)(r.srv1 - r.srv0) / (double)sysconf(_SC_CLK_TCK) / s.measured_s
+					      : NAN;
+	status = s.answered_win ? 0 : 1;
+	if (!s.answered_win)
+		fprintf(stderr, "atmosphere-bench stun: no answer from %s:%u\n", o.host, o.port);
+	if (o.json_out) {
+		FILE *f = fopen(o.json_out, "w");
+		if (!f || print_json(f, &o, &s) || fclose(f)) {
+			fprintf(stderr, "atmosphere-bench stun: writing '%s': %s\n", o.json_out, strerror(errno));
+			status = 1;
+		}
+	}
+	if (o.json)
+		print_json(stdout, &o, &s);
+	else
+		print_table(&o, &s);
+out:
+	if (r.w)
+		for (unsigned i = 0; i < r.num_workers; i++) {
+			free(r.w[i].socks);
+			free(r.w[i].hist);
+		}
+	free(r.w);
+	core_rt_free(r.rt);
+	return status;
+}

@@ -1,0 +1,317 @@
+/* bench/relay_opts.c: options of `atmosphere-bench relay` (see
+ * bench/relay_opts.h). */
+#include "bench/relay_opts.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/bench.h"
+
+#define CMD "relay"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: atmosphere-bench relay --url ws://HOST:PORT [--mode throughput|latency|connections]\n"
+		"                              [--sessions N] [--size BYTES] [--rate MSGS_PER_S] [--duration S]\n"
+		"                              [--json] [--csv] [--relay-pid PID] [OPTIONS]\n\n"
+		"Drives a relay that speaks the seed protocol (GET /relay/{id}, two clients per id,\n"
+		"frames forwarded) with N sessions of two WebSocket connections each, A -> B.\n\n"
+		"Modes:\n"
+		"  throughput    A sends --size messages as fast as TCP lets it: payload MB/s and\n"
+		"                messages/s, in total and per session\n"
+		"  latency       A sends --rate messages/s on a fixed schedule; one-way latency of\n"
+		"                each message from its *scheduled* send time (corrected for\n"
+		"                coordinated omission), p50/p90/p99/p99.9/max, and delivery\n"
+		"  connections   opens N sessions, holds them idle for --duration, checks each\n"
+		"                still forwards one message: set-up rate, and with --relay-pid\n"
+		"                the relay's resident memory per connection\n"
+		"Every mode counts wire bytes against payload bytes, both directions, handshakes,\n"
+		"keepalives and closes included, and counts errors (refused, HTTP 409/429/503,\n"
+		"closes, timeouts) without stopping.\n\n"
+		"Options:\n"
+		"  --url ws://HOST:PORT   the relay (wss:// is not supported by the load generator)\n"
+		"  --mode M               throughput (default), latency or connections\n"
+		"  --sessions N           sessions, 1..%d (default %d); two descriptors each\n"
+		"  --size BYTES           message payload, K/M suffixes (default %d); latency: %d..%d\n"
+		"  --rate N               latency: messages/s per session, 1..%d (default %d)\n"
+		"  --duration S           measured time, or connections: hold time (default 5s)\n"
+		"  --warmup S             traffic before the measured time (default 500ms)\n"
+		"  --threads N            load generator reactor threads (default: one per allowed CPU)\n"
+		"  --concurrency N        sessions being set up at once (default %d)\n"
+		"  --relay-pid PID        read the relay's VmRSS before and after opening the sessions\n"
+		"  --sink HOST:PORT       baseline: listen on HOST:PORT and be B there; A still dials\n"
+		"                         --url, which must be a TCP proxy forwarding to the sink;\n"
+		"                         HOST:0 without --url: A dials the sink itself (plain TCP\n"
+		"                         A -> B, no hop: the load generator's own ceiling)\n"
+		"  --label TEXT           name of the thing measured, copied into the JSON\n"
+		"  --json                 print one JSON object instead of the table\n"
+		"  --json-out FILE        also write that JSON object to FILE\n"
+		"  --csv                  print a CSV header and one row instead of the table\n"
+		"  --hist-out FILE        latency: write the histogram as CSV (for bench/plot)\n\n"
+		"Traffic goes only to --url (and the --sink address). Progress goes to stderr on a\n"
+		"terminal. Exit status: 0 ran (errors are counted in the results), 1 could not run\n"
+		"(no session came up, io_uring unavailable), 2 usage.\n",
+		BENCH_RELAY_SESSIONS_MAX, BENCH_RELAY_SESSIONS_DEFAULT, BENCH_RELAY_SIZE_DEFAULT,
+		BENCH_RELAY_LAT_SIZE_MIN, BENCH_RELAY_LAT_SIZE_MAX, BENCH_RELAY_RATE_MAX, BENCH_RELAY_RATE_DEFAULT,
+		BENCH_RELAY_CONCURRENCY_DEFAULT);
+}
+
+const char *bench_relay_mode_name(enum bench_relay_mode m)
+{
+	switch (m) {
+	case BENCH_RELAY_LATENCY:
+		return "latency";
+	case BENCH_RELAY_CONNECTIONS:
+		return "connections";
+	default:
+		return "throughput";
+	}
+}
+
+static int parse_port(const char *s, uint16_t *out)
+{
+	char *end;
+	if (*s < '0' || *s > '9')
+		return -1;
+	unsigned long v = strtoul(s, &end, 10);
+	if (*end || v < 1 || v > 65535)
+		return -1;
+	*out = (uint16_t)v;
+	return 0;
+}
+
+/* Splits "HOST[:PORT]" or "[V6][:PORT]" of length len. Port 0 when absent. */
+static int split_host(const char *s, size_t len, char host[static BENCH_RELAY_HOST_MAX + 1], uint16_t *out_port,
+		      char *errbuf, size_t errbuf_len)
+{
+	const char *h = s, *port = NULL;
+	size_t hlen;
+	char portbuf[8];
+	if (len && s[0] == '[') {
+		const char *close = memchr(s, ']', len);
+		if (!close) {
+			snprintf(errbuf, errbuf_len, "unclosed '[' in the host");
+			return -1;
+		}
+		h = s + 1;
+		hlen = (size_t)(close - h);
+		if (close + 1 < s + len) {
+			if (close[1] != ':') {
+				snprintf(errbuf, errbuf_len, "expected ':PORT' after ']'");
+				return -1;
+			}
+			port = close + 2;
+		}
+	} else {
+		const char *colon = memchr(s, ':', len);
+		hlen = colon ? (size_t)(colon - s) : len;
+		if (colon)
+			port = colon + 1;
+	}
+	if (hlen == 0 || hlen > BENCH_RELAY_HOST_MAX) {
+		snprintf(errbuf, errbuf_len, "the host is empty or longer than %d bytes", BENCH_RELAY_HOST_MAX);
+		return -1;
+	}
+	for (size_t i = 0; i < hlen; i++) {
+		char c = h[i];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+			  c == '-' || c == ':' || c == '_' || c == '%';
+		if (!ok) {
+			snprintf(errbuf, errbuf_len, "the host holds '%c', which no host name or address does", c);
+			return -1;
+		}
+	}
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	*out_port = 0;
+	if (port) {
+		size_t plen = len - (size_t)(port - s);
+		if (plen == 0 || plen >= sizeof portbuf) {
+			snprintf(errbuf, errbuf_len, "the port must be a number from 1 to 65535");
+			return -1;
+		}
+		memcpy(portbuf, port, plen);
+		portbuf[plen] = '\0';
+		if (parse_port(portbuf, out_port)) {
+			snprintf(errbuf, errbuf_len, "port '%s': expected a number from 1 to 65535", portbuf);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int bench_relay_parse_url(const char *url, char host[static BENCH_RELAY_HOST_MAX + 1], uint16_t *out_port,
+			  char *errbuf, size_t errbuf_len)
+{
+	static const char scheme[] = "ws://";
+	if (!strncmp(url, "wss://", 6)) {
+		snprintf(errbuf, errbuf_len, "wss:// is not supported: the load generator speaks plain ws:// only");
+		return -1;
+	}
+	if (strncmp(url, scheme, sizeof scheme - 1)) {
+		snprintf(errbuf, errbuf_len, "expected ws://HOST:PORT");
+		return -1;
+	}
+	const char *a = url + sizeof scheme - 1;
+	size_t len = strlen(a);
+	if (len && a[len - 1] == '/')
+		len--;
+	if (memchr(a, '/', len) || memchr(a, '?', len) || memchr(a, '@', len)) {
+		snprintf(errbuf, errbuf_len, "expected no path, query or user: the bench adds /relay/{id} itself");
+		return -1;
+	}
+	if (split_host(a, len, host, out_port, errbuf, errbuf_len))
+		return -1;
+	if (*out_port == 0)
+		*out_port = 80;
+	return 0;
+}
+
+int bench_relay_parse_hostport(const char *s, char host[static BENCH_RELAY_HOST_MAX + 1], uint16_t *out_port,
+			       char *errbuf, size_t errbuf_len)
+{
+	size_t len = strlen(s);
+	/* HOST:0 asks for any free port: split_host takes 1..65535 only. */
+	bool any = len >= 2 && !strcmp(s + len - 2, ":0");
+	if (split_host(s, any ? len - 2 : len, host, out_port, errbuf, errbuf_len))
+		return -1;
+	if (*out_port == 0 && !any) {
+		snprintf(errbuf, errbuf_len, "expected HOST:PORT with a port from 0 to 65535");
+		return -1;
+	}
+	return 0;
+}
+
+static const char *const valued[] = {
+	"--url", "--mode", "--sessions", "--size", "--rate", "--duration", "--warmup", "--threads",
+	"--concurrency", "--relay-pid", "--sink", "--label", "--json-out", "--hist-out",
+};
+
+int bench_relay_opts_parse(struct bench_relay_opts *o, int argc, char **argv, FILE *out)
+{
+	char err[160];
+	bool have_url = false, size_set = false;
+	*o = (struct bench_relay_opts){
+		.mode = BENCH_RELAY_THROUGHPUT,
+		.sessions = BENCH_RELAY_SESSIONS_DEFAULT,
+		.size = BENCH_RELAY_SIZE_DEFAULT,
+		.rate = BENCH_RELAY_RATE_DEFAULT,
+		.duration_ms = BENCH_RELAY_DURATION_DEFAULT_MS,
+		.warmup_ms = BENCH_RELAY_WARMUP_DEFAULT_MS,
+		.concurrency = BENCH_RELAY_CONCURRENCY_DEFAULT,
+	};
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		uint64_t v;
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			usage(out);
+			return 0;
+		}
+		if (!strcmp(a, "--json")) {
+			o->json = true;
+			continue;
+		}
+		if (!strcmp(a, "--csv")) {
+			o->csv = true;
+			continue;
+		}
+		bool known = false;
+		for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
+			known |= !strcmp(a, valued[k]);
+		if (!known)
+			return bench_usage_error(CMD, "unknown option '%s'", a);
+		if (i + 1 >= argc)
+			return bench_usage_error(CMD, "%s needs a value", a);
+		const char *val = argv[++i];
+		if (!strcmp(a, "--url")) {
+			if (bench_relay_parse_url(val, o->host, &o->port, err, sizeof err))
+				return bench_usage_error(CMD, "--url '%s': %s", val, err);
+			have_url = true;
+		} else if (!strcmp(a, "--sink")) {
+			if (bench_relay_parse_hostport(val, o->sink_host, &o->sink_port, err, sizeof err))
+				return bench_usage_error(CMD, "--sink '%s': %s", val, err);
+			o->sink = true;
+		} else if (!strcmp(a, "--mode")) {
+			if (!strcmp(val, "throughput"))
+				o->mode = BENCH_RELAY_THROUGHPUT;
+			else if (!strcmp(val, "latency"))
+				o->mode = BENCH_RELAY_LATENCY;
+			else if (!strcmp(val, "connections"))
+				o->mode = BENCH_RELAY_CONNECTIONS;
+			else
+				return bench_usage_error(CMD, "--mode '%s': expected throughput, latency or connections", val);
+		} else if (!strcmp(a, "--sessions")) {
+			if (!bench_parse_uint(CMD, a, val, 1, BENCH_RELAY_SESSIONS_MAX, &v))
+				return 2;
+			o->sessions = (unsigned)v;
+		} else if (!strcmp(a, "--size")) {
+			if (!bench_parse_size(CMD, a, val, 1, BENCH_RELAY_SIZE_MAX, &v))
+				return 2;
+			o->size = (size_t)v;
+			size_set = true;
+		} else if (!strcmp(a, "--rate")) {
+			if (!bench_parse_uint(CMD, a, val, 1, BENCH_RELAY_RATE_MAX, &v))
+				return 2;
+			o->rate = (unsigned)v;
+			o->rate_set = true;
+		} else if (!strcmp(a, "--duration")) {
+			if (!bench_parse_duration(CMD, a, val, BENCH_RELAY_DURATION_MIN_MS, BENCH_RELAY_DURATION_MAX_MS,
+						  &o->duration_ms))
+				return 2;
+		} else if (!strcmp(a, "--warmup")) {
+			if (!strcmp(val, "0")) {
+				o->warmup_ms = 0;
+			} else if (!bench_parse_duration(CMD, a, val, 1, BENCH_RELAY_WARMUP_MAX_MS, &o->warmup_ms)) {
+				return 2;
+			}
+		} else if (!strcmp(a, "--threads")) {
+			if (!bench_parse_uint(CMD, a, val, 1, BENCH_RELAY_THREADS_MAX, &v))
+				return 2;
+			o->threads = (unsigned)v;
+		} else if (!strcmp(a, "--concurrency")) {
+			if (!bench_parse_uint(CMD, a, val, 1, BENCH_RELAY_CONCURRENCY_MAX, &v))
+				return 2;
+			o->concurrency = (unsigned)v;
+		} else if (!strcmp(a, "--relay-pid")) {
+			if (!bench_parse_uint(CMD, a, val, 1, 4194304, &v))
+				return 2;
+			o->relay_pid = (int)v;
+		} else if (!strcmp(a, "--label")) {
+			o->label = val;
+		} else if (!strcmp(a, "--json-out")) {
+			o->json_out = val;
+		} else {
+			o->hist_out = val;
+		}
+	}
+	if (o->sink && o->sink_port == 0) {
+		/* Plain TCP A -> B: A dials the sink itself, wherever it was bound. */
+		if (have_url)
+			return bench_usage_error(CMD, "--sink HOST:0 means A dials the sink directly: leave out --url");
+		snprintf(o->host, sizeof o->host, "%s", o->sink_host);
+		have_url = true;
+	}
+	if (!have_url)
+		return bench_usage_error(CMD, "--url ws://HOST:PORT is required");
+	if (o->json && o->csv)
+		return bench_usage_error(CMD, "--json and --csv both ask for stdout: pick one (--json-out writes a file)");
+	if (o->rate_set && o->mode != BENCH_RELAY_LATENCY)
+		return bench_usage_error(CMD, "--rate applies to --mode latency only");
+	if (o->hist_out && o->mode != BENCH_RELAY_LATENCY)
+		return bench_usage_error(CMD, "--hist-out applies to --mode latency only");
+	if (o->mode == BENCH_RELAY_LATENCY) {
+		if (!size_set)
+			o->size = 64;
+		if (o->size < BENCH_RELAY_LAT_SIZE_MIN || o->size > BENCH_RELAY_LAT_SIZE_MAX)
+			return bench_usage_error(CMD, "--size %zu: latency messages are %d to %d bytes (a 16-byte stamp)",
+						 o->size, BENCH_RELAY_LAT_SIZE_MIN, BENCH_RELAY_LAT_SIZE_MAX);
+		if ((uint64_t)o->sessions * o->rate > BENCH_RELAY_TOTAL_RATE_MAX)
+			return bench_usage_error(CMD, "--sessions %u x --rate %u is over %d messages/s in total",
+						 o->sessions, o->rate, BENCH_RELAY_TOTAL_RATE_MAX);
+	}
+	if (o->concurrency > o->sessions)
+		o->concurrency = o->sessions;
+	return -1;
+}

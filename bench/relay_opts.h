@@ -1,0 +1,81 @@
+#ifndef BENCH_RELAY_OPTS_H
+#define BENCH_RELAY_OPTS_H
+/* bench/relay_opts.h: the options of `atmosphere-bench relay`, parsed into a
+ * plain struct so the unit tests can sweep them without running anything. */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Every option's range, in one place. */
+enum bench_relay_limits {
+	BENCH_RELAY_SESSIONS_DEFAULT = 10,
+	BENCH_RELAY_SESSIONS_MAX = 100000,        /* two descriptors each: RLIMIT_NOFILE decides first */
+	BENCH_RELAY_SIZE_DEFAULT = 1024,
+	BENCH_RELAY_SIZE_MAX = 1024 * 1024,       /* throughput and connections */
+	BENCH_RELAY_LAT_SIZE_MIN = 16,            /* a latency message carries a 16-byte stamp */
+	BENCH_RELAY_LAT_SIZE_MAX = 64 * 1024,
+	BENCH_RELAY_RATE_DEFAULT = 100,           /* latency: messages/s per session */
+	BENCH_RELAY_RATE_MAX = 100000,
+	BENCH_RELAY_TOTAL_RATE_MAX = 10000000,    /* sessions x rate; bench/sched.h's bound */
+	BENCH_RELAY_THREADS_MAX = 64,
+	BENCH_RELAY_CONCURRENCY_DEFAULT = 256,    /* sessions being set up at once, all threads */
+	BENCH_RELAY_CONCURRENCY_MAX = 10000,
+	BENCH_RELAY_HOST_MAX = 255,
+};
+
+#define BENCH_RELAY_DURATION_DEFAULT_MS 5000u
+#define BENCH_RELAY_DURATION_MIN_MS 100u
+#define BENCH_RELAY_DURATION_MAX_MS 600000u
+#define BENCH_RELAY_WARMUP_DEFAULT_MS 500u
+#define BENCH_RELAY_WARMUP_MAX_MS 60000u
+
+enum bench_relay_mode {
+	BENCH_RELAY_THROUGHPUT,
+	BENCH_RELAY_LATENCY,
+	BENCH_RELAY_CONNECTIONS,
+};
+
+struct bench_relay_opts {
+	enum bench_relay_mode mode;
+	char host[BENCH_RELAY_HOST_MAX + 1];   /* from --url: name or address, no brackets */
+	uint16_t port;
+	bool sink;                             /* --sink given: baseline mode */
+	char sink_host[BENCH_RELAY_HOST_MAX + 1];
+	uint16_t sink_port;                    /* 0: any; A then dials the sink itself */
+	unsigned sessions;
+	size_t size;
+	unsigned rate;                         /* latency: messages/s per session */
+	bool rate_set;
+	uint64_t duration_ms;
+	uint64_t warmup_ms;
+	unsigned threads;                      /* 0: one per allowed CPU */
+	unsigned concurrency;
+	int relay_pid;                         /* 0: none */
+	bool json;
+	bool csv;
+	const char *json_out;                  /* borrowed from argv */
+	const char *hist_out;
+	const char *label;
+};
+
+/* bench_relay_opts_parse fills *o from argv[1..argc) (argv[0] is "relay").
+ * Returns -1 when the run should go on, 0 after printing the help to out
+ * (--help), 2 after printing a usage error to stderr. */
+int bench_relay_opts_parse(struct bench_relay_opts *o, int argc, char **argv, FILE *out);
+
+/* bench_relay_parse_url splits ws://HOST[:PORT][/] into host (brackets of an
+ * IPv6 literal removed) and port (80 when absent). Returns 0, or -1 with the
+ * reason in errbuf (wss://, another scheme, a path, a bad port). */
+int bench_relay_parse_url(const char *url, char host[static BENCH_RELAY_HOST_MAX + 1], uint16_t *out_port,
+			  char *errbuf, size_t errbuf_len);
+
+/* bench_relay_parse_hostport splits HOST:PORT or [V6]:PORT, port 0..65535
+ * (0: any free port). Returns 0 or -1 with the reason in errbuf. */
+int bench_relay_parse_hostport(const char *s, char host[static BENCH_RELAY_HOST_MAX + 1], uint16_t *out_port,
+			       char *errbuf, size_t errbuf_len);
+
+/* bench_relay_mode_name returns "throughput", "latency" or "connections". */
+const char *bench_relay_mode_name(enum bench_relay_mode m);
+
+#endif

@@ -1,0 +1,365 @@
+/* bench/relay_report.c: renders a relay run (see bench/relay_report.h).
+ * MB = 10^6 bytes; latency in microseconds. */
+#include "bench/relay_report.h"
+
+#include <json-c/json.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#ifndef ATMOS_VERSION
+#define ATMOS_VERSION "0.1.0"
+#endif
+
+uint64_t bench_relay_errors_total(const struct bench_relay_errors *e)
+{
+	return e->refused + e->timeout + e->http_409 + e->http_429 + e->http_503 + e->http_other + e->closed +
+	       e->reset + e->proto + e->io + e->left_open;
+}
+
+double bench_relay_overhead(uint64_t wire, uint64_t payload)
+{
+	if (!payload)
+		return NAN;
+	return (double)wire / (double)payload - 1.0;
+}
+
+static uint64_t wire_total(const struct bench_relay_wire *w)
+{
+	return w->a_tx_wire + w->a_rx_wire + w->b_rx_wire + w->b_tx_wire;
+}
+
+static uint64_t payload_total(const struct bench_relay_wire *w)
+{
+	return w->a_tx_payload + w->b_rx_payload;
+}
+
+static double per_s(uint64_t n, double s)
+{
+	return s > 0 ? (double)n / s : NAN;
+}
+
+static double rss_per_conn(long before, long after, unsigned sessions)
+{
+	if (before < 0 || after < 0 || !sessions)
+		return NAN;
+	return ((double)after - (double)before) * 1024.0 / (2.0 * sessions);
+}
+
+static const struct {
+	const char *name;
+	size_t off;
+} error_fields[] = {
+	{"refused", offsetof(struct bench_relay_errors, refused)},
+	{"timeout", offsetof(struct bench_relay_errors, timeout)},
+	{"http_409", offsetof(struct bench_relay_errors, http_409)},
+	{"http_429", offsetof(struct bench_relay_errors, http_429)},
+	{"http_503", offsetof(struct bench_relay_errors, http_503)},
+	{"http_other", offsetof(struct bench_relay_errors, http_other)},
+	{"closed", offsetof(struct bench_relay_errors, closed)},
+	{"reset", offsetof(struct bench_relay_errors, reset)},
+	{"proto", offsetof(struct bench_relay_errors, proto)},
+	{"io", offsetof(struct bench_relay_errors, io)},
+	{"left_open", offsetof(struct bench_relay_errors, left_open)},
+};
+#define NUM_ERROR_FIELDS (sizeof error_fields / sizeof error_fields[0])
+
+static uint64_t error_field(const struct bench_relay_errors *e, size_t i)
+{
+	uint64_t v;
+	memcpy(&v, (const char *)e + error_fields[i].off, sizeof v);
+	return v;
+}
+
+static void size_name(char *out, size_t out_len, size_t size)
+{
+	if (size >= 1024 && size % 1024 == 0)
+		snprintf(out, out_len, "%zu KiB", size / 1024);
+	else
+		snprintf(out, out_len, "%zu B", size);
+}
+
+static void row(FILE *f, const char *figure, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void row(FILE *f, const char *figure, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(f, "%-44s ", figure);
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	fputc('\n', f);
+}
+
+int bench_relay_print_table(FILE *f, const struct bench_relay_opts *o, const struct bench_relay_result *r)
+{
+	char sz[32];
+	size_name(sz, sizeof sz, o->size);
+	fprintf(f, "atmosphere-bench relay: %s%s%s, ws://%s:%u", bench_relay_mode_name(o->mode), o->label ? " of " : "",
+		o->label ? o->label : "", o->host, r->port);
+	if (o->sink)
+		fprintf(f, ", sink %s:%u", o->sink_host, o->sink_port ? o->sink_port : r->port);
+	fprintf(f, ", %u sessions", o->sessions);
+	if (o->mode == BENCH_RELAY_THROUGHPUT)
+		fprintf(f, " x %s messages", sz);
+	else if (o->mode == BENCH_RELAY_LATENCY)
+		fprintf(f, " x %u msg/s x %s", o->rate, sz);
+	fprintf(f, "\n%u load thread(s) on %d allowed CPU(s); MB = 10^6 bytes\n\n", r->threads, r->cpus_allowed);
+
+	row(f, "sessions up / asked", "%u / %u (%u failed)", r->sessions_up, o->sessions, r->sessions_failed);
+	row(f, "set-up time s, sessions/s", "%.3f, %.0f", r->setup_s, per_s(r->sessions_up, r->setup_s));
+	if (o->mode == BENCH_RELAY_THROUGHPUT) {
+		row(f, "measured time s", "%.2f (after %.2f s warm-up)", r->measured_s, (double)o->warmup_ms / 1e3);
+		row(f, "payload MB/s, total", "%.1f", per_s(r->win_payload, r->measured_s) / 1e6);
+		row(f, "messages/s, total", "%.0f", per_s(r->win_msgs, r->measured_s));
+		row(f, "payload MB/s per session: mean, min, max", "%.2f, %.2f, %.2f", r->per_session_mb_mean,
+		    r->per_session_mb_min, r->per_session_mb_max);
+	} else if (o->mode == BENCH_RELAY_LATENCY) {
+		const struct bench_summary *s = &r->lat;
+		row(f, "measured time s", "%.2f (after %.2f s warm-up)", r->measured_s, (double)o->warmup_ms / 1e3);
+		row(f, "messages sent / delivered / lost", "%llu / %llu / %llu", (unsigned long long)r->sent,
+		    (unsigned long long)r->received,
+		    (unsigned long long)(r->sent > r->received ? r->sent - r->received : 0));
+		row(f, "one-way latency us: p50 p90 p99", "%.1f %.1f %.1f", (double)s->p50 / 1e3, (double)s->p90 / 1e3,
+		    (double)s->p99 / 1e3);
+		row(f, "one-way latency us: p99.9 max (samples)", "%.1f %.1f (%llu)", (double)s->p999 / 1e3,
+		    (double)s->max / 1e3, (unsigned long long)s->count);
+	} else {
+		row(f, "held s, sessions alive after", "%.1f, %u / %u", r->measured_s, r->alive, r->sessions_up);
+		if (r->relay_rss_kib_before >= 0)
+			row(f, "relay RSS KiB before, after; per conn B", "%ld, %ld; %.0f", r->relay_rss_kib_before,
+			    r->relay_rss_kib_after, rss_per_conn(r->relay_rss_kib_before, r->relay_rss_kib_after, r->sessions_up));
+		row(f, "load generator RSS per conn B", "%.0f",
+		    rss_per_conn(r->self_rss_kib_before, r->self_rss_kib_after, r->sessions_up));
+	}
+	if (isfinite(r->bench_cpu))
+		row(f, "load generator CPU busy, in CPUs", "%.2f (%u thread(s))", r->bench_cpu, r->threads);
+	if (isfinite(r->other_cpu))
+		row(f, "everything else busy, in CPUs", "%.2f of %ld", r->other_cpu, sysconf(_SC_NPROCESSORS_ONLN));
+	if (isfinite(r->relay_cpu))
+		row(f, "relay CPU busy, in CPUs; us per message", "%.2f; %.2f", r->relay_cpu,
+		    r->win_msgs ? r->relay_cpu * r->measured_s * 1e6 / (double)r->win_msgs : NAN);
+	const struct bench_relay_wire *w = &r->wire;
+	row(f, "wire overhead %, all 4 directions", "%.3f (%llu wire B for %llu payload B)",
+	    100.0 * bench_relay_overhead(wire_total(w), payload_total(w)), (unsigned long long)wire_total(w),
+	    (unsigned long long)payload_total(w));
+	row(f, "wire overhead %: A -> relay, relay -> B", "%.3f, %.3f", 100.0 * bench_relay_overhead(w->a_tx_wire, w->a_tx_payload),
+	    100.0 * bench_relay_overhead(w->b_rx_wire, w->b_rx_payload));
+	row(f, "handshake B, control B, text msgs", "%llu, %llu, %llu", (unsigned long long)w->handshake,
+	    (unsigned long long)w->control, (unsigned long long)w->text_msgs);
+	uint64_t total = bench_relay_errors_total(&r->err);
+	if (!total) {
+		row(f, "errors", "none");
+	} else {
+		fprintf(f, "%-44s %llu:", "errors", (unsigned long long)total);
+		for (size_t i = 0; i < NUM_ERROR_FIELDS; i++)
+			if (error_field(&r->err, i))
+				fprintf(f, " %s %llu", error_fields[i].name, (unsigned long long)error_field(&r->err, i));
+		fputc('\n', f);
+	}
+	return ferror(f) ? -1 : 0;
+}
+
+static struct json_object *jnum(double v, int prec)
+{
+	char s[64];
+	if (!isfinite(v))
+		return NULL;
+	snprintf(s, sizeof s, "%.*f", prec, v);
+	return json_object_new_double_s(v, s);
+}
+
+static struct json_object *jint(uint64_t v)
+{
+	return json_object_new_int64((int64_t)v);
+}
+
+static void cpu_model(char *out, size_t out_len)
+{
+	char line[512];
+	snprintf(out, out_len, "unknown");
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof line, f)) {
+		char *colon = strchr(line, ':');
+		if (strncmp(line, "model name", 10) || !colon)
+			continue;
+		colon += 1 + (colon[1] == ' ');
+		colon[strcspn(colon, "\n")] = '\0';
+		snprintf(out, out_len, "%s", colon);
+		break;
+	}
+	fclose(f);
+}
+
+static struct json_object *jdir(uint64_t wire, uint64_t payload)
+{
+	struct json_object *d = json_object_new_object();
+	json_object_object_add(d, "wire_bytes", jint(wire));
+	json_object_object_add(d, "payload_bytes", jint(payload));
+	json_object_object_add(d, "overhead_pct", jnum(100.0 * bench_relay_overhead(wire, payload), 4));
+	return d;
+}
+
+int bench_relay_print_json(FILE *f, const struct bench_relay_opts *o, const struct bench_relay_result *r)
+{
+	char model[256], url[300], sink[300];
+	struct utsname u;
+	struct json_object *root = json_object_new_object(), *m = json_object_new_object();
+	struct json_object *setup = json_object_new_object(), *wire = json_object_new_object();
+	struct json_object *errs = json_object_new_object();
+
+	snprintf(url, sizeof url, strchr(o->host, ':') ? "ws://[%s]:%u" : "ws://%s:%u", o->host, r->port);
+	json_object_object_add(root, "tool", json_object_new_string("relay"));
+	json_object_object_add(root, "version", json_object_new_string(ATMOS_VERSION));
+	json_object_object_add(root, "label", o->label ? json_object_new_string(o->label) : NULL);
+	json_object_object_add(root, "mode", json_object_new_string(bench_relay_mode_name(o->mode)));
+	json_object_object_add(root, "url", json_object_new_string(url));
+	if (o->sink) {
+		snprintf(sink, sizeof sink, "%s:%u", o->sink_host, o->sink_port ? o->sink_port : r->port);
+		json_object_object_add(root, "sink", json_object_new_string(sink));
+	}
+	json_object_object_add(root, "sessions", jint(o->sessions));
+	json_object_object_add(root, "size", jint(o->size));
+	json_object_object_add(root, "rate", o->mode == BENCH_RELAY_LATENCY ? jint(o->rate) : NULL);
+	json_object_object_add(root, "duration_s", jnum((double)o->duration_ms / 1e3, 3));
+	json_object_object_add(root, "warmup_s", jnum((double)o->warmup_ms / 1e3, 3));
+	json_object_object_add(root, "threads", jint(r->threads));
+	json_object_object_add(root, "concurrency", jint(o->concurrency));
+
+	cpu_model(model, sizeof model);
+	json_object_object_add(m, "nproc", json_object_new_int((int)sysconf(_SC_NPROCESSORS_ONLN)));
+	json_object_object_add(m, "cpus_allowed", json_object_new_int(r->cpus_allowed));
+	json_object_object_add(m, "cpu_model", json_object_new_string(model));
+	json_object_object_add(m, "kernel", json_object_new_string(uname(&u) == 0 ? u.release : "unknown"));
+	json_object_object_add(root, "machine", m);
+
+	json_object_object_add(setup, "sessions_up", jint(r->sessions_up));
+	json_object_object_add(setup, "sessions_failed", jint(r->sessions_failed));
+	json_object_object_add(setup, "seconds", jnum(r->setup_s, 4));
+	json_object_object_add(setup, "sessions_per_s", jnum(per_s(r->sessions_up, r->setup_s), 0));
+	json_object_object_add(root, "setup", setup);
+
+	if (o->mode == BENCH_RELAY_THROUGHPUT) {
+		struct json_object *t = json_object_new_object(), *ps = json_object_new_object();
+		json_object_object_add(t, "measured_s", jnum(r->measured_s, 3));
+		json_object_object_add(t, "mb_per_s", jnum(per_s(r->win_payload, r->measured_s) / 1e6, 2));
+		json_object_object_add(t, "msgs_per_s", jnum(per_s(r->win_msgs, r->measured_s), 0));
+		json_object_object_add(ps, "mean", jnum(r->per_session_mb_mean, 3));
+		json_object_object_add(ps, "min", jnum(r->per_session_mb_min, 3));
+		json_object_object_add(ps, "max", jnum(r->per_session_mb_max, 3));
+		json_object_object_add(t, "per_session_mb_per_s", ps);
+		json_object_object_add(root, "throughput", t);
+	} else if (o->mode == BENCH_RELAY_LATENCY) {
+		const struct bench_summary *s = &r->lat;
+		struct json_object *l = json_object_new_object();
+		json_object_object_add(l, "measured_s", jnum(r->measured_s, 3));
+		json_object_object_add(l, "sent", jint(r->sent));
+		json_object_object_add(l, "received", jint(r->received));
+		json_object_object_add(l, "lost", jint(r->sent > r->received ? r->sent - r->received : 0));
+		json_object_object_add(l, "samples", jint(s->count));
+		json_object_object_add(l, "min_us", jnum((double)s->min / 1e3, 2));
+		json_object_object_add(l, "p50_us", jnum((double)s->p50 / 1e3, 2));
+		json_object_object_add(l, "p90_us", jnum((double)s->p90 / 1e3, 2));
+		json_object_object_add(l, "p99_us", jnum((double)s->p99 / 1e3, 2));
+		json_object_object_add(l, "p999_us", jnum((double)s->p999 / 1e3, 2));
+		json_object_object_add(l, "max_us", jnum((double)s->max / 1e3, 2));
+		json_object_object_add(l, "mean_us", jnum(s->mean / 1e3, 2));
+		json_object_object_add(root, "latency", l);
+	} else {
+		struct json_object *c = json_object_new_object();
+		json_object_object_add(c, "held_s", jnum(r->measured_s, 3));
+		json_object_object_add(c, "alive", jint(r->alive));
+		json_object_object_add(c, "relay_rss_kib_before", r->relay_rss_kib_before >= 0 ? jint((uint64_t)r->relay_rss_kib_before) : NULL);
+		json_object_object_add(c, "relay_rss_kib_after", r->relay_rss_kib_after >= 0 ? jint((uint64_t)r->relay_rss_kib_after) : NULL);
+		json_object_object_add(c, "relay_rss_bytes_per_conn",
+				       jnum(rss_per_conn(r->relay_rss_kib_before, r->relay_rss_kib_after, r->sessions_up), 0));
+		json_object_object_add(c, "bench_rss_bytes_per_conn",
+				       jnum(rss_per_conn(r->self_rss_kib_before, r->self_rss_kib_after, r->sessions_up), 0));
+		json_object_object_add(root, "connections", c);
+	}
+	json_object_object_add(root, "bench_cpu", jnum(r->bench_cpu, 3));
+	json_object_object_add(root, "relay_cpu", jnum(r->relay_cpu, 3));
+	json_object_object_add(root, "other_cpu", jnum(r->other_cpu, 3));
+	json_object_object_add(root, "relay_cpu_us_per_msg",
+			       r->win_msgs && isfinite(r->relay_cpu)
+				       ? jnum(r->relay_cpu * r->measured_s * 1e6 / (double)r->win_msgs, 3)
+				       : NULL);
+
+	const struct bench_relay_wire *w = &r->wire;
+	json_object_object_add(wire, "total", jdir(wire_total(w), payload_total(w)));
+	json_object_object_add(wire, "a_to_relay", jdir(w->a_tx_wire, w->a_tx_payload));
+	json_object_object_add(wire, "relay_to_b", jdir(w->b_rx_wire, w->b_rx_payload));
+	json_object_object_add(wire, "relay_to_a_bytes", jint(w->a_rx_wire));
+	json_object_object_add(wire, "b_to_relay_bytes", jint(w->b_tx_wire));
+	json_object_object_add(wire, "handshake_bytes", jint(w->handshake));
+	json_object_object_add(wire, "control_bytes_received", jint(w->control));
+	json_object_object_add(wire, "text_messages_received", jint(w->text_msgs));
+	json_object_object_add(root, "wire", wire);
+
+	for (size_t i = 0; i < NUM_ERROR_FIELDS; i++)
+		json_object_object_add(errs, error_fields[i].name, jint(error_field(&r->err, i)));
+	json_object_object_add(errs, "total", jint(bench_relay_errors_total(&r->err)));
+	json_object_object_add(root, "errors", errs);
+	json_object_object_add(root, "ok", json_object_new_boolean(r->sessions_up > 0));
+
+	int flags = JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE;
+	int rc = fprintf(f, "%s\n", json_object_to_json_string_ext(root, flags));
+	json_object_put(root);
+	return rc < 0 ? -1 : 0;
+}
+
+static void csv_num(FILE *f, double v, int prec)
+{
+	if (isfinite(v))
+		fprintf(f, ",%.*f", prec, v);
+	else
+		fputc(',', f);
+}
+
+int bench_relay_print_csv(FILE *f, const struct bench_relay_opts *o, const struct bench_relay_result *r)
+{
+	const struct bench_summary *s = &r->lat;
+	const struct bench_relay_wire *w = &r->wire;
+	fprintf(f, "label,mode,sessions,size,rate,duration_s,sessions_up,setup_per_s,mb_per_s,msgs_per_s,"
+		   "p50_us,p90_us,p99_us,p999_us,max_us,sent,received,relay_rss_bytes_per_conn,overhead_pct,errors\n");
+	fprintf(f, "%s,%s,%u,%zu,%u", o->label ? o->label : "", bench_relay_mode_name(o->mode), o->sessions, o->size,
+		o->mode == BENCH_RELAY_LATENCY ? o->rate : 0);
+	csv_num(f, (double)o->duration_ms / 1e3, 3);
+	fprintf(f, ",%u", r->sessions_up);
+	csv_num(f, per_s(r->sessions_up, r->setup_s), 0);
+	bool tp = o->mode == BENCH_RELAY_THROUGHPUT, lat = o->mode == BENCH_RELAY_LATENCY;
+	csv_num(f, tp ? per_s(r->win_payload, r->measured_s) / 1e6 : NAN, 2);
+	csv_num(f, tp ? per_s(r->win_msgs, r->measured_s) : NAN, 0);
+	csv_num(f, lat ? (double)s->p50 / 1e3 : NAN, 2);
+	csv_num(f, lat ? (double)s->p90 / 1e3 : NAN, 2);
+	csv_num(f, lat ? (double)s->p99 / 1e3 : NAN, 2);
+	csv_num(f, lat ? (double)s->p999 / 1e3 : NAN, 2);
+	csv_num(f, lat ? (double)s->max / 1e3 : NAN, 2);
+	fprintf(f, ",%llu,%llu", (unsigned long long)r->sent, (unsigned long long)r->received);
+	csv_num(f, rss_per_conn(r->relay_rss_kib_before, r->relay_rss_kib_after, r->sessions_up), 0);
+	csv_num(f, 100.0 * bench_relay_overhead(wire_total(w), payload_total(w)), 4);
+	fprintf(f, ",%llu\n", (unsigned long long)bench_relay_errors_total(&r->err));
+	return ferror(f) ? -1 : 0;
+}
+
+int bench_relay_print_hist(FILE *f, const struct bench_hist *h)
+{
+	uint64_t seen = 0;
+	fprintf(f, "latency_us,count,fraction_at_or_below\n");
+	for (size_t i = 0; i < BENCH_HIST_BUCKETS && h && seen < h->count; i++) {
+		if (!h->counts[i])
+			continue;
+		seen += h->counts[i];
+		uint64_t hi = bench_hist_bucket_hi(i);
+		if (hi > h->max)
+			hi = h->max;
+		fprintf(f, "%.3f,%llu,%.9f\n", (double)hi / 1e3, (unsigned long long)h->counts[i],
+			(double)seen / (double)h->count);
+	}
+	return ferror(f) ? -1 : 0;
+}

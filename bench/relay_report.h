@@ -1,0 +1,84 @@
+#ifndef BENCH_RELAY_REPORT_H
+#define BENCH_RELAY_REPORT_H
+/* bench/relay_report.h: the results of one `atmosphere-bench relay` run and
+ * their three renderings: a human table, one JSON object, one CSV row; plus
+ * the latency histogram as CSV for bench/plot. The run (bench_relay.c) fills
+ * struct bench_relay_result; nothing here measures. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "bench/relay_opts.h"
+#include "bench/stats.h"
+
+/* Errors, counted, never fatal (one session's failure ends that session). */
+struct bench_relay_errors {
+	uint64_t refused;       /* connect: ECONNREFUSED */
+	uint64_t timeout;       /* connect, handshake, a send, a Close never answered */
+	uint64_t http_409;      /* session full */
+	uint64_t http_429;      /* too many connections from this address */
+	uint64_t http_503;      /* too many sessions */
+	uint64_t http_other;    /* any other non-101 answer */
+	uint64_t closed;        /* the relay closed (Close frame or EOF) before the end */
+	uint64_t reset;         /* ECONNRESET/EPIPE before the end */
+	uint64_t proto;         /* a bad answer, a broken frame, a message for another session */
+	uint64_t io;            /* other errors */
+	uint64_t left_open;     /* connections still open when the run had to end */
+};
+
+/* Wire and payload bytes at the load generator's sockets, over the whole run
+ * (handshakes, the relay's notices, pings, pongs and closes included). */
+struct bench_relay_wire {
+	uint64_t a_tx_wire, a_tx_payload, a_rx_wire;
+	uint64_t b_rx_wire, b_rx_payload, b_tx_wire;
+	uint64_t handshake;     /* HTTP heads, both directions, A and B */
+	uint64_t control;       /* control frames received, A and B */
+	uint64_t text_msgs;     /* text messages received (the relay's paired notices) */
+};
+
+struct bench_relay_result {
+	/* what ran */
+	uint16_t port;                     /* A's destination: --url's, or the sink's own */
+	unsigned threads;
+	int cpus_allowed;
+	/* set-up */
+	unsigned sessions_up, sessions_failed;
+	double setup_s;
+	/* throughput / latency, over the measured time */
+	double measured_s;
+	uint64_t win_msgs, win_payload;
+	double per_session_mb_min, per_session_mb_max, per_session_mb_mean;
+	uint64_t sent, received;           /* data messages over the whole run */
+	struct bench_summary lat;          /* ns, scheduled-send to arrival */
+	const struct bench_hist *hist;     /* latency mode: for --hist-out */
+	/* connections */
+	unsigned alive;                    /* sessions that forwarded the final message */
+	long relay_rss_kib_before, relay_rss_kib_after;  /* -1: not read */
+	long self_rss_kib_before, self_rss_kib_after;
+	/* CPU over the measured time, in CPUs; NAN when unknown. other_cpu is the
+	 * rest of the machine's busy time (softirq included): other processes,
+	 * and kernel work not charged to either of us. */
+	double bench_cpu, relay_cpu, other_cpu;
+	struct bench_relay_wire wire;
+	struct bench_relay_errors err;
+};
+
+/* bench_relay_errors_total sums every error counter. */
+uint64_t bench_relay_errors_total(const struct bench_relay_errors *e);
+
+/* bench_relay_overhead returns wire / payload - 1 as a fraction (0.01 is
+ * 1 %), NAN when payload is 0. */
+double bench_relay_overhead(uint64_t wire, uint64_t payload);
+
+/* bench_relay_print_table, _print_json, _print_csv write the result to f.
+ * They return 0, or -1 when writing failed. */
+int bench_relay_print_table(FILE *f, const struct bench_relay_opts *o, const struct bench_relay_result *r);
+int bench_relay_print_json(FILE *f, const struct bench_relay_opts *o, const struct bench_relay_result *r);
+int bench_relay_print_csv(FILE *f, const struct bench_relay_opts *o, const struct bench_relay_result *r);
+
+/* bench_relay_print_hist writes h as CSV: the upper bound of each non-empty
+ * bucket in microseconds, its count, and the fraction of samples at or below
+ * it. Returns 0 or -1. */
+int bench_relay_print_hist(FILE *f, const struct bench_hist *h);
+
+#endif

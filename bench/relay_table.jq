@@ -1,0 +1,72 @@
+# bench/relay_table.jq: the relay section's table, from the array of run
+# objects bench/run collects (each one `atmosphere-bench relay --json`).
+# Tab-separated: figure, ours, HAProxy, nginx, plain TCP, ratio, seed, target,
+# met. Medians over the rounds; "-" where a figure was not measured.
+# Arguments: $mem, the session count of the memory runs; $rate, that of the
+# set-up rate runs.
+
+def median: map(select(. != null)) | sort |
+  if length == 0 then null
+  elif length % 2 == 1 then .[(length / 2) | floor]
+  else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+
+def fmt($p): if . == null then "-" else (. * pow(10; $p) | round) / pow(10; $p) | tostring end;
+
+def runs($lab; $mode; $sessions; $size; $rate):
+  map(select(.label == $lab and .mode == $mode and .sessions == $sessions
+             and .size == $size and (.rate // 0) == $rate));
+
+def tp($l; $n; $sz): runs($l; "throughput"; $n; $sz; 0) | map(.throughput.mb_per_s) | median;
+def lat($l; $n; $r; $sz; $k): runs($l; "latency"; $n; $sz; $r) | map(.latency[$k]) | median;
+def lost($l): map(select(.label == $l and .mode == "latency") | .latency.lost) | add;
+def conn($l; $n; f): map(select(.label == $l and .mode == "connections" and .sessions == $n)) | map(f) | median;
+def ratio($a; $b): if $a == null or $b == null or $b == 0 then null else $a / $b end;
+def best($a; $b): [$a, $b] | map(select(. != null)) | min;
+def met($ok): if $ok == null then "-" elif $ok then "yes" else "NO" end;
+def row($fig; $ours; $hap; $ngx; $tcp; $ratio; $p; $seed; $target; $ok):
+  [$fig, ($ours | fmt($p)), ($hap | fmt($p)), ($ngx | fmt($p)), ($tcp | fmt($p)), ($ratio | fmt(3)),
+   $seed, $target, met($ok)] | join("\t");
+
+. as $all
+| ["figure", "ours", "HAProxy", "nginx", "plain TCP", "ratio", "seed", "target", "met"] | join("\t"),
+  ( [[1, 1024, "1 x 1 KiB"], [1, 16384, "1 x 16 KiB"], [100, 1024, "100 x 1 KiB"], [100, 16384, "100 x 16 KiB"]][]
+    | . as [$n, $sz, $name]
+    | ($all | tp("relay"; $n; $sz)) as $o | ($all | tp("haproxy"; $n; $sz)) as $h
+    | ($all | tp("nginx"; $n; $sz)) as $x | ($all | tp("direct"; $n; $sz)) as $d
+    | row("throughput MB/s, \($name)"; $o; $h; $x; $d; ratio($o; $h); 1; "-"; ">= 1.0x HAProxy";
+          if $o == null or $h == null then null else $o >= $h end) ),
+  ( [[100, 100, 64], [100, 100, 1400], [1000, 10, 64], [1000, 10, 1400]][]
+    | . as [$n, $r, $sz]
+    | (["p50_us", "p50"], ["p99_us", "p99"])
+    | . as [$k, $kn]
+    | ($all | lat("relay"; $n; $r; $sz; $k)) as $o | ($all | lat("haproxy"; $n; $r; $sz; $k)) as $h
+    | ($all | lat("nginx"; $n; $r; $sz; $k)) as $x | ($all | lat("direct"; $n; $r; $sz; $k)) as $d
+    | best($h; $x) as $b
+    | row("latency \($kn) us, \($n) x \($r)/s x \($sz) B"; $o; $h; $x; $d; ratio($o; $b); 1; "-";
+          "<= best of HAProxy, nginx"; if $o == null or $b == null then null else $o <= $b end) ),
+  ( [$all | lost("relay"), lost("haproxy"), lost("nginx"), lost("direct")] as [$o, $h, $x, $d]
+    | row("latency messages lost, all shapes"; $o; $h; $x; $d; null; 0; "-"; "0 (all delivered)";
+          if $o == null then null else $o == 0 end) ),
+  ( $all | runs("relay"; "latency"; 100; 1400; 100) | map(.wire.total.overhead_pct) | median ) as $ov
+  | row("wire overhead % at 1,400 B (both hops, all bytes)"; $ov; null; null; null; null; 3; "~5 %"; "< 1 %";
+        if $ov == null then null else $ov < 1 end),
+  ( ($all | conn("relay"; $mem; .connections.relay_rss_bytes_per_conn)) as $o
+    | ($all | conn("haproxy"; $mem; .connections.relay_rss_bytes_per_conn)) as $h
+    | row("RSS B per idle connection, \($mem) sessions"; $o; $h; null; null; ratio($o; $h); 0;
+          "17 KiB (Node ws 7 KiB)"; "< 2 KiB (2048)"; if $o == null then null else $o < 2048 end) ),
+  ( ($all | conn("relay"; $rate; .setup.sessions_per_s)) as $o
+    | ($all | conn("haproxy"; $rate; .setup.sessions_per_s)) as $h
+    | ($all | conn("direct"; $rate; .setup.sessions_per_s)) as $d
+    | row("new sessions/s, \($rate) sessions (2 upgrades each)"; $o; $h; null; $d; ratio($o; $h); 0; "-";
+          ">= 20,000"; if $o == null then null else $o >= 20000 end) ),
+  ( ($all | conn("relay"; $mem; .setup.sessions_per_s)) as $o
+    | ($all | conn("haproxy"; $mem; .setup.sessions_per_s)) as $h
+    | row("new sessions/s, \($mem) sessions (generator-bound: 2 connects per session to one address)"; $o; $h; null; null; ratio($o; $h); 0; "-";
+          "reported"; null) ),
+  ( ($all | runs("relay"; "throughput"; 100; 16384; 0) | map(.relay_cpu_us_per_msg) | median) as $o
+    | ($all | runs("haproxy"; "throughput"; 100; 16384; 0) | map(.relay_cpu_us_per_msg) | median) as $h
+    | ($all | runs("nginx"; "throughput"; 100; 16384; 0) | map(.relay_cpu_us_per_msg) | median) as $x
+    | row("server CPU us per message, 100 x 16 KiB"; $o; $h; $x; null; ratio($o; $h); 2; "-"; "reported"; null) ),
+  ( ($all | tp("direct"; 100; 16384)) as $d
+    | row("load generator ceiling MB/s, 100 x 16 KiB, no hop"; null; null; null; $d; null; 1; "-";
+          "above every hop"; null) )

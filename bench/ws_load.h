@@ -1,0 +1,124 @@
+#ifndef BENCH_WS_LOAD_H
+#define BENCH_WS_LOAD_H
+/* bench/ws_load.h: the load generator's WebSocket connection.
+ *
+ * Lean on purpose, so the generator is not what limits a relay: the HTTP
+ * upgrade is written raw (relay/http.h's builders and parsers), frames are
+ * built once and sent many times (a batch of identical masked frames for
+ * throughput; a prebuilt frame whose 16-byte stamp is rewritten for each
+ * latency message), and received bytes are only scanned (bench/ws_scan.h),
+ * never copied. Masking follows RFC 6455 §5.3 with one random key per frame
+ * buffer rather than per frame: a relay cannot tell, and must unmask all the
+ * same.
+ *
+ * Every byte that crosses the socket is counted, in both directions, with
+ * the HTTP heads apart, so wire overhead can be set against payload.
+ *
+ * The stamp: the first 16 payload bytes of a latency message are
+ *   magic "ATBL" (4) | session index, little-endian (4) | scheduled send time,
+ *   CLOCK_MONOTONIC ns, little-endian (8)
+ * Both ends run in one process, so the clock is shared.
+ *
+ * Objects belong to the reactor thread that made them; functions marked
+ * "suspends" run in its coroutines. One coroutine may receive while another
+ * sends. */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "bench/ws_scan.h"
+#include "core/sock.h"
+
+#define BENCH_STAMP_LEN 16
+#define BENCH_STAMP_MAGIC 0x4c425441u /* "ATBL" read little-endian */
+
+/* Longest HTTP head the generator reads (a relay's answer, a proxied
+ * request); more is a protocol error. */
+#define BENCH_WCONN_HEAD_MAX 4096
+
+/* struct bench_wconn: one connection. Caller storage: zero it, then dial or
+ * accept. Counters are cumulative and read by the caller. */
+struct bench_wconn {
+	struct core_sock *sock;
+	struct bench_ws_scan scan;   /* the received stream, after the HTTP head */
+	uint64_t tx_wire;            /* every byte sent, HTTP head included */
+	uint64_t tx_payload;         /* data message payload bytes sent */
+	uint64_t tx_msgs;
+	uint32_t hs_tx, hs_rx;       /* HTTP head bytes sent and received */
+	int http_status;             /* the answer to our upgrade (dial), 0: none */
+	bool close_sent;
+};
+
+/* bench_wconn_rx_wire returns every byte received: the HTTP head and the
+ * scanned stream. */
+static inline uint64_t bench_wconn_rx_wire(const struct bench_wconn *c)
+{
+	return c->hs_rx + c->scan.n.wire;
+}
+
+/* bench_wconn_dial connects to addr, sends the upgrade for path with Host
+ * host_hdr and reads the answer. Bytes after a 101 head go to the scanner
+ * (client role), calling fn. Returns 0; or -ECONNREFUSED, -ETIMEDOUT (connect
+ * or answer), -ECONNRESET (closed before answering), -ECONNABORTED (an answer
+ * other than 101: c->http_status holds it), -EPROTO (an answer that is not
+ * HTTP, a bad Sec-WebSocket-Accept, a head over BENCH_WCONN_HEAD_MAX), or
+ * another -errno. On failure c->sock is closed. Suspends. */
+int bench_wconn_dial(struct bench_wconn *c, const struct sockaddr *addr, socklen_t addr_len, const char *host_hdr,
+		     const char *path, int timeout_ms, bench_ws_event_fn fn, void *arg);
+
+/* bench_wconn_accept is the server side of a baseline: it takes ownership of
+ * the accepted fd, reads an upgrade request for /relay/{id}, copies the id to
+ * id_out (NUL-terminated, at most 128 characters) and answers 101. Bytes
+ * after the request go to the scanner (server role: masked frames). Returns
+ * 0; -EPROTO for a request it does not accept (answered with the relay's
+ * error status), or -errno; on failure the fd is closed. Suspends. */
+int bench_wconn_accept(struct bench_wconn *c, int fd, char id_out[static 129], int timeout_ms, bench_ws_event_fn fn,
+		       void *arg);
+
+/* bench_wconn_send sends buf[0..len), num_msgs data messages holding
+ * payload_len payload bytes in all (for the counters). Returns 0 or -errno.
+ * Suspends. */
+int bench_wconn_send(struct bench_wconn *c, const void *buf, size_t len, uint64_t payload_len, uint32_t num_msgs,
+		     int timeout_ms);
+
+/* bench_wconn_send_control sends one control frame (ping, pong or close)
+ * with payload[0..len) (len <= 125), masked when masked. A close marks
+ * close_sent. Returns 0 or -errno. Suspends. */
+int bench_wconn_send_control(struct bench_wconn *c, uint8_t opcode, const uint8_t *payload, size_t len, bool masked,
+			     int timeout_ms);
+
+/* bench_wconn_recv receives one buffer and scans it, calling fn for each
+ * event. Returns the bytes received (> 0), 0 at end of stream, -EPROTO when
+ * the stream broke the framing rules, or -errno (-ETIMEDOUT...). Suspends. */
+int bench_wconn_recv(struct bench_wconn *c, int timeout_ms, bench_ws_event_fn fn, void *arg);
+
+/* bench_wconn_close closes the socket (no Close frame: see
+ * bench_wconn_send_control). Must not run while another coroutine is inside
+ * a call on c. Counters stay readable. Does not suspend. */
+void bench_wconn_close(struct bench_wconn *c);
+
+/* bench_rand_u64 returns 64 random bits from a per-thread xorshift seeded
+ * from getrandom: for nonces and mask keys, not for secrets. */
+uint64_t bench_rand_u64(void);
+
+/* bench_frames_build writes num_frames identical binary frames of
+ * payload_len filler bytes, masked with mask (NULL: unmasked, as a server
+ * sends), into out[0..out_cap). Returns the bytes written, 0 when they do not
+ * fit. Pure. */
+size_t bench_frames_build(uint8_t *out, size_t out_cap, size_t payload_len, uint32_t num_frames,
+			  const uint8_t *mask);
+
+/* bench_frame_header_len returns the header bytes of a frame of payload_len
+ * bytes, masked or not: 2, 4 or 10, plus 4 for the mask key. Pure. */
+size_t bench_frame_header_len(uint64_t payload_len, bool masked);
+
+/* bench_stamp_put writes a stamp into the first BENCH_STAMP_LEN payload
+ * bytes of a frame masked with mask (NULL: unmasked). Pure. */
+void bench_stamp_put(uint8_t *payload, const uint8_t *mask, uint32_t session, uint64_t sched_ns);
+
+/* bench_stamp_get reads an unmasked stamp from a message's first bytes.
+ * Returns false when head is shorter than a stamp or lacks the magic. Pure. */
+bool bench_stamp_get(const uint8_t *head, size_t head_len, uint32_t *out_session, uint64_t *out_sched_ns);
+
+#endif

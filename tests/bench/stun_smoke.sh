@@ -1,0 +1,62 @@
+#!/bin/sh
+# End-to-end smoke run of `atmosphere-bench stun`: against its own reflector
+# and against `atmosphere stun-server`, capacity (max) and paced, about a
+# second each. Figures are printed, not asserted; the runs must work: exit 0,
+# answers counted, nothing lost when paced well below capacity.
+# Usage: stun_smoke.sh ATMOSPHERE ATMOSPHERE-BENCH
+set -u
+atmos=$1
+bench=$2
+fail() { echo "FAIL: $*" >&2; exit 1; }
+dir=$(mktemp -d "${TMPDIR:-/tmp}/stun-smoke.$$.XXXXXX")
+pids=""
+cleanup() {
+	for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	rm -rf "$dir"
+}
+trap cleanup EXIT INT TERM
+
+# start NAME PATTERN CMD...: runs CMD, waits for PATTERN's port on its stdout.
+start() {
+	name=$1 pattern=$2
+	shift 2
+	"$@" >"$dir/$name.out" 2>"$dir/$name.err" &
+	pids="$pids $!"
+	for _ in $(seq 1 100); do
+		port=$(sed -n "s/$pattern/\\1/p" "$dir/$name.out")
+		[ -n "$port" ] && return 0
+		sleep 0.1
+	done
+	fail "$name did not start: $(cat "$dir/$name.err")"
+}
+
+check() {
+	cname=$1 file=$2
+	shift 2
+	for e in "$@"; do
+		v=$(jq -e "$e" "$file" 2>&1) || fail "$cname: '$e' is not true ($v); see $(cat "$file")"
+	done
+}
+
+start reflector '^reflector listening on udp .*:\([0-9][0-9]*\)$' "$bench" stun --reflect 127.0.0.1:0
+ref_port=$port
+servers="reflector:$ref_port"
+if "$atmos" stun-server --help >/dev/null 2>&1; then
+	start ours '^stun-server listening on udp .*:\([0-9][0-9]*\) .*' "$atmos" stun-server --host 127.0.0.1 \
+		--port 0 --threads 1 --rate 0
+	servers="$servers ours:$port"
+fi
+
+for s in $servers; do
+	name=${s%%:*} p=${s#*:}
+	echo "== $name: max"
+	timeout 30 "$bench" stun --server "127.0.0.1:$p" --duration 1 --warmup 200ms --sockets 4 \
+		--json-out "$dir/$name-max.json" || fail "$name max exited $?"
+	check "$name max" "$dir/$name-max.json" '.answered > 0' '.answers_per_s > 0' '.latency.samples > 0'
+	echo "== $name: paced"
+	timeout 30 "$bench" stun --server "127.0.0.1:$p" --duration 1 --warmup 200ms --rate 2000 \
+		--json-out "$dir/$name-paced.json" || fail "$name paced exited $?"
+	check "$name paced" "$dir/$name-paced.json" '.loss_pct == 0' '.answered == .sent' '.latency.p50_us > 0'
+done
+timeout 10 "$bench" stun --server 127.0.0.1:0 >/dev/null 2>&1 && fail "--server with port 0 accepted"
+echo "ok stun smoke"
