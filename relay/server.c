@@ -287,7 +287,9 @@ static void handshake(void *arg)
 	struct relay_thread *th = a->th;
 	struct relay_server *srv = th->srv;
 	struct sockaddr_storage addr = a->addr;
-	uint8_t head[RELAY_DEFAULT_MAX_HEADER + 1];
+	/* On the heap, not the stack: the stack pages would stay resident for
+	 * the connection's whole life (the session runs below this frame). */
+	uint8_t *head = NULL;
 	size_t len = 0;
 	struct relay_http_req req;
 	int err = 0, n;
@@ -300,6 +302,12 @@ static void handshake(void *arg)
 	free(a);
 	if (!sock)
 		goto release;
+	head = malloc(RELAY_DEFAULT_MAX_HEADER + 1);
+	if (!head) {
+		core_sock_close(sock);
+		net_tls_ctx_free(tls);
+		goto release;
+	}
 	st = net_stream_new(sock, tls, true, NULL, &err);
 	net_tls_ctx_free(tls);
 	if (!st)
@@ -385,6 +393,8 @@ static void handshake(void *arg)
 		char id[129];
 		memcpy(id, sid.ptr, sid.len);
 		id[sid.len] = 0;
+		free(head); /* req and sid point into it: not used past here */
+		head = NULL;
 		th->hs[slot] = NULL;
 		unsigned owner = (unsigned)(relay_session_hash(srv, id, sid.len) % srv->o.threads);
 		if (owner == th->idx) {
@@ -417,6 +427,7 @@ done:
 done_untracked:
 	net_stream_close(st);
 release:
+	free(head);
 	atomic_fetch_sub(&srv->connections, 1);
 	relay_ip_release(srv, &addr);
 }

@@ -30,6 +30,8 @@
 /* How long we wait for the client's own Close after ours (RFC 6455 §7.1.1:
  * the server should close TCP first, once the handshake is done). */
 #define LINGER_MS 1000
+/* Idle time after which a connection gives back its stack's spare pages. */
+#define TRIM_AFTER_NS (1000ull * 1000000u)
 
 enum fwd_result {
 	FWD_OK = 0,
@@ -543,6 +545,7 @@ static void conn_run(struct relay_conn *c)
 	c->last_rx_ns = core_now_ns();
 	if (!c->sess->last_msg_ns)
 		c->sess->last_msg_ns = c->last_rx_ns;
+	bool trimmed = false;
 	for (;;) {
 		if (c->th->stopping) {
 			own = RELAY_WS_CLOSE_GOING_AWAY;
@@ -578,9 +581,22 @@ static void conn_run(struct relay_conn *c)
 		uint64_t idle_at = c->sess->last_msg_ns + (uint64_t)srv->o.idle_ms * 1000000u;
 		uint64_t ka_at = (c->ping_outstanding ? c->ping_sent_ns : c->last_rx_ns) + (uint64_t)srv->o.ping_ms * 1000000u;
 		uint64_t at = idle_at < ka_at ? idle_at : ka_at;
+		/* An idle connection's memory is mostly its stack: after a second
+		 * without traffic, give back the pages the handshake and the last
+		 * burst used (one madvise per idle spell, never on the busy path). */
+		bool trim_wait = false;
+		if (!trimmed && at > now + TRIM_AFTER_NS) {
+			at = now + TRIM_AFTER_NS;
+			trim_wait = true;
+		}
 		struct net_chunk b;
 		int n = net_stream_recv(c->st, &b, at > now ? (int)((at - now) / 1000000u) + 1 : 0);
 		now = core_now_ns();
+		if (n == -ETIMEDOUT && trim_wait) {
+			core_coro_trim_stack();
+			trimmed = true;
+			continue;
+		}
 		if (n == -ETIMEDOUT) {
 			if (now >= c->sess->last_msg_ns + (uint64_t)srv->o.idle_ms * 1000000u) {
 				own = RELAY_WS_CLOSE_NORMAL;
@@ -610,6 +626,7 @@ static void conn_run(struct relay_conn *c)
 		c->ping_outstanding = false;
 		r = consume(c, b.data, b.len, &f);
 		net_stream_release(c->st, &b);
+		trimmed = false;
 		if (r)
 			goto ended;
 	}
