@@ -56,6 +56,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "bench/proc.h"
 #include "bench/bench.h"
 #include "bench/stats.h"
 #include "core/coro.h"
@@ -1230,24 +1231,6 @@ static struct json_object *jtput(const struct tput *t)
 	return o;
 }
 
-static void cpu_model(char *out, size_t out_len)
-{
-	char line[512];
-	snprintf(out, out_len, "unknown");
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	if (!f)
-		return;
-	while (fgets(line, sizeof line, f)) {
-		char *colon = strchr(line, ':');
-		if (strncmp(line, "model name", 10) || !colon)
-			continue;
-		colon += 1 + (colon[1] == ' ');
-		colon[strcspn(colon, "\n")] = '\0';
-		snprintf(out, out_len, "%s", colon);
-		break;
-	}
-	fclose(f);
-}
 
 /* Prints the JSON object to f. Returns 0 or -1 when writing failed. */
 static int print_json(FILE *f, const struct results *r, const struct opts *o)
@@ -1261,7 +1244,7 @@ static int print_json(FILE *f, const struct results *r, const struct opts *o)
 
 	json_object_object_add(root, "tool", json_object_new_string("core"));
 	json_object_object_add(root, "version", json_object_new_string(ATMOS_VERSION));
-	cpu_model(model, sizeof model);
+	bench_cpu_model(model, sizeof model);
 	json_object_object_add(m, "nproc", json_object_new_int((int)sysconf(_SC_NPROCESSORS_ONLN)));
 	json_object_object_add(m, "cpu_model", json_object_new_string(model));
 	json_object_object_add(m, "kernel", json_object_new_string(uname(&u) == 0 ? u.release : "unknown"));

@@ -49,6 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/proc.h"
 #include "bench/bench.h"
 #include "bench/relay_opts.h"
 #include "bench/relay_report.h"
@@ -207,43 +208,7 @@ static void drop_u(_Atomic unsigned *c)
 	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) - 1, memory_order_relaxed);
 }
 
-/* /proc/PID/status VmRSS in KiB, -1 when unreadable (pid 0: this process). */
-static long rss_kib(int pid)
-{
-	char path[64], line[256];
-	long kib = -1;
-	if (pid)
-		snprintf(path, sizeof path, "/proc/%d/status", pid);
-	else
-		snprintf(path, sizeof path, "/proc/self/status");
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof line, f))
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
-}
 
-/* utime + stime of PID in clock ticks, 0 when unreadable. */
-static uint64_t proc_ticks(int pid)
-{
-	char path[64], buf[1024];
-	snprintf(path, sizeof path, "/proc/%d/stat", pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* The command name may hold spaces: fields resume after its ')'. */
-	char *p = strrchr(buf, ')');
-	unsigned long long ut, st;
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-		return 0;
-	return ut + st;
-}
 
 /* The machine's busy (user, nice, system, irq, softirq) and total ticks,
  * all CPUs, from /proc/stat; false when unreadable. */
@@ -882,8 +847,8 @@ static void coordinator_main(void *arg)
 		atomic_store_explicit(&r->phase, PH_RUN, memory_order_release);
 		sleep_until(r, r->t_meas0 + (uint64_t)SETTLE_MS * 1000000u, "holding");
 		sleep_until(r, r->t_meas1, "holding");
-		r->relay_rss1 = o->relay_pid ? rss_kib(o->relay_pid) : -1;
-		r->self_rss1 = rss_kib(0);
+		r->relay_rss1 = o->relay_pid ? bench_proc_rss_kib(o->relay_pid) : -1;
+		r->self_rss1 = bench_proc_rss_kib(0);
 	} else {
 		r->t_run0 = now_ns() + (uint64_t)START_DELAY_MS * 1000000u;
 		r->t_meas0 = r->t_run0 + o->warmup_ms * 1000000u;
@@ -891,11 +856,11 @@ static void coordinator_main(void *arg)
 		atomic_store_explicit(&r->phase, PH_RUN, memory_order_release);
 		sleep_until(r, r->t_meas0, "warm-up");
 		r->cpu0_ns = cpu_ns();
-		r->relay_ticks0 = o->relay_pid ? proc_ticks(o->relay_pid) : 0;
+		r->relay_ticks0 = o->relay_pid ? bench_proc_ticks(o->relay_pid) : 0;
 		sys_ticks(&r->sys_busy0, &r->sys_total0);
 		sleep_until(r, r->t_meas1, "running");
 		r->cpu1_ns = cpu_ns();
-		r->relay_ticks1 = o->relay_pid ? proc_ticks(o->relay_pid) : 0;
+		r->relay_ticks1 = o->relay_pid ? bench_proc_ticks(o->relay_pid) : 0;
 		sys_ticks(&r->sys_busy1, &r->sys_total1);
 	}
 
@@ -1234,8 +1199,8 @@ int bench_cmd_relay(int argc, char **argv)
 		run_free(&r);
 		return 1;
 	}
-	r.relay_rss0 = o.relay_pid ? rss_kib(o.relay_pid) : -1;
-	r.self_rss0 = rss_kib(0);
+	r.relay_rss0 = o.relay_pid ? bench_proc_rss_kib(o.relay_pid) : -1;
+	r.self_rss0 = bench_proc_rss_kib(0);
 	if (o.relay_pid && r.relay_rss0 < 0)
 		fprintf(stderr, "atmosphere-bench relay: --relay-pid %d: cannot read /proc/%d/status\n", o.relay_pid,
 			o.relay_pid);

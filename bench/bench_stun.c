@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/proc.h"
 #include "bench/bench.h"
 #include "bench/relay_opts.h"
 #include "bench/sched.h"
@@ -131,22 +132,6 @@ static uint64_t cpu_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static uint64_t proc_ticks(int pid)
-{
-	char path[64], buf[1024];
-	snprintf(path, sizeof path, "/proc/%d/stat", pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
-	unsigned long long ut, st;
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-		return 0;
-	return ut + st;
-}
 
 static int phase_get(struct srun *r)
 {
@@ -342,10 +327,10 @@ static void coordinate(void *arg)
 	struct srun *r = arg;
 	sleep_until(r->t_meas0);
 	r->cpu0 = cpu_ns();
-	r->srv0 = r->o->server_pid ? proc_ticks(r->o->server_pid) : 0;
+	r->srv0 = r->o->server_pid ? bench_proc_ticks(r->o->server_pid) : 0;
 	sleep_until(r->t_meas1);
 	r->cpu1 = cpu_ns();
-	r->srv1 = r->o->server_pid ? proc_ticks(r->o->server_pid) : 0;
+	r->srv1 = r->o->server_pid ? bench_proc_ticks(r->o->server_pid) : 0;
 	atomic_store_explicit(&r->phase, PH_DRAIN, memory_order_release);
 	core_sleep(DRAIN_MS);
 	atomic_store_explicit(&r->phase, PH_DONE, memory_order_release);

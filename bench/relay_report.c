@@ -1,5 +1,6 @@
 /* bench/relay_report.c: renders a relay run (see bench/relay_report.h).
  * MB = 10^6 bytes; latency in microseconds. */
+#include "bench/proc.h"
 #include "bench/relay_report.h"
 
 #include <json-c/json.h>
@@ -177,24 +178,6 @@ static struct json_object *jint(uint64_t v)
 	return json_object_new_int64((int64_t)v);
 }
 
-static void cpu_model(char *out, size_t out_len)
-{
-	char line[512];
-	snprintf(out, out_len, "unknown");
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	if (!f)
-		return;
-	while (fgets(line, sizeof line, f)) {
-		char *colon = strchr(line, ':');
-		if (strncmp(line, "model name", 10) || !colon)
-			continue;
-		colon += 1 + (colon[1] == ' ');
-		colon[strcspn(colon, "\n")] = '\0';
-		snprintf(out, out_len, "%s", colon);
-		break;
-	}
-	fclose(f);
-}
 
 static struct json_object *jdir(uint64_t wire, uint64_t payload)
 {
@@ -231,7 +214,7 @@ int bench_relay_print_json(FILE *f, const struct bench_relay_opts *o, const stru
 	json_object_object_add(root, "threads", jint(r->threads));
 	json_object_object_add(root, "concurrency", jint(o->concurrency));
 
-	cpu_model(model, sizeof model);
+	bench_cpu_model(model, sizeof model);
 	json_object_object_add(m, "nproc", json_object_new_int((int)sysconf(_SC_NPROCESSORS_ONLN)));
 	json_object_object_add(m, "cpus_allowed", json_object_new_int(r->cpus_allowed));
 	json_object_object_add(m, "cpu_model", json_object_new_string(model));
