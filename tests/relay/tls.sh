@@ -1,0 +1,84 @@
+#!/bin/sh
+# wss:// on the relay: TLS 1.2 and 1.3 against a test CA (curl), a plain
+# port beside it, and the certificate reloaded on SIGHUP without dropping
+# the listener. Usage: tls.sh BINARY.
+set -u
+bin=$1
+fail() { echo "FAIL: $*" >&2; exit 1; }
+for t in openssl curl; do
+	command -v $t >/dev/null 2>&1 || { echo "SKIP: $t not installed"; exit 77; }
+done
+dir=$(mktemp -d "${TMPDIR:-/tmp}/relay-tls.$$.XXXXXX")
+pid=""
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$dir"' EXIT INT TERM
+cd "$dir" || exit 1
+
+# A throw-away CA and two server certificates for localhost.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.pem \
+	-days 2 -subj /CN=atmos-test-ca >/dev/null 2>&1 || fail "cannot make a CA"
+printf 'subjectAltName=DNS:localhost\n' >ext
+for n in 1 2; do
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "s$n.key" -out "s$n.csr" \
+		-subj "/CN=localhost/O=cert$n" >/dev/null 2>&1 &&
+		openssl x509 -req -in "s$n.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -out "s$n.pem" -days 2 \
+			-extfile ext >/dev/null 2>&1 || fail "cannot make certificate $n"
+done
+cp s1.pem srv.pem
+cp s1.key srv.key
+
+"$bin" relay --host 127.0.0.1 --port 0 --tls-cert srv.pem --tls-key srv.key --plain-port 0 --quiet >out 2>err &
+pid=$!
+i=0
+while ! grep -q '^plain listening' out 2>/dev/null; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || fail "relay did not start: $(cat err)"
+	sleep 0.05
+done
+port=$(sed -n 's/^relay listening on 127.0.0.1:\([0-9]*\)$/\1/p' out)
+plain=$(sed -n 's/^plain listening on 127.0.0.1:\([0-9]*\)$/\1/p' out)
+
+for v in 1.2 1.3; do
+	body=$(curl -sS --cacert ca.pem --tlsv$v --tls-max $v "https://localhost:$port/health" 2>&1) ||
+		fail "TLS $v: $body"
+	echo "$body" | grep -q '"status": "ok"' || fail "TLS $v: unexpected /health: $body"
+done
+curl -sS "http://127.0.0.1:$plain/health" | grep -q '"status": "ok"' || fail "plain port does not answer"
+# An unknown CA is refused by the client (the relay's certificate is what we think).
+if curl -sS "https://localhost:$port/health" >/dev/null 2>&1; then fail "curl trusted the test CA without --cacert"; fi
+
+subject() {
+	echo | openssl s_client -connect "127.0.0.1:$port" -servername localhost 2>/dev/null |
+		openssl x509 -noout -subject 2>/dev/null
+}
+subject | grep -q 'cert1' || fail "first certificate not served: $(subject)"
+
+# Replace the files and send SIGHUP: new connections get the new certificate.
+cp s2.pem srv.pem
+cp s2.key srv.key
+kill -HUP "$pid"
+i=0
+while ! subject | grep -q 'cert2'; do
+	i=$((i + 1))
+	[ $i -lt 50 ] || fail "SIGHUP did not reload the certificate: $(subject); $(cat err)"
+	sleep 0.1
+done
+grep -q 'reloaded certificate' err || fail "no reload log line: $(cat err)"
+curl -sS --cacert ca.pem "https://localhost:$port/health" | grep -q '"status": "ok"' || fail "TLS after reload"
+
+# A broken file on SIGHUP keeps the old certificate and says why.
+echo garbage >srv.pem
+kill -HUP "$pid"
+i=0
+while ! grep -q 'keeping the old certificate' err; do
+	i=$((i + 1))
+	[ $i -lt 50 ] || fail "no message for a bad certificate on SIGHUP: $(cat err)"
+	sleep 0.1
+done
+subject | grep -q 'cert2' || fail "bad reload replaced the certificate: $(subject)"
+
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+pid=""
+[ $rc -eq 0 ] || fail "relay exited $rc on SIGTERM"
+echo "ok tls"
