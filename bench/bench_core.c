@@ -114,13 +114,6 @@ struct placement {
 	int server_cpu, client_cpu; /* -1: not pinned */
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static uint64_t clock_ns(clockid_t id)
 {
 	struct timespec ts;
@@ -218,7 +211,7 @@ static void cpu_ticks_read(struct cpu_ticks *t)
 		fclose(f);
 	}
 	t->ours_ns = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
-	t->wall_ns = now_ns();
+	t->wall_ns = bench_mono_ns();
 }
 
 /* Share of the machine (all CPUs) other processes kept busy between a and b,
@@ -257,11 +250,11 @@ static int coro_run(uint64_t n, double *out_ns)
 	struct core_coro *co = core_coro_new(yielder, &n, 0, &err);
 	if (!co)
 		return err;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_mono_ns();
 	uint64_t resumes = 1;
 	while (core_coro_resume(co) && resumes <= n)
 		resumes++;
-	uint64_t t1 = now_ns();
+	uint64_t t1 = bench_mono_ns();
 	core_coro_free(co);
 	*out_ns = (double)(t1 - t0) / (2.0 * (double)resumes);
 	return 0;
@@ -269,19 +262,19 @@ static int coro_run(uint64_t n, double *out_ns)
 
 static double getppid_run(uint64_t n)
 {
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_mono_ns();
 	for (uint64_t i = 0; i < n; i++)
 		(void)syscall(SYS_getppid); /* glibc does not cache it, but be explicit */
-	return (double)(now_ns() - t0) / (double)n;
+	return (double)(bench_mono_ns() - t0) / (double)n;
 }
 
 static double devnull_run(int fd, uint64_t n)
 {
 	char c = 0;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_mono_ns();
 	for (uint64_t i = 0; i < n; i++)
 		(void)!write(fd, &c, 0);
-	return (double)(now_ns() - t0) / (double)n;
+	return (double)(bench_mono_ns() - t0) / (double)n;
 }
 
 static ucontext_t uc_main, uc_co;
@@ -306,10 +299,10 @@ static int swapctx_run(uint64_t n, double *out_ns)
 	uc_co.uc_link = &uc_main;
 	uc_pairs = n;
 	makecontext(&uc_co, uc_loop, 0);
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_mono_ns();
 	for (uint64_t i = 0; i <= n; i++) /* the last swap returns through uc_link */
 		swapcontext(&uc_main, &uc_co);
-	uint64_t t1 = now_ns();
+	uint64_t t1 = bench_mono_ns();
 	free(stack);
 	*out_ns = (double)(t1 - t0) / (2.0 * (double)(n + 1));
 	return 0;
@@ -670,8 +663,8 @@ static int rsrv_stop(struct rsrv *srv)
 {
 	if (!srv->running)
 		return 0;
-	uint64_t deadline = now_ns() + (uint64_t)STOP_TIMEOUT_MS * 1000000u;
-	while (atomic_load(&srv->served) != atomic_load(&srv->accepted) && now_ns() < deadline) {
+	uint64_t deadline = bench_mono_ns() + (uint64_t)STOP_TIMEOUT_MS * 1000000u;
+	while (atomic_load(&srv->served) != atomic_load(&srv->accepted) && bench_mono_ns() < deadline) {
 		struct timespec ts = {0, 1000000};
 		nanosleep(&ts, NULL); /* polling a condition with a deadline, not a synchronisation */
 	}
@@ -854,15 +847,15 @@ static int latency_round(const char *what, uint16_t port, unsigned round_trips, 
 		return -1;
 	}
 	memset(msg, 'a', sizeof msg);
-	uint64_t stop = now_ns() + (uint64_t)LAT_MAX_MS * 1000000u;
+	uint64_t stop = bench_mono_ns() + (uint64_t)LAT_MAX_MS * 1000000u;
 	int rc = 0;
-	for (unsigned i = 0; i < LAT_WARMUP + round_trips && now_ns() < stop; i++) {
+	for (unsigned i = 0; i < LAT_WARMUP + round_trips && bench_mono_ns() < stop; i++) {
 		msg[0] = (uint8_t)i;
-		uint64_t t0 = now_ns();
+		uint64_t t0 = bench_mono_ns();
 		rc = write_all(fd, msg, sizeof msg);
 		if (!rc)
 			rc = read_full(fd, back, sizeof back);
-		uint64_t t1 = now_ns();
+		uint64_t t1 = bench_mono_ns();
 		if (rc)
 			break;
 		if (memcmp(back, msg, sizeof msg)) {
@@ -922,7 +915,7 @@ static int run_flows(struct flow *f, unsigned n, size_t size, uint64_t dur_ms, c
 	if (!p)
 		return -ENOMEM;
 	const uint64_t window = (uint64_t)ECHO_WINDOW * size;
-	uint64_t t_start = now_ns();
+	uint64_t t_start = bench_mono_ns();
 	uint64_t t_warm = t_start + (uint64_t)WARMUP_MS * 1000000u;
 	uint64_t t_end = t_warm + dur_ms * 1000000u;
 	uint64_t t_drain = t_end + (uint64_t)DRAIN_MS * 1000000u;
@@ -932,7 +925,7 @@ static int run_flows(struct flow *f, unsigned n, size_t size, uint64_t dur_ms, c
 	int rc = 0;
 	unsigned open_rx = n;
 	while (open_rx && !rc) {
-		uint64_t t = now_ns();
+		uint64_t t = bench_mono_ns();
 		uint64_t total = 0;
 		for (unsigned i = 0; i < n; i++)
 			total += f[i].rcvd;
@@ -1086,22 +1079,22 @@ static int measure_blast(uint16_t port, uint32_t size, uint32_t ms, uint8_t *scr
 	if (fd < 0)
 		return fd;
 	int rc = write_all(fd, &req, sizeof req);
-	uint64_t stop = now_ns() + ((uint64_t)ms + DRAIN_MS) * 1000000u;
+	uint64_t stop = bench_mono_ns() + ((uint64_t)ms + DRAIN_MS) * 1000000u;
 	uint64_t bytes = 0, t_first = 0, t_last = 0;
 	struct timeval tv = {.tv_sec = 1};
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	while (!rc) {
-		if (now_ns() >= stop) {
+		if (bench_mono_ns() >= stop) {
 			rc = -ETIMEDOUT;
 			break;
 		}
 		ssize_t r = recv(fd, scratch, RECV_CHUNK, 0);
 		if (r > 0) {
 			if (!bytes)
-				t_first = now_ns();
+				t_first = bench_mono_ns();
 			bytes += (uint64_t)r;
 		} else if (r == 0) {
-			t_last = now_ns();
+			t_last = bench_mono_ns();
 			break;
 		} else if (errno != EINTR && errno != EAGAIN) {
 			rc = -errno;

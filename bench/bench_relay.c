@@ -173,20 +173,6 @@ struct run {
 	bool failed;                  /* the run could not go on (reported) */
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t cpu_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static int phase_get(const struct run *r)
 {
 	return atomic_load_explicit(&r->phase, memory_order_acquire);
@@ -311,9 +297,9 @@ static void conn_put(struct conn *c)
  * reader must not land inside a frame of the sender). */
 static int conn_lock(struct conn *c)
 {
-	uint64_t deadline = now_ns() + (uint64_t)IO_TIMEOUT_MS * 1000000u;
+	uint64_t deadline = bench_mono_ns() + (uint64_t)IO_TIMEOUT_MS * 1000000u;
 	while (c->tx_busy) {
-		if (now_ns() > deadline)
+		if (bench_mono_ns() > deadline)
 			return -ETIMEDOUT;
 		core_yield();
 	}
@@ -364,7 +350,7 @@ static void on_event(void *arg, const struct bench_ws_event *ev)
 	if (ev->opcode != RELAY_WS_OP_BINARY || c->role != ROLE_B)
 		return; /* the relay's paired notice, or data towards A: counted by the scanner */
 	if (!c->now)
-		c->now = now_ns();
+		c->now = bench_mono_ns();
 	bump(&wk->rx_msgs, 1);
 	bump(&wk->rx_payload, ev->len);
 	bool in_window = c->now >= r->t_meas0 && c->now < r->t_meas1 && phase_get(r) >= PH_RUN;
@@ -406,8 +392,8 @@ static void reader_main(void *arg)
 		if (n == -ETIMEDOUT) {
 			if (ph >= PH_CLOSE) {
 				if (!close_deadline)
-					close_deadline = now_ns() + (uint64_t)CLOSE_MS * 1000000u;
-				else if (now_ns() > close_deadline)
+					close_deadline = bench_mono_ns() + (uint64_t)CLOSE_MS * 1000000u;
+				else if (bench_mono_ns() > close_deadline)
 					break; /* counted as left open by the coordinator */
 			}
 			continue;
@@ -501,12 +487,12 @@ static void run_throughput(struct session *s)
 {
 	struct worker *wk = s->wk;
 	struct run *r = wk->run;
-	uint64_t now = now_ns();
+	uint64_t now = bench_mono_ns();
 	if (now < r->t_run0)
 		core_sleep((unsigned)((r->t_run0 - now) / 1000000u) + 1);
 	uint64_t payload = (uint64_t)wk->batch_msgs * r->o->size;
 	/* Bounded by the clock, and by a count no run reaches before it. */
-	for (uint64_t i = 0; i < UINT64_MAX / 2 && now_ns() < r->t_meas1 && phase_get(r) < PH_CLOSE; i++) {
+	for (uint64_t i = 0; i < UINT64_MAX / 2 && bench_mono_ns() < r->t_meas1 && phase_get(r) < PH_CLOSE; i++) {
 		int rc = conn_send(s->a, wk->batch, wk->batch_len, payload, wk->batch_msgs);
 		if (rc < 0) {
 			count_error(wk, rc, 0);
@@ -569,7 +555,7 @@ static void session_main(void *arg)
 	s->a = a;
 	s->up = true;
 	bump_u(&wk->up);
-	atomic_store_explicit(&wk->setup_last_ns, now_ns(), memory_order_relaxed);
+	atomic_store_explicit(&wk->setup_last_ns, bench_mono_ns(), memory_order_relaxed);
 	release_setup_slot(wk);
 
 	wait_phase(s, PH_RUN);
@@ -580,7 +566,7 @@ static void session_main(void *arg)
 	} else if (o->mode == BENCH_RELAY_CONNECTIONS) {
 		wait_phase(s, PH_CHECK);
 		if (phase_get(r) == PH_CHECK)
-			send_stamped(s, now_ns());
+			send_stamped(s, bench_mono_ns());
 	}
 	bump_u(&wk->senders_done);
 	wait_phase(s, PH_CLOSE);
@@ -712,7 +698,7 @@ static void pace(struct worker *wk)
 	uint64_t end = bench_sched_due(&sch, r->t_meas1 - 1); /* messages scheduled before t_meas1 */
 	uint64_t j = 0;
 	for (uint64_t iter = 0; j < end && phase_get(r) < PH_CLOSE && iter < UINT64_MAX / 2; iter++) {
-		uint64_t due = bench_sched_due(&sch, now_ns());
+		uint64_t due = bench_sched_due(&sch, bench_mono_ns());
 		if (due > end)
 			due = end;
 		for (; j < due; j++) {
@@ -723,7 +709,7 @@ static void pace(struct worker *wk)
 		}
 		if (j >= end)
 			break;
-		uint64_t next = bench_sched_time(&sch, j), now = now_ns();
+		uint64_t next = bench_sched_time(&sch, j), now = bench_mono_ns();
 		if (next > now + SPIN_NS)
 			core_sleep((unsigned)((next - now - SPIN_NS / 2) / 1000000u));
 		else
@@ -813,7 +799,7 @@ static void progress(struct run *r, const char *what)
 static void sleep_until(struct run *r, uint64_t t, const char *what)
 {
 	for (unsigned i = 0; i < 100000000u; i++) {
-		uint64_t now = now_ns();
+		uint64_t now = bench_mono_ns();
 		if (now >= t)
 			return;
 		uint64_t ms = (t - now) / 1000000u;
@@ -830,11 +816,11 @@ static void coordinator_main(void *arg)
 
 	/* SETUP */
 	uint64_t deadline = r->t_setup0 + (uint64_t)SETUP_TIMEOUT_MS * 1000000u, last = 0;
-	while (SUM(r, up) + SUM(r, failed) < o->sessions && now_ns() < deadline) {
+	while (SUM(r, up) + SUM(r, failed) < o->sessions && bench_mono_ns() < deadline) {
 		core_sleep(2);
-		if (now_ns() - last > 1000000000u) {
+		if (bench_mono_ns() - last > 1000000000u) {
 			progress(r, "set-up");
-			last = now_ns();
+			last = bench_mono_ns();
 		}
 	}
 	unsigned up = SUM(r, up);
@@ -842,7 +828,7 @@ static void coordinator_main(void *arg)
 		goto close;
 	if (o->mode == BENCH_RELAY_CONNECTIONS) {
 		/* Hold: the RSS is read at the end, after the relay settled. */
-		r->t_run0 = r->t_meas0 = now_ns();
+		r->t_run0 = r->t_meas0 = bench_mono_ns();
 		r->t_meas1 = r->t_meas0 + o->duration_ms * 1000000u;
 		atomic_store_explicit(&r->phase, PH_RUN, memory_order_release);
 		sleep_until(r, r->t_meas0 + (uint64_t)SETTLE_MS * 1000000u, "holding");
@@ -850,25 +836,25 @@ static void coordinator_main(void *arg)
 		r->relay_rss1 = o->relay_pid ? bench_proc_rss_kib(o->relay_pid) : -1;
 		r->self_rss1 = bench_proc_rss_kib(0);
 	} else {
-		r->t_run0 = now_ns() + (uint64_t)START_DELAY_MS * 1000000u;
+		r->t_run0 = bench_mono_ns() + (uint64_t)START_DELAY_MS * 1000000u;
 		r->t_meas0 = r->t_run0 + o->warmup_ms * 1000000u;
 		r->t_meas1 = r->t_meas0 + o->duration_ms * 1000000u;
 		atomic_store_explicit(&r->phase, PH_RUN, memory_order_release);
 		sleep_until(r, r->t_meas0, "warm-up");
-		r->cpu0_ns = cpu_ns();
+		r->cpu0_ns = bench_cpu_ns();
 		r->relay_ticks0 = o->relay_pid ? bench_proc_ticks(o->relay_pid) : 0;
 		sys_ticks(&r->sys_busy0, &r->sys_total0);
 		sleep_until(r, r->t_meas1, "running");
-		r->cpu1_ns = cpu_ns();
+		r->cpu1_ns = bench_cpu_ns();
 		r->relay_ticks1 = o->relay_pid ? bench_proc_ticks(o->relay_pid) : 0;
 		sys_ticks(&r->sys_busy1, &r->sys_total1);
 	}
 
 	/* CHECK: senders finish; latency and connections wait for their messages. */
-	r->t_check0 = now_ns();
+	r->t_check0 = bench_mono_ns();
 	atomic_store_explicit(&r->phase, PH_CHECK, memory_order_release);
 	deadline = r->t_check0 + (uint64_t)(o->mode == BENCH_RELAY_THROUGHPUT ? IO_TIMEOUT_MS : CHECK_MS) * 1000000u;
-	while (now_ns() < deadline) {
+	while (bench_mono_ns() < deadline) {
 		bool senders = SUM(r, senders_done) >= up;
 		bool delivered = o->mode == BENCH_RELAY_THROUGHPUT || SUM64(r, rx_msgs) >= SUM64(r, tx_msgs);
 		if (senders && delivered)
@@ -877,8 +863,8 @@ static void coordinator_main(void *arg)
 	}
 close:
 	atomic_store_explicit(&r->phase, PH_CLOSE, memory_order_release);
-	deadline = now_ns() + (uint64_t)(CLOSE_MS + 2 * RECV_SLICE_MS) * 1000000u;
-	while (SUM(r, conns_open) > 0 && now_ns() < deadline)
+	deadline = bench_mono_ns() + (uint64_t)(CLOSE_MS + 2 * RECV_SLICE_MS) * 1000000u;
+	while (SUM(r, conns_open) > 0 && bench_mono_ns() < deadline)
 		core_sleep(2);
 	if (r->tty)
 		fputc('\n', stderr);
@@ -1204,7 +1190,7 @@ int bench_cmd_relay(int argc, char **argv)
 	if (o.relay_pid && r.relay_rss0 < 0)
 		fprintf(stderr, "atmosphere-bench relay: --relay-pid %d: cannot read /proc/%d/status\n", o.relay_pid,
 			o.relay_pid);
-	r.t_setup0 = now_ns();
+	r.t_setup0 = bench_mono_ns();
 	int rc = core_rt_run(r.rt, worker_main, &r);
 	if (rc < 0) {
 		fprintf(stderr, "atmosphere-bench relay: core_rt_run: %s\n", strerror(-rc));

@@ -118,20 +118,6 @@ struct srun {
 	bool failed;
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t cpu_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 
 static int phase_get(struct srun *r)
 {
@@ -163,7 +149,7 @@ static void top_up(struct ssock *s)
 {
 	struct srun *r = s->w->run;
 	for (unsigned i = 0; s->inflight < r->o->window && i < WINDOW_MAX; i++) {
-		uint64_t now = now_ns();
+		uint64_t now = bench_mono_ns();
 		if (now >= r->t_meas1)
 			return;
 		s->inflight++;
@@ -185,7 +171,7 @@ static void reader_main(void *arg)
 			top_up(s);
 		struct core_dgram d;
 		int n = core_udp_recv(s->u, &d, RECV_SLICE_MS);
-		uint64_t now = now_ns();
+		uint64_t now = bench_mono_ns();
 		if (n == -ETIMEDOUT) {
 			if (max_mode && s->inflight && now - s->last_rx_ns > (uint64_t)LOSS_MS * 1000000u) {
 				s->inflight = 0; /* lost: counted as sent - answered */
@@ -235,14 +221,14 @@ static void pace(struct sworker *w)
 	struct bench_sched sch = {.start_ns = r->t_run0, .rate = rate};
 	uint64_t end = bench_sched_due(&sch, r->t_meas1 - 1), j = 0;
 	for (uint64_t iter = 0; j < end && iter < UINT64_MAX / 2 && phase_get(r) < PH_DONE; iter++) {
-		uint64_t due = bench_sched_due(&sch, now_ns());
+		uint64_t due = bench_sched_due(&sch, bench_mono_ns());
 		if (due > end)
 			due = end;
 		for (; j < due; j++)
 			send_one(&w->socks[j % n], bench_sched_time(&sch, j));
 		if (j >= end)
 			break;
-		uint64_t next = bench_sched_time(&sch, j), now = now_ns();
+		uint64_t next = bench_sched_time(&sch, j), now = bench_mono_ns();
 		if (next > now + SPIN_NS)
 			core_sleep((unsigned)((next - now - SPIN_NS / 2) / 1000000u));
 		else
@@ -253,7 +239,7 @@ static void pace(struct sworker *w)
 static void sleep_until(uint64_t t)
 {
 	for (unsigned i = 0; i < 10000000u; i++) {
-		uint64_t now = now_ns();
+		uint64_t now = bench_mono_ns();
 		if (now >= t)
 			return;
 		uint64_t ms = (t - now) / 1000000u;
@@ -289,7 +275,7 @@ static void worker_main(void *arg)
 	}
 	if (w->idx == 0) {
 		/* The coordinator: times for everyone, then the phases. */
-		r->t_run0 = now_ns() + (uint64_t)START_DELAY_MS * 1000000u;
+		r->t_run0 = bench_mono_ns() + (uint64_t)START_DELAY_MS * 1000000u;
 		r->t_meas0 = r->t_run0 + r->o->warmup_ms * 1000000u;
 		r->t_meas1 = r->t_meas0 + r->o->duration_ms * 1000000u;
 		atomic_store_explicit(&r->phase, PH_RUN, memory_order_release);
@@ -326,10 +312,10 @@ static void coordinate(void *arg)
 {
 	struct srun *r = arg;
 	sleep_until(r->t_meas0);
-	r->cpu0 = cpu_ns();
+	r->cpu0 = bench_cpu_ns();
 	r->srv0 = r->o->server_pid ? bench_proc_ticks(r->o->server_pid) : 0;
 	sleep_until(r->t_meas1);
-	r->cpu1 = cpu_ns();
+	r->cpu1 = bench_cpu_ns();
 	r->srv1 = r->o->server_pid ? bench_proc_ticks(r->o->server_pid) : 0;
 	atomic_store_explicit(&r->phase, PH_DRAIN, memory_order_release);
 	core_sleep(DRAIN_MS);

@@ -13,6 +13,11 @@ uint64_t bench_proc_ticks(int pid);
  * when unreadable. */
 long bench_proc_rss_kib(int pid);
 
+/* bench_mono_ns: CLOCK_MONOTONIC; bench_cpu_ns: this process's CPU time
+ * (CLOCK_PROCESS_CPUTIME_ID); both in nanoseconds. */
+uint64_t bench_mono_ns(void);
+uint64_t bench_cpu_ns(void);
+
 /* bench_cpu_model writes the first "model name" of /proc/cpuinfo, or
  * "unknown". */
 void bench_cpu_model(char *out, size_t out_len);

@@ -18,13 +18,6 @@
 #include "net/bssl.h"
 #include "relay/http.h"
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* ---- per-IP connection counts ---- */
 
 static void addr_key(const struct sockaddr_storage *a, uint8_t out[16])
@@ -110,7 +103,7 @@ void relay_server_stats(const struct relay_server *srv, struct relay_stats *out)
 	out->protocol_errors = atomic_load(&s->protocol_errors);
 	out->too_big = atomic_load(&s->too_big);
 	out->keepalive_timeouts = atomic_load(&s->keepalive_timeouts);
-	out->uptime_s = (now_ns() - srv->started_ns) / 1000000000u;
+	out->uptime_s = (core_now_ns() - srv->started_ns) / 1000000000u;
 }
 
 static int body_health(const struct relay_stats *st, char *b, size_t cap)
@@ -721,7 +714,7 @@ unsigned relay_server_threads(const struct relay_server *srv)
 
 int relay_server_run(struct relay_server *srv)
 {
-	srv->started_ns = now_ns();
+	srv->started_ns = core_now_ns();
 	return core_rt_run(srv->rt, reactor_main, srv);
 }
 

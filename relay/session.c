@@ -416,11 +416,14 @@ static int consume(struct relay_conn *c, uint8_t *data, size_t len, struct fwd_c
 
 /* ---- pairing ---- */
 
-static void send_paired(struct relay_conn *c)
+/* Writes the paired notice of session s as a whole text frame into frame
+ * and returns its length. */
+static int paired_frame(uint8_t frame[static RELAY_WS_MAX_HEADER_LEN + 200], const struct relay_session *s)
 {
 	char msg[200];
-	int n = snprintf(msg, sizeof msg, RELAY_PAIRED_MESSAGE_FMT, c->sess->id);
-	send_own_frame(c, RELAY_WS_OP_TEXT, msg, (size_t)n, (int)c->th->srv->o.write_ms);
+	int n = snprintf(msg, sizeof msg, RELAY_PAIRED_MESSAGE_FMT, s->id);
+	return relay_ws_frame_build(frame, RELAY_WS_MAX_HEADER_LEN + 200, true, RELAY_WS_OP_TEXT, (uint8_t *)msg,
+				    (size_t)n, NULL);
 }
 
 /* Runs in the second client's coroutine: notices, held frames, then links
@@ -433,10 +436,8 @@ static int pair(struct relay_session *s)
 
 	if (net_stream_lock_write(b->st, timeout) != 0)
 		return -ETIMEDOUT;
-	char msg[200];
 	uint8_t frame[RELAY_WS_MAX_HEADER_LEN + 200];
-	int n = snprintf(msg, sizeof msg, RELAY_PAIRED_MESSAGE_FMT, s->id);
-	int fl = relay_ws_frame_build(frame, sizeof frame, true, RELAY_WS_OP_TEXT, (uint8_t *)msg, (size_t)n, NULL);
+	int fl = paired_frame(frame, s);
 	struct iovec iov = {.iov_base = frame, .iov_len = (size_t)fl};
 	int r = net_stream_sendv_locked(b->st, &iov, 1, timeout);
 	/* a may add to the hold while we send it: loop until it is empty. */
@@ -459,7 +460,8 @@ static int pair(struct relay_session *s)
 	net_stream_unlock_write(b->st);
 	if (r != 0 || !b->peer)
 		return r ? r : -EPIPE;
-	send_paired(a);
+	if (net_stream_send(a->st, frame, (size_t)paired_frame(frame, s), timeout) != 0)
+		core_log(CORE_LOG_DEBUG, "session %s: paired notice to the first client failed", s->id);
 	if (a->parked)
 		core_unpark(a->co, 0);
 	return 0;

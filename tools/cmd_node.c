@@ -13,12 +13,9 @@
 #include "core/log.h"
 #include "net/bssl.h"
 #include "net/token.h"
+#include "stun/resolve.h"
 #include "tools/cli.h"
 #include "tools/node.h"
-
-static const char *const default_stun[] = {"stun.l.google.com:19302", "stun1.l.google.com:19302",
-					   "stun2.l.google.com:19302", "stun.cloudflare.com:3478",
-					   "stun.stunprotocol.org:3478"};
 
 static bool want_help(int argc, char **argv)
 {
@@ -157,8 +154,8 @@ int cli_init(int argc, char **argv)
 		for (size_t i = 0; i < ns; i++)
 			snprintf(st.stun[st.num_stun++], sizeof st.stun[0], "%s", stuns[i]);
 	else if (!pubip) /* a known public address needs no STUN */
-		for (size_t i = 0; i < 5; i++)
-			snprintf(st.stun[st.num_stun++], sizeof st.stun[0], "%s", default_stun[i]);
+		for (size_t i = 0; i < STUN_NUM_DEFAULT_SERVERS && st.num_stun < NET_TOKEN_MAX_STUN; i++)
+			snprintf(st.stun[st.num_stun++], sizeof st.stun[0], "%s", stun_default_servers[i]);
 	if (pubip)
 		snprintf(st.public_ip, sizeof st.public_ip, "%s", pubip);
 	st.port = (uint16_t)port;
