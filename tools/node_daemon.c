@@ -79,6 +79,11 @@ struct npeer {
 	uint8_t hs_init[NET_E2E_INIT_LEN];
 	struct net_e2e_session s;
 	bool have_s;
+	/* The session s replaced: kept for receiving, because two handshakes
+	 * that crossed (both ends initiating, or an initiation the relay held
+	 * from before a restart) can leave the ends sending on different ones. */
+	struct net_e2e_session prev;
+	bool have_prev;
 	uint8_t last_ts[NET_E2E_TIMESTAMP_LEN];
 	struct link *relay;
 	struct sockaddr_storage direct;
@@ -245,6 +250,13 @@ static bool is_lan(const struct sockaddr_storage *a)
 	uint32_t ip = ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr);
 	return (ip >> 24) == 10 || (ip >> 24) == 127 || (ip >> 20) == 0xac1 || (ip >> 16) == 0xc0a8 ||
 	       (ip >> 16) == 0xa9fe;
+}
+
+/* A session we can send on: ours as initiator, or confirmed by the
+ * initiator's first packet (a responder may not send before). */
+static bool peer_ready(const struct npeer *p)
+{
+	return p->have_s && (p->s.initiator || p->s.confirmed);
 }
 
 static enum path_kind peer_path(const struct npeer *p)
@@ -415,6 +427,19 @@ static void send_hello(struct npeer *p)
 
 /* ---- handshakes ---- */
 
+/* Makes ns the session we send on; the one it replaces still receives. */
+static void install_session(struct npeer *p, const struct net_e2e_session *ns)
+{
+	if (p->have_prev)
+		net_e2e_session_cleanup(&p->prev);
+	p->have_prev = p->have_s;
+	if (p->have_s)
+		p->prev = p->s;
+	p->s = *ns;
+	p->have_s = true;
+	p->hs_tries = 0;
+}
+
 static void start_handshake(struct npeer *p, const uint8_t *app)
 {
 	uint8_t eph[32], ts[NET_E2E_TIMESTAMP_LEN];
@@ -567,15 +592,9 @@ static void on_packet(const uint8_t *pkt, size_t len, const struct sockaddr_stor
 		OPENSSL_cleanse(eph, sizeof eph);
 		if (r != NET_E2E_OK)
 			return;
-		if (p->have_s)
-			net_e2e_session_cleanup(&p->s);
-		p->s = s;
-		p->have_s = true;
-		p->hs_tries = 0;
-		if (p->hs_live) { /* both started: the answer we give wins */
-			net_e2e_handshake_cleanup(&p->hs);
-			p->hs_live = false;
-		}
+		/* Our own initiation, if one is out, stays live: when its
+		 * response comes, that session becomes the one we send on. */
+		install_session(p, &s);
 		if (l) {
 			l->peer = p;
 			p->relay = l;
@@ -594,7 +613,8 @@ static void on_packet(const uint8_t *pkt, size_t len, const struct sockaddr_stor
 			continue;
 		if (type == NET_E2E_MSG_RESPONSE && q->hs_live && q->hs.local_index == ridx)
 			p = q;
-		if (type == NET_E2E_MSG_DATA && q->have_s && q->s.local_index == ridx)
+		if (type == NET_E2E_MSG_DATA && ((q->have_s && q->s.local_index == ridx) ||
+						  (q->have_prev && q->prev.local_index == ridx)))
 			p = q;
 	}
 	if (!p)
@@ -604,11 +624,7 @@ static void on_packet(const uint8_t *pkt, size_t len, const struct sockaddr_stor
 		if (net_e2e_response_consume(&p->hs, &s, pkt, len, p->psk, t) != NET_E2E_OK)
 			return;
 		p->hs_live = false;
-		if (p->have_s)
-			net_e2e_session_cleanup(&p->s);
-		p->s = s;
-		p->have_s = true;
-		p->hs_tries = 0;
+		install_session(p, &s);
 		p->rx_ms = t;
 		if (G->joining && p == G->issuer && !G->issuer_session_ms)
 			G->issuer_session_ms = t;
@@ -630,8 +646,16 @@ static void on_packet(const uint8_t *pkt, size_t len, const struct sockaddr_stor
 	size_t pl;
 	if (len > sizeof plain + NET_E2E_DATA_OVERHEAD)
 		return;
-	if (net_e2e_decrypt(&p->s, plain, sizeof plain, &pl, pkt, len, t) != NET_E2E_OK)
+	struct net_e2e_session *rs = (p->have_s && p->s.local_index == ridx) ? &p->s : &p->prev;
+	if (net_e2e_decrypt(rs, plain, sizeof plain, &pl, pkt, len, t) != NET_E2E_OK)
 		return;
+	if (rs == &p->prev && !peer_ready(p)) {
+		/* The peer sends on the older session and we cannot send on the
+		 * newer one yet: the older one is the pair's, use it. */
+		struct net_e2e_session tmp = p->s;
+		p->s = p->prev;
+		p->prev = tmp;
+	}
 	p->rx_ms = t;
 	p->last_seen_unix = (uint64_t)time(NULL);
 	p->bytes_in += len;
@@ -1161,7 +1185,7 @@ static json_object *peer_json(struct npeer *p)
 	enum path_kind k = peer_path(p);
 	json_object_object_add(o, "node_id", json_object_new_string(p->node_id));
 	json_object_object_add(o, "name", json_object_new_string(p->name));
-	json_object_object_add(o, "connected", json_object_new_boolean(k != PATH_NONE && p->have_s));
+	json_object_object_add(o, "connected", json_object_new_boolean(k != PATH_NONE && peer_ready(p)));
 	json_object_object_add(o, "path", json_object_new_string(path_names[k]));
 	if (k == PATH_RELAY)
 		copy_str(a, sizeof a, p->relay->url);
@@ -1250,7 +1274,7 @@ static void control_conn(void *arg)
 	} else if (!strcmp(cmd, "ping") || !strcmp(cmd, "send")) {
 		const char *who = json_object_object_get_ex(o, "peer", &v) ? json_object_get_string(v) : "";
 		struct npeer *p = peer_by_name(who);
-		if (!p || !p->have_s || peer_path(p) == PATH_NONE) {
+		if (!p || !peer_ready(p) || peer_path(p) == PATH_NONE) {
 			char m[200];
 			snprintf(m, sizeof m, "no connected peer '%s' (see atmosphere peers)", who);
 			reply(s, err_json(m));
@@ -1610,6 +1634,8 @@ int node_run(struct node_state *st, const struct node_run_opts *o)
 		if (n.peers[i].used) {
 			if (n.peers[i].have_s)
 				net_e2e_session_cleanup(&n.peers[i].s);
+			if (n.peers[i].have_prev)
+				net_e2e_session_cleanup(&n.peers[i].prev);
 			if (n.peers[i].hs_live)
 				net_e2e_handshake_cleanup(&n.peers[i].hs);
 		}
