@@ -44,6 +44,9 @@ struct core_coro {
 	uint8_t *stack_lo;   /* lowest usable byte, just above the guard page */
 	size_t stack_len;
 	bool finished;
+	bool hibernate_at_yield; /* core_coro_hibernate: freeze at next yield */
+	uint8_t *frozen;     /* live stack [sp, top) while hibernating, or NULL */
+	size_t frozen_len;
 #if CORO_ASAN
 	void *fake_stack;
 #endif
@@ -164,6 +167,9 @@ static void uc_entry(unsigned hi, unsigned lo)
 static void prepare(struct core_coro *co)
 {
 	co->finished = false;
+	co->hibernate_at_yield = false;
+	co->frozen = NULL;
+	co->frozen_len = 0;
 	co->defers = NULL;
 	co->data = NULL;
 #if CORO_ASAN
@@ -249,6 +255,52 @@ fail:
 	return NULL;
 }
 
+/* Copies between a stack and the heap word by word, without ASan checks:
+ * a suspended stack holds ASan's poisoned redzones between live frames, and
+ * they come back exactly as they were (the shadow memory is not touched). */
+#if CORO_ASAN
+__attribute__((no_sanitize_address))
+#endif
+static void stack_copy(void *dst, const void *src, size_t len)
+{
+	volatile uintptr_t *d = dst;
+	const volatile uintptr_t *sw = src;
+	for (size_t i = 0; i < len / sizeof(uintptr_t); i++)
+		d[i] = sw[i];
+}
+
+/* The live part of a suspended coroutine's stack: from its saved stack
+ * pointer to the top, rounded out to whole words. */
+static uint8_t *live_lo(const struct core_coro *co)
+{
+#if CORO_ASM
+	return (uint8_t *)((uintptr_t)co->sp & ~(uintptr_t)(sizeof(uintptr_t) - 1));
+#else
+	return co->stack_lo; /* not reached: core_coro_hibernate is a no-op */
+#endif
+}
+
+static void freeze(struct core_coro *co)
+{
+	uint8_t *lo = live_lo(co);
+	size_t len = (size_t)(co->stack_lo + co->stack_len - lo);
+	uint8_t *copy = malloc(len);
+	if (!copy)
+		return; /* keep the pages: hibernating is only a saving */
+	stack_copy(copy, lo, len);
+	co->frozen = copy;
+	co->frozen_len = len;
+	madvise(co->stack_lo, co->stack_len, MADV_DONTNEED);
+}
+
+static void thaw(struct core_coro *co)
+{
+	stack_copy(co->stack_lo + co->stack_len - co->frozen_len, co->frozen, co->frozen_len);
+	free(co->frozen);
+	co->frozen = NULL;
+	co->frozen_len = 0;
+}
+
 bool core_coro_resume(struct core_coro *co)
 {
 	struct sched *s = &tls_sched;
@@ -258,6 +310,8 @@ bool core_coro_resume(struct core_coro *co)
 	/* The saved stack pointer must lie inside the coroutine's own stack. */
 	assert((uint8_t *)co->sp >= co->stack_lo && (uint8_t *)co->sp < co->stack_lo + co->stack_len);
 #endif
+	if (co->frozen)
+		thaw(co);
 	s->current = co;
 #if CORO_ASAN
 	__sanitizer_start_switch_fiber(&s->fake_stack, co->stack_lo, co->stack_len);
@@ -271,6 +325,11 @@ bool core_coro_resume(struct core_coro *co)
 	__sanitizer_finish_switch_fiber(s->fake_stack, NULL, NULL);
 #endif
 	s->current = NULL;
+	if (co->hibernate_at_yield) {
+		co->hibernate_at_yield = false;
+		if (!co->finished)
+			freeze(co);
+	}
 	return !co->finished;
 }
 
@@ -309,6 +368,19 @@ int core_coro_defer(struct core_coro *co, core_task_fn fn, void *arg)
 	return 0;
 }
 
+void core_coro_hibernate(void)
+{
+	struct core_coro *co = tls_sched.current;
+	/* The ucontext fallback keeps sp out of reach: no hibernation there. */
+	if (co && CORO_ASM)
+		co->hibernate_at_yield = true;
+}
+
+bool core_coro_hibernating(const struct core_coro *co)
+{
+	return co->frozen != NULL;
+}
+
 void core_coro_set_data(struct core_coro *co, void *data)
 {
 	co->data = data;
@@ -321,6 +393,7 @@ void *core_coro_data(const struct core_coro *co)
 
 static void destroy(struct core_coro *co)
 {
+	free(co->frozen);
 	munmap(co->map, co->map_len);
 	free(co);
 }
@@ -331,6 +404,9 @@ void core_coro_free(struct core_coro *co)
 	if (!co)
 		return;
 	run_defers(co);
+	free(co->frozen); /* abandoned while hibernating: nothing to restore */
+	co->frozen = NULL;
+	co->frozen_len = 0;
 	/* Only finished coroutines go back to the pool: their stacks hold no
 	 * live frames. */
 	if (co->finished && s->num_pool < CORE_CORO_POOL_MAX) {

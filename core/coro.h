@@ -78,6 +78,24 @@ void *core_coro_data(const struct core_coro *co);
  * loops. No-op outside a coroutine. */
 void core_coro_trim_stack(void);
 
+/* core_coro_hibernate marks the running coroutine to give back its whole
+ * stack at its next suspension: once it has switched out, the live part of
+ * the stack (its saved stack pointer up to the top, a few hundred bytes for
+ * a shallow wait) is copied to the heap and every stack page is released
+ * with one madvise; core_coro_resume copies it back (the pages fault in
+ * zeroed first) before switching in. The mapping stays, so addresses on the
+ * stack stay valid. Costs a malloc, two copies and page faults per idle
+ * spell: for long waits of many idle coroutines, never on a busy path.
+ * Contract: while it hibernates, nothing outside the coroutine may read or
+ * write its stack (no operation, timer or list node living there); the
+ * reactor guarantees this only for waits it documents as hibernation-safe
+ * (core_task_hibernate_next_wait in core/reactor.h). If the heap copy
+ * cannot be allocated the stack simply stays resident. */
+void core_coro_hibernate(void);
+
+/* core_coro_hibernating: whether co's stack is currently given back. */
+bool core_coro_hibernating(const struct core_coro *co);
+
 /* core_coro_pool_trim releases this thread's pooled stacks. */
 void core_coro_pool_trim(void);
 

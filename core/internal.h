@@ -27,6 +27,7 @@ struct task {
 	struct task *prev_all, *next_all;
 	bool queued;
 	bool parked;
+	bool hibernate_waits;  /* core_task_hibernate_next_wait */
 	int park_res;
 	struct core_timer park_timer;
 };

@@ -242,6 +242,13 @@ int core_park(int timeout_ms)
 	return t->park_res;
 }
 
+void core_task_hibernate_next_wait(bool on)
+{
+	struct task *t = core_current_task();
+	if (t)
+		t->hibernate_waits = on;
+}
+
 bool core_unpark(struct core_coro *co, int res)
 {
 	struct task *t = core_coro_data(co);

@@ -110,6 +110,18 @@ void core_yield(void);
  * is torn down (-ECANCELED). Suspends. */
 int core_park(int timeout_ms);
 
+/* core_task_hibernate_next_wait(on): while on, the running task's waits for
+ * data on a multishot source — core_sock_recv and so net_stream_recv on a
+ * plain stream, core_udp_recv, core_accept — give back its stack for as long
+ * as they wait (core_coro_hibernate, core/coro.h): a connection idle for
+ * minutes then costs a heap copy of its few hundred live stack bytes
+ * instead of its stack pages. Those waits keep their state on the heap, so
+ * they are safe; other waits (sends, connects, mutexes, core_park) ignore
+ * the setting. The caller guarantees that nothing else refers to its stack
+ * meanwhile (its own frames may hold anything). Turn it off after the wait:
+ * it stays on until then. */
+void core_task_hibernate_next_wait(bool on);
+
 /* core_unpark wakes co if it is parked, handing it res; returns whether it
  * was. Does not switch: co runs at the next loop iteration. */
 bool core_unpark(struct core_coro *co, int res);

@@ -222,6 +222,10 @@ int core_src_wait(struct src *s, int timeout_ms)
 			return ret;
 	}
 	s->waiter = core_current_task();
+	/* Safe to hibernate: the waiter, its timer and the queue are heap
+	 * state, nothing here points into the stack. */
+	if (s->waiter->hibernate_waits)
+		core_coro_hibernate();
 	ret = core_park(timeout_ms);
 	s->waiter = NULL;
 	return ret;

@@ -33,8 +33,10 @@ struct net_stream {
 	uint8_t *pend;               /* bytes fed back, returned first */
 	size_t pend_len;
 	bool eof;
-	char tls_err[160];
+	char *tls_err;               /* the last TLS failure, allocated on the first */
 };
+
+#define TLS_ERR_LEN 160
 
 static void tls_errstr(struct net_stream *st, const char *what)
 {
@@ -44,7 +46,13 @@ static void tls_errstr(struct net_stream *st, const char *what)
 		ERR_error_string_n((uint32_t)e, buf, sizeof buf);
 	else
 		snprintf(buf, sizeof buf, "no detail");
-	snprintf(st->tls_err, sizeof st->tls_err, "%s: %s", what, buf);
+	/* On the heap: a plain stream, the relay's common case, never needs
+	 * it, and it would be most of an idle connection's stream. */
+	if (!st->tls_err && !(st->tls_err = malloc(TLS_ERR_LEN))) {
+		ERR_clear_error();
+		return;
+	}
+	snprintf(st->tls_err, TLS_ERR_LEN, "%s: %s", what, buf);
 	ERR_clear_error();
 }
 
@@ -175,7 +183,7 @@ nomem:
 
 bool net_stream_is_tls(const struct net_stream *st) { return st->ssl != NULL; }
 struct core_sock *net_stream_sock(struct net_stream *st) { return st->s; }
-const char *net_stream_tls_error(const struct net_stream *st) { return st->tls_err; }
+const char *net_stream_tls_error(const struct net_stream *st) { return st->tls_err ? st->tls_err : ""; }
 
 /* Sends everything the TLS engine has queued. Caller holds the write lock. */
 static int flush_tls(struct net_stream *st, int timeout_ms)
@@ -459,5 +467,6 @@ void net_stream_close(struct net_stream *st)
 	free(st->plain);
 	free(st->sendbuf);
 	free(st->pend);
+	free(st->tls_err);
 	free(st);
 }

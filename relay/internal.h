@@ -49,13 +49,12 @@ struct relay_conn {
 	bool peer_broken;               /* peer failed mid-frame: no Close possible */
 	uint16_t peer_code;
 	uint64_t bytes_in, msgs_in;
-	struct sockaddr_storage addr;
+	uint8_t ip[16];                 /* client address, relay_addr_key form */
 };
 
 struct relay_session {
 	struct relay_session *next;     /* hash chain */
 	uint64_t hash;
-	char id[128 + 1];
 	uint8_t id_len;
 	bool in_table, paired;
 	int live;                       /* coroutines using it */
@@ -66,6 +65,7 @@ struct relay_session {
 	uint64_t hold_payload;          /* payload bytes in hold (stats) */
 	uint64_t last_msg_ns;           /* last message either way (idle timeout) */
 	uint64_t started_ns;
+	char id[];                      /* id_len bytes and a NUL: sized per session */
 };
 
 struct relay_thread {
@@ -107,14 +107,25 @@ struct relay_server {
 
 /* session.c */
 /* relay_session_join takes st (upgraded, 101 not yet sent) into session id:
- * sends 101 (or 409/503), pairs, then runs the connection until it ends. */
-void relay_session_join(struct relay_thread *th, struct net_stream *st, const char *id, size_t id_len,
-			const char *accept, const struct sockaddr_storage *addr);
+ * sends 101 (or 409/503) and pairs. Returns the connection, which the
+ * caller then runs with relay_session_run from as shallow a stack frame as
+ * it can (an idle connection hibernates with the frames below it), or NULL
+ * when it was refused or already ended (st is closed then). */
+struct relay_conn *relay_session_join(struct relay_thread *th, struct net_stream *st, const char *id, size_t id_len,
+				      const char *accept, const struct sockaddr_storage *addr);
+/* relay_session_run forwards c's frames until the connection ends, then
+ * tears it down (and the session with its last connection). */
+void relay_session_run(struct relay_conn *c);
 uint64_t relay_session_hash(const struct relay_server *srv, const char *id, size_t len);
 void relay_thread_stop_conns(struct relay_thread *th);
 
 /* server.c */
 void relay_ip_release(struct relay_server *srv, const struct sockaddr_storage *addr);
+/* relay_addr_key writes addr's IP as 16 bytes (IPv4 in the last four): the
+ * per-IP limit's key, and what a connection keeps of its address. */
+void relay_addr_key(const struct sockaddr_storage *addr, uint8_t out[16]);
+/* relay_ip_release_key is relay_ip_release for a key from relay_addr_key. */
+void relay_ip_release_key(struct relay_server *srv, const uint8_t key[16]);
 
 
 #endif

@@ -20,7 +20,7 @@
 
 /* ---- per-IP connection counts ---- */
 
-static void addr_key(const struct sockaddr_storage *a, uint8_t out[16])
+void relay_addr_key(const struct sockaddr_storage *a, uint8_t out[16])
 {
 	memset(out, 0, 16);
 	if (a->ss_family == AF_INET)
@@ -42,7 +42,7 @@ static bool ip_acquire(struct relay_server *srv, const struct sockaddr_storage *
 {
 	uint8_t k[16];
 	bool ok = true;
-	addr_key(addr, k);
+	relay_addr_key(addr, k);
 	unsigned b = addr_bucket(k);
 	pthread_mutex_lock(&srv->ip_lock);
 	struct ip_count *c = srv->ips[b];
@@ -67,7 +67,12 @@ static bool ip_acquire(struct relay_server *srv, const struct sockaddr_storage *
 void relay_ip_release(struct relay_server *srv, const struct sockaddr_storage *addr)
 {
 	uint8_t k[16];
-	addr_key(addr, k);
+	relay_addr_key(addr, k);
+	relay_ip_release_key(srv, k);
+}
+
+void relay_ip_release_key(struct relay_server *srv, const uint8_t k[16])
+{
 	unsigned b = addr_bucket(k);
 	pthread_mutex_lock(&srv->ip_lock);
 	struct ip_count **pp = &srv->ips[b];
@@ -202,6 +207,15 @@ struct handoff {
 	struct sockaddr_storage addr;
 };
 
+/* Joins the handed-off stream; its copy of h stays in this frame, off the
+ * stack of the running session (see relay_session_join). */
+static __attribute__((noinline)) struct relay_conn *join_handoff(struct relay_thread *th, struct handoff *h)
+{
+	struct handoff copy = *h;
+	free(h);
+	return relay_session_join(th, copy.st, copy.id, copy.id_len, copy.accept, &copy.addr);
+}
+
 static void handoff_arrive(void *arg)
 {
 	struct handoff *h = arg;
@@ -213,9 +227,9 @@ static void handoff_arrive(void *arg)
 		free(h);
 		return;
 	}
-	struct handoff copy = *h;
-	free(h);
-	relay_session_join(th, copy.st, copy.id, copy.id_len, copy.accept, &copy.addr);
+	struct relay_conn *c = join_handoff(th, h);
+	if (c)
+		relay_session_run(c);
 }
 
 /* ---- handshake ---- */
@@ -273,8 +287,10 @@ static void serve_status(struct relay_server *srv, struct net_stream *st, int ro
 }
 
 /* Reads the HTTP head (bounded in size and time: slowloris), answers the
- * status endpoints and errors, and hands upgrades to their session. */
-static void handshake(void *arg)
+ * status endpoints and errors, and hands upgrades to their session. Returns
+ * the joined connection for handshake() to run once this frame (the parsed
+ * request, the TLS handshake's depth) is off the stack, or NULL. */
+static __attribute__((noinline)) struct relay_conn *read_upgrade(void *arg)
 {
 	struct hs_arg *a = arg;
 	struct relay_thread *th = a->th;
@@ -390,10 +406,8 @@ static void handshake(void *arg)
 		head = NULL;
 		th->hs[slot] = NULL;
 		unsigned owner = (unsigned)(relay_session_hash(srv, id, sid.len) % srv->o.threads);
-		if (owner == th->idx) {
-			relay_session_join(th, st, id, sid.len, accept, &addr);
-			return; /* the session owns st and the connection count now */
-		}
+		if (owner == th->idx) /* the session owns st and the connection count now */
+			return relay_session_join(th, st, id, sid.len, accept, &addr);
 		/* Another reactor owns this session: move the stream there. */
 		struct handoff *h = calloc(1, sizeof *h);
 		if (!h)
@@ -412,7 +426,7 @@ static void handshake(void *arg)
 			free(h);
 			goto done_untracked;
 		}
-		return;
+		return NULL;
 	}
 done:
 	if (slot != UINT32_MAX)
@@ -423,6 +437,16 @@ release:
 	free(head);
 	atomic_fetch_sub(&srv->connections, 1);
 	relay_ip_release(srv, &addr);
+	return NULL;
+}
+
+/* A connection's coroutine: the upgrade, then the session from this
+ * shallow frame. */
+static void handshake(void *arg)
+{
+	struct relay_conn *c = read_upgrade(arg);
+	if (c)
+		relay_session_run(c);
 }
 
 /* ---- accept loop ---- */

@@ -1,6 +1,6 @@
 /* Relay sessions: pairing, frame-for-frame forwarding, keepalive, teardown.
  *
- * Each connection's coroutine (conn_run) reads its own socket and writes to
+ * Each connection's coroutine (relay_session_run) reads its own socket and writes to
  * its peer's. Per received buffer it decodes frame headers, unmasks payload
  * bytes in place, and sends [new header][payload piece]... to the peer in one
  * sendmsg straight from the receive buffer: the unmasking pass is the only
@@ -111,7 +111,7 @@ static void table_remove(struct relay_thread *th, struct relay_session *s)
 
 /* Sends one small frame the relay originates (pong, close, the paired
  * notice) to c's own client, under c's write lock. */
-static int send_own_frame(struct relay_conn *c, uint8_t opcode, const void *payload, size_t len, int timeout_ms)
+static __attribute__((noinline)) int send_own_frame(struct relay_conn *c, uint8_t opcode, const void *payload, size_t len, int timeout_ms)
 {
 	uint8_t frame[RELAY_WS_MAX_HEADER_LEN + 256];
 	int n = relay_ws_frame_build(frame, sizeof frame, true, opcode, payload, len, NULL);
@@ -393,9 +393,19 @@ static int process(struct relay_conn *c, struct fwd_ctx *f, uint8_t *data, size_
 	return FWD_OK;
 }
 
-/* Feeds one buffer through the decoder, forwards it, answers a ping. */
-static int consume(struct relay_conn *c, uint8_t *data, size_t len, struct fwd_ctx *f)
+/* How a connection's forwarding ended, for relay_session_run's goodbye. */
+struct fwd_end {
+	uint16_t close_code;            /* code for our own client when failing */
+	const char *close_reason;
+	uint16_t client_close;          /* the code the client closed with */
+};
+
+/* Feeds one buffer through the decoder, forwards it, answers a ping. The
+ * 1.7 KiB of forwarding state lives in this frame only, not in relay_session_run's:
+ * an idle connection waits with a shallow stack (hibernation copies it). */
+static __attribute__((noinline)) int consume(struct relay_conn *c, uint8_t *data, size_t len, struct fwd_end *end)
 {
+	struct fwd_ctx fc, *f = &fc;
 	f->num_iov = f->num_hdr = 0;
 	f->payload = 0;
 	f->frame_iov = -1;
@@ -411,6 +421,9 @@ static int consume(struct relay_conn *c, uint8_t *data, size_t len, struct fwd_c
 		r = fr;
 	if (f->pong_due && r == FWD_OK)
 		send_own_frame(c, RELAY_WS_OP_PONG, f->ping, f->ping_len, (int)c->th->srv->o.write_ms);
+	end->close_code = f->close_code;
+	end->close_reason = f->close_reason;
+	end->client_close = f->client_close;
 	return r;
 }
 
@@ -520,7 +533,7 @@ static void conn_end(struct relay_conn *c, uint16_t own_code, const char *own_re
 	if (c->next_all)
 		c->next_all->prev_all = c->prev_all;
 	atomic_fetch_sub(&srv->connections, 1);
-	relay_ip_release(srv, &c->addr);
+	relay_ip_release_key(srv, c->ip);
 	if (--s->live == 0) {
 		if (srv->o.log_sessions) {
 			uint64_t ms = (core_now_ns() - s->started_ns) / 1000000u;
@@ -536,10 +549,10 @@ static void conn_end(struct relay_conn *c, uint16_t own_code, const char *own_re
 
 /* ---- the connection coroutine ---- */
 
-static void conn_run(struct relay_conn *c)
+void relay_session_run(struct relay_conn *c)
 {
 	struct relay_server *srv = c->th->srv;
-	struct fwd_ctx f;
+	struct fwd_end f = {0};
 	uint16_t own = 0, peer = RELAY_WS_CLOSE_GOING_AWAY;
 	const char *why = NULL;
 	int r = FWD_OK;
@@ -584,18 +597,28 @@ static void conn_run(struct relay_conn *c)
 		uint64_t ka_at = (c->ping_outstanding ? c->ping_sent_ns : c->last_rx_ns) + (uint64_t)srv->o.ping_ms * 1000000u;
 		uint64_t at = idle_at < ka_at ? idle_at : ka_at;
 		/* An idle connection's memory is mostly its stack: after a second
-		 * without traffic, give back the pages the handshake and the last
-		 * burst used (one madvise per idle spell, never on the busy path). */
+		 * without traffic, wait without one. On a plain stream the wait is
+		 * a multishot receive, safe to hibernate in (core/reactor.h): the
+		 * live stack goes to the heap and every stack page back to the
+		 * kernel until data, a timer or a close wakes it. TLS waits may
+		 * flush records under the write lock, so they only trim. One copy
+		 * and one madvise per idle spell, never on the busy path. */
 		bool trim_wait = false;
 		if (!trimmed && at > now + TRIM_AFTER_NS) {
 			at = now + TRIM_AFTER_NS;
 			trim_wait = true;
 		}
+		bool hibernate = trimmed && !net_stream_is_tls(c->st);
+		if (hibernate)
+			core_task_hibernate_next_wait(true);
 		struct net_chunk b;
 		int n = net_stream_recv(c->st, &b, at > now ? (int)((at - now) / 1000000u) + 1 : 0);
+		if (hibernate)
+			core_task_hibernate_next_wait(false);
 		now = core_now_ns();
 		if (n == -ETIMEDOUT && trim_wait) {
-			core_coro_trim_stack();
+			if (net_stream_is_tls(c->st))
+				core_coro_trim_stack();
 			trimmed = true;
 			continue;
 		}
@@ -652,8 +675,8 @@ out:
 	conn_end(c, own, why, peer);
 }
 
-void relay_session_join(struct relay_thread *th, struct net_stream *st, const char *id, size_t id_len,
-			const char *accept, const struct sockaddr_storage *addr)
+struct relay_conn *relay_session_join(struct relay_thread *th, struct net_stream *st, const char *id, size_t id_len,
+				      const char *accept, const struct sockaddr_storage *addr)
 {
 	struct relay_server *srv = th->srv;
 	uint64_t h = relay_session_hash(srv, id, id_len);
@@ -680,7 +703,7 @@ void relay_session_join(struct relay_thread *th, struct net_stream *st, const ch
 			goto refuse_503;
 		}
 		if ((th->num_sessions + 1 > th->num_buckets && table_grow(th) != 0) ||
-		    !(sess = calloc(1, sizeof *sess))) {
+		    !(sess = calloc(1, sizeof *sess + id_len + 1))) {
 			atomic_fetch_sub(&srv->sessions_now, 1);
 			goto refuse_503;
 		}
@@ -706,7 +729,7 @@ void relay_session_join(struct relay_thread *th, struct net_stream *st, const ch
 	c->sess = sess;
 	c->th = th;
 	c->co = core_coro_current();
-	c->addr = *addr;
+	relay_addr_key(addr, c->ip);
 	relay_ws_msg_init(&c->ms, srv->o.max_message);
 	c->next_all = th->conns;
 	if (th->conns)
@@ -716,7 +739,7 @@ void relay_session_join(struct relay_thread *th, struct net_stream *st, const ch
 	n = relay_http_upgrade_response_build(resp, sizeof resp, accept);
 	if (net_stream_send(st, resp, (size_t)n, (int)srv->o.write_ms) != 0) {
 		conn_end(c, 0, NULL, RELAY_WS_CLOSE_GOING_AWAY);
-		return;
+		return NULL;
 	}
 	if (created) {
 		if (srv->o.log_sessions) {
@@ -738,8 +761,7 @@ void relay_session_join(struct relay_thread *th, struct net_stream *st, const ch
 				core_log(CORE_LOG_INFO, "session %s paired", sess->id);
 		}
 	}
-	conn_run(c);
-	return;
+	return c;
 
 refuse_503:
 	{
@@ -755,6 +777,7 @@ refuse:
 	net_stream_close(st);
 	atomic_fetch_sub(&srv->connections, 1);
 	relay_ip_release(srv, addr);
+	return NULL;
 }
 
 void relay_thread_stop_conns(struct relay_thread *th)

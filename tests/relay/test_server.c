@@ -1397,6 +1397,50 @@ Test(relay_server, peer_gets_close_when_partner_leaves, .timeout = 30)
 	t_relay_stop(&r);
 }
 
+/* Connections idle for over a second wait without a stack (core/coro.h
+ * hibernation: the relay's idle receive gives its stack pages back). After
+ * such a spell both directions still forward, messages and a burst, and a
+ * partner leaving during one still reaches the other side as a Close. */
+Test(relay_server, forwards_after_idle_spells_and_sees_leaves_during_them, .timeout = 40)
+{
+	struct t_relay r;
+	struct relay_opts o = {0};
+	t_relay_start(&r, &o);
+	struct t_ws *a, *b;
+	t_pair(&r, "idle-spell", &a, &b);
+	for (int spell = 0; spell < 2; spell++) {
+		usleep(2500 * 1000); /* past the relay's one-second idle threshold */
+		char msg[32];
+		int n = snprintf(msg, sizeof msg, "after spell %d", spell);
+		t_ws_send(a, true, RELAY_WS_OP_TEXT, msg, (size_t)n);
+		t_expect_msg(b, RELAY_WS_OP_TEXT, msg, (size_t)n);
+		t_ws_send(b, true, RELAY_WS_OP_BINARY, msg, (size_t)n);
+		t_expect_msg(a, RELAY_WS_OP_BINARY, msg, (size_t)n);
+	}
+	/* A burst into a connection fresh out of hibernation. */
+	usleep(2500 * 1000);
+	for (unsigned i = 0; i < 200; i++) {
+		char m[24];
+		int n = snprintf(m, sizeof m, "burst %u", i);
+		t_ws_send(a, true, RELAY_WS_OP_BINARY, m, (size_t)n);
+	}
+	for (unsigned i = 0; i < 200; i++) {
+		char m[24];
+		int n = snprintf(m, sizeof m, "burst %u", i);
+		t_expect_msg(b, RELAY_WS_OP_BINARY, m, (size_t)n);
+	}
+	/* a leaves while b's connection hibernates. */
+	usleep(2500 * 1000);
+	t_ws_abort(a, true);
+	uint16_t code = 0;
+	cr_assert_eq(t_ws_expect_close(b, &code, 5000), 0, "b got no Close after a left");
+	cr_assert(relay_ws_close_code_valid(code), "close code %u", code);
+	t_ws_close(b);
+	struct t_cond_stats cs = {.srv = r.srv, .connections = 0, .active = 0, .waiting = 0};
+	cr_assert(t_wait_until(t_stats_match, &cs, 5000), "left: %s", t_stats_str(r.srv));
+	t_relay_stop(&r);
+}
+
 /* A waiting client that leaves ends its session: the id is free again. */
 Test(relay_server, waiting_client_leaving_frees_the_id, .timeout = 20)
 {
