@@ -30,8 +30,8 @@
 /* How long we wait for the client's own Close after ours (RFC 6455 §7.1.1:
  * the server should close TCP first, once the handshake is done). */
 #define LINGER_MS 1000
-/* Idle time after which a connection gives back its stack's spare pages. */
-#define TRIM_AFTER_NS (1000ull * 1000000u)
+/* Idle time after which a connection waits hibernating (no stack pages). */
+#define HIBERNATE_AFTER_NS (1000ull * 1000000u)
 
 enum fwd_result {
 	FWD_OK = 0,
@@ -560,7 +560,7 @@ void relay_session_run(struct relay_conn *c)
 	c->last_rx_ns = core_now_ns();
 	if (!c->sess->last_msg_ns)
 		c->sess->last_msg_ns = c->last_rx_ns;
-	bool trimmed = false;
+	bool idle = false;
 	for (;;) {
 		if (c->th->stopping) {
 			own = RELAY_WS_CLOSE_GOING_AWAY;
@@ -597,29 +597,27 @@ void relay_session_run(struct relay_conn *c)
 		uint64_t ka_at = (c->ping_outstanding ? c->ping_sent_ns : c->last_rx_ns) + (uint64_t)srv->o.ping_ms * 1000000u;
 		uint64_t at = idle_at < ka_at ? idle_at : ka_at;
 		/* An idle connection's memory is mostly its stack: after a second
-		 * without traffic, wait without one. On a plain stream the wait is
-		 * a multishot receive, safe to hibernate in (core/reactor.h): the
-		 * live stack goes to the heap and every stack page back to the
-		 * kernel until data, a timer or a close wakes it. TLS waits may
-		 * flush records under the write lock, so they only trim. One copy
-		 * and one madvise per idle spell, never on the busy path. */
-		bool trim_wait = false;
-		if (!trimmed && at > now + TRIM_AFTER_NS) {
-			at = now + TRIM_AFTER_NS;
-			trim_wait = true;
+		 * without traffic, wait without one. The wait is a multishot
+		 * receive (on TLS streams too: the records are read outside
+		 * BoringSSL and no lock is held), safe to hibernate in
+		 * (core/reactor.h): the live stack goes to the heap and every
+		 * stack page back to the kernel until data, a timer or a close
+		 * wakes it. One copy and one madvise per idle spell, never on the
+		 * busy path. */
+		bool idle_probe = false;
+		if (!idle && at > now + HIBERNATE_AFTER_NS) {
+			at = now + HIBERNATE_AFTER_NS;
+			idle_probe = true;
 		}
-		bool hibernate = trimmed && !net_stream_is_tls(c->st);
-		if (hibernate)
+		if (idle)
 			core_task_hibernate_next_wait(true);
 		struct net_chunk b;
 		int n = net_stream_recv(c->st, &b, at > now ? (int)((at - now) / 1000000u) + 1 : 0);
-		if (hibernate)
+		if (idle)
 			core_task_hibernate_next_wait(false);
 		now = core_now_ns();
-		if (n == -ETIMEDOUT && trim_wait) {
-			if (net_stream_is_tls(c->st))
-				core_coro_trim_stack();
-			trimmed = true;
+		if (n == -ETIMEDOUT && idle_probe) {
+			idle = true;
 			continue;
 		}
 		if (n == -ETIMEDOUT) {
@@ -651,7 +649,7 @@ void relay_session_run(struct relay_conn *c)
 		c->ping_outstanding = false;
 		r = consume(c, b.data, b.len, &f);
 		net_stream_release(c->st, &b);
-		trimmed = false;
+		idle = false;
 		if (r)
 			goto ended;
 	}

@@ -262,8 +262,28 @@ nd_both_connected() {
 
 # nd_free_udp: a UDP port free on 127.0.0.1 right now (the node cannot bind
 # port 0 and report it, so tests pick one this way).
+# The port comes from below the kernel's ephemeral range: a node restarted on
+# its saved port must not find it taken by some other process's ephemeral
+# socket (another test's client, a DNS lookup) meanwhile.
 nd_free_udp() {
-	"$nd_py" -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+	"$nd_py" - <<'PY'
+import random, socket
+lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+top = max(lo - 1, 10001)
+for _ in range(1000):
+    port = random.randint(10000, top)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    break
+else:
+    raise SystemExit("no free UDP port below the ephemeral range")
+PY
 }
 
 # nd_loopback_servers: our relay and STUN server on 127.0.0.1 (ports picked

@@ -76,6 +76,33 @@ while ! grep -q 'keeping the old certificate' err; do
 done
 subject | grep -q 'cert2' || fail "bad reload replaced the certificate: $(subject)"
 
+# A wss:// session that goes idle past the relay's one-second threshold
+# (its connections then wait hibernating, see docs/RELAY.md) still forwards
+# both ways afterwards. Python's websockets, when Debian's is installed.
+if /usr/bin/python3 -c 'import websockets' 2>/dev/null; then
+	/usr/bin/python3 - "$port" ca.pem <<'PY' || fail "wss session after an idle spell"
+import asyncio, ssl, sys
+import websockets
+port, ca = sys.argv[1], sys.argv[2]
+async def main():
+    ctx = ssl.create_default_context(cafile=ca)
+    url = f"wss://localhost:{port}/relay/tls-idle-spell"
+    a = await websockets.connect(url, ssl=ctx)
+    b = await websockets.connect(url, ssl=ctx)
+    for c in (a, b):
+        assert "paired" in await asyncio.wait_for(c.recv(), 5)
+    for spell in range(2):
+        await asyncio.sleep(2.5)
+        await a.send(f"a{spell}")
+        assert await asyncio.wait_for(b.recv(), 5) == f"a{spell}"
+        await b.send(bytes([spell]) * 3000)
+        assert await asyncio.wait_for(a.recv(), 5) == bytes([spell]) * 3000
+    await a.close()
+    await b.close()
+asyncio.run(asyncio.wait_for(main(), 30))
+PY
+fi
+
 kill -TERM "$pid"
 wait "$pid"
 rc=$?
