@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/parse.h"
 #include "net/config.h"
 #include "tools/cli.h"
 
@@ -65,16 +66,8 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 
 bool cli_parse_uint(const char *cmd, const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
-	char *end;
-	errno = 0;
-	if (!s || !*s || *s == '-' || *s == '+')
-		goto bad;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		goto bad;
-	*out = v;
-	return true;
-bad:
+	if (core_parse_uint(s, min, max, out) == 0)
+		return true;
 	fprintf(stderr, "atmosphere %s: %s '%s': expected a whole number from %llu to %llu\n", cmd, opt, s ? s : "",
 		(unsigned long long)min, (unsigned long long)max);
 	return false;
@@ -82,33 +75,14 @@ bad:
 
 bool cli_parse_duration(const char *cmd, const char *opt, const char *s, uint64_t *out_ms)
 {
-	char *end;
-	errno = 0;
-	if (!s || !*s || *s == '-' || *s == '+')
-		goto bad;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		goto bad;
-	unsigned long long mul;
-	if (!*end || !strcmp(end, "s"))
-		mul = 1000;
-	else if (!strcmp(end, "ms"))
-		mul = 1;
-	else if (!strcmp(end, "m"))
-		mul = 60000;
-	else if (!strcmp(end, "h"))
-		mul = 3600000;
-	else if (!strcmp(end, "d"))
-		mul = 86400000;
+	int r = core_parse_duration_ms(s, 0, UINT64_MAX, out_ms);
+	if (r == 0)
+		return true;
+	if (r == -ERANGE)
+		fprintf(stderr, "atmosphere %s: %s '%s': too long\n", cmd, opt, s);
 	else
-		goto bad;
-	if (v > UINT64_MAX / mul)
-		goto bad;
-	*out_ms = v * mul;
-	return true;
-bad:
-	fprintf(stderr, "atmosphere %s: %s '%s': expected a duration such as 500ms, 30s, 5m, 24h or 7d\n", cmd, opt,
-		s ? s : "");
+		fprintf(stderr, "atmosphere %s: %s '%s': expected a duration such as 500ms, 30s, 5m, 24h or 7d\n", cmd,
+			opt, s ? s : "");
 	return false;
 }
 
