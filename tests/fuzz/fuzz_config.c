@@ -1,11 +1,15 @@
 /* Fuzz net_config_parse: never crashes, and what it accepts is well-formed:
  * names of [a-z0-9-], values without control bytes, bounded counts; the
- * entries re-serialised and parsed again give the same entries. */
+ * entries re-serialised and parsed again give the same entries. Every value
+ * also goes through the number parsers options use (core/parse.h): what
+ * they accept prints back as the same number, and a bound is a bound. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/parse.h"
 #include "net/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -18,6 +22,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 			abort();                                                   \
 		}                                                                  \
 	} while (0)
+
+static void check_numbers(const char *v)
+{
+	uint64_t n, m;
+	char buf[32];
+	if (core_parse_uint(v, 0, UINT64_MAX, &n) == 0) {
+		snprintf(buf, sizeof buf, "%llu", (unsigned long long)n);
+		CHECK(core_parse_uint(buf, 0, UINT64_MAX, &m) == 0 && m == n);
+		CHECK(core_parse_uint(v, 0, n ? n - 1 : 0, &m) == (n ? -ERANGE : 0));
+	}
+	if (core_parse_duration_ms(v, 0, UINT64_MAX, &n) == 0) {
+		snprintf(buf, sizeof buf, "%llums", (unsigned long long)n);
+		CHECK(core_parse_duration_ms(buf, 0, UINT64_MAX, &m) == 0 && m == n);
+	}
+	if (core_parse_size(v, 0, UINT64_MAX, &n) == 0) {
+		snprintf(buf, sizeof buf, "%llu", (unsigned long long)n);
+		CHECK(core_parse_size(buf, 0, UINT64_MAX, &m) == 0 && m == n);
+	}
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -34,6 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-');
 		for (const char *p = e->value; *p; p++)
 			CHECK((unsigned char)*p >= 0x20 || *p == '\t');
+		check_numbers(e->value);
 		len += (size_t)(e->has_value ? snprintf(out + len, cap - len, "%s = \"%s\"\n", e->name, e->value)
 					     : snprintf(out + len, cap - len, "%s\n", e->name));
 	}
