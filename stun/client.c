@@ -55,12 +55,13 @@ static int send_request(struct core_udp *u, struct stun_probe *p, const char *so
 
 /* input matches one received datagram to a pending probe and records the
  * outcome. Returns the probe it finished, or NULL. */
-static struct stun_probe *input(struct stun_probe *probes, size_t num, const struct core_dgram *d, uint64_t now)
+static struct stun_probe *input(struct stun_probe *probes, size_t num, const uint8_t *data, size_t len,
+				const struct sockaddr *from, socklen_t from_len, uint64_t now)
 {
 	struct stun_msg m;
 	struct stun_probe *p = NULL;
 
-	if (d->truncated || !stun_is_message(d->data, d->len) || stun_msg_parse(&m, d->data, d->len) != STUN_OK)
+	if (!stun_is_message(data, len) || stun_msg_parse(&m, data, len) != STUN_OK)
 		return NULL;
 	/* RFC 8489 §14.7: a bad FINGERPRINT means it is not STUN after all. */
 	if (stun_msg_check_fingerprint(&m) == STUN_E_BAD_FINGERPRINT ||
@@ -96,10 +97,57 @@ static struct stun_probe *input(struct stun_probe *probes, size_t num, const str
 	} else {
 		return NULL;
 	}
-	stun_addr_from_sockaddr(&p->from, (const struct sockaddr *)&d->from, d->from_len);
+	stun_addr_from_sockaddr(&p->from, from, from_len);
 	p->answered_ns = now;
 	p->rtt_us = (uint32_t)((now - p->sent_ns) / 1000u);
 	return p;
+}
+
+void stun_feed_init(struct stun_feed *f)
+{
+	memset(f, 0, sizeof *f);
+}
+
+bool stun_feed_input(struct stun_feed *f, const uint8_t *data, size_t len, const struct sockaddr *from,
+		     socklen_t from_len)
+{
+	if (!f->probes || !input(f->probes, f->num, data, len, from, from_len, core_now_ns()))
+		return false;
+	f->fed++;
+	if (f->waiter)
+		core_unpark(f->waiter, 0);
+	return true;
+}
+
+/* wait_for_answers waits until wait_ms passes or answers may have come:
+ * from the socket (recorded here), or from the feed (recorded by
+ * stun_feed_input). Returns 0 or the socket's -errno / -ECANCELED. */
+static int wait_for_answers(struct core_udp *u, struct stun_probe *probes, size_t num, const struct stun_client_opts *o,
+			    unsigned *fed_seen, int wait_ms)
+{
+	struct stun_feed *f = o->feed;
+	if (f) {
+		/* An answer fed while we were sending: look at it first. */
+		if (f->fed != *fed_seen) {
+			*fed_seen = f->fed;
+			return 0;
+		}
+		int n = core_park(wait_ms);
+		*fed_seen = f->fed;
+		return n == -ECANCELED ? n : 0;
+	}
+	struct core_dgram d;
+	int n = core_udp_recv(u, &d, wait_ms);
+	if (n == -ETIMEDOUT)
+		return 0;
+	if (n < 0)
+		return n;
+	do {
+		if (!d.truncated)
+			input(probes, num, d.data, d.len, (const struct sockaddr *)&d.from, d.from_len, core_now_ns());
+		core_buf_release(&d.buf);
+	} while (core_udp_try_recv(u, &d) >= 0);
+	return 0;
 }
 
 int stun_client_run(struct core_udp *u, struct stun_probe *probes, size_t num, const struct stun_client_opts *o)
@@ -109,9 +157,18 @@ int stun_client_run(struct core_udp *u, struct stun_probe *probes, size_t num, c
 	uint64_t settle_at = UINT64_MAX;
 	unsigned rto0 = o->rto_ms ? o->rto_ms : STUN_CLIENT_RTO_MS;
 	int settle = o->settle_ms ? o->settle_ms : STUN_CLIENT_DEFAULT_SETTLE_MS;
-	size_t left = 0;
-	int answered = 0;
+	struct stun_feed *f = o->feed;
+	unsigned fed_seen = 0;
+	int rc = 0;
 
+	if (f) {
+		if (f->probes)
+			return -EBUSY;
+		f->probes = probes;
+		f->num = num;
+		f->waiter = core_coro_current();
+		fed_seen = f->fed;
+	}
 	for (size_t i = 0; i < num; i++) {
 		struct stun_probe *p = &probes[i];
 		p->sends = 0;
@@ -125,13 +182,22 @@ int stun_client_run(struct core_udp *u, struct stun_probe *probes, size_t num, c
 		stun_txid_generate(p->txid);
 		p->next_ns = start;
 		p->rto_ms = rto0;
-		left++;
 	}
-	while (left > 0) {
+	for (;;) {
+		/* Answers are recorded in the probes as they come (by input, from
+		 * the socket or the feed): count them here. */
+		size_t left = 0, answered = 0;
+		for (size_t i = 0; i < num; i++) {
+			left += probes[i].status == -EINPROGRESS;
+			answered += probes[i].status == 0;
+		}
+		if (answered && settle >= 0 && settle_at == UINT64_MAX)
+			settle_at = core_now_ns() + ms_to_ns((uint64_t)settle);
 		uint64_t now = core_now_ns();
-		if (now >= deadline || now >= settle_at)
+		if (left == 0 || now >= deadline || now >= settle_at)
 			break;
 		uint64_t wake = deadline < settle_at ? deadline : settle_at;
+		bool ended = false; /* a probe ended here: count again before waiting */
 		for (size_t i = 0; i < num; i++) {
 			struct stun_probe *p = &probes[i];
 			if (p->status != -EINPROGRESS)
@@ -140,15 +206,21 @@ int stun_client_run(struct core_udp *u, struct stun_probe *probes, size_t num, c
 				if (p->sends == STUN_CLIENT_RC) {
 					/* Rm x RTO after the last transmission. */
 					p->status = -ETIMEDOUT;
-					left--;
+					ended = true;
 					continue;
 				}
-				int rc = send_request(u, p, o->software);
-				if (rc == -ECANCELED)
-					return rc;
-				if (rc < 0 && rc != -EAGAIN && rc != -ENOBUFS && rc != -EINTR && rc != -ETIMEDOUT) {
-					p->status = rc; /* e.g. -ENETUNREACH: no route */
-					left--;
+				int sr = send_request(u, p, o->software);
+				if (sr == -ECANCELED) {
+					rc = sr;
+					goto out;
+				}
+				if (p->status != -EINPROGRESS) {
+					ended = true; /* answered (fed) while the send waited */
+					continue;
+				}
+				if (sr < 0 && sr != -EAGAIN && sr != -ENOBUFS && sr != -EINTR && sr != -ETIMEDOUT) {
+					p->status = sr; /* e.g. -ENETUNREACH: no route */
+					ended = true;
 					continue;
 				}
 				p->sends++;
@@ -159,33 +231,26 @@ int stun_client_run(struct core_udp *u, struct stun_probe *probes, size_t num, c
 			if (p->next_ns < wake)
 				wake = p->next_ns;
 		}
-		if (left == 0)
-			break;
+		if (ended)
+			continue;
 		now = core_now_ns();
 		int wait_ms = wake > now ? (int)((wake - now + 999999u) / 1000000u) : 0;
-		struct core_dgram d;
-		int n = core_udp_recv(u, &d, wait_ms);
-		if (n == -ETIMEDOUT)
-			continue;
-		if (n < 0)
-			return n;
-		do {
-			struct stun_probe *p = input(probes, num, &d, core_now_ns());
-			core_buf_release(&d.buf);
-			if (!p)
-				continue;
-			left--;
-			if (p->status == 0) {
-				answered++;
-				if (settle >= 0 && settle_at == UINT64_MAX)
-					settle_at = core_now_ns() + ms_to_ns((uint64_t)settle);
-			}
-		} while (left > 0 && core_udp_try_recv(u, &d) >= 0);
+		rc = wait_for_answers(u, probes, num, o, &fed_seen, wait_ms);
+		if (rc < 0)
+			goto out;
 	}
-	for (size_t i = 0; i < num; i++)
+	for (size_t i = 0; i < num; i++) {
 		if (probes[i].status == -EINPROGRESS)
 			probes[i].status = -ETIMEDOUT;
-	return answered;
+		rc += probes[i].status == 0;
+	}
+out:
+	if (f) {
+		f->probes = NULL;
+		f->num = 0;
+		f->waiter = NULL;
+	}
+	return rc;
 }
 
 const char *stun_probe_strerror(const struct stun_probe *p, char *buf, size_t cap)

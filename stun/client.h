@@ -21,6 +21,12 @@
  * and caches its result per process for a TTL, keyed by the local socket
  * address and the server list.
  *
+ * A caller that already reads the socket (the peer node's receive loop,
+ * which must keep reading while it refreshes its mapping) passes a struct
+ * stun_feed in the options: the run then only sends, and the caller hands
+ * every datagram to stun_feed_input, which records the answers and wakes
+ * the run.
+ *
  * Cost: requests are 28 bytes plus SOFTWARE; one waiting send per
  * transmission; the discovery result is ~8 KiB of caller storage. */
 #include <stdbool.h>
@@ -32,6 +38,7 @@
 #include "stun/msg.h"
 #include "stun/resolve.h"
 
+struct core_coro;
 struct core_udp;
 
 /* Limits and the RFC 8489 §6.2.1 retransmission constants. */
@@ -71,6 +78,18 @@ struct stun_probe {
 	unsigned rto_ms;
 };
 
+/* struct stun_feed: the hand-over between a caller that reads the socket and
+ * a run on that socket (stun_client_run, stun_discover) that must not read
+ * it. Caller storage: stun_feed_init it once, point stun_client_opts.feed at
+ * it for the runs, and offer it every datagram with stun_feed_input. One run
+ * at a time per feed. The fields are private. */
+struct stun_feed {
+	struct stun_probe *probes;   /* of the run in progress; NULL between runs */
+	size_t num;
+	struct core_coro *waiter;    /* that run's coroutine */
+	unsigned fed;                /* answers taken so far (the run notices new ones) */
+};
+
 /* struct stun_client_opts: zero means the default everywhere. */
 struct stun_client_opts {
 	unsigned timeout_ms;     /* overall deadline of a run (and of DNS); 0: 3000 */
@@ -79,6 +98,7 @@ struct stun_client_opts {
 	const char *software;    /* SOFTWARE in requests; NULL: none */
 	bool no_cache;           /* stun_discover: neither use nor fill the cache */
 	unsigned cache_ttl_ms;   /* 0: 300000 */
+	struct stun_feed *feed;  /* NULL: the run reads the socket; else answers come through stun_feed_input */
 };
 
 /* stun_client_run runs probes[0..num) concurrently on u until every probe
@@ -87,7 +107,10 @@ struct stun_client_opts {
  * response), -EBADMSG (success without a mapped address), -ETIMEDOUT, or
  * the -errno of a failed send (-ENETUNREACH...). Returns how many answered,
  * or -ECANCELED when the runtime shuts down, or another -errno when the
- * socket fails. u is borrowed; nobody else may read it meanwhile. Suspends. */
+ * socket fails, or -EBUSY when o->feed already serves a run. u is borrowed;
+ * without o->feed nobody else may read it meanwhile; with o->feed the run
+ * never reads it, and answers count only when stun_feed_input gets them.
+ * Suspends. */
 int stun_client_run(struct core_udp *u, struct stun_probe *probes, size_t num, const struct stun_client_opts *o);
 
 /* stun_probe_strerror writes a short text for p's outcome ("ok", "timeout
@@ -123,6 +146,20 @@ struct stun_discovery {
  * get half of it, the transactions what is left. */
 int stun_discover(struct core_udp *u, const struct stun_endpoint *servers, size_t num, const struct stun_client_opts *o,
 		  struct stun_discovery *out);
+
+/* stun_feed_init prepares f for use (no run in progress). */
+void stun_feed_init(struct stun_feed *f);
+
+/* stun_feed_input offers one whole datagram (data[0..len), from `from`)
+ * that the caller received on the socket of the run f serves. Returns true
+ * when it answered a probe of that run: the outcome is recorded and the run
+ * woken; the caller has nothing more to do with it. Returns false when it
+ * is not STUN, not an answer to a pending probe (a late or stray answer), or
+ * no run is in progress: the caller handles or drops it. data is read during
+ * the call only. Call it from a coroutine of the run's reactor (it wakes the
+ * run with core_unpark). Does not suspend. */
+bool stun_feed_input(struct stun_feed *f, const uint8_t *data, size_t len, const struct sockaddr *from,
+		     socklen_t from_len);
 
 /* stun_client_cache_clear forgets every cached discovery. Any thread. */
 void stun_client_cache_clear(void);

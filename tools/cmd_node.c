@@ -381,6 +381,14 @@ static int call_simple(const char *cmd, const char *req, char *rep, size_t cap)
 	return 0;
 }
 
+/* A string field of the daemon's "self" object, "-" when absent or empty. */
+static const char *self_str(json_object *self, const char *key)
+{
+	json_object *v;
+	const char *s = json_object_object_get_ex(self, key, &v) && v ? json_object_get_string(v) : NULL;
+	return s && *s ? s : "-";
+}
+
 int cli_peers(int argc, char **argv)
 {
 	bool json = false;
@@ -389,7 +397,8 @@ int cli_peers(int argc, char **argv)
 			json = true;
 		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			printf("usage: atmosphere peers [--json]\n\nLists the mesh's peers this node knows: node id, name,\n"
-			       "path (lan, direct or relay), remote endpoint or relay URL, RTT, last seen, bytes.\n");
+			       "path (lan, direct or relay), remote endpoint or relay URL, RTT, last seen, bytes;\n"
+			       "and this node's own local and public endpoints (\"self\" in --json).\n");
 			return 0;
 		} else
 			return cli_usage_error("peers", "unexpected argument '%s'", argv[i]);
@@ -408,6 +417,10 @@ int cli_peers(int argc, char **argv)
 		return 1;
 	}
 	size_t n = json_object_array_length(arr);
+	json_object *self;
+	if (json_object_object_get_ex(o, "self", &self) && self)
+		printf("This node: %s (%s), local %s, public %s\n", self_str(self, "name"), self_str(self, "node_id"),
+		       self_str(self, "local_endpoint"), self_str(self, "public_endpoint"));
 	if (!n)
 		printf("No peers yet. Share a code from 'atmosphere join'.\n");
 	else

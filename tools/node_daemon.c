@@ -3,8 +3,11 @@
  * a control socket for the other commands. See docs/NODE.md.
  *
  * Everything runs as coroutines on one reactor thread (a node is small):
- *   udp_reader    datagrams: STUN answers during discovery, e2e packets
- *   link_run      one per relay link: connect, read, reconnect with backoff
+ *   udp_reader    datagrams: e2e packets, and STUN answers for the refresher
+ *   stun_refresher  re-discovers the public endpoint (every ~60 s, sooner
+ *                 when a peer sees us at a new address or a direct path dies)
+ *   link_run      one per relay link: connect, read, reconnect with backoff;
+ *                 every peer has a link on every relay of the mesh
  *   ticker        every 200 ms: punching, keepalives, path liveness, retries
  *   control       the unix socket; one coroutine per client
  * Packets are e2e messages (net/e2e.h) on either path: a UDP datagram, or a
@@ -48,8 +51,20 @@
 #define REPUNCH_EVERY_MS 15000     /* on the relay: keep trying direct */
 #define HANDSHAKE_RETRY_MS 2000
 #define RTT_EVERY_MS 10000         /* a 17-byte ping for `peers`' RTT column */
+/* A direct address silent this long gives way to another that works (the
+ * peer's NAT rebound it, or the peer roamed): two keepalive intervals and
+ * some slack, so an address that works is never left for another. */
+#define DIRECT_STALE_MS 4500
+/* The public endpoint is re-discovered every 60 s +- 15 s, and 1 s after a
+ * sign that the mapping changed, but never twice within 5 s. */
+#define STUN_REFRESH_MS 60000
+#define STUN_REFRESH_JITTER_MS 15000
+#define STUN_REFRESH_SOON_MS 1000
+#define STUN_REFRESH_MIN_MS 5000
 #define MAX_CAND 8
-#define MAX_LINKS 96
+/* A link per relay for every peer (pair sessions) and every invite
+ * (inboxes); a joiner's links to its invite's inbox fit in the spare peers. */
+#define MAX_LINKS ((NODE_MAX_PEERS + 8 + NODE_MAX_INVITES) * NET_TOKEN_MAX_RELAYS)
 #define MAX_INBOX_MSGS 256
 /* Initiations cost two X25519 each: a flood of them is capped, so it cannot
  * take the node's CPU from live sessions (their data packets are not). */
@@ -59,7 +74,10 @@
 enum path_kind { PATH_NONE, PATH_RELAY, PATH_DIRECT, PATH_LAN };
 static const char *const path_names[] = {"none", "relay", "direct", "lan"};
 
-enum { MSG_HELLO = 'H', MSG_WELCOME = 'W', MSG_KEEP = 'K', MSG_PING = 'P', MSG_PONG = 'Q', MSG_TEXT = 'M' };
+/* MSG_OBSERVED: "ip:port", the address the sender sees our direct packets
+ * come from (sent when its direct path to us opens or moves). */
+enum { MSG_HELLO = 'H', MSG_WELCOME = 'W', MSG_KEEP = 'K', MSG_PING = 'P', MSG_PONG = 'Q', MSG_TEXT = 'M',
+       MSG_OBSERVED = 'O' };
 
 struct link;
 
@@ -101,6 +119,7 @@ struct npeer {
 	uint64_t next_rtt_ms;
 	struct core_coro *ping_waiter;
 	uint64_t last_seen_unix;
+	char observed[64];      /* where the peer last said it sees us ("" before it said) */
 };
 
 struct link {
@@ -111,6 +130,7 @@ struct link {
 	struct npeer *peer;     /* bound after a handshake on it */
 	bool up;                /* connected (waiting or paired) */
 	bool inbox;             /* waits for joiners */
+	bool join;              /* ours to an invite's inbox, while we join */
 	bool closing;
 	struct core_coro *co;
 };
@@ -137,6 +157,12 @@ struct node {
 	struct link links[MAX_LINKS];
 	char local_ep[64], public_ep[64];
 	char nat_note[64];
+	/* STUN refreshes through our own socket: udp_reader feeds the answers. */
+	struct stun_feed feed;
+	struct core_coro *stun_co;    /* the refresher, when STUN is in use */
+	uint64_t next_stun_ms, last_stun_ms;
+	unsigned stun_refreshes;
+	uint64_t public_changed_unix; /* when the public endpoint last changed (0: never) */
 	/* join in progress (joiner side) */
 	bool joining, joined, join_failed, welcomed;
 	struct net_token tok;
@@ -337,10 +363,81 @@ static void add_candidate(struct npeer *p, const struct sockaddr_storage *a, soc
 	for (int i = 0; i < p->num_cand; i++)
 		if (same_addr(&p->cand[i], a))
 			return;
-	if (p->num_cand == MAX_CAND)
-		return;
+	if (p->num_cand == MAX_CAND) {
+		/* Full: the oldest goes (a peer's new addresses matter more). */
+		memmove(p->cand, p->cand + 1, (MAX_CAND - 1) * sizeof p->cand[0]);
+		memmove(p->cand_len, p->cand_len + 1, (MAX_CAND - 1) * sizeof p->cand_len[0]);
+		p->num_cand--;
+	}
 	p->cand[p->num_cand] = *a;
 	p->cand_len[p->num_cand++] = len;
+}
+
+/* ---- which relay ---- */
+
+/* Every peer has a link on every relay of the mesh (and, while joining, on
+ * every relay of the code): all of them receive, one sends. A link is
+ * usable when the relay said the other side is there (paired). The one in
+ * use is kept while it stays usable; otherwise the first usable in the
+ * mesh's relay order (the same on both sides, so both usually pick the
+ * same relay), pair sessions before join inboxes. */
+static bool link_paired(const struct link *l)
+{
+	return l->used && l->up && l->c && !l->closing && relay_client_paired(l->c);
+}
+
+static size_t link_rank(const struct link *l)
+{
+	if (!l->inbox && !l->join)
+		for (size_t i = 0; i < G->st->num_relays; i++)
+			if (!strcmp(G->st->relays[i], l->url))
+				return i;
+	return NET_TOKEN_MAX_RELAYS;
+}
+
+static void pick_relay(struct npeer *p)
+{
+	if (!p)
+		return;
+	struct link *cur = p->relay, *best = NULL;
+	if (cur && (!cur->used || cur->peer != p))
+		cur = NULL;
+	if (cur && link_paired(cur))
+		return;
+	for (size_t i = 0; i < MAX_LINKS; i++) {
+		struct link *l = &G->links[i];
+		if (!l->used || l->peer != p || !l->up || l->closing)
+			continue;
+		bool lp = link_paired(l), bp = best && link_paired(best);
+		if (!best || (lp && !bp) || (lp == bp && link_rank(l) < link_rank(best)))
+			best = l;
+	}
+	if (!best || best == cur || (cur && cur->up && !link_paired(best)))
+		return; /* nothing better: keep what there is */
+	if (cur && strcmp(cur->url, best->url))
+		core_log(CORE_LOG_INFO, "peer %s: relay path moved from %s to %s", p->name[0] ? p->name : p->node_id,
+			 cur->url, best->url);
+	p->relay = best;
+}
+
+/* Whether p has a relay link, up or still connecting. */
+static bool peer_has_links(const struct npeer *p)
+{
+	for (size_t i = 0; i < MAX_LINKS; i++)
+		if (G->links[i].used && G->links[i].peer == p && !G->links[i].closing)
+			return true;
+	return false;
+}
+
+/* Sends pkt on every link of p that is up (an initiation: the first
+ * answer wins). */
+static void send_on_links(struct npeer *p, const uint8_t *pkt, size_t n)
+{
+	for (size_t i = 0; i < MAX_LINKS; i++) {
+		struct link *l = &G->links[i];
+		if (l->used && l->peer == p && l->up && !l->closing)
+			relay_client_send(l->c, pkt, n, false, 2000);
+	}
 }
 
 /* ---- sending ---- */
@@ -466,33 +563,46 @@ static void start_handshake(struct npeer *p, const uint8_t *app)
 	 * masquerade move the peer's later punches to another port (the trap in
 	 * NAT-LAB-NOTES.md). Without a relay, or after two silent tries, they go
 	 * out whole: that is the direct-to-public-endpoint attempt. */
-	int ttl = (p->relay && p->hs_tries <= 2) ? 2 : 0;
+	int ttl = (peer_has_links(p) && p->hs_tries <= 2) ? 2 : 0;
 	for (int i = 0; i < p->num_cand; i++)
 		send_raw_udp(&p->cand[i], p->cand_len[i], p->hs_init, sizeof p->hs_init, ttl);
 	if (p->direct_ok)
 		send_raw_udp(&p->direct, p->direct_len, p->hs_init, sizeof p->hs_init, 0);
-	if (p->relay && p->relay->up)
-		send_on_link(p->relay, p->hs_init, sizeof p->hs_init);
+	send_on_links(p, p->hs_init, sizeof p->hs_init);
 }
 
 static void finish_join(void);
+
+static void want_stun_refresh(const char *why);
+
+/* Tells p where its direct packets come from, as we see them. */
+static void send_observed(struct npeer *p)
+{
+	char a[64];
+	fmt_addr(&p->direct, a, sizeof a);
+	peer_send(p, MSG_OBSERVED, a, strlen(a));
+}
 
 static void mark_direct(struct npeer *p, const struct sockaddr_storage *from, socklen_t len)
 {
 	uint64_t t = now_ms();
 	bool was = p->direct_ok;
 	enum path_kind before = peer_path(p);
-	/* Prefer a LAN address over a public one when both work, and follow a
-	 * peer whose address changed (NAT rebinding, roaming) as soon as the
-	 * old one has been quiet for a keepalive interval. */
-	if (!was || same_addr(&p->direct, from) || (is_lan(from) && !is_lan(&p->direct)) ||
-	    t - p->direct_rx_ms > KEEPALIVE_MS) {
-		if (was && !same_addr(&p->direct, from)) {
-			char a[64], b2[64];
-			fmt_addr(&p->direct, a, sizeof a);
-			fmt_addr(from, b2, sizeof b2);
-			core_log(CORE_LOG_INFO, "peer %s: direct path moved from %s to %s", p->name, a, b2);
-		}
+	/* Keep the address in use while it works. A peer reachable at two
+	 * addresses (two LAN interfaces, or LAN and public) sends from both
+	 * while punching, and following every packet made the path flap. Move
+	 * only to a strictly better class (LAN over public), or to an address
+	 * that works once the current one has been quiet for DIRECT_STALE_MS
+	 * (NAT rebinding, roaming). */
+	bool move = was && !same_addr(&p->direct, from) &&
+		    ((is_lan(from) && !is_lan(&p->direct)) || t - p->direct_rx_ms > DIRECT_STALE_MS);
+	if (move) {
+		char a[64], b2[64];
+		fmt_addr(&p->direct, a, sizeof a);
+		fmt_addr(from, b2, sizeof b2);
+		core_log(CORE_LOG_INFO, "peer %s: direct path moved from %s to %s", p->name, a, b2);
+	}
+	if (!was || move) {
 		p->direct = *from;
 		p->direct_len = len;
 		p->direct_ok = true;
@@ -512,6 +622,8 @@ static void mark_direct(struct npeer *p, const struct sockaddr_storage *from, so
 		/* Tell the peer at once so it learns the path too. */
 		peer_send_to(p, MSG_KEEP, NULL, 0, from, len, 0);
 	}
+	if (!was || move)
+		send_observed(p);
 }
 
 static void handle_plain(struct npeer *p, const uint8_t *m, size_t n, const struct sockaddr_storage *from);
@@ -597,7 +709,7 @@ static void on_packet(const uint8_t *pkt, size_t len, const struct sockaddr_stor
 		install_session(p, &s);
 		if (l) {
 			l->peer = p;
-			p->relay = l;
+			pick_relay(p);
 			send_on_link(l, resp, sizeof resp);
 		} else {
 			add_candidate(p, from, from_len);
@@ -630,7 +742,7 @@ static void on_packet(const uint8_t *pkt, size_t len, const struct sockaddr_stor
 			G->issuer_session_ms = t;
 		if (l) {
 			l->peer = p;
-			p->relay = l;
+			pick_relay(p);
 		} else {
 			mark_direct(p, from, from_len);
 		}
@@ -659,11 +771,11 @@ static void on_packet(const uint8_t *pkt, size_t len, const struct sockaddr_stor
 	p->rx_ms = t;
 	p->last_seen_unix = (uint64_t)time(NULL);
 	p->bytes_in += len;
-	if (from)
+	if (from) {
 		mark_direct(p, from, from_len);
-	else if (l && l->peer != p) {
+	} else if (l) {
 		l->peer = p;
-		p->relay = l;
+		pick_relay(p);
 	}
 	if (pl)
 		handle_plain(p, plain, pl, from);
@@ -779,21 +891,23 @@ static void on_welcome(struct npeer *p, json_object *o)
 	save_state();
 	G->joined = true;
 	G->welcomed = true;
-	/* From now on the pair session carries relay traffic; the invite's
-	 * inbox is given back so the issuer can reopen it. */
-	struct link *join_link = p->relay;
-	p->relay = NULL;
+	/* From now on the pair sessions carry relay traffic; the invite's
+	 * inboxes are given back so the issuer can reopen them (unless the
+	 * mesh has no relay of its own: then they stay). */
 	open_pair_link(p);
-	if (join_link && join_link != p->relay) {
-		if (!p->relay)
-			p->relay = join_link; /* no relay configured: keep it */
-		else {
-			join_link->closing = true;
-			join_link->peer = NULL;
-			if (join_link->c)
-				relay_client_interrupt(join_link->c);
+	if (st->num_relays)
+		for (size_t i = 0; i < MAX_LINKS; i++) {
+			struct link *jl = &G->links[i];
+			if (!jl->used || !jl->join || jl->peer != p)
+				continue;
+			jl->closing = true;
+			jl->peer = NULL;
+			if (jl->c)
+				relay_client_interrupt(jl->c);
 		}
-	}
+	if (p->relay && !p->relay->used)
+		p->relay = NULL;
+	pick_relay(p);
 	finish_join();
 }
 
@@ -878,6 +992,24 @@ static void handle_plain(struct npeer *p, const uint8_t *m, size_t n, const stru
 		}
 	} else if (type == MSG_TEXT) {
 		deliver_text(p, m, n);
+	} else if (type == MSG_OBSERVED && n > 0 && n < sizeof p->observed) {
+		char a[sizeof p->observed];
+		struct sockaddr_storage sa;
+		socklen_t sl;
+		memcpy(a, m, n);
+		a[n] = 0;
+		/* A LAN peer's view says nothing about our public mapping; a
+		 * symmetric NAT gives each peer its own port, so only a change in
+		 * what one peer sees is a sign that our mapping moved. */
+		if (!parse_ep(a, &sa, &sl) || is_lan(&sa))
+			return;
+		if (p->observed[0] && strcmp(p->observed, a)) {
+			char why[400];
+			snprintf(why, sizeof why, "peer %s now sees us at %s (was %s)", p->name[0] ? p->name : p->node_id, a,
+				 p->observed);
+			want_stun_refresh(why);
+		}
+		copy_str(p->observed, sizeof p->observed, a);
 	}
 }
 
@@ -925,32 +1057,26 @@ static struct link *open_link(const char *url, const char *session, bool inbox, 
 			struct link *l = &G->links[i];
 			memset(l, 0, sizeof *l);
 			l->used = true;
-			snprintf(l->url, sizeof l->url, "%s", url);
-			snprintf(l->session, sizeof l->session, "%s", session);
+			copy_str(l->url, sizeof l->url, url);
+			copy_str(l->session, sizeof l->session, session);
 			l->inbox = inbox;
 			l->peer = peer;
-			if (peer && !peer->relay)
-				peer->relay = l;
 			core_spawn(link_run, l);
 			return l;
 		}
 	return NULL;
 }
 
+/* The pair session with p on every relay of the mesh. */
 static void open_pair_link(struct npeer *p)
 {
 	char sid[72];
 	if (!G->st->num_relays || !p->node_id[0])
 		return;
 	pair_session(sid, G->st->node_id, p->node_id);
-	struct link *l = open_link(G->st->relays[0], sid, false, p);
-	if (l && (!p->relay || p->relay->inbox)) {
-		/* The inbox served the join; the pair session carries the rest. */
-		struct link *old = p->relay;
-		p->relay = l;
-		if (old && old != l && old->peer == p && !old->inbox)
-			old->peer = NULL;
-	}
+	for (size_t i = 0; i < G->st->num_relays; i++)
+		open_link(G->st->relays[i], sid, false, p);
+	pick_relay(p);
 }
 
 /* Starts a handshake with p unless it has a session or one is under way;
@@ -978,7 +1104,7 @@ static void link_run(void *arg)
 	char err[512];
 	l->co = core_coro_current();
 	while (!G->stopping && !l->closing) {
-		struct relay_client_opts o = {.max_message = 70000};
+		struct relay_client_opts o = {.max_message = 70000, .deliver_notices = true};
 		int r = relay_client_connect(&l->c, l->url, l->session, &o, 5000, err, sizeof err);
 		if (r) {
 			core_log(CORE_LOG_DEBUG, "relay %s: %s", l->url, err);
@@ -988,6 +1114,7 @@ static void link_run(void *arg)
 		}
 		backoff = 500;
 		l->up = true;
+		pick_relay(l->peer);
 		core_log(CORE_LOG_DEBUG, "relay link %s session %.8s... up (%s)", l->url, l->session,
 			 l->inbox ? "inbox" : l->peer ? l->peer->node_id : "unbound");
 		/* A peer behind this link may be reachable only through it:
@@ -999,24 +1126,37 @@ static void link_run(void *arg)
 			int n = relay_client_recv(l->c, &m, -1);
 			if (n < 0)
 				break;
-			if (!m.text)
+			if (!m.text) {
 				on_packet(m.data, m.len, NULL, 0, l);
-			else if (relay_client_paired(l->c))
+			} else if (relay_client_paired(l->c)) {
+				pick_relay(l->peer);
 				kick_handshake(l->peer, l);
+			}
+			/* Closed while handling a message that came this way (a join
+			 * link carrying the WELCOME): the interrupt found us busy. */
+			if (l->closing || G->stopping)
+				break;
 		}
 		l->up = false;
 		relay_client_close(l->c);
 		l->c = NULL;
+		/* Traffic that went this way moves to another relay at once. */
+		struct npeer *was = l->peer;
 		/* An inbox that carried a join is reopened empty for the next one. */
-		if (l->inbox && l->peer) {
-			if (l->peer->relay == l)
-				l->peer->relay = NULL;
+		if (l->inbox)
 			l->peer = NULL;
+		if (was && was->relay == l) {
+			if (!l->peer)
+				was->relay = NULL;
+			pick_relay(was);
 		}
 		if (!G->stopping && !l->closing)
 			core_sleep(200);
 	}
+	if (l->peer && l->peer->relay == l)
+		l->peer->relay = NULL;
 	l->used = false;
+	pick_relay(l->peer);
 }
 
 /* ---- UDP ---- */
@@ -1031,8 +1171,11 @@ static void udp_reader(void *arg)
 			break;
 		if (n < 0)
 			continue;
+		/* STUN answers go to a refresh in progress; other STUN is dropped. */
 		if (!d.truncated && !stun_is_message(d.data, d.len))
 			on_packet(d.data, d.len, &d.from, d.from_len, NULL);
+		else if (!d.truncated)
+			stun_feed_input(&G->feed, d.data, d.len, (const struct sockaddr *)&d.from, d.from_len);
 		core_buf_release(&d.buf);
 	}
 }
@@ -1069,7 +1212,12 @@ static void ticker(void *arg)
 				core_log(CORE_LOG_INFO, "peer %s: direct path %s went silent; using %s", p->name, a,
 					 path_names[peer_path(p)]);
 				p->next_repunch_ms = t;
+				/* Perhaps our own NAT dropped or moved our mapping. */
+				if (!is_lan(&p->direct))
+					want_stun_refresh("a direct path went silent");
 			}
+			if (p->relay && !link_paired(p->relay))
+				pick_relay(p);
 			if (t < p->punch_until_ms)
 				punch(p, t);
 			else if (!p->direct_ok && p->have_s && p->num_cand && t >= p->next_repunch_ms) {
@@ -1168,8 +1316,13 @@ static int begin_join(const char *code, char *err, size_t err_len)
 	say("Attempting direct P2P connection...");
 	char sid[72];
 	inbox_session(sid, G->tok.invite_key);
-	for (size_t i = 0; i < G->tok.num_relay_urls && i < 1; i++)
-		open_link(G->tok.relay_urls[i], sid, false, p);
+	/* The invite's inbox on every relay of the code: whichever the issuer
+	 * can reach. */
+	for (size_t i = 0; i < G->tok.num_relay_urls; i++) {
+		struct link *l = open_link(G->tok.relay_urls[i], sid, false, p);
+		if (l)
+			l->join = true;
+	}
 	uint8_t app[NET_E2E_INIT_APP_LEN] = {0};
 	net_token_claim(app, &G->tok);
 	start_handshake(p, app);
@@ -1192,10 +1345,44 @@ static json_object *peer_json(struct npeer *p)
 	else if (p->direct_ok)
 		fmt_addr(&p->direct, a, sizeof a);
 	json_object_object_add(o, "remote", json_object_new_string(a));
+	/* The relay that carries (or would carry) relayed traffic. */
+	json_object_object_add(o, "relay", p->relay && p->relay->used && p->relay->peer == p
+						   ? json_object_new_string(p->relay->url) : NULL);
+	/* Every relay where the peer is there too (paired): where traffic
+	 * can move if the one in use fails. */
+	json_object *rl = json_object_new_array();
+	for (size_t i = 0; i < MAX_LINKS; i++)
+		if (G->links[i].peer == p && link_paired(&G->links[i]))
+			json_object_array_add(rl, json_object_new_string(G->links[i].url));
+	json_object_object_add(o, "relays_paired", rl);
 	json_object_object_add(o, "rtt_ms", p->rtt_ms > 0 ? json_object_new_double(p->rtt_ms) : NULL);
 	json_object_object_add(o, "last_seen", json_object_new_int64((int64_t)p->last_seen_unix));
 	json_object_object_add(o, "bytes_in", json_object_new_int64((int64_t)p->bytes_in));
 	json_object_object_add(o, "bytes_out", json_object_new_int64((int64_t)p->bytes_out));
+	return o;
+}
+
+/* This node: endpoints (as the peers are told them) and relays. */
+static json_object *self_json(void)
+{
+	json_object *o = json_object_new_object(), *rl = json_object_new_array();
+	json_object_object_add(o, "node_id", json_object_new_string(G->st->node_id));
+	json_object_object_add(o, "name", json_object_new_string(G->st->node_name));
+	json_object_object_add(o, "port", json_object_new_int(G->port));
+	json_object_object_add(o, "local_endpoint", json_object_new_string(G->local_ep));
+	json_object_object_add(o, "public_endpoint", json_object_new_string(G->public_ep));
+	json_object_object_add(o, "public_endpoint_changed", json_object_new_int64((int64_t)G->public_changed_unix));
+	json_object_object_add(o, "stun_refreshes", json_object_new_int64(G->stun_refreshes));
+	for (size_t i = 0; i < G->st->num_relays; i++) {
+		json_object *r = json_object_new_object();
+		size_t up = 0;
+		for (size_t k = 0; k < MAX_LINKS; k++)
+			up += G->links[k].used && G->links[k].up && !strcmp(G->links[k].url, G->st->relays[i]);
+		json_object_object_add(r, "url", json_object_new_string(G->st->relays[i]));
+		json_object_object_add(r, "links_up", json_object_new_int64((int64_t)up));
+		json_object_array_add(rl, r);
+	}
+	json_object_object_add(o, "relays", rl);
 	return o;
 }
 
@@ -1250,6 +1437,7 @@ static void control_conn(void *arg)
 			if (G->peers[i].used && G->peers[i].node_id[0])
 				json_object_array_add(arr, peer_json(&G->peers[i]));
 		json_object_object_add(r, "peers", arr);
+		json_object_object_add(r, "self", self_json());
 		reply(s, r);
 	} else if (!strcmp(cmd, "status")) {
 		json_object *r = json_object_new_object();
@@ -1259,6 +1447,7 @@ static void control_conn(void *arg)
 		json_object_object_add(r, "port", json_object_new_int(G->port));
 		json_object_object_add(r, "local_endpoint", json_object_new_string(G->local_ep));
 		json_object_object_add(r, "public_endpoint", json_object_new_string(G->public_ep));
+		json_object_object_add(r, "public_endpoint_changed", json_object_new_int64((int64_t)G->public_changed_unix));
 		reply(s, r);
 	} else if (!strcmp(cmd, "invite")) {
 		char code[NET_TOKEN_MAX_CODE_LEN + 1], sc[NET_TOKEN_SHORT_CODE_LEN + 1], err[256];
@@ -1417,7 +1606,7 @@ static int issue_code(uint64_t ttl_s, char *code, size_t cap, char *shortc, char
 	if (G->udp) {
 		char sid[72];
 		inbox_session(sid, t.invite_key);
-		for (size_t i = 0; i < st->num_relays && i < 1; i++)
+		for (size_t i = 0; i < st->num_relays; i++)
 			open_link(st->relays[i], sid, true, NULL);
 	}
 	net_token_cleanup(&t);
@@ -1439,7 +1628,7 @@ static void open_inboxes(void)
 			continue;
 		inbox_session(sid, key);
 		OPENSSL_cleanse(key, sizeof key);
-		for (size_t j = 0; j < st->num_relays && j < 1; j++)
+		for (size_t j = 0; j < st->num_relays; j++)
 			open_link(st->relays[j], sid, true, NULL);
 	}
 }
@@ -1470,6 +1659,95 @@ static void discover(void)
 	}
 }
 
+/* Re-signals after our public endpoint changed: every connected peer gets a
+ * new HELLO (candidates) and both sides punch again. */
+static void resignal(void)
+{
+	uint64_t t = now_ms();
+	for (size_t i = 0; i < sizeof G->peers / sizeof G->peers[0]; i++) {
+		struct npeer *p = &G->peers[i];
+		if (!p->used || !p->node_id[0] || !peer_ready(p))
+			continue;
+		send_hello(p);
+		p->punch_until_ms = t + PUNCH_WINDOW_MS;
+		p->next_punch_ms = 0;
+		p->ttl_sent = false;
+	}
+}
+
+/* One refresh through our own socket (the mapping that matters is its
+ * own); udp_reader feeds the answers. Suspends. */
+static void refresh_public(void)
+{
+	struct stun_endpoint eps[NET_TOKEN_MAX_STUN];
+	size_t n = 0;
+	for (size_t i = 0; i < G->st->num_stun && n < NET_TOKEN_MAX_STUN; i++)
+		if (stun_endpoint_parse(&eps[n], G->st->stun[i], 3478) == 0)
+			n++;
+	if (!n)
+		return;
+	static struct stun_discovery d;
+	struct stun_client_opts o = {.timeout_ms = 2500, .settle_ms = 200, .no_cache = true, .feed = &G->feed};
+	int r = stun_discover(G->udp, eps, n, &o, &d);
+	G->stun_refreshes++;
+	if (r != 0 || d.status != 0) {
+		core_log(CORE_LOG_DEBUG, "STUN refresh: no answer (%s)", strerror(r ? -r : -d.status));
+		return;
+	}
+	char ep[64];
+	stun_addr_format(&d.mapped, ep, sizeof ep);
+	if (!strcmp(ep, G->public_ep))
+		return;
+	core_log(CORE_LOG_INFO, "public endpoint changed from %s to %s (%zu of %zu servers agree); telling the peers",
+		 G->public_ep[0] ? G->public_ep : "(none)", ep, d.num_agree, d.num_answered);
+	copy_str(G->public_ep, sizeof G->public_ep, ep);
+	G->public_changed_unix = (uint64_t)time(NULL);
+	resignal();
+}
+
+static uint64_t refresh_interval(void)
+{
+	uint32_t r;
+	RAND_bytes((uint8_t *)&r, sizeof r);
+	return STUN_REFRESH_MS - STUN_REFRESH_JITTER_MS + r % (2 * STUN_REFRESH_JITTER_MS + 1);
+}
+
+/* Asks for a refresh soon (a sign that our mapping changed), within the
+ * rate bound. */
+static void want_stun_refresh(const char *why)
+{
+	if (!G->stun_co)
+		return;
+	uint64_t at = now_ms() + STUN_REFRESH_SOON_MS;
+	if (at < G->last_stun_ms + STUN_REFRESH_MIN_MS)
+		at = G->last_stun_ms + STUN_REFRESH_MIN_MS;
+	if (at >= G->next_stun_ms)
+		return;
+	core_log(CORE_LOG_INFO, "refreshing the public endpoint: %s", why);
+	G->next_stun_ms = at;
+	core_unpark(G->stun_co, 0);
+}
+
+static void stun_refresher(void *arg)
+{
+	(void)arg;
+	G->stun_co = core_coro_current();
+	G->last_stun_ms = now_ms();
+	G->next_stun_ms = G->last_stun_ms + refresh_interval();
+	while (!G->stopping) {
+		uint64_t t = now_ms();
+		if (t < G->next_stun_ms) {
+			if (core_park((int)(G->next_stun_ms - t)) == -ECANCELED)
+				break;
+			continue;
+		}
+		G->last_stun_ms = t;
+		G->next_stun_ms = t + refresh_interval();
+		refresh_public();
+	}
+	G->stun_co = NULL;
+}
+
 static void local_endpoint(void)
 {
 	/* The address the default route leaves from, with our port. */
@@ -1494,6 +1772,8 @@ static void on_stop(void *arg)
 	G->stopping = true;
 	core_listener_interrupt(G->ctl);
 	core_udp_interrupt(G->udp);
+	if (G->stun_co)
+		core_unpark(G->stun_co, -ECANCELED);
 	for (size_t i = 0; i < MAX_LINKS; i++)
 		if (G->links[i].used && G->links[i].c)
 			relay_client_interrupt(G->links[i].c);
@@ -1572,6 +1852,10 @@ static void node_main(void *arg)
 	core_spawn(udp_reader, NULL);
 	core_spawn(control_server, NULL);
 	core_spawn(ticker, NULL);
+	stun_feed_init(&G->feed);
+	/* A node told its public address needs no STUN. */
+	if (!G->st->public_ip[0])
+		core_spawn(stun_refresher, NULL);
 	core_log(CORE_LOG_INFO, "node %s (%s) serving on UDP port %u%s%s", G->st->node_name, G->st->node_id, G->port,
 		 G->st->have_mesh ? ", mesh " : "", G->st->have_mesh ? G->st->mesh_name : "");
 

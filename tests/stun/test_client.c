@@ -325,3 +325,126 @@ Test(stun_client, rejects_bad_server_counts, .timeout = 20)
 	cr_assert_eq(j->rc, -EINVAL, "no servers");
 	free(j);
 }
+
+/* --- answers fed by a caller that reads the socket ------------------------------ */
+
+/* struct feed_job: stun_discover with a feed, while a reader coroutine owns
+ * the socket (as the peer node's receive loop does) and counts what it had
+ * to keep for itself. */
+struct feed_job {
+	struct stun_endpoint eps[2];
+	size_t num;
+	struct sockaddr_storage app_peer;   /* sends one non-STUN datagram to the client first */
+	int app_fd;
+	struct stun_feed feed;
+	struct core_udp *u;
+	int rc, rc_busy;
+	struct stun_discovery d;
+	struct stun_addr bound;
+	unsigned fed, kept;                 /* datagrams stun_feed_input took / left to the reader */
+	bool stray_taken;
+	uint8_t taken[512];                 /* the last datagram the feed took */
+	size_t taken_len;
+	struct sockaddr_storage taken_from;
+	socklen_t taken_from_len;
+	struct core_coro *main_co;
+	bool reader_done;
+};
+
+static void feed_reader(void *arg)
+{
+	struct feed_job *j = arg;
+	for (;;) {
+		struct core_dgram d;
+		int n = core_udp_recv(j->u, &d, -1);
+		if (n < 0)
+			break;
+		if (stun_feed_input(&j->feed, d.data, d.len, (const struct sockaddr *)&d.from, d.from_len)) {
+			j->fed++;
+			j->taken_len = d.len < sizeof j->taken ? d.len : sizeof j->taken;
+			memcpy(j->taken, d.data, j->taken_len);
+			j->taken_from = d.from;
+			j->taken_from_len = d.from_len;
+		} else
+			j->kept++;
+		core_buf_release(&d.buf);
+	}
+	j->reader_done = true;
+	core_unpark(j->main_co, 0);
+}
+
+/* A run that cannot start while another uses the feed. */
+static void busy_run(void *arg)
+{
+	struct feed_job *j = arg;
+	struct stun_probe p = { .to = j->eps[0].addr, .to_len = j->eps[0].addr_len };
+	struct stun_client_opts o = { .feed = &j->feed, .timeout_ms = 100 };
+	j->rc_busy = stun_client_run(j->u, &p, 1, &o);
+}
+
+static void feed_task(void *arg)
+{
+	struct feed_job *j = arg;
+	struct sockaddr_storage a;
+	socklen_t len = t_sockaddr(&a, "127.0.0.1", 0);
+	int err = 0;
+	int fd = core_udp_bind((struct sockaddr *)&a, len, false);
+	cr_assert_geq(fd, 0);
+	len = sizeof a;
+	getsockname(fd, (struct sockaddr *)&a, &len);
+	stun_addr_from_sockaddr(&j->bound, (struct sockaddr *)&a, len);
+	j->u = core_udp_new(fd, &err);
+	j->main_co = core_coro_current();
+	stun_feed_init(&j->feed);
+	/* Application traffic that reaches the socket before and during the run. */
+	t_send(j->app_fd, "not stun", 8, &a);
+	core_spawn(feed_reader, j);
+	core_yield();
+	struct stun_client_opts o = { .feed = &j->feed, .no_cache = true, .settle_ms = -1, .timeout_ms = 3000 };
+	core_spawn(busy_run, j);
+	j->rc = stun_discover(j->u, j->eps, j->num, &o, &j->d);
+	/* The answer again, after its run: a stray for the caller. */
+	j->stray_taken = j->taken_len && stun_feed_input(&j->feed, j->taken, j->taken_len,
+							  (struct sockaddr *)&j->taken_from, j->taken_from_len);
+	core_udp_interrupt(j->u);
+	while (!j->reader_done)
+		core_park(1000);
+	core_udp_close(j->u);
+}
+
+Test(stun_client, feed_hands_answers_to_a_run_that_does_not_read, .timeout = 20)
+{
+	struct feed_job *j = calloc(1, sizeof *j);
+	struct t_fake noisy;
+	struct t_fake *fakes[] = { &noisy };
+	socklen_t l;
+
+	cr_assert_not_null(j);
+	t_fake_open(&noisy, "127.0.0.1", NULL);
+	noisy.noise_first = true;
+	noisy.mapped = loopback(5555);
+	noisy.mapped.ip[3] = 7;
+	j->eps[j->num++] = t_endpoint(&noisy.addrs[0]);
+	j->app_fd = t_udp_on("127.0.0.1", &j->app_peer, &l);
+	struct t_task task = { .fn = feed_task, .arg = j };
+	struct t_rt rt;
+	struct core_rt_opts ro = { .num_threads = 1, .shutdown_grace_ms = 1000 };
+	t_rt_start(&rt, &ro, t_task_main, &task);
+	t_fake_serve(fakes, 1, &task, 15000);
+	cr_assert_eq(t_rt_stop(&rt), 0);
+
+	cr_assert_eq(j->rc, 0);
+	cr_assert_eq(j->d.status, 0, "the answer reached the run through the feed");
+	cr_assert(stun_addr_equal(&j->d.mapped, &noisy.mapped));
+	cr_assert_eq(j->d.servers[0].probe.sends, 1, "fed answers cost no retransmission");
+	cr_assert_eq(j->fed, 1, "exactly the answer was taken");
+	cr_assert_geq(j->kept, 3, "the reader keeps its own datagram, the wrong-txid answer and the garbage (kept %u)",
+		      j->kept);
+	cr_assert_gt(j->taken_len, 0);
+	cr_assert_not(j->stray_taken, "the same answer after its run is left to the caller");
+	cr_assert_eq(j->rc_busy, -EBUSY, "one run at a time per feed");
+	cr_assert_null(j->feed.probes, "the feed is free again");
+	close(j->app_fd);
+	t_fake_close(&noisy);
+	free(j);
+}
