@@ -48,9 +48,16 @@
 #define DIRECT_DEAD_MS 6500        /* three keepalives missed: back to the relay */
 #define PUNCH_WINDOW_MS 10000
 #define PUNCH_EVERY_MS 250
-#define REPUNCH_EVERY_MS 15000     /* on the relay: keep trying direct */
+/* On the relay, keep trying direct in the background: a short punch both
+ * sides run at once (the lower node id leads and starts the other with
+ * MSG_PUNCH over the relay), 15 s after the path was lost, then at doubling
+ * gaps up to 2 min, from the start again when candidates change. A pair
+ * that cannot go direct (symmetric NATs) then costs a few bytes a second. */
+#define REPUNCH_FIRST_MS 15000
+#define REPUNCH_MAX_MS 120000
+#define REPUNCH_WINDOW_MS 1500
 #define HANDSHAKE_RETRY_MS 2000
-#define RTT_EVERY_MS 10000         /* a 17-byte ping for `peers`' RTT column */
+#define RTT_EVERY_MS 30000         /* a 17-byte ping for `peers`' RTT column (`ping` measures now) */
 /* A direct address silent this long gives way to another that works (the
  * peer's NAT rebound it, or the peer roamed): two keepalive intervals and
  * some slack, so an address that works is never left for another. */
@@ -75,9 +82,10 @@ enum path_kind { PATH_NONE, PATH_RELAY, PATH_DIRECT, PATH_LAN };
 static const char *const path_names[] = {"none", "relay", "direct", "lan"};
 
 /* MSG_OBSERVED: "ip:port", the address the sender sees our direct packets
- * come from (sent when its direct path to us opens or moves). */
+ * come from (sent when its direct path to us opens or moves). MSG_PUNCH:
+ * "punch now" (empty), the background attempt's start signal. */
 enum { MSG_HELLO = 'H', MSG_WELCOME = 'W', MSG_KEEP = 'K', MSG_PING = 'P', MSG_PONG = 'Q', MSG_TEXT = 'M',
-       MSG_OBSERVED = 'O' };
+       MSG_OBSERVED = 'O', MSG_PUNCH = 'U' };
 
 struct link;
 
@@ -112,6 +120,7 @@ struct npeer {
 	socklen_t cand_len[MAX_CAND];
 	int num_cand;
 	uint64_t punch_until_ms, next_punch_ms, next_repunch_ms;
+	uint32_t repunch_gap_ms;        /* 0: the next background punch is the first */
 	bool ttl_sent;
 	uint64_t bytes_in, bytes_out;
 	double rtt_ms;
@@ -823,6 +832,7 @@ static void on_hello(struct npeer *p, json_object *o)
 	if (!p->hello_sent)
 		send_hello(p); /* the responder answers the initiator's */
 	/* Punch: both sides do this as soon as each has the other's list. */
+	p->repunch_gap_ms = 0;
 	p->punch_until_ms = now_ms() + PUNCH_WINDOW_MS;
 	p->next_punch_ms = 0;
 	p->ttl_sent = false;
@@ -960,6 +970,8 @@ static void deliver_text(struct npeer *p, const uint8_t *m, size_t n)
 	G->inbox[(G->inbox_head + G->inbox_len++) % MAX_INBOX_MSGS] = tm;
 }
 
+static void start_punch(struct npeer *p, uint64_t t, uint64_t ms);
+
 static void handle_plain(struct npeer *p, const uint8_t *m, size_t n, const struct sockaddr_storage *from)
 {
 	(void)from;
@@ -992,6 +1004,10 @@ static void handle_plain(struct npeer *p, const uint8_t *m, size_t n, const stru
 		}
 	} else if (type == MSG_TEXT) {
 		deliver_text(p, m, n);
+	} else if (type == MSG_PUNCH && n == 0) {
+		/* The leader's background attempt: punch with it, now. */
+		if (!p->direct_ok && p->num_cand)
+			start_punch(p, now_ms(), REPUNCH_WINDOW_MS);
 	} else if (type == MSG_OBSERVED && n > 0 && n < sizeof p->observed) {
 		char a[sizeof p->observed];
 		struct sockaddr_storage sa;
@@ -1195,6 +1211,14 @@ static void punch(struct npeer *p, uint64_t t)
 	p->ttl_sent = true;
 }
 
+/* Opens a punch window of ms from t (low-TTL opener first again). */
+static void start_punch(struct npeer *p, uint64_t t, uint64_t ms)
+{
+	p->punch_until_ms = t + ms;
+	p->next_punch_ms = 0;
+	p->ttl_sent = false;
+}
+
 static void ticker(void *arg)
 {
 	(void)arg;
@@ -1212,6 +1236,7 @@ static void ticker(void *arg)
 				core_log(CORE_LOG_INFO, "peer %s: direct path %s went silent; using %s", p->name, a,
 					 path_names[peer_path(p)]);
 				p->next_repunch_ms = t;
+				p->repunch_gap_ms = 0;
 				/* Perhaps our own NAT dropped or moved our mapping. */
 				if (!is_lan(&p->direct))
 					want_stun_refresh("a direct path went silent");
@@ -1221,10 +1246,16 @@ static void ticker(void *arg)
 			if (t < p->punch_until_ms)
 				punch(p, t);
 			else if (!p->direct_ok && p->have_s && p->num_cand && t >= p->next_repunch_ms) {
-				/* Keep trying direct in the background while on the relay. */
-				p->punch_until_ms = t + 3000;
-				p->ttl_sent = false;
-				p->next_repunch_ms = t + REPUNCH_EVERY_MS;
+				/* Keep trying direct in the background while on the relay;
+				 * the lower node id leads and starts the other side. */
+				p->repunch_gap_ms = !p->repunch_gap_ms ? REPUNCH_FIRST_MS
+						    : p->repunch_gap_ms >= REPUNCH_MAX_MS / 2 ? REPUNCH_MAX_MS
+											       : p->repunch_gap_ms * 2;
+				p->next_repunch_ms = t + p->repunch_gap_ms;
+				if (strcmp(G->st->node_id, p->node_id) < 0) {
+					peer_send(p, MSG_PUNCH, NULL, 0);
+					start_punch(p, t, REPUNCH_WINDOW_MS);
+				}
 			}
 			if (p->direct_ok && p->have_s && t - p->tx_direct_ms >= KEEPALIVE_MS)
 				peer_send(p, MSG_KEEP, NULL, 0);
@@ -1889,7 +1920,14 @@ static void node_main(void *arg)
 int node_run(struct node_state *st, const struct node_run_opts *o)
 {
 	static struct node n;
-	struct core_rt_opts ro = {.num_threads = 1, .handle_signals = true, .shutdown_grace_ms = 1500};
+	/* Small receive rings: a node has a handful of TCP links (relays, the
+	 * control socket) and modest UDP traffic, and a provided-buffer ring
+	 * is used round-robin, so over hours every buffer of it gets touched:
+	 * the defaults (1,024 x 16 KiB + 1,024 x 2 KiB) would end as 18 MiB of
+	 * resident memory, these as 1.5 MiB. A burst beyond them is held back
+	 * by TCP, or by the socket buffer for UDP, not dropped by us. */
+	struct core_rt_opts ro = {.num_threads = 1, .handle_signals = true, .shutdown_grace_ms = 1500,
+				  .stream_bufs = 64, .dgram_bufs = 256};
 	int err = 0;
 	struct node_run_opts oo = *o;
 	if (!oo.punch_ms)
