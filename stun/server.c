@@ -16,6 +16,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -399,11 +400,22 @@ static void serve(void *arg)
 
 /* bind_one binds a UDP socket to addr (reading the chosen port back into
  * *addr). Returns the fd or -errno. */
+/* Socket buffers asked for on every server socket. The kernel's default
+ * (rmem_default, 208 KiB on Debian) holds about 600 queued datagrams: a burst
+ * of garbage then crowds valid requests out before we read them (measured:
+ * bench/run's STUN flood rows; coturn asks for 4 MiB for the same reason).
+ * net.core.rmem_max / wmem_max cap what we get; not forced beyond them. */
+#define STUN_SERVER_SOCKBUF (4 * 1024 * 1024)
+
 static int bind_one(struct sockaddr_storage *addr, socklen_t *addr_len, bool reuseport)
 {
 	int fd = core_udp_bind((struct sockaddr *)addr, *addr_len, reuseport);
 	if (fd < 0)
 		return fd;
+	int sz = STUN_SERVER_SOCKBUF;
+	/* Best effort: a smaller buffer still works, as before. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
 	socklen_t l = sizeof *addr;
 	if (getsockname(fd, (struct sockaddr *)addr, &l) != 0) {
 		int e = -errno;

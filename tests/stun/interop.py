@@ -159,6 +159,15 @@ def case_cli(binary):
 
     srv = StunServer(binary)
     try:
+        # Socket buffers of 4 MiB asked for (the kernel doubles what it grants,
+        # up to rmem_max): a flood of garbage must not crowd valid requests out
+        # of the default 208 KiB queue before the server reads them.
+        if shutil.which("ss"):
+            rmax = int(open("/proc/sys/net/core/rmem_max").read())
+            want = 2 * min(4 << 20, rmax)
+            ss = subprocess.run(["ss", "-uamnH", f"sport = :{srv.port}"], capture_output=True, text=True)
+            m = re.search(r"rb(\d+)", ss.stdout)
+            check(m is not None and int(m.group(1)) >= want, f"receive buffer: want >= {want}: {ss.stdout!r}")
         # The seed's fields, from a socket on a given port.
         port = free_port("0.0.0.0")
         p, j, _ = network_json(binary, "--stun", f"127.0.0.1:{srv.port}", "--port", str(port))
