@@ -353,6 +353,34 @@ void net_stream_unlock_write(struct net_stream *st)
 	core_mutex_unlock(&st->wl);
 }
 
+/* Seals len bytes as TLS records (SSL_write takes them all into the memory
+ * BIO at once) and sends them. Suspends in the send only. */
+static int write_records(struct net_stream *st, const uint8_t *p, size_t len, int timeout_ms)
+{
+	while (len) {
+		int chunk = len > TLS_PLAIN_BUF ? TLS_PLAIN_BUF : (int)len;
+		int w = SSL_write(st->ssl, p, chunk);
+		if (w <= 0) {
+			tls_errstr(st, "TLS write failed");
+			return -EPROTO;
+		}
+		p += w;
+		len -= (size_t)w;
+		/* Keep the engine's buffer small: send each record. */
+		int r = flush_tls(st, timeout_ms);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Where the pieces of one sendv are gathered into whole records: a frame
+ * header and its payload make one record, not two (each record costs a
+ * header, a tag, a send and the peer's decrypt call). Per thread, not per
+ * stream: it is only used between the copy and SSL_write, which does not
+ * suspend, so no coroutine can find it half full. */
+static _Thread_local uint8_t tls_stage[TLS_PLAIN_BUF];
+
 int net_stream_sendv_locked(struct net_stream *st, struct iovec *iov, int n, int timeout_ms)
 {
 	if (!st->s)
@@ -361,25 +389,35 @@ int net_stream_sendv_locked(struct net_stream *st, struct iovec *iov, int n, int
 		int r = core_sock_sendv(st->s, iov, n, timeout_ms);
 		return r < 0 ? r : 0;
 	}
+	size_t staged = 0;
 	for (int i = 0; i < n; i++) {
 		const uint8_t *p = iov[i].iov_base;
 		size_t left = iov[i].iov_len;
 		while (left) {
-			int chunk = left > TLS_PLAIN_BUF ? TLS_PLAIN_BUF : (int)left;
-			int w = SSL_write(st->ssl, p, chunk);
-			if (w <= 0) {
-				tls_errstr(st, "TLS write failed");
-				return -EPROTO;
+			if (!staged && left >= TLS_PLAIN_BUF) {
+				/* Whole records straight from the caller's memory. */
+				size_t whole = left - left % TLS_PLAIN_BUF;
+				int r = write_records(st, p, whole, timeout_ms);
+				if (r < 0)
+					return r;
+				p += whole;
+				left -= whole;
+				continue;
 			}
-			p += w;
-			left -= (size_t)w;
-			/* Keep the engine's buffer small: send each record. */
-			int r = flush_tls(st, timeout_ms);
-			if (r < 0)
-				return r;
+			size_t take = TLS_PLAIN_BUF - staged < left ? TLS_PLAIN_BUF - staged : left;
+			memcpy(tls_stage + staged, p, take);
+			staged += take;
+			p += take;
+			left -= take;
+			if (staged == TLS_PLAIN_BUF) {
+				int r = write_records(st, tls_stage, staged, timeout_ms);
+				if (r < 0)
+					return r;
+				staged = 0;
+			}
 		}
 	}
-	return 0;
+	return staged ? write_records(st, tls_stage, staged, timeout_ms) : 0;
 }
 
 int net_stream_sendv(struct net_stream *st, struct iovec *iov, int n, int timeout_ms)
