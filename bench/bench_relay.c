@@ -30,9 +30,16 @@
  * the same bytes cross the hop; B then receives A's frames still masked
  * (4 bytes more per frame than from a relay).
  *
+ * wss:// (--url wss://): every connection runs its own full TLS handshake
+ * (bench/ws_load.h), whose failure is counted as "tls" and its first reason
+ * printed. --source-range: connection k (A of session i is 2i, B 2i + 1)
+ * leaves from address k mod --sources of the range (core_tcp_connect_from),
+ * checked to be local before any traffic.
+ *
  * Bounds: every wait has a deadline (IO_TIMEOUT_MS per connect, handshake
  * and send; SETUP_TIMEOUT_MS; CHECK_MS; CLOSE_MS), every loop a count or a
  * deadline, and every error is counted, never fatal to the run. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -159,6 +166,8 @@ struct run {
 	struct session *s;
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
+	struct bench_tls *tls;        /* wss://, NULL: ws:// */
+	atomic_bool tls_reported;     /* the first TLS failure was printed */
 	char host_hdr[BENCH_RELAY_HOST_MAX + 16];
 	uint16_t port;                /* A's destination port */
 	char prefix[24];
@@ -284,6 +293,7 @@ static void conn_put(struct conn *c)
 		t->b_rx_payload += w->scan.n.payload;
 	}
 	t->handshake += w->hs_tx + w->hs_rx;
+	t->tls_handshake += w->tls_hs_tx + w->tls_hs_rx;
 	t->control += w->scan.n.control;
 	t->text_msgs += w->scan.n.text_messages;
 	if (w->sock) {
@@ -442,15 +452,44 @@ static void session_path(const struct run *r, uint32_t idx, char *out, size_t ou
 	snprintf(out, out_len, "/relay/%s-%u", r->prefix, idx);
 }
 
+/* Spreading: connection k of the run (A of session i is 2i, B 2i + 1)
+ * leaves from source address k mod num_src of the range. */
+static void source_addr(const struct bench_relay_opts *o, uint64_t k, struct sockaddr_in *out)
+{
+	memset(out, 0, sizeof *out);
+	out->sin_family = AF_INET;
+	out->sin_addr.s_addr = htonl(o->src_first + (uint32_t)(k % o->num_src));
+}
+
 static int dial(struct worker *wk, struct session *s, struct conn *c)
 {
 	struct run *r = wk->run;
+	const struct bench_relay_opts *o = r->o;
 	char path[96];
+	struct sockaddr_in src;
+	struct bench_dial d = {
+		.addr = (const struct sockaddr *)&r->addr,
+		.addr_len = r->addr_len,
+		.tls = r->tls,
+		.host = o->host,
+		.host_hdr = r->host_hdr,
+	};
+	if (o->num_src) {
+		source_addr(o, 2ull * s->idx + (c->role == ROLE_B), &src);
+		d.src = (const struct sockaddr *)&src;
+		d.src_len = sizeof src;
+	}
 	session_path(r, s->idx, path, sizeof path);
-	int rc = bench_wconn_dial(&c->w, (const struct sockaddr *)&r->addr, r->addr_len, r->host_hdr, path,
-				  IO_TIMEOUT_MS, on_event, c);
+	int rc = bench_wconn_dial(&c->w, &d, path, IO_TIMEOUT_MS, on_event, c);
 	if (rc < 0) {
-		count_error(wk, rc, c->w.http_status);
+		if (rc == -EPROTO && c->w.tls_failed) {
+			wk->err.tls++;
+			if (!atomic_exchange(&r->tls_reported, true))
+				fprintf(stderr, "atmosphere-bench relay: wss://%s: %s%s\n", r->host_hdr, bench_tls_last_error(),
+					o->ca_file || o->insecure ? "" : " (a test CA: --ca FILE; or --insecure)");
+		} else {
+			count_error(wk, rc, c->w.http_status);
+		}
 		return rc;
 	}
 	bump_u(&wk->conns_open);
@@ -971,6 +1010,39 @@ static void run_free(struct run *r)
 	free(r->s);
 	free(r->w);
 	core_rt_free(r->rt);
+	bench_tls_free(r->tls);
+}
+
+/* Every source address must be local, and of the destination's family:
+ * checked on the first and last address used, before any traffic.
+ * Returns 0, or -1 after saying why not. */
+static int check_sources(const struct run *r)
+{
+	const struct bench_relay_opts *o = r->o;
+	if (r->addr.ss_family != AF_INET) {
+		fprintf(stderr, "atmosphere-bench relay: --source-range %s is IPv4, but %s is not an IPv4 address\n",
+			o->src_range, o->host);
+		return -1;
+	}
+	uint64_t probe[2] = {0, o->num_src - 1};
+	for (int i = 0; i < 2; i++) {
+		struct sockaddr_in a;
+		char txt[INET_ADDRSTRLEN];
+		int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), err = 0;
+		source_addr(o, probe[i], &a);
+		if (fd < 0 || setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) != 0 ||
+		    bind(fd, (const struct sockaddr *)&a, sizeof a) != 0)
+			err = errno;
+		if (fd >= 0)
+			close(fd);
+		if (err) {
+			inet_ntop(AF_INET, &a.sin_addr, txt, sizeof txt);
+			fprintf(stderr, "atmosphere-bench relay: --source-range %s: cannot bind %s: %s%s\n", o->src_range, txt,
+				strerror(err), err == EADDRNOTAVAIL ? " (not a local address; on loopback use 127.0.0.0/8)" : "");
+			return -1;
+		}
+	}
+	return 0;
 }
 
 static int run_init(struct run *r, const struct bench_relay_opts *o)
@@ -987,6 +1059,15 @@ static int run_init(struct run *r, const struct bench_relay_opts *o)
 	r->port = o->port;
 	if (!(o->sink && o->sink_port == 0) && resolve(o->host, o->port, &r->addr, &r->addr_len))
 		return -1;
+	if (o->tls) {
+		char err[256];
+		r->tls = bench_tls_new(o->ca_file, o->insecure, o->tls_version == 12 ? BENCH_TLS_1_2 : BENCH_TLS_1_3, err,
+				       sizeof err);
+		if (!r->tls) {
+			fprintf(stderr, "atmosphere-bench relay: --url wss://: %s\n", err);
+			return -1;
+		}
+	}
 	r->w = calloc(r->num_workers, sizeof *r->w);
 	r->s = calloc(o->sessions, sizeof *r->s);
 	if (!r->w || !r->s) {
@@ -1042,6 +1123,8 @@ static int run_init(struct run *r, const struct bench_relay_opts *o)
 		bench_frames_build(s->frame, s->frame_len, payload, 1, s->mask);
 	}
 	if (o->sink && sink_bind(r))
+		return -1;
+	if (o->num_src && check_sources(r))
 		return -1;
 	if (strchr(o->host, ':'))
 		snprintf(r->host_hdr, sizeof r->host_hdr, "[%s]:%u", o->host, r->port);
@@ -1099,6 +1182,7 @@ static void collect(struct run *r, struct bench_relay_result *res)
 		res->wire.b_rx_payload += w->b_rx_payload;
 		res->wire.b_tx_wire += w->b_tx_wire;
 		res->wire.handshake += w->handshake;
+		res->wire.tls_handshake += w->tls_handshake;
 		res->wire.control += w->control;
 		res->wire.text_msgs += w->text_msgs;
 		const struct bench_relay_errors *e = &wk->err;
@@ -1111,6 +1195,7 @@ static void collect(struct run *r, struct bench_relay_result *res)
 		res->err.closed += e->closed;
 		res->err.reset += e->reset;
 		res->err.proto += e->proto;
+		res->err.tls += e->tls;
 		res->err.io += e->io;
 		res->err.left_open += atomic_load(&wk->conns_open);
 	}

@@ -22,7 +22,19 @@
  * Counting: a request belongs to the measured time when it was sent (or
  * scheduled) within it; it is answered when its answer arrives before the
  * end of the drain (DRAIN_MS later). Loss = sent - answered of those.
- * Bounds: every wait has a deadline; errors are counted, not fatal. */
+ * Bounds: every wait has a deadline; errors are counted, not fatal.
+ *
+ * Garbage flood (--garbage-rate N, issue 3): time from the start is cut in
+ * FLOOD_SLOT_MS slots; in every odd one, reactor 0 also sends malformed
+ * datagrams (bench/stun_flood.h) at N/s from sockets of their own. Each
+ * valid request counts toward "quiet" or "flood" by the slot of its send
+ * (or scheduled) time, so both figures come from the same run, interleaved,
+ * and a burst of load from elsewhere hits both. The flood shares the
+ * generator's thread: its own cost shows as send lag (actual send minus
+ * schedule), reported per slot kind beside the latency.
+ *
+ * Client cost (--client, bench/bench_stun_client.c): bytes and memory of one
+ * stun_discover, a different measurement with its own options. */
 #include <errno.h>
 #include <json-c/json.h>
 #include <math.h>
@@ -44,6 +56,8 @@
 #include "bench/relay_opts.h"
 #include "bench/sched.h"
 #include "bench/stats.h"
+#include "bench/bench_stun_client.h"
+#include "bench/stun_flood.h"
 #include "bench/stun_probe.h"
 #include "bench/ws_load.h"
 #include "core/reactor.h"
@@ -67,7 +81,11 @@ enum {
 	DRAIN_MS = 300,             /* after the measured time, for answers in flight */
 	START_DELAY_MS = 20,
 	SPIN_NS = 1500000,          /* pacer: closer than this to the next send, spin */
+	GARBAGE_RATE_MAX = 2000000,
+	FLOOD_SLOT_MS = 250,        /* quiet and flood slots alternate this often */
 };
+
+enum { QUIET, FLOOD, NUM_SLOTS };
 
 static const uint64_t DURATION_DEFAULT_MS = 3000, DURATION_MAX_MS = 600000, WARMUP_DEFAULT_MS = 500;
 
@@ -78,7 +96,7 @@ struct sopts {
 	uint16_t port;
 	bool reflect;
 	uint64_t duration_ms, warmup_ms;
-	unsigned rate, sockets, window, threads;
+	unsigned rate, sockets, window, threads, garbage_rate;
 	int server_pid;
 	bool json;
 	const char *json_out, *label;
@@ -99,8 +117,10 @@ struct sworker {
 	struct ssock *socks;
 	unsigned num_socks;
 	unsigned readers;           /* receiver coroutines still running */
-	struct bench_hist *hist;
-	uint64_t sent, sent_win, answered_win, errors_win, bad, send_errors;
+	struct bench_hist *hist[NUM_SLOTS];   /* latency, by the slot of the send */
+	struct bench_hist *lag[NUM_SLOTS];    /* paced: actual send - schedule */
+	uint64_t sent_win[NUM_SLOTS], answered_win[NUM_SLOTS], errors_win[NUM_SLOTS];
+	uint64_t sent, bad, send_errors;
 	_Atomic uint64_t answered;  /* for progress */
 };
 
@@ -116,12 +136,24 @@ struct srun {
 	uint64_t t_run0, t_meas0, t_meas1;
 	uint64_t cpu0, cpu1, srv0, srv1;
 	bool failed;
+	struct bench_stun_flood flood;  /* --garbage-rate: reactor 0's */
+	bool flood_running;
+	uint64_t flood_sent_win;        /* garbage scheduled within the measured time and sent */
 };
 
 
 static int phase_get(struct srun *r)
 {
 	return atomic_load_explicit(&r->phase, memory_order_acquire);
+}
+
+/* slot_of says whether the flood is on at time t: odd slots from the start
+ * of the load, never without --garbage-rate. */
+static unsigned slot_of(const struct srun *r, uint64_t t)
+{
+	if (!r->o->garbage_rate || t < r->t_run0)
+		return QUIET;
+	return ((t - r->t_run0) / ((uint64_t)FLOOD_SLOT_MS * 1000000u)) % 2 ? FLOOD : QUIET;
 }
 
 /* --- sending --- */
@@ -140,8 +172,12 @@ static void send_one(struct ssock *s, uint64_t stamp)
 		return;
 	}
 	w->sent++;
-	if (stamp >= r->t_meas0 && stamp < r->t_meas1)
-		w->sent_win++;
+	if (stamp >= r->t_meas0 && stamp < r->t_meas1) {
+		unsigned k = slot_of(r, stamp);
+		w->sent_win[k]++;
+		if (r->o->rate)
+			bench_hist_record(w->lag[k], bench_sched_latency(stamp, bench_mono_ns()));
+	}
 }
 
 /* Max mode: tops the socket's window up, while the measured time lasts. */
@@ -193,11 +229,12 @@ static void reader_main(void *arg)
 		atomic_store_explicit(&w->answered, atomic_load_explicit(&w->answered, memory_order_relaxed) + 1,
 				      memory_order_relaxed);
 		if (stamp >= r->t_meas0 && stamp < r->t_meas1) {
+			unsigned k = slot_of(r, stamp);
 			if (error) {
-				w->errors_win++;
+				w->errors_win[k]++;
 			} else {
-				w->answered_win++;
-				bench_hist_record(w->hist, bench_sched_latency(stamp, now));
+				w->answered_win[k]++;
+				bench_hist_record(w->hist[k], bench_sched_latency(stamp, now));
 			}
 		}
 		if (max_mode) {
@@ -234,6 +271,57 @@ static void pace(struct sworker *w)
 		else
 			core_yield();
 	}
+}
+
+/* flood_main (reactor 0, --garbage-rate): sends garbage on its schedule
+ * during the flood slots of the load, skipping the quiet ones, in batches
+ * of at most BENCH_STUN_FLOOD_BATCH between yields so the valid pacer beside
+ * it keeps its schedule (what it loses shows as send lag). Bounded: ends
+ * with the measured time. */
+static void flood_main(void *arg)
+{
+	struct srun *r = arg;
+	uint64_t slot_ns = (uint64_t)FLOOD_SLOT_MS * 1000000u;
+	struct bench_sched sch = {.start_ns = r->t_run0, .rate = r->o->garbage_rate};
+	uint64_t end = bench_sched_due(&sch, r->t_meas1 - 1), j = 0;
+	for (uint64_t iter = 0; j < end && iter < UINT64_MAX / 2 && phase_get(r) < PH_DONE; iter++) {
+		uint64_t now = bench_mono_ns(), due = bench_sched_due(&sch, now);
+		if (due > end)
+			due = end;
+		unsigned n = 0;
+		uint64_t first = j;
+		while (j < due && n < BENCH_STUN_FLOOD_BATCH) {
+			uint64_t t = bench_sched_time(&sch, j);
+			if (slot_of(r, t) == QUIET) {
+				if (n)
+					break; /* send what is due in this slot first */
+				/* Jump to the first send of the next (flood) slot. */
+				uint64_t next_slot = r->t_run0 + ((t - r->t_run0) / slot_ns + 1) * slot_ns;
+				j = bench_sched_due(&sch, next_slot);
+				first = j;
+				n = 0;
+				continue;
+			}
+			n++;
+			j++;
+		}
+		if (n) {
+			unsigned ok = bench_stun_flood_send(&r->flood, n);
+			for (uint64_t i = first; i < first + ok; i++) {
+				uint64_t t = bench_sched_time(&sch, i);
+				r->flood_sent_win += t >= r->t_meas0 && t < r->t_meas1;
+			}
+		}
+		if (j >= end)
+			break;
+		uint64_t next = bench_sched_time(&sch, j);
+		now = bench_mono_ns();
+		if (next > now + SPIN_NS)
+			core_sleep((unsigned)((next - now - SPIN_NS / 2) / 1000000u));
+		else
+			core_yield();
+	}
+	r->flood_running = false;
 }
 
 static void sleep_until(uint64_t t)
@@ -287,6 +375,13 @@ static void worker_main(void *arg)
 		r->failed = true;
 		atomic_store_explicit(&r->phase, PH_DONE, memory_order_release);
 	}
+	if (w->idx == 0 && r->o->garbage_rate) {
+		r->flood_running = true;
+		if (core_spawn(flood_main, r) < 0) {
+			r->flood_running = false;
+			r->failed = true;
+		}
+	}
 	sleep_until(r->t_run0);
 	if (r->o->rate)
 		pace(w);
@@ -295,7 +390,7 @@ static void worker_main(void *arg)
 	for (unsigned i = 0; i < w->num_socks; i++)
 		if (w->socks[i].u)
 			core_udp_interrupt(w->socks[i].u);
-	for (unsigned i = 0; w->readers && i < 5000; i++)
+	for (unsigned i = 0; (w->readers || (w->idx == 0 && r->flood_running)) && i < 5000; i++)
 		core_sleep(1);
 	for (unsigned i = 0; i < w->num_socks; i++)
 		if (w->socks[i].u) {
@@ -404,7 +499,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: atmosphere-bench stun --server HOST:PORT [--rate N] [--duration S] [--json] [OPTIONS]\n"
-		"       atmosphere-bench stun --reflect HOST:PORT [--threads N]\n\n"
+		"       atmosphere-bench stun --reflect HOST:PORT [--threads N]\n"
+		"       atmosphere-bench stun --client --server HOST:PORT [...] (see stun --client --help)\n\n"
 		"Sends STUN Binding requests (RFC 8489) to a server and counts what comes back:\n"
 		"answers/s, loss, latency. --rate 0 (default): every socket keeps --window requests\n"
 		"in flight (capacity; latency from the actual send). --rate N: N requests/s on a\n"
@@ -420,11 +516,14 @@ static void usage(FILE *f)
 		"  --window N           max mode: requests in flight per socket, 1..%d (default %d)\n"
 		"  --threads N          reactor threads (default: one per allowed CPU; --reflect: 1)\n"
 		"  --server-pid PID     also report the server's CPU time\n"
+		"  --garbage-rate N     also flood the server with malformed datagrams, N/s (0..%d,\n"
+		"                       default 0: off) from 8 sockets of their own, in every other\n"
+		"                       %d ms slot; answers are reported for quiet and flood slots\n"
 		"  --label TEXT         name of the server measured, copied into the JSON\n"
 		"  --json               print one JSON object instead of the table\n"
 		"  --json-out FILE      also write that JSON object to FILE\n\n"
 		"Exit status: 0 ran (loss is a result), 1 could not run, 2 usage.\n",
-		RATE_MAX, SOCKETS_MAX, SOCKETS_DEFAULT, WINDOW_MAX, WINDOW_DEFAULT);
+		RATE_MAX, SOCKETS_MAX, SOCKETS_DEFAULT, WINDOW_MAX, WINDOW_DEFAULT, GARBAGE_RATE_MAX, FLOOD_SLOT_MS);
 }
 
 static int parse_opts(int argc, char **argv, struct sopts *o)
@@ -446,7 +545,8 @@ static int parse_opts(int argc, char **argv, struct sopts *o)
 		}
 		if (strcmp(a, "--server") && strcmp(a, "--reflect") && strcmp(a, "--rate") && strcmp(a, "--duration") &&
 		    strcmp(a, "--warmup") && strcmp(a, "--sockets") && strcmp(a, "--window") && strcmp(a, "--threads") &&
-		    strcmp(a, "--server-pid") && strcmp(a, "--label") && strcmp(a, "--json-out"))
+		    strcmp(a, "--server-pid") && strcmp(a, "--label") && strcmp(a, "--json-out") &&
+		    strcmp(a, "--garbage-rate"))
 			return bench_usage_error(CMD, "unknown option '%s'", a);
 		if (i + 1 >= argc)
 			return bench_usage_error(CMD, "%s needs a value", a);
@@ -486,6 +586,10 @@ static int parse_opts(int argc, char **argv, struct sopts *o)
 			if (!bench_parse_uint(CMD, a, val, 1, 4194304, &v))
 				return 2;
 			o->server_pid = (int)v;
+		} else if (!strcmp(a, "--garbage-rate")) {
+			if (!bench_parse_uint(CMD, a, val, 0, GARBAGE_RATE_MAX, &v))
+				return 2;
+			o->garbage_rate = (unsigned)v;
 		} else if (!strcmp(a, "--label")) {
 			o->label = val;
 		} else {
@@ -494,10 +598,19 @@ static int parse_opts(int argc, char **argv, struct sopts *o)
 	}
 	if (!have)
 		return bench_usage_error(CMD, "--server HOST:PORT (or --reflect HOST:PORT) is required");
+	if (o->reflect && o->garbage_rate)
+		return bench_usage_error(CMD, "--garbage-rate goes with --server, not --reflect");
 	return -1;
 }
 
 /* --- results --- */
+
+/* struct sslot: the figures of one kind of slot (or of all of them). */
+struct sslot {
+	uint64_t sent_win, answered_win, errors_win;
+	struct bench_summary lat, lag;
+	double seconds;             /* of the measured time */
+};
 
 struct sres {
 	unsigned threads;
@@ -505,6 +618,9 @@ struct sres {
 	uint64_t sent, sent_win, answered_win, errors_win, bad, send_errors;
 	struct bench_summary lat;
 	double bench_cpu, server_cpu;
+	struct sslot slot[NUM_SLOTS];
+	uint64_t flood_sent_win;
+	struct bench_stun_flood flood;  /* counters only (sockets closed) */
 };
 
 static struct json_object *jnum(double v, int prec)
@@ -516,19 +632,70 @@ static struct json_object *jnum(double v, int prec)
 	return json_object_new_double_s(v, s);
 }
 
+static double loss_of(uint64_t sent, uint64_t answered, uint64_t errors)
+{
+	if (!sent)
+		return NAN;
+	uint64_t got = answered + errors;
+	return got >= sent ? 0.0 : 100.0 * (double)(sent - got) / (double)sent;
+}
+
 static double loss_pct(const struct sres *s)
 {
-	if (!s->sent_win)
-		return NAN;
-	uint64_t got = s->answered_win + s->errors_win;
-	return got >= s->sent_win ? 0.0 : 100.0 * (double)(s->sent_win - got) / (double)s->sent_win;
+	return loss_of(s->sent_win, s->answered_win, s->errors_win);
+}
+
+static struct json_object *lat_json(const struct bench_summary *lat, const char *from)
+{
+	struct json_object *l = json_object_new_object();
+	json_object_object_add(l, "from", json_object_new_string(from));
+	json_object_object_add(l, "samples", json_object_new_int64((int64_t)lat->count));
+	json_object_object_add(l, "p50_us", jnum((double)lat->p50 / 1e3, 2));
+	json_object_object_add(l, "p90_us", jnum((double)lat->p90 / 1e3, 2));
+	json_object_object_add(l, "p99_us", jnum((double)lat->p99 / 1e3, 2));
+	json_object_object_add(l, "p999_us", jnum((double)lat->p999 / 1e3, 2));
+	json_object_object_add(l, "max_us", jnum((double)lat->max / 1e3, 2));
+	return l;
+}
+
+static struct json_object *slot_json(const struct sopts *o, const struct sslot *k)
+{
+	struct json_object *j = json_object_new_object();
+	json_object_object_add(j, "seconds", jnum(k->seconds, 3));
+	json_object_object_add(j, "sent", json_object_new_int64((int64_t)k->sent_win));
+	json_object_object_add(j, "answered", json_object_new_int64((int64_t)k->answered_win));
+	json_object_object_add(j, "error_answers", json_object_new_int64((int64_t)k->errors_win));
+	json_object_object_add(j, "answers_per_s", jnum((double)k->answered_win / k->seconds, 0));
+	json_object_object_add(j, "loss_pct", jnum(loss_of(k->sent_win, k->answered_win, k->errors_win), 4));
+	json_object_object_add(j, "latency", lat_json(&k->lat, o->rate ? "schedule" : "send"));
+	json_object_object_add(j, "send_lag_p99_us", o->rate ? jnum((double)k->lag.p99 / 1e3, 2) : NULL);
+	json_object_object_add(j, "send_lag_max_us", o->rate ? jnum((double)k->lag.max / 1e3, 2) : NULL);
+	return j;
+}
+
+static struct json_object *garbage_json(const struct sopts *o, const struct sres *s)
+{
+	struct json_object *g = json_object_new_object(), *kinds = json_object_new_object();
+	json_object_object_add(g, "rate", json_object_new_int64(o->garbage_rate));
+	json_object_object_add(g, "slot_ms", json_object_new_int64(FLOOD_SLOT_MS));
+	json_object_object_add(g, "sockets", json_object_new_int64(BENCH_STUN_FLOOD_SOCKETS));
+	json_object_object_add(g, "sent", json_object_new_int64((int64_t)s->flood.sent));
+	json_object_object_add(g, "send_errors", json_object_new_int64((int64_t)s->flood.send_errors));
+	json_object_object_add(g, "bytes", json_object_new_int64((int64_t)s->flood.bytes));
+	json_object_object_add(g, "achieved_per_s", jnum((double)s->flood_sent_win / s->slot[FLOOD].seconds, 0));
+	for (int k = 0; k < BENCH_STUN_GARBAGE_KINDS; k++)
+		json_object_object_add(kinds, bench_stun_garbage_name(k), json_object_new_int64((int64_t)s->flood.sent_kind[k]));
+	json_object_object_add(g, "kinds", kinds);
+	json_object_object_add(g, "quiet", slot_json(o, &s->slot[QUIET]));
+	json_object_object_add(g, "flood", slot_json(o, &s->slot[FLOOD]));
+	return g;
 }
 
 static int print_json(FILE *f, const struct sopts *o, const struct sres *s)
 {
 	char srv[300];
 	struct utsname u;
-	struct json_object *root = json_object_new_object(), *l = json_object_new_object();
+	struct json_object *root = json_object_new_object();
 	snprintf(srv, sizeof srv, strchr(o->host, ':') ? "[%s]:%u" : "%s:%u", o->host, o->port);
 	json_object_object_add(root, "tool", json_object_new_string("stun"));
 	json_object_object_add(root, "version", json_object_new_string(ATMOS_VERSION));
@@ -548,14 +715,8 @@ static int print_json(FILE *f, const struct sopts *o, const struct sres *s)
 	json_object_object_add(root, "loss_pct", jnum(loss_pct(s), 4));
 	json_object_object_add(root, "bad_datagrams", json_object_new_int64((int64_t)s->bad));
 	json_object_object_add(root, "send_errors", json_object_new_int64((int64_t)s->send_errors));
-	json_object_object_add(l, "from", json_object_new_string(o->rate ? "schedule" : "send"));
-	json_object_object_add(l, "samples", json_object_new_int64((int64_t)s->lat.count));
-	json_object_object_add(l, "p50_us", jnum((double)s->lat.p50 / 1e3, 2));
-	json_object_object_add(l, "p90_us", jnum((double)s->lat.p90 / 1e3, 2));
-	json_object_object_add(l, "p99_us", jnum((double)s->lat.p99 / 1e3, 2));
-	json_object_object_add(l, "p999_us", jnum((double)s->lat.p999 / 1e3, 2));
-	json_object_object_add(l, "max_us", jnum((double)s->lat.max / 1e3, 2));
-	json_object_object_add(root, "latency", l);
+	json_object_object_add(root, "latency", lat_json(&s->lat, o->rate ? "schedule" : "send"));
+	json_object_object_add(root, "garbage", o->garbage_rate ? garbage_json(o, s) : NULL);
 	json_object_object_add(root, "bench_cpu", jnum(s->bench_cpu, 3));
 	json_object_object_add(root, "server_cpu", jnum(s->server_cpu, 3));
 	json_object_object_add(root, "ok", json_object_new_boolean(s->answered_win > 0));
@@ -588,6 +749,24 @@ static void print_table(const struct sopts *o, const struct sres *s)
 	if (s->bad || s->send_errors)
 		printf("%-40s %llu, %llu\n", "bad datagrams, send errors", (unsigned long long)s->bad,
 		       (unsigned long long)s->send_errors);
+	if (!o->garbage_rate)
+		return;
+	printf("\ngarbage flood: %u/s asked, %.0f/s sent in the flood slots (%llu sent, %llu refused), "
+	       "%d ms slots\n",
+	       o->garbage_rate, (double)s->flood_sent_win / s->slot[FLOOD].seconds, (unsigned long long)s->flood.sent,
+	       (unsigned long long)s->flood.send_errors, FLOOD_SLOT_MS);
+	printf("%-28s %12s %12s\n", "", "quiet", "flood");
+	const struct sslot *q = &s->slot[QUIET], *f = &s->slot[FLOOD];
+	printf("%-28s %12llu %12llu\n", "requests sent", (unsigned long long)q->sent_win,
+	       (unsigned long long)f->sent_win);
+	printf("%-28s %12.0f %12.0f\n", "Binding answers/s", (double)q->answered_win / q->seconds,
+	       (double)f->answered_win / f->seconds);
+	printf("%-28s %12.3f %12.3f\n", "loss %", loss_of(q->sent_win, q->answered_win, q->errors_win),
+	       loss_of(f->sent_win, f->answered_win, f->errors_win));
+	printf("%-28s %12.1f %12.1f\n", "latency p50 us", (double)q->lat.p50 / 1e3, (double)f->lat.p50 / 1e3);
+	printf("%-28s %12.1f %12.1f\n", "latency p99 us", (double)q->lat.p99 / 1e3, (double)f->lat.p99 / 1e3);
+	if (o->rate)
+		printf("%-28s %12.1f %12.1f\n", "send lag p99 us", (double)q->lag.p99 / 1e3, (double)f->lag.p99 / 1e3);
 }
 
 static int resolve(const char *host, uint16_t port, struct sockaddr_storage *out, socklen_t *out_len)
@@ -611,6 +790,9 @@ int bench_cmd_stun(int argc, char **argv)
 	struct sopts o;
 	struct srun r;
 	struct sres s;
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--client"))
+			return bench_stun_client_cmd(argc, argv);
 	int prc = parse_opts(argc, argv, &o);
 	if (prc >= 0)
 		return prc;
@@ -638,10 +820,23 @@ int bench_cmd_stun(int argc, char **argv)
 		w->idx = i;
 		w->num_socks = o.sockets / r.num_workers + (i < o.sockets % r.num_workers);
 		w->socks = calloc(w->num_socks, sizeof *w->socks);
-		w->hist = malloc(sizeof *w->hist);
-		if (!w->socks || !w->hist)
+		if (!w->socks)
 			goto out;
-		bench_hist_init(w->hist);
+		for (unsigned k = 0; k < NUM_SLOTS; k++) {
+			w->hist[k] = malloc(sizeof *w->hist[k]);
+			w->lag[k] = malloc(sizeof *w->lag[k]);
+			if (!w->hist[k] || !w->lag[k])
+				goto out;
+			bench_hist_init(w->hist[k]);
+			bench_hist_init(w->lag[k]);
+		}
+	}
+	if (o.garbage_rate) {
+		int ferr = bench_stun_flood_init(&r.flood, (const struct sockaddr *)&r.addr, r.addr_len, r.tag);
+		if (ferr) {
+			fprintf(stderr, "atmosphere-bench stun: garbage sockets: %s\n", strerror(-ferr));
+			goto out;
+		}
 	}
 	/* Enough datagram buffers for every answer a window can have in flight. */
 	unsigned bufs = 1024;
@@ -663,15 +858,39 @@ int bench_cmd_stun(int argc, char **argv)
 	for (unsigned i = 0; i < r.num_workers; i++) {
 		struct sworker *w = &r.w[i];
 		s.sent += w->sent;
-		s.sent_win += w->sent_win;
-		s.answered_win += w->answered_win;
-		s.errors_win += w->errors_win;
+		for (unsigned k = 0; k < NUM_SLOTS; k++) {
+			s.slot[k].sent_win += w->sent_win[k];
+			s.slot[k].answered_win += w->answered_win[k];
+			s.slot[k].errors_win += w->errors_win[k];
+			if (i) {
+				bench_hist_merge(r.w[0].hist[k], w->hist[k]);
+				bench_hist_merge(r.w[0].lag[k], w->lag[k]);
+			}
+		}
 		s.bad += w->bad;
 		s.send_errors += w->send_errors;
-		if (i)
-			bench_hist_merge(r.w[0].hist, w->hist);
 	}
-	bench_hist_summary(r.w[0].hist, &s.lat);
+	/* Time of each slot kind within the measured time (bounded: at most
+	 * DURATION_MAX_MS / FLOOD_SLOT_MS slots). */
+	for (uint64_t t = r.t_meas0; t < r.t_meas1;) {
+		uint64_t slot_ns = (uint64_t)FLOOD_SLOT_MS * 1000000u;
+		uint64_t edge = r.t_run0 + ((t - r.t_run0) / slot_ns + 1) * slot_ns;
+		if (edge > r.t_meas1)
+			edge = r.t_meas1;
+		s.slot[slot_of(&r, t)].seconds += (double)(edge - t) / 1e9;
+		t = edge;
+	}
+	for (unsigned k = 0; k < NUM_SLOTS; k++) {
+		s.sent_win += s.slot[k].sent_win;
+		s.answered_win += s.slot[k].answered_win;
+		s.errors_win += s.slot[k].errors_win;
+		bench_hist_summary(r.w[0].hist[k], &s.slot[k].lat);
+		bench_hist_summary(r.w[0].lag[k], &s.slot[k].lag);
+	}
+	bench_hist_merge(r.w[0].hist[QUIET], r.w[0].hist[FLOOD]);
+	bench_hist_summary(r.w[0].hist[QUIET], &s.lat);
+	s.flood = r.flood;
+	s.flood_sent_win = r.flood_sent_win;
 	s.bench_cpu = r.cpu1 > r.cpu0 ? (double)(r.cpu1 - r.cpu0) / 1e9 / s.measured_s : NAN;
 	s.server_cpu = o.server_pid && r.srv0 ? (double)(r.srv1 - r.srv0) / (double)sysconf(_SC_CLK_TCK) / s.measured_s
 					      : NAN;
@@ -693,8 +912,13 @@ out:
 	if (r.w)
 		for (unsigned i = 0; i < r.num_workers; i++) {
 			free(r.w[i].socks);
-			free(r.w[i].hist);
+			for (unsigned k = 0; k < NUM_SLOTS; k++) {
+				free(r.w[i].hist[k]);
+				free(r.w[i].lag[k]);
+			}
 		}
+	if (r.flood.pool)
+		bench_stun_flood_cleanup(&r.flood);
 	free(r.w);
 	core_rt_free(r.rt);
 	return status;

@@ -2,6 +2,8 @@
  * bench/relay_opts.h). */
 #include "bench/relay_opts.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +15,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: atmosphere-bench relay --url ws://HOST:PORT [--mode throughput|latency|connections]\n"
+		"usage: atmosphere-bench relay --url ws[s]://HOST:PORT [--mode throughput|latency|connections]\n"
 		"                              [--sessions N] [--size BYTES] [--rate MSGS_PER_S] [--duration S]\n"
 		"                              [--json] [--csv] [--relay-pid PID] [OPTIONS]\n\n"
 		"Drives a relay that speaks the seed protocol (GET /relay/{id}, two clients per id,\n"
@@ -31,7 +33,19 @@ static void usage(FILE *f)
 		"keepalives and closes included, and counts errors (refused, HTTP 409/429/503,\n"
 		"closes, timeouts) without stopping.\n\n"
 		"Options:\n"
-		"  --url ws://HOST:PORT   the relay (wss:// is not supported by the load generator)\n"
+		"  --url ws://HOST:PORT   the relay; wss://HOST:PORT: over TLS (BoringSSL, TLS 1.3 unless\n"
+		"                         --tls-version 1.2; SNI from HOST unless it is an address;\n"
+		"                         wire bytes are then the TLS bytes on the socket)\n"
+		"  --ca FILE              wss: trust the CA certificates in FILE (PEM), e.g. a test CA;\n"
+		"                         default: the system store\n"
+		"  --insecure             wss: do not check the relay's certificate\n"
+		"  --tls-version V        wss: 1.3 (default) or 1.2\n"
+		"  --source-range CIDR    connect from the addresses of CIDR (IPv4, /8 to /32, local:\n"
+		"                         127.0.0.0/8 on loopback), connection k from the k-th mod\n"
+		"                         --sources: many connections to one address then do not make\n"
+		"                         the kernel's ephemeral port search long\n"
+		"  --sources N            source addresses to spread over, 1..%d (default %d; alone:\n"
+		"                         from 127.0.0.0/8)\n"
 		"  --mode M               throughput (default), latency or connections\n"
 		"  --sessions N           sessions, 1..%d (default %d); two descriptors each\n"
 		"  --size BYTES           message payload, K/M suffixes (default %d); latency: %d..%d\n"
@@ -53,7 +67,8 @@ static void usage(FILE *f)
 		"Traffic goes only to --url (and the --sink address). Progress goes to stderr on a\n"
 		"terminal. Exit status: 0 ran (errors are counted in the results), 1 could not run\n"
 		"(no session came up, io_uring unavailable), 2 usage.\n",
-		BENCH_RELAY_SESSIONS_MAX, BENCH_RELAY_SESSIONS_DEFAULT, BENCH_RELAY_SIZE_DEFAULT,
+		BENCH_RELAY_SOURCES_MAX, BENCH_RELAY_SOURCES_DEFAULT, BENCH_RELAY_SESSIONS_MAX,
+		BENCH_RELAY_SESSIONS_DEFAULT, BENCH_RELAY_SIZE_DEFAULT,
 		BENCH_RELAY_LAT_SIZE_MIN, BENCH_RELAY_LAT_SIZE_MAX, BENCH_RELAY_RATE_MAX, BENCH_RELAY_RATE_DEFAULT,
 		BENCH_RELAY_CONCURRENCY_DEFAULT);
 }
@@ -143,18 +158,19 @@ static int split_host(const char *s, size_t len, char host[static BENCH_RELAY_HO
 }
 
 int bench_relay_parse_url(const char *url, char host[static BENCH_RELAY_HOST_MAX + 1], uint16_t *out_port,
-			  char *errbuf, size_t errbuf_len)
+			  bool *out_tls, char *errbuf, size_t errbuf_len)
 {
-	static const char scheme[] = "ws://";
-	if (!strncmp(url, "wss://", 6)) {
-		snprintf(errbuf, errbuf_len, "wss:// is not supported: the load generator speaks plain ws:// only");
+	const char *a;
+	if (!strncmp(url, "ws://", 5)) {
+		a = url + 5;
+		*out_tls = false;
+	} else if (!strncmp(url, "wss://", 6)) {
+		a = url + 6;
+		*out_tls = true;
+	} else {
+		snprintf(errbuf, errbuf_len, "expected ws://HOST:PORT or wss://HOST:PORT");
 		return -1;
 	}
-	if (strncmp(url, scheme, sizeof scheme - 1)) {
-		snprintf(errbuf, errbuf_len, "expected ws://HOST:PORT");
-		return -1;
-	}
-	const char *a = url + sizeof scheme - 1;
 	size_t len = strlen(a);
 	if (len && a[len - 1] == '/')
 		len--;
@@ -165,7 +181,40 @@ int bench_relay_parse_url(const char *url, char host[static BENCH_RELAY_HOST_MAX
 	if (split_host(a, len, host, out_port, errbuf, errbuf_len))
 		return -1;
 	if (*out_port == 0)
-		*out_port = 80;
+		*out_port = *out_tls ? 443 : 80;
+	return 0;
+}
+
+int bench_relay_parse_cidr(const char *s, uint32_t *out_first, uint32_t *out_count, char *errbuf, size_t errbuf_len)
+{
+	char addr[16];
+	const char *slash = strchr(s, '/');
+	size_t alen = slash ? (size_t)(slash - s) : 0;
+	struct in_addr in;
+	if (!slash || alen == 0 || alen >= sizeof addr) {
+		snprintf(errbuf, errbuf_len, "expected an IPv4 range A.B.C.D/PREFIX, such as 127.0.0.0/8");
+		return -1;
+	}
+	memcpy(addr, s, alen);
+	addr[alen] = '\0';
+	if (inet_pton(AF_INET, addr, &in) != 1) {
+		snprintf(errbuf, errbuf_len, "'%s' is not an IPv4 address", addr);
+		return -1;
+	}
+	char *end;
+	const char *p = slash + 1;
+	unsigned long prefix = (*p >= '0' && *p <= '9') ? strtoul(p, &end, 10) : 0;
+	if (*p < '0' || *p > '9' || *end || prefix < 8 || prefix > 32) {
+		snprintf(errbuf, errbuf_len, "prefix '/%s': expected 8 to 32", p);
+		return -1;
+	}
+	uint32_t mask = prefix == 32 ? 0xffffffffu : ~(0xffffffffu >> prefix);
+	uint32_t net = ntohl(in.s_addr) & mask;
+	uint64_t size = 1ull << (32 - prefix);
+	/* Network and broadcast addresses are no sources, except in /31 and /32
+	 * (RFC 3021). */
+	*out_first = prefix <= 30 ? net + 1 : net;
+	*out_count = (uint32_t)(prefix <= 30 ? size - 2 : size);
 	return 0;
 }
 
@@ -186,13 +235,16 @@ int bench_relay_parse_hostport(const char *s, char host[static BENCH_RELAY_HOST_
 
 static const char *const valued[] = {
 	"--url", "--mode", "--sessions", "--size", "--rate", "--duration", "--warmup", "--threads",
-	"--concurrency", "--relay-pid", "--sink", "--label", "--json-out", "--hist-out",
+	"--concurrency", "--relay-pid", "--sink", "--label", "--json-out", "--hist-out", "--ca", "--tls-version",
+	"--source-range", "--sources",
 };
 
 int bench_relay_opts_parse(struct bench_relay_opts *o, int argc, char **argv, FILE *out)
 {
 	char err[160];
-	bool have_url = false, size_set = false;
+	bool have_url = false, size_set = false, tls_version_set = false, sources_set = false, range_set = false;
+	uint32_t range_count = 0;
+	unsigned sources = BENCH_RELAY_SOURCES_DEFAULT;
 	*o = (struct bench_relay_opts){
 		.mode = BENCH_RELAY_THROUGHPUT,
 		.sessions = BENCH_RELAY_SESSIONS_DEFAULT,
@@ -201,6 +253,7 @@ int bench_relay_opts_parse(struct bench_relay_opts *o, int argc, char **argv, FI
 		.duration_ms = BENCH_RELAY_DURATION_DEFAULT_MS,
 		.warmup_ms = BENCH_RELAY_WARMUP_DEFAULT_MS,
 		.concurrency = BENCH_RELAY_CONCURRENCY_DEFAULT,
+		.tls_version = 13,
 	};
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -217,6 +270,10 @@ int bench_relay_opts_parse(struct bench_relay_opts *o, int argc, char **argv, FI
 			o->csv = true;
 			continue;
 		}
+		if (!strcmp(a, "--insecure")) {
+			o->insecure = true;
+			continue;
+		}
 		bool known = false;
 		for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
 			known |= !strcmp(a, valued[k]);
@@ -226,7 +283,7 @@ int bench_relay_opts_parse(struct bench_relay_opts *o, int argc, char **argv, FI
 			return bench_usage_error(CMD, "%s needs a value", a);
 		const char *val = argv[++i];
 		if (!strcmp(a, "--url")) {
-			if (bench_relay_parse_url(val, o->host, &o->port, err, sizeof err))
+			if (bench_relay_parse_url(val, o->host, &o->port, &o->tls, err, sizeof err))
 				return bench_usage_error(CMD, "--url '%s': %s", val, err);
 			have_url = true;
 		} else if (!strcmp(a, "--sink")) {
@@ -278,6 +335,28 @@ int bench_relay_opts_parse(struct bench_relay_opts *o, int argc, char **argv, FI
 			if (!bench_parse_uint(CMD, a, val, 1, 4194304, &v))
 				return 2;
 			o->relay_pid = (int)v;
+		} else if (!strcmp(a, "--ca")) {
+			if (!*val || strlen(val) > BENCH_RELAY_PATH_MAX)
+				return bench_usage_error(CMD, "--ca '%s': expected the path of a PEM file", val);
+			o->ca_file = val;
+		} else if (!strcmp(a, "--tls-version")) {
+			if (!strcmp(val, "1.3"))
+				o->tls_version = 13;
+			else if (!strcmp(val, "1.2"))
+				o->tls_version = 12;
+			else
+				return bench_usage_error(CMD, "--tls-version '%s': expected 1.3 or 1.2", val);
+			tls_version_set = true;
+		} else if (!strcmp(a, "--source-range")) {
+			if (bench_relay_parse_cidr(val, &o->src_first, &range_count, err, sizeof err))
+				return bench_usage_error(CMD, "--source-range '%s': %s", val, err);
+			snprintf(o->src_range, sizeof o->src_range, "%s", val);
+			range_set = true;
+		} else if (!strcmp(a, "--sources")) {
+			if (!bench_parse_uint(CMD, a, val, 1, BENCH_RELAY_SOURCES_MAX, &v))
+				return 2;
+			sources = (unsigned)v;
+			sources_set = true;
 		} else if (!strcmp(a, "--label")) {
 			o->label = val;
 		} else if (!strcmp(a, "--json-out")) {
@@ -295,6 +374,22 @@ int bench_relay_opts_parse(struct bench_relay_opts *o, int argc, char **argv, FI
 	}
 	if (!have_url)
 		return bench_usage_error(CMD, "--url ws://HOST:PORT is required");
+	if (!o->tls && (o->insecure || o->ca_file || tls_version_set))
+		return bench_usage_error(CMD, "--insecure, --ca and --tls-version apply to --url wss:// only");
+	if (o->insecure && o->ca_file)
+		return bench_usage_error(CMD, "--insecure checks no certificate: leave out --ca '%s'", o->ca_file);
+	if (sources_set && !range_set) {
+		/* Alone, --sources spreads over loopback. */
+		bench_relay_parse_cidr("127.0.0.0/8", &o->src_first, &range_count, err, sizeof err);
+		snprintf(o->src_range, sizeof o->src_range, "127.0.0.0/8");
+		range_set = true;
+	}
+	if (range_set) {
+		if (sources_set && sources > range_count)
+			return bench_usage_error(CMD, "--sources %u: --source-range %s holds %u usable addresses", sources,
+						 o->src_range, range_count);
+		o->num_src = sources < range_count ? sources : range_count;
+	}
 	if (o->json && o->csv)
 		return bench_usage_error(CMD, "--json and --csv both ask for stdout: pick one (--json-out writes a file)");
 	if (o->rate_set && o->mode != BENCH_RELAY_LATENCY)

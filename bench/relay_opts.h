@@ -22,6 +22,9 @@ enum bench_relay_limits {
 	BENCH_RELAY_CONCURRENCY_DEFAULT = 256,    /* sessions being set up at once, all threads */
 	BENCH_RELAY_CONCURRENCY_MAX = 10000,
 	BENCH_RELAY_HOST_MAX = 255,
+	BENCH_RELAY_PATH_MAX = 4095,              /* --ca FILE */
+	BENCH_RELAY_SOURCES_DEFAULT = 1024,       /* source addresses when spreading */
+	BENCH_RELAY_SOURCES_MAX = 65536,
 };
 
 #define BENCH_RELAY_DURATION_DEFAULT_MS 5000u
@@ -40,6 +43,13 @@ struct bench_relay_opts {
 	enum bench_relay_mode mode;
 	char host[BENCH_RELAY_HOST_MAX + 1];   /* from --url: name or address, no brackets */
 	uint16_t port;
+	bool tls;                              /* --url wss:// */
+	bool insecure;                         /* --insecure: no certificate check */
+	const char *ca_file;                   /* --ca, borrowed from argv; NULL: the system store */
+	unsigned tls_version;                  /* --tls-version: 12 or 13 (default) */
+	uint32_t src_first;                    /* spreading: first source address, host order */
+	uint32_t num_src;                      /* source addresses used, 0: no spreading */
+	char src_range[24];                    /* as given (or implied), for the report */
 	bool sink;                             /* --sink given: baseline mode */
 	char sink_host[BENCH_RELAY_HOST_MAX + 1];
 	uint16_t sink_port;                    /* 0: any; A then dials the sink itself */
@@ -64,11 +74,18 @@ struct bench_relay_opts {
  * (--help), 2 after printing a usage error to stderr. */
 int bench_relay_opts_parse(struct bench_relay_opts *o, int argc, char **argv, FILE *out);
 
-/* bench_relay_parse_url splits ws://HOST[:PORT][/] into host (brackets of an
- * IPv6 literal removed) and port (80 when absent). Returns 0, or -1 with the
- * reason in errbuf (wss://, another scheme, a path, a bad port). */
+/* bench_relay_parse_url splits ws://HOST[:PORT][/] or wss://... into host
+ * (brackets of an IPv6 literal removed), port (80 or 443 when absent) and
+ * whether it is TLS. Returns 0, or -1 with the reason in errbuf (another
+ * scheme, a path, a bad port). */
 int bench_relay_parse_url(const char *url, char host[static BENCH_RELAY_HOST_MAX + 1], uint16_t *out_port,
-			  char *errbuf, size_t errbuf_len);
+			  bool *out_tls, char *errbuf, size_t errbuf_len);
+
+/* bench_relay_parse_cidr parses an IPv4 range A.B.C.D/P (P 8..32) into its
+ * usable addresses: the first (host order) and how many; for P <= 30 the
+ * network and broadcast addresses are left out. Returns 0, or -1 with the
+ * reason in errbuf. */
+int bench_relay_parse_cidr(const char *s, uint32_t *out_first, uint32_t *out_count, char *errbuf, size_t errbuf_len);
 
 /* bench_relay_parse_hostport splits HOST:PORT or [V6]:PORT, port 0..65535
  * (0: any free port). Returns 0 or -1 with the reason in errbuf. */

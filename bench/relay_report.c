@@ -64,6 +64,7 @@ static const struct {
 	{"closed", offsetof(struct bench_relay_errors, closed)},
 	{"reset", offsetof(struct bench_relay_errors, reset)},
 	{"proto", offsetof(struct bench_relay_errors, proto)},
+	{"tls", offsetof(struct bench_relay_errors, tls)},
 	{"io", offsetof(struct bench_relay_errors, io)},
 	{"left_open", offsetof(struct bench_relay_errors, left_open)},
 };
@@ -99,11 +100,15 @@ int bench_relay_print_table(FILE *f, const struct bench_relay_opts *o, const str
 {
 	char sz[32];
 	size_name(sz, sizeof sz, o->size);
-	fprintf(f, "atmosphere-bench relay: %s%s%s, ws://%s:%u", bench_relay_mode_name(o->mode), o->label ? " of " : "",
-		o->label ? o->label : "", o->host, r->port);
+	fprintf(f, "atmosphere-bench relay: %s%s%s, %s://%s:%u", bench_relay_mode_name(o->mode), o->label ? " of " : "",
+		o->label ? o->label : "", o->tls ? "wss" : "ws", o->host, r->port);
+	if (o->tls)
+		fprintf(f, " (TLS 1.%u%s)", o->tls_version % 10, o->insecure ? ", certificate not checked" : "");
 	if (o->sink)
 		fprintf(f, ", sink %s:%u", o->sink_host, o->sink_port ? o->sink_port : r->port);
 	fprintf(f, ", %u sessions", o->sessions);
+	if (o->num_src)
+		fprintf(f, " from %u source addresses of %s", o->num_src, o->src_range);
 	if (o->mode == BENCH_RELAY_THROUGHPUT)
 		fprintf(f, " x %s messages", sz);
 	else if (o->mode == BENCH_RELAY_LATENCY)
@@ -151,6 +156,8 @@ int bench_relay_print_table(FILE *f, const struct bench_relay_opts *o, const str
 	    100.0 * bench_relay_overhead(w->b_rx_wire, w->b_rx_payload));
 	row(f, "handshake B, control B, text msgs", "%llu, %llu, %llu", (unsigned long long)w->handshake,
 	    (unsigned long long)w->control, (unsigned long long)w->text_msgs);
+	if (o->tls)
+		row(f, "TLS handshake B (in the wire bytes)", "%llu", (unsigned long long)w->tls_handshake);
 	uint64_t total = bench_relay_errors_total(&r->err);
 	if (!total) {
 		row(f, "errors", "none");
@@ -196,7 +203,8 @@ int bench_relay_print_json(FILE *f, const struct bench_relay_opts *o, const stru
 	struct json_object *setup = json_object_new_object(), *wire = json_object_new_object();
 	struct json_object *errs = json_object_new_object();
 
-	snprintf(url, sizeof url, strchr(o->host, ':') ? "ws://[%s]:%u" : "ws://%s:%u", o->host, r->port);
+	snprintf(url, sizeof url, strchr(o->host, ':') ? "%s://[%s]:%u" : "%s://%s:%u", o->tls ? "wss" : "ws", o->host,
+		 r->port);
 	json_object_object_add(root, "tool", json_object_new_string("relay"));
 	json_object_object_add(root, "version", json_object_new_string(ATMOS_VERSION));
 	json_object_object_add(root, "label", o->label ? json_object_new_string(o->label) : NULL);
@@ -213,6 +221,22 @@ int bench_relay_print_json(FILE *f, const struct bench_relay_opts *o, const stru
 	json_object_object_add(root, "warmup_s", jnum((double)o->warmup_ms / 1e3, 3));
 	json_object_object_add(root, "threads", jint(r->threads));
 	json_object_object_add(root, "concurrency", jint(o->concurrency));
+	if (o->tls) {
+		struct json_object *t = json_object_new_object();
+		json_object_object_add(t, "version", json_object_new_string(o->tls_version == 12 ? "1.2" : "1.3"));
+		json_object_object_add(t, "verify", json_object_new_boolean(!o->insecure));
+		json_object_object_add(root, "tls", t);
+	} else {
+		json_object_object_add(root, "tls", NULL);
+	}
+	if (o->num_src) {
+		struct json_object *src = json_object_new_object();
+		json_object_object_add(src, "range", json_object_new_string(o->src_range));
+		json_object_object_add(src, "addresses", jint(o->num_src));
+		json_object_object_add(root, "sources", src);
+	} else {
+		json_object_object_add(root, "sources", NULL);
+	}
 
 	bench_cpu_model(model, sizeof model);
 	json_object_object_add(m, "nproc", json_object_new_int((int)sysconf(_SC_NPROCESSORS_ONLN)));
@@ -280,6 +304,8 @@ int bench_relay_print_json(FILE *f, const struct bench_relay_opts *o, const stru
 	json_object_object_add(wire, "relay_to_a_bytes", jint(w->a_rx_wire));
 	json_object_object_add(wire, "b_to_relay_bytes", jint(w->b_tx_wire));
 	json_object_object_add(wire, "handshake_bytes", jint(w->handshake));
+	json_object_object_add(wire, "tls_handshake_bytes", o->tls ? jint(w->tls_handshake) : NULL);
+	json_object_object_add(wire, "counts", json_object_new_string(o->tls ? "tls" : "websocket"));
 	json_object_object_add(wire, "control_bytes_received", jint(w->control));
 	json_object_object_add(wire, "text_messages_received", jint(w->text_msgs));
 	json_object_object_add(root, "wire", wire);

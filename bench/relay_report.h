@@ -22,16 +22,20 @@ struct bench_relay_errors {
 	uint64_t closed;        /* the relay closed (Close frame or EOF) before the end */
 	uint64_t reset;         /* ECONNRESET/EPIPE before the end */
 	uint64_t proto;         /* a bad answer, a broken frame, a message for another session */
+	uint64_t tls;           /* wss: a failed TLS handshake (certificate, version) */
 	uint64_t io;            /* other errors */
 	uint64_t left_open;     /* connections still open when the run had to end */
 };
 
 /* Wire and payload bytes at the load generator's sockets, over the whole run
- * (handshakes, the relay's notices, pings, pongs and closes included). */
+ * (handshakes, the relay's notices, pings, pongs and closes included). On
+ * wss:// the wire bytes are the TLS bytes on the sockets: TLS handshakes,
+ * session tickets and every record's header, tag and content type. */
 struct bench_relay_wire {
 	uint64_t a_tx_wire, a_tx_payload, a_rx_wire;
 	uint64_t b_rx_wire, b_rx_payload, b_tx_wire;
-	uint64_t handshake;     /* HTTP heads, both directions, A and B */
+	uint64_t handshake;     /* HTTP heads, both directions, A and B (inside TLS on wss) */
+	uint64_t tls_handshake; /* wss: TLS handshake bytes, both directions, A and B */
 	uint64_t control;       /* control frames received, A and B */
 	uint64_t text_msgs;     /* text messages received (the relay's paired notices) */
 };

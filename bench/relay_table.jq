@@ -3,7 +3,10 @@
 # Tab-separated: figure, ours, HAProxy, nginx, plain TCP, ratio, seed, target,
 # met. Medians over the rounds; "-" where a figure was not measured.
 # Arguments: $mem, the session count of the memory runs; $rate, that of the
-# set-up rate runs.
+# set-up rate runs. Labels: relay, haproxy, nginx, direct (ws://, one
+# thread each, pinned); relay-tls, haproxy-tls (wss://); relay-mt,
+# haproxy-mt (two threads, unpinned); ":spread" (connections from many
+# source addresses); ":sweep" (the session-count sweep).
 
 def median: map(select(. != null)) | sort |
   if length == 0 then null
@@ -47,22 +50,54 @@ def row($fig; $ours; $hap; $ngx; $tcp; $ratio; $p; $seed; $target; $ok):
   ( [$all | lost("relay"), lost("haproxy"), lost("nginx"), lost("direct")] as [$o, $h, $x, $d]
     | row("latency messages lost, all shapes"; $o; $h; $x; $d; null; 0; "-"; "0 (all delivered)";
           if $o == null then null else $o == 0 end) ),
+  ( [[1, 16384, "1 x 16 KiB"], [100, 16384, "100 x 16 KiB"]][]
+    | . as [$n, $sz, $name]
+    | ($all | tp("relay-tls"; $n; $sz)) as $o | ($all | tp("haproxy-tls"; $n; $sz)) as $h
+    | row("wss throughput MB/s, \($name) (TLS 1.3; HAProxy terminates TLS)"; $o; $h; null; null; ratio($o; $h); 1;
+          "-"; "reported"; null) ),
+  ( [[1, 16384, "1 x 16 KiB"], [100, 16384, "100 x 16 KiB"]][]
+    | . as [$n, $sz, $name]
+    | ratio($all | tp("relay-tls"; $n; $sz); $all | tp("relay"; $n; $sz)) as $o
+    | ratio($all | tp("haproxy-tls"; $n; $sz); $all | tp("haproxy"; $n; $sz)) as $h
+    | row("wss / ws throughput, \($name), same rounds"; $o; $h; null; null; null; 3; "-"; "reported"; null) ),
+  ( (["p50_us", "p50"], ["p99_us", "p99"])
+    | . as [$k, $kn]
+    | ($all | lat("relay-tls"; 100; 100; 1400; $k)) as $o | ($all | lat("haproxy-tls"; 100; 100; 1400; $k)) as $h
+    | row("wss latency \($kn) us, 100 x 100/s x 1400 B"; $o; $h; null; null; ratio($o; $h); 1; "-"; "reported";
+          null) ),
+  ( [$all | lost("relay-tls"), lost("haproxy-tls")] as [$o, $h]
+    | row("wss latency messages lost"; $o; $h; null; null; null; 0; "-"; "0 (all delivered)";
+          if $o == null then null else $o == 0 end) ),
+  ( ($all | runs("relay-tls"; "latency"; 100; 1400; 100) | map(.wire.total.overhead_pct) | median) as $o
+    | ($all | runs("haproxy-tls"; "latency"; 100; 1400; 100) | map(.wire.total.overhead_pct) | median) as $h
+    | row("wss wire overhead % at 1,400 B (TLS bytes, both hops)"; $o; $h; null; null; null; 3; "-"; "reported";
+          null) ),
+  ( ($all | runs("relay-tls"; "throughput"; 100; 16384; 0) | map(.relay_cpu_us_per_msg) | median) as $o
+    | ($all | runs("haproxy-tls"; "throughput"; 100; 16384; 0) | map(.relay_cpu_us_per_msg) | median) as $h
+    | row("wss server CPU us per message, 100 x 16 KiB"; $o; $h; null; null; ratio($o; $h); 2; "-"; "reported";
+          null) ),
+  ( ($all | tp("relay-mt"; 100; 16384)) as $o | ($all | tp("haproxy-mt"; 100; 16384)) as $h
+    | row("throughput MB/s, 100 x 16 KiB, server 2 threads + generator 2 threads, unpinned on both CPUs"; $o; $h;
+          null; null; ratio($o; $h); 1; "-"; ">= 1.0x HAProxy"; if $o == null or $h == null then null else $o >= $h end) ),
   ( $all | runs("relay"; "latency"; 100; 1400; 100) | map(.wire.total.overhead_pct) | median ) as $ov
   | row("wire overhead % at 1,400 B (both hops, all bytes)"; $ov; null; null; null; null; 3; "~5 %"; "< 1 %";
         if $ov == null then null else $ov < 1 end),
-  ( ($all | conn("relay"; $mem; .connections.relay_rss_bytes_per_conn)) as $o
-    | ($all | conn("haproxy"; $mem; .connections.relay_rss_bytes_per_conn)) as $h
+  ( ($all | conn("relay:spread"; $mem; .connections.relay_rss_bytes_per_conn)) as $o
+    | ($all | conn("haproxy:spread"; $mem; .connections.relay_rss_bytes_per_conn)) as $h
     | row("RSS B per idle connection, \($mem) sessions"; $o; $h; null; null; ratio($o; $h); 0;
           "17 KiB (Node ws 7 KiB)"; "< 2 KiB (2048)"; if $o == null then null else $o < 2048 end) ),
-  ( ($all | conn("relay"; $rate; .setup.sessions_per_s)) as $o
-    | ($all | conn("haproxy"; $rate; .setup.sessions_per_s)) as $h
-    | ($all | conn("direct"; $rate; .setup.sessions_per_s)) as $d
-    | row("new sessions/s, \($rate) sessions (2 upgrades each)"; $o; $h; null; $d; ratio($o; $h); 0; "-";
-          ">= 20,000"; if $o == null then null else $o >= 20000 end) ),
-  ( ($all | conn("relay"; $mem; .setup.sessions_per_s)) as $o
-    | ($all | conn("haproxy"; $mem; .setup.sessions_per_s)) as $h
-    | row("new sessions/s, \($mem) sessions (generator-bound: 2 connects per session to one address)"; $o; $h; null; null; ratio($o; $h); 0; "-";
-          "reported"; null) ),
+  ( [$rate, $mem][] as $n
+    | ($all | conn("relay:spread"; $n; .setup.sessions_per_s)) as $o
+    | ($all | conn("haproxy:spread"; $n; .setup.sessions_per_s)) as $h
+    | ($all | conn("direct:spread"; $n; .setup.sessions_per_s)) as $d
+    | row("new sessions/s, \($n) sessions (2 upgrades each; sources spread over 127.0.0.0/8)"; $o; $h; null; $d;
+          ratio($o; $h); 0; "-"; ">= 20,000"; if $o == null then null else $o >= 20000 end) ),
+  ( [$rate, $mem][] as $n
+    | ($all | conn("relay"; $n; .setup.sessions_per_s)) as $o
+    | ($all | conn("haproxy"; $n; .setup.sessions_per_s)) as $h
+    | ($all | conn("direct"; $n; .setup.sessions_per_s)) as $d
+    | row("new sessions/s, \($n) sessions, all from 127.0.0.1 (kernel port search)"; $o; $h; null; $d; ratio($o; $h);
+          0; "-"; "reported"; null) ),
   ( ($all | runs("relay"; "throughput"; 100; 16384; 0) | map(.relay_cpu_us_per_msg) | median) as $o
     | ($all | runs("haproxy"; "throughput"; 100; 16384; 0) | map(.relay_cpu_us_per_msg) | median) as $h
     | ($all | runs("nginx"; "throughput"; 100; 16384; 0) | map(.relay_cpu_us_per_msg) | median) as $x

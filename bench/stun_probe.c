@@ -92,3 +92,106 @@ size_t bench_stun_reflect(const uint8_t *req, size_t req_len, const struct socka
 	}
 	return len;
 }
+
+/* --- the garbage flood --------------------------------------------------- */
+
+static uint64_t xorshift(uint64_t *s)
+{
+	uint64_t x = *s ? *s : 0x9e3779b97f4a7c15ull;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*s = x;
+	return x;
+}
+
+static void fill_random(uint8_t *p, size_t n, uint64_t *rng)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(xorshift(rng) >> 32);
+}
+
+/* header writes a Binding header with a random transaction id. */
+static void header(uint8_t *out, uint32_t type, uint32_t len, uint32_t cookie, uint64_t *rng)
+{
+	put16(out, type);
+	put16(out + 2, len);
+	put32(out + 4, cookie);
+	fill_random(out + 8, 12, rng);
+}
+
+size_t bench_stun_garbage(uint8_t *out, size_t cap, enum bench_stun_garbage kind, uint64_t *rng)
+{
+	size_t len;
+	switch (kind) {
+	case BENCH_STUN_GARBAGE_RANDOM:
+		len = 1 + (size_t)(xorshift(rng) % BENCH_STUN_GARBAGE_RANDOM_MAX);
+		if (cap < len)
+			return 0;
+		fill_random(out, len, rng);
+		return len;
+	case BENCH_STUN_GARBAGE_SHORT:
+		/* RFC 8489 §6.3: shorter than its length field says. */
+		len = BENCH_STUN_HEADER_LEN;
+		if (cap < len)
+			return 0;
+		header(out, BENCH_STUN_BINDING_REQUEST, 8, BENCH_STUN_MAGIC, rng);
+		return len;
+	case BENCH_STUN_GARBAGE_BAD_MAGIC:
+		/* RFC 8489 §5: any cookie but 0x2112A442 (an RFC 3489 request
+		 * looks like this). */
+		len = BENCH_STUN_HEADER_LEN;
+		if (cap < len)
+			return 0;
+		header(out, BENCH_STUN_BINDING_REQUEST, 0, BENCH_STUN_MAGIC ^ (1u + (uint32_t)(xorshift(rng) >> 40)),
+		       rng);
+		return len;
+	case BENCH_STUN_GARBAGE_BAD_LENGTH:
+		/* RFC 8489 §6.3: longer than its length field says. */
+		len = BENCH_STUN_HEADER_LEN + 8;
+		if (cap < len)
+			return 0;
+		header(out, BENCH_STUN_BINDING_REQUEST, 4, BENCH_STUN_MAGIC, rng);
+		put16(out + 20, BENCH_STUN_GARBAGE_ATTR_OPTIONAL);
+		put16(out + 22, 4);
+		fill_random(out + 24, 4, rng);
+		return len;
+	case BENCH_STUN_GARBAGE_UNKNOWN_ATTR:
+		/* RFC 8489 §6.3.1: an unknown attribute below 0x8000 gets a 420. */
+		len = BENCH_STUN_HEADER_LEN + 8;
+		if (cap < len)
+			return 0;
+		header(out, BENCH_STUN_BINDING_REQUEST, 8, BENCH_STUN_MAGIC, rng);
+		put16(out + 20, BENCH_STUN_GARBAGE_ATTR_REQUIRED);
+		put16(out + 22, 4);
+		fill_random(out + 24, 4, rng);
+		return len;
+	case BENCH_STUN_GARBAGE_OVERSIZE:
+		/* Well-formed, so only its size stands in the way. */
+		len = BENCH_STUN_GARBAGE_MAX;
+		if (cap < len)
+			return 0;
+		header(out, BENCH_STUN_BINDING_REQUEST, (uint32_t)(len - BENCH_STUN_HEADER_LEN), BENCH_STUN_MAGIC, rng);
+		put16(out + 20, BENCH_STUN_GARBAGE_ATTR_OPTIONAL);
+		put16(out + 22, (uint32_t)(len - BENCH_STUN_HEADER_LEN - 4));
+		fill_random(out + 24, len - 24, rng);
+		return len;
+	default:
+		return 0;
+	}
+}
+
+const char *bench_stun_garbage_name(int kind)
+{
+	static const char *const names[BENCH_STUN_GARBAGE_KINDS] = {
+		[BENCH_STUN_GARBAGE_RANDOM] = "random",
+		[BENCH_STUN_GARBAGE_SHORT] = "short",
+		[BENCH_STUN_GARBAGE_BAD_MAGIC] = "bad_magic",
+		[BENCH_STUN_GARBAGE_BAD_LENGTH] = "bad_length",
+		[BENCH_STUN_GARBAGE_UNKNOWN_ATTR] = "unknown_attr",
+		[BENCH_STUN_GARBAGE_OVERSIZE] = "oversize",
+	};
+	if (kind < 0 || kind >= BENCH_STUN_GARBAGE_KINDS)
+		return "unknown";
+	return names[kind];
+}

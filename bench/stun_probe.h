@@ -12,7 +12,13 @@
  *
  * The reflector builds the cheapest complete answer, a Binding success with
  * XOR-MAPPED-ADDRESS (§14.2): the load generator's ceiling is measured
- * against it. Pure: no I/O, no allocation. */
+ * against it.
+ *
+ * The garbage flood (`--garbage-rate`) mixes six kinds of datagram a STUN
+ * server must survive, each built to fail (or be answered) for one stated
+ * reason, the first check of RFC 8489 §6.3 it trips (tests/bench/
+ * test_stun_probe.c decodes each with stun/msg.h). Pure: no I/O, no
+ * allocation. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,5 +46,40 @@ bool bench_stun_answer_check(const uint8_t *buf, size_t len, uint32_t tag, uint6
  * is not a Binding request with the magic cookie (then: no answer). */
 size_t bench_stun_reflect(const uint8_t *req, size_t req_len, const struct sockaddr *from, uint8_t *out,
 			  size_t out_cap);
+
+/* enum bench_stun_garbage: the flood's kinds, and what our server does
+ * with each (stun/server.h, enum stun_drop). */
+enum bench_stun_garbage {
+	BENCH_STUN_GARBAGE_RANDOM,       /* 1..548 random bytes: not STUN (dropped as not_stun, bad_magic,
+					  * or truncated under 20 bytes) */
+	BENCH_STUN_GARBAGE_SHORT,        /* a bare 20-byte Binding header announcing 8 bytes of attributes
+					  * that are not there: truncated */
+	BENCH_STUN_GARBAGE_BAD_MAGIC,    /* a Binding request whose cookie is wrong: bad_magic */
+	BENCH_STUN_GARBAGE_BAD_LENGTH,   /* the length field says 4, 8 attribute bytes follow: bad_length */
+	BENCH_STUN_GARBAGE_UNKNOWN_ATTR, /* a well-formed Binding request with an unknown comprehension-
+					  * required attribute (0x7ff0): answered with a 420 error */
+	BENCH_STUN_GARBAGE_OVERSIZE,     /* a well-formed Binding request padded to BENCH_STUN_GARBAGE_MAX
+					  * bytes with a comprehension-optional attribute: over a 2 KiB
+					  * receive buffer (oversize) */
+	BENCH_STUN_GARBAGE_KINDS
+};
+/* Largest garbage datagram (the OVERSIZE kind); above the 2 KiB datagram
+ * buffers of core/udp.h, below loopback's MTU so it is one IP packet. */
+#define BENCH_STUN_GARBAGE_MAX 4000
+/* Longest datagram of the RANDOM kind: a typical minimum-MTU UDP payload. */
+#define BENCH_STUN_GARBAGE_RANDOM_MAX 548
+/* Unknown comprehension-required and -optional attribute types used. */
+#define BENCH_STUN_GARBAGE_ATTR_REQUIRED 0x7ff0u
+#define BENCH_STUN_GARBAGE_ATTR_OPTIONAL 0xfff0u
+
+/* bench_stun_garbage writes one datagram of the given kind into
+ * out[0..cap), drawing random bytes from the xorshift64 state *rng (nonzero;
+ * advanced). Returns its length, or 0 when cap is too small or kind unknown.
+ * Transaction ids are random, so no answer can pass for the run's. */
+size_t bench_stun_garbage(uint8_t *out, size_t cap, enum bench_stun_garbage kind, uint64_t *rng);
+
+/* bench_stun_garbage_name returns a short snake_case name for kind ("random",
+ * "short", ...), "unknown" outside the enum. Never NULL. */
+const char *bench_stun_garbage_name(int kind);
 
 #endif

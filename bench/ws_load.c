@@ -2,15 +2,30 @@
  * bench/ws_load.h). */
 #include "bench/ws_load.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
 
+#include "core/reactor.h"
+#include "net/bssl.h"
 #include "relay/http.h"
 #include "relay/ws_frame.h"
+
+enum {
+	TLS_RECORD_MAX = 16384,        /* plaintext bytes of one TLS record */
+	TLS_OUT_MAX = 512 * 1024,      /* ciphertext per send: a 256 KiB batch and its records in one */
+	TLS_OUT_ROUND = 4096,          /* the send buffer grows in pages: B sends only small frames */
+	TLS_HS_ROUNDS_MAX = 64,        /* handshake flights, far more than any handshake needs */
+	TLS_FLUSH_ROUNDS_MAX = 4096,   /* sends per flush */
+	TLS_READ_ROUNDS_MAX = 1 << 20, /* receives per decrypted chunk */
+};
 
 /* --- randomness for nonces and mask keys --- */
 
@@ -99,6 +114,283 @@ bool bench_stamp_get(const uint8_t *head, size_t head_len, uint32_t *out_session
 	return true;
 }
 
+/* --- TLS (wss://) --- */
+
+struct bench_tls {
+	SSL_CTX *ctx;
+	bool verify;
+};
+
+struct bench_wtls {
+	SSL *ssl;
+	BIO *rbio, *wbio;              /* owned by ssl */
+	uint8_t *out;                  /* ciphertext being sent */
+	size_t out_cap;
+	bool sending;                  /* a flush is in flight: out and the socket are taken */
+};
+
+/* Decrypted bytes: one record at a time, scanned (or copied into the head
+ * buffer) before the coroutine that decrypted them suspends again, so one
+ * buffer per thread serves every connection of it. */
+static _Thread_local uint8_t tls_plain[TLS_RECORD_MAX];
+static _Thread_local char tls_err[200];
+
+const char *bench_tls_last_error(void)
+{
+	return tls_err;
+}
+
+struct bench_tls *bench_tls_new(const char *ca_file, bool insecure, enum bench_tls_version version, char *errbuf,
+				size_t errbuf_len)
+{
+	struct bench_tls *t = calloc(1, sizeof *t);
+	if (!t || !(t->ctx = SSL_CTX_new(TLS_client_method()))) {
+		snprintf(errbuf, errbuf_len, "out of memory");
+		free(t);
+		return NULL;
+	}
+	uint16_t v = version == BENCH_TLS_1_2 ? TLS1_2_VERSION : TLS1_3_VERSION;
+	SSL_CTX_set_min_proto_version(t->ctx, v);
+	SSL_CTX_set_max_proto_version(t->ctx, v);
+	t->verify = !insecure;
+	SSL_CTX_set_verify(t->ctx, insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
+	if (!insecure) {
+		int ok = ca_file ? SSL_CTX_load_verify_locations(t->ctx, ca_file, NULL)
+				 : SSL_CTX_load_verify_locations(t->ctx, "/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/certs");
+		if (ok != 1) {
+			char why[120] = "no detail";
+			unsigned long e = ERR_get_error();
+			if (e)
+				ERR_error_string_n((uint32_t)e, why, sizeof why);
+			ERR_clear_error();
+			snprintf(errbuf, errbuf_len, "cannot load CA certificates from '%s': %s",
+				 ca_file ? ca_file : "/etc/ssl/certs", why);
+			bench_tls_free(t);
+			return NULL;
+		}
+	}
+	return t;
+}
+
+void bench_tls_free(struct bench_tls *t)
+{
+	if (!t)
+		return;
+	SSL_CTX_free(t->ctx);
+	free(t);
+}
+
+static void wtls_free(struct bench_wtls *w)
+{
+	if (!w)
+		return;
+	SSL_free(w->ssl);
+	free(w->out);
+	free(w);
+}
+
+static bool is_ip_literal(const char *host)
+{
+	uint8_t a[16];
+	return inet_pton(AF_INET, host, a) == 1 || inet_pton(AF_INET6, host, a) == 1;
+}
+
+static struct bench_wtls *wtls_new(struct bench_tls *t, const char *host)
+{
+	struct bench_wtls *w = calloc(1, sizeof *w);
+	if (!w)
+		return NULL;
+	w->ssl = SSL_new(t->ctx);
+	w->rbio = BIO_new(BIO_s_mem());
+	w->wbio = BIO_new(BIO_s_mem());
+	if (!w->ssl || !w->rbio || !w->wbio) {
+		BIO_free(w->rbio);
+		BIO_free(w->wbio);
+		wtls_free(w);
+		return NULL;
+	}
+	SSL_set_bio(w->ssl, w->rbio, w->wbio);
+	SSL_set_connect_state(w->ssl);
+	bool ip = is_ip_literal(host);
+	int ok = 1;
+	/* RFC 6066 §3: SNI carries host names, never address literals. */
+	if (!ip)
+		ok &= SSL_set_tlsext_host_name(w->ssl, host);
+	if (t->verify)
+		ok &= ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(w->ssl), host) : SSL_set1_host(w->ssl, host);
+	if (ok != 1) {
+		wtls_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+static void tls_fail(struct bench_wconn *c, const char *what)
+{
+	char why[120] = "no detail";
+	unsigned long e = ERR_get_error();
+	if (e)
+		ERR_error_string_n((uint32_t)e, why, sizeof why);
+	ERR_clear_error();
+	long v = SSL_get_verify_result(c->tls->ssl);
+	if (v != X509_V_OK)
+		snprintf(tls_err, sizeof tls_err, "%s: %s (certificate: %s)", what, why, X509_verify_cert_error_string(v));
+	else
+		snprintf(tls_err, sizeof tls_err, "%s: %s", what, why);
+}
+
+/* Sends every ciphertext byte the engine holds, copied out in TLS_OUT_MAX
+ * pieces: a reader may add records (a TLS 1.3 key update) while a send is
+ * in flight, and the engine's buffer may move when it grows, so the kernel
+ * is never given the engine's own memory. One flush at a time: with wait a
+ * caller waits for the flush in flight, then sends what is left; without,
+ * it leaves its bytes to that flush. Returns 0 or -errno. Suspends. */
+static int tls_flush(struct bench_wconn *c, bool wait, int timeout_ms)
+{
+	struct bench_wtls *w = c->tls;
+	uint64_t deadline = core_now_ns() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000u;
+	while (w->sending) {
+		if (!wait)
+			return 0;
+		if (timeout_ms >= 0 && core_now_ns() > deadline)
+			return -ETIMEDOUT;
+		core_yield();
+	}
+	w->sending = true;
+	int rc = 0;
+	for (unsigned i = 0; i < TLS_FLUSH_ROUNDS_MAX && rc == 0; i++) {
+		size_t pend = BIO_pending(w->wbio);
+		if (!pend)
+			break;
+		size_t want = pend < TLS_OUT_MAX ? pend : TLS_OUT_MAX;
+		if (w->out_cap < want) {
+			size_t cap = (want + TLS_OUT_ROUND - 1) / TLS_OUT_ROUND * TLS_OUT_ROUND;
+			uint8_t *p = realloc(w->out, cap);
+			if (!p) {
+				rc = -ENOMEM;
+				break;
+			}
+			w->out = p;
+			w->out_cap = cap;
+		}
+		int n = BIO_read(w->wbio, w->out, (int)want);
+		if (n <= 0) {
+			rc = -EIO;
+			break;
+		}
+		int sent = core_sock_send(c->sock, w->out, (size_t)n, timeout_ms);
+		if (sent < 0)
+			rc = sent;
+		else
+			c->tx_wire += (uint64_t)n;
+	}
+	w->sending = false;
+	return rc;
+}
+
+/* Moves one received lease of ciphertext into the engine. Returns 0,
+ * -ECONNRESET at the end of the stream, or the receive's -errno. */
+static int tls_pull(struct bench_wconn *c, int timeout_ms)
+{
+	struct core_buf b = {.gid = CORE_BUF_NONE};
+	int n = core_sock_recv(c->sock, &b, timeout_ms);
+	if (n <= 0)
+		return n == 0 ? -ECONNRESET : n;
+	c->rx_tls += b.len;
+	int w = BIO_write(c->tls->rbio, b.data, (int)b.len);
+	core_buf_release(&b);
+	return w == n ? 0 : -ENOMEM;
+}
+
+static int time_left(uint64_t deadline, int timeout_ms)
+{
+	if (timeout_ms < 0)
+		return -1;
+	uint64_t now = core_now_ns();
+	return now >= deadline ? 0 : (int)((deadline - now) / 1000000u) + 1;
+}
+
+/* The client handshake: flights out, flights in, until done. */
+static int tls_handshake(struct bench_wconn *c, int timeout_ms)
+{
+	SSL *ssl = c->tls->ssl;
+	uint64_t deadline = core_now_ns() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000u;
+	for (unsigned i = 0; i < TLS_HS_ROUNDS_MAX; i++) {
+		int r = SSL_do_handshake(ssl);
+		uint64_t tx0 = c->tx_wire;
+		int rc = tls_flush(c, true, timeout_ms);
+		c->tls_hs_tx += (uint32_t)(c->tx_wire - tx0);
+		if (rc < 0)
+			return rc;
+		if (r == 1)
+			return 0;
+		if (SSL_get_error(ssl, r) != SSL_ERROR_WANT_READ) {
+			tls_fail(c, "TLS handshake failed");
+			c->tls_failed = true;
+			return -EPROTO;
+		}
+		int left = time_left(deadline, timeout_ms);
+		if (left == 0)
+			return -ETIMEDOUT;
+		uint64_t rx0 = c->rx_tls;
+		rc = tls_pull(c, left);
+		c->tls_hs_rx += (uint32_t)(c->rx_tls - rx0);
+		if (rc < 0)
+			return rc;
+	}
+	return -EPROTO;
+}
+
+/* Decrypts the next record into tls_plain. Returns its length (> 0), 0 at
+ * the end of the stream (close_notify, or EOF without one, as net/stream.c
+ * takes it), -EPROTO, or the receive's -errno. Suspends. */
+static int tls_recv(struct bench_wconn *c, int timeout_ms)
+{
+	struct bench_wtls *w = c->tls;
+	uint64_t deadline = core_now_ns() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000u;
+	/* Records the engine wrote while reading (a key update) leave before
+	 * anything is decrypted: once tls_plain holds bytes nothing may
+	 * suspend until they are scanned. */
+	if (BIO_pending(w->wbio)) {
+		int rc = tls_flush(c, false, timeout_ms);
+		if (rc < 0)
+			return rc;
+	}
+	for (unsigned i = 0; i < TLS_READ_ROUNDS_MAX; i++) {
+		int r = SSL_read(w->ssl, tls_plain, sizeof tls_plain);
+		if (r > 0)
+			return r;
+		int e = SSL_get_error(w->ssl, r);
+		if (e == SSL_ERROR_ZERO_RETURN)
+			return 0;
+		if (e != SSL_ERROR_WANT_READ) {
+			tls_fail(c, "TLS read failed");
+			return -EPROTO;
+		}
+		int left = time_left(deadline, timeout_ms);
+		if (left == 0)
+			return -ETIMEDOUT;
+		int rc = tls_pull(c, left);
+		if (rc == -ECONNRESET)
+			return 0;
+		if (rc < 0)
+			return rc;
+	}
+	return -EPROTO;
+}
+
+/* Encrypts buf[0..len) into records and sends them. */
+static int tls_send(struct bench_wconn *c, const void *buf, size_t len, int timeout_ms)
+{
+	if (len > INT_MAX)
+		return -EINVAL;
+	if (len && SSL_write(c->tls->ssl, buf, (int)len) != (int)len) {
+		tls_fail(c, "TLS write failed");
+		return -EPROTO;
+	}
+	return tls_flush(c, true, timeout_ms);
+}
+
 /* --- I/O --- */
 
 static void set_nodelay(int fd)
@@ -110,6 +402,8 @@ static void set_nodelay(int fd)
 
 static int send_raw(struct bench_wconn *c, const void *buf, size_t len, int timeout_ms)
 {
+	if (c->tls)
+		return tls_send(c, buf, len, timeout_ms); /* counts the TLS bytes */
 	int w = core_sock_send(c->sock, buf, len, timeout_ms);
 	if (w < 0)
 		return w;
@@ -124,13 +418,31 @@ static int send_raw(struct bench_wconn *c, const void *buf, size_t len, int time
  * (-ECONNRESET for an end of stream). */
 typedef int (*head_parse_fn)(void *out, const uint8_t *buf, size_t len);
 
+/* One received piece: a lease on ws://, decrypted bytes in tls_plain on
+ * wss:// (valid until the coroutine suspends). */
+static int recv_piece(struct bench_wconn *c, struct core_buf *b, int timeout_ms)
+{
+	if (!c->tls)
+		return core_sock_recv(c->sock, b, timeout_ms);
+	int n = tls_recv(c, timeout_ms);
+	b->data = tls_plain;
+	b->len = n > 0 ? (size_t)n : 0;
+	return n;
+}
+
+static void release_piece(struct bench_wconn *c, struct core_buf *b)
+{
+	if (!c->tls)
+		core_buf_release(b);
+}
+
 static int read_head(struct bench_wconn *c, uint8_t *acc, head_parse_fn parse, void *parsed, int timeout_ms,
 		     bench_ws_event_fn fn, void *arg)
 {
 	size_t acc_len = 0;
 	for (;;) {
 		struct core_buf b = {.gid = CORE_BUF_NONE};
-		int n = core_sock_recv(c->sock, &b, timeout_ms);
+		int n = recv_piece(c, &b, timeout_ms);
 		if (n == 0)
 			return -ECONNRESET;
 		if (n < 0)
@@ -141,19 +453,19 @@ static int read_head(struct bench_wconn *c, uint8_t *acc, head_parse_fn parse, v
 		int hl = parse(parsed, acc, acc_len);
 		if (hl == RELAY_HTTP_INCOMPLETE && acc_len < BENCH_WCONN_HEAD_MAX) {
 			c->hs_rx += (uint32_t)b.len;
-			core_buf_release(&b);
+			release_piece(c, &b);
 			continue;
 		}
 		if (hl < 0) {
 			c->hs_rx += (uint32_t)b.len;
-			core_buf_release(&b);
+			release_piece(c, &b);
 			return -EPROTO;
 		}
 		/* Of this lease, the head's part counts as handshake, the rest is stream. */
 		size_t head_in_lease = (size_t)hl - (acc_len - take);
 		c->hs_rx += (uint32_t)head_in_lease;
 		int rc = bench_ws_scan_feed(&c->scan, b.data + head_in_lease, b.len - head_in_lease, fn, arg);
-		core_buf_release(&b);
+		release_piece(c, &b);
 		return rc < 0 ? -EPROTO : hl;
 	}
 }
@@ -168,8 +480,8 @@ static int parse_req(void *out, const uint8_t *buf, size_t len)
 	return relay_http_parse_request(out, buf, len);
 }
 
-int bench_wconn_dial(struct bench_wconn *c, const struct sockaddr *addr, socklen_t addr_len, const char *host_hdr,
-		     const char *path, int timeout_ms, bench_ws_event_fn fn, void *arg)
+int bench_wconn_dial(struct bench_wconn *c, const struct bench_dial *d, const char *path, int timeout_ms,
+		     bench_ws_event_fn fn, void *arg)
 {
 	uint8_t req[512], acc[BENCH_WCONN_HEAD_MAX], nonce[16];
 	char key[RELAY_HTTP_KEY_LEN + 1];
@@ -181,17 +493,28 @@ int bench_wconn_dial(struct bench_wconn *c, const struct sockaddr *addr, socklen
 	memcpy(nonce, &r0, 8);
 	memcpy(nonce + 8, &r1, 8);
 	relay_http_key_encode(key, nonce);
-	int req_len = relay_http_upgrade_request_build(req, sizeof req, host_hdr, path, key);
+	int req_len = relay_http_upgrade_request_build(req, sizeof req, d->host_hdr, path, key);
 	if (req_len < 0)
 		return -EINVAL;
 
-	int fd = core_tcp_connect(addr, addr_len, timeout_ms);
+	int fd = core_tcp_connect_from(d->addr, d->addr_len, d->src, d->src_len, timeout_ms);
 	if (fd < 0)
 		return fd;
 	set_nodelay(fd);
 	c->sock = core_sock_new(fd, &err);
 	if (!c->sock)
 		return err;
+	if (d->tls) {
+		c->wss = true;
+		c->tls = wtls_new(d->tls, d->host);
+		if (!c->tls) {
+			err = -ENOMEM;
+			goto fail;
+		}
+		err = tls_handshake(c, timeout_ms);
+		if (err)
+			goto fail;
+	}
 	err = send_raw(c, req, (size_t)req_len, timeout_ms);
 	if (err)
 		goto fail;
@@ -212,8 +535,7 @@ int bench_wconn_dial(struct bench_wconn *c, const struct sockaddr *addr, socklen
 	}
 	return 0;
 fail:
-	core_sock_close(c->sock);
-	c->sock = NULL;
+	bench_wconn_close(c);
 	return err;
 }
 
@@ -295,6 +617,13 @@ int bench_wconn_send_control(struct bench_wconn *c, uint8_t opcode, const uint8_
 
 int bench_wconn_recv(struct bench_wconn *c, int timeout_ms, bench_ws_event_fn fn, void *arg)
 {
+	if (c->tls) {
+		int n = tls_recv(c, timeout_ms);
+		if (n <= 0)
+			return n;
+		int rc = bench_ws_scan_feed(&c->scan, tls_plain, (size_t)n, fn, arg);
+		return rc < 0 ? -EPROTO : n;
+	}
 	struct core_buf b = {.gid = CORE_BUF_NONE};
 	int n = core_sock_recv(c->sock, &b, timeout_ms);
 	if (n <= 0)
@@ -308,4 +637,6 @@ void bench_wconn_close(struct bench_wconn *c)
 {
 	core_sock_close(c->sock);
 	c->sock = NULL;
+	wtls_free(c->tls);
+	c->tls = NULL;
 }

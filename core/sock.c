@@ -118,6 +118,43 @@ int core_tcp_connect(const struct sockaddr *addr, socklen_t addr_len, int timeou
 	return fd;
 }
 
+int core_tcp_connect_from(const struct sockaddr *addr, socklen_t addr_len, const struct sockaddr *src,
+			  socklen_t src_len, int timeout_ms)
+{
+	if (!src)
+		return core_tcp_connect(addr, addr_len, timeout_ms);
+	if (src->sa_family != addr->sa_family)
+		return -EAFNOSUPPORT;
+	struct core_reactor *r = core_self();
+	struct op op;
+	int one = 1, ret;
+	int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* Without it bind() reserves a port for src alone, so src could hold
+	 * no more connections than ip_local_port_range has ports. SOL_IP
+	 * applies to IPv6 sockets too (inet_sk). */
+	if (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) != 0 ||
+	    bind(fd, src, src_len) != 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	struct io_uring_sqe *sqe = op_start(r, &op);
+	if (!sqe) {
+		close(fd);
+		return -ECANCELED;
+	}
+	io_uring_prep_connect(sqe, fd, addr, addr_len);
+	io_uring_sqe_set_data64(sqe, ud_pack(&op, UD_OP));
+	ret = core_op_wait(r, &op, timeout_ms);
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
 struct core_sock *core_sock_new(int fd, int *err)
 {
 	struct core_reactor *r = core_self();

@@ -48,6 +48,19 @@ void core_listener_close(struct core_listener *l);
  * or -errno (-ETIMEDOUT). Suspends. */
 int core_tcp_connect(const struct sockaddr *addr, socklen_t addr_len, int timeout_ms);
 
+/* core_tcp_connect_from opens a TCP connection to addr from the local
+ * address src (its port normally 0), as core_tcp_connect does otherwise.
+ * IP_BIND_ADDRESS_NO_PORT is set before bind(), so the source port is picked
+ * at connect() for the whole 4-tuple: connections spread over many source
+ * addresses keep the kernel's ephemeral port search short, where thousands
+ * of connections from one address to one address make every connect() walk
+ * the used ports (__inet_hash_connect). src NULL: exactly core_tcp_connect.
+ * Returns the fd or -errno: -EAFNOSUPPORT when src and addr differ in
+ * family, -EADDRNOTAVAIL when src is not a local address, -EINVAL for a bad
+ * src_len, -ETIMEDOUT, or the connect error. Suspends. */
+int core_tcp_connect_from(const struct sockaddr *addr, socklen_t addr_len, const struct sockaddr *src,
+			  socklen_t src_len, int timeout_ms);
+
 /* core_sock_new takes ownership of a connected stream fd. NULL + *err on
  * failure (the fd is then closed). */
 struct core_sock *core_sock_new(int fd, int *err);

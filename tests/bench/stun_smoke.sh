@@ -1,8 +1,12 @@
 #!/bin/sh
 # End-to-end smoke run of `atmosphere-bench stun`: against its own reflector
 # and against `atmosphere stun-server`, capacity (max) and paced, about a
-# second each. Figures are printed, not asserted; the runs must work: exit 0,
-# answers counted, nothing lost when paced well below capacity.
+# second each; against our server also paced beside a garbage flood
+# (--garbage-rate) and the client's cost (--client). Figures are printed,
+# not asserted; the runs must work: exit 0, answers counted, nothing lost
+# when paced well below capacity without a flood. Under the flood only that
+# both kinds of slot were measured and the garbage went out: how much is lost
+# then depends on the machine.
 # Usage: stun_smoke.sh ATMOSPHERE ATMOSPHERE-BENCH
 set -u
 atmos=$1
@@ -45,6 +49,7 @@ if "$atmos" stun-server --help >/dev/null 2>&1; then
 	start ours '^stun-server listening on udp .*:\([0-9][0-9]*\) .*' "$atmos" stun-server --host 127.0.0.1 \
 		--port 0 --threads 1 --rate 0
 	servers="$servers ours:$port"
+	ours_port=$port
 fi
 
 for s in $servers; do
@@ -58,5 +63,19 @@ for s in $servers; do
 		--json-out "$dir/$name-paced.json" || fail "$name paced exited $?"
 	check "$name paced" "$dir/$name-paced.json" '.loss_pct == 0' '.answered == .sent' '.latency.p50_us > 0'
 done
+if [ -n "${ours_port:-}" ]; then
+	echo "== ours: paced with a garbage flood"
+	timeout 30 "$bench" stun --server "127.0.0.1:$ours_port" --duration 1 --warmup 200ms --rate 2000 \
+		--garbage-rate 20000 --json-out "$dir/ours-flood.json" || fail "flood exited $?"
+	check "ours flood" "$dir/ours-flood.json" '.garbage.sent > 0' '.garbage.quiet.sent > 0' \
+		'.garbage.flood.sent > 0' '.garbage.quiet.answered > 0' '.garbage.kinds.oversize > 0'
+	echo "== ours: client cost"
+	timeout 60 "$bench" stun --client --server "127.0.0.1:$ours_port" --rounds 3 --atmosphere "$atmos" \
+		--json-out "$dir/client.json" || fail "--client exited $?"
+	check "client" "$dir/client.json" '.discoveries == 3' '.all_answered == 3' '.bytes.per_discovery > 0' \
+		'.memory.process_network_maxrss_kib > 0' '.memory.process_network_status == 0'
+fi
 timeout 10 "$bench" stun --server 127.0.0.1:0 >/dev/null 2>&1 && fail "--server with port 0 accepted"
+timeout 10 "$bench" stun --reflect 127.0.0.1:0 --garbage-rate 10 >/dev/null 2>&1 && fail "--reflect with a flood accepted"
+timeout 10 "$bench" stun --client >/dev/null 2>&1 && fail "--client without --server accepted"
 echo "ok stun smoke"

@@ -3,7 +3,9 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <criterion/redirect.h>
+#include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bench/relay_opts.h"
@@ -22,54 +24,109 @@ struct opt_case {
 	unsigned duration_ms;
 	bool sink;
 	unsigned sink_port;
+	/* wss:// and source spreading; zero in the older rows: ws://, none */
+	bool tls;
+	bool insecure;
+	unsigned tls_version;      /* 0: do not check */
+	unsigned num_src;
+	char src_first[16];        /* "": do not check */
 };
 
 #define U "--url"
+#define PLAIN false, false, 0, 0, ""   /* ws://, no source spreading */
 static const struct opt_case cases[] = {
 	/* defaults */
-	{{U, "ws://127.0.0.1:8080"}, -1, BENCH_RELAY_THROUGHPUT, "127.0.0.1", 8080, 10, 1024, 100, 5000, false, 0},
-	{{U, "ws://relay.example:80/"}, -1, BENCH_RELAY_THROUGHPUT, "relay.example", 80, 10, 1024, 100, 5000, false, 0},
-	{{U, "ws://localhost"}, -1, BENCH_RELAY_THROUGHPUT, "localhost", 80, 10, 1024, 100, 5000, false, 0},
-	{{U, "ws://[::1]:9000"}, -1, BENCH_RELAY_THROUGHPUT, "::1", 9000, 10, 1024, 100, 5000, false, 0},
+	{{U, "ws://127.0.0.1:8080"}, -1, BENCH_RELAY_THROUGHPUT, "127.0.0.1", 8080, 10, 1024, 100, 5000, false, 0, PLAIN},
+	{{U, "ws://relay.example:80/"}, -1, BENCH_RELAY_THROUGHPUT, "relay.example", 80, 10, 1024, 100, 5000, false, 0, PLAIN},
+	{{U, "ws://localhost"}, -1, BENCH_RELAY_THROUGHPUT, "localhost", 80, 10, 1024, 100, 5000, false, 0, PLAIN},
+	{{U, "ws://[::1]:9000"}, -1, BENCH_RELAY_THROUGHPUT, "::1", 9000, 10, 1024, 100, 5000, false, 0, PLAIN},
 	/* modes and values */
-	{{U, "ws://h:1", "--mode", "latency"}, -1, BENCH_RELAY_LATENCY, "h", 1, 10, 64, 100, 5000, false, 0},
+	{{U, "ws://h:1", "--mode", "latency"}, -1, BENCH_RELAY_LATENCY, "h", 1, 10, 64, 100, 5000, false, 0, PLAIN},
 	{{U, "ws://h:1", "--mode", "latency", "--size", "1400", "--rate", "10", "--sessions", "1000"},
-	 -1, BENCH_RELAY_LATENCY, "h", 1, 1000, 1400, 10, 5000, false, 0},
+	 -1, BENCH_RELAY_LATENCY, "h", 1, 1000, 1400, 10, 5000, false, 0, PLAIN},
 	{{U, "ws://h:1", "--mode", "connections", "--sessions", "9000", "--duration", "3s"},
-	 -1, BENCH_RELAY_CONNECTIONS, "h", 1, 9000, 1024, 100, 3000, false, 0},
+	 -1, BENCH_RELAY_CONNECTIONS, "h", 1, 9000, 1024, 100, 3000, false, 0, PLAIN},
 	{{U, "ws://h:1", "--size", "16K", "--duration", "500ms"}, -1, BENCH_RELAY_THROUGHPUT, "h", 1, 10, 16384, 100, 500,
-	 false, 0},
+	 false, 0, PLAIN},
 	{{U, "ws://127.0.0.1:7", "--sink", "127.0.0.1:9"}, -1, BENCH_RELAY_THROUGHPUT, "127.0.0.1", 7, 10, 1024, 100,
-	 5000, true, 9},
-	{{"--sink", "127.0.0.1:0"}, -1, BENCH_RELAY_THROUGHPUT, "127.0.0.1", 0, 10, 1024, 100, 5000, true, 0},
-	{{"--help"}, 0, BENCH_RELAY_THROUGHPUT, "", 0, 10, 1024, 100, 5000, false, 0},
+	 5000, true, 9, PLAIN},
+	{{"--sink", "127.0.0.1:0"}, -1, BENCH_RELAY_THROUGHPUT, "127.0.0.1", 0, 10, 1024, 100, 5000, true, 0, PLAIN},
+	{{"--help"}, 0, BENCH_RELAY_THROUGHPUT, "", 0, 10, 1024, 100, 5000, false, 0, PLAIN},
+	/* wss:// */
+	{{U, "wss://127.0.0.1:8443"}, -1, BENCH_RELAY_THROUGHPUT, "127.0.0.1", 8443, 10, 1024, 100, 5000, false, 0,
+	 true, false, 13, 0, ""},
+	{{U, "wss://relay.example"}, -1, BENCH_RELAY_THROUGHPUT, "relay.example", 443, 10, 1024, 100, 5000, false, 0,
+	 true, false, 13, 0, ""},
+	{{U, "wss://[::1]:9443/", "--insecure", "--tls-version", "1.2"}, -1, BENCH_RELAY_THROUGHPUT, "::1", 9443, 10,
+	 1024, 100, 5000, false, 0, true, true, 12, 0, ""},
+	{{U, "wss://h:1", "--ca", "ca.pem", "--mode", "latency"}, -1, BENCH_RELAY_LATENCY, "h", 1, 10, 64, 100, 5000,
+	 false, 0, true, false, 13, 0, ""},
+	{{U, "wss://h:1", "--sink", "127.0.0.1:9"}, -1, BENCH_RELAY_THROUGHPUT, "h", 1, 10, 1024, 100, 5000, true, 9,
+	 true, false, 13, 0, ""},                                                 /* a TLS-terminating proxy */
+	/* source spreading */
+	{{U, "ws://h:1", "--source-range", "127.0.0.0/8"}, -1, BENCH_RELAY_THROUGHPUT, "h", 1, 10, 1024, 100, 5000,
+	 false, 0, false, false, 0, BENCH_RELAY_SOURCES_DEFAULT, "127.0.0.1"},
+	{{U, "ws://h:1", "--source-range", "127.9.9.9/24", "--sources", "254"}, -1, BENCH_RELAY_THROUGHPUT, "h", 1, 10,
+	 1024, 100, 5000, false, 0, false, false, 0, 254, "127.9.9.1"},
+	{{U, "ws://h:1", "--source-range", "127.0.0.0/30"}, -1, BENCH_RELAY_THROUGHPUT, "h", 1, 10, 1024, 100, 5000,
+	 false, 0, false, false, 0, 2, "127.0.0.1"},                              /* network and broadcast left out */
+	{{U, "ws://h:1", "--source-range", "127.0.0.8/31"}, -1, BENCH_RELAY_THROUGHPUT, "h", 1, 10, 1024, 100, 5000,
+	 false, 0, false, false, 0, 2, "127.0.0.8"},                              /* RFC 3021: both */
+	{{U, "ws://h:1", "--source-range", "127.0.0.7/32"}, -1, BENCH_RELAY_THROUGHPUT, "h", 1, 10, 1024, 100, 5000,
+	 false, 0, false, false, 0, 1, "127.0.0.7"},
+	{{U, "ws://h:1", "--sources", "16"}, -1, BENCH_RELAY_THROUGHPUT, "h", 1, 10, 1024, 100, 5000, false, 0, false,
+	 false, 0, 16, "127.0.0.1"},                                              /* alone: loopback */
+	{{"--sink", "127.0.0.1:0", "--sources", "4"}, -1, BENCH_RELAY_THROUGHPUT, "127.0.0.1", 0, 10, 1024, 100, 5000,
+	 true, 0, false, false, 0, 4, "127.0.0.1"},
 	/* usage errors */
-	{{"--sessions", "5"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0},                 /* no --url */
-	{{U, "wss://h:1"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0},                     /* TLS not spoken */
-	{{U, "http://h:1"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0},
-	{{U, "ws://h:1/relay/x"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0},              /* the bench adds the path */
-	{{U, "ws://h:0"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0},
-	{{U, "ws://h:65536"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0},
-	{{U, "ws://h:1x"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0},
-	{{U, "ws://h\r\nX:1"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0},               /* no header injection */
-	{{U, "ws://[::1:1"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0},
-	{{U, "ws://:1"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0},
-	{{U, "ws://h:1", "--sessions", "0"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0},
-	{{U, "ws://h:1", "--sessions", "100001"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0},
-	{{U, "ws://h:1", "--mode", "burst"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0},
-	{{U, "ws://h:1", "--rate", "10"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0},       /* latency only */
-	{{U, "ws://h:1", "--mode", "latency", "--size", "15"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0}, /* no room for the stamp */
-	{{U, "ws://h:1", "--mode", "latency", "--size", "65537"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0},
-	{{U, "ws://h:1", "--mode", "latency", "--sessions", "100000", "--rate", "101"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0},
-	{{U, "ws://h:1", "--size", "2M"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0},
-	{{U, "ws://h:1", "--duration", "50ms"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0},
-	{{U, "ws://h:1", "--duration"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0},         /* value missing */
-	{{U, "ws://h:1", "--json", "--csv"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0},
-	{{U, "ws://h:1", "--sink", "127.0.0.1"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0}, /* port required */
-	{{U, "ws://h:1", "--sink", "127.0.0.1:0"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0}, /* :0 is direct: no --url */
-	{{"--sink", "127.0.0.1:65536"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0},
-	{{U, "ws://h:1", "--hist-out", "x.csv"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0},  /* latency only */
-	{{U, "ws://h:1", "--frobnicate"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0},
+	{{"--sessions", "5"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},                 /* no --url */
+	{{U, "http://h:1"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},
+	{{U, "https://h:1"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},
+	{{U, "wss:/h:1"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},
+	{{U, "wss://h:1/relay/x"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},
+	{{U, "wss://h:0"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},
+	{{U, "ws://h:1", "--insecure"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},        /* TLS options need wss:// */
+	{{U, "ws://h:1", "--ca", "ca.pem"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},
+	{{U, "ws://h:1", "--tls-version", "1.3"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},
+	{{U, "wss://h:1", "--tls-version", "1.1"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},
+	{{U, "wss://h:1", "--tls-version", "13"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},
+	{{U, "wss://h:1", "--insecure", "--ca", "ca.pem"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN}, /* one or the other */
+	{{U, "wss://h:1", "--ca", ""}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},
+	{{U, "wss://h:1", "--ca"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},
+	{{U, "ws://h:1", "--source-range", "127.0.0.0"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},      /* no prefix */
+	{{U, "ws://h:1", "--source-range", "127.0.0.0/7"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},
+	{{U, "ws://h:1", "--source-range", "127.0.0.0/33"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},
+	{{U, "ws://h:1", "--source-range", "127.0.0.0/x"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},
+	{{U, "ws://h:1", "--source-range", "127.0.0.0/"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},
+	{{U, "ws://h:1", "--source-range", "127.0.0.256/8"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},
+	{{U, "ws://h:1", "--source-range", "::1/128"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},        /* IPv4 only */
+	{{U, "ws://h:1", "--source-range", "localhost/8"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},
+	{{U, "ws://h:1", "--source-range", "127.0.0.0/24", "--sources", "300"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},
+	{{U, "ws://h:1", "--sources", "0"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},
+	{{U, "ws://h:1", "--sources", "65537"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},
+	{{U, "ws://h:1/relay/x"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},              /* the bench adds the path */
+	{{U, "ws://h:0"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},
+	{{U, "ws://h:65536"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},
+	{{U, "ws://h:1x"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},
+	{{U, "ws://h\r\nX:1"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},               /* no header injection */
+	{{U, "ws://[::1:1"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},
+	{{U, "ws://:1"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},
+	{{U, "ws://h:1", "--sessions", "0"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},
+	{{U, "ws://h:1", "--sessions", "100001"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},
+	{{U, "ws://h:1", "--mode", "burst"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},
+	{{U, "ws://h:1", "--rate", "10"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},       /* latency only */
+	{{U, "ws://h:1", "--mode", "latency", "--size", "15"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN}, /* no room for the stamp */
+	{{U, "ws://h:1", "--mode", "latency", "--size", "65537"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},
+	{{U, "ws://h:1", "--mode", "latency", "--sessions", "100000", "--rate", "101"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},
+	{{U, "ws://h:1", "--size", "2M"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},
+	{{U, "ws://h:1", "--duration", "50ms"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},
+	{{U, "ws://h:1", "--duration"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},         /* value missing */
+	{{U, "ws://h:1", "--json", "--csv"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},
+	{{U, "ws://h:1", "--sink", "127.0.0.1"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN}, /* port required */
+	{{U, "ws://h:1", "--sink", "127.0.0.1:0"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN}, /* :0 is direct: no --url */
+	{{"--sink", "127.0.0.1:65536"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},
+	{{U, "ws://h:1", "--hist-out", "x.csv"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},  /* latency only */
+	{{U, "ws://h:1", "--frobnicate"}, 2, 0, "", 0, 0, 0, 0, 0, false, 0, PLAIN},
 };
 
 static void redirect(void)
@@ -110,4 +167,58 @@ ParameterizedTest(const struct opt_case *c, bench_relay_opts, table, .init = red
 	cr_assert_eq(o.sink, c->sink, "%s: sink", line);
 	cr_assert_eq(o.sink_port, c->sink_port, "%s: sink port", line);
 	cr_assert_leq(o.concurrency, o.sessions, "%s: concurrency above sessions", line);
+	cr_assert_eq(o.tls, c->tls, "%s: tls", line);
+	cr_assert_eq(o.insecure, c->insecure, "%s: insecure", line);
+	if (c->tls_version)
+		cr_assert_eq(o.tls_version, c->tls_version, "%s: tls version %u", line, o.tls_version);
+	cr_assert_eq(o.num_src, c->num_src, "%s: sources %u", line, o.num_src);
+	if (c->src_first[0]) {
+		char got[INET_ADDRSTRLEN];
+		struct in_addr a = {.s_addr = htonl(o.src_first)};
+		inet_ntop(AF_INET, &a, got, sizeof got);
+		cr_assert_str_eq(got, c->src_first, "%s: first source %s", line, got);
+	}
+}
+
+/* Usage errors name the option and quote the value. */
+struct msg_case {
+	char args[6][32];
+	char want[64];             /* a substring of stderr */
+};
+
+static const struct msg_case msgs[] = {
+	{{U, "ftp://h:1"}, "expected ws://HOST:PORT or wss://HOST:PORT"},
+	{{U, "ws://h:1", "--insecure"}, "apply to --url wss:// only"},
+	{{U, "wss://h:1", "--tls-version", "1.1"}, "--tls-version '1.1': expected 1.3 or 1.2"},
+	{{U, "wss://h:1", "--insecure", "--ca", "x.pem"}, "leave out --ca 'x.pem'"},
+	{{U, "ws://h:1", "--source-range", "10.0.0.0/4"}, "--source-range '10.0.0.0/4': prefix '/4'"},
+	{{U, "ws://h:1", "--source-range", "10.0.0/8"}, "'10.0.0' is not an IPv4 address"},
+	{{U, "ws://h:1", "--source-range", "127.0.0.0/30", "--sources", "3"}, "holds 2 usable addresses"},
+};
+
+ParameterizedTestParameters(bench_relay_opts, messages)
+{
+	return cr_make_param_array(struct msg_case, msgs, sizeof msgs / sizeof msgs[0]);
+}
+
+ParameterizedTest(const struct msg_case *c, bench_relay_opts, messages)
+{
+	char *argv[8] = {"relay"};
+	int argc = 1;
+	for (; argc <= 6 && c->args[argc - 1][0]; argc++)
+		argv[argc] = (char *)c->args[argc - 1];
+	struct bench_relay_opts o;
+	char *err = NULL;
+	size_t err_len = 0;
+	FILE *mem = open_memstream(&err, &err_len);
+	cr_assert_not_null(mem);
+	/* The parser writes usage errors to stderr: point it at memory. */
+	FILE *saved = stderr;
+	stderr = mem;
+	int rc = bench_relay_opts_parse(&o, argc, argv, mem);
+	stderr = saved;
+	fclose(mem);
+	cr_assert_eq(rc, 2, "%s ...: returned %d, want 2", c->args[1], rc);
+	cr_assert_not_null(strstr(err, c->want), "%s %s: message '%s' lacks '%s'", c->args[0], c->args[1], err, c->want);
+	free(err);
 }

@@ -1,12 +1,16 @@
 /* bench/stun_probe: the hand-built STUN request, the reflector's answer and
- * the answer check, field by field (RFC 8489 §5, §6, §14.2). */
+ * the answer check, field by field (RFC 8489 §5, §6, §14.2); the garbage
+ * flood's datagrams, each decoded by stun/msg.h. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "bench/stun_probe.h"
+#include "stun/msg.h"
+#include "stun/status.h"
 
 static const uint32_t TAG = 0xa1b2c3d4u;
 static const uint64_t STAMP = 0x0102030405060708ull;
@@ -104,4 +108,101 @@ Test(bench_stun_probe, answer_check_rejects_every_broken_field)
 	bad[1] = 0x11; /* Binding error response */
 	cr_assert(bench_stun_answer_check(bad, n, TAG, &t, &err));
 	cr_assert(err);
+}
+
+/* --- the garbage flood: each kind is what it claims, decoded by stun/msg.h --- */
+
+struct garbage_case {
+	enum bench_stun_garbage kind;
+	int parse;      /* stun_msg_parse's verdict */
+	size_t len;     /* fixed length, 0: varies */
+};
+
+static const struct garbage_case garbage_cases[] = {
+	{BENCH_STUN_GARBAGE_SHORT, STUN_E_TRUNCATED, 20},
+	{BENCH_STUN_GARBAGE_BAD_MAGIC, STUN_E_BAD_MAGIC, 20},
+	{BENCH_STUN_GARBAGE_BAD_LENGTH, STUN_E_BAD_LENGTH, 28},
+	{BENCH_STUN_GARBAGE_UNKNOWN_ATTR, STUN_OK, 28},
+	{BENCH_STUN_GARBAGE_OVERSIZE, STUN_OK, BENCH_STUN_GARBAGE_MAX},
+};
+
+ParameterizedTestParameters(bench_stun_probe, garbage_fails_for_its_stated_reason)
+{
+	return cr_make_param_array(struct garbage_case, garbage_cases, sizeof garbage_cases / sizeof garbage_cases[0]);
+}
+
+ParameterizedTest(const struct garbage_case *c, bench_stun_probe, garbage_fails_for_its_stated_reason)
+{
+	static uint8_t buf[BENCH_STUN_GARBAGE_MAX];
+	uint64_t rng = 0x1234567u + (uint64_t)c->kind;
+	for (int seed = 0; seed < 200; seed++) {
+		size_t n = bench_stun_garbage(buf, sizeof buf, c->kind, &rng);
+		struct stun_msg m;
+		cr_assert_eq(n, c->len, "%s: length %zu", bench_stun_garbage_name(c->kind), n);
+		int rc = stun_msg_parse(&m, buf, n);
+		cr_assert_eq(rc, c->parse, "%s: parse says %d (%s), want %d", bench_stun_garbage_name(c->kind), rc,
+			     stun_strerror(rc), c->parse);
+		cr_assert_eq(buf[0] << 8 | buf[1], STUN_BINDING_REQUEST, "%s: a Binding request",
+			     bench_stun_garbage_name(c->kind));
+		cr_assert_eq(bench_stun_garbage(buf, n - 1, c->kind, &rng), 0, "%s: no room", bench_stun_garbage_name(c->kind));
+	}
+}
+
+Test(bench_stun_probe, garbage_unknown_attr_asks_for_a_420)
+{
+	uint8_t buf[64];
+	uint64_t rng = 7;
+	size_t n = bench_stun_garbage(buf, sizeof buf, BENCH_STUN_GARBAGE_UNKNOWN_ATTR, &rng);
+	struct stun_msg m;
+	cr_assert_eq(stun_msg_parse(&m, buf, n), STUN_OK);
+	uint16_t unknown[4];
+	cr_assert_eq(stun_msg_unknown_required(&m, NULL, 0, unknown, 4), 1);
+	cr_assert_eq(unknown[0], BENCH_STUN_GARBAGE_ATTR_REQUIRED);
+	cr_assert_lt(unknown[0], 0x8000, "comprehension-required");
+}
+
+Test(bench_stun_probe, garbage_oversize_is_only_too_big)
+{
+	static uint8_t buf[BENCH_STUN_GARBAGE_MAX];
+	uint64_t rng = 11;
+	size_t n = bench_stun_garbage(buf, sizeof buf, BENCH_STUN_GARBAGE_OVERSIZE, &rng);
+	struct stun_msg m;
+	cr_assert_eq(stun_msg_parse(&m, buf, n), STUN_OK);
+	uint16_t unknown[4];
+	cr_assert_eq(stun_msg_unknown_required(&m, NULL, 0, unknown, 4), 0, "only an optional attribute");
+	/* core/reactor.h: datagram buffers are 2 KiB, receive header included. */
+	cr_assert_gt(n, 2048);
+	cr_assert_leq(n, 65507, "one loopback datagram");
+}
+
+Test(bench_stun_probe, garbage_random_is_never_stun)
+{
+	uint8_t buf[BENCH_STUN_GARBAGE_RANDOM_MAX];
+	uint64_t rng = 42;
+	unsigned under_header = 0, not_stun = 0;
+	for (int i = 0; i < 20000; i++) {
+		size_t n = bench_stun_garbage(buf, sizeof buf, BENCH_STUN_GARBAGE_RANDOM, &rng);
+		cr_assert(n >= 1 && n <= BENCH_STUN_GARBAGE_RANDOM_MAX, "length %zu", n);
+		struct stun_msg m;
+		int rc = stun_msg_parse(&m, buf, n);
+		cr_assert_neq(rc, STUN_OK, "draw %d parsed", i);
+		cr_assert_not(stun_is_message(buf, n));
+		under_header += rc == STUN_E_TRUNCATED;
+		not_stun += rc == STUN_E_NOT_STUN;
+	}
+	/* Uniform lengths: about 3.5 % under a header; three in four of the rest
+	 * have a top bit set. Loose bounds: the draws are fixed by the seed. */
+	cr_assert(under_header > 300 && under_header < 1200, "%u under 20 bytes", under_header);
+	cr_assert(not_stun > 12000, "%u not STUN", not_stun);
+}
+
+Test(bench_stun_probe, garbage_kinds_are_named)
+{
+	uint8_t buf[BENCH_STUN_GARBAGE_MAX];
+	uint64_t rng = 1;
+	for (int k = 0; k < BENCH_STUN_GARBAGE_KINDS; k++)
+		cr_assert_str_neq(bench_stun_garbage_name(k), "unknown", "kind %d", k);
+	cr_assert_str_eq(bench_stun_garbage_name(BENCH_STUN_GARBAGE_KINDS), "unknown");
+	cr_assert_str_eq(bench_stun_garbage_name(-1), "unknown");
+	cr_assert_eq(bench_stun_garbage(buf, sizeof buf, BENCH_STUN_GARBAGE_KINDS, &rng), 0);
 }
