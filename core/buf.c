@@ -6,10 +6,6 @@
 #include <string.h>
 #include <sys/mman.h>
 
-/* Stalled sources are re-armed only once this many buffers are back, so a
- * dry ring does not turn into a re-arm/-ENOBUFS loop. */
-#define REARM_MIN_FREE 8u
-
 int core_buf_group_init(struct core_reactor *r, struct buf_group *g, uint16_t bgid, unsigned num, unsigned size)
 {
 	struct io_uring_buf_reg reg;
@@ -78,7 +74,10 @@ void core_buf_group_put(struct buf_group *g, uint16_t bid)
 	io_uring_buf_ring_add(g->br, g->mem + (size_t)bid * g->size, g->size, bid, (int)g->mask, 0);
 	io_uring_buf_ring_advance(g->br, 1);
 	g->in_ring++;
-	if (g->stalled && g->in_ring >= REARM_MIN_FREE)
+	/* Every returned buffer goes to the oldest stalled source at once: a
+	 * threshold here left a source stalled for good when fewer buffers than
+	 * the threshold were free and their holders were waiting on it. */
+	if (g->stalled && g->in_ring > g->rearming)
 		core_src_rearm_stalled(g);
 }
 

@@ -53,14 +53,18 @@ enum src_kind { SRC_RECV, SRC_ACCEPT, SRC_RECVMSG };
 
 /* A multishot source: a socket whose completions are queued until its owner
  * coroutine asks for them. Buffers are queued through the group's per-bid
- * links, so a queue costs no memory of its own. */
+ * links, so a queue costs no memory of its own. Sources ended by -ENOBUFS
+ * wait in their group's stalled queue, served oldest first (core/src.c). */
 struct src {
 	uint8_t kind;
 	bool armed;          /* a multishot is in flight: its final CQE not yet seen */
+	bool pausing;        /* a cancel of the multishot is on its way */
+	bool started;        /* the owner has waited once: receives may be armed */
 	bool closing;        /* owner closed it: free after the final CQE */
 	bool eof;
-	bool stalled;        /* ended by -ENOBUFS; on the group's stalled list */
-	bool detaching;      /* owner waits for the multishot to end, no re-arm */
+	bool stalled;        /* ended by -ENOBUFS; on the group's stalled queue */
+	bool fifo_armed;     /* armed from the stalled queue; counted in grp->rearming */
+	bool detaching;      /* owner waits for the receive to end, no re-arm */
 	int err;             /* sticky error (negative errno) */
 	int fd;
 	struct core_reactor *r;
@@ -68,10 +72,11 @@ struct src {
 	int32_t head, tail;  /* queued buffer ids, -1 when empty */
 	uint32_t queued_bytes;
 	uint32_t high_water; /* pause (cancel the multishot) above this */
+	uint32_t pause_bytes;/* queued_bytes when the last cancel went */
 	struct task *waiter;
 	int wait_res;
 	struct core_timer timer;
-	struct src *next_stalled;
+	struct src *next_stalled, *prev_stalled;
 	/* accept queue */
 	int *accq;
 	unsigned acc_head, acc_len, acc_cap;
@@ -85,10 +90,14 @@ struct buf_group {
 	size_t mem_len, ring_len;
 	unsigned num, size, mask;
 	uint16_t bgid;
-	unsigned in_ring;     /* buffers currently owned by the kernel */
+	unsigned in_ring;     /* buffers given to the kernel and not yet seen in a CQE */
 	int32_t *next;        /* per-bid queue link */
 	uint32_t *len;        /* per-bid received length */
-	struct src *stalled;  /* sources ended by -ENOBUFS, waiting for buffers */
+	/* Sources ended by -ENOBUFS, first come first served: each returned
+	 * buffer re-arms the oldest, and no more are re-armed than there are
+	 * free buffers (a dry ring does not become a storm of -ENOBUFS). */
+	struct src *stalled, *stalled_tail;
+	unsigned rearming;    /* sources re-armed from that queue, first CQE not yet seen */
 };
 
 struct msg {
@@ -164,6 +173,8 @@ int core_src_arm(struct src *s);
 int core_src_wait(struct src *s, int timeout_ms);
 void core_src_close(struct src *s);
 int core_src_detach(struct src *s);
+/* core_src_rearm_stalled re-arms stalled sources, oldest first, while the
+ * ring has more free buffers than re-armed sources still to report. */
 void core_src_rearm_stalled(struct buf_group *g);
 bool core_src_pop_buf(struct src *s, uint16_t *bid, uint32_t *len);
 int core_src_accq_pop(struct src *s);

@@ -3,14 +3,29 @@
  *
  * Flow control: a source whose queue passes its high-water mark is paused by
  * cancelling the multishot; the owner re-arms it when it drains the queue. A
- * source ended by -ENOBUFS (ring dry) waits on the group's stalled list until
+ * source ended by -ENOBUFS (ring dry) waits on the group's stalled queue until
  * leases come back. In both cases TCP data waits in the socket buffer, so
- * nothing is lost and the sender is slowed by TCP itself. */
+ * nothing is lost and the sender is slowed by TCP itself.
+ *
+ * Sharing a ring. A multishot receive takes a buffer for every chunk its
+ * socket holds, so a source with a deep backlog can take many free buffers
+ * before its pause lands; at 1,000 relay sessions on a 1,024-buffer ring the
+ * ring ran dry and stayed dry. Two faults turned that into stalls: a returned
+ * buffer re-armed stalled sources only once 8 were free (a source stalled
+ * for good when fewer were free and their holders waited on it), and then
+ * re-armed every stalled source at once, newest first, for one to win and
+ * hundreds to fail with -ENOBUFS again (27 CQEs per buffer received). Now the
+ * stalled queue is first come first served, each free buffer re-arms one
+ * source (counted until its receive reports), a source that still has data
+ * queued does not jump that queue, and a pause sends one cancel instead of
+ * one per CQE over the mark. An idle connection still holds no buffer.
+ */
 #include "core/internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 /* Per-connection queue bound: a connection that is not being read holds at
@@ -61,20 +76,46 @@ int core_src_arm(struct src *s)
 	}
 	io_uring_sqe_set_data64(sqe, ud_pack(s, UD_SRC));
 	s->armed = true;
+	s->started = true;
 	return 0;
 }
 
-static void pause_src(struct src *s)
+/* Cancels the receive in flight. Each buffer CQE over the mark used to send
+ * another cancel; now one goes per mark's worth of queue growth (a cancel
+ * that meets the multishot while the kernel runs it may not stop it), or
+ * whenever force. */
+static void pause_src(struct src *s, bool force)
 {
+	if (s->pausing && !force && s->queued_bytes < s->pause_bytes + s->high_water)
+		return;
 	struct io_uring_sqe *sqe = core_get_sqe(s->r);
 	io_uring_prep_cancel64(sqe, ud_pack(s, UD_SRC), 0);
 	io_uring_sqe_set_data64(sqe, 0);
+	s->pausing = true;
+	s->pause_bytes = s->queued_bytes;
+}
+
+/* Whether a buffer source should have a receive in flight now. */
+static bool wants_data(const struct src *s)
+{
+	if (s->armed || s->stalled || !s->started || s->closing || s->detaching || s->eof || s->err)
+		return false;
+	if (s->queued_bytes > s->high_water)
+		return false;
+	/* While others wait in the stalled queue, a source that still has data
+	 * to read does not jump it: it re-arms once its queue is empty. */
+	return s->head < 0 || !s->grp->stalled;
+}
+
+static void refill(struct src *s)
+{
+	if (wants_data(s))
+		core_src_arm(s);
 }
 
 static void enqueue_buf(struct src *s, uint16_t bid, uint32_t len)
 {
 	struct buf_group *g = s->grp;
-	g->in_ring--;
 	g->len[bid] = len;
 	g->next[bid] = -1;
 	if (s->tail >= 0)
@@ -96,6 +137,9 @@ bool core_src_pop_buf(struct src *s, uint16_t *bid, uint32_t *len)
 	if (s->head < 0)
 		s->tail = -1;
 	s->queued_bytes -= *len;
+	/* Back under its mark: receive the next buffer while this one is
+	 * being consumed. */
+	refill(s);
 	return true;
 }
 
@@ -135,66 +179,124 @@ static void src_free(struct src *s)
 
 static void stall(struct src *s)
 {
-	if (s->stalled || s->closing)
+	struct buf_group *g = s->grp;
+	if (s->stalled || s->closing || s->detaching)
 		return;
 	s->stalled = true;
-	s->next_stalled = s->grp->stalled;
-	s->grp->stalled = s;
+	s->next_stalled = NULL;
+	s->prev_stalled = g->stalled_tail;
+	if (g->stalled_tail)
+		g->stalled_tail->next_stalled = s;
+	else
+		g->stalled = s;
+	g->stalled_tail = s;
+}
+
+static void unstall(struct src *s)
+{
+	struct buf_group *g = s->grp;
+	if (!s->stalled)
+		return;
+	if (s->prev_stalled)
+		s->prev_stalled->next_stalled = s->next_stalled;
+	else
+		g->stalled = s->next_stalled;
+	if (s->next_stalled)
+		s->next_stalled->prev_stalled = s->prev_stalled;
+	else
+		g->stalled_tail = s->prev_stalled;
+	s->next_stalled = s->prev_stalled = NULL;
+	s->stalled = false;
+}
+
+/* Whether the socket holds bytes to receive now. */
+static bool has_data(const struct src *s)
+{
+	int n = 0;
+	return ioctl(s->fd, FIONREAD, &n) == 0 && n > 0;
 }
 
 void core_src_rearm_stalled(struct buf_group *g)
 {
-	struct src *s = g->stalled;
-	g->stalled = NULL;
-	while (s) {
-		struct src *n = s->next_stalled;
-		s->stalled = false;
-		s->next_stalled = NULL;
-		/* Re-arm only for a reader who waits; others re-arm on their next read. */
-		if (s->waiter)
-			core_src_arm(s);
-		s = n;
+	/* A re-armed source whose socket holds data reports soon (a buffer,
+	 * -ENOBUFS again, EOF): counting those in flight keeps the re-arms
+	 * within the free buffers. A multishot also ends with -ENOBUFS on an
+	 * idle socket; its receive then waits for data and must not hold a
+	 * slot meanwhile, or the queue stops with every buffer free. */
+	while (g->stalled && g->in_ring > g->rearming) {
+		struct src *s = g->stalled;
+		unstall(s);
+		/* A source whose queue is full re-arms when its reader drains it. */
+		if (!wants_data(s))
+			continue;
+		core_src_arm(s);
+		if (s->armed && has_data(s)) {
+			s->fifo_armed = true;
+			g->rearming++;
+		}
 	}
+}
+
+static void complete_accept(struct src *s, int res, bool more)
+{
+	if (res >= 0) {
+		if (s->closing || accq_push(s, res) != 0)
+			close(res); /* nobody will take it */
+		if (s->acc_len > SRC_ACCEPT_PAUSE && s->armed)
+			pause_src(s, false);
+	} else if (res != -ECANCELED && !more) {
+		/* EMFILE and friends: report once; the next accept re-arms. */
+		s->wait_res = res;
+	}
+}
+
+static void complete_recv(struct src *s, const struct io_uring_cqe *cqe)
+{
+	struct buf_group *g = s->grp;
+	int res = cqe->res;
+
+	if (s->fifo_armed) {
+		s->fifo_armed = false;
+		g->rearming--;
+	}
+	if (cqe->flags & IORING_CQE_F_BUFFER) {
+		uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+		g->in_ring--; /* out of the kernel, whichever way it goes now */
+		if (s->closing || res <= 0) {
+			core_buf_group_put(g, bid);
+		} else {
+			enqueue_buf(s, bid, (uint32_t)res);
+			if (s->queued_bytes > s->high_water && s->armed)
+				pause_src(s, false);
+		}
+	}
+	if (res == 0 && s->kind == SRC_RECV)
+		s->eof = true;
+	else if (res == -ENOBUFS)
+		stall(s);
+	else if (res < 0 && res != -ECANCELED && !s->closing)
+		s->err = res;
 }
 
 void core_src_complete(struct src *s, const struct io_uring_cqe *cqe)
 {
 	bool more = cqe->flags & IORING_CQE_F_MORE;
-	int res = cqe->res;
 
-	if (!more)
+	if (!more) {
 		s->armed = false;
-	if (s->kind == SRC_ACCEPT) {
-		if (res >= 0) {
-			if (s->closing || accq_push(s, res) != 0)
-				close(res); /* nobody will take it */
-			if (s->acc_len > SRC_ACCEPT_PAUSE && s->armed)
-				pause_src(s);
-		} else if (res != -ECANCELED && !more) {
-			/* EMFILE and friends: report once; the next accept re-arms. */
-			s->wait_res = res;
-		}
-	} else {
-		if (cqe->flags & IORING_CQE_F_BUFFER) {
-			uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-			if (s->closing || res <= 0) {
-				core_buf_group_put(s->grp, bid);
-			} else {
-				enqueue_buf(s, bid, (uint32_t)res);
-				if (s->queued_bytes > s->high_water && s->armed)
-					pause_src(s);
-			}
-		}
-		if (res == 0 && s->kind == SRC_RECV)
-			s->eof = true;
-		else if (res == -ENOBUFS)
-			stall(s);
-		else if (res < 0 && res != -ECANCELED && !s->closing)
-			s->err = res;
+		s->pausing = false;
 	}
+	if (s->kind == SRC_ACCEPT)
+		complete_accept(s, cqe->res, more);
+	else
+		complete_recv(s, cqe);
 	if (!s->armed && s->closing) {
+		struct buf_group *g = s->grp;
 		s->r->inflight--;
 		src_free(s);
+		/* Its re-arm slot, if it had one, is free again. */
+		if (g && g->stalled && g->in_ring > g->rearming)
+			core_src_rearm_stalled(g);
 		return;
 	}
 	if (s->detaching) {
@@ -202,24 +304,36 @@ void core_src_complete(struct src *s, const struct io_uring_cqe *cqe)
 			core_unpark(s->waiter->co, 0);
 		return;
 	}
-	if (s->waiter) {
-		bool ready = s->head >= 0 || s->acc_len || s->eof || s->err || s->wait_res;
-		/* A multishot that ended on its own (not paused, not stalled) is
-		 * re-armed for the waiting reader. */
-		if (!ready && !s->armed && !s->stalled)
+	bool ready = s->head >= 0 || s->acc_len || s->eof || s->err || s->wait_res;
+	if (s->kind == SRC_ACCEPT) {
+		/* A multishot that ended on its own (not paused) is re-armed for
+		 * the waiting reader. */
+		if (s->waiter && !ready && !s->armed)
 			core_src_arm(s);
-		if (ready)
-			core_unpark(s->waiter->co, 0);
+	} else {
+		/* Re-arm a receive that ended while the reader is under its mark. */
+		refill(s);
+		if (s->grp->stalled && s->grp->in_ring > s->grp->rearming)
+			core_src_rearm_stalled(s->grp);
 	}
+	if (s->waiter && ready)
+		core_unpark(s->waiter->co, 0);
 }
 
 int core_src_wait(struct src *s, int timeout_ms)
 {
 	int ret;
-	if (!s->armed && !s->stalled) {
-		ret = core_src_arm(s);
-		if (ret < 0)
-			return ret;
+	if (s->kind == SRC_ACCEPT) {
+		if (!s->armed) {
+			ret = core_src_arm(s);
+			if (ret < 0)
+				return ret;
+		}
+	} else {
+		if (s->r->torn_down)
+			return -ECANCELED;
+		s->started = true;
+		refill(s);
 	}
 	s->waiter = core_current_task();
 	/* Safe to hibernate: the waiter, its timer and the queue are heap
@@ -234,16 +348,10 @@ int core_src_wait(struct src *s, int timeout_ms)
 int core_src_detach(struct src *s)
 {
 	s->detaching = true;
-	if (s->stalled) {
-		struct src **pp = &s->grp->stalled;
-		while (*pp && *pp != s)
-			pp = &(*pp)->next_stalled;
-		if (*pp)
-			*pp = s->next_stalled;
-		s->stalled = false;
-	}
+	if (s->grp)
+		unstall(s);
 	if (s->armed)
-		pause_src(s);
+		pause_src(s, true);
 	/* The op and the source must outlive the final CQE: wait for it even
 	 * through cancellation of the runtime. */
 	while (s->armed) {
@@ -263,18 +371,13 @@ void core_src_close(struct src *s)
 	uint32_t len;
 
 	s->closing = true;
-	while (core_src_pop_buf(s, &bid, &len))
-		core_buf_group_put(s->grp, bid);
+	if (s->grp) {
+		while (core_src_pop_buf(s, &bid, &len))
+			core_buf_group_put(s->grp, bid);
+		unstall(s);
+	}
 	while (s->acc_len)
 		close(core_src_accq_pop(s));
-	if (s->stalled) {
-		struct src **pp = &s->grp->stalled;
-		while (*pp && *pp != s)
-			pp = &(*pp)->next_stalled;
-		if (*pp)
-			*pp = s->next_stalled;
-		s->stalled = false;
-	}
 	if (s->waiter)
 		core_unpark(s->waiter->co, -ECANCELED);
 	/* The kernel keeps its own reference to the file while the multishot
@@ -283,7 +386,7 @@ void core_src_close(struct src *s)
 		close(s->fd);
 	s->fd = -1;
 	if (s->armed) {
-		pause_src(s);
+		pause_src(s, true);
 		r->inflight++;
 		return; /* freed by the final CQE */
 	}

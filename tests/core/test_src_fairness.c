@@ -1,0 +1,256 @@
+/* core/src: sharing a stream buffer ring among sources. A source ended by
+ * -ENOBUFS resumes as soon as any buffer is free, however few, and with far
+ * more sources than buffers, and most buffers held by a reader who keeps its
+ * leases, every source makes progress, its bytes intact and in order, while
+ * each reader holds its lease as if forwarding to a slow peer.
+ *
+ * No timing assertions: a source that stops making progress shows up as its
+ * reader's receive timing out (RECV_TIMEOUT_MS), long before .timeout. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/reactor.h"
+#include "core/sock.h"
+#include "helpers.h"
+
+#define RING_BUFS 16u
+#define BUF_SIZE 4096u
+/* A reader that stops getting data for this long has been starved. */
+#define RECV_TIMEOUT_MS 10000
+#define WRITE_CHUNK 8192u
+#define MAX_PAIRS 32u
+#define MAX_HOG_LEASES 64u
+
+/* Byte off of stream id: lost, repeated or reordered chunks change it. */
+static uint8_t t_pattern(unsigned id, uint64_t off)
+{
+	return (uint8_t)(off * 131u + (off >> 8) * 7u + (off >> 16) * 13u + id * 29u);
+}
+
+struct t_pair {
+	struct core_sock *tx, *rx;
+	unsigned id;
+	size_t total;          /* bytes the writer sends and the reader expects */
+	size_t received;
+	unsigned hold_yields;  /* the reader holds each lease across this many yields */
+	int err;               /* first failure: -errno, -EILSEQ for wrong bytes */
+	bool written, done;
+};
+
+struct t_case {
+	unsigned num_pairs;
+	size_t bytes_each;
+	size_t hog_bytes;      /* held as leases by one reader until the others finish */
+	/* results, read by the test thread after the runtime ends */
+	struct t_pair pairs[MAX_PAIRS];
+	unsigned hog_leases;
+	int free_while_hogged; /* ring buffers free once the hog holds its leases */
+	int free_at_end;
+	int setup_err;
+};
+
+static void t_writer(void *arg)
+{
+	struct t_pair *p = arg;
+	uint8_t chunk[WRITE_CHUNK];
+	size_t off = 0;
+	while (off < p->total) {
+		size_t n = p->total - off < sizeof chunk ? p->total - off : sizeof chunk;
+		for (size_t i = 0; i < n; i++)
+			chunk[i] = t_pattern(p->id, off + i);
+		int w = core_sock_send(p->tx, chunk, n, RECV_TIMEOUT_MS);
+		if (w < 0) {
+			if (!p->err)
+				p->err = w;
+			break;
+		}
+		off += n;
+	}
+	p->written = true;
+}
+
+static void t_reader(void *arg)
+{
+	struct t_pair *p = arg;
+	while (p->received < p->total && !p->err) {
+		struct core_buf b;
+		int n = core_sock_recv(p->rx, &b, RECV_TIMEOUT_MS);
+		if (n <= 0) {
+			p->err = n < 0 ? n : -EPIPE;
+			break;
+		}
+		for (int i = 0; i < n; i++)
+			if (b.data[i] != t_pattern(p->id, p->received + (size_t)i)) {
+				p->err = -EILSEQ;
+				break;
+			}
+		p->received += (size_t)n;
+		/* The lease is "being forwarded to a slow peer" meanwhile. */
+		for (unsigned y = 0; y < p->hold_yields; y++)
+			core_yield();
+		core_buf_release(&b);
+	}
+	p->done = true;
+}
+
+/* Polls *flag each millisecond until it is set or ms pass. */
+static bool t_await(const bool *flag, int ms)
+{
+	uint64_t deadline = t_now_ns() + (uint64_t)ms * 1000000u;
+	while (!*(const volatile bool *)flag) {
+		if (t_now_ns() >= deadline)
+			return false;
+		core_sleep(1);
+	}
+	return true;
+}
+
+/* Connects a loopback TCP pair: tx writes, rx reads. */
+static int t_pair_open(struct t_pair *p, int lfd, uint16_t port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int err = 0;
+	int cfd = core_tcp_connect((struct sockaddr *)&a, sizeof a, RECV_TIMEOUT_MS);
+	if (cfd < 0)
+		return cfd;
+	int sfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC); /* connected: in the backlog */
+	if (sfd < 0) {
+		err = -errno;
+		close(cfd);
+		return err;
+	}
+	p->tx = core_sock_new(cfd, &err);
+	if (!p->tx) {
+		close(sfd);
+		return err;
+	}
+	p->rx = core_sock_new(sfd, &err);
+	return p->rx ? 0 : err;
+}
+
+static void t_case_main(void *arg)
+{
+	struct t_case *c = arg;
+	struct t_pair hog = {.id = 1000, .total = c->hog_bytes};
+	struct core_buf leases[MAX_HOG_LEASES];
+	uint16_t port;
+	int lfd = t_listen_tcp(&port);
+
+	/* The hog: its bytes are all in its socket before it reads, so it
+	 * takes whole buffers, and keeps them. */
+	if (c->hog_bytes) {
+		c->setup_err = t_pair_open(&hog, lfd, port);
+		if (c->setup_err)
+			goto out;
+		core_spawn(t_writer, &hog);
+		if (!t_await(&hog.written, RECV_TIMEOUT_MS)) {
+			c->setup_err = -ETIMEDOUT;
+			goto out;
+		}
+		while (hog.received < hog.total && c->hog_leases < MAX_HOG_LEASES) {
+			struct core_buf *b = &leases[c->hog_leases];
+			int n = core_sock_recv(hog.rx, b, RECV_TIMEOUT_MS);
+			if (n <= 0) {
+				c->setup_err = n < 0 ? n : -EPIPE;
+				goto out;
+			}
+			hog.received += (size_t)n;
+			c->hog_leases++;
+		}
+		c->free_while_hogged = core_buf_free_count(0);
+	}
+	for (unsigned i = 0; i < c->num_pairs; i++) {
+		struct t_pair *p = &c->pairs[i];
+		p->id = i;
+		p->total = c->bytes_each;
+		p->hold_yields = 1 + i % 4;
+		c->setup_err = t_pair_open(p, lfd, port);
+		if (c->setup_err)
+			goto out;
+	}
+	for (unsigned i = 0; i < c->num_pairs; i++) {
+		core_spawn(t_writer, &c->pairs[i]);
+		core_spawn(t_reader, &c->pairs[i]);
+	}
+	/* Every reader ends by itself: done, or its receive timed out. */
+	for (unsigned i = 0; i < c->num_pairs; i++)
+		while (!c->pairs[i].done || !c->pairs[i].written)
+			core_sleep(1);
+out:
+	for (unsigned i = 0; i < c->hog_leases; i++)
+		core_buf_release(&leases[i]);
+	core_sock_close(hog.tx);
+	core_sock_close(hog.rx);
+	for (unsigned i = 0; i < c->num_pairs; i++) {
+		core_sock_close(c->pairs[i].tx);
+		core_sock_close(c->pairs[i].rx);
+		c->pairs[i].tx = c->pairs[i].rx = NULL;
+	}
+	close(lfd);
+	c->free_at_end = core_buf_free_count(0);
+	core_rt_shutdown(core_reactor_rt(core_self()));
+}
+
+static void t_case_run(struct t_case *c)
+{
+	struct core_rt_opts o = {.num_threads = 1, .stream_bufs = RING_BUFS, .stream_buf_size = BUF_SIZE};
+	struct t_rt t;
+	t_rt_start(&t, &o, t_case_main, c);
+	cr_assert_eq(t_rt_join(&t), 0);
+	cr_assert_eq(c->setup_err, 0, "setting up: %s", strerror(-c->setup_err));
+	for (unsigned i = 0; i < c->num_pairs; i++) {
+		const struct t_pair *p = &c->pairs[i];
+		cr_expect_eq(p->err, 0, "source %u of %u: %s after %zu of %zu bytes", i, c->num_pairs,
+			     strerror(-p->err), p->received, p->total);
+		cr_expect_eq(p->received, p->total, "source %u: %zu of %zu bytes", i, p->received, p->total);
+	}
+	cr_expect_eq(c->free_at_end, (int)RING_BUFS, "every lease back in the ring");
+}
+
+/* The hog leaves fewer free buffers than a reader drains in one batch: the
+ * stalled source must be re-armed by the first buffer that comes back. */
+Test(core_src, stalled_source_resumes_with_few_free_buffers, .timeout = 60)
+{
+	struct t_case *c = calloc(1, sizeof *c);
+	cr_assert_not_null(c);
+	c->num_pairs = 1;
+	c->bytes_each = 1024 * 1024;
+	c->hog_bytes = 10 * BUF_SIZE;
+	t_case_run(c);
+	cr_expect_geq(c->hog_leases, 10u);
+	cr_expect_leq(c->free_while_hogged, (int)RING_BUFS - 10, "the hog holds its leases");
+	free(c);
+}
+
+/* 32 sources with deep backlogs on a 16-buffer ring, 12 of those buffers
+ * held by the hog: the other 4 go round every source. */
+Test(core_src, every_source_progresses_on_a_ring_smaller_than_its_sources, .timeout = 120)
+{
+	struct t_case *c = calloc(1, sizeof *c);
+	cr_assert_not_null(c);
+	c->num_pairs = MAX_PAIRS;
+	c->bytes_each = 256 * 1024;
+	c->hog_bytes = 12 * BUF_SIZE;
+	t_case_run(c);
+	cr_expect_leq(c->free_while_hogged, (int)RING_BUFS - 12, "the hog holds its leases");
+	free(c);
+}
+
+/* Without a hog, 32 sources over 16 buffers, each reader slow to let go. */
+Test(core_src, sources_outnumbering_buffers_deliver_intact_and_in_order, .timeout = 120)
+{
+	struct t_case *c = calloc(1, sizeof *c);
+	cr_assert_not_null(c);
+	c->num_pairs = MAX_PAIRS;
+	c->bytes_each = 512 * 1024;
+	t_case_run(c);
+	free(c);
+}
