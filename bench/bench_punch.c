@@ -99,7 +99,7 @@ static void usage(FILE *f)
 		"  --peers N             --node: peers of the hub, 1..%d (default %d)\n"
 		"  --idle S              --node: each idle window (default 30s)\n"
 		"  --atmosphere PATH     the node binary (default: 'atmosphere' beside this one)\n"
-		"  --script PATH         bench/punch.sh (default: found in the source tree)\n"
+		"  --script PATH         bench/punch.sh (default: the source tree, or PREFIX/share/atmosphere)\n"
 		"  --json                print one JSON object instead of the table\n"
 		"  --json-out FILE       also write that JSON object to FILE\n\n"
 		"Exit status: 0 ran (failed rounds are results), 1 could not run or was stopped,\n"
@@ -209,6 +209,10 @@ static bool find_script(const struct popts *o, char *out, size_t out_len)
 		return true;
 	if (exe_dir(dir, sizeof dir)) {
 		snprintf(out, out_len, "%.*s/../../bench/punch.sh", (int)(out_len - 32), dir);
+		if (script_ok(out))
+			return true;
+		/* Installed: PREFIX/bin/atmosphere-bench and PREFIX/share/atmosphere/. */
+		snprintf(out, out_len, "%.*s/../share/atmosphere/bench/punch.sh", (int)(out_len - 48), dir);
 		if (script_ok(out))
 			return true;
 	}
