@@ -426,7 +426,7 @@ static int recv_piece(struct bench_wconn *c, struct core_buf *b, int timeout_ms)
 		return core_sock_recv(c->sock, b, timeout_ms);
 	int n = tls_recv(c, timeout_ms);
 	b->data = tls_plain;
-	b->len = n > 0 ? (size_t)n : 0;
+	b->len = n > 0 ? (uint32_t)n : 0;
 	return n;
 }
 
