@@ -15,17 +15,8 @@ bin=${1:?usage: aiohttp_relay.sh BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/natlab.sh"
 . "$here/lib.sh"
-natlab_require || exit 77
 "$nd_py" -c 'import aiohttp' 2>/dev/null || { echo "SKIP: $nd_py lacks aiohttp (python3-aiohttp)"; exit 77; }
-nd_setup "$bin"
-natlab_init
-trap 'natlab_cleanup; nd_cleanup' EXIT
-trap 'exit 1' INT TERM
-fail=0
-bad() {
-	echo "FAIL: $*"
-	fail=1
-}
+nd_begin "$bin" lab
 
 nd_lab_public --no-relay
 nd_relay_log=$nd_tmp/min_relay.out

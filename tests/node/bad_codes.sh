@@ -19,15 +19,8 @@ set -u
 bin=${1:?usage: bad_codes.sh BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
-nd_setup "$bin"
-trap nd_cleanup EXIT
-trap 'exit 1' INT TERM
+nd_begin "$bin"
 codes="$nd_py $here/codes.py"
-fail=0
-bad() {
-	echo "FAIL: $*"
-	fail=1
-}
 
 nd_loopback_servers
 rob=$nd_tmp/rob

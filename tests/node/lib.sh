@@ -5,6 +5,8 @@
 # tests), and HOME is its $ATMOSPHERE_HOME. Every wait polls a condition
 # against a deadline; nothing sleeps to synchronise.
 #
+#   nd_begin BINARY [lab]    a test's start: nd_setup, the NAT lab, traps, fail=0
+#   bad MESSAGE              reports a failed check (sets fail=1)
 #   nd_setup BINARY          checks the binary, makes $nd_tmp (removed at exit)
 #   nd_run HOST HOME ARGS..  runs `atmosphere ARGS` as that node
 #   nd_start HOST HOME LOG ARGS..   the same in the background; pid in $nd_pid
@@ -23,6 +25,31 @@
 
 nd_py=/usr/bin/python3
 nd_pids=""
+
+# nd_begin BINARY [lab]: the common start of a node test. Checks the binary
+# and makes $nd_tmp; with "lab" it first skips (exit 77) unless the NAT lab
+# can run (root, ip, nft: natlab_require) and then builds it. Everything is
+# removed at exit; INT and TERM exit 1. Sets fail=0 for bad().
+nd_begin() {
+	if [ "${2:-}" = lab ]; then
+		natlab_require || exit 77
+	fi
+	nd_setup "$1"
+	if [ "${2:-}" = lab ]; then
+		natlab_init
+		trap 'natlab_cleanup; nd_cleanup' EXIT
+	else
+		trap nd_cleanup EXIT
+	fi
+	trap 'exit 1' INT TERM
+	fail=0
+}
+
+# bad MESSAGE: reports a failed check and marks the test failed ($fail).
+bad() {
+	echo "FAIL: $*"
+	fail=1
+}
 
 nd_setup() {
 	nd_bin=$1

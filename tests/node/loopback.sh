@@ -14,14 +14,7 @@ set -u
 bin=${1:?usage: loopback.sh BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
-nd_setup "$bin"
-trap nd_cleanup EXIT
-trap 'exit 1' INT TERM
-fail=0
-bad() {
-	echo "FAIL: $*"
-	fail=1
-}
+nd_begin "$bin"
 dump() {
 	for f in "$rob".log* "$matt".out*; do
 		echo "== ${f##*/}"

@@ -19,16 +19,7 @@ bin=${1:?usage: multi_relay.sh BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/natlab.sh"
 . "$here/lib.sh"
-natlab_require || exit 77
-nd_setup "$bin"
-natlab_init
-trap 'natlab_cleanup; nd_cleanup' EXIT
-trap 'exit 1' INT TERM
-fail=0
-bad() {
-	echo "FAIL: $*"
-	fail=1
-}
+nd_begin "$bin" lab
 dump() {
 	for f in "$rob.log" "$matt.out" "$nd_tmp"/relay*.out; do
 		echo "== ${f##*/}"

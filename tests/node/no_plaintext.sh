@@ -16,18 +16,9 @@ bin=${1:?usage: no_plaintext.sh BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/natlab.sh"
 . "$here/lib.sh"
-natlab_require || exit 77
 command -v tcpdump >/dev/null 2>&1 || { echo "SKIP: tcpdump not found"; exit 77; }
 "$nd_py" -c 'import aiohttp' 2>/dev/null || { echo "SKIP: $nd_py lacks aiohttp (python3-aiohttp)"; exit 77; }
-nd_setup "$bin"
-natlab_init
-trap 'natlab_cleanup; nd_cleanup' EXIT
-trap 'exit 1' INT TERM
-fail=0
-bad() {
-	echo "FAIL: $*"
-	fail=1
-}
+nd_begin "$bin" lab
 
 nd_lab_public
 natlab_site a full_cone

@@ -24,11 +24,7 @@ bin=${1:?usage: pairs.sh BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/natlab.sh"
 . "$here/lib.sh"
-natlab_require || exit 77
-nd_setup "$bin"
-natlab_init
-trap 'natlab_cleanup; nd_cleanup' EXIT
-trap 'exit 1' INT TERM
+nd_begin "$bin" lab
 
 types="none full_cone restricted_cone port_restricted symmetric"
 # Each mixed pair runs both ways round (Rob, who issues the code, behind

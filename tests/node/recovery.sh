@@ -19,17 +19,8 @@ bin=${1:?usage: recovery.sh BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/natlab.sh"
 . "$here/lib.sh"
-natlab_require || exit 77
 command -v conntrack >/dev/null 2>&1 || { echo "SKIP: conntrack not found (Debian package conntrack)"; exit 77; }
-nd_setup "$bin"
-natlab_init
-trap 'natlab_cleanup; nd_cleanup' EXIT
-trap 'exit 1' INT TERM
-fail=0
-bad() {
-	echo "FAIL: $*"
-	fail=1
-}
+nd_begin "$bin" lab
 dump() {
 	for f in "$rob.log" "$matt.out" "$nd_tmp"/relay*.out; do
 		echo "== ${f##*/}"
