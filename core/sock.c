@@ -178,6 +178,11 @@ bool core_sock_recv_ready(const struct core_sock *s)
 	return s->src.head >= 0 || s->src.eof || s->src.err;
 }
 
+bool core_sock_recv_queued(const struct core_sock *s)
+{
+	return s->src.head >= 0;
+}
+
 int core_sock_recv(struct core_sock *s, struct core_buf *out, int timeout_ms)
 {
 	struct src *src = &s->src;

@@ -77,6 +77,10 @@ int core_sock_recv(struct core_sock *s, struct core_buf *out, int timeout_ms);
 /* core_sock_recv_ready returns whether core_sock_recv would not suspend. */
 bool core_sock_recv_ready(const struct core_sock *s);
 
+/* core_sock_recv_queued returns whether a received buffer is waiting, so
+ * that core_sock_recv returns data (not the end or an error) at once. */
+bool core_sock_recv_queued(const struct core_sock *s);
+
 /* core_sock_send sends all len bytes. Returns len or -errno. The caller's
  * memory is free again when it returns. Suspends. */
 int core_sock_send(struct core_sock *s, const void *data, size_t len, int timeout_ms);

@@ -183,6 +183,13 @@ nomem:
 
 bool net_stream_is_tls(const struct net_stream *st) { return st->ssl != NULL; }
 struct core_sock *net_stream_sock(struct net_stream *st) { return st->s; }
+bool net_stream_recv_queued(const struct net_stream *st)
+{
+	if (st->ssl || !st->s)
+		return false;
+	return st->pend || core_sock_recv_queued(st->s);
+}
+
 const char *net_stream_tls_error(const struct net_stream *st) { return st->tls_err ? st->tls_err : ""; }
 
 /* Sends everything the TLS engine has queued. Caller holds the write lock. */

@@ -94,6 +94,11 @@ int net_stream_detach(struct net_stream *st);
 int net_stream_attach(struct net_stream *st);
 
 bool net_stream_is_tls(const struct net_stream *st);
+
+/* net_stream_recv_queued returns whether net_stream_recv would return data
+ * (> 0) at once, without suspending: a received buffer or fed-back bytes
+ * are waiting. Always false on TLS streams (not worth the engine's state). */
+bool net_stream_recv_queued(const struct net_stream *st);
 struct core_sock *net_stream_sock(struct net_stream *st);
 
 /* net_stream_tls_error describes the last TLS failure on st ("" if none). */
