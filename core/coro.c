@@ -376,6 +376,13 @@ void core_coro_hibernate(void)
 		co->hibernate_at_yield = true;
 }
 
+void core_coro_hibernate_cancel(void)
+{
+	struct core_coro *co = tls_sched.current;
+	if (co)
+		co->hibernate_at_yield = false;
+}
+
 bool core_coro_hibernating(const struct core_coro *co)
 {
 	return co->frozen != NULL;

@@ -93,6 +93,11 @@ void core_coro_trim_stack(void);
  * cannot be allocated the stack simply stays resident. */
 void core_coro_hibernate(void);
 
+/* core_coro_hibernate_cancel withdraws the running coroutine's request: for
+ * a wait that returned without suspending (a timeout of 0, a runtime being
+ * torn down), so that the request cannot apply to a later, unsafe one. */
+void core_coro_hibernate_cancel(void);
+
 /* core_coro_hibernating: whether co's stack is currently given back. */
 bool core_coro_hibernating(const struct core_coro *co);
 

@@ -226,8 +226,11 @@ void core_src_rearm_stalled(struct buf_group *g)
 	while (g->stalled && g->in_ring > g->rearming) {
 		struct src *s = g->stalled;
 		unstall(s);
-		/* A source whose queue is full re-arms when its reader drains it. */
-		if (!wants_data(s))
+		/* A source with buffers still queued re-arms when its reader takes
+		 * them (core_src_pop_buf): re-arming it now, under a flood, would
+		 * cost a receive and another -ENOBUFS per buffer freed. A source
+		 * whose queue is full re-arms when its reader drains it. */
+		if (s->head >= 0 || !wants_data(s))
 			continue;
 		core_src_arm(s);
 		if (s->armed && has_data(s)) {
@@ -302,6 +305,9 @@ void core_src_complete(struct src *s, const struct io_uring_cqe *cqe)
 	if (s->detaching) {
 		if (!s->armed && s->waiter)
 			core_unpark(s->waiter->co, 0);
+		/* Its re-arm slot, if it had one, is free again. */
+		if (s->grp && s->grp->stalled && s->grp->in_ring > s->grp->rearming)
+			core_src_rearm_stalled(s->grp);
 		return;
 	}
 	bool ready = s->head >= 0 || s->acc_len || s->eof || s->err || s->wait_res;
@@ -341,6 +347,9 @@ int core_src_wait(struct src *s, int timeout_ms)
 	if (s->waiter->hibernate_waits)
 		core_coro_hibernate();
 	ret = core_park(timeout_ms);
+	/* core_park may return without switching out (teardown, no memory for
+	 * its timer): the request must not carry over to another wait. */
+	core_coro_hibernate_cancel();
 	s->waiter = NULL;
 	return ret;
 }

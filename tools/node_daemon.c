@@ -50,9 +50,10 @@
 #define PUNCH_EVERY_MS 250
 /* On the relay, keep trying direct in the background: a short punch both
  * sides run at once (the lower node id leads and starts the other with
- * MSG_PUNCH over the relay), 15 s after the path was lost, then at doubling
- * gaps up to 2 min, from the start again when candidates change. A pair
- * that cannot go direct (symmetric NATs) then costs a few bytes a second. */
+ * MSG_PUNCH over the relay): at once when a direct path is lost, then after
+ * gaps of 15 s doubling up to 2 min; new candidates (a HELLO) start the
+ * sequence again after their own punch window. A pair that cannot go direct
+ * (symmetric NATs) then costs a few bytes a second. */
 #define REPUNCH_FIRST_MS 15000
 #define REPUNCH_MAX_MS 120000
 #define REPUNCH_WINDOW_MS 1500
@@ -121,6 +122,7 @@ struct npeer {
 	int num_cand;
 	uint64_t punch_until_ms, next_punch_ms, next_repunch_ms;
 	uint32_t repunch_gap_ms;        /* 0: the next background punch is the first */
+	uint64_t last_punch_req_ms;     /* when a peer's MSG_PUNCH last started one */
 	bool ttl_sent;
 	uint64_t bytes_in, bytes_out;
 	double rtt_ms;
@@ -409,8 +411,12 @@ static void pick_relay(struct npeer *p)
 	if (!p)
 		return;
 	struct link *cur = p->relay, *best = NULL;
-	if (cur && (!cur->used || cur->peer != p))
+	if (cur && (!cur->used || cur->peer != p)) {
+		/* Discarded, or its slot now serves another session: never send
+		 * on it again, whether or not a replacement is found below. */
 		cur = NULL;
+		p->relay = NULL;
+	}
 	if (cur && link_paired(cur))
 		return;
 	for (size_t i = 0; i < MAX_LINKS; i++) {
@@ -502,6 +508,10 @@ static int peer_send_to(struct npeer *p, uint8_t type, const void *body, size_t 
 		p->tx_direct_ms = now_ms();
 		return send_raw_udp(&p->direct, p->direct_len, pkt, pl, 0);
 	}
+	/* Only a link that still belongs to p (a freed slot may serve another
+	 * session by now). */
+	if (!p->relay || !p->relay->used || p->relay->peer != p)
+		return -ENOTCONN;
 	return send_on_link(p->relay, pkt, pl);
 }
 
@@ -831,8 +841,10 @@ static void on_hello(struct npeer *p, json_object *o)
 		}
 	if (!p->hello_sent)
 		send_hello(p); /* the responder answers the initiator's */
-	/* Punch: both sides do this as soon as each has the other's list. */
+	/* Punch: both sides do this as soon as each has the other's list; the
+	 * background sequence starts again after this window. */
 	p->repunch_gap_ms = 0;
+	p->next_repunch_ms = now_ms() + PUNCH_WINDOW_MS;
 	p->punch_until_ms = now_ms() + PUNCH_WINDOW_MS;
 	p->next_punch_ms = 0;
 	p->ttl_sent = false;
@@ -1005,9 +1017,15 @@ static void handle_plain(struct npeer *p, const uint8_t *m, size_t n, const stru
 	} else if (type == MSG_TEXT) {
 		deliver_text(p, m, n);
 	} else if (type == MSG_PUNCH && n == 0) {
-		/* The leader's background attempt: punch with it, now. */
-		if (!p->direct_ok && p->num_cand)
-			start_punch(p, now_ms(), REPUNCH_WINDOW_MS);
+		/* The leader's background attempt: punch with it, now. At most one
+		 * such window per half first gap, and none while one runs: a peer
+		 * cannot make us a packet reflector by repeating it. */
+		uint64_t t = now_ms();
+		if (!p->direct_ok && p->num_cand && t >= p->punch_until_ms &&
+		    t >= p->last_punch_req_ms + REPUNCH_FIRST_MS / 2) {
+			p->last_punch_req_ms = t;
+			start_punch(p, t, REPUNCH_WINDOW_MS);
+		}
 	} else if (type == MSG_OBSERVED && n > 0 && n < sizeof p->observed) {
 		char a[sizeof p->observed];
 		struct sockaddr_storage sa;

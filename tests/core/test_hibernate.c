@@ -103,6 +103,25 @@ Test(core_hibernate, only_when_asked)
 	core_coro_free(co);
 }
 
+static void ask_then_withdraw(void *arg)
+{
+	(void)arg;
+	core_coro_hibernate();
+	core_coro_hibernate_cancel(); /* as after a wait that did not suspend */
+	core_coro_yield();
+}
+
+Test(core_hibernate, a_withdrawn_request_does_not_apply_to_the_next_yield)
+{
+	int err = 0;
+	struct core_coro *co = core_coro_new(ask_then_withdraw, NULL, 0, &err);
+	cr_assert_not_null(co);
+	cr_assert(core_coro_resume(co));
+	cr_assert_not(core_coro_hibernating(co), "core_coro_hibernate_cancel withdrew the request");
+	cr_assert_not(core_coro_resume(co));
+	core_coro_free(co);
+}
+
 static void hibernate_forever(void *arg)
 {
 	(void)arg;
