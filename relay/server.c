@@ -516,6 +516,13 @@ static void accept_loop(void *arg)
 		 * (delayed by up to 40 ms) would add to every small message. */
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		/* A bounded kernel queue per client (RELAY_DEFAULT_RCVBUF): what a
+		 * stranger can make the kernel hold for us, and what keeps a
+		 * thousand busy sessions out of tcp_mem pressure. */
+		if (srv->o.rcvbuf != RELAY_RCVBUF_AUTO) {
+			int sz = (int)(srv->o.rcvbuf > INT32_MAX / 2 ? INT32_MAX / 2 : srv->o.rcvbuf);
+			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+		}
 		a->th = th;
 		a->fd = fd;
 		a->tls = aa.tls;
@@ -640,6 +647,8 @@ struct relay_server *relay_server_new(const struct relay_opts *opts, int *err, c
 		o->max_sessions = RELAY_DEFAULT_MAX_SESSIONS;
 	if (!o->max_conns_per_ip)
 		o->max_conns_per_ip = RELAY_DEFAULT_MAX_CONNS_PER_IP;
+	if (!o->rcvbuf)
+		o->rcvbuf = RELAY_DEFAULT_RCVBUF;
 	if (!o->handshake_ms)
 		o->handshake_ms = RELAY_DEFAULT_HANDSHAKE_MS;
 	if (!o->ping_ms)

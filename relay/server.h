@@ -45,7 +45,16 @@ enum relay_defaults {
 	RELAY_DEFAULT_IDLE_MS = 600000,               /* no message either way */
 	RELAY_DEFAULT_WRITE_MS = 60000,               /* a peer that does not read */
 	RELAY_DEFAULT_MAX_HEADER = 8192,
+	/* Kernel receive buffer per client socket. Left to autotuning, a socket
+	 * whose data waits for the relay grows to tcp_rmem's maximum (6 MiB):
+	 * 1,000 busy sessions then reach tcp_mem's pressure mark (measured:
+	 * 1.6 GB of socket memory) and the kernel's pruning stalls everything.
+	 * 1 MiB still fills 10 MB/s per connection at 100 ms RTT. */
+	RELAY_DEFAULT_RCVBUF = 1024 * 1024,
 };
+
+/* relay_opts.rcvbuf value: leave the receive buffer to kernel autotuning. */
+#define RELAY_RCVBUF_AUTO UINT32_MAX
 
 struct relay_opts {
 	const char *host;           /* listen address, NULL: 0.0.0.0 */
@@ -60,6 +69,7 @@ struct relay_opts {
 	unsigned idle_ms;
 	unsigned write_ms;
 	unsigned max_header;        /* <= RELAY_DEFAULT_MAX_HEADER */
+	uint32_t rcvbuf;            /* SO_RCVBUF per client socket; 0: default, or RELAY_RCVBUF_AUTO */
 	const char *tls_cert;       /* PEM chain: port serves wss:// (TLS 1.2/1.3) */
 	const char *tls_key;
 	bool plain;                 /* with TLS: also serve ws:// on plain_port */

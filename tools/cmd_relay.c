@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/parse.h"
 #include "relay/server.h"
 #include "stun/server.h"
 #include <arpa/inet.h>
@@ -31,6 +32,8 @@ static void help(void)
 	       "                          beyond it the first client is not read\n"
 	       "  --max-sessions N        sessions at once (default %u)\n"
 	       "  --max-conns-per-ip N    connections from one address (default %u)\n"
+	       "  --rcvbuf BYTES|auto     kernel receive buffer per client socket (default 1M;\n"
+	       "                          auto: the kernel's autotuning, up to tcp_rmem's maximum)\n"
 	       "  --handshake-timeout D   time to send the HTTP request (default 10s)\n"
 	       "  --ping-interval D       WebSocket ping when a client is silent (default 30s);\n"
 	       "                          no answer within another interval ends it\n"
@@ -57,7 +60,7 @@ static void help(void)
 }
 
 enum {
-	OPT_HOST = 256, OPT_PORT, OPT_THREADS, OPT_MAXMSG, OPT_HOLD, OPT_MAXSESS, OPT_PERIP, OPT_HS, OPT_PING,
+	OPT_HOST = 256, OPT_PORT, OPT_THREADS, OPT_MAXMSG, OPT_HOLD, OPT_MAXSESS, OPT_PERIP, OPT_RCVBUF, OPT_HS, OPT_PING,
 	OPT_IDLE, OPT_WRITE, OPT_QUIET, OPT_JSONLOG, OPT_CERT, OPT_KEY, OPT_PLAIN, OPT_STUNPORT, OPT_STUNRATE,
 };
 
@@ -106,6 +109,7 @@ static int relay_main(int argc, char **argv)
 		{"hold", required_argument, 0, OPT_HOLD},
 		{"max-sessions", required_argument, 0, OPT_MAXSESS},
 		{"max-conns-per-ip", required_argument, 0, OPT_PERIP},
+		{"rcvbuf", required_argument, 0, OPT_RCVBUF},
 		{"handshake-timeout", required_argument, 0, OPT_HS},
 		{"ping-interval", required_argument, 0, OPT_PING},
 		{"idle-timeout", required_argument, 0, OPT_IDLE},
@@ -157,6 +161,17 @@ static int relay_main(int argc, char **argv)
 			if (!cli_parse_uint("relay", "--max-sessions", optarg, 1, 10000000, &v))
 				return 2;
 			o.max_sessions = (unsigned)v;
+			break;
+		case OPT_RCVBUF:
+			if (!strcmp(optarg, "auto")) {
+				o.rcvbuf = RELAY_RCVBUF_AUTO;
+			} else {
+				uint64_t sz;
+				if (core_parse_size(optarg, 4096, 1u << 30, &sz) != 0)
+					return cli_usage_error("relay", "--rcvbuf '%s': expected a size from 4K to 1G, or auto",
+							       optarg);
+				o.rcvbuf = (uint32_t)sz;
+			}
 			break;
 		case OPT_PERIP:
 			if (!cli_parse_uint("relay", "--max-conns-per-ip", optarg, 1, 10000000, &v))

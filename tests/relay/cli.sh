@@ -11,7 +11,7 @@ trap 'rm -rf "$dir"' EXIT INT TERM
 "$bin" relay --help >"$dir/out" 2>"$dir/err"
 rc=$?
 [ $rc -eq 0 ] || fail "--help exited $rc"
-for o in --host --port --threads --max-message --hold --max-sessions --max-conns-per-ip \
+for o in --host --port --threads --max-message --hold --max-sessions --max-conns-per-ip --rcvbuf \
 	--handshake-timeout --ping-interval --idle-timeout --write-timeout --help; do
 	grep -q -- "$o" "$dir/out" || fail "--help does not list $o"
 done
@@ -19,7 +19,7 @@ done
 
 # value, option, text the message must quote
 for args in "--port abc" "--port 65536" "--port -1" "--threads 0" "--max-message x" \
-	"--handshake-timeout 5q" "--ping-interval 0" "--bogus" "stray"; do
+	"--handshake-timeout 5q" "--ping-interval 0" "--rcvbuf 1x" "--rcvbuf 100" "--bogus" "stray"; do
 	# shellcheck disable=SC2086
 	timeout 10 "$bin" relay $args >"$dir/out" 2>"$dir/err" </dev/null
 	rc=$?
@@ -30,4 +30,31 @@ for args in "--port abc" "--port 65536" "--port -1" "--threads 0" "--max-message
 done
 timeout 10 "$bin" relay --port abc 2>"$dir/err"
 grep -q "port" "$dir/err" || fail "--port abc: message does not name the option: $(cat "$dir/err")"
+
+# --rcvbuf bounds the kernel's receive buffer of every client socket (the
+# kernel doubles what it grants, up to rmem_max): 64K by default is 1M, and
+# what a connected client's socket on the relay side shows.
+if command -v ss >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; then
+	for case in "64K 65536" "default 1048576"; do
+		set -- $case
+		extra=""; [ "$1" = default ] || extra="--rcvbuf $1"
+		# shellcheck disable=SC2086
+		"$bin" relay --host 127.0.0.1 --port 0 --threads 1 $extra >"$dir/rout" 2>&1 &
+		rpid=$!
+		i=0
+		while ! grep -q 'relay listening on 127.0.0.1:' "$dir/rout" 2>/dev/null; do
+			i=$((i + 1)); [ $i -lt 100 ] || fail "relay did not start: $(cat "$dir/rout")"; sleep 0.05
+		done
+		port=$(sed -n 's/^relay listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$dir/rout" | head -1)
+		python3 -c 'import socket,sys,time; s=socket.create_connection(("127.0.0.1",int(sys.argv[1]))); time.sleep(1.5)' "$port" &
+		cpid=$!
+		sleep 0.5
+		rmax=$(cat /proc/sys/net/core/rmem_max)
+		want=$2; [ "$want" -le "$rmax" ] || want=$rmax
+		rb=$(ss -tmnH state established "sport = :$port" | sed -n 's/.*rb\([0-9]*\).*/\1/p' | head -1)
+		[ -n "$rb" ] && [ "$rb" -eq $((2 * want)) ] || fail "--rcvbuf $1: relay-side socket rb '$rb', want $((2 * want))"
+		wait "$cpid"
+		kill "$rpid"; wait "$rpid" 2>/dev/null
+	done
+fi
 echo "ok cli"
