@@ -120,6 +120,16 @@ static void header(uint8_t *out, uint32_t type, uint32_t len, uint32_t cookie, u
 	fill_random(out + 8, 12, rng);
 }
 
+/* with_attr writes a Binding header whose length field says len_field,
+ * followed by one 4-byte attribute of type attr with random value: 28 bytes. */
+static void with_attr(uint8_t *out, uint32_t len_field, uint32_t attr, uint64_t *rng)
+{
+	header(out, BENCH_STUN_BINDING_REQUEST, len_field, BENCH_STUN_MAGIC, rng);
+	put16(out + 20, attr);
+	put16(out + 22, 4);
+	fill_random(out + 24, 4, rng);
+}
+
 size_t bench_stun_garbage(uint8_t *out, size_t cap, enum bench_stun_garbage kind, uint64_t *rng)
 {
 	size_t len;
@@ -151,20 +161,14 @@ size_t bench_stun_garbage(uint8_t *out, size_t cap, enum bench_stun_garbage kind
 		len = BENCH_STUN_HEADER_LEN + 8;
 		if (cap < len)
 			return 0;
-		header(out, BENCH_STUN_BINDING_REQUEST, 4, BENCH_STUN_MAGIC, rng);
-		put16(out + 20, BENCH_STUN_GARBAGE_ATTR_OPTIONAL);
-		put16(out + 22, 4);
-		fill_random(out + 24, 4, rng);
+		with_attr(out, 4, BENCH_STUN_GARBAGE_ATTR_OPTIONAL, rng);
 		return len;
 	case BENCH_STUN_GARBAGE_UNKNOWN_ATTR:
 		/* RFC 8489 §6.3.1: an unknown attribute below 0x8000 gets a 420. */
 		len = BENCH_STUN_HEADER_LEN + 8;
 		if (cap < len)
 			return 0;
-		header(out, BENCH_STUN_BINDING_REQUEST, 8, BENCH_STUN_MAGIC, rng);
-		put16(out + 20, BENCH_STUN_GARBAGE_ATTR_REQUIRED);
-		put16(out + 22, 4);
-		fill_random(out + 24, 4, rng);
+		with_attr(out, 8, BENCH_STUN_GARBAGE_ATTR_REQUIRED, rng);
 		return len;
 	case BENCH_STUN_GARBAGE_OVERSIZE:
 		/* Well-formed, so only its size stands in the way. */

@@ -431,20 +431,3 @@ void core_coro_pool_trim(void)
 	while (s->num_pool)
 		destroy(s->pool[--s->num_pool]);
 }
-
-void core_coro_trim_stack(void)
-{
-	struct core_coro *co = tls_sched.current;
-	volatile uint8_t here = 0;
-	if (!co)
-		return;
-	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-	/* Keep the page holding this frame and one below it: madvise's own
-	 * (small) frames live there while it runs. */
-	uintptr_t sp = (uintptr_t)&here;
-	uintptr_t top = (sp & ~(page - 1)) - page;
-	uintptr_t lo = (uintptr_t)co->stack_lo;
-	if (top > lo)
-		madvise(co->stack_lo, top - lo, MADV_DONTNEED);
-	(void)here;
-}

@@ -71,13 +71,6 @@ void core_coro_free(struct core_coro *co);
 void core_coro_set_data(struct core_coro *co, void *data);
 void *core_coro_data(const struct core_coro *co);
 
-/* core_coro_trim_stack gives back to the kernel the pages of the running
- * coroutine's stack below the one in use (and one page of margin): a
- * coroutine that goes idle after deep calls then costs only the pages it
- * still needs. One madvise syscall; call it before long waits, not in
- * loops. No-op outside a coroutine. */
-void core_coro_trim_stack(void);
-
 /* core_coro_hibernate marks the running coroutine to give back its whole
  * stack at its next suspension: once it has switched out, the live part of
  * the stack (its saved stack pointer up to the top, a few hundred bytes for

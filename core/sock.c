@@ -96,34 +96,10 @@ static struct io_uring_sqe *op_start(struct core_reactor *r, struct op *op)
 	return sqe;
 }
 
-int core_tcp_connect(const struct sockaddr *addr, socklen_t addr_len, int timeout_ms)
-{
-	struct core_reactor *r = core_self();
-	struct op op;
-	int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	struct io_uring_sqe *sqe = op_start(r, &op);
-	if (!sqe) {
-		close(fd);
-		return -ECANCELED;
-	}
-	io_uring_prep_connect(sqe, fd, addr, addr_len);
-	io_uring_sqe_set_data64(sqe, ud_pack(&op, UD_OP));
-	int ret = core_op_wait(r, &op, timeout_ms);
-	if (ret < 0) {
-		close(fd);
-		return ret;
-	}
-	return fd;
-}
-
 int core_tcp_connect_from(const struct sockaddr *addr, socklen_t addr_len, const struct sockaddr *src,
 			  socklen_t src_len, int timeout_ms)
 {
-	if (!src)
-		return core_tcp_connect(addr, addr_len, timeout_ms);
-	if (src->sa_family != addr->sa_family)
+	if (src && src->sa_family != addr->sa_family)
 		return -EAFNOSUPPORT;
 	struct core_reactor *r = core_self();
 	struct op op;
@@ -134,8 +110,8 @@ int core_tcp_connect_from(const struct sockaddr *addr, socklen_t addr_len, const
 	/* Without it bind() reserves a port for src alone, so src could hold
 	 * no more connections than ip_local_port_range has ports. SOL_IP
 	 * applies to IPv6 sockets too (inet_sk). */
-	if (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) != 0 ||
-	    bind(fd, src, src_len) != 0) {
+	if (src && (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) != 0 ||
+		    bind(fd, src, src_len) != 0)) {
 		ret = -errno;
 		close(fd);
 		return ret;
@@ -153,6 +129,11 @@ int core_tcp_connect_from(const struct sockaddr *addr, socklen_t addr_len, const
 		return ret;
 	}
 	return fd;
+}
+
+int core_tcp_connect(const struct sockaddr *addr, socklen_t addr_len, int timeout_ms)
+{
+	return core_tcp_connect_from(addr, addr_len, NULL, 0, timeout_ms);
 }
 
 struct core_sock *core_sock_new(int fd, int *err)

@@ -298,7 +298,7 @@ void core_src_complete(struct src *s, const struct io_uring_cqe *cqe)
 		s->r->inflight--;
 		src_free(s);
 		/* Its re-arm slot, if it had one, is free again. */
-		if (g && g->stalled && g->in_ring > g->rearming)
+		if (g)
 			core_src_rearm_stalled(g);
 		return;
 	}
@@ -306,7 +306,7 @@ void core_src_complete(struct src *s, const struct io_uring_cqe *cqe)
 		if (!s->armed && s->waiter)
 			core_unpark(s->waiter->co, 0);
 		/* Its re-arm slot, if it had one, is free again. */
-		if (s->grp && s->grp->stalled && s->grp->in_ring > s->grp->rearming)
+		if (s->grp)
 			core_src_rearm_stalled(s->grp);
 		return;
 	}
@@ -319,8 +319,7 @@ void core_src_complete(struct src *s, const struct io_uring_cqe *cqe)
 	} else {
 		/* Re-arm a receive that ended while the reader is under its mark. */
 		refill(s);
-		if (s->grp->stalled && s->grp->in_ring > s->grp->rearming)
-			core_src_rearm_stalled(s->grp);
+		core_src_rearm_stalled(s->grp);
 	}
 	if (s->waiter && ready)
 		core_unpark(s->waiter->co, 0);

@@ -32,7 +32,8 @@
 /* How long we wait for the client's own Close after ours (RFC 6455 §7.1.1:
  * the server should close TCP first, once the handshake is done). */
 #define LINGER_MS 1000
-/* Idle time after which a connection waits hibernating (no stack pages). */
+/* Time without receiving after which a connection waits hibernating (no
+ * stack pages). */
 #define HIBERNATE_AFTER_NS (1000ull * 1000000u)
 
 enum fwd_result {
@@ -576,7 +577,6 @@ void relay_session_run(struct relay_conn *c)
 	c->last_rx_ns = core_now_ns();
 	if (!c->sess->last_msg_ns)
 		c->sess->last_msg_ns = c->last_rx_ns;
-	bool idle = false;
 	for (;;) {
 		if (c->th->stopping) {
 			own = RELAY_WS_CLOSE_GOING_AWAY;
@@ -620,22 +620,17 @@ void relay_session_run(struct relay_conn *c)
 		 * stack page back to the kernel until data, a timer or a close
 		 * wakes it. One copy and one madvise per idle spell, never on the
 		 * busy path. */
-		bool idle_probe = false;
-		if (!idle && at > now + HIBERNATE_AFTER_NS) {
-			at = now + HIBERNATE_AFTER_NS;
-			idle_probe = true;
-		}
-		if (idle)
+		uint64_t quiet_at = c->last_rx_ns + HIBERNATE_AFTER_NS;
+		bool quiet = now >= quiet_at;
+		if (!quiet && at > quiet_at)
+			at = quiet_at; /* wake once when it turns quiet, then hibernate */
+		if (quiet)
 			core_task_hibernate_next_wait(true);
 		struct net_chunk b;
 		int n = net_stream_recv(c->st, &b, at > now ? (int)((at - now) / 1000000u) + 1 : 0);
-		if (idle)
+		if (quiet)
 			core_task_hibernate_next_wait(false);
 		now = core_now_ns();
-		if (n == -ETIMEDOUT && idle_probe) {
-			idle = true;
-			continue;
-		}
 		if (n == -ETIMEDOUT) {
 			if (now >= c->sess->last_msg_ns + (uint64_t)srv->o.idle_ms * 1000000u) {
 				own = RELAY_WS_CLOSE_NORMAL;
@@ -665,7 +660,6 @@ void relay_session_run(struct relay_conn *c)
 		c->ping_outstanding = false;
 		r = consume(c, &b, &f);
 		net_stream_release(c->st, &b);
-		idle = false;
 		if (r)
 			goto ended;
 	}

@@ -825,6 +825,14 @@ static void remember(struct npeer *p)
 
 static void open_pair_link(struct npeer *p);
 
+/* Opens a punch window of ms from t (low-TTL opener first again). */
+static void start_punch(struct npeer *p, uint64_t t, uint64_t ms)
+{
+	p->punch_until_ms = t + ms;
+	p->next_punch_ms = 0;
+	p->ttl_sent = false;
+}
+
 static void on_hello(struct npeer *p, json_object *o)
 {
 	json_object *v, *arr;
@@ -843,11 +851,10 @@ static void on_hello(struct npeer *p, json_object *o)
 		send_hello(p); /* the responder answers the initiator's */
 	/* Punch: both sides do this as soon as each has the other's list; the
 	 * background sequence starts again after this window. */
+	uint64_t t = now_ms();
 	p->repunch_gap_ms = 0;
-	p->next_repunch_ms = now_ms() + PUNCH_WINDOW_MS;
-	p->punch_until_ms = now_ms() + PUNCH_WINDOW_MS;
-	p->next_punch_ms = 0;
-	p->ttl_sent = false;
+	p->next_repunch_ms = t + PUNCH_WINDOW_MS;
+	start_punch(p, t, PUNCH_WINDOW_MS);
 	if (p->joiner && !p->welcomed) {
 		/* Admit it: the mesh's secret and members, over the e2e session. */
 		json_object *w = json_object_new_object();
@@ -981,8 +988,6 @@ static void deliver_text(struct npeer *p, const uint8_t *m, size_t n)
 	}
 	G->inbox[(G->inbox_head + G->inbox_len++) % MAX_INBOX_MSGS] = tm;
 }
-
-static void start_punch(struct npeer *p, uint64_t t, uint64_t ms);
 
 static void handle_plain(struct npeer *p, const uint8_t *m, size_t n, const struct sockaddr_storage *from)
 {
@@ -1227,14 +1232,6 @@ static void punch(struct npeer *p, uint64_t t)
 		peer_send_to(p, MSG_KEEP, NULL, 0, &p->cand[i], p->cand_len[i], p->ttl_sent ? 0 : 2);
 	}
 	p->ttl_sent = true;
-}
-
-/* Opens a punch window of ms from t (low-TTL opener first again). */
-static void start_punch(struct npeer *p, uint64_t t, uint64_t ms)
-{
-	p->punch_until_ms = t + ms;
-	p->next_punch_ms = 0;
-	p->ttl_sent = false;
 }
 
 static void ticker(void *arg)
@@ -1718,9 +1715,7 @@ static void resignal(void)
 		if (!p->used || !p->node_id[0] || !peer_ready(p))
 			continue;
 		send_hello(p);
-		p->punch_until_ms = t + PUNCH_WINDOW_MS;
-		p->next_punch_ms = 0;
-		p->ttl_sent = false;
+		start_punch(p, t, PUNCH_WINDOW_MS);
 	}
 }
 

@@ -7,6 +7,7 @@
 #
 #   nd_begin BINARY [lab]    a test's start: nd_setup, the NAT lab, traps, fail=0
 #   bad MESSAGE              reports a failed check (sets fail=1)
+#   nd_flows RH ROB MH MATT TAG SECONDS  messages both ways until each arrives
 #   nd_setup BINARY          checks the binary, makes $nd_tmp (removed at exit)
 #   nd_run HOST HOME ARGS..  runs `atmosphere ARGS` as that node
 #   nd_start HOST HOME LOG ARGS..   the same in the background; pid in $nd_pid
@@ -25,6 +26,29 @@
 
 nd_py=/usr/bin/python3
 nd_pids=""
+
+# nd_flows RHOST ROB MHOST MATT TAG SECONDS: Rob (node name rob) and Matt
+# (matt) send TAG-n to each other every 0.5 s until each has received one,
+# within SECONDS; prints the ms it took. Sends may fail while there is no
+# path. Collects what each received in ROB.recv and MATT.recv.
+nd_flows() {
+	_t0=$(nd_ms)
+	_end=$((_t0 + $6 * 1000))
+	_n=0
+	while :; do
+		_n=$((_n + 1))
+		nd_run "$1" "$2" send matt "$5-rob-$_n" >/dev/null 2>&1
+		nd_run "$3" "$4" send rob "$5-matt-$_n" >/dev/null 2>&1
+		nd_run "$3" "$4" recv >>"$4.recv" 2>/dev/null
+		nd_run "$1" "$2" recv >>"$2.recv" 2>/dev/null
+		if grep -q "^rob: $5-rob-" "$4.recv" && grep -q "^matt: $5-matt-" "$2.recv"; then
+			echo $(($(nd_ms) - _t0))
+			return 0
+		fi
+		[ "$(nd_ms)" -lt "$_end" ] || return 1
+		sleep 0.5
+	done
+}
 
 # nd_begin BINARY [lab]: the common start of a node test. Checks the binary
 # and makes $nd_tmp; with "lab" it first skips (exit 77) unless the NAT lab

@@ -65,27 +65,6 @@ both_relay_via() {
 	nd_path_is a "$rob" matt relay && nd_path_is b "$matt" rob relay &&
 		[ "$(peer_field a "$rob" matt remote)" = "$1" ] && [ "$(peer_field b "$matt" rob remote)" = "$1" ]
 }
-# flows TAG SECONDS: sends TAG-n both ways every 0.5 s until each side has
-# received one; prints the ms it took.
-flows() {
-	_tag=$1
-	_t0=$(nd_ms)
-	_end=$((_t0 + $2 * 1000))
-	_n=0
-	while :; do
-		_n=$((_n + 1))
-		nd_run a "$rob" send matt "$_tag-rob-$_n" >/dev/null 2>&1
-		nd_run b "$matt" send rob "$_tag-matt-$_n" >/dev/null 2>&1
-		nd_run b "$matt" recv >>"$matt.recv" 2>/dev/null
-		nd_run a "$rob" recv >>"$rob.recv" 2>/dev/null
-		if grep -q "^rob: $_tag-rob-" "$matt.recv" && grep -q "^matt: $_tag-matt-" "$rob.recv"; then
-			echo $(($(nd_ms) - _t0))
-			return 0
-		fi
-		[ "$(nd_ms)" -lt "$_end" ] || return 1
-		sleep 0.5
-	done
-}
 
 # --- 1. the first two relays do not answer -------------------------------------
 if nd_wait 40 "both connected" nd_both_connected a "$rob" b "$matt"; then
@@ -99,7 +78,7 @@ nd_wait 20 "the join finished" grep -q "✓ Joined mesh: lab" "$matt.out" || bad
 grep -q "Connected via relay: $live" "$matt.out" || bad "the join does not say it went via $live: $(cat "$matt.out")"
 nd_wait 15 "both on the relay path via $live" both_relay_via "$live" ||
 	bad "not on $live: rob '$(nd_peer a "$rob" matt) $(peer_field a "$rob" matt remote)', matt '$(nd_peer b "$matt" rob) $(peer_field b "$matt" rob remote)'"
-ms=$(flows first 15) || bad "messages do not flow through $live"
+ms=$(nd_flows a "$rob" b "$matt" first 15) || bad "messages do not flow through $live"
 
 # --- 2. two relays up, the one in use dies -------------------------------------------
 nd_start pub "$nd_tmp/pub" "$nd_tmp/relay-second.out" relay --host 203.0.113.11 --port 8080 --threads 1
@@ -121,7 +100,7 @@ if nd_wait 15 "both moved to $second" both_relay_via "$second"; then
 else
 	bad "not on $second within 15 s of killing $live: rob '$(nd_peer a "$rob" matt) $(peer_field a "$rob" matt remote)', matt '$(nd_peer b "$matt" rob) $(peer_field b "$matt" rob remote)'"
 fi
-if ms=$(flows moved 15); then
+if ms=$(nd_flows a "$rob" b "$matt" moved 15); then
 	echo "messages flow through $second after $ms ms"
 else
 	bad "messages do not flow through $second"

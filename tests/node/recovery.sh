@@ -44,34 +44,13 @@ nd_wait 20 "direct path on both sides" both_path direct || {
 	exit 1
 }
 
-# flows TAG SECONDS: sends TAG-n both ways every 0.5 s until each side has
-# received one; prints the ms it took. Sends may fail while there is no path.
-flows() {
-	_tag=$1
-	_t0=$(nd_ms)
-	_end=$((_t0 + $2 * 1000))
-	_n=0
-	while :; do
-		_n=$((_n + 1))
-		nd_run a "$rob" send matt "$_tag-rob-$_n" >/dev/null 2>&1
-		nd_run b "$matt" send rob "$_tag-matt-$_n" >/dev/null 2>&1
-		nd_run b "$matt" recv >>"$matt.recv" 2>/dev/null
-		nd_run a "$rob" recv >>"$rob.recv" 2>/dev/null
-		if grep -q "^rob: $_tag-rob-" "$matt.recv" && grep -q "^matt: $_tag-matt-" "$rob.recv"; then
-			echo $(($(nd_ms) - _t0))
-			return 0
-		fi
-		[ "$(nd_ms)" -lt "$_end" ] || return 1
-		sleep 0.5
-	done
-}
 
-ms=$(flows before 10) || bad "messages do not flow before the test"
+ms=$(nd_flows a "$rob" b "$matt" before 10) || bad "messages do not flow before the test"
 
 # --- 2. the NAT forgets every mapping -------------------------------------------
 natlab_exec a-r conntrack -F >/dev/null 2>&1 || bad "conntrack -F failed"
 t0=$(nd_ms)
-if ms=$(flows flush 10); then
+if ms=$(nd_flows a "$rob" b "$matt" flush 10); then
 	echo "after conntrack -F: messages flow again after $ms ms (rob sees matt: $(nd_peer a "$rob" matt))"
 else
 	bad "after conntrack -F on rob's router, messages do not flow within 10 s"
@@ -93,11 +72,11 @@ if nd_wait 20 "both on the relay once direct UDP is blocked" both_path relay; th
 else
 	bad "not on the relay within 20 s of blocking direct UDP: rob '$(nd_peer a "$rob" matt)', matt '$(nd_peer b "$matt" rob)'"
 fi
-ms=$(flows relay 10) || bad "messages do not flow over the relay"
+ms=$(nd_flows a "$rob" b "$matt" relay 10) || bad "messages do not flow over the relay"
 nd_kill "$nd_relay_pid"
 nd_relay_start
 t0=$(nd_ms)
-if ms=$(flows restart 20); then
+if ms=$(nd_flows a "$rob" b "$matt" restart 20); then
 	echo "relay restarted: messages flow again after $ms ms (rob sees matt: $(nd_peer a "$rob" matt))"
 else
 	bad "after the relay restart, messages do not flow within 20 s: rob '$(nd_peer a "$rob" matt)', matt '$(nd_peer b "$matt" rob)'"
