@@ -173,6 +173,10 @@ int core_src_arm(struct src *s);
 int core_src_wait(struct src *s, int timeout_ms);
 void core_src_close(struct src *s);
 int core_src_detach(struct src *s);
+/* core_src_pause ends s's receive and waits until the kernel has none in
+ * flight; the next core_src_wait re-arms it. Queued buffers stay queued.
+ * Suspends. */
+void core_src_pause(struct src *s);
 /* core_src_rearm_stalled re-arms stalled sources, oldest first, while the
  * ring has more free buffers than re-armed sources still to report. */
 void core_src_rearm_stalled(struct buf_group *g);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@ struct core_listener {
 
 struct core_sock {
 	struct src src; /* first: freed through it */
+	struct op *hup; /* core_sock_wait_hangup's poll, while it waits */
 };
 
 int core_tcp_listen(const struct sockaddr *addr, socklen_t addr_len, int backlog, bool reuseport)
@@ -146,6 +148,7 @@ struct core_sock *core_sock_new(int fd, int *err)
 		return NULL;
 	}
 	core_src_init(&s->src, r, SRC_RECV, fd, &r->stream);
+	s->hup = NULL;
 	return s;
 }
 
@@ -280,25 +283,44 @@ void core_sock_interrupt(struct core_sock *s)
 {
 	if (s->src.waiter)
 		core_unpark(s->src.waiter->co, -ECANCELED);
+	if (s->hup && s->hup->pending) {
+		struct io_uring_sqe *sqe = core_get_sqe(s->src.r);
+		io_uring_prep_cancel64(sqe, ud_pack(s->hup, UD_OP), 0);
+		io_uring_sqe_set_data64(sqe, 0);
+	}
 }
 
-int core_sock_detach(struct core_sock *s, uint8_t **out, size_t *out_len)
+int core_sock_wait_hangup(struct core_sock *s, int timeout_ms)
 {
-	struct src *src = &s->src;
+	struct core_reactor *r = s->src.r;
+	struct op op;
+	struct io_uring_sqe *sqe = op_start(r, &op);
+	if (!sqe)
+		return -ECANCELED;
+	/* Single-shot: completes once the peer's FIN (RDHUP) or an error or
+	 * reset (HUP, ERR) is there; readable data alone does not. */
+	io_uring_prep_poll_add(sqe, s->src.fd, POLLRDHUP | POLLHUP | POLLERR);
+	io_uring_sqe_set_data64(sqe, ud_pack(&op, UD_OP));
+	s->hup = &op;
+	int ret = core_op_wait(r, &op, timeout_ms);
+	s->hup = NULL;
+	return ret > 0 ? -EPIPE : ret;
+}
+
+/* Moves every queued buffer of src into one malloc'd block (NULL when none
+ * is queued) and gives the buffers back to the ring. */
+static int copy_queued(struct src *src, uint8_t **out, size_t *out_len)
+{
 	uint16_t bid;
 	uint32_t len;
-	uint8_t *buf = NULL;
 	size_t n = 0;
-	int fd = core_src_detach(src);
-
-	if (src->queued_bytes) {
-		buf = malloc(src->queued_bytes);
-		if (!buf) {
-			src->fd = fd;
-			core_src_close(src);
-			return -ENOMEM;
-		}
-	}
+	*out = NULL;
+	*out_len = 0;
+	if (!src->queued_bytes)
+		return 0;
+	uint8_t *buf = malloc(src->queued_bytes);
+	if (!buf)
+		return -ENOMEM;
 	while (core_src_pop_buf(src, &bid, &len)) {
 		memcpy(buf + n, src->grp->mem + (size_t)bid * src->grp->size, len);
 		n += len;
@@ -306,6 +328,25 @@ int core_sock_detach(struct core_sock *s, uint8_t **out, size_t *out_len)
 	}
 	*out = buf;
 	*out_len = n;
+	return 0;
+}
+
+int core_sock_recv_pause(struct core_sock *s, uint8_t **out, size_t *out_len)
+{
+	core_src_pause(&s->src);
+	return copy_queued(&s->src, out, out_len);
+}
+
+int core_sock_detach(struct core_sock *s, uint8_t **out, size_t *out_len)
+{
+	struct src *src = &s->src;
+	int fd = core_src_detach(src);
+
+	if (copy_queued(src, out, out_len) != 0) {
+		src->fd = fd;
+		core_src_close(src);
+		return -ENOMEM;
+	}
 	core_src_close(src); /* fd already taken: nothing in flight, frees s */
 	return fd;
 }

@@ -92,9 +92,26 @@ int core_sock_sendv(struct core_sock *s, struct iovec *iov, int num_iov, int tim
 /* core_sock_shutdown_write sends FIN (shutdown(SHUT_WR)). Does not suspend. */
 void core_sock_shutdown_write(struct core_sock *s);
 
-/* core_sock_interrupt wakes a coroutine waiting in core_sock_recv on s; that
- * call returns -ECANCELED. Does not suspend. */
+/* core_sock_interrupt wakes a coroutine waiting in core_sock_recv or
+ * core_sock_wait_hangup on s; that call returns -ECANCELED. Does not
+ * suspend. */
 void core_sock_interrupt(struct core_sock *s);
+
+/* core_sock_recv_pause stops receiving on s until the next core_sock_recv
+ * (which must first be given *out): the multishot receive ends, and every
+ * buffer queued now or before it ended is copied out of the ring into one
+ * malloc'd *out (*out_len bytes, at most the 64 KiB queue bound plus one
+ * buffer; NULL when none; the caller frees it). For an owner that will not
+ * read for a while: it then holds no ring buffer that other connections
+ * need, and TCP holds the rest. 0, or -ENOMEM (the buffers stay queued and
+ * core_sock_recv returns them as usual). Suspends. */
+int core_sock_recv_pause(struct core_sock *s, uint8_t **out, size_t *out_len);
+
+/* core_sock_wait_hangup waits, without receiving, until the peer closes its
+ * side or resets the connection (-EPIPE), timeout_ms passes (-ETIMEDOUT), or
+ * core_sock_interrupt (-ECANCELED). With core_sock_recv_pause, how an owner
+ * that has stopped reading still notices its client leave. Suspends. */
+int core_sock_wait_hangup(struct core_sock *s, int timeout_ms);
 
 /* core_sock_detach stops receiving on s and waits until the kernel has no
  * receive in flight; then copies every byte already received but not read

@@ -353,7 +353,9 @@ int core_src_wait(struct src *s, int timeout_ms)
 	return ret;
 }
 
-int core_src_detach(struct src *s)
+/* Ends the receive in flight and waits for its final CQE; nothing re-arms
+ * it while s->detaching. */
+static void stop_receiving(struct src *s)
 {
 	s->detaching = true;
 	if (s->grp)
@@ -367,9 +369,22 @@ int core_src_detach(struct src *s)
 		core_park(-1);
 		s->waiter = NULL;
 	}
+}
+
+int core_src_detach(struct src *s)
+{
+	stop_receiving(s);
 	int fd = s->fd;
 	s->fd = -1;
 	return fd;
+}
+
+void core_src_pause(struct src *s)
+{
+	stop_receiving(s);
+	s->detaching = false;
+	/* No receive until the owner waits on s again (core_src_wait). */
+	s->started = false;
 }
 
 void core_src_close(struct src *s)

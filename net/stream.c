@@ -443,21 +443,20 @@ int net_stream_send(struct net_stream *st, const void *data, size_t len, int tim
 	return net_stream_sendv(st, &iov, 1, timeout_ms);
 }
 
-int net_stream_detach(struct net_stream *st)
+/* Keeps bytes taken off the socket (rest, consumed) for the next reads:
+ * ciphertext goes into the TLS engine, plaintext after anything fed back
+ * earlier. */
+static int keep_received(struct net_stream *st, uint8_t *rest, size_t rest_len)
 {
-	uint8_t *rest = NULL;
-	size_t rest_len = 0;
-	int fd = core_sock_detach(st->s, &rest, &rest_len);
-	st->s = NULL;
-	if (fd < 0)
-		return fd;
-	st->fd = fd;
 	int r = 0;
 	if (rest_len) {
-		if (st->ssl)
+		if (st->ssl) {
 			r = BIO_write(st->rbio, rest, (int)rest_len) == (int)rest_len ? 0 : -ENOMEM;
-		else {
-			/* Received after anything fed back earlier. */
+		} else if (!st->pend) {
+			st->pend = rest; /* taken as is */
+			st->pend_len = rest_len;
+			return 0;
+		} else {
 			uint8_t *p = realloc(st->pend, st->pend_len + rest_len);
 			if (!p) {
 				r = -ENOMEM;
@@ -470,6 +469,35 @@ int net_stream_detach(struct net_stream *st)
 	}
 	free(rest);
 	return r;
+}
+
+int net_stream_detach(struct net_stream *st)
+{
+	uint8_t *rest = NULL;
+	size_t rest_len = 0;
+	int fd = core_sock_detach(st->s, &rest, &rest_len);
+	st->s = NULL;
+	if (fd < 0)
+		return fd;
+	st->fd = fd;
+	return keep_received(st, rest, rest_len);
+}
+
+int net_stream_recv_pause(struct net_stream *st)
+{
+	uint8_t *rest = NULL;
+	size_t rest_len = 0;
+	if (!st->s)
+		return -EPIPE;
+	int r = core_sock_recv_pause(st->s, &rest, &rest_len);
+	if (r < 0)
+		return r;
+	return keep_received(st, rest, rest_len);
+}
+
+int net_stream_wait_hangup(struct net_stream *st, int timeout_ms)
+{
+	return st->s ? core_sock_wait_hangup(st->s, timeout_ms) : -EPIPE;
 }
 
 int net_stream_attach(struct net_stream *st)

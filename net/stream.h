@@ -93,6 +93,17 @@ int net_stream_detach(struct net_stream *st);
  * -ENOMEM (st is then closed... by the caller with net_stream_close). */
 int net_stream_attach(struct net_stream *st);
 
+/* net_stream_recv_pause stops receiving until the next net_stream_recv,
+ * keeping what was already received (core_sock_recv_pause: the stream then
+ * holds no ring buffer, at most 80 KiB of heap). 0 or -errno; after an
+ * error bytes may be lost: close the stream. Suspends. */
+int net_stream_recv_pause(struct net_stream *st);
+
+/* net_stream_wait_hangup waits, without receiving, for the peer to close or
+ * reset (-EPIPE), timeout_ms (-ETIMEDOUT) or net_stream_interrupt
+ * (-ECANCELED). Suspends. */
+int net_stream_wait_hangup(struct net_stream *st, int timeout_ms);
+
 bool net_stream_is_tls(const struct net_stream *st);
 
 /* net_stream_recv_queued returns whether net_stream_recv would return data
@@ -104,8 +115,8 @@ struct core_sock *net_stream_sock(struct net_stream *st);
 /* net_stream_tls_error describes the last TLS failure on st ("" if none). */
 const char *net_stream_tls_error(const struct net_stream *st);
 
-/* net_stream_interrupt wakes a reader waiting in net_stream_recv
- * (-ECANCELED). net_stream_shutdown sends FIN (TLS: close_notify first,
+/* net_stream_interrupt wakes a reader waiting in net_stream_recv or
+ * net_stream_wait_hangup (-ECANCELED). net_stream_shutdown sends FIN (TLS: close_notify first,
  * best effort); close frees (NULL: no-op). */
 void net_stream_interrupt(struct net_stream *st);
 void net_stream_shutdown(struct net_stream *st);

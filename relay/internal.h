@@ -44,7 +44,7 @@ struct relay_conn {
 	/* life */
 	bool active;                    /* slot in use */
 	bool ended;
-	bool parked;                    /* waiting for the peer (hold full) */
+	bool parked;                    /* waiting for the peer (hold full), not reading */
 	bool peer_gone;
 	bool peer_broken;               /* peer failed mid-frame: no Close possible */
 	uint16_t peer_code;
@@ -103,6 +103,7 @@ struct relay_server {
 	_Atomic uint64_t sessions_now, active, waiting, connections, total_sessions, total_connections;
 	_Atomic uint64_t rejected_409, rejected_400, rejected_limit, handshake_timeouts;
 	_Atomic uint64_t protocol_errors, too_big, keepalive_timeouts;
+	_Atomic uint64_t held;          /* bytes allocated for holds, all sessions (--hold-total) */
 };
 
 /* session.c */

@@ -108,6 +108,7 @@ void relay_server_stats(const struct relay_server *srv, struct relay_stats *out)
 	out->protocol_errors = atomic_load(&s->protocol_errors);
 	out->too_big = atomic_load(&s->too_big);
 	out->keepalive_timeouts = atomic_load(&s->keepalive_timeouts);
+	out->held_bytes = atomic_load(&s->held);
 	out->uptime_s = (core_now_ns() - srv->started_ns) / 1000000000u;
 }
 
@@ -128,11 +129,11 @@ static int body_stats(const struct relay_stats *st, char *b, size_t cap)
 			", \"rejected\": {\"session_full\": %" PRIu64 ", \"bad_request\": %" PRIu64
 			", \"limits\": %" PRIu64 ", \"handshake_timeout\": %" PRIu64 "}"
 			", \"protocol_errors\": %" PRIu64 ", \"too_big\": %" PRIu64
-			", \"keepalive_timeouts\": %" PRIu64 "}",
+			", \"keepalive_timeouts\": %" PRIu64 ", \"held_bytes\": %" PRIu64 "}",
 			st->total_sessions, st->active_sessions, st->waiting_sessions, st->connections,
 			st->total_connections, st->total_bytes_relayed, st->total_messages_relayed, st->uptime_s,
 			st->rejected_409, st->rejected_400, st->rejected_limit, st->handshake_timeouts,
-			st->protocol_errors, st->too_big, st->keepalive_timeouts);
+			st->protocol_errors, st->too_big, st->keepalive_timeouts, st->held_bytes);
 }
 
 static int body_metrics(const struct relay_stats *st, char *b, size_t cap)
@@ -169,13 +170,16 @@ static int body_metrics(const struct relay_stats *st, char *b, size_t cap)
 		"atmosphere_relay_closes_total{reason=\"protocol_error\"} %" PRIu64 "\n"
 		"atmosphere_relay_closes_total{reason=\"too_big\"} %" PRIu64 "\n"
 		"atmosphere_relay_closes_total{reason=\"keepalive_timeout\"} %" PRIu64 "\n"
+		"# HELP atmosphere_relay_held_bytes Bytes held for clients whose peer has not arrived.\n"
+		"# TYPE atmosphere_relay_held_bytes gauge\n"
+		"atmosphere_relay_held_bytes %" PRIu64 "\n"
 		"# HELP atmosphere_relay_uptime_seconds Seconds since start.\n"
 		"# TYPE atmosphere_relay_uptime_seconds gauge\n"
 		"atmosphere_relay_uptime_seconds %" PRIu64 "\n",
 		st->total_sessions, st->active_sessions, st->waiting_sessions, st->connections, st->total_connections,
 		st->total_bytes_relayed, st->total_messages_relayed, st->rejected_409, st->rejected_400,
 		st->rejected_limit, st->handshake_timeouts, st->protocol_errors, st->too_big, st->keepalive_timeouts,
-		st->uptime_s);
+		st->held_bytes, st->uptime_s);
 }
 
 static void send_plain(struct net_stream *s, int status, const char *ctype, const char *body, size_t body_len)
@@ -643,6 +647,8 @@ struct relay_server *relay_server_new(const struct relay_opts *opts, int *err, c
 		o->max_message = RELAY_DEFAULT_MAX_MESSAGE;
 	if (!o->hold_bytes)
 		o->hold_bytes = RELAY_DEFAULT_HOLD_BYTES;
+	if (!o->hold_total)
+		o->hold_total = RELAY_DEFAULT_HOLD_TOTAL;
 	if (!o->max_sessions)
 		o->max_sessions = RELAY_DEFAULT_MAX_SESSIONS;
 	if (!o->max_conns_per_ip)

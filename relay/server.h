@@ -38,6 +38,7 @@ enum relay_defaults {
 	RELAY_DEFAULT_PORT = 8080,
 	RELAY_DEFAULT_MAX_MESSAGE = 16 * 1024 * 1024, /* bytes, over all fragments: Close 1009 */
 	RELAY_DEFAULT_HOLD_BYTES = 1024 * 1024,       /* held for a peer not yet there */
+	RELAY_DEFAULT_HOLD_TOTAL = 256 * 1024 * 1024, /* held over all waiting sessions */
 	RELAY_DEFAULT_MAX_SESSIONS = 100000,
 	RELAY_DEFAULT_MAX_CONNS_PER_IP = 256,
 	RELAY_DEFAULT_HANDSHAKE_MS = 10000,           /* whole HTTP head (slowloris) */
@@ -62,6 +63,7 @@ struct relay_opts {
 	unsigned threads;           /* 0: one per CPU */
 	uint64_t max_message;       /* 0: default */
 	uint64_t hold_bytes;
+	uint64_t hold_total;        /* bytes held over all sessions; 0: default */
 	unsigned max_sessions;
 	unsigned max_conns_per_ip;
 	unsigned handshake_ms;
@@ -93,6 +95,7 @@ struct relay_stats {
 	uint64_t total_messages_relayed;
 	uint64_t rejected_409, rejected_400, rejected_limit, handshake_timeouts;
 	uint64_t protocol_errors, too_big, keepalive_timeouts;
+	uint64_t held_bytes;         /* allocated for waiting sessions' holds now */
 	uint64_t uptime_s;
 };
 

@@ -132,18 +132,42 @@ static int send_close(struct relay_conn *c, uint16_t code, const char *reason)
 	return send_own_frame(c, RELAY_WS_OP_CLOSE, p, (size_t)n, GOODBYE_MS);
 }
 
-static int hold_append(struct relay_session *s, const struct iovec *iov, int n)
+/* Held bytes count against the per-session --hold and, by their allocated
+ * size, against --hold-total over all sessions of the process. */
+static void hold_free(struct relay_server *srv, uint8_t *hold, size_t cap)
+{
+	if (cap)
+		atomic_fetch_sub(&srv->held, cap);
+	free(hold);
+}
+
+/* Whether c must stop reading until its peer comes: its session's hold is
+ * full, or all sessions' holds together are. */
+static bool hold_full(const struct relay_conn *c)
+{
+	const struct relay_server *srv = c->th->srv;
+	return c->sess->hold_len >= srv->o.hold_bytes || atomic_load(&srv->held) >= srv->o.hold_total;
+}
+
+static int hold_append(struct relay_server *srv, struct relay_session *s, const struct iovec *iov, int n)
 {
 	size_t need = 0;
 	for (int i = 0; i < n; i++)
 		need += iov[i].iov_len;
 	if (s->hold_len + need > s->hold_cap) {
+		/* Doubling, but not past --hold: the last append before the
+		 * client is paused may overshoot it by one batch, not double it. */
 		size_t cap = s->hold_cap ? s->hold_cap : 4096;
-		while (cap < s->hold_len + need)
+		while (cap < s->hold_len + need && cap < srv->o.hold_bytes)
 			cap *= 2;
+		if (cap > srv->o.hold_bytes)
+			cap = srv->o.hold_bytes;
+		if (cap < s->hold_len + need)
+			cap = s->hold_len + need;
 		uint8_t *h = realloc(s->hold, cap);
 		if (!h)
 			return -ENOMEM;
+		atomic_fetch_add(&srv->held, cap - s->hold_cap);
 		s->hold = h;
 		s->hold_cap = cap;
 	}
@@ -165,7 +189,7 @@ static int flush(struct relay_conn *c, struct iovec *iov, int *num_iov, uint64_t
 	if (!p) {
 		if (c->peer_gone)
 			return FWD_PEER_GONE;
-		if (hold_append(c->sess, iov, n) != 0)
+		if (hold_append(c->th->srv, c->sess, iov, n) != 0)
 			return FWD_PEER_GONE;
 		c->sess->hold_payload += payload;
 		return FWD_OK;
@@ -473,13 +497,13 @@ static int pair(struct relay_session *s)
 	/* a may add to the hold while we send it: loop until it is empty. */
 	while (r == 0 && s->hold_len) {
 		uint8_t *h = s->hold;
-		size_t hl = s->hold_len;
+		size_t hl = s->hold_len, cap = s->hold_cap;
 		s->hold = NULL;
 		s->hold_len = s->hold_cap = 0;
 		iov.iov_base = h;
 		iov.iov_len = hl;
 		r = net_stream_sendv_locked(b->st, &iov, 1, timeout);
-		free(h);
+		hold_free(srv, h, cap);
 	}
 	if (r == 0 && !a->ended) {
 		a->peer = b;
@@ -493,7 +517,7 @@ static int pair(struct relay_session *s)
 	if (net_stream_send(a->st, frame, (size_t)paired_frame(frame, s), timeout) != 0)
 		core_log(CORE_LOG_DEBUG, "session %s: paired notice to the first client failed", s->id);
 	if (a->parked)
-		core_unpark(a->co, 0);
+		net_stream_interrupt(a->st); /* out of its wait for a hang-up */
 	return 0;
 }
 
@@ -518,8 +542,6 @@ static void conn_end(struct relay_conn *c, uint16_t own_code, const char *own_re
 		q->peer_gone = true;
 		q->peer_code = peer_code;
 		net_stream_interrupt(q->st);
-		if (q->parked)
-			core_unpark(q->co, 0);
 	}
 	if (own_code && send_close(c, own_code, own_reason) == 0) {
 		/* Let the client answer our Close, then close TCP ourselves. */
@@ -559,7 +581,7 @@ static void conn_end(struct relay_conn *c, uint16_t own_code, const char *own_re
 				 (unsigned long long)s->conn[0].bytes_in, (unsigned long long)s->conn[1].bytes_in,
 				 (unsigned long long)s->conn[0].msgs_in, (unsigned long long)s->conn[1].msgs_in);
 		}
-		free(s->hold);
+		hold_free(srv, s->hold, s->hold_cap);
 		free(s);
 	}
 }
@@ -592,13 +614,26 @@ void relay_session_run(struct relay_conn *c)
 			goto out;
 		}
 		/* Held bytes over the limit: stop reading until the peer comes
-		 * (TCP back-pressure on the sender meanwhile). */
-		if (!c->peer && c->sess->hold_len >= srv->o.hold_bytes) {
-			c->parked = true;
-			int pr = core_park((int)srv->o.ping_ms);
-			c->parked = false;
-			if (pr == -ECANCELED)
+		 * (TCP back-pressure on the sender meanwhile). The receive stops
+		 * and what it had queued moves out of the ring, so waiting
+		 * clients, however many, hold no ring buffer that paired
+		 * sessions and handshakes need; the socket is still watched, so
+		 * a client that leaves meanwhile is closed at once. */
+		if (!c->peer && hold_full(c)) {
+			if (net_stream_recv_pause(c->st) != 0) {
+				own = RELAY_WS_CLOSE_GOING_AWAY;
+				why = "out of memory";
+				goto out;
+			}
+			if (c->peer || c->peer_gone || c->th->stopping)
 				continue;
+			c->parked = true;
+			int pr = net_stream_wait_hangup(c->st, (int)srv->o.ping_ms);
+			c->parked = false;
+			if (pr == -EPIPE) {
+				own = 0; /* the client left: nobody to tell */
+				goto out;
+			}
 			if (pr == -ETIMEDOUT && core_now_ns() - c->sess->last_msg_ns >= (uint64_t)srv->o.idle_ms * 1000000u) {
 				own = RELAY_WS_CLOSE_NORMAL;
 				why = "idle timeout";
@@ -793,7 +828,5 @@ void relay_thread_stop_conns(struct relay_thread *th)
 	for (struct relay_conn *c = th->conns; c; c = c->next_all) {
 		if (c->st)
 			net_stream_interrupt(c->st);
-		if (c->parked)
-			core_unpark(c->co, -ECANCELED);
 	}
 }

@@ -28,8 +28,10 @@ static void help(void)
 	       "  --threads N             reactor threads (default: one per CPU)\n"
 	       "  --max-message BYTES     largest message, over all fragments (default %u);\n"
 	       "                          larger ones are refused with Close 1009\n"
-	       "  --hold BYTES            bytes held for a peer that has not arrived (default %u);\n"
+	       "  --hold SIZE             bytes held for a peer that has not arrived (default %u);\n"
 	       "                          beyond it the first client is not read\n"
+	       "  --hold-total SIZE       bytes held over all waiting sessions (default 256M);\n"
+	       "                          beyond it no waiting client is read\n"
 	       "  --max-sessions N        sessions at once (default %u)\n"
 	       "  --max-conns-per-ip N    connections from one address (default %u)\n"
 	       "  --rcvbuf BYTES|auto     kernel receive buffer per client socket (default 1M;\n"
@@ -60,7 +62,7 @@ static void help(void)
 }
 
 enum {
-	OPT_HOST = 256, OPT_PORT, OPT_THREADS, OPT_MAXMSG, OPT_HOLD, OPT_MAXSESS, OPT_PERIP, OPT_RCVBUF, OPT_HS, OPT_PING,
+	OPT_HOST = 256, OPT_PORT, OPT_THREADS, OPT_MAXMSG, OPT_HOLD, OPT_HOLDTOTAL, OPT_MAXSESS, OPT_PERIP, OPT_RCVBUF, OPT_HS, OPT_PING,
 	OPT_IDLE, OPT_WRITE, OPT_QUIET, OPT_JSONLOG, OPT_CERT, OPT_KEY, OPT_PLAIN, OPT_STUNPORT, OPT_STUNRATE,
 };
 
@@ -107,6 +109,7 @@ static int relay_main(int argc, char **argv)
 		{"threads", required_argument, 0, OPT_THREADS},
 		{"max-message", required_argument, 0, OPT_MAXMSG},
 		{"hold", required_argument, 0, OPT_HOLD},
+		{"hold-total", required_argument, 0, OPT_HOLDTOTAL},
 		{"max-sessions", required_argument, 0, OPT_MAXSESS},
 		{"max-conns-per-ip", required_argument, 0, OPT_PERIP},
 		{"rcvbuf", required_argument, 0, OPT_RCVBUF},
@@ -153,9 +156,16 @@ static int relay_main(int argc, char **argv)
 			o.max_message = v;
 			break;
 		case OPT_HOLD:
-			if (!cli_parse_uint("relay", "--hold", optarg, 1, 1ull << 32, &v))
-				return 2;
+			if (core_parse_size(optarg, 1, 1ull << 32, &v) != 0)
+				return cli_usage_error("relay", "--hold '%s': expected a size from 1 to 4G (e.g. 65536, 64K, 1M)",
+						       optarg);
 			o.hold_bytes = v;
+			break;
+		case OPT_HOLDTOTAL:
+			if (core_parse_size(optarg, 1, 1ull << 40, &v) != 0)
+				return cli_usage_error("relay", "--hold-total '%s': expected a size from 1 to 1024G (e.g. 256M)",
+						       optarg);
+			o.hold_total = v;
 			break;
 		case OPT_MAXSESS:
 			if (!cli_parse_uint("relay", "--max-sessions", optarg, 1, 10000000, &v))

@@ -1,0 +1,213 @@
+#!/usr/bin/python3
+"""Adversarial tests of the real `atmosphere relay` binary, on loopback.
+
+    attack.py BINARY CASE [relay options...]
+
+Each case starts the relay (port 0, 127.0.0.1, the given options), keeps a
+legitimate paired session forwarding while it attacks from several loopback
+source addresses (127.1.x.y), and asserts that the legitimate traffic kept
+flowing with bounded delay and lost nothing, that new sessions kept
+pairing, and that the relay's descriptors and connections returned to their
+baseline within seconds after the attack. Every loop is bounded in count
+and time; the relay is stopped on exit.
+
+Cases:
+  held_flood   1,000 clients from 4 addresses open sessions that never pair
+               and each send 1.2 MB (more than --hold), then close.
+
+Exit 0 pass, 1 fail, 77 skip.
+"""
+import asyncio
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wsraw  # noqa: E402
+
+SKIP = 77
+# Delay bounds are multiplied by this (sanitizer builds run slower).
+SCALE = float(os.environ.get("ATMOS_ATTACK_SCALE", "1"))
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+async def wait_for(pred, timeout, what):
+    """Polls the async predicate pred until it holds; fails after timeout."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        ok, last = await pred()
+        if ok:
+            return last
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{what}: not within {timeout} s (last: {last})")
+
+
+async def pairer(port, tag, results, stop, interval=0.25):
+    """Pairs a new session every interval while the attack runs; records
+    each pairing's time (or the failure), then closes it."""
+    i = 0
+    while not stop.is_set():
+        t0 = time.monotonic()
+        try:
+            a, b = await wsraw.legit_pair(port, f"{tag}-{i}", timeout=3.0)
+            await a.send(b"ping")
+            p = await b.read_data(timeout=3.0)
+            assert p == b"ping", p
+            results.append(time.monotonic() - t0)
+            a.abort()
+            b.abort()
+        except Exception as e:  # noqa: BLE001 - every failure is a finding
+            results.append(e)
+        i += 1
+        await asyncio.sleep(interval)
+
+
+async def health_prober(port, results, stop, interval=0.25):
+    while not stop.is_set():
+        t0 = time.monotonic()
+        try:
+            st, _ = await wsraw.http_get(port, "/health", timeout=3.0)
+            results.append(time.monotonic() - t0 if st == 200 else AssertionError(f"status {st}"))
+        except Exception as e:  # noqa: BLE001
+            results.append(e)
+        await asyncio.sleep(interval)
+
+
+async def flooder(port, i, size, stop, conns):
+    """One attacker: opens an unpaired session and writes size bytes of one
+    binary message into it, as fast as TCP lets it, until done or stop."""
+    c = wsraw.Conn(port, f"flood-{os.getpid()}-{i}", src=wsraw.src_addr(i % 4))
+    try:
+        if await c.connect(timeout=10) != 101:
+            return 0
+    except Exception:  # noqa: BLE001 - a refused attacker is fine
+        c.abort()
+        return 0
+    conns.append(c)
+    c.w.write(wsraw.frame(b"", length=size))
+    chunk = b"\xa5" * 65536
+    sent = 0
+    while sent < size and not stop.is_set():
+        n = min(len(chunk), size - sent)
+        c.w.write(chunk[:n])
+        try:
+            await asyncio.wait_for(c.w.drain(), 0.5)
+        except asyncio.TimeoutError:
+            continue  # TCP pushes back: the relay stopped reading us
+        except Exception:  # noqa: BLE001
+            break
+        sent += n
+    return sent
+
+
+def check_probe(probe, max_ms):
+    log(f"legit session: {probe.summary()}, sent {probe.sent}")
+    assert not probe.errors, f"legit session failed: {probe.errors[:3]}"
+    assert probe.delays, "legit session delivered nothing"
+    assert probe.max_ms() < max_ms, f"legit delay {probe.max_ms():.0f} ms over {max_ms} ms"
+
+
+def check_series(name, results, max_s):
+    fails = [r for r in results if isinstance(r, Exception)]
+    times = sorted(r for r in results if not isinstance(r, Exception))
+    log(f"{name}: {len(times)} ok, {len(fails)} failed, worst {times[-1] * 1000 if times else 0:.0f} ms")
+    assert not fails, f"{name}: {len(fails)} of {len(results)} failed, first: {fails[0]!r}"
+    assert times, f"{name}: none tried"
+    assert times[-1] < max_s, f"{name}: worst {times[-1]:.2f} s over {max_s} s"
+
+
+async def held_flood(relay, num=1000, size=1_200_000, attack_s=12.0):
+    port = relay.port
+    base_fds = relay.num_fds()
+    base_rss = relay.rss_kib()
+    log(f"baseline: {base_fds} fds, RSS {base_rss} KiB")
+
+    probe = wsraw.EchoProbe(port, f"legit-{os.getpid()}")
+    probe_task = asyncio.ensure_future(probe.run())
+    await asyncio.sleep(0.5)
+
+    stop = asyncio.Event()
+    pairs, healths, conns = [], [], []
+    side = [asyncio.ensure_future(pairer(port, f"new-{os.getpid()}", pairs, stop)),
+            asyncio.ensure_future(health_prober(port, healths, stop))]
+    t0 = time.monotonic()
+    # Open the attackers in waves so the listen backlog is not the limit.
+    floods = []
+    for i in range(num):
+        floods.append(asyncio.ensure_future(flooder(port, i, size, stop, conns)))
+        if i % 50 == 49:
+            await asyncio.sleep(0.05)
+    await asyncio.sleep(max(0.0, attack_s - (time.monotonic() - t0)))
+    s = await wsraw.stats(port)
+    log(f"under attack: {len(conns)} attackers connected, relay has {s['connections']} connections, "
+        f"{s['waiting_sessions']} waiting, {relay.num_fds()} fds, RSS {relay.rss_kib()} KiB, "
+        f"held {s['held_bytes'] >> 20} MiB")
+    # All holds together stay within --hold-total, plus at most one receive
+    # batch (4 x 16 KiB and headers) per session appended before its pause.
+    bound = relay.opt_size("--hold-total", 256 << 20) + s["waiting_sessions"] * (66 << 10)
+    assert s["held_bytes"] <= bound, f"held {s['held_bytes']} bytes, over {bound}"
+    stop.set()
+    sent = await asyncio.gather(*floods)
+    log(f"attackers wrote {sum(sent) / 1e6:.0f} MB ({sum(1 for x in sent if x >= size)} finished)")
+    await asyncio.gather(*side)
+    probe.stop = True
+    # The attacker leaves: every socket closed (FIN) with data still unread.
+    t_close = time.monotonic()
+    for c in conns:
+        c.w.close()
+    assert len(conns) >= num * 0.9, f"only {len(conns)} of {num} attackers got in"
+
+    async def drained():
+        st = await wsraw.stats(port)
+        # the probe's two clients and this /stats request
+        return st["connections"] <= 3, st["connections"]
+    await wait_for(drained, 5 * SCALE, "attacker connections closed")
+    log(f"attacker connections gone after {time.monotonic() - t_close:.1f} s")
+
+    async def fds_back():
+        n = relay.num_fds()
+        return n <= base_fds + 4, n
+    await wait_for(fds_back, 5 * SCALE, "descriptors back to baseline")
+    await probe_task
+    check_probe(probe, 1000 * SCALE)
+    check_series("new pairs", pairs, 2.0 * SCALE)
+    check_series("/health", healths, 2.0 * SCALE)
+    # Still serving after the attack: a new pair, at once.
+    a, b = await wsraw.legit_pair(port, f"after-{os.getpid()}")
+    await a.send(b"after")
+    assert await b.read_data() == b"after"
+    a.abort()
+    b.abort()
+    await asyncio.sleep(1)
+    log(f"after: {relay.num_fds()} fds, RSS {relay.rss_kib()} KiB (baseline {base_rss} KiB), "
+        f"held {(await wsraw.stats(port))['held_bytes']} bytes")
+    assert relay.alive(), "relay died"
+
+
+CASES = {"held_flood": held_flood}
+
+
+def main():
+    if len(sys.argv) < 3 or sys.argv[2] not in CASES:
+        print(__doc__, file=sys.stderr)
+        return 2
+    binary, case, extra = sys.argv[1], sys.argv[2], sys.argv[3:]
+    with wsraw.Relay(binary, *extra) as relay:
+        try:
+            asyncio.run(asyncio.wait_for(CASES[case](relay), 150))
+        except (AssertionError, asyncio.TimeoutError) as e:
+            log(f"FAIL {case} {' '.join(extra)}: {e!r}")
+            tail = relay.log_lines()[-15:]
+            if tail:
+                log("relay log tail:\n  " + "\n  ".join(tail))
+            return 1
+    log(f"PASS {case} {' '.join(extra)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
