@@ -97,6 +97,26 @@ int core_spawn(core_task_fn fn, void *arg);
  * reactor threads (exact elsewhere). */
 uint64_t core_now_ns(void);
 
+/* Deadlines: core_deadline_ns(timeout_ms) is the instant timeout_ms from now
+ * (0 for timeout_ms < 0: none); core_deadline_left_ms(d) the milliseconds
+ * left until d, rounded up, for a call's timeout_ms (-1 for d == 0; 0 once
+ * it passed). One timeout over several suspending calls, instead of each
+ * call starting the whole timeout again. */
+static inline uint64_t core_deadline_ns(int timeout_ms)
+{
+	return timeout_ms < 0 ? 0 : core_now_ns() + (uint64_t)timeout_ms * 1000000u;
+}
+static inline int core_deadline_left_ms(uint64_t deadline_ns)
+{
+	if (!deadline_ns)
+		return -1;
+	uint64_t now = core_now_ns();
+	if (now >= deadline_ns)
+		return 0;
+	uint64_t ms = (deadline_ns - now + 999999u) / 1000000u;
+	return ms > INT32_MAX ? INT32_MAX : (int)ms;
+}
+
 /* core_sleep suspends for ms milliseconds. Returns 0, or -ECANCELED when the
  * runtime is being torn down. Suspends. */
 int core_sleep(unsigned ms);

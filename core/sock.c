@@ -200,22 +200,27 @@ int core_sock_recv(struct core_sock *s, struct core_buf *out, int timeout_ms)
 	}
 }
 
-static int send_once(struct core_sock *s, struct msghdr *mh, const void *data, size_t len, bool zc, int timeout_ms)
+/* One send operation. wait: MSG_WAITALL, the kernel waits for room (up to
+ * timeout_ms); otherwise MSG_DONTWAIT, it takes what fits now (-EAGAIN when
+ * nothing does). Returns the bytes sent or -errno. */
+static int send_once(struct core_sock *s, struct msghdr *mh, const void *data, size_t len, bool zc, bool wait,
+		     int timeout_ms)
 {
 	struct core_reactor *r = s->src.r;
 	struct op op;
 	struct io_uring_sqe *sqe = op_start(r, &op);
+	int flags = MSG_NOSIGNAL | (wait ? MSG_WAITALL : MSG_DONTWAIT);
 	if (!sqe)
 		return -ECANCELED;
 	if (mh) {
 		if (zc)
-			io_uring_prep_sendmsg_zc(sqe, s->src.fd, mh, MSG_NOSIGNAL | MSG_WAITALL);
+			io_uring_prep_sendmsg_zc(sqe, s->src.fd, mh, flags);
 		else
-			io_uring_prep_sendmsg(sqe, s->src.fd, mh, MSG_NOSIGNAL | MSG_WAITALL);
+			io_uring_prep_sendmsg(sqe, s->src.fd, mh, flags);
 	} else if (zc) {
-		io_uring_prep_send_zc(sqe, s->src.fd, data, len, MSG_NOSIGNAL | MSG_WAITALL, 0);
+		io_uring_prep_send_zc(sqe, s->src.fd, data, len, flags, 0);
 	} else {
-		io_uring_prep_send(sqe, s->src.fd, data, len, MSG_NOSIGNAL | MSG_WAITALL);
+		io_uring_prep_send(sqe, s->src.fd, data, len, flags);
 	}
 	io_uring_sqe_set_data64(sqe, ud_pack(&op, UD_OP));
 	return core_op_wait(r, &op, timeout_ms);
@@ -223,22 +228,22 @@ static int send_once(struct core_sock *s, struct msghdr *mh, const void *data, s
 
 int core_sock_send(struct core_sock *s, const void *data, size_t len, int timeout_ms)
 {
-	const uint8_t *p = data;
-	size_t done = 0;
-	bool zc = len >= s->src.r->rt->o.zc_threshold;
-	while (done < len) {
-		int ret = send_once(s, NULL, p + done, len - done, zc, timeout_ms);
-		if (ret == -EOPNOTSUPP && zc) {
-			zc = false; /* socket type without zero-copy support */
-			continue;
-		}
-		if (ret < 0)
-			return ret;
-		if (ret == 0)
-			return -EPIPE;
-		done += (size_t)ret;
+	struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+	return core_sock_sendv(s, &iov, 1, timeout_ms);
+}
+
+/* Skips n sent bytes of *iov / *num_iov. */
+static void iov_advance(struct iovec **iov, int *num_iov, size_t n)
+{
+	while (*num_iov && n >= (*iov)->iov_len) {
+		n -= (*iov)->iov_len;
+		(*iov)++;
+		(*num_iov)--;
 	}
-	return (int)len;
+	if (*num_iov) {
+		(*iov)->iov_base = (uint8_t *)(*iov)->iov_base + n;
+		(*iov)->iov_len -= n;
+	}
 }
 
 int core_sock_sendv(struct core_sock *s, struct iovec *iov, int num_iov, int timeout_ms)
@@ -247,9 +252,16 @@ int core_sock_sendv(struct core_sock *s, struct iovec *iov, int num_iov, int tim
 	for (int i = 0; i < num_iov; i++)
 		total += iov[i].iov_len;
 	bool zc = total >= s->src.r->rt->o.zc_threshold;
+	/* One deadline for the whole call: a reader that takes a few bytes
+	 * now and then must not restart the timeout with each (a 5 s write
+	 * timeout used to end a stalled reader's session after 11-16 s). */
+	uint64_t deadline = core_deadline_ns(timeout_ms);
 	while (done < total) {
+		int left = core_deadline_left_ms(deadline);
+		if (left == 0)
+			return -ETIMEDOUT;
 		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)num_iov};
-		int ret = send_once(s, &mh, NULL, 0, zc, timeout_ms);
+		int ret = send_once(s, &mh, NULL, 0, zc, true, left);
 		if (ret == -EOPNOTSUPP && zc) {
 			zc = false;
 			continue;
@@ -259,19 +271,57 @@ int core_sock_sendv(struct core_sock *s, struct iovec *iov, int num_iov, int tim
 		if (ret == 0)
 			return -EPIPE;
 		done += (size_t)ret;
-		/* Skip what was sent. */
-		size_t n = (size_t)ret;
-		while (num_iov && n >= iov->iov_len) {
-			n -= iov->iov_len;
-			iov++;
-			num_iov--;
-		}
-		if (num_iov) {
-			iov->iov_base = (uint8_t *)iov->iov_base + n;
-			iov->iov_len -= n;
-		}
+		iov_advance(&iov, &num_iov, (size_t)ret);
 	}
 	return (int)total;
+}
+
+int core_sock_sendv_for(struct core_sock *s, const struct iovec *iov, int num_iov, int timeout_ms)
+{
+	size_t total = 0, done;
+	for (int i = 0; i < num_iov; i++)
+		total += iov[i].iov_len;
+	if (!total)
+		return 0;
+	uint64_t deadline = core_deadline_ns(timeout_ms);
+	/* timeout 0: MSG_DONTWAIT, what fits now. Otherwise MSG_WAITALL: a
+	 * send cut short by the timer completes with the bytes it had sent. */
+	struct msghdr mh = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)num_iov};
+	int ret = send_once(s, &mh, NULL, 0, false, timeout_ms != 0, timeout_ms);
+	if (ret == -EAGAIN || ret == -ETIMEDOUT)
+		return 0;
+	if (ret <= 0)
+		return ret < 0 ? ret : -EPIPE;
+	done = (size_t)ret;
+	if (done == total || timeout_ms == 0)
+		return ret;
+	/* Cut short before the deadline (a signal, a partial wake-up): go on
+	 * from a copy, the caller's iov stays as it was. */
+	struct iovec *rest = malloc((size_t)num_iov * sizeof *rest);
+	if (!rest)
+		return ret;
+	memcpy(rest, iov, (size_t)num_iov * sizeof *rest);
+	struct iovec *v = rest;
+	int nv = num_iov;
+	iov_advance(&v, &nv, done);
+	while (done < total) {
+		int left = core_deadline_left_ms(deadline);
+		if (left == 0)
+			break;
+		mh.msg_iov = v;
+		mh.msg_iovlen = (size_t)nv;
+		ret = send_once(s, &mh, NULL, 0, false, true, left);
+		if (ret == -ETIMEDOUT)
+			break;
+		if (ret <= 0) {
+			free(rest);
+			return ret < 0 ? ret : -EPIPE;
+		}
+		done += (size_t)ret;
+		iov_advance(&v, &nv, (size_t)ret);
+	}
+	free(rest);
+	return (int)done;
 }
 
 void core_sock_shutdown_write(struct core_sock *s)

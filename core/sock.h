@@ -85,9 +85,18 @@ bool core_sock_recv_queued(const struct core_sock *s);
  * memory is free again when it returns. Suspends. */
 int core_sock_send(struct core_sock *s, const void *data, size_t len, int timeout_ms);
 
-/* core_sock_sendv sends all bytes of iov[0..num_iov) in one operation;
- * iov is modified. Returns the total or -errno. Suspends. */
+/* core_sock_sendv sends all bytes of iov[0..num_iov), in one operation when
+ * the socket has room; iov is modified. timeout_ms bounds the whole call.
+ * Returns the total or -errno. Suspends. */
 int core_sock_sendv(struct core_sock *s, struct iovec *iov, int num_iov, int timeout_ms);
+
+/* core_sock_sendv_for sends as much of iov[0..num_iov) as the socket takes
+ * within timeout_ms (0: only what fits now, without waiting; < 0: no
+ * limit); the caller's memory is free again for those bytes when it
+ * returns. Returns the bytes sent -- all of them, or fewer (0 included)
+ * when the time ran out -- or -errno when the connection failed. iov is not
+ * modified. Suspends. */
+int core_sock_sendv_for(struct core_sock *s, const struct iovec *iov, int num_iov, int timeout_ms);
 
 /* core_sock_shutdown_write sends FIN (shutdown(SHUT_WR)). Does not suspend. */
 void core_sock_shutdown_write(struct core_sock *s);

@@ -30,6 +30,7 @@ struct net_stream {
 	BIO *rbio, *wbio;            /* owned by ssl */
 	uint8_t *plain;              /* TLS: decrypted bytes handed out */
 	uint8_t *sendbuf;            /* TLS: ciphertext on its way out */
+	size_t sb_off, sb_len;       /* TLS: sendbuf[sb_off..sb_len) not sent yet */
 	uint8_t *pend;               /* bytes fed back, returned first */
 	size_t pend_len;
 	bool eof;
@@ -192,23 +193,45 @@ bool net_stream_recv_queued(const struct net_stream *st)
 
 const char *net_stream_tls_error(const struct net_stream *st) { return st->tls_err ? st->tls_err : ""; }
 
-/* Sends everything the TLS engine has queued. Caller holds the write lock. */
-static int flush_tls(struct net_stream *st, int timeout_ms)
+/* Sends everything the TLS engine has queued: what a try left in sendbuf,
+ * then the engine's buffer. wait false: what the socket takes within
+ * timeout_ms (0: now), returning 1 when bytes are left; wait true: all of
+ * it, or -ETIMEDOUT. Caller holds the write lock. */
+static int flush_tls_some(struct net_stream *st, bool wait, int timeout_ms)
 {
-	while (BIO_pending(st->wbio) > 0) {
-		int n = BIO_read(st->wbio, st->sendbuf, TLS_SEND_BUF);
-		if (n <= 0)
-			break;
-		int r = core_sock_send(st->s, st->sendbuf, (size_t)n, timeout_ms);
+	uint64_t deadline = core_deadline_ns(timeout_ms);
+	for (;;) {
+		if (st->sb_off == st->sb_len) {
+			if (BIO_pending(st->wbio) <= 0)
+				return 0;
+			int n = BIO_read(st->wbio, st->sendbuf, TLS_SEND_BUF);
+			if (n <= 0)
+				return 0;
+			st->sb_off = 0;
+			st->sb_len = (size_t)n;
+		}
+		struct iovec iov = {.iov_base = st->sendbuf + st->sb_off, .iov_len = st->sb_len - st->sb_off};
+		int r = core_sock_sendv_for(st->s, &iov, 1, wait ? core_deadline_left_ms(deadline) : timeout_ms);
 		if (r < 0)
 			return r;
+		st->sb_off += (size_t)r;
+		if (st->sb_off < st->sb_len) {
+			if (!wait)
+				return 1;
+			if (core_deadline_left_ms(deadline) == 0)
+				return -ETIMEDOUT;
+		}
 	}
-	return 0;
+}
+
+static int flush_tls(struct net_stream *st, int timeout_ms)
+{
+	return flush_tls_some(st, true, timeout_ms);
 }
 
 static int flush_tls_locked(struct net_stream *st, int timeout_ms)
 {
-	if (BIO_pending(st->wbio) <= 0)
+	if (BIO_pending(st->wbio) <= 0 && st->sb_off == st->sb_len)
 		return 0;
 	int r = core_mutex_lock(&st->wl, timeout_ms);
 	if (r < 0)
@@ -362,7 +385,7 @@ void net_stream_unlock_write(struct net_stream *st)
 
 /* Seals len bytes as TLS records (SSL_write takes them all into the memory
  * BIO at once) and sends them. Suspends in the send only. */
-static int write_records(struct net_stream *st, const uint8_t *p, size_t len, int timeout_ms)
+static int write_records(struct net_stream *st, const uint8_t *p, size_t len, uint64_t deadline)
 {
 	while (len) {
 		int chunk = len > TLS_PLAIN_BUF ? TLS_PLAIN_BUF : (int)len;
@@ -374,7 +397,7 @@ static int write_records(struct net_stream *st, const uint8_t *p, size_t len, in
 		p += w;
 		len -= (size_t)w;
 		/* Keep the engine's buffer small: send each record. */
-		int r = flush_tls(st, timeout_ms);
+		int r = flush_tls(st, core_deadline_left_ms(deadline));
 		if (r < 0)
 			return r;
 	}
@@ -396,6 +419,7 @@ int net_stream_sendv_locked(struct net_stream *st, struct iovec *iov, int n, int
 		int r = core_sock_sendv(st->s, iov, n, timeout_ms);
 		return r < 0 ? r : 0;
 	}
+	uint64_t deadline = core_deadline_ns(timeout_ms);
 	size_t staged = 0;
 	for (int i = 0; i < n; i++) {
 		const uint8_t *p = iov[i].iov_base;
@@ -404,7 +428,7 @@ int net_stream_sendv_locked(struct net_stream *st, struct iovec *iov, int n, int
 			if (!staged && left >= TLS_PLAIN_BUF) {
 				/* Whole records straight from the caller's memory. */
 				size_t whole = left - left % TLS_PLAIN_BUF;
-				int r = write_records(st, p, whole, timeout_ms);
+				int r = write_records(st, p, whole, deadline);
 				if (r < 0)
 					return r;
 				p += whole;
@@ -417,22 +441,65 @@ int net_stream_sendv_locked(struct net_stream *st, struct iovec *iov, int n, int
 			p += take;
 			left -= take;
 			if (staged == TLS_PLAIN_BUF) {
-				int r = write_records(st, tls_stage, staged, timeout_ms);
+				int r = write_records(st, tls_stage, staged, deadline);
 				if (r < 0)
 					return r;
 				staged = 0;
 			}
 		}
 	}
-	return staged ? write_records(st, tls_stage, staged, timeout_ms) : 0;
+	return staged ? write_records(st, tls_stage, staged, deadline) : 0;
+}
+
+int net_stream_sendv_try_locked(struct net_stream *st, const struct iovec *iov, int n, int wait_ms, size_t *consumed)
+{
+	*consumed = 0;
+	if (!st->s)
+		return -EPIPE;
+	if (!st->ssl) {
+		size_t total = 0;
+		for (int i = 0; i < n; i++)
+			total += iov[i].iov_len;
+		int r = core_sock_sendv_for(st->s, iov, n, wait_ms);
+		if (r < 0)
+			return r;
+		*consumed = (size_t)r;
+		return (size_t)r < total ? 1 : 0;
+	}
+	/* Encrypt it all into the engine (the copy TLS makes anyway): the
+	 * caller's memory is free at once, whatever the socket takes. */
+	for (int i = 0; i < n; i++) {
+		const uint8_t *p = iov[i].iov_base;
+		size_t left = iov[i].iov_len;
+		while (left) {
+			int chunk = left > TLS_PLAIN_BUF ? TLS_PLAIN_BUF : (int)left;
+			int w = SSL_write(st->ssl, p, chunk);
+			if (w <= 0) {
+				tls_errstr(st, "TLS write failed");
+				return -EPROTO;
+			}
+			p += w;
+			left -= (size_t)w;
+			*consumed += (size_t)w;
+		}
+	}
+	return flush_tls_some(st, false, wait_ms);
+}
+
+int net_stream_flush_locked(struct net_stream *st, int timeout_ms)
+{
+	if (!st->s)
+		return -EPIPE;
+	return st->ssl ? flush_tls(st, timeout_ms) : 0;
 }
 
 int net_stream_sendv(struct net_stream *st, struct iovec *iov, int n, int timeout_ms)
 {
+	uint64_t deadline = core_deadline_ns(timeout_ms);
 	int r = core_mutex_lock(&st->wl, timeout_ms);
 	if (r < 0)
 		return r;
-	r = net_stream_sendv_locked(st, iov, n, timeout_ms);
+	r = net_stream_sendv_locked(st, iov, n, core_deadline_left_ms(deadline));
 	core_mutex_unlock(&st->wl);
 	return r;
 }

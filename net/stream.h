@@ -70,8 +70,8 @@ int net_stream_recv(struct net_stream *st, struct net_chunk *out, int timeout_ms
 /* net_stream_release gives a chunk back. */
 void net_stream_release(struct net_stream *st, struct net_chunk *c);
 
-/* net_stream_sendv writes all bytes of iov[0..n) (iov may be modified).
- * Returns 0 or -errno. Suspends. */
+/* net_stream_sendv writes all bytes of iov[0..n) (iov may be modified);
+ * timeout_ms bounds the whole call. Returns 0 or -errno. Suspends. */
 int net_stream_sendv(struct net_stream *st, struct iovec *iov, int n, int timeout_ms);
 int net_stream_send(struct net_stream *st, const void *data, size_t len, int timeout_ms);
 
@@ -81,6 +81,22 @@ int net_stream_send(struct net_stream *st, const void *data, size_t len, int tim
 int net_stream_lock_write(struct net_stream *st, int timeout_ms);
 void net_stream_unlock_write(struct net_stream *st);
 int net_stream_sendv_locked(struct net_stream *st, struct iovec *iov, int n, int timeout_ms);
+
+/* net_stream_sendv_try_locked writes iov[0..n) as far as st can take it
+ * within wait_ms (0: without waiting), and sets *consumed to how many of
+ * the caller's bytes it is done with (their memory is free again).
+ * Plaintext: what the socket took; the caller keeps the rest and sends it
+ * later. TLS: all of them, encrypted into the stream's own buffer, of which
+ * what the socket did not take waits for net_stream_flush_locked (or the
+ * next send). Returns 0 when nothing is left to send, 1 when something is,
+ * or -errno. For a forwarder that must not wait long while it holds
+ * receive buffers. Caller holds the write lock. Suspends. */
+int net_stream_sendv_try_locked(struct net_stream *st, const struct iovec *iov, int n, int wait_ms, size_t *consumed);
+
+/* net_stream_flush_locked sends what st still holds of earlier writes (TLS
+ * ciphertext a try left). 0 or -errno. Caller holds the write lock.
+ * Suspends. */
+int net_stream_flush_locked(struct net_stream *st, int timeout_ms);
 
 /* net_stream_detach prepares st to move to another reactor: it stops
  * receiving, keeps every byte already received (plaintext, or ciphertext

@@ -527,6 +527,10 @@ static void accept_loop(void *arg)
 			int sz = (int)(srv->o.rcvbuf > INT32_MAX / 2 ? INT32_MAX / 2 : srv->o.rcvbuf);
 			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
 		}
+		if (srv->o.sndbuf != RELAY_RCVBUF_AUTO) {
+			int sz = (int)(srv->o.sndbuf > INT32_MAX / 2 ? INT32_MAX / 2 : srv->o.sndbuf);
+			setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+		}
 		a->th = th;
 		a->fd = fd;
 		a->tls = aa.tls;
@@ -655,6 +659,8 @@ struct relay_server *relay_server_new(const struct relay_opts *opts, int *err, c
 		o->max_conns_per_ip = RELAY_DEFAULT_MAX_CONNS_PER_IP;
 	if (!o->rcvbuf)
 		o->rcvbuf = RELAY_DEFAULT_RCVBUF;
+	if (!o->sndbuf)
+		o->sndbuf = RELAY_DEFAULT_SNDBUF;
 	if (!o->handshake_ms)
 		o->handshake_ms = RELAY_DEFAULT_HANDSHAKE_MS;
 	if (!o->ping_ms)

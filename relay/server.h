@@ -52,6 +52,10 @@ enum relay_defaults {
 	 * 1.6 GB of socket memory) and the kernel's pruning stalls everything.
 	 * 1 MiB still fills 10 MB/s per connection at 100 ms RTT. */
 	RELAY_DEFAULT_RCVBUF = 1024 * 1024,
+	/* Kernel send buffer per client socket, for the same reason: 500
+	 * stalled readers (tests/attack stalled_pairs) made the kernel hold
+	 * 4 MiB (tcp_wmem's maximum) for each when left to autotuning. */
+	RELAY_DEFAULT_SNDBUF = 1024 * 1024,
 };
 
 /* relay_opts.rcvbuf value: leave the receive buffer to kernel autotuning. */
@@ -72,6 +76,7 @@ struct relay_opts {
 	unsigned write_ms;
 	unsigned max_header;        /* <= RELAY_DEFAULT_MAX_HEADER */
 	uint32_t rcvbuf;            /* SO_RCVBUF per client socket; 0: default, or RELAY_RCVBUF_AUTO */
+	uint32_t sndbuf;            /* SO_SNDBUF per client socket; 0: default, or RELAY_RCVBUF_AUTO */
 	const char *tls_cert;       /* PEM chain: port serves wss:// (TLS 1.2/1.3) */
 	const char *tls_key;
 	bool plain;                 /* with TLS: also serve ws:// on plain_port */

@@ -27,6 +27,11 @@
 #define FWD_MAX_IOV 64
 /* Received buffers forwarded together when they are already queued. */
 #define FWD_BATCH 4
+/* How long a forward may wait for the peer's socket while it holds receive
+ * buffers. A reader that is only slower than its writer takes the bytes
+ * within it (no copy); one that stalls longer costs a copy of what is left
+ * and of the writer's queue, and from then on no ring buffer at all. */
+#define FWD_GRACE_MS 20
 /* How long a goodbye (Close frame) may wait for the socket. */
 #define GOODBYE_MS 1000
 /* How long we wait for the client's own Close after ours (RFC 6455 §7.1.1:
@@ -178,30 +183,6 @@ static int hold_append(struct relay_server *srv, struct relay_session *s, const 
 	return 0;
 }
 
-/* Sends the gathered frames to the peer, or holds them while there is none. */
-static int flush(struct relay_conn *c, struct iovec *iov, int *num_iov, uint64_t payload)
-{
-	int n = *num_iov;
-	*num_iov = 0;
-	if (!n)
-		return FWD_OK;
-	struct relay_conn *p = c->peer;
-	if (!p) {
-		if (c->peer_gone)
-			return FWD_PEER_GONE;
-		if (hold_append(c->th->srv, c->sess, iov, n) != 0)
-			return FWD_PEER_GONE;
-		c->sess->hold_payload += payload;
-		return FWD_OK;
-	}
-	int timeout = (int)c->th->srv->o.write_ms;
-	int r = net_stream_sendv(p->st, iov, n, timeout);
-	if (r < 0)
-		return FWD_PEER_GONE;
-	atomic_fetch_add_explicit(&c->th->bytes, payload, memory_order_relaxed);
-	return FWD_OK;
-}
-
 /* ---- decoding and forwarding ---- */
 
 struct fwd_ctx {
@@ -217,11 +198,120 @@ struct fwd_ctx {
 	uint16_t close_code;            /* code for our own client when failing */
 	const char *close_reason;
 	uint16_t client_close;          /* the code the client closed with */
+	/* The peer's socket was full: we hold its write lock, and what it did
+	 * not take waits in spill (heap), so the receive buffers it came from
+	 * go back to the ring before this connection waits for the peer. */
+	struct relay_conn *stuck;
+	uint8_t *spill;
+	size_t spill_len, spill_cap;
+	uint64_t deadline;              /* of the wait for the stuck peer (--write-timeout) */
 };
+
+/* Appends iov[0..n), minus its first skip bytes, to f->spill. */
+static int spill_append(struct fwd_ctx *f, const struct iovec *iov, int n, size_t skip)
+{
+	size_t need = 0;
+	for (int i = 0; i < n; i++)
+		need += iov[i].iov_len;
+	need -= skip;
+	if (f->spill_len + need > f->spill_cap) {
+		uint8_t *p = realloc(f->spill, f->spill_len + need);
+		if (!p)
+			return -ENOMEM;
+		f->spill = p;
+		f->spill_cap = f->spill_len + need;
+	}
+	for (int i = 0; i < n; i++) {
+		size_t len = iov[i].iov_len, off = skip < len ? skip : len;
+		skip -= off;
+		memcpy(f->spill + f->spill_len, (const uint8_t *)iov[i].iov_base + off, len - off);
+		f->spill_len += len - off;
+	}
+	return 0;
+}
+
+/* Sends the gathered frames to the peer, or holds them while there is none.
+ * Waits for the peer at most FWD_GRACE_MS: what its socket does not take by
+ * then goes to the spill, sent by finish_stuck once the receive buffers are
+ * released. */
+static int flush(struct relay_conn *c, struct fwd_ctx *f)
+{
+	struct iovec *iov = f->iov;
+	int n = f->num_iov;
+	f->num_iov = 0;
+	if (!n)
+		return FWD_OK;
+	struct relay_server *srv = c->th->srv;
+	if (f->stuck) {
+		/* Already behind: queue after what waits, in order. */
+		if (spill_append(f, iov, n, 0) != 0)
+			return FWD_PEER_GONE;
+		atomic_fetch_add_explicit(&c->th->bytes, f->payload, memory_order_relaxed);
+		return FWD_OK;
+	}
+	struct relay_conn *p = c->peer;
+	if (!p) {
+		if (c->peer_gone)
+			return FWD_PEER_GONE;
+		if (hold_append(srv, c->sess, iov, n) != 0)
+			return FWD_PEER_GONE;
+		c->sess->hold_payload += f->payload;
+		return FWD_OK;
+	}
+	uint64_t deadline = core_deadline_ns((int)srv->o.write_ms);
+	if (net_stream_lock_write(p->st, (int)srv->o.write_ms) != 0)
+		return FWD_PEER_GONE;
+	size_t done = 0;
+	int r = net_stream_sendv_try_locked(p->st, iov, n, FWD_GRACE_MS, &done);
+	if (r == 1 && spill_append(f, iov, n, done) != 0)
+		r = -ENOMEM;
+	if (r < 0) {
+		net_stream_unlock_write(p->st);
+		return FWD_PEER_GONE;
+	}
+	if (r == 1) {
+		f->stuck = p;
+		f->deadline = deadline;
+	} else {
+		net_stream_unlock_write(p->st);
+	}
+	atomic_fetch_add_explicit(&c->th->bytes, f->payload, memory_order_relaxed);
+	return FWD_OK;
+}
+
+/* The peer could not take everything: every receive buffer of this batch
+ * is back in the ring by now. Stop receiving our own client as well (what
+ * it had queued moves to the heap), so a connection waiting for a reader
+ * that does not read holds no ring buffer at all; then wait for the peer,
+ * within --write-timeout. */
+static int finish_stuck(struct relay_conn *c, struct fwd_ctx *f)
+{
+	struct net_stream *ps = f->stuck->st;
+	int r = net_stream_recv_pause(c->st);
+	int w = net_stream_flush_locked(ps, core_deadline_left_ms(f->deadline));
+	if (w == 0 && f->spill_len) {
+		struct iovec v = {.iov_base = f->spill, .iov_len = f->spill_len};
+		w = net_stream_sendv_locked(ps, &v, 1, core_deadline_left_ms(f->deadline));
+	}
+	net_stream_unlock_write(ps);
+	free(f->spill);
+	f->spill = NULL;
+	f->spill_len = f->spill_cap = 0;
+	f->stuck = NULL;
+	if (w < 0)
+		return FWD_PEER_GONE;
+	if (r < 0) {
+		/* What the client had queued may be lost: end it honestly. */
+		f->close_code = RELAY_WS_CLOSE_INTERNAL_ERROR;
+		f->close_reason = "relay out of memory";
+		return FWD_CLOSE;
+	}
+	return FWD_OK;
+}
 
 static int fctx_flush(struct relay_conn *c, struct fwd_ctx *f)
 {
-	int r = flush(c, f->iov, &f->num_iov, f->payload);
+	int r = flush(c, f);
 	f->num_hdr = 0;
 	f->payload = 0;
 	f->frame_iov = -1;
@@ -427,13 +517,13 @@ struct fwd_end {
 	uint16_t client_close;          /* the code the client closed with */
 };
 
-/* Feeds one buffer through the decoder, and with it the buffers that are
- * already queued behind it (up to FWD_BATCH in all: a busy connection then
+/* Feeds one buffer (released here) through the decoder, and with it the
+ * buffers that are already queued behind it (up to FWD_BATCH in all: a busy connection then
  * forwards several buffers per sendmsg, one operation and one completion
  * instead of one each), forwards them, answers a ping. The 1.7 KiB of
  * forwarding state lives in this frame only, not in relay_session_run's:
  * an idle connection waits with a shallow stack (hibernation copies it). */
-static __attribute__((noinline)) int consume(struct relay_conn *c, const struct net_chunk *first, struct fwd_end *end)
+static __attribute__((noinline)) int consume(struct relay_conn *c, struct net_chunk *first, struct fwd_end *end)
 {
 	struct fwd_ctx fc, *f = &fc;
 	struct net_chunk more[FWD_BATCH - 1];
@@ -446,6 +536,9 @@ static __attribute__((noinline)) int consume(struct relay_conn *c, const struct 
 	f->close_code = 0;
 	f->close_reason = NULL;
 	f->client_close = 0;
+	f->stuck = NULL;
+	f->spill = NULL;
+	f->spill_len = f->spill_cap = 0;
 	int r = process(c, f, first->data, first->len);
 	while (r == FWD_OK && num_more < FWD_BATCH - 1 && net_stream_recv_queued(c->st)) {
 		struct net_chunk *m = &more[num_more];
@@ -458,8 +551,14 @@ static __attribute__((noinline)) int consume(struct relay_conn *c, const struct 
 	int fr = fctx_flush(c, f);
 	if (r == FWD_OK)
 		r = fr;
+	net_stream_release(c->st, first);
 	for (int i = 0; i < num_more; i++)
 		net_stream_release(c->st, &more[i]);
+	if (f->stuck) {
+		int sr = finish_stuck(c, f);
+		if (r == FWD_OK)
+			r = sr;
+	}
 	if (f->pong_due && r == FWD_OK)
 		send_own_frame(c, RELAY_WS_OP_PONG, f->ping, f->ping_len, (int)c->th->srv->o.write_ms);
 	end->close_code = f->close_code;
@@ -693,8 +792,7 @@ void relay_session_run(struct relay_conn *c)
 		}
 		c->last_rx_ns = now;
 		c->ping_outstanding = false;
-		r = consume(c, &b, &f);
-		net_stream_release(c->st, &b);
+		r = consume(c, &b, &f); /* releases b */
 		if (r)
 			goto ended;
 	}
@@ -704,7 +802,8 @@ ended:
 		why = "peer disconnected";
 		peer = 0;
 	} else if (f.close_code) {
-		atomic_fetch_add(&srv->protocol_errors, f.close_code != RELAY_WS_CLOSE_TOO_BIG);
+		atomic_fetch_add(&srv->protocol_errors, f.close_code == RELAY_WS_CLOSE_PROTOCOL_ERROR ||
+								f.close_code == RELAY_WS_CLOSE_INVALID_DATA);
 		own = f.close_code;
 		why = f.close_reason;
 	} else {

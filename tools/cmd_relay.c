@@ -36,6 +36,8 @@ static void help(void)
 	       "  --max-conns-per-ip N    connections from one address (default %u)\n"
 	       "  --rcvbuf BYTES|auto     kernel receive buffer per client socket (default 1M;\n"
 	       "                          auto: the kernel's autotuning, up to tcp_rmem's maximum)\n"
+	       "  --sndbuf BYTES|auto     kernel send buffer per client socket (default 1M;\n"
+	       "                          auto: the kernel's autotuning, up to tcp_wmem's maximum)\n"
 	       "  --handshake-timeout D   time to send the HTTP request (default 10s)\n"
 	       "  --ping-interval D       WebSocket ping when a client is silent (default 30s);\n"
 	       "                          no answer within another interval ends it\n"
@@ -62,7 +64,7 @@ static void help(void)
 }
 
 enum {
-	OPT_HOST = 256, OPT_PORT, OPT_THREADS, OPT_MAXMSG, OPT_HOLD, OPT_HOLDTOTAL, OPT_MAXSESS, OPT_PERIP, OPT_RCVBUF, OPT_HS, OPT_PING,
+	OPT_HOST = 256, OPT_PORT, OPT_THREADS, OPT_MAXMSG, OPT_HOLD, OPT_HOLDTOTAL, OPT_MAXSESS, OPT_PERIP, OPT_RCVBUF, OPT_SNDBUF, OPT_HS, OPT_PING,
 	OPT_IDLE, OPT_WRITE, OPT_QUIET, OPT_JSONLOG, OPT_CERT, OPT_KEY, OPT_PLAIN, OPT_STUNPORT, OPT_STUNRATE,
 };
 
@@ -113,6 +115,7 @@ static int relay_main(int argc, char **argv)
 		{"max-sessions", required_argument, 0, OPT_MAXSESS},
 		{"max-conns-per-ip", required_argument, 0, OPT_PERIP},
 		{"rcvbuf", required_argument, 0, OPT_RCVBUF},
+		{"sndbuf", required_argument, 0, OPT_SNDBUF},
 		{"handshake-timeout", required_argument, 0, OPT_HS},
 		{"ping-interval", required_argument, 0, OPT_PING},
 		{"idle-timeout", required_argument, 0, OPT_IDLE},
@@ -181,6 +184,17 @@ static int relay_main(int argc, char **argv)
 					return cli_usage_error("relay", "--rcvbuf '%s': expected a size from 4K to 1G, or auto",
 							       optarg);
 				o.rcvbuf = (uint32_t)sz;
+			}
+			break;
+		case OPT_SNDBUF:
+			if (!strcmp(optarg, "auto")) {
+				o.sndbuf = RELAY_RCVBUF_AUTO;
+			} else {
+				uint64_t sz;
+				if (core_parse_size(optarg, 4096, 1u << 30, &sz) != 0)
+					return cli_usage_error("relay", "--sndbuf '%s': expected a size from 4K to 1G, or auto",
+							       optarg);
+				o.sndbuf = (uint32_t)sz;
 			}
 			break;
 		case OPT_PERIP:

@@ -12,8 +12,10 @@ baseline within seconds after the attack. Every loop is bounded in count
 and time; the relay is stopped on exit.
 
 Cases:
-  held_flood   1,000 clients from 4 addresses open sessions that never pair
-               and each send 1.2 MB (more than --hold), then close.
+  held_flood     1,000 clients from 4 addresses open sessions that never
+                 pair and each send 1.2 MB (more than --hold), then close.
+  stalled_pairs  500 pairs from 4 addresses: one side of each writes as fast
+                 as it can, the other never reads (the relay's sends block).
 
 Exit 0 pass, 1 fail, 77 skip.
 """
@@ -188,7 +190,86 @@ async def held_flood(relay, num=1000, size=1_200_000, attack_s=12.0):
     assert relay.alive(), "relay died"
 
 
-CASES = {"held_flood": held_flood}
+async def staller(port, i, stop, conns, results):
+    """One attacker pair: A writes as fast as TCP lets it, B never reads.
+    The relay's send to B blocks; what it holds meanwhile is the point."""
+    sid = f"stall-{os.getpid()}-{i}"
+    a = wsraw.Conn(port, sid, src=wsraw.src_addr(2 * i % 4))
+    # B's kernel receive buffer is small, so the relay's sends block early.
+    b = wsraw.Conn(port, sid, src=wsraw.src_addr((2 * i + 1) % 4), rcvbuf=4096)
+    try:
+        if await a.connect(timeout=10) != 101 or await b.connect(timeout=10) != 101:
+            return 0
+    except Exception:  # noqa: BLE001
+        a.abort()
+        b.abort()
+        return 0
+    conns += [a, b]
+    chunk = wsraw.frame(b"\x5a" * 16000)
+    sent = 0
+    while not stop.is_set():
+        a.w.write(chunk)
+        try:
+            await asyncio.wait_for(a.w.drain(), 0.5)
+        except asyncio.TimeoutError:
+            continue
+        except Exception:  # noqa: BLE001
+            break
+        sent += len(chunk)
+    results.append(sent)
+    return sent
+
+
+async def stalled_pairs(relay, num=500, attack_s=12.0):
+    """500 pairs from 4 addresses: one side writes, the other never reads.
+    Each stalled sender must not keep ring buffers the rest need."""
+    port = relay.port
+    base_fds = relay.num_fds()
+    probe = wsraw.EchoProbe(port, f"legit-{os.getpid()}")
+    probe_task = asyncio.ensure_future(probe.run())
+    await asyncio.sleep(0.5)
+    stop = asyncio.Event()
+    pairs, healths, conns, sent = [], [], [], []
+    side = [asyncio.ensure_future(pairer(port, f"new-{os.getpid()}", pairs, stop)),
+            asyncio.ensure_future(health_prober(port, healths, stop))]
+    t0 = time.monotonic()
+    tasks = []
+    for i in range(num):
+        tasks.append(asyncio.ensure_future(staller(port, i, stop, conns, sent)))
+        if i % 25 == 24:
+            await asyncio.sleep(0.05)
+    await asyncio.sleep(max(0.0, attack_s - (time.monotonic() - t0)))
+    s = await wsraw.stats(port)
+    log(f"under attack: {len(conns)} attacker connections, relay has {s['connections']} connections, "
+        f"{s['active_sessions']} active, {relay.num_fds()} fds, RSS {relay.rss_kib()} KiB")
+    stop.set()
+    await asyncio.gather(*tasks)
+    await asyncio.gather(*side)
+    probe.stop = True
+    log(f"attackers wrote {sum(sent) / 1e6:.0f} MB")
+    t_close = time.monotonic()
+    for c in conns:
+        c.abort()
+    assert len(conns) >= 2 * num * 0.9, f"only {len(conns)} of {2 * num} attacker connections got in"
+
+    async def drained():
+        st = await wsraw.stats(port)
+        return st["connections"] <= 3, st["connections"]
+    await wait_for(drained, 5 * SCALE, "attacker connections closed")
+    log(f"attacker connections gone after {time.monotonic() - t_close:.1f} s")
+
+    async def fds_back():
+        n = relay.num_fds()
+        return n <= base_fds + 4, n
+    await wait_for(fds_back, 5 * SCALE, "descriptors back to baseline")
+    await probe_task
+    check_probe(probe, 1000 * SCALE)
+    check_series("new pairs", pairs, 2.0 * SCALE)
+    check_series("/health", healths, 2.0 * SCALE)
+    assert relay.alive(), "relay died"
+
+
+CASES = {"held_flood": held_flood, "stalled_pairs": stalled_pairs}
 
 
 def main():
@@ -200,7 +281,8 @@ def main():
         try:
             asyncio.run(asyncio.wait_for(CASES[case](relay), 150))
         except (AssertionError, asyncio.TimeoutError) as e:
-            log(f"FAIL {case} {' '.join(extra)}: {e!r}")
+            import traceback
+            log(f"FAIL {case} {' '.join(extra)}: {e!r}\n" + "".join(traceback.format_exception(e)[-6:]))
             tail = relay.log_lines()[-15:]
             if tail:
                 log("relay log tail:\n  " + "\n  ".join(tail))

@@ -129,15 +129,25 @@ class Conn:
     """A WebSocket client on asyncio streams. connect() does the upgrade and
     returns the HTTP status; frames are read with read_frame()."""
 
-    def __init__(self, port, sid, src=None):
-        self.port, self.sid, self.src = port, sid, src
+    def __init__(self, port, sid, src=None, rcvbuf=None):
+        self.port, self.sid, self.src, self.rcvbuf = port, sid, src, rcvbuf
         self.r = self.w = None
         self.status = None
 
     async def connect(self, timeout=5.0):
         async def go():
-            self.r, self.w = await asyncio.open_connection(
-                "127.0.0.1", self.port, local_addr=(self.src, 0) if self.src else None)
+            if self.rcvbuf:
+                # Before connect, so the window it advertises is small too.
+                sk = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sk.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
+                sk.setblocking(False)
+                if self.src:
+                    sk.bind((self.src, 0))
+                await asyncio.get_running_loop().sock_connect(sk, ("127.0.0.1", self.port))
+                self.r, self.w = await asyncio.open_connection(sock=sk)
+            else:
+                self.r, self.w = await asyncio.open_connection(
+                    "127.0.0.1", self.port, local_addr=(self.src, 0) if self.src else None)
             key = base64.b64encode(os.urandom(16)).decode()
             self.w.write((f"GET /relay/{self.sid} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                           f"Upgrade: websocket\r\nConnection: Upgrade\r\n"
