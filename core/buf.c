@@ -34,7 +34,8 @@ int core_buf_group_init(struct core_reactor *r, struct buf_group *g, uint16_t bg
 	}
 	g->next = calloc(num, sizeof *g->next);
 	g->len = calloc(num, sizeof *g->len);
-	if (!g->next || !g->len)
+	g->out = calloc(num, 1);
+	if (!g->next || !g->len || !g->out)
 		return -ENOMEM;
 	memset(&reg, 0, sizeof reg);
 	reg.ring_addr = (uint64_t)(uintptr_t)g->br;
@@ -61,6 +62,7 @@ void core_buf_group_cleanup(struct core_reactor *r, struct buf_group *g)
 		munmap(g->mem, g->mem_len);
 	free(g->next);
 	free(g->len);
+	free(g->out);
 	memset(g, 0, sizeof *g);
 }
 
@@ -74,6 +76,7 @@ void core_buf_group_put(struct buf_group *g, uint16_t bid)
 	io_uring_buf_ring_add(g->br, g->mem + (size_t)bid * g->size, g->size, bid, (int)g->mask, 0);
 	io_uring_buf_ring_advance(g->br, 1);
 	g->in_ring++;
+	g->out[bid] = 0;
 	/* Every returned buffer goes to the oldest stalled source at once: a
 	 * threshold here left a source stalled for good when fewer buffers than
 	 * the threshold were free and their holders were waiting on it. */
@@ -90,6 +93,39 @@ void core_buf_release(struct core_buf *b)
 	b->gid = CORE_BUF_NONE;
 	b->data = NULL;
 	b->len = 0;
+}
+
+/* Free buffers' pages go back to the kernel, a run of neighbours per call.
+ * Safe: the kernel fills a ring buffer in this thread's context (io_uring
+ * task work for a socket receive), never while this thread is inside
+ * madvise, and a page given back is a zero page the next fill takes. */
+static size_t trim_group(struct buf_group *g)
+{
+	size_t freed = 0;
+	for (unsigned i = 0; i < g->num;) {
+		if (g->out[i]) {
+			i++;
+			continue;
+		}
+		unsigned j = i;
+		while (j < g->num && !g->out[j])
+			j++;
+		uint8_t *lo = g->mem + (size_t)i * g->size, *hi = g->mem + (size_t)j * g->size;
+		/* Whole pages only: a neighbour's page may hold its bytes. */
+		uintptr_t a = ((uintptr_t)lo + 4095u) & ~(uintptr_t)4095u, b = (uintptr_t)hi & ~(uintptr_t)4095u;
+		if (b > a && madvise((void *)a, b - a, MADV_DONTNEED) == 0)
+			freed += b - a;
+		i = j;
+	}
+	return freed;
+}
+
+size_t core_buf_trim(void)
+{
+	struct core_reactor *r = core_self();
+	if (!r)
+		return 0;
+	return trim_group(&r->stream) + trim_group(&r->dgram);
 }
 
 int core_buf_free_count(uint8_t gid)

@@ -11,6 +11,7 @@
  * it exactly once with core_buf_release, on the reactor thread that received
  * it. When a ring runs dry, receives stop (-ENOBUFS) and resume as leases
  * come back: TCP data waits in the kernel, nothing is dropped. */
+#include <stddef.h>
 #include <stdint.h>
 
 struct core_buf {
@@ -30,5 +31,13 @@ void core_buf_release(struct core_buf *b);
  * currently holds (i.e. are free for receives) on this thread's reactor;
  * -1 outside a reactor. For tests and stats. */
 int core_buf_free_count(uint8_t gid);
+
+/* core_buf_trim gives the pages of the calling reactor's free receive
+ * buffers back to the kernel (a buffer's memory is resident once it was
+ * filled; the next fill takes a fresh page). For after a load peak: the
+ * rings then cost what the buffers in use do. Returns the bytes given
+ * back. Must run on a reactor thread; costs one madvise per run of free
+ * buffers. */
+size_t core_buf_trim(void);
 
 #endif

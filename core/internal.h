@@ -93,6 +93,7 @@ struct buf_group {
 	unsigned in_ring;     /* buffers given to the kernel and not yet seen in a CQE */
 	int32_t *next;        /* per-bid queue link */
 	uint32_t *len;        /* per-bid received length */
+	uint8_t *out;         /* per-bid: 1 while out of the ring (queued or leased) */
 	/* Sources ended by -ENOBUFS, first come first served: each returned
 	 * buffer re-arms the oldest, and no more are re-armed than there are
 	 * free buffers (a dry ring does not become a storm of -ENOBUFS). */

@@ -35,19 +35,54 @@ static size_t json_escape(char *dst, size_t cap, const char *src)
 	return o;
 }
 
+static void log_msg(enum core_log_level level, const char *msg);
+
 void core_log(enum core_log_level level, const char *fmt, ...)
 {
-	char msg[1024], line[2400], ts[40];
-	struct timespec now;
-	struct tm tm;
+	char msg[1024];
 	va_list ap;
-	int n;
 
 	if (!core_log_enabled(level))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	log_msg(level, msg);
+}
+
+void core_log_limited(struct core_log_limit *l, enum core_log_level level, const char *fmt, ...)
+{
+	char msg[1024];
+	struct timespec mono;
+	va_list ap;
+
+	if (!core_log_enabled(level))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	unsigned long long sec = (unsigned long long)mono.tv_sec;
+	unsigned long long was = atomic_load(&l->second);
+	if (was != sec && atomic_compare_exchange_strong(&l->second, &was, sec))
+		atomic_store(&l->used, 0);
+	if (atomic_fetch_add(&l->used, 1) >= (l->burst ? l->burst : 10)) {
+		atomic_fetch_add(&l->dropped, 1);
+		return;
+	}
+	va_start(ap, fmt);
+	int n = vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	unsigned dropped = atomic_exchange(&l->dropped, 0);
+	if (dropped && n >= 0 && (size_t)n < sizeof msg)
+		snprintf(msg + n, sizeof msg - (size_t)n, " (%u like it not logged)", dropped);
+	log_msg(level, msg);
+}
+
+static void log_msg(enum core_log_level level, const char *msg)
+{
+	char line[2400], ts[40];
+	struct timespec now;
+	struct tm tm;
+	int n;
+
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	n = (int)strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);

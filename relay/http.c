@@ -76,6 +76,7 @@ const char *relay_http_reason(int status)
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";
+	case 409: return "Conflict";
 	case 413: return "Content Too Large";
 	case 426: return "Upgrade Required";
 	case 429: return "Too Many Requests";

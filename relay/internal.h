@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/log.h"
 #include "core/mutex.h"
 #include "core/reactor.h"
 #include "core/sock.h"
@@ -17,6 +18,7 @@
 
 struct relay_thread;
 struct relay_session;
+struct relay_hs;
 
 /* One WebSocket client of a session. Lives inside its session, so a peer's
  * pointer to it stays valid while either coroutine runs. */
@@ -74,8 +76,8 @@ struct relay_thread {
 	struct relay_session **buckets;
 	unsigned num_buckets, num_sessions;
 	struct relay_conn *conns;       /* all connected clients, for shutdown */
-	struct net_stream **hs;         /* handshakes in progress (slot array) */
-	unsigned hs_cap;
+	struct relay_hs *hs_head, *hs_tail; /* handshakes reading their head, oldest first */
+	struct core_coro *trimmer;      /* reactor 0: the heap trimmer, while it sleeps */
 	struct core_listener *l[2];     /* [0] --port, [1] --plain-port */
 	struct core_shutdown_hook hook;
 	bool stopping;
@@ -104,6 +106,9 @@ struct relay_server {
 	_Atomic uint64_t rejected_409, rejected_400, rejected_limit, handshake_timeouts;
 	_Atomic uint64_t protocol_errors, too_big, keepalive_timeouts;
 	_Atomic uint64_t held;          /* bytes allocated for holds, all sessions (--hold-total) */
+	_Atomic uint64_t handshakes;    /* reading their HTTP head now, all threads */
+	_Atomic uint64_t shed;          /* handshakes ended early to admit newer ones */
+	uint64_t max_conns;             /* connections at once: the descriptor budget */
 };
 
 /* session.c */
@@ -127,6 +132,13 @@ void relay_ip_release(struct relay_server *srv, const struct sockaddr_storage *a
 void relay_addr_key(const struct sockaddr_storage *addr, uint8_t out[16]);
 /* relay_ip_release_key is relay_ip_release for a key from relay_addr_key. */
 void relay_ip_release_key(struct relay_server *srv, const uint8_t key[16]);
+/* relay_addr_key_str writes a key's address as text ("192.0.2.1", "2001:db8::1"). */
+const char *relay_addr_key_str(const uint8_t key[16], char out[static 46]);
+
+/* Log limits for what strangers can cause: refused requests and protocol
+ * errors (info, 10 lines a second each), accept failures (warn, 1 a
+ * second). server.c. */
+extern struct core_log_limit relay_log_refused, relay_log_protocol, relay_log_accept;
 
 
 #endif

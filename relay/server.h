@@ -46,6 +46,9 @@ enum relay_defaults {
 	RELAY_DEFAULT_IDLE_MS = 600000,               /* no message either way */
 	RELAY_DEFAULT_WRITE_MS = 60000,               /* a peer that does not read */
 	RELAY_DEFAULT_MAX_HEADER = 8192,
+	/* Descriptors kept out of the connections' budget (RLIMIT_NOFILE), plus
+	 * 16 per reactor. */
+	RELAY_FD_RESERVE = 64,
 	/* Kernel receive buffer per client socket. Left to autotuning, a socket
 	 * whose data waits for the relay grows to tcp_rmem's maximum (6 MiB):
 	 * 1,000 busy sessions then reach tcp_mem's pressure mark (measured:
@@ -70,6 +73,7 @@ struct relay_opts {
 	uint64_t hold_total;        /* bytes held over all sessions; 0: default */
 	unsigned max_sessions;
 	unsigned max_conns_per_ip;
+	unsigned max_handshakes;    /* heads being read at once; 0: half the descriptor budget */
 	unsigned handshake_ms;
 	unsigned ping_ms;
 	unsigned idle_ms;
@@ -101,6 +105,10 @@ struct relay_stats {
 	uint64_t rejected_409, rejected_400, rejected_limit, handshake_timeouts;
 	uint64_t protocol_errors, too_big, keepalive_timeouts;
 	uint64_t held_bytes;         /* allocated for waiting sessions' holds now */
+	uint64_t handshakes;         /* connections still sending their HTTP head */
+	uint64_t shed;               /* handshakes ended early to admit newer ones */
+	uint64_t max_connections;    /* the descriptor budget (RLIMIT_NOFILE less a reserve) */
+	uint64_t max_handshakes;
 	uint64_t uptime_s;
 };
 

@@ -806,6 +806,9 @@ ended:
 								f.close_code == RELAY_WS_CLOSE_INVALID_DATA);
 		own = f.close_code;
 		why = f.close_reason;
+		char ip[46];
+		core_log_limited(&relay_log_protocol, CORE_LOG_INFO, "relay: session %s: client %s: %s (Close %u)",
+				 c->sess->id, relay_addr_key_str(c->ip, ip), why ? why : "", own);
 	} else {
 		/* The client closed: echo its code, and tell the peer the same. */
 		uint16_t code = f.client_close;
@@ -830,6 +833,11 @@ struct relay_conn *relay_session_join(struct relay_thread *th, struct net_stream
 		goto refuse_503;
 	if (sess && (sess->conn[1].active || sess->paired)) {
 		atomic_fetch_add(&srv->rejected_409, 1);
+		char ip[46];
+		uint8_t key[16];
+		relay_addr_key(addr, key);
+		core_log_limited(&relay_log_refused, CORE_LOG_INFO, "relay: refused %s: 409 Conflict (session %.*s is full)",
+				 relay_addr_key_str(key, ip), (int)id_len, id);
 		static const char body[] = "session full: it already has two clients\n";
 		struct relay_http_response rr = {.status = 409, .content_type = "text/plain",
 						 .body = (const uint8_t *)body, .body_len = sizeof body - 1};
@@ -911,6 +919,11 @@ refuse_503:
 		struct relay_http_response rr = {.status = 503, .content_type = "text/plain",
 						 .body = (const uint8_t *)body, .body_len = sizeof body - 1};
 		atomic_fetch_add(&srv->rejected_limit, 1);
+		char ip[46];
+		uint8_t key[16];
+		relay_addr_key(addr, key);
+		core_log_limited(&relay_log_refused, CORE_LOG_INFO, "relay: refused %s: 503 Service Unavailable (%s)",
+				 relay_addr_key_str(key, ip), th->stopping ? "shutting down" : "--max-sessions reached");
 		n = relay_http_response_build(resp, sizeof resp, &rr);
 	}
 refuse:

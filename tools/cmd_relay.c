@@ -34,6 +34,9 @@ static void help(void)
 	       "                          beyond it no waiting client is read\n"
 	       "  --max-sessions N        sessions at once (default %u)\n"
 	       "  --max-conns-per-ip N    connections from one address (default %u)\n"
+	       "  --max-handshakes N      connections still sending their HTTP request, over all\n"
+	       "                          addresses (default: half the descriptor limit); beyond\n"
+	       "                          it the oldest is dropped for the newcomer\n"
 	       "  --rcvbuf BYTES|auto     kernel receive buffer per client socket (default 1M;\n"
 	       "                          auto: the kernel's autotuning, up to tcp_rmem's maximum)\n"
 	       "  --sndbuf BYTES|auto     kernel send buffer per client socket (default 1M;\n"
@@ -64,7 +67,7 @@ static void help(void)
 }
 
 enum {
-	OPT_HOST = 256, OPT_PORT, OPT_THREADS, OPT_MAXMSG, OPT_HOLD, OPT_HOLDTOTAL, OPT_MAXSESS, OPT_PERIP, OPT_RCVBUF, OPT_SNDBUF, OPT_HS, OPT_PING,
+	OPT_HOST = 256, OPT_PORT, OPT_THREADS, OPT_MAXMSG, OPT_HOLD, OPT_HOLDTOTAL, OPT_MAXSESS, OPT_PERIP, OPT_MAXHS, OPT_RCVBUF, OPT_SNDBUF, OPT_HS, OPT_PING,
 	OPT_IDLE, OPT_WRITE, OPT_QUIET, OPT_JSONLOG, OPT_CERT, OPT_KEY, OPT_PLAIN, OPT_STUNPORT, OPT_STUNRATE,
 };
 
@@ -114,6 +117,7 @@ static int relay_main(int argc, char **argv)
 		{"hold-total", required_argument, 0, OPT_HOLDTOTAL},
 		{"max-sessions", required_argument, 0, OPT_MAXSESS},
 		{"max-conns-per-ip", required_argument, 0, OPT_PERIP},
+		{"max-handshakes", required_argument, 0, OPT_MAXHS},
 		{"rcvbuf", required_argument, 0, OPT_RCVBUF},
 		{"sndbuf", required_argument, 0, OPT_SNDBUF},
 		{"handshake-timeout", required_argument, 0, OPT_HS},
@@ -201,6 +205,11 @@ static int relay_main(int argc, char **argv)
 			if (!cli_parse_uint("relay", "--max-conns-per-ip", optarg, 1, 10000000, &v))
 				return 2;
 			o.max_conns_per_ip = (unsigned)v;
+			break;
+		case OPT_MAXHS:
+			if (!cli_parse_uint("relay", "--max-handshakes", optarg, 1, 10000000, &v))
+				return 2;
+			o.max_handshakes = (unsigned)v;
 			break;
 		case OPT_HS:
 			if (!ms_opt("--handshake-timeout", optarg, &o.handshake_ms))
@@ -290,8 +299,11 @@ static int relay_main(int argc, char **argv)
 		stun_server_free(stun);
 		return 1;
 	}
-	core_log(CORE_LOG_INFO, "relay listening on %s:%u (%u threads)", o.host ? o.host : "0.0.0.0",
-		 relay_server_port(srv), relay_server_threads(srv));
+	struct relay_stats lim;
+	relay_server_stats(srv, &lim);
+	core_log(CORE_LOG_INFO, "relay listening on %s:%u (%u threads, up to %llu connections, %llu handshakes at once)",
+		 o.host ? o.host : "0.0.0.0", relay_server_port(srv), relay_server_threads(srv),
+		 (unsigned long long)lim.max_connections, (unsigned long long)lim.max_handshakes);
 	/* Tests and scripts read the port from here when they ask for port 0. */
 	printf("relay listening on %s:%u\n", o.host ? o.host : "0.0.0.0", relay_server_port(srv));
 	if (o.tls_cert)

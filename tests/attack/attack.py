@@ -16,6 +16,8 @@ Cases:
                  pair and each send 1.2 MB (more than --hold), then close.
   stalled_pairs  500 pairs from 4 addresses: one side of each writes as fast
                  as it can, the other never reads (the relay's sends block).
+  slowloris      20,000 connections from 80 addresses send half a request
+                 head and wait: past the relay's descriptor limit.
 
 Exit 0 pass, 1 fail, 77 skip.
 """
@@ -30,6 +32,8 @@ import wsraw  # noqa: E402
 SKIP = 77
 # Delay bounds are multiplied by this (sanitizer builds run slower).
 SCALE = float(os.environ.get("ATMOS_ATTACK_SCALE", "1"))
+# Under AddressSanitizer freed memory sits in quarantine: RSS says little.
+SANITIZED = os.environ.get("ATMOS_SANITIZED") == "1"
 
 
 def log(msg):
@@ -269,10 +273,105 @@ async def stalled_pairs(relay, num=500, attack_s=12.0):
     assert relay.alive(), "relay died"
 
 
-CASES = {"held_flood": held_flood, "stalled_pairs": stalled_pairs}
+def slowloris_worker(port, first, count, hold_s):
+    """A subprocess: count connections from addresses first/250.., each
+    sending half a request head, held for hold_s, then closed. Prints how
+    many connected. (A process has at most 20,000 descriptors here, so two
+    of these make the 20,000.)"""
+    import selectors
+    import socket as so
+    socks = []
+    for i in range(first, first + count):
+        s = so.socket(so.AF_INET, so.SOCK_STREAM)
+        s.setblocking(False)
+        s.bind((wsraw.src_addr(i // 250), 0))
+        s.connect_ex(("127.0.0.1", port))
+        socks.append(s)
+    deadline = time.monotonic() + 15
+    sel = selectors.DefaultSelector()
+    for s in socks:
+        sel.register(s, selectors.EVENT_WRITE)
+    pending = len(socks)
+    while pending and time.monotonic() < deadline:
+        for key, _ in sel.select(0.2):
+            sel.unregister(key.fileobj)
+            pending -= 1
+            try:
+                key.fileobj.send(b"GET /relay/slow HTTP/1.1\r\nHost: a\r\n")
+            except OSError:
+                pass
+    print(len(socks) - pending, flush=True)
+    time.sleep(hold_s)
+    for s in socks:
+        s.close()
+
+
+async def slowloris(relay, num=20000, hold_s=8.0):
+    """20,000 connections from 80 addresses (250 each, under the per-address
+    cap) that send half a request head and stop: more than the descriptor
+    limit leaves room for. The relay sheds the oldest handshakes; a
+    legitimate pair still pairs within 1 s and the log stays short."""
+    port = relay.port
+    base_fds, base_rss = relay.num_fds(), relay.rss_kib()
+    stop = asyncio.Event()
+    pairs, healths = [], []
+    side = [asyncio.ensure_future(pairer(port, f"new-{os.getpid()}", pairs, stop)),
+            asyncio.ensure_future(health_prober(port, healths, stop))]
+    t0 = time.monotonic()
+    half = num // 2
+    workers = [await asyncio.create_subprocess_exec(
+        sys.executable, os.path.abspath(__file__), "--slowloris-worker", str(port), str(k * half), str(half),
+        str(hold_s), stdout=asyncio.subprocess.PIPE) for k in range(2)]
+    peak = (0, 0, 0)
+    while time.monotonic() - t0 < hold_s:
+        await asyncio.sleep(1)
+        s = await wsraw.stats(port)
+        if s["handshakes"] > peak[0]:
+            peak = (s["handshakes"], relay.rss_kib(), relay.num_fds())
+    s = await wsraw.stats(port)
+    per = (peak[1] - base_rss) * 1024 / max(1, peak[0])
+    log(f"under attack: at most {peak[0]} handshakes at once ({peak[2]} fds, RSS {peak[1]} KiB, baseline "
+        f"{base_rss}: {per:.0f} bytes each); {s['rejected']['shed']} shed; limits "
+        f"{s['max_connections']} connections, {s['max_handshakes']} handshakes")
+    stop.set()
+    await asyncio.gather(*side)
+    got = [int((await w.stdout.readline()) or 0) for w in workers]
+    log(f"attackers connected {sum(got)} sockets")
+    await asyncio.gather(*(w.wait() for w in workers))
+    t_end = time.monotonic()
+
+    async def drained():
+        st = await wsraw.stats(port)
+        return st["connections"] <= 1 and relay.num_fds() <= base_fds + 4, (st["connections"], relay.num_fds())
+    await wait_for(drained, 10 * SCALE, "attacker connections closed")
+    log(f"connections and descriptors back {time.monotonic() - t_end:.1f} s after the attackers left")
+    check_series("new pairs", pairs, 1.0 * SCALE)
+    check_series("/health", healths, 1.0 * SCALE)
+    assert sum(got) >= num * 0.95, f"the attack itself fell short: {sum(got)} of {num} connected"
+    assert s["rejected"]["shed"] > 0, "nothing was shed: the attack did not reach the limit"
+    noisy = [ln for ln in relay.log_lines() if "refused" in ln or "shed" in ln or "accept" in ln]
+    secs = time.monotonic() - t0
+    log(f"log: {len(noisy)} lines about refused or shed connections in {secs:.0f} s")
+    assert len(noisy) <= 12 * (secs + 1), f"{len(noisy)} log lines in {secs:.0f} s: not rate-limited"
+    # Memory goes back too (the relay trims its heap every 5 s once the
+    # crowd is gone).
+    async def rss_back():
+        r = relay.rss_kib()
+        return r <= base_rss + 12 * 1024, r
+    if not SANITIZED:
+        after = await wait_for(rss_back, 12 * SCALE, "RSS back near its baseline")
+        log(f"after: RSS {after} KiB (baseline {base_rss} KiB, {peak[1]} KiB under attack)")
+        assert per < 4096, f"{per:.0f} bytes of RSS per half-open connection"
+    assert relay.alive(), "relay died"
+
+
+CASES = {"held_flood": held_flood, "stalled_pairs": stalled_pairs, "slowloris": slowloris}
 
 
 def main():
+    if len(sys.argv) == 6 and sys.argv[1] == "--slowloris-worker":
+        slowloris_worker(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))
+        return 0
     if len(sys.argv) < 3 or sys.argv[2] not in CASES:
         print(__doc__, file=sys.stderr)
         return 2
@@ -286,6 +385,11 @@ def main():
             tail = relay.log_lines()[-15:]
             if tail:
                 log("relay log tail:\n  " + "\n  ".join(tail))
+            return 1
+        rc = relay.stop()
+        if rc != 0:
+            tail = [ln for ln in relay.log_lines() if "INFO session" not in ln][-40:]
+            log(f"FAIL {case}: the relay exited {rc} after SIGTERM\n  " + "\n  ".join(tail))
             return 1
     log(f"PASS {case} {' '.join(extra)}")
     return 0

@@ -57,15 +57,23 @@ class Relay:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
+    def stop(self):
+        """SIGTERM; returns the exit status (the relay exits 0 after a
+        graceful stop; a sanitizer report makes it non-zero)."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(10)
+                self.proc.wait(20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        return self.proc.returncode
+
+    def __exit__(self, *exc):
+        self.stop()
         self.log.close()
+        if exc[0] is None:
+            os.unlink(self.log_path)
 
     # ---- what the relay spends, read from /proc
     def rss_kib(self):
