@@ -18,6 +18,10 @@ Cases:
                  as it can, the other never reads (the relay's sends block).
   slowloris      20,000 connections from 80 addresses send half a request
                  head and wait: past the relay's descriptor limit.
+  heads          request heads at and over the 8 KiB limit, whole and in
+                 pieces; 409's reason phrase; refusals logged.
+  fragments      a message over --max-message in three fragments (run with
+                 --max-message 100000): what the peer receives.
 
 Exit 0 pass, 1 fail, 77 skip.
 """
@@ -365,7 +369,105 @@ async def slowloris(relay, num=20000, hold_s=8.0):
     assert relay.alive(), "relay died"
 
 
-CASES = {"held_flood": held_flood, "stalled_pairs": stalled_pairs, "slowloris": slowloris}
+async def raw_request(port, data, timeout=5.0, pieces=1):
+    """Sends data (in pieces) on a new connection; returns the status line."""
+    r, w = await asyncio.open_connection("127.0.0.1", port)
+    step = max(1, len(data) // pieces)
+    for i in range(0, len(data), step):
+        w.write(data[i:i + step])
+        await w.drain()
+    line = await asyncio.wait_for(r.readline(), timeout)
+    w.close()
+    return line.decode(errors="replace").strip()
+
+
+async def heads(relay):
+    """Request heads at and around the 8 KiB limit, in every shape, sent
+    whole or in pieces: under the limit they are served, over it 431; and
+    every refusal carries its reason phrase (409 Conflict) and leaves a log
+    line with the client's address."""
+    port = relay.port
+    up = ("Upgrade: websocket\r\nConnection: Upgrade\r\n"
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n")
+
+    def pad_to(total, start, end="\r\n"):
+        fill = total - len(start) - len("X-Pad: ") - len("\r\n") - len(end)
+        return (start + "X-Pad: " + "a" * fill + "\r\n" + end).encode()
+
+    def many_to(total, start):
+        lines, size = [], len(start) + 2
+        while size + 200 + 2 <= total and len(lines) < 30:
+            lines.append(f"X-{len(lines):02d}: " + "b" * (200 - 7 - 2) + "\r\n")
+            size += 200
+        last = total - size - len("X-Last: ") - 2
+        lines.append("X-Last: " + "c" * last + "\r\n")
+        return (start + "".join(lines) + "\r\n").encode()
+
+    cases = []
+    for total in (8000, 8192):
+        cases.append((f"/health, one long field, {total} B", pad_to(total, "GET /health HTTP/1.1\r\nHost: x\r\n"), "200"))
+        cases.append((f"/health, 31 fields, {total} B", many_to(total, "GET /health HTTP/1.1\r\nHost: x\r\n"), "200"))
+        cases.append((f"upgrade, {total} B", pad_to(total, f"GET /relay/h{total} HTTP/1.1\r\nHost: x\r\n{up}"), "101"))
+        cases.append((f"/health, long target, {total} B",
+                      f"GET /health?{'q' * (total - 40)} HTTP/1.1\r\nHost: x\r\n\r\n".encode(), None))
+    cases.append(("/health, 8193 B", pad_to(8193, "GET /health HTTP/1.1\r\nHost: x\r\n"), "431"))
+    for name, data, want in cases:
+        if want is None:  # padding the target to exactly `total`
+            extra = int(name.rsplit(" ", 2)[1]) - len(data)
+            data = data.replace(b"?", b"?" + b"q" * extra, 1)
+            want = "200"
+        for pieces in (1, 7, 64):
+            line = await raw_request(port, data, pieces=pieces)
+            assert line.split(" ", 2)[1] == want, f"{name} ({len(data)} bytes in {pieces} pieces): {line!r}"
+        log(f"{name}: {len(data)} bytes, whole and in 7 and 64 pieces: {want}")
+    # 409 with its reason phrase, and a log line naming the address.
+    a, b = await wsraw.legit_pair(port, "full")
+    c = wsraw.Conn(port, "full", src="127.1.9.9")
+    r, w = await asyncio.open_connection("127.0.0.1", port, local_addr=("127.1.9.9", 0))
+    w.write(b"GET /relay/full HTTP/1.1\r\nHost: x\r\n" + up.encode() + b"\r\n")
+    line = (await asyncio.wait_for(r.readline(), 5)).decode().strip()
+    assert line == "HTTP/1.1 409 Conflict", line
+    w.close()
+    a.abort()
+    b.abort()
+    del c
+    await asyncio.sleep(0.3)
+    logs = relay.log_lines()
+    assert any("refused 127.1.9.9: 409 Conflict" in ln for ln in logs), "no log line for the 409"
+    assert any("refused 127.0.0.1: 431" in ln for ln in logs), "no log line for the 431"
+    log("409 Conflict with its reason; 409 and 431 logged with the address")
+
+
+async def fragments(relay):
+    """A message over --max-message (100,000 here) sent as three 40,000-byte
+    fragments: the relay streams fragments as they come, so the first two
+    reach the peer; the third's header is where the total passes the limit:
+    the sender gets Close 1009, the peer the two fragments (no FIN) and then
+    Close 1001. Nothing past the limit is forwarded."""
+    port = relay.port
+    a, b = await wsraw.legit_pair(port, "frag")
+    chunk = b"\x11" * 40000
+    a.w.write(wsraw.frame(chunk, opcode=2, fin=False) + wsraw.frame(chunk, opcode=0, fin=False)
+              + wsraw.frame(chunk, opcode=0, fin=True))
+    await a.w.drain()
+    op, _, p = await a.read_frame()
+    assert op == 8 and int.from_bytes(p[:2], "big") == 1009, (op, p)
+    got = []
+    while True:
+        op, fin, p = await b.read_frame()
+        if op == 8:
+            code = int.from_bytes(p[:2], "big")
+            break
+        got.append((op, fin, len(p)))
+    assert got == [(2, False, 40000), (0, False, 40000)], got
+    assert code == 1001, code
+    log(f"over --max-message: sender Close 1009; peer got {got} then Close {code}")
+    a.abort()
+    b.abort()
+
+
+CASES = {"held_flood": held_flood, "stalled_pairs": stalled_pairs, "slowloris": slowloris, "heads": heads,
+         "fragments": fragments}
 
 
 def main():
