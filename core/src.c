@@ -9,16 +9,15 @@
  *
  * Sharing a ring. A multishot receive takes a buffer for every chunk its
  * socket holds, so a source with a deep backlog can take many free buffers
- * before its pause lands; at 1,000 relay sessions on a 1,024-buffer ring the
- * ring ran dry and stayed dry. Two faults turned that into stalls: a returned
- * buffer re-armed stalled sources only once 8 were free (a source stalled
- * for good when fewer were free and their holders waited on it), and then
- * re-armed every stalled source at once, newest first, for one to win and
- * hundreds to fail with -ENOBUFS again (27 CQEs per buffer received). Now the
- * stalled queue is first come first served, each free buffer re-arms one
- * source (counted until its receive reports), a source that still has data
- * queued does not jump that queue, and a pause sends one cancel instead of
- * one per CQE over the mark. An idle connection still holds no buffer.
+ * before its pause lands. The rules that keep a dry ring from becoming a
+ * stall: the stalled queue is first come first served; each buffer that
+ * comes back re-arms one stalled source (counted until its receive
+ * reports), never all of them at once (one would win and the rest fail
+ * with -ENOBUFS again); a source that still has data queued does not jump
+ * that queue; a pause sends one cancel, not one per CQE over the mark. An
+ * idle connection holds no buffer, and an owner that stops reading for
+ * long gives its queue back (core_src_pause and core/sock.c's
+ * core_sock_recv_pause): what it holds is then on the heap, not the ring.
  */
 #include "core/internal.h"
 

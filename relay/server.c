@@ -868,6 +868,8 @@ struct relay_server *relay_server_new(const struct relay_opts *opts, int *err, c
 		o->idle_ms = RELAY_DEFAULT_IDLE_MS;
 	if (!o->write_ms)
 		o->write_ms = RELAY_DEFAULT_WRITE_MS;
+	if (!o->hibernate_ms)
+		o->hibernate_ms = RELAY_DEFAULT_HIBERNATE_MS;
 	if (!o->max_header || o->max_header > RELAY_DEFAULT_MAX_HEADER)
 		o->max_header = RELAY_DEFAULT_MAX_HEADER;
 

@@ -45,6 +45,7 @@ enum relay_defaults {
 	RELAY_DEFAULT_PING_MS = 30000,
 	RELAY_DEFAULT_IDLE_MS = 600000,               /* no message either way */
 	RELAY_DEFAULT_WRITE_MS = 60000,               /* a peer that does not read */
+	RELAY_DEFAULT_HIBERNATE_MS = 1000,            /* quiet time before a connection gives its stack back */
 	RELAY_DEFAULT_MAX_HEADER = 8192,
 	/* Descriptors kept out of the connections' budget (RLIMIT_NOFILE), plus
 	 * 16 per reactor. */
@@ -78,6 +79,7 @@ struct relay_opts {
 	unsigned ping_ms;
 	unsigned idle_ms;
 	unsigned write_ms;
+	unsigned hibernate_ms;      /* without traffic this long, a connection waits with no stack */
 	unsigned max_header;        /* <= RELAY_DEFAULT_MAX_HEADER */
 	uint32_t rcvbuf;            /* SO_RCVBUF per client socket; 0: default, or RELAY_RCVBUF_AUTO */
 	uint32_t sndbuf;            /* SO_SNDBUF per client socket; 0: default, or RELAY_RCVBUF_AUTO */

@@ -37,9 +37,6 @@
 /* How long we wait for the client's own Close after ours (RFC 6455 §7.1.1:
  * the server should close TCP first, once the handshake is done). */
 #define LINGER_MS 1000
-/* Time without receiving after which a connection waits hibernating (no
- * stack pages). */
-#define HIBERNATE_AFTER_NS (1000ull * 1000000u)
 
 enum fwd_result {
 	FWD_OK = 0,
@@ -754,7 +751,7 @@ void relay_session_run(struct relay_conn *c)
 		 * stack page back to the kernel until data, a timer or a close
 		 * wakes it. One copy and one madvise per idle spell, never on the
 		 * busy path. */
-		uint64_t quiet_at = c->last_rx_ns + HIBERNATE_AFTER_NS;
+		uint64_t quiet_at = c->last_rx_ns + (uint64_t)srv->o.hibernate_ms * 1000000u;
 		bool quiet = now >= quiet_at;
 		if (!quiet && at > quiet_at)
 			at = quiet_at; /* wake once when it turns quiet, then hibernate */

@@ -30,7 +30,6 @@ int t_connect_tcp(uint16_t port);
 /* t_read_full reads exactly len bytes (blocking), returns 0 or -errno. */
 int t_read_full(int fd, void *buf, size_t len);
 
-#endif
 
 /* Runtime harness: runs core_rt_run(main_fn, arg) on a background thread so
  * the test thread can act as a blocking client. */
@@ -49,3 +48,5 @@ void t_rt_start(struct t_rt *t, const struct core_rt_opts *opts, core_task_fn fn
 int t_rt_stop(struct t_rt *t);
 /* t_rt_join waits for the runtime to end by itself, frees; returns its result. */
 int t_rt_join(struct t_rt *t);
+
+#endif

@@ -1,6 +1,6 @@
 # tests/lib/natlab.sh: a NAT lab in network namespaces, for tests to source.
 #
-# Topology (see /work/shared/NAT-LAB-NOTES.md for why each piece is so):
+# Topology (docs/NAT-LAB.md says why each piece is so):
 #
 #   public host(s) ── 203.0.113.0/24 ──┐
 #                                      wan router (no default route: nothing
@@ -164,7 +164,7 @@ natlab_nat_rules() {
 		# Learn "external port -> internal addr . port" after SNAT;
 		# inbound UDP is DNATed through it. Unmapped inbound UDP is
 		# dropped in raw, before conntrack could turn it into a flow to
-		# the router that steals the port (NAT-LAB-NOTES.md).
+		# the router that steals the port (docs/NAT-LAB.md: the masquerade trap).
 		_nl_peers_rule=""
 		_nl_learn_peer=""
 		if [ "$1" = restricted_cone ]; then

@@ -1397,19 +1397,20 @@ Test(relay_server, peer_gets_close_when_partner_leaves, .timeout = 30)
 	t_relay_stop(&r);
 }
 
-/* Connections idle for over a second wait without a stack (core/coro.h
+/* Connections quiet for hibernate_ms wait without a stack (core/coro.h
  * hibernation: the relay's idle receive gives its stack pages back). After
  * such a spell both directions still forward, messages and a burst, and a
- * partner leaving during one still reaches the other side as a Close. */
+ * partner leaving during one still reaches the other side as a Close.
+ * hibernate_ms 100 here, so the spells take 250 ms, not seconds. */
 Test(relay_server, forwards_after_idle_spells_and_sees_leaves_during_them, .timeout = 40)
 {
 	struct t_relay r;
-	struct relay_opts o = {0};
+	struct relay_opts o = {.hibernate_ms = 100};
 	t_relay_start(&r, &o);
 	struct t_ws *a, *b;
 	t_pair(&r, "idle-spell", &a, &b);
 	for (int spell = 0; spell < 2; spell++) {
-		usleep(2500 * 1000); /* past the relay's one-second idle threshold */
+		usleep(250 * 1000); /* past the relay's hibernate_ms */
 		char msg[32];
 		int n = snprintf(msg, sizeof msg, "after spell %d", spell);
 		t_ws_send(a, true, RELAY_WS_OP_TEXT, msg, (size_t)n);
@@ -1418,7 +1419,7 @@ Test(relay_server, forwards_after_idle_spells_and_sees_leaves_during_them, .time
 		t_expect_msg(a, RELAY_WS_OP_BINARY, msg, (size_t)n);
 	}
 	/* A burst into a connection fresh out of hibernation. */
-	usleep(2500 * 1000);
+	usleep(250 * 1000);
 	for (unsigned i = 0; i < 200; i++) {
 		char m[24];
 		int n = snprintf(m, sizeof m, "burst %u", i);
@@ -1430,7 +1431,7 @@ Test(relay_server, forwards_after_idle_spells_and_sees_leaves_during_them, .time
 		t_expect_msg(b, RELAY_WS_OP_BINARY, m, (size_t)n);
 	}
 	/* a leaves while b's connection hibernates. */
-	usleep(2500 * 1000);
+	usleep(250 * 1000);
 	t_ws_abort(a, true);
 	uint16_t code = 0;
 	cr_assert_eq(t_ws_expect_close(b, &code, 5000), 0, "b got no Close after a left");
