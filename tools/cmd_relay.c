@@ -87,6 +87,22 @@ static bool ms_opt(const char *opt, const char *arg, unsigned *out)
 	return true;
 }
 
+/* A kernel socket buffer size: 4K to 1G, or "auto" (autotuning). */
+static bool sockbuf_opt(const char *opt, const char *arg, uint32_t *out)
+{
+	uint64_t sz;
+	if (!strcmp(arg, "auto")) {
+		*out = RELAY_RCVBUF_AUTO;
+		return true;
+	}
+	if (core_parse_size(arg, 4096, 1u << 30, &sz) != 0) {
+		cli_usage_error("relay", "%s '%s': expected a size from 4K to 1G, or auto", opt, arg);
+		return false;
+	}
+	*out = (uint32_t)sz;
+	return true;
+}
+
 static int relay_main(int argc, char **argv);
 
 /* Runs in a coroutine on every relay reactor: this reactor's STUN sockets. */
@@ -184,26 +200,12 @@ static int relay_main(int argc, char **argv)
 			o.max_sessions = (unsigned)v;
 			break;
 		case OPT_RCVBUF:
-			if (!strcmp(optarg, "auto")) {
-				o.rcvbuf = RELAY_RCVBUF_AUTO;
-			} else {
-				uint64_t sz;
-				if (core_parse_size(optarg, 4096, 1u << 30, &sz) != 0)
-					return cli_usage_error("relay", "--rcvbuf '%s': expected a size from 4K to 1G, or auto",
-							       optarg);
-				o.rcvbuf = (uint32_t)sz;
-			}
+			if (!sockbuf_opt("--rcvbuf", optarg, &o.rcvbuf))
+				return 2;
 			break;
 		case OPT_SNDBUF:
-			if (!strcmp(optarg, "auto")) {
-				o.sndbuf = RELAY_RCVBUF_AUTO;
-			} else {
-				uint64_t sz;
-				if (core_parse_size(optarg, 4096, 1u << 30, &sz) != 0)
-					return cli_usage_error("relay", "--sndbuf '%s': expected a size from 4K to 1G, or auto",
-							       optarg);
-				o.sndbuf = (uint32_t)sz;
-			}
+			if (!sockbuf_opt("--sndbuf", optarg, &o.sndbuf))
+				return 2;
 			break;
 		case OPT_PERIP:
 			if (!cli_parse_uint("relay", "--max-conns-per-ip", optarg, 1, 10000000, &v))

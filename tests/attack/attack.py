@@ -130,6 +130,28 @@ def check_series(name, results, max_s):
     assert times[-1] < max_s, f"{name}: worst {times[-1]:.2f} s over {max_s} s"
 
 
+async def recovered(relay, base_fds, t_close, probe, probe_task, pairs, healths):
+    """After the attacker left (at t_close): its connections and the relay's
+    descriptors are back within seconds, the legitimate session lost
+    nothing and kept a bounded delay, pairing and /health kept answering."""
+    async def drained():
+        st = await wsraw.stats(relay.port)
+        # the probe's two clients and this /stats request
+        return st["connections"] <= 3, st["connections"]
+    await wait_for(drained, 5 * SCALE, "attacker connections closed")
+    log(f"attacker connections gone after {time.monotonic() - t_close:.1f} s")
+
+    async def fds_back():
+        n = relay.num_fds()
+        return n <= base_fds + 4, n
+    await wait_for(fds_back, 5 * SCALE, "descriptors back to baseline")
+    await probe_task
+    check_probe(probe, 1000 * SCALE)
+    check_series("new pairs", pairs, 2.0 * SCALE)
+    check_series("/health", healths, 2.0 * SCALE)
+    assert relay.alive(), "relay died"
+
+
 async def held_flood(relay, num=1000, size=1_200_000, attack_s=12.0):
     port = relay.port
     base_fds = relay.num_fds()
@@ -171,21 +193,7 @@ async def held_flood(relay, num=1000, size=1_200_000, attack_s=12.0):
         c.w.close()
     assert len(conns) >= num * 0.9, f"only {len(conns)} of {num} attackers got in"
 
-    async def drained():
-        st = await wsraw.stats(port)
-        # the probe's two clients and this /stats request
-        return st["connections"] <= 3, st["connections"]
-    await wait_for(drained, 5 * SCALE, "attacker connections closed")
-    log(f"attacker connections gone after {time.monotonic() - t_close:.1f} s")
-
-    async def fds_back():
-        n = relay.num_fds()
-        return n <= base_fds + 4, n
-    await wait_for(fds_back, 5 * SCALE, "descriptors back to baseline")
-    await probe_task
-    check_probe(probe, 1000 * SCALE)
-    check_series("new pairs", pairs, 2.0 * SCALE)
-    check_series("/health", healths, 2.0 * SCALE)
+    await recovered(relay, base_fds, t_close, probe, probe_task, pairs, healths)
     # Still serving after the attack: a new pair, at once.
     a, b = await wsraw.legit_pair(port, f"after-{os.getpid()}")
     await a.send(b"after")
@@ -260,21 +268,7 @@ async def stalled_pairs(relay, num=500, attack_s=12.0):
         c.abort()
     assert len(conns) >= 2 * num * 0.9, f"only {len(conns)} of {2 * num} attacker connections got in"
 
-    async def drained():
-        st = await wsraw.stats(port)
-        return st["connections"] <= 3, st["connections"]
-    await wait_for(drained, 5 * SCALE, "attacker connections closed")
-    log(f"attacker connections gone after {time.monotonic() - t_close:.1f} s")
-
-    async def fds_back():
-        n = relay.num_fds()
-        return n <= base_fds + 4, n
-    await wait_for(fds_back, 5 * SCALE, "descriptors back to baseline")
-    await probe_task
-    check_probe(probe, 1000 * SCALE)
-    check_series("new pairs", pairs, 2.0 * SCALE)
-    check_series("/health", healths, 2.0 * SCALE)
-    assert relay.alive(), "relay died"
+    await recovered(relay, base_fds, t_close, probe, probe_task, pairs, healths)
 
 
 def slowloris_worker(port, first, count, hold_s):

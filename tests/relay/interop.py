@@ -23,10 +23,7 @@ import asyncio
 import json
 import os
 import random
-import re
-import select
 import signal
-import subprocess
 import sys
 import time
 
@@ -35,40 +32,8 @@ SIZES = [0, 1, 125, 126, 65535, 65536, 4 << 20]
 MAX = 8 << 20  # client-side message limit, above the 4 MiB messages
 
 
-class Relay:
-    """The relay binary on port 0; stopped (SIGKILL if need be) on exit."""
-
-    def __init__(self, binary, *args):
-        self.proc = subprocess.Popen(
-            [binary, "relay", "--port", "0", "--host", "127.0.0.1", *args],
-            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
-        line = b""
-        deadline = time.monotonic() + 10
-        while not line.endswith(b"\n"):
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self.proc.stdout], [], [], left)[0]:
-                raise AssertionError("relay did not print its port within 10 s")
-            c = os.read(self.proc.stdout.fileno(), 1)
-            if not c:
-                raise AssertionError(f"relay exited: {self.proc.wait()}")
-            line += c
-        m = re.fullmatch(rb"relay listening on 127\.0\.0\.1:(\d+)\n", line)
-        assert m, f"unexpected first line {line!r}"
-        self.port = int(m.group(1))
-        assert self.port != 0
-        self.url = f"ws://127.0.0.1:{self.port}/relay/"
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from relay_proc import Relay  # noqa: E402
 
 
 def paired_notice(sid):
