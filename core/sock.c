@@ -52,7 +52,7 @@ struct core_listener *core_listener_new(int fd, int *err)
 int core_listener_accept(struct core_listener *l, int timeout_ms)
 {
 	struct src *s = &l->src;
-	uint64_t deadline = timeout_ms >= 0 ? core_now_ns() + (uint64_t)timeout_ms * 1000000u : 0;
+	uint64_t deadline = core_deadline_ns(timeout_ms);
 	for (;;) {
 		if (s->acc_len)
 			return core_src_accq_pop(s);
@@ -63,11 +63,7 @@ int core_listener_accept(struct core_listener *l, int timeout_ms)
 		}
 		if (s->closing)
 			return -ECANCELED;
-		int left = -1;
-		if (timeout_ms >= 0) {
-			uint64_t now = core_now_ns();
-			left = now >= deadline ? 0 : (int)((deadline - now) / 1000000u);
-		}
+		int left = core_deadline_left_ms(deadline);
 		int ret = core_src_wait(s, left);
 		if (ret < 0)
 			return ret;
@@ -170,7 +166,7 @@ bool core_sock_recv_queued(const struct core_sock *s)
 int core_sock_recv(struct core_sock *s, struct core_buf *out, int timeout_ms)
 {
 	struct src *src = &s->src;
-	uint64_t deadline = timeout_ms >= 0 ? core_now_ns() + (uint64_t)timeout_ms * 1000000u : 0;
+	uint64_t deadline = core_deadline_ns(timeout_ms);
 	uint16_t bid;
 	uint32_t len;
 
@@ -189,11 +185,7 @@ int core_sock_recv(struct core_sock *s, struct core_buf *out, int timeout_ms)
 			return src->err;
 		if (src->eof)
 			return 0;
-		int left = -1;
-		if (timeout_ms >= 0) {
-			uint64_t now = core_now_ns();
-			left = now >= deadline ? 0 : (int)((deadline - now) / 1000000u);
-		}
+		int left = core_deadline_left_ms(deadline);
 		int ret = core_src_wait(src, left);
 		if (ret < 0)
 			return ret;

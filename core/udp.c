@@ -79,17 +79,13 @@ int core_udp_try_recv(struct core_udp *u, struct core_dgram *out)
 
 int core_udp_recv(struct core_udp *u, struct core_dgram *out, int timeout_ms)
 {
-	uint64_t deadline = timeout_ms >= 0 ? core_now_ns() + (uint64_t)timeout_ms * 1000000u : 0;
+	uint64_t deadline = core_deadline_ns(timeout_ms);
 	out->buf.gid = CORE_BUF_NONE;
 	for (;;) {
 		int ret = core_udp_try_recv(u, out);
 		if (ret != -EAGAIN)
 			return ret;
-		int left = -1;
-		if (timeout_ms >= 0) {
-			uint64_t now = core_now_ns();
-			left = now >= deadline ? 0 : (int)((deadline - now) / 1000000u);
-		}
+		int left = core_deadline_left_ms(deadline);
 		ret = core_src_wait(&u->src, left);
 		if (ret < 0)
 			return ret;

@@ -255,7 +255,7 @@ static int pull_tls(struct net_stream *st, int timeout_ms)
 
 int net_stream_handshake(struct net_stream *st, int timeout_ms)
 {
-	uint64_t deadline = timeout_ms >= 0 ? core_now_ns() + (uint64_t)timeout_ms * 1000000u : 0;
+	uint64_t deadline = core_deadline_ns(timeout_ms);
 	if (!st->ssl)
 		return 0;
 	for (;;) {
@@ -270,13 +270,9 @@ int net_stream_handshake(struct net_stream *st, int timeout_ms)
 			tls_errstr(st, "TLS handshake failed");
 			return -EPROTO;
 		}
-		int left = -1;
-		if (timeout_ms >= 0) {
-			uint64_t now = core_now_ns();
-			if (now >= deadline)
-				return -ETIMEDOUT;
-			left = (int)((deadline - now) / 1000000u) + 1;
-		}
+		int left = core_deadline_left_ms(deadline);
+		if (left == 0)
+			return -ETIMEDOUT;
 		int pr = pull_tls(st, left);
 		if (pr < 0)
 			return pr;
@@ -319,7 +315,7 @@ int net_stream_recv(struct net_stream *st, struct net_chunk *out, int timeout_ms
 	}
 	if (st->eof)
 		return 0;
-	uint64_t deadline = timeout_ms >= 0 ? core_now_ns() + (uint64_t)timeout_ms * 1000000u : 0;
+	uint64_t deadline = core_deadline_ns(timeout_ms);
 	for (;;) {
 		int r = SSL_read(st->ssl, st->plain, TLS_PLAIN_BUF);
 		if (r > 0) {
@@ -343,13 +339,9 @@ int net_stream_recv(struct net_stream *st, struct net_chunk *out, int timeout_ms
 		int fr = flush_tls_locked(st, timeout_ms);
 		if (fr < 0)
 			return fr;
-		int left = -1;
-		if (timeout_ms >= 0) {
-			uint64_t now = core_now_ns();
-			if (now >= deadline)
-				return -ETIMEDOUT;
-			left = (int)((deadline - now) / 1000000u) + 1;
-		}
+		int left = core_deadline_left_ms(deadline);
+		if (left == 0)
+			return -ETIMEDOUT;
 		int pr = pull_tls(st, left);
 		if (pr == -ECONNRESET) {
 			st->eof = true; /* EOF without close_notify: treat as end */

@@ -308,7 +308,7 @@ static bool is_notice(const struct relay_client *c, const uint8_t *d, size_t len
 
 int relay_client_recv(struct relay_client *c, struct relay_msg *out, int timeout_ms)
 {
-	uint64_t deadline = timeout_ms >= 0 ? core_now_ns() + (uint64_t)timeout_ms * 1000000u : 0;
+	uint64_t deadline = core_deadline_ns(timeout_ms);
 	if (c->closed)
 		return -ECONNRESET;
 	c->msg_len = 0;
@@ -376,13 +376,9 @@ int relay_client_recv(struct relay_client *c, struct relay_msg *out, int timeout
 		}
 		if (hl < 0 && hl != RELAY_WS_INCOMPLETE)
 			return hl == RELAY_WS_E_TOO_BIG ? -EMSGSIZE : -EPROTO;
-		int left = -1;
-		if (timeout_ms >= 0) {
-			uint64_t now = core_now_ns();
-			if (now >= deadline)
-				return -ETIMEDOUT;
-			left = (int)((deadline - now) / 1000000u) + 1;
-		}
+		int left = core_deadline_left_ms(deadline);
+		if (left == 0)
+			return -ETIMEDOUT;
 		int r = read_more(c, left);
 		if (r == -ECONNRESET)
 			c->closed = true;

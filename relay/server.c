@@ -393,7 +393,7 @@ static __attribute__((noinline)) int read_head(struct relay_thread *th, struct r
 		if (quiet)
 			core_task_hibernate_next_wait(true);
 		struct net_chunk b;
-		int n = net_stream_recv(st, &b, (int)((at - now) / 1000000u) + 1);
+		int n = net_stream_recv(st, &b, core_deadline_left_ms(at));
 		if (quiet)
 			core_task_hibernate_next_wait(false);
 		if (n == -ETIMEDOUT || n == -ECANCELED)

@@ -642,13 +642,13 @@ static void conn_end(struct relay_conn *c, uint16_t own_code, const char *own_re
 	if (own_code && send_close(c, own_code, own_reason) == 0) {
 		/* Let the client answer our Close, then close TCP ourselves. */
 		net_stream_shutdown(c->st);
-		uint64_t deadline = core_now_ns() + (uint64_t)LINGER_MS * 1000000u;
+		uint64_t deadline = core_deadline_ns(LINGER_MS);
 		for (;;) {
-			uint64_t now = core_now_ns();
-			if (now >= deadline)
+			int left = core_deadline_left_ms(deadline);
+			if (left == 0)
 				break;
 			struct net_chunk ch;
-			int n = net_stream_recv(c->st, &ch, (int)((deadline - now) / 1000000u) + 1);
+			int n = net_stream_recv(c->st, &ch, left);
 			if (n <= 0)
 				break;
 			net_stream_release(c->st, &ch);
@@ -758,7 +758,7 @@ void relay_session_run(struct relay_conn *c)
 		if (quiet)
 			core_task_hibernate_next_wait(true);
 		struct net_chunk b;
-		int n = net_stream_recv(c->st, &b, at > now ? (int)((at - now) / 1000000u) + 1 : 0);
+		int n = net_stream_recv(c->st, &b, core_deadline_left_ms(at));
 		if (quiet)
 			core_task_hibernate_next_wait(false);
 		now = core_now_ns();
