@@ -158,6 +158,10 @@ struct core_rt {
 struct io_uring_sqe *core_get_sqe(struct core_reactor *r);
 void core_make_ready(struct task *t);
 struct task *core_current_task(void);
+/* core_op_start readies op (on the caller's stack) for one operation of the
+ * current task and returns its SQE (user_data still 0), or NULL once the
+ * reactor is torn down. core_op_wait then waits for its last CQE. */
+struct io_uring_sqe *core_op_start(struct core_reactor *r, struct op *op);
 int core_op_wait(struct core_reactor *r, struct op *op, int timeout_ms);
 static inline uint64_t ud_pack(void *p, unsigned tag) { return (uint64_t)(uintptr_t)p | tag; }
 

@@ -287,6 +287,18 @@ static void op_timeout(struct core_timer *tm)
 	io_uring_sqe_set_data64(sqe, 0);
 }
 
+struct io_uring_sqe *core_op_start(struct core_reactor *r, struct op *op)
+{
+	if (r->torn_down)
+		return NULL;
+	memset(op, 0, sizeof *op);
+	op->task = core_current_task();
+	op->pending = 1;
+	struct io_uring_sqe *sqe = core_get_sqe(r);
+	io_uring_sqe_set_data64(sqe, 0);
+	return sqe;
+}
+
 int core_op_wait(struct core_reactor *r, struct op *op, int timeout_ms)
 {
 	(void)r;

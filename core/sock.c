@@ -82,18 +82,6 @@ void core_listener_close(struct core_listener *l)
 		core_src_close(&l->src);
 }
 
-static struct io_uring_sqe *op_start(struct core_reactor *r, struct op *op)
-{
-	if (r->torn_down)
-		return NULL;
-	memset(op, 0, sizeof *op);
-	op->task = core_current_task();
-	op->pending = 1;
-	struct io_uring_sqe *sqe = core_get_sqe(r);
-	io_uring_sqe_set_data64(sqe, 0);
-	return sqe;
-}
-
 int core_tcp_connect_from(const struct sockaddr *addr, socklen_t addr_len, const struct sockaddr *src,
 			  socklen_t src_len, int timeout_ms)
 {
@@ -114,7 +102,7 @@ int core_tcp_connect_from(const struct sockaddr *addr, socklen_t addr_len, const
 		close(fd);
 		return ret;
 	}
-	struct io_uring_sqe *sqe = op_start(r, &op);
+	struct io_uring_sqe *sqe = core_op_start(r, &op);
 	if (!sqe) {
 		close(fd);
 		return -ECANCELED;
@@ -200,7 +188,7 @@ static int send_once(struct core_sock *s, struct msghdr *mh, const void *data, s
 {
 	struct core_reactor *r = s->src.r;
 	struct op op;
-	struct io_uring_sqe *sqe = op_start(r, &op);
+	struct io_uring_sqe *sqe = core_op_start(r, &op);
 	int flags = MSG_NOSIGNAL | (wait ? MSG_WAITALL : MSG_DONTWAIT);
 	if (!sqe)
 		return -ECANCELED;
@@ -336,7 +324,7 @@ int core_sock_wait_hangup(struct core_sock *s, int timeout_ms)
 {
 	struct core_reactor *r = s->src.r;
 	struct op op;
-	struct io_uring_sqe *sqe = op_start(r, &op);
+	struct io_uring_sqe *sqe = core_op_start(r, &op);
 	if (!sqe)
 		return -ECANCELED;
 	/* Single-shot: completes once the peer's FIN (RDHUP) or an error or

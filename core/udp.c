@@ -99,13 +99,10 @@ int core_udp_sendto(struct core_udp *u, const void *data, size_t len, const stru
 	struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
 	struct msghdr mh = {.msg_name = (void *)to, .msg_namelen = to_len, .msg_iov = &iov, .msg_iovlen = 1};
 	struct op op;
+	struct io_uring_sqe *sqe = core_op_start(r, &op);
 
-	if (r->torn_down)
+	if (!sqe)
 		return -ECANCELED;
-	memset(&op, 0, sizeof op);
-	op.task = core_current_task();
-	op.pending = 1;
-	struct io_uring_sqe *sqe = core_get_sqe(r);
 	io_uring_prep_sendmsg(sqe, u->src.fd, &mh, MSG_NOSIGNAL);
 	io_uring_sqe_set_data64(sqe, ud_pack(&op, UD_OP));
 	return core_op_wait(r, &op, timeout_ms);
