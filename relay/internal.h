@@ -1,6 +1,7 @@
 #ifndef RELAY_INTERNAL_H
 #define RELAY_INTERNAL_H
 /* relay/internal.h: shared inside relay/ only. */
+#include <assert.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -12,6 +13,8 @@
 #include "core/reactor.h"
 #include "core/sock.h"
 #include "net/stream.h"
+#include "relay/limits.h"
+#include "relay/protocol.h"
 #include "relay/server.h"
 #include "relay/utf8.h"
 #include "relay/ws_frame.h"
@@ -70,6 +73,13 @@ struct relay_session {
 	char id[];                      /* id_len bytes and a NUL: sized per session */
 };
 
+/* A connection costs about 1.7 KB at rest (docs/RELAY.md), against a budget
+ * of 2 KiB: these records are its largest part (a session holds two
+ * connections), with the socket, stream and coroutine records. Growing
+ * them is a decision to make here, with the figure. */
+static_assert(sizeof(struct relay_conn) <= 320, "struct relay_conn outgrew its share of the 2 KiB budget");
+static_assert(sizeof(struct relay_session) <= 2 * 320 + 80, "struct relay_session outgrew its budget");
+
 struct relay_thread {
 	struct relay_server *srv;
 	unsigned idx;
@@ -101,7 +111,7 @@ struct relay_server {
 	uint64_t hash_seed;
 	uint64_t started_ns;
 	pthread_mutex_t ip_lock;        /* connection set-up only, not the data path */
-	struct ip_count *ips[4096];
+	struct ip_count *ips[RELAY_IP_BUCKETS];
 	_Atomic uint64_t sessions_now, active, waiting, connections, total_sessions, total_connections;
 	_Atomic uint64_t rejected_409, rejected_400, rejected_limit, handshake_timeouts;
 	_Atomic uint64_t protocol_errors, too_big, keepalive_timeouts;
@@ -111,34 +121,99 @@ struct relay_server {
 	uint64_t max_conns;             /* connections at once: the descriptor budget */
 };
 
-/* session.c */
-/* relay_session_join takes st (upgraded, 101 not yet sent) into session id:
- * sends 101 (or 409/503) and pairs. Returns the connection, which the
- * caller then runs with relay_session_run from as shallow a stack frame as
- * it can (an idle connection hibernates with the frames below it), or NULL
- * when it was refused or already ended (st is closed then). */
-struct relay_conn *relay_session_join(struct relay_thread *th, struct net_stream *st, const char *id, size_t id_len,
-				      const char *accept, const struct sockaddr_storage *addr);
-/* relay_session_run forwards c's frames until the connection ends, then
- * tears it down (and the session with its last connection). */
-void relay_session_run(struct relay_conn *c);
-uint64_t relay_session_hash(const struct relay_server *srv, const char *id, size_t len);
-void relay_thread_stop_conns(struct relay_thread *th);
-
-/* server.c */
-void relay_ip_release(struct relay_server *srv, const struct sockaddr_storage *addr);
+/* ---- admit.c: which connections the relay takes ---- */
+enum { RELAY_ADMITTED = 0, RELAY_ADMIT_BUDGET = -1, RELAY_ADMIT_PER_IP = -2 };
+/* relay_admit counts a new connection from address key ip: RELAY_ADMITTED,
+ * or RELAY_ADMIT_BUDGET (the connections are at the descriptor budget) or
+ * RELAY_ADMIT_PER_IP (the address is at --max-conns-per-ip), counting
+ * nothing. relay_release gives back what it took, exactly once per
+ * admitted connection, whoever ends it. Any thread. */
+int relay_admit(struct relay_server *srv, const uint8_t ip[16]);
+void relay_release(struct relay_server *srv, const uint8_t ip[16]);
 /* relay_addr_key writes addr's IP as 16 bytes (IPv4 in the last four): the
- * per-IP limit's key, and what a connection keeps of its address. */
+ * per-address limit's key, and what a connection keeps of its address. */
 void relay_addr_key(const struct sockaddr_storage *addr, uint8_t out[16]);
-/* relay_ip_release_key is relay_ip_release for a key from relay_addr_key. */
-void relay_ip_release_key(struct relay_server *srv, const uint8_t key[16]);
 /* relay_addr_key_str writes a key's address as text ("192.0.2.1", "2001:db8::1"). */
 const char *relay_addr_key_str(const uint8_t key[16], char out[static 46]);
-
 /* Log limits for what strangers can cause: refused requests and protocol
  * errors (info, 10 lines a second each), accept failures (warn, 1 a
- * second). server.c. */
+ * second). */
 extern struct core_log_limit relay_log_refused, relay_log_protocol, relay_log_accept;
 
+/* ---- accept.c ---- */
+/* relay_accept_start runs the accept loop of th's listener which (0: --port,
+ * 1: --plain-port) in a new coroutine. 0 or -ENOMEM. */
+int relay_accept_start(struct relay_thread *th, int which, bool tls);
+
+/* ---- upgrade.c: from an accepted socket to a session ---- */
+struct relay_upgrade_arg {
+	struct relay_thread *th;
+	int fd;                         /* admitted (relay_admit) */
+	bool tls;
+	uint8_t ip[16];                 /* relay_addr_key */
+};
+/* relay_upgrade_run is an accepted connection's coroutine (takes arg,
+ * malloc'd): reads the request, answers it or joins its session, then runs
+ * the connection (relay_conn_run). */
+void relay_upgrade_run(void *arg);
+/* relay_hs_shed_oldest ends th's oldest handshake still reading its head;
+ * returns whether there was one (its descriptor closes once its coroutine
+ * runs). relay_hs_interrupt_all wakes them all (stop). */
+bool relay_hs_shed_oldest(struct relay_thread *th);
+void relay_hs_interrupt_all(struct relay_thread *th);
+
+/* ---- status.c ---- */
+/* relay_status_serve answers route (RELAY_HTTP_ROUTE_HEALTH, _STATS,
+ * _METRICS) on st; relay_send_plain sends one plain HTTP response that
+ * closes the connection. Suspend. */
+void relay_status_serve(struct relay_server *srv, struct net_stream *st, int route);
+void relay_send_plain(struct net_stream *s, int status, const char *ctype, const char *body, size_t body_len);
+
+/* ---- pairing.c: the session table, joining, pairing, teardown ---- */
+/* relay_session_join takes st (upgraded, 101 not yet sent) into session id:
+ * sends 101 (or 409/503) and pairs. Returns the connection, which the
+ * caller then runs with relay_conn_run from as shallow a stack frame as it
+ * can (an idle connection hibernates with the frames below it), or NULL
+ * when it was refused or already ended (st is closed and the connection
+ * released then). */
+struct relay_conn *relay_session_join(struct relay_thread *th, struct net_stream *st, const char *id, size_t id_len,
+				      const char *accept, const uint8_t ip[16]);
+uint64_t relay_session_hash(const struct relay_server *srv, const char *id, size_t len);
+/* relay_conn_end ends c: our Close (own_code, 0 for none) and a linger for
+ * the client's, the peer told (peer_code), the connection released, the
+ * session freed with its last connection. Suspends. */
+void relay_conn_end(struct relay_conn *c, uint16_t own_code, const char *own_reason, uint16_t peer_code);
+void relay_thread_stop_conns(struct relay_thread *th);
+
+/* ---- conn.c ---- */
+/* relay_conn_run forwards c's frames until the connection ends, then tears
+ * it down (and the session with its last connection). */
+void relay_conn_run(struct relay_conn *c);
+
+/* ---- forward.c: decoding, forwarding, holding ---- */
+enum relay_fwd_result {
+	FWD_OK = 0,
+	FWD_PEER_GONE = 1,   /* sending to the peer failed */
+	FWD_CLOSE = 2,       /* the client sent Close, or failed: see struct fwd_end */
+};
+/* How a connection's forwarding ended, for relay_conn_run's goodbye. */
+struct fwd_end {
+	uint16_t close_code;            /* code for our own client when failing */
+	const char *close_reason;
+	uint16_t client_close;          /* the code the client closed with */
+};
+/* relay_forward feeds buffer first (released here) and those queued behind
+ * it through the decoder and forwards them (or holds them before the peer
+ * comes). FWD_OK, or how the connection must end (*end says more).
+ * Suspends. */
+int relay_forward(struct relay_conn *c, struct net_chunk *first, struct fwd_end *end);
+/* The relay's own frames to c's client (pong, ping, close, the notice),
+ * under c's write lock. 0 or -errno. Suspend. */
+int relay_conn_send_frame(struct relay_conn *c, uint8_t opcode, const void *payload, size_t len, int timeout_ms);
+int relay_conn_send_close(struct relay_conn *c, uint16_t code, const char *reason);
+/* relay_hold_full: c must stop reading until its peer comes (--hold or
+ * --hold-total). relay_hold_free frees a hold and gives back its count. */
+bool relay_hold_full(const struct relay_conn *c);
+void relay_hold_free(struct relay_server *srv, uint8_t *hold, size_t cap);
 
 #endif

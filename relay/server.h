@@ -29,9 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Text message sent to both clients when their session is paired. %s is the
- * session id. Clients that ignore unexpected text keep working. */
-#define RELAY_PAIRED_MESSAGE_FMT "{\"type\":\"paired\",\"session\":\"%s\"}"
+#include "relay/protocol.h" /* RELAY_PAIRED_MESSAGE_FMT: the paired notice */
 
 /* Defaults for every limit a stranger can push on. */
 enum relay_defaults {
@@ -46,10 +44,6 @@ enum relay_defaults {
 	RELAY_DEFAULT_IDLE_MS = 600000,               /* no message either way */
 	RELAY_DEFAULT_WRITE_MS = 60000,               /* a peer that does not read */
 	RELAY_DEFAULT_HIBERNATE_MS = 1000,            /* quiet time before a connection gives its stack back */
-	RELAY_DEFAULT_MAX_HEADER = 8192,
-	/* Descriptors kept out of the connections' budget (RLIMIT_NOFILE), plus
-	 * 16 per reactor. */
-	RELAY_FD_RESERVE = 64,
 	/* Kernel receive buffer per client socket. Left to autotuning, a socket
 	 * whose data waits for the relay grows to tcp_rmem's maximum (6 MiB):
 	 * 1,000 busy sessions then reach tcp_mem's pressure mark (measured:
@@ -80,7 +74,7 @@ struct relay_opts {
 	unsigned idle_ms;
 	unsigned write_ms;
 	unsigned hibernate_ms;      /* without traffic this long, a connection waits with no stack */
-	unsigned max_header;        /* <= RELAY_DEFAULT_MAX_HEADER */
+	unsigned max_header;        /* <= RELAY_HTTP_MAX_HEADER_BYTES (relay/http.h), the default */
 	uint32_t rcvbuf;            /* SO_RCVBUF per client socket; 0: default, or RELAY_RCVBUF_AUTO */
 	uint32_t sndbuf;            /* SO_SNDBUF per client socket; 0: default, or RELAY_RCVBUF_AUTO */
 	const char *tls_cert;       /* PEM chain: port serves wss:// (TLS 1.2/1.3) */

@@ -11,15 +11,17 @@ trap 'rm -rf "$dir"' EXIT INT TERM
 "$bin" relay --help >"$dir/out" 2>"$dir/err"
 rc=$?
 [ $rc -eq 0 ] || fail "--help exited $rc"
-for o in --host --port --threads --max-message --hold --max-sessions --max-conns-per-ip --rcvbuf \
-	--handshake-timeout --ping-interval --idle-timeout --write-timeout --help; do
+for o in --host --port --threads --max-message --hold --hold-total --max-sessions --max-conns-per-ip \
+	--max-handshakes --rcvbuf --sndbuf --handshake-timeout --ping-interval --idle-timeout --write-timeout \
+	--hibernate-after --help; do
 	grep -q -- "$o" "$dir/out" || fail "--help does not list $o"
 done
 "$bin" relay -h >/dev/null 2>&1 || fail "-h exited $?"
 
 # value, option, text the message must quote
 for args in "--port abc" "--port 65536" "--port -1" "--threads 0" "--max-message x" \
-	"--handshake-timeout 5q" "--ping-interval 0" "--rcvbuf 1x" "--rcvbuf 100" "--bogus" "stray"; do
+	"--handshake-timeout 5q" "--ping-interval 0" "--rcvbuf 1x" "--rcvbuf 100" "--sndbuf 2q" "--hold 0" \
+	"--hold-total 1T" "--max-handshakes 0" "--hibernate-after soon" "--bogus" "stray"; do
 	# shellcheck disable=SC2086
 	timeout 10 "$bin" relay $args >"$dir/out" 2>"$dir/err" </dev/null
 	rc=$?
@@ -46,14 +48,20 @@ if command -v ss >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; then
 			i=$((i + 1)); [ $i -lt 100 ] || fail "relay did not start: $(cat "$dir/rout")"; sleep 0.05
 		done
 		port=$(sed -n 's/^relay listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$dir/rout" | head -1)
-		python3 -c 'import socket,sys,time; s=socket.create_connection(("127.0.0.1",int(sys.argv[1]))); time.sleep(1.5)' "$port" &
+		python3 -c 'import socket,sys,time; s=socket.create_connection(("127.0.0.1",int(sys.argv[1]))); time.sleep(10)' "$port" &
 		cpid=$!
-		sleep 0.5
 		rmax=$(cat /proc/sys/net/core/rmem_max)
 		want=$2; [ "$want" -le "$rmax" ] || want=$rmax
-		rb=$(ss -tmnH state established "sport = :$port" | sed -n 's/.*rb\([0-9]*\).*/\1/p' | head -1)
+		# Until the client is connected (a loaded machine starts python
+		# slowly), at most 8 s.
+		i=0; rb=""
+		while [ -z "$rb" ] && [ $i -lt 80 ]; do
+			rb=$(ss -tmnH state established "sport = :$port" | sed -n 's/.*rb\([0-9]*\).*/\1/p' | head -1)
+			[ -n "$rb" ] || sleep 0.1
+			i=$((i + 1))
+		done
 		[ -n "$rb" ] && [ "$rb" -eq $((2 * want)) ] || fail "--rcvbuf $1: relay-side socket rb '$rb', want $((2 * want))"
-		wait "$cpid"
+		kill "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null
 		kill "$rpid"; wait "$rpid" 2>/dev/null
 	done
 fi

@@ -1,0 +1,128 @@
+/* The accept loop: a listener per reactor and port, admission, socket
+ * options, and a coroutine per accepted connection. */
+#include "relay/internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "relay/http.h"
+
+/* Answers a refused connection at once, without reading its request:
+ * nonblocking, one send, then close. */
+static void refuse_now(int fd, const char *status_line)
+{
+	char buf[256];
+	int n = snprintf(buf, sizeof buf, "HTTP/1.1 %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", status_line);
+	if (send(fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		/* it is being refused anyway */
+	}
+	close(fd);
+}
+
+/* Sets a client socket's options: no Nagle, and the bounded kernel
+ * queues (--rcvbuf, --sndbuf). */
+static void client_sockopts(const struct relay_server *srv, int fd)
+{
+	/* Forwarded messages go out at once: Nagle's wait for an ACK (delayed
+	 * by up to 40 ms) would add to every small message. */
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	/* A bounded kernel queue per client (RELAY_DEFAULT_RCVBUF): what a
+	 * stranger can make the kernel hold for us, and what keeps a thousand
+	 * busy sessions out of tcp_mem pressure. */
+	if (srv->o.rcvbuf != RELAY_RCVBUF_AUTO) {
+		int sz = (int)(srv->o.rcvbuf > INT32_MAX / 2 ? INT32_MAX / 2 : srv->o.rcvbuf);
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+	}
+	if (srv->o.sndbuf != RELAY_RCVBUF_AUTO) {
+		int sz = (int)(srv->o.sndbuf > INT32_MAX / 2 ? INT32_MAX / 2 : srv->o.sndbuf);
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+	}
+}
+
+struct accept_arg {
+	struct relay_thread *th;
+	int which;      /* 0: --port, 1: --plain-port */
+	bool tls;
+};
+
+static void accept_loop(void *arg)
+{
+	struct accept_arg aa = *(struct accept_arg *)arg;
+	struct relay_thread *th = aa.th;
+	struct relay_server *srv = th->srv;
+	free(arg);
+	struct core_listener *l = th->l[aa.which];
+	while (!th->stopping) {
+		int fd = core_listener_accept(l, -1);
+		if (fd == -ECANCELED)
+			break;
+		if (fd < 0) {
+			/* EMFILE/ENFILE: out of descriptors; back off briefly. */
+			core_log_limited(&relay_log_accept, CORE_LOG_WARN, "relay: accept: %s", strerror(-fd));
+			core_sleep(50);
+			continue;
+		}
+		struct sockaddr_storage addr;
+		socklen_t al = sizeof addr;
+		struct relay_upgrade_arg *a = malloc(sizeof *a);
+		if (!a || getpeername(fd, (struct sockaddr *)&addr, &al) != 0) {
+			free(a);
+			close(fd);
+			continue;
+		}
+		relay_addr_key(&addr, a->ip);
+		/* Past the descriptor budget, or too many heads being read: the
+		 * oldest handshake of this thread makes room (slowloris from
+		 * many addresses must not lock legitimate clients out until
+		 * its handshakes time out). */
+		if ((atomic_load(&srv->connections) >= srv->max_conns ||
+		     atomic_load(&srv->handshakes) >= srv->o.max_handshakes))
+			relay_hs_shed_oldest(th);
+		int adm = relay_admit(srv, a->ip);
+		if (adm != RELAY_ADMITTED) {
+			char ip[46];
+			core_log_limited(&relay_log_refused, CORE_LOG_INFO, "relay: refused %s: 429 Too Many Requests (%s)",
+					 relay_addr_key_str(a->ip, ip),
+					 adm == RELAY_ADMIT_BUDGET ? "connection limit" : "--max-conns-per-ip reached");
+			atomic_fetch_add(&srv->rejected_limit, 1);
+			refuse_now(fd, "429 Too Many Requests");
+			free(a);
+			continue;
+		}
+		client_sockopts(srv, fd);
+		a->th = th;
+		a->fd = fd;
+		a->tls = aa.tls;
+		if (core_spawn(relay_upgrade_run, a) != 0) {
+			relay_release(srv, a->ip);
+			close(fd);
+			free(a);
+		}
+	}
+	th->l[aa.which] = NULL;
+	core_listener_close(l);
+}
+
+int relay_accept_start(struct relay_thread *th, int which, bool tls)
+{
+	struct accept_arg *aa = malloc(sizeof *aa);
+	if (!aa)
+		return -ENOMEM;
+	aa->th = th;
+	aa->which = which;
+	aa->tls = tls;
+	if (core_spawn(accept_loop, aa) != 0) {
+		free(aa);
+		return -ENOMEM;
+	}
+	return 0;
+}

@@ -1,0 +1,105 @@
+/* Admission: which connections the relay takes (the descriptor budget,
+ * the per-address cap) and the one place that gives their count back; the
+ * log limits for what strangers cause. */
+#include "relay/internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "relay/http.h"
+
+
+void relay_addr_key(const struct sockaddr_storage *a, uint8_t out[16])
+{
+	memset(out, 0, 16);
+	if (a->ss_family == AF_INET)
+		memcpy(out + 12, &((const struct sockaddr_in *)a)->sin_addr, 4);
+	else if (a->ss_family == AF_INET6)
+		memcpy(out, &((const struct sockaddr_in6 *)a)->sin6_addr, 16);
+}
+
+static unsigned addr_bucket(const uint8_t k[16])
+{
+	uint32_t h = 2166136261u;
+	for (int i = 0; i < 16; i++)
+		h = (h ^ k[i]) * 16777619u;
+	return h % RELAY_IP_BUCKETS;
+}
+
+/* Returns false when the source is over its limit. */
+static bool ip_acquire(struct relay_server *srv, const uint8_t k[16])
+{
+	bool ok = true;
+	unsigned b = addr_bucket(k);
+	pthread_mutex_lock(&srv->ip_lock);
+	struct ip_count *c = srv->ips[b];
+	while (c && memcmp(c->addr, k, 16))
+		c = c->next;
+	if (!c) {
+		c = calloc(1, sizeof *c);
+		if (c) {
+			memcpy(c->addr, k, 16);
+			c->next = srv->ips[b];
+			srv->ips[b] = c;
+		}
+	}
+	if (!c || c->count >= srv->o.max_conns_per_ip)
+		ok = false;
+	else
+		c->count++;
+	pthread_mutex_unlock(&srv->ip_lock);
+	return ok;
+}
+
+static void ip_release(struct relay_server *srv, const uint8_t k[16])
+{
+	unsigned b = addr_bucket(k);
+	pthread_mutex_lock(&srv->ip_lock);
+	struct ip_count **pp = &srv->ips[b];
+	while (*pp && memcmp((*pp)->addr, k, 16))
+		pp = &(*pp)->next;
+	if (*pp && --(*pp)->count == 0) {
+		struct ip_count *dead = *pp;
+		*pp = dead->next;
+		free(dead);
+	}
+	pthread_mutex_unlock(&srv->ip_lock);
+}
+
+struct core_log_limit relay_log_refused = {.burst = 10};
+struct core_log_limit relay_log_protocol = {.burst = 10};
+struct core_log_limit relay_log_accept = {.burst = 1};
+
+const char *relay_addr_key_str(const uint8_t key[16], char out[static 46])
+{
+	static const uint8_t v4[12]; /* relay_addr_key: IPv4 in the last four bytes */
+	if (!memcmp(key, v4, 12))
+		inet_ntop(AF_INET, key + 12, out, 46);
+	else
+		inet_ntop(AF_INET6, key, out, 46);
+	return out;
+}
+
+int relay_admit(struct relay_server *srv, const uint8_t key[16])
+{
+	if (atomic_load(&srv->connections) >= srv->max_conns)
+		return RELAY_ADMIT_BUDGET;
+	if (!ip_acquire(srv, key))
+		return RELAY_ADMIT_PER_IP;
+	atomic_fetch_add(&srv->connections, 1);
+	atomic_fetch_add(&srv->total_connections, 1);
+	return RELAY_ADMITTED;
+}
+
+void relay_release(struct relay_server *srv, const uint8_t key[16])
+{
+	atomic_fetch_sub(&srv->connections, 1);
+	ip_release(srv, key);
+}

@@ -1,0 +1,151 @@
+/* A connection's coroutine once upgraded: receive, forward, keepalive,
+ * idle timeout, hibernation when quiet, and the wait of a client whose
+ * hold is full. */
+#include "relay/internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "relay/http.h"
+
+/* ---- the connection coroutine ---- */
+
+void relay_conn_run(struct relay_conn *c)
+{
+	struct relay_server *srv = c->th->srv;
+	struct fwd_end f = {0};
+	uint16_t own = 0, peer = RELAY_WS_CLOSE_GOING_AWAY;
+	const char *why = NULL;
+	int r = FWD_OK;
+
+	c->last_rx_ns = core_now_ns();
+	if (!c->sess->last_msg_ns)
+		c->sess->last_msg_ns = c->last_rx_ns;
+	for (;;) {
+		if (c->th->stopping) {
+			own = RELAY_WS_CLOSE_GOING_AWAY;
+			why = RELAY_REASON_SHUTDOWN;
+			goto out;
+		}
+		if (c->peer_gone) {
+			/* A peer that failed mid-frame left our client's stream
+			 * inside a frame: no Close can follow, only the TCP close. */
+			own = c->peer_broken ? 0 : c->peer_code ? c->peer_code : RELAY_WS_CLOSE_GOING_AWAY;
+			why = RELAY_REASON_PEER_GONE;
+			peer = 0;
+			goto out;
+		}
+		/* Held bytes over the limit: stop reading until the peer comes
+		 * (TCP back-pressure on the sender meanwhile). The receive stops
+		 * and what it had queued moves out of the ring, so waiting
+		 * clients, however many, hold no ring buffer that paired
+		 * sessions and handshakes need; the socket is still watched, so
+		 * a client that leaves meanwhile is closed at once. */
+		if (!c->peer && relay_hold_full(c)) {
+			if (net_stream_recv_pause(c->st) != 0) {
+				own = RELAY_WS_CLOSE_GOING_AWAY;
+				why = RELAY_REASON_NO_MEMORY;
+				goto out;
+			}
+			if (c->peer || c->peer_gone || c->th->stopping)
+				continue;
+			c->parked = true;
+			int pr = net_stream_wait_hangup(c->st, (int)srv->o.ping_ms);
+			c->parked = false;
+			if (pr == -EPIPE) {
+				own = 0; /* the client left: nobody to tell */
+				goto out;
+			}
+			if (pr == -ETIMEDOUT && core_now_ns() - c->sess->last_msg_ns >= (uint64_t)srv->o.idle_ms * 1000000u) {
+				own = RELAY_WS_CLOSE_NORMAL;
+				why = RELAY_REASON_IDLE;
+				goto out;
+			}
+			continue;
+		}
+		/* Wait until the session goes idle or the keepalive is due,
+		 * whichever comes first. */
+		uint64_t now = core_now_ns();
+		uint64_t idle_at = c->sess->last_msg_ns + (uint64_t)srv->o.idle_ms * 1000000u;
+		uint64_t ka_at = (c->ping_outstanding ? c->ping_sent_ns : c->last_rx_ns) + (uint64_t)srv->o.ping_ms * 1000000u;
+		uint64_t at = idle_at < ka_at ? idle_at : ka_at;
+		/* An idle connection's memory is mostly its stack: after a second
+		 * without traffic, wait without one. The wait is a multishot
+		 * receive (on TLS streams too: the records are read outside
+		 * BoringSSL and no lock is held), safe to hibernate in
+		 * (core/reactor.h): the live stack goes to the heap and every
+		 * stack page back to the kernel until data, a timer or a close
+		 * wakes it. One copy and one madvise per idle spell, never on the
+		 * busy path. */
+		uint64_t quiet_at = c->last_rx_ns + (uint64_t)srv->o.hibernate_ms * 1000000u;
+		bool quiet = now >= quiet_at;
+		if (!quiet && at > quiet_at)
+			at = quiet_at; /* wake once when it turns quiet, then hibernate */
+		if (quiet)
+			core_task_hibernate_next_wait(true);
+		struct net_chunk b;
+		int n = net_stream_recv(c->st, &b, core_deadline_left_ms(at));
+		if (quiet)
+			core_task_hibernate_next_wait(false);
+		now = core_now_ns();
+		if (n == -ETIMEDOUT) {
+			if (now >= c->sess->last_msg_ns + (uint64_t)srv->o.idle_ms * 1000000u) {
+				own = RELAY_WS_CLOSE_NORMAL;
+				why = RELAY_REASON_IDLE;
+				goto out;
+			}
+			if (now >= ka_at) {
+				if (c->ping_outstanding) {
+					/* Nothing at all, not even a pong, for a whole interval. */
+					atomic_fetch_add(&srv->keepalive_timeouts, 1);
+					own = 0;
+					goto out;
+				}
+				c->ping_outstanding = true;
+				c->ping_sent_ns = now;
+				relay_conn_send_frame(c, RELAY_WS_OP_PING, NULL, 0, (int)srv->o.write_ms);
+			}
+			continue;
+		}
+		if (n == -ECANCELED)
+			continue; /* woken: the loop head says why */
+		if (n <= 0) {
+			own = 0; /* EOF or reset without a Close: nobody to tell */
+			goto out;
+		}
+		c->last_rx_ns = now;
+		c->ping_outstanding = false;
+		r = relay_forward(c, &b, &f); /* releases b */
+		if (r)
+			goto ended;
+	}
+ended:
+	if (r == FWD_PEER_GONE) {
+		own = c->peer_code ? c->peer_code : RELAY_WS_CLOSE_GOING_AWAY;
+		why = RELAY_REASON_PEER_GONE;
+		peer = 0;
+	} else if (f.close_code) {
+		atomic_fetch_add(&srv->protocol_errors, f.close_code == RELAY_WS_CLOSE_PROTOCOL_ERROR ||
+								f.close_code == RELAY_WS_CLOSE_INVALID_DATA);
+		own = f.close_code;
+		why = f.close_reason;
+		char ip[46];
+		core_log_limited(&relay_log_protocol, CORE_LOG_INFO, "relay: session %s: client %s: %s (Close %u)",
+				 c->sess->id, relay_addr_key_str(c->ip, ip), why ? why : "", own);
+	} else {
+		/* The client closed: echo its code, and tell the peer the same. */
+		uint16_t code = f.client_close;
+		own = code == RELAY_WS_CLOSE_NO_STATUS ? RELAY_WS_CLOSE_NORMAL : code;
+		peer = relay_ws_close_code_valid(code) ? code : RELAY_WS_CLOSE_NORMAL;
+		why = NULL;
+	}
+out:
+	relay_conn_end(c, own, why, peer);
+}
+

@@ -1,0 +1,72 @@
+#ifndef RELAY_LIMITS_H
+#define RELAY_LIMITS_H
+/* relay/limits.h: the relay's internal limits and timings, in one place.
+ * The ones an operator sets (with their defaults) are relay_opts and
+ * enum relay_defaults in relay/server.h; the HTTP head's size and field
+ * count are the codec's (RELAY_HTTP_MAX_HEADER_BYTES, relay/http.h).
+ * Shared inside relay/ only. */
+
+/* Forwarding (forward.c). */
+enum {
+	/* Frames gathered per sendmsg: a 16 KiB buffer of tiny frames is split
+	 * into several sends beyond this. */
+	RELAY_FWD_MAX_IOV = 64,
+	/* Received buffers forwarded together when they are already queued. */
+	RELAY_FWD_BATCH = 4,
+	/* How long a forward may wait for the peer's socket while it holds
+	 * receive buffers. A reader that is only slower than its writer takes
+	 * the bytes within it (no copy); one that stalls longer costs a copy of
+	 * what is left and of the writer's queue, and from then on no ring
+	 * buffer at all. */
+	RELAY_FWD_GRACE_MS = 20,
+	/* A hold starts this small and doubles up to --hold. */
+	RELAY_HOLD_MIN = 4096,
+};
+
+/* Goodbyes (conn.c, pairing.c). */
+enum {
+	/* How long a Close frame of ours may wait for the socket. */
+	RELAY_GOODBYE_MS = 1000,
+	/* How long we wait for the client's own Close after ours (RFC 6455
+	 * section 7.1.1: the server closes TCP first, once the handshake is
+	 * done). */
+	RELAY_LINGER_MS = 1000,
+};
+
+/* Handshakes (upgrade.c). */
+enum {
+	/* A handshake still waiting for its head after this long waits with no
+	 * stack (a client sends its request right after connecting; one that
+	 * has not is slow, or slowloris). */
+	RELAY_HS_HIBERNATE_MS = 100,
+	/* A head's buffer starts this small and grows with what arrives. */
+	RELAY_HS_HEAD_MIN = 256,
+};
+
+/* Admission (admit.c, server.c). */
+enum {
+	/* Buckets of the per-address connection counts. */
+	RELAY_IP_BUCKETS = 4096,
+	/* Connections per session, and beyond them for handshakes and status
+	 * requests: the connection cap is max_sessions * 2 + 1024, or the
+	 * descriptor budget when that is lower. */
+	RELAY_CONNS_PER_SESSION = 2,
+	RELAY_CONNS_SPARE = 1024,
+	/* Descriptors kept out of the connections' budget (RLIMIT_NOFILE):
+	 * listeners, STUN sockets, a reload's certificate files, and this many
+	 * more per reactor (its io_uring, eventfd, signalfd...). */
+	RELAY_FD_RESERVE = 64,
+	RELAY_FD_RESERVE_PER_THREAD = 16,
+	/* Pending connections per listener (listen(2)'s backlog). */
+	RELAY_LISTEN_BACKLOG = 4096,
+};
+
+/* The heap trimmer (server.c): every TRIM_EVERY_MS, when the connections
+ * are down to half of the most seen since the last trim, and that was at
+ * least TRIM_MIN_PEAK. */
+enum {
+	RELAY_TRIM_EVERY_MS = 5000,
+	RELAY_TRIM_MIN_PEAK = 256,
+};
+
+#endif

@@ -1,0 +1,150 @@
+/* The status endpoints: /health (the seed's format), /stats (JSON) and
+ * /metrics (Prometheus text), and the plain HTTP answers the relay sends. */
+#include "relay/internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "relay/http.h"
+
+/* ---- status endpoints ---- */
+
+void relay_server_stats(const struct relay_server *srv, struct relay_stats *out)
+{
+	struct relay_server *s = (struct relay_server *)srv;
+	memset(out, 0, sizeof *out);
+	out->total_sessions = atomic_load(&s->total_sessions);
+	out->active_sessions = atomic_load(&s->active);
+	out->waiting_sessions = atomic_load(&s->waiting);
+	out->connections = atomic_load(&s->connections);
+	out->total_connections = atomic_load(&s->total_connections);
+	for (unsigned i = 0; i < srv->o.threads; i++) {
+		out->total_bytes_relayed += atomic_load_explicit(&s->th[i].bytes, memory_order_relaxed);
+		out->total_messages_relayed += atomic_load_explicit(&s->th[i].msgs, memory_order_relaxed);
+	}
+	out->rejected_409 = atomic_load(&s->rejected_409);
+	out->rejected_400 = atomic_load(&s->rejected_400);
+	out->rejected_limit = atomic_load(&s->rejected_limit);
+	out->handshake_timeouts = atomic_load(&s->handshake_timeouts);
+	out->protocol_errors = atomic_load(&s->protocol_errors);
+	out->too_big = atomic_load(&s->too_big);
+	out->keepalive_timeouts = atomic_load(&s->keepalive_timeouts);
+	out->held_bytes = atomic_load(&s->held);
+	out->handshakes = atomic_load(&s->handshakes);
+	out->shed = atomic_load(&s->shed);
+	out->max_connections = s->max_conns;
+	out->max_handshakes = s->o.max_handshakes;
+	out->uptime_s = (core_now_ns() - srv->started_ns) / 1000000000u;
+}
+
+static int body_health(const struct relay_stats *st, char *b, size_t cap)
+{
+	/* Exactly the seed's shape: {"status": "ok", "sessions": N, "timestamp": T} */
+	return snprintf(b, cap, "{\"status\": \"ok\", \"sessions\": %" PRIu64 ", \"timestamp\": %lld}",
+			st->active_sessions + st->waiting_sessions, (long long)time(NULL));
+}
+
+static int body_stats(const struct relay_stats *st, char *b, size_t cap)
+{
+	return snprintf(b, cap,
+			"{\"total_sessions\": %" PRIu64 ", \"active_sessions\": %" PRIu64
+			", \"waiting_sessions\": %" PRIu64 ", \"connections\": %" PRIu64
+			", \"total_connections\": %" PRIu64 ", \"total_bytes_relayed\": %" PRIu64
+			", \"total_messages_relayed\": %" PRIu64 ", \"uptime_s\": %" PRIu64
+			", \"rejected\": {\"session_full\": %" PRIu64 ", \"bad_request\": %" PRIu64
+			", \"limits\": %" PRIu64 ", \"handshake_timeout\": %" PRIu64 ", \"shed\": %" PRIu64 "}"
+			", \"protocol_errors\": %" PRIu64 ", \"too_big\": %" PRIu64
+			", \"keepalive_timeouts\": %" PRIu64 ", \"held_bytes\": %" PRIu64 ", \"handshakes\": %" PRIu64
+			", \"max_connections\": %" PRIu64 ", \"max_handshakes\": %" PRIu64 "}",
+			st->total_sessions, st->active_sessions, st->waiting_sessions, st->connections,
+			st->total_connections, st->total_bytes_relayed, st->total_messages_relayed, st->uptime_s,
+			st->rejected_409, st->rejected_400, st->rejected_limit, st->handshake_timeouts, st->shed,
+			st->protocol_errors, st->too_big, st->keepalive_timeouts, st->held_bytes, st->handshakes,
+			st->max_connections, st->max_handshakes);
+}
+
+static int body_metrics(const struct relay_stats *st, char *b, size_t cap)
+{
+	return snprintf(
+		b, cap,
+		"# HELP atmosphere_relay_sessions_total Sessions paired since start.\n"
+		"# TYPE atmosphere_relay_sessions_total counter\n"
+		"atmosphere_relay_sessions_total %" PRIu64 "\n"
+		"# HELP atmosphere_relay_sessions Sessions now, by state.\n"
+		"# TYPE atmosphere_relay_sessions gauge\n"
+		"atmosphere_relay_sessions{state=\"active\"} %" PRIu64 "\n"
+		"atmosphere_relay_sessions{state=\"waiting\"} %" PRIu64 "\n"
+		"# HELP atmosphere_relay_connections Open client connections.\n"
+		"# TYPE atmosphere_relay_connections gauge\n"
+		"atmosphere_relay_connections %" PRIu64 "\n"
+		"# HELP atmosphere_relay_connections_total Connections accepted since start.\n"
+		"# TYPE atmosphere_relay_connections_total counter\n"
+		"atmosphere_relay_connections_total %" PRIu64 "\n"
+		"# HELP atmosphere_relay_bytes_relayed_total Payload bytes forwarded.\n"
+		"# TYPE atmosphere_relay_bytes_relayed_total counter\n"
+		"atmosphere_relay_bytes_relayed_total %" PRIu64 "\n"
+		"# HELP atmosphere_relay_messages_relayed_total Messages forwarded.\n"
+		"# TYPE atmosphere_relay_messages_relayed_total counter\n"
+		"atmosphere_relay_messages_relayed_total %" PRIu64 "\n"
+		"# HELP atmosphere_relay_rejected_total Requests refused, by reason.\n"
+		"# TYPE atmosphere_relay_rejected_total counter\n"
+		"atmosphere_relay_rejected_total{reason=\"session_full\"} %" PRIu64 "\n"
+		"atmosphere_relay_rejected_total{reason=\"bad_request\"} %" PRIu64 "\n"
+		"atmosphere_relay_rejected_total{reason=\"limits\"} %" PRIu64 "\n"
+		"atmosphere_relay_rejected_total{reason=\"handshake_timeout\"} %" PRIu64 "\n"
+		"atmosphere_relay_rejected_total{reason=\"shed\"} %" PRIu64 "\n"
+		"# HELP atmosphere_relay_closes_total Connections failed by the relay, by reason.\n"
+		"# TYPE atmosphere_relay_closes_total counter\n"
+		"atmosphere_relay_closes_total{reason=\"protocol_error\"} %" PRIu64 "\n"
+		"atmosphere_relay_closes_total{reason=\"too_big\"} %" PRIu64 "\n"
+		"atmosphere_relay_closes_total{reason=\"keepalive_timeout\"} %" PRIu64 "\n"
+		"# HELP atmosphere_relay_held_bytes Bytes held for clients whose peer has not arrived.\n"
+		"# TYPE atmosphere_relay_held_bytes gauge\n"
+		"atmosphere_relay_held_bytes %" PRIu64 "\n"
+		"# HELP atmosphere_relay_handshakes Connections still sending their HTTP request.\n"
+		"# TYPE atmosphere_relay_handshakes gauge\n"
+		"atmosphere_relay_handshakes %" PRIu64 "\n"
+		"# HELP atmosphere_relay_uptime_seconds Seconds since start.\n"
+		"# TYPE atmosphere_relay_uptime_seconds gauge\n"
+		"atmosphere_relay_uptime_seconds %" PRIu64 "\n",
+		st->total_sessions, st->active_sessions, st->waiting_sessions, st->connections, st->total_connections,
+		st->total_bytes_relayed, st->total_messages_relayed, st->rejected_409, st->rejected_400,
+		st->rejected_limit, st->handshake_timeouts, st->shed, st->protocol_errors, st->too_big,
+		st->keepalive_timeouts, st->held_bytes, st->handshakes, st->uptime_s);
+}
+
+void relay_send_plain(struct net_stream *s, int status, const char *ctype, const char *body, size_t body_len)
+{
+	uint8_t out[8192];
+	struct relay_http_response r = {.status = status, .content_type = ctype, .body = (const uint8_t *)body,
+					.body_len = body_len};
+	int n = relay_http_response_build(out, sizeof out, &r);
+	if (n > 0)
+		net_stream_send(s, out, (size_t)n, 5000);
+}
+
+void relay_status_serve(struct relay_server *srv, struct net_stream *st, int route)
+{
+	struct relay_stats stats;
+	char body[4096];
+	int bl;
+	relay_server_stats(srv, &stats);
+	if (route == RELAY_HTTP_ROUTE_HEALTH) {
+		bl = body_health(&stats, body, sizeof body);
+		relay_send_plain(st, 200, "application/json", body, (size_t)bl);
+	} else if (route == RELAY_HTTP_ROUTE_STATS) {
+		bl = body_stats(&stats, body, sizeof body);
+		relay_send_plain(st, 200, "application/json", body, (size_t)bl);
+	} else {
+		bl = body_metrics(&stats, body, sizeof body);
+		relay_send_plain(st, 200, "text/plain; version=0.0.4", body, (size_t)bl);
+	}
+}
+

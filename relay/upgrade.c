@@ -1,0 +1,357 @@
+/* The HTTP upgrade: reading a client's request head (bounded in size and
+ * time, the oldest shed when too many are open), answering status
+ * requests and errors, and handing an upgrade to its session -- here, or
+ * on the reactor that owns it. */
+#include "relay/internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "relay/http.h"
+
+/* Answers a refused request with its status and logs who and why. */
+static void send_http_error(struct net_stream *s, int err, const uint8_t key[16])
+{
+	uint8_t out[1024];
+	char ip[46];
+	int n = relay_http_error_response_build(out, sizeof out, err);
+	int status = relay_http_err_status(err);
+	core_log_limited(&relay_log_refused, CORE_LOG_INFO, "relay: refused %s: %d %s (%s)", relay_addr_key_str(key, ip),
+			 status, relay_http_reason(status), relay_http_strerror(err));
+	if (n > 0)
+		net_stream_send(s, out, (size_t)n, 5000);
+}
+
+/* ---- hand-off to the owning reactor ---- */
+
+struct handoff {
+	struct relay_server *srv;
+	struct net_stream *st;
+	char id[RELAY_HTTP_MAX_SESSION_ID + 1];
+	size_t id_len;
+	char accept[RELAY_HTTP_ACCEPT_LEN + 1];
+	uint8_t ip[16];
+};
+
+/* Joins the handed-off stream; its copy of h stays in this frame, off the
+ * stack of the running session (see relay_session_join). */
+static __attribute__((noinline)) struct relay_conn *join_handoff(struct relay_thread *th, struct handoff *h)
+{
+	struct handoff copy = *h;
+	free(h);
+	return relay_session_join(th, copy.st, copy.id, copy.id_len, copy.accept, copy.ip);
+}
+
+static void handoff_arrive(void *arg)
+{
+	struct handoff *h = arg;
+	struct relay_thread *th = &h->srv->th[core_reactor_index(core_self())];
+	if (net_stream_attach(h->st) != 0) {
+		net_stream_close(h->st);
+		relay_release(h->srv, h->ip);
+		free(h);
+		return;
+	}
+	struct relay_conn *c = join_handoff(th, h);
+	if (c)
+		relay_conn_run(c);
+}
+
+/* ---- handshake ---- */
+
+/* Handshakes that have not finished their HTTP head yet, per thread, oldest
+ * first: the accept loop sheds the oldest when too many are open at once
+ * (--max-handshakes, or the descriptor budget) -- slowloris from many
+ * addresses, each under --max-conns-per-ip. On the heap: a waiting
+ * handshake's stack is given back (hibernation). */
+struct relay_hs {
+	struct relay_hs *prev, *next;
+	struct net_stream *st;
+	uint64_t started_ns;
+	bool shed;                      /* interrupted by relay_hs_shed_oldest */
+};
+
+static void hs_track(struct relay_thread *th, struct relay_hs *h)
+{
+	h->prev = th->hs_tail;
+	h->next = NULL;
+	if (th->hs_tail)
+		th->hs_tail->next = h;
+	else
+		th->hs_head = h;
+	th->hs_tail = h;
+	atomic_fetch_add(&th->srv->handshakes, 1);
+}
+
+static void hs_untrack(struct relay_thread *th, struct relay_hs *h)
+{
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		th->hs_head = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	else
+		th->hs_tail = h->prev;
+	h->prev = h->next = NULL;
+	atomic_fetch_sub(&th->srv->handshakes, 1);
+}
+
+bool relay_hs_shed_oldest(struct relay_thread *th)
+{
+	struct relay_hs *h = th->hs_head;
+	while (h && h->shed)
+		h = h->next;
+	if (!h)
+		return false;
+	h->shed = true;
+	net_stream_interrupt(h->st);
+	atomic_fetch_add(&th->srv->shed, 1);
+	return true;
+}
+
+void relay_hs_interrupt_all(struct relay_thread *th)
+{
+	for (struct relay_hs *h = th->hs_head; h; h = h->next)
+		net_stream_interrupt(h->st);
+}
+
+static struct net_tls_ctx *current_tls(struct relay_server *srv)
+{
+	pthread_mutex_lock(&srv->tls_lock);
+	struct net_tls_ctx *c = srv->tls ? net_tls_ctx_ref(srv->tls) : NULL;
+	pthread_mutex_unlock(&srv->tls_lock);
+	return c;
+}
+
+/* How the head's reading ended, besides a head length (> 0) or a
+ * relay_http error (< 0, answered with its status). */
+enum { HEAD_GONE = -1000, HEAD_TIMEOUT, HEAD_SHED };
+
+
+/* Reads the HTTP head into *head (grown as bytes come, up to max_header:
+ * a trickle costs what it sent, not 8 KiB), bounded in time. Returns the
+ * head's length, whose end is its blank line, with any bytes after it
+ * fed back to the stream; or a HEAD_ or RELAY_HTTP_E_TOO_LARGE code. Its
+ * frame is small: the parse happens in finish_upgrade. */
+static __attribute__((noinline)) int read_head(struct relay_thread *th, struct relay_hs *h, uint8_t **head,
+					       size_t *len, size_t *cap, uint64_t deadline)
+{
+	struct relay_server *srv = th->srv;
+	struct net_stream *st = h->st;
+	uint64_t quiet_at = core_now_ns() + (uint64_t)RELAY_HS_HIBERNATE_MS * 1000000u;
+	for (;;) {
+		uint64_t now = core_now_ns();
+		if (h->shed)
+			return HEAD_SHED;
+		if (th->stopping)
+			return HEAD_GONE;
+		if (now >= deadline)
+			return HEAD_TIMEOUT;
+		uint64_t at = deadline;
+		bool quiet = now >= quiet_at;
+		if (!quiet && at > quiet_at)
+			at = quiet_at;
+		if (quiet)
+			core_task_hibernate_next_wait(true);
+		struct net_chunk b;
+		int n = net_stream_recv(st, &b, core_deadline_left_ms(at));
+		if (quiet)
+			core_task_hibernate_next_wait(false);
+		if (n == -ETIMEDOUT || n == -ECANCELED)
+			continue;
+		if (n <= 0)
+			return HEAD_GONE;
+		size_t take = b.len, was = *len;
+		bool overflow = false;
+		if (was + take > srv->o.max_header) {
+			take = srv->o.max_header - was;
+			overflow = true;
+		}
+		if (was + take > *cap) {
+			size_t c = *cap ? *cap : RELAY_HS_HEAD_MIN;
+			while (c < was + take)
+				c *= 2;
+			if (c > srv->o.max_header)
+				c = srv->o.max_header;
+			uint8_t *p = realloc(*head, c);
+			if (!p) {
+				net_stream_release(st, &b);
+				return HEAD_GONE;
+			}
+			*head = p;
+			*cap = c;
+		}
+		memcpy(*head + was, b.data, take);
+		*len = was + take;
+		/* The head ends at its first blank line (RFC 9112 section 2.2). */
+		size_t from = was >= 3 ? was - 3 : 0, end = 0;
+		for (size_t i = from; i + 4 <= *len; i++)
+			if (!memcmp(*head + i, "\r\n\r\n", 4)) {
+				end = i + 4;
+				break;
+			}
+		if (!end) {
+			net_stream_release(st, &b);
+			if (overflow || *len == srv->o.max_header)
+				return RELAY_HTTP_E_TOO_LARGE;
+			continue;
+		}
+		/* The bytes after it are the first WebSocket bytes: give them
+		 * back so the session reads them first (head's, then b's). */
+		int fr = net_stream_feed(st, b.data + take, b.len - take);
+		if (fr == 0)
+			fr = net_stream_feed(st, *head + end, *len - end);
+		net_stream_release(st, &b);
+		return fr == 0 ? (int)end : HEAD_GONE;
+	}
+}
+
+/* Parses the complete head[0..n), answers status requests and errors, and
+ * hands an upgrade to its session (here, or on the reactor that owns it).
+ * Takes st and head. Returns the joined connection, or NULL (st closed and
+ * the connection released, or handed off). */
+static __attribute__((noinline)) struct relay_conn *finish_upgrade(struct relay_thread *th, struct net_stream *st,
+								   uint8_t *head, int n, const uint8_t ip[16])
+{
+	struct relay_server *srv = th->srv;
+	struct relay_http_req req;
+	int r = relay_http_parse_request(&req, head, (size_t)n);
+	if (r < 0)
+		goto refuse;
+	struct relay_http_span sid;
+	r = relay_http_route(&sid, &req);
+	if (r < 0)
+		goto refuse;
+	if (r != RELAY_HTTP_ROUTE_RELAY) {
+		relay_status_serve(srv, st, r);
+		goto done;
+	}
+	char accept[RELAY_HTTP_ACCEPT_LEN + 1];
+	r = relay_http_check_upgrade(accept, &req);
+	if (r < 0)
+		goto refuse;
+	char id[RELAY_HTTP_MAX_SESSION_ID + 1];
+	memcpy(id, sid.ptr, sid.len);
+	id[sid.len] = 0;
+	free(head); /* req and sid point into it: not used past here */
+	head = NULL;
+	unsigned owner = (unsigned)(relay_session_hash(srv, id, sid.len) % srv->o.threads);
+	if (owner == th->idx) /* the session owns st and the connection count now */
+		return relay_session_join(th, st, id, sid.len, accept, ip);
+	/* Another reactor owns this session: move the stream there. */
+	struct handoff *h = calloc(1, sizeof *h);
+	if (!h)
+		goto done;
+	if (net_stream_detach(st) != 0) {
+		free(h);
+		goto done;
+	}
+	h->srv = srv;
+	h->st = st;
+	memcpy(h->id, id, sid.len + 1);
+	h->id_len = sid.len;
+	memcpy(h->accept, accept, sizeof accept);
+	memcpy(h->ip, ip, 16);
+	if (core_rt_post(srv->rt, owner, handoff_arrive, h) != 0) {
+		free(h);
+		goto done;
+	}
+	return NULL;
+refuse:
+	atomic_fetch_add(&srv->rejected_400, 1);
+	send_http_error(st, r, ip);
+done:
+	free(head);
+	net_stream_close(st);
+	relay_release(srv, ip);
+	return NULL;
+}
+
+/* Reads the HTTP head (bounded in size and time: slowloris), then
+ * finish_upgrade. Returns the joined connection for relay_upgrade_run to
+ * run once these frames (the parsed request, the TLS handshake's depth) are
+ * off the stack, or NULL. */
+static __attribute__((noinline)) struct relay_conn *read_upgrade(struct relay_upgrade_arg *a)
+{
+	struct relay_thread *th = a->th;
+	struct relay_server *srv = th->srv;
+	uint8_t ip[16];
+	char ips[46];
+	memcpy(ip, a->ip, 16);
+	uint8_t *head = NULL;
+	size_t len = 0, cap = 0;
+	int err = 0, n = HEAD_GONE;
+	struct net_tls_ctx *tls = a->tls ? current_tls(srv) : NULL;
+	struct core_sock *sock = core_sock_new(a->fd, &err);
+	struct net_stream *st = NULL;
+	struct relay_hs *h = NULL;
+	bool tls_wanted = a->tls;
+
+	free(a);
+	if (!sock) {
+		net_tls_ctx_free(tls);
+		goto release;
+	}
+	st = net_stream_new(sock, tls, true, NULL, &err);
+	net_tls_ctx_free(tls);
+	if (!st)
+		goto release;
+	if ((tls_wanted && !tls) || !(h = calloc(1, sizeof *h)))
+		goto done;
+	h->st = st;
+	h->started_ns = core_now_ns();
+	hs_track(th, h);
+	uint64_t deadline = h->started_ns + (uint64_t)srv->o.handshake_ms * 1000000u;
+	int tr = net_stream_is_tls(st) ? net_stream_handshake(st, (int)srv->o.handshake_ms) : 0;
+	if (tr == 0)
+		n = read_head(th, h, &head, &len, &cap, deadline);
+	else if (h->shed)
+		n = HEAD_SHED;
+	else if (tr == -ETIMEDOUT)
+		n = HEAD_TIMEOUT;
+	else if (tr == -EPROTO)
+		core_log(CORE_LOG_DEBUG, "relay: %s", net_stream_tls_error(st));
+	hs_untrack(th, h);
+	if (n > 0) {
+		free(h);
+		return finish_upgrade(th, st, head, n, ip);
+	}
+	if (n == HEAD_TIMEOUT) {
+		atomic_fetch_add(&srv->handshake_timeouts, 1);
+		core_log_limited(&relay_log_refused, CORE_LOG_INFO, "relay: refused %s: 408 handshake timeout (%zu bytes in %u ms)",
+				 relay_addr_key_str(ip, ips), len, srv->o.handshake_ms);
+		relay_send_plain(st, 408, "text/plain", RELAY_BODY_HANDSHAKE_TIMEOUT,
+				 sizeof RELAY_BODY_HANDSHAKE_TIMEOUT - 1);
+	} else if (n == HEAD_SHED) {
+		core_log_limited(&relay_log_refused, CORE_LOG_INFO,
+				 "relay: shed the handshake of %s after %llu ms (%zu bytes): too many handshakes at once",
+				 relay_addr_key_str(ip, ips),
+				 (unsigned long long)((core_now_ns() - h->started_ns) / 1000000u), len);
+	} else if (n == RELAY_HTTP_E_TOO_LARGE) {
+		atomic_fetch_add(&srv->rejected_400, 1);
+		send_http_error(st, n, ip);
+	}
+	free(h);
+done:
+	net_stream_close(st);
+release:
+	free(head);
+	relay_release(srv, ip);
+	return NULL;
+}
+
+void relay_upgrade_run(void *arg)
+{
+	struct relay_conn *c = read_upgrade(arg);
+	if (c)
+		relay_conn_run(c);
+}
+
