@@ -43,7 +43,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
@@ -65,6 +64,7 @@
 #include "bench/ws_load.h"
 #include "core/reactor.h"
 #include "core/sock.h"
+#include "net/resolve.h"
 #include "relay/ws_frame.h"
 
 #define CMD "relay"
@@ -945,20 +945,13 @@ static int check_fds(const struct bench_relay_opts *o)
 	return 0;
 }
 
-static int resolve(const char *host, uint16_t port, struct sockaddr_storage *out, socklen_t *out_len)
+static int resolve_or_say(const char *host, uint16_t port, struct sockaddr_storage *out, socklen_t *out_len)
 {
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
-	char portstr[8];
-	snprintf(portstr, sizeof portstr, "%u", port);
-	int rc = getaddrinfo(host, portstr, &hints, &res);
-	if (rc != 0) {
-		fprintf(stderr, "atmosphere-bench relay: cannot resolve '%s': %s\n", host, gai_strerror(rc));
-		return -1;
-	}
-	memcpy(out, res->ai_addr, res->ai_addrlen);
-	*out_len = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
+	char err[300];
+	int r = net_resolve_now(host, port, SOCK_STREAM, false, out, out_len, err, sizeof err);
+	if (r)
+		fprintf(stderr, "atmosphere-bench relay: %s\n", err);
+	return r;
 }
 
 /* Binds one SO_REUSEPORT listener per worker on the sink address; with
@@ -967,7 +960,7 @@ static int sink_bind(struct run *r)
 {
 	struct sockaddr_storage a;
 	socklen_t len;
-	if (resolve(r->o->sink_host, r->o->sink_port, &a, &len))
+	if (resolve_or_say(r->o->sink_host, r->o->sink_port, &a, &len))
 		return -1;
 	for (unsigned i = 0; i < r->num_workers; i++) {
 		int fd = core_tcp_listen((const struct sockaddr *)&a, len, SINK_BACKLOG, true);
@@ -1057,7 +1050,7 @@ static int run_init(struct run *r, const struct bench_relay_opts *o)
 	r->relay_rss0 = r->relay_rss1 = -1;
 	snprintf(r->prefix, sizeof r->prefix, "b%08x", (unsigned)bench_rand_u64());
 	r->port = o->port;
-	if (!(o->sink && o->sink_port == 0) && resolve(o->host, o->port, &r->addr, &r->addr_len))
+	if (!(o->sink && o->sink_port == 0) && resolve_or_say(o->host, o->port, &r->addr, &r->addr_len))
 		return -1;
 	if (o->tls) {
 		char err[256];

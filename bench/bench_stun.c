@@ -38,7 +38,6 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <math.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
@@ -62,6 +61,7 @@
 #include "bench/ws_load.h"
 #include "core/reactor.h"
 #include "core/udp.h"
+#include "net/resolve.h"
 
 #ifndef ATMOS_VERSION
 #define ATMOS_VERSION "0.1.0"
@@ -769,22 +769,6 @@ static void print_table(const struct sopts *o, const struct sres *s)
 		printf("%-28s %12.1f %12.1f\n", "send lag p99 us", (double)q->lag.p99 / 1e3, (double)f->lag.p99 / 1e3);
 }
 
-static int resolve(const char *host, uint16_t port, struct sockaddr_storage *out, socklen_t *out_len)
-{
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM}, *res = NULL;
-	char ps[8];
-	snprintf(ps, sizeof ps, "%u", port);
-	int rc = getaddrinfo(host, ps, &hints, &res);
-	if (rc) {
-		fprintf(stderr, "atmosphere-bench stun: cannot resolve '%s': %s\n", host, gai_strerror(rc));
-		return -1;
-	}
-	memcpy(out, res->ai_addr, res->ai_addrlen);
-	*out_len = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
-}
-
 int bench_cmd_stun(int argc, char **argv)
 {
 	struct sopts o;
@@ -798,8 +782,11 @@ int bench_cmd_stun(int argc, char **argv)
 		return prc;
 	signal(SIGPIPE, SIG_IGN);
 	memset(&r, 0, sizeof r);
-	if (resolve(o.host, o.port, &r.addr, &r.addr_len))
+	char rerr[300];
+	if (net_resolve_now(o.host, o.port, SOCK_DGRAM, false, &r.addr, &r.addr_len, rerr, sizeof rerr) != 0) {
+		fprintf(stderr, "atmosphere-bench stun: %s\n", rerr);
 		return 1;
+	}
 	if (o.reflect)
 		return run_reflector(&o, &r.addr, r.addr_len);
 

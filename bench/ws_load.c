@@ -13,6 +13,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "core/bytes.h"
 #include "core/reactor.h"
 #include "net/bssl.h"
 #include "relay/http.h"
@@ -76,41 +77,21 @@ size_t bench_frames_build(uint8_t *out, size_t out_cap, size_t payload_len, uint
 	return (size_t)num_frames * frame;
 }
 
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-	for (int i = n - 1; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-
 void bench_stamp_put(uint8_t *payload, const uint8_t *mask, uint32_t session, uint64_t sched_ns)
 {
-	put_le32(payload, BENCH_STAMP_MAGIC);
-	put_le32(payload + 4, session);
-	put_le64(payload + 8, sched_ns);
+	core_put_le32(payload, BENCH_STAMP_MAGIC);
+	core_put_le32(payload + 4, session);
+	core_put_le64(payload + 8, sched_ns);
 	if (mask)
 		relay_ws_unmask(payload, BENCH_STAMP_LEN, mask, 0);
 }
 
 bool bench_stamp_get(const uint8_t *head, size_t head_len, uint32_t *out_session, uint64_t *out_sched_ns)
 {
-	if (head_len < BENCH_STAMP_LEN || get_le(head, 4) != BENCH_STAMP_MAGIC)
+	if (head_len < BENCH_STAMP_LEN || core_get_le32(head) != BENCH_STAMP_MAGIC)
 		return false;
-	*out_session = (uint32_t)get_le(head + 4, 4);
-	*out_sched_ns = get_le(head + 8, 8);
+	*out_session = core_get_le32(head + 4);
+	*out_sched_ns = core_get_le64(head + 8);
 	return true;
 }
 

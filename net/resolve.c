@@ -326,6 +326,26 @@ int net_resolve(const char *host, uint16_t port, int family, struct sockaddr_sto
 	return req.err;
 }
 
+int net_resolve_now(const char *host, uint16_t port, int socktype, bool passive, struct sockaddr_storage *out,
+		    socklen_t *out_len, char *errbuf, size_t errbuf_len)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = socktype,
+				 .ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0)};
+	struct addrinfo *res = NULL;
+	char ps[8];
+	snprintf(ps, sizeof ps, "%u", port);
+	int r = getaddrinfo(host, ps, &hints, &res);
+	if (r != 0) {
+		if (errbuf && errbuf_len)
+			snprintf(errbuf, errbuf_len, "cannot resolve '%s': %s", host ? host : "*", gai_strerror(r));
+		return -ENOENT;
+	}
+	memcpy(out, res->ai_addr, res->ai_addrlen);
+	*out_len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
 const char *net_resolve_strerror(int err)
 {
 	switch (err) {

@@ -13,6 +13,7 @@
  *
  * Cost: one thread (256 KiB stack) per name per call; nothing is cached
  * here. Callers resolve a handful of names per connection or discovery. */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -54,6 +55,14 @@ int net_resolve_many(struct net_resolve_req *reqs, size_t num, int family, int t
  * Suspends unless host is numeric. */
 int net_resolve(const char *host, uint16_t port, int family, struct sockaddr_storage *out, socklen_t *out_len,
 		int timeout_ms, char *errbuf, size_t errbuf_len);
+
+/* net_resolve_now resolves host and port with a blocking getaddrinfo, for
+ * start-up outside any reactor (listen and sink addresses): the first
+ * address of the given socktype (SOCK_STREAM, SOCK_DGRAM), either family;
+ * passive: NULL host means the wildcard address. Returns 0, or -ENOENT with
+ * "cannot resolve 'host': reason" in errbuf. Blocks. */
+int net_resolve_now(const char *host, uint16_t port, int socktype, bool passive, struct sockaddr_storage *out,
+		    socklen_t *out_len, char *errbuf, size_t errbuf_len);
 
 /* net_resolve_in_flight returns how many lookups are still running on
  * helper threads, abandoned ones included (their callers timed out). Any

@@ -7,7 +7,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <malloc.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 
 #include "core/log.h"
 #include "net/bssl.h"
+#include "net/resolve.h"
 #include "relay/http.h"
 
 static void on_stop(void *arg)
@@ -133,25 +133,6 @@ uint16_t relay_server_plain_port(const struct relay_server *srv)
 
 /* ---- life cycle ---- */
 
-static int resolve(const char *host, uint16_t port, struct sockaddr_storage *out, socklen_t *out_len,
-		   char *errbuf, size_t errlen)
-{
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-	struct addrinfo *res = NULL;
-	char ps[8];
-	snprintf(ps, sizeof ps, "%u", port);
-	int r = getaddrinfo(host, ps, &hints, &res);
-	if (r != 0) {
-		snprintf(errbuf, errlen, "cannot resolve listen address '%s': %s", host ? host : "*", gai_strerror(r));
-		return -EINVAL;
-	}
-	memcpy(out, res->ai_addr, res->ai_addrlen);
-	*out_len = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
-}
-
 struct relay_server *relay_server_new(const struct relay_opts *opts, int *err, char *errbuf, size_t errlen)
 {
 	struct relay_server *srv = calloc(1, sizeof *srv);
@@ -247,9 +228,11 @@ struct relay_server *relay_server_new(const struct relay_opts *opts, int *err, c
 	}
 	for (int w = 0; w < (o->plain ? 2 : 1); w++) {
 		uint16_t want = w == 0 ? o->port : o->plain_port;
-		*err = resolve(o->host, want, &addr, &alen, errbuf, errlen);
-		if (*err)
+		*err = net_resolve_now(o->host, want, SOCK_STREAM, true, &addr, &alen, errbuf, errlen);
+		if (*err) {
+			*err = -EINVAL;
 			goto fail;
+		}
 		/* One SO_REUSEPORT listener per reactor; with port 0 the first
 		 * picks the port and the others join it. */
 		for (unsigned i = 0; i < o->threads; i++) {

@@ -76,7 +76,7 @@ void stun_mac(uint8_t *out, enum stun_mac_alg alg, const uint8_t *key, size_t ke
 	/* RFC 8489 §14.5: the length in the hashed header covers the message
 	 * up to and including the integrity attribute, whatever follows. */
 	memcpy(hdr, msg, 2);
-	put_u16(hdr + 2, (uint16_t)(attr_off + 4 + value_len - STUN_HEADER_LEN));
+	core_put_be16(hdr + 2, (uint16_t)(attr_off + 4 + value_len - STUN_HEADER_LEN));
 
 	HMAC_CTX_init(&ctx);
 	/* Only allocation failure makes these fail; BoringSSL's HMAC with
@@ -114,12 +114,12 @@ int stun_check_value(uint16_t type, const uint8_t *v, size_t len, const uint8_t 
 	case STUN_ATTR_ERROR_CODE: {
 		/* RFC 8489 §14.8: 21 reserved bits, 3-bit class 3..6, 8-bit
 		 * number 0..99, then a reason phrase of at most 763 bytes. */
-		struct cursor c;
+		struct core_cursor c;
 		uint16_t reserved;
 		uint8_t cls, number;
-		cursor_init(&c, v, len);
-		if (!get_u16(&c, &reserved) || !get_u8(&c, &cls) || !get_u8(&c, &number) ||
-		    cursor_left(&c) > STUN_MAX_TEXT_LEN)
+		core_cursor_init(&c, v, len);
+		if (!core_cursor_be16(&c, &reserved) || !core_cursor_u8(&c, &cls) || !core_cursor_u8(&c, &number) ||
+		    core_cursor_left(&c) > STUN_MAX_TEXT_LEN)
 			return STUN_E_BAD_ATTR;
 		cls &= 0x07;
 		return cls >= 3 && cls <= 6 && number <= 99 ? STUN_OK : STUN_E_BAD_ATTR;
@@ -154,21 +154,21 @@ int stun_check_value(uint16_t type, const uint8_t *v, size_t len, const uint8_t 
 
 int stun_addr_decode(struct stun_addr *out, const uint8_t *v, size_t len, const uint8_t *txid)
 {
-	struct cursor c;
+	struct core_cursor c;
 	uint8_t reserved, family;
 	uint16_t port;
 	const uint8_t *ip;
 	struct stun_addr a = { 0 };
 
-	cursor_init(&c, v, len);
+	core_cursor_init(&c, v, len);
 	/* RFC 8489 §14.1: 8 reserved bits (ignored), 8-bit family, port. */
-	if (!get_u8(&c, &reserved) || !get_u8(&c, &family) || !get_u16(&c, &port))
+	if (!core_cursor_u8(&c, &reserved) || !core_cursor_u8(&c, &family) || !core_cursor_be16(&c, &port))
 		return STUN_E_BAD_ATTR;
 	a.family = family;
 	/* RFC 8489 §14.1: family 0x01 is a 32-bit IPv4 address, 0x02 a 128-bit
 	 * IPv6 address; nothing else is defined. */
 	size_t ip_len = stun_addr_ip_len(&a);
-	if (ip_len == 0 || cursor_left(&c) != ip_len || !get_bytes(&c, &ip, ip_len))
+	if (ip_len == 0 || core_cursor_left(&c) != ip_len || !core_cursor_bytes(&c, &ip, ip_len))
 		return STUN_E_BAD_ATTR;
 	memcpy(a.ip, ip, ip_len);
 	a.port = port;
@@ -177,7 +177,7 @@ int stun_addr_decode(struct stun_addr *out, const uint8_t *v, size_t len, const 
 		 * significant bits; X-Address is the address XOR the cookie
 		 * (IPv4) or the cookie || transaction id (IPv6). */
 		uint8_t mask[16];
-		put_u32(mask, STUN_MAGIC_COOKIE);
+		core_put_be32(mask, STUN_MAGIC_COOKIE);
 		memcpy(mask + 4, txid, STUN_TXID_LEN);
 		a.port ^= (uint16_t)(STUN_MAGIC_COOKIE >> 16);
 		for (size_t i = 0; i < ip_len; i++)
@@ -195,13 +195,13 @@ size_t stun_addr_encode(uint8_t *out, const struct stun_addr *addr, const uint8_
 
 	assert(ip_len != 0);
 	if (txid) {
-		put_u32(mask, STUN_MAGIC_COOKIE);
+		core_put_be32(mask, STUN_MAGIC_COOKIE);
 		memcpy(mask + 4, txid, STUN_TXID_LEN);
 		port ^= (uint16_t)(STUN_MAGIC_COOKIE >> 16);
 	}
 	out[0] = 0;
 	out[1] = addr->family;
-	put_u16(out + 2, port);
+	core_put_be16(out + 2, port);
 	for (size_t i = 0; i < ip_len; i++)
 		out[4 + i] = addr->ip[i] ^ mask[i];
 	return 4 + ip_len;

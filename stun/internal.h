@@ -3,85 +3,17 @@
 /* stun/internal.h: helpers shared by msg.c and writer.c; never included from
  * another folder.
  *
- * Untrusted bytes are read only through struct cursor (STYLE.md §6): every
- * get_* either consumes exactly what it asked for or fails without moving,
- * so a parser that checks each return cannot read past the end. */
+ * Untrusted bytes are read only through struct core_cursor (core/bytes.h,
+ * STYLE.md §6): every getter either consumes exactly what it asked for or
+ * fails without moving, so a parser that checks each return cannot read
+ * past the end. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "stun/addr.h"
-
-struct cursor {
-	const uint8_t *p;
-	size_t len;
-	size_t off;
-};
-
-static inline void cursor_init(struct cursor *c, const uint8_t *p, size_t len)
-{
-	c->p = p;
-	c->len = len;
-	c->off = 0;
-}
-
-static inline size_t cursor_left(const struct cursor *c)
-{
-	return c->len - c->off;
-}
-
-static inline bool get_u8(struct cursor *c, uint8_t *out)
-{
-	if (cursor_left(c) < 1)
-		return false;
-	*out = c->p[c->off];
-	c->off += 1;
-	return true;
-}
-
-static inline bool get_u16(struct cursor *c, uint16_t *out)
-{
-	if (cursor_left(c) < 2)
-		return false;
-	*out = (uint16_t)((unsigned)c->p[c->off] << 8 | c->p[c->off + 1]);
-	c->off += 2;
-	return true;
-}
-
-static inline bool get_u32(struct cursor *c, uint32_t *out)
-{
-	if (cursor_left(c) < 4)
-		return false;
-	const uint8_t *b = c->p + c->off;
-	*out = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-	c->off += 4;
-	return true;
-}
-
-/* get_bytes points *out at the next n bytes (in the input, not copied). */
-static inline bool get_bytes(struct cursor *c, const uint8_t **out, size_t n)
-{
-	if (cursor_left(c) < n)
-		return false;
-	*out = c->p + c->off;
-	c->off += n;
-	return true;
-}
-
-static inline void put_u16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline void put_u32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
 /* pad4 rounds an attribute value length up to the 32-bit boundary every
  * attribute ends on (RFC 8489 §14). */

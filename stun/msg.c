@@ -44,12 +44,12 @@ enum stun_class stun_type_class(uint16_t type)
 
 bool stun_is_message(const uint8_t *buf, size_t len)
 {
-	struct cursor c;
+	struct core_cursor c;
 	uint16_t type, length;
 	uint32_t cookie;
 
-	cursor_init(&c, buf, len);
-	if (!get_u16(&c, &type) || !get_u16(&c, &length) || !get_u32(&c, &cookie))
+	core_cursor_init(&c, buf, len);
+	if (!core_cursor_be16(&c, &type) || !core_cursor_be16(&c, &length) || !core_cursor_be32(&c, &cookie))
 		return false;
 	return len >= STUN_HEADER_LEN && (type & 0xc000) == 0 && cookie == STUN_MAGIC_COOKIE && length % 4 == 0 &&
 	       len - STUN_HEADER_LEN == length;
@@ -57,7 +57,7 @@ bool stun_is_message(const uint8_t *buf, size_t len)
 
 int stun_msg_parse(struct stun_msg *out, const uint8_t *buf, size_t len)
 {
-	struct cursor c;
+	struct core_cursor c;
 	uint16_t type, length;
 	uint32_t cookie;
 	const uint8_t *txid;
@@ -68,9 +68,9 @@ int stun_msg_parse(struct stun_msg *out, const uint8_t *buf, size_t len)
 	/* RFC 8489 §5: every message starts with a 20-byte header. */
 	if (len < STUN_HEADER_LEN)
 		return STUN_E_TRUNCATED;
-	cursor_init(&c, buf, len);
-	if (!get_u16(&c, &type) || !get_u16(&c, &length) || !get_u32(&c, &cookie) ||
-	    !get_bytes(&c, &txid, STUN_TXID_LEN))
+	core_cursor_init(&c, buf, len);
+	if (!core_cursor_be16(&c, &type) || !core_cursor_be16(&c, &length) || !core_cursor_be32(&c, &cookie) ||
+	    !core_cursor_bytes(&c, &txid, STUN_TXID_LEN))
 		return STUN_E_TRUNCATED;
 	/* RFC 8489 §5: the most significant 2 bits of every STUN message are
 	 * zeroes (this is what sets STUN apart when multiplexed, §6.3). */
@@ -85,9 +85,9 @@ int stun_msg_parse(struct stun_msg *out, const uint8_t *buf, size_t len)
 		return STUN_E_BAD_LENGTH;
 	/* RFC 8489 §6.3: the length must match the datagram: shorter is a
 	 * cut message, longer is trailing garbage. */
-	if (cursor_left(&c) < length)
+	if (core_cursor_left(&c) < length)
 		return STUN_E_TRUNCATED;
-	if (cursor_left(&c) > length)
+	if (core_cursor_left(&c) > length)
 		return STUN_E_BAD_LENGTH;
 
 	memset(&m, 0, sizeof m);
@@ -98,17 +98,17 @@ int stun_msg_parse(struct stun_msg *out, const uint8_t *buf, size_t len)
 
 	/* 2. Attributes. The remaining length is a multiple of 4, so a 4-byte
 	 * header always fits; the value and its padding may not. */
-	while (cursor_left(&c) > 0) {
+	while (core_cursor_left(&c) > 0) {
 		uint16_t at, alen;
 		const uint8_t *value;
 		size_t attr_off = c.off;
 
 		/* RFC 8489 §14: a 16-bit type and a 16-bit length (of the
 		 * value, padding excluded), then the value padded to 4. */
-		if (!get_u16(&c, &at) || !get_u16(&c, &alen))
+		if (!core_cursor_be16(&c, &at) || !core_cursor_be16(&c, &alen))
 			return STUN_E_BAD_ATTR;
 		size_t value_off = c.off;
-		if (!get_bytes(&c, &value, pad4(alen)))
+		if (!core_cursor_bytes(&c, &value, pad4(alen)))
 			return STUN_E_BAD_ATTR;
 		/* RFC 8489 §14.7: FINGERPRINT, when present, is the last
 		 * attribute. */
@@ -198,13 +198,13 @@ int stun_msg_get_error(const struct stun_msg *msg, uint16_t *out_code, const uin
 int stun_msg_get_unknown_attrs(const struct stun_msg *msg, uint16_t *out_types, size_t max, size_t *out_num)
 {
 	const struct stun_attr *a = stun_msg_find(msg, STUN_ATTR_UNKNOWN_ATTRIBUTES);
-	struct cursor c;
+	struct core_cursor c;
 	size_t n = 0;
 
 	if (!a)
 		return STUN_E_NO_ATTR;
-	cursor_init(&c, msg->buf + a->off, a->len);
-	while (n < max && get_u16(&c, &out_types[n]))
+	core_cursor_init(&c, msg->buf + a->off, a->len);
+	while (n < max && core_cursor_be16(&c, &out_types[n]))
 		n++;
 	*out_num = n;
 	return STUN_OK;
@@ -213,13 +213,13 @@ int stun_msg_get_unknown_attrs(const struct stun_msg *msg, uint16_t *out_types, 
 int stun_msg_get_change_request(const struct stun_msg *msg, uint32_t *out_flags)
 {
 	const struct stun_attr *a = stun_msg_find(msg, STUN_ATTR_CHANGE_REQUEST);
-	struct cursor c;
+	struct core_cursor c;
 	uint32_t flags;
 
 	if (!a)
 		return STUN_E_NO_ATTR;
-	cursor_init(&c, msg->buf + a->off, a->len);
-	if (!get_u32(&c, &flags))
+	core_cursor_init(&c, msg->buf + a->off, a->len);
+	if (!core_cursor_be32(&c, &flags))
 		return STUN_E_BAD_ATTR;
 	*out_flags = flags & (STUN_CHANGE_IP | STUN_CHANGE_PORT);
 	return STUN_OK;
@@ -228,12 +228,12 @@ int stun_msg_get_change_request(const struct stun_msg *msg, uint32_t *out_flags)
 int stun_msg_get_response_port(const struct stun_msg *msg, uint16_t *out_port)
 {
 	const struct stun_attr *a = stun_msg_find(msg, STUN_ATTR_RESPONSE_PORT);
-	struct cursor c;
+	struct core_cursor c;
 
 	if (!a)
 		return STUN_E_NO_ATTR;
-	cursor_init(&c, msg->buf + a->off, a->len);
-	return get_u16(&c, out_port) ? STUN_OK : STUN_E_BAD_ATTR;
+	core_cursor_init(&c, msg->buf + a->off, a->len);
+	return core_cursor_be16(&c, out_port) ? STUN_OK : STUN_E_BAD_ATTR;
 }
 
 /* understood lists the comprehension-required types this codec decodes or
@@ -284,13 +284,13 @@ size_t stun_msg_unknown_required(const struct stun_msg *msg, const uint16_t *als
 
 int stun_msg_check_fingerprint(const struct stun_msg *msg)
 {
-	struct cursor c;
+	struct core_cursor c;
 	uint32_t got;
 
 	if (msg->fingerprint_off == 0)
 		return STUN_E_NO_ATTR;
-	cursor_init(&c, msg->buf + msg->fingerprint_off + 4, 4);
-	if (!get_u32(&c, &got))
+	core_cursor_init(&c, msg->buf + msg->fingerprint_off + 4, 4);
+	if (!core_cursor_be32(&c, &got))
 		return STUN_E_BAD_ATTR;
 	/* RFC 8489 §14.7: CRC-32 of the message up to (excluding) FINGERPRINT,
 	 * XORed with 0x5354554e. FINGERPRINT is last, so the header's length
@@ -303,15 +303,15 @@ static int check_mac(const struct stun_msg *msg, size_t attr_off, enum stun_mac_
                      size_t key_len)
 {
 	uint8_t mac[STUN_INTEGRITY_SHA256_LEN];
-	struct cursor c;
+	struct core_cursor c;
 	uint16_t len;
 	const uint8_t *got;
 	int rc = STUN_E_BAD_INTEGRITY;
 
 	if (attr_off == 0)
 		return STUN_E_NO_ATTR;
-	cursor_init(&c, msg->buf + attr_off + 2, msg->len - attr_off - 2);
-	if (!get_u16(&c, &len) || !get_bytes(&c, &got, len))
+	core_cursor_init(&c, msg->buf + attr_off + 2, msg->len - attr_off - 2);
+	if (!core_cursor_be16(&c, &len) || !core_cursor_bytes(&c, &got, len))
 		return STUN_E_BAD_ATTR;
 	stun_mac(mac, alg, key, key_len, msg->buf, attr_off, len);
 	/* RFC 8489 §14.6: a truncated SHA-256 tag is compared on its prefix. */

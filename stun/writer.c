@@ -39,11 +39,11 @@ static uint8_t *reserve(struct stun_writer *w, uint16_t type, size_t len)
 		return NULL;
 	}
 	uint8_t *p = w->buf + w->len;
-	put_u16(p, type);
-	put_u16(p + 2, (uint16_t)len);
+	core_put_be16(p, type);
+	core_put_be16(p + 2, (uint16_t)len);
 	memset(p + 4 + len, w->pad, pad4(len) - len);
 	w->len += need;
-	put_u16(w->buf + 2, (uint16_t)(w->len - STUN_HEADER_LEN));
+	core_put_be16(w->buf + 2, (uint16_t)(w->len - STUN_HEADER_LEN));
 	return p + 4;
 }
 
@@ -66,9 +66,9 @@ int stun_writer_init(struct stun_writer *w, uint8_t *buf, size_t cap, uint16_t t
 		return fail(w, STUN_E_INVALID);
 	if (cap < STUN_HEADER_LEN)
 		return fail(w, STUN_E_NO_ROOM);
-	put_u16(buf, type);
-	put_u16(buf + 2, 0);
-	put_u32(buf + 4, STUN_MAGIC_COOKIE);
+	core_put_be16(buf, type);
+	core_put_be16(buf + 2, 0);
+	core_put_be32(buf + 4, STUN_MAGIC_COOKIE);
 	memcpy(buf + 8, txid, STUN_TXID_LEN);
 	w->len = STUN_HEADER_LEN;
 	return STUN_OK;
@@ -154,7 +154,7 @@ int stun_writer_add_error(struct stun_writer *w, uint16_t code, const char *reas
 	uint8_t *v = reserve(w, STUN_ATTR_ERROR_CODE, 4 + reason_len);
 	if (!v)
 		return w->err;
-	put_u16(v, 0);
+	core_put_be16(v, 0);
 	v[2] = (uint8_t)(code / 100);
 	v[3] = (uint8_t)(code % 100);
 	if (reason_len > 0)
@@ -173,7 +173,7 @@ int stun_writer_add_unknown_attrs(struct stun_writer *w, const uint16_t *types, 
 	if (!v)
 		return w->err;
 	for (size_t i = 0; i < num_types; i++)
-		put_u16(v + 2 * i, types[i]);
+		core_put_be16(v + 2 * i, types[i]);
 	return STUN_OK;
 }
 
@@ -183,7 +183,7 @@ int stun_writer_add_change_request(struct stun_writer *w, uint32_t flags)
 
 	if (w->err == STUN_OK && (flags & ~(uint32_t)(STUN_CHANGE_IP | STUN_CHANGE_PORT)))
 		return fail(w, STUN_E_INVALID);
-	put_u32(value, flags);
+	core_put_be32(value, flags);
 	return stun_writer_add(w, STUN_ATTR_CHANGE_REQUEST, value, sizeof value);
 }
 
@@ -191,7 +191,7 @@ int stun_writer_add_response_port(struct stun_writer *w, uint16_t port)
 {
 	uint8_t value[4] = { 0 };
 
-	put_u16(value, port);
+	core_put_be16(value, port);
 	return stun_writer_add(w, STUN_ATTR_RESPONSE_PORT, value, sizeof value);
 }
 
@@ -249,7 +249,7 @@ int stun_writer_add_fingerprint(struct stun_writer *w)
 		return w->err;
 	/* RFC 8489 §14.7: CRC-32 of the message before FINGERPRINT (its
 	 * length already counting FINGERPRINT), XOR 0x5354554e. */
-	put_u32(v, stun_crc32(w->buf, attr_off) ^ STUN_FINGERPRINT_XOR);
+	core_put_be32(v, stun_crc32(w->buf, attr_off) ^ STUN_FINGERPRINT_XOR);
 	w->stage = STAGE_CLOSED;
 	return STUN_OK;
 }
