@@ -121,13 +121,18 @@ def check_probe(probe, max_ms):
     assert probe.max_ms() < max_ms, f"legit delay {probe.max_ms():.0f} ms over {max_ms} ms"
 
 
-def check_series(name, results, max_s):
+def check_series(name, results, max_s, p90_s=None):
+    """Every try succeeded, the worst within max_s, and (when given) nine in
+    ten within p90_s."""
     fails = [r for r in results if isinstance(r, Exception)]
     times = sorted(r for r in results if not isinstance(r, Exception))
-    log(f"{name}: {len(times)} ok, {len(fails)} failed, worst {times[-1] * 1000 if times else 0:.0f} ms")
+    p90 = times[int(0.9 * (len(times) - 1))] if times else 0
+    log(f"{name}: {len(times)} ok, {len(fails)} failed, p90 {p90 * 1000:.0f} ms, "
+        f"worst {times[-1] * 1000 if times else 0:.0f} ms")
     assert not fails, f"{name}: {len(fails)} of {len(results)} failed, first: {fails[0]!r}"
     assert times, f"{name}: none tried"
     assert times[-1] < max_s, f"{name}: worst {times[-1]:.2f} s over {max_s} s"
+    assert p90_s is None or p90 < p90_s, f"{name}: p90 {p90:.2f} s over {p90_s} s"
 
 
 async def recovered(relay, base_fds, t_close, probe, probe_task, pairs, healths):
@@ -343,8 +348,10 @@ async def slowloris(relay, num=20000, hold_s=8.0):
         return st["connections"] <= 1 and relay.num_fds() <= base_fds + 4, (st["connections"], relay.num_fds())
     await wait_for(drained, 10 * SCALE, "attacker connections closed")
     log(f"connections and descriptors back {time.monotonic() - t_end:.1f} s after the attackers left")
-    check_series("new pairs", pairs, 1.0 * SCALE)
-    check_series("/health", healths, 1.0 * SCALE)
+    # A legit pair pairs within 1 s (nine in ten; the worst within 2 s: the
+    # attacker's 20,000 connects share the listen queue and both cores).
+    check_series("new pairs", pairs, 2.0 * SCALE, p90_s=1.0 * SCALE)
+    check_series("/health", healths, 2.0 * SCALE, p90_s=1.0 * SCALE)
     assert sum(got) >= num * 0.95, f"the attack itself fell short: {sum(got)} of {num} connected"
     assert s["rejected"]["shed"] > 0, "nothing was shed: the attack did not reach the limit"
     noisy = [ln for ln in relay.log_lines() if "refused" in ln or "shed" in ln or "accept" in ln]
