@@ -56,6 +56,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "bench/json.h"
 #include "bench/proc.h"
 #include "bench/bench.h"
 #include "bench/stats.h"
@@ -1190,37 +1191,28 @@ static void print_table(const struct results *r, const struct opts *o)
 	}
 }
 
-static struct json_object *jnum(double v, int prec)
-{
-	char s[64];
-	if (!isfinite(v))
-		return NULL;
-	snprintf(s, sizeof s, "%.*f", prec, v);
-	return json_object_new_double_s(v, s);
-}
-
 static struct json_object *jsummary_us(const struct bench_summary *s)
 {
 	struct json_object *o = json_object_new_object();
 	json_object_object_add(o, "count", json_object_new_int64((int64_t)s->count));
-	json_object_object_add(o, "min_us", jnum((double)s->min / 1e3, 2));
-	json_object_object_add(o, "p50_us", jnum((double)s->p50 / 1e3, 2));
-	json_object_object_add(o, "p90_us", jnum((double)s->p90 / 1e3, 2));
-	json_object_object_add(o, "p99_us", jnum((double)s->p99 / 1e3, 2));
-	json_object_object_add(o, "p999_us", jnum((double)s->p999 / 1e3, 2));
-	json_object_object_add(o, "max_us", jnum((double)s->max / 1e3, 2));
-	json_object_object_add(o, "mean_us", jnum(s->mean / 1e3, 2));
+	json_object_object_add(o, "min_us", bench_jnum((double)s->min / 1e3, 2));
+	json_object_object_add(o, "p50_us", bench_jnum((double)s->p50 / 1e3, 2));
+	json_object_object_add(o, "p90_us", bench_jnum((double)s->p90 / 1e3, 2));
+	json_object_object_add(o, "p99_us", bench_jnum((double)s->p99 / 1e3, 2));
+	json_object_object_add(o, "p999_us", bench_jnum((double)s->p999 / 1e3, 2));
+	json_object_object_add(o, "max_us", bench_jnum((double)s->max / 1e3, 2));
+	json_object_object_add(o, "mean_us", bench_jnum(s->mean / 1e3, 2));
 	return o;
 }
 
 static struct json_object *jtput(const struct tput *t)
 {
 	struct json_object *o = json_object_new_object();
-	json_object_object_add(o, "msgs_per_s", jnum(t->msgs_per_s, 0));
-	json_object_object_add(o, "mb_per_s", jnum(t->mb_per_s, 1));
-	json_object_object_add(o, "client_cpu", jnum(t->client_cpu, 3));
-	json_object_object_add(o, "server_cpu", jnum(t->server_cpu, 3));
-	json_object_object_add(o, "server_cpu_ns_per_msg", jnum(t->server_cpu_ns, 0));
+	json_object_object_add(o, "msgs_per_s", bench_jnum(t->msgs_per_s, 0));
+	json_object_object_add(o, "mb_per_s", bench_jnum(t->mb_per_s, 1));
+	json_object_object_add(o, "client_cpu", bench_jnum(t->client_cpu, 3));
+	json_object_object_add(o, "server_cpu", bench_jnum(t->server_cpu, 3));
+	json_object_object_add(o, "server_cpu_ns_per_msg", bench_jnum(t->server_cpu_ns, 0));
 	return o;
 }
 
@@ -1243,17 +1235,17 @@ static int print_json(FILE *f, const struct results *r, const struct opts *o)
 	json_object_object_add(m, "kernel", json_object_new_string(uname(&u) == 0 ? u.release : "unknown"));
 	json_object_object_add(m, "server_cpu", r->place.server_cpu >= 0 ? json_object_new_int(r->place.server_cpu) : NULL);
 	json_object_object_add(m, "client_cpu", r->place.client_cpu >= 0 ? json_object_new_int(r->place.client_cpu) : NULL);
-	json_object_object_add(m, "other_load", jnum(r->other_load, 3));
-	json_object_object_add(m, "steal", jnum(r->steal, 3));
+	json_object_object_add(m, "other_load", bench_jnum(r->other_load, 3));
+	json_object_object_add(m, "steal", bench_jnum(r->steal, 3));
 	json_object_object_add(root, "machine", m);
 
 	json_object_object_add(sw, "runs", json_object_new_int(BENCH_RUNS));
 	json_object_object_add(sw, "switches_per_run", json_object_new_int64(2 * (int64_t)SWITCH_PAIRS));
-	json_object_object_add(sw, "coro_ns", jnum(r->sw.coro_ns, 2));
-	json_object_object_add(sw, "getppid_ns", jnum(r->sw.getppid_ns, 2));
-	json_object_object_add(sw, "write_devnull_ns", jnum(r->sw.devnull_ns, 2));
-	json_object_object_add(sw, "swapcontext_ns", jnum(r->sw.swapctx_ns, 2));
-	json_object_object_add(sw, "getppid_over_switch", jnum(ratio(r->sw.getppid_ns, r->sw.coro_ns), 1));
+	json_object_object_add(sw, "coro_ns", bench_jnum(r->sw.coro_ns, 2));
+	json_object_object_add(sw, "getppid_ns", bench_jnum(r->sw.getppid_ns, 2));
+	json_object_object_add(sw, "write_devnull_ns", bench_jnum(r->sw.devnull_ns, 2));
+	json_object_object_add(sw, "swapcontext_ns", bench_jnum(r->sw.swapctx_ns, 2));
+	json_object_object_add(sw, "getppid_over_switch", bench_jnum(ratio(r->sw.getppid_ns, r->sw.coro_ns), 1));
 	json_object_object_add(root, "switch", sw);
 
 	json_object_object_add(lat, "size", json_object_new_int(LAT_SIZE));
@@ -1265,19 +1257,19 @@ static int print_json(FILE *f, const struct results *r, const struct opts *o)
 	json_object_object_add(tp, "conns", json_object_new_int((int)o->conns));
 	json_object_object_add(tp, "size", json_object_new_int64((int64_t)o->size));
 	json_object_object_add(tp, "window_msgs", json_object_new_int(ECHO_WINDOW));
-	json_object_object_add(tp, "duration_s", jnum((double)o->duration_ms / 1e3, 3));
+	json_object_object_add(tp, "duration_s", bench_jnum((double)o->duration_ms / 1e3, 3));
 	json_object_object_add(tp, "reactor", jtput(&r->tp_ours));
 	json_object_object_add(tp, "blocking", jtput(&r->tp_base));
 	json_object_object_add(tp, "client_ceiling", jtput(&r->tp_ceiling));
 	json_object_object_add(root, "echo_throughput", tp);
 
-	json_object_object_add(zc, "duration_s_per_point", jnum((double)r->zc_ms / 1e3, 3));
+	json_object_object_add(zc, "duration_s_per_point", bench_jnum((double)r->zc_ms / 1e3, 3));
 	for (size_t i = 0; i < NUM_ZC_SIZES; i++) {
 		struct json_object *pt = json_object_new_object();
 		json_object_object_add(pt, "size", json_object_new_int64(zc_sizes[i]));
-		json_object_object_add(pt, "off_mb_per_s", jnum(r->zc_off[i], 1));
-		json_object_object_add(pt, "on_mb_per_s", jnum(r->zc_on[i], 1));
-		json_object_object_add(pt, "on_over_off", jnum(ratio(r->zc_on[i], r->zc_off[i]), 3));
+		json_object_object_add(pt, "off_mb_per_s", bench_jnum(r->zc_off[i], 1));
+		json_object_object_add(pt, "on_mb_per_s", bench_jnum(r->zc_on[i], 1));
+		json_object_object_add(pt, "on_over_off", bench_jnum(ratio(r->zc_on[i], r->zc_off[i]), 3));
 		json_object_array_add(pts, pt);
 	}
 	json_object_object_add(zc, "points", pts);

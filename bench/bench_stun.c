@@ -50,6 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/json.h"
 #include "bench/proc.h"
 #include "bench/bench.h"
 #include "bench/relay_opts.h"
@@ -623,15 +624,6 @@ struct sres {
 	struct bench_stun_flood flood;  /* counters only (sockets closed) */
 };
 
-static struct json_object *jnum(double v, int prec)
-{
-	char s[64];
-	if (!isfinite(v))
-		return NULL;
-	snprintf(s, sizeof s, "%.*f", prec, v);
-	return json_object_new_double_s(v, s);
-}
-
 static double loss_of(uint64_t sent, uint64_t answered, uint64_t errors)
 {
 	if (!sent)
@@ -650,26 +642,26 @@ static struct json_object *lat_json(const struct bench_summary *lat, const char 
 	struct json_object *l = json_object_new_object();
 	json_object_object_add(l, "from", json_object_new_string(from));
 	json_object_object_add(l, "samples", json_object_new_int64((int64_t)lat->count));
-	json_object_object_add(l, "p50_us", jnum((double)lat->p50 / 1e3, 2));
-	json_object_object_add(l, "p90_us", jnum((double)lat->p90 / 1e3, 2));
-	json_object_object_add(l, "p99_us", jnum((double)lat->p99 / 1e3, 2));
-	json_object_object_add(l, "p999_us", jnum((double)lat->p999 / 1e3, 2));
-	json_object_object_add(l, "max_us", jnum((double)lat->max / 1e3, 2));
+	json_object_object_add(l, "p50_us", bench_jnum((double)lat->p50 / 1e3, 2));
+	json_object_object_add(l, "p90_us", bench_jnum((double)lat->p90 / 1e3, 2));
+	json_object_object_add(l, "p99_us", bench_jnum((double)lat->p99 / 1e3, 2));
+	json_object_object_add(l, "p999_us", bench_jnum((double)lat->p999 / 1e3, 2));
+	json_object_object_add(l, "max_us", bench_jnum((double)lat->max / 1e3, 2));
 	return l;
 }
 
 static struct json_object *slot_json(const struct sopts *o, const struct sslot *k)
 {
 	struct json_object *j = json_object_new_object();
-	json_object_object_add(j, "seconds", jnum(k->seconds, 3));
+	json_object_object_add(j, "seconds", bench_jnum(k->seconds, 3));
 	json_object_object_add(j, "sent", json_object_new_int64((int64_t)k->sent_win));
 	json_object_object_add(j, "answered", json_object_new_int64((int64_t)k->answered_win));
 	json_object_object_add(j, "error_answers", json_object_new_int64((int64_t)k->errors_win));
-	json_object_object_add(j, "answers_per_s", jnum((double)k->answered_win / k->seconds, 0));
-	json_object_object_add(j, "loss_pct", jnum(loss_of(k->sent_win, k->answered_win, k->errors_win), 4));
+	json_object_object_add(j, "answers_per_s", bench_jnum((double)k->answered_win / k->seconds, 0));
+	json_object_object_add(j, "loss_pct", bench_jnum(loss_of(k->sent_win, k->answered_win, k->errors_win), 4));
 	json_object_object_add(j, "latency", lat_json(&k->lat, o->rate ? "schedule" : "send"));
-	json_object_object_add(j, "send_lag_p99_us", o->rate ? jnum((double)k->lag.p99 / 1e3, 2) : NULL);
-	json_object_object_add(j, "send_lag_max_us", o->rate ? jnum((double)k->lag.max / 1e3, 2) : NULL);
+	json_object_object_add(j, "send_lag_p99_us", o->rate ? bench_jnum((double)k->lag.p99 / 1e3, 2) : NULL);
+	json_object_object_add(j, "send_lag_max_us", o->rate ? bench_jnum((double)k->lag.max / 1e3, 2) : NULL);
 	return j;
 }
 
@@ -682,7 +674,7 @@ static struct json_object *garbage_json(const struct sopts *o, const struct sres
 	json_object_object_add(g, "sent", json_object_new_int64((int64_t)s->flood.sent));
 	json_object_object_add(g, "send_errors", json_object_new_int64((int64_t)s->flood.send_errors));
 	json_object_object_add(g, "bytes", json_object_new_int64((int64_t)s->flood.bytes));
-	json_object_object_add(g, "achieved_per_s", jnum((double)s->flood_sent_win / s->slot[FLOOD].seconds, 0));
+	json_object_object_add(g, "achieved_per_s", bench_jnum((double)s->flood_sent_win / s->slot[FLOOD].seconds, 0));
 	for (int k = 0; k < BENCH_STUN_GARBAGE_KINDS; k++)
 		json_object_object_add(kinds, bench_stun_garbage_name(k), json_object_new_int64((int64_t)s->flood.sent_kind[k]));
 	json_object_object_add(g, "kinds", kinds);
@@ -707,18 +699,18 @@ static int print_json(FILE *f, const struct sopts *o, const struct sres *s)
 	json_object_object_add(root, "window", o->rate ? NULL : json_object_new_int64(o->window));
 	json_object_object_add(root, "threads", json_object_new_int64(s->threads));
 	json_object_object_add(root, "kernel", json_object_new_string(uname(&u) == 0 ? u.release : "unknown"));
-	json_object_object_add(root, "measured_s", jnum(s->measured_s, 3));
+	json_object_object_add(root, "measured_s", bench_jnum(s->measured_s, 3));
 	json_object_object_add(root, "sent", json_object_new_int64((int64_t)s->sent_win));
 	json_object_object_add(root, "answered", json_object_new_int64((int64_t)s->answered_win));
 	json_object_object_add(root, "error_answers", json_object_new_int64((int64_t)s->errors_win));
-	json_object_object_add(root, "answers_per_s", jnum((double)s->answered_win / s->measured_s, 0));
-	json_object_object_add(root, "loss_pct", jnum(loss_pct(s), 4));
+	json_object_object_add(root, "answers_per_s", bench_jnum((double)s->answered_win / s->measured_s, 0));
+	json_object_object_add(root, "loss_pct", bench_jnum(loss_pct(s), 4));
 	json_object_object_add(root, "bad_datagrams", json_object_new_int64((int64_t)s->bad));
 	json_object_object_add(root, "send_errors", json_object_new_int64((int64_t)s->send_errors));
 	json_object_object_add(root, "latency", lat_json(&s->lat, o->rate ? "schedule" : "send"));
 	json_object_object_add(root, "garbage", o->garbage_rate ? garbage_json(o, s) : NULL);
-	json_object_object_add(root, "bench_cpu", jnum(s->bench_cpu, 3));
-	json_object_object_add(root, "server_cpu", jnum(s->server_cpu, 3));
+	json_object_object_add(root, "bench_cpu", bench_jnum(s->bench_cpu, 3));
+	json_object_object_add(root, "server_cpu", bench_jnum(s->server_cpu, 3));
 	json_object_object_add(root, "ok", json_object_new_boolean(s->answered_win > 0));
 	int rc = fprintf(f, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
 	json_object_put(root);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
+#include "bench/json.h"
 #include "bench/proc.h"
 #include "core/reactor.h"
 #include "core/udp.h"
@@ -394,15 +395,6 @@ static int parse(int argc, char **argv, struct copts *o)
 	return -1;
 }
 
-static struct json_object *jnum(double v, int prec)
-{
-	char s[64];
-	if (!isfinite(v))
-		return NULL;
-	snprintf(s, sizeof s, "%.*f", prec, v);
-	return json_object_new_double_s(v, s);
-}
-
 static struct json_object *report(const struct copts *o, const struct crun *r, const struct cproc *p,
 				  long rss_start_kib, size_t heap_start)
 {
@@ -415,13 +407,13 @@ static struct json_object *report(const struct copts *o, const struct crun *r, c
 	json_object_object_add(j, "discoveries", json_object_new_int64(r->done));
 	json_object_object_add(j, "all_answered", json_object_new_int64(r->answered_all));
 	json_object_object_add(j, "requests_sent", json_object_new_int64(r->sends));
-	json_object_object_add(j, "first_ms", jnum(r->first_ms, 2));
-	json_object_object_add(j, "median_ms", rest ? jnum(r->rest_ms_median, 2) : NULL);
-	json_object_object_add(b, "per_discovery", jnum((double)bytes / r->done, 1));
-	json_object_object_add(b, "per_discovery_wire", jnum((double)(bytes + IPV4_UDP_HEADERS * dgrams) / r->done, 1));
+	json_object_object_add(j, "first_ms", bench_jnum(r->first_ms, 2));
+	json_object_object_add(j, "median_ms", rest ? bench_jnum(r->rest_ms_median, 2) : NULL);
+	json_object_object_add(b, "per_discovery", bench_jnum((double)bytes / r->done, 1));
+	json_object_object_add(b, "per_discovery_wire", bench_jnum((double)(bytes + IPV4_UDP_HEADERS * dgrams) / r->done, 1));
 	json_object_object_add(b, "sent", json_object_new_int64((int64_t)r->up_bytes));
 	json_object_object_add(b, "received", json_object_new_int64((int64_t)r->down_bytes));
-	json_object_object_add(b, "datagrams_per_discovery", jnum((double)dgrams / r->done, 2));
+	json_object_object_add(b, "datagrams_per_discovery", bench_jnum((double)dgrams / r->done, 2));
 	json_object_object_add(b, "first", json_object_new_int64((int64_t)r->first_bytes));
 	json_object_object_add(b, "stray", json_object_new_int64((int64_t)r->stray));
 	json_object_object_add(j, "bytes", b);

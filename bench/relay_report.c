@@ -1,5 +1,6 @@
 /* bench/relay_report.c: renders a relay run (see bench/relay_report.h).
  * MB = 10^6 bytes; latency in microseconds. */
+#include "bench/json.h"
 #include "bench/proc.h"
 #include "bench/relay_report.h"
 
@@ -171,15 +172,6 @@ int bench_relay_print_table(FILE *f, const struct bench_relay_opts *o, const str
 	return ferror(f) ? -1 : 0;
 }
 
-static struct json_object *jnum(double v, int prec)
-{
-	char s[64];
-	if (!isfinite(v))
-		return NULL;
-	snprintf(s, sizeof s, "%.*f", prec, v);
-	return json_object_new_double_s(v, s);
-}
-
 static struct json_object *jint(uint64_t v)
 {
 	return json_object_new_int64((int64_t)v);
@@ -191,7 +183,7 @@ static struct json_object *jdir(uint64_t wire, uint64_t payload)
 	struct json_object *d = json_object_new_object();
 	json_object_object_add(d, "wire_bytes", jint(wire));
 	json_object_object_add(d, "payload_bytes", jint(payload));
-	json_object_object_add(d, "overhead_pct", jnum(100.0 * bench_relay_overhead(wire, payload), 4));
+	json_object_object_add(d, "overhead_pct", bench_jnum(100.0 * bench_relay_overhead(wire, payload), 4));
 	return d;
 }
 
@@ -217,8 +209,8 @@ int bench_relay_print_json(FILE *f, const struct bench_relay_opts *o, const stru
 	json_object_object_add(root, "sessions", jint(o->sessions));
 	json_object_object_add(root, "size", jint(o->size));
 	json_object_object_add(root, "rate", o->mode == BENCH_RELAY_LATENCY ? jint(o->rate) : NULL);
-	json_object_object_add(root, "duration_s", jnum((double)o->duration_ms / 1e3, 3));
-	json_object_object_add(root, "warmup_s", jnum((double)o->warmup_ms / 1e3, 3));
+	json_object_object_add(root, "duration_s", bench_jnum((double)o->duration_ms / 1e3, 3));
+	json_object_object_add(root, "warmup_s", bench_jnum((double)o->warmup_ms / 1e3, 3));
 	json_object_object_add(root, "threads", jint(r->threads));
 	json_object_object_add(root, "concurrency", jint(o->concurrency));
 	if (o->tls) {
@@ -247,54 +239,54 @@ int bench_relay_print_json(FILE *f, const struct bench_relay_opts *o, const stru
 
 	json_object_object_add(setup, "sessions_up", jint(r->sessions_up));
 	json_object_object_add(setup, "sessions_failed", jint(r->sessions_failed));
-	json_object_object_add(setup, "seconds", jnum(r->setup_s, 4));
-	json_object_object_add(setup, "sessions_per_s", jnum(per_s(r->sessions_up, r->setup_s), 0));
+	json_object_object_add(setup, "seconds", bench_jnum(r->setup_s, 4));
+	json_object_object_add(setup, "sessions_per_s", bench_jnum(per_s(r->sessions_up, r->setup_s), 0));
 	json_object_object_add(root, "setup", setup);
 
 	if (o->mode == BENCH_RELAY_THROUGHPUT) {
 		struct json_object *t = json_object_new_object(), *ps = json_object_new_object();
-		json_object_object_add(t, "measured_s", jnum(r->measured_s, 3));
-		json_object_object_add(t, "mb_per_s", jnum(per_s(r->win_payload, r->measured_s) / 1e6, 2));
-		json_object_object_add(t, "msgs_per_s", jnum(per_s(r->win_msgs, r->measured_s), 0));
-		json_object_object_add(ps, "mean", jnum(r->per_session_mb_mean, 3));
-		json_object_object_add(ps, "min", jnum(r->per_session_mb_min, 3));
-		json_object_object_add(ps, "max", jnum(r->per_session_mb_max, 3));
+		json_object_object_add(t, "measured_s", bench_jnum(r->measured_s, 3));
+		json_object_object_add(t, "mb_per_s", bench_jnum(per_s(r->win_payload, r->measured_s) / 1e6, 2));
+		json_object_object_add(t, "msgs_per_s", bench_jnum(per_s(r->win_msgs, r->measured_s), 0));
+		json_object_object_add(ps, "mean", bench_jnum(r->per_session_mb_mean, 3));
+		json_object_object_add(ps, "min", bench_jnum(r->per_session_mb_min, 3));
+		json_object_object_add(ps, "max", bench_jnum(r->per_session_mb_max, 3));
 		json_object_object_add(t, "per_session_mb_per_s", ps);
 		json_object_object_add(root, "throughput", t);
 	} else if (o->mode == BENCH_RELAY_LATENCY) {
 		const struct bench_summary *s = &r->lat;
 		struct json_object *l = json_object_new_object();
-		json_object_object_add(l, "measured_s", jnum(r->measured_s, 3));
+		json_object_object_add(l, "measured_s", bench_jnum(r->measured_s, 3));
 		json_object_object_add(l, "sent", jint(r->sent));
 		json_object_object_add(l, "received", jint(r->received));
 		json_object_object_add(l, "lost", jint(r->sent > r->received ? r->sent - r->received : 0));
 		json_object_object_add(l, "samples", jint(s->count));
-		json_object_object_add(l, "min_us", jnum((double)s->min / 1e3, 2));
-		json_object_object_add(l, "p50_us", jnum((double)s->p50 / 1e3, 2));
-		json_object_object_add(l, "p90_us", jnum((double)s->p90 / 1e3, 2));
-		json_object_object_add(l, "p99_us", jnum((double)s->p99 / 1e3, 2));
-		json_object_object_add(l, "p999_us", jnum((double)s->p999 / 1e3, 2));
-		json_object_object_add(l, "max_us", jnum((double)s->max / 1e3, 2));
-		json_object_object_add(l, "mean_us", jnum(s->mean / 1e3, 2));
+		json_object_object_add(l, "min_us", bench_jnum((double)s->min / 1e3, 2));
+		json_object_object_add(l, "p50_us", bench_jnum((double)s->p50 / 1e3, 2));
+		json_object_object_add(l, "p90_us", bench_jnum((double)s->p90 / 1e3, 2));
+		json_object_object_add(l, "p99_us", bench_jnum((double)s->p99 / 1e3, 2));
+		json_object_object_add(l, "p999_us", bench_jnum((double)s->p999 / 1e3, 2));
+		json_object_object_add(l, "max_us", bench_jnum((double)s->max / 1e3, 2));
+		json_object_object_add(l, "mean_us", bench_jnum(s->mean / 1e3, 2));
 		json_object_object_add(root, "latency", l);
 	} else {
 		struct json_object *c = json_object_new_object();
-		json_object_object_add(c, "held_s", jnum(r->measured_s, 3));
+		json_object_object_add(c, "held_s", bench_jnum(r->measured_s, 3));
 		json_object_object_add(c, "alive", jint(r->alive));
 		json_object_object_add(c, "relay_rss_kib_before", r->relay_rss_kib_before >= 0 ? jint((uint64_t)r->relay_rss_kib_before) : NULL);
 		json_object_object_add(c, "relay_rss_kib_after", r->relay_rss_kib_after >= 0 ? jint((uint64_t)r->relay_rss_kib_after) : NULL);
 		json_object_object_add(c, "relay_rss_bytes_per_conn",
-				       jnum(rss_per_conn(r->relay_rss_kib_before, r->relay_rss_kib_after, r->sessions_up), 0));
+				       bench_jnum(rss_per_conn(r->relay_rss_kib_before, r->relay_rss_kib_after, r->sessions_up), 0));
 		json_object_object_add(c, "bench_rss_bytes_per_conn",
-				       jnum(rss_per_conn(r->self_rss_kib_before, r->self_rss_kib_after, r->sessions_up), 0));
+				       bench_jnum(rss_per_conn(r->self_rss_kib_before, r->self_rss_kib_after, r->sessions_up), 0));
 		json_object_object_add(root, "connections", c);
 	}
-	json_object_object_add(root, "bench_cpu", jnum(r->bench_cpu, 3));
-	json_object_object_add(root, "relay_cpu", jnum(r->relay_cpu, 3));
-	json_object_object_add(root, "other_cpu", jnum(r->other_cpu, 3));
+	json_object_object_add(root, "bench_cpu", bench_jnum(r->bench_cpu, 3));
+	json_object_object_add(root, "relay_cpu", bench_jnum(r->relay_cpu, 3));
+	json_object_object_add(root, "other_cpu", bench_jnum(r->other_cpu, 3));
 	json_object_object_add(root, "relay_cpu_us_per_msg",
 			       r->win_msgs && isfinite(r->relay_cpu)
-				       ? jnum(r->relay_cpu * r->measured_s * 1e6 / (double)r->win_msgs, 3)
+				       ? bench_jnum(r->relay_cpu * r->measured_s * 1e6 / (double)r->win_msgs, 3)
 				       : NULL);
 
 	const struct bench_relay_wire *w = &r->wire;
