@@ -135,6 +135,18 @@ def check_series(name, results, max_s, p90_s=None):
     assert p90_s is None or p90 < p90_s, f"{name}: p90 {p90:.2f} s over {p90_s} s"
 
 
+async def rss_returns(relay, base_rss, under_kib):
+    """The relay's RSS comes back near its baseline (it trims its heap and
+    its free ring buffers every 5 s once a crowd has gone)."""
+    if SANITIZED:
+        return
+    async def back():
+        r = relay.rss_kib()
+        return r <= base_rss + 12 * 1024, r
+    after = await wait_for(back, 12 * SCALE, "RSS back near its baseline")
+    log(f"after: RSS {after} KiB (baseline {base_rss} KiB, {under_kib} KiB under attack)")
+
+
 async def recovered(relay, base_fds, t_close, probe, probe_task, pairs, healths):
     """After the attacker left (at t_close): its connections and the relay's
     descriptors are back within seconds, the legitimate session lost
@@ -180,6 +192,7 @@ async def held_flood(relay, num=1000, size=1_200_000, attack_s=12.0):
             await asyncio.sleep(0.05)
     await asyncio.sleep(max(0.0, attack_s - (time.monotonic() - t0)))
     s = await wsraw.stats(port)
+    rss_under = relay.rss_kib()
     log(f"under attack: {len(conns)} attackers connected, relay has {s['connections']} connections, "
         f"{s['waiting_sessions']} waiting, {relay.num_fds()} fds, RSS {relay.rss_kib()} KiB, "
         f"held {s['held_bytes'] >> 20} MiB")
@@ -205,9 +218,9 @@ async def held_flood(relay, num=1000, size=1_200_000, attack_s=12.0):
     assert await b.read_data() == b"after"
     a.abort()
     b.abort()
-    await asyncio.sleep(1)
-    log(f"after: {relay.num_fds()} fds, RSS {relay.rss_kib()} KiB (baseline {base_rss} KiB), "
-        f"held {(await wsraw.stats(port))['held_bytes']} bytes")
+    held = (await wsraw.stats(port))["held_bytes"]
+    assert held == 0, f"{held} bytes still held after every waiting client left"
+    await rss_returns(relay, base_rss, rss_under)
     assert relay.alive(), "relay died"
 
 
@@ -245,7 +258,7 @@ async def stalled_pairs(relay, num=500, attack_s=12.0):
     """500 pairs from 4 addresses: one side writes, the other never reads.
     Each stalled sender must not keep ring buffers the rest need."""
     port = relay.port
-    base_fds = relay.num_fds()
+    base_fds, base_rss = relay.num_fds(), relay.rss_kib()
     probe = wsraw.EchoProbe(port, f"legit-{os.getpid()}")
     probe_task = asyncio.ensure_future(probe.run())
     await asyncio.sleep(0.5)
@@ -261,8 +274,9 @@ async def stalled_pairs(relay, num=500, attack_s=12.0):
             await asyncio.sleep(0.05)
     await asyncio.sleep(max(0.0, attack_s - (time.monotonic() - t0)))
     s = await wsraw.stats(port)
+    rss_under = relay.rss_kib()
     log(f"under attack: {len(conns)} attacker connections, relay has {s['connections']} connections, "
-        f"{s['active_sessions']} active, {relay.num_fds()} fds, RSS {relay.rss_kib()} KiB")
+        f"{s['active_sessions']} active, {relay.num_fds()} fds, RSS {rss_under} KiB")
     stop.set()
     await asyncio.gather(*tasks)
     await asyncio.gather(*side)
@@ -274,6 +288,7 @@ async def stalled_pairs(relay, num=500, attack_s=12.0):
     assert len(conns) >= 2 * num * 0.9, f"only {len(conns)} of {2 * num} attacker connections got in"
 
     await recovered(relay, base_fds, t_close, probe, probe_task, pairs, healths)
+    await rss_returns(relay, base_rss, rss_under)
 
 
 def slowloris_worker(port, first, count, hold_s):
@@ -358,14 +373,8 @@ async def slowloris(relay, num=20000, hold_s=8.0):
     secs = time.monotonic() - t0
     log(f"log: {len(noisy)} lines about refused or shed connections in {secs:.0f} s")
     assert len(noisy) <= 12 * (secs + 1), f"{len(noisy)} log lines in {secs:.0f} s: not rate-limited"
-    # Memory goes back too (the relay trims its heap every 5 s once the
-    # crowd is gone).
-    async def rss_back():
-        r = relay.rss_kib()
-        return r <= base_rss + 12 * 1024, r
+    await rss_returns(relay, base_rss, peak[1])
     if not SANITIZED:
-        after = await wait_for(rss_back, 12 * SCALE, "RSS back near its baseline")
-        log(f"after: RSS {after} KiB (baseline {base_rss} KiB, {peak[1]} KiB under attack)")
         assert per < 4096, f"{per:.0f} bytes of RSS per half-open connection"
     assert relay.alive(), "relay died"
 
