@@ -114,10 +114,17 @@ async def flooder(port, i, size, stop, conns):
     return sent
 
 
-def check_probe(probe, max_ms):
+def check_probe(probe, p99_ms, max_ms):
+    """The legitimate session lost nothing (every message, in order), 99 in
+    100 messages within p99_ms and all within max_ms. The delays include
+    the attacker's own load: it runs on the same two cores, and the probe
+    shares its event loop."""
     log(f"legit session: {probe.summary()}, sent {probe.sent}")
     assert not probe.errors, f"legit session failed: {probe.errors[:3]}"
     assert probe.delays, "legit session delivered nothing"
+    d = sorted(probe.delays)
+    p99 = d[min(len(d) - 1, int(0.99 * len(d)))] * 1000
+    assert p99 < p99_ms, f"legit p99 delay {p99:.0f} ms over {p99_ms} ms"
     assert probe.max_ms() < max_ms, f"legit delay {probe.max_ms():.0f} ms over {max_ms} ms"
 
 
@@ -163,7 +170,7 @@ async def recovered(relay, base_fds, t_close, probe, probe_task, pairs, healths)
         return n <= base_fds + 4, n
     await wait_for(fds_back, 5 * SCALE, "descriptors back to baseline")
     await probe_task
-    check_probe(probe, 1000 * SCALE)
+    check_probe(probe, 1000 * SCALE, 3000 * SCALE)
     check_series("new pairs", pairs, 2.0 * SCALE)
     check_series("/health", healths, 2.0 * SCALE)
     assert relay.alive(), "relay died"
