@@ -4,7 +4,6 @@
 #include <assert.h>
 #include <errno.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -285,7 +284,6 @@ static void freeze(struct core_coro *co)
 {
 	uint8_t *lo = live_lo(co);
 	size_t len = (size_t)(co->stack_lo + co->stack_len - lo);
-	if (getenv("ATMOS_DEBUG_FROZEN")) fprintf(stderr, "frozen %zu\n", len);
 	uint8_t *copy = malloc(len);
 	if (!copy)
 		return; /* keep the pages: hibernating is only a saving */

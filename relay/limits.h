@@ -38,9 +38,9 @@ enum {
 	/* A handshake still waiting for its head after this long waits with no
 	 * stack (a client sends its request right after connecting; one that
 	 * has not is slow, or slowloris). */
-	RELAY_HS_HIBERNATE_MS = 100,
+	RELAY_HS_HIBERNATE_MS = 50,
 	/* A head's buffer starts this small and grows with what arrives. */
-	RELAY_HS_HEAD_MIN = 256,
+	RELAY_HS_HEAD_MIN = 64,
 };
 
 /* Admission (admit.c, server.c). */
