@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "bench/bench.h"
+#include "net/addr.h"
 
 #define CMD "relay"
 
@@ -85,52 +86,32 @@ const char *bench_relay_mode_name(enum bench_relay_mode m)
 	}
 }
 
-static int parse_port(const char *s, uint16_t *out)
-{
-	char *end;
-	if (*s < '0' || *s > '9')
-		return -1;
-	unsigned long v = strtoul(s, &end, 10);
-	if (*end || v < 1 || v > 65535)
-		return -1;
-	*out = (uint16_t)v;
-	return 0;
-}
-
-/* Splits "HOST[:PORT]" or "[V6][:PORT]" of length len. Port 0 when absent. */
+/* Splits "HOST[:PORT]" or "[V6][:PORT]" of length len (net/addr.h), with
+ * the bench's rules: a host of name or address characters, an IPv6 address
+ * in brackets, a port from 1 to 65535. Port 0 when absent. */
 static int split_host(const char *s, size_t len, char host[static BENCH_RELAY_HOST_MAX + 1], uint16_t *out_port,
 		      char *errbuf, size_t errbuf_len)
 {
-	const char *h = s, *port = NULL;
-	size_t hlen;
-	char portbuf[8];
-	if (len && s[0] == '[') {
-		const char *close = memchr(s, ']', len);
-		if (!close) {
-			snprintf(errbuf, errbuf_len, "unclosed '[' in the host");
-			return -1;
-		}
-		h = s + 1;
-		hlen = (size_t)(close - h);
-		if (close + 1 < s + len) {
-			if (close[1] != ':') {
-				snprintf(errbuf, errbuf_len, "expected ':PORT' after ']'");
-				return -1;
-			}
-			port = close + 2;
-		}
-	} else {
-		const char *colon = memchr(s, ':', len);
-		hlen = colon ? (size_t)(colon - s) : len;
-		if (colon)
-			port = colon + 1;
+	struct net_hostport hp;
+	int r = net_hostport_split(&hp, s, len);
+	if (r == NET_ADDR_E_UNCLOSED) {
+		snprintf(errbuf, errbuf_len, "unclosed '[' in the host");
+		return -1;
 	}
-	if (hlen == 0 || hlen > BENCH_RELAY_HOST_MAX) {
+	if (r != NET_ADDR_OK) {
+		snprintf(errbuf, errbuf_len, "expected ':PORT' after ']'");
+		return -1;
+	}
+	if (!hp.bracketed && memchr(hp.host, ':', hp.host_len)) {
+		snprintf(errbuf, errbuf_len, "an IPv6 address goes in brackets: [ADDRESS]:PORT");
+		return -1;
+	}
+	if (hp.host_len == 0 || hp.host_len > BENCH_RELAY_HOST_MAX) {
 		snprintf(errbuf, errbuf_len, "the host is empty or longer than %d bytes", BENCH_RELAY_HOST_MAX);
 		return -1;
 	}
-	for (size_t i = 0; i < hlen; i++) {
-		char c = h[i];
+	for (size_t i = 0; i < hp.host_len; i++) {
+		char c = hp.host[i];
 		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
 			  c == '-' || c == ':' || c == '_' || c == '%';
 		if (!ok) {
@@ -138,21 +119,13 @@ static int split_host(const char *s, size_t len, char host[static BENCH_RELAY_HO
 			return -1;
 		}
 	}
-	memcpy(host, h, hlen);
-	host[hlen] = '\0';
+	memcpy(host, hp.host, hp.host_len);
+	host[hp.host_len] = '\0';
 	*out_port = 0;
-	if (port) {
-		size_t plen = len - (size_t)(port - s);
-		if (plen == 0 || plen >= sizeof portbuf) {
-			snprintf(errbuf, errbuf_len, "the port must be a number from 1 to 65535");
-			return -1;
-		}
-		memcpy(portbuf, port, plen);
-		portbuf[plen] = '\0';
-		if (parse_port(portbuf, out_port)) {
-			snprintf(errbuf, errbuf_len, "port '%s': expected a number from 1 to 65535", portbuf);
-			return -1;
-		}
+	if (hp.has_port && !net_port_parse(hp.port, hp.port_len, out_port)) {
+		snprintf(errbuf, errbuf_len, "port '%.*s': expected a number from 1 to 65535",
+			 (int)(hp.port_len > 8 ? 8 : hp.port_len), hp.port);
+		return -1;
 	}
 	return 0;
 }
@@ -160,17 +133,14 @@ static int split_host(const char *s, size_t len, char host[static BENCH_RELAY_HO
 int bench_relay_parse_url(const char *url, char host[static BENCH_RELAY_HOST_MAX + 1], uint16_t *out_port,
 			  bool *out_tls, char *errbuf, size_t errbuf_len)
 {
-	const char *a;
-	if (!strncmp(url, "ws://", 5)) {
-		a = url + 5;
-		*out_tls = false;
-	} else if (!strncmp(url, "wss://", 6)) {
-		a = url + 6;
-		*out_tls = true;
-	} else {
+	struct net_ws_url w;
+	if (net_ws_url_split(&w, url) == NET_ADDR_E_SCHEME) {
 		snprintf(errbuf, errbuf_len, "expected ws://HOST:PORT or wss://HOST:PORT");
 		return -1;
 	}
+	*out_tls = w.tls;
+	/* Everything after the scheme: the bench takes no path of its own. */
+	const char *a = url + (w.tls ? 6 : 5);
 	size_t len = strlen(a);
 	if (len && a[len - 1] == '/')
 		len--;

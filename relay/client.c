@@ -11,6 +11,7 @@
 
 #include "core/reactor.h"
 #include "core/sock.h"
+#include "net/addr.h"
 #include "net/bssl.h"
 #include "net/resolve.h"
 #include "net/stream.h"
@@ -47,51 +48,31 @@ struct url {
 
 static int parse_url(struct url *u, const char *s, char *errbuf, size_t len)
 {
-	const char *p;
+	struct net_ws_url w;
+	struct net_hostport hp;
 	memset(u, 0, sizeof *u);
-	if (!strncmp(s, "ws://", 5)) {
-		p = s + 5;
-		u->port = 80;
-	} else if (!strncmp(s, "wss://", 6)) {
-		p = s + 6;
-		u->tls = true;
-		u->port = 443;
-	} else {
+	int r = net_ws_url_split(&w, s);
+	if (r == NET_ADDR_E_SCHEME) {
 		snprintf(errbuf, len, "relay URL '%s' must start with ws:// or wss://", s);
 		return -EINVAL;
 	}
-	const char *slash = strchr(p, '/');
-	size_t hp = slash ? (size_t)(slash - p) : strlen(p);
-	if (slash)
-		snprintf(u->path, sizeof u->path, "%s", slash);
+	if (r != NET_ADDR_OK || net_hostport_split(&hp, w.authority, w.authority_len) != NET_ADDR_OK)
+		goto bad;
+	u->tls = w.tls;
+	u->port = w.tls ? 443 : 80;
+	snprintf(u->path, sizeof u->path, "%s", w.path);
 	/* strip a trailing slash so ".../" + "relay/id" stays one slash */
 	size_t pl = strlen(u->path);
 	if (pl && u->path[pl - 1] == '/')
 		u->path[pl - 1] = 0;
-	const char *colon = NULL;
-	if (hp && p[0] == '[') {
-		const char *rb = memchr(p, ']', hp);
-		if (!rb)
-			goto bad;
-		if ((size_t)(rb - p + 1) < hp) {
-			if (rb[1] != ':')
-				goto bad;
-			colon = rb + 1;
-		}
-	} else {
-		colon = memchr(p, ':', hp);
-	}
-	size_t hl = colon ? (size_t)(colon - p) : hp;
-	if (!hl || hl >= sizeof u->host)
+	/* The host as written, brackets included ("[::1]"): the Host header's
+	 * form; the resolver takes it so too. */
+	size_t hl = hp.host_len + (hp.bracketed ? 2 : 0);
+	if (!hp.host_len || hl >= sizeof u->host || (!hp.bracketed && memchr(hp.host, ':', hp.host_len)))
 		goto bad;
-	memcpy(u->host, p, hl);
-	if (colon) {
-		char *end;
-		unsigned long port = strtoul(colon + 1, &end, 10);
-		if (end != p + hp || port == 0 || port > 65535)
-			goto bad;
-		u->port = (uint16_t)port;
-	}
+	memcpy(u->host, hp.bracketed ? hp.host - 1 : hp.host, hl);
+	if (hp.has_port && !net_port_parse(hp.port, hp.port_len, &u->port))
+		goto bad;
 	return 0;
 bad:
 	snprintf(errbuf, len, "relay URL '%s' is malformed (expected ws[s]://HOST[:PORT][/PATH])", s);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/addr.h"
 #include "net/resolve.h"
 
 const char *const stun_default_servers[STUN_NUM_DEFAULT_SERVERS] = {
@@ -18,66 +19,28 @@ const char *const stun_default_servers[STUN_NUM_DEFAULT_SERVERS] = {
 
 /* --- parsing ---------------------------------------------------------------- */
 
-static bool parse_port(const char *s, size_t len, uint16_t *out)
-{
-	unsigned long v = 0;
-	if (len == 0 || len > 5)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		v = v * 10 + (unsigned long)(s[i] - '0');
-	}
-	if (v < 1 || v > 65535)
-		return false;
-	*out = (uint16_t)v;
-	return true;
-}
-
 int stun_endpoint_parse(struct stun_endpoint *out, const char *text, uint16_t default_port)
 {
 	const char *s = text, *end = text + strlen(text);
-	const char *host, *host_end, *port = NULL, *port_end = NULL;
+	struct net_hostport hp;
 	uint16_t p = default_port;
 
 	while (s < end && (*s == ' ' || *s == '\t'))
 		s++;
 	while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
 		end--;
-	if (*s == '[') {
-		/* "[v6]" or "[v6]:port" (RFC 3986 §3.2.2). */
-		host = s + 1;
-		host_end = memchr(host, ']', (size_t)(end - host));
-		if (!host_end)
-			return -EINVAL;
-		if (host_end + 1 < end) {
-			if (host_end[1] != ':')
-				return -EINVAL;
-			port = host_end + 2;
-			port_end = end;
-		}
-	} else {
-		const char *colon = memchr(s, ':', (size_t)(end - s));
-		host = s;
-		host_end = end;
-		/* One colon separates the port; more make a bare IPv6 literal. */
-		if (colon && !memchr(colon + 1, ':', (size_t)(end - colon - 1))) {
-			host_end = colon;
-			port = colon + 1;
-			port_end = end;
-		}
-	}
-	size_t host_len = (size_t)(host_end - host);
-	if (host_len == 0 || host_len > STUN_HOST_MAX)
+	if (net_hostport_split(&hp, s, (size_t)(end - s)) != NET_ADDR_OK)
 		return -EINVAL;
-	if (port && !parse_port(port, (size_t)(port_end - port), &p))
+	if (hp.host_len == 0 || hp.host_len > STUN_HOST_MAX)
+		return -EINVAL;
+	if (hp.has_port && !net_port_parse(hp.port, hp.port_len, &p))
 		return -EINVAL;
 	if (p == 0)
 		return -EINVAL;
 	memset(out, 0, sizeof *out);
-	memcpy(out->host, host, host_len);
+	memcpy(out->host, hp.host, hp.host_len);
 	out->port = p;
-	snprintf(out->text, sizeof out->text, memchr(host, ':', host_len) ? "[%s]:%u" : "%s:%u", out->host, p);
+	snprintf(out->text, sizeof out->text, memchr(hp.host, ':', hp.host_len) ? "[%s]:%u" : "%s:%u", out->host, p);
 	out->err = -EINPROGRESS;
 	return 0;
 }
