@@ -7,8 +7,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <openssl/base64.h>
-#include <openssl/sha.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +18,7 @@
 
 #include "harness.h"
 #include "helpers.h"
+#include "net/bssl.h"
 
 /* What one peer may hold: the HTTP answer head, and the queue of received
  * messages not yet popped. */
