@@ -194,26 +194,24 @@ static bool header_value(const char *head, const char *name, char *out, size_t o
 	return false;
 }
 
-static int upgrade(struct t_wslay_peer *p, const char *session_id, uint64_t deadline, char *errbuf,
-		   size_t errbuf_len)
+/* RFC 6455 §4.1/§4.2.2: the accept value is base64(SHA-1(key + GUID)). */
+static void accept_for(const char *key, char out[static 29])
 {
 	static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-	uint8_t nonce[16], digest[SHA_DIGEST_LENGTH];
-	char key[32], expect[32], got[64], req[512], head[T_WSLAY_MAX_HEAD + 1];
+	uint8_t digest[SHA_DIGEST_LENGTH];
 	SHA_CTX sha;
-	if (getrandom(nonce, sizeof nonce, 0) != (ssize_t)sizeof nonce)
-		return -EIO;
-	EVP_EncodeBlock((uint8_t *)key, nonce, sizeof nonce);
-	int n = snprintf(req, sizeof req,
-			 "GET /relay/%s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-			 "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
-			 session_id, key);
-	if (n < 0 || (size_t)n >= sizeof req)
-		return -EINVAL;
-	int err = t_write_all(p->fd, req, (size_t)n);
-	if (err)
-		return err;
+	SHA1_Init(&sha);
+	SHA1_Update(&sha, key, strlen(key));
+	SHA1_Update(&sha, guid, sizeof guid - 1);
+	SHA1_Final(digest, &sha);
+	EVP_EncodeBlock((uint8_t *)out, digest, sizeof digest);
+}
 
+/* Reads an HTTP head (through the blank line) into head, NUL-terminated;
+ * bytes after it go to p->pre for wslay. */
+static int read_head(struct t_wslay_peer *p, char head[static T_WSLAY_MAX_HEAD + 1], uint64_t deadline,
+		     char *errbuf, size_t errbuf_len)
+{
 	size_t len = 0;
 	char *end = NULL;
 	while (!end) {
@@ -225,7 +223,7 @@ static int upgrade(struct t_wslay_peer *p, const char *session_id, uint64_t dead
 		if (r < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (r <= 0) {
-			snprintf(errbuf, errbuf_len, "connection ended after %zu bytes of the answer", len);
+			snprintf(errbuf, errbuf_len, "connection ended after %zu bytes of the HTTP head", len);
 			return -ECONNRESET;
 		}
 		len += (size_t)r;
@@ -237,18 +235,35 @@ static int upgrade(struct t_wslay_peer *p, const char *session_id, uint64_t dead
 	size_t head_len = (size_t)(end + 4 - head);
 	memcpy(p->pre, head + head_len, len - head_len);
 	p->pre_end = len - head_len;
-	*end = 0;
+	end[2] = 0; /* keep the last header's CRLF for header_value */
+	return 0;
+}
+
+static int upgrade(struct t_wslay_peer *p, const char *session_id, uint64_t deadline, char *errbuf,
+		   size_t errbuf_len)
+{
+	uint8_t nonce[16];
+	char key[32], expect[29], got[64], req[512], head[T_WSLAY_MAX_HEAD + 1];
+	if (getrandom(nonce, sizeof nonce, 0) != (ssize_t)sizeof nonce)
+		return -EIO;
+	EVP_EncodeBlock((uint8_t *)key, nonce, sizeof nonce);
+	int n = snprintf(req, sizeof req,
+			 "GET /relay/%s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+			 "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
+			 session_id, key);
+	if (n < 0 || (size_t)n >= sizeof req)
+		return -EINVAL;
+	int err = t_write_all(p->fd, req, (size_t)n);
+	if (!err)
+		err = read_head(p, head, deadline, errbuf, errbuf_len);
+	if (err)
+		return err;
 	if (strncmp(head, "HTTP/1.1 101 ", 13)) {
 		const char *eol = strstr(head, "\r\n");
 		snprintf(errbuf, errbuf_len, "%.*s", eol ? (int)(eol - head) : (int)strlen(head), head);
 		return -EPROTO;
 	}
-	/* §4.1: the accept value is base64(SHA-1(key + GUID)). */
-	SHA1_Init(&sha);
-	SHA1_Update(&sha, key, strlen(key));
-	SHA1_Update(&sha, guid, sizeof guid - 1);
-	SHA1_Final(digest, &sha);
-	EVP_EncodeBlock((uint8_t *)expect, digest, sizeof digest);
+	accept_for(key, expect);
 	if (!header_value(head, "Sec-WebSocket-Accept", got, sizeof got) || strcmp(got, expect)) {
 		snprintf(errbuf, errbuf_len, "Sec-WebSocket-Accept: want %s", expect);
 		return -EPROTO;
@@ -256,16 +271,81 @@ static int upgrade(struct t_wslay_peer *p, const char *session_id, uint64_t dead
 	return 0;
 }
 
+/* The server side of the upgrade: a GET of /relay/{session_id} with a key;
+ * answers 101. */
+static int answer_upgrade(struct t_wslay_peer *p, const char *session_id, uint64_t deadline, char *errbuf,
+			  size_t errbuf_len)
+{
+	char head[T_WSLAY_MAX_HEAD + 1], key[64], accept[29], want[256], resp[256];
+	int err = read_head(p, head, deadline, errbuf, errbuf_len);
+	if (err)
+		return err;
+	int n = snprintf(want, sizeof want, "GET /relay/%s HTTP/1.1\r\n", session_id);
+	if (n < 0 || (size_t)n >= sizeof want || strncmp(head, want, (size_t)n)) {
+		snprintf(errbuf, errbuf_len, "request line: %.*s", (int)strcspn(head, "\r"), head);
+		return -EPROTO;
+	}
+	if (!header_value(head, "Sec-WebSocket-Key", key, sizeof key)) {
+		snprintf(errbuf, errbuf_len, "no Sec-WebSocket-Key");
+		return -EPROTO;
+	}
+	accept_for(key, accept);
+	n = snprintf(resp, sizeof resp,
+		     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+		     "Sec-WebSocket-Accept: %s\r\n\r\n",
+		     accept);
+	return t_write_all(p->fd, resp, (size_t)n);
+}
+
+static const struct wslay_event_callbacks peer_cbs = {
+	.recv_callback = recv_cb,
+	.send_callback = send_cb,
+	.genmask_callback = genmask_cb,
+	.on_frame_recv_start_callback = frame_start_cb,
+	.on_msg_recv_callback = msg_cb,
+};
+
+/* Finishes a peer whose upgrade is done: non-blocking socket, wslay
+ * context of the role, the receive limit. */
+static int start_wslay(struct t_wslay_peer *p, bool server, uint64_t max_recv_msg_len)
+{
+	/* From here wslay's callbacks expect EAGAIN rather than blocking. */
+	if (fcntl(p->fd, F_SETFL, fcntl(p->fd, F_GETFL) | O_NONBLOCK) < 0)
+		return -errno;
+	int r = server ? wslay_event_context_server_init(&p->ctx, &peer_cbs, p)
+		       : wslay_event_context_client_init(&p->ctx, &peer_cbs, p);
+	if (r)
+		return -ENOMEM;
+	/* STYLE.md §4: wslay's limit is always set, never its 2 GiB default. */
+	wslay_event_config_set_max_recv_msg_length(p->ctx, max_recv_msg_len);
+	return 0;
+}
+
+struct t_wslay_peer *t_wslay_accept(int listen_fd, const char *session_id, uint64_t max_recv_msg_len,
+				    int timeout_ms, char *errbuf, size_t errbuf_len)
+{
+	uint64_t deadline = t_now_ns() + (uint64_t)timeout_ms * 1000000u;
+	struct pollfd pfd = {.fd = listen_fd, .events = POLLIN};
+	snprintf(errbuf, errbuf_len, "?");
+	if (poll(&pfd, 1, timeout_ms) != 1) {
+		snprintf(errbuf, errbuf_len, "no connection in %d ms", timeout_ms);
+		return NULL;
+	}
+	struct t_wslay_peer *p = calloc(1, sizeof *p);
+	if (!p)
+		return NULL;
+	p->fd = accept(listen_fd, NULL, NULL);
+	if (p->fd < 0 || answer_upgrade(p, session_id, deadline, errbuf, errbuf_len) ||
+	    start_wslay(p, true, max_recv_msg_len)) {
+		t_wslay_free(p);
+		return NULL;
+	}
+	return p;
+}
+
 struct t_wslay_peer *t_wslay_connect(uint16_t port, const char *session_id, uint64_t max_recv_msg_len,
 				     int timeout_ms, char *errbuf, size_t errbuf_len)
 {
-	static const struct wslay_event_callbacks cbs = {
-		.recv_callback = recv_cb,
-		.send_callback = send_cb,
-		.genmask_callback = genmask_cb,
-		.on_frame_recv_start_callback = frame_start_cb,
-		.on_msg_recv_callback = msg_cb,
-	};
 	uint64_t deadline = t_now_ns() + (uint64_t)timeout_ms * 1000000u;
 	struct t_wslay_peer *p = calloc(1, sizeof *p);
 	int one = 1;
@@ -275,22 +355,13 @@ struct t_wslay_peer *t_wslay_connect(uint16_t port, const char *session_id, uint
 	p->fd = t_connect_tcp(port);
 	setsockopt(p->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	int err = upgrade(p, session_id, deadline, errbuf, errbuf_len);
-	if (err) {
-		if (err == -ETIMEDOUT)
-			snprintf(errbuf, errbuf_len, "no answer to the upgrade in %d ms", timeout_ms);
-		goto fail;
+	if (err == -ETIMEDOUT)
+		snprintf(errbuf, errbuf_len, "no answer to the upgrade in %d ms", timeout_ms);
+	if (err || start_wslay(p, false, max_recv_msg_len)) {
+		t_wslay_free(p);
+		return NULL;
 	}
-	/* From here wslay's callbacks expect EAGAIN rather than blocking. */
-	if (fcntl(p->fd, F_SETFL, fcntl(p->fd, F_GETFL) | O_NONBLOCK) < 0)
-		goto fail;
-	if (wslay_event_context_client_init(&p->ctx, &cbs, p))
-		goto fail;
-	/* STYLE.md §4: wslay's limit is always set, never its 2 GiB default. */
-	wslay_event_config_set_max_recv_msg_length(p->ctx, max_recv_msg_len);
 	return p;
-fail:
-	t_wslay_free(p);
-	return NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -463,7 +534,8 @@ void t_wslay_free(struct t_wslay_peer *p)
 		p->q_beg = (p->q_beg + 1) % T_WSLAY_MAX_QUEUED;
 		p->q_len--;
 	}
-	wslay_event_context_free(p->ctx);
+	if (p->ctx)
+		wslay_event_context_free(p->ctx);
 	if (p->fd >= 0)
 		close(p->fd);
 	free(p->src);

@@ -1,10 +1,11 @@
 #ifndef TESTS_RELAY_WSLAY_PEER_H
 #define TESTS_RELAY_WSLAY_PEER_H
-/* tests/relay/wslay_peer.h: a WebSocket client built on wslay's event API
- * (Debian's libwslay 1.1.1), used only by tests as a second, independent
- * RFC 6455 implementation to hold our relay against. It shares no code with
- * relay/: the upgrade request, the Sec-WebSocket-Accept check and the framing
- * are its own (the framing is wslay's).
+/* tests/relay/wslay_peer.h: a WebSocket client or server built on wslay's
+ * event API (Debian's libwslay 1.1.1), used only by tests as a second,
+ * independent RFC 6455 implementation to hold our relay and our client
+ * against. It shares no code with relay/: the upgrade, the
+ * Sec-WebSocket-Accept computation and the framing are its own (the framing
+ * is wslay's).
  *
  * A peer is one non-blocking TCP socket driven by poll(). wslay reads
  * through recv_callback and writes through send_callback (1.1.1 has no
@@ -51,6 +52,13 @@ struct t_wslay_peer;
  * with the HTTP status line (or the reason) in errbuf. */
 struct t_wslay_peer *t_wslay_connect(uint16_t port, const char *session_id, uint64_t max_recv_msg_len,
 				     int timeout_ms, char *errbuf, size_t errbuf_len);
+
+/* t_wslay_accept waits for a connection on listen_fd, expects the upgrade
+ * request for /relay/{session_id}, answers 101 and returns a peer in wslay's
+ * server role (it reads masked frames and sends unmasked ones); NULL with
+ * the reason in errbuf. The same calls then drive it as a client. */
+struct t_wslay_peer *t_wslay_accept(int listen_fd, const char *session_id, uint64_t max_recv_msg_len,
+				    int timeout_ms, char *errbuf, size_t errbuf_len);
 
 /* t_wslay_queue queues one unfragmented message (wslay copies data). Returns
  * 0 or -EINVAL (wslay refused it: a control frame over 125 bytes, or a Close
