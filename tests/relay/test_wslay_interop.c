@@ -296,7 +296,7 @@ Test(wslay_interop, wslay_answers_relay_keepalive)
 	struct t_pair s;
 	/* The relay pings a client silent for ping_ms and ends it when no
 	 * answer comes within another interval. */
-	struct relay_opts o = {.ping_ms = 100};
+	struct relay_opts o = {.ping_ms = 200};
 	struct t_wslay_msg m;
 	t_pair_open(&s, &o, "keepalive", T_MAX_MSG);
 	/* Three pings in a row on a: wslay answered the first two, or the
