@@ -20,10 +20,6 @@ add_library(atmos::uring INTERFACE IMPORTED)
 target_link_libraries(atmos::uring INTERFACE ${URING_LIB})
 target_include_directories(atmos::uring INTERFACE ${URING_INC})
 
-atmos_require_lib(WSLAY wslay wslay/wslay.h libwslay-dev)
-add_library(atmos::wslay INTERFACE IMPORTED)
-target_link_libraries(atmos::wslay INTERFACE ${WSLAY_LIB})
-
 atmos_require_lib(JSONC json-c json-c/json.h libjson-c-dev)
 add_library(atmos::jsonc INTERFACE IMPORTED)
 target_link_libraries(atmos::jsonc INTERFACE ${JSONC_LIB})
@@ -51,6 +47,13 @@ if(ATMOS_TESTS)
   atmos_require_lib(CRITERION criterion criterion/criterion.h libcriterion-dev)
   add_library(atmos::criterion INTERFACE IMPORTED)
   target_link_libraries(atmos::criterion INTERFACE ${CRITERION_LIB})
+
+  # wslay is a second, independent WebSocket peer for the relay's tests; the
+  # relay keeps its own codec on the data path (docs/RELAY.md).
+  atmos_require_lib(WSLAY wslay wslay/wslay.h libwslay-dev)
+  add_library(atmos::wslay INTERFACE IMPORTED)
+  target_link_libraries(atmos::wslay INTERFACE ${WSLAY_LIB})
+  target_include_directories(atmos::wslay INTERFACE ${WSLAY_INC})
 endif()
 
 find_package(Threads REQUIRED)
