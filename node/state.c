@@ -1,5 +1,5 @@
-/* Node state files: see tools/node.h. */
-#include "tools/node.h"
+/* Node state files: see node/node.h. */
+#include "node/node.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -100,12 +100,12 @@ int node_state_load(struct node_state *st, char *err, size_t err_len)
 	st->created_at = get_u64(root, "created_at");
 	st->num_relays = st->num_stun = st->num_peers = st->num_invites = 0;
 	if (json_object_object_get_ex(root, "relays", &arr) && json_object_is_type(arr, json_type_array))
-		for (size_t i = 0; i < json_object_array_length(arr) && st->num_relays < NET_TOKEN_MAX_RELAYS; i++) {
+		for (size_t i = 0; i < json_object_array_length(arr) && st->num_relays < NODE_TOKEN_MAX_RELAYS; i++) {
 			v = json_object_array_get_idx(arr, i);
 			snprintf(st->relays[st->num_relays++], sizeof st->relays[0], "%s", json_object_get_string(v));
 		}
 	if (json_object_object_get_ex(root, "stun", &arr) && json_object_is_type(arr, json_type_array))
-		for (size_t i = 0; i < json_object_array_length(arr) && st->num_stun < NET_TOKEN_MAX_STUN; i++) {
+		for (size_t i = 0; i < json_object_array_length(arr) && st->num_stun < NODE_TOKEN_MAX_STUN; i++) {
 			v = json_object_array_get_idx(arr, i);
 			snprintf(st->stun[st->num_stun++], sizeof st->stun[0], "%s", json_object_get_string(v));
 		}

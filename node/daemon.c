@@ -10,7 +10,7 @@
  *                 every peer has a link on every relay of the mesh
  *   ticker        every 200 ms: punching, keepalives, path liveness, retries
  *   control       the unix socket; one coroutine per client
- * Packets are e2e messages (net/e2e.h) on either path: a UDP datagram, or a
+ * Packets are e2e messages (node/e2e.h) on either path: a UDP datagram, or a
  * binary WebSocket message through the relay. A path is "verified" only by
  * an authenticated packet arriving over it. */
 #include <arpa/inet.h>
@@ -36,12 +36,12 @@
 #include "core/udp.h"
 #include "net/b64.h"
 #include "net/bssl.h"
-#include "net/e2e.h"
-#include "net/token.h"
+#include "node/e2e.h"
+#include "node/token.h"
 #include "relay/client.h"
 #include "stun/client.h"
 #include "stun/resolve.h"
-#include "tools/node.h"
+#include "node/node.h"
 
 #define TICK_MS 200
 #define KEEPALIVE_MS 2000          /* on an idle direct path: 48 B / 2 s = 24 B/s */
@@ -72,7 +72,7 @@
 #define MAX_CAND 8
 /* A link per relay for every peer (pair sessions) and every invite
  * (inboxes); a joiner's links to its invite's inbox fit in the spare peers. */
-#define MAX_LINKS ((NODE_MAX_PEERS + 8 + NODE_MAX_INVITES) * NET_TOKEN_MAX_RELAYS)
+#define MAX_LINKS ((NODE_MAX_PEERS + 8 + NODE_MAX_INVITES) * NODE_TOKEN_MAX_RELAYS)
 #define MAX_INBOX_MSGS 256
 /* Initiations cost two X25519 each: a flood of them is capped, so it cannot
  * take the node's CPU from live sessions (their data packets are not). */
@@ -92,26 +92,26 @@ struct link;
 
 struct npeer {
 	bool used;
-	char node_id[NET_TOKEN_MAX_ID_LEN + 1];
-	char name[NET_TOKEN_MAX_NAME_LEN + 1];
+	char node_id[NODE_TOKEN_MAX_ID_LEN + 1];
+	char name[NODE_TOKEN_MAX_NAME_LEN + 1];
 	uint8_t pub[32];
 	uint8_t psk[32];
 	bool joiner;            /* we admit it: send WELCOME */
 	bool hello_sent;
 	bool welcomed;
-	struct net_e2e_handshake hs;
+	struct node_e2e_handshake hs;
 	bool hs_live;
 	unsigned hs_tries;      /* initiations sent since the last session */
 	uint64_t hs_sent_ms;
-	uint8_t hs_init[NET_E2E_INIT_LEN];
-	struct net_e2e_session s;
+	uint8_t hs_init[NODE_E2E_INIT_LEN];
+	struct node_e2e_session s;
 	bool have_s;
 	/* The session s replaced: kept for receiving, because two handshakes
 	 * that crossed (both ends initiating, or an initiation the relay held
 	 * from before a restart) can leave the ends sending on different ones. */
-	struct net_e2e_session prev;
+	struct node_e2e_session prev;
 	bool have_prev;
-	uint8_t last_ts[NET_E2E_TIMESTAMP_LEN];
+	uint8_t last_ts[NODE_E2E_TIMESTAMP_LEN];
 	struct link *relay;
 	struct sockaddr_storage direct;
 	socklen_t direct_len;
@@ -135,7 +135,7 @@ struct npeer {
 
 struct link {
 	bool used;
-	char url[NET_TOKEN_MAX_URL_LEN + 1];
+	char url[NODE_TOKEN_MAX_URL_LEN + 1];
 	char session[72];
 	struct relay_client *c;
 	struct npeer *peer;     /* bound after a handshake on it */
@@ -147,7 +147,7 @@ struct link {
 };
 
 struct text_msg {
-	char from[NET_TOKEN_MAX_NAME_LEN + NET_TOKEN_MAX_ID_LEN + 4];
+	char from[NODE_TOKEN_MAX_NAME_LEN + NODE_TOKEN_MAX_ID_LEN + 4];
 	char *text;
 };
 
@@ -162,7 +162,7 @@ struct node {
 	struct core_rt *rt;
 	struct core_udp *udp;
 	uint16_t port;
-	struct net_e2e_keypair kp;
+	struct node_e2e_keypair kp;
 	uint8_t mesh_psk[32];
 	struct npeer peers[NODE_MAX_PEERS + 8];
 	struct link links[MAX_LINKS];
@@ -176,7 +176,7 @@ struct node {
 	uint64_t public_changed_unix; /* when the public endpoint last changed (0: never) */
 	/* join in progress (joiner side) */
 	bool joining, joined, join_failed, welcomed;
-	struct net_token tok;
+	struct node_token tok;
 	struct npeer *issuer;
 	uint64_t join_started_ms;
 	bool said_direct, said_relay;
@@ -403,7 +403,7 @@ static size_t link_rank(const struct link *l)
 		for (size_t i = 0; i < G->st->num_relays; i++)
 			if (!strcmp(G->st->relays[i], l->url))
 				return i;
-	return NET_TOKEN_MAX_RELAYS;
+	return NODE_TOKEN_MAX_RELAYS;
 }
 
 static void pick_relay(struct npeer *p)
@@ -490,16 +490,16 @@ static int send_on_link(struct link *l, const uint8_t *pkt, size_t n)
 static int peer_send_to(struct npeer *p, uint8_t type, const void *body, size_t len,
 			const struct sockaddr_storage *to, socklen_t to_len, int ttl)
 {
-	uint8_t plain[2048], pkt[2048 + NET_E2E_DATA_OVERHEAD];
+	uint8_t plain[2048], pkt[2048 + NODE_E2E_DATA_OVERHEAD];
 	size_t pl;
 	if (!p->have_s || len + 1 > sizeof plain)
 		return -ENOTCONN;
 	plain[0] = type;
 	if (len)
 		memcpy(plain + 1, body, len);
-	int r = net_e2e_encrypt(&p->s, pkt, sizeof pkt, &pl, plain, len + 1, now_ms());
+	int r = node_e2e_encrypt(&p->s, pkt, sizeof pkt, &pl, plain, len + 1, now_ms());
 	OPENSSL_cleanse(plain, len + 1);
-	if (r != NET_E2E_OK)
+	if (r != NODE_E2E_OK)
 		return -EPROTO;
 	p->bytes_out += pl;
 	if (to)
@@ -544,10 +544,10 @@ static void send_hello(struct npeer *p)
 /* ---- handshakes ---- */
 
 /* Makes ns the session we send on; the one it replaces still receives. */
-static void install_session(struct npeer *p, const struct net_e2e_session *ns)
+static void install_session(struct npeer *p, const struct node_e2e_session *ns)
 {
 	if (p->have_prev)
-		net_e2e_session_cleanup(&p->prev);
+		node_e2e_session_cleanup(&p->prev);
 	p->have_prev = p->have_s;
 	if (p->have_s)
 		p->prev = p->s;
@@ -558,16 +558,16 @@ static void install_session(struct npeer *p, const struct net_e2e_session *ns)
 
 static void start_handshake(struct npeer *p, const uint8_t *app)
 {
-	uint8_t eph[32], ts[NET_E2E_TIMESTAMP_LEN];
+	uint8_t eph[32], ts[NODE_E2E_TIMESTAMP_LEN];
 	uint32_t idx;
 	struct timespec rt;
 	RAND_bytes(eph, sizeof eph);
 	RAND_bytes((uint8_t *)&idx, sizeof idx);
 	clock_gettime(CLOCK_REALTIME, &rt);
-	net_e2e_tai64n(ts, (uint64_t)rt.tv_sec, (uint32_t)rt.tv_nsec);
+	node_e2e_tai64n(ts, (uint64_t)rt.tv_sec, (uint32_t)rt.tv_nsec);
 	if (p->hs_live)
-		net_e2e_handshake_cleanup(&p->hs);
-	if (net_e2e_init_create(&p->hs, p->hs_init, &G->kp, p->pub, eph, idx, ts, app) != NET_E2E_OK) {
+		node_e2e_handshake_cleanup(&p->hs);
+	if (node_e2e_init_create(&p->hs, p->hs_init, &G->kp, p->pub, eph, idx, ts, app) != NODE_E2E_OK) {
 		OPENSSL_cleanse(eph, sizeof eph);
 		return;
 	}
@@ -652,7 +652,7 @@ static void on_packet(const uint8_t *pkt, size_t len, const struct sockaddr_stor
 		      struct link *l)
 {
 	uint32_t ridx = 0;
-	int type = net_e2e_classify(pkt, len, &ridx);
+	int type = node_e2e_classify(pkt, len, &ridx);
 	uint64_t t = now_ms();
 	if (type < 0)
 		return; /* garbage: dropped before any crypto */
@@ -662,7 +662,7 @@ static void on_packet(const uint8_t *pkt, size_t len, const struct sockaddr_stor
 			fmt_addr(from, a, sizeof a);
 		core_log(CORE_LOG_DEBUG, "e2e packet type %d (%zu bytes) from %s", type, len, a);
 	}
-	if (type == NET_E2E_MSG_INIT) {
+	if (type == NODE_E2E_MSG_INIT) {
 		static double tokens = INIT_BURST;
 		static uint64_t last_ms;
 		tokens += (double)(t - last_ms) * INIT_RATE_PER_S / 1000.0;
@@ -672,41 +672,41 @@ static void on_packet(const uint8_t *pkt, size_t len, const struct sockaddr_stor
 		if (tokens < 1)
 			return; /* over the rate: dropped before any crypto */
 		tokens -= 1;
-		struct net_e2e_handshake hs;
-		struct net_e2e_init_info info;
-		if (net_e2e_init_consume(&hs, &info, &G->kp, pkt, len) != NET_E2E_OK)
+		struct node_e2e_handshake hs;
+		struct node_e2e_init_info info;
+		if (node_e2e_init_consume(&hs, &info, &G->kp, pkt, len) != NODE_E2E_OK)
 			return;
 		struct npeer *p = peer_by_pub(info.remote_static);
 		uint8_t psk[32];
 		bool joiner = false;
-		static const uint8_t zero[NET_E2E_INIT_APP_LEN];
+		static const uint8_t zero[NODE_E2E_INIT_APP_LEN];
 		if (p && !p->joiner) {
 			memcpy(psk, G->mesh_psk, 32);
 		} else if (memcmp(info.app, zero, sizeof zero)) {
 			/* A join: the claim must be one of our invites, in date. */
 			bool ours = false;
 			for (size_t i = 0; i < G->st->num_invites; i++)
-				if (!memcmp(G->st->invites[i].id, info.app, NET_TOKEN_INVITE_ID_LEN))
+				if (!memcmp(G->st->invites[i].id, info.app, NODE_TOKEN_INVITE_ID_LEN))
 					ours = true;
-			if (!ours || net_token_claim_psk(psk, info.app, G->st->secret, G->st->mesh_id,
-							 (uint64_t)time(NULL)) != NET_TOKEN_OK) {
-				net_e2e_handshake_cleanup(&hs);
+			if (!ours || node_token_claim_psk(psk, info.app, G->st->secret, G->st->mesh_id,
+							 (uint64_t)time(NULL)) != NODE_TOKEN_OK) {
+				node_e2e_handshake_cleanup(&hs);
 				core_log(CORE_LOG_WARN, "refused a join: unknown, revoked or expired invite");
 				return;
 			}
 			joiner = true;
 		} else {
-			net_e2e_handshake_cleanup(&hs);
+			node_e2e_handshake_cleanup(&hs);
 			return; /* a stranger without a claim: silence */
 		}
 		if (p && memcmp(info.timestamp, p->last_ts, sizeof p->last_ts) <= 0) {
-			net_e2e_handshake_cleanup(&hs);
+			node_e2e_handshake_cleanup(&hs);
 			return; /* replayed or duplicate initiation */
 		}
 		if (!p) {
 			p = peer_new(info.remote_static);
 			if (!p) {
-				net_e2e_handshake_cleanup(&hs);
+				node_e2e_handshake_cleanup(&hs);
 				return;
 			}
 		}
@@ -714,14 +714,14 @@ static void on_packet(const uint8_t *pkt, size_t len, const struct sockaddr_stor
 		memcpy(p->psk, psk, 32);
 		OPENSSL_cleanse(psk, sizeof psk);
 		p->joiner = p->joiner || joiner;
-		uint8_t eph[32], resp[NET_E2E_RESPONSE_LEN];
+		uint8_t eph[32], resp[NODE_E2E_RESPONSE_LEN];
 		uint32_t idx;
 		RAND_bytes(eph, sizeof eph);
 		RAND_bytes((uint8_t *)&idx, sizeof idx);
-		struct net_e2e_session s;
-		int r = net_e2e_response_create(&hs, resp, &s, p->psk, eph, idx, t);
+		struct node_e2e_session s;
+		int r = node_e2e_response_create(&hs, resp, &s, p->psk, eph, idx, t);
 		OPENSSL_cleanse(eph, sizeof eph);
-		if (r != NET_E2E_OK)
+		if (r != NODE_E2E_OK)
 			return;
 		/* Our own initiation, if one is out, stays live: when its
 		 * response comes, that session becomes the one we send on. */
@@ -742,17 +742,17 @@ static void on_packet(const uint8_t *pkt, size_t len, const struct sockaddr_stor
 		struct npeer *q = &G->peers[i];
 		if (!q->used)
 			continue;
-		if (type == NET_E2E_MSG_RESPONSE && q->hs_live && q->hs.local_index == ridx)
+		if (type == NODE_E2E_MSG_RESPONSE && q->hs_live && q->hs.local_index == ridx)
 			p = q;
-		if (type == NET_E2E_MSG_DATA && ((q->have_s && q->s.local_index == ridx) ||
+		if (type == NODE_E2E_MSG_DATA && ((q->have_s && q->s.local_index == ridx) ||
 						  (q->have_prev && q->prev.local_index == ridx)))
 			p = q;
 	}
 	if (!p)
 		return;
-	if (type == NET_E2E_MSG_RESPONSE) {
-		struct net_e2e_session s;
-		if (net_e2e_response_consume(&p->hs, &s, pkt, len, p->psk, t) != NET_E2E_OK)
+	if (type == NODE_E2E_MSG_RESPONSE) {
+		struct node_e2e_session s;
+		if (node_e2e_response_consume(&p->hs, &s, pkt, len, p->psk, t) != NODE_E2E_OK)
 			return;
 		p->hs_live = false;
 		install_session(p, &s);
@@ -775,15 +775,15 @@ static void on_packet(const uint8_t *pkt, size_t len, const struct sockaddr_stor
 	 * packet does not fit and is dropped. */
 	uint8_t plain[2048 + 64];
 	size_t pl;
-	if (len > sizeof plain + NET_E2E_DATA_OVERHEAD)
+	if (len > sizeof plain + NODE_E2E_DATA_OVERHEAD)
 		return;
-	struct net_e2e_session *rs = (p->have_s && p->s.local_index == ridx) ? &p->s : &p->prev;
-	if (net_e2e_decrypt(rs, plain, sizeof plain, &pl, pkt, len, t) != NET_E2E_OK)
+	struct node_e2e_session *rs = (p->have_s && p->s.local_index == ridx) ? &p->s : &p->prev;
+	if (node_e2e_decrypt(rs, plain, sizeof plain, &pl, pkt, len, t) != NODE_E2E_OK)
 		return;
 	if (rs == &p->prev && !peer_ready(p)) {
 		/* The peer sends on the older session and we cannot send on the
 		 * newer one yet: the older one is the pair's, use it. */
-		struct net_e2e_session tmp = p->s;
+		struct node_e2e_session tmp = p->s;
 		p->s = p->prev;
 		p->prev = tmp;
 	}
@@ -895,26 +895,26 @@ static void on_welcome(struct npeer *p, json_object *o)
 		return;
 	if (!json_object_object_get_ex(o, "secret", &v) ||
 	    net_b64_decode(sec, sizeof sec, &sl, json_object_get_string(v), strlen(json_object_get_string(v))) != 0 ||
-	    sl != NET_TOKEN_SECRET_LEN)
+	    sl != NODE_TOKEN_SECRET_LEN)
 		return;
-	memcpy(st->secret, sec, NET_TOKEN_SECRET_LEN);
+	memcpy(st->secret, sec, NODE_TOKEN_SECRET_LEN);
 	OPENSSL_cleanse(sec, sizeof sec);
 	snprintf(st->mesh_id, sizeof st->mesh_id, "%s", G->tok.mesh_id);
 	snprintf(st->mesh_name, sizeof st->mesh_name, "%s", G->tok.mesh_name);
 	if (json_object_object_get_ex(o, "relays", &arr) && json_object_is_type(arr, json_type_array)) {
 		st->num_relays = 0;
-		for (size_t i = 0; i < json_object_array_length(arr) && st->num_relays < NET_TOKEN_MAX_RELAYS; i++)
+		for (size_t i = 0; i < json_object_array_length(arr) && st->num_relays < NODE_TOKEN_MAX_RELAYS; i++)
 			snprintf(st->relays[st->num_relays++], sizeof st->relays[0], "%s",
 				 json_object_get_string(json_object_array_get_idx(arr, i)));
 	}
 	if (json_object_object_get_ex(o, "stun", &arr) && json_object_is_type(arr, json_type_array)) {
 		st->num_stun = 0;
-		for (size_t i = 0; i < json_object_array_length(arr) && st->num_stun < NET_TOKEN_MAX_STUN; i++)
+		for (size_t i = 0; i < json_object_array_length(arr) && st->num_stun < NODE_TOKEN_MAX_STUN; i++)
 			snprintf(st->stun[st->num_stun++], sizeof st->stun[0], "%s",
 				 json_object_get_string(json_object_array_get_idx(arr, i)));
 	}
 	st->have_mesh = true;
-	net_token_mesh_psk(G->mesh_psk, st->secret);
+	node_token_mesh_psk(G->mesh_psk, st->secret);
 	memcpy(p->psk, G->mesh_psk, 32);
 	remember(p);
 	save_state();
@@ -1122,7 +1122,7 @@ static void open_pair_link(struct npeer *p)
  * a join carries its claim. */
 static void kick_handshake(struct npeer *p, struct link *l)
 {
-	uint8_t app[NET_E2E_INIT_APP_LEN] = {0};
+	uint8_t app[NODE_E2E_INIT_APP_LEN] = {0};
 	if (!p || p->have_s)
 		return;
 	if (p->hs_live) {
@@ -1132,7 +1132,7 @@ static void kick_handshake(struct npeer *p, struct link *l)
 	}
 	bool join = G->joining && p == G->issuer;
 	if (join)
-		net_token_claim(app, &G->tok);
+		node_token_claim(app, &G->tok);
 	start_handshake(p, join ? app : NULL);
 }
 
@@ -1283,14 +1283,14 @@ static void ticker(void *arg)
 				memcpy(body + 8, &sent, 8);
 				peer_send(p, MSG_PING, body, 16);
 			}
-			if (p->have_s && net_e2e_needs_rekey(&p->s, t) && !p->hs_live)
+			if (p->have_s && node_e2e_needs_rekey(&p->s, t) && !p->hs_live)
 				start_handshake(p, NULL);
 			if (p->hs_live && t - p->hs_sent_ms > HANDSHAKE_RETRY_MS) {
 				/* Resend the initiation (a fresh one: new timestamp). */
-				uint8_t app[NET_E2E_INIT_APP_LEN] = {0};
+				uint8_t app[NODE_E2E_INIT_APP_LEN] = {0};
 				bool join = G->joining && p == G->issuer;
 				if (join)
-					net_token_claim(app, &G->tok);
+					node_token_claim(app, &G->tok);
 				start_handshake(p, join ? app : NULL);
 			}
 		}
@@ -1326,9 +1326,9 @@ static void ticker(void *arg)
 static int begin_join(const char *code, char *err, size_t err_len)
 {
 	const char *field = NULL;
-	int r = net_token_decode(&G->tok, &field, code, strlen(code), (uint64_t)time(NULL));
-	if (r != NET_TOKEN_OK) {
-		snprintf(err, err_len, "invalid join code: %s%s%s", net_token_strerror(r), field ? ": " : "",
+	int r = node_token_decode(&G->tok, &field, code, strlen(code), (uint64_t)time(NULL));
+	if (r != NODE_TOKEN_OK) {
+		snprintf(err, err_len, "invalid join code: %s%s%s", node_token_strerror(r), field ? ": " : "",
 			 field ? field : "");
 		return -EINVAL;
 	}
@@ -1345,7 +1345,7 @@ static int begin_join(const char *code, char *err, size_t err_len)
 		return -ENOSPC;
 	}
 	snprintf(p->node_id, sizeof p->node_id, "%s", G->tok.node_id);
-	net_token_join_psk(p->psk, G->tok.invite_key);
+	node_token_join_psk(p->psk, G->tok.invite_key);
 	struct sockaddr_storage a;
 	socklen_t al;
 	G->issuer = p;
@@ -1369,8 +1369,8 @@ static int begin_join(const char *code, char *err, size_t err_len)
 		if (l)
 			l->join = true;
 	}
-	uint8_t app[NET_E2E_INIT_APP_LEN] = {0};
-	net_token_claim(app, &G->tok);
+	uint8_t app[NODE_E2E_INIT_APP_LEN] = {0};
+	node_token_claim(app, &G->tok);
 	start_handshake(p, app);
 	return 0;
 }
@@ -1380,7 +1380,7 @@ static int begin_join(const char *code, char *err, size_t err_len)
 static json_object *peer_json(struct npeer *p)
 {
 	json_object *o = json_object_new_object();
-	char a[NET_TOKEN_MAX_URL_LEN + 1] = "";
+	char a[NODE_TOKEN_MAX_URL_LEN + 1] = "";
 	enum path_kind k = peer_path(p);
 	json_object_object_add(o, "node_id", json_object_new_string(p->node_id));
 	json_object_object_add(o, "name", json_object_new_string(p->name));
@@ -1496,7 +1496,7 @@ static void control_conn(void *arg)
 		json_object_object_add(r, "public_endpoint_changed", json_object_new_int64((int64_t)G->public_changed_unix));
 		reply(s, r);
 	} else if (!strcmp(cmd, "invite")) {
-		char code[NET_TOKEN_MAX_CODE_LEN + 1], sc[NET_TOKEN_SHORT_CODE_LEN + 1], err[256];
+		char code[NODE_TOKEN_MAX_CODE_LEN + 1], sc[NODE_TOKEN_SHORT_CODE_LEN + 1], err[256];
 		uint64_t ttl = json_object_object_get_ex(o, "expires", &v) ? (uint64_t)json_object_get_int64(v) : 86400;
 		if (issue_code(ttl, code, sizeof code, sc, err, sizeof err) == 0) {
 			json_object *r = json_object_new_object();
@@ -1609,7 +1609,7 @@ static void control_server(void *arg)
 
 static int issue_code(uint64_t ttl_s, char *code, size_t cap, char *shortc, char *err, size_t err_len)
 {
-	struct net_token t;
+	struct node_token t;
 	struct node_state *st = G->st;
 	const char *field = NULL;
 	size_t len;
@@ -1627,13 +1627,13 @@ static int issue_code(uint64_t ttl_s, char *code, size_t cap, char *shortc, char
 	snprintf(t.node_id, sizeof t.node_id, "%s", st->node_id);
 	memcpy(t.node_pub, st->pub, 32);
 	RAND_bytes(t.invite_id, sizeof t.invite_id);
-	int r = net_token_encode(code, cap, &len, &t, &field, st->secret);
-	if (r == NET_TOKEN_OK)
-		r = net_token_short_code(shortc, &field, &t);
-	if (r != NET_TOKEN_OK) {
-		snprintf(err, err_len, "cannot make a join code: %s%s%s", net_token_strerror(r), field ? ": " : "",
+	int r = node_token_encode(code, cap, &len, &t, &field, st->secret);
+	if (r == NODE_TOKEN_OK)
+		r = node_token_short_code(shortc, &field, &t);
+	if (r != NODE_TOKEN_OK) {
+		snprintf(err, err_len, "cannot make a join code: %s%s%s", node_token_strerror(r), field ? ": " : "",
 			 field ? field : "");
-		net_token_cleanup(&t);
+		node_token_cleanup(&t);
 		return -EINVAL;
 	}
 	/* Remember the invite (dropping expired ones) and wait for its joiner. */
@@ -1655,7 +1655,7 @@ static int issue_code(uint64_t ttl_s, char *code, size_t cap, char *shortc, char
 		for (size_t i = 0; i < st->num_relays; i++)
 			open_link(st->relays[i], sid, true, NULL);
 	}
-	net_token_cleanup(&t);
+	node_token_cleanup(&t);
 	return 0;
 }
 
@@ -1669,8 +1669,8 @@ static void open_inboxes(void)
 		char sid[72];
 		if (st->invites[i].expires_at <= now)
 			continue;
-		if (net_token_invite_key(key, st->secret, st->mesh_id, st->invites[i].id, st->invites[i].created_at,
-					 st->invites[i].expires_at) != NET_TOKEN_OK)
+		if (node_token_invite_key(key, st->secret, st->mesh_id, st->invites[i].id, st->invites[i].created_at,
+					 st->invites[i].expires_at) != NODE_TOKEN_OK)
 			continue;
 		inbox_session(sid, key);
 		OPENSSL_cleanse(key, sizeof key);
@@ -1683,9 +1683,9 @@ static void open_inboxes(void)
 
 static void discover(void)
 {
-	struct stun_endpoint eps[NET_TOKEN_MAX_STUN];
+	struct stun_endpoint eps[NODE_TOKEN_MAX_STUN];
 	size_t n = 0;
-	for (size_t i = 0; i < G->st->num_stun && n < NET_TOKEN_MAX_STUN; i++)
+	for (size_t i = 0; i < G->st->num_stun && n < NODE_TOKEN_MAX_STUN; i++)
 		if (stun_endpoint_parse(&eps[n], G->st->stun[i], 3478) == 0)
 			n++;
 	if (!n)
@@ -1723,9 +1723,9 @@ static void resignal(void)
  * own); udp_reader feeds the answers. Suspends. */
 static void refresh_public(void)
 {
-	struct stun_endpoint eps[NET_TOKEN_MAX_STUN];
+	struct stun_endpoint eps[NODE_TOKEN_MAX_STUN];
 	size_t n = 0;
-	for (size_t i = 0; i < G->st->num_stun && n < NET_TOKEN_MAX_STUN; i++)
+	for (size_t i = 0; i < G->st->num_stun && n < NODE_TOKEN_MAX_STUN; i++)
 		if (stun_endpoint_parse(&eps[n], G->st->stun[i], 3478) == 0)
 			n++;
 	if (!n)
@@ -1863,13 +1863,13 @@ static void node_main(void *arg)
 	local_endpoint();
 	/* A node joining for the first time uses the STUN servers of its code. */
 	if (G->o->join_code && !G->st->num_stun) {
-		struct net_token t;
-		if (net_token_decode(&t, NULL, G->o->join_code, strlen(G->o->join_code), (uint64_t)time(NULL)) ==
-		    NET_TOKEN_OK) {
-			for (size_t i = 0; i < t.num_stun && G->st->num_stun < NET_TOKEN_MAX_STUN; i++)
+		struct node_token t;
+		if (node_token_decode(&t, NULL, G->o->join_code, strlen(G->o->join_code), (uint64_t)time(NULL)) ==
+		    NODE_TOKEN_OK) {
+			for (size_t i = 0; i < t.num_stun && G->st->num_stun < NODE_TOKEN_MAX_STUN; i++)
 				copy_str(G->st->stun[G->st->num_stun++], sizeof G->st->stun[0], t.stun[i]);
 		}
-		net_token_cleanup(&t);
+		node_token_cleanup(&t);
 	}
 	if (G->st->public_ip[0])
 		snprintf(G->public_ep, sizeof G->public_ep, "%s:%u", G->st->public_ip, G->port);
@@ -1950,8 +1950,8 @@ int node_run(struct node_state *st, const struct node_run_opts *o)
 	n.st = st;
 	n.o = &oo;
 	if (st->have_mesh)
-		net_token_mesh_psk(n.mesh_psk, st->secret);
-	net_e2e_keypair_init(&n.kp, st->priv);
+		node_token_mesh_psk(n.mesh_psk, st->secret);
+	node_e2e_keypair_init(&n.kp, st->priv);
 	n.rt = core_rt_new(&ro, &err);
 	if (!n.rt) {
 		fprintf(stderr, "atmosphere: %s\n", core_rt_explain(err));
@@ -1963,18 +1963,18 @@ int node_run(struct node_state *st, const struct node_run_opts *o)
 	node_control_path(st, path);
 	if (n.ctl_created)
 		unlink(path);
-	net_e2e_keypair_cleanup(&n.kp);
+	node_e2e_keypair_cleanup(&n.kp);
 	OPENSSL_cleanse(n.mesh_psk, sizeof n.mesh_psk);
 	for (size_t i = 0; i < sizeof n.peers / sizeof n.peers[0]; i++)
 		if (n.peers[i].used) {
 			if (n.peers[i].have_s)
-				net_e2e_session_cleanup(&n.peers[i].s);
+				node_e2e_session_cleanup(&n.peers[i].s);
 			if (n.peers[i].have_prev)
-				net_e2e_session_cleanup(&n.peers[i].prev);
+				node_e2e_session_cleanup(&n.peers[i].prev);
 			if (n.peers[i].hs_live)
-				net_e2e_handshake_cleanup(&n.peers[i].hs);
+				node_e2e_handshake_cleanup(&n.peers[i].hs);
 		}
-	net_token_cleanup(&n.tok);
+	node_token_cleanup(&n.tok);
 	if (r < 0)
 		return 1;
 	return n.exit_code;

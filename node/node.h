@@ -1,6 +1,6 @@
-#ifndef TOOLS_NODE_H
-#define TOOLS_NODE_H
-/* tools/node.h: the peer node behind `atmosphere init/serve/join/peers/
+#ifndef NODE_NODE_H
+#define NODE_NODE_H
+/* node/node.h: the peer node behind `atmosphere init/serve/join/peers/
  * ping/send/recv` (shared inside tools/ only).
  *
  * State lives in $ATMOSPHERE_HOME (default ~/.atmosphere, mode 0700) as one
@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "net/token.h"
+#include "node/token.h"
 
 enum {
 	NODE_MAX_PEERS = 64,
@@ -24,32 +24,32 @@ enum {
 };
 
 struct node_known_peer {
-	char node_id[NET_TOKEN_MAX_ID_LEN + 1];
-	char name[NET_TOKEN_MAX_NAME_LEN + 1];
+	char node_id[NODE_TOKEN_MAX_ID_LEN + 1];
+	char name[NODE_TOKEN_MAX_NAME_LEN + 1];
 	uint8_t pub[32];
-	char endpoint[NET_TOKEN_MAX_ENDPOINT_LEN + 1];
-	char public_endpoint[NET_TOKEN_MAX_ENDPOINT_LEN + 1];
+	char endpoint[NODE_TOKEN_MAX_ENDPOINT_LEN + 1];
+	char public_endpoint[NODE_TOKEN_MAX_ENDPOINT_LEN + 1];
 };
 
 struct node_invite {
-	uint8_t id[NET_TOKEN_INVITE_ID_LEN];
+	uint8_t id[NODE_TOKEN_INVITE_ID_LEN];
 	uint64_t created_at, expires_at;
 };
 
 struct node_state {
 	char home[NODE_PATH_MAX];
 	bool have_mesh;
-	char mesh_id[NET_TOKEN_MAX_ID_LEN + 1];
-	char mesh_name[NET_TOKEN_MAX_NAME_LEN + 1];
-	uint8_t secret[NET_TOKEN_SECRET_LEN];
-	char relays[NET_TOKEN_MAX_RELAYS][NET_TOKEN_MAX_URL_LEN + 1];
+	char mesh_id[NODE_TOKEN_MAX_ID_LEN + 1];
+	char mesh_name[NODE_TOKEN_MAX_NAME_LEN + 1];
+	uint8_t secret[NODE_TOKEN_SECRET_LEN];
+	char relays[NODE_TOKEN_MAX_RELAYS][NODE_TOKEN_MAX_URL_LEN + 1];
 	size_t num_relays;
-	char stun[NET_TOKEN_MAX_STUN][NET_TOKEN_MAX_HOSTPORT_LEN + 1];
+	char stun[NODE_TOKEN_MAX_STUN][NODE_TOKEN_MAX_HOSTPORT_LEN + 1];
 	size_t num_stun;
 	char public_ip[48];
 	uint16_t port;
-	char node_id[NET_TOKEN_MAX_ID_LEN + 1];
-	char node_name[NET_TOKEN_MAX_NAME_LEN + 1];
+	char node_id[NODE_TOKEN_MAX_ID_LEN + 1];
+	char node_name[NODE_TOKEN_MAX_NAME_LEN + 1];
 	uint8_t priv[32];
 	uint8_t pub[32];
 	struct node_known_peer peers[NODE_MAX_PEERS];
