@@ -1,88 +1,19 @@
 #ifndef NODE_NODE_H
 #define NODE_NODE_H
-/* node/node.h: the peer node behind `atmosphere init/serve/join/peers/
- * ping/send/recv` (shared inside tools/ only).
- *
- * State lives in $ATMOSPHERE_HOME (default ~/.atmosphere, mode 0700) as one
- * JSON file, state.json (mode 0600): the mesh (id, name, join secret, relays,
- * STUN servers), this node's identity (id, name, X25519 private key), the
- * peers it knows (id, name, public key, last endpoints) and the invites it
- * issued. A running daemon listens on control.sock there; the other
- * commands talk to it through that socket (one JSON request per line, JSON
- * lines back). See docs/NODE.md. */
+/* node/node.h: the peer node daemon behind `atmosphere serve` and `join`.
+ * One UDP socket for direct paths and STUN, relay links for signaling and
+ * fallback, end-to-end encrypted sessions with every peer, and a control
+ * socket for the other commands (node/control.h). docs/NODE.md describes
+ * it and lists the files of node/. */
 #include <stdbool.h>
-#include <stddef.h>
 #include <stdint.h>
 
-#include "node/token.h"
+#include "node/state.h"
 
-enum {
-	NODE_MAX_PEERS = 64,
-	NODE_MAX_INVITES = 16,
-	NODE_DEFAULT_PORT = 7777,
-	NODE_PATH_MAX = 512,
-};
-
-struct node_known_peer {
-	char node_id[NODE_TOKEN_MAX_ID_LEN + 1];
-	char name[NODE_TOKEN_MAX_NAME_LEN + 1];
-	uint8_t pub[32];
-	char endpoint[NODE_TOKEN_MAX_ENDPOINT_LEN + 1];
-	char public_endpoint[NODE_TOKEN_MAX_ENDPOINT_LEN + 1];
-};
-
-struct node_invite {
-	uint8_t id[NODE_TOKEN_INVITE_ID_LEN];
-	uint64_t created_at, expires_at;
-};
-
-struct node_state {
-	char home[NODE_PATH_MAX];
-	bool have_mesh;
-	char mesh_id[NODE_TOKEN_MAX_ID_LEN + 1];
-	char mesh_name[NODE_TOKEN_MAX_NAME_LEN + 1];
-	uint8_t secret[NODE_TOKEN_SECRET_LEN];
-	char relays[NODE_TOKEN_MAX_RELAYS][NODE_TOKEN_MAX_URL_LEN + 1];
-	size_t num_relays;
-	char stun[NODE_TOKEN_MAX_STUN][NODE_TOKEN_MAX_HOSTPORT_LEN + 1];
-	size_t num_stun;
-	char public_ip[48];
-	uint16_t port;
-	char node_id[NODE_TOKEN_MAX_ID_LEN + 1];
-	char node_name[NODE_TOKEN_MAX_NAME_LEN + 1];
-	uint8_t priv[32];
-	uint8_t pub[32];
-	struct node_known_peer peers[NODE_MAX_PEERS];
-	size_t num_peers;
-	struct node_invite invites[NODE_MAX_INVITES];
-	size_t num_invites;
-	uint64_t created_at;
-};
-
-/* node_home fills out with $ATMOSPHERE_HOME or ~/.atmosphere. */
-void node_home(char out[NODE_PATH_MAX]);
-
-/* node_state_load reads state.json from st->home (set it first). Returns 0,
- * -ENOENT when there is no mesh yet, or -EINVAL with a message in err. */
-int node_state_load(struct node_state *st, char *err, size_t err_len);
-
-/* node_state_save writes state.json atomically (0600, in a 0700 dir). */
-int node_state_save(const struct node_state *st, char *err, size_t err_len);
-
-/* node_state_new_identity fills node id/name and a fresh key pair. */
-void node_state_new_identity(struct node_state *st, const char *name);
-
-/* node_state_add_peer adds or updates a known peer; false when full. */
-bool node_state_add_peer(struct node_state *st, const struct node_known_peer *p);
-
-/* node_state_wipe clears the secrets in st. */
-void node_state_wipe(struct node_state *st);
-
-/* node_control_path: st->home + "/control.sock". */
-void node_control_path(const struct node_state *st, char out[NODE_PATH_MAX]);
-
-/* The daemon (node_daemon.c). join_code: a code to join with at start
- * (NULL for plain serve). Returns the exit code. */
+/* node_run runs the daemon for st (loaded, with a mesh or joining) until
+ * SIGINT/SIGTERM or a join fails; join_code: a code to join with at start
+ * (NULL for plain serve). st is borrowed and updated (peers, invites).
+ * Returns the process exit code. */
 struct node_run_opts {
 	uint16_t port;
 	const char *join_code;
@@ -90,12 +21,5 @@ struct node_run_opts {
 	unsigned punch_ms;       /* how long to try direct before saying "P2P failed"; 0: 3000 */
 };
 int node_run(struct node_state *st, const struct node_run_opts *o);
-
-/* node_control_call sends one request line to a running daemon and hands
- * every reply line to on_line until it returns false or the daemon closes.
- * Returns 0, -ENOENT/-ECONNREFUSED when no daemon runs, -EPIPE when it
- * answered nothing, or -errno. */
-typedef bool (*node_line_fn)(const char *line, void *arg);
-int node_control_call(const struct node_state *st, const char *request, node_line_fn on_line, void *arg);
 
 #endif

@@ -1,5 +1,5 @@
-/* Node state files: see node/node.h. */
-#include "node/node.h"
+/* node/state.c: state.json and $ATMOSPHERE_HOME (node/state.h). */
+#include "node/state.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -251,38 +251,4 @@ void node_state_wipe(struct node_state *st)
 {
 	OPENSSL_cleanse(st->secret, sizeof st->secret);
 	OPENSSL_cleanse(st->priv, sizeof st->priv);
-}
-
-int node_control_call(const struct node_state *st, const char *request, node_line_fn on_line, void *arg)
-{
-	char path[NODE_PATH_MAX];
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	node_control_path(st, path);
-	if (strlen(path) >= sizeof a.sun_path)
-		return -ENAMETOOLONG;
-	memcpy(a.sun_path, path, strlen(path) + 1);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
-	size_t rl = strlen(request);
-	if (write(fd, request, rl) != (ssize_t)rl || write(fd, "\n", 1) != 1) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
-	FILE *f = fdopen(fd, "r");
-	static char line[70000];
-	int ret = -EPIPE;
-	while (fgets(line, sizeof line, f)) {
-		ret = 0;
-		if (!on_line(line, arg))
-			break;
-	}
-	fclose(f);
-	return ret;
 }

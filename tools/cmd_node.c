@@ -12,10 +12,11 @@
 
 #include "core/log.h"
 #include "net/bssl.h"
+#include "node/control.h"
+#include "node/node.h"
 #include "node/token.h"
 #include "stun/resolve.h"
 #include "tools/cli.h"
-#include "node/node.h"
 
 static bool want_help(int argc, char **argv)
 {

@@ -1,0 +1,77 @@
+#ifndef NODE_STATE_H
+#define NODE_STATE_H
+/* node/state.h: the peer node's state on disk.
+ *
+ * State lives in $ATMOSPHERE_HOME (default ~/.atmosphere, mode 0700) as one
+ * JSON file, state.json (mode 0600): the mesh (id, name, join secret, relays,
+ * STUN servers), this node's identity (id, name, X25519 private key), the
+ * peers it knows (id, name, public key, last endpoints) and the invites it
+ * issued. A running daemon listens on control.sock there; the other
+ * commands talk to it through that socket (one JSON request per line, JSON
+ * lines back). See docs/NODE.md. */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "node/token.h"
+#include "node/wire.h"
+
+struct node_known_peer {
+	char node_id[NODE_TOKEN_MAX_ID_LEN + 1];
+	char name[NODE_TOKEN_MAX_NAME_LEN + 1];
+	uint8_t pub[32];
+	char endpoint[NODE_TOKEN_MAX_ENDPOINT_LEN + 1];
+	char public_endpoint[NODE_TOKEN_MAX_ENDPOINT_LEN + 1];
+};
+
+struct node_invite {
+	uint8_t id[NODE_TOKEN_INVITE_ID_LEN];
+	uint64_t created_at, expires_at;
+};
+
+struct node_state {
+	char home[NODE_PATH_MAX];
+	bool have_mesh;
+	char mesh_id[NODE_TOKEN_MAX_ID_LEN + 1];
+	char mesh_name[NODE_TOKEN_MAX_NAME_LEN + 1];
+	uint8_t secret[NODE_TOKEN_SECRET_LEN];
+	char relays[NODE_TOKEN_MAX_RELAYS][NODE_TOKEN_MAX_URL_LEN + 1];
+	size_t num_relays;
+	char stun[NODE_TOKEN_MAX_STUN][NODE_TOKEN_MAX_HOSTPORT_LEN + 1];
+	size_t num_stun;
+	char public_ip[48];
+	uint16_t port;
+	char node_id[NODE_TOKEN_MAX_ID_LEN + 1];
+	char node_name[NODE_TOKEN_MAX_NAME_LEN + 1];
+	uint8_t priv[32];
+	uint8_t pub[32];
+	struct node_known_peer peers[NODE_MAX_PEERS];
+	size_t num_peers;
+	struct node_invite invites[NODE_MAX_INVITES];
+	size_t num_invites;
+	uint64_t created_at;
+};
+
+/* node_home fills out with $ATMOSPHERE_HOME or ~/.atmosphere. */
+void node_home(char out[NODE_PATH_MAX]);
+
+/* node_state_load reads state.json from st->home (set it first). Returns 0,
+ * -ENOENT when there is no mesh yet, or -EINVAL with a message in err. */
+int node_state_load(struct node_state *st, char *err, size_t err_len);
+
+/* node_state_save writes state.json atomically (0600, in a 0700 dir). */
+int node_state_save(const struct node_state *st, char *err, size_t err_len);
+
+/* node_state_new_identity fills node id/name and a fresh key pair. */
+void node_state_new_identity(struct node_state *st, const char *name);
+
+/* node_state_add_peer adds or updates a known peer; false when full. */
+bool node_state_add_peer(struct node_state *st, const struct node_known_peer *p);
+
+/* node_state_wipe clears the secrets in st. */
+void node_state_wipe(struct node_state *st);
+
+/* node_control_path: st->home + "/control.sock". */
+void node_control_path(const struct node_state *st, char out[NODE_PATH_MAX]);
+
+#endif
