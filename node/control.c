@@ -176,7 +176,9 @@ int node_control_parse(const char *req, size_t len, struct json_object **out_req
 		json_object_put(o);
 		return NODE_CONTROL_E_NO_CMD;
 	}
-	const struct control_cmd *c = find_cmd(json_object_get_string(v));
+	/* json_object_get_string gives NULL for a JSON null ({"cmd":null}). */
+	const char *name = json_object_get_string(v);
+	const struct control_cmd *c = name ? find_cmd(name) : NULL;
 	if (!c) {
 		json_object_put(o);
 		return NODE_CONTROL_E_UNKNOWN_CMD;

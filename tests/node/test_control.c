@@ -76,6 +76,7 @@ static struct bad_case bad_cases[] = {
 	{"{\"cmd\":\"peers \"}", NODE_CONTROL_E_UNKNOWN_CMD},
 	{"{\"cmd\":\"shutdown\"}", NODE_CONTROL_E_UNKNOWN_CMD},
 	{"{\"cmd\":42}", NODE_CONTROL_E_UNKNOWN_CMD},
+	{"{\"cmd\":null}", NODE_CONTROL_E_UNKNOWN_CMD},
 	{"{\"cmd\":[\"peers\"]}", NODE_CONTROL_E_UNKNOWN_CMD},
 	{"{\"cmd\":{\"cmd\":\"peers\"}}", NODE_CONTROL_E_UNKNOWN_CMD},
 };
