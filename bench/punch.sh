@@ -81,7 +81,7 @@ finish() {
 trap finish EXIT
 trap 'exit 1' INT TERM
 
-# The punch window (10 s after the session, tools/node_daemon.c) plus a tick:
+# The punch window (10 s after the session, node/daemon.c) plus a tick:
 # windows start after it, so they hold only steady-state traffic.
 SETTLE_S=11
 POLL=0.05

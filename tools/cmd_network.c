@@ -14,7 +14,7 @@
 #include "stun/resolve.h"
 #include "relay/client.h"
 #include "tools/cli.h"
-#include "tools/node.h"
+#include "node/state.h"
 
 #define CMD "network"
 

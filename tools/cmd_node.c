@@ -1,5 +1,5 @@
 /* atmosphere init / serve / join / peers / ping / send / recv: the peer
- * node's commands (the daemon is tools/node_daemon.c). */
+ * node's commands (the daemon is node/daemon.c). */
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
@@ -12,10 +12,11 @@
 
 #include "core/log.h"
 #include "net/bssl.h"
-#include "net/token.h"
+#include "node/control.h"
+#include "node/node.h"
+#include "node/token.h"
 #include "stun/resolve.h"
 #include "tools/cli.h"
-#include "tools/node.h"
 
 static bool want_help(int argc, char **argv)
 {
@@ -73,7 +74,7 @@ int cli_init(int argc, char **argv)
 					   {"name", required_argument, 0, 'n'},      {"force", no_argument, 0, 'f'},
 					   {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
 	struct node_state st;
-	const char *relays[NET_TOKEN_MAX_RELAYS], *stuns[NET_TOKEN_MAX_STUN], *pubip = NULL, *name = NULL;
+	const char *relays[NODE_TOKEN_MAX_RELAYS], *stuns[NODE_TOKEN_MAX_STUN], *pubip = NULL, *name = NULL;
 	size_t nr = 0, ns = 0;
 	bool force = false;
 	uint64_t port = NODE_DEFAULT_PORT;
@@ -85,13 +86,13 @@ int cli_init(int argc, char **argv)
 		case 'r':
 			if (strncmp(optarg, "ws://", 5) && strncmp(optarg, "wss://", 6))
 				return cli_usage_error("init", "--relay '%s': expected a ws:// or wss:// URL", optarg);
-			if (nr == NET_TOKEN_MAX_RELAYS)
-				return cli_usage_error("init", "at most %d relays", NET_TOKEN_MAX_RELAYS);
+			if (nr == NODE_TOKEN_MAX_RELAYS)
+				return cli_usage_error("init", "at most %d relays", NODE_TOKEN_MAX_RELAYS);
 			relays[nr++] = optarg;
 			break;
 		case 's':
-			if (ns == NET_TOKEN_MAX_STUN)
-				return cli_usage_error("init", "at most %d STUN servers", NET_TOKEN_MAX_STUN);
+			if (ns == NODE_TOKEN_MAX_STUN)
+				return cli_usage_error("init", "at most %d STUN servers", NODE_TOKEN_MAX_STUN);
 			stuns[ns++] = optarg;
 			break;
 		case 'p':
@@ -129,8 +130,8 @@ int cli_init(int argc, char **argv)
 		return cli_usage_error("init", optind >= argc ? "missing MESH_NAME" : "unexpected argument '%s'",
 				       optind >= argc ? "" : argv[optind + 1]);
 	const char *mesh = argv[optind];
-	if (!*mesh || strlen(mesh) > NET_TOKEN_MAX_NAME_LEN)
-		return cli_usage_error("init", "mesh name must be 1 to %d bytes", NET_TOKEN_MAX_NAME_LEN);
+	if (!*mesh || strlen(mesh) > NODE_TOKEN_MAX_NAME_LEN)
+		return cli_usage_error("init", "mesh name must be 1 to %d bytes", NODE_TOKEN_MAX_NAME_LEN);
 	if (load(&st, "init", false))
 		return 1;
 	if (st.have_mesh && !force) {
@@ -154,7 +155,7 @@ int cli_init(int argc, char **argv)
 		for (size_t i = 0; i < ns; i++)
 			snprintf(st.stun[st.num_stun++], sizeof st.stun[0], "%s", stuns[i]);
 	else if (!pubip) /* a known public address needs no STUN */
-		for (size_t i = 0; i < STUN_NUM_DEFAULT_SERVERS && st.num_stun < NET_TOKEN_MAX_STUN; i++)
+		for (size_t i = 0; i < STUN_NUM_DEFAULT_SERVERS && st.num_stun < NODE_TOKEN_MAX_STUN; i++)
 			snprintf(st.stun[st.num_stun++], sizeof st.stun[0], "%s", stun_default_servers[i]);
 	if (pubip)
 		snprintf(st.public_ip, sizeof st.public_ip, "%s", pubip);
@@ -290,7 +291,7 @@ int cli_join(int argc, char **argv)
 		case 'e':
 			if (!cli_parse_duration("join", "--expires", optarg, &ttl_ms))
 				return 2;
-			if (ttl_ms < 60000 || ttl_ms > NET_TOKEN_MAX_LIFETIME * 1000)
+			if (ttl_ms < 60000 || ttl_ms > NODE_TOKEN_MAX_LIFETIME * 1000)
 				return cli_usage_error("join", "--expires must be between 1m and 30d");
 			break;
 		case 'J':
@@ -331,18 +332,18 @@ int cli_join(int argc, char **argv)
 	}
 	const char *code = argv[optind];
 	/* Check the code before anything else: a bad one gets a clear error. */
-	struct net_token t;
+	struct node_token t;
 	const char *field = NULL;
-	int tr = net_token_decode(&t, &field, code, strlen(code), (uint64_t)time(NULL));
-	if (tr != NET_TOKEN_OK) {
-		fprintf(stderr, "atmosphere join: invalid join code: %s%s%s\n", net_token_strerror(tr), field ? ": " : "",
+	int tr = node_token_decode(&t, &field, code, strlen(code), (uint64_t)time(NULL));
+	if (tr != NODE_TOKEN_OK) {
+		fprintf(stderr, "atmosphere join: invalid join code: %s%s%s\n", node_token_strerror(tr), field ? ": " : "",
 			field ? field : "");
 		return 1;
 	}
-	char sc[NET_TOKEN_SHORT_CODE_LEN + 1];
-	net_token_short_code(sc, NULL, &t);
+	char sc[NODE_TOKEN_SHORT_CODE_LEN + 1];
+	node_token_short_code(sc, NULL, &t);
 	printf("Join code %s for mesh '%s'\n", sc, t.mesh_name);
-	net_token_cleanup(&t);
+	node_token_cleanup(&t);
 	if (load(&st, "join", false))
 		return 1;
 	/* A node already running here: let it join. */

@@ -1,4 +1,4 @@
-/* Fuzz target for join codes (net/token.h).
+/* Fuzz target for join codes (node/token.h).
  *
  * Input: a pasted join code. An input starting with '{' can never be one
  * ('{' is not base64), so it is taken as the JSON inside a code instead and
@@ -7,12 +7,12 @@
  * layer as well.
  *
  * Survival is not the bar; these must hold:
- *   - the status is OK or one of enum net_token_status, with a description;
+ *   - the status is OK or one of enum node_token_status, with a description;
  *   - a failed decode leaves its output untouched, and names a field exactly
  *     for the field errors;
  *   - a decoded token has NUL-terminated, in-limit strings and counts;
  *   - re-encoding it (under our own secret, which changes only invite_key
- *     and mac) succeeds within NET_TOKEN_MAX_CODE_LEN, is deterministic, and
+ *     and mac) succeeds within NODE_TOKEN_MAX_CODE_LEN, is deterministic, and
  *     decodes to the same field values; both ends agree on the short code;
  *   - the same token is refused as expired at its expires_at.
  * A broken property aborts, which libFuzzer and the replay test report. */
@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "net/b64.h"
-#include "net/token.h"
+#include "node/token.h"
 
 #define CHECK(cond)                                                                                            \
 	do {                                                                                                   \
@@ -32,34 +32,34 @@
 		}                                                                                              \
 	} while (0)
 
-/* The corpus's tokens are valid at this time (tests/net/make_vectors.py). */
+/* The corpus's tokens are valid at this time (tests/node/make_vectors.py). */
 #define NOW ((uint64_t)1234600000)
 
-static const uint8_t fuzz_secret[NET_TOKEN_SECRET_LEN] = { 0x42 };
+static const uint8_t fuzz_secret[NODE_TOKEN_SECRET_LEN] = { 0x42 };
 
 static bool terminated(const char *s, size_t cap)
 {
 	return memchr(s, '\0', cap) != NULL;
 }
 
-static void check_shape(const struct net_token *t)
+static void check_shape(const struct node_token *t)
 {
 	CHECK(terminated(t->mesh_id, sizeof t->mesh_id) && t->mesh_id[0]);
 	CHECK(terminated(t->mesh_name, sizeof t->mesh_name) && t->mesh_name[0]);
 	CHECK(terminated(t->endpoint, sizeof t->endpoint));
 	CHECK(terminated(t->public_endpoint, sizeof t->public_endpoint));
-	CHECK(t->num_relay_urls <= NET_TOKEN_MAX_RELAYS);
+	CHECK(t->num_relay_urls <= NODE_TOKEN_MAX_RELAYS);
 	for (size_t i = 0; i < t->num_relay_urls; i++)
 		CHECK(terminated(t->relay_urls[i], sizeof t->relay_urls[i]));
-	CHECK(t->num_stun <= NET_TOKEN_MAX_STUN);
+	CHECK(t->num_stun <= NODE_TOKEN_MAX_STUN);
 	for (size_t i = 0; i < t->num_stun; i++)
 		CHECK(terminated(t->stun[i], sizeof t->stun[i]));
 	CHECK(terminated(t->node_id, sizeof t->node_id) && t->node_id[0]);
-	CHECK(t->created_at < t->expires_at && t->expires_at - t->created_at <= NET_TOKEN_MAX_LIFETIME);
-	CHECK(t->created_at <= NOW + NET_TOKEN_MAX_CLOCK_SKEW && NOW < t->expires_at);
+	CHECK(t->created_at < t->expires_at && t->expires_at - t->created_at <= NODE_TOKEN_MAX_LIFETIME);
+	CHECK(t->created_at <= NOW + NODE_TOKEN_MAX_CLOCK_SKEW && NOW < t->expires_at);
 }
 
-static void check_same_fields(const struct net_token *a, const struct net_token *b)
+static void check_same_fields(const struct node_token *a, const struct node_token *b)
 {
 	CHECK(strcmp(a->mesh_id, b->mesh_id) == 0);
 	CHECK(strcmp(a->mesh_name, b->mesh_name) == 0);
@@ -77,41 +77,41 @@ static void check_same_fields(const struct net_token *a, const struct net_token 
 	CHECK(memcmp(a->invite_id, b->invite_id, sizeof a->invite_id) == 0);
 }
 
-static void check_reencode(const struct net_token *t)
+static void check_reencode(const struct node_token *t)
 {
-	static char code[NET_TOKEN_MAX_CODE_LEN + 1], again[NET_TOKEN_MAX_CODE_LEN + 1];
-	static struct net_token copy, copy2, back;
-	char short_issuer[NET_TOKEN_SHORT_CODE_LEN + 1], short_joiner[NET_TOKEN_SHORT_CODE_LEN + 1];
+	static char code[NODE_TOKEN_MAX_CODE_LEN + 1], again[NODE_TOKEN_MAX_CODE_LEN + 1];
+	static struct node_token copy, copy2, back;
+	char short_issuer[NODE_TOKEN_SHORT_CODE_LEN + 1], short_joiner[NODE_TOKEN_SHORT_CODE_LEN + 1];
 	size_t len = 0, len2 = 0;
 	const char *field = NULL;
 
-	CHECK(net_token_short_code(short_joiner, NULL, t) == NET_TOKEN_OK);
+	CHECK(node_token_short_code(short_joiner, NULL, t) == NODE_TOKEN_OK);
 	copy = *t;
-	CHECK(net_token_encode(code, sizeof code, &len, &copy, &field, fuzz_secret) == NET_TOKEN_OK);
-	CHECK(len == strlen(code) && len <= NET_TOKEN_MAX_CODE_LEN);
+	CHECK(node_token_encode(code, sizeof code, &len, &copy, &field, fuzz_secret) == NODE_TOKEN_OK);
+	CHECK(len == strlen(code) && len <= NODE_TOKEN_MAX_CODE_LEN);
 	copy2 = *t;
-	CHECK(net_token_encode(again, sizeof again, &len2, &copy2, &field, fuzz_secret) == NET_TOKEN_OK);
+	CHECK(node_token_encode(again, sizeof again, &len2, &copy2, &field, fuzz_secret) == NODE_TOKEN_OK);
 	CHECK(len == len2 && memcmp(code, again, len) == 0);
 
-	CHECK(net_token_decode(&back, &field, code, len, NOW) == NET_TOKEN_OK);
+	CHECK(node_token_decode(&back, &field, code, len, NOW) == NODE_TOKEN_OK);
 	check_same_fields(&back, t);
 	CHECK(memcmp(back.invite_key, copy.invite_key, sizeof back.invite_key) == 0);
 	CHECK(memcmp(back.mac, copy.mac, sizeof back.mac) == 0);
-	CHECK(net_token_short_code(short_issuer, NULL, &copy) == NET_TOKEN_OK);
-	CHECK(net_token_short_code(short_joiner, NULL, &back) == NET_TOKEN_OK);
+	CHECK(node_token_short_code(short_issuer, NULL, &copy) == NODE_TOKEN_OK);
+	CHECK(node_token_short_code(short_joiner, NULL, &back) == NODE_TOKEN_OK);
 	CHECK(strcmp(short_issuer, short_joiner) == 0);
-	CHECK(net_token_decode(&back, NULL, code, len, t->expires_at) == NET_TOKEN_E_EXPIRED);
-	net_token_cleanup(&copy);
-	net_token_cleanup(&copy2);
-	net_token_cleanup(&back);
+	CHECK(node_token_decode(&back, NULL, code, len, t->expires_at) == NODE_TOKEN_E_EXPIRED);
+	node_token_cleanup(&copy);
+	node_token_cleanup(&copy2);
+	node_token_cleanup(&back);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static char wrapped[2 * NET_TOKEN_MAX_CODE_LEN];
-	static struct net_token t, untouched;
+	static char wrapped[2 * NODE_TOKEN_MAX_CODE_LEN];
+	static struct node_token t, untouched;
 	const char *code = (const char *)data;
 	const char *field = NULL;
 	size_t len = size;
@@ -123,20 +123,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	memset(&t, 0x5a, sizeof t);
 	untouched = t;
-	int rc = net_token_decode(&t, &field, code, len, NOW);
-	CHECK(rc <= NET_TOKEN_OK && rc >= NET_TOKEN_E_INTERNAL);
-	CHECK(net_token_strerror(rc) != NULL);
-	if (rc != NET_TOKEN_OK) {
+	int rc = node_token_decode(&t, &field, code, len, NOW);
+	CHECK(rc <= NODE_TOKEN_OK && rc >= NODE_TOKEN_E_INTERNAL);
+	CHECK(node_token_strerror(rc) != NULL);
+	if (rc != NODE_TOKEN_OK) {
 		CHECK(memcmp(&t, &untouched, sizeof t) == 0);
 		bool names_field =
-		        rc == NET_TOKEN_E_MISSING_FIELD || rc == NET_TOKEN_E_BAD_FIELD || rc == NET_TOKEN_E_UNKNOWN_FIELD;
+		        rc == NODE_TOKEN_E_MISSING_FIELD || rc == NODE_TOKEN_E_BAD_FIELD || rc == NODE_TOKEN_E_UNKNOWN_FIELD;
 		CHECK(names_field == (field != NULL));
-		CHECK(rc != NET_TOKEN_E_NO_ROOM);
+		CHECK(rc != NODE_TOKEN_E_NO_ROOM);
 		return 0;
 	}
 	CHECK(field == NULL);
 	check_shape(&t);
 	check_reencode(&t);
-	net_token_cleanup(&t);
+	node_token_cleanup(&t);
 	return 0;
 }

@@ -1,7 +1,7 @@
-/* Tests for net/token.h: join codes, short codes, the join-secret key
+/* Tests for node/token.h: join codes, short codes, the join-secret key
  * schedule, and a whole join (code -> claim -> e2e handshake).
  *
- * The vector comes from tests/net/make_vectors.py, which implements
+ * The vector comes from tests/node/make_vectors.py, which implements
  * docs/TOKENS.md with Python's json, base64, hashlib and hmac. The corpus in
  * tests/fuzz/corpus/token/ comes from the same script: files named
  * bad-<status>-* must be refused with exactly that status, ok-* accepted. */
@@ -16,8 +16,8 @@
 
 #include "net/b64.h"
 #include "net/bssl.h"
-#include "net/e2e.h"
-#include "net/token.h"
+#include "node/e2e.h"
+#include "node/token.h"
 
 /* --- The vector (docs/TOKENS.md, "Test vector") -------------------------- */
 
@@ -63,13 +63,13 @@ static void t_fill(uint8_t *p, size_t n, uint8_t first)
 		p[i] = (uint8_t)(first + i);
 }
 
-static void t_secret(uint8_t secret[NET_TOKEN_SECRET_LEN])
+static void t_secret(uint8_t secret[NODE_TOKEN_SECRET_LEN])
 {
-	t_fill(secret, NET_TOKEN_SECRET_LEN, 0xa0);
+	t_fill(secret, NODE_TOKEN_SECRET_LEN, 0xa0);
 }
 
 /* t_base fills the vector's token: the seed's example plus our fields. */
-static void t_base(struct net_token *t)
+static void t_base(struct node_token *t)
 {
 	uint8_t priv[32];
 	memset(t, 0, sizeof *t);
@@ -91,19 +91,19 @@ static void t_base(struct net_token *t)
 }
 
 /* t_encode issues t with the vector's secret into code (NUL-terminated). */
-static size_t t_encode(char code[NET_TOKEN_MAX_CODE_LEN + 1], struct net_token *t)
+static size_t t_encode(char code[NODE_TOKEN_MAX_CODE_LEN + 1], struct node_token *t)
 {
-	uint8_t secret[NET_TOKEN_SECRET_LEN];
+	uint8_t secret[NODE_TOKEN_SECRET_LEN];
 	const char *field = NULL;
 	size_t len = 0;
 	t_secret(secret);
-	int rc = net_token_encode(code, NET_TOKEN_MAX_CODE_LEN + 1, &len, t, &field, secret);
-	cr_assert_eq(rc, NET_TOKEN_OK, "encode: %s (%s)", net_token_strerror(rc), field ? field : "-");
+	int rc = node_token_encode(code, NODE_TOKEN_MAX_CODE_LEN + 1, &len, t, &field, secret);
+	cr_assert_eq(rc, NODE_TOKEN_OK, "encode: %s (%s)", node_token_strerror(rc), field ? field : "-");
 	cr_assert_eq(strlen(code), len);
 	return len;
 }
 
-static void t_assert_same_fields(const struct net_token *a, const struct net_token *b)
+static void t_assert_same_fields(const struct node_token *a, const struct node_token *b)
 {
 	cr_assert_str_eq(a->mesh_id, b->mesh_id);
 	cr_assert_str_eq(a->mesh_name, b->mesh_name);
@@ -124,46 +124,46 @@ static void t_assert_same_fields(const struct net_token *a, const struct net_tok
 	cr_assert_arr_eq(a->mac, b->mac, 32);
 }
 
-Test(net_token, encodes_the_vector_byte_for_byte)
+Test(node_token, encodes_the_vector_byte_for_byte)
 {
-	struct net_token t;
-	char code[NET_TOKEN_MAX_CODE_LEN + 1], short_code[NET_TOKEN_SHORT_CODE_LEN + 1];
+	struct node_token t;
+	char code[NODE_TOKEN_MAX_CODE_LEN + 1], short_code[NODE_TOKEN_SHORT_CODE_LEN + 1];
 	t_base(&t);
 	size_t len = t_encode(code, &t);
 	cr_assert_eq(len, strlen(v_code));
 	cr_assert_str_eq(code, v_code);
 	cr_assert_arr_eq(t.invite_key, v_invite_key, 32, "invite key filled in");
 	cr_assert_arr_eq(t.mac, v_mac, 32, "mac filled in");
-	cr_assert_eq(net_token_short_code(short_code, NULL, &t), NET_TOKEN_OK);
+	cr_assert_eq(node_token_short_code(short_code, NULL, &t), NODE_TOKEN_OK);
 	cr_assert_str_eq(short_code, v_short);
 }
 
-Test(net_token, decodes_the_vector)
+Test(node_token, decodes_the_vector)
 {
-	struct net_token want, got;
-	char short_code[NET_TOKEN_SHORT_CODE_LEN + 1];
+	struct node_token want, got;
+	char short_code[NODE_TOKEN_SHORT_CODE_LEN + 1];
 	t_base(&want);
 	memcpy(want.invite_key, v_invite_key, 32);
 	memcpy(want.mac, v_mac, 32);
-	int rc = net_token_decode(&got, NULL, v_code, strlen(v_code), T_NOW);
-	cr_assert_eq(rc, NET_TOKEN_OK, "%s", net_token_strerror(rc));
+	int rc = node_token_decode(&got, NULL, v_code, strlen(v_code), T_NOW);
+	cr_assert_eq(rc, NODE_TOKEN_OK, "%s", node_token_strerror(rc));
 	t_assert_same_fields(&got, &want);
-	cr_assert_eq(net_token_short_code(short_code, NULL, &got), NET_TOKEN_OK);
+	cr_assert_eq(node_token_short_code(short_code, NULL, &got), NODE_TOKEN_OK);
 	cr_assert_str_eq(short_code, v_short, "both sides print the same short code");
 }
 
-Test(net_token, derives_the_vector_keys)
+Test(node_token, derives_the_vector_keys)
 {
 	uint8_t secret[32], key[32], psk[32], invite_id[16];
 	t_secret(secret);
 	t_fill(invite_id, sizeof invite_id, 0xf0);
-	cr_assert_eq(net_token_invite_key(key, secret, "mesh-abc123", invite_id, 1234567890, 1234654290), NET_TOKEN_OK);
+	cr_assert_eq(node_token_invite_key(key, secret, "mesh-abc123", invite_id, 1234567890, 1234654290), NODE_TOKEN_OK);
 	cr_assert_arr_eq(key, v_invite_key, 32);
-	cr_assert_eq(net_token_join_psk(psk, key), NET_TOKEN_OK);
+	cr_assert_eq(node_token_join_psk(psk, key), NODE_TOKEN_OK);
 	cr_assert_arr_eq(psk, v_join_psk, 32);
-	cr_assert_eq(net_token_mesh_psk(psk, secret), NET_TOKEN_OK);
+	cr_assert_eq(node_token_mesh_psk(psk, secret), NODE_TOKEN_OK);
 	cr_assert_arr_eq(psk, v_mesh_psk, 32);
-	cr_assert_eq(net_token_invite_key(key, secret, "bad/id", invite_id, 1, 2), NET_TOKEN_E_BAD_FIELD);
+	cr_assert_eq(node_token_invite_key(key, secret, "bad/id", invite_id, 1, 2), NODE_TOKEN_E_BAD_FIELD);
 }
 
 /* t_b64: standard padded base64 of a C string. */
@@ -174,44 +174,44 @@ static int t_b64(char *out, size_t cap, size_t *out_len, const char *text)
 
 /* --- Round trips and accepted spellings ------------------------------------ */
 
-Test(net_token, round_trips_unicode_ipv6_and_full_lists)
+Test(node_token, round_trips_unicode_ipv6_and_full_lists)
 {
-	struct net_token t, got;
-	char code[NET_TOKEN_MAX_CODE_LEN + 1];
+	struct node_token t, got;
+	char code[NODE_TOKEN_MAX_CODE_LEN + 1];
 	t_base(&t);
 	strcpy(t.mesh_name, "R\xc3\xb6"
 	                    "b's \"mesh\" \\ \xe2\x98\x83 \xf0\x9f\x9a\x80");
 	strcpy(t.endpoint, "");
 	strcpy(t.public_endpoint, "[2001:db8::1]:65535");
-	t.num_relay_urls = NET_TOKEN_MAX_RELAYS;
-	t.num_stun = NET_TOKEN_MAX_STUN;
-	for (size_t i = 0; i < NET_TOKEN_MAX_RELAYS; i++) {
-		memset(t.relay_urls[i], 'r', NET_TOKEN_MAX_URL_LEN);
+	t.num_relay_urls = NODE_TOKEN_MAX_RELAYS;
+	t.num_stun = NODE_TOKEN_MAX_STUN;
+	for (size_t i = 0; i < NODE_TOKEN_MAX_RELAYS; i++) {
+		memset(t.relay_urls[i], 'r', NODE_TOKEN_MAX_URL_LEN);
 		memcpy(t.relay_urls[i], "wss://", 6);
-		t.relay_urls[i][NET_TOKEN_MAX_URL_LEN] = '\0';
+		t.relay_urls[i][NODE_TOKEN_MAX_URL_LEN] = '\0';
 	}
-	for (size_t i = 0; i < NET_TOKEN_MAX_STUN; i++) {
+	for (size_t i = 0; i < NODE_TOKEN_MAX_STUN; i++) {
 		/* 96-char host name in labels of 63 and 32, then ":3478" */
 		memset(t.stun[i], 'a', 95);
 		t.stun[i][63] = '.';
 		strcpy(t.stun[i] + 95, ":3478");
-		cr_assert_eq(strlen(t.stun[i]), NET_TOKEN_MAX_HOSTPORT_LEN);
+		cr_assert_eq(strlen(t.stun[i]), NODE_TOKEN_MAX_HOSTPORT_LEN);
 	}
-	memset(t.mesh_id, 'm', NET_TOKEN_MAX_ID_LEN);
-	memset(t.node_id, 'n', NET_TOKEN_MAX_ID_LEN);
-	t.expires_at = t.created_at + NET_TOKEN_MAX_LIFETIME;
+	memset(t.mesh_id, 'm', NODE_TOKEN_MAX_ID_LEN);
+	memset(t.node_id, 'n', NODE_TOKEN_MAX_ID_LEN);
+	t.expires_at = t.created_at + NODE_TOKEN_MAX_LIFETIME;
 	size_t len = t_encode(code, &t);
-	cr_assert_leq(len, NET_TOKEN_MAX_CODE_LEN, "the largest token fits the code limit");
-	int rc = net_token_decode(&got, NULL, code, len, t.created_at);
-	cr_assert_eq(rc, NET_TOKEN_OK, "%s", net_token_strerror(rc));
+	cr_assert_leq(len, NODE_TOKEN_MAX_CODE_LEN, "the largest token fits the code limit");
+	int rc = node_token_decode(&got, NULL, code, len, t.created_at);
+	cr_assert_eq(rc, NODE_TOKEN_OK, "%s", node_token_strerror(rc));
 	t_assert_same_fields(&got, &t);
 }
 
 /* t_respell re-encodes v_code's bytes in another base64 spelling. */
 static void t_respell(char *out, size_t cap, bool url, bool pad, const char *before, const char *after)
 {
-	uint8_t raw[NET_TOKEN_MAX_CODE_LEN];
-	char text[NET_TOKEN_MAX_CODE_LEN + 1];
+	uint8_t raw[NODE_TOKEN_MAX_CODE_LEN];
+	char text[NODE_TOKEN_MAX_CODE_LEN + 1];
 	size_t raw_len, text_len;
 	cr_assert_eq(EVP_DecodeBase64(raw, &raw_len, sizeof raw, (const uint8_t *)v_code, strlen(v_code)), 1);
 	cr_assert_eq(EVP_EncodeBlock((uint8_t *)text, raw, raw_len) + 1 > 0, 1);
@@ -225,7 +225,7 @@ static void t_respell(char *out, size_t cap, bool url, bool pad, const char *bef
 	snprintf(out, cap, "%s%s%s", before, text, after);
 }
 
-Test(net_token, accepts_urlsafe_unpadded_and_surrounding_whitespace)
+Test(node_token, accepts_urlsafe_unpadded_and_surrounding_whitespace)
 {
 	const struct {
 		bool url, pad;
@@ -234,66 +234,66 @@ Test(net_token, accepts_urlsafe_unpadded_and_surrounding_whitespace)
 		{ false, true, "", "" },      { false, false, "", "" },     { true, true, "", "" },
 		{ true, false, "", "" },      { false, true, "  ", "\n" }, { true, false, "\t\r\n", " \r\n" },
 	};
-	char code[NET_TOKEN_MAX_CODE_LEN + 16];
+	char code[NODE_TOKEN_MAX_CODE_LEN + 16];
 	for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
-		struct net_token got;
+		struct node_token got;
 		t_respell(code, sizeof code, forms[i].url, forms[i].pad, forms[i].before, forms[i].after);
-		int rc = net_token_decode(&got, NULL, code, strlen(code), T_NOW);
-		cr_assert_eq(rc, NET_TOKEN_OK, "form %zu: %s", i, net_token_strerror(rc));
+		int rc = node_token_decode(&got, NULL, code, strlen(code), T_NOW);
+		cr_assert_eq(rc, NODE_TOKEN_OK, "form %zu: %s", i, node_token_strerror(rc));
 		cr_assert_arr_eq(got.mac, v_mac, 32);
 	}
 }
 
 /* --- Refusals ---------------------------------------------------------------- */
 
-Test(net_token, validity_period_edges)
+Test(node_token, validity_period_edges)
 {
-	struct net_token t, got;
-	char code[NET_TOKEN_MAX_CODE_LEN + 1];
+	struct node_token t, got;
+	char code[NODE_TOKEN_MAX_CODE_LEN + 1];
 	t_base(&t);
 	size_t len = t_encode(code, &t);
-	cr_assert_eq(net_token_decode(&got, NULL, code, len, t.expires_at - 1), NET_TOKEN_OK);
-	cr_assert_eq(net_token_decode(&got, NULL, code, len, t.expires_at), NET_TOKEN_E_EXPIRED);
-	cr_assert_eq(net_token_decode(&got, NULL, code, len, UINT64_MAX), NET_TOKEN_E_EXPIRED);
-	cr_assert_eq(net_token_decode(&got, NULL, code, len, t.created_at - NET_TOKEN_MAX_CLOCK_SKEW), NET_TOKEN_OK,
+	cr_assert_eq(node_token_decode(&got, NULL, code, len, t.expires_at - 1), NODE_TOKEN_OK);
+	cr_assert_eq(node_token_decode(&got, NULL, code, len, t.expires_at), NODE_TOKEN_E_EXPIRED);
+	cr_assert_eq(node_token_decode(&got, NULL, code, len, UINT64_MAX), NODE_TOKEN_E_EXPIRED);
+	cr_assert_eq(node_token_decode(&got, NULL, code, len, t.created_at - NODE_TOKEN_MAX_CLOCK_SKEW), NODE_TOKEN_OK,
 	             "created within the allowed skew");
-	cr_assert_eq(net_token_decode(&got, NULL, code, len, t.created_at - NET_TOKEN_MAX_CLOCK_SKEW - 1),
-	             NET_TOKEN_E_NOT_YET_VALID);
-	cr_assert_eq(net_token_decode(&got, NULL, code, len, 0), NET_TOKEN_E_NOT_YET_VALID);
+	cr_assert_eq(node_token_decode(&got, NULL, code, len, t.created_at - NODE_TOKEN_MAX_CLOCK_SKEW - 1),
+	             NODE_TOKEN_E_NOT_YET_VALID);
+	cr_assert_eq(node_token_decode(&got, NULL, code, len, 0), NODE_TOKEN_E_NOT_YET_VALID);
 }
 
-Test(net_token, refuses_oversized_input_before_decoding)
+Test(node_token, refuses_oversized_input_before_decoding)
 {
-	static char big[NET_TOKEN_MAX_CODE_LEN + 2];
-	struct net_token got;
+	static char big[NODE_TOKEN_MAX_CODE_LEN + 2];
+	struct node_token got;
 	memset(big, ' ', sizeof big - 1);
 	/* Whitespace is trimmed only after the length check: the bound is on
 	 * what was handed to us. */
-	cr_assert_eq(net_token_decode(&got, NULL, big, NET_TOKEN_MAX_CODE_LEN + 1, T_NOW), NET_TOKEN_E_TOO_LONG);
-	cr_assert_eq(net_token_decode(&got, NULL, big, NET_TOKEN_MAX_CODE_LEN, T_NOW), NET_TOKEN_E_BAD_BASE64);
+	cr_assert_eq(node_token_decode(&got, NULL, big, NODE_TOKEN_MAX_CODE_LEN + 1, T_NOW), NODE_TOKEN_E_TOO_LONG);
+	cr_assert_eq(node_token_decode(&got, NULL, big, NODE_TOKEN_MAX_CODE_LEN, T_NOW), NODE_TOKEN_E_BAD_BASE64);
 }
 
 /* Every proper prefix of a valid code is refused (as base64 or as JSON),
  * and a refusal never writes the output. (Dropping only the '=' padding
  * is not a truncation: padding is optional.) */
-Test(net_token, every_proper_prefix_is_refused_without_writing)
+Test(node_token, every_proper_prefix_is_refused_without_writing)
 {
 	size_t len = strlen(v_code);
 	while (v_code[len - 1] == '=')
 		len--;
 	for (size_t n = 0; n < len; n++) {
-		struct net_token got, before;
+		struct node_token got, before;
 		memset(&got, 0xa5, sizeof got);
 		before = got;
-		int rc = net_token_decode(&got, NULL, v_code, n, T_NOW);
-		cr_assert(rc == NET_TOKEN_E_BAD_BASE64 || rc == NET_TOKEN_E_NOT_JSON, "prefix %zu: %s", n,
-		          net_token_strerror(rc));
+		int rc = node_token_decode(&got, NULL, v_code, n, T_NOW);
+		cr_assert(rc == NODE_TOKEN_E_BAD_BASE64 || rc == NODE_TOKEN_E_NOT_JSON, "prefix %zu: %s", n,
+		          node_token_strerror(rc));
 		cr_assert_arr_eq(&got, &before, sizeof got, "prefix %zu wrote the output", n);
 	}
 }
 
 /* The code ends right before a PROT_NONE page: any read past it faults. */
-Test(net_token, reads_nothing_past_the_input)
+Test(node_token, reads_nothing_past_the_input)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE), len = strlen(v_code);
 	uint8_t *map = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -301,29 +301,29 @@ Test(net_token, reads_nothing_past_the_input)
 	cr_assert_eq(mprotect(map + page, page, PROT_NONE), 0);
 	char *code = (char *)map + page - len;
 	memcpy(code, v_code, len);
-	struct net_token got;
-	cr_assert_eq(net_token_decode(&got, NULL, code, len, T_NOW), NET_TOKEN_OK);
+	struct node_token got;
+	cr_assert_eq(node_token_decode(&got, NULL, code, len, T_NOW), NODE_TOKEN_OK);
 	for (size_t n = 0; n < len; n += 7)
-		net_token_decode(&got, NULL, code + n, len - n, T_NOW);
+		node_token_decode(&got, NULL, code + n, len - n, T_NOW);
 	munmap(map, 2 * page);
 }
 
-Test(net_token, every_flipped_character_is_refused)
+Test(node_token, every_flipped_character_is_refused)
 {
 	size_t len = strlen(v_code);
-	char code[NET_TOKEN_MAX_CODE_LEN + 1];
+	char code[NODE_TOKEN_MAX_CODE_LEN + 1];
 	int counts[16] = { 0 };
 	for (size_t i = 0; i < len; i++) {
-		struct net_token got;
+		struct node_token got;
 		memcpy(code, v_code, len + 1);
 		code[i] = code[i] == 'A' ? 'B' : 'A';
-		int rc = net_token_decode(&got, NULL, code, len, T_NOW);
+		int rc = node_token_decode(&got, NULL, code, len, T_NOW);
 		cr_assert_lt(rc, 0, "character %zu changed and accepted", i);
 		counts[-rc]++;
 	}
 	cr_log_info("flips: %d base64, %d json, %d missing, %d bad field, %d unknown, %d mac", counts[2], counts[3],
 	            counts[4], counts[5], counts[6], counts[8]);
-	cr_assert_gt(counts[-NET_TOKEN_E_BAD_MAC], 0);
+	cr_assert_gt(counts[-NODE_TOKEN_E_BAD_MAC], 0);
 }
 
 /* Each file in tests/fuzz/corpus/token is named for what decoding it must
@@ -336,17 +336,17 @@ static int t_status_named(const char *name)
 		const char *prefix;
 		int status;
 	} names[] = {
-		{ "bad-too_long-", NET_TOKEN_E_TOO_LONG },
-		{ "bad-base64-", NET_TOKEN_E_BAD_BASE64 },
-		{ "bad-not_json-", NET_TOKEN_E_NOT_JSON },
-		{ "bad-missing_field-", NET_TOKEN_E_MISSING_FIELD },
-		{ "bad-bad_field-", NET_TOKEN_E_BAD_FIELD },
-		{ "bad-unknown_field-", NET_TOKEN_E_UNKNOWN_FIELD },
-		{ "bad-version-", NET_TOKEN_E_VERSION },
-		{ "bad-bad_mac-", NET_TOKEN_E_BAD_MAC },
-		{ "bad-expired-", NET_TOKEN_E_EXPIRED },
-		{ "bad-not_yet_valid-", NET_TOKEN_E_NOT_YET_VALID },
-		{ "ok-", NET_TOKEN_OK },
+		{ "bad-too_long-", NODE_TOKEN_E_TOO_LONG },
+		{ "bad-base64-", NODE_TOKEN_E_BAD_BASE64 },
+		{ "bad-not_json-", NODE_TOKEN_E_NOT_JSON },
+		{ "bad-missing_field-", NODE_TOKEN_E_MISSING_FIELD },
+		{ "bad-bad_field-", NODE_TOKEN_E_BAD_FIELD },
+		{ "bad-unknown_field-", NODE_TOKEN_E_UNKNOWN_FIELD },
+		{ "bad-version-", NODE_TOKEN_E_VERSION },
+		{ "bad-bad_mac-", NODE_TOKEN_E_BAD_MAC },
+		{ "bad-expired-", NODE_TOKEN_E_EXPIRED },
+		{ "bad-not_yet_valid-", NODE_TOKEN_E_NOT_YET_VALID },
+		{ "ok-", NODE_TOKEN_OK },
 	};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 		if (strncmp(name, names[i].prefix, strlen(names[i].prefix)) == 0)
@@ -355,7 +355,7 @@ static int t_status_named(const char *name)
 	return 1;
 }
 
-Test(net_token, corpus_files_get_the_status_their_name_says)
+Test(node_token, corpus_files_get_the_status_their_name_says)
 {
 	char dir[PATH_MAX];
 	snprintf(dir, sizeof dir, "%s", __FILE__);
@@ -373,11 +373,11 @@ Test(net_token, corpus_files_get_the_status_their_name_says)
 		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
 		FILE *f = fopen(path, "rb");
 		cr_assert_not_null(f, "%s", path);
-		static char data[4 * NET_TOKEN_MAX_CODE_LEN];
+		static char data[4 * NODE_TOKEN_MAX_CODE_LEN];
 		size_t len = fread(data, 1, sizeof data, f);
 		fclose(f);
 		const char *name = e->d_name;
-		static char wrapped[4 * NET_TOKEN_MAX_CODE_LEN];
+		static char wrapped[4 * NODE_TOKEN_MAX_CODE_LEN];
 		if (strncmp(name, "json-", 5) == 0) {
 			cr_assert_eq(data[0], '{', "%s", name);
 			cr_assert_eq(net_b64_encode(wrapped, sizeof wrapped, &len, (const uint8_t *)data, len, NET_B64_STD,
@@ -387,46 +387,46 @@ Test(net_token, corpus_files_get_the_status_their_name_says)
 			name += 5;
 		}
 		int want = t_status_named(name);
-		struct net_token got;
+		struct node_token got;
 		const char *field = NULL;
-		int rc = net_token_decode(&got, &field, data, len, T_NOW);
-		cr_assert_eq(rc, want, "%s: got %d (%s%s%s), want %d (%s)", e->d_name, rc, net_token_strerror(rc),
-		             field ? ": " : "", field ? field : "", want, net_token_strerror(want));
-		if (rc == NET_TOKEN_E_MISSING_FIELD || rc == NET_TOKEN_E_BAD_FIELD || rc == NET_TOKEN_E_UNKNOWN_FIELD)
+		int rc = node_token_decode(&got, &field, data, len, T_NOW);
+		cr_assert_eq(rc, want, "%s: got %d (%s%s%s), want %d (%s)", e->d_name, rc, node_token_strerror(rc),
+		             field ? ": " : "", field ? field : "", want, node_token_strerror(want));
+		if (rc == NODE_TOKEN_E_MISSING_FIELD || rc == NODE_TOKEN_E_BAD_FIELD || rc == NODE_TOKEN_E_UNKNOWN_FIELD)
 			cr_assert_not_null(field, "%s: no field named", e->d_name);
-		want == NET_TOKEN_OK ? num_ok++ : num_bad++;
+		want == NODE_TOKEN_OK ? num_ok++ : num_bad++;
 	}
 	closedir(d);
 	cr_assert_geq(num_bad, 50, "only %d bad-* files in %s", num_bad, dir);
 	cr_assert_geq(num_ok, 3, "only %d ok-* files in %s", num_ok, dir);
 }
 
-Test(net_token, names_the_missing_and_bad_fields)
+Test(node_token, names_the_missing_and_bad_fields)
 {
-	struct net_token got;
+	struct node_token got;
 	const char *field = NULL;
 	char code[256];
 	size_t n;
 	const char *json = "{\"v\":1,\"mesh_id\":\"m\",\"mesh_name\":\"x\",\"endpoint\":7}";
 	cr_assert_eq(t_b64(code, sizeof code, &n, json), 0);
-	cr_assert_eq(net_token_decode(&got, &field, code, n, T_NOW), NET_TOKEN_E_BAD_FIELD);
+	cr_assert_eq(node_token_decode(&got, &field, code, n, T_NOW), NODE_TOKEN_E_BAD_FIELD);
 	cr_assert_str_eq(field, "endpoint");
 	json = "{\"v\":1,\"mesh_id\":\"m\",\"mesh_name\":\"x\",\"endpoint\":\"\"}";
 	cr_assert_eq(t_b64(code, sizeof code, &n, json), 0);
-	cr_assert_eq(net_token_decode(&got, &field, code, n, T_NOW), NET_TOKEN_E_MISSING_FIELD);
+	cr_assert_eq(node_token_decode(&got, &field, code, n, T_NOW), NODE_TOKEN_E_MISSING_FIELD);
 	cr_assert_str_eq(field, "public_endpoint");
 	json = "{\"v\":3}";
 	field = NULL;
 	cr_assert_eq(t_b64(code, sizeof code, &n, json), 0);
-	cr_assert_eq(net_token_decode(&got, &field, code, n, T_NOW), NET_TOKEN_E_VERSION);
+	cr_assert_eq(node_token_decode(&got, &field, code, n, T_NOW), NODE_TOKEN_E_VERSION);
 	cr_assert_null(field, "a version error names no field");
 }
 
-Test(net_token, quotes_unknown_field_names_safely)
+Test(node_token, quotes_unknown_field_names_safely)
 {
-	struct net_token t, got;
-	char code[NET_TOKEN_MAX_CODE_LEN + 1];
-	uint8_t raw[NET_TOKEN_MAX_CODE_LEN];
+	struct node_token t, got;
+	char code[NODE_TOKEN_MAX_CODE_LEN + 1];
+	uint8_t raw[NODE_TOKEN_MAX_CODE_LEN];
 	size_t raw_len, n;
 	const char *field = NULL;
 	t_base(&t);
@@ -437,19 +437,19 @@ Test(net_token, quotes_unknown_field_names_safely)
 	memcpy(raw + raw_len - 1, extra, sizeof extra - 1);
 	raw_len += sizeof extra - 2;
 	n = EVP_EncodeBlock((uint8_t *)code, raw, raw_len);
-	cr_assert_eq(net_token_decode(&got, &field, code, n, T_NOW), NET_TOKEN_E_UNKNOWN_FIELD);
+	cr_assert_eq(node_token_decode(&got, &field, code, n, T_NOW), NODE_TOKEN_E_UNKNOWN_FIELD);
 	cr_assert_str_eq(field, "?[2Jxxxxxxxxxxxxxxxxxxxxxxxxxxxx...");
 }
 
 struct field_case {
 	const char *name;
-	void (*mutate)(struct net_token *t);
+	void (*mutate)(struct node_token *t);
 	const char *field;
 };
 
 /* CASE(fn, statement) defines a mutation of the vector's token. */
 #define CASE(fn, body)                                                                                               \
-	static void fn(struct net_token *t)                                                                          \
+	static void fn(struct node_token *t)                                                                          \
 	{                                                                                                            \
 		body;                                                                                                \
 	}
@@ -469,24 +469,24 @@ CASE(m_endpoint_bad_v4, strcpy(t->endpoint, "10.0.0.256:7777"))
 CASE(m_endpoint_two_colons, strcpy(t->endpoint, "10.0.0.1:77:77"))
 CASE(m_public_brackets_only, strcpy(t->public_endpoint, "[]:1"))
 CASE(m_public_no_colon_after_bracket, strcpy(t->public_endpoint, "[::1]7777"))
-CASE(m_relays_too_many, t->num_relay_urls = NET_TOKEN_MAX_RELAYS + 1)
+CASE(m_relays_too_many, t->num_relay_urls = NODE_TOKEN_MAX_RELAYS + 1)
 CASE(m_relay_no_host, strcpy(t->relay_urls[0], "ws:///path"))
 CASE(m_relay_quote, strcpy(t->relay_urls[0], "ws://a\"b"))
 CASE(m_relay_bare_scheme, strcpy(t->relay_urls[0], "wss://"))
-CASE(m_stun_too_many, t->num_stun = NET_TOKEN_MAX_STUN + 1)
+CASE(m_stun_too_many, t->num_stun = NODE_TOKEN_MAX_STUN + 1)
 CASE(m_stun_label_dash_end, strcpy(t->stun[0], "stun-.example.org:3478"))
 CASE(m_stun_empty_label, strcpy(t->stun[0], "stun..example.org:3478"))
 CASE(m_stun_underscore, strcpy(t->stun[0], "stun_1.example.org:3478"))
-CASE(m_created_after_max, t->created_at = NET_TOKEN_MAX_TIME + 1)
+CASE(m_created_after_max, t->created_at = NODE_TOKEN_MAX_TIME + 1)
 CASE(m_expires_equal, t->expires_at = t->created_at)
-CASE(m_lifetime, t->expires_at = t->created_at + NET_TOKEN_MAX_LIFETIME + 1)
+CASE(m_lifetime, t->expires_at = t->created_at + NODE_TOKEN_MAX_LIFETIME + 1)
 CASE(m_node_id_slash, strcpy(t->node_id, "a/b"))
 CASE(m_node_pub_zero, memset(t->node_pub, 0, 32))
 CASE(m_invite_zero, memset(t->invite_id, 0, 16))
 CASE(m_nowhere, (t->endpoint[0] = '\0', t->public_endpoint[0] = '\0', t->num_relay_urls = 0))
 #undef CASE
 
-Test(net_token, encode_refuses_what_decode_would_and_names_the_field)
+Test(node_token, encode_refuses_what_decode_would_and_names_the_field)
 {
 	static const struct field_case cases[] = {
 		{ "empty mesh id", m_id_empty, "mesh_id" },
@@ -524,46 +524,46 @@ Test(net_token, encode_refuses_what_decode_would_and_names_the_field)
 	uint8_t secret[32];
 	t_secret(secret);
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		struct net_token t;
-		char code[NET_TOKEN_MAX_CODE_LEN + 1], short_code[NET_TOKEN_SHORT_CODE_LEN + 1];
+		struct node_token t;
+		char code[NODE_TOKEN_MAX_CODE_LEN + 1], short_code[NODE_TOKEN_SHORT_CODE_LEN + 1];
 		const char *field = NULL;
 		size_t len;
 		t_base(&t);
 		cases[i].mutate(&t);
-		int rc = net_token_encode(code, sizeof code, &len, &t, &field, secret);
-		cr_assert_eq(rc, NET_TOKEN_E_BAD_FIELD, "%s: %s", cases[i].name, net_token_strerror(rc));
+		int rc = node_token_encode(code, sizeof code, &len, &t, &field, secret);
+		cr_assert_eq(rc, NODE_TOKEN_E_BAD_FIELD, "%s: %s", cases[i].name, node_token_strerror(rc));
 		cr_assert_str_eq(field, cases[i].field, "%s", cases[i].name);
 		field = NULL;
-		cr_assert_eq(net_token_short_code(short_code, &field, &t), NET_TOKEN_E_BAD_FIELD, "%s", cases[i].name);
+		cr_assert_eq(node_token_short_code(short_code, &field, &t), NODE_TOKEN_E_BAD_FIELD, "%s", cases[i].name);
 		cr_assert_str_eq(field, cases[i].field, "%s", cases[i].name);
 	}
 }
 
-Test(net_token, encode_reports_a_small_buffer)
+Test(node_token, encode_reports_a_small_buffer)
 {
-	struct net_token t;
+	struct node_token t;
 	uint8_t secret[32];
-	char code[NET_TOKEN_MAX_CODE_LEN + 1];
+	char code[NODE_TOKEN_MAX_CODE_LEN + 1];
 	size_t len;
 	t_base(&t);
 	t_secret(secret);
-	cr_assert_eq(net_token_encode(code, strlen(v_code), &len, &t, NULL, secret), NET_TOKEN_E_NO_ROOM,
+	cr_assert_eq(node_token_encode(code, strlen(v_code), &len, &t, NULL, secret), NODE_TOKEN_E_NO_ROOM,
 	             "no room for the NUL");
-	cr_assert_eq(net_token_encode(code, strlen(v_code) + 1, &len, &t, NULL, secret), NET_TOKEN_OK);
+	cr_assert_eq(node_token_encode(code, strlen(v_code) + 1, &len, &t, NULL, secret), NODE_TOKEN_OK);
 }
 
 /* --- Short codes ----------------------------------------------------------------- */
 
-Test(net_token, short_code_shape_and_sensitivity)
+Test(node_token, short_code_shape_and_sensitivity)
 {
-	struct net_token t;
-	char code[NET_TOKEN_MAX_CODE_LEN + 1], a[NET_TOKEN_SHORT_CODE_LEN + 1], b[NET_TOKEN_SHORT_CODE_LEN + 1];
+	struct node_token t;
+	char code[NODE_TOKEN_MAX_CODE_LEN + 1], a[NODE_TOKEN_SHORT_CODE_LEN + 1], b[NODE_TOKEN_SHORT_CODE_LEN + 1];
 	t_base(&t);
 	t_encode(code, &t);
-	cr_assert_eq(net_token_short_code(a, NULL, &t), NET_TOKEN_OK);
-	cr_assert_eq(strlen(a), NET_TOKEN_SHORT_CODE_LEN);
+	cr_assert_eq(node_token_short_code(a, NULL, &t), NODE_TOKEN_OK);
+	cr_assert_eq(strlen(a), NODE_TOKEN_SHORT_CODE_LEN);
 	cr_assert_eq(strncmp(a, "MESH-", 5), 0);
-	for (size_t i = 5; i < NET_TOKEN_SHORT_CODE_LEN; i++) {
+	for (size_t i = 5; i < NODE_TOKEN_SHORT_CODE_LEN; i++) {
 		if (i == 9 || i == 14)
 			cr_assert_eq(a[i], '-');
 		else
@@ -571,89 +571,89 @@ Test(net_token, short_code_shape_and_sensitivity)
 	}
 	/* Any change to the code, here the issuer's key or the mac, changes it. */
 	t.node_pub[31] ^= 1;
-	cr_assert_eq(net_token_short_code(b, NULL, &t), NET_TOKEN_OK);
+	cr_assert_eq(node_token_short_code(b, NULL, &t), NODE_TOKEN_OK);
 	cr_assert_str_neq(a, b);
 	t.node_pub[31] ^= 1;
 	t.mac[0] ^= 1;
-	cr_assert_eq(net_token_short_code(b, NULL, &t), NET_TOKEN_OK);
+	cr_assert_eq(node_token_short_code(b, NULL, &t), NODE_TOKEN_OK);
 	cr_assert_str_neq(a, b);
 }
 
 /* --- A whole join ----------------------------------------------------------------- */
 
 struct t_join {
-	struct net_e2e_keypair issuer, joiner;
-	struct net_e2e_handshake hi, hr;
-	struct net_e2e_session si, sr;
-	uint8_t init[NET_E2E_INIT_LEN], resp[NET_E2E_RESPONSE_LEN];
+	struct node_e2e_keypair issuer, joiner;
+	struct node_e2e_handshake hi, hr;
+	struct node_e2e_session si, sr;
+	uint8_t init[NODE_E2E_INIT_LEN], resp[NODE_E2E_RESPONSE_LEN];
 };
 
 /* t_join_start: the issuer (node key 0x01..) prints a code, the joiner
  * decodes it and initiates to node_pub with its claim. */
-static void t_join_start(struct t_join *j, struct net_token *got, uint8_t claim[NET_TOKEN_CLAIM_LEN])
+static void t_join_start(struct t_join *j, struct node_token *got, uint8_t claim[NODE_TOKEN_CLAIM_LEN])
 {
-	struct net_token t;
-	char code[NET_TOKEN_MAX_CODE_LEN + 1];
+	struct node_token t;
+	char code[NODE_TOKEN_MAX_CODE_LEN + 1];
 	uint8_t priv[32], eph[32], ts[12];
 	t_fill(priv, sizeof priv, 0x01);
-	net_e2e_keypair_init(&j->issuer, priv);
+	node_e2e_keypair_init(&j->issuer, priv);
 	RAND_bytes(priv, sizeof priv);
-	net_e2e_keypair_init(&j->joiner, priv);
+	node_e2e_keypair_init(&j->joiner, priv);
 	t_base(&t);
 	size_t len = t_encode(code, &t);
-	cr_assert_eq(net_token_decode(got, NULL, code, len, T_NOW), NET_TOKEN_OK);
+	cr_assert_eq(node_token_decode(got, NULL, code, len, T_NOW), NODE_TOKEN_OK);
 	cr_assert_arr_eq(got->node_pub, j->issuer.pub, 32, "the code names the issuer's key");
-	net_token_claim(claim, got);
+	node_token_claim(claim, got);
 	RAND_bytes(eph, sizeof eph);
-	net_e2e_tai64n(ts, T_NOW, 0);
-	cr_assert_eq(net_e2e_init_create(&j->hi, j->init, &j->joiner, got->node_pub, eph, 1, ts, claim), NET_E2E_OK);
+	node_e2e_tai64n(ts, T_NOW, 0);
+	cr_assert_eq(node_e2e_init_create(&j->hi, j->init, &j->joiner, got->node_pub, eph, 1, ts, claim), NODE_E2E_OK);
 }
 
 /* t_join_answer: the issuer takes the claim from the initiation, derives the
  * PSK from its join secret and answers. */
 static int t_join_answer(struct t_join *j, uint64_t now)
 {
-	struct net_e2e_init_info info;
+	struct node_e2e_init_info info;
 	uint8_t secret[32], psk[32], eph[32];
 	t_secret(secret);
-	cr_assert_eq(net_e2e_init_consume(&j->hr, &info, &j->issuer, j->init, sizeof j->init), NET_E2E_OK);
+	cr_assert_eq(node_e2e_init_consume(&j->hr, &info, &j->issuer, j->init, sizeof j->init), NODE_E2E_OK);
 	cr_assert_arr_eq(info.remote_static, j->joiner.pub, 32, "the mesh learns the joiner's key");
-	int rc = net_token_claim_psk(psk, info.app, secret, "mesh-abc123", now);
-	if (rc != NET_TOKEN_OK)
+	int rc = node_token_claim_psk(psk, info.app, secret, "mesh-abc123", now);
+	if (rc != NODE_TOKEN_OK)
 		return rc;
 	RAND_bytes(eph, sizeof eph);
-	cr_assert_eq(net_e2e_response_create(&j->hr, j->resp, &j->sr, psk, eph, 2, 0), NET_E2E_OK);
-	return NET_TOKEN_OK;
+	cr_assert_eq(node_e2e_response_create(&j->hr, j->resp, &j->sr, psk, eph, 2, 0), NODE_E2E_OK);
+	return NODE_TOKEN_OK;
 }
 
-Test(net_token, a_joiner_with_the_code_completes_the_handshake)
+Test(node_token, a_joiner_with_the_code_completes_the_handshake)
 {
 	struct t_join j;
-	struct net_token got;
-	uint8_t claim[NET_TOKEN_CLAIM_LEN], psk[32], pkt[64], plain[64];
+	struct node_token got;
+	uint8_t claim[NODE_TOKEN_CLAIM_LEN], psk[32], pkt[64], plain[64];
 	size_t n, m;
 	t_join_start(&j, &got, claim);
-	cr_assert_eq(t_join_answer(&j, T_NOW), NET_TOKEN_OK);
-	cr_assert_eq(net_token_join_psk(psk, got.invite_key), NET_TOKEN_OK);
-	cr_assert_eq(net_e2e_response_consume(&j.hi, &j.si, j.resp, sizeof j.resp, psk, 0), NET_E2E_OK);
+	cr_assert_eq(t_join_answer(&j, T_NOW), NODE_TOKEN_OK);
+	cr_assert_eq(node_token_join_psk(psk, got.invite_key), NODE_TOKEN_OK);
+	cr_assert_eq(node_e2e_response_consume(&j.hi, &j.si, j.resp, sizeof j.resp, psk, 0), NODE_E2E_OK);
 	/* The joiner's first packet proves the key to the issuer. */
-	cr_assert_eq(net_e2e_encrypt(&j.si, pkt, sizeof pkt, &n, (const uint8_t *)"hi", 2, 0), NET_E2E_OK);
+	cr_assert_eq(node_e2e_encrypt(&j.si, pkt, sizeof pkt, &n, (const uint8_t *)"hi", 2, 0), NODE_E2E_OK);
 	cr_assert_not(j.sr.confirmed);
-	cr_assert_eq(net_e2e_decrypt(&j.sr, plain, sizeof plain, &m, pkt, n, 0), NET_E2E_OK);
+	cr_assert_eq(node_e2e_decrypt(&j.sr, plain, sizeof plain, &m, pkt, n, 0), NODE_E2E_OK);
 	cr_assert(j.sr.confirmed, "joiner admitted");
 }
 
-Test(net_token, a_joiner_with_a_wrong_key_or_edited_dates_fails)
+Test(node_token, a_joiner_with_a_wrong_key_or_edited_dates_fails)
 {
 	struct t_join j;
-	struct net_token got;
-	uint8_t claim[NET_TOKEN_CLAIM_LEN], psk[32];
+	struct node_token got;
+	uint8_t claim[NODE_TOKEN_CLAIM_LEN], psk[32];
 	/* Same claim, guessed key: the PSKs differ. */
 	t_join_start(&j, &got, claim);
-	cr_assert_eq(t_join_answer(&j, T_NOW), NET_TOKEN_OK);
+	cr_assert_eq(t_join_answer(&j, T_NOW), NODE_TOKEN_OK);
 	got.invite_key[0] ^= 1;
-	net_token_join_psk(psk, got.invite_key);
-	cr_assert_eq(net_e2e_response_consume(&j.hi, &j.si, j.resp, sizeof j.resp, psk, 0), NET_E2E_E_AUTH);
+	node_token_join_psk(psk, got.invite_key);
+	cr_assert_eq(node_e2e_response_consume(&j.hi, &j.si, j.resp, sizeof j.resp, psk, 0), NODE_E2E_E_AUTH);
 
 	/* The real key, but a claim with a later expiry: the mesh derives
 	 * another key from it, so the handshake fails. */
@@ -661,50 +661,50 @@ Test(net_token, a_joiner_with_a_wrong_key_or_edited_dates_fails)
 	claim[31] += 1;
 	uint8_t eph[32], ts[12] = { 0 };
 	RAND_bytes(eph, sizeof eph);
-	cr_assert_eq(net_e2e_init_create(&j.hi, j.init, &j.joiner, got.node_pub, eph, 1, ts, claim), NET_E2E_OK);
-	cr_assert_eq(t_join_answer(&j, T_NOW), NET_TOKEN_OK);
-	net_token_join_psk(psk, got.invite_key);
-	cr_assert_eq(net_e2e_response_consume(&j.hi, &j.si, j.resp, sizeof j.resp, psk, 0), NET_E2E_E_AUTH);
+	cr_assert_eq(node_e2e_init_create(&j.hi, j.init, &j.joiner, got.node_pub, eph, 1, ts, claim), NODE_E2E_OK);
+	cr_assert_eq(t_join_answer(&j, T_NOW), NODE_TOKEN_OK);
+	node_token_join_psk(psk, got.invite_key);
+	cr_assert_eq(node_e2e_response_consume(&j.hi, &j.si, j.resp, sizeof j.resp, psk, 0), NODE_E2E_E_AUTH);
 }
 
-Test(net_token, the_mesh_refuses_expired_and_impossible_claims)
+Test(node_token, the_mesh_refuses_expired_and_impossible_claims)
 {
 	struct t_join j;
-	struct net_token got;
-	uint8_t claim[NET_TOKEN_CLAIM_LEN], secret[32], psk[32];
+	struct node_token got;
+	uint8_t claim[NODE_TOKEN_CLAIM_LEN], secret[32], psk[32];
 	t_join_start(&j, &got, claim);
-	cr_assert_eq(t_join_answer(&j, got.expires_at), NET_TOKEN_E_EXPIRED);
+	cr_assert_eq(t_join_answer(&j, got.expires_at), NODE_TOKEN_E_EXPIRED);
 	t_secret(secret);
 	memset(psk, 0xee, sizeof psk);
-	cr_assert_eq(net_token_claim_psk(psk, claim, secret, "mesh-abc123", got.created_at - 301),
-	             NET_TOKEN_E_NOT_YET_VALID);
+	cr_assert_eq(node_token_claim_psk(psk, claim, secret, "mesh-abc123", got.created_at - 301),
+	             NODE_TOKEN_E_NOT_YET_VALID);
 	for (size_t i = 0; i < 32; i++)
 		cr_assert_eq(psk[i], 0, "psk wiped on refusal");
 	memset(claim, 0, 16);
-	cr_assert_eq(net_token_claim_psk(psk, claim, secret, "mesh-abc123", T_NOW), NET_TOKEN_E_BAD_FIELD,
+	cr_assert_eq(node_token_claim_psk(psk, claim, secret, "mesh-abc123", T_NOW), NODE_TOKEN_E_BAD_FIELD,
 	             "zero invite id");
-	net_token_claim(claim, &got);
+	node_token_claim(claim, &got);
 	memset(claim + 24, 0xff, 8);
-	cr_assert_eq(net_token_claim_psk(psk, claim, secret, "mesh-abc123", T_NOW), NET_TOKEN_E_BAD_FIELD,
+	cr_assert_eq(node_token_claim_psk(psk, claim, secret, "mesh-abc123", T_NOW), NODE_TOKEN_E_BAD_FIELD,
 	             "lifetime beyond the limit");
 }
 
 /* --- Misc ---------------------------------------------------------------------------- */
 
-Test(net_token, cleanup_wipes_the_invite_key)
+Test(node_token, cleanup_wipes_the_invite_key)
 {
-	struct net_token t;
-	static const struct net_token zero;
-	char code[NET_TOKEN_MAX_CODE_LEN + 1];
+	struct node_token t;
+	static const struct node_token zero;
+	char code[NODE_TOKEN_MAX_CODE_LEN + 1];
 	t_base(&t);
 	t_encode(code, &t);
-	net_token_cleanup(&t);
+	node_token_cleanup(&t);
 	cr_assert_arr_eq(&t, &zero, sizeof t);
 }
 
-Test(net_token, strerror_names_every_status)
+Test(node_token, strerror_names_every_status)
 {
-	for (int s = NET_TOKEN_E_INTERNAL; s <= NET_TOKEN_OK; s++)
-		cr_assert_str_neq(net_token_strerror(s), "unknown join code status", "status %d", s);
-	cr_assert_str_eq(net_token_strerror(-99), "unknown join code status");
+	for (int s = NODE_TOKEN_E_INTERNAL; s <= NODE_TOKEN_OK; s++)
+		cr_assert_str_neq(node_token_strerror(s), "unknown join code status", "status %d", s);
+	cr_assert_str_eq(node_token_strerror(-99), "unknown join code status");
 }

@@ -1,5 +1,5 @@
-/* Node state files: see tools/node.h. */
-#include "tools/node.h"
+/* node/state.c: state.json and $ATMOSPHERE_HOME (node/state.h). */
+#include "node/state.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -100,12 +100,12 @@ int node_state_load(struct node_state *st, char *err, size_t err_len)
 	st->created_at = get_u64(root, "created_at");
 	st->num_relays = st->num_stun = st->num_peers = st->num_invites = 0;
 	if (json_object_object_get_ex(root, "relays", &arr) && json_object_is_type(arr, json_type_array))
-		for (size_t i = 0; i < json_object_array_length(arr) && st->num_relays < NET_TOKEN_MAX_RELAYS; i++) {
+		for (size_t i = 0; i < json_object_array_length(arr) && st->num_relays < NODE_TOKEN_MAX_RELAYS; i++) {
 			v = json_object_array_get_idx(arr, i);
 			snprintf(st->relays[st->num_relays++], sizeof st->relays[0], "%s", json_object_get_string(v));
 		}
 	if (json_object_object_get_ex(root, "stun", &arr) && json_object_is_type(arr, json_type_array))
-		for (size_t i = 0; i < json_object_array_length(arr) && st->num_stun < NET_TOKEN_MAX_STUN; i++) {
+		for (size_t i = 0; i < json_object_array_length(arr) && st->num_stun < NODE_TOKEN_MAX_STUN; i++) {
 			v = json_object_array_get_idx(arr, i);
 			snprintf(st->stun[st->num_stun++], sizeof st->stun[0], "%s", json_object_get_string(v));
 		}
@@ -251,38 +251,4 @@ void node_state_wipe(struct node_state *st)
 {
 	OPENSSL_cleanse(st->secret, sizeof st->secret);
 	OPENSSL_cleanse(st->priv, sizeof st->priv);
-}
-
-int node_control_call(const struct node_state *st, const char *request, node_line_fn on_line, void *arg)
-{
-	char path[NODE_PATH_MAX];
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	node_control_path(st, path);
-	if (strlen(path) >= sizeof a.sun_path)
-		return -ENAMETOOLONG;
-	memcpy(a.sun_path, path, strlen(path) + 1);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
-	size_t rl = strlen(request);
-	if (write(fd, request, rl) != (ssize_t)rl || write(fd, "\n", 1) != 1) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
-	FILE *f = fdopen(fd, "r");
-	static char line[70000];
-	int ret = -EPIPE;
-	while (fgets(line, sizeof line, f)) {
-		ret = 0;
-		if (!on_line(line, arg))
-			break;
-	}
-	fclose(f);
-	return ret;
 }

@@ -6,11 +6,11 @@ Recomputes, from the documents' descriptions and with Python's own crypto
 ChaCha20-Poly1305) rather than the C code under test:
 
   * the e2e handshake and transport test vectors (printed as C arrays for
-    tests/net/test_e2e.c, and as hex for docs/E2E.md);
-  * the join-code test vector (tests/net/test_token.c, docs/TOKENS.md);
+    tests/node/test_e2e.c, and as hex for docs/E2E.md);
+  * the join-code test vector (tests/node/test_token.c, docs/TOKENS.md);
   * the join-code fuzz seeds and malformed files in tests/fuzz/corpus/token/.
 
-Run from anywhere: python3 tests/net/make_vectors.py [--write-corpus]. The
+Run from anywhere: python3 tests/node/make_vectors.py [--write-corpus]. The
 outputs are checked in; rerun only to change them."""
 import base64
 import hashlib

@@ -1,7 +1,6 @@
-#ifndef TOOLS_NODE_H
-#define TOOLS_NODE_H
-/* tools/node.h: the peer node behind `atmosphere init/serve/join/peers/
- * ping/send/recv` (shared inside tools/ only).
+#ifndef NODE_STATE_H
+#define NODE_STATE_H
+/* node/state.h: the peer node's state on disk.
  *
  * State lives in $ATMOSPHERE_HOME (default ~/.atmosphere, mode 0700) as one
  * JSON file, state.json (mode 0600): the mesh (id, name, join secret, relays,
@@ -14,42 +13,36 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "net/token.h"
-
-enum {
-	NODE_MAX_PEERS = 64,
-	NODE_MAX_INVITES = 16,
-	NODE_DEFAULT_PORT = 7777,
-	NODE_PATH_MAX = 512,
-};
+#include "node/token.h"
+#include "node/wire.h"
 
 struct node_known_peer {
-	char node_id[NET_TOKEN_MAX_ID_LEN + 1];
-	char name[NET_TOKEN_MAX_NAME_LEN + 1];
+	char node_id[NODE_TOKEN_MAX_ID_LEN + 1];
+	char name[NODE_TOKEN_MAX_NAME_LEN + 1];
 	uint8_t pub[32];
-	char endpoint[NET_TOKEN_MAX_ENDPOINT_LEN + 1];
-	char public_endpoint[NET_TOKEN_MAX_ENDPOINT_LEN + 1];
+	char endpoint[NODE_TOKEN_MAX_ENDPOINT_LEN + 1];
+	char public_endpoint[NODE_TOKEN_MAX_ENDPOINT_LEN + 1];
 };
 
 struct node_invite {
-	uint8_t id[NET_TOKEN_INVITE_ID_LEN];
+	uint8_t id[NODE_TOKEN_INVITE_ID_LEN];
 	uint64_t created_at, expires_at;
 };
 
 struct node_state {
 	char home[NODE_PATH_MAX];
 	bool have_mesh;
-	char mesh_id[NET_TOKEN_MAX_ID_LEN + 1];
-	char mesh_name[NET_TOKEN_MAX_NAME_LEN + 1];
-	uint8_t secret[NET_TOKEN_SECRET_LEN];
-	char relays[NET_TOKEN_MAX_RELAYS][NET_TOKEN_MAX_URL_LEN + 1];
+	char mesh_id[NODE_TOKEN_MAX_ID_LEN + 1];
+	char mesh_name[NODE_TOKEN_MAX_NAME_LEN + 1];
+	uint8_t secret[NODE_TOKEN_SECRET_LEN];
+	char relays[NODE_TOKEN_MAX_RELAYS][NODE_TOKEN_MAX_URL_LEN + 1];
 	size_t num_relays;
-	char stun[NET_TOKEN_MAX_STUN][NET_TOKEN_MAX_HOSTPORT_LEN + 1];
+	char stun[NODE_TOKEN_MAX_STUN][NODE_TOKEN_MAX_HOSTPORT_LEN + 1];
 	size_t num_stun;
 	char public_ip[48];
 	uint16_t port;
-	char node_id[NET_TOKEN_MAX_ID_LEN + 1];
-	char node_name[NET_TOKEN_MAX_NAME_LEN + 1];
+	char node_id[NODE_TOKEN_MAX_ID_LEN + 1];
+	char node_name[NODE_TOKEN_MAX_NAME_LEN + 1];
 	uint8_t priv[32];
 	uint8_t pub[32];
 	struct node_known_peer peers[NODE_MAX_PEERS];
@@ -80,22 +73,5 @@ void node_state_wipe(struct node_state *st);
 
 /* node_control_path: st->home + "/control.sock". */
 void node_control_path(const struct node_state *st, char out[NODE_PATH_MAX]);
-
-/* The daemon (node_daemon.c). join_code: a code to join with at start
- * (NULL for plain serve). Returns the exit code. */
-struct node_run_opts {
-	uint16_t port;
-	const char *join_code;
-	bool json_log;
-	unsigned punch_ms;       /* how long to try direct before saying "P2P failed"; 0: 3000 */
-};
-int node_run(struct node_state *st, const struct node_run_opts *o);
-
-/* node_control_call sends one request line to a running daemon and hands
- * every reply line to on_line until it returns false or the daemon closes.
- * Returns 0, -ENOENT/-ECONNREFUSED when no daemon runs, -EPIPE when it
- * answered nothing, or -errno. */
-typedef bool (*node_line_fn)(const char *line, void *arg);
-int node_control_call(const struct node_state *st, const char *request, node_line_fn on_line, void *arg);
 
 #endif

@@ -1,6 +1,6 @@
-/* Tests for net/e2e.h: the handshake, the transport, the docs/E2E.md vectors.
+/* Tests for node/e2e.h: the handshake, the transport, the docs/E2E.md vectors.
  *
- * The vectors come from tests/net/make_vectors.py, an independent Python
+ * The vectors come from tests/node/make_vectors.py, an independent Python
  * implementation of docs/E2E.md (hashlib/hmac and the `cryptography`
  * package), not from the C code under test. Inputs: static private keys
  * 0x01..0x20 (initiator) and 0x21..0x40 (responder), ephemeral private keys
@@ -12,10 +12,10 @@
 #include <string.h>
 
 #include "net/bssl.h"
-#include "net/e2e.h"
-#include "net/token.h"
+#include "node/e2e.h"
+#include "node/token.h"
 
-/* --- Vectors from tests/net/make_vectors.py -------------------------------- */
+/* --- Vectors from tests/node/make_vectors.py -------------------------------- */
 
 static const uint8_t v_s_i_pub[32] = {
 	0x07, 0xa3, 0x7c, 0xbc, 0x14, 0x20, 0x93, 0xc8, 0xb7, 0x55, 0xdc, 0x1b,
@@ -107,51 +107,51 @@ static void t_fill(uint8_t *p, size_t n, uint8_t first)
 }
 
 struct t_pair {
-	struct net_e2e_keypair ki, kr;
-	struct net_e2e_handshake hi, hr;
-	struct net_e2e_session si, sr;
-	uint8_t psk[NET_E2E_KEY_LEN];
-	uint8_t init[NET_E2E_INIT_LEN], resp[NET_E2E_RESPONSE_LEN];
-	struct net_e2e_init_info info;
+	struct node_e2e_keypair ki, kr;
+	struct node_e2e_handshake hi, hr;
+	struct node_e2e_session si, sr;
+	uint8_t psk[NODE_E2E_KEY_LEN];
+	uint8_t init[NODE_E2E_INIT_LEN], resp[NODE_E2E_RESPONSE_LEN];
+	struct node_e2e_init_info info;
 };
 
 /* t_vector_inputs sets up the fixed keys of the vectors. */
 static void t_vector_inputs(struct t_pair *p)
 {
-	uint8_t priv[NET_E2E_KEY_LEN];
+	uint8_t priv[NODE_E2E_KEY_LEN];
 	memset(p, 0, sizeof *p);
 	t_fill(priv, sizeof priv, 0x01);
-	net_e2e_keypair_init(&p->ki, priv);
+	node_e2e_keypair_init(&p->ki, priv);
 	t_fill(priv, sizeof priv, 0x21);
-	net_e2e_keypair_init(&p->kr, priv);
+	node_e2e_keypair_init(&p->kr, priv);
 	t_fill(p->psk, sizeof p->psk, 0x81);
 }
 
-static void t_timestamp(uint8_t ts[NET_E2E_TIMESTAMP_LEN])
+static void t_timestamp(uint8_t ts[NODE_E2E_TIMESTAMP_LEN])
 {
-	net_e2e_tai64n(ts, 1700000000, 123456789);
+	node_e2e_tai64n(ts, 1700000000, 123456789);
 }
 
 /* t_initiate writes the vector initiation into p->init. */
 static void t_initiate(struct t_pair *p)
 {
-	uint8_t eph[NET_E2E_KEY_LEN], ts[NET_E2E_TIMESTAMP_LEN], app[NET_E2E_INIT_APP_LEN];
+	uint8_t eph[NODE_E2E_KEY_LEN], ts[NODE_E2E_TIMESTAMP_LEN], app[NODE_E2E_INIT_APP_LEN];
 	t_fill(eph, sizeof eph, 0x41);
 	t_fill(app, sizeof app, 0xc0);
 	t_timestamp(ts);
-	int rc = net_e2e_init_create(&p->hi, p->init, &p->ki, p->kr.pub, eph, 0x11223344, ts, app);
-	cr_assert_eq(rc, NET_E2E_OK, "init_create: %s", net_e2e_strerror(rc));
+	int rc = node_e2e_init_create(&p->hi, p->init, &p->ki, p->kr.pub, eph, 0x11223344, ts, app);
+	cr_assert_eq(rc, NODE_E2E_OK, "init_create: %s", node_e2e_strerror(rc));
 }
 
 /* t_respond consumes p->init and writes the vector response into p->resp. */
-static void t_respond(struct t_pair *p, const uint8_t psk[NET_E2E_KEY_LEN])
+static void t_respond(struct t_pair *p, const uint8_t psk[NODE_E2E_KEY_LEN])
 {
-	uint8_t eph[NET_E2E_KEY_LEN];
-	int rc = net_e2e_init_consume(&p->hr, &p->info, &p->kr, p->init, sizeof p->init);
-	cr_assert_eq(rc, NET_E2E_OK, "init_consume: %s", net_e2e_strerror(rc));
+	uint8_t eph[NODE_E2E_KEY_LEN];
+	int rc = node_e2e_init_consume(&p->hr, &p->info, &p->kr, p->init, sizeof p->init);
+	cr_assert_eq(rc, NODE_E2E_OK, "init_consume: %s", node_e2e_strerror(rc));
 	t_fill(eph, sizeof eph, 0x61);
-	rc = net_e2e_response_create(&p->hr, p->resp, &p->sr, psk, eph, 0x55667788, 0);
-	cr_assert_eq(rc, NET_E2E_OK, "response_create: %s", net_e2e_strerror(rc));
+	rc = node_e2e_response_create(&p->hr, p->resp, &p->sr, psk, eph, 0x55667788, 0);
+	cr_assert_eq(rc, NODE_E2E_OK, "response_create: %s", node_e2e_strerror(rc));
 }
 
 /* t_handshake runs the vector handshake to two sessions. */
@@ -160,54 +160,54 @@ static void t_handshake(struct t_pair *p)
 	t_vector_inputs(p);
 	t_initiate(p);
 	t_respond(p, p->psk);
-	int rc = net_e2e_response_consume(&p->hi, &p->si, p->resp, sizeof p->resp, p->psk, 0);
-	cr_assert_eq(rc, NET_E2E_OK, "response_consume: %s", net_e2e_strerror(rc));
+	int rc = node_e2e_response_consume(&p->hi, &p->si, p->resp, sizeof p->resp, p->psk, 0);
+	cr_assert_eq(rc, NODE_E2E_OK, "response_consume: %s", node_e2e_strerror(rc));
 }
 
 /* t_random_handshake: fresh random keys, indices and PSK. */
 static void t_random_handshake(struct t_pair *p)
 {
-	uint8_t priv[NET_E2E_KEY_LEN], eph[NET_E2E_KEY_LEN], ts[NET_E2E_TIMESTAMP_LEN] = { 0 };
+	uint8_t priv[NODE_E2E_KEY_LEN], eph[NODE_E2E_KEY_LEN], ts[NODE_E2E_TIMESTAMP_LEN] = { 0 };
 	uint32_t idx[2];
 	memset(p, 0, sizeof *p);
 	RAND_bytes(priv, sizeof priv);
-	net_e2e_keypair_init(&p->ki, priv);
+	node_e2e_keypair_init(&p->ki, priv);
 	RAND_bytes(priv, sizeof priv);
-	net_e2e_keypair_init(&p->kr, priv);
+	node_e2e_keypair_init(&p->kr, priv);
 	RAND_bytes(p->psk, sizeof p->psk);
 	RAND_bytes((uint8_t *)idx, sizeof idx);
 	RAND_bytes(eph, sizeof eph);
-	cr_assert_eq(net_e2e_init_create(&p->hi, p->init, &p->ki, p->kr.pub, eph, idx[0], ts, NULL), NET_E2E_OK);
-	cr_assert_eq(net_e2e_init_consume(&p->hr, &p->info, &p->kr, p->init, sizeof p->init), NET_E2E_OK);
+	cr_assert_eq(node_e2e_init_create(&p->hi, p->init, &p->ki, p->kr.pub, eph, idx[0], ts, NULL), NODE_E2E_OK);
+	cr_assert_eq(node_e2e_init_consume(&p->hr, &p->info, &p->kr, p->init, sizeof p->init), NODE_E2E_OK);
 	RAND_bytes(eph, sizeof eph);
-	cr_assert_eq(net_e2e_response_create(&p->hr, p->resp, &p->sr, p->psk, eph, idx[1], 0), NET_E2E_OK);
-	cr_assert_eq(net_e2e_response_consume(&p->hi, &p->si, p->resp, sizeof p->resp, p->psk, 0), NET_E2E_OK);
+	cr_assert_eq(node_e2e_response_create(&p->hr, p->resp, &p->sr, p->psk, eph, idx[1], 0), NODE_E2E_OK);
+	cr_assert_eq(node_e2e_response_consume(&p->hi, &p->si, p->resp, sizeof p->resp, p->psk, 0), NODE_E2E_OK);
 }
 
-static size_t t_seal(struct net_e2e_session *s, uint8_t *out, size_t cap, const char *text, uint64_t now)
+static size_t t_seal(struct node_e2e_session *s, uint8_t *out, size_t cap, const char *text, uint64_t now)
 {
 	size_t n = 0;
-	int rc = net_e2e_encrypt(s, out, cap, &n, (const uint8_t *)text, strlen(text), now);
-	cr_assert_eq(rc, NET_E2E_OK, "encrypt: %s", net_e2e_strerror(rc));
+	int rc = node_e2e_encrypt(s, out, cap, &n, (const uint8_t *)text, strlen(text), now);
+	cr_assert_eq(rc, NODE_E2E_OK, "encrypt: %s", node_e2e_strerror(rc));
 	return n;
 }
 
-static void t_open_expect(struct net_e2e_session *s, const uint8_t *pkt, size_t len, const char *want)
+static void t_open_expect(struct node_e2e_session *s, const uint8_t *pkt, size_t len, const char *want)
 {
 	uint8_t plain[256];
 	size_t n = 0;
-	int rc = net_e2e_decrypt(s, plain, sizeof plain, &n, pkt, len, 0);
-	cr_assert_eq(rc, NET_E2E_OK, "decrypt: %s", net_e2e_strerror(rc));
+	int rc = node_e2e_decrypt(s, plain, sizeof plain, &n, pkt, len, 0);
+	cr_assert_eq(rc, NODE_E2E_OK, "decrypt: %s", node_e2e_strerror(rc));
 	cr_assert_eq(n, strlen(want));
 	cr_assert_arr_eq(plain, want, n);
 }
 
 /* --- Vectors (docs/E2E.md) -------------------------------------------------- */
 
-Test(net_e2e, vectors_keys_and_timestamp)
+Test(node_e2e, vectors_keys_and_timestamp)
 {
 	struct t_pair p;
-	uint8_t ts[NET_E2E_TIMESTAMP_LEN];
+	uint8_t ts[NODE_E2E_TIMESTAMP_LEN];
 	t_vector_inputs(&p);
 	cr_assert_arr_eq(p.ki.pub, v_s_i_pub, 32, "initiator static public key");
 	cr_assert_arr_eq(p.kr.pub, v_s_r_pub, 32, "responder static public key");
@@ -215,7 +215,7 @@ Test(net_e2e, vectors_keys_and_timestamp)
 	cr_assert_arr_eq(ts, v_timestamp, sizeof ts);
 }
 
-Test(net_e2e, vectors_initiation_byte_for_byte)
+Test(node_e2e, vectors_initiation_byte_for_byte)
 {
 	struct t_pair p;
 	t_vector_inputs(&p);
@@ -225,13 +225,13 @@ Test(net_e2e, vectors_initiation_byte_for_byte)
 	cr_assert_arr_eq(p.init + 8, v_e_i_pub, 32, "ephemeral in the clear");
 }
 
-Test(net_e2e, vectors_initiation_consumed)
+Test(node_e2e, vectors_initiation_consumed)
 {
 	struct t_pair p;
-	uint8_t app[NET_E2E_INIT_APP_LEN];
+	uint8_t app[NODE_E2E_INIT_APP_LEN];
 	t_vector_inputs(&p);
 	memcpy(p.init, v_init, sizeof v_init);
-	cr_assert_eq(net_e2e_init_consume(&p.hr, &p.info, &p.kr, p.init, sizeof p.init), NET_E2E_OK);
+	cr_assert_eq(node_e2e_init_consume(&p.hr, &p.info, &p.kr, p.init, sizeof p.init), NODE_E2E_OK);
 	cr_assert_arr_eq(p.info.remote_static, v_s_i_pub, 32);
 	cr_assert_arr_eq(p.info.timestamp, v_timestamp, 12);
 	t_fill(app, sizeof app, 0xc0);
@@ -239,7 +239,7 @@ Test(net_e2e, vectors_initiation_consumed)
 	cr_assert_eq(p.info.sender_index, 0x11223344u);
 }
 
-Test(net_e2e, vectors_response_byte_for_byte)
+Test(node_e2e, vectors_response_byte_for_byte)
 {
 	struct t_pair p;
 	t_vector_inputs(&p);
@@ -257,14 +257,14 @@ Test(net_e2e, vectors_response_byte_for_byte)
 	cr_assert_eq(p.sr.remote_index, 0x11223344u);
 }
 
-Test(net_e2e, vectors_response_consumed_and_transport)
+Test(node_e2e, vectors_response_consumed_and_transport)
 {
 	struct t_pair p;
 	uint8_t pkt[64];
 	t_vector_inputs(&p);
 	t_initiate(&p);
-	int rc = net_e2e_response_consume(&p.hi, &p.si, v_response, sizeof v_response, p.psk, 0);
-	cr_assert_eq(rc, NET_E2E_OK, "%s", net_e2e_strerror(rc));
+	int rc = node_e2e_response_consume(&p.hi, &p.si, v_response, sizeof v_response, p.psk, 0);
+	cr_assert_eq(rc, NODE_E2E_OK, "%s", node_e2e_strerror(rc));
 	cr_assert_arr_eq(p.si.send_key, v_key_i2r, 32);
 	cr_assert_arr_eq(p.si.recv_key, v_key_r2i, 32);
 	cr_assert_arr_eq(p.si.handshake_hash, v_handshake_hash, 32);
@@ -278,7 +278,7 @@ Test(net_e2e, vectors_response_consumed_and_transport)
 	cr_assert_arr_eq(pkt, v_data_i2r_keepalive, n, "keepalive, counter 1");
 }
 
-Test(net_e2e, vectors_responder_transport)
+Test(node_e2e, vectors_responder_transport)
 {
 	struct t_pair p;
 	uint8_t pkt[64];
@@ -292,61 +292,61 @@ Test(net_e2e, vectors_responder_transport)
 
 /* --- Round trips ------------------------------------------------------------------ */
 
-Test(net_e2e, round_trip_both_directions_all_sizes)
+Test(node_e2e, round_trip_both_directions_all_sizes)
 {
 	struct t_pair p;
-	enum { CAP = NET_E2E_MAX_PACKET_LEN };
+	enum { CAP = NODE_E2E_MAX_PACKET_LEN };
 	uint8_t *msg = malloc(CAP), *pkt = malloc(CAP), *back = malloc(CAP);
-	const size_t sizes[] = { 0, 1, 15, 16, 17, 63, 64, 1200, 1400, NET_E2E_MAX_PLAINTEXT_LEN };
+	const size_t sizes[] = { 0, 1, 15, 16, 17, 63, 64, 1200, 1400, NODE_E2E_MAX_PLAINTEXT_LEN };
 	t_random_handshake(&p);
 	cr_assert_arr_eq(p.si.handshake_hash, p.sr.handshake_hash, 32, "both ends agree on the transcript");
 	cr_assert_arr_eq(p.sr.remote_static, p.ki.pub, 32, "responder learned the initiator's key");
 	for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
 		for (int dir = 0; dir < 2; dir++) {
-			struct net_e2e_session *tx = dir ? &p.sr : &p.si, *rx = dir ? &p.si : &p.sr;
+			struct node_e2e_session *tx = dir ? &p.sr : &p.si, *rx = dir ? &p.si : &p.sr;
 			size_t n = 0, m = 0;
 			RAND_bytes(msg, sizes[k]);
-			int rc = net_e2e_encrypt(tx, pkt, CAP, &n, msg, sizes[k], 1000);
-			cr_assert_eq(rc, NET_E2E_OK, "size %zu dir %d: %s", sizes[k], dir, net_e2e_strerror(rc));
-			cr_assert_eq(n, sizes[k] + NET_E2E_DATA_OVERHEAD);
-			rc = net_e2e_decrypt(rx, back, CAP, &m, pkt, n, 1000);
-			cr_assert_eq(rc, NET_E2E_OK, "size %zu dir %d: %s", sizes[k], dir, net_e2e_strerror(rc));
+			int rc = node_e2e_encrypt(tx, pkt, CAP, &n, msg, sizes[k], 1000);
+			cr_assert_eq(rc, NODE_E2E_OK, "size %zu dir %d: %s", sizes[k], dir, node_e2e_strerror(rc));
+			cr_assert_eq(n, sizes[k] + NODE_E2E_DATA_OVERHEAD);
+			rc = node_e2e_decrypt(rx, back, CAP, &m, pkt, n, 1000);
+			cr_assert_eq(rc, NODE_E2E_OK, "size %zu dir %d: %s", sizes[k], dir, node_e2e_strerror(rc));
 			cr_assert_eq(m, sizes[k]);
 			cr_assert_arr_eq(back, msg, m, "size %zu dir %d", sizes[k], dir);
 		}
 	}
 	size_t n = 0;
-	cr_assert_eq(net_e2e_encrypt(&p.si, pkt, CAP, &n, msg, NET_E2E_MAX_PLAINTEXT_LEN + 1, 0), NET_E2E_E_INVALID);
-	cr_assert_eq(net_e2e_encrypt(&p.si, pkt, 10 + NET_E2E_DATA_OVERHEAD - 1, &n, msg, 10, 0), NET_E2E_E_NO_ROOM);
+	cr_assert_eq(node_e2e_encrypt(&p.si, pkt, CAP, &n, msg, NODE_E2E_MAX_PLAINTEXT_LEN + 1, 0), NODE_E2E_E_INVALID);
+	cr_assert_eq(node_e2e_encrypt(&p.si, pkt, 10 + NODE_E2E_DATA_OVERHEAD - 1, &n, msg, 10, 0), NODE_E2E_E_NO_ROOM);
 	free(msg);
 	free(pkt);
 	free(back);
 }
 
-Test(net_e2e, members_with_the_mesh_psk_complete)
+Test(node_e2e, members_with_the_mesh_psk_complete)
 {
-	uint8_t secret[NET_TOKEN_SECRET_LEN], psk_i[32], psk_r[32];
+	uint8_t secret[NODE_TOKEN_SECRET_LEN], psk_i[32], psk_r[32];
 	struct t_pair p;
 	t_fill(secret, sizeof secret, 0xa0);
-	cr_assert_eq(net_token_mesh_psk(psk_i, secret), NET_TOKEN_OK);
-	cr_assert_eq(net_token_mesh_psk(psk_r, secret), NET_TOKEN_OK);
+	cr_assert_eq(node_token_mesh_psk(psk_i, secret), NODE_TOKEN_OK);
+	cr_assert_eq(node_token_mesh_psk(psk_r, secret), NODE_TOKEN_OK);
 	t_vector_inputs(&p);
 	t_initiate(&p);
 	t_respond(&p, psk_r);
-	cr_assert_eq(net_e2e_response_consume(&p.hi, &p.si, p.resp, sizeof p.resp, psk_i, 0), NET_E2E_OK);
+	cr_assert_eq(node_e2e_response_consume(&p.hi, &p.si, p.resp, sizeof p.resp, psk_i, 0), NODE_E2E_OK);
 }
 
-Test(net_e2e, different_mesh_secret_fails_and_keeps_handshake)
+Test(node_e2e, different_mesh_secret_fails_and_keeps_handshake)
 {
-	uint8_t secret_a[NET_TOKEN_SECRET_LEN], secret_b[NET_TOKEN_SECRET_LEN], psk_a[32], psk_b[32];
+	uint8_t secret_a[NODE_TOKEN_SECRET_LEN], secret_b[NODE_TOKEN_SECRET_LEN], psk_a[32], psk_b[32];
 	struct t_pair p;
-	struct net_e2e_handshake saved;
-	struct net_e2e_session s;
+	struct node_e2e_handshake saved;
+	struct node_e2e_session s;
 	t_fill(secret_a, sizeof secret_a, 0xa0);
 	memcpy(secret_b, secret_a, sizeof secret_b);
 	secret_b[31] ^= 1;
-	net_token_mesh_psk(psk_a, secret_a);
-	net_token_mesh_psk(psk_b, secret_b);
+	node_token_mesh_psk(psk_a, secret_a);
+	node_token_mesh_psk(psk_b, secret_b);
 	t_vector_inputs(&p);
 	t_initiate(&p);
 	saved = p.hi;
@@ -354,13 +354,13 @@ Test(net_e2e, different_mesh_secret_fails_and_keeps_handshake)
 	 * and its pending handshake survives the bad response. */
 	t_respond(&p, psk_b);
 	memset(&s, 0x5a, sizeof s);
-	struct net_e2e_session before = s;
-	cr_assert_eq(net_e2e_response_consume(&p.hi, &s, p.resp, sizeof p.resp, psk_a, 0), NET_E2E_E_AUTH);
+	struct node_e2e_session before = s;
+	cr_assert_eq(node_e2e_response_consume(&p.hi, &s, p.resp, sizeof p.resp, psk_a, 0), NODE_E2E_E_AUTH);
 	cr_assert_arr_eq(&s, &before, sizeof s, "no session on failure");
 	cr_assert_arr_eq(&p.hi, &saved, sizeof saved, "handshake unchanged on failure");
 	/* The genuine response still completes it. */
 	t_respond(&p, psk_a);
-	cr_assert_eq(net_e2e_response_consume(&p.hi, &s, p.resp, sizeof p.resp, psk_a, 0), NET_E2E_OK);
+	cr_assert_eq(node_e2e_response_consume(&p.hi, &s, p.resp, sizeof p.resp, psk_a, 0), NODE_E2E_OK);
 }
 
 /* --- Tampering ---------------------------------------------------------------------- */
@@ -377,69 +377,69 @@ static void t_fix_mac1(uint8_t *msg, size_t len, const uint8_t receiver_pub[32])
 	SHA256_Update(&c, "mac1----", 8);
 	SHA256_Update(&c, receiver_pub, 32);
 	SHA256_Final(key, &c);
-	HMAC(EVP_sha256(), key, 32, msg, len - NET_E2E_MAC1_LEN, full, &full_len);
-	memcpy(msg + len - NET_E2E_MAC1_LEN, full, NET_E2E_MAC1_LEN);
+	HMAC(EVP_sha256(), key, 32, msg, len - NODE_E2E_MAC1_LEN, full, &full_len);
+	memcpy(msg + len - NODE_E2E_MAC1_LEN, full, NODE_E2E_MAC1_LEN);
 }
 
-Test(net_e2e, every_tampered_initiation_byte_fails)
+Test(node_e2e, every_tampered_initiation_byte_fails)
 {
 	struct t_pair p;
 	t_vector_inputs(&p);
 	t_initiate(&p);
-	for (size_t i = 0; i < NET_E2E_INIT_LEN; i++) {
+	for (size_t i = 0; i < NODE_E2E_INIT_LEN; i++) {
 		for (int fix = 0; fix < 2; fix++) {
-			uint8_t msg[NET_E2E_INIT_LEN];
-			struct net_e2e_handshake hs;
-			struct net_e2e_init_info info;
+			uint8_t msg[NODE_E2E_INIT_LEN];
+			struct node_e2e_handshake hs;
+			struct node_e2e_init_info info;
 			memcpy(msg, p.init, sizeof msg);
 			msg[i] ^= 0x01;
 			if (fix)
 				t_fix_mac1(msg, sizeof msg, p.kr.pub);
-			if (fix && i >= NET_E2E_INIT_LEN - NET_E2E_MAC1_LEN)
+			if (fix && i >= NODE_E2E_INIT_LEN - NODE_E2E_MAC1_LEN)
 				continue; /* the fix undid the change */
-			int rc = net_e2e_init_consume(&hs, &info, &p.kr, msg, sizeof msg);
+			int rc = node_e2e_init_consume(&hs, &info, &p.kr, msg, sizeof msg);
 			cr_assert_lt(rc, 0, "byte %zu (mac1 %s) accepted", i, fix ? "fixed" : "stale");
 			if (!fix && i >= 4)
-				cr_assert_eq(rc, NET_E2E_E_BAD_MAC1, "byte %zu: %s", i, net_e2e_strerror(rc));
+				cr_assert_eq(rc, NODE_E2E_E_BAD_MAC1, "byte %zu: %s", i, node_e2e_strerror(rc));
 			if (fix && i >= 4)
-				cr_assert(rc == NET_E2E_E_AUTH || rc == NET_E2E_E_BAD_KEY, "byte %zu: %s", i,
-				          net_e2e_strerror(rc));
+				cr_assert(rc == NODE_E2E_E_AUTH || rc == NODE_E2E_E_BAD_KEY, "byte %zu: %s", i,
+				          node_e2e_strerror(rc));
 		}
 	}
 }
 
-Test(net_e2e, every_tampered_response_byte_fails)
+Test(node_e2e, every_tampered_response_byte_fails)
 {
 	struct t_pair p;
 	t_vector_inputs(&p);
 	t_initiate(&p);
 	t_respond(&p, p.psk);
-	struct net_e2e_handshake saved = p.hi;
-	for (size_t i = 0; i < NET_E2E_RESPONSE_LEN; i++) {
+	struct node_e2e_handshake saved = p.hi;
+	for (size_t i = 0; i < NODE_E2E_RESPONSE_LEN; i++) {
 		for (int fix = 0; fix < 2; fix++) {
-			uint8_t msg[NET_E2E_RESPONSE_LEN];
-			struct net_e2e_session s;
+			uint8_t msg[NODE_E2E_RESPONSE_LEN];
+			struct node_e2e_session s;
 			memcpy(msg, p.resp, sizeof msg);
 			msg[i] ^= 0x80;
 			if (fix)
 				t_fix_mac1(msg, sizeof msg, p.ki.pub);
-			if (fix && i >= NET_E2E_RESPONSE_LEN - NET_E2E_MAC1_LEN)
+			if (fix && i >= NODE_E2E_RESPONSE_LEN - NODE_E2E_MAC1_LEN)
 				continue;
-			int rc = net_e2e_response_consume(&p.hi, &s, msg, sizeof msg, p.psk, 0);
+			int rc = node_e2e_response_consume(&p.hi, &s, msg, sizeof msg, p.psk, 0);
 			cr_assert_lt(rc, 0, "byte %zu (mac1 %s) accepted", i, fix ? "fixed" : "stale");
 			cr_assert_arr_eq(&p.hi, &saved, sizeof saved, "byte %zu changed the handshake", i);
 			if (i >= 8 && i < 12)
-				cr_assert_eq(rc, NET_E2E_E_BAD_INDEX, "byte %zu: %s", i, net_e2e_strerror(rc));
+				cr_assert_eq(rc, NODE_E2E_E_BAD_INDEX, "byte %zu: %s", i, node_e2e_strerror(rc));
 			else if (fix && i >= 4)
-				cr_assert(rc == NET_E2E_E_AUTH || rc == NET_E2E_E_BAD_KEY, "byte %zu: %s", i,
-				          net_e2e_strerror(rc));
+				cr_assert(rc == NODE_E2E_E_AUTH || rc == NODE_E2E_E_BAD_KEY, "byte %zu: %s", i,
+				          node_e2e_strerror(rc));
 		}
 	}
-	struct net_e2e_session s;
-	cr_assert_eq(net_e2e_response_consume(&p.hi, &s, p.resp, sizeof p.resp, p.psk, 0), NET_E2E_OK);
+	struct node_e2e_session s;
+	cr_assert_eq(node_e2e_response_consume(&p.hi, &s, p.resp, sizeof p.resp, p.psk, 0), NODE_E2E_OK);
 }
 
-Test(net_e2e, every_tampered_data_byte_fails)
+Test(node_e2e, every_tampered_data_byte_fails)
 {
 	struct t_pair p;
 	uint8_t pkt[64], plain[64];
@@ -451,12 +451,12 @@ Test(net_e2e, every_tampered_data_byte_fails)
 			size_t m = 0;
 			memcpy(bad, pkt, n);
 			bad[i] ^= (uint8_t)(1u << bit);
-			int rc = net_e2e_decrypt(&p.sr, plain, sizeof plain, &m, bad, n, 0);
+			int rc = node_e2e_decrypt(&p.sr, plain, sizeof plain, &m, bad, n, 0);
 			/* cheap checks name their reason; the rest is the AEAD's */
-			int want = i < 4 ? NET_E2E_E_BAD_TYPE : i < 8 ? NET_E2E_E_BAD_INDEX : NET_E2E_E_AUTH;
-			if (i == 0 && rc == NET_E2E_E_BAD_LENGTH)
+			int want = i < 4 ? NODE_E2E_E_BAD_TYPE : i < 8 ? NODE_E2E_E_BAD_INDEX : NODE_E2E_E_AUTH;
+			if (i == 0 && rc == NODE_E2E_E_BAD_LENGTH)
 				want = rc; /* now a handshake type, of the wrong length */
-			cr_assert_eq(rc, want, "byte %zu bit %u: %s", i, bit, net_e2e_strerror(rc));
+			cr_assert_eq(rc, want, "byte %zu bit %u: %s", i, bit, node_e2e_strerror(rc));
 		}
 	}
 	cr_assert_not(p.sr.confirmed, "forgeries must not confirm the session");
@@ -466,7 +466,7 @@ Test(net_e2e, every_tampered_data_byte_fails)
 
 /* --- Replay window ------------------------------------------------------------------- */
 
-Test(net_e2e, replayed_packet_rejected)
+Test(node_e2e, replayed_packet_rejected)
 {
 	struct t_pair p;
 	uint8_t pkt[64], plain[64];
@@ -474,79 +474,79 @@ Test(net_e2e, replayed_packet_rejected)
 	t_handshake(&p);
 	size_t n = t_seal(&p.si, pkt, sizeof pkt, "once", 0);
 	t_open_expect(&p.sr, pkt, n, "once");
-	cr_assert_eq(net_e2e_decrypt(&p.sr, plain, sizeof plain, &m, pkt, n, 0), NET_E2E_E_REPLAY);
+	cr_assert_eq(node_e2e_decrypt(&p.sr, plain, sizeof plain, &m, pkt, n, 0), NODE_E2E_E_REPLAY);
 }
 
-Test(net_e2e, out_of_order_within_window_accepted_too_old_rejected)
+Test(node_e2e, out_of_order_within_window_accepted_too_old_rejected)
 {
-	enum { N = NET_REPLAY_WINDOW + 100 };
+	enum { N = NODE_REPLAY_WINDOW + 100 };
 	struct t_pair p;
-	uint8_t(*pkts)[NET_E2E_DATA_OVERHEAD + 8] = malloc(N * sizeof *pkts);
+	uint8_t(*pkts)[NODE_E2E_DATA_OVERHEAD + 8] = malloc(N * sizeof *pkts);
 	uint8_t plain[16];
 	size_t n = 0, m;
 	t_handshake(&p);
 	for (size_t i = 0; i < N; i++)
-		cr_assert_eq(net_e2e_encrypt(&p.si, pkts[i], sizeof pkts[i], &n, (const uint8_t *)"12345678", 8, 0),
-		             NET_E2E_OK);
+		cr_assert_eq(node_e2e_encrypt(&p.si, pkts[i], sizeof pkts[i], &n, (const uint8_t *)"12345678", 8, 0),
+		             NODE_E2E_OK);
 	/* Deliver the newest first, then the rest backwards: each one newer
 	 * than the window's edge is fresh once; older ones are too old. */
-	cr_assert_eq(net_e2e_decrypt(&p.sr, plain, sizeof plain, &m, pkts[N - 1], n, 0), NET_E2E_OK);
+	cr_assert_eq(node_e2e_decrypt(&p.sr, plain, sizeof plain, &m, pkts[N - 1], n, 0), NODE_E2E_OK);
 	for (size_t k = N - 1; k-- > 0;) {
-		int rc = net_e2e_decrypt(&p.sr, plain, sizeof plain, &m, pkts[k], n, 0);
-		if (N - 1 - k < NET_REPLAY_WINDOW)
-			cr_assert_eq(rc, NET_E2E_OK, "counter %zu: %s", k, net_e2e_strerror(rc));
+		int rc = node_e2e_decrypt(&p.sr, plain, sizeof plain, &m, pkts[k], n, 0);
+		if (N - 1 - k < NODE_REPLAY_WINDOW)
+			cr_assert_eq(rc, NODE_E2E_OK, "counter %zu: %s", k, node_e2e_strerror(rc));
 		else
-			cr_assert_eq(rc, NET_E2E_E_TOO_OLD, "counter %zu: %s", k, net_e2e_strerror(rc));
+			cr_assert_eq(rc, NODE_E2E_E_TOO_OLD, "counter %zu: %s", k, node_e2e_strerror(rc));
 	}
-	cr_assert_eq(net_e2e_decrypt(&p.sr, plain, sizeof plain, &m, pkts[N - 2], n, 0), NET_E2E_E_REPLAY);
+	cr_assert_eq(node_e2e_decrypt(&p.sr, plain, sizeof plain, &m, pkts[N - 2], n, 0), NODE_E2E_E_REPLAY);
 	free(pkts);
 }
 
 /* --- Rekey and expiry ---------------------------------------------------------------- */
 
-Test(net_e2e, counter_limits_set_rekey_then_refuse)
+Test(node_e2e, counter_limits_set_rekey_then_refuse)
 {
 	struct t_pair p;
 	uint8_t pkt[64], plain[64];
 	size_t n, m;
-	const struct net_e2e_limits lim = { .rekey_after_messages = 3, .reject_after_messages = 5,
-		                            .rekey_after_ms = NET_E2E_REKEY_AFTER_MS,
-		                            .reject_after_ms = NET_E2E_REJECT_AFTER_MS };
+	const struct node_e2e_limits lim = { .rekey_after_messages = 3, .reject_after_messages = 5,
+		                            .rekey_after_ms = NODE_E2E_REKEY_AFTER_MS,
+		                            .reject_after_ms = NODE_E2E_REJECT_AFTER_MS };
 	t_handshake(&p);
-	net_e2e_session_set_limits(&p.si, &lim);
+	node_e2e_session_set_limits(&p.si, &lim);
 	for (int i = 0; i < 5; i++) {
-		cr_assert_eq(net_e2e_needs_rekey(&p.si, 0), i >= 3, "after %d messages", i);
-		cr_assert_eq(net_e2e_encrypt(&p.si, pkt, sizeof pkt, &n, (const uint8_t *)"x", 1, 0), NET_E2E_OK);
+		cr_assert_eq(node_e2e_needs_rekey(&p.si, 0), i >= 3, "after %d messages", i);
+		cr_assert_eq(node_e2e_encrypt(&p.si, pkt, sizeof pkt, &n, (const uint8_t *)"x", 1, 0), NODE_E2E_OK);
 	}
-	cr_assert(net_e2e_needs_rekey(&p.si, 0));
-	cr_assert_eq(net_e2e_encrypt(&p.si, pkt, sizeof pkt, &n, (const uint8_t *)"x", 1, 0), NET_E2E_E_EXPIRED,
+	cr_assert(node_e2e_needs_rekey(&p.si, 0));
+	cr_assert_eq(node_e2e_encrypt(&p.si, pkt, sizeof pkt, &n, (const uint8_t *)"x", 1, 0), NODE_E2E_E_EXPIRED,
 	             "counter exhausted");
 	cr_assert_eq(p.si.send_counter, 5, "a refused send does not advance the counter");
 
 	/* A receiver refuses counters at its limit before any crypto. */
-	net_e2e_session_set_limits(&p.sr, &lim);
-	cr_assert_eq(net_e2e_decrypt(&p.sr, plain, sizeof plain, &m, pkt, n, 0), NET_E2E_OK, "counter 4");
+	node_e2e_session_set_limits(&p.sr, &lim);
+	cr_assert_eq(node_e2e_decrypt(&p.sr, plain, sizeof plain, &m, pkt, n, 0), NODE_E2E_OK, "counter 4");
 	pkt[8] = 5;
-	cr_assert_eq(net_e2e_decrypt(&p.sr, plain, sizeof plain, &m, pkt, n, 0), NET_E2E_E_EXPIRED);
+	cr_assert_eq(node_e2e_decrypt(&p.sr, plain, sizeof plain, &m, pkt, n, 0), NODE_E2E_E_EXPIRED);
 }
 
-Test(net_e2e, default_counter_limit_is_enforced)
+Test(node_e2e, default_counter_limit_is_enforced)
 {
 	struct t_pair p;
 	uint8_t pkt[64], plain[64];
 	size_t n, m;
 	t_handshake(&p);
-	p.si.send_counter = NET_E2E_REJECT_AFTER_MESSAGES - 1;
-	cr_assert(net_e2e_needs_rekey(&p.si, 0));
-	cr_assert_eq(net_e2e_encrypt(&p.si, pkt, sizeof pkt, &n, (const uint8_t *)"x", 1, 0), NET_E2E_OK);
-	cr_assert_eq(net_e2e_encrypt(&p.si, pkt, sizeof pkt, &n, (const uint8_t *)"x", 1, 0), NET_E2E_E_EXPIRED);
-	cr_assert_eq(net_e2e_decrypt(&p.sr, plain, sizeof plain, &m, pkt, n, 0), NET_E2E_OK, "last valid counter");
+	p.si.send_counter = NODE_E2E_REJECT_AFTER_MESSAGES - 1;
+	cr_assert(node_e2e_needs_rekey(&p.si, 0));
+	cr_assert_eq(node_e2e_encrypt(&p.si, pkt, sizeof pkt, &n, (const uint8_t *)"x", 1, 0), NODE_E2E_OK);
+	cr_assert_eq(node_e2e_encrypt(&p.si, pkt, sizeof pkt, &n, (const uint8_t *)"x", 1, 0), NODE_E2E_E_EXPIRED);
+	cr_assert_eq(node_e2e_decrypt(&p.sr, plain, sizeof plain, &m, pkt, n, 0), NODE_E2E_OK, "last valid counter");
 	/* A counter of 2^64 - 1 is refused, never slides the window to wrap. */
 	memset(pkt + 8, 0xff, 8);
-	cr_assert_eq(net_e2e_decrypt(&p.sr, plain, sizeof plain, &m, pkt, n, 0), NET_E2E_E_EXPIRED);
+	cr_assert_eq(node_e2e_decrypt(&p.sr, plain, sizeof plain, &m, pkt, n, 0), NODE_E2E_E_EXPIRED);
 }
 
-Test(net_e2e, time_limits_set_rekey_then_refuse)
+Test(node_e2e, time_limits_set_rekey_then_refuse)
 {
 	struct t_pair p;
 	uint8_t pkt[64], plain[64];
@@ -554,99 +554,99 @@ Test(net_e2e, time_limits_set_rekey_then_refuse)
 	const uint64_t t0 = 5000000;
 	t_vector_inputs(&p);
 	t_initiate(&p);
-	int rc = net_e2e_init_consume(&p.hr, &p.info, &p.kr, p.init, sizeof p.init);
-	cr_assert_eq(rc, NET_E2E_OK);
+	int rc = node_e2e_init_consume(&p.hr, &p.info, &p.kr, p.init, sizeof p.init);
+	cr_assert_eq(rc, NODE_E2E_OK);
 	uint8_t eph[32];
 	t_fill(eph, sizeof eph, 0x61);
-	cr_assert_eq(net_e2e_response_create(&p.hr, p.resp, &p.sr, p.psk, eph, 7, t0), NET_E2E_OK);
-	cr_assert_eq(net_e2e_response_consume(&p.hi, &p.si, p.resp, sizeof p.resp, p.psk, t0), NET_E2E_OK);
+	cr_assert_eq(node_e2e_response_create(&p.hr, p.resp, &p.sr, p.psk, eph, 7, t0), NODE_E2E_OK);
+	cr_assert_eq(node_e2e_response_consume(&p.hi, &p.si, p.resp, sizeof p.resp, p.psk, t0), NODE_E2E_OK);
 
-	cr_assert_not(net_e2e_needs_rekey(&p.si, t0 + NET_E2E_REKEY_AFTER_MS - 1));
-	cr_assert(net_e2e_needs_rekey(&p.si, t0 + NET_E2E_REKEY_AFTER_MS), "initiator rekeys at 120 s");
-	cr_assert_not(net_e2e_needs_rekey(&p.sr, t0 + NET_E2E_REKEY_AFTER_MS), "responder leaves it to the initiator");
-	cr_assert(net_e2e_needs_rekey(&p.sr, t0 + NET_E2E_REKEY_AFTER_MS + NET_E2E_REKEY_RESPONDER_SLACK_MS));
-	cr_assert_not(net_e2e_needs_rekey(&p.si, t0 - 1000), "a clock going backwards is age 0");
+	cr_assert_not(node_e2e_needs_rekey(&p.si, t0 + NODE_E2E_REKEY_AFTER_MS - 1));
+	cr_assert(node_e2e_needs_rekey(&p.si, t0 + NODE_E2E_REKEY_AFTER_MS), "initiator rekeys at 120 s");
+	cr_assert_not(node_e2e_needs_rekey(&p.sr, t0 + NODE_E2E_REKEY_AFTER_MS), "responder leaves it to the initiator");
+	cr_assert(node_e2e_needs_rekey(&p.sr, t0 + NODE_E2E_REKEY_AFTER_MS + NODE_E2E_REKEY_RESPONDER_SLACK_MS));
+	cr_assert_not(node_e2e_needs_rekey(&p.si, t0 - 1000), "a clock going backwards is age 0");
 
-	n = t_seal(&p.si, pkt, sizeof pkt, "late", t0 + NET_E2E_REJECT_AFTER_MS - 1);
-	cr_assert_eq(net_e2e_decrypt(&p.sr, plain, sizeof plain, &m, pkt, n, t0 + NET_E2E_REJECT_AFTER_MS),
-	             NET_E2E_E_EXPIRED);
-	cr_assert_eq(net_e2e_encrypt(&p.si, pkt, sizeof pkt, &n, (const uint8_t *)"x", 1, t0 + NET_E2E_REJECT_AFTER_MS),
-	             NET_E2E_E_EXPIRED);
+	n = t_seal(&p.si, pkt, sizeof pkt, "late", t0 + NODE_E2E_REJECT_AFTER_MS - 1);
+	cr_assert_eq(node_e2e_decrypt(&p.sr, plain, sizeof plain, &m, pkt, n, t0 + NODE_E2E_REJECT_AFTER_MS),
+	             NODE_E2E_E_EXPIRED);
+	cr_assert_eq(node_e2e_encrypt(&p.si, pkt, sizeof pkt, &n, (const uint8_t *)"x", 1, t0 + NODE_E2E_REJECT_AFTER_MS),
+	             NODE_E2E_E_EXPIRED);
 }
 
-Test(net_e2e, limits_cannot_exceed_defaults)
+Test(node_e2e, limits_cannot_exceed_defaults)
 {
 	struct t_pair p;
-	const struct net_e2e_limits big = { UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX };
+	const struct node_e2e_limits big = { UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX };
 	t_handshake(&p);
-	net_e2e_session_set_limits(&p.si, &big);
-	cr_assert_eq(p.si.limits.rekey_after_messages, NET_E2E_REKEY_AFTER_MESSAGES);
-	cr_assert_eq(p.si.limits.reject_after_messages, NET_E2E_REJECT_AFTER_MESSAGES);
-	cr_assert_eq(p.si.limits.rekey_after_ms, NET_E2E_REKEY_AFTER_MS);
-	cr_assert_eq(p.si.limits.reject_after_ms, NET_E2E_REJECT_AFTER_MS);
+	node_e2e_session_set_limits(&p.si, &big);
+	cr_assert_eq(p.si.limits.rekey_after_messages, NODE_E2E_REKEY_AFTER_MESSAGES);
+	cr_assert_eq(p.si.limits.reject_after_messages, NODE_E2E_REJECT_AFTER_MESSAGES);
+	cr_assert_eq(p.si.limits.rekey_after_ms, NODE_E2E_REKEY_AFTER_MS);
+	cr_assert_eq(p.si.limits.reject_after_ms, NODE_E2E_REJECT_AFTER_MS);
 }
 
 /* --- Key confirmation, state, garbage --------------------------------------------------- */
 
-Test(net_e2e, responder_sends_only_after_key_confirmation)
+Test(node_e2e, responder_sends_only_after_key_confirmation)
 {
 	struct t_pair p;
 	uint8_t pkt[64];
 	size_t n;
 	t_handshake(&p);
 	cr_assert_not(p.sr.confirmed);
-	cr_assert_eq(net_e2e_encrypt(&p.sr, pkt, sizeof pkt, &n, (const uint8_t *)"x", 1, 0), NET_E2E_E_NOT_CONFIRMED);
+	cr_assert_eq(node_e2e_encrypt(&p.sr, pkt, sizeof pkt, &n, (const uint8_t *)"x", 1, 0), NODE_E2E_E_NOT_CONFIRMED);
 	n = t_seal(&p.si, pkt, sizeof pkt, "", 0);
 	t_open_expect(&p.sr, pkt, n, "");
-	cr_assert_eq(net_e2e_encrypt(&p.sr, pkt, sizeof pkt, &n, (const uint8_t *)"x", 1, 0), NET_E2E_OK);
+	cr_assert_eq(node_e2e_encrypt(&p.sr, pkt, sizeof pkt, &n, (const uint8_t *)"x", 1, 0), NODE_E2E_OK);
 }
 
-Test(net_e2e, calls_out_of_order_are_refused)
+Test(node_e2e, calls_out_of_order_are_refused)
 {
 	struct t_pair p;
-	struct net_e2e_handshake empty;
-	struct net_e2e_session s;
-	uint8_t out[NET_E2E_RESPONSE_LEN], eph[32] = { 1 };
+	struct node_e2e_handshake empty;
+	struct node_e2e_session s;
+	uint8_t out[NODE_E2E_RESPONSE_LEN], eph[32] = { 1 };
 	t_handshake(&p);
 	memset(&empty, 0, sizeof empty);
-	cr_assert_eq(net_e2e_response_consume(&empty, &s, p.resp, sizeof p.resp, p.psk, 0), NET_E2E_E_STATE);
-	cr_assert_eq(net_e2e_response_create(&empty, out, &s, p.psk, eph, 1, 0), NET_E2E_E_STATE);
+	cr_assert_eq(node_e2e_response_consume(&empty, &s, p.resp, sizeof p.resp, p.psk, 0), NODE_E2E_E_STATE);
+	cr_assert_eq(node_e2e_response_create(&empty, out, &s, p.psk, eph, 1, 0), NODE_E2E_E_STATE);
 	/* Completing a handshake wipes it: it cannot be completed twice. */
-	cr_assert_eq(net_e2e_response_consume(&p.hi, &s, p.resp, sizeof p.resp, p.psk, 0), NET_E2E_E_STATE);
-	cr_assert_eq(net_e2e_response_create(&p.hr, out, &s, p.psk, eph, 1, 0), NET_E2E_E_STATE);
+	cr_assert_eq(node_e2e_response_consume(&p.hi, &s, p.resp, sizeof p.resp, p.psk, 0), NODE_E2E_E_STATE);
+	cr_assert_eq(node_e2e_response_create(&p.hr, out, &s, p.psk, eph, 1, 0), NODE_E2E_E_STATE);
 	/* Messages of the wrong kind for the call. */
-	struct net_e2e_init_info info;
-	cr_assert_eq(net_e2e_init_consume(&empty, &info, &p.kr, p.resp, sizeof p.resp), NET_E2E_E_BAD_TYPE);
+	struct node_e2e_init_info info;
+	cr_assert_eq(node_e2e_init_consume(&empty, &info, &p.kr, p.resp, sizeof p.resp), NODE_E2E_E_BAD_TYPE);
 }
 
-Test(net_e2e, initiation_for_another_node_is_dropped_before_dh)
+Test(node_e2e, initiation_for_another_node_is_dropped_before_dh)
 {
 	struct t_pair p;
-	struct net_e2e_keypair other;
-	struct net_e2e_handshake hs;
-	struct net_e2e_init_info info;
+	struct node_e2e_keypair other;
+	struct node_e2e_handshake hs;
+	struct node_e2e_init_info info;
 	uint8_t priv[32];
 	t_vector_inputs(&p);
 	t_initiate(&p);
 	t_fill(priv, sizeof priv, 0x99);
-	net_e2e_keypair_init(&other, priv);
-	cr_assert_eq(net_e2e_init_consume(&hs, &info, &other, p.init, sizeof p.init), NET_E2E_E_BAD_MAC1);
+	node_e2e_keypair_init(&other, priv);
+	cr_assert_eq(node_e2e_init_consume(&hs, &info, &other, p.init, sizeof p.init), NODE_E2E_E_BAD_MAC1);
 }
 
-Test(net_e2e, low_order_keys_are_refused)
+Test(node_e2e, low_order_keys_are_refused)
 {
 	struct t_pair p;
-	uint8_t zero[32] = { 0 }, eph[32] = { 1 }, ts[12] = { 0 }, msg[NET_E2E_INIT_LEN];
-	struct net_e2e_handshake hs;
-	struct net_e2e_init_info info;
+	uint8_t zero[32] = { 0 }, eph[32] = { 1 }, ts[12] = { 0 }, msg[NODE_E2E_INIT_LEN];
+	struct node_e2e_handshake hs;
+	struct node_e2e_init_info info;
 	t_vector_inputs(&p);
-	cr_assert_eq(net_e2e_init_create(&hs, msg, &p.ki, zero, eph, 1, ts, NULL), NET_E2E_E_BAD_KEY);
+	cr_assert_eq(node_e2e_init_create(&hs, msg, &p.ki, zero, eph, 1, ts, NULL), NODE_E2E_E_BAD_KEY);
 	/* An initiation carrying a low-order ephemeral, mac1 made valid. */
 	t_initiate(&p);
 	memcpy(msg, p.init, sizeof msg);
 	memset(msg + 8, 0, 32);
 	t_fix_mac1(msg, sizeof msg, p.kr.pub);
-	cr_assert_eq(net_e2e_init_consume(&hs, &info, &p.kr, msg, sizeof msg), NET_E2E_E_BAD_KEY);
+	cr_assert_eq(node_e2e_init_consume(&hs, &info, &p.kr, msg, sizeof msg), NODE_E2E_E_BAD_KEY);
 }
 
 struct classify_case {
@@ -656,94 +656,94 @@ struct classify_case {
 	int want;
 };
 
-Test(net_e2e, classify_rejects_garbage_without_crypto)
+Test(node_e2e, classify_rejects_garbage_without_crypto)
 {
 	static const struct classify_case cases[] = {
-		{ "empty", { 0 }, 0, NET_E2E_E_BAD_LENGTH },
-		{ "three bytes", { 1, 0, 0 }, 3, NET_E2E_E_BAD_LENGTH },
-		{ "type 0", { 0, 0, 0, 0 }, 4, NET_E2E_E_BAD_TYPE },
-		{ "type 4", { 4, 0, 0, 0 }, 4, NET_E2E_E_BAD_TYPE },
-		{ "type 0xff", { 0xff, 0, 0, 0 }, 4, NET_E2E_E_BAD_TYPE },
-		{ "reserved byte 1", { 3, 1, 0, 0 }, 4, NET_E2E_E_BAD_TYPE },
-		{ "reserved byte 3", { 3, 0, 0, 0x80 }, 4, NET_E2E_E_BAD_TYPE },
-		{ "short initiation", { 1, 0, 0, 0 }, 8, NET_E2E_E_BAD_LENGTH },
-		{ "short response", { 2, 0, 0, 0 }, 8, NET_E2E_E_BAD_LENGTH },
-		{ "short data", { 3, 0, 0, 0 }, 8, NET_E2E_E_BAD_LENGTH },
-		{ "STUN binding request", { 0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42 }, 8, NET_E2E_E_BAD_TYPE },
+		{ "empty", { 0 }, 0, NODE_E2E_E_BAD_LENGTH },
+		{ "three bytes", { 1, 0, 0 }, 3, NODE_E2E_E_BAD_LENGTH },
+		{ "type 0", { 0, 0, 0, 0 }, 4, NODE_E2E_E_BAD_TYPE },
+		{ "type 4", { 4, 0, 0, 0 }, 4, NODE_E2E_E_BAD_TYPE },
+		{ "type 0xff", { 0xff, 0, 0, 0 }, 4, NODE_E2E_E_BAD_TYPE },
+		{ "reserved byte 1", { 3, 1, 0, 0 }, 4, NODE_E2E_E_BAD_TYPE },
+		{ "reserved byte 3", { 3, 0, 0, 0x80 }, 4, NODE_E2E_E_BAD_TYPE },
+		{ "short initiation", { 1, 0, 0, 0 }, 8, NODE_E2E_E_BAD_LENGTH },
+		{ "short response", { 2, 0, 0, 0 }, 8, NODE_E2E_E_BAD_LENGTH },
+		{ "short data", { 3, 0, 0, 0 }, 8, NODE_E2E_E_BAD_LENGTH },
+		{ "STUN binding request", { 0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42 }, 8, NODE_E2E_E_BAD_TYPE },
 	};
-	static uint8_t buf[NET_E2E_MAX_PACKET_LEN + 1];
+	static uint8_t buf[NODE_E2E_MAX_PACKET_LEN + 1];
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		memset(buf, 0, sizeof buf);
 		memcpy(buf, cases[i].bytes, sizeof cases[i].bytes);
-		int rc = net_e2e_classify(buf, cases[i].len, NULL);
-		cr_assert_eq(rc, cases[i].want, "%s: %d (%s)", cases[i].name, rc, net_e2e_strerror(rc));
+		int rc = node_e2e_classify(buf, cases[i].len, NULL);
+		cr_assert_eq(rc, cases[i].want, "%s: %d (%s)", cases[i].name, rc, node_e2e_strerror(rc));
 	}
 	uint32_t idx = 0;
 	memset(buf, 0, sizeof buf);
-	buf[0] = NET_E2E_MSG_INIT;
-	cr_assert_eq(net_e2e_classify(buf, NET_E2E_INIT_LEN, &idx), NET_E2E_MSG_INIT);
-	cr_assert_eq(net_e2e_classify(buf, NET_E2E_INIT_LEN + 1, &idx), NET_E2E_E_BAD_LENGTH);
-	buf[0] = NET_E2E_MSG_RESPONSE;
+	buf[0] = NODE_E2E_MSG_INIT;
+	cr_assert_eq(node_e2e_classify(buf, NODE_E2E_INIT_LEN, &idx), NODE_E2E_MSG_INIT);
+	cr_assert_eq(node_e2e_classify(buf, NODE_E2E_INIT_LEN + 1, &idx), NODE_E2E_E_BAD_LENGTH);
+	buf[0] = NODE_E2E_MSG_RESPONSE;
 	buf[8] = 0x78, buf[9] = 0x56, buf[10] = 0x34, buf[11] = 0x12;
-	cr_assert_eq(net_e2e_classify(buf, NET_E2E_RESPONSE_LEN, &idx), NET_E2E_MSG_RESPONSE);
+	cr_assert_eq(node_e2e_classify(buf, NODE_E2E_RESPONSE_LEN, &idx), NODE_E2E_MSG_RESPONSE);
 	cr_assert_eq(idx, 0x12345678u);
-	cr_assert_eq(net_e2e_classify(buf, NET_E2E_RESPONSE_LEN - 1, &idx), NET_E2E_E_BAD_LENGTH);
-	buf[0] = NET_E2E_MSG_DATA;
+	cr_assert_eq(node_e2e_classify(buf, NODE_E2E_RESPONSE_LEN - 1, &idx), NODE_E2E_E_BAD_LENGTH);
+	buf[0] = NODE_E2E_MSG_DATA;
 	buf[4] = 0xaa, buf[5] = 0xbb, buf[6] = 0xcc, buf[7] = 0xdd;
-	cr_assert_eq(net_e2e_classify(buf, NET_E2E_DATA_OVERHEAD, &idx), NET_E2E_MSG_DATA);
+	cr_assert_eq(node_e2e_classify(buf, NODE_E2E_DATA_OVERHEAD, &idx), NODE_E2E_MSG_DATA);
 	cr_assert_eq(idx, 0xddccbbaau);
-	cr_assert_eq(net_e2e_classify(buf, NET_E2E_MAX_PACKET_LEN, &idx), NET_E2E_MSG_DATA);
-	cr_assert_eq(net_e2e_classify(buf, NET_E2E_MAX_PACKET_LEN + 1, &idx), NET_E2E_E_BAD_LENGTH);
+	cr_assert_eq(node_e2e_classify(buf, NODE_E2E_MAX_PACKET_LEN, &idx), NODE_E2E_MSG_DATA);
+	cr_assert_eq(node_e2e_classify(buf, NODE_E2E_MAX_PACKET_LEN + 1, &idx), NODE_E2E_E_BAD_LENGTH);
 }
 
-Test(net_e2e, random_datagrams_never_get_through)
+Test(node_e2e, random_datagrams_never_get_through)
 {
 	struct t_pair p;
-	uint8_t buf[NET_E2E_INIT_LEN], plain[NET_E2E_INIT_LEN];
+	uint8_t buf[NODE_E2E_INIT_LEN], plain[NODE_E2E_INIT_LEN];
 	t_handshake(&p);
 	for (int i = 0; i < 2000; i++) {
-		struct net_e2e_handshake hs;
-		struct net_e2e_init_info info;
-		struct net_e2e_session s;
+		struct node_e2e_handshake hs;
+		struct node_e2e_init_info info;
+		struct node_e2e_session s;
 		size_t m;
 		RAND_bytes(buf, sizeof buf);
 		buf[1] = buf[2] = buf[3] = 0;
 		buf[0] = (uint8_t)(1 + i % 3);
-		cr_assert_lt(net_e2e_init_consume(&hs, &info, &p.kr, buf, NET_E2E_INIT_LEN), 0);
-		cr_assert_lt(net_e2e_response_consume(&p.hi, &s, buf, NET_E2E_RESPONSE_LEN, p.psk, 0), 0);
+		cr_assert_lt(node_e2e_init_consume(&hs, &info, &p.kr, buf, NODE_E2E_INIT_LEN), 0);
+		cr_assert_lt(node_e2e_response_consume(&p.hi, &s, buf, NODE_E2E_RESPONSE_LEN, p.psk, 0), 0);
 		memcpy(buf + 4, "\x88\x77\x66\x55", 4); /* the responder's index */
-		cr_assert_lt(net_e2e_decrypt(&p.sr, plain, sizeof plain, &m, buf, 40 + (size_t)(i % 100), 0), 0);
+		cr_assert_lt(node_e2e_decrypt(&p.sr, plain, sizeof plain, &m, buf, 40 + (size_t)(i % 100), 0), 0);
 	}
 	cr_assert_eq(p.sr.replay.greatest, 0, "garbage never moved the window");
 }
 
-Test(net_e2e, tai64n_orders_like_time)
+Test(node_e2e, tai64n_orders_like_time)
 {
 	uint8_t a[12], b[12], c[12];
-	net_e2e_tai64n(a, 1700000000, 999999999);
-	net_e2e_tai64n(b, 1700000001, 0);
-	net_e2e_tai64n(c, 1700000001, 1);
+	node_e2e_tai64n(a, 1700000000, 999999999);
+	node_e2e_tai64n(b, 1700000001, 0);
+	node_e2e_tai64n(c, 1700000001, 1);
 	cr_assert_lt(memcmp(a, b, 12), 0);
 	cr_assert_lt(memcmp(b, c, 12), 0);
 	static const uint8_t epoch[12] = { 0x40, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
-	net_e2e_tai64n(a, 0, 0);
+	node_e2e_tai64n(a, 0, 0);
 	cr_assert_arr_eq(a, epoch, 12);
 }
 
-Test(net_e2e, cleanup_wipes_secrets)
+Test(node_e2e, cleanup_wipes_secrets)
 {
 	struct t_pair p;
-	static const uint8_t zero[sizeof(struct net_e2e_session)];
+	static const uint8_t zero[sizeof(struct node_e2e_session)];
 	t_handshake(&p);
-	net_e2e_session_cleanup(&p.si);
+	node_e2e_session_cleanup(&p.si);
 	cr_assert_arr_eq(&p.si, zero, sizeof p.si);
-	net_e2e_keypair_cleanup(&p.ki);
+	node_e2e_keypair_cleanup(&p.ki);
 	cr_assert_arr_eq(&p.ki, zero, sizeof p.ki);
 }
 
-Test(net_e2e, strerror_names_every_status)
+Test(node_e2e, strerror_names_every_status)
 {
-	for (int s = NET_E2E_E_INTERNAL; s <= NET_E2E_OK; s++)
-		cr_assert_str_neq(net_e2e_strerror(s), "unknown e2e status", "status %d", s);
-	cr_assert_str_eq(net_e2e_strerror(1), "unknown e2e status");
+	for (int s = NODE_E2E_E_INTERNAL; s <= NODE_E2E_OK; s++)
+		cr_assert_str_neq(node_e2e_strerror(s), "unknown e2e status", "status %d", s);
+	cr_assert_str_eq(node_e2e_strerror(1), "unknown e2e status");
 }

@@ -1,7 +1,7 @@
-/* net/token.c: join codes and the join-secret key schedule (docs/TOKENS.md).
+/* node/token.c: join codes and the join-secret key schedule (docs/TOKENS.md).
  *
  * Decoding order (each step runs only if the previous passed):
- *   1. length <= NET_TOKEN_MAX_CODE_LEN              cheap, before anything
+ *   1. length <= NODE_TOKEN_MAX_CODE_LEN              cheap, before anything
  *   2. trim whitespace, base64 or base64url           net/b64.h
  *   3. one JSON object, strict, depth-limited, UTF-8  json-c
  *   4. "v" == 1                                       before the fields, so a
@@ -20,7 +20,7 @@
  * where str is a u16 length and the bytes. JSON formatting (spacing, key
  * order, escapes, base64 alphabet) is outside it, so it cannot be
  * malleated into a different short code. */
-#include "net/token.h"
+#include "node/token.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -30,10 +30,10 @@
 
 #include "net/b64.h"
 #include "net/bssl.h"
-#include "net/e2e.h"
+#include "node/e2e.h"
 
-static_assert((int)NET_TOKEN_CLAIM_LEN == (int)NET_E2E_INIT_APP_LEN, "a claim is the app bytes of an initiation");
-static_assert((int)NET_TOKEN_KEY_LEN == (int)NET_E2E_KEY_LEN, "PSKs and node keys are e2e keys");
+static_assert((int)NODE_TOKEN_CLAIM_LEN == (int)NODE_E2E_INIT_APP_LEN, "a claim is the app bytes of an initiation");
+static_assert((int)NODE_TOKEN_KEY_LEN == (int)NODE_E2E_KEY_LEN, "PSKs and node keys are e2e keys");
 
 /* HKDF info labels (docs/TOKENS.md, "Key schedule"). */
 static const char LABEL_INVITE[] = "atmosphere v1 invite key";
@@ -52,13 +52,13 @@ static const char *const KNOWN_FIELDS[] = { F_V,          F_MESH_ID,   F_MESH_NA
 	                                    F_NODE_PUB,   F_INVITE_ID, F_INVITE_KEY, F_MAC };
 
 enum {
-	/* Decoded JSON never exceeds what NET_TOKEN_MAX_CODE_LEN symbols hold. */
-	RAW_MAX = NET_TOKEN_MAX_CODE_LEN / 4 * 3,
+	/* Decoded JSON never exceeds what NODE_TOKEN_MAX_CODE_LEN symbols hold. */
+	RAW_MAX = NODE_TOKEN_MAX_CODE_LEN / 4 * 3,
 	/* Canonical bytes of the largest valid token, with room to spare. */
-	CANON_MAX = 1 + 4 * (2 + NET_TOKEN_MAX_ID_LEN) + 2 * (2 + NET_TOKEN_MAX_ENDPOINT_LEN) +
-	            1 + NET_TOKEN_MAX_RELAYS * (2 + NET_TOKEN_MAX_URL_LEN) + 1 +
-	            NET_TOKEN_MAX_STUN * (2 + NET_TOKEN_MAX_HOSTPORT_LEN) + 16 + NET_TOKEN_KEY_LEN +
-	            NET_TOKEN_INVITE_ID_LEN,
+	CANON_MAX = 1 + 4 * (2 + NODE_TOKEN_MAX_ID_LEN) + 2 * (2 + NODE_TOKEN_MAX_ENDPOINT_LEN) +
+	            1 + NODE_TOKEN_MAX_RELAYS * (2 + NODE_TOKEN_MAX_URL_LEN) + 1 +
+	            NODE_TOKEN_MAX_STUN * (2 + NODE_TOKEN_MAX_HOSTPORT_LEN) + 16 + NODE_TOKEN_KEY_LEN +
+	            NODE_TOKEN_INVITE_ID_LEN,
 	/* Unpadded base64url of a 32-byte value is 43 symbols; allow padding. */
 	B64_FIELD_MAX = 44,
 	/* How much of an unknown member's name an error quotes. */
@@ -81,7 +81,7 @@ static bool is_alnum(char c)
  * in file names, logs and relay session ids, so nothing else. */
 static bool valid_id(const char *s, size_t len)
 {
-	if (len == 0 || len > NET_TOKEN_MAX_ID_LEN)
+	if (len == 0 || len > NODE_TOKEN_MAX_ID_LEN)
 		return false;
 	for (size_t i = 0; i < len; i++)
 		if (!is_alnum(s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
@@ -97,7 +97,7 @@ static bool valid_id(const char *s, size_t len)
 static bool valid_name(const char *str, size_t len)
 {
 	const uint8_t *s = (const uint8_t *)str;
-	if (len == 0 || len > NET_TOKEN_MAX_NAME_LEN)
+	if (len == 0 || len > NODE_TOKEN_MAX_NAME_LEN)
 		return false;
 	for (size_t i = 0; i < len;) {
 		uint32_t cp;
@@ -190,7 +190,7 @@ static bool valid_endpoint(const char *s, size_t len)
 	uint8_t addr[16];
 	if (len == 0)
 		return true;
-	if (len > NET_TOKEN_MAX_ENDPOINT_LEN || !split_hostport(s, len, host, sizeof host, &bracketed))
+	if (len > NODE_TOKEN_MAX_ENDPOINT_LEN || !split_hostport(s, len, host, sizeof host, &bracketed))
 		return false;
 	return inet_pton(bracketed ? AF_INET6 : AF_INET, host, addr) == 1;
 }
@@ -220,10 +220,10 @@ static bool valid_dns_name(const char *s, size_t len)
  * literal, or "[v6]:port". */
 static bool valid_hostport(const char *s, size_t len)
 {
-	char host[NET_TOKEN_MAX_HOSTPORT_LEN + 1];
+	char host[NODE_TOKEN_MAX_HOSTPORT_LEN + 1];
 	bool bracketed;
 	uint8_t addr[16];
-	if (len == 0 || len > NET_TOKEN_MAX_HOSTPORT_LEN || !split_hostport(s, len, host, sizeof host, &bracketed))
+	if (len == 0 || len > NODE_TOKEN_MAX_HOSTPORT_LEN || !split_hostport(s, len, host, sizeof host, &bracketed))
 		return false;
 	if (bracketed)
 		return inet_pton(AF_INET6, host, addr) == 1;
@@ -237,7 +237,7 @@ static bool valid_url(const char *s, size_t len)
 {
 	static const char allowed[] = "-._~:/?#[]@!$&'()*+,;=%";
 	size_t off;
-	if (len > NET_TOKEN_MAX_URL_LEN)
+	if (len > NODE_TOKEN_MAX_URL_LEN)
 		return false;
 	if (len >= 5 && memcmp(s, "ws://", 5) == 0)
 		off = 5;
@@ -264,18 +264,18 @@ static bool all_zero(const uint8_t *p, size_t len)
 /* check_period: the rules on created_at/expires_at that need no clock. */
 static bool check_period(uint64_t created_at, uint64_t expires_at)
 {
-	return created_at <= NET_TOKEN_MAX_TIME && expires_at <= NET_TOKEN_MAX_TIME && expires_at > created_at &&
-	       expires_at - created_at <= NET_TOKEN_MAX_LIFETIME;
+	return created_at <= NODE_TOKEN_MAX_TIME && expires_at <= NODE_TOKEN_MAX_TIME && expires_at > created_at &&
+	       expires_at - created_at <= NODE_TOKEN_MAX_LIFETIME;
 }
 
 /* check_clock: the rules that need one. */
 static int check_clock(uint64_t created_at, uint64_t expires_at, uint64_t now)
 {
-	if (created_at > now && created_at - now > NET_TOKEN_MAX_CLOCK_SKEW)
-		return NET_TOKEN_E_NOT_YET_VALID;
+	if (created_at > now && created_at - now > NODE_TOKEN_MAX_CLOCK_SKEW)
+		return NODE_TOKEN_E_NOT_YET_VALID;
 	if (now >= expires_at)
-		return NET_TOKEN_E_EXPIRED;
-	return NET_TOKEN_OK;
+		return NODE_TOKEN_E_EXPIRED;
+	return NODE_TOKEN_OK;
 }
 
 /* string_in: the length of a NUL-terminated string in a char[cap] field,
@@ -290,33 +290,33 @@ static size_t string_in(const char *field, size_t cap)
 
 /* validate: every rule on a token that needs no clock and no key. On
  * failure *field names the first offending field. */
-static int validate(const struct net_token *t, const char **field)
+static int validate(const struct node_token *t, const char **field)
 {
 #define REQUIRE(cond, name)                                                                                    \
 	do {                                                                                                   \
 		if (!(cond)) {                                                                                 \
 			*field = (name);                                                                       \
-			return NET_TOKEN_E_BAD_FIELD;                                                          \
+			return NODE_TOKEN_E_BAD_FIELD;                                                          \
 		}                                                                                              \
 	} while (0)
 	REQUIRE(valid_id(t->mesh_id, FIELD_LEN(t, mesh_id)), F_MESH_ID);
 	REQUIRE(valid_name(t->mesh_name, FIELD_LEN(t, mesh_name)), F_MESH_NAME);
 	REQUIRE(valid_endpoint(t->endpoint, FIELD_LEN(t, endpoint)), F_ENDPOINT);
 	REQUIRE(valid_endpoint(t->public_endpoint, FIELD_LEN(t, public_endpoint)), F_PUBLIC_ENDPOINT);
-	REQUIRE(t->num_relay_urls <= NET_TOKEN_MAX_RELAYS, F_RELAY_URLS);
+	REQUIRE(t->num_relay_urls <= NODE_TOKEN_MAX_RELAYS, F_RELAY_URLS);
 	for (size_t i = 0; i < t->num_relay_urls; i++)
 		REQUIRE(valid_url(t->relay_urls[i], FIELD_LEN(t, relay_urls[i])), F_RELAY_URLS);
-	REQUIRE(t->num_stun <= NET_TOKEN_MAX_STUN, F_STUN);
+	REQUIRE(t->num_stun <= NODE_TOKEN_MAX_STUN, F_STUN);
 	for (size_t i = 0; i < t->num_stun; i++)
 		REQUIRE(valid_hostport(t->stun[i], FIELD_LEN(t, stun[i])), F_STUN);
-	REQUIRE(t->created_at <= NET_TOKEN_MAX_TIME, F_CREATED_AT);
+	REQUIRE(t->created_at <= NODE_TOKEN_MAX_TIME, F_CREATED_AT);
 	REQUIRE(check_period(t->created_at, t->expires_at), F_EXPIRES_AT);
 	REQUIRE(valid_id(t->node_id, FIELD_LEN(t, node_id)), F_NODE_ID);
 	REQUIRE(!all_zero(t->node_pub, sizeof t->node_pub), F_NODE_PUB);
 	REQUIRE(!all_zero(t->invite_id, sizeof t->invite_id), F_INVITE_ID);
 	/* A code must say how to reach the issuer: some endpoint or a relay. */
 	REQUIRE(t->endpoint[0] || t->public_endpoint[0] || t->num_relay_urls > 0, F_ENDPOINT);
-	return NET_TOKEN_OK;
+	return NODE_TOKEN_OK;
 #undef REQUIRE
 }
 
@@ -356,10 +356,10 @@ static void put_str(struct canon *c, const char *s)
 }
 
 /* canonicalize: the bytes the mac covers; t must have passed validate(). */
-static void canonicalize(struct canon *c, const struct net_token *t)
+static void canonicalize(struct canon *c, const struct node_token *t)
 {
 	c->len = 0;
-	put_u8(c, NET_TOKEN_VERSION);
+	put_u8(c, NODE_TOKEN_VERSION);
 	put_str(c, t->mesh_id);
 	put_str(c, t->mesh_name);
 	put_str(c, t->endpoint);
@@ -378,62 +378,62 @@ static void canonicalize(struct canon *c, const struct net_token *t)
 }
 
 /* derive: HKDF-SHA256(ikm, salt = "", info = label || ctx) -> 32 bytes. */
-static int derive(uint8_t out[static NET_TOKEN_KEY_LEN], const uint8_t *ikm, size_t ikm_len, const char *label,
+static int derive(uint8_t out[static NODE_TOKEN_KEY_LEN], const uint8_t *ikm, size_t ikm_len, const char *label,
                   const uint8_t *ctx, size_t ctx_len)
 {
-	uint8_t info[64 + 2 + NET_TOKEN_MAX_ID_LEN + NET_TOKEN_INVITE_ID_LEN + 16];
+	uint8_t info[64 + 2 + NODE_TOKEN_MAX_ID_LEN + NODE_TOKEN_INVITE_ID_LEN + 16];
 	size_t label_len = strlen(label);
 	assert(label_len + ctx_len <= sizeof info);
 	memcpy(info, label, label_len);
 	if (ctx_len)
 		memcpy(info + label_len, ctx, ctx_len);
-	int ok = HKDF(out, NET_TOKEN_KEY_LEN, EVP_sha256(), ikm, ikm_len, NULL, 0, info, label_len + ctx_len);
-	return ok ? NET_TOKEN_OK : NET_TOKEN_E_INTERNAL;
+	int ok = HKDF(out, NODE_TOKEN_KEY_LEN, EVP_sha256(), ikm, ikm_len, NULL, 0, info, label_len + ctx_len);
+	return ok ? NODE_TOKEN_OK : NODE_TOKEN_E_INTERNAL;
 }
 
 /* compute_mac: HMAC-SHA256(HKDF(invite_key, LABEL_MAC), canonical bytes). */
-static int compute_mac(uint8_t out[static NET_TOKEN_KEY_LEN], const uint8_t invite_key[static NET_TOKEN_KEY_LEN],
+static int compute_mac(uint8_t out[static NODE_TOKEN_KEY_LEN], const uint8_t invite_key[static NODE_TOKEN_KEY_LEN],
                        const struct canon *c)
 {
-	uint8_t key[NET_TOKEN_KEY_LEN];
+	uint8_t key[NODE_TOKEN_KEY_LEN];
 	unsigned out_len = 0;
-	int rc = derive(key, invite_key, NET_TOKEN_KEY_LEN, LABEL_MAC, NULL, 0);
-	if (rc == NET_TOKEN_OK && !HMAC(EVP_sha256(), key, sizeof key, c->buf, c->len, out, &out_len))
-		rc = NET_TOKEN_E_INTERNAL;
+	int rc = derive(key, invite_key, NODE_TOKEN_KEY_LEN, LABEL_MAC, NULL, 0);
+	if (rc == NODE_TOKEN_OK && !HMAC(EVP_sha256(), key, sizeof key, c->buf, c->len, out, &out_len))
+		rc = NODE_TOKEN_E_INTERNAL;
 	OPENSSL_cleanse(key, sizeof key);
 	return rc;
 }
 
-int net_token_invite_key(uint8_t out[static NET_TOKEN_KEY_LEN],
-                         const uint8_t join_secret[static NET_TOKEN_SECRET_LEN], const char *mesh_id,
-                         const uint8_t invite_id[static NET_TOKEN_INVITE_ID_LEN], uint64_t created_at,
+int node_token_invite_key(uint8_t out[static NODE_TOKEN_KEY_LEN],
+                         const uint8_t join_secret[static NODE_TOKEN_SECRET_LEN], const char *mesh_id,
+                         const uint8_t invite_id[static NODE_TOKEN_INVITE_ID_LEN], uint64_t created_at,
                          uint64_t expires_at)
 {
-	size_t id_len = strnlen(mesh_id, NET_TOKEN_MAX_ID_LEN + 1);
+	size_t id_len = strnlen(mesh_id, NODE_TOKEN_MAX_ID_LEN + 1);
 	if (!valid_id(mesh_id, id_len))
-		return NET_TOKEN_E_BAD_FIELD;
+		return NODE_TOKEN_E_BAD_FIELD;
 	/* ctx = str(mesh_id) || invite_id || u64 created_at || u64 expires_at */
 	struct canon c = { .len = 0 };
 	put_str(&c, mesh_id);
-	put_bytes(&c, invite_id, NET_TOKEN_INVITE_ID_LEN);
+	put_bytes(&c, invite_id, NODE_TOKEN_INVITE_ID_LEN);
 	put_u64(&c, created_at);
 	put_u64(&c, expires_at);
-	return derive(out, join_secret, NET_TOKEN_SECRET_LEN, LABEL_INVITE, c.buf, c.len);
+	return derive(out, join_secret, NODE_TOKEN_SECRET_LEN, LABEL_INVITE, c.buf, c.len);
 }
 
-int net_token_join_psk(uint8_t out[static NET_TOKEN_KEY_LEN], const uint8_t invite_key[static NET_TOKEN_KEY_LEN])
+int node_token_join_psk(uint8_t out[static NODE_TOKEN_KEY_LEN], const uint8_t invite_key[static NODE_TOKEN_KEY_LEN])
 {
-	return derive(out, invite_key, NET_TOKEN_KEY_LEN, LABEL_JOIN_PSK, NULL, 0);
+	return derive(out, invite_key, NODE_TOKEN_KEY_LEN, LABEL_JOIN_PSK, NULL, 0);
 }
 
-int net_token_mesh_psk(uint8_t out[static NET_TOKEN_KEY_LEN], const uint8_t join_secret[static NET_TOKEN_SECRET_LEN])
+int node_token_mesh_psk(uint8_t out[static NODE_TOKEN_KEY_LEN], const uint8_t join_secret[static NODE_TOKEN_SECRET_LEN])
 {
-	return derive(out, join_secret, NET_TOKEN_SECRET_LEN, LABEL_MESH_PSK, NULL, 0);
+	return derive(out, join_secret, NODE_TOKEN_SECRET_LEN, LABEL_MESH_PSK, NULL, 0);
 }
 
-void net_token_claim(uint8_t out[static NET_TOKEN_CLAIM_LEN], const struct net_token *t)
+void node_token_claim(uint8_t out[static NODE_TOKEN_CLAIM_LEN], const struct node_token *t)
 {
-	memcpy(out, t->invite_id, NET_TOKEN_INVITE_ID_LEN);
+	memcpy(out, t->invite_id, NODE_TOKEN_INVITE_ID_LEN);
 	for (int i = 0; i < 8; i++) {
 		out[16 + i] = (uint8_t)(t->created_at >> (56 - 8 * i));
 		out[24 + i] = (uint8_t)(t->expires_at >> (56 - 8 * i));
@@ -448,24 +448,24 @@ static uint64_t get_be64(const uint8_t *p)
 	return v;
 }
 
-int net_token_claim_psk(uint8_t out[static NET_TOKEN_KEY_LEN], const uint8_t claim[static NET_TOKEN_CLAIM_LEN],
-                        const uint8_t join_secret[static NET_TOKEN_SECRET_LEN], const char *mesh_id,
+int node_token_claim_psk(uint8_t out[static NODE_TOKEN_KEY_LEN], const uint8_t claim[static NODE_TOKEN_CLAIM_LEN],
+                        const uint8_t join_secret[static NODE_TOKEN_SECRET_LEN], const char *mesh_id,
                         uint64_t now)
 {
-	uint8_t invite_key[NET_TOKEN_KEY_LEN];
+	uint8_t invite_key[NODE_TOKEN_KEY_LEN];
 	uint64_t created_at = get_be64(claim + 16), expires_at = get_be64(claim + 24);
-	int rc = NET_TOKEN_OK;
+	int rc = NODE_TOKEN_OK;
 
-	if (all_zero(claim, NET_TOKEN_INVITE_ID_LEN) || !check_period(created_at, expires_at))
-		rc = NET_TOKEN_E_BAD_FIELD;
-	if (rc == NET_TOKEN_OK)
+	if (all_zero(claim, NODE_TOKEN_INVITE_ID_LEN) || !check_period(created_at, expires_at))
+		rc = NODE_TOKEN_E_BAD_FIELD;
+	if (rc == NODE_TOKEN_OK)
 		rc = check_clock(created_at, expires_at, now);
-	if (rc == NET_TOKEN_OK)
-		rc = net_token_invite_key(invite_key, join_secret, mesh_id, claim, created_at, expires_at);
-	if (rc == NET_TOKEN_OK)
-		rc = net_token_join_psk(out, invite_key);
-	if (rc != NET_TOKEN_OK)
-		OPENSSL_cleanse(out, NET_TOKEN_KEY_LEN);
+	if (rc == NODE_TOKEN_OK)
+		rc = node_token_invite_key(invite_key, join_secret, mesh_id, claim, created_at, expires_at);
+	if (rc == NODE_TOKEN_OK)
+		rc = node_token_join_psk(out, invite_key);
+	if (rc != NODE_TOKEN_OK)
+		OPENSSL_cleanse(out, NODE_TOKEN_KEY_LEN);
 	OPENSSL_cleanse(invite_key, sizeof invite_key);
 	return rc;
 }
@@ -475,14 +475,14 @@ int net_token_claim_psk(uint8_t out[static NET_TOKEN_KEY_LEN], const uint8_t cla
 /* Crockford's base32: no I, L, O, U, so it survives being read aloud. */
 static const char CROCKFORD[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
-int net_token_short_code(char out[static NET_TOKEN_SHORT_CODE_LEN + 1], const char **out_field,
-                         const struct net_token *t)
+int node_token_short_code(char out[static NODE_TOKEN_SHORT_CODE_LEN + 1], const char **out_field,
+                         const struct node_token *t)
 {
 	struct canon c;
 	uint8_t digest[SHA256_DIGEST_LENGTH];
 	const char *field = NULL;
 	int rc = validate(t, &field);
-	if (rc != NET_TOKEN_OK) {
+	if (rc != NODE_TOKEN_OK) {
 		if (out_field)
 			*out_field = field;
 		return rc;
@@ -508,8 +508,8 @@ int net_token_short_code(char out[static NET_TOKEN_SHORT_CODE_LEN + 1], const ch
 		}
 	}
 	out[o] = '\0';
-	assert(o == NET_TOKEN_SHORT_CODE_LEN);
-	return NET_TOKEN_OK;
+	assert(o == NODE_TOKEN_SHORT_CODE_LEN);
+	return NODE_TOKEN_OK;
 }
 
 /* --- Encoding ------------------------------------------------------------------ */
@@ -564,8 +564,8 @@ static void wipe_member(struct json_object *obj, const char *name)
 		OPENSSL_cleanse((char *)json_object_get_string(v), (size_t)json_object_get_string_len(v));
 }
 
-int net_token_encode(char *out, size_t out_cap, size_t *out_len, struct net_token *t, const char **out_field,
-                     const uint8_t join_secret[static NET_TOKEN_SECRET_LEN])
+int node_token_encode(char *out, size_t out_cap, size_t *out_len, struct node_token *t, const char **out_field,
+                     const uint8_t join_secret[static NODE_TOKEN_SECRET_LEN])
 {
 	struct canon c;
 	struct json_object *root = NULL;
@@ -573,20 +573,20 @@ int net_token_encode(char *out, size_t out_cap, size_t *out_len, struct net_toke
 	const char *json = NULL;
 	size_t json_len = 0;
 	int rc = validate(t, &field);
-	if (rc != NET_TOKEN_OK)
+	if (rc != NODE_TOKEN_OK)
 		goto out;
 
-	rc = net_token_invite_key(t->invite_key, join_secret, t->mesh_id, t->invite_id, t->created_at, t->expires_at);
-	if (rc != NET_TOKEN_OK)
+	rc = node_token_invite_key(t->invite_key, join_secret, t->mesh_id, t->invite_id, t->created_at, t->expires_at);
+	if (rc != NODE_TOKEN_OK)
 		goto out;
 	canonicalize(&c, t);
 	rc = compute_mac(t->mac, t->invite_key, &c);
-	if (rc != NET_TOKEN_OK)
+	if (rc != NODE_TOKEN_OK)
 		goto out;
 
-	rc = NET_TOKEN_E_INTERNAL;
+	rc = NODE_TOKEN_E_INTERNAL;
 	root = json_object_new_object();
-	if (!root || !add_int(root, F_V, NET_TOKEN_VERSION) || !add_string(root, F_MESH_ID, t->mesh_id) ||
+	if (!root || !add_int(root, F_V, NODE_TOKEN_VERSION) || !add_string(root, F_MESH_ID, t->mesh_id) ||
 	    !add_string(root, F_MESH_NAME, t->mesh_name) || !add_string(root, F_ENDPOINT, t->endpoint) ||
 	    !add_string(root, F_PUBLIC_ENDPOINT, t->public_endpoint) ||
 	    !add_array(root, F_RELAY_URLS, (const char *)t->relay_urls, sizeof t->relay_urls[0], t->num_relay_urls) ||
@@ -603,22 +603,22 @@ int net_token_encode(char *out, size_t out_cap, size_t *out_len, struct net_toke
 	if (!json)
 		goto out;
 	size_t code_len = net_b64_encoded_len(json_len, true);
-	if (code_len > NET_TOKEN_MAX_CODE_LEN) {
+	if (code_len > NODE_TOKEN_MAX_CODE_LEN) {
 		/* validate()'s limits keep every token under this; keep it so. */
 		assert(false);
 		goto out;
 	}
 	if (net_b64_encode(out, out_cap, out_len, (const uint8_t *)json, json_len, NET_B64_STD, true) != NET_B64_OK) {
-		rc = NET_TOKEN_E_NO_ROOM;
+		rc = NODE_TOKEN_E_NO_ROOM;
 		goto out;
 	}
-	rc = NET_TOKEN_OK;
+	rc = NODE_TOKEN_OK;
 out:
 	if (json)
 		OPENSSL_cleanse((char *)json, json_len);
 	wipe_member(root, F_INVITE_KEY);
 	json_object_put(root);
-	if (rc == NET_TOKEN_E_BAD_FIELD && out_field)
+	if (rc == NODE_TOKEN_E_BAD_FIELD && out_field)
 		*out_field = field;
 	return rc;
 }
@@ -631,10 +631,10 @@ static int member(struct json_object **out, struct json_object *obj, const char 
 {
 	*field = name;
 	if (!json_object_object_get_ex(obj, name, out))
-		return NET_TOKEN_E_MISSING_FIELD;
+		return NODE_TOKEN_E_MISSING_FIELD;
 	if (!json_object_is_type(*out, type))
-		return NET_TOKEN_E_BAD_FIELD;
-	return NET_TOKEN_OK;
+		return NODE_TOKEN_E_BAD_FIELD;
+	return NODE_TOKEN_OK;
 }
 
 typedef bool valid_fn(const char *s, size_t len);
@@ -657,8 +657,8 @@ static int get_string(char *dst, size_t cap, struct json_object *obj, const char
 {
 	struct json_object *v;
 	int rc = member(&v, obj, name, json_type_string, field);
-	if (rc == NET_TOKEN_OK && !copy_string(dst, cap, v, valid))
-		rc = NET_TOKEN_E_BAD_FIELD;
+	if (rc == NODE_TOKEN_OK && !copy_string(dst, cap, v, valid))
+		rc = NODE_TOKEN_E_BAD_FIELD;
 	return rc;
 }
 
@@ -667,33 +667,33 @@ static int get_strings(char *dst, size_t stride, size_t max, size_t *out_count, 
 {
 	struct json_object *a;
 	int rc = member(&a, obj, name, json_type_array, field);
-	if (rc != NET_TOKEN_OK)
+	if (rc != NODE_TOKEN_OK)
 		return rc;
 	size_t n = json_object_array_length(a);
 	if (n > max)
-		return NET_TOKEN_E_BAD_FIELD;
+		return NODE_TOKEN_E_BAD_FIELD;
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *v = json_object_array_get_idx(a, i);
 		if (!json_object_is_type(v, json_type_string) || !copy_string(dst + i * stride, stride, v, valid))
-			return NET_TOKEN_E_BAD_FIELD;
+			return NODE_TOKEN_E_BAD_FIELD;
 	}
 	*out_count = n;
-	return NET_TOKEN_OK;
+	return NODE_TOKEN_OK;
 }
 
-/* get_time: a non-negative JSON integer up to NET_TOKEN_MAX_TIME (json-c
+/* get_time: a non-negative JSON integer up to NODE_TOKEN_MAX_TIME (json-c
  * types 1.0 as a double and saturates huge values, both refused here). */
 static int get_time(uint64_t *dst, struct json_object *obj, const char *name, const char **field)
 {
 	struct json_object *v;
 	int rc = member(&v, obj, name, json_type_int, field);
-	if (rc != NET_TOKEN_OK)
+	if (rc != NODE_TOKEN_OK)
 		return rc;
 	int64_t n = json_object_get_int64(v);
-	if (n < 0 || (uint64_t)n > NET_TOKEN_MAX_TIME)
-		return NET_TOKEN_E_BAD_FIELD;
+	if (n < 0 || (uint64_t)n > NODE_TOKEN_MAX_TIME)
+		return NODE_TOKEN_E_BAD_FIELD;
 	*dst = (uint64_t)n;
-	return NET_TOKEN_OK;
+	return NODE_TOKEN_OK;
 }
 
 /* get_binary: base64 or base64url (padding optional) of exactly len bytes. */
@@ -703,12 +703,12 @@ static int get_binary(uint8_t *dst, size_t len, struct json_object *obj, const c
 	uint8_t buf[B64_FIELD_MAX];
 	size_t n = 0;
 	int rc = member(&v, obj, name, json_type_string, field);
-	if (rc != NET_TOKEN_OK)
+	if (rc != NODE_TOKEN_OK)
 		return rc;
 	int text_len = json_object_get_string_len(v);
 	if (text_len < 0 || text_len > B64_FIELD_MAX ||
 	    net_b64_decode(buf, sizeof buf, &n, json_object_get_string(v), (size_t)text_len) != NET_B64_OK || n != len)
-		rc = NET_TOKEN_E_BAD_FIELD;
+		rc = NODE_TOKEN_E_BAD_FIELD;
 	else
 		memcpy(dst, buf, len);
 	OPENSSL_cleanse(buf, sizeof buf);
@@ -716,18 +716,18 @@ static int get_binary(uint8_t *dst, size_t len, struct json_object *obj, const c
 }
 
 /* read_fields fills t from the JSON object, in canonical order. */
-static int read_fields(struct net_token *t, struct json_object *root, const char **field)
+static int read_fields(struct node_token *t, struct json_object *root, const char **field)
 {
 	struct json_object *v;
 	int rc = member(&v, root, F_V, json_type_int, field);
-	if (rc != NET_TOKEN_OK)
+	if (rc != NODE_TOKEN_OK)
 		return rc;
-	if (json_object_get_int64(v) != NET_TOKEN_VERSION)
-		return NET_TOKEN_E_VERSION;
+	if (json_object_get_int64(v) != NODE_TOKEN_VERSION)
+		return NODE_TOKEN_E_VERSION;
 #define TRY(call)                                                                                              \
 	do {                                                                                                   \
 		rc = (call);                                                                                   \
-		if (rc != NET_TOKEN_OK)                                                                        \
+		if (rc != NODE_TOKEN_OK)                                                                        \
 			return rc;                                                                             \
 	} while (0)
 	TRY(get_string(t->mesh_id, sizeof t->mesh_id, root, F_MESH_ID, valid_id, field));
@@ -735,9 +735,9 @@ static int read_fields(struct net_token *t, struct json_object *root, const char
 	TRY(get_string(t->endpoint, sizeof t->endpoint, root, F_ENDPOINT, valid_endpoint, field));
 	TRY(get_string(t->public_endpoint, sizeof t->public_endpoint, root, F_PUBLIC_ENDPOINT, valid_endpoint,
 	               field));
-	TRY(get_strings((char *)t->relay_urls, sizeof t->relay_urls[0], NET_TOKEN_MAX_RELAYS, &t->num_relay_urls, root,
+	TRY(get_strings((char *)t->relay_urls, sizeof t->relay_urls[0], NODE_TOKEN_MAX_RELAYS, &t->num_relay_urls, root,
 	                F_RELAY_URLS, valid_url, field));
-	TRY(get_strings((char *)t->stun, sizeof t->stun[0], NET_TOKEN_MAX_STUN, &t->num_stun, root, F_STUN,
+	TRY(get_strings((char *)t->stun, sizeof t->stun[0], NODE_TOKEN_MAX_STUN, &t->num_stun, root, F_STUN,
 	                valid_hostport, field));
 	TRY(get_time(&t->created_at, root, F_CREATED_AT, field));
 	TRY(get_time(&t->expires_at, root, F_EXPIRES_AT, field));
@@ -747,7 +747,7 @@ static int read_fields(struct net_token *t, struct json_object *root, const char
 	TRY(get_binary(t->invite_key, sizeof t->invite_key, root, F_INVITE_KEY, field));
 	TRY(get_binary(t->mac, sizeof t->mac, root, F_MAC, field));
 #undef TRY
-	return NET_TOKEN_OK;
+	return NODE_TOKEN_OK;
 }
 
 /* unknown_member: the name of a member this version does not define, or
@@ -782,12 +782,12 @@ static bool is_space(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
 }
 
-int net_token_decode(struct net_token *out, const char **out_field, const char *code, size_t code_len,
+int node_token_decode(struct node_token *out, const char **out_field, const char *code, size_t code_len,
                      uint64_t now)
 {
-	struct net_token t;
+	struct node_token t;
 	struct canon c;
-	uint8_t raw[RAW_MAX], mac[NET_TOKEN_KEY_LEN];
+	uint8_t raw[RAW_MAX], mac[NODE_TOKEN_KEY_LEN];
 	size_t raw_len = 0;
 	struct json_tokener *tok = NULL;
 	struct json_object *root = NULL;
@@ -796,8 +796,8 @@ int net_token_decode(struct net_token *out, const char **out_field, const char *
 
 	memset(&t, 0, sizeof t);
 	/* 1. Bound the work a stranger can ask for before looking inside. */
-	if (code_len > NET_TOKEN_MAX_CODE_LEN) {
-		rc = NET_TOKEN_E_TOO_LONG;
+	if (code_len > NODE_TOKEN_MAX_CODE_LEN) {
+		rc = NODE_TOKEN_E_TOO_LONG;
 		goto out;
 	}
 	/* 2. base64: trim what terminals and chat clients add around it. */
@@ -808,47 +808,47 @@ int net_token_decode(struct net_token *out, const char **out_field, const char *
 	while (code_len > 0 && is_space(code[code_len - 1]))
 		code_len--;
 	if (code_len == 0 || net_b64_decode(raw, sizeof raw, &raw_len, code, code_len) != NET_B64_OK) {
-		rc = NET_TOKEN_E_BAD_BASE64;
+		rc = NODE_TOKEN_E_BAD_BASE64;
 		goto out;
 	}
 	/* 3. One JSON object and nothing after it. */
-	rc = NET_TOKEN_E_INTERNAL;
+	rc = NODE_TOKEN_E_INTERNAL;
 	/* json-c counts the scalars inside the innermost container as a level
 	 * of their own, hence the + 1. */
-	tok = json_tokener_new_ex(NET_TOKEN_MAX_JSON_DEPTH + 1);
+	tok = json_tokener_new_ex(NODE_TOKEN_MAX_JSON_DEPTH + 1);
 	if (!tok)
 		goto out;
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	root = json_tokener_parse_ex(tok, (const char *)raw, (int)raw_len);
 	if (!root || json_tokener_get_error(tok) != json_tokener_success ||
 	    json_tokener_get_parse_end(tok) != raw_len || !json_object_is_type(root, json_type_object)) {
-		rc = NET_TOKEN_E_NOT_JSON;
+		rc = NODE_TOKEN_E_NOT_JSON;
 		goto out;
 	}
 	/* 4, 5. Version, fields, unknown fields, cross-field rules. */
 	rc = read_fields(&t, root, &field);
-	if (rc != NET_TOKEN_OK)
+	if (rc != NODE_TOKEN_OK)
 		goto out;
 	field = unknown_member(root);
 	if (field) {
-		rc = NET_TOKEN_E_UNKNOWN_FIELD;
+		rc = NODE_TOKEN_E_UNKNOWN_FIELD;
 		goto out;
 	}
 	rc = validate(&t, &field);
-	if (rc != NET_TOKEN_OK)
+	if (rc != NODE_TOKEN_OK)
 		goto out;
 	/* 6. The mac, in constant time. */
 	canonicalize(&c, &t);
 	rc = compute_mac(mac, t.invite_key, &c);
-	if (rc != NET_TOKEN_OK)
+	if (rc != NODE_TOKEN_OK)
 		goto out;
 	if (CRYPTO_memcmp(mac, t.mac, sizeof mac) != 0) {
-		rc = NET_TOKEN_E_BAD_MAC;
+		rc = NODE_TOKEN_E_BAD_MAC;
 		goto out;
 	}
 	/* 7. In date. */
 	rc = check_clock(t.created_at, t.expires_at, now);
-	if (rc != NET_TOKEN_OK)
+	if (rc != NODE_TOKEN_OK)
 		goto out;
 	*out = t;
 out:
@@ -859,44 +859,44 @@ out:
 	OPENSSL_cleanse(raw, sizeof raw);
 	OPENSSL_cleanse(&t, sizeof t);
 	if (out_field &&
-	    (rc == NET_TOKEN_E_MISSING_FIELD || rc == NET_TOKEN_E_BAD_FIELD || rc == NET_TOKEN_E_UNKNOWN_FIELD))
+	    (rc == NODE_TOKEN_E_MISSING_FIELD || rc == NODE_TOKEN_E_BAD_FIELD || rc == NODE_TOKEN_E_UNKNOWN_FIELD))
 		*out_field = field;
 	return rc;
 }
 
-void net_token_cleanup(struct net_token *t)
+void node_token_cleanup(struct node_token *t)
 {
 	OPENSSL_cleanse(t, sizeof *t);
 }
 
-const char *net_token_strerror(int status)
+const char *node_token_strerror(int status)
 {
-	switch ((enum net_token_status)status) {
-	case NET_TOKEN_OK:
+	switch ((enum node_token_status)status) {
+	case NODE_TOKEN_OK:
 		return "success";
-	case NET_TOKEN_E_TOO_LONG:
+	case NODE_TOKEN_E_TOO_LONG:
 		return "join code too long (over 4096 characters)";
-	case NET_TOKEN_E_BAD_BASE64:
+	case NODE_TOKEN_E_BAD_BASE64:
 		return "join code is not base64 (truncated or mistyped?)";
-	case NET_TOKEN_E_NOT_JSON:
+	case NODE_TOKEN_E_NOT_JSON:
 		return "join code does not contain a JSON object";
-	case NET_TOKEN_E_MISSING_FIELD:
+	case NODE_TOKEN_E_MISSING_FIELD:
 		return "join code lacks a required field";
-	case NET_TOKEN_E_BAD_FIELD:
+	case NODE_TOKEN_E_BAD_FIELD:
 		return "join code has an invalid field";
-	case NET_TOKEN_E_UNKNOWN_FIELD:
+	case NODE_TOKEN_E_UNKNOWN_FIELD:
 		return "join code has a field this version does not know";
-	case NET_TOKEN_E_VERSION:
+	case NODE_TOKEN_E_VERSION:
 		return "join code is from an unsupported version (upgrade atmosphere?)";
-	case NET_TOKEN_E_BAD_MAC:
+	case NODE_TOKEN_E_BAD_MAC:
 		return "join code was altered or damaged (authenticator mismatch)";
-	case NET_TOKEN_E_EXPIRED:
+	case NODE_TOKEN_E_EXPIRED:
 		return "join code has expired: ask for a new one";
-	case NET_TOKEN_E_NOT_YET_VALID:
+	case NODE_TOKEN_E_NOT_YET_VALID:
 		return "join code was created in the future (check both clocks)";
-	case NET_TOKEN_E_NO_ROOM:
+	case NODE_TOKEN_E_NO_ROOM:
 		return "output buffer too small for the join code";
-	case NET_TOKEN_E_INTERNAL:
+	case NODE_TOKEN_E_INTERNAL:
 		return "internal error (out of memory?) while handling the join code";
 	}
 	return "unknown join code status";

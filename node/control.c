@@ -1,0 +1,444 @@
+/* node/control.c: the control socket: one JSON request per line, answered through a command
+ * table (node/control.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "net/bssl.h"
+#include "node/control.h"
+#include "node/internal.h"
+
+static json_object *peer_json(struct node *node, struct node_peer *p);
+static json_object *self_json(struct node *node);
+static void reply(struct core_sock *s, json_object *o);
+static json_object *err_json(const char *msg);
+static void control_conn(void *arg);
+
+static json_object *peer_json(struct node *node, struct node_peer *p)
+{
+	json_object *o = json_object_new_object();
+	char a[NODE_TOKEN_MAX_URL_LEN + 1] = "";
+	enum node_path_kind k = node_peer_path(p);
+	json_object_object_add(o, "node_id", json_object_new_string(p->node_id));
+	json_object_object_add(o, "name", json_object_new_string(p->name));
+	json_object_object_add(o, "connected", json_object_new_boolean(k != NODE_PATH_NONE && node_peer_ready(p)));
+	json_object_object_add(o, "path", json_object_new_string(node_path_name(k)));
+	if (k == NODE_PATH_RELAY)
+		node_copy_str(a, sizeof a, p->relay->url);
+	else if (p->direct_ok)
+		node_fmt_addr(&p->direct, a, sizeof a);
+	json_object_object_add(o, "remote", json_object_new_string(a));
+	/* The relay that carries (or would carry) relayed traffic. */
+	json_object_object_add(o, "relay", p->relay && p->relay->used && p->relay->peer == p
+						   ? json_object_new_string(p->relay->url) : NULL);
+	/* Every relay where the peer is there too (paired): where traffic
+	 * can move if the one in use fails. */
+	json_object *rl = json_object_new_array();
+	for (size_t i = 0; i < NODE_MAX_LINKS; i++)
+		if (node->links[i].peer == p && node_link_paired(&node->links[i]))
+			json_object_array_add(rl, json_object_new_string(node->links[i].url));
+	json_object_object_add(o, "relays_paired", rl);
+	json_object_object_add(o, "rtt_ms", p->rtt_ms > 0 ? json_object_new_double(p->rtt_ms) : NULL);
+	json_object_object_add(o, "last_seen", json_object_new_int64((int64_t)p->last_seen_unix));
+	json_object_object_add(o, "bytes_in", json_object_new_int64((int64_t)p->bytes_in));
+	json_object_object_add(o, "bytes_out", json_object_new_int64((int64_t)p->bytes_out));
+	return o;
+}
+
+/* This node: endpoints (as the peers are told them) and relays. */
+static json_object *self_json(struct node *node)
+{
+	json_object *o = json_object_new_object(), *rl = json_object_new_array();
+	json_object_object_add(o, "node_id", json_object_new_string(node->st->node_id));
+	json_object_object_add(o, "name", json_object_new_string(node->st->node_name));
+	json_object_object_add(o, "port", json_object_new_int(node->port));
+	json_object_object_add(o, "local_endpoint", json_object_new_string(node->local_ep));
+	json_object_object_add(o, "public_endpoint", json_object_new_string(node->public_ep));
+	json_object_object_add(o, "public_endpoint_changed", json_object_new_int64((int64_t)node->public_changed_unix));
+	json_object_object_add(o, "stun_refreshes", json_object_new_int64(node->stun_refreshes));
+	for (size_t i = 0; i < node->st->num_relays; i++) {
+		json_object *r = json_object_new_object();
+		size_t up = 0;
+		for (size_t k = 0; k < NODE_MAX_LINKS; k++)
+			up += node->links[k].used && node->links[k].up && !strcmp(node->links[k].url, node->st->relays[i]);
+		json_object_object_add(r, "url", json_object_new_string(node->st->relays[i]));
+		json_object_object_add(r, "links_up", json_object_new_int64((int64_t)up));
+		json_object_array_add(rl, r);
+	}
+	json_object_object_add(o, "relays", rl);
+	return o;
+}
+
+static void reply(struct core_sock *s, json_object *o)
+{
+	const char *t = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	size_t l = strlen(t);
+	char *line = malloc(l + 2);
+	memcpy(line, t, l);
+	line[l] = '\n';
+	core_sock_send(s, line, l + 1, 2000);
+	free(line);
+	json_object_put(o);
+}
+
+static json_object *err_json(const char *msg)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	return o;
+}
+
+/* ---- the protocol: parsing and the command table ---- */
+
+/* A command answers on s; it returns true when it keeps s (a join in
+ * progress writes its lines there later), false to have it closed. It may
+ * suspend (ping waits for the answer, recv --follow for the client). */
+typedef bool (*control_fn)(struct node *node, struct core_sock *s, json_object *req);
+
+struct control_cmd {
+	const char *name;
+	control_fn fn;
+};
+
+static bool cmd_peers(struct node *node, struct core_sock *s, json_object *req);
+static bool cmd_status(struct node *node, struct core_sock *s, json_object *req);
+static bool cmd_invite(struct node *node, struct core_sock *s, json_object *req);
+static bool cmd_ping(struct node *node, struct core_sock *s, json_object *req);
+static bool cmd_send(struct node *node, struct core_sock *s, json_object *req);
+static bool cmd_recv(struct node *node, struct core_sock *s, json_object *req);
+static bool cmd_join(struct node *node, struct core_sock *s, json_object *req);
+
+static const struct control_cmd commands[] = {
+	{"peers", cmd_peers}, {"status", cmd_status}, {"invite", cmd_invite}, {"ping", cmd_ping},
+	{"send", cmd_send},   {"recv", cmd_recv},     {"join", cmd_join},
+};
+
+size_t node_control_num_cmds(void)
+{
+	return sizeof commands / sizeof commands[0];
+}
+
+const char *node_control_cmd_name(size_t i)
+{
+	return i < node_control_num_cmds() ? commands[i].name : NULL;
+}
+
+const char *node_control_strerror(int status)
+{
+	switch (status) {
+	case NODE_CONTROL_OK:
+		return "ok";
+	case NODE_CONTROL_E_TOO_LONG:
+		return "request too long";
+	case NODE_CONTROL_E_NOT_JSON:
+		return "request is not a JSON object";
+	case NODE_CONTROL_E_NO_CMD:
+		return "request has no \"cmd\"";
+	case NODE_CONTROL_E_UNKNOWN_CMD:
+		return "unknown command";
+	default:
+		return "unknown status";
+	}
+}
+
+static const struct control_cmd *find_cmd(const char *name)
+{
+	for (size_t i = 0; i < node_control_num_cmds(); i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+int node_control_parse(const char *req, size_t len, struct json_object **out_req, const char **out_cmd)
+{
+	*out_req = NULL;
+	*out_cmd = NULL;
+	if (len >= NODE_CONTROL_MAX_REQUEST)
+		return NODE_CONTROL_E_TOO_LONG;
+	/* A C string, as the line read from the socket is. */
+	const char *nul = memchr(req, 0, len);
+	size_t n = nul ? (size_t)(nul - req) : len;
+	char *buf = malloc(n + 1);
+	if (!buf)
+		return NODE_CONTROL_E_NOT_JSON;
+	memcpy(buf, req, n);
+	buf[n] = 0;
+	json_object *o = json_tokener_parse(buf), *v;
+	free(buf);
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return NODE_CONTROL_E_NOT_JSON;
+	}
+	if (!json_object_object_get_ex(o, "cmd", &v)) {
+		json_object_put(o);
+		return NODE_CONTROL_E_NO_CMD;
+	}
+	/* json_object_get_string gives NULL for a JSON null ({"cmd":null}). */
+	const char *name = json_object_get_string(v);
+	const struct control_cmd *c = name ? find_cmd(name) : NULL;
+	if (!c) {
+		json_object_put(o);
+		return NODE_CONTROL_E_UNKNOWN_CMD;
+	}
+	*out_req = o;
+	*out_cmd = c->name;
+	return NODE_CONTROL_OK;
+}
+
+/* ---- the commands ---- */
+
+static bool cmd_peers(struct node *node, struct core_sock *s, json_object *req)
+{
+	(void)req;
+	json_object *r = json_object_new_object(), *arr = json_object_new_array();
+	for (size_t i = 0; i < sizeof node->peers / sizeof node->peers[0]; i++)
+		if (node->peers[i].used && node->peers[i].node_id[0])
+			json_object_array_add(arr, peer_json(node, &node->peers[i]));
+	json_object_object_add(r, "peers", arr);
+	json_object_object_add(r, "self", self_json(node));
+	reply(s, r);
+	return false;
+}
+
+static bool cmd_status(struct node *node, struct core_sock *s, json_object *req)
+{
+	(void)req;
+	json_object *r = json_object_new_object();
+	json_object_object_add(r, "node_id", json_object_new_string(node->st->node_id));
+	json_object_object_add(r, "name", json_object_new_string(node->st->node_name));
+	json_object_object_add(r, "mesh", json_object_new_string(node->st->mesh_name));
+	json_object_object_add(r, "port", json_object_new_int(node->port));
+	json_object_object_add(r, "local_endpoint", json_object_new_string(node->local_ep));
+	json_object_object_add(r, "public_endpoint", json_object_new_string(node->public_ep));
+	json_object_object_add(r, "public_endpoint_changed", json_object_new_int64((int64_t)node->public_changed_unix));
+	reply(s, r);
+	return false;
+}
+
+static bool cmd_invite(struct node *node, struct core_sock *s, json_object *req)
+{
+	char code[NODE_TOKEN_MAX_CODE_LEN + 1], sc[NODE_TOKEN_SHORT_CODE_LEN + 1], err[256];
+	json_object *v;
+	uint64_t ttl = json_object_object_get_ex(req, "expires", &v) ? (uint64_t)json_object_get_int64(v) : 86400;
+	if (node_issue_code(node, ttl, code, sizeof code, sc, err, sizeof err) == 0) {
+		json_object *r = json_object_new_object();
+		json_object_object_add(r, "code", json_object_new_string(code));
+		json_object_object_add(r, "short_code", json_object_new_string(sc));
+		reply(s, r);
+	} else {
+		reply(s, err_json(err));
+	}
+	return false;
+}
+
+/* The peer a ping or send names, when it is connected; otherwise answers
+ * the error and returns NULL. */
+static struct node_peer *connected_peer(struct node *node, struct core_sock *s, json_object *req)
+{
+	json_object *v;
+	const char *who = json_object_object_get_ex(req, "peer", &v) ? json_object_get_string(v) : "";
+	struct node_peer *p = node_peer_by_name(node, who);
+	if (!p || !node_peer_ready(p) || node_peer_path(p) == NODE_PATH_NONE) {
+		char m[200];
+		snprintf(m, sizeof m, "no connected peer '%s' (see atmosphere peers)", who);
+		reply(s, err_json(m));
+		return NULL;
+	}
+	return p;
+}
+
+static bool cmd_send(struct node *node, struct core_sock *s, json_object *req)
+{
+	json_object *v;
+	struct node_peer *p = connected_peer(node, s, req);
+	if (!p)
+		return false;
+	const char *text = json_object_object_get_ex(req, "text", &v) ? json_object_get_string(v) : "";
+	size_t tl = strlen(text);
+	int r = tl > NODE_MAX_TEXT_LEN ? -EMSGSIZE : node_peer_send(node, p, NODE_MSG_TEXT, text, tl);
+	json_object *rr = r == 0 ? json_object_new_object() : err_json(strerror(-r));
+	if (r == 0) {
+		json_object_object_add(rr, "ok", json_object_new_boolean(1));
+		json_object_object_add(rr, "path", json_object_new_string(node_path_name(node_peer_path(p))));
+	}
+	reply(s, rr);
+	return false;
+}
+
+static bool cmd_ping(struct node *node, struct core_sock *s, json_object *req)
+{
+	struct node_peer *p = connected_peer(node, s, req);
+	if (!p)
+		return false;
+	uint8_t body[16];
+	uint64_t sent = core_now_ns();
+	RAND_bytes((uint8_t *)&p->ping_id, 8);
+	memcpy(body, &p->ping_id, 8);
+	memcpy(body + 8, &sent, 8);
+	double before = p->rtt_ms;
+	p->rtt_ms = 0;
+	node_peer_send(node, p, NODE_MSG_PING, body, 16);
+	p->ping_waiter = core_coro_current();
+	core_park(5000);
+	p->ping_waiter = NULL;
+	if (p->rtt_ms > 0) {
+		json_object *rr = json_object_new_object();
+		json_object_object_add(rr, "rtt_ms", json_object_new_double(p->rtt_ms));
+		json_object_object_add(rr, "path", json_object_new_string(node_path_name(node_peer_path(p))));
+		reply(s, rr);
+	} else {
+		p->rtt_ms = before;
+		reply(s, err_json("no answer within 5 s"));
+	}
+	return false;
+}
+
+static bool cmd_recv(struct node *node, struct core_sock *s, json_object *req)
+{
+	json_object *v;
+	bool follow = json_object_object_get_ex(req, "follow", &v) && json_object_get_boolean(v);
+	while (node->inbox_len) {
+		struct node_text_msg *tm = &node->inbox[node->inbox_head];
+		json_object *r = json_object_new_object();
+		json_object_object_add(r, "from", json_object_new_string(tm->from));
+		json_object_object_add(r, "text", json_object_new_string(tm->text));
+		free(tm->text);
+		node->inbox_head = (node->inbox_head + 1) % NODE_MAX_INBOX_MSGS;
+		node->inbox_len--;
+		reply(s, r);
+	}
+	if (follow) {
+		struct node_follower f = {.s = s, .next = node->followers};
+		node->followers = &f;
+		/* Until the client goes away. */
+		struct core_buf b;
+		while (core_sock_recv(s, &b, -1) > 0)
+			core_buf_release(&b);
+		struct node_follower **pp = &node->followers;
+		while (*pp != &f)
+			pp = &(*pp)->next;
+		*pp = f.next;
+	} else {
+		reply(s, json_tokener_parse("{\"end\":true}"));
+	}
+	return false;
+}
+
+static bool cmd_join(struct node *node, struct core_sock *s, json_object *req)
+{
+	json_object *v;
+	const char *code = json_object_object_get_ex(req, "code", &v) ? json_object_get_string(v) : "";
+	char err[300];
+	if (node->joining) {
+		reply(s, err_json("a join is already in progress"));
+		return false;
+	}
+	node->join_out = s;
+	if (node_join_begin(node, code, err, sizeof err) != 0) {
+		node->join_out = NULL;
+		reply(s, err_json(err));
+		return false;
+	}
+	return true; /* the join owns the socket now */
+}
+
+/* ---- the socket ---- */
+
+struct control_client {
+	struct node *node;
+	int fd;
+};
+
+static void control_conn(void *arg)
+{
+	struct control_client *cc = arg;
+	struct node *node = cc->node;
+	int fd = cc->fd, e = 0;
+	free(cc);
+	struct core_sock *s = core_sock_new(fd, &e);
+	char req[NODE_CONTROL_MAX_REQUEST];
+	size_t len = 0;
+	bool keep = false;
+	if (!s)
+		return;
+	while (len < sizeof req - 1) {
+		struct core_buf b;
+		int n = core_sock_recv(s, &b, 5000);
+		if (n <= 0)
+			goto out;
+		size_t take = b.len < sizeof req - 1 - len ? b.len : sizeof req - 1 - len;
+		memcpy(req + len, b.data, take);
+		len += take;
+		core_buf_release(&b);
+		if (memchr(req, '\n', len))
+			break;
+	}
+	json_object *o;
+	const char *name;
+	if (node_control_parse(req, len, &o, &name) != NODE_CONTROL_OK) {
+		reply(s, err_json("unknown request"));
+		goto out;
+	}
+	keep = find_cmd(name)->fn(node, s, o);
+	json_object_put(o);
+out:
+	if (!keep)
+		core_sock_close(s);
+}
+
+void node_control_server(void *arg)
+{
+	struct node *node = arg;
+	while (!node->stopping) {
+		int fd = core_listener_accept(node->ctl, -1);
+		if (fd < 0)
+			break;
+		struct control_client *cc = malloc(sizeof *cc);
+		if (!cc) {
+			close(fd);
+			continue;
+		}
+		cc->node = node;
+		cc->fd = fd;
+		core_spawn(control_conn, cc);
+	}
+}
+
+/* ---- the client side ---- */
+
+int node_control_call(const struct node_state *st, const char *request, node_line_fn on_line, void *arg)
+{
+	char path[NODE_PATH_MAX];
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	node_control_path(st, path);
+	if (strlen(path) >= sizeof a.sun_path)
+		return -ENAMETOOLONG;
+	memcpy(a.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	size_t rl = strlen(request);
+	if (write(fd, request, rl) != (ssize_t)rl || write(fd, "\n", 1) != 1) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	FILE *f = fdopen(fd, "r");
+	static char line[70000];
+	int ret = -EPIPE;
+	while (fgets(line, sizeof line, f)) {
+		ret = 0;
+		if (!on_line(line, arg))
+			break;
+	}
+	fclose(f);
+	return ret;
+}

@@ -1,0 +1,213 @@
+/* node/daemon.c: the daemon: start-up, the UDP reader, shutdown (node_run in node/node.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "net/bssl.h"
+#include "node/internal.h"
+
+static void udp_reader(void *arg);
+static void on_stop(void *arg);
+static void node_main(void *arg);
+
+static void udp_reader(void *arg)
+{
+	struct node *node = arg;
+	while (!node->stopping) {
+		struct core_dgram d;
+		int n = core_udp_recv(node->udp, &d, -1);
+		if (n == -ECANCELED && node->stopping)
+			break;
+		if (n < 0)
+			continue;
+		/* STUN answers go to a refresh in progress; other STUN is dropped. */
+		if (!d.truncated && !stun_is_message(d.data, d.len))
+			node_on_packet(node, d.data, d.len, &d.from, d.from_len, NULL);
+		else if (!d.truncated)
+			stun_feed_input(&node->feed, d.data, d.len, (const struct sockaddr *)&d.from, d.from_len);
+		core_buf_release(&d.buf);
+	}
+}
+
+static void on_stop(void *arg)
+{
+	struct node *node = arg;
+	node->stopping = true;
+	core_listener_interrupt(node->ctl);
+	core_udp_interrupt(node->udp);
+	if (node->stun_co)
+		core_unpark(node->stun_co, -ECANCELED);
+	for (size_t i = 0; i < NODE_MAX_LINKS; i++)
+		if (node->links[i].used && node->links[i].c)
+			relay_client_interrupt(node->links[i].c);
+}
+
+static void node_main(void *arg)
+{
+	struct node *node = arg;
+	char err[300];
+	/* Control socket: refuse to start beside a node that answers on it. */
+	char path[NODE_PATH_MAX];
+	node_control_path(node->st, path);
+	mkdir(node->st->home, 0700);
+	struct sockaddr_un probe = {.sun_family = AF_UNIX};
+	node_copy_str(probe.sun_path, sizeof probe.sun_path, path);
+	int pfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (pfd >= 0 && connect(pfd, (struct sockaddr *)&probe, sizeof probe) == 0) {
+		close(pfd);
+		fprintf(stderr, "atmosphere: a node is already running for %s (stop it first)\n", node->st->home);
+		node->exit_code = 1;
+		core_rt_shutdown(node->rt);
+		return;
+	}
+	if (pfd >= 0)
+		close(pfd);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(node->o->port)};
+	int fd = core_udp_bind((struct sockaddr *)&a, sizeof a, false);
+	if (fd < 0) {
+		fprintf(stderr, "atmosphere: cannot bind UDP port %u: %s%s\n", node->o->port, strerror(-fd),
+			fd == -EADDRINUSE ? " (is another node running? pick another with --port)" : "");
+		node->exit_code = 1;
+		core_rt_shutdown(node->rt);
+		return;
+	}
+	struct sockaddr_in got;
+	socklen_t gl = sizeof got;
+	getsockname(fd, (struct sockaddr *)&got, &gl);
+	node->port = ntohs(got.sin_port);
+	int e = 0;
+	node->udp = core_udp_new(fd, &e);
+	node_local_endpoint(node);
+	/* A node joining for the first time uses the STUN servers of its code. */
+	if (node->o->join_code && !node->st->num_stun) {
+		struct node_token t;
+		if (node_token_decode(&t, NULL, node->o->join_code, strlen(node->o->join_code), (uint64_t)time(NULL)) ==
+		    NODE_TOKEN_OK) {
+			for (size_t i = 0; i < t.num_stun && node->st->num_stun < NODE_TOKEN_MAX_STUN; i++)
+				node_copy_str(node->st->stun[node->st->num_stun++], sizeof node->st->stun[0], t.stun[i]);
+		}
+		node_token_cleanup(&t);
+	}
+	if (node->st->public_ip[0])
+		snprintf(node->public_ep, sizeof node->public_ep, "%s:%u", node->st->public_ip, node->port);
+	else
+		node_discover(node);
+
+	/* Control socket. */
+	unlink(path); /* stale: nobody answers on it */
+	struct sockaddr_un un = {.sun_family = AF_UNIX};
+	node_copy_str(un.sun_path, sizeof un.sun_path, path);
+	int cfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	mode_t old = umask(0077);
+	if (cfd < 0 || bind(cfd, (struct sockaddr *)&un, sizeof un) != 0 || listen(cfd, 64) != 0) {
+		umask(old);
+		fprintf(stderr, "atmosphere: cannot listen on %s: %s\n", path, strerror(errno));
+		node->exit_code = 1;
+		core_rt_shutdown(node->rt);
+		return;
+	}
+	umask(old);
+	node->ctl_created = true;
+	node->ctl = core_listener_new(cfd, &e);
+	core_on_shutdown(&node->stop_hook, on_stop, node);
+	core_spawn(udp_reader, node);
+	core_spawn(node_control_server, node);
+	core_spawn(node_ticker, node);
+	stun_feed_init(&node->feed);
+	/* A node told its public address needs no STUN. */
+	if (!node->st->public_ip[0])
+		core_spawn(node_stun_refresher, node);
+	core_log(CORE_LOG_INFO, "node %s (%s) serving on UDP port %u%s%s", node->st->node_name, node->st->node_id, node->port,
+		 node->st->have_mesh ? ", mesh " : "", node->st->have_mesh ? node->st->mesh_name : "");
+
+	if (node->st->have_mesh) {
+		node_open_inboxes(node);
+		/* Known peers: meet again on the pair session of each. */
+		for (size_t i = 0; i < node->st->num_peers; i++) {
+			struct node_known_peer *kp = &node->st->peers[i];
+			struct node_peer *p = node_peer_new(node, kp->pub);
+			if (!p)
+				break;
+			snprintf(p->node_id, sizeof p->node_id, "%s", kp->node_id);
+			snprintf(p->name, sizeof p->name, "%s", kp->name);
+			struct sockaddr_storage sa;
+			socklen_t sl;
+			if (node_parse_ep(kp->endpoint, &sa, &sl))
+				node_peer_add_candidate(p, &sa, sl);
+			node_link_open_pair(node, p);
+			/* The smaller id starts; the other answers (either works). */
+			if (strcmp(node->st->node_id, p->node_id) < 0)
+				node_handshake_start(node, p, NULL);
+		}
+	}
+	if (node->o->join_code && node_join_begin(node, node->o->join_code, err, sizeof err) != 0) {
+		fprintf(stderr, "atmosphere join: %s\n", err);
+		node->exit_code = 1;
+		core_rt_shutdown(node->rt);
+	}
+}
+
+/* Wipes and frees a node, built or half-built. */
+static void node_free(struct node *node)
+{
+	if (!node)
+		return;
+	node_e2e_keypair_cleanup(&node->kp);
+	OPENSSL_cleanse(node->mesh_psk, sizeof node->mesh_psk);
+	for (size_t i = 0; i < sizeof node->peers / sizeof node->peers[0]; i++)
+		if (node->peers[i].used) {
+			node_sessions_cleanup(&node->peers[i].ss);
+			if (node->peers[i].hs_live)
+				node_e2e_handshake_cleanup(&node->peers[i].hs);
+		}
+	node_token_cleanup(&node->tok);
+	free(node);
+}
+
+int node_run(struct node_state *st, const struct node_run_opts *o)
+{
+	/* Small receive rings: a node has a handful of TCP links (relays, the
+	 * control socket) and modest UDP traffic, and a provided-buffer ring
+	 * is used round-robin, so over hours every buffer of it gets touched:
+	 * the defaults (1,024 x 16 KiB + 1,024 x 2 KiB) would end as 18 MiB of
+	 * resident memory, these as 1.5 MiB. A burst beyond them is held back
+	 * by TCP, or by the socket buffer for UDP, not dropped by us. */
+	struct core_rt_opts ro = {.num_threads = 1, .handle_signals = true, .shutdown_grace_ms = 1500,
+				  .stream_bufs = 64, .dgram_bufs = 256};
+	int err = 0, code = 1;
+	struct node *node = calloc(1, sizeof *node);
+	if (!node) {
+		fprintf(stderr, "atmosphere: %s\n", strerror(ENOMEM));
+		return 1;
+	}
+	node->st = st;
+	node->opts = *o;
+	if (!node->opts.punch_ms)
+		node->opts.punch_ms = NODE_PUNCH_MS_DEFAULT;
+	node->o = &node->opts;
+	node_ratelimit_init(&node->init_rl);
+	if (st->have_mesh)
+		node_token_mesh_psk(node->mesh_psk, st->secret);
+	node_e2e_keypair_init(&node->kp, st->priv);
+	node->rt = core_rt_new(&ro, &err);
+	if (!node->rt) {
+		fprintf(stderr, "atmosphere: %s\n", core_rt_explain(err));
+		goto out;
+	}
+	int r = core_rt_run(node->rt, node_main, node);
+	core_rt_free(node->rt);
+	char path[NODE_PATH_MAX];
+	node_control_path(st, path);
+	if (node->ctl_created)
+		unlink(path);
+	code = r < 0 ? 1 : node->exit_code;
+out:
+	node_free(node);
+	return code;
+}

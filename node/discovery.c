@@ -1,0 +1,129 @@
+/* node/discovery.c: the public endpoint: STUN discovery at start, periodic refresh, re-
+ * signalling peers when it changes. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "net/bssl.h"
+#include "node/internal.h"
+
+static void resignal(struct node *node);
+static void refresh_public(struct node *node);
+static uint64_t refresh_interval(void);
+
+/* Fills eps with the mesh's STUN servers that parse; returns how many. */
+static size_t stun_servers(struct node *node, struct stun_endpoint eps[static NODE_TOKEN_MAX_STUN])
+{
+	size_t n = 0;
+	for (size_t i = 0; i < node->st->num_stun && n < NODE_TOKEN_MAX_STUN; i++)
+		if (stun_endpoint_parse(&eps[n], node->st->stun[i], 3478) == 0)
+			n++;
+	return n;
+}
+
+void node_discover(struct node *node)
+{
+	struct stun_endpoint eps[NODE_TOKEN_MAX_STUN];
+	size_t n = stun_servers(node, eps);
+	if (!n)
+		return;
+	struct stun_discovery *d = &node->disc;
+	struct stun_client_opts o = {.timeout_ms = 2500, .settle_ms = 200};
+	if (stun_discover(node->udp, eps, n, &o, d) == 0 && d->status == 0) {
+		char a[64];
+		stun_addr_format(&d->mapped, node->public_ep, sizeof node->public_ep);
+		stun_addr_format(&d->local, a, sizeof a);
+		snprintf(node->local_ep, sizeof node->local_ep, "%s", a);
+		core_log(CORE_LOG_INFO, "public endpoint %s (local %s, %zu of %zu servers agree)", node->public_ep, a,
+			 d->num_agree, d->num_answered);
+	} else {
+		core_log(CORE_LOG_WARN, "STUN discovery failed: direct connections from outside this network are unlikely; "
+					"relays still work (see 'atmosphere network')");
+	}
+}
+
+/* Re-signals after our public endpoint changed: every connected peer gets a
+ * new HELLO (candidates) and both sides punch again. */
+static void resignal(struct node *node)
+{
+	uint64_t t = node_now_ms();
+	for (size_t i = 0; i < sizeof node->peers / sizeof node->peers[0]; i++) {
+		struct node_peer *p = &node->peers[i];
+		if (!p->used || !p->node_id[0] || !node_peer_ready(p))
+			continue;
+		node_send_hello(node, p);
+		node_punch_start(p, t, NODE_PUNCH_WINDOW_MS);
+	}
+}
+
+/* One refresh through our own socket (the mapping that matters is its
+ * own); udp_reader feeds the answers. Suspends. */
+static void refresh_public(struct node *node)
+{
+	struct stun_endpoint eps[NODE_TOKEN_MAX_STUN];
+	size_t n = stun_servers(node, eps);
+	if (!n)
+		return;
+	struct stun_discovery *d = &node->disc;
+	struct stun_client_opts o = {.timeout_ms = 2500, .settle_ms = 200, .no_cache = true, .feed = &node->feed};
+	int r = stun_discover(node->udp, eps, n, &o, d);
+	node->stun_refreshes++;
+	if (r != 0 || d->status != 0) {
+		core_log(CORE_LOG_DEBUG, "STUN refresh: no answer (%s)", strerror(r ? -r : -d->status));
+		return;
+	}
+	char ep[64];
+	stun_addr_format(&d->mapped, ep, sizeof ep);
+	if (!strcmp(ep, node->public_ep))
+		return;
+	core_log(CORE_LOG_INFO, "public endpoint changed from %s to %s (%zu of %zu servers agree); telling the peers",
+		 node->public_ep[0] ? node->public_ep : "(none)", ep, d->num_agree, d->num_answered);
+	node_copy_str(node->public_ep, sizeof node->public_ep, ep);
+	node->public_changed_unix = (uint64_t)time(NULL);
+	resignal(node);
+}
+
+static uint64_t refresh_interval(void)
+{
+	uint32_t r;
+	RAND_bytes((uint8_t *)&r, sizeof r);
+	return NODE_STUN_REFRESH_MS - NODE_STUN_REFRESH_JITTER_MS + r % (2 * NODE_STUN_REFRESH_JITTER_MS + 1);
+}
+
+/* Asks for a refresh soon (a sign that our mapping changed), within the
+ * rate bound. */
+void node_want_stun_refresh(struct node *node, const char *why)
+{
+	if (!node->stun_co)
+		return;
+	uint64_t at = node_now_ms() + NODE_STUN_REFRESH_SOON_MS;
+	if (at < node->last_stun_ms + NODE_STUN_REFRESH_MIN_MS)
+		at = node->last_stun_ms + NODE_STUN_REFRESH_MIN_MS;
+	if (at >= node->next_stun_ms)
+		return;
+	core_log(CORE_LOG_INFO, "refreshing the public endpoint: %s", why);
+	node->next_stun_ms = at;
+	core_unpark(node->stun_co, 0);
+}
+
+void node_stun_refresher(void *arg)
+{
+	struct node *node = arg;
+	node->stun_co = core_coro_current();
+	node->last_stun_ms = node_now_ms();
+	node->next_stun_ms = node->last_stun_ms + refresh_interval();
+	while (!node->stopping) {
+		uint64_t t = node_now_ms();
+		if (t < node->next_stun_ms) {
+			if (core_park((int)(node->next_stun_ms - t)) == -ECANCELED)
+				break;
+			continue;
+		}
+		node->last_stun_ms = t;
+		node->next_stun_ms = t + refresh_interval();
+		refresh_public(node);
+	}
+	node->stun_co = NULL;
+}

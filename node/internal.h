@@ -1,0 +1,214 @@
+#ifndef NODE_INTERNAL_H
+#define NODE_INTERNAL_H
+/* node/internal.h: the daemon's state and the helpers its files share
+ * (node/ only). One struct node per running node, passed to every function
+ * that needs it; coroutines get it through their argument.
+ *
+ * Everything runs as coroutines on one reactor thread (a node is small):
+ *   udp_reader      datagrams: e2e packets, and STUN answers for the
+ *                   refresher (daemon.c)
+ *   node_stun_refresher  re-discovers the public endpoint (every ~60 s, sooner
+ *                   when a peer sees us at a new address or a direct path
+ *                   dies) (discovery.c)
+ *   link_run        one per relay link: connect, read, reconnect with
+ *                   backoff; every peer has a link on every relay of the
+ *                   mesh (relay_link.c)
+ *   node_ticker     every 200 ms: punching, keepalives, path liveness,
+ *                   retries (ticker.c)
+ *   control         the unix socket; one coroutine per client (control.c) */
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "core/reactor.h"
+#include "core/sock.h"
+#include "core/udp.h"
+#include "node/e2e.h"
+#include "node/node.h"
+#include "node/path.h"
+#include "node/ratelimit.h"
+#include "node/session.h"
+#include "node/token.h"
+#include "node/wire.h"
+#include "relay/client.h"
+#include "stun/client.h"
+
+struct node_link;
+
+struct node_peer {
+	bool used;
+	char node_id[NODE_TOKEN_MAX_ID_LEN + 1];
+	char name[NODE_TOKEN_MAX_NAME_LEN + 1];
+	uint8_t pub[32];
+	uint8_t psk[32];
+	bool joiner;            /* we admit it: send WELCOME */
+	bool hello_sent;
+	bool welcomed;
+	struct node_e2e_handshake hs;
+	bool hs_live;
+	unsigned hs_tries;      /* initiations sent since the last session */
+	uint64_t hs_sent_ms;
+	uint8_t hs_init[NODE_E2E_INIT_LEN];
+	struct node_sessions ss;        /* see node/session.h */
+	uint8_t last_ts[NODE_E2E_TIMESTAMP_LEN];
+	struct node_link *relay;
+	struct sockaddr_storage direct;
+	socklen_t direct_len;
+	bool direct_ok;
+	uint64_t direct_rx_ms, rx_ms, tx_direct_ms;
+	struct sockaddr_storage cand[NODE_MAX_CAND];
+	socklen_t cand_len[NODE_MAX_CAND];
+	int num_cand;
+	uint64_t punch_until_ms, next_punch_ms, next_repunch_ms;
+	uint32_t repunch_gap_ms;        /* 0: the next background punch is the first */
+	uint64_t last_punch_req_ms;     /* when a peer's NODE_MSG_PUNCH last started one */
+	bool ttl_sent;
+	uint64_t bytes_in, bytes_out;
+	double rtt_ms;
+	uint64_t ping_id;
+	uint64_t next_rtt_ms;
+	struct core_coro *ping_waiter;
+	uint64_t last_seen_unix;
+	char observed[64];      /* where the peer last said it sees us ("" before it said) */
+};
+
+struct node_link {
+	bool used;
+	char url[NODE_TOKEN_MAX_URL_LEN + 1];
+	char session[72];
+	struct relay_client *c;
+	struct node *node;
+	struct node_peer *peer;     /* bound after a handshake on it */
+	bool up;                /* connected (waiting or paired) */
+	bool inbox;             /* waits for joiners */
+	bool join;              /* ours to an invite's inbox, while we join */
+	bool closing;
+	struct core_coro *co;
+};
+
+struct node_text_msg {
+	char from[NODE_TOKEN_MAX_NAME_LEN + NODE_TOKEN_MAX_ID_LEN + 4];
+	char *text;
+};
+
+struct node_follower {
+	struct core_sock *s;
+	struct node_follower *next;
+};
+
+struct node {
+	struct node_state *st;
+	const struct node_run_opts *o;
+	struct core_rt *rt;
+	struct core_udp *udp;
+	uint16_t port;
+	struct node_e2e_keypair kp;
+	uint8_t mesh_psk[32];
+	struct node_peer peers[NODE_MAX_PEERS + 8];
+	struct node_link links[NODE_MAX_LINKS];
+	char local_ep[64], public_ep[64];
+	char nat_note[64];
+	/* STUN refreshes through our own socket: udp_reader feeds the answers. */
+	struct stun_feed feed;
+	struct stun_discovery disc;   /* the last discovery's result (large: not on a coroutine stack) */
+	struct core_coro *stun_co;    /* the refresher, when STUN is in use */
+	uint64_t next_stun_ms, last_stun_ms;
+	unsigned stun_refreshes;
+	uint64_t public_changed_unix; /* when the public endpoint last changed (0: never) */
+	/* join in progress (joiner side) */
+	bool joining, joined, join_failed, welcomed;
+	struct node_token tok;
+	struct node_peer *issuer;
+	uint64_t join_started_ms;
+	bool said_direct, said_relay;
+	uint64_t issuer_session_ms;   /* when the session with the issuer began */
+	struct core_sock *join_out;   /* control client following a join, or NULL: stdout */
+	/* received texts for `atmosphere recv` */
+	struct node_text_msg inbox[NODE_MAX_INBOX_MSGS];
+	unsigned inbox_head, inbox_len;
+	struct node_follower *followers;
+	struct node_ratelimit init_rl; /* handshake initiations, the whole node */
+	struct core_listener *ctl;
+	bool ctl_created;       /* we made control.sock: remove it at exit */
+	bool stopping;
+	int exit_code;
+	struct core_shutdown_hook stop_hook;
+	struct node_run_opts opts;    /* o points here */
+};
+
+/* node/addr.c */
+uint64_t node_now_ms(void);
+void node_copy_str(char *dst, size_t cap, const char *src);
+void node_fmt_addr(const struct sockaddr_storage *a, char *out, size_t cap);
+bool node_parse_ep(const char *s, struct sockaddr_storage *out, socklen_t *len);
+bool node_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+bool node_is_lan(const struct sockaddr_storage *a);
+json_object *node_candidates_json(struct node *node);
+void node_local_endpoint(struct node *node);
+
+/* node/peer.c */
+bool node_peer_ready(const struct node_peer *p);
+struct node_peer *node_peer_by_pub(struct node *node, const uint8_t pub[32]);
+struct node_peer *node_peer_by_name(struct node *node, const char *s);
+struct node_peer *node_peer_new(struct node *node, const uint8_t pub[32]);
+void node_peer_add_candidate(struct node_peer *p, const struct sockaddr_storage *a, socklen_t len);
+int node_send_udp(struct node *node, const struct sockaddr_storage *to, socklen_t len, const uint8_t *pkt, size_t n, int ttl);
+int node_peer_send_to(struct node *node, struct node_peer *p, uint8_t type, const void *body, size_t len,
+			const struct sockaddr_storage *to, socklen_t to_len, int ttl);
+int node_peer_send(struct node *node, struct node_peer *p, uint8_t type, const void *body, size_t len);
+void node_peer_send_json(struct node *node, struct node_peer *p, uint8_t type, json_object *o);
+void node_save_state(struct node *node);
+void node_peer_remember(struct node *node, struct node_peer *p);
+
+/* node/handshake.c */
+void node_peer_install_session(struct node_peer *p, const struct node_e2e_session *ns);
+void node_handshake_start(struct node *node, struct node_peer *p, const uint8_t *app);
+void node_handshake_kick(struct node *node, struct node_peer *p, struct node_link *l);
+void node_on_packet(struct node *node, const uint8_t *pkt, size_t len, const struct sockaddr_storage *from, socklen_t from_len,
+		      struct node_link *l);
+
+/* node/message.c */
+void node_send_hello(struct node *node, struct node_peer *p);
+void node_send_observed(struct node *node, struct node_peer *p);
+void node_handle_plain(struct node *node, struct node_peer *p, const uint8_t *m, size_t n, const struct sockaddr_storage *from);
+
+/* node/path.c */
+enum node_path_kind node_peer_path(const struct node_peer *p);
+void node_mark_direct(struct node *node, struct node_peer *p, const struct sockaddr_storage *from, socklen_t len);
+bool node_link_paired(const struct node_link *l);
+void node_pick_relay(struct node *node, struct node_peer *p);
+
+/* node/punch.c */
+void node_punch_start(struct node_peer *p, uint64_t t, uint64_t ms);
+void node_punch(struct node *node, struct node_peer *p, uint64_t t);
+
+/* node/ticker.c */
+void node_ticker(void *arg);
+
+/* node/relay_link.c */
+bool node_peer_has_links(struct node *node, const struct node_peer *p);
+void node_send_on_links(struct node *node, struct node_peer *p, const uint8_t *pkt, size_t n);
+int node_send_on_link(struct node_link *l, const uint8_t *pkt, size_t n);
+void node_inbox_session(char out[72], const uint8_t invite_key[32]);
+struct node_link *node_link_open(struct node *node, const char *url, const char *session, bool inbox, struct node_peer *peer);
+void node_link_open_pair(struct node *node, struct node_peer *p);
+
+/* node/join.c */
+void node_say(struct node *node, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void node_join_finish(struct node *node);
+void node_on_welcome(struct node *node, struct node_peer *p, json_object *o);
+int node_join_begin(struct node *node, const char *code, char *err, size_t err_len);
+int node_issue_code(struct node *node, uint64_t ttl_s, char *code, size_t cap, char *shortc, char *err, size_t err_len);
+void node_open_inboxes(struct node *node);
+
+/* node/control.c */
+void node_control_server(void *arg);
+
+/* node/discovery.c */
+void node_discover(struct node *node);
+void node_want_stun_refresh(struct node *node, const char *why);
+void node_stun_refresher(void *arg);
+
+#endif

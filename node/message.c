@@ -1,0 +1,184 @@
+/* node/message.c: node messages inside a session: HELLO (candidates), OBSERVED, PUNCH, PING,
+ * TEXT. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "net/b64.h"
+#include "net/bssl.h"
+#include "node/internal.h"
+#include "node/punch.h"
+
+static void on_hello(struct node *node, struct node_peer *p, json_object *o);
+static void deliver_text(struct node *node, struct node_peer *p, const uint8_t *m, size_t n);
+
+void node_send_hello(struct node *node, struct node_peer *p)
+{
+	p->hello_sent = true;
+	/* Open our own NAT's mappings towards the peer's candidates before it
+	 * learns ours and starts punching (TTL 2: see node_handshake_start). */
+	for (int i = 0; i < p->num_cand; i++)
+		node_peer_send_to(node, p, NODE_MSG_KEEP, NULL, 0, &p->cand[i], p->cand_len[i], 2);
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "node_id", json_object_new_string(node->st->node_id));
+	json_object_object_add(o, "name", json_object_new_string(node->st->node_name));
+	json_object_object_add(o, "candidates", node_candidates_json(node));
+	node_peer_send_json(node, p, NODE_MSG_HELLO, o);
+}
+
+/* Tells p where its direct packets come from, as we see them. */
+void node_send_observed(struct node *node, struct node_peer *p)
+{
+	char a[64];
+	node_fmt_addr(&p->direct, a, sizeof a);
+	node_peer_send(node, p, NODE_MSG_OBSERVED, a, strlen(a));
+}
+
+static void on_hello(struct node *node, struct node_peer *p, json_object *o)
+{
+	json_object *v, *arr;
+	if (json_object_object_get_ex(o, "node_id", &v))
+		snprintf(p->node_id, sizeof p->node_id, "%s", json_object_get_string(v));
+	if (json_object_object_get_ex(o, "name", &v))
+		snprintf(p->name, sizeof p->name, "%s", json_object_get_string(v));
+	if (json_object_object_get_ex(o, "candidates", &arr) && json_object_is_type(arr, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(arr); i++) {
+			struct sockaddr_storage a;
+			socklen_t al;
+			if (node_parse_ep(json_object_get_string(json_object_array_get_idx(arr, i)), &a, &al))
+				node_peer_add_candidate(p, &a, al);
+		}
+	if (!p->hello_sent)
+		node_send_hello(node, p); /* the responder answers the initiator's */
+	/* Punch: both sides do this as soon as each has the other's list; the
+	 * background sequence starts again after this window. */
+	uint64_t t = node_now_ms();
+	p->repunch_gap_ms = 0;
+	p->next_repunch_ms = t + NODE_PUNCH_WINDOW_MS;
+	node_punch_start(p, t, NODE_PUNCH_WINDOW_MS);
+	if (p->joiner && !p->welcomed) {
+		/* Admit it: the mesh's secret and members, over the e2e session. */
+		json_object *w = json_object_new_object();
+		char sec[64];
+		size_t sl;
+		net_b64_encode(sec, sizeof sec, &sl, node->st->secret, sizeof node->st->secret, NET_B64_STD, true);
+		json_object_object_add(w, "mesh_id", json_object_new_string(node->st->mesh_id));
+		json_object_object_add(w, "mesh_name", json_object_new_string(node->st->mesh_name));
+		json_object_object_add(w, "secret", json_object_new_string(sec));
+		OPENSSL_cleanse(sec, sizeof sec);
+		json_object *rl = json_object_new_array();
+		for (size_t i = 0; i < node->st->num_relays; i++)
+			json_object_array_add(rl, json_object_new_string(node->st->relays[i]));
+		json_object_object_add(w, "relays", rl);
+		json_object *sv = json_object_new_array();
+		for (size_t i = 0; i < node->st->num_stun; i++)
+			json_object_array_add(sv, json_object_new_string(node->st->stun[i]));
+		json_object_object_add(w, "stun", sv);
+		node_peer_send_json(node, p, NODE_MSG_WELCOME, w);
+		p->welcomed = true;
+		p->joiner = false;
+		memcpy(p->psk, node->mesh_psk, 32);
+		node_peer_remember(node, p);
+		core_log(CORE_LOG_INFO, "admitted %s (%s) to mesh %s", p->name, p->node_id, node->st->mesh_name);
+		node_link_open_pair(node, p);
+	} else if (!p->joiner) {
+		node_peer_remember(node, p);
+	}
+}
+
+static void deliver_text(struct node *node, struct node_peer *p, const uint8_t *m, size_t n)
+{
+	struct node_text_msg tm;
+	snprintf(tm.from, sizeof tm.from, "%s", p->name[0] ? p->name : p->node_id);
+	tm.text = malloc(n + 1);
+	if (!tm.text)
+		return;
+	memcpy(tm.text, m, n);
+	tm.text[n] = 0;
+	/* Followers get it at once; otherwise it waits for `atmosphere recv`. */
+	if (node->followers) {
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "from", json_object_new_string(tm.from));
+		json_object_object_add(o, "text", json_object_new_string(tm.text));
+		const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+		size_t l = strlen(s);
+		char *line = malloc(l + 2);
+		memcpy(line, s, l);
+		line[l] = '\n';
+		for (struct node_follower *f = node->followers; f; f = f->next)
+			core_sock_send(f->s, line, l + 1, 1000);
+		free(line);
+		json_object_put(o);
+		free(tm.text);
+		return;
+	}
+	if (node->inbox_len == NODE_MAX_INBOX_MSGS) {
+		free(node->inbox[node->inbox_head].text);
+		node->inbox_head = (node->inbox_head + 1) % NODE_MAX_INBOX_MSGS;
+		node->inbox_len--;
+	}
+	node->inbox[(node->inbox_head + node->inbox_len++) % NODE_MAX_INBOX_MSGS] = tm;
+}
+
+void node_handle_plain(struct node *node, struct node_peer *p, const uint8_t *m, size_t n, const struct sockaddr_storage *from)
+{
+	(void)from;
+	uint8_t type = m[0];
+	m++;
+	n--;
+	if (type == NODE_MSG_HELLO || type == NODE_MSG_WELCOME) {
+		json_tokener *tk = json_tokener_new_ex(4);
+		json_object *o = json_tokener_parse_ex(tk, (const char *)m, (int)n);
+		json_tokener_free(tk);
+		if (!o || !json_object_is_type(o, json_type_object)) {
+			json_object_put(o);
+			return;
+		}
+		if (type == NODE_MSG_HELLO)
+			on_hello(node, p, o);
+		else
+			node_on_welcome(node, p, o);
+		json_object_put(o);
+	} else if (type == NODE_MSG_PING && n == 16) {
+		node_peer_send(node, p, NODE_MSG_PONG, m, n);
+	} else if (type == NODE_MSG_PONG && n == 16) {
+		uint64_t id, sent;
+		memcpy(&id, m, 8);
+		memcpy(&sent, m + 8, 8);
+		if (id == p->ping_id) {
+			p->rtt_ms = (double)(core_now_ns() - sent) / 1e6;
+			if (p->ping_waiter)
+				core_unpark(p->ping_waiter, 0);
+		}
+	} else if (type == NODE_MSG_TEXT) {
+		deliver_text(node, p, m, n);
+	} else if (type == NODE_MSG_PUNCH && n == 0) {
+		/* The leader's background attempt: punch with it, now. At most one
+		 * such window per half first gap, and none while one runs: a peer
+		 * cannot make us a packet reflector by repeating it. */
+		uint64_t t = node_now_ms();
+		if (node_punch_request_ok(p->direct_ok, p->num_cand > 0, t, p->punch_until_ms, p->last_punch_req_ms)) {
+			p->last_punch_req_ms = t;
+			node_punch_start(p, t, NODE_REPUNCH_WINDOW_MS);
+		}
+	} else if (type == NODE_MSG_OBSERVED && n > 0 && n < sizeof p->observed) {
+		char a[sizeof p->observed];
+		struct sockaddr_storage sa;
+		socklen_t sl;
+		memcpy(a, m, n);
+		a[n] = 0;
+		/* A LAN peer's view says nothing about our public mapping; a
+		 * symmetric NAT gives each peer its own port, so only a change in
+		 * what one peer sees is a sign that our mapping moved. */
+		if (!node_parse_ep(a, &sa, &sl) || node_is_lan(&sa))
+			return;
+		if (p->observed[0] && strcmp(p->observed, a)) {
+			char why[400];
+			snprintf(why, sizeof why, "peer %s now sees us at %s (was %s)", p->name[0] ? p->name : p->node_id, a,
+				 p->observed);
+			node_want_stun_refresh(node, why);
+		}
+		node_copy_str(p->observed, sizeof p->observed, a);
+	}
+}

@@ -1,0 +1,129 @@
+/* node/path.c: path selection: which direct address and which relay link carry a peer's traffic. */
+#include <string.h>
+
+#include "core/log.h"
+#include "node/internal.h"
+
+static size_t link_rank(struct node *node, const struct node_link *l);
+
+static const char *const path_names[] = {"none", "relay", "direct", "lan"};
+
+const char *node_path_name(enum node_path_kind k)
+{
+	return (size_t)k < sizeof path_names / sizeof path_names[0] ? path_names[k] : "none";
+}
+
+enum node_path_kind node_path_choose(bool direct_ok, bool direct_lan, bool relay_ok)
+{
+	if (direct_ok)
+		return direct_lan ? NODE_PATH_LAN : NODE_PATH_DIRECT;
+	return relay_ok ? NODE_PATH_RELAY : NODE_PATH_NONE;
+}
+
+bool node_path_direct_moves(bool cur_lan, bool from_lan, uint64_t cur_quiet_ms)
+{
+	return (from_lan && !cur_lan) || cur_quiet_ms > NODE_DIRECT_STALE_MS;
+}
+
+bool node_path_relay_better(bool paired, size_t rank, bool best_paired, size_t best_rank)
+{
+	return (paired && !best_paired) || (paired == best_paired && rank < best_rank);
+}
+
+enum node_path_kind node_peer_path(const struct node_peer *p)
+{
+	return node_path_choose(p->direct_ok, p->direct_ok && node_is_lan(&p->direct),
+				p->ss.have_s && p->relay && p->relay->up && p->relay->peer == p);
+}
+
+void node_mark_direct(struct node *node, struct node_peer *p, const struct sockaddr_storage *from, socklen_t len)
+{
+	uint64_t t = node_now_ms();
+	bool was = p->direct_ok;
+	enum node_path_kind before = node_peer_path(p);
+	/* Keep the address in use while it works. A peer reachable at two
+	 * addresses (two LAN interfaces, or LAN and public) sends from both
+	 * while punching, and following every packet made the path flap. Move
+	 * only to a strictly better class (LAN over public), or to an address
+	 * that works once the current one has been quiet for NODE_DIRECT_STALE_MS
+	 * (NAT rebinding, roaming). */
+	bool move = was && !node_same_addr(&p->direct, from) &&
+		    node_path_direct_moves(node_is_lan(&p->direct), node_is_lan(from), t - p->direct_rx_ms);
+	if (move) {
+		char a[64], b2[64];
+		node_fmt_addr(&p->direct, a, sizeof a);
+		node_fmt_addr(from, b2, sizeof b2);
+		core_log(CORE_LOG_INFO, "peer %s: direct path moved from %s to %s", p->name, a, b2);
+	}
+	if (!was || move) {
+		p->direct = *from;
+		p->direct_len = len;
+		p->direct_ok = true;
+	}
+	if (node_same_addr(&p->direct, from))
+		p->direct_rx_ms = t;
+	if (!was) {
+		char a[64];
+		node_fmt_addr(&p->direct, a, sizeof a);
+		core_log(CORE_LOG_INFO, "peer %s: %s path open to %s (was %s)", p->name[0] ? p->name : p->node_id,
+			 node_path_name(node_peer_path(p)), a, node_path_name(before));
+		if (node->joining && p == node->issuer && !node->said_direct && !node->said_relay) {
+			node->said_direct = true;
+			node_say(node, "✓ P2P connection established!");
+			node_join_finish(node);
+		}
+		/* Tell the peer at once so it learns the path too. */
+		node_peer_send_to(node, p, NODE_MSG_KEEP, NULL, 0, from, len, 0);
+	}
+	if (!was || move)
+		node_send_observed(node, p);
+}
+
+/* Every peer has a link on every relay of the mesh (and, while joining, on
+ * every relay of the code): all of them receive, one sends. A link is
+ * usable when the relay said the other side is there (paired). The one in
+ * use is kept while it stays usable; otherwise the first usable in the
+ * mesh's relay order (the same on both sides, so both usually pick the
+ * same relay), pair sessions before join inboxes. */
+bool node_link_paired(const struct node_link *l)
+{
+	return l->used && l->up && l->c && !l->closing && relay_client_paired(l->c);
+}
+
+static size_t link_rank(struct node *node, const struct node_link *l)
+{
+	if (!l->inbox && !l->join)
+		for (size_t i = 0; i < node->st->num_relays; i++)
+			if (!strcmp(node->st->relays[i], l->url))
+				return i;
+	return NODE_TOKEN_MAX_RELAYS;
+}
+
+void node_pick_relay(struct node *node, struct node_peer *p)
+{
+	if (!p)
+		return;
+	struct node_link *cur = p->relay, *best = NULL;
+	if (cur && (!cur->used || cur->peer != p)) {
+		/* Discarded, or its slot now serves another session: never send
+		 * on it again, whether or not a replacement is found below. */
+		cur = NULL;
+		p->relay = NULL;
+	}
+	if (cur && node_link_paired(cur))
+		return;
+	for (size_t i = 0; i < NODE_MAX_LINKS; i++) {
+		struct node_link *l = &node->links[i];
+		if (!l->used || l->peer != p || !l->up || l->closing)
+			continue;
+		bool lp = node_link_paired(l), bp = best && node_link_paired(best);
+		if (!best || node_path_relay_better(lp, link_rank(node, l), bp, link_rank(node, best)))
+			best = l;
+	}
+	if (!best || best == cur || (cur && cur->up && !node_link_paired(best)))
+		return; /* nothing better: keep what there is */
+	if (cur && strcmp(cur->url, best->url))
+		core_log(CORE_LOG_INFO, "peer %s: relay path moved from %s to %s", p->name[0] ? p->name : p->node_id,
+			 cur->url, best->url);
+	p->relay = best;
+}

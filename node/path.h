@@ -1,0 +1,36 @@
+#ifndef NODE_PATH_H
+#define NODE_PATH_H
+/* node/path.h: which path carries a peer's traffic. The decisions are pure
+ * functions of a peer's path state, so they are tested without sockets;
+ * node/path.c applies them to the daemon's peers and relay links.
+ *
+ * A direct path (UDP, "lan" for private, loopback and link-local IPv4, else
+ * "direct") beats the relay; the relay carries traffic only with a session
+ * and a link on which the relay paired us with the peer. */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum node_path_kind { NODE_PATH_NONE, NODE_PATH_RELAY, NODE_PATH_DIRECT, NODE_PATH_LAN };
+
+/* node_path_name returns "none", "relay", "direct" or "lan" (static storage). */
+const char *node_path_name(enum node_path_kind k);
+
+/* node_path_choose returns the path in use: direct_ok is a verified direct
+ * address (direct_lan: a private one); relay_ok a session plus a link of the
+ * peer that is up. */
+enum node_path_kind node_path_choose(bool direct_ok, bool direct_lan, bool relay_ok);
+
+/* node_path_direct_moves says whether a verified packet from another address
+ * than the direct one in use (cur) moves the direct path there: only to a
+ * strictly better class (LAN over public), or once cur has been quiet for
+ * more than NODE_DIRECT_STALE_MS (NAT rebinding, roaming). An address that
+ * works is never left for another that merely also works (no flapping). */
+bool node_path_direct_moves(bool cur_lan, bool from_lan, uint64_t cur_quiet_ms);
+
+/* node_path_relay_better says whether a link (paired: the relay says the
+ * peer is there; rank: its place in the mesh's relay order, lower first)
+ * beats the best found so far. */
+bool node_path_relay_better(bool paired, size_t rank, bool best_paired, size_t best_rank);
+
+#endif

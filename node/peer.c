@@ -1,0 +1,151 @@
+/* node/peer.c: the peer table, and sending a node message to a peer on its best path. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "net/bssl.h"
+#include "node/internal.h"
+
+/* A session we can send on: ours as initiator, or confirmed by the
+ * initiator's first packet (a responder may not send before). */
+bool node_peer_ready(const struct node_peer *p)
+{
+	return node_sessions_ready(&p->ss);
+}
+
+struct node_peer *node_peer_by_pub(struct node *node, const uint8_t pub[32])
+{
+	for (size_t i = 0; i < sizeof node->peers / sizeof node->peers[0]; i++)
+		if (node->peers[i].used && !CRYPTO_memcmp(node->peers[i].pub, pub, 32))
+			return &node->peers[i];
+	return NULL;
+}
+
+/* By node id, or by name (a connected peer first: names need not be unique). */
+struct node_peer *node_peer_by_name(struct node *node, const char *s)
+{
+	struct node_peer *named = NULL;
+	for (size_t i = 0; i < sizeof node->peers / sizeof node->peers[0]; i++) {
+		struct node_peer *p = &node->peers[i];
+		if (!p->used)
+			continue;
+		if (!strcmp(p->node_id, s))
+			return p;
+		if (!strcmp(p->name, s) && (!named || (p->ss.have_s && !named->ss.have_s)))
+			named = p;
+	}
+	return named;
+}
+
+struct node_peer *node_peer_new(struct node *node, const uint8_t pub[32])
+{
+	for (size_t i = 0; i < sizeof node->peers / sizeof node->peers[0]; i++)
+		if (!node->peers[i].used) {
+			struct node_peer *p = &node->peers[i];
+			memset(p, 0, sizeof *p);
+			p->used = true;
+			memcpy(p->pub, pub, 32);
+			memcpy(p->psk, node->mesh_psk, 32);
+			return p;
+		}
+	return NULL;
+}
+
+void node_peer_add_candidate(struct node_peer *p, const struct sockaddr_storage *a, socklen_t len)
+{
+	for (int i = 0; i < p->num_cand; i++)
+		if (node_same_addr(&p->cand[i], a))
+			return;
+	if (p->num_cand == NODE_MAX_CAND) {
+		/* Full: the oldest goes (a peer's new addresses matter more). */
+		memmove(p->cand, p->cand + 1, (NODE_MAX_CAND - 1) * sizeof p->cand[0]);
+		memmove(p->cand_len, p->cand_len + 1, (NODE_MAX_CAND - 1) * sizeof p->cand_len[0]);
+		p->num_cand--;
+	}
+	p->cand[p->num_cand] = *a;
+	p->cand_len[p->num_cand++] = len;
+}
+
+int node_send_udp(struct node *node, const struct sockaddr_storage *to, socklen_t len, const uint8_t *pkt, size_t n, int ttl)
+{
+	if (ttl) {
+		/* A low-TTL first punch opens our own NAT's mapping without reaching
+		 * the peer's NAT (NAT-LAB-NOTES: the masquerade trap). */
+		struct iovec iov = {.iov_base = (void *)pkt, .iov_len = n};
+		char cbuf[CMSG_SPACE(sizeof(int))];
+		struct msghdr mh = {.msg_name = (void *)to, .msg_namelen = len, .msg_iov = &iov, .msg_iovlen = 1,
+				    .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = IPPROTO_IP;
+		c->cmsg_type = IP_TTL;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &ttl, sizeof ttl);
+		return sendmsg(core_udp_fd(node->udp), &mh, MSG_DONTWAIT) < 0 ? -errno : 0;
+	}
+	int r = core_udp_sendto_nowait(node->udp, pkt, n, (const struct sockaddr *)to, len);
+	if (r == -ENOBUFS || r == -EMSGSIZE)
+		r = core_udp_sendto(node->udp, pkt, n, (const struct sockaddr *)to, len, 1000);
+	return r < 0 ? r : 0;
+}
+
+/* Encrypts and sends a node message on the best path (or to `to`). */
+int node_peer_send_to(struct node *node, struct node_peer *p, uint8_t type, const void *body, size_t len,
+			const struct sockaddr_storage *to, socklen_t to_len, int ttl)
+{
+	uint8_t plain[NODE_MAX_MESSAGE_LEN], pkt[NODE_MAX_MESSAGE_LEN + NODE_E2E_DATA_OVERHEAD];
+	size_t pl;
+	if (!p->ss.have_s || len + 1 > sizeof plain)
+		return -ENOTCONN;
+	plain[0] = type;
+	if (len)
+		memcpy(plain + 1, body, len);
+	int r = node_e2e_encrypt(&p->ss.s, pkt, sizeof pkt, &pl, plain, len + 1, node_now_ms());
+	OPENSSL_cleanse(plain, len + 1);
+	if (r != NODE_E2E_OK)
+		return -EPROTO;
+	p->bytes_out += pl;
+	if (to)
+		return node_send_udp(node, to, to_len, pkt, pl, ttl);
+	if (p->direct_ok) {
+		p->tx_direct_ms = node_now_ms();
+		return node_send_udp(node, &p->direct, p->direct_len, pkt, pl, 0);
+	}
+	/* Only a link that still belongs to p (a freed slot may serve another
+	 * session by now). */
+	if (!p->relay || !p->relay->used || p->relay->peer != p)
+		return -ENOTCONN;
+	return node_send_on_link(p->relay, pkt, pl);
+}
+
+int node_peer_send(struct node *node, struct node_peer *p, uint8_t type, const void *body, size_t len)
+{
+	return node_peer_send_to(node, p, type, body, len, NULL, 0, 0);
+}
+
+void node_peer_send_json(struct node *node, struct node_peer *p, uint8_t type, json_object *o)
+{
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	node_peer_send(node, p, type, s, strlen(s));
+	json_object_put(o);
+}
+
+void node_save_state(struct node *node)
+{
+	char err[256];
+	if (node_state_save(node->st, err, sizeof err) != 0)
+		core_log(CORE_LOG_ERR, "cannot save state: %s", err);
+}
+
+void node_peer_remember(struct node *node, struct node_peer *p)
+{
+	struct node_known_peer kp;
+	memset(&kp, 0, sizeof kp);
+	snprintf(kp.node_id, sizeof kp.node_id, "%s", p->node_id);
+	snprintf(kp.name, sizeof kp.name, "%s", p->name);
+	memcpy(kp.pub, p->pub, 32);
+	if (p->direct_ok)
+		node_fmt_addr(&p->direct, kp.endpoint, sizeof kp.endpoint);
+	if (node_state_add_peer(node->st, &kp))
+		node_save_state(node);
+}

@@ -1,0 +1,166 @@
+/* node/relay_link.c: relay links: one per relay for every peer (pair sessions) and invite
+ * (inboxes); connect, read, reconnect. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "net/bssl.h"
+#include "node/internal.h"
+
+static void hex(char *out, const uint8_t *d, size_t n);
+static void pair_session(struct node *node, char out[72], const char *a, const char *b);
+static void link_run(void *arg);
+
+/* Whether p has a relay link, up or still connecting. */
+bool node_peer_has_links(struct node *node, const struct node_peer *p)
+{
+	for (size_t i = 0; i < NODE_MAX_LINKS; i++)
+		if (node->links[i].used && node->links[i].peer == p && !node->links[i].closing)
+			return true;
+	return false;
+}
+
+/* Sends pkt on every link of p that is up (an initiation: the first
+ * answer wins). */
+void node_send_on_links(struct node *node, struct node_peer *p, const uint8_t *pkt, size_t n)
+{
+	for (size_t i = 0; i < NODE_MAX_LINKS; i++) {
+		struct node_link *l = &node->links[i];
+		if (l->used && l->peer == p && l->up && !l->closing)
+			relay_client_send(l->c, pkt, n, false, 2000);
+	}
+}
+
+int node_send_on_link(struct node_link *l, const uint8_t *pkt, size_t n)
+{
+	if (!l || !l->up || !l->c)
+		return -ENOTCONN;
+	return relay_client_send(l->c, pkt, n, false, 2000);
+}
+
+static void hex(char *out, const uint8_t *d, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", d[i]);
+}
+
+/* Session ids derive from secrets, so strangers cannot guess or squat them. */
+void node_inbox_session(char out[72], const uint8_t invite_key[32])
+{
+	uint8_t h[32];
+	unsigned hl = 32;
+	HMAC(EVP_sha256(), invite_key, 32, (const uint8_t *)"atmosphere v1 relay inbox", 25, h, &hl);
+	hex(out, h, 20);
+}
+
+static void pair_session(struct node *node, char out[72], const char *a, const char *b)
+{
+	uint8_t h[32];
+	unsigned hl = 32;
+	char msg[200];
+	if (strcmp(a, b) > 0) {
+		const char *t = a;
+		a = b;
+		b = t;
+	}
+	int n = snprintf(msg, sizeof msg, "atmosphere v1 relay pair %s %s", a, b);
+	HMAC(EVP_sha256(), node->st->secret, 32, (const uint8_t *)msg, (size_t)n, h, &hl);
+	hex(out, h, 20);
+}
+
+struct node_link *node_link_open(struct node *node, const char *url, const char *session, bool inbox, struct node_peer *peer)
+{
+	for (size_t i = 0; i < NODE_MAX_LINKS; i++)
+		if (node->links[i].used && !strcmp(node->links[i].session, session) && !strcmp(node->links[i].url, url))
+			return &node->links[i];
+	for (size_t i = 0; i < NODE_MAX_LINKS; i++)
+		if (!node->links[i].used) {
+			struct node_link *l = &node->links[i];
+			memset(l, 0, sizeof *l);
+			l->used = true;
+			node_copy_str(l->url, sizeof l->url, url);
+			node_copy_str(l->session, sizeof l->session, session);
+			l->inbox = inbox;
+			l->node = node;
+			l->peer = peer;
+			core_spawn(link_run, l);
+			return l;
+		}
+	return NULL;
+}
+
+/* The pair session with p on every relay of the mesh. */
+void node_link_open_pair(struct node *node, struct node_peer *p)
+{
+	char sid[72];
+	if (!node->st->num_relays || !p->node_id[0])
+		return;
+	pair_session(node, sid, node->st->node_id, p->node_id);
+	for (size_t i = 0; i < node->st->num_relays; i++)
+		node_link_open(node, node->st->relays[i], sid, false, p);
+	node_pick_relay(node, p);
+}
+
+static void link_run(void *arg)
+{
+	struct node_link *l = arg;
+	struct node *node = l->node;
+	unsigned backoff = 500;
+	char err[512];
+	l->co = core_coro_current();
+	while (!node->stopping && !l->closing) {
+		struct relay_client_opts o = {.max_message = 70000, .deliver_notices = true};
+		int r = relay_client_connect(&l->c, l->url, l->session, &o, 5000, err, sizeof err);
+		if (r) {
+			core_log(CORE_LOG_DEBUG, "relay %s: %s", l->url, err);
+			core_sleep(backoff);
+			backoff = backoff < 8000 ? backoff * 2 : 10000;
+			continue;
+		}
+		backoff = 500;
+		l->up = true;
+		node_pick_relay(node, l->peer);
+		core_log(CORE_LOG_DEBUG, "relay link %s session %.8s... up (%s)", l->url, l->session,
+			 l->inbox ? "inbox" : l->peer ? l->peer->node_id : "unbound");
+		/* A peer behind this link may be reachable only through it:
+		 * start a handshake now, and again when the relay says the other
+		 * side is there (the paired notice), unless one is under way. */
+		node_handshake_kick(node, l->peer, l);
+		for (;;) {
+			struct relay_msg m;
+			int n = relay_client_recv(l->c, &m, -1);
+			if (n < 0)
+				break;
+			if (!m.text) {
+				node_on_packet(node, m.data, m.len, NULL, 0, l);
+			} else if (relay_client_paired(l->c)) {
+				node_pick_relay(node, l->peer);
+				node_handshake_kick(node, l->peer, l);
+			}
+			/* Closed while handling a message that came this way (a join
+			 * link carrying the WELCOME): the interrupt found us busy. */
+			if (l->closing || node->stopping)
+				break;
+		}
+		l->up = false;
+		relay_client_close(l->c);
+		l->c = NULL;
+		/* Traffic that went this way moves to another relay at once. */
+		struct node_peer *was = l->peer;
+		/* An inbox that carried a join is reopened empty for the next one. */
+		if (l->inbox)
+			l->peer = NULL;
+		if (was && was->relay == l) {
+			if (!l->peer)
+				was->relay = NULL;
+			node_pick_relay(node, was);
+		}
+		if (!node->stopping && !l->closing)
+			core_sleep(200);
+	}
+	if (l->peer && l->peer->relay == l)
+		l->peer->relay = NULL;
+	l->used = false;
+	node_pick_relay(node, l->peer);
+}

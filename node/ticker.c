@@ -1,0 +1,93 @@
+/* node/ticker.c: the 200 ms ticker: path liveness, punching, keepalives, RTT, rekeying and
+ * handshake retries, the join's deadlines. */
+#include <string.h>
+
+#include "core/log.h"
+#include "net/bssl.h"
+#include "node/internal.h"
+#include "node/punch.h"
+
+void node_ticker(void *arg)
+{
+	struct node *node = arg;
+	while (!node->stopping) {
+		core_sleep(NODE_TICK_MS);
+		uint64_t t = node_now_ms();
+		for (size_t i = 0; i < sizeof node->peers / sizeof node->peers[0]; i++) {
+			struct node_peer *p = &node->peers[i];
+			if (!p->used)
+				continue;
+			if (p->direct_ok && t - p->direct_rx_ms > NODE_DIRECT_DEAD_MS) {
+				char a[64];
+				node_fmt_addr(&p->direct, a, sizeof a);
+				p->direct_ok = false;
+				core_log(CORE_LOG_INFO, "peer %s: direct path %s went silent; using %s", p->name, a,
+					 node_path_name(node_peer_path(p)));
+				p->next_repunch_ms = t;
+				p->repunch_gap_ms = 0;
+				/* Perhaps our own NAT dropped or moved our mapping. */
+				if (!node_is_lan(&p->direct))
+					node_want_stun_refresh(node, "a direct path went silent");
+			}
+			if (p->relay && !node_link_paired(p->relay))
+				node_pick_relay(node, p);
+			if (t < p->punch_until_ms)
+				node_punch(node, p, t);
+			else if (!p->direct_ok && p->ss.have_s && p->num_cand && t >= p->next_repunch_ms) {
+				/* Keep trying direct in the background while on the relay;
+				 * the lower node id leads and starts the other side. */
+				p->repunch_gap_ms = node_punch_next_gap(p->repunch_gap_ms);
+				p->next_repunch_ms = t + p->repunch_gap_ms;
+				if (node_punch_leads(node->st->node_id, p->node_id)) {
+					node_peer_send(node, p, NODE_MSG_PUNCH, NULL, 0);
+					node_punch_start(p, t, NODE_REPUNCH_WINDOW_MS);
+				}
+			}
+			if (p->direct_ok && p->ss.have_s && t - p->tx_direct_ms >= NODE_KEEPALIVE_MS)
+				node_peer_send(node, p, NODE_MSG_KEEP, NULL, 0);
+			if (p->ss.have_s && node_peer_path(p) != NODE_PATH_NONE && t >= p->next_rtt_ms && !p->ping_waiter) {
+				uint8_t body[16];
+				uint64_t sent = core_now_ns();
+				p->next_rtt_ms = t + NODE_RTT_EVERY_MS;
+				RAND_bytes((uint8_t *)&p->ping_id, 8);
+				memcpy(body, &p->ping_id, 8);
+				memcpy(body + 8, &sent, 8);
+				node_peer_send(node, p, NODE_MSG_PING, body, 16);
+			}
+			if (p->ss.have_s && node_e2e_needs_rekey(&p->ss.s, t) && !p->hs_live)
+				node_handshake_start(node, p, NULL);
+			if (p->hs_live && t - p->hs_sent_ms > NODE_HANDSHAKE_RETRY_MS) {
+				/* Resend the initiation (a fresh one: new timestamp). */
+				uint8_t app[NODE_E2E_INIT_APP_LEN] = {0};
+				bool join = node->joining && p == node->issuer;
+				if (join)
+					node_token_claim(app, &node->tok);
+				node_handshake_start(node, p, join ? app : NULL);
+			}
+		}
+		/* Punching starts once the session is up (candidates are exchanged
+		 * inside it): give it punch_ms from then. */
+		if (node->joining && !node->said_relay && !node->said_direct && node->issuer && node->issuer_session_ms &&
+		    t - node->issuer_session_ms > node->o->punch_ms && node->issuer->relay && node->issuer->relay->up) {
+			node->said_relay = true;
+			node_say(node, "✗ P2P failed, trying relay...");
+			node_say(node, "✓ Connected via relay: %s", node->issuer->relay->url);
+			node_join_finish(node);
+		}
+		if (node->joining && t - node->join_started_ms > NODE_JOIN_TIMEOUT_MS) {
+			node_say(node, "✗ The mesh did not answer within 60 s: the issuing node may be offline or unreachable, "
+			    "or it did not accept this code (expired, revoked, or not one it issued)");
+			node->join_failed = true;
+			node->joining = false;
+			node->exit_code = 1;
+			if (node->join_out) {
+				const char *e = "{\"error\":\"timed out\"}\n";
+				core_sock_send(node->join_out, e, strlen(e), 1000);
+				core_sock_close(node->join_out);
+				node->join_out = NULL;
+			} else {
+				core_rt_shutdown(node->rt);
+			}
+		}
+	}
+}

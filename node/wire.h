@@ -1,0 +1,76 @@
+#ifndef NODE_WIRE_H
+#define NODE_WIRE_H
+/* node/wire.h: what two nodes say to each other, and every limit and timer
+ * of the node in one place.
+ *
+ * Packets are e2e messages (node/e2e.h) on either path: a UDP datagram, or a
+ * binary WebSocket message through a relay. Inside a data message, byte 0 is
+ * one of the NODE_MSG_* types below and the rest its body. A path is
+ * "verified" only by an authenticated packet arriving over it. */
+#include "node/token.h"
+
+/* Node message types (byte 0 of an e2e data message's plaintext):
+ *   HELLO     JSON {node_id, name, candidates: ["ip:port", ...]}
+ *   WELCOME   JSON {mesh_id, mesh_name, secret, relays, stun}: admits a joiner
+ *   KEEP      empty: keepalive, punch, session confirmation
+ *   PING/PONG 16 bytes: ping id, send time (ns); PONG echoes them
+ *   TEXT      the text of `atmosphere send`
+ *   OBSERVED  "ip:port", the address the sender sees our direct packets
+ *             come from (sent when its direct path to us opens or moves)
+ *   PUNCH     empty: "punch now", the background attempt's start signal */
+enum { NODE_MSG_HELLO = 'H', NODE_MSG_WELCOME = 'W', NODE_MSG_KEEP = 'K', NODE_MSG_PING = 'P', NODE_MSG_PONG = 'Q',
+       NODE_MSG_TEXT = 'M', NODE_MSG_OBSERVED = 'O', NODE_MSG_PUNCH = 'U' };
+
+/* State sizes (state.json and the daemon's tables). */
+enum {
+	NODE_MAX_PEERS = 64,
+	NODE_MAX_INVITES = 16,
+	NODE_DEFAULT_PORT = 7777,
+	NODE_PATH_MAX = 512,
+};
+
+/* Limits a stranger or a local client can push on. */
+#define NODE_MAX_MESSAGE_LEN 2048      /* plaintext of one node message, type byte included */
+#define NODE_MAX_TEXT_LEN 1900         /* `atmosphere send` text */
+#define NODE_CONTROL_MAX_REQUEST 8192  /* one control request line */
+#define NODE_MAX_INBOX_MSGS 256        /* texts waiting for `atmosphere recv`; the oldest goes */
+#define NODE_MAX_CAND 8                /* candidates per peer; the oldest goes */
+/* A link per relay for every peer (pair sessions) and every invite
+ * (inboxes); a joiner's links to its invite's inbox fit in the spare peers. */
+#define NODE_MAX_LINKS ((NODE_MAX_PEERS + 8 + NODE_MAX_INVITES) * NODE_TOKEN_MAX_RELAYS)
+/* Initiations cost two X25519 each: a flood of them is capped, so it cannot
+ * take the node's CPU from live sessions (their data packets are not). */
+#define NODE_INIT_RATE_PER_S 50
+#define NODE_INIT_BURST 100
+
+/* Timers. */
+#define NODE_TICK_MS 200
+#define NODE_KEEPALIVE_MS 2000          /* on an idle direct path: 48 B / 2 s = 24 B/s */
+#define NODE_DIRECT_DEAD_MS 6500        /* three keepalives missed: back to the relay */
+#define NODE_PUNCH_WINDOW_MS 10000
+#define NODE_PUNCH_EVERY_MS 250
+/* On the relay, keep trying direct in the background: a short punch both
+ * sides run at once (the lower node id leads and starts the other with
+ * NODE_MSG_PUNCH over the relay): at once when a direct path is lost, then after
+ * gaps of 15 s doubling up to 2 min; new candidates (a HELLO) start the
+ * sequence again after their own punch window. A pair that cannot go direct
+ * (symmetric NATs) then costs a few bytes a second. */
+#define NODE_REPUNCH_FIRST_MS 15000
+#define NODE_REPUNCH_MAX_MS 120000
+#define NODE_REPUNCH_WINDOW_MS 1500
+#define NODE_HANDSHAKE_RETRY_MS 2000
+#define NODE_RTT_EVERY_MS 30000         /* a 17-byte ping for `peers`' RTT column (`ping` measures now) */
+/* A direct address silent this long gives way to another that works (the
+ * peer's NAT rebound it, or the peer roamed): two keepalive intervals and
+ * some slack, so an address that works is never left for another. */
+#define NODE_DIRECT_STALE_MS 4500
+/* The public endpoint is re-discovered every 60 s +- 15 s, and 1 s after a
+ * sign that the mapping changed, but never twice within 5 s. */
+#define NODE_STUN_REFRESH_MS 60000
+#define NODE_STUN_REFRESH_JITTER_MS 15000
+#define NODE_STUN_REFRESH_SOON_MS 1000
+#define NODE_STUN_REFRESH_MIN_MS 5000
+#define NODE_JOIN_TIMEOUT_MS 60000      /* a join the mesh does not answer fails */
+#define NODE_PUNCH_MS_DEFAULT 3000      /* direct tries before a join says "P2P failed" */
+
+#endif
