@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 int core_buf_group_init(struct core_reactor *r, struct buf_group *g, uint16_t bgid, unsigned num, unsigned size)
 {
@@ -95,13 +96,25 @@ void core_buf_release(struct core_buf *b)
 	b->len = 0;
 }
 
-/* Free buffers' pages go back to the kernel, a run of neighbours per call.
- * Safe: the kernel fills a ring buffer in this thread's context (io_uring
- * task work for a socket receive), never while this thread is inside
- * madvise, and a page given back is a zero page the next fill takes. */
-static size_t trim_group(struct buf_group *g)
+/* Whether a filled buffer may be waiting for us without our knowing: a
+ * completion still in the CQ (or in the kernel's overflow list) carries a
+ * buffer whose out[] still says free. */
+static bool completions_pending(struct core_reactor *r)
 {
-	size_t freed = 0;
+	return io_uring_cq_ready(&r->ring) > 0 || (IO_URING_READ_ONCE(*r->ring.sq.kflags) & IORING_SQ_CQ_OVERFLOW);
+}
+
+/* Free buffers' pages go back to the kernel, a run of neighbours per call.
+ * A buffer is free when out[] says so and no completion is waiting: the
+ * kernel fills a ring buffer in this thread's context (io_uring task work
+ * for a socket receive), which runs only inside a syscall, and every buffer
+ * it filled has a completion in the CQ until dispatch marks it out. So the
+ * check before each madvise (itself a syscall, on whose return task work
+ * may run) covers everything filled up to it; a buffer filled after the zap
+ * simply gets a fresh page. */
+static size_t trim_group(struct core_reactor *r, struct buf_group *g)
+{
+	size_t freed = 0, page = (size_t)sysconf(_SC_PAGESIZE);
 	for (unsigned i = 0; i < g->num;) {
 		if (g->out[i]) {
 			i++;
@@ -112,7 +125,9 @@ static size_t trim_group(struct buf_group *g)
 			j++;
 		uint8_t *lo = g->mem + (size_t)i * g->size, *hi = g->mem + (size_t)j * g->size;
 		/* Whole pages only: a neighbour's page may hold its bytes. */
-		uintptr_t a = ((uintptr_t)lo + 4095u) & ~(uintptr_t)4095u, b = (uintptr_t)hi & ~(uintptr_t)4095u;
+		uintptr_t a = ((uintptr_t)lo + page - 1) & ~(uintptr_t)(page - 1), b = (uintptr_t)hi & ~(uintptr_t)(page - 1);
+		if (completions_pending(r))
+			break;
 		if (b > a && madvise((void *)a, b - a, MADV_DONTNEED) == 0)
 			freed += b - a;
 		i = j;
@@ -125,7 +140,7 @@ size_t core_buf_trim(void)
 	struct core_reactor *r = core_self();
 	if (!r)
 		return 0;
-	return trim_group(&r->stream) + trim_group(&r->dgram);
+	return trim_group(r, &r->stream) + trim_group(r, &r->dgram);
 }
 
 int core_buf_free_count(uint8_t gid)

@@ -70,9 +70,11 @@ void core_log_limited(struct core_log_limit *l, enum core_log_level level, const
 	va_start(ap, fmt);
 	int n = vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	unsigned dropped = atomic_exchange(&l->dropped, 0);
-	if (dropped && n >= 0 && (size_t)n < sizeof msg)
-		snprintf(msg + n, sizeof msg - (size_t)n, " (%u like it not logged)", dropped);
+	if (n >= 0 && (size_t)n < sizeof msg - 40) {
+		unsigned dropped = atomic_exchange(&l->dropped, 0);
+		if (dropped)
+			snprintf(msg + n, sizeof msg - (size_t)n, " (%u like it not logged)", dropped);
+	}
 	log_msg(level, msg);
 }
 

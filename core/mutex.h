@@ -20,6 +20,12 @@ struct core_mutex {
  * Returns 0, -ETIMEDOUT, or -ECANCELED (runtime torn down). Suspends. */
 int core_mutex_lock(struct core_mutex *m, int timeout_ms);
 
+/* core_mutex_held returns whether some coroutine holds m now. */
+static inline bool core_mutex_held(const struct core_mutex *m)
+{
+	return m->held;
+}
+
 /* core_mutex_unlock releases m or hands it to the next waiter. Does not
  * suspend. */
 void core_mutex_unlock(struct core_mutex *m);

@@ -109,8 +109,9 @@ void core_sock_interrupt(struct core_sock *s);
 /* core_sock_recv_pause stops receiving on s until the next core_sock_recv
  * (which must first be given *out): the multishot receive ends, and every
  * buffer queued now or before it ended is copied out of the ring into one
- * malloc'd *out (*out_len bytes, at most the 64 KiB queue bound plus one
- * buffer; NULL when none; the caller frees it). For an owner that will not
+ * malloc'd *out (*out_len bytes: about the 64 KiB queue bound, more when
+ * the receive took buffers faster than its pause landed; NULL when none;
+ * the caller frees it). For an owner that will not
  * read for a while: it then holds no ring buffer that other connections
  * need, and TCP holds the rest. 0, or -ENOMEM (the buffers stay queued and
  * core_sock_recv returns them as usual). Suspends. */

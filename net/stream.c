@@ -211,7 +211,8 @@ static int flush_tls_some(struct net_stream *st, bool wait, int timeout_ms)
 			st->sb_len = (size_t)n;
 		}
 		struct iovec iov = {.iov_base = st->sendbuf + st->sb_off, .iov_len = st->sb_len - st->sb_off};
-		int r = core_sock_sendv_for(st->s, &iov, 1, wait ? core_deadline_left_ms(deadline) : timeout_ms);
+		/* One budget for the whole flush, not one per record. */
+		int r = core_sock_sendv_for(st->s, &iov, 1, core_deadline_left_ms(deadline));
 		if (r < 0)
 			return r;
 		st->sb_off += (size_t)r;
@@ -239,6 +240,16 @@ static int flush_tls_locked(struct net_stream *st, int timeout_ms)
 	r = flush_tls(st, timeout_ms);
 	core_mutex_unlock(&st->wl);
 	return r;
+}
+
+/* The reader's flush of records the engine made while reading (TLS 1.3
+ * tickets, key updates): skipped while a writer holds the lock, which
+ * drains the engine's whole buffer itself -- a forwarder stuck on a
+ * client that reads slowly must not stop that client's own reader (its
+ * pongs included) for up to --write-timeout. */
+static int reader_flush(struct net_stream *st, int timeout_ms)
+{
+	return core_mutex_held(&st->wl) ? 0 : flush_tls_locked(st, timeout_ms);
 }
 
 /* Reads one lease of ciphertext into the TLS engine. */
@@ -321,7 +332,7 @@ int net_stream_recv(struct net_stream *st, struct net_chunk *out, int timeout_ms
 		if (r > 0) {
 			/* Reading may have produced records to send (TLS 1.3 key
 			 * updates, tickets). */
-			flush_tls_locked(st, timeout_ms);
+			reader_flush(st, timeout_ms);
 			out->data = st->plain;
 			out->len = (size_t)r;
 			out->lease.data = NULL;
@@ -336,7 +347,7 @@ int net_stream_recv(struct net_stream *st, struct net_chunk *out, int timeout_ms
 			tls_errstr(st, "TLS read failed");
 			return -EPROTO;
 		}
-		int fr = flush_tls_locked(st, timeout_ms);
+		int fr = reader_flush(st, timeout_ms);
 		if (fr < 0)
 			return fr;
 		int left = core_deadline_left_ms(deadline);
@@ -552,6 +563,11 @@ int net_stream_recv_pause(struct net_stream *st)
 	if (r < 0)
 		return r;
 	return keep_received(st, rest, rest_len);
+}
+
+size_t net_stream_kept_bytes(const struct net_stream *st)
+{
+	return st->pend_len + (st->ssl ? BIO_ctrl_pending(st->rbio) : 0);
 }
 
 int net_stream_wait_hangup(struct net_stream *st, int timeout_ms)

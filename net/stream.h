@@ -111,9 +111,13 @@ int net_stream_attach(struct net_stream *st);
 
 /* net_stream_recv_pause stops receiving until the next net_stream_recv,
  * keeping what was already received (core_sock_recv_pause: the stream then
- * holds no ring buffer, at most 80 KiB of heap). 0 or -errno; after an
+ * holds no ring buffer; about 64 KiB of heap). 0 or -errno; after an
  * error bytes may be lost: close the stream. Suspends. */
 int net_stream_recv_pause(struct net_stream *st);
+
+/* net_stream_kept_bytes returns how many received bytes st holds in its
+ * own memory, not yet read (after net_stream_feed or _recv_pause). */
+size_t net_stream_kept_bytes(const struct net_stream *st);
 
 /* net_stream_wait_hangup waits, without receiving, for the peer to close or
  * reset (-EPIPE), timeout_ms (-ETIMEDOUT) or net_stream_interrupt

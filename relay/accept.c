@@ -87,7 +87,10 @@ static void accept_loop(void *arg)
 		if ((atomic_load(&srv->connections) >= srv->max_conns ||
 		     atomic_load(&srv->handshakes) >= srv->o.max_handshakes))
 			relay_hs_shed_oldest(th);
-		int adm = relay_admit(srv, a->ip);
+		/* A shed connection closes when its coroutine next runs: until
+		 * then its place is already a newcomer's (the descriptor reserve
+		 * covers the overlap). */
+		int adm = relay_admit(srv, a->ip, (unsigned)atomic_load(&srv->shed_pending));
 		if (adm != RELAY_ADMITTED) {
 			char ip[46];
 			core_log_limited(&relay_log_refused, CORE_LOG_INFO, "relay: refused %s: 429 Too Many Requests (%s)",

@@ -87,13 +87,18 @@ const char *relay_addr_key_str(const uint8_t key[16], char out[static 46])
 	return out;
 }
 
-int relay_admit(struct relay_server *srv, const uint8_t key[16])
+int relay_admit(struct relay_server *srv, const uint8_t key[16], unsigned slack)
 {
-	if (atomic_load(&srv->connections) >= srv->max_conns)
+	/* Count first, then check: two reactors cannot both take the last
+	 * place. */
+	if (atomic_fetch_add(&srv->connections, 1) >= srv->max_conns + slack) {
+		atomic_fetch_sub(&srv->connections, 1);
 		return RELAY_ADMIT_BUDGET;
-	if (!ip_acquire(srv, key))
+	}
+	if (!ip_acquire(srv, key)) {
+		atomic_fetch_sub(&srv->connections, 1);
 		return RELAY_ADMIT_PER_IP;
-	atomic_fetch_add(&srv->connections, 1);
+	}
 	atomic_fetch_add(&srv->total_connections, 1);
 	return RELAY_ADMITTED;
 }

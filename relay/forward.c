@@ -74,6 +74,13 @@ static int hold_append(struct relay_server *srv, struct relay_session *s, const 
 			cap *= 2;
 		if (cap > srv->o.hold_bytes)
 			cap = srv->o.hold_bytes;
+		/* Nor past what --hold-total has left: near it, grow by what
+		 * this batch needs (each waiting client may then overshoot the
+		 * total by one batch, not by a doubling). */
+		uint64_t held = atomic_load(&srv->held);
+		uint64_t left = held < srv->o.hold_total ? srv->o.hold_total - held : 0;
+		if (cap - s->hold_cap > left)
+			cap = s->hold_cap + (size_t)left;
 		if (cap < s->hold_len + need)
 			cap = s->hold_len + need;
 		uint8_t *h = realloc(s->hold, cap);
@@ -193,14 +200,38 @@ static int flush(struct relay_conn *c, struct fwd_ctx *f)
  * within --write-timeout. */
 static int finish_stuck(struct relay_conn *c, struct fwd_ctx *f)
 {
+	struct relay_server *srv = c->th->srv;
 	struct net_stream *ps = f->stuck->st;
 	int r = net_stream_recv_pause(c->st);
+	/* What this wait keeps out of the ring counts against --stuck-total
+	 * (a multishot may have taken 32 buffers before its pause landed):
+	 * past it, the session ends instead of waiting, so strangers' stalled
+	 * pairs cannot make the relay keep their bytes without bound. */
+	uint64_t kept = f->spill_len + net_stream_kept_bytes(c->st);
+	if (atomic_fetch_add(&srv->stuck_bytes, kept) + kept > srv->o.stuck_total) {
+		atomic_fetch_sub(&srv->stuck_bytes, kept);
+		f->stuck->peer_broken = true; /* part of a frame may have gone */
+		net_stream_unlock_write(ps);
+		free(f->spill);
+		f->spill = NULL;
+		f->spill_len = f->spill_cap = 0;
+		f->stuck = NULL;
+		atomic_fetch_add(&srv->stuck_shed, 1);
+		f->close_code = RELAY_WS_CLOSE_TRY_AGAIN_LATER;
+		f->close_reason = RELAY_REASON_STUCK;
+		return FWD_CLOSE;
+	}
 	int w = net_stream_flush_locked(ps, core_deadline_left_ms(f->deadline));
 	if (w == 0 && f->spill_len) {
 		struct iovec v = {.iov_base = f->spill, .iov_len = f->spill_len};
 		w = net_stream_sendv_locked(ps, &v, 1, core_deadline_left_ms(f->deadline));
 	}
+	/* Part of the batch went out before the wait failed: the peer's
+	 * client may be left inside a frame, where no Close can follow. */
+	if (w < 0)
+		f->stuck->peer_broken = true;
 	net_stream_unlock_write(ps);
+	atomic_fetch_sub(&srv->stuck_bytes, kept);
 	free(f->spill);
 	f->spill = NULL;
 	f->spill_len = f->spill_cap = 0;

@@ -118,17 +118,21 @@ struct relay_server {
 	_Atomic uint64_t held;          /* bytes allocated for holds, all sessions (--hold-total) */
 	_Atomic uint64_t handshakes;    /* reading their HTTP head now, all threads */
 	_Atomic uint64_t shed;          /* handshakes ended early to admit newer ones */
+	_Atomic uint64_t shed_pending;  /* of those, not yet closed */
+	_Atomic uint64_t stuck_bytes;   /* kept out of the ring by forwards waiting on a peer (--stuck-total) */
+	_Atomic uint64_t stuck_shed;    /* sessions ended because that was full */
 	uint64_t max_conns;             /* connections at once: the descriptor budget */
 };
 
 /* ---- admit.c: which connections the relay takes ---- */
 enum { RELAY_ADMITTED = 0, RELAY_ADMIT_BUDGET = -1, RELAY_ADMIT_PER_IP = -2 };
 /* relay_admit counts a new connection from address key ip: RELAY_ADMITTED,
- * or RELAY_ADMIT_BUDGET (the connections are at the descriptor budget) or
+ * or RELAY_ADMIT_BUDGET (the connections are at the descriptor budget plus
+ * slack: connections already shed but not yet closed) or
  * RELAY_ADMIT_PER_IP (the address is at --max-conns-per-ip), counting
  * nothing. relay_release gives back what it took, exactly once per
  * admitted connection, whoever ends it. Any thread. */
-int relay_admit(struct relay_server *srv, const uint8_t ip[16]);
+int relay_admit(struct relay_server *srv, const uint8_t ip[16], unsigned slack);
 void relay_release(struct relay_server *srv, const uint8_t ip[16]);
 /* relay_addr_key writes addr's IP as 16 bytes (IPv4 in the last four): the
  * per-address limit's key, and what a connection keeps of its address. */

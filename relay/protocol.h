@@ -17,5 +17,6 @@
 #define RELAY_REASON_PEER_GONE "peer disconnected"
 #define RELAY_REASON_IDLE "idle timeout"
 #define RELAY_REASON_NO_MEMORY "relay out of memory"
+#define RELAY_REASON_STUCK "peer not reading and the relay is full"
 
 #endif

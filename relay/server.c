@@ -158,6 +158,8 @@ struct relay_server *relay_server_new(const struct relay_opts *opts, int *err, c
 		o->hold_bytes = RELAY_DEFAULT_HOLD_BYTES;
 	if (!o->hold_total)
 		o->hold_total = RELAY_DEFAULT_HOLD_TOTAL;
+	if (!o->stuck_total)
+		o->stuck_total = RELAY_DEFAULT_STUCK_TOTAL;
 	if (!o->max_sessions)
 		o->max_sessions = RELAY_DEFAULT_MAX_SESSIONS;
 	if (!o->max_conns_per_ip)

@@ -37,6 +37,7 @@ enum relay_defaults {
 	RELAY_DEFAULT_MAX_MESSAGE = 16 * 1024 * 1024, /* bytes, over all fragments: Close 1009 */
 	RELAY_DEFAULT_HOLD_BYTES = 1024 * 1024,       /* held for a peer not yet there */
 	RELAY_DEFAULT_HOLD_TOTAL = 256 * 1024 * 1024, /* held over all waiting sessions */
+	RELAY_DEFAULT_STUCK_TOTAL = 512 * 1024 * 1024,/* kept for peers that do not read, all sessions */
 	RELAY_DEFAULT_MAX_SESSIONS = 100000,
 	RELAY_DEFAULT_MAX_CONNS_PER_IP = 256,
 	RELAY_DEFAULT_HANDSHAKE_MS = 10000,           /* whole HTTP head (slowloris) */
@@ -66,6 +67,7 @@ struct relay_opts {
 	uint64_t max_message;       /* 0: default */
 	uint64_t hold_bytes;
 	uint64_t hold_total;        /* bytes held over all sessions; 0: default */
+	uint64_t stuck_total;       /* bytes kept for peers that do not read, all sessions; 0: default */
 	unsigned max_sessions;
 	unsigned max_conns_per_ip;
 	unsigned max_handshakes;    /* heads being read at once; 0: half the descriptor budget */
@@ -101,6 +103,8 @@ struct relay_stats {
 	uint64_t rejected_409, rejected_400, rejected_limit, handshake_timeouts;
 	uint64_t protocol_errors, too_big, keepalive_timeouts;
 	uint64_t held_bytes;         /* allocated for waiting sessions' holds now */
+	uint64_t stuck_bytes;        /* kept for peers that do not read, now */
+	uint64_t stuck_shed;         /* sessions ended because --stuck-total was full */
 	uint64_t handshakes;         /* connections still sending their HTTP head */
 	uint64_t shed;               /* handshakes ended early to admit newer ones */
 	uint64_t max_connections;    /* the descriptor budget (RLIMIT_NOFILE less a reserve) */

@@ -37,6 +37,8 @@ void relay_server_stats(const struct relay_server *srv, struct relay_stats *out)
 	out->too_big = atomic_load(&s->too_big);
 	out->keepalive_timeouts = atomic_load(&s->keepalive_timeouts);
 	out->held_bytes = atomic_load(&s->held);
+	out->stuck_bytes = atomic_load(&s->stuck_bytes);
+	out->stuck_shed = atomic_load(&s->stuck_shed);
 	out->handshakes = atomic_load(&s->handshakes);
 	out->shed = atomic_load(&s->shed);
 	out->max_connections = s->max_conns;
@@ -61,12 +63,13 @@ static int body_stats(const struct relay_stats *st, char *b, size_t cap)
 			", \"rejected\": {\"session_full\": %" PRIu64 ", \"bad_request\": %" PRIu64
 			", \"limits\": %" PRIu64 ", \"handshake_timeout\": %" PRIu64 ", \"shed\": %" PRIu64 "}"
 			", \"protocol_errors\": %" PRIu64 ", \"too_big\": %" PRIu64
-			", \"keepalive_timeouts\": %" PRIu64 ", \"held_bytes\": %" PRIu64 ", \"handshakes\": %" PRIu64
+			", \"keepalive_timeouts\": %" PRIu64 ", \"held_bytes\": %" PRIu64 ", \"stuck_bytes\": %" PRIu64
+			", \"stuck_shed\": %" PRIu64 ", \"handshakes\": %" PRIu64
 			", \"max_connections\": %" PRIu64 ", \"max_handshakes\": %" PRIu64 "}",
 			st->total_sessions, st->active_sessions, st->waiting_sessions, st->connections,
 			st->total_connections, st->total_bytes_relayed, st->total_messages_relayed, st->uptime_s,
 			st->rejected_409, st->rejected_400, st->rejected_limit, st->handshake_timeouts, st->shed,
-			st->protocol_errors, st->too_big, st->keepalive_timeouts, st->held_bytes, st->handshakes,
+			st->protocol_errors, st->too_big, st->keepalive_timeouts, st->held_bytes, st->stuck_bytes, st->stuck_shed, st->handshakes,
 			st->max_connections, st->max_handshakes);
 }
 
@@ -108,6 +111,12 @@ static int body_metrics(const struct relay_stats *st, char *b, size_t cap)
 		"# HELP atmosphere_relay_held_bytes Bytes held for clients whose peer has not arrived.\n"
 		"# TYPE atmosphere_relay_held_bytes gauge\n"
 		"atmosphere_relay_held_bytes %" PRIu64 "\n"
+		"# HELP atmosphere_relay_stuck_bytes Bytes kept for peers that do not read.\n"
+		"# TYPE atmosphere_relay_stuck_bytes gauge\n"
+		"atmosphere_relay_stuck_bytes %" PRIu64 "\n"
+		"# HELP atmosphere_relay_stuck_shed_total Sessions ended because --stuck-total was full.\n"
+		"# TYPE atmosphere_relay_stuck_shed_total counter\n"
+		"atmosphere_relay_stuck_shed_total %" PRIu64 "\n"
 		"# HELP atmosphere_relay_handshakes Connections still sending their HTTP request.\n"
 		"# TYPE atmosphere_relay_handshakes gauge\n"
 		"atmosphere_relay_handshakes %" PRIu64 "\n"
@@ -117,7 +126,7 @@ static int body_metrics(const struct relay_stats *st, char *b, size_t cap)
 		st->total_sessions, st->active_sessions, st->waiting_sessions, st->connections, st->total_connections,
 		st->total_bytes_relayed, st->total_messages_relayed, st->rejected_409, st->rejected_400,
 		st->rejected_limit, st->handshake_timeouts, st->shed, st->protocol_errors, st->too_big,
-		st->keepalive_timeouts, st->held_bytes, st->handshakes, st->uptime_s);
+		st->keepalive_timeouts, st->held_bytes, st->stuck_bytes, st->stuck_shed, st->handshakes, st->uptime_s);
 }
 
 void relay_send_plain(struct net_stream *s, int status, const char *ctype, const char *body, size_t body_len)

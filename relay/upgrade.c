@@ -114,6 +114,7 @@ bool relay_hs_shed_oldest(struct relay_thread *th)
 	h->shed = true;
 	net_stream_interrupt(h->st);
 	atomic_fetch_add(&th->srv->shed, 1);
+	atomic_fetch_add(&th->srv->shed_pending, 1);
 	return true;
 }
 
@@ -320,6 +321,8 @@ static __attribute__((noinline)) struct relay_conn *read_upgrade(struct relay_up
 	else if (tr == -EPROTO)
 		core_log(CORE_LOG_DEBUG, "relay: %s", net_stream_tls_error(st));
 	hs_untrack(th, h);
+	if (h->shed)
+		atomic_fetch_sub(&srv->shed_pending, 1); /* no longer holds a place of its own */
 	if (n > 0) {
 		free(h);
 		return finish_upgrade(th, st, head, n, ip);

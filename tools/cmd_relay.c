@@ -32,6 +32,9 @@ static void help(void)
 	       "                          beyond it the first client is not read\n"
 	       "  --hold-total SIZE       bytes held over all waiting sessions (default 256M);\n"
 	       "                          beyond it no waiting client is read\n"
+	       "  --stuck-total SIZE      bytes kept for peers that stopped reading, over all\n"
+	       "                          sessions (default 512M); beyond it such a session ends\n"
+	       "                          (Close 1013)\n"
 	       "  --max-sessions N        sessions at once (default %u)\n"
 	       "  --max-conns-per-ip N    connections from one address (default %u)\n"
 	       "  --max-handshakes N      connections still sending their HTTP request, over all\n"
@@ -70,7 +73,7 @@ static void help(void)
 }
 
 enum {
-	OPT_HOST = 256, OPT_PORT, OPT_THREADS, OPT_MAXMSG, OPT_HOLD, OPT_HOLDTOTAL, OPT_MAXSESS, OPT_PERIP, OPT_MAXHS, OPT_RCVBUF, OPT_SNDBUF, OPT_HS, OPT_PING,
+	OPT_HOST = 256, OPT_PORT, OPT_THREADS, OPT_MAXMSG, OPT_HOLD, OPT_HOLDTOTAL, OPT_STUCKTOTAL, OPT_MAXSESS, OPT_PERIP, OPT_MAXHS, OPT_RCVBUF, OPT_SNDBUF, OPT_HS, OPT_PING,
 	OPT_IDLE, OPT_WRITE, OPT_HIBERNATE, OPT_QUIET, OPT_JSONLOG, OPT_CERT, OPT_KEY, OPT_PLAIN, OPT_STUNPORT, OPT_STUNRATE,
 };
 
@@ -134,6 +137,7 @@ static int relay_main(int argc, char **argv)
 		{"max-message", required_argument, 0, OPT_MAXMSG},
 		{"hold", required_argument, 0, OPT_HOLD},
 		{"hold-total", required_argument, 0, OPT_HOLDTOTAL},
+		{"stuck-total", required_argument, 0, OPT_STUCKTOTAL},
 		{"max-sessions", required_argument, 0, OPT_MAXSESS},
 		{"max-conns-per-ip", required_argument, 0, OPT_PERIP},
 		{"max-handshakes", required_argument, 0, OPT_MAXHS},
@@ -193,6 +197,12 @@ static int relay_main(int argc, char **argv)
 				return cli_usage_error("relay", "--hold-total '%s': expected a size from 1 to 1024G (e.g. 256M)",
 						       optarg);
 			o.hold_total = v;
+			break;
+		case OPT_STUCKTOTAL:
+			if (core_parse_size(optarg, 1, 1ull << 40, &v) != 0)
+				return cli_usage_error("relay", "--stuck-total '%s': expected a size from 1 to 1024G (e.g. 512M)",
+						       optarg);
+			o.stuck_total = v;
 			break;
 		case OPT_MAXSESS:
 			if (!cli_parse_uint("relay", "--max-sessions", optarg, 1, 10000000, &v))
