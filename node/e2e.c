@@ -22,6 +22,7 @@
 #include <assert.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "net/bssl.h"
 
 static const char CONSTRUCTION[] = "Noise_IKpsk2_25519_ChaChaPoly_SHA256";
@@ -58,33 +59,6 @@ static_assert(INIT_PAYLOAD + INIT_PAYLOAD_PLAIN + NODE_E2E_TAG_LEN == INIT_MAC1,
 static_assert(INIT_MAC1 + NODE_E2E_MAC1_LEN == NODE_E2E_INIT_LEN, "initiation layout");
 static_assert(RESP_EMPTY + NODE_E2E_TAG_LEN == RESP_MAC1, "response layout");
 static_assert(RESP_MAC1 + NODE_E2E_MAC1_LEN == NODE_E2E_RESPONSE_LEN, "response layout");
-
-/* --- Little-endian fields ------------------------------------------------ */
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
 
 /* --- Noise primitives ---------------------------------------------------- */
 
@@ -138,7 +112,7 @@ static int mix_dh(uint8_t chain[static NODE_E2E_KEY_LEN], uint8_t *key, const ui
 static void make_nonce(uint8_t nonce[static 12], uint64_t counter)
 {
 	memset(nonce, 0, 4);
-	put_le64(nonce + 4, counter);
+	core_put_le64(nonce + 4, counter);
 }
 
 /* seal: out = ChaCha20-Poly1305(key, counter, ad, plain) || tag. */
@@ -247,12 +221,12 @@ int node_e2e_classify(const uint8_t *pkt, size_t len, uint32_t *out_receiver_ind
 	case NODE_E2E_MSG_RESPONSE:
 		if (len != NODE_E2E_RESPONSE_LEN)
 			return NODE_E2E_E_BAD_LENGTH;
-		receiver = get_le32(pkt + RESP_RECEIVER);
+		receiver = core_get_le32(pkt + RESP_RECEIVER);
 		break;
 	case NODE_E2E_MSG_DATA:
 		if (len < NODE_E2E_DATA_OVERHEAD || len > NODE_E2E_MAX_PACKET_LEN)
 			return NODE_E2E_E_BAD_LENGTH;
-		receiver = get_le32(pkt + DATA_RECEIVER);
+		receiver = core_get_le32(pkt + DATA_RECEIVER);
 		break;
 	default:
 		return NODE_E2E_E_BAD_TYPE;
@@ -296,7 +270,7 @@ int node_e2e_init_create(struct node_e2e_handshake *hs, uint8_t out[static NODE_
 	/* header: type, reserved, sender index; authenticated via the hash */
 	memset(msg, 0, sizeof msg);
 	msg[0] = NODE_E2E_MSG_INIT;
-	put_le32(msg + INIT_SENDER, local_index);
+	core_put_le32(msg + INIT_SENDER, local_index);
 	mix_hash(st.hash, msg, INIT_EPH);
 
 	/* e: the ephemeral public key, in the clear; psk mode mixes it as a key too */
@@ -375,7 +349,7 @@ int node_e2e_init_consume(struct node_e2e_handshake *hs, struct node_e2e_init_in
 	handshake_start(st.chain, st.hash, local->pub);
 	memcpy(st.static_priv, local->priv, NODE_E2E_KEY_LEN);
 	memcpy(st.static_pub, local->pub, NODE_E2E_KEY_LEN);
-	info.sender_index = get_le32(msg + INIT_SENDER);
+	info.sender_index = core_get_le32(msg + INIT_SENDER);
 	mix_hash(st.hash, msg, INIT_EPH);
 
 	/* e */
@@ -516,8 +490,8 @@ int node_e2e_response_create(struct node_e2e_handshake *hs, uint8_t out[static N
 
 	memset(msg, 0, sizeof msg);
 	msg[0] = NODE_E2E_MSG_RESPONSE;
-	put_le32(msg + RESP_SENDER, local_index);
-	put_le32(msg + RESP_RECEIVER, st.remote_index);
+	core_put_le32(msg + RESP_SENDER, local_index);
+	core_put_le32(msg + RESP_RECEIVER, st.remote_index);
 	X25519_public_from_private(msg + RESP_EPH, st.eph_priv);
 	rc = response_keys(st.chain, st.hash, key, msg, st.eph_priv, st.remote_eph, st.eph_priv, st.remote_static, psk);
 	if (rc != NODE_E2E_OK)
@@ -585,7 +559,7 @@ int node_e2e_response_consume(struct node_e2e_handshake *hs, struct node_e2e_ses
 		goto out;
 	mix_hash(st.hash, msg + RESP_EMPTY, NODE_E2E_TAG_LEN);
 
-	st.remote_index = get_le32(msg + RESP_SENDER);
+	st.remote_index = core_get_le32(msg + RESP_SENDER);
 	rc = session_from(&sess, st.chain, st.hash, &st, true, now_ms);
 	if (rc != NODE_E2E_OK)
 		goto out;
@@ -646,8 +620,8 @@ int node_e2e_encrypt(struct node_e2e_session *s, uint8_t *out, size_t out_cap, s
 	uint64_t counter = s->send_counter;
 	memset(out, 0, NODE_E2E_DATA_HEADER_LEN);
 	out[0] = NODE_E2E_MSG_DATA;
-	put_le32(out + DATA_RECEIVER, s->remote_index);
-	put_le64(out + DATA_COUNTER, counter);
+	core_put_le32(out + DATA_RECEIVER, s->remote_index);
+	core_put_le64(out + DATA_COUNTER, counter);
 	/* The header is the AD: a changed index or counter fails the tag. */
 	int rc = seal(out + NODE_E2E_DATA_HEADER_LEN, s->send_key, counter, out, NODE_E2E_DATA_HEADER_LEN,
 	              in_len ? in : EMPTY, in_len);
@@ -671,7 +645,7 @@ int node_e2e_decrypt(struct node_e2e_session *s, uint8_t *out, size_t out_cap, s
 		return NODE_E2E_E_BAD_INDEX;
 	if (age_ms(s, now_ms) >= s->limits.reject_after_ms)
 		return NODE_E2E_E_EXPIRED;
-	uint64_t counter = get_le64(pkt + DATA_COUNTER);
+	uint64_t counter = core_get_le64(pkt + DATA_COUNTER);
 	if (counter >= s->limits.reject_after_messages)
 		return NODE_E2E_E_EXPIRED;
 	switch (node_replay_check(&s->replay, counter)) {

@@ -7,8 +7,8 @@
 #include "core/log.h"
 #include "net/bssl.h"
 #include "node/internal.h"
+#include "node/session_id.h"
 
-static void hex(char *out, const uint8_t *d, size_t n);
 static void pair_session(struct node *node, char out[72], const char *a, const char *b);
 static void link_run(void *arg);
 
@@ -39,34 +39,14 @@ int node_send_on_link(struct node_link *l, const uint8_t *pkt, size_t n)
 	return relay_client_send(l->c, pkt, n, false, 2000);
 }
 
-static void hex(char *out, const uint8_t *d, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		sprintf(out + 2 * i, "%02x", d[i]);
-}
-
-/* Session ids derive from secrets, so strangers cannot guess or squat them. */
-void node_inbox_session(char out[72], const uint8_t invite_key[32])
-{
-	uint8_t h[32];
-	unsigned hl = 32;
-	HMAC(EVP_sha256(), invite_key, 32, (const uint8_t *)"atmosphere v1 relay inbox", 25, h, &hl);
-	hex(out, h, 20);
-}
-
 static void pair_session(struct node *node, char out[72], const char *a, const char *b)
 {
-	uint8_t h[32];
-	unsigned hl = 32;
-	char msg[200];
-	if (strcmp(a, b) > 0) {
-		const char *t = a;
-		a = b;
-		b = t;
-	}
-	int n = snprintf(msg, sizeof msg, "atmosphere v1 relay pair %s %s", a, b);
-	HMAC(EVP_sha256(), node->st->secret, 32, (const uint8_t *)msg, (size_t)n, h, &hl);
-	hex(out, h, 20);
+	node_pair_session_id(out, node->st->secret, a, b);
+}
+
+void node_inbox_session(char out[72], const uint8_t invite_key[32])
+{
+	node_inbox_session_id(out, invite_key);
 }
 
 struct node_link *node_link_open(struct node *node, const char *url, const char *session, bool inbox, struct node_peer *peer)

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "net/b64.h"
+#include "net/addr.h"
 #include "net/bssl.h"
 #include "node/e2e.h"
 
@@ -138,46 +139,21 @@ static bool valid_name(const char *str, size_t len)
 	return true;
 }
 
-/* valid_port: 1..65535 in decimal, no sign, no leading zero. */
-static bool valid_port(const char *s, size_t len)
-{
-	if (len == 0 || len > 5 || s[0] == '0')
-		return false;
-	uint32_t v = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (!is_digit(s[i]))
-			return false;
-		v = v * 10 + (uint32_t)(s[i] - '0');
-	}
-	return v <= 65535;
-}
-
-/* split_hostport: "host:port" or "[v6]:port" -> host (brackets removed) in
- * host_buf and whether it was bracketed. */
+/* split_hostport: "host:port" or "[v6]:port" (net/addr.h) -> host (brackets
+ * removed) in host_buf and whether it was bracketed. A code's rules on top:
+ * the port is required, 1..65535 with no leading zero (one spelling per
+ * port, so equal codes are equal strings). */
 static bool split_hostport(const char *s, size_t len, char *host_buf, size_t host_cap, bool *bracketed)
 {
-	const char *colon = NULL;
-	size_t host_off = 0, host_len;
-	if (len > 0 && s[0] == '[') {
-		const char *close = memchr(s, ']', len);
-		if (!close || (size_t)(close - s) + 1 >= len || close[1] != ':')
-			return false;
-		host_off = 1;
-		host_len = (size_t)(close - s) - 1;
-		colon = close + 1;
-		*bracketed = true;
-	} else {
-		colon = memchr(s, ':', len);
-		if (!colon || memchr(colon + 1, ':', len - (size_t)(colon - s) - 1))
-			return false;
-		host_len = (size_t)(colon - s);
-		*bracketed = false;
-	}
-	size_t port_off = (size_t)(colon - s) + 1;
-	if (host_len == 0 || host_len >= host_cap || !valid_port(s + port_off, len - port_off))
+	struct net_hostport hp;
+	uint16_t port;
+	if (net_hostport_split(&hp, s, len) != NET_ADDR_OK || !hp.has_port || hp.host_len == 0 ||
+	    hp.host_len >= host_cap || hp.port_len == 0 || hp.port[0] == '0' ||
+	    !net_port_parse(hp.port, hp.port_len, &port))
 		return false;
-	memcpy(host_buf, s + host_off, host_len);
-	host_buf[host_len] = '\0';
+	memcpy(host_buf, hp.host, hp.host_len);
+	host_buf[hp.host_len] = '\0';
+	*bracketed = hp.bracketed;
 	return true;
 }
 
