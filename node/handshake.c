@@ -38,7 +38,7 @@ void node_handshake_start(struct node *node, struct node_peer *p, const uint8_t 
 	 * our own NAT's mapping but stop before the peer's NAT, where an
 	 * unsolicited packet would leave a conntrack entry that makes a Linux
 	 * masquerade move the peer's later punches to another port (the trap in
-	 * NAT-LAB-NOTES.md). Without a relay, or after two silent tries, they go
+	 * docs/NAT-LAB.md). Without a relay, or after two silent tries, they go
 	 * out whole: that is the direct-to-public-endpoint attempt. */
 	int ttl = (node_peer_has_links(node, p) && p->hs_tries <= 2) ? 2 : 0;
 	for (int i = 0; i < p->num_cand; i++)

@@ -71,7 +71,7 @@ int node_send_udp(struct node *node, const struct sockaddr_storage *to, socklen_
 {
 	if (ttl) {
 		/* A low-TTL first punch opens our own NAT's mapping without reaching
-		 * the peer's NAT (NAT-LAB-NOTES: the masquerade trap). */
+		 * the peer's NAT (docs/NAT-LAB.md: the masquerade trap). */
 		struct iovec iov = {.iov_base = (void *)pkt, .iov_len = n};
 		char cbuf[CMSG_SPACE(sizeof(int))];
 		struct msghdr mh = {.msg_name = (void *)to, .msg_namelen = len, .msg_iov = &iov, .msg_iovlen = 1,
