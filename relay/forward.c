@@ -128,6 +128,8 @@ static int spill_append(struct fwd_ctx *f, const struct iovec *iov, int n, size_
 	for (int i = 0; i < n; i++)
 		need += iov[i].iov_len;
 	need -= skip;
+	if (!need)
+		return 0; /* e.g. a TLS peer: the engine took it all, ciphertext waits */
 	if (f->spill_len + need > f->spill_cap) {
 		uint8_t *p = realloc(f->spill, f->spill_len + need);
 		if (!p)
@@ -138,6 +140,8 @@ static int spill_append(struct fwd_ctx *f, const struct iovec *iov, int n, size_
 	for (int i = 0; i < n; i++) {
 		size_t len = iov[i].iov_len, off = skip < len ? skip : len;
 		skip -= off;
+		if (len == off)
+			continue;
 		memcpy(f->spill + f->spill_len, (const uint8_t *)iov[i].iov_base + off, len - off);
 		f->spill_len += len - off;
 	}
