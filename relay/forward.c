@@ -202,6 +202,19 @@ static int flush(struct relay_conn *c, struct fwd_ctx *f)
  * it had queued moves to the heap), so a connection waiting for a reader
  * that does not read holds no ring buffer at all; then wait for the peer,
  * within --write-timeout. */
+/* Lets go of the stuck peer: its write lock, the spill. broken: the
+ * peer's client may be left inside a frame, where no Close can follow. */
+static void release_stuck(struct fwd_ctx *f, bool broken)
+{
+	if (broken)
+		f->stuck->peer_broken = true;
+	net_stream_unlock_write(f->stuck->st);
+	free(f->spill);
+	f->spill = NULL;
+	f->spill_len = f->spill_cap = 0;
+	f->stuck = NULL;
+}
+
 static int finish_stuck(struct relay_conn *c, struct fwd_ctx *f)
 {
 	struct relay_server *srv = c->th->srv;
@@ -214,12 +227,7 @@ static int finish_stuck(struct relay_conn *c, struct fwd_ctx *f)
 	uint64_t kept = f->spill_len + net_stream_kept_bytes(c->st);
 	if (atomic_fetch_add(&srv->stuck_bytes, kept) + kept > srv->o.stuck_total) {
 		atomic_fetch_sub(&srv->stuck_bytes, kept);
-		f->stuck->peer_broken = true; /* part of a frame may have gone */
-		net_stream_unlock_write(ps);
-		free(f->spill);
-		f->spill = NULL;
-		f->spill_len = f->spill_cap = 0;
-		f->stuck = NULL;
+		release_stuck(f, true); /* part of a frame may have gone */
 		atomic_fetch_add(&srv->stuck_shed, 1);
 		f->close_code = RELAY_WS_CLOSE_TRY_AGAIN_LATER;
 		f->close_reason = RELAY_REASON_STUCK;
@@ -230,16 +238,9 @@ static int finish_stuck(struct relay_conn *c, struct fwd_ctx *f)
 		struct iovec v = {.iov_base = f->spill, .iov_len = f->spill_len};
 		w = net_stream_sendv_locked(ps, &v, 1, core_deadline_left_ms(f->deadline));
 	}
-	/* Part of the batch went out before the wait failed: the peer's
-	 * client may be left inside a frame, where no Close can follow. */
-	if (w < 0)
-		f->stuck->peer_broken = true;
-	net_stream_unlock_write(ps);
+	/* Part of the batch went out before the wait failed. */
+	release_stuck(f, w < 0);
 	atomic_fetch_sub(&srv->stuck_bytes, kept);
-	free(f->spill);
-	f->spill = NULL;
-	f->spill_len = f->spill_cap = 0;
-	f->stuck = NULL;
 	if (w < 0)
 		return FWD_PEER_GONE;
 	if (r < 0) {

@@ -184,32 +184,46 @@ async def recovered(relay, base_fds, t_close, probe, probe_task, pairs, healths)
     assert relay.alive(), "relay died"
 
 
+async def start_probes(port):
+    """The legitimate traffic every attack runs beside: a paired session
+    sending every 20 ms, new pairs every 250 ms, /health polled. Returns
+    (probe, probe_task, stop, pairs, healths, side_tasks)."""
+    probe = wsraw.EchoProbe(port, f"legit-{os.getpid()}")
+    probe_task = asyncio.ensure_future(probe.run())
+    await asyncio.sleep(0.5)
+    stop = asyncio.Event()
+    pairs, healths = [], []
+    side = [asyncio.ensure_future(pairer(port, f"new-{os.getpid()}", pairs, stop)),
+            asyncio.ensure_future(health_prober(port, healths, stop))]
+    return probe, probe_task, stop, pairs, healths, side
+
+
+async def launch(make, num, wave):
+    """Starts make(i) for i < num in waves of `wave`, 50 ms apart, so the
+    listen backlog is not the limit. Returns the tasks."""
+    tasks = []
+    for i in range(num):
+        tasks.append(asyncio.ensure_future(make(i)))
+        if i % wave == wave - 1:
+            await asyncio.sleep(0.05)
+    return tasks
+
+
 async def held_flood(relay, num=1000, size=1_200_000, attack_s=12.0):
     port = relay.port
     base_fds = relay.num_fds()
     base_rss = relay.rss_kib()
     log(f"baseline: {base_fds} fds, RSS {base_rss} KiB")
 
-    probe = wsraw.EchoProbe(port, f"legit-{os.getpid()}")
-    probe_task = asyncio.ensure_future(probe.run())
-    await asyncio.sleep(0.5)
-
-    stop = asyncio.Event()
-    pairs, healths, conns = [], [], []
-    side = [asyncio.ensure_future(pairer(port, f"new-{os.getpid()}", pairs, stop)),
-            asyncio.ensure_future(health_prober(port, healths, stop))]
+    probe, probe_task, stop, pairs, healths, side = await start_probes(port)
+    conns = []
     t0 = time.monotonic()
-    # Open the attackers in waves so the listen backlog is not the limit.
-    floods = []
-    for i in range(num):
-        floods.append(asyncio.ensure_future(flooder(port, i, size, stop, conns)))
-        if i % 50 == 49:
-            await asyncio.sleep(0.05)
+    floods = await launch(lambda i: flooder(port, i, size, stop, conns), num, 50)
     await asyncio.sleep(max(0.0, attack_s - (time.monotonic() - t0)))
     s = await wsraw.stats(port)
     rss_under = relay.rss_kib()
     log(f"under attack: {len(conns)} attackers connected, relay has {s['connections']} connections, "
-        f"{s['waiting_sessions']} waiting, {relay.num_fds()} fds, RSS {relay.rss_kib()} KiB, "
+        f"{s['waiting_sessions']} waiting, {relay.num_fds()} fds, RSS {rss_under} KiB, "
         f"held {s['held_bytes'] >> 20} MiB")
     # All holds together stay within --hold-total, plus at most one receive
     # batch (4 x 16 KiB and headers) per session appended before its pause.
@@ -270,19 +284,10 @@ async def stalled_pairs(relay, num=500, attack_s=12.0):
     Each stalled sender must not keep ring buffers the rest need."""
     port = relay.port
     base_fds, base_rss = relay.num_fds(), relay.rss_kib()
-    probe = wsraw.EchoProbe(port, f"legit-{os.getpid()}")
-    probe_task = asyncio.ensure_future(probe.run())
-    await asyncio.sleep(0.5)
-    stop = asyncio.Event()
-    pairs, healths, conns, sent = [], [], [], []
-    side = [asyncio.ensure_future(pairer(port, f"new-{os.getpid()}", pairs, stop)),
-            asyncio.ensure_future(health_prober(port, healths, stop))]
+    probe, probe_task, stop, pairs, healths, side = await start_probes(port)
+    conns, sent = [], []
     t0 = time.monotonic()
-    tasks = []
-    for i in range(num):
-        tasks.append(asyncio.ensure_future(staller(port, i, stop, conns, sent)))
-        if i % 25 == 24:
-            await asyncio.sleep(0.05)
+    tasks = await launch(lambda i: staller(port, i, stop, conns, sent), num, 25)
     await asyncio.sleep(max(0.0, attack_s - (time.monotonic() - t0)))
     s = await wsraw.stats(port)
     rss_under = relay.rss_kib()
