@@ -9,6 +9,7 @@
 #include <netinet/tcp.h>
 #include <sys/uio.h>
 
+#include "core/grow.h"
 #include "core/reactor.h"
 #include "core/sock.h"
 #include "net/addr.h"
@@ -118,16 +119,8 @@ static int send_frame(struct relay_client *c, uint8_t opcode, const void *data, 
 
 static int in_append(struct relay_client *c, const uint8_t *d, size_t n)
 {
-	if (c->in_len + n > c->in_cap) {
-		size_t cap = c->in_cap ? c->in_cap : 16384;
-		while (cap < c->in_len + n)
-			cap *= 2;
-		uint8_t *p = realloc(c->in, cap);
-		if (!p)
-			return -ENOMEM;
-		c->in = p;
-		c->in_cap = cap;
-	}
+	if (core_grow(&c->in, &c->in_cap, c->in_len + n, 16384, SIZE_MAX) < 0)
+		return -ENOMEM;
 	memcpy(c->in + c->in_len, d, n);
 	c->in_len += n;
 	return 0;
@@ -317,16 +310,8 @@ int relay_client_recv(struct relay_client *c, struct relay_msg *out, int timeout
 				if (c->msg_len + pl > c->max_message) {
 					r = -EMSGSIZE;
 				} else {
-					if (c->msg_len + pl > c->msg_cap) {
-						size_t cap = c->msg_cap ? c->msg_cap : 4096;
-						while (cap < c->msg_len + pl)
-							cap *= 2;
-						uint8_t *m = realloc(c->msg, cap);
-						if (!m)
-							return -ENOMEM;
-						c->msg = m;
-						c->msg_cap = cap;
-					}
+					if (core_grow(&c->msg, &c->msg_cap, c->msg_len + pl, 4096, SIZE_MAX) < 0)
+						return -ENOMEM;
 					memcpy(c->msg + c->msg_len, p, pl);
 					c->msg_len += pl;
 					done = h.fin;

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/grow.h"
 #include "core/log.h"
 #include "relay/http.h"
 
@@ -67,28 +68,20 @@ static int hold_append(struct relay_server *srv, struct relay_session *s, const 
 	for (int i = 0; i < n; i++)
 		need += iov[i].iov_len;
 	if (s->hold_len + need > s->hold_cap) {
-		/* Doubling, but not past --hold: the last append before the
-		 * client is paused may overshoot it by one batch, not double it. */
-		size_t cap = s->hold_cap ? s->hold_cap : RELAY_HOLD_MIN;
-		while (cap < s->hold_len + need && cap < srv->o.hold_bytes)
-			cap *= 2;
-		if (cap > srv->o.hold_bytes)
-			cap = srv->o.hold_bytes;
-		/* Nor past what --hold-total has left: near it, grow by what
-		 * this batch needs (each waiting client may then overshoot the
-		 * total by one batch, not by a doubling). */
+		/* Doubling, but not past --hold (the last append before the
+		 * client is paused may overshoot it by one batch, not double
+		 * it), nor past what --hold-total has left: near it, grow by
+		 * what this batch needs (each waiting client may then overshoot
+		 * the total by one batch, not by a doubling). */
 		uint64_t held = atomic_load(&srv->held);
 		uint64_t left = held < srv->o.hold_total ? srv->o.hold_total - held : 0;
-		if (cap - s->hold_cap > left)
-			cap = s->hold_cap + (size_t)left;
-		if (cap < s->hold_len + need)
-			cap = s->hold_len + need;
-		uint8_t *h = realloc(s->hold, cap);
-		if (!h)
+		size_t max = srv->o.hold_bytes;
+		if (max > s->hold_cap && max - s->hold_cap > left)
+			max = s->hold_cap + (size_t)left;
+		size_t was = s->hold_cap;
+		if (core_grow(&s->hold, &s->hold_cap, s->hold_len + need, RELAY_HOLD_MIN, max) < 0)
 			return -ENOMEM;
-		atomic_fetch_add(&srv->held, cap - s->hold_cap);
-		s->hold = h;
-		s->hold_cap = cap;
+		atomic_fetch_add(&srv->held, s->hold_cap - was);
 	}
 	for (int i = 0; i < n; i++) {
 		memcpy(s->hold + s->hold_len, iov[i].iov_base, iov[i].iov_len);
@@ -130,13 +123,8 @@ static int spill_append(struct fwd_ctx *f, const struct iovec *iov, int n, size_
 	need -= skip;
 	if (!need)
 		return 0; /* e.g. a TLS peer: the engine took it all, ciphertext waits */
-	if (f->spill_len + need > f->spill_cap) {
-		uint8_t *p = realloc(f->spill, f->spill_len + need);
-		if (!p)
-			return -ENOMEM;
-		f->spill = p;
-		f->spill_cap = f->spill_len + need;
-	}
+	if (core_grow(&f->spill, &f->spill_cap, f->spill_len + need, 0, 0) < 0)
+		return -ENOMEM;
 	for (int i = 0; i < n; i++) {
 		size_t len = iov[i].iov_len, off = skip < len ? skip : len;
 		skip -= off;

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/grow.h"
 #include "core/log.h"
 #include "relay/http.h"
 
@@ -176,19 +177,9 @@ static __attribute__((noinline)) int read_head(struct relay_thread *th, struct r
 			take = srv->o.max_header - was;
 			overflow = true;
 		}
-		if (was + take > *cap) {
-			size_t c = *cap ? *cap : RELAY_HS_HEAD_MIN;
-			while (c < was + take)
-				c *= 2;
-			if (c > srv->o.max_header)
-				c = srv->o.max_header;
-			uint8_t *p = realloc(*head, c);
-			if (!p) {
-				net_stream_release(st, &b);
-				return HEAD_GONE;
-			}
-			*head = p;
-			*cap = c;
+		if (core_grow(head, cap, was + take, RELAY_HS_HEAD_MIN, srv->o.max_header) < 0) {
+			net_stream_release(st, &b);
+			return HEAD_GONE;
 		}
 		memcpy(*head + was, b.data, take);
 		*len = was + take;
