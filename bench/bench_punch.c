@@ -3,7 +3,7 @@
  * (issue 6).
  *
  * The measuring is done by bench/punch.sh in the NAT laboratory of
- * tests/lib/natlab.sh (network namespaces and nftables: root only); its
+ * natlab/lab.sh (network namespaces and nftables: root only); its
  * header defines every figure. This file checks the options, finds the
  * script and the `atmosphere` binary, runs the script with a hard time
  * bound, and turns its records (bench/punch_report.h) into one JSON object
@@ -72,7 +72,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: atmosphere-bench punch [--pairs LIST] [--rounds N] [--budget S] [--json] [OPTIONS]\n"
 		"       atmosphere-bench punch --node [--peers N] [--idle S] [--json] [OPTIONS]\n\n"
-		"Runs real nodes in the NAT laboratory (tests/lib/natlab.sh: network namespaces behind\n"
+		"Runs real nodes in the NAT laboratory (natlab/lab.sh: network namespaces behind\n"
 		"nftables NATs, our relay and STUN server on a 'public' host). Needs root.\n\n"
 		"Per NAT pair ROB:MATT and round, Rob serves and issues a code; at t0 Matt starts\n"
 		"'atmosphere join CODE'. Reported, as p50/p99 over the rounds that got there:\n"
@@ -186,13 +186,13 @@ static bool exe_dir(char *out, size_t out_len)
 	return true;
 }
 
-/* The script needs the NAT lab beside it: <dir>/../tests/lib/natlab.sh. */
+/* The script needs the NAT lab beside it: <dir>/../natlab/lab.sh. */
 static bool script_ok(const char *path)
 {
 	char lab[PATH_MAX + 32];
 	const char *slash = strrchr(path, '/');
 	int dl = slash ? (int)(slash - path) : 1;
-	snprintf(lab, sizeof lab, "%.*s/../tests/lib/natlab.sh", dl, slash ? path : ".");
+	snprintf(lab, sizeof lab, "%.*s/../natlab/lab.sh", dl, slash ? path : ".");
 	return access(path, R_OK) == 0 && access(lab, R_OK) == 0;
 }
 
@@ -651,7 +651,7 @@ int bench_cmd_punch(int argc, char **argv)
 	}
 	char script[PATH_MAX], atmos[PATH_MAX];
 	if (!find_script(&o, script, sizeof script)) {
-		fprintf(stderr, "atmosphere-bench punch: cannot find bench/punch.sh beside tests/lib/natlab.sh "
+		fprintf(stderr, "atmosphere-bench punch: cannot find bench/punch.sh beside natlab/lab.sh "
 				"(looked in %s and beside this binary); pass --script PATH to a source tree's copy\n",
 			ATMOS_SOURCE_DIR);
 		return 1;

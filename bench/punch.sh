@@ -1,8 +1,8 @@
 #!/bin/sh
 # bench/punch.sh: the measuring half of `atmosphere-bench punch` (bench/
 # bench_punch.c runs it, reads its records and makes the JSON and the table).
-# It builds the NAT lab of tests/lib/natlab.sh and drives real nodes with the
-# helpers of tests/node/lib.sh.
+# It builds the NAT lab of natlab/lab.sh and drives real nodes with the
+# helpers of natlab/nodes.sh.
 #
 #   punch.sh --atmosphere BIN --out FILE --mode punch --pairs "ROB:MATT ..."
 #            --rounds N --budget S --connect-wait S --direct-wait S
@@ -43,8 +43,8 @@
 # is removed on exit, INT and TERM.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../tests/lib/natlab.sh"
-. "$here/../tests/node/lib.sh"
+. "$here/../natlab/lab.sh"
+. "$here/../natlab/nodes.sh"
 
 bin="" out="" mode=punch pairs="" rounds=3 budget=600 connect_wait=30 direct_wait=15 peers=8 idle=30
 while [ $# -gt 0 ]; do

@@ -21,7 +21,7 @@ enum {
 	BENCH_PUNCH_NOTE_LEN = 200,
 };
 
-/* bench_punch_types: the NAT types of tests/lib/natlab.sh, least restrictive
+/* bench_punch_types: the NAT types of natlab/lab.sh, least restrictive
  * first. */
 extern const char *const bench_punch_types[BENCH_PUNCH_NUM_TYPES];
 

@@ -19,7 +19,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "SKIP: the NAT lab needs root"
 	exit 77
 fi
-. "$here/../lib/natlab.sh"
+. "$here/../../natlab/lab.sh"
 natlab_require || exit 77
 command -v jq >/dev/null 2>&1 || { echo "SKIP: jq not found"; exit 77; }
 if command -v setpriv >/dev/null 2>&1; then

@@ -13,8 +13,8 @@
 set -u
 bin=${1:?usage: aiohttp_relay.sh BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/natlab.sh"
-. "$here/lib.sh"
+. "$here/../../natlab/lab.sh"
+. "$here/../../natlab/nodes.sh"
 "$nd_py" -c 'import aiohttp' 2>/dev/null || { echo "SKIP: $nd_py lacks aiohttp (python3-aiohttp)"; exit 77; }
 nd_begin "$bin" lab
 

@@ -18,7 +18,7 @@
 set -u
 bin=${1:?usage: bad_codes.sh BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/lib.sh"
+. "$here/../../natlab/nodes.sh"
 nd_begin "$bin"
 codes="$nd_py $here/codes.py"
 

@@ -9,8 +9,8 @@
 set -u
 bin=${1:?usage: lan.sh BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/natlab.sh"
-. "$here/lib.sh"
+. "$here/../../natlab/lab.sh"
+. "$here/../../natlab/nodes.sh"
 nd_begin "$bin" lab
 
 nd_lab_public

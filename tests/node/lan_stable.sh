@@ -12,8 +12,8 @@
 set -u
 bin=${1:?usage: lan_stable.sh BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/natlab.sh"
-. "$here/lib.sh"
+. "$here/../../natlab/lab.sh"
+. "$here/../../natlab/nodes.sh"
 nd_begin "$bin" lab
 
 nd_lab_public

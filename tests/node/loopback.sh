@@ -13,7 +13,7 @@
 set -u
 bin=${1:?usage: loopback.sh BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/lib.sh"
+. "$here/../../natlab/nodes.sh"
 nd_begin "$bin"
 dump() {
 	for f in "$rob".log* "$matt".out*; do

@@ -17,8 +17,8 @@
 set -u
 bin=${1:?usage: multi_relay.sh BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/natlab.sh"
-. "$here/lib.sh"
+. "$here/../../natlab/lab.sh"
+. "$here/../../natlab/nodes.sh"
 nd_begin "$bin" lab
 dump() {
 	for f in "$rob.log" "$matt.out" "$nd_tmp"/relay*.out; do

@@ -2,7 +2,7 @@
 # tests/node/pairs.sh BINARY: the seed's Rob/Matt scenario across every pair
 # of NAT types (issue 5, "Tests").
 #
-# The lab (tests/lib/natlab.sh): a public host running our relay and our
+# The lab (natlab/lab.sh): a public host running our relay and our
 # STUN server (RFC 5780, two addresses), and two sites of each NAT type
 # (none, full_cone, restricted_cone, port_restricted, symmetric). For each
 # pair X:Y, Rob (site X1) runs init, serve and join and Matt (site Y2) runs
@@ -22,8 +22,8 @@
 set -u
 bin=${1:?usage: pairs.sh BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/natlab.sh"
-. "$here/lib.sh"
+. "$here/../../natlab/lab.sh"
+. "$here/../../natlab/nodes.sh"
 nd_begin "$bin" lab
 
 types="none full_cone restricted_cone port_restricted symmetric"

@@ -17,8 +17,8 @@
 set -u
 bin=${1:?usage: recovery.sh BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/natlab.sh"
-. "$here/lib.sh"
+. "$here/../../natlab/lab.sh"
+. "$here/../../natlab/nodes.sh"
 command -v conntrack >/dev/null 2>&1 || { echo "SKIP: conntrack not found (Debian package conntrack)"; exit 77; }
 nd_begin "$bin" lab
 dump() {

@@ -1,7 +1,7 @@
 #!/bin/sh
 # tests/stun/natlab.sh BINARY: NAT type detection through real kernel NAT.
 #
-# Builds the lab of tests/lib/natlab.sh: a public host with two addresses
+# Builds the lab of natlab/lab.sh: a public host with two addresses
 # running `atmosphere stun-server` in RFC 5780 mode (and two plain servers,
 # one per address, for the estimate without RFC 5780), and one host behind
 # each NAT type. Every host runs `atmosphere network --json` at the same
@@ -13,7 +13,7 @@
 set -u
 bin=${1:?usage: natlab.sh BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/natlab.sh"
+. "$here/../../natlab/lab.sh"
 natlab_require || exit 77
 [ -x "$bin" ] || { echo "natlab: $bin is not executable"; exit 1; }
 

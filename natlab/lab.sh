@@ -1,4 +1,5 @@
-# tests/lib/natlab.sh: a NAT lab in network namespaces, for tests to source.
+# natlab/lab.sh: a NAT lab in network namespaces, sourced by the tests, the
+# punch bench (bench/punch.sh) and tools/demo.
 #
 # Topology (docs/NAT-LAB.md says why each piece is so):
 #
@@ -17,7 +18,7 @@
 #                    sent to (EIM, ADF)
 #
 # Usage (POSIX sh):
-#   . tests/lib/natlab.sh
+#   . natlab/lab.sh
 #   natlab_require || exit 77      # root, ip, nft, netns; prints why not
 #   natlab_init                    # namespaces named after $$, cleanup trap
 #   natlab_public pub 203.0.113.10 203.0.113.11

@@ -1,7 +1,8 @@
-# tests/node/lib.sh: helpers for the node's integration tests (sourced).
+# natlab/nodes.sh: drives real nodes in the NAT lab (sourced by the node's
+# integration tests in tests/node/ and by bench/punch.sh).
 #
 # A node is named by where it runs and its state directory: HOST is a lab
-# host of tests/lib/natlab.sh, or "-" for the machine itself (loopback
+# host of natlab/lab.sh, or "-" for the machine itself (loopback
 # tests), and HOME is its $ATMOSPHERE_HOME. Every wait polls a condition
 # against a deadline; nothing sleeps to synchronise.
 #
