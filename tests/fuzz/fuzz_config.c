@@ -11,18 +11,11 @@
 
 #include "core/parse.h"
 #include "net/config.h"
+#include "tests/fuzz/check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Checked in every build type (assert vanishes under NDEBUG). */
-#define CHECK(x)                                                                  \
-	do {                                                                       \
-		if (!(x)) {                                                        \
-			fprintf(stderr, "fuzz_config: %s:%d: %s\n", __FILE__, __LINE__, #x); \
-			abort();                                                   \
-		}                                                                  \
-	} while (0)
-
 static void check_numbers(const char *v)
 {
 	uint64_t n, m;

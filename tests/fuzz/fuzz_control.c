@@ -11,18 +11,11 @@
 
 #include "node/control.h"
 #include "node/wire.h"
+#include "tests/fuzz/check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Checked in every build type (assert vanishes under NDEBUG). */
-#define CHECK(x)                                                                   \
-	do {                                                                       \
-		if (!(x)) {                                                        \
-			fprintf(stderr, "fuzz_control: %s:%d: %s\n", __FILE__, __LINE__, #x); \
-			abort();                                                   \
-		}                                                                  \
-	} while (0)
-
 static bool in_table(const char *cmd)
 {
 	for (size_t i = 0; i < node_control_num_cmds(); i++)

@@ -8,16 +8,9 @@
 #include <string.h>
 
 #include "node/e2e.h"
+#include "tests/fuzz/check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)                                                                        \
-	do {                                                                            \
-		if (!(x)) {                                                             \
-			fprintf(stderr, "fuzz_e2e: %s:%d: %s\n", __FILE__, __LINE__, #x); \
-			abort();                                                        \
-		}                                                                       \
-	} while (0)
 
 static struct node_e2e_keypair a, b;
 static struct node_e2e_session sa, sb;

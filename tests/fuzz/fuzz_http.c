@@ -15,15 +15,7 @@
 #include <string.h>
 
 #include "relay/http.h"
-
-#define CHECK(cond)                                                                   \
-	do {                                                                          \
-		if (!(cond)) {                                                        \
-			fprintf(stderr, "%s:%d: property failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                               \
-			abort();                                                      \
-		}                                                                     \
-	} while (0)
+#include "tests/fuzz/check.h"
 
 static const uint8_t *lo, *hi;
 

@@ -19,14 +19,7 @@
 
 #include "stun/msg.h"
 #include "stun/writer.h"
-
-#define CHECK(cond)                                                                                            \
-	do {                                                                                                   \
-		if (!(cond)) {                                                                                 \
-			fprintf(stderr, "fuzz_stun: %s:%d: property failed: %s\n", __FILE__, __LINE__, #cond); \
-			abort();                                                                               \
-		}                                                                                              \
-	} while (0)
+#include "tests/fuzz/check.h"
 
 static const uint8_t key[] = "fuzz key";
 

@@ -23,14 +23,7 @@
 
 #include "net/b64.h"
 #include "node/token.h"
-
-#define CHECK(cond)                                                                                            \
-	do {                                                                                                   \
-		if (!(cond)) {                                                                                 \
-			fprintf(stderr, "fuzz_token: %s:%d: property failed: %s\n", __FILE__, __LINE__, #cond); \
-			abort();                                                                               \
-		}                                                                                              \
-	} while (0)
+#include "tests/fuzz/check.h"
 
 /* The corpus's tokens are valid at this time (tests/node/make_vectors.py). */
 #define NOW ((uint64_t)1234600000)

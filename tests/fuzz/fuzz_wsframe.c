@@ -23,15 +23,7 @@
 
 #include "relay/utf8.h"
 #include "relay/ws_frame.h"
-
-#define CHECK(cond)                                                                   \
-	do {                                                                          \
-		if (!(cond)) {                                                        \
-			fprintf(stderr, "%s:%d: property failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                               \
-			abort();                                                      \
-		}                                                                     \
-	} while (0)
+#include "tests/fuzz/check.h"
 
 /* Textbook UTF-8 decoder (RFC 3629): OK, E_INVALID, or E_TRUNCATED when
  * the input ends inside a sequence that is fine so far. */
