@@ -293,18 +293,19 @@ nd_unblock_direct() {
 # nd_pair_up ROBHOST ROBHOME MATTHOST MATTHOME ROBPORT MATTPORT: init and
 # serve Rob, take a code, start Matt's `join CODE`. Logs in ROBHOME.log,
 # MATTHOME.out; pids in nd_rob_pid, nd_matt_pid; the ms Matt started in
-# nd_join_ms. Extra init options in $ND_INIT_ARGS.
+# nd_join_ms. Extra init options in $ND_INIT_ARGS, serve options (Rob) in
+# $ND_SERVE_ARGS, join options (Matt) in $ND_JOIN_ARGS.
 nd_pair_up() {
 	nd_run "$1" "$2" init lab --relay "$nd_relay_url" $nd_stun_args ${ND_INIT_ARGS:-} --port "$5" \
 		--name rob >"$2.init" 2>&1 || { echo "FAIL: init: $(cat "$2.init")"; return 1; }
-	nd_start "$1" "$2" "$2.log" serve
+	nd_start "$1" "$2" "$2.log" serve ${ND_SERVE_ARGS:-}
 	nd_rob_pid=$nd_pid
 	nd_wait 15 "rob's node answers" nd_up "$1" "$2" || { cat "$2.log"; return 1; }
 	nd_run "$1" "$2" join >"$2.code" 2>&1
 	nd_code_str=$(sed -n 's/^Full code: //p' "$2.code")
 	[ -n "$nd_code_str" ] || { echo "FAIL: no join code: $(cat "$2.code")"; return 1; }
 	nd_join_ms=$(nd_ms)
-	nd_start "$3" "$4" "$4.out" join "$nd_code_str" --port "$6" --name matt
+	nd_start "$3" "$4" "$4.out" join "$nd_code_str" --port "$6" --name matt ${ND_JOIN_ARGS:-}
 	nd_matt_pid=$nd_pid
 }
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "node/internal.h"
+#include "node/overlay.h"
 
 uint64_t node_now_ms(void) { return core_now_ns() / 1000000u; }
 
@@ -77,8 +78,8 @@ bool node_is_lan(const struct sockaddr_storage *a)
 	       (ip >> 16) == 0xa9fe;
 }
 
-/* This node's candidates: every IPv4 interface address with our port, then
- * the STUN-mapped endpoint. */
+/* This node's candidates: every IPv4 interface address with our port (but
+ * the overlay's), then the STUN-mapped endpoint. */
 json_object *node_candidates_json(struct node *node)
 {
 	json_object *arr = json_object_new_array();
@@ -90,6 +91,10 @@ json_object *node_candidates_json(struct node *node)
 				continue;
 			struct sockaddr_storage a;
 			memcpy(&a, i->ifa_addr, sizeof(struct sockaddr_in));
+			/* Never the overlay's own interface: a direct path through
+			 * the overlay would carry the overlay inside itself. */
+			if (node_overlay_owns(node, &a))
+				continue;
 			((struct sockaddr_in *)&a)->sin_port = htons(node->port);
 			node_fmt_addr(&a, buf, sizeof buf);
 			json_object_array_add(arr, json_object_new_string(buf));

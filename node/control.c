@@ -10,6 +10,7 @@
 #include "net/bssl.h"
 #include "node/control.h"
 #include "node/internal.h"
+#include "node/overlay.h"
 
 static json_object *peer_json(struct node *node, struct node_peer *p);
 static json_object *self_json(struct node *node);
@@ -24,6 +25,7 @@ static json_object *peer_json(struct node *node, struct node_peer *p)
 	enum node_path_kind k = node_peer_path(p);
 	json_object_object_add(o, "node_id", json_object_new_string(p->node_id));
 	json_object_object_add(o, "name", json_object_new_string(p->name));
+	node_overlay_peer_addrs(node, p->node_id, o);
 	json_object_object_add(o, "connected", json_object_new_boolean(k != NODE_PATH_NONE && node_peer_ready(p)));
 	json_object_object_add(o, "path", json_object_new_string(node_path_name(k)));
 	if (k == NODE_PATH_RELAY)
@@ -54,6 +56,8 @@ static json_object *self_json(struct node *node)
 	json_object *o = json_object_new_object(), *rl = json_object_new_array();
 	json_object_object_add(o, "node_id", json_object_new_string(node->st->node_id));
 	json_object_object_add(o, "name", json_object_new_string(node->st->node_name));
+	node_overlay_peer_addrs(node, node->st->node_id, o);
+	json_object_object_add(o, "overlay", node_overlay_json(node));
 	json_object_object_add(o, "port", json_object_new_int(node->port));
 	json_object_object_add(o, "local_endpoint", json_object_new_string(node->local_ep));
 	json_object_object_add(o, "public_endpoint", json_object_new_string(node->public_ep));
@@ -214,6 +218,7 @@ static bool cmd_status(struct node *node, struct core_sock *s, json_object *req)
 	json_object_object_add(r, "local_endpoint", json_object_new_string(node->local_ep));
 	json_object_object_add(r, "public_endpoint", json_object_new_string(node->public_ep));
 	json_object_object_add(r, "public_endpoint_changed", json_object_new_int64((int64_t)node->public_changed_unix));
+	json_object_object_add(r, "overlay", node_overlay_json(node));
 	reply(s, r);
 	return false;
 }

@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "net/bssl.h"
 #include "node/internal.h"
+#include "node/overlay.h"
 
 static void udp_reader(void *arg);
 static void on_stop(void *arg);
@@ -146,6 +147,7 @@ static void node_main(void *arg)
 				node_handshake_start(node, p, NULL);
 		}
 	}
+	node_overlay_start(node);
 	if (node->o->join_code && node_join_begin(node, node->o->join_code, err, sizeof err) != 0) {
 		fprintf(stderr, "atmosphere join: %s\n", err);
 		node->exit_code = 1;
@@ -158,6 +160,7 @@ static void node_free(struct node *node)
 {
 	if (!node)
 		return;
+	node_overlay_stop(node);
 	node_e2e_keypair_cleanup(&node->kp);
 	OPENSSL_cleanse(node->mesh_psk, sizeof node->mesh_psk);
 	for (size_t i = 0; i < sizeof node->peers / sizeof node->peers[0]; i++)

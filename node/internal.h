@@ -36,6 +36,7 @@
 #include "stun/client.h"
 
 struct node_link;
+struct node_overlay;
 
 struct node_peer {
 	bool used;
@@ -136,6 +137,7 @@ struct node {
 	int exit_code;
 	struct core_shutdown_hook stop_hook;
 	struct node_run_opts opts;    /* o points here */
+	struct node_overlay *ov;      /* the IP overlay (node/overlay.h), NULL when off */
 };
 
 /* node/addr.c */

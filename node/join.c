@@ -9,6 +9,7 @@
 #include "net/b64.h"
 #include "net/bssl.h"
 #include "node/internal.h"
+#include "node/overlay.h"
 
 void node_say(struct node *node, const char *fmt, ...)
 {
@@ -81,6 +82,7 @@ void node_on_welcome(struct node *node, struct node_peer *p, json_object *o)
 	node_save_state(node);
 	node->joined = true;
 	node->welcomed = true;
+	node_overlay_start(node); /* the mesh is known now: its addresses can be derived */
 	/* From now on the pair sessions carry relay traffic; the invite's
 	 * inboxes are given back so the issuer can reopen them (unless the
 	 * mesh has no relay of its own: then they stay). */

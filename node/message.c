@@ -8,6 +8,7 @@
 #include "net/b64.h"
 #include "net/bssl.h"
 #include "node/internal.h"
+#include "node/overlay.h"
 #include "node/punch.h"
 
 static void on_hello(struct node *node, struct node_peer *p, json_object *o);
@@ -46,7 +47,10 @@ static void on_hello(struct node *node, struct node_peer *p, json_object *o)
 		for (size_t i = 0; i < json_object_array_length(arr); i++) {
 			struct sockaddr_storage a;
 			socklen_t al;
-			if (node_parse_ep(json_object_get_string(json_object_array_get_idx(arr, i)), &a, &al))
+			/* An overlay address is no path: it would tunnel the
+			 * overlay through itself. */
+			if (node_parse_ep(json_object_get_string(json_object_array_get_idx(arr, i)), &a, &al) &&
+			    !node_overlay_owns(node, &a))
 				node_peer_add_candidate(p, &a, al);
 		}
 	if (!p->hello_sent)
@@ -153,6 +157,8 @@ void node_handle_plain(struct node *node, struct node_peer *p, const uint8_t *m,
 		}
 	} else if (type == NODE_MSG_TEXT) {
 		deliver_text(node, p, m, n);
+	} else if (type == NODE_MSG_IP) {
+		node_overlay_deliver(node, p, m, n);
 	} else if (type == NODE_MSG_PUNCH && n == 0) {
 		/* The leader's background attempt: punch with it, now. At most one
 		 * such window per half first gap, and none while one runs: a peer

@@ -3,6 +3,7 @@
 
 #include "core/log.h"
 #include "node/internal.h"
+#include "node/overlay.h"
 
 static size_t link_rank(struct node *node, const struct node_link *l);
 
@@ -38,6 +39,8 @@ enum node_path_kind node_peer_path(const struct node_peer *p)
 
 void node_mark_direct(struct node *node, struct node_peer *p, const struct sockaddr_storage *from, socklen_t len)
 {
+	if (node_overlay_owns(node, from))
+		return; /* the overlay inside itself: never a direct path */
 	uint64_t t = node_now_ms();
 	bool was = p->direct_ok;
 	enum node_path_kind before = node_peer_path(p);

@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "net/bssl.h"
 #include "node/internal.h"
+#include "node/overlay.h"
 #include "node/punch.h"
 
 void node_ticker(void *arg)
@@ -13,6 +14,7 @@ void node_ticker(void *arg)
 	while (!node->stopping) {
 		core_sleep(NODE_TICK_MS);
 		uint64_t t = node_now_ms();
+		node_overlay_tick(node);
 		for (size_t i = 0; i < sizeof node->peers / sizeof node->peers[0]; i++) {
 			struct node_peer *p = &node->peers[i];
 			if (!p->used)

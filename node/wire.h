@@ -17,9 +17,12 @@
  *   TEXT      the text of `atmosphere send`
  *   OBSERVED  "ip:port", the address the sender sees our direct packets
  *             come from (sent when its direct path to us opens or moves)
- *   PUNCH     empty: "punch now", the background attempt's start signal */
+ *   PUNCH     empty: "punch now", the background attempt's start signal
+ *   IP        an IP packet of the overlay (node/overlay.h), at most
+ *             NODE_OVERLAY_MTU bytes */
 enum { NODE_MSG_HELLO = 'H', NODE_MSG_WELCOME = 'W', NODE_MSG_KEEP = 'K', NODE_MSG_PING = 'P', NODE_MSG_PONG = 'Q',
-       NODE_MSG_TEXT = 'M', NODE_MSG_OBSERVED = 'O', NODE_MSG_PUNCH = 'U' };
+       NODE_MSG_TEXT = 'M', NODE_MSG_OBSERVED = 'O', NODE_MSG_PUNCH = 'U',
+       NODE_MSG_IP = 'I' };
 
 /* State sizes (state.json and the daemon's tables). */
 enum {

@@ -43,7 +43,7 @@ int overlay_tun_open(struct overlay_tun *t, const char *name, unsigned queues, c
 	}
 	int rc = 0;
 	for (unsigned i = 0; i < queues; i++) {
-		int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 		if (fd < 0) {
 			rc = -errno;
 			snprintf(err, err_len, "/dev/net/tun: %s%s", strerror(errno), hint(errno));

@@ -20,7 +20,7 @@
 struct overlay_tun {
 	char name[IFNAMSIZ];            /* as the kernel named it */
 	int ifindex;
-	int fds[OVERLAY_TUN_MAX_QUEUES];        /* owned, non-blocking, close-on-exec */
+	int fds[OVERLAY_TUN_MAX_QUEUES];        /* owned, blocking (for io_uring: core/fd.h), close-on-exec */
 	unsigned queues;
 };
 

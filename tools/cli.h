@@ -23,6 +23,7 @@ int cli_init(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 int cli_join(int argc, char **argv);
 int cli_peers(int argc, char **argv);
+int cli_hosts(int argc, char **argv);
 int cli_ping(int argc, char **argv);
 int cli_send(int argc, char **argv);
 int cli_recv(int argc, char **argv);

@@ -1,5 +1,6 @@
 /* atmosphere init / serve / join / peers / ping / send / recv: the peer
  * node's commands (the daemon is node/daemon.c). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
@@ -15,6 +16,7 @@
 #include "node/control.h"
 #include "node/node.h"
 #include "node/token.h"
+#include "overlay/addr.h"
 #include "stun/resolve.h"
 #include "tools/cli.h"
 
@@ -180,7 +182,8 @@ int cli_init(int argc, char **argv)
 int cli_serve(int argc, char **argv)
 {
 	static const struct option lo[] = {{"port", required_argument, 0, 'P'}, {"json-log", no_argument, 0, 'j'},
-					   {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+					   {"tun", no_argument, 0, 't'},          {"tun-name", required_argument, 0, 'T'},
+					   {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
 	struct node_state st;
 	struct node_run_opts o = {0};
 	uint64_t port = 0;
@@ -198,12 +201,27 @@ int cli_serve(int argc, char **argv)
 		case 'j':
 			core_log_set_json(true);
 			break;
+		case 't':
+			o.tun = true;
+			break;
+		case 'T':
+			if (!*optarg || strlen(optarg) >= 16)
+				return cli_usage_error("serve", "--tun-name '%s': 1 to 15 characters", optarg);
+			o.tun = true;
+			o.tun_name = optarg;
+			break;
 		case 'h':
-			printf("usage: atmosphere serve [--port N] [--json-log]\n\n"
+			printf("usage: atmosphere serve [--port N] [--json-log] [--tun [--tun-name NAME]]\n\n"
 			       "Runs the node: a UDP socket on port N (default: the one 'init' chose, 7777) for\n"
 			       "direct paths and STUN, connections to the mesh's relays for signaling and fallback,\n"
 			       "and a control socket in $ATMOSPHERE_HOME for the other commands. Logs to stderr.\n"
-			       "Known peers reconnect by themselves. SIGINT/SIGTERM stop it.\n");
+			       "Known peers reconnect by themselves. SIGINT/SIGTERM stop it.\n\n"
+			       "  --tun            the IP overlay: an interface (atmosphere0) with this node's\n"
+			       "                   addresses in 100.64.0.0/10 and the mesh's IPv6 /48, so any program\n"
+			       "                   reaches a peer by its overlay address ('atmosphere peers' lists\n"
+			       "                   them, 'atmosphere hosts' prints /etc/hosts lines). Needs\n"
+			       "                   CAP_NET_ADMIN; without it the node runs without the overlay.\n"
+			       "  --tun-name NAME  the interface's name (implies --tun)\n");
 			return 0;
 		case ':':
 			return cli_usage_error("serve", "option '%s' needs a value", argv[optind - 1]);
@@ -278,7 +296,10 @@ int cli_join(int argc, char **argv)
 {
 	static const struct option lo[] = {{"expires", required_argument, 0, 'e'}, {"json", no_argument, 0, 'J'},
 					   {"port", required_argument, 0, 'P'},    {"name", required_argument, 0, 'n'},
+					   {"tun", no_argument, 0, 't'},           {"tun-name", required_argument, 0, 'T'},
 					   {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+	bool tun = false;
+	const char *tun_name = NULL;
 	struct node_state st;
 	uint64_t ttl_ms = 24ull * 3600 * 1000, port = NODE_DEFAULT_PORT;
 	bool json = false;
@@ -304,16 +325,26 @@ int cli_join(int argc, char **argv)
 		case 'n':
 			name = optarg;
 			break;
+		case 't':
+			tun = true;
+			break;
+		case 'T':
+			if (!*optarg || strlen(optarg) >= 16)
+				return cli_usage_error("join", "--tun-name '%s': 1 to 15 characters", optarg);
+			tun = true;
+			tun_name = optarg;
+			break;
 		case 'h':
 			printf("usage: atmosphere join [--expires DURATION] [--json]\n"
-			       "       atmosphere join CODE [--port N] [--name NODE_NAME]\n\n"
+			       "       atmosphere join CODE [--port N] [--name NODE_NAME] [--tun [--tun-name NAME]]\n\n"
 			       "Without CODE: asks the running node for a join code (valid 24h, or --expires) and\n"
 			       "prints the short code MESH-XXXX-XXXX-XXXX and the full code. Both sides print the\n"
 			       "same short code: compare it by voice.\n\n"
 			       "With CODE (standard or URL-safe base64): joins that mesh, trying the issuer's public\n"
 			       "endpoint, hole punching and its relays at once, keeps the best path, then keeps\n"
 			       "running as this machine's node (like 'serve'). If a node already runs for\n"
-			       "$ATMOSPHERE_HOME, the join goes through it.\n");
+			       "$ATMOSPHERE_HOME, the join goes through it. --tun and --tun-name start the IP\n"
+			       "overlay once joined, as 'serve --tun' does.\n");
 			return 0;
 		case ':':
 			return cli_usage_error("join", "option '%s' needs a value", argv[optind - 1]);
@@ -360,7 +391,8 @@ int cli_join(int argc, char **argv)
 		node_state_new_identity(&st, name);
 		st.port = (uint16_t)port;
 	}
-	struct node_run_opts o = {.port = st.have_mesh ? st.port : (uint16_t)port, .join_code = code};
+	struct node_run_opts o = {.port = st.have_mesh ? st.port : (uint16_t)port, .join_code = code, .tun = tun,
+				  .tun_name = tun_name};
 	r = node_run(&st, &o);
 	node_state_wipe(&st);
 	return r;
@@ -398,7 +430,8 @@ int cli_peers(int argc, char **argv)
 			json = true;
 		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			printf("usage: atmosphere peers [--json]\n\nLists the mesh's peers this node knows: node id, name,\n"
-			       "path (lan, direct or relay), remote endpoint or relay URL, RTT, last seen, bytes;\n"
+			       "overlay address (IPv4; --json has IPv6 too), path (lan, direct or relay), remote\n"
+			       "endpoint or relay URL, RTT, last seen, bytes;\n"
 			       "and this node's own local and public endpoints (\"self\" in --json).\n");
 			return 0;
 		} else
@@ -425,8 +458,8 @@ int cli_peers(int argc, char **argv)
 	if (!n)
 		printf("No peers yet. Share a code from 'atmosphere join'.\n");
 	else
-		printf("%-24s %-16s %-9s %-7s %-28s %9s %12s %10s %10s\n", "NODE ID", "NAME", "STATUS", "PATH", "REMOTE",
-		       "RTT", "LAST SEEN", "IN", "OUT");
+		printf("%-24s %-16s %-15s %-9s %-7s %-28s %9s %12s %10s %10s\n", "NODE ID", "NAME", "OVERLAY", "STATUS",
+		       "PATH", "REMOTE", "RTT", "LAST SEEN", "IN", "OUT");
 	for (size_t i = 0; i < n; i++) {
 		json_object *p = json_object_array_get_idx(arr, i), *v;
 		char rtt[32] = "-", seen[32] = "never";
@@ -437,12 +470,71 @@ int cli_peers(int argc, char **argv)
 			snprintf(seen, sizeof seen, "%lds ago", ago < 0 ? 0 : ago);
 		}
 #define S(k) (json_object_object_get_ex(p, k, &v) ? json_object_get_string(v) : "")
-		printf("%-24s %-16s %-9s %-7s %-28s %9s %12s %10s %10s\n", S("node_id"), S("name"),
+		printf("%-24s %-16s %-15s %-9s %-7s %-28s %9s %12s %10s %10s\n", S("node_id"), S("name"), S("overlay_ipv4"),
 		       json_object_object_get_ex(p, "connected", &v) && json_object_get_boolean(v) ? "connected" : "offline",
 		       S("path"), S("remote"), rtt, seen, S("bytes_in"), S("bytes_out"));
 #undef S
 	}
 	json_object_put(o);
+	return 0;
+}
+
+/* ---- hosts ---- */
+
+static void hosts_line(const struct node_state *st, const char *node_id, const char *name, json_object *arr)
+{
+	uint32_t a = overlay_addr4(st->mesh_id, node_id, 0);
+	uint8_t a6[16];
+	char s4[INET_ADDRSTRLEN], s6[INET6_ADDRSTRLEN];
+	struct in_addr in = {.s_addr = htonl(a)};
+	inet_ntop(AF_INET, &in, s4, sizeof s4);
+	overlay_addr6(st->mesh_id, node_id, 0, a6);
+	inet_ntop(AF_INET6, a6, s6, sizeof s6);
+	if (arr) {
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "name", json_object_new_string(name));
+		json_object_object_add(o, "node_id", json_object_new_string(node_id));
+		json_object_object_add(o, "ipv4", json_object_new_string(s4));
+		json_object_object_add(o, "ipv6", json_object_new_string(s6));
+		json_object_array_add(arr, o);
+		return;
+	}
+	printf("%-15s %s %s\n%-39s %s %s\n", s4, name, node_id, s6, name, node_id);
+}
+
+int cli_hosts(int argc, char **argv)
+{
+	bool json = false;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			printf("usage: atmosphere hosts [--json]\n\n"
+			       "Prints /etc/hosts lines for this node and every peer it knows: each member's overlay\n"
+			       "addresses (IPv4 in 100.64.0.0/10, IPv6 in the mesh's /48), its name and node id.\n"
+			       "Addresses are derived from the mesh and node ids, so this works without a running\n"
+			       "node. To resolve peers by name: atmosphere hosts | sudo tee -a /etc/hosts\n");
+			return 0;
+		} else
+			return cli_usage_error("hosts", "unexpected argument '%s'", argv[i]);
+	}
+	struct node_state st;
+	if (load(&st, "hosts", true))
+		return 1;
+	json_object *arr = json ? json_object_new_array() : NULL;
+	if (!json)
+		printf("# atmosphere mesh %s (%s): overlay addresses\n", st.mesh_name, st.mesh_id);
+	hosts_line(&st, st.node_id, st.node_name, arr);
+	for (size_t i = 0; i < st.num_peers; i++)
+		hosts_line(&st, st.peers[i].node_id, st.peers[i].name[0] ? st.peers[i].name : st.peers[i].node_id, arr);
+	if (json) {
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "mesh_id", json_object_new_string(st.mesh_id));
+		json_object_object_add(o, "hosts", arr);
+		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
+	}
+	node_state_wipe(&st);
 	return 0;
 }
 

@@ -21,6 +21,7 @@ static const struct cli_cmd commands[] = {
 	{"serve", cli_serve, "run this machine's node"},
 	{"join", cli_join, "print a join code, or join a mesh with one"},
 	{"peers", cli_peers, "list the mesh's peers and their paths"},
+	{"hosts", cli_hosts, "print /etc/hosts lines for the mesh's overlay addresses"},
 	{"ping", cli_ping, "round trip to a peer over the current path"},
 	{"send", cli_send, "send a message to a peer"},
 	{"recv", cli_recv, "print messages other nodes sent here"},

@@ -1,0 +1,295 @@
+/* node/overlay.c: see overlay.h. */
+#include "node/overlay.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/fd.h"
+#include "core/log.h"
+#include "node/internal.h"
+#include "overlay/addr.h"
+#include "overlay/icmp.h"
+#include "overlay/packet.h"
+#include "overlay/table.h"
+#include "overlay/tun.h"
+
+#define NPEERS (sizeof ((struct node *)0)->peers / sizeof ((struct node *)0)->peers[0])
+
+struct node_overlay {
+	struct overlay_tun tun;
+	struct overlay_table table;
+	uint8_t addr4[4], addr6[16], prefix6[16];
+	/* The ids the table was built from, per peer slot: a slot whose id
+	 * changes (learnt, or the slot reused) rebuilds the table. */
+	char ids[NPEERS][NODE_TOKEN_MAX_ID_LEN + 1];
+	uint64_t tx, rx;                       /* packets */
+	uint64_t no_member, no_session, spoofed, not_ours, bad, too_big, tun_errors;
+	struct core_coro *reader;
+	uint8_t rbuf[NODE_OVERLAY_MTU + 64];   /* the reader's packet */
+	uint8_t icmp[OVERLAY_ICMP_MAX];
+	struct core_log_limit log_collide, log_tun, log_spoof;  /* peers and programs can cause these */
+};
+
+static void derive(const struct node *node, const char *node_id, uint8_t a4[4], uint8_t a6[16])
+{
+	uint32_t a = overlay_addr4(node->st->mesh_id, node_id, 0);
+	a4[0] = (uint8_t)(a >> 24);
+	a4[1] = (uint8_t)(a >> 16);
+	a4[2] = (uint8_t)(a >> 8);
+	a4[3] = (uint8_t)a;
+	overlay_addr6(node->st->mesh_id, node_id, 0, a6);
+}
+
+static void rebuild(struct node *node)
+{
+	struct node_overlay *ov = node->ov;
+	overlay_table_clear(&ov->table);
+	for (size_t i = 0; i < NPEERS; i++) {
+		if (!ov->ids[i][0])
+			continue;
+		uint8_t a4[4], a6[16];
+		derive(node, ov->ids[i], a4, a6);
+		if (overlay_table_add(&ov->table, 4, a4, (uint32_t)i) == -EEXIST ||
+		    overlay_table_add(&ov->table, 6, a6, (uint32_t)i) == -EEXIST)
+			core_log_limited(&ov->log_collide, CORE_LOG_WARN, "overlay: member %s derives an address another member has; "
+							"it is not reachable over the overlay", ov->ids[i]);
+	}
+}
+
+void node_overlay_tick(struct node *node)
+{
+	struct node_overlay *ov = node->ov;
+	if (!ov)
+		return;
+	bool dirty = false;
+	for (size_t i = 0; i < NPEERS; i++) {
+		const struct node_peer *p = &node->peers[i];
+		const char *id = p->used ? p->node_id : "";
+		if (strcmp(ov->ids[i], id)) {
+			node_copy_str(ov->ids[i], sizeof ov->ids[i], id);
+			dirty = true;
+		}
+	}
+	if (dirty)
+		rebuild(node);
+}
+
+static void tun_write(struct node_overlay *ov, const uint8_t *pkt, size_t n)
+{
+	/* A TUN write hands the packet to the kernel's receive path at once
+	 * (it never waits for room), so a plain write() does not stall. */
+	if (write(ov->tun.fds[0], pkt, n) < 0) {
+		ov->tun_errors++;
+		core_log_limited(&ov->log_tun, CORE_LOG_WARN, "overlay: writing to %s: %s", ov->tun.name, strerror(errno));
+	}
+}
+
+static void answer(struct node_overlay *ov, const uint8_t *pkt, size_t n, const struct overlay_ip *ip,
+		   enum overlay_icmp_kind kind)
+{
+	size_t m = overlay_icmp_error(pkt, n, kind, NODE_OVERLAY_MTU, ip->dst, ov->icmp);
+	if (m)
+		tun_write(ov, ov->icmp, m);
+}
+
+/* One packet from the kernel: to the member that owns its destination. */
+static void route_out(struct node *node, struct node_overlay *ov, size_t n)
+{
+	const uint8_t *pkt = ov->rbuf;
+	struct overlay_ip ip;
+	if (overlay_ip_parse(pkt, n, &ip) != OVERLAY_IP_OK) {
+		ov->bad++;
+		return;
+	}
+	int fam = ip.version;
+	/* Only this node's own addresses leave by its overlay: a program
+	 * (or a raw socket) cannot speak as another member. */
+	if (memcmp(ip.src, fam == 4 ? ov->addr4 : ov->addr6, fam == 4 ? 4 : 16)) {
+		ov->spoofed++;
+		return;
+	}
+	uint32_t idx;
+	if (!overlay_table_lookup(&ov->table, fam, ip.dst, &idx) || idx >= NPEERS || !node->peers[idx].used) {
+		ov->no_member++;
+		answer(ov, pkt, n, &ip, OVERLAY_ICMP_UNREACHABLE);
+		return;
+	}
+	if (ip.len > NODE_OVERLAY_MTU) {
+		ov->too_big++;
+		answer(ov, pkt, n, &ip, OVERLAY_ICMP_TOO_BIG);
+		return;
+	}
+	struct node_peer *p = &node->peers[idx];
+	if (node_peer_send(node, p, NODE_MSG_IP, pkt, ip.len) < 0) {
+		/* No session yet (or the path is down): dropped like a router
+		 * drops during a route change; TCP resends. Start one. */
+		ov->no_session++;
+		if (!p->hs_live && !node_peer_ready(p))
+			node_handshake_start(node, p, NULL);
+		return;
+	}
+	ov->tx++;
+}
+
+static void tun_reader(void *arg)
+{
+	struct node *node = arg;
+	struct node_overlay *ov = node->ov;
+	while (!node->stopping) {
+		/* Bounded waits: the node's stop is seen within a second. */
+		ssize_t n = core_fd_read(ov->tun.fds[0], ov->rbuf, sizeof ov->rbuf, 1000);
+		if (n == -ECANCELED || node->stopping)
+			break;
+		if (n == -ETIMEDOUT)
+			continue;
+		if (n <= 0) {
+			ov->tun_errors++;
+			core_log_limited(&ov->log_tun, CORE_LOG_WARN, "overlay: reading %s: %s", ov->tun.name,
+					 n ? strerror((int)-n) : "end of file");
+			core_sleep(100);
+			continue;
+		}
+		route_out(node, ov, (size_t)n);
+	}
+	ov->reader = NULL;
+}
+
+void node_overlay_deliver(struct node *node, struct node_peer *p, const uint8_t *pkt, size_t n)
+{
+	struct node_overlay *ov = node->ov;
+	if (!ov)
+		return;
+	struct overlay_ip ip;
+	if (overlay_ip_parse(pkt, n, &ip) != OVERLAY_IP_OK) {
+		ov->bad++;
+		return;
+	}
+	int fam = ip.version;
+	uint32_t idx = (uint32_t)(p - node->peers);
+	if (!overlay_table_src_ok(&ov->table, fam, ip.src, idx)) {
+		ov->spoofed++;
+		core_log_limited(&ov->log_spoof, CORE_LOG_WARN, "overlay: dropped a packet from %s with a source address that is not "
+						"its own", p->name[0] ? p->name : p->node_id);
+		return;
+	}
+	if (memcmp(ip.dst, fam == 4 ? ov->addr4 : ov->addr6, fam == 4 ? 4 : 16)) {
+		ov->not_ours++;
+		return;
+	}
+	ov->rx++;
+	tun_write(ov, pkt, ip.len);
+}
+
+void node_overlay_start(struct node *node)
+{
+	if (!node->o->tun || !node->st->have_mesh)
+		return;
+	struct node_overlay *ov = calloc(1, sizeof *ov);
+	char err[512];
+	if (!ov || overlay_table_init(&ov->table, 2 * NPEERS) < 0) {
+		core_log(CORE_LOG_ERR, "overlay: out of memory; the node goes on without it");
+		free(ov);
+		return;
+	}
+	int rc = overlay_tun_open(&ov->tun, node->o->tun_name, 1, err, sizeof err);
+	if (rc < 0) {
+		core_log(CORE_LOG_ERR, "overlay: %s", err);
+		goto fail;
+	}
+	derive(node, node->st->node_id, ov->addr4, ov->addr6);
+	overlay_prefix6(node->st->mesh_id, ov->prefix6);
+	struct overlay_tun_config c = {.mtu = NODE_OVERLAY_MTU, .route4 = {100, 64, 0, 0},
+				       .route4_len = OVERLAY_V4_PREFIX_LEN, .route6_len = OVERLAY_V6_PREFIX_LEN};
+	memcpy(c.addr4, ov->addr4, 4);
+	memcpy(c.addr6, ov->addr6, 16);
+	memcpy(c.route6, ov->prefix6, 16);
+	rc = overlay_tun_configure(&ov->tun, &c, err, sizeof err);
+	if (rc < 0) {
+		core_log(CORE_LOG_ERR, "overlay: %s", err);
+		goto fail;
+	}
+	node->ov = ov;
+	node_overlay_tick(node);
+	char a4[INET_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
+	inet_ntop(AF_INET, ov->addr4, a4, sizeof a4);
+	inet_ntop(AF_INET6, ov->addr6, a6, sizeof a6);
+	core_log(CORE_LOG_INFO, "overlay: %s is up: %s, %s (MTU %d)", ov->tun.name, a4, a6, NODE_OVERLAY_MTU);
+	core_spawn(tun_reader, node);
+	return;
+fail:
+	core_log(CORE_LOG_ERR, "overlay: the node goes on without it (peers, send and ping still work)");
+	overlay_tun_close(&ov->tun);
+	overlay_table_free(&ov->table);
+	free(ov);
+}
+
+bool node_overlay_owns(const struct node *node, const struct sockaddr_storage *a)
+{
+	const struct node_overlay *ov = node->ov;
+	uint32_t idx;
+	if (!ov)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const uint8_t *b = (const uint8_t *)&((const struct sockaddr_in *)a)->sin_addr;
+		return !memcmp(b, ov->addr4, 4) || overlay_table_lookup(&ov->table, 4, b, &idx);
+	}
+	if (a->ss_family == AF_INET6) {
+		const uint8_t *b = ((const struct sockaddr_in6 *)a)->sin6_addr.s6_addr;
+		return !memcmp(b, ov->addr6, 16) || overlay_table_lookup(&ov->table, 6, b, &idx);
+	}
+	return false;
+}
+
+void node_overlay_stop(struct node *node)
+{
+	struct node_overlay *ov = node->ov;
+	if (!ov)
+		return;
+	node->ov = NULL;
+	overlay_tun_close(&ov->tun);
+	overlay_table_free(&ov->table);
+	free(ov);
+}
+
+json_object *node_overlay_json(struct node *node)
+{
+	struct node_overlay *ov = node->ov;
+	if (!ov)
+		return NULL;
+	char a4[INET_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
+	inet_ntop(AF_INET, ov->addr4, a4, sizeof a4);
+	inet_ntop(AF_INET6, ov->addr6, a6, sizeof a6);
+	json_object *o = json_object_new_object(), *d = json_object_new_object();
+	json_object_object_add(o, "interface", json_object_new_string(ov->tun.name));
+	json_object_object_add(o, "ipv4", json_object_new_string(a4));
+	json_object_object_add(o, "ipv6", json_object_new_string(a6));
+	json_object_object_add(o, "mtu", json_object_new_int(NODE_OVERLAY_MTU));
+	json_object_object_add(o, "packets_out", json_object_new_int64((int64_t)ov->tx));
+	json_object_object_add(o, "packets_in", json_object_new_int64((int64_t)ov->rx));
+	json_object_object_add(d, "no_member", json_object_new_int64((int64_t)ov->no_member));
+	json_object_object_add(d, "no_session", json_object_new_int64((int64_t)ov->no_session));
+	json_object_object_add(d, "spoofed_source", json_object_new_int64((int64_t)ov->spoofed));
+	json_object_object_add(d, "not_for_us", json_object_new_int64((int64_t)ov->not_ours));
+	json_object_object_add(d, "malformed", json_object_new_int64((int64_t)ov->bad));
+	json_object_object_add(d, "too_big", json_object_new_int64((int64_t)ov->too_big));
+	json_object_object_add(d, "tun_errors", json_object_new_int64((int64_t)ov->tun_errors));
+	json_object_object_add(o, "dropped", d);
+	return o;
+}
+
+void node_overlay_peer_addrs(const struct node *node, const char *node_id, json_object *o)
+{
+	if (!node->st->have_mesh || !node_id[0])
+		return;
+	uint8_t a4[4], a6[16];
+	char s4[INET_ADDRSTRLEN], s6[INET6_ADDRSTRLEN];
+	derive(node, node_id, a4, a6);
+	inet_ntop(AF_INET, a4, s4, sizeof s4);
+	inet_ntop(AF_INET6, a6, s6, sizeof s6);
+	json_object_object_add(o, "overlay_ipv4", json_object_new_string(s4));
+	json_object_object_add(o, "overlay_ipv6", json_object_new_string(s6));
+}
