@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "node/internal.h"
 #include "overlay/addr.h"
+#include "overlay/firewall.h"
 #include "overlay/icmp.h"
 #include "overlay/packet.h"
 #include "overlay/table.h"
@@ -27,7 +28,8 @@ struct node_overlay {
 	 * changes (learnt, or the slot reused) rebuilds the table. */
 	char ids[NPEERS][NODE_TOKEN_MAX_ID_LEN + 1];
 	uint64_t tx, rx;                       /* packets */
-	uint64_t no_member, no_session, spoofed, not_ours, bad, too_big, tun_errors;
+	uint64_t no_member, no_session, spoofed, not_ours, bad, too_big, tun_errors, firewalled;
+	struct overlay_fw fw;                  /* serve --allow */
 	struct core_coro *reader;
 	uint8_t rbuf[NODE_OVERLAY_MTU + 64];   /* the reader's packet */
 	uint8_t icmp[OVERLAY_ICMP_MAX];
@@ -124,6 +126,7 @@ static void route_out(struct node *node, struct node_overlay *ov, size_t n)
 		return;
 	}
 	struct node_peer *p = &node->peers[idx];
+	overlay_fw_outbound(&ov->fw, pkt, &ip, node_now_ms());
 	if (node_peer_send(node, p, NODE_MSG_IP, pkt, ip.len) < 0) {
 		/* No session yet (or the path is down): dropped like a router
 		 * drops during a route change; TCP resends. Start one. */
@@ -180,6 +183,15 @@ void node_overlay_deliver(struct node *node, struct node_peer *p, const uint8_t 
 		ov->not_ours++;
 		return;
 	}
+	if (!overlay_fw_inbound(&ov->fw, p->name, p->node_id, pkt, &ip, node_now_ms())) {
+		/* Refused: say so to the sender's program (it fails at once
+		 * instead of retrying), from our address, sealed like any packet. */
+		ov->firewalled++;
+		size_t m = overlay_icmp_error(pkt, n, OVERLAY_ICMP_PROHIBITED, 0, ip.dst, ov->icmp);
+		if (m)
+			node_peer_send(node, p, NODE_MSG_IP, ov->icmp, m);
+		return;
+	}
 	ov->rx++;
 	tun_write(ov, pkt, ip.len);
 }
@@ -190,10 +202,20 @@ void node_overlay_start(struct node *node)
 		return;
 	struct node_overlay *ov = calloc(1, sizeof *ov);
 	char err[512];
-	if (!ov || overlay_table_init(&ov->table, 2 * NPEERS) < 0) {
+	if (!ov || overlay_table_init(&ov->table, 2 * NPEERS) < 0 || overlay_fw_init(&ov->fw) < 0) {
 		core_log(CORE_LOG_ERR, "overlay: out of memory; the node goes on without it");
+		if (ov)
+			overlay_table_free(&ov->table);
 		free(ov);
 		return;
+	}
+	for (unsigned i = 0; i < node->o->num_allow; i++) {
+		struct overlay_fw_rule r;
+		/* The CLI checked them; a bad rule here is a caller's bug. */
+		if (overlay_fw_parse_rule(node->o->allow[i], &r, err, sizeof err) < 0 || overlay_fw_add(&ov->fw, &r) < 0) {
+			core_log(CORE_LOG_ERR, "overlay: --allow %s", err);
+			goto fail;
+		}
 	}
 	int rc = overlay_tun_open(&ov->tun, node->o->tun_name, 1, err, sizeof err);
 	if (rc < 0) {
@@ -224,6 +246,7 @@ fail:
 	core_log(CORE_LOG_ERR, "overlay: the node goes on without it (peers, send and ping still work)");
 	overlay_tun_close(&ov->tun);
 	overlay_table_free(&ov->table);
+	overlay_fw_free(&ov->fw);
 	free(ov);
 }
 
@@ -252,6 +275,7 @@ void node_overlay_stop(struct node *node)
 	node->ov = NULL;
 	overlay_tun_close(&ov->tun);
 	overlay_table_free(&ov->table);
+	overlay_fw_free(&ov->fw);
 	free(ov);
 }
 
@@ -277,6 +301,8 @@ json_object *node_overlay_json(struct node *node)
 	json_object_object_add(d, "malformed", json_object_new_int64((int64_t)ov->bad));
 	json_object_object_add(d, "too_big", json_object_new_int64((int64_t)ov->too_big));
 	json_object_object_add(d, "tun_errors", json_object_new_int64((int64_t)ov->tun_errors));
+	json_object_object_add(d, "firewall", json_object_new_int64((int64_t)ov->firewalled));
+	json_object_object_add(o, "firewall_rules", json_object_new_int((int)ov->fw.num_rules));
 	json_object_object_add(o, "dropped", d);
 	return o;
 }

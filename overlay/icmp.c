@@ -44,7 +44,7 @@ static size_t error4(const uint8_t *pkt, const struct overlay_ip *ip, enum overl
 	core_put_be16(out + 10, overlay_csum_finish(overlay_csum(0, out, 20)));
 	uint8_t *icmp = out + 20;
 	icmp[0] = 3;
-	icmp[1] = kind == OVERLAY_ICMP_TOO_BIG ? 4 : 1;
+	icmp[1] = kind == OVERLAY_ICMP_TOO_BIG ? 4 : kind == OVERLAY_ICMP_PROHIBITED ? 13 : 1;
 	if (kind == OVERLAY_ICMP_TOO_BIG) /* RFC 1191 section 4: next-hop MTU in the low 16 bits */
 		core_put_be16(icmp + 6, (uint16_t)(mtu > 0xffff ? 0xffff : mtu));
 	memcpy(icmp + 8, pkt, quote);
@@ -79,7 +79,7 @@ static size_t error6(const uint8_t *pkt, const struct overlay_ip *ip, enum overl
 		core_put_be32(icmp + 4, mtu);
 	} else {
 		icmp[0] = 1;
-		icmp[1] = 3; /* address unreachable */
+		icmp[1] = kind == OVERLAY_ICMP_PROHIBITED ? 1 : 3; /* administratively prohibited, address unreachable */
 	}
 	memcpy(icmp + 8, pkt, quote);
 	/* RFC 8200 section 8.1: the pseudo-header is source, destination,

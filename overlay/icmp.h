@@ -24,6 +24,7 @@
 enum overlay_icmp_kind {
 	OVERLAY_ICMP_UNREACHABLE,       /* v4 type 3 code 1; v6 type 1 code 3 */
 	OVERLAY_ICMP_TOO_BIG,           /* v4 type 3 code 4; v6 type 2; carries mtu */
+	OVERLAY_ICMP_PROHIBITED,        /* v4 type 3 code 13; v6 type 1 code 1: a firewall said no */
 };
 
 /* overlay_icmp_error builds, into out (at least OVERLAY_ICMP_MAX bytes),

@@ -17,6 +17,7 @@
 #include "node/node.h"
 #include "node/token.h"
 #include "overlay/addr.h"
+#include "overlay/firewall.h"
 #include "stun/resolve.h"
 #include "tools/cli.h"
 
@@ -179,11 +180,29 @@ int cli_init(int argc, char **argv)
 
 /* ---- serve ---- */
 
+/* --allow RULE: checked here, so a bad rule is a usage error, not a log
+ * line; kept (borrowed from argv) for the node. */
+static int add_allow(const char *cmd, char *rule, struct node_run_opts *o, char **rules)
+{
+	struct overlay_fw_rule r;
+	char err[200];
+	if (overlay_fw_parse_rule(rule, &r, err, sizeof err) < 0)
+		return cli_usage_error(cmd, "--allow %s", err);
+	if (o->num_allow == OVERLAY_FW_MAX_RULES)
+		return cli_usage_error(cmd, "at most %d --allow rules", OVERLAY_FW_MAX_RULES);
+	rules[o->num_allow++] = rule;
+	o->allow = rules;
+	o->tun = true;
+	return 0;
+}
+
 int cli_serve(int argc, char **argv)
 {
 	static const struct option lo[] = {{"port", required_argument, 0, 'P'}, {"json-log", no_argument, 0, 'j'},
 					   {"tun", no_argument, 0, 't'},          {"tun-name", required_argument, 0, 'T'},
-					   {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+					   {"allow", required_argument, 0, 'A'},  {"help", no_argument, 0, 'h'},
+					   {0, 0, 0, 0}};
+	static char *rules[OVERLAY_FW_MAX_RULES];
 	struct node_state st;
 	struct node_run_opts o = {0};
 	uint64_t port = 0;
@@ -210,8 +229,12 @@ int cli_serve(int argc, char **argv)
 			o.tun = true;
 			o.tun_name = optarg;
 			break;
+		case 'A':
+			if (add_allow("serve", optarg, &o, rules))
+				return 2;
+			break;
 		case 'h':
-			printf("usage: atmosphere serve [--port N] [--json-log] [--tun [--tun-name NAME]]\n\n"
+			printf("usage: atmosphere serve [--port N] [--json-log] [--tun [--tun-name NAME] [--allow RULE]...]\n\n"
 			       "Runs the node: a UDP socket on port N (default: the one 'init' chose, 7777) for\n"
 			       "direct paths and STUN, connections to the mesh's relays for signaling and fallback,\n"
 			       "and a control socket in $ATMOSPHERE_HOME for the other commands. Logs to stderr.\n"
@@ -221,7 +244,12 @@ int cli_serve(int argc, char **argv)
 			       "                   reaches a peer by its overlay address ('atmosphere peers' lists\n"
 			       "                   them, 'atmosphere hosts' prints /etc/hosts lines). Needs\n"
 			       "                   CAP_NET_ADMIN; without it the node runs without the overlay.\n"
-			       "  --tun-name NAME  the interface's name (implies --tun)\n");
+			       "  --tun-name NAME  the interface's name (implies --tun)\n"
+			       "  --allow RULE     what members may reach here over the overlay (repeatable;\n"
+			       "                   implies --tun): PEER:PROTO[/PORT[-PORT]], PEER a name, a node id\n"
+			       "                   or *, PROTO tcp, udp, icmp or any; e.g. '*:icmp' 'matt:tcp/22'.\n"
+			       "                   Without rules every member reaches every port; with rules, only\n"
+			       "                   what they allow, and answers to what this node started.\n");
 			return 0;
 		case ':':
 			return cli_usage_error("serve", "option '%s' needs a value", argv[optind - 1]);
@@ -297,9 +325,10 @@ int cli_join(int argc, char **argv)
 	static const struct option lo[] = {{"expires", required_argument, 0, 'e'}, {"json", no_argument, 0, 'J'},
 					   {"port", required_argument, 0, 'P'},    {"name", required_argument, 0, 'n'},
 					   {"tun", no_argument, 0, 't'},           {"tun-name", required_argument, 0, 'T'},
-					   {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
-	bool tun = false;
-	const char *tun_name = NULL;
+					   {"allow", required_argument, 0, 'A'},   {"help", no_argument, 0, 'h'},
+					   {0, 0, 0, 0}};
+	static char *rules[OVERLAY_FW_MAX_RULES];
+	struct node_run_opts fw = {0};  /* collects --tun, --tun-name and --allow */
 	struct node_state st;
 	uint64_t ttl_ms = 24ull * 3600 * 1000, port = NODE_DEFAULT_PORT;
 	bool json = false;
@@ -326,25 +355,29 @@ int cli_join(int argc, char **argv)
 			name = optarg;
 			break;
 		case 't':
-			tun = true;
+			fw.tun = true;
 			break;
 		case 'T':
 			if (!*optarg || strlen(optarg) >= 16)
 				return cli_usage_error("join", "--tun-name '%s': 1 to 15 characters", optarg);
-			tun = true;
-			tun_name = optarg;
+			fw.tun = true;
+			fw.tun_name = optarg;
+			break;
+		case 'A':
+			if (add_allow("join", optarg, &fw, rules))
+				return 2;
 			break;
 		case 'h':
 			printf("usage: atmosphere join [--expires DURATION] [--json]\n"
-			       "       atmosphere join CODE [--port N] [--name NODE_NAME] [--tun [--tun-name NAME]]\n\n"
+			       "       atmosphere join CODE [--port N] [--name NODE_NAME] [--tun [--tun-name NAME] [--allow RULE]...]\n\n"
 			       "Without CODE: asks the running node for a join code (valid 24h, or --expires) and\n"
 			       "prints the short code MESH-XXXX-XXXX-XXXX and the full code. Both sides print the\n"
 			       "same short code: compare it by voice.\n\n"
 			       "With CODE (standard or URL-safe base64): joins that mesh, trying the issuer's public\n"
 			       "endpoint, hole punching and its relays at once, keeps the best path, then keeps\n"
 			       "running as this machine's node (like 'serve'). If a node already runs for\n"
-			       "$ATMOSPHERE_HOME, the join goes through it. --tun and --tun-name start the IP\n"
-			       "overlay once joined, as 'serve --tun' does.\n");
+			       "$ATMOSPHERE_HOME, the join goes through it. --tun, --tun-name and --allow start\n"
+			       "the IP overlay once joined, as they do for 'serve'.\n");
 			return 0;
 		case ':':
 			return cli_usage_error("join", "option '%s' needs a value", argv[optind - 1]);
@@ -391,8 +424,9 @@ int cli_join(int argc, char **argv)
 		node_state_new_identity(&st, name);
 		st.port = (uint16_t)port;
 	}
-	struct node_run_opts o = {.port = st.have_mesh ? st.port : (uint16_t)port, .join_code = code, .tun = tun,
-				  .tun_name = tun_name};
+	struct node_run_opts o = fw;
+	o.port = st.have_mesh ? st.port : (uint16_t)port;
+	o.join_code = code;
 	r = node_run(&st, &o);
 	node_state_wipe(&st);
 	return r;

@@ -55,5 +55,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(ip.hdr_len <= ip.len && ip.len <= size);
 	check_error(data, size, &ip, OVERLAY_ICMP_UNREACHABLE);
 	check_error(data, size, &ip, OVERLAY_ICMP_TOO_BIG);
+	check_error(data, size, &ip, OVERLAY_ICMP_PROHIBITED);
 	return 0;
 }

@@ -13,6 +13,9 @@
 #    unreachable" at once, and is counted;
 #  - a packet injected on Rob's TUN side with another source address is
 #    dropped and counted (raw socket);
+#  - Matt's --allow rules: Rob reaches what they open, another port is
+#    refused at once ("administratively prohibited") and counted, and Matt's
+#    own connection to Rob gets its answers;
 #  - a TCP connection echoing a line every 100 ms keeps going, without a
 #    reset, while the direct path is blocked and traffic moves to the relay;
 #  - ping and curl then work on the relay path.
@@ -30,7 +33,10 @@ natlab_site a full_cone
 natlab_site b port_restricted
 rob=$nd_tmp/rob
 matt=$nd_tmp/matt
-ND_SERVE_ARGS=--tun ND_JOIN_ARGS=--tun nd_pair_up a "$rob" b "$matt" 7777 7777 || exit 1
+# Matt's firewall: Rob may reach the HTTP and echo servers and ping;
+# nothing else comes in but answers to what Matt starts.
+ND_SERVE_ARGS=--tun ND_JOIN_ARGS="--tun --allow rob:tcp/8000 --allow rob:tcp/7000 --allow *:icmp" \
+	nd_pair_up a "$rob" b "$matt" 7777 7777 || exit 1
 nd_wait 25 "both connected" nd_both_connected a "$rob" b "$matt" ||
 	bad "not connected: rob sees '$(nd_peer a "$rob" matt)', matt sees '$(nd_peer b "$matt" rob)'"
 
@@ -81,6 +87,27 @@ fetch() { # URL
 }
 [ "$(fetch "http://$m4:8000/blob")" = "$want" ] || bad "HTTP over IPv4 overlay: $(cat "$nd_tmp/curl.err")"
 [ "$(fetch "http://[$m6]:8000/blob")" = "$want" ] || bad "HTTP over IPv6 overlay: $(cat "$nd_tmp/curl.err")"
+
+# Matt's firewall: another port of his is refused at once ("prohibited"
+# comes back: curl fails instead of waiting) and counted; Matt's own
+# connection to a server on Rob gets its answers back.
+refused=$(natlab_exec a "$nd_py" -c '
+import errno, socket, sys
+s = socket.socket(); s.settimeout(10)
+try:
+    s.connect((sys.argv[1], 8001)); print("connected")
+except OSError as e:
+    print(errno.errorcode.get(e.errno, e.errno))' "$m4" 2>&1)
+# EHOSTUNREACH is how the kernel reports "administratively prohibited";
+# without the firewall Matt's kernel would answer RST (ECONNREFUSED).
+[ "$refused" = EHOSTUNREACH ] || bad "a port Matt's rules do not open: connect gave '$refused', want EHOSTUNREACH"
+[ "$(field b "$matt" self overlay.dropped.firewall)" -ge 1 ] 2>/dev/null || bad "firewall drops not counted"
+mkdir -p "$nd_tmp/www-rob"
+echo "from rob" >"$nd_tmp/www-rob/hi"
+nd_spawn a "$nd_tmp/http-rob.out" "$nd_py" -u -m http.server --bind :: --directory "$nd_tmp/www-rob" 8080
+nd_wait 10 "rob's http server up" sh -c "grep -q Serving '$nd_tmp/http-rob.out'" || bad "rob's http.server did not start"
+got=$(natlab_exec b curl -sS --max-time 10 "http://$r4:8080/hi" 2>&1)
+[ "$got" = "from rob" ] || bad "Matt's own connection to Rob got no answer through his firewall: $got"
 
 # No member owns this address: unreachable at once, counted.
 out=$(natlab_exec a ping -c 1 -W 3 100.127.255.254 2>&1)

@@ -139,3 +139,16 @@ Test(overlay_icmp, no_error_for_errors_fragments_and_odd_sources)
 	cr_assert_eq(overlay_icmp_error(pkt, n, OVERLAY_ICMP_UNREACHABLE, 0, us6, out), 0);
 	cr_assert_eq(overlay_icmp_error(pkt, 10, OVERLAY_ICMP_UNREACHABLE, 0, us6, out), 0, "garbage");
 }
+
+Test(overlay_icmp, administratively_prohibited_codes)
+{
+	uint8_t pkt[2000], out[OVERLAY_ICMP_MAX];
+	size_t n = udp4(pkt, 8, "\x64\x40\x00\x07", "\x64\x40\x09\x09");
+	cr_assert_gt(overlay_icmp_error(pkt, n, OVERLAY_ICMP_PROHIBITED, 0, us4, out), 0);
+	cr_assert_eq(out[20], 3);
+	cr_assert_eq(out[21], 13, "RFC 1812: communication administratively prohibited");
+	n = udp6(pkt, 8, 0xfd, 0xfd);
+	cr_assert_gt(overlay_icmp_error(pkt, n, OVERLAY_ICMP_PROHIBITED, 0, us6, out), 0);
+	cr_assert_eq(out[40], 1);
+	cr_assert_eq(out[41], 1, "RFC 4443: communication with destination administratively prohibited");
+}
