@@ -85,6 +85,8 @@ json_object *node_candidates_json(struct node *node)
 	json_object *arr = json_object_new_array();
 	struct ifaddrs *ifs = NULL, *i;
 	char buf[64];
+	if (node->o->relay_only)
+		return arr; /* no direct path wanted: nothing for peers to punch */
 	if (getifaddrs(&ifs) == 0) {
 		for (i = ifs; i; i = i->ifa_next) {
 			if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !(i->ifa_flags & IFF_UP))

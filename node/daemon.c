@@ -27,8 +27,10 @@ static void udp_reader(void *arg)
 			break;
 		if (n < 0)
 			continue;
-		/* STUN answers go to a refresh in progress; other STUN is dropped. */
-		if (!d.truncated && !stun_is_message(d.data, d.len))
+		/* STUN answers go to a refresh in progress; other STUN is dropped.
+		 * A relay-only node takes nothing by UDP: a handshake answered
+		 * that way would bind the peer to a path it must not use. */
+		if (!d.truncated && !stun_is_message(d.data, d.len) && !node->o->relay_only)
 			node_on_packet(node, d.data, d.len, &d.from, d.from_len, NULL);
 		else if (!d.truncated)
 			stun_feed_input(&node->feed, d.data, d.len, (const struct sockaddr *)&d.from, d.from_len);
@@ -97,7 +99,7 @@ static void node_main(void *arg)
 	}
 	if (node->st->public_ip[0])
 		snprintf(node->public_ep, sizeof node->public_ep, "%s:%u", node->st->public_ip, node->port);
-	else
+	else if (!node->o->relay_only)
 		node_discover(node);
 
 	/* Control socket. */
@@ -121,9 +123,12 @@ static void node_main(void *arg)
 	core_spawn(node_control_server, node);
 	core_spawn(node_ticker, node);
 	stun_feed_init(&node->feed);
-	/* A node told its public address needs no STUN. */
-	if (!node->st->public_ip[0])
+	/* A node told its public address needs no STUN; a relay-only one
+	 * has no use for it. */
+	if (!node->st->public_ip[0] && !node->o->relay_only)
 		core_spawn(node_stun_refresher, node);
+	if (node->o->relay_only)
+		core_log(CORE_LOG_INFO, "relay-only: no STUN, no hole punching; every peer goes through the relays");
 	core_log(CORE_LOG_INFO, "node %s (%s) serving on UDP port %u%s%s", node->st->node_name, node->st->node_id, node->port,
 		 node->st->have_mesh ? ", mesh " : "", node->st->have_mesh ? node->st->mesh_name : "");
 

@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "core/log.h"
 #include "core/reactor.h"
 #include "core/sock.h"
 #include "core/udp.h"
@@ -138,6 +139,7 @@ struct node {
 	struct core_shutdown_hook stop_hook;
 	struct node_run_opts opts;    /* o points here */
 	struct node_overlay *ov;      /* the IP overlay (node/overlay.h), NULL when off */
+	struct core_log_limit relay_log;      /* relay link failures (node/relay_link.c) */
 };
 
 /* node/addr.c */

@@ -19,7 +19,7 @@ void node_send_hello(struct node *node, struct node_peer *p)
 	p->hello_sent = true;
 	/* Open our own NAT's mappings towards the peer's candidates before it
 	 * learns ours and starts punching (TTL 2: see node_handshake_start). */
-	for (int i = 0; i < p->num_cand; i++)
+	for (int i = 0; i < p->num_cand && !node->o->relay_only; i++)
 		node_peer_send_to(node, p, NODE_MSG_KEEP, NULL, 0, &p->cand[i], p->cand_len[i], 2);
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "node_id", json_object_new_string(node->st->node_id));

@@ -21,6 +21,7 @@ struct node_run_opts {
 	unsigned punch_ms;       /* how long to try direct before saying "P2P failed"; 0: 3000 */
 	bool tun;                /* the IP overlay (node/overlay.h) */
 	const char *tun_name;    /* its interface; NULL: atmosphere0 */
+	bool relay_only;         /* no STUN, no punching, no direct paths: relays only */
 	char **allow;            /* overlay firewall rules (overlay/firewall.h), borrowed */
 	unsigned num_allow;
 };

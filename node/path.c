@@ -41,6 +41,8 @@ void node_mark_direct(struct node *node, struct node_peer *p, const struct socka
 {
 	if (node_overlay_owns(node, from))
 		return; /* the overlay inside itself: never a direct path */
+	if (node->o->relay_only)
+		return; /* serve --relay-only: the relay carries everything */
 	uint64_t t = node_now_ms();
 	bool was = p->direct_ok;
 	enum node_path_kind before = node_peer_path(p);

@@ -69,6 +69,8 @@ void node_peer_add_candidate(struct node_peer *p, const struct sockaddr_storage 
 
 int node_send_udp(struct node *node, const struct sockaddr_storage *to, socklen_t len, const uint8_t *pkt, size_t n, int ttl)
 {
+	if (node->o->relay_only)
+		return -ENETUNREACH; /* serve --relay-only: nothing leaves by UDP */
 	if (ttl) {
 		/* A low-TTL first punch opens our own NAT's mapping without reaching
 		 * the peer's NAT (docs/NAT-LAB.md: the masquerade trap). */

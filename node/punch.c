@@ -31,7 +31,7 @@ void node_punch_start(struct node_peer *p, uint64_t t, uint64_t ms)
 
 void node_punch(struct node *node, struct node_peer *p, uint64_t t)
 {
-	if (!p->ss.have_s || !p->num_cand || t < p->next_punch_ms)
+	if (node->o->relay_only || !p->ss.have_s || !p->num_cand || t < p->next_punch_ms)
 		return;
 	p->next_punch_ms = t + NODE_PUNCH_EVERY_MS;
 	for (int i = 0; i < p->num_cand; i++) {

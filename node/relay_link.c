@@ -88,16 +88,28 @@ static void link_run(void *arg)
 	struct node *node = l->node;
 	unsigned backoff = 500;
 	char err[512];
+	bool failing = false; /* said so once: the retries are debug lines */
 	l->co = core_coro_current();
 	while (!node->stopping && !l->closing) {
 		struct relay_client_opts o = {.max_message = 70000, .deliver_notices = true};
 		int r = relay_client_connect(&l->c, l->url, l->session, &o, 5000, err, sizeof err);
 		if (r) {
-			core_log(CORE_LOG_DEBUG, "relay %s: %s", l->url, err);
+			/* Said at the default level, once per outage of this link and
+			 * through a node-wide limit (a mesh has a link per peer per
+			 * relay: one relay going down must not flood the log). */
+			if (!failing)
+				core_log_limited(&node->relay_log, CORE_LOG_WARN, "relay %s: cannot connect: %s (retrying)",
+						 l->url, err);
+			else
+				core_log(CORE_LOG_DEBUG, "relay %s: %s", l->url, err);
+			failing = true;
 			core_sleep(backoff);
 			backoff = backoff < 8000 ? backoff * 2 : 10000;
 			continue;
 		}
+		if (failing)
+			core_log_limited(&node->relay_log, CORE_LOG_INFO, "relay %s: connected again", l->url);
+		failing = false;
 		backoff = 500;
 		l->up = true;
 		node_pick_relay(node, l->peer);
@@ -124,6 +136,11 @@ static void link_run(void *arg)
 				break;
 		}
 		l->up = false;
+		/* A Close frame is the relay's word (the peer left, the relay
+		 * stops, an idle session ended): routine. No Close at all is the
+		 * connection breaking: worth saying. */
+		if (!node->stopping && !l->closing && !relay_client_close_code(l->c))
+			core_log_limited(&node->relay_log, CORE_LOG_WARN, "relay %s: connection lost; reconnecting", l->url);
 		relay_client_close(l->c);
 		l->c = NULL;
 		/* Traffic that went this way moves to another relay at once. */

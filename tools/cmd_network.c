@@ -289,7 +289,7 @@ static void print_failure(const struct net_job *j)
 		"Solutions:\n"
 		"  - Check internet connection\n"
 		"  - Try manual public IP: atmosphere init --public-ip <your-ip>\n"
-		"  - Use relay-only mode (no P2P)\n"
+		"  - Use relay-only mode (no P2P): atmosphere serve --relay-only\n"
 		"\n"
 		"Servers tried:\n",
 		d->status == -ENOENT ? "no STUN server name could be resolved" : "no STUN server answered",

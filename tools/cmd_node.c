@@ -70,6 +70,43 @@ static int call_one(const struct node_state *st, const char *req, char *rep, siz
 
 /* ---- init ---- */
 
+/* `atmosphere init --public-ip IP` without a mesh name, as the seed's
+ * "STUN discovery failed" advice writes it: sets the public address of the
+ * mesh this machine already has (no STUN from then on), or, on a machine
+ * without one, creates a mesh named after the host. */
+static int init_public_ip(const char *ip, int other_opts)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+	if (inet_pton(AF_INET, ip, &a4) != 1 && inet_pton(AF_INET6, ip, &a6) != 1)
+		return cli_usage_error("init", "--public-ip '%s': not an IPv4 or IPv6 address", ip);
+	struct node_state st;
+	if (load(&st, "init", false))
+		return 1;
+	if (!st.have_mesh) {
+		node_state_wipe(&st);
+		return -1; /* the caller creates one */
+	}
+	if (other_opts) {
+		node_state_wipe(&st);
+		return cli_usage_error("init", "%s already holds mesh '%s': without MESH_NAME only --public-ip "
+					       "changes it (use MESH_NAME --force to replace the mesh)",
+				       st.home, st.mesh_name);
+	}
+	snprintf(st.public_ip, sizeof st.public_ip, "%s", ip);
+	char err[512];
+	if (node_state_save(&st, err, sizeof err)) {
+		fprintf(stderr, "atmosphere init: %s\n", err);
+		node_state_wipe(&st);
+		return 1;
+	}
+	printf("✓ Public address of this node in mesh %s (%s): %s (STUN is no longer used)\n", st.mesh_name,
+	       st.mesh_id, ip);
+	printf("Restart 'atmosphere serve' for it to take effect.\n");
+	node_state_wipe(&st);
+	return 0;
+}
+
 int cli_init(int argc, char **argv)
 {
 	static const struct option lo[] = {{"relay", required_argument, 0, 'r'}, {"stun", required_argument, 0, 's'},
@@ -113,10 +150,13 @@ int cli_init(int argc, char **argv)
 			break;
 		case 'h':
 			printf("usage: atmosphere init MESH_NAME [--relay URL]... [--stun HOST:PORT]... [--public-ip IP]\n"
-			       "                       [--port N] [--name NODE_NAME] [--force]\n\n"
+			       "                       [--port N] [--name NODE_NAME] [--force]\n"
+			       "       atmosphere init --public-ip IP\n\n"
 			       "Creates a mesh in $ATMOSPHERE_HOME (default ~/.atmosphere): a mesh id, a random join\n"
 			       "secret and this node's key pair (files mode 0600). Refuses to replace an existing mesh\n"
-			       "without --force.\n\n"
+			       "without --force. With --public-ip IP alone: sets this node's public address in the\n"
+			       "mesh it already has (when STUN fails; restart 'serve'), or creates a mesh named\n"
+			       "after the host.\n\n"
 			       "  --relay URL        relay for signaling and fallback (repeatable; ws:// or wss://)\n"
 			       "  --stun HOST:PORT   STUN server (repeatable; default: the five public ones)\n"
 			       "  --public-ip IP     skip STUN: this node's public address is IP\n"
@@ -129,10 +169,20 @@ int cli_init(int argc, char **argv)
 			return cli_usage_error("init", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
-	if (optind != argc - 1)
+	char host_mesh[NODE_TOKEN_MAX_NAME_LEN + 1] = "";
+	if (optind == argc && pubip) {
+		int r = init_public_ip(pubip, (int)nr + (int)ns + (name != NULL) + force);
+		if (r >= 0)
+			return r;
+		/* No mesh here yet: create one named after this host. */
+		char h[64] = "";
+		gethostname(h, sizeof h - 1);
+		snprintf(host_mesh, sizeof host_mesh, "%.*s-mesh", NODE_TOKEN_MAX_NAME_LEN - 5, h[0] ? h : "my");
+	}
+	if (!host_mesh[0] && optind != argc - 1)
 		return cli_usage_error("init", optind >= argc ? "missing MESH_NAME" : "unexpected argument '%s'",
 				       optind >= argc ? "" : argv[optind + 1]);
-	const char *mesh = argv[optind];
+	const char *mesh = host_mesh[0] ? host_mesh : argv[optind];
 	if (!*mesh || strlen(mesh) > NODE_TOKEN_MAX_NAME_LEN)
 		return cli_usage_error("init", "mesh name must be 1 to %d bytes", NODE_TOKEN_MAX_NAME_LEN);
 	if (load(&st, "init", false))
@@ -200,8 +250,8 @@ int cli_serve(int argc, char **argv)
 {
 	static const struct option lo[] = {{"port", required_argument, 0, 'P'}, {"json-log", no_argument, 0, 'j'},
 					   {"tun", no_argument, 0, 't'},          {"tun-name", required_argument, 0, 'T'},
-					   {"allow", required_argument, 0, 'A'},  {"help", no_argument, 0, 'h'},
-					   {0, 0, 0, 0}};
+					   {"allow", required_argument, 0, 'A'},  {"relay-only", no_argument, 0, 'R'},
+					   {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
 	static char *rules[OVERLAY_FW_MAX_RULES];
 	struct node_state st;
 	struct node_run_opts o = {0};
@@ -233,12 +283,18 @@ int cli_serve(int argc, char **argv)
 			if (add_allow("serve", optarg, &o, rules))
 				return 2;
 			break;
+		case 'R':
+			o.relay_only = true;
+			break;
 		case 'h':
-			printf("usage: atmosphere serve [--port N] [--json-log] [--tun [--tun-name NAME] [--allow RULE]...]\n\n"
+			printf("usage: atmosphere serve [--port N] [--json-log] [--relay-only]\n"
+			       "                        [--tun [--tun-name NAME] [--allow RULE]...]\n\n"
 			       "Runs the node: a UDP socket on port N (default: the one 'init' chose, 7777) for\n"
 			       "direct paths and STUN, connections to the mesh's relays for signaling and fallback,\n"
 			       "and a control socket in $ATMOSPHERE_HOME for the other commands. Logs to stderr.\n"
 			       "Known peers reconnect by themselves. SIGINT/SIGTERM stop it.\n\n"
+			       "  --relay-only     no STUN, no hole punching, no direct paths: every peer goes\n"
+			       "                   through the mesh's relays (when UDP is blocked or STUN fails)\n"
 			       "  --tun            the IP overlay: an interface (atmosphere0) with this node's\n"
 			       "                   addresses in 100.64.0.0/10 and the mesh's IPv6 /48, so any program\n"
 			       "                   reaches a peer by its overlay address ('atmosphere peers' lists\n"
@@ -325,8 +381,8 @@ int cli_join(int argc, char **argv)
 	static const struct option lo[] = {{"expires", required_argument, 0, 'e'}, {"json", no_argument, 0, 'J'},
 					   {"port", required_argument, 0, 'P'},    {"name", required_argument, 0, 'n'},
 					   {"tun", no_argument, 0, 't'},           {"tun-name", required_argument, 0, 'T'},
-					   {"allow", required_argument, 0, 'A'},   {"help", no_argument, 0, 'h'},
-					   {0, 0, 0, 0}};
+					   {"allow", required_argument, 0, 'A'},   {"relay-only", no_argument, 0, 'R'},
+					   {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
 	static char *rules[OVERLAY_FW_MAX_RULES];
 	struct node_run_opts fw = {0};  /* collects --tun, --tun-name and --allow */
 	struct node_state st;
@@ -367,17 +423,21 @@ int cli_join(int argc, char **argv)
 			if (add_allow("join", optarg, &fw, rules))
 				return 2;
 			break;
+		case 'R':
+			fw.relay_only = true;
+			break;
 		case 'h':
 			printf("usage: atmosphere join [--expires DURATION] [--json]\n"
-			       "       atmosphere join CODE [--port N] [--name NODE_NAME] [--tun [--tun-name NAME] [--allow RULE]...]\n\n"
+			       "       atmosphere join CODE [--port N] [--name NODE_NAME] [--relay-only]\n"
+			       "                            [--tun [--tun-name NAME] [--allow RULE]...]\n\n"
 			       "Without CODE: asks the running node for a join code (valid 24h, or --expires) and\n"
 			       "prints the short code MESH-XXXX-XXXX-XXXX and the full code. Both sides print the\n"
 			       "same short code: compare it by voice.\n\n"
 			       "With CODE (standard or URL-safe base64): joins that mesh, trying the issuer's public\n"
 			       "endpoint, hole punching and its relays at once, keeps the best path, then keeps\n"
 			       "running as this machine's node (like 'serve'). If a node already runs for\n"
-			       "$ATMOSPHERE_HOME, the join goes through it. --tun, --tun-name and --allow start\n"
-			       "the IP overlay once joined, as they do for 'serve'.\n");
+			       "$ATMOSPHERE_HOME, the join goes through it. --relay-only, --tun, --tun-name and\n"
+			       "--allow work as they do for 'serve'.\n");
 			return 0;
 		case ':':
 			return cli_usage_error("join", "option '%s' needs a value", argv[optind - 1]);

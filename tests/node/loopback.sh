@@ -8,7 +8,9 @@
 #  join CODE, peers (both connected, both ways), send/recv both ways,
 #  recv --follow, ping both ways, send to an unknown peer fails; then Rob's
 #  serve restarts and Matt's node restarts as `serve`: each time the peers
-#  reconnect without a new join and messages flow again.
+#  reconnect without a new join and messages flow again. Rob's mesh lists a
+#  second relay that is down: its failure is logged once per link, at the
+#  default level, and everything works through the other.
 # About 15 s. Exit 0 pass, 1 fail.
 set -u
 bin=${1:?usage: loopback.sh BINARY}
@@ -30,8 +32,11 @@ mport=$(nd_free_udp)
 [ "$rport" != "$mport" ] || mport=$(nd_free_udp)
 
 # --- init -----------------------------------------------------------------------
-nd_run - "$rob" init lab --relay "$nd_relay_url" $nd_stun_args --public-ip 127.0.0.1 --port "$rport" \
-	--name rob >"$rob.init" 2>&1 || { cat "$rob.init"; exit 1; }
+# A second relay that is down (nothing listens on port 9): the node says
+# so at the default log level, once per link, and works through the other.
+dead_relay=ws://127.0.0.1:9
+nd_run - "$rob" init lab --relay "$nd_relay_url" --relay "$dead_relay" $nd_stun_args --public-ip 127.0.0.1 \
+	--port "$rport" --name rob >"$rob.init" 2>&1 || { cat "$rob.init"; exit 1; }
 grep -q "Created mesh: lab" "$rob.init" || bad "init output: $(cat "$rob.init")"
 [ "$(stat -c %a "$rob")" = 700 ] || bad "state directory mode $(stat -c %a "$rob"), want 700"
 [ "$(stat -c %a "$rob/state.json")" = 600 ] || bad "state.json mode $(stat -c %a "$rob/state.json"), want 600"
@@ -59,6 +64,10 @@ else
 	exit 1
 fi
 grep -q "Join code $short for mesh 'lab'" "$matt.out" || bad "matt does not show the short code $short"
+grep -q "WARN relay $dead_relay: cannot connect: .*refused" "$rob.log" ||
+	bad "the dead relay's failure is not said at the default level: $(grep "$dead_relay" "$rob.log" | head -3)"
+said=$(grep -c "relay $dead_relay: cannot connect" "$rob.log")
+[ "$said" -le 8 ] || bad "the dead relay is reported $said times: once per link and outage is enough"
 nd_wait 10 "join finished" grep -q "✓ Joined mesh: lab" "$matt.out" || bad "no '✓ Joined mesh: lab'"
 nd_run - "$rob" peers | grep -q "matt .*connected" || bad "'peers' (text) on rob: $(nd_run - "$rob" peers)"
 
