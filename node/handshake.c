@@ -172,6 +172,7 @@ void node_on_packet(struct node *node, const uint8_t *pkt, size_t len, const str
 			node->issuer_session_ms = t;
 		if (l) {
 			l->peer = p;
+			l->rx_ms = t;
 			node_pick_relay(node, p);
 		} else {
 			node_mark_direct(node, p, from, from_len);
@@ -201,6 +202,7 @@ void node_on_packet(struct node *node, const uint8_t *pkt, size_t len, const str
 		node_mark_direct(node, p, from, from_len);
 	} else if (l) {
 		l->peer = p;
+		l->rx_ms = t;
 		node_pick_relay(node, p);
 	}
 	if (pl)

@@ -84,6 +84,8 @@ struct node_link {
 	struct node *node;
 	struct node_peer *peer;     /* bound after a handshake on it */
 	bool up;                /* connected (waiting or paired) */
+	uint64_t rx_ms, tx_ms;  /* the bound peer's last packet this way; our last one */
+	uint64_t silent_until_ms;       /* carried nothing back: not chosen until then */
 	bool inbox;             /* waits for joiners */
 	bool join;              /* ours to an invite's inbox, while we join */
 	bool closing;
@@ -162,6 +164,8 @@ int node_send_udp(struct node *node, const struct sockaddr_storage *to, socklen_
 int node_peer_send_to(struct node *node, struct node_peer *p, uint8_t type, const void *body, size_t len,
 			const struct sockaddr_storage *to, socklen_t to_len, int ttl);
 int node_peer_send(struct node *node, struct node_peer *p, uint8_t type, const void *body, size_t len);
+int node_peer_send_on_link(struct node *node, struct node_peer *p, struct node_link *l, uint8_t type, const void *body,
+			   size_t len);
 void node_peer_send_json(struct node *node, struct node_peer *p, uint8_t type, json_object *o);
 void node_save_state(struct node *node);
 void node_peer_remember(struct node *node, struct node_peer *p);

@@ -115,17 +115,21 @@ void node_pick_relay(struct node *node, struct node_peer *p)
 		cur = NULL;
 		p->relay = NULL;
 	}
-	if (cur && node_link_paired(cur))
+	uint64_t t = node_now_ms();
+	if (cur && node_link_paired(cur) && cur->silent_until_ms <= t)
 		return;
-	for (size_t i = 0; i < NODE_MAX_LINKS; i++) {
-		struct node_link *l = &node->links[i];
-		if (!l->used || l->peer != p || !l->up || l->closing)
-			continue;
-		bool lp = node_link_paired(l), bp = best && node_link_paired(best);
-		if (!best || node_path_relay_better(lp, link_rank(node, l), bp, link_rank(node, best)))
-			best = l;
-	}
-	if (!best || best == cur || (cur && cur->up && !node_link_paired(best)))
+	/* Links that went silent are passed over while others exist; when
+	 * every one has, the best of them is taken (the relay may be back). */
+	for (int pass = 0; pass < 2 && !best; pass++)
+		for (size_t i = 0; i < NODE_MAX_LINKS; i++) {
+			struct node_link *l = &node->links[i];
+			if (!l->used || l->peer != p || !l->up || l->closing || (!pass && l->silent_until_ms > t))
+				continue;
+			bool lp = node_link_paired(l), bp = best && node_link_paired(best);
+			if (!best || node_path_relay_better(lp, link_rank(node, l), bp, link_rank(node, best)))
+				best = l;
+		}
+	if (!best || best == cur || (cur && cur->up && !node_link_paired(best) && cur->silent_until_ms <= t))
 		return; /* nothing better: keep what there is */
 	if (cur && strcmp(cur->url, best->url))
 		core_log(CORE_LOG_INFO, "peer %s: relay path moved from %s to %s", p->name[0] ? p->name : p->node_id,

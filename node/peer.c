@@ -91,9 +91,26 @@ int node_send_udp(struct node *node, const struct sockaddr_storage *to, socklen_
 	return r < 0 ? r : 0;
 }
 
+static int send_sealed(struct node *node, struct node_peer *p, uint8_t type, const void *body, size_t len,
+		       const struct sockaddr_storage *to, socklen_t to_len, int ttl, struct node_link *via);
+
 /* Encrypts and sends a node message on the best path (or to `to`). */
 int node_peer_send_to(struct node *node, struct node_peer *p, uint8_t type, const void *body, size_t len,
 			const struct sockaddr_storage *to, socklen_t to_len, int ttl)
+{
+	return send_sealed(node, p, type, body, len, to, to_len, ttl, NULL);
+}
+
+int node_peer_send_on_link(struct node *node, struct node_peer *p, struct node_link *l, uint8_t type, const void *body,
+			   size_t len)
+{
+	if (!l->used || l->peer != p)
+		return -ENOTCONN;
+	return send_sealed(node, p, type, body, len, NULL, 0, 0, l);
+}
+
+static int send_sealed(struct node *node, struct node_peer *p, uint8_t type, const void *body, size_t len,
+		       const struct sockaddr_storage *to, socklen_t to_len, int ttl, struct node_link *via)
 {
 	uint8_t plain[NODE_MAX_MESSAGE_LEN], pkt[NODE_MAX_MESSAGE_LEN + NODE_E2E_DATA_OVERHEAD];
 	size_t pl;
@@ -107,6 +124,10 @@ int node_peer_send_to(struct node *node, struct node_peer *p, uint8_t type, cons
 	if (r != NODE_E2E_OK)
 		return -EPROTO;
 	p->bytes_out += pl;
+	if (via) {
+		via->tx_ms = node_now_ms();
+		return node_send_on_link(via, pkt, pl);
+	}
 	if (to)
 		return node_send_udp(node, to, to_len, pkt, pl, ttl);
 	if (p->direct_ok) {
@@ -117,6 +138,7 @@ int node_peer_send_to(struct node *node, struct node_peer *p, uint8_t type, cons
 	 * session by now). */
 	if (!p->relay || !p->relay->used || p->relay->peer != p)
 		return -ENOTCONN;
+	p->relay->tx_ms = node_now_ms();
 	return node_send_on_link(p->relay, pkt, pl);
 }
 

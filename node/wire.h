@@ -62,6 +62,14 @@ enum {
 #define NODE_REPUNCH_MAX_MS 120000
 #define NODE_REPUNCH_WINDOW_MS 1500
 #define NODE_HANDSHAKE_RETRY_MS 2000
+/* On the relay path, a keepalive when nothing was sent for this long (24 B
+ * per 2 s per relayed peer), so that silence means something: no packet
+ * back from the peer over the relay for NODE_RELAY_SILENT_MS while the
+ * relay keeps the session open is a relay that stopped forwarding; its
+ * link is passed over for NODE_RELAY_SILENT_HOLD_MS. */
+#define NODE_RELAY_KEEPALIVE_MS 2000
+#define NODE_RELAY_SILENT_MS 6500
+#define NODE_RELAY_SILENT_HOLD_MS 60000
 #define NODE_RTT_EVERY_MS 30000         /* a 17-byte ping for `peers`' RTT column (`ping` measures now) */
 /* A direct address silent this long gives way to another that works (the
  * peer's NAT rebound it, or the peer roamed): two keepalive intervals and
