@@ -29,7 +29,7 @@ int bench_usage_error(const char *cmd, const char *fmt, ...) __attribute__((form
  * stderr naming opt) when it is not one. */
 bool bench_parse_uint(const char *cmd, const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
-/* bench_parse_duration parses "3", "3s", "500ms", "2m" (core/parse.h) into milliseconds
+/* bench_parse_duration parses "3", "3s", "500ms", "2m" (opt/parse.h) into milliseconds
  * within [min_ms, max_ms]; false with a message when malformed or out of
  * range. A bare number is seconds. */
 bool bench_parse_duration(const char *cmd, const char *opt, const char *s, uint64_t min_ms, uint64_t max_ms,

@@ -6,7 +6,7 @@
 #include <stdio.h>
 
 #include "bench/bench.h"
-#include "core/parse.h"
+#include "opt/parse.h"
 
 int bench_usage_error(const char *cmd, const char *fmt, ...)
 {
@@ -19,12 +19,12 @@ int bench_usage_error(const char *cmd, const char *fmt, ...)
 	return 2;
 }
 
-/* The parsing itself is core/parse.h's, shared with the atmosphere command;
+/* The parsing itself is opt/parse.h's, shared with the atmosphere command;
  * the words of the errors are the bench's. */
 
 bool bench_parse_uint(const char *cmd, const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
-	if (core_parse_uint(s, min, max, out) == 0)
+	if (opt_parse_uint(s, min, max, out) == 0)
 		return true;
 	fprintf(stderr, "atmosphere-bench %s: %s '%s': expected a whole number from %llu to %llu\n", cmd, opt,
 		s ? s : "", (unsigned long long)min, (unsigned long long)max);
@@ -34,7 +34,7 @@ bool bench_parse_uint(const char *cmd, const char *opt, const char *s, uint64_t 
 bool bench_parse_duration(const char *cmd, const char *opt, const char *s, uint64_t min_ms, uint64_t max_ms,
 			  uint64_t *out_ms)
 {
-	if (core_parse_duration_ms(s, min_ms, max_ms, out_ms) == 0)
+	if (opt_parse_duration_ms(s, min_ms, max_ms, out_ms) == 0)
 		return true;
 	fprintf(stderr, "atmosphere-bench %s: %s '%s': expected a duration from %llu ms to %llu s, such as 3, 3s or 500ms\n",
 		cmd, opt, s ? s : "", (unsigned long long)min_ms, (unsigned long long)(max_ms / 1000));
@@ -43,7 +43,7 @@ bool bench_parse_duration(const char *cmd, const char *opt, const char *s, uint6
 
 bool bench_parse_size(const char *cmd, const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
-	if (core_parse_size(s, min, max, out) == 0)
+	if (opt_parse_size(s, min, max, out) == 0)
 		return true;
 	fprintf(stderr, "atmosphere-bench %s: %s '%s': expected a size from %llu to %llu bytes, such as 16384 or 16K\n",
 		cmd, opt, s ? s : "", (unsigned long long)min, (unsigned long long)max);
