@@ -56,6 +56,7 @@
 #include "bench/switch_cost.h"
 #include "bench/thread_server.h"
 #include "bench/uring_server.h"
+#include "opt/table.h"
 
 #define CMD "core"
 
@@ -74,76 +75,46 @@ static void progress(const char *fmt, ...)
 
 /* --- the command --- */
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: atmosphere-bench core [--json] [--json-out FILE] [--duration S] [--conns N]\n"
+static const struct opt_spec core_specs[] = {
+	{"--json", OPT_FLAG, OPT_FIELD(struct bench_core_opts, json),
+	 .help = "print one JSON object instead of the table"},
+	{"--json-out", OPT_STRING, OPT_FIELD(struct bench_core_opts, json_out), .arg = "FILE",
+	 .help = "also write that JSON object to FILE"},
+	{"--duration", OPT_DURATION, OPT_FIELD(struct bench_core_opts, duration_ms), .arg = "S",
+	 .min = BENCH_CORE_DURATION_MIN_MS, .max = BENCH_CORE_DURATION_MAX_MS,
+	 .help = "measured throughput time of each server, split over {0}\n"
+		 "rounds (default 3s); a third of it, 300ms to 10s, for each\n"
+		 "zero-copy point",
+	 .help_args = {BENCH_CORE_ROUNDS}},
+	{"--conns", OPT_UINT, OPT_FIELD(struct bench_core_opts, conns), .arg = "N", .min = 1,
+	 .max = BENCH_CORE_CONNS_MAX, .help = "throughput connections, 1..{0} (default {1})",
+	 .help_args = {BENCH_CORE_CONNS_MAX, BENCH_CORE_CONNS_DEFAULT}},
+	{"--size", OPT_SIZE, OPT_FIELD(struct bench_core_opts, size), .arg = "BYTES", .min = 1,
+	 .max = BENCH_CORE_MSG_SIZE_MAX, .help = "throughput message size, 1..1M, K/M suffixes (default 16K)"},
+	{"--round-trips", OPT_UINT, OPT_FIELD(struct bench_core_opts, round_trips), .arg = "N", .min = 100,
+	 .max = BENCH_CORE_LAT_MAX, .help = "latency round trips, 100..{0} (default {1})",
+	 .help_args = {BENCH_CORE_LAT_MAX, BENCH_CORE_LAT_DEFAULT}},
+};
+
+static const struct opt_table core_table = {
+	.prog = "atmosphere-bench",
+	.cmd = CMD,
+	.specs = core_specs,
+	.num_specs = sizeof core_specs / sizeof core_specs[0],
+	.head = "usage: atmosphere-bench core [--json] [--json-out FILE] [--duration S] [--conns N]\n"
 		"                             [--size BYTES] [--round-trips N]\n\n"
 		"Measures the io_uring runtime beside baselines taken in the same run, on 127.0.0.1:\n"
 		"  coroutine switch (ns)   vs a getppid() syscall, a 0-byte write, swapcontext\n"
 		"  TCP echo RTT p50/p99    one connection, 64 B ping-pong, reactor vs blocking threads\n"
-		"  TCP echo throughput     N connections x %d messages in flight, reactor vs blocking,\n"
+		"  TCP echo throughput     N connections x {0} messages in flight, reactor vs blocking,\n"
 		"                          and the load generator alone (its ceiling)\n"
 		"  zero-copy send          MB/s with SEND_ZC forced on vs off, 4 KiB .. 1 MiB\n\n"
-		"Options:\n"
-		"  --json            print one JSON object instead of the table\n"
-		"  --json-out FILE   also write that JSON object to FILE\n"
-		"  --duration S      measured throughput time of each server, split over %d\n"
-		"                    rounds (default 3s); a third of it, 300ms to 10s, for each\n"
-		"                    zero-copy point\n"
-		"  --conns N         throughput connections, 1..%d (default %d)\n"
-		"  --size BYTES      throughput message size, 1..1M, K/M suffixes (default 16K)\n"
-		"  --round-trips N   latency round trips, 100..%d (default %d)\n\n"
-		"Servers run on the first allowed CPU, the client on the second. The default run\n"
+		"Options:\n",
+	.head_args = {BENCH_CORE_ECHO_WINDOW},
+	.foot = "\nServers run on the first allowed CPU, the client on the second. The default run\n"
 		"takes about 25 seconds. Exit status: 0 ok, 1 a server or measurement failed, 2 usage.\n",
-		BENCH_CORE_ECHO_WINDOW, BENCH_CORE_ROUNDS, BENCH_CORE_CONNS_MAX, BENCH_CORE_CONNS_DEFAULT, BENCH_CORE_LAT_MAX,
-		BENCH_CORE_LAT_DEFAULT);
-}
-
-static int parse_opts(int argc, char **argv, struct bench_core_opts *o)
-{
-	*o = (struct bench_core_opts){.duration_ms = BENCH_CORE_DURATION_DEFAULT_MS,
-				       .conns = BENCH_CORE_CONNS_DEFAULT,
-				       .size = BENCH_CORE_ECHO_SIZE_DEFAULT,
-				       .round_trips = BENCH_CORE_LAT_DEFAULT};
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		uint64_t v;
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			usage(stdout);
-			return 0;
-		}
-		if (!strcmp(a, "--json")) {
-			o->json = true;
-			continue;
-		}
-		if (strcmp(a, "--duration") && strcmp(a, "--conns") && strcmp(a, "--size") && strcmp(a, "--round-trips") &&
-		    strcmp(a, "--json-out"))
-			return bench_usage_error(CMD, "unknown option '%s'", a);
-		if (i + 1 >= argc)
-			return bench_usage_error(CMD, "%s needs a value", a);
-		const char *val = argv[++i];
-		if (!strcmp(a, "--json-out")) {
-			o->json_out = val;
-		} else if (!strcmp(a, "--duration")) {
-			if (!bench_parse_duration(CMD, a, val, BENCH_CORE_DURATION_MIN_MS, BENCH_CORE_DURATION_MAX_MS, &o->duration_ms))
-				return 2;
-		} else if (!strcmp(a, "--conns")) {
-			if (!bench_parse_uint(CMD, a, val, 1, BENCH_CORE_CONNS_MAX, &v))
-				return 2;
-			o->conns = (unsigned)v;
-		} else if (!strcmp(a, "--size")) {
-			if (!bench_parse_size(CMD, a, val, 1, BENCH_CORE_MSG_SIZE_MAX, &v))
-				return 2;
-			o->size = (size_t)v;
-		} else {
-			if (!bench_parse_uint(CMD, a, val, 100, BENCH_CORE_LAT_MAX, &v))
-				return 2;
-			o->round_trips = (unsigned)v;
-		}
-	}
-	return -1; /* go on */
-}
+	.column = 20,
+};
 
 /* Section 2: latency and throughput, reactor vs blocking vs the ceiling, in
  * alternating rounds. */
@@ -277,7 +248,11 @@ int bench_cmd_core(int argc, char **argv)
 {
 	struct bench_core_opts o;
 	struct bench_core_result r;
-	int prc = parse_opts(argc, argv, &o);
+	o = (struct bench_core_opts){.duration_ms = BENCH_CORE_DURATION_DEFAULT_MS,
+				     .conns = BENCH_CORE_CONNS_DEFAULT,
+				     .size = BENCH_CORE_ECHO_SIZE_DEFAULT,
+				     .round_trips = BENCH_CORE_LAT_DEFAULT};
+	int prc = opt_table_parse(&core_table, &o, argc, argv, stdout, NULL);
 	if (prc >= 0)
 		return prc;
 	memset(&r, 0, sizeof r);

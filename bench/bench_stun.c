@@ -63,6 +63,7 @@
 #include "core/reactor.h"
 #include "core/udp.h"
 #include "net/resolve.h"
+#include "opt/table.h"
 
 #ifndef ATMOS_VERSION
 #define ATMOS_VERSION "0.1.0"
@@ -496,10 +497,56 @@ static int run_reflector(const struct sopts *o, const struct sockaddr_storage *a
 
 /* --- options --- */
 
-static void usage(FILE *f)
+/* --server and --reflect: the address, and which of the two runs. */
+static int take_server(const struct opt_table *t, const struct opt_spec *s, void *dst, const char *val)
 {
-	fprintf(f,
-		"usage: atmosphere-bench stun --server HOST:PORT [--rate N] [--duration S] [--json] [OPTIONS]\n"
+	struct sopts *o = dst;
+	char err[160];
+	if (bench_relay_parse_hostport(val, o->host, &o->port, err, sizeof err))
+		return opt_usage_error(t, "%s '%s': %s", s->name, val, err);
+	o->reflect = !strcmp(s->name, "--reflect");
+	if (!o->reflect && o->port == 0)
+		return opt_usage_error(t, "--server '%s': the port must be 1 to 65535", val);
+	return 0;
+}
+
+static const struct opt_spec stun_specs[] = {
+	{"--server", OPT_CUSTOM, .parse = take_server, .arg = "HOST:PORT", .help = "the STUN server (UDP)"},
+	{"--reflect", OPT_CUSTOM, .parse = take_server}, /* in the usage lines */
+	{"--rate", OPT_UINT, OPT_FIELD(struct sopts, rate), .min = 0, .max = RATE_MAX, .arg = "N",
+	 .help = "requests/s in all, 0..{0} (default 0: as many as answered)", .help_args = {RATE_MAX}},
+	{"--duration", OPT_DURATION, OPT_FIELD(struct sopts, duration_ms), .min = 100, .max = DURATION_MAX_MS,
+	 .arg = "S", .help = "measured time (default 3s)"},
+	{"--warmup", OPT_DURATION, OPT_FIELD(struct sopts, warmup_ms), .min = 1, .max = 60000, .zero_off = true,
+	 .arg = "S", .help = "load before the measured time (default 500ms)"},
+	{"--sockets", OPT_UINT, OPT_FIELD(struct sopts, sockets), .min = 1, .max = SOCKETS_MAX, .arg = "N",
+	 .help = "client sockets (source ports), 1..{0} (default {1})", .help_args = {SOCKETS_MAX, SOCKETS_DEFAULT}},
+	{"--window", OPT_UINT, OPT_FIELD(struct sopts, window), .min = 1, .max = WINDOW_MAX, .arg = "N",
+	 .help = "max mode: requests in flight per socket, 1..{0} (default {1})",
+	 .help_args = {WINDOW_MAX, WINDOW_DEFAULT}},
+	{"--threads", OPT_UINT, OPT_FIELD(struct sopts, threads), .min = 1, .max = THREADS_MAX, .arg = "N",
+	 .help = "reactor threads (default: one per allowed CPU; --reflect: 1)"},
+	{"--server-pid", OPT_UINT, OPT_FIELD(struct sopts, server_pid), .min = 1, .max = 4194304, .arg = "PID",
+	 .help = "also report the server's CPU time"},
+	{"--garbage-rate", OPT_UINT, OPT_FIELD(struct sopts, garbage_rate), .min = 0, .max = GARBAGE_RATE_MAX,
+	 .arg = "N",
+	 .help = "also flood the server with malformed datagrams, N/s (0..{0},\n"
+		 "default 0: off) from 8 sockets of their own, in every other\n"
+		 "{1} ms slot; answers are reported for quiet and flood slots",
+	 .help_args = {GARBAGE_RATE_MAX, FLOOD_SLOT_MS}},
+	{"--label", OPT_STRING, OPT_FIELD(struct sopts, label), .arg = "TEXT",
+	 .help = "name of the server measured, copied into the JSON"},
+	{"--json", OPT_FLAG, OPT_FIELD(struct sopts, json), .help = "print one JSON object instead of the table"},
+	{"--json-out", OPT_STRING, OPT_FIELD(struct sopts, json_out), .arg = "FILE",
+	 .help = "also write that JSON object to FILE"},
+};
+
+static const struct opt_table stun_table = {
+	.prog = "atmosphere-bench",
+	.cmd = CMD,
+	.specs = stun_specs,
+	.num_specs = sizeof stun_specs / sizeof stun_specs[0],
+	.head = "usage: atmosphere-bench stun --server HOST:PORT [--rate N] [--duration S] [--json] [OPTIONS]\n"
 		"       atmosphere-bench stun --reflect HOST:PORT [--threads N]\n"
 		"       atmosphere-bench stun --client --server HOST:PORT [...] (see stun --client --help)\n\n"
 		"Sends STUN Binding requests (RFC 8489) to a server and counts what comes back:\n"
@@ -508,99 +555,23 @@ static void usage(FILE *f)
 		"fixed schedule (latency from the schedule, corrected for coordinated omission).\n"
 		"--reflect runs the cheapest complete STUN server until SIGTERM, to measure the\n"
 		"load generator's own ceiling against.\n\n"
-		"Options:\n"
-		"  --server HOST:PORT   the STUN server (UDP)\n"
-		"  --rate N             requests/s in all, 0..%d (default 0: as many as answered)\n"
-		"  --duration S         measured time (default 3s)\n"
-		"  --warmup S           load before the measured time (default 500ms)\n"
-		"  --sockets N          client sockets (source ports), 1..%d (default %d)\n"
-		"  --window N           max mode: requests in flight per socket, 1..%d (default %d)\n"
-		"  --threads N          reactor threads (default: one per allowed CPU; --reflect: 1)\n"
-		"  --server-pid PID     also report the server's CPU time\n"
-		"  --garbage-rate N     also flood the server with malformed datagrams, N/s (0..%d,\n"
-		"                       default 0: off) from 8 sockets of their own, in every other\n"
-		"                       %d ms slot; answers are reported for quiet and flood slots\n"
-		"  --label TEXT         name of the server measured, copied into the JSON\n"
-		"  --json               print one JSON object instead of the table\n"
-		"  --json-out FILE      also write that JSON object to FILE\n\n"
-		"Exit status: 0 ran (loss is a result), 1 could not run, 2 usage.\n",
-		RATE_MAX, SOCKETS_MAX, SOCKETS_DEFAULT, WINDOW_MAX, WINDOW_DEFAULT, GARBAGE_RATE_MAX, FLOOD_SLOT_MS);
-}
+		"Options:\n",
+	.foot = "\nExit status: 0 ran (loss is a result), 1 could not run, 2 usage.\n",
+	.column = 23,
+};
 
 static int parse_opts(int argc, char **argv, struct sopts *o)
 {
-	char err[160];
-	bool have = false;
+	uint64_t seen = 0;
 	*o = (struct sopts){.duration_ms = DURATION_DEFAULT_MS, .warmup_ms = WARMUP_DEFAULT_MS,
 			    .sockets = SOCKETS_DEFAULT, .window = WINDOW_DEFAULT};
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		uint64_t v;
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			usage(stdout);
-			return 0;
-		}
-		if (!strcmp(a, "--json")) {
-			o->json = true;
-			continue;
-		}
-		if (strcmp(a, "--server") && strcmp(a, "--reflect") && strcmp(a, "--rate") && strcmp(a, "--duration") &&
-		    strcmp(a, "--warmup") && strcmp(a, "--sockets") && strcmp(a, "--window") && strcmp(a, "--threads") &&
-		    strcmp(a, "--server-pid") && strcmp(a, "--label") && strcmp(a, "--json-out") &&
-		    strcmp(a, "--garbage-rate"))
-			return bench_usage_error(CMD, "unknown option '%s'", a);
-		if (i + 1 >= argc)
-			return bench_usage_error(CMD, "%s needs a value", a);
-		const char *val = argv[++i];
-		if (!strcmp(a, "--server") || !strcmp(a, "--reflect")) {
-			if (bench_relay_parse_hostport(val, o->host, &o->port, err, sizeof err))
-				return bench_usage_error(CMD, "%s '%s': %s", a, val, err);
-			if (!strcmp(a, "--server") && o->port == 0)
-				return bench_usage_error(CMD, "--server '%s': the port must be 1 to 65535", val);
-			o->reflect = !strcmp(a, "--reflect");
-			have = true;
-		} else if (!strcmp(a, "--rate")) {
-			if (!bench_parse_uint(CMD, a, val, 0, RATE_MAX, &v))
-				return 2;
-			o->rate = (unsigned)v;
-		} else if (!strcmp(a, "--duration")) {
-			if (!bench_parse_duration(CMD, a, val, 100, DURATION_MAX_MS, &o->duration_ms))
-				return 2;
-		} else if (!strcmp(a, "--warmup")) {
-			if (strcmp(val, "0") && !bench_parse_duration(CMD, a, val, 1, 60000, &o->warmup_ms))
-				return 2;
-			if (!strcmp(val, "0"))
-				o->warmup_ms = 0;
-		} else if (!strcmp(a, "--sockets")) {
-			if (!bench_parse_uint(CMD, a, val, 1, SOCKETS_MAX, &v))
-				return 2;
-			o->sockets = (unsigned)v;
-		} else if (!strcmp(a, "--window")) {
-			if (!bench_parse_uint(CMD, a, val, 1, WINDOW_MAX, &v))
-				return 2;
-			o->window = (unsigned)v;
-		} else if (!strcmp(a, "--threads")) {
-			if (!bench_parse_uint(CMD, a, val, 1, THREADS_MAX, &v))
-				return 2;
-			o->threads = (unsigned)v;
-		} else if (!strcmp(a, "--server-pid")) {
-			if (!bench_parse_uint(CMD, a, val, 1, 4194304, &v))
-				return 2;
-			o->server_pid = (int)v;
-		} else if (!strcmp(a, "--garbage-rate")) {
-			if (!bench_parse_uint(CMD, a, val, 0, GARBAGE_RATE_MAX, &v))
-				return 2;
-			o->garbage_rate = (unsigned)v;
-		} else if (!strcmp(a, "--label")) {
-			o->label = val;
-		} else {
-			o->json_out = val;
-		}
-	}
-	if (!have)
-		return bench_usage_error(CMD, "--server HOST:PORT (or --reflect HOST:PORT) is required");
+	int rc = opt_table_parse(&stun_table, o, argc, argv, stdout, &seen);
+	if (rc >= 0)
+		return rc;
+	if (!opt_table_seen(&stun_table, seen, "--server") && !opt_table_seen(&stun_table, seen, "--reflect"))
+		return opt_usage_error(&stun_table, "--server HOST:PORT (or --reflect HOST:PORT) is required");
 	if (o->reflect && o->garbage_rate)
-		return bench_usage_error(CMD, "--garbage-rate goes with --server, not --reflect");
+		return opt_usage_error(&stun_table, "--garbage-rate goes with --server, not --reflect");
 	return -1;
 }
 

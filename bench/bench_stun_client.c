@@ -24,6 +24,7 @@
 #include "core/udp.h"
 #include "stun/client.h"
 #include "stun/resolve.h"
+#include "opt/table.h"
 
 #define CMD "stun --client"
 
@@ -41,6 +42,7 @@ struct copts {
 	size_t num_servers;
 	unsigned rounds;
 	const char *atmosphere;     /* for the whole-process figures; NULL: skipped */
+	bool client;                /* --client, which brought us here */
 	bool json;
 	const char *json_out, *label;
 };
@@ -325,73 +327,61 @@ static void measure_processes(const struct copts *o, struct cproc *p)
 
 /* --- options and report --------------------------------------------------- */
 
-static void usage(FILE *f)
+/* --server, repeated: one more server each time. */
+static int take_server(const struct opt_table *t, const struct opt_spec *s, void *dst, const char *val)
 {
-	fprintf(f,
-		"usage: atmosphere-bench stun --client --server HOST:PORT [--server HOST:PORT ...] [OPTIONS]\n\n"
+	struct copts *o = dst;
+	(void)s;
+	if (o->num_servers >= STUN_CLIENT_MAX_SERVERS)
+		return opt_usage_error(t, "at most %d --server", STUN_CLIENT_MAX_SERVERS);
+	struct stun_endpoint *e = &o->servers[o->num_servers];
+	struct sockaddr_in *sin = (struct sockaddr_in *)&e->addr;
+	if (stun_endpoint_parse(e, val, STUN_DEFAULT_PORT) || inet_pton(AF_INET, e->host, &sin->sin_addr) != 1)
+		return opt_usage_error(t, "--server '%s': give a numeric IPv4 address and port", val);
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(e->port);
+	e->addr_len = sizeof *sin;
+	e->err = 0;
+	o->server_text[o->num_servers++] = val;
+	return 0;
+}
+
+static const struct opt_spec client_specs[] = {
+	{"--client", OPT_FLAG, OPT_FIELD(struct copts, client)}, /* what chose this mode */
+	{"--server", OPT_CUSTOM, .parse = take_server, .arg = "HOST:PORT",
+	 .help = "a STUN server (numeric IPv4; repeat, up to {0})", .help_args = {STUN_CLIENT_MAX_SERVERS}},
+	{"--rounds", OPT_UINT, OPT_FIELD(struct copts, rounds), .min = 1, .max = ROUNDS_MAX, .arg = "N",
+	 .help = "discoveries, the first one counted apart (default {0})", .help_args = {ROUNDS_DEFAULT}},
+	{"--atmosphere", OPT_STRING, OPT_FIELD(struct copts, atmosphere), .arg = "PATH",
+	 .help = "the atmosphere binary, for the whole-process figures"},
+	{"--label", OPT_STRING, OPT_FIELD(struct copts, label), .arg = "TEXT", .help = "copied into the JSON"},
+	{"--json", OPT_FLAG, OPT_FIELD(struct copts, json), .help = "print one JSON object instead of the table"},
+	{"--json-out", OPT_STRING, OPT_FIELD(struct copts, json_out), .arg = "FILE",
+	 .help = "also write that JSON object to FILE"},
+};
+
+static const struct opt_table client_table = {
+	.prog = "atmosphere-bench",
+	.cmd = CMD,
+	.specs = client_specs,
+	.num_specs = sizeof client_specs / sizeof client_specs[0],
+	.head = "usage: atmosphere-bench stun --client --server HOST:PORT [--server HOST:PORT ...] [OPTIONS]\n\n"
 		"What one STUN discovery (stun_discover) costs: UDP bytes and datagrams per\n"
 		"discovery, counted by a forwarder in front of each server; this process's RSS\n"
 		"and heap before and after; with --atmosphere, the peak RSS of a whole\n"
 		"`atmosphere network --json --stun ...` beside `atmosphere --version`.\n\n"
-		"Options:\n"
-		"  --server HOST:PORT   a STUN server (numeric IPv4; repeat, up to %d)\n"
-		"  --rounds N           discoveries, the first one counted apart (default %d)\n"
-		"  --atmosphere PATH    the atmosphere binary, for the whole-process figures\n"
-		"  --label TEXT         copied into the JSON\n"
-		"  --json               print one JSON object instead of the table\n"
-		"  --json-out FILE      also write that JSON object to FILE\n",
-		STUN_CLIENT_MAX_SERVERS, ROUNDS_DEFAULT);
-}
+		"Options:\n",
+	.column = 23,
+};
 
 static int parse(int argc, char **argv, struct copts *o)
 {
 	*o = (struct copts){.rounds = ROUNDS_DEFAULT};
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		uint64_t v;
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			usage(stdout);
-			return 0;
-		}
-		if (!strcmp(a, "--client"))
-			continue;
-		if (!strcmp(a, "--json")) {
-			o->json = true;
-			continue;
-		}
-		if (strcmp(a, "--server") && strcmp(a, "--rounds") && strcmp(a, "--atmosphere") && strcmp(a, "--label") &&
-		    strcmp(a, "--json-out"))
-			return bench_usage_error(CMD, "unknown option '%s'", a);
-		if (i + 1 >= argc)
-			return bench_usage_error(CMD, "%s needs a value", a);
-		const char *val = argv[++i];
-		if (!strcmp(a, "--server")) {
-			if (o->num_servers >= STUN_CLIENT_MAX_SERVERS)
-				return bench_usage_error(CMD, "at most %d --server", STUN_CLIENT_MAX_SERVERS);
-			struct stun_endpoint *e = &o->servers[o->num_servers];
-			struct sockaddr_in *sin = (struct sockaddr_in *)&e->addr;
-			if (stun_endpoint_parse(e, val, STUN_DEFAULT_PORT) ||
-			    inet_pton(AF_INET, e->host, &sin->sin_addr) != 1)
-				return bench_usage_error(CMD, "--server '%s': give a numeric IPv4 address and port", val);
-			sin->sin_family = AF_INET;
-			sin->sin_port = htons(e->port);
-			e->addr_len = sizeof *sin;
-			e->err = 0;
-			o->server_text[o->num_servers++] = val;
-		} else if (!strcmp(a, "--rounds")) {
-			if (!bench_parse_uint(CMD, a, val, 1, ROUNDS_MAX, &v))
-				return 2;
-			o->rounds = (unsigned)v;
-		} else if (!strcmp(a, "--atmosphere")) {
-			o->atmosphere = val;
-		} else if (!strcmp(a, "--label")) {
-			o->label = val;
-		} else {
-			o->json_out = val;
-		}
-	}
+	int rc = opt_table_parse(&client_table, o, argc, argv, stdout, NULL);
+	if (rc >= 0)
+		return rc;
 	if (!o->num_servers)
-		return bench_usage_error(CMD, "--server HOST:PORT is required");
+		return opt_usage_error(&client_table, "--server HOST:PORT is required");
 	return -1;
 }
 
