@@ -52,6 +52,7 @@
 #include "bench/echo_rounds.h"
 #include "bench/placement.h"
 #include "bench/proc.h"
+#include "bench/report.h"
 #include "bench/stats.h"
 #include "bench/switch_cost.h"
 #include "bench/thread_server.h"
@@ -272,20 +273,14 @@ int bench_cmd_core(int argc, char **argv)
 		return 1;
 	bench_cpu_ticks_read(&t1);
 	bench_cpu_ticks_other(&t0, &t1, &r.other_load, &r.steal);
-	if (o.json_out) {
-		FILE *f = fopen(o.json_out, "w");
-		int bad = !f;
-		if (f) {
-			bad |= bench_core_print_json(f, &r, &o) != 0;
-			bad |= fclose(f) != 0;
-		}
-		if (bad) {
-			fprintf(stderr, "atmosphere-bench core: --json-out '%s': %s\n", o.json_out, strerror(errno));
-			return 1;
-		}
-	}
-	if (o.json)
-		return bench_core_print_json(stdout, &r, &o) ? 1 : 0;
-	bench_core_print_table(stdout, &r, &o);
-	return 0;
+	struct json_object *j = bench_core_json(&r, &o);
+	int status = 0;
+	if (o.json_out && bench_report_json_file(CMD, o.json_out, j))
+		status = 1;
+	else if (o.json)
+		status = bench_report_json_print(stdout, j) ? 1 : 0;
+	else
+		bench_core_print_table(stdout, &r, &o);
+	json_object_put(j);
+	return status;
 }

@@ -30,9 +30,9 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
-#include "bench/json.h"
 #include "bench/proc.h"
 #include "bench/punch_report.h"
+#include "bench/report.h"
 #include "opt/table.h"
 
 #define CMD "punch"
@@ -510,14 +510,14 @@ static json_object *build_json(const struct popts *o, const struct results *r)
 		json_object_array_add(mem, j);
 	}
 	json_object_object_add(root, "memory", mem);
-	json_object_object_add(root, "rss_kib_per_extra_peer", bench_jnum(rss_per_peer(r, o->peers), 1));
+	json_object_object_add(root, "rss_kib_per_extra_peer", bench_report_num(rss_per_peer(r, o->peers), 1));
 	json_object *ka = json_object_new_array();
 	for (size_t i = 0; i < r->num_wire; i++) {
 		const struct bench_node_wire *w = &r->wire[i];
 		json_object *j = json_object_new_object(), *wj = json_object_new_object();
 		json_object_object_add(j, "path", json_object_new_string(w->path));
 		json_object_object_add(j, "peers", json_object_new_int((int)w->peers));
-		json_object_object_add(j, "seconds", bench_jnum((double)w->ms / 1000, 3));
+		json_object_object_add(j, "seconds", bench_report_num((double)w->ms / 1000, 3));
 		const uint64_t v[] = {w->udp_in_b, w->udp_in_p, w->udp_out_b, w->udp_out_p,
 				      w->tcp_in_b, w->tcp_in_p, w->tcp_out_b, w->tcp_out_p};
 		const char *k[] = {"udp_in_bytes", "udp_in_packets", "udp_out_bytes", "udp_out_packets",
@@ -528,16 +528,16 @@ static json_object *build_json(const struct popts *o, const struct results *r)
 		json_object_object_add(j, "daemon_in_bytes", json_object_new_int64((int64_t)w->self_in));
 		json_object_object_add(j, "daemon_out_bytes", json_object_new_int64((int64_t)w->self_out));
 		json_object_object_add(j, "wire_bytes_per_s_per_peer",
-				       bench_jnum(bench_node_wire_rate(w, bench_node_wire_total(w)), 1));
+				       bench_report_num(bench_node_wire_rate(w, bench_node_wire_total(w)), 1));
 		json_object_object_add(j, "wire_out_bytes_per_s_per_peer",
-				       bench_jnum(bench_node_wire_rate(w, bench_node_wire_out(w)), 1));
+				       bench_report_num(bench_node_wire_rate(w, bench_node_wire_out(w)), 1));
 		json_object_object_add(j, "wire_udp_bytes_per_s_per_peer",
-				       bench_jnum(bench_node_wire_rate(w, bench_node_wire_udp(w)), 1));
+				       bench_report_num(bench_node_wire_rate(w, bench_node_wire_udp(w)), 1));
 		json_object_object_add(j, "daemon_bytes_per_s_per_peer",
-				       bench_jnum(bench_node_wire_rate(w, w->self_in + w->self_out), 1));
+				       bench_report_num(bench_node_wire_rate(w, w->self_in + w->self_out), 1));
 		double h = bench_node_wire_header_per_packet(w);
 		json_object_object_add(j, "udp_minus_daemon_bytes_per_packet",
-				       !strcmp(w->path, "direct") ? bench_jnum(h, 1) : NULL);
+				       !strcmp(w->path, "direct") ? bench_report_num(h, 1) : NULL);
 		json_object_array_add(ka, j);
 	}
 	json_object_object_add(root, "keepalive", ka);
@@ -668,16 +668,10 @@ int bench_cmd_punch(int argc, char **argv)
 	if (!res->done && rc == 0)
 		rc = 1;
 	json_object *j = build_json(&o, res);
-	const char *js = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (o.json_out) {
-		FILE *jf = fopen(o.json_out, "w");
-		if (!jf || fprintf(jf, "%s\n", js) < 0 || fclose(jf)) {
-			fprintf(stderr, "atmosphere-bench punch: writing '%s': %s\n", o.json_out, strerror(errno));
-			rc = 1;
-		}
-	}
+	if (o.json_out && bench_report_json_file(CMD, o.json_out, j))
+		rc = 1;
 	if (o.json)
-		printf("%s\n", js);
+		bench_report_json_print(stdout, j);
 	else
 		print_table(&o, res);
 	json_object_put(j);

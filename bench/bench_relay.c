@@ -59,6 +59,7 @@
 #include "bench/bench.h"
 #include "bench/relay_opts.h"
 #include "bench/relay_report.h"
+#include "bench/report.h"
 #include "bench/sched.h"
 #include "bench/stats.h"
 #include "bench/ws_load.h"
@@ -1231,16 +1232,12 @@ static void collect(struct run *r, struct bench_relay_result *res)
 	}
 }
 
-static int write_file(const char *path, const char *what, const struct bench_relay_opts *o,
-		      const struct bench_relay_result *res)
+static int write_hist(const char *path, const struct bench_relay_result *res)
 {
 	FILE *f = fopen(path, "w");
 	int bad = !f;
 	if (f) {
-		if (!strcmp(what, "json"))
-			bad |= bench_relay_print_json(f, o, res) != 0;
-		else
-			bad |= bench_relay_print_hist(f, res->hist) != 0;
+		bad |= bench_relay_print_hist(f, res->hist) != 0;
 		bad |= fclose(f) != 0;
 	}
 	if (bad)
@@ -1283,16 +1280,18 @@ int bench_cmd_relay(int argc, char **argv)
 	}
 	if (r.failed)
 		status = 1;
-	if (o.json_out && write_file(o.json_out, "json", &o, &res))
+	struct json_object *j = bench_relay_json(&o, &res);
+	if (o.json_out && bench_report_json_file(CMD, o.json_out, j))
 		status = 1;
-	if (o.hist_out && write_file(o.hist_out, "hist", &o, &res))
+	if (o.hist_out && write_hist(o.hist_out, &res))
 		status = 1;
 	if (o.json)
-		bench_relay_print_json(stdout, &o, &res);
+		bench_report_json_print(stdout, j);
 	else if (o.csv)
 		bench_relay_print_csv(stdout, &o, &res);
 	else
 		bench_relay_print_table(stdout, &o, &res);
+	json_object_put(j);
 	run_free(&r);
 	return status;
 }

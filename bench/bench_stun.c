@@ -50,10 +50,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench/json.h"
 #include "bench/proc.h"
 #include "bench/bench.h"
 #include "bench/relay_opts.h"
+#include "bench/report.h"
 #include "bench/sched.h"
 #include "bench/stats.h"
 #include "bench/bench_stun_client.h"
@@ -613,26 +613,22 @@ static struct json_object *lat_json(const struct bench_summary *lat, const char 
 	struct json_object *l = json_object_new_object();
 	json_object_object_add(l, "from", json_object_new_string(from));
 	json_object_object_add(l, "samples", json_object_new_int64((int64_t)lat->count));
-	json_object_object_add(l, "p50_us", bench_jnum((double)lat->p50 / 1e3, 2));
-	json_object_object_add(l, "p90_us", bench_jnum((double)lat->p90 / 1e3, 2));
-	json_object_object_add(l, "p99_us", bench_jnum((double)lat->p99 / 1e3, 2));
-	json_object_object_add(l, "p999_us", bench_jnum((double)lat->p999 / 1e3, 2));
-	json_object_object_add(l, "max_us", bench_jnum((double)lat->max / 1e3, 2));
+	bench_report_latency_us(l, lat);
 	return l;
 }
 
 static struct json_object *slot_json(const struct sopts *o, const struct sslot *k)
 {
 	struct json_object *j = json_object_new_object();
-	json_object_object_add(j, "seconds", bench_jnum(k->seconds, 3));
+	json_object_object_add(j, "seconds", bench_report_num(k->seconds, 3));
 	json_object_object_add(j, "sent", json_object_new_int64((int64_t)k->sent_win));
 	json_object_object_add(j, "answered", json_object_new_int64((int64_t)k->answered_win));
 	json_object_object_add(j, "error_answers", json_object_new_int64((int64_t)k->errors_win));
-	json_object_object_add(j, "answers_per_s", bench_jnum((double)k->answered_win / k->seconds, 0));
-	json_object_object_add(j, "loss_pct", bench_jnum(loss_of(k->sent_win, k->answered_win, k->errors_win), 4));
+	json_object_object_add(j, "answers_per_s", bench_report_num((double)k->answered_win / k->seconds, 0));
+	json_object_object_add(j, "loss_pct", bench_report_num(loss_of(k->sent_win, k->answered_win, k->errors_win), 4));
 	json_object_object_add(j, "latency", lat_json(&k->lat, o->rate ? "schedule" : "send"));
-	json_object_object_add(j, "send_lag_p99_us", o->rate ? bench_jnum((double)k->lag.p99 / 1e3, 2) : NULL);
-	json_object_object_add(j, "send_lag_max_us", o->rate ? bench_jnum((double)k->lag.max / 1e3, 2) : NULL);
+	json_object_object_add(j, "send_lag_p99_us", o->rate ? bench_report_num((double)k->lag.p99 / 1e3, 2) : NULL);
+	json_object_object_add(j, "send_lag_max_us", o->rate ? bench_report_num((double)k->lag.max / 1e3, 2) : NULL);
 	return j;
 }
 
@@ -645,7 +641,7 @@ static struct json_object *garbage_json(const struct sopts *o, const struct sres
 	json_object_object_add(g, "sent", json_object_new_int64((int64_t)s->flood.sent));
 	json_object_object_add(g, "send_errors", json_object_new_int64((int64_t)s->flood.send_errors));
 	json_object_object_add(g, "bytes", json_object_new_int64((int64_t)s->flood.bytes));
-	json_object_object_add(g, "achieved_per_s", bench_jnum((double)s->flood_sent_win / s->slot[FLOOD].seconds, 0));
+	json_object_object_add(g, "achieved_per_s", bench_report_num((double)s->flood_sent_win / s->slot[FLOOD].seconds, 0));
 	for (int k = 0; k < BENCH_STUN_GARBAGE_KINDS; k++)
 		json_object_object_add(kinds, bench_stun_garbage_name(k), json_object_new_int64((int64_t)s->flood.sent_kind[k]));
 	json_object_object_add(g, "kinds", kinds);
@@ -654,7 +650,7 @@ static struct json_object *garbage_json(const struct sopts *o, const struct sres
 	return g;
 }
 
-static int print_json(FILE *f, const struct sopts *o, const struct sres *s)
+static struct json_object *build_json(const struct sopts *o, const struct sres *s)
 {
 	char srv[300];
 	struct utsname u;
@@ -670,66 +666,75 @@ static int print_json(FILE *f, const struct sopts *o, const struct sres *s)
 	json_object_object_add(root, "window", o->rate ? NULL : json_object_new_int64(o->window));
 	json_object_object_add(root, "threads", json_object_new_int64(s->threads));
 	json_object_object_add(root, "kernel", json_object_new_string(uname(&u) == 0 ? u.release : "unknown"));
-	json_object_object_add(root, "measured_s", bench_jnum(s->measured_s, 3));
+	json_object_object_add(root, "measured_s", bench_report_num(s->measured_s, 3));
 	json_object_object_add(root, "sent", json_object_new_int64((int64_t)s->sent_win));
 	json_object_object_add(root, "answered", json_object_new_int64((int64_t)s->answered_win));
 	json_object_object_add(root, "error_answers", json_object_new_int64((int64_t)s->errors_win));
-	json_object_object_add(root, "answers_per_s", bench_jnum((double)s->answered_win / s->measured_s, 0));
-	json_object_object_add(root, "loss_pct", bench_jnum(loss_pct(s), 4));
+	json_object_object_add(root, "answers_per_s", bench_report_num((double)s->answered_win / s->measured_s, 0));
+	json_object_object_add(root, "loss_pct", bench_report_num(loss_pct(s), 4));
 	json_object_object_add(root, "bad_datagrams", json_object_new_int64((int64_t)s->bad));
 	json_object_object_add(root, "send_errors", json_object_new_int64((int64_t)s->send_errors));
 	json_object_object_add(root, "latency", lat_json(&s->lat, o->rate ? "schedule" : "send"));
 	json_object_object_add(root, "garbage", o->garbage_rate ? garbage_json(o, s) : NULL);
-	json_object_object_add(root, "bench_cpu", bench_jnum(s->bench_cpu, 3));
-	json_object_object_add(root, "server_cpu", bench_jnum(s->server_cpu, 3));
+	json_object_object_add(root, "bench_cpu", bench_report_num(s->bench_cpu, 3));
+	json_object_object_add(root, "server_cpu", bench_report_num(s->server_cpu, 3));
 	json_object_object_add(root, "ok", json_object_new_boolean(s->answered_win > 0));
-	int rc = fprintf(f, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
-	json_object_put(root);
-	return rc < 0 ? -1 : 0;
+	return root;
 }
 
-static void print_table(const struct sopts *o, const struct sres *s)
+/* Rows: the figure in ROW_WIDTH columns; the quiet/flood comparison in
+ * SLOT_WIDTH, then a column each. */
+#define ROW_WIDTH 40
+#define SLOT_WIDTH 28
+
+static void print_table(FILE *out, const struct sopts *o, const struct sres *s)
 {
-	printf("atmosphere-bench stun: %s%s%s, %s:%u, %u sockets", o->rate ? "paced" : "max",
-	       o->label ? " of " : "", o->label ? o->label : "", o->host, o->port, o->sockets);
+	fprintf(out, "atmosphere-bench stun: %s%s%s, %s:%u, %u sockets", o->rate ? "paced" : "max",
+		o->label ? " of " : "", o->label ? o->label : "", o->host, o->port, o->sockets);
 	if (o->rate)
-		printf(", %u requests/s\n", o->rate);
+		fprintf(out, ", %u requests/s\n", o->rate);
 	else
-		printf(" x %u in flight\n", o->window);
-	printf("%u load thread(s)\n\n", s->threads);
-	printf("%-40s %.2f\n", "measured time s", s->measured_s);
-	printf("%-40s %llu / %llu (%llu error answers)\n", "requests sent / answered", (unsigned long long)s->sent_win,
-	       (unsigned long long)s->answered_win, (unsigned long long)s->errors_win);
-	printf("%-40s %.0f\n", "Binding answers/s", (double)s->answered_win / s->measured_s);
-	printf("%-40s %.3f\n", "loss %", loss_pct(s));
-	printf("%-40s %.1f %.1f %.1f (from the %s)\n", "latency us: p50 p90 p99", (double)s->lat.p50 / 1e3,
-	       (double)s->lat.p90 / 1e3, (double)s->lat.p99 / 1e3, o->rate ? "schedule" : "send");
-	printf("%-40s %.1f %.1f\n", "latency us: p99.9 max", (double)s->lat.p999 / 1e3, (double)s->lat.max / 1e3);
+		fprintf(out, " x %u in flight\n", o->window);
+	fprintf(out, "%u load thread(s)\n\n", s->threads);
+	bench_report_row(out, ROW_WIDTH, "measured time s", "%.2f", s->measured_s);
+	bench_report_row(out, ROW_WIDTH, "requests sent / answered", "%llu / %llu (%llu error answers)",
+			 (unsigned long long)s->sent_win, (unsigned long long)s->answered_win,
+			 (unsigned long long)s->errors_win);
+	bench_report_row(out, ROW_WIDTH, "Binding answers/s", "%.0f", (double)s->answered_win / s->measured_s);
+	bench_report_row(out, ROW_WIDTH, "loss %", "%.3f", loss_pct(s));
+	bench_report_row(out, ROW_WIDTH, "latency us: p50 p90 p99", "%.1f %.1f %.1f (from the %s)",
+			 (double)s->lat.p50 / 1e3, (double)s->lat.p90 / 1e3, (double)s->lat.p99 / 1e3,
+			 o->rate ? "schedule" : "send");
+	bench_report_row(out, ROW_WIDTH, "latency us: p99.9 max", "%.1f %.1f", (double)s->lat.p999 / 1e3,
+			 (double)s->lat.max / 1e3);
 	if (isfinite(s->bench_cpu))
-		printf("%-40s %.2f\n", "load generator CPU busy, in CPUs", s->bench_cpu);
+		bench_report_row(out, ROW_WIDTH, "load generator CPU busy, in CPUs", "%.2f", s->bench_cpu);
 	if (isfinite(s->server_cpu))
-		printf("%-40s %.2f\n", "server CPU busy, in CPUs", s->server_cpu);
+		bench_report_row(out, ROW_WIDTH, "server CPU busy, in CPUs", "%.2f", s->server_cpu);
 	if (s->bad || s->send_errors)
-		printf("%-40s %llu, %llu\n", "bad datagrams, send errors", (unsigned long long)s->bad,
-		       (unsigned long long)s->send_errors);
+		bench_report_row(out, ROW_WIDTH, "bad datagrams, send errors", "%llu, %llu", (unsigned long long)s->bad,
+				 (unsigned long long)s->send_errors);
 	if (!o->garbage_rate)
 		return;
-	printf("\ngarbage flood: %u/s asked, %.0f/s sent in the flood slots (%llu sent, %llu refused), "
-	       "%d ms slots\n",
-	       o->garbage_rate, (double)s->flood_sent_win / s->slot[FLOOD].seconds, (unsigned long long)s->flood.sent,
-	       (unsigned long long)s->flood.send_errors, FLOOD_SLOT_MS);
-	printf("%-28s %12s %12s\n", "", "quiet", "flood");
+	fprintf(out, "\ngarbage flood: %u/s asked, %.0f/s sent in the flood slots (%llu sent, %llu refused), "
+		     "%d ms slots\n",
+		o->garbage_rate, (double)s->flood_sent_win / s->slot[FLOOD].seconds, (unsigned long long)s->flood.sent,
+		(unsigned long long)s->flood.send_errors, FLOOD_SLOT_MS);
 	const struct sslot *q = &s->slot[QUIET], *f = &s->slot[FLOOD];
-	printf("%-28s %12llu %12llu\n", "requests sent", (unsigned long long)q->sent_win,
-	       (unsigned long long)f->sent_win);
-	printf("%-28s %12.0f %12.0f\n", "Binding answers/s", (double)q->answered_win / q->seconds,
-	       (double)f->answered_win / f->seconds);
-	printf("%-28s %12.3f %12.3f\n", "loss %", loss_of(q->sent_win, q->answered_win, q->errors_win),
-	       loss_of(f->sent_win, f->answered_win, f->errors_win));
-	printf("%-28s %12.1f %12.1f\n", "latency p50 us", (double)q->lat.p50 / 1e3, (double)f->lat.p50 / 1e3);
-	printf("%-28s %12.1f %12.1f\n", "latency p99 us", (double)q->lat.p99 / 1e3, (double)f->lat.p99 / 1e3);
+	bench_report_row(out, SLOT_WIDTH, "", "%12s %12s", "quiet", "flood");
+	bench_report_row(out, SLOT_WIDTH, "requests sent", "%12llu %12llu", (unsigned long long)q->sent_win,
+			 (unsigned long long)f->sent_win);
+	bench_report_row(out, SLOT_WIDTH, "Binding answers/s", "%12.0f %12.0f", (double)q->answered_win / q->seconds,
+			 (double)f->answered_win / f->seconds);
+	bench_report_row(out, SLOT_WIDTH, "loss %", "%12.3f %12.3f", loss_of(q->sent_win, q->answered_win, q->errors_win),
+			 loss_of(f->sent_win, f->answered_win, f->errors_win));
+	bench_report_row(out, SLOT_WIDTH, "latency p50 us", "%12.1f %12.1f", (double)q->lat.p50 / 1e3,
+			 (double)f->lat.p50 / 1e3);
+	bench_report_row(out, SLOT_WIDTH, "latency p99 us", "%12.1f %12.1f", (double)q->lat.p99 / 1e3,
+			 (double)f->lat.p99 / 1e3);
 	if (o->rate)
-		printf("%-28s %12.1f %12.1f\n", "send lag p99 us", (double)q->lag.p99 / 1e3, (double)f->lag.p99 / 1e3);
+		bench_report_row(out, SLOT_WIDTH, "send lag p99 us", "%12.1f %12.1f", (double)q->lag.p99 / 1e3,
+				 (double)f->lag.p99 / 1e3);
 }
 
 int bench_cmd_stun(int argc, char **argv)
@@ -847,17 +852,14 @@ int bench_cmd_stun(int argc, char **argv)
 	status = s.answered_win ? 0 : 1;
 	if (!s.answered_win)
 		fprintf(stderr, "atmosphere-bench stun: no answer from %s:%u\n", o.host, o.port);
-	if (o.json_out) {
-		FILE *f = fopen(o.json_out, "w");
-		if (!f || print_json(f, &o, &s) || fclose(f)) {
-			fprintf(stderr, "atmosphere-bench stun: writing '%s': %s\n", o.json_out, strerror(errno));
-			status = 1;
-		}
-	}
+	struct json_object *j = build_json(&o, &s);
+	if (o.json_out && bench_report_json_file(CMD, o.json_out, j))
+		status = 1;
 	if (o.json)
-		print_json(stdout, &o, &s);
+		bench_report_json_print(stdout, j);
 	else
-		print_table(&o, &s);
+		print_table(stdout, &o, &s);
+	json_object_put(j);
 out:
 	if (r.w)
 		for (unsigned i = 0; i < r.num_workers; i++) {

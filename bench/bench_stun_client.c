@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
-#include "bench/json.h"
 #include "bench/proc.h"
+#include "bench/report.h"
 #include "core/reactor.h"
 #include "core/udp.h"
 #include "stun/client.h"
@@ -397,13 +397,14 @@ static struct json_object *report(const struct copts *o, const struct crun *r, c
 	json_object_object_add(j, "discoveries", json_object_new_int64(r->done));
 	json_object_object_add(j, "all_answered", json_object_new_int64(r->answered_all));
 	json_object_object_add(j, "requests_sent", json_object_new_int64(r->sends));
-	json_object_object_add(j, "first_ms", bench_jnum(r->first_ms, 2));
-	json_object_object_add(j, "median_ms", rest ? bench_jnum(r->rest_ms_median, 2) : NULL);
-	json_object_object_add(b, "per_discovery", bench_jnum((double)bytes / r->done, 1));
-	json_object_object_add(b, "per_discovery_wire", bench_jnum((double)(bytes + IPV4_UDP_HEADERS * dgrams) / r->done, 1));
+	json_object_object_add(j, "first_ms", bench_report_num(r->first_ms, 2));
+	json_object_object_add(j, "median_ms", rest ? bench_report_num(r->rest_ms_median, 2) : NULL);
+	json_object_object_add(b, "per_discovery", bench_report_num((double)bytes / r->done, 1));
+	json_object_object_add(b, "per_discovery_wire",
+			       bench_report_num((double)(bytes + IPV4_UDP_HEADERS * dgrams) / r->done, 1));
 	json_object_object_add(b, "sent", json_object_new_int64((int64_t)r->up_bytes));
 	json_object_object_add(b, "received", json_object_new_int64((int64_t)r->down_bytes));
-	json_object_object_add(b, "datagrams_per_discovery", bench_jnum((double)dgrams / r->done, 2));
+	json_object_object_add(b, "datagrams_per_discovery", bench_report_num((double)dgrams / r->done, 2));
 	json_object_object_add(b, "first", json_object_new_int64((int64_t)r->first_bytes));
 	json_object_object_add(b, "stray", json_object_new_int64((int64_t)r->stray));
 	json_object_object_add(j, "bytes", b);
@@ -428,23 +429,29 @@ static struct json_object *report(const struct copts *o, const struct crun *r, c
 	return j;
 }
 
-static void print_table(const struct copts *o, const struct crun *r, const struct cproc *p, long rss_start_kib)
+/* Rows: the figure in ROW_WIDTH columns, then its value. */
+#define ROW_WIDTH 52
+
+static void print_table(FILE *f, const struct copts *o, const struct crun *r, const struct cproc *p,
+			long rss_start_kib)
 {
 	uint64_t bytes = r->up_bytes + r->down_bytes, dgrams = r->up_dgrams + r->down_dgrams;
-	printf("atmosphere-bench stun --client: %zu server(s), %u discoveries (%u answered by all)\n\n", o->num_servers,
-	       r->done, r->answered_all);
-	printf("%-52s %.1f (%.1f with IPv4+UDP headers)\n", "UDP payload bytes per discovery", (double)bytes / r->done,
-	       (double)(bytes + IPV4_UDP_HEADERS * dgrams) / r->done);
-	printf("%-52s %.2f\n", "datagrams per discovery", (double)dgrams / r->done);
-	printf("%-52s %.2f / %.2f\n", "time ms: first / median of the rest", r->first_ms, r->rest_ms_median);
-	printf("%-52s %ld -> %ld -> %ld -> %ld\n", "VmRSS KiB: start, runtime up, 1st, all discoveries", rss_start_kib,
-	       r->rss_rt_kib, r->rss_first_kib, r->rss_rest_kib);
-	printf("%-52s %zd / %zd\n", "heap in use, bytes: first discovery / the rest",
-	       (ssize_t)r->heap_first - (ssize_t)r->heap_rt, (ssize_t)r->heap_rest - (ssize_t)r->heap_first);
-	printf("%-52s %zu\n", "struct stun_discovery (caller storage), bytes", sizeof(struct stun_discovery));
+	fprintf(f, "atmosphere-bench stun --client: %zu server(s), %u discoveries (%u answered by all)\n\n",
+		o->num_servers, r->done, r->answered_all);
+	bench_report_row(f, ROW_WIDTH, "UDP payload bytes per discovery", "%.1f (%.1f with IPv4+UDP headers)",
+			 (double)bytes / r->done, (double)(bytes + IPV4_UDP_HEADERS * dgrams) / r->done);
+	bench_report_row(f, ROW_WIDTH, "datagrams per discovery", "%.2f", (double)dgrams / r->done);
+	bench_report_row(f, ROW_WIDTH, "time ms: first / median of the rest", "%.2f / %.2f", r->first_ms,
+			 r->rest_ms_median);
+	bench_report_row(f, ROW_WIDTH, "VmRSS KiB: start, runtime up, 1st, all discoveries", "%ld -> %ld -> %ld -> %ld",
+			 rss_start_kib, r->rss_rt_kib, r->rss_first_kib, r->rss_rest_kib);
+	bench_report_row(f, ROW_WIDTH, "heap in use, bytes: first discovery / the rest", "%zd / %zd",
+			 (ssize_t)r->heap_first - (ssize_t)r->heap_rt, (ssize_t)r->heap_rest - (ssize_t)r->heap_first);
+	bench_report_row(f, ROW_WIDTH, "struct stun_discovery (caller storage), bytes", "%zu",
+			 sizeof(struct stun_discovery));
 	if (p->measured)
-		printf("%-52s %ld / %ld (exit %d)\n", "peak RSS KiB: atmosphere --version / network", p->version_kib,
-		       p->network_kib, p->network_status);
+		bench_report_row(f, ROW_WIDTH, "peak RSS KiB: atmosphere --version / network", "%ld / %ld (exit %d)",
+				 p->version_kib, p->network_kib, p->network_status);
 }
 
 int bench_stun_client_cmd(int argc, char **argv)
@@ -473,17 +480,12 @@ int bench_stun_client_cmd(int argc, char **argv)
 	measure_processes(&o, &p);
 	struct json_object *j = report(&o, &r, &p, rss_start, heap_start);
 	int status = 0;
-	if (o.json_out) {
-		FILE *f = fopen(o.json_out, "w");
-		if (!f || fprintf(f, "%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY)) < 0 || fclose(f)) {
-			fprintf(stderr, "atmosphere-bench " CMD ": writing '%s': %s\n", o.json_out, strerror(errno));
-			status = 1;
-		}
-	}
+	if (o.json_out && bench_report_json_file(CMD, o.json_out, j))
+		status = 1;
 	if (o.json)
-		printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY));
+		bench_report_json_print(stdout, j);
 	else
-		print_table(&o, &r, &p, rss_start);
+		print_table(stdout, &o, &r, &p, rss_start);
 	json_object_put(j);
 	return status;
 }

@@ -6,25 +6,12 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "bench/json.h"
+#include "bench/report.h"
 #include "bench/proc.h"
 
 #ifndef ATMOS_VERSION
 #define ATMOS_VERSION "0.1.0"
 #endif
-
-static double ratio(double ours, double base)
-{
-	return base > 0.0 ? ours / base : NAN;
-}
-
-static void row(FILE *f, const char *figure, double ours, double base, int prec)
-{
-	if (isnan(base))
-		fprintf(f, "%-50s %12.*f %12s %9s\n", figure, prec, ours, "-", "-");
-	else
-		fprintf(f, "%-50s %12.*f %12.*f %9.3f\n", figure, prec, ours, prec, base, ratio(ours, base));
-}
 
 static void size_name(char *out, size_t out_len, uint32_t size)
 {
@@ -49,28 +36,31 @@ void bench_core_print_table(FILE *f, const struct bench_core_result *r, const st
 		       100.0 * r->other_load, 100.0 * r->steal);
 	fprintf(f, "ratio = ours / baseline; echo and zero-copy figures are medians of %d alternating rounds\n\n",
 	       BENCH_CORE_ROUNDS);
-	fprintf(f, "%-50s %12s %12s %9s\n", "figure", "ours", "baseline", "ratio");
-	row(f, "switch ns: core_coro vs getppid() syscall", r->sw.coro_ns, r->sw.getppid_ns, 2);
-	row(f, "switch ns: core_coro vs write(/dev/null, 0)", r->sw.coro_ns, r->sw.devnull_ns, 2);
-	row(f, "switch ns: core_coro vs swapcontext", r->sw.coro_ns, r->sw.swapctx_ns, 2);
-	row(f, "echo RTT p50 us, 64 B: reactor vs blocking", (double)r->lat_ours.p50 / 1e3, (double)r->lat_base.p50 / 1e3, 1);
-	row(f, "echo RTT p99 us, 64 B: reactor vs blocking", (double)r->lat_ours.p99 / 1e3, (double)r->lat_base.p99 / 1e3, 1);
+	bench_report_figure_header(f);
+	bench_report_figure(f, "switch ns: core_coro vs getppid() syscall", r->sw.coro_ns, r->sw.getppid_ns, 2);
+	bench_report_figure(f, "switch ns: core_coro vs write(/dev/null, 0)", r->sw.coro_ns, r->sw.devnull_ns, 2);
+	bench_report_figure(f, "switch ns: core_coro vs swapcontext", r->sw.coro_ns, r->sw.swapctx_ns, 2);
+	bench_report_figure(f, "echo RTT p50 us, 64 B: reactor vs blocking", (double)r->lat_ours.p50 / 1e3,
+			    (double)r->lat_base.p50 / 1e3, 1);
+	bench_report_figure(f, "echo RTT p99 us, 64 B: reactor vs blocking", (double)r->lat_ours.p99 / 1e3,
+			    (double)r->lat_base.p99 / 1e3, 1);
 	size_name(sz, sizeof sz, (uint32_t)o->size);
 	snprintf(fig, sizeof fig, "echo msgs/s, %u conns x %s", o->conns, sz);
-	row(f, fig, r->tp_ours.msgs_per_s, r->tp_base.msgs_per_s, 0);
+	bench_report_figure(f, fig, r->tp_ours.msgs_per_s, r->tp_base.msgs_per_s, 0);
 	snprintf(fig, sizeof fig, "echo MB/s, %u conns x %s", o->conns, sz);
-	row(f, fig, r->tp_ours.mb_per_s, r->tp_base.mb_per_s, 1);
-	row(f, "echo server CPU ns per message", r->tp_ours.server_cpu_ns, r->tp_base.server_cpu_ns, 0);
-	row(f, "echo server CPU busy %", 100.0 * r->tp_ours.server_cpu, 100.0 * r->tp_base.server_cpu, 1);
-	row(f, "echo client CPU busy %", 100.0 * r->tp_ours.client_cpu, 100.0 * r->tp_base.client_cpu, 1);
-	row(f, "load generator alone (no server), MB/s", r->tp_ceiling.mb_per_s, NAN, 1);
-	row(f, "load generator alone, client CPU busy %", 100.0 * r->tp_ceiling.client_cpu, NAN, 1);
+	bench_report_figure(f, fig, r->tp_ours.mb_per_s, r->tp_base.mb_per_s, 1);
+	bench_report_figure(f, "echo server CPU ns per message", r->tp_ours.server_cpu_ns, r->tp_base.server_cpu_ns, 0);
+	bench_report_figure(f, "echo server CPU busy %", 100.0 * r->tp_ours.server_cpu, 100.0 * r->tp_base.server_cpu, 1);
+	bench_report_figure(f, "echo client CPU busy %", 100.0 * r->tp_ours.client_cpu, 100.0 * r->tp_base.client_cpu, 1);
+	bench_report_figure(f, "load generator alone (no server), MB/s", r->tp_ceiling.mb_per_s, NAN, 1);
+	bench_report_figure(f, "load generator alone, client CPU busy %", 100.0 * r->tp_ceiling.client_cpu, NAN, 1);
 	for (size_t i = 0; i < BENCH_CORE_NUM_ZC_SIZES; i++) {
 		size_name(sz, sizeof sz, r->zc_size[i]);
 		snprintf(fig, sizeof fig, "send MB/s, %s: SEND_ZC on vs off", sz);
-		row(f, fig, r->zc_on[i], r->zc_off[i], 1);
+		bench_report_figure(f, fig, r->zc_on[i], r->zc_off[i], 1);
 	}
-	fprintf(f, "\nA coroutine switch costs 1/%.0f of a getppid() syscall.\n", ratio(r->sw.getppid_ns, r->sw.coro_ns));
+	fprintf(f, "\nA coroutine switch costs 1/%.0f of a getppid() syscall.\n",
+		bench_report_ratio(r->sw.getppid_ns, r->sw.coro_ns));
 	if (r->crossover >= 0) {
 		size_name(sz, sizeof sz, (uint32_t)r->crossover);
 		fprintf(f, "zero-copy crossover (loopback): SEND_ZC first at least as fast at %s\n", sz);
@@ -84,28 +74,24 @@ static struct json_object *jsummary_us(const struct bench_summary *s)
 {
 	struct json_object *o = json_object_new_object();
 	json_object_object_add(o, "count", json_object_new_int64((int64_t)s->count));
-	json_object_object_add(o, "min_us", bench_jnum((double)s->min / 1e3, 2));
-	json_object_object_add(o, "p50_us", bench_jnum((double)s->p50 / 1e3, 2));
-	json_object_object_add(o, "p90_us", bench_jnum((double)s->p90 / 1e3, 2));
-	json_object_object_add(o, "p99_us", bench_jnum((double)s->p99 / 1e3, 2));
-	json_object_object_add(o, "p999_us", bench_jnum((double)s->p999 / 1e3, 2));
-	json_object_object_add(o, "max_us", bench_jnum((double)s->max / 1e3, 2));
-	json_object_object_add(o, "mean_us", bench_jnum(s->mean / 1e3, 2));
+	json_object_object_add(o, "min_us", bench_report_num((double)s->min / 1e3, 2));
+	bench_report_latency_us(o, s);
+	json_object_object_add(o, "mean_us", bench_report_num(s->mean / 1e3, 2));
 	return o;
 }
 
 static struct json_object *jtput(const struct bench_tput *t)
 {
 	struct json_object *o = json_object_new_object();
-	json_object_object_add(o, "msgs_per_s", bench_jnum(t->msgs_per_s, 0));
-	json_object_object_add(o, "mb_per_s", bench_jnum(t->mb_per_s, 1));
-	json_object_object_add(o, "client_cpu", bench_jnum(t->client_cpu, 3));
-	json_object_object_add(o, "server_cpu", bench_jnum(t->server_cpu, 3));
-	json_object_object_add(o, "server_cpu_ns_per_msg", bench_jnum(t->server_cpu_ns, 0));
+	json_object_object_add(o, "msgs_per_s", bench_report_num(t->msgs_per_s, 0));
+	json_object_object_add(o, "mb_per_s", bench_report_num(t->mb_per_s, 1));
+	json_object_object_add(o, "client_cpu", bench_report_num(t->client_cpu, 3));
+	json_object_object_add(o, "server_cpu", bench_report_num(t->server_cpu, 3));
+	json_object_object_add(o, "server_cpu_ns_per_msg", bench_report_num(t->server_cpu_ns, 0));
 	return o;
 }
 
-int bench_core_print_json(FILE *f, const struct bench_core_result *r, const struct bench_core_opts *o)
+struct json_object *bench_core_json(const struct bench_core_result *r, const struct bench_core_opts *o)
 {
 	char model[256];
 	struct utsname u;
@@ -122,17 +108,18 @@ int bench_core_print_json(FILE *f, const struct bench_core_result *r, const stru
 	json_object_object_add(m, "kernel", json_object_new_string(uname(&u) == 0 ? u.release : "unknown"));
 	json_object_object_add(m, "server_cpu", r->place.server_cpu >= 0 ? json_object_new_int(r->place.server_cpu) : NULL);
 	json_object_object_add(m, "client_cpu", r->place.client_cpu >= 0 ? json_object_new_int(r->place.client_cpu) : NULL);
-	json_object_object_add(m, "other_load", bench_jnum(r->other_load, 3));
-	json_object_object_add(m, "steal", bench_jnum(r->steal, 3));
+	json_object_object_add(m, "other_load", bench_report_num(r->other_load, 3));
+	json_object_object_add(m, "steal", bench_report_num(r->steal, 3));
 	json_object_object_add(root, "machine", m);
 
 	json_object_object_add(sw, "runs", json_object_new_int(BENCH_SWITCH_RUNS));
 	json_object_object_add(sw, "switches_per_run", json_object_new_int64(2 * (int64_t)BENCH_SWITCH_PAIRS));
-	json_object_object_add(sw, "coro_ns", bench_jnum(r->sw.coro_ns, 2));
-	json_object_object_add(sw, "getppid_ns", bench_jnum(r->sw.getppid_ns, 2));
-	json_object_object_add(sw, "write_devnull_ns", bench_jnum(r->sw.devnull_ns, 2));
-	json_object_object_add(sw, "swapcontext_ns", bench_jnum(r->sw.swapctx_ns, 2));
-	json_object_object_add(sw, "getppid_over_switch", bench_jnum(ratio(r->sw.getppid_ns, r->sw.coro_ns), 1));
+	json_object_object_add(sw, "coro_ns", bench_report_num(r->sw.coro_ns, 2));
+	json_object_object_add(sw, "getppid_ns", bench_report_num(r->sw.getppid_ns, 2));
+	json_object_object_add(sw, "write_devnull_ns", bench_report_num(r->sw.devnull_ns, 2));
+	json_object_object_add(sw, "swapcontext_ns", bench_report_num(r->sw.swapctx_ns, 2));
+	json_object_object_add(sw, "getppid_over_switch",
+			       bench_report_num(bench_report_ratio(r->sw.getppid_ns, r->sw.coro_ns), 1));
 	json_object_object_add(root, "switch", sw);
 
 	json_object_object_add(lat, "size", json_object_new_int(BENCH_CORE_LAT_SIZE));
@@ -144,19 +131,19 @@ int bench_core_print_json(FILE *f, const struct bench_core_result *r, const stru
 	json_object_object_add(tp, "conns", json_object_new_int((int)o->conns));
 	json_object_object_add(tp, "size", json_object_new_int64((int64_t)o->size));
 	json_object_object_add(tp, "window_msgs", json_object_new_int(BENCH_CORE_ECHO_WINDOW));
-	json_object_object_add(tp, "duration_s", bench_jnum((double)o->duration_ms / 1e3, 3));
+	json_object_object_add(tp, "duration_s", bench_report_num((double)o->duration_ms / 1e3, 3));
 	json_object_object_add(tp, "reactor", jtput(&r->tp_ours));
 	json_object_object_add(tp, "blocking", jtput(&r->tp_base));
 	json_object_object_add(tp, "client_ceiling", jtput(&r->tp_ceiling));
 	json_object_object_add(root, "echo_throughput", tp);
 
-	json_object_object_add(zc, "duration_s_per_point", bench_jnum((double)r->zc_ms / 1e3, 3));
+	json_object_object_add(zc, "duration_s_per_point", bench_report_num((double)r->zc_ms / 1e3, 3));
 	for (size_t i = 0; i < BENCH_CORE_NUM_ZC_SIZES; i++) {
 		struct json_object *pt = json_object_new_object();
 		json_object_object_add(pt, "size", json_object_new_int64(r->zc_size[i]));
-		json_object_object_add(pt, "off_mb_per_s", bench_jnum(r->zc_off[i], 1));
-		json_object_object_add(pt, "on_mb_per_s", bench_jnum(r->zc_on[i], 1));
-		json_object_object_add(pt, "on_over_off", bench_jnum(ratio(r->zc_on[i], r->zc_off[i]), 3));
+		json_object_object_add(pt, "off_mb_per_s", bench_report_num(r->zc_off[i], 1));
+		json_object_object_add(pt, "on_mb_per_s", bench_report_num(r->zc_on[i], 1));
+		json_object_object_add(pt, "on_over_off", bench_report_num(bench_report_ratio(r->zc_on[i], r->zc_off[i]), 3));
 		json_object_array_add(pts, pt);
 	}
 	json_object_object_add(zc, "points", pts);
@@ -164,8 +151,5 @@ int bench_core_print_json(FILE *f, const struct bench_core_result *r, const stru
 	json_object_object_add(root, "zero_copy", zc);
 	json_object_object_add(root, "ok", json_object_new_boolean(1));
 
-	int flags = JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE;
-	int rc = fprintf(f, "%s\n", json_object_to_json_string_ext(root, flags));
-	json_object_put(root);
-	return rc < 0 ? -1 : 0;
+	return root;
 }

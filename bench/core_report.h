@@ -2,8 +2,9 @@
 #define BENCH_CORE_REPORT_H
 /* bench/core_report.h: the results of one `atmosphere-bench core` run and
  * their two renderings, a human table and one JSON object (bench/run keeps
- * it). The run (bench_core.c) fills struct bench_core_result; nothing here
+ * it), written with bench/report.h. The run (bench_core.c) fills struct bench_core_result; nothing here
  * measures. */
+#include <json-c/json.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -28,8 +29,8 @@ struct bench_core_result {
 /* bench_core_print_table writes the table to f. */
 void bench_core_print_table(FILE *f, const struct bench_core_result *r, const struct bench_core_opts *o);
 
-/* bench_core_print_json writes the JSON object to f. Returns 0, or -1 when
- * writing failed. */
-int bench_core_print_json(FILE *f, const struct bench_core_result *r, const struct bench_core_opts *o);
+/* bench_core_json returns the JSON object (bench/report.h writes it); the
+ * caller owns it. */
+struct json_object *bench_core_json(const struct bench_core_result *r, const struct bench_core_opts *o);
 
 #endif
