@@ -39,7 +39,6 @@
 #include <json-c/json.h>
 #include <math.h>
 #include <netinet/in.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -50,6 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/load.h"
 #include "bench/proc.h"
 #include "bench/bench.h"
 #include "bench/relay_opts.h"
@@ -81,8 +81,6 @@ enum {
 	RECV_SLICE_MS = 100,        /* receivers wake this often to look at the phase */
 	LOSS_MS = 200,              /* max mode: a socket silent this long lost its window */
 	DRAIN_MS = 300,             /* after the measured time, for answers in flight */
-	START_DELAY_MS = 20,
-	SPIN_NS = 1500000,          /* pacer: closer than this to the next send, spin */
 	GARBAGE_RATE_MAX = 2000000,
 	FLOOD_SLOT_MS = 250,        /* quiet and flood slots alternate this often */
 };
@@ -91,7 +89,6 @@ enum { QUIET, FLOOD, NUM_SLOTS };
 
 static const uint64_t DURATION_DEFAULT_MS = 3000, DURATION_MAX_MS = 600000, WARMUP_DEFAULT_MS = 500;
 
-enum phase { PH_SETUP, PH_RUN, PH_DRAIN, PH_DONE };
 
 struct sopts {
 	char host[BENCH_RELAY_HOST_MAX + 1];
@@ -124,18 +121,16 @@ struct sworker {
 	uint64_t sent_win[NUM_SLOTS], answered_win[NUM_SLOTS], errors_win[NUM_SLOTS];
 	uint64_t sent, bad, send_errors;
 	_Atomic uint64_t answered;  /* for progress */
+	uint64_t rate;              /* paced: this thread's share of --rate */
 };
 
 struct srun {
 	const struct sopts *o;
-	struct core_rt *rt;
+	struct bench_load load;         /* runtime, workers, phases, timeline */
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
 	uint32_t tag;
-	unsigned num_workers;
 	struct sworker *w;
-	_Atomic int phase;
-	uint64_t t_run0, t_meas0, t_meas1;
 	uint64_t cpu0, cpu1, srv0, srv1;
 	bool failed;
 	struct bench_stun_flood flood;  /* --garbage-rate: reactor 0's */
@@ -143,19 +138,13 @@ struct srun {
 	uint64_t flood_sent_win;        /* garbage scheduled within the measured time and sent */
 };
 
-
-static int phase_get(struct srun *r)
-{
-	return atomic_load_explicit(&r->phase, memory_order_acquire);
-}
-
 /* slot_of says whether the flood is on at time t: odd slots from the start
  * of the load, never without --garbage-rate. */
 static unsigned slot_of(const struct srun *r, uint64_t t)
 {
-	if (!r->o->garbage_rate || t < r->t_run0)
+	if (!r->o->garbage_rate || t < r->load.t_run0)
 		return QUIET;
-	return ((t - r->t_run0) / ((uint64_t)FLOOD_SLOT_MS * 1000000u)) % 2 ? FLOOD : QUIET;
+	return ((t - r->load.t_run0) / ((uint64_t)FLOOD_SLOT_MS * 1000000u)) % 2 ? FLOOD : QUIET;
 }
 
 /* --- sending --- */
@@ -174,7 +163,7 @@ static void send_one(struct ssock *s, uint64_t stamp)
 		return;
 	}
 	w->sent++;
-	if (stamp >= r->t_meas0 && stamp < r->t_meas1) {
+	if (bench_load_in_window(&r->load, stamp)) {
 		unsigned k = slot_of(r, stamp);
 		w->sent_win[k]++;
 		if (r->o->rate)
@@ -188,7 +177,7 @@ static void top_up(struct ssock *s)
 	struct srun *r = s->w->run;
 	for (unsigned i = 0; s->inflight < r->o->window && i < WINDOW_MAX; i++) {
 		uint64_t now = bench_mono_ns();
-		if (now >= r->t_meas1)
+		if (now >= r->load.t_meas1)
 			return;
 		s->inflight++;
 		send_one(s, now);
@@ -202,10 +191,10 @@ static void reader_main(void *arg)
 	struct srun *r = w->run;
 	bool max_mode = r->o->rate == 0;
 	for (unsigned i = 0; i < 100000000u; i++) {
-		int ph = phase_get(r);
-		if (ph >= PH_DONE)
+		int ph = bench_load_phase(&r->load);
+		if (ph >= BENCH_LOAD_DONE)
 			break;
-		if (max_mode && ph == PH_RUN && s->inflight == 0)
+		if (max_mode && ph == BENCH_LOAD_RUN && s->inflight == 0)
 			top_up(s);
 		struct core_dgram d;
 		int n = core_udp_recv(s->u, &d, RECV_SLICE_MS);
@@ -230,7 +219,7 @@ static void reader_main(void *arg)
 		s->last_rx_ns = now;
 		atomic_store_explicit(&w->answered, atomic_load_explicit(&w->answered, memory_order_relaxed) + 1,
 				      memory_order_relaxed);
-		if (stamp >= r->t_meas0 && stamp < r->t_meas1) {
+		if (bench_load_in_window(&r->load, stamp)) {
 			unsigned k = slot_of(r, stamp);
 			if (error) {
 				w->errors_win[k]++;
@@ -242,37 +231,65 @@ static void reader_main(void *arg)
 		if (max_mode) {
 			if (s->inflight)
 				s->inflight--;
-			if (ph == PH_RUN)
+			if (ph == BENCH_LOAD_RUN)
 				top_up(s);
 		}
 	}
 	w->readers--;
 }
 
+/* Paced mode: sends messages first .. due - 1 of this thread's schedule,
+ * round-robin over its sockets, each stamped with its scheduled time. */
+static uint64_t send_due(void *arg, uint64_t first, uint64_t due)
+{
+	struct sworker *w = arg;
+	struct bench_sched sch = {.start_ns = w->run->load.t_run0, .rate = w->rate};
+	for (uint64_t j = first; j < due; j++)
+		send_one(&w->socks[j % w->num_socks], bench_sched_time(&sch, j));
+	return due;
+}
+
 /* Paced mode: this thread's share of --rate, spread over its sockets. */
 static void pace(struct sworker *w)
 {
 	struct srun *r = w->run;
-	unsigned n = w->num_socks;
-	uint64_t rate = r->o->rate / r->num_workers + (w->idx < r->o->rate % r->num_workers);
-	if (!n || !rate)
+	w->rate = r->o->rate / r->load.num_workers + (w->idx < r->o->rate % r->load.num_workers);
+	if (!w->num_socks || !w->rate)
 		return;
-	struct bench_sched sch = {.start_ns = r->t_run0, .rate = rate};
-	uint64_t end = bench_sched_due(&sch, r->t_meas1 - 1), j = 0;
-	for (uint64_t iter = 0; j < end && iter < UINT64_MAX / 2 && phase_get(r) < PH_DONE; iter++) {
-		uint64_t due = bench_sched_due(&sch, bench_mono_ns());
-		if (due > end)
-			due = end;
-		for (; j < due; j++)
-			send_one(&w->socks[j % n], bench_sched_time(&sch, j));
-		if (j >= end)
-			break;
-		uint64_t next = bench_sched_time(&sch, j), now = bench_mono_ns();
-		if (next > now + SPIN_NS)
-			core_sleep((unsigned)((next - now - SPIN_NS / 2) / 1000000u));
-		else
-			core_yield();
+	struct bench_sched sch = {.start_ns = r->load.t_run0, .rate = w->rate};
+	bench_load_pace(&r->load, &sch, BENCH_LOAD_DONE, send_due, w);
+}
+
+/* Sends the garbage of messages first .. due - 1 that falls in flood
+ * slots, at most BENCH_STUN_FLOOD_BATCH at once; a quiet slot is skipped
+ * to the first message of the next flood slot. */
+static uint64_t flood_due(void *arg, uint64_t first, uint64_t due)
+{
+	struct srun *r = arg;
+	uint64_t slot_ns = (uint64_t)FLOOD_SLOT_MS * 1000000u;
+	struct bench_sched sch = {.start_ns = r->load.t_run0, .rate = r->o->garbage_rate};
+	unsigned n = 0;
+	uint64_t j = first;
+	while (j < due && n < BENCH_STUN_FLOOD_BATCH) {
+		uint64_t t = bench_sched_time(&sch, j);
+		if (slot_of(r, t) == QUIET) {
+			if (n)
+				break; /* send what is due in this slot first */
+			/* Jump to the first send of the next (flood) slot. */
+			uint64_t next_slot = r->load.t_run0 + ((t - r->load.t_run0) / slot_ns + 1) * slot_ns;
+			j = bench_sched_due(&sch, next_slot);
+			first = j;
+			continue;
+		}
+		n++;
+		j++;
 	}
+	if (n) {
+		unsigned ok = bench_stun_flood_send(&r->flood, n);
+		for (uint64_t i = first; i < first + ok; i++)
+			r->flood_sent_win += bench_load_in_window(&r->load, bench_sched_time(&sch, i));
+	}
+	return j;
 }
 
 /* flood_main (reactor 0, --garbage-rate): sends garbage on its schedule
@@ -283,58 +300,9 @@ static void pace(struct sworker *w)
 static void flood_main(void *arg)
 {
 	struct srun *r = arg;
-	uint64_t slot_ns = (uint64_t)FLOOD_SLOT_MS * 1000000u;
-	struct bench_sched sch = {.start_ns = r->t_run0, .rate = r->o->garbage_rate};
-	uint64_t end = bench_sched_due(&sch, r->t_meas1 - 1), j = 0;
-	for (uint64_t iter = 0; j < end && iter < UINT64_MAX / 2 && phase_get(r) < PH_DONE; iter++) {
-		uint64_t now = bench_mono_ns(), due = bench_sched_due(&sch, now);
-		if (due > end)
-			due = end;
-		unsigned n = 0;
-		uint64_t first = j;
-		while (j < due && n < BENCH_STUN_FLOOD_BATCH) {
-			uint64_t t = bench_sched_time(&sch, j);
-			if (slot_of(r, t) == QUIET) {
-				if (n)
-					break; /* send what is due in this slot first */
-				/* Jump to the first send of the next (flood) slot. */
-				uint64_t next_slot = r->t_run0 + ((t - r->t_run0) / slot_ns + 1) * slot_ns;
-				j = bench_sched_due(&sch, next_slot);
-				first = j;
-				n = 0;
-				continue;
-			}
-			n++;
-			j++;
-		}
-		if (n) {
-			unsigned ok = bench_stun_flood_send(&r->flood, n);
-			for (uint64_t i = first; i < first + ok; i++) {
-				uint64_t t = bench_sched_time(&sch, i);
-				r->flood_sent_win += t >= r->t_meas0 && t < r->t_meas1;
-			}
-		}
-		if (j >= end)
-			break;
-		uint64_t next = bench_sched_time(&sch, j);
-		now = bench_mono_ns();
-		if (next > now + SPIN_NS)
-			core_sleep((unsigned)((next - now - SPIN_NS / 2) / 1000000u));
-		else
-			core_yield();
-	}
+	struct bench_sched sch = {.start_ns = r->load.t_run0, .rate = r->o->garbage_rate};
+	bench_load_pace(&r->load, &sch, BENCH_LOAD_DONE, flood_due, r);
 	r->flood_running = false;
-}
-
-static void sleep_until(uint64_t t)
-{
-	for (unsigned i = 0; i < 10000000u; i++) {
-		uint64_t now = bench_mono_ns();
-		if (now >= t)
-			return;
-		uint64_t ms = (t - now) / 1000000u;
-		core_sleep(ms > 1000 ? 1000 : (unsigned)ms);
-	}
 }
 
 static void coordinate(void *arg);
@@ -363,19 +331,14 @@ static void worker_main(void *arg)
 			r->failed = true;
 		}
 	}
-	if (w->idx == 0) {
-		/* The coordinator: times for everyone, then the phases. */
-		r->t_run0 = bench_mono_ns() + (uint64_t)START_DELAY_MS * 1000000u;
-		r->t_meas0 = r->t_run0 + r->o->warmup_ms * 1000000u;
-		r->t_meas1 = r->t_meas0 + r->o->duration_ms * 1000000u;
-		atomic_store_explicit(&r->phase, PH_RUN, memory_order_release);
-	} else {
-		for (unsigned i = 0; phase_get(r) < PH_RUN && i < 100000u; i++)
-			core_sleep(1);
-	}
+	bench_load_arrive(&r->load);
+	if (w->idx == 0) /* the coordinator: times for everyone once all are ready, then the phases */
+		bench_load_start(&r->load, BENCH_LOAD_START_DELAY_MS, r->o->warmup_ms, r->o->duration_ms);
+	else
+		bench_load_wait(&r->load, BENCH_LOAD_RUN, 1);
 	if (w->idx == 0 && core_spawn(coordinate, r) < 0) {
 		r->failed = true;
-		atomic_store_explicit(&r->phase, PH_DONE, memory_order_release);
+		bench_load_publish(&r->load, BENCH_LOAD_DONE);
 	}
 	if (w->idx == 0 && r->o->garbage_rate) {
 		r->flood_running = true;
@@ -384,11 +347,10 @@ static void worker_main(void *arg)
 			r->failed = true;
 		}
 	}
-	sleep_until(r->t_run0);
+	bench_load_sleep_until(r->load.t_run0, NULL, NULL);
 	if (r->o->rate)
 		pace(w);
-	for (unsigned i = 0; phase_get(r) < PH_DONE && i < 10000000u; i++)
-		core_sleep(5);
+	bench_load_wait(&r->load, BENCH_LOAD_DONE, 5);
 	for (unsigned i = 0; i < w->num_socks; i++)
 		if (w->socks[i].u)
 			core_udp_interrupt(w->socks[i].u);
@@ -400,7 +362,7 @@ static void worker_main(void *arg)
 			w->socks[i].u = NULL;
 		}
 	if (w->idx == 0)
-		core_rt_shutdown(r->rt);
+		core_rt_shutdown(r->load.rt);
 }
 
 /* Reactor 0: samples CPU times at the edges of the measured time and moves
@@ -408,15 +370,15 @@ static void worker_main(void *arg)
 static void coordinate(void *arg)
 {
 	struct srun *r = arg;
-	sleep_until(r->t_meas0);
+	bench_load_sleep_until(r->load.t_meas0, NULL, NULL);
 	r->cpu0 = bench_cpu_ns();
 	r->srv0 = r->o->server_pid ? bench_proc_ticks(r->o->server_pid) : 0;
-	sleep_until(r->t_meas1);
+	bench_load_sleep_until(r->load.t_meas1, NULL, NULL);
 	r->cpu1 = bench_cpu_ns();
 	r->srv1 = r->o->server_pid ? bench_proc_ticks(r->o->server_pid) : 0;
-	atomic_store_explicit(&r->phase, PH_DRAIN, memory_order_release);
+	bench_load_publish(&r->load, BENCH_LOAD_DRAIN);
 	core_sleep(DRAIN_MS);
-	atomic_store_explicit(&r->phase, PH_DONE, memory_order_release);
+	bench_load_publish(&r->load, BENCH_LOAD_DONE);
 }
 
 /* --- the reflector: the cheapest complete STUN server --- */
@@ -758,22 +720,18 @@ int bench_cmd_stun(int argc, char **argv)
 	if (o.reflect)
 		return run_reflector(&o, &r.addr, r.addr_len);
 
-	cpu_set_t set;
-	unsigned cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? (unsigned)CPU_COUNT(&set) : 1;
 	r.o = &o;
-	r.num_workers = o.threads ? o.threads : cpus;
-	if (r.num_workers > o.sockets)
-		r.num_workers = o.sockets;
+	bench_load_setup(&r.load, o.threads, o.sockets);
 	r.tag = (uint32_t)bench_rand_u64();
-	r.w = calloc(r.num_workers, sizeof *r.w);
+	r.w = calloc(r.load.num_workers, sizeof *r.w);
 	int status = 1;
 	if (!r.w)
 		goto out;
-	for (unsigned i = 0; i < r.num_workers; i++) {
+	for (unsigned i = 0; i < r.load.num_workers; i++) {
 		struct sworker *w = &r.w[i];
 		w->run = &r;
 		w->idx = i;
-		w->num_socks = o.sockets / r.num_workers + (i < o.sockets % r.num_workers);
+		w->num_socks = o.sockets / r.load.num_workers + (i < o.sockets % r.load.num_workers);
 		w->socks = calloc(w->num_socks, sizeof *w->socks);
 		if (!w->socks)
 			goto out;
@@ -795,22 +753,17 @@ int bench_cmd_stun(int argc, char **argv)
 	}
 	/* Enough datagram buffers for every answer a window can have in flight. */
 	unsigned bufs = 1024;
-	while (bufs < 16384 && bufs < 2u * o.window * (o.sockets / r.num_workers + 1))
+	while (bufs < 16384 && bufs < 2u * o.window * (o.sockets / r.load.num_workers + 1))
 		bufs *= 2;
-	struct core_rt_opts ro = {.num_threads = r.num_workers, .shutdown_grace_ms = 500, .dgram_bufs = bufs};
-	int err = 0;
-	r.rt = core_rt_new(&ro, &err);
-	if (!r.rt) {
-		fprintf(stderr, "atmosphere-bench stun: cannot start the io_uring runtime: %s\n", core_rt_explain(err));
+	if (bench_load_runtime(&r.load, CMD, (struct core_rt_opts){.shutdown_grace_ms = 500, .dgram_bufs = bufs}))
 		goto out;
-	}
-	if (core_rt_run(r.rt, worker_main, &r) < 0 || r.failed)
+	if (core_rt_run(r.load.rt, worker_main, &r) < 0 || r.failed)
 		goto out;
 
 	memset(&s, 0, sizeof s);
-	s.threads = r.num_workers;
-	s.measured_s = (double)(r.t_meas1 - r.t_meas0) / 1e9;
-	for (unsigned i = 0; i < r.num_workers; i++) {
+	s.threads = r.load.num_workers;
+	s.measured_s = (double)(r.load.t_meas1 - r.load.t_meas0) / 1e9;
+	for (unsigned i = 0; i < r.load.num_workers; i++) {
 		struct sworker *w = &r.w[i];
 		s.sent += w->sent;
 		for (unsigned k = 0; k < NUM_SLOTS; k++) {
@@ -827,11 +780,11 @@ int bench_cmd_stun(int argc, char **argv)
 	}
 	/* Time of each slot kind within the measured time (bounded: at most
 	 * DURATION_MAX_MS / FLOOD_SLOT_MS slots). */
-	for (uint64_t t = r.t_meas0; t < r.t_meas1;) {
+	for (uint64_t t = r.load.t_meas0; t < r.load.t_meas1;) {
 		uint64_t slot_ns = (uint64_t)FLOOD_SLOT_MS * 1000000u;
-		uint64_t edge = r.t_run0 + ((t - r.t_run0) / slot_ns + 1) * slot_ns;
-		if (edge > r.t_meas1)
-			edge = r.t_meas1;
+		uint64_t edge = r.load.t_run0 + ((t - r.load.t_run0) / slot_ns + 1) * slot_ns;
+		if (edge > r.load.t_meas1)
+			edge = r.load.t_meas1;
 		s.slot[slot_of(&r, t)].seconds += (double)(edge - t) / 1e9;
 		t = edge;
 	}
@@ -862,7 +815,7 @@ int bench_cmd_stun(int argc, char **argv)
 	json_object_put(j);
 out:
 	if (r.w)
-		for (unsigned i = 0; i < r.num_workers; i++) {
+		for (unsigned i = 0; i < r.load.num_workers; i++) {
 			free(r.w[i].socks);
 			for (unsigned k = 0; k < NUM_SLOTS; k++) {
 				free(r.w[i].hist[k]);
@@ -872,6 +825,6 @@ out:
 	if (r.flood.pool)
 		bench_stun_flood_cleanup(&r.flood);
 	free(r.w);
-	core_rt_free(r.rt);
+	bench_load_cleanup(&r.load);
 	return status;
 }
