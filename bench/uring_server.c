@@ -22,18 +22,9 @@ struct conn_arg {
 	int fd;
 };
 
-static void echo_conn(void *arg)
+/* Echo: forwards every received lease back until the client's EOF. */
+static void serve_echo(struct bench_uring_server *srv, struct core_sock *s)
 {
-	struct conn_arg ca = *(struct conn_arg *)arg;
-	struct bench_uring_server *srv = ca.srv;
-	int err = 0;
-	free(arg);
-	struct core_sock *s = core_sock_new(ca.fd, &err);
-	if (!s) {
-		bench_failure_note(&srv->fail, "core_sock_new", err);
-		atomic_fetch_add(&srv->served, 1);
-		return;
-	}
 	bench_set_nodelay(core_sock_fd(s));
 	for (;;) {
 		struct core_buf b;
@@ -52,31 +43,21 @@ static void echo_conn(void *arg)
 			break;
 		}
 	}
-	core_sock_close(s);
-	atomic_fetch_add(&srv->served, 1);
 }
 
-static void blast_conn(void *arg)
+/* Blast: reads the request, sends until its deadline, then waits for the
+ * client's FIN. */
+static void serve_blast(struct bench_uring_server *srv, struct core_sock *s)
 {
-	struct conn_arg ca = *(struct conn_arg *)arg;
-	struct bench_uring_server *srv = ca.srv;
 	struct bench_blast_req req;
 	size_t have = 0;
-	int err = 0;
-	free(arg);
-	struct core_sock *s = core_sock_new(ca.fd, &err);
-	if (!s) {
-		bench_failure_note(&srv->fail, "core_sock_new", err);
-		atomic_fetch_add(&srv->served, 1);
-		return;
-	}
 	while (have < sizeof req) {
 		struct core_buf b = {.gid = CORE_BUF_NONE};
 		int n = core_sock_recv(s, &b, BENCH_CORE_IO_TIMEOUT_MS);
 		if (n <= 0 || b.len > sizeof req - have) {
 			bench_failure_note(&srv->fail, "blast request", n < 0 ? n : 0);
 			core_buf_release(&b);
-			goto out;
+			return;
 		}
 		memcpy((uint8_t *)&req + have, b.data, b.len);
 		have += b.len;
@@ -84,7 +65,7 @@ static void blast_conn(void *arg)
 	}
 	if (req.size == 0 || req.size > BENCH_CORE_MSG_SIZE_MAX || req.ms > BENCH_CORE_ZC_MS_MAX) {
 		bench_failure_note(&srv->fail, "blast request", -EINVAL);
-		goto out;
+		return;
 	}
 	/* core_now_ns is refreshed every loop iteration, and every send suspends. */
 	uint64_t deadline = core_now_ns() + (uint64_t)req.ms * 1000000u;
@@ -92,7 +73,7 @@ static void blast_conn(void *arg)
 		int w = core_sock_send(s, srv->blast_buf, req.size, BENCH_CORE_IO_TIMEOUT_MS);
 		if (w < 0) {
 			bench_failure_note(&srv->fail, "core_sock_send", w);
-			goto out;
+			return;
 		}
 	}
 	core_sock_shutdown_write(s);
@@ -104,8 +85,26 @@ static void blast_conn(void *arg)
 		if (n > 0)
 			core_buf_release(&b);
 	}
-out:
-	core_sock_close(s);
+}
+
+/* A connection's coroutine: owns the descriptor, serves it by the
+ * server's kind, closes it and counts it served. */
+static void conn_main(void *arg)
+{
+	struct conn_arg ca = *(struct conn_arg *)arg;
+	struct bench_uring_server *srv = ca.srv;
+	int err = 0;
+	free(arg);
+	struct core_sock *s = core_sock_new(ca.fd, &err);
+	if (!s) {
+		bench_failure_note(&srv->fail, "core_sock_new", err);
+	} else {
+		if (srv->kind == BENCH_URING_BLAST)
+			serve_blast(srv, s);
+		else
+			serve_echo(srv, s);
+		core_sock_close(s);
+	}
 	atomic_fetch_add(&srv->served, 1);
 }
 
@@ -143,7 +142,7 @@ static void server_main(void *arg)
 		ca->srv = srv;
 		ca->fd = fd;
 		atomic_fetch_add(&srv->accepted, 1);
-		int rc = core_spawn(srv->kind == BENCH_URING_BLAST ? blast_conn : echo_conn, ca);
+		int rc = core_spawn(conn_main, ca);
 		if (rc < 0) {
 			free(ca);
 			close(fd);
