@@ -2,8 +2,8 @@
 #define BENCH_CORE_REPORT_H
 /* bench/core_report.h: the results of one `atmosphere-bench core` run and
  * their two renderings, a human table and one JSON object (bench/run keeps
- * it), written with bench/report.h. The run (bench_core.c) fills struct bench_core_result; nothing here
- * measures. */
+ * it), written with bench/report.h. The run (bench_core.c) fills struct
+ * bench_core_result; nothing here measures. */
 #include <json-c/json.h>
 #include <stdint.h>
 #include <stdio.h>
