@@ -30,9 +30,10 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
-#include "bench/json.h"
 #include "bench/proc.h"
 #include "bench/punch_report.h"
+#include "bench/report.h"
+#include "opt/table.h"
 
 #define CMD "punch"
 
@@ -67,10 +68,51 @@ struct popts {
 	bool json;
 };
 
-static void usage(FILE *f)
+static int take_pairs(const struct opt_table *t, const struct opt_spec *s, void *dst, const char *val)
 {
-	fprintf(f,
-		"usage: atmosphere-bench punch [--pairs LIST] [--rounds N] [--budget S] [--json] [OPTIONS]\n"
+	struct popts *o = dst;
+	char err[300];
+	(void)s;
+	if (bench_punch_pairs_parse(val, o->pairs, BENCH_PUNCH_MAX_PAIRS, &o->num_pairs, err, sizeof err))
+		return opt_usage_error(t, "--pairs: %s", err);
+	return 0;
+}
+
+static const struct opt_spec punch_specs[] = {
+	{"--pairs", OPT_CUSTOM, .parse = take_pairs, .arg = "LIST",
+	 .help = "ROB:MATT pairs, comma-separated, of none, full_cone,\n"
+		 "restricted_cone, port_restricted, symmetric (default all:\n"
+		 "the 15 unordered pairs, Rob behind the more restrictive NAT)"},
+	{"--rounds", OPT_UINT, OPT_FIELD(struct popts, rounds), .min = 1, .max = BENCH_PUNCH_MAX_ROUNDS, .arg = "N",
+	 .help = "rounds per pair, 1..{0} (default {1})", .help_args = {BENCH_PUNCH_MAX_ROUNDS, ROUNDS_DEFAULT}},
+	{"--budget", OPT_DURATION, OPT_FIELD(struct popts, budget_ms), .min = 1000, .max = BUDGET_MAX_MS, .arg = "S",
+	 .help = "no round starts after S (default 10m); the run is stopped\n"
+		 "and cleaned up one round's bound later"},
+	{"--connect-wait", OPT_DURATION, OPT_FIELD(struct popts, connect_wait_ms), .min = 1000, .max = 600000,
+	 .arg = "S", .help = "per round, for the first packet (default 30s)"},
+	{"--direct-wait", OPT_DURATION, OPT_FIELD(struct popts, direct_wait_ms), .min = 1000, .max = 600000,
+	 .arg = "S", .help = "per round, for the direct path after it (default 15s)"},
+	{"--node", OPT_FLAG, OPT_FIELD(struct popts, node),
+	 .help = "measure node memory and keepalive traffic instead"},
+	{"--peers", OPT_UINT, OPT_FIELD(struct popts, peers), .min = 1, .max = PEERS_MAX, .arg = "N",
+	 .help = "--node: peers of the hub, 1..{0} (default {1})", .help_args = {PEERS_MAX, PEERS_DEFAULT}},
+	{"--idle", OPT_DURATION, OPT_FIELD(struct popts, idle_ms), .min = 1000, .max = 600000, .arg = "S",
+	 .help = "--node: each idle window (default 30s)"},
+	{"--atmosphere", OPT_STRING, OPT_FIELD(struct popts, atmosphere), .arg = "PATH",
+	 .help = "the node binary (default: 'atmosphere' beside this one)"},
+	{"--script", OPT_STRING, OPT_FIELD(struct popts, script), .arg = "PATH",
+	 .help = "bench/punch.sh (default: the source tree, or PREFIX/share/atmosphere)"},
+	{"--json", OPT_FLAG, OPT_FIELD(struct popts, json), .help = "print one JSON object instead of the table"},
+	{"--json-out", OPT_STRING, OPT_FIELD(struct popts, json_out), .arg = "FILE",
+	 .help = "also write that JSON object to FILE"},
+};
+
+static const struct opt_table punch_table = {
+	.prog = "atmosphere-bench",
+	.cmd = CMD,
+	.specs = punch_specs,
+	.num_specs = sizeof punch_specs / sizeof punch_specs[0],
+	.head = "usage: atmosphere-bench punch [--pairs LIST] [--rounds N] [--budget S] [--json] [OPTIONS]\n"
 		"       atmosphere-bench punch --node [--peers N] [--idle S] [--json] [OPTIONS]\n\n"
 		"Runs real nodes in the NAT laboratory (natlab/lab.sh: network namespaces behind\n"
 		"nftables NATs, our relay and STUN server on a 'public' host). Needs root.\n\n"
@@ -87,88 +129,19 @@ static void usage(FILE *f)
 		"over --idle seconds: every UDP and TCP byte through its interface (nftables\n"
 		"counters, IP bytes), with 1 peer direct, the same peer forced to the relay, and N\n"
 		"peers direct; beside the daemon's own byte counters as a cross-check.\n\n"
-		"Options:\n"
-		"  --pairs LIST          ROB:MATT pairs, comma-separated, of none, full_cone,\n"
-		"                        restricted_cone, port_restricted, symmetric (default all:\n"
-		"                        the 15 unordered pairs, Rob behind the more restrictive NAT)\n"
-		"  --rounds N            rounds per pair, 1..%d (default %d)\n"
-		"  --budget S            no round starts after S (default 10m); the run is stopped\n"
-		"                        and cleaned up one round's bound later\n"
-		"  --connect-wait S      per round, for the first packet (default 30s)\n"
-		"  --direct-wait S       per round, for the direct path after it (default 15s)\n"
-		"  --node                measure node memory and keepalive traffic instead\n"
-		"  --peers N             --node: peers of the hub, 1..%d (default %d)\n"
-		"  --idle S              --node: each idle window (default 30s)\n"
-		"  --atmosphere PATH     the node binary (default: 'atmosphere' beside this one)\n"
-		"  --script PATH         bench/punch.sh (default: the source tree, or PREFIX/share/atmosphere)\n"
-		"  --json                print one JSON object instead of the table\n"
-		"  --json-out FILE       also write that JSON object to FILE\n\n"
-		"Exit status: 0 ran (failed rounds are results), 1 could not run or was stopped,\n"
+		"Options:\n",
+	.foot = "\nExit status: 0 ran (failed rounds are results), 1 could not run or was stopped,\n"
 		"2 usage or not root.\n",
-		BENCH_PUNCH_MAX_ROUNDS, ROUNDS_DEFAULT, PEERS_MAX, PEERS_DEFAULT);
-}
+	.column = 24,
+};
 
 static int parse_opts(int argc, char **argv, struct popts *o)
 {
-	char err[300];
 	*o = (struct popts){.rounds = ROUNDS_DEFAULT, .peers = PEERS_DEFAULT, .budget_ms = BUDGET_DEFAULT_MS,
 			    .connect_wait_ms = CONNECT_WAIT_DEFAULT_MS, .direct_wait_ms = DIRECT_WAIT_DEFAULT_MS,
 			    .idle_ms = IDLE_DEFAULT_MS};
 	o->num_pairs = bench_punch_pairs_default(o->pairs);
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		uint64_t v;
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			usage(stdout);
-			return 0;
-		}
-		if (!strcmp(a, "--json")) {
-			o->json = true;
-			continue;
-		}
-		if (!strcmp(a, "--node")) {
-			o->node = true;
-			continue;
-		}
-		if (strcmp(a, "--pairs") && strcmp(a, "--rounds") && strcmp(a, "--budget") &&
-		    strcmp(a, "--connect-wait") && strcmp(a, "--direct-wait") && strcmp(a, "--peers") &&
-		    strcmp(a, "--idle") && strcmp(a, "--atmosphere") && strcmp(a, "--script") && strcmp(a, "--json-out"))
-			return bench_usage_error(CMD, "unknown option '%s'", a);
-		if (i + 1 >= argc)
-			return bench_usage_error(CMD, "%s needs a value", a);
-		const char *val = argv[++i];
-		if (!strcmp(a, "--pairs")) {
-			if (bench_punch_pairs_parse(val, o->pairs, BENCH_PUNCH_MAX_PAIRS, &o->num_pairs, err, sizeof err))
-				return bench_usage_error(CMD, "--pairs: %s", err);
-		} else if (!strcmp(a, "--rounds")) {
-			if (!bench_parse_uint(CMD, a, val, 1, BENCH_PUNCH_MAX_ROUNDS, &v))
-				return 2;
-			o->rounds = (unsigned)v;
-		} else if (!strcmp(a, "--peers")) {
-			if (!bench_parse_uint(CMD, a, val, 1, PEERS_MAX, &v))
-				return 2;
-			o->peers = (unsigned)v;
-		} else if (!strcmp(a, "--budget")) {
-			if (!bench_parse_duration(CMD, a, val, 1000, BUDGET_MAX_MS, &o->budget_ms))
-				return 2;
-		} else if (!strcmp(a, "--connect-wait")) {
-			if (!bench_parse_duration(CMD, a, val, 1000, 600000, &o->connect_wait_ms))
-				return 2;
-		} else if (!strcmp(a, "--direct-wait")) {
-			if (!bench_parse_duration(CMD, a, val, 1000, 600000, &o->direct_wait_ms))
-				return 2;
-		} else if (!strcmp(a, "--idle")) {
-			if (!bench_parse_duration(CMD, a, val, 1000, 600000, &o->idle_ms))
-				return 2;
-		} else if (!strcmp(a, "--atmosphere")) {
-			o->atmosphere = val;
-		} else if (!strcmp(a, "--script")) {
-			o->script = val;
-		} else {
-			o->json_out = val;
-		}
-	}
-	return -1;
+	return opt_table_parse(&punch_table, o, argc, argv, stdout, NULL);
 }
 
 /* --- finding the script and the node binary --- */
@@ -537,14 +510,14 @@ static json_object *build_json(const struct popts *o, const struct results *r)
 		json_object_array_add(mem, j);
 	}
 	json_object_object_add(root, "memory", mem);
-	json_object_object_add(root, "rss_kib_per_extra_peer", bench_jnum(rss_per_peer(r, o->peers), 1));
+	json_object_object_add(root, "rss_kib_per_extra_peer", bench_report_num(rss_per_peer(r, o->peers), 1));
 	json_object *ka = json_object_new_array();
 	for (size_t i = 0; i < r->num_wire; i++) {
 		const struct bench_node_wire *w = &r->wire[i];
 		json_object *j = json_object_new_object(), *wj = json_object_new_object();
 		json_object_object_add(j, "path", json_object_new_string(w->path));
 		json_object_object_add(j, "peers", json_object_new_int((int)w->peers));
-		json_object_object_add(j, "seconds", bench_jnum((double)w->ms / 1000, 3));
+		json_object_object_add(j, "seconds", bench_report_num((double)w->ms / 1000, 3));
 		const uint64_t v[] = {w->udp_in_b, w->udp_in_p, w->udp_out_b, w->udp_out_p,
 				      w->tcp_in_b, w->tcp_in_p, w->tcp_out_b, w->tcp_out_p};
 		const char *k[] = {"udp_in_bytes", "udp_in_packets", "udp_out_bytes", "udp_out_packets",
@@ -555,16 +528,16 @@ static json_object *build_json(const struct popts *o, const struct results *r)
 		json_object_object_add(j, "daemon_in_bytes", json_object_new_int64((int64_t)w->self_in));
 		json_object_object_add(j, "daemon_out_bytes", json_object_new_int64((int64_t)w->self_out));
 		json_object_object_add(j, "wire_bytes_per_s_per_peer",
-				       bench_jnum(bench_node_wire_rate(w, bench_node_wire_total(w)), 1));
+				       bench_report_num(bench_node_wire_rate(w, bench_node_wire_total(w)), 1));
 		json_object_object_add(j, "wire_out_bytes_per_s_per_peer",
-				       bench_jnum(bench_node_wire_rate(w, bench_node_wire_out(w)), 1));
+				       bench_report_num(bench_node_wire_rate(w, bench_node_wire_out(w)), 1));
 		json_object_object_add(j, "wire_udp_bytes_per_s_per_peer",
-				       bench_jnum(bench_node_wire_rate(w, bench_node_wire_udp(w)), 1));
+				       bench_report_num(bench_node_wire_rate(w, bench_node_wire_udp(w)), 1));
 		json_object_object_add(j, "daemon_bytes_per_s_per_peer",
-				       bench_jnum(bench_node_wire_rate(w, w->self_in + w->self_out), 1));
+				       bench_report_num(bench_node_wire_rate(w, w->self_in + w->self_out), 1));
 		double h = bench_node_wire_header_per_packet(w);
 		json_object_object_add(j, "udp_minus_daemon_bytes_per_packet",
-				       !strcmp(w->path, "direct") ? bench_jnum(h, 1) : NULL);
+				       !strcmp(w->path, "direct") ? bench_report_num(h, 1) : NULL);
 		json_object_array_add(ka, j);
 	}
 	json_object_object_add(root, "keepalive", ka);
@@ -695,16 +668,10 @@ int bench_cmd_punch(int argc, char **argv)
 	if (!res->done && rc == 0)
 		rc = 1;
 	json_object *j = build_json(&o, res);
-	const char *js = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (o.json_out) {
-		FILE *jf = fopen(o.json_out, "w");
-		if (!jf || fprintf(jf, "%s\n", js) < 0 || fclose(jf)) {
-			fprintf(stderr, "atmosphere-bench punch: writing '%s': %s\n", o.json_out, strerror(errno));
-			rc = 1;
-		}
-	}
+	if (o.json_out && bench_report_json_file(CMD, o.json_out, j))
+		rc = 1;
 	if (o.json)
-		printf("%s\n", js);
+		bench_report_json_print(stdout, j);
 	else
 		print_table(&o, res);
 	json_object_put(j);

@@ -10,7 +10,9 @@
  * and one reader per connection (scans what arrives, answers pings, echoes
  * Close).
  *
- * Phases, driven by a coordinator coroutine on reactor 0 through one atomic:
+ * Phases, driven by a coordinator coroutine on reactor 0 through one atomic
+ * (the scaffold in bench/load.h, shared with `stun`: workers, start barrier,
+ * timeline, pacing, sums):
  *   SETUP  every thread opens its sessions, --concurrency at a time in all;
  *          a session is up when both upgrades were answered 101
  *   RUN    throughput: A sends batches of frames as fast as TCP allows;
@@ -18,7 +20,7 @@
  *          (bench/sched.h) and A stamps each with its scheduled time;
  *          connections: nothing (the sessions are held)
  *          Warm-up first; only the measured time after it is counted.
- *   CHECK  latency: messages still in flight may arrive (bounded);
+ *   DRAIN  the check: latency: messages still in flight may arrive (bounded);
  *          connections: each A sends one message, which B must receive
  *   CLOSE  each A sends Close 1000; readers echo Close and end at EOF
  *   DONE   the runtime shuts down.
@@ -44,7 +46,6 @@
 #include <limits.h>
 #include <math.h>
 #include <netinet/in.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -55,10 +56,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/load.h"
 #include "bench/proc.h"
 #include "bench/bench.h"
 #include "bench/relay_opts.h"
 #include "bench/relay_report.h"
+#include "bench/report.h"
 #include "bench/sched.h"
 #include "bench/stats.h"
 #include "bench/ws_load.h"
@@ -77,15 +80,12 @@ enum {
 	CHECK_MS = 5000,               /* in-flight messages after the measured time */
 	CLOSE_MS = 5000,               /* every connection ended after Close */
 	SETTLE_MS = 500,               /* connections: before reading the RSS */
-	START_DELAY_MS = 20,           /* RUN begins this long after it is announced */
 	BATCH_BYTES = 256 * 1024,      /* throughput: frames per send */
-	SPIN_NS = 1500000,             /* pacer: closer than this to the next send, spin */
 	FD_RESERVE = 64,               /* descriptors beside the connections */
 	SINK_BACKLOG = 4096,
 	STREAM_BUFS_MAX = 16384,       /* receive buffers per thread: 256 MiB of address space */
 };
 
-enum phase { PH_SETUP, PH_RUN, PH_CHECK, PH_CLOSE, PH_DONE };
 
 /* Close 1000 "normal closure", big-endian (RFC 6455 §5.5.1). */
 static const uint8_t close_normal[2] = {0x03, 0xe8};
@@ -160,8 +160,7 @@ struct worker {
 
 struct run {
 	const struct bench_relay_opts *o;
-	struct core_rt *rt;
-	unsigned num_workers;
+	struct bench_load load;       /* runtime, workers, phases, t_run0 .. t_meas1 */
 	struct worker *w;
 	struct session *s;
 	struct sockaddr_storage addr;
@@ -172,9 +171,9 @@ struct run {
 	uint16_t port;                /* A's destination port */
 	char prefix[24];
 	bool tty;
-	_Atomic int phase;
+	const char *progress_what;    /* the coordinator's progress line: which part */
 	/* written by the coordinator before it publishes a phase */
-	uint64_t t_setup0, t_run0, t_meas0, t_meas1, t_check0;
+	uint64_t t_setup0, t_check0;
 	long relay_rss0, relay_rss1, self_rss0, self_rss1;
 	uint64_t cpu0_ns, cpu1_ns, relay_ticks0, relay_ticks1;
 	uint64_t sys_busy0, sys_total0, sys_busy1, sys_total1;   /* /proc/stat ticks */
@@ -184,7 +183,7 @@ struct run {
 
 static int phase_get(const struct run *r)
 {
-	return atomic_load_explicit(&r->phase, memory_order_acquire);
+	return bench_load_phase(&r->load);
 }
 
 /* Single-writer counter: no locked instruction on the hot path. */
@@ -363,7 +362,7 @@ static void on_event(void *arg, const struct bench_ws_event *ev)
 		c->now = bench_mono_ns();
 	bump(&wk->rx_msgs, 1);
 	bump(&wk->rx_payload, ev->len);
-	bool in_window = c->now >= r->t_meas0 && c->now < r->t_meas1 && phase_get(r) >= PH_RUN;
+	bool in_window = bench_load_in_window(&r->load, c->now) && phase_get(r) >= BENCH_LOAD_RUN;
 	if (in_window) {
 		wk->win_msgs++;
 		wk->win_payload += ev->len;
@@ -383,7 +382,7 @@ static void on_event(void *arg, const struct bench_ws_event *ev)
 		return;
 	}
 	atomic_fetch_add_explicit(&c->s->rx_msgs, 1, memory_order_relaxed);
-	if (r->o->mode == BENCH_RELAY_LATENCY && sched >= r->t_meas0 && sched < r->t_meas1)
+	if (r->o->mode == BENCH_RELAY_LATENCY && sched >= r->load.t_meas0 && sched < r->load.t_meas1)
 		bench_hist_record(wk->hist, bench_sched_latency(sched, c->now));
 }
 
@@ -400,7 +399,7 @@ static void reader_main(void *arg)
 		int n = bench_wconn_recv(&c->w, RECV_SLICE_MS, on_event, c);
 		int ph = phase_get(r);
 		if (n == -ETIMEDOUT) {
-			if (ph >= PH_CLOSE) {
+			if (ph >= BENCH_LOAD_CLOSE) {
 				if (!close_deadline)
 					close_deadline = bench_mono_ns() + (uint64_t)CLOSE_MS * 1000000u;
 				else if (bench_mono_ns() > close_deadline)
@@ -409,7 +408,7 @@ static void reader_main(void *arg)
 			continue;
 		}
 		if (n <= 0) {
-			if (ph < PH_CLOSE && !c->w.close_sent) {
+			if (ph < BENCH_LOAD_CLOSE && !c->w.close_sent) {
 				if (n == 0)
 					wk->err.closed++;
 				else
@@ -423,7 +422,7 @@ static void reader_main(void *arg)
 		}
 		if (c->close_seen) {
 			if (!c->w.close_sent) {
-				if (ph < PH_CLOSE)
+				if (ph < BENCH_LOAD_CLOSE)
 					wk->err.closed++;
 				/* Answer with a Close of our own (RFC 6455 §5.5.1). */
 				conn_control(c, RELAY_WS_OP_CLOSE, close_normal, sizeof close_normal);
@@ -527,11 +526,11 @@ static void run_throughput(struct session *s)
 	struct worker *wk = s->wk;
 	struct run *r = wk->run;
 	uint64_t now = bench_mono_ns();
-	if (now < r->t_run0)
-		core_sleep((unsigned)((r->t_run0 - now) / 1000000u) + 1);
+	if (now < r->load.t_run0)
+		core_sleep((unsigned)((r->load.t_run0 - now) / 1000000u) + 1);
 	uint64_t payload = (uint64_t)wk->batch_msgs * r->o->size;
 	/* Bounded by the clock, and by a count no run reaches before it. */
-	for (uint64_t i = 0; i < UINT64_MAX / 2 && bench_mono_ns() < r->t_meas1 && phase_get(r) < PH_CLOSE; i++) {
+	for (uint64_t i = 0; i < UINT64_MAX / 2 && bench_mono_ns() < r->load.t_meas1 && phase_get(r) < BENCH_LOAD_CLOSE; i++) {
 		int rc = conn_send(s->a, wk->batch, wk->batch_len, payload, wk->batch_msgs);
 		if (rc < 0) {
 			count_error(wk, rc, 0);
@@ -545,15 +544,15 @@ static void run_latency(struct session *s)
 {
 	struct worker *wk = s->wk;
 	struct run *r = wk->run;
-	struct bench_sched sched = {.start_ns = r->t_run0, .rate = (uint64_t)r->o->rate * wk->num_up};
+	struct bench_sched sched = {.start_ns = r->load.t_run0, .rate = (uint64_t)r->o->rate * wk->num_up};
 	for (;;) {
-		while (s->sent < s->due && phase_get(r) < PH_CLOSE) {
+		while (s->sent < s->due && phase_get(r) < BENCH_LOAD_CLOSE) {
 			/* This session's message k is event k * n + pos of the thread's schedule. */
 			send_stamped(s, bench_sched_time(&sched, s->sent * wk->num_up + s->pos));
 			s->sent++;
 		}
 		int ph = phase_get(r);
-		if (ph >= PH_CLOSE || (ph >= PH_CHECK && s->sent >= s->due))
+		if (ph >= BENCH_LOAD_CLOSE || (ph >= BENCH_LOAD_DRAIN && s->sent >= s->due))
 			break;
 		s->parked = true;
 		core_park(PARK_SLICE_MS);
@@ -597,18 +596,18 @@ static void session_main(void *arg)
 	atomic_store_explicit(&wk->setup_last_ns, bench_mono_ns(), memory_order_relaxed);
 	release_setup_slot(wk);
 
-	wait_phase(s, PH_RUN);
-	if (o->mode == BENCH_RELAY_THROUGHPUT && phase_get(r) == PH_RUN) {
+	wait_phase(s, BENCH_LOAD_RUN);
+	if (o->mode == BENCH_RELAY_THROUGHPUT && phase_get(r) == BENCH_LOAD_RUN) {
 		run_throughput(s);
-	} else if (o->mode == BENCH_RELAY_LATENCY && phase_get(r) == PH_RUN) {
+	} else if (o->mode == BENCH_RELAY_LATENCY && phase_get(r) == BENCH_LOAD_RUN) {
 		run_latency(s);
 	} else if (o->mode == BENCH_RELAY_CONNECTIONS) {
-		wait_phase(s, PH_CHECK);
-		if (phase_get(r) == PH_CHECK)
+		wait_phase(s, BENCH_LOAD_DRAIN);
+		if (phase_get(r) == BENCH_LOAD_DRAIN)
 			send_stamped(s, bench_mono_ns());
 	}
 	bump_u(&wk->senders_done);
-	wait_phase(s, PH_CLOSE);
+	wait_phase(s, BENCH_LOAD_CLOSE);
 	if (!a->w.close_sent && a->w.sock)
 		conn_control(a, RELAY_WS_OP_CLOSE, close_normal, sizeof close_normal);
 	s->a = NULL;
@@ -676,7 +675,7 @@ static void sink_accept(void *arg)
 	}
 	core_on_shutdown(&wk->hook, sink_interrupt, wk);
 	/* One accept per connection of the run, at most; ends at DONE. */
-	for (unsigned i = 0; i < 4u * BENCH_RELAY_SESSIONS_MAX && phase_get(wk->run) < PH_DONE; i++) {
+	for (unsigned i = 0; i < 4u * BENCH_RELAY_SESSIONS_MAX && phase_get(wk->run) < BENCH_LOAD_DONE; i++) {
 		int fd = core_listener_accept(wk->sink, RECV_SLICE_MS);
 		if (fd == -ETIMEDOUT)
 			continue;
@@ -716,44 +715,29 @@ static void unpark_sessions(struct worker *wk)
 	}
 }
 
-static void wait_phase_worker(struct worker *wk, int ph)
+/* Latency: releases messages first .. due - 1 of this thread's schedule:
+ * event j is message j / n of its j % n-th session that came up, whose
+ * coroutine sends it (bench/load.h paces; sched.h says why the schedule). */
+static uint64_t release_due(void *arg, uint64_t first, uint64_t due)
 {
-	/* The coordinator moves on within its own deadlines; this only follows. */
-	for (unsigned i = 0; phase_get(wk->run) < ph && i < 100000000u; i++)
-		core_sleep(1);
+	struct worker *wk = arg;
+	unsigned n = wk->num_up;
+	for (uint64_t j = first; j < due; j++) {
+		struct session *s = wk->up_list[j % n];
+		s->due = j / n + 1;
+		if (s->parked)
+			core_unpark(s->co, 0);
+	}
+	return due;
 }
 
-/* Latency: releases this thread's messages on schedule. Spins (core_yield)
- * when the next message is due within SPIN_NS, because timers have
- * millisecond resolution: the generator's CPU is the price of sending on
- * time, and the table shows it. */
 static void pace(struct worker *wk)
 {
 	struct run *r = wk->run;
-	unsigned n = wk->num_up;
-	if (!n)
+	if (!wk->num_up)
 		return;
-	struct bench_sched sch = {.start_ns = r->t_run0, .rate = (uint64_t)r->o->rate * n};
-	uint64_t end = bench_sched_due(&sch, r->t_meas1 - 1); /* messages scheduled before t_meas1 */
-	uint64_t j = 0;
-	for (uint64_t iter = 0; j < end && phase_get(r) < PH_CLOSE && iter < UINT64_MAX / 2; iter++) {
-		uint64_t due = bench_sched_due(&sch, bench_mono_ns());
-		if (due > end)
-			due = end;
-		for (; j < due; j++) {
-			struct session *s = wk->up_list[j % n];
-			s->due = j / n + 1;
-			if (s->parked)
-				core_unpark(s->co, 0);
-		}
-		if (j >= end)
-			break;
-		uint64_t next = bench_sched_time(&sch, j), now = bench_mono_ns();
-		if (next > now + SPIN_NS)
-			core_sleep((unsigned)((next - now - SPIN_NS / 2) / 1000000u));
-		else
-			core_yield();
-	}
+	struct bench_sched sch = {.start_ns = r->load.t_run0, .rate = (uint64_t)r->o->rate * wk->num_up};
+	bench_load_pace(&r->load, &sch, BENCH_LOAD_CLOSE, release_due, wk);
 }
 
 static void coordinator_main(void *arg);
@@ -765,7 +749,7 @@ static void worker_main(void *arg)
 	if (wk->idx == 0 && core_spawn(coordinator_main, r) < 0) {
 		fprintf(stderr, "atmosphere-bench relay: cannot start the coordinator: out of memory\n");
 		r->failed = true;
-		core_rt_shutdown(r->rt);
+		core_rt_shutdown(r->load.rt);
 		return;
 	}
 	if (r->o->sink && core_spawn(sink_accept, wk) < 0)
@@ -773,8 +757,8 @@ static void worker_main(void *arg)
 
 	/* SETUP: at most setup_max sessions of this thread being set up at once. */
 	wk->spawner = core_coro_current();
-	for (unsigned i = 0; i < wk->num_local && phase_get(r) < PH_CLOSE; i++) {
-		for (unsigned k = 0; wk->setup_inflight >= wk->setup_max && k < 1000000u && phase_get(r) < PH_CLOSE; k++)
+	for (unsigned i = 0; i < wk->num_local && phase_get(r) < BENCH_LOAD_CLOSE; i++) {
+		for (unsigned k = 0; wk->setup_inflight >= wk->setup_max && k < 1000000u && phase_get(r) < BENCH_LOAD_CLOSE; k++)
 			core_park(PARK_SLICE_MS);
 		wk->setup_inflight++;
 		if (core_spawn(session_main, wk->local[i]) < 0) {
@@ -784,45 +768,30 @@ static void worker_main(void *arg)
 		}
 	}
 	wk->spawner = NULL;
+	bench_load_arrive(&r->load);
 
-	wait_phase_worker(wk, PH_RUN);
+	bench_load_wait(&r->load, BENCH_LOAD_RUN, 1);
 	for (unsigned i = 0; i < wk->num_local; i++)
 		if (wk->local[i]->up) {
 			wk->local[i]->pos = wk->num_up;
 			wk->up_list[wk->num_up++] = wk->local[i];
 		}
 	unpark_sessions(wk);
-	if (r->o->mode == BENCH_RELAY_LATENCY && phase_get(r) == PH_RUN)
+	if (r->o->mode == BENCH_RELAY_LATENCY && phase_get(r) == BENCH_LOAD_RUN)
 		pace(wk);
-	wait_phase_worker(wk, PH_CHECK);
+	bench_load_wait(&r->load, BENCH_LOAD_DRAIN, 1);
 	unpark_sessions(wk);
-	wait_phase_worker(wk, PH_CLOSE);
+	bench_load_wait(&r->load, BENCH_LOAD_CLOSE, 1);
 	unpark_sessions(wk);
-	wait_phase_worker(wk, PH_DONE);
+	bench_load_wait(&r->load, BENCH_LOAD_DONE, 1);
 	if (wk->sink)
 		core_listener_interrupt(wk->sink);
 }
 
 /* --- the coordinator, on reactor 0 --- */
 
-static unsigned sum_u(struct run *r, size_t off)
-{
-	unsigned n = 0;
-	for (unsigned i = 0; i < r->num_workers; i++)
-		n += atomic_load_explicit((_Atomic unsigned *)((char *)&r->w[i] + off), memory_order_relaxed);
-	return n;
-}
-
-static uint64_t sum_u64(struct run *r, size_t off)
-{
-	uint64_t n = 0;
-	for (unsigned i = 0; i < r->num_workers; i++)
-		n += atomic_load_explicit((_Atomic uint64_t *)((char *)&r->w[i] + off), memory_order_relaxed);
-	return n;
-}
-
-#define SUM(r, field) sum_u((r), offsetof(struct worker, field))
-#define SUM64(r, field) sum_u64((r), offsetof(struct worker, field))
+#define SUM(r, field) BENCH_LOAD_SUM(&(r)->load, (r)->w, field)
+#define SUM64(r, field) BENCH_LOAD_SUM64(&(r)->load, (r)->w, field)
 
 static void progress(struct run *r, const char *what)
 {
@@ -834,18 +803,18 @@ static void progress(struct run *r, const char *what)
 		what, up, r->o->sessions, failed, (unsigned long long)rx, (double)bytes / 1e6);
 }
 
-/* Sleeps until t (CLOCK_MONOTONIC ns), printing progress each second. */
+/* Sleeps until t (CLOCK_MONOTONIC ns), printing progress about once a
+ * second. */
+static void progress_tick(void *arg)
+{
+	struct run *r = arg;
+	progress(r, r->progress_what);
+}
+
 static void sleep_until(struct run *r, uint64_t t, const char *what)
 {
-	for (unsigned i = 0; i < 100000000u; i++) {
-		uint64_t now = bench_mono_ns();
-		if (now >= t)
-			return;
-		uint64_t ms = (t - now) / 1000000u;
-		core_sleep(ms > 1000 ? 1000 : (unsigned)ms);
-		if (ms > 1000)
-			progress(r, what);
-	}
+	r->progress_what = what;
+	bench_load_sleep_until(t, progress_tick, r);
 }
 
 static void coordinator_main(void *arg)
@@ -867,31 +836,27 @@ static void coordinator_main(void *arg)
 		goto close;
 	if (o->mode == BENCH_RELAY_CONNECTIONS) {
 		/* Hold: the RSS is read at the end, after the relay settled. */
-		r->t_run0 = r->t_meas0 = bench_mono_ns();
-		r->t_meas1 = r->t_meas0 + o->duration_ms * 1000000u;
-		atomic_store_explicit(&r->phase, PH_RUN, memory_order_release);
-		sleep_until(r, r->t_meas0 + (uint64_t)SETTLE_MS * 1000000u, "holding");
-		sleep_until(r, r->t_meas1, "holding");
+		bench_load_start(&r->load, 0, 0, o->duration_ms);
+		sleep_until(r, r->load.t_meas0 + (uint64_t)SETTLE_MS * 1000000u, "holding");
+		sleep_until(r, r->load.t_meas1, "holding");
 		r->relay_rss1 = o->relay_pid ? bench_proc_rss_kib(o->relay_pid) : -1;
 		r->self_rss1 = bench_proc_rss_kib(0);
 	} else {
-		r->t_run0 = bench_mono_ns() + (uint64_t)START_DELAY_MS * 1000000u;
-		r->t_meas0 = r->t_run0 + o->warmup_ms * 1000000u;
-		r->t_meas1 = r->t_meas0 + o->duration_ms * 1000000u;
-		atomic_store_explicit(&r->phase, PH_RUN, memory_order_release);
-		sleep_until(r, r->t_meas0, "warm-up");
+		bench_load_start(&r->load, BENCH_LOAD_START_DELAY_MS, o->warmup_ms, o->duration_ms);
+		sleep_until(r, r->load.t_meas0, "warm-up");
 		r->cpu0_ns = bench_cpu_ns();
 		r->relay_ticks0 = o->relay_pid ? bench_proc_ticks(o->relay_pid) : 0;
 		sys_ticks(&r->sys_busy0, &r->sys_total0);
-		sleep_until(r, r->t_meas1, "running");
+		sleep_until(r, r->load.t_meas1, "running");
 		r->cpu1_ns = bench_cpu_ns();
 		r->relay_ticks1 = o->relay_pid ? bench_proc_ticks(o->relay_pid) : 0;
 		sys_ticks(&r->sys_busy1, &r->sys_total1);
 	}
 
-	/* CHECK: senders finish; latency and connections wait for their messages. */
+	/* DRAIN, the check: senders finish; latency and connections wait for
+	 * their messages. */
 	r->t_check0 = bench_mono_ns();
-	atomic_store_explicit(&r->phase, PH_CHECK, memory_order_release);
+	bench_load_publish(&r->load, BENCH_LOAD_DRAIN);
 	deadline = r->t_check0 + (uint64_t)(o->mode == BENCH_RELAY_THROUGHPUT ? IO_TIMEOUT_MS : CHECK_MS) * 1000000u;
 	while (bench_mono_ns() < deadline) {
 		bool senders = SUM(r, senders_done) >= up;
@@ -901,26 +866,17 @@ static void coordinator_main(void *arg)
 		core_sleep(2);
 	}
 close:
-	atomic_store_explicit(&r->phase, PH_CLOSE, memory_order_release);
+	bench_load_publish(&r->load, BENCH_LOAD_CLOSE);
 	deadline = bench_mono_ns() + (uint64_t)(CLOSE_MS + 2 * RECV_SLICE_MS) * 1000000u;
 	while (SUM(r, conns_open) > 0 && bench_mono_ns() < deadline)
 		core_sleep(2);
 	if (r->tty)
 		fputc('\n', stderr);
-	atomic_store_explicit(&r->phase, PH_DONE, memory_order_release);
-	core_rt_shutdown(r->rt);
+	bench_load_publish(&r->load, BENCH_LOAD_DONE);
+	core_rt_shutdown(r->load.rt);
 }
 
 /* --- the command --- */
-
-static int allowed_cpus(void)
-{
-	cpu_set_t set;
-	if (sched_getaffinity(0, sizeof set, &set) != 0)
-		return 1;
-	int n = CPU_COUNT(&set);
-	return n > 0 ? n : 1;
-}
 
 /* Raises the soft descriptor limit to the hard one and checks the run fits.
  * Returns 0, or -1 after saying why not. */
@@ -962,7 +918,7 @@ static int sink_bind(struct run *r)
 	socklen_t len;
 	if (resolve_or_say(r->o->sink_host, r->o->sink_port, &a, &len))
 		return -1;
-	for (unsigned i = 0; i < r->num_workers; i++) {
+	for (unsigned i = 0; i < r->load.num_workers; i++) {
 		int fd = core_tcp_listen((const struct sockaddr *)&a, len, SINK_BACKLOG, true);
 		if (fd < 0) {
 			fprintf(stderr, "atmosphere-bench relay: --sink %s:%u: listen: %s\n", r->o->sink_host,
@@ -988,7 +944,7 @@ static int sink_bind(struct run *r)
 static void run_free(struct run *r)
 {
 	if (r->w)
-		for (unsigned i = 0; i < r->num_workers; i++) {
+		for (unsigned i = 0; i < r->load.num_workers; i++) {
 			struct worker *wk = &r->w[i];
 			free(wk->local);
 			free(wk->up_list);
@@ -1002,7 +958,7 @@ static void run_free(struct run *r)
 			free(r->s[i].frame);
 	free(r->s);
 	free(r->w);
-	core_rt_free(r->rt);
+	bench_load_cleanup(&r->load);
 	bench_tls_free(r->tls);
 }
 
@@ -1044,9 +1000,7 @@ static int run_init(struct run *r, const struct bench_relay_opts *o)
 	memset(r, 0, sizeof *r);
 	r->o = o;
 	r->tty = isatty(STDERR_FILENO);
-	r->num_workers = o->threads ? o->threads : (unsigned)allowed_cpus();
-	if (r->num_workers > o->sessions)
-		r->num_workers = o->sessions;
+	bench_load_setup(&r->load, o->threads, o->sessions);
 	r->relay_rss0 = r->relay_rss1 = -1;
 	snprintf(r->prefix, sizeof r->prefix, "b%08x", (unsigned)bench_rand_u64());
 	r->port = o->port;
@@ -1061,19 +1015,19 @@ static int run_init(struct run *r, const struct bench_relay_opts *o)
 			return -1;
 		}
 	}
-	r->w = calloc(r->num_workers, sizeof *r->w);
+	r->w = calloc(r->load.num_workers, sizeof *r->w);
 	r->s = calloc(o->sessions, sizeof *r->s);
 	if (!r->w || !r->s) {
 		fputs(nomem, stderr);
 		return -1;
 	}
-	unsigned per_thread = (o->sessions + r->num_workers - 1) / r->num_workers;
-	for (unsigned i = 0; i < r->num_workers; i++) {
+	unsigned per_thread = (o->sessions + r->load.num_workers - 1) / r->load.num_workers;
+	for (unsigned i = 0; i < r->load.num_workers; i++) {
 		struct worker *wk = &r->w[i];
 		wk->run = r;
 		wk->idx = i;
 		wk->sink_fd = -1;
-		wk->setup_max = o->concurrency / r->num_workers ? o->concurrency / r->num_workers : 1;
+		wk->setup_max = o->concurrency / r->load.num_workers ? o->concurrency / r->load.num_workers : 1;
 		wk->local = calloc(per_thread, sizeof *wk->local);
 		wk->up_list = calloc(per_thread, sizeof *wk->up_list);
 		wk->hist = malloc(sizeof *wk->hist);
@@ -1099,7 +1053,7 @@ static int run_init(struct run *r, const struct bench_relay_opts *o)
 	size_t payload = o->mode == BENCH_RELAY_LATENCY ? o->size : BENCH_STAMP_LEN;
 	for (unsigned i = 0; i < o->sessions; i++) {
 		struct session *s = &r->s[i];
-		struct worker *wk = &r->w[i % r->num_workers];
+		struct worker *wk = &r->w[i % r->load.num_workers];
 		s->idx = i;
 		s->wk = wk;
 		wk->local[wk->num_local++] = s;
@@ -1131,14 +1085,8 @@ static int run_init(struct run *r, const struct bench_relay_opts *o)
 	while (bufs < STREAM_BUFS_MAX && bufs < 4u * (per_thread + 16))
 		bufs *= 2;
 	/* shutdown_grace_ms: by DONE every connection was given CLOSE_MS already. */
-	struct core_rt_opts ro = {.num_threads = r->num_workers, .shutdown_grace_ms = 1000, .stream_bufs = bufs};
-	int err = 0;
-	r->rt = core_rt_new(&ro, &err);
-	if (!r->rt) {
-		fprintf(stderr, "atmosphere-bench relay: cannot start the io_uring runtime: %s\n", core_rt_explain(err));
-		return -1;
-	}
-	return 0;
+	return bench_load_runtime(&r->load, CMD,
+				  (struct core_rt_opts){.shutdown_grace_ms = 1000, .stream_bufs = bufs});
 }
 
 static void collect(struct run *r, struct bench_relay_result *res)
@@ -1146,15 +1094,15 @@ static void collect(struct run *r, struct bench_relay_result *res)
 	const struct bench_relay_opts *o = r->o;
 	memset(res, 0, sizeof *res);
 	res->port = r->port;
-	res->threads = r->num_workers;
-	res->cpus_allowed = allowed_cpus();
+	res->threads = r->load.num_workers;
+	res->cpus_allowed = (int)bench_load_cpus();
 	res->relay_rss_kib_before = r->relay_rss0;
 	res->relay_rss_kib_after = r->relay_rss1;
 	res->self_rss_kib_before = r->self_rss0;
 	res->self_rss_kib_after = r->self_rss1;
 	uint64_t setup_last = r->t_setup0;
 	struct bench_hist *h = r->w[0].hist;
-	for (unsigned i = 0; i < r->num_workers; i++) {
+	for (unsigned i = 0; i < r->load.num_workers; i++) {
 		struct worker *wk = &r->w[i];
 		res->sessions_up += atomic_load(&wk->up);
 		res->sessions_failed += atomic_load(&wk->failed);
@@ -1193,7 +1141,7 @@ static void collect(struct run *r, struct bench_relay_result *res)
 		res->err.left_open += atomic_load(&wk->conns_open);
 	}
 	res->setup_s = (double)(setup_last - r->t_setup0) / 1e9;
-	res->measured_s = r->t_meas1 > r->t_meas0 ? (double)(r->t_meas1 - r->t_meas0) / 1e9 : 0.0;
+	res->measured_s = r->load.t_meas1 > r->load.t_meas0 ? (double)(r->load.t_meas1 - r->load.t_meas0) / 1e9 : 0.0;
 	bench_hist_summary(h, &res->lat);
 	res->hist = h;
 	res->per_session_mb_min = INFINITY;
@@ -1231,16 +1179,12 @@ static void collect(struct run *r, struct bench_relay_result *res)
 	}
 }
 
-static int write_file(const char *path, const char *what, const struct bench_relay_opts *o,
-		      const struct bench_relay_result *res)
+static int write_hist(const char *path, const struct bench_relay_result *res)
 {
 	FILE *f = fopen(path, "w");
 	int bad = !f;
 	if (f) {
-		if (!strcmp(what, "json"))
-			bad |= bench_relay_print_json(f, o, res) != 0;
-		else
-			bad |= bench_relay_print_hist(f, res->hist) != 0;
+		bad |= bench_relay_print_hist(f, res->hist) != 0;
 		bad |= fclose(f) != 0;
 	}
 	if (bad)
@@ -1269,7 +1213,7 @@ int bench_cmd_relay(int argc, char **argv)
 		fprintf(stderr, "atmosphere-bench relay: --relay-pid %d: cannot read /proc/%d/status\n", o.relay_pid,
 			o.relay_pid);
 	r.t_setup0 = bench_mono_ns();
-	int rc = core_rt_run(r.rt, worker_main, &r);
+	int rc = core_rt_run(r.load.rt, worker_main, &r);
 	if (rc < 0) {
 		fprintf(stderr, "atmosphere-bench relay: core_rt_run: %s\n", strerror(-rc));
 		run_free(&r);
@@ -1283,16 +1227,18 @@ int bench_cmd_relay(int argc, char **argv)
 	}
 	if (r.failed)
 		status = 1;
-	if (o.json_out && write_file(o.json_out, "json", &o, &res))
+	struct json_object *j = bench_relay_json(&o, &res);
+	if (o.json_out && bench_report_json_file(CMD, o.json_out, j))
 		status = 1;
-	if (o.hist_out && write_file(o.hist_out, "hist", &o, &res))
+	if (o.hist_out && write_hist(o.hist_out, &res))
 		status = 1;
 	if (o.json)
-		bench_relay_print_json(stdout, &o, &res);
+		bench_report_json_print(stdout, j);
 	else if (o.csv)
 		bench_relay_print_csv(stdout, &o, &res);
 	else
 		bench_relay_print_table(stdout, &o, &res);
+	json_object_put(j);
 	run_free(&r);
 	return status;
 }

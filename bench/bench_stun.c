@@ -39,7 +39,6 @@
 #include <json-c/json.h>
 #include <math.h>
 #include <netinet/in.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -50,10 +49,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench/json.h"
+#include "bench/load.h"
 #include "bench/proc.h"
 #include "bench/bench.h"
 #include "bench/relay_opts.h"
+#include "bench/report.h"
 #include "bench/sched.h"
 #include "bench/stats.h"
 #include "bench/bench_stun_client.h"
@@ -63,6 +63,7 @@
 #include "core/reactor.h"
 #include "core/udp.h"
 #include "net/resolve.h"
+#include "opt/table.h"
 
 #ifndef ATMOS_VERSION
 #define ATMOS_VERSION "0.1.0"
@@ -80,8 +81,6 @@ enum {
 	RECV_SLICE_MS = 100,        /* receivers wake this often to look at the phase */
 	LOSS_MS = 200,              /* max mode: a socket silent this long lost its window */
 	DRAIN_MS = 300,             /* after the measured time, for answers in flight */
-	START_DELAY_MS = 20,
-	SPIN_NS = 1500000,          /* pacer: closer than this to the next send, spin */
 	GARBAGE_RATE_MAX = 2000000,
 	FLOOD_SLOT_MS = 250,        /* quiet and flood slots alternate this often */
 };
@@ -90,7 +89,6 @@ enum { QUIET, FLOOD, NUM_SLOTS };
 
 static const uint64_t DURATION_DEFAULT_MS = 3000, DURATION_MAX_MS = 600000, WARMUP_DEFAULT_MS = 500;
 
-enum phase { PH_SETUP, PH_RUN, PH_DRAIN, PH_DONE };
 
 struct sopts {
 	char host[BENCH_RELAY_HOST_MAX + 1];
@@ -123,18 +121,16 @@ struct sworker {
 	uint64_t sent_win[NUM_SLOTS], answered_win[NUM_SLOTS], errors_win[NUM_SLOTS];
 	uint64_t sent, bad, send_errors;
 	_Atomic uint64_t answered;  /* for progress */
+	uint64_t rate;              /* paced: this thread's share of --rate */
 };
 
 struct srun {
 	const struct sopts *o;
-	struct core_rt *rt;
+	struct bench_load load;         /* runtime, workers, phases, timeline */
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
 	uint32_t tag;
-	unsigned num_workers;
 	struct sworker *w;
-	_Atomic int phase;
-	uint64_t t_run0, t_meas0, t_meas1;
 	uint64_t cpu0, cpu1, srv0, srv1;
 	bool failed;
 	struct bench_stun_flood flood;  /* --garbage-rate: reactor 0's */
@@ -142,19 +138,13 @@ struct srun {
 	uint64_t flood_sent_win;        /* garbage scheduled within the measured time and sent */
 };
 
-
-static int phase_get(struct srun *r)
-{
-	return atomic_load_explicit(&r->phase, memory_order_acquire);
-}
-
 /* slot_of says whether the flood is on at time t: odd slots from the start
  * of the load, never without --garbage-rate. */
 static unsigned slot_of(const struct srun *r, uint64_t t)
 {
-	if (!r->o->garbage_rate || t < r->t_run0)
+	if (!r->o->garbage_rate || t < r->load.t_run0)
 		return QUIET;
-	return ((t - r->t_run0) / ((uint64_t)FLOOD_SLOT_MS * 1000000u)) % 2 ? FLOOD : QUIET;
+	return ((t - r->load.t_run0) / ((uint64_t)FLOOD_SLOT_MS * 1000000u)) % 2 ? FLOOD : QUIET;
 }
 
 /* --- sending --- */
@@ -173,7 +163,7 @@ static void send_one(struct ssock *s, uint64_t stamp)
 		return;
 	}
 	w->sent++;
-	if (stamp >= r->t_meas0 && stamp < r->t_meas1) {
+	if (bench_load_in_window(&r->load, stamp)) {
 		unsigned k = slot_of(r, stamp);
 		w->sent_win[k]++;
 		if (r->o->rate)
@@ -187,7 +177,7 @@ static void top_up(struct ssock *s)
 	struct srun *r = s->w->run;
 	for (unsigned i = 0; s->inflight < r->o->window && i < WINDOW_MAX; i++) {
 		uint64_t now = bench_mono_ns();
-		if (now >= r->t_meas1)
+		if (now >= r->load.t_meas1)
 			return;
 		s->inflight++;
 		send_one(s, now);
@@ -201,10 +191,10 @@ static void reader_main(void *arg)
 	struct srun *r = w->run;
 	bool max_mode = r->o->rate == 0;
 	for (unsigned i = 0; i < 100000000u; i++) {
-		int ph = phase_get(r);
-		if (ph >= PH_DONE)
+		int ph = bench_load_phase(&r->load);
+		if (ph >= BENCH_LOAD_DONE)
 			break;
-		if (max_mode && ph == PH_RUN && s->inflight == 0)
+		if (max_mode && ph == BENCH_LOAD_RUN && s->inflight == 0)
 			top_up(s);
 		struct core_dgram d;
 		int n = core_udp_recv(s->u, &d, RECV_SLICE_MS);
@@ -229,7 +219,7 @@ static void reader_main(void *arg)
 		s->last_rx_ns = now;
 		atomic_store_explicit(&w->answered, atomic_load_explicit(&w->answered, memory_order_relaxed) + 1,
 				      memory_order_relaxed);
-		if (stamp >= r->t_meas0 && stamp < r->t_meas1) {
+		if (bench_load_in_window(&r->load, stamp)) {
 			unsigned k = slot_of(r, stamp);
 			if (error) {
 				w->errors_win[k]++;
@@ -241,37 +231,65 @@ static void reader_main(void *arg)
 		if (max_mode) {
 			if (s->inflight)
 				s->inflight--;
-			if (ph == PH_RUN)
+			if (ph == BENCH_LOAD_RUN)
 				top_up(s);
 		}
 	}
 	w->readers--;
 }
 
+/* Paced mode: sends messages first .. due - 1 of this thread's schedule,
+ * round-robin over its sockets, each stamped with its scheduled time. */
+static uint64_t send_due(void *arg, uint64_t first, uint64_t due)
+{
+	struct sworker *w = arg;
+	struct bench_sched sch = {.start_ns = w->run->load.t_run0, .rate = w->rate};
+	for (uint64_t j = first; j < due; j++)
+		send_one(&w->socks[j % w->num_socks], bench_sched_time(&sch, j));
+	return due;
+}
+
 /* Paced mode: this thread's share of --rate, spread over its sockets. */
 static void pace(struct sworker *w)
 {
 	struct srun *r = w->run;
-	unsigned n = w->num_socks;
-	uint64_t rate = r->o->rate / r->num_workers + (w->idx < r->o->rate % r->num_workers);
-	if (!n || !rate)
+	w->rate = r->o->rate / r->load.num_workers + (w->idx < r->o->rate % r->load.num_workers);
+	if (!w->num_socks || !w->rate)
 		return;
-	struct bench_sched sch = {.start_ns = r->t_run0, .rate = rate};
-	uint64_t end = bench_sched_due(&sch, r->t_meas1 - 1), j = 0;
-	for (uint64_t iter = 0; j < end && iter < UINT64_MAX / 2 && phase_get(r) < PH_DONE; iter++) {
-		uint64_t due = bench_sched_due(&sch, bench_mono_ns());
-		if (due > end)
-			due = end;
-		for (; j < due; j++)
-			send_one(&w->socks[j % n], bench_sched_time(&sch, j));
-		if (j >= end)
-			break;
-		uint64_t next = bench_sched_time(&sch, j), now = bench_mono_ns();
-		if (next > now + SPIN_NS)
-			core_sleep((unsigned)((next - now - SPIN_NS / 2) / 1000000u));
-		else
-			core_yield();
+	struct bench_sched sch = {.start_ns = r->load.t_run0, .rate = w->rate};
+	bench_load_pace(&r->load, &sch, BENCH_LOAD_DONE, send_due, w);
+}
+
+/* Sends the garbage of messages first .. due - 1 that falls in flood
+ * slots, at most BENCH_STUN_FLOOD_BATCH at once; a quiet slot is skipped
+ * to the first message of the next flood slot. */
+static uint64_t flood_due(void *arg, uint64_t first, uint64_t due)
+{
+	struct srun *r = arg;
+	uint64_t slot_ns = (uint64_t)FLOOD_SLOT_MS * 1000000u;
+	struct bench_sched sch = {.start_ns = r->load.t_run0, .rate = r->o->garbage_rate};
+	unsigned n = 0;
+	uint64_t j = first;
+	while (j < due && n < BENCH_STUN_FLOOD_BATCH) {
+		uint64_t t = bench_sched_time(&sch, j);
+		if (slot_of(r, t) == QUIET) {
+			if (n)
+				break; /* send what is due in this slot first */
+			/* Jump to the first send of the next (flood) slot. */
+			uint64_t next_slot = r->load.t_run0 + ((t - r->load.t_run0) / slot_ns + 1) * slot_ns;
+			j = bench_sched_due(&sch, next_slot);
+			first = j;
+			continue;
+		}
+		n++;
+		j++;
 	}
+	if (n) {
+		unsigned ok = bench_stun_flood_send(&r->flood, n);
+		for (uint64_t i = first; i < first + ok; i++)
+			r->flood_sent_win += bench_load_in_window(&r->load, bench_sched_time(&sch, i));
+	}
+	return j;
 }
 
 /* flood_main (reactor 0, --garbage-rate): sends garbage on its schedule
@@ -282,58 +300,9 @@ static void pace(struct sworker *w)
 static void flood_main(void *arg)
 {
 	struct srun *r = arg;
-	uint64_t slot_ns = (uint64_t)FLOOD_SLOT_MS * 1000000u;
-	struct bench_sched sch = {.start_ns = r->t_run0, .rate = r->o->garbage_rate};
-	uint64_t end = bench_sched_due(&sch, r->t_meas1 - 1), j = 0;
-	for (uint64_t iter = 0; j < end && iter < UINT64_MAX / 2 && phase_get(r) < PH_DONE; iter++) {
-		uint64_t now = bench_mono_ns(), due = bench_sched_due(&sch, now);
-		if (due > end)
-			due = end;
-		unsigned n = 0;
-		uint64_t first = j;
-		while (j < due && n < BENCH_STUN_FLOOD_BATCH) {
-			uint64_t t = bench_sched_time(&sch, j);
-			if (slot_of(r, t) == QUIET) {
-				if (n)
-					break; /* send what is due in this slot first */
-				/* Jump to the first send of the next (flood) slot. */
-				uint64_t next_slot = r->t_run0 + ((t - r->t_run0) / slot_ns + 1) * slot_ns;
-				j = bench_sched_due(&sch, next_slot);
-				first = j;
-				n = 0;
-				continue;
-			}
-			n++;
-			j++;
-		}
-		if (n) {
-			unsigned ok = bench_stun_flood_send(&r->flood, n);
-			for (uint64_t i = first; i < first + ok; i++) {
-				uint64_t t = bench_sched_time(&sch, i);
-				r->flood_sent_win += t >= r->t_meas0 && t < r->t_meas1;
-			}
-		}
-		if (j >= end)
-			break;
-		uint64_t next = bench_sched_time(&sch, j);
-		now = bench_mono_ns();
-		if (next > now + SPIN_NS)
-			core_sleep((unsigned)((next - now - SPIN_NS / 2) / 1000000u));
-		else
-			core_yield();
-	}
+	struct bench_sched sch = {.start_ns = r->load.t_run0, .rate = r->o->garbage_rate};
+	bench_load_pace(&r->load, &sch, BENCH_LOAD_DONE, flood_due, r);
 	r->flood_running = false;
-}
-
-static void sleep_until(uint64_t t)
-{
-	for (unsigned i = 0; i < 10000000u; i++) {
-		uint64_t now = bench_mono_ns();
-		if (now >= t)
-			return;
-		uint64_t ms = (t - now) / 1000000u;
-		core_sleep(ms > 1000 ? 1000 : (unsigned)ms);
-	}
 }
 
 static void coordinate(void *arg);
@@ -362,19 +331,14 @@ static void worker_main(void *arg)
 			r->failed = true;
 		}
 	}
-	if (w->idx == 0) {
-		/* The coordinator: times for everyone, then the phases. */
-		r->t_run0 = bench_mono_ns() + (uint64_t)START_DELAY_MS * 1000000u;
-		r->t_meas0 = r->t_run0 + r->o->warmup_ms * 1000000u;
-		r->t_meas1 = r->t_meas0 + r->o->duration_ms * 1000000u;
-		atomic_store_explicit(&r->phase, PH_RUN, memory_order_release);
-	} else {
-		for (unsigned i = 0; phase_get(r) < PH_RUN && i < 100000u; i++)
-			core_sleep(1);
-	}
+	bench_load_arrive(&r->load);
+	if (w->idx == 0) /* the coordinator: times for everyone once all are ready, then the phases */
+		bench_load_start(&r->load, BENCH_LOAD_START_DELAY_MS, r->o->warmup_ms, r->o->duration_ms);
+	else
+		bench_load_wait(&r->load, BENCH_LOAD_RUN, 1);
 	if (w->idx == 0 && core_spawn(coordinate, r) < 0) {
 		r->failed = true;
-		atomic_store_explicit(&r->phase, PH_DONE, memory_order_release);
+		bench_load_publish(&r->load, BENCH_LOAD_DONE);
 	}
 	if (w->idx == 0 && r->o->garbage_rate) {
 		r->flood_running = true;
@@ -383,11 +347,10 @@ static void worker_main(void *arg)
 			r->failed = true;
 		}
 	}
-	sleep_until(r->t_run0);
+	bench_load_sleep_until(r->load.t_run0, NULL, NULL);
 	if (r->o->rate)
 		pace(w);
-	for (unsigned i = 0; phase_get(r) < PH_DONE && i < 10000000u; i++)
-		core_sleep(5);
+	bench_load_wait(&r->load, BENCH_LOAD_DONE, 5);
 	for (unsigned i = 0; i < w->num_socks; i++)
 		if (w->socks[i].u)
 			core_udp_interrupt(w->socks[i].u);
@@ -399,7 +362,7 @@ static void worker_main(void *arg)
 			w->socks[i].u = NULL;
 		}
 	if (w->idx == 0)
-		core_rt_shutdown(r->rt);
+		core_rt_shutdown(r->load.rt);
 }
 
 /* Reactor 0: samples CPU times at the edges of the measured time and moves
@@ -407,15 +370,15 @@ static void worker_main(void *arg)
 static void coordinate(void *arg)
 {
 	struct srun *r = arg;
-	sleep_until(r->t_meas0);
+	bench_load_sleep_until(r->load.t_meas0, NULL, NULL);
 	r->cpu0 = bench_cpu_ns();
 	r->srv0 = r->o->server_pid ? bench_proc_ticks(r->o->server_pid) : 0;
-	sleep_until(r->t_meas1);
+	bench_load_sleep_until(r->load.t_meas1, NULL, NULL);
 	r->cpu1 = bench_cpu_ns();
 	r->srv1 = r->o->server_pid ? bench_proc_ticks(r->o->server_pid) : 0;
-	atomic_store_explicit(&r->phase, PH_DRAIN, memory_order_release);
+	bench_load_publish(&r->load, BENCH_LOAD_DRAIN);
 	core_sleep(DRAIN_MS);
-	atomic_store_explicit(&r->phase, PH_DONE, memory_order_release);
+	bench_load_publish(&r->load, BENCH_LOAD_DONE);
 }
 
 /* --- the reflector: the cheapest complete STUN server --- */
@@ -496,10 +459,56 @@ static int run_reflector(const struct sopts *o, const struct sockaddr_storage *a
 
 /* --- options --- */
 
-static void usage(FILE *f)
+/* --server and --reflect: the address, and which of the two runs. */
+static int take_server(const struct opt_table *t, const struct opt_spec *s, void *dst, const char *val)
 {
-	fprintf(f,
-		"usage: atmosphere-bench stun --server HOST:PORT [--rate N] [--duration S] [--json] [OPTIONS]\n"
+	struct sopts *o = dst;
+	char err[160];
+	if (bench_relay_parse_hostport(val, o->host, &o->port, err, sizeof err))
+		return opt_usage_error(t, "%s '%s': %s", s->name, val, err);
+	o->reflect = !strcmp(s->name, "--reflect");
+	if (!o->reflect && o->port == 0)
+		return opt_usage_error(t, "--server '%s': the port must be 1 to 65535", val);
+	return 0;
+}
+
+static const struct opt_spec stun_specs[] = {
+	{"--server", OPT_CUSTOM, .parse = take_server, .arg = "HOST:PORT", .help = "the STUN server (UDP)"},
+	{"--reflect", OPT_CUSTOM, .parse = take_server}, /* in the usage lines */
+	{"--rate", OPT_UINT, OPT_FIELD(struct sopts, rate), .min = 0, .max = RATE_MAX, .arg = "N",
+	 .help = "requests/s in all, 0..{0} (default 0: as many as answered)", .help_args = {RATE_MAX}},
+	{"--duration", OPT_DURATION, OPT_FIELD(struct sopts, duration_ms), .min = 100, .max = DURATION_MAX_MS,
+	 .arg = "S", .help = "measured time (default 3s)"},
+	{"--warmup", OPT_DURATION, OPT_FIELD(struct sopts, warmup_ms), .min = 1, .max = 60000, .zero_off = true,
+	 .arg = "S", .help = "load before the measured time (default 500ms)"},
+	{"--sockets", OPT_UINT, OPT_FIELD(struct sopts, sockets), .min = 1, .max = SOCKETS_MAX, .arg = "N",
+	 .help = "client sockets (source ports), 1..{0} (default {1})", .help_args = {SOCKETS_MAX, SOCKETS_DEFAULT}},
+	{"--window", OPT_UINT, OPT_FIELD(struct sopts, window), .min = 1, .max = WINDOW_MAX, .arg = "N",
+	 .help = "max mode: requests in flight per socket, 1..{0} (default {1})",
+	 .help_args = {WINDOW_MAX, WINDOW_DEFAULT}},
+	{"--threads", OPT_UINT, OPT_FIELD(struct sopts, threads), .min = 1, .max = THREADS_MAX, .arg = "N",
+	 .help = "reactor threads (default: one per allowed CPU; --reflect: 1)"},
+	{"--server-pid", OPT_UINT, OPT_FIELD(struct sopts, server_pid), .min = 1, .max = 4194304, .arg = "PID",
+	 .help = "also report the server's CPU time"},
+	{"--garbage-rate", OPT_UINT, OPT_FIELD(struct sopts, garbage_rate), .min = 0, .max = GARBAGE_RATE_MAX,
+	 .arg = "N",
+	 .help = "also flood the server with malformed datagrams, N/s (0..{0},\n"
+		 "default 0: off) from 8 sockets of their own, in every other\n"
+		 "{1} ms slot; answers are reported for quiet and flood slots",
+	 .help_args = {GARBAGE_RATE_MAX, FLOOD_SLOT_MS}},
+	{"--label", OPT_STRING, OPT_FIELD(struct sopts, label), .arg = "TEXT",
+	 .help = "name of the server measured, copied into the JSON"},
+	{"--json", OPT_FLAG, OPT_FIELD(struct sopts, json), .help = "print one JSON object instead of the table"},
+	{"--json-out", OPT_STRING, OPT_FIELD(struct sopts, json_out), .arg = "FILE",
+	 .help = "also write that JSON object to FILE"},
+};
+
+static const struct opt_table stun_table = {
+	.prog = "atmosphere-bench",
+	.cmd = CMD,
+	.specs = stun_specs,
+	.num_specs = sizeof stun_specs / sizeof stun_specs[0],
+	.head = "usage: atmosphere-bench stun --server HOST:PORT [--rate N] [--duration S] [--json] [OPTIONS]\n"
 		"       atmosphere-bench stun --reflect HOST:PORT [--threads N]\n"
 		"       atmosphere-bench stun --client --server HOST:PORT [...] (see stun --client --help)\n\n"
 		"Sends STUN Binding requests (RFC 8489) to a server and counts what comes back:\n"
@@ -508,99 +517,23 @@ static void usage(FILE *f)
 		"fixed schedule (latency from the schedule, corrected for coordinated omission).\n"
 		"--reflect runs the cheapest complete STUN server until SIGTERM, to measure the\n"
 		"load generator's own ceiling against.\n\n"
-		"Options:\n"
-		"  --server HOST:PORT   the STUN server (UDP)\n"
-		"  --rate N             requests/s in all, 0..%d (default 0: as many as answered)\n"
-		"  --duration S         measured time (default 3s)\n"
-		"  --warmup S           load before the measured time (default 500ms)\n"
-		"  --sockets N          client sockets (source ports), 1..%d (default %d)\n"
-		"  --window N           max mode: requests in flight per socket, 1..%d (default %d)\n"
-		"  --threads N          reactor threads (default: one per allowed CPU; --reflect: 1)\n"
-		"  --server-pid PID     also report the server's CPU time\n"
-		"  --garbage-rate N     also flood the server with malformed datagrams, N/s (0..%d,\n"
-		"                       default 0: off) from 8 sockets of their own, in every other\n"
-		"                       %d ms slot; answers are reported for quiet and flood slots\n"
-		"  --label TEXT         name of the server measured, copied into the JSON\n"
-		"  --json               print one JSON object instead of the table\n"
-		"  --json-out FILE      also write that JSON object to FILE\n\n"
-		"Exit status: 0 ran (loss is a result), 1 could not run, 2 usage.\n",
-		RATE_MAX, SOCKETS_MAX, SOCKETS_DEFAULT, WINDOW_MAX, WINDOW_DEFAULT, GARBAGE_RATE_MAX, FLOOD_SLOT_MS);
-}
+		"Options:\n",
+	.foot = "\nExit status: 0 ran (loss is a result), 1 could not run, 2 usage.\n",
+	.column = 23,
+};
 
 static int parse_opts(int argc, char **argv, struct sopts *o)
 {
-	char err[160];
-	bool have = false;
+	uint64_t seen = 0;
 	*o = (struct sopts){.duration_ms = DURATION_DEFAULT_MS, .warmup_ms = WARMUP_DEFAULT_MS,
 			    .sockets = SOCKETS_DEFAULT, .window = WINDOW_DEFAULT};
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		uint64_t v;
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			usage(stdout);
-			return 0;
-		}
-		if (!strcmp(a, "--json")) {
-			o->json = true;
-			continue;
-		}
-		if (strcmp(a, "--server") && strcmp(a, "--reflect") && strcmp(a, "--rate") && strcmp(a, "--duration") &&
-		    strcmp(a, "--warmup") && strcmp(a, "--sockets") && strcmp(a, "--window") && strcmp(a, "--threads") &&
-		    strcmp(a, "--server-pid") && strcmp(a, "--label") && strcmp(a, "--json-out") &&
-		    strcmp(a, "--garbage-rate"))
-			return bench_usage_error(CMD, "unknown option '%s'", a);
-		if (i + 1 >= argc)
-			return bench_usage_error(CMD, "%s needs a value", a);
-		const char *val = argv[++i];
-		if (!strcmp(a, "--server") || !strcmp(a, "--reflect")) {
-			if (bench_relay_parse_hostport(val, o->host, &o->port, err, sizeof err))
-				return bench_usage_error(CMD, "%s '%s': %s", a, val, err);
-			if (!strcmp(a, "--server") && o->port == 0)
-				return bench_usage_error(CMD, "--server '%s': the port must be 1 to 65535", val);
-			o->reflect = !strcmp(a, "--reflect");
-			have = true;
-		} else if (!strcmp(a, "--rate")) {
-			if (!bench_parse_uint(CMD, a, val, 0, RATE_MAX, &v))
-				return 2;
-			o->rate = (unsigned)v;
-		} else if (!strcmp(a, "--duration")) {
-			if (!bench_parse_duration(CMD, a, val, 100, DURATION_MAX_MS, &o->duration_ms))
-				return 2;
-		} else if (!strcmp(a, "--warmup")) {
-			if (strcmp(val, "0") && !bench_parse_duration(CMD, a, val, 1, 60000, &o->warmup_ms))
-				return 2;
-			if (!strcmp(val, "0"))
-				o->warmup_ms = 0;
-		} else if (!strcmp(a, "--sockets")) {
-			if (!bench_parse_uint(CMD, a, val, 1, SOCKETS_MAX, &v))
-				return 2;
-			o->sockets = (unsigned)v;
-		} else if (!strcmp(a, "--window")) {
-			if (!bench_parse_uint(CMD, a, val, 1, WINDOW_MAX, &v))
-				return 2;
-			o->window = (unsigned)v;
-		} else if (!strcmp(a, "--threads")) {
-			if (!bench_parse_uint(CMD, a, val, 1, THREADS_MAX, &v))
-				return 2;
-			o->threads = (unsigned)v;
-		} else if (!strcmp(a, "--server-pid")) {
-			if (!bench_parse_uint(CMD, a, val, 1, 4194304, &v))
-				return 2;
-			o->server_pid = (int)v;
-		} else if (!strcmp(a, "--garbage-rate")) {
-			if (!bench_parse_uint(CMD, a, val, 0, GARBAGE_RATE_MAX, &v))
-				return 2;
-			o->garbage_rate = (unsigned)v;
-		} else if (!strcmp(a, "--label")) {
-			o->label = val;
-		} else {
-			o->json_out = val;
-		}
-	}
-	if (!have)
-		return bench_usage_error(CMD, "--server HOST:PORT (or --reflect HOST:PORT) is required");
+	int rc = opt_table_parse(&stun_table, o, argc, argv, stdout, &seen);
+	if (rc >= 0)
+		return rc;
+	if (!opt_table_seen(&stun_table, seen, "--server") && !opt_table_seen(&stun_table, seen, "--reflect"))
+		return opt_usage_error(&stun_table, "--server HOST:PORT (or --reflect HOST:PORT) is required");
 	if (o->reflect && o->garbage_rate)
-		return bench_usage_error(CMD, "--garbage-rate goes with --server, not --reflect");
+		return opt_usage_error(&stun_table, "--garbage-rate goes with --server, not --reflect");
 	return -1;
 }
 
@@ -642,26 +575,22 @@ static struct json_object *lat_json(const struct bench_summary *lat, const char 
 	struct json_object *l = json_object_new_object();
 	json_object_object_add(l, "from", json_object_new_string(from));
 	json_object_object_add(l, "samples", json_object_new_int64((int64_t)lat->count));
-	json_object_object_add(l, "p50_us", bench_jnum((double)lat->p50 / 1e3, 2));
-	json_object_object_add(l, "p90_us", bench_jnum((double)lat->p90 / 1e3, 2));
-	json_object_object_add(l, "p99_us", bench_jnum((double)lat->p99 / 1e3, 2));
-	json_object_object_add(l, "p999_us", bench_jnum((double)lat->p999 / 1e3, 2));
-	json_object_object_add(l, "max_us", bench_jnum((double)lat->max / 1e3, 2));
+	bench_report_latency_us(l, lat);
 	return l;
 }
 
 static struct json_object *slot_json(const struct sopts *o, const struct sslot *k)
 {
 	struct json_object *j = json_object_new_object();
-	json_object_object_add(j, "seconds", bench_jnum(k->seconds, 3));
+	json_object_object_add(j, "seconds", bench_report_num(k->seconds, 3));
 	json_object_object_add(j, "sent", json_object_new_int64((int64_t)k->sent_win));
 	json_object_object_add(j, "answered", json_object_new_int64((int64_t)k->answered_win));
 	json_object_object_add(j, "error_answers", json_object_new_int64((int64_t)k->errors_win));
-	json_object_object_add(j, "answers_per_s", bench_jnum((double)k->answered_win / k->seconds, 0));
-	json_object_object_add(j, "loss_pct", bench_jnum(loss_of(k->sent_win, k->answered_win, k->errors_win), 4));
+	json_object_object_add(j, "answers_per_s", bench_report_num((double)k->answered_win / k->seconds, 0));
+	json_object_object_add(j, "loss_pct", bench_report_num(loss_of(k->sent_win, k->answered_win, k->errors_win), 4));
 	json_object_object_add(j, "latency", lat_json(&k->lat, o->rate ? "schedule" : "send"));
-	json_object_object_add(j, "send_lag_p99_us", o->rate ? bench_jnum((double)k->lag.p99 / 1e3, 2) : NULL);
-	json_object_object_add(j, "send_lag_max_us", o->rate ? bench_jnum((double)k->lag.max / 1e3, 2) : NULL);
+	json_object_object_add(j, "send_lag_p99_us", o->rate ? bench_report_num((double)k->lag.p99 / 1e3, 2) : NULL);
+	json_object_object_add(j, "send_lag_max_us", o->rate ? bench_report_num((double)k->lag.max / 1e3, 2) : NULL);
 	return j;
 }
 
@@ -674,7 +603,7 @@ static struct json_object *garbage_json(const struct sopts *o, const struct sres
 	json_object_object_add(g, "sent", json_object_new_int64((int64_t)s->flood.sent));
 	json_object_object_add(g, "send_errors", json_object_new_int64((int64_t)s->flood.send_errors));
 	json_object_object_add(g, "bytes", json_object_new_int64((int64_t)s->flood.bytes));
-	json_object_object_add(g, "achieved_per_s", bench_jnum((double)s->flood_sent_win / s->slot[FLOOD].seconds, 0));
+	json_object_object_add(g, "achieved_per_s", bench_report_num((double)s->flood_sent_win / s->slot[FLOOD].seconds, 0));
 	for (int k = 0; k < BENCH_STUN_GARBAGE_KINDS; k++)
 		json_object_object_add(kinds, bench_stun_garbage_name(k), json_object_new_int64((int64_t)s->flood.sent_kind[k]));
 	json_object_object_add(g, "kinds", kinds);
@@ -683,7 +612,7 @@ static struct json_object *garbage_json(const struct sopts *o, const struct sres
 	return g;
 }
 
-static int print_json(FILE *f, const struct sopts *o, const struct sres *s)
+static struct json_object *build_json(const struct sopts *o, const struct sres *s)
 {
 	char srv[300];
 	struct utsname u;
@@ -699,66 +628,75 @@ static int print_json(FILE *f, const struct sopts *o, const struct sres *s)
 	json_object_object_add(root, "window", o->rate ? NULL : json_object_new_int64(o->window));
 	json_object_object_add(root, "threads", json_object_new_int64(s->threads));
 	json_object_object_add(root, "kernel", json_object_new_string(uname(&u) == 0 ? u.release : "unknown"));
-	json_object_object_add(root, "measured_s", bench_jnum(s->measured_s, 3));
+	json_object_object_add(root, "measured_s", bench_report_num(s->measured_s, 3));
 	json_object_object_add(root, "sent", json_object_new_int64((int64_t)s->sent_win));
 	json_object_object_add(root, "answered", json_object_new_int64((int64_t)s->answered_win));
 	json_object_object_add(root, "error_answers", json_object_new_int64((int64_t)s->errors_win));
-	json_object_object_add(root, "answers_per_s", bench_jnum((double)s->answered_win / s->measured_s, 0));
-	json_object_object_add(root, "loss_pct", bench_jnum(loss_pct(s), 4));
+	json_object_object_add(root, "answers_per_s", bench_report_num((double)s->answered_win / s->measured_s, 0));
+	json_object_object_add(root, "loss_pct", bench_report_num(loss_pct(s), 4));
 	json_object_object_add(root, "bad_datagrams", json_object_new_int64((int64_t)s->bad));
 	json_object_object_add(root, "send_errors", json_object_new_int64((int64_t)s->send_errors));
 	json_object_object_add(root, "latency", lat_json(&s->lat, o->rate ? "schedule" : "send"));
 	json_object_object_add(root, "garbage", o->garbage_rate ? garbage_json(o, s) : NULL);
-	json_object_object_add(root, "bench_cpu", bench_jnum(s->bench_cpu, 3));
-	json_object_object_add(root, "server_cpu", bench_jnum(s->server_cpu, 3));
+	json_object_object_add(root, "bench_cpu", bench_report_num(s->bench_cpu, 3));
+	json_object_object_add(root, "server_cpu", bench_report_num(s->server_cpu, 3));
 	json_object_object_add(root, "ok", json_object_new_boolean(s->answered_win > 0));
-	int rc = fprintf(f, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
-	json_object_put(root);
-	return rc < 0 ? -1 : 0;
+	return root;
 }
 
-static void print_table(const struct sopts *o, const struct sres *s)
+/* Rows: the figure in ROW_WIDTH columns; the quiet/flood comparison in
+ * SLOT_WIDTH, then a column each. */
+#define ROW_WIDTH 40
+#define SLOT_WIDTH 28
+
+static void print_table(FILE *out, const struct sopts *o, const struct sres *s)
 {
-	printf("atmosphere-bench stun: %s%s%s, %s:%u, %u sockets", o->rate ? "paced" : "max",
-	       o->label ? " of " : "", o->label ? o->label : "", o->host, o->port, o->sockets);
+	fprintf(out, "atmosphere-bench stun: %s%s%s, %s:%u, %u sockets", o->rate ? "paced" : "max",
+		o->label ? " of " : "", o->label ? o->label : "", o->host, o->port, o->sockets);
 	if (o->rate)
-		printf(", %u requests/s\n", o->rate);
+		fprintf(out, ", %u requests/s\n", o->rate);
 	else
-		printf(" x %u in flight\n", o->window);
-	printf("%u load thread(s)\n\n", s->threads);
-	printf("%-40s %.2f\n", "measured time s", s->measured_s);
-	printf("%-40s %llu / %llu (%llu error answers)\n", "requests sent / answered", (unsigned long long)s->sent_win,
-	       (unsigned long long)s->answered_win, (unsigned long long)s->errors_win);
-	printf("%-40s %.0f\n", "Binding answers/s", (double)s->answered_win / s->measured_s);
-	printf("%-40s %.3f\n", "loss %", loss_pct(s));
-	printf("%-40s %.1f %.1f %.1f (from the %s)\n", "latency us: p50 p90 p99", (double)s->lat.p50 / 1e3,
-	       (double)s->lat.p90 / 1e3, (double)s->lat.p99 / 1e3, o->rate ? "schedule" : "send");
-	printf("%-40s %.1f %.1f\n", "latency us: p99.9 max", (double)s->lat.p999 / 1e3, (double)s->lat.max / 1e3);
+		fprintf(out, " x %u in flight\n", o->window);
+	fprintf(out, "%u load thread(s)\n\n", s->threads);
+	bench_report_row(out, ROW_WIDTH, "measured time s", "%.2f", s->measured_s);
+	bench_report_row(out, ROW_WIDTH, "requests sent / answered", "%llu / %llu (%llu error answers)",
+			 (unsigned long long)s->sent_win, (unsigned long long)s->answered_win,
+			 (unsigned long long)s->errors_win);
+	bench_report_row(out, ROW_WIDTH, "Binding answers/s", "%.0f", (double)s->answered_win / s->measured_s);
+	bench_report_row(out, ROW_WIDTH, "loss %", "%.3f", loss_pct(s));
+	bench_report_row(out, ROW_WIDTH, "latency us: p50 p90 p99", "%.1f %.1f %.1f (from the %s)",
+			 (double)s->lat.p50 / 1e3, (double)s->lat.p90 / 1e3, (double)s->lat.p99 / 1e3,
+			 o->rate ? "schedule" : "send");
+	bench_report_row(out, ROW_WIDTH, "latency us: p99.9 max", "%.1f %.1f", (double)s->lat.p999 / 1e3,
+			 (double)s->lat.max / 1e3);
 	if (isfinite(s->bench_cpu))
-		printf("%-40s %.2f\n", "load generator CPU busy, in CPUs", s->bench_cpu);
+		bench_report_row(out, ROW_WIDTH, "load generator CPU busy, in CPUs", "%.2f", s->bench_cpu);
 	if (isfinite(s->server_cpu))
-		printf("%-40s %.2f\n", "server CPU busy, in CPUs", s->server_cpu);
+		bench_report_row(out, ROW_WIDTH, "server CPU busy, in CPUs", "%.2f", s->server_cpu);
 	if (s->bad || s->send_errors)
-		printf("%-40s %llu, %llu\n", "bad datagrams, send errors", (unsigned long long)s->bad,
-		       (unsigned long long)s->send_errors);
+		bench_report_row(out, ROW_WIDTH, "bad datagrams, send errors", "%llu, %llu", (unsigned long long)s->bad,
+				 (unsigned long long)s->send_errors);
 	if (!o->garbage_rate)
 		return;
-	printf("\ngarbage flood: %u/s asked, %.0f/s sent in the flood slots (%llu sent, %llu refused), "
-	       "%d ms slots\n",
-	       o->garbage_rate, (double)s->flood_sent_win / s->slot[FLOOD].seconds, (unsigned long long)s->flood.sent,
-	       (unsigned long long)s->flood.send_errors, FLOOD_SLOT_MS);
-	printf("%-28s %12s %12s\n", "", "quiet", "flood");
+	fprintf(out, "\ngarbage flood: %u/s asked, %.0f/s sent in the flood slots (%llu sent, %llu refused), "
+		     "%d ms slots\n",
+		o->garbage_rate, (double)s->flood_sent_win / s->slot[FLOOD].seconds, (unsigned long long)s->flood.sent,
+		(unsigned long long)s->flood.send_errors, FLOOD_SLOT_MS);
 	const struct sslot *q = &s->slot[QUIET], *f = &s->slot[FLOOD];
-	printf("%-28s %12llu %12llu\n", "requests sent", (unsigned long long)q->sent_win,
-	       (unsigned long long)f->sent_win);
-	printf("%-28s %12.0f %12.0f\n", "Binding answers/s", (double)q->answered_win / q->seconds,
-	       (double)f->answered_win / f->seconds);
-	printf("%-28s %12.3f %12.3f\n", "loss %", loss_of(q->sent_win, q->answered_win, q->errors_win),
-	       loss_of(f->sent_win, f->answered_win, f->errors_win));
-	printf("%-28s %12.1f %12.1f\n", "latency p50 us", (double)q->lat.p50 / 1e3, (double)f->lat.p50 / 1e3);
-	printf("%-28s %12.1f %12.1f\n", "latency p99 us", (double)q->lat.p99 / 1e3, (double)f->lat.p99 / 1e3);
+	bench_report_row(out, SLOT_WIDTH, "", "%12s %12s", "quiet", "flood");
+	bench_report_row(out, SLOT_WIDTH, "requests sent", "%12llu %12llu", (unsigned long long)q->sent_win,
+			 (unsigned long long)f->sent_win);
+	bench_report_row(out, SLOT_WIDTH, "Binding answers/s", "%12.0f %12.0f", (double)q->answered_win / q->seconds,
+			 (double)f->answered_win / f->seconds);
+	bench_report_row(out, SLOT_WIDTH, "loss %", "%12.3f %12.3f", loss_of(q->sent_win, q->answered_win, q->errors_win),
+			 loss_of(f->sent_win, f->answered_win, f->errors_win));
+	bench_report_row(out, SLOT_WIDTH, "latency p50 us", "%12.1f %12.1f", (double)q->lat.p50 / 1e3,
+			 (double)f->lat.p50 / 1e3);
+	bench_report_row(out, SLOT_WIDTH, "latency p99 us", "%12.1f %12.1f", (double)q->lat.p99 / 1e3,
+			 (double)f->lat.p99 / 1e3);
 	if (o->rate)
-		printf("%-28s %12.1f %12.1f\n", "send lag p99 us", (double)q->lag.p99 / 1e3, (double)f->lag.p99 / 1e3);
+		bench_report_row(out, SLOT_WIDTH, "send lag p99 us", "%12.1f %12.1f", (double)q->lag.p99 / 1e3,
+				 (double)f->lag.p99 / 1e3);
 }
 
 int bench_cmd_stun(int argc, char **argv)
@@ -782,22 +720,18 @@ int bench_cmd_stun(int argc, char **argv)
 	if (o.reflect)
 		return run_reflector(&o, &r.addr, r.addr_len);
 
-	cpu_set_t set;
-	unsigned cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? (unsigned)CPU_COUNT(&set) : 1;
 	r.o = &o;
-	r.num_workers = o.threads ? o.threads : cpus;
-	if (r.num_workers > o.sockets)
-		r.num_workers = o.sockets;
+	bench_load_setup(&r.load, o.threads, o.sockets);
 	r.tag = (uint32_t)bench_rand_u64();
-	r.w = calloc(r.num_workers, sizeof *r.w);
+	r.w = calloc(r.load.num_workers, sizeof *r.w);
 	int status = 1;
 	if (!r.w)
 		goto out;
-	for (unsigned i = 0; i < r.num_workers; i++) {
+	for (unsigned i = 0; i < r.load.num_workers; i++) {
 		struct sworker *w = &r.w[i];
 		w->run = &r;
 		w->idx = i;
-		w->num_socks = o.sockets / r.num_workers + (i < o.sockets % r.num_workers);
+		w->num_socks = o.sockets / r.load.num_workers + (i < o.sockets % r.load.num_workers);
 		w->socks = calloc(w->num_socks, sizeof *w->socks);
 		if (!w->socks)
 			goto out;
@@ -819,22 +753,17 @@ int bench_cmd_stun(int argc, char **argv)
 	}
 	/* Enough datagram buffers for every answer a window can have in flight. */
 	unsigned bufs = 1024;
-	while (bufs < 16384 && bufs < 2u * o.window * (o.sockets / r.num_workers + 1))
+	while (bufs < 16384 && bufs < 2u * o.window * (o.sockets / r.load.num_workers + 1))
 		bufs *= 2;
-	struct core_rt_opts ro = {.num_threads = r.num_workers, .shutdown_grace_ms = 500, .dgram_bufs = bufs};
-	int err = 0;
-	r.rt = core_rt_new(&ro, &err);
-	if (!r.rt) {
-		fprintf(stderr, "atmosphere-bench stun: cannot start the io_uring runtime: %s\n", core_rt_explain(err));
+	if (bench_load_runtime(&r.load, CMD, (struct core_rt_opts){.shutdown_grace_ms = 500, .dgram_bufs = bufs}))
 		goto out;
-	}
-	if (core_rt_run(r.rt, worker_main, &r) < 0 || r.failed)
+	if (core_rt_run(r.load.rt, worker_main, &r) < 0 || r.failed)
 		goto out;
 
 	memset(&s, 0, sizeof s);
-	s.threads = r.num_workers;
-	s.measured_s = (double)(r.t_meas1 - r.t_meas0) / 1e9;
-	for (unsigned i = 0; i < r.num_workers; i++) {
+	s.threads = r.load.num_workers;
+	s.measured_s = (double)(r.load.t_meas1 - r.load.t_meas0) / 1e9;
+	for (unsigned i = 0; i < r.load.num_workers; i++) {
 		struct sworker *w = &r.w[i];
 		s.sent += w->sent;
 		for (unsigned k = 0; k < NUM_SLOTS; k++) {
@@ -851,11 +780,11 @@ int bench_cmd_stun(int argc, char **argv)
 	}
 	/* Time of each slot kind within the measured time (bounded: at most
 	 * DURATION_MAX_MS / FLOOD_SLOT_MS slots). */
-	for (uint64_t t = r.t_meas0; t < r.t_meas1;) {
+	for (uint64_t t = r.load.t_meas0; t < r.load.t_meas1;) {
 		uint64_t slot_ns = (uint64_t)FLOOD_SLOT_MS * 1000000u;
-		uint64_t edge = r.t_run0 + ((t - r.t_run0) / slot_ns + 1) * slot_ns;
-		if (edge > r.t_meas1)
-			edge = r.t_meas1;
+		uint64_t edge = r.load.t_run0 + ((t - r.load.t_run0) / slot_ns + 1) * slot_ns;
+		if (edge > r.load.t_meas1)
+			edge = r.load.t_meas1;
 		s.slot[slot_of(&r, t)].seconds += (double)(edge - t) / 1e9;
 		t = edge;
 	}
@@ -876,20 +805,17 @@ int bench_cmd_stun(int argc, char **argv)
 	status = s.answered_win ? 0 : 1;
 	if (!s.answered_win)
 		fprintf(stderr, "atmosphere-bench stun: no answer from %s:%u\n", o.host, o.port);
-	if (o.json_out) {
-		FILE *f = fopen(o.json_out, "w");
-		if (!f || print_json(f, &o, &s) || fclose(f)) {
-			fprintf(stderr, "atmosphere-bench stun: writing '%s': %s\n", o.json_out, strerror(errno));
-			status = 1;
-		}
-	}
+	struct json_object *j = build_json(&o, &s);
+	if (o.json_out && bench_report_json_file(CMD, o.json_out, j))
+		status = 1;
 	if (o.json)
-		print_json(stdout, &o, &s);
+		bench_report_json_print(stdout, j);
 	else
-		print_table(&o, &s);
+		print_table(stdout, &o, &s);
+	json_object_put(j);
 out:
 	if (r.w)
-		for (unsigned i = 0; i < r.num_workers; i++) {
+		for (unsigned i = 0; i < r.load.num_workers; i++) {
 			free(r.w[i].socks);
 			for (unsigned k = 0; k < NUM_SLOTS; k++) {
 				free(r.w[i].hist[k]);
@@ -899,6 +825,6 @@ out:
 	if (r.flood.pool)
 		bench_stun_flood_cleanup(&r.flood);
 	free(r.w);
-	core_rt_free(r.rt);
+	bench_load_cleanup(&r.load);
 	return status;
 }

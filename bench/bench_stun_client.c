@@ -18,12 +18,13 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
-#include "bench/json.h"
 #include "bench/proc.h"
+#include "bench/report.h"
 #include "core/reactor.h"
 #include "core/udp.h"
 #include "stun/client.h"
 #include "stun/resolve.h"
+#include "opt/table.h"
 
 #define CMD "stun --client"
 
@@ -41,6 +42,7 @@ struct copts {
 	size_t num_servers;
 	unsigned rounds;
 	const char *atmosphere;     /* for the whole-process figures; NULL: skipped */
+	bool client;                /* --client, which brought us here */
 	bool json;
 	const char *json_out, *label;
 };
@@ -325,73 +327,61 @@ static void measure_processes(const struct copts *o, struct cproc *p)
 
 /* --- options and report --------------------------------------------------- */
 
-static void usage(FILE *f)
+/* --server, repeated: one more server each time. */
+static int take_server(const struct opt_table *t, const struct opt_spec *s, void *dst, const char *val)
 {
-	fprintf(f,
-		"usage: atmosphere-bench stun --client --server HOST:PORT [--server HOST:PORT ...] [OPTIONS]\n\n"
+	struct copts *o = dst;
+	(void)s;
+	if (o->num_servers >= STUN_CLIENT_MAX_SERVERS)
+		return opt_usage_error(t, "at most %d --server", STUN_CLIENT_MAX_SERVERS);
+	struct stun_endpoint *e = &o->servers[o->num_servers];
+	struct sockaddr_in *sin = (struct sockaddr_in *)&e->addr;
+	if (stun_endpoint_parse(e, val, STUN_DEFAULT_PORT) || inet_pton(AF_INET, e->host, &sin->sin_addr) != 1)
+		return opt_usage_error(t, "--server '%s': give a numeric IPv4 address and port", val);
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(e->port);
+	e->addr_len = sizeof *sin;
+	e->err = 0;
+	o->server_text[o->num_servers++] = val;
+	return 0;
+}
+
+static const struct opt_spec client_specs[] = {
+	{"--client", OPT_FLAG, OPT_FIELD(struct copts, client)}, /* what chose this mode */
+	{"--server", OPT_CUSTOM, .parse = take_server, .arg = "HOST:PORT",
+	 .help = "a STUN server (numeric IPv4; repeat, up to {0})", .help_args = {STUN_CLIENT_MAX_SERVERS}},
+	{"--rounds", OPT_UINT, OPT_FIELD(struct copts, rounds), .min = 1, .max = ROUNDS_MAX, .arg = "N",
+	 .help = "discoveries, the first one counted apart (default {0})", .help_args = {ROUNDS_DEFAULT}},
+	{"--atmosphere", OPT_STRING, OPT_FIELD(struct copts, atmosphere), .arg = "PATH",
+	 .help = "the atmosphere binary, for the whole-process figures"},
+	{"--label", OPT_STRING, OPT_FIELD(struct copts, label), .arg = "TEXT", .help = "copied into the JSON"},
+	{"--json", OPT_FLAG, OPT_FIELD(struct copts, json), .help = "print one JSON object instead of the table"},
+	{"--json-out", OPT_STRING, OPT_FIELD(struct copts, json_out), .arg = "FILE",
+	 .help = "also write that JSON object to FILE"},
+};
+
+static const struct opt_table client_table = {
+	.prog = "atmosphere-bench",
+	.cmd = CMD,
+	.specs = client_specs,
+	.num_specs = sizeof client_specs / sizeof client_specs[0],
+	.head = "usage: atmosphere-bench stun --client --server HOST:PORT [--server HOST:PORT ...] [OPTIONS]\n\n"
 		"What one STUN discovery (stun_discover) costs: UDP bytes and datagrams per\n"
 		"discovery, counted by a forwarder in front of each server; this process's RSS\n"
 		"and heap before and after; with --atmosphere, the peak RSS of a whole\n"
 		"`atmosphere network --json --stun ...` beside `atmosphere --version`.\n\n"
-		"Options:\n"
-		"  --server HOST:PORT   a STUN server (numeric IPv4; repeat, up to %d)\n"
-		"  --rounds N           discoveries, the first one counted apart (default %d)\n"
-		"  --atmosphere PATH    the atmosphere binary, for the whole-process figures\n"
-		"  --label TEXT         copied into the JSON\n"
-		"  --json               print one JSON object instead of the table\n"
-		"  --json-out FILE      also write that JSON object to FILE\n",
-		STUN_CLIENT_MAX_SERVERS, ROUNDS_DEFAULT);
-}
+		"Options:\n",
+	.column = 23,
+};
 
 static int parse(int argc, char **argv, struct copts *o)
 {
 	*o = (struct copts){.rounds = ROUNDS_DEFAULT};
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		uint64_t v;
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			usage(stdout);
-			return 0;
-		}
-		if (!strcmp(a, "--client"))
-			continue;
-		if (!strcmp(a, "--json")) {
-			o->json = true;
-			continue;
-		}
-		if (strcmp(a, "--server") && strcmp(a, "--rounds") && strcmp(a, "--atmosphere") && strcmp(a, "--label") &&
-		    strcmp(a, "--json-out"))
-			return bench_usage_error(CMD, "unknown option '%s'", a);
-		if (i + 1 >= argc)
-			return bench_usage_error(CMD, "%s needs a value", a);
-		const char *val = argv[++i];
-		if (!strcmp(a, "--server")) {
-			if (o->num_servers >= STUN_CLIENT_MAX_SERVERS)
-				return bench_usage_error(CMD, "at most %d --server", STUN_CLIENT_MAX_SERVERS);
-			struct stun_endpoint *e = &o->servers[o->num_servers];
-			struct sockaddr_in *sin = (struct sockaddr_in *)&e->addr;
-			if (stun_endpoint_parse(e, val, STUN_DEFAULT_PORT) ||
-			    inet_pton(AF_INET, e->host, &sin->sin_addr) != 1)
-				return bench_usage_error(CMD, "--server '%s': give a numeric IPv4 address and port", val);
-			sin->sin_family = AF_INET;
-			sin->sin_port = htons(e->port);
-			e->addr_len = sizeof *sin;
-			e->err = 0;
-			o->server_text[o->num_servers++] = val;
-		} else if (!strcmp(a, "--rounds")) {
-			if (!bench_parse_uint(CMD, a, val, 1, ROUNDS_MAX, &v))
-				return 2;
-			o->rounds = (unsigned)v;
-		} else if (!strcmp(a, "--atmosphere")) {
-			o->atmosphere = val;
-		} else if (!strcmp(a, "--label")) {
-			o->label = val;
-		} else {
-			o->json_out = val;
-		}
-	}
+	int rc = opt_table_parse(&client_table, o, argc, argv, stdout, NULL);
+	if (rc >= 0)
+		return rc;
 	if (!o->num_servers)
-		return bench_usage_error(CMD, "--server HOST:PORT is required");
+		return opt_usage_error(&client_table, "--server HOST:PORT is required");
 	return -1;
 }
 
@@ -407,13 +397,14 @@ static struct json_object *report(const struct copts *o, const struct crun *r, c
 	json_object_object_add(j, "discoveries", json_object_new_int64(r->done));
 	json_object_object_add(j, "all_answered", json_object_new_int64(r->answered_all));
 	json_object_object_add(j, "requests_sent", json_object_new_int64(r->sends));
-	json_object_object_add(j, "first_ms", bench_jnum(r->first_ms, 2));
-	json_object_object_add(j, "median_ms", rest ? bench_jnum(r->rest_ms_median, 2) : NULL);
-	json_object_object_add(b, "per_discovery", bench_jnum((double)bytes / r->done, 1));
-	json_object_object_add(b, "per_discovery_wire", bench_jnum((double)(bytes + IPV4_UDP_HEADERS * dgrams) / r->done, 1));
+	json_object_object_add(j, "first_ms", bench_report_num(r->first_ms, 2));
+	json_object_object_add(j, "median_ms", rest ? bench_report_num(r->rest_ms_median, 2) : NULL);
+	json_object_object_add(b, "per_discovery", bench_report_num((double)bytes / r->done, 1));
+	json_object_object_add(b, "per_discovery_wire",
+			       bench_report_num((double)(bytes + IPV4_UDP_HEADERS * dgrams) / r->done, 1));
 	json_object_object_add(b, "sent", json_object_new_int64((int64_t)r->up_bytes));
 	json_object_object_add(b, "received", json_object_new_int64((int64_t)r->down_bytes));
-	json_object_object_add(b, "datagrams_per_discovery", bench_jnum((double)dgrams / r->done, 2));
+	json_object_object_add(b, "datagrams_per_discovery", bench_report_num((double)dgrams / r->done, 2));
 	json_object_object_add(b, "first", json_object_new_int64((int64_t)r->first_bytes));
 	json_object_object_add(b, "stray", json_object_new_int64((int64_t)r->stray));
 	json_object_object_add(j, "bytes", b);
@@ -438,23 +429,29 @@ static struct json_object *report(const struct copts *o, const struct crun *r, c
 	return j;
 }
 
-static void print_table(const struct copts *o, const struct crun *r, const struct cproc *p, long rss_start_kib)
+/* Rows: the figure in ROW_WIDTH columns, then its value. */
+#define ROW_WIDTH 52
+
+static void print_table(FILE *f, const struct copts *o, const struct crun *r, const struct cproc *p,
+			long rss_start_kib)
 {
 	uint64_t bytes = r->up_bytes + r->down_bytes, dgrams = r->up_dgrams + r->down_dgrams;
-	printf("atmosphere-bench stun --client: %zu server(s), %u discoveries (%u answered by all)\n\n", o->num_servers,
-	       r->done, r->answered_all);
-	printf("%-52s %.1f (%.1f with IPv4+UDP headers)\n", "UDP payload bytes per discovery", (double)bytes / r->done,
-	       (double)(bytes + IPV4_UDP_HEADERS * dgrams) / r->done);
-	printf("%-52s %.2f\n", "datagrams per discovery", (double)dgrams / r->done);
-	printf("%-52s %.2f / %.2f\n", "time ms: first / median of the rest", r->first_ms, r->rest_ms_median);
-	printf("%-52s %ld -> %ld -> %ld -> %ld\n", "VmRSS KiB: start, runtime up, 1st, all discoveries", rss_start_kib,
-	       r->rss_rt_kib, r->rss_first_kib, r->rss_rest_kib);
-	printf("%-52s %zd / %zd\n", "heap in use, bytes: first discovery / the rest",
-	       (ssize_t)r->heap_first - (ssize_t)r->heap_rt, (ssize_t)r->heap_rest - (ssize_t)r->heap_first);
-	printf("%-52s %zu\n", "struct stun_discovery (caller storage), bytes", sizeof(struct stun_discovery));
+	fprintf(f, "atmosphere-bench stun --client: %zu server(s), %u discoveries (%u answered by all)\n\n",
+		o->num_servers, r->done, r->answered_all);
+	bench_report_row(f, ROW_WIDTH, "UDP payload bytes per discovery", "%.1f (%.1f with IPv4+UDP headers)",
+			 (double)bytes / r->done, (double)(bytes + IPV4_UDP_HEADERS * dgrams) / r->done);
+	bench_report_row(f, ROW_WIDTH, "datagrams per discovery", "%.2f", (double)dgrams / r->done);
+	bench_report_row(f, ROW_WIDTH, "time ms: first / median of the rest", "%.2f / %.2f", r->first_ms,
+			 r->rest_ms_median);
+	bench_report_row(f, ROW_WIDTH, "VmRSS KiB: start, runtime up, 1st, all discoveries", "%ld -> %ld -> %ld -> %ld",
+			 rss_start_kib, r->rss_rt_kib, r->rss_first_kib, r->rss_rest_kib);
+	bench_report_row(f, ROW_WIDTH, "heap in use, bytes: first discovery / the rest", "%zd / %zd",
+			 (ssize_t)r->heap_first - (ssize_t)r->heap_rt, (ssize_t)r->heap_rest - (ssize_t)r->heap_first);
+	bench_report_row(f, ROW_WIDTH, "struct stun_discovery (caller storage), bytes", "%zu",
+			 sizeof(struct stun_discovery));
 	if (p->measured)
-		printf("%-52s %ld / %ld (exit %d)\n", "peak RSS KiB: atmosphere --version / network", p->version_kib,
-		       p->network_kib, p->network_status);
+		bench_report_row(f, ROW_WIDTH, "peak RSS KiB: atmosphere --version / network", "%ld / %ld (exit %d)",
+				 p->version_kib, p->network_kib, p->network_status);
 }
 
 int bench_stun_client_cmd(int argc, char **argv)
@@ -483,17 +480,12 @@ int bench_stun_client_cmd(int argc, char **argv)
 	measure_processes(&o, &p);
 	struct json_object *j = report(&o, &r, &p, rss_start, heap_start);
 	int status = 0;
-	if (o.json_out) {
-		FILE *f = fopen(o.json_out, "w");
-		if (!f || fprintf(f, "%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY)) < 0 || fclose(f)) {
-			fprintf(stderr, "atmosphere-bench " CMD ": writing '%s': %s\n", o.json_out, strerror(errno));
-			status = 1;
-		}
-	}
+	if (o.json_out && bench_report_json_file(CMD, o.json_out, j))
+		status = 1;
 	if (o.json)
-		printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY));
+		bench_report_json_print(stdout, j);
 	else
-		print_table(&o, &r, &p, rss_start);
+		print_table(stdout, &o, &r, &p, rss_start);
 	json_object_put(j);
 	return status;
 }

@@ -1,8 +1,10 @@
 #include "bench/proc.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 uint64_t bench_proc_ticks(int pid)
 {
@@ -71,4 +73,44 @@ uint64_t bench_cpu_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t bench_thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void bench_cpu_ticks_read(struct bench_cpu_ticks *t)
+{
+	unsigned long long v[8] = {0};
+	memset(t, 0, sizeof *t);
+	FILE *f = fopen("/proc/stat", "r");
+	if (f) {
+		if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+			   &v[6], &v[7]) == 8) {
+			t->busy = v[0] + v[1] + v[2];
+			t->steal = v[7];
+			for (int i = 0; i < 8; i++)
+				t->total += v[i];
+		}
+		fclose(f);
+	}
+	t->ours_ns = bench_cpu_ns();
+	t->wall_ns = bench_mono_ns();
+}
+
+void bench_cpu_ticks_other(const struct bench_cpu_ticks *a, const struct bench_cpu_ticks *b, double *out_other,
+			   double *out_steal)
+{
+	*out_other = *out_steal = NAN;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	if (b->total <= a->total || ncpu < 1 || b->wall_ns <= a->wall_ns)
+		return;
+	double total = (double)(b->total - a->total);
+	double ours = (double)(b->ours_ns - a->ours_ns) / ((double)(b->wall_ns - a->wall_ns) * (double)ncpu);
+	double other = (double)(b->busy - a->busy) / total - ours;
+	*out_other = other > 0.0 ? other : 0.0;
+	*out_steal = (double)(b->steal - a->steal) / total;
 }

@@ -18,6 +18,31 @@ long bench_proc_rss_kib(int pid);
 uint64_t bench_mono_ns(void);
 uint64_t bench_cpu_ns(void);
 
+/* bench_thread_cpu_ns: the calling thread's CPU time
+ * (CLOCK_THREAD_CPUTIME_ID) in nanoseconds. */
+uint64_t bench_thread_cpu_ns(void);
+
+/* struct bench_cpu_ticks: the machine's CPU time from /proc/stat (USER_HZ
+ * ticks) beside this process's. busy is user, nice and system only:
+ * irq/softirq time may or may not be charged to the task that raised it,
+ * and leaving it out keeps "busy - ours" from blaming our own loopback
+ * softirqs on someone else. */
+struct bench_cpu_ticks {
+	uint64_t busy, steal, total;
+	uint64_t ours_ns;       /* this process's CPU time */
+	uint64_t wall_ns;
+};
+
+/* bench_cpu_ticks_read fills t now (the /proc/stat fields stay 0 when it
+ * is unreadable). */
+void bench_cpu_ticks_read(struct bench_cpu_ticks *t);
+
+/* bench_cpu_ticks_other writes the share of the machine (all CPUs) other
+ * processes kept busy between a and b, and the share stolen by the
+ * hypervisor; NAN both when /proc/stat was unreadable. */
+void bench_cpu_ticks_other(const struct bench_cpu_ticks *a, const struct bench_cpu_ticks *b, double *out_other,
+			   double *out_steal);
+
 /* bench_cpu_model writes the first "model name" of /proc/cpuinfo, or
  * "unknown". */
 void bench_cpu_model(char *out, size_t out_len);

@@ -10,69 +10,9 @@
 
 #include "bench/bench.h"
 #include "net/addr.h"
+#include "opt/table.h"
 
 #define CMD "relay"
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: atmosphere-bench relay --url ws[s]://HOST:PORT [--mode throughput|latency|connections]\n"
-		"                              [--sessions N] [--size BYTES] [--rate MSGS_PER_S] [--duration S]\n"
-		"                              [--json] [--csv] [--relay-pid PID] [OPTIONS]\n\n"
-		"Drives a relay that speaks the seed protocol (GET /relay/{id}, two clients per id,\n"
-		"frames forwarded) with N sessions of two WebSocket connections each, A -> B.\n\n"
-		"Modes:\n"
-		"  throughput    A sends --size messages as fast as TCP lets it: payload MB/s and\n"
-		"                messages/s, in total and per session\n"
-		"  latency       A sends --rate messages/s on a fixed schedule; one-way latency of\n"
-		"                each message from its *scheduled* send time (corrected for\n"
-		"                coordinated omission), p50/p90/p99/p99.9/max, and delivery\n"
-		"  connections   opens N sessions, holds them idle for --duration, checks each\n"
-		"                still forwards one message: set-up rate, and with --relay-pid\n"
-		"                the relay's resident memory per connection\n"
-		"Every mode counts wire bytes against payload bytes, both directions, handshakes,\n"
-		"keepalives and closes included, and counts errors (refused, HTTP 409/429/503,\n"
-		"closes, timeouts) without stopping.\n\n"
-		"Options:\n"
-		"  --url ws://HOST:PORT   the relay; wss://HOST:PORT: over TLS (BoringSSL, TLS 1.3 unless\n"
-		"                         --tls-version 1.2; SNI from HOST unless it is an address;\n"
-		"                         wire bytes are then the TLS bytes on the socket)\n"
-		"  --ca FILE              wss: trust the CA certificates in FILE (PEM), e.g. a test CA;\n"
-		"                         default: the system store\n"
-		"  --insecure             wss: do not check the relay's certificate\n"
-		"  --tls-version V        wss: 1.3 (default) or 1.2\n"
-		"  --source-range CIDR    connect from the addresses of CIDR (IPv4, /8 to /32, local:\n"
-		"                         127.0.0.0/8 on loopback), connection k from the k-th mod\n"
-		"                         --sources: many connections to one address then do not make\n"
-		"                         the kernel's ephemeral port search long\n"
-		"  --sources N            source addresses to spread over, 1..%d (default %d; alone:\n"
-		"                         from 127.0.0.0/8)\n"
-		"  --mode M               throughput (default), latency or connections\n"
-		"  --sessions N           sessions, 1..%d (default %d); two descriptors each\n"
-		"  --size BYTES           message payload, K/M suffixes (default %d); latency: %d..%d\n"
-		"  --rate N               latency: messages/s per session, 1..%d (default %d)\n"
-		"  --duration S           measured time, or connections: hold time (default 5s)\n"
-		"  --warmup S             traffic before the measured time (default 500ms)\n"
-		"  --threads N            load generator reactor threads (default: one per allowed CPU)\n"
-		"  --concurrency N        sessions being set up at once (default %d)\n"
-		"  --relay-pid PID        read the relay's VmRSS before and after opening the sessions\n"
-		"  --sink HOST:PORT       baseline: listen on HOST:PORT and be B there; A still dials\n"
-		"                         --url, which must be a TCP proxy forwarding to the sink;\n"
-		"                         HOST:0 without --url: A dials the sink itself (plain TCP\n"
-		"                         A -> B, no hop: the load generator's own ceiling)\n"
-		"  --label TEXT           name of the thing measured, copied into the JSON\n"
-		"  --json                 print one JSON object instead of the table\n"
-		"  --json-out FILE        also write that JSON object to FILE\n"
-		"  --csv                  print a CSV header and one row instead of the table\n"
-		"  --hist-out FILE        latency: write the histogram as CSV (for bench/plot)\n\n"
-		"Traffic goes only to --url (and the --sink address). Progress goes to stderr on a\n"
-		"terminal. Exit status: 0 ran (errors are counted in the results), 1 could not run\n"
-		"(no session came up, io_uring unavailable), 2 usage.\n",
-		BENCH_RELAY_SOURCES_MAX, BENCH_RELAY_SOURCES_DEFAULT, BENCH_RELAY_SESSIONS_MAX,
-		BENCH_RELAY_SESSIONS_DEFAULT, BENCH_RELAY_SIZE_DEFAULT,
-		BENCH_RELAY_LAT_SIZE_MIN, BENCH_RELAY_LAT_SIZE_MAX, BENCH_RELAY_RATE_MAX, BENCH_RELAY_RATE_DEFAULT,
-		BENCH_RELAY_CONCURRENCY_DEFAULT);
-}
 
 const char *bench_relay_mode_name(enum bench_relay_mode m)
 {
@@ -203,151 +143,184 @@ int bench_relay_parse_hostport(const char *s, char host[static BENCH_RELAY_HOST_
 	return 0;
 }
 
-static const char *const valued[] = {
-	"--url", "--mode", "--sessions", "--size", "--rate", "--duration", "--warmup", "--threads",
-	"--concurrency", "--relay-pid", "--sink", "--label", "--json-out", "--hist-out", "--ca", "--tls-version",
-	"--source-range", "--sources",
+/* What the table writes into: the options, and what only the checks after
+ * the loop need. */
+struct parsed {
+	struct bench_relay_opts o;
+	unsigned sources;
+	uint32_t range_count;
 };
 
-int bench_relay_opts_parse(struct bench_relay_opts *o, int argc, char **argv, FILE *out)
+static int take_url(const struct opt_table *t, const struct opt_spec *s, void *dst, const char *val)
+{
+	struct bench_relay_opts *o = &((struct parsed *)dst)->o;
+	char err[160];
+	(void)s;
+	if (bench_relay_parse_url(val, o->host, &o->port, &o->tls, err, sizeof err))
+		return opt_usage_error(t, "--url '%s': %s", val, err);
+	return 0;
+}
+
+static int take_sink(const struct opt_table *t, const struct opt_spec *s, void *dst, const char *val)
+{
+	struct bench_relay_opts *o = &((struct parsed *)dst)->o;
+	char err[160];
+	(void)s;
+	if (bench_relay_parse_hostport(val, o->sink_host, &o->sink_port, err, sizeof err))
+		return opt_usage_error(t, "--sink '%s': %s", val, err);
+	o->sink = true;
+	return 0;
+}
+
+static int take_ca(const struct opt_table *t, const struct opt_spec *s, void *dst, const char *val)
+{
+	(void)s;
+	if (!*val || strlen(val) > BENCH_RELAY_PATH_MAX)
+		return opt_usage_error(t, "--ca '%s': expected the path of a PEM file", val);
+	((struct parsed *)dst)->o.ca_file = val;
+	return 0;
+}
+
+static int take_range(const struct opt_table *t, const struct opt_spec *s, void *dst, const char *val)
+{
+	struct parsed *p = dst;
+	char err[160];
+	(void)s;
+	if (bench_relay_parse_cidr(val, &p->o.src_first, &p->range_count, err, sizeof err))
+		return opt_usage_error(t, "--source-range '%s': %s", val, err);
+	snprintf(p->o.src_range, sizeof p->o.src_range, "%s", val);
+	return 0;
+}
+
+#define F(member) OPT_FIELD(struct parsed, member)
+
+static const struct opt_spec relay_specs[] = {
+	{"--url", OPT_CUSTOM, .parse = take_url, .arg = "ws://HOST:PORT",
+	 .help = "the relay; wss://HOST:PORT: over TLS (BoringSSL, TLS 1.3 unless\n"
+		 "--tls-version 1.2; SNI from HOST unless it is an address;\n"
+		 "wire bytes are then the TLS bytes on the socket)"},
+	{"--ca", OPT_CUSTOM, .parse = take_ca, .arg = "FILE",
+	 .help = "wss: trust the CA certificates in FILE (PEM), e.g. a test CA;\n"
+		 "default: the system store"},
+	{"--insecure", OPT_FLAG, F(o.insecure), .help = "wss: do not check the relay's certificate"},
+	{"--tls-version", OPT_CHOICE, F(o.tls_version), .words = {"1.3", "1.2"}, .values = {13, 12}, .arg = "V",
+	 .help = "wss: 1.3 (default) or 1.2"},
+	{"--source-range", OPT_CUSTOM, .parse = take_range, .arg = "CIDR",
+	 .help = "connect from the addresses of CIDR (IPv4, /8 to /32, local:\n"
+		 "127.0.0.0/8 on loopback), connection k from the k-th mod\n"
+		 "--sources: many connections to one address then do not make\n"
+		 "the kernel's ephemeral port search long"},
+	{"--sources", OPT_UINT, F(sources), .min = 1, .max = BENCH_RELAY_SOURCES_MAX, .arg = "N",
+	 .help = "source addresses to spread over, 1..{0} (default {1}; alone:\n"
+		 "from 127.0.0.0/8)",
+	 .help_args = {BENCH_RELAY_SOURCES_MAX, BENCH_RELAY_SOURCES_DEFAULT}},
+	{"--mode", OPT_CHOICE, F(o.mode), .words = {"throughput", "latency", "connections"},
+	 .values = {BENCH_RELAY_THROUGHPUT, BENCH_RELAY_LATENCY, BENCH_RELAY_CONNECTIONS}, .arg = "M",
+	 .help = "throughput (default), latency or connections"},
+	{"--sessions", OPT_UINT, F(o.sessions), .min = 1, .max = BENCH_RELAY_SESSIONS_MAX, .arg = "N",
+	 .help = "sessions, 1..{0} (default {1}); two descriptors each",
+	 .help_args = {BENCH_RELAY_SESSIONS_MAX, BENCH_RELAY_SESSIONS_DEFAULT}},
+	{"--size", OPT_SIZE, F(o.size), .min = 1, .max = BENCH_RELAY_SIZE_MAX, .arg = "BYTES",
+	 .help = "message payload, K/M suffixes (default {0}); latency: {1}..{2}",
+	 .help_args = {BENCH_RELAY_SIZE_DEFAULT, BENCH_RELAY_LAT_SIZE_MIN, BENCH_RELAY_LAT_SIZE_MAX}},
+	{"--rate", OPT_UINT, F(o.rate), .min = 1, .max = BENCH_RELAY_RATE_MAX, .arg = "N",
+	 .help = "latency: messages/s per session, 1..{0} (default {1})",
+	 .help_args = {BENCH_RELAY_RATE_MAX, BENCH_RELAY_RATE_DEFAULT}},
+	{"--duration", OPT_DURATION, F(o.duration_ms), .min = BENCH_RELAY_DURATION_MIN_MS,
+	 .max = BENCH_RELAY_DURATION_MAX_MS, .arg = "S",
+	 .help = "measured time, or connections: hold time (default 5s)"},
+	{"--warmup", OPT_DURATION, F(o.warmup_ms), .min = 1, .max = BENCH_RELAY_WARMUP_MAX_MS, .zero_off = true,
+	 .arg = "S", .help = "traffic before the measured time (default 500ms)"},
+	{"--threads", OPT_UINT, F(o.threads), .min = 1, .max = BENCH_RELAY_THREADS_MAX, .arg = "N",
+	 .help = "load generator reactor threads (default: one per allowed CPU)"},
+	{"--concurrency", OPT_UINT, F(o.concurrency), .min = 1, .max = BENCH_RELAY_CONCURRENCY_MAX, .arg = "N",
+	 .help = "sessions being set up at once (default {0})", .help_args = {BENCH_RELAY_CONCURRENCY_DEFAULT}},
+	{"--relay-pid", OPT_UINT, F(o.relay_pid), .min = 1, .max = 4194304, .arg = "PID",
+	 .help = "read the relay's VmRSS before and after opening the sessions"},
+	{"--sink", OPT_CUSTOM, .parse = take_sink, .arg = "HOST:PORT",
+	 .help = "baseline: listen on HOST:PORT and be B there; A still dials\n"
+		 "--url, which must be a TCP proxy forwarding to the sink;\n"
+		 "HOST:0 without --url: A dials the sink itself (plain TCP\n"
+		 "A -> B, no hop: the load generator's own ceiling)"},
+	{"--label", OPT_STRING, F(o.label), .arg = "TEXT", .help = "name of the thing measured, copied into the JSON"},
+	{"--json", OPT_FLAG, F(o.json), .help = "print one JSON object instead of the table"},
+	{"--json-out", OPT_STRING, F(o.json_out), .arg = "FILE", .help = "also write that JSON object to FILE"},
+	{"--csv", OPT_FLAG, F(o.csv), .help = "print a CSV header and one row instead of the table"},
+	{"--hist-out", OPT_STRING, F(o.hist_out), .arg = "FILE",
+	 .help = "latency: write the histogram as CSV (for bench/plot)"},
+};
+
+static const struct opt_table relay_table = {
+	.prog = "atmosphere-bench",
+	.cmd = CMD,
+	.specs = relay_specs,
+	.num_specs = sizeof relay_specs / sizeof relay_specs[0],
+	.head = "usage: atmosphere-bench relay --url ws[s]://HOST:PORT [--mode throughput|latency|connections]\n"
+		"                              [--sessions N] [--size BYTES] [--rate MSGS_PER_S] [--duration S]\n"
+		"                              [--json] [--csv] [--relay-pid PID] [OPTIONS]\n\n"
+		"Drives a relay that speaks the seed protocol (GET /relay/{id}, two clients per id,\n"
+		"frames forwarded) with N sessions of two WebSocket connections each, A -> B.\n\n"
+		"Modes:\n"
+		"  throughput    A sends --size messages as fast as TCP lets it: payload MB/s and\n"
+		"                messages/s, in total and per session\n"
+		"  latency       A sends --rate messages/s on a fixed schedule; one-way latency of\n"
+		"                each message from its *scheduled* send time (corrected for\n"
+		"                coordinated omission), p50/p90/p99/p99.9/max, and delivery\n"
+		"  connections   opens N sessions, holds them idle for --duration, checks each\n"
+		"                still forwards one message: set-up rate, and with --relay-pid\n"
+		"                the relay's resident memory per connection\n"
+		"Every mode counts wire bytes against payload bytes, both directions, handshakes,\n"
+		"keepalives and closes included, and counts errors (refused, HTTP 409/429/503,\n"
+		"closes, timeouts) without stopping.\n\n"
+		"Options:\n",
+	.foot = "\nTraffic goes only to --url (and the --sink address). Progress goes to stderr on a\n"
+		"terminal. Exit status: 0 ran (errors are counted in the results), 1 could not run\n"
+		"(no session came up, io_uring unavailable), 2 usage.\n",
+	.column = 25,
+};
+
+int bench_relay_opts_parse(struct bench_relay_opts *out_o, int argc, char **argv, FILE *out)
 {
 	char err[160];
-	bool have_url = false, size_set = false, tls_version_set = false, sources_set = false, range_set = false;
-	uint32_t range_count = 0;
-	unsigned sources = BENCH_RELAY_SOURCES_DEFAULT;
-	*o = (struct bench_relay_opts){
-		.mode = BENCH_RELAY_THROUGHPUT,
-		.sessions = BENCH_RELAY_SESSIONS_DEFAULT,
-		.size = BENCH_RELAY_SIZE_DEFAULT,
-		.rate = BENCH_RELAY_RATE_DEFAULT,
-		.duration_ms = BENCH_RELAY_DURATION_DEFAULT_MS,
-		.warmup_ms = BENCH_RELAY_WARMUP_DEFAULT_MS,
-		.concurrency = BENCH_RELAY_CONCURRENCY_DEFAULT,
-		.tls_version = 13,
+	uint64_t seen = 0;
+	struct parsed p = {
+		.o = {
+			.mode = BENCH_RELAY_THROUGHPUT,
+			.sessions = BENCH_RELAY_SESSIONS_DEFAULT,
+			.size = BENCH_RELAY_SIZE_DEFAULT,
+			.rate = BENCH_RELAY_RATE_DEFAULT,
+			.duration_ms = BENCH_RELAY_DURATION_DEFAULT_MS,
+			.warmup_ms = BENCH_RELAY_WARMUP_DEFAULT_MS,
+			.concurrency = BENCH_RELAY_CONCURRENCY_DEFAULT,
+			.tls_version = 13,
+		},
+		.sources = BENCH_RELAY_SOURCES_DEFAULT,
 	};
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		uint64_t v;
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			usage(out);
-			return 0;
-		}
-		if (!strcmp(a, "--json")) {
-			o->json = true;
-			continue;
-		}
-		if (!strcmp(a, "--csv")) {
-			o->csv = true;
-			continue;
-		}
-		if (!strcmp(a, "--insecure")) {
-			o->insecure = true;
-			continue;
-		}
-		bool known = false;
-		for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
-			known |= !strcmp(a, valued[k]);
-		if (!known)
-			return bench_usage_error(CMD, "unknown option '%s'", a);
-		if (i + 1 >= argc)
-			return bench_usage_error(CMD, "%s needs a value", a);
-		const char *val = argv[++i];
-		if (!strcmp(a, "--url")) {
-			if (bench_relay_parse_url(val, o->host, &o->port, &o->tls, err, sizeof err))
-				return bench_usage_error(CMD, "--url '%s': %s", val, err);
-			have_url = true;
-		} else if (!strcmp(a, "--sink")) {
-			if (bench_relay_parse_hostport(val, o->sink_host, &o->sink_port, err, sizeof err))
-				return bench_usage_error(CMD, "--sink '%s': %s", val, err);
-			o->sink = true;
-		} else if (!strcmp(a, "--mode")) {
-			if (!strcmp(val, "throughput"))
-				o->mode = BENCH_RELAY_THROUGHPUT;
-			else if (!strcmp(val, "latency"))
-				o->mode = BENCH_RELAY_LATENCY;
-			else if (!strcmp(val, "connections"))
-				o->mode = BENCH_RELAY_CONNECTIONS;
-			else
-				return bench_usage_error(CMD, "--mode '%s': expected throughput, latency or connections", val);
-		} else if (!strcmp(a, "--sessions")) {
-			if (!bench_parse_uint(CMD, a, val, 1, BENCH_RELAY_SESSIONS_MAX, &v))
-				return 2;
-			o->sessions = (unsigned)v;
-		} else if (!strcmp(a, "--size")) {
-			if (!bench_parse_size(CMD, a, val, 1, BENCH_RELAY_SIZE_MAX, &v))
-				return 2;
-			o->size = (size_t)v;
-			size_set = true;
-		} else if (!strcmp(a, "--rate")) {
-			if (!bench_parse_uint(CMD, a, val, 1, BENCH_RELAY_RATE_MAX, &v))
-				return 2;
-			o->rate = (unsigned)v;
-			o->rate_set = true;
-		} else if (!strcmp(a, "--duration")) {
-			if (!bench_parse_duration(CMD, a, val, BENCH_RELAY_DURATION_MIN_MS, BENCH_RELAY_DURATION_MAX_MS,
-						  &o->duration_ms))
-				return 2;
-		} else if (!strcmp(a, "--warmup")) {
-			if (!strcmp(val, "0")) {
-				o->warmup_ms = 0;
-			} else if (!bench_parse_duration(CMD, a, val, 1, BENCH_RELAY_WARMUP_MAX_MS, &o->warmup_ms)) {
-				return 2;
-			}
-		} else if (!strcmp(a, "--threads")) {
-			if (!bench_parse_uint(CMD, a, val, 1, BENCH_RELAY_THREADS_MAX, &v))
-				return 2;
-			o->threads = (unsigned)v;
-		} else if (!strcmp(a, "--concurrency")) {
-			if (!bench_parse_uint(CMD, a, val, 1, BENCH_RELAY_CONCURRENCY_MAX, &v))
-				return 2;
-			o->concurrency = (unsigned)v;
-		} else if (!strcmp(a, "--relay-pid")) {
-			if (!bench_parse_uint(CMD, a, val, 1, 4194304, &v))
-				return 2;
-			o->relay_pid = (int)v;
-		} else if (!strcmp(a, "--ca")) {
-			if (!*val || strlen(val) > BENCH_RELAY_PATH_MAX)
-				return bench_usage_error(CMD, "--ca '%s': expected the path of a PEM file", val);
-			o->ca_file = val;
-		} else if (!strcmp(a, "--tls-version")) {
-			if (!strcmp(val, "1.3"))
-				o->tls_version = 13;
-			else if (!strcmp(val, "1.2"))
-				o->tls_version = 12;
-			else
-				return bench_usage_error(CMD, "--tls-version '%s': expected 1.3 or 1.2", val);
-			tls_version_set = true;
-		} else if (!strcmp(a, "--source-range")) {
-			if (bench_relay_parse_cidr(val, &o->src_first, &range_count, err, sizeof err))
-				return bench_usage_error(CMD, "--source-range '%s': %s", val, err);
-			snprintf(o->src_range, sizeof o->src_range, "%s", val);
-			range_set = true;
-		} else if (!strcmp(a, "--sources")) {
-			if (!bench_parse_uint(CMD, a, val, 1, BENCH_RELAY_SOURCES_MAX, &v))
-				return 2;
-			sources = (unsigned)v;
-			sources_set = true;
-		} else if (!strcmp(a, "--label")) {
-			o->label = val;
-		} else if (!strcmp(a, "--json-out")) {
-			o->json_out = val;
-		} else {
-			o->hist_out = val;
-		}
-	}
+	struct bench_relay_opts *o = &p.o;
+	int rc = opt_table_parse(&relay_table, &p, argc, argv, out, &seen);
+	if (rc >= 0)
+		return rc;
+	bool have_url = opt_table_seen(&relay_table, seen, "--url");
+	bool size_set = opt_table_seen(&relay_table, seen, "--size");
+	bool tls_version_set = opt_table_seen(&relay_table, seen, "--tls-version");
+	bool sources_set = opt_table_seen(&relay_table, seen, "--sources");
+	bool range_set = opt_table_seen(&relay_table, seen, "--source-range");
+	uint32_t range_count = p.range_count;
+	unsigned sources = p.sources;
+	o->rate_set = opt_table_seen(&relay_table, seen, "--rate");
 	if (o->sink && o->sink_port == 0) {
 		/* Plain TCP A -> B: A dials the sink itself, wherever it was bound. */
 		if (have_url)
-			return bench_usage_error(CMD, "--sink HOST:0 means A dials the sink directly: leave out --url");
+			return opt_usage_error(&relay_table, "--sink HOST:0 means A dials the sink directly: leave out --url");
 		snprintf(o->host, sizeof o->host, "%s", o->sink_host);
 		have_url = true;
 	}
 	if (!have_url)
-		return bench_usage_error(CMD, "--url ws://HOST:PORT is required");
+		return opt_usage_error(&relay_table, "--url ws://HOST:PORT is required");
 	if (!o->tls && (o->insecure || o->ca_file || tls_version_set))
-		return bench_usage_error(CMD, "--insecure, --ca and --tls-version apply to --url wss:// only");
+		return opt_usage_error(&relay_table, "--insecure, --ca and --tls-version apply to --url wss:// only");
 	if (o->insecure && o->ca_file)
-		return bench_usage_error(CMD, "--insecure checks no certificate: leave out --ca '%s'", o->ca_file);
+		return opt_usage_error(&relay_table, "--insecure checks no certificate: leave out --ca '%s'", o->ca_file);
 	if (sources_set && !range_set) {
 		/* Alone, --sources spreads over loopback. */
 		bench_relay_parse_cidr("127.0.0.0/8", &o->src_first, &range_count, err, sizeof err);
@@ -356,27 +329,28 @@ int bench_relay_opts_parse(struct bench_relay_opts *o, int argc, char **argv, FI
 	}
 	if (range_set) {
 		if (sources_set && sources > range_count)
-			return bench_usage_error(CMD, "--sources %u: --source-range %s holds %u usable addresses", sources,
+			return opt_usage_error(&relay_table, "--sources %u: --source-range %s holds %u usable addresses", sources,
 						 o->src_range, range_count);
 		o->num_src = sources < range_count ? sources : range_count;
 	}
 	if (o->json && o->csv)
-		return bench_usage_error(CMD, "--json and --csv both ask for stdout: pick one (--json-out writes a file)");
+		return opt_usage_error(&relay_table, "--json and --csv both ask for stdout: pick one (--json-out writes a file)");
 	if (o->rate_set && o->mode != BENCH_RELAY_LATENCY)
-		return bench_usage_error(CMD, "--rate applies to --mode latency only");
+		return opt_usage_error(&relay_table, "--rate applies to --mode latency only");
 	if (o->hist_out && o->mode != BENCH_RELAY_LATENCY)
-		return bench_usage_error(CMD, "--hist-out applies to --mode latency only");
+		return opt_usage_error(&relay_table, "--hist-out applies to --mode latency only");
 	if (o->mode == BENCH_RELAY_LATENCY) {
 		if (!size_set)
 			o->size = 64;
 		if (o->size < BENCH_RELAY_LAT_SIZE_MIN || o->size > BENCH_RELAY_LAT_SIZE_MAX)
-			return bench_usage_error(CMD, "--size %zu: latency messages are %d to %d bytes (a 16-byte stamp)",
+			return opt_usage_error(&relay_table, "--size %zu: latency messages are %d to %d bytes (a 16-byte stamp)",
 						 o->size, BENCH_RELAY_LAT_SIZE_MIN, BENCH_RELAY_LAT_SIZE_MAX);
 		if ((uint64_t)o->sessions * o->rate > BENCH_RELAY_TOTAL_RATE_MAX)
-			return bench_usage_error(CMD, "--sessions %u x --rate %u is over %d messages/s in total",
+			return opt_usage_error(&relay_table, "--sessions %u x --rate %u is over %d messages/s in total",
 						 o->sessions, o->rate, BENCH_RELAY_TOTAL_RATE_MAX);
 	}
 	if (o->concurrency > o->sessions)
 		o->concurrency = o->sessions;
+	*out_o = p.o;
 	return -1;
 }

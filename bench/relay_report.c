@@ -1,7 +1,5 @@
 /* bench/relay_report.c: renders a relay run (see bench/relay_report.h).
  * MB = 10^6 bytes; latency in microseconds. */
-#include "bench/json.h"
-#include "bench/proc.h"
 #include "bench/relay_report.h"
 
 #include <json-c/json.h>
@@ -12,6 +10,9 @@
 #include <string.h>
 #include <sys/utsname.h>
 #include <unistd.h>
+
+#include "bench/proc.h"
+#include "bench/report.h"
 
 #ifndef ATMOS_VERSION
 #define ATMOS_VERSION "0.1.0"
@@ -86,16 +87,9 @@ static void size_name(char *out, size_t out_len, size_t size)
 		snprintf(out, out_len, "%zu B", size);
 }
 
-static void row(FILE *f, const char *figure, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void row(FILE *f, const char *figure, const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(f, "%-44s ", figure);
-	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
-	va_end(ap);
-	fputc('\n', f);
-}
+/* Table rows: the figure in ROW_WIDTH columns, then its value. */
+#define ROW_WIDTH 44
+#define row(f, ...) bench_report_row(f, ROW_WIDTH, __VA_ARGS__)
 
 int bench_relay_print_table(FILE *f, const struct bench_relay_opts *o, const struct bench_relay_result *r)
 {
@@ -163,7 +157,7 @@ int bench_relay_print_table(FILE *f, const struct bench_relay_opts *o, const str
 	if (!total) {
 		row(f, "errors", "none");
 	} else {
-		fprintf(f, "%-44s %llu:", "errors", (unsigned long long)total);
+		fprintf(f, "%-*s %llu:", ROW_WIDTH, "errors", (unsigned long long)total);
 		for (size_t i = 0; i < NUM_ERROR_FIELDS; i++)
 			if (error_field(&r->err, i))
 				fprintf(f, " %s %llu", error_fields[i].name, (unsigned long long)error_field(&r->err, i));
@@ -172,22 +166,16 @@ int bench_relay_print_table(FILE *f, const struct bench_relay_opts *o, const str
 	return ferror(f) ? -1 : 0;
 }
 
-static struct json_object *jint(uint64_t v)
-{
-	return json_object_new_int64((int64_t)v);
-}
-
-
 static struct json_object *jdir(uint64_t wire, uint64_t payload)
 {
 	struct json_object *d = json_object_new_object();
-	json_object_object_add(d, "wire_bytes", jint(wire));
-	json_object_object_add(d, "payload_bytes", jint(payload));
-	json_object_object_add(d, "overhead_pct", bench_jnum(100.0 * bench_relay_overhead(wire, payload), 4));
+	json_object_object_add(d, "wire_bytes", bench_report_uint(wire));
+	json_object_object_add(d, "payload_bytes", bench_report_uint(payload));
+	json_object_object_add(d, "overhead_pct", bench_report_num(100.0 * bench_relay_overhead(wire, payload), 4));
 	return d;
 }
 
-int bench_relay_print_json(FILE *f, const struct bench_relay_opts *o, const struct bench_relay_result *r)
+struct json_object *bench_relay_json(const struct bench_relay_opts *o, const struct bench_relay_result *r)
 {
 	char model[256], url[300], sink[300];
 	struct utsname u;
@@ -206,13 +194,13 @@ int bench_relay_print_json(FILE *f, const struct bench_relay_opts *o, const stru
 		snprintf(sink, sizeof sink, "%s:%u", o->sink_host, o->sink_port ? o->sink_port : r->port);
 		json_object_object_add(root, "sink", json_object_new_string(sink));
 	}
-	json_object_object_add(root, "sessions", jint(o->sessions));
-	json_object_object_add(root, "size", jint(o->size));
-	json_object_object_add(root, "rate", o->mode == BENCH_RELAY_LATENCY ? jint(o->rate) : NULL);
-	json_object_object_add(root, "duration_s", bench_jnum((double)o->duration_ms / 1e3, 3));
-	json_object_object_add(root, "warmup_s", bench_jnum((double)o->warmup_ms / 1e3, 3));
-	json_object_object_add(root, "threads", jint(r->threads));
-	json_object_object_add(root, "concurrency", jint(o->concurrency));
+	json_object_object_add(root, "sessions", bench_report_uint(o->sessions));
+	json_object_object_add(root, "size", bench_report_uint(o->size));
+	json_object_object_add(root, "rate", o->mode == BENCH_RELAY_LATENCY ? bench_report_uint(o->rate) : NULL);
+	json_object_object_add(root, "duration_s", bench_report_num((double)o->duration_ms / 1e3, 3));
+	json_object_object_add(root, "warmup_s", bench_report_num((double)o->warmup_ms / 1e3, 3));
+	json_object_object_add(root, "threads", bench_report_uint(r->threads));
+	json_object_object_add(root, "concurrency", bench_report_uint(o->concurrency));
 	if (o->tls) {
 		struct json_object *t = json_object_new_object();
 		json_object_object_add(t, "version", json_object_new_string(o->tls_version == 12 ? "1.2" : "1.3"));
@@ -224,7 +212,7 @@ int bench_relay_print_json(FILE *f, const struct bench_relay_opts *o, const stru
 	if (o->num_src) {
 		struct json_object *src = json_object_new_object();
 		json_object_object_add(src, "range", json_object_new_string(o->src_range));
-		json_object_object_add(src, "addresses", jint(o->num_src));
+		json_object_object_add(src, "addresses", bench_report_uint(o->num_src));
 		json_object_object_add(root, "sources", src);
 	} else {
 		json_object_object_add(root, "sources", NULL);
@@ -237,89 +225,76 @@ int bench_relay_print_json(FILE *f, const struct bench_relay_opts *o, const stru
 	json_object_object_add(m, "kernel", json_object_new_string(uname(&u) == 0 ? u.release : "unknown"));
 	json_object_object_add(root, "machine", m);
 
-	json_object_object_add(setup, "sessions_up", jint(r->sessions_up));
-	json_object_object_add(setup, "sessions_failed", jint(r->sessions_failed));
-	json_object_object_add(setup, "seconds", bench_jnum(r->setup_s, 4));
-	json_object_object_add(setup, "sessions_per_s", bench_jnum(per_s(r->sessions_up, r->setup_s), 0));
+	json_object_object_add(setup, "sessions_up", bench_report_uint(r->sessions_up));
+	json_object_object_add(setup, "sessions_failed", bench_report_uint(r->sessions_failed));
+	json_object_object_add(setup, "seconds", bench_report_num(r->setup_s, 4));
+	json_object_object_add(setup, "sessions_per_s", bench_report_num(per_s(r->sessions_up, r->setup_s), 0));
 	json_object_object_add(root, "setup", setup);
 
 	if (o->mode == BENCH_RELAY_THROUGHPUT) {
 		struct json_object *t = json_object_new_object(), *ps = json_object_new_object();
-		json_object_object_add(t, "measured_s", bench_jnum(r->measured_s, 3));
-		json_object_object_add(t, "mb_per_s", bench_jnum(per_s(r->win_payload, r->measured_s) / 1e6, 2));
-		json_object_object_add(t, "msgs_per_s", bench_jnum(per_s(r->win_msgs, r->measured_s), 0));
-		json_object_object_add(ps, "mean", bench_jnum(r->per_session_mb_mean, 3));
-		json_object_object_add(ps, "min", bench_jnum(r->per_session_mb_min, 3));
-		json_object_object_add(ps, "max", bench_jnum(r->per_session_mb_max, 3));
+		json_object_object_add(t, "measured_s", bench_report_num(r->measured_s, 3));
+		json_object_object_add(t, "mb_per_s", bench_report_num(per_s(r->win_payload, r->measured_s) / 1e6, 2));
+		json_object_object_add(t, "msgs_per_s", bench_report_num(per_s(r->win_msgs, r->measured_s), 0));
+		json_object_object_add(ps, "mean", bench_report_num(r->per_session_mb_mean, 3));
+		json_object_object_add(ps, "min", bench_report_num(r->per_session_mb_min, 3));
+		json_object_object_add(ps, "max", bench_report_num(r->per_session_mb_max, 3));
 		json_object_object_add(t, "per_session_mb_per_s", ps);
 		json_object_object_add(root, "throughput", t);
 	} else if (o->mode == BENCH_RELAY_LATENCY) {
 		const struct bench_summary *s = &r->lat;
 		struct json_object *l = json_object_new_object();
-		json_object_object_add(l, "measured_s", bench_jnum(r->measured_s, 3));
-		json_object_object_add(l, "sent", jint(r->sent));
-		json_object_object_add(l, "received", jint(r->received));
-		json_object_object_add(l, "lost", jint(r->sent > r->received ? r->sent - r->received : 0));
-		json_object_object_add(l, "samples", jint(s->count));
-		json_object_object_add(l, "min_us", bench_jnum((double)s->min / 1e3, 2));
-		json_object_object_add(l, "p50_us", bench_jnum((double)s->p50 / 1e3, 2));
-		json_object_object_add(l, "p90_us", bench_jnum((double)s->p90 / 1e3, 2));
-		json_object_object_add(l, "p99_us", bench_jnum((double)s->p99 / 1e3, 2));
-		json_object_object_add(l, "p999_us", bench_jnum((double)s->p999 / 1e3, 2));
-		json_object_object_add(l, "max_us", bench_jnum((double)s->max / 1e3, 2));
-		json_object_object_add(l, "mean_us", bench_jnum(s->mean / 1e3, 2));
+		json_object_object_add(l, "measured_s", bench_report_num(r->measured_s, 3));
+		json_object_object_add(l, "sent", bench_report_uint(r->sent));
+		json_object_object_add(l, "received", bench_report_uint(r->received));
+		json_object_object_add(l, "lost", bench_report_uint(r->sent > r->received ? r->sent - r->received : 0));
+		json_object_object_add(l, "samples", bench_report_uint(s->count));
+		json_object_object_add(l, "min_us", bench_report_num((double)s->min / 1e3, 2));
+		bench_report_latency_us(l, s);
+		json_object_object_add(l, "mean_us", bench_report_num(s->mean / 1e3, 2));
 		json_object_object_add(root, "latency", l);
 	} else {
 		struct json_object *c = json_object_new_object();
-		json_object_object_add(c, "held_s", bench_jnum(r->measured_s, 3));
-		json_object_object_add(c, "alive", jint(r->alive));
-		json_object_object_add(c, "relay_rss_kib_before", r->relay_rss_kib_before >= 0 ? jint((uint64_t)r->relay_rss_kib_before) : NULL);
-		json_object_object_add(c, "relay_rss_kib_after", r->relay_rss_kib_after >= 0 ? jint((uint64_t)r->relay_rss_kib_after) : NULL);
+		json_object_object_add(c, "held_s", bench_report_num(r->measured_s, 3));
+		json_object_object_add(c, "alive", bench_report_uint(r->alive));
+		json_object_object_add(c, "relay_rss_kib_before",
+				       r->relay_rss_kib_before >= 0 ? bench_report_uint((uint64_t)r->relay_rss_kib_before) : NULL);
+		json_object_object_add(c, "relay_rss_kib_after",
+				       r->relay_rss_kib_after >= 0 ? bench_report_uint((uint64_t)r->relay_rss_kib_after) : NULL);
 		json_object_object_add(c, "relay_rss_bytes_per_conn",
-				       bench_jnum(rss_per_conn(r->relay_rss_kib_before, r->relay_rss_kib_after, r->sessions_up), 0));
+				       bench_report_num(rss_per_conn(r->relay_rss_kib_before, r->relay_rss_kib_after, r->sessions_up), 0));
 		json_object_object_add(c, "bench_rss_bytes_per_conn",
-				       bench_jnum(rss_per_conn(r->self_rss_kib_before, r->self_rss_kib_after, r->sessions_up), 0));
+				       bench_report_num(rss_per_conn(r->self_rss_kib_before, r->self_rss_kib_after, r->sessions_up), 0));
 		json_object_object_add(root, "connections", c);
 	}
-	json_object_object_add(root, "bench_cpu", bench_jnum(r->bench_cpu, 3));
-	json_object_object_add(root, "relay_cpu", bench_jnum(r->relay_cpu, 3));
-	json_object_object_add(root, "other_cpu", bench_jnum(r->other_cpu, 3));
+	json_object_object_add(root, "bench_cpu", bench_report_num(r->bench_cpu, 3));
+	json_object_object_add(root, "relay_cpu", bench_report_num(r->relay_cpu, 3));
+	json_object_object_add(root, "other_cpu", bench_report_num(r->other_cpu, 3));
 	json_object_object_add(root, "relay_cpu_us_per_msg",
 			       r->win_msgs && isfinite(r->relay_cpu)
-				       ? bench_jnum(r->relay_cpu * r->measured_s * 1e6 / (double)r->win_msgs, 3)
+				       ? bench_report_num(r->relay_cpu * r->measured_s * 1e6 / (double)r->win_msgs, 3)
 				       : NULL);
 
 	const struct bench_relay_wire *w = &r->wire;
 	json_object_object_add(wire, "total", jdir(wire_total(w), payload_total(w)));
 	json_object_object_add(wire, "a_to_relay", jdir(w->a_tx_wire, w->a_tx_payload));
 	json_object_object_add(wire, "relay_to_b", jdir(w->b_rx_wire, w->b_rx_payload));
-	json_object_object_add(wire, "relay_to_a_bytes", jint(w->a_rx_wire));
-	json_object_object_add(wire, "b_to_relay_bytes", jint(w->b_tx_wire));
-	json_object_object_add(wire, "handshake_bytes", jint(w->handshake));
-	json_object_object_add(wire, "tls_handshake_bytes", o->tls ? jint(w->tls_handshake) : NULL);
+	json_object_object_add(wire, "relay_to_a_bytes", bench_report_uint(w->a_rx_wire));
+	json_object_object_add(wire, "b_to_relay_bytes", bench_report_uint(w->b_tx_wire));
+	json_object_object_add(wire, "handshake_bytes", bench_report_uint(w->handshake));
+	json_object_object_add(wire, "tls_handshake_bytes", o->tls ? bench_report_uint(w->tls_handshake) : NULL);
 	json_object_object_add(wire, "counts", json_object_new_string(o->tls ? "tls" : "websocket"));
-	json_object_object_add(wire, "control_bytes_received", jint(w->control));
-	json_object_object_add(wire, "text_messages_received", jint(w->text_msgs));
+	json_object_object_add(wire, "control_bytes_received", bench_report_uint(w->control));
+	json_object_object_add(wire, "text_messages_received", bench_report_uint(w->text_msgs));
 	json_object_object_add(root, "wire", wire);
 
 	for (size_t i = 0; i < NUM_ERROR_FIELDS; i++)
-		json_object_object_add(errs, error_fields[i].name, jint(error_field(&r->err, i)));
-	json_object_object_add(errs, "total", jint(bench_relay_errors_total(&r->err)));
+		json_object_object_add(errs, error_fields[i].name, bench_report_uint(error_field(&r->err, i)));
+	json_object_object_add(errs, "total", bench_report_uint(bench_relay_errors_total(&r->err)));
 	json_object_object_add(root, "errors", errs);
 	json_object_object_add(root, "ok", json_object_new_boolean(r->sessions_up > 0));
 
-	int flags = JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE;
-	int rc = fprintf(f, "%s\n", json_object_to_json_string_ext(root, flags));
-	json_object_put(root);
-	return rc < 0 ? -1 : 0;
-}
-
-static void csv_num(FILE *f, double v, int prec)
-{
-	if (isfinite(v))
-		fprintf(f, ",%.*f", prec, v);
-	else
-		fputc(',', f);
+	return root;
 }
 
 int bench_relay_print_csv(FILE *f, const struct bench_relay_opts *o, const struct bench_relay_result *r)
@@ -330,20 +305,20 @@ int bench_relay_print_csv(FILE *f, const struct bench_relay_opts *o, const struc
 		   "p50_us,p90_us,p99_us,p999_us,max_us,sent,received,relay_rss_bytes_per_conn,overhead_pct,errors\n");
 	fprintf(f, "%s,%s,%u,%zu,%u", o->label ? o->label : "", bench_relay_mode_name(o->mode), o->sessions, o->size,
 		o->mode == BENCH_RELAY_LATENCY ? o->rate : 0);
-	csv_num(f, (double)o->duration_ms / 1e3, 3);
+	bench_report_csv_num(f, (double)o->duration_ms / 1e3, 3);
 	fprintf(f, ",%u", r->sessions_up);
-	csv_num(f, per_s(r->sessions_up, r->setup_s), 0);
+	bench_report_csv_num(f, per_s(r->sessions_up, r->setup_s), 0);
 	bool tp = o->mode == BENCH_RELAY_THROUGHPUT, lat = o->mode == BENCH_RELAY_LATENCY;
-	csv_num(f, tp ? per_s(r->win_payload, r->measured_s) / 1e6 : NAN, 2);
-	csv_num(f, tp ? per_s(r->win_msgs, r->measured_s) : NAN, 0);
-	csv_num(f, lat ? (double)s->p50 / 1e3 : NAN, 2);
-	csv_num(f, lat ? (double)s->p90 / 1e3 : NAN, 2);
-	csv_num(f, lat ? (double)s->p99 / 1e3 : NAN, 2);
-	csv_num(f, lat ? (double)s->p999 / 1e3 : NAN, 2);
-	csv_num(f, lat ? (double)s->max / 1e3 : NAN, 2);
+	bench_report_csv_num(f, tp ? per_s(r->win_payload, r->measured_s) / 1e6 : NAN, 2);
+	bench_report_csv_num(f, tp ? per_s(r->win_msgs, r->measured_s) : NAN, 0);
+	bench_report_csv_num(f, lat ? (double)s->p50 / 1e3 : NAN, 2);
+	bench_report_csv_num(f, lat ? (double)s->p90 / 1e3 : NAN, 2);
+	bench_report_csv_num(f, lat ? (double)s->p99 / 1e3 : NAN, 2);
+	bench_report_csv_num(f, lat ? (double)s->p999 / 1e3 : NAN, 2);
+	bench_report_csv_num(f, lat ? (double)s->max / 1e3 : NAN, 2);
 	fprintf(f, ",%llu,%llu", (unsigned long long)r->sent, (unsigned long long)r->received);
-	csv_num(f, rss_per_conn(r->relay_rss_kib_before, r->relay_rss_kib_after, r->sessions_up), 0);
-	csv_num(f, 100.0 * bench_relay_overhead(wire_total(w), payload_total(w)), 4);
+	bench_report_csv_num(f, rss_per_conn(r->relay_rss_kib_before, r->relay_rss_kib_after, r->sessions_up), 0);
+	bench_report_csv_num(f, 100.0 * bench_relay_overhead(wire_total(w), payload_total(w)), 4);
 	fprintf(f, ",%llu\n", (unsigned long long)bench_relay_errors_total(&r->err));
 	return ferror(f) ? -1 : 0;
 }

@@ -2,8 +2,10 @@
 #define BENCH_RELAY_REPORT_H
 /* bench/relay_report.h: the results of one `atmosphere-bench relay` run and
  * their three renderings: a human table, one JSON object, one CSV row; plus
- * the latency histogram as CSV for bench/plot. The run (bench_relay.c) fills
- * struct bench_relay_result; nothing here measures. */
+ * the latency histogram as CSV for bench/plot; written with bench/report.h.
+ * The run (bench_relay.c) fills struct bench_relay_result; nothing here
+ * measures. */
+#include <json-c/json.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -74,11 +76,14 @@ uint64_t bench_relay_errors_total(const struct bench_relay_errors *e);
  * 1 %), NAN when payload is 0. */
 double bench_relay_overhead(uint64_t wire, uint64_t payload);
 
-/* bench_relay_print_table, _print_json, _print_csv write the result to f.
- * They return 0, or -1 when writing failed. */
+/* bench_relay_print_table and _print_csv write the result to f. They return
+ * 0, or -1 when writing failed. */
 int bench_relay_print_table(FILE *f, const struct bench_relay_opts *o, const struct bench_relay_result *r);
-int bench_relay_print_json(FILE *f, const struct bench_relay_opts *o, const struct bench_relay_result *r);
 int bench_relay_print_csv(FILE *f, const struct bench_relay_opts *o, const struct bench_relay_result *r);
+
+/* bench_relay_json returns the result as one JSON object, for
+ * bench_report_json_print and _file (bench/report.h); the caller owns it. */
+struct json_object *bench_relay_json(const struct bench_relay_opts *o, const struct bench_relay_result *r);
 
 /* bench_relay_print_hist writes h as CSV: the upper bound of each non-empty
  * bucket in microseconds, its count, and the fraction of samples at or below

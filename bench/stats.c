@@ -165,3 +165,17 @@ void bench_hist_summary(const struct bench_hist *h, struct bench_summary *out)
 	out->max = h->max;
 	out->mean = bench_hist_mean(h);
 }
+
+void bench_summary_of_samples(uint64_t *samples, size_t num, struct bench_summary *out)
+{
+	bench_sort_u64(samples, num);
+	memset(out, 0, sizeof *out);
+	out->count = num;
+	out->min = num ? samples[0] : 0;
+	out->p50 = bench_percentile_sorted(samples, num, 50.0);
+	out->p90 = bench_percentile_sorted(samples, num, 90.0);
+	out->p99 = bench_percentile_sorted(samples, num, 99.0);
+	out->p999 = bench_percentile_sorted(samples, num, 99.9);
+	out->max = num ? samples[num - 1] : 0;
+	out->mean = bench_mean_u64(samples, num);
+}

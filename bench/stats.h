@@ -83,4 +83,8 @@ struct bench_summary {
 /* bench_hist_summary fills out from h (all zero when h is empty). */
 void bench_hist_summary(const struct bench_hist *h, struct bench_summary *out);
 
+/* bench_summary_of_samples sorts samples[0..num) in place and fills out
+ * from them exactly (all zero when num is 0). */
+void bench_summary_of_samples(uint64_t *samples, size_t num, struct bench_summary *out);
+
 #endif

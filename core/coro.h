@@ -21,7 +21,7 @@
  * connection. ASan builds announce every switch with
  * __sanitizer_start/finish_switch_fiber.
  *
- * Cost: measured by `atmosphere-bench core` (bench/bench_core.c; see
+ * Cost: measured by `atmosphere-bench core` (bench/switch_cost.c; see
  * docs/PERFORMANCE.md): 8 ns per switch on the 2-vCPU dev VM, against 165 ns
  * for getppid() and 221 ns for swapcontext: a twentieth of a syscall.
  *

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "core/parse.h"
+#include "opt/parse.h"
 #include "relay/server.h"
 #include "stun/server.h"
 #include <arpa/inet.h>
@@ -98,7 +98,7 @@ static bool sockbuf_opt(const char *opt, const char *arg, uint32_t *out)
 		*out = RELAY_RCVBUF_AUTO;
 		return true;
 	}
-	if (core_parse_size(arg, 4096, 1u << 30, &sz) != 0) {
+	if (opt_parse_size(arg, 4096, 1u << 30, &sz) != 0) {
 		cli_usage_error("relay", "%s '%s': expected a size from 4K to 1G, or auto", opt, arg);
 		return false;
 	}
@@ -187,19 +187,19 @@ static int relay_main(int argc, char **argv)
 			o.max_message = v;
 			break;
 		case OPT_HOLD:
-			if (core_parse_size(optarg, 1, 1ull << 32, &v) != 0)
+			if (opt_parse_size(optarg, 1, 1ull << 32, &v) != 0)
 				return cli_usage_error("relay", "--hold '%s': expected a size from 1 to 4G (e.g. 65536, 64K, 1M)",
 						       optarg);
 			o.hold_bytes = v;
 			break;
 		case OPT_HOLDTOTAL:
-			if (core_parse_size(optarg, 1, 1ull << 40, &v) != 0)
+			if (opt_parse_size(optarg, 1, 1ull << 40, &v) != 0)
 				return cli_usage_error("relay", "--hold-total '%s': expected a size from 1 to 1024G (e.g. 256M)",
 						       optarg);
 			o.hold_total = v;
 			break;
 		case OPT_STUCKTOTAL:
-			if (core_parse_size(optarg, 1, 1ull << 40, &v) != 0)
+			if (opt_parse_size(optarg, 1, 1ull << 40, &v) != 0)
 				return cli_usage_error("relay", "--stuck-total '%s': expected a size from 1 to 1024G (e.g. 512M)",
 						       optarg);
 			o.stuck_total = v;

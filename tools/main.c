@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "core/parse.h"
+#include "opt/parse.h"
 #include "net/config.h"
 #include "tools/cli.h"
 
@@ -67,7 +67,7 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 
 bool cli_parse_uint(const char *cmd, const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
-	if (core_parse_uint(s, min, max, out) == 0)
+	if (opt_parse_uint(s, min, max, out) == 0)
 		return true;
 	fprintf(stderr, "atmosphere %s: %s '%s': expected a whole number from %llu to %llu\n", cmd, opt, s ? s : "",
 		(unsigned long long)min, (unsigned long long)max);
@@ -76,7 +76,7 @@ bool cli_parse_uint(const char *cmd, const char *opt, const char *s, uint64_t mi
 
 bool cli_parse_duration(const char *cmd, const char *opt, const char *s, uint64_t *out_ms)
 {
-	int r = core_parse_duration_ms(s, 0, UINT64_MAX, out_ms);
+	int r = opt_parse_duration_ms(s, 0, UINT64_MAX, out_ms);
 	if (r == 0)
 		return true;
 	if (r == -ERANGE)

@@ -1,7 +1,7 @@
 /* Fuzz net_config_parse: never crashes, and what it accepts is well-formed:
  * names of [a-z0-9-], values without control bytes, bounded counts; the
  * entries re-serialised and parsed again give the same entries. Every value
- * also goes through the number parsers options use (core/parse.h): what
+ * also goes through the number parsers options use (opt/parse.h): what
  * they accept prints back as the same number, and a bound is a bound. */
 #include <errno.h>
 #include <stdint.h>
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/parse.h"
+#include "opt/parse.h"
 #include "net/config.h"
 #include "tests/fuzz/check.h"
 
@@ -20,18 +20,18 @@ static void check_numbers(const char *v)
 {
 	uint64_t n, m;
 	char buf[32];
-	if (core_parse_uint(v, 0, UINT64_MAX, &n) == 0) {
+	if (opt_parse_uint(v, 0, UINT64_MAX, &n) == 0) {
 		snprintf(buf, sizeof buf, "%llu", (unsigned long long)n);
-		CHECK(core_parse_uint(buf, 0, UINT64_MAX, &m) == 0 && m == n);
-		CHECK(core_parse_uint(v, 0, n ? n - 1 : 0, &m) == (n ? -ERANGE : 0));
+		CHECK(opt_parse_uint(buf, 0, UINT64_MAX, &m) == 0 && m == n);
+		CHECK(opt_parse_uint(v, 0, n ? n - 1 : 0, &m) == (n ? -ERANGE : 0));
 	}
-	if (core_parse_duration_ms(v, 0, UINT64_MAX, &n) == 0) {
+	if (opt_parse_duration_ms(v, 0, UINT64_MAX, &n) == 0) {
 		snprintf(buf, sizeof buf, "%llums", (unsigned long long)n);
-		CHECK(core_parse_duration_ms(buf, 0, UINT64_MAX, &m) == 0 && m == n);
+		CHECK(opt_parse_duration_ms(buf, 0, UINT64_MAX, &m) == 0 && m == n);
 	}
-	if (core_parse_size(v, 0, UINT64_MAX, &n) == 0) {
+	if (opt_parse_size(v, 0, UINT64_MAX, &n) == 0) {
 		snprintf(buf, sizeof buf, "%llu", (unsigned long long)n);
-		CHECK(core_parse_size(buf, 0, UINT64_MAX, &m) == 0 && m == n);
+		CHECK(opt_parse_size(buf, 0, UINT64_MAX, &m) == 0 && m == n);
 	}
 }
 

@@ -1,5 +1,5 @@
-/* The option and config number parsers: see core/parse.h. */
-#include "core/parse.h"
+/* The option and config number parsers: see opt/parse.h. */
+#include "opt/parse.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -54,13 +54,13 @@ static int with_units(const char *s, const struct unit *units, size_t n, uint64_
 	return 0;
 }
 
-int core_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+int opt_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
 	static const struct unit none[] = {{"", 1}};
 	return with_units(s, none, 1, min, max, out);
 }
 
-int core_parse_duration_ms(const char *s, uint64_t min_ms, uint64_t max_ms, uint64_t *out_ms)
+int opt_parse_duration_ms(const char *s, uint64_t min_ms, uint64_t max_ms, uint64_t *out_ms)
 {
 	static const struct unit units[] = {
 		{"", 1000}, {"s", 1000}, {"ms", 1}, {"m", 60000}, {"h", 3600000}, {"d", 86400000},
@@ -68,7 +68,7 @@ int core_parse_duration_ms(const char *s, uint64_t min_ms, uint64_t max_ms, uint
 	return with_units(s, units, sizeof units / sizeof units[0], min_ms, max_ms, out_ms);
 }
 
-int core_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+int opt_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
 	static const struct unit units[] = {
 		{"", 1},

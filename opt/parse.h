@@ -1,6 +1,6 @@
-#ifndef CORE_PARSE_H
-#define CORE_PARSE_H
-/* core/parse.h: the numbers people type into options and config files.
+#ifndef OPT_PARSE_H
+#define OPT_PARSE_H
+/* opt/parse.h: the numbers people type into options and config files.
  *
  * One implementation for every command line (tools/, bench/) and config
  * value, so "30s", "16K" and "7d" mean the same everywhere. Each parser
@@ -13,15 +13,15 @@
  * untouched on error. */
 #include <stdint.h>
 
-/* core_parse_uint: a decimal such as "8" or "100000". */
-int core_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* opt_parse_uint: a decimal such as "8" or "100000". */
+int opt_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
-/* core_parse_duration_ms: "500ms", "30" or "30s" (seconds are the default
+/* opt_parse_duration_ms: "500ms", "30" or "30s" (seconds are the default
  * unit), "5m", "24h", "7d", into milliseconds. */
-int core_parse_duration_ms(const char *s, uint64_t min_ms, uint64_t max_ms, uint64_t *out_ms);
+int opt_parse_duration_ms(const char *s, uint64_t min_ms, uint64_t max_ms, uint64_t *out_ms);
 
-/* core_parse_size: bytes, "16384", or with a binary suffix "16K" (also "k",
+/* opt_parse_size: bytes, "16384", or with a binary suffix "16K" (also "k",
  * "KiB"), "1M" ("MiB"), "2G" ("GiB"). */
-int core_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+int opt_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
 #endif
