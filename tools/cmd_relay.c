@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
@@ -12,6 +13,7 @@
 #include "core/log.h"
 #include "core/parse.h"
 #include "net/config.h"
+#include "net/notify.h"
 #include "net/resolve.h"
 #include "net/stream.h"
 #include "relay/server.h"
@@ -453,6 +455,42 @@ static int apply_config(struct relay_cli *c, const char *path, bool together, st
 
 static int relay_run(struct relay_cli *c);
 
+/* systemd's view of the relay (Type=notify, WatchdogSec=): the relay's life
+ * events as notifications. status is set before the relay runs. */
+struct supervisor {
+	struct net_notify n;
+	char status[160];
+};
+
+static void on_event(void *arg, enum relay_event ev)
+{
+	struct supervisor *sv = arg;
+	char m[256];
+	struct timespec ts;
+	switch (ev) {
+	case RELAY_EVENT_READY:
+		snprintf(m, sizeof m, "READY=1\nSTATUS=%s", sv->status);
+		break;
+	case RELAY_EVENT_RELOADING:
+		/* systemd 253's Type=notify-reload wants the time of the request. */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		snprintf(m, sizeof m, "RELOADING=1\nMONOTONIC_USEC=%llu",
+			 (unsigned long long)ts.tv_sec * 1000000u + (unsigned long long)ts.tv_nsec / 1000u);
+		break;
+	case RELAY_EVENT_STOPPING:
+		snprintf(m, sizeof m, "STOPPING=1\nSTATUS=stopping: saying goodbye to clients");
+		break;
+	case RELAY_EVENT_ALIVE:
+		snprintf(m, sizeof m, "WATCHDOG=1");
+		break;
+	default:
+		return;
+	}
+	int r = net_notify_send(&sv->n, m);
+	if (r < 0 && ev != RELAY_EVENT_ALIVE)
+		core_log(CORE_LOG_WARN, "relay: cannot notify systemd: %s", strerror(-r));
+}
+
 /* Runs in a coroutine on every relay reactor: this reactor's STUN sockets. */
 static void start_stun(void *arg)
 {
@@ -575,10 +613,27 @@ static int relay_run(struct relay_cli *c)
 		o.on_reactor_start = start_stun;
 		o.on_reactor_start_arg = stun;
 	}
+	/* Under systemd (Type=notify): READY=1 once every reactor accepts,
+	 * WATCHDOG=1 from the reactors while they all turn (every third of
+	 * WatchdogSec=, so one late round is not yet fatal), STOPPING=1 and
+	 * RELOADING=1 on the signals. */
+	static struct supervisor sv;
+	int nr = net_notify_init(&sv.n, NULL);
+	if (nr < 0)
+		core_log(CORE_LOG_WARN, "relay: NOTIFY_SOCKET '%s': %s: not notifying systemd", getenv("NOTIFY_SOCKET"),
+			 strerror(-nr));
+	if (nr > 0) {
+		uint64_t wd = net_notify_watchdog_usec();
+		o.on_event = on_event;
+		o.on_event_arg = &sv;
+		if (wd)
+			o.alive_ms = wd / 3000 > 0 ? (wd / 3000 < UINT32_MAX ? (unsigned)(wd / 3000) : UINT32_MAX) : 1;
+	}
 	srv = relay_server_new(&o, &err, msg, sizeof msg);
 	if (!srv) {
 		fprintf(stderr, "atmosphere relay: %s\n", msg);
 		stun_server_free(stun);
+		net_notify_cleanup(&sv.n);
 		return 1;
 	}
 	struct relay_stats lim;
@@ -599,12 +654,15 @@ static int relay_run(struct relay_cli *c)
 		printf("stun listening on %s:%u\n", o.host ? o.host : "0.0.0.0", ntohs(((struct sockaddr_in *)&sa)->sin_port));
 	}
 	fflush(stdout);
+	snprintf(sv.status, sizeof sv.status, "listening on %s port %u%s", o.host ? o.host : "0.0.0.0",
+		 relay_server_port(srv), o.tls_cert ? " (TLS)" : "");
 	int r = relay_server_run(srv);
 	struct relay_stats st;
 	relay_server_stats(srv, &st);
 	core_log(CORE_LOG_INFO, "relay stopped: %llu sessions, %llu bytes relayed", (unsigned long long)st.total_sessions,
 		 (unsigned long long)st.total_bytes_relayed);
 	relay_server_free(srv);
+	net_notify_cleanup(&sv.n);
 	if (stun) {
 		struct stun_server_stats ss;
 		stun_server_get_stats(stun, &ss);
