@@ -285,13 +285,15 @@ static const struct option *find_opt(const char *name)
 
 /* A config file's errors, printed in line order once the file was read
  * (syntax errors are found before the options are looked at). */
+struct config_error {
+	unsigned line;                  /* 0: the whole file */
+	char msg[320];
+};
+
 struct config_errors {
 	const char *path;
 	size_t num;
-	struct {
-		unsigned line;          /* 0: the whole file */
-		char msg[320];
-	} e[NET_CONFIG_MAX_ENTRIES + NET_CONFIG_MAX_ERRORS + 8];
+	struct config_error e[NET_CONFIG_MAX_ENTRIES + NET_CONFIG_MAX_ERRORS + 8];
 };
 
 static void config_error(struct config_errors *errs, unsigned line, const char *fmt, ...)
@@ -314,7 +316,7 @@ static int config_errors_print(struct config_errors *errs)
 {
 	for (size_t i = 1; i < errs->num; i++)
 		for (size_t j = i; j > 0 && errs->e[j - 1].line > errs->e[j].line; j--) {
-			__typeof__(errs->e[0]) t = errs->e[j];
+			struct config_error t = errs->e[j];
 			errs->e[j] = errs->e[j - 1];
 			errs->e[j - 1] = t;
 		}
