@@ -370,13 +370,14 @@ static unsigned line_of(const struct net_config *cfg, const char *name)
 
 /* check_together checks what no single option shows: pairs that go
  * together, an address that resolves, certificate files that load (as the
- * relay would at start). Errors are printed as "FILE:LINE: reason" against
- * the line of the option concerned. */
+ * relay would at start). Each error is recorded against the line of the
+ * option concerned. */
 static void check_together(const struct relay_cli *c, const struct net_config *cfg, struct config_errors *errs)
 {
 	const struct relay_opts *o = &c->o;
 	struct sockaddr_storage addr;
 	socklen_t alen;
+	struct in_addr a4;
 	char msg[512];
 	if (!!o->tls_cert != !!o->tls_key) {
 		const char *set = o->tls_cert ? "tls-cert" : "tls-key";
@@ -384,26 +385,21 @@ static void check_together(const struct relay_cli *c, const struct net_config *c
 			     o->tls_cert ? "tls-key" : "tls-cert");
 	} else if (o->tls_cert) {
 		struct net_tls_ctx *t = net_tls_server_ctx_new(o->tls_cert, o->tls_key, msg, sizeof msg);
-		if (!t) {
+		if (!t)
 			config_error(errs, line_of(cfg, "tls-cert"), "%s", msg);
-			}
 		net_tls_ctx_free(t);
 	}
-	if (o->plain && !o->tls_cert) {
+	if (o->plain && !o->tls_cert)
 		config_error(errs, line_of(cfg, "plain-port"),
 			     "'plain-port' only makes sense with 'tls-cert' and 'tls-key' (the main port is already plain)");
-	}
-	if (o->host && net_resolve_now(o->host, 0, SOCK_STREAM, true, &addr, &alen, msg, sizeof msg) != 0) {
+	if (o->host && net_resolve_now(o->host, 0, SOCK_STREAM, true, &addr, &alen, msg, sizeof msg) != 0)
 		config_error(errs, line_of(cfg, "host"), "host %s", msg);
-	}
-	struct in_addr a4;
-	if (c->stun_port >= 0 && inet_pton(AF_INET, o->host ? o->host : "0.0.0.0", &a4) != 1) {
+	if (c->stun_port >= 0 && inet_pton(AF_INET, o->host ? o->host : "0.0.0.0", &a4) != 1)
 		config_error(errs, line_of(cfg, "stun-port"), "'stun-port' needs an IPv4 'host', not '%s'", o->host);
-	}
 }
 
 /* apply_config reads FILE into c: every line checked, every error printed
- * as "FILE:LINE: reason" (syntax, unknown option, a flag given a value or an
+ * (in line order) as "FILE:LINE: reason" (syntax, unknown option, a flag given a value or an
  * option none, an empty or bad value, an option set twice), then, when
  * together (--check-config: the file alone is the whole configuration),
  * the options together (check_together). Returns the number of errors printed
