@@ -85,35 +85,48 @@ static int parse_line(struct net_config *out, const char *p, size_t n, unsigned 
 	return NET_CONFIG_OK;
 }
 
+static int fail(struct net_config *out, unsigned line, int status)
+{
+	if (!out->num_errors)
+		out->err_line = line;
+	if (out->num_errors < NET_CONFIG_MAX_ERRORS)
+		out->errors[out->num_errors++] = (struct net_config_error){.line = line, .status = status};
+	return status;
+}
+
 int net_config_parse(struct net_config *out, const char *text, size_t len)
 {
 	size_t start = 0;
 	unsigned line = 1;
+	int first = NET_CONFIG_OK;
 	out->num_entries = 0;
+	out->num_errors = 0;
 	out->err_line = 0;
 	if (len > NET_CONFIG_MAX_BYTES)
-		return NET_CONFIG_E_TOO_LARGE;
+		return fail(out, 0, NET_CONFIG_E_TOO_LARGE);
 	if (memchr(text, 0, len)) {
 		const char *z = memchr(text, 0, len);
 		for (const char *q = text; q < z; q++)
 			line += *q == '\n';
-		out->err_line = line;
-		return NET_CONFIG_E_NUL;
+		return fail(out, line, NET_CONFIG_E_NUL);
 	}
 	while (start <= len) {
 		const char *nl = memchr(text + start, '\n', len - start);
 		size_t end = nl ? (size_t)(nl - text) : len;
 		int r = parse_line(out, text + start, end - start, line);
 		if (r) {
-			out->err_line = line;
-			return r;
+			fail(out, line, r);
+			if (first == NET_CONFIG_OK)
+				first = r;
+			if (r == NET_CONFIG_E_TOO_MANY)
+				break;
 		}
 		if (!nl)
 			break;
 		start = end + 1;
 		line++;
 	}
-	return NET_CONFIG_OK;
+	return first;
 }
 
 int net_config_load(struct net_config *out, const char *path)

@@ -24,6 +24,7 @@ enum {
 	NET_CONFIG_MAX_ENTRIES = 128,
 	NET_CONFIG_MAX_NAME = 40,
 	NET_CONFIG_MAX_VALUE = 1024,
+	NET_CONFIG_MAX_ERRORS = 16,    /* bad lines recorded; parsing goes on past them */
 };
 
 enum net_config_status {
@@ -43,14 +44,28 @@ struct net_config_entry {
 	unsigned line;
 };
 
+/* One bad line: what was wrong with it. */
+struct net_config_error {
+	unsigned line;                 /* 1-based; 0 for the whole file */
+	int status;                    /* a NET_CONFIG_E_* */
+};
+
 struct net_config {
 	struct net_config_entry entries[NET_CONFIG_MAX_ENTRIES];
 	size_t num_entries;
 	unsigned err_line;             /* line of the first error (1-based) */
+	/* Every bad line, in order (the first NET_CONFIG_MAX_ERRORS of them):
+	 * a checker reports them all at once instead of one per run. */
+	struct net_config_error errors[NET_CONFIG_MAX_ERRORS];
+	size_t num_errors;
 };
 
 /* net_config_parse parses text[0..len) into *out (about 130 KiB: heap or
- * static storage). Returns NET_CONFIG_OK or an error with out->err_line set. */
+ * static storage). Returns NET_CONFIG_OK or the first error, with
+ * out->err_line set. A bad line is skipped and parsing goes on, so
+ * out->entries holds every good line and out->errors every bad one
+ * (a file too large or with a NUL byte is one error for the whole file; past
+ * NET_CONFIG_MAX_ENTRIES parsing stops). */
 int net_config_parse(struct net_config *out, const char *text, size_t len);
 
 /* net_config_load reads and parses a file. On NET_CONFIG_E_IO errno says why. */

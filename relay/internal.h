@@ -88,6 +88,8 @@ struct relay_thread {
 	struct relay_conn *conns;       /* all connected clients, for shutdown */
 	struct relay_hs *hs_head, *hs_tail; /* handshakes reading their head, oldest first */
 	struct core_coro *trimmer;      /* reactor 0: the heap trimmer, while it sleeps */
+	struct core_coro *alive;        /* reactor 0: the liveness prober, while it sleeps */
+	_Atomic uint64_t alive_seen;    /* the last liveness round this reactor answered */
 	struct core_listener *l[2];     /* [0] --port, [1] --plain-port */
 	struct core_shutdown_hook hook;
 	bool stopping;
@@ -122,6 +124,9 @@ struct relay_server {
 	_Atomic uint64_t stuck_bytes;   /* kept out of the ring by forwards waiting on a peer (--stuck-total) */
 	_Atomic uint64_t stuck_shed;    /* sessions ended because that was full */
 	uint64_t max_conns;             /* connections at once: the descriptor budget */
+	_Atomic unsigned reactors_up;   /* reactors accepting: READY when all are */
+	_Atomic bool stop_told;         /* RELAY_EVENT_STOPPING sent */
+	_Atomic uint64_t alive_round;   /* the liveness round being asked */
 };
 
 /* ---- admit.c: which connections the relay takes ---- */

@@ -18,9 +18,17 @@
 #include "net/resolve.h"
 #include "relay/http.h"
 
+static void tell(struct relay_server *srv, enum relay_event ev)
+{
+	if (srv->o.on_event)
+		srv->o.on_event(srv->o.on_event_arg, ev);
+}
+
 static void on_stop(void *arg)
 {
 	struct relay_thread *th = arg;
+	if (!atomic_exchange(&th->srv->stop_told, true))
+		tell(th->srv, RELAY_EVENT_STOPPING);
 	th->stopping = true;
 	core_listener_interrupt(th->l[0]);
 	core_listener_interrupt(th->l[1]);
@@ -28,6 +36,8 @@ static void on_stop(void *arg)
 	relay_thread_stop_conns(th);
 	if (th->trimmer)
 		core_unpark(th->trimmer, -ECANCELED);
+	if (th->alive)
+		core_unpark(th->alive, -ECANCELED);
 }
 
 /* Gives freed heap back to the kernel after load or an attack has gone:
@@ -73,6 +83,38 @@ static void trimmer(void *arg)
 	th->trimmer = NULL;
 }
 
+/* Liveness for a watchdog (relay_opts.alive_ms). Each period reactor 0 asks
+ * every other reactor to note the round (a message through its ring, which
+ * it runs only if its loop turns) and, one period later, reports
+ * RELAY_EVENT_ALIVE if all of them did. A reactor stuck in a long computation
+ * or a blocking call answers late or never and the reports stop; so do they
+ * when reactor 0 is stuck, since this runs there. */
+static void alive_answer(void *arg)
+{
+	struct relay_thread *th = arg;
+	atomic_store(&th->alive_seen, atomic_load(&th->srv->alive_round));
+}
+
+static void alive_prober(void *arg)
+{
+	struct relay_thread *th = arg;
+	struct relay_server *srv = th->srv;
+	th->alive = core_coro_current();
+	for (uint64_t round = 1; !th->stopping; round++) {
+		atomic_store(&srv->alive_round, round);
+		for (unsigned i = 1; i < srv->o.threads; i++)
+			core_rt_post(srv->rt, i, alive_answer, &srv->th[i]);
+		if (core_sleep(srv->o.alive_ms) == -ECANCELED || th->stopping)
+			break;
+		bool all = true;
+		for (unsigned i = 1; i < srv->o.threads; i++)
+			all = all && atomic_load(&srv->th[i].alive_seen) == round;
+		if (all)
+			tell(srv, RELAY_EVENT_ALIVE);
+	}
+	th->alive = NULL;
+}
+
 static void reactor_main(void *arg)
 {
 	struct relay_server *srv = arg;
@@ -95,8 +137,14 @@ static void reactor_main(void *arg)
 	core_on_shutdown(&th->hook, on_stop, th);
 	if (idx == 0)
 		core_spawn(trimmer, th);
+	if (idx == 0 && srv->o.alive_ms && srv->o.on_event)
+		core_spawn(alive_prober, th);
 	if (srv->o.on_reactor_start)
 		core_spawn(srv->o.on_reactor_start, srv->o.on_reactor_start_arg);
+	/* Every listener was bound before the reactors started; this one
+	 * accepts now. The last to get here tells the supervisor. */
+	if (atomic_fetch_add(&srv->reactors_up, 1) + 1 == srv->o.threads)
+		tell(srv, RELAY_EVENT_READY);
 	/* The hook lives in th, which outlives the runtime: it stays
 	 * registered until the reactor ends. */
 }
@@ -105,12 +153,16 @@ static void on_hup(void *arg)
 {
 	struct relay_server *srv = arg;
 	char msg[512];
+	/* A supervisor waits for READY after RELOADING, even when there is
+	 * nothing to reload. */
+	tell(srv, RELAY_EVENT_RELOADING);
 	if (!srv->o.tls_cert)
-		return;
-	if (relay_server_reload_tls(srv, msg, sizeof msg) == 0)
+		core_log(CORE_LOG_INFO, "relay: SIGHUP: no certificate to reload");
+	else if (relay_server_reload_tls(srv, msg, sizeof msg) == 0)
 		core_log(CORE_LOG_INFO, "relay: SIGHUP: reloaded certificate %s", srv->o.tls_cert);
 	else
 		core_log(CORE_LOG_ERR, "relay: SIGHUP: keeping the old certificate: %s", msg);
+	tell(srv, RELAY_EVENT_READY);
 }
 
 int relay_server_reload_tls(struct relay_server *srv, char *errbuf, size_t len)

@@ -57,6 +57,16 @@ enum relay_defaults {
 	RELAY_DEFAULT_SNDBUF = 1024 * 1024,
 };
 
+/* What the relay tells a supervisor about its life (the CLI turns these into
+ * systemd notifications, net/notify.h). */
+enum relay_event {
+	RELAY_EVENT_READY = 1,   /* every reactor accepts on every listener; again after a reload */
+	RELAY_EVENT_RELOADING,   /* SIGHUP: reloading the certificate (READY follows) */
+	RELAY_EVENT_STOPPING,    /* the graceful stop began */
+	RELAY_EVENT_ALIVE,       /* every reactor ran within the last alive_ms */
+};
+typedef void (*relay_event_fn)(void *arg, enum relay_event ev);
+
 /* relay_opts.rcvbuf value: leave the receive buffer to kernel autotuning. */
 #define RELAY_RCVBUF_AUTO UINT32_MAX
 
@@ -89,6 +99,15 @@ struct relay_opts {
 	 * coroutine (the CLI starts its STUN server from here). */
 	void (*on_reactor_start)(void *arg);
 	void *on_reactor_start_arg;
+	/* Life-cycle events, each called on a reactor thread: it must neither
+	 * block nor suspend. With alive_ms > 0, RELAY_EVENT_ALIVE comes every
+	 * alive_ms for as long as every reactor answers within that time:
+	 * reactor 0 asks the others each period and reports only when all
+	 * answered, so one stuck reactor (or reactor 0 itself) stops them, the
+	 * cue a watchdog needs. */
+	relay_event_fn on_event;
+	void *on_event_arg;
+	unsigned alive_ms;
 };
 
 /* Totals over all threads, for /stats and the CLI. */

@@ -40,12 +40,4 @@ bool cli_parse_uint(const char *cmd, const char *opt, const char *s, uint64_t mi
  * milliseconds; false with a message when malformed. */
 bool cli_parse_duration(const char *cmd, const char *opt, const char *s, uint64_t *out_ms);
 
-/* cli_config_expand looks for "--config FILE" in argv; when present it
- * loads FILE (net/config.h) and builds *out_argv = argv[0], "--name value"
- * for every setting, then the other arguments (so the command line wins).
- * Returns 0 (with *out_argv = argv when there is no --config), or 2 after
- * printing "atmosphere CMD: FILE:LINE: reason". Free with cli_config_free. */
-int cli_config_expand(const char *cmd, int argc, char **argv, int *out_argc, char ***out_argv);
-void cli_config_free(char **argv, char **orig);
-
 #endif

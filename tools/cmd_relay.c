@@ -1,16 +1,23 @@
 /* atmosphere relay: run the WebSocket relay server. */
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include "core/log.h"
 #include "opt/parse.h"
+#include "net/config.h"
+#include "net/notify.h"
+#include "net/resolve.h"
+#include "net/stream.h"
 #include "relay/server.h"
 #include "stun/server.h"
-#include <arpa/inet.h>
 #include "tools/cli.h"
 
 static void help(void)
@@ -63,6 +70,9 @@ static void help(void)
 	       "  --json-log              log records as JSON lines\n"
 	       "  --config FILE           read options from FILE, one 'name = value' per line\n"
 	       "                          (names as above without '--'); the command line wins\n"
+	       "  --check-config FILE     check FILE as --config would read it, and the\n"
+	       "                          certificate files it names; print FILE:LINE: reason\n"
+	       "                          for each error; exit 0 when it is valid, 1 when not\n"
 	       "  -h, --help              this help\n"
 	       "\n"
 	       "Durations: 500ms, 30s, 5m, 2h. Example:\n"
@@ -75,38 +85,409 @@ static void help(void)
 enum {
 	OPT_HOST = 256, OPT_PORT, OPT_THREADS, OPT_MAXMSG, OPT_HOLD, OPT_HOLDTOTAL, OPT_STUCKTOTAL, OPT_MAXSESS, OPT_PERIP, OPT_MAXHS, OPT_RCVBUF, OPT_SNDBUF, OPT_HS, OPT_PING,
 	OPT_IDLE, OPT_WRITE, OPT_HIBERNATE, OPT_QUIET, OPT_JSONLOG, OPT_CERT, OPT_KEY, OPT_PLAIN, OPT_STUNPORT, OPT_STUNRATE,
+	OPT_CONFIG, OPT_CHECK,
 };
 
-static bool ms_opt(const char *opt, const char *arg, unsigned *out)
+/* Every option; a config file may set all of them but the last three. */
+static const struct option longopts[] = {
+	{"host", required_argument, 0, OPT_HOST},
+	{"port", required_argument, 0, OPT_PORT},
+	{"threads", required_argument, 0, OPT_THREADS},
+	{"max-message", required_argument, 0, OPT_MAXMSG},
+	{"hold", required_argument, 0, OPT_HOLD},
+	{"hold-total", required_argument, 0, OPT_HOLDTOTAL},
+	{"stuck-total", required_argument, 0, OPT_STUCKTOTAL},
+	{"max-sessions", required_argument, 0, OPT_MAXSESS},
+	{"max-conns-per-ip", required_argument, 0, OPT_PERIP},
+	{"max-handshakes", required_argument, 0, OPT_MAXHS},
+	{"rcvbuf", required_argument, 0, OPT_RCVBUF},
+	{"sndbuf", required_argument, 0, OPT_SNDBUF},
+	{"handshake-timeout", required_argument, 0, OPT_HS},
+	{"ping-interval", required_argument, 0, OPT_PING},
+	{"idle-timeout", required_argument, 0, OPT_IDLE},
+	{"write-timeout", required_argument, 0, OPT_WRITE},
+	{"hibernate-after", required_argument, 0, OPT_HIBERNATE},
+	{"quiet", no_argument, 0, OPT_QUIET},
+	{"tls-cert", required_argument, 0, OPT_CERT},
+	{"tls-key", required_argument, 0, OPT_KEY},
+	{"plain-port", required_argument, 0, OPT_PLAIN},
+	{"stun-port", required_argument, 0, OPT_STUNPORT},
+	{"stun-rate", required_argument, 0, OPT_STUNRATE},
+	{"json-log", no_argument, 0, OPT_JSONLOG},
+	{"config", required_argument, 0, OPT_CONFIG},
+	{"check-config", required_argument, 0, OPT_CHECK},
+	{"help", no_argument, 0, 'h'},
+	{0, 0, 0, 0},
+};
+
+/* Everything the options set: the server's options and what the command
+ * adds around it. */
+struct relay_cli {
+	struct relay_opts o;
+	int stun_port;              /* -1: no STUN server */
+	uint32_t stun_rate;
+	bool json_log;
+};
+
+static bool uint_opt(const char *arg, uint64_t min, uint64_t max, uint64_t *out, char *why, size_t why_len)
+{
+	if (opt_parse_uint(arg, min, max, out) == 0)
+		return true;
+	snprintf(why, why_len, "'%s': expected a whole number from %llu to %llu", arg, (unsigned long long)min,
+		 (unsigned long long)max);
+	return false;
+}
+
+static bool ms_opt(const char *arg, unsigned *out, char *why, size_t why_len)
 {
 	uint64_t ms;
-	if (!cli_parse_duration("relay", opt, arg, &ms))
-		return false;
-	if (ms == 0 || ms > 7u * 86400000u) {
-		fprintf(stderr, "atmosphere relay: %s '%s': must be between 1ms and 7d\n", opt, arg);
-		return false;
-	}
-	*out = (unsigned)ms;
-	return true;
+	int r = opt_parse_duration_ms(arg, 1, 7u * 86400000u, &ms);
+	if (r == -ERANGE)
+		snprintf(why, why_len, "'%s': must be between 1ms and 7d", arg);
+	else if (r)
+		snprintf(why, why_len, "'%s': expected a duration such as 500ms, 30s, 5m, 24h or 7d", arg);
+	else
+		*out = (unsigned)ms;
+	return r == 0;
+}
+
+static bool size_opt(const char *arg, uint64_t min, uint64_t max, const char *range, uint64_t *out, char *why,
+		     size_t why_len)
+{
+	if (opt_parse_size(arg, min, max, out) == 0)
+		return true;
+	snprintf(why, why_len, "'%s': expected a size from %s", arg, range);
+	return false;
 }
 
 /* A kernel socket buffer size: 4K to 1G, or "auto" (autotuning). */
-static bool sockbuf_opt(const char *opt, const char *arg, uint32_t *out)
+static bool sockbuf_opt(const char *arg, uint32_t *out, char *why, size_t why_len)
 {
 	uint64_t sz;
 	if (!strcmp(arg, "auto")) {
 		*out = RELAY_RCVBUF_AUTO;
 		return true;
 	}
-	if (opt_parse_size(arg, 4096, 1u << 30, &sz) != 0) {
-		cli_usage_error("relay", "%s '%s': expected a size from 4K to 1G, or auto", opt, arg);
+	if (!size_opt(arg, 4096, 1u << 30, "4K to 1G, or auto", &sz, why, why_len))
 		return false;
-	}
 	*out = (uint32_t)sz;
 	return true;
 }
 
-static int relay_main(int argc, char **argv);
+/* set_opt applies option id (value arg, NULL for a flag) to c: true, or
+ * false with the reason, quoting arg, in why. The caller names the option
+ * and where it came from. */
+static bool set_opt(struct relay_cli *c, int id, const char *arg, char *why, size_t why_len)
+{
+	struct relay_opts *o = &c->o;
+	uint64_t v;
+	switch (id) {
+	case OPT_HOST:
+		if (!arg[0]) {
+			snprintf(why, why_len, "'': expected an address such as 0.0.0.0, :: or 127.0.0.1");
+			return false;
+		}
+		o->host = arg;
+		return true;
+	case OPT_PORT:
+		if (!uint_opt(arg, 0, 65535, &v, why, why_len))
+			return false;
+		o->port = (uint16_t)v;
+		return true;
+	case OPT_THREADS:
+		if (!uint_opt(arg, 1, 256, &v, why, why_len))
+			return false;
+		o->threads = (unsigned)v;
+		return true;
+	case OPT_MAXMSG:
+		if (!uint_opt(arg, 1, 1ull << 40, &v, why, why_len))
+			return false;
+		o->max_message = v;
+		return true;
+	case OPT_HOLD:
+		return size_opt(arg, 1, 1ull << 32, "1 to 4G (e.g. 65536, 64K, 1M)", &o->hold_bytes, why, why_len);
+	case OPT_HOLDTOTAL:
+		return size_opt(arg, 1, 1ull << 40, "1 to 1024G (e.g. 256M)", &o->hold_total, why, why_len);
+	case OPT_STUCKTOTAL:
+		return size_opt(arg, 1, 1ull << 40, "1 to 1024G (e.g. 512M)", &o->stuck_total, why, why_len);
+	case OPT_MAXSESS:
+		if (!uint_opt(arg, 1, 10000000, &v, why, why_len))
+			return false;
+		o->max_sessions = (unsigned)v;
+		return true;
+	case OPT_PERIP:
+		if (!uint_opt(arg, 1, 10000000, &v, why, why_len))
+			return false;
+		o->max_conns_per_ip = (unsigned)v;
+		return true;
+	case OPT_MAXHS:
+		if (!uint_opt(arg, 1, 10000000, &v, why, why_len))
+			return false;
+		o->max_handshakes = (unsigned)v;
+		return true;
+	case OPT_RCVBUF:
+		return sockbuf_opt(arg, &o->rcvbuf, why, why_len);
+	case OPT_SNDBUF:
+		return sockbuf_opt(arg, &o->sndbuf, why, why_len);
+	case OPT_HS:
+		return ms_opt(arg, &o->handshake_ms, why, why_len);
+	case OPT_PING:
+		return ms_opt(arg, &o->ping_ms, why, why_len);
+	case OPT_IDLE:
+		return ms_opt(arg, &o->idle_ms, why, why_len);
+	case OPT_WRITE:
+		return ms_opt(arg, &o->write_ms, why, why_len);
+	case OPT_HIBERNATE:
+		return ms_opt(arg, &o->hibernate_ms, why, why_len);
+	case OPT_CERT:
+	case OPT_KEY:
+		if (!arg[0]) {
+			snprintf(why, why_len, "'': expected a file name");
+			return false;
+		}
+		*(id == OPT_CERT ? &o->tls_cert : &o->tls_key) = arg;
+		return true;
+	case OPT_PLAIN:
+		if (!uint_opt(arg, 0, 65535, &v, why, why_len))
+			return false;
+		o->plain = true;
+		o->plain_port = (uint16_t)v;
+		return true;
+	case OPT_STUNPORT:
+		if (!uint_opt(arg, 0, 65535, &v, why, why_len))
+			return false;
+		c->stun_port = (int)v;
+		return true;
+	case OPT_STUNRATE:
+		if (!uint_opt(arg, 0, 10000000, &v, why, why_len))
+			return false;
+		c->stun_rate = (uint32_t)v;
+		return true;
+	case OPT_QUIET:
+		o->log_sessions = false;
+		return true;
+	case OPT_JSONLOG:
+		c->json_log = true;
+		return true;
+	default:
+		snprintf(why, why_len, "not an option of this command");
+		return false;
+	}
+}
+
+static const struct option *find_opt(const char *name)
+{
+	for (const struct option *p = longopts; p->name; p++)
+		if (!strcmp(p->name, name))
+			return p;
+	return NULL;
+}
+
+/* A config file's errors, printed in line order once the file was read
+ * (syntax errors are found before the options are looked at). */
+struct config_error {
+	unsigned line;                  /* 0: the whole file */
+	char msg[320];
+};
+
+struct config_errors {
+	const char *path;
+	size_t num;
+	struct config_error e[NET_CONFIG_MAX_ENTRIES + NET_CONFIG_MAX_ERRORS + 8];
+};
+
+static void config_error(struct config_errors *errs, unsigned line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void config_error(struct config_errors *errs, unsigned line, const char *fmt, ...)
+{
+	va_list ap;
+	if (errs->num == sizeof errs->e / sizeof errs->e[0])
+		return;
+	errs->e[errs->num].line = line;
+	va_start(ap, fmt);
+	vsnprintf(errs->e[errs->num].msg, sizeof errs->e[0].msg, fmt, ap);
+	va_end(ap);
+	errs->num++;
+}
+
+/* Prints "FILE:LINE: reason" lines by line (insertion sort: stable, and
+ * the list is short); returns how many. */
+static int config_errors_print(struct config_errors *errs)
+{
+	for (size_t i = 1; i < errs->num; i++)
+		for (size_t j = i; j > 0 && errs->e[j - 1].line > errs->e[j].line; j--) {
+			struct config_error t = errs->e[j];
+			errs->e[j] = errs->e[j - 1];
+			errs->e[j - 1] = t;
+		}
+	for (size_t i = 0; i < errs->num; i++)
+		if (errs->e[i].line)
+			fprintf(stderr, "%s:%u: %s\n", errs->path, errs->e[i].line, errs->e[i].msg);
+		else
+			fprintf(stderr, "%s: %s\n", errs->path, errs->e[i].msg);
+	return (int)errs->num;
+}
+
+/* The option a mistyped name most likely meant (edit distance at most 2),
+ * or NULL. */
+static const char *nearest_opt(const char *name)
+{
+	const char *best = NULL;
+	size_t best_d = 3, n = strlen(name);
+	if (n > NET_CONFIG_MAX_NAME)
+		return NULL;
+	for (const struct option *p = longopts; p->name; p++) {
+		size_t m = strlen(p->name), prev[NET_CONFIG_MAX_NAME + 2], cur[NET_CONFIG_MAX_NAME + 2];
+		if (m > NET_CONFIG_MAX_NAME || p->val == 'h' || p->val == OPT_CONFIG || p->val == OPT_CHECK)
+			continue;
+		for (size_t j = 0; j <= m; j++)
+			prev[j] = j;
+		for (size_t i = 1; i <= n; i++) {
+			cur[0] = i;
+			for (size_t j = 1; j <= m; j++) {
+				size_t sub = prev[j - 1] + (name[i - 1] != p->name[j - 1]);
+				size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+				cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+			}
+			memcpy(prev, cur, sizeof cur);
+		}
+		if (prev[m] < best_d) {
+			best_d = prev[m];
+			best = p->name;
+		}
+	}
+	return best;
+}
+
+/* The config line that set option name, or 0 (set on the command line). */
+static unsigned line_of(const struct net_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->num_entries; i++)
+		if (!strcmp(cfg->entries[i].name, name))
+			return cfg->entries[i].line;
+	return 0;
+}
+
+/* check_together checks what no single option shows: pairs that go
+ * together, an address that resolves, certificate files that load (as the
+ * relay would at start). Each error is recorded against the line of the
+ * option concerned. */
+static void check_together(const struct relay_cli *c, const struct net_config *cfg, struct config_errors *errs)
+{
+	const struct relay_opts *o = &c->o;
+	struct sockaddr_storage addr;
+	socklen_t alen;
+	struct in_addr a4;
+	char msg[512];
+	if (!!o->tls_cert != !!o->tls_key) {
+		const char *set = o->tls_cert ? "tls-cert" : "tls-key";
+		config_error(errs, line_of(cfg, set), "'%s' without '%s': they go together", set,
+			     o->tls_cert ? "tls-key" : "tls-cert");
+	} else if (o->tls_cert) {
+		struct net_tls_ctx *t = net_tls_server_ctx_new(o->tls_cert, o->tls_key, msg, sizeof msg);
+		if (!t)
+			config_error(errs, line_of(cfg, "tls-cert"), "%s", msg);
+		net_tls_ctx_free(t);
+	}
+	if (o->plain && !o->tls_cert)
+		config_error(errs, line_of(cfg, "plain-port"),
+			     "'plain-port' only makes sense with 'tls-cert' and 'tls-key' (the main port is already plain)");
+	if (o->host && net_resolve_now(o->host, 0, SOCK_STREAM, true, &addr, &alen, msg, sizeof msg) != 0)
+		config_error(errs, line_of(cfg, "host"), "host %s", msg);
+	if (c->stun_port >= 0 && inet_pton(AF_INET, o->host ? o->host : "0.0.0.0", &a4) != 1)
+		config_error(errs, line_of(cfg, "stun-port"), "'stun-port' needs an IPv4 'host', not '%s'", o->host);
+}
+
+/* apply_config reads FILE into c: every line checked, every error printed
+ * (in line order) as "FILE:LINE: reason" (syntax, unknown option, a flag given a value or an
+ * option none, an empty or bad value, an option set twice), then, when
+ * together (--check-config: the file alone is the whole configuration),
+ * the options together (check_together). Returns the number of errors printed
+ * (0: c holds the file's settings, whose strings live in *cfg). */
+static int apply_config(struct relay_cli *c, const char *path, bool together, struct net_config *cfg,
+			struct config_errors *errs)
+{
+	int r = net_config_load(cfg, path);
+	errs->path = path;
+	errs->num = 0;
+	if (r == NET_CONFIG_E_IO) {
+		config_error(errs, 0, "cannot read it: %s", strerror(errno));
+		return config_errors_print(errs);
+	}
+	for (size_t i = 0; i < cfg->num_errors; i++)
+		config_error(errs, cfg->errors[i].line, "%s", net_config_strerror(cfg->errors[i].status));
+	for (size_t i = 0; i < cfg->num_entries; i++) {
+		const struct net_config_entry *e = &cfg->entries[i];
+		const struct option *opt = find_opt(e->name);
+		char why[256];
+		if (opt && (opt->val == 'h' || opt->val == OPT_CONFIG || opt->val == OPT_CHECK)) {
+			config_error(errs, e->line, "'%s' cannot be set in a config file", e->name);
+			continue;
+		}
+		if (!opt) {
+			const char *near = nearest_opt(e->name);
+			if (near)
+				config_error(errs, e->line, "unknown option '%s' (did you mean '%s'?)", e->name, near);
+			else
+				config_error(errs, e->line,
+					     "unknown option '%s' (the options are those of 'atmosphere relay --help', without '--')",
+					     e->name);
+			continue;
+		}
+		size_t j = 0;
+		while (j < i && strcmp(cfg->entries[j].name, e->name))
+			j++;
+		if (j < i)
+			config_error(errs, e->line, "'%s' is already set on line %u", e->name, cfg->entries[j].line);
+		else if (opt->has_arg == no_argument && e->has_value)
+			config_error(errs, e->line, "'%s' is a flag and takes no value: write '%s' alone", e->name, e->name);
+		else if (opt->has_arg == required_argument && !e->has_value)
+			config_error(errs, e->line, "'%s' needs a value: '%s = VALUE'", e->name, e->name);
+		else if (!set_opt(c, opt->val, e->has_value ? e->value : NULL, why, sizeof why))
+			config_error(errs, e->line, "%s %s", e->name, why);
+	}
+	if (!errs->num && together)
+		check_together(c, cfg, errs);
+	return config_errors_print(errs);
+}
+
+static int relay_run(struct relay_cli *c);
+
+/* systemd's view of the relay (Type=notify, WatchdogSec=): the relay's life
+ * events as notifications. status is set before the relay runs. */
+struct supervisor {
+	struct net_notify n;
+	char status[160];
+};
+
+static void on_event(void *arg, enum relay_event ev)
+{
+	struct supervisor *sv = arg;
+	char m[256];
+	struct timespec ts;
+	switch (ev) {
+	case RELAY_EVENT_READY:
+		snprintf(m, sizeof m, "READY=1\nSTATUS=%s", sv->status);
+		break;
+	case RELAY_EVENT_RELOADING:
+		/* systemd 253's Type=notify-reload wants the time of the request. */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		snprintf(m, sizeof m, "RELOADING=1\nMONOTONIC_USEC=%llu",
+			 (unsigned long long)ts.tv_sec * 1000000u + (unsigned long long)ts.tv_nsec / 1000u);
+		break;
+	case RELAY_EVENT_STOPPING:
+		snprintf(m, sizeof m, "STOPPING=1\nSTATUS=stopping: saying goodbye to clients");
+		break;
+	case RELAY_EVENT_ALIVE:
+		snprintf(m, sizeof m, "WATCHDOG=1");
+		break;
+	default:
+		return;
+	}
+	int r = net_notify_send(&sv->n, m);
+	if (r < 0 && ev != RELAY_EVENT_ALIVE)
+		core_log(CORE_LOG_WARN, "relay: cannot notify systemd: %s", strerror(-r));
+}
 
 /* Runs in a coroutine on every relay reactor: this reactor's STUN sockets. */
 static void start_stun(void *arg)
@@ -118,175 +499,92 @@ static void start_stun(void *arg)
 
 int cli_relay(int argc, char **argv)
 {
-	int nargc;
-	char **nargv;
-	int r = cli_config_expand("relay", argc, argv, &nargc, &nargv);
-	if (r)
-		return r;
-	r = relay_main(nargc, nargv);
-	cli_config_free(nargv, argv);
-	return r;
-}
+	/* The options as given, applied after the config file's (so they win). */
+	struct given {
+		int id;
+		const char *arg;
+	} *given = calloc((size_t)argc + 1, sizeof *given);
+	struct relay_cli c = {.o = {.port = RELAY_DEFAULT_PORT, .log_sessions = true, .handle_signals = true},
+			      .stun_port = -1, .stun_rate = 200};
+	const char *config = NULL, *check = NULL;
+	static struct net_config cfg; /* 130 KiB: not on the stack */
+	static struct config_errors errs;
+	int num_given = 0, ch, ret = 2;
+	char why[256];
 
-static int relay_main(int argc, char **argv)
-{
-	static const struct option longopts[] = {
-		{"host", required_argument, 0, OPT_HOST},
-		{"port", required_argument, 0, OPT_PORT},
-		{"threads", required_argument, 0, OPT_THREADS},
-		{"max-message", required_argument, 0, OPT_MAXMSG},
-		{"hold", required_argument, 0, OPT_HOLD},
-		{"hold-total", required_argument, 0, OPT_HOLDTOTAL},
-		{"stuck-total", required_argument, 0, OPT_STUCKTOTAL},
-		{"max-sessions", required_argument, 0, OPT_MAXSESS},
-		{"max-conns-per-ip", required_argument, 0, OPT_PERIP},
-		{"max-handshakes", required_argument, 0, OPT_MAXHS},
-		{"rcvbuf", required_argument, 0, OPT_RCVBUF},
-		{"sndbuf", required_argument, 0, OPT_SNDBUF},
-		{"handshake-timeout", required_argument, 0, OPT_HS},
-		{"ping-interval", required_argument, 0, OPT_PING},
-		{"idle-timeout", required_argument, 0, OPT_IDLE},
-		{"write-timeout", required_argument, 0, OPT_WRITE},
-		{"hibernate-after", required_argument, 0, OPT_HIBERNATE},
-		{"quiet", no_argument, 0, OPT_QUIET},
-		{"tls-cert", required_argument, 0, OPT_CERT},
-		{"tls-key", required_argument, 0, OPT_KEY},
-		{"plain-port", required_argument, 0, OPT_PLAIN},
-		{"stun-port", required_argument, 0, OPT_STUNPORT},
-		{"stun-rate", required_argument, 0, OPT_STUNRATE},
-		{"json-log", no_argument, 0, OPT_JSONLOG},
-		{"help", no_argument, 0, 'h'},
-		{0, 0, 0, 0},
-	};
-	struct relay_opts o = {.port = RELAY_DEFAULT_PORT, .log_sessions = true, .handle_signals = true};
-	uint64_t v;
-	int stun_port = -1;
-	uint32_t stun_rate = 200;
-	int c;
-
+	if (!given) {
+		fprintf(stderr, "atmosphere relay: out of memory\n");
+		return 1;
+	}
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		switch (c) {
-		case OPT_HOST:
-			o.host = optarg;
-			break;
-		case OPT_PORT:
-			if (!cli_parse_uint("relay", "--port", optarg, 0, 65535, &v))
-				return 2;
-			o.port = (uint16_t)v;
-			break;
-		case OPT_THREADS:
-			if (!cli_parse_uint("relay", "--threads", optarg, 1, 256, &v))
-				return 2;
-			o.threads = (unsigned)v;
-			break;
-		case OPT_MAXMSG:
-			if (!cli_parse_uint("relay", "--max-message", optarg, 1, 1ull << 40, &v))
-				return 2;
-			o.max_message = v;
-			break;
-		case OPT_HOLD:
-			if (opt_parse_size(optarg, 1, 1ull << 32, &v) != 0)
-				return cli_usage_error("relay", "--hold '%s': expected a size from 1 to 4G (e.g. 65536, 64K, 1M)",
-						       optarg);
-			o.hold_bytes = v;
-			break;
-		case OPT_HOLDTOTAL:
-			if (opt_parse_size(optarg, 1, 1ull << 40, &v) != 0)
-				return cli_usage_error("relay", "--hold-total '%s': expected a size from 1 to 1024G (e.g. 256M)",
-						       optarg);
-			o.hold_total = v;
-			break;
-		case OPT_STUCKTOTAL:
-			if (opt_parse_size(optarg, 1, 1ull << 40, &v) != 0)
-				return cli_usage_error("relay", "--stuck-total '%s': expected a size from 1 to 1024G (e.g. 512M)",
-						       optarg);
-			o.stuck_total = v;
-			break;
-		case OPT_MAXSESS:
-			if (!cli_parse_uint("relay", "--max-sessions", optarg, 1, 10000000, &v))
-				return 2;
-			o.max_sessions = (unsigned)v;
-			break;
-		case OPT_RCVBUF:
-			if (!sockbuf_opt("--rcvbuf", optarg, &o.rcvbuf))
-				return 2;
-			break;
-		case OPT_SNDBUF:
-			if (!sockbuf_opt("--sndbuf", optarg, &o.sndbuf))
-				return 2;
-			break;
-		case OPT_PERIP:
-			if (!cli_parse_uint("relay", "--max-conns-per-ip", optarg, 1, 10000000, &v))
-				return 2;
-			o.max_conns_per_ip = (unsigned)v;
-			break;
-		case OPT_MAXHS:
-			if (!cli_parse_uint("relay", "--max-handshakes", optarg, 1, 10000000, &v))
-				return 2;
-			o.max_handshakes = (unsigned)v;
-			break;
-		case OPT_HS:
-			if (!ms_opt("--handshake-timeout", optarg, &o.handshake_ms))
-				return 2;
-			break;
-		case OPT_PING:
-			if (!ms_opt("--ping-interval", optarg, &o.ping_ms))
-				return 2;
-			break;
-		case OPT_IDLE:
-			if (!ms_opt("--idle-timeout", optarg, &o.idle_ms))
-				return 2;
-			break;
-		case OPT_WRITE:
-			if (!ms_opt("--write-timeout", optarg, &o.write_ms))
-				return 2;
-			break;
-		case OPT_HIBERNATE:
-			if (!ms_opt("--hibernate-after", optarg, &o.hibernate_ms))
-				return 2;
-			break;
-		case OPT_CERT:
-			o.tls_cert = optarg;
-			break;
-		case OPT_KEY:
-			o.tls_key = optarg;
-			break;
-		case OPT_PLAIN:
-			if (!cli_parse_uint("relay", "--plain-port", optarg, 0, 65535, &v))
-				return 2;
-			o.plain = true;
-			o.plain_port = (uint16_t)v;
-			break;
-		case OPT_STUNPORT:
-			if (!cli_parse_uint("relay", "--stun-port", optarg, 0, 65535, &v))
-				return 2;
-			stun_port = (int)v;
-			break;
-		case OPT_STUNRATE:
-			if (!cli_parse_uint("relay", "--stun-rate", optarg, 0, 10000000, &v))
-				return 2;
-			stun_rate = (uint32_t)v;
-			break;
-		case OPT_QUIET:
-			o.log_sessions = false;
-			break;
-		case OPT_JSONLOG:
-			core_log_set_json(true);
-			break;
+	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (ch) {
 		case 'h':
 			help();
-			return 0;
+			ret = 0;
+			goto out;
 		case ':':
-			return cli_usage_error("relay", "option '%s' needs a value", argv[optind - 1]);
+			ret = cli_usage_error("relay", "option '%s' needs a value", argv[optind - 1]);
+			goto out;
+		case '?':
+			ret = cli_usage_error("relay", "unknown option '%s'", argv[optind - 1]);
+			goto out;
+		case OPT_CONFIG:
+			config = optarg;
+			break;
+		case OPT_CHECK:
+			check = optarg;
+			break;
 		default:
-			return cli_usage_error("relay", "unknown option '%s'", argv[optind - 1]);
+			given[num_given++] = (struct given){ch, optarg};
 		}
 	}
-	if (optind < argc)
-		return cli_usage_error("relay", "unexpected argument '%s'", argv[optind]);
+	if (optind < argc) {
+		ret = cli_usage_error("relay", "unexpected argument '%s'", argv[optind]);
+		goto out;
+	}
+	if (check) {
+		/* --check-config FILE: the file alone, as the relay would read it. */
+		if (config || num_given) {
+			ret = cli_usage_error("relay", "--check-config takes a file and no other option");
+			goto out;
+		}
+		int errors = apply_config(&c, check, true, &cfg, &errs);
+		if (errors)
+			fprintf(stderr, "atmosphere relay: %s: %d error%s\n", check, errors, errors == 1 ? "" : "s");
+		else
+			printf("%s: ok\n", check);
+		ret = errors ? 1 : 0;
+		goto out;
+	}
+	if (config && apply_config(&c, config, false, &cfg, &errs)) {
+		fprintf(stderr, "atmosphere relay: %s: not started (check it with 'atmosphere relay --check-config %s')\n",
+			config, config);
+		goto out;
+	}
+	for (int i = 0; i < num_given; i++) {
+		const struct option *opt = longopts;
+		while (opt->val != given[i].id)
+			opt++;
+		if (!set_opt(&c, given[i].id, given[i].arg, why, sizeof why)) {
+			ret = cli_usage_error("relay", "--%s %s", opt->name, why);
+			goto out;
+		}
+	}
+	if (c.json_log)
+		core_log_set_json(true);
+	ret = relay_run(&c);
+out:
+	free(given);
+	return ret;
+}
 
+static int relay_run(struct relay_cli *c)
+{
+	struct relay_opts o = c->o;
+	int stun_port = c->stun_port;
+	uint32_t stun_rate = c->stun_rate;
 	int err = 0;
 	char msg[512];
 	struct stun_server *stun = NULL;
@@ -313,10 +611,27 @@ static int relay_main(int argc, char **argv)
 		o.on_reactor_start = start_stun;
 		o.on_reactor_start_arg = stun;
 	}
+	/* Under systemd (Type=notify): READY=1 once every reactor accepts,
+	 * WATCHDOG=1 from the reactors while they all turn (every third of
+	 * WatchdogSec=, so one late round is not yet fatal), STOPPING=1 and
+	 * RELOADING=1 on the signals. */
+	static struct supervisor sv;
+	int nr = net_notify_init(&sv.n, NULL);
+	if (nr < 0)
+		core_log(CORE_LOG_WARN, "relay: NOTIFY_SOCKET '%s': %s: not notifying systemd", getenv("NOTIFY_SOCKET"),
+			 strerror(-nr));
+	if (nr > 0) {
+		uint64_t wd = net_notify_watchdog_usec();
+		o.on_event = on_event;
+		o.on_event_arg = &sv;
+		if (wd)
+			o.alive_ms = wd / 3000 > 0 ? (wd / 3000 < UINT32_MAX ? (unsigned)(wd / 3000) : UINT32_MAX) : 1;
+	}
 	srv = relay_server_new(&o, &err, msg, sizeof msg);
 	if (!srv) {
 		fprintf(stderr, "atmosphere relay: %s\n", msg);
 		stun_server_free(stun);
+		net_notify_cleanup(&sv.n);
 		return 1;
 	}
 	struct relay_stats lim;
@@ -337,12 +652,15 @@ static int relay_main(int argc, char **argv)
 		printf("stun listening on %s:%u\n", o.host ? o.host : "0.0.0.0", ntohs(((struct sockaddr_in *)&sa)->sin_port));
 	}
 	fflush(stdout);
+	snprintf(sv.status, sizeof sv.status, "listening on %s port %u%s", o.host ? o.host : "0.0.0.0",
+		 relay_server_port(srv), o.tls_cert ? " (TLS)" : "");
 	int r = relay_server_run(srv);
 	struct relay_stats st;
 	relay_server_stats(srv, &st);
 	core_log(CORE_LOG_INFO, "relay stopped: %llu sessions, %llu bytes relayed", (unsigned long long)st.total_sessions,
 		 (unsigned long long)st.total_bytes_relayed);
 	relay_server_free(srv);
+	net_notify_cleanup(&sv.n);
 	if (stun) {
 		struct stun_server_stats ss;
 		stun_server_get_stats(stun, &ss);

@@ -8,7 +8,6 @@
 
 #include "core/log.h"
 #include "opt/parse.h"
-#include "net/config.h"
 #include "tools/cli.h"
 
 #ifndef ATMOS_VERSION
@@ -85,84 +84,6 @@ bool cli_parse_duration(const char *cmd, const char *opt, const char *s, uint64_
 		fprintf(stderr, "atmosphere %s: %s '%s': expected a duration such as 500ms, 30s, 5m, 24h or 7d\n", cmd,
 			opt, s ? s : "");
 	return false;
-}
-
-int cli_config_expand(const char *cmd, int argc, char **argv, int *out_argc, char ***out_argv)
-{
-	const char *path = NULL;
-	int at = -1, skip = 0;
-	*out_argc = argc;
-	*out_argv = argv;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--")) {
-			break;
-		} else if (!strcmp(argv[i], "--config")) {
-			if (i + 1 >= argc)
-				return cli_usage_error(cmd, "option '--config' needs a value");
-			path = argv[i + 1];
-			at = i;
-			skip = 2;
-			break;
-		} else if (!strncmp(argv[i], "--config=", 9)) {
-			path = argv[i] + 9;
-			at = i;
-			skip = 1;
-			break;
-		}
-	}
-	if (!path)
-		return 0;
-	static struct net_config cfg;
-	int r = net_config_load(&cfg, path);
-	if (r == NET_CONFIG_E_IO) {
-		fprintf(stderr, "atmosphere %s: cannot read config file '%s': %s\n", cmd, path, strerror(errno));
-		return 2;
-	}
-	if (r != NET_CONFIG_OK) {
-		fprintf(stderr, "atmosphere %s: %s:%u: %s\n", cmd, path, cfg.err_line, net_config_strerror(r));
-		return 2;
-	}
-	char **nv = calloc((size_t)argc + 2 * cfg.num_entries + 1, sizeof *nv);
-	if (!nv) {
-		fprintf(stderr, "atmosphere %s: out of memory\n", cmd);
-		return 2;
-	}
-	int n = 0;
-	nv[n++] = argv[0];
-	for (size_t i = 0; i < cfg.num_entries; i++) {
-		const struct net_config_entry *e = &cfg.entries[i];
-		size_t l = strlen(e->name) + 3;
-		char *opt = malloc(l);
-		if (!opt)
-			return 2;
-		snprintf(opt, l, "--%s", e->name);
-		nv[n++] = opt;
-		if (e->has_value)
-			nv[n++] = strdup(e->value);
-	}
-	for (int i = 1; i < argc; i++)
-		if (i < at || i >= at + skip)
-			nv[n++] = argv[i];
-	nv[n] = NULL;
-	*out_argc = n;
-	*out_argv = nv;
-	return 0;
-}
-
-void cli_config_free(char **argv, char **orig)
-{
-	if (argv == orig)
-		return;
-	/* Strings we made are the ones not found in orig. */
-	for (int i = 1; argv[i]; i++) {
-		bool ours = true;
-		for (int j = 0; orig[j]; j++)
-			if (argv[i] == orig[j])
-				ours = false;
-		if (ours)
-			free(argv[i]);
-	}
-	free(argv);
 }
 
 int main(int argc, char **argv)

@@ -1,4 +1,5 @@
-/* Fuzz net_config_parse: never crashes, and what it accepts is well-formed:
+/* Fuzz net_config_parse: never crashes, records every bad line in order
+ * (the first as its result), and what it accepts is well-formed:
  * names of [a-z0-9-], values without control bytes, bounded counts; the
  * entries re-serialised and parsed again give the same entries. Every value
  * also goes through the number parsers options use (opt/parse.h): what
@@ -38,8 +39,18 @@ static void check_numbers(const char *v)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct net_config a, b;
-	if (net_config_parse(&a, (const char *)data, size) != NET_CONFIG_OK)
+	int r = net_config_parse(&a, (const char *)data, size);
+	/* Every bad line is recorded, in order, the first one as the result. */
+	CHECK((r == NET_CONFIG_OK) == (a.num_errors == 0));
+	CHECK(a.num_errors <= NET_CONFIG_MAX_ERRORS);
+	for (size_t i = 0; i < a.num_errors; i++) {
+		CHECK(a.errors[i].status < 0);
+		CHECK(i == 0 || a.errors[i].line > a.errors[i - 1].line);
+	}
+	if (r != NET_CONFIG_OK) {
+		CHECK(a.errors[0].status == r && a.errors[0].line == a.err_line);
 		return 0;
+	}
 	CHECK(a.num_entries <= NET_CONFIG_MAX_ENTRIES);
 	size_t cap = a.num_entries * (NET_CONFIG_MAX_NAME + NET_CONFIG_MAX_VALUE + 8) + 1, len = 0;
 	char *out = malloc(cap);

@@ -44,6 +44,41 @@ Test(net_config, reports_the_line_of_an_error)
 	cr_assert_eq(cfg.err_line, 3);
 }
 
+/* A checker reports every bad line in one run: parsing goes on past one,
+ * keeps the good lines and records each bad one with its line and reason. */
+Test(net_config, records_every_bad_line_and_keeps_the_good_ones)
+{
+	cr_assert_eq(parse("port = 1\nPort = 2\nhost = \"x\n# fine\nquiet\n= v\nthreads = 2\n"),
+		     NET_CONFIG_E_BAD_NAME);
+	cr_assert_eq(cfg.err_line, 2);
+	cr_assert_eq(cfg.num_errors, 3);
+	cr_assert_eq(cfg.errors[0].line, 2);
+	cr_assert_eq(cfg.errors[0].status, NET_CONFIG_E_BAD_NAME);
+	cr_assert_eq(cfg.errors[1].line, 3);
+	cr_assert_eq(cfg.errors[1].status, NET_CONFIG_E_BAD_VALUE);
+	cr_assert_eq(cfg.errors[2].line, 6);
+	cr_assert_eq(cfg.errors[2].status, NET_CONFIG_E_BAD_NAME);
+	cr_assert_eq(cfg.num_entries, 3);
+	cr_assert_str_eq(cfg.entries[0].name, "port");
+	cr_assert_str_eq(cfg.entries[1].name, "quiet");
+	cr_assert_eq(cfg.entries[1].line, 5);
+	cr_assert_str_eq(cfg.entries[2].name, "threads");
+	/* A good file leaves no error behind from an earlier parse. */
+	cr_assert_eq(parse("port = 1\n"), NET_CONFIG_OK);
+	cr_assert_eq(cfg.num_errors, 0);
+	cr_assert_eq(cfg.err_line, 0);
+}
+
+Test(net_config, records_at_most_max_errors)
+{
+	char many[(NET_CONFIG_MAX_ERRORS + 4) * 4 + 1] = "";
+	for (int i = 0; i < NET_CONFIG_MAX_ERRORS + 4; i++)
+		strcat(many, "= x\n");
+	cr_assert_eq(parse(many), NET_CONFIG_E_BAD_NAME);
+	cr_assert_eq(cfg.num_errors, NET_CONFIG_MAX_ERRORS);
+	cr_assert_eq(cfg.errors[NET_CONFIG_MAX_ERRORS - 1].line, NET_CONFIG_MAX_ERRORS);
+}
+
 Test(net_config, refuses_oversized_files_and_too_many_settings)
 {
 	size_t n = NET_CONFIG_MAX_BYTES + 1;

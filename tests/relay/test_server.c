@@ -23,6 +23,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/reactor.h"
 #include "harness.h"
 #include "helpers.h"
 #include "relay/http.h"
@@ -1993,4 +1995,123 @@ Test(relay_server, limits_sessions, .timeout = 30)
 	t_ws_close(w);
 	t_ws_close(w2);
 	t_relay_stop(&r);
+}
+
+/* ------------------------------------------------------------------ */
+/* Life-cycle events for a supervisor (the CLI sends them to systemd). */
+
+static struct {
+	pthread_mutex_t lock;
+	unsigned ready, reloading, stopping, alive;
+	uint64_t alive_ns[1024];
+	_Atomic uint64_t stuck_from_ns, stuck_to_ns; /* reactor 1 blocked */
+} t_ev = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void t_on_event(void *arg, enum relay_event ev)
+{
+	(void)arg;
+	pthread_mutex_lock(&t_ev.lock);
+	if (ev == RELAY_EVENT_READY)
+		t_ev.ready++;
+	else if (ev == RELAY_EVENT_RELOADING)
+		t_ev.reloading++;
+	else if (ev == RELAY_EVENT_STOPPING)
+		t_ev.stopping++;
+	else if (ev == RELAY_EVENT_ALIVE && t_ev.alive < 1024)
+		t_ev.alive_ns[t_ev.alive++] = t_now_ns();
+	pthread_mutex_unlock(&t_ev.lock);
+}
+
+static void t_ev_reset(void)
+{
+	pthread_mutex_lock(&t_ev.lock);
+	t_ev.ready = t_ev.reloading = t_ev.stopping = t_ev.alive = 0;
+	atomic_store(&t_ev.stuck_from_ns, 0);
+	atomic_store(&t_ev.stuck_to_ns, 0);
+	pthread_mutex_unlock(&t_ev.lock);
+}
+
+static unsigned t_ev_get(const unsigned *field)
+{
+	pthread_mutex_lock(&t_ev.lock);
+	unsigned v = *field;
+	pthread_mutex_unlock(&t_ev.lock);
+	return v;
+}
+
+static bool t_ready(void *arg)
+{
+	(void)arg;
+	return t_ev_get(&t_ev.ready) == 1;
+}
+
+static bool t_alive_at_least(void *arg)
+{
+	return t_ev_get(&t_ev.alive) >= *(unsigned *)arg;
+}
+
+/* READY once, when the relay serves; no ALIVE without alive_ms; STOPPING
+ * once at the stop however many reactors see it. */
+Test(relay_server, tells_ready_once_serving_and_stopping_once, .timeout = 20)
+{
+	struct t_relay r;
+	struct relay_opts o = {.on_event = t_on_event};
+	t_ev_reset();
+	t_relay_start(&r, &o);
+	cr_assert(t_wait_until(t_ready, NULL, 5000), "no READY");
+	t_expect_health(r.port, 0);
+	t_relay_stop(&r);
+	cr_expect_eq(t_ev.ready, 1);
+	cr_expect_eq(t_ev.stopping, 1);
+	cr_expect_eq(t_ev.alive, 0, "ALIVE without alive_ms");
+}
+
+/* On reactor 1: once ALIVE came three times (or after 10 s, when the test
+ * then fails on it), block the thread, a stuck reactor, for 1.2 s. Waiting
+ * for the reports rather than a fixed time keeps a loaded machine (ASan,
+ * parallel tests) from blocking before there were any. */
+static void t_block_reactor_1(void *arg)
+{
+	(void)arg;
+	if (core_reactor_index(core_self()) != 1)
+		return;
+	for (int i = 0; i < 500 && t_ev_get(&t_ev.alive) < 3; i++)
+		if (core_sleep(20) == -ECANCELED)
+			return;
+	atomic_store(&t_ev.stuck_from_ns, t_now_ns());
+	usleep(1200 * 1000);
+	atomic_store(&t_ev.stuck_to_ns, t_now_ns());
+}
+
+static bool t_unstuck(void *arg)
+{
+	(void)arg;
+	return atomic_load(&t_ev.stuck_to_ns) != 0;
+}
+
+/* ALIVE comes every alive_ms while the reactors turn and stops while one
+ * is stuck: a watchdog then stops being fed. At most one report lands in
+ * the stuck time (a round that reactor 1 answered just before it blocked,
+ * reported late); 12 would at 100 ms. They resume after. */
+Test(relay_server, alive_stops_while_a_reactor_is_stuck, .timeout = 60)
+{
+	struct t_relay r;
+	struct relay_opts o = {.on_event = t_on_event, .alive_ms = 100, .on_reactor_start = t_block_reactor_1};
+	t_ev_reset();
+	t_relay_start(&r, &o);
+	cr_assert(t_wait_until(t_unstuck, NULL, 20000), "reactor 1 never blocked");
+	pthread_mutex_lock(&t_ev.lock);
+	unsigned before_end = t_ev.alive;
+	pthread_mutex_unlock(&t_ev.lock);
+	unsigned want = before_end + 3;
+	cr_assert(t_wait_until(t_alive_at_least, &want, 10000), "ALIVE did not resume after the reactor was unstuck");
+	t_relay_stop(&r);
+	uint64_t from = atomic_load(&t_ev.stuck_from_ns), to = atomic_load(&t_ev.stuck_to_ns);
+	unsigned before = 0, during = 0;
+	for (unsigned i = 0; i < t_ev.alive; i++) {
+		before += t_ev.alive_ns[i] < from;
+		during += t_ev.alive_ns[i] >= from && t_ev.alive_ns[i] < to;
+	}
+	cr_expect_geq(before, 3, "%u ALIVE before the block", before);
+	cr_expect_leq(during, 1, "%u ALIVE while reactor 1 was stuck for %" PRIu64 " ms", during, (to - from) / 1000000);
 }

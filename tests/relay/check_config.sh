@@ -1,0 +1,75 @@
+#!/bin/sh
+# `atmosphere relay --check-config FILE` and `--config FILE`: every file of
+# tests/relay/bad_config/ (its first line says "# expect: LINE: text") and of
+# the parser's own corpus tests/net/malformed_config/ is refused with exit 1
+# and "FILE:LINE: reason"; a file with several mistakes gets one line per
+# mistake, in line order; a valid file passes with exit 0; the relay refuses
+# to start on a bad file (exit 2, the same lines) and starts on a good one,
+# the command line winning over the file. Usage: check_config.sh BINARY.
+set -u
+bin=$1
+here=$(cd "$(dirname "$0")" && pwd)
+fail() { echo "FAIL: $*" >&2; exit 1; }
+dir=$(mktemp -d "${TMPDIR:-/tmp}/relay-check.$$.XXXXXX")
+pid=""
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$dir"' EXIT INT TERM
+
+n=0
+for f in "$here"/bad_config/*.conf; do
+	want=$(sed -n '1s/^# expect: //p' "$f")
+	[ -n "$want" ] || fail "$f: first line is not '# expect: LINE: text'"
+	"$bin" relay --check-config "$f" >"$dir/out" 2>"$dir/err"
+	rc=$?
+	[ $rc -eq 1 ] || fail "$(basename "$f"): exit $rc, want 1: $(cat "$dir/err")"
+	grep -qF -- "$f:$want" "$dir/err" || fail "$(basename "$f"): want '$f:$want' in: $(cat "$dir/err")"
+	n=$((n + 1))
+done
+[ $n -ge 15 ] || fail "only $n files in bad_config/"
+for f in "$here"/../net/malformed_config/*; do
+	"$bin" relay --check-config "$f" >"$dir/out" 2>"$dir/err"
+	rc=$?
+	[ $rc -eq 1 ] || fail "$(basename "$f"): exit $rc, want 1"
+	grep -q "^$f:1: " "$dir/err" || fail "$(basename "$f"): no '$f:1: reason' in: $(cat "$dir/err")"
+done
+
+# Several mistakes: all of them, in line order, and the count.
+printf 'bogus = 1\nport = x\nPort = 2\nquiet = yes\nport = 3\nthreads = 2\n' >"$dir/many.conf"
+"$bin" relay --check-config "$dir/many.conf" >/dev/null 2>"$dir/err"
+[ $? -eq 1 ] || fail "many.conf accepted"
+got=$(sed -n "s|^$dir/many.conf:\([0-9]*\): .*|\1|p" "$dir/err" | tr '\n' ' ')
+[ "$got" = "1 2 3 4 5 " ] || fail "many.conf: error lines '$got', want '1 2 3 4 5 ': $(cat "$dir/err")"
+grep -q "many.conf: 5 errors" "$dir/err" || fail "many.conf: no count: $(cat "$dir/err")"
+
+# A missing file, and usage mistakes.
+"$bin" relay --check-config "$dir/none.conf" >/dev/null 2>"$dir/err"
+[ $? -eq 1 ] && grep -q "$dir/none.conf: cannot read it" "$dir/err" || fail "missing file: $(cat "$dir/err")"
+"$bin" relay --check-config >/dev/null 2>&1
+[ $? -eq 2 ] || fail "--check-config without a file: not a usage error"
+"$bin" relay --check-config "$dir/many.conf" --port 1 >/dev/null 2>&1
+[ $? -eq 2 ] || fail "--check-config with another option: not a usage error"
+
+# A valid file: exit 0 and "FILE: ok".
+printf '# a relay\nhost = 127.0.0.1\nport = 0 # any\nthreads = 1\nquiet\nidle-timeout = 5m\nrcvbuf = auto\n' >"$dir/good.conf"
+"$bin" relay --check-config "$dir/good.conf" >"$dir/out" 2>"$dir/err" || fail "good.conf refused: $(cat "$dir/err")"
+grep -qx "$dir/good.conf: ok" "$dir/out" || fail "good.conf: '$(cat "$dir/out")'"
+
+# --config refuses to start on a bad file, naming each line.
+timeout 10 "$bin" relay --config "$dir/many.conf" >/dev/null 2>"$dir/err"
+[ $? -eq 2 ] || fail "relay started on many.conf"
+grep -q "^$dir/many.conf:2: port 'x'" "$dir/err" || fail "--config: no line in: $(cat "$dir/err")"
+
+# ... and starts on a good one, the command line winning (port 1 would need
+# root's privilege to bind as another user; --port 0 overrides it).
+printf 'host = 127.0.0.1\nport = 1\nthreads = 1\nquiet\n' >"$dir/low.conf"
+"$bin" relay --config "$dir/low.conf" --port 0 >"$dir/rout" 2>&1 &
+pid=$!
+i=0
+while ! grep -q 'relay listening on 127.0.0.1:' "$dir/rout" 2>/dev/null; do
+	kill -0 "$pid" 2>/dev/null || fail "relay exited: $(cat "$dir/rout")"
+	i=$((i + 1)); [ $i -lt 200 ] || fail "relay did not start: $(cat "$dir/rout")"; sleep 0.05
+done
+port=$(sed -n 's/^relay listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$dir/rout" | head -1)
+[ -n "$port" ] && [ "$port" != 1 ] || fail "--port 0 did not win over the file: port '$port'"
+kill "$pid"; wait "$pid"; rc=$?; pid=""
+[ $rc -eq 0 ] || fail "relay exited $rc after SIGTERM"
+echo "ok check_config ($n bad files)"
