@@ -1,0 +1,175 @@
+#!/bin/sh
+# tests/portmap/lab.sh PM_TOOL ATMOSPHERE: portmap/ against Debian's
+# miniupnpd (nftables backend) on NAT-lab routers (natlab_upnp).
+#
+# Three sites, each router serving one protocol only (pcp, natpmp, upnp).
+# For each: the probe sees exactly that protocol; pm_tool maps UDP 7777 with
+# a 6 s lifetime; the mapping is in the router's nftables; a datagram from
+# the public host to the router's address and the mapped port reaches the
+# host's socket (pm_tool echoes it back); the mapping is renewed; SIGTERM
+# deletes it from nftables. The pcp site is also the interop check of our
+# PCP codec with miniupnpd (ANNOUNCE, MAP, renewal with the same nonce,
+# delete). A fourth site's router answers garbage on every protocol
+# (fake_gateway.py): nothing crashes or hangs, nothing is mapped, and the
+# garbage is refused.
+#
+# Root only (exits 77 otherwise, or without miniupnpd); about 60 s; the lab
+# and everything in it is removed by natlab's trap.
+set -u
+tool=${1:?usage: lab.sh PM_TOOL ATMOSPHERE}
+bin=${2:?usage: lab.sh PM_TOOL ATMOSPHERE}
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../../natlab/lab.sh"
+natlab_require || exit 77
+command -v miniupnpd >/dev/null 2>&1 || { echo "SKIP: miniupnpd not found (Debian package miniupnpd-nftables)"; exit 77; }
+py=/usr/bin/python3
+[ -x "$py" ] || { echo "SKIP: $py not found"; exit 77; }
+natlab_init
+tmp=$(mktemp -d "/tmp/pmlab$$.XXXXXX")
+trap 'natlab_cleanup; rm -rf "$tmp"' EXIT
+trap 'natlab_cleanup; rm -rf "$tmp"; exit 1' INT TERM
+
+fail=0
+bad() {
+	echo "FAIL: $*"
+	fail=1
+}
+
+# wait_for SECONDS WHAT CMD...: polls CMD every 0.1 s.
+wait_for() {
+	_n=$(($1 * 10))
+	_what=$2
+	shift 2
+	while [ "$_n" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.1
+		_n=$((_n - 1))
+	done
+	echo "timed out waiting for: $_what"
+	return 1
+}
+
+natlab_public pub 203.0.113.10 203.0.113.11
+(exec ip netns exec "$(natlab_ns pub)" "$bin" stun-server --host 203.0.113.10 --port 3478 \
+	--alt-host 203.0.113.11 --alt-port 3479 >"$tmp/stun.log" 2>&1) &
+stun=203.0.113.10:3478
+
+# udp_echo_from_pub IP PORT: sends a datagram from the public host, prints
+# the answer ("echo:...") or nothing after 2 s.
+udp_echo_from_pub() {
+	natlab_exec pub "$py" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+s.sendto(b"ping from outside", (sys.argv[1], int(sys.argv[2])))
+try:
+    print(s.recvfrom(100)[0].decode())
+except socket.timeout:
+    pass' "$1" "$2"
+}
+
+dnat_rules() {
+	natlab_exec "$1-r" nft list chain inet miniupnpd prerouting_miniupnpd | grep -c "dnat ip to"
+}
+
+# check_site SITE PROTO: the whole sequence for a router serving PROTO only.
+check_site() {
+	_s=$1
+	_p=$2
+	_rip=$(natlab_router_ip "$_s")
+	_hip=$(natlab_host_ip "$_s")
+	echo "== $_p (router $_rip, host $_hip)"
+	_probe=$(natlab_exec "$_s" timeout 10 "$tool" probe 2000)
+	echo "probe: $_probe"
+	for _q in pcp natpmp upnp; do
+		_want=0
+		[ "$_q" = "$_p" ] && _want=1
+		case " $_probe " in *" $_q=$_want "*) ;; *) bad "$_p site: probe says '$_probe', want $_q=$_want" ;; esac
+	done
+	_out=$tmp/$_s.out
+	_err=$tmp/$_s.err
+	(exec ip netns exec "$(natlab_ns "$_s")" "$tool" map 7777 "$_p" 6 >"$_out" 2>"$_err") &
+	_pid=$!
+	if wait_for 10 "$_p mapping" grep -q "^mapped $_p $_rip:7777 " "$_out"; then
+		echo "$(head -n 1 "$_out")"
+	else
+		bad "$_p: no mapping: $(cat "$_out")"
+	fi
+	_rules=$(dnat_rules "$_s")
+	[ "$_rules" = 1 ] || bad "$_p: $_rules DNAT rules in the router's nftables, want 1"
+	natlab_exec "$_s-r" nft list chain inet miniupnpd prerouting_miniupnpd | grep -q "dport 7777 dnat ip to $_hip:7777" ||
+		bad "$_p: no 'dport 7777 dnat ip to $_hip:7777' in the router's nftables"
+	_echo=$(udp_echo_from_pub "$_rip" 7777)
+	[ "$_echo" = "echo:ping from outside" ] || bad "$_p: a datagram to $_rip:7777 from outside got '$_echo'"
+	grep -q "^echoed 203.0.113.10:" "$_out" || bad "$_p: the host's socket did not see the datagram"
+	# 6 s lifetimes (PCP is capped by max_lifetime=6; NAT-PMP and UPnP
+	# grant what we ask): the renewal comes after about 3 s.
+	wait_for 10 "$_p renewal" grep -q "mapping renewed" "$_err" || bad "$_p: no renewal: $(tail -n 5 "$_err")"
+	kill -TERM "$_pid"
+	wait_for 5 "$_p exit" grep -q "^stopped" "$_out" || bad "$_p: pm_tool did not stop: $(cat "$_out")"
+	wait "$_pid" 2>/dev/null
+	_rules=$(dnat_rules "$_s")
+	[ "$_rules" = 0 ] || bad "$_p: $_rules DNAT rules left after exit"
+	_echo=$(udp_echo_from_pub "$_rip" 7777)
+	[ -z "$_echo" ] || bad "$_p: still reachable after exit: '$_echo'"
+}
+
+natlab_site pcp port_restricted
+natlab_upnp pcp pcp "$stun" 6 || exit 77
+natlab_site pmp port_restricted
+natlab_upnp pmp natpmp "$stun" 6 || exit 77
+natlab_site igd port_restricted
+natlab_upnp igd upnp "$stun" 6 || exit 77
+
+check_site pcp pcp
+# Our codec against miniupnpd: it saw our ANNOUNCE and MAP, kept one
+# mapping through the renewals (same nonce) and removed it on our delete.
+mlog=$NL_TMP/miniupnpd-pcp.log
+grep -q "PCP request received from $(natlab_host_ip pcp):[0-9]* 24bytes" "$mlog" || bad "pcp: miniupnpd saw no ANNOUNCE"
+# miniupnpd logs every renewal as "added mapping ... 'PCP MAP <nonce>'": one
+# nonce throughout, and at least one renewal.
+n=$(grep "PCP MAP: added mapping UDP 7777->$(natlab_host_ip pcp):7777" "$mlog" | sed "s/.*'PCP MAP //" | sort -u | wc -l)
+[ "$n" = 1 ] || bad "pcp: miniupnpd saw $n nonces, want 1 (renewals must reuse the mapping's nonce)"
+n=$(grep -c "PCP MAP: added mapping UDP 7777->$(natlab_host_ip pcp):7777" "$mlog")
+[ "$n" -ge 2 ] || bad "pcp: miniupnpd saw $n MAP requests, want the first and a renewal"
+grep -q "PCP: UDP port 7777 mapping removed" "$mlog" || bad "pcp: miniupnpd did not log the removal"
+grep -E -i "invalid|malformed|unsupported" "$mlog" && bad "pcp: miniupnpd complained about our messages"
+check_site pmp natpmp
+grep -q "NAT-PMP UDP port 7777 mapping removed" "$NL_TMP/miniupnpd-pmp.log" || bad "natpmp: miniupnpd did not log the removal"
+check_site igd upnp
+grep -q "DeletePortMapping: external port: 7777, protocol: UDP" "$NL_TMP/miniupnpd-igd.log" ||
+	bad "upnp: miniupnpd did not log DeletePortMapping"
+
+# A gateway that answers garbage on every protocol.
+natlab_site junk port_restricted
+jip=$(ip -n "$(natlab_ns junk-r)" -4 -o addr show dev lan | awk '{print $4}' | cut -d/ -f1)
+(exec ip netns exec "$(natlab_ns junk-r)" "$py" "$here/fake_gateway.py" "$jip" >"$tmp/fake.log" 2>&1) &
+wait_for 5 "fake gateway" grep -q "^fake gateway on" "$tmp/fake.log" || bad "fake gateway did not start: $(cat "$tmp/fake.log")"
+echo "== garbage gateway"
+t0=$(date +%s)
+probe=$(natlab_exec junk timeout 10 "$tool" probe 2000)
+rc=$?
+echo "probe: $probe (exit $rc, $(($(date +%s) - t0)) s)"
+[ "$rc" = 0 ] || bad "garbage: probe exited $rc"
+case $probe in *"pcp=0 natpmp=0 upnp=0"*) ;; *) bad "garbage: probe believed '$probe'" ;; esac
+(exec ip netns exec "$(natlab_ns junk)" "$tool" map 7777 all 6 >"$tmp/junk.out" 2>"$tmp/junk.err") &
+pid=$!
+wait_for 15 "the garbage attempt to end" grep -q "no gateway mapped UDP port 7777" "$tmp/junk.err" ||
+	bad "garbage: the attempt did not end: $(tail -n 5 "$tmp/junk.err")"
+grep -q "^mapped" "$tmp/junk.out" && bad "garbage: mapped: $(cat "$tmp/junk.out")"
+grep -q "not a PCP response\|ignored\|unusable" "$tmp/junk.err" || bad "garbage: nothing refused in the log"
+kill -TERM "$pid"
+wait_for 8 "exit" grep -q "^stopped" "$tmp/junk.out" || bad "garbage: pm_tool did not stop"
+wait "$pid" 2>/dev/null
+echo "refused lines: $(grep -c "not a PCP response\|ignored\|unusable" "$tmp/junk.err")"
+echo "fake gateway: $(tr '\n' ' ' <"$tmp/fake.log")"
+
+if [ "$fail" -ne 0 ]; then
+	for f in "$tmp"/*.err "$NL_TMP"/miniupnpd-*.log; do
+		echo "== ${f##*/}"
+		grep -v parse_stun "$f" | tail -n 15
+	done
+	echo "portmap lab: FAILED"
+	exit 1
+fi
+echo "portmap lab: ok"
