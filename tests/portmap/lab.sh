@@ -11,9 +11,13 @@
 # PCP codec with miniupnpd (ANNOUNCE, MAP, renewal with the same nonce,
 # delete). A fourth site's router answers garbage on every protocol
 # (fake_gateway.py): nothing crashes or hangs, nothing is mapped, and the
-# garbage is refused.
+# garbage is refused. A fifth serves all three: `atmosphere network` shows
+# them (--json port_mapping), and `atmosphere serve` maps its port, logs it,
+# shows it in peers --json, puts it in its join codes, receives a datagram
+# sent to it from outside, and deletes it on SIGTERM; --no-port-mapping asks
+# nothing.
 #
-# Root only (exits 77 otherwise, or without miniupnpd); about 60 s; the lab
+# Root only (exits 77 otherwise, or without miniupnpd); about 80 s; the lab
 # and everything in it is removed by natlab's trap.
 set -u
 tool=${1:?usage: lab.sh PM_TOOL ATMOSPHERE}
@@ -164,8 +168,83 @@ wait "$pid" 2>/dev/null
 echo "refused lines: $(grep -c "not a PCP response\|ignored\|unusable" "$tmp/junk.err")"
 echo "fake gateway: $(tr '\n' ' ' <"$tmp/fake.log")"
 
+# The node and `atmosphere network`, on a router serving all three.
+natlab_site all port_restricted
+natlab_upnp all pcp,natpmp,upnp "$stun" || exit 77
+rip=$(natlab_router_ip all)
+hip=$(natlab_host_ip all)
+echo "== atmosphere network (router $rip)"
+t0=$(date +%s%N)
+natlab_exec all env ATMOSPHERE_PORT_MAPPING=on timeout 20 "$bin" network --stun "$stun" --timeout 2s --json >"$tmp/net.json"
+t1=$(date +%s%N)
+echo "network --json took $(((t1 - t0) / 1000000)) ms"
+"$py" -c '
+import json, sys
+o = json.load(open(sys.argv[1]))
+pm = o.get("port_mapping")
+print("port_mapping:", pm)
+sys.exit(0 if pm == {"upnp": True, "natpmp": True, "pcp": True} else 1)' "$tmp/net.json" || bad "network --json: port_mapping is not all true"
+natlab_exec all env ATMOSPHERE_PORT_MAPPING=on timeout 20 "$bin" network --stun "$stun" --timeout 2s >"$tmp/net.txt"
+grep "^Port mapping:" "$tmp/net.txt"
+grep -q "^Port mapping: *UPnP NAT-PMP PCP (gateway 10\.[0-9]*\.0\.1)" "$tmp/net.txt" || bad "network: no port mapping line: $(cat "$tmp/net.txt")"
+natlab_exec all env ATMOSPHERE_PORT_MAPPING=on timeout 20 "$bin" network --stun "$stun" --timeout 2s --no-port-mapping --json |
+	grep -q '"port_mapping": null' || bad "network --no-port-mapping: port_mapping is not null"
+
+echo "== node"
+home=$tmp/node
+natlab_exec all env ATMOSPHERE_HOME="$home" "$bin" init lab --stun "$stun" --port 7777 >/dev/null || bad "init failed"
+(exec ip netns exec "$(natlab_ns all)" env ATMOSPHERE_PORT_MAPPING=on ATMOSPHERE_HOME="$home" ATMOSPHERE_LOG=debug \
+	"$bin" serve >"$tmp/node.log" 2>&1) &
+node=$!
+if wait_for 15 "the node's mapping" grep -q "port mapping: the gateway maps $rip:7777 to UDP port 7777" "$tmp/node.log"; then
+	grep "port mapping:" "$tmp/node.log"
+else
+	bad "node: no mapping logged: $(grep -v "e2e packet" "$tmp/node.log" | tail -n 5)"
+fi
+peers=$(natlab_exec all env ATMOSPHERE_HOME="$home" "$bin" peers --json)
+echo "$peers" | "$py" -c '
+import json, sys
+s = json.load(sys.stdin)["self"]
+print("self:", s.get("mapped_endpoint"), s.get("port_mapping"))
+sys.exit(0 if s.get("mapped_endpoint") == sys.argv[1] and s.get("port_mapping") in ("pcp", "natpmp", "upnp") else 1)' "$rip:7777" ||
+	bad "node: peers --json self has no mapped_endpoint $rip:7777"
+code=$(natlab_exec all env ATMOSPHERE_HOME="$home" "$bin" join --json)
+echo "$code" | "$py" -c '
+import base64, json, sys
+c = json.load(sys.stdin)["code"]
+t = json.loads(base64.b64decode(c + "=" * (-len(c) % 4)))
+print("join code public_endpoint:", t["public_endpoint"])
+sys.exit(0 if t["public_endpoint"] == sys.argv[1] else 1)' "$rip:7777" || bad "node: the join code does not carry $rip:7777"
+[ "$(dnat_rules all)" = 1 ] || bad "node: $(dnat_rules all) DNAT rules, want 1"
+# A datagram from outside to the mapped endpoint reaches the node's socket
+# (its debug log names every e2e-shaped packet and its origin).
+natlab_exec pub "$py" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(b"\x01" + bytes(163), (sys.argv[1], 7777))' "$rip"
+wait_for 5 "the node to see the datagram" grep -q "e2e packet type 1 (164 bytes) from 203.0.113.10:" "$tmp/node.log" ||
+	bad "node: a datagram to $rip:7777 from outside did not reach it"
+kill -TERM "$node"
+wait_for 10 "the node to exit" sh -c "! kill -0 $node 2>/dev/null" || bad "node did not exit"
+wait "$node" 2>/dev/null
+[ "$(dnat_rules all)" = 0 ] || bad "node: the mapping is left after SIGTERM"
+# --no-port-mapping: nothing is asked. Negative, so bounded: one attempt's
+# length (3 s) plus a margin after the node is up.
+(exec ip netns exec "$(natlab_ns all)" env ATMOSPHERE_PORT_MAPPING=on ATMOSPHERE_HOME="$home" "$bin" serve \
+	--no-port-mapping >"$tmp/node2.log" 2>&1) &
+node=$!
+wait_for 10 "the second node" grep -q "serving on UDP port 7777" "$tmp/node2.log" || bad "second node did not start"
+before=$(grep -c "request received from $hip\|HTTP REQUEST from \[::ffff:$hip\]" "$NL_TMP/miniupnpd-all.log")
+sleep 4
+after=$(grep -c "request received from $hip\|HTTP REQUEST from \[::ffff:$hip\]" "$NL_TMP/miniupnpd-all.log")
+[ "$before" = "$after" ] || bad "--no-port-mapping: the gateway was asked ($before -> $after requests)"
+grep -q "port mapping" "$tmp/node2.log" && bad "--no-port-mapping: $(grep "port mapping" "$tmp/node2.log")"
+[ "$(dnat_rules all)" = 0 ] || bad "--no-port-mapping: a mapping appeared"
+kill -TERM "$node"
+wait "$node" 2>/dev/null
+
 if [ "$fail" -ne 0 ]; then
-	for f in "$tmp"/*.err "$NL_TMP"/miniupnpd-*.log; do
+	for f in "$tmp"/*.err "$tmp"/node*.log "$NL_TMP"/miniupnpd-*.log; do
 		echo "== ${f##*/}"
 		grep -v parse_stun "$f" | tail -n 15
 	done
