@@ -259,7 +259,9 @@ natlab_site() {
 # address is reachable from outside unfiltered (ext_perform_stun). LIFETIME
 # caps granted lifetimes (max_lifetime; default 3600 s). miniupnpd's rules go
 # into a table of their own (inet miniupnpd: forward filter, prerouting DNAT,
-# postrouting) beside the lab's "ip nat". Returns 1 (with a SKIP line) when
+# postrouting) beside the lab's "ip nat". For port_restricted and symmetric
+# sites (the cone types drop unmapped inbound UDP in raw, which would need
+# exceptions for miniupnpd's STUN and mapped ports). Returns 1 (with a SKIP line) when
 # miniupnpd is not installed. The log is $NL_TMP/miniupnpd-SITE.log.
 natlab_upnp() {
 	_nl_site=$1
@@ -285,6 +287,10 @@ natlab_upnp() {
 	yesno) _nl_pmp=yes _nl_drop='udp dport 5351 @th,64,8 0 drop' ;;
 	noyes) _nl_pmp=yes _nl_drop='udp dport 5351 @th,64,8 2 drop' ;;
 	esac
+	# The router's own traffic (miniupnpd's STUN check) keeps its ports, as
+	# a home router's does: without this a symmetric site's "masquerade
+	# fully-random" would randomise them and miniupnpd would refuse to map.
+	_nl_wan_addr=$(natlab_router_ip "$_nl_site")
 	ip netns exec "$(natlab_ns "$_nl_r")" nft -f - <<-EOF || natlab_die "miniupnpd tables on $_nl_r"
 	table inet miniupnpd {
 		chain forward { type filter hook forward priority 0; policy accept;
@@ -295,6 +301,7 @@ natlab_upnp() {
 			jump prerouting_miniupnpd
 		}
 		chain postrouting { type nat hook postrouting priority srcnat - 1; policy accept;
+			oifname "wan" ip saddr $_nl_wan_addr snat ip to $_nl_wan_addr
 			jump postrouting_miniupnpd
 		}
 		chain prerouting_miniupnpd { }
