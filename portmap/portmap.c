@@ -200,10 +200,13 @@ static int attempt(struct portmap *pm)
 	struct portmap_mapping got[8];
 	bool stop = false;
 	uint64_t end = pm_now_ms() + pm->o.attempt_ms;
-	while (!winner && !stop && (pcp_on || pmp_on || (j->running && j->rc == -EINPROGRESS))) {
+	/* The job's fields are read only after its done_fd said so and it
+	 * was joined: the join orders its writes before our reads. */
+	bool job_pending = j->running;
+	while (!winner && !stop && (pcp_on || pmp_on || job_pending)) {
 		uint64_t now = pm_now_ms();
 		bool late = now >= end;
-		if (late && !(j->running && j->rc == -EINPROGRESS))
+		if (late && !job_pending)
 			break;
 		if (late) {
 			/* PCP and NAT-PMP had their time; UPnP still runs
@@ -224,7 +227,7 @@ static int attempt(struct portmap *pm)
 			int pt = pm_pmp_timeout_ms(&pm->pmp);
 			t = pt < t ? pt : t;
 		}
-		if (j->running && j->rc == -EINPROGRESS)
+		if (job_pending)
 			p[n++] = (struct pollfd){.fd = j->done_fd, .events = POLLIN};
 		if (poll(p, n, t) > 0 && (p[0].revents & POLLIN)) {
 			stop = true;
@@ -250,7 +253,9 @@ static int attempt(struct portmap *pm)
 					winner = PORTMAP_NATPMP;
 			}
 		}
-		if (j->running && j->rc != -EINPROGRESS) {
+		uint64_t fin;
+		if (job_pending && read(j->done_fd, &fin, sizeof fin) == (ssize_t)sizeof fin) {
+			job_pending = false;
 			upnp_job_join(j);
 			if (j->rc == 0 && !winner) {
 				winner = PORTMAP_UPNP;
