@@ -15,7 +15,7 @@
 # them (--json port_mapping), and `atmosphere serve` maps its port, logs it,
 # shows it in peers --json, puts it in its join codes, receives a datagram
 # sent to it from outside, and deletes it on SIGTERM; --no-port-mapping asks
-# nothing.
+# nothing; when the gateway goes away, the node withdraws the endpoint.
 #
 # Root only (exits 77 otherwise, or without miniupnpd); about 80 s; the lab
 # and everything in it is removed by natlab's trap.
@@ -174,7 +174,7 @@ echo "fake gateway: $(tr '\n' ' ' <"$tmp/fake.log")"
 
 # The node and `atmosphere network`, on a router serving all three.
 natlab_site all port_restricted
-natlab_upnp all pcp,natpmp,upnp "$stun" || exit 77
+natlab_upnp all pcp,natpmp,upnp "$stun" 6 || exit 77
 rip=$(natlab_router_ip all)
 hip=$(natlab_host_ip all)
 echo "== atmosphere network (router $rip)"
@@ -254,6 +254,26 @@ after=$(grep -c "request received from $hip\|HTTP REQUEST from \[::ffff:$hip\]" 
 [ "$before" = "$after" ] || bad "--no-port-mapping: the gateway was asked ($before -> $after requests)"
 grep -q "port mapping" "$tmp/node2.log" && bad "--no-port-mapping: $(grep "port mapping" "$tmp/node2.log")"
 [ "$(dnat_rules all)" = 0 ] || bad "--no-port-mapping: a mapping appeared"
+kill -TERM "$node"
+wait "$node" 2>/dev/null
+# A gateway that goes away: the renewal (every 3 s: PCP lifetimes are capped
+# at 6 s here) fails, a new attempt finds nothing, and the node withdraws
+# the candidate.
+(exec ip netns exec "$(natlab_ns all)" env ATMOSPHERE_PORT_MAPPING=on ATMOSPHERE_HOME="$home" "$bin" serve \
+	>"$tmp/node3.log" 2>&1) &
+node=$!
+wait_for 15 "the third node's mapping" grep -q "port mapping: the gateway maps $rip:7777" "$tmp/node3.log" ||
+	bad "third node: no mapping"
+kill -KILL "$(cat "$NL_TMP/miniupnpd-all.pid")"
+if wait_for 20 "the mapping to be withdrawn" grep -q "port mapping: $rip:7777 is gone" "$tmp/node3.log"; then
+	grep "port mapping:" "$tmp/node3.log"
+else
+	bad "gateway gone: the node did not withdraw $rip:7777: $(grep "port mapping" "$tmp/node3.log")"
+fi
+natlab_exec all env ATMOSPHERE_HOME="$home" "$bin" peers --json | "$py" -c '
+import json, sys
+sys.exit(0 if json.load(sys.stdin)["self"].get("mapped_endpoint") is None else 1)' ||
+	bad "gateway gone: peers --json still shows a mapped endpoint"
 kill -TERM "$node"
 wait "$node" 2>/dev/null
 
