@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 struct upnp_job {
 	pthread_t th;
 	bool running;            /* started and not joined */
+	atomic_bool abandon;     /* another protocol won: do not map */
 	int done_fd;             /* eventfd: the thread finished */
 	uint16_t port;
 	uint32_t lifetime, gw_be;
@@ -44,6 +46,7 @@ struct portmap {
 	/* The helper thread's own. The winner's client stays open between
 	 * renewals: it is the cache (gateway, PCP nonce, IGD URLs). */
 	unsigned held;                   /* the protocol holding the mapping, 0: none */
+	unsigned also;                   /* others that mapped the same external port */
 	struct portmap_mapping m;
 	struct pm_pcp pcp;
 	struct pm_pmp pmp;
@@ -99,7 +102,11 @@ static void *upnp_job_run(void *arg)
 {
 	struct upnp_job *j = arg;
 	j->rc = pm_upnp_find(&j->u, j->gw_be, j->ssdp_ms);
-	if (j->rc == 0)
+	/* SSDP alone takes PORTMAP_SSDP_MS: by then PCP or NAT-PMP has
+	 * usually won, and a second mapping would only have to be undone. */
+	if (j->rc == 0 && atomic_load(&j->abandon))
+		j->rc = -ECANCELED;
+	else if (j->rc == 0)
 		j->rc = pm_upnp_map(&j->u, j->port, j->lifetime, &j->m);
 	uint64_t one = 1;
 	(void)!write(j->done_fd, &one, sizeof one);
@@ -166,6 +173,19 @@ static void release_all(struct portmap *pm)
 	pm_pmp_close(&pm->pmp);
 	pm_upnp_free(&pm->upnp);
 	pm->held = 0;
+	pm->also = 0;
+}
+
+/* Deletes the mapping by the winner and by every protocol that mapped the
+ * same port too: on a gateway with one table (miniupnpd) the rule belongs
+ * to whichever protocol asked last, and only that one may delete it. */
+static void delete_all(struct portmap *pm)
+{
+	if (pm->held)
+		delete_by(pm, pm->held);
+	for (unsigned p = PORTMAP_PCP; p <= PORTMAP_UPNP; p <<= 1)
+		if (pm->also & p)
+			delete_by(pm, p);
 }
 
 /* One attempt by every enabled protocol at once. Returns 0 with pm->held and
@@ -243,14 +263,15 @@ static int attempt(struct portmap *pm)
 					winner = PORTMAP_PCP;
 			}
 		}
-		if (pmp_on) {
+		/* Not after a win: its public-address answer would send the
+		 * mapping request we no longer want. */
+		if (pmp_on && !winner) {
 			int v = pm_pmp_step(&pm->pmp, &got[PORTMAP_NATPMP]);
 			if (v != PM_PENDING)
 				pmp_on = false;
 			if (v == PM_DONE) {
 				done |= PORTMAP_NATPMP;
-				if (!winner)
-					winner = PORTMAP_NATPMP;
+				winner = PORTMAP_NATPMP;
 			}
 		}
 		uint64_t fin;
@@ -272,43 +293,77 @@ static int attempt(struct portmap *pm)
 		pm->held = winner;
 		pm->m = got[winner];
 		publish(pm, &pm->m);
+		atomic_store(&j->abandon, true);
 	}
-	/* The losers that mapped too. A gateway that speaks several protocols
-	 * usually keeps one table: the same internal port maps to the same
-	 * external one, and deleting the loser's would delete the winner's.
-	 * Only a mapping to another external port is undone. (A loser's
-	 * request still unanswered when the winner answered may leave a
-	 * mapping until its lifetime ends.) */
-	if ((done & PORTMAP_NATPMP) && winner != PORTMAP_NATPMP && !same_external(&got[PORTMAP_NATPMP], &pm->m))
-		delete_by(pm, PORTMAP_NATPMP);
-	if ((done & PORTMAP_PCP) && winner != PORTMAP_PCP && !same_external(&got[PORTMAP_PCP], &pm->m))
-		delete_by(pm, PORTMAP_PCP);
-	if (winner != PORTMAP_PCP)
-		pm_pcp_close(&pm->pcp);
-	if (winner != PORTMAP_NATPMP)
-		pm_pmp_close(&pm->pmp);
-	if (j->running) {
-		/* A UPnP attempt still in flight: wait for it (miniupnpc
-		 * cannot be interrupted) and undo a mapping nobody needs. */
-		upnp_job_join(j);
-		if (j->rc == 0) {
-			struct pm_upnp keep = pm->upnp;
-			pm->upnp = j->u;
-			if (!same_external(&j->m, &pm->m))
-				delete_by(pm, PORTMAP_UPNP);
-			pm_upnp_free(&pm->upnp);
-			pm->upnp = keep;
-		} else {
-			pm_upnp_free(&j->u);
+	/* Losers whose mapping request is already out may still map (a
+	 * NAT-PMP request goes out only after its public address came back).
+	 * Give them PORTMAP_GRACE_MS to answer: a mapping to another
+	 * external port is undone, one to the same port is shared (the
+	 * gateway keeps one table) and remembered for the delete. */
+	if (winner && !stop) {
+		bool pcp_wait = pcp_on, pmp_wait = pmp_on && pm->pmp.stage == 1;
+		uint64_t grace_end = pm_now_ms() + PORTMAP_GRACE_MS;
+		while ((pcp_wait || pmp_wait) && pm_now_ms() < grace_end) {
+			struct pollfd p[2];
+			nfds_t n = 0;
+			if (pcp_wait)
+				p[n++] = (struct pollfd){.fd = pm->pcp.fd, .events = POLLIN};
+			if (pmp_wait)
+				p[n++] = (struct pollfd){.fd = pm_pmp_fd(&pm->pmp), .events = POLLIN};
+			poll(p, n, (int)(grace_end - pm_now_ms()));
+			if (pcp_wait) {
+				int v = pm_pcp_step(&pm->pcp, &got[PORTMAP_PCP]);
+				pcp_wait = v == PM_PENDING;
+				if (v == PM_DONE)
+					done |= PORTMAP_PCP;
+			}
+			if (pmp_wait) {
+				int v = pm_pmp_step(&pm->pmp, &got[PORTMAP_NATPMP]);
+				pmp_wait = v == PM_PENDING;
+				if (v == PM_DONE)
+					done |= PORTMAP_NATPMP;
+			}
 		}
-	} else if ((done & PORTMAP_UPNP) && winner != PORTMAP_UPNP) {
-		/* Joined in the loop after another protocol had won. */
-		struct pm_upnp keep = pm->upnp;
+	}
+	static const unsigned stepped[] = {PORTMAP_PCP, PORTMAP_NATPMP};
+	for (size_t i = 0; i < 2; i++) {
+		unsigned q = stepped[i];
+		if (!(done & q) || q == winner)
+			continue;
+		if (same_external(&got[q], &pm->m))
+			pm->also |= q;
+		else
+			delete_by(pm, q);
+	}
+	if (!((winner | pm->also) & PORTMAP_PCP))
+		pm_pcp_close(&pm->pcp);
+	if (!((winner | pm->also) & PORTMAP_NATPMP))
+		pm_pmp_close(&pm->pmp);
+	/* A UPnP job still in flight: wait for it (miniupnpc cannot be
+	 * interrupted; it maps only if it got past SSDP before the winner was
+	 * known) and treat its mapping like the others'. */
+	if (j->running) {
+		upnp_job_join(j);
+		if (j->rc == 0)
+			done |= PORTMAP_UPNP;
+		else
+			pm_upnp_free(&j->u);
+	}
+	if ((done & PORTMAP_UPNP) && winner != PORTMAP_UPNP) {
 		pm->upnp = j->u;
-		if (!same_external(&j->m, &pm->m))
+		if (winner && same_external(&j->m, &pm->m)) {
+			pm->also |= PORTMAP_UPNP;
+		} else if (winner) {
 			delete_by(pm, PORTMAP_UPNP);
-		pm_upnp_free(&pm->upnp);
-		pm->upnp = keep;
+			pm_upnp_free(&pm->upnp);
+		} else {
+			/* Nothing else mapped (PCP and NAT-PMP failed or ran
+			 * out of time, or stop came first): UPnP wins. */
+			pm->held = PORTMAP_UPNP;
+			pm->m = j->m;
+			winner = PORTMAP_UPNP;
+			publish(pm, &pm->m);
+		}
 	}
 	if (stop && winner)
 		return 0;   /* held: the caller deletes it */
@@ -383,8 +438,7 @@ static void *run(void *arg)
 		}
 	}
 out:
-	if (pm->held)
-		delete_by(pm, pm->held);
+	delete_all(pm);
 	release_all(pm);
 	return NULL;
 }

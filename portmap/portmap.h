@@ -13,8 +13,10 @@
  * hour. So the helper thread runs PCP (our codec, portmap/pcp.h) and NAT-PMP
  * side by side with poll(2) on their two sockets, and a second, short-lived
  * thread runs the UPnP discovery and AddPortMapping, which cannot be
- * interrupted; the first protocol that maps wins, a later success of another
- * is deleted again. Every attempt is bounded (PORTMAP_ATTEMPT_MS); the
+ * interrupted; the first protocol that maps wins; UPnP skips its
+ * AddPortMapping once another has won; a loser that maps anyway is deleted
+ * again, or, when it mapped the same external port (one table on the
+ * gateway), kept as a co-owner and deleted with the winner at the end. Every attempt is bounded (PORTMAP_ATTEMPT_MS); the
  * mapping is renewed at half its lifetime through the protocol that holds
  * it (the cache: the gateway, the protocol, PCP's nonce, the IGD's control
  * URL), and all three are tried again when a renewal fails. Results reach
@@ -57,6 +59,9 @@ enum {
 	PORTMAP_RETRY_MAX_S = 1920,
 	/* Deleting at the end waits at most this long per protocol. */
 	PORTMAP_DELETE_MS = 1000,
+	/* After a protocol won, how long the others' requests already out
+	 * may still answer (their mappings are then undone or shared). */
+	PORTMAP_GRACE_MS = 300,
 };
 
 /* portmap_proto_name returns "pcp", "natpmp", "upnp", or "none". */

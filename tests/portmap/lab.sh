@@ -72,6 +72,12 @@ except socket.timeout:
     pass' "$1" "$2"
 }
 
+# port_free HOST PORT: nothing in HOST listens on UDP PORT (the next node
+# reuses it).
+port_free() {
+	! natlab_exec "$1" ss -Huln "sport = :$2" | grep -q .
+}
+
 dnat_rules() {
 	natlab_exec "$1-r" nft list chain inet miniupnpd prerouting_miniupnpd | grep -c "dnat ip to"
 }
@@ -242,6 +248,7 @@ elif [ "$rc" != 0 ] && ! grep -q "LeakSanitizer" "$tmp/node.log"; then
 	bad "node exited $rc"
 fi
 [ "$(dnat_rules all)" = 0 ] || bad "node: the mapping is left after SIGTERM"
+wait_for 10 "UDP 7777 to be free" port_free all 7777 || bad "UDP 7777 still bound: $(natlab_exec all ss -ulnp)"
 # --no-port-mapping: nothing is asked. Negative, so bounded: one attempt's
 # length (3 s) plus a margin after the node is up.
 (exec ip netns exec "$(natlab_ns all)" env ATMOSPHERE_PORT_MAPPING=on ATMOSPHERE_HOME="$home" "$bin" serve \
@@ -256,6 +263,7 @@ grep -q "port mapping" "$tmp/node2.log" && bad "--no-port-mapping: $(grep "port 
 [ "$(dnat_rules all)" = 0 ] || bad "--no-port-mapping: a mapping appeared"
 kill -TERM "$node"
 wait "$node" 2>/dev/null
+wait_for 10 "UDP 7777 to be free" port_free all 7777 || bad "UDP 7777 still bound: $(natlab_exec all ss -ulnp)"
 # A gateway that goes away: the renewal (every 3 s: PCP lifetimes are capped
 # at 6 s here) fails, a new attempt finds nothing, and the node withdraws
 # the candidate.
