@@ -47,6 +47,7 @@ enum {
 	PORTMAP_PCP_CLIENT_PORT = 5350,   /* where unsolicited ANNOUNCEs go */
 };
 
+/* enum portmap_pcp_opcode: the opcodes (RFC 6887 §19.2). */
 enum portmap_pcp_opcode {
 	PORTMAP_PCP_OP_ANNOUNCE = 0,
 	PORTMAP_PCP_OP_MAP = 1,

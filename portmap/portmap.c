@@ -41,8 +41,7 @@ struct portmap {
 	pthread_t th;
 	bool started;
 	int stop_fd;             /* eventfd: portmap_stop was called */
-	pthread_mutex_t mu;
-	struct portmap_mapping cur;      /* under mu */
+	struct portmap_mapping cur;      /* the last one published */
 	/* The helper thread's own. The winner's client stays open between
 	 * renewals: it is the cache (gateway, PCP nonce, IGD URLs). */
 	unsigned held;                   /* the protocol holding the mapping, 0: none */
@@ -90,10 +89,8 @@ static bool same_mapping(const struct portmap_mapping *a, const struct portmap_m
 /* Publishes m (proto 0: none) and tells the caller when it changed. */
 static void publish(struct portmap *pm, const struct portmap_mapping *m)
 {
-	pthread_mutex_lock(&pm->mu);
 	bool changed = !same_mapping(&pm->cur, m);
 	pm->cur = *m;
-	pthread_mutex_unlock(&pm->mu);
 	if (changed && pm->o.notify)
 		pm->o.notify(pm->o.arg, m);
 }
@@ -463,7 +460,6 @@ struct portmap *portmap_start(const struct portmap_opts *o, int *err)
 		pm->o.attempt_ms = PORTMAP_ATTEMPT_MS;
 	pm->pcp.fd = -1;
 	pm->job.done_fd = -1;
-	pthread_mutex_init(&pm->mu, NULL);
 	pm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	pm->job.done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	int e = 0;
@@ -493,13 +489,5 @@ void portmap_stop(struct portmap *pm)
 		close(pm->stop_fd);
 	if (pm->job.done_fd >= 0)
 		close(pm->job.done_fd);
-	pthread_mutex_destroy(&pm->mu);
 	free(pm);
-}
-
-void portmap_current(struct portmap *pm, struct portmap_mapping *out)
-{
-	pthread_mutex_lock(&pm->mu);
-	*out = pm->cur;
-	pthread_mutex_unlock(&pm->mu);
 }

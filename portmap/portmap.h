@@ -81,6 +81,7 @@ struct portmap_mapping {
  * not on renewals that change nothing. It must not block for long. */
 typedef void (*portmap_notify_fn)(void *arg, const struct portmap_mapping *m);
 
+/* struct portmap_opts: what portmap_start maps and whom it tells. */
 struct portmap_opts {
 	uint16_t internal_port;         /* our UDP port; required */
 	unsigned protos;                /* enum portmap_proto mask; 0: all */
@@ -104,10 +105,6 @@ struct portmap *portmap_start(const struct portmap_opts *o, int *err);
  * frees pm. Blocks: call it off the reactor (after core_rt_run returns).
  * NULL is a no-op. notify is not called after it returns. */
 void portmap_stop(struct portmap *pm);
-
-/* portmap_current copies the mapping held now into *out (out->proto == 0
- * when none). Any thread. */
-void portmap_current(struct portmap *pm, struct portmap_mapping *out);
 
 /* struct portmap_probe: what the gateway offers (`atmosphere network`). */
 struct portmap_probe {
