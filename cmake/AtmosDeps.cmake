@@ -24,6 +24,15 @@ atmos_require_lib(JSONC json-c json-c/json.h libjson-c-dev)
 add_library(atmos::jsonc INTERFACE IMPORTED)
 target_link_libraries(atmos::jsonc INTERFACE ${JSONC_LIB})
 
+# Router port mapping (portmap/): UPnP IGD and NAT-PMP through Debian's client
+# libraries; PCP is our own codec.
+atmos_require_lib(MINIUPNPC miniupnpc miniupnpc/miniupnpc.h libminiupnpc-dev)
+add_library(atmos::miniupnpc INTERFACE IMPORTED)
+target_link_libraries(atmos::miniupnpc INTERFACE ${MINIUPNPC_LIB})
+atmos_require_lib(NATPMP natpmp natpmp.h libnatpmp-dev)
+add_library(atmos::natpmp INTERFACE IMPORTED)
+target_link_libraries(atmos::natpmp INTERFACE ${NATPMP_LIB})
+
 # BoringSSL from android-libboringssl-dev. Its headers share the name openssl/
 # with OpenSSL's, so they are searched only in /usr/include/android, and its
 # libraries live outside the linker's default path, hence the rpath.

@@ -26,6 +26,7 @@
 #   natlab_exec a CMD...           # run CMD in host a
 #   natlab_host_ip a               # the host's own address
 #   natlab_router_ip a             # the router's public address (the host's mapped ip)
+#   natlab_upnp a pcp,natpmp,upnp 203.0.113.10:3478   # miniupnpd on router a-r
 #
 # natlab_cleanup (run by the trap) ends the processes inside the lab's
 # namespaces and deletes them. Functions exit the script on setup failure.
@@ -33,6 +34,7 @@
 NL_PREFIX=""
 NL_NAMESPACES=""
 NL_SITES=0
+NL_TMP=""
 
 natlab_require() {
 	if [ "$(id -u)" -ne 0 ]; then
@@ -107,6 +109,9 @@ natlab_cleanup() {
 		ip netns del "$_nl_ns" 2>/dev/null
 	done
 	NL_NAMESPACES=""
+	# Files of natlab_upnp (configs, leases, logs).
+	[ -z "$NL_TMP" ] || rm -rf "$NL_TMP"
+	NL_TMP=""
 }
 
 # natlab_init: the wan router, and the cleanup trap.
@@ -241,4 +246,107 @@ natlab_site() {
 	else
 		eval "NL_ROUTER_IP_$_nl_name=$_nl_router_ip"
 	fi
+}
+
+# natlab_upnp SITE PROTOCOLS STUN [LIFETIME]: Debian's miniupnpd (nftables
+# backend) on router SITE-r, serving the site's LAN. PROTOCOLS is a comma-
+# separated subset of upnp,natpmp,pcp. miniupnpd 2.3.1 has one switch for
+# NAT-PMP and PCP (they share UDP port 5351), so asking for one of them alone
+# adds an input rule that drops the other's requests by their version byte
+# (0: NAT-PMP, 2: PCP). STUN is an RFC 5780 server (host:port) on the lab's
+# public side: miniupnpd refuses to map when its external address is a
+# reserved one, as the lab's documentation ranges are, unless STUN shows the
+# address is reachable from outside unfiltered (ext_perform_stun). LIFETIME
+# caps granted lifetimes (max_lifetime; default 3600 s). miniupnpd's rules go
+# into a table of their own (inet miniupnpd: forward filter, prerouting DNAT,
+# postrouting) beside the lab's "ip nat". For port_restricted and symmetric
+# sites (the cone types drop unmapped inbound UDP in raw, which would need
+# exceptions for miniupnpd's STUN and mapped ports). Returns 1 (with a SKIP line) when
+# miniupnpd is not installed. The log is $NL_TMP/miniupnpd-SITE.log.
+natlab_upnp() {
+	_nl_site=$1
+	_nl_protos=$2
+	_nl_stun=$3
+	_nl_life=${4:-3600}
+	if ! command -v miniupnpd >/dev/null 2>&1; then
+		echo "SKIP: miniupnpd not found (Debian package miniupnpd-nftables)"
+		return 1
+	fi
+	[ -n "$NL_TMP" ] || NL_TMP=$(mktemp -d "/tmp/natlab$$.XXXXXX")
+	_nl_r="$_nl_site-r"
+	_nl_upnp=no
+	_nl_pmp=no
+	_nl_drop=""
+	_nl_want_pcp=no
+	_nl_want_natpmp=no
+	case ",$_nl_protos," in *,upnp,*) _nl_upnp=yes ;; esac
+	case ",$_nl_protos," in *,pcp,*) _nl_want_pcp=yes ;; esac
+	case ",$_nl_protos," in *,natpmp,*) _nl_want_natpmp=yes ;; esac
+	case $_nl_want_pcp$_nl_want_natpmp in
+	yesyes) _nl_pmp=yes ;;
+	yesno) _nl_pmp=yes _nl_drop='udp dport 5351 @th,64,8 0 drop' ;;
+	noyes) _nl_pmp=yes _nl_drop='udp dport 5351 @th,64,8 2 drop' ;;
+	esac
+	# The router's own traffic (miniupnpd's STUN check) keeps its ports, as
+	# a home router's does: without this a symmetric site's "masquerade
+	# fully-random" would randomise them and miniupnpd would refuse to map.
+	_nl_wan_addr=$(natlab_router_ip "$_nl_site")
+	ip netns exec "$(natlab_ns "$_nl_r")" nft -f - <<-EOF || natlab_die "miniupnpd tables on $_nl_r"
+	table inet miniupnpd {
+		chain forward { type filter hook forward priority 0; policy accept;
+			jump miniupnpd
+		}
+		chain miniupnpd { }
+		chain prerouting { type nat hook prerouting priority dstnat; policy accept;
+			jump prerouting_miniupnpd
+		}
+		chain postrouting { type nat hook postrouting priority srcnat - 1; policy accept;
+			oifname "wan" ip saddr $_nl_wan_addr snat ip to $_nl_wan_addr
+			jump postrouting_miniupnpd
+		}
+		chain prerouting_miniupnpd { }
+		chain postrouting_miniupnpd { }
+		chain only { type filter hook input priority 0; policy accept;
+			$_nl_drop
+		}
+	}
+	EOF
+	_nl_lan_net=$(ip -n "$(natlab_ns "$_nl_r")" -4 -o addr show dev lan | awk '{print $4}')
+	_nl_conf="$NL_TMP/miniupnpd-$_nl_site.conf"
+	cat >"$_nl_conf" <<-EOF
+	ext_ifname=wan
+	listening_ip=lan
+	ext_perform_stun=yes
+	ext_stun_host=${_nl_stun%:*}
+	ext_stun_port=${_nl_stun##*:}
+	enable_upnp=$_nl_upnp
+	enable_natpmp=$_nl_pmp
+	secure_mode=yes
+	system_uptime=no
+	min_lifetime=2
+	max_lifetime=$_nl_life
+	lease_file=$NL_TMP/miniupnpd-$_nl_site.leases
+	upnp_table_name=miniupnpd
+	upnp_nat_table_name=miniupnpd
+	upnp_forward_chain=miniupnpd
+	upnp_nat_chain=prerouting_miniupnpd
+	upnp_nat_postrouting_chain=postrouting_miniupnpd
+	allow 1024-65535 $_nl_lan_net 1024-65535
+	deny 0-65535 0.0.0.0/0 0-65535
+	EOF
+	ip netns exec "$(natlab_ns "$_nl_r")" miniupnpd -f "$_nl_conf" -d -P "$NL_TMP/miniupnpd-$_nl_site.pid" \
+		>"$NL_TMP/miniupnpd-$_nl_site.log" 2>&1 &
+	# Ready once it listens on what it was asked to serve.
+	_nl_i=0
+	while [ "$_nl_i" -lt 100 ]; do
+		if grep -q "Port forwarding is now enabled" "$NL_TMP/miniupnpd-$_nl_site.log" 2>/dev/null &&
+			{ [ "$_nl_pmp" = no ] || grep -q "Listening for NAT-PMP/PCP" "$NL_TMP/miniupnpd-$_nl_site.log"; } &&
+			{ [ "$_nl_upnp" = no ] || grep -q "HTTP listening on port" "$NL_TMP/miniupnpd-$_nl_site.log"; }; then
+			return 0
+		fi
+		sleep 0.1
+		_nl_i=$((_nl_i + 1))
+	done
+	cat "$NL_TMP/miniupnpd-$_nl_site.log" >&2
+	natlab_die "miniupnpd on $_nl_r did not start"
 }

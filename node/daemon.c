@@ -87,6 +87,8 @@ static void node_main(void *arg)
 	int e = 0;
 	node->udp = core_udp_new(fd, &e);
 	node_local_endpoint(node);
+	/* In the background: the mapping joins the candidates when it comes. */
+	node_port_mapping_start(node);
 	/* A node joining for the first time uses the STUN servers of its code. */
 	if (node->o->join_code && !node->st->num_stun) {
 		struct node_token t;
@@ -209,6 +211,9 @@ int node_run(struct node_state *st, const struct node_run_opts *o)
 		goto out;
 	}
 	int r = core_rt_run(node->rt, node_main, node);
+	/* Deletes the router's mapping (blocks, bounded), before the runtime
+	 * its notes are posted to goes away. */
+	node_port_mapping_stop(node);
 	core_rt_free(node->rt);
 	char path[NODE_PATH_MAX];
 	node_control_path(st, path);

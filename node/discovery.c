@@ -9,7 +9,6 @@
 #include "net/bssl.h"
 #include "node/internal.h"
 
-static void resignal(struct node *node);
 static void refresh_public(struct node *node);
 static uint64_t refresh_interval(void);
 
@@ -44,9 +43,10 @@ void node_discover(struct node *node)
 	}
 }
 
-/* Re-signals after our public endpoint changed: every connected peer gets a
- * new HELLO (candidates) and both sides punch again. */
-static void resignal(struct node *node)
+/* Re-signals after our public endpoint changed (or the router's mapping,
+ * port_mapping.c): every connected peer gets a new HELLO (candidates) and
+ * both sides punch again. */
+void node_resignal(struct node *node)
 {
 	uint64_t t = node_now_ms();
 	for (size_t i = 0; i < sizeof node->peers / sizeof node->peers[0]; i++) {
@@ -82,7 +82,7 @@ static void refresh_public(struct node *node)
 		 node->public_ep[0] ? node->public_ep : "(none)", ep, d->num_agree, d->num_answered);
 	node_copy_str(node->public_ep, sizeof node->public_ep, ep);
 	node->public_changed_unix = (uint64_t)time(NULL);
-	resignal(node);
+	node_resignal(node);
 }
 
 static uint64_t refresh_interval(void)

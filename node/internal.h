@@ -38,6 +38,7 @@
 
 struct node_link;
 struct node_overlay;
+struct portmap;
 
 struct node_peer {
 	bool used;
@@ -121,6 +122,9 @@ struct node {
 	uint64_t next_stun_ms, last_stun_ms;
 	unsigned stun_refreshes;
 	uint64_t public_changed_unix; /* when the public endpoint last changed (0: never) */
+	struct portmap *pm;           /* the home router's port mapping, or NULL (port_mapping.c) */
+	char mapped_ep[64];           /* the endpoint it maps to us, "" without one */
+	char mapped_proto[8];         /* "pcp", "natpmp", "upnp" or "" */
 	/* join in progress (joiner side) */
 	bool joining, joined, join_failed, welcomed;
 	struct node_token tok;
@@ -218,5 +222,10 @@ void node_control_server(void *arg);
 void node_discover(struct node *node);
 void node_want_stun_refresh(struct node *node, const char *why);
 void node_stun_refresher(void *arg);
+void node_resignal(struct node *node);
+
+/* node/port_mapping.c */
+void node_port_mapping_start(struct node *node);
+void node_port_mapping_stop(struct node *node);
 
 #endif

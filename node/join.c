@@ -165,7 +165,10 @@ int node_issue_code(struct node *node, uint64_t ttl_s, char *code, size_t cap, c
 	snprintf(t.mesh_id, sizeof t.mesh_id, "%s", st->mesh_id);
 	snprintf(t.mesh_name, sizeof t.mesh_name, "%s", st->mesh_name);
 	node_copy_str(t.endpoint, sizeof t.endpoint, node->local_ep);
-	node_copy_str(t.public_endpoint, sizeof t.public_endpoint, node->public_ep);
+	/* A router's mapping is reachable unsolicited, the STUN-mapped
+	 * endpoint only by punching: the code carries the mapping when there
+	 * is one (the HELLO carries both). */
+	node_copy_str(t.public_endpoint, sizeof t.public_endpoint, node->mapped_ep[0] ? node->mapped_ep : node->public_ep);
 	for (size_t i = 0; i < st->num_relays; i++)
 		snprintf(t.relay_urls[t.num_relay_urls++], sizeof t.relay_urls[0], "%s", st->relays[i]);
 	for (size_t i = 0; i < st->num_stun; i++)

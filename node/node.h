@@ -24,6 +24,7 @@ struct node_run_opts {
 	bool relay_only;         /* no STUN, no punching, no direct paths: relays only */
 	char **allow;            /* overlay firewall rules (overlay/firewall.h), borrowed */
 	unsigned num_allow;
+	bool no_port_mapping;    /* do not ask the home router for a mapping (docs/PORTMAP.md) */
 };
 int node_run(struct node_state *st, const struct node_run_opts *o);
 

@@ -40,4 +40,10 @@ bool cli_parse_uint(const char *cmd, const char *opt, const char *s, uint64_t mi
  * milliseconds; false with a message when malformed. */
 bool cli_parse_duration(const char *cmd, const char *opt, const char *s, uint64_t *out_ms);
 
+/* cli_port_mapping_off: whether $ATMOSPHERE_PORT_MAPPING says "off" (or
+ * "0", "no"): serve, join and network then leave the home router alone, as
+ * with --no-port-mapping. The test suite sets it so that nothing on the
+ * machine's own network is asked. */
+bool cli_port_mapping_off(void);
+
 #endif

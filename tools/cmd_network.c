@@ -1,7 +1,9 @@
 /* atmosphere network: the seed's "Check Your Network" (stun/nat.h). */
 #include <errno.h>
 #include <getopt.h>
+#include <arpa/inet.h>
 #include <json-c/json.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 #include "core/reactor.h"
 #include "core/udp.h"
 #include "net/resolve.h"
+#include "portmap/portmap.h"
 #include "stun/client.h"
 #include "stun/nat.h"
 #include "stun/resolve.h"
@@ -27,6 +30,9 @@ static void help(void)
 	       "NAT type, and whether each STUN server can be reached (with its round-trip\n"
 	       "time). NAT behaviour is measured with RFC 5780 tests when a server offers\n"
 	       "them (`atmosphere stun-server --alt-host ...` does), otherwise estimated.\n"
+	       "Meanwhile it asks the default gateway (only it, and SSDP on the LAN) which\n"
+	       "port-mapping protocols it answers: UPnP IGD, NAT-PMP, PCP (at most 2 s; no\n"
+	       "mapping is made; --json: port_mapping {upnp, natpmp, pcp}).\n"
 	       "\n"
 	       "Options:\n"
 	       "  --stun HOST[:PORT]  STUN server to ask (repeatable, up to %d; port default %u).\n"
@@ -39,6 +45,7 @@ static void help(void)
 	       "  --timeout D         time allowed for discovery, and again for the NAT tests\n"
 	       "                      (default 3s; 500ms, 10s...)\n"
 	       "  --json              one JSON object on stdout instead of text\n"
+	       "  --no-port-mapping   do not ask the gateway (also ATMOSPHERE_PORT_MAPPING=off)\n"
 	       "  --relay URL         also check this relay (ws:// or wss://; repeatable): GET /health,\n"
 	       "                      connect time and session count. Default: the relays of the\n"
 	       "                      mesh in $ATMOSPHERE_HOME, if there is one\n"
@@ -50,7 +57,7 @@ static void help(void)
 	       STUN_CLIENT_MAX_SERVERS, STUN_DEFAULT_PORT);
 }
 
-enum { OPT_STUN = 256, OPT_PORT, OPT_TIMEOUT, OPT_JSON, OPT_RELAY, OPT_CA };
+enum { OPT_STUN = 256, OPT_PORT, OPT_TIMEOUT, OPT_JSON, OPT_RELAY, OPT_CA, OPT_NO_PM };
 
 #define MAX_RELAYS 8
 
@@ -74,7 +81,23 @@ struct net_job {
 	size_t num_relays;
 	const char *ca_file;
 	int relay_done;
+	/* What the gateway offers (portmap_probe), asked on a thread of its
+	 * own while STUN runs: it blocks, and must not hold up the reactor. */
+	struct portmap_probe pm;
+	int pm_rc;
+	bool pm_skipped;        /* --no-port-mapping */
 };
+
+/* The port-mapping probe waits at most this long (or --timeout if shorter). */
+enum { PORT_MAPPING_PROBE_MS = 2000 };
+
+static void *probe_port_mapping(void *arg)
+{
+	struct net_job *j = arg;
+	unsigned ms = j->o.timeout_ms < PORT_MAPPING_PROBE_MS ? j->o.timeout_ms : PORT_MAPPING_PROBE_MS;
+	j->pm_rc = portmap_probe(&j->pm, ms);
+	return NULL;
+}
 
 struct relay_arg {
 	struct net_job *j;
@@ -214,6 +237,14 @@ static void print_json(const struct net_job *j, bool failed)
 		json_object_array_add(rl, e);
 	}
 	json_object_object_add(o, "relays", rl);
+	/* Unchecked (--no-port-mapping): null rather than three falses. */
+	json_object *pm = j->pm_skipped ? NULL : json_object_new_object();
+	if (pm) {
+		json_object_object_add(pm, "upnp", json_object_new_boolean(j->pm.upnp));
+		json_object_object_add(pm, "natpmp", json_object_new_boolean(j->pm.natpmp));
+		json_object_object_add(pm, "pcp", json_object_new_boolean(j->pm.pcp));
+	}
+	json_object_object_add(o, "port_mapping", pm);
 	if (r->note[0])
 		json_object_object_add(o, "note", json_object_new_string(r->note));
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -234,6 +265,27 @@ static void print_servers(FILE *f, const struct stun_discovery *d)
 			stun_addr_format(&s->probe.mapped, mapped, sizeof mapped), s->agrees ? "" : "  (disagrees)",
 			s->probe.has_other ? "  [RFC 5780]" : "");
 	}
+}
+
+/* One line: what the default gateway offers, as `tailscale netcheck` shows. */
+static void print_port_mapping(const struct net_job *j)
+{
+	char gw[INET_ADDRSTRLEN] = "";
+	if (j->pm_skipped) {
+		printf("Port mapping:     not checked (--no-port-mapping)\n");
+		return;
+	}
+	if (j->pm_rc < 0 || !j->pm.have_gateway) {
+		printf("Port mapping:     no default gateway\n");
+		return;
+	}
+	inet_ntop(AF_INET, &(struct in_addr){.s_addr = j->pm.gateway_be}, gw, sizeof gw);
+	if (!j->pm.upnp && !j->pm.natpmp && !j->pm.pcp) {
+		printf("Port mapping:     none (gateway %s answers no UPnP, NAT-PMP or PCP)\n", gw);
+		return;
+	}
+	printf("Port mapping:    %s%s%s (gateway %s)\n", j->pm.upnp ? " UPnP" : "", j->pm.natpmp ? " NAT-PMP" : "",
+	       j->pm.pcp ? " PCP" : "", gw);
 }
 
 static void print_text(const struct net_job *j)
@@ -257,6 +309,7 @@ static void print_text(const struct net_job *j)
 	printf("  port preserved: %s\n", yes_no(r->port_preserving));
 	if (r->rfc5780)
 		printf("  measured with RFC 5780 tests against %s\n", d->servers[r->rfc5780_server].ep.text);
+	print_port_mapping(j);
 	printf("Internet reachability (STUN):\n");
 	print_servers(stdout, d);
 	if (j->num_relays) {
@@ -336,13 +389,14 @@ int cli_network(int argc, char **argv)
 		{ "json", no_argument, 0, OPT_JSON },
 		{ "relay", required_argument, 0, OPT_RELAY },
 		{ "ca-file", required_argument, 0, OPT_CA },
+		{ "no-port-mapping", no_argument, 0, OPT_NO_PM },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
 	char *stun_args[STUN_CLIENT_MAX_SERVERS];
 	size_t num_stun = 0;
 	uint64_t v, timeout_ms = STUN_CLIENT_DEFAULT_TIMEOUT_MS;
-	bool json = false;
+	bool json = false, no_pm = cli_port_mapping_off();
 	int c, rc;
 
 	struct net_job *j = calloc(1, sizeof *j);
@@ -395,6 +449,9 @@ int cli_network(int argc, char **argv)
 		case OPT_CA:
 			j->ca_file = optarg;
 			break;
+		case OPT_NO_PM:
+			no_pm = true;
+			break;
 		case 'h':
 			help();
 			rc = 0;
@@ -437,8 +494,15 @@ int cli_network(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+	pthread_t pm_th;
+	bool pm_started = !no_pm && pthread_create(&pm_th, NULL, probe_port_mapping, j) == 0;
+	j->pm_skipped = no_pm;
+	if (!pm_started)
+		j->pm_rc = -EAGAIN;
 	err = core_rt_run(rt, network_main, j);
 	core_rt_free(rt);
+	if (pm_started)
+		pthread_join(pm_th, NULL);
 	if (err < 0 || j->rc < 0) {
 		int e = err < 0 ? err : j->rc;
 		if (j->bind_failed)

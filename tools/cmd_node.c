@@ -251,6 +251,7 @@ int cli_serve(int argc, char **argv)
 	static const struct option lo[] = {{"port", required_argument, 0, 'P'}, {"json-log", no_argument, 0, 'j'},
 					   {"tun", no_argument, 0, 't'},          {"tun-name", required_argument, 0, 'T'},
 					   {"allow", required_argument, 0, 'A'},  {"relay-only", no_argument, 0, 'R'},
+					   {"no-port-mapping", no_argument, 0, 'N'},
 					   {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
 	static char *rules[OVERLAY_FW_MAX_RULES];
 	struct node_state st;
@@ -286,8 +287,11 @@ int cli_serve(int argc, char **argv)
 		case 'R':
 			o.relay_only = true;
 			break;
+		case 'N':
+			o.no_port_mapping = true;
+			break;
 		case 'h':
-			printf("usage: atmosphere serve [--port N] [--json-log] [--relay-only]\n"
+			printf("usage: atmosphere serve [--port N] [--json-log] [--relay-only] [--no-port-mapping]\n"
 			       "                        [--tun [--tun-name NAME] [--allow RULE]...]\n\n"
 			       "Runs the node: a UDP socket on port N (default: the one 'init' chose, 7777) for\n"
 			       "direct paths and STUN, connections to the mesh's relays for signaling and fallback,\n"
@@ -305,7 +309,11 @@ int cli_serve(int argc, char **argv)
 			       "                   implies --tun): PEER:PROTO[/PORT[-PORT]], PEER a name, a node id\n"
 			       "                   or *, PROTO tcp, udp, icmp or any; e.g. '*:icmp' 'matt:tcp/22'.\n"
 			       "                   Without rules every member reaches every port; with rules, only\n"
-			       "                   what they allow, and answers to what this node started.\n");
+			       "                   what they allow, and answers to what this node started.\n"
+			       "  --no-port-mapping  do not ask the home router to map port N (by default the\n"
+			       "                   node asks the default gateway by PCP, NAT-PMP and UPnP IGD,\n"
+			       "                   renews the mapping and deletes it at exit; docs/PORTMAP.md).\n"
+			       "                   Also ATMOSPHERE_PORT_MAPPING=off; --relay-only implies it.\n");
 			return 0;
 		case ':':
 			return cli_usage_error("serve", "option '%s' needs a value", argv[optind - 1]);
@@ -318,6 +326,8 @@ int cli_serve(int argc, char **argv)
 	if (load(&st, "serve", true))
 		return 1;
 	o.port = port_given ? (uint16_t)port : st.port; /* 0: any free port */
+	if (cli_port_mapping_off())
+		o.no_port_mapping = true;
 	int r = node_run(&st, &o);
 	node_state_wipe(&st);
 	return r;
@@ -382,6 +392,7 @@ int cli_join(int argc, char **argv)
 					   {"port", required_argument, 0, 'P'},    {"name", required_argument, 0, 'n'},
 					   {"tun", no_argument, 0, 't'},           {"tun-name", required_argument, 0, 'T'},
 					   {"allow", required_argument, 0, 'A'},   {"relay-only", no_argument, 0, 'R'},
+					   {"no-port-mapping", no_argument, 0, 'N'},
 					   {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
 	static char *rules[OVERLAY_FW_MAX_RULES];
 	struct node_run_opts fw = {0};  /* collects --tun, --tun-name and --allow */
@@ -426,9 +437,13 @@ int cli_join(int argc, char **argv)
 		case 'R':
 			fw.relay_only = true;
 			break;
+		case 'N':
+			fw.no_port_mapping = true;
+			break;
 		case 'h':
 			printf("usage: atmosphere join [--expires DURATION] [--json]\n"
 			       "       atmosphere join CODE [--port N] [--name NODE_NAME] [--relay-only]\n"
+			       "                            [--no-port-mapping]\n"
 			       "                            [--tun [--tun-name NAME] [--allow RULE]...]\n\n"
 			       "Without CODE: asks the running node for a join code (valid 24h, or --expires) and\n"
 			       "prints the short code MESH-XXXX-XXXX-XXXX and the full code. Both sides print the\n"
@@ -436,8 +451,8 @@ int cli_join(int argc, char **argv)
 			       "With CODE (standard or URL-safe base64): joins that mesh, trying the issuer's public\n"
 			       "endpoint, hole punching and its relays at once, keeps the best path, then keeps\n"
 			       "running as this machine's node (like 'serve'). If a node already runs for\n"
-			       "$ATMOSPHERE_HOME, the join goes through it. --relay-only, --tun, --tun-name and\n"
-			       "--allow work as they do for 'serve'.\n");
+			       "$ATMOSPHERE_HOME, the join goes through it. --relay-only, --tun, --tun-name,\n"
+			       "--allow and --no-port-mapping work as they do for 'serve'.\n");
 			return 0;
 		case ':':
 			return cli_usage_error("join", "option '%s' needs a value", argv[optind - 1]);
@@ -487,6 +502,8 @@ int cli_join(int argc, char **argv)
 	struct node_run_opts o = fw;
 	o.port = st.have_mesh ? st.port : (uint16_t)port;
 	o.join_code = code;
+	if (cli_port_mapping_off())
+		o.no_port_mapping = true;
 	r = node_run(&st, &o);
 	node_state_wipe(&st);
 	return r;

@@ -73,6 +73,12 @@ bool cli_parse_uint(const char *cmd, const char *opt, const char *s, uint64_t mi
 	return false;
 }
 
+bool cli_port_mapping_off(void)
+{
+	const char *v = getenv("ATMOSPHERE_PORT_MAPPING");
+	return v && (!strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "no"));
+}
+
 bool cli_parse_duration(const char *cmd, const char *opt, const char *s, uint64_t *out_ms)
 {
 	int r = opt_parse_duration_ms(s, 0, UINT64_MAX, out_ms);
