@@ -110,10 +110,11 @@ static bool cmd_ping(struct node *node, struct core_sock *s, json_object *req);
 static bool cmd_send(struct node *node, struct core_sock *s, json_object *req);
 static bool cmd_recv(struct node *node, struct core_sock *s, json_object *req);
 static bool cmd_join(struct node *node, struct core_sock *s, json_object *req);
+static bool cmd_remove(struct node *node, struct core_sock *s, json_object *req);
 
 static const struct control_cmd commands[] = {
 	{"peers", cmd_peers}, {"status", cmd_status}, {"invite", cmd_invite}, {"ping", cmd_ping},
-	{"send", cmd_send},   {"recv", cmd_recv},     {"join", cmd_join},
+	{"send", cmd_send},   {"recv", cmd_recv},     {"join", cmd_join},   {"remove", cmd_remove},
 };
 
 size_t node_control_num_cmds(void)
@@ -343,6 +344,14 @@ static bool cmd_join(struct node *node, struct core_sock *s, json_object *req)
 		return false;
 	}
 	return true; /* the join owns the socket now */
+}
+
+static bool cmd_remove(struct node *node, struct core_sock *s, json_object *req)
+{
+	json_object *v;
+	const char *who = json_object_object_get_ex(req, "peer", &v) ? json_object_get_string(v) : NULL;
+	reply(s, node_gossip_remove(node, who ? who : ""));
+	return false;
 }
 
 /* ---- the socket ---- */

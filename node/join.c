@@ -75,6 +75,9 @@ void node_on_welcome(struct node *node, struct node_peer *p, json_object *o)
 				 json_object_get_string(json_object_array_get_idx(arr, i)));
 	}
 	st->have_mesh = true;
+	/* Our admission (node/member.h): with it, the mesh's other members
+	 * learn of us and we of them, through whichever member we talk to. */
+	node_gossip_on_welcome(node, o);
 	node_token_mesh_psk(node->mesh_psk, st->secret);
 	memcpy(p->psk, node->mesh_psk, 32);
 	node_peer_remember(node, p);
@@ -98,6 +101,7 @@ void node_on_welcome(struct node *node, struct node_peer *p, json_object *o)
 	if (p->relay && !p->relay->used)
 		p->relay = NULL;
 	node_pick_relay(node, p);
+	node_gossip_session(node, p);
 	node_join_finish(node);
 }
 

@@ -65,6 +65,7 @@ void node_ticker(void *arg)
 				node_handshake_start(node, p, join ? app : NULL);
 			}
 		}
+		node_gossip_tick(node, t);
 		/* Punching starts once the session is up (candidates are exchanged
 		 * inside it): give it punch_ms from then. */
 		if (node->joining && !node->said_relay && !node->said_direct && node->issuer && node->issuer_session_ms &&

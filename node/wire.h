@@ -17,9 +17,11 @@
  *   TEXT      the text of `atmosphere send`
  *   OBSERVED  "ip:port", the address the sender sees our direct packets
  *             come from (sent when its direct path to us opens or moves)
- *   PUNCH     empty: "punch now", the background attempt's start signal */
+ *   PUNCH     empty: "punch now", the background attempt's start signal
+ *   MEMBER    membership: an entry, a removal, a summary or a digest
+ *             (node/member.h), between members only */
 enum { NODE_MSG_HELLO = 'H', NODE_MSG_WELCOME = 'W', NODE_MSG_KEEP = 'K', NODE_MSG_PING = 'P', NODE_MSG_PONG = 'Q',
-       NODE_MSG_TEXT = 'M', NODE_MSG_OBSERVED = 'O', NODE_MSG_PUNCH = 'U' };
+       NODE_MSG_TEXT = 'M', NODE_MSG_OBSERVED = 'O', NODE_MSG_PUNCH = 'U', NODE_MSG_MEMBER = 'G' };
 
 /* State sizes (state.json and the daemon's tables). */
 enum {
@@ -42,6 +44,23 @@ enum {
  * take the node's CPU from live sessions (their data packets are not). */
 #define NODE_INIT_RATE_PER_S 50
 #define NODE_INIT_BURST 100
+
+/* Membership traffic (node/gossip.c, docs/NODE.md "Membership"). Each
+ * message is one entry (at most 1,258 bytes), removal (129), summary (37)
+ * or digest of up to 39 members (1,977). Sent: a summary per session (and
+ * rekey), answered only when the tables differ; at most 2 digest messages
+ * and 16 records per peer per tick (80 records/s, ~100 KB/s at most while
+ * a peer catches up; nothing when in sync). Received: each peer may send
+ * 120 a second (burst 240) and the whole node takes 1,000 a second; the
+ * rest is dropped before any signature is checked (anti-entropy repairs
+ * it at the next rekey). */
+#define NODE_MEMBER_DIGEST_PER_TICK 2
+#define NODE_MEMBER_SEND_PER_TICK 16
+#define NODE_MEMBER_RX_PER_S 120
+#define NODE_MEMBER_RX_BURST 240
+#define NODE_MEMBER_RX_NODE_PER_S 1000
+#define NODE_MEMBER_SUMMARY_GAP_MS 1000 /* a summary in answer to one: at most one a second */
+#define NODE_MEMBER_SAVE_MS 2000        /* members.json: at most every 2 s */
 
 /* Timers. */
 #define NODE_TICK_MS 200

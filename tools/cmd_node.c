@@ -161,6 +161,12 @@ int cli_init(int argc, char **argv)
 		snprintf(st.public_ip, sizeof st.public_ip, "%s", pubip);
 	st.port = (uint16_t)port;
 	st.have_mesh = true;
+	/* This node founds the mesh: the root every admission leads back to. */
+	memcpy(st.founder, st.pub, sizeof st.founder);
+	st.have_founder = true;
+	char mpath[NODE_PATH_MAX + 16];
+	snprintf(mpath, sizeof mpath, "%s/members.json", st.home);
+	unlink(mpath); /* a replaced mesh's members */
 	char err[512];
 	if (node_state_save(&st, err, sizeof err)) {
 		fprintf(stderr, "atmosphere init: %s\n", err);
@@ -569,4 +575,54 @@ int cli_recv(int argc, char **argv)
 		return 1;
 	}
 	return 0;
+}
+
+int cli_remove(int argc, char **argv)
+{
+	bool json = false;
+	const char *who = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			printf("usage: atmosphere remove PEER [--json]\n\n"
+			       "Takes PEER (node id or name) out of the mesh: a removal signed by this node\n"
+			       "spreads to every member, who drop its sessions and refuse its handshakes;\n"
+			       "join codes it issued stop working. Members it admitted are re-admitted by\n"
+			       "this node. It still knows the mesh secret: see docs/NODE.md, \"Removing a\n"
+			       "member\", for rotating it. --json prints the node's answer.\n");
+			return 0;
+		} else if (argv[i][0] == '-' && argv[i][1])
+			return cli_usage_error("remove", "unknown option '%s'", argv[i]);
+		else if (!who)
+			who = argv[i];
+		else
+			return cli_usage_error("remove", "unexpected argument '%s'", argv[i]);
+	}
+	if (!who)
+		return cli_usage_error("remove", "expected one PEER");
+	json_object *rq = json_object_new_object();
+	json_object_object_add(rq, "cmd", json_object_new_string("remove"));
+	json_object_object_add(rq, "peer", json_object_new_string(who));
+	char rep[1024];
+	int r = call_simple("remove", json_object_to_json_string_ext(rq, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), rep, sizeof rep);
+	json_object_put(rq);
+	if (r)
+		return r;
+	json_object *o = json_tokener_parse(rep), *v, *n;
+	int rc = 0;
+	if (o && json_object_object_get_ex(o, "removed", &v)) {
+		if (json)
+			fputs(rep, stdout);
+		else
+			printf("removed %s (%s) from the mesh; told %s connected peers now, the others when they return\n",
+			       json_object_object_get_ex(o, "name", &n) ? json_object_get_string(n) : "?", json_object_get_string(v),
+			       json_object_object_get_ex(o, "told", &n) ? json_object_get_string(n) : "0");
+	} else {
+		fprintf(stderr, "atmosphere remove: %s\n",
+			o && json_object_object_get_ex(o, "error", &v) ? json_object_get_string(v) : rep);
+		rc = 1;
+	}
+	json_object_put(o);
+	return rc;
 }
