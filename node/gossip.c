@@ -149,18 +149,29 @@ void node_gossip_start(struct node *node)
 	node_gossip_publish(node);
 }
 
-/* A summary to p (at most one a NODE_MEMBER_SUMMARY_GAP_MS). */
-void node_gossip_session(struct node *node, struct node_peer *p)
+/* Sends the owed summary to p when it can go (at most one a
+ * NODE_MEMBER_SUMMARY_GAP_MS); the ticker retries until it went. */
+static void send_summary(struct node *node, struct node_peer *p, uint64_t t)
 {
 	uint8_t buf[64], h[32];
 	uint32_t c;
 	size_t n;
-	uint64_t t = node_now_ms();
-	if (!sync_ok(node, p) || (p->sum_sent_ms && t - p->sum_sent_ms < NODE_MEMBER_SUMMARY_GAP_MS))
+	if (!p->sum_due || !sync_ok(node, p) || (p->sum_sent_ms && t - p->sum_sent_ms < NODE_MEMBER_SUMMARY_GAP_MS))
 		return;
 	node_members_summary(node->mem, &c, h);
-	if (node_member_encode_summary(buf, sizeof buf, &n, c, h) == 0 && node_peer_send(node, p, NODE_MSG_MEMBER, buf, n) == 0)
+	if (node_member_encode_summary(buf, sizeof buf, &n, c, h) == 0 && node_peer_send(node, p, NODE_MSG_MEMBER, buf, n) == 0) {
 		p->sum_sent_ms = t;
+		p->sum_due = false;
+	}
+}
+
+/* A session with p (re)started, or we were just admitted: compare tables.
+ * The path may not be ready yet (a join's links close as it ends): the
+ * summary then waits for the ticker. */
+void node_gossip_session(struct node *node, struct node_peer *p)
+{
+	p->sum_due = true;
+	send_summary(node, p, node_now_ms());
 }
 
 static void start_digest(struct node_peer *p)
@@ -406,6 +417,7 @@ void node_gossip_tick(struct node *node, uint64_t t)
 		struct node_peer *p = &node->peers[k];
 		if (!sync_ok(node, p))
 			continue;
+		send_summary(node, p, t);
 		for (int c = 0; p->dig_active && c < NODE_MEMBER_DIGEST_PER_TICK; c++) {
 			uint8_t buf[NODE_MEMBER_MAX_MSG], next[32];
 			size_t n;

@@ -81,6 +81,7 @@ struct node_peer {
 	bool want_any;
 	bool dig_active;
 	uint8_t dig_lo[32];
+	bool sum_due;           /* a session (re)started: a summary is owed */
 	uint64_t sum_sent_ms;
 	double mem_tokens;
 	uint64_t mem_rx_ms;
