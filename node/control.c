@@ -441,13 +441,17 @@ int node_control_call(const struct node_state *st, const char *request, node_lin
 		return e;
 	}
 	FILE *f = fdopen(fd, "r");
-	static char line[70000];
+	/* A line is as long as it is: `peers` of a 1,000-member mesh is about
+	 * half a megabyte. */
+	char *line = NULL;
+	size_t cap = 0;
 	int ret = -EPIPE;
-	while (fgets(line, sizeof line, f)) {
+	while (getline(&line, &cap, f) > 0) {
 		ret = 0;
 		if (!on_line(line, arg))
 			break;
 	}
+	free(line);
 	fclose(f);
 	return ret;
 }

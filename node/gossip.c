@@ -21,8 +21,6 @@
 #include "net/bssl.h"
 #include "node/internal.h"
 
-static const uint8_t zero32[32];
-
 static const char *peer_name(const struct node_peer *p)
 {
 	return p->name[0] ? p->name : p->node_id;
@@ -171,14 +169,16 @@ static void send_summary(struct node *node, struct node_peer *p, uint64_t t)
 void node_gossip_session(struct node *node, struct node_peer *p)
 {
 	p->sum_due = true;
+	p->dig_started_ms = 0; /* a new session may compare at once */
 	send_summary(node, p, node_now_ms());
 }
 
-static void start_digest(struct node_peer *p)
+static void start_digest(struct node_peer *p, uint64_t t)
 {
-	if (p->dig_active)
+	if (p->dig_active || (p->dig_started_ms && t - p->dig_started_ms < NODE_MEMBER_DIGEST_GAP_MS))
 		return;
 	p->dig_active = true;
+	p->dig_started_ms = t;
 	memset(p->dig_lo, 0, sizeof p->dig_lo);
 }
 
@@ -322,16 +322,16 @@ void node_gossip_on_message(struct node *node, struct node_peer *p, const uint8_
 		uint32_t c;
 		node_members_summary(mem, &c, h);
 		if (c != m->summary.count || CRYPTO_memcmp(h, m->summary.hash, 32))
-			start_digest(p);
+			start_digest(p, t);
 		break;
 	}
 	case 'D':
 		if (node_members_compare(mem, m, p->want_entry, p->want_removal))
 			p->want_any = true;
-		/* Its digest says we differ: ours goes back once (at its start),
-		 * so a summary lost or early does not leave one side behind. */
-		if (!CRYPTO_memcmp(m->digest.lo, zero32, 32))
-			start_digest(p);
+		/* Its digest shows something we lack: ours goes back, so a
+		 * summary lost or early does not leave us behind. */
+		if (node_members_lacks(mem, m))
+			start_digest(p, t);
 		break;
 	case 'E':
 		r = node_members_merge_entry(mem, &m->entry, &slot);

@@ -80,6 +80,7 @@ struct node_peer {
 	uint8_t want_removal[NODE_MEMBER_MAX / 8];
 	bool want_any;
 	bool dig_active;
+	uint64_t dig_started_ms;
 	uint8_t dig_lo[32];
 	bool sum_due;           /* a session (re)started: a summary is owed */
 	uint64_t sum_sent_ms;

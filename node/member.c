@@ -772,3 +772,22 @@ size_t node_members_compare(const struct node_members *t, const struct node_memb
 	}
 	return set;
 }
+
+bool node_members_lacks(const struct node_members *t, const struct node_member_msg *d)
+{
+	for (size_t j = 0; j < d->digest.num; j++) {
+		const struct node_member_item *it = &d->digest.items[j];
+		int i = node_members_find(t, it->pub);
+		if (i < 0)
+			return true;
+		const struct node_member_slot *s = &t->slots[i];
+		if ((it->flags & NODE_MEMBER_F_REMOVED) && !s->removed)
+			return true;
+		if (s->removed || !(it->flags & NODE_MEMBER_F_ENTRY))
+			continue;
+		if (!s->has_entry || it->version > s->m.version ||
+		    ((it->flags & NODE_MEMBER_F_ADMITTED) && !chain_from(t, s->m.pub, s->m.admitter)))
+			return true;
+	}
+	return false;
+}

@@ -44,7 +44,8 @@
 
 /* --- Limits -------------------------------------------------------------- */
 enum {
-	/* Slots of a table: members and removed members together. */
+	/* Slots of a table: members and removed members together (the node
+	 * keeps a peer for up to NODE_MAX_PEERS of them). */
 	NODE_MEMBER_MAX = 1024,
 	NODE_MEMBER_MAX_EPS = 4,                       /* endpoints per entry */
 	NODE_MEMBER_MAX_RELAYS = NODE_TOKEN_MAX_RELAYS, /* relays per entry */
@@ -241,5 +242,10 @@ bool node_members_digest(const struct node_members *t, const uint8_t lo[static 3
  * does not hold. Returns the number of bits it set. */
 size_t node_members_compare(const struct node_members *t, const struct node_member_msg *digest, uint8_t *want_entry,
 			    uint8_t *want_removal);
+
+/* node_members_lacks says whether a peer's digest message (parsed) shows
+ * something we lack: a member we do not hold, a newer entry, a removal we
+ * do not hold, or a valid admission where ours is not. */
+bool node_members_lacks(const struct node_members *t, const struct node_member_msg *digest);
 
 #endif

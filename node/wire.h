@@ -25,7 +25,10 @@ enum { NODE_MSG_HELLO = 'H', NODE_MSG_WELCOME = 'W', NODE_MSG_KEEP = 'K', NODE_M
 
 /* State sizes (state.json and the daemon's tables). */
 enum {
-	NODE_MAX_PEERS = 64,
+	/* Members a node keeps a peer for (node/member.h has the table of
+	 * NODE_MEMBER_MAX records). docs/NODE.md, "How many members", has the
+	 * cost of each. */
+	NODE_MAX_PEERS = 1024,
 	NODE_MAX_INVITES = 16,
 	NODE_DEFAULT_PORT = 7777,
 	NODE_PATH_MAX = 512,
@@ -59,7 +62,10 @@ enum {
 #define NODE_MEMBER_RX_PER_S 120
 #define NODE_MEMBER_RX_BURST 240
 #define NODE_MEMBER_RX_NODE_PER_S 1000
-#define NODE_MEMBER_SUMMARY_GAP_MS 1000 /* a summary in answer to one: at most one a second */
+#define NODE_MEMBER_SUMMARY_GAP_MS 1000 /* summaries to a peer: at most one a second */
+/* Digests to a peer: at most one started every 30 s (two tables that
+ * cannot converge, a conflict, cost one digest a rekey, not a loop). */
+#define NODE_MEMBER_DIGEST_GAP_MS 30000
 #define NODE_MEMBER_SAVE_MS 2000        /* members.json: at most every 2 s */
 
 /* Timers. */
@@ -78,6 +84,12 @@ enum {
 #define NODE_REPUNCH_MAX_MS 120000
 #define NODE_REPUNCH_WINDOW_MS 1500
 #define NODE_HANDSHAKE_RETRY_MS 2000
+/* A peer that does not answer (a member that is offline) is retried every
+ * 2 s five times, then at gaps doubling up to 30 s: 1,000 offline members
+ * then cost ~33 initiations a second, not 500. A relay's paired notice (the
+ * peer came back) sends the initiation at once whatever the gap. */
+#define NODE_HANDSHAKE_FAST_TRIES 5
+#define NODE_HANDSHAKE_RETRY_MAX_MS 30000
 #define NODE_RTT_EVERY_MS 30000         /* a 17-byte ping for `peers`' RTT column (`ping` measures now) */
 /* A direct address silent this long gives way to another that works (the
  * peer's NAT rebound it, or the peer roamed): two keepalive intervals and

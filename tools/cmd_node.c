@@ -410,7 +410,7 @@ int cli_peers(int argc, char **argv)
 		} else
 			return cli_usage_error("peers", "unexpected argument '%s'", argv[i]);
 	}
-	static char rep[65536];
+	static char rep[1 << 21]; /* 1,024 peers of about 450 bytes each */
 	if (call_simple("peers", "{\"cmd\":\"peers\"}", rep, sizeof rep))
 		return 1;
 	if (json) {

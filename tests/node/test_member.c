@@ -565,3 +565,24 @@ Test(member, a_node_that_was_away_catches_up)
 	node_members_free(home);
 	node_members_free(away);
 }
+
+Test(member, a_digest_says_what_we_lack_and_nothing_when_in_sync)
+{
+	struct node_members *a = t_mesh(), *b = t_mesh();
+	uint8_t lo[32] = {0}, buf[NODE_MEMBER_MAX_MSG];
+	size_t n;
+	struct node_member_msg d;
+	node_members_digest(a, lo, buf, sizeof buf, &n, lo);
+	cr_assert_eq(node_member_parse(&d, buf, n), 0);
+	cr_assert(!node_members_lacks(b, &d), "in sync: nothing lacking (no digest goes back)");
+	struct node_member m;
+	t_entry(&m, &ana, 2, &rob);
+	node_members_merge_entry(a, &m, NULL);
+	memset(lo, 0, sizeof lo);
+	node_members_digest(a, lo, buf, sizeof buf, &n, lo);
+	cr_assert_eq(node_member_parse(&d, buf, n), 0);
+	cr_assert(node_members_lacks(b, &d), "a newer entry at the peer");
+	cr_assert(!node_members_lacks(a, &d), "a's own digest shows a nothing lacking");
+	node_members_free(a);
+	node_members_free(b);
+}
