@@ -63,7 +63,9 @@ static bool id_ok(const char *s, size_t n)
 }
 
 /* UTF-8 (RFC 3629: no overlongs, no surrogates, at most U+10FFFF), no
- * control characters: names end up in JSON and on terminals. */
+ * control characters (C0, DEL, C1), no bidirectional overrides, isolates,
+ * marks or line separators: names end up in JSON, logs and terminals (the
+ * rule of mesh names in join codes, docs/TOKENS.md). */
 static bool name_ok(const uint8_t *s, size_t n)
 {
 	if (n > NODE_TOKEN_MAX_NAME_LEN)
@@ -93,6 +95,9 @@ static bool name_ok(const uint8_t *s, size_t n)
 			cp = (cp << 6) | (s[i + j] & 0x3f);
 		}
 		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp < 0xa0))
+			return false;
+		if ((cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x2028 || cp == 0x2029 ||
+		    cp == 0x200e || cp == 0x200f || cp == 0x061c)
 			return false;
 		i += k + 1;
 	}

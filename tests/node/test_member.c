@@ -164,6 +164,8 @@ static void t_edit(struct node_member *m, int edit)
 	case 6: strcpy(m->eps[0], "1.2.3.4:0"); break;
 	case 7: strcpy(m->relays[0], "http://x"); break;
 	case 8: strcpy(m->relays[0], "ws://a b"); break;
+	case 10: strcpy(m->name, "evil\xe2\x80\xaegnp"); break; /* U+202E */
+	case 11: strcpy(m->name, "a\xc2\x9b" "1m"); break;     /* CSI, C1 */
 	default: memset(m->pub, 0, 32); break;
 	}
 }
@@ -173,7 +175,7 @@ ParameterizedTestParameters(member, encoder_refuses_bad_fields)
 	static struct bad_field cases[] = {
 		{"id with a space", 0}, {"empty id", 1}, {"control char in name", 2}, {"invalid UTF-8", 3},
 		{"overlong UTF-8", 4}, {"endpoint octet 300", 5}, {"port 0", 6}, {"http relay", 7},
-		{"space in relay", 8}, {"all-zero key", 9},
+		{"space in relay", 8}, {"all-zero key", 9}, {"bidi override in name", 10}, {"C1 CSI in name", 11},
 	};
 	return cr_make_param_array(struct bad_field, cases, sizeof cases / sizeof cases[0]);
 }
