@@ -223,6 +223,37 @@ struct node_peer *node_gossip_peer(struct node *node, const uint8_t pub[32])
 	return p;
 }
 
+/* Sets p's id and name from its entry when it has one in the table; false
+ * when it has none (a joiner, or a mesh without membership). */
+bool node_gossip_pin_names(struct node *node, struct node_peer *p)
+{
+	int i = node->mem ? node_members_find(node->mem, p->pub) : -1;
+	if (i < 0 || !node->mem->slots[i].has_entry)
+		return false;
+	node_copy_str(p->node_id, sizeof p->node_id, node->mem->slots[i].m.node_id);
+	node_copy_str(p->name, sizeof p->name, node->mem->slots[i].m.name);
+	return true;
+}
+
+/* Whether id belongs to another member than p (by the table), or to
+ * another peer we hold. */
+bool node_gossip_id_taken(struct node *node, const struct node_peer *p, const char *id)
+{
+	if (!id)
+		return true;
+	for (size_t i = 0; node->mem && i < node->mem->num; i++) {
+		const struct node_member_slot *s = &node->mem->slots[i];
+		if (s->has_entry && !strcmp(s->m.node_id, id) && CRYPTO_memcmp(s->m.pub, p->pub, 32))
+			return true;
+	}
+	for (size_t k = 0; k < sizeof node->peers / sizeof node->peers[0]; k++) {
+		const struct node_peer *q = &node->peers[k];
+		if (q != p && q->used && !strcmp(q->node_id, id))
+			return true;
+	}
+	return !strcmp(id, node->st->node_id);
+}
+
 /* A member we now know (or know better): a peer to reach. */
 static void learned(struct node *node, int i, const struct node_peer *from)
 {

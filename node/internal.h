@@ -240,6 +240,8 @@ void node_gossip_welcome(struct node *node, struct node_peer *p, json_object *w)
 bool node_gossip_on_welcome(struct node *node, json_object *o);
 json_object *node_gossip_remove(struct node *node, const char *who);
 void node_peer_forget(struct node *node, struct node_peer *p);
+bool node_gossip_pin_names(struct node *node, struct node_peer *p);
+bool node_gossip_id_taken(struct node *node, const struct node_peer *p, const char *id);
 
 /* node/control.c */
 void node_control_server(void *arg);

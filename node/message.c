@@ -44,10 +44,14 @@ void node_send_observed(struct node *node, struct node_peer *p)
 static void on_hello(struct node *node, struct node_peer *p, json_object *o)
 {
 	json_object *v, *arr;
-	if (json_object_object_get_ex(o, "node_id", &v))
-		snprintf(p->node_id, sizeof p->node_id, "%s", json_object_get_string(v));
-	if (json_object_object_get_ex(o, "name", &v))
-		snprintf(p->name, sizeof p->name, "%s", json_object_get_string(v));
+	/* A member's id and name are the ones its signed entry gives; a
+	 * HELLO cannot claim another member's id (`send ID` would go to it). */
+	if (!node_gossip_pin_names(node, p)) {
+		if (json_object_object_get_ex(o, "node_id", &v) && !node_gossip_id_taken(node, p, json_object_get_string(v)))
+			snprintf(p->node_id, sizeof p->node_id, "%s", json_object_get_string(v));
+		if (json_object_object_get_ex(o, "name", &v))
+			snprintf(p->name, sizeof p->name, "%s", json_object_get_string(v));
+	}
 	if (json_object_object_get_ex(o, "sign_pub", &v) && json_object_is_type(v, json_type_string)) {
 		uint8_t sp[40];
 		size_t sl = 0;
