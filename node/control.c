@@ -111,10 +111,12 @@ static bool cmd_send(struct node *node, struct core_sock *s, json_object *req);
 static bool cmd_recv(struct node *node, struct core_sock *s, json_object *req);
 static bool cmd_join(struct node *node, struct core_sock *s, json_object *req);
 static bool cmd_remove(struct node *node, struct core_sock *s, json_object *req);
+static bool cmd_rotate(struct node *node, struct core_sock *s, json_object *req);
 
 static const struct control_cmd commands[] = {
 	{"peers", cmd_peers}, {"status", cmd_status}, {"invite", cmd_invite}, {"ping", cmd_ping},
 	{"send", cmd_send},   {"recv", cmd_recv},     {"join", cmd_join},   {"remove", cmd_remove},
+	{"rotate", cmd_rotate},
 };
 
 size_t node_control_num_cmds(void)
@@ -351,6 +353,13 @@ static bool cmd_remove(struct node *node, struct core_sock *s, json_object *req)
 	json_object *v;
 	const char *who = json_object_object_get_ex(req, "peer", &v) ? json_object_get_string(v) : NULL;
 	reply(s, node_gossip_remove(node, who ? who : ""));
+	return false;
+}
+
+static bool cmd_rotate(struct node *node, struct core_sock *s, json_object *req)
+{
+	(void)req;
+	reply(s, node_gossip_rotate(node));
 	return false;
 }
 

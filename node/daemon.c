@@ -200,7 +200,7 @@ int node_run(struct node_state *st, const struct node_run_opts *o)
 	node->o = &node->opts;
 	node_ratelimit_init(&node->init_rl);
 	if (st->have_mesh)
-		node_token_mesh_psk(node->mesh_psk, st->secret);
+		node_token_mesh_psk(node->mesh_psk, st->mesh_key);
 	node_e2e_keypair_init(&node->kp, st->priv);
 	node_member_keys(node->sign_pub, node->sign_priv, st->priv);
 	node->rt = core_rt_new(&ro, &err);

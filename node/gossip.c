@@ -157,9 +157,13 @@ static void send_summary(struct node *node, struct node_peer *p, uint64_t t)
 	if (!p->sum_due || !sync_ok(node, p) || (p->sum_sent_ms && t - p->sum_sent_ms < NODE_MEMBER_SUMMARY_GAP_MS))
 		return;
 	node_members_summary(node->mem, &c, h);
-	if (node_member_encode_summary(buf, sizeof buf, &n, c, h) == 0 && node_peer_send(node, p, NODE_MSG_MEMBER, buf, n) == 0) {
+	if (node_member_encode_summary(buf, sizeof buf, &n, c, node->st->secret_epoch, h) == 0 &&
+	    node_peer_send(node, p, NODE_MSG_MEMBER, buf, n) == 0) {
 		p->sum_sent_ms = t;
 		p->sum_due = false;
+		p->sum_tries++;
+		core_log(CORE_LOG_DEBUG, "membership: summary to %s (%u records, epoch %u)", peer_name(p), c,
+			 node->st->secret_epoch);
 	}
 }
 
@@ -169,6 +173,8 @@ static void send_summary(struct node *node, struct node_peer *p, uint64_t t)
 void node_gossip_session(struct node *node, struct node_peer *p)
 {
 	p->sum_due = true;
+	p->sum_heard = false;
+	p->sum_tries = 0;
 	p->dig_started_ms = 0; /* a new session may compare at once */
 	send_summary(node, p, node_now_ms());
 }
@@ -317,6 +323,69 @@ static void drop_outcasts(struct node *node)
 	}
 }
 
+/* ---- the mesh secret ---- */
+
+/* Sends p the last rotation (the secret inside the e2e session), if p is a
+ * member in good standing. */
+static void send_rotation(struct node *node, struct node_peer *p)
+{
+	struct node_state *st = node->st;
+	uint8_t buf[NODE_MEMBER_MAX_MSG];
+	size_t n;
+	int i = node_members_find(node->mem, p->pub);
+	if (!st->secret_epoch || i < 0 || !node_members_good(node->mem, i))
+		return;
+	if (node_member_encode_rotation(buf, sizeof buf, &n, st->secret_epoch, st->secret, st->rot_rotator, st->rot_sig) == 0)
+		node_peer_send(node, p, NODE_MSG_MEMBER, buf, n);
+	OPENSSL_cleanse(buf, sizeof buf);
+}
+
+/* Takes a (checked) newer secret: saved, relay pair sessions moved to the
+ * ids it gives, the invites made under the old one voided, and passed to
+ * every other member in good standing we have a session with. Returns how
+ * many were told. */
+static size_t adopt_secret(struct node *node, uint32_t epoch, const uint8_t secret[32], const uint8_t rotator[32],
+			   const uint8_t sig[64], const struct node_peer *from)
+{
+	struct node_state *st = node->st;
+	memcpy(st->secret, secret, sizeof st->secret);
+	st->secret_epoch = epoch;
+	memcpy(st->rot_rotator, rotator, 32);
+	memcpy(st->rot_sig, sig, 64);
+	/* Codes issued under the old secret no longer derive: void them. */
+	st->num_invites = 0;
+	node_save_state(node);
+	/* Tell the members first, while the paths we have still work (a pair
+	 * that meets only on a relay must hear of it on the old session). */
+	size_t told = 0;
+	for (size_t k = 0; k < sizeof node->peers / sizeof node->peers[0]; k++) {
+		struct node_peer *q = &node->peers[k];
+		int i = q->used ? node_members_find(node->mem, q->pub) : -1;
+		if (q != from && i >= 0 && sync_ok(node, q) && node_members_good(node->mem, i)) {
+			send_rotation(node, q);
+			told++;
+		}
+	}
+	/* Then move every relay link to the session the new secret names. */
+	for (size_t i = 0; i < NODE_MAX_LINKS; i++) {
+		struct node_link *l = &node->links[i];
+		if (!l->used || l->join)
+			continue;
+		l->closing = true;
+		if (l->c)
+			relay_client_interrupt(l->c);
+	}
+	for (size_t k = 0; k < sizeof node->peers / sizeof node->peers[0]; k++) {
+		struct node_peer *q = &node->peers[k];
+		if (q->used && q->node_id[0] && !q->joiner)
+			node_link_open_pair(node, q);
+	}
+	int ri = node_members_find(node->mem, rotator);
+	core_log(CORE_LOG_INFO, "membership: mesh secret rotated to epoch %u by %s; relay sessions moved; told %zu members",
+		 epoch, ri >= 0 ? node->mem->slots[ri].m.node_id : "?", told);
+	return told;
+}
+
 /* Takes one membership message from the budget of p and of the node. */
 static bool take_token(double *tokens, uint64_t *last, uint64_t t, double rate, double burst)
 {
@@ -347,10 +416,19 @@ void node_gossip_on_message(struct node *node, struct node_peer *p, const uint8_
 		goto out;
 	}
 	struct node_members *mem = node->mem;
+	core_log(CORE_LOG_DEBUG, "membership: '%c' from %s (%zu bytes)", m->kind, peer_name(p), len);
 	switch (m->kind) {
 	case 'S': {
 		uint8_t h[32];
 		uint32_t c;
+		p->sum_heard = true;
+		if (!p->sum_tries) {
+			p->sum_due = true; /* ours was lost, or not sent yet */
+			send_summary(node, p, t);
+		}
+		/* A member behind on the secret gets the last rotation. */
+		if (m->summary.epoch < node->st->secret_epoch)
+			send_rotation(node, p);
 		node_members_summary(mem, &c, h);
 		if (c != m->summary.count || CRYPTO_memcmp(h, m->summary.hash, 32))
 			start_digest(p, t);
@@ -363,6 +441,16 @@ void node_gossip_on_message(struct node *node, struct node_peer *p, const uint8_
 		 * summary lost or early does not leave us behind. */
 		if (node_members_lacks(mem, m))
 			start_digest(p, t);
+		break;
+	case 'K':
+		if (m->rotation.epoch <= node->st->secret_epoch)
+			break; /* known, or older */
+		r = node_members_check_rotation(mem, m->rotation.epoch, m->rotation.secret, m->rotation.rotator, m->rotation.sig);
+		if (r) {
+			core_log(CORE_LOG_DEBUG, "membership: new secret from %s refused: %s", peer_name(p), node_member_strerror(r));
+			break;
+		}
+		adopt_secret(node, m->rotation.epoch, m->rotation.secret, m->rotation.rotator, m->rotation.sig, p);
 		break;
 	case 'E':
 		r = node_members_merge_entry(mem, &m->entry, &slot);
@@ -402,6 +490,7 @@ void node_gossip_on_message(struct node *node, struct node_peer *p, const uint8_
 		break;
 	}
 out:
+	OPENSSL_cleanse(m, sizeof *m);
 	free(m);
 }
 
@@ -448,6 +537,9 @@ void node_gossip_tick(struct node *node, uint64_t t)
 		struct node_peer *p = &node->peers[k];
 		if (!sync_ok(node, p))
 			continue;
+		if (!p->sum_heard && p->sum_tries && p->sum_tries < NODE_MEMBER_SUMMARY_TRIES &&
+		    t - p->sum_sent_ms >= NODE_MEMBER_SUMMARY_RETRY_MS)
+			p->sum_due = true;
 		send_summary(node, p, t);
 		for (int c = 0; p->dig_active && c < NODE_MEMBER_DIGEST_PER_TICK; c++) {
 			uint8_t buf[NODE_MEMBER_MAX_MSG], next[32];
@@ -628,5 +720,25 @@ json_object *node_gossip_remove(struct node *node, const char *who)
 	json_object_object_add(o, "name", json_object_new_string(name));
 	json_object_object_add(o, "told", json_object_new_int64((int64_t)told));
 	json_object_object_add(o, "readmitted", json_object_new_int(nr));
+	return o;
+}
+
+/* ---- atmosphere rotate-secret ---- */
+
+json_object *node_gossip_rotate(struct node *node)
+{
+	struct node_state *st = node->st;
+	int me = self_slot(node);
+	if (!node->mem || me < 0 || !node_members_good(node->mem, me))
+		return err_json("this node is not a member in good standing of mesh %s", st->mesh_name);
+	uint8_t secret[32], sig[64];
+	RAND_bytes(secret, sizeof secret);
+	uint32_t epoch = st->secret_epoch + 1;
+	node_member_rotation_sign(sig, node->sign_priv, node->mem->mesh_id, epoch, secret, st->pub);
+	size_t told = adopt_secret(node, epoch, secret, st->pub, sig, NULL);
+	OPENSSL_cleanse(secret, sizeof secret);
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "epoch", json_object_new_int64(epoch));
+	json_object_object_add(o, "told", json_object_new_int64((int64_t)told));
 	return o;
 }

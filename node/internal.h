@@ -83,6 +83,8 @@ struct node_peer {
 	uint64_t dig_started_ms;
 	uint8_t dig_lo[32];
 	bool sum_due;           /* a session (re)started: a summary is owed */
+	bool sum_heard;         /* its summary arrived in this session */
+	unsigned sum_tries;     /* summaries sent in this session */
 	uint64_t sum_sent_ms;
 	double mem_tokens;
 	uint64_t mem_rx_ms;
@@ -239,6 +241,7 @@ void node_gossip_connect_all(struct node *node);
 void node_gossip_welcome(struct node *node, struct node_peer *p, json_object *w);
 bool node_gossip_on_welcome(struct node *node, json_object *o);
 json_object *node_gossip_remove(struct node *node, const char *who);
+json_object *node_gossip_rotate(struct node *node);
 void node_peer_forget(struct node *node, struct node_peer *p);
 bool node_gossip_pin_names(struct node *node, struct node_peer *p);
 bool node_gossip_id_taken(struct node *node, const struct node_peer *p, const char *id);

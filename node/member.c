@@ -203,11 +203,22 @@ int node_member_encode_removal(uint8_t *out, size_t cap, size_t *out_len, const 
 	return finish(&b, out_len, ok);
 }
 
-int node_member_encode_summary(uint8_t *out, size_t cap, size_t *out_len, uint32_t count, const uint8_t hash[static 32])
+int node_member_encode_summary(uint8_t *out, size_t cap, size_t *out_len, uint32_t count, uint32_t epoch,
+			       const uint8_t hash[static 32])
 {
 	CBB b;
 	CBB_init_fixed(&b, out, cap);
-	bool ok = CBB_add_u8(&b, 'S') && CBB_add_u32(&b, count) && CBB_add_bytes(&b, hash, 32);
+	bool ok = CBB_add_u8(&b, 'S') && CBB_add_u32(&b, count) && CBB_add_u32(&b, epoch) && CBB_add_bytes(&b, hash, 32);
+	return finish(&b, out_len, ok);
+}
+
+int node_member_encode_rotation(uint8_t *out, size_t cap, size_t *out_len, uint32_t epoch, const uint8_t secret[static 32],
+				const uint8_t rotator[static 32], const uint8_t sig[static 64])
+{
+	CBB b;
+	CBB_init_fixed(&b, out, cap);
+	bool ok = CBB_add_u8(&b, 'K') && CBB_add_u32(&b, epoch) && CBB_add_bytes(&b, secret, 32) &&
+		  CBB_add_bytes(&b, rotator, 32) && CBB_add_bytes(&b, sig, 64);
 	return finish(&b, out_len, ok);
 }
 
@@ -299,10 +310,18 @@ int node_member_parse(struct node_member_msg *out, const uint8_t *in, size_t len
 			r = NODE_MEMBER_E_TRUNCATED;
 		break;
 	case 'S':
-		if (!CBS_get_u32(&c, &m->summary.count) || !CBS_copy_bytes(&c, m->summary.hash, 32))
+		if (!CBS_get_u32(&c, &m->summary.count) || !CBS_get_u32(&c, &m->summary.epoch) ||
+		    !CBS_copy_bytes(&c, m->summary.hash, 32))
 			r = NODE_MEMBER_E_TRUNCATED;
 		else if (m->summary.count > NODE_MEMBER_MAX)
 			r = NODE_MEMBER_E_BAD_FIELD;
+		break;
+	case 'K':
+		if (!CBS_get_u32(&c, &m->rotation.epoch) || !CBS_copy_bytes(&c, m->rotation.secret, 32) ||
+		    !CBS_copy_bytes(&c, m->rotation.rotator, 32) || !CBS_copy_bytes(&c, m->rotation.sig, 64))
+			r = NODE_MEMBER_E_TRUNCATED;
+		else if (m->rotation.epoch == 0)
+			r = NODE_MEMBER_E_BAD_FIELD; /* epoch 0 is the secret of init */
 		break;
 	case 'D':
 		if (!CBS_copy_bytes(&c, m->digest.lo, 32) || !CBS_copy_bytes(&c, m->digest.hi, 32) || !CBS_get_u8(&c, &n)) {
@@ -392,6 +411,31 @@ static bool remove_tbs(const char *mesh_id, const uint8_t target[32], const uint
 		return false;
 	}
 	return true;
+}
+
+/* What a rotation's signature covers: the epoch and the secret's hash (the
+ * secret itself stays out of anything that might be logged or kept). */
+static bool rotation_tbs(const char *mesh_id, uint32_t epoch, const uint8_t secret[32], const uint8_t rotator[32],
+			 uint8_t *buf, size_t cap, size_t *len)
+{
+	CBB b;
+	uint8_t h[32];
+	SHA256(secret, 32, h);
+	bool ok = start_tbs(&b, buf, cap, "atmosphere v1 member secret", mesh_id) && CBB_add_u32(&b, epoch) &&
+		  CBB_add_bytes(&b, h, 32) && CBB_add_bytes(&b, rotator, 32) && CBB_finish(&b, NULL, len);
+	if (!ok)
+		CBB_cleanup(&b);
+	OPENSSL_cleanse(h, sizeof h);
+	return ok;
+}
+
+void node_member_rotation_sign(uint8_t sig[static 64], const uint8_t rotator_priv[static 64], const char *mesh_id,
+			       uint32_t epoch, const uint8_t secret[static 32], const uint8_t rotator[static 32])
+{
+	uint8_t tbs[256];
+	size_t n;
+	if (rotation_tbs(mesh_id, epoch, secret, rotator, tbs, sizeof tbs, &n))
+		ED25519_sign(sig, tbs, n, rotator_priv);
 }
 
 int node_member_sign(struct node_member *m, const uint8_t sign_priv[static 64], const char *mesh_id)
@@ -795,4 +839,18 @@ bool node_members_lacks(const struct node_members *t, const struct node_member_m
 			return true;
 	}
 	return false;
+}
+
+int node_members_check_rotation(const struct node_members *t, uint32_t epoch, const uint8_t secret[static 32],
+				const uint8_t rotator[static 32], const uint8_t sig[static 64])
+{
+	int ri = node_members_find(t, rotator);
+	uint8_t tbs[256];
+	size_t n;
+	if (ri < 0 || !node_members_good(t, ri))
+		return NODE_MEMBER_E_UNKNOWN_ADMITTER;
+	if (!rotation_tbs(t->mesh_id, epoch, secret, rotator, tbs, sizeof tbs, &n) ||
+	    !ED25519_verify(tbs, n, sig, t->slots[ri].m.sign_pub))
+		return NODE_MEMBER_E_BAD_SIG;
+	return 0;
 }

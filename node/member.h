@@ -17,6 +17,7 @@
  *                sign_pub and node_id; an entry counts only while its
  *                admission chain leads, through members not removed, to the
  *                mesh's founder (who admits itself);
+ *   secret       by the member that rotated it: epoch and the secret's hash;
  *   removal      by any member in good standing: the target is out for good
  *                (removal beats entry), and admissions it signed stop
  *                counting (codes it issued stop working).
@@ -28,7 +29,11 @@
  *                name (u8 len), u8 n x endpoint (u8 len), u8 n x relay
  *                (u8 len), sig[64], admitter[32], admit_sig[64]
  *   'R' removal  target[32], remover[32], sig[64]
- *   'S' summary  count u32, SHA-256 of the digest items in key order
+ *   'S' summary  count u32, secret epoch u32, SHA-256 of the digest items in
+ *                key order
+ *   'K' secret   epoch u32, secret[32], rotator[32], sig[64]: a new mesh
+ *                secret (sent only inside e2e sessions, to members in good
+ *                standing)
  *   'D' digest   lo[32], hi[32], u8 n, n items: the sender's slots with
  *                lo < pub <= hi in key order, each pub[32], version u64,
  *                flags u8, admitter[8] (first bytes)
@@ -116,8 +121,13 @@ struct node_member_msg {
 	} removal;
 	struct {
 		uint32_t count;
+		uint32_t epoch;
 		uint8_t hash[32];
 	} summary;
+	struct {
+		uint32_t epoch;
+		uint8_t secret[32], rotator[32], sig[64];
+	} rotation;
 	struct {
 		uint8_t lo[32], hi[32];
 		size_t num;
@@ -141,7 +151,10 @@ int node_member_parse(struct node_member_msg *out, const uint8_t *in, size_t len
 int node_member_encode_entry(uint8_t *out, size_t cap, size_t *out_len, const struct node_member *m);
 int node_member_encode_removal(uint8_t *out, size_t cap, size_t *out_len, const uint8_t target[static 32],
 			       const uint8_t remover[static 32], const uint8_t sig[static 64]);
-int node_member_encode_summary(uint8_t *out, size_t cap, size_t *out_len, uint32_t count, const uint8_t hash[static 32]);
+int node_member_encode_summary(uint8_t *out, size_t cap, size_t *out_len, uint32_t count, uint32_t epoch,
+			       const uint8_t hash[static 32]);
+int node_member_encode_rotation(uint8_t *out, size_t cap, size_t *out_len, uint32_t epoch, const uint8_t secret[static 32],
+				const uint8_t rotator[static 32], const uint8_t sig[static 64]);
 
 /* node_member_keys derives a member's Ed25519 key pair from its X25519
  * private key: seed = HKDF-SHA256(x_priv, info "atmosphere v1 member
@@ -161,6 +174,10 @@ int node_member_admit(uint8_t sig[static 64], const uint8_t admitter_priv[static
 /* node_member_remove_sign writes the remover's signature of a removal. */
 void node_member_remove_sign(uint8_t sig[static 64], const uint8_t remover_priv[static 64], const char *mesh_id,
 			     const uint8_t target[static 32], const uint8_t remover[static 32]);
+
+/* node_member_rotation_sign signs a new mesh secret of epoch by rotator. */
+void node_member_rotation_sign(uint8_t sig[static 64], const uint8_t rotator_priv[static 64], const char *mesh_id,
+			       uint32_t epoch, const uint8_t secret[static 32], const uint8_t rotator[static 32]);
 
 /* --- The table ------------------------------------------------------------ */
 
@@ -242,6 +259,12 @@ bool node_members_digest(const struct node_members *t, const uint8_t lo[static 3
  * does not hold. Returns the number of bits it set. */
 size_t node_members_compare(const struct node_members *t, const struct node_member_msg *digest, uint8_t *want_entry,
 			    uint8_t *want_removal);
+
+/* node_members_check_rotation checks a new mesh secret: signed by rotator,
+ * a member in good standing. Returns 0, NODE_MEMBER_E_UNKNOWN_ADMITTER or
+ * NODE_MEMBER_E_BAD_SIG. (Whether its epoch is newer is the caller's.) */
+int node_members_check_rotation(const struct node_members *t, uint32_t epoch, const uint8_t secret[static 32],
+				const uint8_t rotator[static 32], const uint8_t sig[static 64]);
 
 /* node_members_lacks says whether a peer's digest message (parsed) shows
  * something we lack: a member we do not hold, a newer entry, a removal we

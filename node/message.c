@@ -86,6 +86,12 @@ static void on_hello(struct node *node, struct node_peer *p, json_object *o)
 		json_object_object_add(w, "mesh_name", json_object_new_string(node->st->mesh_name));
 		json_object_object_add(w, "secret", json_object_new_string(sec));
 		OPENSSL_cleanse(sec, sizeof sec);
+		/* After a rotation: the PSK's root (epoch 0) and the epoch. */
+		if (node->st->secret_epoch) {
+			net_b64_encode(sec, sizeof sec, &sl, node->st->mesh_key, sizeof node->st->mesh_key, NET_B64_STD, true);
+			json_object_object_add(w, "mesh_key", json_object_new_string(sec));
+			OPENSSL_cleanse(sec, sizeof sec);
+		}
 		json_object *rl = json_object_new_array();
 		for (size_t i = 0; i < node->st->num_relays; i++)
 			json_object_array_add(rl, json_object_new_string(node->st->relays[i]));

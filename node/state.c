@@ -132,6 +132,13 @@ int node_state_load(struct node_state *st, char *err, size_t err_len)
 			in->expires_at = get_u64(p, "expires_at");
 			st->num_invites++;
 		}
+	if (!get_b64(root, "mesh_key", st->mesh_key, sizeof st->mesh_key))
+		memcpy(st->mesh_key, st->secret, sizeof st->mesh_key); /* never rotated */
+	st->secret_epoch = (uint32_t)get_u64(root, "secret_epoch");
+	if (st->secret_epoch && (!json_object_object_get_ex(root, "rotation", &v) ||
+				 !get_b64(v, "rotator", st->rot_rotator, sizeof st->rot_rotator) ||
+				 !get_b64(v, "sig", st->rot_sig, sizeof st->rot_sig)))
+		st->secret_epoch = 0; /* without its record, a rotation cannot be passed on */
 	st->have_founder = get_b64(root, "founder", st->founder, sizeof st->founder);
 	st->have_admission = json_object_object_get_ex(root, "admission", &v) &&
 			     get_b64(v, "admitter", st->admitter, sizeof st->admitter) &&
@@ -193,6 +200,14 @@ int node_state_save(const struct node_state *st, char *err, size_t err_len)
 		json_object_array_add(arr, p);
 	}
 	json_object_object_add(root, "invites", arr);
+	put_b64(root, "mesh_key", st->mesh_key, sizeof st->mesh_key);
+	json_object_object_add(root, "secret_epoch", json_object_new_int64(st->secret_epoch));
+	if (st->secret_epoch) {
+		json_object *r = json_object_new_object();
+		put_b64(r, "rotator", st->rot_rotator, sizeof st->rot_rotator);
+		put_b64(r, "sig", st->rot_sig, sizeof st->rot_sig);
+		json_object_object_add(root, "rotation", r);
+	}
 	if (st->have_founder)
 		put_b64(root, "founder", st->founder, sizeof st->founder);
 	if (st->have_admission) {
@@ -360,5 +375,6 @@ int node_members_save(const struct node_state *st, const struct node_members *t,
 void node_state_wipe(struct node_state *st)
 {
 	OPENSSL_cleanse(st->secret, sizeof st->secret);
+	OPENSSL_cleanse(st->mesh_key, sizeof st->mesh_key);
 	OPENSSL_cleanse(st->priv, sizeof st->priv);
 }

@@ -59,6 +59,17 @@ struct node_state {
 	bool have_admission;
 	uint8_t admitter[32];
 	uint8_t admit_sig[64];
+	/* The join secret rotates (`atmosphere rotate-secret`): secret is the
+	 * current one (relay session ids, codes), secret_epoch counts the
+	 * rotations, and rot_* is the signed record of the last one, passed on
+	 * to members that lag. The e2e PSK between members derives from
+	 * mesh_key, the secret of epoch 0, which never changes: a member that
+	 * was away during a rotation still completes a handshake and is given
+	 * the new secret in it. */
+	uint8_t mesh_key[NODE_TOKEN_SECRET_LEN];
+	uint32_t secret_epoch;
+	uint8_t rot_rotator[32];
+	uint8_t rot_sig[64];
 };
 
 /* node_home fills out with $ATMOSPHERE_HOME or ~/.atmosphere. */

@@ -18,8 +18,8 @@
  *   OBSERVED  "ip:port", the address the sender sees our direct packets
  *             come from (sent when its direct path to us opens or moves)
  *   PUNCH     empty: "punch now", the background attempt's start signal
- *   MEMBER    membership: an entry, a removal, a summary or a digest
- *             (node/member.h), between members only */
+ *   MEMBER    membership: an entry, a removal, a summary, a digest or a
+ *             new mesh secret (node/member.h), between members only */
 enum { NODE_MSG_HELLO = 'H', NODE_MSG_WELCOME = 'W', NODE_MSG_KEEP = 'K', NODE_MSG_PING = 'P', NODE_MSG_PONG = 'Q',
        NODE_MSG_TEXT = 'M', NODE_MSG_OBSERVED = 'O', NODE_MSG_PUNCH = 'U', NODE_MSG_MEMBER = 'G' };
 
@@ -49,8 +49,8 @@ enum {
 #define NODE_INIT_BURST 100
 
 /* Membership traffic (node/gossip.c, docs/NODE.md "Membership"). Each
- * message is one entry (at most 1,258 bytes), removal (129), summary (37)
- * or digest of up to 39 members (1,977). Sent: a summary per session (and
+ * message is one entry (at most 1,258 bytes), removal (129), summary (41),
+ * new secret (133) or digest of up to 39 members (1,977). Sent: a summary per session (and
  * rekey), answered only when the tables differ; at most 2 digest messages
  * and 16 records per peer per tick (80 records/s, ~100 KB/s at most while
  * a peer catches up; nothing when in sync). Received: each peer may send
@@ -63,6 +63,12 @@ enum {
 #define NODE_MEMBER_RX_BURST 240
 #define NODE_MEMBER_RX_NODE_PER_S 1000
 #define NODE_MEMBER_SUMMARY_GAP_MS 1000 /* summaries to a peer: at most one a second */
+/* A summary can be lost (sent on a join link that closes, a UDP drop):
+ * while the peer's has not arrived, ours is sent again after 3 s, three
+ * times a session at most; a peer's summary is answered with ours when we
+ * have sent none this session. */
+#define NODE_MEMBER_SUMMARY_RETRY_MS 3000
+#define NODE_MEMBER_SUMMARY_TRIES 3
 /* Digests to a peer: at most one started every 30 s (two tables that
  * cannot converge, a conflict, cost one digest a rekey, not a loop). */
 #define NODE_MEMBER_DIGEST_GAP_MS 30000

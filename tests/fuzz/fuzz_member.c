@@ -1,7 +1,7 @@
 /* Fuzz node_member_parse, the parser of NODE_MSG_MEMBER messages (entries,
- * removals, summaries, digests) that any member may send: never crashes;
+ * removals, summaries, secrets, digests) that any member may send: never crashes;
  * a failure is a known status; a success re-encodes to the very same bytes
- * (entries, removals, summaries), holds a digest's items in (lo, hi] in
+ * (entries, removals, summaries, secrets), holds a digest's items in (lo, hi] in
  * increasing order, and an entry merged into a table is refused without a
  * valid signature. */
 #include <stdio.h>
@@ -54,8 +54,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 'S':
 		CHECK(m.summary.count <= NODE_MEMBER_MAX);
-		CHECK(node_member_encode_summary(out, sizeof out, &n, m.summary.count, m.summary.hash) == 0);
+		CHECK(node_member_encode_summary(out, sizeof out, &n, m.summary.count, m.summary.epoch, m.summary.hash) == 0);
 		CHECK(n == size && !memcmp(out, data, n));
+		break;
+	case 'K':
+		CHECK(m.rotation.epoch > 0);
+		CHECK(node_member_encode_rotation(out, sizeof out, &n, m.rotation.epoch, m.rotation.secret, m.rotation.rotator,
+						  m.rotation.sig) == 0);
+		CHECK(n == size && !memcmp(out, data, n));
+		CHECK(node_members_check_rotation(table, m.rotation.epoch, m.rotation.secret, m.rotation.rotator, m.rotation.sig) < 0);
 		break;
 	case 'D': {
 		CHECK(m.digest.num <= NODE_MEMBER_DIGEST_ITEMS);

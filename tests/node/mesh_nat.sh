@@ -15,6 +15,9 @@
 #  3. Matt removes Bob: Matt and Ana drop him, Bob is told and drops them,
 #     and for a few seconds nothing he sends arrives and no session with him
 #     comes back.
+#  4. Ana rotates the mesh secret: Matt takes it, Bob does not, and Matt
+#     and Ana (relay only) meet again on the relay session the new secret
+#     names and exchange messages.
 # Needs root; exits 77 otherwise. About 30-60 s.
 set -u
 bin=${1:?usage: mesh_nat.sh BINARY}
@@ -115,6 +118,22 @@ while [ "$(nd_ms)" -lt "$end" ]; do
 	sleep 0.5
 done
 talk matt ana "after the removal"
+
+# --- 4. ana rotates the mesh secret ------------------------------------------------------
+# secret HOME: "<epoch> <secret>" from the node's state.json.
+secret() { "$nd_py" -c 'import json,sys; s=json.load(open(sys.argv[1]+"/state.json")); print(s.get("secret_epoch", 0), s["secret"])' "$1"; }
+before=$(secret "$matt")
+out=$(nd_run a "$ana" rotate-secret --json 2>&1) || bad "rotate-secret failed: $out"
+echo "rotate-secret --json: $out"
+nd_wait 15 "matt has the new secret" eval '[ "$(secret "$matt")" = "$(secret "$ana")" ]' ||
+	bad "matt did not take ana's new secret: matt '$(secret "$matt")', ana '$(secret "$ana")'"
+[ "$(secret "$matt")" != "$before" ] || bad "the secret did not change"
+[ "$(secret "$bob")" = "$before" ] || bad "bob, removed, has the new secret"
+# Matt and Ana meet only on the relay: their pair session there moved to
+# an id computed from the new secret, and they meet again on it.
+nd_wait 20 "matt and ana connected on the relay" nd_path_is m "$matt" ana relay ||
+	bad "matt-ana after the rotation: '$(nd_peer m "$matt" ana)'"
+talk matt ana "after the rotation"
 
 if [ "$fail" -ne 0 ]; then
 	dump

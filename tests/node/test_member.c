@@ -255,7 +255,7 @@ Test(member, parser_refuses_bad_digests)
 	cr_assert_eq(node_member_parse(&out, bad, n), NODE_MEMBER_E_BAD_FIELD, "empty range");
 	/* a summary counting more slots than a table has */
 	uint8_t h[32] = {0};
-	cr_assert_eq(node_member_encode_summary(buf, sizeof buf, &n, NODE_MEMBER_MAX + 1, h), 0);
+	cr_assert_eq(node_member_encode_summary(buf, sizeof buf, &n, NODE_MEMBER_MAX + 1, 0, h), 0);
 	cr_assert_eq(node_member_parse(&out, buf, n), NODE_MEMBER_E_BAD_FIELD);
 	node_members_free(t);
 }
@@ -587,4 +587,29 @@ Test(member, a_digest_says_what_we_lack_and_nothing_when_in_sync)
 	cr_assert(!node_members_lacks(a, &d), "a's own digest shows a nothing lacking");
 	node_members_free(a);
 	node_members_free(b);
+}
+
+Test(member, a_new_secret_is_taken_only_from_a_member_in_good_standing)
+{
+	struct node_members *t = t_mesh();
+	uint8_t secret[32], sig[64], buf[NODE_MEMBER_MAX_MSG];
+	size_t n;
+	struct node_member_msg m;
+	memset(secret, 0x5a, sizeof secret);
+	node_member_rotation_sign(sig, matt.sign_priv, T_MESH, 1, secret, matt.pub);
+	cr_assert_eq(node_member_encode_rotation(buf, sizeof buf, &n, 1, secret, matt.pub, sig), 0);
+	cr_assert_eq(node_member_parse(&m, buf, n), 0);
+	cr_assert_eq(m.kind, 'K');
+	cr_assert_eq(node_members_check_rotation(t, m.rotation.epoch, m.rotation.secret, m.rotation.rotator, m.rotation.sig), 0);
+	cr_assert_eq(node_members_check_rotation(t, 2, secret, matt.pub, sig), NODE_MEMBER_E_BAD_SIG, "another epoch");
+	secret[0] ^= 1;
+	cr_assert_eq(node_members_check_rotation(t, 1, secret, matt.pub, sig), NODE_MEMBER_E_BAD_SIG, "another secret");
+	secret[0] ^= 1;
+	/* A removed member's new secret does not count. */
+	uint8_t rsig[64];
+	node_member_remove_sign(rsig, rob.sign_priv, T_MESH, eve.pub, rob.pub);
+	node_members_merge_removal(t, eve.pub, rob.pub, rsig, NULL);
+	node_member_rotation_sign(sig, eve.sign_priv, T_MESH, 1, secret, eve.pub);
+	cr_assert_eq(node_members_check_rotation(t, 1, secret, eve.pub, sig), NODE_MEMBER_E_UNKNOWN_ADMITTER);
+	node_members_free(t);
 }
