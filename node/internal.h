@@ -103,6 +103,10 @@ struct node_link {
 	bool inbox;             /* waits for joiners */
 	bool join;              /* ours to an invite's inbox, while we join */
 	bool closing;
+	/* Sends under way on c from other coroutines (each may suspend):
+	 * link_run frees c only when none is left, or the send would resume
+	 * into a freed client (a crash seen when a relay died mid-send). */
+	unsigned sending;
 	struct core_coro *co;
 };
 
