@@ -116,10 +116,13 @@ static bool cmd_ping(struct node *node, struct core_sock *s, json_object *req);
 static bool cmd_send(struct node *node, struct core_sock *s, json_object *req);
 static bool cmd_recv(struct node *node, struct core_sock *s, json_object *req);
 static bool cmd_join(struct node *node, struct core_sock *s, json_object *req);
+static bool cmd_remove(struct node *node, struct core_sock *s, json_object *req);
+static bool cmd_rotate(struct node *node, struct core_sock *s, json_object *req);
 
 static const struct control_cmd commands[] = {
 	{"peers", cmd_peers}, {"status", cmd_status}, {"invite", cmd_invite}, {"ping", cmd_ping},
-	{"send", cmd_send},   {"recv", cmd_recv},     {"join", cmd_join},
+	{"send", cmd_send},   {"recv", cmd_recv},     {"join", cmd_join},   {"remove", cmd_remove},
+	{"rotate", cmd_rotate},
 };
 
 size_t node_control_num_cmds(void)
@@ -352,6 +355,21 @@ static bool cmd_join(struct node *node, struct core_sock *s, json_object *req)
 	return true; /* the join owns the socket now */
 }
 
+static bool cmd_remove(struct node *node, struct core_sock *s, json_object *req)
+{
+	json_object *v;
+	const char *who = json_object_object_get_ex(req, "peer", &v) ? json_object_get_string(v) : NULL;
+	reply(s, node_gossip_remove(node, who ? who : ""));
+	return false;
+}
+
+static bool cmd_rotate(struct node *node, struct core_sock *s, json_object *req)
+{
+	(void)req;
+	reply(s, node_gossip_rotate(node));
+	return false;
+}
+
 /* ---- the socket ---- */
 
 struct control_client {
@@ -439,13 +457,17 @@ int node_control_call(const struct node_state *st, const char *request, node_lin
 		return e;
 	}
 	FILE *f = fdopen(fd, "r");
-	static char line[70000];
+	/* A line is as long as it is: `peers` of a 1,000-member mesh is about
+	 * half a megabyte. */
+	char *line = NULL;
+	size_t cap = 0;
 	int ret = -EPIPE;
-	while (fgets(line, sizeof line, f)) {
+	while (getline(&line, &cap, f) > 0) {
 		ret = 0;
 		if (!on_line(line, arg))
 			break;
 	}
+	free(line);
 	fclose(f);
 	return ret;
 }

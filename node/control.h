@@ -12,6 +12,9 @@
  *   recv [follow]         {"from", "text"} lines, then {"end": true} (or
  *                         more lines until the client leaves, with follow)
  *   join code             {"line": ...} progress lines, then {"ok": true}
+ *   remove peer           {"removed": node id, "name", "told": peers told now,
+ *                         "readmitted": members re-admitted by this node}
+ *   rotate                {"epoch": the new secret's, "told": members told now}
  * A failure is {"error": reason}; a request that is not JSON, has no
  * "cmd" or names no command is answered {"error":"unknown request"}. */
 #include <stdbool.h>

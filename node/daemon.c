@@ -136,9 +136,12 @@ static void node_main(void *arg)
 
 	if (node->st->have_mesh) {
 		node_open_inboxes(node);
+		node_gossip_start(node);
 		/* Known peers: meet again on the pair session of each. */
 		for (size_t i = 0; i < node->st->num_peers; i++) {
 			struct node_known_peer *kp = &node->st->peers[i];
+			if (node_gossip_refuses(node, kp->pub))
+				continue; /* removed while we were away */
 			struct node_peer *p = node_peer_new(node, kp->pub);
 			if (!p)
 				break;
@@ -153,6 +156,8 @@ static void node_main(void *arg)
 			if (strcmp(node->st->node_id, p->node_id) < 0)
 				node_handshake_start(node, p, NULL);
 		}
+		/* Members learned from others, not met yet. */
+		node_gossip_connect_all(node);
 	}
 	node_overlay_start(node);
 	if (node->o->join_code && node_join_begin(node, node->o->join_code, err, sizeof err) != 0) {
@@ -177,6 +182,8 @@ static void node_free(struct node *node)
 				node_e2e_handshake_cleanup(&node->peers[i].hs);
 		}
 	node_token_cleanup(&node->tok);
+	OPENSSL_cleanse(node->sign_priv, sizeof node->sign_priv);
+	node_members_free(node->mem);
 	free(node);
 }
 
@@ -203,8 +210,9 @@ int node_run(struct node_state *st, const struct node_run_opts *o)
 	node->o = &node->opts;
 	node_ratelimit_init(&node->init_rl);
 	if (st->have_mesh)
-		node_token_mesh_psk(node->mesh_psk, st->secret);
+		node_token_mesh_psk(node->mesh_psk, st->mesh_key);
 	node_e2e_keypair_init(&node->kp, st->priv);
+	node_member_keys(node->sign_pub, node->sign_priv, st->priv);
 	node->rt = core_rt_new(&ro, &err);
 	if (!node->rt) {
 		fprintf(stderr, "atmosphere: %s\n", core_rt_explain(err));

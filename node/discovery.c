@@ -82,6 +82,7 @@ static void refresh_public(struct node *node)
 		 node->public_ep[0] ? node->public_ep : "(none)", ep, d->num_agree, d->num_answered);
 	node_copy_str(node->public_ep, sizeof node->public_ep, ep);
 	node->public_changed_unix = (uint64_t)time(NULL);
+	node_gossip_publish(node); /* members not connected learn it too */
 	node_resignal(node);
 }
 

@@ -92,6 +92,13 @@ void node_on_packet(struct node *node, const uint8_t *pkt, size_t len, const str
 		uint8_t psk[32];
 		bool joiner = false;
 		static const uint8_t zero[NODE_E2E_INIT_APP_LEN];
+		if (node_gossip_refuses(node, info.remote_static)) {
+			node_e2e_handshake_cleanup(&hs);
+			return; /* a removed member: silence */
+		}
+		/* A member we learned of from another (node/gossip.c). */
+		if (!p && !memcmp(info.app, zero, sizeof zero))
+			p = node_gossip_peer(node, info.remote_static);
 		if (p && !p->joiner) {
 			memcpy(psk, node->mesh_psk, 32);
 		} else if (memcmp(info.app, zero, sizeof zero)) {

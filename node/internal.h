@@ -27,6 +27,7 @@
 #include "core/sock.h"
 #include "core/udp.h"
 #include "node/e2e.h"
+#include "node/member.h"
 #include "node/node.h"
 #include "node/path.h"
 #include "node/ratelimit.h"
@@ -75,6 +76,23 @@ struct node_peer {
 	struct core_coro *ping_waiter;
 	uint64_t last_seen_unix;
 	char observed[64];      /* where the peer last said it sees us ("" before it said) */
+	/* Membership sync with this peer (node/gossip.c): what it lacks, by
+	 * slot of node->mem (sent a few per tick), the digest we are sending
+	 * it, and the budget of membership messages it may send us. */
+	uint8_t want_entry[NODE_MEMBER_MAX / 8];
+	uint8_t want_removal[NODE_MEMBER_MAX / 8];
+	bool want_any;
+	bool dig_active;
+	uint64_t dig_started_ms;
+	uint8_t dig_lo[32];
+	bool sum_due;           /* a session (re)started: a summary is owed */
+	bool sum_heard;         /* its summary arrived in this session */
+	unsigned sum_tries;     /* summaries sent in this session */
+	uint64_t sum_sent_ms;
+	double mem_tokens;
+	uint64_t mem_rx_ms;
+	bool have_sign_pub;     /* its Ed25519 key, from HELLO (to admit a joiner) */
+	uint8_t sign_pub[32];
 };
 
 struct node_link {
@@ -90,6 +108,10 @@ struct node_link {
 	bool inbox;             /* waits for joiners */
 	bool join;              /* ours to an invite's inbox, while we join */
 	bool closing;
+	/* Sends under way on c from other coroutines (each may suspend):
+	 * link_run frees c only when none is left, or the send would resume
+	 * into a freed client (a crash seen when a relay died mid-send). */
+	unsigned sending;
 	struct core_coro *co;
 };
 
@@ -138,6 +160,14 @@ struct node {
 	unsigned inbox_head, inbox_len;
 	struct node_follower *followers;
 	struct node_ratelimit init_rl; /* handshake initiations, the whole node */
+	/* Membership (node/gossip.c); mem is NULL for a mesh from before it. */
+	struct node_members *mem;
+	uint8_t sign_pub[32], sign_priv[64];
+	bool mem_dirty;
+	uint64_t mem_saved_ms;
+	double mem_tokens;      /* membership messages, the whole node */
+	uint64_t mem_rx_ms;
+	bool removed;           /* a removal of this node arrived */
 	struct core_listener *ctl;
 	bool ctl_created;       /* we made control.sock: remove it at exit */
 	bool stopping;
@@ -214,6 +244,23 @@ void node_on_welcome(struct node *node, struct node_peer *p, json_object *o);
 int node_join_begin(struct node *node, const char *code, char *err, size_t err_len);
 int node_issue_code(struct node *node, uint64_t ttl_s, char *code, size_t cap, char *shortc, char *err, size_t err_len);
 void node_open_inboxes(struct node *node);
+
+/* node/gossip.c */
+void node_gossip_start(struct node *node);
+void node_gossip_publish(struct node *node);
+void node_gossip_session(struct node *node, struct node_peer *p);
+void node_gossip_on_message(struct node *node, struct node_peer *p, const uint8_t *m, size_t n);
+void node_gossip_tick(struct node *node, uint64_t t);
+bool node_gossip_refuses(struct node *node, const uint8_t pub[32]);
+struct node_peer *node_gossip_peer(struct node *node, const uint8_t pub[32]);
+void node_gossip_connect_all(struct node *node);
+void node_gossip_welcome(struct node *node, struct node_peer *p, json_object *w);
+bool node_gossip_on_welcome(struct node *node, json_object *o);
+json_object *node_gossip_remove(struct node *node, const char *who);
+json_object *node_gossip_rotate(struct node *node);
+void node_peer_forget(struct node *node, struct node_peer *p);
+bool node_gossip_pin_names(struct node *node, struct node_peer *p);
+bool node_gossip_id_taken(struct node *node, const struct node_peer *p, const char *id);
 
 /* node/control.c */
 void node_control_server(void *arg);

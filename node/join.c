@@ -60,6 +60,12 @@ void node_on_welcome(struct node *node, struct node_peer *p, json_object *o)
 	    sl != NODE_TOKEN_SECRET_LEN)
 		return;
 	memcpy(st->secret, sec, NODE_TOKEN_SECRET_LEN);
+	memcpy(st->mesh_key, sec, NODE_TOKEN_SECRET_LEN);
+	st->secret_epoch = 0;
+	if (json_object_object_get_ex(o, "mesh_key", &v) && json_object_is_type(v, json_type_string) &&
+	    net_b64_decode(sec, sizeof sec, &sl, json_object_get_string(v), strlen(json_object_get_string(v))) == 0 &&
+	    sl == NODE_TOKEN_SECRET_LEN)
+		memcpy(st->mesh_key, sec, NODE_TOKEN_SECRET_LEN);
 	OPENSSL_cleanse(sec, sizeof sec);
 	snprintf(st->mesh_id, sizeof st->mesh_id, "%s", node->tok.mesh_id);
 	snprintf(st->mesh_name, sizeof st->mesh_name, "%s", node->tok.mesh_name);
@@ -76,7 +82,10 @@ void node_on_welcome(struct node *node, struct node_peer *p, json_object *o)
 				 json_object_get_string(json_object_array_get_idx(arr, i)));
 	}
 	st->have_mesh = true;
-	node_token_mesh_psk(node->mesh_psk, st->secret);
+	/* Our admission (node/member.h): with it, the mesh's other members
+	 * learn of us and we of them, through whichever member we talk to. */
+	node_gossip_on_welcome(node, o);
+	node_token_mesh_psk(node->mesh_psk, st->mesh_key);
 	memcpy(p->psk, node->mesh_psk, 32);
 	node_peer_remember(node, p);
 	node_save_state(node);
@@ -100,6 +109,7 @@ void node_on_welcome(struct node *node, struct node_peer *p, json_object *o)
 	if (p->relay && !p->relay->used)
 		p->relay = NULL;
 	node_pick_relay(node, p);
+	node_gossip_session(node, p);
 	node_join_finish(node);
 }
 

@@ -25,7 +25,13 @@ void node_send_hello(struct node *node, struct node_peer *p)
 	json_object_object_add(o, "node_id", json_object_new_string(node->st->node_id));
 	json_object_object_add(o, "name", json_object_new_string(node->st->node_name));
 	json_object_object_add(o, "candidates", node_candidates_json(node));
+	/* The Ed25519 key our admission binds (node/member.h). */
+	char sp[64];
+	size_t sl;
+	net_b64_encode(sp, sizeof sp, &sl, node->sign_pub, sizeof node->sign_pub, NET_B64_STD, true);
+	json_object_object_add(o, "sign_pub", json_object_new_string(sp));
 	node_peer_send_json(node, p, NODE_MSG_HELLO, o);
+	node_gossip_session(node, p);
 }
 
 /* Tells p where its direct packets come from, as we see them. */
@@ -39,10 +45,23 @@ void node_send_observed(struct node *node, struct node_peer *p)
 static void on_hello(struct node *node, struct node_peer *p, json_object *o)
 {
 	json_object *v, *arr;
-	if (json_object_object_get_ex(o, "node_id", &v))
-		snprintf(p->node_id, sizeof p->node_id, "%s", json_object_get_string(v));
-	if (json_object_object_get_ex(o, "name", &v))
-		snprintf(p->name, sizeof p->name, "%s", json_object_get_string(v));
+	/* A member's id and name are the ones its signed entry gives; a
+	 * HELLO cannot claim another member's id (`send ID` would go to it). */
+	if (!node_gossip_pin_names(node, p)) {
+		if (json_object_object_get_ex(o, "node_id", &v) && !node_gossip_id_taken(node, p, json_object_get_string(v)))
+			snprintf(p->node_id, sizeof p->node_id, "%s", json_object_get_string(v));
+		if (json_object_object_get_ex(o, "name", &v))
+			snprintf(p->name, sizeof p->name, "%s", json_object_get_string(v));
+	}
+	if (json_object_object_get_ex(o, "sign_pub", &v) && json_object_is_type(v, json_type_string)) {
+		uint8_t sp[40];
+		size_t sl = 0;
+		const char *s = json_object_get_string(v);
+		if (net_b64_decode(sp, sizeof sp, &sl, s, strlen(s)) == 0 && sl == 32) {
+			memcpy(p->sign_pub, sp, 32);
+			p->have_sign_pub = true;
+		}
+	}
 	if (json_object_object_get_ex(o, "candidates", &arr) && json_object_is_type(arr, json_type_array))
 		for (size_t i = 0; i < json_object_array_length(arr); i++) {
 			struct sockaddr_storage a;
@@ -71,6 +90,12 @@ static void on_hello(struct node *node, struct node_peer *p, json_object *o)
 		json_object_object_add(w, "mesh_name", json_object_new_string(node->st->mesh_name));
 		json_object_object_add(w, "secret", json_object_new_string(sec));
 		OPENSSL_cleanse(sec, sizeof sec);
+		/* After a rotation: the PSK's root (epoch 0) and the epoch. */
+		if (node->st->secret_epoch) {
+			net_b64_encode(sec, sizeof sec, &sl, node->st->mesh_key, sizeof node->st->mesh_key, NET_B64_STD, true);
+			json_object_object_add(w, "mesh_key", json_object_new_string(sec));
+			OPENSSL_cleanse(sec, sizeof sec);
+		}
 		json_object *rl = json_object_new_array();
 		for (size_t i = 0; i < node->st->num_relays; i++)
 			json_object_array_add(rl, json_object_new_string(node->st->relays[i]));
@@ -79,6 +104,7 @@ static void on_hello(struct node *node, struct node_peer *p, json_object *o)
 		for (size_t i = 0; i < node->st->num_stun; i++)
 			json_object_array_add(sv, json_object_new_string(node->st->stun[i]));
 		json_object_object_add(w, "stun", sv);
+		node_gossip_welcome(node, p, w);
 		node_peer_send_json(node, p, NODE_MSG_WELCOME, w);
 		p->welcomed = true;
 		p->joiner = false;
@@ -89,6 +115,8 @@ static void on_hello(struct node *node, struct node_peer *p, json_object *o)
 	} else if (!p->joiner) {
 		node_peer_remember(node, p);
 	}
+	/* Both ends of every session compare membership (node/gossip.c). */
+	node_gossip_session(node, p);
 }
 
 static void deliver_text(struct node *node, struct node_peer *p, const uint8_t *m, size_t n)
@@ -155,6 +183,8 @@ void node_handle_plain(struct node *node, struct node_peer *p, const uint8_t *m,
 			if (p->ping_waiter)
 				core_unpark(p->ping_waiter, 0);
 		}
+	} else if (type == NODE_MSG_MEMBER) {
+		node_gossip_on_message(node, p, m, n);
 	} else if (type == NODE_MSG_TEXT) {
 		deliver_text(node, p, m, n);
 	} else if (type == NODE_MSG_IP) {

@@ -1,4 +1,5 @@
 /* node/peer.c: the peer table, and sending a node message to a peer on its best path. */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -6,6 +7,13 @@
 #include "core/log.h"
 #include "net/bssl.h"
 #include "node/internal.h"
+
+/* A peer's slot is the node's per-member cost besides its relay links:
+ * 3,328 bytes (sessions 928, handshake state, 8 candidates of 128 bytes,
+ * membership want-bits 256), times NODE_MAX_PEERS + 8 slots. Keep it
+ * under 3.5 KiB; the heavy parts (relay clients, coroutine stacks) belong
+ * to links, which only live while open. */
+static_assert(sizeof(struct node_peer) <= 3584, "struct node_peer grew: update docs/NODE.md, How many members");
 
 /* A session we can send on: ours as initiator, or confirmed by the
  * initiator's first packet (a responder may not send before). */

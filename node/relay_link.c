@@ -12,6 +12,17 @@
 static void pair_session(struct node *node, char out[72], const char *a, const char *b);
 static void link_run(void *arg);
 
+/* One send on l's client, counted so that link_run does not free the
+ * client under it. May suspend. */
+static int link_send(struct node_link *l, const uint8_t *pkt, size_t n)
+{
+	struct relay_client *c = l->c;
+	l->sending++;
+	int r = relay_client_send(c, pkt, n, false, 2000);
+	l->sending--;
+	return r;
+}
+
 /* Whether p has a relay link, up or still connecting. */
 bool node_peer_has_links(struct node *node, const struct node_peer *p)
 {
@@ -27,8 +38,8 @@ void node_send_on_links(struct node *node, struct node_peer *p, const uint8_t *p
 {
 	for (size_t i = 0; i < NODE_MAX_LINKS; i++) {
 		struct node_link *l = &node->links[i];
-		if (l->used && l->peer == p && l->up && !l->closing)
-			relay_client_send(l->c, pkt, n, false, 2000);
+		if (l->used && l->peer == p && l->up && !l->closing && l->c)
+			link_send(l, pkt, n);
 	}
 }
 
@@ -36,7 +47,7 @@ int node_send_on_link(struct node_link *l, const uint8_t *pkt, size_t n)
 {
 	if (!l || !l->up || !l->c)
 		return -ENOTCONN;
-	return relay_client_send(l->c, pkt, n, false, 2000);
+	return link_send(l, pkt, n);
 }
 
 static void pair_session(struct node *node, char out[72], const char *a, const char *b)
@@ -141,6 +152,12 @@ static void link_run(void *arg)
 		 * connection breaking: worth saying. */
 		if (!node->stopping && !l->closing && !relay_client_close_code(l->c))
 			core_log_limited(&node->relay_log, CORE_LOG_WARN, "relay %s: connection lost; reconnecting", l->url);
+		/* Sends suspended in the client end (interrupted) before it goes. */
+		if (l->sending) {
+			relay_client_interrupt(l->c);
+			while (l->sending)
+				core_sleep(10);
+		}
 		relay_client_close(l->c);
 		l->c = NULL;
 		/* Traffic that went this way moves to another relay at once. */

@@ -15,6 +15,7 @@
 
 #include "net/b64.h"
 #include "net/bssl.h"
+#include "node/member.h"
 
 void node_home(char out[NODE_PATH_MAX])
 {
@@ -131,14 +132,26 @@ int node_state_load(struct node_state *st, char *err, size_t err_len)
 			in->expires_at = get_u64(p, "expires_at");
 			st->num_invites++;
 		}
+	if (!get_b64(root, "mesh_key", st->mesh_key, sizeof st->mesh_key))
+		memcpy(st->mesh_key, st->secret, sizeof st->mesh_key); /* never rotated */
+	st->secret_epoch = (uint32_t)get_u64(root, "secret_epoch");
+	if (st->secret_epoch && (!json_object_object_get_ex(root, "rotation", &v) ||
+				 !get_b64(v, "rotator", st->rot_rotator, sizeof st->rot_rotator) ||
+				 !get_b64(v, "sig", st->rot_sig, sizeof st->rot_sig)))
+		st->secret_epoch = 0; /* without its record, a rotation cannot be passed on */
+	st->have_founder = get_b64(root, "founder", st->founder, sizeof st->founder);
+	st->have_admission = json_object_object_get_ex(root, "admission", &v) &&
+			     get_b64(v, "admitter", st->admitter, sizeof st->admitter) &&
+			     get_b64(v, "sig", st->admit_sig, sizeof st->admit_sig);
 	st->have_mesh = true;
 	json_object_put(root);
 	return 0;
 }
 
+static int write_json(const char *home, const char *name, json_object *root, char *err, size_t err_len);
+
 int node_state_save(const struct node_state *st, char *err, size_t err_len)
 {
-	char path[NODE_PATH_MAX + 16], tmp[NODE_PATH_MAX + 32];
 	json_object *root = json_object_new_object(), *arr;
 	int ret = 0;
 
@@ -187,10 +200,36 @@ int node_state_save(const struct node_state *st, char *err, size_t err_len)
 		json_object_array_add(arr, p);
 	}
 	json_object_object_add(root, "invites", arr);
+	put_b64(root, "mesh_key", st->mesh_key, sizeof st->mesh_key);
+	json_object_object_add(root, "secret_epoch", json_object_new_int64(st->secret_epoch));
+	if (st->secret_epoch) {
+		json_object *r = json_object_new_object();
+		put_b64(r, "rotator", st->rot_rotator, sizeof st->rot_rotator);
+		put_b64(r, "sig", st->rot_sig, sizeof st->rot_sig);
+		json_object_object_add(root, "rotation", r);
+	}
+	if (st->have_founder)
+		put_b64(root, "founder", st->founder, sizeof st->founder);
+	if (st->have_admission) {
+		json_object *a = json_object_new_object();
+		put_b64(a, "admitter", st->admitter, sizeof st->admitter);
+		put_b64(a, "sig", st->admit_sig, sizeof st->admit_sig);
+		json_object_object_add(root, "admission", a);
+	}
+	ret = write_json(st->home, "state.json", root, err, err_len);
+	json_object_put(root);
+	return ret;
+}
 
+/* Writes root to home/name atomically: a temporary file (0600), fsync,
+ * rename. */
+static int write_json(const char *home, const char *name, json_object *root, char *err, size_t err_len)
+{
+	char path[NODE_PATH_MAX + 32], tmp[NODE_PATH_MAX + 48];
+	int ret = 0;
 	const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-	snprintf(path, sizeof path, "%s/state.json", st->home);
-	snprintf(tmp, sizeof tmp, "%s/.state.json.%d", st->home, getpid());
+	snprintf(path, sizeof path, "%s/%s", home, name);
+	snprintf(tmp, sizeof tmp, "%s/.%s.%d", home, name, getpid());
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		ret = -errno;
@@ -212,7 +251,6 @@ int node_state_save(const struct node_state *st, char *err, size_t err_len)
 		unlink(tmp);
 	}
 out:
-	json_object_put(root);
 	return ret;
 }
 
@@ -247,8 +285,96 @@ bool node_state_add_peer(struct node_state *st, const struct node_known_peer *p)
 	return true;
 }
 
+bool node_state_remove_peer(struct node_state *st, const uint8_t pub[32])
+{
+	for (size_t i = 0; i < st->num_peers; i++)
+		if (!CRYPTO_memcmp(st->peers[i].pub, pub, 32)) {
+			memmove(&st->peers[i], &st->peers[i + 1], (st->num_peers - i - 1) * sizeof st->peers[0]);
+			st->num_peers--;
+			return true;
+		}
+	return false;
+}
+
+int node_members_load(const struct node_state *st, struct node_members *t, char *err, size_t err_len)
+{
+	char path[NODE_PATH_MAX + 16];
+	snprintf(path, sizeof path, "%s/members.json", st->home);
+	json_object *root = json_object_from_file(path), *ents, *rems;
+	if (!root) {
+		if (access(path, F_OK) != 0)
+			return 0;
+		snprintf(err, err_len, "%s is not valid JSON: %s", path, json_util_get_last_err());
+		return -EINVAL;
+	}
+	bool have_e = json_object_object_get_ex(root, "entries", &ents) && json_object_is_type(ents, json_type_array);
+	bool have_r = json_object_object_get_ex(root, "removals", &rems) && json_object_is_type(rems, json_type_array);
+	size_t ne = have_e ? json_object_array_length(ents) : 0, nr = have_r ? json_object_array_length(rems) : 0;
+	int merged = 0;
+	static struct node_member_msg m;
+	/* Passes until one merges nothing: an entry can depend on an admitter
+	 * listed after it (a re-admission), a removal on its remover. */
+	for (bool again = true; again;) {
+		again = false;
+		for (size_t i = 0; i < ne + nr; i++) {
+			json_object *v = json_object_array_get_idx(i < ne ? ents : rems, i < ne ? i : i - ne);
+			uint8_t buf[NODE_MEMBER_MAX_MSG + 4];
+			size_t l = 0;
+			const char *b = json_object_get_string(v);
+			if (!b || net_b64_decode(buf, sizeof buf, &l, b, strlen(b)) != 0 || node_member_parse(&m, buf, l) != 0)
+				continue;
+			int r = m.kind == 'E' ? node_members_merge_entry(t, &m.entry, NULL)
+			      : m.kind == 'R' ? node_members_merge_removal(t, m.removal.target, m.removal.remover, m.removal.sig, NULL)
+					      : NODE_MEMBER_UNCHANGED;
+			if (r == NODE_MEMBER_CHANGED) {
+				merged++;
+				again = true;
+			}
+		}
+	}
+	json_object_put(root);
+	return merged;
+}
+
+static json_object *b64_string(const uint8_t *d, size_t n)
+{
+	char buf[2 * NODE_MEMBER_MAX_MSG];
+	size_t l;
+	net_b64_encode(buf, sizeof buf, &l, d, n, NET_B64_STD, true);
+	return json_object_new_string(buf);
+}
+
+int node_members_save(const struct node_state *st, const struct node_members *t, char *err, size_t err_len)
+{
+	json_object *root = json_object_new_object(), *ents = json_object_new_array(), *rems = json_object_new_array();
+	uint8_t buf[NODE_MEMBER_MAX_MSG];
+	size_t l;
+	for (size_t i = 0; i < t->num; i++) {
+		const struct node_member_slot *s = &t->slots[i];
+		if (s->has_entry && node_member_encode_entry(buf, sizeof buf, &l, &s->m) == 0)
+			json_object_array_add(ents, b64_string(buf, l));
+		if (s->has_entry && s->has_spare) {
+			/* The spare admission travels as a second copy of the entry. */
+			struct node_member m2 = s->m;
+			memcpy(m2.admitter, s->spare_admitter, 32);
+			memcpy(m2.admit_sig, s->spare_sig, 64);
+			if (node_member_encode_entry(buf, sizeof buf, &l, &m2) == 0)
+				json_object_array_add(ents, b64_string(buf, l));
+		}
+		if (s->removed && node_member_encode_removal(buf, sizeof buf, &l, s->m.pub, s->remover, s->remove_sig) == 0)
+			json_object_array_add(rems, b64_string(buf, l));
+	}
+	json_object_object_add(root, "mesh_id", json_object_new_string(t->mesh_id));
+	json_object_object_add(root, "entries", ents);
+	json_object_object_add(root, "removals", rems);
+	int r = write_json(st->home, "members.json", root, err, err_len);
+	json_object_put(root);
+	return r;
+}
+
 void node_state_wipe(struct node_state *st)
 {
 	OPENSSL_cleanse(st->secret, sizeof st->secret);
+	OPENSSL_cleanse(st->mesh_key, sizeof st->mesh_key);
 	OPENSSL_cleanse(st->priv, sizeof st->priv);
 }

@@ -50,6 +50,26 @@ struct node_state {
 	struct node_invite invites[NODE_MAX_INVITES];
 	size_t num_invites;
 	uint64_t created_at;
+	/* Membership (node/member.h): the mesh's founder (the root of every
+	 * admission), and the admission this node received when it joined
+	 * (the founder admits itself). A state from before membership has
+	 * neither: the node then keeps to its known peers. */
+	bool have_founder;
+	uint8_t founder[32];
+	bool have_admission;
+	uint8_t admitter[32];
+	uint8_t admit_sig[64];
+	/* The join secret rotates (`atmosphere rotate-secret`): secret is the
+	 * current one (relay session ids, codes), secret_epoch counts the
+	 * rotations, and rot_* is the signed record of the last one, passed on
+	 * to members that lag. The e2e PSK between members derives from
+	 * mesh_key, the secret of epoch 0, which never changes: a member that
+	 * was away during a rotation still completes a handshake and is given
+	 * the new secret in it. */
+	uint8_t mesh_key[NODE_TOKEN_SECRET_LEN];
+	uint32_t secret_epoch;
+	uint8_t rot_rotator[32];
+	uint8_t rot_sig[64];
 };
 
 /* node_home fills out with $ATMOSPHERE_HOME or ~/.atmosphere. */
@@ -67,6 +87,22 @@ void node_state_new_identity(struct node_state *st, const char *name);
 
 /* node_state_add_peer adds or updates a known peer; false when full. */
 bool node_state_add_peer(struct node_state *st, const struct node_known_peer *p);
+
+/* node_state_remove_peer forgets the known peer with public key pub (a
+ * removed member). Returns whether it was known. */
+bool node_state_remove_peer(struct node_state *st, const uint8_t pub[32]);
+
+/* node_members_load merges the records of $home/members.json into t (an
+ * empty table for st's mesh), in passes until nothing more merges (a
+ * record can depend on one listed after it); every record is verified
+ * again. Returns the number merged, 0 when there is no file, or -EINVAL
+ * with a message in err. */
+struct node_members;
+int node_members_load(const struct node_state *st, struct node_members *t, char *err, size_t err_len);
+
+/* node_members_save writes t to $home/members.json atomically (0600):
+ * every entry and removal as base64 of its wire form. */
+int node_members_save(const struct node_state *st, const struct node_members *t, char *err, size_t err_len);
 
 /* node_state_wipe clears the secrets in st. */
 void node_state_wipe(struct node_state *st);

@@ -37,6 +37,15 @@ static void relay_liveness(struct node *node, struct node_peer *p, uint64_t t)
 		node_pick_relay(node, p);
 }
 
+/* The wait before resending an unanswered initiation (node/wire.h). */
+static uint64_t retry_gap(unsigned tries)
+{
+	uint64_t gap = NODE_HANDSHAKE_RETRY_MS;
+	for (unsigned i = NODE_HANDSHAKE_FAST_TRIES; i < tries && gap < NODE_HANDSHAKE_RETRY_MAX_MS; i++)
+		gap *= 2;
+	return gap < NODE_HANDSHAKE_RETRY_MAX_MS ? gap : NODE_HANDSHAKE_RETRY_MAX_MS;
+}
+
 void node_ticker(void *arg)
 {
 	struct node *node = arg;
@@ -89,7 +98,7 @@ void node_ticker(void *arg)
 			}
 			if (p->ss.have_s && node_e2e_needs_rekey(&p->ss.s, t) && !p->hs_live)
 				node_handshake_start(node, p, NULL);
-			if (p->hs_live && t - p->hs_sent_ms > NODE_HANDSHAKE_RETRY_MS) {
+			if (p->hs_live && t - p->hs_sent_ms > retry_gap(p->hs_tries)) {
 				/* Resend the initiation (a fresh one: new timestamp). */
 				uint8_t app[NODE_E2E_INIT_APP_LEN] = {0};
 				bool join = node->joining && p == node->issuer;
@@ -98,6 +107,7 @@ void node_ticker(void *arg)
 				node_handshake_start(node, p, join ? app : NULL);
 			}
 		}
+		node_gossip_tick(node, t);
 		/* Punching starts once the session is up (candidates are exchanged
 		 * inside it): give it punch_ms from then. */
 		if (node->joining && !node->said_relay && !node->said_direct && node->issuer && node->issuer_session_ms &&

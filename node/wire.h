@@ -19,14 +19,19 @@
  *             come from (sent when its direct path to us opens or moves)
  *   PUNCH     empty: "punch now", the background attempt's start signal
  *   IP        an IP packet of the overlay (node/overlay.h), at most
- *             NODE_OVERLAY_MTU bytes */
+ *             NODE_OVERLAY_MTU bytes
+ *   MEMBER    membership: an entry, a removal, a summary, a digest or a
+ *             new mesh secret (node/member.h), between members only */
 enum { NODE_MSG_HELLO = 'H', NODE_MSG_WELCOME = 'W', NODE_MSG_KEEP = 'K', NODE_MSG_PING = 'P', NODE_MSG_PONG = 'Q',
-       NODE_MSG_TEXT = 'M', NODE_MSG_OBSERVED = 'O', NODE_MSG_PUNCH = 'U',
-       NODE_MSG_IP = 'I' };
+       NODE_MSG_TEXT = 'M', NODE_MSG_OBSERVED = 'O', NODE_MSG_PUNCH = 'U', NODE_MSG_IP = 'I',
+       NODE_MSG_MEMBER = 'G' };
 
 /* State sizes (state.json and the daemon's tables). */
 enum {
-	NODE_MAX_PEERS = 64,
+	/* Members a node keeps a peer for (node/member.h has the table of
+	 * NODE_MEMBER_MAX records). docs/NODE.md, "How many members", has the
+	 * cost of each. */
+	NODE_MAX_PEERS = 1024,
 	NODE_MAX_INVITES = 16,
 	NODE_DEFAULT_PORT = 7777,
 	NODE_PATH_MAX = 512,
@@ -45,6 +50,32 @@ enum {
  * take the node's CPU from live sessions (their data packets are not). */
 #define NODE_INIT_RATE_PER_S 50
 #define NODE_INIT_BURST 100
+
+/* Membership traffic (node/gossip.c, docs/NODE.md "Membership"). Each
+ * message is one entry (at most 1,258 bytes), removal (129), summary (41),
+ * new secret (133) or digest of up to 39 members (1,977). Sent: a summary per session (and
+ * rekey), answered only when the tables differ; at most 2 digest messages
+ * and 16 records per peer per tick (80 records/s, ~100 KB/s at most while
+ * a peer catches up; nothing when in sync). Received: each peer may send
+ * 120 a second (burst 240) and the whole node takes 1,000 a second; the
+ * rest is dropped before any signature is checked (anti-entropy repairs
+ * it at the next rekey). */
+#define NODE_MEMBER_DIGEST_PER_TICK 2
+#define NODE_MEMBER_SEND_PER_TICK 16
+#define NODE_MEMBER_RX_PER_S 120
+#define NODE_MEMBER_RX_BURST 240
+#define NODE_MEMBER_RX_NODE_PER_S 1000
+#define NODE_MEMBER_SUMMARY_GAP_MS 1000 /* summaries to a peer: at most one a second */
+/* A summary can be lost (sent on a join link that closes, a UDP drop):
+ * while the peer's has not arrived, ours is sent again after 3 s, three
+ * times a session at most; a peer's summary is answered with ours when we
+ * have sent none this session. */
+#define NODE_MEMBER_SUMMARY_RETRY_MS 3000
+#define NODE_MEMBER_SUMMARY_TRIES 3
+/* Digests to a peer: at most one started every 30 s (two tables that
+ * cannot converge, a conflict, cost one digest a rekey, not a loop). */
+#define NODE_MEMBER_DIGEST_GAP_MS 30000
+#define NODE_MEMBER_SAVE_MS 2000        /* members.json: at most every 2 s */
 
 /* Timers. */
 #define NODE_TICK_MS 200
@@ -70,6 +101,12 @@ enum {
 #define NODE_RELAY_KEEPALIVE_MS 2000
 #define NODE_RELAY_SILENT_MS 6500
 #define NODE_RELAY_SILENT_HOLD_MS 60000
+/* A peer that does not answer (a member that is offline) is retried every
+ * 2 s five times, then at gaps doubling up to 30 s: 1,000 offline members
+ * then cost ~33 initiations a second, not 500. A relay's paired notice (the
+ * peer came back) sends the initiation at once whatever the gap. */
+#define NODE_HANDSHAKE_FAST_TRIES 5
+#define NODE_HANDSHAKE_RETRY_MAX_MS 30000
 #define NODE_RTT_EVERY_MS 30000         /* a 17-byte ping for `peers`' RTT column (`ping` measures now) */
 /* A direct address silent this long gives way to another that works (the
  * peer's NAT rebound it, or the peer roamed): two keepalive intervals and

@@ -27,6 +27,8 @@ int cli_hosts(int argc, char **argv);
 int cli_ping(int argc, char **argv);
 int cli_send(int argc, char **argv);
 int cli_recv(int argc, char **argv);
+int cli_remove(int argc, char **argv);
+int cli_rotate_secret(int argc, char **argv);
 
 /* cli_usage_error prints "atmosphere NAME: message" and a pointer to --help
  * to stderr and returns 2. */

@@ -201,6 +201,7 @@ int cli_init(int argc, char **argv)
 	snprintf(st.mesh_id, sizeof st.mesh_id, "mesh-%02x%02x%02x%02x%02x%02x", id[0], id[1], id[2], id[3], id[4], id[5]);
 	snprintf(st.mesh_name, sizeof st.mesh_name, "%s", mesh);
 	RAND_bytes(st.secret, sizeof st.secret);
+	memcpy(st.mesh_key, st.secret, sizeof st.mesh_key); /* epoch 0: the PSK's root */
 	node_state_new_identity(&st, name);
 	for (size_t i = 0; i < nr; i++)
 		snprintf(st.relays[st.num_relays++], sizeof st.relays[0], "%s", relays[i]);
@@ -214,6 +215,12 @@ int cli_init(int argc, char **argv)
 		snprintf(st.public_ip, sizeof st.public_ip, "%s", pubip);
 	st.port = (uint16_t)port;
 	st.have_mesh = true;
+	/* This node founds the mesh: the root every admission leads back to. */
+	memcpy(st.founder, st.pub, sizeof st.founder);
+	st.have_founder = true;
+	char mpath[NODE_PATH_MAX + 16];
+	snprintf(mpath, sizeof mpath, "%s/members.json", st.home);
+	unlink(mpath); /* a replaced mesh's members */
 	char err[512];
 	if (node_state_save(&st, err, sizeof err)) {
 		fprintf(stderr, "atmosphere init: %s\n", err);
@@ -548,7 +555,7 @@ int cli_peers(int argc, char **argv)
 		} else
 			return cli_usage_error("peers", "unexpected argument '%s'", argv[i]);
 	}
-	static char rep[65536];
+	static char rep[1 << 21]; /* 1,024 peers of about 450 bytes each */
 	if (call_simple("peers", "{\"cmd\":\"peers\"}", rep, sizeof rep))
 		return 1;
 	if (json) {
@@ -772,4 +779,91 @@ int cli_recv(int argc, char **argv)
 		return 1;
 	}
 	return 0;
+}
+
+int cli_remove(int argc, char **argv)
+{
+	bool json = false;
+	const char *who = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			printf("usage: atmosphere remove PEER [--json]\n\n"
+			       "Takes PEER (node id or name) out of the mesh: a removal signed by this node\n"
+			       "spreads to every member, who drop its sessions and refuse its handshakes;\n"
+			       "join codes it issued stop working. Members it admitted are re-admitted by\n"
+			       "this node. It still knows the mesh secret: run 'atmosphere rotate-secret'\n"
+			       "next (docs/NODE.md, \"Removing a member\"). --json prints the node's answer.\n");
+			return 0;
+		} else if (argv[i][0] == '-' && argv[i][1])
+			return cli_usage_error("remove", "unknown option '%s'", argv[i]);
+		else if (!who)
+			who = argv[i];
+		else
+			return cli_usage_error("remove", "unexpected argument '%s'", argv[i]);
+	}
+	if (!who)
+		return cli_usage_error("remove", "expected one PEER");
+	json_object *rq = json_object_new_object();
+	json_object_object_add(rq, "cmd", json_object_new_string("remove"));
+	json_object_object_add(rq, "peer", json_object_new_string(who));
+	char rep[1024];
+	int r = call_simple("remove", json_object_to_json_string_ext(rq, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), rep, sizeof rep);
+	json_object_put(rq);
+	if (r)
+		return r;
+	json_object *o = json_tokener_parse(rep), *v, *n;
+	int rc = 0;
+	if (o && json_object_object_get_ex(o, "removed", &v)) {
+		if (json)
+			fputs(rep, stdout);
+		else
+			printf("removed %s (%s) from the mesh; told %s connected peers now, the others when they return\n",
+			       json_object_object_get_ex(o, "name", &n) ? json_object_get_string(n) : "?", json_object_get_string(v),
+			       json_object_object_get_ex(o, "told", &n) ? json_object_get_string(n) : "0");
+	} else {
+		fprintf(stderr, "atmosphere remove: %s\n",
+			o && json_object_object_get_ex(o, "error", &v) ? json_object_get_string(v) : rep);
+		rc = 1;
+	}
+	json_object_put(o);
+	return rc;
+}
+
+int cli_rotate_secret(int argc, char **argv)
+{
+	bool json = false;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			printf("usage: atmosphere rotate-secret [--json]\n\n"
+			       "Gives the mesh a new join secret, signed by this node, and sends it inside the\n"
+			       "end-to-end sessions to every member in good standing; members away get it when\n"
+			       "they return. Relay sessions move to ids only members can compute, so a removed\n"
+			       "member can no longer meet anyone there. Join codes issued before stop working.\n"
+			       "--json prints the node's answer (epoch, told).\n");
+			return 0;
+		} else
+			return cli_usage_error("rotate-secret", "unexpected argument '%s'", argv[i]);
+	}
+	char rep[512];
+	if (call_simple("rotate-secret", "{\"cmd\":\"rotate\"}", rep, sizeof rep))
+		return 1;
+	json_object *o = json_tokener_parse(rep), *v, *t;
+	int rc = 0;
+	if (o && json_object_object_get_ex(o, "epoch", &v)) {
+		if (json)
+			fputs(rep, stdout);
+		else
+			printf("new mesh secret (epoch %s) sent to %s connected members; the others get it when they return\n",
+			       json_object_get_string(v), json_object_object_get_ex(o, "told", &t) ? json_object_get_string(t) : "0");
+	} else {
+		fprintf(stderr, "atmosphere rotate-secret: %s\n",
+			o && json_object_object_get_ex(o, "error", &v) ? json_object_get_string(v) : rep);
+		rc = 1;
+	}
+	json_object_put(o);
+	return rc;
 }

@@ -24,6 +24,8 @@ static const struct cli_cmd commands[] = {
 	{"ping", cli_ping, "round trip to a peer over the current path"},
 	{"send", cli_send, "send a message to a peer"},
 	{"recv", cli_recv, "print messages other nodes sent here"},
+	{"remove", cli_remove, "take a member out of the mesh"},
+	{"rotate-secret", cli_rotate_secret, "give the mesh a new join secret (after a removal)"},
 	{"relay", cli_relay, "run a WebSocket relay (and optionally a STUN server)"},
 	{"stun-server", cli_stun_server, "run a STUN server (RFC 8489, RFC 5780 with a second address)"},
 	{"version", cli_version, "print the version"},

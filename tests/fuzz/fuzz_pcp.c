@@ -21,14 +21,7 @@
 
 #include "core/bytes.h"
 #include "portmap/pcp.h"
-
-#define CHECK(cond)                                                                                            \
-	do {                                                                                                   \
-		if (!(cond)) {                                                                                 \
-			fprintf(stderr, "fuzz_pcp: %s:%d: property failed: %s\n", __FILE__, __LINE__, #cond);   \
-			abort();                                                                               \
-		}                                                                                              \
-	} while (0)
+#include "tests/fuzz/check.h"
 
 static void check_map_roundtrip(const struct portmap_pcp_response *r)
 {

@@ -23,7 +23,7 @@ static int t_parse(const char *req, const char **cmd)
 
 Test(node_control, table_names_every_command_the_cli_sends)
 {
-	static const char *want[] = {"peers", "status", "invite", "ping", "send", "recv", "join"};
+	static const char *want[] = {"peers", "status", "invite", "ping", "send", "recv", "join", "remove", "rotate"};
 	cr_assert_eq(node_control_num_cmds(), sizeof want / sizeof want[0]);
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
 		cr_assert_str_eq(node_control_cmd_name(i), want[i]);

@@ -1,0 +1,615 @@
+/* Tests for node/member.h: the membership codec, signatures, the merge
+ * rules (newer wins, forged entries refused, removal beats entry, the
+ * founder as root, re-admission after a removal) and anti-entropy. */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "net/bssl.h"
+#include "node/member.h"
+#include "node/wire.h"
+
+#define T_MESH "mesh-test01"
+
+struct t_node {
+	uint8_t x_priv[32], pub[32], sign_pub[32], sign_priv[64];
+	char id[32];
+};
+
+static void t_node_init(struct t_node *n, uint8_t seed)
+{
+	memset(n, 0, sizeof *n);
+	memset(n->x_priv, seed, 32);
+	X25519_public_from_private(n->pub, n->x_priv);
+	node_member_keys(n->sign_pub, n->sign_priv, n->x_priv);
+	snprintf(n->id, sizeof n->id, "node-%02x", seed);
+}
+
+/* t_entry: n's entry at version v, admitted by admitter. */
+static void t_entry(struct node_member *m, const struct t_node *n, uint64_t v, const struct t_node *admitter)
+{
+	memset(m, 0, sizeof *m);
+	memcpy(m->pub, n->pub, 32);
+	memcpy(m->sign_pub, n->sign_pub, 32);
+	m->version = v;
+	strcpy(m->node_id, n->id);
+	snprintf(m->name, sizeof m->name, "name-%s", n->id);
+	strcpy(m->eps[0], "198.51.100.7:7777");
+	strcpy(m->eps[1], "10.0.0.2:7777");
+	m->num_eps = 2;
+	strcpy(m->relays[0], "ws://203.0.113.10:8080");
+	m->num_relays = 1;
+	cr_assert_eq(node_member_sign(m, n->sign_priv, T_MESH), 0);
+	memcpy(m->admitter, admitter->pub, 32);
+	cr_assert_eq(node_member_admit(m->admit_sig, admitter->sign_priv, T_MESH, n->pub, n->sign_pub, n->id), 0);
+}
+
+static struct t_node rob, matt, ana, eve;
+
+static void setup(void)
+{
+	t_node_init(&rob, 1);
+	t_node_init(&matt, 2);
+	t_node_init(&ana, 3);
+	t_node_init(&eve, 4);
+}
+
+/* A table with rob as founder, matt, ana and eve admitted by rob. */
+static struct node_members *t_mesh(void)
+{
+	struct node_members *t = node_members_new(T_MESH, rob.pub);
+	struct node_member m;
+	cr_assert(t);
+	t_entry(&m, &rob, 1, &rob);
+	cr_assert_eq(node_members_merge_entry(t, &m, NULL), NODE_MEMBER_CHANGED);
+	t_entry(&m, &matt, 1, &rob);
+	cr_assert_eq(node_members_merge_entry(t, &m, NULL), NODE_MEMBER_CHANGED);
+	t_entry(&m, &ana, 1, &rob);
+	cr_assert_eq(node_members_merge_entry(t, &m, NULL), NODE_MEMBER_CHANGED);
+	t_entry(&m, &eve, 1, &rob);
+	cr_assert_eq(node_members_merge_entry(t, &m, NULL), NODE_MEMBER_CHANGED);
+	return t;
+}
+
+/* --- codec ---------------------------------------------------------------- */
+
+TestSuite(member, .init = setup);
+
+Test(member, signing_key_derives_from_x25519_key)
+{
+	uint8_t p1[32], k1[64], p2[32], k2[64];
+	node_member_keys(p1, k1, rob.x_priv);
+	node_member_keys(p2, k2, rob.x_priv);
+	cr_assert(!memcmp(p1, p2, 32) && !memcmp(k1, k2, 64), "the same X25519 key gives the same signing key");
+	node_member_keys(p2, k2, matt.x_priv);
+	cr_assert(memcmp(p1, p2, 32), "another X25519 key gives another signing key");
+}
+
+Test(member, entry_round_trips)
+{
+	struct node_member m;
+	struct node_member_msg out;
+	uint8_t buf[NODE_MEMBER_MAX_MSG];
+	size_t n;
+	t_entry(&m, &matt, 42, &rob);
+	cr_assert_eq(node_member_encode_entry(buf, sizeof buf, &n, &m), 0);
+	cr_assert_eq(node_member_parse(&out, buf, n), 0);
+	cr_assert_eq(out.kind, 'E');
+	cr_assert(!memcmp(&out.entry.pub, m.pub, 32) && out.entry.version == 42);
+	cr_assert_str_eq(out.entry.node_id, m.node_id);
+	cr_assert_str_eq(out.entry.name, m.name);
+	cr_assert_eq(out.entry.num_eps, 2);
+	cr_assert_str_eq(out.entry.eps[1], "10.0.0.2:7777");
+	cr_assert_str_eq(out.entry.relays[0], "ws://203.0.113.10:8080");
+	cr_assert(!memcmp(out.entry.sig, m.sig, 64) && !memcmp(out.entry.admit_sig, m.admit_sig, 64));
+}
+
+Test(member, every_proper_prefix_is_truncated_and_trailing_bytes_refused)
+{
+	struct node_member m;
+	struct node_member_msg out;
+	uint8_t buf[NODE_MEMBER_MAX_MSG + 1];
+	size_t n;
+	t_entry(&m, &ana, 7, &rob);
+	cr_assert_eq(node_member_encode_entry(buf, sizeof buf, &n, &m), 0);
+	for (size_t k = 0; k < n; k++) {
+		int r = node_member_parse(&out, buf, k);
+		cr_assert_eq(r, NODE_MEMBER_E_TRUNCATED, "prefix of %zu bytes of %zu: %d", k, n, r);
+	}
+	buf[n] = 0;
+	cr_assert_eq(node_member_parse(&out, buf, n + 1), NODE_MEMBER_E_BAD_FIELD);
+}
+
+Test(member, largest_entry_fits_one_node_message)
+{
+	struct node_member m;
+	uint8_t buf[NODE_MEMBER_MAX_MSG];
+	size_t n;
+	t_entry(&m, &matt, 1, &rob);
+	memset(m.node_id, 'i', NODE_TOKEN_MAX_ID_LEN);
+	m.node_id[NODE_TOKEN_MAX_ID_LEN] = 0;
+	memset(m.name, 'n', NODE_TOKEN_MAX_NAME_LEN);
+	m.name[NODE_TOKEN_MAX_NAME_LEN] = 0;
+	for (size_t i = 0; i < NODE_MEMBER_MAX_EPS; i++)
+		strcpy(m.eps[i], "255.255.255.255:65535");
+	m.num_eps = NODE_MEMBER_MAX_EPS;
+	for (size_t i = 0; i < NODE_MEMBER_MAX_RELAYS; i++) {
+		memset(m.relays[i], 'r', NODE_TOKEN_MAX_URL_LEN);
+		memcpy(m.relays[i], "wss://", 6);
+		m.relays[i][NODE_TOKEN_MAX_URL_LEN] = 0;
+	}
+	m.num_relays = NODE_MEMBER_MAX_RELAYS;
+	cr_assert_eq(node_member_encode_entry(buf, sizeof buf, &n, &m), 0);
+	cr_log_info("largest entry: %zu bytes", n);
+	cr_assert_leq(n + 1, NODE_MAX_MESSAGE_LEN, "an entry and its type byte fit one node message");
+}
+
+/* Criterion runs each parameter in a fresh process (addresses move), so
+ * a case names its edit by number, not by function pointer. */
+struct bad_field {
+	const char *what;
+	int edit;
+};
+
+static void t_edit(struct node_member *m, int edit)
+{
+	switch (edit) {
+	case 0: strcpy(m->node_id, "node 1"); break;
+	case 1: m->node_id[0] = 0; break;
+	case 2: strcpy(m->name, "a\nb"); break;
+	case 3: strcpy(m->name, "\xc3\x28"); break;
+	case 4: strcpy(m->name, "\xc0\xaf"); break;
+	case 5: strcpy(m->eps[0], "300.1.1.1:7777"); break;
+	case 6: strcpy(m->eps[0], "1.2.3.4:0"); break;
+	case 7: strcpy(m->relays[0], "http://x"); break;
+	case 8: strcpy(m->relays[0], "ws://a b"); break;
+	case 10: strcpy(m->name, "evil\xe2\x80\xaegnp"); break; /* U+202E */
+	case 11: strcpy(m->name, "a\xc2\x9b" "1m"); break;     /* CSI, C1 */
+	default: memset(m->pub, 0, 32); break;
+	}
+}
+
+ParameterizedTestParameters(member, encoder_refuses_bad_fields)
+{
+	static struct bad_field cases[] = {
+		{"id with a space", 0}, {"empty id", 1}, {"control char in name", 2}, {"invalid UTF-8", 3},
+		{"overlong UTF-8", 4}, {"endpoint octet 300", 5}, {"port 0", 6}, {"http relay", 7},
+		{"space in relay", 8}, {"all-zero key", 9}, {"bidi override in name", 10}, {"C1 CSI in name", 11},
+	};
+	return cr_make_param_array(struct bad_field, cases, sizeof cases / sizeof cases[0]);
+}
+
+ParameterizedTest(struct bad_field *c, member, encoder_refuses_bad_fields, .init = setup)
+{
+	struct node_member m;
+	uint8_t buf[NODE_MEMBER_MAX_MSG];
+	size_t n;
+	t_entry(&m, &matt, 1, &rob);
+	t_edit(&m, c->edit);
+	cr_assert_eq(node_member_encode_entry(buf, sizeof buf, &n, &m), NODE_MEMBER_E_BAD_FIELD, "%s", c->what);
+}
+
+/* The parser refuses what a careless or hostile writer sends anyway: the
+ * good encoding with one byte patched. Offsets: kind, format, pub, sign_pub,
+ * version (74), id length (74), id (75..), name length, name. */
+Test(member, parser_refuses_bad_fields_on_the_wire)
+{
+	struct node_member m;
+	struct node_member_msg out;
+	uint8_t buf[NODE_MEMBER_MAX_MSG], bad[NODE_MEMBER_MAX_MSG];
+	size_t n;
+	t_entry(&m, &matt, 1, &rob);
+	cr_assert_eq(node_member_encode_entry(buf, sizeof buf, &n, &m), 0);
+	size_t id = 75, name = id + buf[74] + 1, eps = name + buf[name - 1];
+	cr_assert_eq(buf[74], strlen(m.node_id));
+	memcpy(bad, buf, n);
+	bad[id] = ' ';
+	cr_assert_eq(node_member_parse(&out, bad, n), NODE_MEMBER_E_BAD_FIELD, "space in id");
+	memcpy(bad, buf, n);
+	bad[name] = 0x07;
+	cr_assert_eq(node_member_parse(&out, bad, n), NODE_MEMBER_E_BAD_FIELD, "control char in name");
+	memcpy(bad, buf, n);
+	bad[eps] = NODE_MEMBER_MAX_EPS + 1;
+	cr_assert_eq(node_member_parse(&out, bad, n), NODE_MEMBER_E_BAD_FIELD, "too many endpoints");
+	memcpy(bad, buf, n);
+	bad[eps + 2] = 'x';
+	cr_assert_eq(node_member_parse(&out, bad, n), NODE_MEMBER_E_BAD_FIELD, "endpoint not an address");
+	memcpy(bad, buf, n);
+	bad[1] = 2;
+	cr_assert_eq(node_member_parse(&out, bad, n), NODE_MEMBER_E_KIND, "unknown format");
+}
+
+Test(member, parser_refuses_unknown_kind_format_and_oversize)
+{
+	struct node_member_msg out;
+	uint8_t big[NODE_MEMBER_MAX_MSG + 1] = {'S'};
+	cr_assert_eq(node_member_parse(&out, (const uint8_t *)"X", 1), NODE_MEMBER_E_KIND);
+	cr_assert_eq(node_member_parse(&out, (const uint8_t *)"E\x02", 2), NODE_MEMBER_E_KIND);
+	cr_assert_eq(node_member_parse(&out, big, sizeof big), NODE_MEMBER_E_BAD_FIELD);
+	cr_assert_eq(node_member_parse(&out, (const uint8_t *)"", 0), NODE_MEMBER_E_TRUNCATED);
+}
+
+Test(member, parser_refuses_bad_digests)
+{
+	struct node_members *t = t_mesh();
+	uint8_t buf[NODE_MEMBER_MAX_MSG], lo[32] = {0}, next[32];
+	size_t n;
+	struct node_member_msg out;
+	cr_assert(node_members_digest(t, lo, buf, sizeof buf, &n, next));
+	cr_assert_eq(node_member_parse(&out, buf, n), 0);
+	cr_assert_eq(out.digest.num, 4);
+	/* items out of order */
+	uint8_t bad[NODE_MEMBER_MAX_MSG];
+	memcpy(bad, buf, n);
+	memcpy(bad + 66, buf + 66 + NODE_MEMBER_ITEM_LEN, NODE_MEMBER_ITEM_LEN);
+	memcpy(bad + 66 + NODE_MEMBER_ITEM_LEN, buf + 66, NODE_MEMBER_ITEM_LEN);
+	cr_assert_eq(node_member_parse(&out, bad, n), NODE_MEMBER_E_BAD_FIELD, "unsorted items");
+	/* more items than a message may hold */
+	memcpy(bad, buf, n);
+	bad[65] = NODE_MEMBER_DIGEST_ITEMS + 1;
+	cr_assert_eq(node_member_parse(&out, bad, n), NODE_MEMBER_E_BAD_FIELD, "too many items");
+	/* lo not below hi */
+	memcpy(bad, buf, n);
+	memset(bad + 1, 0xff, 32);
+	cr_assert_eq(node_member_parse(&out, bad, n), NODE_MEMBER_E_BAD_FIELD, "empty range");
+	/* a summary counting more slots than a table has */
+	uint8_t h[32] = {0};
+	cr_assert_eq(node_member_encode_summary(buf, sizeof buf, &n, NODE_MEMBER_MAX + 1, 0, h), 0);
+	cr_assert_eq(node_member_parse(&out, buf, n), NODE_MEMBER_E_BAD_FIELD);
+	node_members_free(t);
+}
+
+/* --- merge rules ------------------------------------------------------------ */
+
+Test(member, founder_admits_itself_and_nobody_else_may)
+{
+	struct node_members *t = node_members_new(T_MESH, rob.pub);
+	struct node_member m;
+	t_entry(&m, &matt, 1, &matt);
+	cr_assert_eq(node_members_merge_entry(t, &m, NULL), NODE_MEMBER_E_BAD_ADMISSION, "self-admitted non-founder");
+	t_entry(&m, &rob, 1, &rob);
+	cr_assert_eq(node_members_merge_entry(t, &m, NULL), NODE_MEMBER_CHANGED);
+	t_entry(&m, &matt, 1, &rob);
+	int slot = -1;
+	cr_assert_eq(node_members_merge_entry(t, &m, &slot), NODE_MEMBER_CHANGED);
+	cr_assert(node_members_good(t, slot));
+	node_members_free(t);
+}
+
+Test(member, admission_by_an_unknown_member_is_refused)
+{
+	struct node_members *t = node_members_new(T_MESH, rob.pub);
+	struct node_member m;
+	t_entry(&m, &rob, 1, &rob);
+	node_members_merge_entry(t, &m, NULL);
+	t_entry(&m, &ana, 1, &matt); /* matt is not known */
+	cr_assert_eq(node_members_merge_entry(t, &m, NULL), NODE_MEMBER_E_UNKNOWN_ADMITTER);
+	node_members_free(t);
+}
+
+Test(member, newer_wins_and_stale_cannot_roll_back)
+{
+	struct node_members *t = t_mesh();
+	struct node_member m;
+	int slot;
+	t_entry(&m, &matt, 5, &rob);
+	strcpy(m.eps[0], "192.0.2.55:9999");
+	node_member_sign(&m, matt.sign_priv, T_MESH);
+	cr_assert_eq(node_members_merge_entry(t, &m, &slot), NODE_MEMBER_CHANGED);
+	t_entry(&m, &matt, 3, &rob);
+	cr_assert_eq(node_members_merge_entry(t, &m, NULL), NODE_MEMBER_UNCHANGED, "older");
+	t_entry(&m, &matt, 5, &rob);
+	cr_assert_eq(node_members_merge_entry(t, &m, NULL), NODE_MEMBER_UNCHANGED, "same version");
+	cr_assert_eq(t->slots[slot].m.version, 5);
+	cr_assert_str_eq(t->slots[slot].m.eps[0], "192.0.2.55:9999");
+	node_members_free(t);
+}
+
+Test(member, forged_entries_are_refused)
+{
+	struct node_members *t = t_mesh();
+	struct node_member m;
+	int slot = node_members_find(t, ana.pub);
+	/* Eve rewrites Ana's endpoints without Ana's key. */
+	t_entry(&m, &ana, 9, &rob);
+	strcpy(m.eps[0], "192.0.2.66:6666");
+	cr_assert_eq(node_members_merge_entry(t, &m, NULL), NODE_MEMBER_E_BAD_SIG, "edited after signing");
+	/* ... or signs it with her own key, claiming it is Ana's sign key. */
+	memcpy(m.sign_pub, eve.sign_pub, 32);
+	node_member_sign(&m, eve.sign_priv, T_MESH);
+	node_member_admit(m.admit_sig, eve.sign_priv, T_MESH, ana.pub, eve.sign_pub, ana.id);
+	memcpy(m.admitter, eve.pub, 32);
+	cr_assert_eq(node_members_merge_entry(t, &m, NULL), NODE_MEMBER_E_CONFLICT, "another sign key for Ana");
+	/* ... or takes Ana's node id for a key of her own. */
+	struct t_node eve2;
+	t_node_init(&eve2, 5);
+	strcpy(eve2.id, ana.id);
+	t_entry(&m, &eve2, 1, &eve);
+	cr_assert_eq(node_members_merge_entry(t, &m, NULL), NODE_MEMBER_E_CONFLICT, "Ana's node id");
+	/* ... or forges an admission in Rob's name. */
+	t_node_init(&eve2, 6);
+	t_entry(&m, &eve2, 1, &eve);
+	memcpy(m.admitter, rob.pub, 32);
+	cr_assert_eq(node_members_merge_entry(t, &m, NULL), NODE_MEMBER_E_BAD_ADMISSION, "admission not by rob");
+	/* A signature from another mesh does not count here. */
+	t_entry(&m, &ana, 10, &rob);
+	node_member_sign(&m, ana.sign_priv, "mesh-other");
+	cr_assert_eq(node_members_merge_entry(t, &m, NULL), NODE_MEMBER_E_BAD_SIG, "other mesh");
+	cr_assert_eq(t->slots[slot].m.version, 1, "Ana's entry is untouched");
+	node_members_free(t);
+}
+
+Test(member, removal_beats_entry)
+{
+	struct node_members *t = t_mesh();
+	struct node_member m;
+	uint8_t sig[64];
+	int slot;
+	node_member_remove_sign(sig, matt.sign_priv, T_MESH, eve.pub, matt.pub);
+	cr_assert_eq(node_members_merge_removal(t, eve.pub, matt.pub, sig, &slot), NODE_MEMBER_CHANGED);
+	cr_assert(!node_members_good(t, slot));
+	cr_assert_eq(node_members_merge_removal(t, eve.pub, matt.pub, sig, NULL), NODE_MEMBER_UNCHANGED);
+	t_entry(&m, &eve, 1000, &rob);
+	cr_assert_eq(node_members_merge_entry(t, &m, NULL), NODE_MEMBER_E_REMOVED, "a newer entry after the removal");
+	node_members_free(t);
+}
+
+Test(member, removal_before_the_entry_still_wins)
+{
+	struct node_members *t = node_members_new(T_MESH, rob.pub);
+	struct node_member m;
+	uint8_t sig[64];
+	t_entry(&m, &rob, 1, &rob);
+	node_members_merge_entry(t, &m, NULL);
+	node_member_remove_sign(sig, rob.sign_priv, T_MESH, eve.pub, rob.pub);
+	cr_assert_eq(node_members_merge_removal(t, eve.pub, rob.pub, sig, NULL), NODE_MEMBER_CHANGED, "a tombstone");
+	t_entry(&m, &eve, 1, &rob);
+	cr_assert_eq(node_members_merge_entry(t, &m, NULL), NODE_MEMBER_E_REMOVED);
+	node_members_free(t);
+}
+
+Test(member, removals_are_authenticated)
+{
+	struct node_members *t = t_mesh();
+	uint8_t sig[64];
+	/* Eve forges a removal of Ana in Matt's name. */
+	node_member_remove_sign(sig, eve.sign_priv, T_MESH, ana.pub, matt.pub);
+	cr_assert_eq(node_members_merge_removal(t, ana.pub, matt.pub, sig, NULL), NODE_MEMBER_E_BAD_SIG);
+	/* A stranger cannot remove anyone. */
+	struct t_node x;
+	t_node_init(&x, 9);
+	node_member_remove_sign(sig, x.sign_priv, T_MESH, ana.pub, x.pub);
+	cr_assert_eq(node_members_merge_removal(t, ana.pub, x.pub, sig, NULL), NODE_MEMBER_E_UNKNOWN_ADMITTER);
+	/* Nor can the founder be removed. */
+	node_member_remove_sign(sig, matt.sign_priv, T_MESH, rob.pub, matt.pub);
+	cr_assert_eq(node_members_merge_removal(t, rob.pub, matt.pub, sig, NULL), NODE_MEMBER_E_FOUNDER);
+	node_members_free(t);
+}
+
+Test(member, a_removed_member_can_neither_remove_nor_admit)
+{
+	struct node_members *t = t_mesh();
+	struct node_member m;
+	uint8_t sig[64];
+	node_member_remove_sign(sig, matt.sign_priv, T_MESH, eve.pub, matt.pub);
+	cr_assert_eq(node_members_merge_removal(t, eve.pub, matt.pub, sig, NULL), NODE_MEMBER_CHANGED);
+	node_member_remove_sign(sig, eve.sign_priv, T_MESH, ana.pub, eve.pub);
+	cr_assert_eq(node_members_merge_removal(t, ana.pub, eve.pub, sig, NULL), NODE_MEMBER_E_UNKNOWN_ADMITTER);
+	/* Codes Eve issues stop working: her admissions do not count. */
+	struct t_node joiner;
+	t_node_init(&joiner, 7);
+	t_entry(&m, &joiner, 1, &eve);
+	cr_assert_eq(node_members_merge_entry(t, &m, NULL), NODE_MEMBER_E_UNKNOWN_ADMITTER);
+	node_members_free(t);
+}
+
+Test(member, members_admitted_by_a_removed_one_switch_to_the_removers_readmission)
+{
+	struct node_members *t = t_mesh();
+	struct node_member m;
+	struct t_node dan;
+	uint8_t sig[64];
+	int dslot;
+	t_node_init(&dan, 8);
+	t_entry(&m, &dan, 1, &eve); /* Eve admitted Dan before she was removed */
+	cr_assert_eq(node_members_merge_entry(t, &m, &dslot), NODE_MEMBER_CHANGED);
+	int eslot = node_members_find(t, eve.pub);
+	cr_assert(node_members_through(t, dslot, eslot));
+	/* Matt re-admits Dan, then removes Eve. */
+	memcpy(m.admitter, matt.pub, 32);
+	node_member_admit(m.admit_sig, matt.sign_priv, T_MESH, dan.pub, dan.sign_pub, dan.id);
+	cr_assert_eq(node_members_merge_entry(t, &m, NULL), NODE_MEMBER_UNCHANGED, "both valid: eve's key order keeps hers");
+	node_member_remove_sign(sig, matt.sign_priv, T_MESH, eve.pub, matt.pub);
+	cr_assert_eq(node_members_merge_removal(t, eve.pub, matt.pub, sig, NULL), NODE_MEMBER_CHANGED);
+	cr_assert(node_members_good(t, dslot), "dan stays through matt's re-admission");
+	cr_assert(!memcmp(t->slots[dslot].m.admitter, matt.pub, 32));
+	node_members_free(t);
+}
+
+Test(member, orphans_without_a_readmission_lose_standing)
+{
+	struct node_members *t = t_mesh();
+	struct node_member m;
+	struct t_node dan;
+	uint8_t sig[64];
+	int dslot;
+	t_node_init(&dan, 8);
+	t_entry(&m, &dan, 1, &eve);
+	node_members_merge_entry(t, &m, &dslot);
+	node_member_remove_sign(sig, matt.sign_priv, T_MESH, eve.pub, matt.pub);
+	node_members_merge_removal(t, eve.pub, matt.pub, sig, NULL);
+	cr_assert(!node_members_good(t, dslot));
+	/* A re-admission later brings it back. */
+	memcpy(m.admitter, matt.pub, 32);
+	node_member_admit(m.admit_sig, matt.sign_priv, T_MESH, dan.pub, dan.sign_pub, dan.id);
+	cr_assert_eq(node_members_merge_entry(t, &m, NULL), NODE_MEMBER_CHANGED);
+	cr_assert(node_members_good(t, dslot));
+	node_members_free(t);
+}
+
+Test(member, a_remover_cannot_cut_its_own_chain)
+{
+	struct node_members *t = t_mesh();
+	struct node_member m;
+	struct t_node dan;
+	uint8_t sig[64];
+	t_node_init(&dan, 8);
+	t_entry(&m, &dan, 1, &eve);
+	node_members_merge_entry(t, &m, NULL);
+	node_member_remove_sign(sig, dan.sign_priv, T_MESH, eve.pub, dan.pub);
+	cr_assert_eq(node_members_merge_removal(t, eve.pub, dan.pub, sig, NULL), NODE_MEMBER_E_OWN_CHAIN);
+	node_members_free(t);
+}
+
+Test(member, table_is_bounded)
+{
+	struct node_members *t = node_members_new(T_MESH, rob.pub);
+	struct node_member m;
+	uint8_t sig[64];
+	t_entry(&m, &rob, 1, &rob);
+	node_members_merge_entry(t, &m, NULL);
+	/* Tombstones fill it fastest: a removal needs no entry. */
+	for (int i = 1; i < NODE_MEMBER_MAX; i++) {
+		uint8_t target[32] = {0};
+		target[0] = (uint8_t)(i >> 8);
+		target[1] = (uint8_t)i;
+		target[31] = 1;
+		node_member_remove_sign(sig, rob.sign_priv, T_MESH, target, rob.pub);
+		cr_assert_eq(node_members_merge_removal(t, target, rob.pub, sig, NULL), NODE_MEMBER_CHANGED, "%d", i);
+	}
+	t_entry(&m, &matt, 1, &rob);
+	cr_assert_eq(node_members_merge_entry(t, &m, NULL), NODE_MEMBER_E_FULL);
+	node_members_free(t);
+}
+
+/* --- anti-entropy ------------------------------------------------------------- */
+
+/* t_sync: one direction of anti-entropy: to learns what from's digest
+ * shows it lacks, as the daemon does (digest messages, compare, send). */
+static size_t t_sync(struct node_members *from, struct node_members *to)
+{
+	uint8_t lo[32] = {0}, buf[NODE_MEMBER_MAX_MSG], we[NODE_MEMBER_MAX / 8] = {0}, wr[NODE_MEMBER_MAX / 8] = {0};
+	size_t n, sent = 0;
+	bool last;
+	/* `to` sends its digest; `from` compares it with its own table. */
+	do {
+		struct node_member_msg d;
+		last = node_members_digest(to, lo, buf, sizeof buf, &n, lo);
+		cr_assert_eq(node_member_parse(&d, buf, n), 0);
+		node_members_compare(from, &d, we, wr);
+	} while (!last);
+	for (size_t i = 0; i < from->num; i++)
+		if (we[i / 8] & (1u << (i % 8))) {
+			node_members_merge_entry(to, &from->slots[i].m, NULL);
+			sent++;
+		}
+	for (size_t i = 0; i < from->num; i++)
+		if (wr[i / 8] & (1u << (i % 8))) {
+			node_members_merge_removal(to, from->slots[i].m.pub, from->slots[i].remover, from->slots[i].remove_sig,
+						   NULL);
+			sent++;
+		}
+	return sent;
+}
+
+Test(member, summaries_agree_exactly_when_tables_do)
+{
+	struct node_members *a = t_mesh(), *b = t_mesh();
+	uint32_t ca, cb;
+	uint8_t ha[32], hb[32];
+	node_members_summary(a, &ca, ha);
+	node_members_summary(b, &cb, hb);
+	cr_assert(ca == cb && !memcmp(ha, hb, 32));
+	struct node_member m;
+	t_entry(&m, &ana, 2, &rob);
+	node_members_merge_entry(b, &m, NULL);
+	node_members_summary(b, &cb, hb);
+	cr_assert(memcmp(ha, hb, 32), "a newer version changes the summary");
+	node_members_free(a);
+	node_members_free(b);
+}
+
+Test(member, a_node_that_was_away_catches_up)
+{
+	/* 100 members (three digest messages): `away` knows the first 10 and
+	 * an old version of one; the other holds a removal too. */
+	struct node_members *home = node_members_new(T_MESH, rob.pub), *away = node_members_new(T_MESH, rob.pub);
+	struct node_member m;
+	uint8_t sig[64];
+	t_entry(&m, &rob, 1, &rob);
+	node_members_merge_entry(home, &m, NULL);
+	node_members_merge_entry(away, &m, NULL);
+	for (int i = 0; i < 100; i++) {
+		struct t_node n;
+		t_node_init(&n, (uint8_t)(20 + i));
+		t_entry(&m, &n, 1, &rob);
+		node_members_merge_entry(home, &m, NULL);
+		if (i < 10)
+			node_members_merge_entry(away, &m, NULL);
+		if (i == 5) {
+			t_entry(&m, &n, 2, &rob);
+			node_members_merge_entry(home, &m, NULL);
+		}
+	}
+	struct t_node gone;
+	t_node_init(&gone, 20 + 7);
+	node_member_remove_sign(sig, rob.sign_priv, T_MESH, gone.pub, rob.pub);
+	cr_assert_eq(node_members_merge_removal(home, gone.pub, rob.pub, sig, NULL), NODE_MEMBER_CHANGED);
+	size_t sent = t_sync(home, away);
+	cr_assert_eq(sent, 90 + 1 + 1, "90 new entries, one newer, one removal: %zu", sent);
+	uint32_t c1, c2;
+	uint8_t h1[32], h2[32];
+	node_members_summary(home, &c1, h1);
+	node_members_summary(away, &c2, h2);
+	cr_assert(c1 == c2 && !memcmp(h1, h2, 32), "in sync after one round");
+	cr_assert_eq(t_sync(away, home), 0, "nothing flows back");
+	node_members_free(home);
+	node_members_free(away);
+}
+
+Test(member, a_digest_says_what_we_lack_and_nothing_when_in_sync)
+{
+	struct node_members *a = t_mesh(), *b = t_mesh();
+	uint8_t lo[32] = {0}, buf[NODE_MEMBER_MAX_MSG];
+	size_t n;
+	struct node_member_msg d;
+	node_members_digest(a, lo, buf, sizeof buf, &n, lo);
+	cr_assert_eq(node_member_parse(&d, buf, n), 0);
+	cr_assert(!node_members_lacks(b, &d), "in sync: nothing lacking (no digest goes back)");
+	struct node_member m;
+	t_entry(&m, &ana, 2, &rob);
+	node_members_merge_entry(a, &m, NULL);
+	memset(lo, 0, sizeof lo);
+	node_members_digest(a, lo, buf, sizeof buf, &n, lo);
+	cr_assert_eq(node_member_parse(&d, buf, n), 0);
+	cr_assert(node_members_lacks(b, &d), "a newer entry at the peer");
+	cr_assert(!node_members_lacks(a, &d), "a's own digest shows a nothing lacking");
+	node_members_free(a);
+	node_members_free(b);
+}
+
+Test(member, a_new_secret_is_taken_only_from_a_member_in_good_standing)
+{
+	struct node_members *t = t_mesh();
+	uint8_t secret[32], sig[64], buf[NODE_MEMBER_MAX_MSG];
+	size_t n;
+	struct node_member_msg m;
+	memset(secret, 0x5a, sizeof secret);
+	node_member_rotation_sign(sig, matt.sign_priv, T_MESH, 1, secret, matt.pub);
+	cr_assert_eq(node_member_encode_rotation(buf, sizeof buf, &n, 1, secret, matt.pub, sig), 0);
+	cr_assert_eq(node_member_parse(&m, buf, n), 0);
+	cr_assert_eq(m.kind, 'K');
+	cr_assert_eq(node_members_check_rotation(t, m.rotation.epoch, m.rotation.secret, m.rotation.rotator, m.rotation.sig), 0);
+	cr_assert_eq(node_members_check_rotation(t, 2, secret, matt.pub, sig), NODE_MEMBER_E_BAD_SIG, "another epoch");
+	secret[0] ^= 1;
+	cr_assert_eq(node_members_check_rotation(t, 1, secret, matt.pub, sig), NODE_MEMBER_E_BAD_SIG, "another secret");
+	secret[0] ^= 1;
+	/* A removed member's new secret does not count. */
+	uint8_t rsig[64];
+	node_member_remove_sign(rsig, rob.sign_priv, T_MESH, eve.pub, rob.pub);
+	node_members_merge_removal(t, eve.pub, rob.pub, rsig, NULL);
+	node_member_rotation_sign(sig, eve.sign_priv, T_MESH, 1, secret, eve.pub);
+	cr_assert_eq(node_members_check_rotation(t, 1, secret, eve.pub, sig), NODE_MEMBER_E_UNKNOWN_ADMITTER);
+	node_members_free(t);
+}
