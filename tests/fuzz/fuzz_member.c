@@ -71,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	}
 	default:
-		CHECK(!"a kind the parser does not know");
+		CHECK(0 && "a kind the parser does not know");
 	}
 	return 0;
 }
