@@ -52,6 +52,16 @@ def xor_addr_v4(ip, port):
     return struct.pack("!BBH", 0, 1, port ^ (COOKIE >> 16)) + struct.pack("!I", ip ^ COOKIE)
 
 
+def xor_addr_v6(ip16, port, txid=TXID):
+    """RFC 8489 section 14.2: X-Address is the address XOR the cookie || txid."""
+    mask = struct.pack("!I", COOKIE) + txid
+    return struct.pack("!BBH", 0, 2, port ^ (COOKIE >> 16)) + bytes(a ^ b for a, b in zip(ip16, mask))
+
+
+def addr_v6(ip16, port):
+    return struct.pack("!BBH", 0, 2, port) + ip16
+
+
 RFC5769 = {
     "rfc5769_2_1_request.bin": "000100582112a442b7e7a701bc34d686fa87dfae802200105354554e20746573742063"
     "6c69656e74002400046e0001ff80290008932ff9b151263b36000600096576746a3a68"
@@ -126,6 +136,25 @@ def seeds():
             ],
         )
     )
+    # IPv6 everywhere an address goes: what our server answers a v6 client
+    # in RFC 5780 mode (XOR-MAPPED-ADDRESS, RESPONSE-ORIGIN, OTHER-ADDRESS),
+    # plus the MAPPED-ADDRESS of older servers.
+    v6 = bytes.fromhex
+    out["rfc5780_response_v6.bin"] = with_fingerprint(
+        message(
+            0x0101,
+            [
+                attr(0x0020, xor_addr_v6(v6("20010db8000100020000000000000042"), 50123)),
+                attr(0x0001, addr_v6(v6("20010db8000100020000000000000042"), 50123)),
+                attr(0x802B, addr_v6(v6("20010db8ffff00000000000000000001"), 3478)),
+                attr(0x802C, addr_v6(v6("20010db8ffff00000000000000000002"), 3479)),
+                attr(0x8022, b"atmosphere"),
+            ],
+        )
+    )
+    out["binding_success_v6_loopback.bin"] = with_fingerprint(
+        message(0x0101, [attr(0x0020, xor_addr_v6(v6("00000000000000000000000000000001"), 1))])
+    )
     return out
 
 
@@ -143,6 +172,12 @@ def malformed():
     # A valid FINGERPRINT, then one more attribute (length fixed up).
     body = with_fingerprint(header(0x0001, 0))[20:] + attr(0x8022, b"late")
     out["fingerprint_not_last.bin"] = header(0x0001, len(body)) + body
+    # RFC 8489 section 14.1: family 0x02 carries exactly 16 address bytes, 0x01 exactly 4.
+    ip6 = bytes.fromhex("20010db8000000000000000000000001")
+    out["xor_addr_v6_short.bin"] = message(0x0101, [attr(0x0020, xor_addr_v6(ip6, 3478)[:12])])
+    out["mapped_addr_v6_long.bin"] = message(0x0101, [attr(0x0001, addr_v6(ip6, 3478) + b"\0\0\0\0")])
+    out["other_addr_v4_family_v6_length.bin"] = message(0x0101, [attr(0x802C, struct.pack("!BBH", 0, 1, 3479) + ip6)])
+    out["response_origin_v6_19_bytes.bin"] = message(0x0101, [attr(0x802B, addr_v6(ip6, 3478)[:19])])
     out["xor_addr_bad_family.bin"] = message(0x0101, [attr(0x0020, b"\0\x03\xa1\x47\xe1\x12\xa6\x43")])
     out["error_code_class_7.bin"] = message(0x0111, [attr(0x0009, b"\0\0\x07\x00oops")])
     out["integrity_short.bin"] = message(0x0001, [attr(0x0008, b"\0" * 16)])

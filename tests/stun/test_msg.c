@@ -89,6 +89,79 @@ Test(stun_msg, parses_rfc5769_ipv6_response)
 	cr_assert_eq(stun_msg_check_fingerprint(&m), STUN_OK);
 }
 
+/* An RFC 5780 answer to an IPv6 client, every address attribute in family
+ * 0x02 (tests/stun/make_seeds.py writes the same bytes as a fuzz seed,
+ * rfc5780_response_v6.bin; its checksums come from Python's zlib). */
+static const uint8_t rfc5780_response_v6[] = {
+	0x01, 0x01, 0x00, 0x78, /* Binding success, length 120 */
+	0x21, 0x12, 0xa4, 0x42, /* magic cookie */
+	0xb7, 0xe7, 0xa7, 0x01, /* }                          */
+	0xbc, 0x34, 0xd6, 0x86, /* }  transaction id (RFC 5769's) */
+	0xfa, 0x87, 0xdf, 0xae, /* }                          */
+	0x00, 0x20, 0x00, 0x14, /* XOR-MAPPED-ADDRESS, 20 bytes */
+	0x00, 0x02, 0xe2, 0xd9, /* family IPv6, port 50123 ^ 0x2112 */
+	0x01, 0x13, 0xa9, 0xfa, /* }  2001:db8:1:2::42 XOR          */
+	0xb7, 0xe6, 0xa7, 0x03, /* }  cookie || transaction id      */
+	0xbc, 0x34, 0xd6, 0x86, /* }  (RFC 8489 section 14.2)       */
+	0xfa, 0x87, 0xdf, 0xec, /* }                                */
+	0x00, 0x01, 0x00, 0x14, /* MAPPED-ADDRESS, 20 bytes */
+	0x00, 0x02, 0xc3, 0xcb, /* family IPv6, port 50123 */
+	0x20, 0x01, 0x0d, 0xb8, /* }                   */
+	0x00, 0x01, 0x00, 0x02, /* }  2001:db8:1:2::42 */
+	0x00, 0x00, 0x00, 0x00, /* }  in the clear     */
+	0x00, 0x00, 0x00, 0x42, /* }                   */
+	0x80, 0x2b, 0x00, 0x14, /* RESPONSE-ORIGIN, 20 bytes */
+	0x00, 0x02, 0x0d, 0x96, /* family IPv6, port 3478 */
+	0x20, 0x01, 0x0d, 0xb8, /* }                     */
+	0xff, 0xff, 0x00, 0x00, /* }  2001:db8:ffff::1   */
+	0x00, 0x00, 0x00, 0x00, /* }                     */
+	0x00, 0x00, 0x00, 0x01, /* }                     */
+	0x80, 0x2c, 0x00, 0x14, /* OTHER-ADDRESS, 20 bytes */
+	0x00, 0x02, 0x0d, 0x97, /* family IPv6, port 3479 */
+	0x20, 0x01, 0x0d, 0xb8, /* }                     */
+	0xff, 0xff, 0x00, 0x00, /* }  2001:db8:ffff::2   */
+	0x00, 0x00, 0x00, 0x00, /* }                     */
+	0x00, 0x00, 0x00, 0x02, /* }                     */
+	0x80, 0x22, 0x00, 0x0a, /* SOFTWARE, 10 bytes */
+	0x61, 0x74, 0x6d, 0x6f, /* "atmo" */
+	0x73, 0x70, 0x68, 0x65, /* "sphe" */
+	0x72, 0x65, 0x00, 0x00, /* "re", padding */
+	0x80, 0x28, 0x00, 0x04, /* FINGERPRINT */
+	0xc3, 0x78, 0x76, 0x40, /* CRC-32 ^ 0x5354554e */
+};
+
+Test(stun_msg, parses_rfc5780_ipv6_response)
+{
+	struct stun_msg m = parse_ok(rfc5780_response_v6, sizeof rfc5780_response_v6);
+	struct stun_addr a;
+	const struct stun_addr mapped = {
+		.family = STUN_FAMILY_IPV6,
+		.port = 50123,
+		.ip = { 0x20, 0x01, 0x0d, 0xb8, 0, 0x01, 0, 0x02, 0, 0, 0, 0, 0, 0, 0, 0x42 },
+	};
+	const struct stun_addr origin = {
+		.family = STUN_FAMILY_IPV6,
+		.port = 3478,
+		.ip = { 0x20, 0x01, 0x0d, 0xb8, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 },
+	};
+	struct stun_addr other = origin;
+	other.port = 3479;
+	other.ip[15] = 2;
+
+	cr_assert_eq(stun_msg_check_fingerprint(&m), STUN_OK);
+	cr_assert_eq(stun_msg_get_xor_addr(&m, STUN_ATTR_XOR_MAPPED_ADDRESS, &a), STUN_OK);
+	cr_assert(stun_addr_equal(&a, &mapped), "XOR-MAPPED-ADDRESS port %u", a.port);
+	cr_assert_eq(stun_msg_get_addr(&m, STUN_ATTR_MAPPED_ADDRESS, &a), STUN_OK);
+	cr_assert(stun_addr_equal(&a, &mapped), "MAPPED-ADDRESS port %u", a.port);
+	cr_assert_eq(stun_msg_get_addr(&m, STUN_ATTR_RESPONSE_ORIGIN, &a), STUN_OK);
+	cr_assert(stun_addr_equal(&a, &origin));
+	cr_assert_eq(stun_msg_get_addr(&m, STUN_ATTR_OTHER_ADDRESS, &a), STUN_OK);
+	cr_assert(stun_addr_equal(&a, &other));
+	/* Read without the XOR, the X-Address is not the address. */
+	cr_assert_eq(stun_msg_get_addr(&m, STUN_ATTR_XOR_MAPPED_ADDRESS, &a), STUN_OK);
+	cr_assert(!stun_addr_equal(&a, &mapped));
+}
+
 Test(stun_msg, parses_rfc5769_long_term_request)
 {
 	struct stun_msg m = parse_ok(t_rfc5769_long_term, sizeof t_rfc5769_long_term);
@@ -268,6 +341,20 @@ static struct bad_case bad_cases[] = {
 	     0x01, 0xa1, 0x47, 0xe1, 0x12, 0xa6, 0x43, 0, 0, 0, 0),
 	CASE("XOR-MAPPED-ADDRESS IPv6 of 8 bytes", STUN_E_BAD_ATTR, HDR(0x01, 0x01, 12), 0x00, 0x20, 0x00, 0x08, 0x00,
 	     0x02, 0xa1, 0x47, 0xe1, 0x12, 0xa6, 0x43),
+	CASE("XOR-MAPPED-ADDRESS IPv6 of 16 bytes", STUN_E_BAD_ATTR, HDR(0x01, 0x01, 20), 0x00, 0x20, 0x00, 0x10, 0x00,
+	     0x02, 0xa1, 0x47, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+	CASE("XOR-MAPPED-ADDRESS IPv6 of 24 bytes", STUN_E_BAD_ATTR, HDR(0x01, 0x01, 28), 0x00, 0x20, 0x00, 0x18, 0x00,
+	     0x02, 0xa1, 0x47, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+	CASE("XOR-MAPPED-ADDRESS IPv4 family, IPv6 length", STUN_E_BAD_ATTR, HDR(0x01, 0x01, 24), 0x00, 0x20, 0x00,
+	     0x14, 0x00, 0x01, 0xa1, 0x47, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+	CASE("MAPPED-ADDRESS IPv6 of 19 bytes", STUN_E_BAD_ATTR, HDR(0x01, 0x01, 24), 0x00, 0x01, 0x00, 0x13, 0x00, 0x02,
+	     0x0d, 0x96, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+	CASE("RESPONSE-ORIGIN IPv6 of 8 bytes", STUN_E_BAD_ATTR, HDR(0x01, 0x01, 12), 0x80, 0x2b, 0x00, 0x08, 0x00, 0x02,
+	     0x0d, 0x96, 0x20, 0x01, 0x0d, 0xb8),
+	CASE("OTHER-ADDRESS IPv6 of 12 bytes", STUN_E_BAD_ATTR, HDR(0x01, 0x01, 16), 0x80, 0x2c, 0x00, 0x0c, 0x00, 0x02,
+	     0x0d, 0x97, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0),
+	CASE("OTHER-ADDRESS IPv6 family, no address", STUN_E_BAD_ATTR, HDR(0x01, 0x01, 8), 0x80, 0x2c, 0x00, 0x04, 0x00,
+	     0x02, 0x0d, 0x97),
 	CASE("MAPPED-ADDRESS of 4 bytes", STUN_E_BAD_ATTR, HDR(0x01, 0x01, 8), 0x00, 0x01, 0x00, 0x04, 0x00, 0x01, 0x12,
 	     0x34),
 	CASE("OTHER-ADDRESS empty", STUN_E_BAD_ATTR, HDR(0x01, 0x01, 4), 0x80, 0x2c, 0x00, 0x00),
