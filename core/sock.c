@@ -21,12 +21,16 @@ struct core_sock {
 
 int core_tcp_listen(const struct sockaddr *addr, socklen_t addr_len, int backlog, bool reuseport)
 {
-	int one = 1, ret;
+	int one = 1, zero = 0, ret;
 	int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+		goto fail;
+	/* Dual-stack whatever net.ipv6.bindv6only says: "::" serves both
+	 * families on every machine alike. */
+	if (addr->sa_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) != 0)
 		goto fail;
 	if (bind(fd, addr, addr_len) != 0 || listen(fd, backlog) != 0)
 		goto fail;

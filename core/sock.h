@@ -25,7 +25,10 @@ struct core_listener;
 
 /* core_tcp_listen creates a TCP socket bound to addr and listening (with
  * SO_REUSEADDR, and SO_REUSEPORT when reuseport, so each reactor can have its
- * own). Returns the fd or -errno. Does not suspend. */
+ * own). An AF_INET6 listener is dual-stack (IPV6_V6ONLY off, whatever
+ * net.ipv6.bindv6only says): on "::" it also accepts IPv4 clients, whose
+ * addresses then read as IPv4-mapped (::ffff:192.0.2.1). Returns the fd or
+ * -errno. Does not suspend. */
 int core_tcp_listen(const struct sockaddr *addr, socklen_t addr_len, int backlog, bool reuseport);
 
 /* core_listener_new takes ownership of a listening fd. NULL + *err on failure

@@ -3,6 +3,7 @@
 #include "core/internal.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,13 +16,17 @@ struct core_udp {
 
 static _Thread_local uint64_t tls_send_errors;
 
-int core_udp_bind(const struct sockaddr *addr, socklen_t addr_len, bool reuseport)
+static int bind_udp(const struct sockaddr *addr, socklen_t addr_len, bool reuseport, int v6only)
 {
 	int one = 1, ret;
 	int fd = socket(addr->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+		goto fail;
+	/* Set either way, never left to net.ipv6.bindv6only: whether "::"
+	 * also serves IPv4 must not depend on the machine. */
+	if (addr->sa_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) != 0)
 		goto fail;
 	if (bind(fd, addr, addr_len) != 0)
 		goto fail;
@@ -30,6 +35,18 @@ fail:
 	ret = -errno;
 	close(fd);
 	return ret;
+}
+
+int core_udp_bind(const struct sockaddr *addr, socklen_t addr_len, bool reuseport)
+{
+	return bind_udp(addr, addr_len, reuseport, 0);
+}
+
+int core_udp_bind_v6only(const struct sockaddr *addr, socklen_t addr_len, bool reuseport)
+{
+	if (addr->sa_family != AF_INET6)
+		return -EAFNOSUPPORT;
+	return bind_udp(addr, addr_len, reuseport, 1);
 }
 
 struct core_udp *core_udp_new(int fd, int *err)

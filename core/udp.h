@@ -32,8 +32,17 @@ struct core_dgram {
 };
 
 /* core_udp_bind creates a UDP socket bound to addr (SO_REUSEPORT when
- * reuseport). Returns the fd or -errno. Does not suspend. */
+ * reuseport). An AF_INET6 socket is dual-stack (IPV6_V6ONLY off, whatever
+ * net.ipv6.bindv6only says): bound to "::" it also receives IPv4, whose
+ * senders then read as IPv4-mapped addresses (::ffff:192.0.2.1). Returns
+ * the fd or -errno. Does not suspend. */
 int core_udp_bind(const struct sockaddr *addr, socklen_t addr_len, bool reuseport);
+
+/* core_udp_bind_v6only is core_udp_bind for an AF_INET6 addr serving IPv6
+ * alone (IPV6_V6ONLY on), so that an IPv4 socket may hold the same port
+ * beside it. Returns the fd, -EAFNOSUPPORT for another family, or -errno.
+ * Does not suspend. */
+int core_udp_bind_v6only(const struct sockaddr *addr, socklen_t addr_len, bool reuseport);
 
 /* core_udp_new takes ownership of a bound UDP fd. NULL + *err on failure (the
  * fd is then closed). */

@@ -167,3 +167,70 @@ Test(core_udp, oversized_datagram_is_flagged_truncated, .timeout = 10)
 	close(cfd);
 	t_rt_stop(&t);
 }
+
+/* --- IPv6: "::" is dual-stack, core_udp_bind_v6only is not ---------------- */
+
+static bool have_ipv6_loopback(void)
+{
+	int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+	struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+	bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static uint16_t bound_port(int fd)
+{
+	struct sockaddr_storage a;
+	socklen_t len = sizeof a;
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	return ntohs(a.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&a)->sin6_port
+					     : ((struct sockaddr_in *)&a)->sin_port);
+}
+
+Test(core_udp, ipv6_wildcard_also_receives_ipv4, .timeout = 10)
+{
+	if (!have_ipv6_loopback())
+		cr_skip_test("no IPv6 loopback (::1) on this machine");
+	struct sockaddr_in6 any = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT};
+	int fd = core_udp_bind((struct sockaddr *)&any, sizeof any, false);
+	cr_assert_geq(fd, 0, "bind [::]:0: %s", strerror(-fd));
+	int v6only = -1;
+	socklen_t olen = sizeof v6only;
+	cr_assert_eq(getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &olen), 0);
+	cr_assert_eq(v6only, 0, "core_udp_bind must turn IPV6_V6ONLY off");
+	int c = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(bound_port(fd)),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	cr_assert_eq(sendto(c, "v4", 2, 0, (struct sockaddr *)&to, sizeof to), 2);
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	cr_assert_eq(poll(&p, 1, 5000), 1, "the IPv4 datagram did not reach the [::] socket");
+	struct sockaddr_storage from;
+	socklen_t flen = sizeof from;
+	char buf[8];
+	cr_assert_eq(recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *)&from, &flen), 2);
+	cr_assert_eq(from.ss_family, AF_INET6);
+	cr_assert(IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)&from)->sin6_addr), "sender not IPv4-mapped");
+	close(c);
+	close(fd);
+}
+
+Test(core_udp, v6only_leaves_the_ipv4_port_free)
+{
+	if (!have_ipv6_loopback())
+		cr_skip_test("no IPv6 loopback (::1) on this machine");
+	struct sockaddr_in v4 = {.sin_family = AF_INET};
+	int fd4 = core_udp_bind((struct sockaddr *)&v4, sizeof v4, false);
+	cr_assert_geq(fd4, 0);
+	struct sockaddr_in6 v6 = {.sin6_family = AF_INET6, .sin6_port = htons(bound_port(fd4)),
+				  .sin6_addr = IN6ADDR_ANY_INIT};
+	/* A dual-stack [::] would collide with 0.0.0.0 on the same port. */
+	int dual = core_udp_bind((struct sockaddr *)&v6, sizeof v6, false);
+	cr_assert_eq(dual, -EADDRINUSE, "dual-stack bind beside 0.0.0.0: %d", dual);
+	int fd6 = core_udp_bind_v6only((struct sockaddr *)&v6, sizeof v6, false);
+	cr_assert_geq(fd6, 0, "v6only bind beside 0.0.0.0: %s", strerror(-fd6));
+	cr_assert_eq(core_udp_bind_v6only((struct sockaddr *)&v4, sizeof v4, false), -EAFNOSUPPORT);
+	close(fd6);
+	close(fd4);
+}
