@@ -1,6 +1,8 @@
 /* Splitting host:port and WebSocket URLs: see net/addr.h. */
 #include "net/addr.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
 
 int net_hostport_split(struct net_hostport *out, const char *s, size_t len)
@@ -70,4 +72,43 @@ int net_ws_url_split(struct net_ws_url *out, const char *s)
 	out->authority_len = alen;
 	out->path = a + alen;
 	return NET_ADDR_OK;
+}
+
+/* ::ffff:0:0/96 (RFC 4291 section 2.5.5.2). */
+static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+void net_addr_key(const struct sockaddr *sa, socklen_t sa_len, uint8_t out[static 16])
+{
+	memset(out, 0, 16);
+	if (sa_len >= (socklen_t)sizeof(struct sockaddr_in) && sa->sa_family == AF_INET) {
+		struct sockaddr_in sin;
+		memcpy(&sin, sa, sizeof sin);
+		memcpy(out, v4mapped, sizeof v4mapped);
+		memcpy(out + 12, &sin.sin_addr, 4);
+	} else if (sa_len >= (socklen_t)sizeof(struct sockaddr_in6) && sa->sa_family == AF_INET6) {
+		struct sockaddr_in6 sin6;
+		memcpy(&sin6, sa, sizeof sin6);
+		memcpy(out, &sin6.sin6_addr, 16);
+	}
+}
+
+bool net_addr_key_is_v4(const uint8_t key[static 16])
+{
+	return memcmp(key, v4mapped, sizeof v4mapped) == 0;
+}
+
+void net_addr_key_limit(const uint8_t key[static 16], uint8_t out[static 16])
+{
+	if (out != key)
+		memcpy(out, key, 16);
+	if (!net_addr_key_is_v4(key))
+		memset(out + 8, 0, 8);
+}
+
+const char *net_addr_key_str(const uint8_t key[static 16], char out[static NET_ADDR_KEY_STRLEN])
+{
+	bool v4 = net_addr_key_is_v4(key);
+	if (!inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? key + 12 : key, out, NET_ADDR_KEY_STRLEN))
+		memcpy(out, "?", 2);
+	return out;
 }

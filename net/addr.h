@@ -3,10 +3,13 @@
 /* net/addr.h: splitting what people write for an address: "host:port",
  * "[v6]:port", "ws://host:port/path". Structure only: each caller keeps its
  * own policy (whether a port is required, which hosts it takes, defaults)
- * on top. Results point into the input; nothing is allocated. */
+ * on top. Results point into the input; nothing is allocated.
+ * Also the 16-byte address keys that per-source limits count under (both
+ * families in one form; IPv6 by /64). */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 /* What net_hostport_split found. port_len 0: no port was written. */
 struct net_hostport {
@@ -47,5 +50,32 @@ struct net_ws_url {
 /* net_ws_url_split splits s (NUL-terminated) at its scheme and authority.
  * Returns NET_ADDR_OK, NET_ADDR_E_SCHEME or NET_ADDR_E_EMPTY. */
 int net_ws_url_split(struct net_ws_url *out, const char *s);
+
+/* --- Address keys: one 16-byte form for per-source accounting ---------- */
+
+/* net_addr_key writes sa's IP address as 16 bytes: an IPv6 address as is,
+ * an IPv4 address as its IPv4-mapped form ::ffff:a.b.c.d, which is also how
+ * a dual-stack ("::") socket sees an IPv4 client, so one client has one key
+ * on either kind of socket. Another family, or an sa_len too short for its
+ * family, gives all zeros (::, never a client's address). Pure. */
+void net_addr_key(const struct sockaddr *sa, socklen_t sa_len, uint8_t out[static 16]);
+
+/* net_addr_key_is_v4 returns whether key is an IPv4 address (::ffff:0:0/96). */
+bool net_addr_key_is_v4(const uint8_t key[static 16]);
+
+/* net_addr_key_limit writes the key a per-source limit counts key under: an
+ * IPv4 address stays itself; an IPv6 address becomes its /64 (the low 64
+ * bits zeroed). Why /64: it is the smallest network IPv6 hands a host
+ * (SLAAC, RFC 4291 section 2.5.1; a /64 per customer link, RFC 6177), so
+ * one host can source from all of its 2^64 addresses, and privacy addresses
+ * (RFC 8981) change by themselves; a per-address cap on IPv6 would cap
+ * nothing. The cost: hosts behind one router share their LAN's /64, as
+ * hosts behind one IPv4 NAT share its address. Pure; out may be key. */
+void net_addr_key_limit(const uint8_t key[static 16], uint8_t out[static 16]);
+
+/* net_addr_key_str writes key as text ("192.0.2.1", "2001:db8::1") into
+ * out (NET_ADDR_KEY_STRLEN bytes suffice) and returns out. */
+enum { NET_ADDR_KEY_STRLEN = 46 };
+const char *net_addr_key_str(const uint8_t key[static 16], char out[static NET_ADDR_KEY_STRLEN]);
 
 #endif

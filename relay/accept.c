@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "net/addr.h"
 #include "relay/http.h"
 
 /* Answers a refused connection at once, without reading its request:
@@ -93,9 +94,10 @@ static void accept_loop(void *arg)
 		int adm = relay_admit(srv, a->ip, (unsigned)atomic_load(&srv->shed_pending));
 		if (adm != RELAY_ADMITTED) {
 			char ip[46];
-			core_log_limited(&relay_log_refused, CORE_LOG_INFO, "relay: refused %s: 429 Too Many Requests (%s)",
+			core_log_limited(&relay_log_refused, CORE_LOG_INFO, "relay: refused %s: 429 Too Many Requests (%s%s)",
 					 relay_addr_key_str(a->ip, ip),
-					 adm == RELAY_ADMIT_BUDGET ? "connection limit" : "--max-conns-per-ip reached");
+					 adm == RELAY_ADMIT_BUDGET ? "connection limit" : "--max-conns-per-ip reached",
+					 adm == RELAY_ADMIT_PER_IP && !net_addr_key_is_v4(a->ip) ? " by its /64" : "");
 			atomic_fetch_add(&srv->rejected_limit, 1);
 			refuse_now(fd, "429 Too Many Requests");
 			free(a);

@@ -13,16 +13,13 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "net/addr.h"
 #include "relay/http.h"
 
 
 void relay_addr_key(const struct sockaddr_storage *a, uint8_t out[16])
 {
-	memset(out, 0, 16);
-	if (a->ss_family == AF_INET)
-		memcpy(out + 12, &((const struct sockaddr_in *)a)->sin_addr, 4);
-	else if (a->ss_family == AF_INET6)
-		memcpy(out, &((const struct sockaddr_in6 *)a)->sin6_addr, 16);
+	net_addr_key((const struct sockaddr *)a, sizeof *a, out);
 }
 
 static unsigned addr_bucket(const uint8_t k[16])
@@ -33,10 +30,13 @@ static unsigned addr_bucket(const uint8_t k[16])
 	return h % RELAY_IP_BUCKETS;
 }
 
-/* Returns false when the source is over its limit. */
-static bool ip_acquire(struct relay_server *srv, const uint8_t k[16])
+/* Returns false when the source is over its limit. The count is per
+ * net_addr_key_limit: an IPv4 address, or an IPv6 /64 (net/addr.h says why). */
+static bool ip_acquire(struct relay_server *srv, const uint8_t key[16])
 {
 	bool ok = true;
+	uint8_t k[16];
+	net_addr_key_limit(key, k);
 	unsigned b = addr_bucket(k);
 	pthread_mutex_lock(&srv->ip_lock);
 	struct ip_count *c = srv->ips[b];
@@ -58,8 +58,10 @@ static bool ip_acquire(struct relay_server *srv, const uint8_t k[16])
 	return ok;
 }
 
-static void ip_release(struct relay_server *srv, const uint8_t k[16])
+static void ip_release(struct relay_server *srv, const uint8_t key[16])
 {
+	uint8_t k[16];
+	net_addr_key_limit(key, k);
 	unsigned b = addr_bucket(k);
 	pthread_mutex_lock(&srv->ip_lock);
 	struct ip_count **pp = &srv->ips[b];
@@ -79,12 +81,7 @@ struct core_log_limit relay_log_accept = {.burst = 1};
 
 const char *relay_addr_key_str(const uint8_t key[16], char out[static 46])
 {
-	static const uint8_t v4[12]; /* relay_addr_key: IPv4 in the last four bytes */
-	if (!memcmp(key, v4, 12))
-		inet_ntop(AF_INET, key + 12, out, 46);
-	else
-		inet_ntop(AF_INET6, key, out, 46);
-	return out;
+	return net_addr_key_str(key, out);
 }
 
 int relay_admit(struct relay_server *srv, const uint8_t key[16], unsigned slack)

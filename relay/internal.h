@@ -139,8 +139,10 @@ enum { RELAY_ADMITTED = 0, RELAY_ADMIT_BUDGET = -1, RELAY_ADMIT_PER_IP = -2 };
  * admitted connection, whoever ends it. Any thread. */
 int relay_admit(struct relay_server *srv, const uint8_t ip[16], unsigned slack);
 void relay_release(struct relay_server *srv, const uint8_t ip[16]);
-/* relay_addr_key writes addr's IP as 16 bytes (IPv4 in the last four): the
- * per-address limit's key, and what a connection keeps of its address. */
+/* relay_addr_key writes addr's IP as 16 bytes (net_addr_key: IPv4 as
+ * ::ffff:a.b.c.d, so a client counts the same on a dual-stack "::" listener
+ * and on an IPv4 one): what a connection keeps of its address. The
+ * per-address limit counts its net_addr_key_limit (an IPv6 client by /64). */
 void relay_addr_key(const struct sockaddr_storage *addr, uint8_t out[16]);
 /* relay_addr_key_str writes a key's address as text ("192.0.2.1", "2001:db8::1"). */
 const char *relay_addr_key_str(const uint8_t key[16], char out[static 46]);
