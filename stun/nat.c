@@ -40,6 +40,8 @@ const char *stun_nat_type_name(enum stun_nat_type t)
 		return "symmetric";
 	case STUN_NAT_UDP_BLOCKED:
 		return "udp_blocked";
+	case STUN_NAT_FIREWALLED:
+		return "firewalled";
 	default:
 		return "unknown";
 	}
@@ -105,6 +107,24 @@ enum stun_nat_type stun_nat_classify(bool answered, bool no_nat, enum stun_nat_m
 		 * does what works for all three. */
 		*out_estimated = true;
 		return STUN_NAT_PORT_RESTRICTED;
+	}
+}
+
+enum stun_nat_type stun_nat_classify_ipv6(bool answered, bool no_nat, enum stun_nat_mapping mapping,
+					  enum stun_nat_filtering filtering, bool *out_estimated)
+{
+	if (!answered || !no_nat)
+		return stun_nat_classify(answered, no_nat, mapping, filtering, out_estimated);
+	*out_estimated = false;
+	switch (filtering) {
+	case STUN_FILTERING_ENDPOINT_INDEPENDENT:
+		return STUN_NAT_OPEN;
+	case STUN_FILTERING_ADDRESS_DEPENDENT:
+	case STUN_FILTERING_ADDRESS_AND_PORT_DEPENDENT:
+		return STUN_NAT_FIREWALLED;
+	default:
+		*out_estimated = true;
+		return STUN_NAT_OPEN;
 	}
 }
 
@@ -353,6 +373,14 @@ int stun_nat_discover(struct core_udp *u, const struct stun_endpoint *servers, s
 	else if (t[STUN_NAT_TEST_HAIRPIN].status == -ETIMEDOUT)
 		out->hairpinning = 0;
 
-	out->type = stun_nat_classify(true, d->no_nat, out->mapping, out->filtering, &out->estimated);
+	if (d->mapped.family == STUN_FAMILY_IPV6) {
+		out->type = stun_nat_classify_ipv6(true, d->no_nat, out->mapping, out->filtering, &out->estimated);
+		if (d->no_nat && out->filtering == STUN_FILTERING_UNKNOWN)
+			snprintf(out->note, sizeof out->note,
+				 "no NAT on IPv6; whether a firewall filters unsolicited inbound traffic is not known: "
+				 "no server offered RFC 5780 (OTHER-ADDRESS) over IPv6");
+	} else {
+		out->type = stun_nat_classify(true, d->no_nat, out->mapping, out->filtering, &out->estimated);
+	}
 	return 0;
 }

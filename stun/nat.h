@@ -21,7 +21,9 @@
  * Without an RFC 5780 server, the mapping is estimated by comparing what
  * different servers saw (the same mapped address from two server addresses
  * means endpoint-independent mapping), filtering stays unknown, and the
- * seed's type is then an estimate (see stun_nat_classify).
+ * seed's type is then an estimate (see stun_nat_classify). An IPv6 socket
+ * gets the same tests; its type says "firewalled" where no NAT is behind a
+ * filter (stun_nat_classify_ipv6).
  *
  * Cost: the filtering tests succeed by receiving nothing, so on a
  * restrictive NAT they last the whole timeout: discovery takes about one
@@ -59,6 +61,7 @@ enum stun_nat_type {
 	STUN_NAT_PORT_RESTRICTED, /* EIM + APDF */
 	STUN_NAT_SYMMETRIC,       /* mapping depends on the destination */
 	STUN_NAT_UDP_BLOCKED,     /* no server answered */
+	STUN_NAT_FIREWALLED,      /* IPv6 only: no NAT, but unsolicited inbound traffic is filtered */
 };
 
 /* Indices into stun_nat_report.tests: the first three run on the caller's
@@ -106,6 +109,16 @@ int stun_nat_discover(struct core_udp *u, const struct stun_endpoint *servers, s
  * unknown; an unknown mapping is unknown. Pure. */
 enum stun_nat_type stun_nat_classify(bool answered, bool no_nat, enum stun_nat_mapping mapping,
 				     enum stun_nat_filtering filtering, bool *out_estimated);
+
+/* stun_nat_classify_ipv6 is stun_nat_classify for an IPv6 endpoint. There a
+ * public address without NAT is the rule (RFC 7157), and what decides
+ * whether a peer can reach us is the stateful firewall most routers run
+ * (RFC 6092): with no_nat, endpoint-independent filtering is open,
+ * address(-and-port)-dependent filtering firewalled, unknown filtering
+ * open with *out_estimated set. The rest is stun_nat_classify's. IPv4 keeps
+ * the seed's names, where no NAT is open whatever filters. Pure. */
+enum stun_nat_type stun_nat_classify_ipv6(bool answered, bool no_nat, enum stun_nat_mapping mapping,
+					  enum stun_nat_filtering filtering, bool *out_estimated);
 
 /* Names for JSON and people: snake_case, never NULL ("unknown" outside the
  * enums). */

@@ -52,12 +52,41 @@ ParameterizedTest(struct class_case *c, stun_nat, classifies_behaviour)
 	cr_assert_eq(est, c->estimated);
 }
 
+ParameterizedTestParameters(stun_nat, classifies_ipv6_by_its_firewall)
+{
+	static struct class_case cases[] = {
+		/* No NAT: the filter decides. */
+		{ true, true, STUN_MAPPING_ENDPOINT_INDEPENDENT, STUN_FILTERING_ENDPOINT_INDEPENDENT, STUN_NAT_OPEN, false },
+		{ true, true, STUN_MAPPING_ENDPOINT_INDEPENDENT, STUN_FILTERING_ADDRESS_DEPENDENT, STUN_NAT_FIREWALLED,
+		  false },
+		{ true, true, STUN_MAPPING_ENDPOINT_INDEPENDENT, STUN_FILTERING_ADDRESS_AND_PORT_DEPENDENT,
+		  STUN_NAT_FIREWALLED, false },
+		{ true, true, STUN_MAPPING_ENDPOINT_INDEPENDENT, STUN_FILTERING_UNKNOWN, STUN_NAT_OPEN, true },
+		/* NAT66 or nothing: as IPv4. */
+		{ false, false, STUN_MAPPING_UNKNOWN, STUN_FILTERING_UNKNOWN, STUN_NAT_UDP_BLOCKED, false },
+		{ true, false, STUN_MAPPING_ENDPOINT_INDEPENDENT, STUN_FILTERING_ADDRESS_DEPENDENT,
+		  STUN_NAT_RESTRICTED_CONE, false },
+		{ true, false, STUN_MAPPING_ADDRESS_DEPENDENT, STUN_FILTERING_UNKNOWN, STUN_NAT_SYMMETRIC, false },
+	};
+	return cr_make_param_array(struct class_case, cases, sizeof cases / sizeof cases[0]);
+}
+
+ParameterizedTest(struct class_case *c, stun_nat, classifies_ipv6_by_its_firewall)
+{
+	bool est = !c->estimated;
+	enum stun_nat_type t = stun_nat_classify_ipv6(c->answered, c->no_nat, c->mapping, c->filtering, &est);
+	cr_assert_eq(t, c->want, "%s/%s: %s, want %s", stun_nat_mapping_name(c->mapping),
+		     stun_nat_filtering_name(c->filtering), stun_nat_type_name(t), stun_nat_type_name(c->want));
+	cr_assert_eq(est, c->estimated);
+}
+
 Test(stun_nat, names_are_the_seeds)
 {
 	static const char *const want[] = { "unknown", "open", "full_cone", "restricted_cone", "port_restricted",
 					    "symmetric", "udp_blocked" };
 	for (int i = STUN_NAT_UNKNOWN; i <= STUN_NAT_UDP_BLOCKED; i++)
 		cr_assert_str_eq(stun_nat_type_name((enum stun_nat_type)i), want[i]);
+	cr_assert_str_eq(stun_nat_type_name(STUN_NAT_FIREWALLED), "firewalled");
 	cr_assert_str_eq(stun_nat_type_name((enum stun_nat_type)99), "unknown");
 	cr_assert_str_eq(stun_nat_mapping_name(STUN_MAPPING_ADDRESS_AND_PORT_DEPENDENT), "address_and_port_dependent");
 	cr_assert_str_eq(stun_nat_filtering_name(STUN_FILTERING_ADDRESS_DEPENDENT), "address_dependent");
