@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <json-c/json.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -30,12 +31,17 @@ static void help(void)
 	       "NAT type, and whether each STUN server can be reached (with its round-trip\n"
 	       "time). NAT behaviour is measured with RFC 5780 tests when a server offers\n"
 	       "them (`atmosphere stun-server --alt-host ...` does), otherwise estimated.\n"
+	       "IPv4 and IPv6 are checked at the same time, each from its own socket and\n"
+	       "reported in its own section (--json: the IPv4 fields at the top level as\n"
+	       "always, the IPv6 ones under \"ipv6\"): a server name is asked over both (A\n"
+	       "and AAAA), an address literal over its own family.\n"
 	       "Meanwhile it asks the default gateway (only it, and SSDP on the LAN) which\n"
 	       "port-mapping protocols it answers: UPnP IGD, NAT-PMP, PCP (at most 2 s; no\n"
 	       "mapping is made; --json: port_mapping {upnp, natpmp, pcp}).\n"
 	       "\n"
 	       "Options:\n"
-	       "  --stun HOST[:PORT]  STUN server to ask (repeatable, up to %d; port default %u).\n"
+	       "  --stun HOST[:PORT]  STUN server to ask (repeatable, up to %d; port default %u;\n"
+	       "                      an IPv6 address in brackets: [2001:db8::1]:3478).\n"
 	       "                      Default: $ATMOSPHERE_STUN (comma-separated), else\n"
 	       "                      stun.l.google.com:19302, stun1.l.google.com:19302,\n"
 	       "                      stun2.l.google.com:19302, stun.cloudflare.com:3478,\n"
@@ -52,8 +58,9 @@ static void help(void)
 	       "  --ca-file FILE      trust anchors for wss:// relays (default: the system store)\n"
 	       "  -h, --help          this help\n"
 	       "\n"
-	       "Exit status: 0 when the public address was found, 1 when no STUN server\n"
-	       "answered (\"STUN discovery failed\") or the test could not run, 2 for bad options.\n",
+	       "Exit status: 0 when a public address was found (in either family), 1 when no\n"
+	       "STUN server answered (\"STUN discovery failed\") or the test could not run,\n"
+	       "2 for bad options.\n",
 	       STUN_CLIENT_MAX_SERVERS, STUN_DEFAULT_PORT);
 }
 
@@ -69,14 +76,35 @@ struct relay_check {
 	char error[200];
 };
 
+/* One address family's part of the check: its own socket, the servers it
+ * can reach (names resolved to that family, literals of it), its own NAT
+ * report. IPv4 and IPv6 run at the same time, so asking both costs no
+ * time; a host without IPv6 fails that part at the first send
+ * (ENETUNREACH), without waiting. */
+enum { FAM_V4, FAM_V6, NUM_FAMS };
+
+struct fam_job {
+	int af;                 /* AF_INET or AF_INET6 */
+	const char *name;       /* "IPv4", "IPv6" */
+	struct stun_endpoint servers[STUN_CLIENT_MAX_SERVERS];
+	size_t num_servers;
+	bool tested;            /* it had servers and a socket: r is filled */
+	int rc;                 /* stun_nat_discover's, or the bind error */
+	bool bind_failed;
+	char why_not[128];      /* when !tested: why, for people */
+	struct stun_nat_report r;
+	bool done;
+};
+
 struct net_job {
 	struct stun_endpoint servers[STUN_CLIENT_MAX_SERVERS];
 	size_t num_servers;
 	uint16_t port;
 	struct stun_client_opts o;
-	int rc;                 /* stun_nat_discover's, or the bind error */
+	int rc;                 /* a fatal error: the IPv4 socket's bind error, or the runtime's */
 	bool bind_failed;
-	struct stun_nat_report r;
+	struct fam_job fam[NUM_FAMS];
+	struct core_coro *waiter;
 	struct relay_check relays[MAX_RELAYS];
 	size_t num_relays;
 	const char *ca_file;
@@ -116,25 +144,88 @@ static void check_relay(void *arg)
 	free(a);
 }
 
+/* bind_family opens f's socket on the wildcard address and j->port: IPv6
+ * only for IPv6 (IPV6_V6ONLY), so both families can hold the same --port.
+ * Returns the socket, or NULL with f->rc set. */
+static struct core_udp *bind_family(struct net_job *j, struct fam_job *f)
+{
+	struct sockaddr_storage a = { 0 };
+	socklen_t len;
+	int err = 0;
+
+	if (f->af == AF_INET6) {
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&a;
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons(j->port);
+		len = sizeof *a6;
+	} else {
+		struct sockaddr_in *a4 = (struct sockaddr_in *)&a;
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons(j->port);
+		len = sizeof *a4;
+	}
+	int fd = f->af == AF_INET6 ? core_udp_bind_v6only((struct sockaddr *)&a, len, false)
+				   : core_udp_bind((struct sockaddr *)&a, len, false);
+	if (fd < 0) {
+		f->rc = fd;
+		f->bind_failed = true;
+		return NULL;
+	}
+	struct core_udp *u = core_udp_new(fd, &err);
+	if (!u)
+		f->rc = err;
+	return u;
+}
+
+/* run_family runs f's discovery on u (borrowed); f->tested says whether
+ * f->r holds a report. */
+static void run_family(struct net_job *j, struct fam_job *f, struct core_udp *u)
+{
+	f->rc = stun_nat_discover(u, f->servers, f->num_servers, &j->o, &f->r);
+	f->tested = f->rc == 0;
+	if (f->rc < 0 && f->rc != -ECANCELED)
+		snprintf(f->why_not, sizeof f->why_not, "%s", strerror(-f->rc));
+}
+
+struct fam_arg {
+	struct net_job *j;
+	struct fam_job *f;
+	struct core_udp *u;
+};
+
+static void family_main(void *arg)
+{
+	struct fam_arg *a = arg;
+	run_family(a->j, a->f, a->u);
+	core_udp_close(a->u);
+	a->f->done = true;
+	core_unpark(a->j->waiter, 0);
+	free(a);
+}
+
 static void network_main(void *arg)
 {
 	struct net_job *j = arg;
 	struct core_rt *rt = core_reactor_rt(core_self());
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(j->port) };
-	int err = 0;
+	struct fam_job *v4 = &j->fam[FAM_V4], *v6 = &j->fam[FAM_V6];
+	struct core_udp *u4 = NULL, *u6 = NULL;
 
-	int fd = core_udp_bind((struct sockaddr *)&a, sizeof a, false);
-	if (fd < 0) {
-		j->rc = fd;
-		j->bind_failed = true;
-		core_rt_shutdown(rt);
-		return;
+	j->waiter = core_coro_current();
+	/* IPv4 first and as before: a --port it cannot have is fatal. */
+	if (v4->num_servers) {
+		u4 = bind_family(j, v4);
+		if (!u4) {
+			j->rc = v4->rc;
+			j->bind_failed = v4->bind_failed;
+			core_rt_shutdown(rt);
+			return;
+		}
 	}
-	struct core_udp *u = core_udp_new(fd, &err);
-	if (!u) {
-		j->rc = err;
-		core_rt_shutdown(rt);
-		return;
+	/* IPv6 is extra: a host without it still gets its IPv4 report. */
+	if (v6->num_servers) {
+		u6 = bind_family(j, v6);
+		if (!u6)
+			snprintf(v6->why_not, sizeof v6->why_not, "cannot bind UDP port %u: %s", j->port, strerror(-v6->rc));
 	}
 	/* Relays are checked meanwhile, each in its own coroutine. */
 	for (size_t i = 0; i < j->num_relays; i++) {
@@ -143,12 +234,33 @@ static void network_main(void *arg)
 			break;
 		ra->j = j;
 		ra->i = i;
-		ra->waiter = core_coro_current();
+		ra->waiter = j->waiter;
 		core_spawn(check_relay, ra);
 	}
-	j->rc = stun_nat_discover(u, j->servers, j->num_servers, &j->o, &j->r);
-	core_udp_close(u);
-	while (j->relay_done < (int)j->num_relays)
+	v6->done = true;
+	if (u6) {
+		struct fam_arg *fa = malloc(sizeof *fa);
+		if (fa) {
+			*fa = (struct fam_arg){ .j = j, .f = v6, .u = u6 };
+			v6->done = false;
+			if (core_spawn(family_main, fa) != 0) {
+				free(fa);
+				v6->done = true;
+			}
+		}
+		if (v6->done) {
+			snprintf(v6->why_not, sizeof v6->why_not, "out of memory");
+			core_udp_close(u6);
+		}
+	}
+	if (u4) {
+		run_family(j, v4, u4);
+		core_udp_close(u4);
+		if (v4->rc == -ECANCELED)
+			j->rc = v4->rc;
+	}
+	/* Spurious wake-ups are harmless: each wait re-checks its condition. */
+	while (!v6->done || j->relay_done < (int)j->num_relays)
 		if (core_park(-1) == -ECANCELED)
 			break;
 	core_rt_shutdown(rt);
@@ -181,32 +293,34 @@ static const char *server_error(const struct stun_server_result *s, char *buf, s
 	return stun_probe_strerror(&s->probe, buf, cap);
 }
 
-static void print_json(const struct net_job *j, bool failed)
+/* add_family adds f's fields to o: the IPv4 ones at the top level, where
+ * they always were, the IPv6 ones in "ipv6" (same names). A family not
+ * tested has nulls and its reason in "note". */
+static void add_family(json_object *o, const struct fam_job *f)
 {
-	const struct stun_nat_report *r = &j->r;
+	const struct stun_nat_report *r = &f->r;
 	const struct stun_discovery *d = &r->disc;
-	json_object *o = json_object_new_object(), *list = json_object_new_array(), *agreed = json_object_new_array();
+	json_object *list = json_object_new_array(), *agreed = json_object_new_array();
+	bool found = f->tested && d->status == 0;
 	char text[96];
 
-	json_object_object_add(o, "ok", json_object_new_boolean(!failed));
-	if (failed)
-		json_object_object_add(o, "error", json_object_new_string("STUN discovery failed"));
-	json_object_object_add(o, "local_ip", json_object_new_string(stun_addr_format_ip(&d->local, text, sizeof text)));
-	json_object_object_add(o, "local_port", json_object_new_int(d->local.port));
+	json_object_object_add(o, "local_ip",
+			       f->tested ? json_object_new_string(stun_addr_format_ip(&d->local, text, sizeof text)) : NULL);
+	json_object_object_add(o, "local_port", f->tested ? json_object_new_int(d->local.port) : NULL);
 	json_object_object_add(o, "public_ip",
-			       failed ? NULL : json_object_new_string(stun_addr_format_ip(&d->mapped, text, sizeof text)));
-	json_object_object_add(o, "public_port", failed ? NULL : json_object_new_int(d->mapped.port));
-	json_object_object_add(o, "nat_type", json_object_new_string(stun_nat_type_name(r->type)));
-	json_object_object_add(o, "nat_type_estimated", json_object_new_boolean(r->estimated));
+			       found ? json_object_new_string(stun_addr_format_ip(&d->mapped, text, sizeof text)) : NULL);
+	json_object_object_add(o, "public_port", found ? json_object_new_int(d->mapped.port) : NULL);
+	json_object_object_add(o, "nat_type", json_object_new_string(stun_nat_type_name(f->tested ? r->type : STUN_NAT_UNKNOWN)));
+	json_object_object_add(o, "nat_type_estimated", json_object_new_boolean(f->tested && r->estimated));
 	json_object_object_add(o, "mapping", json_object_new_string(stun_nat_mapping_name(r->mapping)));
 	json_object_object_add(o, "filtering", json_object_new_string(stun_nat_filtering_name(r->filtering)));
-	json_object_object_add(o, "hairpinning", tri_json(r->hairpinning));
-	json_object_object_add(o, "port_preserving", tri_json(r->port_preserving));
-	json_object_object_add(o, "no_nat", json_object_new_boolean(!failed && d->no_nat));
+	json_object_object_add(o, "hairpinning", f->tested ? tri_json(r->hairpinning) : NULL);
+	json_object_object_add(o, "port_preserving", f->tested ? tri_json(r->port_preserving) : NULL);
+	json_object_object_add(o, "no_nat", json_object_new_boolean(found && d->no_nat));
 	json_object_object_add(o, "rfc5780", json_object_new_boolean(r->rfc5780));
 	json_object_object_add(o, "rfc5780_server",
 			       r->rfc5780 ? json_object_new_string(d->servers[r->rfc5780_server].ep.text) : NULL);
-	for (size_t i = 0; i < d->num_servers; i++) {
+	for (size_t i = 0; f->tested && i < d->num_servers; i++) {
 		const struct stun_server_result *s = &d->servers[i];
 		json_object *e = json_object_new_object();
 		const char *err = server_error(s, text, sizeof text);
@@ -225,6 +339,39 @@ static void print_json(const struct net_job *j, bool failed)
 	}
 	json_object_object_add(o, "agreed_by", agreed);
 	json_object_object_add(o, "stun_servers", list);
+}
+
+/* family_ok: f found its public address. */
+static bool family_ok(const struct fam_job *f)
+{
+	return f->tested && f->r.disc.status == 0;
+}
+
+/* family_note is f's note for people: why it was not tested, or the
+ * report's own note. "" when none. */
+static const char *family_note(const struct fam_job *f)
+{
+	return !f->tested ? f->why_not : f->r.note;
+}
+
+static void print_json(const struct net_job *j, bool failed)
+{
+	const struct fam_job *v4 = &j->fam[FAM_V4], *v6 = &j->fam[FAM_V6];
+	json_object *o = json_object_new_object();
+
+	/* "ok": a public address was found, in either family (the exit
+	 * status says the same); the top-level address fields are IPv4's. */
+	json_object_object_add(o, "ok", json_object_new_boolean(!failed));
+	if (failed)
+		json_object_object_add(o, "error", json_object_new_string("STUN discovery failed"));
+	add_family(o, v4);
+	json_object *o6 = json_object_new_object();
+	json_object_object_add(o6, "ok", json_object_new_boolean(family_ok(v6)));
+	json_object_object_add(o6, "tested", json_object_new_boolean(v6->tested));
+	add_family(o6, v6);
+	if (family_note(v6)[0])
+		json_object_object_add(o6, "note", json_object_new_string(family_note(v6)));
+	json_object_object_add(o, "ipv6", o6);
 	json_object *rl = json_object_new_array();
 	for (size_t i = 0; i < j->num_relays; i++) {
 		const struct relay_check *rc = &j->relays[i];
@@ -245,23 +392,23 @@ static void print_json(const struct net_job *j, bool failed)
 		json_object_object_add(pm, "pcp", json_object_new_boolean(j->pm.pcp));
 	}
 	json_object_object_add(o, "port_mapping", pm);
-	if (r->note[0])
-		json_object_object_add(o, "note", json_object_new_string(r->note));
+	if (family_note(v4)[0])
+		json_object_object_add(o, "note", json_object_new_string(family_note(v4)));
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 }
 
-static void print_servers(FILE *f, const struct stun_discovery *d)
+static void print_servers(FILE *f, const struct stun_discovery *d, const char *indent)
 {
 	for (size_t i = 0; i < d->num_servers; i++) {
 		const struct stun_server_result *s = &d->servers[i];
 		char text[96], mapped[64];
 		const char *err = server_error(s, text, sizeof text);
 		if (err) {
-			fprintf(f, "  %-32s error   %s\n", s->ep.text, err);
+			fprintf(f, "%s  %-32s error   %s\n", indent, s->ep.text, err);
 			continue;
 		}
-		fprintf(f, "  %-32s ok  %7.1f ms  sees %s%s%s\n", s->ep.text, s->probe.rtt_us / 1000.0,
+		fprintf(f, "%s  %-32s ok  %7.1f ms  sees %s%s%s\n", indent, s->ep.text, s->probe.rtt_us / 1000.0,
 			stun_addr_format(&s->probe.mapped, mapped, sizeof mapped), s->agrees ? "" : "  (disagrees)",
 			s->probe.has_other ? "  [RFC 5780]" : "");
 	}
@@ -288,30 +435,49 @@ static void print_port_mapping(const struct net_job *j)
 	       j->pm.pcp ? " PCP" : "", gw);
 }
 
-static void print_text(const struct net_job *j)
+/* print_family prints one family's section. */
+static void print_family(const struct fam_job *f)
 {
-	const struct stun_nat_report *r = &j->r;
+	const struct stun_nat_report *r = &f->r;
 	const struct stun_discovery *d = &r->disc;
 	char a[64];
 
-	printf("Local address:    %s\n", stun_addr_format(&d->local, a, sizeof a));
-	printf("Public address:   %s", stun_addr_format(&d->mapped, a, sizeof a));
-	printf("  (agreed by %zu of %zu answering server%s:", d->num_agree, d->num_answered,
-	       d->num_answered == 1 ? "" : "s");
-	for (size_t i = 0; i < d->num_servers; i++)
-		if (d->servers[i].agrees)
-			printf(" %s", d->servers[i].ep.text);
-	printf(")\n");
-	printf("NAT type:         %s%s\n", stun_nat_type_name(r->type), r->estimated ? " (estimated)" : "");
-	printf("  mapping:        %s\n", stun_nat_mapping_name(r->mapping));
-	printf("  filtering:      %s\n", stun_nat_filtering_name(r->filtering));
-	printf("  hairpinning:    %s\n", yes_no(r->hairpinning));
-	printf("  port preserved: %s\n", yes_no(r->port_preserving));
+	if (!f->tested) {
+		printf("%s: not tested (%s)\n", f->name, f->why_not);
+		return;
+	}
+	printf("%s\n", f->name);
+	printf("  Local address:    %s\n", stun_addr_format(&d->local, a, sizeof a));
+	if (d->status != 0) {
+		printf("  Public address:   unknown (%s)\n",
+		       d->status == -ENOENT ? "no STUN server name could be resolved" : "no STUN server answered");
+	} else {
+		printf("  Public address:   %s", stun_addr_format(&d->mapped, a, sizeof a));
+		printf("  (agreed by %zu of %zu answering server%s:", d->num_agree, d->num_answered,
+		       d->num_answered == 1 ? "" : "s");
+		for (size_t i = 0; i < d->num_servers; i++)
+			if (d->servers[i].agrees)
+				printf(" %s", d->servers[i].ep.text);
+		printf(")\n");
+	}
+	printf("  NAT type:         %s%s\n", stun_nat_type_name(r->type), r->estimated ? " (estimated)" : "");
+	printf("    mapping:        %s\n", stun_nat_mapping_name(r->mapping));
+	printf("    filtering:      %s\n", stun_nat_filtering_name(r->filtering));
+	printf("    hairpinning:    %s\n", yes_no(r->hairpinning));
+	printf("    port preserved: %s\n", yes_no(r->port_preserving));
 	if (r->rfc5780)
-		printf("  measured with RFC 5780 tests against %s\n", d->servers[r->rfc5780_server].ep.text);
+		printf("    measured with RFC 5780 tests against %s\n", d->servers[r->rfc5780_server].ep.text);
+	printf("  Internet reachability (STUN):\n");
+	print_servers(stdout, d, "  ");
+	if (r->note[0])
+		printf("  Note: %s\n", r->note);
+}
+
+static void print_text(const struct net_job *j)
+{
+	for (int i = 0; i < NUM_FAMS; i++)
+		print_family(&j->fam[i]);
 	print_port_mapping(j);
-	printf("Internet reachability (STUN):\n");
-	print_servers(stdout, d);
 	if (j->num_relays) {
 		printf("Relays:\n");
 		for (size_t i = 0; i < j->num_relays; i++) {
@@ -323,14 +489,16 @@ static void print_text(const struct net_job *j)
 				       (long long)rc->sessions);
 		}
 	}
-	if (r->note[0])
-		printf("Note: %s\n", r->note);
 }
 
-/* print_failure gives the seed's troubleshooting for "STUN discovery failed". */
+/* print_failure gives the seed's troubleshooting for "STUN discovery failed"
+ * (no family found its public address). */
 static void print_failure(const struct net_job *j)
 {
-	const struct stun_discovery *d = &j->r.disc;
+	bool unresolved = true;
+	for (int i = 0; i < NUM_FAMS; i++)
+		if (j->fam[i].tested && j->fam[i].r.disc.status != -ENOENT)
+			unresolved = false;
 	fprintf(stderr,
 		"STUN discovery failed: %s within %.1f s.\n"
 		"\n"
@@ -345,9 +513,38 @@ static void print_failure(const struct net_job *j)
 		"  - Use relay-only mode (no P2P): atmosphere serve --relay-only\n"
 		"\n"
 		"Servers tried:\n",
-		d->status == -ENOENT ? "no STUN server name could be resolved" : "no STUN server answered",
+		unresolved ? "no STUN server name could be resolved" : "no STUN server answered",
 		j->o.timeout_ms / 1000.0);
-	print_servers(stderr, d);
+	for (int i = 0; i < NUM_FAMS; i++) {
+		const struct fam_job *f = &j->fam[i];
+		if (f->tested)
+			print_servers(stderr, &f->r.disc, "");
+		else if (f->num_servers)
+			fprintf(stderr, "  (%s: %s)\n", f->name, f->why_not);
+	}
+}
+
+/* split_servers gives each family the servers it can ask: a name to both
+ * (resolved to A for one, AAAA for the other), an address literal to its
+ * own family only. */
+static void split_servers(struct net_job *j)
+{
+	for (int k = 0; k < NUM_FAMS; k++) {
+		struct fam_job *f = &j->fam[k];
+		f->af = k == FAM_V4 ? AF_INET : AF_INET6;
+		f->name = k == FAM_V4 ? "IPv4" : "IPv6";
+		f->num_servers = 0;
+		for (size_t i = 0; i < j->num_servers; i++) {
+			struct in6_addr a;
+			int lit = inet_pton(AF_INET, j->servers[i].host, &a) == 1    ? AF_INET
+				  : inet_pton(AF_INET6, j->servers[i].host, &a) == 1 ? AF_INET6
+										      : AF_UNSPEC;
+			if (lit == AF_UNSPEC || lit == f->af)
+				f->servers[f->num_servers++] = j->servers[i];
+		}
+		if (!f->num_servers)
+			snprintf(f->why_not, sizeof f->why_not, "no STUN server with an %s address", f->name);
+	}
 }
 
 /* collect_servers fills j->servers from --stun, else $ATMOSPHERE_STUN, else
@@ -471,6 +668,7 @@ int cli_network(int argc, char **argv)
 	rc = collect_servers(j, stun_args, num_stun);
 	if (rc)
 		goto out;
+	split_servers(j);
 	/* Without --relay: the relays of this machine's mesh, if it has one. */
 	static struct node_state st;
 	if (!j->num_relays) {
@@ -517,7 +715,14 @@ int cli_network(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	bool failed = j->r.disc.status != 0;
+	bool failed = !family_ok(&j->fam[FAM_V4]) && !family_ok(&j->fam[FAM_V6]);
+	/* A socket error on IPv4, with nothing found on IPv6: as before, the
+	 * error itself (run_family kept it in rc). */
+	if (failed && j->fam[FAM_V4].rc < 0 && j->fam[FAM_V4].rc != -ECANCELED) {
+		fprintf(stderr, "atmosphere " CMD ": %s\n", strerror(-j->fam[FAM_V4].rc));
+		rc = 1;
+		goto out;
+	}
 	if (json)
 		print_json(j, failed);
 	else if (!failed)

@@ -3,7 +3,7 @@
 
 Run with Debian's /usr/bin/python3 (python3-aioice; coturn for two cases):
 
-    interop.py BINARY cli|coturn_client|coturn_server|aioice
+    interop.py BINARY cli|coturn_client|coturn_server|aioice|ipv6|ipv6_rfc5780|coturn_ipv6
 
   cli            both commands' --help, bad options (exit 2), `network`
                  against our server (--json fields), against a silent port
@@ -17,8 +17,17 @@ Run with Debian's /usr/bin/python3 (python3-aioice; coturn for two cases):
   aioice         aioice builds requests (plain, with MESSAGE-INTEGRITY, ICE
                  attributes, CHANGE-REQUEST) that our server must parse, and
                  parses and checks (FINGERPRINT) what it answers
+  ipv6           stun-server --host :: answers an IPv6 request with an IPv6
+                 XOR-MAPPED-ADDRESS; `network` asks an IPv4 and an IPv6
+                 server at once from one --port and reports each family
+                 (--json: "ipv6" beside the IPv4 fields; text: two sections)
+  ipv6_rfc5780   (root; its own network namespace) RFC 5780 over IPv6 on two
+                 addresses: open, then "firewalled" behind a stateful
+                 nftables filter
+  coturn_ipv6    `network --json` against coturn's turnserver on ::1
 
-Everything runs on 127.0.0.1/127.0.0.2 with ports picked by the kernel.
+Everything runs on 127.0.0.1/127.0.0.2 and ::1 (ipv6_rfc5780: 2001:db8:5780::1
+and ::2 in a namespace of its own) with ports picked by the kernel.
 Exit 0 pass, 1 fail, 77 skip (a tool is missing).
 """
 import json
@@ -313,6 +322,193 @@ def case_coturn_server(binary):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+# --- IPv6 ----------------------------------------------------------------------
+
+def have_ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def case_ipv6(binary):
+    """`stun-server --host ::` answers both families; `network` asks both at
+    once and reports one section per family."""
+    if not have_ipv6_loopback():
+        skip("no IPv6 loopback (::1)")
+    srv = StunServer(binary, "--host", "::", rfc5780=False)
+    try:
+        check(srv.addrs["primary"][0] == "[::]", f"listening line: {srv.addrs}")
+        port = srv.addrs["primary"][1]
+        # A raw IPv6 request: XOR-MAPPED-ADDRESS of family 0x02 (RFC 8489 14.2).
+        c = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        c.settimeout(5)
+        c.bind(("::1", 0))
+        txid = os.urandom(12)
+        c.sendto(stun_request(txid), ("::1", port))
+        data, _ = c.recvfrom(1024)
+        check(data[:2] == b"\x01\x01" and data[8:20] == txid, f"answer: {data.hex()}")
+        i, xma = 20, None
+        while i + 4 <= len(data):
+            t, n = int.from_bytes(data[i:i + 2], "big"), int.from_bytes(data[i + 2:i + 4], "big")
+            if t == 0x0020:
+                xma = data[i + 4:i + 4 + n]
+            i += 4 + (n + 3) // 4 * 4
+        check(xma is not None and len(xma) == 20 and xma[1] == 2, f"XOR-MAPPED-ADDRESS: {xma and xma.hex()}")
+        mask = bytes.fromhex("2112a442") + txid
+        ip = bytes(a ^ b for a, b in zip(xma[4:], mask))
+        xport = int.from_bytes(xma[2:4], "big") ^ 0x2112
+        check(ip == socket.inet_pton(socket.AF_INET6, "::1") and xport == c.getsockname()[1],
+              f"mapped {socket.inet_ntop(socket.AF_INET6, ip)} port {xport}")
+        c.close()
+
+        # Both families from one --port: IPv4 at the top level as always,
+        # IPv6 under "ipv6".
+        lport = free_port("0.0.0.0")
+        p, j, took = network_json(binary, "--stun", f"127.0.0.1:{port}", "--stun", f"[::1]:{port}", "--port",
+                                  str(lport), "--no-port-mapping")
+        check(p.returncode == 0, f"network exit {p.returncode}: {p.stderr}")
+        check(j["ok"] and j["public_ip"] == "127.0.0.1" and j["public_port"] == lport, f"IPv4 fields: {j}")
+        check([s["server"] for s in j["stun_servers"]] == [f"127.0.0.1:{port}"], f"IPv4 servers: {j}")
+        six = j["ipv6"]
+        check(six["ok"] and six["tested"], f"ipv6: {six}")
+        check(six["public_ip"] == "::1" and six["public_port"] == lport and six["local_ip"] == "::1", f"ipv6: {six}")
+        check(six["nat_type"] == "open" and six["no_nat"] and six["mapping"] == "endpoint_independent",
+              f"ipv6 type: {six}")
+        check([s["server"] for s in six["stun_servers"]] == [f"[::1]:{port}"], f"IPv6 servers: {six}")
+        check(six["stun_servers"][0]["mapped"] == f"[::1]:{lport}", f"IPv6 mapped: {six}")
+
+        # Text: one section each.
+        p, _ = run(binary, "network", "--stun", f"127.0.0.1:{port}", "--stun", f"[::1]:{port}", "--no-port-mapping")
+        check(p.returncode == 0, f"network text exit {p.returncode}: {p.stderr}")
+        check(re.search(r"^IPv4\n  Local address: +127\.0\.0\.1:\d+$", p.stdout, re.M), f"IPv4 section:\n{p.stdout}")
+        check(re.search(r"^IPv6\n  Local address: +\[::1\]:\d+$", p.stdout, re.M), f"IPv6 section:\n{p.stdout}")
+        check(re.search(r"^  Public address: +\[::1\]:\d+", p.stdout, re.M), f"IPv6 public address:\n{p.stdout}")
+
+        # Only an IPv6 server: IPv4 is not tested, the exit is still 0.
+        p, j, _ = network_json(binary, "--stun", f"[::1]:{port}", "--no-port-mapping")
+        check(p.returncode == 0 and j["ok"] and j["public_ip"] is None and j["ipv6"]["ok"], f"IPv6 only: {j}")
+        check("no STUN server with an IPv4 address" in j.get("note", ""), f"IPv4 note: {j}")
+        # Only an IPv4 server: the IPv6 section says why it was not tested.
+        p, j, _ = network_json(binary, "--stun", f"127.0.0.1:{port}", "--no-port-mapping")
+        check(p.returncode == 0 and j["ipv6"]["tested"] is False and j["ipv6"]["ok"] is False, f"IPv4 only: {j}")
+        check("no STUN server with an IPv6 address" in j["ipv6"]["note"], f"IPv6 note: {j}")
+        # A silent IPv6 server, an answering IPv4 one: exit 0, IPv6 not ok.
+        silent = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        silent.bind(("::1", 0))
+        p, j, took = network_json(binary, "--stun", f"127.0.0.1:{port}", "--stun",
+                                  f"[::1]:{silent.getsockname()[1]}", "--timeout", "800ms", "--no-port-mapping")
+        check(p.returncode == 0 and j["ok"] and j["ipv6"]["ok"] is False, f"silent IPv6: {j}")
+        check(j["ipv6"]["nat_type"] == "udp_blocked", f"silent IPv6 type: {j['ipv6']}")
+        check(took < 0.8 * 2 + 0.7, f"took {took:.2f} s: the families must run at the same time")
+        silent.close()
+    finally:
+        rc, stats = srv.stop()
+    check(rc == 0 and stats["answered"] >= 4, f"stats: {stats}")
+
+
+def case_ipv6_rfc5780(binary):
+    """RFC 5780 over IPv6 in a network namespace of its own (root): two
+    addresses on lo, our server in RFC 5780 mode on them. No NAT, nothing
+    filtered: open; then a stateful firewall (nftables: only answers to
+    what we sent get in): firewalled."""
+    if os.geteuid() != 0:
+        skip("needs root for a network namespace")
+    if not shutil.which("nft"):
+        skip("nft not found (Debian package nftables)")
+    if os.environ.get("ATMOS_IN_NETNS") != "1":
+        env = dict(os.environ, ATMOS_IN_NETNS="1")
+        p = subprocess.run(["unshare", "-n", sys.executable, __file__, binary, "ipv6_rfc5780"], env=env)
+        sys.exit(p.returncode)
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    for a in ("2001:db8:5780::1", "2001:db8:5780::2"):
+        subprocess.run(["ip", "-6", "addr", "add", f"{a}/128", "dev", "lo", "nodad"], check=True)
+    srv = StunServerV6(binary, "2001:db8:5780::1", "2001:db8:5780::2")
+    try:
+        port, alt = srv.addrs["primary"][1], srv.addrs["alt-host alt-port"][1]
+        check(srv.addrs["alt-host alt-port"][0] == "[2001:db8:5780::2]", f"sockets: {srv.addrs}")
+        p, j, _ = network_json(binary, "--stun", f"[2001:db8:5780::1]:{port}", "--no-port-mapping")
+        six = j["ipv6"]
+        check(p.returncode == 0 and six["ok"] and six["rfc5780"], f"rfc5780 over IPv6: {p.stderr} {six}")
+        check(six["nat_type"] == "open" and not six["nat_type_estimated"], f"type: {six}")
+        check(six["filtering"] == "endpoint_independent" and six["mapping"] == "endpoint_independent", f"{six}")
+        check(six["rfc5780_server"] == f"[2001:db8:5780::1]:{port}", f"server: {six}")
+        # Stateful firewall: answers to what a socket sent get in, the
+        # server's own ports stay open, anything else unsolicited is dropped.
+        rules = f"""table inet fw {{
+  chain in {{
+    type filter hook input priority 0; policy accept;
+    ct state established,related accept
+    udp dport {{ {port}, {alt} }} accept
+    meta l4proto udp drop
+  }}
+}}"""
+        subprocess.run(["nft", "-f", "-"], input=rules, text=True, check=True)
+        p, j, _ = network_json(binary, "--stun", f"[2001:db8:5780::1]:{port}", "--no-port-mapping", "--timeout",
+                               "1s")
+        six = j["ipv6"]
+        check(p.returncode == 0 and six["ok"], f"behind the firewall: {p.stderr} {six}")
+        check(six["filtering"] == "address_and_port_dependent", f"filtering: {six}")
+        check(six["nat_type"] == "firewalled" and six["no_nat"], f"type: {six}")
+    finally:
+        rc, stats = srv.stop()
+    check(rc == 0 and stats["changed"] >= 2, f"stats: {stats}")
+
+
+class StunServerV6(StunServer):
+    """`atmosphere stun-server` in RFC 5780 mode on two IPv6 addresses."""
+
+    def __init__(self, binary, host, alt_host):
+        StunServer.__init__(self, binary, "--host", host, "--alt-host", alt_host, rfc5780=True)
+
+
+def case_coturn_ipv6(binary):
+    """coturn's turnserver on ::1 answers `network`'s IPv6 Binding requests."""
+    tool = shutil.which("turnserver")
+    if not tool:
+        skip("turnserver not found (Debian package coturn)")
+    if not have_ipv6_loopback():
+        skip("no IPv6 loopback (::1)")
+    tmp = tempfile.mkdtemp(prefix="atmos-coturn6-")
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.bind(("::1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    cmd = [tool, "-n", "--listening-ip=::1", f"--listening-port={port}", "--no-auth", "--no-tls", "--no-dtls",
+           "--no-tcp", "--stun-only", "--no-cli", "--relay-threads=1", f"--log-file={tmp}/turn.log", "--simple-log",
+           f"--pidfile={tmp}/turn.pid", f"--db={tmp}/turndb"]
+    ts = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        c = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        c.settimeout(0.2)
+        deadline = time.monotonic() + 15
+        while True:
+            check(ts.poll() is None, f"turnserver exited {ts.returncode}")
+            check(time.monotonic() < deadline, "turnserver did not answer over ::1 within 15 s")
+            c.sendto(stun_request(), ("::1", port))
+            try:
+                c.recvfrom(1024)
+                break
+            except socket.timeout:
+                pass
+        c.close()
+        p, j, _ = network_json(binary, "--stun", f"[::1]:{port}", "--no-port-mapping")
+        six = j["ipv6"]
+        check(p.returncode == 0 and six["ok"], f"network against coturn over ::1: exit {p.returncode}: {p.stderr}")
+        check(six["public_ip"] == "::1" and six["nat_type"] == "open", f"ipv6: {six}")
+        check(six["stun_servers"][0]["ok"] and six["stun_servers"][0]["server"] == f"[::1]:{port}", f"server: {six}")
+    finally:
+        ts.terminate()
+        try:
+            ts.wait(10)
+        except subprocess.TimeoutExpired:
+            ts.kill()
+            ts.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 # --- aioice -------------------------------------------------------------------
 
 def case_aioice(binary):
@@ -389,7 +585,8 @@ def main():
         return 2
     binary, case = sys.argv[1], sys.argv[2]
     cases = {"cli": case_cli, "coturn_client": case_coturn_client, "coturn_server": case_coturn_server,
-             "aioice": case_aioice}
+             "aioice": case_aioice, "ipv6": case_ipv6, "ipv6_rfc5780": case_ipv6_rfc5780,
+             "coturn_ipv6": case_coturn_ipv6}
     if case not in cases:
         print(f"unknown case {case}")
         return 2
