@@ -30,7 +30,7 @@ static void help(void)
 	       "gracefully (clients get Close 1001); a second signal exits at once.\n"
 	       "\n"
 	       "Options:\n"
-	       "  --host ADDR             listen address (default 0.0.0.0)\n"
+	       "  --host ADDR             listen address (default 0.0.0.0; \"::\" serves IPv6 and IPv4)\n"
 	       "  --port N                TCP port (default 8080; 0 picks a free one)\n"
 	       "  --threads N             reactor threads (default: one per CPU)\n"
 	       "  --max-message BYTES     largest message, over all fragments (default %u);\n"
@@ -377,7 +377,6 @@ static void check_together(const struct relay_cli *c, const struct net_config *c
 	const struct relay_opts *o = &c->o;
 	struct sockaddr_storage addr;
 	socklen_t alen;
-	struct in_addr a4;
 	char msg[512];
 	if (!!o->tls_cert != !!o->tls_key) {
 		const char *set = o->tls_cert ? "tls-cert" : "tls-key";
@@ -394,8 +393,6 @@ static void check_together(const struct relay_cli *c, const struct net_config *c
 			     "'plain-port' only makes sense with 'tls-cert' and 'tls-key' (the main port is already plain)");
 	if (o->host && net_resolve_now(o->host, 0, SOCK_STREAM, true, &addr, &alen, msg, sizeof msg) != 0)
 		config_error(errs, line_of(cfg, "host"), "host %s", msg);
-	if (c->stun_port >= 0 && inet_pton(AF_INET, o->host ? o->host : "0.0.0.0", &a4) != 1)
-		config_error(errs, line_of(cfg, "stun-port"), "'stun-port' needs an IPv4 'host', not '%s'", o->host);
 }
 
 /* apply_config reads FILE into c: every line checked, every error printed
@@ -590,16 +587,15 @@ static int relay_run(struct relay_cli *c)
 	struct stun_server *stun = NULL;
 	struct relay_server *srv = NULL;
 	if (stun_port >= 0) {
-		/* Bound before the relay starts so a port conflict fails fast. */
+		/* Bound before the relay starts so a port conflict fails fast.
+		 * The relay's --host, either family: on "::" the STUN server is
+		 * dual-stack too and answers IPv4 clients as IPv4. */
 		struct stun_server_opts so = {.rate = stun_rate, .burst = stun_rate ? stun_rate * 2 : 0};
-		struct sockaddr_in *a = (struct sockaddr_in *)&so.addr;
-		a->sin_family = AF_INET;
-		a->sin_port = htons((uint16_t)stun_port);
-		if (inet_pton(AF_INET, o.host ? o.host : "0.0.0.0", &a->sin_addr) != 1) {
-			fprintf(stderr, "atmosphere relay: --stun-port needs an IPv4 --host, not '%s'\n", o.host);
+		if (net_resolve_now(o.host ? o.host : "0.0.0.0", (uint16_t)stun_port, SOCK_DGRAM, true, &so.addr,
+				    &so.addr_len, msg, sizeof msg) != 0) {
+			fprintf(stderr, "atmosphere relay: --host: %s\n", msg);
 			return 2;
 		}
-		so.addr_len = sizeof *a;
 		so.num_reactors = o.threads ? o.threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 		o.threads = so.num_reactors;
 		stun = stun_server_new(&so, &err);
@@ -639,17 +635,22 @@ static int relay_run(struct relay_cli *c)
 	core_log(CORE_LOG_INFO, "relay listening on %s:%u (%u threads, up to %llu connections, %llu handshakes at once)",
 		 o.host ? o.host : "0.0.0.0", relay_server_port(srv), relay_server_threads(srv),
 		 (unsigned long long)lim.max_connections, (unsigned long long)lim.max_handshakes);
-	/* Tests and scripts read the port from here when they ask for port 0. */
-	printf("relay listening on %s:%u\n", o.host ? o.host : "0.0.0.0", relay_server_port(srv));
+	/* Tests and scripts read the port from here when they ask for port 0:
+	 * "HOST:PORT", an IPv6 host in brackets ("[::]:8080"). */
+	const char *host = o.host ? o.host : "0.0.0.0";
+	const char *lb = strchr(host, ':') ? "[" : "", *rb = *lb ? "]" : "";
+	printf("relay listening on %s%s%s:%u\n", lb, host, rb, relay_server_port(srv));
 	if (o.tls_cert)
 		printf("tls on port %u%s\n", relay_server_port(srv), o.plain ? "" : " only");
 	if (o.plain)
-		printf("plain listening on %s:%u\n", o.host ? o.host : "0.0.0.0", relay_server_plain_port(srv));
+		printf("plain listening on %s%s%s:%u\n", lb, host, rb, relay_server_plain_port(srv));
 	if (stun) {
 		struct sockaddr_storage sa;
 		socklen_t sl = sizeof sa;
 		stun_server_addr(stun, STUN_SOCK_PRIMARY, &sa, &sl);
-		printf("stun listening on %s:%u\n", o.host ? o.host : "0.0.0.0", ntohs(((struct sockaddr_in *)&sa)->sin_port));
+		uint16_t sp = sa.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&sa)->sin6_port)
+						      : ntohs(((struct sockaddr_in *)&sa)->sin_port);
+		printf("stun listening on %s%s%s:%u\n", lb, host, rb, sp);
 	}
 	fflush(stdout);
 	snprintf(sv.status, sizeof sv.status, "listening on %s port %u%s", o.host ? o.host : "0.0.0.0",

@@ -52,6 +52,9 @@ grep -q "many.conf: 5 errors" "$dir/err" || fail "many.conf: no count: $(cat "$d
 printf '# a relay\nhost = 127.0.0.1\nport = 0 # any\nthreads = 1\nquiet\nidle-timeout = 5m\nrcvbuf = auto\n' >"$dir/good.conf"
 "$bin" relay --check-config "$dir/good.conf" >"$dir/out" 2>"$dir/err" || fail "good.conf refused: $(cat "$dir/err")"
 grep -qx "$dir/good.conf: ok" "$dir/out" || fail "good.conf: '$(cat "$dir/out")'"
+# A dual-stack relay with its STUN port (IPv6 'host' and 'stun-port' go together).
+printf 'host = ::\nstun-port = 3478\n' >"$dir/dual.conf"
+"$bin" relay --check-config "$dir/dual.conf" >"$dir/out" 2>"$dir/err" || fail "dual.conf refused: $(cat "$dir/err")"
 
 # --config refuses to start on a bad file, naming each line.
 timeout 10 "$bin" relay --config "$dir/many.conf" >/dev/null 2>"$dir/err"
