@@ -21,9 +21,10 @@ Run with Debian's /usr/bin/python3 (python3-aioice; coturn for two cases):
                  XOR-MAPPED-ADDRESS; `network` asks an IPv4 and an IPv6
                  server at once from one --port and reports each family
                  (--json: "ipv6" beside the IPv4 fields; text: two sections)
-  ipv6_rfc5780   (root; its own network namespace) RFC 5780 over IPv6 on two
-                 addresses: open, then "firewalled" behind a stateful
-                 nftables filter
+  ipv6_rfc5780   (root; its own network namespace) one stun-server in RFC 5780
+                 mode on both families (--host/--alt-host per family): open
+                 on both, then behind a stateful nftables filter IPv6 says
+                 "firewalled" while IPv4 keeps "open"
   coturn_ipv6    `network --json` against coturn's turnserver on ::1
 
 Everything runs on 127.0.0.1/127.0.0.2 and ::1 (ipv6_rfc5780: 2001:db8:5780::1
@@ -58,15 +59,16 @@ def check(cond, what):
 class StunServer:
     """`atmosphere stun-server` on port 0; its ports come from its output."""
 
-    def __init__(self, binary, *args, rfc5780=True):
-        cmd = [binary, "stun-server", "--host", "127.0.0.1", "--port", "0", "--threads", "2", "--json-stats"]
+    def __init__(self, binary, *args, rfc5780=True, want=None, host="127.0.0.1"):
+        cmd = [binary, "stun-server", "--host", host, "--port", "0", "--threads", "2", "--json-stats"]
         if rfc5780:
             cmd += ["--alt-host", "127.0.0.2", "--alt-port", "0"]
         self.proc = subprocess.Popen(cmd + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      stdin=subprocess.DEVNULL, text=True)
         self.addrs = {}
         self.early = ""  # output read past the listening lines
-        want = 4 if rfc5780 else 1
+        want = want or (4 if rfc5780 else 1)
+        self.socks = []  # (host, port, role) per line, in order
         deadline = time.monotonic() + 10
         buf = b""
         fd = self.proc.stdout.fileno()
@@ -86,6 +88,7 @@ class StunServer:
             m = re.match(r"stun-server listening on udp (\S+):(\d+) \((.+)\)", line)
             check(m, f"unexpected line from stun-server: {line!r}")
             self.addrs[m.group(3)] = (m.group(1), int(m.group(2)))
+            self.socks.append((m.group(1), int(m.group(2)), m.group(3)))
         self.early = "\n".join(lines[want:])
         self.host, self.port = self.addrs["primary"]
 
@@ -338,7 +341,7 @@ def case_ipv6(binary):
     once and reports one section per family."""
     if not have_ipv6_loopback():
         skip("no IPv6 loopback (::1)")
-    srv = StunServer(binary, "--host", "::", rfc5780=False)
+    srv = StunServer(binary, rfc5780=False, host="::")
     try:
         check(srv.addrs["primary"][0] == "[::]", f"listening line: {srv.addrs}")
         port = srv.addrs["primary"][1]
@@ -410,10 +413,12 @@ def case_ipv6(binary):
 
 
 def case_ipv6_rfc5780(binary):
-    """RFC 5780 over IPv6 in a network namespace of its own (root): two
-    addresses on lo, our server in RFC 5780 mode on them. No NAT, nothing
-    filtered: open; then a stateful firewall (nftables: only answers to
-    what we sent get in): firewalled."""
+    """RFC 5780 over both families from one stun-server, in a network
+    namespace of its own (root): 127.0.0.1/127.0.0.2 and two IPv6 addresses
+    on lo, one --host and one --alt-host per family. No NAT, nothing
+    filtered: open on both; then a stateful firewall (nftables: only answers
+    to what we sent get in): IPv6 says firewalled, IPv4 keeps the seed's
+    "open"."""
     if os.geteuid() != 0:
         skip("needs root for a network namespace")
     if not shutil.which("nft"):
@@ -425,43 +430,45 @@ def case_ipv6_rfc5780(binary):
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     for a in ("2001:db8:5780::1", "2001:db8:5780::2"):
         subprocess.run(["ip", "-6", "addr", "add", f"{a}/128", "dev", "lo", "nodad"], check=True)
-    srv = StunServerV6(binary, "2001:db8:5780::1", "2001:db8:5780::2")
+    # StunServer passes --host 127.0.0.1 itself; its alternate and the IPv6
+    # pair come here.
+    srv = StunServer(binary, "--alt-host", "127.0.0.2", "--host", "2001:db8:5780::1", "--alt-host",
+                     "[2001:db8:5780::2]", "--alt-port", "0", rfc5780=False, want=8)
     try:
-        port, alt = srv.addrs["primary"][1], srv.addrs["alt-host alt-port"][1]
-        check(srv.addrs["alt-host alt-port"][0] == "[2001:db8:5780::2]", f"sockets: {srv.addrs}")
-        p, j, _ = network_json(binary, "--stun", f"[2001:db8:5780::1]:{port}", "--no-port-mapping")
+        hosts = [h for h, _, _ in srv.socks]
+        check(hosts == ["127.0.0.1", "127.0.0.1", "127.0.0.2", "127.0.0.2", "[2001:db8:5780::1]",
+                        "[2001:db8:5780::1]", "[2001:db8:5780::2]", "[2001:db8:5780::2]"], f"sockets: {srv.socks}")
+        p4, p6 = srv.socks[0][1], srv.socks[4][1]
+        servers = ["--stun", f"127.0.0.1:{p4}", "--stun", f"[2001:db8:5780::1]:{p6}", "--no-port-mapping"]
+        p, j, _ = network_json(binary, *servers)
         six = j["ipv6"]
-        check(p.returncode == 0 and six["ok"] and six["rfc5780"], f"rfc5780 over IPv6: {p.stderr} {six}")
-        check(six["nat_type"] == "open" and not six["nat_type_estimated"], f"type: {six}")
+        check(p.returncode == 0 and j["ok"] and six["ok"], f"both families: {p.stderr} {j}")
+        check(j["rfc5780"] and six["rfc5780"], f"RFC 5780 on both: {j}")
+        check(j["nat_type"] == "open" and j["filtering"] == "endpoint_independent", f"IPv4: {j}")
+        check(six["nat_type"] == "open" and not six["nat_type_estimated"], f"IPv6 type: {six}")
         check(six["filtering"] == "endpoint_independent" and six["mapping"] == "endpoint_independent", f"{six}")
-        check(six["rfc5780_server"] == f"[2001:db8:5780::1]:{port}", f"server: {six}")
+        check(six["rfc5780_server"] == f"[2001:db8:5780::1]:{p6}", f"server: {six}")
         # Stateful firewall: answers to what a socket sent get in, the
         # server's own ports stay open, anything else unsolicited is dropped.
+        ports = ", ".join(sorted({str(port) for _, port, _ in srv.socks}))
         rules = f"""table inet fw {{
   chain in {{
     type filter hook input priority 0; policy accept;
     ct state established,related accept
-    udp dport {{ {port}, {alt} }} accept
+    udp dport {{ {ports} }} accept
     meta l4proto udp drop
   }}
 }}"""
         subprocess.run(["nft", "-f", "-"], input=rules, text=True, check=True)
-        p, j, _ = network_json(binary, "--stun", f"[2001:db8:5780::1]:{port}", "--no-port-mapping", "--timeout",
-                               "1s")
+        p, j, _ = network_json(binary, *servers, "--timeout", "1s")
         six = j["ipv6"]
         check(p.returncode == 0 and six["ok"], f"behind the firewall: {p.stderr} {six}")
-        check(six["filtering"] == "address_and_port_dependent", f"filtering: {six}")
-        check(six["nat_type"] == "firewalled" and six["no_nat"], f"type: {six}")
+        check(six["filtering"] == "address_and_port_dependent", f"IPv6 filtering: {six}")
+        check(six["nat_type"] == "firewalled" and six["no_nat"], f"IPv6 type: {six}")
+        check(j["filtering"] == "address_and_port_dependent" and j["nat_type"] == "open", f"IPv4 unchanged: {j}")
     finally:
         rc, stats = srv.stop()
-    check(rc == 0 and stats["changed"] >= 2, f"stats: {stats}")
-
-
-class StunServerV6(StunServer):
-    """`atmosphere stun-server` in RFC 5780 mode on two IPv6 addresses."""
-
-    def __init__(self, binary, host, alt_host):
-        StunServer.__init__(self, binary, "--host", host, "--alt-host", alt_host, rfc5780=True)
+    check(rc == 0 and stats["changed"] >= 4, f"stats: {stats}")
 
 
 def case_coturn_ipv6(binary):
