@@ -27,6 +27,16 @@
 #   natlab_host_ip a               # the host's own address
 #   natlab_router_ip a             # the router's public address (the host's mapped ip)
 #   natlab_upnp a pcp,natpmp,upnp 203.0.113.10:3478   # miniupnpd on router a-r
+#   natlab_ipv6 pub a b            # IPv6 beside IPv4 (below), after the nodes exist
+#   natlab_ipv6_firewall a         # router a-r: stateful IPv6 filter, no NAT66
+#   natlab_host_ip6 a              # the host's global IPv6 address
+#
+# IPv6 (natlab_ipv6): global-like addresses from 2001:db8::/32 and no NAT,
+# as IPv6 is deployed: public host NAME gets 2001:db8:113::10 (and ::11 when
+# it has a second IPv4 address) on 2001:db8:113::/64; site i's router
+# 2001:db8:100:i::2/64 toward the wan, its LAN 2001:db8:i::/64 with the host
+# on ::2. Whatever NAT the site has on IPv4, IPv6 is routed; add
+# natlab_ipv6_firewall for the stateful filter home routers run (RFC 6092).
 #
 # natlab_cleanup (run by the trap) ends the processes inside the lab's
 # namespaces and deletes them. Functions exit the script on setup failure.
@@ -241,6 +251,7 @@ natlab_site() {
 		echo "$_nl_rules" | ip netns exec "$(natlab_ns "$_nl_router")" nft -f - || natlab_die "nftables rules for $_nl_type"
 	fi
 	eval "NL_HOST_IP_$_nl_name=$_nl_host_ip"
+	eval "NL_SITE_I_$_nl_name=$_nl_i"
 	if [ "$_nl_type" = none ]; then
 		eval "NL_ROUTER_IP_$_nl_name=$_nl_host_ip"
 	else
@@ -349,4 +360,59 @@ natlab_upnp() {
 	done
 	cat "$NL_TMP/miniupnpd-$_nl_site.log" >&2
 	natlab_die "miniupnpd on $_nl_r did not start"
+}
+
+# --- IPv6 ---------------------------------------------------------------------
+
+# natlab_v6addr NODE IFACE ADDR/LEN: an address usable at once (no DAD wait).
+natlab_v6addr() {
+	ip -n "$(natlab_ns "$1")" -6 addr add "$3" dev "$2" nodad || natlab_die "cannot add $3 to $1/$2"
+}
+
+# natlab_ipv6 NAME...: IPv6 on the wan router and on each named node that
+# natlab_public or natlab_site made (a site's router comes with its host).
+natlab_ipv6() {
+	ip netns exec "$(natlab_ns wan)" sysctl -qw net.ipv6.conf.all.forwarding=1
+	for _nl_n in "$@"; do
+		_nl_site_i=$(eval "echo \${NL_SITE_I_$_nl_n:-}")
+		if [ -z "$_nl_site_i" ]; then
+			# A public host: its wan side is p-NAME on the wan router.
+			natlab_v6addr wan "p-$_nl_n" 2001:db8:113::1/64
+			natlab_v6addr "$_nl_n" wan 2001:db8:113::10/64
+			if [ "$(ip -n "$(natlab_ns "$_nl_n")" -4 -o addr show dev wan | wc -l)" -gt 1 ]; then
+				natlab_v6addr "$_nl_n" wan 2001:db8:113::11/64
+			fi
+			ip -n "$(natlab_ns "$_nl_n")" -6 route add default via 2001:db8:113::1
+			eval "NL_HOST_IP6_$_nl_n=2001:db8:113::10"
+			continue
+		fi
+		_nl_r="$_nl_n-r"
+		ip netns exec "$(natlab_ns "$_nl_r")" sysctl -qw net.ipv6.conf.all.forwarding=1
+		natlab_v6addr wan "s$_nl_site_i" "2001:db8:100:$_nl_site_i::1/64"
+		natlab_v6addr "$_nl_r" wan "2001:db8:100:$_nl_site_i::2/64"
+		ip -n "$(natlab_ns "$_nl_r")" -6 route add default via "2001:db8:100:$_nl_site_i::1"
+		natlab_v6addr "$_nl_r" lan "2001:db8:$_nl_site_i::1/64"
+		natlab_v6addr "$_nl_n" lan "2001:db8:$_nl_site_i::2/64"
+		ip -n "$(natlab_ns "$_nl_n")" -6 route add default via "2001:db8:$_nl_site_i::1"
+		ip -n "$(natlab_ns wan)" -6 route add "2001:db8:$_nl_site_i::/64" via "2001:db8:100:$_nl_site_i::2"
+		eval "NL_HOST_IP6_$_nl_n=2001:db8:$_nl_site_i::2"
+	done
+}
+
+natlab_host_ip6() {
+	eval "echo \$NL_HOST_IP6_$1"
+}
+
+# natlab_ipv6_firewall SITE: router SITE-r forwards IPv6 from the wan only
+# when it answers what the LAN sent (conntrack), as RFC 6092 asks of home
+# routers: no NAT, address-and-port-dependent filtering.
+natlab_ipv6_firewall() {
+	ip netns exec "$(natlab_ns "$1-r")" nft -f - <<-'EOF' || natlab_die "IPv6 firewall on $1-r"
+	table ip6 fw {
+		chain forward { type filter hook forward priority 0; policy accept;
+			iifname "wan" ct state established,related accept
+			iifname "wan" drop
+		}
+	}
+	EOF
 }
