@@ -2,11 +2,13 @@
  * sequence over ws:// and wss://, fragmentation, 409, bad URLs. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -191,6 +193,36 @@ Test(relay_client, seed_sequence_over_ws, .timeout = 60)
 	stop_relay(&f);
 }
 
+/* A relay on "::" (dual-stack): A comes over IPv6, B over IPv4, one session. */
+Test(relay_client, seed_sequence_over_ipv6_and_ipv4_on_a_dual_stack_relay, .timeout = 60)
+{
+	struct relay_fixture f;
+	struct scenario s;
+	struct relay_opts o = {.host = "::", .threads = 2};
+	char err[512], url6[128];
+	int e = 0;
+	int probe = socket(AF_INET6, SOCK_STREAM, 0);
+	struct sockaddr_in6 lo = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+	bool have_v6 = probe >= 0 && bind(probe, (struct sockaddr *)&lo, sizeof lo) == 0;
+	if (probe >= 0)
+		close(probe);
+	if (!have_v6)
+		cr_skip_test("no IPv6 loopback (::1) on this machine");
+	memset(&f, 0, sizeof f);
+	memset(&s, 0, sizeof s);
+	f.srv = relay_server_new(&o, &e, err, sizeof err);
+	cr_assert_not_null(f.srv, "relay_server_new on '::': %s", err);
+	snprintf(url6, sizeof url6, "ws://[::1]:%u/", relay_server_port(f.srv));
+	snprintf(f.url, sizeof f.url, "ws://127.0.0.1:%u", relay_server_port(f.srv));
+	cr_assert_eq(pthread_create(&f.thread, NULL, serve, f.srv), 0);
+	s.url_a = url6;
+	s.url_b = f.url;
+	s.big = 1u << 20;
+	snprintf(s.id, sizeof s.id, "client-dual-%d", getpid());
+	run_scenario(&s);
+	stop_relay(&f);
+}
+
 Test(relay_client, seed_sequence_over_wss_with_test_ca_and_mixed_transports, .timeout = 60)
 {
 	struct relay_fixture f;
@@ -248,6 +280,14 @@ Test(relay_client, refuses_bad_urls_and_ids_with_a_message, .timeout = 30)
 	cr_assert_eq(try_connect("ws://127.0.0.1:99999", NULL, "x", msg, sizeof msg), -EINVAL);
 	cr_assert_eq(try_connect("ws://127.0.0.1:1", NULL, "bad/id", msg, sizeof msg), -EINVAL);
 	cr_assert(strstr(msg, "session id"), "message: %s", msg);
+	/* IPv6 literals: brackets closed, a ':' before the port, a port in
+	 * range, and never unbracketed with a port. */
+	static const char *const bad6[] = {"ws://[::1", "ws://[::1/relay", "ws://[::1]8080", "ws://[::1]:",
+					   "ws://[::1]:65536", "ws://::1:8080", "ws://[]:80"};
+	for (size_t i = 0; i < sizeof bad6 / sizeof bad6[0]; i++) {
+		cr_assert_eq(try_connect(bad6[i], NULL, "x", msg, sizeof msg), -EINVAL, "%s", bad6[i]);
+		cr_assert(strstr(msg, "malformed"), "%s: message: %s", bad6[i], msg);
+	}
 }
 
 Test(relay_client, connection_refused_is_reported, .timeout = 30)
