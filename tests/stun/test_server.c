@@ -116,6 +116,35 @@ Test(stun_server, answers_over_ipv6, .timeout = 20)
 	t_server_stop(&t);
 }
 
+/* On "::" one socket serves both families, and each client gets its own
+ * family back: an IPv4 client (seen as ::ffff:127.0.0.1) an IPv4
+ * XOR-MAPPED-ADDRESS, never an IPv4-mapped IPv6 one. */
+Test(stun_server, dual_stack_answers_each_family_in_its_own, .timeout = 20)
+{
+	struct t_server t;
+	struct sockaddr_storage me6, me4, to6, to4;
+	socklen_t me6_len = t_sockaddr(&me6, "::1", 0), me4_len;
+	int probe = socket(AF_INET6, SOCK_DGRAM, 0);
+	if (probe < 0 || bind(probe, (struct sockaddr *)&me6, me6_len) != 0) {
+		if (probe >= 0)
+			close(probe);
+		cr_skip_test("no IPv6 loopback (::1) on this machine");
+	}
+	close(probe);
+	struct stun_server_opts o = t_opts("::", NULL);
+	t_server_start(&t, &o, 1);
+	struct sockaddr_storage srv = t_server_addr(&t, STUN_SOCK_PRIMARY);
+	t_sockaddr(&to6, "::1", t_port_of(&srv));
+	t_sockaddr(&to4, "127.0.0.1", t_port_of(&srv));
+	int fd6 = t_udp_on("::1", &me6, &me6_len);
+	int fd4 = t_udp_on("127.0.0.1", &me4, &me4_len);
+	binding_roundtrip(fd6, &me6, me6_len, &to6);
+	binding_roundtrip(fd4, &me4, me4_len, &to4);
+	close(fd6);
+	close(fd4);
+	t_server_stop(&t);
+}
+
 /* --- silence, counted by reason ------------------------------------------- */
 
 struct drop_case {
