@@ -2,6 +2,7 @@
 #include "net/addr.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <netinet/in.h>
 #include <string.h>
 
@@ -101,8 +102,9 @@ void net_addr_key_limit(const uint8_t key[static 16], uint8_t out[static 16])
 {
 	if (out != key)
 		memcpy(out, key, 16);
+	static_assert(NET_ADDR_IPV6_LIMIT_PREFIX % 8 == 0 && NET_ADDR_IPV6_LIMIT_PREFIX <= 128, "whole bytes");
 	if (!net_addr_key_is_v4(key))
-		memset(out + 8, 0, 8);
+		memset(out + NET_ADDR_IPV6_LIMIT_PREFIX / 8, 0, 16 - NET_ADDR_IPV6_LIMIT_PREFIX / 8);
 }
 
 const char *net_addr_key_str(const uint8_t key[static 16], char out[static NET_ADDR_KEY_STRLEN])

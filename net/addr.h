@@ -63,9 +63,12 @@ void net_addr_key(const struct sockaddr *sa, socklen_t sa_len, uint8_t out[stati
 /* net_addr_key_is_v4 returns whether key is an IPv4 address (::ffff:0:0/96). */
 bool net_addr_key_is_v4(const uint8_t key[static 16]);
 
+/* The prefix an IPv6 source is counted by (bits; see net_addr_key_limit). */
+enum { NET_ADDR_IPV6_LIMIT_PREFIX = 64 };
+
 /* net_addr_key_limit writes the key a per-source limit counts key under: an
- * IPv4 address stays itself; an IPv6 address becomes its /64 (the low 64
- * bits zeroed). Why /64: it is the smallest network IPv6 hands a host
+ * IPv4 address stays itself; an IPv6 address becomes its /64
+ * (NET_ADDR_IPV6_LIMIT_PREFIX: the low 64 bits zeroed). Why /64: it is the smallest network IPv6 hands a host
  * (SLAAC, RFC 4291 section 2.5.1; a /64 per customer link, RFC 6177), so
  * one host can source from all of its 2^64 addresses, and privacy addresses
  * (RFC 8981) change by themselves; a per-address cap on IPv6 would cap
