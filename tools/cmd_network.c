@@ -187,6 +187,36 @@ static void run_family(struct net_job *j, struct fam_job *f, struct core_udp *u)
 		snprintf(f->why_not, sizeof f->why_not, "%s", strerror(-f->rc));
 }
 
+/* no_route returns the send error every resolved server got, when each got
+ * one that says this host cannot send to that family at all (no route, no
+ * source address), else 0. */
+static int no_route(const struct stun_discovery *d)
+{
+	int err = 0;
+	for (size_t i = 0; i < d->num_servers; i++) {
+		const struct stun_server_result *s = &d->servers[i];
+		if (s->ep.err)
+			continue;
+		int st = s->probe.status;
+		if (st != -ENETUNREACH && st != -EHOSTUNREACH && st != -EADDRNOTAVAIL)
+			return 0;
+		err = st;
+	}
+	return err;
+}
+
+/* A host without IPv6 connectivity has nothing to report there: say so,
+ * rather than "udp_blocked" (IPv4 reports as it always did). */
+static void run_family_v6(struct net_job *j, struct fam_job *f, struct core_udp *u)
+{
+	run_family(j, f, u);
+	int err = f->tested && f->r.disc.status != 0 ? no_route(&f->r.disc) : 0;
+	if (err) {
+		f->tested = false;
+		snprintf(f->why_not, sizeof f->why_not, "no IPv6 connectivity: %s", strerror(-err));
+	}
+}
+
 struct fam_arg {
 	struct net_job *j;
 	struct fam_job *f;
@@ -196,7 +226,7 @@ struct fam_arg {
 static void family_main(void *arg)
 {
 	struct fam_arg *a = arg;
-	run_family(a->j, a->f, a->u);
+	run_family_v6(a->j, a->f, a->u);
 	core_udp_close(a->u);
 	a->f->done = true;
 	core_unpark(a->j->waiter, 0);

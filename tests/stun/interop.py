@@ -466,6 +466,13 @@ def case_ipv6_rfc5780(binary):
         check(six["filtering"] == "address_and_port_dependent", f"IPv6 filtering: {six}")
         check(six["nat_type"] == "firewalled" and six["no_nat"], f"IPv6 type: {six}")
         check(j["filtering"] == "address_and_port_dependent" and j["nat_type"] == "open", f"IPv4 unchanged: {j}")
+        # No route to an IPv6 server (no default route here): not tested,
+        # and said so, rather than "udp_blocked"; IPv4 still reports.
+        p, j, took = network_json(binary, "--stun", f"127.0.0.1:{p4}", "--stun", "[2001:db8:ffff::1]:3478",
+                                  "--no-port-mapping", "--timeout", "1s")
+        six = j["ipv6"]
+        check(p.returncode == 0 and j["ok"] and six["tested"] is False, f"no IPv6 route: {j}")
+        check(six["note"].startswith("no IPv6 connectivity"), f"no IPv6 route: note {six.get('note')}")
     finally:
         rc, stats = srv.stop()
     check(rc == 0 and stats["changed"] >= 4, f"stats: {stats}")
