@@ -182,6 +182,8 @@ async def case_ip_rate(binary):
         for a, b, t in ((a1, b1, "ipA1"), (a2, b2, "ipA2"), (a3, b3, "ipB")):
             await still_open(a, b, t)
             await close(a, b)
+        if relay.stop() != 0:
+            fail("relay exit status not 0")
 
 
 def raw_upgrade_status(port, sid):
@@ -226,6 +228,8 @@ async def case_budget(binary):
         if m["atmosphere_relay_budget_used_bytes"] < n * CHUNK:
             fail("/metrics budget_used_bytes is below what was relayed")
         await close(a, b)
+        if relay.stop() != 0:
+            fail("relay exit status not 0")
         if not any("byte budget used up" in ln for ln in relay.log_lines()):
             fail("no log line for the used-up budget")
 
@@ -250,6 +254,8 @@ async def case_budget_period(binary):
             if st != 503 or time.monotonic() > deadline:
                 fail(f"a new session got {st}: want 503 and, once the period is over, 101")
         await close(a, b)
+        if relay.stop() != 0:
+            fail("relay exit status not 0")
         if not any("new byte budget period" in ln for ln in relay.log_lines()):
             fail("no log line for the new budget period")
 
