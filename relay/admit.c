@@ -75,6 +75,16 @@ static void ip_release(struct relay_server *srv, const uint8_t key[16])
 	pthread_mutex_unlock(&srv->ip_lock);
 }
 
+struct ip_count *relay_ip_entry(struct relay_server *srv, const uint8_t k[16])
+{
+	pthread_mutex_lock(&srv->ip_lock);
+	struct ip_count *c = srv->ips[addr_bucket(k)];
+	while (c && memcmp(c->addr, k, 16))
+		c = c->next;
+	pthread_mutex_unlock(&srv->ip_lock);
+	return c;
+}
+
 struct core_log_limit relay_log_refused = {.burst = 10};
 struct core_log_limit relay_log_protocol = {.burst = 10};
 struct core_log_limit relay_log_accept = {.burst = 1};

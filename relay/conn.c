@@ -23,6 +23,11 @@ void relay_conn_run(struct relay_conn *c)
 	uint16_t own = 0, peer = RELAY_WS_CLOSE_GOING_AWAY;
 	const char *why = NULL;
 	int r = FWD_OK;
+	/* Under a rate limit: a large chunk fed back after a pause (what the
+	 * receive took before the pause landed, up to the socket's whole
+	 * buffer), forwarded a slice at a time so the limit holds within it. */
+	struct net_chunk big = {.lease = {.gid = CORE_BUF_NONE}};
+	size_t big_off = 0;
 
 	c->last_rx_ns = core_now_ns();
 	if (!c->sess->last_msg_ns)
@@ -69,6 +74,25 @@ void relay_conn_run(struct relay_conn *c)
 			}
 			continue;
 		}
+		/* Over a rate limit: not read until the buckets refill (TCP
+		 * holds the sender meanwhile; nothing is dropped). Without
+		 * limits this is the only cost: one test. */
+		if (srv->q.on) {
+			uint64_t w = relay_quota_wait_ns(c, core_now_ns());
+			if (w) {
+				int tr = relay_quota_throttle(c, w, big.len - big_off);
+				if (tr == -EPIPE) {
+					own = 0; /* the client left */
+					goto out;
+				}
+				if (tr < 0) {
+					own = RELAY_WS_CLOSE_GOING_AWAY;
+					why = RELAY_REASON_NO_MEMORY;
+					goto out;
+				}
+				continue;
+			}
+		}
 		/* Wait until the session goes idle or the keepalive is due,
 		 * whichever comes first. */
 		uint64_t now = core_now_ns();
@@ -90,7 +114,27 @@ void relay_conn_run(struct relay_conn *c)
 		if (quiet)
 			core_task_hibernate_next_wait(true);
 		struct net_chunk b;
-		int n = net_stream_recv(c->st, &b, core_deadline_left_ms(at));
+		int n;
+		if (big.data) {
+			/* A view: releasing it frees nothing; big goes once used. */
+			size_t take = big.len - big_off < RELAY_QUOTA_SLICE ? big.len - big_off : RELAY_QUOTA_SLICE;
+			b = (struct net_chunk){.data = big.data + big_off, .len = take, .lease = {.gid = CORE_BUF_NONE}};
+			big_off += take;
+			n = (int)take;
+		} else {
+			n = net_stream_recv(c->st, &b, core_deadline_left_ms(at));
+			/* A fed-back chunk (heap, not a ring lease) larger than a
+			 * slice: nothing is queued behind it until the next receive
+			 * re-arms the socket (the pause stopped it), so its slices
+			 * go out in order. */
+			if (srv->q.on && n > RELAY_QUOTA_SLICE && b.lease.gid == CORE_BUF_NONE && b.lease.data) {
+				big = b;
+				big_off = RELAY_QUOTA_SLICE;
+				b.lease.data = NULL;
+				b.len = RELAY_QUOTA_SLICE;
+				n = RELAY_QUOTA_SLICE;
+			}
+		}
 		if (quiet)
 			core_task_hibernate_next_wait(false);
 		now = core_now_ns();
@@ -121,7 +165,15 @@ void relay_conn_run(struct relay_conn *c)
 		}
 		c->last_rx_ns = now;
 		c->ping_outstanding = false;
+		uint64_t in_was = c->bytes_in;
 		r = relay_forward(c, &b, &f); /* releases b */
+		if (srv->q.on) {
+			relay_quota_charge(c, c->bytes_in - in_was);
+			if (big.data && big_off == big.len) {
+				net_stream_release(c->st, &big);
+				big_off = 0;
+			}
+		}
 		if (r)
 			goto ended;
 	}
@@ -146,6 +198,8 @@ ended:
 		why = NULL;
 	}
 out:
+	if (big.data)
+		net_stream_release(c->st, &big);
 	relay_conn_end(c, own, why, peer);
 }
 

@@ -15,6 +15,7 @@
 #include "net/stream.h"
 #include "relay/limits.h"
 #include "relay/protocol.h"
+#include "relay/quota.h"
 #include "relay/server.h"
 #include "relay/utf8.h"
 #include "relay/ws_frame.h"
@@ -55,6 +56,8 @@ struct relay_conn {
 	uint16_t peer_code;
 	uint64_t bytes_in, msgs_in;
 	uint8_t ip[16];                 /* client address, relay_addr_key form */
+	uint64_t q_tat;                 /* --session-rate bucket (relay/quota.h) */
+	struct ip_count *q_ip;          /* --ip-rate: its address's entry, NULL without */
 };
 
 struct relay_session {
@@ -76,9 +79,12 @@ struct relay_session {
 /* A connection costs about 1.7 KB at rest (docs/RELAY.md), against a budget
  * of 2 KiB: these records are its largest part (a session holds two
  * connections), with the socket, stream and coroutine records. Growing
- * them is a decision to make here, with the figure. */
-static_assert(sizeof(struct relay_conn) <= 320, "struct relay_conn outgrew its share of the 2 KiB budget");
-static_assert(sizeof(struct relay_session) <= 2 * 320 + 80, "struct relay_session outgrew its budget");
+ * them is a decision to make here, with the figure. 320 -> 336: the
+ * quotas' 16 bytes (a bucket and the address entry), kept in the
+ * connection so a limit costs no lookup on the data path; 1% of the
+ * budget. */
+static_assert(sizeof(struct relay_conn) <= 336, "struct relay_conn outgrew its share of the 2 KiB budget");
+static_assert(sizeof(struct relay_session) <= 2 * 336 + 80, "struct relay_session outgrew its budget");
 
 struct relay_thread {
 	struct relay_server *srv;
@@ -100,6 +106,18 @@ struct ip_count {
 	struct ip_count *next;
 	uint8_t addr[16];
 	unsigned count;
+	_Atomic uint64_t tat;           /* --ip-rate bucket, shared by the address's connections */
+};
+
+/* Quotas (quota.c): the rate limits, the byte budget, their counters. */
+struct relay_quota {
+	struct relay_limit session, ip;
+	bool on;                        /* a rate limit is set: the only test on the data path without */
+	bool exhausted;                 /* under budget_lock: the budget ran out this period (logged) */
+	uint64_t budget, period_ns;
+	pthread_mutex_t budget_lock;    /* new sessions and status requests only */
+	uint64_t period_start_ns, base_bytes; /* under budget_lock */
+	_Atomic uint64_t throttled_now, throttles, throttled_ns, refused_budget;
 };
 
 struct relay_server {
@@ -127,6 +145,7 @@ struct relay_server {
 	_Atomic unsigned reactors_up;   /* reactors accepting: READY when all are */
 	_Atomic bool stop_told;         /* RELAY_EVENT_STOPPING sent */
 	_Atomic uint64_t alive_round;   /* the liveness round being asked */
+	struct relay_quota q;
 };
 
 /* ---- admit.c: which connections the relay takes ---- */
@@ -150,6 +169,38 @@ const char *relay_addr_key_str(const uint8_t key[16], char out[static 46]);
  * errors (info, 10 lines a second each), accept failures (warn, 1 a
  * second). */
 extern struct core_log_limit relay_log_refused, relay_log_protocol, relay_log_accept;
+
+/* relay_ip_entry returns the per-address entry of key, which the caller's
+ * admitted connection keeps alive until relay_release (the --ip-rate
+ * bucket lives in it), or NULL when there is none. Any thread. */
+struct ip_count *relay_ip_entry(struct relay_server *srv, const uint8_t key[16]);
+
+/* ---- quota.c: rate limits and the byte budget ---- */
+/* relay_quota_init sets srv->q from srv->o (before anything can fail);
+ * relay_quota_cleanup undoes it. */
+void relay_quota_init(struct relay_server *srv);
+void relay_quota_cleanup(struct relay_server *srv);
+/* relay_quota_charge charges bytes read from c's client to its buckets;
+ * relay_quota_wait_ns returns how long c must not read from now (0: it
+ * may). Only with srv->q.on. Do not suspend. */
+void relay_quota_charge(struct relay_conn *c, uint64_t bytes);
+uint64_t relay_quota_wait_ns(const struct relay_conn *c, uint64_t now);
+/* relay_quota_throttle does not read c's client for wait_ns: a short wait
+ * sleeps, a long one pauses the receive (ring buffers back) and waits for
+ * a hang-up; what the pause keeps, and held bytes the caller keeps already,
+ * count against --stuck-total meanwhile (when it is full, the wait keeps
+ * its ring buffers instead). 0 (the time is up, or the wait was
+ * interrupted: the caller's loop looks again), -EPIPE (the client left) or
+ * -ENOMEM (the pause could not copy its queue). Suspends. */
+int relay_quota_throttle(struct relay_conn *c, uint64_t wait_ns, size_t held);
+/* relay_budget_admit returns whether a new session may start under
+ * --budget (starting a new period when one is over; logs the first
+ * refusal of a period). Any thread. */
+bool relay_budget_admit(struct relay_server *srv);
+/* relay_quota_stats fills out's quota fields; relay_quota_metrics writes
+ * them as Prometheus text into b and returns the length written. */
+void relay_quota_stats(const struct relay_server *srv, struct relay_stats *out);
+int relay_quota_metrics(const struct relay_stats *st, char *b, size_t cap);
 
 /* ---- accept.c ---- */
 /* relay_accept_start runs the accept loop of th's listener which (0: --port,

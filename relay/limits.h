@@ -61,6 +61,18 @@ enum {
 	RELAY_LISTEN_BACKLOG = 4096,
 };
 
+/* Quotas (quota.c). */
+enum {
+	/* A throttle wait this long or longer pauses the receive (its queued
+	 * bytes leave the ring for the heap); a shorter one only sleeps,
+	 * keeping at most a queue (64 KiB) of ring buffers meanwhile. */
+	RELAY_QUOTA_PAUSE_MS = 5,
+	/* A paused receive may have taken the socket's whole buffer (MiBs)
+	 * before its pause landed: under a limit that chunk is forwarded and
+	 * charged this much at a time. */
+	RELAY_QUOTA_SLICE = 64 * 1024,
+};
+
 /* The heap trimmer (server.c): every TRIM_EVERY_MS, when the connections
  * are down to half of the most seen since the last trim, and that was at
  * least TRIM_MIN_PEAK. */

@@ -221,6 +221,19 @@ struct relay_conn *relay_session_join(struct relay_thread *th, struct net_stream
 		goto refuse;
 	}
 	bool created = false;
+	if (!sess && !relay_budget_admit(srv)) {
+		/* New sessions only: the second client of a waiting one still
+		 * joins it. */
+		static const char body[] = RELAY_BODY_BUDGET;
+		struct relay_http_response rr = {.status = 503, .content_type = "text/plain",
+						 .body = (const uint8_t *)body, .body_len = sizeof body - 1};
+		char ips[46];
+		core_log_limited(&relay_log_refused, CORE_LOG_INFO,
+				 "relay: refused %s: 503 Service Unavailable (byte budget used up for this period)",
+				 relay_addr_key_str(ip, ips));
+		n = relay_http_response_build(resp, sizeof resp, &rr);
+		goto refuse;
+	}
 	if (!sess) {
 		/* Reserve the slot first: the check and the count are one atomic
 		 * step, whichever reactor the next session lands on. */
@@ -256,6 +269,8 @@ struct relay_conn *relay_session_join(struct relay_thread *th, struct net_stream
 	c->th = th;
 	c->co = core_coro_current();
 	memcpy(c->ip, ip, 16);
+	if (srv->q.ip.rate)
+		c->q_ip = relay_ip_entry(srv, ip);
 	relay_ws_msg_init(&c->ms, srv->o.max_message);
 	c->next_all = th->conns;
 	if (th->conns)

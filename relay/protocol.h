@@ -10,6 +10,7 @@
 /* Bodies of the relay's own refusals (text/plain). */
 #define RELAY_BODY_SESSION_FULL "session full: it already has two clients\n"
 #define RELAY_BODY_BUSY "relay busy or shutting down\n"
+#define RELAY_BODY_BUDGET "relay byte budget used up for this period\n"
 #define RELAY_BODY_HANDSHAKE_TIMEOUT "handshake timeout\n"
 
 /* Close reasons the relay sends with its Close frames. */

@@ -202,6 +202,7 @@ struct relay_server *relay_server_new(const struct relay_opts *opts, int *err, c
 	pthread_mutex_init(&srv->tls_lock, NULL);
 	srv->o = *opts;
 	struct relay_opts *o = &srv->o;
+	relay_quota_init(srv);
 	if (!o->host)
 		o->host = "0.0.0.0";
 	if (!o->max_message)
@@ -233,6 +234,11 @@ struct relay_server *relay_server_new(const struct relay_opts *opts, int *err, c
 	if (!o->max_header || o->max_header > RELAY_HTTP_MAX_HEADER_BYTES)
 		o->max_header = RELAY_HTTP_MAX_HEADER_BYTES;
 
+	if (o->budget_bytes && !o->budget_period_s) {
+		*err = -EINVAL;
+		snprintf(errbuf, errlen, "a byte budget needs its period (--budget BYTES/PERIOD)");
+		goto fail;
+	}
 	if (!!o->tls_cert != !!o->tls_key) {
 		*err = -EINVAL;
 		snprintf(errbuf, errlen, "--tls-cert and --tls-key go together");
@@ -367,5 +373,6 @@ void relay_server_free(struct relay_server *srv)
 	free(srv->listen_fds);
 	core_rt_free(srv->rt);
 	pthread_mutex_destroy(&srv->ip_lock);
+	relay_quota_cleanup(srv);
 	free(srv);
 }

@@ -108,6 +108,14 @@ struct relay_opts {
 	relay_event_fn on_event;
 	void *on_event_arg;
 	unsigned alive_ms;
+	/* Quotas (docs/RELAY.md, Quotas). A client over a rate is not read
+	 * until its bucket refills (TCP slows it; nothing is dropped). */
+	uint64_t session_rate;      /* bytes/s each client of a session may send; 0: no limit */
+	uint64_t session_burst;     /* bytes back to back; 0: session_rate */
+	uint64_t ip_rate;           /* bytes/s over all clients from one address; 0: no limit */
+	uint64_t ip_burst;          /* 0: ip_rate */
+	uint64_t budget_bytes;      /* payload bytes relayed per period, then new sessions get 503; 0: none */
+	uint64_t budget_period_s;   /* the period (from start; not kept across restarts) */
 };
 
 /* Totals over all threads, for /stats and the CLI. */
@@ -129,6 +137,14 @@ struct relay_stats {
 	uint64_t max_connections;    /* the descriptor budget (RLIMIT_NOFILE less a reserve) */
 	uint64_t max_handshakes;
 	uint64_t uptime_s;
+	/* Quotas */
+	uint64_t throttled_now;      /* clients not read now: over a rate limit */
+	uint64_t throttles;          /* times a client was held back */
+	uint64_t throttled_ms;       /* time held back, summed over clients */
+	uint64_t budget_bytes;       /* --budget per period; 0: none */
+	uint64_t budget_used;        /* payload bytes relayed in this period */
+	uint64_t budget_reset_s;     /* seconds until the next period */
+	uint64_t rejected_budget;    /* new sessions refused (503): budget used up */
 };
 
 struct relay_server;

@@ -44,6 +44,7 @@ void relay_server_stats(const struct relay_server *srv, struct relay_stats *out)
 	out->max_connections = s->max_conns;
 	out->max_handshakes = s->o.max_handshakes;
 	out->uptime_s = (core_now_ns() - srv->started_ns) / 1000000000u;
+	relay_quota_stats(srv, out);
 }
 
 static int body_health(const struct relay_stats *st, char *b, size_t cap)
@@ -142,7 +143,7 @@ void relay_send_plain(struct net_stream *s, int status, const char *ctype, const
 void relay_status_serve(struct relay_server *srv, struct net_stream *st, int route)
 {
 	struct relay_stats stats;
-	char body[4096];
+	char body[6144];
 	int bl;
 	relay_server_stats(srv, &stats);
 	if (route == RELAY_HTTP_ROUTE_HEALTH) {
@@ -153,6 +154,7 @@ void relay_status_serve(struct relay_server *srv, struct net_stream *st, int rou
 		relay_send_plain(st, 200, "application/json", body, (size_t)bl);
 	} else {
 		bl = body_metrics(&stats, body, sizeof body);
+		bl += relay_quota_metrics(&stats, body + bl, sizeof body - (size_t)bl);
 		relay_send_plain(st, 200, "text/plain; version=0.0.4", body, (size_t)bl);
 	}
 }

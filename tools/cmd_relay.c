@@ -65,8 +65,23 @@ static void help(void)
 	       "  --stun-port N           also answer STUN Binding requests on UDP port N of --host\n"
 	       "                          (so a community relay is also a STUN server)\n"
 	       "  --stun-rate N           STUN requests per second per source address (default 200;\n"
-	       "                          0: unlimited)\n"
-	       "  --quiet                 no per-session log lines\n"
+	       "                          0: unlimited)\n",
+	       RELAY_DEFAULT_MAX_MESSAGE, RELAY_DEFAULT_HOLD_BYTES, RELAY_DEFAULT_MAX_SESSIONS,
+	       RELAY_DEFAULT_MAX_CONNS_PER_IP);
+	/* Quotas (docs/RELAY.md): printed apart, C17 bounds one string literal. */
+	fputs("  --session-rate RATE[:BURST]\n"
+	      "                          bytes per second each client of a session may send,\n"
+	      "                          and BURST bytes back to back (default: one second's\n"
+	      "                          worth); over it the client is not read until it is\n"
+	      "                          back under (TCP slows it; nothing is dropped).\n"
+	      "                          RATE: 1M, 1M/s, 512K/s:4M (binary units, 1K to 1T)\n"
+	      "  --ip-rate RATE[:BURST]  the same over all clients from one address\n"
+	       "  --budget BYTES/PERIOD   payload bytes the relay relays per PERIOD (hour, day,\n"
+	      "                          week, month = 30d, or a duration like 12h); past it\n"
+	      "                          new sessions get 503 while open ones go on, until\n"
+	      "                          the period ends. Periods count from start: a restart\n"
+	      "                          begins a new one. Example: 500G/month\n", stdout);
+	fputs("  --quiet                 no per-session log lines\n"
 	       "  --json-log              log records as JSON lines\n"
 	       "  --config FILE           read options from FILE, one 'name = value' per line\n"
 	       "                          (names as above without '--'); the command line wins\n"
@@ -77,14 +92,13 @@ static void help(void)
 	       "\n"
 	       "Durations: 500ms, 30s, 5m, 2h. Example:\n"
 	       "  atmosphere relay --host 0.0.0.0 --port 8080\n"
-	       "  curl http://localhost:8080/health\n",
-	       RELAY_DEFAULT_MAX_MESSAGE, RELAY_DEFAULT_HOLD_BYTES, RELAY_DEFAULT_MAX_SESSIONS,
-	       RELAY_DEFAULT_MAX_CONNS_PER_IP);
+	       "  curl http://localhost:8080/health\n", stdout);
 }
 
 enum {
 	OPT_HOST = 256, OPT_PORT, OPT_THREADS, OPT_MAXMSG, OPT_HOLD, OPT_HOLDTOTAL, OPT_STUCKTOTAL, OPT_MAXSESS, OPT_PERIP, OPT_MAXHS, OPT_RCVBUF, OPT_SNDBUF, OPT_HS, OPT_PING,
 	OPT_IDLE, OPT_WRITE, OPT_HIBERNATE, OPT_QUIET, OPT_JSONLOG, OPT_CERT, OPT_KEY, OPT_PLAIN, OPT_STUNPORT, OPT_STUNRATE,
+	OPT_SESSRATE, OPT_IPRATE, OPT_BUDGET,
 	OPT_CONFIG, OPT_CHECK,
 };
 
@@ -113,6 +127,9 @@ static const struct option longopts[] = {
 	{"plain-port", required_argument, 0, OPT_PLAIN},
 	{"stun-port", required_argument, 0, OPT_STUNPORT},
 	{"stun-rate", required_argument, 0, OPT_STUNRATE},
+	{"session-rate", required_argument, 0, OPT_SESSRATE},
+	{"ip-rate", required_argument, 0, OPT_IPRATE},
+	{"budget", required_argument, 0, OPT_BUDGET},
 	{"json-log", no_argument, 0, OPT_JSONLOG},
 	{"config", required_argument, 0, OPT_CONFIG},
 	{"check-config", required_argument, 0, OPT_CHECK},
@@ -172,6 +189,18 @@ static bool sockbuf_opt(const char *arg, uint32_t *out, char *why, size_t why_le
 		return false;
 	*out = (uint32_t)sz;
 	return true;
+}
+
+/* A bandwidth RATE[/s][:BURST] (opt/parse.h), 1K to 1T bytes a second. */
+static bool rate_opt(const char *arg, uint64_t *rate, uint64_t *burst, char *why, size_t why_len)
+{
+	int r = opt_parse_rate(arg, 1024, 1ull << 40, rate, burst);
+	if (r == -ERANGE)
+		snprintf(why, why_len, "'%s': rate and burst must be between 1K and 1T bytes", arg);
+	else if (r)
+		snprintf(why, why_len, "'%s': expected bytes per second with an optional burst, such as 1M, 512K/s or 1M/s:4M",
+			 arg);
+	return r == 0;
 }
 
 /* set_opt applies option id (value arg, NULL for a flag) to c: true, or
@@ -263,6 +292,18 @@ static bool set_opt(struct relay_cli *c, int id, const char *arg, char *why, siz
 			return false;
 		c->stun_rate = (uint32_t)v;
 		return true;
+	case OPT_SESSRATE:
+		return rate_opt(arg, &o->session_rate, &o->session_burst, why, why_len);
+	case OPT_IPRATE:
+		return rate_opt(arg, &o->ip_rate, &o->ip_burst, why, why_len);
+	case OPT_BUDGET: {
+		int r = opt_parse_budget(arg, 1024, 1ull << 60, &o->budget_bytes, &o->budget_period_s);
+		if (r == -ERANGE)
+			snprintf(why, why_len, "'%s': bytes must be between 1K and 1048576T, the period between 1s and 366d", arg);
+		else if (r)
+			snprintf(why, why_len, "'%s': expected BYTES/PERIOD such as 500G/month, 1T/30d or 10G/day", arg);
+		return r == 0;
+	}
 	case OPT_QUIET:
 		o->log_sessions = false;
 		return true;
@@ -632,6 +673,13 @@ static int relay_run(struct relay_cli *c)
 	}
 	struct relay_stats lim;
 	relay_server_stats(srv, &lim);
+	if (o.session_rate || o.ip_rate || o.budget_bytes)
+		core_log(CORE_LOG_INFO,
+			 "relay quotas: session %llu B/s (burst %llu), address %llu B/s (burst %llu), budget %llu B per %llu s "
+			 "(0: none)",
+			 (unsigned long long)o.session_rate, (unsigned long long)(o.session_burst ? o.session_burst : o.session_rate),
+			 (unsigned long long)o.ip_rate, (unsigned long long)(o.ip_burst ? o.ip_burst : o.ip_rate),
+			 (unsigned long long)o.budget_bytes, (unsigned long long)o.budget_period_s);
 	core_log(CORE_LOG_INFO, "relay listening on %s:%u (%u threads, up to %llu connections, %llu handshakes at once)",
 		 o.host ? o.host : "0.0.0.0", relay_server_port(srv), relay_server_threads(srv),
 		 (unsigned long long)lim.max_connections, (unsigned long long)lim.max_handshakes);

@@ -3,7 +3,8 @@
  * names of [a-z0-9-], values without control bytes, bounded counts; the
  * entries re-serialised and parsed again give the same entries. Every value
  * also goes through the number parsers options use (opt/parse.h): what
- * they accept prints back as the same number, and a bound is a bound. */
+ * they accept prints back as the same number, and a bound is a bound; the
+ * same for the relay's rates (RATE:BURST) and budgets (BYTES/PERIOD). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,6 +34,19 @@ static void check_numbers(const char *v)
 	if (opt_parse_size(v, 0, UINT64_MAX, &n) == 0) {
 		snprintf(buf, sizeof buf, "%llu", (unsigned long long)n);
 		CHECK(opt_parse_size(buf, 0, UINT64_MAX, &m) == 0 && m == n);
+	}
+	uint64_t b, c;
+	char big[48];
+	if (opt_parse_rate(v, 0, UINT64_MAX, &n, &b) == 0) {
+		snprintf(big, sizeof big, "%llu/s:%llu", (unsigned long long)n, (unsigned long long)b);
+		CHECK(opt_parse_rate(big, 0, UINT64_MAX, &m, &c) == 0 && m == n && c == b);
+		uint64_t lo = n < b ? n : b;
+		CHECK(opt_parse_rate(v, 0, lo ? lo - 1 : 0, &m, &c) == (lo ? -ERANGE : 0));
+	}
+	if (opt_parse_budget(v, 0, UINT64_MAX, &n, &b) == 0) {
+		CHECK(b >= 1 && b <= 366ull * 86400);
+		snprintf(big, sizeof big, "%llu/%llus", (unsigned long long)n, (unsigned long long)b);
+		CHECK(opt_parse_budget(big, 0, UINT64_MAX, &m, &c) == 0 && m == n && c == b);
 	}
 }
 
