@@ -19,8 +19,13 @@
 void relay_addr_key(const struct sockaddr_storage *a, uint8_t out[16])
 {
 	memset(out, 0, 16);
-	if (a->ss_family == AF_INET)
+	if (a->ss_family == AF_INET) {
+		/* IPv4-mapped (::ffff:a.b.c.d), as a dual-stack socket reports
+		 * IPv4 clients: one key per client either way, and ::1 stays
+		 * apart from 0.0.0.1 (relay/cidr.h matches this form). */
+		out[10] = out[11] = 0xff;
 		memcpy(out + 12, &((const struct sockaddr_in *)a)->sin_addr, 4);
+	}
 	else if (a->ss_family == AF_INET6)
 		memcpy(out, &((const struct sockaddr_in6 *)a)->sin6_addr, 16);
 }
@@ -79,7 +84,7 @@ struct core_log_limit relay_log_accept = {.burst = 1};
 
 const char *relay_addr_key_str(const uint8_t key[16], char out[static 46])
 {
-	static const uint8_t v4[12]; /* relay_addr_key: IPv4 in the last four bytes */
+	static const uint8_t v4[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff}; /* relay_addr_key: IPv4-mapped */
 	if (!memcmp(key, v4, 12))
 		inet_ntop(AF_INET, key + 12, out, 46);
 	else

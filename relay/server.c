@@ -247,6 +247,8 @@ struct relay_server *relay_server_new(const struct relay_opts *opts, int *err, c
 		*err = -EINVAL;
 		goto fail;
 	}
+	if ((*err = relay_access_init(srv, errbuf, errlen)) != 0)
+		goto fail;
 	ro.num_threads = o->threads;
 	ro.handle_signals = o->handle_signals;
 	ro.on_hup = on_hup;
@@ -366,6 +368,7 @@ void relay_server_free(struct relay_server *srv)
 	free(srv->th);
 	free(srv->listen_fds);
 	core_rt_free(srv->rt);
+	relay_access_cleanup(srv);
 	pthread_mutex_destroy(&srv->ip_lock);
 	free(srv);
 }
