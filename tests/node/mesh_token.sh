@@ -62,7 +62,7 @@ echo "$code" | base64 -d 2>/dev/null | grep -q '"relay_keys":\["[A-Za-z0-9_-]\{4
 # --- Matt joins with the code alone ------------------------------------------------
 nd_start - "$matt" "$matt.out" join "$code" --port "$mport" --name matt --relay-only
 relay_both() { nd_path_is - "$rob" matt relay && nd_path_is - "$matt" rob relay; }
-nd_wait 25 "both on the relay" relay_both ||
+nd_wait 40 "both on the relay" relay_both ||
 	bad "not both on the relay: rob sees '$(nd_peer - "$rob" matt)', matt sees '$(nd_peer - "$matt" rob)'"
 out=$(nd_run - "$rob" ping matt 2>&1) || bad "ping: $out"
 case $out in *"via relay path"*) ;; *) bad "ping does not go via the relay: $out" ;; esac
@@ -90,7 +90,7 @@ nd_run - "$ana" init solo --relay "$url" --public-ip 127.0.0.1 --port "$aport" -
 nd_start - "$ana" "$ana.log" serve --relay-only
 nd_wait 10 "ana's node answers" nd_up - "$ana" || { cat "$ana.log"; exit 1; }
 nd_run - "$ana" join >"$ana.code" 2>&1 # opens her inbox on the relay
-nd_wait 15 "ana's node says the relay refused it" grep -q "HTTP 401" "$ana.log" ||
+nd_wait 30 "ana's node says the relay refused it" grep -q "HTTP 401" "$ana.log" ||
 	bad "ana's node does not say 401: $(tail -n 5 "$ana.log")"
 
 if [ "$fail" -ne 0 ]; then

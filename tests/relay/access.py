@@ -182,6 +182,7 @@ def case_open(binary, tmp):
         assert stats(r.port)["access"]["mode"] == "open"
         assert sum(metrics(r.port).values()) == 0
         health_ok(r.port)
+        assert r.stop() == 0, "the relay's exit status (a sanitizer report?)"
 
 
 async def open_pairs(r):
@@ -307,6 +308,7 @@ def case_mesh_token(binary, tmp):
         log = "\n".join(r.log_lines())
         assert once not in log and t not in log, "a ticket reached the log"
         assert key_id(key).hex() in log and key_id(key2).hex() in log, "the key ids are not logged at start"
+        assert r.stop() == 0, "the relay's exit status (a sanitizer report?)"
 
 
 def case_allow_list(binary, tmp):
@@ -329,6 +331,7 @@ def case_allow_list(binary, tmp):
         asyncio.run(pair_aiohttp(r.url + s, r.url + s))
         assert metrics(p)["network"] == 0
         assert stats(p)["access"]["mode"] == "allow-list"
+        assert r.stop() == 0, "the relay's exit status (a sanitizer report?)"
     # The counter: a third relay refusing loopback, counted.
     with Relay(binary, "--access", "allow-list", "--allow-net", "192.0.2.0/24") as r:
         for i in range(3):
