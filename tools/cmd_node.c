@@ -139,6 +139,62 @@ static bool read_relay_key(const char *path, char out[static RELAY_KEY_TEXT_LEN 
 	return found;
 }
 
+/* init --relay URL --relay-key FILE... without MESH_NAME: gives the
+ * existing mesh's relays their keys (a relay that switched to mesh-token
+ * mode, or rotated its key). */
+static int init_relay_keys(size_t nr, const char *const relays[], char keys[][RELAY_KEY_TEXT_LEN + 1], int other_opts)
+{
+	struct node_state st;
+	char err[512], id[2 * RELAY_KEY_ID_LEN + 1];
+	int ret = 1;
+	if (load(&st, "init", false))
+		return 1;
+	if (!st.have_mesh) {
+		fprintf(stderr, "atmosphere init: no mesh in %s: give a MESH_NAME to create one\n", st.home);
+		goto out;
+	}
+	if (other_opts) {
+		ret = cli_usage_error("init", "%s already holds mesh '%s': without MESH_NAME, --relay URL --relay-key FILE "
+					      "only sets relay keys", st.home, st.mesh_name);
+		goto out;
+	}
+	for (size_t i = 0; i < nr; i++) {
+		size_t k = 0;
+		while (k < st.num_relays && strcmp(st.relays[k], relays[i]))
+			k++;
+		if (k == st.num_relays) {
+			ret = cli_usage_error("init", "--relay '%s' is not one of mesh '%s''s relays", relays[i], st.mesh_name);
+			goto out;
+		}
+		if (!keys[i][0]) {
+			ret = cli_usage_error("init", "--relay '%s' needs its --relay-key FILE here", relays[i]);
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < nr; i++) {
+		struct relay_key k;
+		if (node_relay_key_set(&st, relays[i], keys[i]) != 0 || relay_key_parse(&k, keys[i], strlen(keys[i])) != 0) {
+			fprintf(stderr, "atmosphere init: cannot keep the relay key of %s\n", relays[i]);
+			goto out;
+		}
+		relay_key_id_hex(id, k.id);
+		relay_key_cleanup(&k);
+		printf("✓ Relay %s: key %s\n", relays[i], id);
+	}
+	if (node_state_save(&st, err, sizeof err)) {
+		fprintf(stderr, "atmosphere init: %s\n", err);
+		goto out;
+	}
+	printf("Restart 'atmosphere serve' for it to take effect. New members get the key with their join code;\n"
+	       "run this on every node that is already a member.\n");
+	ret = 0;
+out:
+	for (size_t i = 0; i < nr; i++)
+		OPENSSL_cleanse(keys[i], RELAY_KEY_TEXT_LEN + 1);
+	node_state_wipe(&st);
+	return ret;
+}
+
 int cli_init(int argc, char **argv)
 {
 	static const struct option lo[] = {{"relay", required_argument, 0, 'r'}, {"stun", required_argument, 0, 's'},
@@ -192,12 +248,14 @@ int cli_init(int argc, char **argv)
 		case 'h':
 			printf("usage: atmosphere init MESH_NAME [--relay URL [--relay-key FILE]]... [--stun HOST:PORT]...\n"
 			       "                       [--public-ip IP] [--port N] [--name NODE_NAME] [--force]\n"
-			       "       atmosphere init --public-ip IP\n\n"
+			       "       atmosphere init --public-ip IP\n"
+			       "       atmosphere init --relay URL --relay-key FILE...\n\n"
 			       "Creates a mesh in $ATMOSPHERE_HOME (default ~/.atmosphere): a mesh id, a random join\n"
 			       "secret and this node's key pair (files mode 0600). Refuses to replace an existing mesh\n"
 			       "without --force. With --public-ip IP alone: sets this node's public address in the\n"
 			       "mesh it already has (when STUN fails; restart 'serve'), or creates a mesh named\n"
-			       "after the host.\n\n"
+			       "after the host. With --relay URL --relay-key FILE alone: gives relays of the mesh\n"
+			       "it already has their keys (a relay that went mesh-token, or rotated its key).\n\n"
 			       "  --relay URL        relay for signaling and fallback (repeatable; ws:// or wss://)\n"
 			       "  --relay-key FILE   after --relay URL: that relay runs in mesh-token mode and this\n"
 			       "                     is the key its operator gave you (a file from 'atmosphere relay\n"
@@ -214,6 +272,8 @@ int cli_init(int argc, char **argv)
 		}
 	}
 	char host_mesh[NODE_TOKEN_MAX_NAME_LEN + 1] = "";
+	if (optind == argc && nr && !pubip)
+		return init_relay_keys(nr, relays, relay_keys, (int)ns + (name != NULL) + force);
 	if (optind == argc && pubip) {
 		int r = init_public_ip(pubip, (int)nr + (int)ns + (name != NULL) + force);
 		if (r >= 0)

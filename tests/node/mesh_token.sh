@@ -9,7 +9,9 @@
 #  - both end up on the relay path, ping and messages go through it, and the
 #    relay refused none of their requests while a client without a ticket
 #    gets 401 (its /metrics counts it);
-#  - Ana's mesh names the same relay without a key: her node logs the 401.
+#  - Ana's mesh names the same relay without a key: her node logs the 401
+#    and has no link up; `init --relay URL --relay-key FILE` on her existing
+#    mesh gives it the key, and after a restart her link comes up.
 # About 10 s. Exit 0 pass, 1 fail.
 set -u
 bin=${1:?usage: mesh_token.sh BINARY}
@@ -88,13 +90,34 @@ aport=$(nd_free_udp)
 nd_run - "$ana" init solo --relay "$url" --public-ip 127.0.0.1 --port "$aport" --name ana >"$ana.init" 2>&1 ||
 	{ cat "$ana.init"; exit 1; }
 nd_start - "$ana" "$ana.log" serve --relay-only
+ana_pid=$nd_pid
 nd_wait 10 "ana's node answers" nd_up - "$ana" || { cat "$ana.log"; exit 1; }
 nd_run - "$ana" join >"$ana.code" 2>&1 # opens her inbox on the relay
 nd_wait 30 "ana's node says the relay refused it" grep -q "HTTP 401" "$ana.log" ||
 	bad "ana's node does not say 401: $(tail -n 5 "$ana.log")"
+links_up() {
+	[ "$(nd_run - "$ana" peers --json 2>/dev/null | "$nd_py" -c '
+import json, sys
+print(json.load(sys.stdin)["self"]["relays"][0]["links_up"])' 2>/dev/null)" = "$1" ]
+}
+links_up 0 || bad "ana has a link up on the relay without its key"
+# ... until she is given it: her existing mesh's relay gets its key, and
+# after a restart her invite's inbox link comes up.
+nd_run - "$ana" init --relay "$url" >/dev/null 2>&1
+[ $? -eq 2 ] || bad "init --relay URL alone on a mesh is not a usage error"
+nd_run - "$ana" init --relay ws://127.0.0.1:9 --relay-key "$nd_tmp/relay.key" >/dev/null 2>&1
+[ $? -eq 2 ] || bad "a relay key for a relay the mesh does not use is not a usage error"
+out=$(nd_run - "$ana" init --relay "$url" --relay-key "$nd_tmp/relay.key" 2>&1) || bad "init --relay-key: $out"
+grep -qF "$key" "$ana/state.json" || bad "ana's state.json does not keep the relay key"
+nd_kill "$ana_pid"
+nd_start - "$ana" "$ana.log2" serve --relay-only
+nd_wait 10 "ana's node answers again" nd_up - "$ana" || { cat "$ana.log2"; exit 1; }
+nd_wait 30 "ana's inbox link up with the key" links_up 1 ||
+	bad "ana's link is not up with the key: $(tail -n 5 "$ana.log2")"
+grep -q "HTTP 401" "$ana.log2" && bad "ana's node was refused with the key: $(grep "HTTP 401" "$ana.log2")"
 
 if [ "$fail" -ne 0 ]; then
-	for f in "$nd_tmp/relay.out" "$rob.log" "$matt.out" "$ana.log"; do
+	for f in "$nd_tmp/relay.out" "$rob.log" "$matt.out" "$ana.log" "$ana.log2"; do
 		echo "== ${f##*/}"
 		tail -n 20 "$f"
 	done
