@@ -4,8 +4,9 @@
  *   open        the seed's protocol: anyone.
  *   mesh-token  GET /relay/{id} must carry a ticket (relay/ticket.h) for id
  *               under one of the relay's keys, unexpired and not used
- *               before; checked once the upgrade is known valid and before
- *               the session allocates anything.
+ *               before; checked as soon as the head is parsed and routed,
+ *               before the upgrade's own checks and before the session
+ *               allocates anything.
  *   allow-list  only sources in the configured networks, for every path
  *               but /health.
  *

@@ -79,8 +79,9 @@ enum {
 	RELAY_ACCESS_MAX_KEYS = 16,
 	RELAY_ACCESS_MAX_NETS = 1024,
 	/* Nonces of tickets remembered at once (each until its expiry, at
-	 * most RELAY_TICKET_MAX_LIFETIME): 64 Ki upgrades per 15 minutes, 4 MiB
-	 * of table. Past it, upgrades get 503 until nonces expire. */
+	 * most RELAY_TICKET_MAX_LIFETIME): 64 Ki upgrades per 15 minutes, 3 MiB
+	 * of table (mesh-token only). Past it, upgrades get 503 until nonces
+	 * expire. */
 	RELAY_ACCESS_MAX_NONCES = 65536,
 };
 struct relay_key;

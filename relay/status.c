@@ -170,7 +170,7 @@ static int body_metrics(const struct relay_stats *st, char *b, size_t cap)
 		"atmosphere_relay_access_refused_total{reason=\"replayed\"} %" PRIu64 "\n"
 		"atmosphere_relay_access_refused_total{reason=\"network\"} %" PRIu64 "\n"
 		"atmosphere_relay_access_refused_total{reason=\"busy\"} %" PRIu64 "\n"
-		"# HELP atmosphere_relay_tickets_remembered Nonces of accepted tickets kept until they expire.\n"
+		"# HELP atmosphere_relay_tickets_remembered Nonces of accepted tickets kept (each at least until it expires).\n"
 		"# TYPE atmosphere_relay_tickets_remembered gauge\n"
 		"atmosphere_relay_tickets_remembered %" PRIu64 "\n",
 		st->refused_no_ticket, st->refused_bad_ticket, st->refused_unknown_key, st->refused_expired,

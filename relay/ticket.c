@@ -210,6 +210,7 @@ struct relay_ticket_seen {
 	size_t mask;         /* slots - 1; slots is a power of two >= 2 * max_live */
 	size_t used;         /* slots not empty */
 	uint64_t seed;       /* keys the slot choice: key holders pick nonces */
+	uint64_t purged_at;  /* now of the last purge: at most one a second */
 	struct seen_slot *slot;
 };
 
@@ -275,6 +276,7 @@ static bool seen_purge(struct relay_ticket_seen *s, uint64_t now)
 		old[j] = keep[i];
 	}
 	s->used = k;
+	s->purged_at = now;
 	free(keep);
 	return true;
 }
@@ -291,7 +293,10 @@ int relay_ticket_seen_add(struct relay_ticket_seen *s, const uint8_t nonce[stati
 	/* At most half the slots in use: probe chains stay short and one is
 	 * always empty, which ends every probe. */
 	if (s->used >= s->max_live) {
-		if (!seen_purge(s, now) || s->used >= s->max_live)
+		/* A purge walks every slot: when it found nothing to drop, the
+		 * next may wait for the clock to move (a full table of live
+		 * nonces otherwise costs a walk per refused ticket). */
+		if (now == s->purged_at || !seen_purge(s, now) || s->used >= s->max_live)
 			return RELAY_TICKET_E_FULL;
 		j = seen_home(s, nonce);
 		while (s->slot[j].expires_at)

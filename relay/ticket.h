@@ -135,9 +135,11 @@ struct relay_ticket_seen *relay_ticket_seen_new(size_t max_live);
 void relay_ticket_seen_free(struct relay_ticket_seen *s);
 
 /* relay_ticket_seen_add records nonce until expires_at at unix time now.
- * Returns RELAY_TICKET_OK (first use), RELAY_TICKET_E_REPLAYED (seen and
- * not yet expired), or RELAY_TICKET_E_FULL (max_live nonces are live; the
- * nonce is not recorded). */
+ * Returns RELAY_TICKET_OK (first use), RELAY_TICKET_E_REPLAYED (seen, and
+ * not yet dropped: a nonce is kept at least until its expiry), or
+ * RELAY_TICKET_E_FULL (max_live nonces are recorded and none could be
+ * dropped; the table is swept of expired nonces at most once per value of
+ * now; the nonce is not recorded). */
 int relay_ticket_seen_add(struct relay_ticket_seen *s, const uint8_t nonce[static RELAY_TICKET_NONCE_LEN],
 			  uint64_t expires_at, uint64_t now);
 
