@@ -25,9 +25,9 @@ void relay_addr_key(const struct sockaddr_storage *a, uint8_t out[16])
 		 * apart from 0.0.0.1 (relay/cidr.h matches this form). */
 		out[10] = out[11] = 0xff;
 		memcpy(out + 12, &((const struct sockaddr_in *)a)->sin_addr, 4);
-	}
-	else if (a->ss_family == AF_INET6)
+	} else if (a->ss_family == AF_INET6) {
 		memcpy(out, &((const struct sockaddr_in6 *)a)->sin6_addr, 16);
+	}
 }
 
 static unsigned addr_bucket(const uint8_t k[16])
