@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "core/log.h"
@@ -87,34 +86,14 @@ void relay_access_cleanup(struct relay_server *srv)
 	pthread_mutex_destroy(&a->lock);
 }
 
-/* The ticket a request presents: the first "ticket" parameter of the query
- * (the primary way: any WebSocket client, browsers included, can set a
- * URL), else an "Authorization: Bearer" header (RFC 6750 §2.1). Returns
- * whether there was one; *out points into the request. */
+/* The ticket a request presents: in the query (the primary way: any
+ * WebSocket client, browsers included, can set a URL), else in an
+ * Authorization: Bearer header. */
 static bool find_ticket(const struct relay_http_req *req, struct relay_http_span *out)
 {
-	const char *t = req->target.ptr, *end = t + req->target.len;
-	const char *q = t ? memchr(t, '?', req->target.len) : NULL;
-	for (const char *p = q ? q + 1 : end; p < end;) {
-		const char *amp = memchr(p, '&', (size_t)(end - p));
-		const char *pe = amp ? amp : end;
-		if (pe - p >= 7 && !memcmp(p, "ticket=", 7)) {
-			out->ptr = p + 7;
-			out->len = (size_t)(pe - p - 7);
-			return true;
-		}
-		p = pe + 1;
-	}
 	const struct relay_http_header *h = relay_http_header_find(req->headers, req->num_headers, "Authorization");
-	if (h && h->value.len > 7 && !strncasecmp(h->value.ptr, "Bearer ", 7)) {
-		size_t i = 7;
-		while (i < h->value.len && h->value.ptr[i] == ' ')
-			i++;
-		out->ptr = h->value.ptr + i;
-		out->len = h->value.len - i;
-		return true;
-	}
-	return false;
+	return relay_ticket_find(&out->ptr, &out->len, req->target.ptr, req->target.len, h ? h->value.ptr : NULL,
+				 h ? h->value.len : 0);
 }
 
 static int refuse(struct relay_server *srv, enum relay_refusal why, int status, const uint8_t ip[16],

@@ -166,6 +166,41 @@ int relay_ticket_parse(struct relay_ticket *out, const char *text, size_t len)
 	return RELAY_TICKET_OK;
 }
 
+bool relay_ticket_find(const char **out_ptr, size_t *out_len, const char *target, size_t target_len, const char *auth,
+		       size_t auth_len)
+{
+	const char *q = target ? memchr(target, '?', target_len) : NULL;
+	if (q) {
+		size_t off = (size_t)(q - target) + 1;
+		while (off <= target_len) {
+			const char *p = target + off;
+			size_t left = target_len - off;
+			const char *amp = memchr(p, '&', left);
+			size_t n = amp ? (size_t)(amp - p) : left;
+			if (n >= 7 && !memcmp(p, "ticket=", 7)) {
+				*out_ptr = p + 7;
+				*out_len = n - 7;
+				return true;
+			}
+			off += n + 1;
+		}
+	}
+	/* "Bearer" 1*SP token (RFC 6750 §2.1); the scheme is case-insensitive
+	 * (RFC 9110 §11.1). */
+	static const char scheme[] = "bearer";
+	if (!auth || auth_len < sizeof scheme || auth[sizeof scheme - 1] != ' ')
+		return false;
+	for (size_t i = 0; i < sizeof scheme - 1; i++)
+		if ((auth[i] | 0x20) != scheme[i]) /* ASCII letters only: | 0x20 lowers them, maps no other byte to one */
+			return false;
+	size_t i = sizeof scheme;
+	while (i < auth_len && auth[i] == ' ')
+		i++;
+	*out_ptr = auth + i;
+	*out_len = auth_len - i;
+	return true;
+}
+
 int relay_ticket_verify(const struct relay_ticket *t, const struct relay_key *keys, size_t num_keys, const char *sid,
 			size_t sid_len, uint64_t now)
 {

@@ -112,6 +112,16 @@ int relay_ticket_make(char out[static RELAY_TICKET_TEXT_LEN + 1], const struct r
  * RELAY_TICKET_E_MALFORMED leaving *out untouched. Checks no MAC. */
 int relay_ticket_parse(struct relay_ticket *out, const char *text, size_t len);
 
+/* relay_ticket_find locates the ticket's text in an upgrade request: the
+ * value of the first "ticket" parameter of target[0..target_len)'s query
+ * (the part after the first '?', parameters split at '&'), else the
+ * credentials of auth[0..auth_len), an Authorization header's value, when
+ * its scheme is "Bearer" (any case, RFC 6750 §2.1; auth may be NULL).
+ * Returns whether there was one, with *out_ptr and *out_len pointing into
+ * the input (the text is not checked: relay_ticket_parse does that). */
+bool relay_ticket_find(const char **out_ptr, size_t *out_len, const char *target, size_t target_len, const char *auth,
+		       size_t auth_len);
+
 /* relay_ticket_verify checks t against keys[0..num_keys) for session id
  * sid[0..sid_len) at unix time now, in this order: a key with t's id
  * (UNKNOWN_KEY), the MAC under each such key (BAD_MAC), then now <

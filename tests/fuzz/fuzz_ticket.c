@@ -7,6 +7,8 @@
  *        3 bytes, nonce id (one byte expanded to 16), lifetime 1..256 s,
  *        clock step 0..255 s, checked against a plain list;
  *   'c'  the rest is a network (CIDR) text;
+ *   'q'  the rest is a request target, then after a NUL (if any) an
+ *        Authorization value, searched for a ticket;
  *   else the whole input is a ticket's text, checked for session id
  *        "fuzz-session" at NOW under two keys (seeds: corpus/ticket/).
  * Properties, not only survival:
@@ -19,6 +21,8 @@
  *     (NOW, NOW + RELAY_TICKET_MAX_LIFETIME];
  *   - the replay memory refuses a nonce that is live in the reference, never
  *     holds more than max_live, says FULL only when max_live are live;
+ *   - a ticket found in a request lies right after "ticket=" in the query
+ *     (no '&' in it) or after "Bearer " in the header;
  *   - an accepted network formats and parses back to itself and contains its
  *     own address; a refused one leaves the output untouched.
  * A broken property aborts, which libFuzzer and the replay test report. */
@@ -128,6 +132,30 @@ static void fuzz_replay(const uint8_t *data, size_t size)
 	relay_ticket_seen_free(s);
 }
 
+/* The request's ticket: target, then (after a NUL, if any) the
+ * Authorization value. A found ticket lies inside one of them, right after
+ * "ticket=" in the query or after "Bearer" and spaces, and holds no '&'
+ * when it came from the query. */
+static void fuzz_find(const uint8_t *data, size_t size)
+{
+	const char *in = (const char *)data, *nul = memchr(in, 0, size);
+	size_t tl = nul ? (size_t)(nul - in) : size;
+	const char *auth = nul ? nul + 1 : NULL;
+	size_t al = nul ? size - tl - 1 : 0;
+	const char *p = NULL;
+	size_t n = 0;
+	if (!relay_ticket_find(&p, &n, in, tl, auth, al))
+		return;
+	bool in_target = p >= in && p + n <= in + tl, in_auth = auth && p >= auth && p + n <= auth + al;
+	CHECK(in_target || in_auth);
+	if (in_target) {
+		CHECK(p - in >= 8 && !memcmp(p - 7, "ticket=", 7) && (p[-8] == '?' || p[-8] == '&'));
+		CHECK(memchr(in, '?', (size_t)(p - in)) && !memchr(p, '&', n));
+	} else {
+		CHECK(p - auth >= 7 && p[-1] == ' ' && (n == 0 || p[0] != ' '));
+	}
+}
+
 static void fuzz_cidr(const uint8_t *data, size_t size)
 {
 	struct relay_cidr n, before, back;
@@ -152,6 +180,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_replay(data + 1, size - 1);
 	else if (size && data[0] == 'c')
 		fuzz_cidr(data + 1, size - 1);
+	else if (size && data[0] == 'q')
+		fuzz_find(data + 1, size - 1);
 	else
 		fuzz_ticket_text(data, size);
 	return 0;

@@ -308,3 +308,42 @@ Test(relay_key, malformed_keys_refused)
 	}
 	cr_assert_str_neq(relay_ticket_strerror(RELAY_TICKET_E_FULL), relay_ticket_strerror(12345));
 }
+
+/* Where the relay looks for the ticket in a request. */
+Test(relay_ticket, find_in_query_or_bearer_header)
+{
+	struct find_case {
+		const char *target, *auth, *want; /* want NULL: none */
+	} cases[] = {
+		{"/relay/abc?ticket=T1", NULL, "T1"},
+		{"/relay/abc?x=1&ticket=T2&y=2", NULL, "T2"},
+		{"/relay/abc?ticket=T3&ticket=T4", NULL, "T3"},          /* the first one counts */
+		{"/relay/abc?ticket=", NULL, ""},                        /* present, empty: refused later */
+		{"/relay/abc?tickets=T5", NULL, NULL},
+		{"/relay/abc?xticket=T5", NULL, NULL},
+		{"/relay/abc?&&ticket=T6&", NULL, "T6"},
+		{"/relay/abc", NULL, NULL},
+		{"/relay/abc?", NULL, NULL},
+		{"/relay/ticket=T7", NULL, NULL},                        /* in the path, not the query */
+		{"/relay/abc?a=1", "Bearer T8", "T8"},
+		{"/relay/abc", "bearer   T9", "T9"},
+		{"/relay/abc", "BEARER T10", "T10"},
+		{"/relay/abc?ticket=T11", "Bearer T12", "T11"},           /* the query wins */
+		{"/relay/abc", "Basic dXNlcjpwYXNz", NULL},
+		{"/relay/abc", "Bearer", NULL},
+		{"/relay/abc", "Bearer\tT13", NULL},
+		{"/relay/abc", "Bearerx T14", NULL},
+		{"/relay/abc", "", NULL},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const struct find_case *c = &cases[i];
+		const char *p = NULL;
+		size_t n = 99;
+		bool got = relay_ticket_find(&p, &n, c->target, strlen(c->target), c->auth, c->auth ? strlen(c->auth) : 0);
+		cr_assert_eq(got, c->want != NULL, "case %zu: %s / %s", i, c->target, c->auth ? c->auth : "-");
+		if (got) {
+			cr_assert_eq(n, strlen(c->want), "case %zu", i);
+			cr_assert_eq(memcmp(p, c->want, n), 0, "case %zu", i);
+		}
+	}
+}
