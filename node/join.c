@@ -75,6 +75,13 @@ void node_on_welcome(struct node *node, struct node_peer *p, json_object *o)
 			snprintf(st->relays[st->num_relays++], sizeof st->relays[0], "%s",
 				 json_object_get_string(json_object_array_get_idx(arr, i)));
 	}
+	if (json_object_object_get_ex(o, "relay_keys", &arr) && json_object_is_type(arr, json_type_object)) {
+		json_object_object_foreach(arr, url, kv) {
+			if (json_object_is_type(kv, json_type_string) &&
+			    node_relay_key_set(st, url, json_object_get_string(kv)) != 0)
+				core_log(CORE_LOG_WARN, "join: the relay key given for %.200s is not a relay key: ignored", url);
+		}
+	}
 	if (json_object_object_get_ex(o, "stun", &arr) && json_object_is_type(arr, json_type_array)) {
 		st->num_stun = 0;
 		for (size_t i = 0; i < json_object_array_length(arr) && st->num_stun < NODE_TOKEN_MAX_STUN; i++)
@@ -152,6 +159,11 @@ int node_join_begin(struct node *node, const char *code, char *err, size_t err_l
 	node_say(node, "Attempting direct P2P connection...");
 	char sid[72];
 	node_inbox_session(sid, node->tok.invite_key);
+	/* Keys of the code's mesh-token relays: the inbox links need them,
+	 * and the node keeps them (state.json) for the mesh's sessions. */
+	for (size_t i = 0; i < node->tok.num_relay_keys; i++)
+		if (node->tok.relay_keys[i][0])
+			node_relay_key_set(node->st, node->tok.relay_urls[i], node->tok.relay_keys[i]);
 	/* The invite's inbox on every relay of the code: whichever the issuer
 	 * can reach. */
 	for (size_t i = 0; i < node->tok.num_relay_urls; i++) {
@@ -179,8 +191,18 @@ int node_issue_code(struct node *node, uint64_t ttl_s, char *code, size_t cap, c
 	 * endpoint only by punching: the code carries the mapping when there
 	 * is one (the HELLO carries both). */
 	node_copy_str(t.public_endpoint, sizeof t.public_endpoint, node->mapped_ep[0] ? node->mapped_ep : node->public_ep);
-	for (size_t i = 0; i < st->num_relays; i++)
+	bool any_key = false;
+	for (size_t i = 0; i < st->num_relays; i++) {
+		for (size_t k = 0; k < st->num_relay_keys; k++)
+			if (!strcmp(st->relay_keys[k].url, st->relays[i])) {
+				snprintf(t.relay_keys[i], sizeof t.relay_keys[i], "%s", st->relay_keys[k].key);
+				any_key = true;
+			}
 		snprintf(t.relay_urls[t.num_relay_urls++], sizeof t.relay_urls[0], "%s", st->relays[i]);
+	}
+	/* The optional member only when some relay wants tickets: codes for
+	 * open relays stay readable by older nodes. */
+	t.num_relay_keys = any_key ? t.num_relay_urls : 0;
 	for (size_t i = 0; i < st->num_stun; i++)
 		snprintf(t.stun[t.num_stun++], sizeof t.stun[0], "%s", st->stun[i]);
 	t.created_at = (uint64_t)time(NULL);

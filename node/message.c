@@ -100,6 +100,15 @@ static void on_hello(struct node *node, struct node_peer *p, json_object *o)
 		for (size_t i = 0; i < node->st->num_relays; i++)
 			json_object_array_add(rl, json_object_new_string(node->st->relays[i]));
 		json_object_object_add(w, "relays", rl);
+		/* The keys of mesh-token relays: the new member needs them to
+		 * reach the mesh there (the WELCOME travels encrypted). */
+		if (node->st->num_relay_keys) {
+			json_object *rk = json_object_new_object();
+			for (size_t i = 0; i < node->st->num_relay_keys; i++)
+				json_object_object_add(rk, node->st->relay_keys[i].url,
+						       json_object_new_string(node->st->relay_keys[i].key));
+			json_object_object_add(w, "relay_keys", rk);
+		}
 		json_object *sv = json_object_new_array();
 		for (size_t i = 0; i < node->st->num_stun; i++)
 			json_object_array_add(sv, json_object_new_string(node->st->stun[i]));

@@ -103,7 +103,12 @@ static void link_run(void *arg)
 	l->co = core_coro_current();
 	while (!node->stopping && !l->closing) {
 		struct relay_client_opts o = {.max_message = 70000, .deliver_notices = true};
+		/* A mesh-token relay: a fresh ticket under its key each time. */
+		struct relay_key rk;
+		if (node_relay_key_find(node->st, l->url, &rk))
+			o.ticket_key = &rk;
 		int r = relay_client_connect(&l->c, l->url, l->session, &o, 5000, err, sizeof err);
+		relay_key_cleanup(&rk);
 		if (r) {
 			/* Said at the default level, once per outage of this link and
 			 * through a node-wide limit (a mesh has a link per peer per

@@ -105,6 +105,18 @@ int node_state_load(struct node_state *st, char *err, size_t err_len)
 			v = json_object_array_get_idx(arr, i);
 			snprintf(st->relays[st->num_relays++], sizeof st->relays[0], "%s", json_object_get_string(v));
 		}
+	/* Optional: {"URL": "KEY", ...}, keys of mesh-token relays. */
+	st->num_relay_keys = 0;
+	if (json_object_object_get_ex(root, "relay_keys", &arr) && json_object_is_type(arr, json_type_object)) {
+		json_object_object_foreach(arr, url, kv) {
+			if (!json_object_is_type(kv, json_type_string) ||
+			    node_relay_key_set(st, url, json_object_get_string(kv)) != 0) {
+				snprintf(err, err_len, "state.json: relay_keys: the key of '%.200s' is not a relay key", url);
+				json_object_put(root);
+				return -EINVAL;
+			}
+		}
+	}
 	if (json_object_object_get_ex(root, "stun", &arr) && json_object_is_type(arr, json_type_array))
 		for (size_t i = 0; i < json_object_array_length(arr) && st->num_stun < NODE_TOKEN_MAX_STUN; i++) {
 			v = json_object_array_get_idx(arr, i);
@@ -175,6 +187,12 @@ int node_state_save(const struct node_state *st, char *err, size_t err_len)
 	for (size_t i = 0; i < st->num_relays; i++)
 		json_object_array_add(arr, json_object_new_string(st->relays[i]));
 	json_object_object_add(root, "relays", arr);
+	if (st->num_relay_keys) {
+		json_object *keys = json_object_new_object();
+		for (size_t i = 0; i < st->num_relay_keys; i++)
+			json_object_object_add(keys, st->relay_keys[i].url, json_object_new_string(st->relay_keys[i].key));
+		json_object_object_add(root, "relay_keys", keys);
+	}
 	arr = json_object_new_array();
 	for (size_t i = 0; i < st->num_stun; i++)
 		json_object_array_add(arr, json_object_new_string(st->stun[i]));
@@ -372,8 +390,45 @@ int node_members_save(const struct node_state *st, const struct node_members *t,
 	return r;
 }
 
+int node_relay_key_set(struct node_state *st, const char *url, const char *key_text)
+{
+	struct relay_key k;
+	size_t i = 0;
+	if (key_text[0] && relay_key_parse(&k, key_text, strlen(key_text)) != RELAY_TICKET_OK)
+		return -EINVAL;
+	relay_key_cleanup(&k);
+	if (strlen(url) > NODE_TOKEN_MAX_URL_LEN)
+		return -EINVAL;
+	while (i < st->num_relay_keys && strcmp(st->relay_keys[i].url, url))
+		i++;
+	if (!key_text[0]) {
+		if (i < st->num_relay_keys) {
+			OPENSSL_cleanse(&st->relay_keys[i], sizeof st->relay_keys[i]);
+			st->relay_keys[i] = st->relay_keys[--st->num_relay_keys];
+			OPENSSL_cleanse(&st->relay_keys[st->num_relay_keys], sizeof st->relay_keys[0]);
+		}
+		return 0;
+	}
+	if (i == NODE_TOKEN_MAX_RELAYS)
+		return -ENOSPC;
+	snprintf(st->relay_keys[i].url, sizeof st->relay_keys[i].url, "%s", url);
+	snprintf(st->relay_keys[i].key, sizeof st->relay_keys[i].key, "%s", key_text);
+	if (i == st->num_relay_keys)
+		st->num_relay_keys++;
+	return 0;
+}
+
+bool node_relay_key_find(const struct node_state *st, const char *url, struct relay_key *out)
+{
+	for (size_t i = 0; i < st->num_relay_keys; i++)
+		if (!strcmp(st->relay_keys[i].url, url))
+			return relay_key_parse(out, st->relay_keys[i].key, strlen(st->relay_keys[i].key)) == RELAY_TICKET_OK;
+	return false;
+}
+
 void node_state_wipe(struct node_state *st)
 {
+	OPENSSL_cleanse(st->relay_keys, sizeof st->relay_keys);
 	OPENSSL_cleanse(st->secret, sizeof st->secret);
 	OPENSSL_cleanse(st->mesh_key, sizeof st->mesh_key);
 	OPENSSL_cleanse(st->priv, sizeof st->priv);

@@ -15,6 +15,7 @@
 
 #include "node/token.h"
 #include "node/wire.h"
+#include "relay/ticket.h"
 
 struct node_known_peer {
 	char node_id[NODE_TOKEN_MAX_ID_LEN + 1];
@@ -29,6 +30,14 @@ struct node_invite {
 	uint64_t created_at, expires_at;
 };
 
+/* The key of a relay in mesh-token mode (docs/RELAY.md, "Who may use the
+ * relay"): the node presents a ticket made with it whenever it connects to
+ * that URL. Secret. */
+struct node_relay_key {
+	char url[NODE_TOKEN_MAX_URL_LEN + 1];
+	char key[RELAY_KEY_TEXT_LEN + 1];
+};
+
 struct node_state {
 	char home[NODE_PATH_MAX];
 	bool have_mesh;
@@ -37,6 +46,10 @@ struct node_state {
 	uint8_t secret[NODE_TOKEN_SECRET_LEN];
 	char relays[NODE_TOKEN_MAX_RELAYS][NODE_TOKEN_MAX_URL_LEN + 1];
 	size_t num_relays;
+	/* Keys of the relays that want tickets, by URL (a relay may leave
+	 * relays[] and come back: its key stays). */
+	struct node_relay_key relay_keys[NODE_TOKEN_MAX_RELAYS];
+	size_t num_relay_keys;
 	char stun[NODE_TOKEN_MAX_STUN][NODE_TOKEN_MAX_HOSTPORT_LEN + 1];
 	size_t num_stun;
 	char public_ip[48];
@@ -103,6 +116,17 @@ int node_members_load(const struct node_state *st, struct node_members *t, char 
 /* node_members_save writes t to $home/members.json atomically (0600):
  * every entry and removal as base64 of its wire form. */
 int node_members_save(const struct node_state *st, const struct node_members *t, char *err, size_t err_len);
+
+/* node_relay_key_set records key_text (a relay key, RELAY_KEY_TEXT_LEN
+ * characters of base64url) for the relay at url, replacing any it had; an
+ * empty key_text removes it. Returns 0, -EINVAL (not a relay key) or
+ * -ENOSPC (NODE_TOKEN_MAX_RELAYS keys already). */
+int node_relay_key_set(struct node_state *st, const char *url, const char *key_text);
+
+/* node_relay_key_find fills *out with the key of the relay at url and
+ * returns true, or returns false (that relay takes no ticket from us).
+ * Wipe *out with relay_key_cleanup. */
+bool node_relay_key_find(const struct node_state *st, const char *url, struct relay_key *out);
 
 /* node_state_wipe clears the secrets in st. */
 void node_state_wipe(struct node_state *st);

@@ -47,10 +47,12 @@ static const char LABEL_SHORT[] = "atmosphere v1 short code";
 static const char F_V[] = "v", F_MESH_ID[] = "mesh_id", F_MESH_NAME[] = "mesh_name", F_ENDPOINT[] = "endpoint",
 		  F_PUBLIC_ENDPOINT[] = "public_endpoint", F_RELAY_URLS[] = "relay_urls", F_STUN[] = "stun",
 		  F_CREATED_AT[] = "created_at", F_EXPIRES_AT[] = "expires_at", F_NODE_ID[] = "node_id",
-		  F_NODE_PUB[] = "node_pub", F_INVITE_ID[] = "invite_id", F_INVITE_KEY[] = "invite_key", F_MAC[] = "mac";
+		  F_NODE_PUB[] = "node_pub", F_INVITE_ID[] = "invite_id", F_INVITE_KEY[] = "invite_key", F_MAC[] = "mac",
+		  F_RELAY_KEYS[] = "relay_keys";
 static const char *const KNOWN_FIELDS[] = { F_V,          F_MESH_ID,   F_MESH_NAME,  F_ENDPOINT,  F_PUBLIC_ENDPOINT,
 	                                    F_RELAY_URLS, F_STUN,      F_CREATED_AT, F_EXPIRES_AT, F_NODE_ID,
-	                                    F_NODE_PUB,   F_INVITE_ID, F_INVITE_KEY, F_MAC };
+	                                    F_NODE_PUB,   F_INVITE_ID, F_INVITE_KEY, F_MAC,
+	                                    F_RELAY_KEYS };
 
 enum {
 	/* Decoded JSON never exceeds what NODE_TOKEN_MAX_CODE_LEN symbols hold. */
@@ -59,7 +61,7 @@ enum {
 	CANON_MAX = 1 + 4 * (2 + NODE_TOKEN_MAX_ID_LEN) + 2 * (2 + NODE_TOKEN_MAX_ENDPOINT_LEN) +
 	            1 + NODE_TOKEN_MAX_RELAYS * (2 + NODE_TOKEN_MAX_URL_LEN) + 1 +
 	            NODE_TOKEN_MAX_STUN * (2 + NODE_TOKEN_MAX_HOSTPORT_LEN) + 16 + NODE_TOKEN_KEY_LEN +
-	            NODE_TOKEN_INVITE_ID_LEN,
+	            NODE_TOKEN_INVITE_ID_LEN + 1 + NODE_TOKEN_MAX_RELAYS * (2 + RELAY_KEY_TEXT_LEN),
 	/* Unpadded base64url of a 32-byte value is 43 symbols; allow padding. */
 	B64_FIELD_MAX = 44,
 	/* How much of an unknown member's name an error quotes. */
@@ -209,6 +211,17 @@ static bool valid_hostport(const char *s, size_t len)
 /* valid_url: a relay, "ws://" or "wss://" then a non-empty authority and
  * optional path, in RFC 3986 §2 characters only (no spaces, quotes,
  * backslashes, controls or raw non-ASCII). */
+/* A relay key's text, or "" (that relay takes no ticket). */
+static bool valid_relay_key(const char *s, size_t len)
+{
+	struct relay_key k;
+	if (!len)
+		return true;
+	bool ok = relay_key_parse(&k, s, len) == RELAY_TICKET_OK;
+	relay_key_cleanup(&k);
+	return ok;
+}
+
 static bool valid_url(const char *s, size_t len)
 {
 	static const char allowed[] = "-._~:/?#[]@!$&'()*+,;=%";
@@ -282,6 +295,14 @@ static int validate(const struct node_token *t, const char **field)
 	REQUIRE(t->num_relay_urls <= NODE_TOKEN_MAX_RELAYS, F_RELAY_URLS);
 	for (size_t i = 0; i < t->num_relay_urls; i++)
 		REQUIRE(valid_url(t->relay_urls[i], FIELD_LEN(t, relay_urls[i])), F_RELAY_URLS);
+	REQUIRE(t->num_relay_keys == 0 || t->num_relay_keys == t->num_relay_urls, F_RELAY_KEYS);
+	bool any_key = false;
+	for (size_t i = 0; i < t->num_relay_keys; i++) {
+		REQUIRE(valid_relay_key(t->relay_keys[i], FIELD_LEN(t, relay_keys[i])), F_RELAY_KEYS);
+		any_key = any_key || t->relay_keys[i][0];
+	}
+	/* One spelling per meaning: no member of empty keys only. */
+	REQUIRE(t->num_relay_keys == 0 || any_key, F_RELAY_KEYS);
 	REQUIRE(t->num_stun <= NODE_TOKEN_MAX_STUN, F_STUN);
 	for (size_t i = 0; i < t->num_stun; i++)
 		REQUIRE(valid_hostport(t->stun[i], FIELD_LEN(t, stun[i])), F_STUN);
@@ -351,6 +372,13 @@ static void canonicalize(struct canon *c, const struct node_token *t)
 	put_str(c, t->node_id);
 	put_bytes(c, t->node_pub, sizeof t->node_pub);
 	put_bytes(c, t->invite_id, sizeof t->invite_id);
+	/* Optional, after everything else: a code without relay keys keeps the
+	 * canonical bytes (so the mac and short code) it always had. */
+	if (t->num_relay_keys) {
+		put_u8(c, (uint8_t)t->num_relay_keys);
+		for (size_t i = 0; i < t->num_relay_keys; i++)
+			put_str(c, t->relay_keys[i]);
+	}
 }
 
 /* derive: HKDF-SHA256(ikm, salt = "", info = label || ctx) -> 32 bytes. */
@@ -540,6 +568,19 @@ static void wipe_member(struct json_object *obj, const char *name)
 		OPENSSL_cleanse((char *)json_object_get_string(v), (size_t)json_object_get_string_len(v));
 }
 
+/* wipe_array_member does so for each string of an array member. */
+static void wipe_array_member(struct json_object *obj, const char *name)
+{
+	struct json_object *a;
+	if (!obj || !json_object_object_get_ex(obj, name, &a) || !json_object_is_type(a, json_type_array))
+		return;
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		struct json_object *v = json_object_array_get_idx(a, i);
+		if (json_object_is_type(v, json_type_string))
+			OPENSSL_cleanse((char *)json_object_get_string(v), (size_t)json_object_get_string_len(v));
+	}
+}
+
 int node_token_encode(char *out, size_t out_cap, size_t *out_len, struct node_token *t, const char **out_field,
                      const uint8_t join_secret[static NODE_TOKEN_SECRET_LEN])
 {
@@ -566,6 +607,8 @@ int node_token_encode(char *out, size_t out_cap, size_t *out_len, struct node_to
 	    !add_string(root, F_MESH_NAME, t->mesh_name) || !add_string(root, F_ENDPOINT, t->endpoint) ||
 	    !add_string(root, F_PUBLIC_ENDPOINT, t->public_endpoint) ||
 	    !add_array(root, F_RELAY_URLS, (const char *)t->relay_urls, sizeof t->relay_urls[0], t->num_relay_urls) ||
+	    (t->num_relay_keys &&
+	     !add_array(root, F_RELAY_KEYS, (const char *)t->relay_keys, sizeof t->relay_keys[0], t->num_relay_keys)) ||
 	    !add_array(root, F_STUN, (const char *)t->stun, sizeof t->stun[0], t->num_stun) ||
 	    !add_int(root, F_CREATED_AT, t->created_at) || !add_int(root, F_EXPIRES_AT, t->expires_at) ||
 	    !add_string(root, F_NODE_ID, t->node_id) || !add_b64(root, F_NODE_PUB, t->node_pub, sizeof t->node_pub) ||
@@ -593,6 +636,7 @@ out:
 	if (json)
 		OPENSSL_cleanse((char *)json, json_len);
 	wipe_member(root, F_INVITE_KEY);
+	wipe_array_member(root, F_RELAY_KEYS);
 	json_object_put(root);
 	if (rc == NODE_TOKEN_E_BAD_FIELD && out_field)
 		*out_field = field;
@@ -713,6 +757,13 @@ static int read_fields(struct node_token *t, struct json_object *root, const cha
 	               field));
 	TRY(get_strings((char *)t->relay_urls, sizeof t->relay_urls[0], NODE_TOKEN_MAX_RELAYS, &t->num_relay_urls, root,
 	                F_RELAY_URLS, valid_url, field));
+	/* Optional: absent in codes from before relay access control. */
+	if (json_object_object_get_ex(root, F_RELAY_KEYS, &v)) {
+		TRY(get_strings((char *)t->relay_keys, sizeof t->relay_keys[0], NODE_TOKEN_MAX_RELAYS, &t->num_relay_keys,
+		                root, F_RELAY_KEYS, valid_relay_key, field));
+		if (t->num_relay_keys != t->num_relay_urls)
+			return *field = F_RELAY_KEYS, NODE_TOKEN_E_BAD_FIELD;
+	}
 	TRY(get_strings((char *)t->stun, sizeof t->stun[0], NODE_TOKEN_MAX_STUN, &t->num_stun, root, F_STUN,
 	                valid_hostport, field));
 	TRY(get_time(&t->created_at, root, F_CREATED_AT, field));
@@ -829,6 +880,7 @@ int node_token_decode(struct node_token *out, const char **out_field, const char
 	*out = t;
 out:
 	wipe_member(root, F_INVITE_KEY);
+	wipe_array_member(root, F_RELAY_KEYS);
 	json_object_put(root);
 	if (tok) /* json_tokener_free(NULL) crashes in json-c 0.16 */
 		json_tokener_free(tok);

@@ -36,6 +36,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "relay/ticket.h" /* RELAY_KEY_TEXT_LEN */
+
 /* --- Limits -----------------------------------------------------------------
  * Every bound a stranger's code can push on, in one place. Lengths are in
  * bytes, NUL excluded. With these, the largest valid code is 3136 characters,
@@ -119,6 +121,13 @@ struct node_token {
 	char public_endpoint[NODE_TOKEN_MAX_ENDPOINT_LEN + 1]; /* STUN-mapped "ip:port" or "" */
 	char relay_urls[NODE_TOKEN_MAX_RELAYS][NODE_TOKEN_MAX_URL_LEN + 1];
 	size_t num_relay_urls;
+	/* Optional member relay_keys (codes from before relay access control
+	 * have none, and stay valid): relay_keys[i] is the key of
+	 * relay_urls[i] when that relay runs in mesh-token mode (docs/RELAY.md),
+	 * or "". num_relay_keys is 0 (member absent) or num_relay_urls, and then
+	 * at least one key is set. Secret, like invite_key. */
+	char relay_keys[NODE_TOKEN_MAX_RELAYS][RELAY_KEY_TEXT_LEN + 1];
+	size_t num_relay_keys;
 	char stun[NODE_TOKEN_MAX_STUN][NODE_TOKEN_MAX_HOSTPORT_LEN + 1];
 	size_t num_stun;
 	uint64_t created_at; /* unix seconds */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/uio.h>
@@ -17,6 +18,7 @@
 #include "net/resolve.h"
 #include "net/stream.h"
 #include "relay/http.h"
+#include "relay/ticket.h"
 #include "relay/server.h"
 #include "relay/utf8.h"
 #include "relay/ws_frame.h"
@@ -213,6 +215,15 @@ int relay_client_connect(struct relay_client **out, const char *url, const char 
 	else
 		snprintf(host, sizeof host, "%s:%u", u.host, u.port);
 	snprintf(path, sizeof path, "%s/relay/%s", u.path, session_id);
+	if (opts->ticket_key) {
+		/* A fresh ticket per connect: the relay spends each once. */
+		char ticket[RELAY_TICKET_TEXT_LEN + 1];
+		uint8_t tn[RELAY_TICKET_NONCE_LEN];
+		RAND_bytes(tn, sizeof tn);
+		relay_ticket_make(ticket, opts->ticket_key, session_id, strlen(session_id),
+				  (uint64_t)time(NULL) + RELAY_TICKET_DEFAULT_TTL, tn);
+		snprintf(path + strlen(path), sizeof path - strlen(path), "?ticket=%s", ticket);
+	}
 	int n = relay_http_upgrade_request_build(req, sizeof req, host, path, key);
 	if (n < 0) {
 		snprintf(errbuf, errlen, "cannot build a request for %s", url);
@@ -247,7 +258,7 @@ int relay_client_connect(struct relay_client **out, const char *url, const char 
 		if (cr < 0) {
 			snprintf(errbuf, errlen, "%s: relay refused the session: HTTP %d %.*s", url, resp.status,
 				 (int)resp.reason.len, resp.reason.ptr ? resp.reason.ptr : "");
-			r = resp.status == 409 ? -EBUSY : -EPROTO;
+			r = resp.status == 409 ? -EBUSY : resp.status == 401 || resp.status == 403 ? -EACCES : -EPROTO;
 			goto fail;
 		}
 		memmove(c->in, c->in + hl, c->in_len - (size_t)hl);

@@ -16,9 +16,15 @@
 #include <stdint.h>
 
 struct relay_client;
+struct relay_key;
 
 struct relay_client_opts {
 	const char *ca_file;       /* wss:// trust anchors; NULL: system store */
+	/* A relay in mesh-token mode: each connect presents a fresh ticket
+	 * (relay/ticket.h: this key, the session id, RELAY_TICKET_DEFAULT_TTL,
+	 * a random nonce) as ?ticket= in the request. NULL: none, as the
+	 * seed's clients. Borrowed for the call. */
+	const struct relay_key *ticket_key;
 	size_t max_message;        /* largest message accepted; 0: 16 MiB */
 	bool deliver_notices;      /* return the relay's paired notice as text */
 };
@@ -34,7 +40,9 @@ struct relay_msg {
 /* relay_client_connect connects and upgrades. Returns 0 and *out, or
  * -EINVAL (bad URL or id: errbuf says), -ENOENT (name), -ECONNREFUSED,
  * -ETIMEDOUT, -EPROTO (TLS or handshake failure, errbuf says), -EBUSY (409:
- * the session already has two clients). Suspends. */
+ * the session already has two clients), -EACCES (401 or 403: the relay
+ * wants a ticket, or another key, or does not serve this network).
+ * Suspends. */
 int relay_client_connect(struct relay_client **out, const char *url, const char *session_id,
 			 const struct relay_client_opts *opts, int timeout_ms, char *errbuf, size_t errbuf_len);
 

@@ -14,9 +14,11 @@
 #include "core/sock.h"
 #include "net/stream.h"
 #include "relay/limits.h"
+#include "relay/cidr.h"
 #include "relay/protocol.h"
 #include "relay/quota.h"
 #include "relay/server.h"
+#include "relay/ticket.h"
 #include "relay/utf8.h"
 #include "relay/ws_frame.h"
 
@@ -120,8 +122,30 @@ struct relay_quota {
 	_Atomic uint64_t throttled_now, throttles, throttled_ns, refused_budget;
 };
 
+/* Access control's state (access.c). */
+enum relay_refusal {
+	RELAY_REFUSED_NO_TICKET,        /* 401 */
+	RELAY_REFUSED_BAD_TICKET,       /* 401: malformed, or the MAC does not match */
+	RELAY_REFUSED_UNKNOWN_KEY,      /* 401: a key this relay does not hold */
+	RELAY_REFUSED_EXPIRED,          /* 403: expired, or valid for too long */
+	RELAY_REFUSED_REPLAYED,         /* 403 */
+	RELAY_REFUSED_NETWORK,          /* 403: source not in the allow-list */
+	RELAY_REFUSED_BUSY,             /* 503: the replay memory is full */
+	RELAY_REFUSED_NUM
+};
+struct relay_access {
+	struct relay_key *keys;         /* copies, wiped at the end */
+	size_t num_keys;
+	struct relay_cidr *allow;
+	size_t num_allow;
+	pthread_mutex_t lock;           /* guards seen: connection set-up only */
+	struct relay_ticket_seen *seen; /* mesh-token only */
+	_Atomic uint64_t refused[RELAY_REFUSED_NUM];
+};
+
 struct relay_server {
 	struct relay_opts o;
+	struct relay_access acc;
 	struct core_rt *rt;
 	struct relay_thread *th;
 	int *listen_fds;                /* [thread * 2 + which] */
@@ -201,6 +225,28 @@ bool relay_budget_admit(struct relay_server *srv);
  * them as Prometheus text into b and returns the length written. */
 void relay_quota_stats(const struct relay_server *srv, struct relay_stats *out);
 int relay_quota_metrics(const struct relay_stats *st, char *b, size_t cap);
+/* ---- access.c: who may use the relay (--access) ---- */
+/* relay_access_init copies srv->o's keys and networks and sets up the
+ * replay memory: 0, or -EINVAL / -ENOMEM with the reason in errbuf.
+ * relay_access_cleanup undoes it (also after a failed init). */
+int relay_access_init(struct relay_server *srv, char *errbuf, size_t errlen);
+void relay_access_cleanup(struct relay_server *srv);
+/* relay_access_check decides whether request req, routed to route (an
+ * enum relay_http_route; sid the session id for the relay route), from
+ * address ip may go on: 0, or the status to refuse it with (401, 403,
+ * 503), already counted and logged (rate-limited). For the relay route
+ * call it before the session takes anything: an accepted ticket's nonce
+ * is spent. Any thread. */
+struct relay_http_req;
+struct relay_http_span;
+int relay_access_check(struct relay_server *srv, const struct relay_http_req *req, int route,
+		       const struct relay_http_span *sid, const uint8_t ip[16]);
+/* relay_access_refuse answers a refusal from relay_access_check: the
+ * status and nothing else (401 adds the WWW-Authenticate challenge RFC
+ * 9110 §11.6.1 requires). Suspends. */
+void relay_access_refuse(struct net_stream *st, int status);
+/* relay_access_stats adds access control's figures to out. */
+void relay_access_stats(const struct relay_server *srv, struct relay_stats *out);
 
 /* ---- accept.c ---- */
 /* relay_accept_start runs the accept loop of th's listener which (0: --port,

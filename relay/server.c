@@ -253,6 +253,8 @@ struct relay_server *relay_server_new(const struct relay_opts *opts, int *err, c
 		*err = -EINVAL;
 		goto fail;
 	}
+	if ((*err = relay_access_init(srv, errbuf, errlen)) != 0)
+		goto fail;
 	ro.num_threads = o->threads;
 	ro.handle_signals = o->handle_signals;
 	ro.on_hup = on_hup;
@@ -372,6 +374,7 @@ void relay_server_free(struct relay_server *srv)
 	free(srv->th);
 	free(srv->listen_fds);
 	core_rt_free(srv->rt);
+	relay_access_cleanup(srv);
 	pthread_mutex_destroy(&srv->ip_lock);
 	relay_quota_cleanup(srv);
 	free(srv);

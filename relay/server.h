@@ -67,6 +67,26 @@ enum relay_event {
 };
 typedef void (*relay_event_fn)(void *arg, enum relay_event ev);
 
+/* Who may use the relay (relay_opts.access; docs/RELAY.md, "Who may use
+ * the relay"). /health answers everyone in every mode. */
+enum relay_access_mode {
+	RELAY_ACCESS_OPEN = 0,      /* the seed's protocol: anyone */
+	RELAY_ACCESS_MESH_TOKEN,    /* an upgrade needs a ticket (relay/ticket.h) under one of keys */
+	RELAY_ACCESS_ALLOW_LIST,    /* sources in allow only (relay/cidr.h); /stats and /metrics too */
+};
+/* Bounds on what an operator configures, and on the replay memory. */
+enum {
+	RELAY_ACCESS_MAX_KEYS = 16,
+	RELAY_ACCESS_MAX_NETS = 1024,
+	/* Nonces of tickets remembered at once (each until its expiry, at
+	 * most RELAY_TICKET_MAX_LIFETIME): 64 Ki upgrades per 15 minutes, 3 MiB
+	 * of table (mesh-token only). Past it, upgrades get 503 until nonces
+	 * expire. */
+	RELAY_ACCESS_MAX_NONCES = 65536,
+};
+struct relay_key;
+struct relay_cidr;
+
 /* relay_opts.rcvbuf value: leave the receive buffer to kernel autotuning. */
 #define RELAY_RCVBUF_AUTO UINT32_MAX
 
@@ -94,6 +114,11 @@ struct relay_opts {
 	bool plain;                 /* with TLS: also serve ws:// on plain_port */
 	uint16_t plain_port;        /* 0 with plain: pick one */
 	bool log_sessions;          /* one line per session start/end */
+	enum relay_access_mode access;  /* default RELAY_ACCESS_OPEN */
+	const struct relay_key *keys;   /* mesh-token: keys[0..num_keys), copied by relay_server_new */
+	size_t num_keys;
+	const struct relay_cidr *allow; /* allow-list: allow[0..num_allow), copied by relay_server_new */
+	size_t num_allow;
 	bool handle_signals;        /* SIGINT/SIGTERM stop it */
 	/* Called once on each reactor after the relay started there, inside a
 	 * coroutine (the CLI starts its STUN server from here). */
@@ -145,6 +170,12 @@ struct relay_stats {
 	uint64_t budget_used;        /* payload bytes relayed in this period */
 	uint64_t budget_reset_s;     /* seconds until the next period */
 	uint64_t rejected_budget;    /* new sessions refused (503): budget used up */
+	/* Access control: the mode, requests it refused by reason, and nonces
+	 * of accepted tickets remembered now. */
+	enum relay_access_mode access;
+	uint64_t refused_no_ticket, refused_bad_ticket, refused_unknown_key, refused_expired, refused_replayed;
+	uint64_t refused_network, refused_busy;
+	uint64_t tickets_remembered;
 };
 
 struct relay_server;

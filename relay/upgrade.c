@@ -222,8 +222,19 @@ static __attribute__((noinline)) struct relay_conn *finish_upgrade(struct relay_
 	r = relay_http_route(&sid, &req);
 	if (r < 0)
 		goto refuse;
+	int status;
 	if (r != RELAY_HTTP_ROUTE_RELAY) {
-		relay_status_serve(srv, st, r);
+		if ((status = relay_access_check(srv, &req, r, NULL, ip)) != 0)
+			relay_access_refuse(st, status);
+		else
+			relay_status_serve(srv, st, r);
+		goto done;
+	}
+	/* Access control before anything else is said about the request (a
+	 * stranger learns only 401 or 403) and before the session takes any
+	 * memory. */
+	if ((status = relay_access_check(srv, &req, RELAY_HTTP_ROUTE_RELAY, &sid, ip)) != 0) {
+		relay_access_refuse(st, status);
 		goto done;
 	}
 	char accept[RELAY_HTTP_ACCEPT_LEN + 1];

@@ -107,14 +107,104 @@ static int init_public_ip(const char *ip, int other_opts)
 	return 0;
 }
 
+/* The first relay key in a key file as `atmosphere relay --new-key` writes
+ * it (comment lines, then the key), into out. */
+static bool read_relay_key(const char *path, char out[static RELAY_KEY_TEXT_LEN + 1])
+{
+	char line[256];
+	bool found = false;
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "atmosphere init: --relay-key '%s': cannot read it: %s\n", path, strerror(errno));
+		return false;
+	}
+	while (!found && fgets(line, sizeof line, f)) {
+		size_t n = strcspn(line, " \t\r\n");
+		struct relay_key k;
+		if (!n || line[0] == '#')
+			continue;
+		if (relay_key_parse(&k, line, n) == RELAY_TICKET_OK) {
+			memcpy(out, line, RELAY_KEY_TEXT_LEN);
+			out[RELAY_KEY_TEXT_LEN] = 0;
+			found = true;
+		}
+		relay_key_cleanup(&k);
+		break;
+	}
+	OPENSSL_cleanse(line, sizeof line);
+	fclose(f);
+	if (!found)
+		fprintf(stderr, "atmosphere init: --relay-key '%s': no relay key in it (the relay's operator makes one "
+				"with 'atmosphere relay --new-key')\n", path);
+	return found;
+}
+
+/* init --relay URL --relay-key FILE... without MESH_NAME: gives the
+ * existing mesh's relays their keys (a relay that switched to mesh-token
+ * mode, or rotated its key). */
+static int init_relay_keys(size_t nr, const char *const relays[], char keys[][RELAY_KEY_TEXT_LEN + 1], int other_opts)
+{
+	struct node_state st;
+	char err[512], id[2 * RELAY_KEY_ID_LEN + 1];
+	int ret = 1;
+	if (load(&st, "init", false))
+		return 1;
+	if (!st.have_mesh) {
+		fprintf(stderr, "atmosphere init: no mesh in %s: give a MESH_NAME to create one\n", st.home);
+		goto out;
+	}
+	if (other_opts) {
+		ret = cli_usage_error("init", "%s already holds mesh '%s': without MESH_NAME, --relay URL --relay-key FILE "
+					      "only sets relay keys", st.home, st.mesh_name);
+		goto out;
+	}
+	for (size_t i = 0; i < nr; i++) {
+		size_t k = 0;
+		while (k < st.num_relays && strcmp(st.relays[k], relays[i]))
+			k++;
+		if (k == st.num_relays) {
+			ret = cli_usage_error("init", "--relay '%s' is not one of mesh '%s''s relays", relays[i], st.mesh_name);
+			goto out;
+		}
+		if (!keys[i][0]) {
+			ret = cli_usage_error("init", "--relay '%s' needs its --relay-key FILE here", relays[i]);
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < nr; i++) {
+		struct relay_key k;
+		if (node_relay_key_set(&st, relays[i], keys[i]) != 0 || relay_key_parse(&k, keys[i], strlen(keys[i])) != 0) {
+			fprintf(stderr, "atmosphere init: cannot keep the relay key of %s\n", relays[i]);
+			goto out;
+		}
+		relay_key_id_hex(id, k.id);
+		relay_key_cleanup(&k);
+		printf("✓ Relay %s: key %s\n", relays[i], id);
+	}
+	if (node_state_save(&st, err, sizeof err)) {
+		fprintf(stderr, "atmosphere init: %s\n", err);
+		goto out;
+	}
+	printf("Restart 'atmosphere serve' for it to take effect. New members get the key with their join code;\n"
+	       "run this on every node that is already a member.\n");
+	ret = 0;
+out:
+	for (size_t i = 0; i < nr; i++)
+		OPENSSL_cleanse(keys[i], RELAY_KEY_TEXT_LEN + 1);
+	node_state_wipe(&st);
+	return ret;
+}
+
 int cli_init(int argc, char **argv)
 {
 	static const struct option lo[] = {{"relay", required_argument, 0, 'r'}, {"stun", required_argument, 0, 's'},
+					   {"relay-key", required_argument, 0, 'K'},
 					   {"public-ip", required_argument, 0, 'p'}, {"port", required_argument, 0, 'P'},
 					   {"name", required_argument, 0, 'n'},      {"force", no_argument, 0, 'f'},
 					   {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
 	struct node_state st;
 	const char *relays[NODE_TOKEN_MAX_RELAYS], *stuns[NODE_TOKEN_MAX_STUN], *pubip = NULL, *name = NULL;
+	static char relay_keys[NODE_TOKEN_MAX_RELAYS][RELAY_KEY_TEXT_LEN + 1]; /* of relays[i], or "" */
 	size_t nr = 0, ns = 0;
 	bool force = false;
 	uint64_t port = NODE_DEFAULT_PORT;
@@ -128,7 +218,14 @@ int cli_init(int argc, char **argv)
 				return cli_usage_error("init", "--relay '%s': expected a ws:// or wss:// URL", optarg);
 			if (nr == NODE_TOKEN_MAX_RELAYS)
 				return cli_usage_error("init", "at most %d relays", NODE_TOKEN_MAX_RELAYS);
+			relay_keys[nr][0] = 0;
 			relays[nr++] = optarg;
+			break;
+		case 'K':
+			if (!nr)
+				return cli_usage_error("init", "--relay-key FILE goes after the --relay URL it is for");
+			if (!read_relay_key(optarg, relay_keys[nr - 1]))
+				return 1;
 			break;
 		case 's':
 			if (ns == NODE_TOKEN_MAX_STUN)
@@ -149,15 +246,20 @@ int cli_init(int argc, char **argv)
 			force = true;
 			break;
 		case 'h':
-			printf("usage: atmosphere init MESH_NAME [--relay URL]... [--stun HOST:PORT]... [--public-ip IP]\n"
-			       "                       [--port N] [--name NODE_NAME] [--force]\n"
-			       "       atmosphere init --public-ip IP\n\n"
+			printf("usage: atmosphere init MESH_NAME [--relay URL [--relay-key FILE]]... [--stun HOST:PORT]...\n"
+			       "                       [--public-ip IP] [--port N] [--name NODE_NAME] [--force]\n"
+			       "       atmosphere init --public-ip IP\n"
+			       "       atmosphere init --relay URL --relay-key FILE...\n\n"
 			       "Creates a mesh in $ATMOSPHERE_HOME (default ~/.atmosphere): a mesh id, a random join\n"
 			       "secret and this node's key pair (files mode 0600). Refuses to replace an existing mesh\n"
 			       "without --force. With --public-ip IP alone: sets this node's public address in the\n"
 			       "mesh it already has (when STUN fails; restart 'serve'), or creates a mesh named\n"
-			       "after the host.\n\n"
+			       "after the host. With --relay URL --relay-key FILE alone: gives relays of the mesh\n"
+			       "it already has their keys (a relay that went mesh-token, or rotated its key).\n\n"
 			       "  --relay URL        relay for signaling and fallback (repeatable; ws:// or wss://)\n"
+			       "  --relay-key FILE   after --relay URL: that relay runs in mesh-token mode and this\n"
+			       "                     is the key its operator gave you (a file from 'atmosphere relay\n"
+			       "                     --new-key'); join codes and new members get it too\n"
 			       "  --stun HOST:PORT   STUN server (repeatable; default: the five public ones)\n"
 			       "  --public-ip IP     skip STUN: this node's public address is IP\n"
 			       "  --port N           UDP port of 'serve' (default 7777; 0: any free port)\n"
@@ -170,6 +272,8 @@ int cli_init(int argc, char **argv)
 		}
 	}
 	char host_mesh[NODE_TOKEN_MAX_NAME_LEN + 1] = "";
+	if (optind == argc && nr && !pubip)
+		return init_relay_keys(nr, relays, relay_keys, (int)ns + (name != NULL) + force);
 	if (optind == argc && pubip) {
 		int r = init_public_ip(pubip, (int)nr + (int)ns + (name != NULL) + force);
 		if (r >= 0)
@@ -203,8 +307,14 @@ int cli_init(int argc, char **argv)
 	RAND_bytes(st.secret, sizeof st.secret);
 	memcpy(st.mesh_key, st.secret, sizeof st.mesh_key); /* epoch 0: the PSK's root */
 	node_state_new_identity(&st, name);
-	for (size_t i = 0; i < nr; i++)
+	for (size_t i = 0; i < nr; i++) {
 		snprintf(st.relays[st.num_relays++], sizeof st.relays[0], "%s", relays[i]);
+		if (relay_keys[i][0] && node_relay_key_set(&st, relays[i], relay_keys[i]) != 0) {
+			fprintf(stderr, "atmosphere init: cannot keep the relay key of %s\n", relays[i]);
+			return 1;
+		}
+		OPENSSL_cleanse(relay_keys[i], sizeof relay_keys[i]);
+	}
 	if (ns)
 		for (size_t i = 0; i < ns; i++)
 			snprintf(st.stun[st.num_stun++], sizeof st.stun[0], "%s", stuns[i]);

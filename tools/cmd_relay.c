@@ -12,11 +12,14 @@
 
 #include "core/log.h"
 #include "opt/parse.h"
+#include "net/bssl.h"
 #include "net/config.h"
 #include "net/notify.h"
 #include "net/resolve.h"
 #include "net/stream.h"
+#include "relay/cidr.h"
 #include "relay/server.h"
+#include "relay/ticket.h"
 #include "stun/server.h"
 #include "tools/cli.h"
 
@@ -81,7 +84,18 @@ static void help(void)
 	      "                          new sessions get 503 while open ones go on, until\n"
 	      "                          the period ends. Periods count from start: a restart\n"
 	      "                          begins a new one. Example: 500G/month\n", stdout);
-	fputs("  --quiet                 no per-session log lines\n"
+	/* In two parts: C17 compilers need only take 4095-character literals. */
+	fputs("  --access MODE           who may use the relay: open (default: anyone, the\n"
+	       "                          seed's protocol), mesh-token (a ticket made with a\n"
+	       "                          relay key, see docs/RELAY.md) or allow-list (sources\n"
+	       "                          in --allow-net); /health answers everyone\n"
+	       "  --relay-key-file FILE   relay keys for mesh-token, one a line (repeatable;\n"
+	       "                          several keys while rotating)\n"
+	       "  --allow-net CIDR        a source network for allow-list, 10.0.0.0/8 or\n"
+	       "                          2001:db8::/32 (repeatable)\n"
+	       "  --new-key               print a new relay key (with a comment line) and exit:\n"
+	       "                          atmosphere relay --new-key > /etc/atmosphere/relay.key\n"
+	       "  --quiet                 no per-session log lines\n"
 	       "  --json-log              log records as JSON lines\n"
 	       "  --config FILE           read options from FILE, one 'name = value' per line\n"
 	       "                          (names as above without '--'); the command line wins\n"
@@ -99,10 +113,11 @@ enum {
 	OPT_HOST = 256, OPT_PORT, OPT_THREADS, OPT_MAXMSG, OPT_HOLD, OPT_HOLDTOTAL, OPT_STUCKTOTAL, OPT_MAXSESS, OPT_PERIP, OPT_MAXHS, OPT_RCVBUF, OPT_SNDBUF, OPT_HS, OPT_PING,
 	OPT_IDLE, OPT_WRITE, OPT_HIBERNATE, OPT_QUIET, OPT_JSONLOG, OPT_CERT, OPT_KEY, OPT_PLAIN, OPT_STUNPORT, OPT_STUNRATE,
 	OPT_SESSRATE, OPT_IPRATE, OPT_BUDGET,
-	OPT_CONFIG, OPT_CHECK,
+	OPT_ACCESS, OPT_KEYFILE, OPT_ALLOWNET,
+	OPT_CONFIG, OPT_CHECK, OPT_NEWKEY,
 };
 
-/* Every option; a config file may set all of them but the last three. */
+/* Every option; a config file may set all of them but the last four. */
 static const struct option longopts[] = {
 	{"host", required_argument, 0, OPT_HOST},
 	{"port", required_argument, 0, OPT_PORT},
@@ -131,8 +146,12 @@ static const struct option longopts[] = {
 	{"ip-rate", required_argument, 0, OPT_IPRATE},
 	{"budget", required_argument, 0, OPT_BUDGET},
 	{"json-log", no_argument, 0, OPT_JSONLOG},
+	{"access", required_argument, 0, OPT_ACCESS},
+	{"relay-key-file", required_argument, 0, OPT_KEYFILE},
+	{"allow-net", required_argument, 0, OPT_ALLOWNET},
 	{"config", required_argument, 0, OPT_CONFIG},
 	{"check-config", required_argument, 0, OPT_CHECK},
+	{"new-key", no_argument, 0, OPT_NEWKEY},
 	{"help", no_argument, 0, 'h'},
 	{0, 0, 0, 0},
 };
@@ -144,7 +163,100 @@ struct relay_cli {
 	int stun_port;              /* -1: no STUN server */
 	uint32_t stun_rate;
 	bool json_log;
+	/* --access: the keys and networks relay_opts points at. */
+	struct relay_key keys[RELAY_ACCESS_MAX_KEYS];
+	struct relay_cidr allow[RELAY_ACCESS_MAX_NETS];
 };
+
+/* Options that may be given more than once (each adds to a list). */
+static bool repeatable(int id)
+{
+	return id == OPT_KEYFILE || id == OPT_ALLOWNET;
+}
+
+/* Reads the relay keys of a key file into c: one key a line (as --new-key
+ * prints it), blank lines and '#' comments skipped. */
+static bool key_file_opt(struct relay_cli *c, const char *path, char *why, size_t why_len)
+{
+	char line[256];
+	unsigned n = 0, found = 0;
+	bool ok = true;
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		snprintf(why, why_len, "'%s': cannot read it: %s", path, strerror(errno));
+		return false;
+	}
+	while (ok && fgets(line, sizeof line, f)) {
+		size_t len = strlen(line);
+		n++;
+		while (len && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
+			line[--len] = 0;
+		const char *p = line;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p || *p == '#')
+			continue;
+		if (c->o.num_keys == RELAY_ACCESS_MAX_KEYS) {
+			snprintf(why, why_len, "'%s' line %u: more than %d keys in all", path, n, RELAY_ACCESS_MAX_KEYS);
+			ok = false;
+		} else if (relay_key_parse(&c->keys[c->o.num_keys], p, strlen(p)) != RELAY_TICKET_OK) {
+			/* Not quoted: the line may be a damaged key. */
+			snprintf(why, why_len,
+				 "'%s' line %u: not a relay key (%d characters of base64url, as 'atmosphere relay --new-key' prints)",
+				 path, n, RELAY_KEY_TEXT_LEN);
+			ok = false;
+		} else {
+			c->o.num_keys++;
+			found++;
+		}
+	}
+	OPENSSL_cleanse(line, sizeof line);
+	fclose(f);
+	if (ok && !found) {
+		snprintf(why, why_len, "'%s': no relay key in it (make one with 'atmosphere relay --new-key')", path);
+		ok = false;
+	}
+	return ok;
+}
+
+/* The access options that only go with one mode: NULL, or what is wrong
+ * and *opt the option to blame. */
+static const char *access_conflict(const struct relay_cli *c, const char **opt)
+{
+	const struct relay_opts *o = &c->o;
+	*opt = "access";
+	if (o->access == RELAY_ACCESS_MESH_TOKEN && !o->num_keys)
+		return "'access = mesh-token' needs a relay key: add 'relay-key-file' (make one with 'atmosphere relay --new-key')";
+	if (o->access == RELAY_ACCESS_ALLOW_LIST && !o->num_allow)
+		return "'access = allow-list' needs at least one 'allow-net'";
+	*opt = "relay-key-file";
+	if (o->access != RELAY_ACCESS_MESH_TOKEN && o->num_keys)
+		return "'relay-key-file' only makes sense with 'access = mesh-token'";
+	*opt = "allow-net";
+	if (o->access != RELAY_ACCESS_ALLOW_LIST && o->num_allow)
+		return "'allow-net' only makes sense with 'access = allow-list'";
+	return NULL;
+}
+
+/* --new-key: a fresh relay key, as a key file. */
+static int new_key(void)
+{
+	uint8_t secret[RELAY_KEY_LEN];
+	struct relay_key k;
+	char text[RELAY_KEY_TEXT_LEN + 1], id[2 * RELAY_KEY_ID_LEN + 1], when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	RAND_bytes(secret, sizeof secret);
+	relay_key_init(&k, secret);
+	relay_key_format(text, &k);
+	relay_key_id_hex(id, k.id);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+	printf("# atmosphere relay key %s, made %s\n%s\n", id, when, text);
+	OPENSSL_cleanse(secret, sizeof secret);
+	OPENSSL_cleanse(text, sizeof text);
+	relay_key_cleanup(&k);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
 
 static bool uint_opt(const char *arg, uint64_t min, uint64_t max, uint64_t *out, char *why, size_t why_len)
 {
@@ -310,6 +422,39 @@ static bool set_opt(struct relay_cli *c, int id, const char *arg, char *why, siz
 	case OPT_JSONLOG:
 		c->json_log = true;
 		return true;
+	case OPT_ACCESS:
+		if (!strcmp(arg, "open"))
+			o->access = RELAY_ACCESS_OPEN;
+		else if (!strcmp(arg, "mesh-token"))
+			o->access = RELAY_ACCESS_MESH_TOKEN;
+		else if (!strcmp(arg, "allow-list"))
+			o->access = RELAY_ACCESS_ALLOW_LIST;
+		else {
+			snprintf(why, why_len, "'%s': expected open, mesh-token or allow-list", arg);
+			return false;
+		}
+		return true;
+	case OPT_KEYFILE:
+		if (!arg[0]) {
+			snprintf(why, why_len, "'': expected a file name");
+			return false;
+		}
+		o->keys = c->keys;
+		return key_file_opt(c, arg, why, why_len);
+	case OPT_ALLOWNET:
+		if (o->num_allow == RELAY_ACCESS_MAX_NETS) {
+			snprintf(why, why_len, "'%s': more than %d networks in all", arg, RELAY_ACCESS_MAX_NETS);
+			return false;
+		}
+		if (relay_cidr_parse(&c->allow[o->num_allow], arg, strlen(arg)) != 0) {
+			snprintf(why, why_len,
+				 "'%s': expected a network such as 10.0.0.0/8, 192.0.2.7, 2001:db8::/32 (no host bits past the prefix)",
+				 arg);
+			return false;
+		}
+		o->allow = c->allow;
+		o->num_allow++;
+		return true;
 	default:
 		snprintf(why, why_len, "not an option of this command");
 		return false;
@@ -379,7 +524,8 @@ static const char *nearest_opt(const char *name)
 		return NULL;
 	for (const struct option *p = longopts; p->name; p++) {
 		size_t m = strlen(p->name), prev[NET_CONFIG_MAX_NAME + 2], cur[NET_CONFIG_MAX_NAME + 2];
-		if (m > NET_CONFIG_MAX_NAME || p->val == 'h' || p->val == OPT_CONFIG || p->val == OPT_CHECK)
+		if (m > NET_CONFIG_MAX_NAME || p->val == 'h' || p->val == OPT_CONFIG || p->val == OPT_CHECK ||
+		    p->val == OPT_NEWKEY)
 			continue;
 		for (size_t j = 0; j <= m; j++)
 			prev[j] = j;
@@ -434,6 +580,9 @@ static void check_together(const struct relay_cli *c, const struct net_config *c
 			     "'plain-port' only makes sense with 'tls-cert' and 'tls-key' (the main port is already plain)");
 	if (o->host && net_resolve_now(o->host, 0, SOCK_STREAM, true, &addr, &alen, msg, sizeof msg) != 0)
 		config_error(errs, line_of(cfg, "host"), "host %s", msg);
+	const char *blame, *conflict = access_conflict(c, &blame);
+	if (conflict)
+		config_error(errs, line_of(cfg, blame), "%s", conflict);
 }
 
 /* apply_config reads FILE into c: every line checked, every error printed
@@ -458,7 +607,7 @@ static int apply_config(struct relay_cli *c, const char *path, bool together, st
 		const struct net_config_entry *e = &cfg->entries[i];
 		const struct option *opt = find_opt(e->name);
 		char why[256];
-		if (opt && (opt->val == 'h' || opt->val == OPT_CONFIG || opt->val == OPT_CHECK)) {
+		if (opt && (opt->val == 'h' || opt->val == OPT_CONFIG || opt->val == OPT_CHECK || opt->val == OPT_NEWKEY)) {
 			config_error(errs, e->line, "'%s' cannot be set in a config file", e->name);
 			continue;
 		}
@@ -475,7 +624,7 @@ static int apply_config(struct relay_cli *c, const char *path, bool together, st
 		size_t j = 0;
 		while (j < i && strcmp(cfg->entries[j].name, e->name))
 			j++;
-		if (j < i)
+		if (j < i && !repeatable(opt->val))
 			config_error(errs, e->line, "'%s' is already set on line %u", e->name, cfg->entries[j].line);
 		else if (opt->has_arg == no_argument && e->has_value)
 			config_error(errs, e->line, "'%s' is a flag and takes no value: write '%s' alone", e->name, e->name);
@@ -548,6 +697,7 @@ int cli_relay(int argc, char **argv)
 	static struct net_config cfg; /* 130 KiB: not on the stack */
 	static struct config_errors errs;
 	int num_given = 0, ch, ret = 2;
+	bool new_key_wanted = false;
 	char why[256];
 
 	if (!given) {
@@ -574,12 +724,23 @@ int cli_relay(int argc, char **argv)
 		case OPT_CHECK:
 			check = optarg;
 			break;
+		case OPT_NEWKEY:
+			new_key_wanted = true;
+			break;
 		default:
 			given[num_given++] = (struct given){ch, optarg};
 		}
 	}
 	if (optind < argc) {
 		ret = cli_usage_error("relay", "unexpected argument '%s'", argv[optind]);
+		goto out;
+	}
+	if (new_key_wanted) {
+		if (config || check || num_given) {
+			ret = cli_usage_error("relay", "--new-key takes no other option");
+			goto out;
+		}
+		ret = new_key();
 		goto out;
 	}
 	if (check) {
@@ -610,11 +771,18 @@ int cli_relay(int argc, char **argv)
 			goto out;
 		}
 	}
+	const char *blame, *conflict = access_conflict(&c, &blame);
+	if (conflict) {
+		ret = cli_usage_error("relay", "%s", conflict);
+		goto out;
+	}
 	if (c.json_log)
 		core_log_set_json(true);
 	ret = relay_run(&c);
 out:
 	free(given);
+	for (size_t i = 0; i < RELAY_ACCESS_MAX_KEYS; i++)
+		relay_key_cleanup(&c.keys[i]);
 	return ret;
 }
 
@@ -683,6 +851,18 @@ static int relay_run(struct relay_cli *c)
 	core_log(CORE_LOG_INFO, "relay listening on %s:%u (%u threads, up to %llu connections, %llu handshakes at once)",
 		 o.host ? o.host : "0.0.0.0", relay_server_port(srv), relay_server_threads(srv),
 		 (unsigned long long)lim.max_connections, (unsigned long long)lim.max_handshakes);
+	if (o.access == RELAY_ACCESS_MESH_TOKEN) {
+		char ids[RELAY_ACCESS_MAX_KEYS * 10 + 1] = "", id[2 * RELAY_KEY_ID_LEN + 1];
+		for (size_t i = 0; i < o.num_keys; i++) {
+			relay_key_id_hex(id, o.keys[i].id);
+			snprintf(ids + strlen(ids), sizeof ids - strlen(ids), "%s%s", i ? ", " : "", id);
+		}
+		core_log(CORE_LOG_INFO, "relay access: mesh-token, %zu key%s (%s)", o.num_keys, o.num_keys == 1 ? "" : "s", ids);
+	} else if (o.access == RELAY_ACCESS_ALLOW_LIST) {
+		char net[RELAY_CIDR_MAX_TEXT];
+		core_log(CORE_LOG_INFO, "relay access: allow-list, %zu network%s (%s%s)", o.num_allow,
+			 o.num_allow == 1 ? "" : "s", relay_cidr_format(&o.allow[0], net), o.num_allow > 1 ? ", ..." : "");
+	}
 	/* Tests and scripts read the port from here when they ask for port 0:
 	 * "HOST:PORT", an IPv6 host in brackets ("[::]:8080"). */
 	const char *host = o.host ? o.host : "0.0.0.0";

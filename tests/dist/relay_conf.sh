@@ -15,12 +15,13 @@ dir=$(mktemp -d "${TMPDIR:-/tmp}/relay-conf.$$.XXXXXX")
 pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$dir"' EXIT INT TERM
 
-# --help as "name<TAB>text" per option, continuation lines joined.
+# --help as "name<TAB>text" per option, continuation lines joined (new-key
+# is an action, not a setting).
 "$bin" relay --help | awk '
 	/^  --[a-z0-9-]+/ { if (name) print name "\t" text; name = substr($1, 3); $1 = ""; text = $0; next }
 	/^                    / && name { text = text " " $0; next }
 	{ if (name) print name "\t" text; name = "" }
-	END { if (name) print name "\t" text }' | grep -v -E '^(help|config|check-config)	' >"$dir/help"
+	END { if (name) print name "\t" text }' | grep -v -E '^(help|config|check-config|new-key)	' >"$dir/help"
 [ "$(wc -l <"$dir/help")" -ge 20 ] || fail "read only $(wc -l <"$dir/help") options from --help"
 # The file's option lines: "#name = value" or "#name".
 sed -n 's/^#\([a-z0-9-][a-z0-9-]*\)\( = \(.*\)\)\{0,1\}$/\1\t\3/p' "$conf" >"$dir/conf"
@@ -48,6 +49,13 @@ sed -e 's/^#\([a-z0-9-]\)/\1/' \
 	-e "s|^tls-cert = .*|tls-cert = $dir/cert.pem|" -e "s|^tls-key = .*|tls-key = $dir/key.pem|" \
 	"$conf" >"$dir/all.conf"
 [ -n "$tls" ] || sed -i -e '/^tls-/d' -e '/^plain-port/d' "$dir/all.conf"
+# The access options go with one mode each: the allow-list file is checked
+# on its own, the relay starts in mesh-token mode with a fresh key.
+"$bin" relay --new-key >"$dir/relay.key" || fail "--new-key"
+sed -e '/^relay-key-file/d' -e 's/^access = .*/access = allow-list/' "$dir/all.conf" >"$dir/allow.conf"
+"$bin" relay --check-config "$dir/allow.conf" >"$dir/out" 2>&1 || fail "allow-list options: $(cat "$dir/out")"
+sed -i -e '/^allow-net/d' -e 's/^access = .*/access = mesh-token/' \
+	-e "s|^relay-key-file = .*|relay-key-file = $dir/relay.key|" "$dir/all.conf"
 "$bin" relay --check-config "$dir/all.conf" >"$dir/out" 2>&1 || fail "every option uncommented: $(cat "$dir/out")"
 [ -n "$tls" ] || { echo "ok relay_conf (no openssl or curl: start not tried)"; exit 0; }
 "$bin" relay --config "$dir/all.conf" --host 127.0.0.1 --port 0 --plain-port 0 --stun-port 0 >"$dir/rout" 2>"$dir/rerr" &

@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+#include "net/bssl.h"
 #include "node/session_id.h"
 #include "relay/http.h"
 
@@ -90,5 +91,74 @@ Test(node_session_id, inbox_id_needs_the_invite_key)
 		other_key[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 		node_inbox_session_id(other, other_key);
 		cr_assert_str_neq(id, other, "flipping key bit %d left the inbox unchanged", bit);
+	}
+}
+
+/* Decodes an id's 40 hex digits into its 160 bits. */
+static void id_bits(const char *id, uint8_t out[20])
+{
+	for (int i = 0; i < 20; i++) {
+		unsigned v = 0;
+		for (int k = 0; k < 2; k++) {
+			char c = id[2 * i + k];
+			v = v << 4 | (unsigned)(c <= '9' ? c - '0' : c - 'a' + 10);
+		}
+		out[i] = (uint8_t)v;
+	}
+}
+
+/* docs/RELAY.md, "Squatting in open mode": on an open relay an id is all
+ * that keeps a stranger out, so it must be unguessable. The node's ids
+ * come from secrets drawn with the CSPRNG (RAND_bytes: the mesh secret at
+ * `atmosphere init`, the invite key through a random invite id) and keep
+ * 160 bits of them: over 4,096 secrets drawn the same way, no two ids
+ * meet, every one of the 160 bits is set about half the time (no bit is
+ * stuck or biased: each carries entropy), and one flipped secret bit
+ * changes about half of them. Guessing then costs 2^159 tries on average:
+ * at a million requests a second, ~10^35 years. */
+Test(node_session_id, ids_from_csprng_secrets_carry_160_unbiased_bits)
+{
+	enum { N = 4096 };
+	static uint8_t bits[N][20];
+	static unsigned set[2][160];
+	uint8_t secret[32];
+	char id[NODE_SESSION_ID_LEN + 1];
+	for (int kind = 0; kind < 2; kind++) {
+		for (int n = 0; n < N; n++) {
+			RAND_bytes(secret, sizeof secret);
+			if (kind == 0)
+				node_pair_session_id(id, secret, "rob-1a2b", "matt-3c4d");
+			else
+				node_inbox_session_id(id, secret);
+			cr_assert(relay_id_ok(id), "'%s'", id);
+			id_bits(id, bits[n]);
+			for (int b = 0; b < 160; b++)
+				set[kind][b] += bits[n][b / 8] >> (7 - b % 8) & 1;
+		}
+		for (int b = 0; b < 160; b++)
+			/* 2048 expected, standard deviation 32: this is +-12 sigma. */
+			cr_assert(set[kind][b] > N * 4 / 10 && set[kind][b] < N * 6 / 10,
+				  "%s id bit %d set in %u of %d ids", kind ? "inbox" : "pair", b, set[kind][b], N);
+		/* No two equal (sorting would be faster; 8 M comparisons of 20
+		 * bytes are fine). */
+		for (int i = 0; i < N; i++)
+			for (int j = i + 1; j < N; j++)
+				cr_assert_neq(memcmp(bits[i], bits[j], 20), 0, "ids %d and %d collide", i, j);
+	}
+	/* Avalanche: each secret bit flipped changes 40 to 120 of 160 id bits
+	 * (80 expected, standard deviation 6.3). */
+	RAND_bytes(secret, sizeof secret);
+	uint8_t base[20], other[20];
+	node_inbox_session_id(id, secret);
+	id_bits(id, base);
+	for (int bit = 0; bit < 256; bit++) {
+		secret[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		node_inbox_session_id(id, secret);
+		secret[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		id_bits(id, other);
+		int diff = 0;
+		for (int i = 0; i < 20; i++)
+			diff += __builtin_popcount((unsigned)(base[i] ^ other[i]));
+		cr_assert(diff >= 40 && diff <= 120, "secret bit %d changed %d id bits", bit, diff);
 	}
 }

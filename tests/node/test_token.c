@@ -708,3 +708,69 @@ Test(node_token, strerror_names_every_status)
 		cr_assert_str_neq(node_token_strerror(s), "unknown join code status", "status %d", s);
 	cr_assert_str_eq(node_token_strerror(-99), "unknown join code status");
 }
+
+/* relay_keys, the optional member for mesh-token relays: a code with it
+ * round-trips, covers the keys with its mac (an edited key is refused) and
+ * gets its own short code; a code without it is the one it always was (the
+ * vector above); a member of the wrong length, of empty keys only, or with
+ * a key that is not one is refused, naming relay_keys. */
+Test(node_token, relay_keys_optional_member)
+{
+	static const char key[] = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+	struct node_token t, got;
+	char code[NODE_TOKEN_MAX_CODE_LEN + 1], plain_short[NODE_TOKEN_SHORT_CODE_LEN + 1],
+		keyed_short[NODE_TOKEN_SHORT_CODE_LEN + 1];
+	const char *field = NULL;
+	t_base(&t);
+	cr_assert_eq(node_token_short_code(plain_short, &field, &t), NODE_TOKEN_OK);
+	strcpy(t.relay_urls[1], "wss://relay2.example:443");
+	t.num_relay_urls = 2;
+	strcpy(t.relay_keys[1], key); /* the first relay is open: "" */
+	t.num_relay_keys = 2;
+	size_t len = t_encode(code, &t);
+	cr_assert_eq(node_token_decode(&got, &field, code, len, 1234567890), NODE_TOKEN_OK, "%s", field ? field : "");
+	t_assert_same_fields(&t, &got);
+	cr_assert_eq(got.num_relay_keys, 2);
+	cr_assert_str_eq(got.relay_keys[0], "");
+	cr_assert_str_eq(got.relay_keys[1], key);
+	cr_assert_eq(node_token_short_code(keyed_short, &field, &t), NODE_TOKEN_OK);
+	cr_assert_str_neq(keyed_short, plain_short);
+
+	/* The key is under the mac: change one symbol of it in the JSON. */
+	uint8_t raw[NODE_TOKEN_MAX_CODE_LEN];
+	size_t raw_len = 0;
+	char json[NODE_TOKEN_MAX_CODE_LEN], edited[NODE_TOKEN_MAX_CODE_LEN + 1];
+	cr_assert_eq(net_b64_decode(raw, sizeof raw, &raw_len, code, len), NET_B64_OK);
+	memcpy(json, raw, raw_len);
+	json[raw_len] = 0;
+	char *k = strstr(json, key);
+	cr_assert_not_null(k, "no key in %s", json);
+	k[5] = k[5] == 'A' ? 'B' : 'A';
+	size_t el = 0;
+	cr_assert_eq(net_b64_encode(edited, sizeof edited, &el, (const uint8_t *)json, raw_len, NET_B64_STD, true), NET_B64_OK);
+	cr_assert_eq(node_token_decode(&got, &field, edited, el, 1234567890), NODE_TOKEN_E_BAD_MAC);
+
+	/* Refused shapes, by encode (and so never issued). */
+	struct node_token bad = t;
+	bad.num_relay_keys = 1;
+	cr_assert_eq(node_token_encode(code, sizeof code, &len, &bad, &field, (uint8_t[32]){1}), NODE_TOKEN_E_BAD_FIELD);
+	cr_assert_str_eq(field, "relay_keys");
+	bad = t;
+	bad.relay_keys[1][0] = 0;
+	cr_assert_eq(node_token_encode(code, sizeof code, &len, &bad, &field, (uint8_t[32]){1}), NODE_TOKEN_E_BAD_FIELD);
+	cr_assert_str_eq(field, "relay_keys");
+	bad = t;
+	strcpy(bad.relay_keys[0], "not-a-key");
+	cr_assert_eq(node_token_encode(code, sizeof code, &len, &bad, &field, (uint8_t[32]){1}), NODE_TOKEN_E_BAD_FIELD);
+	cr_assert_str_eq(field, "relay_keys");
+
+	/* And by decode: a member of another length than relay_urls. */
+	char *rk = strstr(json, "\"relay_keys\":[\"\",");
+	cr_assert_not_null(rk, "%s", json);
+	memmove(rk + 14, rk + 17, strlen(rk + 17) + 1); /* drop the first, empty, key */
+	cr_assert_eq(net_b64_encode(edited, sizeof edited, &el, (const uint8_t *)json, strlen(json), NET_B64_STD, true),
+		     NET_B64_OK);
+	cr_assert_eq(node_token_decode(&got, &field, edited, el, 1234567890), NODE_TOKEN_E_BAD_FIELD);
+	cr_assert_str_eq(field, "relay_keys");
+	node_token_cleanup(&t);
+}

@@ -56,6 +56,25 @@ grep -qx "$dir/good.conf: ok" "$dir/out" || fail "good.conf: '$(cat "$dir/out")'
 printf 'host = ::\nstun-port = 3478\n' >"$dir/dual.conf"
 "$bin" relay --check-config "$dir/dual.conf" >"$dir/out" 2>"$dir/err" || fail "dual.conf refused: $(cat "$dir/err")"
 
+# Access control: repeated allow-net and relay-key-file lines add up (two
+# key files: rotation); a key file that holds something else is refused
+# with the option's line and the file's.
+"$bin" relay --new-key >"$dir/a.key" && "$bin" relay --new-key >"$dir/b.key" || fail "--new-key"
+printf 'access = allow-list\nallow-net = 10.0.0.0/8\nallow-net = ::1\nallow-net = 127.0.0.1/32\n' >"$dir/allow.conf"
+"$bin" relay --check-config "$dir/allow.conf" >/dev/null 2>"$dir/err" || fail "allow.conf: $(cat "$dir/err")"
+printf 'access = mesh-token\nrelay-key-file = %s\nrelay-key-file = %s\n' "$dir/a.key" "$dir/b.key" >"$dir/keys.conf"
+"$bin" relay --check-config "$dir/keys.conf" >/dev/null 2>"$dir/err" || fail "keys.conf: $(cat "$dir/err")"
+printf '# a key file\n\nnot-a-key\n' >"$dir/bad.key"
+printf 'access = mesh-token\n\nrelay-key-file = %s\n' "$dir/bad.key" >"$dir/badkey.conf"
+"$bin" relay --check-config "$dir/badkey.conf" >/dev/null 2>"$dir/err"
+[ $? -eq 1 ] || fail "badkey.conf accepted"
+grep -q "^$dir/badkey.conf:3: relay-key-file '$dir/bad.key' line 3: not a relay key" "$dir/err" ||
+	fail "badkey.conf: $(cat "$dir/err")"
+grep -q "not-a-key" "$dir/err" && fail "badkey.conf: the key file's line was quoted"
+printf 'access = mesh-token\nrelay-key-file = %s\nnew-key\n' "$dir/a.key" >"$dir/newkey.conf"
+"$bin" relay --check-config "$dir/newkey.conf" >/dev/null 2>"$dir/err"
+grep -q "newkey.conf:3: 'new-key' cannot be set in a config file" "$dir/err" || fail "newkey.conf: $(cat "$dir/err")"
+
 # --config refuses to start on a bad file, naming each line.
 timeout 10 "$bin" relay --config "$dir/many.conf" >/dev/null 2>"$dir/err"
 [ $? -eq 2 ] || fail "relay started on many.conf"

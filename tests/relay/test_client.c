@@ -16,6 +16,7 @@
 #include "helpers.h"
 #include "relay/client.h"
 #include "relay/server.h"
+#include "relay/ticket.h"
 
 struct relay_fixture {
 	struct relay_server *srv;
@@ -47,9 +48,15 @@ static bool make_certs(const char *dir)
 	return system(cmd) == 0;
 }
 
-static void start_relay(struct relay_fixture *f, bool tls)
+/* keys: NULL, or one relay key: the relay runs in mesh-token mode. */
+static void start_relay_keyed(struct relay_fixture *f, bool tls, const struct relay_key *keys)
 {
 	struct relay_opts o = {.host = "127.0.0.1", .threads = 2};
+	if (keys) {
+		o.access = RELAY_ACCESS_MESH_TOKEN;
+		o.keys = keys;
+		o.num_keys = 1;
+	}
 	char cert[128], key[128], err[512];
 	int e = 0;
 	memset(f, 0, sizeof *f);
@@ -75,6 +82,11 @@ static void start_relay(struct relay_fixture *f, bool tls)
 	cr_assert_eq(pthread_create(&f->thread, NULL, serve, f->srv), 0);
 }
 
+static void start_relay(struct relay_fixture *f, bool tls)
+{
+	start_relay_keyed(f, tls, NULL);
+}
+
 static void stop_relay(struct relay_fixture *f)
 {
 	relay_server_stop(f->srv);
@@ -91,6 +103,7 @@ static void stop_relay(struct relay_fixture *f)
 struct scenario {
 	const char *url_a, *url_b;
 	const char *ca;
+	const struct relay_key *key; /* tickets under it (mesh-token), or NULL */
 	char id[64];
 	size_t big;
 	atomic_int done;
@@ -103,7 +116,7 @@ struct scenario {
 static void seed_sequence(void *arg)
 {
 	struct scenario *s = arg;
-	struct relay_client_opts o = {.ca_file = s->ca};
+	struct relay_client_opts o = {.ca_file = s->ca, .ticket_key = s->key};
 	struct relay_client *a = NULL, *b = NULL, *c = NULL;
 	struct relay_msg m;
 	if (core_reactor_index(core_self()) != 0)
@@ -242,6 +255,7 @@ Test(relay_client, seed_sequence_over_wss_with_test_ca_and_mixed_transports, .ti
 
 struct refusal {
 	const char *url, *ca, *id;
+	const struct relay_key *key;
 	int err;
 	char msg[512];
 	atomic_int done;
@@ -250,7 +264,7 @@ struct refusal {
 static void connect_once(void *arg)
 {
 	struct refusal *r = arg;
-	struct relay_client_opts o = {.ca_file = r->ca};
+	struct relay_client_opts o = {.ca_file = r->ca, .ticket_key = r->key};
 	struct relay_client *c = NULL;
 	if (core_reactor_index(core_self()) != 0)
 		return;
@@ -261,6 +275,17 @@ static void connect_once(void *arg)
 
 static bool refusal_done(void *arg) { return atomic_load(&((struct refusal *)arg)->done) != 0; }
 
+static int try_connect_keyed(const char *url, const struct relay_key *key, const char *id, char *msg, size_t len)
+{
+	struct refusal r = {.url = url, .key = key, .id = id};
+	struct t_rt t;
+	t_rt_start(&t, NULL, connect_once, &r);
+	cr_assert(t_wait_until(refusal_done, &r, 20000));
+	t_rt_stop(&t);
+	snprintf(msg, len, "%s", r.msg);
+	return r.err;
+}
+
 static int try_connect(const char *url, const char *ca, const char *id, char *msg, size_t len)
 {
 	struct refusal r = {.url = url, .ca = ca, .id = id};
@@ -270,6 +295,39 @@ static int try_connect(const char *url, const char *ca, const char *id, char *ms
 	t_rt_stop(&t);
 	snprintf(msg, len, "%s", r.msg);
 	return r.err;
+}
+
+/* A mesh-token relay: a client holding the relay key pairs and forwards
+ * (fresh tickets each connect, the third one included, which then gets
+ * 409); without a key, or with another one, the relay says 401 and the
+ * client -EACCES. */
+Test(relay_client, mesh_token_relay_needs_the_key, .timeout = 60)
+{
+	struct relay_fixture f;
+	struct scenario s;
+	struct relay_key key, other;
+	uint8_t secret[RELAY_KEY_LEN];
+	char msg[512];
+	memset(secret, 0x11, sizeof secret);
+	relay_key_init(&key, secret);
+	memset(secret, 0x22, sizeof secret);
+	relay_key_init(&other, secret);
+	memset(&s, 0, sizeof s);
+	start_relay_keyed(&f, false, &key);
+	s.url_a = s.url_b = f.url;
+	s.key = &key;
+	s.big = 64u << 10;
+	snprintf(s.id, sizeof s.id, "client-token-%d", getpid());
+	run_scenario(&s);
+	cr_assert_eq(try_connect_keyed(f.url, NULL, "client-token-none", msg, sizeof msg), -EACCES, "%s", msg);
+	cr_assert(strstr(msg, "401"), "message: %s", msg);
+	cr_assert_eq(try_connect_keyed(f.url, &other, "client-token-other", msg, sizeof msg), -EACCES, "%s", msg);
+	struct relay_stats st;
+	relay_server_stats(f.srv, &st);
+	cr_assert_eq(st.refused_no_ticket, 1);
+	cr_assert_eq(st.refused_unknown_key, 1);
+	cr_assert_eq(st.total_sessions, 1);
+	stop_relay(&f);
 }
 
 Test(relay_client, refuses_bad_urls_and_ids_with_a_message, .timeout = 30)
