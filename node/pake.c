@@ -192,6 +192,14 @@ int node_pake_code_parse(char out[static NODE_PAKE_CODE_LEN + 1], const char *in
 {
 	char sym[17];
 	size_t n = 0;
+	while (*in == ' ' || *in == '\t' || *in == '\n' || *in == '\r')
+		in++;
+	/* "MESH" then a separator is the prefix, whatever follows: so that
+	 * "MESH-1234-5678" (a group missing) is refused rather than read as
+	 * the 12 symbols MESH12345678. */
+	bool prefixed = node_pake_looks_like_code(in) && (in[4] == '-' || in[4] == ' ');
+	if (prefixed)
+		in += 4;
 	for (const char *s = in; *s; s++) {
 		if (*s == '-' || *s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
 			continue;
@@ -200,10 +208,9 @@ int node_pake_code_parse(char out[static NODE_PAKE_CODE_LEN + 1], const char *in
 			return NODE_PAKE_E_CODE;
 		sym[n++] = c;
 	}
-	/* "MESH" folds to "MESH" (no look-alike in it): a prefix when the
-	 * code's 12 symbols follow it. */
+	/* Without a separator, "MESH" is the prefix when 12 symbols follow. */
 	size_t off = 0;
-	if (n == 16 && !memcmp(sym, "MESH", 4))
+	if (!prefixed && n == 16 && !memcmp(sym, "MESH", 4))
 		off = 4;
 	if (n - off != 12)
 		return NODE_PAKE_E_CODE;

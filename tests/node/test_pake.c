@@ -31,6 +31,9 @@ static struct typed typed_cases[] = {
 	{"MESH-QHG6-FBRA-OQ5Q", "MESH-QHG6-FBRA-0Q5Q"}, /* O is 0 */
 	{"MESH-iLG6-FBRA-0Q5Q", "MESH-11G6-FBRA-0Q5Q"}, /* I and L are 1 */
 	{"MESH-MESH-MESH-MESH", "MESH-MESH-MESH-MESH"},
+	{"MESHQHG6FBRA0Q5Q", "MESH-QHG6-FBRA-0Q5Q"},
+	{"MESH-1234-5678", ""},             /* a group missing, not MESH12345678 */
+	{"MESH 1234 5678", ""},
 	{"MESH-QHG6-FBRA-0Q5", ""},       /* 11 symbols */
 	{"MESH-QHG6-FBRA-0Q5QQ", ""},     /* 13 */
 	{"MESH-QHG6-FBRA-0Q5U", ""},      /* U is no symbol */
