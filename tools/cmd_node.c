@@ -576,6 +576,9 @@ int cli_join(int argc, char **argv)
 			return 1;
 		}
 		printf("✓ Received the join code from the inviting node (key confirmed both ways)\n");
+	} else if (num_relays) {
+		return cli_usage_error("join", "--relay goes with a short code (MESH-XXXX-XXXX-XXXX): a full code "
+					       "carries its relays");
 	}
 	/* Check the code before anything else: a bad one gets a clear error. */
 	struct node_token t;
@@ -599,8 +602,10 @@ int cli_join(int argc, char **argv)
 	int rc = 0;
 	int r = node_control_call(&st, json_object_to_json_string_ext(rq, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), join_line, &rc);
 	json_object_put(rq);
-	if (r == 0)
+	if (r == 0) {
+		OPENSSL_cleanse(fetched, sizeof fetched);
 		return rc;
+	}
 	/* No node here: become one. */
 	if (!st.have_mesh) {
 		node_state_new_identity(&st, name);
@@ -613,6 +618,7 @@ int cli_join(int argc, char **argv)
 		o.no_port_mapping = true;
 	r = node_run(&st, &o);
 	node_state_wipe(&st);
+	OPENSSL_cleanse(fetched, sizeof fetched);
 	return r;
 }
 
