@@ -96,23 +96,16 @@ struct node_peer {
 	uint8_t sign_pub[32];
 };
 
-/* A short code waiting for its joiner (node/short_code.c). */
-enum node_offer_state {
-	NODE_OFFER_OPEN,        /* waiting for the one exchange it allows */
-	NODE_OFFER_BUSY,        /* that exchange is under way */
-	NODE_OFFER_USED,        /* it handed the full code over (or the full code was used) */
-	NODE_OFFER_DEAD,        /* it failed: a wrong code, tampering, a joiner that left */
-};
-
+/* A short code waiting for its joiner (node/short_code.c); its policy is
+ * node/pake.h's struct node_pake_offer. */
 struct node_offer {
 	bool used;
-	enum node_offer_state state;
+	struct node_pake_offer pol;
 	char code[NODE_PAKE_CODE_LEN + 1];      /* secret: the password */
 	char sid[NODE_PAKE_SESSION_ID_LEN + 1]; /* its rendezvous on the relays */
 	char *full;             /* the full code it hands over (secret), until used */
 	size_t full_len;
 	uint8_t invite_id[NODE_TOKEN_INVITE_ID_LEN];
-	uint64_t expires_ms;
 };
 
 struct node_link {

@@ -71,7 +71,7 @@ static int body_len(uint8_t type, size_t *out)
 
 static bool reason_ok(uint8_t r)
 {
-	return r >= NODE_PAKE_REFUSE_USED && r <= NODE_PAKE_REFUSE_BUSY;
+	return r >= NODE_PAKE_REFUSE_USED && r <= NODE_PAKE_REFUSE_EXPIRED;
 }
 
 int node_pake_msg_parse(struct node_pake_msg *out, const uint8_t *buf, size_t len)
@@ -426,4 +426,46 @@ void node_pake_free(struct node_pake *p)
 	SPAKE2_CTX_free(p->ctx);
 	OPENSSL_cleanse(p, sizeof *p);
 	OPENSSL_free(p);
+}
+
+/* ---- the inviter's policy ---- */
+
+void node_pake_offer_init(struct node_pake_offer *o, uint64_t now_ms, uint64_t ttl_ms)
+{
+	o->state = NODE_PAKE_OFFER_OPEN;
+	o->expires_ms = now_ms + ttl_ms;
+}
+
+bool node_pake_offer_expired(const struct node_pake_offer *o, uint64_t now_ms)
+{
+	return now_ms >= o->expires_ms;
+}
+
+int node_pake_offer_take(struct node_pake_offer *o, uint64_t now_ms)
+{
+	if (node_pake_offer_expired(o, now_ms))
+		return NODE_PAKE_REFUSE_EXPIRED;
+	switch (o->state) {
+	case NODE_PAKE_OFFER_OPEN:
+		o->state = NODE_PAKE_OFFER_BUSY;
+		return 0;
+	case NODE_PAKE_OFFER_USED:
+		return NODE_PAKE_REFUSE_USED;
+	case NODE_PAKE_OFFER_DEAD:
+		return NODE_PAKE_REFUSE_DEAD;
+	default:
+		return NODE_PAKE_REFUSE_BUSY;
+	}
+}
+
+void node_pake_offer_end(struct node_pake_offer *o, bool ok)
+{
+	if (o->state == NODE_PAKE_OFFER_BUSY)
+		o->state = ok ? NODE_PAKE_OFFER_USED : NODE_PAKE_OFFER_DEAD;
+}
+
+void node_pake_offer_retire(struct node_pake_offer *o)
+{
+	if (o->state == NODE_PAKE_OFFER_OPEN)
+		o->state = NODE_PAKE_OFFER_USED;
 }

@@ -23,8 +23,8 @@
  *                                                            ◀──  REPLY   v || 2 || B || confirm_i
  *   CONFIRM v || 3 || confirm_j                             ──▶  (checks; one exchange per code)
  *                                                            ◀──  SEALED  v || 4 || u16 n || AEAD(full code)
- *                                                            ◀──  REFUSED v || 5 || reason (code used, dead
- *                                                                 or busy: unauthenticated, a hint only)
+ *                                                            ◀──  REFUSED v || 5 || reason (code used, dead,
+ *                                                                 busy or expired: unauthenticated, a hint only)
  *
  *   th        = SHA-256("atmosphere v1 pake" || session id (40 hex) || A || B)
  *   prk       = HKDF-Extract(salt = th, SPAKE2 key (64 bytes))
@@ -67,6 +67,7 @@ enum node_pake_reason {
 	NODE_PAKE_REFUSE_USED = 1, /* the code was used by a successful join */
 	NODE_PAKE_REFUSE_DEAD = 2, /* an exchange with it failed: the code is void */
 	NODE_PAKE_REFUSE_BUSY = 3, /* an exchange with it is under way */
+	NODE_PAKE_REFUSE_EXPIRED = 4, /* its time is up */
 };
 
 enum node_pake_status {
@@ -172,5 +173,42 @@ int node_pake_open(struct node_pake *p, uint8_t *out, size_t cap, size_t *out_le
 
 /* node_pake_free wipes and frees an attempt. NULL: no-op. */
 void node_pake_free(struct node_pake *p);
+
+/* --- The inviter's policy ----------------------------------------------------
+ * A short code the inviting node offers allows one exchange, until it
+ * expires: the first START in time takes it (one online guess), and the
+ * exchange's end makes it used or void for good. Pure: callers pass the
+ * time (any monotonic milliseconds). */
+enum node_pake_offer_state {
+	NODE_PAKE_OFFER_OPEN, /* waiting for its one exchange */
+	NODE_PAKE_OFFER_BUSY, /* that exchange is under way */
+	NODE_PAKE_OFFER_USED, /* it handed the full code over (or the full code was used) */
+	NODE_PAKE_OFFER_DEAD, /* its exchange failed: wrong code, tampering, a joiner that left */
+};
+
+struct node_pake_offer {
+	enum node_pake_offer_state state;
+	uint64_t expires_ms;
+};
+
+/* node_pake_offer_init opens an offer at now_ms for ttl_ms. */
+void node_pake_offer_init(struct node_pake_offer *o, uint64_t now_ms, uint64_t ttl_ms);
+
+/* node_pake_offer_expired says whether o's time is up at now_ms. */
+bool node_pake_offer_expired(const struct node_pake_offer *o, uint64_t now_ms);
+
+/* node_pake_offer_take decides on a START arriving at now_ms: 0 when this
+ * START takes the code (o is then BUSY: run the exchange and end it with
+ * node_pake_offer_end), else the enum node_pake_reason to answer with
+ * (EXPIRED first, then USED, DEAD or BUSY); o is then unchanged. */
+int node_pake_offer_take(struct node_pake_offer *o, uint64_t now_ms);
+
+/* node_pake_offer_end ends the exchange o's take started: USED when ok,
+ * DEAD otherwise. An offer that is not BUSY is unchanged. */
+void node_pake_offer_end(struct node_pake_offer *o, bool ok);
+
+/* node_pake_offer_retire makes an OPEN offer USED (its full code was used
+ * another way). */
+void node_pake_offer_retire(struct node_pake_offer *o);
 
 #endif

@@ -64,11 +64,10 @@ static void end_exchange(struct node_link *l, bool ok, const char *why)
 	if (!o)
 		return;
 	public_part(pub, o);
+	node_pake_offer_end(&o->pol, ok);
 	if (ok) {
-		o->state = NODE_OFFER_USED;
 		core_log(CORE_LOG_INFO, "short code %s: the full code went to the joiner through %s", pub, l->url);
 	} else {
-		o->state = NODE_OFFER_DEAD;
 		core_log(CORE_LOG_WARN, "short code %s: a join attempt through %s failed (%s); the code is void now: "
 					"give the joiner a new one ('atmosphere join')",
 			 pub, l->url, why);
@@ -104,7 +103,7 @@ int node_offer_add(struct node *node, const char code[static NODE_PAKE_CODE_LEN 
 			offer_free(node, x);
 		if (!x->used && !o)
 			o = x;
-		if (x->used && (!oldest || x->expires_ms < oldest->expires_ms))
+		if (x->used && (!oldest || x->pol.expires_ms < oldest->pol.expires_ms))
 			oldest = x;
 	}
 	if (!o) { /* full: the one that expires first goes */
@@ -122,8 +121,7 @@ int node_offer_add(struct node *node, const char code[static NODE_PAKE_CODE_LEN 
 	o->full = copy;
 	o->full_len = full_len;
 	memcpy(o->invite_id, invite_id, sizeof o->invite_id);
-	o->expires_ms = node_now_ms() + ttl_ms;
-	o->state = NODE_OFFER_OPEN;
+	node_pake_offer_init(&o->pol, node_now_ms(), ttl_ms);
 	for (size_t i = 0; i < node->st->num_relays; i++) {
 		struct node_link *l = node_link_open(node, node->st->relays[i], sid, false, NULL);
 		if (l)
@@ -148,18 +146,15 @@ void node_offer_on_message(struct node *node, struct node_link *l, const uint8_t
 		return;
 	}
 	if (m.type == NODE_PAKE_START) {
-		if (o->state != NODE_OFFER_OPEN || l->pake) {
-			uint8_t why = o->state == NODE_OFFER_USED ? NODE_PAKE_REFUSE_USED
-				      : o->state == NODE_OFFER_DEAD ? NODE_PAKE_REFUSE_DEAD
-								     : NODE_PAKE_REFUSE_BUSY;
-			send_msg(l, &(struct node_pake_msg){.type = NODE_PAKE_REFUSED, .reason = why});
+		/* This START takes the code, or is refused: whatever happens
+		 * next, it was the one guess. */
+		int why = l->pake ? NODE_PAKE_REFUSE_BUSY : node_pake_offer_take(&o->pol, node_now_ms());
+		if (why) {
+			send_msg(l, &(struct node_pake_msg){.type = NODE_PAKE_REFUSED, .reason = (uint8_t)why});
 			return;
 		}
-		/* This START takes the code: whatever happens next, it was the
-		 * one guess. */
 		int e;
 		uint8_t mine[NODE_PAKE_SPAKE_LEN], confirm[NODE_PAKE_CONFIRM_LEN];
-		o->state = NODE_OFFER_BUSY;
 		l->pake = node_pake_new(NODE_PAKE_INVITER, o->code, &e);
 		if (!l->pake) {
 			end_exchange(l, false, node_pake_strerror(e));
@@ -205,8 +200,8 @@ void node_offer_retire(struct node *node, const uint8_t invite_id[static NODE_TO
 {
 	for (size_t i = 0; i < NODE_PAKE_MAX_OFFERS; i++) {
 		struct node_offer *o = &node->offers[i];
-		if (o->used && o->state == NODE_OFFER_OPEN && !memcmp(o->invite_id, invite_id, sizeof o->invite_id)) {
-			o->state = NODE_OFFER_USED;
+		if (o->used && o->pol.state == NODE_PAKE_OFFER_OPEN && !memcmp(o->invite_id, invite_id, sizeof o->invite_id)) {
+			node_pake_offer_retire(&o->pol);
 			OPENSSL_cleanse(o->full, o->full_len);
 			free(o->full);
 			o->full = NULL;
@@ -226,11 +221,11 @@ void node_offer_tick(struct node *node, uint64_t t)
 	}
 	for (size_t i = 0; i < NODE_PAKE_MAX_OFFERS; i++) {
 		struct node_offer *o = &node->offers[i];
-		if (o->used && t >= o->expires_ms) {
+		if (o->used && node_pake_offer_expired(&o->pol, t)) {
 			char pub[16];
 			public_part(pub, o);
 			core_log(CORE_LOG_INFO, "short code %s expired%s", pub,
-				 o->state == NODE_OFFER_OPEN ? " unused" : "");
+				 o->pol.state == NODE_PAKE_OFFER_OPEN ? " unused" : "");
 			offer_free(node, o);
 		}
 	}

@@ -69,6 +69,8 @@ static const char *refusal(uint8_t reason)
 		return "the code was already used";
 	case NODE_PAKE_REFUSE_DEAD:
 		return "the code is void: a join attempt with a wrong code used it up";
+	case NODE_PAKE_REFUSE_EXPIRED:
+		return "the code has expired";
 	default:
 		return "another join with this code is under way";
 	}

@@ -1,8 +1,9 @@
 /* Tests for node/pake.h: the short code as typed, the relay session it
  * selects, the messages' codec, and the SPAKE2 exchange (right code: same
  * key both ways and the full code comes through; wrong code, tampered
- * messages and steps out of order: refused). Expiry and single use are the
- * inviting node's policy: tests/node/short_code.sh drives them. */
+ * messages and steps out of order: refused), and the inviter's policy (one
+ * exchange per code, single use, expiry). tests/node/short_code.sh drives
+ * the same through real nodes and a relay. */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <stdio.h>
@@ -171,7 +172,7 @@ static struct bad_msg bad_msgs[] = {
 	{{1, 6}, 2, NODE_PAKE_E_TYPE},
 	{{1, 0xff}, 2, NODE_PAKE_E_TYPE},
 	{{1, 5, 0}, 3, NODE_PAKE_E_REASON},
-	{{1, 5, 4}, 3, NODE_PAKE_E_REASON},
+	{{1, 5, 5}, 3, NODE_PAKE_E_REASON},
 	{{1, 4, 0, 16}, 4, NODE_PAKE_E_LENGTH},          /* no room for any plaintext */
 	{{1, 4, 0x10, 0x11}, 4, NODE_PAKE_E_LENGTH},     /* over NODE_PAKE_MAX_SEALED */
 	{{1, 4, 0, 17, 1}, 5, NODE_PAKE_E_TRUNCATED},
@@ -399,4 +400,55 @@ Test(pake_exchange, a_failed_attempt_stays_failed)
 	cr_assert_eq(node_pake_check(i, cj), NODE_PAKE_E_STATE);
 	node_pake_free(j);
 	node_pake_free(i);
+}
+
+/* --- the inviter's policy ------------------------------------------------ */
+
+Test(pake_offer, one_exchange_then_used)
+{
+	struct node_pake_offer o;
+	node_pake_offer_init(&o, 1000, 600000);
+	cr_assert_eq(node_pake_offer_take(&o, 2000), 0, "the first START takes the code");
+	cr_assert_eq(node_pake_offer_take(&o, 2001), NODE_PAKE_REFUSE_BUSY, "a second while the first runs");
+	node_pake_offer_end(&o, true);
+	cr_assert_eq(o.state, NODE_PAKE_OFFER_USED);
+	cr_assert_eq(node_pake_offer_take(&o, 3000), NODE_PAKE_REFUSE_USED, "single use");
+	node_pake_offer_end(&o, false); /* no exchange under way: nothing changes */
+	cr_assert_eq(o.state, NODE_PAKE_OFFER_USED);
+}
+
+Test(pake_offer, one_failure_voids_the_code)
+{
+	struct node_pake_offer o;
+	node_pake_offer_init(&o, 0, 600000);
+	cr_assert_eq(node_pake_offer_take(&o, 1), 0);
+	node_pake_offer_end(&o, false);
+	cr_assert_eq(o.state, NODE_PAKE_OFFER_DEAD);
+	/* The right code afterwards gets no exchange: one guess per code. */
+	cr_assert_eq(node_pake_offer_take(&o, 2), NODE_PAKE_REFUSE_DEAD);
+	node_pake_offer_end(&o, true);
+	cr_assert_eq(o.state, NODE_PAKE_OFFER_DEAD, "a void code never comes back");
+}
+
+Test(pake_offer, expires)
+{
+	struct node_pake_offer o;
+	node_pake_offer_init(&o, 5000, 2000);
+	cr_assert_not(node_pake_offer_expired(&o, 6999));
+	cr_assert(node_pake_offer_expired(&o, 7000));
+	cr_assert_eq(node_pake_offer_take(&o, 7000), NODE_PAKE_REFUSE_EXPIRED, "a START at the expiry");
+	cr_assert_eq(o.state, NODE_PAKE_OFFER_OPEN, "a refusal changes nothing");
+	cr_assert_eq(node_pake_offer_take(&o, 6999), 0, "a millisecond before");
+}
+
+Test(pake_offer, full_code_use_retires_it)
+{
+	struct node_pake_offer o;
+	node_pake_offer_init(&o, 0, 600000);
+	node_pake_offer_retire(&o);
+	cr_assert_eq(node_pake_offer_take(&o, 1), NODE_PAKE_REFUSE_USED);
+	node_pake_offer_init(&o, 0, 600000);
+	cr_assert_eq(node_pake_offer_take(&o, 1), 0);
+	node_pake_offer_retire(&o); /* under way: the exchange decides */
+	cr_assert_eq(o.state, NODE_PAKE_OFFER_BUSY);
 }
