@@ -378,9 +378,15 @@ static int print_code(struct node_state *st, uint64_t ttl, uint64_t short_ttl, b
 				    ? json_object_get_string(json_object_array_get_idx(rl, 0))
 				    : NULL;
 	if (json) {
-		printf("{\"short_code\":\"%s\",\"code\":\"%s\",\"expires_in\":%llu,\"short_expires_in\":%llu,\"relay\":%s%s%s}\n",
-		       json_object_get_string(s), json_object_get_string(v), (unsigned long long)ttl,
-		       (unsigned long long)sttl, relay ? "\"" : "", relay ? relay : "null", relay ? "\"" : "");
+		json_object *j = json_object_new_object();
+		json_object_object_add(j, "short_code", json_object_new_string(json_object_get_string(s)));
+		json_object_object_add(j, "code", json_object_new_string(json_object_get_string(v)));
+		json_object_object_add(j, "expires_in", json_object_new_int64((int64_t)ttl));
+		/* 0: the short code does not join on its own (no relay). */
+		json_object_object_add(j, "short_expires_in", json_object_new_int64((int64_t)sttl));
+		json_object_object_add(j, "relay", relay ? json_object_new_string(relay) : NULL);
+		printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(j);
 	} else {
 		char d[32];
 		printf("%s\n", json_object_get_string(s));

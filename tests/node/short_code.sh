@@ -13,7 +13,9 @@
 #     the code is void; the right code afterwards is refused ("void"): one
 #     exchange per code, so one online guess.
 #  3. A code issued with --short-expires 2s: once Rob's node says it
-#     expired, joining with it fails (nobody answers, --wait 3s).
+#     expired, joining with it fails (nobody answers, --wait 3s). A short
+#     code with a group missing, or without a relay, is refused at once;
+#     `join --json` gives the short code's life and relay.
 #  4. The relay saw nothing secret: its log never holds a short code, the
 #     full code or the mesh secret; and, when run as root with tcpdump, a
 #     capture of the relay's port on lo during the join holds neither the
@@ -157,6 +159,16 @@ timeout 10 env ATMOSPHERE_HOME="$nd_tmp/norelay" "$nd_bin" join "$short2" >/dev/
 rc=$?
 [ "$rc" -eq 2 ] && grep -q -- "--relay" "$nd_tmp/norelay.err" ||
 	bad "a short code without a relay: exit $rc, $(cat "$nd_tmp/norelay.err")"
+
+# `join --json` says the same: how long the short code joins, and where.
+nd_run - "$rob" join --json >"$rob.json" 2>&1 || bad "rob's join --json: $(cat "$rob.json")"
+"$nd_py" -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["short_code"].startswith("MESH-") and j["code"], j
+assert j["short_expires_in"] == 600 and j["expires_in"] == 86400, j
+assert j["relay"] == sys.argv[2], j
+' "$rob.json" "$nd_relay_url" || bad "join --json: $(cat "$rob.json")"
 
 # --- 4. what the relay saw ---------------------------------------------------------
 secret=$(sed -n 's/^ *"secret": *"\([^"]*\)".*/\1/p' "$rob/state.json")
