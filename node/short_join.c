@@ -89,7 +89,9 @@ static int try_relay(struct fetch *f, const char *url, uint64_t deadline)
 	node_pake_session_id(sid, f->code);
 	struct relay_client_opts o = {.max_message = NODE_PAKE_MAX_MSG};
 	uint64_t t = now_ms();
-	int budget = (int)(deadline - t);
+	/* A connection gets at most 5 s of the relay's share, at least 0.1 s. */
+	int budget = deadline > t + 100 ? (int)(deadline - t) : 100;
+	cerr[0] = 0;
 	r = relay_client_connect(&c, url, sid, &o, budget < 5000 ? budget : 5000, cerr, sizeof cerr);
 	if (r) {
 		snprintf(f->err, f->err_len, "relay %s: %s", url, cerr[0] ? cerr : strerror(-r));
