@@ -11,7 +11,8 @@
 #  2. A wrong code (first group right, so it meets Rob's node; one symbol
 #     of the password wrong) fails at once with "wrong code"; Rob's log says
 #     the code is void; the right code afterwards is refused ("void"): one
-#     exchange per code, so one online guess.
+#     exchange per code, so one online guess. A full-code join retires
+#     the short code of the same invite (refused as used).
 #  3. A code issued with --short-expires 2s: once Rob's node says it
 #     expired, joining with it fails (nobody answers, --wait 3s). A short
 #     code with a group missing, or without a relay, is refused at once;
@@ -139,6 +140,17 @@ try wrong "wrong code" "$wrong" --wait 10s
 nd_wait 5 "rob says the code is void" grep -q "short code ${short2%-*-*}-…: a join attempt .* failed (wrong code" "$rob.log" ||
 	bad "rob's log does not say the wrong attempt voided the code: $(grep 'short code' "$rob.log" | tail -3)"
 try after_wrong "refused the code: the code is void" "$short2" --wait 10s
+
+# A full-code join retires the short code of the same invite: once read
+# aloud to compare, it opens nothing.
+issue code4
+short4=$short
+ana=$nd_tmp/ana
+nd_start - "$ana" "$ana.log" join "$full" --port "$(nd_free_udp)" --name ana
+ana_pid=$nd_pid
+nd_wait 20 "ana joined with the full code" nd_connected - "$rob" ana || bad "ana did not join with the full code"
+nd_kill "$ana_pid"
+try retired "refused the code: the code was already used" "$short4" --wait 10s
 
 # --- 3. an expired code ----------------------------------------------------------
 issue code3 --short-expires 2s
