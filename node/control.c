@@ -233,10 +233,19 @@ static bool cmd_invite(struct node *node, struct core_sock *s, json_object *req)
 	char code[NODE_TOKEN_MAX_CODE_LEN + 1], sc[NODE_TOKEN_SHORT_CODE_LEN + 1], err[256];
 	json_object *v;
 	uint64_t ttl = json_object_object_get_ex(req, "expires", &v) ? (uint64_t)json_object_get_int64(v) : 86400;
-	if (node_issue_code(node, ttl, code, sizeof code, sc, err, sizeof err) == 0) {
-		json_object *r = json_object_new_object();
+	uint64_t sttl = json_object_object_get_ex(req, "short_expires", &v) ? (uint64_t)json_object_get_int64(v)
+									    : NODE_PAKE_TTL_DEFAULT_S;
+	bool works = false;
+	if (node_issue_code(node, ttl, sttl, code, sizeof code, sc, &works, err, sizeof err) == 0) {
+		json_object *r = json_object_new_object(), *rl = json_object_new_array();
 		json_object_object_add(r, "code", json_object_new_string(code));
 		json_object_object_add(r, "short_code", json_object_new_string(sc));
+		/* How long the short code opens the code through a relay (0: it
+		 * does not, the mesh has no relay), and where. */
+		json_object_object_add(r, "short_expires", json_object_new_int64(works ? (int64_t)(sttl < ttl ? sttl : ttl) : 0));
+		for (size_t i = 0; works && i < node->st->num_relays; i++)
+			json_object_array_add(rl, json_object_new_string(node->st->relays[i]));
+		json_object_object_add(r, "relays", rl);
 		reply(s, r);
 	} else {
 		reply(s, err_json(err));

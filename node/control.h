@@ -6,7 +6,9 @@
  * every NAME is one row of the command table in node/control.c:
  *   peers                 {"peers": [...], "self": {...}}
  *   status                this node's ids and endpoints
- *   invite [expires]      {"code", "short_code"}
+ *   invite [expires] [short_expires]  {"code", "short_code", "short_expires": seconds
+ *                         the short code opens the code through a relay (0: not
+ *                         at all), "relays": where the joiner finds it}
  *   ping peer             {"rtt_ms", "path"} (waits up to 5 s)
  *   send peer text        {"ok": true, "path"}
  *   recv [follow]         {"from", "text"} lines, then {"end": true} (or

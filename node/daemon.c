@@ -182,6 +182,7 @@ static void node_free(struct node *node)
 				node_e2e_handshake_cleanup(&node->peers[i].hs);
 		}
 	node_token_cleanup(&node->tok);
+	node_offers_cleanup(node);
 	OPENSSL_cleanse(node->sign_priv, sizeof node->sign_priv);
 	node_members_free(node->mem);
 	free(node);

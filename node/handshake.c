@@ -114,6 +114,9 @@ void node_on_packet(struct node *node, const uint8_t *pkt, size_t len, const str
 				return;
 			}
 			joiner = true;
+			/* Its full code is in use: the short code of the same
+			 * invite, read aloud to compare, must open nothing now. */
+			node_offer_retire(node, info.app);
 		} else {
 			node_e2e_handshake_cleanup(&hs);
 			return; /* a stranger without a claim: silence */

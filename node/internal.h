@@ -29,6 +29,7 @@
 #include "node/e2e.h"
 #include "node/member.h"
 #include "node/node.h"
+#include "node/pake.h"
 #include "node/path.h"
 #include "node/ratelimit.h"
 #include "node/session.h"
@@ -95,6 +96,18 @@ struct node_peer {
 	uint8_t sign_pub[32];
 };
 
+/* A short code waiting for its joiner (node/short_code.c); its policy is
+ * node/pake.h's struct node_pake_offer. */
+struct node_offer {
+	bool used;
+	struct node_pake_offer pol;
+	char code[NODE_PAKE_CODE_LEN + 1];      /* secret: the password */
+	char sid[NODE_PAKE_SESSION_ID_LEN + 1]; /* its rendezvous on the relays */
+	char *full;             /* the full code it hands over (secret), until used */
+	size_t full_len;
+	uint8_t invite_id[NODE_TOKEN_INVITE_ID_LEN];
+};
+
 struct node_link {
 	bool used;
 	char url[NODE_TOKEN_MAX_URL_LEN + 1];
@@ -107,6 +120,9 @@ struct node_link {
 	uint64_t silent_until_ms;       /* carried nothing back: not chosen until then */
 	bool inbox;             /* waits for joiners */
 	bool join;              /* ours to an invite's inbox, while we join */
+	struct node_offer *offer;       /* a short code's rendezvous: PAKE messages, not e2e */
+	struct node_pake *pake;         /* the exchange under way on it */
+	uint64_t pake_deadline_ms;
 	bool closing;
 	/* Sends under way on c from other coroutines (each may suspend):
 	 * link_run frees c only when none is left, or the send would resume
@@ -157,6 +173,7 @@ struct node {
 	struct core_sock *join_out;   /* control client following a join, or NULL: stdout */
 	/* received texts for `atmosphere recv` */
 	struct node_text_msg inbox[NODE_MAX_INBOX_MSGS];
+	struct node_offer offers[NODE_PAKE_MAX_OFFERS]; /* short codes (node/short_code.c) */
 	unsigned inbox_head, inbox_len;
 	struct node_follower *followers;
 	struct node_ratelimit init_rl; /* handshake initiations, the whole node */
@@ -242,8 +259,18 @@ void node_say(struct node *node, const char *fmt, ...) __attribute__((format(pri
 void node_join_finish(struct node *node);
 void node_on_welcome(struct node *node, struct node_peer *p, json_object *o);
 int node_join_begin(struct node *node, const char *code, char *err, size_t err_len);
-int node_issue_code(struct node *node, uint64_t ttl_s, char *code, size_t cap, char *shortc, char *err, size_t err_len);
+int node_issue_code(struct node *node, uint64_t ttl_s, uint64_t short_ttl_s, char *code, size_t cap, char *shortc,
+		    bool *short_works, char *err, size_t err_len);
 void node_open_inboxes(struct node *node);
+
+/* node/short_code.c */
+int node_offer_add(struct node *node, const char code[static NODE_PAKE_CODE_LEN + 1], const char *full, size_t full_len,
+		   const uint8_t invite_id[static NODE_TOKEN_INVITE_ID_LEN], uint64_t ttl_ms);
+void node_offer_on_message(struct node *node, struct node_link *l, const uint8_t *data, size_t len);
+void node_offer_link_down(struct node *node, struct node_link *l);
+void node_offer_retire(struct node *node, const uint8_t invite_id[static NODE_TOKEN_INVITE_ID_LEN]);
+void node_offer_tick(struct node *node, uint64_t t);
+void node_offers_cleanup(struct node *node);
 
 /* node/gossip.c */
 void node_gossip_start(struct node *node);

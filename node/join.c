@@ -177,7 +177,8 @@ int node_join_begin(struct node *node, const char *code, char *err, size_t err_l
 	return 0;
 }
 
-int node_issue_code(struct node *node, uint64_t ttl_s, char *code, size_t cap, char *shortc, char *err, size_t err_len)
+int node_issue_code(struct node *node, uint64_t ttl_s, uint64_t short_ttl_s, char *code, size_t cap, char *shortc,
+		    bool *short_works, char *err, size_t err_len)
 {
 	struct node_token t;
 	struct node_state *st = node->st;
@@ -238,6 +239,11 @@ int node_issue_code(struct node *node, uint64_t ttl_s, char *code, size_t cap, c
 		for (size_t i = 0; i < st->num_relays; i++)
 			node_link_open(node, st->relays[i], sid, true, NULL);
 	}
+	/* The short code opens the same code through a relay, for a shorter
+	 * while and once (node/short_code.c); without a relay it is only the
+	 * checksum to compare. */
+	*short_works = short_ttl_s > 0 &&
+		       node_offer_add(node, shortc, code, len, t.invite_id, (short_ttl_s < ttl_s ? short_ttl_s : ttl_s) * 1000) == 0;
 	node_token_cleanup(&t);
 	return 0;
 }

@@ -140,7 +140,9 @@ static void link_run(void *arg)
 			int n = relay_client_recv(l->c, &m, -1);
 			if (n < 0)
 				break;
-			if (!m.text) {
+			if (!m.text && l->offer) {
+				node_offer_on_message(node, l, m.data, m.len);
+			} else if (!m.text) {
 				node_on_packet(node, m.data, m.len, NULL, 0, l);
 			} else if (relay_client_paired(l->c)) {
 				node_pick_relay(node, l->peer);
@@ -165,6 +167,7 @@ static void link_run(void *arg)
 		}
 		relay_client_close(l->c);
 		l->c = NULL;
+		node_offer_link_down(node, l);
 		/* Traffic that went this way moves to another relay at once. */
 		struct node_peer *was = l->peer;
 		/* An inbox that carried a join is reopened empty for the next one. */
@@ -180,6 +183,9 @@ static void link_run(void *arg)
 	}
 	if (l->peer && l->peer->relay == l)
 		l->peer->relay = NULL;
+	node_pake_free(l->pake);
+	l->pake = NULL;
+	l->offer = NULL;
 	l->used = false;
 	node_pick_relay(node, l->peer);
 }

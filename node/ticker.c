@@ -53,6 +53,7 @@ void node_ticker(void *arg)
 		core_sleep(NODE_TICK_MS);
 		uint64_t t = node_now_ms();
 		node_overlay_tick(node);
+		node_offer_tick(node, t);
 		for (size_t i = 0; i < sizeof node->peers / sizeof node->peers[0]; i++) {
 			struct node_peer *p = &node->peers[i];
 			if (!p->used)

@@ -7,7 +7,8 @@
  * the seed's fields (mesh_id, mesh_name, endpoint, public_endpoint,
  * relay_urls, created_at, expires_at) plus v, node_id, node_pub, stun,
  * invite_id, invite_key and mac. Next to it both sides print a short code,
- * MESH-XXXX-XXXX-XXXX, a checksum of the whole code to compare by voice.
+ * MESH-XXXX-XXXX-XXXX, a checksum of the whole code to compare by voice,
+ * which is also the password of a short-code join (node/pake.h).
  *
  * Design: the join secret (32 random bytes per mesh) never leaves the mesh.
  * A code carries an invite key derived from it and bound to the mesh id, a

@@ -45,7 +45,16 @@ enum {
 #define NODE_MAX_CAND 8                /* candidates per peer; the oldest goes */
 /* A link per relay for every peer (pair sessions) and every invite
  * (inboxes); a joiner's links to its invite's inbox fit in the spare peers. */
-#define NODE_MAX_LINKS ((NODE_MAX_PEERS + 8 + NODE_MAX_INVITES) * NODE_TOKEN_MAX_RELAYS)
+#define NODE_MAX_LINKS ((NODE_MAX_PEERS + 8 + NODE_MAX_INVITES + NODE_PAKE_MAX_OFFERS) * NODE_TOKEN_MAX_RELAYS)
+/* Short codes (node/short_code.c, docs/TOKENS.md "Short-code join"): at
+ * most 8 waiting at once (a ninth replaces the one expiring first), each
+ * alive 10 min by default (at most the full code's life), one exchange
+ * each, which must end within 10 s of its START; a joiner waits 30 s by
+ * default for the inviting node to answer. */
+#define NODE_PAKE_MAX_OFFERS 8
+#define NODE_PAKE_TTL_DEFAULT_S 600
+#define NODE_PAKE_STEP_MS 10000
+#define NODE_PAKE_WAIT_DEFAULT_MS 30000
 /* Initiations cost two X25519 each: a flood of them is capped, so it cannot
  * take the node's CPU from live sessions (their data packets are not). */
 #define NODE_INIT_RATE_PER_S 50

@@ -15,7 +15,9 @@
 #include "net/bssl.h"
 #include "node/control.h"
 #include "node/node.h"
+#include "node/pake.h"
 #include "node/token.h"
+#include "node/wire.h"
 #include "overlay/addr.h"
 #include "overlay/firewall.h"
 #include "stun/resolve.h"
@@ -452,10 +454,22 @@ int cli_serve(int argc, char **argv)
 
 /* ---- join ---- */
 
-static int print_code(struct node_state *st, uint64_t ttl, bool json)
+/* "10m", "90s", "2h": a duration as people type it for --expires. */
+static void fmt_secs(char *out, size_t cap, uint64_t s)
 {
-	char req[128], rep[8192];
-	snprintf(req, sizeof req, "{\"cmd\":\"invite\",\"expires\":%llu}", (unsigned long long)ttl);
+	if (s && s % 3600 == 0)
+		snprintf(out, cap, "%lluh", (unsigned long long)(s / 3600));
+	else if (s && s % 60 == 0)
+		snprintf(out, cap, "%llum", (unsigned long long)(s / 60));
+	else
+		snprintf(out, cap, "%llus", (unsigned long long)s);
+}
+
+static int print_code(struct node_state *st, uint64_t ttl, uint64_t short_ttl, bool json)
+{
+	char req[160], rep[8192];
+	snprintf(req, sizeof req, "{\"cmd\":\"invite\",\"expires\":%llu,\"short_expires\":%llu}", (unsigned long long)ttl,
+		 (unsigned long long)short_ttl);
 	int r = call_one(st, req, rep, sizeof rep);
 	if (r) {
 		fprintf(stderr, "atmosphere join: no node is running for %s: start 'atmosphere serve' first "
@@ -463,20 +477,39 @@ static int print_code(struct node_state *st, uint64_t ttl, bool json)
 			st->home);
 		return 1;
 	}
-	json_object *o = json_tokener_parse(rep), *v, *s;
+	json_object *o = json_tokener_parse(rep), *v, *s, *se, *rl;
 	if (!o || !json_object_object_get_ex(o, "code", &v) || !json_object_object_get_ex(o, "short_code", &s)) {
 		fprintf(stderr, "atmosphere join: %s", rep);
 		json_object_put(o);
 		return 1;
 	}
+	uint64_t sttl = json_object_object_get_ex(o, "short_expires", &se) ? (uint64_t)json_object_get_int64(se) : 0;
+	const char *relay = json_object_object_get_ex(o, "relays", &rl) && json_object_array_length(rl)
+				    ? json_object_get_string(json_object_array_get_idx(rl, 0))
+				    : NULL;
 	if (json) {
-		printf("{\"short_code\":\"%s\",\"code\":\"%s\",\"expires_in\":%llu}\n", json_object_get_string(s),
-		       json_object_get_string(v), (unsigned long long)ttl);
+		json_object *j = json_object_new_object();
+		json_object_object_add(j, "short_code", json_object_new_string(json_object_get_string(s)));
+		json_object_object_add(j, "code", json_object_new_string(json_object_get_string(v)));
+		json_object_object_add(j, "expires_in", json_object_new_int64((int64_t)ttl));
+		/* 0: the short code does not join on its own (no relay). */
+		json_object_object_add(j, "short_expires_in", json_object_new_int64((int64_t)sttl));
+		json_object_object_add(j, "relay", relay ? json_object_new_string(relay) : NULL);
+		printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(j);
 	} else {
+		char d[32];
 		printf("%s\n", json_object_get_string(s));
 		printf("Full code: %s\n", json_object_get_string(v));
 		printf("On the other machine: atmosphere join <full code>; both sides show %s.\n",
 		       json_object_get_string(s));
+		fmt_secs(d, sizeof d, sttl);
+		if (sttl && relay)
+			printf("Or type the short code there (once, within %s; this node must keep running):\n"
+			       "  atmosphere join %s --relay %s\n",
+			       d, json_object_get_string(s), relay);
+		else
+			printf("(The short code alone cannot join: the mesh has no relay to meet on.)\n");
 	}
 	json_object_put(o);
 	return 0;
@@ -510,8 +543,13 @@ int cli_join(int argc, char **argv)
 					   {"tun", no_argument, 0, 't'},           {"tun-name", required_argument, 0, 'T'},
 					   {"allow", required_argument, 0, 'A'},   {"relay-only", no_argument, 0, 'R'},
 					   {"no-port-mapping", no_argument, 0, 'N'},
+					   {"short-expires", required_argument, 0, 'S'},
+					   {"relay", required_argument, 0, 'r'},   {"wait", required_argument, 0, 'w'},
 					   {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
 	static char *rules[OVERLAY_FW_MAX_RULES];
+	const char *relays[NODE_TOKEN_MAX_RELAYS];
+	size_t num_relays = 0;
+	uint64_t short_ms = (uint64_t)NODE_PAKE_TTL_DEFAULT_S * 1000, wait_ms = NODE_PAKE_WAIT_DEFAULT_MS;
 	struct node_run_opts fw = {0};  /* collects --tun, --tun-name and --allow */
 	struct node_state st;
 	uint64_t ttl_ms = 24ull * 3600 * 1000, port = NODE_DEFAULT_PORT;
@@ -530,6 +568,25 @@ int cli_join(int argc, char **argv)
 			break;
 		case 'J':
 			json = true;
+			break;
+		case 'S':
+			if (!cli_parse_duration("join", "--short-expires", optarg, &short_ms))
+				return 2;
+			if (short_ms < 1000 || short_ms > NODE_TOKEN_MAX_LIFETIME * 1000)
+				return cli_usage_error("join", "--short-expires must be between 1s and 30d");
+			break;
+		case 'r':
+			if (strncmp(optarg, "ws://", 5) && strncmp(optarg, "wss://", 6))
+				return cli_usage_error("join", "--relay '%s': expected a ws:// or wss:// URL", optarg);
+			if (num_relays == NODE_TOKEN_MAX_RELAYS)
+				return cli_usage_error("join", "at most %d relays", NODE_TOKEN_MAX_RELAYS);
+			relays[num_relays++] = optarg;
+			break;
+		case 'w':
+			if (!cli_parse_duration("join", "--wait", optarg, &wait_ms))
+				return 2;
+			if (wait_ms < 1000 || wait_ms > 3600 * 1000)
+				return cli_usage_error("join", "--wait must be between 1s and 1h");
 			break;
 		case 'P':
 			if (!cli_parse_uint("join", "--port", optarg, 0, 65535, &port))
@@ -558,13 +615,20 @@ int cli_join(int argc, char **argv)
 			fw.no_port_mapping = true;
 			break;
 		case 'h':
-			printf("usage: atmosphere join [--expires DURATION] [--json]\n"
+			printf("usage: atmosphere join [--expires DURATION] [--short-expires DURATION] [--json]\n"
 			       "       atmosphere join CODE [--port N] [--name NODE_NAME] [--relay-only]\n"
 			       "                            [--no-port-mapping]\n"
-			       "                            [--tun [--tun-name NAME] [--allow RULE]...]\n\n"
+			       "                            [--tun [--tun-name NAME] [--allow RULE]...]\n"
+			       "       atmosphere join MESH-XXXX-XXXX-XXXX --relay URL [--wait DURATION] [the options above]\n\n"
 			       "Without CODE: asks the running node for a join code (valid 24h, or --expires) and\n"
 			       "prints the short code MESH-XXXX-XXXX-XXXX and the full code. Both sides print the\n"
-			       "same short code: compare it by voice.\n\n"
+			       "same short code: compare it by voice. The short code also joins on its own, once,\n"
+			       "within 10 minutes (or --short-expires), while this node runs: the joiner meets it\n"
+			       "on the mesh's relay and proves the code without sending it (SPAKE2); one wrong try\n"
+			       "voids it (docs/TOKENS.md, \"Short-code join\").\n\n"
+			       "With MESH-XXXX-XXXX-XXXX: fetches the full code from the inviting node through the\n"
+			       "relay given with --relay (repeatable; default: the relays of this node's mesh, if\n"
+			       "any), waiting up to 30 s (--wait), then joins with it as below.\n\n"
 			       "With CODE (standard or URL-safe base64): joins that mesh, trying the issuer's public\n"
 			       "endpoint, hole punching and its relays at once, keeps the best path, then keeps\n"
 			       "running as this machine's node (like 'serve'). If a node already runs for\n"
@@ -582,11 +646,56 @@ int cli_join(int argc, char **argv)
 	if (optind == argc) {
 		if (load(&st, "join", true))
 			return 1;
-		int r = print_code(&st, ttl_ms / 1000, json);
+		int r = print_code(&st, ttl_ms / 1000, short_ms / 1000, json);
 		node_state_wipe(&st);
 		return r;
 	}
 	const char *code = argv[optind];
+	/* A short code: the full one comes from the inviting node first. */
+	static char fetched[NODE_TOKEN_MAX_CODE_LEN + 1];
+	if (node_pake_looks_like_code(code)) {
+		char canon[NODE_PAKE_CODE_LEN + 1], err[512];
+		if (node_pake_code_parse(canon, code) != NODE_PAKE_OK)
+			return cli_usage_error("join", "'%s': %s", code, node_pake_strerror(NODE_PAKE_E_CODE));
+		if (!num_relays) { /* a node that is a member already knows its mesh's relays */
+			if (load(&st, "join", false))
+				return 1;
+			static char copies[NODE_TOKEN_MAX_RELAYS][NODE_TOKEN_MAX_URL_LEN + 1];
+			for (size_t i = 0; i < st.num_relays && num_relays < NODE_TOKEN_MAX_RELAYS; i++) {
+				snprintf(copies[num_relays], sizeof copies[0], "%s", st.relays[i]);
+				relays[num_relays] = copies[num_relays];
+				num_relays++;
+			}
+			node_state_wipe(&st);
+		}
+		if (!num_relays)
+			return cli_usage_error("join", "a short code is met on the inviting mesh's relay: add --relay URL "
+						       "(the inviter's 'atmosphere join' prints it)");
+		printf("Fetching the join code for %s through %s...\n", canon, relays[0]);
+		fflush(stdout);
+		int fr = node_short_fetch(canon, relays, num_relays, (unsigned)wait_ms, fetched, sizeof fetched, err, sizeof err);
+		if (fr != NODE_SHORT_OK) {
+			fprintf(stderr, "atmosphere join: %s\n", err);
+			return 1;
+		}
+		code = fetched;
+		/* The code it opened must be the one the short code stands for. */
+		struct node_token ft;
+		char fsc[NODE_TOKEN_SHORT_CODE_LEN + 1];
+		int dr = node_token_decode(&ft, NULL, code, strlen(code), (uint64_t)time(NULL));
+		bool same = dr == NODE_TOKEN_OK && node_token_short_code(fsc, NULL, &ft) == NODE_TOKEN_OK && !strcmp(fsc, canon);
+		node_token_cleanup(&ft);
+		if (!same) {
+			OPENSSL_cleanse(fetched, sizeof fetched);
+			fprintf(stderr, "atmosphere join: the inviting node sent a code that does not match %s%s%s\n", canon,
+				dr ? ": " : "", dr ? node_token_strerror(dr) : "");
+			return 1;
+		}
+		printf("✓ Received the join code from the inviting node (key confirmed both ways)\n");
+	} else if (num_relays) {
+		return cli_usage_error("join", "--relay goes with a short code (MESH-XXXX-XXXX-XXXX): a full code "
+					       "carries its relays");
+	}
 	/* Check the code before anything else: a bad one gets a clear error. */
 	struct node_token t;
 	const char *field = NULL;
@@ -609,8 +718,10 @@ int cli_join(int argc, char **argv)
 	int rc = 0;
 	int r = node_control_call(&st, json_object_to_json_string_ext(rq, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), join_line, &rc);
 	json_object_put(rq);
-	if (r == 0)
+	if (r == 0) {
+		OPENSSL_cleanse(fetched, sizeof fetched);
 		return rc;
+	}
 	/* No node here: become one. */
 	if (!st.have_mesh) {
 		node_state_new_identity(&st, name);
@@ -623,6 +734,7 @@ int cli_join(int argc, char **argv)
 		o.no_port_mapping = true;
 	r = node_run(&st, &o);
 	node_state_wipe(&st);
+	OPENSSL_cleanse(fetched, sizeof fetched);
 	return r;
 }
 
