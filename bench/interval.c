@@ -168,10 +168,14 @@ static void error_words(const struct bench_interval *iv, const struct bench_inte
 
 void bench_interval_write_line(const struct bench_interval *iv, FILE *f, const struct bench_interval_row *r)
 {
-	char lat[64], err[256];
-	latency_words(r, lat, sizeof lat);
+	char lat[64] = "", err[256];
+	if (r->lat) {
+		lat[0] = ' ';
+		latency_words(r, lat + 1, sizeof lat - 2);
+		strcat(lat, ",");
+	}
 	error_words(iv, r, err, sizeof err);
-	fprintf(f, "atmosphere-bench %s: %s %6.1f-%.1fs: up %llu/%u, %.0f msgs/s, %.2f MB/s, %s, %s", iv->o.cmd,
+	fprintf(f, "atmosphere-bench %s: %s %7.2f-%.2fs: up %llu/%u, %.0f msgs/s, %.2f MB/s,%s %s", iv->o.cmd,
 		r->warmup ? "warmup" : "run   ", r->t0_s, r->t1_s, (unsigned long long)r->d.sessions, iv->o.sessions_total,
 		per_s(r->d.msgs, r), per_s(r->d.bytes, r) / 1e6, lat, err);
 }
@@ -182,10 +186,11 @@ static void emit(struct bench_interval *iv, struct slot *s)
 	s->row.lat = iv->o.latency ? s->lat : NULL;
 	if (iv->o.live) {
 		if (iv->o.tty) {
-			/* Rewritten in place: \r, the line, and blanks over a longer one before. */
+			/* Rewritten in place: \r, the line, then erase what a longer
+			 * line before left (ECMA-48 EL, "\033[K"). */
 			fputc('\r', iv->o.live);
 			bench_interval_write_line(iv, iv->o.live, &s->row);
-			fputs("    ", iv->o.live);
+			fputs("\033[K", iv->o.live);
 			iv->tty_shown = true;
 		} else {
 			bench_interval_write_line(iv, iv->o.live, &s->row);

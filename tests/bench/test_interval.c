@@ -214,7 +214,7 @@ Test(bench_interval, plain_line_names_the_errors)
 	bench_interval_submit(iv, 0, 0, false, 2 * SEC, 3 * SEC, &c);
 	bench_interval_finish(iv);
 	fflush(live.f);
-	cr_assert_str_eq(live.buf, "atmosphere-bench relay: run       2.0-3.0s: up 10/10, 1000 msgs/s, 0.06 MB/s, "
+	cr_assert_str_eq(live.buf, "atmosphere-bench relay: run       2.00-3.00s: up 10/10, 1000 msgs/s, 0.06 MB/s, "
 				   "p50 45.0us p99 45.0us, errors 3 (refused 2, reset 1)\n");
 	bench_interval_free(iv);
 	fclose(live.f);
