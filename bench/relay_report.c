@@ -21,7 +21,7 @@
 uint64_t bench_relay_errors_total(const struct bench_relay_errors *e)
 {
 	return e->refused + e->timeout + e->http_409 + e->http_429 + e->http_503 + e->http_other + e->closed +
-	       e->reset + e->proto + e->io + e->left_open;
+	       e->reset + e->proto + e->tls + e->io + e->left_open;
 }
 
 double bench_relay_overhead(uint64_t wire, uint64_t payload)
