@@ -287,7 +287,8 @@ static const struct opt_table relay_table = {
 	.num_specs = sizeof relay_specs / sizeof relay_specs[0],
 	.head = "usage: atmosphere-bench relay --url ws[s]://HOST:PORT [--mode throughput|latency|connections]\n"
 		"                              [--sessions N] [--size BYTES] [--rate MSGS_PER_S] [--duration S]\n"
-		"                              [--json] [--csv] [--relay-pid PID] [OPTIONS]\n\n"
+		"                              [--json] [--csv] [--relay-pid PID] [--interval S]\n"
+		"                              [--json-interval FILE] [--threshold EXPR]... [OPTIONS]\n\n"
 		"Drives a relay that speaks the seed protocol (GET /relay/{id}, two clients per id,\n"
 		"frames forwarded) with N sessions of two WebSocket connections each, A -> B.\n\n"
 		"Modes:\n"
@@ -303,9 +304,11 @@ static const struct opt_table relay_table = {
 		"keepalives and closes included, and counts errors (refused, HTTP 409/429/503,\n"
 		"closes, timeouts) without stopping.\n\n"
 		"Options:\n",
-	.foot = "\nTraffic goes only to --url (and the --sink address). Progress goes to stderr on a\n"
-		"terminal. Exit status: 0 ran (errors are counted in the results), 1 could not run\n"
-		"(no session came up, io_uring unavailable), 2 usage, 3 a --threshold failed.\n",
+	.foot = "\nTraffic goes only to --url (and the --sink address). Set-up progress goes to stderr\n"
+		"on a terminal, interval rows to stderr always (--interval 0: none); formats and\n"
+		"thresholds: docs/BENCH.md. Exit status: 0 ran (errors are counted in the results)\n"
+		"and every --threshold held, 1 could not run (no session came up, io_uring\n"
+		"unavailable), 2 usage, 3 a --threshold failed.\n",
 	.column = 25,
 };
 
