@@ -237,3 +237,34 @@ Test(bench_interval, boundaries_split_warmup_from_the_run)
 	}
 	cr_assert_eq(bench_interval_next_boundary(&l, SEC, t), l.t_meas1, "past the end stays at t_meas1");
 }
+
+/* On a terminal: one compact line, rewritten in place (\r, then erase to
+ * the end of the line), ended by finish. */
+Test(bench_interval, terminal_line_is_rewritten_in_place)
+{
+	struct t_out json, live = {0};
+	live.f = open_memstream(&live.buf, &live.len);
+	struct bench_interval *iv = t_new(&json, 1, true, live.f);
+	bench_interval_free(iv);
+	struct bench_interval_opts o = {
+		.cmd = "relay", .num_workers = 1, .period_ns = SEC, .latency = true, .sessions_total = 10,
+		.err_names = t_err_names, .num_err = 2, .live = live.f, .tty = true,
+	};
+	int err = 0;
+	iv = bench_interval_new(&o, &err);
+	cr_assert_not_null(iv);
+	struct bench_interval_counts c = t_counts(10, 1000, 64000, 2);
+	bench_hdr_record(bench_interval_hist(iv, 0), 45000);
+	bench_interval_submit(iv, 0, 0, false, 0, SEC, &c);
+	c = t_counts(10, 2000, 128000, 2);
+	bench_interval_submit(iv, 0, 1, false, SEC, 2 * SEC, &c);
+	bench_interval_finish(iv);
+	fflush(live.f);
+	cr_assert_str_eq(live.buf, "\r[run 0.00-1.00s] up 10/10 | 1000 msg/s 0.06 MB/s | p50 45.0us p99 45.0us | err 2\033[K"
+				   "\r[run 1.00-2.00s] up 10/10 | 1000 msg/s 0.06 MB/s | p50 - p99 - | err 0\033[K\n");
+	bench_interval_free(iv);
+	fclose(live.f);
+	free(live.buf);
+	fclose(json.f);
+	free(json.buf);
+}
