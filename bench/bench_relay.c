@@ -1373,9 +1373,9 @@ int bench_cmd_relay(int argc, char **argv)
 		struct bench_threshold_input in;
 		threshold_input(&o, &res, &in);
 		fflush(stdout);
-		if (bench_threshold_report(o.json || o.csv ? stderr : stdout, o.thresholds, o.num_thresholds, &in) &&
-		    status == 0)
-			status = 3;
+		unsigned failed = bench_threshold_report(o.json || o.csv ? stderr : stdout, o.thresholds,
+							 o.num_thresholds, &in);
+		status = bench_threshold_exit_status(status, failed);
 	}
 	json_object_put(j);
 	run_free(&r);

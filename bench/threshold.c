@@ -224,3 +224,10 @@ unsigned bench_threshold_report(FILE *f, const struct bench_threshold *t, size_t
 	}
 	return failed;
 }
+
+int bench_threshold_exit_status(int status, unsigned failed)
+{
+	if (status)
+		return status;
+	return failed ? BENCH_THRESHOLD_EXIT_FAILED : 0;
+}

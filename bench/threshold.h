@@ -26,6 +26,7 @@
 enum bench_threshold_limits {
 	BENCH_THRESHOLD_MAX = 16,        /* --threshold options per run */
 	BENCH_THRESHOLD_TEXT_MAX = 63,   /* the threshold as given, for the report */
+	BENCH_THRESHOLD_EXIT_FAILED = 3, /* the exit status when one failed */
 };
 
 enum bench_threshold_metric {
@@ -88,5 +89,11 @@ bool bench_threshold_holds(const struct bench_threshold *t, double measured);
  * ...)" / "(not measured)", and returns how many failed. */
 unsigned bench_threshold_report(FILE *f, const struct bench_threshold *t, size_t num,
 				const struct bench_threshold_input *in);
+
+/* bench_threshold_exit_status returns the command's exit status: status
+ * when the run itself did not succeed (non-zero: could not run, usage),
+ * else BENCH_THRESHOLD_EXIT_FAILED when failed thresholds are over 0, else
+ * 0. */
+int bench_threshold_exit_status(int status, unsigned failed);
 
 #endif

@@ -160,3 +160,19 @@ Test(bench_threshold, report_lines_and_failure_count)
 			      "threshold MB/s>1: FAILED (not measured)\n");
 	free(buf);
 }
+
+/* Exit status: 3 when a threshold failed on a run that worked; a run that
+ * could not run (1) keeps its status; all held: 0. */
+Test(bench_threshold, exit_status)
+{
+	cr_assert_eq(bench_threshold_exit_status(0, 0), 0);
+	cr_assert_eq(bench_threshold_exit_status(0, 1), 3);
+	cr_assert_eq(bench_threshold_exit_status(0, 16), 3);
+	cr_assert_eq(bench_threshold_exit_status(1, 2), 1);
+	cr_assert_eq(bench_threshold_exit_status(1, 0), 1);
+	struct bench_threshold t[2] = {t_parse("p99<1ns"), t_parse("errors<=2")};
+	FILE *null = fopen("/dev/null", "w");
+	cr_assert_eq(bench_threshold_exit_status(0, bench_threshold_report(null, t, 2, &measured)), 3);
+	cr_assert_eq(bench_threshold_exit_status(0, bench_threshold_report(null, t + 1, 1, &measured)), 0);
+	fclose(null);
+}
