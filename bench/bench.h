@@ -17,6 +17,7 @@ struct bench_cmd {
 
 int bench_cmd_core(int argc, char **argv);
 int bench_cmd_relay(int argc, char **argv);
+int bench_cmd_merge(int argc, char **argv);
 int bench_cmd_stun(int argc, char **argv);
 int bench_cmd_punch(int argc, char **argv);
 

@@ -56,6 +56,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/hist.h"
+#include "bench/interval.h"
 #include "bench/load.h"
 #include "bench/proc.h"
 #include "bench/bench.h"
@@ -64,6 +66,7 @@
 #include "bench/report.h"
 #include "bench/sched.h"
 #include "bench/stats.h"
+#include "bench/threshold.h"
 #include "bench/ws_load.h"
 #include "core/reactor.h"
 #include "core/sock.h"
@@ -150,7 +153,9 @@ struct worker {
 	_Atomic uint64_t setup_last_ns;
 	_Atomic uint64_t tx_msgs, rx_msgs, rx_payload;
 	uint64_t win_msgs, win_payload;
-	struct bench_hist *hist;
+	struct bench_hdr *hist;       /* latency in the measured window */
+	struct bench_hdr *ihist;      /* latency of the current interval (bench/interval.h), NULL: none */
+	struct bench_interval_ticker ticker;
 	struct bench_relay_wire wire;
 	struct bench_relay_errors err;
 	uint8_t *batch;               /* throughput: identical masked frames */
@@ -172,6 +177,8 @@ struct run {
 	char prefix[24];
 	bool tty;
 	const char *progress_what;    /* the coordinator's progress line: which part */
+	struct bench_interval *iv;    /* live rows, NULL: --interval 0 */
+	FILE *json_iv;                /* --json-interval */
 	/* written by the coordinator before it publishes a phase */
 	uint64_t t_setup0, t_check0;
 	long relay_rss0, relay_rss1, self_rss0, self_rss1;
@@ -382,8 +389,14 @@ static void on_event(void *arg, const struct bench_ws_event *ev)
 		return;
 	}
 	atomic_fetch_add_explicit(&c->s->rx_msgs, 1, memory_order_relaxed);
-	if (r->o->mode == BENCH_RELAY_LATENCY && sched >= r->load.t_meas0 && sched < r->load.t_meas1)
-		bench_hist_record(wk->hist, bench_sched_latency(sched, c->now));
+	if (r->o->mode != BENCH_RELAY_LATENCY)
+		return;
+	uint64_t lat = bench_sched_latency(sched, c->now);
+	if (sched >= r->load.t_meas0 && sched < r->load.t_meas1)
+		bench_hdr_record(wk->hist, lat);
+	/* Live rows: every sample, warm-up included, in the interval it arrived. */
+	if (wk->ihist)
+		bench_hdr_record(wk->ihist, lat);
 }
 
 /* The reader of one connection: until EOF, an error, or the end of the run.
@@ -754,6 +767,8 @@ static void worker_main(void *arg)
 	}
 	if (r->o->sink && core_spawn(sink_accept, wk) < 0)
 		wk->err.io++;
+	if (r->iv && core_spawn(bench_interval_ticker_main, &wk->ticker) < 0)
+		wk->err.io++; /* this worker's rows are forced out without it */
 
 	/* SETUP: at most setup_max sessions of this thread being set up at once. */
 	wk->spawner = core_coro_current();
@@ -814,7 +829,8 @@ static void progress_tick(void *arg)
 static void sleep_until(struct run *r, uint64_t t, const char *what)
 {
 	r->progress_what = what;
-	bench_load_sleep_until(t, progress_tick, r);
+	/* Live rows, when on, are the progress once the run started. */
+	bench_load_sleep_until(t, r->iv ? NULL : progress_tick, r);
 }
 
 static void coordinator_main(void *arg)
@@ -870,8 +886,8 @@ close:
 	deadline = bench_mono_ns() + (uint64_t)(CLOSE_MS + 2 * RECV_SLICE_MS) * 1000000u;
 	while (SUM(r, conns_open) > 0 && bench_mono_ns() < deadline)
 		core_sleep(2);
-	if (r->tty)
-		fputc('\n', stderr);
+	if (r->tty && !r->iv)
+		fputc('\n', stderr); /* with live rows, bench_cmd_relay ends the line */
 	bench_load_publish(&r->load, BENCH_LOAD_DONE);
 	core_rt_shutdown(r->load.rt);
 }
@@ -948,7 +964,7 @@ static void run_free(struct run *r)
 			struct worker *wk = &r->w[i];
 			free(wk->local);
 			free(wk->up_list);
-			free(wk->hist);
+			bench_hdr_free(wk->hist);
 			free(wk->batch);
 			if (wk->sink_fd >= 0)
 				close(wk->sink_fd);
@@ -960,6 +976,9 @@ static void run_free(struct run *r)
 	free(r->w);
 	bench_load_cleanup(&r->load);
 	bench_tls_free(r->tls);
+	bench_interval_free(r->iv);
+	if (r->json_iv)
+		fclose(r->json_iv);
 }
 
 /* Every source address must be local, and of the destination's family:
@@ -990,6 +1009,67 @@ static int check_sources(const struct run *r)
 				strerror(err), err == EADDRNOTAVAIL ? " (not a local address; on loopback use 127.0.0.0/8)" : "");
 			return -1;
 		}
+	}
+	return 0;
+}
+
+/* --- live rows (bench/interval.h) --- */
+
+/* The error kinds of a row, in live_snap's order; the names of the final
+ * report's "errors" object. */
+static const char *const live_err_names[] = {
+	"refused", "timeout", "http_409", "http_429", "http_503", "http_other", "closed", "reset", "proto", "tls", "io",
+};
+
+/* A worker's cumulative counters, on its own thread: the atomics are its
+ * own, the errors struct has no other writer. */
+static void live_snap(void *arg, struct bench_interval_counts *out)
+{
+	struct worker *wk = arg;
+	const struct bench_relay_errors *e = &wk->err;
+	const uint64_t errs[] = {e->refused, e->timeout, e->http_409, e->http_429, e->http_503, e->http_other,
+				 e->closed, e->reset, e->proto, e->tls, e->io};
+	_Static_assert(sizeof errs / sizeof errs[0] == sizeof live_err_names / sizeof live_err_names[0],
+		       "one name per error kind");
+	out->sessions = atomic_load_explicit(&wk->up, memory_order_relaxed);
+	out->msgs = atomic_load_explicit(&wk->rx_msgs, memory_order_relaxed);
+	out->bytes = atomic_load_explicit(&wk->rx_payload, memory_order_relaxed);
+	memcpy(out->errors, errs, sizeof errs);
+}
+
+/* Sets up the live rows: the aggregator, the --json-interval file, and a
+ * ticker per worker. Returns 0, or -1 after saying why not. */
+static int live_init(struct run *r)
+{
+	const struct bench_relay_opts *o = r->o;
+	if (o->json_interval && !(r->json_iv = fopen(o->json_interval, "w"))) {
+		fprintf(stderr, "atmosphere-bench relay: --json-interval '%s': %s\n", o->json_interval, strerror(errno));
+		return -1;
+	}
+	struct bench_interval_opts io = {
+		.cmd = CMD,
+		.num_workers = r->load.num_workers,
+		.period_ns = o->interval_ms * 1000000u,
+		.latency = o->mode == BENCH_RELAY_LATENCY,
+		.sessions_total = o->sessions,
+		.err_names = live_err_names,
+		.num_err = sizeof live_err_names / sizeof live_err_names[0],
+		.live = stderr,
+		.tty = r->tty,
+		.json = r->json_iv,
+	};
+	int err = 0;
+	r->iv = bench_interval_new(&io, &err);
+	if (!r->iv) {
+		fprintf(stderr, "atmosphere-bench relay: live rows: %s\n", strerror(-err));
+		return -1;
+	}
+	for (unsigned i = 0; i < r->load.num_workers; i++) {
+		struct worker *wk = &r->w[i];
+		wk->ihist = bench_interval_hist(r->iv, i);
+		wk->ticker = (struct bench_interval_ticker){
+			.iv = r->iv, .load = &r->load, .worker = i, .stop_phase = BENCH_LOAD_CLOSE, .snap = live_snap, .arg = wk,
+		};
 	}
 	return 0;
 }
@@ -1030,12 +1110,11 @@ static int run_init(struct run *r, const struct bench_relay_opts *o)
 		wk->setup_max = o->concurrency / r->load.num_workers ? o->concurrency / r->load.num_workers : 1;
 		wk->local = calloc(per_thread, sizeof *wk->local);
 		wk->up_list = calloc(per_thread, sizeof *wk->up_list);
-		wk->hist = malloc(sizeof *wk->hist);
+		wk->hist = bench_hdr_new(BENCH_HDR_SIG_DEFAULT, BENCH_HDR_HIGHEST_DEFAULT, NULL);
 		if (!wk->local || !wk->up_list || !wk->hist) {
 			fputs(nomem, stderr);
 			return -1;
 		}
-		bench_hist_init(wk->hist);
 		if (o->mode == BENCH_RELAY_THROUGHPUT) {
 			uint64_t m = bench_rand_u64();
 			uint8_t mask[4];
@@ -1069,6 +1148,8 @@ static int run_init(struct run *r, const struct bench_relay_opts *o)
 		}
 		bench_frames_build(s->frame, s->frame_len, payload, 1, s->mask);
 	}
+	if (o->interval_ms && live_init(r))
+		return -1;
 	if (o->sink && sink_bind(r))
 		return -1;
 	if (o->num_src && check_sources(r))
@@ -1101,7 +1182,7 @@ static void collect(struct run *r, struct bench_relay_result *res)
 	res->self_rss_kib_before = r->self_rss0;
 	res->self_rss_kib_after = r->self_rss1;
 	uint64_t setup_last = r->t_setup0;
-	struct bench_hist *h = r->w[0].hist;
+	struct bench_hdr *h = r->w[0].hist;
 	for (unsigned i = 0; i < r->load.num_workers; i++) {
 		struct worker *wk = &r->w[i];
 		res->sessions_up += atomic_load(&wk->up);
@@ -1114,7 +1195,7 @@ static void collect(struct run *r, struct bench_relay_result *res)
 		res->sent += atomic_load(&wk->tx_msgs);
 		res->received += atomic_load(&wk->rx_msgs);
 		if (i)
-			bench_hist_merge(h, wk->hist);
+			bench_hdr_merge(h, wk->hist); /* one layout: cannot fail */
 		const struct bench_relay_wire *w = &wk->wire;
 		res->wire.a_tx_wire += w->a_tx_wire;
 		res->wire.a_tx_payload += w->a_tx_payload;
@@ -1142,7 +1223,7 @@ static void collect(struct run *r, struct bench_relay_result *res)
 	}
 	res->setup_s = (double)(setup_last - r->t_setup0) / 1e9;
 	res->measured_s = r->load.t_meas1 > r->load.t_meas0 ? (double)(r->load.t_meas1 - r->load.t_meas0) / 1e9 : 0.0;
-	bench_hist_summary(h, &res->lat);
+	bench_hdr_summary(h, &res->lat);
 	res->hist = h;
 	res->per_session_mb_min = INFINITY;
 	unsigned n = 0;
@@ -1179,7 +1260,8 @@ static void collect(struct run *r, struct bench_relay_result *res)
 	}
 }
 
-static int write_hist(const char *path, const struct bench_relay_result *res)
+/* --hist-csv: the CSV bench/plot reads. */
+static int write_hist_csv(const char *path, const struct bench_relay_result *res)
 {
 	FILE *f = fopen(path, "w");
 	int bad = !f;
@@ -1190,6 +1272,47 @@ static int write_hist(const char *path, const struct bench_relay_result *res)
 	if (bad)
 		fprintf(stderr, "atmosphere-bench relay: writing '%s': %s\n", path, strerror(errno));
 	return bad ? -1 : 0;
+}
+
+/* --hist-out: the histogram line (bench/hist.h), for `atmosphere-bench merge`. */
+static int write_hist(const char *path, const struct bench_relay_result *res)
+{
+	size_t len = 0;
+	char *line = bench_hdr_encode(res->hist, &len);
+	FILE *f = line ? fopen(path, "w") : NULL;
+	int bad = !f;
+	if (f) {
+		bad |= fwrite(line, 1, len, f) != len;
+		bad |= fclose(f) != 0;
+	}
+	if (bad)
+		fprintf(stderr, "atmosphere-bench relay: writing '%s': %s\n", path, line ? strerror(errno) : "out of memory");
+	free(line);
+	return bad ? -1 : 0;
+}
+
+/* The figures --threshold compares, from the result; NAN where the mode
+ * measures none. errors % counts against every connection attempt (two
+ * per session) and every data message sent. */
+static void threshold_input(const struct bench_relay_opts *o, const struct bench_relay_result *res,
+			    struct bench_threshold_input *in)
+{
+	bool lat = o->mode == BENCH_RELAY_LATENCY && res->lat.count;
+	bool traffic = o->mode != BENCH_RELAY_CONNECTIONS && res->measured_s > 0;
+	in->p50_ns = lat ? (double)res->lat.p50 : NAN;
+	in->p90_ns = lat ? (double)res->lat.p90 : NAN;
+	in->p99_ns = lat ? (double)res->lat.p99 : NAN;
+	in->p999_ns = lat ? (double)res->lat.p999 : NAN;
+	in->max_ns = lat ? (double)res->lat.max : NAN;
+	in->errors = (double)bench_relay_errors_total(&res->err);
+	in->operations = 2.0 * o->sessions + (double)res->sent;
+	in->delivered_pct = NAN;
+	if (o->mode == BENCH_RELAY_LATENCY && res->sent)
+		in->delivered_pct = 100.0 * (double)(res->received < res->sent ? res->received : res->sent) / (double)res->sent;
+	else if (o->mode == BENCH_RELAY_CONNECTIONS && res->sessions_up)
+		in->delivered_pct = 100.0 * res->alive / res->sessions_up;
+	in->msgs_per_s = traffic ? (double)res->win_msgs / res->measured_s : NAN;
+	in->mb_per_s = traffic ? (double)res->win_payload / 1e6 / res->measured_s : NAN;
 }
 
 int bench_cmd_relay(int argc, char **argv)
@@ -1219,6 +1342,11 @@ int bench_cmd_relay(int argc, char **argv)
 		run_free(&r);
 		return 1;
 	}
+	if (r.iv) {
+		bench_interval_finish(r.iv);
+		if (r.tty && !bench_interval_rows(r.iv))
+			fputc('\n', stderr); /* the set-up progress line */
+	}
 	collect(&r, &res);
 	int status = 0;
 	if (!res.sessions_up) {
@@ -1232,12 +1360,23 @@ int bench_cmd_relay(int argc, char **argv)
 		status = 1;
 	if (o.hist_out && write_hist(o.hist_out, &res))
 		status = 1;
+	if (o.hist_csv && write_hist_csv(o.hist_csv, &res))
+		status = 1;
 	if (o.json)
 		bench_report_json_print(stdout, j);
 	else if (o.csv)
 		bench_relay_print_csv(stdout, &o, &res);
 	else
 		bench_relay_print_table(stdout, &o, &res);
+	if (o.num_thresholds) {
+		/* After the summary; stderr when stdout is JSON or CSV. */
+		struct bench_threshold_input in;
+		threshold_input(&o, &res, &in);
+		fflush(stdout);
+		unsigned failed = bench_threshold_report(o.json || o.csv ? stderr : stdout, o.thresholds,
+							 o.num_thresholds, &in);
+		status = bench_threshold_exit_status(status, failed);
+	}
 	json_object_put(j);
 	run_free(&r);
 	return status;

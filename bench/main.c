@@ -14,6 +14,7 @@
 static const struct bench_cmd commands[] = {
 	{"core", bench_cmd_core, "coroutine switch, TCP echo and zero-copy send through the reactor"},
 	{"relay", bench_cmd_relay, "load-test a relay: throughput, one-way latency, connections, wire bytes"},
+	{"merge", bench_cmd_merge, "add up latency histogram files (relay --hist-out) and print percentiles"},
 	{"stun", bench_cmd_stun, "STUN Binding answers/s, loss and latency of a server"},
 	{"punch", bench_cmd_punch, "NAT lab (root): time to first packet and to direct, per NAT pair; --node: RSS, keepalive"},
 };

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "bench/bench.h"
+#include "bench/interval.h"
 #include "net/addr.h"
 #include "opt/table.h"
 
@@ -192,6 +193,20 @@ static int take_range(const struct opt_table *t, const struct opt_spec *s, void 
 	return 0;
 }
 
+/* --threshold may be given up to BENCH_THRESHOLD_MAX times; each adds one. */
+static int take_threshold(const struct opt_table *t, const struct opt_spec *s, void *dst, const char *val)
+{
+	struct bench_relay_opts *o = &((struct parsed *)dst)->o;
+	char err[256];
+	(void)s;
+	if (o->num_thresholds == BENCH_THRESHOLD_MAX)
+		return opt_usage_error(t, "--threshold '%s': at most %d thresholds", val, BENCH_THRESHOLD_MAX);
+	if (bench_threshold_parse(val, &o->thresholds[o->num_thresholds], err, sizeof err))
+		return opt_usage_error(t, "--threshold '%s': %s", val, err);
+	o->num_thresholds++;
+	return 0;
+}
+
 #define F(member) OPT_FIELD(struct parsed, member)
 
 static const struct opt_spec relay_specs[] = {
@@ -247,7 +262,22 @@ static const struct opt_spec relay_specs[] = {
 	{"--json-out", OPT_STRING, F(o.json_out), .arg = "FILE", .help = "also write that JSON object to FILE"},
 	{"--csv", OPT_FLAG, F(o.csv), .help = "print a CSV header and one row instead of the table"},
 	{"--hist-out", OPT_STRING, F(o.hist_out), .arg = "FILE",
+	 .help = "latency: write the measured latencies as one histogram line\n"
+		 "(docs/BENCH.md; merge files with 'atmosphere-bench merge')"},
+	{"--hist-csv", OPT_STRING, F(o.hist_csv), .arg = "FILE",
 	 .help = "latency: write the histogram as CSV (for bench/plot)"},
+	{"--interval", OPT_DURATION, F(o.interval_ms), .min = BENCH_INTERVAL_MIN_MS, .max = BENCH_INTERVAL_MAX_MS,
+	 .zero_off = true, .arg = "S",
+	 .help = "live results every S while the run runs (default 1s; 0: none):\n"
+		 "sessions up, msgs/s, MB/s, the interval's p50/p99, errors by\n"
+		 "kind; one line rewritten on a terminal, else lines, to stderr"},
+	{"--json-interval", OPT_STRING, F(o.json_interval), .arg = "FILE",
+	 .help = "also write each interval as one JSON line to FILE"},
+	{"--threshold", OPT_CUSTOM, .parse = take_threshold, .arg = "EXPR",
+	 .help = "pass/fail after the summary, repeatable: METRIC OP VALUE[UNIT]\n"
+		 "with p50 p90 p99 p99.9 max (ns us ms s), errors (count or %),\n"
+		 "delivered (%), msgs/s, MB/s and < <= > >=; e.g. 'p99<5ms',\n"
+		 "'errors<0.1%', 'delivered>=99.9%'; exit 3 when one fails"},
 };
 
 static const struct opt_table relay_table = {
@@ -257,7 +287,8 @@ static const struct opt_table relay_table = {
 	.num_specs = sizeof relay_specs / sizeof relay_specs[0],
 	.head = "usage: atmosphere-bench relay --url ws[s]://HOST:PORT [--mode throughput|latency|connections]\n"
 		"                              [--sessions N] [--size BYTES] [--rate MSGS_PER_S] [--duration S]\n"
-		"                              [--json] [--csv] [--relay-pid PID] [OPTIONS]\n\n"
+		"                              [--json] [--csv] [--relay-pid PID] [--interval S]\n"
+		"                              [--json-interval FILE] [--threshold EXPR]... [OPTIONS]\n\n"
 		"Drives a relay that speaks the seed protocol (GET /relay/{id}, two clients per id,\n"
 		"frames forwarded) with N sessions of two WebSocket connections each, A -> B.\n\n"
 		"Modes:\n"
@@ -273,9 +304,11 @@ static const struct opt_table relay_table = {
 		"keepalives and closes included, and counts errors (refused, HTTP 409/429/503,\n"
 		"closes, timeouts) without stopping.\n\n"
 		"Options:\n",
-	.foot = "\nTraffic goes only to --url (and the --sink address). Progress goes to stderr on a\n"
-		"terminal. Exit status: 0 ran (errors are counted in the results), 1 could not run\n"
-		"(no session came up, io_uring unavailable), 2 usage.\n",
+	.foot = "\nTraffic goes only to --url (and the --sink address). Set-up progress goes to stderr\n"
+		"on a terminal, interval rows to stderr always (--interval 0: none); formats and\n"
+		"thresholds: docs/BENCH.md. Exit status: 0 ran (errors are counted in the results)\n"
+		"and every --threshold held, 1 could not run (no session came up, io_uring\n"
+		"unavailable), 2 usage, 3 a --threshold failed.\n",
 	.column = 25,
 };
 
@@ -293,6 +326,7 @@ int bench_relay_opts_parse(struct bench_relay_opts *out_o, int argc, char **argv
 			.warmup_ms = BENCH_RELAY_WARMUP_DEFAULT_MS,
 			.concurrency = BENCH_RELAY_CONCURRENCY_DEFAULT,
 			.tls_version = 13,
+			.interval_ms = BENCH_INTERVAL_DEFAULT_MS,
 		},
 		.sources = BENCH_RELAY_SOURCES_DEFAULT,
 	};
@@ -339,6 +373,24 @@ int bench_relay_opts_parse(struct bench_relay_opts *out_o, int argc, char **argv
 		return opt_usage_error(&relay_table, "--rate applies to --mode latency only");
 	if (o->hist_out && o->mode != BENCH_RELAY_LATENCY)
 		return opt_usage_error(&relay_table, "--hist-out applies to --mode latency only");
+	if (o->hist_csv && o->mode != BENCH_RELAY_LATENCY)
+		return opt_usage_error(&relay_table, "--hist-csv applies to --mode latency only");
+	if (o->json_interval && !o->interval_ms)
+		return opt_usage_error(&relay_table, "--json-interval writes the intervals that --interval 0 turns off");
+	for (size_t i = 0; i < o->num_thresholds; i++) {
+		const struct bench_threshold *t = &o->thresholds[i];
+		if (bench_threshold_is_latency(t->metric) && o->mode != BENCH_RELAY_LATENCY)
+			return opt_usage_error(&relay_table, "--threshold '%s': latency is measured by --mode latency only",
+						 t->text);
+		if (t->metric == BENCH_THR_DELIVERED_PCT && o->mode == BENCH_RELAY_THROUGHPUT)
+			return opt_usage_error(&relay_table,
+						 "--threshold '%s': delivery is checked by --mode latency and connections only",
+						 t->text);
+		if ((t->metric == BENCH_THR_MSGS_PER_S || t->metric == BENCH_THR_MB_PER_S) &&
+		    o->mode == BENCH_RELAY_CONNECTIONS)
+			return opt_usage_error(&relay_table, "--threshold '%s': --mode connections sends no traffic to rate",
+						 t->text);
+	}
 	if (o->mode == BENCH_RELAY_LATENCY) {
 		if (!size_set)
 			o->size = 64;

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "bench/threshold.h"
+
 /* Every option's range, in one place. */
 enum bench_relay_limits {
 	BENCH_RELAY_SESSIONS_DEFAULT = 10,
@@ -65,8 +67,13 @@ struct bench_relay_opts {
 	bool json;
 	bool csv;
 	const char *json_out;                  /* borrowed from argv */
-	const char *hist_out;
+	const char *hist_out;                  /* latency histogram, the bench/hist.h line format */
+	const char *hist_csv;                  /* latency histogram as CSV, for bench/plot */
 	const char *label;
+	uint64_t interval_ms;                  /* live rows every this long; 0: none */
+	const char *json_interval;             /* live rows as JSON lines to this file */
+	struct bench_threshold thresholds[BENCH_THRESHOLD_MAX];
+	size_t num_thresholds;
 };
 
 /* bench_relay_opts_parse fills *o from argv[1..argc) (argv[0] is "relay").

@@ -21,7 +21,7 @@
 uint64_t bench_relay_errors_total(const struct bench_relay_errors *e)
 {
 	return e->refused + e->timeout + e->http_409 + e->http_429 + e->http_503 + e->http_other + e->closed +
-	       e->reset + e->proto + e->io + e->left_open;
+	       e->reset + e->proto + e->tls + e->io + e->left_open;
 }
 
 double bench_relay_overhead(uint64_t wire, uint64_t payload)
@@ -323,19 +323,19 @@ int bench_relay_print_csv(FILE *f, const struct bench_relay_opts *o, const struc
 	return ferror(f) ? -1 : 0;
 }
 
-int bench_relay_print_hist(FILE *f, const struct bench_hist *h)
+int bench_relay_print_hist(FILE *f, const struct bench_hdr *h)
 {
-	uint64_t seen = 0;
+	uint64_t seen = 0, count = h ? bench_hdr_count(h) : 0;
 	fprintf(f, "latency_us,count,fraction_at_or_below\n");
-	for (size_t i = 0; i < BENCH_HIST_BUCKETS && h && seen < h->count; i++) {
-		if (!h->counts[i])
+	for (size_t i = 0; h && i < bench_hdr_num_buckets(h) && seen < count; i++) {
+		uint64_t n = bench_hdr_bucket_count(h, i);
+		if (!n)
 			continue;
-		seen += h->counts[i];
-		uint64_t hi = bench_hist_bucket_hi(i);
-		if (hi > h->max)
-			hi = h->max;
-		fprintf(f, "%.3f,%llu,%.9f\n", (double)hi / 1e3, (unsigned long long)h->counts[i],
-			(double)seen / (double)h->count);
+		seen += n;
+		uint64_t hi = bench_hdr_bucket_hi(h, i);
+		if (hi > bench_hdr_max(h) || i + 1 == bench_hdr_num_buckets(h))
+			hi = bench_hdr_max(h);
+		fprintf(f, "%.3f,%llu,%.9f\n", (double)hi / 1e3, (unsigned long long)n, (double)seen / (double)count);
 	}
 	return ferror(f) ? -1 : 0;
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "bench/hist.h"
 #include "bench/relay_opts.h"
 #include "bench/stats.h"
 
@@ -56,7 +57,7 @@ struct bench_relay_result {
 	double per_session_mb_min, per_session_mb_max, per_session_mb_mean;
 	uint64_t sent, received;           /* data messages over the whole run */
 	struct bench_summary lat;          /* ns, scheduled-send to arrival */
-	const struct bench_hist *hist;     /* latency mode: for --hist-out */
+	const struct bench_hdr *hist;      /* latency mode: for --hist-out and --hist-csv */
 	/* connections */
 	unsigned alive;                    /* sessions that forwarded the final message */
 	long relay_rss_kib_before, relay_rss_kib_after;  /* -1: not read */
@@ -85,9 +86,9 @@ int bench_relay_print_csv(FILE *f, const struct bench_relay_opts *o, const struc
  * bench_report_json_print and _file (bench/report.h); the caller owns it. */
 struct json_object *bench_relay_json(const struct bench_relay_opts *o, const struct bench_relay_result *r);
 
-/* bench_relay_print_hist writes h as CSV: the upper bound of each non-empty
- * bucket in microseconds, its count, and the fraction of samples at or below
- * it. Returns 0 or -1. */
-int bench_relay_print_hist(FILE *f, const struct bench_hist *h);
+/* bench_relay_print_hist writes h as CSV (--hist-csv): the upper bound of
+ * each non-empty bucket in microseconds (capped at the maximum), its count,
+ * and the fraction of samples at or below it. Returns 0 or -1. */
+int bench_relay_print_hist(FILE *f, const struct bench_hdr *h);
 
 #endif

@@ -55,7 +55,7 @@ check throughput "$dir/throughput.json" '.setup.sessions_up == 4' '.throughput.m
 	'.errors.total == 0' '.wire.relay_to_b.overhead_pct < 1'
 
 run latency --url "$url" --mode latency --sessions 20 --rate 50 --size 1400 --duration 1 --warmup 200ms \
-	--hist-out "$dir/hist.csv"
+	--hist-csv "$dir/hist.csv"
 check latency "$dir/latency.json" '.latency.lost == 0' '.latency.samples > 0' '.latency.p50_us > 0' \
 	'.errors.total == 0'
 head -n 1 "$dir/hist.csv" | grep -q '^latency_us,count,fraction_at_or_below$' || fail "histogram CSV header"

@@ -180,6 +180,28 @@ ParameterizedTest(const struct opt_case *c, bench_relay_opts, table, .init = red
 	}
 }
 
+/* The live-results and threshold options land in the struct. */
+Test(bench_relay_opts, intervals_and_thresholds, .init = redirect)
+{
+	char *argv[] = {"relay", U, "ws://h:1", "--mode", "latency", "--threshold", "p99<5ms", "--threshold",
+			"errors<0.1%", "--threshold", "delivered>=99.9%", "--interval", "500ms", "--json-interval", "iv.jsonl",
+			"--hist-out", "a.hist", "--hist-csv", "a.csv"};
+	struct bench_relay_opts o;
+	cr_assert_eq(bench_relay_opts_parse(&o, sizeof argv / sizeof argv[0], argv, stdout), -1);
+	cr_assert_eq(o.num_thresholds, 3);
+	cr_assert_eq(o.thresholds[0].metric, BENCH_THR_P99);
+	cr_assert_eq(o.thresholds[1].metric, BENCH_THR_ERRORS_PCT);
+	cr_assert_eq(o.thresholds[2].metric, BENCH_THR_DELIVERED_PCT);
+	cr_assert_eq(o.interval_ms, 500);
+	cr_assert_str_eq(o.json_interval, "iv.jsonl");
+	cr_assert_str_eq(o.hist_out, "a.hist");
+	cr_assert_str_eq(o.hist_csv, "a.csv");
+	char *dflt[] = {"relay", U, "ws://h:1"};
+	cr_assert_eq(bench_relay_opts_parse(&o, 3, dflt, stdout), -1);
+	cr_assert_eq(o.interval_ms, 1000, "live rows every second by default");
+	cr_assert_eq(o.num_thresholds, 0);
+}
+
 /* Usage errors name the option and quote the value. */
 struct msg_case {
 	char args[6][32];
@@ -194,6 +216,14 @@ static const struct msg_case msgs[] = {
 	{{U, "ws://h:1", "--source-range", "10.0.0.0/4"}, "--source-range '10.0.0.0/4': prefix '/4'"},
 	{{U, "ws://h:1", "--source-range", "10.0.0/8"}, "'10.0.0' is not an IPv4 address"},
 	{{U, "ws://h:1", "--source-range", "127.0.0.0/30", "--sources", "3"}, "holds 2 usable addresses"},
+	{{U, "ws://h:1", "--threshold", "p99=5ms"}, "--threshold 'p99=5ms': operator"},
+	{{U, "ws://h:1", "--threshold", "p99<5"}, "a latency takes ns, us, ms or s"},
+	{{U, "ws://h:1", "--threshold", "p99<5ms"}, "latency is measured by --mode latency"},
+	{{U, "ws://h:1", "--threshold", "delivered>=99%"}, "delivery is checked by --mode latency"},
+	{{U, "ws://h:1", "--mode", "connections", "--threshold", "MB/s>1"}, "sends no traffic to rate"},
+	{{U, "ws://h:1", "--interval", "0", "--json-interval", "x"}, "--interval 0 turns off"},
+	{{U, "ws://h:1", "--interval", "50ms"}, "--interval"},
+	{{U, "ws://h:1", "--hist-csv", "x.csv"}, "--hist-csv applies to --mode latency only"},
 };
 
 ParameterizedTestParameters(bench_relay_opts, messages)

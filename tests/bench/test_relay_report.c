@@ -120,3 +120,15 @@ Test(bench_relay_report, csv_header_and_row)
 			      "0.7500,2\n");
 	free(out);
 }
+
+/* Every counter of struct bench_relay_errors is in the total (the
+ * thresholds' "errors" too): one of each gives the number of counters. */
+Test(bench_relay_report, errors_total_counts_every_kind)
+{
+	struct bench_relay_errors e;
+	uint64_t *v = (uint64_t *)&e;
+	_Static_assert(sizeof e % sizeof(uint64_t) == 0, "all uint64_t");
+	for (size_t i = 0; i < sizeof e / sizeof *v; i++)
+		v[i] = 1;
+	cr_assert_eq(bench_relay_errors_total(&e), sizeof e / sizeof *v);
+}
