@@ -202,7 +202,6 @@ void relay_status_serve(struct relay_server *srv, struct net_stream *st, int rou
 		bl = body_stats(&stats, body, sizeof body);
 		if (bl < 0 || (size_t)bl >= sizeof body)
 			bl = (int)sizeof body - 1;
-		bl += relay_quota_metrics(&stats, body + bl, sizeof body - (size_t)bl);
 		relay_send_plain(st, 200, "application/json", body, (size_t)bl);
 	} else {
 		bl = body_metrics(&stats, body, sizeof body);
