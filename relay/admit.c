@@ -95,7 +95,7 @@ int relay_admit(struct relay_server *srv, const uint8_t key[16], unsigned slack)
 		atomic_fetch_sub(&srv->connections, 1);
 		return RELAY_ADMIT_BUDGET;
 	}
-	if (!ip_acquire(srv, key)) {
+	if (key && !ip_acquire(srv, key)) {
 		atomic_fetch_sub(&srv->connections, 1);
 		return RELAY_ADMIT_PER_IP;
 	}
@@ -103,8 +103,14 @@ int relay_admit(struct relay_server *srv, const uint8_t key[16], unsigned slack)
 	return RELAY_ADMITTED;
 }
 
+int relay_admit_addr(struct relay_server *srv, const uint8_t key[16])
+{
+	return ip_acquire(srv, key) ? RELAY_ADMITTED : RELAY_ADMIT_PER_IP;
+}
+
 void relay_release(struct relay_server *srv, const uint8_t key[16])
 {
 	atomic_fetch_sub(&srv->connections, 1);
-	ip_release(srv, key);
+	if (key)
+		ip_release(srv, key);
 }

@@ -14,6 +14,7 @@
 #include "core/sock.h"
 #include "net/stream.h"
 #include "relay/limits.h"
+#include "relay/cidr.h"
 #include "relay/protocol.h"
 #include "relay/server.h"
 #include "relay/utf8.h"
@@ -54,7 +55,7 @@ struct relay_conn {
 	bool peer_broken;               /* peer failed mid-frame: no Close possible */
 	uint16_t peer_code;
 	uint64_t bytes_in, msgs_in;
-	uint8_t ip[16];                 /* client address, relay_addr_key form */
+	uint8_t ip[16];                 /* the client's address (see "The client's address" below) */
 };
 
 struct relay_session {
@@ -123,11 +124,26 @@ struct relay_server {
 	_Atomic uint64_t shed_pending;  /* of those, not yet closed */
 	_Atomic uint64_t stuck_bytes;   /* kept out of the ring by forwards waiting on a peer (--stuck-total) */
 	_Atomic uint64_t stuck_shed;    /* sessions ended because that was full */
+	_Atomic uint64_t proxied;       /* connections whose address a trusted proxy gave */
+	_Atomic uint64_t proxy_refused; /* trusted-proxy connections closed: no or a bad PROXY header */
 	uint64_t max_conns;             /* connections at once: the descriptor budget */
 	_Atomic unsigned reactors_up;   /* reactors accepting: READY when all are */
 	_Atomic bool stop_told;         /* RELAY_EVENT_STOPPING sent */
 	_Atomic uint64_t alive_round;   /* the liveness round being asked */
 };
+
+/* ---- The client's address ----
+ * Every decision and log line about "who" uses the client's address, in
+ * relay_addr_key form: relay_upgrade_arg.ip, the ip that upgrade.c's
+ * finish_upgrade passes on (relay_session_join, access control) and
+ * relay_conn.ip. It is the socket's peer, except for a peer in
+ * --trusted-proxy (relay_proxy_trusted): there it is what that peer said
+ * -- the source of its PROXY header (relay_client_addr_from_proxy) or the
+ * last X-Forwarded-For element it added (relay_client_addr_from_xff) --
+ * recovered in upgrade.c once the request head is read, before
+ * --max-conns-per-ip or anything else looks at it. Nobody else's PROXY
+ * header or X-Forwarded-For is ever read (docs/RELAY.md, "Behind a load
+ * balancer"). */
 
 /* ---- admit.c: which connections the relay takes ---- */
 enum { RELAY_ADMITTED = 0, RELAY_ADMIT_BUDGET = -1, RELAY_ADMIT_PER_IP = -2 };
@@ -135,10 +151,16 @@ enum { RELAY_ADMITTED = 0, RELAY_ADMIT_BUDGET = -1, RELAY_ADMIT_PER_IP = -2 };
  * or RELAY_ADMIT_BUDGET (the connections are at the descriptor budget plus
  * slack: connections already shed but not yet closed) or
  * RELAY_ADMIT_PER_IP (the address is at --max-conns-per-ip), counting
- * nothing. relay_release gives back what it took, exactly once per
- * admitted connection, whoever ends it. Any thread. */
+ * nothing. ip NULL counts the connection only (a trusted proxy's, whose
+ * client is not known yet): relay_admit_addr counts its address later.
+ * relay_release gives back what it took, exactly once per admitted
+ * connection, whoever ends it: with the ip it counted, or NULL if none.
+ * Any thread. */
 int relay_admit(struct relay_server *srv, const uint8_t ip[16], unsigned slack);
 void relay_release(struct relay_server *srv, const uint8_t ip[16]);
+/* relay_admit_addr counts address ip for a connection admitted with NULL:
+ * RELAY_ADMITTED, or RELAY_ADMIT_PER_IP counting nothing. Any thread. */
+int relay_admit_addr(struct relay_server *srv, const uint8_t ip[16]);
 /* relay_addr_key writes addr's IP as 16 bytes (IPv4 in the last four): the
  * per-address limit's key, and what a connection keeps of its address. */
 void relay_addr_key(const struct sockaddr_storage *addr, uint8_t out[16]);
@@ -148,6 +170,21 @@ const char *relay_addr_key_str(const uint8_t key[16], char out[static 46]);
  * errors (info, 10 lines a second each), accept failures (warn, 1 a
  * second). */
 extern struct core_log_limit relay_log_refused, relay_log_protocol, relay_log_accept;
+
+/* ---- realip.c: the client's address behind a trusted proxy ---- */
+struct relay_proxy_hdr;
+/* relay_proxy_trusted says whether peer is in --trusted-proxy. */
+bool relay_proxy_trusted(const struct relay_server *srv, const struct sockaddr_storage *peer);
+/* relay_client_addr_from_proxy writes the client address a PROXY header
+ * names to out and returns true; false (out untouched) for LOCAL, UNKNOWN
+ * and non-TCP families, where the socket's peer stands. */
+bool relay_client_addr_from_proxy(const struct relay_proxy_hdr *h, uint8_t out[16]);
+/* relay_client_addr_from_xff writes the client address of an
+ * X-Forwarded-For value v[0..len) sent by a trusted peer: its last element,
+ * or the one before it when that is a trusted proxy too (up to
+ * RELAY_XFF_MAX_HOPS). 0, or -EINVAL when an element read is not an
+ * address. */
+int relay_client_addr_from_xff(const struct relay_server *srv, const char *v, size_t len, uint8_t out[16]);
 
 /* ---- accept.c ---- */
 /* relay_accept_start runs the accept loop of th's listener which (0: --port,
@@ -159,7 +196,8 @@ struct relay_upgrade_arg {
 	struct relay_thread *th;
 	int fd;                         /* admitted (relay_admit) */
 	bool tls;
-	uint8_t ip[16];                 /* relay_addr_key */
+	bool via_proxy;                 /* the peer is a --trusted-proxy: admitted with NULL */
+	uint8_t ip[16];                 /* relay_addr_key of the socket's peer */
 };
 /* relay_upgrade_run is an accepted connection's coroutine (takes arg,
  * malloc'd): reads the request, answers it or joins its session, then runs

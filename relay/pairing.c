@@ -280,8 +280,11 @@ struct relay_conn *relay_session_join(struct relay_thread *th, struct net_stream
 			atomic_fetch_sub(&srv->waiting, 1);
 			atomic_fetch_add(&srv->active, 1);
 			atomic_fetch_add(&srv->total_sessions, 1);
-			if (srv->o.log_sessions)
-				core_log(CORE_LOG_INFO, "session %s paired", sess->id);
+			if (srv->o.log_sessions) {
+				char ips[46];
+				core_log(CORE_LOG_INFO, "session %s paired: second client %s", sess->id,
+					 relay_addr_key_str(ip, ips));
+			}
 		}
 	}
 	return c;

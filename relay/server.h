@@ -67,6 +67,25 @@ enum relay_event {
 };
 typedef void (*relay_event_fn)(void *arg, enum relay_event ev);
 
+/* relay_opts.proxy_protocol: how peers in trusted_proxies name their
+ * clients (docs/RELAY.md, "Behind a load balancer"). Nobody else's PROXY
+ * header or X-Forwarded-For is read. */
+enum relay_proxy_mode {
+	/* A PROXY header, v1 or v2 (HAProxy send-proxy / send-proxy-v2), opens
+	 * every connection; one without, or with a malformed one, is closed
+	 * unanswered. X-Forwarded-For is the client's own text: ignored. */
+	RELAY_PROXY_HEADER_REQUIRED = 0,
+	/* A PROXY header if the connection opens with one; if not, the last
+	 * X-Forwarded-For element, or the peer itself without one. */
+	RELAY_PROXY_HEADER_OPTIONAL,
+	/* HTTP-mode balancers: the last X-Forwarded-For element; a PROXY
+	 * header is not HTTP (400). */
+	RELAY_PROXY_HEADER_OFF,
+};
+/* At most this many --trusted-proxy networks. */
+enum { RELAY_MAX_TRUSTED_PROXIES = 64 };
+struct relay_cidr;
+
 /* relay_opts.rcvbuf value: leave the receive buffer to kernel autotuning. */
 #define RELAY_RCVBUF_AUTO UINT32_MAX
 
@@ -94,6 +113,11 @@ struct relay_opts {
 	bool plain;                 /* with TLS: also serve ws:// on plain_port */
 	uint16_t plain_port;        /* 0 with plain: pick one */
 	bool log_sessions;          /* one line per session start/end */
+	/* Load balancers trusted to name the client (relay/cidr.h networks,
+	 * copied by relay_server_new), and how they do. */
+	const struct relay_cidr *trusted_proxies;
+	size_t num_trusted_proxies;
+	enum relay_proxy_mode proxy_protocol;
 	bool handle_signals;        /* SIGINT/SIGTERM stop it */
 	/* Called once on each reactor after the relay started there, inside a
 	 * coroutine (the CLI starts its STUN server from here). */
@@ -129,6 +153,8 @@ struct relay_stats {
 	uint64_t max_connections;    /* the descriptor budget (RLIMIT_NOFILE less a reserve) */
 	uint64_t max_handshakes;
 	uint64_t uptime_s;
+	uint64_t proxied;            /* connections whose client a trusted proxy named */
+	uint64_t proxy_refused;      /* trusted-proxy connections closed for a missing or bad PROXY header */
 };
 
 struct relay_server;

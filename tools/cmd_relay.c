@@ -16,6 +16,7 @@
 #include "net/notify.h"
 #include "net/resolve.h"
 #include "net/stream.h"
+#include "relay/cidr.h"
 #include "relay/server.h"
 #include "stun/server.h"
 #include "tools/cli.h"
@@ -65,7 +66,18 @@ static void help(void)
 	       "  --stun-port N           also answer STUN Binding requests on UDP port N of --host\n"
 	       "                          (so a community relay is also a STUN server)\n"
 	       "  --stun-rate N           STUN requests per second per source address (default 200;\n"
-	       "                          0: unlimited)\n"
+	       "                          0: unlimited)\n",
+	       RELAY_DEFAULT_MAX_MESSAGE, RELAY_DEFAULT_HOLD_BYTES, RELAY_DEFAULT_MAX_SESSIONS,
+	       RELAY_DEFAULT_MAX_CONNS_PER_IP);
+	/* In two parts: C17 compilers need only take 4095-character literals. */
+	fputs("  --trusted-proxy CIDR    a load balancer (network or address) whose word on the\n"
+	       "                          client's address is taken, e.g. 10.0.0.5/32 (repeatable);\n"
+	       "                          anyone else's PROXY header or X-Forwarded-For is ignored\n"
+	       "  --proxy-protocol MODE   what trusted proxies send: required (default: a PROXY\n"
+	       "                          v1/v2 header opens each connection, as HAProxy's\n"
+	       "                          send-proxy[-v2]; none or a bad one closes it), optional\n"
+	       "                          (a PROXY header, else X-Forwarded-For) or off (HTTP-mode\n"
+	       "                          balancers: X-Forwarded-For)\n"
 	       "  --quiet                 no per-session log lines\n"
 	       "  --json-log              log records as JSON lines\n"
 	       "  --config FILE           read options from FILE, one 'name = value' per line\n"
@@ -78,13 +90,13 @@ static void help(void)
 	       "Durations: 500ms, 30s, 5m, 2h. Example:\n"
 	       "  atmosphere relay --host 0.0.0.0 --port 8080\n"
 	       "  curl http://localhost:8080/health\n",
-	       RELAY_DEFAULT_MAX_MESSAGE, RELAY_DEFAULT_HOLD_BYTES, RELAY_DEFAULT_MAX_SESSIONS,
-	       RELAY_DEFAULT_MAX_CONNS_PER_IP);
+	      stdout);
 }
 
 enum {
 	OPT_HOST = 256, OPT_PORT, OPT_THREADS, OPT_MAXMSG, OPT_HOLD, OPT_HOLDTOTAL, OPT_STUCKTOTAL, OPT_MAXSESS, OPT_PERIP, OPT_MAXHS, OPT_RCVBUF, OPT_SNDBUF, OPT_HS, OPT_PING,
 	OPT_IDLE, OPT_WRITE, OPT_HIBERNATE, OPT_QUIET, OPT_JSONLOG, OPT_CERT, OPT_KEY, OPT_PLAIN, OPT_STUNPORT, OPT_STUNRATE,
+	OPT_TRUSTPROXY, OPT_PROXYPROTO,
 	OPT_CONFIG, OPT_CHECK,
 };
 
@@ -114,6 +126,8 @@ static const struct option longopts[] = {
 	{"stun-port", required_argument, 0, OPT_STUNPORT},
 	{"stun-rate", required_argument, 0, OPT_STUNRATE},
 	{"json-log", no_argument, 0, OPT_JSONLOG},
+	{"trusted-proxy", required_argument, 0, OPT_TRUSTPROXY},
+	{"proxy-protocol", required_argument, 0, OPT_PROXYPROTO},
 	{"config", required_argument, 0, OPT_CONFIG},
 	{"check-config", required_argument, 0, OPT_CHECK},
 	{"help", no_argument, 0, 'h'},
@@ -127,7 +141,16 @@ struct relay_cli {
 	int stun_port;              /* -1: no STUN server */
 	uint32_t stun_rate;
 	bool json_log;
+	struct relay_cidr trusted[RELAY_MAX_TRUSTED_PROXIES]; /* relay_opts.trusted_proxies */
+	bool proxy_protocol_set;
 };
+
+/* Options that may be given more than once, in a config file too (each
+ * adds to a list). */
+static bool repeatable(int id)
+{
+	return id == OPT_TRUSTPROXY;
+}
 
 static bool uint_opt(const char *arg, uint64_t min, uint64_t max, uint64_t *out, char *why, size_t why_len)
 {
@@ -269,6 +292,33 @@ static bool set_opt(struct relay_cli *c, int id, const char *arg, char *why, siz
 	case OPT_JSONLOG:
 		c->json_log = true;
 		return true;
+	case OPT_TRUSTPROXY:
+		if (o->num_trusted_proxies == RELAY_MAX_TRUSTED_PROXIES) {
+			snprintf(why, why_len, "'%s': more than %d trusted proxies", arg, RELAY_MAX_TRUSTED_PROXIES);
+			return false;
+		}
+		if (relay_cidr_parse(&c->trusted[o->num_trusted_proxies], arg, strlen(arg)) != 0) {
+			snprintf(why, why_len,
+				 "'%s': expected an address or network such as 10.0.0.5, 10.0.0.0/24 or 2001:db8::/64 "
+				 "(no bits set past the prefix)", arg);
+			return false;
+		}
+		o->trusted_proxies = c->trusted;
+		o->num_trusted_proxies++;
+		return true;
+	case OPT_PROXYPROTO:
+		if (!strcmp(arg, "required"))
+			o->proxy_protocol = RELAY_PROXY_HEADER_REQUIRED;
+		else if (!strcmp(arg, "optional"))
+			o->proxy_protocol = RELAY_PROXY_HEADER_OPTIONAL;
+		else if (!strcmp(arg, "off"))
+			o->proxy_protocol = RELAY_PROXY_HEADER_OFF;
+		else {
+			snprintf(why, why_len, "'%s': expected required, optional or off", arg);
+			return false;
+		}
+		c->proxy_protocol_set = true;
+		return true;
 	default:
 		snprintf(why, why_len, "not an option of this command");
 		return false;
@@ -394,6 +444,9 @@ static void check_together(const struct relay_cli *c, const struct net_config *c
 			     "'plain-port' only makes sense with 'tls-cert' and 'tls-key' (the main port is already plain)");
 	if (o->host && net_resolve_now(o->host, 0, SOCK_STREAM, true, &addr, &alen, msg, sizeof msg) != 0)
 		config_error(errs, line_of(cfg, "host"), "host %s", msg);
+	if (c->proxy_protocol_set && !o->num_trusted_proxies)
+		config_error(errs, line_of(cfg, "proxy-protocol"),
+			     "'proxy-protocol' only makes sense with 'trusted-proxy' (whose PROXY headers to read)");
 	if (c->stun_port >= 0 && inet_pton(AF_INET, o->host ? o->host : "0.0.0.0", &a4) != 1)
 		config_error(errs, line_of(cfg, "stun-port"), "'stun-port' needs an IPv4 'host', not '%s'", o->host);
 }
@@ -437,7 +490,7 @@ static int apply_config(struct relay_cli *c, const char *path, bool together, st
 		size_t j = 0;
 		while (j < i && strcmp(cfg->entries[j].name, e->name))
 			j++;
-		if (j < i)
+		if (j < i && !repeatable(opt->val))
 			config_error(errs, e->line, "'%s' is already set on line %u", e->name, cfg->entries[j].line);
 		else if (opt->has_arg == no_argument && e->has_value)
 			config_error(errs, e->line, "'%s' is a flag and takes no value: write '%s' alone", e->name, e->name);
