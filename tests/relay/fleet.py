@@ -86,12 +86,25 @@ class Fleet:
     def stop(self):
         self.sh("stop", check=False)
 
+    def sanitizer_reports(self):
+        """Lines of ASan/UBSan/LSan reports in the relays' logs (a sanitizer
+        build reports leaks at exit, after the test saw everything work)."""
+        out = []
+        for k in range(1, NUM_RELAYS + 1):
+            out += [line for line in self.log(k)
+                    if "Sanitizer" in line or "runtime error:" in line]
+        return out
+
     def cleanup(self, ok):
         self.stop()
+        if ok and self.sanitizer_reports():
+            print("FAIL: sanitizer reports in the relays' logs:\n  " + "\n  ".join(self.sanitizer_reports()[:10]))
+            ok = False
         if ok:
             shutil.rmtree(self.dir, ignore_errors=True)
         else:
             print(f"fleet state and logs kept in {self.dir}")
+        return ok
 
 
 # ---- plain HTTP and raw upgrades, straight to a relay or through HAProxy ----
@@ -398,7 +411,7 @@ def main():
         traceback.print_exc()
         print("FAIL: see the trace above")
     finally:
-        fleet.cleanup(ok)
+        ok = fleet.cleanup(ok)
     print("fleet: pass" if ok else "fleet: fail")
     return 0 if ok else 1
 
