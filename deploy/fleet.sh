@@ -4,10 +4,10 @@
 # itself, with its bind and server lines replaced and the "prod-only" lines
 # dropped, so a trial exercises the configuration that ships.
 #
-#   fleet.sh start [-n N] [-d DIR] [-b BINARY] [-p PORT] [-- RELAY_OPTION...]
+#   fleet.sh start [-n N] [-d DIR] [-b BINARY] [-H ADDR] [-p PORT] [-- RELAY_OPTION...]
 #       N relays (default 3) on free ports of 127.0.0.1, each trusting
-#       127.0.0.1 (HAProxy) with --trusted-proxy, and HAProxy on PORT (default:
-#       a free one). Prints the fleet's URL. State, logs and the generated
+#       127.0.0.1 (HAProxy) with --trusted-proxy, and HAProxy on ADDR:PORT
+#       (default 127.0.0.1 and a free port). Prints the fleet's URL. State, logs and the generated
 #       haproxy.cfg go to DIR (default /tmp/atmosphere-fleet).
 #   fleet.sh stop [-d DIR]       stops HAProxy and every relay (SIGTERM, then
 #                                SIGKILL after 10 s), however many are left
@@ -24,11 +24,12 @@ template=$here/haproxy/haproxy.cfg
 dir=/tmp/atmosphere-fleet
 num=3
 port=
+host=127.0.0.1
 binary=
 relay_args=()
 
 die() { echo "fleet.sh: $*" >&2; exit 1; }
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 # A free TCP port of 127.0.0.1 (bound then released: the kernel does not
 # hand it out again at once).
@@ -91,7 +92,7 @@ cmd_start() {
 	[ "$maxconn" -gt 200000 ] && maxconn=200000
 	{
 		sed -e '/# prod-only$/d' -e "s/^\([[:space:]]*\)maxconn [0-9]*\$/\1maxconn $maxconn/" -e '/^[[:space:]]*server /d' -e '/^[[:space:]]*#bind /d' \
-			-e "s/^\([[:space:]]*\)bind :80\$/\1bind 127.0.0.1:$port/" \
+			-e "s/^\([[:space:]]*\)bind :80\$/\1bind $host:$port/" \
 			-e 's/^global$/global\n\tlog stderr format raw local0 info/' "$template"
 		for k in $(seq 1 "$num"); do
 			printf '\tserver relay%s 127.0.0.1:%s\n' "$k" "$(cat "$dir/relay$k.port")"
@@ -100,10 +101,11 @@ cmd_start() {
 	haproxy -c -q -f "$dir/haproxy.cfg" || die "haproxy rejects $dir/haproxy.cfg"
 	haproxy -db -f "$dir/haproxy.cfg" > "$dir/haproxy.log" 2>&1 < /dev/null &
 	echo $! > "$dir/haproxy.pid"
-	wait_for "curl -fsS -m 1 http://127.0.0.1:$port/health" 100 ||
+	wait_for "curl -fsS -m 1 http://$host:$port/health" 100 ||
 		die "HAProxy on port $port does not answer /health: $(tail -3 "$dir/haproxy.log")"
 	trap - EXIT
-	echo "fleet up: ws://127.0.0.1:$port/relay/SESSION_ID ($num relays: $(cat "$dir"/relay*.port | tr '\n' ' '); state in $dir)"
+	echo "$host" > "$dir/haproxy.host"
+	echo "fleet up: ws://$host:$port/relay/SESSION_ID ($num relays: $(cat "$dir"/relay*.port | tr '\n' ' '); state in $dir)"
 }
 
 # Ends process $1 (pid file): SIGTERM, then SIGKILL after 10 s.
@@ -135,8 +137,8 @@ cmd_status() {
 		curl -sS -m 2 --haproxy-protocol "http://127.0.0.1:$(cat "$dir/relay$k.port")/health" 2>&1 || true
 		echo
 	done
-	printf 'haproxy 127.0.0.1:%s: ' "$(cat "$dir/haproxy.port")"
-	curl -sS -m 2 "http://127.0.0.1:$(cat "$dir/haproxy.port")/health" 2>&1 || true
+	printf 'haproxy %s:%s: ' "$(cat "$dir/haproxy.host")" "$(cat "$dir/haproxy.port")"
+	curl -sS -m 2 "http://$(cat "$dir/haproxy.host"):$(cat "$dir/haproxy.port")/health" 2>&1 || true
 	echo
 }
 
@@ -171,6 +173,7 @@ while [ $# -gt 0 ]; do
 	-d) dir=$2; shift 2 ;;
 	-b) binary=$2; shift 2 ;;
 	-p) port=$2; shift 2 ;;
+	-H) host=$2; shift 2 ;;
 	--) shift; relay_args=("$@"); break ;;
 	*) usage ;;
 	esac
