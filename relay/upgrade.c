@@ -194,11 +194,11 @@ static __attribute__((noinline)) int read_proxy(struct relay_thread *th, struct 
 			px->header = true;
 			px->has_addr = relay_client_addr_from_proxy(&hdr, px->addr);
 		}
-		/* What followed the header: b's rest, then buf's (feed puts
-		 * each in front of what is there). */
-		int fr = net_stream_feed(h->st, b.data + take, b.len - take);
+		/* What followed the header, in order: buf's rest, then b's. On
+		 * a TLS stream that is ciphertext: the engine reads it first. */
+		int fr = net_stream_feed_wire(h->st, buf + r, len - (size_t)r);
 		if (fr == 0)
-			fr = net_stream_feed(h->st, buf + r, len - (size_t)r);
+			fr = net_stream_feed_wire(h->st, b.data + take, b.len - take);
 		core_buf_release(&b);
 		return fr == 0 ? 0 : HEAD_GONE;
 	}
