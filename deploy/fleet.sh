@@ -15,7 +15,7 @@
 #   fleet.sh kill K [-d DIR]     SIGKILL relay K (1..N): a crash, for trials
 #   fleet.sh restart K [-d DIR]  starts relay K again on its port
 #
-# Needs haproxy (Debian: apt install haproxy) and curl. Exit 0 on success,
+# Needs haproxy (Debian: apt install haproxy), curl and /usr/bin/python3. Exit 0 on success,
 # 1 on failure (with the reason on stderr), 2 on a usage error.
 set -u
 
