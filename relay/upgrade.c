@@ -204,11 +204,15 @@ static __attribute__((noinline)) int read_proxy(struct relay_thread *th, struct 
 	}
 }
 
+/* recover_client's answer for a client at --max-conns-per-ip (429): apart
+ * from every relay_http_status. */
+enum { CLIENT_OVER_CAP = -429 };
+
 /* Who a trusted proxy's client is: the PROXY header's source, or (without
  * a header, unless one is required) the X-Forwarded-For the proxy added,
  * or the proxy itself (its own health checks). Writes it to ip and counts
- * it for --max-conns-per-ip. Returns 0; or an HTTP error to answer, the
- * address counted nowhere (-429 for the per-address cap). */
+ * it for --max-conns-per-ip. Returns 0; or, the address counted nowhere, a
+ * relay_http error to answer or CLIENT_OVER_CAP. */
 static int recover_client(struct relay_server *srv, const struct relay_http_req *req, const struct proxied *px,
 			  uint8_t ip[16])
 {
@@ -236,7 +240,7 @@ static int recover_client(struct relay_server *srv, const struct relay_http_req 
 				 "relay: refused %s via proxy %s: 429 Too Many Requests (--max-conns-per-ip reached)",
 				 relay_addr_key_str(ip, a), relay_addr_key_str(peer, b));
 		atomic_fetch_add(&srv->rejected_limit, 1);
-		return -429;
+		return CLIENT_OVER_CAP;
 	}
 	if (named) {
 		atomic_fetch_add(&srv->proxied, 1);
@@ -335,7 +339,7 @@ static __attribute__((noinline)) struct relay_conn *finish_upgrade(struct relay_
 		/* From here on ip is the client's (internal.h: "The client's
 		 * address"). */
 		r = recover_client(srv, &req, px, ip);
-		if (r == -429) {
+		if (r == CLIENT_OVER_CAP) {
 			relay_send_plain(st, 429, "text/plain", RELAY_BODY_PER_IP, sizeof RELAY_BODY_PER_IP - 1);
 			goto done;
 		}
