@@ -306,6 +306,22 @@ int net_stream_feed(struct net_stream *st, const uint8_t *data, size_t len)
 	return 0;
 }
 
+int net_stream_feed_wire(struct net_stream *st, const uint8_t *data, size_t len)
+{
+	if (!len)
+		return 0;
+	if (st->ssl) /* ciphertext: the engine's read BIO comes before the socket */
+		return BIO_write(st->rbio, data, (int)len) == (int)len ? 0 : -ENOMEM;
+	/* After what was fed this way before: wire order. */
+	uint8_t *p = realloc(st->pend, st->pend_len + len);
+	if (!p)
+		return -ENOMEM;
+	memcpy(p + st->pend_len, data, len);
+	st->pend = p;
+	st->pend_len += len;
+	return 0;
+}
+
 int net_stream_recv(struct net_stream *st, struct net_chunk *out, int timeout_ms)
 {
 	out->lease.gid = CORE_BUF_NONE;

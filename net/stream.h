@@ -58,10 +58,19 @@ struct net_stream *net_stream_new(struct core_sock *s, struct net_tls_ctx *tls, 
  * -errno (-EPROTO: see net_stream_tls_error). Suspends. */
 int net_stream_handshake(struct net_stream *st, int timeout_ms);
 
-/* net_stream_feed hands bytes that were read off the socket before the
- * stream existed (e.g. ciphertext that followed a hand-off) to the stream:
- * they are returned (plaintext) or decrypted (TLS) before anything new. */
+/* net_stream_feed gives bytes back to the stream: the next
+ * net_stream_recv returns them, as they are, before anything new (in front
+ * of any fed earlier). On TLS streams too: they are plaintext (the bytes
+ * after an HTTP head, say). 0 or -ENOMEM. */
 int net_stream_feed(struct net_stream *st, const uint8_t *data, size_t len);
+
+/* net_stream_feed_wire gives the stream bytes that were read off its socket
+ * before the stream read any (what followed a PROXY protocol header): the
+ * peer's next bytes on the wire. A TLS stream's engine reads them before the
+ * socket (the handshake included); a plaintext stream returns them first.
+ * Successive calls keep wire order (each after the last). 0 or -ENOMEM.
+ * Does not suspend. */
+int net_stream_feed_wire(struct net_stream *st, const uint8_t *data, size_t len);
 
 /* net_stream_recv returns the next chunk: its length (> 0), 0 at the end of
  * the stream (TLS: close_notify or EOF), or -errno. Suspends. */

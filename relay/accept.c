@@ -81,6 +81,10 @@ static void accept_loop(void *arg)
 			continue;
 		}
 		relay_addr_key(&addr, a->ip);
+		/* A trusted proxy's connections count against the budget now and
+		 * against their client's --max-conns-per-ip once its address is
+		 * known (upgrade.c), never against the proxy's own. */
+		a->via_proxy = relay_proxy_trusted(srv, &addr);
 		/* Past the descriptor budget, or too many heads being read: the
 		 * oldest handshake of this thread makes room (slowloris from
 		 * many addresses must not lock legitimate clients out until
@@ -91,7 +95,7 @@ static void accept_loop(void *arg)
 		/* A shed connection closes when its coroutine next runs: until
 		 * then its place is already a newcomer's (the descriptor reserve
 		 * covers the overlap). */
-		int adm = relay_admit(srv, a->ip, (unsigned)atomic_load(&srv->shed_pending));
+		int adm = relay_admit(srv, a->via_proxy ? NULL : a->ip, (unsigned)atomic_load(&srv->shed_pending));
 		if (adm != RELAY_ADMITTED) {
 			char ip[46];
 			core_log_limited(&relay_log_refused, CORE_LOG_INFO, "relay: refused %s: 429 Too Many Requests (%s%s)",
@@ -108,7 +112,7 @@ static void accept_loop(void *arg)
 		a->fd = fd;
 		a->tls = aa.tls;
 		if (core_spawn(relay_upgrade_run, a) != 0) {
-			relay_release(srv, a->ip);
+			relay_release(srv, a->via_proxy ? NULL : a->ip);
 			close(fd);
 			free(a);
 		}

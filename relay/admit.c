@@ -75,8 +75,12 @@ static void ip_release(struct relay_server *srv, const uint8_t key[16])
 	pthread_mutex_unlock(&srv->ip_lock);
 }
 
-struct ip_count *relay_ip_entry(struct relay_server *srv, const uint8_t k[16])
+struct ip_count *relay_ip_entry(struct relay_server *srv, const uint8_t key[16])
 {
+	/* The entry is per net_addr_key_limit, as ip_acquire made it: an IPv6
+	 * client's --ip-rate is its /64's. */
+	uint8_t k[16];
+	net_addr_key_limit(key, k);
 	pthread_mutex_lock(&srv->ip_lock);
 	struct ip_count *c = srv->ips[addr_bucket(k)];
 	while (c && memcmp(c->addr, k, 16))
@@ -102,7 +106,7 @@ int relay_admit(struct relay_server *srv, const uint8_t key[16], unsigned slack)
 		atomic_fetch_sub(&srv->connections, 1);
 		return RELAY_ADMIT_BUDGET;
 	}
-	if (!ip_acquire(srv, key)) {
+	if (key && !ip_acquire(srv, key)) {
 		atomic_fetch_sub(&srv->connections, 1);
 		return RELAY_ADMIT_PER_IP;
 	}
@@ -110,8 +114,14 @@ int relay_admit(struct relay_server *srv, const uint8_t key[16], unsigned slack)
 	return RELAY_ADMITTED;
 }
 
+int relay_admit_addr(struct relay_server *srv, const uint8_t key[16])
+{
+	return ip_acquire(srv, key) ? RELAY_ADMITTED : RELAY_ADMIT_PER_IP;
+}
+
 void relay_release(struct relay_server *srv, const uint8_t key[16])
 {
 	atomic_fetch_sub(&srv->connections, 1);
-	ip_release(srv, key);
+	if (key)
+		ip_release(srv, key);
 }

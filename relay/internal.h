@@ -57,7 +57,7 @@ struct relay_conn {
 	bool peer_broken;               /* peer failed mid-frame: no Close possible */
 	uint16_t peer_code;
 	uint64_t bytes_in, msgs_in;
-	uint8_t ip[16];                 /* client address, relay_addr_key form */
+	uint8_t ip[16];                 /* the client's address (see "The client's address" below) */
 	uint64_t q_tat;                 /* --session-rate bucket (relay/quota.h) */
 	struct ip_count *q_ip;          /* --ip-rate: its address's entry, NULL without */
 };
@@ -165,6 +165,8 @@ struct relay_server {
 	_Atomic uint64_t shed_pending;  /* of those, not yet closed */
 	_Atomic uint64_t stuck_bytes;   /* kept out of the ring by forwards waiting on a peer (--stuck-total) */
 	_Atomic uint64_t stuck_shed;    /* sessions ended because that was full */
+	_Atomic uint64_t proxied;       /* connections whose address a trusted proxy gave */
+	_Atomic uint64_t proxy_refused; /* trusted-proxy connections closed: no or a bad PROXY header */
 	uint64_t max_conns;             /* connections at once: the descriptor budget */
 	_Atomic unsigned reactors_up;   /* reactors accepting: READY when all are */
 	_Atomic bool stop_told;         /* RELAY_EVENT_STOPPING sent */
@@ -172,16 +174,35 @@ struct relay_server {
 	struct relay_quota q;
 };
 
+/* ---- The client's address ----
+ * Every decision and log line about "who" uses the client's address, in
+ * relay_addr_key form: relay_upgrade_arg.ip, the ip that upgrade.c's
+ * finish_upgrade passes on (relay_session_join, access control) and
+ * relay_conn.ip. It is the socket's peer, except for a peer in
+ * --trusted-proxy (relay_proxy_trusted): there it is what that peer said
+ * -- the source of its PROXY header (relay_client_addr_from_proxy) or the
+ * last X-Forwarded-For element it added (relay_client_addr_from_xff) --
+ * recovered in upgrade.c once the request head is read, before
+ * --max-conns-per-ip or anything else looks at it. Nobody else's PROXY
+ * header or X-Forwarded-For is ever read (docs/RELAY.md, "Behind a load
+ * balancer"). */
+
 /* ---- admit.c: which connections the relay takes ---- */
 enum { RELAY_ADMITTED = 0, RELAY_ADMIT_BUDGET = -1, RELAY_ADMIT_PER_IP = -2 };
 /* relay_admit counts a new connection from address key ip: RELAY_ADMITTED,
  * or RELAY_ADMIT_BUDGET (the connections are at the descriptor budget plus
  * slack: connections already shed but not yet closed) or
  * RELAY_ADMIT_PER_IP (the address is at --max-conns-per-ip), counting
- * nothing. relay_release gives back what it took, exactly once per
- * admitted connection, whoever ends it. Any thread. */
+ * nothing. ip NULL counts the connection only (a trusted proxy's, whose
+ * client is not known yet): relay_admit_addr counts its address later.
+ * relay_release gives back what it took, exactly once per admitted
+ * connection, whoever ends it: with the ip it counted, or NULL if none.
+ * Any thread. */
 int relay_admit(struct relay_server *srv, const uint8_t ip[16], unsigned slack);
 void relay_release(struct relay_server *srv, const uint8_t ip[16]);
+/* relay_admit_addr counts address ip for a connection admitted with NULL:
+ * RELAY_ADMITTED, or RELAY_ADMIT_PER_IP counting nothing. Any thread. */
+int relay_admit_addr(struct relay_server *srv, const uint8_t ip[16]);
 /* relay_addr_key writes addr's IP as 16 bytes (net_addr_key: IPv4 as
  * ::ffff:a.b.c.d, so a client counts the same on a dual-stack "::" listener
  * and on an IPv4 one): what a connection keeps of its address. The
@@ -194,7 +215,8 @@ const char *relay_addr_key_str(const uint8_t key[16], char out[static 46]);
  * second). */
 extern struct core_log_limit relay_log_refused, relay_log_protocol, relay_log_accept;
 
-/* relay_ip_entry returns the per-address entry of key, which the caller's
+/* relay_ip_entry returns the per-address entry of key (its /64 for IPv6, as
+ * --max-conns-per-ip counts it), which the caller's
  * admitted connection keeps alive until relay_release (the --ip-rate
  * bucket lives in it), or NULL when there is none. Any thread. */
 struct ip_count *relay_ip_entry(struct relay_server *srv, const uint8_t key[16]);
@@ -247,6 +269,20 @@ int relay_access_check(struct relay_server *srv, const struct relay_http_req *re
 void relay_access_refuse(struct net_stream *st, int status);
 /* relay_access_stats adds access control's figures to out. */
 void relay_access_stats(const struct relay_server *srv, struct relay_stats *out);
+/* ---- realip.c: the client's address behind a trusted proxy ---- */
+struct relay_proxy_hdr;
+/* relay_proxy_trusted says whether peer is in --trusted-proxy. */
+bool relay_proxy_trusted(const struct relay_server *srv, const struct sockaddr_storage *peer);
+/* relay_client_addr_from_proxy writes the client address a PROXY header
+ * names to out and returns true; false (out untouched) for LOCAL, UNKNOWN
+ * and non-TCP families, where the socket's peer stands. */
+bool relay_client_addr_from_proxy(const struct relay_proxy_hdr *h, uint8_t out[16]);
+/* relay_client_addr_from_xff writes the client address of an
+ * X-Forwarded-For value v[0..len) sent by a trusted peer: its last element,
+ * or the one before it when that is a trusted proxy too (up to
+ * RELAY_XFF_MAX_HOPS). 0, or -EINVAL when an element read is not an
+ * address. */
+int relay_client_addr_from_xff(const struct relay_server *srv, const char *v, size_t len, uint8_t out[16]);
 
 /* ---- accept.c ---- */
 /* relay_accept_start runs the accept loop of th's listener which (0: --port,
@@ -258,7 +294,8 @@ struct relay_upgrade_arg {
 	struct relay_thread *th;
 	int fd;                         /* admitted (relay_admit) */
 	bool tls;
-	uint8_t ip[16];                 /* relay_addr_key */
+	bool via_proxy;                 /* the peer is a --trusted-proxy: admitted with NULL */
+	uint8_t ip[16];                 /* relay_addr_key of the socket's peer */
 };
 /* relay_upgrade_run is an accepted connection's coroutine (takes arg,
  * malloc'd): reads the request, answers it or joins its session, then runs

@@ -73,6 +73,13 @@ enum {
 	RELAY_QUOTA_SLICE = 64 * 1024,
 };
 
+/* Behind load balancers (realip.c, upgrade.c). */
+enum {
+	/* X-Forwarded-For elements walked right to left past trusted
+	 * proxies (a chain of balancers) before the client's. */
+	RELAY_XFF_MAX_HOPS = 8,
+};
+
 /* The heap trimmer (server.c): every TRIM_EVERY_MS, when the connections
  * are down to half of the most seen since the last trim, and that was at
  * least TRIM_MIN_PEAK. */

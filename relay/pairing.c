@@ -150,8 +150,13 @@ void relay_conn_end(struct relay_conn *c, uint16_t own_code, const char *own_rea
 		c->peer = NULL;
 		p->peer = NULL;
 	}
-	if (p || (c == &s->conn[0] && s->conn[1].active && !s->conn[1].ended)) {
-		struct relay_conn *q = p ? p : &s->conn[1];
+	/* The other client, paired or not yet: the session leaves the table
+	 * with us, so one still waiting would wait outside it, forever, while
+	 * its partner's next attempt opens a new session. Tell it either way
+	 * (a second client that fails while joining -- its 101 or the paired
+	 * notice cannot be sent -- ends the first one too; it reconnects). */
+	struct relay_conn *q = p ? p : c == &s->conn[0] ? &s->conn[1] : &s->conn[0];
+	if (p || (q->active && !q->ended)) {
 		q->peer_gone = true;
 		q->peer_code = peer_code;
 		net_stream_interrupt(q->st);
@@ -295,8 +300,11 @@ struct relay_conn *relay_session_join(struct relay_thread *th, struct net_stream
 			atomic_fetch_sub(&srv->waiting, 1);
 			atomic_fetch_add(&srv->active, 1);
 			atomic_fetch_add(&srv->total_sessions, 1);
-			if (srv->o.log_sessions)
-				core_log(CORE_LOG_INFO, "session %s paired", sess->id);
+			if (srv->o.log_sessions) {
+				char ips[46];
+				core_log(CORE_LOG_INFO, "session %s paired: second client %s", sess->id,
+					 relay_addr_key_str(ip, ips));
+			}
 		}
 	}
 	return c;

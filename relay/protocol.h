@@ -12,6 +12,7 @@
 #define RELAY_BODY_BUSY "relay busy or shutting down\n"
 #define RELAY_BODY_BUDGET "relay byte budget used up for this period\n"
 #define RELAY_BODY_HANDSHAKE_TIMEOUT "handshake timeout\n"
+#define RELAY_BODY_PER_IP "too many connections from your address\n"
 
 /* Close reasons the relay sends with its Close frames. */
 #define RELAY_REASON_SHUTDOWN "relay shutting down"

@@ -201,6 +201,7 @@ struct relay_server *relay_server_new(const struct relay_opts *opts, int *err, c
 	pthread_mutex_init(&srv->ip_lock, NULL);
 	pthread_mutex_init(&srv->tls_lock, NULL);
 	srv->o = *opts;
+	srv->o.trusted_proxies = NULL; /* a copy is made below: relay_server_free frees it */
 	struct relay_opts *o = &srv->o;
 	relay_quota_init(srv);
 	if (!o->host)
@@ -248,6 +249,21 @@ struct relay_server *relay_server_new(const struct relay_opts *opts, int *err, c
 		*err = -EINVAL;
 		snprintf(errbuf, errlen, "--plain-port only makes sense with --tls-cert/--tls-key (the main port is already plain)");
 		goto fail;
+	}
+	if (o->proxy_protocol > RELAY_PROXY_HEADER_OFF) {
+		*err = -EINVAL;
+		snprintf(errbuf, errlen, "unknown PROXY protocol mode %d", (int)o->proxy_protocol);
+		goto fail;
+	}
+	if (o->num_trusted_proxies) {
+		/* Ours, so the caller's array need not outlive the server. */
+		struct relay_cidr *tp = calloc(o->num_trusted_proxies, sizeof *tp);
+		if (!tp) {
+			*err = -ENOMEM;
+			goto fail;
+		}
+		memcpy(tp, opts->trusted_proxies, o->num_trusted_proxies * sizeof *tp);
+		o->trusted_proxies = tp;
 	}
 	if (o->tls_cert && relay_server_reload_tls(srv, errbuf, errlen) != 0) {
 		*err = -EINVAL;
@@ -371,6 +387,7 @@ void relay_server_free(struct relay_server *srv)
 			free(srv->ips[b]);
 			srv->ips[b] = n;
 		}
+	free((struct relay_cidr *)srv->o.trusted_proxies);
 	free(srv->th);
 	free(srv->listen_fds);
 	core_rt_free(srv->rt);

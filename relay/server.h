@@ -85,6 +85,23 @@ enum {
 	RELAY_ACCESS_MAX_NONCES = 65536,
 };
 struct relay_key;
+/* relay_opts.proxy_protocol: how peers in trusted_proxies name their
+ * clients (docs/RELAY.md, "Behind a load balancer"). Nobody else's PROXY
+ * header or X-Forwarded-For is read. */
+enum relay_proxy_mode {
+	/* A PROXY header, v1 or v2 (HAProxy send-proxy / send-proxy-v2), opens
+	 * every connection; one without, or with a malformed one, is closed
+	 * unanswered. X-Forwarded-For is the client's own text: ignored. */
+	RELAY_PROXY_HEADER_REQUIRED = 0,
+	/* A PROXY header if the connection opens with one; if not, the last
+	 * X-Forwarded-For element, or the peer itself without one. */
+	RELAY_PROXY_HEADER_OPTIONAL,
+	/* HTTP-mode balancers: the last X-Forwarded-For element; a PROXY
+	 * header is not HTTP (400). */
+	RELAY_PROXY_HEADER_OFF,
+};
+/* At most this many --trusted-proxy networks. */
+enum { RELAY_MAX_TRUSTED_PROXIES = 64 };
 struct relay_cidr;
 
 /* relay_opts.rcvbuf value: leave the receive buffer to kernel autotuning. */
@@ -119,6 +136,11 @@ struct relay_opts {
 	size_t num_keys;
 	const struct relay_cidr *allow; /* allow-list: allow[0..num_allow), copied by relay_server_new */
 	size_t num_allow;
+	/* Load balancers trusted to name the client (relay/cidr.h networks,
+	 * copied by relay_server_new), and how they do. */
+	const struct relay_cidr *trusted_proxies;
+	size_t num_trusted_proxies;
+	enum relay_proxy_mode proxy_protocol;
 	bool handle_signals;        /* SIGINT/SIGTERM stop it */
 	/* Called once on each reactor after the relay started there, inside a
 	 * coroutine (the CLI starts its STUN server from here). */
@@ -176,6 +198,8 @@ struct relay_stats {
 	uint64_t refused_no_ticket, refused_bad_ticket, refused_unknown_key, refused_expired, refused_replayed;
 	uint64_t refused_network, refused_busy;
 	uint64_t tickets_remembered;
+	uint64_t proxied;            /* connections whose client a trusted proxy named */
+	uint64_t proxy_refused;      /* trusted-proxy connections closed for a missing or bad PROXY header */
 };
 
 struct relay_server;

@@ -46,6 +46,8 @@ void relay_server_stats(const struct relay_server *srv, struct relay_stats *out)
 	out->uptime_s = (core_now_ns() - srv->started_ns) / 1000000000u;
 	relay_quota_stats(srv, out);
 	relay_access_stats(srv, out);
+	out->proxied = atomic_load(&s->proxied);
+	out->proxy_refused = atomic_load(&s->proxy_refused);
 }
 
 static int body_health(const struct relay_stats *st, char *b, size_t cap)
@@ -67,12 +69,13 @@ static int body_stats_core(const struct relay_stats *st, char *b, size_t cap)
 			", \"protocol_errors\": %" PRIu64 ", \"too_big\": %" PRIu64
 			", \"keepalive_timeouts\": %" PRIu64 ", \"held_bytes\": %" PRIu64 ", \"stuck_bytes\": %" PRIu64
 			", \"stuck_shed\": %" PRIu64 ", \"handshakes\": %" PRIu64
-			", \"max_connections\": %" PRIu64 ", \"max_handshakes\": %" PRIu64 "}",
+			", \"max_connections\": %" PRIu64 ", \"max_handshakes\": %" PRIu64
+			", \"proxied\": %" PRIu64 ", \"proxy_refused\": %" PRIu64 "}",
 			st->total_sessions, st->active_sessions, st->waiting_sessions, st->connections,
 			st->total_connections, st->total_bytes_relayed, st->total_messages_relayed, st->uptime_s,
 			st->rejected_409, st->rejected_400, st->rejected_limit, st->handshake_timeouts, st->shed,
 			st->protocol_errors, st->too_big, st->keepalive_timeouts, st->held_bytes, st->stuck_bytes, st->stuck_shed, st->handshakes,
-			st->max_connections, st->max_handshakes);
+			st->max_connections, st->max_handshakes, st->proxied, st->proxy_refused);
 }
 
 static int body_metrics_core(const struct relay_stats *st, char *b, size_t cap)
@@ -122,13 +125,20 @@ static int body_metrics_core(const struct relay_stats *st, char *b, size_t cap)
 		"# HELP atmosphere_relay_handshakes Connections still sending their HTTP request.\n"
 		"# TYPE atmosphere_relay_handshakes gauge\n"
 		"atmosphere_relay_handshakes %" PRIu64 "\n"
+		"# HELP atmosphere_relay_proxied_total Connections whose client address a trusted proxy gave.\n"
+		"# TYPE atmosphere_relay_proxied_total counter\n"
+		"atmosphere_relay_proxied_total %" PRIu64 "\n"
+		"# HELP atmosphere_relay_proxy_refused_total Trusted-proxy connections closed for a missing or bad PROXY header.\n"
+		"# TYPE atmosphere_relay_proxy_refused_total counter\n"
+		"atmosphere_relay_proxy_refused_total %" PRIu64 "\n"
 		"# HELP atmosphere_relay_uptime_seconds Seconds since start.\n"
 		"# TYPE atmosphere_relay_uptime_seconds gauge\n"
 		"atmosphere_relay_uptime_seconds %" PRIu64 "\n",
 		st->total_sessions, st->active_sessions, st->waiting_sessions, st->connections, st->total_connections,
 		st->total_bytes_relayed, st->total_messages_relayed, st->rejected_409, st->rejected_400,
 		st->rejected_limit, st->handshake_timeouts, st->shed, st->protocol_errors, st->too_big,
-		st->keepalive_timeouts, st->held_bytes, st->stuck_bytes, st->stuck_shed, st->handshakes, st->uptime_s);
+		st->keepalive_timeouts, st->held_bytes, st->stuck_bytes, st->stuck_shed, st->handshakes, st->proxied,
+		st->proxy_refused, st->uptime_s);
 }
 
 static const char *access_name(enum relay_access_mode m)

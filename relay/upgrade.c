@@ -16,6 +16,7 @@
 #include "core/grow.h"
 #include "core/log.h"
 #include "relay/http.h"
+#include "relay/proxy_proto.h"
 
 /* Answers a refused request with its status and logs who and why. */
 static void send_http_error(struct net_stream *s, int err, const uint8_t key[16])
@@ -134,8 +135,120 @@ static struct net_tls_ctx *current_tls(struct relay_server *srv)
 }
 
 /* How the head's reading ended, besides a head length (> 0) or a
- * relay_http error (< 0, answered with its status). */
-enum { HEAD_GONE = -1000, HEAD_TIMEOUT, HEAD_SHED };
+ * relay_http error (< 0, answered with its status). HEAD_BAD_PROXY: a
+ * trusted proxy's connection without the PROXY header it must send. */
+enum { HEAD_GONE = -1000, HEAD_TIMEOUT, HEAD_SHED, HEAD_BAD_PROXY };
+
+/* What a trusted proxy said before the request (read_proxy). */
+struct proxied {
+	bool header;                    /* a PROXY header came */
+	bool has_addr;                  /* and named a TCP client (not LOCAL, UNKNOWN...) */
+	uint8_t addr[16];               /* that client, relay_addr_key form */
+	int err;                        /* HEAD_BAD_PROXY: the relay_proxy_status */
+};
+
+/* Reads a trusted proxy's PROXY header off the socket, before TLS (a
+ * balancer that relays TCP sends it ahead of the client's bytes, TLS
+ * records included), into *px; the bytes after it go back to the stream,
+ * which reads them first. Returns 0, or HEAD_BAD_PROXY (px->err says why:
+ * a malformed header, or none when --proxy-protocol is required), or how
+ * the wait ended (HEAD_GONE, HEAD_TIMEOUT, HEAD_SHED). The header is at
+ * most RELAY_PROXY_MAX_LEN bytes and balancers send it with the
+ * connection: it is read into this frame, which does not hibernate. */
+static __attribute__((noinline)) int read_proxy(struct relay_thread *th, struct relay_hs *h, struct proxied *px,
+						uint64_t deadline)
+{
+	struct relay_server *srv = th->srv;
+	struct core_sock *sock = net_stream_sock(h->st);
+	uint8_t buf[RELAY_PROXY_MAX_LEN];
+	size_t len = 0;
+	for (;;) {
+		if (h->shed)
+			return HEAD_SHED;
+		if (th->stopping)
+			return HEAD_GONE;
+		if (core_now_ns() >= deadline)
+			return HEAD_TIMEOUT;
+		struct core_buf b;
+		int n = core_sock_recv(sock, &b, core_deadline_left_ms(deadline));
+		if (n == -ETIMEDOUT || n == -ECANCELED)
+			continue;
+		if (n <= 0)
+			return HEAD_GONE;
+		size_t take = b.len < sizeof buf - len ? b.len : sizeof buf - len;
+		memcpy(buf + len, b.data, take);
+		len += take;
+		struct relay_proxy_hdr hdr;
+		int r = relay_proxy_parse(&hdr, buf, len);
+		if (r == RELAY_PROXY_INCOMPLETE && len < sizeof buf) {
+			core_buf_release(&b);
+			continue;
+		}
+		if (r == RELAY_PROXY_E_NOT_PROXY && srv->o.proxy_protocol == RELAY_PROXY_HEADER_OPTIONAL) {
+			r = 0; /* no header: every byte is the request's */
+		} else if (r < 0) {
+			core_buf_release(&b);
+			px->err = r;
+			return HEAD_BAD_PROXY;
+		} else {
+			px->header = true;
+			px->has_addr = relay_client_addr_from_proxy(&hdr, px->addr);
+		}
+		/* What followed the header, in order: buf's rest, then b's. On
+		 * a TLS stream that is ciphertext: the engine reads it first. */
+		int fr = net_stream_feed_wire(h->st, buf + r, len - (size_t)r);
+		if (fr == 0)
+			fr = net_stream_feed_wire(h->st, b.data + take, b.len - take);
+		core_buf_release(&b);
+		return fr == 0 ? 0 : HEAD_GONE;
+	}
+}
+
+/* recover_client's answer for a client at --max-conns-per-ip (429): apart
+ * from every relay_http_status. */
+enum { CLIENT_OVER_CAP = -429 };
+
+/* Who a trusted proxy's client is: the PROXY header's source, or (without
+ * a header, unless one is required) the X-Forwarded-For the proxy added,
+ * or the proxy itself (its own health checks). Writes it to ip and counts
+ * it for --max-conns-per-ip. Returns 0; or, the address counted nowhere, a
+ * relay_http error to answer or CLIENT_OVER_CAP. */
+static int recover_client(struct relay_server *srv, const struct relay_http_req *req, const struct proxied *px,
+			  uint8_t ip[16])
+{
+	char a[46], b[46];
+	uint8_t peer[16];
+	memcpy(peer, ip, 16);
+	bool named = false;
+	if (px->header) {
+		if (px->has_addr) {
+			memcpy(ip, px->addr, 16);
+			named = true;
+		}
+	} else if (req->x_forwarded_for.ptr && srv->o.proxy_protocol != RELAY_PROXY_HEADER_REQUIRED) {
+		if (relay_client_addr_from_xff(srv, req->x_forwarded_for.ptr, req->x_forwarded_for.len, ip) != 0) {
+			core_log_limited(&relay_log_refused, CORE_LOG_INFO,
+					 "relay: refused %s: 400 (X-Forwarded-For \"%.*s\" from a trusted proxy names no address)",
+					 relay_addr_key_str(peer, a), (int)(req->x_forwarded_for.len > 100 ? 100 : req->x_forwarded_for.len),
+					 req->x_forwarded_for.ptr);
+			return RELAY_HTTP_E_BAD_REQUEST;
+		}
+		named = true;
+	}
+	if (relay_admit_addr(srv, ip) != RELAY_ADMITTED) {
+		core_log_limited(&relay_log_refused, CORE_LOG_INFO,
+				 "relay: refused %s via proxy %s: 429 Too Many Requests (--max-conns-per-ip reached)",
+				 relay_addr_key_str(ip, a), relay_addr_key_str(peer, b));
+		atomic_fetch_add(&srv->rejected_limit, 1);
+		return CLIENT_OVER_CAP;
+	}
+	if (named) {
+		atomic_fetch_add(&srv->proxied, 1);
+		core_log(CORE_LOG_DEBUG, "relay: client %s via proxy %s (%s)", relay_addr_key_str(ip, a),
+			 relay_addr_key_str(peer, b), px->header ? "PROXY header" : "X-Forwarded-For");
+	}
+	return 0;
+}
 
 
 /* Reads the HTTP head into *head (grown as bytes come, up to max_header:
@@ -208,16 +321,32 @@ static __attribute__((noinline)) int read_head(struct relay_thread *th, struct r
 
 /* Parses the complete head[0..n), answers status requests and errors, and
  * hands an upgrade to its session (here, or on the reactor that owns it).
- * Takes st and head. Returns the joined connection, or NULL (st closed and
- * the connection released, or handed off). */
+ * Takes st and head. ip is the socket's peer, admitted with it; or, with
+ * px (a trusted proxy's connection, admitted with NULL), the proxy's, and
+ * the client's address replaces it here. Returns the joined connection,
+ * or NULL (st closed and the connection released, or handed off). */
 static __attribute__((noinline)) struct relay_conn *finish_upgrade(struct relay_thread *th, struct net_stream *st,
-								   uint8_t *head, int n, const uint8_t ip[16])
+								   uint8_t *head, int n, uint8_t ip[16],
+								   const struct proxied *px)
 {
 	struct relay_server *srv = th->srv;
 	struct relay_http_req req;
+	const uint8_t *counted = px ? NULL : ip; /* what relay_release gives back */
 	int r = relay_http_parse_request(&req, head, (size_t)n);
 	if (r < 0)
 		goto refuse;
+	if (px) {
+		/* From here on ip is the client's (internal.h: "The client's
+		 * address"). */
+		r = recover_client(srv, &req, px, ip);
+		if (r == CLIENT_OVER_CAP) {
+			relay_send_plain(st, 429, "text/plain", RELAY_BODY_PER_IP, sizeof RELAY_BODY_PER_IP - 1);
+			goto done;
+		}
+		if (r < 0)
+			goto refuse;
+		counted = ip;
+	}
 	struct relay_http_span sid;
 	r = relay_http_route(&sid, &req);
 	if (r < 0)
@@ -274,7 +403,7 @@ refuse:
 done:
 	free(head);
 	net_stream_close(st);
-	relay_release(srv, ip);
+	relay_release(srv, counted);
 	return NULL;
 }
 
@@ -288,6 +417,8 @@ static __attribute__((noinline)) struct relay_conn *read_upgrade(struct relay_up
 	struct relay_server *srv = th->srv;
 	uint8_t ip[16];
 	char ips[46];
+	bool via_proxy = a->via_proxy;
+	struct proxied px = {0};
 	memcpy(ip, a->ip, 16);
 	uint8_t *head = NULL;
 	size_t len = 0, cap = 0;
@@ -313,8 +444,11 @@ static __attribute__((noinline)) struct relay_conn *read_upgrade(struct relay_up
 	h->started_ns = core_now_ns();
 	hs_track(th, h);
 	uint64_t deadline = h->started_ns + (uint64_t)srv->o.handshake_ms * 1000000u;
-	int tr = net_stream_is_tls(st) ? net_stream_handshake(st, (int)srv->o.handshake_ms) : 0;
-	if (tr == 0)
+	int pr = via_proxy && srv->o.proxy_protocol != RELAY_PROXY_HEADER_OFF ? read_proxy(th, h, &px, deadline) : 0;
+	int tr = pr == 0 && net_stream_is_tls(st) ? net_stream_handshake(st, (int)srv->o.handshake_ms) : 0;
+	if (pr != 0)
+		n = pr;
+	else if (tr == 0)
 		n = read_head(th, h, &head, &len, &cap, deadline);
 	else if (h->shed)
 		n = HEAD_SHED;
@@ -327,7 +461,7 @@ static __attribute__((noinline)) struct relay_conn *read_upgrade(struct relay_up
 		atomic_fetch_sub(&srv->shed_pending, 1); /* no longer holds a place of its own */
 	if (n > 0) {
 		free(h);
-		return finish_upgrade(th, st, head, n, ip);
+		return finish_upgrade(th, st, head, n, ip, via_proxy ? &px : NULL);
 	}
 	if (n == HEAD_TIMEOUT) {
 		atomic_fetch_add(&srv->handshake_timeouts, 1);
@@ -343,13 +477,22 @@ static __attribute__((noinline)) struct relay_conn *read_upgrade(struct relay_up
 	} else if (n == RELAY_HTTP_E_TOO_LARGE) {
 		atomic_fetch_add(&srv->rejected_400, 1);
 		send_http_error(st, n, ip);
+	} else if (n == HEAD_BAD_PROXY) {
+		/* Closed unanswered: a balancer that does not speak the PROXY
+		 * protocol it was configured for, or a misconfiguration that
+		 * would otherwise let its clients' addresses collapse into its. */
+		atomic_fetch_add(&srv->proxy_refused, 1);
+		core_log_limited(&relay_log_refused, CORE_LOG_INFO, "relay: closed %s: trusted proxy sent %s (--proxy-protocol %s)",
+				 relay_addr_key_str(ip, ips),
+				 px.err == RELAY_PROXY_E_NOT_PROXY ? "no PROXY header" : relay_proxy_strerror(px.err),
+				 srv->o.proxy_protocol == RELAY_PROXY_HEADER_REQUIRED ? "required" : "optional");
 	}
 	free(h);
 done:
 	net_stream_close(st);
 release:
 	free(head);
-	relay_release(srv, ip);
+	relay_release(srv, via_proxy ? NULL : ip);
 	return NULL;
 }
 

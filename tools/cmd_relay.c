@@ -95,6 +95,14 @@ static void help(void)
 	       "                          2001:db8::/32 (repeatable)\n"
 	       "  --new-key               print a new relay key (with a comment line) and exit:\n"
 	       "                          atmosphere relay --new-key > /etc/atmosphere/relay.key\n"
+	       "  --trusted-proxy CIDR    a load balancer (network or address) whose word on the\n"
+	       "                          client's address is taken, e.g. 10.0.0.5/32 (repeatable);\n"
+	       "                          anyone else's PROXY header or X-Forwarded-For is ignored\n"
+	       "  --proxy-protocol MODE   what trusted proxies send: required (default: a PROXY\n"
+	       "                          v1/v2 header opens each connection, as HAProxy's\n"
+	       "                          send-proxy[-v2]; none or a bad one closes it), optional\n"
+	       "                          (a PROXY header, else X-Forwarded-For) or off (HTTP-mode\n"
+	       "                          balancers: X-Forwarded-For)\n"
 	       "  --quiet                 no per-session log lines\n"
 	       "  --json-log              log records as JSON lines\n"
 	       "  --config FILE           read options from FILE, one 'name = value' per line\n"
@@ -114,6 +122,7 @@ enum {
 	OPT_IDLE, OPT_WRITE, OPT_HIBERNATE, OPT_QUIET, OPT_JSONLOG, OPT_CERT, OPT_KEY, OPT_PLAIN, OPT_STUNPORT, OPT_STUNRATE,
 	OPT_SESSRATE, OPT_IPRATE, OPT_BUDGET,
 	OPT_ACCESS, OPT_KEYFILE, OPT_ALLOWNET,
+	OPT_TRUSTPROXY, OPT_PROXYPROTO,
 	OPT_CONFIG, OPT_CHECK, OPT_NEWKEY,
 };
 
@@ -149,6 +158,8 @@ static const struct option longopts[] = {
 	{"access", required_argument, 0, OPT_ACCESS},
 	{"relay-key-file", required_argument, 0, OPT_KEYFILE},
 	{"allow-net", required_argument, 0, OPT_ALLOWNET},
+	{"trusted-proxy", required_argument, 0, OPT_TRUSTPROXY},
+	{"proxy-protocol", required_argument, 0, OPT_PROXYPROTO},
 	{"config", required_argument, 0, OPT_CONFIG},
 	{"check-config", required_argument, 0, OPT_CHECK},
 	{"new-key", no_argument, 0, OPT_NEWKEY},
@@ -166,12 +177,14 @@ struct relay_cli {
 	/* --access: the keys and networks relay_opts points at. */
 	struct relay_key keys[RELAY_ACCESS_MAX_KEYS];
 	struct relay_cidr allow[RELAY_ACCESS_MAX_NETS];
+	struct relay_cidr trusted[RELAY_MAX_TRUSTED_PROXIES]; /* relay_opts.trusted_proxies */
+	bool proxy_protocol_set;
 };
 
 /* Options that may be given more than once (each adds to a list). */
 static bool repeatable(int id)
 {
-	return id == OPT_KEYFILE || id == OPT_ALLOWNET;
+	return id == OPT_KEYFILE || id == OPT_ALLOWNET || id == OPT_TRUSTPROXY;
 }
 
 /* Reads the relay keys of a key file into c: one key a line (as --new-key
@@ -455,6 +468,33 @@ static bool set_opt(struct relay_cli *c, int id, const char *arg, char *why, siz
 		o->allow = c->allow;
 		o->num_allow++;
 		return true;
+	case OPT_TRUSTPROXY:
+		if (o->num_trusted_proxies == RELAY_MAX_TRUSTED_PROXIES) {
+			snprintf(why, why_len, "'%s': more than %d trusted proxies", arg, RELAY_MAX_TRUSTED_PROXIES);
+			return false;
+		}
+		if (relay_cidr_parse(&c->trusted[o->num_trusted_proxies], arg, strlen(arg)) != 0) {
+			snprintf(why, why_len,
+				 "'%s': expected an address or network such as 10.0.0.5, 10.0.0.0/24 or 2001:db8::/64 "
+				 "(no bits set past the prefix)", arg);
+			return false;
+		}
+		o->trusted_proxies = c->trusted;
+		o->num_trusted_proxies++;
+		return true;
+	case OPT_PROXYPROTO:
+		if (!strcmp(arg, "required"))
+			o->proxy_protocol = RELAY_PROXY_HEADER_REQUIRED;
+		else if (!strcmp(arg, "optional"))
+			o->proxy_protocol = RELAY_PROXY_HEADER_OPTIONAL;
+		else if (!strcmp(arg, "off"))
+			o->proxy_protocol = RELAY_PROXY_HEADER_OFF;
+		else {
+			snprintf(why, why_len, "'%s': expected required, optional or off", arg);
+			return false;
+		}
+		c->proxy_protocol_set = true;
+		return true;
 	default:
 		snprintf(why, why_len, "not an option of this command");
 		return false;
@@ -583,6 +623,9 @@ static void check_together(const struct relay_cli *c, const struct net_config *c
 	const char *blame, *conflict = access_conflict(c, &blame);
 	if (conflict)
 		config_error(errs, line_of(cfg, blame), "%s", conflict);
+	if (c->proxy_protocol_set && !o->num_trusted_proxies)
+		config_error(errs, line_of(cfg, "proxy-protocol"),
+			     "'proxy-protocol' only makes sense with 'trusted-proxy' (whose PROXY headers to read)");
 }
 
 /* apply_config reads FILE into c: every line checked, every error printed

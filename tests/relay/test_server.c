@@ -1359,6 +1359,84 @@ Test(relay_server, waiting_client_leaving_frees_the_id, .timeout = 20)
 	t_relay_stop(&r);
 }
 
+/* A second client that vanishes while it joins (its request read, then a
+ * reset before the 101 or the paired notice could go out, as HAProxy does
+ * to a connection it redispatched when the relay it first tried goes down)
+ * must not leave the first one waiting outside the session table, where
+ * nobody can pair with it: the first either is still waiting (the reset
+ * came before the join) and pairs with the next client, or gets a Close (it
+ * reconnects). Never silence. The reset comes after a varying delay, on two
+ * reactors, so some rounds hit the join. */
+Test(relay_server, second_client_reset_while_joining_never_strands_the_first, .timeout = 120)
+{
+	struct t_relay r;
+	struct relay_opts o = {.threads = 2};
+	int closed = 0, paired = 0;
+	t_relay_start(&r, &o);
+	for (int k = 0; k < 40; k++) {
+		char id[32], req[512];
+		snprintf(id, sizeof id, "vanish%d", k);
+		struct t_ws *a = t_ws_connect(r.port, id);
+		struct t_cond_stats cs = {.srv = r.srv, .connections = 1, .active = 0, .waiting = 1};
+		cr_assert(t_wait_until(t_stats_match, &cs, 5000), "%s", t_stats_str(r.srv));
+		int n = snprintf(req, sizeof req,
+				 "GET /relay/%s HTTP/1.1\r\nHost: relay\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+				 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", id);
+		int fd = t_tcp_connect(r.port);
+		cr_assert_eq(t_write_all(fd, req, (size_t)n), 0);
+		usleep((useconds_t)(k % 8) * 25);
+		struct linger lg = {.l_onoff = 1, .l_linger = 0};
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+		close(fd);
+		/* The next client: pairs with a (which gets the paired notice,
+		 * then c's message), unless a was told to go (a Close). */
+		struct t_ws *c = NULL;
+		char path[64];
+		snprintf(path, sizeof path, "/relay/%s", id);
+		uint64_t until = t_now_ns() + 5000000000ull;
+		while (!c) {
+			/* 409 while the relay has not yet seen b go */
+			int st = 0;
+			c = t_ws_open_with(r.port, path, NULL, 0, &st, NULL, 0);
+			cr_assert(c || st == 409, "round %d: status %d", k, st);
+			cr_assert(c || t_now_ns() < until, "round %d: 409 for 5 s", k);
+			if (!c)
+				usleep(1000);
+		}
+		t_ws_send(c, true, RELAY_WS_OP_BINARY, "after", 5);
+		uint8_t op, *m = NULL;
+		size_t ml = 0;
+		int rc = t_ws_read_msg(a, &op, &m, &ml, 5000);
+		if (rc == -ECONNABORTED) {
+			closed++;
+		} else {
+			cr_assert_gt(rc, 0, "round %d: the first client heard nothing: %s (%s)", k, strerror(-rc),
+				     t_stats_str(r.srv));
+			cr_assert_eq(op, RELAY_WS_OP_TEXT, "round %d: not the paired notice", k);
+			free(m);
+			/* Paired with c (its message follows), or with b, which
+			 * then left (a Close follows). */
+			rc = t_ws_read_msg(a, &op, &m, &ml, 5000);
+			if (rc == -ECONNABORTED) {
+				closed++;
+			} else {
+				cr_assert_gt(rc, 0, "round %d: nothing after the notice: %s", k, strerror(-rc));
+				cr_assert(op == RELAY_WS_OP_BINARY && ml == 5 && !memcmp(m, "after", 5), "round %d", k);
+				free(m);
+				paired++;
+			}
+		}
+		t_ws_close(a);
+		t_ws_close(c);
+		cs.connections = 0;
+		cs.waiting = 0;
+		cr_assert(t_wait_until(t_stats_match, &cs, 5000), "round %d: %s", k, t_stats_str(r.srv));
+	}
+	cr_log_info("second client reset while joining: %d rounds the first was closed, %d it paired on", closed,
+		    paired);
+	t_relay_stop(&r);
+}
+
 /* relay_server_stop with sessions open and waiting: Close 1001 to every
  * client, run returns 0 in a bounded time. */
 Test(relay_server, stop_sends_going_away, .timeout = 30)
