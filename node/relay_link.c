@@ -136,7 +136,7 @@ static void link_run(void *arg)
 			if (n < 0)
 				break;
 			if (!m.text) {
-				node_on_packet(node, m.data, m.len, NULL, 0, l);
+				node_on_packet(node, m.data, m.len, NULL, 0, l, NULL);
 			} else if (relay_client_paired(l->c)) {
 				node_pick_relay(node, l->peer);
 				node_handshake_kick(node, l->peer, l);
