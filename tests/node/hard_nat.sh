@@ -9,9 +9,11 @@
 #    at most one UDP socket more than before the attempt (the adopted socket that
 #    carries the path), and when that path dies (the wan router drops the
 #    two sites' UDP) the adopted socket closes too.
-# 3. symmetric <-> symmetric: stays on the relay and no attempt is made
+# 3. A pair whose direct UDP is blocked from the start: the attempt ends at
+#    its deadline and every socket it opened is closed.
+# 4. symmetric <-> symmetric: stays on the relay and no attempt is made
 #    (both sides hard: node/birthday.h says why).
-# ND_KEEP=1 keeps the logs. About 60 s. Needs root; exits 77 otherwise.
+# ND_KEEP=1 keeps the logs. About 75 s. Needs root; exits 77 otherwise.
 set -u
 bin=${1:?usage: hard_nat.sh BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -85,7 +87,30 @@ echo "hard side UDP sockets after the path died: $s2"
 nd_unblock_direct
 nd_kill "$nd_rob_pid" "$nd_matt_pid"
 
-# --- 3. symmetric <-> symmetric: no attempt ------------------------------------
+# --- 3. an attempt that cannot succeed ends at its deadline ---------------------
+# The wan router drops UDP between the two sites from the start (the relay
+# and STUN still work): the attempt 5 s after the HELLO finds nothing, the
+# easy side stops at its 6 s and the hard side at its 10 s deadline, and
+# all 256 sockets close.
+rob="$nd_tmp/rob3"
+matt="$nd_tmp/matt3"
+nd_block_direct pr1 sy2
+nd_pair_up pr1 "$rob" sy2 "$matt" 21021 21022 || exit 1
+nd_wait 30 "both connected (blocked pair)" nd_both_connected pr1 "$rob" sy2 "$matt" || exit 1
+base=$(udps sy2 "$nd_matt_pid")
+if nd_wait 30 "the blocked attempt ends" grep -q "hard-NAT probing found no path" "$matt.out"; then
+	grep -q "hard-NAT probing: 256 sockets open" "$matt.out" || bad "the blocked attempt opened no sockets"
+	echo "blocked: hard side $(grep -h "hard-NAT probing found no path" "$matt.out" | sed 's/^.*probing //');" \
+		"easy side $(grep -h "hard-NAT probing found no path" "$rob.log" | sed 's/^.*probing //')"
+	nd_wait 3 "its sockets close" udps_at_most sy2 "$nd_matt_pid" "$base" ||
+		bad "matt's node holds $(udps sy2 "$nd_matt_pid") UDP sockets after a failed attempt, $base before it"
+else
+	bad "no attempt ended while the pair was blocked"
+fi
+nd_unblock_direct
+nd_kill "$nd_rob_pid" "$nd_matt_pid"
+
+# --- 4. symmetric <-> symmetric: no attempt ------------------------------------
 rob="$nd_tmp/rob2"
 matt="$nd_tmp/matt2"
 nd_pair_up sy3 "$rob" sy4 "$matt" 21011 21012 || exit 1
