@@ -358,8 +358,11 @@ void node_hardnat_on_message(struct node *node, struct node_peer *p, const uint8
 			end_attempt(node, p, false, true);
 		break;
 	case 'N':
-		if (b->state == NODE_BDAY_ASKED)
+		if (b->state == NODE_BDAY_ASKED) {
+			core_log(CORE_LOG_INFO, "peer %s refused hard-NAT probing (busy, not easy, or asked too soon)",
+				 peer_name(p));
 			end_attempt(node, p, false, true);
+		}
 		break;
 	case 'G': { /* the hard side's sockets are open: probe */
 		uint32_t r[2];
