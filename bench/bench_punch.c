@@ -576,6 +576,16 @@ static void print_table(const struct popts *o, const struct results *r)
 			       bench_punch_pair_path(p), p->successes, p->attempts, p->num_direct, p->attempts,
 			       p->skipped ? " (some skipped: budget)" : "");
 		}
+		/* The headline of issue 12: pairs that end direct in every round. */
+		unsigned all_direct = 0, rounds = 0, rounds_direct = 0;
+		for (size_t i = 0; i < r->num_pairs; i++) {
+			const struct bench_punch_pair *p = &r->pairs[i];
+			all_direct += p->attempts && p->num_direct == p->attempts;
+			rounds += p->attempts;
+			rounds_direct += p->num_direct;
+		}
+		printf("%-34s direct in every round: %u/%zu pairs (%u/%u rounds)\n", "all pairs", all_direct, r->num_pairs,
+		       rounds_direct, rounds);
 		printf("\nSeconds from 'join CODE'; p50/p99 over the rounds that got there (nearest rank).\n");
 		return;
 	}

@@ -31,7 +31,7 @@ static void udp_reader(void *arg)
 		 * A relay-only node takes nothing by UDP: a handshake answered
 		 * that way would bind the peer to a path it must not use. */
 		if (!d.truncated && !stun_is_message(d.data, d.len) && !node->o->relay_only)
-			node_on_packet(node, d.data, d.len, &d.from, d.from_len, NULL);
+			node_on_packet(node, d.data, d.len, &d.from, d.from_len, NULL, NULL);
 		else if (!d.truncated)
 			stun_feed_input(&node->feed, d.data, d.len, (const struct sockaddr *)&d.from, d.from_len);
 		core_buf_release(&d.buf);

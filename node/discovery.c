@@ -10,6 +10,18 @@
 #include "node/internal.h"
 
 static void refresh_public(struct node *node);
+
+/* Keeps the NAT's kind a discovery shows (one that cannot tell changes
+ * nothing): hard when the servers saw different mappings of our socket. */
+static void learn_nat(struct node *node, const struct stun_discovery *d)
+{
+	enum node_nat_kind k = node_nat_classify(d->num_answered, d->num_agree, d->no_nat);
+	if (k == NODE_NAT_UNKNOWN || k == node->nat_kind)
+		return;
+	core_log(CORE_LOG_INFO, "NAT mapping is %s (%zu of %zu STUN servers saw the same endpoint)%s", node_nat_name(k),
+		 d->num_agree, d->num_answered, k == NODE_NAT_HARD ? ": hard-NAT probing when punching fails" : "");
+	node->nat_kind = k;
+}
 static uint64_t refresh_interval(void);
 
 /* Fills eps with the mesh's STUN servers that parse; returns how many. */
@@ -37,6 +49,7 @@ void node_discover(struct node *node)
 		snprintf(node->local_ep, sizeof node->local_ep, "%s", a);
 		core_log(CORE_LOG_INFO, "public endpoint %s (local %s, %zu of %zu servers agree)", node->public_ep, a,
 			 d->num_agree, d->num_answered);
+		learn_nat(node, d);
 	} else {
 		core_log(CORE_LOG_WARN, "STUN discovery failed: direct connections from outside this network are unlikely; "
 					"relays still work (see 'atmosphere network')");
@@ -74,6 +87,7 @@ static void refresh_public(struct node *node)
 		core_log(CORE_LOG_DEBUG, "STUN refresh: no answer (%s)", strerror(r ? -r : -d->status));
 		return;
 	}
+	learn_nat(node, d);
 	char ep[64];
 	stun_addr_format(&d->mapped, ep, sizeof ep);
 	if (!strcmp(ep, node->public_ep))

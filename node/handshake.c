@@ -44,7 +44,7 @@ void node_handshake_start(struct node *node, struct node_peer *p, const uint8_t 
 	for (int i = 0; i < p->num_cand; i++)
 		node_send_udp(node, &p->cand[i], p->cand_len[i], p->hs_init, sizeof p->hs_init, ttl);
 	if (p->direct_ok)
-		node_send_udp(node, &p->direct, p->direct_len, p->hs_init, sizeof p->hs_init, 0);
+		node_send_udp_on(node, p->direct_sock, &p->direct, p->direct_len, p->hs_init, sizeof p->hs_init, 0);
 	node_send_on_links(node, p, p->hs_init, sizeof p->hs_init);
 }
 
@@ -66,9 +66,10 @@ void node_handshake_kick(struct node *node, struct node_peer *p, struct node_lin
 	node_handshake_start(node, p, join ? app : NULL);
 }
 
-/* One e2e packet from a UDP source (from != NULL) or a relay link. */
+/* One e2e packet from a UDP source (from != NULL; rx: the socket it came
+ * in on, NULL for node->udp) or a relay link. */
 void node_on_packet(struct node *node, const uint8_t *pkt, size_t len, const struct sockaddr_storage *from, socklen_t from_len,
-		      struct node_link *l)
+		      struct node_link *l, struct node_usock *rx)
 {
 	uint32_t ridx = 0;
 	int type = node_e2e_classify(pkt, len, &ridx);
@@ -154,7 +155,7 @@ void node_on_packet(struct node *node, const uint8_t *pkt, size_t len, const str
 			node_send_on_link(l, resp, sizeof resp);
 		} else {
 			node_peer_add_candidate(p, from, from_len);
-			node_send_udp(node, from, from_len, resp, sizeof resp, 0);
+			node_send_udp_on(node, rx, from, from_len, resp, sizeof resp, 0);
 		}
 		return;
 	}
@@ -185,11 +186,11 @@ void node_on_packet(struct node *node, const uint8_t *pkt, size_t len, const str
 			l->rx_ms = t;
 			node_pick_relay(node, p);
 		} else {
-			node_mark_direct(node, p, from, from_len);
+			node_mark_direct(node, p, from, from_len, rx);
 		}
 		/* Confirm the session at once, on the path the answer came by. */
 		if (from)
-			node_peer_send_to(node, p, NODE_MSG_KEEP, NULL, 0, from, from_len, 0);
+			node_peer_send_via(node, p, rx, NODE_MSG_KEEP, NULL, 0, from, from_len, 0);
 		node_send_hello(node, p);
 		return;
 	}
@@ -209,7 +210,7 @@ void node_on_packet(struct node *node, const uint8_t *pkt, size_t len, const str
 	p->last_seen_unix = (uint64_t)time(NULL);
 	p->bytes_in += len;
 	if (from) {
-		node_mark_direct(node, p, from, from_len);
+		node_mark_direct(node, p, from, from_len, rx);
 	} else if (l) {
 		l->peer = p;
 		l->rx_ms = t;

@@ -26,6 +26,7 @@
 #include "core/reactor.h"
 #include "core/sock.h"
 #include "core/udp.h"
+#include "node/birthday.h"
 #include "node/e2e.h"
 #include "node/member.h"
 #include "node/node.h"
@@ -41,6 +42,19 @@
 struct node_link;
 struct node_overlay;
 struct portmap;
+struct node_peer;
+
+/* A UDP socket of the node other than node->udp: one of hard-NAT probing's
+ * (node/hardnat.c). While an attempt runs it is a plain non-blocking fd the
+ * attempt polls (u NULL); the one a probe arrives on is adopted: u wraps fd
+ * on the reactor, a reader coroutine owns it and ends (closing it) once it
+ * no longer carries p's direct path (p->direct_sock points elsewhere). */
+struct node_usock {
+	int fd;
+	struct core_udp *u;
+	struct node *node;
+	struct node_peer *p;
+};
 
 struct node_peer {
 	bool used;
@@ -62,6 +76,7 @@ struct node_peer {
 	struct sockaddr_storage direct;
 	socklen_t direct_len;
 	bool direct_ok;
+	struct node_usock *direct_sock; /* the socket of the direct path; NULL: node->udp */
 	uint64_t direct_rx_ms, rx_ms, tx_direct_ms;
 	struct sockaddr_storage cand[NODE_MAX_CAND];
 	socklen_t cand_len[NODE_MAX_CAND];
@@ -94,6 +109,8 @@ struct node_peer {
 	uint64_t mem_rx_ms;
 	bool have_sign_pub;     /* its Ed25519 key, from HELLO (to admit a joiner) */
 	uint8_t sign_pub[32];
+	enum node_nat_kind peer_nat;    /* what its HELLO said (UNKNOWN: nothing, or an older node) */
+	struct node_bday bday;          /* hard-NAT probing with it (node/birthday.h) */
 };
 
 /* A short code waiting for its joiner (node/short_code.c); its policy is
@@ -160,6 +177,8 @@ struct node {
 	uint64_t next_stun_ms, last_stun_ms;
 	unsigned stun_refreshes;
 	uint64_t public_changed_unix; /* when the public endpoint last changed (0: never) */
+	enum node_nat_kind nat_kind;  /* from the last discovery that could tell */
+	struct node_peer *bday_peer;  /* the one hard-NAT probing attempt running, or NULL */
 	struct portmap *pm;           /* the home router's port mapping, or NULL (port_mapping.c) */
 	char mapped_ep[64];           /* the endpoint it maps to us, "" without one */
 	char mapped_proto[8];         /* "pcp", "natpmp", "upnp" or "" */
@@ -212,6 +231,10 @@ struct node_peer *node_peer_by_name(struct node *node, const char *s);
 struct node_peer *node_peer_new(struct node *node, const uint8_t pub[32]);
 void node_peer_add_candidate(struct node_peer *p, const struct sockaddr_storage *a, socklen_t len);
 int node_send_udp(struct node *node, const struct sockaddr_storage *to, socklen_t len, const uint8_t *pkt, size_t n, int ttl);
+int node_send_udp_on(struct node *node, struct node_usock *sock, const struct sockaddr_storage *to, socklen_t len,
+		     const uint8_t *pkt, size_t n, int ttl);
+int node_peer_send_via(struct node *node, struct node_peer *p, struct node_usock *sock, uint8_t type, const void *body,
+		       size_t len, const struct sockaddr_storage *to, socklen_t to_len, int ttl);
 int node_peer_send_to(struct node *node, struct node_peer *p, uint8_t type, const void *body, size_t len,
 			const struct sockaddr_storage *to, socklen_t to_len, int ttl);
 int node_peer_send(struct node *node, struct node_peer *p, uint8_t type, const void *body, size_t len);
@@ -226,7 +249,7 @@ void node_peer_install_session(struct node_peer *p, const struct node_e2e_sessio
 void node_handshake_start(struct node *node, struct node_peer *p, const uint8_t *app);
 void node_handshake_kick(struct node *node, struct node_peer *p, struct node_link *l);
 void node_on_packet(struct node *node, const uint8_t *pkt, size_t len, const struct sockaddr_storage *from, socklen_t from_len,
-		      struct node_link *l);
+		      struct node_link *l, struct node_usock *rx);
 
 /* node/message.c */
 void node_send_hello(struct node *node, struct node_peer *p);
@@ -235,13 +258,19 @@ void node_handle_plain(struct node *node, struct node_peer *p, const uint8_t *m,
 
 /* node/path.c */
 enum node_path_kind node_peer_path(const struct node_peer *p);
-void node_mark_direct(struct node *node, struct node_peer *p, const struct sockaddr_storage *from, socklen_t len);
+void node_mark_direct(struct node *node, struct node_peer *p, const struct sockaddr_storage *from, socklen_t len,
+		      struct node_usock *rx);
 bool node_link_paired(const struct node_link *l);
 void node_pick_relay(struct node *node, struct node_peer *p);
 
 /* node/punch.c */
 void node_punch_start(struct node_peer *p, uint64_t t, uint64_t ms);
 void node_punch(struct node *node, struct node_peer *p, uint64_t t);
+
+/* node/hardnat.c: hard-NAT probing's I/O (node/birthday.h) */
+void node_hardnat_tick(struct node *node, struct node_peer *p, uint64_t t);
+void node_hardnat_on_message(struct node *node, struct node_peer *p, const uint8_t *m, size_t n);
+void node_hardnat_direct_lost(struct node_peer *p, uint64_t t);
 
 /* node/ticker.c */
 void node_ticker(void *arg);

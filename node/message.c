@@ -1,5 +1,5 @@
 /* node/message.c: node messages inside a session: HELLO (candidates), OBSERVED, PUNCH, PING,
- * TEXT. */
+ * TEXT, PROBE (to node/hardnat.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +25,10 @@ void node_send_hello(struct node *node, struct node_peer *p)
 	json_object_object_add(o, "node_id", json_object_new_string(node->st->node_id));
 	json_object_object_add(o, "name", json_object_new_string(node->st->node_name));
 	json_object_object_add(o, "candidates", node_candidates_json(node));
+	/* Our NAT's kind: saying it is agreeing to hard-NAT probing
+	 * (node/birthday.h); an older node says nothing and is never probed. */
+	if (!node->o->relay_only)
+		json_object_object_add(o, "nat", json_object_new_string(node_nat_name(node->nat_kind)));
 	/* The Ed25519 key our admission binds (node/member.h). */
 	char sp[64];
 	size_t sl;
@@ -72,6 +76,9 @@ static void on_hello(struct node *node, struct node_peer *p, json_object *o)
 			    !node_overlay_owns(node, &a))
 				node_peer_add_candidate(p, &a, al);
 		}
+	p->peer_nat = json_object_object_get_ex(o, "nat", &v) && json_object_is_type(v, json_type_string)
+			      ? node_nat_parse(json_object_get_string(v))
+			      : NODE_NAT_UNKNOWN;
 	if (!p->hello_sent)
 		node_send_hello(node, p); /* the responder answers the initiator's */
 	/* Punch: both sides do this as soon as each has the other's list; the
@@ -80,6 +87,7 @@ static void on_hello(struct node *node, struct node_peer *p, json_object *o)
 	p->repunch_gap_ms = 0;
 	p->next_repunch_ms = t + NODE_PUNCH_WINDOW_MS;
 	node_punch_start(p, t, NODE_PUNCH_WINDOW_MS);
+	node_bday_schedule(&p->bday, t); /* hard-NAT probing, if this punch fails */
 	if (p->joiner && !p->welcomed) {
 		/* Admit it: the mesh's secret and members, over the e2e session. */
 		json_object *w = json_object_new_object();
@@ -207,6 +215,8 @@ void node_handle_plain(struct node *node, struct node_peer *p, const uint8_t *m,
 			p->last_punch_req_ms = t;
 			node_punch_start(p, t, NODE_REPUNCH_WINDOW_MS);
 		}
+	} else if (type == NODE_MSG_PROBE) {
+		node_hardnat_on_message(node, p, m, n);
 	} else if (type == NODE_MSG_OBSERVED && n > 0 && n < sizeof p->observed) {
 		char a[sizeof p->observed];
 		struct sockaddr_storage sa;

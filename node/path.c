@@ -37,7 +37,12 @@ enum node_path_kind node_peer_path(const struct node_peer *p)
 				p->ss.have_s && p->relay && p->relay->up && p->relay->peer == p);
 }
 
-void node_mark_direct(struct node *node, struct node_peer *p, const struct sockaddr_storage *from, socklen_t len)
+/* rx: the socket the packet came in on (NULL: node->udp). The direct path
+ * takes it with the address: replies must leave by the mapping the packet
+ * came through, which for a hard-NAT probing socket is that socket's own
+ * (node/hardnat.c). */
+void node_mark_direct(struct node *node, struct node_peer *p, const struct sockaddr_storage *from, socklen_t len,
+		      struct node_usock *rx)
 {
 	if (node_overlay_owns(node, from))
 		return; /* the overlay inside itself: never a direct path */
@@ -64,6 +69,7 @@ void node_mark_direct(struct node *node, struct node_peer *p, const struct socka
 		p->direct = *from;
 		p->direct_len = len;
 		p->direct_ok = true;
+		p->direct_sock = rx;
 	}
 	if (node_same_addr(&p->direct, from))
 		p->direct_rx_ms = t;
@@ -78,7 +84,7 @@ void node_mark_direct(struct node *node, struct node_peer *p, const struct socka
 			node_join_finish(node);
 		}
 		/* Tell the peer at once so it learns the path too. */
-		node_peer_send_to(node, p, NODE_MSG_KEEP, NULL, 0, from, len, 0);
+		node_peer_send_via(node, p, rx, NODE_MSG_KEEP, NULL, 0, from, len, 0);
 	}
 	if (!was || move)
 		node_send_observed(node, p);

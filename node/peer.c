@@ -75,38 +75,65 @@ void node_peer_add_candidate(struct node_peer *p, const struct sockaddr_storage 
 	p->cand_len[p->num_cand++] = len;
 }
 
-int node_send_udp(struct node *node, const struct sockaddr_storage *to, socklen_t len, const uint8_t *pkt, size_t n, int ttl)
+/* One datagram on fd, with IP_TTL ttl for this datagram alone. */
+static int send_ttl(int fd, const struct sockaddr_storage *to, socklen_t len, const uint8_t *pkt, size_t n, int ttl)
 {
-	if (node->o->relay_only)
-		return -ENETUNREACH; /* serve --relay-only: nothing leaves by UDP */
+	struct iovec iov = {.iov_base = (void *)pkt, .iov_len = n};
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct msghdr mh = {.msg_name = (void *)to, .msg_namelen = len, .msg_iov = &iov, .msg_iovlen = 1,
+			    .msg_control = ttl ? cbuf : NULL, .msg_controllen = ttl ? sizeof cbuf : 0};
 	if (ttl) {
-		/* A low-TTL first punch opens our own NAT's mapping without reaching
-		 * the peer's NAT (docs/NAT-LAB.md: the masquerade trap). */
-		struct iovec iov = {.iov_base = (void *)pkt, .iov_len = n};
-		char cbuf[CMSG_SPACE(sizeof(int))];
-		struct msghdr mh = {.msg_name = (void *)to, .msg_namelen = len, .msg_iov = &iov, .msg_iovlen = 1,
-				    .msg_control = cbuf, .msg_controllen = sizeof cbuf};
 		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 		c->cmsg_level = IPPROTO_IP;
 		c->cmsg_type = IP_TTL;
 		c->cmsg_len = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(c), &ttl, sizeof ttl);
-		return sendmsg(core_udp_fd(node->udp), &mh, MSG_DONTWAIT) < 0 ? -errno : 0;
 	}
-	int r = core_udp_sendto_nowait(node->udp, pkt, n, (const struct sockaddr *)to, len);
+	return sendmsg(fd, &mh, MSG_DONTWAIT) < 0 ? -errno : 0;
+}
+
+int node_send_udp(struct node *node, const struct sockaddr_storage *to, socklen_t len, const uint8_t *pkt, size_t n, int ttl)
+{
+	return node_send_udp_on(node, NULL, to, len, pkt, n, ttl);
+}
+
+/* sock NULL: the node's own socket. A probing socket not yet adopted has
+ * no reactor side (sock->u NULL): a plain non-blocking send. */
+int node_send_udp_on(struct node *node, struct node_usock *sock, const struct sockaddr_storage *to, socklen_t len,
+		     const uint8_t *pkt, size_t n, int ttl)
+{
+	if (node->o->relay_only)
+		return -ENETUNREACH; /* serve --relay-only: nothing leaves by UDP */
+	struct core_udp *u = sock ? sock->u : node->udp;
+	if (ttl || !u) {
+		/* A low-TTL first punch opens our own NAT's mapping without reaching
+		 * the peer's NAT (docs/NAT-LAB.md: the masquerade trap). */
+		return send_ttl(u ? core_udp_fd(u) : sock->fd, to, len, pkt, n, ttl);
+	}
+	int r = core_udp_sendto_nowait(u, pkt, n, (const struct sockaddr *)to, len);
 	if (r == -ENOBUFS || r == -EMSGSIZE)
-		r = core_udp_sendto(node->udp, pkt, n, (const struct sockaddr *)to, len, 1000);
+		r = core_udp_sendto(u, pkt, n, (const struct sockaddr *)to, len, 1000);
 	return r < 0 ? r : 0;
 }
 
 static int send_sealed(struct node *node, struct node_peer *p, uint8_t type, const void *body, size_t len,
-		       const struct sockaddr_storage *to, socklen_t to_len, int ttl, struct node_link *via);
+		       const struct sockaddr_storage *to, socklen_t to_len, int ttl, struct node_link *via,
+		       struct node_usock *sock);
 
 /* Encrypts and sends a node message on the best path (or to `to`). */
 int node_peer_send_to(struct node *node, struct node_peer *p, uint8_t type, const void *body, size_t len,
 			const struct sockaddr_storage *to, socklen_t to_len, int ttl)
 {
-	return send_sealed(node, p, type, body, len, to, to_len, ttl, NULL);
+	/* To the direct path's address: on the direct path's socket. */
+	struct node_usock *sock = to && p->direct_ok && node_same_addr(to, &p->direct) ? p->direct_sock : NULL;
+	return send_sealed(node, p, type, body, len, to, to_len, ttl, NULL, sock);
+}
+
+/* The same from a given socket (NULL: the node's own). */
+int node_peer_send_via(struct node *node, struct node_peer *p, struct node_usock *sock, uint8_t type, const void *body,
+		       size_t len, const struct sockaddr_storage *to, socklen_t to_len, int ttl)
+{
+	return send_sealed(node, p, type, body, len, to, to_len, ttl, NULL, sock);
 }
 
 int node_peer_send_on_link(struct node *node, struct node_peer *p, struct node_link *l, uint8_t type, const void *body,
@@ -114,11 +141,12 @@ int node_peer_send_on_link(struct node *node, struct node_peer *p, struct node_l
 {
 	if (!l->used || l->peer != p)
 		return -ENOTCONN;
-	return send_sealed(node, p, type, body, len, NULL, 0, 0, l);
+	return send_sealed(node, p, type, body, len, NULL, 0, 0, l, NULL);
 }
 
 static int send_sealed(struct node *node, struct node_peer *p, uint8_t type, const void *body, size_t len,
-		       const struct sockaddr_storage *to, socklen_t to_len, int ttl, struct node_link *via)
+		       const struct sockaddr_storage *to, socklen_t to_len, int ttl, struct node_link *via,
+		       struct node_usock *sock)
 {
 	uint8_t plain[NODE_MAX_MESSAGE_LEN], pkt[NODE_MAX_MESSAGE_LEN + NODE_E2E_DATA_OVERHEAD];
 	size_t pl;
@@ -137,10 +165,10 @@ static int send_sealed(struct node *node, struct node_peer *p, uint8_t type, con
 		return node_send_on_link(via, pkt, pl);
 	}
 	if (to)
-		return node_send_udp(node, to, to_len, pkt, pl, ttl);
+		return node_send_udp_on(node, sock, to, to_len, pkt, pl, ttl);
 	if (p->direct_ok) {
 		p->tx_direct_ms = node_now_ms();
-		return node_send_udp(node, &p->direct, p->direct_len, pkt, pl, 0);
+		return node_send_udp_on(node, p->direct_sock, &p->direct, p->direct_len, pkt, pl, 0);
 	}
 	/* Only a link that still belongs to p (a freed slot may serve another
 	 * session by now). */

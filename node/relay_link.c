@@ -143,7 +143,7 @@ static void link_run(void *arg)
 			if (!m.text && l->offer) {
 				node_offer_on_message(node, l, m.data, m.len);
 			} else if (!m.text) {
-				node_on_packet(node, m.data, m.len, NULL, 0, l);
+				node_on_packet(node, m.data, m.len, NULL, 0, l, NULL);
 			} else if (relay_client_paired(l->c)) {
 				node_pick_relay(node, l->peer);
 				node_handshake_kick(node, l->peer, l);

@@ -62,6 +62,7 @@ void node_ticker(void *arg)
 				char a[64];
 				node_fmt_addr(&p->direct, a, sizeof a);
 				p->direct_ok = false;
+				node_hardnat_direct_lost(p, t); /* a probing socket it used closes */
 				core_log(CORE_LOG_INFO, "peer %s: direct path %s went silent; using %s", p->name, a,
 					 node_path_name(node_peer_path(p)));
 				p->next_repunch_ms = t;
@@ -84,6 +85,7 @@ void node_ticker(void *arg)
 					node_punch_start(p, t, NODE_REPUNCH_WINDOW_MS);
 				}
 			}
+			node_hardnat_tick(node, p, t);
 			if (p->direct_ok && p->ss.have_s && t - p->tx_direct_ms >= NODE_KEEPALIVE_MS)
 				node_peer_send(node, p, NODE_MSG_KEEP, NULL, 0);
 			if (node_peer_path(p) == NODE_PATH_RELAY)

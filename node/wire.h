@@ -21,10 +21,12 @@
  *   IP        an IP packet of the overlay (node/overlay.h), at most
  *             NODE_OVERLAY_MTU bytes
  *   MEMBER    membership: an entry, a removal, a summary, a digest or a
- *             new mesh secret (node/member.h), between members only */
+ *             new mesh secret (node/member.h), between members only
+ *   PROBE     one byte: hard-NAT probing's request 'R', accept 'A', refusal
+ *             'N' and go 'G' (node/birthday.h) */
 enum { NODE_MSG_HELLO = 'H', NODE_MSG_WELCOME = 'W', NODE_MSG_KEEP = 'K', NODE_MSG_PING = 'P', NODE_MSG_PONG = 'Q',
        NODE_MSG_TEXT = 'M', NODE_MSG_OBSERVED = 'O', NODE_MSG_PUNCH = 'U', NODE_MSG_IP = 'I',
-       NODE_MSG_MEMBER = 'G' };
+       NODE_MSG_MEMBER = 'G', NODE_MSG_PROBE = 'B' };
 
 /* State sizes (state.json and the daemon's tables). */
 enum {
@@ -129,5 +131,34 @@ enum {
 #define NODE_STUN_REFRESH_MIN_MS 5000
 #define NODE_JOIN_TIMEOUT_MS 60000      /* a join the mesh does not answer fails */
 #define NODE_PUNCH_MS_DEFAULT 3000      /* direct tries before a join says "P2P failed" */
+
+/* Hard-NAT probing (node/birthday.h; docs/NODE.md "Hard NATs" has the
+ * numbers). Per attempt the hard side holds NODE_BDAY_SOCKETS extra
+ * sockets for at most NODE_BDAY_ANSWER_MS + NODE_BDAY_PROBE_MS +
+ * NODE_BDAY_SLACK_MS (10 s) and sends one 48-byte datagram from each (TTL
+ * NODE_BDAY_OPEN_TTL); the easy side sends at most NODE_BDAY_MAX_PROBES
+ * probes of 48 bytes, 400 a second (30 KB/s with IP headers), for at most
+ * NODE_BDAY_PROBE_MS. With 256 mappings over the 64,512 ports a Linux
+ * masquerade draws from, 2,048 probes hit with p >= 1 - (1 - 256/64512)^2048
+ * = 0.9997 (1,024: 0.983); the expected probe count to a hit is ~250. One
+ * attempt at a time per node (either role); the easy side accepts at most
+ * one request per peer per NODE_BDAY_ACCEPT_GAP_MS; the hard side asks
+ * NODE_BDAY_AFTER_MS after a HELLO (the ordinary punch opens a path within
+ * about a second when it can) and, after a failure, after gaps from
+ * NODE_BDAY_FIRST_GAP_MS doubling to NODE_BDAY_MAX_GAP_MS. */
+#define NODE_BDAY_SOCKETS 256
+#define NODE_BDAY_MAX_PROBES 2048
+#define NODE_BDAY_STEP_MS 20
+#define NODE_BDAY_PER_STEP 8            /* 400 probes a second */
+#define NODE_BDAY_PROBE_MS 6000         /* the easy side's probing, from 'G' */
+#define NODE_BDAY_ANSWER_MS 3000        /* for 'A' after 'R', for 'G' after 'A' */
+#define NODE_BDAY_SLACK_MS 1000         /* the hard side listens this much longer */
+#define NODE_BDAY_AFTER_MS 5000
+#define NODE_BDAY_FIRST_GAP_MS 60000
+#define NODE_BDAY_MAX_GAP_MS 960000
+#define NODE_BDAY_ACCEPT_GAP_MS 30000
+#define NODE_BDAY_PORT_MIN 1024         /* probes go to 1024-65535: where NATs map */
+#define NODE_BDAY_PORT_RANGE 64512
+#define NODE_BDAY_OPEN_TTL 2            /* past our NAT, dead before the peer's (docs/NAT-LAB.md) */
 
 #endif

@@ -8,9 +8,11 @@
 # pair X:Y, Rob (site X1) runs init, serve and join and Matt (site Y2) runs
 # `join CODE`; the 10 mixed pairs run both ways round (25 runs). Both
 # `peers --json` must list the other as connected, a message must go each
-# way with send/recv, and the path must be direct, except for
-# port_restricted with symmetric and symmetric with symmetric, which may use
-# the relay. Prints a table: pair, path, what the join said, seconds from
+# way with send/recv, and the path must be direct, except for symmetric
+# with symmetric, which may use the relay (14 of the 15 unordered pairs
+# direct). port_restricted with symmetric goes direct through hard-NAT
+# probing (node/birthday.h), which starts 5 s after the HELLO: within the
+# 20 s the direct path is given. Prints a table: pair, path, what the join said, seconds from
 # `join CODE` to both connected and to the direct path on both sides.
 #
 # ND_PAIRS="port_restricted:port_restricted symmetric:none" runs a subset
@@ -55,7 +57,7 @@ done
 
 may_relay() {
 	case $1 in
-	port_restricted:symmetric | symmetric:port_restricted | symmetric:symmetric) return 0 ;;
+	symmetric:symmetric) return 0 ;;
 	esac
 	return 1
 }

@@ -1,0 +1,171 @@
+/* node/birthday.c: hard-NAT probing's plan and state machine (see node/birthday.h). */
+#include "node/birthday.h"
+
+#include <string.h>
+
+#include "node/wire.h"
+
+_Static_assert(NODE_BDAY_PORT_MIN + NODE_BDAY_PORT_RANGE == 65536, "probes cover 1024-65535");
+_Static_assert(NODE_BDAY_MAX_PROBES <= NODE_BDAY_PORT_RANGE, "distinct ports per attempt");
+_Static_assert((uint64_t)NODE_BDAY_MAX_PROBES * NODE_BDAY_STEP_MS / NODE_BDAY_PER_STEP <= NODE_BDAY_PROBE_MS,
+	       "the whole budget fits in the probing time");
+
+static const char *const nat_names[] = {"unknown", "easy", "hard"};
+
+const char *node_nat_name(enum node_nat_kind k)
+{
+	return (size_t)k < sizeof nat_names / sizeof nat_names[0] ? nat_names[k] : "unknown";
+}
+
+enum node_nat_kind node_nat_parse(const char *s)
+{
+	if (s && !strcmp(s, "easy"))
+		return NODE_NAT_EASY;
+	if (s && !strcmp(s, "hard"))
+		return NODE_NAT_HARD;
+	return NODE_NAT_UNKNOWN;
+}
+
+enum node_nat_kind node_nat_classify(size_t num_answered, size_t num_agree, bool no_nat)
+{
+	if (no_nat)
+		return NODE_NAT_EASY;
+	if (num_answered < 2)
+		return NODE_NAT_UNKNOWN;
+	return num_agree < num_answered ? NODE_NAT_HARD : NODE_NAT_EASY;
+}
+
+enum node_bday_role node_bday_role(enum node_nat_kind self, enum node_nat_kind peer)
+{
+	if (self == NODE_NAT_HARD && peer == NODE_NAT_EASY)
+		return NODE_BDAY_HARD;
+	if (self == NODE_NAT_EASY && peer == NODE_NAT_HARD)
+		return NODE_BDAY_EASY;
+	return NODE_BDAY_NONE; /* hard <-> hard: both random, no budget finds it */
+}
+
+double node_bday_success_p(unsigned n, unsigned k, unsigned range)
+{
+	if (!range || n >= range)
+		return n ? 1.0 : 0.0;
+	/* (1 - n/range)^k by squaring: no libm for one power. */
+	double base = 1.0 - (double)n / (double)range, miss = 1.0;
+	for (unsigned e = k; e; e >>= 1, base *= base)
+		if (e & 1)
+			miss *= base;
+	return 1.0 - miss;
+}
+
+void node_bday_schedule(struct node_bday *b, uint64_t now_ms)
+{
+	uint64_t at = now_ms + NODE_BDAY_AFTER_MS;
+	if (b->state != NODE_BDAY_IDLE || (b->gap_ms && b->next_try_ms))
+		return; /* running, or backing off: a HELLO does not cut that short */
+	if (!b->next_try_ms || at < b->next_try_ms)
+		b->next_try_ms = at;
+}
+
+bool node_bday_should_ask(const struct node_bday *b, enum node_bday_role role, bool direct_ok, bool busy,
+			  uint64_t now_ms)
+{
+	return role == NODE_BDAY_HARD && b->state == NODE_BDAY_IDLE && !direct_ok && !busy && b->next_try_ms &&
+	       now_ms >= b->next_try_ms;
+}
+
+static void enter(struct node_bday *b, enum node_bday_state st, uint64_t now_ms, uint64_t ms)
+{
+	b->state = st;
+	b->since_ms = now_ms;
+	b->until_ms = now_ms + ms;
+}
+
+void node_bday_asked(struct node_bday *b, uint64_t now_ms)
+{
+	enter(b, NODE_BDAY_ASKED, now_ms, NODE_BDAY_ANSWER_MS);
+}
+
+bool node_bday_accept(struct node_bday *b, enum node_bday_role role, bool direct_ok, bool busy, uint64_t now_ms)
+{
+	if (role != NODE_BDAY_EASY || b->state != NODE_BDAY_IDLE || direct_ok || busy)
+		return false;
+	if (b->last_accept_ms && now_ms < b->last_accept_ms + NODE_BDAY_ACCEPT_GAP_MS)
+		return false;
+	b->last_accept_ms = now_ms;
+	enter(b, NODE_BDAY_ACCEPTED, now_ms, NODE_BDAY_ANSWER_MS);
+	return true;
+}
+
+bool node_bday_open(struct node_bday *b, uint64_t now_ms)
+{
+	if (b->state != NODE_BDAY_ASKED)
+		return false;
+	/* 'G' may take up to an answer time to arrive; then the easy side
+	 * probes for NODE_BDAY_PROBE_MS, and its last probes are in flight. */
+	enter(b, NODE_BDAY_OPEN, now_ms, NODE_BDAY_ANSWER_MS + NODE_BDAY_PROBE_MS + NODE_BDAY_SLACK_MS);
+	return true;
+}
+
+/* Whether s shares no factor with the range (2^10 * 3^2 * 7). */
+static bool coprime(uint32_t s)
+{
+	return s % 2 && s % 3 && s % 7;
+}
+
+bool node_bday_go(struct node_bday *b, uint64_t now_ms, uint32_t r1, uint32_t r2)
+{
+	if (b->state != NODE_BDAY_ACCEPTED)
+		return false;
+	enter(b, NODE_BDAY_PROBING, now_ms, NODE_BDAY_PROBE_MS);
+	b->probes = 0;
+	b->port_start = r1 % NODE_BDAY_PORT_RANGE;
+	uint32_t s = r2 % NODE_BDAY_PORT_RANGE;
+	while (!coprime(s)) /* at most 6 steps: 2 * 3 * 7 = 42 has none longer */
+		s = (s + 1) % NODE_BDAY_PORT_RANGE;
+	b->port_stride = s;
+	return true;
+}
+
+uint32_t node_bday_due(const struct node_bday *b, uint64_t now_ms)
+{
+	if (b->state != NODE_BDAY_PROBING || now_ms >= b->until_ms || b->probes >= NODE_BDAY_MAX_PROBES)
+		return 0;
+	uint64_t steps = (now_ms - b->since_ms) / NODE_BDAY_STEP_MS + 1;
+	uint64_t target = steps * NODE_BDAY_PER_STEP;
+	if (target > NODE_BDAY_MAX_PROBES)
+		target = NODE_BDAY_MAX_PROBES;
+	if (target <= b->probes)
+		return 0;
+	uint64_t due = target - b->probes;
+	return (uint32_t)(due > 2 * NODE_BDAY_PER_STEP ? 2 * NODE_BDAY_PER_STEP : due);
+}
+
+uint16_t node_bday_next_port(struct node_bday *b)
+{
+	uint64_t off = ((uint64_t)b->port_start + (uint64_t)b->probes * b->port_stride) % NODE_BDAY_PORT_RANGE;
+	b->probes++;
+	return (uint16_t)(NODE_BDAY_PORT_MIN + off);
+}
+
+bool node_bday_expired(const struct node_bday *b, uint64_t now_ms)
+{
+	return b->state != NODE_BDAY_IDLE && now_ms >= b->until_ms;
+}
+
+void node_bday_finish(struct node_bday *b, bool ok, uint64_t now_ms)
+{
+	bool hard = b->state == NODE_BDAY_ASKED || b->state == NODE_BDAY_OPEN;
+	b->attempts++;
+	b->last_ok = ok;
+	b->last_probes = b->probes;
+	b->last_ms = now_ms - b->since_ms;
+	b->state = NODE_BDAY_IDLE;
+	if (ok) {
+		b->gap_ms = 0;
+		b->next_try_ms = 0;
+	} else if (hard) {
+		b->gap_ms = !b->gap_ms ? NODE_BDAY_FIRST_GAP_MS
+			    : b->gap_ms >= NODE_BDAY_MAX_GAP_MS / 2 ? NODE_BDAY_MAX_GAP_MS
+								     : b->gap_ms * 2;
+		b->next_try_ms = now_ms + b->gap_ms;
+	}
+}
