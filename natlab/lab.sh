@@ -397,6 +397,26 @@ natlab_ipv6() {
 		ip -n "$(natlab_ns wan)" -6 route add "2001:db8:$_nl_site_i::/64" via "2001:db8:100:$_nl_site_i::2"
 		eval "NL_HOST_IP6_$_nl_n=2001:db8:$_nl_site_i::2"
 	done
+	# The global addresses skip DAD (nodad), but each link's fe80:: address
+	# is still tentative for about a second, and neighbour discovery, so
+	# every routed packet, waits for it: wait until no address is tentative.
+	for _nl_n in wan "$@"; do
+		_nl_ns="$(natlab_ns "$_nl_n")"
+		natlab_v6_settle "$_nl_ns"
+		[ -n "$(eval "echo \${NL_SITE_I_$_nl_n:-}")" ] && natlab_v6_settle "$(natlab_ns "$_nl_n-r")"
+	done
+	return 0
+}
+
+# natlab_v6_settle NETNS: waits (up to 5 s) until NETNS has no tentative
+# IPv6 address.
+natlab_v6_settle() {
+	_nl_i=0
+	while [ -n "$(ip -n "$1" -6 addr show tentative 2>/dev/null)" ]; do
+		[ "$_nl_i" -ge 100 ] && natlab_die "IPv6 addresses in $1 still tentative after 5 s"
+		sleep 0.05
+		_nl_i=$((_nl_i + 1))
+	done
 }
 
 natlab_host_ip6() {
