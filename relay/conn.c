@@ -61,15 +61,31 @@ void relay_conn_run(struct relay_conn *c)
 			if (c->peer || c->peer_gone || c->th->stopping)
 				continue;
 			c->parked = true;
-			int pr = net_stream_wait_hangup(c->st, (int)srv->o.ping_ms);
+			int pr = net_stream_wait_hangup(c->st, RELAY_PARK_PROBE_MS);
 			c->parked = false;
 			if (pr == -EPIPE) {
 				own = 0; /* the client left: nobody to tell */
 				goto out;
 			}
-			if (pr == -ETIMEDOUT && core_now_ns() - c->sess->last_msg_ns >= (uint64_t)srv->o.idle_ms * 1000000u) {
+			if (pr != -ETIMEDOUT || c->peer || c->peer_gone || c->th->stopping)
+				continue;
+			if (core_now_ns() - c->sess->last_msg_ns >= (uint64_t)srv->o.idle_ms * 1000000u) {
 				own = RELAY_WS_CLOSE_NORMAL;
 				why = RELAY_REASON_IDLE;
+				goto out;
+			}
+			/* The hang-up of a client that left may never come: its FIN
+			 * waits in its kernel behind the data our full receive window
+			 * refuses (a process that exits mid-write). Data sent to a
+			 * socket its owner closed is answered with a reset (RFC 1122
+			 * 4.2.2.13), which the wait above sees at once; a client still
+			 * there takes the ping (its pong waits unread with the rest).
+			 * Two bytes a second per parked client; the send has a short
+			 * bound, and failing it means the client took nothing for
+			 * RELAY_PARK_PROBE_SEND_MS with our send buffer full of our
+			 * pings alone: gone or stuck, either way not worth waiting for. */
+			if (relay_conn_send_frame(c, RELAY_WS_OP_PING, NULL, 0, RELAY_PARK_PROBE_SEND_MS) < 0) {
+				own = 0;
 				goto out;
 			}
 			continue;

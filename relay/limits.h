@@ -33,6 +33,19 @@ enum {
 	RELAY_LINGER_MS = 1000,
 };
 
+/* A client waiting for its peer with its hold full (conn.c): not read, and
+ * watched for its hang-up. */
+enum {
+	/* It gets an empty ping this often. One that left while we refused its
+	 * data never sends a FIN we can see (its FIN waits behind that data in
+	 * its own kernel); the ping makes its kernel answer with a reset, so
+	 * it is closed within about this long, not at --idle-timeout. */
+	RELAY_PARK_PROBE_MS = 1000,
+	/* How long that ping may wait for room in the socket; a 2-byte frame
+	 * that cannot go within it ends the connection. */
+	RELAY_PARK_PROBE_SEND_MS = 200,
+};
+
 /* Handshakes (upgrade.c). */
 enum {
 	/* A handshake still waiting for its head after this long waits with no
