@@ -234,10 +234,16 @@ async def held_flood(relay, num=1000, size=1_200_000, attack_s=12.0):
     log(f"attackers wrote {sum(sent) / 1e6:.0f} MB ({sum(1 for x in sent if x >= size)} finished)")
     await asyncio.gather(*side)
     probe.stop = True
-    # The attacker leaves: every socket closed (FIN) with data still unread.
+    # The attacker leaves as a process that exits does: every socket closed
+    # at once, with data still unread on the relay's side and, for those
+    # cut off mid-write, unsent on ours. (StreamWriter.close() would not
+    # do: it closes the socket only once its write buffer drains, which
+    # never happens while the relay does not read us. abort() closes it now
+    # and drops the buffer; what the kernel already took stays queued in
+    # front of the FIN, as after an exit.)
     t_close = time.monotonic()
     for c in conns:
-        c.w.close()
+        c.abort()
     assert len(conns) >= num * 0.9, f"only {len(conns)} of {num} attackers got in"
 
     await recovered(relay, base_fds, t_close, probe, probe_task, pairs, healths)
