@@ -38,8 +38,8 @@ async def http_get(port, path, timeout=2.0, src=None):
     return await asyncio.wait_for(go(), timeout)
 
 
-async def stats(port):
-    status, body = await http_get(port, "/stats")
+async def stats(port, timeout=2.0):
+    status, body = await http_get(port, "/stats", timeout=timeout)
     assert status == 200, status
     return json.loads(body)
 
@@ -131,11 +131,18 @@ class Conn:
 async def legit_pair(port, sid, timeout=5.0):
     """Two clients paired on sid, notices consumed. Raises on failure."""
     a, b = Conn(port, sid), Conn(port, sid)
-    assert await a.connect(timeout) == 101, f"{sid}: first client {a.status}"
-    assert await b.connect(timeout) == 101, f"{sid}: second client {b.status}"
-    for c in (a, b):
-        op, _, p = await c.read_frame(timeout)
-        assert op == 1 and json.loads(p)["type"] == "paired", (op, p[:80])
+    try:
+        assert await a.connect(timeout) == 101, f"{sid}: first client {a.status}"
+        assert await b.connect(timeout) == 101, f"{sid}: second client {b.status}"
+        for c in (a, b):
+            op, _, p = await c.read_frame(timeout)
+            assert op == 1 and json.loads(p)["type"] == "paired", (op, p[:80])
+    except BaseException:
+        # A failed try must not leave its connections open: the attack
+        # tests count the relay's connections back to their baseline.
+        a.abort()
+        b.abort()
+        raise
     return a, b
 
 
