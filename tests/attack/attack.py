@@ -70,9 +70,11 @@ async def pairer(port, tag, results, stop, interval=0.25):
         t0 = time.monotonic()
         a = b = None
         try:
-            a, b = await wsraw.legit_pair(port, f"{tag}-{i}", timeout=3.0)
+            # Scaled with the bounds checked on these times, so a slow but
+            # in-bound pair under the sanitizers is not counted a failure.
+            a, b = await wsraw.legit_pair(port, f"{tag}-{i}", timeout=3.0 * SCALE)
             await a.send(b"ping")
-            p = await b.read_data(timeout=3.0)
+            p = await b.read_data(timeout=3.0 * SCALE)
             assert p == b"ping", p
             results.append(time.monotonic() - t0)
         except Exception as e:  # noqa: BLE001 - every failure is a finding
@@ -89,7 +91,7 @@ async def health_prober(port, results, stop, interval=0.25):
     while not stop.is_set():
         t0 = time.monotonic()
         try:
-            st, _ = await wsraw.http_get(port, "/health", timeout=3.0)
+            st, _ = await wsraw.http_get(port, "/health", timeout=3.0 * SCALE)
             results.append(time.monotonic() - t0 if st == 200 else AssertionError(f"status {st}"))
         except Exception as e:  # noqa: BLE001
             results.append(e)
@@ -420,10 +422,16 @@ async def slowloris(relay, num=20000, hold_s=8.0):
         return st["connections"] <= 1 and relay.num_fds() <= base_fds + 4, (st["connections"], relay.num_fds())
     await wait_for(drained, 10 * SCALE, "attacker connections closed")
     log(f"connections and descriptors back {time.monotonic() - t_end:.1f} s after the attackers left")
-    # A legit pair pairs within 1 s (nine in ten; the worst within 2 s: the
+    # A legit pair pairs within 1 s (nine in ten; the worst within 3 s: the
     # attacker's 20,000 connects share the listen queue and both cores).
-    check_series("new pairs", pairs, 2.0 * SCALE, p90_s=1.0 * SCALE)
-    check_series("/health", healths, 2.0 * SCALE, p90_s=1.0 * SCALE)
+    # The burst overflows the kernel's accept queue (somaxconn 4,096 per
+    # listener here; TcpExtListenOverflows 2,256 in one run at load 1), and
+    # a legit SYN dropped there is retried only after TCP's initial 1 s
+    # RTO (RFC 6298 2.1): worst pairs of 2.4-2.6 s at load 1 were that
+    # second plus the burst, with nine in ten still within 5 ms. Two drops
+    # (1 + 2 s) still fail this, as they should.
+    check_series("new pairs", pairs, 3.0 * SCALE, p90_s=1.0 * SCALE)
+    check_series("/health", healths, 3.0 * SCALE, p90_s=1.0 * SCALE)
     assert sum(got) >= num * 0.95, f"the attack itself fell short: {sum(got)} of {num} connected"
     assert s["rejected"]["shed"] > 0, "nothing was shed: the attack did not reach the limit"
     noisy = [ln for ln in relay.log_lines() if "refused" in ln or "shed" in ln or "accept" in ln]
