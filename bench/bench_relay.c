@@ -64,7 +64,9 @@
 #include "bench/relay_opts.h"
 #include "bench/relay_report.h"
 #include "bench/report.h"
+#include "bench/scenario.h"
 #include "bench/sched.h"
+#include "bench/stage.h"
 #include "bench/stats.h"
 #include "bench/threshold.h"
 #include "bench/ws_load.h"
@@ -122,9 +124,14 @@ struct session {
 	unsigned pos;                 /* index among its thread's sessions that came up */
 	struct worker *wk;
 	struct conn *a;
+	struct conn *b;               /* --direction ba/both: B sends too (a reference of our own) */
 	struct core_coro *co;
 	bool up;
+	bool ended;                   /* a connection ended before the close: no longer counted up */
+	bool idle;                    /* --idle-sessions: set up and held, never sending */
 	bool parked;
+	uint64_t rng;                 /* --size draws (bench/scenario.h), seeded from --seed and idx */
+	size_t frame_cap;
 	uint64_t due;                 /* latency: messages the pacer released */
 	uint64_t sent;
 	uint8_t *frame;               /* latency/check: one prebuilt masked frame */
@@ -150,10 +157,12 @@ struct worker {
 	unsigned setup_inflight, setup_max;
 	struct core_coro *spawner;
 	_Atomic unsigned up, failed, senders_done, conns_open;
+	_Atomic unsigned ended;       /* sessions that were up and lost a connection before the close */
 	_Atomic uint64_t setup_last_ns;
 	_Atomic uint64_t tx_msgs, rx_msgs, rx_payload;
 	uint64_t win_msgs, win_payload;
 	struct bench_hdr *hist;       /* latency in the measured window */
+	struct bench_hdr *hist_dir[2]; /* --direction both: the same by receiver, [ROLE_B] a->b, [ROLE_A] b->a */
 	struct bench_hdr *ihist;      /* latency of the current interval (bench/interval.h), NULL: none */
 	struct bench_interval_ticker ticker;
 	struct bench_relay_wire wire;
@@ -168,6 +177,7 @@ struct run {
 	struct bench_load load;       /* runtime, workers, phases, t_run0 .. t_meas1 */
 	struct worker *w;
 	struct session *s;
+	unsigned num_sessions;        /* busy and idle */
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
 	struct bench_tls *tls;        /* wss://, NULL: ws:// */
@@ -344,6 +354,25 @@ static int conn_control(struct conn *c, uint8_t opcode, const uint8_t *payload, 
 	return rc;
 }
 
+/* Whether data messages arriving on a connection of role are the run's
+ * (--direction): A -> B by default, B -> A, or both ways. */
+static bool receives(const struct bench_relay_opts *o, enum role role)
+{
+	if (o->mode != BENCH_RELAY_LATENCY || o->direction == BENCH_RELAY_AB)
+		return role == ROLE_B;
+	return o->direction == BENCH_RELAY_BOTH || role == ROLE_A;
+}
+
+/* A connection of an up session ended before the close: the session no
+ * longer counts as up in the live rows. */
+static void session_ended(struct conn *c)
+{
+	if (c->s && c->s->up && !c->s->ended && c->s->wk == c->wk) {
+		c->s->ended = true;
+		bump_u(&c->wk->ended);
+	}
+}
+
 static void on_event(void *arg, const struct bench_ws_event *ev)
 {
 	struct conn *c = arg;
@@ -363,8 +392,8 @@ static void on_event(void *arg, const struct bench_ws_event *ev)
 	case BENCH_WS_EV_MESSAGE:
 		break;
 	}
-	if (ev->opcode != RELAY_WS_OP_BINARY || c->role != ROLE_B)
-		return; /* the relay's paired notice, or data towards A: counted by the scanner */
+	if (ev->opcode != RELAY_WS_OP_BINARY || !receives(r->o, c->role))
+		return; /* the relay's paired notice, or data towards a sender: counted by the scanner */
 	if (!c->now)
 		c->now = bench_mono_ns();
 	bump(&wk->rx_msgs, 1);
@@ -392,8 +421,11 @@ static void on_event(void *arg, const struct bench_ws_event *ev)
 	if (r->o->mode != BENCH_RELAY_LATENCY)
 		return;
 	uint64_t lat = bench_sched_latency(sched, c->now);
-	if (sched >= r->load.t_meas0 && sched < r->load.t_meas1)
+	if (sched >= r->load.t_meas0 && sched < r->load.t_meas1) {
 		bench_hdr_record(wk->hist, lat);
+		if (wk->hist_dir[c->role])
+			bench_hdr_record(wk->hist_dir[c->role], lat);
+	}
 	/* Live rows: every sample, warm-up included, in the interval it arrived. */
 	if (wk->ihist)
 		bench_hdr_record(wk->ihist, lat);
@@ -421,6 +453,8 @@ static void reader_main(void *arg)
 			continue;
 		}
 		if (n <= 0) {
+			if (ph < BENCH_LOAD_CLOSE)
+				session_ended(c);
 			if (ph < BENCH_LOAD_CLOSE && !c->w.close_sent) {
 				if (n == 0)
 					wk->err.closed++;
@@ -520,13 +554,22 @@ static void wait_phase(struct session *s, int ph)
 	}
 }
 
-static void send_stamped(struct session *s, uint64_t sched)
+/* Sends one stamped message on c (A, or B under --direction ba/both), of
+ * a size drawn from --size in latency mode. */
+static void send_stamped(struct session *s, struct conn *c, uint64_t sched)
 {
 	struct worker *wk = s->wk;
 	const struct bench_relay_opts *o = wk->run->o;
-	size_t hl = s->frame_len - (o->mode == BENCH_RELAY_LATENCY ? o->size : BENCH_STAMP_LEN);
+	size_t payload = o->mode == BENCH_RELAY_LATENCY ? o->size : BENCH_STAMP_LEN;
+	if (o->mode == BENCH_RELAY_LATENCY && o->sizes.kind != BENCH_SIZE_FIXED) {
+		/* Rebuilt per message: the header and mask phase follow the size.
+		 * O(size) bytes written, at most 64 KiB; the generator's CPU shows it. */
+		payload = bench_size_dist_sample(&o->sizes, &s->rng);
+		s->frame_len = bench_frames_build(s->frame, s->frame_cap, payload, 1, s->mask);
+	}
+	size_t hl = s->frame_len - payload;
 	bench_stamp_put(s->frame + hl, s->mask, s->idx, sched);
-	int rc = conn_send(s->a, s->frame, s->frame_len, s->frame_len - hl, 1);
+	int rc = conn_send(c, s->frame, s->frame_len, payload, 1);
 	if (rc < 0) {
 		count_error(wk, rc, 0);
 		return;
@@ -557,12 +600,21 @@ static void run_latency(struct session *s)
 {
 	struct worker *wk = s->wk;
 	struct run *r = wk->run;
-	struct bench_sched sched = {.start_ns = r->load.t_run0, .rate = (uint64_t)r->o->rate * wk->num_up};
+	const struct bench_relay_opts *o = r->o;
+	struct bench_sched sched = {.start_ns = r->load.t_run0, .rate = (uint64_t)o->rate * wk->num_up};
 	for (;;) {
 		while (s->sent < s->due && phase_get(r) < BENCH_LOAD_CLOSE) {
 			/* This session's message k is event k * n + pos of the thread's schedule. */
-			send_stamped(s, bench_sched_time(&sched, s->sent * wk->num_up + s->pos));
+			uint64_t t = bench_sched_time(&sched, s->sent * wk->num_up + s->pos);
 			s->sent++;
+			/* --stage: a message whose session is not active at its
+			 * scheduled time is skipped, never delayed (bench/stage.h). */
+			if (o->stages.num && !bench_stage_active(&o->stages, r->load.t_run0, t, s->idx))
+				continue;
+			if (o->direction != BENCH_RELAY_BA)
+				send_stamped(s, s->a, t);
+			if (o->direction != BENCH_RELAY_AB && s->b)
+				send_stamped(s, s->b, t);
 		}
 		int ph = phase_get(r);
 		if (ph >= BENCH_LOAD_CLOSE || (ph >= BENCH_LOAD_DRAIN && s->sent >= s->due))
@@ -600,7 +652,11 @@ static void session_main(void *arg)
 		b = conn_new(wk, s, ROLE_B, false);
 		if (!b || dial(wk, s, b) < 0 || spawn_reader(b) < 0)
 			goto failed;
-		conn_put(b); /* the reader owns it now */
+		if (o->mode == BENCH_RELAY_LATENCY && o->direction != BENCH_RELAY_AB) {
+			s->b = b; /* B sends too: our reference stays, the reader has its own */
+		} else {
+			conn_put(b); /* the reader owns it now */
+		}
 		b = NULL;
 	}
 	s->a = a;
@@ -610,14 +666,16 @@ static void session_main(void *arg)
 	release_setup_slot(wk);
 
 	wait_phase(s, BENCH_LOAD_RUN);
-	if (o->mode == BENCH_RELAY_THROUGHPUT && phase_get(r) == BENCH_LOAD_RUN) {
+	if (s->idle) {
+		/* held open, sending nothing, until the close */
+	} else if (o->mode == BENCH_RELAY_THROUGHPUT && phase_get(r) == BENCH_LOAD_RUN) {
 		run_throughput(s);
 	} else if (o->mode == BENCH_RELAY_LATENCY && phase_get(r) == BENCH_LOAD_RUN) {
 		run_latency(s);
 	} else if (o->mode == BENCH_RELAY_CONNECTIONS) {
 		wait_phase(s, BENCH_LOAD_DRAIN);
 		if (phase_get(r) == BENCH_LOAD_DRAIN)
-			send_stamped(s, bench_mono_ns());
+			send_stamped(s, s->a, bench_mono_ns());
 	}
 	bump_u(&wk->senders_done);
 	wait_phase(s, BENCH_LOAD_CLOSE);
@@ -625,6 +683,12 @@ static void session_main(void *arg)
 		conn_control(a, RELAY_WS_OP_CLOSE, close_normal, sizeof close_normal);
 	s->a = NULL;
 	conn_put(a);
+	if (s->b) {
+		if (!s->b->w.close_sent && s->b->w.sock)
+			conn_control(s->b, RELAY_WS_OP_CLOSE, close_normal, sizeof close_normal);
+		conn_put(s->b);
+		s->b = NULL;
+	}
 	return;
 failed:
 	if (b)
@@ -660,7 +724,7 @@ static void sink_conn(void *arg)
 	unsigned long idx = ULONG_MAX;
 	if (!strncmp(id, r->prefix, plen) && id[plen] == '-' && id[plen + 1] >= '0' && id[plen + 1] <= '9')
 		idx = strtoul(id + plen + 1, &end, 10);
-	if (idx >= r->o->sessions || !end || *end) {
+	if (idx >= r->num_sessions || !end || *end) {
 		wk->err.proto++;
 		conn_put(c);
 		return;
@@ -787,7 +851,7 @@ static void worker_main(void *arg)
 
 	bench_load_wait(&r->load, BENCH_LOAD_RUN, 1);
 	for (unsigned i = 0; i < wk->num_local; i++)
-		if (wk->local[i]->up) {
+		if (wk->local[i]->up && !wk->local[i]->idle) {
 			wk->local[i]->pos = wk->num_up;
 			wk->up_list[wk->num_up++] = wk->local[i];
 		}
@@ -815,7 +879,7 @@ static void progress(struct run *r, const char *what)
 	unsigned up = SUM(r, up), failed = SUM(r, failed);
 	uint64_t rx = SUM64(r, rx_msgs), bytes = SUM64(r, rx_payload);
 	fprintf(stderr, "\ratmosphere-bench relay: %-8s sessions %u/%u up, %u failed; received %llu msgs, %.1f MB   ",
-		what, up, r->o->sessions, failed, (unsigned long long)rx, (double)bytes / 1e6);
+		what, up, r->num_sessions, failed, (unsigned long long)rx, (double)bytes / 1e6);
 }
 
 /* Sleeps until t (CLOCK_MONOTONIC ns), printing progress about once a
@@ -840,7 +904,7 @@ static void coordinator_main(void *arg)
 
 	/* SETUP */
 	uint64_t deadline = r->t_setup0 + (uint64_t)SETUP_TIMEOUT_MS * 1000000u, last = 0;
-	while (SUM(r, up) + SUM(r, failed) < o->sessions && bench_mono_ns() < deadline) {
+	while (SUM(r, up) + SUM(r, failed) < r->num_sessions && bench_mono_ns() < deadline) {
 		core_sleep(2);
 		if (bench_mono_ns() - last > 1000000000u) {
 			progress(r, "set-up");
@@ -906,12 +970,13 @@ static int check_fds(const struct bench_relay_opts *o)
 		setrlimit(RLIMIT_NOFILE, &rl);
 		getrlimit(RLIMIT_NOFILE, &rl);
 	}
-	uint64_t need = 2ull * o->sessions + FD_RESERVE;
+	unsigned sessions = o->sessions + o->idle_sessions;
+	uint64_t need = 2ull * sessions + FD_RESERVE;
 	if (rl.rlim_cur != RLIM_INFINITY && need > rl.rlim_cur) {
 		fprintf(stderr,
 			"atmosphere-bench relay: --sessions %u needs %llu descriptors (two per session and %d more), but "
 			"RLIMIT_NOFILE is %llu: raise it (ulimit -n) or ask for fewer sessions\n",
-			o->sessions, (unsigned long long)need, FD_RESERVE, (unsigned long long)rl.rlim_cur);
+			sessions, (unsigned long long)need, FD_RESERVE, (unsigned long long)rl.rlim_cur);
 		return -1;
 	}
 	return 0;
@@ -965,12 +1030,14 @@ static void run_free(struct run *r)
 			free(wk->local);
 			free(wk->up_list);
 			bench_hdr_free(wk->hist);
+			bench_hdr_free(wk->hist_dir[ROLE_A]);
+			bench_hdr_free(wk->hist_dir[ROLE_B]);
 			free(wk->batch);
 			if (wk->sink_fd >= 0)
 				close(wk->sink_fd);
 		}
 	if (r->s)
-		for (unsigned i = 0; i < r->o->sessions; i++)
+		for (unsigned i = 0; i < r->num_sessions; i++)
 			free(r->s[i].frame);
 	free(r->s);
 	free(r->w);
@@ -1031,7 +1098,18 @@ static void live_snap(void *arg, struct bench_interval_counts *out)
 				 e->closed, e->reset, e->proto, e->tls, e->io};
 	_Static_assert(sizeof errs / sizeof errs[0] == sizeof live_err_names / sizeof live_err_names[0],
 		       "one name per error kind");
-	out->sessions = atomic_load_explicit(&wk->up, memory_order_relaxed);
+	/* Current sessions: up minus those that lost a connection since. */
+	out->sessions = atomic_load_explicit(&wk->up, memory_order_relaxed) -
+			atomic_load_explicit(&wk->ended, memory_order_relaxed);
+	out->active = 0;
+	const struct bench_relay_opts *o = wk->run->o;
+	if (o->stages.num) {
+		uint64_t now = bench_mono_ns();
+		for (unsigned i = 0; i < wk->num_up; i++) {
+			const struct session *s = wk->up_list[i];
+			out->active += !s->ended && bench_stage_active(&o->stages, wk->run->load.t_run0, now, s->idx);
+		}
+	}
 	out->msgs = atomic_load_explicit(&wk->rx_msgs, memory_order_relaxed);
 	out->bytes = atomic_load_explicit(&wk->rx_payload, memory_order_relaxed);
 	memcpy(out->errors, errs, sizeof errs);
@@ -1051,7 +1129,8 @@ static int live_init(struct run *r)
 		.num_workers = r->load.num_workers,
 		.period_ns = o->interval_ms * 1000000u,
 		.latency = o->mode == BENCH_RELAY_LATENCY,
-		.sessions_total = o->sessions,
+		.sessions_total = r->num_sessions,
+		.stages = &o->stages,
 		.err_names = live_err_names,
 		.num_err = sizeof live_err_names / sizeof live_err_names[0],
 		.live = stderr,
@@ -1080,7 +1159,8 @@ static int run_init(struct run *r, const struct bench_relay_opts *o)
 	memset(r, 0, sizeof *r);
 	r->o = o;
 	r->tty = isatty(STDERR_FILENO);
-	bench_load_setup(&r->load, o->threads, o->sessions);
+	r->num_sessions = o->sessions + o->idle_sessions;
+	bench_load_setup(&r->load, o->threads, r->num_sessions);
 	r->relay_rss0 = r->relay_rss1 = -1;
 	snprintf(r->prefix, sizeof r->prefix, "b%08x", (unsigned)bench_rand_u64());
 	r->port = o->port;
@@ -1096,12 +1176,12 @@ static int run_init(struct run *r, const struct bench_relay_opts *o)
 		}
 	}
 	r->w = calloc(r->load.num_workers, sizeof *r->w);
-	r->s = calloc(o->sessions, sizeof *r->s);
+	r->s = calloc(r->num_sessions, sizeof *r->s);
 	if (!r->w || !r->s) {
 		fputs(nomem, stderr);
 		return -1;
 	}
-	unsigned per_thread = (o->sessions + r->load.num_workers - 1) / r->load.num_workers;
+	unsigned per_thread = (r->num_sessions + r->load.num_workers - 1) / r->load.num_workers;
 	for (unsigned i = 0; i < r->load.num_workers; i++) {
 		struct worker *wk = &r->w[i];
 		wk->run = r;
@@ -1111,6 +1191,14 @@ static int run_init(struct run *r, const struct bench_relay_opts *o)
 		wk->local = calloc(per_thread, sizeof *wk->local);
 		wk->up_list = calloc(per_thread, sizeof *wk->up_list);
 		wk->hist = bench_hdr_new(BENCH_HDR_SIG_DEFAULT, BENCH_HDR_HIGHEST_DEFAULT, NULL);
+		if (o->mode == BENCH_RELAY_LATENCY && o->direction == BENCH_RELAY_BOTH) {
+			wk->hist_dir[ROLE_A] = bench_hdr_new(BENCH_HDR_SIG_DEFAULT, BENCH_HDR_HIGHEST_DEFAULT, NULL);
+			wk->hist_dir[ROLE_B] = bench_hdr_new(BENCH_HDR_SIG_DEFAULT, BENCH_HDR_HIGHEST_DEFAULT, NULL);
+			if (!wk->hist_dir[ROLE_A] || !wk->hist_dir[ROLE_B]) {
+				fputs(nomem, stderr);
+				return -1;
+			}
+		}
 		if (!wk->local || !wk->up_list || !wk->hist) {
 			fputs(nomem, stderr);
 			return -1;
@@ -1130,17 +1218,23 @@ static int run_init(struct run *r, const struct bench_relay_opts *o)
 		}
 	}
 	size_t payload = o->mode == BENCH_RELAY_LATENCY ? o->size : BENCH_STAMP_LEN;
-	for (unsigned i = 0; i < o->sessions; i++) {
+	for (unsigned i = 0; i < r->num_sessions; i++) {
 		struct session *s = &r->s[i];
 		struct worker *wk = &r->w[i % r->load.num_workers];
 		s->idx = i;
 		s->wk = wk;
+		/* Idle sessions take the indices after the busy ones; spread
+		 * round-robin like them, they sit among the busy ones on every
+		 * thread. */
+		s->idle = i >= o->sessions;
+		s->rng = bench_size_rng_seed(o->seed, i);
 		wk->local[wk->num_local++] = s;
 		if (o->mode == BENCH_RELAY_THROUGHPUT)
 			continue;
 		uint64_t m = bench_rand_u64();
 		memcpy(s->mask, &m, 4);
 		s->frame_len = bench_frame_header_len(payload, true) + payload;
+		s->frame_cap = s->frame_len;
 		s->frame = malloc(s->frame_len);
 		if (!s->frame) {
 			fputs(nomem, stderr);
@@ -1194,8 +1288,13 @@ static void collect(struct run *r, struct bench_relay_result *res)
 		res->win_payload += wk->win_payload;
 		res->sent += atomic_load(&wk->tx_msgs);
 		res->received += atomic_load(&wk->rx_msgs);
-		if (i)
+		if (i) {
 			bench_hdr_merge(h, wk->hist); /* one layout: cannot fail */
+			if (wk->hist_dir[ROLE_A]) {
+				bench_hdr_merge(r->w[0].hist_dir[ROLE_A], wk->hist_dir[ROLE_A]);
+				bench_hdr_merge(r->w[0].hist_dir[ROLE_B], wk->hist_dir[ROLE_B]);
+			}
+		}
 		const struct bench_relay_wire *w = &wk->wire;
 		res->wire.a_tx_wire += w->a_tx_wire;
 		res->wire.a_tx_payload += w->a_tx_payload;
@@ -1225,6 +1324,11 @@ static void collect(struct run *r, struct bench_relay_result *res)
 	res->measured_s = r->load.t_meas1 > r->load.t_meas0 ? (double)(r->load.t_meas1 - r->load.t_meas0) / 1e9 : 0.0;
 	bench_hdr_summary(h, &res->lat);
 	res->hist = h;
+	if (r->w[0].hist_dir[ROLE_A]) {
+		res->by_direction = true;
+		bench_hdr_summary(r->w[0].hist_dir[ROLE_B], &res->lat_ab);
+		bench_hdr_summary(r->w[0].hist_dir[ROLE_A], &res->lat_ba);
+	}
 	res->per_session_mb_min = INFINITY;
 	unsigned n = 0;
 	for (unsigned i = 0; i < o->sessions; i++) {
@@ -1315,14 +1419,11 @@ static void threshold_input(const struct bench_relay_opts *o, const struct bench
 	in->mb_per_s = traffic ? (double)res->win_payload / 1e6 / res->measured_s : NAN;
 }
 
-int bench_cmd_relay(int argc, char **argv)
+static int run_cmd(struct bench_relay_opts *op)
 {
-	struct bench_relay_opts o;
+	const struct bench_relay_opts o = *op;
 	struct bench_relay_result res;
 	struct run r;
-	int prc = bench_relay_opts_parse(&o, argc, argv, stdout);
-	if (prc >= 0)
-		return prc;
 	signal(SIGPIPE, SIG_IGN); /* a relay that goes away is an error to count, not a signal */
 	if (check_fds(&o))
 		return 1;
@@ -1379,5 +1480,16 @@ int bench_cmd_relay(int argc, char **argv)
 	}
 	json_object_put(j);
 	run_free(&r);
+	return status;
+}
+
+int bench_cmd_relay(int argc, char **argv)
+{
+	struct bench_relay_opts o;
+	int prc = bench_relay_opts_parse(&o, argc, argv, stdout);
+	if (prc >= 0)
+		return prc;
+	int status = run_cmd(&o);
+	bench_relay_opts_cleanup(&o);
 	return status;
 }

@@ -58,6 +58,8 @@ struct bench_relay_result {
 	uint64_t sent, received;           /* data messages over the whole run */
 	struct bench_summary lat;          /* ns, scheduled-send to arrival */
 	const struct bench_hdr *hist;      /* latency mode: for --hist-out and --hist-csv */
+	bool by_direction;                 /* --direction both: lat_ab and lat_ba hold each way */
+	struct bench_summary lat_ab, lat_ba;
 	/* connections */
 	unsigned alive;                    /* sessions that forwarded the final message */
 	long relay_rss_kib_before, relay_rss_kib_after;  /* -1: not read */
