@@ -88,6 +88,7 @@ enum {
 	BATCH_BYTES = 256 * 1024,      /* throughput: frames per send */
 	FD_RESERVE = 64,               /* descriptors beside the connections */
 	SINK_BACKLOG = 4096,
+	CHURN_DRAIN_MS = 1000,         /* --churn: a retired pair's messages may still arrive */
 	STREAM_BUFS_MAX = 16384,       /* receive buffers per thread: 256 MiB of address space */
 };
 
@@ -112,6 +113,7 @@ struct conn {
 	int accepted_fd;              /* sink side: the fd until bench_wconn_accept owns it */
 	int refs;
 	bool tx_busy;                 /* a send in progress: control frames wait */
+	bool retired;                 /* --churn: closed on purpose mid-run, its end is no error */
 	bool close_seen;
 	bool pong_owed;
 	uint8_t pong[RELAY_WS_MAX_CONTROL_PAYLOAD];
@@ -131,6 +133,9 @@ struct session {
 	bool idle;                    /* --idle-sessions: set up and held, never sending */
 	bool parked;
 	uint64_t rng;                 /* --size draws (bench/scenario.h), seeded from --seed and idx */
+	uint32_t gen;                 /* --churn: replacements so far; part of the relay id */
+	uint32_t churn_pending;       /* --churn: replacements asked for by the worker's churner */
+	uint64_t tx;                  /* messages this session sent (both directions) */
 	size_t frame_cap;
 	uint64_t due;                 /* latency: messages the pacer released */
 	uint64_t sent;
@@ -158,6 +163,7 @@ struct worker {
 	struct core_coro *spawner;
 	_Atomic unsigned up, failed, senders_done, conns_open;
 	_Atomic unsigned ended;       /* sessions that were up and lost a connection before the close */
+	_Atomic unsigned churned;     /* --churn: sessions replaced */
 	_Atomic uint64_t setup_last_ns;
 	_Atomic uint64_t tx_msgs, rx_msgs, rx_payload;
 	uint64_t win_msgs, win_payload;
@@ -367,7 +373,7 @@ static bool receives(const struct bench_relay_opts *o, enum role role)
  * longer counts as up in the live rows. */
 static void session_ended(struct conn *c)
 {
-	if (c->s && c->s->up && !c->s->ended && c->s->wk == c->wk) {
+	if (!c->retired && c->s && c->s->up && !c->s->ended && c->s->wk == c->wk) {
 		c->s->ended = true;
 		bump_u(&c->wk->ended);
 	}
@@ -455,7 +461,7 @@ static void reader_main(void *arg)
 		if (n <= 0) {
 			if (ph < BENCH_LOAD_CLOSE)
 				session_ended(c);
-			if (ph < BENCH_LOAD_CLOSE && !c->w.close_sent) {
+			if (ph < BENCH_LOAD_CLOSE && !c->w.close_sent && !c->retired) {
 				if (n == 0)
 					wk->err.closed++;
 				else
@@ -469,7 +475,7 @@ static void reader_main(void *arg)
 		}
 		if (c->close_seen) {
 			if (!c->w.close_sent) {
-				if (ph < BENCH_LOAD_CLOSE)
+				if (ph < BENCH_LOAD_CLOSE && !c->retired)
 					wk->err.closed++;
 				/* Answer with a Close of our own (RFC 6455 §5.5.1). */
 				conn_control(c, RELAY_WS_OP_CLOSE, close_normal, sizeof close_normal);
@@ -496,6 +502,15 @@ static int spawn_reader(struct conn *c)
 static void session_path(const struct run *r, uint32_t idx, char *out, size_t out_len)
 {
 	snprintf(out, out_len, "/relay/%s-%u", r->prefix, idx);
+}
+
+/* --churn: generation gen > 0 of session idx pairs on an id of its own. */
+static void session_path_gen(const struct run *r, uint32_t idx, uint32_t gen, char *out, size_t out_len)
+{
+	if (gen)
+		snprintf(out, out_len, "/relay/%s-%u-g%u", r->prefix, idx, gen);
+	else
+		session_path(r, idx, out, out_len);
 }
 
 /* Spreading: connection k of the run (A of session i is 2i, B 2i + 1)
@@ -525,7 +540,7 @@ static int dial(struct worker *wk, struct session *s, struct conn *c)
 		d.src = (const struct sockaddr *)&src;
 		d.src_len = sizeof src;
 	}
-	session_path(r, s->idx, path, sizeof path);
+	session_path_gen(r, s->idx, s->gen, path, sizeof path);
 	int rc = bench_wconn_dial(&c->w, &d, path, IO_TIMEOUT_MS, on_event, c);
 	if (rc < 0) {
 		if (rc == -EPROTO && c->w.tls_failed) {
@@ -574,6 +589,7 @@ static void send_stamped(struct session *s, struct conn *c, uint64_t sched)
 		count_error(wk, rc, 0);
 		return;
 	}
+	s->tx++;
 	bump(&wk->tx_msgs, 1);
 }
 
@@ -596,6 +612,69 @@ static void run_throughput(struct session *s)
 	}
 }
 
+/* Ends a connection of a session on purpose (--churn): Close 1000, and our
+ * reference goes; its reader ends at EOF without counting an error. */
+static void retire(struct conn *c)
+{
+	if (!c)
+		return;
+	c->retired = true;
+	if (!c->w.close_sent && c->w.sock)
+		conn_control(c, RELAY_WS_OP_CLOSE, close_normal, sizeof close_normal);
+	conn_put(c);
+}
+
+/* Dials the pair of generation s->gen and starts its readers. Returns 0,
+ * or -1 (counted) with nothing left open. */
+static int pair_up(struct session *s)
+{
+	struct worker *wk = s->wk;
+	struct conn *a = conn_new(wk, s, ROLE_A, false), *b = conn_new(wk, s, ROLE_B, false);
+	if (!a || !b) {
+		wk->err.io++;
+		goto fail;
+	}
+	if (dial(wk, s, a) < 0 || spawn_reader(a) < 0 || dial(wk, s, b) < 0 || spawn_reader(b) < 0)
+		goto fail;
+	s->a = a;
+	s->b = b;
+	return 0;
+fail:
+	if (a)
+		retire(a);
+	if (b)
+		retire(b);
+	return -1;
+}
+
+/* --churn: replaces session s by a new pair on a new id, during the
+ * traffic. First what it sent may arrive (bounded by CHURN_DRAIN_MS, so a
+ * replacement loses nothing it need not), then both connections close and
+ * two new ones dial and pair. Messages falling due meanwhile are sent once
+ * the new pair is up, from their scheduled times: the replacement's cost
+ * shows in their latency, as a user's would. Returns 0, or -1 when the new
+ * pair did not come up (the session then counts as ended). Suspends. */
+static int churn(struct session *s)
+{
+	struct worker *wk = s->wk;
+	uint64_t deadline = bench_mono_ns() + (uint64_t)CHURN_DRAIN_MS * 1000000u;
+	while (atomic_load_explicit(&s->rx_msgs, memory_order_relaxed) < s->tx && bench_mono_ns() < deadline)
+		core_sleep(1);
+	retire(s->a);
+	retire(s->b);
+	s->a = s->b = NULL;
+	s->gen++;
+	if (pair_up(s) < 0) {
+		if (!s->ended) {
+			s->ended = true;
+			bump_u(&wk->ended);
+		}
+		return -1;
+	}
+	bump_u(&wk->churned);
+	return 0;
+}
+
 static void run_latency(struct session *s)
 {
 	struct worker *wk = s->wk;
@@ -603,6 +682,11 @@ static void run_latency(struct session *s)
 	const struct bench_relay_opts *o = r->o;
 	struct bench_sched sched = {.start_ns = r->load.t_run0, .rate = (uint64_t)o->rate * wk->num_up};
 	for (;;) {
+		if (s->churn_pending && phase_get(r) == BENCH_LOAD_RUN) {
+			s->churn_pending = 0;
+			if (churn(s) < 0)
+				break; /* the session is over: its new pair did not come up */
+		}
 		while (s->sent < s->due && phase_get(r) < BENCH_LOAD_CLOSE) {
 			/* This session's message k is event k * n + pos of the thread's schedule. */
 			uint64_t t = bench_sched_time(&sched, s->sent * wk->num_up + s->pos);
@@ -611,7 +695,7 @@ static void run_latency(struct session *s)
 			 * scheduled time is skipped, never delayed (bench/stage.h). */
 			if (o->stages.num && !bench_stage_active(&o->stages, r->load.t_run0, t, s->idx))
 				continue;
-			if (o->direction != BENCH_RELAY_BA)
+			if (o->direction != BENCH_RELAY_BA && s->a)
 				send_stamped(s, s->a, t);
 			if (o->direction != BENCH_RELAY_AB && s->b)
 				send_stamped(s, s->b, t);
@@ -652,8 +736,10 @@ static void session_main(void *arg)
 		b = conn_new(wk, s, ROLE_B, false);
 		if (!b || dial(wk, s, b) < 0 || spawn_reader(b) < 0)
 			goto failed;
-		if (o->mode == BENCH_RELAY_LATENCY && o->direction != BENCH_RELAY_AB) {
-			s->b = b; /* B sends too: our reference stays, the reader has its own */
+		if (o->mode == BENCH_RELAY_LATENCY && (o->direction != BENCH_RELAY_AB || o->churn_rate)) {
+			/* B sends too, or --churn may retire it: our reference stays,
+			 * the reader has its own */
+			s->b = b;
 		} else {
 			conn_put(b); /* the reader owns it now */
 		}
@@ -679,10 +765,13 @@ static void session_main(void *arg)
 	}
 	bump_u(&wk->senders_done);
 	wait_phase(s, BENCH_LOAD_CLOSE);
-	if (!a->w.close_sent && a->w.sock)
-		conn_control(a, RELAY_WS_OP_CLOSE, close_normal, sizeof close_normal);
-	s->a = NULL;
-	conn_put(a);
+	/* s->a: --churn may have replaced the first pair (or left none). */
+	if (s->a) {
+		if (!s->a->w.close_sent && s->a->w.sock)
+			conn_control(s->a, RELAY_WS_OP_CLOSE, close_normal, sizeof close_normal);
+		conn_put(s->a);
+		s->a = NULL;
+	}
 	if (s->b) {
 		if (!s->b->w.close_sent && s->b->w.sock)
 			conn_control(s->b, RELAY_WS_OP_CLOSE, close_normal, sizeof close_normal);
@@ -817,6 +906,33 @@ static void pace(struct worker *wk)
 	bench_load_pace(&r->load, &sch, BENCH_LOAD_CLOSE, release_due, wk);
 }
 
+/* --churn: one per worker. Walks the run's replacement schedule
+ * (bench/scenario.h) from t_run0 to t_meas1 and asks each of its own
+ * victims, busy sessions that are up, to replace itself; the session's
+ * coroutine does it between sends. */
+static void churner_main(void *arg)
+{
+	struct worker *wk = arg;
+	struct run *r = wk->run;
+	const struct bench_relay_opts *o = r->o;
+	unsigned nw = r->load.num_workers;
+	for (uint64_t i = 0; i < UINT64_MAX / 2; i++) {
+		uint64_t t = bench_churn_time(r->load.t_run0, o->churn_rate, i);
+		if (t >= r->load.t_meas1 || phase_get(r) != BENCH_LOAD_RUN)
+			break;
+		uint32_t k = bench_churn_victim(i, o->sessions);
+		if (k % nw != wk->idx)
+			continue; /* session k lives on worker k mod threads (run_init) */
+		bench_load_sleep_until(t, NULL, NULL);
+		struct session *s = &r->s[k];
+		if (!s->up || s->ended || phase_get(r) != BENCH_LOAD_RUN)
+			continue;
+		s->churn_pending++;
+		if (s->parked && s->co)
+			core_unpark(s->co, 0);
+	}
+}
+
 static void coordinator_main(void *arg);
 
 static void worker_main(void *arg)
@@ -856,6 +972,8 @@ static void worker_main(void *arg)
 			wk->up_list[wk->num_up++] = wk->local[i];
 		}
 	unpark_sessions(wk);
+	if (r->o->churn_rate && phase_get(r) == BENCH_LOAD_RUN && core_spawn(churner_main, wk) < 0)
+		wk->err.io++;
 	if (r->o->mode == BENCH_RELAY_LATENCY && phase_get(r) == BENCH_LOAD_RUN)
 		pace(wk);
 	bench_load_wait(&r->load, BENCH_LOAD_DRAIN, 1);
@@ -1281,6 +1399,7 @@ static void collect(struct run *r, struct bench_relay_result *res)
 		struct worker *wk = &r->w[i];
 		res->sessions_up += atomic_load(&wk->up);
 		res->sessions_failed += atomic_load(&wk->failed);
+		res->churned += atomic_load(&wk->churned);
 		uint64_t t = atomic_load(&wk->setup_last_ns);
 		if (t > setup_last)
 			setup_last = t;

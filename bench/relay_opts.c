@@ -233,6 +233,16 @@ static int take_stage(const struct opt_table *t, const struct opt_spec *s, void 
 	return 0;
 }
 
+static int take_churn(const struct opt_table *t, const struct opt_spec *s, void *dst, const char *val)
+{
+	struct bench_relay_opts *o = &((struct parsed *)dst)->o;
+	char err[200];
+	(void)s;
+	if (bench_churn_parse(val, &o->churn_rate, err, sizeof err))
+		return opt_usage_error(t, "--churn '%s': %s", val, err);
+	return 0;
+}
+
 /* --scenario was read before the table ran (bench_relay_opts_parse). */
 static int take_scenario(const struct opt_table *t, const struct opt_spec *s, void *dst, const char *val)
 {
@@ -285,6 +295,9 @@ static const struct opt_spec relay_specs[] = {
 		 "sessions are set up first, session k sends while the level\n"
 		 "is above k; --sessions defaults to the peak, --duration to\n"
 		 "the stages' total, --warmup to 0"},
+	{"--churn", OPT_CUSTOM, .parse = take_churn, .arg = "N/s",
+	 .help = "latency: replace N sessions a second during the traffic, in\n"
+		 "turn: each closes its pair and dials a new one on a new id"},
 	{"--idle-sessions", OPT_UINT, F(o.idle_sessions), .min = 0, .max = BENCH_RELAY_IDLE_MAX, .arg = "N",
 	 .help = "latency: N more sessions, set up among the others and held\n"
 		 "open, that never send (default 0)"},
@@ -346,7 +359,7 @@ static const struct opt_table relay_table = {
 		"Drives a relay that speaks the seed protocol (GET /relay/{id}, two clients per id,\n"
 		"frames forwarded) with N sessions of two WebSocket connections each, A -> B\n"
 		"(latency: also B -> A or both ways, sizes from a distribution, stages ramping the\n"
-		"sessions that send, idle sessions; docs/BENCH.md \"Scenarios\").\n\n"
+		"sessions that send, churn, idle sessions; docs/BENCH.md \"Scenarios\").\n\n"
 		"Modes:\n"
 		"  throughput    A sends --size messages as fast as TCP lets it: payload MB/s and\n"
 		"                messages/s, in total and per session\n"
@@ -401,6 +414,9 @@ int bench_relay_opts_check(const char *name, const char *v, char *errbuf, size_t
 	struct bench_threshold th;
 	if (!strcmp(name, "size"))
 		return bench_size_dist_parse(v, 1, BENCH_RELAY_SIZE_MAX, &d, errbuf, errbuf_len);
+	uint32_t rate;
+	if (!strcmp(name, "churn"))
+		return bench_churn_parse(v, &rate, errbuf, errbuf_len);
 	if (!strcmp(name, "stage"))
 		return bench_stage_parse(v, BENCH_RELAY_SESSIONS_MAX, &pl, errbuf, errbuf_len);
 	if (!strcmp(name, "url"))
@@ -549,6 +565,10 @@ static int check(struct parsed *pp, uint64_t seen)
 					 bench_relay_direction_name(o->direction));
 	if (o->stages.num && o->mode != BENCH_RELAY_LATENCY)
 		return opt_usage_error(&relay_table, "--stage applies to --mode latency only");
+	if (o->churn_rate && o->mode != BENCH_RELAY_LATENCY)
+		return opt_usage_error(&relay_table, "--churn applies to --mode latency only");
+	if (o->churn_rate && o->sink)
+		return opt_usage_error(&relay_table, "--churn: a --sink run cannot re-pair sessions");
 	if (o->idle_sessions && o->mode != BENCH_RELAY_LATENCY)
 		return opt_usage_error(&relay_table, "--idle-sessions applies to --mode latency only");
 	if (o->idle_sessions && o->sink)

@@ -73,6 +73,7 @@ struct bench_relay_opts {
 	uint64_t seed;                         /* --seed: the size draws (bench/scenario.h) */
 	enum bench_relay_direction direction;
 	struct bench_stage_plan stages;        /* --stage, num 0: every session sends all along */
+	uint32_t churn_rate;                   /* --churn: sessions replaced per second, 0: none */
 	struct bench_scenario *scenario;       /* --scenario FILE, owned: argv strings point into it */
 	unsigned rate;                         /* latency: messages/s per session */
 	bool rate_set;

@@ -114,9 +114,13 @@ int bench_relay_print_table(FILE *f, const struct bench_relay_opts *o, const str
 		fprintf(f, ", %u idle sessions", o->idle_sessions);
 	if (o->stages.num)
 		fprintf(f, ", %zu stages", o->stages.num);
+	if (o->churn_rate)
+		fprintf(f, ", churn %u/s", o->churn_rate);
 	fprintf(f, "\n%u load thread(s) on %d allowed CPU(s); MB = 10^6 bytes\n\n", r->threads, r->cpus_allowed);
 
 	row(f, "sessions up / asked", "%u / %u (%u failed)", r->sessions_up, o->sessions + o->idle_sessions, r->sessions_failed);
+	if (o->churn_rate)
+		row(f, "sessions replaced (--churn)", "%u", r->churned);
 	row(f, "set-up time s, sessions/s", "%.3f, %.0f", r->setup_s, per_s(r->sessions_up, r->setup_s));
 	if (o->mode == BENCH_RELAY_THROUGHPUT) {
 		row(f, "measured time s", "%.2f (after %.2f s warm-up)", r->measured_s, (double)o->warmup_ms / 1e3);
@@ -241,6 +245,7 @@ struct json_object *bench_relay_json(const struct bench_relay_opts *o, const str
 	json_object_object_add(root, "machine", m);
 
 	json_object_object_add(setup, "sessions_up", bench_report_uint(r->sessions_up));
+	json_object_object_add(setup, "churned", bench_report_uint(r->churned));
 	json_object_object_add(setup, "sessions_failed", bench_report_uint(r->sessions_failed));
 	json_object_object_add(setup, "seconds", bench_report_num(r->setup_s, 4));
 	json_object_object_add(setup, "sessions_per_s", bench_report_num(per_s(r->sessions_up, r->setup_s), 0));

@@ -50,6 +50,7 @@ struct bench_relay_result {
 	int cpus_allowed;
 	/* set-up */
 	unsigned sessions_up, sessions_failed;
+	unsigned churned;                  /* --churn: sessions replaced during the traffic */
 	double setup_s;
 	/* throughput / latency, over the measured time */
 	double measured_s;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/sched.h"
 #include "opt/parse.h"
 
 /* --- sizes --- */
@@ -180,6 +181,40 @@ uint32_t bench_size_dist_sample(const struct bench_size_dist *d, uint64_t *state
 	default:
 		return d->size[0];
 	}
+}
+
+/* --- churn --- */
+
+int bench_churn_parse(const char *s, uint32_t *out_rate, char *errbuf, size_t errbuf_len)
+{
+	char buf[24];
+	size_t len = strlen(s);
+	uint64_t v;
+	if (len >= 2 && !strcmp(s + len - 2, "/s"))
+		len -= 2;
+	if (len == 0 || len >= sizeof buf)
+		goto bad;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	if (opt_parse_uint(buf, 1, BENCH_CHURN_MAX_RATE, &v))
+		goto bad;
+	*out_rate = (uint32_t)v;
+	return 0;
+bad:
+	snprintf(errbuf, errbuf_len, "expected N/s, sessions replaced per second, N from 1 to %u",
+		 BENCH_CHURN_MAX_RATE);
+	return -1;
+}
+
+uint64_t bench_churn_time(uint64_t start_ns, uint32_t rate, uint64_t i)
+{
+	struct bench_sched sch = {.start_ns = start_ns, .rate = rate};
+	return bench_sched_time(&sch, i);
+}
+
+uint32_t bench_churn_victim(uint64_t i, uint32_t num_sessions)
+{
+	return (uint32_t)(i % num_sessions);
 }
 
 /* --- the scenario file --- */

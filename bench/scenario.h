@@ -72,6 +72,24 @@ uint64_t bench_size_rng_next(uint64_t *state);
  * FIXED distribution draws nothing (the stream is left alone). */
 uint32_t bench_size_dist_sample(const struct bench_size_dist *d, uint64_t *state);
 
+/* --- churn --- */
+
+/* BENCH_CHURN_MAX_RATE: session replacements per second a run may ask for. */
+#define BENCH_CHURN_MAX_RATE 10000u
+
+/* bench_churn_parse reads "N/s" (or "N"), N from 1 to
+ * BENCH_CHURN_MAX_RATE replacements per second. Returns 0, or -1 with the
+ * reason in errbuf. */
+int bench_churn_parse(const char *s, uint32_t *out_rate, char *errbuf, size_t errbuf_len);
+
+/* The churn schedule: replacement i happens at start_ns + floor(i * 10^9 /
+ * rate) (bench/sched.h's fixed-rate times) and retires busy session
+ * i mod num_sessions, so every session is replaced in turn, evenly, and the
+ * same on every run. bench_churn_time returns the time of replacement i;
+ * bench_churn_victim the session it retires (num_sessions > 0). */
+uint64_t bench_churn_time(uint64_t start_ns, uint32_t rate, uint64_t i);
+uint32_t bench_churn_victim(uint64_t i, uint32_t num_sessions);
+
 /* --- the scenario file --- */
 
 enum bench_scenario_limits {

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Scenarios of `atmosphere-bench relay` (issue 15) end to end on loopback,
 # each run a few seconds with a few sessions:
-# - a staged run (--scenario FILE: stages up to 4 sessions, held, down to 0;
-#   a size distribution; idle sessions) against our relay: its
+# - a staged run with churn (--scenario FILE: stages up to 4 sessions, held,
+#   down to 0; a size distribution; idle sessions; 4 replaced a second)
+#   against our relay, without errors or loss: its
 #   --json-interval lines carry the stage fields, the active sessions rise
 #   to the peak and fall back to 0 in stage order, "sessions_up" stays at
 #   every session (none ended), and nothing is lost;
@@ -47,7 +48,8 @@ relay_pid=$!
 port=$(wait_port "$dir/relay.out" "$relay_pid" 's/^relay listening on .*:\([0-9][0-9]*\)$/\1/p') ||
 	fail "relay did not start: $(cat "$dir/relay.err")"
 
-# The scenario: 1 s up to 4 sessions, 1 s held, 1 s down to 0; 2 idle.
+# The scenario: 1 s up to 4 sessions, 1 s held, 1 s down to 0; 2 idle; 4
+# sessions replaced a second (churn).
 cat >"$dir/staged.conf" <<'CONF'
 # issue 15: a staged latency run
 mode = latency
@@ -56,6 +58,7 @@ rate = 40
 size = 64:50,1400:40,16K:10
 seed = 7
 idle-sessions = 2
+churn = 4/s
 threads = 2
 CONF
 
@@ -72,8 +75,9 @@ run() {
 
 run staged 0 --scenario "$dir/staged.conf" --url "ws://127.0.0.1:$port" --interval 250ms \
 	--json-interval "$dir/staged.jsonl" --json --threshold 'delivered>=100%'
-jq -e '.latency.sent > 0 and .latency.lost == 0 and .idle_sessions == 2 and .stages == 3' "$dir/staged.out" \
-	>/dev/null || fail "staged: nothing sent, or lost messages"
+jq -e '.latency.sent > 0 and .latency.lost == 0 and .idle_sessions == 2 and .stages == 3
+	and .setup.churned >= 8 and .errors.total == 0' "$dir/staged.out" \
+	>/dev/null || fail "staged: nothing sent, lost messages, errors, or no churn"
 jq -c '{t: .t_end_s, stage, stage_target, stage_level, active: .sessions_active, up: .sessions_up, msgs}' \
 	"$dir/staged.jsonl"
 n=$(wc -l <"$dir/staged.jsonl")
@@ -132,6 +136,6 @@ py_pid=$!
 pport=$(wait_port "$dir/py.out" "$py_pid" 's/^min relay listening on .*:\([0-9][0-9]*\)$/\1/p') ||
 	fail "min_relay.py did not start: $(cat "$dir/py.err")"
 run aiohttp 0 --scenario "$dir/staged.conf" --url "ws://127.0.0.1:$pport" --interval 0 --json
-jq -e '.latency.sent > 0 and .latency.received > 0 and .setup.sessions_up == 6' "$dir/aiohttp.out" >/dev/null ||
+jq -e '.latency.sent > 0 and .latency.received > 0 and .setup.sessions_up == 6 and .setup.churned > 0' "$dir/aiohttp.out" >/dev/null ||
 	fail "aiohttp: the scenario did not complete"
 echo "aiohttp: ok"

@@ -203,6 +203,7 @@ static const struct bad_file bad_files[] = {
 	{"mode = latency\nBad Name = 1\n", 2, "bad setting name"},
 	{"label = \"open\n", 1, "bad value"},
 	{"direction = up\n", 1, "direction 'up': not one of"},
+	{"mode = latency\nchurn = 0/s\n", 2, "churn '0/s': expected N/s"},
 };
 
 ParameterizedTestParameters(bench_scenario, malformed_files_name_the_line_and_reason)
@@ -238,4 +239,46 @@ Test(bench_scenario, a_bad_file_stops_the_command)
 	struct bench_relay_opts o;
 	cr_assert_eq(parse_opts(3, argv, &o), 2);
 	unlink(path);
+}
+
+/* --- churn --- */
+
+Test(bench_churn, parses_rates)
+{
+	uint32_t r = 0;
+	char err[160];
+	cr_assert_eq(bench_churn_parse("5/s", &r, err, sizeof err), 0);
+	cr_assert_eq(r, 5);
+	cr_assert_eq(bench_churn_parse("10000", &r, err, sizeof err), 0);
+	cr_assert_eq(r, 10000);
+	static const char *const bad[] = {"", "/s", "0/s", "10001/s", "5/m", "x/s", "-1/s", "5 /s", "5/s/s"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		r = 77;
+		err[0] = '\0';
+		cr_assert_eq(bench_churn_parse(bad[i], &r, err, sizeof err), -1, "'%s' was accepted", bad[i]);
+		cr_assert(strstr(err, "expected N/s"), "'%s': %s", bad[i], err);
+		cr_assert_eq(r, 77, "'%s': written on failure", bad[i]);
+	}
+}
+
+/* 4/s over 10 sessions: replacement i at i/4 s, victims in turn, so over
+ * 5 s each session is replaced exactly twice, 2.5 s apart. */
+Test(bench_churn, schedule_replaces_every_session_in_turn_at_the_rate)
+{
+	const uint64_t t0 = 777, S = 1000000000ull;
+	unsigned times[10] = {0};
+	uint64_t last[10] = {0};
+	for (uint64_t i = 0; bench_churn_time(t0, 4, i) < t0 + 5 * S; i++) {
+		uint64_t t = bench_churn_time(t0, 4, i);
+		cr_assert_eq(t, t0 + i * S / 4, "replacement %llu at %llu", (unsigned long long)i, (unsigned long long)t);
+		uint32_t k = bench_churn_victim(i, 10);
+		cr_assert_lt(k, 10);
+		if (times[k])
+			cr_assert_eq(t - last[k], 5 * S / 2, "session %u replaced %llu ns after the last time", k,
+				     (unsigned long long)(t - last[k]));
+		last[k] = t;
+		times[k]++;
+	}
+	for (int k = 0; k < 10; k++)
+		cr_assert_eq(times[k], 2, "session %d replaced %u times in 5 s", k, times[k]);
 }
