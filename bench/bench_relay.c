@@ -64,7 +64,9 @@
 #include "bench/relay_opts.h"
 #include "bench/relay_report.h"
 #include "bench/report.h"
+#include "bench/scenario.h"
 #include "bench/sched.h"
+#include "bench/stage.h"
 #include "bench/stats.h"
 #include "bench/threshold.h"
 #include "bench/ws_load.h"
@@ -86,6 +88,7 @@ enum {
 	BATCH_BYTES = 256 * 1024,      /* throughput: frames per send */
 	FD_RESERVE = 64,               /* descriptors beside the connections */
 	SINK_BACKLOG = 4096,
+	CHURN_DRAIN_MS = 1000,         /* --churn: a retired pair's messages may still arrive */
 	STREAM_BUFS_MAX = 16384,       /* receive buffers per thread: 256 MiB of address space */
 };
 
@@ -110,6 +113,7 @@ struct conn {
 	int accepted_fd;              /* sink side: the fd until bench_wconn_accept owns it */
 	int refs;
 	bool tx_busy;                 /* a send in progress: control frames wait */
+	bool retired;                 /* --churn: closed on purpose mid-run, its end is no error */
 	bool close_seen;
 	bool pong_owed;
 	uint8_t pong[RELAY_WS_MAX_CONTROL_PAYLOAD];
@@ -122,9 +126,17 @@ struct session {
 	unsigned pos;                 /* index among its thread's sessions that came up */
 	struct worker *wk;
 	struct conn *a;
+	struct conn *b;               /* --direction ba/both: B sends too (a reference of our own) */
 	struct core_coro *co;
 	bool up;
+	bool ended;                   /* a connection ended before the close: no longer counted up */
+	bool idle;                    /* --idle-sessions: set up and held, never sending */
 	bool parked;
+	uint64_t rng;                 /* --size draws (bench/scenario.h), seeded from --seed and idx */
+	uint32_t gen;                 /* --churn: replacements so far; part of the relay id */
+	uint32_t churn_pending;       /* --churn: replacements asked for by the worker's churner */
+	uint64_t tx;                  /* messages this session sent (both directions) */
+	size_t frame_cap;
 	uint64_t due;                 /* latency: messages the pacer released */
 	uint64_t sent;
 	uint8_t *frame;               /* latency/check: one prebuilt masked frame */
@@ -150,10 +162,13 @@ struct worker {
 	unsigned setup_inflight, setup_max;
 	struct core_coro *spawner;
 	_Atomic unsigned up, failed, senders_done, conns_open;
+	_Atomic unsigned ended;       /* sessions that were up and lost a connection before the close */
+	_Atomic unsigned churned;     /* --churn: sessions replaced */
 	_Atomic uint64_t setup_last_ns;
 	_Atomic uint64_t tx_msgs, rx_msgs, rx_payload;
 	uint64_t win_msgs, win_payload;
 	struct bench_hdr *hist;       /* latency in the measured window */
+	struct bench_hdr *hist_dir[2]; /* --direction both: the same by receiver, [ROLE_B] a->b, [ROLE_A] b->a */
 	struct bench_hdr *ihist;      /* latency of the current interval (bench/interval.h), NULL: none */
 	struct bench_interval_ticker ticker;
 	struct bench_relay_wire wire;
@@ -168,6 +183,7 @@ struct run {
 	struct bench_load load;       /* runtime, workers, phases, t_run0 .. t_meas1 */
 	struct worker *w;
 	struct session *s;
+	unsigned num_sessions;        /* busy and idle */
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
 	struct bench_tls *tls;        /* wss://, NULL: ws:// */
@@ -344,6 +360,25 @@ static int conn_control(struct conn *c, uint8_t opcode, const uint8_t *payload, 
 	return rc;
 }
 
+/* Whether data messages arriving on a connection of role are the run's
+ * (--direction): A -> B by default, B -> A, or both ways. */
+static bool receives(const struct bench_relay_opts *o, enum role role)
+{
+	if (o->mode != BENCH_RELAY_LATENCY || o->direction == BENCH_RELAY_AB)
+		return role == ROLE_B;
+	return o->direction == BENCH_RELAY_BOTH || role == ROLE_A;
+}
+
+/* A connection of an up session ended before the close: the session no
+ * longer counts as up in the live rows. */
+static void session_ended(struct conn *c)
+{
+	if (!c->retired && c->s && c->s->up && !c->s->ended && c->s->wk == c->wk) {
+		c->s->ended = true;
+		bump_u(&c->wk->ended);
+	}
+}
+
 static void on_event(void *arg, const struct bench_ws_event *ev)
 {
 	struct conn *c = arg;
@@ -363,8 +398,8 @@ static void on_event(void *arg, const struct bench_ws_event *ev)
 	case BENCH_WS_EV_MESSAGE:
 		break;
 	}
-	if (ev->opcode != RELAY_WS_OP_BINARY || c->role != ROLE_B)
-		return; /* the relay's paired notice, or data towards A: counted by the scanner */
+	if (ev->opcode != RELAY_WS_OP_BINARY || !receives(r->o, c->role))
+		return; /* the relay's paired notice, or data towards a sender: counted by the scanner */
 	if (!c->now)
 		c->now = bench_mono_ns();
 	bump(&wk->rx_msgs, 1);
@@ -392,8 +427,11 @@ static void on_event(void *arg, const struct bench_ws_event *ev)
 	if (r->o->mode != BENCH_RELAY_LATENCY)
 		return;
 	uint64_t lat = bench_sched_latency(sched, c->now);
-	if (sched >= r->load.t_meas0 && sched < r->load.t_meas1)
+	if (sched >= r->load.t_meas0 && sched < r->load.t_meas1) {
 		bench_hdr_record(wk->hist, lat);
+		if (wk->hist_dir[c->role])
+			bench_hdr_record(wk->hist_dir[c->role], lat);
+	}
 	/* Live rows: every sample, warm-up included, in the interval it arrived. */
 	if (wk->ihist)
 		bench_hdr_record(wk->ihist, lat);
@@ -421,7 +459,9 @@ static void reader_main(void *arg)
 			continue;
 		}
 		if (n <= 0) {
-			if (ph < BENCH_LOAD_CLOSE && !c->w.close_sent) {
+			if (ph < BENCH_LOAD_CLOSE)
+				session_ended(c);
+			if (ph < BENCH_LOAD_CLOSE && !c->w.close_sent && !c->retired) {
 				if (n == 0)
 					wk->err.closed++;
 				else
@@ -435,7 +475,7 @@ static void reader_main(void *arg)
 		}
 		if (c->close_seen) {
 			if (!c->w.close_sent) {
-				if (ph < BENCH_LOAD_CLOSE)
+				if (ph < BENCH_LOAD_CLOSE && !c->retired)
 					wk->err.closed++;
 				/* Answer with a Close of our own (RFC 6455 §5.5.1). */
 				conn_control(c, RELAY_WS_OP_CLOSE, close_normal, sizeof close_normal);
@@ -462,6 +502,15 @@ static int spawn_reader(struct conn *c)
 static void session_path(const struct run *r, uint32_t idx, char *out, size_t out_len)
 {
 	snprintf(out, out_len, "/relay/%s-%u", r->prefix, idx);
+}
+
+/* --churn: generation gen > 0 of session idx pairs on an id of its own. */
+static void session_path_gen(const struct run *r, uint32_t idx, uint32_t gen, char *out, size_t out_len)
+{
+	if (gen)
+		snprintf(out, out_len, "/relay/%s-%u-g%u", r->prefix, idx, gen);
+	else
+		session_path(r, idx, out, out_len);
 }
 
 /* Spreading: connection k of the run (A of session i is 2i, B 2i + 1)
@@ -491,7 +540,7 @@ static int dial(struct worker *wk, struct session *s, struct conn *c)
 		d.src = (const struct sockaddr *)&src;
 		d.src_len = sizeof src;
 	}
-	session_path(r, s->idx, path, sizeof path);
+	session_path_gen(r, s->idx, s->gen, path, sizeof path);
 	int rc = bench_wconn_dial(&c->w, &d, path, IO_TIMEOUT_MS, on_event, c);
 	if (rc < 0) {
 		if (rc == -EPROTO && c->w.tls_failed) {
@@ -520,17 +569,27 @@ static void wait_phase(struct session *s, int ph)
 	}
 }
 
-static void send_stamped(struct session *s, uint64_t sched)
+/* Sends one stamped message on c (A, or B under --direction ba/both), of
+ * a size drawn from --size in latency mode. */
+static void send_stamped(struct session *s, struct conn *c, uint64_t sched)
 {
 	struct worker *wk = s->wk;
 	const struct bench_relay_opts *o = wk->run->o;
-	size_t hl = s->frame_len - (o->mode == BENCH_RELAY_LATENCY ? o->size : BENCH_STAMP_LEN);
+	size_t payload = o->mode == BENCH_RELAY_LATENCY ? o->size : BENCH_STAMP_LEN;
+	if (o->mode == BENCH_RELAY_LATENCY && o->sizes.kind != BENCH_SIZE_FIXED) {
+		/* Rebuilt per message: the header and mask phase follow the size.
+		 * O(size) bytes written, at most 64 KiB; the generator's CPU shows it. */
+		payload = bench_size_dist_sample(&o->sizes, &s->rng);
+		s->frame_len = bench_frames_build(s->frame, s->frame_cap, payload, 1, s->mask);
+	}
+	size_t hl = s->frame_len - payload;
 	bench_stamp_put(s->frame + hl, s->mask, s->idx, sched);
-	int rc = conn_send(s->a, s->frame, s->frame_len, s->frame_len - hl, 1);
+	int rc = conn_send(c, s->frame, s->frame_len, payload, 1);
 	if (rc < 0) {
 		count_error(wk, rc, 0);
 		return;
 	}
+	s->tx++;
 	bump(&wk->tx_msgs, 1);
 }
 
@@ -553,16 +612,93 @@ static void run_throughput(struct session *s)
 	}
 }
 
+/* Ends a connection of a session on purpose (--churn): Close 1000, and our
+ * reference goes; its reader ends at EOF without counting an error. */
+static void retire(struct conn *c)
+{
+	if (!c)
+		return;
+	c->retired = true;
+	if (!c->w.close_sent && c->w.sock)
+		conn_control(c, RELAY_WS_OP_CLOSE, close_normal, sizeof close_normal);
+	conn_put(c);
+}
+
+/* Dials the pair of generation s->gen and starts its readers. Returns 0,
+ * or -1 (counted) with nothing left open. */
+static int pair_up(struct session *s)
+{
+	struct worker *wk = s->wk;
+	struct conn *a = conn_new(wk, s, ROLE_A, false), *b = conn_new(wk, s, ROLE_B, false);
+	if (!a || !b) {
+		wk->err.io++;
+		goto fail;
+	}
+	if (dial(wk, s, a) < 0 || spawn_reader(a) < 0 || dial(wk, s, b) < 0 || spawn_reader(b) < 0)
+		goto fail;
+	s->a = a;
+	s->b = b;
+	return 0;
+fail:
+	if (a)
+		retire(a);
+	if (b)
+		retire(b);
+	return -1;
+}
+
+/* --churn: replaces session s by a new pair on a new id, during the
+ * traffic. First what it sent may arrive (bounded by CHURN_DRAIN_MS, so a
+ * replacement loses nothing it need not), then both connections close and
+ * two new ones dial and pair. Messages falling due meanwhile are sent once
+ * the new pair is up, from their scheduled times: the replacement's cost
+ * shows in their latency, as a user's would. Returns 0, or -1 when the new
+ * pair did not come up (the session then counts as ended). Suspends. */
+static int churn(struct session *s)
+{
+	struct worker *wk = s->wk;
+	uint64_t deadline = bench_mono_ns() + (uint64_t)CHURN_DRAIN_MS * 1000000u;
+	while (atomic_load_explicit(&s->rx_msgs, memory_order_relaxed) < s->tx && bench_mono_ns() < deadline)
+		core_sleep(1);
+	retire(s->a);
+	retire(s->b);
+	s->a = s->b = NULL;
+	s->gen++;
+	if (pair_up(s) < 0) {
+		if (!s->ended) {
+			s->ended = true;
+			bump_u(&wk->ended);
+		}
+		return -1;
+	}
+	bump_u(&wk->churned);
+	return 0;
+}
+
 static void run_latency(struct session *s)
 {
 	struct worker *wk = s->wk;
 	struct run *r = wk->run;
-	struct bench_sched sched = {.start_ns = r->load.t_run0, .rate = (uint64_t)r->o->rate * wk->num_up};
+	const struct bench_relay_opts *o = r->o;
+	struct bench_sched sched = {.start_ns = r->load.t_run0, .rate = (uint64_t)o->rate * wk->num_up};
 	for (;;) {
+		if (s->churn_pending && phase_get(r) == BENCH_LOAD_RUN) {
+			s->churn_pending = 0;
+			if (churn(s) < 0)
+				break; /* the session is over: its new pair did not come up */
+		}
 		while (s->sent < s->due && phase_get(r) < BENCH_LOAD_CLOSE) {
 			/* This session's message k is event k * n + pos of the thread's schedule. */
-			send_stamped(s, bench_sched_time(&sched, s->sent * wk->num_up + s->pos));
+			uint64_t t = bench_sched_time(&sched, s->sent * wk->num_up + s->pos);
 			s->sent++;
+			/* --stage: a message whose session is not active at its
+			 * scheduled time is skipped, never delayed (bench/stage.h). */
+			if (o->stages.num && !bench_stage_active(&o->stages, r->load.t_run0, t, s->idx))
+				continue;
+			if (o->direction != BENCH_RELAY_BA && s->a)
+				send_stamped(s, s->a, t);
+			if (o->direction != BENCH_RELAY_AB && s->b)
+				send_stamped(s, s->b, t);
 		}
 		int ph = phase_get(r);
 		if (ph >= BENCH_LOAD_CLOSE || (ph >= BENCH_LOAD_DRAIN && s->sent >= s->due))
@@ -600,7 +736,13 @@ static void session_main(void *arg)
 		b = conn_new(wk, s, ROLE_B, false);
 		if (!b || dial(wk, s, b) < 0 || spawn_reader(b) < 0)
 			goto failed;
-		conn_put(b); /* the reader owns it now */
+		if (o->mode == BENCH_RELAY_LATENCY && (o->direction != BENCH_RELAY_AB || o->churn_rate)) {
+			/* B sends too, or --churn may retire it: our reference stays,
+			 * the reader has its own */
+			s->b = b;
+		} else {
+			conn_put(b); /* the reader owns it now */
+		}
 		b = NULL;
 	}
 	s->a = a;
@@ -610,21 +752,32 @@ static void session_main(void *arg)
 	release_setup_slot(wk);
 
 	wait_phase(s, BENCH_LOAD_RUN);
-	if (o->mode == BENCH_RELAY_THROUGHPUT && phase_get(r) == BENCH_LOAD_RUN) {
+	if (s->idle) {
+		/* held open, sending nothing, until the close */
+	} else if (o->mode == BENCH_RELAY_THROUGHPUT && phase_get(r) == BENCH_LOAD_RUN) {
 		run_throughput(s);
 	} else if (o->mode == BENCH_RELAY_LATENCY && phase_get(r) == BENCH_LOAD_RUN) {
 		run_latency(s);
 	} else if (o->mode == BENCH_RELAY_CONNECTIONS) {
 		wait_phase(s, BENCH_LOAD_DRAIN);
 		if (phase_get(r) == BENCH_LOAD_DRAIN)
-			send_stamped(s, bench_mono_ns());
+			send_stamped(s, s->a, bench_mono_ns());
 	}
 	bump_u(&wk->senders_done);
 	wait_phase(s, BENCH_LOAD_CLOSE);
-	if (!a->w.close_sent && a->w.sock)
-		conn_control(a, RELAY_WS_OP_CLOSE, close_normal, sizeof close_normal);
-	s->a = NULL;
-	conn_put(a);
+	/* s->a: --churn may have replaced the first pair (or left none). */
+	if (s->a) {
+		if (!s->a->w.close_sent && s->a->w.sock)
+			conn_control(s->a, RELAY_WS_OP_CLOSE, close_normal, sizeof close_normal);
+		conn_put(s->a);
+		s->a = NULL;
+	}
+	if (s->b) {
+		if (!s->b->w.close_sent && s->b->w.sock)
+			conn_control(s->b, RELAY_WS_OP_CLOSE, close_normal, sizeof close_normal);
+		conn_put(s->b);
+		s->b = NULL;
+	}
 	return;
 failed:
 	if (b)
@@ -660,7 +813,7 @@ static void sink_conn(void *arg)
 	unsigned long idx = ULONG_MAX;
 	if (!strncmp(id, r->prefix, plen) && id[plen] == '-' && id[plen + 1] >= '0' && id[plen + 1] <= '9')
 		idx = strtoul(id + plen + 1, &end, 10);
-	if (idx >= r->o->sessions || !end || *end) {
+	if (idx >= r->num_sessions || !end || *end) {
 		wk->err.proto++;
 		conn_put(c);
 		return;
@@ -753,6 +906,33 @@ static void pace(struct worker *wk)
 	bench_load_pace(&r->load, &sch, BENCH_LOAD_CLOSE, release_due, wk);
 }
 
+/* --churn: one per worker. Walks the run's replacement schedule
+ * (bench/scenario.h) from t_run0 to t_meas1 and asks each of its own
+ * victims, busy sessions that are up, to replace itself; the session's
+ * coroutine does it between sends. */
+static void churner_main(void *arg)
+{
+	struct worker *wk = arg;
+	struct run *r = wk->run;
+	const struct bench_relay_opts *o = r->o;
+	unsigned nw = r->load.num_workers;
+	for (uint64_t i = 0; i < UINT64_MAX / 2; i++) {
+		uint64_t t = bench_churn_time(r->load.t_run0, o->churn_rate, i);
+		if (t >= r->load.t_meas1 || phase_get(r) != BENCH_LOAD_RUN)
+			break;
+		uint32_t k = bench_churn_victim(i, o->sessions);
+		if (k % nw != wk->idx)
+			continue; /* session k lives on worker k mod threads (run_init) */
+		bench_load_sleep_until(t, NULL, NULL);
+		struct session *s = &r->s[k];
+		if (!s->up || s->ended || phase_get(r) != BENCH_LOAD_RUN)
+			continue;
+		s->churn_pending++;
+		if (s->parked && s->co)
+			core_unpark(s->co, 0);
+	}
+}
+
 static void coordinator_main(void *arg);
 
 static void worker_main(void *arg)
@@ -787,11 +967,13 @@ static void worker_main(void *arg)
 
 	bench_load_wait(&r->load, BENCH_LOAD_RUN, 1);
 	for (unsigned i = 0; i < wk->num_local; i++)
-		if (wk->local[i]->up) {
+		if (wk->local[i]->up && !wk->local[i]->idle) {
 			wk->local[i]->pos = wk->num_up;
 			wk->up_list[wk->num_up++] = wk->local[i];
 		}
 	unpark_sessions(wk);
+	if (r->o->churn_rate && phase_get(r) == BENCH_LOAD_RUN && core_spawn(churner_main, wk) < 0)
+		wk->err.io++;
 	if (r->o->mode == BENCH_RELAY_LATENCY && phase_get(r) == BENCH_LOAD_RUN)
 		pace(wk);
 	bench_load_wait(&r->load, BENCH_LOAD_DRAIN, 1);
@@ -815,7 +997,7 @@ static void progress(struct run *r, const char *what)
 	unsigned up = SUM(r, up), failed = SUM(r, failed);
 	uint64_t rx = SUM64(r, rx_msgs), bytes = SUM64(r, rx_payload);
 	fprintf(stderr, "\ratmosphere-bench relay: %-8s sessions %u/%u up, %u failed; received %llu msgs, %.1f MB   ",
-		what, up, r->o->sessions, failed, (unsigned long long)rx, (double)bytes / 1e6);
+		what, up, r->num_sessions, failed, (unsigned long long)rx, (double)bytes / 1e6);
 }
 
 /* Sleeps until t (CLOCK_MONOTONIC ns), printing progress about once a
@@ -840,7 +1022,7 @@ static void coordinator_main(void *arg)
 
 	/* SETUP */
 	uint64_t deadline = r->t_setup0 + (uint64_t)SETUP_TIMEOUT_MS * 1000000u, last = 0;
-	while (SUM(r, up) + SUM(r, failed) < o->sessions && bench_mono_ns() < deadline) {
+	while (SUM(r, up) + SUM(r, failed) < r->num_sessions && bench_mono_ns() < deadline) {
 		core_sleep(2);
 		if (bench_mono_ns() - last > 1000000000u) {
 			progress(r, "set-up");
@@ -906,12 +1088,13 @@ static int check_fds(const struct bench_relay_opts *o)
 		setrlimit(RLIMIT_NOFILE, &rl);
 		getrlimit(RLIMIT_NOFILE, &rl);
 	}
-	uint64_t need = 2ull * o->sessions + FD_RESERVE;
+	unsigned sessions = o->sessions + o->idle_sessions;
+	uint64_t need = 2ull * sessions + FD_RESERVE;
 	if (rl.rlim_cur != RLIM_INFINITY && need > rl.rlim_cur) {
 		fprintf(stderr,
 			"atmosphere-bench relay: --sessions %u needs %llu descriptors (two per session and %d more), but "
 			"RLIMIT_NOFILE is %llu: raise it (ulimit -n) or ask for fewer sessions\n",
-			o->sessions, (unsigned long long)need, FD_RESERVE, (unsigned long long)rl.rlim_cur);
+			sessions, (unsigned long long)need, FD_RESERVE, (unsigned long long)rl.rlim_cur);
 		return -1;
 	}
 	return 0;
@@ -965,12 +1148,14 @@ static void run_free(struct run *r)
 			free(wk->local);
 			free(wk->up_list);
 			bench_hdr_free(wk->hist);
+			bench_hdr_free(wk->hist_dir[ROLE_A]);
+			bench_hdr_free(wk->hist_dir[ROLE_B]);
 			free(wk->batch);
 			if (wk->sink_fd >= 0)
 				close(wk->sink_fd);
 		}
 	if (r->s)
-		for (unsigned i = 0; i < r->o->sessions; i++)
+		for (unsigned i = 0; i < r->num_sessions; i++)
 			free(r->s[i].frame);
 	free(r->s);
 	free(r->w);
@@ -1031,7 +1216,18 @@ static void live_snap(void *arg, struct bench_interval_counts *out)
 				 e->closed, e->reset, e->proto, e->tls, e->io};
 	_Static_assert(sizeof errs / sizeof errs[0] == sizeof live_err_names / sizeof live_err_names[0],
 		       "one name per error kind");
-	out->sessions = atomic_load_explicit(&wk->up, memory_order_relaxed);
+	/* Current sessions: up minus those that lost a connection since. */
+	out->sessions = atomic_load_explicit(&wk->up, memory_order_relaxed) -
+			atomic_load_explicit(&wk->ended, memory_order_relaxed);
+	out->active = 0;
+	const struct bench_relay_opts *o = wk->run->o;
+	if (o->stages.num) {
+		uint64_t now = bench_mono_ns();
+		for (unsigned i = 0; i < wk->num_up; i++) {
+			const struct session *s = wk->up_list[i];
+			out->active += !s->ended && bench_stage_active(&o->stages, wk->run->load.t_run0, now, s->idx);
+		}
+	}
 	out->msgs = atomic_load_explicit(&wk->rx_msgs, memory_order_relaxed);
 	out->bytes = atomic_load_explicit(&wk->rx_payload, memory_order_relaxed);
 	memcpy(out->errors, errs, sizeof errs);
@@ -1051,7 +1247,8 @@ static int live_init(struct run *r)
 		.num_workers = r->load.num_workers,
 		.period_ns = o->interval_ms * 1000000u,
 		.latency = o->mode == BENCH_RELAY_LATENCY,
-		.sessions_total = o->sessions,
+		.sessions_total = r->num_sessions,
+		.stages = &o->stages,
 		.err_names = live_err_names,
 		.num_err = sizeof live_err_names / sizeof live_err_names[0],
 		.live = stderr,
@@ -1080,7 +1277,8 @@ static int run_init(struct run *r, const struct bench_relay_opts *o)
 	memset(r, 0, sizeof *r);
 	r->o = o;
 	r->tty = isatty(STDERR_FILENO);
-	bench_load_setup(&r->load, o->threads, o->sessions);
+	r->num_sessions = o->sessions + o->idle_sessions;
+	bench_load_setup(&r->load, o->threads, r->num_sessions);
 	r->relay_rss0 = r->relay_rss1 = -1;
 	snprintf(r->prefix, sizeof r->prefix, "b%08x", (unsigned)bench_rand_u64());
 	r->port = o->port;
@@ -1096,12 +1294,12 @@ static int run_init(struct run *r, const struct bench_relay_opts *o)
 		}
 	}
 	r->w = calloc(r->load.num_workers, sizeof *r->w);
-	r->s = calloc(o->sessions, sizeof *r->s);
+	r->s = calloc(r->num_sessions, sizeof *r->s);
 	if (!r->w || !r->s) {
 		fputs(nomem, stderr);
 		return -1;
 	}
-	unsigned per_thread = (o->sessions + r->load.num_workers - 1) / r->load.num_workers;
+	unsigned per_thread = (r->num_sessions + r->load.num_workers - 1) / r->load.num_workers;
 	for (unsigned i = 0; i < r->load.num_workers; i++) {
 		struct worker *wk = &r->w[i];
 		wk->run = r;
@@ -1111,6 +1309,14 @@ static int run_init(struct run *r, const struct bench_relay_opts *o)
 		wk->local = calloc(per_thread, sizeof *wk->local);
 		wk->up_list = calloc(per_thread, sizeof *wk->up_list);
 		wk->hist = bench_hdr_new(BENCH_HDR_SIG_DEFAULT, BENCH_HDR_HIGHEST_DEFAULT, NULL);
+		if (o->mode == BENCH_RELAY_LATENCY && o->direction == BENCH_RELAY_BOTH) {
+			wk->hist_dir[ROLE_A] = bench_hdr_new(BENCH_HDR_SIG_DEFAULT, BENCH_HDR_HIGHEST_DEFAULT, NULL);
+			wk->hist_dir[ROLE_B] = bench_hdr_new(BENCH_HDR_SIG_DEFAULT, BENCH_HDR_HIGHEST_DEFAULT, NULL);
+			if (!wk->hist_dir[ROLE_A] || !wk->hist_dir[ROLE_B]) {
+				fputs(nomem, stderr);
+				return -1;
+			}
+		}
 		if (!wk->local || !wk->up_list || !wk->hist) {
 			fputs(nomem, stderr);
 			return -1;
@@ -1130,17 +1336,23 @@ static int run_init(struct run *r, const struct bench_relay_opts *o)
 		}
 	}
 	size_t payload = o->mode == BENCH_RELAY_LATENCY ? o->size : BENCH_STAMP_LEN;
-	for (unsigned i = 0; i < o->sessions; i++) {
+	for (unsigned i = 0; i < r->num_sessions; i++) {
 		struct session *s = &r->s[i];
 		struct worker *wk = &r->w[i % r->load.num_workers];
 		s->idx = i;
 		s->wk = wk;
+		/* Idle sessions take the indices after the busy ones; spread
+		 * round-robin like them, they sit among the busy ones on every
+		 * thread. */
+		s->idle = i >= o->sessions;
+		s->rng = bench_size_rng_seed(o->seed, i);
 		wk->local[wk->num_local++] = s;
 		if (o->mode == BENCH_RELAY_THROUGHPUT)
 			continue;
 		uint64_t m = bench_rand_u64();
 		memcpy(s->mask, &m, 4);
 		s->frame_len = bench_frame_header_len(payload, true) + payload;
+		s->frame_cap = s->frame_len;
 		s->frame = malloc(s->frame_len);
 		if (!s->frame) {
 			fputs(nomem, stderr);
@@ -1187,6 +1399,7 @@ static void collect(struct run *r, struct bench_relay_result *res)
 		struct worker *wk = &r->w[i];
 		res->sessions_up += atomic_load(&wk->up);
 		res->sessions_failed += atomic_load(&wk->failed);
+		res->churned += atomic_load(&wk->churned);
 		uint64_t t = atomic_load(&wk->setup_last_ns);
 		if (t > setup_last)
 			setup_last = t;
@@ -1194,8 +1407,13 @@ static void collect(struct run *r, struct bench_relay_result *res)
 		res->win_payload += wk->win_payload;
 		res->sent += atomic_load(&wk->tx_msgs);
 		res->received += atomic_load(&wk->rx_msgs);
-		if (i)
+		if (i) {
 			bench_hdr_merge(h, wk->hist); /* one layout: cannot fail */
+			if (wk->hist_dir[ROLE_A]) {
+				bench_hdr_merge(r->w[0].hist_dir[ROLE_A], wk->hist_dir[ROLE_A]);
+				bench_hdr_merge(r->w[0].hist_dir[ROLE_B], wk->hist_dir[ROLE_B]);
+			}
+		}
 		const struct bench_relay_wire *w = &wk->wire;
 		res->wire.a_tx_wire += w->a_tx_wire;
 		res->wire.a_tx_payload += w->a_tx_payload;
@@ -1225,6 +1443,11 @@ static void collect(struct run *r, struct bench_relay_result *res)
 	res->measured_s = r->load.t_meas1 > r->load.t_meas0 ? (double)(r->load.t_meas1 - r->load.t_meas0) / 1e9 : 0.0;
 	bench_hdr_summary(h, &res->lat);
 	res->hist = h;
+	if (r->w[0].hist_dir[ROLE_A]) {
+		res->by_direction = true;
+		bench_hdr_summary(r->w[0].hist_dir[ROLE_B], &res->lat_ab);
+		bench_hdr_summary(r->w[0].hist_dir[ROLE_A], &res->lat_ba);
+	}
 	res->per_session_mb_min = INFINITY;
 	unsigned n = 0;
 	for (unsigned i = 0; i < o->sessions; i++) {
@@ -1315,14 +1538,11 @@ static void threshold_input(const struct bench_relay_opts *o, const struct bench
 	in->mb_per_s = traffic ? (double)res->win_payload / 1e6 / res->measured_s : NAN;
 }
 
-int bench_cmd_relay(int argc, char **argv)
+static int run_cmd(struct bench_relay_opts *op)
 {
-	struct bench_relay_opts o;
+	const struct bench_relay_opts o = *op;
 	struct bench_relay_result res;
 	struct run r;
-	int prc = bench_relay_opts_parse(&o, argc, argv, stdout);
-	if (prc >= 0)
-		return prc;
 	signal(SIGPIPE, SIG_IGN); /* a relay that goes away is an error to count, not a signal */
 	if (check_fds(&o))
 		return 1;
@@ -1379,5 +1599,16 @@ int bench_cmd_relay(int argc, char **argv)
 	}
 	json_object_put(j);
 	run_free(&r);
+	return status;
+}
+
+int bench_cmd_relay(int argc, char **argv)
+{
+	struct bench_relay_opts o;
+	int prc = bench_relay_opts_parse(&o, argc, argv, stdout);
+	if (prc >= 0)
+		return prc;
+	int status = run_cmd(&o);
+	bench_relay_opts_cleanup(&o);
 	return status;
 }

@@ -93,6 +93,11 @@ static uint64_t errors_total(const struct bench_interval *iv, const struct bench
 	return n;
 }
 
+static bool has_stages(const struct bench_interval *iv)
+{
+	return iv->o.stages && iv->o.stages->num;
+}
+
 static double per_s(uint64_t n, const struct bench_interval_row *r)
 {
 	double d = r->t1_s - r->t0_s;
@@ -109,6 +114,15 @@ void bench_interval_write_json(const struct bench_interval *iv, FILE *f, const s
 	json_object_object_add(o, "workers", bench_report_uint(r->workers));
 	json_object_object_add(o, "sessions_up", bench_report_uint(r->d.sessions));
 	json_object_object_add(o, "sessions", bench_report_uint(iv->o.sessions_total));
+	if (has_stages(iv)) {
+		/* stage: 1-based, where the plan is at t_end_s; the target it
+		 * ramps to, the level it asks for then, and the sessions that
+		 * were sending at the workers' last look. */
+		json_object_object_add(o, "stage", bench_report_uint(r->stage.stage + 1));
+		json_object_object_add(o, "stage_target", bench_report_uint(r->stage.target));
+		json_object_object_add(o, "stage_level", bench_report_uint(r->stage.level));
+		json_object_object_add(o, "sessions_active", bench_report_uint(r->d.active));
+	}
 	json_object_object_add(o, "msgs", bench_report_uint(r->d.msgs));
 	json_object_object_add(o, "msgs_per_s", bench_report_num(per_s(r->d.msgs, r), 1));
 	json_object_object_add(o, "bytes", bench_report_uint(r->d.bytes));
@@ -174,10 +188,14 @@ void bench_interval_write_line(const struct bench_interval *iv, FILE *f, const s
 		latency_words(r, lat + 1, sizeof lat - 2);
 		strcat(lat, ",");
 	}
+	char stage[80] = "";
 	error_words(iv, r, err, sizeof err);
-	fprintf(f, "atmosphere-bench %s: %s %7.2f-%.2fs: up %llu/%u, %.0f msgs/s, %.2f MB/s,%s %s", iv->o.cmd,
+	if (has_stages(iv))
+		snprintf(stage, sizeof stage, " stage %zu/%zu -> %u, active %llu,", r->stage.stage + 1, iv->o.stages->num,
+			 r->stage.target, (unsigned long long)r->d.active);
+	fprintf(f, "atmosphere-bench %s: %s %7.2f-%.2fs: up %llu/%u,%s %.0f msgs/s, %.2f MB/s,%s %s", iv->o.cmd,
 		r->warmup ? "warmup" : "run   ", r->t0_s, r->t1_s, (unsigned long long)r->d.sessions, iv->o.sessions_total,
-		per_s(r->d.msgs, r), per_s(r->d.bytes, r) / 1e6, lat, err);
+		stage, per_s(r->d.msgs, r), per_s(r->d.bytes, r) / 1e6, lat, err);
 }
 
 /* The terminal's line, short enough for 80 columns in the common case:
@@ -198,6 +216,8 @@ static void compact_line(const struct bench_interval *iv, FILE *f, const struct 
 static void emit(struct bench_interval *iv, struct slot *s)
 {
 	s->row.lat = iv->o.latency ? s->lat : NULL;
+	if (has_stages(iv))
+		s->row.stage = bench_stage_eval(iv->o.stages, 0, s->row.t1_ns);
 	if (iv->o.live) {
 		if (iv->o.tty) {
 			/* Rewritten in place: \r, the line, then erase what a longer
@@ -259,11 +279,13 @@ void bench_interval_submit(struct bench_interval *iv, unsigned worker, uint64_t 
 		s->row.warmup = warmup;
 		s->row.t0_s = (double)t0_ns / 1e9;
 		s->row.t1_s = (double)t1_ns / 1e9;
+		s->row.t1_ns = t1_ns;
 	}
 	if (wh)
 		bench_hdr_merge(s->lat, wh); /* same layout by construction */
 	s->row.workers++;
 	s->row.d.sessions += cum->sessions;
+	s->row.d.active += cum->active;
 	s->row.d.msgs += cum->msgs - last->msgs;
 	s->row.d.bytes += cum->bytes - last->bytes;
 	for (unsigned i = 0; i < iv->o.num_err; i++)

@@ -32,6 +32,7 @@
 
 #include "bench/hist.h"
 #include "bench/load.h"
+#include "bench/stage.h"
 
 enum bench_interval_limits {
 	BENCH_INTERVAL_ERR_MAX = 16,     /* error kinds a mode may name */
@@ -42,11 +43,13 @@ enum bench_interval_limits {
 #define BENCH_INTERVAL_MIN_MS 100u
 #define BENCH_INTERVAL_MAX_MS 3600000u
 
-/* struct bench_interval_counts: a worker's counters. sessions is a level
- * (summed over workers as it is); msgs, bytes and errors are cumulative
- * (a row shows their growth over the interval). */
+/* struct bench_interval_counts: a worker's counters. sessions (current:
+ * up and not yet ended) and active (sessions sending now, under --stage)
+ * are levels (summed over workers as they are); msgs, bytes and errors are
+ * cumulative (a row shows their growth over the interval). */
 struct bench_interval_counts {
 	uint64_t sessions;
+	uint64_t active;
 	uint64_t msgs, bytes;
 	uint64_t errors[BENCH_INTERVAL_ERR_MAX];
 };
@@ -59,6 +62,8 @@ struct bench_interval_row {
 	unsigned workers;                 /* that submitted it (all, unless forced out) */
 	struct bench_interval_counts d;   /* sessions: the level; the rest: growth */
 	const struct bench_hdr *lat;      /* NULL when the mode has no latency */
+	struct bench_stage_at stage;      /* with stages: where the plan is at t1 */
+	uint64_t t1_ns;                   /* t1 since t_run0, exact */
 };
 
 struct bench_interval_opts {
@@ -72,6 +77,7 @@ struct bench_interval_opts {
 	FILE *live;                       /* human lines; NULL: none */
 	bool tty;                         /* live is a terminal: one line rewritten in place */
 	FILE *json;                       /* JSON lines; NULL: none */
+	const struct bench_stage_plan *stages; /* NULL or empty: no stages; borrowed, started at t_run0 */
 };
 
 struct bench_interval;

@@ -15,6 +15,11 @@
 
 #define CMD "relay"
 
+const char *bench_relay_direction_name(enum bench_relay_direction d)
+{
+	return d == BENCH_RELAY_BA ? "ba" : d == BENCH_RELAY_BOTH ? "both" : "ab";
+}
+
 const char *bench_relay_mode_name(enum bench_relay_mode m)
 {
 	switch (m) {
@@ -207,6 +212,44 @@ static int take_threshold(const struct opt_table *t, const struct opt_spec *s, v
 	return 0;
 }
 
+static int take_size(const struct opt_table *t, const struct opt_spec *s, void *dst, const char *val)
+{
+	struct bench_relay_opts *o = &((struct parsed *)dst)->o;
+	char err[200];
+	(void)s;
+	if (bench_size_dist_parse(val, 1, BENCH_RELAY_SIZE_MAX, &o->sizes, err, sizeof err))
+		return opt_usage_error(t, "--size '%s': %s", val, err);
+	o->size = bench_size_dist_max(&o->sizes);
+	return 0;
+}
+
+static int take_stage(const struct opt_table *t, const struct opt_spec *s, void *dst, const char *val)
+{
+	struct bench_relay_opts *o = &((struct parsed *)dst)->o;
+	char err[200];
+	(void)s;
+	if (bench_stage_parse(val, BENCH_RELAY_SESSIONS_MAX, &o->stages, err, sizeof err))
+		return opt_usage_error(t, "--stage '%s': %s", val, err);
+	return 0;
+}
+
+static int take_churn(const struct opt_table *t, const struct opt_spec *s, void *dst, const char *val)
+{
+	struct bench_relay_opts *o = &((struct parsed *)dst)->o;
+	char err[200];
+	(void)s;
+	if (bench_churn_parse(val, &o->churn_rate, err, sizeof err))
+		return opt_usage_error(t, "--churn '%s': %s", val, err);
+	return 0;
+}
+
+/* --scenario was read before the table ran (bench_relay_opts_parse). */
+static int take_scenario(const struct opt_table *t, const struct opt_spec *s, void *dst, const char *val)
+{
+	(void)t, (void)s, (void)dst, (void)val;
+	return 0;
+}
+
 #define F(member) OPT_FIELD(struct parsed, member)
 
 static const struct opt_spec relay_specs[] = {
@@ -235,9 +278,32 @@ static const struct opt_spec relay_specs[] = {
 	{"--sessions", OPT_UINT, F(o.sessions), .min = 1, .max = BENCH_RELAY_SESSIONS_MAX, .arg = "N",
 	 .help = "sessions, 1..{0} (default {1}); two descriptors each",
 	 .help_args = {BENCH_RELAY_SESSIONS_MAX, BENCH_RELAY_SESSIONS_DEFAULT}},
-	{"--size", OPT_SIZE, F(o.size), .min = 1, .max = BENCH_RELAY_SIZE_MAX, .arg = "BYTES",
-	 .help = "message payload, K/M suffixes (default {0}); latency: {1}..{2}",
+	{"--size", OPT_CUSTOM, .parse = take_size, .arg = "BYTES",
+	 .help = "message payload, K/M suffixes (default {0}); latency: {1}..{2}\n"
+		 "and also a distribution: 64:50,1400:40,16K:10 (SIZE:WEIGHT)\n"
+		 "or 64-1400 (uniform), drawn per message from --seed",
 	 .help_args = {BENCH_RELAY_SIZE_DEFAULT, BENCH_RELAY_LAT_SIZE_MIN, BENCH_RELAY_LAT_SIZE_MAX}},
+	{"--seed", OPT_UINT, F(o.seed), .min = 0, .max = UINT64_MAX, .arg = "N",
+	 .help = "seed of the size draws (default 0): same seed, same sizes"},
+	{"--direction", OPT_CHOICE, F(o.direction), .words = {"ab", "ba", "both"},
+	 .values = {BENCH_RELAY_AB, BENCH_RELAY_BA, BENCH_RELAY_BOTH}, .arg = "D",
+	 .help = "latency: ab (default: A sends, B receives), ba, or both\n"
+		 "(each sends --rate and receives; latency measured each way)"},
+	{"--stage", OPT_CUSTOM, .parse = take_stage, .arg = "DUR:N,...",
+	 .help = "latency: ramp the sessions that send, k6-style: each stage\n"
+		 "moves linearly to N over DUR (30s:100,1m:100,10s:0); all\n"
+		 "sessions are set up first, session k sends while the level\n"
+		 "is above k; --sessions defaults to the peak, --duration to\n"
+		 "the stages' total, --warmup to 0"},
+	{"--churn", OPT_CUSTOM, .parse = take_churn, .arg = "N/s",
+	 .help = "latency: replace N sessions a second during the traffic, in\n"
+		 "turn: each closes its pair and dials a new one on a new id"},
+	{"--idle-sessions", OPT_UINT, F(o.idle_sessions), .min = 0, .max = BENCH_RELAY_IDLE_MAX, .arg = "N",
+	 .help = "latency: N more sessions, set up among the others and held\n"
+		 "open, that never send (default 0)"},
+	{"--scenario", OPT_CUSTOM, .parse = take_scenario, .arg = "FILE",
+	 .help = "read options from FILE, one 'name = value' a line with the\n"
+		 "names of these options (docs/BENCH.md); the command line wins"},
 	{"--rate", OPT_UINT, F(o.rate), .min = 1, .max = BENCH_RELAY_RATE_MAX, .arg = "N",
 	 .help = "latency: messages/s per session, 1..{0} (default {1})",
 	 .help_args = {BENCH_RELAY_RATE_MAX, BENCH_RELAY_RATE_DEFAULT}},
@@ -288,9 +354,12 @@ static const struct opt_table relay_table = {
 	.head = "usage: atmosphere-bench relay --url ws[s]://HOST:PORT [--mode throughput|latency|connections]\n"
 		"                              [--sessions N] [--size BYTES] [--rate MSGS_PER_S] [--duration S]\n"
 		"                              [--json] [--csv] [--relay-pid PID] [--interval S]\n"
-		"                              [--json-interval FILE] [--threshold EXPR]... [OPTIONS]\n\n"
+		"                              [--json-interval FILE] [--threshold EXPR]... [OPTIONS]\n"
+		"       atmosphere-bench relay --scenario FILE [OPTIONS]\n\n"
 		"Drives a relay that speaks the seed protocol (GET /relay/{id}, two clients per id,\n"
-		"frames forwarded) with N sessions of two WebSocket connections each, A -> B.\n\n"
+		"frames forwarded) with N sessions of two WebSocket connections each, A -> B\n"
+		"(latency: also B -> A or both ways, sizes from a distribution, stages ramping the\n"
+		"sessions that send, churn, idle sessions; docs/BENCH.md \"Scenarios\").\n\n"
 		"Modes:\n"
 		"  throughput    A sends --size messages as fast as TCP lets it: payload MB/s and\n"
 		"                messages/s, in total and per session\n"
@@ -312,15 +381,64 @@ static const struct opt_table relay_table = {
 	.column = 25,
 };
 
+static int check(struct parsed *pp, uint64_t seen);
+
+/* The value of --scenario, when given (the last one wins, as with any
+ * option); NULL when none. Values are skipped like the table skips them. */
+static const char *find_scenario(int argc, char **argv)
+{
+	const char *path = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--scenario") && i + 1 < argc)
+			path = argv[++i];
+		else if (!strncmp(argv[i], "--scenario=", 11))
+			path = argv[i] + 11;
+		else if (!strncmp(argv[i], "--", 2) && !strchr(argv[i], '=') && i + 1 < argc)
+			for (size_t k = 0; k < relay_table.num_specs; k++)
+				if (!strcmp(relay_table.specs[k].name, argv[i]) && relay_table.specs[k].kind != OPT_FLAG)
+					i++; /* its value, which may start with "--" */
+	}
+	return path;
+}
+
+/* Values of the custom options in a scenario file, checked with their line
+ * (bench/scenario.h); the same parsers the table's callbacks use. */
+int bench_relay_opts_check(const char *name, const char *v, char *errbuf, size_t errbuf_len)
+{
+	char host[BENCH_RELAY_HOST_MAX + 1];
+	uint16_t port;
+	bool tls;
+	uint32_t a, b;
+	struct bench_size_dist d;
+	struct bench_stage_plan pl;
+	struct bench_threshold th;
+	if (!strcmp(name, "size"))
+		return bench_size_dist_parse(v, 1, BENCH_RELAY_SIZE_MAX, &d, errbuf, errbuf_len);
+	uint32_t rate;
+	if (!strcmp(name, "churn"))
+		return bench_churn_parse(v, &rate, errbuf, errbuf_len);
+	if (!strcmp(name, "stage"))
+		return bench_stage_parse(v, BENCH_RELAY_SESSIONS_MAX, &pl, errbuf, errbuf_len);
+	if (!strcmp(name, "url"))
+		return bench_relay_parse_url(v, host, &port, &tls, errbuf, errbuf_len);
+	if (!strcmp(name, "sink"))
+		return bench_relay_parse_hostport(v, host, &port, errbuf, errbuf_len);
+	if (!strcmp(name, "source-range"))
+		return bench_relay_parse_cidr(v, &a, &b, errbuf, errbuf_len);
+	if (!strcmp(name, "threshold"))
+		return bench_threshold_parse(v, &th, errbuf, errbuf_len);
+	return 0;
+}
+
 int bench_relay_opts_parse(struct bench_relay_opts *out_o, int argc, char **argv, FILE *out)
 {
-	char err[160];
 	uint64_t seen = 0;
 	struct parsed p = {
 		.o = {
 			.mode = BENCH_RELAY_THROUGHPUT,
 			.sessions = BENCH_RELAY_SESSIONS_DEFAULT,
 			.size = BENCH_RELAY_SIZE_DEFAULT,
+			.sizes = {.kind = BENCH_SIZE_FIXED, .num = 1, .size = {BENCH_RELAY_SIZE_DEFAULT}},
 			.rate = BENCH_RELAY_RATE_DEFAULT,
 			.duration_ms = BENCH_RELAY_DURATION_DEFAULT_MS,
 			.warmup_ms = BENCH_RELAY_WARMUP_DEFAULT_MS,
@@ -331,16 +449,63 @@ int bench_relay_opts_parse(struct bench_relay_opts *out_o, int argc, char **argv
 		.sources = BENCH_RELAY_SOURCES_DEFAULT,
 	};
 	struct bench_relay_opts *o = &p.o;
-	int rc = opt_table_parse(&relay_table, &p, argc, argv, out, &seen);
-	if (rc >= 0)
+	/* --scenario FILE: its settings go before the command line's own
+	 * arguments, which therefore win (net/config.h). */
+	const char *scen_path = find_scenario(argc, argv);
+	char **args = argv;
+	int nargs = argc;
+	if (scen_path) {
+		char why[600];
+		o->scenario = bench_scenario_load(scen_path, &relay_table, bench_relay_opts_check, why, sizeof why);
+		if (!o->scenario)
+			return opt_usage_error(&relay_table, "--scenario %s", why);
+		nargs = argc + o->scenario->argc;
+		args = calloc((size_t)nargs + 1, sizeof *args);
+		if (!args) {
+			bench_scenario_free(o->scenario);
+			fprintf(stderr, "atmosphere-bench relay: out of memory\n");
+			return 2;
+		}
+		args[0] = argv[0];
+		memcpy(args + 1, o->scenario->argv, (size_t)o->scenario->argc * sizeof *args);
+		memcpy(args + 1 + o->scenario->argc, argv + 1, (size_t)(argc - 1) * sizeof *args);
+	}
+	int rc = opt_table_parse(&relay_table, &p, nargs, args, out, &seen);
+	if (args != argv)
+		free(args);
+	if (rc < 0)
+		rc = check(&p, seen);
+	if (rc >= 0) {
+		bench_scenario_free(p.o.scenario);
 		return rc;
+	}
+	*out_o = p.o;
+	return -1;
+}
+
+const struct opt_table *bench_relay_opts_table(void)
+{
+	return &relay_table;
+}
+
+void bench_relay_opts_cleanup(struct bench_relay_opts *o)
+{
+	bench_scenario_free(o->scenario);
+	o->scenario = NULL;
+}
+
+/* The checks after the table ran, across options. Returns -1 or 2. */
+static int check(struct parsed *pp, uint64_t seen)
+{
+	char err[160];
+	struct bench_relay_opts *o = &pp->o;
 	bool have_url = opt_table_seen(&relay_table, seen, "--url");
 	bool size_set = opt_table_seen(&relay_table, seen, "--size");
 	bool tls_version_set = opt_table_seen(&relay_table, seen, "--tls-version");
 	bool sources_set = opt_table_seen(&relay_table, seen, "--sources");
 	bool range_set = opt_table_seen(&relay_table, seen, "--source-range");
-	uint32_t range_count = p.range_count;
-	unsigned sources = p.sources;
+	uint32_t range_count = pp->range_count;
+	unsigned sources = pp->sources;
 	o->rate_set = opt_table_seen(&relay_table, seen, "--rate");
 	if (o->sink && o->sink_port == 0) {
 		/* Plain TCP A -> B: A dials the sink itself, wherever it was bound. */
@@ -391,18 +556,62 @@ int bench_relay_opts_parse(struct bench_relay_opts *out_o, int argc, char **argv
 			return opt_usage_error(&relay_table, "--threshold '%s': --mode connections sends no traffic to rate",
 						 t->text);
 	}
-	if (o->mode == BENCH_RELAY_LATENCY) {
-		if (!size_set)
-			o->size = 64;
-		if (o->size < BENCH_RELAY_LAT_SIZE_MIN || o->size > BENCH_RELAY_LAT_SIZE_MAX)
-			return opt_usage_error(&relay_table, "--size %zu: latency messages are %d to %d bytes (a 16-byte stamp)",
-						 o->size, BENCH_RELAY_LAT_SIZE_MIN, BENCH_RELAY_LAT_SIZE_MAX);
-		if ((uint64_t)o->sessions * o->rate > BENCH_RELAY_TOTAL_RATE_MAX)
-			return opt_usage_error(&relay_table, "--sessions %u x --rate %u is over %d messages/s in total",
-						 o->sessions, o->rate, BENCH_RELAY_TOTAL_RATE_MAX);
+	if (o->sizes.kind != BENCH_SIZE_FIXED && o->mode != BENCH_RELAY_LATENCY)
+		return opt_usage_error(&relay_table, "--size: a distribution applies to --mode latency only");
+	if (o->direction != BENCH_RELAY_AB && o->mode != BENCH_RELAY_LATENCY)
+		return opt_usage_error(&relay_table, "--direction applies to --mode latency only");
+	if (o->direction != BENCH_RELAY_AB && o->sink)
+		return opt_usage_error(&relay_table, "--direction %s: a --sink only receives",
+					 bench_relay_direction_name(o->direction));
+	if (o->stages.num && o->mode != BENCH_RELAY_LATENCY)
+		return opt_usage_error(&relay_table, "--stage applies to --mode latency only");
+	if (o->churn_rate && o->mode != BENCH_RELAY_LATENCY)
+		return opt_usage_error(&relay_table, "--churn applies to --mode latency only");
+	if (o->churn_rate && o->sink)
+		return opt_usage_error(&relay_table, "--churn: a --sink run cannot re-pair sessions");
+	if (o->idle_sessions && o->mode != BENCH_RELAY_LATENCY)
+		return opt_usage_error(&relay_table, "--idle-sessions applies to --mode latency only");
+	if (o->idle_sessions && o->sink)
+		return opt_usage_error(&relay_table, "--idle-sessions: a --sink run has no idle sessions to hold");
+	if (o->stages.num) {
+		uint32_t peak = bench_stage_peak(&o->stages);
+		uint64_t total_ms = bench_stage_total_ns(&o->stages) / 1000000u;
+		if (!opt_table_seen(&relay_table, seen, "--sessions"))
+			o->sessions = peak ? peak : 1;
+		if (o->sessions < peak)
+			return opt_usage_error(&relay_table, "--stage reaches %u sessions: --sessions %u is fewer", peak,
+						 o->sessions);
+		if (!opt_table_seen(&relay_table, seen, "--warmup"))
+			o->warmup_ms = 0;
+		if (!opt_table_seen(&relay_table, seen, "--duration")) {
+			if (total_ms < o->warmup_ms + BENCH_RELAY_DURATION_MIN_MS ||
+			    total_ms - o->warmup_ms > BENCH_RELAY_DURATION_MAX_MS)
+				return opt_usage_error(&relay_table, "--stage lasts %llu ms in all: with --warmup, "
+							 "--duration would fall outside %u ms .. %u ms",
+							 (unsigned long long)total_ms, BENCH_RELAY_DURATION_MIN_MS,
+							 BENCH_RELAY_DURATION_MAX_MS);
+			o->duration_ms = total_ms - o->warmup_ms;
+		}
 	}
-	if (o->concurrency > o->sessions)
-		o->concurrency = o->sessions;
-	*out_o = p.o;
+	if ((uint64_t)o->sessions + o->idle_sessions > BENCH_RELAY_SESSIONS_MAX)
+		return opt_usage_error(&relay_table, "--sessions %u and --idle-sessions %u are over %d sessions", o->sessions,
+					 o->idle_sessions, BENCH_RELAY_SESSIONS_MAX);
+	if (o->mode == BENCH_RELAY_LATENCY) {
+		if (!size_set) {
+			o->size = 64;
+			o->sizes = (struct bench_size_dist){.kind = BENCH_SIZE_FIXED, .num = 1, .size = {64}};
+		}
+		uint32_t lo = bench_size_dist_min(&o->sizes);
+		if (lo < BENCH_RELAY_LAT_SIZE_MIN || o->size > BENCH_RELAY_LAT_SIZE_MAX)
+			return opt_usage_error(&relay_table, "--size %u..%zu: latency messages are %d to %d bytes (a 16-byte stamp)",
+						 lo, o->size, BENCH_RELAY_LAT_SIZE_MIN, BENCH_RELAY_LAT_SIZE_MAX);
+		uint64_t senders = (uint64_t)o->sessions * (o->direction == BENCH_RELAY_BOTH ? 2 : 1);
+		if (senders * o->rate > BENCH_RELAY_TOTAL_RATE_MAX)
+			return opt_usage_error(&relay_table, "--sessions %u x --rate %u%s is over %d messages/s in total",
+						 o->sessions, o->rate, o->direction == BENCH_RELAY_BOTH ? " x 2 directions" : "",
+						 BENCH_RELAY_TOTAL_RATE_MAX);
+	}
+	if (o->concurrency > o->sessions + o->idle_sessions)
+		o->concurrency = o->sessions + o->idle_sessions;
 	return -1;
 }

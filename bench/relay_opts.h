@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "bench/scenario.h"
+#include "bench/stage.h"
 #include "bench/threshold.h"
 
 /* Every option's range, in one place. */
@@ -27,6 +29,7 @@ enum bench_relay_limits {
 	BENCH_RELAY_PATH_MAX = 4095,              /* --ca FILE */
 	BENCH_RELAY_SOURCES_DEFAULT = 1024,       /* source addresses when spreading */
 	BENCH_RELAY_SOURCES_MAX = 65536,
+	BENCH_RELAY_IDLE_MAX = 100000,            /* --idle-sessions; with --sessions, under the fd limit */
 };
 
 #define BENCH_RELAY_DURATION_DEFAULT_MS 5000u
@@ -34,6 +37,14 @@ enum bench_relay_limits {
 #define BENCH_RELAY_DURATION_MAX_MS 600000u
 #define BENCH_RELAY_WARMUP_DEFAULT_MS 500u
 #define BENCH_RELAY_WARMUP_MAX_MS 60000u
+
+/* --direction: who sends. BOTH: A and B each send their own schedule, and
+ * each receives the other's (latency measured each way). */
+enum bench_relay_direction {
+	BENCH_RELAY_AB,
+	BENCH_RELAY_BA,
+	BENCH_RELAY_BOTH,
+};
 
 enum bench_relay_mode {
 	BENCH_RELAY_THROUGHPUT,
@@ -55,8 +66,15 @@ struct bench_relay_opts {
 	bool sink;                             /* --sink given: baseline mode */
 	char sink_host[BENCH_RELAY_HOST_MAX + 1];
 	uint16_t sink_port;                    /* 0: any; A then dials the sink itself */
-	unsigned sessions;
-	size_t size;
+	unsigned sessions;                     /* busy sessions (with --stage: the most that send at once) */
+	unsigned idle_sessions;                /* --idle-sessions: set up and held, never sending */
+	size_t size;                           /* the largest message --size can draw */
+	struct bench_size_dist sizes;          /* --size as given: fixed, SIZE:WEIGHT list or MIN-MAX */
+	uint64_t seed;                         /* --seed: the size draws (bench/scenario.h) */
+	enum bench_relay_direction direction;
+	struct bench_stage_plan stages;        /* --stage, num 0: every session sends all along */
+	uint32_t churn_rate;                   /* --churn: sessions replaced per second, 0: none */
+	struct bench_scenario *scenario;       /* --scenario FILE, owned: argv strings point into it */
 	unsigned rate;                         /* latency: messages/s per session */
 	bool rate_set;
 	uint64_t duration_ms;
@@ -76,10 +94,25 @@ struct bench_relay_opts {
 	size_t num_thresholds;
 };
 
-/* bench_relay_opts_parse fills *o from argv[1..argc) (argv[0] is "relay").
- * Returns -1 when the run should go on, 0 after printing the help to out
- * (--help), 2 after printing a usage error to stderr. */
+/* bench_relay_opts_parse fills *o from argv[1..argc) (argv[0] is "relay"),
+ * after the settings of --scenario FILE when one is given (the command
+ * line overrides them). Returns -1 when the run should go on (then call
+ * bench_relay_opts_cleanup), 0 after printing the help to out (--help), 2
+ * after printing a usage error to stderr (nothing to clean up then). */
 int bench_relay_opts_parse(struct bench_relay_opts *o, int argc, char **argv, FILE *out);
+
+/* bench_relay_opts_cleanup frees what parsing allocated (the scenario). */
+void bench_relay_opts_cleanup(struct bench_relay_opts *o);
+
+/* bench_relay_opts_table returns the option table (--help's rows), which
+ * scenario files are checked against. bench_relay_opts_check is the
+ * bench_scenario_check_fn for its custom options (size, stage, url, sink,
+ * source-range, threshold). */
+const struct opt_table *bench_relay_opts_table(void);
+int bench_relay_opts_check(const char *name, const char *value, char *errbuf, size_t errbuf_len);
+
+/* bench_relay_direction_name returns "ab", "ba" or "both". */
+const char *bench_relay_direction_name(enum bench_relay_direction d);
 
 /* bench_relay_parse_url splits ws://HOST[:PORT][/] or wss://... into host
  * (brackets of an IPv6 literal removed), port (80 or 443 when absent) and

@@ -107,10 +107,20 @@ int bench_relay_print_table(FILE *f, const struct bench_relay_opts *o, const str
 	if (o->mode == BENCH_RELAY_THROUGHPUT)
 		fprintf(f, " x %s messages", sz);
 	else if (o->mode == BENCH_RELAY_LATENCY)
-		fprintf(f, " x %u msg/s x %s", o->rate, sz);
+		fprintf(f, " x %u msg/s x %s%s", o->rate, o->sizes.kind == BENCH_SIZE_FIXED ? "" : "up to ", sz);
+	if (o->mode == BENCH_RELAY_LATENCY && o->direction != BENCH_RELAY_AB)
+		fprintf(f, ", direction %s", bench_relay_direction_name(o->direction));
+	if (o->idle_sessions)
+		fprintf(f, ", %u idle sessions", o->idle_sessions);
+	if (o->stages.num)
+		fprintf(f, ", %zu stages", o->stages.num);
+	if (o->churn_rate)
+		fprintf(f, ", churn %u/s", o->churn_rate);
 	fprintf(f, "\n%u load thread(s) on %d allowed CPU(s); MB = 10^6 bytes\n\n", r->threads, r->cpus_allowed);
 
-	row(f, "sessions up / asked", "%u / %u (%u failed)", r->sessions_up, o->sessions, r->sessions_failed);
+	row(f, "sessions up / asked", "%u / %u (%u failed)", r->sessions_up, o->sessions + o->idle_sessions, r->sessions_failed);
+	if (o->churn_rate)
+		row(f, "sessions replaced (--churn)", "%u", r->churned);
 	row(f, "set-up time s, sessions/s", "%.3f, %.0f", r->setup_s, per_s(r->sessions_up, r->setup_s));
 	if (o->mode == BENCH_RELAY_THROUGHPUT) {
 		row(f, "measured time s", "%.2f (after %.2f s warm-up)", r->measured_s, (double)o->warmup_ms / 1e3);
@@ -128,6 +138,12 @@ int bench_relay_print_table(FILE *f, const struct bench_relay_opts *o, const str
 		    (double)s->p99 / 1e3);
 		row(f, "one-way latency us: p99.9 max (samples)", "%.1f %.1f (%llu)", (double)s->p999 / 1e3,
 		    (double)s->max / 1e3, (unsigned long long)s->count);
+		if (r->by_direction) {
+			row(f, "  A -> B us: p50 p99 (samples)", "%.1f %.1f (%llu)", (double)r->lat_ab.p50 / 1e3,
+			    (double)r->lat_ab.p99 / 1e3, (unsigned long long)r->lat_ab.count);
+			row(f, "  B -> A us: p50 p99 (samples)", "%.1f %.1f (%llu)", (double)r->lat_ba.p50 / 1e3,
+			    (double)r->lat_ba.p99 / 1e3, (unsigned long long)r->lat_ba.count);
+		}
 	} else {
 		row(f, "held s, sessions alive after", "%.1f, %u / %u", r->measured_s, r->alive, r->sessions_up);
 		if (r->relay_rss_kib_before >= 0)
@@ -196,6 +212,9 @@ struct json_object *bench_relay_json(const struct bench_relay_opts *o, const str
 	}
 	json_object_object_add(root, "sessions", bench_report_uint(o->sessions));
 	json_object_object_add(root, "size", bench_report_uint(o->size));
+	json_object_object_add(root, "direction", json_object_new_string(bench_relay_direction_name(o->direction)));
+	json_object_object_add(root, "idle_sessions", bench_report_uint(o->idle_sessions));
+	json_object_object_add(root, "stages", bench_report_uint(o->stages.num));
 	json_object_object_add(root, "rate", o->mode == BENCH_RELAY_LATENCY ? bench_report_uint(o->rate) : NULL);
 	json_object_object_add(root, "duration_s", bench_report_num((double)o->duration_ms / 1e3, 3));
 	json_object_object_add(root, "warmup_s", bench_report_num((double)o->warmup_ms / 1e3, 3));
@@ -226,6 +245,7 @@ struct json_object *bench_relay_json(const struct bench_relay_opts *o, const str
 	json_object_object_add(root, "machine", m);
 
 	json_object_object_add(setup, "sessions_up", bench_report_uint(r->sessions_up));
+	json_object_object_add(setup, "churned", bench_report_uint(r->churned));
 	json_object_object_add(setup, "sessions_failed", bench_report_uint(r->sessions_failed));
 	json_object_object_add(setup, "seconds", bench_report_num(r->setup_s, 4));
 	json_object_object_add(setup, "sessions_per_s", bench_report_num(per_s(r->sessions_up, r->setup_s), 0));
@@ -252,6 +272,17 @@ struct json_object *bench_relay_json(const struct bench_relay_opts *o, const str
 		json_object_object_add(l, "min_us", bench_report_num((double)s->min / 1e3, 2));
 		bench_report_latency_us(l, s);
 		json_object_object_add(l, "mean_us", bench_report_num(s->mean / 1e3, 2));
+		if (r->by_direction) {
+			/* --direction both: the same figures each way */
+			const struct bench_summary *d[2] = {&r->lat_ab, &r->lat_ba};
+			const char *const key[2] = {"ab", "ba"};
+			for (int i = 0; i < 2; i++) {
+				struct json_object *dl = json_object_new_object();
+				json_object_object_add(dl, "samples", bench_report_uint(d[i]->count));
+				bench_report_latency_us(dl, d[i]);
+				json_object_object_add(l, key[i], dl);
+			}
+		}
 		json_object_object_add(root, "latency", l);
 	} else {
 		struct json_object *c = json_object_new_object();

@@ -50,6 +50,7 @@ struct bench_relay_result {
 	int cpus_allowed;
 	/* set-up */
 	unsigned sessions_up, sessions_failed;
+	unsigned churned;                  /* --churn: sessions replaced during the traffic */
 	double setup_s;
 	/* throughput / latency, over the measured time */
 	double measured_s;
@@ -58,6 +59,8 @@ struct bench_relay_result {
 	uint64_t sent, received;           /* data messages over the whole run */
 	struct bench_summary lat;          /* ns, scheduled-send to arrival */
 	const struct bench_hdr *hist;      /* latency mode: for --hist-out and --hist-csv */
+	bool by_direction;                 /* --direction both: lat_ab and lat_ba hold each way */
+	struct bench_summary lat_ab, lat_ba;
 	/* connections */
 	unsigned alive;                    /* sessions that forwarded the final message */
 	long relay_rss_kib_before, relay_rss_kib_after;  /* -1: not read */

@@ -268,3 +268,65 @@ Test(bench_interval, terminal_line_is_rewritten_in_place)
 	fclose(json.f);
 	free(json.buf);
 }
+
+/* With stages, rows carry where the plan is at their end (1-based stage,
+ * target, level) and the active sessions summed over workers; without,
+ * none of those keys. Sessions are a level: what the workers say now. */
+Test(bench_interval, rows_carry_the_stage_and_active_sessions)
+{
+	struct t_out json = {0};
+	json.f = open_memstream(&json.buf, &json.len);
+	struct bench_stage_plan plan;
+	char err[128];
+	cr_assert_eq(bench_stage_parse("2s:10,1s:0", 100, &plan, err, sizeof err), 0);
+	struct bench_interval_opts o = {
+		.cmd = "relay", .num_workers = 2, .period_ns = SEC, .latency = false, .sessions_total = 10,
+		.err_names = t_err_names, .num_err = 2, .json = json.f, .stages = &plan,
+	};
+	int e = 0;
+	struct bench_interval *iv = bench_interval_new(&o, &e);
+	cr_assert_not_null(iv);
+	struct json_object *rows[4];
+	struct bench_interval_counts c = t_counts(5, 0, 0, 0);
+	c.active = 2;
+	bench_interval_submit(iv, 0, 0, false, 0, SEC, &c);
+	c.sessions = 3; /* two of this worker's sessions ended */
+	c.active = 3;
+	bench_interval_submit(iv, 1, 0, false, 0, SEC, &c);
+	c.active = 0;
+	bench_interval_submit(iv, 0, 1, false, SEC, 2 * SEC + SEC / 2, &c);
+	bench_interval_submit(iv, 1, 1, false, SEC, 2 * SEC + SEC / 2, &c);
+	bench_interval_finish(iv);
+	cr_assert_eq(t_lines(&json, rows, 4), 2);
+	cr_assert_eq(t_int(rows[0], "stage", NULL), 1);
+	cr_assert_eq(t_int(rows[0], "stage_target", NULL), 10);
+	cr_assert_eq(t_int(rows[0], "stage_level", NULL), 5, "1 s into a 2 s ramp to 10");
+	cr_assert_eq(t_int(rows[0], "sessions_active", NULL), 5);
+	cr_assert_eq(t_int(rows[0], "sessions_up", NULL), 8, "current sessions, not every one that came up");
+	cr_assert_eq(t_int(rows[1], "stage", NULL), 2);
+	cr_assert_eq(t_int(rows[1], "stage_target", NULL), 0);
+	cr_assert_eq(t_int(rows[1], "stage_level", NULL), 5, "half way down from 10");
+	cr_assert_eq(t_int(rows[1], "sessions_active", NULL), 0);
+	for (int i = 0; i < 2; i++)
+		json_object_put(rows[i]);
+	bench_interval_free(iv);
+	fclose(json.f);
+	free(json.buf);
+}
+
+Test(bench_interval, rows_without_stages_have_no_stage_keys)
+{
+	struct t_out json;
+	struct bench_interval *iv = t_new(&json, 1, false, NULL);
+	struct json_object *rows[2], *v;
+	struct bench_interval_counts c = t_counts(1, 0, 0, 0);
+	bench_interval_submit(iv, 0, 0, false, 0, SEC, &c);
+	bench_interval_finish(iv);
+	cr_assert_eq(t_lines(&json, rows, 2), 1);
+	cr_assert_not(json_object_object_get_ex(rows[0], "stage", &v));
+	cr_assert_not(json_object_object_get_ex(rows[0], "sessions_active", &v));
+	json_object_put(rows[0]);
+	bench_interval_free(iv);
+	fclose(json.f);
+	free(json.buf);
+}

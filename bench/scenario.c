@@ -1,0 +1,372 @@
+/* bench/scenario.c: size distributions and scenario files (see
+ * bench/scenario.h). */
+#include "bench/scenario.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/sched.h"
+#include "opt/parse.h"
+
+/* --- sizes --- */
+
+static int parse_one_size(const char *s, size_t len, uint32_t min, uint32_t max, uint32_t *out)
+{
+	char buf[32];
+	uint64_t v;
+	if (len == 0 || len >= sizeof buf)
+		return -1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	if (opt_parse_size(buf, min, max, &v))
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+int bench_size_dist_parse(const char *s, uint32_t min, uint32_t max, struct bench_size_dist *out, char *errbuf,
+			  size_t errbuf_len)
+{
+	struct bench_size_dist d = {0};
+	const char *dash = strchr(s, '-');
+	bool list = strchr(s, ':') || strchr(s, ',');
+	if (!list && !dash) {
+		d.kind = BENCH_SIZE_FIXED;
+		d.num = 1;
+		if (parse_one_size(s, strlen(s), min, max, &d.size[0])) {
+			snprintf(errbuf, errbuf_len, "expected a size from %u to %u bytes (K, M suffixes), "
+				 "SIZE:WEIGHT,... or MIN-MAX", min, max);
+			return -1;
+		}
+		*out = d;
+		return 0;
+	}
+	if (!list) {
+		d.kind = BENCH_SIZE_RANGE;
+		d.num = 2;
+		if (parse_one_size(s, (size_t)(dash - s), min, max, &d.size[0]) ||
+		    parse_one_size(dash + 1, strlen(dash + 1), min, max, &d.size[1])) {
+			snprintf(errbuf, errbuf_len, "range '%s': expected MIN-MAX, both sizes from %u to %u bytes", s, min,
+				 max);
+			return -1;
+		}
+		if (d.size[0] > d.size[1]) {
+			snprintf(errbuf, errbuf_len, "range '%s': the minimum is above the maximum", s);
+			return -1;
+		}
+		*out = d;
+		return 0;
+	}
+	d.kind = BENCH_SIZE_LIST;
+	const char *at = s;
+	for (;;) {
+		const char *end = strchr(at, ',');
+		size_t len = end ? (size_t)(end - at) : strlen(at);
+		const char *colon = memchr(at, ':', len);
+		uint64_t w;
+		char wbuf[16];
+		if (d.num == BENCH_SIZE_DIST_MAX) {
+			snprintf(errbuf, errbuf_len, "more than %d SIZE:WEIGHT entries", BENCH_SIZE_DIST_MAX);
+			return -1;
+		}
+		if (!colon) {
+			snprintf(errbuf, errbuf_len, "entry %zu '%.*s': expected SIZE:WEIGHT", d.num + 1, (int)(len > 32 ? 32 : len),
+				 at);
+			return -1;
+		}
+		if (parse_one_size(at, (size_t)(colon - at), min, max, &d.size[d.num])) {
+			snprintf(errbuf, errbuf_len, "entry %zu '%.*s': expected a size from %u to %u bytes", d.num + 1,
+				 (int)(len > 32 ? 32 : len), at, min, max);
+			return -1;
+		}
+		size_t wlen = len - (size_t)(colon + 1 - at);
+		if (wlen == 0 || wlen >= sizeof wbuf) {
+			w = 0;
+		} else {
+			memcpy(wbuf, colon + 1, wlen);
+			wbuf[wlen] = '\0';
+			if (opt_parse_uint(wbuf, 1, BENCH_SIZE_WEIGHT_MAX, &w))
+				w = 0;
+		}
+		if (!w) {
+			snprintf(errbuf, errbuf_len, "entry %zu '%.*s': expected a weight from 1 to %d", d.num + 1,
+				 (int)(len > 32 ? 32 : len), at, BENCH_SIZE_WEIGHT_MAX);
+			return -1;
+		}
+		d.weight[d.num++] = (uint32_t)w;
+		d.total_weight += w;
+		if (!end)
+			break;
+		at = end + 1;
+	}
+	*out = d;
+	return 0;
+}
+
+uint32_t bench_size_dist_max(const struct bench_size_dist *d)
+{
+	uint32_t m = d->size[0];
+	for (size_t i = 1; i < d->num; i++)
+		if (d->size[i] > m)
+			m = d->size[i];
+	return m;
+}
+
+uint32_t bench_size_dist_min(const struct bench_size_dist *d)
+{
+	uint32_t m = d->size[0];
+	for (size_t i = 1; i < d->num; i++)
+		if (d->size[i] < m)
+			m = d->size[i];
+	return m;
+}
+
+double bench_size_dist_mean(const struct bench_size_dist *d)
+{
+	switch (d->kind) {
+	case BENCH_SIZE_RANGE:
+		return ((double)d->size[0] + (double)d->size[1]) / 2;
+	case BENCH_SIZE_LIST: {
+		double sum = 0;
+		for (size_t i = 0; i < d->num; i++)
+			sum += (double)d->size[i] * d->weight[i];
+		return sum / (double)d->total_weight;
+	}
+	default:
+		return d->size[0];
+	}
+}
+
+uint64_t bench_size_rng_seed(uint64_t seed, uint64_t k)
+{
+	uint64_t st = seed ^ (k * 0xd1342543de82ef95ull);
+	return bench_size_rng_next(&st);
+}
+
+/* splitmix64 (Steele, Lea, Flood 2014): one add and a mix per draw, every
+ * state a distinct output; enough for picking sizes, not for secrets. */
+uint64_t bench_size_rng_next(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+__extension__ typedef unsigned __int128 u128;
+
+/* A draw in [0, n) by multiply-shift (Lemire): the bias is below n / 2^64,
+ * far under anything a run can measure. */
+static uint64_t below(uint64_t *state, uint64_t n)
+{
+	return (uint64_t)(((u128)bench_size_rng_next(state) * n) >> 64);
+}
+
+uint32_t bench_size_dist_sample(const struct bench_size_dist *d, uint64_t *state)
+{
+	switch (d->kind) {
+	case BENCH_SIZE_RANGE:
+		return d->size[0] + (uint32_t)below(state, (uint64_t)d->size[1] - d->size[0] + 1);
+	case BENCH_SIZE_LIST: {
+		uint64_t x = below(state, d->total_weight);
+		for (size_t i = 0; i < d->num; i++) {
+			if (x < d->weight[i])
+				return d->size[i];
+			x -= d->weight[i];
+		}
+		return d->size[d->num - 1]; /* not reached: the weights add up to total_weight */
+	}
+	default:
+		return d->size[0];
+	}
+}
+
+/* --- churn --- */
+
+int bench_churn_parse(const char *s, uint32_t *out_rate, char *errbuf, size_t errbuf_len)
+{
+	char buf[24];
+	size_t len = strlen(s);
+	uint64_t v;
+	if (len >= 2 && !strcmp(s + len - 2, "/s"))
+		len -= 2;
+	if (len == 0 || len >= sizeof buf)
+		goto bad;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	if (opt_parse_uint(buf, 1, BENCH_CHURN_MAX_RATE, &v))
+		goto bad;
+	*out_rate = (uint32_t)v;
+	return 0;
+bad:
+	snprintf(errbuf, errbuf_len, "expected N/s, sessions replaced per second, N from 1 to %u",
+		 BENCH_CHURN_MAX_RATE);
+	return -1;
+}
+
+uint64_t bench_churn_time(uint64_t start_ns, uint32_t rate, uint64_t i)
+{
+	struct bench_sched sch = {.start_ns = start_ns, .rate = rate};
+	return bench_sched_time(&sch, i);
+}
+
+uint32_t bench_churn_victim(uint64_t i, uint32_t num_sessions)
+{
+	return (uint32_t)(i % num_sessions);
+}
+
+/* --- the scenario file --- */
+
+static const struct opt_spec *find_spec(const struct opt_table *t, const char *name)
+{
+	for (size_t i = 0; i < t->num_specs; i++)
+		if (t->specs[i].help && !strcmp(t->specs[i].name + 2, name))
+			return &t->specs[i];
+	return NULL;
+}
+
+/* Checks one value the way opt/table.h will read it, so the reason can
+ * carry the line. Returns 0 or -1 with the reason in errbuf. */
+static int check_value(const struct opt_spec *sp, bench_scenario_check_fn check, const char *name,
+		       const char *v, char *errbuf, size_t errbuf_len)
+{
+	uint64_t n;
+	int r = 0;
+	switch (sp->kind) {
+	case OPT_UINT:
+		r = opt_parse_uint(v, sp->min, sp->max, &n);
+		break;
+	case OPT_DURATION:
+		r = (sp->zero_off && !strcmp(v, "0")) ? 0 : opt_parse_duration_ms(v, sp->min, sp->max, &n);
+		break;
+	case OPT_SIZE:
+		r = opt_parse_size(v, sp->min, sp->max, &n);
+		break;
+	case OPT_CHOICE:
+		r = -EINVAL;
+		for (size_t i = 0; i < OPT_MAX_CHOICES && sp->words[i]; i++)
+			if (!strcmp(sp->words[i], v))
+				r = 0;
+		if (r) {
+			snprintf(errbuf, errbuf_len, "%s '%s': not one of the accepted words (see --help)", name, v);
+			return -1;
+		}
+		return 0;
+	case OPT_CUSTOM:
+		if (check) {
+			char why[200];
+			if (check(name, v, why, sizeof why)) {
+				snprintf(errbuf, errbuf_len, "%s '%s': %s", name, v, why);
+				return -1;
+			}
+		}
+		return 0;
+	default:
+		return 0;
+	}
+	if (r == -ERANGE) {
+		snprintf(errbuf, errbuf_len, "%s '%s': out of range (%llu to %llu%s)", name, v, (unsigned long long)sp->min,
+			 (unsigned long long)sp->max, sp->kind == OPT_DURATION ? " ms" : "");
+		return -1;
+	}
+	if (r) {
+		snprintf(errbuf, errbuf_len, "%s '%s': expected %s", name, v,
+			 sp->kind == OPT_UINT ? "a whole number" : sp->kind == OPT_DURATION ? "a duration such as 30s or 500ms"
+											 : "a size such as 1400 or 16K");
+		return -1;
+	}
+	return 0;
+}
+
+int bench_scenario_parse(struct bench_scenario *out, const struct opt_table *t, bench_scenario_check_fn check,
+			 const char *text, size_t len, unsigned *out_line, char *errbuf, size_t errbuf_len)
+{
+	char why[320];
+	int rc = net_config_parse(&out->cfg, text, len);
+	out->argc = 0;
+	if (rc != NET_CONFIG_OK) {
+		*out_line = out->cfg.err_line;
+		snprintf(errbuf, errbuf_len, "line %u: %s", out->cfg.err_line, net_config_strerror(rc));
+		return -1;
+	}
+	for (size_t i = 0; i < out->cfg.num_entries; i++) {
+		struct net_config_entry *e = &out->cfg.entries[i];
+		const struct opt_spec *sp = find_spec(t, e->name);
+		*out_line = e->line;
+		if (!strcmp(e->name, "scenario")) {
+			snprintf(errbuf, errbuf_len, "line %u: a scenario file cannot name another one", e->line);
+			return -1;
+		}
+		if (!sp) {
+			snprintf(errbuf, errbuf_len, "line %u: unknown setting '%s' (the names are the options of "
+				 "'%s %s --help', without the dashes)", e->line, e->name, t->prog, t->cmd);
+			return -1;
+		}
+		if (sp->kind == OPT_FLAG && e->has_value) {
+			snprintf(errbuf, errbuf_len, "line %u: '%s' is a flag: write it alone, without '= %s'", e->line,
+				 e->name, e->value);
+			return -1;
+		}
+		if (sp->kind != OPT_FLAG && !e->has_value) {
+			snprintf(errbuf, errbuf_len, "line %u: '%s' needs a value: %s = %s", e->line, e->name, e->name,
+				 sp->arg ? sp->arg : "VALUE");
+			return -1;
+		}
+		if (sp->kind != OPT_FLAG && check_value(sp, check, e->name, e->value, why, sizeof why)) {
+			snprintf(errbuf, errbuf_len, "line %u: %s", e->line, why);
+			return -1;
+		}
+		snprintf(out->flag[i], sizeof out->flag[i], "--%s", e->name);
+		out->argv[out->argc++] = out->flag[i];
+		if (e->has_value)
+			out->argv[out->argc++] = e->value;
+	}
+	*out_line = 0;
+	return 0;
+}
+
+struct bench_scenario *bench_scenario_load(const char *path, const struct opt_table *t,
+					   bench_scenario_check_fn check, char *errbuf, size_t errbuf_len)
+{
+	char why[400];
+	unsigned line;
+	struct bench_scenario *sc = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		snprintf(errbuf, errbuf_len, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	text = malloc(NET_CONFIG_MAX_BYTES + 1);
+	sc = calloc(1, sizeof *sc);
+	if (!text || !sc) {
+		snprintf(errbuf, errbuf_len, "%s: out of memory", path);
+		goto fail;
+	}
+	len = fread(text, 1, NET_CONFIG_MAX_BYTES + 1, f);
+	if (ferror(f)) {
+		snprintf(errbuf, errbuf_len, "%s: cannot read it", path);
+		goto fail;
+	}
+	/* One byte over the limit is enough for net_config_parse to refuse it. */
+	if (bench_scenario_parse(sc, t, check, text, len, &line, why, sizeof why)) {
+		snprintf(errbuf, errbuf_len, "%s: %s", path, why);
+		goto fail;
+	}
+	free(text);
+	fclose(f);
+	return sc;
+fail:
+	free(sc);
+	free(text);
+	fclose(f);
+	return NULL;
+}
+
+void bench_scenario_free(struct bench_scenario *sc)
+{
+	free(sc);
+}
