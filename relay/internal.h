@@ -94,7 +94,10 @@ struct relay_thread {
 	struct relay_session **buckets;
 	unsigned num_buckets, num_sessions;
 	struct relay_conn *conns;       /* all connected clients, for shutdown */
-	struct relay_hs *hs_head, *hs_tail; /* handshakes reading their head, oldest first */
+	/* Handshakes reading their head, oldest first, in two queues: [0]
+	 * not yet seen to stall, [1] stalled (a read gave part of a head and
+	 * no more came in that batch). Shedding takes [1] first. */
+	struct relay_hs *hs_head[2], *hs_tail[2];
 	struct core_coro *trimmer;      /* reactor 0: the heap trimmer, while it sleeps */
 	struct core_coro *alive;        /* reactor 0: the liveness prober, while it sleeps */
 	_Atomic uint64_t alive_seen;    /* the last liveness round this reactor answered */

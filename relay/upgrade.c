@@ -77,53 +77,72 @@ struct relay_hs {
 	struct relay_hs *prev, *next;
 	struct net_stream *st;
 	uint64_t started_ns;
+	unsigned char queue;            /* th->hs_head[queue]: 0 fresh, 1 stalled */
 	bool shed;                      /* interrupted by relay_hs_shed_oldest */
 };
 
-static void hs_track(struct relay_thread *th, struct relay_hs *h)
+static void hs_track(struct relay_thread *th, struct relay_hs *h, unsigned q)
 {
-	h->prev = th->hs_tail;
+	h->queue = (unsigned char)q;
+	h->prev = th->hs_tail[q];
 	h->next = NULL;
-	if (th->hs_tail)
-		th->hs_tail->next = h;
+	if (th->hs_tail[q])
+		th->hs_tail[q]->next = h;
 	else
-		th->hs_head = h;
-	th->hs_tail = h;
-	atomic_fetch_add(&th->srv->handshakes, 1);
+		th->hs_head[q] = h;
+	th->hs_tail[q] = h;
 }
 
 static void hs_untrack(struct relay_thread *th, struct relay_hs *h)
 {
+	unsigned q = h->queue;
 	if (h->prev)
 		h->prev->next = h->next;
 	else
-		th->hs_head = h->next;
+		th->hs_head[q] = h->next;
 	if (h->next)
 		h->next->prev = h->prev;
 	else
-		th->hs_tail = h->prev;
+		th->hs_tail[q] = h->prev;
 	h->prev = h->next = NULL;
-	atomic_fetch_sub(&th->srv->handshakes, 1);
+}
+
+/* Moves h to the stalled queue: it sent part of a head and then waited.
+ * A client that means to upgrade sends its head in one write; a part
+ * alone is a slow link or a slowloris, and under pressure the place goes
+ * to the fresh connections first. (A head split by the network lands here
+ * for the moment until its rest arrives: the order of shedding is all
+ * this changes.) */
+static void hs_stalled(struct relay_thread *th, struct relay_hs *h)
+{
+	if (h->queue == 1)
+		return;
+	hs_untrack(th, h);
+	hs_track(th, h, 1);
 }
 
 bool relay_hs_shed_oldest(struct relay_thread *th)
 {
-	struct relay_hs *h = th->hs_head;
-	while (h && h->shed)
-		h = h->next;
-	if (!h)
-		return false;
-	h->shed = true;
-	net_stream_interrupt(h->st);
-	atomic_fetch_add(&th->srv->shed, 1);
-	atomic_fetch_add(&th->srv->shed_pending, 1);
-	return true;
+	for (unsigned q = 2; q-- > 0;) {
+		struct relay_hs *h = th->hs_head[q];
+		while (h && h->shed)
+			h = h->next;
+		if (!h)
+			continue;
+		h->shed = true;
+		net_stream_interrupt(h->st);
+		atomic_fetch_add(&th->srv->shed, 1);
+		atomic_fetch_add(&th->srv->shed_pending, 1);
+		return true;
+	}
+	return false;
 }
 
 void relay_hs_interrupt_all(struct relay_thread *th)
 {
-	for (struct relay_hs *h = th->hs_head; h; h = h->next)
-		net_stream_interrupt(h->st);
+	for (unsigned q = 0; q < 2; q++)
+		for (struct relay_hs *h = th->hs_head[q]; h; h = h->next)
+			net_stream_interrupt(h->st);
 }
 
 static struct net_tls_ctx *current_tls(struct relay_server *srv)
@@ -307,6 +326,7 @@ static __attribute__((noinline)) int read_head(struct relay_thread *th, struct r
 			net_stream_release(st, &b);
 			if (overflow || *len == srv->o.max_header)
 				return RELAY_HTTP_E_TOO_LARGE;
+			hs_stalled(th, h);
 			continue;
 		}
 		/* The bytes after it are the first WebSocket bytes: give them
@@ -442,7 +462,8 @@ static __attribute__((noinline)) struct relay_conn *read_upgrade(struct relay_up
 		goto done;
 	h->st = st;
 	h->started_ns = core_now_ns();
-	hs_track(th, h);
+	hs_track(th, h, 0);
+	atomic_fetch_add(&srv->handshakes, 1);
 	uint64_t deadline = h->started_ns + (uint64_t)srv->o.handshake_ms * 1000000u;
 	int pr = via_proxy && srv->o.proxy_protocol != RELAY_PROXY_HEADER_OFF ? read_proxy(th, h, &px, deadline) : 0;
 	int tr = pr == 0 && net_stream_is_tls(st) ? net_stream_handshake(st, (int)srv->o.handshake_ms) : 0;
@@ -457,6 +478,7 @@ static __attribute__((noinline)) struct relay_conn *read_upgrade(struct relay_up
 	else if (tr == -EPROTO)
 		core_log(CORE_LOG_DEBUG, "relay: %s", net_stream_tls_error(st));
 	hs_untrack(th, h);
+	atomic_fetch_sub(&srv->handshakes, 1);
 	if (h->shed)
 		atomic_fetch_sub(&srv->shed_pending, 1); /* no longer holds a place of its own */
 	if (n > 0) {
