@@ -40,8 +40,10 @@ static void check_numbers(const char *v)
 	if (opt_parse_rate(v, 0, UINT64_MAX, &n, &b) == 0) {
 		snprintf(big, sizeof big, "%llu/s:%llu", (unsigned long long)n, (unsigned long long)b);
 		CHECK(opt_parse_rate(big, 0, UINT64_MAX, &m, &c) == 0 && m == n && c == b);
-		uint64_t lo = n < b ? n : b;
-		CHECK(opt_parse_rate(v, 0, lo ? lo - 1 : 0, &m, &c) == (lo ? -ERANGE : 0));
+		/* One bound for both: a maximum under the larger of them is out
+		 * of range (rate 0 with burst 1 is not a rate under 0). */
+		uint64_t hi = n > b ? n : b;
+		CHECK(opt_parse_rate(v, 0, hi ? hi - 1 : 0, &m, &c) == (hi ? -ERANGE : 0));
 	}
 	if (opt_parse_budget(v, 0, UINT64_MAX, &n, &b) == 0) {
 		CHECK(b >= 1 && b <= 366ull * 86400);
