@@ -88,10 +88,19 @@ static void accept_loop(void *arg)
 		/* Past the descriptor budget, or too many heads being read: the
 		 * oldest handshake of this thread makes room (slowloris from
 		 * many addresses must not lock legitimate clients out until
-		 * its handshakes time out). */
-		if ((atomic_load(&srv->connections) >= srv->max_conns ||
-		     atomic_load(&srv->handshakes) >= srv->o.max_handshakes))
+		 * its handshakes time out). Those already shed but not yet
+		 * closed have made their room: counting them again would shed
+		 * one more live handshake per newcomer. */
+		uint64_t pending = atomic_load(&srv->shed_pending);
+		if (atomic_load(&srv->connections) >= srv->max_conns + pending ||
+		    atomic_load(&srv->handshakes) >= srv->o.max_handshakes + pending) {
+			/* Then let the shed one close its descriptor, and those
+			 * accepted but not yet run start their heads (and become
+			 * sheddable), before the next accept: a burst queued by
+			 * multishot accept otherwise runs on ahead of them. */
 			relay_hs_shed_oldest(th);
+			core_yield();
+		}
 		/* A shed connection closes when its coroutine next runs: until
 		 * then its place is already a newcomer's (the descriptor reserve
 		 * covers the overlap). */
@@ -111,7 +120,13 @@ static void accept_loop(void *arg)
 		a->th = th;
 		a->fd = fd;
 		a->tls = aa.tls;
+		/* A handshake from now, not from when its coroutine first runs:
+		 * a burst of accepts runs before any of them, and counted late
+		 * they never met the limit above (15,000 heads at once against
+		 * --max-handshakes 9,952, seen). */
+		atomic_fetch_add(&srv->handshakes, 1);
 		if (core_spawn(relay_upgrade_run, a) != 0) {
+			atomic_fetch_sub(&srv->handshakes, 1);
 			relay_release(srv, a->via_proxy ? NULL : a->ip);
 			close(fd);
 			free(a);

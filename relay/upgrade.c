@@ -450,20 +450,26 @@ static __attribute__((noinline)) struct relay_conn *read_upgrade(struct relay_up
 	bool tls_wanted = a->tls;
 
 	free(a);
+	/* The accept loop counted this connection in srv->handshakes; the
+	 * count ends where it stops reading a head. */
 	if (!sock) {
 		net_tls_ctx_free(tls);
+		atomic_fetch_sub(&srv->handshakes, 1);
 		goto release;
 	}
 	st = net_stream_new(sock, tls, true, NULL, &err);
 	net_tls_ctx_free(tls);
-	if (!st)
+	if (!st) {
+		atomic_fetch_sub(&srv->handshakes, 1);
 		goto release;
-	if ((tls_wanted && !tls) || !(h = calloc(1, sizeof *h)))
+	}
+	if ((tls_wanted && !tls) || !(h = calloc(1, sizeof *h))) {
+		atomic_fetch_sub(&srv->handshakes, 1);
 		goto done;
+	}
 	h->st = st;
 	h->started_ns = core_now_ns();
 	hs_track(th, h, 0);
-	atomic_fetch_add(&srv->handshakes, 1);
 	uint64_t deadline = h->started_ns + (uint64_t)srv->o.handshake_ms * 1000000u;
 	int pr = via_proxy && srv->o.proxy_protocol != RELAY_PROXY_HEADER_OFF ? read_proxy(th, h, &px, deadline) : 0;
 	int tr = pr == 0 && net_stream_is_tls(st) ? net_stream_handshake(st, (int)srv->o.handshake_ms) : 0;
