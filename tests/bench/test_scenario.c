@@ -207,6 +207,7 @@ static const struct bad_file bad_files[] = {
 	{"mode = latency\nthink = 2x\n", 2, "think '2x': expected a duration"},
 	{"mode = latency\n\nrate-stage = 1s:x\n", 3, "rate-stage '1s:x': stage 1: target"},
 	{"rate-stage = 1s:100001\n", 1, "rate-stage '1s:100001': stage 1: target"},
+	{"mode = latency\nrate_stage = 1s:1\n", 2, "bad setting name"},        /* the option's own name: rate-stage */
 };
 
 ParameterizedTestParameters(bench_scenario, malformed_files_name_the_line_and_reason)
