@@ -305,7 +305,8 @@ static const struct opt_spec relay_specs[] = {
 		 "or 64-1400 (uniform), drawn per message from --seed",
 	 .help_args = {BENCH_RELAY_SIZE_DEFAULT, BENCH_RELAY_LAT_SIZE_MIN, BENCH_RELAY_LAT_SIZE_MAX}},
 	{"--seed", OPT_UINT, F(o.seed), .min = 0, .max = UINT64_MAX, .arg = "N",
-	 .help = "seed of the size draws (default 0): same seed, same sizes"},
+	 .help = "seed of the size and think draws (default 0): same seed,\n"
+		 "same sizes and pauses"},
 	{"--direction", OPT_CHOICE, F(o.direction), .words = {"ab", "ba", "both"},
 	 .values = {BENCH_RELAY_AB, BENCH_RELAY_BA, BENCH_RELAY_BOTH}, .arg = "D",
 	 .help = "latency: ab (default: A sends, B receives), ba, or both\n"

@@ -70,7 +70,7 @@ struct bench_relay_opts {
 	unsigned idle_sessions;                /* --idle-sessions: set up and held, never sending */
 	size_t size;                           /* the largest message --size can draw */
 	struct bench_size_dist sizes;          /* --size as given: fixed, SIZE:WEIGHT list or MIN-MAX */
-	uint64_t seed;                         /* --seed: the size draws (bench/scenario.h) */
+	uint64_t seed;                         /* --seed: the size and think draws (bench/scenario.h, think.h) */
 	enum bench_relay_direction direction;
 	struct bench_stage_plan stages;        /* --stage, num 0: every session sends all along */
 	uint32_t churn_rate;                   /* --churn: sessions replaced per second, 0: none */
