@@ -10,7 +10,9 @@
  * t1 on and sends the first message of its schedule at or after t1 + THINK.
  * So the gap between two messages of a session is 1/rate + THINK, rounded
  * up to the schedule's slots, and a session's rate is about
- * 1 / (1/rate + THINK). The messages inside a pause are skipped, never
+ * 1 / (1/rate + THINK). The pause always starts at the next slot the session
+ * would send: one that --stage held back, or a rate level of 0, pauses once
+ * when it may send again, as a user who just arrived thinks first. The messages inside a pause are skipped, never
  * delayed: every message that goes keeps the send time its schedule fixed in
  * advance and its latency is measured from that time (bench/sched.h), so
  * think time does not bring coordinated omission back. Unlike a closed loop
