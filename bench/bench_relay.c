@@ -68,6 +68,7 @@
 #include "bench/sched.h"
 #include "bench/stage.h"
 #include "bench/stats.h"
+#include "bench/think.h"
 #include "bench/threshold.h"
 #include "bench/ws_load.h"
 #include "core/reactor.h"
@@ -136,6 +137,8 @@ struct session {
 	uint32_t gen;                 /* --churn: replacements so far; part of the relay id */
 	uint32_t churn_pending;       /* --churn: replacements asked for by the worker's churner */
 	uint64_t tx;                  /* messages this session sent (both directions) */
+	uint64_t rate_credit;         /* --rate-stage: the slot thinning's credit (bench/stage.h) */
+	struct bench_think_state think; /* --think: the session's pauses (bench/think.h) */
 	size_t frame_cap;
 	uint64_t due;                 /* latency: messages the pacer released */
 	uint64_t sent;
@@ -681,6 +684,7 @@ static void run_latency(struct session *s)
 	struct run *r = wk->run;
 	const struct bench_relay_opts *o = r->o;
 	struct bench_sched sched = {.start_ns = r->load.t_run0, .rate = (uint64_t)o->rate * wk->num_up};
+	bool think_on = bench_think_on(&o->think);
 	for (;;) {
 		if (s->churn_pending && phase_get(r) == BENCH_LOAD_RUN) {
 			s->churn_pending = 0;
@@ -694,6 +698,15 @@ static void run_latency(struct session *s)
 			/* --stage: a message whose session is not active at its
 			 * scheduled time is skipped, never delayed (bench/stage.h). */
 			if (o->stages.num && !bench_stage_active(&o->stages, r->load.t_run0, t, s->idx))
+				continue;
+			/* --rate-stage: at level L the session sends L of every --rate
+			 * slots, the others skipped the same way (bench/stage.h). */
+			if (o->rate_stages.num &&
+			    !bench_stage_thin(&o->rate_stages, r->load.t_run0, t, o->rate, &s->rate_credit))
+				continue;
+			/* --think: slots inside the session's pause are skipped too
+			 * (bench/think.h); one that goes keeps its scheduled time. */
+			if (think_on && !bench_think_take(&o->think, &s->think, t))
 				continue;
 			if (o->direction != BENCH_RELAY_BA && s->a)
 				send_stamped(s, s->a, t);
@@ -1249,6 +1262,7 @@ static int live_init(struct run *r)
 		.latency = o->mode == BENCH_RELAY_LATENCY,
 		.sessions_total = r->num_sessions,
 		.stages = &o->stages,
+		.rate_stages = &o->rate_stages,
 		.err_names = live_err_names,
 		.num_err = sizeof live_err_names / sizeof live_err_names[0],
 		.live = stderr,
@@ -1346,6 +1360,8 @@ static int run_init(struct run *r, const struct bench_relay_opts *o)
 		 * thread. */
 		s->idle = i >= o->sessions;
 		s->rng = bench_size_rng_seed(o->seed, i);
+		bench_think_init(&s->think, o->seed, i);
+		s->rate_credit = bench_stage_credit0(o->rate);
 		wk->local[wk->num_local++] = s;
 		if (o->mode == BENCH_RELAY_THROUGHPUT)
 			continue;

@@ -98,6 +98,11 @@ static bool has_stages(const struct bench_interval *iv)
 	return iv->o.stages && iv->o.stages->num;
 }
 
+static bool has_rate_stages(const struct bench_interval *iv)
+{
+	return iv->o.rate_stages && iv->o.rate_stages->num;
+}
+
 static double per_s(uint64_t n, const struct bench_interval_row *r)
 {
 	double d = r->t1_s - r->t0_s;
@@ -122,6 +127,13 @@ void bench_interval_write_json(const struct bench_interval *iv, FILE *f, const s
 		json_object_object_add(o, "stage_target", bench_report_uint(r->stage.target));
 		json_object_object_add(o, "stage_level", bench_report_uint(r->stage.level));
 		json_object_object_add(o, "sessions_active", bench_report_uint(r->d.active));
+	}
+	if (has_rate_stages(iv)) {
+		/* The same for --rate-stage: its stage, target and the
+		 * per-session rate it asks for at t_end_s. */
+		json_object_object_add(o, "rate_stage", bench_report_uint(r->rate_stage.stage + 1));
+		json_object_object_add(o, "rate_target", bench_report_uint(r->rate_stage.target));
+		json_object_object_add(o, "rate_level", bench_report_uint(r->rate_stage.level));
 	}
 	json_object_object_add(o, "msgs", bench_report_uint(r->d.msgs));
 	json_object_object_add(o, "msgs_per_s", bench_report_num(per_s(r->d.msgs, r), 1));
@@ -188,11 +200,15 @@ void bench_interval_write_line(const struct bench_interval *iv, FILE *f, const s
 		latency_words(r, lat + 1, sizeof lat - 2);
 		strcat(lat, ",");
 	}
-	char stage[80] = "";
+	char stage[160] = "";
+	int n = 0;
 	error_words(iv, r, err, sizeof err);
 	if (has_stages(iv))
-		snprintf(stage, sizeof stage, " stage %zu/%zu -> %u, active %llu,", r->stage.stage + 1, iv->o.stages->num,
-			 r->stage.target, (unsigned long long)r->d.active);
+		n = snprintf(stage, sizeof stage, " stage %zu/%zu -> %u, active %llu,", r->stage.stage + 1,
+			     iv->o.stages->num, r->stage.target, (unsigned long long)r->d.active);
+	if (has_rate_stages(iv) && n >= 0 && (size_t)n < sizeof stage)
+		snprintf(stage + n, sizeof stage - (size_t)n, " rate stage %zu/%zu -> %u/s, at %u/s,",
+			 r->rate_stage.stage + 1, iv->o.rate_stages->num, r->rate_stage.target, r->rate_stage.level);
 	fprintf(f, "atmosphere-bench %s: %s %7.2f-%.2fs: up %llu/%u,%s %.0f msgs/s, %.2f MB/s,%s %s", iv->o.cmd,
 		r->warmup ? "warmup" : "run   ", r->t0_s, r->t1_s, (unsigned long long)r->d.sessions, iv->o.sessions_total,
 		stage, per_s(r->d.msgs, r), per_s(r->d.bytes, r) / 1e6, lat, err);
@@ -218,6 +234,8 @@ static void emit(struct bench_interval *iv, struct slot *s)
 	s->row.lat = iv->o.latency ? s->lat : NULL;
 	if (has_stages(iv))
 		s->row.stage = bench_stage_eval(iv->o.stages, 0, s->row.t1_ns);
+	if (has_rate_stages(iv))
+		s->row.rate_stage = bench_stage_eval(iv->o.rate_stages, 0, s->row.t1_ns);
 	if (iv->o.live) {
 		if (iv->o.tty) {
 			/* Rewritten in place: \r, the line, then erase what a longer

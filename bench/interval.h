@@ -63,6 +63,7 @@ struct bench_interval_row {
 	struct bench_interval_counts d;   /* sessions: the level; the rest: growth */
 	const struct bench_hdr *lat;      /* NULL when the mode has no latency */
 	struct bench_stage_at stage;      /* with stages: where the plan is at t1 */
+	struct bench_stage_at rate_stage; /* with rate stages: where that plan is at t1 (level: msgs/s per session) */
 	uint64_t t1_ns;                   /* t1 since t_run0, exact */
 };
 
@@ -78,6 +79,7 @@ struct bench_interval_opts {
 	bool tty;                         /* live is a terminal: one line rewritten in place */
 	FILE *json;                       /* JSON lines; NULL: none */
 	const struct bench_stage_plan *stages; /* NULL or empty: no stages; borrowed, started at t_run0 */
+	const struct bench_stage_plan *rate_stages; /* the same for --rate-stage */
 };
 
 struct bench_interval;

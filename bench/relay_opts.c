@@ -10,6 +10,7 @@
 
 #include "bench/bench.h"
 #include "bench/interval.h"
+#include "bench/think.h"
 #include "net/addr.h"
 #include "opt/table.h"
 
@@ -243,6 +244,26 @@ static int take_churn(const struct opt_table *t, const struct opt_spec *s, void 
 	return 0;
 }
 
+static int take_think(const struct opt_table *t, const struct opt_spec *s, void *dst, const char *val)
+{
+	struct bench_relay_opts *o = &((struct parsed *)dst)->o;
+	char err[200];
+	(void)s;
+	if (bench_think_parse(val, &o->think, err, sizeof err))
+		return opt_usage_error(t, "--think '%s': %s", val, err);
+	return 0;
+}
+
+static int take_rate_stage(const struct opt_table *t, const struct opt_spec *s, void *dst, const char *val)
+{
+	struct bench_relay_opts *o = &((struct parsed *)dst)->o;
+	char err[200];
+	(void)s;
+	if (bench_stage_parse(val, BENCH_RELAY_RATE_MAX, &o->rate_stages, err, sizeof err))
+		return opt_usage_error(t, "--rate-stage '%s': %s", val, err);
+	return 0;
+}
+
 /* --scenario was read before the table ran (bench_relay_opts_parse). */
 static int take_scenario(const struct opt_table *t, const struct opt_spec *s, void *dst, const char *val)
 {
@@ -284,7 +305,8 @@ static const struct opt_spec relay_specs[] = {
 		 "or 64-1400 (uniform), drawn per message from --seed",
 	 .help_args = {BENCH_RELAY_SIZE_DEFAULT, BENCH_RELAY_LAT_SIZE_MIN, BENCH_RELAY_LAT_SIZE_MAX}},
 	{"--seed", OPT_UINT, F(o.seed), .min = 0, .max = UINT64_MAX, .arg = "N",
-	 .help = "seed of the size draws (default 0): same seed, same sizes"},
+	 .help = "seed of the size and think draws (default 0): same seed,\n"
+		 "same sizes and pauses"},
 	{"--direction", OPT_CHOICE, F(o.direction), .words = {"ab", "ba", "both"},
 	 .values = {BENCH_RELAY_AB, BENCH_RELAY_BA, BENCH_RELAY_BOTH}, .arg = "D",
 	 .help = "latency: ab (default: A sends, B receives), ba, or both\n"
@@ -298,6 +320,18 @@ static const struct opt_spec relay_specs[] = {
 	{"--churn", OPT_CUSTOM, .parse = take_churn, .arg = "N/s",
 	 .help = "latency: replace N sessions a second during the traffic, in\n"
 		 "turn: each closes its pair and dials a new one on a new id"},
+	{"--think", OPT_CUSTOM, .parse = take_think, .arg = "DUR",
+	 .help = "latency: think time added after each message of a session,\n"
+		 "k6-style: the gap between its messages is 1/--rate + DUR,\n"
+		 "rounded up to its schedule's slots; those inside the pause are\n"
+		 "skipped, never delayed (latency stays open-loop); 2s, or as\n"
+		 "--size: 0:50,1s:40,10s:10 or 500ms-3s, drawn per pause"},
+	{"--rate-stage", OPT_CUSTOM, .parse = take_rate_stage, .arg = "DUR:R,...",
+	 .help = "latency: ramp the per-session rate like --stage ramps sessions\n"
+		 "(30s:100,1m:1000,30s:0 msgs/s); the schedule keeps --rate's\n"
+		 "slots (default: the peak, not below it) and a session sends\n"
+		 "R of every --rate of them; --duration defaults to the total,\n"
+		 "--warmup to 0"},
 	{"--idle-sessions", OPT_UINT, F(o.idle_sessions), .min = 0, .max = BENCH_RELAY_IDLE_MAX, .arg = "N",
 	 .help = "latency: N more sessions, set up among the others and held\n"
 		 "open, that never send (default 0)"},
@@ -359,7 +393,8 @@ static const struct opt_table relay_table = {
 		"Drives a relay that speaks the seed protocol (GET /relay/{id}, two clients per id,\n"
 		"frames forwarded) with N sessions of two WebSocket connections each, A -> B\n"
 		"(latency: also B -> A or both ways, sizes from a distribution, stages ramping the\n"
-		"sessions that send, churn, idle sessions; docs/BENCH.md \"Scenarios\").\n\n"
+		"sessions that send or their rate, think time, churn, idle sessions;\n"
+		"docs/BENCH.md \"Scenarios\").\n\n"
 		"Modes:\n"
 		"  throughput    A sends --size messages as fast as TCP lets it: payload MB/s and\n"
 		"                messages/s, in total and per session\n"
@@ -419,6 +454,10 @@ int bench_relay_opts_check(const char *name, const char *v, char *errbuf, size_t
 		return bench_churn_parse(v, &rate, errbuf, errbuf_len);
 	if (!strcmp(name, "stage"))
 		return bench_stage_parse(v, BENCH_RELAY_SESSIONS_MAX, &pl, errbuf, errbuf_len);
+	if (!strcmp(name, "rate-stage"))
+		return bench_stage_parse(v, BENCH_RELAY_RATE_MAX, &pl, errbuf, errbuf_len);
+	if (!strcmp(name, "think"))
+		return bench_think_parse(v, &d, errbuf, errbuf_len);
 	if (!strcmp(name, "url"))
 		return bench_relay_parse_url(v, host, &port, &tls, errbuf, errbuf_len);
 	if (!strcmp(name, "sink"))
@@ -567,6 +606,10 @@ static int check(struct parsed *pp, uint64_t seen)
 		return opt_usage_error(&relay_table, "--stage applies to --mode latency only");
 	if (o->churn_rate && o->mode != BENCH_RELAY_LATENCY)
 		return opt_usage_error(&relay_table, "--churn applies to --mode latency only");
+	if (bench_think_on(&o->think) && o->mode != BENCH_RELAY_LATENCY)
+		return opt_usage_error(&relay_table, "--think applies to --mode latency only");
+	if (o->rate_stages.num && o->mode != BENCH_RELAY_LATENCY)
+		return opt_usage_error(&relay_table, "--rate-stage applies to --mode latency only");
 	if (o->churn_rate && o->sink)
 		return opt_usage_error(&relay_table, "--churn: a --sink run cannot re-pair sessions");
 	if (o->idle_sessions && o->mode != BENCH_RELAY_LATENCY)
@@ -575,20 +618,41 @@ static int check(struct parsed *pp, uint64_t seen)
 		return opt_usage_error(&relay_table, "--idle-sessions: a --sink run has no idle sessions to hold");
 	if (o->stages.num) {
 		uint32_t peak = bench_stage_peak(&o->stages);
-		uint64_t total_ms = bench_stage_total_ns(&o->stages) / 1000000u;
 		if (!opt_table_seen(&relay_table, seen, "--sessions"))
 			o->sessions = peak ? peak : 1;
 		if (o->sessions < peak)
 			return opt_usage_error(&relay_table, "--stage reaches %u sessions: --sessions %u is fewer", peak,
 						 o->sessions);
+	}
+	if (o->rate_stages.num) {
+		/* --rate is the grid the rate stages thin (bench/stage.h). */
+		uint32_t peak = bench_stage_peak(&o->rate_stages);
+		if (!peak)
+			return opt_usage_error(&relay_table, "--rate-stage never rises above 0 msgs/s: nothing would be sent");
+		if (!o->rate_set)
+			o->rate = peak;
+		if (o->rate < peak)
+			return opt_usage_error(&relay_table, "--rate-stage reaches %u msgs/s: --rate %u is lower", peak,
+						 o->rate);
+	}
+	if (o->stages.num || o->rate_stages.num) {
+		/* The plans run from the start of the traffic; the run lasts the
+		 * longer of them. */
+		uint64_t total_ms = bench_stage_total_ns(&o->stages) / 1000000u;
+		uint64_t rate_ms = bench_stage_total_ns(&o->rate_stages) / 1000000u;
+		const char *what = "--stage";
+		if (rate_ms > total_ms) {
+			total_ms = rate_ms;
+			what = "--rate-stage";
+		}
 		if (!opt_table_seen(&relay_table, seen, "--warmup"))
 			o->warmup_ms = 0;
 		if (!opt_table_seen(&relay_table, seen, "--duration")) {
 			if (total_ms < o->warmup_ms + BENCH_RELAY_DURATION_MIN_MS ||
 			    total_ms - o->warmup_ms > BENCH_RELAY_DURATION_MAX_MS)
-				return opt_usage_error(&relay_table, "--stage lasts %llu ms in all: with --warmup, "
+				return opt_usage_error(&relay_table, "%s lasts %llu ms in all: with --warmup, "
 							 "--duration would fall outside %u ms .. %u ms",
-							 (unsigned long long)total_ms, BENCH_RELAY_DURATION_MIN_MS,
+							 what, (unsigned long long)total_ms, BENCH_RELAY_DURATION_MIN_MS,
 							 BENCH_RELAY_DURATION_MAX_MS);
 			o->duration_ms = total_ms - o->warmup_ms;
 		}

@@ -70,12 +70,14 @@ struct bench_relay_opts {
 	unsigned idle_sessions;                /* --idle-sessions: set up and held, never sending */
 	size_t size;                           /* the largest message --size can draw */
 	struct bench_size_dist sizes;          /* --size as given: fixed, SIZE:WEIGHT list or MIN-MAX */
-	uint64_t seed;                         /* --seed: the size draws (bench/scenario.h) */
+	uint64_t seed;                         /* --seed: the size and think draws (bench/scenario.h, think.h) */
 	enum bench_relay_direction direction;
 	struct bench_stage_plan stages;        /* --stage, num 0: every session sends all along */
 	uint32_t churn_rate;                   /* --churn: sessions replaced per second, 0: none */
+	struct bench_size_dist think;          /* --think in ms (bench/think.h); num 0 or all 0: none */
+	struct bench_stage_plan rate_stages;   /* --rate-stage, per-session msgs/s; num 0: --rate all along */
 	struct bench_scenario *scenario;       /* --scenario FILE, owned: argv strings point into it */
-	unsigned rate;                         /* latency: messages/s per session */
+	unsigned rate;                         /* latency: messages/s per session; with --rate-stage the slot grid */
 	bool rate_set;
 	uint64_t duration_ms;
 	uint64_t warmup_ms;
@@ -106,8 +108,8 @@ void bench_relay_opts_cleanup(struct bench_relay_opts *o);
 
 /* bench_relay_opts_table returns the option table (--help's rows), which
  * scenario files are checked against. bench_relay_opts_check is the
- * bench_scenario_check_fn for its custom options (size, stage, url, sink,
- * source-range, threshold). */
+ * bench_scenario_check_fn for its custom options (size, stage, rate-stage,
+ * think, churn, url, sink, source-range, threshold). */
 const struct opt_table *bench_relay_opts_table(void);
 int bench_relay_opts_check(const char *name, const char *value, char *errbuf, size_t errbuf_len);
 

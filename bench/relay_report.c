@@ -13,6 +13,8 @@
 
 #include "bench/proc.h"
 #include "bench/report.h"
+#include "bench/stage.h"
+#include "bench/think.h"
 
 #ifndef ATMOS_VERSION
 #define ATMOS_VERSION "0.1.0"
@@ -116,6 +118,11 @@ int bench_relay_print_table(FILE *f, const struct bench_relay_opts *o, const str
 		fprintf(f, ", %zu stages", o->stages.num);
 	if (o->churn_rate)
 		fprintf(f, ", churn %u/s", o->churn_rate);
+	if (o->rate_stages.num)
+		fprintf(f, ", %zu rate stages up to %u msg/s", o->rate_stages.num, bench_stage_peak(&o->rate_stages));
+	if (bench_think_on(&o->think))
+		fprintf(f, ", think %.0f ms on average (%u..%u ms)", bench_think_mean_ms(&o->think),
+			bench_size_dist_min(&o->think), bench_size_dist_max(&o->think));
 	fprintf(f, "\n%u load thread(s) on %d allowed CPU(s); MB = 10^6 bytes\n\n", r->threads, r->cpus_allowed);
 
 	row(f, "sessions up / asked", "%u / %u (%u failed)", r->sessions_up, o->sessions + o->idle_sessions, r->sessions_failed);
@@ -215,6 +222,16 @@ struct json_object *bench_relay_json(const struct bench_relay_opts *o, const str
 	json_object_object_add(root, "direction", json_object_new_string(bench_relay_direction_name(o->direction)));
 	json_object_object_add(root, "idle_sessions", bench_report_uint(o->idle_sessions));
 	json_object_object_add(root, "stages", bench_report_uint(o->stages.num));
+	json_object_object_add(root, "rate_stages", bench_report_uint(o->rate_stages.num));
+	/* think: null without --think; else the draws' mean, min and max in ms. */
+	struct json_object *think = NULL;
+	if (bench_think_on(&o->think)) {
+		think = json_object_new_object();
+		json_object_object_add(think, "mean_ms", bench_report_num(bench_think_mean_ms(&o->think), 3));
+		json_object_object_add(think, "min_ms", bench_report_uint(bench_size_dist_min(&o->think)));
+		json_object_object_add(think, "max_ms", bench_report_uint(bench_size_dist_max(&o->think)));
+	}
+	json_object_object_add(root, "think", think);
 	json_object_object_add(root, "rate", o->mode == BENCH_RELAY_LATENCY ? bench_report_uint(o->rate) : NULL);
 	json_object_object_add(root, "duration_s", bench_report_num((double)o->duration_ms / 1e3, 3));
 	json_object_object_add(root, "warmup_s", bench_report_num((double)o->warmup_ms / 1e3, 3));

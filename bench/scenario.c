@@ -12,7 +12,30 @@
 
 /* --- sizes --- */
 
-static int parse_one_size(const char *s, size_t len, uint32_t min, uint32_t max, uint32_t *out)
+/* What a distribution is made of: sizes (--size) or durations in ms
+ * (--think, bench/think.h); the syntax and the sampler are the same. */
+struct dist_unit {
+	const char *noun;     /* "size" */
+	const char *upper;    /* "SIZE", in "SIZE:WEIGHT" */
+	const char *unit;     /* "bytes" */
+	const char *hint;     /* " (K, M suffixes)" */
+	int (*read)(const char *s, uint32_t min, uint32_t max, uint64_t *out);
+};
+
+static int read_size(const char *s, uint32_t min, uint32_t max, uint64_t *out)
+{
+	return opt_parse_size(s, min, max, out);
+}
+
+static int read_ms(const char *s, uint32_t min, uint32_t max, uint64_t *out)
+{
+	return opt_parse_duration_ms(s, min, max, out);
+}
+
+static const struct dist_unit sizes_unit = {"size", "SIZE", "bytes", " (K, M suffixes)", read_size};
+static const struct dist_unit ms_unit = {"duration", "DURATION", "ms", " (ms, s, m suffixes)", read_ms};
+
+static int parse_one(const struct dist_unit *u, const char *s, size_t len, uint32_t min, uint32_t max, uint32_t *out)
 {
 	char buf[32];
 	uint64_t v;
@@ -20,14 +43,14 @@ static int parse_one_size(const char *s, size_t len, uint32_t min, uint32_t max,
 		return -1;
 	memcpy(buf, s, len);
 	buf[len] = '\0';
-	if (opt_parse_size(buf, min, max, &v))
+	if (u->read(buf, min, max, &v))
 		return -1;
 	*out = (uint32_t)v;
 	return 0;
 }
 
-int bench_size_dist_parse(const char *s, uint32_t min, uint32_t max, struct bench_size_dist *out, char *errbuf,
-			  size_t errbuf_len)
+static int dist_parse(const struct dist_unit *u, const char *s, uint32_t min, uint32_t max,
+		      struct bench_size_dist *out, char *errbuf, size_t errbuf_len)
 {
 	struct bench_size_dist d = {0};
 	const char *dash = strchr(s, '-');
@@ -35,9 +58,9 @@ int bench_size_dist_parse(const char *s, uint32_t min, uint32_t max, struct benc
 	if (!list && !dash) {
 		d.kind = BENCH_SIZE_FIXED;
 		d.num = 1;
-		if (parse_one_size(s, strlen(s), min, max, &d.size[0])) {
-			snprintf(errbuf, errbuf_len, "expected a size from %u to %u bytes (K, M suffixes), "
-				 "SIZE:WEIGHT,... or MIN-MAX", min, max);
+		if (parse_one(u, s, strlen(s), min, max, &d.size[0])) {
+			snprintf(errbuf, errbuf_len, "expected a %s from %u to %u %s%s, %s:WEIGHT,... or MIN-MAX", u->noun,
+				 min, max, u->unit, u->hint, u->upper);
 			return -1;
 		}
 		*out = d;
@@ -46,10 +69,10 @@ int bench_size_dist_parse(const char *s, uint32_t min, uint32_t max, struct benc
 	if (!list) {
 		d.kind = BENCH_SIZE_RANGE;
 		d.num = 2;
-		if (parse_one_size(s, (size_t)(dash - s), min, max, &d.size[0]) ||
-		    parse_one_size(dash + 1, strlen(dash + 1), min, max, &d.size[1])) {
-			snprintf(errbuf, errbuf_len, "range '%s': expected MIN-MAX, both sizes from %u to %u bytes", s, min,
-				 max);
+		if (parse_one(u, s, (size_t)(dash - s), min, max, &d.size[0]) ||
+		    parse_one(u, dash + 1, strlen(dash + 1), min, max, &d.size[1])) {
+			snprintf(errbuf, errbuf_len, "range '%s': expected MIN-MAX, both %ss from %u to %u %s", s, u->noun,
+				 min, max, u->unit);
 			return -1;
 		}
 		if (d.size[0] > d.size[1]) {
@@ -68,17 +91,17 @@ int bench_size_dist_parse(const char *s, uint32_t min, uint32_t max, struct benc
 		uint64_t w;
 		char wbuf[16];
 		if (d.num == BENCH_SIZE_DIST_MAX) {
-			snprintf(errbuf, errbuf_len, "more than %d SIZE:WEIGHT entries", BENCH_SIZE_DIST_MAX);
+			snprintf(errbuf, errbuf_len, "more than %d %s:WEIGHT entries", BENCH_SIZE_DIST_MAX, u->upper);
 			return -1;
 		}
 		if (!colon) {
-			snprintf(errbuf, errbuf_len, "entry %zu '%.*s': expected SIZE:WEIGHT", d.num + 1, (int)(len > 32 ? 32 : len),
-				 at);
+			snprintf(errbuf, errbuf_len, "entry %zu '%.*s': expected %s:WEIGHT", d.num + 1,
+				 (int)(len > 32 ? 32 : len), at, u->upper);
 			return -1;
 		}
-		if (parse_one_size(at, (size_t)(colon - at), min, max, &d.size[d.num])) {
-			snprintf(errbuf, errbuf_len, "entry %zu '%.*s': expected a size from %u to %u bytes", d.num + 1,
-				 (int)(len > 32 ? 32 : len), at, min, max);
+		if (parse_one(u, at, (size_t)(colon - at), min, max, &d.size[d.num])) {
+			snprintf(errbuf, errbuf_len, "entry %zu '%.*s': expected a %s from %u to %u %s", d.num + 1,
+				 (int)(len > 32 ? 32 : len), at, u->noun, min, max, u->unit);
 			return -1;
 		}
 		size_t wlen = len - (size_t)(colon + 1 - at);
@@ -103,6 +126,18 @@ int bench_size_dist_parse(const char *s, uint32_t min, uint32_t max, struct benc
 	}
 	*out = d;
 	return 0;
+}
+
+int bench_size_dist_parse(const char *s, uint32_t min, uint32_t max, struct bench_size_dist *out, char *errbuf,
+			  size_t errbuf_len)
+{
+	return dist_parse(&sizes_unit, s, min, max, out, errbuf, errbuf_len);
+}
+
+int bench_ms_dist_parse(const char *s, uint32_t min_ms, uint32_t max_ms, struct bench_size_dist *out, char *errbuf,
+			size_t errbuf_len)
+{
+	return dist_parse(&ms_unit, s, min_ms, max_ms, out, errbuf, errbuf_len);
 }
 
 uint32_t bench_size_dist_max(const struct bench_size_dist *d)

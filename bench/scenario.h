@@ -54,6 +54,14 @@ struct bench_size_dist {
 int bench_size_dist_parse(const char *s, uint32_t min, uint32_t max, struct bench_size_dist *out, char *errbuf,
 			  size_t errbuf_len);
 
+/* bench_ms_dist_parse reads a distribution of durations in the same
+ * syntax ("2s", "500ms:50,2s:40,10s:10", "1s-3s"), each opt/parse.h
+ * duration in whole ms within [min_ms, max_ms], into *out, whose "sizes"
+ * are then milliseconds (--think, bench/think.h). Returns 0, or -1 with
+ * the reason in errbuf; *out is written only on success. */
+int bench_ms_dist_parse(const char *s, uint32_t min_ms, uint32_t max_ms, struct bench_size_dist *out, char *errbuf,
+			size_t errbuf_len);
+
 /* bench_size_dist_max and _min return the largest and smallest size d can
  * draw. */
 uint32_t bench_size_dist_max(const struct bench_size_dist *d);

@@ -110,3 +110,20 @@ bool bench_stage_active(const struct bench_stage_plan *p, uint64_t t0_ns, uint64
 {
 	return bench_stage_eval(p, t0_ns, t_ns).level > k;
 }
+
+uint64_t bench_stage_credit0(uint32_t grid_rate)
+{
+	return grid_rate ? grid_rate - 1u : 0;
+}
+
+bool bench_stage_thin(const struct bench_stage_plan *p, uint64_t t0_ns, uint64_t t_ns, uint32_t grid_rate,
+		      uint64_t *credit)
+{
+	uint32_t level = bench_stage_eval(p, t0_ns, t_ns).level;
+	/* *credit < grid_rate between calls, so one slot sends at most once. */
+	*credit += level < grid_rate ? level : grid_rate;
+	if (!grid_rate || *credit < grid_rate)
+		return false;
+	*credit -= grid_rate;
+	return true;
+}

@@ -71,4 +71,27 @@ struct bench_stage_at bench_stage_eval(const struct bench_stage_plan *p, uint64_
  * is above k. */
 bool bench_stage_active(const struct bench_stage_plan *p, uint64_t t0_ns, uint64_t t_ns, uint32_t k);
 
+/* --- rate stages (--rate-stage) --- */
+
+/* A plan's targets may also be a per-session message rate: "30s:100,
+ * 1m:1000,30s:0" ramps every session from 0 to 100 msgs/s over 30 s, then
+ * to 1000 over a minute, then down to 0, by the same eval arithmetic. The
+ * schedule stays open-loop by thinning, the way stages skip sessions: the
+ * pacer keeps its fixed-rate schedule at grid_rate (--rate, at least the
+ * plan's peak), and a session sends the slot scheduled at t when its
+ * credit, raised by the rate level at t for each slot, reaches grid_rate
+ * (and then pays grid_rate). At a steady level L a session thus sends L of
+ * every grid_rate slots, evenly spread; a message that goes keeps its slot's
+ * scheduled time, one that does not is skipped, never delayed. A message's
+ * time is rounded to the grid (at most 1/grid_rate late against an ideal
+ * ramp), and the pacer wakes at grid_rate even while the level is low.
+ *
+ * bench_stage_credit0 is where a session's credit starts (grid_rate - 1: it
+ * sends at its first slot where the level is above 0). bench_stage_thin
+ * says whether the slot at t_ns goes and advances *credit; a level above
+ * grid_rate counts as grid_rate. Calls come in slot order. */
+uint64_t bench_stage_credit0(uint32_t grid_rate);
+bool bench_stage_thin(const struct bench_stage_plan *p, uint64_t t0_ns, uint64_t t_ns, uint32_t grid_rate,
+		      uint64_t *credit);
+
 #endif

@@ -8,6 +8,11 @@
 #   to the peak and fall back to 0 in stage order, "sessions_up" stays at
 #   every session (none ended), and nothing is lost;
 # - --direction both: each direction delivers and has its own latency;
+# - --think: 4 sessions at 100 msgs/s with 40 ms of think time send a
+#   fifth of what they send without (gap 10 + 40 ms), and lose nothing;
+# - --rate-stage from a scenario file (0 -> 200 msgs/s per session over
+#   1 s, held 1 s, down to 0 over 1 s): the interval rows' rate level and
+#   msgs rise then fall, and the total is the plan's area, none lost;
 # - a malformed scenario file is a usage error naming the line;
 # - the same scenario against the seed's aiohttp relay
 #   (tests/node/min_relay.py under /usr/bin/python3) completes and
@@ -101,6 +106,52 @@ jq -e '.direction == "both" and .latency.lost == 0 and .latency.ab.samples > 0 a
 	and .latency.ab.samples + .latency.ba.samples == .latency.samples' "$dir/both.out" >/dev/null ||
 	fail "both: a direction did not deliver"
 echo "both: ok"
+
+# Think time: the same run with and without --think 40ms at 100 msgs/s
+# per session; the gap becomes 50 ms, so a fifth of the messages.
+lat="--url ws://127.0.0.1:$port --mode latency --sessions 4 --rate 100 --duration 2 --warmup 0 --threads 2 --interval 0 --json"
+# shellcheck disable=SC2086
+run nothink 0 $lat
+# shellcheck disable=SC2086
+run think 0 $lat --think 40ms
+jq -e '.latency.lost == 0 and .errors.total == 0 and .think == null' "$dir/nothink.out" >/dev/null ||
+	fail "nothink: lost messages or errors"
+jq -e '.latency.lost == 0 and .errors.total == 0 and .think.mean_ms == 40' "$dir/think.out" >/dev/null ||
+	fail "think: lost messages, errors or no think in the summary"
+base=$(jq '.latency.sent' "$dir/nothink.out")
+thought=$(jq '.latency.sent' "$dir/think.out")
+echo "think: $base messages without, $thought with --think 40ms"
+# 800 and 160 on a quiet machine; a loaded one may lose a few at the edges.
+[ "$base" -ge 700 ] && [ "$thought" -gt 0 ] && [ $((thought * 45)) -le $((base * 10)) ] &&
+	[ $((thought * 55)) -ge $((base * 10)) ] || fail "think: want about a fifth of $base messages, got $thought"
+echo "think: ok"
+
+# Rate stages from a file: 4 sessions ramp 0 -> 200 msgs/s, hold, ramp down.
+cat >"$dir/rate.conf" <<'CONF'
+mode = latency
+sessions = 4
+rate-stage = 1s:200,1s:200,1s:0
+threads = 2
+CONF
+run rate 0 --scenario "$dir/rate.conf" --url "ws://127.0.0.1:$port" --interval 250ms \
+	--json-interval "$dir/rate.jsonl" --json
+jq -e '.rate == 200 and .rate_stages == 3 and .duration_s == 3 and .latency.lost == 0 and .errors.total == 0
+	and .latency.sent >= 1500 and .latency.sent <= 1610' "$dir/rate.out" >/dev/null ||
+	fail "rate: want rate 200 over 3 s, about 1600 messages (the plan's area), none lost"
+jq -c '{t: .t_end_s, rate_stage, rate_target, rate_level, msgs}' "$dir/rate.jsonl"
+n=$(wc -l <"$dir/rate.jsonl")
+[ "$n" -ge 10 ] || fail "rate: want >= 10 interval lines (250 ms over 3 s), got $n"
+# The level the plan asks for rises to 200 and falls to 0, in stage order.
+jq -s -e '[.[].rate_level] as $l | ($l | max) == 200 and $l[-1] == 0
+	and ($l | index(200)) as $p | ($l[:$p] | . == sort) and ($l[$p:] | . == (sort | reverse))
+	and ([.[].rate_stage] | . == sort)' "$dir/rate.jsonl" >/dev/null ||
+	fail "rate: rate_level did not rise to 200 and fall to 0"
+# What arrived follows it: the first and last half second carry well under
+# the middle's rate (~50 and ~200 msgs a row of 4 sessions, 250 ms).
+jq -s -e '[.[].msgs] as $m | ($m | length) as $n | ($n / 2 | floor) as $h | ($m[$h - 1] + $m[$h]) as $mid
+	| ($m[0] + $m[1]) * 2 < $mid and ($m[$n - 2] + $m[$n - 1]) * 2 < $mid' "$dir/rate.jsonl" >/dev/null ||
+	fail "rate: interval msgs did not rise then fall"
+echo "rate: ok"
 
 # A malformed file: usage error with the line and the reason.
 printf 'mode = latency\nsessions = 4\nstage = 1s:4,2x:0\n' >"$dir/bad.conf"

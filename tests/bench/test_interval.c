@@ -325,7 +325,45 @@ Test(bench_interval, rows_without_stages_have_no_stage_keys)
 	cr_assert_eq(t_lines(&json, rows, 2), 1);
 	cr_assert_not(json_object_object_get_ex(rows[0], "stage", &v));
 	cr_assert_not(json_object_object_get_ex(rows[0], "sessions_active", &v));
+	cr_assert_not(json_object_object_get_ex(rows[0], "rate_stage", &v));
+	cr_assert_not(json_object_object_get_ex(rows[0], "rate_level", &v));
 	json_object_put(rows[0]);
+	bench_interval_free(iv);
+	fclose(json.f);
+	free(json.buf);
+}
+
+/* With rate stages (--rate-stage), rows carry that plan's stage, target
+ * and the per-session rate it asks for at their end, and no session-stage
+ * keys when there are no session stages. */
+Test(bench_interval, rows_carry_the_rate_stage)
+{
+	struct t_out json = {0};
+	json.f = open_memstream(&json.buf, &json.len);
+	struct bench_stage_plan plan;
+	char err[128];
+	cr_assert_eq(bench_stage_parse("2s:1000,2s:0", 100000, &plan, err, sizeof err), 0);
+	struct bench_interval_opts o = {
+		.cmd = "relay", .num_workers = 1, .period_ns = SEC, .latency = false, .sessions_total = 4,
+		.err_names = t_err_names, .num_err = 2, .json = json.f, .rate_stages = &plan,
+	};
+	int e = 0;
+	struct bench_interval *iv = bench_interval_new(&o, &e);
+	cr_assert_not_null(iv);
+	struct json_object *rows[4], *v;
+	struct bench_interval_counts c = t_counts(4, 0, 0, 0);
+	for (uint64_t i = 0; i < 3; i++)
+		bench_interval_submit(iv, 0, i, false, i * SEC, (i + 1) * SEC, &c);
+	bench_interval_finish(iv);
+	cr_assert_eq(t_lines(&json, rows, 4), 3);
+	const int64_t want_stage[3] = {1, 2, 2}, want_target[3] = {1000, 0, 0}, want_level[3] = {500, 1000, 500};
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(t_int(rows[i], "rate_stage", NULL), want_stage[i], "row %d", i);
+		cr_assert_eq(t_int(rows[i], "rate_target", NULL), want_target[i], "row %d", i);
+		cr_assert_eq(t_int(rows[i], "rate_level", NULL), want_level[i], "row %d", i);
+		cr_assert_not(json_object_object_get_ex(rows[i], "stage", &v));
+		json_object_put(rows[i]);
+	}
 	bench_interval_free(iv);
 	fclose(json.f);
 	free(json.buf);

@@ -204,7 +204,7 @@ Test(bench_relay_opts, intervals_and_thresholds, .init = redirect)
 
 /* Usage errors name the option and quote the value. */
 struct msg_case {
-	char args[6][32];
+	char args[8][32];
 	char want[64];             /* a substring of stderr */
 };
 
@@ -224,6 +224,13 @@ static const struct msg_case msgs[] = {
 	{{U, "ws://h:1", "--interval", "0", "--json-interval", "x"}, "--interval 0 turns off"},
 	{{U, "ws://h:1", "--interval", "50ms"}, "--interval"},
 	{{U, "ws://h:1", "--hist-csv", "x.csv"}, "--hist-csv applies to --mode latency only"},
+	{{U, "ws://h:1", "--think", "2s"}, "--think applies to --mode latency only"},
+	{{U, "ws://h:1", "--mode", "latency", "--think", "2s:x"}, "--think '2s:x': entry 1"},
+	{{U, "ws://h:1", "--rate-stage", "1s:10"}, "--rate-stage applies to --mode latency only"},
+	{{U, "ws://h:1", "--mode", "latency", "--rate-stage", "1s:200", "--rate", "100"},
+	 "--rate-stage reaches 200 msgs/s: --rate 100 is lower"},
+	{{U, "ws://h:1", "--mode", "latency", "--rate-stage", "1s:0"}, "never rises above 0"},
+	{{U, "ws://h:1", "--mode", "latency", "--rate-stage", "20m:5"}, "--rate-stage lasts 1200000 ms"},
 };
 
 ParameterizedTestParameters(bench_relay_opts, messages)
@@ -233,9 +240,9 @@ ParameterizedTestParameters(bench_relay_opts, messages)
 
 ParameterizedTest(const struct msg_case *c, bench_relay_opts, messages)
 {
-	char *argv[8] = {"relay"};
+	char *argv[10] = {"relay"};
 	int argc = 1;
-	for (; argc <= 6 && c->args[argc - 1][0]; argc++)
+	for (; argc <= 8 && c->args[argc - 1][0]; argc++)
 		argv[argc] = (char *)c->args[argc - 1];
 	struct bench_relay_opts o;
 	char *err = NULL;
@@ -251,4 +258,24 @@ ParameterizedTest(const struct msg_case *c, bench_relay_opts, messages)
 	cr_assert_eq(rc, 2, "%s ...: returned %d, want 2", c->args[1], rc);
 	cr_assert_not_null(strstr(err, c->want), "%s %s: message '%s' lacks '%s'", c->args[0], c->args[1], err, c->want);
 	free(err);
+}
+
+/* --rate-stage: --rate defaults to the peak and may be set above it (a finer
+ * grid); --duration and --warmup default as with --stage. */
+Test(bench_relay_opts, rate_stage_defaults, .init = redirect)
+{
+	char *argv[] = {"relay", U, "ws://h:1", "--mode", "latency", "--rate-stage", "2s:50,1s:300,500ms:0"};
+	struct bench_relay_opts o;
+	cr_assert_eq(bench_relay_opts_parse(&o, 7, argv, stdout), -1);
+	cr_assert_eq(o.rate, 300);
+	cr_assert_eq(o.duration_ms, 3500);
+	cr_assert_eq(o.warmup_ms, 0);
+	char *finer[] = {"relay", U, "ws://h:1", "--mode", "latency", "--rate-stage", "2s:50", "--rate", "1000",
+			 "--duration", "10s", "--think", "1s-2s"};
+	cr_assert_eq(bench_relay_opts_parse(&o, 13, finer, stdout), -1);
+	cr_assert_eq(o.rate, 1000);
+	cr_assert_eq(o.duration_ms, 10000);
+	cr_assert_eq(o.think.kind, BENCH_SIZE_RANGE);
+	cr_assert_eq(o.think.size[0], 1000);
+	cr_assert_eq(o.think.size[1], 2000);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "bench/relay_report.h"
+#include "bench/think.h"
 
 static struct bench_relay_opts t_opts(enum bench_relay_mode mode)
 {
@@ -70,6 +71,8 @@ Test(bench_relay_report, latency_json_has_what_the_readers_read)
 	cr_assert_str_eq(t_str(j, "errors.total"), "2");
 	cr_assert_str_eq(t_str(j, "relay_cpu_us_per_msg"), "250.000");
 	cr_assert_str_eq(t_str(j, "ok"), "true");
+	cr_assert_str_eq(t_str(j, "think"), "null", "no --think");
+	cr_assert_str_eq(t_str(j, "rate_stages"), "0");
 	/* The order of the latency block: json-c keeps insertion order. */
 	const char *lat = t_str(j, "latency");
 	const char *keys[] = {"measured_s", "sent", "received", "lost", "samples", "min_us",
@@ -131,4 +134,21 @@ Test(bench_relay_report, errors_total_counts_every_kind)
 	for (size_t i = 0; i < sizeof e / sizeof *v; i++)
 		v[i] = 1;
 	cr_assert_eq(bench_relay_errors_total(&e), sizeof e / sizeof *v);
+}
+
+/* --think and --rate-stage: the summary says the think draws' mean, min and
+ * max in ms and how many rate stages. */
+Test(bench_relay_report, think_and_rate_stages_in_the_json)
+{
+	struct bench_relay_opts o = t_opts(BENCH_RELAY_LATENCY);
+	struct bench_relay_result r = t_result();
+	char err[200];
+	cr_assert_eq(bench_think_parse("0:50,40ms:50", &o.think, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(bench_stage_parse("1s:10,1s:0", 100, &o.rate_stages, err, sizeof err), 0, "%s", err);
+	struct json_object *j = bench_relay_json(&o, &r);
+	cr_assert_str_eq(t_str(j, "think.mean_ms"), "20.000");
+	cr_assert_str_eq(t_str(j, "think.min_ms"), "0");
+	cr_assert_str_eq(t_str(j, "think.max_ms"), "40");
+	cr_assert_str_eq(t_str(j, "rate_stages"), "2");
+	json_object_put(j);
 }

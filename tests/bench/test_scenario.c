@@ -204,6 +204,10 @@ static const struct bad_file bad_files[] = {
 	{"label = \"open\n", 1, "bad value"},
 	{"direction = up\n", 1, "direction 'up': not one of"},
 	{"mode = latency\nchurn = 0/s\n", 2, "churn '0/s': expected N/s"},
+	{"mode = latency\nthink = 2x\n", 2, "think '2x': expected a duration"},
+	{"mode = latency\n\nrate-stage = 1s:x\n", 3, "rate-stage '1s:x': stage 1: target"},
+	{"rate-stage = 1s:100001\n", 1, "rate-stage '1s:100001': stage 1: target"},
+	{"mode = latency\nrate_stage = 1s:1\n", 2, "bad setting name"},        /* the option's own name: rate-stage */
 };
 
 ParameterizedTestParameters(bench_scenario, malformed_files_name_the_line_and_reason)
@@ -281,4 +285,28 @@ Test(bench_churn, schedule_replaces_every_session_in_turn_at_the_rate)
 	}
 	for (int k = 0; k < 10; k++)
 		cr_assert_eq(times[k], 2, "session %d replaced %u times in 5 s", k, times[k]);
+}
+
+/* think and rate-stage in a file: parsed as on the command
+ * line; --rate defaults to the rate stages' peak and --duration to the
+ * longer plan. */
+Test(bench_scenario, think_and_rate_stage_from_a_file)
+{
+	char *path = write_tmp("url = ws://127.0.0.1:9\n"
+			       "mode = latency\n"
+			       "think = 0:50,40ms:50\n"
+			       "rate-stage = 1s:100,3s:100,1s:0\n"
+			       "stage = 1s:2\n");
+	char *argv[] = {"relay", "--scenario", path};
+	struct bench_relay_opts o;
+	cr_assert_eq(parse_opts(3, argv, &o), -1);
+	cr_assert_eq(o.think.kind, BENCH_SIZE_LIST);
+	cr_assert_eq(o.think.size[1], 40);
+	cr_assert_eq(o.rate_stages.num, 3);
+	cr_assert_eq(o.rate, 100, "--rate defaults to the rate stages' peak");
+	cr_assert_eq(o.duration_ms, 5000, "--duration: the longer plan");
+	cr_assert_eq(o.warmup_ms, 0);
+	cr_assert_eq(o.sessions, 2);
+	bench_relay_opts_cleanup(&o);
+	unlink(path);
 }

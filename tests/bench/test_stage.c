@@ -186,3 +186,67 @@ Test(bench_stage, open_loop_send_times_through_a_ramp)
 	cr_assert_gt(count[3], 0);
 	cr_assert_gt(count[0], count[3], "session 0 is active longest");
 }
+
+/* --- rate stages: thinning a fixed-rate grid --- */
+
+/* Walks num_slots slots of one session at grid msgs/s from t0 and counts
+ * the ones bench_stage_thin lets through per second into bins[] (slot
+ * indices in sent[] when given). */
+static uint64_t thin_walk(const struct bench_stage_plan *p, uint32_t grid, uint64_t num_slots, uint64_t *bins,
+			  size_t num_bins, uint64_t *sent, size_t sent_max)
+{
+	struct bench_sched sch = {.start_ns = 3 * S, .rate = grid};
+	uint64_t credit = bench_stage_credit0(grid), m = 0;
+	for (uint64_t i = 0; i < num_slots; i++) {
+		uint64_t t = bench_sched_time(&sch, i);
+		if (!bench_stage_thin(p, sch.start_ns, t, grid, &credit))
+			continue;
+		cr_assert_lt(credit, grid, "credit %llu reached the grid", (unsigned long long)credit);
+		uint64_t sec = (t - sch.start_ns) / S;
+		if (bins && sec < num_bins)
+			bins[sec]++;
+		if (sent && m < sent_max)
+			sent[m] = i;
+		m++;
+	}
+	return m;
+}
+
+/* A steady 250 of a 1000/s grid: exactly every 4th slot, from the first. */
+Test(bench_stage, rate_thinning_keeps_a_steady_level_evenly)
+{
+	static uint64_t sent[3000];
+	struct bench_stage_plan p = plan("0:250");
+	uint64_t m = thin_walk(&p, 1000, 10000, NULL, 0, sent, 3000);
+	cr_assert_eq(m, 2500);
+	for (size_t i = 0; i < m; i++)
+		cr_assert_eq(sent[i], 4 * i, "message %zu in slot %llu", i, (unsigned long long)sent[i]);
+}
+
+/* 0 -> 1000/s over 4 s, held 2 s, down to 0 over 4 s, on a 1000/s grid:
+ * each second sends the mean of the line over it (within 2), the bins rise
+ * then fall, and the total is the area, 6000. */
+Test(bench_stage, rate_thinning_follows_a_ramp)
+{
+	uint64_t bins[11] = {0};
+	struct bench_stage_plan p = plan("4s:1000,2s:1000,4s:0");
+	uint64_t m = thin_walk(&p, 1000, 11000, bins, 11, NULL, 0);
+	const uint64_t want[11] = {125, 375, 625, 875, 1000, 1000, 875, 625, 375, 125, 0};
+	for (size_t i = 0; i < 11; i++)
+		cr_assert(bins[i] + 2 >= want[i] && bins[i] <= want[i] + 2, "second %zu: %llu msgs, want %llu", i,
+			  (unsigned long long)bins[i], (unsigned long long)want[i]);
+	cr_assert(m >= 5995 && m <= 6005, "%llu messages, want 6000", (unsigned long long)m);
+}
+
+/* Level 0 sends nothing; the first slot where the level is above 0 sends;
+ * a level above the grid sends every slot, no more. */
+Test(bench_stage, rate_thinning_edges)
+{
+	struct bench_stage_plan zero = plan("0:0"), one = plan("10s:10"), over = plan("0:5000");
+	cr_assert_eq(thin_walk(&zero, 100, 1000, NULL, 0, NULL, 0), 0);
+	uint64_t first[1];
+	cr_assert(thin_walk(&one, 100, 1000, NULL, 0, first, 1) >= 1);
+	/* level 1 from 1 s (10 per 10 s): slot 100 is at 1 s */
+	cr_assert_eq(first[0], 100, "first message in slot %llu, want 100", (unsigned long long)first[0]);
+	cr_assert_eq(thin_walk(&over, 100, 1000, NULL, 0, NULL, 0), 1000);
+}
