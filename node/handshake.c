@@ -214,6 +214,8 @@ void node_on_packet(struct node *node, const uint8_t *pkt, size_t len, const str
 	} else if (l) {
 		l->peer = p;
 		l->rx_ms = t;
+		if (pl && node_msg_is_traffic(plain[0]))
+			l->traffic_ms = t;
 		node_pick_relay(node, p);
 	}
 	if (pl)

@@ -134,6 +134,8 @@ struct node_link {
 	struct node_peer *peer;     /* bound after a handshake on it */
 	bool up;                /* connected (waiting or paired) */
 	uint64_t rx_ms, tx_ms;  /* the bound peer's last packet this way; our last one */
+	uint64_t traffic_ms;    /* the last text or overlay packet this way, either direction */
+	bool busy;              /* liveness regime (node/wire.h, NODE_RELAY_BUSY_MS) */
 	uint64_t silent_until_ms;       /* carried nothing back: not chosen until then */
 	bool inbox;             /* waits for joiners */
 	bool join;              /* ours to an invite's inbox, while we join */

@@ -162,6 +162,8 @@ static int send_sealed(struct node *node, struct node_peer *p, uint8_t type, con
 	p->bytes_out += pl;
 	if (via) {
 		via->tx_ms = node_now_ms();
+		if (node_msg_is_traffic(type))
+			via->traffic_ms = via->tx_ms;
 		return node_send_on_link(via, pkt, pl);
 	}
 	if (to)
@@ -175,6 +177,8 @@ static int send_sealed(struct node *node, struct node_peer *p, uint8_t type, con
 	if (!p->relay || !p->relay->used || p->relay->peer != p)
 		return -ENOTCONN;
 	p->relay->tx_ms = node_now_ms();
+	if (node_msg_is_traffic(type))
+		p->relay->traffic_ms = p->relay->tx_ms;
 	return node_send_on_link(p->relay, pkt, pl);
 }
 

@@ -88,3 +88,74 @@ Test(node_path, relay_equal_pairing_goes_to_the_mesh_order)
 	cr_assert_not(node_path_relay_better(true, 1, true, 1)); /* a tie keeps the first found */
 	cr_assert(node_path_relay_better(false, 0, false, NODE_TOKEN_MAX_RELAYS));
 }
+
+/* A relay link driven by a 200 ms ticker, as node/ticker.c does: each due
+ * keepalive is sent (tx), and while `answered` the peer's packets come back
+ * at once (rx). Returns the keepalives sent in (from, to]; *silent_at is the
+ * first time the link was silent (0: never). */
+static int drive(struct node_relay_live *l, uint64_t from, uint64_t to, bool answered, uint64_t *silent_at)
+{
+	int sent = 0;
+	for (uint64_t t = from + NODE_TICK_MS; t <= to; t += NODE_TICK_MS) {
+		bool keepalive;
+		bool silent = node_path_relay_step(l, t, &keepalive);
+		if (silent && silent_at && !*silent_at)
+			*silent_at = t;
+		if (keepalive) {
+			l->tx_ms = t;
+			sent++;
+			if (answered)
+				l->rx_ms = t;
+		}
+	}
+	return sent;
+}
+
+Test(node_path, idle_relay_link_keepalive_every_15s_and_never_silent_when_answered)
+{
+	struct node_relay_live l = {.tx_ms = 1000, .rx_ms = 1000};
+	uint64_t silent_at = 0;
+	int sent = drive(&l, 1000, 1000 + 60000, true, &silent_at);
+	cr_assert_eq(sent, 60000 / NODE_RELAY_IDLE_KEEPALIVE_MS, "sent %d keepalives in 60 s idle", sent);
+	cr_assert_not(l.busy);
+	cr_assert_eq(silent_at, 0);
+}
+
+Test(node_path, busy_relay_link_keepalive_every_2s_then_idle_after_busy_window)
+{
+	struct node_relay_live l = {.tx_ms = 1000, .rx_ms = 1000, .traffic_ms = 1000};
+	int sent = drive(&l, 1000, 1000 + 10000, true, NULL);
+	cr_assert(l.busy);
+	cr_assert_eq(sent, 10000 / NODE_RELAY_KEEPALIVE_MS, "sent %d keepalives in 10 s busy", sent);
+	/* No more traffic: busy until NODE_RELAY_BUSY_MS after it, then idle. */
+	drive(&l, 11000, 1000 + NODE_RELAY_BUSY_MS + NODE_TICK_MS, true, NULL);
+	cr_assert_not(l.busy);
+	int later = drive(&l, 1000 + NODE_RELAY_BUSY_MS + NODE_TICK_MS, 1000 + NODE_RELAY_BUSY_MS + 30000, true, NULL);
+	cr_assert_leq(later, 30000 / NODE_RELAY_IDLE_KEEPALIVE_MS + 1, "sent %d in 30 s once idle", later);
+}
+
+Test(node_path, idle_relay_link_is_silent_after_35s_without_answer)
+{
+	struct node_relay_live l = {.tx_ms = 1000, .rx_ms = 1000};
+	uint64_t silent_at = 0;
+	drive(&l, 1000, 1000 + 60000, false, &silent_at);
+	cr_assert_gt(silent_at, 1000 + NODE_RELAY_IDLE_SILENT_MS);
+	cr_assert_leq(silent_at, 1000 + NODE_RELAY_IDLE_SILENT_MS + NODE_TICK_MS);
+}
+
+/* Traffic on a link that was idle (its last answer 14 s old): the busy
+ * regime's 6.5 s counts from the traffic, not from the old answer, and a
+ * dead relay is then noticed 6.5 s after the traffic began. */
+Test(node_path, traffic_on_idle_link_restarts_silence_count_and_detects_in_busy_time)
+{
+	struct node_relay_live l = {.tx_ms = 1000, .rx_ms = 1000};
+	drive(&l, 1000, 15000, true, NULL); /* idle: last answer at 1000 */
+	cr_assert_eq(l.rx_ms, 1000);
+	l.traffic_ms = 15000; /* we send a text; the relay has frozen since 1000 */
+	l.tx_ms = 15000;
+	uint64_t silent_at = 0;
+	drive(&l, 15000, 40000, false, &silent_at);
+	cr_assert_gt(silent_at, 15000 + NODE_RELAY_SILENT_MS, "silent at %llu: counted from the old answer",
+		     (unsigned long long)silent_at);
+	cr_assert_leq(silent_at, 15000 + NODE_RELAY_SILENT_MS + 2 * NODE_TICK_MS);
+}
