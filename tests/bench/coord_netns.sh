@@ -141,6 +141,19 @@ both=$(jq -s '[.[] | select(.phase == "run" and .hosts == 2)] | length' "$dir/me
 [ "$both" -ge 3 ] || fail "want >= 3 run rows from both hosts, got $both"
 jq -e -s "all(.[]; .sessions == $((2 * sessions)) or .hosts < 2)" "$dir/merged.jsonl" >/dev/null || fail "a row's sessions is not the sum"
 grep -q '^atmosphere-bench coord: run ' "$dir/coord.err" || fail "no live merged lines on stderr"
+# The SSH servers' side of the overhead (on the generator hosts): the CPU
+# time of their finished sessions, which each sshd reaped, less the
+# worker's own (a descendant of the session).
+tck=$(getconf CLK_TCK)
+i=0
+for x in a b; do
+	eval "p=\$sshd_$x"
+	w=$(jq ".hosts[$i].cpu_s" "$j")
+	awk -v t="$tck" -v x="$x" -v w="$w" \
+		'{ printf "sshd %s: session cpu s %.2f, beyond the worker %.2f\n", x, ($16 + $17) / t, ($16 + $17) / t - w }' \
+		"/proc/$p/stat"
+	i=$((i + 1))
+done
 
 echo "== a worker that cannot start"
 # shellcheck disable=SC2086
