@@ -18,7 +18,6 @@
  * (~1-30 KB) to parse and merge; the SSH clients' encryption of that
  * stream. Measured in docs/BENCH.md. */
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <json-c/json.h>
 #include <poll.h>
@@ -34,6 +33,7 @@
 
 #include "bench/bench.h"
 #include "bench/coord_merge.h"
+#include "bench/coord_ssh.h"
 #include "bench/coord_wire.h"
 #include "bench/hist.h"
 #include "bench/relay_opts.h"
@@ -46,7 +46,6 @@
 enum coord_limits {
 	COORD_HOSTS_MAX = 64,
 	COORD_HOST_LEN_MAX = 255,
-	COORD_SSH_ARGS_MAX = 32,        /* words of --ssh-cmd */
 	COORD_STDERR_KEEP = 2048,       /* bytes of an SSH child's stderr kept for the report */
 	COORD_GRACE_S = 120,            /* set-up and teardown allowance beyond the run's own time */
 };
@@ -205,110 +204,18 @@ static void fail_host(struct host *h, const char *fmt, ...)
 		kill(h->pid, SIGTERM);
 }
 
-/* Single-quotes s for the remote shell: ' becomes '\''. */
-static int append_quoted(char **cmd, size_t *len, size_t *cap, const char *s)
-{
-	size_t need = *len + 4 * strlen(s) + 4;
-	if (need > *cap) {
-		size_t ncap = need * 2;
-		char *n = realloc(*cmd, ncap);
-		if (!n)
-			return -1;
-		*cmd = n;
-		*cap = ncap;
-	}
-	char *p = *cmd + *len;
-	if (*len)
-		*p++ = ' ';
-	*p++ = '\'';
-	for (; *s; s++) {
-		if (*s == '\'') {
-			memcpy(p, "'\\''", 4);
-			p += 4;
-		} else {
-			*p++ = *s;
-		}
-	}
-	*p++ = '\'';
-	*p = '\0';
-	*len = (size_t)(p - *cmd);
-	return 0;
-}
-
-/* The remote command: WORKER-BIN worker --start-at NS -- RELAY-OPTIONS, each word quoted. */
-static char *remote_command(const struct coord_opts *o, uint64_t start_at, int rargc, char **rargv)
-{
-	char *cmd = NULL, num[32];
-	size_t len = 0, cap = 0;
-	snprintf(num, sizeof num, "%llu", (unsigned long long)start_at);
-	const char *head[] = {o->worker_bin, "worker", "--start-at", num, "--"};
-	for (size_t i = 0; i < sizeof head / sizeof head[0]; i++)
-		if (append_quoted(&cmd, &len, &cap, head[i]))
-			goto nomem;
-	for (int i = 0; i < rargc; i++)
-		if (append_quoted(&cmd, &len, &cap, rargv[i]))
-			goto nomem;
-	return cmd;
-nomem:
-	free(cmd);
-	return NULL;
-}
-
 /* Starts ssh for host h. Returns 0, or -1 with h failed. */
 static int launch(struct host *h, const struct coord_opts *o, const char *remote)
 {
-	char *words = strdup(o->ssh_cmd);
-	char *argv[COORD_SSH_ARGS_MAX + 3];
-	int argc = 0, outp[2] = {-1, -1}, errp[2] = {-1, -1};
-	if (!words)
-		goto fail;
-	for (char *save = NULL, *w = strtok_r(words, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
-		if (argc == COORD_SSH_ARGS_MAX) {
-			fail_host(h, "--ssh-cmd has more than %d words", COORD_SSH_ARGS_MAX);
-			free(words);
-			return -1;
-		}
-		argv[argc++] = w;
-	}
-	if (!argc) {
-		fail_host(h, "--ssh-cmd is empty");
-		free(words);
+	char err[200];
+	h->t_launch = realtime_ns();
+	pid_t pid = bench_coord_ssh_spawn(o->ssh_cmd, h->name, remote, &h->out_fd, &h->err_fd, err, sizeof err);
+	if (pid < 0) {
+		fail_host(h, "starting '%s': %s", o->ssh_cmd, err);
 		return -1;
 	}
-	argv[argc++] = (char *)h->name;
-	argv[argc++] = (char *)remote;
-	argv[argc] = NULL;
-	if (pipe2(outp, O_CLOEXEC) || pipe2(errp, O_CLOEXEC))
-		goto fail;
-	h->t_launch = realtime_ns();
-	h->pid = fork();
-	if (h->pid < 0)
-		goto fail;
-	if (h->pid == 0) {
-		int nul = open("/dev/null", O_RDONLY);
-		if (nul < 0 || dup2(nul, 0) < 0 || dup2(outp[1], 1) < 0 || dup2(errp[1], 2) < 0)
-			_exit(255);
-		signal(SIGPIPE, SIG_DFL);
-		execvp(argv[0], argv);
-		fprintf(stderr, "exec '%s': %s\n", argv[0], strerror(errno));
-		_exit(255);
-	}
-	close(outp[1]);
-	close(errp[1]);
-	h->out_fd = outp[0];
-	h->err_fd = errp[0];
-	free(words);
+	h->pid = pid;
 	return 0;
-fail:
-	fail_host(h, "starting '%s': %s", o->ssh_cmd, strerror(errno));
-	for (int i = 0; i < 2; i++) {
-		if (outp[i] >= 0)
-			close(outp[i]);
-		if (errp[i] >= 0)
-			close(errp[i]);
-	}
-	free(words);
-	return -1;
 }
 
 /* --- merged rows --- */
@@ -770,7 +677,7 @@ static int run(struct coord *c, int rargc, char **rargv)
 	uint64_t t0 = realtime_ns() + o->start_delay_ms * 1000000u;
 	for (size_t i = 0; i < c->num; i++) {
 		struct host *h = &c->h[i];
-		char *remote = remote_command(o, t0 + i * o->stagger_ms * 1000000u, rargc, rargv);
+		char *remote = bench_coord_remote_command(o->worker_bin, t0 + i * o->stagger_ms * 1000000u, rargc, rargv);
 		if (!remote) {
 			fail_host(h, "out of memory");
 			continue;
