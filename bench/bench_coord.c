@@ -847,8 +847,11 @@ int bench_cmd_coord(int argc, char **argv)
 				last = p + 1;
 			fprintf(stderr, "atmosphere-bench coord: host %s: %s%s%s\n", h->name, h->why, *last ? "; stderr: " : "",
 				last);
-			continue;
 		}
+		/* A host that failed after its summary still counts: its
+		 * sessions and errors happened (the exit status says it failed). */
+		if (!h->have_summary)
+			continue;
 		bench_coord_summary_add(&sum, &h->sum);
 		if (h->hist) {
 			if (!hist)

@@ -6,8 +6,8 @@
 # with merged counts equal to the sum of the workers' (sent, received,
 # latency samples, sessions), a merged histogram file holding that many
 # samples, merged interval rows from both hosts; then a worker that cannot
-# start (a --worker-bin that does not exist) must fail the run (exit 1) with
-# its host named. Root only (77 = skipped otherwise, or without sshd or jq);
+# start (a --worker-bin that does not exist) and one whose run fails (no
+# relay at --url) must each fail the run (exit 1) with the host named. Root only (77 = skipped otherwise, or without sshd or jq);
 # everything it made goes in the trap; bounded well under 90 s.
 # COORD_NETNS_SESSIONS, _RATE and _DURATION (default 4, 50, 2) make the same
 # run a measurement (docs/BENCH.md, "Coordinator overhead"); the checks stay.
@@ -163,4 +163,14 @@ rc=$?
 cat "$dir/bad.out" "$dir/bad.err"
 [ "$rc" -eq 1 ] || fail "coord with a missing worker exited $rc, want 1"
 grep -q "^atmosphere-bench coord: host root@$host_a: .*no-such-bench" "$dir/bad.err" || fail "the failing host is not named"
+echo "== a worker whose run fails (nothing listens at --url)"
+# shellcheck disable=SC2086
+timeout 60 "$bench" coord --host "root@$host_a" --ssh-cmd "$ssh_cmd" --worker-bin "$bench" --start-delay 1s \
+	--url "ws://$root_a:1" --mode latency --sessions 2 --rate 10 --duration 1 --threads 1 >"$dir/dead.out" 2>"$dir/dead.err"
+rc=$?
+cat "$dir/dead.out" "$dir/dead.err"
+[ "$rc" -eq 1 ] || fail "coord against a dead relay exited $rc, want 1"
+grep -q "^atmosphere-bench coord: host root@$host_a: worker exited 1: " "$dir/dead.err" ||
+	fail "the worker's failure is not reported with its host and exit status"
+grep -q '^errors  *2$' "$dir/dead.out" || fail "the failed host's 2 refused connections are not in the merged errors"
 echo "PASS"
