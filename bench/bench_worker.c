@@ -98,18 +98,21 @@ static int send_frame(enum bench_wire_type type, const void *p1, size_t n1, cons
 	return 0;
 }
 
-/* Reads memfd fd whole from its start; NULL when empty or unreadable. */
-static char *read_memfd(int fd, size_t *out_len)
+/* Reads the last max bytes of memfd fd (all of it when shorter); NULL
+ * when empty or unreadable. */
+static char *read_memfd(int fd, size_t max, size_t *out_len)
 {
 	off_t end = lseek(fd, 0, SEEK_END);
-	if (end <= 0 || end > BENCH_WIRE_PAYLOAD_MAX)
+	if (end <= 0)
 		return NULL;
-	char *buf = malloc((size_t)end);
+	off_t start = (size_t)end > max ? end - (off_t)max : 0;
+	size_t n = (size_t)(end - start);
+	char *buf = malloc(n);
 	if (!buf)
 		return NULL;
 	size_t got = 0;
-	while (got < (size_t)end) {
-		ssize_t r = pread(fd, buf + got, (size_t)end - got, (off_t)got);
+	while (got < n) {
+		ssize_t r = pread(fd, buf + got, n - got, start + (off_t)got);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
@@ -286,12 +289,14 @@ int bench_cmd_worker(int argc, char **argv)
 		why = "the run was killed by a signal";
 	if (out_rc)
 		return 1;
+	/* The summary and the histogram whole: a longer one (over the frame
+	 * limit) goes as its tail, which the coordinator refuses, naming it. */
 	size_t len = 0;
-	char *buf = read_memfd(sum_fd, &len);
+	char *buf = read_memfd(sum_fd, BENCH_WIRE_PAYLOAD_MAX, &len);
 	if (buf && send_frame(BENCH_WIRE_SUMMARY, buf, len, NULL, 0))
 		status = 1;
 	free(buf);
-	buf = read_memfd(hist_fd, &len);
+	buf = read_memfd(hist_fd, BENCH_WIRE_PAYLOAD_MAX, &len);
 	while (buf && len && buf[len - 1] == '\n')
 		len--;
 	if (buf && len && send_frame(BENCH_WIRE_HIST, buf, len, NULL, 0))
@@ -304,12 +309,8 @@ end:;
 	head[0] = (uint8_t)status;
 	bench_wire_u64_encode(head + 1, cpu_ns(RUSAGE_SELF) + cpu_ns(RUSAGE_CHILDREN));
 	size_t elen = 0;
-	char *etext = err_fd >= 0 ? read_memfd(err_fd, &elen) : NULL;
+	char *etext = err_fd >= 0 ? read_memfd(err_fd, BENCH_WIRE_END_TEXT_MAX, &elen) : NULL;
 	const char *tail = etext;
-	if (etext && elen > BENCH_WIRE_END_TEXT_MAX) {
-		tail = etext + elen - BENCH_WIRE_END_TEXT_MAX;
-		elen = BENCH_WIRE_END_TEXT_MAX;
-	}
 	if (why) {
 		tail = why;
 		elen = strlen(why);
