@@ -20,5 +20,7 @@ int bench_cmd_relay(int argc, char **argv);
 int bench_cmd_merge(int argc, char **argv);
 int bench_cmd_stun(int argc, char **argv);
 int bench_cmd_punch(int argc, char **argv);
+int bench_cmd_worker(int argc, char **argv);
+int bench_cmd_coord(int argc, char **argv);
 
 #endif

@@ -1268,6 +1268,7 @@ static int live_init(struct run *r)
 		.live = stderr,
 		.tty = r->tty,
 		.json = r->json_iv,
+		.json_hist = o->json_interval_hist,
 	};
 	int err = 0;
 	r->iv = bench_interval_new(&io, &err);

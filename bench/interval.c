@@ -252,6 +252,15 @@ static void emit(struct bench_interval *iv, struct slot *s)
 	}
 	if (iv->o.json) {
 		bench_interval_write_json(iv, iv->o.json, &s->row);
+		if (iv->o.json_hist && s->row.lat) {
+			/* For `worker`: the row's histogram, so that a coordinator
+			 * merges intervals exactly (bench/coord_wire.h). */
+			size_t hlen = 0;
+			char *line = bench_hdr_encode(s->row.lat, &hlen);
+			if (line)
+				fwrite(line, 1, hlen, iv->o.json);
+			free(line);
+		}
 		fflush(iv->o.json);
 	}
 	iv->rows++;

@@ -78,6 +78,7 @@ struct bench_interval_opts {
 	FILE *live;                       /* human lines; NULL: none */
 	bool tty;                         /* live is a terminal: one line rewritten in place */
 	FILE *json;                       /* JSON lines; NULL: none */
+	bool json_hist;                   /* after each JSON line, the row's latency histogram line (bench/hist.h) */
 	const struct bench_stage_plan *stages; /* NULL or empty: no stages; borrowed, started at t_run0 */
 	const struct bench_stage_plan *rate_stages; /* the same for --rate-stage */
 };

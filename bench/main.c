@@ -16,6 +16,8 @@ static const struct bench_cmd commands[] = {
 	{"relay", bench_cmd_relay, "load-test a relay: throughput, one-way latency, connections, wire bytes"},
 	{"merge", bench_cmd_merge, "add up latency histogram files (relay --hist-out) and print percentiles"},
 	{"stun", bench_cmd_stun, "STUN Binding answers/s, loss and latency of a server"},
+	{"coord", bench_cmd_coord, "several generator hosts over SSH: one relay scenario, merged results"},
+	{"worker", bench_cmd_worker, "one generator host of 'coord' (started by it over SSH; binary frames on stdout)"},
 	{"punch", bench_cmd_punch, "NAT lab (root): time to first packet and to direct, per NAT pair; --node: RSS, keepalive"},
 };
 

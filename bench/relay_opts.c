@@ -373,6 +373,9 @@ static const struct opt_spec relay_specs[] = {
 		 "kind; one line rewritten on a terminal, else lines, to stderr"},
 	{"--json-interval", OPT_STRING, F(o.json_interval), .arg = "FILE",
 	 .help = "also write each interval as one JSON line to FILE"},
+	{"--json-interval-hist", OPT_FLAG, F(o.json_interval_hist),
+	 .help = "latency: follow each --json-interval line with the interval's\n"
+		 "histogram line (what 'worker' sends its coordinator)"},
 	{"--threshold", OPT_CUSTOM, .parse = take_threshold, .arg = "EXPR",
 	 .help = "pass/fail after the summary, repeatable: METRIC OP VALUE[UNIT]\n"
 		 "with p50 p90 p99 p99.9 max (ns us ms s), errors (count or %),\n"
@@ -581,6 +584,8 @@ static int check(struct parsed *pp, uint64_t seen)
 		return opt_usage_error(&relay_table, "--hist-csv applies to --mode latency only");
 	if (o->json_interval && !o->interval_ms)
 		return opt_usage_error(&relay_table, "--json-interval writes the intervals that --interval 0 turns off");
+	if (o->json_interval_hist && (!o->json_interval || o->mode != BENCH_RELAY_LATENCY))
+		return opt_usage_error(&relay_table, "--json-interval-hist adds to --json-interval lines of --mode latency");
 	for (size_t i = 0; i < o->num_thresholds; i++) {
 		const struct bench_threshold *t = &o->thresholds[i];
 		if (bench_threshold_is_latency(t->metric) && o->mode != BENCH_RELAY_LATENCY)
