@@ -61,6 +61,7 @@
 #include "bench/load.h"
 #include "bench/proc.h"
 #include "bench/bench.h"
+#include "bench/relay_metrics.h"
 #include "bench/relay_opts.h"
 #include "bench/relay_report.h"
 #include "bench/report.h"
@@ -314,6 +315,7 @@ static void conn_put(struct conn *c)
 		t->a_rx_wire += bench_wconn_rx_wire(w);
 	} else {
 		t->b_tx_wire += w->tx_wire;
+		t->b_tx_payload += w->tx_payload;
 		t->b_rx_wire += bench_wconn_rx_wire(w);
 		t->b_rx_payload += w->scan.n.payload;
 	}
@@ -1437,6 +1439,7 @@ static void collect(struct run *r, struct bench_relay_result *res)
 		res->wire.b_rx_wire += w->b_rx_wire;
 		res->wire.b_rx_payload += w->b_rx_payload;
 		res->wire.b_tx_wire += w->b_tx_wire;
+		res->wire.b_tx_payload += w->b_tx_payload;
 		res->wire.handshake += w->handshake;
 		res->wire.tls_handshake += w->tls_handshake;
 		res->wire.control += w->control;
@@ -1571,6 +1574,10 @@ static int run_cmd(struct bench_relay_opts *op)
 	if (o.relay_pid && r.relay_rss0 < 0)
 		fprintf(stderr, "atmosphere-bench relay: --relay-pid %d: cannot read /proc/%d/status\n", o.relay_pid,
 			o.relay_pid);
+	/* --metrics: the relay's counters before; blocks briefly, before the
+	 * set-up clock starts. */
+	struct bench_relay_metrics met;
+	bench_relay_metrics_begin(&met, &o);
 	r.t_setup0 = bench_mono_ns();
 	int rc = core_rt_run(r.load.rt, worker_main, &r);
 	if (rc < 0) {
@@ -1583,6 +1590,7 @@ static int run_cmd(struct bench_relay_opts *op)
 		if (r.tty && !bench_interval_rows(r.iv))
 			fputc('\n', stderr); /* the set-up progress line */
 	}
+	bench_relay_metrics_end(&met);
 	collect(&r, &res);
 	int status = 0;
 	if (!res.sessions_up) {
@@ -1592,6 +1600,7 @@ static int run_cmd(struct bench_relay_opts *op)
 	if (r.failed)
 		status = 1;
 	struct json_object *j = bench_relay_json(&o, &res);
+	json_object_object_add(j, "relay_metrics", bench_relay_metrics_json(&met, &res));
 	if (o.json_out && bench_report_json_file(CMD, o.json_out, j))
 		status = 1;
 	if (o.hist_out && write_hist(o.hist_out, &res))
@@ -1604,6 +1613,10 @@ static int run_cmd(struct bench_relay_opts *op)
 		bench_relay_print_csv(stdout, &o, &res);
 	else
 		bench_relay_print_table(stdout, &o, &res);
+	if (!o.json && !o.csv)
+		bench_relay_metrics_print(stdout, &met, &res);
+	else if (o.csv)
+		bench_relay_metrics_print(stderr, &met, &res); /* stdout stays one CSV row */
 	if (o.num_thresholds) {
 		/* After the summary; stderr when stdout is JSON or CSV. */
 		struct bench_threshold_input in;

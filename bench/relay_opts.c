@@ -10,6 +10,7 @@
 
 #include "bench/bench.h"
 #include "bench/interval.h"
+#include "bench/metrics.h"
 #include "bench/think.h"
 #include "net/addr.h"
 #include "opt/table.h"
@@ -373,6 +374,10 @@ static const struct opt_spec relay_specs[] = {
 		 "kind; one line rewritten on a terminal, else lines, to stderr"},
 	{"--json-interval", OPT_STRING, F(o.json_interval), .arg = "FILE",
 	 .help = "also write each interval as one JSON line to FILE"},
+	{"--metrics", OPT_STRING, F(o.metrics), .arg = "URL|off",
+	 .help = "scrape the relay's Prometheus /metrics before and after the\n"
+		 "run and print its deltas beside ours (default: http://HOST:PORT\n"
+		 "/metrics of --url; a target without it is skipped); off: none"},
 	{"--threshold", OPT_CUSTOM, .parse = take_threshold, .arg = "EXPR",
 	 .help = "pass/fail after the summary, repeatable: METRIC OP VALUE[UNIT]\n"
 		 "with p50 p90 p99 p99.9 max (ns us ms s), errors (count or %),\n"
@@ -581,6 +586,11 @@ static int check(struct parsed *pp, uint64_t seen)
 		return opt_usage_error(&relay_table, "--hist-csv applies to --mode latency only");
 	if (o->json_interval && !o->interval_ms)
 		return opt_usage_error(&relay_table, "--json-interval writes the intervals that --interval 0 turns off");
+	if (o->metrics && strcmp(o->metrics, "off") != 0) {
+		struct bench_metrics_target mt;
+		if (bench_metrics_parse_url(o->metrics, &mt, err, sizeof err) != 0)
+			return opt_usage_error(&relay_table, "--metrics '%s': %s", o->metrics, err);
+	}
 	for (size_t i = 0; i < o->num_thresholds; i++) {
 		const struct bench_threshold *t = &o->thresholds[i];
 		if (bench_threshold_is_latency(t->metric) && o->mode != BENCH_RELAY_LATENCY)

@@ -92,6 +92,7 @@ struct bench_relay_opts {
 	const char *label;
 	uint64_t interval_ms;                  /* live rows every this long; 0: none */
 	const char *json_interval;             /* live rows as JSON lines to this file */
+	const char *metrics;                   /* --metrics URL or "off"; NULL: derived (bench/relay_metrics.h) */
 	struct bench_threshold thresholds[BENCH_THRESHOLD_MAX];
 	size_t num_thresholds;
 };
