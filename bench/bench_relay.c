@@ -72,6 +72,7 @@
 #include "bench/think.h"
 #include "bench/threshold.h"
 #include "bench/ws_load.h"
+#include "core/coro.h"
 #include "core/reactor.h"
 #include "core/sock.h"
 #include "net/resolve.h"
@@ -92,6 +93,7 @@ enum {
 	SINK_BACKLOG = 4096,
 	CHURN_DRAIN_MS = 1000,         /* --churn: a retired pair's messages may still arrive */
 	STREAM_BUFS_MAX = 16384,       /* receive buffers per thread: 256 MiB of address space */
+	HIBERNATE_MS = 1000,           /* a reader quiet this long waits with no stack (as the relay) */
 };
 
 
@@ -118,6 +120,7 @@ struct conn {
 	bool retired;                 /* --churn: closed on purpose mid-run, its end is no error */
 	bool close_seen;
 	bool pong_owed;
+	uint64_t last_rx_ns;          /* the reader's last data, for hibernating when quiet */
 	uint8_t pong[RELAY_WS_MAX_CONTROL_PAYLOAD];
 	size_t pong_len;
 	uint64_t now;                 /* arrival time of the buffer being scanned, 0: not read yet */
@@ -443,16 +446,32 @@ static void on_event(void *arg, const struct bench_ws_event *ev)
 }
 
 /* The reader of one connection: until EOF, an error, or the end of the run.
- * Owns one reference to c. */
+ * Owns one reference to c.
+ *
+ * Idle connections hold no stack, as in the relay (docs/RELAY.md): once
+ * nothing arrived for HIBERNATE_MS, the reader waits in its multishot
+ * receive hibernating (core_task_hibernate_next_wait, core/reactor.h): its
+ * live stack (a few hundred bytes) goes to the heap and its pages back to
+ * the kernel. Safe: while it waits nothing refers to its stack (the
+ * connection, its pong and counters are heap). Costs a copy and a madvise
+ * per wake, once a slice (RECV_SLICE_MS) when idle, never while data flows. */
 static void reader_main(void *arg)
 {
 	struct conn *c = arg;
 	struct worker *wk = c->wk;
 	struct run *r = wk->run;
 	uint64_t close_deadline = 0;
+	c->last_rx_ns = bench_mono_ns();
 	for (;;) {
 		c->now = 0;
+		bool quiet = bench_mono_ns() - c->last_rx_ns >= (uint64_t)HIBERNATE_MS * 1000000u;
+		if (quiet)
+			core_task_hibernate_next_wait(true);
 		int n = bench_wconn_recv(&c->w, RECV_SLICE_MS, on_event, c);
+		if (quiet)
+			core_task_hibernate_next_wait(false);
+		if (n > 0)
+			c->last_rx_ns = c->now ? c->now : bench_mono_ns();
 		int ph = phase_get(r);
 		if (n == -ETIMEDOUT) {
 			if (ph >= BENCH_LOAD_CLOSE) {
@@ -562,14 +581,23 @@ static int dial(struct worker *wk, struct session *s, struct conn *c)
 	return 0;
 }
 
-/* Parks until the phase reaches ph (or the deadline, 0: none). The worker
- * unparks its sessions at each phase change. */
+/* Parks until the phase reaches ph. The worker unparks its sessions at
+ * each phase change. Such a wait is long and idle (the whole set-up of the
+ * other sessions, the hold of --mode connections, an idle session's run),
+ * so the coroutine hibernates in it (core_coro_hibernate, core/coro.h): its
+ * stack pages, those the dial touched included, go back to the kernel.
+ * Safe: the park's timer and flag are the task's (heap), and nothing else
+ * refers to this stack while it is parked. */
 static void wait_phase(struct session *s, int ph)
 {
 	struct run *r = s->wk->run;
 	for (unsigned i = 0; phase_get(r) < ph && i < 1000000u; i++) {
 		s->parked = true;
+		core_coro_hibernate();
 		core_park(PARK_SLICE_MS);
+		/* core_park may return without switching out (teardown): the
+		 * request must not carry over to a later, unsafe wait. */
+		core_coro_hibernate_cancel();
 		s->parked = false;
 	}
 }
@@ -1365,8 +1393,8 @@ static int run_init(struct run *r, const struct bench_relay_opts *o)
 		bench_think_init(&s->think, o->seed, i);
 		s->rate_credit = bench_stage_credit0(o->rate);
 		wk->local[wk->num_local++] = s;
-		if (o->mode == BENCH_RELAY_THROUGHPUT)
-			continue;
+		if (o->mode == BENCH_RELAY_THROUGHPUT || s->idle)
+			continue; /* no frame to send: an idle session sends nothing */
 		uint64_t m = bench_rand_u64();
 		memcpy(s->mask, &m, 4);
 		s->frame_len = bench_frame_header_len(payload, true) + payload;
@@ -1391,9 +1419,18 @@ static int run_init(struct run *r, const struct bench_relay_opts *o)
 	/* Receive buffers: each socket may queue 64 KiB (four 16 KiB buffers)
 	 * before core pauses it, so a ring smaller than that times the busy
 	 * sockets of a thread runs dry and stalls them all (-ENOBUFS): the
-	 * generator would then be what limits. */
+	 * generator would then be what limits. Idle sessions (and those of
+	 * --mode connections, which send one message at the end) receive a
+	 * notice and pings, never a queue: they count for little. Every receive takes
+	 * the next buffer of the ring and touches its first page, so a ring
+	 * larger than needed costs a page per buffer once all connections
+	 * received something (16,384 buffers: 64 MiB). */
+	unsigned busy = o->mode == BENCH_RELAY_CONNECTIONS ? 0 : o->sessions;
+	unsigned idle = o->mode == BENCH_RELAY_CONNECTIONS ? o->sessions : o->idle_sessions;
+	unsigned busy_per_thread = (busy + r->load.num_workers - 1) / r->load.num_workers;
+	unsigned idle_per_thread = (idle + r->load.num_workers - 1) / r->load.num_workers;
 	unsigned bufs = 1024;
-	while (bufs < STREAM_BUFS_MAX && bufs < 4u * (per_thread + 16))
+	while (bufs < STREAM_BUFS_MAX && bufs < 4u * (busy_per_thread + idle_per_thread / 16 + 16))
 		bufs *= 2;
 	/* shutdown_grace_ms: by DONE every connection was given CLOSE_MS already. */
 	return bench_load_runtime(&r->load, CMD,
