@@ -41,13 +41,15 @@ enum bench_metrics_limits {
 	BENCH_METRICS_TIMEOUT_MS = 3000,   /* connect, send and the whole answer */
 };
 
-/* One scrape's figures; found[f] false when the body had no sample of f. */
+/* struct bench_metrics_snap: one scrape's figures, v[f] the sum of the
+ * samples of f's families; found[f] false when the body had none. */
 struct bench_metrics_snap {
 	bool found[BENCH_MET_NUM];
 	double v[BENCH_MET_NUM];
 };
 
-/* Where to scrape: http://HOST[:PORT]/PATH. */
+/* struct bench_metrics_target: where to scrape, http://HOST[:PORT]/PATH
+ * (host without the brackets of an IPv6 literal). */
 struct bench_metrics_target {
 	char host[BENCH_METRICS_HOST_MAX + 1];
 	uint16_t port;

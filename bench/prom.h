@@ -45,19 +45,20 @@ enum bench_prom_status {
 	BENCH_PROM_E_TOO_LONG = -3,  /* body over BENCH_PROM_BODY_MAX */
 };
 
-/* A span of the input: not NUL-terminated. */
+/* struct bench_prom_span: a span of the input, not NUL-terminated. */
 struct bench_prom_span {
 	const char *p;
 	size_t len;
 };
 
-/* One label: value is the raw text between the quotes, escapes kept
- * (bench_prom_label_eq compares it unescaped). */
+/* struct bench_prom_label: one label; value is the raw text between the
+ * quotes, escapes kept (bench_prom_label_eq compares it unescaped). */
 struct bench_prom_label {
 	struct bench_prom_span name, value;
 };
 
-/* One sample; spans point into the body and live as long as it. */
+/* struct bench_prom_sample: one sample; its spans point into the body and
+ * live as long as it. */
 struct bench_prom_sample {
 	struct bench_prom_span name;
 	size_t num_labels;

@@ -18,6 +18,8 @@
 #include "bench/relay_opts.h"
 #include "bench/relay_report.h"
 
+/* struct bench_relay_metrics: one run's scrapes; caller storage, filled by
+ * bench_relay_metrics_begin and _end. */
 struct bench_relay_metrics {
 	bool on;                     /* a URL to scrape (given or derived) */
 	char url[BENCH_METRICS_HOST_MAX + BENCH_METRICS_PATH_MAX + 24];
