@@ -1606,15 +1606,17 @@ static int run_cmd(struct bench_relay_opts *op)
 		run_free(&r);
 		return 1;
 	}
+	/* --metrics: the relay's counters before; blocks briefly, before the
+	 * set-up clock starts and before the RSS figures' "before", so that
+	 * what serving the scrape costs the relay is not counted per
+	 * connection. */
+	struct bench_relay_metrics met;
+	bench_relay_metrics_begin(&met, &o);
 	r.relay_rss0 = o.relay_pid ? bench_proc_rss_kib(o.relay_pid) : -1;
 	r.self_rss0 = bench_proc_rss_kib(0);
 	if (o.relay_pid && r.relay_rss0 < 0)
 		fprintf(stderr, "atmosphere-bench relay: --relay-pid %d: cannot read /proc/%d/status\n", o.relay_pid,
 			o.relay_pid);
-	/* --metrics: the relay's counters before; blocks briefly, before the
-	 * set-up clock starts. */
-	struct bench_relay_metrics met;
-	bench_relay_metrics_begin(&met, &o);
 	r.t_setup0 = bench_mono_ns();
 	int rc = core_rt_run(r.load.rt, worker_main, &r);
 	if (rc < 0) {
