@@ -376,8 +376,8 @@ static const struct opt_spec relay_specs[] = {
 	 .help = "also write each interval as one JSON line to FILE"},
 	{"--metrics", OPT_STRING, F(o.metrics), .arg = "URL|off",
 	 .help = "scrape the relay's Prometheus /metrics before and after the\n"
-		 "run and print its deltas beside ours (default: http://HOST:PORT\n"
-		 "/metrics of --url; a target without it is skipped); off: none"},
+		 "run and print its deltas beside ours; default: /metrics at\n"
+		 "--url's HOST:PORT, skipped when absent; off: none"},
 	{"--threshold", OPT_CUSTOM, .parse = take_threshold, .arg = "EXPR",
 	 .help = "pass/fail after the summary, repeatable: METRIC OP VALUE[UNIT]\n"
 		 "with p50 p90 p99 p99.9 max (ns us ms s), errors (count or %),\n"
