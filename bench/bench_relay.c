@@ -61,6 +61,7 @@
 #include "bench/load.h"
 #include "bench/proc.h"
 #include "bench/bench.h"
+#include "bench/relay_metrics.h"
 #include "bench/relay_opts.h"
 #include "bench/relay_report.h"
 #include "bench/report.h"
@@ -71,6 +72,7 @@
 #include "bench/think.h"
 #include "bench/threshold.h"
 #include "bench/ws_load.h"
+#include "core/coro.h"
 #include "core/reactor.h"
 #include "core/sock.h"
 #include "net/resolve.h"
@@ -91,6 +93,7 @@ enum {
 	SINK_BACKLOG = 4096,
 	CHURN_DRAIN_MS = 1000,         /* --churn: a retired pair's messages may still arrive */
 	STREAM_BUFS_MAX = 16384,       /* receive buffers per thread: 256 MiB of address space */
+	HIBERNATE_MS = 1000,           /* a reader quiet this long waits with no stack (as the relay) */
 };
 
 
@@ -117,6 +120,7 @@ struct conn {
 	bool retired;                 /* --churn: closed on purpose mid-run, its end is no error */
 	bool close_seen;
 	bool pong_owed;
+	uint64_t last_rx_ns;          /* the reader's last data, for hibernating when quiet */
 	uint8_t pong[RELAY_WS_MAX_CONTROL_PAYLOAD];
 	size_t pong_len;
 	uint64_t now;                 /* arrival time of the buffer being scanned, 0: not read yet */
@@ -314,6 +318,7 @@ static void conn_put(struct conn *c)
 		t->a_rx_wire += bench_wconn_rx_wire(w);
 	} else {
 		t->b_tx_wire += w->tx_wire;
+		t->b_tx_payload += w->tx_payload;
 		t->b_rx_wire += bench_wconn_rx_wire(w);
 		t->b_rx_payload += w->scan.n.payload;
 	}
@@ -441,16 +446,32 @@ static void on_event(void *arg, const struct bench_ws_event *ev)
 }
 
 /* The reader of one connection: until EOF, an error, or the end of the run.
- * Owns one reference to c. */
+ * Owns one reference to c.
+ *
+ * Idle connections hold no stack, as in the relay (docs/RELAY.md): once
+ * nothing arrived for HIBERNATE_MS, the reader waits in its multishot
+ * receive hibernating (core_task_hibernate_next_wait, core/reactor.h): its
+ * live stack (a few hundred bytes) goes to the heap and its pages back to
+ * the kernel. Safe: while it waits nothing refers to its stack (the
+ * connection, its pong and counters are heap). Costs a copy and a madvise
+ * per wake, once a slice (RECV_SLICE_MS) when idle, never while data flows. */
 static void reader_main(void *arg)
 {
 	struct conn *c = arg;
 	struct worker *wk = c->wk;
 	struct run *r = wk->run;
 	uint64_t close_deadline = 0;
+	c->last_rx_ns = bench_mono_ns();
 	for (;;) {
 		c->now = 0;
+		bool quiet = bench_mono_ns() - c->last_rx_ns >= (uint64_t)HIBERNATE_MS * 1000000u;
+		if (quiet)
+			core_task_hibernate_next_wait(true);
 		int n = bench_wconn_recv(&c->w, RECV_SLICE_MS, on_event, c);
+		if (quiet)
+			core_task_hibernate_next_wait(false);
+		if (n > 0)
+			c->last_rx_ns = c->now ? c->now : bench_mono_ns();
 		int ph = phase_get(r);
 		if (n == -ETIMEDOUT) {
 			if (ph >= BENCH_LOAD_CLOSE) {
@@ -560,14 +581,23 @@ static int dial(struct worker *wk, struct session *s, struct conn *c)
 	return 0;
 }
 
-/* Parks until the phase reaches ph (or the deadline, 0: none). The worker
- * unparks its sessions at each phase change. */
+/* Parks until the phase reaches ph. The worker unparks its sessions at
+ * each phase change. Such a wait is long and idle (the whole set-up of the
+ * other sessions, the hold of --mode connections, an idle session's run),
+ * so the coroutine hibernates in it (core_coro_hibernate, core/coro.h): its
+ * stack pages, those the dial touched included, go back to the kernel.
+ * Safe: the park's timer and flag are the task's (heap), and nothing else
+ * refers to this stack while it is parked. */
 static void wait_phase(struct session *s, int ph)
 {
 	struct run *r = s->wk->run;
 	for (unsigned i = 0; phase_get(r) < ph && i < 1000000u; i++) {
 		s->parked = true;
+		core_coro_hibernate();
 		core_park(PARK_SLICE_MS);
+		/* core_park may return without switching out (teardown): the
+		 * request must not carry over to a later, unsafe wait. */
+		core_coro_hibernate_cancel();
 		s->parked = false;
 	}
 }
@@ -1364,8 +1394,8 @@ static int run_init(struct run *r, const struct bench_relay_opts *o)
 		bench_think_init(&s->think, o->seed, i);
 		s->rate_credit = bench_stage_credit0(o->rate);
 		wk->local[wk->num_local++] = s;
-		if (o->mode == BENCH_RELAY_THROUGHPUT)
-			continue;
+		if (o->mode == BENCH_RELAY_THROUGHPUT || s->idle)
+			continue; /* no frame to send: an idle session sends nothing */
 		uint64_t m = bench_rand_u64();
 		memcpy(s->mask, &m, 4);
 		s->frame_len = bench_frame_header_len(payload, true) + payload;
@@ -1390,9 +1420,18 @@ static int run_init(struct run *r, const struct bench_relay_opts *o)
 	/* Receive buffers: each socket may queue 64 KiB (four 16 KiB buffers)
 	 * before core pauses it, so a ring smaller than that times the busy
 	 * sockets of a thread runs dry and stalls them all (-ENOBUFS): the
-	 * generator would then be what limits. */
+	 * generator would then be what limits. Idle sessions (and those of
+	 * --mode connections, which send one message at the end) receive a
+	 * notice and pings, never a queue: they count for little. Every receive takes
+	 * the next buffer of the ring and touches its first page, so a ring
+	 * larger than needed costs a page per buffer once all connections
+	 * received something (16,384 buffers: 64 MiB). */
+	unsigned busy = o->mode == BENCH_RELAY_CONNECTIONS ? 0 : o->sessions;
+	unsigned idle = o->mode == BENCH_RELAY_CONNECTIONS ? o->sessions : o->idle_sessions;
+	unsigned busy_per_thread = (busy + r->load.num_workers - 1) / r->load.num_workers;
+	unsigned idle_per_thread = (idle + r->load.num_workers - 1) / r->load.num_workers;
 	unsigned bufs = 1024;
-	while (bufs < STREAM_BUFS_MAX && bufs < 4u * (per_thread + 16))
+	while (bufs < STREAM_BUFS_MAX && bufs < 4u * (busy_per_thread + idle_per_thread / 16 + 16))
 		bufs *= 2;
 	/* shutdown_grace_ms: by DONE every connection was given CLOSE_MS already. */
 	return bench_load_runtime(&r->load, CMD,
@@ -1438,6 +1477,7 @@ static void collect(struct run *r, struct bench_relay_result *res)
 		res->wire.b_rx_wire += w->b_rx_wire;
 		res->wire.b_rx_payload += w->b_rx_payload;
 		res->wire.b_tx_wire += w->b_tx_wire;
+		res->wire.b_tx_payload += w->b_tx_payload;
 		res->wire.handshake += w->handshake;
 		res->wire.tls_handshake += w->tls_handshake;
 		res->wire.control += w->control;
@@ -1567,6 +1607,12 @@ static int run_cmd(struct bench_relay_opts *op)
 		run_free(&r);
 		return 1;
 	}
+	/* --metrics: the relay's counters before; blocks briefly, before the
+	 * set-up clock starts and before the RSS figures' "before", so that
+	 * what serving the scrape costs the relay is not counted per
+	 * connection. */
+	struct bench_relay_metrics met;
+	bench_relay_metrics_begin(&met, &o);
 	r.relay_rss0 = o.relay_pid ? bench_proc_rss_kib(o.relay_pid) : -1;
 	r.self_rss0 = bench_proc_rss_kib(0);
 	if (o.relay_pid && r.relay_rss0 < 0)
@@ -1584,6 +1630,7 @@ static int run_cmd(struct bench_relay_opts *op)
 		if (r.tty && !bench_interval_rows(r.iv))
 			fputc('\n', stderr); /* the set-up progress line */
 	}
+	bench_relay_metrics_end(&met);
 	collect(&r, &res);
 	int status = 0;
 	if (!res.sessions_up) {
@@ -1593,6 +1640,7 @@ static int run_cmd(struct bench_relay_opts *op)
 	if (r.failed)
 		status = 1;
 	struct json_object *j = bench_relay_json(&o, &res);
+	json_object_object_add(j, "relay_metrics", bench_relay_metrics_json(&met, &res));
 	if (o.json_out && bench_report_json_file(CMD, o.json_out, j))
 		status = 1;
 	if (o.hist_out && write_hist(o.hist_out, &res))
@@ -1605,6 +1653,10 @@ static int run_cmd(struct bench_relay_opts *op)
 		bench_relay_print_csv(stdout, &o, &res);
 	else
 		bench_relay_print_table(stdout, &o, &res);
+	if (!o.json && !o.csv)
+		bench_relay_metrics_print(stdout, &met, &res);
+	else if (o.csv)
+		bench_relay_metrics_print(stderr, &met, &res); /* stdout stays one CSV row */
 	if (o.num_thresholds) {
 		/* After the summary; stderr when stdout is JSON or CSV. */
 		struct bench_threshold_input in;

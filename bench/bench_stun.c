@@ -33,6 +33,12 @@
  * generator's thread: its own cost shows as send lag (actual send minus
  * schedule), reported per slot kind beside the latency.
  *
+ * Latency goes into bench/hist.h's mergeable histogram, the one `relay`
+ * uses (1/1024 bucket precision, the same layout), and --hist-out writes
+ * the measured window's as one line: `atmosphere-bench merge` adds STUN runs
+ * up exactly as it adds relay runs. Send lag keeps bench/stats.h's smaller
+ * histogram: it is reported, never merged.
+ *
  * Client cost (--client, bench/bench_stun_client.c): bytes and memory of one
  * stun_discover, a different measurement with its own options. */
 #include <errno.h>
@@ -49,6 +55,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/hist.h"
 #include "bench/load.h"
 #include "bench/proc.h"
 #include "bench/bench.h"
@@ -99,6 +106,7 @@ struct sopts {
 	int server_pid;
 	bool json;
 	const char *json_out, *label;
+	const char *hist_out;       /* latency histogram line (bench/hist.h), for `merge` */
 };
 
 struct srun;
@@ -116,7 +124,7 @@ struct sworker {
 	struct ssock *socks;
 	unsigned num_socks;
 	unsigned readers;           /* receiver coroutines still running */
-	struct bench_hist *hist[NUM_SLOTS];   /* latency, by the slot of the send */
+	struct bench_hdr *hist[NUM_SLOTS];    /* latency, by the slot of the send */
 	struct bench_hist *lag[NUM_SLOTS];    /* paced: actual send - schedule */
 	uint64_t sent_win[NUM_SLOTS], answered_win[NUM_SLOTS], errors_win[NUM_SLOTS];
 	uint64_t sent, bad, send_errors;
@@ -225,7 +233,7 @@ static void reader_main(void *arg)
 				w->errors_win[k]++;
 			} else {
 				w->answered_win[k]++;
-				bench_hist_record(w->hist[k], bench_sched_latency(stamp, now));
+				bench_hdr_record(w->hist[k], bench_sched_latency(stamp, now));
 			}
 		}
 		if (max_mode) {
@@ -501,6 +509,9 @@ static const struct opt_spec stun_specs[] = {
 	{"--json", OPT_FLAG, OPT_FIELD(struct sopts, json), .help = "print one JSON object instead of the table"},
 	{"--json-out", OPT_STRING, OPT_FIELD(struct sopts, json_out), .arg = "FILE",
 	 .help = "also write that JSON object to FILE"},
+	{"--hist-out", OPT_STRING, OPT_FIELD(struct sopts, hist_out), .arg = "FILE",
+	 .help = "write the measured time's latency histogram to FILE\n"
+		 "(docs/BENCH.md; add runs up with 'atmosphere-bench merge')"},
 };
 
 static const struct opt_table stun_table = {
@@ -534,6 +545,8 @@ static int parse_opts(int argc, char **argv, struct sopts *o)
 		return opt_usage_error(&stun_table, "--server HOST:PORT (or --reflect HOST:PORT) is required");
 	if (o->reflect && o->garbage_rate)
 		return opt_usage_error(&stun_table, "--garbage-rate goes with --server, not --reflect");
+	if (o->reflect && o->hist_out)
+		return opt_usage_error(&stun_table, "--hist-out goes with --server, not --reflect");
 	return -1;
 }
 
@@ -736,11 +749,10 @@ int bench_cmd_stun(int argc, char **argv)
 		if (!w->socks)
 			goto out;
 		for (unsigned k = 0; k < NUM_SLOTS; k++) {
-			w->hist[k] = malloc(sizeof *w->hist[k]);
+			w->hist[k] = bench_hdr_new(BENCH_HDR_SIG_DEFAULT, BENCH_HDR_HIGHEST_DEFAULT, NULL);
 			w->lag[k] = malloc(sizeof *w->lag[k]);
 			if (!w->hist[k] || !w->lag[k])
 				goto out;
-			bench_hist_init(w->hist[k]);
 			bench_hist_init(w->lag[k]);
 		}
 	}
@@ -771,7 +783,7 @@ int bench_cmd_stun(int argc, char **argv)
 			s.slot[k].answered_win += w->answered_win[k];
 			s.slot[k].errors_win += w->errors_win[k];
 			if (i) {
-				bench_hist_merge(r.w[0].hist[k], w->hist[k]);
+				bench_hdr_merge(r.w[0].hist[k], w->hist[k]); /* one layout: cannot fail */
 				bench_hist_merge(r.w[0].lag[k], w->lag[k]);
 			}
 		}
@@ -792,11 +804,11 @@ int bench_cmd_stun(int argc, char **argv)
 		s.sent_win += s.slot[k].sent_win;
 		s.answered_win += s.slot[k].answered_win;
 		s.errors_win += s.slot[k].errors_win;
-		bench_hist_summary(r.w[0].hist[k], &s.slot[k].lat);
+		bench_hdr_summary(r.w[0].hist[k], &s.slot[k].lat);
 		bench_hist_summary(r.w[0].lag[k], &s.slot[k].lag);
 	}
-	bench_hist_merge(r.w[0].hist[QUIET], r.w[0].hist[FLOOD]);
-	bench_hist_summary(r.w[0].hist[QUIET], &s.lat);
+	bench_hdr_merge(r.w[0].hist[QUIET], r.w[0].hist[FLOOD]);
+	bench_hdr_summary(r.w[0].hist[QUIET], &s.lat);
 	s.flood = r.flood;
 	s.flood_sent_win = r.flood_sent_win;
 	s.bench_cpu = r.cpu1 > r.cpu0 ? (double)(r.cpu1 - r.cpu0) / 1e9 / s.measured_s : NAN;
@@ -808,6 +820,8 @@ int bench_cmd_stun(int argc, char **argv)
 	struct json_object *j = build_json(&o, &s);
 	if (o.json_out && bench_report_json_file(CMD, o.json_out, j))
 		status = 1;
+	if (o.hist_out && bench_report_hist_file(CMD, o.hist_out, r.w[0].hist[QUIET]))
+		status = 1;
 	if (o.json)
 		bench_report_json_print(stdout, j);
 	else
@@ -818,7 +832,7 @@ out:
 		for (unsigned i = 0; i < r.load.num_workers; i++) {
 			free(r.w[i].socks);
 			for (unsigned k = 0; k < NUM_SLOTS; k++) {
-				free(r.w[i].hist[k]);
+				bench_hdr_free(r.w[i].hist[k]);
 				free(r.w[i].lag[k]);
 			}
 		}

@@ -16,8 +16,9 @@
  * bucket-for-bucket the histogram of A's and B's samples together.
  *
  * (bench/stats.h keeps its smaller struct bench_hist, 1/64 precision in
- * caller storage, for `stun`; this one is struct bench_hdr so both can be
- * used side by side. `relay`'s latency uses this one.)
+ * caller storage, for `stun`'s send lag; this one is struct bench_hdr so
+ * both can be used side by side. The latency of `relay` and `stun` uses
+ * this one.)
  *
  * count, min, max and sum are exact; a percentile is the highest value of
  * the bucket that holds its nearest rank, capped at the exact maximum

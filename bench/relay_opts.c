@@ -10,6 +10,7 @@
 
 #include "bench/bench.h"
 #include "bench/interval.h"
+#include "bench/metrics.h"
 #include "bench/think.h"
 #include "net/addr.h"
 #include "opt/table.h"
@@ -376,6 +377,10 @@ static const struct opt_spec relay_specs[] = {
 	{"--json-interval-hist", OPT_FLAG, F(o.json_interval_hist),
 	 .help = "latency: follow each --json-interval line with the interval's\n"
 		 "histogram line (what 'worker' sends its coordinator)"},
+	{"--metrics", OPT_STRING, F(o.metrics), .arg = "URL|off",
+	 .help = "scrape the relay's Prometheus /metrics before and after the\n"
+		 "run and print its deltas beside ours; default: /metrics at\n"
+		 "--url's HOST:PORT, skipped when absent; off: none"},
 	{"--threshold", OPT_CUSTOM, .parse = take_threshold, .arg = "EXPR",
 	 .help = "pass/fail after the summary, repeatable: METRIC OP VALUE[UNIT]\n"
 		 "with p50 p90 p99 p99.9 max (ns us ms s), errors (count or %),\n"
@@ -586,6 +591,11 @@ static int check(struct parsed *pp, uint64_t seen)
 		return opt_usage_error(&relay_table, "--json-interval writes the intervals that --interval 0 turns off");
 	if (o->json_interval_hist && (!o->json_interval || o->mode != BENCH_RELAY_LATENCY))
 		return opt_usage_error(&relay_table, "--json-interval-hist adds to --json-interval lines of --mode latency");
+	if (o->metrics && strcmp(o->metrics, "off") != 0) {
+		struct bench_metrics_target mt;
+		if (bench_metrics_parse_url(o->metrics, &mt, err, sizeof err) != 0)
+			return opt_usage_error(&relay_table, "--metrics '%s': %s", o->metrics, err);
+	}
 	for (size_t i = 0; i < o->num_thresholds; i++) {
 		const struct bench_threshold *t = &o->thresholds[i];
 		if (bench_threshold_is_latency(t->metric) && o->mode != BENCH_RELAY_LATENCY)

@@ -93,6 +93,7 @@ struct bench_relay_opts {
 	uint64_t interval_ms;                  /* live rows every this long; 0: none */
 	const char *json_interval;             /* live rows as JSON lines to this file */
 	bool json_interval_hist;               /* each JSON row followed by its histogram line (for `worker`) */
+	const char *metrics;                   /* --metrics URL or "off"; NULL: derived (bench/relay_metrics.h) */
 	struct bench_threshold thresholds[BENCH_THRESHOLD_MAX];
 	size_t num_thresholds;
 };

@@ -37,6 +37,7 @@ struct bench_relay_errors {
 struct bench_relay_wire {
 	uint64_t a_tx_wire, a_tx_payload, a_rx_wire;
 	uint64_t b_rx_wire, b_rx_payload, b_tx_wire;
+	uint64_t b_tx_payload;  /* --direction ba/both: data payload B sent */
 	uint64_t handshake;     /* HTTP heads, both directions, A and B (inside TLS on wss) */
 	uint64_t tls_handshake; /* wss: TLS handshake bytes, both directions, A and B */
 	uint64_t control;       /* control frames received, A and B */

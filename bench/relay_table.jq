@@ -86,6 +86,9 @@ def row($fig; $ours; $hap; $ngx; $tcp; $ratio; $p; $seed; $target; $ok):
     | ($all | conn("haproxy:spread"; $mem; .connections.relay_rss_bytes_per_conn)) as $h
     | row("RSS B per idle connection, \($mem) sessions"; $o; $h; null; null; ratio($o; $h); 0;
           "17 KiB (Node ws 7 KiB)"; "< 2 KiB (2048)"; if $o == null then null else $o < 2048 end) ),
+  ( ($all | conn("relay:spread"; $mem; .connections.bench_rss_bytes_per_conn)) as $g
+    | row("load generator RSS B per idle connection, \($mem) sessions (hibernating, issue 15)"; $g; null; null; null;
+          null; 0; "13-16 KB before"; "<= 4 KiB (4096)"; if $g == null then null else $g <= 4096 end) ),
   ( [$rate, $mem][] as $n
     | ($all | conn("relay:spread"; $n; .setup.sessions_per_s)) as $o
     | ($all | conn("haproxy:spread"; $n; .setup.sessions_per_s)) as $h

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct json_object *bench_report_num(double v, int prec)
@@ -47,6 +48,22 @@ int bench_report_json_file(const char *cmd, const char *path, struct json_object
 		return 0;
 	fprintf(stderr, "atmosphere-bench %s: writing '%s': %s\n", cmd, path, strerror(errno));
 	return -1;
+}
+
+int bench_report_hist_file(const char *cmd, const char *path, const struct bench_hdr *h)
+{
+	size_t len = 0;
+	char *line = bench_hdr_encode(h, &len);
+	FILE *f = line ? fopen(path, "w") : NULL;
+	int bad = !f;
+	if (f) {
+		bad |= fwrite(line, 1, len, f) != len;
+		bad |= fclose(f) != 0;
+	}
+	if (bad)
+		fprintf(stderr, "atmosphere-bench %s: writing '%s': %s\n", cmd, path, line ? strerror(errno) : "out of memory");
+	free(line);
+	return bad ? -1 : 0;
 }
 
 void bench_report_row(FILE *f, int width, const char *label, const char *fmt, ...)

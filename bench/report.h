@@ -13,12 +13,13 @@
  * get byte-identical JSON.
  *
  * Nothing here measures; nothing here allocates except the json-c objects
- * the caller asked for. */
+ * the caller asked for (and a histogram line, freed before returning). */
 #include <json-c/json.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
+#include "bench/hist.h"
 #include "bench/stats.h"
 
 /* --- JSON --- */
@@ -45,6 +46,12 @@ int bench_report_json_print(FILE *f, struct json_object *root);
  * new file at path. Returns 0, or -1 after printing "atmosphere-bench CMD:
  * writing 'PATH': REASON" to stderr. */
 int bench_report_json_file(const char *cmd, const char *path, struct json_object *root);
+
+/* bench_report_hist_file writes h as one histogram line (bench/hist.h, the
+ * format `atmosphere-bench merge` reads) to a new file at path. Returns 0,
+ * or -1 after printing "atmosphere-bench CMD: writing 'PATH': REASON" to
+ * stderr. */
+int bench_report_hist_file(const char *cmd, const char *path, const struct bench_hdr *h);
 
 /* --- table --- */
 

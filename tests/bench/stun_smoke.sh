@@ -4,7 +4,8 @@
 # second each; against our server also paced beside a garbage flood
 # (--garbage-rate) and the client's cost (--client). Figures are printed,
 # not asserted; the runs must work: exit 0, answers counted, nothing lost
-# when paced well below capacity without a flood. Under the flood only that
+# when paced well below capacity without a flood; the paced runs'
+# --hist-out files merge (`atmosphere-bench merge`) into what the runs said. Under the flood only that
 # both kinds of slot were measured and the garbage went out: how much is lost
 # then depends on the machine.
 # Usage: stun_smoke.sh ATMOSPHERE ATMOSPHERE-BENCH
@@ -60,9 +61,28 @@ for s in $servers; do
 	check "$name max" "$dir/$name-max.json" '.answered > 0' '.answers_per_s > 0' '.latency.samples > 0'
 	echo "== $name: paced"
 	timeout 30 "$bench" stun --server "127.0.0.1:$p" --duration 1 --warmup 200ms --rate 2000 \
-		--json-out "$dir/$name-paced.json" || fail "$name paced exited $?"
+		--json-out "$dir/$name-paced.json" --hist-out "$dir/$name-paced.hist" || fail "$name paced exited $?"
 	check "$name paced" "$dir/$name-paced.json" '.loss_pct == 0' '.answered == .sent' '.latency.p50_us > 0'
+	# --hist-out is the histogram the summary read: merged alone it gives
+	# the same samples and percentiles, to the printed digit.
+	timeout 10 "$bench" merge --json "$dir/$name-paced.hist" >"$dir/$name-merge1.json" ||
+		fail "$name: merge of its --hist-out exited $?"
+	for f in samples p50_us p99_us max_us; do
+		src=".latency.$f"
+		a=$(jq "$src" "$dir/$name-paced.json") b=$(jq ".$f" "$dir/$name-merge1.json")
+		[ "$a" = "$b" ] || fail "$name: --hist-out merged alone gives $f $b, the run said $a"
+	done
+	hists="${hists:-} $dir/$name-paced.hist"
+	jsons="${jsons:-} $dir/$name-paced.json"
 done
+# STUN runs merge like relay runs: the merged count is the sum of the runs'.
+# shellcheck disable=SC2086
+timeout 10 "$bench" merge --json $hists >"$dir/merged.json" || fail "merge of the STUN runs exited $?"
+# shellcheck disable=SC2086
+want=$(jq -s 'map(.latency.samples) | add' $jsons)
+check "merged" "$dir/merged.json" ".samples == $want" ".files == $(echo $hists | wc -w)" '.sig_digits == 3'
+timeout 10 "$bench" stun --reflect 127.0.0.1:0 --hist-out "$dir/x.hist" >/dev/null 2>&1 &&
+	fail "--reflect with --hist-out accepted"
 if [ -n "${ours_port:-}" ]; then
 	echo "== ours: paced with a garbage flood"
 	timeout 30 "$bench" stun --server "127.0.0.1:$ours_port" --duration 1 --warmup 200ms --rate 2000 \
