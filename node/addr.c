@@ -80,7 +80,7 @@ bool node_is_lan(const struct sockaddr_storage *a)
 
 /* This node's candidates: every IPv4 interface address with our port (but
  * the overlay's), then the STUN-mapped endpoint, then the one the home
- * router maps for us. */
+ * router maps for us, then the IPv6 ones (node/udp6.c). */
 json_object *node_candidates_json(struct node *node)
 {
 	json_object *arr = json_object_new_array();
@@ -108,6 +108,7 @@ json_object *node_candidates_json(struct node *node)
 		json_object_array_add(arr, json_object_new_string(node->public_ep));
 	if (node->mapped_ep[0] && strcmp(node->mapped_ep, node->public_ep) != 0)
 		json_object_array_add(arr, json_object_new_string(node->mapped_ep));
+	node_udp6_candidates(node, arr); /* IPv6, last: the IPv4 ones keep their places */
 	return arr;
 }
 
