@@ -13,8 +13,10 @@
 #    would show here), IPv6 candidates tried and none answered.
 # 3. e5 (port_restricted) <-> e6 (full_cone): IPv4 punching works too, and
 #    the pair still ends on IPv6 (the preference), IPv4 candidates answered.
+# 4. Then the wan router drops IPv6 between them: the pair is back on direct
+#    IPv4 within 20 s (the dead path's 6.5 s, then a repunch).
 # Prints the times. ND_KEEP=1 keeps the logs; NL_TAG names the namespaces
-# (natlab/lab.sh). About 30 s. Needs root; exits 77 otherwise.
+# (natlab/lab.sh). About 40 s. Needs root; exits 77 otherwise.
 set -u
 bin=${1:?usage: ipv6_direct.sh BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -133,5 +135,33 @@ else
 fi
 nd_wait 10 "an IPv4 candidate answered too" v4_answered e6 "$matt" rob ||
 	bad "no IPv4 candidate answered on the port_restricted <-> full_cone pair: $(nd_run e6 "$matt" peers --json)"
+
+# --- 4. IPv6 dies under the pair: back to direct IPv4 ---------------------------
+# The wan router starts dropping IPv6 between e5 and e6: the IPv6 path goes
+# silent (6.5 s without keepalives), the pair repunches at once and IPv4,
+# which works, carries it again within 20 s.
+direct_v4() { # direct_v4 HOST HOME PEER
+	case $(v6_state "$1" "$2" "$3") in "direct ipv4 "*) return 0 ;; esac
+	return 1
+}
+both_direct_v4_e() {
+	direct_v4 e5 "$rob" matt && direct_v4 e6 "$matt" rob
+}
+natlab_exec wan nft -f - <<-'EOF' || bad "cannot block IPv6 between e5 and e6"
+table ip6 v6block {
+	chain forward_drop { type filter hook forward priority -10; policy accept;
+		ip6 saddr 2001:db8:5::/64 ip6 daddr 2001:db8:6::/64 drop
+		ip6 saddr 2001:db8:6::/64 ip6 daddr 2001:db8:5::/64 drop
+	}
+}
+EOF
+t_block=$(nd_ms)
+if nd_wait 20 "both back on direct IPv4" both_direct_v4_e; then
+	echo "IPv6 blocked under the pair: direct over IPv4 again after $(($(nd_ms) - t_block)) ms"
+else
+	bad "no IPv4 fallback: rob sees '$(v6_state e5 "$rob" matt)', matt sees '$(v6_state e6 "$matt" rob)'"
+fi
+nd_run e5 "$rob" send matt "after ipv6 died" >/dev/null 2>&1 || bad "rob's send failed (after IPv6 died)"
+nd_recv_until e6 "$matt" "$matt.recv" "rob: after ipv6 died" 10 || bad "matt did not receive (after IPv6 died)"
 nd_kill "$nd_rob_pid" "$nd_matt_pid"
 exit $fail
