@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "node/family.h"
 #include "node/internal.h"
 #include "node/overlay.h"
 
@@ -68,9 +69,12 @@ bool node_same_addr(const struct sockaddr_storage *a, const struct sockaddr_stor
 	return x->sin6_port == y->sin6_port && !memcmp(&x->sin6_addr, &y->sin6_addr, 16);
 }
 
-/* Private, loopback and link-local addresses make a "lan" path. */
+/* Private, loopback and link-local addresses make a "lan" path; in IPv6,
+ * unique local ones (node/family.h). */
 bool node_is_lan(const struct sockaddr_storage *a)
 {
+	if (a->ss_family == AF_INET6)
+		return node_family_v6_private(((const struct sockaddr_in6 *)a)->sin6_addr.s6_addr);
 	if (a->ss_family != AF_INET)
 		return false;
 	uint32_t ip = ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr);

@@ -32,3 +32,8 @@ bool node_family_v6_candidate(const uint8_t addr[static 16])
 		return false; /* link-local */
 	return true;
 }
+
+bool node_family_v6_private(const uint8_t addr[static 16])
+{
+	return (addr[0] & 0xfe) == 0xfc;
+}

@@ -12,7 +12,7 @@
  * families are tried at once, none waits for the other), and the direct
  * path takes the best class that has answered:
  *
- *   lan (private IPv4)  >  direct IPv6  >  direct IPv4 (through a NAT)
+ *   lan (private IPv4, unique local IPv6)  >  direct IPv6  >  direct IPv4
  *
  * IPv6 beats public IPv4 because it has no NAT mapping to expire or rebind
  * (home routers filter, RFC 6092, but a punched pinhole keeps its address
@@ -45,5 +45,10 @@ bool node_family_direct_moves(unsigned cur_rank, unsigned from_rank, uint64_t cu
  * needs a zone), multicast (ff00::/8) or IPv4-mapped (::ffff:0:0/96: an
  * IPv4 address, handled by the IPv4 socket). */
 bool node_family_v6_candidate(const uint8_t addr[static 16]);
+
+/* node_family_v6_private says whether a 16-byte IPv6 address is a unique
+ * local one (fc00::/7, RFC 4193): routed inside a site only, so a path to
+ * it is a "lan" path, as to a private IPv4 address. */
+bool node_family_v6_private(const uint8_t addr[static 16]);
 
 #endif

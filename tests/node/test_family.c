@@ -84,3 +84,18 @@ ParameterizedTest(struct cand_case *c, node_family, v6_candidate_needs_global_un
 	cr_assert_eq(inet_pton(AF_INET6, c->addr, a), 1, "%s", c->addr);
 	cr_assert_eq(node_family_v6_candidate(a), c->want, "%s", c->addr);
 }
+
+Test(node_family, unique_local_is_private)
+{
+	static const char *const yes[] = {"fc00::1", "fd00::2", "fdff:ffff::1"};
+	static const char *const no[] = {"2001:db8::1", "fe80::1", "fbff::1", "fe00::1", "::1"};
+	uint8_t a[16];
+	for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+		cr_assert_eq(inet_pton(AF_INET6, yes[i], a), 1);
+		cr_assert(node_family_v6_private(a), "%s is unique local", yes[i]);
+	}
+	for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
+		cr_assert_eq(inet_pton(AF_INET6, no[i], a), 1);
+		cr_assert_not(node_family_v6_private(a), "%s is not unique local", no[i]);
+	}
+}
