@@ -7,6 +7,8 @@
 # 1. s1 <-> s2: ends on a direct IPv6 path on both sides ("direct", family
 #    "ipv6" in `peers --json`) within 15 s of `join CODE`, the join code
 #    carries Rob's IPv6 endpoint (ipv6_endpoints), and `send` works on it.
+#    Both learn their IPv6 server-reflexive endpoint from an IPv6 STUN
+#    server (Rob's configured, Matt's from the code).
 # 2. s3 <-> s4 with IPv6 dropped both ways by the wan router: the pair
 #    connects over the relay (IPv4) as fast as it would without IPv6: both
 #    sides connected within 5 s of `join CODE` (a stall waiting for IPv6
@@ -34,6 +36,13 @@ natlab_ipv6 pub s1 s2 s3 s4 e5 e6
 for s in s1 s2 s3 s4 e5 e6; do
 	natlab_ipv6_firewall "$s"
 done
+# A STUN server on the public host's IPv6 address, for the nodes' IPv6
+# server-reflexive endpoint (no NAT66: it is the host's own address).
+nd_start pub "$nd_tmp/pub" "$nd_tmp/stun6.out" stun-server --host 2001:db8:113::10 --port 3478 --threads 1 --rate 0
+nd_wait 10 "IPv6 stun-server listening" grep -qs "listening on udp" "$nd_tmp/stun6.out" || {
+	cat "$nd_tmp/stun6.out"
+	exit 1
+}
 
 # v6_state HOST HOME PEER: "<path> <family> <v6 tried> <v6 answered>" of PEER.
 v6_state() {
@@ -64,7 +73,18 @@ both_direct_v6() {
 # --- 1. symmetric <-> symmetric, direct over IPv6 -------------------------------
 rob="$nd_tmp/rob"
 matt="$nd_tmp/matt"
+ND_INIT_ARGS="--stun [2001:db8:113::10]:3478"
 nd_pair_up s1 "$rob" s2 "$matt" 22001 22002 || exit 1
+ND_INIT_ARGS=""
+self_v6_is() { # self_v6_is HOST HOME WANT: self.public_endpoint_ipv6 in `peers --json` is WANT
+	[ "$(nd_run "$1" "$2" peers --json 2>/dev/null | "$nd_py" -c '
+import json, sys
+print(json.load(sys.stdin)["self"].get("public_endpoint_ipv6"))')" = "$3" ]
+}
+nd_wait 10 "rob's IPv6 server-reflexive endpoint" self_v6_is s1 "$rob" "[2001:db8:1::2]:22001" ||
+	bad "rob's public_endpoint_ipv6 is not [2001:db8:1::2]:22001: $(nd_run s1 "$rob" peers --json | head -c 600)"
+nd_wait 10 "matt's IPv6 server-reflexive endpoint (STUN from the code)" self_v6_is s2 "$matt" "[2001:db8:2::2]:22002" ||
+	bad "matt's public_endpoint_ipv6 is not [2001:db8:2::2]:22002"
 code_json=$(printf '%s' "$nd_code_str" | base64 -d 2>/dev/null)
 case $code_json in
 *'"ipv6_endpoints":["[2001:db8:1::2]:22001"]'*) ;;
