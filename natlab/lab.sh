@@ -20,7 +20,7 @@
 # Usage (POSIX sh):
 #   . natlab/lab.sh
 #   natlab_require || exit 77      # root, ip, nft, netns; prints why not
-#   natlab_init                    # namespaces named after $$, cleanup trap
+#   natlab_init                    # namespaces named after $NL_TAG and $$, cleanup trap
 #   natlab_public pub 203.0.113.10 203.0.113.11
 #   natlab_site a full_cone        # router "a-r", host "a"
 #   natlab_exec a CMD...           # run CMD in host a
@@ -38,10 +38,16 @@
 # on ::2. Whatever NAT the site has on IPv4, IPv6 is routed; add
 # natlab_ipv6_firewall for the stateful filter home routers run (RFC 6092).
 #
+# NL_TAG (environment, default empty): a tag in every namespace name the lab
+# makes, "nl<TAG>-<pid>-<node>" ("nl<pid>-<node>" without one), so that engineers or CI jobs running lab
+# tests on one machine at once can tell (and clean up) their own; the pid
+# alone already keeps two labs apart. Letters and digits, a few of them.
+#
 # natlab_cleanup (run by the trap) ends the processes inside the lab's
 # namespaces and deletes them. Functions exit the script on setup failure.
 
 NL_PREFIX=""
+NL_TAG=${NL_TAG:-}
 NL_NAMESPACES=""
 NL_SITES=0
 NL_TMP=""
@@ -57,7 +63,10 @@ natlab_require() {
 			return 1
 		fi
 	done
-	_nl_probe="nlprobe$$"
+	case $NL_TAG in
+	*[!A-Za-z0-9]*) echo "natlab: NL_TAG '$NL_TAG' must be letters and digits" >&2; return 1 ;;
+	esac
+	_nl_probe="nlprobe$NL_TAG${NL_TAG:+-}$$"
 	if ! ip netns add "$_nl_probe" 2>/dev/null; then
 		echo "SKIP: cannot create network namespaces here"
 		return 1
@@ -126,7 +135,7 @@ natlab_cleanup() {
 
 # natlab_init: the wan router, and the cleanup trap.
 natlab_init() {
-	NL_PREFIX="nl$$-"
+	NL_PREFIX="nl$NL_TAG${NL_TAG:+-}$$-"
 	trap natlab_cleanup EXIT
 	trap 'natlab_cleanup; exit 1' INT TERM
 	natlab_addns wan

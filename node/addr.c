@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "node/family.h"
 #include "node/internal.h"
 #include "node/overlay.h"
 
@@ -68,9 +69,12 @@ bool node_same_addr(const struct sockaddr_storage *a, const struct sockaddr_stor
 	return x->sin6_port == y->sin6_port && !memcmp(&x->sin6_addr, &y->sin6_addr, 16);
 }
 
-/* Private, loopback and link-local addresses make a "lan" path. */
+/* Private, loopback and link-local addresses make a "lan" path; in IPv6,
+ * unique local ones (node/family.h). */
 bool node_is_lan(const struct sockaddr_storage *a)
 {
+	if (a->ss_family == AF_INET6)
+		return node_family_v6_private(((const struct sockaddr_in6 *)a)->sin6_addr.s6_addr);
 	if (a->ss_family != AF_INET)
 		return false;
 	uint32_t ip = ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr);
@@ -80,7 +84,7 @@ bool node_is_lan(const struct sockaddr_storage *a)
 
 /* This node's candidates: every IPv4 interface address with our port (but
  * the overlay's), then the STUN-mapped endpoint, then the one the home
- * router maps for us. */
+ * router maps for us, then the IPv6 ones (node/udp6.c). */
 json_object *node_candidates_json(struct node *node)
 {
 	json_object *arr = json_object_new_array();
@@ -108,6 +112,7 @@ json_object *node_candidates_json(struct node *node)
 		json_object_array_add(arr, json_object_new_string(node->public_ep));
 	if (node->mapped_ep[0] && strcmp(node->mapped_ep, node->public_ep) != 0)
 		json_object_array_add(arr, json_object_new_string(node->mapped_ep));
+	node_udp6_candidates(node, arr); /* IPv6, last: the IPv4 ones keep their places */
 	return arr;
 }
 

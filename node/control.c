@@ -9,6 +9,7 @@
 
 #include "net/bssl.h"
 #include "node/control.h"
+#include "node/family.h"
 #include "node/internal.h"
 #include "node/overlay.h"
 
@@ -33,6 +34,10 @@ static json_object *peer_json(struct node *node, struct node_peer *p)
 	else if (p->direct_ok)
 		node_fmt_addr(&p->direct, a, sizeof a);
 	json_object_object_add(o, "remote", json_object_new_string(a));
+	/* The underlay family of a direct path (node/family.h); null on the relay. */
+	const char *fam = k == NODE_PATH_DIRECT || k == NODE_PATH_LAN ? node_family_name(p->direct.ss_family) : NULL;
+	json_object_object_add(o, "family", fam ? json_object_new_string(fam) : NULL);
+	json_object_object_add(o, "candidates", node_peer_candidates_json(p));
 	/* The relay that carries (or would carry) relayed traffic. */
 	json_object_object_add(o, "relay", p->relay && p->relay->used && p->relay->peer == p
 						   ? json_object_new_string(p->relay->url) : NULL);
@@ -61,6 +66,8 @@ static json_object *self_json(struct node *node)
 	json_object_object_add(o, "port", json_object_new_int(node->port));
 	json_object_object_add(o, "local_endpoint", json_object_new_string(node->local_ep));
 	json_object_object_add(o, "public_endpoint", json_object_new_string(node->public_ep));
+	json_object_object_add(o, "ipv6_port", node->udp6 ? json_object_new_int(node->port6) : NULL);
+	json_object_object_add(o, "public_endpoint_ipv6", node->public_ep6[0] ? json_object_new_string(node->public_ep6) : NULL);
 	json_object_object_add(o, "public_endpoint_changed", json_object_new_int64((int64_t)node->public_changed_unix));
 	json_object_object_add(o, "stun_refreshes", json_object_new_int64(node->stun_refreshes));
 	json_object_object_add(o, "mapped_endpoint", node->mapped_ep[0] ? json_object_new_string(node->mapped_ep) : NULL);

@@ -99,6 +99,7 @@ static void node_main(void *arg)
 		}
 		node_token_cleanup(&t);
 	}
+	node_udp6_start(node); /* IPv6 beside it, when the host has it */
 	if (node->st->public_ip[0])
 		snprintf(node->public_ep, sizeof node->public_ep, "%s:%u", node->st->public_ip, node->port);
 	else if (!node->o->relay_only)

@@ -80,6 +80,7 @@ struct node_peer {
 	uint64_t direct_rx_ms, rx_ms, tx_direct_ms;
 	struct sockaddr_storage cand[NODE_MAX_CAND];
 	socklen_t cand_len[NODE_MAX_CAND];
+	uint8_t cand_flags[NODE_MAX_CAND];     /* NODE_CAND_TRIED | NODE_CAND_ANSWERED (node/candidate.c) */
 	int num_cand;
 	uint64_t punch_until_ms, next_punch_ms, next_repunch_ms;
 	uint32_t repunch_gap_ms;        /* 0: the next background punch is the first */
@@ -166,6 +167,11 @@ struct node {
 	struct core_rt *rt;
 	struct core_udp *udp;
 	uint16_t port;
+	/* The IPv6 socket (node/udp6.c, node/family.h): NULL without IPv6. */
+	struct core_udp *udp6;
+	uint16_t port6;
+	char public_ep6[64];          /* from an IPv6 STUN server, "" without one */
+	struct core_shutdown_hook stop_hook6;
 	struct node_e2e_keypair kp;
 	uint8_t mesh_psk[32];
 	struct node_peer peers[NODE_MAX_PEERS + 8];
@@ -225,6 +231,16 @@ bool node_same_addr(const struct sockaddr_storage *a, const struct sockaddr_stor
 bool node_is_lan(const struct sockaddr_storage *a);
 json_object *node_candidates_json(struct node *node);
 void node_local_endpoint(struct node *node);
+
+/* node/udp6.c */
+void node_udp6_start(struct node *node);
+void node_udp6_candidates(struct node *node, json_object *arr);
+void node_udp6_token_endpoints(struct node *node, struct node_token *t);
+
+/* node/candidate.c */
+enum { NODE_CAND_TRIED = 1, NODE_CAND_ANSWERED = 2 };
+void node_cand_mark(struct node_peer *p, const struct sockaddr_storage *a, uint8_t flag);
+json_object *node_peer_candidates_json(const struct node_peer *p);
 
 /* node/peer.c */
 bool node_peer_ready(const struct node_peer *p);

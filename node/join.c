@@ -8,6 +8,7 @@
 
 #include "net/b64.h"
 #include "net/bssl.h"
+#include "node/family.h"
 #include "node/internal.h"
 #include "node/overlay.h"
 
@@ -156,6 +157,11 @@ int node_join_begin(struct node *node, const char *code, char *err, size_t err_l
 	}
 	if (node_parse_ep(node->tok.endpoint, &a, &al))
 		node_peer_add_candidate(p, &a, al);
+	/* The issuer's IPv6 endpoints, tried beside the IPv4 ones (node/family.h). */
+	for (size_t i = 0; i < node->tok.num_ipv6_endpoints; i++)
+		if (node_parse_ep(node->tok.ipv6_endpoints[i], &a, &al) && a.ss_family == AF_INET6 &&
+		    node_family_v6_candidate(((struct sockaddr_in6 *)&a)->sin6_addr.s6_addr))
+			node_peer_add_candidate(p, &a, al);
 	node_say(node, "Attempting direct P2P connection...");
 	char sid[72];
 	node_inbox_session(sid, node->tok.invite_key);
@@ -192,6 +198,8 @@ int node_issue_code(struct node *node, uint64_t ttl_s, uint64_t short_ttl_s, cha
 	 * endpoint only by punching: the code carries the mapping when there
 	 * is one (the HELLO carries both). */
 	node_copy_str(t.public_endpoint, sizeof t.public_endpoint, node->mapped_ep[0] ? node->mapped_ep : node->public_ep);
+	if (!node->o->relay_only)
+		node_udp6_token_endpoints(node, &t);
 	bool any_key = false;
 	for (size_t i = 0; i < st->num_relays; i++) {
 		for (size_t k = 0; k < st->num_relay_keys; k++)

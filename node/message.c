@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "net/b64.h"
 #include "net/bssl.h"
+#include "node/family.h"
 #include "node/internal.h"
 #include "node/overlay.h"
 #include "node/punch.h"
@@ -72,9 +73,17 @@ static void on_hello(struct node *node, struct node_peer *p, json_object *o)
 			socklen_t al;
 			/* An overlay address is no path: it would tunnel the
 			 * overlay through itself. */
-			if (node_parse_ep(json_object_get_string(json_object_array_get_idx(arr, i)), &a, &al) &&
-			    !node_overlay_owns(node, &a))
-				node_peer_add_candidate(p, &a, al);
+			if (!node_parse_ep(json_object_get_string(json_object_array_get_idx(arr, i)), &a, &al) ||
+			    node_overlay_owns(node, &a))
+				continue;
+			/* IPv6: only addresses with global reach (node/family.h). */
+			if (a.ss_family == AF_INET6 &&
+			    !node_family_v6_candidate(((struct sockaddr_in6 *)&a)->sin6_addr.s6_addr)) {
+				core_log(CORE_LOG_INFO, "peer %s: IPv6 candidate %s refused: not a global unicast address",
+					 p->name[0] ? p->name : p->node_id, json_object_get_string(json_object_array_get_idx(arr, i)));
+				continue;
+			}
+			node_peer_add_candidate(p, &a, al);
 		}
 	p->peer_nat = json_object_object_get_ex(o, "nat", &v) && json_object_is_type(v, json_type_string)
 			      ? node_nat_parse(json_object_get_string(v))
@@ -225,8 +234,10 @@ void node_handle_plain(struct node *node, struct node_peer *p, const uint8_t *m,
 		a[n] = 0;
 		/* A LAN peer's view says nothing about our public mapping; a
 		 * symmetric NAT gives each peer its own port, so only a change in
-		 * what one peer sees is a sign that our mapping moved. */
-		if (!node_parse_ep(a, &sa, &sl) || node_is_lan(&sa))
+		 * what one peer sees is a sign that our mapping moved. Nor does
+		 * an IPv6 view (no NAT there, node/family.h): a path moving to
+		 * IPv6 must not look like an IPv4 mapping change. */
+		if (!node_parse_ep(a, &sa, &sl) || node_is_lan(&sa) || sa.ss_family != AF_INET)
 			return;
 		if (p->observed[0] && strcmp(p->observed, a)) {
 			char why[400];

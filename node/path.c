@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "node/family.h"
 #include "node/internal.h"
 #include "node/overlay.h"
 
@@ -37,6 +38,12 @@ enum node_path_kind node_peer_path(const struct node_peer *p)
 				p->ss.have_s && p->relay && p->relay->up && p->relay->peer == p);
 }
 
+/* A direct address's class (node/family.h): LAN, then IPv6, then public IPv4. */
+static unsigned direct_rank(const struct sockaddr_storage *a)
+{
+	return node_family_direct_rank(node_is_lan(a), a->ss_family == AF_INET6);
+}
+
 /* rx: the socket the packet came in on (NULL: node->udp). The direct path
  * takes it with the address: replies must leave by the mapping the packet
  * came through, which for a hard-NAT probing socket is that socket's own
@@ -54,11 +61,12 @@ void node_mark_direct(struct node *node, struct node_peer *p, const struct socka
 	/* Keep the address in use while it works. A peer reachable at two
 	 * addresses (two LAN interfaces, or LAN and public) sends from both
 	 * while punching, and following every packet made the path flap. Move
-	 * only to a strictly better class (LAN over public), or to an address
+	 * only to a strictly better class (LAN over IPv6 over public IPv4,
+	 * node/family.h), or to an address
 	 * that works once the current one has been quiet for NODE_DIRECT_STALE_MS
 	 * (NAT rebinding, roaming). */
 	bool move = was && !node_same_addr(&p->direct, from) &&
-		    node_path_direct_moves(node_is_lan(&p->direct), node_is_lan(from), t - p->direct_rx_ms);
+		    node_family_direct_moves(direct_rank(&p->direct), direct_rank(from), t - p->direct_rx_ms);
 	if (move) {
 		char a[64], b2[64];
 		node_fmt_addr(&p->direct, a, sizeof a);
@@ -73,6 +81,7 @@ void node_mark_direct(struct node *node, struct node_peer *p, const struct socka
 	}
 	if (node_same_addr(&p->direct, from))
 		p->direct_rx_ms = t;
+	node_cand_mark(p, from, NODE_CAND_ANSWERED);
 	if (!was) {
 		char a[64];
 		node_fmt_addr(&p->direct, a, sizeof a);

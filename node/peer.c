@@ -69,13 +69,16 @@ void node_peer_add_candidate(struct node_peer *p, const struct sockaddr_storage 
 		/* Full: the oldest goes (a peer's new addresses matter more). */
 		memmove(p->cand, p->cand + 1, (NODE_MAX_CAND - 1) * sizeof p->cand[0]);
 		memmove(p->cand_len, p->cand_len + 1, (NODE_MAX_CAND - 1) * sizeof p->cand_len[0]);
+		memmove(p->cand_flags, p->cand_flags + 1, (NODE_MAX_CAND - 1) * sizeof p->cand_flags[0]);
 		p->num_cand--;
 	}
+	p->cand_flags[p->num_cand] = 0;
 	p->cand[p->num_cand] = *a;
 	p->cand_len[p->num_cand++] = len;
 }
 
-/* One datagram on fd, with IP_TTL ttl for this datagram alone. */
+/* One datagram on fd, with IP_TTL (IPv6: IPV6_HOPLIMIT) ttl for this
+ * datagram alone. */
 static int send_ttl(int fd, const struct sockaddr_storage *to, socklen_t len, const uint8_t *pkt, size_t n, int ttl)
 {
 	struct iovec iov = {.iov_base = (void *)pkt, .iov_len = n};
@@ -84,8 +87,8 @@ static int send_ttl(int fd, const struct sockaddr_storage *to, socklen_t len, co
 			    .msg_control = ttl ? cbuf : NULL, .msg_controllen = ttl ? sizeof cbuf : 0};
 	if (ttl) {
 		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = IPPROTO_IP;
-		c->cmsg_type = IP_TTL;
+		c->cmsg_level = to->ss_family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
+		c->cmsg_type = to->ss_family == AF_INET6 ? IPV6_HOPLIMIT : IP_TTL;
 		c->cmsg_len = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(c), &ttl, sizeof ttl);
 	}
@@ -104,7 +107,10 @@ int node_send_udp_on(struct node *node, struct node_usock *sock, const struct so
 {
 	if (node->o->relay_only)
 		return -ENETUNREACH; /* serve --relay-only: nothing leaves by UDP */
-	struct core_udp *u = sock ? sock->u : node->udp;
+	/* The node's own socket of the destination's family. */
+	struct core_udp *u = sock ? sock->u : to->ss_family == AF_INET6 ? node->udp6 : node->udp;
+	if (!u && !sock)
+		return -EAFNOSUPPORT; /* no IPv6 socket on this host */
 	if (ttl || !u) {
 		/* A low-TTL first punch opens our own NAT's mapping without reaching
 		 * the peer's NAT (docs/NAT-LAB.md: the masquerade trap). */
@@ -126,7 +132,10 @@ int node_peer_send_to(struct node *node, struct node_peer *p, uint8_t type, cons
 {
 	/* To the direct path's address: on the direct path's socket. */
 	struct node_usock *sock = to && p->direct_ok && node_same_addr(to, &p->direct) ? p->direct_sock : NULL;
-	return send_sealed(node, p, type, body, len, to, to_len, ttl, NULL, sock);
+	int r = send_sealed(node, p, type, body, len, to, to_len, ttl, NULL, sock);
+	if (to && r == 0)
+		node_cand_mark(p, to, NODE_CAND_TRIED); /* for peers --json (node/candidate.c) */
+	return r;
 }
 
 /* The same from a given socket (NULL: the node's own). */

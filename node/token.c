@@ -17,6 +17,9 @@
  *   u8 v, str mesh_id, str mesh_name, str endpoint, str public_endpoint,
  *   u8 count, str relay_url..., u8 count, str stun..., u64 created_at,
  *   u64 expires_at, str node_id, node_pub[32], invite_id[16]
+ * then the optional members, each only when present: u8 count, str
+ * relay_key... (relay_keys); u8 0x36 ('6'), u8 count, str endpoint...
+ * (ipv6_endpoints: the tag keeps it apart from relay_keys' count, 1..4)
  * where str is a u16 length and the bytes. JSON formatting (spacing, key
  * order, escapes, base64 alphabet) is outside it, so it cannot be
  * malleated into a different short code. */
@@ -48,11 +51,11 @@ static const char F_V[] = "v", F_MESH_ID[] = "mesh_id", F_MESH_NAME[] = "mesh_na
 		  F_PUBLIC_ENDPOINT[] = "public_endpoint", F_RELAY_URLS[] = "relay_urls", F_STUN[] = "stun",
 		  F_CREATED_AT[] = "created_at", F_EXPIRES_AT[] = "expires_at", F_NODE_ID[] = "node_id",
 		  F_NODE_PUB[] = "node_pub", F_INVITE_ID[] = "invite_id", F_INVITE_KEY[] = "invite_key", F_MAC[] = "mac",
-		  F_RELAY_KEYS[] = "relay_keys";
+		  F_RELAY_KEYS[] = "relay_keys", F_IPV6_ENDPOINTS[] = "ipv6_endpoints";
 static const char *const KNOWN_FIELDS[] = { F_V,          F_MESH_ID,   F_MESH_NAME,  F_ENDPOINT,  F_PUBLIC_ENDPOINT,
 	                                    F_RELAY_URLS, F_STUN,      F_CREATED_AT, F_EXPIRES_AT, F_NODE_ID,
 	                                    F_NODE_PUB,   F_INVITE_ID, F_INVITE_KEY, F_MAC,
-	                                    F_RELAY_KEYS };
+	                                    F_RELAY_KEYS, F_IPV6_ENDPOINTS };
 
 enum {
 	/* Decoded JSON never exceeds what NODE_TOKEN_MAX_CODE_LEN symbols hold. */
@@ -61,7 +64,10 @@ enum {
 	CANON_MAX = 1 + 4 * (2 + NODE_TOKEN_MAX_ID_LEN) + 2 * (2 + NODE_TOKEN_MAX_ENDPOINT_LEN) +
 	            1 + NODE_TOKEN_MAX_RELAYS * (2 + NODE_TOKEN_MAX_URL_LEN) + 1 +
 	            NODE_TOKEN_MAX_STUN * (2 + NODE_TOKEN_MAX_HOSTPORT_LEN) + 16 + NODE_TOKEN_KEY_LEN +
-	            NODE_TOKEN_INVITE_ID_LEN + 1 + NODE_TOKEN_MAX_RELAYS * (2 + RELAY_KEY_TEXT_LEN),
+	            NODE_TOKEN_INVITE_ID_LEN + 1 + NODE_TOKEN_MAX_RELAYS * (2 + RELAY_KEY_TEXT_LEN) + 2 +
+	            NODE_TOKEN_MAX_IPV6_ENDPOINTS * (2 + NODE_TOKEN_MAX_ENDPOINT_LEN),
+	/* The canonical tag of ipv6_endpoints: not a relay_keys count (1..4). */
+	CANON_TAG_IPV6 = 0x36,
 	/* Unpadded base64url of a 32-byte value is 43 symbols; allow padding. */
 	B64_FIELD_MAX = 44,
 	/* How much of an unknown member's name an error quotes. */
@@ -171,6 +177,20 @@ static bool valid_endpoint(const char *s, size_t len)
 	if (len > NODE_TOKEN_MAX_ENDPOINT_LEN || !split_hostport(s, len, host, sizeof host, &bracketed))
 		return false;
 	return inet_pton(bracketed ? AF_INET6 : AF_INET, host, addr) == 1;
+}
+
+/* valid_ipv6_endpoint: "[v6]:port" and nothing else (no IPv4, no "",
+ * no IPv4-mapped address: that is an IPv4 endpoint in disguise). */
+static bool valid_ipv6_endpoint(const char *s, size_t len)
+{
+	char host[64];
+	bool bracketed;
+	uint8_t addr[16];
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	if (len == 0 || len > NODE_TOKEN_MAX_ENDPOINT_LEN || !split_hostport(s, len, host, sizeof host, &bracketed) ||
+	    !bracketed || inet_pton(AF_INET6, host, addr) != 1)
+		return false;
+	return memcmp(addr, mapped, sizeof mapped) != 0;
 }
 
 /* valid_dns_name: RFC 1123 §2.1 host name: dot-separated labels of 1..63
@@ -303,6 +323,9 @@ static int validate(const struct node_token *t, const char **field)
 	}
 	/* One spelling per meaning: no member of empty keys only. */
 	REQUIRE(t->num_relay_keys == 0 || any_key, F_RELAY_KEYS);
+	REQUIRE(t->num_ipv6_endpoints <= NODE_TOKEN_MAX_IPV6_ENDPOINTS, F_IPV6_ENDPOINTS);
+	for (size_t i = 0; i < t->num_ipv6_endpoints; i++)
+		REQUIRE(valid_ipv6_endpoint(t->ipv6_endpoints[i], FIELD_LEN(t, ipv6_endpoints[i])), F_IPV6_ENDPOINTS);
 	REQUIRE(t->num_stun <= NODE_TOKEN_MAX_STUN, F_STUN);
 	for (size_t i = 0; i < t->num_stun; i++)
 		REQUIRE(valid_hostport(t->stun[i], FIELD_LEN(t, stun[i])), F_STUN);
@@ -312,7 +335,8 @@ static int validate(const struct node_token *t, const char **field)
 	REQUIRE(!all_zero(t->node_pub, sizeof t->node_pub), F_NODE_PUB);
 	REQUIRE(!all_zero(t->invite_id, sizeof t->invite_id), F_INVITE_ID);
 	/* A code must say how to reach the issuer: some endpoint or a relay. */
-	REQUIRE(t->endpoint[0] || t->public_endpoint[0] || t->num_relay_urls > 0, F_ENDPOINT);
+	REQUIRE(t->endpoint[0] || t->public_endpoint[0] || t->num_relay_urls > 0 || t->num_ipv6_endpoints > 0,
+	        F_ENDPOINT);
 	return NODE_TOKEN_OK;
 #undef REQUIRE
 }
@@ -378,6 +402,13 @@ static void canonicalize(struct canon *c, const struct node_token *t)
 		put_u8(c, (uint8_t)t->num_relay_keys);
 		for (size_t i = 0; i < t->num_relay_keys; i++)
 			put_str(c, t->relay_keys[i]);
+	}
+	/* Likewise: a code without IPv6 endpoints keeps its bytes. */
+	if (t->num_ipv6_endpoints) {
+		put_u8(c, CANON_TAG_IPV6);
+		put_u8(c, (uint8_t)t->num_ipv6_endpoints);
+		for (size_t i = 0; i < t->num_ipv6_endpoints; i++)
+			put_str(c, t->ipv6_endpoints[i]);
 	}
 }
 
@@ -606,6 +637,8 @@ int node_token_encode(char *out, size_t out_cap, size_t *out_len, struct node_to
 	if (!root || !add_int(root, F_V, NODE_TOKEN_VERSION) || !add_string(root, F_MESH_ID, t->mesh_id) ||
 	    !add_string(root, F_MESH_NAME, t->mesh_name) || !add_string(root, F_ENDPOINT, t->endpoint) ||
 	    !add_string(root, F_PUBLIC_ENDPOINT, t->public_endpoint) ||
+	    (t->num_ipv6_endpoints && !add_array(root, F_IPV6_ENDPOINTS, (const char *)t->ipv6_endpoints,
+	                                         sizeof t->ipv6_endpoints[0], t->num_ipv6_endpoints)) ||
 	    !add_array(root, F_RELAY_URLS, (const char *)t->relay_urls, sizeof t->relay_urls[0], t->num_relay_urls) ||
 	    (t->num_relay_keys &&
 	     !add_array(root, F_RELAY_KEYS, (const char *)t->relay_keys, sizeof t->relay_keys[0], t->num_relay_keys)) ||
@@ -755,6 +788,14 @@ static int read_fields(struct node_token *t, struct json_object *root, const cha
 	TRY(get_string(t->endpoint, sizeof t->endpoint, root, F_ENDPOINT, valid_endpoint, field));
 	TRY(get_string(t->public_endpoint, sizeof t->public_endpoint, root, F_PUBLIC_ENDPOINT, valid_endpoint,
 	               field));
+	/* Optional: absent in codes from before the IPv6 underlay; present
+	 * means at least one endpoint (one spelling per meaning). */
+	if (json_object_object_get_ex(root, F_IPV6_ENDPOINTS, &v)) {
+		TRY(get_strings((char *)t->ipv6_endpoints, sizeof t->ipv6_endpoints[0], NODE_TOKEN_MAX_IPV6_ENDPOINTS,
+		                &t->num_ipv6_endpoints, root, F_IPV6_ENDPOINTS, valid_ipv6_endpoint, field));
+		if (!t->num_ipv6_endpoints)
+			return *field = F_IPV6_ENDPOINTS, NODE_TOKEN_E_BAD_FIELD;
+	}
 	TRY(get_strings((char *)t->relay_urls, sizeof t->relay_urls[0], NODE_TOKEN_MAX_RELAYS, &t->num_relay_urls, root,
 	                F_RELAY_URLS, valid_url, field));
 	/* Optional: absent in codes from before relay access control. */

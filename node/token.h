@@ -6,7 +6,8 @@
  * A join code is what `atmosphere join` prints: base64 of a JSON object with
  * the seed's fields (mesh_id, mesh_name, endpoint, public_endpoint,
  * relay_urls, created_at, expires_at) plus v, node_id, node_pub, stun,
- * invite_id, invite_key and mac. Next to it both sides print a short code,
+ * invite_id, invite_key and mac, and the optional relay_keys and
+ * ipv6_endpoints. Next to it both sides print a short code,
  * MESH-XXXX-XXXX-XXXX, a checksum of the whole code to compare by voice,
  * which is also the password of a short-code join (node/pake.h).
  *
@@ -41,8 +42,10 @@
 
 /* --- Limits -----------------------------------------------------------------
  * Every bound a stranger's code can push on, in one place. Lengths are in
- * bytes, NUL excluded. With these, the largest valid code is 3136 characters,
- * under NODE_TOKEN_MAX_CODE_LEN. */
+ * bytes, NUL excluded. With these, the largest valid code (every list full,
+ * relay_keys and ipv6_endpoints included) is 3452 characters, under
+ * NODE_TOKEN_MAX_CODE_LEN (measured by test_token.c's
+ * round_trips_unicode_ipv6_and_full_lists). */
 enum {
 	/* A pasted code longer than this is refused before decoding. */
 	NODE_TOKEN_MAX_CODE_LEN = 4096,
@@ -55,6 +58,7 @@ enum {
 	NODE_TOKEN_MAX_RELAYS = 4,         /* entries in relay_urls */
 	NODE_TOKEN_MAX_HOSTPORT_LEN = 100, /* one STUN server, "host:port" */
 	NODE_TOKEN_MAX_STUN = 8,           /* entries in stun */
+	NODE_TOKEN_MAX_IPV6_ENDPOINTS = 4, /* entries in ipv6_endpoints */
 };
 /* A code may live at most 30 days: expiry is what bounds its exposure. */
 #define NODE_TOKEN_MAX_LIFETIME ((uint64_t)30 * 24 * 3600)
@@ -131,6 +135,12 @@ struct node_token {
 	size_t num_relay_keys;
 	char stun[NODE_TOKEN_MAX_STUN][NODE_TOKEN_MAX_HOSTPORT_LEN + 1];
 	size_t num_stun;
+	/* Optional member ipv6_endpoints (codes from before the IPv6 underlay
+	 * have none, and stay valid): the issuer's global IPv6 endpoints,
+	 * "[v6]:port" each, IPv6 literals only. num_ipv6_endpoints 0 means the
+	 * member is absent; it is never present and empty. */
+	char ipv6_endpoints[NODE_TOKEN_MAX_IPV6_ENDPOINTS][NODE_TOKEN_MAX_ENDPOINT_LEN + 1];
+	size_t num_ipv6_endpoints;
 	uint64_t created_at; /* unix seconds */
 	uint64_t expires_at; /* unix seconds, after created_at */
 	char node_id[NODE_TOKEN_MAX_ID_LEN + 1];

@@ -47,6 +47,9 @@ static void check_shape(const struct node_token *t)
 	CHECK(t->num_stun <= NODE_TOKEN_MAX_STUN);
 	for (size_t i = 0; i < t->num_stun; i++)
 		CHECK(terminated(t->stun[i], sizeof t->stun[i]));
+	CHECK(t->num_ipv6_endpoints <= NODE_TOKEN_MAX_IPV6_ENDPOINTS);
+	for (size_t i = 0; i < t->num_ipv6_endpoints; i++)
+		CHECK(terminated(t->ipv6_endpoints[i], sizeof t->ipv6_endpoints[i]) && t->ipv6_endpoints[i][0] == '[');
 	CHECK(terminated(t->node_id, sizeof t->node_id) && t->node_id[0]);
 	CHECK(t->created_at < t->expires_at && t->expires_at - t->created_at <= NODE_TOKEN_MAX_LIFETIME);
 	CHECK(t->created_at <= NOW + NODE_TOKEN_MAX_CLOCK_SKEW && NOW < t->expires_at);
@@ -64,6 +67,9 @@ static void check_same_fields(const struct node_token *a, const struct node_toke
 	CHECK(a->num_stun == b->num_stun);
 	for (size_t i = 0; i < a->num_stun; i++)
 		CHECK(strcmp(a->stun[i], b->stun[i]) == 0);
+	CHECK(a->num_ipv6_endpoints == b->num_ipv6_endpoints);
+	for (size_t i = 0; i < a->num_ipv6_endpoints; i++)
+		CHECK(strcmp(a->ipv6_endpoints[i], b->ipv6_endpoints[i]) == 0);
 	CHECK(a->created_at == b->created_at && a->expires_at == b->expires_at);
 	CHECK(strcmp(a->node_id, b->node_id) == 0);
 	CHECK(memcmp(a->node_pub, b->node_pub, sizeof a->node_pub) == 0);

@@ -22,7 +22,8 @@ import os
 import struct
 import sys
 
-ORDER = ["v", "mesh_id", "mesh_name", "endpoint", "public_endpoint", "relay_urls", "stun", "created_at",
+ORDER = ["v", "mesh_id", "mesh_name", "endpoint", "public_endpoint", "ipv6_endpoints", "relay_urls", "relay_keys",
+         "stun", "created_at",
          "expires_at", "node_id", "node_pub", "invite_id", "invite_key", "mac"]
 
 
@@ -49,7 +50,13 @@ def canonical(t):
     c += bytes([len(t["relay_urls"])]) + b"".join(s16(u) for u in t["relay_urls"])
     c += bytes([len(t["stun"])]) + b"".join(s16(u) for u in t["stun"])
     c += struct.pack(">QQ", t["created_at"], t["expires_at"]) + s16(t["node_id"])
-    return c + b64u_dec(t["node_pub"]) + b64u_dec(t["invite_id"])
+    c += b64u_dec(t["node_pub"]) + b64u_dec(t["invite_id"])
+    # The optional members, each only when present (docs/TOKENS.md).
+    if t.get("relay_keys"):
+        c += bytes([len(t["relay_keys"])]) + b"".join(s16(k) for k in t["relay_keys"])
+    if t.get("ipv6_endpoints"):
+        c += bytes([0x36, len(t["ipv6_endpoints"])]) + b"".join(s16(e) for e in t["ipv6_endpoints"])
+    return c
 
 
 def mac(t):

@@ -158,6 +158,9 @@ def canonical(t):
     out += bytes([len(t["stun"])]) + b"".join(pstr(u) for u in t["stun"])
     out += struct.pack(">QQ", t["created_at"], t["expires_at"])
     out += pstr(t["node_id"]) + t["node_pub"] + t["invite_id"]
+    # Optional ipv6_endpoints, only when present: tag 0x36, count, strs.
+    if t.get("ipv6_endpoints"):
+        out += bytes([0x36, len(t["ipv6_endpoints"])]) + b"".join(pstr(e) for e in t["ipv6_endpoints"])
     return out
 
 
@@ -176,7 +179,9 @@ def issue(t, secret):
     mac = hmac.new(derive(invite_key, b"atmosphere v1 token mac"), canon, hashlib.sha256).digest()
     obj = {
         "v": 1, "mesh_id": t["mesh_id"], "mesh_name": t["mesh_name"], "endpoint": t["endpoint"],
-        "public_endpoint": t["public_endpoint"], "relay_urls": t["relay_urls"], "stun": t["stun"],
+        "public_endpoint": t["public_endpoint"],
+        **({"ipv6_endpoints": t["ipv6_endpoints"]} if t.get("ipv6_endpoints") else {}),
+        "relay_urls": t["relay_urls"], "stun": t["stun"],
         "created_at": t["created_at"], "expires_at": t["expires_at"], "node_id": t["node_id"],
         "node_pub": b64url(t["node_pub"]), "invite_id": b64url(t["invite_id"]),
         "invite_key": b64url(invite_key), "mac": b64url(mac),
@@ -235,6 +240,29 @@ def corpus():
     t = dict(BASE, endpoint="", public_endpoint="", stun=["[2001:db8::2]:3478"] * 8,
              relay_urls=["wss://r%d.example.org/relay?x=1#f" % i for i in range(4)])
     out["ok-max-lists"] = issue(t, SECRET)[3].encode()
+    # ipv6_endpoints (optional): the issuer's global IPv6 endpoints.
+    v6 = ["[2001:db8:1::2]:7777", "[2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]:65535"]
+    t6 = dict(BASE, ipv6_endpoints=v6)
+    _, _, js6, code6, _, _ = issue(t6, SECRET)
+    out["ok-ipv6-endpoints"] = code6.encode()
+    out["json-ok-ipv6-endpoints"] = js6
+    out["ok-ipv6-endpoints-only"] = issue(dict(BASE, endpoint="", public_endpoint="", relay_urls=[],
+                                                ipv6_endpoints=v6[:1]), SECRET)[3].encode()
+
+    def mutate6(name, change, status):
+        o = json.loads(js6)
+        change(o)
+        out["bad-%s-%s" % (status, name)] = b64(json.dumps(o, separators=(",", ":"), ensure_ascii=False).encode()).encode()
+    mutate6("ipv6_endpoints-v4", lambda o: o.update(ipv6_endpoints=["192.0.2.1:7777"]), "bad_field")
+    mutate6("ipv6_endpoints-unbracketed", lambda o: o.update(ipv6_endpoints=["2001:db8::1:7777"]), "bad_field")
+    mutate6("ipv6_endpoints-mapped", lambda o: o.update(ipv6_endpoints=["[::ffff:192.0.2.1]:7777"]), "bad_field")
+    mutate6("ipv6_endpoints-empty-list", lambda o: o.update(ipv6_endpoints=[]), "bad_field")
+    mutate6("ipv6_endpoints-empty-item", lambda o: o.update(ipv6_endpoints=[""]), "bad_field")
+    mutate6("ipv6_endpoints-5", lambda o: o.update(ipv6_endpoints=["[2001:db8::1]:1"] * 5), "bad_field")
+    mutate6("ipv6_endpoints-string", lambda o: o.update(ipv6_endpoints="[2001:db8::1]:1"), "bad_field")
+    mutate6("ipv6_endpoints-zone", lambda o: o.update(ipv6_endpoints=["[fe80::1%eth0]:7777"]), "bad_field")
+    mutate6("mac-tampered-ipv6", lambda o: o.update(ipv6_endpoints=["[2001:db8:666::1]:7777"]), "bad_mac")
+    mutate6("mac-dropped-ipv6", lambda o: o.pop("ipv6_endpoints"), "bad_mac")
 
     def mutate(name, change, status):
         o = json.loads(js)

@@ -115,6 +115,9 @@ static void t_assert_same_fields(const struct node_token *a, const struct node_t
 	cr_assert_eq(a->num_stun, b->num_stun);
 	for (size_t i = 0; i < a->num_stun; i++)
 		cr_assert_str_eq(a->stun[i], b->stun[i]);
+	cr_assert_eq(a->num_ipv6_endpoints, b->num_ipv6_endpoints);
+	for (size_t i = 0; i < a->num_ipv6_endpoints; i++)
+		cr_assert_str_eq(a->ipv6_endpoints[i], b->ipv6_endpoints[i]);
 	cr_assert_eq(a->created_at, b->created_at);
 	cr_assert_eq(a->expires_at, b->expires_at);
 	cr_assert_str_eq(a->node_id, b->node_id);
@@ -197,10 +200,19 @@ Test(node_token, round_trips_unicode_ipv6_and_full_lists)
 		strcpy(t.stun[i] + 95, ":3478");
 		cr_assert_eq(strlen(t.stun[i]), NODE_TOKEN_MAX_HOSTPORT_LEN);
 	}
+	for (size_t i = 0; i < NODE_TOKEN_MAX_IPV6_ENDPOINTS; i++) {
+		snprintf(t.ipv6_endpoints[i], sizeof t.ipv6_endpoints[i], "[2001:0db8:ffff:ffff:ffff:ffff:ffff:fff%zx]:65535", i);
+		cr_assert_eq(strlen(t.ipv6_endpoints[i]), NODE_TOKEN_MAX_ENDPOINT_LEN);
+	}
+	t.num_ipv6_endpoints = NODE_TOKEN_MAX_IPV6_ENDPOINTS;
+	for (size_t i = 0; i < NODE_TOKEN_MAX_RELAYS; i++)
+		strcpy(t.relay_keys[i], "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8");
+	t.num_relay_keys = NODE_TOKEN_MAX_RELAYS;
 	memset(t.mesh_id, 'm', NODE_TOKEN_MAX_ID_LEN);
 	memset(t.node_id, 'n', NODE_TOKEN_MAX_ID_LEN);
 	t.expires_at = t.created_at + NODE_TOKEN_MAX_LIFETIME;
 	size_t len = t_encode(code, &t);
+	cr_log_info("largest code: %zu characters", len);
 	cr_assert_leq(len, NODE_TOKEN_MAX_CODE_LEN, "the largest token fits the code limit");
 	int rc = node_token_decode(&got, NULL, code, len, t.created_at);
 	cr_assert_eq(rc, NODE_TOKEN_OK, "%s", node_token_strerror(rc));
@@ -772,5 +784,88 @@ Test(node_token, relay_keys_optional_member)
 		     NET_B64_OK);
 	cr_assert_eq(node_token_decode(&got, &field, edited, el, 1234567890), NODE_TOKEN_E_BAD_FIELD);
 	cr_assert_str_eq(field, "relay_keys");
+	node_token_cleanup(&t);
+}
+
+/* ipv6_endpoints, the optional member for the IPv6 underlay: a code with it
+ * round-trips and covers the endpoints with its mac (edited or dropped, the
+ * code is refused) and gets its own short code; a code without it is the
+ * one it always was (the vector above, byte for byte); a code whose only
+ * way to the issuer is IPv6 is valid; an empty member, an IPv4, IPv4-mapped
+ * or unbracketed endpoint, or one too many are refused, naming the member. */
+Test(node_token, ipv6_endpoints_optional_member)
+{
+	struct node_token t, got;
+	char code[NODE_TOKEN_MAX_CODE_LEN + 1], plain_short[NODE_TOKEN_SHORT_CODE_LEN + 1],
+		v6_short[NODE_TOKEN_SHORT_CODE_LEN + 1];
+	const char *field = NULL;
+	t_base(&t);
+	cr_assert_eq(node_token_short_code(plain_short, &field, &t), NODE_TOKEN_OK);
+	strcpy(t.ipv6_endpoints[0], "[2001:db8:1::2]:7777");
+	strcpy(t.ipv6_endpoints[1], "[2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]:65535");
+	t.num_ipv6_endpoints = 2;
+	size_t len = t_encode(code, &t);
+	cr_assert_eq(node_token_decode(&got, &field, code, len, 1234567890), NODE_TOKEN_OK, "%s", field ? field : "");
+	t_assert_same_fields(&t, &got);
+	cr_assert_eq(got.num_ipv6_endpoints, 2);
+	cr_assert_str_eq(got.ipv6_endpoints[0], "[2001:db8:1::2]:7777");
+	cr_assert_str_eq(got.ipv6_endpoints[1], "[2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]:65535");
+	cr_assert_eq(node_token_short_code(v6_short, &field, &t), NODE_TOKEN_OK);
+	cr_assert_str_neq(v6_short, plain_short);
+
+	/* The old vector decodes with no IPv6 endpoint. */
+	cr_assert_eq(node_token_decode(&got, NULL, v_code, strlen(v_code), T_NOW), NODE_TOKEN_OK);
+	cr_assert_eq(got.num_ipv6_endpoints, 0);
+
+	/* Under the mac: edit one hex digit of an endpoint in the JSON. */
+	uint8_t raw[NODE_TOKEN_MAX_CODE_LEN];
+	size_t raw_len = 0, el = 0;
+	char json[NODE_TOKEN_MAX_CODE_LEN], edited[NODE_TOKEN_MAX_CODE_LEN + 1];
+	cr_assert_eq(net_b64_decode(raw, sizeof raw, &raw_len, code, len), NET_B64_OK);
+	memcpy(json, raw, raw_len);
+	json[raw_len] = 0;
+	char *e = strstr(json, "2001:db8:1::2");
+	cr_assert_not_null(e, "no endpoint in %s", json);
+	e[9] = '3';
+	cr_assert_eq(net_b64_encode(edited, sizeof edited, &el, (const uint8_t *)json, raw_len, NET_B64_STD, true),
+		     NET_B64_OK);
+	cr_assert_eq(node_token_decode(&got, &field, edited, el, 1234567890), NODE_TOKEN_E_BAD_MAC);
+	e[9] = '1';
+
+	/* An empty member is refused by decode (encode never writes one). */
+	char *m = strstr(json, "\"ipv6_endpoints\":[");
+	cr_assert_not_null(m, "%s", json);
+	char *close = strstr(m, "\"]"); /* the array's end; "]:" ends an address */
+	cr_assert_not_null(close, "%s", json);
+	memmove(m + 18, close + 1, strlen(close + 1) + 1);
+	cr_assert_eq(net_b64_encode(edited, sizeof edited, &el, (const uint8_t *)json, strlen(json), NET_B64_STD, true),
+		     NET_B64_OK);
+	cr_assert_eq(node_token_decode(&got, &field, edited, el, 1234567890), NODE_TOKEN_E_BAD_FIELD);
+	cr_assert_str_eq(field, "ipv6_endpoints");
+
+	/* IPv6 alone is a way to reach the issuer. */
+	struct node_token only = t;
+	only.endpoint[0] = only.public_endpoint[0] = 0;
+	only.num_relay_urls = 0;
+	len = t_encode(code, &only);
+	cr_assert_eq(node_token_decode(&got, &field, code, len, 1234567890), NODE_TOKEN_OK);
+
+	/* Refused shapes, by encode. */
+	static const char *const bad_eps[] = { "192.0.2.1:7777", "2001:db8::1:7777", "[::ffff:192.0.2.1]:7777",
+		                               "[2001:db8::1]", "[2001:db8::1]:0", "", "[fe80::1%eth0]:7777" };
+	for (size_t i = 0; i < sizeof bad_eps / sizeof bad_eps[0]; i++) {
+		struct node_token bad = t;
+		strcpy(bad.ipv6_endpoints[0], bad_eps[i]);
+		field = NULL;
+		cr_assert_eq(node_token_encode(code, sizeof code, &len, &bad, &field, (uint8_t[32]){ 1 }),
+			     NODE_TOKEN_E_BAD_FIELD, "'%s' accepted", bad_eps[i]);
+		cr_assert_str_eq(field, "ipv6_endpoints", "'%s'", bad_eps[i]);
+	}
+	struct node_token many = t;
+	many.num_ipv6_endpoints = NODE_TOKEN_MAX_IPV6_ENDPOINTS + 1;
+	for (size_t i = 0; i < many.num_ipv6_endpoints && i < NODE_TOKEN_MAX_IPV6_ENDPOINTS; i++)
+		strcpy(many.ipv6_endpoints[i], "[2001:db8::1]:1");
+	cr_assert_eq(node_token_encode(code, sizeof code, &len, &many, &field, (uint8_t[32]){ 1 }), NODE_TOKEN_E_BAD_FIELD);
+	cr_assert_str_eq(field, "ipv6_endpoints");
 	node_token_cleanup(&t);
 }
