@@ -79,11 +79,18 @@ static void help(void)
 	      "                          back under (TCP slows it; nothing is dropped).\n"
 	      "                          RATE: 1M, 1M/s, 512K/s:4M (binary units, 1K to 1T)\n"
 	      "  --ip-rate RATE[:BURST]  the same over all clients from one address\n"
-	       "  --budget BYTES/PERIOD   payload bytes the relay relays per PERIOD (hour, day,\n"
-	      "                          week, month = 30d, or a duration like 12h); past it\n"
-	      "                          new sessions get 503 while open ones go on, until\n"
-	      "                          the period ends. Periods count from start: a restart\n"
-	      "                          begins a new one. Example: 500G/month\n", stdout);
+	      "  --budget BYTES/PERIOD   payload bytes the relay relays per PERIOD (month: a\n"
+	      "                          calendar month, see --budget-start; hour, day, week or\n"
+	      "                          a duration like 12h: on the hour, from 00:00 UTC, from\n"
+	      "                          Monday); past it new sessions get 503 while open ones\n"
+	      "                          go on, until the period ends. Example: 500G/month\n"
+	      "  --budget-start DAY      day of the month a monthly budget's period begins,\n"
+	      "                          00:00 UTC (default 1; 29-31: the month's last day when\n"
+	      "                          it is shorter)\n"
+	      "  --budget-state FILE     where the budget's count is kept across restarts (saved\n"
+	      "                          every 10 s and at exit; a damaged file stops the start).\n"
+	      "                          Default: FILE 'budget' in $STATE_DIRECTORY (systemd's\n"
+	      "                          StateDirectory=, as the unit sets), else not kept\n", stdout);
 	/* In two parts: C17 compilers need only take 4095-character literals. */
 	fputs("  --access MODE           who may use the relay: open (default: anyone, the\n"
 	       "                          seed's protocol), mesh-token (a ticket made with a\n"
@@ -120,7 +127,7 @@ static void help(void)
 enum {
 	OPT_HOST = 256, OPT_PORT, OPT_THREADS, OPT_MAXMSG, OPT_HOLD, OPT_HOLDTOTAL, OPT_STUCKTOTAL, OPT_MAXSESS, OPT_PERIP, OPT_MAXHS, OPT_RCVBUF, OPT_SNDBUF, OPT_HS, OPT_PING,
 	OPT_IDLE, OPT_WRITE, OPT_HIBERNATE, OPT_QUIET, OPT_JSONLOG, OPT_CERT, OPT_KEY, OPT_PLAIN, OPT_STUNPORT, OPT_STUNRATE,
-	OPT_SESSRATE, OPT_IPRATE, OPT_BUDGET,
+	OPT_SESSRATE, OPT_IPRATE, OPT_BUDGET, OPT_BUDGETSTART, OPT_BUDGETSTATE,
 	OPT_ACCESS, OPT_KEYFILE, OPT_ALLOWNET,
 	OPT_TRUSTPROXY, OPT_PROXYPROTO,
 	OPT_CONFIG, OPT_CHECK, OPT_NEWKEY,
@@ -154,6 +161,8 @@ static const struct option longopts[] = {
 	{"session-rate", required_argument, 0, OPT_SESSRATE},
 	{"ip-rate", required_argument, 0, OPT_IPRATE},
 	{"budget", required_argument, 0, OPT_BUDGET},
+	{"budget-start", required_argument, 0, OPT_BUDGETSTART},
+	{"budget-state", required_argument, 0, OPT_BUDGETSTATE},
 	{"json-log", no_argument, 0, OPT_JSONLOG},
 	{"access", required_argument, 0, OPT_ACCESS},
 	{"relay-key-file", required_argument, 0, OPT_KEYFILE},
@@ -179,6 +188,7 @@ struct relay_cli {
 	struct relay_cidr allow[RELAY_ACCESS_MAX_NETS];
 	struct relay_cidr trusted[RELAY_MAX_TRUSTED_PROXIES]; /* relay_opts.trusted_proxies */
 	bool proxy_protocol_set;
+	char state_default[4096];   /* --budget-state's default, from $STATE_DIRECTORY */
 };
 
 /* Options that may be given more than once (each adds to a list). */
@@ -248,6 +258,20 @@ static const char *access_conflict(const struct relay_cli *c, const char **opt)
 	*opt = "allow-net";
 	if (o->access != RELAY_ACCESS_ALLOW_LIST && o->num_allow)
 		return "'allow-net' only makes sense with 'access = allow-list'";
+	return NULL;
+}
+
+/* The budget options that need --budget (and a monthly one): NULL, or
+ * what is wrong and *opt the option to blame. */
+static const char *budget_conflict(const struct relay_cli *c, const char **opt)
+{
+	const struct relay_opts *o = &c->o;
+	*opt = "budget-start";
+	if (o->budget_start_day && !o->budget_monthly)
+		return "'budget-start' only makes sense with a monthly 'budget' (BYTES/month)";
+	*opt = "budget-state";
+	if (o->budget_state && !o->budget_bytes)
+		return "'budget-state' only makes sense with 'budget'";
 	return NULL;
 }
 
@@ -427,8 +451,23 @@ static bool set_opt(struct relay_cli *c, int id, const char *arg, char *why, siz
 			snprintf(why, why_len, "'%s': bytes must be between 1K and 1048576T, the period between 1s and 366d", arg);
 		else if (r)
 			snprintf(why, why_len, "'%s': expected BYTES/PERIOD such as 500G/month, 1T/30d or 10G/day", arg);
+		/* "month" is the calendar's (relay/budget.h); "30d" stays 30 days. */
+		const char *slash = strrchr(arg, '/');
+		o->budget_monthly = r == 0 && slash && !strcmp(slash + 1, "month");
 		return r == 0;
 	}
+	case OPT_BUDGETSTART:
+		if (!uint_opt(arg, 1, 31, &v, why, why_len))
+			return false;
+		o->budget_start_day = (unsigned)v;
+		return true;
+	case OPT_BUDGETSTATE:
+		if (!arg[0]) {
+			snprintf(why, why_len, "'': expected a file name");
+			return false;
+		}
+		o->budget_state = arg;
+		return true;
 	case OPT_QUIET:
 		o->log_sessions = false;
 		return true;
@@ -623,6 +662,8 @@ static void check_together(const struct relay_cli *c, const struct net_config *c
 	const char *blame, *conflict = access_conflict(c, &blame);
 	if (conflict)
 		config_error(errs, line_of(cfg, blame), "%s", conflict);
+	if ((conflict = budget_conflict(c, &blame)) != NULL)
+		config_error(errs, line_of(cfg, blame), "%s", conflict);
 	if (c->proxy_protocol_set && !o->num_trusted_proxies)
 		config_error(errs, line_of(cfg, "proxy-protocol"),
 			     "'proxy-protocol' only makes sense with 'trusted-proxy' (whose PROXY headers to read)");
@@ -815,9 +856,21 @@ int cli_relay(int argc, char **argv)
 		}
 	}
 	const char *blame, *conflict = access_conflict(&c, &blame);
-	if (conflict) {
+	if (conflict || (conflict = budget_conflict(&c, &blame)) != NULL) {
 		ret = cli_usage_error("relay", "%s", conflict);
 		goto out;
+	}
+	/* Under systemd's StateDirectory= the budget is kept there unless
+	 * --budget-state says otherwise (the first directory when it lists
+	 * several). */
+	const char *sd = getenv("STATE_DIRECTORY");
+	if (c.o.budget_bytes && !c.o.budget_state && sd && sd[0] == '/') {
+		size_t dl = strcspn(sd, ":");
+		if (dl + sizeof "/budget" <= sizeof c.state_default) {
+			memcpy(c.state_default, sd, dl);
+			memcpy(c.state_default + dl, "/budget", sizeof "/budget");
+			c.o.budget_state = c.state_default;
+		}
 	}
 	if (c.json_log)
 		core_log_set_json(true);
@@ -884,13 +937,19 @@ static int relay_run(struct relay_cli *c)
 	}
 	struct relay_stats lim;
 	relay_server_stats(srv, &lim);
-	if (o.session_rate || o.ip_rate || o.budget_bytes)
+	if (o.session_rate || o.ip_rate || o.budget_bytes) {
+		char per[64];
+		if (o.budget_monthly)
+			snprintf(per, sizeof per, "month from day %u", o.budget_start_day ? o.budget_start_day : 1);
+		else
+			snprintf(per, sizeof per, "%llu s", (unsigned long long)o.budget_period_s);
 		core_log(CORE_LOG_INFO,
-			 "relay quotas: session %llu B/s (burst %llu), address %llu B/s (burst %llu), budget %llu B per %llu s "
-			 "(0: none)",
+			 "relay quotas: session %llu B/s (burst %llu), address %llu B/s (burst %llu), budget %llu B per %s "
+			 "(0: none), kept in %s",
 			 (unsigned long long)o.session_rate, (unsigned long long)(o.session_burst ? o.session_burst : o.session_rate),
 			 (unsigned long long)o.ip_rate, (unsigned long long)(o.ip_burst ? o.ip_burst : o.ip_rate),
-			 (unsigned long long)o.budget_bytes, (unsigned long long)o.budget_period_s);
+			 (unsigned long long)o.budget_bytes, per, o.budget_state ? o.budget_state : "memory only");
+	}
 	core_log(CORE_LOG_INFO, "relay listening on %s:%u (%u threads, up to %llu connections, %llu handshakes at once)",
 		 o.host ? o.host : "0.0.0.0", relay_server_port(srv), relay_server_threads(srv),
 		 (unsigned long long)lim.max_connections, (unsigned long long)lim.max_handshakes);

@@ -4,7 +4,8 @@
 #   - systemd-analyze verify has nothing to say about either (it works
 #     offline; the ExecStart binary is pointed at the built one, which
 #     verify wants to exist; --man=no: the man pages are not installed);
-#   - atmosphere-relay.service has the hardening the issue asks for;
+#   - atmosphere-relay.service has the hardening the issue asks for, and a
+#     state directory for the byte budget's count;
 #   - atmosphere-node.service can run the IP overlay (`serve --tun`):
 #     CAP_NET_ADMIN ambient and in the bounding set, /dev/net/tun allowed
 #     (and no PrivateDevices=, which would hide it), AF_NETLINK allowed for
@@ -44,6 +45,7 @@ has "$r" ProtectSystem strict
 has "$r" NoNewPrivileges yes
 has "$r" Restart on-failure
 has "$r" ExecReload '/bin/kill -HUP $MAINPID'
+has "$r" StateDirectory atmosphere-relay
 grep -q '^WatchdogSec=' "$r" || fail "atmosphere-relay.service: no WatchdogSec="
 grep -q '^LimitNOFILE=' "$r" || fail "atmosphere-relay.service: no LimitNOFILE="
 
