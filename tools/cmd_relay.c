@@ -1,5 +1,6 @@
 /* atmosphere relay: run the WebSocket relay server. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "net/notify.h"
 #include "net/resolve.h"
 #include "net/stream.h"
+#include "relay/budget.h"
 #include "relay/cidr.h"
 #include "relay/server.h"
 #include "relay/ticket.h"
@@ -115,8 +117,9 @@ static void help(void)
 	       "  --config FILE           read options from FILE, one 'name = value' per line\n"
 	       "                          (names as above without '--'); the command line wins\n"
 	       "  --check-config FILE     check FILE as --config would read it, and the\n"
-	       "                          certificate files it names; print FILE:LINE: reason\n"
-	       "                          for each error; exit 0 when it is valid, 1 when not\n"
+	       "                          certificate and budget state files it names; print\n"
+	       "                          FILE:LINE: reason for each error; exit 0 when it is\n"
+	       "                          valid, 1 when not\n"
 	       "  -h, --help              this help\n"
 	       "\n"
 	       "Durations: 500ms, 30s, 5m, 2h. Example:\n"
@@ -634,6 +637,42 @@ static unsigned line_of(const struct net_config *cfg, const char *name)
 	return 0;
 }
 
+/* The budget state file a relay with these options would read at start,
+ * checked as it would check it: NULL when it would start (a missing file
+ * too: a new count), else the reason in why. */
+static const char *check_budget_state(const char *path, char *why, size_t why_len)
+{
+	uint8_t buf[RELAY_BUDGET_STATE_MAX + 1];
+	size_t len = 0;
+	ssize_t got = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return NULL;
+		snprintf(why, why_len, "cannot read it: %s", strerror(errno));
+		return why;
+	}
+	while (len < sizeof buf && ((got = read(fd, buf + len, sizeof buf - len)) > 0 || (got < 0 && errno == EINTR)))
+		if (got > 0)
+			len += (size_t)got;
+	int e = errno;
+	close(fd);
+	if (got < 0) {
+		snprintf(why, why_len, "cannot read it: %s", strerror(e));
+		return why;
+	}
+	struct relay_budget_state st;
+	unsigned line;
+	int r = relay_budget_state_parse(&st, &line, buf, len);
+	if (r == RELAY_BUDGET_OK)
+		return NULL;
+	if (line)
+		snprintf(why, why_len, "line %u: %s", line, relay_budget_strerror(r));
+	else
+		snprintf(why, why_len, "%s", relay_budget_strerror(r));
+	return why;
+}
+
 /* check_together checks what no single option shows: pairs that go
  * together, an address that resolves, certificate files that load (as the
  * relay would at start). Each error is recorded against the line of the
@@ -664,6 +703,11 @@ static void check_together(const struct relay_cli *c, const struct net_config *c
 		config_error(errs, line_of(cfg, blame), "%s", conflict);
 	if ((conflict = budget_conflict(c, &blame)) != NULL)
 		config_error(errs, line_of(cfg, blame), "%s", conflict);
+	else if (o->budget_bytes && o->budget_state && check_budget_state(o->budget_state, msg, sizeof msg))
+		config_error(errs, line_of(cfg, "budget-state"),
+			     "budget-state '%.200s': %.200s (the relay would not start: restore the file, or move it away to "
+			     "count the period from 0)",
+			     o->budget_state, msg);
 	if (c->proxy_protocol_set && !o->num_trusted_proxies)
 		config_error(errs, line_of(cfg, "proxy-protocol"),
 			     "'proxy-protocol' only makes sense with 'trusted-proxy' (whose PROXY headers to read)");
