@@ -14,6 +14,7 @@
 #include "core/sock.h"
 #include "net/stream.h"
 #include "relay/limits.h"
+#include "relay/budget.h"
 #include "relay/cidr.h"
 #include "relay/protocol.h"
 #include "relay/quota.h"
@@ -119,9 +120,18 @@ struct relay_quota {
 	struct relay_limit session, ip;
 	bool on;                        /* a rate limit is set: the only test on the data path without */
 	bool exhausted;                 /* under budget_lock: the budget ran out this period (logged) */
-	uint64_t budget, period_ns;
-	pthread_mutex_t budget_lock;    /* new sessions and status requests only */
-	uint64_t period_start_ns, base_bytes; /* under budget_lock */
+	uint64_t budget;
+	pthread_mutex_t budget_lock;    /* new sessions, status requests and the saver only */
+	/* Under budget_lock: the period (UNIX s, relay/budget.h), the bytes it
+	 * had before this run (the state file's), and the relayed total when
+	 * this run's share of it began. */
+	struct relay_budget_period period;
+	uint64_t carried, base_bytes;
+	/* --budget-state: the saver thread writes the count every
+	 * RELAY_BUDGET_SAVE_MS while the relay runs (relay_budget_saver_*). */
+	pthread_t saver;
+	pthread_cond_t saver_cond;      /* under budget_lock, with saver_stop */
+	bool saver_on, saver_stop, save_failing;
 	_Atomic uint64_t throttled_now, throttles, throttled_ns, refused_budget;
 };
 
@@ -246,6 +256,21 @@ int relay_quota_throttle(struct relay_conn *c, uint64_t wait_ns, size_t held);
  * --budget (starting a new period when one is over; logs the first
  * refusal of a period). Any thread. */
 bool relay_budget_admit(struct relay_server *srv);
+/* relay_budget_load reads --budget-state (a missing file: a new count)
+ * into srv->q for the current period and writes it back at once, so a path
+ * the relay cannot write fails at start. 0, or -EINVAL / -errno with the
+ * path and the reason in errbuf (a file that is not ours or damaged is
+ * refused, never reset). Before the reactors run. */
+int relay_budget_load(struct relay_server *srv, char *errbuf, size_t errlen);
+/* relay_budget_saver_start starts the thread that saves the budget's state
+ * every RELAY_BUDGET_SAVE_MS (none without --budget-state);
+ * relay_budget_saver_stop stops it and saves once more, the final count
+ * (call once the reactors have stopped). */
+void relay_budget_saver_start(struct relay_server *srv);
+void relay_budget_saver_stop(struct relay_server *srv);
+/* relay_quota_json writes /stats' "quota" member (with its leading ", ")
+ * into b and returns the length written. */
+int relay_quota_json(const struct relay_stats *st, char *b, size_t cap);
 /* relay_quota_stats fills out's quota fields; relay_quota_metrics writes
  * them as Prometheus text into b and returns the length written. */
 void relay_quota_stats(const struct relay_server *srv, struct relay_stats *out);

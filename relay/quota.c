@@ -7,11 +7,14 @@
 #include "relay/internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/log.h"
 
@@ -63,6 +66,23 @@ uint64_t relay_bucket_tokens(uint64_t tat, const struct relay_limit *l, uint64_t
 
 /* ---- set-up ---- */
 
+/* The byte budget's period containing now (UNIX s). */
+static void budget_period_at(const struct relay_server *srv, int64_t now, struct relay_budget_period *out)
+{
+	const struct relay_opts *o = &srv->o;
+	int r = o->budget_monthly ? relay_budget_monthly(out, now, o->budget_start_day ? o->budget_start_day : 1)
+				  : relay_budget_fixed(out, now, o->budget_period_s);
+	if (r != 0) /* a clock outside 1970..9999: one period of "forever" */
+		*out = (struct relay_budget_period){0, RELAY_BUDGET_TIME_MAX + 1};
+}
+
+static int64_t wall_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
 void relay_quota_init(struct relay_server *srv)
 {
 	struct relay_quota *q = &srv->q;
@@ -70,14 +90,22 @@ void relay_quota_init(struct relay_server *srv)
 	relay_limit_init(&q->ip, srv->o.ip_rate, srv->o.ip_burst);
 	q->on = srv->o.session_rate || srv->o.ip_rate;
 	q->budget = srv->o.budget_bytes;
-	q->period_ns = srv->o.budget_period_s * NS_PER_S;
 	pthread_mutex_init(&q->budget_lock, NULL);
-	q->period_start_ns = core_now_ns();
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&q->saver_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (q->budget && (srv->o.budget_monthly || srv->o.budget_period_s))
+		budget_period_at(srv, wall_now(), &q->period);
+	q->carried = 0;
 	q->base_bytes = 0;
 }
 
 void relay_quota_cleanup(struct relay_server *srv)
 {
+	relay_budget_saver_stop(srv);
+	pthread_cond_destroy(&srv->q.saver_cond);
 	pthread_mutex_destroy(&srv->q.budget_lock);
 }
 
@@ -162,20 +190,23 @@ static uint64_t relayed_bytes(const struct relay_server *srv)
 }
 
 /* Under budget_lock: starts a new period when the current one is over, and
- * returns the bytes used in the current one. */
-static uint64_t budget_used_locked(struct relay_server *srv, uint64_t now)
+ * returns the bytes used in the current one. Time going backwards keeps
+ * the period (nothing is credited). */
+static uint64_t budget_used_locked(struct relay_server *srv, int64_t now)
 {
 	struct relay_quota *q = &srv->q;
 	uint64_t total = relayed_bytes(srv);
-	if (now - q->period_start_ns >= q->period_ns) {
-		q->period_start_ns += (now - q->period_start_ns) / q->period_ns * q->period_ns;
+	if (now >= q->period.end) {
+		budget_period_at(srv, now, &q->period);
+		q->carried = 0;
 		q->base_bytes = total;
 		if (q->exhausted) {
 			q->exhausted = false;
 			core_log(CORE_LOG_INFO, "relay: a new byte budget period began: accepting new sessions again");
 		}
 	}
-	return total - q->base_bytes;
+	uint64_t run = total - q->base_bytes; /* this run's share; a state file may carry up to UINT64_MAX */
+	return q->carried > UINT64_MAX - run ? UINT64_MAX : q->carried + run;
 }
 
 bool relay_budget_admit(struct relay_server *srv)
@@ -183,13 +214,13 @@ bool relay_budget_admit(struct relay_server *srv)
 	struct relay_quota *q = &srv->q;
 	if (!q->budget)
 		return true;
-	uint64_t now = core_now_ns();
+	int64_t now = wall_now();
 	pthread_mutex_lock(&q->budget_lock);
 	uint64_t used = budget_used_locked(srv, now);
 	bool ok = used < q->budget;
 	if (!ok && !q->exhausted) {
 		q->exhausted = true;
-		uint64_t left_s = (q->period_start_ns + q->period_ns - now) / NS_PER_S;
+		uint64_t left_s = (uint64_t)(q->period.end - now);
 		core_log(CORE_LOG_WARN,
 			 "relay: byte budget used up (%" PRIu64 " of %" PRIu64 " bytes this period): refusing new sessions "
 			 "with 503 for the next %" PRIu64 " s, until the period ends; open sessions go on",
@@ -201,6 +232,225 @@ bool relay_budget_admit(struct relay_server *srv)
 	return ok;
 }
 
+/* ---- the budget's state file (--budget-state) ---- */
+
+/* How often the saver writes the count: a crash loses at most this much of
+ * it (the bytes of about 10 s), and a write costs one small file and an
+ * fsync. */
+#define RELAY_BUDGET_SAVE_MS 10000
+
+/* Writes the count to the state file: a temporary file beside it, synced,
+ * then renamed over it, so the file is always the old count or the new one,
+ * never a mix. 0, or -errno with what failed in why. */
+static int budget_save(struct relay_server *srv, char *why, size_t why_len)
+{
+	struct relay_quota *q = &srv->q;
+	const char *path = srv->o.budget_state;
+	struct relay_budget_state st;
+	char text[RELAY_BUDGET_STATE_MAX], tmp[4096];
+	int fd = -1, r = 0;
+
+	pthread_mutex_lock(&q->budget_lock);
+	st.used = budget_used_locked(srv, wall_now());
+	st.period = q->period;
+	st.limit = q->budget;
+	pthread_mutex_unlock(&q->budget_lock);
+	int n = relay_budget_state_format(text, sizeof text, &st);
+	if (n < 0 || snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+		snprintf(why, why_len, "'%.300s': path too long", path);
+		return -ENAMETOOLONG;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(why, why_len, "cannot create '%.300s': %s", tmp, strerror(-r));
+		goto out;
+	}
+	for (size_t off = 0; off < (size_t)n;) {
+		ssize_t w = write(fd, text + off, (size_t)n - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			r = w < 0 ? -errno : -EIO;
+			snprintf(why, why_len, "cannot write '%.300s': %s", tmp, strerror(-r));
+			goto out;
+		}
+		off += (size_t)w;
+	}
+	if (fsync(fd) != 0) {
+		r = -errno;
+		snprintf(why, why_len, "cannot sync '%.300s': %s", tmp, strerror(-r));
+		goto out;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		r = -errno;
+		snprintf(why, why_len, "cannot write '%.300s': %s", tmp, strerror(-r));
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) != 0) {
+		r = -errno;
+		snprintf(why, why_len, "cannot rename '%.200s' to '%.200s': %s", tmp, path, strerror(-r));
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	if (r != 0)
+		unlink(tmp);
+	return r;
+}
+
+int relay_budget_load(struct relay_server *srv, char *errbuf, size_t errlen)
+{
+	struct relay_quota *q = &srv->q;
+	const char *path = srv->o.budget_state;
+	uint8_t buf[RELAY_BUDGET_STATE_MAX + 1];
+	size_t len = 0;
+	char why[512];
+	if (!q->budget || !path)
+		return 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno != ENOENT) {
+		int e = errno;
+		snprintf(errbuf, errlen, "budget state '%.300s': cannot read it: %s", path, strerror(e));
+		return -e;
+	}
+	if (fd >= 0) {
+		ssize_t got = 0;
+		while (len < sizeof buf && ((got = read(fd, buf + len, sizeof buf - len)) > 0 || (got < 0 && errno == EINTR)))
+			if (got > 0)
+				len += (size_t)got;
+		int e = errno;
+		close(fd);
+		if (got < 0) {
+			snprintf(errbuf, errlen, "budget state '%.300s': cannot read it: %s", path, strerror(e));
+			return -e;
+		}
+		struct relay_budget_state st;
+		unsigned line;
+		int pr = relay_budget_state_parse(&st, &line, buf, len);
+		if (pr != RELAY_BUDGET_OK) {
+			char at[32] = "";
+			if (line)
+				snprintf(at, sizeof at, " line %u", line);
+			/* Refused, not reset: a count silently back to 0 would let
+			 * the relay spend the budget twice. */
+			snprintf(errbuf, errlen,
+				 "budget state '%.300s'%s: %s; not starting (restore the file, or move it away to start the "
+				 "period's count from 0)",
+				 path, at, relay_budget_strerror(pr));
+			return -EINVAL;
+		}
+		pthread_mutex_lock(&q->budget_lock);
+		if (st.period.end <= q->period.start) {
+			core_log(CORE_LOG_INFO, "relay: budget state '%.300s': its period ended; a new one begins at 0 bytes", path);
+		} else {
+			/* This period, or one that overlaps it (the period's
+			 * settings changed, or the clock went back): its bytes were
+			 * spent, so they count. */
+			q->carried = st.used;
+			core_log(CORE_LOG_INFO, "relay: budget state '%.300s': %" PRIu64 " bytes already used this period", path,
+				 st.used);
+		}
+		pthread_mutex_unlock(&q->budget_lock);
+	} else {
+		core_log(CORE_LOG_INFO, "relay: budget state '%.300s' does not exist yet: counting from 0", path);
+	}
+	int r = budget_save(srv, why, sizeof why);
+	if (r != 0) {
+		snprintf(errbuf, errlen, "budget state: %.400s", why);
+		return r;
+	}
+	return 0;
+}
+
+static void *saver_main(void *arg)
+{
+	struct relay_server *srv = arg;
+	struct relay_quota *q = &srv->q;
+	char why[512];
+	pthread_mutex_lock(&q->budget_lock);
+	while (!q->saver_stop) {
+		struct timespec t;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		t.tv_sec += RELAY_BUDGET_SAVE_MS / 1000;
+		pthread_cond_timedwait(&q->saver_cond, &q->budget_lock, &t);
+		if (q->saver_stop)
+			break;
+		pthread_mutex_unlock(&q->budget_lock);
+		int r = budget_save(srv, why, sizeof why);
+		pthread_mutex_lock(&q->budget_lock);
+		/* One line when saving starts failing and one when it works
+		 * again, not one every 10 s. */
+		if (r != 0 && !q->save_failing)
+			core_log(CORE_LOG_WARN, "relay: budget state: %s (the count is kept in memory; retrying every %d s)", why,
+				 RELAY_BUDGET_SAVE_MS / 1000);
+		else if (r == 0 && q->save_failing)
+			core_log(CORE_LOG_INFO, "relay: budget state saved again to '%.300s'", srv->o.budget_state);
+		q->save_failing = r != 0;
+	}
+	pthread_mutex_unlock(&q->budget_lock);
+	return NULL;
+}
+
+void relay_budget_saver_start(struct relay_server *srv)
+{
+	struct relay_quota *q = &srv->q;
+	if (!q->budget || !srv->o.budget_state || q->saver_on)
+		return;
+	q->saver_stop = false;
+	/* The thread takes no signal: SIGTERM, SIGINT and SIGHUP are the
+	 * reactors' (core_rt), and one landing here would kill the relay. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int r = pthread_create(&q->saver, NULL, saver_main, srv);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 0)
+		core_log(CORE_LOG_WARN, "relay: cannot start the budget state saver: %s (saved at exit only)", strerror(r));
+	q->saver_on = r == 0;
+}
+
+void relay_budget_saver_stop(struct relay_server *srv)
+{
+	struct relay_quota *q = &srv->q;
+	char why[512];
+	if (!q->saver_on)
+		return;
+	pthread_mutex_lock(&q->budget_lock);
+	q->saver_stop = true;
+	pthread_cond_signal(&q->saver_cond);
+	pthread_mutex_unlock(&q->budget_lock);
+	pthread_join(q->saver, NULL);
+	q->saver_on = false;
+	if (budget_save(srv, why, sizeof why) != 0)
+		core_log(CORE_LOG_ERR, "relay: budget state: %s: this run's count is lost", why);
+}
+
+int relay_quota_json(const struct relay_stats *st, char *b, size_t cap)
+{
+	char from[32], to[32];
+	struct tm tm;
+	time_t t;
+	if (!st->budget_bytes) {
+		int n = snprintf(b, cap, ", \"quota\": null");
+		return n < 0 ? 0 : (size_t)n >= cap ? (int)cap - 1 : n;
+	}
+	t = (time_t)st->budget_period_start;
+	strftime(from, sizeof from, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+	t = (time_t)st->budget_period_end;
+	strftime(to, sizeof to, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+	uint64_t left = st->budget_used < st->budget_bytes ? st->budget_bytes - st->budget_used : 0;
+	int n = snprintf(b, cap,
+			 ", \"quota\": {\"limit\": %" PRIu64 ", \"used\": %" PRIu64 ", \"remaining\": %" PRIu64
+			 ", \"period_start\": \"%s\", \"period_end\": \"%s\", \"period_start_unix\": %" PRId64
+			 ", \"period_end_unix\": %" PRId64 ", \"refused\": %" PRIu64 "}",
+			 st->budget_bytes, st->budget_used, left, from, to, st->budget_period_start, st->budget_period_end,
+			 st->rejected_budget);
+	return n < 0 ? 0 : (size_t)n >= cap ? (int)cap - 1 : n;
+}
+
 void relay_quota_stats(const struct relay_server *srv, struct relay_stats *out)
 {
 	struct relay_quota *q = (struct relay_quota *)&srv->q;
@@ -210,10 +460,12 @@ void relay_quota_stats(const struct relay_server *srv, struct relay_stats *out)
 	out->rejected_budget = atomic_load_explicit(&q->refused_budget, memory_order_relaxed);
 	out->budget_bytes = q->budget;
 	if (q->budget) {
-		uint64_t now = core_now_ns();
+		int64_t now = wall_now();
 		pthread_mutex_lock(&q->budget_lock);
 		out->budget_used = budget_used_locked((struct relay_server *)srv, now);
-		out->budget_reset_s = (q->period_start_ns + q->period_ns - now + NS_PER_S - 1) / NS_PER_S;
+		out->budget_period_start = q->period.start;
+		out->budget_period_end = q->period.end;
+		out->budget_reset_s = (uint64_t)(q->period.end - now);
 		pthread_mutex_unlock(&q->budget_lock);
 	}
 }
@@ -246,8 +498,15 @@ int relay_quota_metrics(const struct relay_stats *st, char *b, size_t cap)
 		"atmosphere_relay_budget_reset_seconds %" PRIu64 "\n"
 		"# HELP atmosphere_relay_budget_refused_total New sessions refused (503) because the budget was used up.\n"
 		"# TYPE atmosphere_relay_budget_refused_total counter\n"
-		"atmosphere_relay_budget_refused_total %" PRIu64 "\n",
+		"atmosphere_relay_budget_refused_total %" PRIu64 "\n"
+		"# HELP atmosphere_relay_budget_period_start_seconds When this budget period began (UNIX time, UTC).\n"
+		"# TYPE atmosphere_relay_budget_period_start_seconds gauge\n"
+		"atmosphere_relay_budget_period_start_seconds %" PRId64 "\n"
+		"# HELP atmosphere_relay_budget_period_end_seconds When this budget period ends (UNIX time, UTC).\n"
+		"# TYPE atmosphere_relay_budget_period_end_seconds gauge\n"
+		"atmosphere_relay_budget_period_end_seconds %" PRId64 "\n",
 		st->throttled_now, st->throttles, st->throttled_ms / 1000u, st->throttled_ms % 1000u, st->budget_bytes,
-		st->budget_used, left, st->budget_reset_s, st->rejected_budget);
+		st->budget_used, left, st->budget_reset_s, st->rejected_budget, st->budget_period_start,
+		st->budget_period_end);
 	return n < 0 ? 0 : (size_t)n >= cap ? (int)cap - 1 : n;
 }

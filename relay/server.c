@@ -235,9 +235,14 @@ struct relay_server *relay_server_new(const struct relay_opts *opts, int *err, c
 	if (!o->max_header || o->max_header > RELAY_HTTP_MAX_HEADER_BYTES)
 		o->max_header = RELAY_HTTP_MAX_HEADER_BYTES;
 
-	if (o->budget_bytes && !o->budget_period_s) {
+	if (o->budget_bytes && !o->budget_period_s && !o->budget_monthly) {
 		*err = -EINVAL;
 		snprintf(errbuf, errlen, "a byte budget needs its period (--budget BYTES/PERIOD)");
+		goto fail;
+	}
+	if (o->budget_start_day > 31 || (o->budget_start_day && !o->budget_monthly)) {
+		*err = -EINVAL;
+		snprintf(errbuf, errlen, "--budget-start is a day of the month, 1 to 31, for a monthly budget (BYTES/month)");
 		goto fail;
 	}
 	if (!!o->tls_cert != !!o->tls_key) {
@@ -304,6 +309,9 @@ struct relay_server *relay_server_new(const struct relay_opts *opts, int *err, c
 		srv->th[i].idx = i;
 		srv->listen_fds[2 * i] = srv->listen_fds[2 * i + 1] = -1;
 	}
+	/* Once the threads' byte counters exist, before any port is taken. */
+	if ((*err = relay_budget_load(srv, errbuf, errlen)) != 0)
+		goto fail;
 	for (int w = 0; w < (o->plain ? 2 : 1); w++) {
 		uint16_t want = w == 0 ? o->port : o->plain_port;
 		*err = net_resolve_now(o->host, want, SOCK_STREAM, true, &addr, &alen, errbuf, errlen);
@@ -359,7 +367,11 @@ unsigned relay_server_threads(const struct relay_server *srv)
 int relay_server_run(struct relay_server *srv)
 {
 	srv->started_ns = core_now_ns();
-	return core_rt_run(srv->rt, reactor_main, srv);
+	relay_budget_saver_start(srv);
+	int r = core_rt_run(srv->rt, reactor_main, srv);
+	/* The reactors have stopped: the count is final. */
+	relay_budget_saver_stop(srv);
+	return r;
 }
 
 void relay_server_stop(struct relay_server *srv)

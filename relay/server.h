@@ -162,7 +162,10 @@ struct relay_opts {
 	uint64_t ip_rate;           /* bytes/s over all clients from one address; 0: no limit */
 	uint64_t ip_burst;          /* 0: ip_rate */
 	uint64_t budget_bytes;      /* payload bytes relayed per period, then new sessions get 503; 0: none */
-	uint64_t budget_period_s;   /* the period (from start; not kept across restarts) */
+	uint64_t budget_period_s;   /* the period, aligned on the epoch (relay/budget.h); */
+	bool budget_monthly;        /* ... or, when set, calendar months (UTC) */
+	unsigned budget_start_day;  /* a monthly period's first day, 1-31; 0: 1 */
+	const char *budget_state;   /* file keeping the count across restarts; NULL: not kept */
 };
 
 /* Totals over all threads, for /stats and the CLI. */
@@ -191,6 +194,7 @@ struct relay_stats {
 	uint64_t budget_bytes;       /* --budget per period; 0: none */
 	uint64_t budget_used;        /* payload bytes relayed in this period */
 	uint64_t budget_reset_s;     /* seconds until the next period */
+	int64_t budget_period_start, budget_period_end; /* UNIX s, UTC */
 	uint64_t rejected_budget;    /* new sessions refused (503): budget used up */
 	/* Access control: the mode, requests it refused by reason, and nonces
 	 * of accepted tickets remembered now. */

@@ -161,6 +161,11 @@ static int body_stats(const struct relay_stats *st, char *b, size_t cap)
 			 access_name(st->access), st->refused_no_ticket, st->refused_bad_ticket, st->refused_unknown_key,
 			 st->refused_expired, st->refused_replayed, st->refused_network, st->refused_busy,
 			 st->tickets_remembered);
+	if (m < 0 || (size_t)(n + m) >= cap)
+		return m < 0 ? m : n + m;
+	n += m - 1; /* over the closing brace again: the budget's member */
+	n += relay_quota_json(st, b + n, cap - (size_t)n);
+	m = snprintf(b + n, cap - (size_t)n, "}");
 	return m < 0 ? m : n + m;
 }
 

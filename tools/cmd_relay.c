@@ -1,5 +1,6 @@
 /* atmosphere relay: run the WebSocket relay server. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "net/notify.h"
 #include "net/resolve.h"
 #include "net/stream.h"
+#include "relay/budget.h"
 #include "relay/cidr.h"
 #include "relay/server.h"
 #include "relay/ticket.h"
@@ -79,11 +81,18 @@ static void help(void)
 	      "                          back under (TCP slows it; nothing is dropped).\n"
 	      "                          RATE: 1M, 1M/s, 512K/s:4M (binary units, 1K to 1T)\n"
 	      "  --ip-rate RATE[:BURST]  the same over all clients from one address\n"
-	       "  --budget BYTES/PERIOD   payload bytes the relay relays per PERIOD (hour, day,\n"
-	      "                          week, month = 30d, or a duration like 12h); past it\n"
-	      "                          new sessions get 503 while open ones go on, until\n"
-	      "                          the period ends. Periods count from start: a restart\n"
-	      "                          begins a new one. Example: 500G/month\n", stdout);
+	      "  --budget BYTES/PERIOD   payload bytes the relay relays per PERIOD (month: a\n"
+	      "                          calendar month, see --budget-start; hour, day, week or\n"
+	      "                          a duration like 12h: on the hour, from 00:00 UTC, from\n"
+	      "                          Monday); past it new sessions get 503 while open ones\n"
+	      "                          go on, until the period ends. Example: 500G/month\n"
+	      "  --budget-start DAY      day of the month a monthly budget's period begins,\n"
+	      "                          00:00 UTC (default 1; 29-31: the month's last day when\n"
+	      "                          it is shorter)\n"
+	      "  --budget-state FILE     where the budget's count is kept across restarts (saved\n"
+	      "                          every 10 s and at exit; a damaged file stops the start).\n"
+	      "                          Default: FILE 'budget' in $STATE_DIRECTORY (systemd's\n"
+	      "                          StateDirectory=, as the unit sets), else not kept\n", stdout);
 	/* In two parts: C17 compilers need only take 4095-character literals. */
 	fputs("  --access MODE           who may use the relay: open (default: anyone, the\n"
 	       "                          seed's protocol), mesh-token (a ticket made with a\n"
@@ -108,8 +117,9 @@ static void help(void)
 	       "  --config FILE           read options from FILE, one 'name = value' per line\n"
 	       "                          (names as above without '--'); the command line wins\n"
 	       "  --check-config FILE     check FILE as --config would read it, and the\n"
-	       "                          certificate files it names; print FILE:LINE: reason\n"
-	       "                          for each error; exit 0 when it is valid, 1 when not\n"
+	       "                          certificate and budget state files it names; print\n"
+	       "                          FILE:LINE: reason for each error; exit 0 when it is\n"
+	       "                          valid, 1 when not\n"
 	       "  -h, --help              this help\n"
 	       "\n"
 	       "Durations: 500ms, 30s, 5m, 2h. Example:\n"
@@ -120,7 +130,7 @@ static void help(void)
 enum {
 	OPT_HOST = 256, OPT_PORT, OPT_THREADS, OPT_MAXMSG, OPT_HOLD, OPT_HOLDTOTAL, OPT_STUCKTOTAL, OPT_MAXSESS, OPT_PERIP, OPT_MAXHS, OPT_RCVBUF, OPT_SNDBUF, OPT_HS, OPT_PING,
 	OPT_IDLE, OPT_WRITE, OPT_HIBERNATE, OPT_QUIET, OPT_JSONLOG, OPT_CERT, OPT_KEY, OPT_PLAIN, OPT_STUNPORT, OPT_STUNRATE,
-	OPT_SESSRATE, OPT_IPRATE, OPT_BUDGET,
+	OPT_SESSRATE, OPT_IPRATE, OPT_BUDGET, OPT_BUDGETSTART, OPT_BUDGETSTATE,
 	OPT_ACCESS, OPT_KEYFILE, OPT_ALLOWNET,
 	OPT_TRUSTPROXY, OPT_PROXYPROTO,
 	OPT_CONFIG, OPT_CHECK, OPT_NEWKEY,
@@ -154,6 +164,8 @@ static const struct option longopts[] = {
 	{"session-rate", required_argument, 0, OPT_SESSRATE},
 	{"ip-rate", required_argument, 0, OPT_IPRATE},
 	{"budget", required_argument, 0, OPT_BUDGET},
+	{"budget-start", required_argument, 0, OPT_BUDGETSTART},
+	{"budget-state", required_argument, 0, OPT_BUDGETSTATE},
 	{"json-log", no_argument, 0, OPT_JSONLOG},
 	{"access", required_argument, 0, OPT_ACCESS},
 	{"relay-key-file", required_argument, 0, OPT_KEYFILE},
@@ -179,6 +191,7 @@ struct relay_cli {
 	struct relay_cidr allow[RELAY_ACCESS_MAX_NETS];
 	struct relay_cidr trusted[RELAY_MAX_TRUSTED_PROXIES]; /* relay_opts.trusted_proxies */
 	bool proxy_protocol_set;
+	char state_default[4096];   /* --budget-state's default, from $STATE_DIRECTORY */
 };
 
 /* Options that may be given more than once (each adds to a list). */
@@ -248,6 +261,20 @@ static const char *access_conflict(const struct relay_cli *c, const char **opt)
 	*opt = "allow-net";
 	if (o->access != RELAY_ACCESS_ALLOW_LIST && o->num_allow)
 		return "'allow-net' only makes sense with 'access = allow-list'";
+	return NULL;
+}
+
+/* The budget options that need --budget (and a monthly one): NULL, or
+ * what is wrong and *opt the option to blame. */
+static const char *budget_conflict(const struct relay_cli *c, const char **opt)
+{
+	const struct relay_opts *o = &c->o;
+	*opt = "budget-start";
+	if (o->budget_start_day && !o->budget_monthly)
+		return "'budget-start' only makes sense with a monthly 'budget' (BYTES/month)";
+	*opt = "budget-state";
+	if (o->budget_state && !o->budget_bytes)
+		return "'budget-state' only makes sense with 'budget'";
 	return NULL;
 }
 
@@ -427,8 +454,23 @@ static bool set_opt(struct relay_cli *c, int id, const char *arg, char *why, siz
 			snprintf(why, why_len, "'%s': bytes must be between 1K and 1048576T, the period between 1s and 366d", arg);
 		else if (r)
 			snprintf(why, why_len, "'%s': expected BYTES/PERIOD such as 500G/month, 1T/30d or 10G/day", arg);
+		/* "month" is the calendar's (relay/budget.h); "30d" stays 30 days. */
+		const char *slash = strrchr(arg, '/');
+		o->budget_monthly = r == 0 && slash && !strcmp(slash + 1, "month");
 		return r == 0;
 	}
+	case OPT_BUDGETSTART:
+		if (!uint_opt(arg, 1, 31, &v, why, why_len))
+			return false;
+		o->budget_start_day = (unsigned)v;
+		return true;
+	case OPT_BUDGETSTATE:
+		if (!arg[0]) {
+			snprintf(why, why_len, "'': expected a file name");
+			return false;
+		}
+		o->budget_state = arg;
+		return true;
 	case OPT_QUIET:
 		o->log_sessions = false;
 		return true;
@@ -595,6 +637,42 @@ static unsigned line_of(const struct net_config *cfg, const char *name)
 	return 0;
 }
 
+/* The budget state file a relay with these options would read at start,
+ * checked as it would check it: NULL when it would start (a missing file
+ * too: a new count), else the reason in why. */
+static const char *check_budget_state(const char *path, char *why, size_t why_len)
+{
+	uint8_t buf[RELAY_BUDGET_STATE_MAX + 1];
+	size_t len = 0;
+	ssize_t got = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return NULL;
+		snprintf(why, why_len, "cannot read it: %s", strerror(errno));
+		return why;
+	}
+	while (len < sizeof buf && ((got = read(fd, buf + len, sizeof buf - len)) > 0 || (got < 0 && errno == EINTR)))
+		if (got > 0)
+			len += (size_t)got;
+	int e = errno;
+	close(fd);
+	if (got < 0) {
+		snprintf(why, why_len, "cannot read it: %s", strerror(e));
+		return why;
+	}
+	struct relay_budget_state st;
+	unsigned line;
+	int r = relay_budget_state_parse(&st, &line, buf, len);
+	if (r == RELAY_BUDGET_OK)
+		return NULL;
+	if (line)
+		snprintf(why, why_len, "line %u: %s", line, relay_budget_strerror(r));
+	else
+		snprintf(why, why_len, "%s", relay_budget_strerror(r));
+	return why;
+}
+
 /* check_together checks what no single option shows: pairs that go
  * together, an address that resolves, certificate files that load (as the
  * relay would at start). Each error is recorded against the line of the
@@ -623,6 +701,13 @@ static void check_together(const struct relay_cli *c, const struct net_config *c
 	const char *blame, *conflict = access_conflict(c, &blame);
 	if (conflict)
 		config_error(errs, line_of(cfg, blame), "%s", conflict);
+	if ((conflict = budget_conflict(c, &blame)) != NULL)
+		config_error(errs, line_of(cfg, blame), "%s", conflict);
+	else if (o->budget_bytes && o->budget_state && check_budget_state(o->budget_state, msg, sizeof msg))
+		config_error(errs, line_of(cfg, "budget-state"),
+			     "budget-state '%.200s': %.200s (the relay would not start: restore the file, or move it away to "
+			     "count the period from 0)",
+			     o->budget_state, msg);
 	if (c->proxy_protocol_set && !o->num_trusted_proxies)
 		config_error(errs, line_of(cfg, "proxy-protocol"),
 			     "'proxy-protocol' only makes sense with 'trusted-proxy' (whose PROXY headers to read)");
@@ -815,9 +900,21 @@ int cli_relay(int argc, char **argv)
 		}
 	}
 	const char *blame, *conflict = access_conflict(&c, &blame);
-	if (conflict) {
+	if (conflict || (conflict = budget_conflict(&c, &blame)) != NULL) {
 		ret = cli_usage_error("relay", "%s", conflict);
 		goto out;
+	}
+	/* Under systemd's StateDirectory= the budget is kept there unless
+	 * --budget-state says otherwise (the first directory when it lists
+	 * several). */
+	const char *sd = getenv("STATE_DIRECTORY");
+	if (c.o.budget_bytes && !c.o.budget_state && sd && sd[0] == '/') {
+		size_t dl = strcspn(sd, ":");
+		if (dl + sizeof "/budget" <= sizeof c.state_default) {
+			memcpy(c.state_default, sd, dl);
+			memcpy(c.state_default + dl, "/budget", sizeof "/budget");
+			c.o.budget_state = c.state_default;
+		}
 	}
 	if (c.json_log)
 		core_log_set_json(true);
@@ -884,13 +981,19 @@ static int relay_run(struct relay_cli *c)
 	}
 	struct relay_stats lim;
 	relay_server_stats(srv, &lim);
-	if (o.session_rate || o.ip_rate || o.budget_bytes)
+	if (o.session_rate || o.ip_rate || o.budget_bytes) {
+		char per[64];
+		if (o.budget_monthly)
+			snprintf(per, sizeof per, "month from day %u", o.budget_start_day ? o.budget_start_day : 1);
+		else
+			snprintf(per, sizeof per, "%llu s", (unsigned long long)o.budget_period_s);
 		core_log(CORE_LOG_INFO,
-			 "relay quotas: session %llu B/s (burst %llu), address %llu B/s (burst %llu), budget %llu B per %llu s "
-			 "(0: none)",
+			 "relay quotas: session %llu B/s (burst %llu), address %llu B/s (burst %llu), budget %llu B per %s "
+			 "(0: none), kept in %s",
 			 (unsigned long long)o.session_rate, (unsigned long long)(o.session_burst ? o.session_burst : o.session_rate),
 			 (unsigned long long)o.ip_rate, (unsigned long long)(o.ip_burst ? o.ip_burst : o.ip_rate),
-			 (unsigned long long)o.budget_bytes, (unsigned long long)o.budget_period_s);
+			 (unsigned long long)o.budget_bytes, per, o.budget_state ? o.budget_state : "memory only");
+	}
 	core_log(CORE_LOG_INFO, "relay listening on %s:%u (%u threads, up to %llu connections, %llu handshakes at once)",
 		 o.host ? o.host : "0.0.0.0", relay_server_port(srv), relay_server_threads(srv),
 		 (unsigned long long)lim.max_connections, (unsigned long long)lim.max_handshakes);

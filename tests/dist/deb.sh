@@ -9,8 +9,9 @@
 #      works offline, systemd need not be PID 1);
 #   5. the unit's own ExecStart command with the installed config, the port
 #      overridden with a free one: /health answers; --check-config accepts
-#      the installed file;
-#   6. dpkg --purge: nothing left behind.
+#      the installed file; with a budget, its count lands in the unit's
+#      state directory ($STATE_DIRECTORY);
+#   6. dpkg --purge: nothing left behind (the relay's state directory too).
 # Needs root (dpkg -i): skips (77) as another user. A machine that already
 # has the package installed is left alone (skip). Every step cleans up after
 # itself, on failure too.
@@ -102,8 +103,12 @@ done
 exec_start=$(sed -n 's/^ExecStart=//p' "$unit")
 case "$exec_start" in "/usr/bin/atmosphere relay --config /etc/atmosphere/relay.conf") ;;
 	*) fail "ExecStart='$exec_start'" ;; esac
+# With a budget, the count goes to the unit's state directory as systemd
+# names it ($STATE_DIRECTORY, from StateDirectory=).
+grep -qx 'StateDirectory=atmosphere-relay' "$unit" || fail "$unit lacks StateDirectory=atmosphere-relay"
+mkdir -m 0700 "$dir/state"
 # shellcheck disable=SC2086
-$exec_start --host 127.0.0.1 --port 0 >"$dir/rout" 2>"$dir/rerr" &
+STATE_DIRECTORY=$dir/state $exec_start --host 127.0.0.1 --port 0 --budget 1G/month >"$dir/rout" 2>"$dir/rerr" &
 pid=$!
 i=0
 while ! grep -q '^relay listening on 127.0.0.1:' "$dir/rout" 2>/dev/null; do
@@ -115,12 +120,20 @@ body=$(curl --silent --show-error --max-time 10 "http://127.0.0.1:$port/health")
 echo "$body" | grep -Eq '^\{"status": "ok", "sessions": 0, "timestamp": [0-9]+\}$' || fail "/health: '$body'"
 kill "$pid"; wait "$pid"; rc=$?; pid=""
 [ $rc -eq 0 ] || fail "installed relay exited $rc after SIGTERM"
+head -1 "$dir/state/budget" 2>/dev/null | grep -qx 'atmosphere-relay-budget 1' ||
+	fail "no budget count in \$STATE_DIRECTORY/budget: $(cat "$dir/rerr")"
 
-# 6. Purge: nothing of the package stays.
+# 6. Purge: nothing of the package stays, the relay's budget count (as
+# systemd keeps a dynamic user's state directory) included.
+fake_state=""
+if [ ! -e /var/lib/private/atmosphere-relay ] && [ ! -e /var/lib/atmosphere-relay ]; then
+	mkdir -p /var/lib/private/atmosphere-relay && cp "$dir/state/budget" /var/lib/private/atmosphere-relay/ &&
+		ln -s private/atmosphere-relay /var/lib/atmosphere-relay && fake_state=1
+fi
 dpkg --purge atmosphere >"$dir/log" 2>&1 || fail "dpkg --purge: $(cat "$dir/log")"
 installed=""
 for f in /usr/bin/atmosphere /etc/atmosphere /lib/systemd/system/atmosphere-relay.service \
-	/usr/share/doc/atmosphere; do
+	/usr/share/doc/atmosphere ${fake_state:+/var/lib/private/atmosphere-relay /var/lib/atmosphere-relay}; do
 	[ ! -e "$f" ] || fail "$f left after purge"
 done
 echo "ok deb: $(basename "$deb"), Depends: $depends; lintian clean; units verified; /health from the installed relay"

@@ -47,6 +47,7 @@ if command -v openssl >/dev/null 2>&1 && command -v curl >/dev/null 2>&1; then
 fi
 sed -e 's/^#\([a-z0-9-]\)/\1/' \
 	-e "s|^tls-cert = .*|tls-cert = $dir/cert.pem|" -e "s|^tls-key = .*|tls-key = $dir/key.pem|" \
+	-e "s|^budget-state = .*|budget-state = $dir/budget|" \
 	"$conf" >"$dir/all.conf"
 [ -n "$tls" ] || sed -i -e '/^tls-/d' -e '/^plain-port/d' "$dir/all.conf"
 # The access options go with one mode each: the allow-list file is checked
@@ -70,4 +71,6 @@ body=$(curl --silent --show-error --max-time 10 "http://127.0.0.1:$port/health")
 echo "$body" | grep -q '"status": "ok"' || fail "/health: '$body'"
 kill "$pid"; wait "$pid"; rc=$?; pid=""
 [ $rc -eq 0 ] || fail "relay exited $rc after SIGTERM"
+# The budget options took effect: the count was kept where budget-state says.
+head -1 "$dir/budget" 2>/dev/null | grep -qx 'atmosphere-relay-budget 1' || fail "no budget state in $dir/budget"
 echo "ok relay_conf ($(wc -l <"$dir/help") options)"

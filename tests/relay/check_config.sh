@@ -75,6 +75,19 @@ printf 'access = mesh-token\nrelay-key-file = %s\nnew-key\n' "$dir/a.key" >"$dir
 "$bin" relay --check-config "$dir/newkey.conf" >/dev/null 2>"$dir/err"
 grep -q "newkey.conf:3: 'new-key' cannot be set in a config file" "$dir/err" || fail "newkey.conf: $(cat "$dir/err")"
 
+# The byte budget's state file, read as the relay would at start: a
+# missing one is a new count and a good one passes; a damaged one is an
+# error on the budget-state line, with the file's own line and reason.
+printf 'budget = 1G/month\nbudget-start = 31\nbudget-state = %s\n' "$dir/budget" >"$dir/budget.conf"
+"$bin" relay --check-config "$dir/budget.conf" >/dev/null 2>"$dir/err" || fail "budget.conf, no state file yet: $(cat "$dir/err")"
+printf 'atmosphere-relay-budget 1\nperiod-start 1796083200\nperiod-end 1798761600\nused 5\nlimit 9\n' >"$dir/budget"
+"$bin" relay --check-config "$dir/budget.conf" >/dev/null 2>"$dir/err" || fail "budget.conf, good state file: $(cat "$dir/err")"
+printf 'atmosphere-relay-budget 1\nperiod-start 1796083200\nperiod-end 1798761600\nused 5\nlimit' >"$dir/budget"
+"$bin" relay --check-config "$dir/budget.conf" >/dev/null 2>"$dir/err"
+[ $? -eq 1 ] || fail "budget.conf with a cut state file accepted"
+grep -q "^$dir/budget.conf:3: budget-state '$dir/budget': line 5: cut short" "$dir/err" ||
+	fail "budget.conf, cut state file: $(cat "$dir/err")"
+
 # --config refuses to start on a bad file, naming each line.
 timeout 10 "$bin" relay --config "$dir/many.conf" >/dev/null 2>"$dir/err"
 [ $? -eq 2 ] || fail "relay started on many.conf"

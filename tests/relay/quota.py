@@ -5,7 +5,7 @@ Standard library only: the clients are tests/attack/wsraw.py's raw ones
 (zero mask key, so no Python loop touches the payload: a library client
 that masks in Python is slower than the limits under test).
 
-    quota.py BINARY session_rate|ip_rate|budget|budget_period
+    quota.py BINARY session_rate|ip_rate|budget|budget_period|budget_restart|budget_bad_state
 
   session_rate   --session-rate 512K:128K: a client that ignores the limit
                  and blasts 2 MiB is held to the rate (delivered <= 1.5 x
@@ -16,22 +16,37 @@ that masks in Python is slower than the limits under test).
                  address share the rate (their sum obeys the same bounds,
                  where two separate rates would be twice as fast), while a
                  sender from another address is not slowed by them
-  budget         --budget 256K/1h: once the relayed bytes pass it, a new
+  budget         --budget 256K/month: once the relayed bytes pass it, a new
                  session gets HTTP 503 and a log line, while the open
                  session still forwards; /metrics counts it
-  budget_period  --budget 64K/2s: refused while used up, accepted again once
-                 the period is over
+  budget_period  --budget 64K/3s: refused while used up, accepted again once
+                 the period is over (periods on the epoch: the test starts
+                 early in one)
+  budget_restart --budget 256K/month --budget-start 31 --budget-state FILE:
+                 /stats' quota period is the calendar's (checked against
+                 Python's), the count is saved at exit and within ~10 s
+                 while running, and a restarted relay goes on from it: 160
+                 KiB before and 160 KiB after the restart use the budget up,
+                 which neither half alone does
+  budget_bad_state  a state file that is not the relay's, one cut short, or
+                 one the relay cannot write: exit 1 before listening, the
+                 path and the reason on stderr, the file left as it was
 
 The bounds are ratios, generous on purpose: the machine is shared and
 timing is noisy. Exit 0 pass, 1 fail.
 """
 import asyncio
+import calendar
+import datetime
 import hashlib
+import json
 import os
 import re
 import socket
 import struct
+import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
@@ -205,7 +220,7 @@ def raw_upgrade_status(port, sid):
 
 
 async def case_budget(binary):
-    with Relay(binary, "--threads", "2", "--budget", "256K/1h") as relay:
+    with Relay(binary, "--threads", "2", "--budget", "256K/month") as relay:
         a, b = await pair(relay, "bud1")
         n = 20  # 320 KiB: past the budget
         sender = asyncio.create_task(blast(a, "bud1", n))
@@ -234,17 +249,26 @@ async def case_budget(binary):
             fail("no log line for the used-up budget")
 
 
+def stats(relay):
+    with urllib.request.urlopen(f"http://127.0.0.1:{relay.port}/stats", timeout=5) as r:
+        return json.loads(r.read())
+
+
 async def case_budget_period(binary):
-    with Relay(binary, "--threads", "1", "--budget", "64K/2s") as relay:
+    with Relay(binary, "--threads", "1", "--budget", "64K/3s") as relay:
+        # Periods are aligned on the epoch: start the test early in one.
+        end = stats(relay)["quota"]["period_end_unix"]
+        if end - time.time() < 2.5:
+            await asyncio.sleep(max(0.0, end - time.time()) + 0.1)
+            end = stats(relay)["quota"]["period_end_unix"]
         a, b = await pair(relay, "per1")
-        start = time.monotonic()
         await a.send(os.urandom(80 << 10))
         await b.read_data(10)
         status, _ = raw_upgrade_status(relay.port, "per2")
-        if status != 503 and time.monotonic() - start < 1.5:
+        if status != 503 and time.time() < end - 0.2:
             fail(f"a new session after the budget got {status}, want 503")
         deadline = time.monotonic() + 10
-        while True:  # the period is 2 s from the relay's start: poll, do not sleep blindly
+        while True:  # poll until the period is over, do not sleep blindly
             await asyncio.sleep(0.2)
             c = Conn(relay.port, "per3")
             st = await c.connect(5)
@@ -260,11 +284,127 @@ async def case_budget_period(binary):
             fail("no log line for the new budget period")
 
 
+def month_period(now, day):
+    """The monthly budget period containing now (UNIX s) that begins on
+    day `day` (the month's last day when it is shorter), 00:00 UTC."""
+    def start(y, m):
+        d = min(day, calendar.monthrange(y, m)[1])
+        return int(datetime.datetime(y, m, d, tzinfo=datetime.timezone.utc).timestamp())
+    t = datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
+    y, m = t.year, t.month
+    ny, nm = (y + 1, 1) if m == 12 else (y, m + 1)
+    py, pm = (y - 1, 12) if m == 1 else (y, m - 1)
+    s = start(y, m)
+    return (s, start(ny, nm)) if now >= s else (start(py, pm), s)
+
+
+def read_state(path):
+    with open(path) as f:
+        lines = f.read().splitlines()
+    if not lines or lines[0] != "atmosphere-relay-budget 1":
+        fail(f"{path}: not a budget state file: {lines[:1]}")
+    return {k: int(v) for k, v in (ln.split(" ") for ln in lines[1:] if not ln.startswith("#"))}
+
+
+async def relay_chunks(relay, sid, n):
+    a, b = await pair(relay, sid)
+    sender = asyncio.create_task(blast(a, sid, n))
+    await receive(b, sid, n, 30)
+    await sender
+    await close(a, b)
+
+
+async def case_budget_restart(binary):
+    budget, n = 256 << 10, 10  # 10 chunks = 160 KiB: under the budget; twice that: over it
+    with tempfile.TemporaryDirectory(prefix="atmos-budget-") as tmp:
+        state = os.path.join(tmp, "budget")
+        args = ("--threads", "2", "--budget", "256K/month", "--budget-start", "31", "--budget-state", state)
+        with Relay(binary, *args, log_path=os.path.join(tmp, "run1.log")) as relay:
+            q = stats(relay)["quota"]
+            want = month_period(time.time(), 31)
+            print(f"period {q['period_start']} .. {q['period_end']} (limit {q['limit']})")
+            if (q["period_start_unix"], q["period_end_unix"]) != want:
+                fail(f"/stats quota period {q['period_start_unix']}..{q['period_end_unix']}, want {want[0]}..{want[1]}")
+            if q["limit"] != budget or q["used"] != 0:
+                fail(f"/stats quota at start: {q}")
+            if read_state(state)["used"] != 0:
+                fail("the state file at start does not say 0 bytes")
+            await relay_chunks(relay, "rs1", n)
+            if relay.stop() != 0:
+                fail("relay exit status not 0")
+        saved = read_state(state)
+        print(f"saved at exit: {saved}")
+        if saved["used"] < n * CHUNK or (saved["period-start"], saved["period-end"]) != want:
+            fail(f"the state saved at exit: {saved}, want used >= {n * CHUNK} in {want}")
+        with Relay(binary, *args, log_path=os.path.join(tmp, "run2.log")) as relay:
+            q = stats(relay)["quota"]
+            if q["used"] != saved["used"]:
+                fail(f"after the restart /stats says {q['used']} bytes used, the file {saved['used']}")
+            await relay_chunks(relay, "rs2", n)
+            # Saved while running, without a stop: within the ~10 s period.
+            deadline = time.monotonic() + 25
+            while read_state(state)["used"] < saved["used"] + n * CHUNK:
+                if time.monotonic() > deadline:
+                    fail(f"the state file was not updated within 25 s: {read_state(state)}")
+                await asyncio.sleep(0.5)
+            status, _ = raw_upgrade_status(relay.port, "rs3")
+            if status != 503:
+                fail(f"160 KiB before and 160 KiB after a restart should use up 256 KiB: a new session got {status}")
+            m = metrics(relay)
+            if m["atmosphere_relay_budget_period_end_seconds"] != want[1]:
+                fail(f"/metrics period end {m['atmosphere_relay_budget_period_end_seconds']}, want {want[1]}")
+            if relay.stop() != 0:
+                fail("relay exit status not 0")
+            if not any("already used this period" in ln for ln in relay.log_lines()):
+                fail("no log line for the count carried over")
+        print(f"carried over: {saved['used']} bytes; then refused past {budget}")
+
+
+def run_refused(binary, *args):
+    """The relay with args must exit 1 before it listens: its stderr."""
+    p = subprocess.run([binary, "relay", "--port", "0", "--host", "127.0.0.1", *args],
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=20)
+    if b"listening" in p.stdout or p.returncode != 1:
+        fail(f"relay {' '.join(args)}: exit {p.returncode}, want 1 before listening: {p.stdout!r:.200} {p.stderr!r:.300}")
+    return p.stderr.decode(errors="replace")
+
+
+async def case_budget_bad_state(binary):
+    good = ("atmosphere-relay-budget 1\nperiod-start 1796083200\nperiod-end 1798761600\n"
+            "used 5\nlimit 262144\n")
+    cases = [
+        ("foreign", b"{\"used\": 0}\n", "not a relay budget state file"),
+        ("truncated", good.encode()[:-4], "line 5: cut short"),
+        ("version", good.replace(" 1\n", " 2\n", 1).encode(), "another version"),
+    ]
+    with tempfile.TemporaryDirectory(prefix="atmos-budget-") as tmp:
+        for name, content, why in cases:
+            path = os.path.join(tmp, name)
+            with open(path, "wb") as f:
+                f.write(content)
+            err = run_refused(binary, "--budget", "256K/month", "--budget-state", path)
+            print(f"{name}: {err.strip()}")
+            if path not in err or why not in err:
+                fail(f"{name}: stderr lacks the path '{path}' or '{why}': {err}")
+            with open(path, "rb") as f:
+                if f.read() != content:
+                    fail(f"{name}: the refused file was changed")
+        # A place the relay cannot write: refused at start, not at the
+        # first save.
+        path = os.path.join(tmp, "no-such-dir", "budget")
+        err = run_refused(binary, "--budget", "256K/month", "--budget-state", path)
+        print(f"unwritable: {err.strip()}")
+        if path not in err or "cannot create" not in err:
+            fail(f"unwritable: stderr lacks the path or the reason: {err}")
+
+
 CASES = {
     "session_rate": case_session_rate,
     "ip_rate": case_ip_rate,
     "budget": case_budget,
     "budget_period": case_budget_period,
+    "budget_restart": case_budget_restart,
+    "budget_bad_state": case_budget_bad_state,
 }
 
 
