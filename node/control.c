@@ -43,6 +43,8 @@ static json_object *peer_json(struct node *node, struct node_peer *p)
 		if (node->links[i].peer == p && node_link_paired(&node->links[i]))
 			json_object_array_add(rl, json_object_new_string(node->links[i].url));
 	json_object_object_add(o, "relays_paired", rl);
+	/* Each relay's measured RTT to the peer (ms, EWMA; null: none yet). */
+	json_object_object_add(o, "relay_rtts", node_relay_rtts_json(node, p));
 	json_object_object_add(o, "rtt_ms", p->rtt_ms > 0 ? json_object_new_double(p->rtt_ms) : NULL);
 	json_object_object_add(o, "last_seen", json_object_new_int64((int64_t)p->last_seen_unix));
 	json_object_object_add(o, "bytes_in", json_object_new_int64((int64_t)p->bytes_in));

@@ -217,6 +217,6 @@ void node_on_packet(struct node *node, const uint8_t *pkt, size_t len, const str
 		node_pick_relay(node, p);
 	}
 	if (pl)
-		node_handle_plain(node, p, plain, pl, from);
+		node_handle_plain(node, p, plain, pl, from, from ? NULL : l);
 	OPENSSL_cleanse(plain, pl);
 }

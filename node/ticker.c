@@ -26,7 +26,9 @@ static void relay_liveness(struct node *node, struct node_peer *p, uint64_t t)
 			l->rx_ms = t; /* (re)starting to probe: its silence counts from now */
 		if (t - l->tx_ms >= NODE_RELAY_KEEPALIVE_MS)
 			node_peer_send_on_link(node, p, l, NODE_MSG_KEEP, NULL, 0);
-		if (t - l->rx_ms > NODE_RELAY_SILENT_MS && l->silent_until_ms <= t) {
+		/* rx_ms may be later than t: an answer came while a send of this
+		 * tick was suspended (unsigned: it must not wrap into "silent"). */
+		if (l->rx_ms < t && t - l->rx_ms > NODE_RELAY_SILENT_MS && l->silent_until_ms <= t) {
 			l->silent_until_ms = t + NODE_RELAY_SILENT_HOLD_MS;
 			core_log(l == p->relay ? CORE_LOG_WARN : CORE_LOG_INFO,
 				 "peer %s: relay %s carried nothing back for %.1f s%s", p->name[0] ? p->name : p->node_id,
@@ -88,6 +90,7 @@ void node_ticker(void *arg)
 			node_hardnat_tick(node, p, t);
 			if (p->direct_ok && p->ss.have_s && t - p->tx_direct_ms >= NODE_KEEPALIVE_MS)
 				node_peer_send(node, p, NODE_MSG_KEEP, NULL, 0);
+			node_relay_rtt_tick(node, p, t); /* before the keepalives it stands in for */
 			if (node_peer_path(p) == NODE_PATH_RELAY)
 				relay_liveness(node, p, t);
 			if (p->ss.have_s && node_peer_path(p) != NODE_PATH_NONE && t >= p->next_rtt_ms && !p->ping_waiter) {

@@ -23,10 +23,12 @@
  *   MEMBER    membership: an entry, a removal, a summary, a digest or a
  *             new mesh secret (node/member.h), between members only
  *   PROBE     one byte: hard-NAT probing's request 'R', accept 'A', refusal
- *             'N' and go 'G' (node/birthday.h) */
+ *             'N' and go 'G' (node/birthday.h)
+ *   LINK_PROBE 'P' or 'A' + an 8-byte id: a relay link's RTT probe and its
+ *             answer, sent back on the link the probe came by (node/relay_rtt.c) */
 enum { NODE_MSG_HELLO = 'H', NODE_MSG_WELCOME = 'W', NODE_MSG_KEEP = 'K', NODE_MSG_PING = 'P', NODE_MSG_PONG = 'Q',
        NODE_MSG_TEXT = 'M', NODE_MSG_OBSERVED = 'O', NODE_MSG_PUNCH = 'U', NODE_MSG_IP = 'I',
-       NODE_MSG_MEMBER = 'G', NODE_MSG_PROBE = 'B' };
+       NODE_MSG_MEMBER = 'G', NODE_MSG_PROBE = 'B', NODE_MSG_LINK_PROBE = 'L' };
 
 /* State sizes (state.json and the daemon's tables). */
 enum {
@@ -112,6 +114,11 @@ enum {
 #define NODE_RELAY_KEEPALIVE_MS 2000
 #define NODE_RELAY_SILENT_MS 6500
 #define NODE_RELAY_SILENT_HOLD_MS 60000
+/* Relay RTT probes (node/relay_rtt.c): on every paired link of a peer on the
+ * relay path every 2 s (in place of the keepalive: 26 B per 2 s per relay
+ * per relayed peer), else every 30 s. */
+#define NODE_RELAY_PROBE_MS 2000
+#define NODE_RELAY_PROBE_IDLE_MS 30000
 /* A peer that does not answer (a member that is offline) is retried every
  * 2 s five times, then at gaps doubling up to 30 s: 1,000 offline members
  * then cost ~33 initiations a second, not 500. A relay's paired notice (the
