@@ -400,6 +400,10 @@ static void control_conn(void *arg)
 	bool keep = false;
 	if (!s)
 		return;
+	/* Listed while this coroutine serves it: a stop interrupts its waits
+	 * (a request half read, `recv --follow`) instead of the runtime's grace. */
+	struct node_follower me = {.s = s, .next = node->ctl_conns};
+	node->ctl_conns = &me;
 	while (len < sizeof req - 1) {
 		struct core_buf b;
 		int n = core_sock_recv(s, &b, 5000);
@@ -421,6 +425,11 @@ static void control_conn(void *arg)
 	keep = find_cmd(name)->fn(node, s, o);
 	json_object_put(o);
 out:
+	for (struct node_follower **pp = &node->ctl_conns; *pp; pp = &(*pp)->next)
+		if (*pp == &me) {
+			*pp = me.next;
+			break;
+		}
 	if (!keep)
 		core_sock_close(s);
 }
@@ -440,6 +449,16 @@ void node_control_server(void *arg)
 		cc->node = node;
 		cc->fd = fd;
 		core_spawn(control_conn, cc);
+	}
+	/* Orderly shutdown, on the reactor: no more clients, and the socket
+	 * file goes with the listener (a client finds no stale socket). */
+	core_listener_close(node->ctl);
+	node->ctl = NULL;
+	if (node->ctl_created) {
+		char path[NODE_PATH_MAX];
+		node_control_path(node->st, path);
+		unlink(path);
+		node->ctl_created = false;
 	}
 }
 

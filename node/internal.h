@@ -201,6 +201,7 @@ struct node {
 	struct node_offer offers[NODE_PAKE_MAX_OFFERS]; /* short codes (node/short_code.c) */
 	unsigned inbox_head, inbox_len;
 	struct node_follower *followers;
+	struct node_follower *ctl_conns;       /* every control client being served (control.c) */
 	struct node_ratelimit init_rl; /* handshake initiations, the whole node */
 	/* Membership (node/gossip.c); mem is NULL for a mesh from before it. */
 	struct node_members *mem;

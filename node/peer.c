@@ -105,6 +105,8 @@ int node_send_udp_on(struct node *node, struct node_usock *sock, const struct so
 	if (node->o->relay_only)
 		return -ENETUNREACH; /* serve --relay-only: nothing leaves by UDP */
 	struct core_udp *u = sock ? sock->u : node->udp;
+	if (!sock && !u)
+		return -ENOTCONN; /* shutting down: udp_reader closed it */
 	if (ttl || !u) {
 		/* A low-TTL first punch opens our own NAT's mapping without reaching
 		 * the peer's NAT (docs/NAT-LAB.md: the masquerade trap). */
