@@ -404,6 +404,8 @@ static void control_conn(void *arg)
 	 * (a request half read, `recv --follow`) instead of the runtime's grace. */
 	struct node_follower me = {.s = s, .next = node->ctl_conns};
 	node->ctl_conns = &me;
+	if (node->stopping)
+		goto out; /* accepted just before the stop, started after it */
 	while (len < sizeof req - 1) {
 		struct core_buf b;
 		int n = core_sock_recv(s, &b, 5000);
