@@ -48,6 +48,8 @@ static json_object *peer_json(struct node *node, struct node_peer *p)
 		if (node->links[i].peer == p && node_link_paired(&node->links[i]))
 			json_object_array_add(rl, json_object_new_string(node->links[i].url));
 	json_object_object_add(o, "relays_paired", rl);
+	/* Each relay's measured RTT to the peer (ms, EWMA; null: none yet). */
+	json_object_object_add(o, "relay_rtts", node_relay_rtts_json(node, p));
 	json_object_object_add(o, "rtt_ms", p->rtt_ms > 0 ? json_object_new_double(p->rtt_ms) : NULL);
 	json_object_object_add(o, "last_seen", json_object_new_int64((int64_t)p->last_seen_unix));
 	json_object_object_add(o, "bytes_in", json_object_new_int64((int64_t)p->bytes_in));
@@ -405,6 +407,12 @@ static void control_conn(void *arg)
 	bool keep = false;
 	if (!s)
 		return;
+	/* Listed while this coroutine serves it: a stop interrupts its waits
+	 * (a request half read, `recv --follow`) instead of the runtime's grace. */
+	struct node_follower me = {.s = s, .next = node->ctl_conns};
+	node->ctl_conns = &me;
+	if (node->stopping)
+		goto out; /* accepted just before the stop, started after it */
 	while (len < sizeof req - 1) {
 		struct core_buf b;
 		int n = core_sock_recv(s, &b, 5000);
@@ -426,6 +434,11 @@ static void control_conn(void *arg)
 	keep = find_cmd(name)->fn(node, s, o);
 	json_object_put(o);
 out:
+	for (struct node_follower **pp = &node->ctl_conns; *pp; pp = &(*pp)->next)
+		if (*pp == &me) {
+			*pp = me.next;
+			break;
+		}
 	if (!keep)
 		core_sock_close(s);
 }
@@ -445,6 +458,16 @@ void node_control_server(void *arg)
 		cc->node = node;
 		cc->fd = fd;
 		core_spawn(control_conn, cc);
+	}
+	/* Orderly shutdown, on the reactor: no more clients, and the socket
+	 * file goes with the listener (a client finds no stale socket). */
+	core_listener_close(node->ctl);
+	node->ctl = NULL;
+	if (node->ctl_created) {
+		char path[NODE_PATH_MAX];
+		node_control_path(node->st, path);
+		unlink(path);
+		node->ctl_created = false;
 	}
 }
 

@@ -36,6 +36,15 @@ static void udp_reader(void *arg)
 			stun_feed_input(&node->feed, d.data, d.len, (const struct sockaddr *)&d.from, d.from_len);
 		core_buf_release(&d.buf);
 	}
+	/* Orderly shutdown: the socket closes here, on the reactor, once the
+	 * STUN refresher (woken by on_stop), the one other user that may be
+	 * suspended on it, has ended; senders find node->udp NULL after. If
+	 * the runtime cancels the wait, its teardown closes the socket. */
+	while (node->stun_co)
+		if (core_sleep(10) != 0)
+			return;
+	core_udp_close(node->udp);
+	node->udp = NULL;
 }
 
 static void on_stop(void *arg)
@@ -46,9 +55,21 @@ static void on_stop(void *arg)
 	core_udp_interrupt(node->udp);
 	if (node->stun_co)
 		core_unpark(node->stun_co, -ECANCELED);
+	/* Each link's coroutine then sends Close 1000 and frees its client
+	 * (node/relay_link.c); udp_reader and the control server close their
+	 * sockets as they end (on this thread, not after the runtime). */
+	size_t links = 0;
 	for (size_t i = 0; i < NODE_MAX_LINKS; i++)
-		if (node->links[i].used && node->links[i].c)
+		if (node->links[i].used && node->links[i].c) {
 			relay_client_interrupt(node->links[i].c);
+			links++;
+		}
+	/* Control clients waiting on us (`recv --follow` waits for us to hang
+	 * up): their coroutines end now and close them. */
+	for (struct node_follower *f = node->ctl_conns; f; f = f->next)
+		core_sock_interrupt(f->s);
+	core_log(CORE_LOG_INFO, "stopping: closing %zu relay link%s, the control socket and the UDP socket", links,
+		 links == 1 ? "" : "s");
 }
 
 static void node_main(void *arg)

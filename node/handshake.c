@@ -209,16 +209,16 @@ void node_on_packet(struct node *node, const uint8_t *pkt, size_t len, const str
 	p->rx_ms = t;
 	p->last_seen_unix = (uint64_t)time(NULL);
 	p->bytes_in += len;
+	if (pl && node_msg_is_traffic(plain[0]))
+		p->traffic_ms = t;
 	if (from) {
 		node_mark_direct(node, p, from, from_len, rx);
 	} else if (l) {
 		l->peer = p;
 		l->rx_ms = t;
-		if (pl && node_msg_is_traffic(plain[0]))
-			l->traffic_ms = t;
 		node_pick_relay(node, p);
 	}
 	if (pl)
-		node_handle_plain(node, p, plain, pl, from);
+		node_handle_plain(node, p, plain, pl, from, from ? NULL : l);
 	OPENSSL_cleanse(plain, pl);
 }

@@ -33,6 +33,7 @@
 #include "node/pake.h"
 #include "node/path.h"
 #include "node/ratelimit.h"
+#include "node/relay_rank.h"
 #include "node/session.h"
 #include "node/token.h"
 #include "node/wire.h"
@@ -73,11 +74,13 @@ struct node_peer {
 	struct node_sessions ss;        /* see node/session.h */
 	uint8_t last_ts[NODE_E2E_TIMESTAMP_LEN];
 	struct node_link *relay;
+	struct node_rank_hyst relay_hyst;       /* moving relay by RTT (node/relay_rtt.c) */
 	struct sockaddr_storage direct;
 	socklen_t direct_len;
 	bool direct_ok;
 	struct node_usock *direct_sock; /* the socket of the direct path; NULL: node->udp */
 	uint64_t direct_rx_ms, rx_ms, tx_direct_ms;
+	uint64_t traffic_ms;    /* the last text or overlay packet, either way, any path (node_msg_is_traffic) */
 	struct sockaddr_storage cand[NODE_MAX_CAND];
 	socklen_t cand_len[NODE_MAX_CAND];
 	uint8_t cand_flags[NODE_MAX_CAND];     /* NODE_CAND_TRIED | NODE_CAND_ANSWERED (node/candidate.c) */
@@ -135,8 +138,7 @@ struct node_link {
 	struct node_peer *peer;     /* bound after a handshake on it */
 	bool up;                /* connected (waiting or paired) */
 	uint64_t rx_ms, tx_ms;  /* the bound peer's last packet this way; our last one */
-	uint64_t traffic_ms;    /* the last text or overlay packet this way, either direction */
-	bool busy;              /* liveness regime (node/wire.h, NODE_RELAY_BUSY_MS) */
+	bool busy;              /* its liveness regime at the last tick (node/wire.h, NODE_RELAY_BUSY_MS) */
 	uint64_t silent_until_ms;       /* carried nothing back: not chosen until then */
 	bool inbox;             /* waits for joiners */
 	bool join;              /* ours to an invite's inbox, while we join */
@@ -149,6 +151,10 @@ struct node_link {
 	 * into a freed client (a crash seen when a relay died mid-send). */
 	unsigned sending;
 	struct core_coro *co;
+	/* The relayed path's RTT through this link (node/relay_rtt.c): the
+	 * EWMA, the probe outstanding (sent_ns 0: none) and the next one. */
+	struct node_rtt rtt;
+	uint64_t probe_id, probe_sent_ns, next_probe_ms;
 };
 
 struct node_text_msg {
@@ -203,6 +209,7 @@ struct node {
 	struct node_offer offers[NODE_PAKE_MAX_OFFERS]; /* short codes (node/short_code.c) */
 	unsigned inbox_head, inbox_len;
 	struct node_follower *followers;
+	struct node_follower *ctl_conns;       /* every control client being served (control.c) */
 	struct node_ratelimit init_rl; /* handshake initiations, the whole node */
 	/* Membership (node/gossip.c); mem is NULL for a mesh from before it. */
 	struct node_members *mem;
@@ -272,13 +279,15 @@ void node_on_packet(struct node *node, const uint8_t *pkt, size_t len, const str
 /* node/message.c */
 void node_send_hello(struct node *node, struct node_peer *p);
 void node_send_observed(struct node *node, struct node_peer *p);
-void node_handle_plain(struct node *node, struct node_peer *p, const uint8_t *m, size_t n, const struct sockaddr_storage *from);
+void node_handle_plain(struct node *node, struct node_peer *p, const uint8_t *m, size_t n, const struct sockaddr_storage *from,
+		       struct node_link *l);
 
 /* node/path.c */
 enum node_path_kind node_peer_path(const struct node_peer *p);
 void node_mark_direct(struct node *node, struct node_peer *p, const struct sockaddr_storage *from, socklen_t len,
 		      struct node_usock *rx);
 bool node_link_paired(const struct node_link *l);
+size_t node_link_rank(struct node *node, const struct node_link *l);
 void node_pick_relay(struct node *node, struct node_peer *p);
 
 /* node/punch.c */
@@ -300,6 +309,12 @@ int node_send_on_link(struct node_link *l, const uint8_t *pkt, size_t n);
 void node_inbox_session(char out[72], const uint8_t invite_key[32]);
 struct node_link *node_link_open(struct node *node, const char *url, const char *session, bool inbox, struct node_peer *peer);
 void node_link_open_pair(struct node *node, struct node_peer *p);
+
+/* node/relay_rtt.c */
+void node_link_rank_cand(struct node *node, const struct node_link *l, struct node_rank_cand *out);
+void node_relay_rtt_tick(struct node *node, struct node_peer *p, uint64_t t);
+void node_relay_rtt_on_message(struct node *node, struct node_peer *p, struct node_link *l, const uint8_t *m, size_t n);
+json_object *node_relay_rtts_json(struct node *node, const struct node_peer *p);
 
 /* node/join.c */
 void node_say(struct node *node, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

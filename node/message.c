@@ -179,7 +179,8 @@ static void deliver_text(struct node *node, struct node_peer *p, const uint8_t *
 	node->inbox[(node->inbox_head + node->inbox_len++) % NODE_MAX_INBOX_MSGS] = tm;
 }
 
-void node_handle_plain(struct node *node, struct node_peer *p, const uint8_t *m, size_t n, const struct sockaddr_storage *from)
+void node_handle_plain(struct node *node, struct node_peer *p, const uint8_t *m, size_t n, const struct sockaddr_storage *from,
+		       struct node_link *l)
 {
 	(void)from;
 	uint8_t type = m[0];
@@ -224,6 +225,8 @@ void node_handle_plain(struct node *node, struct node_peer *p, const uint8_t *m,
 			p->last_punch_req_ms = t;
 			node_punch_start(p, t, NODE_REPUNCH_WINDOW_MS);
 		}
+	} else if (type == NODE_MSG_LINK_PROBE) {
+		node_relay_rtt_on_message(node, p, l, m, n);
 	} else if (type == NODE_MSG_PROBE) {
 		node_hardnat_on_message(node, p, m, n);
 	} else if (type == NODE_MSG_OBSERVED && n > 0 && n < sizeof p->observed) {

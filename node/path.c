@@ -6,8 +6,6 @@
 #include "node/internal.h"
 #include "node/overlay.h"
 
-static size_t link_rank(struct node *node, const struct node_link *l);
-
 static const char *const path_names[] = {"none", "relay", "direct", "lan"};
 
 const char *node_path_name(enum node_path_kind k)
@@ -102,15 +100,19 @@ void node_mark_direct(struct node *node, struct node_peer *p, const struct socka
 /* Every peer has a link on every relay of the mesh (and, while joining, on
  * every relay of the code): all of them receive, one sends. A link is
  * usable when the relay said the other side is there (paired). The one in
- * use is kept while it stays usable; otherwise the first usable in the
- * mesh's relay order (the same on both sides, so both usually pick the
- * same relay), pair sessions before join inboxes. */
+ * use is kept while it stays usable (node/relay_rtt.c moves it to a relay
+ * measured clearly faster); otherwise the usable one with the lowest
+ * measured RTT, or, before any is measured, the first usable in the mesh's
+ * relay order (the same on both sides, so both usually pick the same
+ * relay), pair sessions before join inboxes (node_rank_prefer). */
 bool node_link_paired(const struct node_link *l)
 {
 	return l->used && l->up && l->c && !l->closing && relay_client_paired(l->c);
 }
 
-static size_t link_rank(struct node *node, const struct node_link *l)
+/* A link's place in the mesh's relay order (pair sessions; inbox and join
+ * links after them): the tie-break of node/relay_rank.h. */
+size_t node_link_rank(struct node *node, const struct node_link *l)
 {
 	if (!l->inbox && !l->join)
 		for (size_t i = 0; i < node->st->num_relays; i++)
@@ -140,8 +142,11 @@ void node_pick_relay(struct node *node, struct node_peer *p)
 			struct node_link *l = &node->links[i];
 			if (!l->used || l->peer != p || !l->up || l->closing || (!pass && l->silent_until_ms > t))
 				continue;
-			bool lp = node_link_paired(l), bp = best && node_link_paired(best);
-			if (!best || node_path_relay_better(lp, link_rank(node, l), bp, link_rank(node, best)))
+			struct node_rank_cand lc, bc;
+			node_link_rank_cand(node, l, &lc);
+			if (best)
+				node_link_rank_cand(node, best, &bc);
+			if (!best || node_rank_prefer(&lc, &bc))
 				best = l;
 		}
 	if (!best || best == cur || (cur && cur->up && !node_link_paired(best) && cur->silent_until_ms <= t))
@@ -163,5 +168,7 @@ bool node_path_relay_step(struct node_relay_live *l, uint64_t t, bool *keepalive
 		l->rx_ms = t;
 	l->busy = busy;
 	*keepalive = t - l->tx_ms >= gap;
-	return t - l->rx_ms > silent;
+	/* rx_ms may be later than t: an answer came while a send of this tick
+	 * was suspended (unsigned: it must not wrap into "silent"). */
+	return l->rx_ms < t && t - l->rx_ms > silent;
 }

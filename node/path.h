@@ -36,7 +36,7 @@ bool node_path_relay_better(bool paired, size_t rank, bool best_paired, size_t b
 /* The liveness of one relay link on the relay path (node/wire.h,
  * NODE_RELAY_*): the times are the link's, in ms of the node's clock. */
 struct node_relay_live {
-	uint64_t traffic_ms; /* last text or overlay packet either way, 0: none */
+	uint64_t traffic_ms; /* the peer's last text or overlay packet, either way; 0: none */
 	uint64_t tx_ms;      /* our last send on it */
 	uint64_t rx_ms;      /* the peer's last packet on it; may be moved forward */
 	bool busy;           /* the regime at the last step */

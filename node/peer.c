@@ -109,8 +109,8 @@ int node_send_udp_on(struct node *node, struct node_usock *sock, const struct so
 		return -ENETUNREACH; /* serve --relay-only: nothing leaves by UDP */
 	/* The node's own socket of the destination's family. */
 	struct core_udp *u = sock ? sock->u : to->ss_family == AF_INET6 ? node->udp6 : node->udp;
-	if (!u && !sock)
-		return -EAFNOSUPPORT; /* no IPv6 socket on this host */
+	if (!u && !sock) /* shutting down (udp_reader closed it), or no IPv6 socket on this host */
+		return node->stopping ? -ENOTCONN : -EAFNOSUPPORT;
 	if (ttl || !u) {
 		/* A low-TTL first punch opens our own NAT's mapping without reaching
 		 * the peer's NAT (docs/NAT-LAB.md: the masquerade trap). */
@@ -169,10 +169,10 @@ static int send_sealed(struct node *node, struct node_peer *p, uint8_t type, con
 	if (r != NODE_E2E_OK)
 		return -EPROTO;
 	p->bytes_out += pl;
+	if (node_msg_is_traffic(type))
+		p->traffic_ms = node_now_ms();
 	if (via) {
 		via->tx_ms = node_now_ms();
-		if (node_msg_is_traffic(type))
-			via->traffic_ms = via->tx_ms;
 		return node_send_on_link(via, pkt, pl);
 	}
 	if (to)
@@ -186,8 +186,6 @@ static int send_sealed(struct node *node, struct node_peer *p, uint8_t type, con
 	if (!p->relay || !p->relay->used || p->relay->peer != p)
 		return -ENOTCONN;
 	p->relay->tx_ms = node_now_ms();
-	if (node_msg_is_traffic(type))
-		p->relay->traffic_ms = p->relay->tx_ms;
 	return node_send_on_link(p->relay, pkt, pl);
 }
 

@@ -15,8 +15,8 @@
  * passed over for NODE_RELAY_SILENT_HOLD_MS, and the traffic moves if it
  * was the one in use. Per link, because the two sides may send on
  * different relays: silence from the peer says which relay failed only
- * link by link. A link is busy (2 s keepalives, 6.5 s silence) while it
- * carries traffic and for NODE_RELAY_BUSY_MS after, idle (15 s, 35 s)
+ * link by link. Links are busy (2 s keepalives, 6.5 s silence) while the peer
+ * has traffic and for NODE_RELAY_BUSY_MS after, idle (15 s, 35 s)
  * otherwise: node/wire.h. */
 static void relay_liveness(struct node *node, struct node_peer *p, uint64_t t)
 {
@@ -24,7 +24,7 @@ static void relay_liveness(struct node *node, struct node_peer *p, uint64_t t)
 		struct node_link *l = &node->links[i];
 		if (l->peer != p || !node_link_paired(l))
 			continue;
-		struct node_relay_live live = {l->traffic_ms, l->tx_ms, l->rx_ms, l->busy};
+		struct node_relay_live live = {p->traffic_ms, l->tx_ms, l->rx_ms, l->busy};
 		bool keepalive;
 		bool silent = node_path_relay_step(&live, t, &keepalive);
 		l->rx_ms = live.rx_ms;
@@ -93,6 +93,7 @@ void node_ticker(void *arg)
 			node_hardnat_tick(node, p, t);
 			if (p->direct_ok && p->ss.have_s && t - p->tx_direct_ms >= NODE_KEEPALIVE_MS)
 				node_peer_send(node, p, NODE_MSG_KEEP, NULL, 0);
+			node_relay_rtt_tick(node, p, t); /* before the keepalives it stands in for */
 			if (node_peer_path(p) == NODE_PATH_RELAY)
 				relay_liveness(node, p, t);
 			if (p->ss.have_s && node_peer_path(p) != NODE_PATH_NONE && t >= p->next_rtt_ms && !p->ping_waiter) {

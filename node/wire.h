@@ -23,10 +23,12 @@
  *   MEMBER    membership: an entry, a removal, a summary, a digest or a
  *             new mesh secret (node/member.h), between members only
  *   PROBE     one byte: hard-NAT probing's request 'R', accept 'A', refusal
- *             'N' and go 'G' (node/birthday.h) */
+ *             'N' and go 'G' (node/birthday.h)
+ *   LINK_PROBE 'P' or 'A' + an 8-byte id: a relay link's RTT probe and its
+ *             answer, sent back on the link the probe came by (node/relay_rtt.c) */
 enum { NODE_MSG_HELLO = 'H', NODE_MSG_WELCOME = 'W', NODE_MSG_KEEP = 'K', NODE_MSG_PING = 'P', NODE_MSG_PONG = 'Q',
        NODE_MSG_TEXT = 'M', NODE_MSG_OBSERVED = 'O', NODE_MSG_PUNCH = 'U', NODE_MSG_IP = 'I',
-       NODE_MSG_MEMBER = 'G', NODE_MSG_PROBE = 'B' };
+       NODE_MSG_MEMBER = 'G', NODE_MSG_PROBE = 'B', NODE_MSG_LINK_PROBE = 'L' };
 
 /* Messages that are the user's traffic (not the node's own upkeep): they
  * keep a relay link in its busy liveness regime. */
@@ -115,18 +117,25 @@ enum {
  * silence means something: no packet back from the peer over the relay
  * while the relay keeps the session open is a relay that stopped
  * forwarding; its link is passed over for NODE_RELAY_SILENT_HOLD_MS. Two
- * regimes, so that an idle relayed peer stays cheap: a link that carried
- * traffic (a text or an overlay packet, either way) within
- * NODE_RELAY_BUSY_MS is "busy": a keepalive after 2 s without a send, and
- * silent after 6.5 s; an idle link gets a keepalive after 15 s and is
- * silent after 35 s (two missed and some slack). Traffic on an idle link
- * makes it busy at once, and its silence then counts from that moment. */
+ * regimes, so that an idle relayed peer stays cheap: while the peer
+ * exchanged traffic (a text or an overlay packet, either way, any path)
+ * within NODE_RELAY_BUSY_MS, its links are "busy": a keepalive after 2 s
+ * without a send, and silent after 6.5 s; else they are idle: a keepalive
+ * after 15 s, silent after 35 s (two missed and some slack). Traffic makes
+ * idle links busy at once, and their silence then counts from that moment.
+ * Busy covers every link of the peer, not only the one in use, so that the
+ * relays' RTTs stay fresh for ranking (node/relay_rtt.c). */
 #define NODE_RELAY_BUSY_MS 15000
 #define NODE_RELAY_KEEPALIVE_MS 2000
 #define NODE_RELAY_SILENT_MS 6500
 #define NODE_RELAY_IDLE_KEEPALIVE_MS 15000
 #define NODE_RELAY_IDLE_SILENT_MS 35000
 #define NODE_RELAY_SILENT_HOLD_MS 60000
+/* Relay RTT probes (node/relay_rtt.c): on every paired link of a peer on the
+ * relay path in place of the keepalive and at its pace (every 2 s while the
+ * link is busy, 15 s while idle), else every 30 s. */
+#define NODE_RELAY_PROBE_MS 2000
+#define NODE_RELAY_PROBE_IDLE_MS 30000
 /* A peer that does not answer (a member that is offline) is retried every
  * 2 s five times, then at gaps doubling up to 30 s: 1,000 offline members
  * then cost ~33 initiations a second, not 500. A relay's paired notice (the

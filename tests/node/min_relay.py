@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """tests/node/min_relay.py HOST PORT: the seed's relay protocol and nothing
-else, in Python with aiohttp.
+else, in Python with aiohttp (PORT 0: any, printed).
 
 GET /relay/{session_id} upgrades to a WebSocket. The first client of an id
 waits; the second is paired with it; a third is turned away. Every message
@@ -48,7 +48,10 @@ async def relay(request):
             await p.close()
         if not peers:
             sessions.pop(sid, None)
-        print(f"session {sid} client left: {forwarded} messages forwarded from it", flush=True)
+        # The code of the client's Close frame (1006: it sent none, the
+        # connection just ended): tests/node/shutdown.sh reads it.
+        print(f"session {sid} client left: {forwarded} messages forwarded from it (close code {ws.close_code})",
+              flush=True)
     return ws
 
 
@@ -58,6 +61,7 @@ async def main(host, port):
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
+    port = runner.addresses[0][1]  # PORT 0: the one the kernel chose
     print(f"min relay listening on {host}:{port}", flush=True)
     await asyncio.Event().wait()
 

@@ -1,0 +1,129 @@
+/* node/relay_rtt.c: the RTT of each relay path to a peer, and the choice of
+ * relay by it (node/relay_rank.h has the rule).
+ *
+ * Every paired link of a peer carries a probe (NODE_MSG_LINK_PROBE 'P' + an
+ * 8-byte id) while the peer is on the relay path, in place of that link's
+ * keepalive and at its pace (NODE_RELAY_PROBE_MS while the link is busy,
+ * NODE_RELAY_IDLE_KEEPALIVE_MS while idle), and every
+ * NODE_RELAY_PROBE_IDLE_MS otherwise; the peer answers ('A', the same id) on the link the probe came
+ * in by, so each sample is the RTT of node -> relay -> peer -> relay -> node
+ * through that one relay. An older peer ignores the probe: its links stay
+ * unmeasured and the mesh's relay order decides, as before. */
+#include <string.h>
+
+#include "core/log.h"
+#include "net/bssl.h"
+#include "node/internal.h"
+#include "node/relay_rank.h"
+
+/* Enough for a peer's pair links on every relay plus a join or inbox link
+ * each; more (never seen) are left out of the ranking. */
+#define MAX_CANDS (2 * NODE_TOKEN_MAX_RELAYS)
+
+void node_link_rank_cand(struct node *node, const struct node_link *l, struct node_rank_cand *out)
+{
+	out->usable = node_link_paired(l);
+	out->rtt_ms = l->rtt.ewma_ms;
+	out->last_ms = l->rtt.last_ms;
+	out->samples = l->rtt.samples;
+	out->order = node_link_rank(node, l);
+}
+
+/* On the relay path the probe is the link's keepalive (node/ticker.c,
+ * relay_liveness): it counts as sent, and a link that had sent nothing for a
+ * while starts counting its silence now, as the keepalive does. Otherwise
+ * it must not look like one: an unanswered probe (an older peer) would make
+ * the link's old silence count the moment the peer falls back to the relay. */
+static void send_probe(struct node *node, struct node_peer *p, struct node_link *l, bool relayed, uint64_t every,
+		       uint64_t t)
+{
+	uint8_t body[1 + 8];
+	uint64_t tx = l->tx_ms;
+	if (relayed && t - l->tx_ms > 2 * every && l->rx_ms < t)
+		l->rx_ms = t;
+	RAND_bytes((uint8_t *)&l->probe_id, sizeof l->probe_id);
+	body[0] = 'P';
+	memcpy(body + 1, &l->probe_id, 8);
+	l->probe_sent_ns = core_now_ns();
+	node_peer_send_on_link(node, p, l, NODE_MSG_LINK_PROBE, body, sizeof body);
+	if (!relayed)
+		l->tx_ms = tx;
+}
+
+void node_relay_rtt_tick(struct node *node, struct node_peer *p, uint64_t t)
+{
+	if (!p->ss.have_s)
+		return;
+	bool relayed = node_peer_path(p) == NODE_PATH_RELAY;
+	struct node_rank_cand c[MAX_CANDS];
+	struct node_link *ls[MAX_CANDS];
+	size_t n = 0;
+	for (size_t i = 0; i < NODE_MAX_LINKS; i++) {
+		struct node_link *l = &node->links[i];
+		if (!l->used || l->peer != p)
+			continue;
+		if (!node_link_paired(l)) {
+			/* Down or alone: what it measured no longer holds. */
+			memset(&l->rtt, 0, sizeof l->rtt);
+			l->probe_sent_ns = 0;
+			continue;
+		}
+		/* On the relay path at the keepalive's pace of the link's regime
+		 * (node/wire.h: busy 2 s, idle 15 s), else every 30 s. */
+		bool busy = p->traffic_ms && t - p->traffic_ms < NODE_RELAY_BUSY_MS;
+		uint64_t every = !relayed ? NODE_RELAY_PROBE_IDLE_MS
+				 : busy   ? NODE_RELAY_PROBE_MS
+					  : NODE_RELAY_IDLE_KEEPALIVE_MS;
+		if (busy && l->next_probe_ms > t + every)
+			l->next_probe_ms = t; /* traffic on an idle link: probe at the busy pace now */
+		if (t >= l->next_probe_ms) {
+			l->next_probe_ms = t + every;
+			send_probe(node, p, l, relayed, every, t); /* may suspend */
+			if (!l->used || l->peer != p)
+				continue;
+		}
+		if (n < MAX_CANDS) {
+			node_link_rank_cand(node, l, &c[n]);
+			c[n].usable = c[n].usable && l->silent_until_ms <= t;
+			ls[n++] = l;
+		}
+	}
+	size_t cur = n;
+	for (size_t i = 0; i < n; i++)
+		if (ls[i] == p->relay)
+			cur = i;
+	size_t k = node_rank_step(&p->relay_hyst, c, n, cur);
+	/* Only a move away from a working relay is ours; a failed one is
+	 * node_pick_relay's (at once, without hysteresis). */
+	if (cur < n && c[cur].usable && k < n && k != cur) {
+		core_log(CORE_LOG_INFO, "peer %s: relay path moved from %s (%.1f ms) to %s (%.1f ms): faster",
+			 p->name[0] ? p->name : p->node_id, ls[cur]->url, c[cur].rtt_ms, ls[k]->url, c[k].rtt_ms);
+		p->relay = ls[k];
+	}
+}
+
+void node_relay_rtt_on_message(struct node *node, struct node_peer *p, struct node_link *l, const uint8_t *m, size_t n)
+{
+	if (!l || n != 1 + 8)
+		return; /* probes travel by relay only */
+	if (m[0] == 'P') {
+		uint8_t body[1 + 8];
+		body[0] = 'A';
+		memcpy(body + 1, m + 1, 8);
+		node_peer_send_on_link(node, p, l, NODE_MSG_LINK_PROBE, body, sizeof body);
+	} else if (m[0] == 'A' && l->probe_sent_ns && !memcmp(m + 1, &l->probe_id, 8)) {
+		node_rtt_add(&l->rtt, (double)(core_now_ns() - l->probe_sent_ns) / 1e6);
+		l->probe_sent_ns = 0;
+	}
+}
+
+json_object *node_relay_rtts_json(struct node *node, const struct node_peer *p)
+{
+	json_object *o = json_object_new_object();
+	for (size_t i = 0; i < NODE_MAX_LINKS; i++) {
+		const struct node_link *l = &node->links[i];
+		if (l->used && l->peer == p && !l->inbox && !l->join)
+			json_object_object_add(o, l->url, l->rtt.samples ? json_object_new_double(l->rtt.ewma_ms) : NULL);
+	}
+	return o;
+}
