@@ -8,7 +8,9 @@
  * a per-stream 16 KiB buffer and encrypt into a per-stream send buffer:
  * the two copies TLS needs anyway. Both come with the first receive and
  * send and go with net_stream_trim, as does the capacity of the memory
- * BIOs; after the handshake BoringSSL's copy of the configuration is shed.
+ * BIOs (plaintext buffers come from a mapped pool whose freed pages go
+ * back to the kernel); after the handshake BoringSSL's copy of the
+ * configuration is shed.
  * An idle, trimmed TLS stream then costs about 2.9 KiB of heap beyond a
  * plaintext one: BoringSSL's state (docs/PERFORMANCE.md).
  *
