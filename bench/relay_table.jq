@@ -6,7 +6,7 @@
 # set-up rate runs. Labels: relay, haproxy, nginx, direct (ws://, one
 # thread each, pinned); relay-tls, haproxy-tls (wss://); relay-mt,
 # haproxy-mt (two threads, unpinned); ":spread" (connections from many
-# source addresses); ":sweep" (the session-count sweep).
+# source addresses; relay-tls:spread holds idle wss:// sessions); ":sweep" (the session-count sweep).
 
 def median: map(select(. != null)) | sort |
   if length == 0 then null
@@ -89,6 +89,13 @@ def row($fig; $ours; $hap; $ngx; $tcp; $ratio; $p; $seed; $target; $ok):
   ( ($all | conn("relay:spread"; $mem; .connections.bench_rss_bytes_per_conn)) as $g
     | row("load generator RSS B per idle connection, \($mem) sessions (hibernating, issue 15)"; $g; null; null; null;
           null; 0; "13-16 KB before"; "<= 4 KiB (4096)"; if $g == null then null else $g <= 4096 end) ),
+  ( ($all | conn("relay-tls:spread"; $mem; .connections.relay_rss_bytes_per_conn)) as $o
+    | row("RSS B per idle wss:// connection, \($mem) sessions (TLS 1.3, ECDSA P-256)"; $o; null; null; null; null; 0;
+          "15.6 KiB (issue 13)"; "<= 4 KiB (4096)"; if $o == null then null else $o <= 4096 end) ),
+  ( ratio($all | conn("relay-tls:spread"; $mem; .connections.relay_rss_bytes_per_conn);
+          $all | conn("relay:spread"; $mem; .connections.relay_rss_bytes_per_conn)) as $o
+    | row("wss / ws RSS per idle connection, \($mem) sessions"; $o; null; null; null; null; 2; "-"; "reported";
+          null) ),
   ( [$rate, $mem][] as $n
     | ($all | conn("relay:spread"; $n; .setup.sessions_per_s)) as $o
     | ($all | conn("haproxy:spread"; $n; .setup.sessions_per_s)) as $h

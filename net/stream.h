@@ -6,7 +6,13 @@
  * the caller's memory: zero copies. TLS streams (BoringSSL, TLS 1.2 and 1.3,
  * over memory BIOs so every byte still moves through io_uring) decrypt into
  * a per-stream 16 KiB buffer and encrypt into a per-stream send buffer:
- * the two copies TLS needs anyway.
+ * the two copies TLS needs anyway. Both come with the first receive and
+ * send and go with net_stream_trim, as does the capacity of the memory
+ * BIOs (plaintext buffers come from a mapped pool whose freed pages go
+ * back to the kernel); after the handshake BoringSSL's copy of the
+ * configuration is shed.
+ * An idle, trimmed TLS stream then costs about 2.9 KiB of heap beyond a
+ * plaintext one: BoringSSL's state (docs/PERFORMANCE.md).
  *
  * Writes are serialised by the stream's own coroutine mutex, so two
  * coroutines (a session's reader answering a ping, its peer forwarding) may
@@ -123,6 +129,20 @@ int net_stream_attach(struct net_stream *st);
  * holds no ring buffer; about 64 KiB of heap). 0 or -errno; after an
  * error bytes may be lost: close the stream. Suspends. */
 int net_stream_recv_pause(struct net_stream *st);
+
+/* net_stream_trim frees what a TLS stream holds only to move bytes: its
+ * plaintext buffer (16 KiB) and ciphertext send buffer (up to 16.5 KiB),
+ * allocated again by the next receive or send that needs them, and the spare capacity of its
+ * memory BIOs; ciphertext still to be sent, and a send buffer a writer is
+ * using, stay. For a connection about to wait idle: the next receive waits
+ * for bytes before it allocates. Invalidates the chunk of the last receive
+ * (release it first). No-op on plaintext streams. Does not suspend. */
+void net_stream_trim(struct net_stream *st);
+
+/* net_stream_tls_held_bytes returns the bytes of the buffers
+ * net_stream_trim frees that st holds now (their capacity); 0 for
+ * plaintext. For tests and figures. */
+size_t net_stream_tls_held_bytes(const struct net_stream *st);
 
 /* net_stream_kept_bytes returns how many received bytes st holds in its
  * own memory, not yet read (after net_stream_feed or _recv_pause). */

@@ -127,8 +127,14 @@ void relay_conn_run(struct relay_conn *c)
 		bool quiet = now >= quiet_at;
 		if (!quiet && at > quiet_at)
 			at = quiet_at; /* wake once when it turns quiet, then hibernate */
-		if (quiet)
+		if (quiet) {
+			/* On wss://, the TLS buffers go too (net_stream_trim):
+			 * the last chunk was released by relay_forward, and the
+			 * receive takes its buffer back only when bytes come. */
+			if (!big.data)
+				net_stream_trim(c->st);
 			core_task_hibernate_next_wait(true);
+		}
 		struct net_chunk b;
 		int n;
 		if (big.data) {

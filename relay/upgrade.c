@@ -293,8 +293,12 @@ static __attribute__((noinline)) int read_head(struct relay_thread *th, struct r
 		bool quiet = now >= quiet_at;
 		if (!quiet && at > quiet_at)
 			at = quiet_at;
-		if (quiet)
+		if (quiet) {
+			/* A trickled head over TLS waits without TLS buffers too
+			 * (every chunk was released before this wait). */
+			net_stream_trim(st);
 			core_task_hibernate_next_wait(true);
+		}
 		struct net_chunk b;
 		int n = net_stream_recv(st, &b, core_deadline_left_ms(at));
 		if (quiet)

@@ -48,10 +48,14 @@ static bool make_certs(const char *dir)
 	return system(cmd) == 0;
 }
 
+/* The relay's --hibernate-ms for the next start_relay (0: its default).
+ * Each test runs in a process of its own. */
+static unsigned fixture_hibernate_ms;
+
 /* keys: NULL, or one relay key: the relay runs in mesh-token mode. */
 static void start_relay_keyed(struct relay_fixture *f, bool tls, const struct relay_key *keys)
 {
-	struct relay_opts o = {.host = "127.0.0.1", .threads = 2};
+	struct relay_opts o = {.host = "127.0.0.1", .threads = 2, .hibernate_ms = fixture_hibernate_ms};
 	if (keys) {
 		o.access = RELAY_ACCESS_MESH_TOKEN;
 		o.keys = keys;
@@ -251,6 +255,89 @@ Test(relay_client, seed_sequence_over_wss_with_test_ca_and_mixed_transports, .ti
 	snprintf(s.id, sizeof s.id, "client-wss-%d", getpid());
 	run_scenario(&s);
 	stop_relay(&f);
+}
+
+/* Idle spells on wss://: after each, both connections of the session have
+ * waited trimmed (net_stream_trim: no TLS buffers) and hibernating (no
+ * stack) in the relay, and a message must still cross each way, exact. */
+enum { IDLE_SPELLS = 40, IDLE_SPELL_MS = 40, IDLE_HIBERNATE_MS = 10 };
+
+struct idle_spells {
+	const char *url, *ca;
+	char id[64];
+	atomic_int done;
+	int err;
+	char errbuf[512];
+	int ok;                        /* spells whose messages arrived exact */
+};
+
+static void idle_spells_main(void *arg)
+{
+	struct idle_spells *s = arg;
+	struct relay_client_opts o = {.ca_file = s->ca};
+	struct relay_client *a = NULL, *b = NULL;
+	uint8_t *msg = NULL;
+	struct relay_msg m;
+	static const size_t sizes[] = {1, 700, 16380, 16384, 16390, 70000};
+	if (core_reactor_index(core_self()) != 0)
+		return;
+	if ((s->err = relay_client_connect(&a, s->url, s->id, &o, 5000, s->errbuf, sizeof s->errbuf)) ||
+	    (s->err = relay_client_connect(&b, s->url, s->id, &o, 5000, s->errbuf, sizeof s->errbuf)))
+		goto out;
+	if (!(msg = malloc(70000))) {
+		s->err = -ENOMEM;
+		goto out;
+	}
+	for (int spell = 0; spell < IDLE_SPELLS; spell++) {
+		/* Longer than --hibernate-ms: the relay trims both ends. */
+		core_sleep(IDLE_SPELL_MS);
+		size_t len = sizes[spell % (int)(sizeof sizes / sizeof sizes[0])];
+		for (size_t i = 0; i < len; i++)
+			msg[i] = (uint8_t)(i * 13 + (size_t)spell);
+		bool good = true;
+		for (int dir = 0; dir < 2; dir++) {
+			struct relay_client *from = dir ? b : a, *to = dir ? a : b;
+			msg[0] = (uint8_t)(spell * 2 + dir);
+			if ((s->err = relay_client_send(from, msg, len, false, 5000)) != 0)
+				goto out;
+			int n = relay_client_recv(to, &m, 5000);
+			if (n < 0) {
+				s->err = n;
+				snprintf(s->errbuf, sizeof s->errbuf, "spell %d, %s: recv %d", spell, dir ? "B->A" : "A->B", n);
+				goto out;
+			}
+			good = good && (size_t)n == len && !memcmp(m.data, msg, len);
+		}
+		s->ok += good;
+	}
+out:
+	free(msg);
+	relay_client_close(a);
+	relay_client_close(b);
+	atomic_store(&s->done, 1);
+}
+
+static bool idle_spells_done(void *arg) { return atomic_load(&((struct idle_spells *)arg)->done) != 0; }
+
+Test(relay_client, wss_session_trimmed_while_idle_forwards_both_ways_after_each_spell, .timeout = 90)
+{
+	struct relay_fixture f;
+	struct idle_spells s;
+	char ca[128];
+	memset(&s, 0, sizeof s);
+	fixture_hibernate_ms = IDLE_HIBERNATE_MS;
+	start_relay(&f, true);
+	snprintf(ca, sizeof ca, "%s/ca.pem", f.dir);
+	s.ca = ca;
+	s.url = f.tls_url;
+	snprintf(s.id, sizeof s.id, "client-wss-idle-%d", getpid());
+	struct t_rt t;
+	t_rt_start(&t, NULL, idle_spells_main, &s);
+	cr_assert(t_wait_until(idle_spells_done, &s, 60000), "the spells did not finish");
+	t_rt_stop(&t);
+	stop_relay(&f);
+	cr_assert_eq(s.err, 0, "error %d: %s", s.err, s.errbuf);
+	cr_assert_eq(s.ok, IDLE_SPELLS, "%d of %d spells delivered both messages exact", s.ok, IDLE_SPELLS);
 }
 
 struct refusal {

@@ -76,6 +76,29 @@ while ! grep -q 'keeping the old certificate' err; do
 done
 subject | grep -q 'cert2' || fail "bad reload replaced the certificate: $(subject)"
 
+# A head trickled over TLS, 7 bytes every 80 ms: between pieces the
+# handshake coroutine waits past RELAY_HS_HIBERNATE_MS (50 ms), trimmed
+# (net_stream_trim) and hibernating, and must still read the whole head.
+if [ -x /usr/bin/python3 ]; then
+	/usr/bin/python3 - "$port" ca.pem <<'PY' || fail "a head trickled over TLS was not answered"
+import socket, ssl, sys, time
+port, ca = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.create_default_context(cafile=ca)
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10), server_hostname="localhost")
+req = b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n"
+for i in range(0, len(req), 7):
+    s.sendall(req[i:i + 7])
+    time.sleep(0.08)
+resp = b""
+while b"\r\n\r\n" not in resp:
+    got = s.recv(4096)
+    if not got:
+        break
+    resp += got
+assert resp.startswith(b"HTTP/1.1 200"), resp[:80]
+PY
+fi
+
 # A wss:// session that goes idle past the relay's one-second threshold
 # (its connections then wait hibernating, see docs/RELAY.md) still forwards
 # both ways afterwards. Python's websockets, when Debian's is installed.
