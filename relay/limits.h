@@ -11,8 +11,13 @@ enum {
 	/* Frames gathered per sendmsg: a 16 KiB buffer of tiny frames is split
 	 * into several sends beyond this. */
 	RELAY_FWD_MAX_IOV = 64,
-	/* Received buffers forwarded together when they are already queued. */
-	RELAY_FWD_BATCH = 4,
+	/* Received buffers forwarded together when they are already queued.
+	 * Three 16 KiB ring buffers and their frame headers stay under 64 KiB
+	 * per sendmsg, the most one TCP (GSO) segment carries; with four, each
+	 * send became a 64 KiB segment and a small tail, and one busy session
+	 * on loopback got 1,051 MB/s against 3,057 with three (medians of 5
+	 * alternating runs, docs/PERFORMANCE.md); 100 sessions were level. */
+	RELAY_FWD_BATCH = 3,
 	/* How long a forward may wait for the peer's socket while it holds
 	 * receive buffers. A reader that is only slower than its writer takes
 	 * the bytes within it (no copy); one that stalls longer costs a copy of
