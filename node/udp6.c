@@ -32,6 +32,10 @@ static void udp6_reader(void *arg)
 			node_on_packet(node, d.data, d.len, &d.from, d.from_len, NULL, NULL);
 		core_buf_release(&d.buf);
 	}
+	/* Orderly shutdown, as daemon.c's udp_reader: the socket closes here,
+	 * on the reactor; senders find node->udp6 NULL after. */
+	core_udp_close(node->udp6);
+	node->udp6 = NULL;
 }
 
 static void udp6_stop(void *arg)
@@ -63,8 +67,12 @@ static void udp6_discover(void *arg)
 		core_log(CORE_LOG_INFO, "IPv6 STUN discovery failed: the host's IPv6 addresses are the candidates");
 	}
 	free(d);
-	if (!node->stopping)
+	if (!node->stopping) {
 		core_spawn(udp6_reader, node);
+	} else {
+		core_udp_close(node->udp6); /* stopped during the discovery: no reader to close it */
+		node->udp6 = NULL;
+	}
 }
 
 void node_udp6_start(struct node *node)
