@@ -141,6 +141,7 @@ struct host {
 	pid_t pid;
 	int out_fd, err_fd;
 	uint64_t t_launch, t_hello;
+	uint64_t start_at;           /* the CLOCK_REALTIME start it was given */
 	/* the stream */
 	uint8_t *buf;
 	size_t len, cap, consumed_total;
@@ -562,7 +563,8 @@ static int run(struct coord *c, int rargc, char **rargv)
 	uint64_t t0 = realtime_ns() + o->start_delay_ms * 1000000u;
 	for (size_t i = 0; i < c->num; i++) {
 		struct host *h = &c->h[i];
-		char *remote = bench_coord_remote_command(o->worker_bin, t0 + i * o->stagger_ms * 1000000u, rargc, rargv);
+		h->start_at = t0 + i * o->stagger_ms * 1000000u;
+		char *remote = bench_coord_remote_command(o->worker_bin, h->start_at, rargc, rargv);
 		if (!remote) {
 			fail_host(h, "out of memory");
 			continue;
@@ -758,7 +760,7 @@ int bench_cmd_coord(int argc, char **argv)
 		rep[i] = (struct bench_coord_host_report){
 			.name = h->name, .ok = !h->failed, .why = h->why, .sum = h->sum, .hist = h->hist,
 			.cpu_ns = h->cpu_ns, .intervals = (uint64_t)(h->last_idx + 1), .have_clock = h->have_hello,
-			.off_lo_ms = h->off_lo_ms, .off_hi_ms = h->off_hi_ms,
+			.off_lo_ms = h->off_lo_ms, .off_hi_ms = h->off_hi_ms, .start_at_ns = h->start_at,
 		};
 	}
 	if (c.o.json)

@@ -1607,6 +1607,9 @@ static int run_cmd(struct bench_relay_opts *op)
 	const struct bench_relay_opts o = *op;
 	struct bench_relay_result res;
 	struct run r;
+	/* The run's wall-clock start, reported (coord checks its --stagger by it). */
+	struct timespec t_start;
+	clock_gettime(CLOCK_REALTIME, &t_start);
 	signal(SIGPIPE, SIG_IGN); /* a relay that goes away is an error to count, not a signal */
 	if (check_fds(&o))
 		return 1;
@@ -1639,6 +1642,7 @@ static int run_cmd(struct bench_relay_opts *op)
 	}
 	bench_relay_metrics_end(&met);
 	collect(&r, &res);
+	res.started_unix_ns = (uint64_t)t_start.tv_sec * 1000000000u + (uint64_t)t_start.tv_nsec;
 	int status = 0;
 	if (!res.sessions_up) {
 		fprintf(stderr, "atmosphere-bench relay: no session came up at %s (see the errors below)\n", r.host_hdr);
