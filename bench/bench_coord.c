@@ -92,6 +92,15 @@ static int take_threshold(const struct opt_table *t, const struct opt_spec *s, v
 	return 0;
 }
 
+/* The SSH client by default: never a password prompt (BatchMode), and a
+ * classic key exchange: OpenSSH 9.x's default, sntrup761x25519, costs the
+ * client about 70 ms of CPU per connection, 7 times curve25519's, and
+ * that was most of the coordinator's overhead (docs/BENCH.md,
+ * "Coordinator overhead"). Every name is known to OpenSSH >= 7.4. */
+#define COORD_SSH_CMD_DEFAULT                                                                                  \
+	"ssh -o BatchMode=yes -o KexAlgorithms=curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256," \
+	"diffie-hellman-group14-sha256"
+
 #define F(member) OPT_FIELD(struct coord_opts, member)
 static const struct opt_spec coord_specs[] = {
 	{"--host", OPT_CUSTOM, .parse = take_host, .arg = "HOST",
@@ -99,7 +108,7 @@ static const struct opt_spec coord_specs[] = {
 	 .help_args = {COORD_HOSTS_MAX}},
 	{"--ssh-cmd", OPT_STRING, F(ssh_cmd), .arg = "CMD",
 	 .help = "the SSH client and its options, split at blanks (default\n"
-		 "'ssh -o BatchMode=yes'); the host and the worker command follow"},
+		 "'" COORD_SSH_CMD_DEFAULT "');\nthe host and the worker command follow"},
 	{"--worker-bin", OPT_STRING, F(worker_bin), .arg = "PATH",
 	 .help = "atmosphere-bench on the hosts (default: atmosphere-bench on their PATH)"},
 	{"--stagger", OPT_DURATION, F(stagger_ms), .max = 3600000, .zero_off = true, .arg = "S",
@@ -578,7 +587,7 @@ static int run(struct coord *c, int rargc, char **rargv)
 int bench_cmd_coord(int argc, char **argv)
 {
 	struct coord c = {0};
-	c.o.ssh_cmd = "ssh -o BatchMode=yes";
+	c.o.ssh_cmd = COORD_SSH_CMD_DEFAULT;
 	c.o.worker_bin = "atmosphere-bench";
 	c.o.stagger_ms = 100;
 	c.o.start_delay_ms = 3000;

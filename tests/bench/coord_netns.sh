@@ -12,7 +12,7 @@
 # everything it made goes in the trap; bounded well under 90 s.
 # COORD_NETNS_SESSIONS, _RATE and _DURATION (default 4, 50, 2) make the same
 # run a measurement (docs/BENCH.md, "Coordinator overhead"); the checks stay.
-# COORD_NETNS_SSH_OPTS adds options to the test's ssh command.
+# COORD_NETNS_SSH_OPTS replaces the key exchange options of its ssh command.
 # Usage: coord_netns.sh ATMOSPHERE ATMOSPHERE-BENCH
 set -u
 sessions=${COORD_NETNS_SESSIONS:-4}
@@ -108,9 +108,11 @@ done
 [ -n "$port" ] || fail "relay did not say where it listens"
 [ "$up" -eq 2 ] || fail "sshd did not listen: $(cat "$dir"/sshd_*.log)"
 
-# COORD_NETNS_SSH_OPTS: more ssh options (docs/BENCH.md, "Coordinator
-# overhead", compares them).
-ssh_cmd="ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=5 -i $dir/client_key ${COORD_NETNS_SSH_OPTS:-}"
+# The key exchanges of coord's default --ssh-cmd (bench/bench_coord.c);
+# COORD_NETNS_SSH_OPTS replaces them (set and empty: ssh's own default;
+# docs/BENCH.md, "Coordinator overhead", compares them).
+kex=-oKexAlgorithms=curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,diffie-hellman-group14-sha256
+ssh_cmd="ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=5 -i $dir/client_key ${COORD_NETNS_SSH_OPTS-$kex}"
 relay_opts="--url ws://$root_a:$port --mode latency --sessions $sessions --rate $rate --duration $duration --warmup 250ms --threads 1 --interval 500ms"
 
 echo "== coord over two namespaces"
