@@ -92,6 +92,15 @@ static int take_threshold(const struct opt_table *t, const struct opt_spec *s, v
 	return 0;
 }
 
+/* The SSH client by default: never a password prompt (BatchMode), and a
+ * classic key exchange: OpenSSH 9.x's default, sntrup761x25519, costs the
+ * client about 70 ms of CPU per connection, 7 times curve25519's, and
+ * that was most of the coordinator's overhead (docs/BENCH.md,
+ * "Coordinator overhead"). Every name is known to OpenSSH >= 7.4. */
+#define COORD_SSH_CMD_DEFAULT                                                                                  \
+	"ssh -o BatchMode=yes -o KexAlgorithms=curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256," \
+	"diffie-hellman-group14-sha256"
+
 #define F(member) OPT_FIELD(struct coord_opts, member)
 static const struct opt_spec coord_specs[] = {
 	{"--host", OPT_CUSTOM, .parse = take_host, .arg = "HOST",
@@ -99,7 +108,7 @@ static const struct opt_spec coord_specs[] = {
 	 .help_args = {COORD_HOSTS_MAX}},
 	{"--ssh-cmd", OPT_STRING, F(ssh_cmd), .arg = "CMD",
 	 .help = "the SSH client and its options, split at blanks (default\n"
-		 "'ssh -o BatchMode=yes'); the host and the worker command follow"},
+		 "'" COORD_SSH_CMD_DEFAULT "');\nthe host and the worker command follow"},
 	{"--worker-bin", OPT_STRING, F(worker_bin), .arg = "PATH",
 	 .help = "atmosphere-bench on the hosts (default: atmosphere-bench on their PATH)"},
 	{"--stagger", OPT_DURATION, F(stagger_ms), .max = 3600000, .zero_off = true, .arg = "S",
@@ -141,6 +150,7 @@ struct host {
 	pid_t pid;
 	int out_fd, err_fd;
 	uint64_t t_launch, t_hello;
+	uint64_t start_at;           /* the CLOCK_REALTIME start it was given */
 	/* the stream */
 	uint8_t *buf;
 	size_t len, cap, consumed_total;
@@ -562,7 +572,8 @@ static int run(struct coord *c, int rargc, char **rargv)
 	uint64_t t0 = realtime_ns() + o->start_delay_ms * 1000000u;
 	for (size_t i = 0; i < c->num; i++) {
 		struct host *h = &c->h[i];
-		char *remote = bench_coord_remote_command(o->worker_bin, t0 + i * o->stagger_ms * 1000000u, rargc, rargv);
+		h->start_at = t0 + i * o->stagger_ms * 1000000u;
+		char *remote = bench_coord_remote_command(o->worker_bin, h->start_at, rargc, rargv);
 		if (!remote) {
 			fail_host(h, "out of memory");
 			continue;
@@ -576,7 +587,7 @@ static int run(struct coord *c, int rargc, char **rargv)
 int bench_cmd_coord(int argc, char **argv)
 {
 	struct coord c = {0};
-	c.o.ssh_cmd = "ssh -o BatchMode=yes";
+	c.o.ssh_cmd = COORD_SSH_CMD_DEFAULT;
 	c.o.worker_bin = "atmosphere-bench";
 	c.o.stagger_ms = 100;
 	c.o.start_delay_ms = 3000;
@@ -758,7 +769,7 @@ int bench_cmd_coord(int argc, char **argv)
 		rep[i] = (struct bench_coord_host_report){
 			.name = h->name, .ok = !h->failed, .why = h->why, .sum = h->sum, .hist = h->hist,
 			.cpu_ns = h->cpu_ns, .intervals = (uint64_t)(h->last_idx + 1), .have_clock = h->have_hello,
-			.off_lo_ms = h->off_lo_ms, .off_hi_ms = h->off_hi_ms,
+			.off_lo_ms = h->off_lo_ms, .off_hi_ms = h->off_hi_ms, .start_at_ns = h->start_at,
 		};
 	}
 	if (c.o.json)

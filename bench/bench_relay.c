@@ -499,7 +499,10 @@ static void reader_main(void *arg)
 		}
 		if (c->close_seen) {
 			if (!c->w.close_sent) {
-				if (ph < BENCH_LOAD_CLOSE && !c->retired)
+				/* The sink's Close comes from our own A (a TCP proxy makes
+				 * none): at the end, or a --churn retirement mid-run,
+				 * never an error of the hop. */
+				if (ph < BENCH_LOAD_CLOSE && !c->retired && !c->server)
 					wk->err.closed++;
 				/* Answer with a Close of our own (RFC 6455 §5.5.1). */
 				conn_control(c, RELAY_WS_OP_CLOSE, close_normal, sizeof close_normal);
@@ -662,12 +665,13 @@ static void retire(struct conn *c)
 static int pair_up(struct session *s)
 {
 	struct worker *wk = s->wk;
-	struct conn *a = conn_new(wk, s, ROLE_A, false), *b = conn_new(wk, s, ROLE_B, false);
-	if (!a || !b) {
+	bool sink = wk->run->o->sink; /* --sink: B is the sink's, which accepts the new id */
+	struct conn *a = conn_new(wk, s, ROLE_A, false), *b = sink ? NULL : conn_new(wk, s, ROLE_B, false);
+	if (!a || (!sink && !b)) {
 		wk->err.io++;
 		goto fail;
 	}
-	if (dial(wk, s, a) < 0 || spawn_reader(a) < 0 || dial(wk, s, b) < 0 || spawn_reader(b) < 0)
+	if (dial(wk, s, a) < 0 || spawn_reader(a) < 0 || (!sink && (dial(wk, s, b) < 0 || spawn_reader(b) < 0)))
 		goto fail;
 	s->a = a;
 	s->b = b;
@@ -850,12 +854,15 @@ static void sink_conn(void *arg)
 		return;
 	}
 	bump_u(&wk->conns_open);
-	/* The id is "<prefix>-<index>": anything else is not from this run. */
+	/* The id is "<prefix>-<index>", or "<prefix>-<index>-g<gen>" for a
+	 * --churn replacement: anything else is not from this run. */
 	size_t plen = strlen(r->prefix);
 	char *end = NULL;
 	unsigned long idx = ULONG_MAX;
 	if (!strncmp(id, r->prefix, plen) && id[plen] == '-' && id[plen + 1] >= '0' && id[plen + 1] <= '9')
 		idx = strtoul(id + plen + 1, &end, 10);
+	if (end && end[0] == '-' && end[1] == 'g' && end[2] >= '1' && end[2] <= '9' && r->o->churn_rate)
+		strtoul(end + 2, &end, 10);
 	if (idx >= r->num_sessions || !end || *end) {
 		wk->err.proto++;
 		conn_put(c);
@@ -1600,6 +1607,9 @@ static int run_cmd(struct bench_relay_opts *op)
 	const struct bench_relay_opts o = *op;
 	struct bench_relay_result res;
 	struct run r;
+	/* The run's wall-clock start, reported (coord checks its --stagger by it). */
+	struct timespec t_start;
+	clock_gettime(CLOCK_REALTIME, &t_start);
 	signal(SIGPIPE, SIG_IGN); /* a relay that goes away is an error to count, not a signal */
 	if (check_fds(&o))
 		return 1;
@@ -1632,6 +1642,7 @@ static int run_cmd(struct bench_relay_opts *op)
 	}
 	bench_relay_metrics_end(&met);
 	collect(&r, &res);
+	res.started_unix_ns = (uint64_t)t_start.tv_sec * 1000000000u + (uint64_t)t_start.tv_nsec;
 	int status = 0;
 	if (!res.sessions_up) {
 		fprintf(stderr, "atmosphere-bench relay: no session came up at %s (see the errors below)\n", r.host_hdr);

@@ -160,6 +160,10 @@ int bench_coord_summary_parse(const char *s, size_t len, struct bench_coord_summ
 	    get_uint(errs, "total", &r.errors, errbuf, errbuf_len) ||
 	    get_num(o, "bench_cpu", true, &r.bench_cpu, errbuf, errbuf_len))
 		goto out;
+	struct json_object *started = NULL;
+	if (json_object_object_get_ex(o, "started_unix_ns", &started) && started &&
+	    get_uint(o, "started_unix_ns", &r.started_unix_ns, errbuf, errbuf_len))
+		goto out;
 	r.msgs_per_s = r.mb_per_s = NAN;
 	r.measured_s = 0;
 	if (lat) {

@@ -53,6 +53,8 @@ struct bench_coord_summary {
 	double measured_s;           /* the longest measured time */
 	double msgs_per_s, mb_per_s; /* summed; NAN where not measured */
 	double bench_cpu;            /* generator CPUs over the measured time, summed; NAN when unknown */
+	uint64_t started_unix_ns;    /* "started_unix_ns": the run's CLOCK_REALTIME start; 0 when absent
+				      * (optional; not added up) */
 };
 
 /* bench_coord_summary_parse reads a `relay --json` object s[0..len) into

@@ -86,6 +86,9 @@ void bench_coord_report_json(FILE *f, const struct bench_coord_host_report *host
 		json_object_object_add(o, "cpu_s", bench_report_num((double)h->cpu_ns / 1e9, 3));
 		json_object_object_add(o, "clock_offset_ms_min", h->have_clock ? bench_report_num(h->off_lo_ms, 1) : NULL);
 		json_object_object_add(o, "clock_offset_ms_max", h->have_clock ? bench_report_num(h->off_hi_ms, 1) : NULL);
+		json_object_object_add(o, "start_at_unix_ns", bench_report_uint(h->start_at_ns));
+		json_object_object_add(o, "started_unix_ns",
+				       h->sum.started_unix_ns ? bench_report_uint(h->sum.started_unix_ns) : NULL);
 		json_object_array_add(arr, o);
 		gen_cpu += h->cpu_ns;
 	}

@@ -24,6 +24,7 @@ struct bench_coord_host_report {
 	uint64_t intervals;          /* rows merged */
 	bool have_clock;             /* its HELLO came: the offset bounds are set */
 	double off_lo_ms, off_hi_ms; /* its clock minus ours lies in [lo, hi] */
+	uint64_t start_at_ns;        /* the start it was given (CLOCK_REALTIME; its sum says when it began) */
 };
 
 /* bench_coord_report_table writes the summary as a table to f: the hosts,

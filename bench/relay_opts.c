@@ -615,7 +615,9 @@ static int check(struct parsed *pp, uint64_t seen)
 	if (o->direction != BENCH_RELAY_AB && o->mode != BENCH_RELAY_LATENCY)
 		return opt_usage_error(&relay_table, "--direction applies to --mode latency only");
 	if (o->direction != BENCH_RELAY_AB && o->sink)
-		return opt_usage_error(&relay_table, "--direction %s: a --sink only receives",
+		return opt_usage_error(&relay_table,
+					 "--direction %s: a --sink only receives (its connections are accepted on any "
+					 "thread, away from the sessions' pacers; docs/BENCH.md \"Scenarios through a sink\")",
 					 bench_relay_direction_name(o->direction));
 	if (o->stages.num && o->mode != BENCH_RELAY_LATENCY)
 		return opt_usage_error(&relay_table, "--stage applies to --mode latency only");
@@ -625,12 +627,8 @@ static int check(struct parsed *pp, uint64_t seen)
 		return opt_usage_error(&relay_table, "--think applies to --mode latency only");
 	if (o->rate_stages.num && o->mode != BENCH_RELAY_LATENCY)
 		return opt_usage_error(&relay_table, "--rate-stage applies to --mode latency only");
-	if (o->churn_rate && o->sink)
-		return opt_usage_error(&relay_table, "--churn: a --sink run cannot re-pair sessions");
 	if (o->idle_sessions && o->mode != BENCH_RELAY_LATENCY)
 		return opt_usage_error(&relay_table, "--idle-sessions applies to --mode latency only");
-	if (o->idle_sessions && o->sink)
-		return opt_usage_error(&relay_table, "--idle-sessions: a --sink run has no idle sessions to hold");
 	if (o->stages.num) {
 		uint32_t peak = bench_stage_peak(&o->stages);
 		if (!opt_table_seen(&relay_table, seen, "--sessions"))

@@ -213,6 +213,7 @@ struct json_object *bench_relay_json(const struct bench_relay_opts *o, const str
 	json_object_object_add(root, "label", o->label ? json_object_new_string(o->label) : NULL);
 	json_object_object_add(root, "mode", json_object_new_string(bench_relay_mode_name(o->mode)));
 	json_object_object_add(root, "url", json_object_new_string(url));
+	json_object_object_add(root, "started_unix_ns", r->started_unix_ns ? bench_report_uint(r->started_unix_ns) : NULL);
 	if (o->sink) {
 		snprintf(sink, sizeof sink, "%s:%u", o->sink_host, o->sink_port ? o->sink_port : r->port);
 		json_object_object_add(root, "sink", json_object_new_string(sink));

@@ -46,6 +46,7 @@ struct bench_relay_wire {
 
 struct bench_relay_result {
 	/* what ran */
+	uint64_t started_unix_ns;          /* CLOCK_REALTIME when the command began, before set-up */
 	uint16_t port;                     /* A's destination: --url's, or the sink's own */
 	unsigned threads;
 	int cpus_allowed;

@@ -5,12 +5,14 @@
 # root namespace. coord starts a worker in each over SSH and must exit 0
 # with merged counts equal to the sum of the workers' (sent, received,
 # latency samples, sessions), a merged histogram file holding that many
-# samples, merged interval rows from both hosts; then a worker that cannot
+# samples, merged interval rows from both hosts, each host's run started
+# at its staggered time (t0 + i x --stagger, within 250 ms); then a worker that cannot
 # start (a --worker-bin that does not exist) and one whose run fails (no
 # relay at --url) must each fail the run (exit 1) with the host named. Root only (77 = skipped otherwise, or without sshd or jq);
 # everything it made goes in the trap; bounded well under 90 s.
 # COORD_NETNS_SESSIONS, _RATE and _DURATION (default 4, 50, 2) make the same
 # run a measurement (docs/BENCH.md, "Coordinator overhead"); the checks stay.
+# COORD_NETNS_SSH_OPTS replaces the key exchange options of its ssh command.
 # Usage: coord_netns.sh ATMOSPHERE ATMOSPHERE-BENCH
 set -u
 sessions=${COORD_NETNS_SESSIONS:-4}
@@ -106,7 +108,11 @@ done
 [ -n "$port" ] || fail "relay did not say where it listens"
 [ "$up" -eq 2 ] || fail "sshd did not listen: $(cat "$dir"/sshd_*.log)"
 
-ssh_cmd="ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=5 -i $dir/client_key"
+# The key exchanges of coord's default --ssh-cmd (bench/bench_coord.c);
+# COORD_NETNS_SSH_OPTS replaces them (set and empty: ssh's own default;
+# docs/BENCH.md, "Coordinator overhead", compares them).
+kex=-oKexAlgorithms=curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,diffie-hellman-group14-sha256
+ssh_cmd="ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=5 -i $dir/client_key ${COORD_NETNS_SSH_OPTS-$kex}"
 relay_opts="--url ws://$root_a:$port --mode latency --sessions $sessions --rate $rate --duration $duration --warmup 250ms --threads 1 --interval 500ms"
 
 echo "== coord over two namespaces"
@@ -141,6 +147,27 @@ both=$(jq -s '[.[] | select(.phase == "run" and .hosts == 2)] | length' "$dir/me
 [ "$both" -ge 3 ] || fail "want >= 3 run rows from both hosts, got $both"
 jq -e -s "all(.[]; .sessions == $((2 * sessions)) or .hosts < 2)" "$dir/merged.jsonl" >/dev/null || fail "a row's sessions is not the sum"
 grep -q '^atmosphere-bench coord: run ' "$dir/coord.err" || fail "no live merged lines on stderr"
+# --stagger 200ms: host i is given t0 + i x 200 ms and its run begins then
+# (the summary's started_unix_ns, CLOCK_REALTIME; one machine, one clock).
+# staggered FILE: host i given start_at[0] + i x 200 ms (to 10 us: jq's
+# doubles), began at or after it and at most 250 ms late, and host 1 began
+# 100..400 ms after host 0.
+staggered() {
+	jq -e '.hosts as $h | ($h | length) == 2 and all($h[]; .started_unix_ns != null)
+		and ([range(0; $h | length) as $i
+			| ($h[$i].start_at_unix_ns - $h[0].start_at_unix_ns - $i * 200000000 | if . < 0 then -. else . end) < 10000
+			and ($h[$i].started_unix_ns - $h[$i].start_at_unix_ns) >= 0
+			and ($h[$i].started_unix_ns - $h[$i].start_at_unix_ns) < 250000000] | all)
+		and ($h[1].started_unix_ns - $h[0].started_unix_ns) as $d | $d >= 100000000 and $d <= 400000000' "$1" >/dev/null
+}
+jq -c '.hosts[] | {host, start_at_unix_ns, started_unix_ns,
+	late_ms: ((.started_unix_ns - .start_at_unix_ns) / 1e6)}' "$j"
+staggered "$j" || fail "the hosts did not start at t0 + i x 200 ms (--stagger 200ms)"
+# The check can fail: the same run as if both hosts had started at once.
+jq '.hosts[1].started_unix_ns = .hosts[0].started_unix_ns' "$j" >"$dir/unstaggered.json"
+staggered "$dir/unstaggered.json" && fail "the stagger check accepts hosts that started together"
+jq '.hosts[1].start_at_unix_ns = .hosts[0].start_at_unix_ns' "$j" >"$dir/unstaggered.json"
+staggered "$dir/unstaggered.json" && fail "the stagger check accepts hosts given the same start"
 # The SSH servers' side of the overhead (on the generator hosts): the CPU
 # time of their finished sessions, which each sshd reaped, less the
 # worker's own (a descendant of the session).

@@ -197,3 +197,30 @@ Test(coord_merge, summary_counts_add_and_thresholds_see_the_sum)
 	cr_assert_eq(bench_coord_summary_parse("{\"sessions\":1}", 14, &a, err, sizeof err), -1);
 	cr_assert(strstr(err, "\"sessions_up\""), "%s", err);
 }
+
+/* "started_unix_ns" (the run's wall-clock start, which coord reports per
+ * host to show its --stagger taken): read when there, 0 when absent or
+ * null, refused with its name when not an unsigned integer. */
+Test(coord_merge, summary_start_time_is_read_when_reported)
+{
+	char err[256];
+	struct bench_coord_summary s;
+	static const char with[] =
+		"{\"sessions\":4,\"started_unix_ns\":1764972000123456789,\"setup\":{\"sessions_up\":4},"
+		"\"errors\":{\"total\":0}}";
+	cr_assert_eq(bench_coord_summary_parse(with, strlen(with), &s, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(s.started_unix_ns, 1764972000123456789ull);
+	cr_assert_eq(bench_coord_summary_parse(sum_lat, strlen(sum_lat), &s, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(s.started_unix_ns, 0, "absent: 0");
+	static const char null_start[] =
+		"{\"sessions\":4,\"started_unix_ns\":null,\"setup\":{\"sessions_up\":4},\"errors\":{\"total\":0}}";
+	cr_assert_eq(bench_coord_summary_parse(null_start, strlen(null_start), &s, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(s.started_unix_ns, 0, "null: 0");
+	static const char bad[] =
+		"{\"sessions\":4,\"started_unix_ns\":\"soon\",\"setup\":{\"sessions_up\":4},\"errors\":{\"total\":0}}";
+	cr_assert_eq(bench_coord_summary_parse(bad, strlen(bad), &s, err, sizeof err), -1);
+	cr_assert(strstr(err, "\"started_unix_ns\""), "%s", err);
+	static const char neg[] =
+		"{\"sessions\":4,\"started_unix_ns\":-1,\"setup\":{\"sessions_up\":4},\"errors\":{\"total\":0}}";
+	cr_assert_eq(bench_coord_summary_parse(neg, strlen(neg), &s, err, sizeof err), -1);
+}
