@@ -80,7 +80,6 @@ struct node_peer {
 	bool direct_ok;
 	struct node_usock *direct_sock; /* the socket of the direct path; NULL: node->udp */
 	uint64_t direct_rx_ms, rx_ms, tx_direct_ms;
-	uint64_t traffic_ms;    /* the last text or overlay packet, either way, any path (node_msg_is_traffic) */
 	struct sockaddr_storage cand[NODE_MAX_CAND];
 	socklen_t cand_len[NODE_MAX_CAND];
 	uint8_t cand_flags[NODE_MAX_CAND];     /* NODE_CAND_TRIED | NODE_CAND_ANSWERED (node/candidate.c) */
@@ -138,7 +137,6 @@ struct node_link {
 	struct node_peer *peer;     /* bound after a handshake on it */
 	bool up;                /* connected (waiting or paired) */
 	uint64_t rx_ms, tx_ms;  /* the bound peer's last packet this way; our last one */
-	bool busy;              /* its liveness regime at the last tick (node/wire.h, NODE_RELAY_BUSY_MS) */
 	uint64_t silent_until_ms;       /* carried nothing back: not chosen until then */
 	bool inbox;             /* waits for joiners */
 	bool join;              /* ours to an invite's inbox, while we join */

@@ -156,19 +156,3 @@ void node_pick_relay(struct node *node, struct node_peer *p)
 			 cur->url, best->url);
 	p->relay = best;
 }
-
-bool node_path_relay_step(struct node_relay_live *l, uint64_t t, bool *keepalive)
-{
-	bool busy = l->traffic_ms && t - l->traffic_ms < NODE_RELAY_BUSY_MS;
-	uint64_t gap = busy ? NODE_RELAY_KEEPALIVE_MS : NODE_RELAY_IDLE_KEEPALIVE_MS;
-	uint64_t silent = busy ? NODE_RELAY_SILENT_MS : NODE_RELAY_IDLE_SILENT_MS;
-	/* (Re)starting to probe, or probing faster: the silence counts from
-	 * now, not from the idle regime's last keepalive. */
-	if (((busy && !l->busy) || t - l->tx_ms > 2 * gap) && l->rx_ms < t)
-		l->rx_ms = t;
-	l->busy = busy;
-	*keepalive = t - l->tx_ms >= gap;
-	/* rx_ms may be later than t: an answer came while a send of this tick
-	 * was suspended (unsigned: it must not wrap into "silent"). */
-	return l->rx_ms < t && t - l->rx_ms > silent;
-}

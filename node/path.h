@@ -33,20 +33,4 @@ bool node_path_direct_moves(bool cur_lan, bool from_lan, uint64_t cur_quiet_ms);
  * beats the best found so far. */
 bool node_path_relay_better(bool paired, size_t rank, bool best_paired, size_t best_rank);
 
-/* The liveness of one relay link on the relay path (node/wire.h,
- * NODE_RELAY_*): the times are the link's, in ms of the node's clock. */
-struct node_relay_live {
-	uint64_t traffic_ms; /* the peer's last text or overlay packet, either way; 0: none */
-	uint64_t tx_ms;      /* our last send on it */
-	uint64_t rx_ms;      /* the peer's last packet on it; may be moved forward */
-	bool busy;           /* the regime at the last step */
-};
-
-/* node_path_relay_step advances l to time t: it picks the regime (busy
- * while traffic is younger than NODE_RELAY_BUSY_MS, else idle), restarts
- * the silence count when probing starts or speeds up, and says whether a
- * keepalive is due now (*keepalive) and whether the link has been silent
- * longer than its regime allows (the return value). */
-bool node_path_relay_step(struct node_relay_live *l, uint64_t t, bool *keepalive);
-
 #endif

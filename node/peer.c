@@ -169,8 +169,6 @@ static int send_sealed(struct node *node, struct node_peer *p, uint8_t type, con
 	if (r != NODE_E2E_OK)
 		return -EPROTO;
 	p->bytes_out += pl;
-	if (node_msg_is_traffic(type))
-		p->traffic_ms = node_now_ms();
 	if (via) {
 		via->tx_ms = node_now_ms();
 		return node_send_on_link(via, pkt, pl);

@@ -2,10 +2,9 @@
  * relay by it (node/relay_rank.h has the rule).
  *
  * Every paired link of a peer carries a probe (NODE_MSG_LINK_PROBE 'P' + an
- * 8-byte id) while the peer is on the relay path, in place of that link's
- * keepalive and at its pace (NODE_RELAY_PROBE_MS while the link is busy,
- * NODE_RELAY_IDLE_KEEPALIVE_MS while idle), and every
- * NODE_RELAY_PROBE_IDLE_MS otherwise; the peer answers ('A', the same id) on the link the probe came
+ * 8-byte id) every NODE_RELAY_PROBE_MS while the peer is on the relay path
+ * (it stands in for that link's keepalive) and every NODE_RELAY_PROBE_IDLE_MS
+ * otherwise; the peer answers ('A', the same id) on the link the probe came
  * in by, so each sample is the RTT of node -> relay -> peer -> relay -> node
  * through that one relay. An older peer ignores the probe: its links stay
  * unmeasured and the mesh's relay order decides, as before. */
@@ -34,12 +33,11 @@ void node_link_rank_cand(struct node *node, const struct node_link *l, struct no
  * while starts counting its silence now, as the keepalive does. Otherwise
  * it must not look like one: an unanswered probe (an older peer) would make
  * the link's old silence count the moment the peer falls back to the relay. */
-static void send_probe(struct node *node, struct node_peer *p, struct node_link *l, bool relayed, uint64_t every,
-		       uint64_t t)
+static void send_probe(struct node *node, struct node_peer *p, struct node_link *l, bool relayed, uint64_t t)
 {
 	uint8_t body[1 + 8];
 	uint64_t tx = l->tx_ms;
-	if (relayed && t - l->tx_ms > 2 * every && l->rx_ms < t)
+	if (relayed && t - l->tx_ms > 2 * NODE_RELAY_KEEPALIVE_MS && l->rx_ms < t)
 		l->rx_ms = t;
 	RAND_bytes((uint8_t *)&l->probe_id, sizeof l->probe_id);
 	body[0] = 'P';
@@ -55,6 +53,7 @@ void node_relay_rtt_tick(struct node *node, struct node_peer *p, uint64_t t)
 	if (!p->ss.have_s)
 		return;
 	bool relayed = node_peer_path(p) == NODE_PATH_RELAY;
+	uint64_t every = relayed ? NODE_RELAY_PROBE_MS : NODE_RELAY_PROBE_IDLE_MS;
 	struct node_rank_cand c[MAX_CANDS];
 	struct node_link *ls[MAX_CANDS];
 	size_t n = 0;
@@ -68,17 +67,9 @@ void node_relay_rtt_tick(struct node *node, struct node_peer *p, uint64_t t)
 			l->probe_sent_ns = 0;
 			continue;
 		}
-		/* On the relay path at the keepalive's pace of the link's regime
-		 * (node/wire.h: busy 2 s, idle 15 s), else every 30 s. */
-		bool busy = p->traffic_ms && t - p->traffic_ms < NODE_RELAY_BUSY_MS;
-		uint64_t every = !relayed ? NODE_RELAY_PROBE_IDLE_MS
-				 : busy   ? NODE_RELAY_PROBE_MS
-					  : NODE_RELAY_IDLE_KEEPALIVE_MS;
-		if (busy && l->next_probe_ms > t + every)
-			l->next_probe_ms = t; /* traffic on an idle link: probe at the busy pace now */
 		if (t >= l->next_probe_ms) {
 			l->next_probe_ms = t + every;
-			send_probe(node, p, l, relayed, every, t); /* may suspend */
+			send_probe(node, p, l, relayed, t); /* may suspend */
 			if (!l->used || l->peer != p)
 				continue;
 		}

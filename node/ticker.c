@@ -10,28 +10,25 @@
 
 /* On the relay path: a keepalive on every paired link of the peer (both
  * sides do it), so that each link's own silence means something. A link
- * the relay keeps open but that carries nothing back for the regime's
- * silence (a hung or broken relay closes nothing: only silence tells) is
- * passed over for NODE_RELAY_SILENT_HOLD_MS, and the traffic moves if it
- * was the one in use. Per link, because the two sides may send on
- * different relays: silence from the peer says which relay failed only
- * link by link. Links are busy (2 s keepalives, 6.5 s silence) while the peer
- * has traffic and for NODE_RELAY_BUSY_MS after, idle (15 s, 35 s)
- * otherwise: node/wire.h. */
+ * the relay keeps open but that carries nothing back for
+ * NODE_RELAY_SILENT_MS (a hung or broken relay closes nothing: only
+ * silence tells) is passed over for NODE_RELAY_SILENT_HOLD_MS, and the
+ * traffic moves if it was the one in use. Per link, because the two sides
+ * may send on different relays: silence from the peer says which relay
+ * failed only link by link. */
 static void relay_liveness(struct node *node, struct node_peer *p, uint64_t t)
 {
 	for (size_t i = 0; i < NODE_MAX_LINKS; i++) {
 		struct node_link *l = &node->links[i];
 		if (l->peer != p || !node_link_paired(l))
 			continue;
-		struct node_relay_live live = {p->traffic_ms, l->tx_ms, l->rx_ms, l->busy};
-		bool keepalive;
-		bool silent = node_path_relay_step(&live, t, &keepalive);
-		l->rx_ms = live.rx_ms;
-		l->busy = live.busy;
-		if (keepalive)
+		if (t - l->tx_ms > 2 * NODE_RELAY_KEEPALIVE_MS && l->rx_ms < t)
+			l->rx_ms = t; /* (re)starting to probe: its silence counts from now */
+		if (t - l->tx_ms >= NODE_RELAY_KEEPALIVE_MS)
 			node_peer_send_on_link(node, p, l, NODE_MSG_KEEP, NULL, 0);
-		if (silent && l->silent_until_ms <= t) {
+		/* rx_ms may be later than t: an answer came while a send of this
+		 * tick was suspended (unsigned: it must not wrap into "silent"). */
+		if (l->rx_ms < t && t - l->rx_ms > NODE_RELAY_SILENT_MS && l->silent_until_ms <= t) {
 			l->silent_until_ms = t + NODE_RELAY_SILENT_HOLD_MS;
 			core_log(l == p->relay ? CORE_LOG_WARN : CORE_LOG_INFO,
 				 "peer %s: relay %s carried nothing back for %.1f s%s", p->name[0] ? p->name : p->node_id,

@@ -30,13 +30,6 @@ enum { NODE_MSG_HELLO = 'H', NODE_MSG_WELCOME = 'W', NODE_MSG_KEEP = 'K', NODE_M
        NODE_MSG_TEXT = 'M', NODE_MSG_OBSERVED = 'O', NODE_MSG_PUNCH = 'U', NODE_MSG_IP = 'I',
        NODE_MSG_MEMBER = 'G', NODE_MSG_PROBE = 'B', NODE_MSG_LINK_PROBE = 'L' };
 
-/* Messages that are the user's traffic (not the node's own upkeep): they
- * keep a relay link in its busy liveness regime. */
-static inline int node_msg_is_traffic(unsigned char type)
-{
-	return type == NODE_MSG_TEXT || type == NODE_MSG_IP;
-}
-
 /* State sizes (state.json and the daemon's tables). */
 enum {
 	/* Members a node keeps a peer for (node/member.h has the table of
@@ -113,27 +106,17 @@ enum {
 #define NODE_REPUNCH_MAX_MS 120000
 #define NODE_REPUNCH_WINDOW_MS 1500
 #define NODE_HANDSHAKE_RETRY_MS 2000
-/* On the relay path, a keepalive when nothing was sent for a while, so that
- * silence means something: no packet back from the peer over the relay
- * while the relay keeps the session open is a relay that stopped
- * forwarding; its link is passed over for NODE_RELAY_SILENT_HOLD_MS. Two
- * regimes, so that an idle relayed peer stays cheap: while the peer
- * exchanged traffic (a text or an overlay packet, either way, any path)
- * within NODE_RELAY_BUSY_MS, its links are "busy": a keepalive after 2 s
- * without a send, and silent after 6.5 s; else they are idle: a keepalive
- * after 15 s, silent after 35 s (two missed and some slack). Traffic makes
- * idle links busy at once, and their silence then counts from that moment.
- * Busy covers every link of the peer, not only the one in use, so that the
- * relays' RTTs stay fresh for ranking (node/relay_rtt.c). */
-#define NODE_RELAY_BUSY_MS 15000
+/* On the relay path, a keepalive when nothing was sent for this long (24 B
+ * per 2 s per relayed peer), so that silence means something: no packet
+ * back from the peer over the relay for NODE_RELAY_SILENT_MS while the
+ * relay keeps the session open is a relay that stopped forwarding; its
+ * link is passed over for NODE_RELAY_SILENT_HOLD_MS. */
 #define NODE_RELAY_KEEPALIVE_MS 2000
 #define NODE_RELAY_SILENT_MS 6500
-#define NODE_RELAY_IDLE_KEEPALIVE_MS 15000
-#define NODE_RELAY_IDLE_SILENT_MS 35000
 #define NODE_RELAY_SILENT_HOLD_MS 60000
 /* Relay RTT probes (node/relay_rtt.c): on every paired link of a peer on the
- * relay path in place of the keepalive and at its pace (every 2 s while the
- * link is busy, 15 s while idle), else every 30 s. */
+ * relay path every 2 s (in place of the keepalive: 26 B per 2 s per relay
+ * per relayed peer), else every 30 s. */
 #define NODE_RELAY_PROBE_MS 2000
 #define NODE_RELAY_PROBE_IDLE_MS 30000
 /* A peer that does not answer (a member that is offline) is retried every

@@ -8,7 +8,7 @@
 # Once both are on a relay, the proxy of the one Rob uses starts holding
 # every chunk 30 ms (+-20 % jitter) each way: the relayed RTT through it
 # goes from ~1 ms to ~120 ms, the relay still forwards (no silence), while
-# Rob sends a text a second (traffic: the links probe at the busy pace). Checked:
+# Rob sends a text a second. Checked:
 #  - both nodes end on the other relay within 30 s, and each log says it
 #    moved because the other is faster, at most once;
 #  - for 10 s after, with the jitter going on, neither moves again;
@@ -71,9 +71,8 @@ nd_wait 15 "rob measured both relays" measured || bad "rob's relay_rtts: $(field
 used=$(relay_of "$rob" matt)
 if [ "$used" = "$p1" ]; then n=1 other=$p2; else n=2 other=$p1; fi
 echo "rob uses $used, matt $(relay_of "$matt" rob); slowing $used down by 30 ms each way"
-# Traffic keeps the links busy (probes every 2 s; an idle link probes every
-# 15 s, docs/NODE.md): a text a second from Rob, at most 60, while the
-# slowdown lasts.
+# Traffic while the relay slows down, as a user would see it: a text a
+# second from Rob, at most 60.
 ( i=0; while [ $i -lt 60 ]; do nd_run - "$rob" send matt "tick $i" >/dev/null 2>&1; i=$((i + 1)); sleep 1; done ) &
 ticker=$!
 echo 30 >"$nd_tmp/delay$n"
