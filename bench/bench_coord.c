@@ -282,22 +282,7 @@ static void write_row(struct coord *c, uint64_t idx, struct mslot *s)
 	json_object_object_add(o, "msgs_per_s", bench_report_num(per_s(r->msgs, r), 1));
 	json_object_object_add(o, "bytes", bench_report_uint(r->bytes));
 	json_object_object_add(o, "mb_per_s", bench_report_num(per_s(r->bytes, r) / 1e6, 3));
-	if (c->latency && s->hist) {
-		struct json_object *l = json_object_new_object();
-		struct bench_summary sm;
-		bench_hdr_summary(s->hist, &sm);
-		json_object_object_add(l, "samples", bench_report_uint(sm.count));
-		if (sm.count) {
-			bench_report_latency_us(l, &sm);
-		} else {
-			static const char *const keys[] = {"p50_us", "p90_us", "p99_us", "p999_us", "max_us"};
-			for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-				json_object_object_add(l, keys[i], NULL);
-		}
-		json_object_object_add(o, "latency", l);
-	} else {
-		json_object_object_add(o, "latency", NULL);
-	}
+	json_object_object_add(o, "latency", c->latency && s->hist ? bench_report_interval_latency(s->hist) : NULL);
 	struct json_object *e = json_object_new_object();
 	json_object_object_add(e, "total", bench_report_uint(r->errors));
 	json_object_object_add(o, "errors", e);

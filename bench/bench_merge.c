@@ -124,13 +124,7 @@ static void print_json(const struct bench_hdr *h, int files)
 	json_object_object_add(o, "samples", bench_report_uint(s.count));
 	json_object_object_add(o, "sig_digits", bench_report_uint(bench_hdr_sig_digits(h)));
 	json_object_object_add(o, "min_us", s.count ? bench_report_num((double)s.min / 1e3, 2) : NULL);
-	if (s.count) {
-		bench_report_latency_us(o, &s);
-	} else {
-		static const char *const keys[] = {"p50_us", "p90_us", "p99_us", "p999_us", "max_us"};
-		for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-			json_object_object_add(o, keys[i], NULL);
-	}
+	bench_report_latency_us_or_null(o, &s);
 	json_object_object_add(o, "mean_us", s.count ? bench_report_num(s.mean / 1e3, 2) : NULL);
 	bench_report_json_print(stdout, o);
 	json_object_put(o);

@@ -139,22 +139,7 @@ void bench_interval_write_json(const struct bench_interval *iv, FILE *f, const s
 	json_object_object_add(o, "msgs_per_s", bench_report_num(per_s(r->d.msgs, r), 1));
 	json_object_object_add(o, "bytes", bench_report_uint(r->d.bytes));
 	json_object_object_add(o, "mb_per_s", bench_report_num(per_s(r->d.bytes, r) / 1e6, 3));
-	if (r->lat) {
-		struct json_object *l = json_object_new_object();
-		struct bench_summary s;
-		bench_hdr_summary(r->lat, &s);
-		json_object_object_add(l, "samples", bench_report_uint(s.count));
-		if (s.count) {
-			bench_report_latency_us(l, &s);
-		} else {
-			static const char *const keys[] = {"p50_us", "p90_us", "p99_us", "p999_us", "max_us"};
-			for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-				json_object_object_add(l, keys[i], NULL);
-		}
-		json_object_object_add(o, "latency", l);
-	} else {
-		json_object_object_add(o, "latency", NULL);
-	}
+	json_object_object_add(o, "latency", r->lat ? bench_report_interval_latency(r->lat) : NULL);
 	struct json_object *e = json_object_new_object();
 	json_object_object_add(e, "total", bench_report_uint(errors_total(iv, &r->d)));
 	for (unsigned i = 0; i < iv->o.num_err; i++)

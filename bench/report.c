@@ -30,6 +30,27 @@ void bench_report_latency_us(struct json_object *obj, const struct bench_summary
 	json_object_object_add(obj, "max_us", bench_report_num((double)s->max / 1e3, 2));
 }
 
+void bench_report_latency_us_or_null(struct json_object *obj, const struct bench_summary *s)
+{
+	if (s->count) {
+		bench_report_latency_us(obj, s);
+		return;
+	}
+	static const char *const keys[] = {"p50_us", "p90_us", "p99_us", "p999_us", "max_us"};
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		json_object_object_add(obj, keys[i], NULL);
+}
+
+struct json_object *bench_report_interval_latency(const struct bench_hdr *h)
+{
+	struct json_object *l = json_object_new_object();
+	struct bench_summary s;
+	bench_hdr_summary(h, &s);
+	json_object_object_add(l, "samples", bench_report_uint(s.count));
+	bench_report_latency_us_or_null(l, &s);
+	return l;
+}
+
 int bench_report_json_print(FILE *f, struct json_object *root)
 {
 	int flags = JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE;

@@ -37,6 +37,14 @@ struct json_object *bench_report_uint(uint64_t v);
  * to the JSON object obj. */
 void bench_report_latency_us(struct json_object *obj, const struct bench_summary *s);
 
+/* bench_report_latency_us_or_null does the same, with each key null when s
+ * holds no sample (an interval or a merge with nothing in it). */
+void bench_report_latency_us_or_null(struct json_object *obj, const struct bench_summary *s);
+
+/* bench_report_interval_latency returns {"samples", "p50_us" .. "max_us"} of
+ * h (the percentiles null when it is empty); the caller owns it. */
+struct json_object *bench_report_interval_latency(const struct bench_hdr *h);
+
 /* bench_report_json_print writes root, pretty-printed with '/' unescaped,
  * and a newline to f. Returns 0, or -1 when writing failed. root stays the
  * caller's. */
