@@ -103,6 +103,13 @@ static int pair(struct relay_session *s)
 
 	if (net_stream_lock_write(b->st, timeout) != 0)
 		return -ETIMEDOUT;
+	if (a->ended) {
+		/* The first client left while our 101 went out (a balancer
+		 * cutting a retried attempt, say): no notice for a session that
+		 * is gone. Its teardown has told us to end; we reconnect. */
+		net_stream_unlock_write(b->st);
+		return -EPIPE;
+	}
 	uint8_t frame[RELAY_WS_MAX_HEADER_LEN + 200];
 	int fl = paired_frame(frame, s);
 	struct iovec iov = {.iov_base = frame, .iov_len = (size_t)fl};

@@ -83,6 +83,10 @@ class Fleet:
         with open(os.path.join(self.dir, f"relay{k}.log"), errors="replace") as f:
             return f.read().splitlines()
 
+    def haproxy_log(self):
+        with open(os.path.join(self.dir, "haproxy.log"), errors="replace") as f:
+            return f.read().splitlines()
+
     def stop(self):
         self.sh("stop", check=False)
 
@@ -159,6 +163,7 @@ class Peer:
         self.src = src
         self.ws = None
         self.connects = 0
+        self.closed_while_joining = 0
 
     async def open(self, deadline):
         """Connects (through HAProxy) and waits for the paired notice... no:
@@ -189,6 +194,7 @@ class Session:
         self.sid = f"fleet-s{i}"
         self.a = Peer(fleet, self.sid, f"127.1.0.{i + 1}")
         self.b = Peer(fleet, self.sid, f"127.2.0.{i + 1}")
+        self.started_over = 0
 
     async def pair(self, deadline):
         await self.a.open(deadline)
@@ -196,14 +202,14 @@ class Session:
         await asyncio.gather(self.a.expect_paired(self.sid), self.b.expect_paired(self.sid))
         await self.exchange()
 
-    async def exchange(self):
+    async def exchange(self, timeout=10):
         msg = os.urandom(32)
         await self.a.ws.send(msg)
-        got = await asyncio.wait_for(self.b.ws.recv(), 10)
+        got = await asyncio.wait_for(self.b.ws.recv(), timeout)
         if got != msg:
             fail(f"{self.sid}: B got {got!r}, not A's message")
         await self.b.ws.send(msg[::-1])
-        got = await asyncio.wait_for(self.a.ws.recv(), 10)
+        got = await asyncio.wait_for(self.a.ws.recv(), timeout)
         if got != msg[::-1]:
             fail(f"{self.sid}: A got {got!r}, not B's message")
 
@@ -213,35 +219,80 @@ class Session:
                 await p.ws.close()
 
 
-async def follow_peer(peer, sid, deadline):
-    """A peer whose relay died: it sees its connection end, waits 200 ms as
-    node/relay_link.c does, reconnects through HAProxy and waits for the
-    paired notice."""
+async def wait_end(peer, sid, deadline):
+    """A peer whose relay died: its connection ends."""
     import websockets
     try:
         m = await asyncio.wait_for(peer.ws.recv(), deadline - time.monotonic())
         fail(f"{sid}: expected the connection to end, got {m!r}")
     except websockets.exceptions.ConnectionClosed:
         pass
-    await asyncio.sleep(0.2)
-    await peer.open(deadline)
-    await peer.expect_paired(sid, deadline - time.monotonic())
 
 
-async def follow(sess, t_kill, deadline):
-    await asyncio.gather(follow_peer(sess.a, sess.sid, deadline), follow_peer(sess.b, sess.sid, deadline))
-    await sess.exchange()
+async def rejoin(peer, sid, deadline, per_try):
+    """Waits 200 ms as node/relay_link.c does, reconnects through HAProxy
+    and waits for the paired notice; a connection the relay closes
+    meanwhile is opened again (a relay ends a joining client whose
+    partner's attempt was cut, and the partner may be cut after its
+    notice went out)."""
+    import websockets
+    while True:
+        await asyncio.sleep(0.2)
+        await peer.open(deadline)
+        try:
+            await peer.expect_paired(sid, min(per_try, deadline - time.monotonic()))
+            return
+        except websockets.exceptions.ConnectionClosed:
+            peer.closed_while_joining += 1
+
+
+async def all_or_none(*coros):
+    """gather(), but an exception cancels the others (gather lets them run)."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        return await asyncio.gather(*tasks)
+    finally:
+        for t in tasks:
+            t.cancel()
+
+
+async def follow(fleet, sess, t_kill, deadline):
+    """Both clients of a moved session reconnect as a node's relay link
+    does: on any close, again. A client whose partner was cut right after
+    the pairing learns it by the exchange failing: both start over."""
+    import websockets
+    try:
+        await all_or_none(wait_end(sess.a, sess.sid, deadline), wait_end(sess.b, sess.sid, deadline))
+        while True:
+            try:
+                await all_or_none(rejoin(sess.a, sess.sid, deadline, 3), rejoin(sess.b, sess.sid, deadline, 3))
+                await sess.exchange(min(3, deadline - time.monotonic()))
+                break
+            except (asyncio.TimeoutError, websockets.exceptions.ConnectionClosed):
+                if time.monotonic() > deadline:
+                    raise asyncio.TimeoutError()
+                sess.started_over += 1
+                for p in (sess.a, sess.b):
+                    await p.ws.close()
+    except (asyncio.TimeoutError, OSError, AssertionError) as e:
+        # Say where each client went: the relays' and HAProxy's lines for it.
+        lines = [f"relay{k}: {line}" for k in range(1, NUM_RELAYS + 1) for line in fleet.log(k)
+                 if f"session {sess.sid} " in line]
+        lines += [f"haproxy: {line}" for line in fleet.haproxy_log() if f"/relay/{sess.sid} " in line]
+        fail(f"{sess.sid} did not resume after the kill ({type(e).__name__}: {e}); its lines:\n  " +
+             "\n  ".join(lines))
     return time.monotonic() - t_kill
 
 
-def session_relays(fleet, since=None):
-    """{session id: relay number} from the relays' "session ID start" lines
-    (after line since[k] of relay k's log when given)."""
+def session_relays(fleet, since=None, event="start: first client (\\S+) waiting"):
+    """{session id: [(relay number, client)]} from the relays' "session ID
+    start" lines, or the lines of another event (after line since[k] of
+    relay k's log when given)."""
     where = {}
     for k in range(1, NUM_RELAYS + 1):
         lines = fleet.log(k)[since[k] if since else 0:]
         for line in lines:
-            m = re.search(r"session (fleet-s\d+) start: first client (\S+) waiting", line)
+            m = re.search(r"session (fleet-s\d+) " + event, line)
             if m:
                 where.setdefault(m.group(1), []).append((k, m.group(2)))
     return where
@@ -350,20 +401,32 @@ async def run(fleet):
     t_kill = time.monotonic()
     fleet.sh("kill", str(victim))
     deadline = t_kill + 30
-    times = await asyncio.gather(*(follow(s, t_kill, deadline) for s in moved))
+    times = await asyncio.gather(*(follow(fleet, s, t_kill, deadline) for s in moved))
     # The other sessions: the same connections, still forwarding.
     for s in kept:
         if s.a.connects != 1 or s.b.connects != 1 or s.a.ws.closed or s.b.ws.closed:
             fail(f"{s.sid} (relay not killed) lost its connection")
         await s.exchange()
     after = {k: stats(fleet.relay_ports[k - 1]) for k in survivors}
+    # Each moved session pairs once, on a survivor. A reconnect may start it
+    # more than once there: HAProxy ends the streams still counted on a
+    # relay it marks down (on-marked-down shutdown-sessions), a retried
+    # attempt among them, with a 502 that the client retries like any
+    # other. Every start must be on the relay where it paired: a start
+    # elsewhere would be the two clients of one session split.
     new_where = session_relays(fleet, since=log_mark)
+    new_pairs_at = session_relays(fleet, since=log_mark, event="paired: second client (\\S+)")
     started = sorted(new_where)
-    if started != sorted(s.sid for s in moved):
-        fail(f"after the kill the survivors started {started}, want exactly the moved {sorted(s.sid for s in moved)}")
+    if started != sorted(s.sid for s in moved) or sorted(new_pairs_at) != started:
+        fail(f"after the kill the survivors started {started} and paired {sorted(new_pairs_at)}, "
+             f"want exactly the moved {sorted(s.sid for s in moved)}")
+    restarts = 0
     for s in moved:
-        if len(new_where[s.sid]) != 1 or new_where[s.sid][0][0] == victim:
-            fail(f"{s.sid} re-paired on {new_where[s.sid]}")
+        pairs = new_pairs_at[s.sid]
+        if len(pairs) != 1 or pairs[0][0] == victim or any(k != pairs[0][0] for k, _ in new_where[s.sid]):
+            fail(f"{s.sid} started on {new_where[s.sid]} and paired on {pairs}")
+        restarts += len(new_where[s.sid]) - 1
+    new_where = {sid: pairs[:1] for sid, pairs in new_pairs_at.items()}
     new_pairs = sum(after[k]["total_sessions"] - before[k]["total_sessions"] for k in survivors)
     if new_pairs != len(moved):
         fail(f"the survivors paired {new_pairs} sessions after the kill, want {len(moved)}")
@@ -376,7 +439,10 @@ async def run(fleet):
     p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
     print(f"failover: killed relay{victim} with {len(moved)} sessions; {len(kept)} others untouched; "
           f"traffic resumed after: min {times[0] * 1000:.0f} ms, median {times[len(times) // 2] * 1000:.0f} ms, "
-          f"p99 {p99 * 1000:.0f} ms, max {times[-1] * 1000:.0f} ms")
+          f"p99 {p99 * 1000:.0f} ms, max {times[-1] * 1000:.0f} ms; "
+          f"{restarts} reconnects cut by HAProxy and retried, "
+          f"{sum(p.closed_while_joining for s in moved for p in (s.a, s.b))} closed while joining, "
+          f"{sum(s.started_over for s in moved)} started over after a cut partner")
     if times[-1] > RESUME_LIMIT_S:
         fail(f"a moved session took {times[-1]:.2f} s to resume (bound {RESUME_LIMIT_S} s)")
     for s in sessions:
