@@ -33,7 +33,7 @@ int node_run(struct node_state *st, const struct node_run_opts *o);
 enum node_short_fetch_status {
 	NODE_SHORT_OK = 0,
 	NODE_SHORT_NO_ANSWER = 1, /* no relay reached, or nobody answered in time */
-	NODE_SHORT_WRONG = 2,     /* the inviting node holds another code: this one is void now */
+	NODE_SHORT_WRONG = 2,     /* the inviting node holds another code (each such try costs one of its tries) */
 	NODE_SHORT_REFUSED = 3,   /* the code was used, is void, or busy */
 	NODE_SHORT_FAILED = 4,    /* anything else (err says) */
 };

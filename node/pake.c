@@ -433,6 +433,7 @@ void node_pake_free(struct node_pake *p)
 void node_pake_offer_init(struct node_pake_offer *o, uint64_t now_ms, uint64_t ttl_ms)
 {
 	o->state = NODE_PAKE_OFFER_OPEN;
+	o->failures = 0;
 	o->expires_ms = now_ms + ttl_ms;
 }
 
@@ -460,8 +461,19 @@ int node_pake_offer_take(struct node_pake_offer *o, uint64_t now_ms)
 
 void node_pake_offer_end(struct node_pake_offer *o, bool ok)
 {
-	if (o->state == NODE_PAKE_OFFER_BUSY)
-		o->state = ok ? NODE_PAKE_OFFER_USED : NODE_PAKE_OFFER_DEAD;
+	if (o->state != NODE_PAKE_OFFER_BUSY)
+		return;
+	if (ok)
+		o->state = NODE_PAKE_OFFER_USED;
+	else
+		o->state = ++o->failures >= NODE_PAKE_MAX_TRIES ? NODE_PAKE_OFFER_DEAD : NODE_PAKE_OFFER_OPEN;
+}
+
+unsigned node_pake_offer_tries_left(const struct node_pake_offer *o)
+{
+	if (o->state == NODE_PAKE_OFFER_USED || o->state == NODE_PAKE_OFFER_DEAD)
+		return 0;
+	return NODE_PAKE_MAX_TRIES - o->failures;
 }
 
 void node_pake_offer_retire(struct node_pake_offer *o)

@@ -14,9 +14,10 @@
  * session, /relay/{HEX(SHA-256("atmosphere v1 pake rendezvous" || group))
  * cut to 160 bits}; it is not secret (a relay sees the id and can invert a
  * 20-bit hash). The password is the whole code: 40 bits a relay cannot
- * learn. The inviter allows one exchange per code (success or failure), so
- * an attacker, on the relay or not, makes at most one online guess per code
- * (2^-40), and gets nothing to test guesses against offline.
+ * learn. The inviter allows NODE_PAKE_MAX_TRIES exchanges per code (one
+ * success ends it, so does the last failure), so an attacker, on the relay
+ * or not, makes at most NODE_PAKE_MAX_TRIES online guesses per code
+ * (3 x 2^-40 < 2^-38), and gets nothing to test guesses against offline.
  *
  *   joiner                                                       inviter
  *   START   v || 1 || A (SPAKE2, 32 bytes)                  ──▶
@@ -175,19 +176,25 @@ int node_pake_open(struct node_pake *p, uint8_t *out, size_t cap, size_t *out_le
 void node_pake_free(struct node_pake *p);
 
 /* --- The inviter's policy ----------------------------------------------------
- * A short code the inviting node offers allows one exchange, until it
- * expires: the first START in time takes it (one online guess), and the
- * exchange's end makes it used or void for good. Pure: callers pass the
+ * A short code the inviting node offers allows one exchange at a time and
+ * NODE_PAKE_MAX_TRIES in all, until it expires: each START taken is one
+ * online guess. A successful exchange makes the code used; a failed one
+ * (wrong code, tampering, a joiner that left or was too slow) costs one
+ * try, and the last try's failure makes it void for good. So a typo does
+ * not cost the code, and a guesser gets 3 x 2^-40. Pure: callers pass the
  * time (any monotonic milliseconds). */
+#define NODE_PAKE_MAX_TRIES 3
+
 enum node_pake_offer_state {
-	NODE_PAKE_OFFER_OPEN, /* waiting for its one exchange */
-	NODE_PAKE_OFFER_BUSY, /* that exchange is under way */
+	NODE_PAKE_OFFER_OPEN, /* waiting for an exchange: tries are left */
+	NODE_PAKE_OFFER_BUSY, /* an exchange is under way */
 	NODE_PAKE_OFFER_USED, /* it handed the full code over (or the full code was used) */
-	NODE_PAKE_OFFER_DEAD, /* its exchange failed: wrong code, tampering, a joiner that left */
+	NODE_PAKE_OFFER_DEAD, /* NODE_PAKE_MAX_TRIES exchanges failed */
 };
 
 struct node_pake_offer {
 	enum node_pake_offer_state state;
+	unsigned failures; /* failed exchanges so far, < NODE_PAKE_MAX_TRIES unless DEAD */
 	uint64_t expires_ms;
 };
 
@@ -203,9 +210,14 @@ bool node_pake_offer_expired(const struct node_pake_offer *o, uint64_t now_ms);
  * (EXPIRED first, then USED, DEAD or BUSY); o is then unchanged. */
 int node_pake_offer_take(struct node_pake_offer *o, uint64_t now_ms);
 
-/* node_pake_offer_end ends the exchange o's take started: USED when ok,
- * DEAD otherwise. An offer that is not BUSY is unchanged. */
+/* node_pake_offer_end ends the exchange o's take started: USED when ok;
+ * otherwise one try is spent and o is OPEN again, or DEAD when that was the
+ * last. An offer that is not BUSY is unchanged. */
 void node_pake_offer_end(struct node_pake_offer *o, bool ok);
+
+/* node_pake_offer_tries_left: exchanges o may still take (0 once USED or
+ * DEAD). */
+unsigned node_pake_offer_tries_left(const struct node_pake_offer *o);
 
 /* node_pake_offer_retire makes an OPEN offer USED (its full code was used
  * another way). */

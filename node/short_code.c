@@ -4,11 +4,12 @@
  * Each code `atmosphere join` issues becomes an *offer*: the node waits on
  * the rendezvous session its short code selects, on every relay of the
  * mesh, and answers the first START with SPAKE2. Policy, all here:
- *   - one exchange per code: the first START processed takes the code;
- *     the exchange ends in a sealed full code (the code is used) or in a
- *     failure (wrong code, a tampered or malformed message, the joiner
- *     leaving, NODE_PAKE_STEP_MS passing): the code is void. Either way no
- *     second guess is ever answered; later STARTs get REFUSED.
+ *   - one exchange at a time, NODE_PAKE_MAX_TRIES in all: a START takes
+ *     the code; the exchange ends in a sealed full code (the code is used)
+ *     or in a failure (wrong code, a tampered or malformed message, the
+ *     joiner leaving, NODE_PAKE_STEP_MS passing) that costs one try; after
+ *     the last try's failure the code is void. STARTs the policy does not
+ *     take get REFUSED.
  *   - the offer lives until its expiry (default 10 min), then its links
  *     close. A full-code join with the same invite retires it (the short
  *     code is read aloud to compare; from then on it must open nothing).
@@ -54,7 +55,7 @@ static void offer_free(struct node *node, struct node_offer *o)
 	OPENSSL_cleanse(o, sizeof *o);
 }
 
-/* The exchange on l ends: the code is used (ok) or void. */
+/* The exchange on l ends: the code is used (ok), or one try is spent. */
 static void end_exchange(struct node_link *l, bool ok, const char *why)
 {
 	struct node_offer *o = l->offer;
@@ -65,14 +66,18 @@ static void end_exchange(struct node_link *l, bool ok, const char *why)
 		return;
 	public_part(pub, o);
 	node_pake_offer_end(&o->pol, ok);
+	unsigned left = node_pake_offer_tries_left(&o->pol);
 	if (ok) {
 		core_log(CORE_LOG_INFO, "short code %s: the full code went to the joiner through %s", pub, l->url);
+	} else if (left) {
+		core_log(CORE_LOG_WARN, "short code %s: a join attempt through %s failed (%s); %u %s left", pub, l->url,
+			 why, left, left == 1 ? "try" : "tries");
 	} else {
-		core_log(CORE_LOG_WARN, "short code %s: a join attempt through %s failed (%s); the code is void now: "
-					"give the joiner a new one ('atmosphere join')",
+		core_log(CORE_LOG_WARN, "short code %s: a join attempt through %s failed (%s); that was its last try, the "
+					"code is void now: give the joiner a new one ('atmosphere join')",
 			 pub, l->url, why);
 	}
-	if (o->full) {
+	if (!left && o->full) {
 		OPENSSL_cleanse(o->full, o->full_len);
 		free(o->full);
 		o->full = NULL;
@@ -147,7 +152,7 @@ void node_offer_on_message(struct node *node, struct node_link *l, const uint8_t
 	}
 	if (m.type == NODE_PAKE_START) {
 		/* This START takes the code, or is refused: whatever happens
-		 * next, it was the one guess. */
+		 * next, it was one guess. */
 		int why = l->pake ? NODE_PAKE_REFUSE_BUSY : node_pake_offer_take(&o->pol, node_now_ms());
 		if (why) {
 			send_msg(l, &(struct node_pake_msg){.type = NODE_PAKE_REFUSED, .reason = (uint8_t)why});
@@ -190,8 +195,8 @@ void node_offer_on_message(struct node *node, struct node_link *l, const uint8_t
 void node_offer_link_down(struct node *node, struct node_link *l)
 {
 	(void)node;
-	/* The joiner left (or the relay broke) in the middle: that was the
-	 * code's one exchange. */
+	/* The joiner left (or the relay broke) in the middle: that exchange
+	 * cost a try. */
 	if (l->pake)
 		end_exchange(l, false, "the joiner left before confirming");
 }

@@ -68,7 +68,7 @@ static const char *refusal(uint8_t reason)
 	case NODE_PAKE_REFUSE_USED:
 		return "the code was already used";
 	case NODE_PAKE_REFUSE_DEAD:
-		return "the code is void: a join attempt with a wrong code used it up";
+		return "the code is void: join attempts with a wrong code used up its tries";
 	case NODE_PAKE_REFUSE_EXPIRED:
 		return "the code has expired";
 	default:
@@ -126,15 +126,15 @@ static int try_relay(struct fetch *f, const char *url, uint64_t deadline)
 		r = 0;
 		goto out;
 	}
-	/* From here on this was the code's one exchange: a failure is final.
-	 * Our confirmation goes even when theirs fails, so that the inviting
-	 * node can log why its code died (it opens nothing: a wrong key). */
+	/* From here on this exchange cost one of the code's tries. Our
+	 * confirmation goes even when theirs fails, so that the inviting node
+	 * can log why (it opens nothing: a wrong key). */
 	bool keyed = node_pake_finish(p, m.spake) == NODE_PAKE_OK && node_pake_confirm(p, confirm) == NODE_PAKE_OK;
 	if (!keyed || node_pake_check(p, m.confirm) != NODE_PAKE_OK) {
 		if (keyed)
 			send_msg(c, &(struct node_pake_msg){.type = NODE_PAKE_CONFIRM, .confirm = confirm});
-		snprintf(f->err, f->err_len, "wrong code: %s does not match the inviting node's (it is void now: ask for a "
-					     "new one)", f->code);
+		snprintf(f->err, f->err_len, "wrong code: %s does not match the inviting node's (check it and try again: a "
+					     "code allows %d tries, then it is void)", f->code, NODE_PAKE_MAX_TRIES);
 		f->rc = NODE_SHORT_WRONG;
 		r = 0;
 		goto out;

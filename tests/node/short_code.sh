@@ -10,9 +10,11 @@
 #     refused (single use).
 #  2. A wrong code (first group right, so it meets Rob's node; one symbol
 #     of the password wrong) fails at once with "wrong code"; Rob's log says
-#     the code is void; the right code afterwards is refused ("void"): one
-#     exchange per code, so one online guess. A full-code join retires
-#     the short code of the same invite (refused as used).
+#     2 tries are left; the right code afterwards joins (Eve), once. Another
+#     code tried wrong 3 times is void: Rob's log says it was the last try,
+#     and the right code is refused ("void"). So at most 3 online guesses
+#     per code. A full-code join retires the short code of the same invite
+#     (refused as used).
 #  3. A code issued with --short-expires 2s: once Rob's node says it
 #     expired, joining with it fails (nobody answers, --wait 3s). A short
 #     code with a group missing, or without a relay, is refused at once;
@@ -135,11 +137,32 @@ short2=$short
 last=$(printf '%s' "$short2" | cut -c 19)
 case $last in 0) other=1 ;; *) other=0 ;; esac
 wrong=$(printf '%s' "$short2" | cut -c 1-18)$other
-t0=$(nd_ms)
-try wrong "wrong code" "$wrong" --wait 10s
-nd_wait 5 "rob says the code is void" grep -q "short code ${short2%-*-*}-…: a join attempt .* failed (wrong code" "$rob.log" ||
-	bad "rob's log does not say the wrong attempt voided the code: $(grep 'short code' "$rob.log" | tail -3)"
-try after_wrong "refused the code: the code is void" "$short2" --wait 10s
+try wrong "wrong code: .*check it and try again: a code allows 3 tries" "$wrong" --wait 10s
+nd_wait 5 "rob counts the wrong try" grep -q "short code ${short2%-*-*}-…: a join attempt .* failed (.*); 2 tries left" "$rob.log" ||
+	bad "rob's log does not count the wrong try: $(grep 'short code' "$rob.log" | tail -3)"
+# A typo does not cost the code: the right one joins afterwards, once.
+eve=$nd_tmp/eve
+nd_start - "$eve" "$eve.out" join "$short2" --relay "$nd_relay_url" --port "$(nd_free_udp)" --name eve
+eve_pid=$nd_pid
+nd_wait 25 "eve joined with the right code after a wrong one" nd_both_connected - "$rob" - "$eve" ||
+	bad "the right code after a wrong one did not join: $(tail -n 3 "$eve.out")"
+nd_kill "$eve_pid"
+try reused2 "refused the code: the code was already used" "$short2" --wait 10s
+
+# Three wrong tries void a code: the right one is refused after them.
+issue code5
+short5=$short
+last=$(printf '%s' "$short5" | cut -c 19)
+case $last in 0) other=1 ;; *) other=0 ;; esac
+wrong5=$(printf '%s' "$short5" | cut -c 1-18)$other
+for k in 1 2 3; do
+	try "wrong5_$k" "wrong code" "$wrong5" --wait 10s
+	nd_wait 5 "rob counts wrong try $k" grep -q "short code ${short5%-*-*}-…: a join attempt .* failed (.*); $((3 - k)) tr[a-z]* left\|short code ${short5%-*-*}-…: .*that was its last try, the code is void now" "$rob.log" ||
+		bad "rob's log does not count wrong try $k: $(grep 'short code' "$rob.log" | tail -3)"
+done
+grep -q "short code ${short5%-*-*}-…: a join attempt .* failed (.*); that was its last try, the code is void now" "$rob.log" ||
+	bad "rob's log does not say the third wrong try voided the code: $(grep 'short code' "$rob.log" | tail -3)"
+try after_wrong "refused the code: the code is void: join attempts with a wrong code used up its tries" "$short5" --wait 10s
 
 # A full-code join retires the short code of the same invite: once read
 # aloud to compare, it opens nothing.

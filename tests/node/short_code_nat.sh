@@ -11,8 +11,8 @@
 #  2. the right code afterwards joins: both list the other as connected and
 #     a message goes each way;
 #  3. the same code again is refused (single use).
-# (A wrong *password* with the right first group voids the code: one online
-# guess per code; tests/node/short_code.sh checks that on loopback.)
+# (A wrong *password* with the right first group costs one of the code's 3
+# tries; tests/node/short_code.sh checks that on loopback.)
 # Needs root; exits 77 otherwise. About 25 s.
 set -u
 bin=${1:?usage: short_code_nat.sh BINARY}

@@ -417,17 +417,42 @@ Test(pake_offer, one_exchange_then_used)
 	cr_assert_eq(o.state, NODE_PAKE_OFFER_USED);
 }
 
-Test(pake_offer, one_failure_voids_the_code)
+Test(pake_offer, a_failure_costs_one_try)
 {
 	struct node_pake_offer o;
 	node_pake_offer_init(&o, 0, 600000);
+	cr_assert_eq(node_pake_offer_tries_left(&o), NODE_PAKE_MAX_TRIES);
 	cr_assert_eq(node_pake_offer_take(&o, 1), 0);
+	cr_assert_eq(node_pake_offer_tries_left(&o), NODE_PAKE_MAX_TRIES, "a try is spent when it fails, not taken");
 	node_pake_offer_end(&o, false);
+	cr_assert_eq(o.state, NODE_PAKE_OFFER_OPEN, "a typo does not void the code");
+	cr_assert_eq(node_pake_offer_tries_left(&o), NODE_PAKE_MAX_TRIES - 1);
+	/* The right code afterwards: the next exchange, and the code is used. */
+	cr_assert_eq(node_pake_offer_take(&o, 2), 0);
+	node_pake_offer_end(&o, true);
+	cr_assert_eq(o.state, NODE_PAKE_OFFER_USED);
+	cr_assert_eq(node_pake_offer_tries_left(&o), 0);
+	cr_assert_eq(node_pake_offer_take(&o, 3), NODE_PAKE_REFUSE_USED, "still single use");
+}
+
+Test(pake_offer, the_last_failure_voids_the_code)
+{
+	struct node_pake_offer o;
+	node_pake_offer_init(&o, 0, 600000);
+	for (unsigned k = 0; k < NODE_PAKE_MAX_TRIES; k++) {
+		cr_assert_eq(node_pake_offer_take(&o, 1 + k), 0, "try %u is taken", k + 1);
+		cr_assert_eq(node_pake_offer_take(&o, 1 + k), NODE_PAKE_REFUSE_BUSY, "one exchange at a time");
+		node_pake_offer_end(&o, false);
+	}
 	cr_assert_eq(o.state, NODE_PAKE_OFFER_DEAD);
-	/* The right code afterwards gets no exchange: one guess per code. */
-	cr_assert_eq(node_pake_offer_take(&o, 2), NODE_PAKE_REFUSE_DEAD);
+	cr_assert_eq(node_pake_offer_tries_left(&o), 0);
+	/* The right code afterwards gets no exchange: NODE_PAKE_MAX_TRIES
+	 * guesses per code in all. */
+	cr_assert_eq(node_pake_offer_take(&o, 10), NODE_PAKE_REFUSE_DEAD);
 	node_pake_offer_end(&o, true);
 	cr_assert_eq(o.state, NODE_PAKE_OFFER_DEAD, "a void code never comes back");
+	node_pake_offer_init(&o, 0, 600000);
+	cr_assert_eq(o.failures, 0u, "a new offer starts with every try");
 }
 
 Test(pake_offer, expires)
