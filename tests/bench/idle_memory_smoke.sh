@@ -10,6 +10,7 @@
 # Usage: idle_memory_smoke.sh ATMOSPHERE ATMOSPHERE-BENCH
 set -u
 relay_bin=$1
+. "$(dirname "$0")/../lib/listen.sh"
 bench=$2
 fail() { echo "FAIL: $*" >&2; exit 1; }
 command -v jq >/dev/null 2>&1 || { echo "SKIP: jq not installed"; exit 77; }
@@ -21,16 +22,9 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-"$relay_bin" relay --host 127.0.0.1 --port 0 --threads 1 --quiet --max-conns-per-ip 100000 \
-	>"$dir/relay.out" 2>"$dir/relay.err" &
-relay_pid=$!
-port=
-for _ in $(seq 1 100); do
-	port=$(sed -n 's/^relay listening on .*:\([0-9][0-9]*\)$/\1/p' "$dir/relay.out")
-	[ -n "$port" ] && break
-	kill -0 "$relay_pid" 2>/dev/null || break
-	sleep 0.1
-done
+tl_start_relay "$relay_bin" "$dir/relay" --max-conns-per-ip 100000
+relay_pid=$tl_pid
+port=$tl_port
 [ -n "$port" ] || fail "relay did not start: $(cat "$dir/relay.err")"
 
 # Held 3 s (0.5 s settling included): a reader quiet for 1 s hibernates at

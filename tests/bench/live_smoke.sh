@@ -10,6 +10,7 @@
 # Usage: live_smoke.sh ATMOSPHERE ATMOSPHERE-BENCH
 set -u
 relay_bin=$1
+. "$(dirname "$0")/../lib/listen.sh"
 bench=$2
 fail() { echo "FAIL: $*" >&2; exit 1; }
 command -v jq >/dev/null 2>&1 || { echo "SKIP: jq not installed"; exit 77; }
@@ -21,17 +22,10 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-"$relay_bin" relay --host 127.0.0.1 --port 0 --threads 1 --quiet --max-conns-per-ip 10000 \
-	>"$dir/relay.out" 2>"$dir/relay.err" &
-relay_pid=$!
-port=
-for _ in $(seq 1 100); do # up to 10 s for the "relay listening" line
-	port=$(sed -n 's/^relay listening on .*:\([0-9][0-9]*\)$/\1/p' "$dir/relay.out")
-	[ -n "$port" ] && break
-	kill -0 "$relay_pid" 2>/dev/null || fail "relay exited: $(cat "$dir/relay.err")"
-	sleep 0.1
-done
-[ -n "$port" ] || fail "relay did not say where it listens"
+tl_start_relay "$relay_bin" "$dir/relay" --max-conns-per-ip 10000
+relay_pid=$tl_pid
+port=$tl_port
+[ -n "$port" ] || fail "relay did not start: $(cat "$dir/relay.err")"
 url=ws://127.0.0.1:$port
 lat="--url $url --mode latency --sessions 4 --rate 50 --duration 1 --warmup 250ms --threads 2"
 

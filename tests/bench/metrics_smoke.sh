@@ -14,6 +14,7 @@
 # Usage: metrics_smoke.sh ATMOSPHERE ATMOSPHERE-BENCH
 set -u
 relay_bin=$1
+. "$(dirname "$0")/../lib/listen.sh"
 bench=$2
 here=$(cd "$(dirname "$0")" && pwd)
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -27,18 +28,6 @@ cleanup() {
 	rm -rf "$dir"
 }
 trap cleanup EXIT INT TERM
-
-# wait_port FILE PID SED-EXPR: the port a server printed, within 10 s.
-wait_port() {
-	p=
-	for _ in $(seq 1 100); do
-		p=$(sed -n "$3" "$1")
-		[ -n "$p" ] && { echo "$p"; return 0; }
-		kill -0 "$2" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
 
 # run NAME WANT-EXIT ARGS...: stdout to NAME.out, stderr to NAME.err.
 run() {
@@ -60,10 +49,10 @@ check() {
 	done
 }
 
-"$relay_bin" relay --host 127.0.0.1 --port 0 --threads 1 --quiet >"$dir/relay.out" 2>"$dir/relay.err" &
-relay_pid=$!
-port=$(wait_port "$dir/relay.out" "$relay_pid" 's/^relay listening on .*:\([0-9][0-9]*\)$/\1/p') ||
-	fail "relay did not start: $(cat "$dir/relay.err")"
+tl_start_relay "$relay_bin" "$dir/relay"
+relay_pid=$tl_pid
+port=$tl_port
+[ -n "$port" ] || fail "relay did not start: $(cat "$dir/relay.err")"
 
 common="--mode latency --sessions 4 --rate 50 --duration 1 --warmup 200ms --interval 0 --threads 1"
 # shellcheck disable=SC2086
@@ -125,7 +114,7 @@ async def main():
 asyncio.run(main())
 ' "$here/../node" >"$dir/py.out" 2>"$dir/py.err" &
 py_pid=$!
-pport=$(wait_port "$dir/py.out" "$py_pid" 's/^min relay listening on .*:\([0-9][0-9]*\)$/\1/p') ||
+pport=$(tl_wait_port "$dir/py.out" "$py_pid" 's/^min relay listening on .*:\([0-9][0-9]*\)$/\1/p') ||
 	fail "min_relay.py did not start: $(cat "$dir/py.err")"
 # shellcheck disable=SC2086
 run aiohttp 0 $common --url "ws://127.0.0.1:$pport" --json

@@ -8,6 +8,7 @@
 # Usage: plot_smoke.sh ATMOSPHERE ATMOSPHERE-BENCH PLOT
 set -u
 relay_bin=$1
+. "$(dirname "$0")/../lib/listen.sh"
 bench=$2
 plot=$3
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -21,15 +22,9 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-"$relay_bin" relay --host 127.0.0.1 --port 0 --threads 1 --quiet >"$dir/relay.out" 2>"$dir/relay.err" &
-relay_pid=$!
-port=
-for _ in $(seq 1 100); do
-	port=$(sed -n 's/^relay listening on .*:\([0-9][0-9]*\)$/\1/p' "$dir/relay.out")
-	[ -n "$port" ] && break
-	kill -0 "$relay_pid" 2>/dev/null || break
-	sleep 0.1
-done
+tl_start_relay "$relay_bin" "$dir/relay"
+relay_pid=$tl_pid
+port=$tl_port
 [ -n "$port" ] || fail "relay did not start: $(cat "$dir/relay.err")"
 
 # 1 s up to 4 sending sessions, 1 s back to 0, rows every 250 ms.

@@ -9,6 +9,7 @@
 # Usage: relay_smoke.sh ATMOSPHERE ATMOSPHERE-BENCH
 set -u
 relay_bin=$1
+. "$(dirname "$0")/../lib/listen.sh"
 bench=$2
 fail() { echo "FAIL: $*" >&2; exit 1; }
 dir=$(mktemp -d "${TMPDIR:-/tmp}/bench-smoke.$$.XXXXXX")
@@ -21,17 +22,10 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-"$relay_bin" relay --host 127.0.0.1 --port 0 --threads 1 --quiet --max-conns-per-ip 10000 \
-	>"$dir/relay.out" 2>"$dir/relay.err" &
-relay_pid=$!
-port=
-for _ in $(seq 1 100); do # up to 10 s for the "relay listening" line
-	port=$(sed -n 's/^relay listening on .*:\([0-9][0-9]*\)$/\1/p' "$dir/relay.out")
-	[ -n "$port" ] && break
-	kill -0 "$relay_pid" 2>/dev/null || fail "relay exited: $(cat "$dir/relay.err")"
-	sleep 0.1
-done
-[ -n "$port" ] || fail "relay did not say where it listens"
+tl_start_relay "$relay_bin" "$dir/relay" --max-conns-per-ip 10000
+relay_pid=$tl_pid
+port=$tl_port
+[ -n "$port" ] || fail "relay did not start: $(cat "$dir/relay.err")"
 url=ws://127.0.0.1:$port
 
 # check NAME FILE JQ-EXPRESSION...: every expression must be true in FILE.
@@ -100,17 +94,10 @@ fi
 			-subj /CN=localhost &&
 		openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 -extfile ext
 ) >"$dir/openssl.log" 2>&1 || fail "cannot make a test certificate: $(cat "$dir/openssl.log")"
-"$relay_bin" relay --host 127.0.0.1 --port 0 --threads 1 --quiet --max-conns-per-ip 10000 \
-	--tls-cert "$dir/srv.pem" --tls-key "$dir/srv.key" >"$dir/tls.out" 2>"$dir/tls.err" &
-tls_pid=$!
-tport=
-for _ in $(seq 1 100); do
-	tport=$(sed -n 's/^relay listening on .*:\([0-9][0-9]*\)$/\1/p' "$dir/tls.out")
-	[ -n "$tport" ] && break
-	kill -0 "$tls_pid" 2>/dev/null || fail "TLS relay exited: $(cat "$dir/tls.err")"
-	sleep 0.1
-done
-[ -n "$tport" ] || fail "TLS relay did not say where it listens"
+tl_start_relay "$relay_bin" "$dir/tls" --max-conns-per-ip 10000 --tls-cert "$dir/srv.pem" --tls-key "$dir/srv.key"
+tls_pid=$tl_pid
+tport=$tl_port
+[ -n "$tport" ] || fail "TLS relay did not start: $(cat "$dir/tls.err")"
 wss=wss://127.0.0.1:$tport
 
 run wss-throughput --url "$wss" --ca "$dir/ca.pem" --sessions 4 --size 16K --duration 1 --warmup 200ms \

@@ -21,6 +21,7 @@
 # Usage: scenario_smoke.sh ATMOSPHERE ATMOSPHERE-BENCH
 set -u
 relay_bin=$1
+. "$(dirname "$0")/../lib/listen.sh"
 bench=$2
 here=$(cd "$(dirname "$0")" && pwd)
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -35,23 +36,10 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# wait_port FILE PID SED-EXPR: the port a server printed, within 10 s.
-wait_port() {
-	p=
-	for _ in $(seq 1 100); do
-		p=$(sed -n "$3" "$1")
-		[ -n "$p" ] && { echo "$p"; return 0; }
-		kill -0 "$2" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
-
-"$relay_bin" relay --host 127.0.0.1 --port 0 --threads 1 --quiet --max-conns-per-ip 10000 \
-	>"$dir/relay.out" 2>"$dir/relay.err" &
-relay_pid=$!
-port=$(wait_port "$dir/relay.out" "$relay_pid" 's/^relay listening on .*:\([0-9][0-9]*\)$/\1/p') ||
-	fail "relay did not start: $(cat "$dir/relay.err")"
+tl_start_relay "$relay_bin" "$dir/relay" --max-conns-per-ip 10000
+relay_pid=$tl_pid
+port=$tl_port
+[ -n "$port" ] || fail "relay did not start: $(cat "$dir/relay.err")"
 
 # The scenario: 1 s up to 4 sessions, 1 s held, 1 s down to 0; 2 idle; 4
 # sessions replaced a second (churn).
@@ -184,7 +172,7 @@ async def main():
 asyncio.run(main())
 ' "$here/../node" >"$dir/py.out" 2>"$dir/py.err" &
 py_pid=$!
-pport=$(wait_port "$dir/py.out" "$py_pid" 's/^min relay listening on .*:\([0-9][0-9]*\)$/\1/p') ||
+pport=$(tl_wait_port "$dir/py.out" "$py_pid" 's/^min relay listening on .*:\([0-9][0-9]*\)$/\1/p') ||
 	fail "min_relay.py did not start: $(cat "$dir/py.err")"
 run aiohttp 0 --scenario "$dir/staged.conf" --url "ws://127.0.0.1:$pport" --interval 0 --json
 jq -e '.latency.sent > 0 and .latency.received > 0 and .setup.sessions_up == 6 and .setup.churned > 0' "$dir/aiohttp.out" >/dev/null ||
