@@ -27,6 +27,7 @@
 #include "core/sock.h"
 #include "core/udp.h"
 #include "node/birthday.h"
+#include "node/family.h"
 #include "node/e2e.h"
 #include "node/member.h"
 #include "node/node.h"
@@ -182,6 +183,8 @@ struct node {
 	struct stun_discovery disc6;
 	bool udp6_reading;
 	unsigned stun6_refreshes;
+	/* Peers' announced candidates refused, per reason (node/family.h). */
+	uint64_t cand_refused[NODE_REFUSE_COUNT];
 	char cands6[NODE_TOKEN_MAX_IPV6_ENDPOINTS * 72 + 8];
 	struct core_shutdown_hook stop_hook6;
 	struct node_e2e_keypair kp;
@@ -255,6 +258,8 @@ void node_udp6_refresh(struct node *node);
 enum { NODE_CAND_TRIED = 1, NODE_CAND_ANSWERED = 2 };
 void node_cand_mark(struct node_peer *p, const struct sockaddr_storage *a, uint8_t flag);
 json_object *node_peer_candidates_json(const struct node_peer *p);
+bool node_cand_accept(struct node *node, const struct node_peer *p, const char *s, struct sockaddr_storage *a,
+		      socklen_t *al);
 
 /* node/peer.c */
 bool node_peer_ready(const struct node_peer *p);
