@@ -2,6 +2,32 @@
  * answered), for `peers --json`. */
 #include "node/family.h"
 #include "node/internal.h"
+#include "node/overlay.h"
+
+/* Parses a candidate a peer announced (HELLO) or a join code carries (s,
+ * NULL when it is not a string) into a/al and says whether it may be
+ * punched: not malformed, not our overlay's, and for IPv6 an address with
+ * global reach (node/family.h). A refusal counts under its reason in
+ * node->cand_refused (`peers --json` self.candidates_refused) and is
+ * logged, but for an overlay address (a peer lists its interfaces). */
+bool node_cand_accept(struct node *node, const struct node_peer *p, const char *s, struct sockaddr_storage *a,
+		      socklen_t *al)
+{
+	enum node_family_refusal why = NODE_REFUSE_NONE;
+	if (!s || !node_parse_ep(s, a, al))
+		why = NODE_REFUSE_MALFORMED;
+	else if (node_overlay_owns(node, a))
+		why = NODE_REFUSE_OVERLAY;
+	else if (a->ss_family == AF_INET6)
+		why = node_family_v6_refusal(((struct sockaddr_in6 *)a)->sin6_addr.s6_addr);
+	if (why == NODE_REFUSE_NONE)
+		return true;
+	node->cand_refused[why]++;
+	if (why != NODE_REFUSE_OVERLAY)
+		core_log(CORE_LOG_INFO, "peer %s: candidate %.80s refused: %s", p->name[0] ? p->name : p->node_id,
+			 s ? s : "(not a string)", node_family_refusal_name(why));
+	return false;
+}
 
 void node_cand_mark(struct node_peer *p, const struct sockaddr_storage *a, uint8_t flag)
 {

@@ -72,6 +72,12 @@ static json_object *self_json(struct node *node)
 	json_object_object_add(o, "public_endpoint_ipv6", node->public_ep6[0] ? json_object_new_string(node->public_ep6) : NULL);
 	json_object_object_add(o, "public_endpoint_changed", json_object_new_int64((int64_t)node->public_changed_unix));
 	json_object_object_add(o, "stun_refreshes", json_object_new_int64(node->stun_refreshes));
+	json_object_object_add(o, "stun6_refreshes", json_object_new_int64(node->stun6_refreshes));
+	json_object *refused = json_object_new_object();
+	for (int r = NODE_REFUSE_NONE + 1; r < NODE_REFUSE_COUNT; r++)
+		json_object_object_add(refused, node_family_refusal_name((enum node_family_refusal)r),
+				       json_object_new_int64((int64_t)node->cand_refused[r]));
+	json_object_object_add(o, "candidates_refused", refused);
 	json_object_object_add(o, "mapped_endpoint", node->mapped_ep[0] ? json_object_new_string(node->mapped_ep) : NULL);
 	json_object_object_add(o, "port_mapping", node->mapped_proto[0] ? json_object_new_string(node->mapped_proto) : NULL);
 	for (size_t i = 0; i < node->st->num_relays; i++) {

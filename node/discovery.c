@@ -139,6 +139,8 @@ void node_stun_refresher(void *arg)
 		node->last_stun_ms = t;
 		node->next_stun_ms = t + refresh_interval();
 		refresh_public(node);
+		if (!node->stopping)
+			node_udp6_refresh(node); /* same pacing for the IPv6 endpoint (node/udp6.c) */
 	}
 	node->stun_co = NULL;
 }

@@ -46,6 +46,29 @@ bool node_family_direct_moves(unsigned cur_rank, unsigned from_rank, uint64_t cu
  * IPv4 address, handled by the IPv4 socket). */
 bool node_family_v6_candidate(const uint8_t addr[static 16]);
 
+/* Why a peer's announced candidate was refused (counted per reason in
+ * `peers --json` self.candidates_refused, names by
+ * node_family_refusal_name). */
+enum node_family_refusal {
+	NODE_REFUSE_NONE = 0,    /* accepted */
+	NODE_REFUSE_MALFORMED,   /* not a string "a.b.c.d:port" / "[v6]:port" */
+	NODE_REFUSE_OVERLAY,     /* one of our overlay's addresses */
+	NODE_REFUSE_UNSPECIFIED, /* :: */
+	NODE_REFUSE_LOOPBACK,    /* ::1 */
+	NODE_REFUSE_MULTICAST,   /* ff00::/8 */
+	NODE_REFUSE_LINK_LOCAL,  /* fe80::/10 */
+	NODE_REFUSE_V4_MAPPED,   /* ::ffff:0:0/96 */
+	NODE_REFUSE_COUNT
+};
+
+/* node_family_v6_refusal says why a 16-byte IPv6 address may not be a
+ * candidate (NODE_REFUSE_NONE when it may: node_family_v6_candidate). */
+enum node_family_refusal node_family_v6_refusal(const uint8_t addr[static 16]);
+
+/* node_family_refusal_name: a static lower-case name ("loopback", ...);
+ * "none" for NODE_REFUSE_NONE, "?" out of range. */
+const char *node_family_refusal_name(enum node_family_refusal r);
+
 /* node_family_v6_private says whether a 16-byte IPv6 address is a unique
  * local one (fc00::/7, RFC 4193): routed inside a site only, so a path to
  * it is a "lan" path, as to a private IPv4 address. */

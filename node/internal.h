@@ -27,6 +27,7 @@
 #include "core/sock.h"
 #include "core/udp.h"
 #include "node/birthday.h"
+#include "node/family.h"
 #include "node/e2e.h"
 #include "node/member.h"
 #include "node/node.h"
@@ -175,6 +176,16 @@ struct node {
 	struct core_udp *udp6;
 	uint16_t port6;
 	char public_ep6[64];          /* from an IPv6 STUN server, "" without one */
+	/* IPv6 refreshes (node_udp6_refresh): udp6_reader feeds the answers
+	 * once it runs (udp6_reading); cands6 is the IPv6 candidate list last
+	 * announced, as JSON, to notice a change of the host's addresses. */
+	struct stun_feed feed6;
+	struct stun_discovery disc6;
+	bool udp6_reading;
+	unsigned stun6_refreshes;
+	/* Peers' announced candidates refused, per reason (node/family.h). */
+	uint64_t cand_refused[NODE_REFUSE_COUNT];
+	char cands6[NODE_TOKEN_MAX_IPV6_ENDPOINTS * 72 + 8];
 	struct core_shutdown_hook stop_hook6;
 	struct node_e2e_keypair kp;
 	uint8_t mesh_psk[32];
@@ -241,11 +252,14 @@ void node_local_endpoint(struct node *node);
 void node_udp6_start(struct node *node);
 void node_udp6_candidates(struct node *node, json_object *arr);
 void node_udp6_token_endpoints(struct node *node, struct node_token *t);
+void node_udp6_refresh(struct node *node);
 
 /* node/candidate.c */
 enum { NODE_CAND_TRIED = 1, NODE_CAND_ANSWERED = 2 };
 void node_cand_mark(struct node_peer *p, const struct sockaddr_storage *a, uint8_t flag);
 json_object *node_peer_candidates_json(const struct node_peer *p);
+bool node_cand_accept(struct node *node, const struct node_peer *p, const char *s, struct sockaddr_storage *a,
+		      socklen_t *al);
 
 /* node/peer.c */
 bool node_peer_ready(const struct node_peer *p);

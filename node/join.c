@@ -151,16 +151,17 @@ int node_join_begin(struct node *node, const char *code, char *err, size_t err_l
 	node->join_started_ms = node_now_ms();
 	node->issuer_session_ms = 0;
 	node->said_direct = node->said_relay = node->welcomed = false;
-	if (node_parse_ep(node->tok.public_endpoint, &a, &al)) {
+	/* The code's endpoints are candidates like a HELLO's: refused and
+	 * counted the same way (node_cand_accept). */
+	if (node->tok.public_endpoint[0] && node_cand_accept(node, p, node->tok.public_endpoint, &a, &al)) {
 		node_say(node, "Joining mesh via public endpoint: %s", node->tok.public_endpoint);
 		node_peer_add_candidate(p, &a, al);
 	}
-	if (node_parse_ep(node->tok.endpoint, &a, &al))
+	if (node->tok.endpoint[0] && node_cand_accept(node, p, node->tok.endpoint, &a, &al))
 		node_peer_add_candidate(p, &a, al);
 	/* The issuer's IPv6 endpoints, tried beside the IPv4 ones (node/family.h). */
 	for (size_t i = 0; i < node->tok.num_ipv6_endpoints; i++)
-		if (node_parse_ep(node->tok.ipv6_endpoints[i], &a, &al) && a.ss_family == AF_INET6 &&
-		    node_family_v6_candidate(((struct sockaddr_in6 *)&a)->sin6_addr.s6_addr))
+		if (node_cand_accept(node, p, node->tok.ipv6_endpoints[i], &a, &al) && a.ss_family == AF_INET6)
 			node_peer_add_candidate(p, &a, al);
 	node_say(node, "Attempting direct P2P connection...");
 	char sid[72];

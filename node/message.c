@@ -71,18 +71,12 @@ static void on_hello(struct node *node, struct node_peer *p, json_object *o)
 		for (size_t i = 0; i < json_object_array_length(arr); i++) {
 			struct sockaddr_storage a;
 			socklen_t al;
-			/* An overlay address is no path: it would tunnel the
-			 * overlay through itself. */
-			if (!node_parse_ep(json_object_get_string(json_object_array_get_idx(arr, i)), &a, &al) ||
-			    node_overlay_owns(node, &a))
+			json_object *c = json_object_array_get_idx(arr, i);
+			/* Never an overlay address (it would tunnel the overlay
+			 * through itself), and only IPv6 with global reach. */
+			if (!node_cand_accept(node, p, json_object_is_type(c, json_type_string) ? json_object_get_string(c) : NULL,
+					      &a, &al))
 				continue;
-			/* IPv6: only addresses with global reach (node/family.h). */
-			if (a.ss_family == AF_INET6 &&
-			    !node_family_v6_candidate(((struct sockaddr_in6 *)&a)->sin6_addr.s6_addr)) {
-				core_log(CORE_LOG_INFO, "peer %s: IPv6 candidate %s refused: not a global unicast address",
-					 p->name[0] ? p->name : p->node_id, json_object_get_string(json_object_array_get_idx(arr, i)));
-				continue;
-			}
 			node_peer_add_candidate(p, &a, al);
 		}
 	p->peer_nat = json_object_object_get_ex(o, "nat", &v) && json_object_is_type(v, json_type_string)

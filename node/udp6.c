@@ -6,6 +6,7 @@
 #include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -16,6 +17,7 @@
 static void udp6_reader(void *arg);
 static void udp6_discover(void *arg);
 static void udp6_stop(void *arg);
+static void udp6_snapshot(struct node *node, char *out, size_t cap);
 
 /* Same as daemon.c's udp_reader, for the IPv6 socket. */
 static void udp6_reader(void *arg)
@@ -28,12 +30,20 @@ static void udp6_reader(void *arg)
 			break;
 		if (n < 0)
 			continue;
+		/* STUN answers go to a refresh in progress (node_udp6_refresh). */
 		if (!d.truncated && !stun_is_message(d.data, d.len))
 			node_on_packet(node, d.data, d.len, &d.from, d.from_len, NULL, NULL);
+		else if (!d.truncated)
+			stun_feed_input(&node->feed6, d.data, d.len, (const struct sockaddr *)&d.from, d.from_len);
 		core_buf_release(&d.buf);
 	}
 	/* Orderly shutdown, as daemon.c's udp_reader: the socket closes here,
-	 * on the reactor; senders find node->udp6 NULL after. */
+	 * on the reactor, once the STUN refresher (which may be suspended in
+	 * a refresh on it) has ended; senders find node->udp6 NULL after. */
+	node->udp6_reading = false;
+	while (node->stun_co)
+		if (core_sleep(10) != 0)
+			return;
 	core_udp_close(node->udp6);
 	node->udp6 = NULL;
 }
@@ -68,6 +78,9 @@ static void udp6_discover(void *arg)
 	}
 	free(d);
 	if (!node->stopping) {
+		udp6_snapshot(node, node->cands6, sizeof node->cands6);
+		stun_feed_init(&node->feed6);
+		node->udp6_reading = true;
 		core_spawn(udp6_reader, node);
 	} else {
 		core_udp_close(node->udp6); /* stopped during the discovery: no reader to close it */
@@ -156,4 +169,57 @@ void node_udp6_token_endpoints(struct node *node, struct node_token *t)
 			node_copy_str(t->ipv6_endpoints[t->num_ipv6_endpoints++], sizeof t->ipv6_endpoints[0], s);
 	}
 	json_object_put(arr);
+}
+
+/* Writes this node's IPv6 candidate list, as JSON, into out[0..cap). */
+static void udp6_snapshot(struct node *node, char *out, size_t cap)
+{
+	json_object *arr = json_object_new_array();
+	node_udp6_candidates(node, arr);
+	node_copy_str(out, cap, json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
+	json_object_put(arr);
+}
+
+/* One IPv6 refresh, paced with the IPv4 one (discovery.c's refresher):
+ * the server-reflexive endpoint again through the IPv6 socket (answers
+ * through udp6_reader), then the whole IPv6 candidate list (the host's
+ * addresses may have changed: a new prefix, privacy addresses); when it
+ * differs from the one last announced, every connected peer gets a new
+ * HELLO. Suspends. */
+void node_udp6_refresh(struct node *node)
+{
+	if (!node->udp6 || !node->udp6_reading || node->stopping)
+		return;
+	struct stun_endpoint eps[NODE_TOKEN_MAX_STUN];
+	size_t n = 0;
+	for (size_t i = 0; i < node->st->num_stun && n < NODE_TOKEN_MAX_STUN; i++)
+		if (node->st->stun[i][0] == '[' && stun_endpoint_parse(&eps[n], node->st->stun[i], 3478) == 0)
+			n++;
+	if (n) {
+		struct stun_discovery *d = &node->disc6;
+		struct stun_client_opts o = {.timeout_ms = 2500, .settle_ms = 200, .no_cache = true, .feed = &node->feed6};
+		int r = stun_discover(node->udp6, eps, n, &o, d);
+		node->stun6_refreshes++;
+		if (r == -ECANCELED || node->stopping || !node->udp6_reading)
+			return;
+		if (r == 0 && d->status == 0) {
+			char ep[64];
+			stun_addr_format(&d->mapped, ep, sizeof ep);
+			if (strcmp(ep, node->public_ep6) != 0) {
+				core_log(CORE_LOG_INFO, "public IPv6 endpoint changed from %s to %s (%zu of %zu servers agree)",
+					 node->public_ep6[0] ? node->public_ep6 : "(none)", ep, d->num_agree, d->num_answered);
+				node_copy_str(node->public_ep6, sizeof node->public_ep6, ep);
+			}
+		} else {
+			core_log(CORE_LOG_DEBUG, "IPv6 STUN refresh: no answer (%s)", strerror(r ? -r : -d->status));
+		}
+	}
+	char now[sizeof node->cands6];
+	udp6_snapshot(node, now, sizeof now);
+	if (!strcmp(now, node->cands6))
+		return;
+	core_log(CORE_LOG_INFO, "IPv6 candidates changed from %s to %s; telling the peers", node->cands6, now);
+	node_copy_str(node->cands6, sizeof node->cands6, now);
+	node->public_changed_unix = (uint64_t)time(NULL);
+	node_resignal(node);
 }

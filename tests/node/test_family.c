@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "node/family.h"
 #include "node/wire.h"
@@ -98,4 +99,54 @@ Test(node_family, unique_local_is_private)
 		cr_assert_eq(inet_pton(AF_INET6, no[i], a), 1);
 		cr_assert_not(node_family_v6_private(a), "%s is not unique local", no[i]);
 	}
+}
+
+/* Each refused class of a peer's IPv6 candidate has its own reason (the
+ * counters in `peers --json` self.candidates_refused), and a global
+ * address none. */
+struct refusal_case {
+	char addr[48];
+	enum node_family_refusal want;
+	char name[16];
+};
+
+ParameterizedTestParameters(node_family, v6_refusal_names_the_reason)
+{
+	static struct refusal_case cases[] = {
+		{"::", NODE_REFUSE_UNSPECIFIED, "unspecified"},
+		{"::1", NODE_REFUSE_LOOPBACK, "loopback"},
+		{"ff02::1", NODE_REFUSE_MULTICAST, "multicast"},
+		{"ff0e::1234", NODE_REFUSE_MULTICAST, "multicast"},
+		{"fe80::1", NODE_REFUSE_LINK_LOCAL, "link_local"},
+		{"febf:ffff::1", NODE_REFUSE_LINK_LOCAL, "link_local"},
+		{"::ffff:127.0.0.1", NODE_REFUSE_V4_MAPPED, "v4_mapped"},
+		{"::ffff:8.8.8.8", NODE_REFUSE_V4_MAPPED, "v4_mapped"},
+		{"2001:db8::1", NODE_REFUSE_NONE, "none"},
+		{"fd00::1", NODE_REFUSE_NONE, "none"},
+		{"fec0::1", NODE_REFUSE_NONE, "none"},
+		{"::2", NODE_REFUSE_NONE, "none"},
+	};
+	return cr_make_param_array(struct refusal_case, cases, sizeof cases / sizeof cases[0]);
+}
+
+ParameterizedTest(struct refusal_case *c, node_family, v6_refusal_names_the_reason)
+{
+	uint8_t a[16];
+	cr_assert_eq(inet_pton(AF_INET6, c->addr, a), 1, "%s", c->addr);
+	enum node_family_refusal r = node_family_v6_refusal(a);
+	cr_assert_eq(r, c->want, "%s: %d, want %d", c->addr, r, c->want);
+	cr_assert_str_eq(node_family_refusal_name(r), c->name, "%s", c->addr);
+	cr_assert_eq(node_family_v6_candidate(a), c->want == NODE_REFUSE_NONE, "%s", c->addr);
+}
+
+Test(node_family, every_refusal_has_a_distinct_name)
+{
+	for (int i = 0; i < NODE_REFUSE_COUNT; i++) {
+		const char *n = node_family_refusal_name((enum node_family_refusal)i);
+		cr_assert(n[0] && strcmp(n, "?") != 0, "reason %d has no name", i);
+		for (int j = 0; j < i; j++)
+			cr_assert_str_neq(n, node_family_refusal_name((enum node_family_refusal)j), "reasons %d and %d", i, j);
+	}
+	cr_assert_str_eq(node_family_refusal_name(NODE_REFUSE_COUNT), "?");
+	cr_assert_str_eq(node_family_refusal_name((enum node_family_refusal)-1), "?");
 }
