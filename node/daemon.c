@@ -12,6 +12,7 @@
 #include "net/bssl.h"
 #include "node/internal.h"
 #include "node/overlay.h"
+#include "portmap/portmap.h"
 
 static void udp_reader(void *arg);
 static void on_stop(void *arg);
@@ -52,6 +53,9 @@ static void on_stop(void *arg)
 {
 	struct node *node = arg;
 	node->stopping = true;
+	/* The port mapping's deletion (a helper thread, bounded) runs while
+	 * the rest stops; node_port_mapping_stop waits for what is left. */
+	portmap_stop_begin(node->pm);
 	core_listener_interrupt(node->ctl);
 	core_udp_interrupt(node->udp);
 	if (node->stun_co)
