@@ -30,6 +30,10 @@ struct task {
 	bool hibernate_waits;  /* core_task_hibernate_next_wait */
 	int park_res;
 	struct core_timer park_timer;
+	core_task_fn fn;       /* for the grace-period report */
+	const char *name;      /* core_task_set_name; static storage */
+	struct op *op;         /* the op core_op_wait waits on, if any */
+	bool interrupted;      /* core_task_interrupt: the next wait fails */
 };
 
 /* A single-shot operation on the coroutine's stack: it must outlive its CQEs

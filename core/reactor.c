@@ -2,6 +2,7 @@
 #include "core/internal.h"
 #include "core/log.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -172,6 +173,7 @@ static int spawn_on(struct core_reactor *r, core_task_fn fn, void *arg)
 	}
 	core_coro_set_data(t->co, t);
 	t->r = r;
+	t->fn = fn;
 	t->next_all = r->all;
 	if (r->all)
 		r->all->prev_all = t;
@@ -184,6 +186,35 @@ static int spawn_on(struct core_reactor *r, core_task_fn fn, void *arg)
 int core_spawn(core_task_fn fn, void *arg)
 {
 	return spawn_on(tls_reactor, fn, arg);
+}
+
+void core_task_set_name(const char *name)
+{
+	struct task *t = core_current_task();
+	if (t)
+		t->name = name;
+}
+
+void core_task_interrupt(struct core_coro *co)
+{
+	struct task *t = core_coro_data(co);
+	if (t->parked) {
+		core_unpark(co, -ECANCELED);
+	} else if (t->op && t->op->pending && !t->op->got_res) {
+		struct io_uring_sqe *sqe = core_get_sqe(t->r);
+		io_uring_prep_cancel64(sqe, ud_pack(t->op, UD_OP), 0);
+		io_uring_sqe_set_data64(sqe, 0);
+	} else {
+		t->interrupted = true;
+	}
+}
+
+/* Takes the task's pending interrupt, if any. */
+static bool take_interrupt(struct task *t)
+{
+	bool was = t->interrupted;
+	t->interrupted = false;
+	return was;
 }
 
 static void task_finish(struct core_reactor *r, struct task *t)
@@ -229,7 +260,7 @@ static void park_timeout(struct core_timer *tm)
 int core_park(int timeout_ms)
 {
 	struct task *t = core_current_task();
-	if (t->r->torn_down)
+	if (t->r->torn_down || take_interrupt(t))
 		return -ECANCELED;
 	t->parked = true;
 	if (timeout_ms >= 0 && core_timer_arm(&t->park_timer, (unsigned)timeout_ms, park_timeout, t) != 0) {
@@ -301,12 +332,19 @@ struct io_uring_sqe *core_op_start(struct core_reactor *r, struct op *op)
 
 int core_op_wait(struct core_reactor *r, struct op *op, int timeout_ms)
 {
-	(void)r;
+	struct task *t = op->task;
 	if (timeout_ms >= 0)
 		core_timer_arm(&op->timer, (unsigned)timeout_ms, op_timeout, op);
+	if (take_interrupt(t)) {
+		struct io_uring_sqe *sqe = core_get_sqe(r);
+		io_uring_prep_cancel64(sqe, ud_pack(op, UD_OP), 0);
+		io_uring_sqe_set_data64(sqe, 0);
+	}
+	t->op = op;
 	/* The op lives on this stack: never leave before its last CQE. */
 	while (op->pending)
 		core_coro_yield();
+	t->op = NULL;
 	core_timer_cancel(&op->timer);
 	if (op->timed_out && op->res == -ECANCELED)
 		return -ETIMEDOUT;
@@ -427,6 +465,19 @@ static void grace_expired(struct core_timer *t)
 	if (r->live)
 		core_log(CORE_LOG_WARN, "reactor %u: %u coroutines still running after the grace period; cancelling their I/O",
 			 r->idx, r->live);
+	/* Which ones: the name each gave itself, else where its function is. */
+	for (struct task *k = r->all; k; k = k->next_all) {
+		Dl_info di;
+		if (k->name)
+			core_log(CORE_LOG_WARN, "reactor %u: still running: %s%s", r->idx, k->name,
+				 k->parked ? " (parked)" : k->op ? " (in an operation)" : "");
+		else if (dladdr((void *)(uintptr_t)k->fn, &di) && di.dli_fname)
+			core_log(CORE_LOG_WARN, "reactor %u: still running: %s+0x%zx (%s)%s", r->idx, di.dli_fname,
+				 (size_t)((uintptr_t)k->fn - (uintptr_t)di.dli_fbase), di.dli_sname ? di.dli_sname : "?",
+				 k->parked ? " (parked)" : k->op ? " (in an operation)" : "");
+		else
+			core_log(CORE_LOG_WARN, "reactor %u: still running: unnamed coroutine", r->idx);
+	}
 	teardown(r);
 	core_timer_arm(&tls_stop.abandon, ABANDON_AFTER_MS, abandon_expired, r);
 }

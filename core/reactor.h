@@ -93,6 +93,18 @@ bool core_reactor_stopping(const struct core_reactor *r);
  * it first runs at the next loop iteration. Returns 0 or -ENOMEM. */
 int core_spawn(core_task_fn fn, void *arg);
 
+/* core_task_set_name names the calling coroutine (name: static storage, not
+ * copied) for diagnostics: when the shutdown grace expires, the reactor logs
+ * the name of every coroutine still running (unnamed ones by function
+ * address: object file + offset, for addr2line). */
+void core_task_set_name(const char *name);
+
+/* core_task_interrupt makes co's current wait (an operation, core_park,
+ * core_sleep, a stream or socket receive) return -ECANCELED at once, or, if
+ * co is not waiting now, its next one. Only that one wait: later ones run
+ * normally. co must be a live coroutine of this reactor. */
+void core_task_interrupt(struct core_coro *co);
+
 /* core_now_ns returns CLOCK_MONOTONIC ns, cached once per loop iteration on
  * reactor threads (exact elsewhere). */
 uint64_t core_now_ns(void);

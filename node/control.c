@@ -349,7 +349,7 @@ static bool cmd_recv(struct node *node, struct core_sock *s, json_object *req)
 		node->followers = &f;
 		/* Until the client goes away. */
 		struct core_buf b;
-		while (core_sock_recv(s, &b, -1) > 0)
+		while (!node->stopping && core_sock_recv(s, &b, -1) > 0)
 			core_buf_release(&b);
 		struct node_follower **pp = &node->followers;
 		while (*pp != &f)
@@ -403,6 +403,7 @@ struct control_client {
 
 static void control_conn(void *arg)
 {
+	core_task_set_name("control client");
 	struct control_client *cc = arg;
 	struct node *node = cc->node;
 	int fd = cc->fd, e = 0;
@@ -415,13 +416,13 @@ static void control_conn(void *arg)
 		return;
 	/* Listed while this coroutine serves it: a stop interrupts its waits
 	 * (a request half read, `recv --follow`) instead of the runtime's grace. */
-	struct node_follower me = {.s = s, .next = node->ctl_conns};
+	struct node_follower me = {.s = s, .co = core_coro_current(), .next = node->ctl_conns};
 	node->ctl_conns = &me;
 	if (node->stopping)
 		goto out; /* accepted just before the stop, started after it */
 	while (len < sizeof req - 1) {
 		struct core_buf b;
-		int n = core_sock_recv(s, &b, 5000);
+		int n = node->stopping ? -ECANCELED : core_sock_recv(s, &b, 5000);
 		if (n <= 0)
 			goto out;
 		size_t take = b.len < sizeof req - 1 - len ? b.len : sizeof req - 1 - len;
@@ -451,6 +452,7 @@ out:
 
 void node_control_server(void *arg)
 {
+	core_task_set_name("control server");
 	struct node *node = arg;
 	while (!node->stopping) {
 		int fd = core_listener_accept(node->ctl, -1);

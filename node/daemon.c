@@ -12,6 +12,7 @@
 #include "net/bssl.h"
 #include "node/internal.h"
 #include "node/overlay.h"
+#include "portmap/portmap.h"
 
 static void udp_reader(void *arg);
 static void on_stop(void *arg);
@@ -19,6 +20,7 @@ static void node_main(void *arg);
 
 static void udp_reader(void *arg)
 {
+	core_task_set_name("udp reader");
 	struct node *node = arg;
 	while (!node->stopping) {
 		struct core_dgram d;
@@ -51,6 +53,9 @@ static void on_stop(void *arg)
 {
 	struct node *node = arg;
 	node->stopping = true;
+	/* The port mapping's deletion (a helper thread, bounded) runs while
+	 * the rest stops; node_port_mapping_stop waits for what is left. */
+	portmap_stop_begin(node->pm);
 	core_listener_interrupt(node->ctl);
 	core_udp_interrupt(node->udp);
 	if (node->stun_co)
@@ -59,15 +64,28 @@ static void on_stop(void *arg)
 	 * (node/relay_link.c); udp_reader and the control server close their
 	 * sockets as they end (on this thread, not after the runtime). */
 	size_t links = 0;
-	for (size_t i = 0; i < NODE_MAX_LINKS; i++)
-		if (node->links[i].used && node->links[i].c) {
-			relay_client_interrupt(node->links[i].c);
+	for (size_t i = 0; i < NODE_MAX_LINKS; i++) {
+		struct node_link *l = &node->links[i];
+		if (l->used && l->c) {
+			relay_client_interrupt(l->c);
 			links++;
+		} else if (l->used && l->co) {
+			/* Connecting (TCP, TLS, the HTTP upgrade) or in its
+			 * reconnect backoff: that wait fails now, and the link
+			 * ends (nothing to close on the relay). */
+			core_task_interrupt(l->co);
 		}
+	}
 	/* Control clients waiting on us (`recv --follow` waits for us to hang
 	 * up): their coroutines end now and close them. */
+	/* A client between two waits when the stop comes (its request just
+	 * read, `recv --follow` about to wait for the hang-up) is not waiting
+	 * yet: core_task_interrupt fails its next wait too, and the waits
+	 * that could last (the request, the follow) check node->stopping
+	 * first. Missing that was the stop in fifteen that waited out the
+	 * runtime's grace (a `recv --follow` started just before). */
 	for (struct node_follower *f = node->ctl_conns; f; f = f->next)
-		core_sock_interrupt(f->s);
+		core_task_interrupt(f->co);
 	core_log(CORE_LOG_INFO, "stopping: closing %zu relay link%s, the control socket and the UDP socket", links,
 		 links == 1 ? "" : "s");
 }

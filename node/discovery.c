@@ -125,6 +125,7 @@ void node_want_stun_refresh(struct node *node, const char *why)
 
 void node_stun_refresher(void *arg)
 {
+	core_task_set_name("stun refresher");
 	struct node *node = arg;
 	node->stun_co = core_coro_current();
 	node->last_stun_ms = node_now_ms();

@@ -79,6 +79,7 @@ static bool public_cand(const struct node_peer *p, size_t from, size_t *idx)
 /* Reads the adopted socket while it carries p's direct path; then closes it. */
 static void adopted_reader(void *arg)
 {
+	core_task_set_name("hard-nat adopted reader");
 	struct node_usock *s = arg;
 	struct node *node = s->node;
 	struct node_peer *p = s->p;
@@ -209,6 +210,7 @@ static bool poll_sockets(struct attempt *a)
 
 static void hard_run(void *arg)
 {
+	core_task_set_name("hard-nat attempt (hard side)");
 	struct attempt *a = arg;
 	struct node *node = a->node;
 	struct node_peer *p = a->p;
@@ -257,6 +259,7 @@ out:
 
 static void easy_run(void *arg)
 {
+	core_task_set_name("hard-nat attempt (easy side)");
 	struct attempt *a = arg;
 	struct node *node = a->node;
 	struct node_peer *p = a->p;

@@ -163,6 +163,7 @@ struct node_text_msg {
 
 struct node_follower {
 	struct core_sock *s;
+	struct core_coro *co;   /* ctl_conns: the coroutine serving s */
 	struct node_follower *next;
 };
 

@@ -140,6 +140,7 @@ static void route_out(struct node *node, struct node_overlay *ov, size_t n)
 
 static void tun_reader(void *arg)
 {
+	core_task_set_name("tun reader");
 	struct node *node = arg;
 	struct node_overlay *ov = node->ov;
 	while (!node->stopping) {

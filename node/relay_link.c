@@ -95,6 +95,7 @@ void node_link_open_pair(struct node *node, struct node_peer *p)
 
 static void link_run(void *arg)
 {
+	core_task_set_name("relay link");
 	struct node_link *l = arg;
 	struct node *node = l->node;
 	unsigned backoff = 500;
@@ -119,6 +120,8 @@ static void link_run(void *arg)
 			else
 				core_log(CORE_LOG_DEBUG, "relay %s: %s", l->url, err);
 			failing = true;
+			if (node->stopping || l->closing)
+				break; /* the stop interrupted the connect */
 			core_sleep(backoff);
 			backoff = backoff < 8000 ? backoff * 2 : 10000;
 			continue;

@@ -50,6 +50,7 @@ static uint64_t retry_gap(unsigned tries)
 
 void node_ticker(void *arg)
 {
+	core_task_set_name("ticker");
 	struct node *node = arg;
 	while (!node->stopping) {
 		core_sleep(NODE_TICK_MS);

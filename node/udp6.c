@@ -22,6 +22,7 @@ static void udp6_snapshot(struct node *node, char *out, size_t cap);
 /* Same as daemon.c's udp_reader, for the IPv6 socket. */
 static void udp6_reader(void *arg)
 {
+	core_task_set_name("udp6 reader");
 	struct node *node = arg;
 	while (!node->stopping) {
 		struct core_dgram d;
@@ -61,6 +62,7 @@ static void udp6_stop(void *arg)
  * NPTv6 or NAT66 in the way it is the one that works. Suspends. */
 static void udp6_discover(void *arg)
 {
+	core_task_set_name("udp6 discovery");
 	struct node *node = arg;
 	struct stun_endpoint eps[NODE_TOKEN_MAX_STUN];
 	size_t n = 0;

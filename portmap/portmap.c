@@ -176,13 +176,41 @@ static void release_all(struct portmap *pm)
 /* Deletes the mapping by the winner and by every protocol that mapped the
  * same port too: on a gateway with one table (miniupnpd) the rule belongs
  * to whichever protocol asked last, and only that one may delete it. */
+struct delete_job {
+	struct portmap *pm;
+	unsigned proto;
+	pthread_t th;
+	bool running;
+};
+
+static void *delete_run(void *arg)
+{
+	struct delete_job *d = arg;
+	delete_by(d->pm, d->proto);
+	return NULL;
+}
+
+/* The protocols' deletes go out at once (each uses its own client), so
+ * the whole takes as long as the slowest, not their sum: one thread per
+ * protocol beyond the first, which runs here (inline if a thread cannot
+ * be made). */
 static void delete_all(struct portmap *pm)
 {
-	if (pm->held)
-		delete_by(pm, pm->held);
+	struct delete_job jobs[3];
+	size_t n = 0;
 	for (unsigned p = PORTMAP_PCP; p <= PORTMAP_UPNP; p <<= 1)
-		if (pm->also & p)
-			delete_by(pm, p);
+		if (pm->held == p || (pm->also & p))
+			jobs[n++] = (struct delete_job){.pm = pm, .proto = p};
+	for (size_t i = 1; i < n; i++)
+		jobs[i].running = pthread_create(&jobs[i].th, NULL, delete_run, &jobs[i]) == 0;
+	if (n)
+		delete_by(pm, jobs[0].proto);
+	for (size_t i = 1; i < n; i++) {
+		if (jobs[i].running)
+			pthread_join(jobs[i].th, NULL);
+		else
+			delete_by(pm, jobs[i].proto);
+	}
 }
 
 /* One attempt by every enabled protocol at once. Returns 0 with pm->held and
@@ -476,13 +504,19 @@ struct portmap *portmap_start(const struct portmap_opts *o, int *err)
 	return pm;
 }
 
+void portmap_stop_begin(struct portmap *pm)
+{
+	uint64_t one = 1;
+	if (pm && pm->started)
+		(void)!write(pm->stop_fd, &one, sizeof one);
+}
+
 void portmap_stop(struct portmap *pm)
 {
 	if (!pm)
 		return;
 	if (pm->started) {
-		uint64_t one = 1;
-		(void)!write(pm->stop_fd, &one, sizeof one);
+		portmap_stop_begin(pm);
 		pthread_join(pm->th, NULL);
 	}
 	if (pm->stop_fd >= 0)

@@ -99,6 +99,12 @@ struct portmap;
  * suspend or block. */
 struct portmap *portmap_start(const struct portmap_opts *o, int *err);
 
+/* portmap_stop_begin tells the helper thread to delete the mapping it holds
+ * and returns at once, so the deletion runs while the caller winds down the
+ * rest; portmap_stop then only waits for what is left of it. Does not block
+ * or suspend; any thread. NULL is a no-op. */
+void portmap_stop_begin(struct portmap *pm);
+
 /* portmap_stop tells the helper thread to delete the mapping it holds, waits
  * for it (at most PORTMAP_DELETE_MS per protocol, plus whatever a UPnP call
  * already in flight still needs, bounded by miniupnpc's 3 s timeouts) and

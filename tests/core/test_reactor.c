@@ -122,6 +122,51 @@ Test(core_reactor, park_returns_unpark_value_or_times_out, .timeout = 10)
 	cr_assert_eq(c.timeout_res, -ETIMEDOUT);
 }
 
+/* ---- core_task_interrupt ---- */
+
+struct interrupt_case {
+	struct core_coro *co;
+	int waiting_res, next_res, after_res;
+	bool done;
+};
+
+static void interruptee(void *arg)
+{
+	struct interrupt_case *c = arg;
+	c->co = core_coro_current();
+	c->waiting_res = core_sleep(60000); /* interrupted while it waits */
+	c->next_res = core_sleep(60000);    /* interrupted before it waited */
+	c->after_res = core_sleep(1);       /* one wait only: this one runs */
+	c->done = true;
+}
+
+static void interrupt_main(void *arg)
+{
+	struct interrupt_case *c = arg;
+	if (core_reactor_index(core_self()) != 0)
+		return;
+	core_spawn(interruptee, c);
+	core_yield();
+	core_yield();
+	core_task_interrupt(c->co); /* parked: woken now */
+	core_task_interrupt(c->co); /* ready, not waiting: its next wait */
+	while (!c->done)
+		core_sleep(5);
+	core_rt_shutdown(core_reactor_rt(core_self()));
+}
+
+Test(core_reactor, interrupt_fails_the_current_or_next_wait_once, .timeout = 10)
+{
+	struct interrupt_case c = {0};
+	struct t_rt t;
+	t_rt_start(&t, NULL, interrupt_main, &c);
+	t_rt_join(&t);
+	cr_assert(c.done);
+	cr_assert_eq(c.waiting_res, -ECANCELED);
+	cr_assert_eq(c.next_res, -ECANCELED);
+	cr_assert_eq(c.after_res, 0);
+}
+
 /* ---- cross-thread messages ---- */
 
 struct hop_case {
