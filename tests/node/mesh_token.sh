@@ -48,7 +48,7 @@ mport=$(nd_free_udp)
 nd_run - "$rob" init lab --relay "$url" --relay-key "$nd_tmp/relay.key" --public-ip 127.0.0.1 \
 	--port "$rport" --name rob >"$rob.init" 2>&1 || { cat "$rob.init"; exit 1; }
 key=$(grep -v '^#' "$nd_tmp/relay.key")
-grep -q "\"relay_keys\"" "$rob/state.json" && grep -qF "$key" "$rob/state.json" ||
+grep -q "\"relay_keys\"" "$rob/state.json" && grep -qF -- "$key" "$rob/state.json" ||
 	bad "state.json does not keep the relay key"
 nd_run - "$rob" init other --relay "$url" --relay-key /nonexistent/key --force >/dev/null 2>&1 &&
 	bad "init with a missing key file succeeded"
@@ -70,7 +70,7 @@ out=$(nd_run - "$rob" ping matt 2>&1) || bad "ping: $out"
 case $out in *"via relay path"*) ;; *) bad "ping does not go via the relay: $out" ;; esac
 nd_run - "$matt" send rob "through a keyed relay" >/dev/null 2>&1 || bad "send matt -> rob"
 nd_recv_until - "$rob" "$rob.recv" "through a keyed relay" 10 || bad "rob did not receive matt's message"
-grep -qF "$key" "$matt/state.json" || bad "matt's state.json does not keep the relay key"
+grep -qF -- "$key" "$matt/state.json" || bad "matt's state.json does not keep the relay key"
 for r in no_ticket bad_ticket unknown_key expired replayed; do
 	[ "$(refused $r)" = 0 ] || bad "the relay refused the nodes ($r: $(refused $r))"
 done
@@ -108,7 +108,7 @@ nd_run - "$ana" init --relay "$url" >/dev/null 2>&1
 nd_run - "$ana" init --relay ws://127.0.0.1:9 --relay-key "$nd_tmp/relay.key" >/dev/null 2>&1
 [ $? -eq 2 ] || bad "a relay key for a relay the mesh does not use is not a usage error"
 out=$(nd_run - "$ana" init --relay "$url" --relay-key "$nd_tmp/relay.key" 2>&1) || bad "init --relay-key: $out"
-grep -qF "$key" "$ana/state.json" || bad "ana's state.json does not keep the relay key"
+grep -qF -- "$key" "$ana/state.json" || bad "ana's state.json does not keep the relay key"
 nd_kill "$ana_pid"
 nd_start - "$ana" "$ana.log2" serve --relay-only
 nd_wait 10 "ana's node answers again" nd_up - "$ana" || { cat "$ana.log2"; exit 1; }
