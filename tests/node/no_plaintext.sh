@@ -66,7 +66,7 @@ grep -aqF "$control" "$cap" || bad "the capture lacks the plaintext control: the
 grep -aqF "$c1" "$cap" && bad "rob's text appears in plaintext in the relay capture"
 grep -aqF "$c2" "$cap" && bad "matt's text appears in plaintext in the relay capture"
 grep -aqF "CANARY" "$cap" && bad "part of a text (CANARY) appears in the relay capture"
-[ -n "$secret" ] && grep -aqF "$secret" "$cap" && bad "the mesh join secret appears in the relay capture"
+[ -n "$secret" ] && grep -aqF -- "$secret" "$cap" && bad "the mesh join secret appears in the relay capture"
 
 if [ "$fail" -ne 0 ]; then
 	for f in "$rob.log" "$matt.out" "$nd_relay_log"; do
