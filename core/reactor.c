@@ -195,15 +195,21 @@ void core_task_set_name(const char *name)
 		t->name = name;
 }
 
+/* Asks the kernel to cancel op (its CQE then says -ECANCELED). */
+static void op_cancel(struct core_reactor *r, struct op *op)
+{
+	struct io_uring_sqe *sqe = core_get_sqe(r);
+	io_uring_prep_cancel64(sqe, ud_pack(op, UD_OP), 0);
+	io_uring_sqe_set_data64(sqe, 0);
+}
+
 void core_task_interrupt(struct core_coro *co)
 {
 	struct task *t = core_coro_data(co);
 	if (t->parked) {
 		core_unpark(co, -ECANCELED);
 	} else if (t->op && t->op->pending && !t->op->got_res) {
-		struct io_uring_sqe *sqe = core_get_sqe(t->r);
-		io_uring_prep_cancel64(sqe, ud_pack(t->op, UD_OP), 0);
-		io_uring_sqe_set_data64(sqe, 0);
+		op_cancel(t->r, t->op);
 	} else {
 		t->interrupted = true;
 	}
@@ -311,11 +317,8 @@ struct io_uring_sqe *core_get_sqe(struct core_reactor *r)
 static void op_timeout(struct core_timer *tm)
 {
 	struct op *op = tm->arg;
-	struct core_reactor *r = op->task->r;
-	struct io_uring_sqe *sqe = core_get_sqe(r);
 	op->timed_out = true;
-	io_uring_prep_cancel64(sqe, ud_pack(op, UD_OP), 0);
-	io_uring_sqe_set_data64(sqe, 0);
+	op_cancel(op->task->r, op);
 }
 
 struct io_uring_sqe *core_op_start(struct core_reactor *r, struct op *op)
@@ -335,11 +338,8 @@ int core_op_wait(struct core_reactor *r, struct op *op, int timeout_ms)
 	struct task *t = op->task;
 	if (timeout_ms >= 0)
 		core_timer_arm(&op->timer, (unsigned)timeout_ms, op_timeout, op);
-	if (take_interrupt(t)) {
-		struct io_uring_sqe *sqe = core_get_sqe(r);
-		io_uring_prep_cancel64(sqe, ud_pack(op, UD_OP), 0);
-		io_uring_sqe_set_data64(sqe, 0);
-	}
+	if (take_interrupt(t))
+		op_cancel(r, op);
 	t->op = op;
 	/* The op lives on this stack: never leave before its last CQE. */
 	while (op->pending)
@@ -468,13 +468,13 @@ static void grace_expired(struct core_timer *t)
 	/* Which ones: the name each gave itself, else where its function is. */
 	for (struct task *k = r->all; k; k = k->next_all) {
 		Dl_info di;
+		const char *state = k->parked ? " (parked)" : k->op ? " (in an operation)" : "";
 		if (k->name)
-			core_log(CORE_LOG_WARN, "reactor %u: still running: %s%s", r->idx, k->name,
-				 k->parked ? " (parked)" : k->op ? " (in an operation)" : "");
+			core_log(CORE_LOG_WARN, "reactor %u: still running: %s%s", r->idx, k->name, state);
 		else if (dladdr((void *)(uintptr_t)k->fn, &di) && di.dli_fname)
 			core_log(CORE_LOG_WARN, "reactor %u: still running: %s+0x%zx (%s)%s", r->idx, di.dli_fname,
 				 (size_t)((uintptr_t)k->fn - (uintptr_t)di.dli_fbase), di.dli_sname ? di.dli_sname : "?",
-				 k->parked ? " (parked)" : k->op ? " (in an operation)" : "");
+				 state);
 		else
 			core_log(CORE_LOG_WARN, "reactor %u: still running: unnamed coroutine", r->idx);
 	}

@@ -19,6 +19,17 @@ static void udp6_discover(void *arg);
 static void udp6_stop(void *arg);
 static void udp6_snapshot(struct node *node, char *out, size_t cap);
 
+/* The mesh's IPv6 STUN servers ("[v6]:port" entries) into eps; returns how
+ * many. */
+static size_t udp6_stun_servers(const struct node *node, struct stun_endpoint eps[static NODE_TOKEN_MAX_STUN])
+{
+	size_t n = 0;
+	for (size_t i = 0; i < node->st->num_stun && n < NODE_TOKEN_MAX_STUN; i++)
+		if (node->st->stun[i][0] == '[' && stun_endpoint_parse(&eps[n], node->st->stun[i], 3478) == 0)
+			n++;
+	return n;
+}
+
 /* Same as daemon.c's udp_reader, for the IPv6 socket. */
 static void udp6_reader(void *arg)
 {
@@ -65,10 +76,7 @@ static void udp6_discover(void *arg)
 	core_task_set_name("udp6 discovery");
 	struct node *node = arg;
 	struct stun_endpoint eps[NODE_TOKEN_MAX_STUN];
-	size_t n = 0;
-	for (size_t i = 0; i < node->st->num_stun && n < NODE_TOKEN_MAX_STUN; i++)
-		if (node->st->stun[i][0] == '[' && stun_endpoint_parse(&eps[n], node->st->stun[i], 3478) == 0)
-			n++;
+	size_t n = udp6_stun_servers(node, eps);
 	struct stun_discovery *d = n ? malloc(sizeof *d) : NULL;
 	struct stun_client_opts o = {.timeout_ms = 2500, .settle_ms = 200};
 	if (d && stun_discover(node->udp6, eps, n, &o, d) == 0 && d->status == 0) {
@@ -193,10 +201,7 @@ void node_udp6_refresh(struct node *node)
 	if (!node->udp6 || !node->udp6_reading || node->stopping)
 		return;
 	struct stun_endpoint eps[NODE_TOKEN_MAX_STUN];
-	size_t n = 0;
-	for (size_t i = 0; i < node->st->num_stun && n < NODE_TOKEN_MAX_STUN; i++)
-		if (node->st->stun[i][0] == '[' && stun_endpoint_parse(&eps[n], node->st->stun[i], 3478) == 0)
-			n++;
+	size_t n = udp6_stun_servers(node, eps);
 	if (n) {
 		struct stun_discovery *d = &node->disc6;
 		struct stun_client_opts o = {.timeout_ms = 2500, .settle_ms = 200, .no_cache = true, .feed = &node->feed6};

@@ -131,12 +131,15 @@ echo "refused:"
 try reused "refused the code: the code was already used" "$short1" --wait 10s
 
 # --- 2. a wrong code, then the right one ---------------------------------------
+# wrong_of CODE: CODE with the same first group (it meets Rob's node) and
+# its last symbol changed.
+wrong_of() {
+	case $(printf '%s' "$1" | cut -c 19) in 0) _o=1 ;; *) _o=0 ;; esac
+	printf '%s%s' "$(printf '%s' "$1" | cut -c 1-18)" "$_o"
+}
 issue code2
 short2=$short
-# The same first group (it meets Rob's node), the last symbol changed.
-last=$(printf '%s' "$short2" | cut -c 19)
-case $last in 0) other=1 ;; *) other=0 ;; esac
-wrong=$(printf '%s' "$short2" | cut -c 1-18)$other
+wrong=$(wrong_of "$short2")
 try wrong "wrong code: .*check it and try again: a code allows 3 tries" "$wrong" --wait 10s
 nd_wait 5 "rob counts the wrong try" grep -q "short code ${short2%-*-*}-…: a join attempt .* failed (.*); 2 tries left" "$rob.log" ||
 	bad "rob's log does not count the wrong try: $(grep 'short code' "$rob.log" | tail -3)"
@@ -152,9 +155,7 @@ try reused2 "refused the code: the code was already used" "$short2" --wait 10s
 # Three wrong tries void a code: the right one is refused after them.
 issue code5
 short5=$short
-last=$(printf '%s' "$short5" | cut -c 19)
-case $last in 0) other=1 ;; *) other=0 ;; esac
-wrong5=$(printf '%s' "$short5" | cut -c 1-18)$other
+wrong5=$(wrong_of "$short5")
 for k in 1 2 3; do
 	try "wrong5_$k" "wrong code" "$wrong5" --wait 10s
 	nd_wait 5 "rob counts wrong try $k" grep -q "short code ${short5%-*-*}-…: a join attempt .* failed (.*); $((3 - k)) tr[a-z]* left\|short code ${short5%-*-*}-…: .*that was its last try, the code is void now" "$rob.log" ||
