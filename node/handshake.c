@@ -209,6 +209,8 @@ void node_on_packet(struct node *node, const uint8_t *pkt, size_t len, const str
 	p->rx_ms = t;
 	p->last_seen_unix = (uint64_t)time(NULL);
 	p->bytes_in += len;
+	if (pl && node_msg_is_traffic(plain[0]))
+		p->traffic_ms = t;
 	if (from) {
 		node_mark_direct(node, p, from, from_len, rx);
 	} else if (l) {

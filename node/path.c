@@ -156,3 +156,40 @@ void node_pick_relay(struct node *node, struct node_peer *p)
 			 cur->url, best->url);
 	p->relay = best;
 }
+
+static bool relay_waiting(const struct node_relay_live *l)
+{
+	return l->wait_ms && l->rx_ms < l->wait_ms;
+}
+
+void node_path_relay_sent(struct node_relay_live *l, uint64_t t)
+{
+	if (!relay_waiting(l))
+		l->wait_ms = t;
+}
+
+uint64_t node_path_relay_every(const struct node_relay_live *l, uint64_t t)
+{
+	bool busy = l->traffic_ms && t - l->traffic_ms < NODE_RELAY_BUSY_MS;
+	/* The window closes with one more probe, so that a relay that froze
+	 * after the window's last answer is still noticed at the fast pace. */
+	bool closing = l->traffic_ms && l->wait_ms < l->traffic_ms + NODE_RELAY_BUSY_MS;
+	return busy || closing || relay_waiting(l) ? NODE_RELAY_PROBE_MS : NODE_RELAY_PROBE_IDLE_MS;
+}
+
+bool node_path_relay_silent(const struct node_relay_live *l, uint64_t t)
+{
+	return relay_waiting(l) && t > l->wait_ms && t - l->wait_ms > NODE_RELAY_SILENT_MS;
+}
+
+struct node_relay_live node_link_live(const struct node_peer *p, const struct node_link *l)
+{
+	return (struct node_relay_live){.traffic_ms = p->traffic_ms, .rx_ms = l->rx_ms, .wait_ms = l->wait_ms};
+}
+
+void node_link_sent_waits(struct node_peer *p, struct node_link *l, uint64_t t)
+{
+	struct node_relay_live live = node_link_live(p, l);
+	node_path_relay_sent(&live, t);
+	l->wait_ms = live.wait_ms;
+}

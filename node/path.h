@@ -33,4 +33,26 @@ bool node_path_direct_moves(bool cur_lan, bool from_lan, uint64_t cur_quiet_ms);
  * beats the best found so far. */
 bool node_path_relay_better(bool paired, size_t rank, bool best_paired, size_t best_rank);
 
+/* The liveness of one relay link on the relay path (node/wire.h,
+ * NODE_RELAY_*); times in ms of the node's clock, 0: never. */
+struct node_relay_live {
+	uint64_t traffic_ms; /* the peer's last text or overlay packet, either way, any path */
+	uint64_t rx_ms;      /* the peer's last packet on the link */
+	uint64_t wait_ms;    /* our first send asking for an answer since rx_ms */
+};
+
+/* node_path_relay_sent notes, at t, a send on the link that asks for an
+ * answer (a probe, the user's traffic): it starts the wait unless one runs. */
+void node_path_relay_sent(struct node_relay_live *l, uint64_t t);
+
+/* node_path_relay_every returns the probe pace at t: NODE_RELAY_PROBE_MS
+ * while traffic is younger than NODE_RELAY_BUSY_MS, until a wait has started
+ * after that window (one closing probe), or while a send waits for its
+ * answer; else NODE_RELAY_PROBE_IDLE_MS. */
+uint64_t node_path_relay_every(const struct node_relay_live *l, uint64_t t);
+
+/* node_path_relay_silent says whether the link has brought nothing back for
+ * more than NODE_RELAY_SILENT_MS since the first send that waits. */
+bool node_path_relay_silent(const struct node_relay_live *l, uint64_t t);
+
 #endif

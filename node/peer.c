@@ -169,6 +169,9 @@ static int send_sealed(struct node *node, struct node_peer *p, uint8_t type, con
 	if (r != NODE_E2E_OK)
 		return -EPROTO;
 	p->bytes_out += pl;
+	bool traffic = node_msg_is_traffic(type);
+	if (traffic)
+		p->traffic_ms = node_now_ms();
 	if (via) {
 		via->tx_ms = node_now_ms();
 		return node_send_on_link(via, pkt, pl);
@@ -184,6 +187,8 @@ static int send_sealed(struct node *node, struct node_peer *p, uint8_t type, con
 	if (!p->relay || !p->relay->used || p->relay->peer != p)
 		return -ENOTCONN;
 	p->relay->tx_ms = node_now_ms();
+	if (traffic)
+		node_link_sent_waits(p, p->relay, p->relay->tx_ms);
 	return node_send_on_link(p->relay, pkt, pl);
 }
 

@@ -2,8 +2,9 @@
  * relay by it (node/relay_rank.h has the rule).
  *
  * Every paired link of a peer carries a probe (NODE_MSG_LINK_PROBE 'P' + an
- * 8-byte id) every NODE_RELAY_PROBE_MS while the peer is on the relay path
- * (it stands in for that link's keepalive) and every NODE_RELAY_PROBE_IDLE_MS
+ * 8-byte id) while the peer is on the relay path, at the pace of
+ * node_path_relay_every (2 s with traffic or an unanswered send, else 30 s;
+ * it stands in for that link's keepalive), and every NODE_RELAY_PROBE_IDLE_MS
  * otherwise; the peer answers ('A', the same id) on the link the probe came
  * in by, so each sample is the RTT of node -> relay -> peer -> relay -> node
  * through that one relay. An older peer ignores the probe: its links stay
@@ -29,16 +30,16 @@ void node_link_rank_cand(struct node *node, const struct node_link *l, struct no
 }
 
 /* On the relay path the probe is the link's keepalive (node/ticker.c,
- * relay_liveness): it counts as sent, and a link that had sent nothing for a
- * while starts counting its silence now, as the keepalive does. Otherwise
- * it must not look like one: an unanswered probe (an older peer) would make
- * the link's old silence count the moment the peer falls back to the relay. */
+ * relay_liveness): it counts as sent and starts the link's wait for an
+ * answer (node_path_relay_sent), whose silence tells a frozen relay.
+ * Otherwise it must not look like one: an unanswered probe (an older peer)
+ * would make the link silent the moment the peer falls back to the relay. */
 static void send_probe(struct node *node, struct node_peer *p, struct node_link *l, bool relayed, uint64_t t)
 {
 	uint8_t body[1 + 8];
 	uint64_t tx = l->tx_ms;
-	if (relayed && t - l->tx_ms > 2 * NODE_RELAY_KEEPALIVE_MS && l->rx_ms < t)
-		l->rx_ms = t;
+	if (relayed)
+		node_link_sent_waits(p, l, t);
 	RAND_bytes((uint8_t *)&l->probe_id, sizeof l->probe_id);
 	body[0] = 'P';
 	memcpy(body + 1, &l->probe_id, 8);
@@ -53,7 +54,6 @@ void node_relay_rtt_tick(struct node *node, struct node_peer *p, uint64_t t)
 	if (!p->ss.have_s)
 		return;
 	bool relayed = node_peer_path(p) == NODE_PATH_RELAY;
-	uint64_t every = relayed ? NODE_RELAY_PROBE_MS : NODE_RELAY_PROBE_IDLE_MS;
 	struct node_rank_cand c[MAX_CANDS];
 	struct node_link *ls[MAX_CANDS];
 	size_t n = 0;
@@ -66,6 +66,17 @@ void node_relay_rtt_tick(struct node *node, struct node_peer *p, uint64_t t)
 			memset(&l->rtt, 0, sizeof l->rtt);
 			l->probe_sent_ns = 0;
 			continue;
+		}
+		uint64_t every = NODE_RELAY_PROBE_IDLE_MS;
+		if (relayed) {
+			/* Traffic, or a send waiting for its answer: the fast pace
+			 * at once (node/wire.h). */
+			struct node_relay_live live = node_link_live(p, l);
+			every = node_path_relay_every(&live, t);
+			if (l->next_probe_ms > t + every)
+				l->next_probe_ms = t;
+		} else {
+			l->wait_ms = 0; /* off the relay path nothing waits */
 		}
 		if (t >= l->next_probe_ms) {
 			l->next_probe_ms = t + every;

@@ -9,30 +9,29 @@
 #include "node/punch.h"
 
 /* On the relay path: a keepalive on every paired link of the peer (both
- * sides do it), so that each link's own silence means something. A link
- * the relay keeps open but that carries nothing back for
- * NODE_RELAY_SILENT_MS (a hung or broken relay closes nothing: only
- * silence tells) is passed over for NODE_RELAY_SILENT_HOLD_MS, and the
- * traffic moves if it was the one in use. Per link, because the two sides
- * may send on different relays: silence from the peer says which relay
- * failed only link by link. */
+ * sides do it; the RTT probe stands in for it) at the link's pace
+ * (node_path_relay_every), so that each link's own silence means something.
+ * A link the relay keeps open but that carries nothing back for
+ * NODE_RELAY_SILENT_MS after a probe or traffic sent on it (a hung or broken
+ * relay closes nothing: only silence tells) is passed over for
+ * NODE_RELAY_SILENT_HOLD_MS, and the traffic moves if it was the one in use.
+ * Per link, because the two sides may send on different relays: silence
+ * from the peer says which relay failed only link by link. */
 static void relay_liveness(struct node *node, struct node_peer *p, uint64_t t)
 {
 	for (size_t i = 0; i < NODE_MAX_LINKS; i++) {
 		struct node_link *l = &node->links[i];
 		if (l->peer != p || !node_link_paired(l))
 			continue;
-		if (t - l->tx_ms > 2 * NODE_RELAY_KEEPALIVE_MS && l->rx_ms < t)
-			l->rx_ms = t; /* (re)starting to probe: its silence counts from now */
-		if (t - l->tx_ms >= NODE_RELAY_KEEPALIVE_MS)
+		struct node_relay_live live = node_link_live(p, l);
+		if (t - l->tx_ms >= node_path_relay_every(&live, t))
 			node_peer_send_on_link(node, p, l, NODE_MSG_KEEP, NULL, 0);
-		/* rx_ms may be later than t: an answer came while a send of this
-		 * tick was suspended (unsigned: it must not wrap into "silent"). */
-		if (l->rx_ms < t && t - l->rx_ms > NODE_RELAY_SILENT_MS && l->silent_until_ms <= t) {
+		live = node_link_live(p, l); /* the send may have suspended */
+		if (node_path_relay_silent(&live, t) && l->silent_until_ms <= t) {
 			l->silent_until_ms = t + NODE_RELAY_SILENT_HOLD_MS;
 			core_log(l == p->relay ? CORE_LOG_WARN : CORE_LOG_INFO,
 				 "peer %s: relay %s carried nothing back for %.1f s%s", p->name[0] ? p->name : p->node_id,
-				 l->url, (double)(t - l->rx_ms) / 1000.0, l == p->relay ? "; trying another" : "");
+				 l->url, (double)(t - l->wait_ms) / 1000.0, l == p->relay ? "; trying another" : "");
 		}
 	}
 	if (p->relay && p->relay->silent_until_ms > t)

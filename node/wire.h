@@ -30,6 +30,13 @@ enum { NODE_MSG_HELLO = 'H', NODE_MSG_WELCOME = 'W', NODE_MSG_KEEP = 'K', NODE_M
        NODE_MSG_TEXT = 'M', NODE_MSG_OBSERVED = 'O', NODE_MSG_PUNCH = 'U', NODE_MSG_IP = 'I',
        NODE_MSG_MEMBER = 'G', NODE_MSG_PROBE = 'B', NODE_MSG_LINK_PROBE = 'L' };
 
+/* Messages that are the user's traffic (not the node's own upkeep): they
+ * keep a peer's relay links at the fast probe pace (NODE_RELAY_BUSY_MS). */
+static inline int node_msg_is_traffic(unsigned char type)
+{
+	return type == NODE_MSG_TEXT || type == NODE_MSG_IP;
+}
+
 /* State sizes (state.json and the daemon's tables). */
 enum {
 	/* Members a node keeps a peer for (node/member.h has the table of
@@ -106,17 +113,22 @@ enum {
 #define NODE_REPUNCH_MAX_MS 120000
 #define NODE_REPUNCH_WINDOW_MS 1500
 #define NODE_HANDSHAKE_RETRY_MS 2000
-/* On the relay path, a keepalive when nothing was sent for this long (24 B
- * per 2 s per relayed peer), so that silence means something: no packet
- * back from the peer over the relay for NODE_RELAY_SILENT_MS while the
- * relay keeps the session open is a relay that stopped forwarding; its
- * link is passed over for NODE_RELAY_SILENT_HOLD_MS. */
+/* On the relay path every paired link of the peer carries a probe
+ * (node/relay_rtt.c, answered by the peer) so that silence means something:
+ * a link that brings nothing back for NODE_RELAY_SILENT_MS after a send that
+ * asks for an answer (a probe, or the user's traffic) is a relay that stopped
+ * forwarding; it is passed over for NODE_RELAY_SILENT_HOLD_MS. The pace
+ * (node_path_relay_every) is NODE_RELAY_PROBE_MS while the peer had traffic
+ * within NODE_RELAY_BUSY_MS or while such a send waits for its answer, else
+ * NODE_RELAY_PROBE_IDLE_MS. The silence counts from the first unanswered
+ * send, never from the regime, so a link going idle cannot forgive a relay
+ * that froze while it was busy (the cause of bedeb41's revert). */
 #define NODE_RELAY_KEEPALIVE_MS 2000
 #define NODE_RELAY_SILENT_MS 6500
 #define NODE_RELAY_SILENT_HOLD_MS 60000
-/* Relay RTT probes (node/relay_rtt.c): on every paired link of a peer on the
- * relay path every 2 s (in place of the keepalive: 26 B per 2 s per relay
- * per relayed peer), else every 30 s. */
+#define NODE_RELAY_BUSY_MS 15000
+/* Relay RTT probes (node/relay_rtt.c): see above on the relay path; every
+ * 30 s otherwise. */
 #define NODE_RELAY_PROBE_MS 2000
 #define NODE_RELAY_PROBE_IDLE_MS 30000
 /* A peer that does not answer (a member that is offline) is retried every
