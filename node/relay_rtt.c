@@ -4,7 +4,8 @@
  * Every paired link of a peer carries a probe (NODE_MSG_LINK_PROBE 'P' + an
  * 8-byte id) while the peer is on the relay path, at the pace of
  * node_path_relay_every (2 s with traffic or an unanswered send, else 30 s;
- * it stands in for that link's keepalive), and every NODE_RELAY_PROBE_IDLE_MS
+ * 2 s for a link's first 2 x NODE_RANK_ROUNDS samples; it stands in for that
+ * link's keepalive), and every NODE_RELAY_PROBE_IDLE_MS
  * otherwise; the peer answers ('A', the same id) on the link the probe came
  * in by, so each sample is the RTT of node -> relay -> peer -> relay -> node
  * through that one relay. An older peer ignores the probe: its links stay
@@ -73,6 +74,12 @@ void node_relay_rtt_tick(struct node *node, struct node_peer *p, uint64_t t)
 			 * at once (node/wire.h). */
 			struct node_relay_live live = node_link_live(p, l);
 			every = node_path_relay_every(&live, t);
+			/* A new link is measured at the fast pace until the ranking
+			 * has had its rounds, as it was before the idle pace: else it
+			 * would first rank a relay a minute later, in the middle of
+			 * whatever happens then. */
+			if (l->rtt.samples < 2 * NODE_RANK_ROUNDS)
+				every = NODE_RELAY_PROBE_MS;
 			if (l->next_probe_ms > t + every)
 				l->next_probe_ms = t;
 		} else {
