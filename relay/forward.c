@@ -270,7 +270,9 @@ static void fail(struct fwd_ctx *f, int ws_err, const char *reason)
  * connection is then closed without a Close (peer_broken). */
 static void retract_frame(struct relay_conn *c, struct fwd_ctx *f)
 {
-	if (f->frame_iov >= 0) {
+	if (c->hdr_held) {
+		c->hdr_held = false; /* nothing of it was queued */
+	} else if (f->frame_iov >= 0) {
 		f->num_iov = f->frame_iov;
 		f->payload -= f->frame_payload;
 		f->frame_iov = -1;
@@ -327,6 +329,23 @@ static int end_frame(struct relay_conn *c, struct fwd_ctx *f)
 	return FWD_OK;
 }
 
+/* Queues the header of the data frame c->h: same FIN, opcode and length, no
+ * mask, the frame as the peer should see it. */
+static int queue_header(struct relay_conn *c, struct fwd_ctx *f)
+{
+	int r = fctx_room(c, f);
+	if (r)
+		return r;
+	uint8_t *h = f->hdr[f->num_hdr++];
+	int hl = relay_ws_frame_build_header(h, c->h.fin, c->h.opcode, c->h.payload_len, NULL);
+	f->frame_iov = f->num_iov;
+	f->frame_payload = 0;
+	f->iov[f->num_iov].iov_base = h;
+	f->iov[f->num_iov++].iov_len = (size_t)hl;
+	c->hdr_held = false;
+	return FWD_OK;
+}
+
 /* Starts the frame whose header is c->h. */
 static int begin_frame(struct relay_conn *c, struct fwd_ctx *f)
 {
@@ -348,17 +367,16 @@ static int begin_frame(struct relay_conn *c, struct fwd_ctx *f)
 			if (c->text_msg)
 				relay_utf8_init(&c->u8);
 		}
-		int r = fctx_room(c, f);
-		if (r)
-			return r;
-		/* Same FIN, opcode and length, no mask: the frame as the peer
-		 * should see it. */
-		uint8_t *h = f->hdr[f->num_hdr++];
-		int hl = relay_ws_frame_build_header(h, c->h.fin, c->h.opcode, c->h.payload_len, NULL);
-		f->frame_iov = f->num_iov;
-		f->frame_payload = 0;
-		f->iov[f->num_iov].iov_base = h;
-		f->iov[f->num_iov++].iov_len = (size_t)hl;
+		if (c->left == 0) {
+			int r = queue_header(c, f);
+			if (r)
+				return r;
+		} else {
+			/* It goes out with the first piece of its payload
+			 * (process): a client that writes the header on its own
+			 * would otherwise cost the peer a TCP segment for it. */
+			c->hdr_held = true;
+		}
 	}
 	if (c->left == 0)
 		return end_frame(c, f);
@@ -424,6 +442,8 @@ static int process(struct relay_conn *c, struct fwd_ctx *f, uint8_t *data, size_
 				fail(f, RELAY_WS_E_INVALID_UTF8, "invalid UTF-8 in text message");
 				return FWD_CLOSE;
 			}
+			if (c->hdr_held && (r = queue_header(c, f)))
+				return r;
 			if (f->num_iov >= RELAY_FWD_MAX_IOV && (r = fctx_flush(c, f)))
 				return r;
 			f->iov[f->num_iov].iov_base = data;

@@ -47,6 +47,7 @@ struct relay_conn {
 	bool text_msg;
 	uint8_t ctl[RELAY_WS_MAX_CONTROL_PAYLOAD];
 	uint8_t ctl_len;
+	bool hdr_held;                  /* the frame's header waits for its first payload byte (forward.c) */
 	/* keepalive */
 	uint64_t last_rx_ns, ping_sent_ns;
 	bool ping_outstanding;

@@ -1203,6 +1203,76 @@ ParameterizedTest(struct bad_frame_case *bc, relay_server, fails_bad_frames_with
 	t_relay_stop(&r);
 }
 
+/* Whether c has any byte to read within ms (a frame, or part of one). */
+static bool t_ws_has_bytes(struct t_ws *c, int ms)
+{
+	if (c->end > c->beg)
+		return true;
+	struct pollfd p = {.fd = c->fd, .events = POLLIN};
+	return poll(&p, 1, ms) == 1;
+}
+
+/* A client that writes a frame's header on its own (a TCP segment of its
+ * own): the relay does not forward the header before any of its payload,
+ * which would cost the peer a segment too, and the frame then arrives
+ * whole and intact. */
+Test(relay_server, holds_a_lone_header_until_its_payload, .timeout = 20)
+{
+	struct t_relay r;
+	struct relay_opts o = {0};
+	t_relay_start(&r, &o);
+	struct t_ws *a, *b;
+	t_pair(&r, "lonehdr", &a, &b);
+	const char msg[] = "the payload after a lone header";
+	uint8_t fr[64];
+	size_t n = t_ws_build(fr, true, RELAY_WS_OP_BINARY, msg, sizeof msg - 1, 7);
+	size_t hl = n - (sizeof msg - 1);
+	t_ws_send_raw(a, fr, hl);
+	cr_assert_not(t_ws_has_bytes(b, 300), "the relay forwarded the header before its payload");
+	t_ws_send_raw(a, fr + hl, n - hl);
+	t_expect_msg(b, RELAY_WS_OP_BINARY, msg, sizeof msg - 1);
+	/* And a frame whose payload comes in pieces: the header goes with the
+	 * first piece, the rest follows. */
+	n = t_ws_build(fr, true, RELAY_WS_OP_TEXT, msg, sizeof msg - 1, 8);
+	t_ws_send_raw(a, fr, hl);
+	t_ws_send_raw(a, fr + hl, 5);
+	t_ws_send_raw(a, fr + hl + 5, n - hl - 5);
+	t_expect_msg(b, RELAY_WS_OP_TEXT, msg, sizeof msg - 1);
+	t_ws_close(a);
+	t_ws_close(b);
+	t_relay_stop(&r);
+}
+
+/* A text frame whose header came alone and whose payload is then invalid
+ * UTF-8: nothing of it reached the peer, so the peer still gets a clean
+ * Close (not a stream cut inside a frame). */
+Test(relay_server, bad_text_after_a_lone_header_leaves_the_peer_a_clean_close, .timeout = 20)
+{
+	struct t_relay r;
+	struct relay_opts o = {0};
+	t_relay_start(&r, &o);
+	struct t_ws *a, *b;
+	t_pair(&r, "lonebad", &a, &b);
+	const uint8_t bad[] = {'o', 'k', 0xC0, 0xAF};
+	uint8_t fr[32];
+	size_t n = t_ws_build(fr, true, RELAY_WS_OP_TEXT, bad, sizeof bad, 9);
+	size_t hl = n - sizeof bad;
+	t_ws_send_raw(a, fr, hl);
+	cr_assert_not(t_ws_has_bytes(b, 200), "the relay forwarded the header before its payload");
+	t_ws_send_raw(a, fr + hl, n - hl);
+	uint16_t code = 0;
+	cr_assert_eq(t_ws_expect_close(a, &code, 5000), 0, "no Close for the sender");
+	cr_assert_eq(code, 1007, "close code %u, want 1007", code);
+	struct t_frame f = {0};
+	int rc = t_ws_read_frame(b, &f, 5000);
+	cr_assert_eq(rc, 0, "peer: %s (the frame was half-forwarded?)", strerror(-rc));
+	cr_assert_eq(f.opcode, RELAY_WS_OP_CLOSE, "peer got opcode %u len %zu, not a Close", f.opcode, f.len);
+	free(f.data);
+	t_ws_close(a);
+	t_ws_close(b);
+	t_relay_stop(&r);
+}
+
 /* --max-message over all fragments: a message of exactly the limit passes,
  * one byte more fails with 1009, whole or fragmented. */
 Test(relay_server, fails_messages_over_max_message_with_1009, .timeout = 20)
