@@ -82,40 +82,47 @@ bad:
 	return -EINVAL;
 }
 
+/* A masked copy of up to this much of a message is made on the stack (node
+ * messages and overlay packets fit); a larger message is masked into a
+ * heap chunk of up to 64 KiB, a piece at a time. */
+#define SEND_STACK_CHUNK 2048
+
 static int send_frame(struct relay_client *c, uint8_t opcode, const void *data, size_t len, int timeout_ms)
 {
 	uint8_t hdr[RELAY_WS_MAX_HEADER_LEN], key[4];
-	uint8_t small[RELAY_WS_MAX_CONTROL_PAYLOAD];
+	uint8_t small[SEND_STACK_CHUNK];
 	RAND_bytes(key, sizeof key);
 	int hl = relay_ws_frame_build_header(hdr, true, opcode, len, key);
 	if (hl < 0)
 		return -EINVAL;
-	/* Masking must not touch the caller's bytes: mask a copy, in pieces. */
+	size_t cap = len <= sizeof small ? sizeof small : (len < 65536 ? len : 65536);
+	uint8_t *chunk = cap == sizeof small ? small : malloc(cap);
+	if (!chunk)
+		return -ENOMEM;
 	int r = net_stream_lock_write(c->st, timeout_ms);
 	if (r < 0)
-		return r;
-	struct iovec iov = {.iov_base = hdr, .iov_len = (size_t)hl};
-	r = net_stream_sendv_locked(c->st, &iov, 1, timeout_ms);
+		goto out;
+	/* Masking must not touch the caller's bytes: mask a copy, in pieces.
+	 * The header goes out with the first piece, in one write: a header
+	 * alone would cost a TCP segment of its own (and the relay forwards
+	 * what it has, so the peer would get two as well). */
 	const uint8_t *p = data;
 	uint64_t off = 0;
-	uint8_t *chunk = len > sizeof small ? malloc(len < 65536 ? len : 65536) : small;
-	if (!chunk)
-		r = -ENOMEM;
-	while (r == 0 && off < len) {
-		size_t n = len - off;
-		size_t cap = chunk == small ? sizeof small : (len < 65536 ? len : 65536);
-		if (n > cap)
-			n = cap;
+	struct iovec iov[2] = {{.iov_base = hdr, .iov_len = (size_t)hl}};
+	do {
+		size_t n = len - off < cap ? len - off : cap;
 		memcpy(chunk, p + off, n);
 		relay_ws_unmask(chunk, n, key, off);
-		iov.iov_base = chunk;
-		iov.iov_len = n;
-		r = net_stream_sendv_locked(c->st, &iov, 1, timeout_ms);
+		iov[1].iov_base = chunk;
+		iov[1].iov_len = n;
+		r = off == 0 ? net_stream_sendv_locked(c->st, iov, n ? 2 : 1, timeout_ms)
+			     : net_stream_sendv_locked(c->st, iov + 1, 1, timeout_ms);
 		off += n;
-	}
-	if (chunk && chunk != small)
-		free(chunk);
+	} while (r == 0 && off < len);
 	net_stream_unlock_write(c->st);
+out:
+	if (chunk != small)
+		free(chunk);
 	return r;
 }
 
