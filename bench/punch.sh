@@ -218,11 +218,22 @@ mem() { # mem ROLE PEERS PID
 # window PATH PEERS: counts IDLE seconds of the hub's traffic.
 window() {
 	echo "--- idle window: $2 peer(s) on $1, ${idle} s" >&2
+	_cap=""
+	if [ -n "${PUNCH_PCAP:-}" ]; then
+		# A diagnostic: every packet of the window on the hub's interface.
+		ip netns exec "$(natlab_ns hub)" tcpdump -i lan -s 128 -w "$PUNCH_PCAP/window-$1-$2.pcap" 2>/dev/null &
+		_cap=$!
+		sleep 0.5
+	fi
 	_c0="$(counters hub) $(self_bytes hub "$hub")"
 	_t0=$(nd_ms)
 	sleep "$idle"
 	_c1="$(counters hub) $(self_bytes hub "$hub")"
 	_t1=$(nd_ms)
+	if [ -n "$_cap" ]; then
+		kill "$_cap" 2>/dev/null
+		wait "$_cap" 2>/dev/null
+	fi
 	# Ten numbers before, ten after: their differences.
 	_d=$(echo "$_c0 $_c1" | awk 'NF == 20 { for (i = 1; i <= 10; i++) printf "%s%d", (i > 1 ? " " : ""), $(i + 10) - $i }')
 	[ -n "$_d" ] || { rec fail window "unreadable counters: $_c0 / $_c1"; return 1; }

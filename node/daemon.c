@@ -254,6 +254,8 @@ int node_run(struct node_state *st, const struct node_run_opts *o)
 		node_token_mesh_psk(node->mesh_psk, st->mesh_key);
 	node_e2e_keypair_init(&node->kp, st->priv);
 	node_member_keys(node->sign_pub, node->sign_priv, st->priv);
+	RAND_bytes((uint8_t *)&node->boot_id, sizeof node->boot_id);
+	node->boot_id |= 1; /* never 0, which means "none" */
 	node->rt = core_rt_new(&ro, &err);
 	if (!node->rt) {
 		fprintf(stderr, "atmosphere: %s\n", core_rt_explain(err));

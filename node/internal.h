@@ -66,6 +66,8 @@ struct node_peer {
 	uint8_t psk[32];
 	bool joiner;            /* we admit it: send WELCOME */
 	bool hello_sent;
+	bool hello_seen;        /* a HELLO came since the slot was filled */
+	uint64_t peer_boot;     /* its HELLO's "boot" (0: none yet, or an older node) */
 	bool welcomed;
 	struct node_e2e_handshake hs;
 	bool hs_live;
@@ -226,6 +228,7 @@ struct node {
 	/* Membership (node/gossip.c); mem is NULL for a mesh from before it. */
 	struct node_members *mem;
 	uint8_t sign_pub[32], sign_priv[64];
+	uint64_t boot_id;       /* random per start: HELLO's "boot", tells a peer we restarted */
 	bool mem_dirty;
 	uint64_t mem_saved_ms;
 	double mem_tokens;      /* membership messages, the whole node */
@@ -269,7 +272,8 @@ bool node_peer_ready(const struct node_peer *p);
 struct node_peer *node_peer_by_pub(struct node *node, const uint8_t pub[32]);
 struct node_peer *node_peer_by_name(struct node *node, const char *s);
 struct node_peer *node_peer_new(struct node *node, const uint8_t pub[32]);
-void node_peer_add_candidate(struct node_peer *p, const struct sockaddr_storage *a, socklen_t len);
+/* node_peer_add_candidate returns whether a was new to p. */
+bool node_peer_add_candidate(struct node_peer *p, const struct sockaddr_storage *a, socklen_t len);
 int node_send_udp(struct node *node, const struct sockaddr_storage *to, socklen_t len, const uint8_t *pkt, size_t n, int ttl);
 int node_send_udp_on(struct node *node, struct node_usock *sock, const struct sockaddr_storage *to, socklen_t len,
 		     const uint8_t *pkt, size_t n, int ttl);

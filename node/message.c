@@ -35,6 +35,11 @@ void node_send_hello(struct node *node, struct node_peer *p)
 	size_t sl;
 	net_b64_encode(sp, sizeof sp, &sl, node->sign_pub, sizeof node->sign_pub, NET_B64_STD, true);
 	json_object_object_add(o, "sign_pub", json_object_new_string(sp));
+	/* Which start of ours this is: a HELLO with the same boot and no new
+	 * candidate is a rekey's, and starts no punch (on_hello). */
+	char boot[17];
+	snprintf(boot, sizeof boot, "%016llx", (unsigned long long)node->boot_id);
+	json_object_object_add(o, "boot", json_object_new_string(boot));
 	node_peer_send_json(node, p, NODE_MSG_HELLO, o);
 	node_gossip_session(node, p);
 }
@@ -47,9 +52,34 @@ void node_send_observed(struct node *node, struct node_peer *p)
 	node_peer_send(node, p, NODE_MSG_OBSERVED, a, strlen(a));
 }
 
+/* The HELLO's "boot" (node_send_hello), 0 when it has none (an older node)
+ * or a malformed one. */
+static uint64_t hello_boot(json_object *o)
+{
+	json_object *v;
+	if (!json_object_object_get_ex(o, "boot", &v) || !json_object_is_type(v, json_type_string))
+		return 0;
+	const char *s = json_object_get_string(v);
+	if (strlen(s) != 16 || strspn(s, "0123456789abcdef") != 16)
+		return 0;
+	return strtoull(s, NULL, 16);
+}
+
 static void on_hello(struct node *node, struct node_peer *p, json_object *o)
 {
 	json_object *v, *arr;
+	/* Something to punch for: the first HELLO, a peer that restarted (or
+	 * says nothing of it), a candidate we did not know. Otherwise it is
+	 * the HELLO of a rekey (every NODE_E2E_REKEY_AFTER_MS): the path and
+	 * the background re-punch go on as they were, so that a relayed pair
+	 * is not punched for a whole window, its re-punch backoff reset, every
+	 * two minutes. */
+	uint64_t boot = hello_boot(o);
+	bool fresh = !p->hello_seen || !boot || boot != p->peer_boot;
+	if (p->peer_boot && boot != p->peer_boot)
+		p->hello_sent = false; /* it restarted: it gets ours again */
+	p->hello_seen = true;
+	p->peer_boot = boot;
 	/* A member's id and name are the ones its signed entry gives; a
 	 * HELLO cannot claim another member's id (`send ID` would go to it). */
 	if (!node_gossip_pin_names(node, p)) {
@@ -77,7 +107,8 @@ static void on_hello(struct node *node, struct node_peer *p, json_object *o)
 			if (!node_cand_accept(node, p, json_object_is_type(c, json_type_string) ? json_object_get_string(c) : NULL,
 					      &a, &al))
 				continue;
-			node_peer_add_candidate(p, &a, al);
+			if (node_peer_add_candidate(p, &a, al))
+				fresh = true;
 		}
 	p->peer_nat = json_object_object_get_ex(o, "nat", &v) && json_object_is_type(v, json_type_string)
 			      ? node_nat_parse(json_object_get_string(v))
@@ -87,10 +118,12 @@ static void on_hello(struct node *node, struct node_peer *p, json_object *o)
 	/* Punch: both sides do this as soon as each has the other's list; the
 	 * background sequence starts again after this window. */
 	uint64_t t = node_now_ms();
-	p->repunch_gap_ms = 0;
-	p->next_repunch_ms = t + NODE_PUNCH_WINDOW_MS;
-	node_punch_start(p, t, NODE_PUNCH_WINDOW_MS);
-	node_bday_schedule(&p->bday, t); /* hard-NAT probing, if this punch fails */
+	if (fresh) {
+		p->repunch_gap_ms = 0;
+		p->next_repunch_ms = t + NODE_PUNCH_WINDOW_MS;
+		node_punch_start(p, t, NODE_PUNCH_WINDOW_MS);
+		node_bday_schedule(&p->bday, t); /* hard-NAT probing, if this punch fails */
+	}
 	if (p->joiner && !p->welcomed) {
 		/* Admit it: the mesh's secret and members, over the e2e session. */
 		json_object *w = json_object_new_object();

@@ -60,11 +60,11 @@ struct node_peer *node_peer_new(struct node *node, const uint8_t pub[32])
 	return NULL;
 }
 
-void node_peer_add_candidate(struct node_peer *p, const struct sockaddr_storage *a, socklen_t len)
+bool node_peer_add_candidate(struct node_peer *p, const struct sockaddr_storage *a, socklen_t len)
 {
 	for (int i = 0; i < p->num_cand; i++)
 		if (node_same_addr(&p->cand[i], a))
-			return;
+			return false;
 	if (p->num_cand == NODE_MAX_CAND) {
 		/* Full: the oldest goes (a peer's new addresses matter more). */
 		memmove(p->cand, p->cand + 1, (NODE_MAX_CAND - 1) * sizeof p->cand[0]);
@@ -75,6 +75,7 @@ void node_peer_add_candidate(struct node_peer *p, const struct sockaddr_storage 
 	p->cand_flags[p->num_cand] = 0;
 	p->cand[p->num_cand] = *a;
 	p->cand_len[p->num_cand++] = len;
+	return true;
 }
 
 /* One datagram on fd, with IP_TTL (IPv6: IPV6_HOPLIMIT) ttl for this
