@@ -144,6 +144,7 @@ struct node_link {
 	uint64_t wait_ms;               /* our first send asking for an answer since rx_ms (node_path_relay_sent) */
 	uint64_t silent_until_ms;       /* carried nothing back: not chosen until then */
 	bool inbox;             /* waits for joiners */
+	uint64_t until_unix;    /* an inbox: its invite's expires_at, when it closes (node_links_expire) */
 	bool join;              /* ours to an invite's inbox, while we join */
 	struct node_offer *offer;       /* a short code's rendezvous: PAKE messages, not e2e */
 	struct node_pake *pake;         /* the exchange under way on it */
@@ -333,6 +334,12 @@ int node_send_on_link(struct node_link *l, const uint8_t *pkt, size_t n);
 void node_inbox_session(char out[72], const uint8_t invite_key[32]);
 struct node_link *node_link_open(struct node *node, const char *url, const char *session, bool inbox, struct node_peer *peer);
 void node_link_open_pair(struct node *node, struct node_peer *p);
+/* node_link_open_inbox opens an invite's inbox on url, closed by
+ * node_links_expire once now_unix reaches expires_at (unix seconds): an
+ * expired invite's inbox would otherwise keep a relay connection, and the
+ * relay's pings on it, until the node stops. */
+void node_link_open_inbox(struct node *node, const char *url, const char *session, uint64_t expires_at);
+void node_links_expire(struct node *node, uint64_t now_unix);
 
 /* node/relay_rtt.c */
 void node_link_rank_cand(struct node *node, const struct node_link *l, struct node_rank_cand *out);

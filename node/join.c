@@ -246,7 +246,7 @@ int node_issue_code(struct node *node, uint64_t ttl_s, uint64_t short_ttl_s, cha
 		char sid[72];
 		node_inbox_session(sid, t.invite_key);
 		for (size_t i = 0; i < st->num_relays; i++)
-			node_link_open(node, st->relays[i], sid, true, NULL);
+			node_link_open_inbox(node, st->relays[i], sid, t.expires_at);
 	}
 	/* The short code opens the same code through a relay, for a shorter
 	 * while and once (node/short_code.c); without a relay it is only the
@@ -273,6 +273,6 @@ void node_open_inboxes(struct node *node)
 		node_inbox_session(sid, key);
 		OPENSSL_cleanse(key, sizeof key);
 		for (size_t j = 0; j < st->num_relays; j++)
-			node_link_open(node, st->relays[j], sid, true, NULL);
+			node_link_open_inbox(node, st->relays[j], sid, st->invites[i].expires_at);
 	}
 }

@@ -81,6 +81,28 @@ struct node_link *node_link_open(struct node *node, const char *url, const char 
 	return NULL;
 }
 
+void node_link_open_inbox(struct node *node, const char *url, const char *session, uint64_t expires_at)
+{
+	struct node_link *l = node_link_open(node, url, session, true, NULL);
+	if (l && l->inbox)
+		l->until_unix = expires_at;
+}
+
+void node_links_expire(struct node *node, uint64_t now_unix)
+{
+	for (size_t i = 0; i < NODE_MAX_LINKS; i++) {
+		struct node_link *l = &node->links[i];
+		if (!l->used || l->closing || !l->inbox || !l->until_unix || now_unix < l->until_unix)
+			continue;
+		core_log(CORE_LOG_INFO, "relay %s: an invite expired: its inbox closes", l->url);
+		l->closing = true;
+		if (l->c)
+			relay_client_interrupt(l->c);
+		else if (l->co)
+			core_task_interrupt(l->co); /* connecting, or in its backoff */
+	}
+}
+
 /* The pair session with p on every relay of the mesh. */
 void node_link_open_pair(struct node *node, struct node_peer *p)
 {

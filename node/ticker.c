@@ -1,6 +1,7 @@
 /* node/ticker.c: the 200 ms ticker: path liveness, punching, keepalives, RTT, rekeying and
  * handshake retries, the join's deadlines. */
 #include <string.h>
+#include <time.h>
 
 #include "core/log.h"
 #include "net/bssl.h"
@@ -56,6 +57,7 @@ void node_ticker(void *arg)
 		uint64_t t = node_now_ms();
 		node_overlay_tick(node);
 		node_offer_tick(node, t);
+		node_links_expire(node, (uint64_t)time(NULL));
 		for (size_t i = 0; i < sizeof node->peers / sizeof node->peers[0]; i++) {
 			struct node_peer *p = &node->peers[i];
 			if (!p->used)
