@@ -141,8 +141,8 @@ static bool ep6_ok(const char *s, size_t n)
 	if (!al || al >= sizeof a || (size_t)(close - s) + 2 >= n || close[1] != ':')
 		return false;
 	for (size_t i = 1; i <= al; i++)
-		if (!strchr("0123456789abcdefABCDEF:.", s[i]) || !s[i])
-			return false; /* inet_pton would stop at a NUL */
+		if (!s[i] || !strchr("0123456789abcdefABCDEF:.", s[i]))
+			return false; /* a NUL would end inet_pton's string early */
 	memcpy(a, s + 1, al);
 	a[al] = 0;
 	if (inet_pton(AF_INET6, a, &x) != 1)
@@ -198,8 +198,8 @@ static bool fields_ok(const struct node_member *m)
  * does not verify. */
 static bool add_body(CBB *b, const struct node_member *m)
 {
-	bool ok = CBB_add_u8(b, m->num_eps6 ? NODE_MEMBER_FORMAT_V6 : NODE_MEMBER_FORMAT) && CBB_add_bytes(b, m->pub, 32) && CBB_add_bytes(b, m->sign_pub, 32) &&
-		  CBB_add_u64(b, m->version) && add_str(b, m->node_id) && add_str(b, m->name) &&
+	bool ok = CBB_add_u8(b, m->num_eps6 ? NODE_MEMBER_FORMAT_V6 : NODE_MEMBER_FORMAT) && CBB_add_bytes(b, m->pub, 32) &&
+		  CBB_add_bytes(b, m->sign_pub, 32) && CBB_add_u64(b, m->version) && add_str(b, m->node_id) && add_str(b, m->name) &&
 		  CBB_add_u8(b, (uint8_t)m->num_eps);
 	for (size_t i = 0; ok && i < m->num_eps; i++)
 		ok = add_str(b, m->eps[i]);
