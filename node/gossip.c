@@ -68,10 +68,69 @@ static uint64_t unix_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* Fills m's id, name, endpoints (IPv4, then IPv6) and relays from what
+ * this node announces now. */
+static void own_fields(struct node *node, struct node_member *m)
+{
+	struct node_state *st = node->st;
+	memset(m, 0, sizeof *m);
+	memcpy(m->pub, st->pub, 32);
+	memcpy(m->sign_pub, node->sign_pub, 32);
+	node_copy_str(m->node_id, sizeof m->node_id, st->node_id);
+	node_copy_str(m->name, sizeof m->name, st->node_name);
+	/* Endpoints: the public one first, then the interfaces' (as HELLO). */
+	json_object *cands = node_candidates_json(node);
+	const char *first = node->public_ep;
+	/* IPv6: the list HELLO and join codes carry (node_udp6_candidates:
+	 * global addresses with the IPv6 port, then the server-reflexive one),
+	 * at most NODE_MEMBER_MAX_EPS6; format 2 when there is one. */
+	for (size_t i = 0; i <= json_object_array_length(cands); i++) {
+		const char *e = i == 0 ? first : json_object_get_string(json_object_array_get_idx(cands, i - 1));
+		struct sockaddr_storage a;
+		socklen_t al;
+		if (!e || !e[0] || strlen(e) > NODE_TOKEN_MAX_ENDPOINT_LEN || !node_parse_ep(e, &a, &al))
+			continue;
+		bool v6 = a.ss_family == AF_INET6;
+		char (*list)[NODE_TOKEN_MAX_ENDPOINT_LEN + 1] = v6 ? m->eps6 : m->eps;
+		size_t *num = v6 ? &m->num_eps6 : &m->num_eps;
+		if (*num == (v6 ? NODE_MEMBER_MAX_EPS6 : NODE_MEMBER_MAX_EPS) || (a.ss_family != AF_INET && !v6))
+			continue;
+		bool dup = false;
+		for (size_t k = 0; k < *num; k++)
+			dup = dup || !strcmp(list[k], e);
+		if (!dup)
+			node_copy_str(list[(*num)++], sizeof list[0], e);
+	}
+	json_object_put(cands);
+	for (size_t i = 0; i < st->num_relays && i < NODE_MEMBER_MAX_RELAYS; i++)
+		node_copy_str(m->relays[m->num_relays++], sizeof m->relays[0], st->relays[i]);
+}
+
+/* Whether two entries announce the same: name, endpoints of both families
+ * and relays (versions, signatures and admissions aside). */
+static bool same_fields(const struct node_member *a, const struct node_member *b)
+{
+	if (strcmp(a->name, b->name) || a->num_eps != b->num_eps || a->num_eps6 != b->num_eps6 ||
+	    a->num_relays != b->num_relays)
+		return false;
+	for (size_t i = 0; i < a->num_eps; i++)
+		if (strcmp(a->eps[i], b->eps[i]))
+			return false;
+	for (size_t i = 0; i < a->num_eps6; i++)
+		if (strcmp(a->eps6[i], b->eps6[i]))
+			return false;
+	for (size_t i = 0; i < a->num_relays; i++)
+		if (strcmp(a->relays[i], b->relays[i]))
+			return false;
+	return true;
+}
+
 /* This node's entry, newly versioned and signed, into the table and out to
  * every member. Without an admission yet (a joiner that has not learnt its
- * admitter's entry) the merge fails and is retried when the table grows. */
-void node_gossip_publish(struct node *node)
+ * admitter's entry) the merge fails and is retried when the table grows.
+ * With only_if_changed, nothing happens when the entry in the table
+ * announces the same already (the IPv6 list settled, not changed). */
+static void publish(struct node *node, bool only_if_changed)
 {
 	struct node_state *st = node->st;
 	if (!node->mem)
@@ -80,31 +139,10 @@ void node_gossip_publish(struct node *node)
 	if (!founder && !st->have_admission)
 		return;
 	struct node_member m;
-	memset(&m, 0, sizeof m);
-	memcpy(m.pub, st->pub, 32);
-	memcpy(m.sign_pub, node->sign_pub, 32);
-	node_copy_str(m.node_id, sizeof m.node_id, st->node_id);
-	node_copy_str(m.name, sizeof m.name, st->node_name);
-	/* Endpoints: the public one first, then the interfaces' (as HELLO). */
-	json_object *cands = node_candidates_json(node);
-	const char *first = node->public_ep;
-	for (size_t i = 0; m.num_eps < NODE_MEMBER_MAX_EPS && i <= json_object_array_length(cands); i++) {
-		const char *e = i == 0 ? first : json_object_get_string(json_object_array_get_idx(cands, i - 1));
-		struct sockaddr_storage a;
-		socklen_t al;
-		if (!e || !e[0] || strlen(e) > NODE_TOKEN_MAX_ENDPOINT_LEN || !node_parse_ep(e, &a, &al) ||
-		    a.ss_family != AF_INET)
-			continue;
-		bool dup = false;
-		for (size_t k = 0; k < m.num_eps; k++)
-			dup = dup || !strcmp(m.eps[k], e);
-		if (!dup)
-			node_copy_str(m.eps[m.num_eps++], sizeof m.eps[0], e);
-	}
-	json_object_put(cands);
-	for (size_t i = 0; i < st->num_relays && i < NODE_MEMBER_MAX_RELAYS; i++)
-		node_copy_str(m.relays[m.num_relays++], sizeof m.relays[0], st->relays[i]);
+	own_fields(node, &m);
 	int me = self_slot(node);
+	if (only_if_changed && me >= 0 && node->mem->slots[me].has_entry && same_fields(&node->mem->slots[me].m, &m))
+		return;
 	m.version = unix_ms();
 	if (me >= 0 && node->mem->slots[me].has_entry && m.version <= node->mem->slots[me].m.version)
 		m.version = node->mem->slots[me].m.version + 1;
@@ -125,6 +163,16 @@ void node_gossip_publish(struct node *node)
 		flood(node, slot, false, NULL);
 	else if (r < 0)
 		core_log(CORE_LOG_DEBUG, "membership: our own entry waits: %s", node_member_strerror(r));
+}
+
+void node_gossip_publish(struct node *node)
+{
+	publish(node, false);
+}
+
+void node_gossip_republish(struct node *node)
+{
+	publish(node, true);
 }
 
 void node_gossip_start(struct node *node)
@@ -197,17 +245,26 @@ bool node_gossip_refuses(struct node *node, const uint8_t pub[32])
 	return s->removed || (s->has_entry && !node_members_good(node->mem, i));
 }
 
-/* Fills p's id, name and candidates from member slot i. */
-static void peer_from_entry(struct node_peer *p, const struct node_member *m)
+/* Fills p's id, name and candidates from member slot i: the IPv4
+ * endpoints, then the IPv6 ones, each through node_cand_accept (a hostile
+ * member's loopback, multicast or link-local IPv6 endpoint, or one of our
+ * overlay's addresses, is refused, logged and counted as a HELLO's is).
+ * Returns how many IPv6 candidates were taken. */
+size_t node_gossip_entry_candidates(struct node *node, struct node_peer *p, const struct node_member *m)
 {
+	size_t v6 = 0;
 	node_copy_str(p->node_id, sizeof p->node_id, m->node_id);
 	node_copy_str(p->name, sizeof p->name, m->name);
-	for (size_t k = 0; k < m->num_eps; k++) {
+	for (size_t k = 0; k < m->num_eps + m->num_eps6; k++) {
 		struct sockaddr_storage a;
 		socklen_t al;
-		if (node_parse_ep(m->eps[k], &a, &al))
-			node_peer_add_candidate(p, &a, al);
+		const char *e = k < m->num_eps ? m->eps[k] : m->eps6[k - m->num_eps];
+		if (!node_cand_accept(node, p, e, &a, &al) || (k >= m->num_eps) != (a.ss_family == AF_INET6))
+			continue;
+		node_peer_add_candidate(p, &a, al);
+		v6 += a.ss_family == AF_INET6;
 	}
+	return v6;
 }
 
 struct node_peer *node_gossip_peer(struct node *node, const uint8_t pub[32])
@@ -224,7 +281,7 @@ struct node_peer *node_gossip_peer(struct node *node, const uint8_t pub[32])
 			 node->mem->slots[i].m.node_id);
 		return NULL;
 	}
-	peer_from_entry(p, &node->mem->slots[i].m);
+	node_gossip_entry_candidates(node, p, &node->mem->slots[i].m);
 	node_link_open_pair(node, p);
 	return p;
 }
@@ -268,17 +325,28 @@ static void learned(struct node *node, int i, const struct node_peer *from)
 		return;
 	struct node_peer *p = node_peer_by_pub(node, m->pub);
 	if (p) {
-		/* Its new endpoints; its name may have changed. */
-		peer_from_entry(p, m);
+		/* Its new endpoints; its name may have changed. Not met yet
+		 * and it has IPv6 candidates: greet them at once (below). */
+		size_t v6 = node_gossip_entry_candidates(node, p, m);
+		if (!p->ss.have_s && v6 && node->udp6 && !node->o->relay_only)
+			node_handshake_start(node, p, NULL);
 		return;
 	}
 	p = node_gossip_peer(node, m->pub);
 	if (!p)
 		return;
-	core_log(CORE_LOG_INFO, "membership: learned of %s (%s) from %s", peer_name(p), p->node_id,
-		 from ? peer_name(from) : "members.json");
-	/* The smaller id starts (a relay link that comes up starts one too). */
-	if (strcmp(node->st->node_id, p->node_id) < 0)
+	size_t v6 = 0;
+	for (int k = 0; k < p->num_cand; k++)
+		v6 += p->cand[k].ss_family == AF_INET6;
+	core_log(CORE_LOG_INFO, "membership: learned of %s (%s) from %s (%d candidates, %zu IPv6)", peer_name(p),
+		 p->node_id, from ? peer_name(from) : "members.json", p->num_cand, v6);
+	/* The smaller id starts (a relay link that comes up starts one too).
+	 * A member with IPv6 candidates is greeted from both sides: each
+	 * side's initiation opens its own IPv6 firewall to the other (as a
+	 * punch window's opener does), so two members behind home-router
+	 * firewalls meet over IPv6 without a relay; crossed handshakes are
+	 * the normal case (node/session.h). */
+	if (strcmp(node->st->node_id, p->node_id) < 0 || (v6 && node->udp6 && !node->o->relay_only))
 		node_handshake_start(node, p, NULL);
 }
 

@@ -368,6 +368,15 @@ void node_offers_cleanup(struct node *node);
 /* node/gossip.c */
 void node_gossip_start(struct node *node);
 void node_gossip_publish(struct node *node);
+/* node_gossip_republish: node_gossip_publish when what the entry announces
+ * (endpoints of either family, name, relays) differs from the one in the
+ * table; nothing otherwise. */
+void node_gossip_republish(struct node *node);
+/* node_gossip_entry_candidates sets p's id and name from member entry m and
+ * adds its endpoints (IPv4, then IPv6) to p's candidates, each through
+ * node_cand_accept (refusals logged and counted in node->cand_refused).
+ * Returns how many IPv6 candidates it took. */
+size_t node_gossip_entry_candidates(struct node *node, struct node_peer *p, const struct node_member *m);
 void node_gossip_session(struct node *node, struct node_peer *p);
 void node_gossip_on_message(struct node *node, struct node_peer *p, const uint8_t *m, size_t n);
 void node_gossip_tick(struct node *node, uint64_t t);

@@ -2,6 +2,7 @@
  * (node/member.h). */
 #include "node/member.h"
 
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -127,6 +128,34 @@ static bool ep_ok(const char *s, size_t n)
 	return i == n && digits && port >= 1 && port <= 65535;
 }
 
+/* "[v6]:port": an address inet_pton takes (syntax only: which addresses
+ * may be punched is the receiver's, node_cand_accept), port 1..65535. */
+static bool ep6_ok(const char *s, size_t n)
+{
+	char a[INET6_ADDRSTRLEN + 8];
+	struct in6_addr x;
+	if (n < 6 || n > NODE_TOKEN_MAX_ENDPOINT_LEN || s[0] != '[')
+		return false;
+	const char *close = memchr(s, ']', n);
+	size_t al = close ? (size_t)(close - s) - 1 : 0;
+	if (!al || al >= sizeof a || (size_t)(close - s) + 2 >= n || close[1] != ':')
+		return false;
+	for (size_t i = 1; i <= al; i++)
+		if (!s[i] || !strchr("0123456789abcdefABCDEF:.", s[i]))
+			return false; /* a NUL would end inet_pton's string early */
+	memcpy(a, s + 1, al);
+	a[al] = 0;
+	if (inet_pton(AF_INET6, a, &x) != 1)
+		return false;
+	unsigned port = 0, digits = 0;
+	for (size_t i = (size_t)(close - s) + 2; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9' || ++digits > 5)
+			return false;
+		port = port * 10 + (unsigned)(s[i] - '0');
+	}
+	return digits && port >= 1 && port <= 65535;
+}
+
 static bool relay_ok(const char *s, size_t n)
 {
 	if (n > NODE_TOKEN_MAX_URL_LEN || !((n > 5 && !memcmp(s, "ws://", 5)) || (n > 6 && !memcmp(s, "wss://", 6))))
@@ -148,10 +177,14 @@ static bool add_str(CBB *b, const char *s)
 static bool fields_ok(const struct node_member *m)
 {
 	if (!id_ok(m->node_id, strlen(m->node_id)) || !name_ok((const uint8_t *)m->name, strlen(m->name)) ||
-	    m->num_eps > NODE_MEMBER_MAX_EPS || m->num_relays > NODE_MEMBER_MAX_RELAYS || !memcmp(m->pub, all_zero, 32))
+	    m->num_eps > NODE_MEMBER_MAX_EPS || m->num_eps6 > NODE_MEMBER_MAX_EPS6 ||
+	    m->num_relays > NODE_MEMBER_MAX_RELAYS || !memcmp(m->pub, all_zero, 32))
 		return false;
 	for (size_t i = 0; i < m->num_eps; i++)
 		if (!ep_ok(m->eps[i], strlen(m->eps[i])))
+			return false;
+	for (size_t i = 0; i < m->num_eps6; i++)
+		if (!ep6_ok(m->eps6[i], strlen(m->eps6[i])))
 			return false;
 	for (size_t i = 0; i < m->num_relays; i++)
 		if (!relay_ok(m->relays[i], strlen(m->relays[i])))
@@ -159,17 +192,25 @@ static bool fields_ok(const struct node_member *m)
 	return true;
 }
 
-/* The body: everything an entry's own signature covers. */
+/* The body: everything an entry's own signature covers. Format 1 without
+ * IPv6 endpoints (what a node from before them reads and signs), format 2
+ * with; the format byte is signed, so a format-1 copy of a format-2 entry
+ * does not verify. */
 static bool add_body(CBB *b, const struct node_member *m)
 {
-	bool ok = CBB_add_u8(b, NODE_MEMBER_FORMAT) && CBB_add_bytes(b, m->pub, 32) && CBB_add_bytes(b, m->sign_pub, 32) &&
-		  CBB_add_u64(b, m->version) && add_str(b, m->node_id) && add_str(b, m->name) &&
+	bool ok = CBB_add_u8(b, m->num_eps6 ? NODE_MEMBER_FORMAT_V6 : NODE_MEMBER_FORMAT) && CBB_add_bytes(b, m->pub, 32) &&
+		  CBB_add_bytes(b, m->sign_pub, 32) && CBB_add_u64(b, m->version) && add_str(b, m->node_id) && add_str(b, m->name) &&
 		  CBB_add_u8(b, (uint8_t)m->num_eps);
 	for (size_t i = 0; ok && i < m->num_eps; i++)
 		ok = add_str(b, m->eps[i]);
 	ok = ok && CBB_add_u8(b, (uint8_t)m->num_relays);
 	for (size_t i = 0; ok && i < m->num_relays; i++)
 		ok = add_str(b, m->relays[i]);
+	if (m->num_eps6) {
+		ok = ok && CBB_add_u8(b, (uint8_t)m->num_eps6);
+		for (size_t i = 0; ok && i < m->num_eps6; i++)
+			ok = add_str(b, m->eps6[i]);
+	}
 	return ok;
 }
 
@@ -244,7 +285,7 @@ static int parse_entry(struct node_member *m, CBS *c)
 	int r;
 	if (!CBS_get_u8(c, &fmt))
 		return NODE_MEMBER_E_TRUNCATED;
-	if (fmt != NODE_MEMBER_FORMAT)
+	if (fmt != NODE_MEMBER_FORMAT && fmt != NODE_MEMBER_FORMAT_V6)
 		return NODE_MEMBER_E_KIND;
 	if (!CBS_copy_bytes(c, m->pub, 32) || !CBS_copy_bytes(c, m->sign_pub, 32) || !CBS_get_u64(c, &m->version))
 		return NODE_MEMBER_E_TRUNCATED;
@@ -279,6 +320,21 @@ static int parse_entry(struct node_member *m, CBS *c)
 			return r;
 		if (!relay_ok(m->relays[i], l))
 			return NODE_MEMBER_E_BAD_FIELD;
+	}
+	m->num_eps6 = 0;
+	if (fmt == NODE_MEMBER_FORMAT_V6) {
+		if (!CBS_get_u8(c, &n))
+			return NODE_MEMBER_E_TRUNCATED;
+		/* Format 2 has at least one (one encoding per entry). */
+		if (n < 1 || n > NODE_MEMBER_MAX_EPS6)
+			return NODE_MEMBER_E_BAD_FIELD;
+		m->num_eps6 = n;
+		for (size_t i = 0; i < n; i++) {
+			if ((r = get_str(c, m->eps6[i], sizeof m->eps6[i], &l)) != 0)
+				return r;
+			if (!ep6_ok(m->eps6[i], l))
+				return NODE_MEMBER_E_BAD_FIELD;
+		}
 	}
 	if (!CBS_copy_bytes(c, m->sig, 64) || !CBS_copy_bytes(c, m->admitter, 32) || !CBS_copy_bytes(c, m->admit_sig, 64))
 		return NODE_MEMBER_E_TRUNCATED;

@@ -10,8 +10,8 @@
  * private key (node_member_keys), so no new secret is stored.
  *
  * What is signed, by whom:
- *   entry body   by the member itself: id, name, endpoints, relays and a
- *                version (unix ms, strictly increasing per member); newer
+ *   entry body   by the member itself: id, name, endpoints (IPv4, and
+ *                in format 2 IPv6), relays and a version (unix ms, strictly increasing per member); newer
  *                wins, so stale gossip cannot roll an entry back;
  *   admission    by the member that admitted it (its issuer): binds pub,
  *                sign_pub and node_id; an entry counts only while its
@@ -27,7 +27,14 @@
  * Messages (the body of NODE_MSG_MEMBER; byte 0 the kind, then big-endian):
  *   'E' entry    1 format, pub[32], sign_pub[32], version u64, id (u8 len),
  *                name (u8 len), u8 n x endpoint (u8 len), u8 n x relay
- *                (u8 len), sig[64], admitter[32], admit_sig[64]
+ *                (u8 len), [format 2 only: u8 n (1..4) x IPv6 endpoint
+ *                (u8 len)], sig[64], admitter[32], admit_sig[64]
+ *                Format 1 is an entry without IPv6 endpoints, format 2 one
+ *                with (one encoding per entry). The format byte and the IPv6
+ *                endpoints are inside the signed body: stripping them (a
+ *                format-1 copy of a format-2 entry) or changing one fails the
+ *                signature. A node from before format 2 refuses a format-2
+ *                entry as an unknown format (docs/NODE.md, "Membership").
  *   'R' removal  target[32], remover[32], sig[64]
  *   'S' summary  count u32, secret epoch u32, SHA-256 of the digest items in
  *                key order
@@ -37,7 +44,7 @@
  *   'D' digest   lo[32], hi[32], u8 n, n items: the sender's slots with
  *                lo < pub <= hi in key order, each pub[32], version u64,
  *                flags u8, admitter[8] (first bytes)
- * The largest entry is 1,258 bytes: every message fits NODE_MAX_MESSAGE_LEN.
+ * The largest entry is 1,451 bytes: every message fits NODE_MAX_MESSAGE_LEN.
  *
  * Pure: no I/O, no clock; nothing suspends. Parsing reads through CBS,
  * checks every field and writes *out only on success. */
@@ -52,13 +59,15 @@ enum {
 	/* Slots of a table: members and removed members together (the node
 	 * keeps a peer for up to NODE_MAX_PEERS of them). */
 	NODE_MEMBER_MAX = 1024,
-	NODE_MEMBER_MAX_EPS = 4,                       /* endpoints per entry */
+	NODE_MEMBER_MAX_EPS = 4,                       /* IPv4 endpoints per entry */
+	NODE_MEMBER_MAX_EPS6 = NODE_TOKEN_MAX_IPV6_ENDPOINTS, /* IPv6 endpoints per entry (4) */
 	NODE_MEMBER_MAX_RELAYS = NODE_TOKEN_MAX_RELAYS, /* relays per entry */
 	/* The body of one message (the node message's type byte excluded). */
 	NODE_MEMBER_MAX_MSG = 2047,
 	NODE_MEMBER_ITEM_LEN = 49,    /* one digest item */
 	NODE_MEMBER_DIGEST_ITEMS = 39, /* items per digest message */
-	NODE_MEMBER_FORMAT = 1,
+	NODE_MEMBER_FORMAT = 1,    /* an entry without IPv6 endpoints */
+	NODE_MEMBER_FORMAT_V6 = 2, /* an entry with 1..NODE_MEMBER_MAX_EPS6 IPv6 endpoints */
 };
 
 /* Digest item flags. */
@@ -98,6 +107,12 @@ struct node_member {
 	char name[NODE_TOKEN_MAX_NAME_LEN + 1];
 	char eps[NODE_MEMBER_MAX_EPS][NODE_TOKEN_MAX_ENDPOINT_LEN + 1]; /* "ip:port" */
 	size_t num_eps;
+	/* "[v6]:port": the member's IPv6 candidates (global addresses with its
+	 * IPv6 port, its IPv6 server-reflexive endpoint); none in format 1.
+	 * Syntax only is checked here: whether one may be punched is the
+	 * receiving node's (node_cand_accept). */
+	char eps6[NODE_MEMBER_MAX_EPS6][NODE_TOKEN_MAX_ENDPOINT_LEN + 1];
+	size_t num_eps6;
 	char relays[NODE_MEMBER_MAX_RELAYS][NODE_TOKEN_MAX_URL_LEN + 1];
 	size_t num_relays;
 	uint8_t sig[64];       /* by sign_pub over the body */
@@ -138,7 +153,8 @@ struct node_member_msg {
 /* node_member_parse parses one message body of len bytes (at most
  * NODE_MEMBER_MAX_MSG) into *out: every field checked (ids
  * [A-Za-z0-9._-]+, names UTF-8 without control characters, endpoints
- * "a.b.c.d:port", relays ws:// or wss:// in printable ASCII, digest items
+ * "a.b.c.d:port", IPv6 endpoints "[v6]:port" (an address inet_pton takes,
+ * port 1..65535), relays ws:// or wss:// in printable ASCII, digest items
  * strictly increasing and inside (lo, hi]). Signatures are not checked here
  * (that needs the table). Returns 0 or a negative status; *out is written
  * only on success. */

@@ -89,6 +89,9 @@ static void udp6_discover(void *arg)
 	free(d);
 	if (!node->stopping) {
 		udp6_snapshot(node, node->cands6, sizeof node->cands6);
+		/* Our membership entry, published before the server-reflexive
+		 * endpoint was known, carries it from now on. */
+		node_gossip_republish(node);
 		stun_feed_init(&node->feed6);
 		node->udp6_reading = true;
 		core_spawn(udp6_reader, node);
@@ -195,7 +198,8 @@ static void udp6_snapshot(struct node *node, char *out, size_t cap)
  * through udp6_reader), then the whole IPv6 candidate list (the host's
  * addresses may have changed: a new prefix, privacy addresses); when it
  * differs from the one last announced, every connected peer gets a new
- * HELLO. Suspends. */
+ * HELLO and our membership entry is re-signed with it (node/gossip.c).
+ * Suspends. */
 void node_udp6_refresh(struct node *node)
 {
 	if (!node->udp6 || !node->udp6_reading || node->stopping)
@@ -228,5 +232,6 @@ void node_udp6_refresh(struct node *node)
 	core_log(CORE_LOG_INFO, "IPv6 candidates changed from %s to %s; telling the peers", node->cands6, now);
 	node_copy_str(node->cands6, sizeof node->cands6, now);
 	node->public_changed_unix = (uint64_t)time(NULL);
+	node_gossip_republish(node); /* members not connected learn it too */
 	node_resignal(node);
 }

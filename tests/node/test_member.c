@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "net/bssl.h"
+#include "node/internal.h"
 #include "node/member.h"
 #include "node/wire.h"
 
@@ -140,8 +141,14 @@ Test(member, largest_entry_fits_one_node_message)
 		m.relays[i][NODE_TOKEN_MAX_URL_LEN] = 0;
 	}
 	m.num_relays = NODE_MEMBER_MAX_RELAYS;
+	for (size_t i = 0; i < NODE_MEMBER_MAX_EPS6; i++)
+		strcpy(m.eps6[i], "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535");
+	m.num_eps6 = NODE_MEMBER_MAX_EPS6;
+	cr_assert_eq(strlen(m.eps6[0]), NODE_TOKEN_MAX_ENDPOINT_LEN);
 	cr_assert_eq(node_member_encode_entry(buf, sizeof buf, &n, &m), 0);
 	cr_log_info("largest entry: %zu bytes", n);
+	/* The figure of node/member.h, node/wire.h and docs/NODE.md. */
+	cr_assert_eq(n, 1451, "largest entry: %zu bytes", n);
 	cr_assert_leq(n + 1, NODE_MAX_MESSAGE_LEN, "an entry and its type byte fit one node message");
 }
 
@@ -166,7 +173,15 @@ static void t_edit(struct node_member *m, int edit)
 	case 8: strcpy(m->relays[0], "ws://a b"); break;
 	case 10: strcpy(m->name, "evil\xe2\x80\xaegnp"); break; /* U+202E */
 	case 11: strcpy(m->name, "a\xc2\x9b" "1m"); break;     /* CSI, C1 */
-	default: memset(m->pub, 0, 32); break;
+	case 12: strcpy(m->eps6[0], "[2001:db8::1]:0"); m->num_eps6 = 1; break;
+	case 13: strcpy(m->eps6[0], "[192.0.2.1]:7777"); m->num_eps6 = 1; break;
+	case 14: strcpy(m->eps6[0], "2001:db8::1:7777"); m->num_eps6 = 1; break;
+	case 15: strcpy(m->eps6[0], "[2001:db8::1]:65536"); m->num_eps6 = 1; break;
+	case 16: strcpy(m->eps6[0], "[2001:db8::g]:7777"); m->num_eps6 = 1; break;
+	case 17: strcpy(m->eps6[0], "[2001:db8::1]"); m->num_eps6 = 1; break;
+	case 18: m->num_eps6 = NODE_MEMBER_MAX_EPS6 + 1; break;
+	case 9: memset(m->pub, 0, 32); break;
+	default: break;
 	}
 }
 
@@ -176,6 +191,8 @@ ParameterizedTestParameters(member, encoder_refuses_bad_fields)
 		{"id with a space", 0}, {"empty id", 1}, {"control char in name", 2}, {"invalid UTF-8", 3},
 		{"overlong UTF-8", 4}, {"endpoint octet 300", 5}, {"port 0", 6}, {"http relay", 7},
 		{"space in relay", 8}, {"all-zero key", 9}, {"bidi override in name", 10}, {"C1 CSI in name", 11},
+		{"IPv6 port 0", 12}, {"IPv4 in brackets", 13}, {"IPv6 without brackets", 14}, {"IPv6 port 65536", 15},
+		{"IPv6 not hex", 16}, {"IPv6 without port", 17}, {"five IPv6 endpoints", 18},
 	};
 	return cr_make_param_array(struct bad_field, cases, sizeof cases / sizeof cases[0]);
 }
@@ -216,7 +233,7 @@ Test(member, parser_refuses_bad_fields_on_the_wire)
 	bad[eps + 2] = 'x';
 	cr_assert_eq(node_member_parse(&out, bad, n), NODE_MEMBER_E_BAD_FIELD, "endpoint not an address");
 	memcpy(bad, buf, n);
-	bad[1] = 2;
+	bad[1] = 3;
 	cr_assert_eq(node_member_parse(&out, bad, n), NODE_MEMBER_E_KIND, "unknown format");
 }
 
@@ -225,9 +242,200 @@ Test(member, parser_refuses_unknown_kind_format_and_oversize)
 	struct node_member_msg out;
 	uint8_t big[NODE_MEMBER_MAX_MSG + 1] = {'S'};
 	cr_assert_eq(node_member_parse(&out, (const uint8_t *)"X", 1), NODE_MEMBER_E_KIND);
-	cr_assert_eq(node_member_parse(&out, (const uint8_t *)"E\x02", 2), NODE_MEMBER_E_KIND);
+	cr_assert_eq(node_member_parse(&out, (const uint8_t *)"E\x03", 2), NODE_MEMBER_E_KIND);
+	cr_assert_eq(node_member_parse(&out, (const uint8_t *)"E\x00", 2), NODE_MEMBER_E_KIND);
 	cr_assert_eq(node_member_parse(&out, big, sizeof big), NODE_MEMBER_E_BAD_FIELD);
 	cr_assert_eq(node_member_parse(&out, (const uint8_t *)"", 0), NODE_MEMBER_E_TRUNCATED);
+}
+
+/* --- IPv6 endpoints (format 2) ------------------------------------------------ */
+
+/* t_entry6: n's entry at version v with IPv6 endpoints eps6[0..num), signed. */
+static void t_entry6(struct node_member *m, const struct t_node *n, uint64_t v, const struct t_node *admitter,
+		     const char *const *eps6, size_t num)
+{
+	t_entry(m, n, v, admitter);
+	for (size_t i = 0; i < num; i++)
+		strcpy(m->eps6[i], eps6[i]);
+	m->num_eps6 = num;
+	cr_assert_eq(node_member_sign(m, n->sign_priv, T_MESH), 0);
+}
+
+static const char *const t_v6[] = {"[2001:db8:1::2]:7777", "[2001:db8:113::10]:40000"};
+
+Test(member, ipv6_endpoints_round_trip_in_format_2)
+{
+	struct node_member m;
+	struct node_member_msg out;
+	uint8_t buf[NODE_MEMBER_MAX_MSG], again[NODE_MEMBER_MAX_MSG];
+	size_t n, n2;
+	t_entry6(&m, &matt, 42, &rob, t_v6, 2);
+	cr_assert_eq(node_member_encode_entry(buf, sizeof buf, &n, &m), 0);
+	cr_assert_eq(buf[1], NODE_MEMBER_FORMAT_V6, "an entry with IPv6 endpoints is format 2");
+	cr_assert_eq(node_member_parse(&out, buf, n), 0);
+	cr_assert_eq(out.entry.num_eps, 2);
+	cr_assert_eq(out.entry.num_eps6, 2);
+	cr_assert_str_eq(out.entry.eps6[0], t_v6[0]);
+	cr_assert_str_eq(out.entry.eps6[1], t_v6[1]);
+	cr_assert_str_eq(out.entry.relays[0], "ws://203.0.113.10:8080");
+	cr_assert_eq(node_member_encode_entry(again, sizeof again, &n2, &out.entry), 0);
+	cr_assert(n2 == n && !memcmp(again, buf, n), "re-encodes to the same bytes");
+	/* It verifies and merges; a newer one replaces the IPv6 list. */
+	struct node_members *t = t_mesh();
+	cr_assert_eq(node_members_merge_entry(t, &out.entry, NULL), NODE_MEMBER_CHANGED);
+	int slot = node_members_find(t, matt.pub);
+	cr_assert_eq(t->slots[slot].m.num_eps6, 2);
+	t_entry6(&m, &matt, 43, &rob, t_v6 + 1, 1);
+	cr_assert_eq(node_members_merge_entry(t, &m, NULL), NODE_MEMBER_CHANGED);
+	cr_assert_eq(t->slots[slot].m.num_eps6, 1);
+	cr_assert_str_eq(t->slots[slot].m.eps6[0], t_v6[1]);
+	node_members_free(t);
+	/* Every proper prefix is truncated, as in format 1. */
+	for (size_t k = 0; k < n; k++)
+		cr_assert_eq(node_member_parse(&out, buf, k), NODE_MEMBER_E_TRUNCATED, "prefix of %zu bytes", k);
+}
+
+/* An entry without IPv6 endpoints is format 1, byte for byte what a node
+ * from before format 2 writes and signs: such entries still parse, verify
+ * and merge (t_mesh's are all of this kind). */
+Test(member, an_entry_without_ipv6_is_format_1_as_before)
+{
+	struct node_member m;
+	struct node_member_msg out;
+	uint8_t buf[NODE_MEMBER_MAX_MSG];
+	size_t n;
+	t_entry(&m, &ana, 5, &rob);
+	cr_assert_eq(node_member_encode_entry(buf, sizeof buf, &n, &m), 0);
+	cr_assert_eq(buf[1], NODE_MEMBER_FORMAT);
+	/* The format-1 layout: the relays are the last field before sig. */
+	cr_assert_eq(n, 1 + 1 + 32 + 32 + 8 + 1 + strlen(m.node_id) + 1 + strlen(m.name) + 1 + 1 + strlen(m.eps[0]) + 1 +
+			      strlen(m.eps[1]) + 1 + 1 + strlen(m.relays[0]) + 64 + 32 + 64);
+	cr_assert_eq(node_member_parse(&out, buf, n), 0);
+	cr_assert_eq(out.entry.num_eps6, 0);
+	struct node_members *t = node_members_new(T_MESH, rob.pub);
+	struct node_member r;
+	t_entry(&r, &rob, 1, &rob);
+	cr_assert_eq(node_members_merge_entry(t, &r, NULL), NODE_MEMBER_CHANGED);
+	cr_assert_eq(node_members_merge_entry(t, &out.entry, NULL), NODE_MEMBER_CHANGED);
+	node_members_free(t);
+}
+
+/* Nobody but the member can change, add or strip its IPv6 endpoints: the
+ * format byte and the list are inside its signature. */
+Test(member, tampered_or_stripped_ipv6_endpoints_fail_verification)
+{
+	struct node_members *t = t_mesh();
+	struct node_member m, good;
+	int slot = node_members_find(t, ana.pub);
+	t_entry6(&good, &ana, 9, &rob, t_v6, 2);
+	/* An endpoint changed after signing. */
+	m = good;
+	strcpy(m.eps6[0], "[2001:db8:66::66]:6666");
+	cr_assert_eq(node_members_merge_entry(t, &m, NULL), NODE_MEMBER_E_BAD_SIG, "changed");
+	/* One stripped of two. */
+	m = good;
+	m.num_eps6 = 1;
+	cr_assert_eq(node_members_merge_entry(t, &m, NULL), NODE_MEMBER_E_BAD_SIG, "one stripped");
+	/* Reordered. */
+	m = good;
+	strcpy(m.eps6[0], good.eps6[1]);
+	strcpy(m.eps6[1], good.eps6[0]);
+	cr_assert_eq(node_members_merge_entry(t, &m, NULL), NODE_MEMBER_E_BAD_SIG, "reordered");
+	/* All stripped: a format-1 entry with the format-2 signature. */
+	m = good;
+	m.num_eps6 = 0;
+	cr_assert_eq(node_members_merge_entry(t, &m, NULL), NODE_MEMBER_E_BAD_SIG, "all stripped");
+	/* ... on the wire too: the IPv6 section cut out, the format byte set
+	 * to 1; it parses (a valid format-1 entry) but does not verify. */
+	uint8_t buf[NODE_MEMBER_MAX_MSG], cut[NODE_MEMBER_MAX_MSG];
+	size_t n;
+	struct node_member_msg out;
+	cr_assert_eq(node_member_encode_entry(buf, sizeof buf, &n, &good), 0);
+	size_t v6len = 1 + 1 + strlen(t_v6[0]) + 1 + strlen(t_v6[1]), at = n - 160 - v6len;
+	cr_assert_eq(buf[at], 2, "the IPv6 count sits before sig, admitter, admit_sig");
+	memcpy(cut, buf, at);
+	memcpy(cut + at, buf + at + v6len, 160);
+	cut[1] = NODE_MEMBER_FORMAT;
+	cr_assert_eq(node_member_parse(&out, cut, n - v6len), 0);
+	cr_assert_eq(out.entry.num_eps6, 0);
+	cr_assert_eq(node_members_merge_entry(t, &out.entry, NULL), NODE_MEMBER_E_BAD_SIG, "stripped on the wire");
+	/* Added: a format-1 entry given an IPv6 endpoint of someone else's choosing. */
+	t_entry(&m, &ana, 10, &rob);
+	strcpy(m.eps6[0], "[2001:db8:66::66]:6666");
+	m.num_eps6 = 1;
+	cr_assert_eq(node_members_merge_entry(t, &m, NULL), NODE_MEMBER_E_BAD_SIG, "added");
+	cr_assert_eq(t->slots[slot].m.version, 1, "Ana's entry is untouched");
+	cr_assert_eq(node_members_merge_entry(t, &good, NULL), NODE_MEMBER_CHANGED, "the real one");
+	cr_assert_eq(t->slots[slot].m.num_eps6, 2);
+	node_members_free(t);
+}
+
+Test(member, parser_refuses_bad_ipv6_endpoints_on_the_wire)
+{
+	struct node_member m;
+	struct node_member_msg out;
+	uint8_t buf[NODE_MEMBER_MAX_MSG], bad[NODE_MEMBER_MAX_MSG];
+	size_t n;
+	t_entry6(&m, &matt, 1, &rob, t_v6, 1);
+	cr_assert_eq(node_member_encode_entry(buf, sizeof buf, &n, &m), 0);
+	size_t at = n - 160 - 1 - 1 - strlen(t_v6[0]); /* the IPv6 count */
+	cr_assert_eq(buf[at], 1);
+	memcpy(bad, buf, n);
+	bad[at] = 0;
+	cr_assert_eq(node_member_parse(&out, bad, n), NODE_MEMBER_E_BAD_FIELD, "format 2 without IPv6 endpoints");
+	memcpy(bad, buf, n);
+	bad[at] = NODE_MEMBER_MAX_EPS6 + 1;
+	cr_assert_eq(node_member_parse(&out, bad, n), NODE_MEMBER_E_BAD_FIELD, "too many IPv6 endpoints");
+	memcpy(bad, buf, n);
+	bad[at + 2] = '1'; /* "[" */
+	cr_assert_eq(node_member_parse(&out, bad, n), NODE_MEMBER_E_BAD_FIELD, "no bracket");
+	memcpy(bad, buf, n);
+	bad[at + 2 + 4] = 0; /* "[200\0:db8..." */
+	cr_assert_eq(node_member_parse(&out, bad, n), NODE_MEMBER_E_BAD_FIELD, "NUL in the address");
+	memcpy(bad, buf, n);
+	bad[at + 2 + 2] = 'x';
+	cr_assert_eq(node_member_parse(&out, bad, n), NODE_MEMBER_E_BAD_FIELD, "not an address");
+	memcpy(bad, buf, n);
+	bad[at + 1 + strlen(t_v6[0])] = ':'; /* the port's last digit */
+	cr_assert_eq(node_member_parse(&out, bad, n), NODE_MEMBER_E_BAD_FIELD, "colon in the port");
+	memcpy(bad, buf, n);
+	bad[1] = NODE_MEMBER_FORMAT;
+	cr_assert_neq(node_member_parse(&out, bad, n), 0, "format 1 with an IPv6 section");
+}
+
+/* A member may sign IPv6 endpoints nobody should punch (its own claim, so
+ * they verify); the node that learns them refuses each as it refuses a
+ * HELLO's (node_cand_accept), counts it under its reason, and keeps the rest. */
+Test(member, hostile_ipv6_candidates_in_an_entry_are_refused)
+{
+	static const char *const hostile[] = {"[::1]:7777", "[ff02::1]:7777", "[fe80::1]:7777", "[2001:db8:9::9]:7777"};
+	struct node_member m;
+	t_entry6(&m, &eve, 3, &rob, hostile, 4);
+	struct node_members *t = t_mesh();
+	cr_assert_eq(node_members_merge_entry(t, &m, NULL), NODE_MEMBER_CHANGED, "syntax only: it verifies");
+	node_members_free(t);
+	struct node *node = calloc(1, sizeof *node);
+	struct node_peer *p = calloc(1, sizeof *p);
+	cr_assert(node && p);
+	size_t v6 = node_gossip_entry_candidates(node, p, &m);
+	cr_assert_eq(v6, 1, "one IPv6 candidate taken");
+	cr_assert_eq(p->num_cand, 3, "the two IPv4 endpoints and the global IPv6 one");
+	char a[64];
+	node_fmt_addr(&p->cand[2], a, sizeof a);
+	cr_assert_str_eq(a, "[2001:db8:9::9]:7777");
+	cr_assert_eq(node->cand_refused[NODE_REFUSE_LOOPBACK], 1);
+	cr_assert_eq(node->cand_refused[NODE_REFUSE_MULTICAST], 1);
+	cr_assert_eq(node->cand_refused[NODE_REFUSE_LINK_LOCAL], 1);
+	cr_assert_str_eq(p->node_id, eve.id);
+	/* v4-mapped and unspecified too. */
+	static const char *const more[] = {"[::ffff:192.0.2.1]:7777", "[::]:7777"};
+	t_entry6(&m, &eve, 4, &rob, more, 2);
+	cr_assert_eq(node_gossip_entry_candidates(node, p, &m), 0);
+	cr_assert_eq(node->cand_refused[NODE_REFUSE_V4_MAPPED], 1);
+	cr_assert_eq(node->cand_refused[NODE_REFUSE_UNSPECIFIED], 1);
+	cr_assert_eq(p->num_cand, 3);
+	free(p);
+	free(node);
 }
 
 Test(member, parser_refuses_bad_digests)
