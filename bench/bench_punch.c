@@ -12,7 +12,8 @@
  * Cleaning up: the script removes its namespaces on exit, INT and TERM. We
  * pass it SIGTERM on our own INT/TERM/HUP or when the time bound passes,
  * give it CLEANUP_GRACE_S to clean, then SIGKILL it and remove what is left
- * of its namespaces ourselves ("nl<its pid>-*", the natlab.sh prefix), the
+ * of its namespaces ourselves ("nl<its pid>-*", with NL_TAG "nl<TAG>-<its pid>-*",
+ * the natlab.sh prefix), the
  * processes inside them first. */
 #include <dirent.h>
 #include <errno.h>
@@ -247,14 +248,18 @@ static void run_quiet(char *const argv[])
 }
 
 /* Removes the namespaces a killed script left ("nl<pid>-*" and its probe
- * "nlprobe<pid>"), ending the processes inside them first; returns how many
- * there were. */
+ * "nlprobe<pid>", or with NL_TAG set "nl<TAG>-<pid>-*" and
+ * "nlprobe<TAG>-<pid>", as natlab/lab.sh names them), ending the processes
+ * inside them first; returns how many there were. */
 static unsigned reap_lab(pid_t script)
 {
-	char pre[32], probe[32];
+	char pre[64], probe[64];
+	const char *tag = getenv("NL_TAG");
 	unsigned n = 0;
-	snprintf(pre, sizeof pre, "nl%d-", (int)script);
-	snprintf(probe, sizeof probe, "nlprobe%d", (int)script);
+	if (!tag)
+		tag = "";
+	snprintf(pre, sizeof pre, "nl%.16s%s%d-", tag, *tag ? "-" : "", (int)script);
+	snprintf(probe, sizeof probe, "nlprobe%.16s%s%d", tag, *tag ? "-" : "", (int)script);
 	DIR *d = opendir("/run/netns");
 	if (!d)
 		return 0;
