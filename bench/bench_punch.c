@@ -12,7 +12,8 @@
  * Cleaning up: the script removes its namespaces on exit, INT and TERM. We
  * pass it SIGTERM on our own INT/TERM/HUP or when the time bound passes,
  * give it CLEANUP_GRACE_S to clean, then SIGKILL it and remove what is left
- * of its namespaces ourselves ("nl<its pid>-*", the natlab.sh prefix), the
+ * of its namespaces ourselves ("nl<its pid>-*", with NL_TAG "nl<TAG>-<its pid>-*",
+ * the natlab.sh prefix), the
  * processes inside them first. */
 #include <dirent.h>
 #include <errno.h>
@@ -48,6 +49,8 @@ enum {
 	CLEANUP_GRACE_S = 20,       /* after SIGTERM, for the script's cleanup */
 	ROUND_SETUP_S = 25,         /* a round beyond its waits: init, serve, code, kills */
 	NODE_FIXED_S = 200,         /* node mode beyond its three idle windows */
+	VARIANT_SETUP_S = 90,       /* --portmap: up to 10 s for each router's miniupnpd */
+	VARIANT_ROUND_S = 15,       /* --portmap/--ipv6: Rob's wait (10 s), IPv6's (5 s) */
 };
 
 static const uint64_t BUDGET_DEFAULT_MS = 600000, BUDGET_MAX_MS = 7200000;
@@ -60,6 +63,7 @@ static const double TARGET_KEEPALIVE_BPS = 100;   /* <= 100 B/s per peer */
 
 struct popts {
 	bool node;
+	bool portmap, ipv6;         /* the lab's variants (issue 12's targets) */
 	char pairs[BENCH_PUNCH_MAX_PAIRS][BENCH_PUNCH_PAIR_LEN];
 	size_t num_pairs;
 	unsigned rounds, peers;
@@ -92,6 +96,16 @@ static const struct opt_spec punch_specs[] = {
 	 .arg = "S", .help = "per round, for the first packet (default 30s)"},
 	{"--direct-wait", OPT_DURATION, OPT_FIELD(struct popts, direct_wait_ms), .min = 1000, .max = 600000,
 	 .arg = "S", .help = "per round, for the direct path after it (default 15s)"},
+	{"--portmap", OPT_FLAG, OPT_FIELD(struct popts, portmap),
+	 .help = "port mapping on the routers: Debian's miniupnpd (nftables)\n"
+		 "on every NAT router with UPnP IGD, NAT-PMP and PCP on, the\n"
+		 "nodes asking for a mapping; Rob's code is issued once his\n"
+		 "mapping holds (at most 10 s)"},
+	{"--ipv6", OPT_FLAG, OPT_FIELD(struct popts, ipv6),
+	 .help = "IPv6 beside the IPv4 NATs: global IPv6 on every host, routed,\n"
+		 "each site router's IPv6 firewall dropping unsolicited inbound\n"
+		 "(RFC 6092), an IPv6 STUN server; Rob's code is issued once he\n"
+		 "knows his IPv6 endpoint (at most 10 s)"},
 	{"--node", OPT_FLAG, OPT_FIELD(struct popts, node),
 	 .help = "measure node memory and keepalive traffic instead"},
 	{"--peers", OPT_UINT, OPT_FIELD(struct popts, peers), .min = 1, .max = PEERS_MAX, .arg = "N",
@@ -112,7 +126,7 @@ static const struct opt_table punch_table = {
 	.cmd = CMD,
 	.specs = punch_specs,
 	.num_specs = sizeof punch_specs / sizeof punch_specs[0],
-	.head = "usage: atmosphere-bench punch [--pairs LIST] [--rounds N] [--budget S] [--json] [OPTIONS]\n"
+	.head = "usage: atmosphere-bench punch [--pairs LIST] [--rounds N] [--portmap] [--ipv6] [--json] [OPTIONS]\n"
 		"       atmosphere-bench punch --node [--peers N] [--idle S] [--json] [OPTIONS]\n\n"
 		"Runs real nodes in the NAT laboratory (natlab/lab.sh: network namespaces behind\n"
 		"nftables NATs, our relay and STUN server on a 'public' host). Needs root.\n\n"
@@ -123,7 +137,10 @@ static const struct opt_table punch_table = {
 		"  direct        t0 to both 'peers --json' listing the other with path \"direct\"\n"
 		"A round succeeds when its first packet arrives within --connect-wait; the path is\n"
 		"what both sides list at the end of the round. Times are upper bounds by one check\n"
-		"(checks run every 50 ms, each an 'ip netns exec' of the CLI).\n\n"
+		"(checks run every 50 ms, each an 'ip netns exec' of the CLI). Also per round: the\n"
+		"path's family (with --ipv6 the round waits up to 5 s more for IPv6, which the node\n"
+		"prefers), the port mapping each node holds, and whether the direct path goes to\n"
+		"a mapped endpoint. --portmap and --ipv6 may be combined.\n\n"
 		"--node: a hub node and N peers, each behind its own full-cone NAT. Reports the hub's\n"
 		"VmRSS and VmHWM with 0, 1 and N idle peers, and its keepalive traffic per idle peer\n"
 		"over --idle seconds: every UDP and TCP byte through its interface (nftables\n"
@@ -231,14 +248,18 @@ static void run_quiet(char *const argv[])
 }
 
 /* Removes the namespaces a killed script left ("nl<pid>-*" and its probe
- * "nlprobe<pid>"), ending the processes inside them first; returns how many
- * there were. */
+ * "nlprobe<pid>", or with NL_TAG set "nl<TAG>-<pid>-*" and
+ * "nlprobe<TAG>-<pid>", as natlab/lab.sh names them), ending the processes
+ * inside them first; returns how many there were. */
 static unsigned reap_lab(pid_t script)
 {
-	char pre[32], probe[32];
+	char pre[64], probe[64];
+	const char *tag = getenv("NL_TAG");
 	unsigned n = 0;
-	snprintf(pre, sizeof pre, "nl%d-", (int)script);
-	snprintf(probe, sizeof probe, "nlprobe%d", (int)script);
+	if (!tag)
+		tag = "";
+	snprintf(pre, sizeof pre, "nl%.16s%s%d-", tag, *tag ? "-" : "", (int)script);
+	snprintf(probe, sizeof probe, "nlprobe%.16s%s%d", tag, *tag ? "-" : "", (int)script);
 	DIR *d = opendir("/run/netns");
 	if (!d)
 		return 0;
@@ -296,6 +317,10 @@ static int run_script(const struct popts *o, const char *script, const char *atm
 	add_arg(argv, &n, (char *)out_path);
 	add_arg(argv, &n, "--mode");
 	add_arg(argv, &n, o->node ? "node" : "punch");
+	add_arg(argv, &n, "--portmap");
+	add_arg(argv, &n, o->portmap ? "1" : "0");
+	add_arg(argv, &n, "--ipv6");
+	add_arg(argv, &n, o->ipv6 ? "1" : "0");
 	if (o->node) {
 		add_arg(argv, &n, "--peers");
 		add_arg(argv, &n, peers);
@@ -461,15 +486,32 @@ static double rss_per_peer(const struct results *r, unsigned n)
 	return ((double)b->rss_kib - (double)a->rss_kib) / (double)(n - 1);
 }
 
+/* The lab's variant: "plain", "portmap", "ipv6" or "portmap+ipv6". */
+static const char *variant(const struct popts *o)
+{
+	return o->portmap && o->ipv6 ? "portmap+ipv6" : o->portmap ? "portmap" : o->ipv6 ? "ipv6" : "plain";
+}
+
+static const char *variant_text(const struct popts *o)
+{
+	return o->portmap && o->ipv6 ? "port mapping on the routers and IPv6 on every host"
+	       : o->portmap        ? "port mapping on the routers (miniupnpd: UPnP IGD, NAT-PMP, PCP)"
+	       : o->ipv6           ? "IPv6 on every host (home-router IPv6 firewalls)"
+				   : "IPv4 NATs only, no port mapping";
+}
+
 static json_object *build_json(const struct popts *o, const struct results *r)
 {
 	json_object *root = json_object_new_object();
 	json_object_object_add(root, "mode", json_object_new_string(o->node ? "node" : "punch"));
+	json_object_object_add(root, "variant", json_object_new_string(variant(o)));
+	json_object_object_add(root, "port_mapping", json_object_new_boolean(o->portmap));
+	json_object_object_add(root, "ipv6", json_object_new_boolean(o->ipv6));
 	json_object_object_add(root, "complete", json_object_new_boolean(r->done));
 	json_object_object_add(root, "failure", r->fail[0] ? json_object_new_string(r->fail) : NULL);
 	if (!o->node) {
 		json_object *ps = json_object_new_array();
-		unsigned att = 0, ok = 0, dir = 0;
+		unsigned att = 0, ok = 0, dir = 0, every = 0;
 		json_object_object_add(root, "rounds", json_object_new_int((int)o->rounds));
 		json_object_object_add(root, "budget_s", json_object_new_int64((int64_t)(o->budget_ms / 1000)));
 		for (size_t i = 0; i < r->num_pairs; i++) {
@@ -486,7 +528,18 @@ static json_object *build_json(const struct popts *o, const struct results *r)
 			json_object_object_add(j, "path", json_object_new_string(bench_punch_pair_path(p)));
 			json_object_object_add(j, "first_packet_ms", jtimes(&tf));
 			json_object_object_add(j, "direct_ms", jtimes(&td));
+			json_object_object_add(j, "family", json_object_new_string(bench_punch_pair_family(p)));
+			json_object *fam = json_object_new_object();
+			json_object_object_add(fam, "ipv4", json_object_new_int((int)p->num_ipv4));
+			json_object_object_add(fam, "ipv6", json_object_new_int((int)p->num_ipv6));
+			json_object_object_add(j, "direct_by_family", fam);
+			json_object *mp = json_object_new_object();
+			json_object_object_add(mp, "rob", json_object_new_int((int)p->rob_mapped));
+			json_object_object_add(mp, "matt", json_object_new_int((int)p->matt_mapped));
+			json_object_object_add(j, "mapped_rounds", mp);
+			json_object_object_add(j, "direct_via_mapping", json_object_new_int((int)p->num_via_mapping));
 			json_object_array_add(ps, j);
+			every += p->attempts && p->num_direct == p->attempts;
 			att += p->attempts;
 			ok += p->successes;
 			dir += p->num_direct;
@@ -495,6 +548,7 @@ static json_object *build_json(const struct popts *o, const struct results *r)
 		json_object_object_add(root, "attempts", json_object_new_int((int)att));
 		json_object_object_add(root, "successes", json_object_new_int((int)ok));
 		json_object_object_add(root, "direct", json_object_new_int((int)dir));
+		json_object_object_add(root, "pairs_direct_every_round", json_object_new_int((int)every));
 		return root;
 	}
 	json_object_object_add(root, "peers", json_object_new_int((int)o->peers));
@@ -560,8 +614,9 @@ static const char *met(bool known, bool ok)
 static void print_table(const struct popts *o, const struct results *r)
 {
 	if (!o->node) {
-		printf("%-34s %9s %9s %9s %9s  %-7s %-7s %s\n", "pair (rob:matt)", "first p50", "first p99",
-		       "direct p50", "p99", "path", "ok", "direct");
+		printf("lab: %s\n", variant_text(o));
+		printf("%-34s %9s %9s %9s %9s  %-7s %-7s %-7s %-6s %-13s %s\n", "pair (rob:matt)", "first p50",
+		       "first p99", "direct p50", "p99", "path", "ok", "direct", "family", "mapped r/m", "via map");
 		for (size_t i = 0; i < r->num_pairs; i++) {
 			const struct bench_punch_pair *p = &r->pairs[i];
 			struct bench_punch_times tf, td;
@@ -572,9 +627,12 @@ static void print_table(const struct popts *o, const struct results *r)
 			fmt_ms(b, sizeof b, &tf, true);
 			fmt_ms(c, sizeof c, &td, false);
 			fmt_ms(d, sizeof d, &td, true);
-			printf("%-34s %9s %9s %10s %9s  %-7s %u/%-5u %u/%u%s\n", p->name, a, b, c, d,
-			       bench_punch_pair_path(p), p->successes, p->attempts, p->num_direct, p->attempts,
-			       p->skipped ? " (some skipped: budget)" : "");
+			char dir[24], mapped[24];
+			snprintf(dir, sizeof dir, "%u/%u", p->num_direct, p->attempts);
+			snprintf(mapped, sizeof mapped, "%u/%u", p->rob_mapped, p->matt_mapped);
+			printf("%-34s %9s %9s %10s %9s  %-7s %u/%-5u %-7s %-6s %-13s %u%s\n", p->name, a, b, c, d,
+			       bench_punch_pair_path(p), p->successes, p->attempts, dir, bench_punch_pair_family(p), mapped,
+			       p->num_via_mapping, p->skipped ? " (some skipped: budget)" : "");
 		}
 		/* The headline of issue 12: pairs that end direct in every round. */
 		unsigned all_direct = 0, rounds = 0, rounds_direct = 0;
@@ -584,9 +642,11 @@ static void print_table(const struct popts *o, const struct results *r)
 			rounds += p->attempts;
 			rounds_direct += p->num_direct;
 		}
-		printf("%-34s direct in every round: %u/%zu pairs (%u/%u rounds)\n", "all pairs", all_direct, r->num_pairs,
-		       rounds_direct, rounds);
-		printf("\nSeconds from 'join CODE'; p50/p99 over the rounds that got there (nearest rank).\n");
+		printf("%-34s direct in every round: %u/%zu pairs (%u/%u rounds), %s\n", "all pairs", all_direct,
+		       r->num_pairs, rounds_direct, rounds, variant(o));
+		printf("\nSeconds from 'join CODE'; p50/p99 over the rounds that got there (nearest rank).\n"
+		       "family: of the direct rounds' final path; mapped r/m: rounds in which Rob / Matt held a port\n"
+		       "mapping; via map: direct rounds whose path goes to a mapped endpoint.\n");
 		return;
 	}
 	printf("%-52s %10s  %-10s %-10s %s\n", "figure", "value", "seed", "target", "met");
@@ -627,6 +687,11 @@ int bench_cmd_punch(int argc, char **argv)
 	int rc = parse_opts(argc, argv, &o);
 	if (rc >= 0)
 		return rc;
+	if (o.node && (o.portmap || o.ipv6)) {
+		fprintf(stderr, "atmosphere-bench punch: --portmap and --ipv6 measure the NAT pairs; --node takes "
+				"neither (see --help)\n");
+		return 2;
+	}
 	if (geteuid() != 0) {
 		fprintf(stderr, "atmosphere-bench punch: the NAT laboratory needs root (network namespaces, nftables); "
 				"run it as root\n");
@@ -655,7 +720,8 @@ int bench_cmd_punch(int argc, char **argv)
 	if (o.node)
 		bound_s = NODE_FIXED_S + 3 * (o.idle_ms / 1000) + 10ull * o.peers;
 	else
-		bound_s = o.budget_ms / 1000 + (o.connect_wait_ms + o.direct_wait_ms) / 1000 + ROUND_SETUP_S + 30;
+		bound_s = o.budget_ms / 1000 + (o.connect_wait_ms + o.direct_wait_ms) / 1000 + ROUND_SETUP_S + 30 +
+			  (o.portmap || o.ipv6 ? VARIANT_SETUP_S + VARIANT_ROUND_S : 0);
 	rc = run_script(&o, script, atmos, out_path, bound_s);
 
 	struct results *res = calloc(1, sizeof *res);

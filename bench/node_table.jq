@@ -3,7 +3,10 @@
 # node: `atmosphere-bench punch --node --json`}. Tab-separated.
 # Argument $part: "punch" (one row per NAT pair: seconds from `join CODE` to
 # the first packet and to the direct path, p50 and p99 over the rounds that
-# got there) or "node" (figure, value, seed, target, met).
+# got there), "node" (figure, value, seed, target, met) or "variants" (per
+# lab variant of `punch --portmap` / `--ipv6`, in .variants: the pairs direct
+# in every round against issue 12's 15/15, the rounds, how many direct rounds
+# went over IPv6 or a mapped endpoint, and the pairs that were not direct).
 
 def fmt($p): if . == null then "-" else (. * pow(10; $p) | round) / pow(10; $p) | tostring end;
 def secs: if . == null then null else . / 1000 end;
@@ -22,6 +25,16 @@ if $part == "punch" then
        "\(.successes)/\(.attempts)", "\(.direct)/\(.attempts)"] | join("\t") ),
   ( $p | ["all pairs", "-", "-", "-", "-", "-", "\(.successes)/\(.attempts)", "\(.direct)/\(.attempts)"]
     | join("\t") )
+elif $part == "variants" then
+  .variants as $vs
+  | ["variant", "pairs direct every round", "target", "met", "direct rounds", "of which ipv6", "via mapping",
+   "not direct"] | join("\t"),
+  ( $vs[]
+    | [.pairs[] | select(.attempts == 0 or .direct < .attempts) | .pair] as $not
+    | [.variant, "\(.pairs_direct_every_round)/\(.pairs | length)", "\(.pairs | length)/\(.pairs | length)",
+       met(.pairs_direct_every_round == (.pairs | length)), "\(.direct)/\(.attempts)",
+       ([.pairs[].direct_by_family.ipv6] | add | tostring), ([.pairs[].direct_via_mapping] | add | tostring),
+       (if ($not | length) == 0 then "-" else $not | join(",") end)] | join("\t") )
 else
   .node as $n
   | ($n.peers) as $np

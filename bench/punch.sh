@@ -6,6 +6,7 @@
 #
 #   punch.sh --atmosphere BIN --out FILE --mode punch --pairs "ROB:MATT ..."
 #            --rounds N --budget S --connect-wait S --direct-wait S
+#            [--portmap 0|1] [--ipv6 0|1]
 #   punch.sh --atmosphere BIN --out FILE --mode node --peers N --idle S
 #
 # punch mode, per pair and round (fresh UDP ports each round, so no stale
@@ -20,9 +21,26 @@
 # Times are the end of the successful check, so they are upper bounds by one
 # check (about 0.05-0.2 s: each is an `ip netns exec` of the CLI).
 # Record per round (tab-separated):
-#   round PAIR ROUND ok|fail|skipped FIRST_MS DIRECT_MS PATH NOTE
+#   round PAIR ROUND ok|fail|skipped FIRST_MS DIRECT_MS PATH FAMILY ROBMAP
+#         MATTMAP VIA NOTE
 # where FIRST_MS/DIRECT_MS are "-" when not reached and PATH is the path
-# both sides list at the end ("direct", "relay", "none", or "A/B").
+# both sides list at the end ("direct", "relay", "none", or "A/B"); FAMILY
+# the path's family both list ("ipv4", "ipv6", "-" off a direct path, or
+# "A/B"); ROBMAP/MATTMAP the port mapping each node holds at the end
+# (self.port_mapping: "pcp", "natpmp", "upnp" or "-"); VIA "yes" when a
+# side's direct path goes to the other's mapped endpoint (one STUN did
+# not give: path_info), else "no".
+#
+# Variants of the lab (issue 12's targets), either or both:
+#   --portmap 1  every NAT router (all types but "none") runs Debian's
+#                miniupnpd with UPnP IGD, NAT-PMP and PCP (natlab_upnp),
+#                the nodes ask (ATMOSPHERE_PORT_MAPPING=on), and Rob's code
+#                is taken once his node holds a mapping (ND_READY, 10 s).
+#   --ipv6 1     every host gets global IPv6 beside its IPv4 NAT, every
+#                site router a home router's IPv6 firewall (nd_lab_ipv6),
+#                Rob's code is taken once he knows his IPv6 endpoint, and
+#                after the direct path the round waits up to 5 s for both
+#                to list it on IPv6 (the node's preference).
 #
 # node mode: a hub node (full cone) and N peers, each joined with its own
 # code from its own full-cone site. Counters in the hub's namespace count
@@ -47,6 +65,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../natlab/nodes.sh"
 
 bin="" out="" mode=punch pairs="" rounds=3 budget=600 connect_wait=30 direct_wait=15 peers=8 idle=30
+portmap=0 ipv6=0
 while [ $# -gt 0 ]; do
 	[ $# -ge 2 ] || { echo "punch.sh: $1 needs a value" >&2; exit 2; }
 	case $1 in
@@ -60,6 +79,8 @@ while [ $# -gt 0 ]; do
 	--direct-wait) direct_wait=$2 ;;
 	--peers) peers=$2 ;;
 	--idle) idle=$2 ;;
+	--portmap) portmap=$2 ;;
+	--ipv6) ipv6=$2 ;;
 	*) echo "punch.sh: unknown option '$1'" >&2; exit 2 ;;
 	esac
 	shift 2
@@ -130,21 +151,63 @@ punch_round() { # punch_round PAIR ROUND PORTBASE
 			_note="no direct path within ${direct_wait} s of the first packet"
 		fi
 	fi
+	if [ "$_direct" != - ] && [ "$ipv6" = 1 ]; then
+		poll 5 both_family ipv6 || true
+	fi
 	_rp=$(nd_peer "$rh" "$rob" matt)
 	_mp=$(nd_peer "$mh" "$matt" rob)
 	_path=${_rp#* }
 	[ "${_rp#* }" = "${_mp#* }" ] || _path="${_rp#* }/${_mp#* }"
+	# "family remote mapproto mapped_endpoint" of each side: $4-$7 Rob's,
+	# $8-$11 Matt's.
+	# shellcheck disable=SC2046  # four words each
+	set -- "$1" "$2" "$3" $(path_info "$rh" "$rob" matt) $(path_info "$mh" "$matt" rob)
+	_fam=$4
+	[ "$4" = "$8" ] || _fam="$4/$8"
+	_via=no
+	{ [ "$7" != - ] && [ "$7" = "$9" ]; } || { [ "${11}" != - ] && [ "${11}" = "$5" ]; } && _via=yes
 	if [ "$_status" = fail ]; then
 		echo "FAIL $1 round $2: $_note" >&2
 		for _f in "$rob.log" "$matt.out"; do
 			[ -f "$_f" ] && tail -n 8 "$_f" | sed "s|^|  ${_f##*/}: |" >&2
 		done
 	fi
-	rec round "$1" "$2" "$_status" "$_first" "$_direct" "$_path" "${_note:--}"
+	rec round "$1" "$2" "$_status" "$_first" "$_direct" "$_path" "$_fam" "$6" "${10}" "$_via" "${_note:--}"
 	nd_kill "$nd_rob_pid" "$nd_matt_pid"
 }
 both_direct() {
 	is_direct "$rh" "$rob" matt && is_direct "$mh" "$matt" rob
+}
+# path_info HOST HOME PEER: "FAMILY REMOTE MAP MAPPED" from HOME's `peers
+# --json`: PEER's path family and remote endpoint while on a direct (or
+# LAN) path, this node's port mapping protocol and mapped endpoint; "-"
+# for each that is not there. MAPPED is "-" too when it is the node's
+# STUN-mapped endpoint (a port-preserving NAT: the router maps the port it
+# would have used anyway), so VIA says the mapping gave the path an
+# endpoint STUN did not.
+path_info() {
+	nd_run "$1" "$2" peers --json 2>/dev/null | jq -r --arg p "$3" '
+		(.peers[] | select(.name == $p or .node_id == $p)) as $q |
+		[(if $q.connected and ($q.path == "direct" or $q.path == "lan") then $q.family // "-" else "-" end),
+		 (if $q.connected and ($q.path == "direct" or $q.path == "lan") and $q.remote != "" then $q.remote else "-" end),
+		 (.self.port_mapping // "-"),
+		 (if .self.mapped_endpoint == null or .self.mapped_endpoint == .self.public_endpoint then "-"
+		  else .self.mapped_endpoint end)] | join(" ")' 2>/dev/null | grep . ||
+		echo "- - - -"
+}
+family_is() { # family_is HOST HOME PEER FAMILY: direct, on FAMILY
+	[ "$(path_info "$1" "$2" "$3" | cut -d' ' -f1)" = "$4" ]
+}
+both_family() {
+	family_is "$rh" "$rob" matt "$1" && family_is "$mh" "$matt" rob "$1"
+}
+# Rob is ready for his code to be taken (ND_READY): he holds a port mapping
+# (--portmap; a site without NAT has no gateway to ask) and knows his IPv6
+# endpoint (--ipv6).
+rob_ready() { # rob_ready HOST HOME
+	nd_run "$1" "$2" peers --json 2>/dev/null | jq -e --argjson m "$rob_wants_map" --argjson v "$ipv6" '
+		(($m == 0) or (.self.port_mapping != null)) and
+		(($v == 0) or (.self.public_endpoint_ipv6 != null))' >/dev/null 2>&1
 }
 
 run_punch() {
@@ -158,6 +221,21 @@ run_punch() {
 	for _s in $_types; do
 		natlab_site "$_s" "${_s%?}"
 	done
+	if [ "$portmap" = 1 ]; then
+		export ATMOSPHERE_PORT_MAPPING=on
+		for _s in $_types; do
+			[ "${_s%?}" = none ] && continue
+			echo "--- miniupnpd (upnp, natpmp, pcp) on router $_s-r" >&2
+			natlab_upnp "$_s" upnp,natpmp,pcp 203.0.113.10:3478 ||
+				{ rec fail portmap "miniupnpd not found (Debian package miniupnpd-nftables)"; return 1; }
+		done
+	fi
+	if [ "$ipv6" = 1 ]; then
+		# shellcheck disable=SC2086  # one site per word
+		nd_lab_ipv6 $_types
+		ND_INIT_ARGS=$nd_stun6_arg
+	fi
+	[ "$portmap" = 1 ] || [ "$ipv6" = 1 ] && ND_READY=rob_ready
 	_k=0
 	for _r in $(seq 1 "$rounds"); do
 		for _p in $pairs; do
@@ -166,6 +244,8 @@ run_punch() {
 				rec round "$_p" "$_r" skipped - - - "over the ${budget} s budget"
 				continue
 			fi
+			rob_wants_map=0
+			[ "$portmap" = 1 ] && [ "${_p%%:*}" != none ] && rob_wants_map=1
 			# Fresh ports every round: 20000 + 2k, Rob's and Matt's.
 			punch_round "$_p" "$_r" $((20000 + 2 * _k))
 		done
@@ -299,7 +379,7 @@ run_node() {
 }
 
 case $mode in
-punch) run_punch ;;
+punch) run_punch || exit 1 ;;
 node) run_node || { tail -n 20 "$hub.log" >&2; exit 1; } ;;
 *) echo "punch.sh: unknown mode '$mode'" >&2; exit 2 ;;
 esac

@@ -139,6 +139,12 @@ static bool parse_ms(const char *s, int64_t *out)
 	return true;
 }
 
+/* A port-mapping protocol as `peers --json` names it, or "-". */
+static bool is_map(const char *s)
+{
+	return !strcmp(s, "-") || !strcmp(s, "pcp") || !strcmp(s, "natpmp") || !strcmp(s, "upnp");
+}
+
 int bench_punch_rec_parse(const char *line, struct bench_punch_rec *out)
 {
 	char buf[LINE_MAX_LEN];
@@ -161,12 +167,30 @@ int bench_punch_rec_parse(const char *line, struct bench_punch_rec *out)
 		p = tab + 1;
 	}
 	memset(out, 0, sizeof *out);
-	if (!strcmp(f[0], "round") && nf == 8) {
+	if (!strcmp(f[0], "round") && (nf == 8 || nf == 12)) {
 		struct bench_punch_round *r = &out->u.round;
 		out->kind = BENCH_REC_ROUND;
 		if (strlen(f[1]) >= sizeof r->pair || !is_pair(f[1], strlen(f[1])) || !parse_unsigned(f[2], &r->round) ||
 		    !parse_ms(f[4], &r->first_ms) || !parse_ms(f[5], &r->direct_ms) || !*f[6])
 			return -1;
+		r->via_mapping = -1;
+		strcpy(r->family, "-");
+		strcpy(r->rob_map, "-");
+		strcpy(r->matt_map, "-");
+		if (nf == 12) {
+			if (!*f[7] || !is_map(f[8]) || !is_map(f[9]))
+				return -1;
+			if (!strcmp(f[10], "yes"))
+				r->via_mapping = 1;
+			else if (!strcmp(f[10], "no"))
+				r->via_mapping = 0;
+			else if (strcmp(f[10], "-"))
+				return -1;
+			copy_cut(r->family, sizeof r->family, f[7]);
+			strcpy(r->rob_map, f[8]);
+			strcpy(r->matt_map, f[9]);
+			f[7] = f[11]; /* the note */
+		}
 		strcpy(r->pair, f[1]);
 		if (!strcmp(f[3], "ok"))
 			r->status = BENCH_PUNCH_OK;
@@ -239,6 +263,13 @@ void bench_punch_pair_add(struct bench_punch_pair *p, const struct bench_punch_r
 	if (r->status != BENCH_PUNCH_OK)
 		return;
 	p->successes++;
+	p->rob_mapped += strcmp(r->rob_map, "-") != 0;
+	p->matt_mapped += strcmp(r->matt_map, "-") != 0;
+	if (r->direct_ms >= 0) {
+		p->num_ipv4 += !strcmp(r->family, "ipv4");
+		p->num_ipv6 += !strcmp(r->family, "ipv6");
+		p->num_via_mapping += r->via_mapping == 1;
+	}
 	if (!strcmp(r->path, "relay"))
 		p->num_relay++;
 	else if (r->direct_ms < 0)
@@ -283,6 +314,17 @@ const char *bench_punch_pair_path(const struct bench_punch_pair *p)
 		return "direct";
 	if (2 * p->num_relay > p->successes)
 		return "relay";
+	return "mixed";
+}
+
+const char *bench_punch_pair_family(const struct bench_punch_pair *p)
+{
+	if (!p->num_ipv4 && !p->num_ipv6)
+		return "-";
+	if (p->num_ipv4 == p->num_direct)
+		return "ipv4";
+	if (p->num_ipv6 == p->num_direct)
+		return "ipv6";
 	return "mixed";
 }
 

@@ -18,6 +18,7 @@ enum {
 	BENCH_PUNCH_MAX_ROUNDS = 100,
 	BENCH_PUNCH_PAIR_LEN = 40,       /* "restricted_cone:restricted_cone" and NUL */
 	BENCH_PUNCH_PATH_LEN = 24,
+	BENCH_PUNCH_MAP_LEN = 8,         /* "natpmp" and NUL */
 	BENCH_PUNCH_NOTE_LEN = 200,
 };
 
@@ -42,13 +43,25 @@ int bench_punch_pairs_parse(const char *spec, char out[][BENCH_PUNCH_PAIR_LEN], 
 enum bench_punch_status { BENCH_PUNCH_OK, BENCH_PUNCH_FAIL, BENCH_PUNCH_SKIPPED };
 
 /* struct bench_punch_round: one "round" record. first_ms and direct_ms are
- * -1 when the event was not reached. */
+ * -1 when the event was not reached. The record has 8 fields (PAIR to NOTE)
+ * or 12, with FAMILY ROBMAP MATTMAP VIA before NOTE; with 8 those read as
+ * "-" (family, maps) and -1 (via_mapping): not known. */
 struct bench_punch_round {
 	char pair[BENCH_PUNCH_PAIR_LEN];
 	unsigned round;
 	enum bench_punch_status status;
 	int64_t first_ms, direct_ms;
 	char path[BENCH_PUNCH_PATH_LEN];
+	/* The underlay family both sides list for the path at the end of the
+	 * round ("ipv4", "ipv6"; "A/B" when they differ; "-" for none, e.g.
+	 * on the relay). */
+	char family[BENCH_PUNCH_PATH_LEN];
+	/* The port mapping each node held at the end ("pcp", "natpmp",
+	 * "upnp"; "-" for none). */
+	char rob_map[BENCH_PUNCH_MAP_LEN], matt_map[BENCH_PUNCH_MAP_LEN];
+	/* 1 when a side's direct path goes to the other's mapped endpoint, 0
+	 * when not, -1 when not known ("-"). */
+	int via_mapping;
 	char note[BENCH_PUNCH_NOTE_LEN];
 };
 
@@ -101,6 +114,9 @@ struct bench_punch_pair {
 	unsigned skipped;
 	unsigned num_direct;                 /* rounds that reached the direct path */
 	unsigned num_relay, num_other;       /* final path of the successful rounds */
+	unsigned num_ipv4, num_ipv6;         /* direct rounds ending on that family, both sides */
+	unsigned rob_mapped, matt_mapped;    /* successful rounds where it held a port mapping */
+	unsigned num_via_mapping;            /* direct rounds whose path used a mapped endpoint */
 	uint64_t first_ms[BENCH_PUNCH_MAX_ROUNDS];
 	uint64_t direct_ms[BENCH_PUNCH_MAX_ROUNDS];
 	unsigned num_first;
@@ -129,6 +145,11 @@ void bench_punch_pair_direct(const struct bench_punch_pair *p, struct bench_punc
  * successful rounds ended on it, else "relay" when most ended there, else
  * "mixed" when they disagree, "none" when no round succeeded. */
 const char *bench_punch_pair_path(const struct bench_punch_pair *p);
+
+/* bench_punch_pair_family returns the family of p's direct rounds: "ipv4"
+ * or "ipv6" when every direct round ended on it, "mixed" when they differ,
+ * "-" when none was direct or none said. */
+const char *bench_punch_pair_family(const struct bench_punch_pair *p);
 
 /* bench_node_wire_rate returns bytes per second per peer of bytes counted
  * over w's window: bytes * 1000 / ms / peers (0 when ms or peers is 0). */

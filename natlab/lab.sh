@@ -279,9 +279,13 @@ natlab_site() {
 # address is reachable from outside unfiltered (ext_perform_stun). LIFETIME
 # caps granted lifetimes (max_lifetime; default 3600 s). miniupnpd's rules go
 # into a table of their own (inet miniupnpd: forward filter, prerouting DNAT,
-# postrouting) beside the lab's "ip nat". For port_restricted and symmetric
-# sites (the cone types drop unmapped inbound UDP in raw, which would need
-# exceptions for miniupnpd's STUN and mapped ports). Returns 1 (with a SKIP line) when
+# postrouting) beside the lab's "ip nat". Any NAT type: on the cone types,
+# whose raw hook drops unmapped or unknown-peer inbound UDP, the ports the
+# router's own sockets send from (miniupnpd's STUN check) are let in, as a
+# home router's own sockets are not behind its NAT; the hosts' traffic
+# keeps the type's filtering, so on a restricted_cone router a mapped port
+# still answers only addresses the host has sent to (the lab's filter runs
+# in raw, before miniupnpd's DNAT). Returns 1 (with a SKIP line) when
 # miniupnpd is not installed. The log is $NL_TMP/miniupnpd-SITE.log.
 natlab_upnp() {
 	_nl_site=$1
@@ -331,6 +335,14 @@ natlab_upnp() {
 		}
 	}
 	EOF
+	if ip netns exec "$(natlab_ns "$_nl_r")" nft list chain ip nat raw_in >/dev/null 2>&1; then
+		ip netns exec "$(natlab_ns "$_nl_r")" nft -f - <<-'EOF' || natlab_die "own-socket exception on $_nl_r"
+		add set ip nat own { type inet_service; flags dynamic; }
+		add chain ip nat own_out { type filter hook output priority raw; policy accept; }
+		add rule ip nat own_out oifname "wan" meta l4proto udp update @own { udp sport }
+		insert rule ip nat raw_in iifname "wan" meta l4proto udp udp dport @own accept
+		EOF
+	fi
 	_nl_lan_net=$(ip -n "$(natlab_ns "$_nl_r")" -4 -o addr show dev lan | awk '{print $4}')
 	_nl_conf="$NL_TMP/miniupnpd-$_nl_site.conf"
 	cat >"$_nl_conf" <<-EOF

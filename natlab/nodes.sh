@@ -24,6 +24,8 @@
 #   nd_ms                    milliseconds since the epoch
 #   nd_lan_host SITE NAME    a second host NAME on SITE's LAN (a bridge in the
 #                            site router), address 10.i.0.3
+#   nd_lab_ipv6 SITE..       IPv6 on pub and the sites, home-router IPv6
+#                            firewalls, an IPv6 STUN server ($nd_stun6_arg)
 
 nd_py=/usr/bin/python3
 nd_pids=""
@@ -256,6 +258,26 @@ nd_lab_public() {
 	nd_relay_url=ws://203.0.113.10:8080
 }
 
+# nd_lab_ipv6 NAME...: IPv6 beside IPv4 (natlab_ipv6) on the public host
+# "pub" and the named sites, each site router with the stateful IPv6
+# firewall of a home router (natlab_ipv6_firewall), and our STUN server on
+# pub's IPv6 address (2001:db8:113::10, port 3478) for the nodes' IPv6
+# server-reflexive endpoint. After nd_lab_public and natlab_site. Sets
+# nd_stun6_arg (an init option naming that server).
+nd_lab_ipv6() {
+	natlab_ipv6 pub "$@"
+	for _s in "$@"; do
+		natlab_ipv6_firewall "$_s"
+	done
+	nd_start pub "$nd_tmp/pub" "$nd_tmp/stun6.out" stun-server --host 2001:db8:113::10 --port 3478 \
+		--threads 1 --rate 0
+	nd_wait 10 "IPv6 stun-server listening" grep -qs "listening on udp" "$nd_tmp/stun6.out" || {
+		cat "$nd_tmp/stun6.out"
+		exit 1
+	}
+	nd_stun6_arg="--stun [2001:db8:113::10]:3478"
+}
+
 # nd_relay_start: (re)starts the lab's relay; its log is $nd_relay_log
 # (relay.out, then relay2.out, ... on restarts).
 nd_relay_runs=0
@@ -294,13 +316,20 @@ nd_unblock_direct() {
 # serve Rob, take a code, start Matt's `join CODE`. Logs in ROBHOME.log,
 # MATTHOME.out; pids in nd_rob_pid, nd_matt_pid; the ms Matt started in
 # nd_join_ms. Extra init options in $ND_INIT_ARGS, serve options (Rob) in
-# $ND_SERVE_ARGS, join options (Matt) in $ND_JOIN_ARGS.
+# $ND_SERVE_ARGS, join options (Matt) in $ND_JOIN_ARGS. $ND_READY, when
+# set, names a command polled as `$ND_READY ROBHOST ROBHOME` for up to 10 s
+# before the code is taken (something Rob should know first, e.g. his port
+# mapping); when it does not come, the pair goes on without it (a line
+# says so).
 nd_pair_up() {
 	nd_run "$1" "$2" init lab --relay "$nd_relay_url" $nd_stun_args ${ND_INIT_ARGS:-} --port "$5" \
 		--name rob >"$2.init" 2>&1 || { echo "FAIL: init: $(cat "$2.init")"; return 1; }
 	nd_start "$1" "$2" "$2.log" serve ${ND_SERVE_ARGS:-}
 	nd_rob_pid=$nd_pid
 	nd_wait 15 "rob's node answers" nd_up "$1" "$2" || { cat "$2.log"; return 1; }
+	if [ -n "${ND_READY:-}" ]; then
+		nd_wait 10 "rob: $ND_READY" "$ND_READY" "$1" "$2" || echo "going on without it"
+	fi
 	nd_run "$1" "$2" join >"$2.code" 2>&1
 	nd_code_str=$(sed -n 's/^Full code: //p' "$2.code")
 	[ -n "$nd_code_str" ] || { echo "FAIL: no join code: $(cat "$2.code")"; return 1; }

@@ -33,20 +33,7 @@ dir=$(mktemp -d "${TMPDIR:-/tmp}/punch-smoke.$$.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 trap 'exit 1' INT TERM
 
-check() {
-	cname=$1 file=$2
-	shift 2
-	for e in "$@"; do
-		v=$(jq -e "$e" "$file" 2>&1) || fail "$cname: '$e' is not true ($v); see $(cat "$file")"
-	done
-}
-# lab_gone ERRFILE: the namespaces the run announced are all gone.
-lab_gone() {
-	prefix=$(sed -n 's/^punch.sh: NAT lab in namespaces \(.*\)\*$/\1/p' "$1")
-	[ -n "$prefix" ] || fail "the run did not say where its lab was: $(cat "$1")"
-	left=$(ls /run/netns 2>/dev/null | grep -F "$prefix")
-	[ -z "$left" ] || fail "namespaces left behind: $left"
-}
+. "$here/../lib/punch_check.sh"
 
 echo "== punch: none:none and port_restricted:full_cone, one round"
 timeout 200 "$bench" punch --atmosphere "$atmos" --pairs none:none,port_restricted:full_cone --rounds 1 \

@@ -117,6 +117,31 @@ Test(bench_punch, round_record_fields)
 	cr_assert_eq(r.u.round.status, BENCH_PUNCH_SKIPPED);
 }
 
+Test(bench_punch, round_record_path_family_and_mappings)
+{
+	struct bench_punch_rec r;
+	cr_assert_eq(bench_punch_rec_parse("round\tsymmetric:symmetric\t1\tok\t80\t900\tdirect\tipv4\tpcp\t-\tyes\t-\n",
+					   &r), 0);
+	cr_assert_str_eq(r.u.round.family, "ipv4");
+	cr_assert_str_eq(r.u.round.rob_map, "pcp");
+	cr_assert_str_eq(r.u.round.matt_map, "-");
+	cr_assert_eq(r.u.round.via_mapping, 1);
+	cr_assert_str_eq(r.u.round.note, "");
+	cr_assert_eq(bench_punch_rec_parse("round\tnone:none\t2\tok\t80\t-\trelay\t-\t-\tupnp\tno\tno direct", &r), 0);
+	cr_assert_str_eq(r.u.round.family, "-");
+	cr_assert_str_eq(r.u.round.matt_map, "upnp");
+	cr_assert_eq(r.u.round.via_mapping, 0);
+	cr_assert_str_eq(r.u.round.note, "no direct");
+	cr_assert_eq(bench_punch_rec_parse("round\tnone:none\t3\tok\t80\t700\tdirect\tipv6/ipv4\tnatpmp\tpcp\t-\t-", &r), 0);
+	cr_assert_str_eq(r.u.round.family, "ipv6/ipv4");
+	cr_assert_eq(r.u.round.via_mapping, -1);
+	/* The 8-field record: nothing known about family and mappings. */
+	cr_assert_eq(bench_punch_rec_parse("round\tnone:none\t4\tok\t80\t700\tdirect\t-", &r), 0);
+	cr_assert_str_eq(r.u.round.family, "-");
+	cr_assert_str_eq(r.u.round.rob_map, "-");
+	cr_assert_eq(r.u.round.via_mapping, -1);
+}
+
 Test(bench_punch, node_records_fields)
 {
 	struct bench_punch_rec r;
@@ -173,6 +198,12 @@ static const struct bad_line bad_lines[] = {
 	{"round\tnone:none\t1\tok\t-5\t609\tdirect\t-"},
 	{"round\tnone:none\t1\tok\t75\t609\t\t-"},                 /* empty path */
 	{"round\tnone:none\t1\tok\t75\t99999999999999999999999\tdirect\t-"},
+	{"round\tnone:none\t1\tok\t75\t609\tdirect\tipv4\tpcp\t-\tyes"},         /* 11 fields */
+	{"round\tnone:none\t1\tok\t75\t609\tdirect\tipv4\tpcp\t-\tyes\t-\tx"}, /* 13 fields */
+	{"round\tnone:none\t1\tok\t75\t609\tdirect\t\tpcp\t-\tyes\t-"},       /* empty family */
+	{"round\tnone:none\t1\tok\t75\t609\tdirect\tipv4\tigd\t-\tyes\t-"},   /* unknown protocol */
+	{"round\tnone:none\t1\tok\t75\t609\tdirect\tipv4\tpcp\t\tyes\t-"},    /* empty map */
+	{"round\tnone:none\t1\tok\t75\t609\tdirect\tipv4\tpcp\t-\tmaybe\t-"}, /* via not yes/no/- */
 	{"mem\thub\t1\t5000"},
 	{"mem\thub\t1\t5000\t5000"},
 	{"mem\tpeer\t1\t5000\t5000\t900"},
@@ -262,6 +293,29 @@ Test(bench_punch, pair_path_majority)
 	add(&p, "round\tsymmetric:symmetric\t4\tok\t70\t-\trelay/none\t-");
 	cr_assert_str_eq(bench_punch_pair_path(&p), "mixed");
 	cr_assert_eq(p.num_other, 1);
+}
+
+Test(bench_punch, pair_families_and_mappings)
+{
+	struct bench_punch_pair p;
+	bench_punch_pair_init(&p, "symmetric:symmetric");
+	cr_assert_str_eq(bench_punch_pair_family(&p), "-");
+	add(&p, "round\tsymmetric:symmetric\t1\tok\t80\t900\tdirect\tipv6\tpcp\tpcp\tno\t-");
+	cr_assert_str_eq(bench_punch_pair_family(&p), "ipv6");
+	add(&p, "round\tsymmetric:symmetric\t2\tok\t80\t900\tdirect\tipv4\tpcp\t-\tyes\t-");
+	cr_assert_str_eq(bench_punch_pair_family(&p), "mixed");
+	/* A relay round's family and via count nothing; its mappings count. */
+	add(&p, "round\tsymmetric:symmetric\t3\tok\t80\t-\trelay\t-\t-\tupnp\tno\t-");
+	add(&p, "round\tsymmetric:symmetric\t4\tfail\t-\t-\tnone\t-\tpcp\tpcp\tno\tsetup");
+	cr_assert_eq(p.num_ipv4, 1);
+	cr_assert_eq(p.num_ipv6, 1);
+	cr_assert_eq(p.rob_mapped, 2, "successful rounds only");
+	cr_assert_eq(p.matt_mapped, 2);
+	cr_assert_eq(p.num_via_mapping, 1);
+	bench_punch_pair_init(&p, "none:none");
+	add(&p, "round\tnone:none\t1\tok\t80\t900\tdirect\tipv4\t-\t-\tno\t-");
+	add(&p, "round\tnone:none\t2\tok\t80\t900\tdirect\t-\t-\t-\t-\t-");
+	cr_assert_str_eq(bench_punch_pair_family(&p), "mixed", "one direct round of unknown family");
 }
 
 Test(bench_punch, pair_keeps_counting_past_the_time_arrays)

@@ -32,17 +32,10 @@ for s in s1 s2 s3 s4; do
 done
 natlab_site e5 port_restricted
 natlab_site e6 full_cone
-natlab_ipv6 pub s1 s2 s3 s4 e5 e6
-for s in s1 s2 s3 s4 e5 e6; do
-	natlab_ipv6_firewall "$s"
-done
-# A STUN server on the public host's IPv6 address, for the nodes' IPv6
-# server-reflexive endpoint (no NAT66: it is the host's own address).
-nd_start pub "$nd_tmp/pub" "$nd_tmp/stun6.out" stun-server --host 2001:db8:113::10 --port 3478 --threads 1 --rate 0
-nd_wait 10 "IPv6 stun-server listening" grep -qs "listening on udp" "$nd_tmp/stun6.out" || {
-	cat "$nd_tmp/stun6.out"
-	exit 1
-}
+# Every site's router with the IPv6 firewall, and a STUN server on the
+# public host's IPv6 address, for the nodes' IPv6 server-reflexive endpoint
+# (no NAT66: it is the host's own address).
+nd_lab_ipv6 s1 s2 s3 s4 e5 e6
 
 # v6_state HOST HOME PEER: "<path> <family> <v6 tried> <v6 answered>" of PEER.
 v6_state() {
@@ -73,7 +66,7 @@ both_direct_v6() {
 # --- 1. symmetric <-> symmetric, direct over IPv6 -------------------------------
 rob="$nd_tmp/rob"
 matt="$nd_tmp/matt"
-ND_INIT_ARGS="--stun [2001:db8:113::10]:3478"
+ND_INIT_ARGS=$nd_stun6_arg
 nd_pair_up s1 "$rob" s2 "$matt" 22001 22002 || exit 1
 ND_INIT_ARGS=""
 self_v6_is() { # self_v6_is HOST HOME WANT: self.public_endpoint_ipv6 in `peers --json` is WANT
