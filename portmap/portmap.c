@@ -23,9 +23,17 @@
 #include "core/log.h"
 #include "portmap/internal.h"
 
+/* One attempt's UPnP job, on a thread of its own: miniupnpc's SSDP discovery
+ * and SOAP calls block. Until its discovery ends the attempt may drop it
+ * (job_drop: stop came, or another protocol won); the thread then frees
+ * it when discovery returns, and nothing waits for it. Once it maps, it is
+ * joined: a mapping it makes must be known to be deleted. */
+enum { JOB_FIND, JOB_MAP, JOB_DROPPED };
+
 struct upnp_job {
 	pthread_t th;
 	bool running;            /* started and not joined */
+	atomic_int phase;        /* JOB_*: who owns the job after discovery */
 	atomic_bool abandon;     /* another protocol won: do not map */
 	int done_fd;             /* eventfd: the thread finished */
 	uint16_t port;
@@ -50,7 +58,6 @@ struct portmap {
 	struct pm_pcp pcp;
 	struct pm_pmp pmp;
 	struct pm_upnp upnp;
-	struct upnp_job job;
 };
 
 static bool stopping(struct portmap *pm)
@@ -95,10 +102,39 @@ static void publish(struct portmap *pm, const struct portmap_mapping *m)
 		pm->o.notify(pm->o.arg, m);
 }
 
+static void job_free(struct upnp_job *j)
+{
+	if (j->done_fd >= 0)
+		close(j->done_fd);
+	free(j);
+}
+
+static struct upnp_job *job_new(void)
+{
+	struct upnp_job *j = calloc(1, sizeof *j);
+	if (!j)
+		return NULL;
+	atomic_init(&j->phase, JOB_FIND);
+	atomic_init(&j->abandon, false);
+	j->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (j->done_fd < 0) {
+		free(j);
+		return NULL;
+	}
+	return j;
+}
+
 static void *upnp_job_run(void *arg)
 {
 	struct upnp_job *j = arg;
 	j->rc = pm_upnp_find(&j->u, j->gw_be, j->ssdp_ms);
+	int want = JOB_FIND;
+	if (!atomic_compare_exchange_strong(&j->phase, &want, JOB_MAP)) {
+		/* Dropped while it searched: the attempt went on without it. */
+		pm_upnp_free(&j->u);
+		job_free(j);
+		return NULL;
+	}
 	/* SSDP alone takes PORTMAP_SSDP_MS: by then PCP or NAT-PMP has
 	 * usually won, and a second mapping would only have to be undone. */
 	if (j->rc == 0 && atomic_load(&j->abandon))
@@ -108,6 +144,18 @@ static void *upnp_job_run(void *arg)
 	uint64_t one = 1;
 	(void)!write(j->done_fd, &one, sizeof one);
 	return NULL;
+}
+
+/* Drops a job still in its discovery: true when dropped (its thread frees
+ * it; the caller must not touch it again), false when it is mapping or done
+ * (join it). */
+static bool job_drop(struct upnp_job *j)
+{
+	int want = JOB_FIND;
+	if (!j->running || !atomic_compare_exchange_strong(&j->phase, &want, JOB_DROPPED))
+		return false;
+	pthread_detach(j->th);
+	return true;
 }
 
 static void upnp_job_join(struct upnp_job *j)
@@ -231,14 +279,18 @@ static int attempt(struct portmap *pm)
 		pcp_on = pm_pcp_begin(&pm->pcp, port, port, life, true) == 0;
 	if ((protos & PORTMAP_NATPMP) && pm_pmp_open(&pm->pmp, gw) == 0)
 		pmp_on = pm_pmp_begin(&pm->pmp, port, port, life, false) == 0;
-	struct upnp_job *j = &pm->job;
-	if (protos & PORTMAP_UPNP) {
+	struct upnp_job *j = (protos & PORTMAP_UPNP) ? job_new() : NULL;
+	if (j) {
 		j->port = port;
 		j->lifetime = life;
 		j->gw_be = gw;
 		j->ssdp_ms = PORTMAP_SSDP_MS < pm->o.attempt_ms ? PORTMAP_SSDP_MS : pm->o.attempt_ms;
 		j->rc = -EINPROGRESS;
 		j->running = pthread_create(&j->th, NULL, upnp_job_run, j) == 0;
+		if (!j->running) {
+			job_free(j);
+			j = NULL;
+		}
 	}
 	unsigned done = 0;          /* protocols that mapped */
 	unsigned winner = 0;
@@ -247,7 +299,7 @@ static int attempt(struct portmap *pm)
 	uint64_t end = pm_now_ms() + pm->o.attempt_ms;
 	/* The job's fields are read only after its done_fd said so and it
 	 * was joined: the join orders its writes before our reads. */
-	bool job_pending = j->running;
+	bool job_pending = j != NULL;
 	while (!winner && !stop && (pcp_on || pmp_on || job_pending)) {
 		uint64_t now = pm_now_ms();
 		bool late = now >= end;
@@ -318,7 +370,8 @@ static int attempt(struct portmap *pm)
 		pm->held = winner;
 		pm->m = got[winner];
 		publish(pm, &pm->m);
-		atomic_store(&j->abandon, true);
+		if (j)
+			atomic_store(&j->abandon, true);
 	}
 	/* Losers whose mapping request is already out may still map (a
 	 * NAT-PMP request goes out only after its public address came back).
@@ -364,10 +417,14 @@ static int attempt(struct portmap *pm)
 		pm_pcp_close(&pm->pcp);
 	if (!((winner | pm->also) & PORTMAP_NATPMP))
 		pm_pmp_close(&pm->pmp);
-	/* A UPnP job still in flight: wait for it (miniupnpc cannot be
-	 * interrupted; it maps only if it got past SSDP before the winner was
-	 * known) and treat its mapping like the others'. */
-	if (j->running) {
+	/* A UPnP job still in flight: a stop or a winner drops it while it is
+	 * in SSDP discovery (miniupnpc cannot be interrupted, and nothing
+	 * should wait for it: a stop right after PCP won used to wait out the
+	 * discovery before it could delete, ~1.8 s). One that got past
+	 * discovery is waited for, and its mapping treated like the others'. */
+	if (j && (winner || stop) && job_drop(j))
+		j = NULL;
+	if (j && j->running) {
 		upnp_job_join(j);
 		if (j->rc == 0)
 			done |= PORTMAP_UPNP;
@@ -390,6 +447,8 @@ static int attempt(struct portmap *pm)
 			publish(pm, &pm->m);
 		}
 	}
+	if (j)
+		job_free(j); /* its pm_upnp, when kept, was moved into pm->upnp */
 	if (stop && winner)
 		return 0;   /* held: the caller deletes it */
 	if (stop)
@@ -487,11 +546,9 @@ struct portmap *portmap_start(const struct portmap_opts *o, int *err)
 	if (!pm->o.attempt_ms)
 		pm->o.attempt_ms = PORTMAP_ATTEMPT_MS;
 	pm->pcp.fd = -1;
-	pm->job.done_fd = -1;
 	pm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	pm->job.done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	int e = 0;
-	if (pm->stop_fd < 0 || pm->job.done_fd < 0)
+	if (pm->stop_fd < 0)
 		e = -errno;
 	else if ((e = pthread_create(&pm->th, NULL, run, pm)) != 0)
 		e = -e;
@@ -521,7 +578,5 @@ void portmap_stop(struct portmap *pm)
 	}
 	if (pm->stop_fd >= 0)
 		close(pm->stop_fd);
-	if (pm->job.done_fd >= 0)
-		close(pm->job.done_fd);
 	free(pm);
 }
