@@ -116,9 +116,13 @@ ssh_cmd="ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKn
 relay_opts="--url ws://$root_a:$port --mode latency --sessions $sessions --rate $rate --duration $duration --warmup 250ms --threads 1 --interval 500ms"
 
 echo "== coord over two namespaces"
+# --start-delay 5s: the stagger check below needs every worker to be up
+# before its start time; 2 s was too little on a loaded machine (load 6-11
+# on 2 cores, the test niced: an SSH set-up took 2.2 s and hosts began
+# 0.7-1.6 s late, two runs in three failing).
 # shellcheck disable=SC2086
 timeout $((duration + 60)) "$bench" coord --host "root@$host_a" --host "root@$host_b" --ssh-cmd "$ssh_cmd" --worker-bin "$bench" \
-	--stagger 200ms --start-delay 2s --json --json-interval "$dir/merged.jsonl" --hist-out "$dir/merged.hist" \
+	--stagger 200ms --start-delay 5s --json --json-interval "$dir/merged.jsonl" --hist-out "$dir/merged.hist" \
 	--threshold 'delivered>=99%' $relay_opts >"$dir/coord.json" 2>"$dir/coord.err"
 rc=$?
 cat "$dir/coord.json" "$dir/coord.err"
