@@ -149,6 +149,24 @@ static char *write_tmp(const char *text)
 	return path;
 }
 
+/* The options of the staged file below (config syntax or JSON), with
+ * --rate 50 on the command line over the file's 20. */
+static void assert_staged(const struct bench_relay_opts *o)
+{
+	cr_assert_eq(o->mode, BENCH_RELAY_LATENCY);
+	cr_assert_eq(o->sizes.kind, BENCH_SIZE_LIST);
+	cr_assert_eq(o->size, 16384);
+	cr_assert_eq(o->seed, 7);
+	cr_assert_eq(o->direction, BENCH_RELAY_BOTH);
+	cr_assert_eq(o->stages.num, 3);
+	cr_assert_eq(o->sessions, 4, "--sessions defaults to the peak");
+	cr_assert_eq(o->duration_ms, 4000, "--duration defaults to the stages' total");
+	cr_assert_eq(o->warmup_ms, 0);
+	cr_assert_eq(o->idle_sessions, 3);
+	cr_assert_eq(o->rate, 50, "the command line wins over the file");
+	cr_assert(o->json);
+}
+
 Test(bench_scenario, file_sets_options_and_flags_override_it)
 {
 	char *path = write_tmp("# a staged latency run\n"
@@ -165,18 +183,7 @@ Test(bench_scenario, file_sets_options_and_flags_override_it)
 	char *argv[] = {"relay", "--scenario", path, "--rate", "50"};
 	struct bench_relay_opts o;
 	cr_assert_eq(parse_opts(5, argv, &o), -1);
-	cr_assert_eq(o.mode, BENCH_RELAY_LATENCY);
-	cr_assert_eq(o.sizes.kind, BENCH_SIZE_LIST);
-	cr_assert_eq(o.size, 16384);
-	cr_assert_eq(o.seed, 7);
-	cr_assert_eq(o.direction, BENCH_RELAY_BOTH);
-	cr_assert_eq(o.stages.num, 3);
-	cr_assert_eq(o.sessions, 4, "--sessions defaults to the peak");
-	cr_assert_eq(o.duration_ms, 4000, "--duration defaults to the stages' total");
-	cr_assert_eq(o.warmup_ms, 0);
-	cr_assert_eq(o.idle_sessions, 3);
-	cr_assert_eq(o.rate, 50, "the command line wins over the file");
-	cr_assert(o.json);
+	assert_staged(&o);
 	bench_relay_opts_cleanup(&o);
 	unlink(path);
 }
@@ -241,16 +248,7 @@ Test(bench_scenario, json_file_sets_options_as_the_config_syntax_does)
 	char *argv[] = {"relay", "--scenario", path, "--rate", "50"};
 	struct bench_relay_opts o;
 	cr_assert_eq(parse_opts(5, argv, &o), -1);
-	cr_assert_eq(o.mode, BENCH_RELAY_LATENCY);
-	cr_assert_eq(o.sizes.kind, BENCH_SIZE_LIST);
-	cr_assert_eq(o.size, 16384);
-	cr_assert_eq(o.seed, 7);
-	cr_assert_eq(o.direction, BENCH_RELAY_BOTH);
-	cr_assert_eq(o.stages.num, 3);
-	cr_assert_eq(o.sessions, 4);
-	cr_assert_eq(o.idle_sessions, 3);
-	cr_assert_eq(o.rate, 50, "the command line wins over the file");
-	cr_assert(o.json);
+	assert_staged(&o);
 	cr_assert_eq(o.num_thresholds, 2, "a list gives the option once per element");
 	bench_relay_opts_cleanup(&o);
 	unlink(path);
