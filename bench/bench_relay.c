@@ -634,7 +634,9 @@ static int wait_sink_b(struct session *s)
 {
 	struct run *r = s->wk->run;
 	uint64_t deadline = bench_mono_ns() + (uint64_t)IO_TIMEOUT_MS * 1000000u;
-	for (unsigned i = 0; !s->b && i < 1000000u && phase_get(r) < BENCH_LOAD_CLOSE; i++) {
+	/* The deadline ends it; the count only bounds the loop (the pacer may
+	 * wake a session --rate times a second meanwhile, up to 10^6 in 10 s). */
+	for (unsigned i = 0; !s->b && i < 100000000u && phase_get(r) < BENCH_LOAD_CLOSE; i++) {
 		uint64_t now = bench_mono_ns();
 		if (now >= deadline)
 			break;
