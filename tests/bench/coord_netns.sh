@@ -6,7 +6,8 @@
 # with merged counts equal to the sum of the workers' (sent, received,
 # latency samples, sessions), a merged histogram file holding that many
 # samples, merged interval rows from both hosts, each host's run started
-# at its staggered time (t0 + i x --stagger, within 250 ms); then a worker that cannot
+# at its staggered time (t0 + i x --stagger, within 250 ms), every merged
+# row's errors by kind adding up to its total; then a worker that cannot
 # start (a --worker-bin that does not exist) and one whose run fails (no
 # relay at --url) must each fail the run (exit 1) with the host named. Root only (77 = skipped otherwise, or without sshd or jq);
 # everything it made goes in the trap; bounded well under 90 s.
@@ -151,6 +152,11 @@ both=$(jq -s '[.[] | select(.phase == "run" and .hosts == 2)] | length' "$dir/me
 [ "$both" -ge 3 ] || fail "want >= 3 run rows from both hosts, got $both"
 jq -e -s "all(.[]; .sessions == $((2 * sessions)) or .hosts < 2)" "$dir/merged.jsonl" >/dev/null || fail "a row's sessions is not the sum"
 grep -q '^atmosphere-bench coord: run ' "$dir/coord.err" || fail "no live merged lines on stderr"
+# Errors by kind in every merged row: the 11 kinds of relay's rows, adding
+# up to the total.
+jq -e -s 'all(.[]; (.errors | keys | length) == 12
+	and ([.errors | to_entries[] | select(.key != "total") | .value] | add) == .errors.total)' \
+	"$dir/merged.jsonl" >/dev/null || fail "a merged row lacks an error kind, or its kinds do not add up to its total"
 # --stagger 200ms: host i is given t0 + i x 200 ms and its run begins then
 # (the summary's started_unix_ns, CLOCK_REALTIME; one machine, one clock).
 # staggered FILE: host i given start_at[0] + i x 200 ms (to 10 us: jq's
