@@ -6,8 +6,9 @@
 # with merged counts equal to the sum of the workers' (sent, received,
 # latency samples, sessions), a merged histogram file holding that many
 # samples, merged interval rows from both hosts, each host's run started
-# at its staggered time (t0 + i x --stagger, within 250 ms), every merged
-# row's errors by kind adding up to its total; then a worker that cannot
+# at its staggered time (t0 + i x --stagger, within 250 ms; checked when
+# every worker was up before its start time), every merged row's errors by
+# kind adding up to its total; then a worker that cannot
 # start (a --worker-bin that does not exist) and one whose run fails (no
 # relay at --url) must each fail the run (exit 1) with the host named. Root only (77 = skipped otherwise, or without sshd or jq);
 # everything it made goes in the trap; bounded well under 90 s.
@@ -172,7 +173,16 @@ staggered() {
 }
 jq -c '.hosts[] | {host, start_at_unix_ns, started_unix_ns,
 	late_ms: ((.started_unix_ns - .start_at_unix_ns) / 1e6)}' "$j"
-staggered "$j" || fail "the hosts did not start at t0 + i x 200 ms (--stagger 200ms)"
+# A start can only be kept by a worker that was running before it: host
+# i's clock_offset_ms_max bounds, on this one clock, how long after SSH
+# started its worker said hello. When SSH took longer than the 5 s start
+# delay (load average over 10 on this 2-core machine has done it), the
+# check says so instead of failing a coordinator that did its part.
+if jq -e '[.hosts | to_entries[] | .value.clock_offset_ms_max < 5000 + .key * 200 - 50] | all' "$j" >/dev/null; then
+	staggered "$j" || fail "the hosts did not start at t0 + i x 200 ms (--stagger 200ms)"
+else
+	echo "stagger not checked: a worker said hello after its start time (SSH set-up $(jq -c '[.hosts[].clock_offset_ms_max]' "$j") ms)"
+fi
 # The check can fail: the same run as if both hosts had started at once.
 jq '.hosts[1].started_unix_ns = .hosts[0].started_unix_ns' "$j" >"$dir/unstaggered.json"
 staggered "$dir/unstaggered.json" && fail "the stagger check accepts hosts that started together"
