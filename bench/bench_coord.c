@@ -264,10 +264,22 @@ static void write_row(struct coord *c, uint64_t idx, struct mslot *s)
 			 (double)bench_hdr_percentile(s->hist, 99.0) / 1e3);
 	else if (c->latency)
 		snprintf(lat, sizeof lat, " p50 - p99 -,");
-	fprintf(stderr, "atmosphere-bench coord: %s %7.2f-%.2fs: hosts %u/%zu, up %llu/%llu, %.0f msgs/s, %.2f MB/s,%s errors %llu\n",
+	/* The kinds that occurred, as relay's plain rows name them. */
+	char kinds[400] = "";
+	size_t kl = 0;
+	for (size_t k = 0; k < BENCH_COORD_ERR_KINDS && kl < sizeof kinds; k++) {
+		if (!r->err_kind[k])
+			continue;
+		int n = snprintf(kinds + kl, sizeof kinds - kl, "%s%s %llu", kl ? ", " : " (", bench_coord_err_kinds[k],
+				 (unsigned long long)r->err_kind[k]);
+		kl = n > 0 ? kl + (size_t)n : sizeof kinds;
+	}
+	if (kl && kl < sizeof kinds - 1)
+		memcpy(kinds + kl, ")", 2);
+	fprintf(stderr, "atmosphere-bench coord: %s %7.2f-%.2fs: hosts %u/%zu, up %llu/%llu, %.0f msgs/s, %.2f MB/s,%s errors %llu%s\n",
 		r->warmup ? "warmup" : "run   ", r->t0_s, r->t1_s, s->hosts, c->num, (unsigned long long)r->sessions_up,
 		(unsigned long long)r->sessions, per_s(r->msgs, r), per_s(r->bytes, r) / 1e6, lat,
-		(unsigned long long)r->errors);
+		(unsigned long long)r->errors, kinds);
 	if (!c->json_iv)
 		return;
 	struct json_object *o = json_object_new_object();
@@ -285,6 +297,8 @@ static void write_row(struct coord *c, uint64_t idx, struct mslot *s)
 	json_object_object_add(o, "latency", c->latency && s->hist ? bench_report_interval_latency(s->hist) : NULL);
 	struct json_object *e = json_object_new_object();
 	json_object_object_add(e, "total", bench_report_uint(r->errors));
+	for (size_t k = 0; k < BENCH_COORD_ERR_KINDS; k++)
+		json_object_object_add(e, bench_coord_err_kinds[k], bench_report_uint(r->err_kind[k]));
 	json_object_object_add(o, "errors", e);
 	fprintf(c->json_iv, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	fflush(c->json_iv);
@@ -339,6 +353,7 @@ static void merge_row(struct coord *c, struct host *h, const struct bench_coord_
 		s->used = true;
 		s->acc = *r;
 		s->acc.sessions_up = s->acc.sessions = s->acc.msgs = s->acc.bytes = s->acc.errors = s->acc.samples = 0;
+		memset(s->acc.err_kind, 0, sizeof s->acc.err_kind);
 	}
 	bench_coord_row_add(&s->acc, r);
 	s->hosts++;

@@ -30,7 +30,13 @@
  * forwards to the sink, or the sink itself (plain TCP A -> B, no hop: the
  * generator's own ceiling). The sink answers the upgrade as a relay would, so
  * the same bytes cross the hop; B then receives A's frames still masked
- * (4 bytes more per frame than from a relay).
+ * (4 bytes more per frame than from a relay). With --direction ba/both B
+ * sends too: the thread whose listener accepted B's end (any: one
+ * SO_REUSEPORT listener per thread) reads the session from the upgrade's
+ * path and, when the session lives on another thread, hands the connection
+ * over (bench_wconn_detach, core_rt_post, bench_wconn_adopt); there the
+ * session's coroutine takes it as its B and sends from the session's own
+ * schedule, unmasked as a server does.
  *
  * wss:// (--url wss://): every connection runs its own full TLS handshake
  * (bench/ws_load.h), whose failure is counted as "tls" and its first reason
@@ -114,7 +120,10 @@ struct conn {
 	struct session *s;            /* NULL for a sink connection not yet matched */
 	enum role role;
 	bool server;                  /* sink side: we are the WebSocket server */
-	int accepted_fd;              /* sink side: the fd until bench_wconn_accept owns it */
+	int accepted_fd;              /* sink side: the fd until bench_wconn_accept/adopt owns it */
+	uint32_t gen;                 /* sink side: the --churn generation its path named */
+	uint8_t *rest;                /* sink side, in hand-over: bytes received, not yet scanned */
+	size_t rest_len;
 	int refs;
 	bool tx_busy;                 /* a send in progress: control frames wait */
 	bool retired;                 /* --churn: closed on purpose mid-run, its end is no error */
@@ -137,6 +146,7 @@ struct session {
 	bool ended;                   /* a connection ended before the close: no longer counted up */
 	bool idle;                    /* --idle-sessions: set up and held, never sending */
 	bool parked;
+	bool b_wanted;                /* --sink, --direction ba/both: the sink's end of gen is awaited as B */
 	uint64_t rng;                 /* --size draws (bench/scenario.h), seeded from --seed and idx */
 	uint32_t gen;                 /* --churn: replacements so far; part of the relay id */
 	uint32_t churn_pending;       /* --churn: replacements asked for by the worker's churner */
@@ -148,6 +158,8 @@ struct session {
 	uint64_t sent;
 	uint8_t *frame;               /* latency/check: one prebuilt masked frame */
 	size_t frame_len;
+	uint8_t *frame_srv;           /* --sink, --direction ba/both: B's, unmasked (B is the server) */
+	size_t frame_srv_len;
 	uint8_t mask[4];
 	/* written by B's reader only (another thread in sink mode) */
 	_Atomic uint64_t rx_msgs;
@@ -173,6 +185,7 @@ struct worker {
 	_Atomic unsigned churned;     /* --churn: sessions replaced */
 	_Atomic uint64_t setup_last_ns;
 	_Atomic uint64_t tx_msgs, rx_msgs, rx_payload;
+	uint64_t tx_dir[2], rx_dir[2]; /* latency: data messages by direction, [0] A -> B, [1] B -> A */
 	uint64_t win_msgs, win_payload;
 	struct bench_hdr *hist;       /* latency in the measured window */
 	struct bench_hdr *hist_dir[2]; /* --direction both: the same by receiver, [ROLE_B] a->b, [ROLE_A] b->a */
@@ -434,6 +447,7 @@ static void on_event(void *arg, const struct bench_ws_event *ev)
 	atomic_fetch_add_explicit(&c->s->rx_msgs, 1, memory_order_relaxed);
 	if (r->o->mode != BENCH_RELAY_LATENCY)
 		return;
+	wk->rx_dir[c->role == ROLE_A]++;
 	uint64_t lat = bench_sched_latency(sched, c->now);
 	if (sched >= r->load.t_meas0 && sched < r->load.t_meas1) {
 		bench_hdr_record(wk->hist, lat);
@@ -605,6 +619,38 @@ static void wait_phase(struct session *s, int ph)
 	}
 }
 
+/* Whether the sink's end of a session sends (--sink with --direction
+ * ba/both): it is then handed to the session's thread and becomes its B. */
+static bool sink_b_sends(const struct bench_relay_opts *o)
+{
+	return o->sink && o->mode == BENCH_RELAY_LATENCY && o->direction != BENCH_RELAY_AB;
+}
+
+/* --sink, --direction ba/both: waits (bounded by IO_TIMEOUT_MS) until the
+ * sink's end of the session's current pair reached this thread and
+ * sink_attach made it s->b. The caller set s->b_wanted before dialing A.
+ * Returns 0, or -1 (counted as a timeout). Suspends. */
+static int wait_sink_b(struct session *s)
+{
+	struct run *r = s->wk->run;
+	uint64_t deadline = bench_mono_ns() + (uint64_t)IO_TIMEOUT_MS * 1000000u;
+	/* The deadline ends it; the count only bounds the loop (the pacer may
+	 * wake a session --rate times a second meanwhile, up to 10^6 in 10 s). */
+	for (unsigned i = 0; !s->b && i < 100000000u && phase_get(r) < BENCH_LOAD_CLOSE; i++) {
+		uint64_t now = bench_mono_ns();
+		if (now >= deadline)
+			break;
+		s->parked = true;
+		core_park((int)((deadline - now) / 1000000u) + 1);
+		s->parked = false;
+	}
+	s->b_wanted = false;
+	if (s->b)
+		return 0;
+	s->wk->err.timeout++;
+	return -1;
+}
+
 /* Sends one stamped message on c (A, or B under --direction ba/both), of
  * a size drawn from --size in latency mode. */
 static void send_stamped(struct session *s, struct conn *c, uint64_t sched)
@@ -612,21 +658,27 @@ static void send_stamped(struct session *s, struct conn *c, uint64_t sched)
 	struct worker *wk = s->wk;
 	const struct bench_relay_opts *o = wk->run->o;
 	size_t payload = o->mode == BENCH_RELAY_LATENCY ? o->size : BENCH_STAMP_LEN;
+	/* The sink's B is the server of its connection: its frames go unmasked. */
+	uint8_t *frame = c->server ? s->frame_srv : s->frame;
+	size_t *frame_len = c->server ? &s->frame_srv_len : &s->frame_len;
+	const uint8_t *mask = c->server ? NULL : s->mask;
 	if (o->mode == BENCH_RELAY_LATENCY && o->sizes.kind != BENCH_SIZE_FIXED) {
 		/* Rebuilt per message: the header and mask phase follow the size.
 		 * O(size) bytes written, at most 64 KiB; the generator's CPU shows it. */
 		payload = bench_size_dist_sample(&o->sizes, &s->rng);
-		s->frame_len = bench_frames_build(s->frame, s->frame_cap, payload, 1, s->mask);
+		*frame_len = bench_frames_build(frame, s->frame_cap, payload, 1, mask);
 	}
-	size_t hl = s->frame_len - payload;
-	bench_stamp_put(s->frame + hl, s->mask, s->idx, sched);
-	int rc = conn_send(c, s->frame, s->frame_len, payload, 1);
+	size_t hl = *frame_len - payload;
+	bench_stamp_put(frame + hl, mask, s->idx, sched);
+	int rc = conn_send(c, frame, *frame_len, payload, 1);
 	if (rc < 0) {
 		count_error(wk, rc, 0);
 		return;
 	}
 	s->tx++;
 	bump(&wk->tx_msgs, 1);
+	if (o->mode == BENCH_RELAY_LATENCY)
+		wk->tx_dir[c->role == ROLE_B]++;
 }
 
 static void run_throughput(struct session *s)
@@ -667,6 +719,7 @@ static int pair_up(struct session *s)
 	struct worker *wk = s->wk;
 	bool sink = wk->run->o->sink; /* --sink: B is the sink's, which accepts the new id */
 	struct conn *a = conn_new(wk, s, ROLE_A, false), *b = sink ? NULL : conn_new(wk, s, ROLE_B, false);
+	s->b_wanted = sink_b_sends(wk->run->o); /* its B arrives at the sink, sink_attach takes it */
 	if (!a || (!sink && !b)) {
 		wk->err.io++;
 		goto fail;
@@ -674,13 +727,24 @@ static int pair_up(struct session *s)
 	if (dial(wk, s, a) < 0 || spawn_reader(a) < 0 || (!sink && (dial(wk, s, b) < 0 || spawn_reader(b) < 0)))
 		goto fail;
 	s->a = a;
-	s->b = b;
+	if (!sink)
+		s->b = b;
+	else if (s->b_wanted && wait_sink_b(s) < 0) {
+		retire(s->a);
+		s->a = NULL;
+		return -1;
+	}
 	return 0;
 fail:
+	s->b_wanted = false;
 	if (a)
 		retire(a);
 	if (b)
 		retire(b);
+	if (sink && s->b) { /* attached before A's dial failed */
+		retire(s->b);
+		s->b = NULL;
+	}
 	return -1;
 }
 
@@ -772,6 +836,7 @@ static void session_main(void *arg)
 	struct conn *a = NULL, *b = NULL;
 
 	s->co = core_coro_current();
+	s->b_wanted = sink_b_sends(o); /* its B arrives at the sink, sink_attach takes it */
 	a = conn_new(wk, s, ROLE_A, false);
 	if (!a || dial(wk, s, a) < 0)
 		goto failed;
@@ -791,6 +856,8 @@ static void session_main(void *arg)
 			conn_put(b); /* the reader owns it now */
 		}
 		b = NULL;
+	} else if (s->b_wanted && wait_sink_b(s) < 0) {
+		goto failed;
 	}
 	s->a = a;
 	s->up = true;
@@ -827,8 +894,15 @@ static void session_main(void *arg)
 	}
 	return;
 failed:
+	s->b_wanted = false;
 	if (b)
 		conn_put(b);
+	if (s->b) { /* --sink: its end came, A's did not finish */
+		if (s->b->w.sock && !s->b->w.close_sent)
+			conn_control(s->b, RELAY_WS_OP_CLOSE, close_normal, sizeof close_normal);
+		conn_put(s->b);
+		s->b = NULL;
+	}
 	if (a) {
 		if (a->w.sock && !a->w.close_sent)
 			conn_control(a, RELAY_WS_OP_CLOSE, close_normal, sizeof close_normal);
@@ -839,6 +913,24 @@ failed:
 }
 
 /* --- the sink: B's end of a baseline --- */
+
+static void sink_adopt(void *arg);
+
+/* --direction ba/both: on the session's thread, the sink's end of the pair
+ * the session waits for (its generation) becomes its B, which sends; a
+ * reference of the session's own. Any other (a late end of a retired
+ * pair, a session that gave up) is only read. */
+static void sink_attach(struct conn *c)
+{
+	struct session *s = c->s;
+	if (!sink_b_sends(c->wk->run->o) || !s->b_wanted || s->b || c->gen != s->gen || s->wk != c->wk)
+		return;
+	c->refs++;
+	s->b = c;
+	s->b_wanted = false;
+	if (s->parked && s->co)
+		core_unpark(s->co, 0);
+}
 
 static void sink_conn(void *arg)
 {
@@ -861,14 +953,62 @@ static void sink_conn(void *arg)
 	unsigned long idx = ULONG_MAX;
 	if (!strncmp(id, r->prefix, plen) && id[plen] == '-' && id[plen + 1] >= '0' && id[plen + 1] <= '9')
 		idx = strtoul(id + plen + 1, &end, 10);
+	unsigned long gen = 0;
 	if (end && end[0] == '-' && end[1] == 'g' && end[2] >= '1' && end[2] <= '9' && r->o->churn_rate)
-		strtoul(end + 2, &end, 10);
-	if (idx >= r->num_sessions || !end || *end) {
+		gen = strtoul(end + 2, &end, 10);
+	if (idx >= r->num_sessions || !end || *end || gen > UINT32_MAX) {
 		wk->err.proto++;
 		conn_put(c);
 		return;
 	}
 	c->s = &r->s[idx];
+	c->gen = (uint32_t)gen;
+	struct worker *owner = c->s->wk;
+	if (sink_b_sends(r->o) && owner != wk) {
+		/* B sends from its session's schedule: the connection moves to
+		 * the session's thread (setup and --churn only, never per
+		 * message). */
+		drop_u(&wk->conns_open);
+		int fd = bench_wconn_detach(&c->w, &c->rest, &c->rest_len);
+		if (fd < 0) {
+			count_error(wk, fd, 0);
+			conn_put(c);
+			return;
+		}
+		c->accepted_fd = fd;
+		c->wk = owner;
+		if (core_rt_post(r->load.rt, owner->idx, sink_adopt, c) < 0) {
+			close(fd);
+			free(c->rest);
+			c->rest = NULL;
+			c->accepted_fd = -1;
+			c->wk = wk;
+			wk->err.io++;
+			conn_put(c);
+		}
+		return;
+	}
+	sink_attach(c);
+	reader_main(c); /* takes over our reference */
+}
+
+/* On the session's thread: the sink's end of a session, handed over by the
+ * thread that accepted it (sink_conn). */
+static void sink_adopt(void *arg)
+{
+	struct conn *c = arg;
+	struct worker *wk = c->wk;
+	int rc = bench_wconn_adopt(&c->w, c->accepted_fd, c->rest, c->rest_len, on_event, c);
+	c->accepted_fd = -1;
+	free(c->rest);
+	c->rest = NULL;
+	if (rc < 0) {
+		count_error(wk, rc, 0);
+		conn_put(c);
+		return;
+	}
+	bump_u(&wk->conns_open);
+	sink_attach(c);
 	reader_main(c); /* takes over our reference */
 }
 
@@ -1205,8 +1345,10 @@ static void run_free(struct run *r)
 				close(wk->sink_fd);
 		}
 	if (r->s)
-		for (unsigned i = 0; i < r->num_sessions; i++)
+		for (unsigned i = 0; i < r->num_sessions; i++) {
 			free(r->s[i].frame);
+			free(r->s[i].frame_srv);
+		}
 	free(r->s);
 	free(r->w);
 	bench_load_cleanup(&r->load);
@@ -1413,6 +1555,15 @@ static int run_init(struct run *r, const struct bench_relay_opts *o)
 			return -1;
 		}
 		bench_frames_build(s->frame, s->frame_len, payload, 1, s->mask);
+		if (sink_b_sends(o)) {
+			s->frame_srv_len = bench_frame_header_len(payload, false) + payload;
+			s->frame_srv = malloc(s->frame_cap); /* the masked frame's size: 4 bytes to spare */
+			if (!s->frame_srv) {
+				fputs(nomem, stderr);
+				return -1;
+			}
+			bench_frames_build(s->frame_srv, s->frame_srv_len, payload, 1, NULL);
+		}
 	}
 	if (o->interval_ms && live_init(r))
 		return -1;
@@ -1470,6 +1621,10 @@ static void collect(struct run *r, struct bench_relay_result *res)
 		res->win_payload += wk->win_payload;
 		res->sent += atomic_load(&wk->tx_msgs);
 		res->received += atomic_load(&wk->rx_msgs);
+		for (int d = 0; d < 2; d++) {
+			res->sent_dir[d] += wk->tx_dir[d];
+			res->received_dir[d] += wk->rx_dir[d];
+		}
 		if (i) {
 			bench_hdr_merge(h, wk->hist); /* one layout: cannot fail */
 			if (wk->hist_dir[ROLE_A]) {

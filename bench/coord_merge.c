@@ -82,6 +82,10 @@ static struct json_object *get_obj(struct json_object *o, const char *key)
 	return v;
 }
 
+const char *const bench_coord_err_kinds[BENCH_COORD_ERR_KINDS] = {
+	"refused", "timeout", "http_409", "http_429", "http_503", "http_other", "closed", "reset", "proto", "tls", "io",
+};
+
 int bench_coord_row_parse(const char *s, size_t len, struct bench_coord_row *out, char *errbuf, size_t errbuf_len)
 {
 	struct json_object *o = parse_object(s, len, errbuf, errbuf_len);
@@ -108,6 +112,14 @@ int bench_coord_row_parse(const char *s, size_t len, struct bench_coord_row *out
 		goto out;
 	}
 	r.warmup = !strcmp(ph, "warmup");
+	/* Each kind is optional (an older worker wrote the total only), but
+	 * when present an unsigned integer. */
+	for (size_t k = 0; k < BENCH_COORD_ERR_KINDS; k++) {
+		struct json_object *v;
+		if (json_object_object_get_ex(errs, bench_coord_err_kinds[k], &v) &&
+		    get_uint(errs, bench_coord_err_kinds[k], &r.err_kind[k], errbuf, errbuf_len))
+			goto out;
+	}
 	if ((lat = get_obj(o, "latency")) && get_uint(lat, "samples", &r.samples, errbuf, errbuf_len))
 		goto out;
 	if (isnan(r.t0_s) || isnan(r.t1_s) || r.t0_s < 0 || r.t1_s < r.t0_s) {
@@ -133,6 +145,8 @@ void bench_coord_row_add(struct bench_coord_row *acc, const struct bench_coord_r
 	acc->msgs = add_sat(acc->msgs, r->msgs);
 	acc->bytes = add_sat(acc->bytes, r->bytes);
 	acc->errors = add_sat(acc->errors, r->errors);
+	for (size_t k = 0; k < BENCH_COORD_ERR_KINDS; k++)
+		acc->err_kind[k] = add_sat(acc->err_kind[k], r->err_kind[k]);
 	acc->samples = add_sat(acc->samples, r->samples);
 	if (r->t0_s < acc->t0_s)
 		acc->t0_s = r->t0_s;

@@ -22,6 +22,11 @@
 #include "bench/hist.h"
 #include "bench/threshold.h"
 
+/* The error kinds of an interval row's "errors" object (docs/BENCH.md,
+ * "Interval lines"), in the order rows write them. */
+enum { BENCH_COORD_ERR_KINDS = 11 };
+extern const char *const bench_coord_err_kinds[BENCH_COORD_ERR_KINDS];
+
 /* struct bench_coord_row: an interval row's figures (the fields of
  * docs/BENCH.md "Interval lines" the coordinator adds up). */
 struct bench_coord_row {
@@ -31,6 +36,7 @@ struct bench_coord_row {
 	uint64_t sessions_up, sessions;
 	uint64_t msgs, bytes;
 	uint64_t errors;
+	uint64_t err_kind[BENCH_COORD_ERR_KINDS]; /* by kind; a kind a row lacks counts 0 */
 	uint64_t samples;            /* latency samples the row's percentiles came from */
 };
 
@@ -39,7 +45,7 @@ struct bench_coord_row {
 int bench_coord_row_parse(const char *s, size_t len, struct bench_coord_row *out, char *errbuf, size_t errbuf_len);
 
 /* bench_coord_row_add adds r's counts into acc (sessions, msgs, bytes,
- * errors, samples); acc's interval widens to cover r's. */
+ * errors and each kind, samples); acc's interval widens to cover r's. */
 void bench_coord_row_add(struct bench_coord_row *acc, const struct bench_coord_row *r);
 
 /* struct bench_coord_summary: a run summary's figures (`relay --json`). */

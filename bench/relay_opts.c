@@ -614,11 +614,6 @@ static int check(struct parsed *pp, uint64_t seen)
 		return opt_usage_error(&relay_table, "--size: a distribution applies to --mode latency only");
 	if (o->direction != BENCH_RELAY_AB && o->mode != BENCH_RELAY_LATENCY)
 		return opt_usage_error(&relay_table, "--direction applies to --mode latency only");
-	if (o->direction != BENCH_RELAY_AB && o->sink)
-		return opt_usage_error(&relay_table,
-					 "--direction %s: a --sink only receives (its connections are accepted on any "
-					 "thread, away from the sessions' pacers; docs/BENCH.md \"Scenarios through a sink\")",
-					 bench_relay_direction_name(o->direction));
 	if (o->stages.num && o->mode != BENCH_RELAY_LATENCY)
 		return opt_usage_error(&relay_table, "--stage applies to --mode latency only");
 	if (o->churn_rate && o->mode != BENCH_RELAY_LATENCY)

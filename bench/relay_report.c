@@ -150,6 +150,10 @@ int bench_relay_print_table(FILE *f, const struct bench_relay_opts *o, const str
 			    (double)r->lat_ab.p99 / 1e3, (unsigned long long)r->lat_ab.count);
 			row(f, "  B -> A us: p50 p99 (samples)", "%.1f %.1f (%llu)", (double)r->lat_ba.p50 / 1e3,
 			    (double)r->lat_ba.p99 / 1e3, (unsigned long long)r->lat_ba.count);
+			row(f, "  A -> B sent / delivered", "%llu / %llu", (unsigned long long)r->sent_dir[0],
+			    (unsigned long long)r->received_dir[0]);
+			row(f, "  B -> A sent / delivered", "%llu / %llu", (unsigned long long)r->sent_dir[1],
+			    (unsigned long long)r->received_dir[1]);
 		}
 	} else {
 		row(f, "held s, sessions alive after", "%.1f, %u / %u", r->measured_s, r->alive, r->sessions_up);
@@ -297,6 +301,8 @@ struct json_object *bench_relay_json(const struct bench_relay_opts *o, const str
 			for (int i = 0; i < 2; i++) {
 				struct json_object *dl = json_object_new_object();
 				json_object_object_add(dl, "samples", bench_report_uint(d[i]->count));
+				json_object_object_add(dl, "sent", bench_report_uint(r->sent_dir[i]));
+				json_object_object_add(dl, "received", bench_report_uint(r->received_dir[i]));
 				bench_report_latency_us(dl, d[i]);
 				json_object_object_add(l, key[i], dl);
 			}

@@ -59,6 +59,7 @@ struct bench_relay_result {
 	uint64_t win_msgs, win_payload;
 	double per_session_mb_min, per_session_mb_max, per_session_mb_mean;
 	uint64_t sent, received;           /* data messages over the whole run */
+	uint64_t sent_dir[2], received_dir[2]; /* latency: the same by direction, [0] A -> B, [1] B -> A */
 	struct bench_summary lat;          /* ns, scheduled-send to arrival */
 	const struct bench_hdr *hist;      /* latency mode: for --hist-out and --hist-csv */
 	bool by_direction;                 /* --direction both: lat_ab and lat_ba hold each way */

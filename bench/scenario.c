@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "bench/sched.h"
 #include "opt/parse.h"
 
@@ -315,12 +317,188 @@ static int check_value(const struct opt_spec *sp, bench_scenario_check_fn check,
 	return 0;
 }
 
+/* Checks entry i of out->cfg against t and appends it to argv. where is
+ * "line N" (config syntax) or "JSON" (a JSON file: no lines). Returns 0 or
+ * -1 with "WHERE: reason" in errbuf. */
+static int take_entry(struct bench_scenario *out, size_t i, const struct opt_table *t, bench_scenario_check_fn check,
+		      const char *where, bool json, char *errbuf, size_t errbuf_len)
+{
+	char why[320];
+	struct net_config_entry *e = &out->cfg.entries[i];
+	const struct opt_spec *sp = find_spec(t, e->name);
+	if (!strcmp(e->name, "scenario")) {
+		snprintf(errbuf, errbuf_len, "%s: a scenario file cannot name another one", where);
+		return -1;
+	}
+	if (!sp) {
+		snprintf(errbuf, errbuf_len, "%s: unknown setting '%s' (the names are the options of "
+			 "'%s %s --help', without the dashes)", where, e->name, t->prog, t->cmd);
+		return -1;
+	}
+	if (sp->kind == OPT_FLAG && e->has_value) {
+		if (json)
+			snprintf(errbuf, errbuf_len, "%s: '%s' is a flag: its value is true", where, e->name);
+		else
+			snprintf(errbuf, errbuf_len, "%s: '%s' is a flag: write it alone, without '= %s'", where,
+				 e->name, e->value);
+		return -1;
+	}
+	if (sp->kind != OPT_FLAG && !e->has_value) {
+		if (json)
+			snprintf(errbuf, errbuf_len, "%s: '%s' needs a value: \"%s\": \"%s\"", where, e->name, e->name,
+				 sp->arg ? sp->arg : "VALUE");
+		else
+			snprintf(errbuf, errbuf_len, "%s: '%s' needs a value: %s = %s", where, e->name, e->name,
+				 sp->arg ? sp->arg : "VALUE");
+		return -1;
+	}
+	if (sp->kind != OPT_FLAG && check_value(sp, check, e->name, e->value, why, sizeof why)) {
+		snprintf(errbuf, errbuf_len, "%s: %s", where, why);
+		return -1;
+	}
+	/* "--" and the name (at most NET_CONFIG_MAX_NAME: the flag has room);
+	 * a copy, not snprintf: name and flag are parts of one object. */
+	memcpy(out->flag[i], "--", 2);
+	memcpy(out->flag[i] + 2, e->name, strnlen(e->name, NET_CONFIG_MAX_NAME) + 1);
+	out->argv[out->argc++] = out->flag[i];
+	if (e->has_value)
+		out->argv[out->argc++] = e->value;
+	return 0;
+}
+
+/* One JSON value of key into entry *n: a string, a whole number >= 0 (its
+ * decimal text) or true (a flag). Returns 0 or -1 with the reason. */
+static int json_entry(struct bench_scenario *out, size_t *n, const char *key, struct json_object *v, char *errbuf,
+		      size_t errbuf_len)
+{
+	if (*n >= NET_CONFIG_MAX_ENTRIES) {
+		snprintf(errbuf, errbuf_len, "JSON: more than %d settings", NET_CONFIG_MAX_ENTRIES);
+		return -1;
+	}
+	struct net_config_entry *e = &out->cfg.entries[*n];
+	if (strlen(key) > NET_CONFIG_MAX_NAME) {
+		snprintf(errbuf, errbuf_len, "JSON: a setting name over %d characters", NET_CONFIG_MAX_NAME);
+		return -1;
+	}
+	snprintf(e->name, sizeof e->name, "%s", key);
+	e->line = 0;
+	e->has_value = 1;
+	switch (json_object_get_type(v)) {
+	case json_type_string: {
+		const char *str = json_object_get_string(v);
+		size_t len = (size_t)json_object_get_string_len(v);
+		if (len > NET_CONFIG_MAX_VALUE || strlen(str) != len) {
+			snprintf(errbuf, errbuf_len, "JSON: '%s': a value over %d bytes, or with a NUL", key,
+				 NET_CONFIG_MAX_VALUE);
+			return -1;
+		}
+		memcpy(e->value, str, len + 1);
+		break;
+	}
+	case json_type_int: {
+		int64_t x = json_object_get_int64(v);
+		if (x < 0 || x == INT64_MAX) { /* INT64_MAX: json-c's saturation of a larger number */
+			snprintf(errbuf, errbuf_len, "JSON: '%s': expected a whole number from 0 to 2^63-2", key);
+			return -1;
+		}
+		snprintf(e->value, sizeof e->value, "%lld", (long long)x);
+		break;
+	}
+	case json_type_boolean:
+		if (!json_object_get_boolean(v)) {
+			snprintf(errbuf, errbuf_len, "JSON: '%s': false: leave the setting out instead", key);
+			return -1;
+		}
+		e->has_value = 0;
+		e->value[0] = '\0';
+		break;
+	default:
+		snprintf(errbuf, errbuf_len, "JSON: '%s': expected a string, a whole number, true, or a list of them",
+			 key);
+		return -1;
+	}
+	(*n)++;
+	return 0;
+}
+
+/* A JSON scenario: one object {"name": value, ...}, value as json_entry
+ * takes it, or an array of such values (the option given once each, in
+ * order: "threshold": ["p99<5ms", "errors<0.1%"]). */
+static int json_parse(struct bench_scenario *out, const struct opt_table *t, bench_scenario_check_fn check,
+		      const char *text, size_t len, char *errbuf, size_t errbuf_len)
+{
+	int rc = -1;
+	size_t n = 0;
+	struct json_object *root = NULL;
+	struct json_tokener *tok = NULL;
+	if (len > NET_CONFIG_MAX_BYTES) {
+		snprintf(errbuf, errbuf_len, "JSON: file over %d bytes", NET_CONFIG_MAX_BYTES);
+		return -1;
+	}
+	if (memchr(text, '\0', len)) {
+		snprintf(errbuf, errbuf_len, "JSON: a NUL byte in the file");
+		return -1;
+	}
+	tok = json_tokener_new();
+	if (!tok) {
+		snprintf(errbuf, errbuf_len, "JSON: out of memory");
+		return -1;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT); /* no trailing commas, single quotes, NaN */
+	root = json_tokener_parse_ex(tok, text, (int)len);
+	enum json_tokener_error jerr = json_tokener_get_error(tok);
+	size_t end = json_tokener_get_parse_end(tok);
+	while (root && end < len && strchr(" \t\r\n", text[end]))
+		end++;
+	if (!root || jerr != json_tokener_success || end != len) {
+		bool bad = !root || jerr != json_tokener_success;
+		snprintf(errbuf, errbuf_len, "JSON: byte %zu: %s", bad ? json_tokener_get_parse_end(tok) : end,
+			 bad ? json_tokener_error_desc(jerr) : "data after the object");
+		goto out;
+	}
+	if (!json_object_is_type(root, json_type_object)) {
+		snprintf(errbuf, errbuf_len, "JSON: expected one object of settings, {\"name\": value, ...}");
+		goto out;
+	}
+	json_object_object_foreach(root, key, val) {
+		if (json_object_is_type(val, json_type_array)) {
+			size_t k = json_object_array_length(val);
+			if (!k) {
+				snprintf(errbuf, errbuf_len, "JSON: '%s': an empty list", key);
+				goto out;
+			}
+			for (size_t j = 0; j < k; j++)
+				if (json_entry(out, &n, key, json_object_array_get_idx(val, j), errbuf, errbuf_len))
+					goto out;
+		} else if (json_entry(out, &n, key, val, errbuf, errbuf_len)) {
+			goto out;
+		}
+	}
+	out->cfg.num_entries = n;
+	for (size_t i = 0; i < n; i++)
+		if (take_entry(out, i, t, check, "JSON", true, errbuf, errbuf_len))
+			goto out;
+	rc = 0;
+out:
+	json_object_put(root);
+	json_tokener_free(tok);
+	return rc;
+}
+
 int bench_scenario_parse(struct bench_scenario *out, const struct opt_table *t, bench_scenario_check_fn check,
 			 const char *text, size_t len, unsigned *out_line, char *errbuf, size_t errbuf_len)
 {
-	char why[320];
-	int rc = net_config_parse(&out->cfg, text, len);
+	char where[32];
 	out->argc = 0;
+	out->cfg.num_entries = 0;
+	size_t first = 0;
+	while (first < len && strchr(" \t\r\n", text[first]) && text[first])
+		first++;
+	if (first < len && text[first] == '{') {
+		*out_line = 0;
+		return json_parse(out, t, check, text, len, errbuf, errbuf_len);
+	}
+	int rc = net_config_parse(&out->cfg, text, len);
 	if (rc != NET_CONFIG_OK) {
 		*out_line = out->cfg.err_line;
 		snprintf(errbuf, errbuf_len, "line %u: %s", out->cfg.err_line, net_config_strerror(rc));
@@ -328,35 +506,10 @@ int bench_scenario_parse(struct bench_scenario *out, const struct opt_table *t, 
 	}
 	for (size_t i = 0; i < out->cfg.num_entries; i++) {
 		struct net_config_entry *e = &out->cfg.entries[i];
-		const struct opt_spec *sp = find_spec(t, e->name);
 		*out_line = e->line;
-		if (!strcmp(e->name, "scenario")) {
-			snprintf(errbuf, errbuf_len, "line %u: a scenario file cannot name another one", e->line);
+		snprintf(where, sizeof where, "line %u", e->line);
+		if (take_entry(out, i, t, check, where, false, errbuf, errbuf_len))
 			return -1;
-		}
-		if (!sp) {
-			snprintf(errbuf, errbuf_len, "line %u: unknown setting '%s' (the names are the options of "
-				 "'%s %s --help', without the dashes)", e->line, e->name, t->prog, t->cmd);
-			return -1;
-		}
-		if (sp->kind == OPT_FLAG && e->has_value) {
-			snprintf(errbuf, errbuf_len, "line %u: '%s' is a flag: write it alone, without '= %s'", e->line,
-				 e->name, e->value);
-			return -1;
-		}
-		if (sp->kind != OPT_FLAG && !e->has_value) {
-			snprintf(errbuf, errbuf_len, "line %u: '%s' needs a value: %s = %s", e->line, e->name, e->name,
-				 sp->arg ? sp->arg : "VALUE");
-			return -1;
-		}
-		if (sp->kind != OPT_FLAG && check_value(sp, check, e->name, e->value, why, sizeof why)) {
-			snprintf(errbuf, errbuf_len, "line %u: %s", e->line, why);
-			return -1;
-		}
-		snprintf(out->flag[i], sizeof out->flag[i], "--%s", e->name);
-		out->argv[out->argc++] = out->flag[i];
-		if (e->has_value)
-			out->argv[out->argc++] = e->value;
 	}
 	*out_line = 0;
 	return 0;

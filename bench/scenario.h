@@ -20,7 +20,12 @@
  * syntax, each reported with its line number. The settings become
  * "--name value" arguments put before the command line's own, which
  * therefore override them (as net/config.h says every command does).
- * Cost: a parsed file is about 130 KiB (struct net_config), heap-held. */
+ * A file whose first non-blank byte is '{' is JSON instead: one object
+ * {"name": value, ...}, each value a string, a whole number >= 0, true (a
+ * flag), or a list of those (the option once per element, in order); the
+ * same checks, each reason starting "JSON: " (no line: *out_line is 0).
+ * Cost: a parsed file is about 130 KiB (struct net_config), heap-held;
+ * a JSON file also json-c's tree while it is checked. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -570,6 +570,32 @@ fail:
 	return err;
 }
 
+int bench_wconn_detach(struct bench_wconn *c, uint8_t **rest, size_t *rest_len)
+{
+	*rest = NULL;
+	*rest_len = 0;
+	if (c->tls || !c->sock)
+		return -EINVAL;
+	int fd = core_sock_detach(c->sock, rest, rest_len);
+	c->sock = NULL; /* freed by core_sock_detach either way */
+	return fd;
+}
+
+int bench_wconn_adopt(struct bench_wconn *c, int fd, const uint8_t *rest, size_t rest_len, bench_ws_event_fn fn,
+		      void *arg)
+{
+	int err = 0;
+	c->sock = core_sock_new(fd, &err);
+	if (!c->sock)
+		return err;
+	if (rest_len && bench_ws_scan_feed(&c->scan, rest, rest_len, fn, arg) < 0) {
+		core_sock_close(c->sock);
+		c->sock = NULL;
+		return -EPROTO;
+	}
+	return 0;
+}
+
 int bench_wconn_send(struct bench_wconn *c, const void *buf, size_t len, uint64_t payload_len, uint32_t num_msgs,
 		     int timeout_ms)
 {

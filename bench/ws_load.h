@@ -136,6 +136,23 @@ int bench_wconn_dial(struct bench_wconn *c, const struct bench_dial *d, const ch
 int bench_wconn_accept(struct bench_wconn *c, int fd, char id_out[static 129], int timeout_ms, bench_ws_event_fn fn,
 		       void *arg);
 
+/* bench_wconn_detach hands an accepted ws:// connection to another reactor
+ * (the sink, --direction ba/both): it stops receiving on c, frees its
+ * socket (c->sock becomes NULL; the counters stay) and returns the fd,
+ * still open, with the bytes already received but not scanned in a
+ * malloc'd *rest (*rest_len bytes; NULL when none; the caller frees it).
+ * Returns the fd, or -ENOMEM (the fd is then closed). Not for wss://
+ * (-EINVAL, nothing changed). Suspends. */
+int bench_wconn_detach(struct bench_wconn *c, uint8_t **rest, size_t *rest_len);
+
+/* bench_wconn_adopt takes a detached connection on the reactor that will
+ * use it: wraps fd (owned from here on, closed on failure) and scans
+ * rest[0..rest_len) (borrowed), calling fn for each event. Returns 0,
+ * -EPROTO when those bytes broke the framing rules, or -errno; on failure
+ * the fd is closed and c holds no socket. Does not suspend. */
+int bench_wconn_adopt(struct bench_wconn *c, int fd, const uint8_t *rest, size_t rest_len, bench_ws_event_fn fn,
+		      void *arg);
+
 /* bench_wconn_send sends buf[0..len), num_msgs data messages holding
  * payload_len payload bytes in all (for the counters). Returns 0 or -errno
  * (wss: -EPROTO when encryption fails). buf is free again on return. One

@@ -7,7 +7,10 @@
 #   --json-interval lines carry the stage fields, the active sessions rise
 #   to the peak and fall back to 0 in stage order, "sessions_up" stays at
 #   every session (none ended), and nothing is lost;
-# - --direction both: each direction delivers and has its own latency;
+# - the staged scenario as a JSON file, --direction both and a list of
+#   thresholds: each direction delivers everything, stages and churn done;
+# - --direction both: each direction delivers (its own sent == received)
+#   and has its own latency;
 # - --think: 4 sessions at 100 msgs/s with 40 ms of think time send a
 #   fifth of what they send without (gap 10 + 40 ms), and lose nothing;
 # - --rate-stage from a scenario file (0 -> 200 msgs/s per session over
@@ -87,11 +90,29 @@ jq -s -e '[.[].sessions_active] as $a | ($a | max) == 4 and $a[-1] == 0
 	"$dir/staged.jsonl" >/dev/null || fail "staged: active sessions did not rise to 4 and fall to 0"
 echo "staged: ok"
 
+# The same scenario as a JSON file, with both directions and a threshold
+# list: every message of each direction delivered, the stages and churn
+# done, both thresholds reported.
+cat >"$dir/staged.json" <<'JSON'
+{"mode": "latency", "stage": "1s:4,1s:4,1s:0", "rate": 40, "size": "64:50,1400:40,16K:10",
+ "seed": 7, "idle-sessions": 2, "churn": "4/s", "threads": 2, "direction": "both", "json": true,
+ "threshold": ["delivered>=100%", "errors<1"]}
+JSON
+run staged-json 0 --scenario "$dir/staged.json" --url "ws://127.0.0.1:$port" --interval 0
+jq -e '.direction == "both" and .stages == 3 and .idle_sessions == 2 and .setup.churned >= 8
+	and .latency.ab.sent > 0 and .latency.ab.received == .latency.ab.sent
+	and .latency.ba.sent > 0 and .latency.ba.received == .latency.ba.sent and .errors.total == 0' \
+	"$dir/staged-json.out" >/dev/null || fail "staged-json: the JSON scenario did not run as the file says"
+[ "$(grep -c '^threshold .*: ok' "$dir/staged-json.err")" -eq 2 ] || fail "staged-json: want 2 threshold lines"
+echo "staged-json: ok"
+
 # Both directions deliver, each with its own latency.
 run both 0 --url "ws://127.0.0.1:$port" --mode latency --direction both --sessions 3 --rate 50 \
 	--duration 1 --warmup 250ms --threads 2 --interval 0 --json
 jq -e '.direction == "both" and .latency.lost == 0 and .latency.ab.samples > 0 and .latency.ba.samples > 0
-	and .latency.ab.samples + .latency.ba.samples == .latency.samples' "$dir/both.out" >/dev/null ||
+	and .latency.ab.samples + .latency.ba.samples == .latency.samples
+	and .latency.ab.received == .latency.ab.sent and .latency.ba.received == .latency.ba.sent
+	and .latency.ab.sent + .latency.ba.sent == .latency.sent' "$dir/both.out" >/dev/null ||
 	fail "both: a direction did not deliver"
 echo "both: ok"
 

@@ -105,6 +105,11 @@ Test(coord_merge, interval_counts_add)
 	cr_assert_eq(acc.msgs, 550);
 	cr_assert_eq(acc.bytes, 35200);
 	cr_assert_eq(acc.errors, 3);
+	/* By kind: row a's 2 resets; row b names none (an older worker's
+	 * total only), so every other kind stays 0. */
+	for (size_t k = 0; k < BENCH_COORD_ERR_KINDS; k++)
+		cr_assert_eq(acc.err_kind[k], strcmp(bench_coord_err_kinds[k], "reset") ? 0 : 2, "%s",
+			     bench_coord_err_kinds[k]);
 	cr_assert_eq(acc.samples, 549);
 	cr_assert_float_eq(acc.t0_s, 1.0, 1e-9);
 	cr_assert_float_eq(acc.t1_s, 2.05, 1e-9);
@@ -116,6 +121,9 @@ struct bad_row {
 };
 
 static const struct bad_row bad_rows[] = {
+	{"{\"interval\":1,\"phase\":\"run\",\"t_start_s\":0,\"t_end_s\":1,\"sessions_up\":0,\"sessions\":0,\"msgs\":0,"
+	 "\"bytes\":0,\"errors\":{\"total\":1,\"reset\":-1}}",
+	 "\"reset\""},
 	{"", "not JSON"},
 	{"{\"interval\":1", "not JSON"},
 	{"[1,2]", "not a JSON object"},

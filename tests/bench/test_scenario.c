@@ -149,6 +149,24 @@ static char *write_tmp(const char *text)
 	return path;
 }
 
+/* The options of the staged file below (config syntax or JSON), with
+ * --rate 50 on the command line over the file's 20. */
+static void assert_staged(const struct bench_relay_opts *o)
+{
+	cr_assert_eq(o->mode, BENCH_RELAY_LATENCY);
+	cr_assert_eq(o->sizes.kind, BENCH_SIZE_LIST);
+	cr_assert_eq(o->size, 16384);
+	cr_assert_eq(o->seed, 7);
+	cr_assert_eq(o->direction, BENCH_RELAY_BOTH);
+	cr_assert_eq(o->stages.num, 3);
+	cr_assert_eq(o->sessions, 4, "--sessions defaults to the peak");
+	cr_assert_eq(o->duration_ms, 4000, "--duration defaults to the stages' total");
+	cr_assert_eq(o->warmup_ms, 0);
+	cr_assert_eq(o->idle_sessions, 3);
+	cr_assert_eq(o->rate, 50, "the command line wins over the file");
+	cr_assert(o->json);
+}
+
 Test(bench_scenario, file_sets_options_and_flags_override_it)
 {
 	char *path = write_tmp("# a staged latency run\n"
@@ -165,18 +183,7 @@ Test(bench_scenario, file_sets_options_and_flags_override_it)
 	char *argv[] = {"relay", "--scenario", path, "--rate", "50"};
 	struct bench_relay_opts o;
 	cr_assert_eq(parse_opts(5, argv, &o), -1);
-	cr_assert_eq(o.mode, BENCH_RELAY_LATENCY);
-	cr_assert_eq(o.sizes.kind, BENCH_SIZE_LIST);
-	cr_assert_eq(o.size, 16384);
-	cr_assert_eq(o.seed, 7);
-	cr_assert_eq(o.direction, BENCH_RELAY_BOTH);
-	cr_assert_eq(o.stages.num, 3);
-	cr_assert_eq(o.sessions, 4, "--sessions defaults to the peak");
-	cr_assert_eq(o.duration_ms, 4000, "--duration defaults to the stages' total");
-	cr_assert_eq(o.warmup_ms, 0);
-	cr_assert_eq(o.idle_sessions, 3);
-	cr_assert_eq(o.rate, 50, "the command line wins over the file");
-	cr_assert(o.json);
+	assert_staged(&o);
 	bench_relay_opts_cleanup(&o);
 	unlink(path);
 }
@@ -227,6 +234,59 @@ ParameterizedTest(const struct bad_file *c, bench_scenario, malformed_files_name
 	snprintf(want, sizeof want, "line %u: ", c->line);
 	cr_assert(!strncmp(err, want, strlen(want)), "'%s' does not start with '%s'", err, want);
 	cr_assert(strstr(err, c->why), "'%s' lacks '%s'", err, c->why);
+}
+
+/* The same settings as a JSON object: strings, whole numbers, true for a
+ * flag, a list for an option given several times; the command line still
+ * wins. */
+Test(bench_scenario, json_file_sets_options_as_the_config_syntax_does)
+{
+	char *path = write_tmp("  {\"url\": \"ws://127.0.0.1:9\", \"mode\": \"latency\",\n"
+			       "   \"size\": \"64:50,1400:40,16K:10\", \"seed\": 7, \"direction\": \"both\",\n"
+			       "   \"stage\": \"1s:4,2s:4,1s:0\", \"idle-sessions\": 3, \"rate\": 20, \"json\": true,\n"
+			       "   \"threshold\": [\"p99<5ms\", \"delivered>=99.9%\"]}\n");
+	char *argv[] = {"relay", "--scenario", path, "--rate", "50"};
+	struct bench_relay_opts o;
+	cr_assert_eq(parse_opts(5, argv, &o), -1);
+	assert_staged(&o);
+	cr_assert_eq(o.num_thresholds, 2, "a list gives the option once per element");
+	bench_relay_opts_cleanup(&o);
+	unlink(path);
+}
+
+static const struct bad_file bad_json[] = {
+	{"{\"mode\": \"latency\", \"bogus\": 1}", 0, "JSON: unknown setting 'bogus'"},
+	{"{\"sessions\": 0}", 0, "JSON: sessions '0': out of range"},
+	{"{\"sessions\": -1}", 0, "JSON: 'sessions': expected a whole number"},
+	{"{\"sessions\": 1.5}", 0, "JSON: 'sessions': expected a string, a whole number"},
+	{"{\"json\": \"yes\"}", 0, "JSON: 'json' is a flag: its value is true"},
+	{"{\"json\": false}", 0, "JSON: 'json': false"},
+	{"{\"rate\": true}", 0, "JSON: 'rate' needs a value"},
+	{"{\"stage\": \"1s:4,2x:1\", \"mode\": \"latency\"}", 0, "JSON: stage '1s:4,2x:1': stage 2: duration"},
+	{"{\"scenario\": \"other.json\"}", 0, "JSON: a scenario file cannot name another one"},
+	{"{\"threshold\": []}", 0, "JSON: 'threshold': an empty list"},
+	{"{\"threshold\": [[\"p99<5ms\"]]}", 0, "JSON: 'threshold': expected a string"},
+	{"{\"mode\": \"latency\",}", 0, "JSON: byte "},
+	{"{\"mode\": \"latency\"} x", 0, "JSON: byte 20: "},
+	{"{\"mode\": \"lat\\u0000ency\"}", 0, "JSON: 'mode': a value over"},
+	{"{\"label\": {\"a\": 1}}", 0, "JSON: 'label': expected a string"},
+};
+
+ParameterizedTestParameters(bench_scenario, malformed_json_files_name_the_setting_and_reason)
+{
+	return cr_make_param_array(struct bad_file, bad_json, sizeof bad_json / sizeof bad_json[0]);
+}
+
+ParameterizedTest(const struct bad_file *c, bench_scenario, malformed_json_files_name_the_setting_and_reason)
+{
+	static struct bench_scenario sc;
+	char err[600] = "";
+	unsigned line = 999;
+	cr_assert_eq(bench_scenario_parse(&sc, bench_relay_opts_table(), bench_relay_opts_check, c->text,
+					  strlen(c->text), &line, err, sizeof err),
+		     -1, "accepted: %s", c->text);
+	cr_assert_eq(line, 0, "%s: line %u", err, line);
+	cr_assert(!strncmp(err, c->why, strlen(c->why)), "'%s' does not start with '%s'", err, c->why);
 }
 
 Test(bench_scenario, a_missing_file_is_a_usage_error)

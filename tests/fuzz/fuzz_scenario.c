@@ -1,6 +1,7 @@
 /* Fuzz bench_scenario_parse against the relay's option table: never
  * crashes; a refusal names a line that exists in the input ("line N: ",
- * N at most the number of lines); an acceptance yields "--name [value]"
+ * N at most the number of lines), or, for a JSON file (its first non-blank
+ * byte '{'), says "JSON: " with line 0; an acceptance yields "--name [value]"
  * arguments whose names are options of the table, flags without a value
  * and the others with one, and whose size, stage, rate-stage and think
  * values parse again and behave: draws within the distribution's bounds,
@@ -74,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int rc = bench_scenario_parse(&sc, t, bench_relay_opts_check, (const char *)data, size, &line, err, sizeof err);
 	if (rc) {
 		CHECK(rc == -1);
-		CHECK(!strncmp(err, "line ", 5));
+		CHECK(!strncmp(err, "line ", 5) || (!strncmp(err, "JSON: ", 6) && line == 0));
 		CHECK(line <= lines);
 		return 0;
 	}
