@@ -18,7 +18,7 @@
  * failed only link by link. */
 static void relay_liveness(struct node *node, struct node_peer *p, uint64_t t)
 {
-	for (size_t i = 0; i < NODE_MAX_LINKS; i++) {
+	for (size_t i = 0; i < node->links_hi; i++) {
 		struct node_link *l = &node->links[i];
 		if (l->peer != p || !node_link_paired(l))
 			continue;
@@ -57,7 +57,7 @@ void node_ticker(void *arg)
 		uint64_t t = node_now_ms();
 		node_overlay_tick(node);
 		node_offer_tick(node, t);
-		for (size_t i = 0; i < sizeof node->peers / sizeof node->peers[0]; i++) {
+		for (size_t i = 0; i < node->peers_hi; i++) {
 			struct node_peer *p = &node->peers[i];
 			if (!p->used)
 				continue;
