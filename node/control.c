@@ -44,7 +44,7 @@ static json_object *peer_json(struct node *node, struct node_peer *p)
 	/* Every relay where the peer is there too (paired): where traffic
 	 * can move if the one in use fails. */
 	json_object *rl = json_object_new_array();
-	for (size_t i = 0; i < NODE_MAX_LINKS; i++)
+	for (size_t i = 0; i < node->links_hi; i++)
 		if (node->links[i].peer == p && node_link_paired(&node->links[i]))
 			json_object_array_add(rl, json_object_new_string(node->links[i].url));
 	json_object_object_add(o, "relays_paired", rl);
@@ -83,7 +83,7 @@ static json_object *self_json(struct node *node)
 	for (size_t i = 0; i < node->st->num_relays; i++) {
 		json_object *r = json_object_new_object();
 		size_t up = 0;
-		for (size_t k = 0; k < NODE_MAX_LINKS; k++)
+		for (size_t k = 0; k < node->links_hi; k++)
 			up += node->links[k].used && node->links[k].up && !strcmp(node->links[k].url, node->st->relays[i]);
 		json_object_object_add(r, "url", json_object_new_string(node->st->relays[i]));
 		json_object_object_add(r, "links_up", json_object_new_int64((int64_t)up));
@@ -218,7 +218,7 @@ static bool cmd_peers(struct node *node, struct core_sock *s, json_object *req)
 {
 	(void)req;
 	json_object *r = json_object_new_object(), *arr = json_object_new_array();
-	for (size_t i = 0; i < sizeof node->peers / sizeof node->peers[0]; i++)
+	for (size_t i = 0; i < node->peers_hi; i++)
 		if (node->peers[i].used && node->peers[i].node_id[0])
 			json_object_array_add(arr, peer_json(node, &node->peers[i]));
 	json_object_object_add(r, "peers", arr);

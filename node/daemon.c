@@ -64,7 +64,7 @@ static void on_stop(void *arg)
 	 * (node/relay_link.c); udp_reader and the control server close their
 	 * sockets as they end (on this thread, not after the runtime). */
 	size_t links = 0;
-	for (size_t i = 0; i < NODE_MAX_LINKS; i++) {
+	for (size_t i = 0; i < node->links_hi; i++) {
 		struct node_link *l = &node->links[i];
 		if (l->used && l->c) {
 			relay_client_interrupt(l->c);
@@ -215,7 +215,7 @@ static void node_free(struct node *node)
 	node_overlay_stop(node);
 	node_e2e_keypair_cleanup(&node->kp);
 	OPENSSL_cleanse(node->mesh_psk, sizeof node->mesh_psk);
-	for (size_t i = 0; i < sizeof node->peers / sizeof node->peers[0]; i++)
+	for (size_t i = 0; i < node->peers_hi; i++)
 		if (node->peers[i].used) {
 			node_sessions_cleanup(&node->peers[i].ss);
 			if (node->peers[i].hs_live)

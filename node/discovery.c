@@ -62,7 +62,7 @@ void node_discover(struct node *node)
 void node_resignal(struct node *node)
 {
 	uint64_t t = node_now_ms();
-	for (size_t i = 0; i < sizeof node->peers / sizeof node->peers[0]; i++) {
+	for (size_t i = 0; i < node->peers_hi; i++) {
 		struct node_peer *p = &node->peers[i];
 		if (!p->used || !p->node_id[0] || !node_peer_ready(p))
 			continue;

@@ -49,7 +49,7 @@ static void set_bit(uint8_t *bits, int i)
 static size_t flood(struct node *node, int i, bool removal, const struct node_peer *except)
 {
 	size_t n = 0;
-	for (size_t k = 0; k < sizeof node->peers / sizeof node->peers[0]; k++) {
+	for (size_t k = 0; k < node->peers_hi; k++) {
 		struct node_peer *q = &node->peers[k];
 		if (q == except || !sync_ok(node, q))
 			continue;
@@ -309,7 +309,7 @@ bool node_gossip_id_taken(struct node *node, const struct node_peer *p, const ch
 		if (s->has_entry && !strcmp(s->m.node_id, id) && CRYPTO_memcmp(s->m.pub, p->pub, 32))
 			return true;
 	}
-	for (size_t k = 0; k < sizeof node->peers / sizeof node->peers[0]; k++) {
+	for (size_t k = 0; k < node->peers_hi; k++) {
 		const struct node_peer *q = &node->peers[k];
 		if (q != p && q->used && !strcmp(q->node_id, id))
 			return true;
@@ -353,7 +353,7 @@ static void learned(struct node *node, int i, const struct node_peer *from)
 /* Stops talking to p: sessions wiped, relay links closed, forgotten on disk. */
 void node_peer_forget(struct node *node, struct node_peer *p)
 {
-	for (size_t i = 0; i < NODE_MAX_LINKS; i++) {
+	for (size_t i = 0; i < node->links_hi; i++) {
 		struct node_link *l = &node->links[i];
 		if (!l->used || l->peer != p)
 			continue;
@@ -382,7 +382,7 @@ void node_peer_forget(struct node *node, struct node_peer *p)
  * re-admission) is dropped. */
 static void drop_outcasts(struct node *node)
 {
-	for (size_t k = 0; k < sizeof node->peers / sizeof node->peers[0]; k++) {
+	for (size_t k = 0; k < node->peers_hi; k++) {
 		struct node_peer *q = &node->peers[k];
 		if (q->used && node_gossip_refuses(node, q->pub)) {
 			core_log(CORE_LOG_INFO, "membership: %s (%s) is no longer a member: dropped", peer_name(q), q->node_id);
@@ -426,7 +426,7 @@ static size_t adopt_secret(struct node *node, uint32_t epoch, const uint8_t secr
 	/* Tell the members first, while the paths we have still work (a pair
 	 * that meets only on a relay must hear of it on the old session). */
 	size_t told = 0;
-	for (size_t k = 0; k < sizeof node->peers / sizeof node->peers[0]; k++) {
+	for (size_t k = 0; k < node->peers_hi; k++) {
 		struct node_peer *q = &node->peers[k];
 		int i = q->used ? node_members_find(node->mem, q->pub) : -1;
 		if (q != from && i >= 0 && sync_ok(node, q) && node_members_good(node->mem, i)) {
@@ -435,7 +435,7 @@ static size_t adopt_secret(struct node *node, uint32_t epoch, const uint8_t secr
 		}
 	}
 	/* Then move every relay link to the session the new secret names. */
-	for (size_t i = 0; i < NODE_MAX_LINKS; i++) {
+	for (size_t i = 0; i < node->links_hi; i++) {
 		struct node_link *l = &node->links[i];
 		if (!l->used || l->join)
 			continue;
@@ -443,7 +443,7 @@ static size_t adopt_secret(struct node *node, uint32_t epoch, const uint8_t secr
 		if (l->c)
 			relay_client_interrupt(l->c);
 	}
-	for (size_t k = 0; k < sizeof node->peers / sizeof node->peers[0]; k++) {
+	for (size_t k = 0; k < node->peers_hi; k++) {
 		struct node_peer *q = &node->peers[k];
 		if (q->used && q->node_id[0] && !q->joiner)
 			node_link_open_pair(node, q);
@@ -544,7 +544,7 @@ void node_gossip_on_message(struct node *node, struct node_peer *p, const uint8_
 				node->removed = true;
 				core_log(CORE_LOG_WARN, "membership: this node was removed from mesh %s by %s; it drops every peer",
 					 node->st->mesh_name, by);
-				for (size_t k = 0; k < sizeof node->peers / sizeof node->peers[0]; k++)
+				for (size_t k = 0; k < node->peers_hi; k++)
 					if (node->peers[k].used)
 						node_peer_forget(node, &node->peers[k]);
 				goto out;
@@ -601,7 +601,7 @@ void node_gossip_tick(struct node *node, uint64_t t)
 	char err[300];
 	if (!node->mem)
 		return;
-	for (size_t k = 0; k < sizeof node->peers / sizeof node->peers[0]; k++) {
+	for (size_t k = 0; k < node->peers_hi; k++) {
 		struct node_peer *p = &node->peers[k];
 		if (!sync_ok(node, p))
 			continue;

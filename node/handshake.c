@@ -161,7 +161,7 @@ void node_on_packet(struct node *node, const uint8_t *pkt, size_t len, const str
 	}
 	/* Response or data: find who it is for by the receiver index. */
 	struct node_peer *p = NULL;
-	for (size_t i = 0; i < sizeof node->peers / sizeof node->peers[0]; i++) {
+	for (size_t i = 0; i < node->peers_hi; i++) {
 		struct node_peer *q = &node->peers[i];
 		if (!q->used)
 			continue;

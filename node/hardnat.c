@@ -163,7 +163,7 @@ static void open_sockets(struct attempt *a)
  * pointer to a socket the attempt frees. */
 static void disown(struct attempt *a, struct node_usock *s)
 {
-	for (size_t i = 0; i < sizeof a->node->peers / sizeof a->node->peers[0]; i++) {
+	for (size_t i = 0; i < a->node->peers_hi; i++) {
 		struct node_peer *q = &a->node->peers[i];
 		if (q != a->p && q->direct_sock == s)
 			q->direct_sock = NULL;

@@ -195,6 +195,12 @@ struct node {
 	struct core_shutdown_hook stop_hook6;
 	struct node_e2e_keypair kp;
 	uint8_t mesh_psk[32];
+	/* Slots [0, peers_hi) and [0, links_hi) may be in use, none above:
+	 * every scan stops there. A new peer or link takes the first free
+	 * slot, so with few peers the tables' other pages (5.3 MB of them:
+	 * 1,032 x 3.4 KiB peers, 4,224 x 432 B links) are never touched, not
+	 * even read (a read faults a page in, docs/PERFORMANCE.md). Only grow. */
+	size_t peers_hi, links_hi;
 	struct node_peer peers[NODE_MAX_PEERS + 8];
 	struct node_link links[NODE_MAX_LINKS];
 	char local_ep[64], public_ep[64];

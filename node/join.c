@@ -105,7 +105,7 @@ void node_on_welcome(struct node *node, struct node_peer *p, json_object *o)
 	 * mesh has no relay of its own: then they stay). */
 	node_link_open_pair(node, p);
 	if (st->num_relays)
-		for (size_t i = 0; i < NODE_MAX_LINKS; i++) {
+		for (size_t i = 0; i < node->links_hi; i++) {
 			struct node_link *jl = &node->links[i];
 			if (!jl->used || !jl->join || jl->peer != p)
 				continue;

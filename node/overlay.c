@@ -50,7 +50,7 @@ static void rebuild(struct node *node)
 {
 	struct node_overlay *ov = node->ov;
 	overlay_table_clear(&ov->table);
-	for (size_t i = 0; i < NPEERS; i++) {
+	for (size_t i = 0; i < node->peers_hi; i++) {
 		if (!ov->ids[i][0])
 			continue;
 		uint8_t a4[4], a6[16];
@@ -68,7 +68,7 @@ void node_overlay_tick(struct node *node)
 	if (!ov)
 		return;
 	bool dirty = false;
-	for (size_t i = 0; i < NPEERS; i++) {
+	for (size_t i = 0; i < node->peers_hi; i++) {
 		const struct node_peer *p = &node->peers[i];
 		const char *id = p->used ? p->node_id : "";
 		if (strcmp(ov->ids[i], id)) {

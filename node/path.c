@@ -138,7 +138,7 @@ void node_pick_relay(struct node *node, struct node_peer *p)
 	/* Links that went silent are passed over while others exist; when
 	 * every one has, the best of them is taken (the relay may be back). */
 	for (int pass = 0; pass < 2 && !best; pass++)
-		for (size_t i = 0; i < NODE_MAX_LINKS; i++) {
+		for (size_t i = 0; i < node->links_hi; i++) {
 			struct node_link *l = &node->links[i];
 			if (!l->used || l->peer != p || !l->up || l->closing || (!pass && l->silent_until_ms > t))
 				continue;

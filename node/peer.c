@@ -24,7 +24,7 @@ bool node_peer_ready(const struct node_peer *p)
 
 struct node_peer *node_peer_by_pub(struct node *node, const uint8_t pub[32])
 {
-	for (size_t i = 0; i < sizeof node->peers / sizeof node->peers[0]; i++)
+	for (size_t i = 0; i < node->peers_hi; i++)
 		if (node->peers[i].used && !CRYPTO_memcmp(node->peers[i].pub, pub, 32))
 			return &node->peers[i];
 	return NULL;
@@ -34,7 +34,7 @@ struct node_peer *node_peer_by_pub(struct node *node, const uint8_t pub[32])
 struct node_peer *node_peer_by_name(struct node *node, const char *s)
 {
 	struct node_peer *named = NULL;
-	for (size_t i = 0; i < sizeof node->peers / sizeof node->peers[0]; i++) {
+	for (size_t i = 0; i < node->peers_hi; i++) {
 		struct node_peer *p = &node->peers[i];
 		if (!p->used)
 			continue;
@@ -48,11 +48,14 @@ struct node_peer *node_peer_by_name(struct node *node, const char *s)
 
 struct node_peer *node_peer_new(struct node *node, const uint8_t pub[32])
 {
+	/* First free: the slots in use stay low, and peers_hi with them. */
 	for (size_t i = 0; i < sizeof node->peers / sizeof node->peers[0]; i++)
 		if (!node->peers[i].used) {
 			struct node_peer *p = &node->peers[i];
 			memset(p, 0, sizeof *p);
 			p->used = true;
+			if (i >= node->peers_hi)
+				node->peers_hi = i + 1;
 			memcpy(p->pub, pub, 32);
 			memcpy(p->psk, node->mesh_psk, 32);
 			return p;

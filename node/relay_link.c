@@ -26,7 +26,7 @@ static int link_send(struct node_link *l, const uint8_t *pkt, size_t n)
 /* Whether p has a relay link, up or still connecting. */
 bool node_peer_has_links(struct node *node, const struct node_peer *p)
 {
-	for (size_t i = 0; i < NODE_MAX_LINKS; i++)
+	for (size_t i = 0; i < node->links_hi; i++)
 		if (node->links[i].used && node->links[i].peer == p && !node->links[i].closing)
 			return true;
 	return false;
@@ -36,7 +36,7 @@ bool node_peer_has_links(struct node *node, const struct node_peer *p)
  * answer wins). */
 void node_send_on_links(struct node *node, struct node_peer *p, const uint8_t *pkt, size_t n)
 {
-	for (size_t i = 0; i < NODE_MAX_LINKS; i++) {
+	for (size_t i = 0; i < node->links_hi; i++) {
 		struct node_link *l = &node->links[i];
 		if (l->used && l->peer == p && l->up && !l->closing && l->c)
 			link_send(l, pkt, n);
@@ -62,14 +62,17 @@ void node_inbox_session(char out[72], const uint8_t invite_key[32])
 
 struct node_link *node_link_open(struct node *node, const char *url, const char *session, bool inbox, struct node_peer *peer)
 {
-	for (size_t i = 0; i < NODE_MAX_LINKS; i++)
+	for (size_t i = 0; i < node->links_hi; i++)
 		if (node->links[i].used && !strcmp(node->links[i].session, session) && !strcmp(node->links[i].url, url))
 			return &node->links[i];
+	/* First free: the slots in use stay low, and links_hi with them. */
 	for (size_t i = 0; i < NODE_MAX_LINKS; i++)
 		if (!node->links[i].used) {
 			struct node_link *l = &node->links[i];
 			memset(l, 0, sizeof *l);
 			l->used = true;
+			if (i >= node->links_hi)
+				node->links_hi = i + 1;
 			node_copy_str(l->url, sizeof l->url, url);
 			node_copy_str(l->session, sizeof l->session, session);
 			l->inbox = inbox;

@@ -58,7 +58,7 @@ void node_relay_rtt_tick(struct node *node, struct node_peer *p, uint64_t t)
 	struct node_rank_cand c[MAX_CANDS];
 	struct node_link *ls[MAX_CANDS];
 	size_t n = 0;
-	for (size_t i = 0; i < NODE_MAX_LINKS; i++) {
+	for (size_t i = 0; i < node->links_hi; i++) {
 		struct node_link *l = &node->links[i];
 		if (!l->used || l->peer != p)
 			continue;
@@ -129,7 +129,7 @@ void node_relay_rtt_on_message(struct node *node, struct node_peer *p, struct no
 json_object *node_relay_rtts_json(struct node *node, const struct node_peer *p)
 {
 	json_object *o = json_object_new_object();
-	for (size_t i = 0; i < NODE_MAX_LINKS; i++) {
+	for (size_t i = 0; i < node->links_hi; i++) {
 		const struct node_link *l = &node->links[i];
 		if (l->used && l->peer == p && !l->inbox && !l->join)
 			json_object_object_add(o, l->url, l->rtt.samples ? json_object_new_double(l->rtt.ewma_ms) : NULL);

@@ -32,7 +32,7 @@ static void public_part(char out[16], const struct node_offer *o)
 
 static void close_links(struct node *node, struct node_offer *o)
 {
-	for (size_t i = 0; i < NODE_MAX_LINKS; i++) {
+	for (size_t i = 0; i < node->links_hi; i++) {
 		struct node_link *l = &node->links[i];
 		if (!l->used || l->offer != o)
 			continue;
@@ -216,7 +216,7 @@ void node_offer_retire(struct node *node, const uint8_t invite_id[static NODE_TO
 
 void node_offer_tick(struct node *node, uint64_t t)
 {
-	for (size_t i = 0; i < NODE_MAX_LINKS; i++) {
+	for (size_t i = 0; i < node->links_hi; i++) {
 		struct node_link *l = &node->links[i];
 		if (l->used && l->pake && t >= l->pake_deadline_ms) {
 			end_exchange(l, false, "the joiner did not confirm in time");
@@ -238,7 +238,7 @@ void node_offer_tick(struct node *node, uint64_t t)
 
 void node_offers_cleanup(struct node *node)
 {
-	for (size_t i = 0; i < NODE_MAX_LINKS; i++) {
+	for (size_t i = 0; i < node->links_hi; i++) {
 		node_pake_free(node->links[i].pake);
 		node->links[i].pake = NULL;
 	}

@@ -20,7 +20,7 @@
  * from the peer says which relay failed only link by link. */
 static void relay_liveness(struct node *node, struct node_peer *p, uint64_t t)
 {
-	for (size_t i = 0; i < NODE_MAX_LINKS; i++) {
+	for (size_t i = 0; i < node->links_hi; i++) {
 		struct node_link *l = &node->links[i];
 		if (l->peer != p || !node_link_paired(l))
 			continue;
@@ -58,7 +58,7 @@ void node_ticker(void *arg)
 		node_overlay_tick(node);
 		node_offer_tick(node, t);
 		node_links_expire(node, (uint64_t)time(NULL));
-		for (size_t i = 0; i < sizeof node->peers / sizeof node->peers[0]; i++) {
+		for (size_t i = 0; i < node->peers_hi; i++) {
 			struct node_peer *p = &node->peers[i];
 			if (!p->used)
 				continue;
