@@ -141,6 +141,7 @@ struct node_link {
 	uint64_t silent_until_ms;       /* carried nothing back: not chosen until then */
 	bool inbox;             /* waits for joiners */
 	bool join;              /* ours to an invite's inbox, while we join */
+	bool catchup;           /* on the previous epoch's pair session (node_link_open_pair) */
 	struct node_offer *offer;       /* a short code's rendezvous: PAKE messages, not e2e */
 	struct node_pake *pake;         /* the exchange under way on it */
 	uint64_t pake_deadline_ms;
@@ -322,6 +323,8 @@ int node_send_on_link(struct node_link *l, const uint8_t *pkt, size_t n);
 void node_inbox_session(char out[72], const uint8_t invite_key[32]);
 struct node_link *node_link_open(struct node *node, const char *url, const char *session, bool inbox, struct node_peer *peer);
 void node_link_open_pair(struct node *node, struct node_peer *p);
+void node_link_close_catchup(struct node *node, const struct node_peer *p);
+size_t node_peer_catchup_links(struct node *node, const struct node_peer *p);
 
 /* node/relay_rtt.c */
 void node_link_rank_cand(struct node *node, const struct node_link *l, struct node_rank_cand *out);
