@@ -25,7 +25,7 @@
 #     comes back (still without a direct path to Ana), finds her there, is
 #     handed the new secret, and both move to the new pair session and
 #     exchange messages; Ana's old-epoch link with Matt is gone afterwards.
-# Needs root; exits 77 otherwise. About 60-90 s.
+# Needs root; exits 77 otherwise. About 20-60 s.
 set -u
 bin=${1:?usage: mesh_nat.sh BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
