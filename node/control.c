@@ -48,6 +48,9 @@ static json_object *peer_json(struct node *node, struct node_peer *p)
 		if (node->links[i].peer == p && node_link_paired(&node->links[i]))
 			json_object_array_add(rl, json_object_new_string(node->links[i].url));
 	json_object_object_add(o, "relays_paired", rl);
+	/* Links kept on the previous epoch's pair session until the peer shows
+	 * it has the current secret (docs/NODE.md, "Removing a member"). */
+	json_object_object_add(o, "catchup_links", json_object_new_int64((int64_t)node_peer_catchup_links(node, p)));
 	/* Each relay's measured RTT to the peer (ms, EWMA; null: none yet). */
 	json_object_object_add(o, "relay_rtts", node_relay_rtts_json(node, p));
 	json_object_object_add(o, "rtt_ms", p->rtt_ms > 0 ? json_object_new_double(p->rtt_ms) : NULL);
@@ -90,6 +93,16 @@ static json_object *self_json(struct node *node)
 		json_object_array_add(rl, r);
 	}
 	json_object_object_add(o, "relays", rl);
+	json_object_object_add(o, "secret_epoch", json_object_new_int64(node->st->secret_epoch));
+	/* The previous epoch kept for members that may still be on it. */
+	json_object *cu = NULL;
+	if (node->st->num_catchup) {
+		cu = json_object_new_object();
+		json_object_object_add(cu, "epoch", json_object_new_int64(node->st->catchup_epoch));
+		json_object_object_add(cu, "members", json_object_new_int64((int64_t)node->st->num_catchup));
+		json_object_object_add(cu, "until", json_object_new_int64((int64_t)node->st->catchup_until));
+	}
+	json_object_object_add(o, "catchup", cu);
 	return o;
 }
 

@@ -20,6 +20,7 @@
 #include "net/b64.h"
 #include "net/bssl.h"
 #include "node/internal.h"
+#include "node/session_id.h"
 
 static const char *peer_name(const struct node_peer *p)
 {
@@ -370,7 +371,8 @@ void node_peer_forget(struct node *node, struct node_peer *p)
 	p->direct_ok = false;
 	if (p->ping_waiter)
 		core_unpark(p->ping_waiter, 0);
-	if (node_state_remove_peer(node->st, p->pub))
+	bool was_known = node_state_remove_peer(node->st, p->pub);
+	if (node_state_catchup_drop(node->st, p->pub) || was_known)
 		node_save_state(node);
 	if (node->issuer == p)
 		node->issuer = NULL;
@@ -392,6 +394,63 @@ static void drop_outcasts(struct node *node)
 }
 
 /* ---- the mesh secret ---- */
+
+/* Catch-up (docs/NODE.md, "Removing a member"): before a new secret
+ * replaces ours, ours becomes the previous one, kept for the members in
+ * good standing we hold as peers (but the rotator and the one that told
+ * us: they have the new one), at most NODE_CATCHUP_MAX_PEERS of them,
+ * those without a session first (the ones likely away); each keeps a relay
+ * link on the old epoch's pair session until it shows it has the new
+ * epoch. A previous catch-up ends here: only one epoch back is kept. */
+static void keep_catchup(struct node *node, const uint8_t rotator[32], const struct node_peer *from)
+{
+	struct node_state *st = node->st;
+	node_state_catchup_clear(st);
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t k = 0; k < node->peers_hi; k++) {
+			struct node_peer *q = &node->peers[k];
+			int i = q->used ? node_members_find(node->mem, q->pub) : -1;
+			if (st->num_catchup == NODE_CATCHUP_MAX_PEERS)
+				break;
+			if (i < 0 || q == from || q->joiner || !q->node_id[0] || !node_members_good(node->mem, i) ||
+			    !CRYPTO_memcmp(q->pub, rotator, 32) || sync_ok(node, q) != (pass == 1))
+				continue;
+			memcpy(st->catchup_peers[st->num_catchup++], q->pub, 32);
+		}
+	if (!st->num_catchup)
+		return;
+	memcpy(st->catchup_secret, st->secret, sizeof st->catchup_secret);
+	st->catchup_epoch = st->secret_epoch;
+	st->catchup_until = (uint64_t)time(NULL) + NODE_CATCHUP_KEEP_S;
+}
+
+/* p showed it has our epoch (or is gone): its catch-up link closes, and
+ * the previous secret goes with the last one. */
+static void catchup_done(struct node *node, struct node_peer *p, const char *why)
+{
+	struct node_state *st = node->st;
+	if (!node_state_catchup_has(st, p->pub, (uint64_t)time(NULL)))
+		return;
+	uint32_t old = st->catchup_epoch;
+	node_link_close_catchup(node, p);
+	node_state_catchup_drop(st, p->pub);
+	node_save_state(node);
+	core_log(CORE_LOG_INFO, "membership: %s %s %u: its links on epoch %u's pair session closed (%zu members left)",
+		 peer_name(p), why, st->secret_epoch, old, st->num_catchup);
+}
+
+/* The previous secret is kept NODE_CATCHUP_KEEP_S at most. */
+static void catchup_tick(struct node *node)
+{
+	struct node_state *st = node->st;
+	if (!st->num_catchup || (uint64_t)time(NULL) < st->catchup_until)
+		return;
+	core_log(CORE_LOG_INFO, "membership: %zu members never showed they have epoch %u in %u days: the links on epoch "
+		 "%u's pair sessions close", st->num_catchup, st->secret_epoch, NODE_CATCHUP_KEEP_S / 86400, st->catchup_epoch);
+	node_link_close_catchup(node, NULL);
+	node_state_catchup_clear(st);
+	node_save_state(node);
+}
 
 /* Sends p the last rotation (the secret inside the e2e session), if p is a
  * member in good standing. */
@@ -416,6 +475,7 @@ static size_t adopt_secret(struct node *node, uint32_t epoch, const uint8_t secr
 			   const uint8_t sig[64], const struct node_peer *from)
 {
 	struct node_state *st = node->st;
+	keep_catchup(node, rotator, from);
 	memcpy(st->secret, secret, sizeof st->secret);
 	st->secret_epoch = epoch;
 	memcpy(st->rot_rotator, rotator, 32);
@@ -434,11 +494,22 @@ static size_t adopt_secret(struct node *node, uint32_t epoch, const uint8_t secr
 			told++;
 		}
 	}
-	/* Then move every relay link to the session the new secret names. */
+	/* Then move every relay link to the session the new secret names. A
+	 * link on the old session with a peer that has yet to show it has the
+	 * new secret stays, as its catch-up link (node_link_open_pair); the
+	 * catch-up links of the epoch before go. */
 	for (size_t i = 0; i < node->links_hi; i++) {
 		struct node_link *l = &node->links[i];
-		if (!l->used || l->join)
+		char sid[72];
+		if (!l->used || l->join || l->closing)
 			continue;
+		if (!l->catchup && !l->inbox && l->peer && node_state_catchup_has(st, l->peer->pub, (uint64_t)time(NULL))) {
+			node_pair_session_id(sid, st->catchup_secret, st->node_id, l->peer->node_id);
+			if (!strcmp(sid, l->session)) {
+				l->catchup = true;
+				continue;
+			}
+		}
 		l->closing = true;
 		if (l->c)
 			relay_client_interrupt(l->c);
@@ -448,9 +519,18 @@ static size_t adopt_secret(struct node *node, uint32_t epoch, const uint8_t secr
 		if (q->used && q->node_id[0] && !q->joiner)
 			node_link_open_pair(node, q);
 	}
+	/* Every member we have a session with hears our epoch now (a summary),
+	 * so that it lets go of its catch-up link with us at once. */
+	for (size_t k = 0; k < node->peers_hi; k++)
+		if (sync_ok(node, &node->peers[k]))
+			node->peers[k].sum_due = true;
 	int ri = node_members_find(node->mem, rotator);
 	core_log(CORE_LOG_INFO, "membership: mesh secret rotated to epoch %u by %s; relay sessions moved; told %zu members",
 		 epoch, ri >= 0 ? node->mem->slots[ri].m.node_id : "?", told);
+	if (st->num_catchup)
+		core_log(CORE_LOG_INFO, "membership: keeping a link on epoch %u's pair session for %zu members until they show "
+			 "they have epoch %u (at most %u days)", st->catchup_epoch, st->num_catchup, epoch,
+			 NODE_CATCHUP_KEEP_S / 86400);
 	return told;
 }
 
@@ -490,6 +570,8 @@ void node_gossip_on_message(struct node *node, struct node_peer *p, const uint8_
 		uint8_t h[32];
 		uint32_t c;
 		p->sum_heard = true;
+		if (m->summary.epoch >= node->st->secret_epoch)
+			catchup_done(node, p, "has epoch");
 		if (!p->sum_tries) {
 			p->sum_due = true; /* ours was lost, or not sent yet */
 			send_summary(node, p, t);
@@ -601,6 +683,7 @@ void node_gossip_tick(struct node *node, uint64_t t)
 	char err[300];
 	if (!node->mem)
 		return;
+	catchup_tick(node);
 	for (size_t k = 0; k < node->peers_hi; k++) {
 		struct node_peer *p = &node->peers[k];
 		if (!sync_ok(node, p))

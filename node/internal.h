@@ -146,6 +146,7 @@ struct node_link {
 	bool inbox;             /* waits for joiners */
 	uint64_t until_unix;    /* an inbox: its invite's expires_at, when it closes (node_links_expire) */
 	bool join;              /* ours to an invite's inbox, while we join */
+	bool catchup;           /* on the previous epoch's pair session (node_link_open_pair) */
 	struct node_offer *offer;       /* a short code's rendezvous: PAKE messages, not e2e */
 	struct node_pake *pake;         /* the exchange under way on it */
 	uint64_t pake_deadline_ms;
@@ -346,6 +347,8 @@ void node_link_open_pair(struct node *node, struct node_peer *p);
  * relay's pings on it, until the node stops. */
 void node_link_open_inbox(struct node *node, const char *url, const char *session, uint64_t expires_at);
 void node_links_expire(struct node *node, uint64_t now_unix);
+void node_link_close_catchup(struct node *node, const struct node_peer *p);
+size_t node_peer_catchup_links(struct node *node, const struct node_peer *p);
 
 /* node/relay_rtt.c */
 void node_link_rank_cand(struct node *node, const struct node_link *l, struct node_rank_cand *out);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/log.h"
 #include "net/bssl.h"
@@ -93,7 +94,7 @@ void node_link_open_inbox(struct node *node, const char *url, const char *sessio
 
 void node_links_expire(struct node *node, uint64_t now_unix)
 {
-	for (size_t i = 0; i < NODE_MAX_LINKS; i++) {
+	for (size_t i = 0; i < node->links_hi; i++) {
 		struct node_link *l = &node->links[i];
 		if (!l->used || l->closing || !l->inbox || !l->until_unix || now_unix < l->until_unix)
 			continue;
@@ -107,15 +108,58 @@ void node_links_expire(struct node *node, uint64_t now_unix)
 }
 
 /* The pair session with p on every relay of the mesh. */
+
+/* The pair session with p on every relay of the mesh; and, while p has not
+ * shown it has the current secret (state.h, catchup_*), the previous
+ * epoch's too: a member that was away during the rotation looks for us
+ * there, and is handed the new secret in the session it finds. */
 void node_link_open_pair(struct node *node, struct node_peer *p)
 {
+	struct node_state *st = node->st;
 	char sid[72];
-	if (!node->st->num_relays || !p->node_id[0])
+	if (!st->num_relays || !p->node_id[0])
 		return;
-	pair_session(node, sid, node->st->node_id, p->node_id);
-	for (size_t i = 0; i < node->st->num_relays; i++)
-		node_link_open(node, node->st->relays[i], sid, false, p);
+	pair_session(node, sid, st->node_id, p->node_id);
+	for (size_t i = 0; i < st->num_relays; i++)
+		node_link_open(node, st->relays[i], sid, false, p);
+	if (node_state_catchup_has(st, p->pub, (uint64_t)time(NULL)) && !node_gossip_refuses(node, p->pub)) {
+		node_pair_session_id(sid, st->catchup_secret, st->node_id, p->node_id);
+		for (size_t i = 0; i < st->num_relays; i++) {
+			struct node_link *l = node_link_open(node, st->relays[i], sid, false, p);
+			if (l)
+				l->catchup = true;
+		}
+		core_log(CORE_LOG_DEBUG, "relay: %s may still be on epoch %u: waiting on that epoch's pair session too",
+			 p->name[0] ? p->name : p->node_id, st->catchup_epoch);
+	}
 	node_pick_relay(node, p);
+}
+
+/* Closes the previous epoch's links with p (NULL: with everyone). By
+ * session id, not by l->peer: a handshake on the link may have bound it
+ * elsewhere. */
+void node_link_close_catchup(struct node *node, const struct node_peer *p)
+{
+	char sid[72] = "";
+	if (p)
+		node_pair_session_id(sid, node->st->catchup_secret, node->st->node_id, p->node_id);
+	for (size_t i = 0; i < node->links_hi; i++) {
+		struct node_link *l = &node->links[i];
+		if (!l->used || !l->catchup || l->closing || (p && l->peer != p && strcmp(l->session, sid)))
+			continue;
+		l->closing = true;
+		if (l->c)
+			relay_client_interrupt(l->c);
+	}
+}
+
+/* How many of p's links are on the previous epoch's pair session. */
+size_t node_peer_catchup_links(struct node *node, const struct node_peer *p)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < node->links_hi; i++)
+		n += node->links[i].used && node->links[i].catchup && !node->links[i].closing && node->links[i].peer == p;
+	return n;
 }
 
 static void link_run(void *arg)

@@ -71,6 +71,34 @@ static uint64_t get_u64(json_object *o, const char *k)
 	return json_object_object_get_ex(o, k, &v) ? (uint64_t)json_object_get_int64(v) : 0;
 }
 
+/* "catchup": {"epoch", "secret", "until", "peers": [keys]} (optional). A
+ * malformed one is dropped whole: catching up is a courtesy, the node runs
+ * without it. */
+static void load_catchup(json_object *root, struct node_state *st)
+{
+	json_object *c, *arr;
+	st->num_catchup = 0;
+	if (!json_object_object_get_ex(root, "catchup", &c) || !json_object_is_type(c, json_type_object) ||
+	    !get_b64(c, "secret", st->catchup_secret, sizeof st->catchup_secret) ||
+	    !json_object_object_get_ex(c, "peers", &arr) || !json_object_is_type(arr, json_type_array))
+		goto none;
+	st->catchup_epoch = (uint32_t)get_u64(c, "epoch");
+	st->catchup_until = get_u64(c, "until");
+	if (st->catchup_epoch >= st->secret_epoch)
+		goto none; /* not the epoch before ours */
+	for (size_t i = 0; i < json_object_array_length(arr) && st->num_catchup < NODE_CATCHUP_MAX_PEERS; i++) {
+		json_object *v = json_object_array_get_idx(arr, i);
+		size_t l = 0;
+		const char *s = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
+		if (net_b64_decode(st->catchup_peers[st->num_catchup], 32, &l, s, strlen(s)) == 0 && l == 32)
+			st->num_catchup++;
+	}
+	if (st->num_catchup)
+		return;
+none:
+	node_state_catchup_clear(st);
+}
+
 int node_state_load(struct node_state *st, char *err, size_t err_len)
 {
 	char path[NODE_PATH_MAX + 16];
@@ -151,6 +179,7 @@ int node_state_load(struct node_state *st, char *err, size_t err_len)
 				 !get_b64(v, "rotator", st->rot_rotator, sizeof st->rot_rotator) ||
 				 !get_b64(v, "sig", st->rot_sig, sizeof st->rot_sig)))
 		st->secret_epoch = 0; /* without its record, a rotation cannot be passed on */
+	load_catchup(root, st);
 	st->have_founder = get_b64(root, "founder", st->founder, sizeof st->founder);
 	st->have_admission = json_object_object_get_ex(root, "admission", &v) &&
 			     get_b64(v, "admitter", st->admitter, sizeof st->admitter) &&
@@ -225,6 +254,21 @@ int node_state_save(const struct node_state *st, char *err, size_t err_len)
 		put_b64(r, "rotator", st->rot_rotator, sizeof st->rot_rotator);
 		put_b64(r, "sig", st->rot_sig, sizeof st->rot_sig);
 		json_object_object_add(root, "rotation", r);
+	}
+	if (st->num_catchup) {
+		json_object *c = json_object_new_object();
+		json_object_object_add(c, "epoch", json_object_new_int64(st->catchup_epoch));
+		put_b64(c, "secret", st->catchup_secret, sizeof st->catchup_secret);
+		json_object_object_add(c, "until", json_object_new_int64((int64_t)st->catchup_until));
+		arr = json_object_new_array();
+		for (size_t i = 0; i < st->num_catchup; i++) {
+			char b[64];
+			size_t l;
+			net_b64_encode(b, sizeof b, &l, st->catchup_peers[i], 32, NET_B64_STD, true);
+			json_object_array_add(arr, json_object_new_string(b));
+		}
+		json_object_object_add(c, "peers", arr);
+		json_object_object_add(root, "catchup", c);
 	}
 	if (st->have_founder)
 		put_b64(root, "founder", st->founder, sizeof st->founder);
@@ -312,6 +356,38 @@ bool node_state_remove_peer(struct node_state *st, const uint8_t pub[32])
 			return true;
 		}
 	return false;
+}
+
+bool node_state_catchup_has(const struct node_state *st, const uint8_t pub[32], uint64_t now_s)
+{
+	if (now_s >= st->catchup_until)
+		return false;
+	for (size_t i = 0; i < st->num_catchup; i++)
+		if (!CRYPTO_memcmp(st->catchup_peers[i], pub, 32))
+			return true;
+	return false;
+}
+
+bool node_state_catchup_drop(struct node_state *st, const uint8_t pub[32])
+{
+	for (size_t i = 0; i < st->num_catchup; i++)
+		if (!CRYPTO_memcmp(st->catchup_peers[i], pub, 32)) {
+			memmove(st->catchup_peers[i], st->catchup_peers[i + 1], (st->num_catchup - i - 1) * 32);
+			if (!--st->num_catchup)
+				node_state_catchup_clear(st);
+			return true;
+		}
+	return false;
+}
+
+bool node_state_catchup_clear(struct node_state *st)
+{
+	bool had = st->num_catchup > 0;
+	st->num_catchup = 0;
+	st->catchup_epoch = 0;
+	st->catchup_until = 0;
+	OPENSSL_cleanse(st->catchup_secret, sizeof st->catchup_secret);
+	return had;
 }
 
 int node_members_load(const struct node_state *st, struct node_members *t, char *err, size_t err_len)
@@ -431,5 +507,6 @@ void node_state_wipe(struct node_state *st)
 	OPENSSL_cleanse(st->relay_keys, sizeof st->relay_keys);
 	OPENSSL_cleanse(st->secret, sizeof st->secret);
 	OPENSSL_cleanse(st->mesh_key, sizeof st->mesh_key);
+	OPENSSL_cleanse(st->catchup_secret, sizeof st->catchup_secret);
 	OPENSSL_cleanse(st->priv, sizeof st->priv);
 }

@@ -83,6 +83,17 @@ struct node_state {
 	uint32_t secret_epoch;
 	uint8_t rot_rotator[32];
 	uint8_t rot_sig[64];
+	/* Catch-up (docs/NODE.md, "Removing a member"): the secret of epoch
+	 * catchup_epoch (the one before secret_epoch), kept for the peers in
+	 * catchup_peers (X25519 keys) that have not shown they have the
+	 * current one, until catchup_until (unix s). The node keeps a relay
+	 * link on that epoch's pair session with each of them. num_catchup 0:
+	 * nothing kept (the old secret is wiped). */
+	uint32_t catchup_epoch;
+	uint8_t catchup_secret[NODE_TOKEN_SECRET_LEN];
+	uint64_t catchup_until;
+	uint8_t catchup_peers[NODE_CATCHUP_MAX_PEERS][32];
+	size_t num_catchup;
 };
 
 /* node_home fills out with $ATMOSPHERE_HOME or ~/.atmosphere. */
@@ -127,6 +138,19 @@ int node_relay_key_set(struct node_state *st, const char *url, const char *key_t
  * returns true, or returns false (that relay takes no ticket from us).
  * Wipe *out with relay_key_cleanup. */
 bool node_relay_key_find(const struct node_state *st, const char *url, struct relay_key *out);
+
+/* node_state_catchup_has says whether the peer with key pub still waits to
+ * catch up (in catchup_peers, and now_s before catchup_until). */
+bool node_state_catchup_has(const struct node_state *st, const uint8_t pub[32], uint64_t now_s);
+
+/* node_state_catchup_drop takes pub out of catchup_peers (it showed it has
+ * the current secret, or was removed); the last one out wipes the previous
+ * secret. Returns whether it was there. */
+bool node_state_catchup_drop(struct node_state *st, const uint8_t pub[32]);
+
+/* node_state_catchup_clear forgets the catch-up: every peer and the
+ * previous secret (wiped). Returns whether there was one. */
+bool node_state_catchup_clear(struct node_state *st);
 
 /* node_state_wipe clears the secrets in st. */
 void node_state_wipe(struct node_state *st);

@@ -56,7 +56,16 @@ enum {
 #define NODE_MAX_CAND 8                /* candidates per peer; the oldest goes */
 /* A link per relay for every peer (pair sessions) and every invite
  * (inboxes); a joiner's links to its invite's inbox fit in the spare peers. */
-#define NODE_MAX_LINKS ((NODE_MAX_PEERS + 8 + NODE_MAX_INVITES + NODE_PAKE_MAX_OFFERS) * NODE_TOKEN_MAX_RELAYS)
+#define NODE_MAX_LINKS                                                                                             \
+	((NODE_MAX_PEERS + 8 + NODE_MAX_INVITES + NODE_PAKE_MAX_OFFERS + NODE_CATCHUP_MAX_PEERS) * NODE_TOKEN_MAX_RELAYS)
+/* Catching up after a rotation (docs/NODE.md, "Removing a member"): a
+ * member that took a new secret keeps, for at most NODE_CATCHUP_MAX_PEERS
+ * peers that have not shown they have it, a link per relay on the previous
+ * epoch's pair session, where a member that was away still looks; the
+ * previous secret is kept at most NODE_CATCHUP_KEEP_S (30 days), and only
+ * while such a peer is left. */
+#define NODE_CATCHUP_MAX_PEERS 64
+#define NODE_CATCHUP_KEEP_S (30u * 86400u)
 /* Short codes (node/short_code.c, docs/TOKENS.md "Short-code join"): at
  * most 8 waiting at once (a ninth replaces the one expiring first), each
  * alive 10 min by default (at most the full code's life), one exchange

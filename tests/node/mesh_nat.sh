@@ -18,7 +18,14 @@
 #  4. Ana rotates the mesh secret: Matt takes it, Bob does not, and Matt
 #     and Ana (relay only) meet again on the relay session the new secret
 #     names and exchange messages.
-# Needs root; exits 77 otherwise. About 30-60 s.
+#  5. A member away during a rotation catches up through the relay alone
+#     (issue 11, "a node that was offline catches up when it returns"):
+#     Matt stops, Ana rotates again and keeps a link on the previous
+#     epoch's pair session with Matt, which survives Ana's restart; Matt
+#     comes back (still without a direct path to Ana), finds her there, is
+#     handed the new secret, and both move to the new pair session and
+#     exchange messages; Ana's old-epoch link with Matt is gone afterwards.
+# Needs root; exits 77 otherwise. About 20-60 s.
 set -u
 bin=${1:?usage: mesh_nat.sh BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -134,6 +141,57 @@ nd_wait 15 "matt has the new secret" eval '[ "$(secret "$matt")" = "$(secret "$a
 nd_wait 20 "matt and ana connected on the relay" nd_path_is m "$matt" ana relay ||
 	bad "matt-ana after the rotation: '$(nd_peer m "$matt" ana)'"
 talk matt ana "after the rotation"
+
+# --- 5. matt is away during a rotation and catches up through the relay ----------------
+# catchup HOME: "<epoch> <keys kept>" of the node's state.json catch-up ("none").
+catchup() {
+	"$nd_py" -c 'import json,sys
+c=json.load(open(sys.argv[1]+"/state.json")).get("catchup")
+print("%d %s" % (c["epoch"], ",".join(c["peers"])) if c else "none")' "$1"
+}
+pubkey() { "$nd_py" -c 'import json,sys; print(json.load(open(sys.argv[1]+"/state.json"))["public_key"])' "$1"; }
+# catchup_links HOST HOME PEER: that peer's links on the previous epoch's pair session.
+catchup_links() {
+	nd_run "$1" "$2" peers --json 2>/dev/null | "$nd_py" -c 'import json,sys
+for p in json.load(sys.stdin)["peers"]:
+    if sys.argv[1] in (p["name"], p["node_id"]): print(p.get("catchup_links", "none")); break
+else: print("absent")' "$3"
+}
+matt_pub=$(pubkey "$matt")
+nd_kill "$matt_pid"
+at_matt=$(secret "$matt")
+out=$(nd_run a "$ana" rotate-secret --json 2>&1) || bad "rotate-secret (matt away) failed: $out"
+echo "rotate-secret --json (matt away): $out"
+[ "$(secret "$ana")" != "$at_matt" ] || bad "ana's secret did not change"
+case " $(catchup "$ana") " in
+*"$matt_pub"*) echo "ana keeps epoch $(catchup "$ana" | cut -d' ' -f1) for matt" ;;
+*) bad "ana keeps no catch-up for matt: '$(catchup "$ana")'" ;;
+esac
+# The catch-up survives a restart of the member that keeps it.
+nd_kill "$ana_pid"
+nd_start a "$ana" "$ana.log" serve
+ana_pid=$nd_pid
+nd_wait 15 "ana's node answers" nd_up a "$ana" || { dump; exit 1; }
+nd_wait 15 "ana waits for matt on the old epoch's pair session" eval '[ "$(catchup_links a "$ana" matt)" -ge 1 ] 2>/dev/null' ||
+	bad "ana after her restart: catchup_links for matt '$(catchup_links a "$ana" matt)', state '$(catchup "$ana")'"
+# Matt comes back with the old secret; direct is still blocked.
+nd_start m "$matt" "$matt.log" serve
+matt_pid=$nd_pid
+t0=$(nd_ms)
+if nd_wait 40 "matt caught up" eval '[ "$(secret "$matt")" = "$(secret "$ana")" ]'; then
+	echo "matt has ana's epoch $(secret "$matt" | cut -d' ' -f1) $(($(nd_ms) - t0)) ms after his start"
+else
+	bad "matt did not catch up: matt '$(secret "$matt")', ana '$(secret "$ana")'"
+fi
+nd_wait 20 "ana's old-epoch link with matt closed" eval '[ "$(catchup_links a "$ana" matt)" = 0 ]' ||
+	bad "ana still has $(catchup_links a "$ana" matt) links on the old epoch's session with matt"
+case " $(catchup "$ana") " in
+*"$matt_pub"*) bad "ana still keeps the catch-up for matt: '$(catchup "$ana")'" ;;
+esac
+nd_wait 20 "matt and ana connected on the relay" nd_path_is m "$matt" ana relay ||
+	bad "matt-ana after matt's return: '$(nd_peer m "$matt" ana)'"
+talk matt ana "after catching up"
+[ "$(catchup_links a "$ana" matt)" = 0 ] || bad "ana's old-epoch link with matt came back"
 
 if [ "$fail" -ne 0 ]; then
 	dump
