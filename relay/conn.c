@@ -133,6 +133,7 @@ void relay_conn_run(struct relay_conn *c)
 			 * receive takes its buffer back only when bytes come. */
 			if (!big.data)
 				net_stream_trim(c->st);
+			relay_conn_ctl_free(c);
 			core_task_hibernate_next_wait(true);
 		}
 		struct net_chunk b;
