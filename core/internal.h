@@ -1,6 +1,7 @@
 #ifndef CORE_INTERNAL_H
 #define CORE_INTERNAL_H
 /* core/internal.h: shared inside core/ only. */
+#include <assert.h>
 #include <liburing.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -60,17 +61,20 @@ enum src_kind { SRC_RECV, SRC_ACCEPT, SRC_RECVMSG };
  * links, so a queue costs no memory of its own. Sources ended by -ENOBUFS
  * wait in their group's stalled queue, served oldest first (core/src.c). */
 struct src {
+	/* One word of flags: with everything below, a stream socket's source
+	 * is 128 bytes (static_assert below). */
 	uint8_t kind;
-	bool armed;          /* a multishot is in flight: its final CQE not yet seen */
-	bool pausing;        /* a cancel of the multishot is on its way */
-	bool started;        /* the owner has waited once: receives may be armed */
-	bool closing;        /* owner closed it: free after the final CQE */
-	bool eof;
-	bool stalled;        /* ended by -ENOBUFS; on the group's stalled queue */
-	bool fifo_armed;     /* armed from the stalled queue; counted in grp->rearming */
-	bool detaching;      /* owner waits for the receive to end, no re-arm */
+	bool armed : 1;      /* a multishot is in flight: its final CQE not yet seen */
+	bool pausing : 1;    /* a cancel of the multishot is on its way */
+	bool started : 1;    /* the owner has waited once: receives may be armed */
+	bool closing : 1;    /* owner closed it: free after the final CQE */
+	bool eof : 1;
+	bool stalled : 1;    /* ended by -ENOBUFS; on the group's stalled queue */
+	bool fifo_armed : 1; /* armed from the stalled queue; counted in grp->rearming */
+	bool detaching : 1;  /* owner waits for the receive to end, no re-arm */
 	int err;             /* sticky error (negative errno) */
 	int fd;
+	int wait_res;
 	struct core_reactor *r;
 	struct buf_group *grp;
 	int32_t head, tail;  /* queued buffer ids, -1 when empty */
@@ -78,15 +82,20 @@ struct src {
 	uint32_t high_water; /* pause (cancel the multishot) above this */
 	uint32_t pause_bytes;/* queued_bytes when the last cancel went */
 	struct task *waiter;
-	int wait_res;
 	struct core_timer timer;
 	struct src *next_stalled, *prev_stalled;
-	/* accept queue */
-	int *accq;
-	unsigned acc_head, acc_len, acc_cap;
-	/* recvmsg template; must stay valid while armed */
-	struct msghdr mh;
+	/* SRC_ACCEPT: accepted descriptors not taken yet, NULL until the
+	 * first (struct src_accq, src.c). Out of line, as is the recvmsg
+	 * template, so a stream socket, one per connection, pays for neither
+	 * (core_sock 216 -> 144 B). */
+	struct src_accq *accq;
+	/* SRC_RECVMSG: the owner's recvmsg template; must stay valid while armed */
+	struct msghdr *mh;
 };
+/* Every connection has one (core_sock): 128 + the sock's 8 is a 144-byte
+ * heap chunk. Growing it is a decision about per-connection memory
+ * (docs/PERFORMANCE.md, idle connections). */
+static_assert(sizeof(struct src) <= 128, "struct src outgrew a connection's budget");
 
 struct buf_group {
 	struct io_uring_buf_ring *br;
@@ -177,6 +186,8 @@ struct buf_group *core_buf_group_of(struct core_reactor *r, uint8_t gid);
 
 /* src.c */
 void core_src_init(struct src *s, struct core_reactor *r, uint8_t kind, int fd, struct buf_group *grp);
+/* core_src_accq_len: accepted descriptors queued on s (SRC_ACCEPT), 0 for other kinds. */
+unsigned core_src_accq_len(const struct src *s);
 void core_src_complete(struct src *s, const struct io_uring_cqe *cqe);
 int core_src_arm(struct src *s);
 int core_src_wait(struct src *s, int timeout_ms);

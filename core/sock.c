@@ -58,7 +58,7 @@ int core_listener_accept(struct core_listener *l, int timeout_ms)
 	struct src *s = &l->src;
 	uint64_t deadline = core_deadline_ns(timeout_ms);
 	for (;;) {
-		if (s->acc_len)
+		if (core_src_accq_len(s))
 			return core_src_accq_pop(s);
 		if (s->wait_res) {
 			int e = s->wait_res;

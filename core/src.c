@@ -45,7 +45,6 @@ void core_src_init(struct src *s, struct core_reactor *r, uint8_t kind, int fd, 
 		s->high_water = SRC_RECV_HIGH_WATER;
 	else if (kind == SRC_RECVMSG)
 		s->high_water = SRC_RECVMSG_HIGH_WATER_BUFS * grp->size;
-	s->mh.msg_namelen = sizeof(struct sockaddr_storage);
 }
 
 int core_src_arm(struct src *s)
@@ -65,7 +64,7 @@ int core_src_arm(struct src *s)
 		sqe->buf_group = s->grp->bgid;
 		break;
 	case SRC_RECVMSG:
-		io_uring_prep_recvmsg_multishot(sqe, s->fd, &s->mh, 0);
+		io_uring_prep_recvmsg_multishot(sqe, s->fd, s->mh, 0);
 		sqe->flags |= IOSQE_BUFFER_SELECT;
 		sqe->buf_group = s->grp->bgid;
 		break;
@@ -142,31 +141,45 @@ bool core_src_pop_buf(struct src *s, uint16_t *bid, uint32_t *len)
 	return true;
 }
 
+/* A listener's queue of accepted descriptors: a ring of cap. */
+struct src_accq {
+	unsigned head, len, cap;
+	int fd[];
+};
+
+unsigned core_src_accq_len(const struct src *s)
+{
+	return s->accq ? s->accq->len : 0;
+}
+
 static int accq_push(struct src *s, int fd)
 {
-	if (s->acc_len == s->acc_cap) {
-		unsigned cap = s->acc_cap ? s->acc_cap * 2 : 64;
+	struct src_accq *a = s->accq;
+	if (!a || a->len == a->cap) {
+		unsigned cap = a ? a->cap * 2 : 64;
 		if (cap > SRC_ACCEPT_MAX)
 			return -ENOBUFS;
-		int *q = malloc(cap * sizeof *q);
+		struct src_accq *q = malloc(sizeof *q + cap * sizeof q->fd[0]);
 		if (!q)
 			return -ENOMEM;
-		for (unsigned i = 0; i < s->acc_len; i++)
-			q[i] = s->accq[(s->acc_head + i) % s->acc_cap];
-		free(s->accq);
-		s->accq = q;
-		s->acc_head = 0;
-		s->acc_cap = cap;
+		q->head = 0;
+		q->len = a ? a->len : 0;
+		q->cap = cap;
+		for (unsigned i = 0; i < q->len; i++)
+			q->fd[i] = a->fd[(a->head + i) % a->cap];
+		free(a);
+		s->accq = a = q;
 	}
-	s->accq[(s->acc_head + s->acc_len++) % s->acc_cap] = fd;
+	a->fd[(a->head + a->len++) % a->cap] = fd;
 	return 0;
 }
 
 int core_src_accq_pop(struct src *s)
 {
-	int fd = s->accq[s->acc_head];
-	s->acc_head = (s->acc_head + 1) % s->acc_cap;
-	s->acc_len--;
+	struct src_accq *a = s->accq;
+	int fd = a->fd[a->head];
+	a->head = (a->head + 1) % a->cap;
+	a->len--;
 	return fd;
 }
 
@@ -244,7 +257,7 @@ static void complete_accept(struct src *s, int res, bool more)
 	if (res >= 0) {
 		if (s->closing || accq_push(s, res) != 0)
 			close(res); /* nobody will take it */
-		if (s->acc_len > SRC_ACCEPT_PAUSE && s->armed)
+		if (s->accq->len > SRC_ACCEPT_PAUSE && s->armed)
 			pause_src(s, false);
 	} else if (res != -ECANCELED && !more) {
 		/* EMFILE and friends: report once; the next accept re-arms. */
@@ -310,7 +323,7 @@ void core_src_complete(struct src *s, const struct io_uring_cqe *cqe)
 			core_src_rearm_stalled(s->grp);
 		return;
 	}
-	bool ready = s->head >= 0 || s->acc_len || s->eof || s->err || s->wait_res;
+	bool ready = s->head >= 0 || core_src_accq_len(s) || s->eof || s->err || s->wait_res;
 	if (s->kind == SRC_ACCEPT) {
 		/* A multishot that ended on its own (not paused) is re-armed for
 		 * the waiting reader. */
@@ -399,7 +412,7 @@ void core_src_close(struct src *s)
 			core_buf_group_put(s->grp, bid);
 		unstall(s);
 	}
-	while (s->acc_len)
+	while (core_src_accq_len(s))
 		close(core_src_accq_pop(s));
 	if (s->waiter)
 		core_unpark(s->waiter->co, -ECANCELED);

@@ -12,6 +12,7 @@ _Static_assert(CORE_UDP_SLOT_SIZE == SEND_SLOT_SIZE, "slot sizes");
 
 struct core_udp {
 	struct src src; /* first: freed through it */
+	struct msghdr mh; /* the source's recvmsg template (src.mh) */
 };
 
 static _Thread_local uint64_t tls_send_errors;
@@ -59,6 +60,9 @@ struct core_udp *core_udp_new(int fd, int *err)
 		return NULL;
 	}
 	core_src_init(&u->src, r, SRC_RECVMSG, fd, &r->dgram);
+	memset(&u->mh, 0, sizeof u->mh);
+	u->mh.msg_namelen = sizeof(struct sockaddr_storage);
+	u->src.mh = &u->mh;
 	return u;
 }
 
@@ -75,7 +79,7 @@ int core_udp_try_recv(struct core_udp *u, struct core_dgram *out)
 
 	while (core_src_pop_buf(s, &bid, &len)) {
 		uint8_t *base = s->grp->mem + (size_t)bid * s->grp->size;
-		struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(base, (int)len, &s->mh);
+		struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(base, (int)len, s->mh);
 		if (!o) {
 			core_buf_group_put(s->grp, bid); /* cannot happen with our msghdr */
 			continue;
@@ -84,8 +88,8 @@ int core_udp_try_recv(struct core_udp *u, struct core_dgram *out)
 		out->buf.len = len;
 		out->buf.bid = bid;
 		out->buf.gid = (uint8_t)s->grp->bgid;
-		out->data = io_uring_recvmsg_payload(o, &s->mh);
-		out->len = io_uring_recvmsg_payload_length(o, (int)len, &s->mh);
+		out->data = io_uring_recvmsg_payload(o, s->mh);
+		out->len = io_uring_recvmsg_payload_length(o, (int)len, s->mh);
 		out->truncated = (o->flags & MSG_TRUNC) != 0;
 		out->from_len = o->namelen > sizeof out->from ? sizeof out->from : o->namelen;
 		memcpy(&out->from, io_uring_recvmsg_name(o), out->from_len);

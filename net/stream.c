@@ -33,7 +33,7 @@ struct net_stream {
 	int fd;                      /* while detached */
 	struct core_mutex wl;
 	SSL *ssl;                    /* NULL: plaintext */
-	BIO *rbio, *wbio;            /* owned by ssl */
+	BIO *rbio, *wbio;            /* owned by ssl; both NULL while trimmed idle */
 	uint8_t *plain;              /* TLS: decrypted bytes handed out; NULL when trimmed */
 	uint8_t *sendbuf;            /* TLS: ciphertext on its way out; NULL when trimmed */
 	size_t sb_off, sb_len;       /* TLS: sendbuf[sb_off..sb_len) not sent yet */
@@ -46,7 +46,38 @@ struct net_stream {
 
 #define TLS_ERR_LEN 160
 
-static void tls_errstr(struct net_stream *st, const char *what)
+/* The memory BIOs: made with the stream, freed by net_stream_trim when
+ * both are empty (two BIOs and their BUF_MEMs, about 290 B of heap per idle
+ * connection) and made again by the next byte in or out, before any SSL_
+ * call that could touch them. They only carry bytes between the engine
+ * and the socket, so empty ones are interchangeable. Both or neither. */
+static int bios_get(struct net_stream *st)
+{
+	if (st->rbio)
+		return 0;
+	BIO *r = BIO_new(BIO_s_mem());
+	BIO *w = BIO_new(BIO_s_mem());
+	if (!r || !w) {
+		BIO_free(r);
+		BIO_free(w);
+		return -ENOMEM;
+	}
+	SSL_set0_rbio(st->ssl, r);
+	SSL_set0_wbio(st->ssl, w);
+	st->rbio = r;
+	st->wbio = w;
+	return 0;
+}
+
+/* BIO_pending that reads a freed (NULL) BIO as empty. */
+static size_t bio_pending(const BIO *b)
+{
+	return b ? BIO_pending(b) : 0;
+}
+
+/* Out of line: inlined, its buffer sat in net_stream_recv's frame, which
+ * an idle connection's hibernated stack copy carries (120 B of 600). */
+__attribute__((noinline, cold)) static void tls_errstr(struct net_stream *st, const char *what)
 {
 	unsigned long e = ERR_get_error();
 	char buf[120];
@@ -158,17 +189,10 @@ struct net_stream *net_stream_new(struct core_sock *s, struct net_tls_ctx *tls, 
 	if (!tls)
 		return st;
 	st->ssl = SSL_new(tls->ctx);
-	st->rbio = BIO_new(BIO_s_mem());
-	st->wbio = BIO_new(BIO_s_mem());
 	/* plain and sendbuf come with the first receive and send: a
 	 * connection that sends nothing before it goes idle never has them. */
-	if (!st->ssl || !st->rbio || !st->wbio) {
-		BIO_free(st->rbio);
-		BIO_free(st->wbio);
-		st->rbio = st->wbio = NULL;
+	if (!st->ssl || bios_get(st) != 0)
 		goto fail;
-	}
-	SSL_set_bio(st->ssl, st->rbio, st->wbio);
 	/* After the handshake the connection's copy of the configuration
 	 * (certificate chain references, key, cipher and curve lists: 704 B
 	 * per server connection, measured) is freed: nothing here reads it
@@ -214,9 +238,9 @@ static int flush_tls_some(struct net_stream *st, bool wait, int timeout_ms)
 	uint64_t deadline = core_deadline_ns(timeout_ms);
 	for (;;) {
 		if (st->sb_off == st->sb_len) {
-			if (BIO_pending(st->wbio) <= 0)
+			size_t want = bio_pending(st->wbio);
+			if (!want)
 				return 0;
-			size_t want = (size_t)BIO_pending(st->wbio);
 			if (want > TLS_SEND_BUF)
 				want = TLS_SEND_BUF;
 			if (st->sb_cap < want) {
@@ -256,7 +280,7 @@ static int flush_tls(struct net_stream *st, int timeout_ms)
 
 static int flush_tls_locked(struct net_stream *st, int timeout_ms)
 {
-	if (BIO_pending(st->wbio) <= 0 && st->sb_off == st->sb_len)
+	if (!bio_pending(st->wbio) && st->sb_off == st->sb_len)
 		return 0;
 	int r = core_mutex_lock(&st->wl, timeout_ms);
 	if (r < 0)
@@ -283,6 +307,10 @@ static int pull_tls(struct net_stream *st, int timeout_ms)
 	int n = core_sock_recv(st->s, &b, timeout_ms);
 	if (n <= 0)
 		return n == 0 ? -ECONNRESET : n;
+	if (bios_get(st) != 0) {
+		core_buf_release(&b);
+		return -ENOMEM;
+	}
 	int w = BIO_write(st->rbio, b.data, (int)b.len);
 	core_buf_release(&b);
 	return w == n ? 0 : -ENOMEM;
@@ -358,6 +386,8 @@ int net_stream_handshake(struct net_stream *st, int timeout_ms)
 	uint64_t deadline = core_deadline_ns(timeout_ms);
 	if (!st->ssl)
 		return 0;
+	if (bios_get(st) != 0)
+		return -ENOMEM;
 	for (;;) {
 		int r = SSL_do_handshake(st->ssl);
 		int fr = flush_tls_locked(st, timeout_ms);
@@ -400,7 +430,7 @@ int net_stream_feed_wire(struct net_stream *st, const uint8_t *data, size_t len)
 	if (!len)
 		return 0;
 	if (st->ssl) /* ciphertext: the engine's read BIO comes before the socket */
-		return BIO_write(st->rbio, data, (int)len) == (int)len ? 0 : -ENOMEM;
+		return bios_get(st) == 0 && BIO_write(st->rbio, data, (int)len) == (int)len ? 0 : -ENOMEM;
 	/* After what was fed this way before: wire order. */
 	uint8_t *p = realloc(st->pend, st->pend_len + len);
 	if (!p)
@@ -439,7 +469,7 @@ int net_stream_recv(struct net_stream *st, struct net_chunk *out, int timeout_ms
 			 * engine reads no further ahead than the record it needs,
 			 * so with nothing decrypted and nothing in the read BIO,
 			 * SSL_read could only ask for more. */
-			if (!SSL_has_pending(st->ssl) && BIO_ctrl_pending(st->rbio) == 0) {
+			if (!SSL_has_pending(st->ssl) && !bio_pending(st->rbio)) {
 				int pr = pull_more(st, deadline);
 				if (pr != 1)
 					return pr;
@@ -447,6 +477,8 @@ int net_stream_recv(struct net_stream *st, struct net_chunk *out, int timeout_ms
 			if (!(st->plain = plain_new()))
 				return -ENOMEM;
 		}
+		if (bios_get(st) != 0)
+			return -ENOMEM;
 		int r = SSL_read(st->ssl, st->plain, TLS_PLAIN_BUF);
 		if (r > 0) {
 			/* Reading may have produced records to send (TLS 1.3 key
@@ -534,6 +566,8 @@ int net_stream_sendv_locked(struct net_stream *st, struct iovec *iov, int n, int
 		int r = core_sock_sendv(st->s, iov, n, timeout_ms);
 		return r < 0 ? r : 0;
 	}
+	if (bios_get(st) != 0)
+		return -ENOMEM;
 	uint64_t deadline = core_deadline_ns(timeout_ms);
 	size_t staged = 0;
 	for (int i = 0; i < n; i++) {
@@ -581,6 +615,8 @@ int net_stream_sendv_try_locked(struct net_stream *st, const struct iovec *iov, 
 		*consumed = (size_t)r;
 		return (size_t)r < total ? 1 : 0;
 	}
+	if (bios_get(st) != 0)
+		return -ENOMEM;
 	/* Encrypt it all into the engine (the copy TLS makes anyway): the
 	 * caller's memory is free at once, whatever the socket takes. */
 	for (int i = 0; i < n; i++) {
@@ -633,7 +669,7 @@ static int keep_received(struct net_stream *st, uint8_t *rest, size_t rest_len)
 	int r = 0;
 	if (rest_len) {
 		if (st->ssl) {
-			r = BIO_write(st->rbio, rest, (int)rest_len) == (int)rest_len ? 0 : -ENOMEM;
+			r = bios_get(st) == 0 && BIO_write(st->rbio, rest, (int)rest_len) == (int)rest_len ? 0 : -ENOMEM;
 		} else if (!st->pend) {
 			st->pend = rest; /* taken as is */
 			st->pend_len = rest_len;
@@ -684,7 +720,7 @@ int net_stream_recv_pause(struct net_stream *st)
 static void bio_trim(BIO *b)
 {
 	BUF_MEM *m = NULL;
-	if (BIO_get_mem_ptr(b, &m) != 1 || !m || m->length)
+	if (!b || BIO_get_mem_ptr(b, &m) != 1 || !m || m->length)
 		return;
 	OPENSSL_free(m->data);
 	m->data = NULL;
@@ -699,11 +735,19 @@ void net_stream_trim(struct net_stream *st)
 	st->plain = NULL;
 	bio_trim(st->rbio);
 	bio_trim(st->wbio);
-	/* A writer suspended in a send is sending from sendbuf. */
-	if (!core_mutex_held(&st->wl) && st->sb_off == st->sb_len) {
+	/* A writer suspended in a send is sending from sendbuf, and looks
+	 * at the write BIO again when it resumes. */
+	if (core_mutex_held(&st->wl))
+		return;
+	if (st->sb_off == st->sb_len) {
 		free(st->sendbuf);
 		st->sendbuf = NULL;
 		st->sb_off = st->sb_len = st->sb_cap = 0;
+	}
+	if (st->rbio && !bio_pending(st->rbio) && !bio_pending(st->wbio)) {
+		SSL_set0_rbio(st->ssl, NULL); /* frees it */
+		SSL_set0_wbio(st->ssl, NULL);
+		st->rbio = st->wbio = NULL;
 	}
 }
 
@@ -715,17 +759,17 @@ size_t net_stream_tls_held_bytes(const struct net_stream *st)
 		return 0;
 	n += st->plain ? TLS_PLAIN_BUF : 0;
 	n += st->sb_cap;
-	if (BIO_get_mem_ptr(st->rbio, &m) == 1 && m)
+	if (st->rbio && BIO_get_mem_ptr(st->rbio, &m) == 1 && m)
 		n += m->max;
 	m = NULL;
-	if (BIO_get_mem_ptr(st->wbio, &m) == 1 && m)
+	if (st->wbio && BIO_get_mem_ptr(st->wbio, &m) == 1 && m)
 		n += m->max;
 	return n;
 }
 
 size_t net_stream_kept_bytes(const struct net_stream *st)
 {
-	return st->pend_len + (st->ssl ? BIO_ctrl_pending(st->rbio) : 0);
+	return st->pend_len + (st->ssl ? bio_pending(st->rbio) : 0);
 }
 
 int net_stream_wait_hangup(struct net_stream *st, int timeout_ms)
@@ -751,7 +795,7 @@ void net_stream_shutdown(struct net_stream *st)
 {
 	if (!st->s)
 		return;
-	if (st->ssl && SSL_is_init_finished(st->ssl)) {
+	if (st->ssl && SSL_is_init_finished(st->ssl) && bios_get(st) == 0) {
 		SSL_shutdown(st->ssl);
 		/* Best effort: a peer that stopped reading does not hold us. */
 		if (core_mutex_lock(&st->wl, 200) == 0) {

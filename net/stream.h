@@ -7,11 +7,11 @@
  * over memory BIOs so every byte still moves through io_uring) decrypt into
  * a per-stream 16 KiB buffer and encrypt into a per-stream send buffer:
  * the two copies TLS needs anyway. Both come with the first receive and
- * send and go with net_stream_trim, as does the capacity of the memory
- * BIOs (plaintext buffers come from a mapped pool whose freed pages go
- * back to the kernel); after the handshake BoringSSL's copy of the
- * configuration is shed.
- * An idle, trimmed TLS stream then costs about 2.9 KiB of heap beyond a
+ * send and go with net_stream_trim, as do the memory BIOs themselves when
+ * they are empty (made again by the next byte in or out; plaintext buffers
+ * come from a mapped pool whose freed pages go back to the kernel); after
+ * the handshake BoringSSL's copy of the configuration is shed.
+ * An idle, trimmed TLS stream then costs about 2.6 KiB of heap beyond a
  * plaintext one: BoringSSL's state (docs/PERFORMANCE.md).
  *
  * Writes are serialised by the stream's own coroutine mutex, so two
@@ -133,8 +133,9 @@ int net_stream_recv_pause(struct net_stream *st);
 /* net_stream_trim frees what a TLS stream holds only to move bytes: its
  * plaintext buffer (16 KiB) and ciphertext send buffer (up to 16.5 KiB),
  * allocated again by the next receive or send that needs them, and the spare capacity of its
- * memory BIOs; ciphertext still to be sent, and a send buffer a writer is
- * using, stay. For a connection about to wait idle: the next receive waits
+ * memory BIOs, or the BIOs themselves when both are empty and no writer
+ * holds the write lock; ciphertext still to be sent, and a send buffer a
+ * writer is using, stay. For a connection about to wait idle: the next receive waits
  * for bytes before it allocates. Invalidates the chunk of the last receive
  * (release it first). No-op on plaintext streams. Does not suspend. */
 void net_stream_trim(struct net_stream *st);

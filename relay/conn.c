@@ -16,6 +16,15 @@
 
 /* ---- the connection coroutine ---- */
 
+/* Out of line: its address buffer would sit in relay_conn_run's frame,
+ * which every idle connection's hibernated stack copy carries. */
+__attribute__((noinline, cold)) static void log_protocol(const struct relay_conn *c, const char *why, uint16_t code)
+{
+	char ip[46];
+	core_log_limited(&relay_log_protocol, CORE_LOG_INFO, "relay: session %s: client %s: %s (Close %u)",
+			 c->sess->id, relay_addr_key_str(c->ip, ip), why ? why : "", code);
+}
+
 void relay_conn_run(struct relay_conn *c)
 {
 	struct relay_server *srv = c->th->srv;
@@ -133,6 +142,7 @@ void relay_conn_run(struct relay_conn *c)
 			 * receive takes its buffer back only when bytes come. */
 			if (!big.data)
 				net_stream_trim(c->st);
+			relay_conn_ctl_free(c);
 			core_task_hibernate_next_wait(true);
 		}
 		struct net_chunk b;
@@ -209,9 +219,7 @@ ended:
 								f.close_code == RELAY_WS_CLOSE_INVALID_DATA);
 		own = f.close_code;
 		why = f.close_reason;
-		char ip[46];
-		core_log_limited(&relay_log_protocol, CORE_LOG_INFO, "relay: session %s: client %s: %s (Close %u)",
-				 c->sess->id, relay_addr_key_str(c->ip, ip), why ? why : "", own);
+		log_protocol(c, why, own);
 	} else {
 		/* The client closed: echo its code, and tell the peer the same. */
 		uint16_t code = f.client_close;

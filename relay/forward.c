@@ -282,6 +282,15 @@ static void retract_frame(struct relay_conn *c, struct fwd_ctx *f)
 	}
 }
 
+void relay_conn_ctl_free(struct relay_conn *c)
+{
+	if (c->in_frame && c->h.opcode >= RELAY_WS_OP_CLOSE)
+		return; /* its payload is still coming */
+	free(c->ctl);
+	c->ctl = NULL;
+	c->ctl_len = 0;
+}
+
 /* A complete control frame from the client. Returns FWD_CLOSE when it was a
  * Close (or invalid: f->close_code says). */
 static int on_control(struct relay_conn *c, struct fwd_ctx *f)
@@ -361,6 +370,13 @@ static int begin_frame(struct relay_conn *c, struct fwd_ctx *f)
 	c->off = 0;
 	if (c->h.opcode >= RELAY_WS_OP_CLOSE) {
 		c->ctl_len = 0;
+		/* Once per idle spell at most: relay_conn_ctl_free runs only
+		 * when the connection goes quiet. */
+		if (!c->ctl && !(c->ctl = malloc(RELAY_WS_MAX_CONTROL_PAYLOAD))) {
+			f->close_code = RELAY_WS_CLOSE_INTERNAL_ERROR;
+			f->close_reason = RELAY_REASON_NO_MEMORY;
+			return FWD_CLOSE;
+		}
 	} else {
 		if (c->h.opcode != RELAY_WS_OP_CONTINUATION) {
 			c->text_msg = (op == RELAY_WS_OP_TEXT);

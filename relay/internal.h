@@ -45,9 +45,13 @@ struct relay_conn {
 	struct relay_ws_msg_state ms;
 	struct relay_utf8 u8;
 	bool text_msg;
-	uint8_t ctl[RELAY_WS_MAX_CONTROL_PAYLOAD];
+	/* A control frame's payload as it arrives: allocated by the first
+	 * control frame (RELAY_WS_MAX_CONTROL_PAYLOAD bytes), freed when the
+	 * connection goes quiet (relay_conn_ctl_free), so an idle connection
+	 * does not carry it. */
 	uint8_t ctl_len;
 	bool hdr_held;                  /* the frame's header waits for its first payload byte (forward.c) */
+	uint8_t *ctl;
 	/* keepalive */
 	uint64_t last_rx_ns, ping_sent_ns;
 	bool ping_outstanding;
@@ -86,9 +90,10 @@ struct relay_session {
  * them is a decision to make here, with the figure. 320 -> 336: the
  * quotas' 16 bytes (a bucket and the address entry), kept in the
  * connection so a limit costs no lookup on the data path; 1% of the
- * budget. */
-static_assert(sizeof(struct relay_conn) <= 336, "struct relay_conn outgrew its share of the 2 KiB budget");
-static_assert(sizeof(struct relay_session) <= 2 * 336 + 80, "struct relay_session outgrew its budget");
+ * budget. 336 -> 216: the control frame buffer (125 B) is allocated by the
+ * first control frame and freed when the connection goes quiet. */
+static_assert(sizeof(struct relay_conn) <= 216, "struct relay_conn outgrew its share of the 2 KiB budget");
+static_assert(sizeof(struct relay_session) <= 2 * 216 + 80, "struct relay_session outgrew its budget");
 
 struct relay_thread {
 	struct relay_server *srv;
@@ -381,6 +386,10 @@ struct fwd_end {
  * comes). FWD_OK, or how the connection must end (*end says more).
  * Suspends. */
 int relay_forward(struct relay_conn *c, struct net_chunk *first, struct fwd_end *end);
+/* relay_conn_ctl_free frees c's control frame buffer unless a control
+ * frame is half read; the next control frame allocates it again. For a
+ * connection about to wait idle, and at its end (c->in_frame false). */
+void relay_conn_ctl_free(struct relay_conn *c);
 /* The relay's own frames to c's client (pong, ping, close, the notice),
  * under c's write lock. 0 or -errno. Suspend. */
 int relay_conn_send_frame(struct relay_conn *c, uint8_t opcode, const void *payload, size_t len, int timeout_ms);

@@ -100,10 +100,15 @@ enum {
 
 /* The heap trimmer (server.c): every TRIM_EVERY_MS, when the connections
  * are down to half of the most seen since the last trim, and that was at
- * least TRIM_MIN_PEAK. */
+ * least TRIM_MIN_PEAK. It looks every TRIM_TICK_MS: a tick with no new
+ * connection, handshake or relayed byte since the last is quiet, and each
+ * quiet tick gives back the receive rings' free pages, the first
+ * TRIM_QUIET_HEAP of a quiet spell the heap's free pages too. */
 enum {
 	RELAY_TRIM_EVERY_MS = 5000,
 	RELAY_TRIM_MIN_PEAK = 256,
+	RELAY_TRIM_TICK_MS = 1000,
+	RELAY_TRIM_QUIET_HEAP = 3,
 };
 
 #endif

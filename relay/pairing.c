@@ -189,6 +189,8 @@ void relay_conn_end(struct relay_conn *c, uint16_t own_code, const char *own_rea
 	net_stream_unlock_write(c->st);
 	net_stream_close(c->st);
 	c->st = NULL;
+	c->in_frame = false; /* nothing more is read: the buffer goes whatever it held */
+	relay_conn_ctl_free(c);
 
 	if (c->prev_all)
 		c->prev_all->next_all = c->next_all;

@@ -52,18 +52,63 @@ static void trim_rings(void *arg)
 	core_buf_trim();
 }
 
+/* What a quiet tick must not see change: connections accepted,
+ * handshakes under way, bytes and messages relayed (keepalive pings and
+ * pongs do not count: they touch a ring page each, which the next quiet
+ * tick gives back). */
+static uint64_t activity(struct relay_server *srv)
+{
+	uint64_t a = atomic_load_explicit(&srv->total_connections, memory_order_relaxed) +
+		     atomic_load_explicit(&srv->handshakes, memory_order_relaxed);
+	for (unsigned i = 0; i < srv->o.threads; i++)
+		a += atomic_load_explicit(&srv->th[i].bytes, memory_order_relaxed) +
+		     atomic_load_explicit(&srv->th[i].msgs, memory_order_relaxed);
+	return a;
+}
+
+/* A quiet relay holds idle connections, whose memory is their records
+ * (docs/PERFORMANCE.md): but the rings' buffers that their handshakes and
+ * last messages went through stay resident (a page or more of each of
+ * the 1,024: 4 MiB, 233 B per connection at 9,000 sessions), and so do
+ * the free pages between live heap objects that those connections' TLS
+ * buffers and handshakes left. Both go back once the relay turned quiet;
+ * the rings cost one madvise per run of free buffers, so every quiet tick
+ * does them, the heap walk only the first few of a quiet spell (idle
+ * connections hibernate, freeing their buffers, a second after their last
+ * byte). Nothing of this runs while data moves. */
+static void give_back(struct relay_server *srv, bool heap)
+{
+	if (heap)
+		malloc_trim(0);
+	core_buf_trim();
+	for (unsigned i = 1; i < srv->o.threads; i++)
+		core_rt_post(srv->rt, i, trim_rings, NULL);
+}
+
 static void trimmer(void *arg)
 {
 	struct relay_thread *th = arg;
 	struct relay_server *srv = th->srv;
-	uint64_t peak = 0, held_peak = 0;
+	uint64_t peak = 0, held_peak = 0, last = activity(srv);
+	unsigned tick = 0, quiet = 0;
 	th->trimmer = core_coro_current();
 	while (!th->stopping) {
+		uint64_t a = activity(srv);
+		quiet = a == last ? quiet + 1 : 0;
+		last = a;
+		if (quiet) {
+			give_back(srv, quiet <= RELAY_TRIM_QUIET_HEAP);
+			if (quiet == 1)
+				core_log(CORE_LOG_DEBUG, "relay: quiet, gave freed memory back (connections %llu)",
+					 (unsigned long long)atomic_load(&srv->connections));
+		}
 		uint64_t now = atomic_load(&srv->connections), held = atomic_load(&srv->held);
 		if (now > peak)
 			peak = now;
 		if (held > held_peak)
 			held_peak = held;
+		if (++tick % (RELAY_TRIM_EVERY_MS / RELAY_TRIM_TICK_MS))
+			goto sleep;
 		if ((peak >= RELAY_TRIM_MIN_PEAK && now <= peak / 2) || (held_peak >= (16u << 20) && held <= held_peak / 2)) {
 			malloc_trim(0);
 			/* The rings' buffers that a crowd filled stay resident
@@ -77,7 +122,8 @@ static void trimmer(void *arg)
 			peak = now;
 			held_peak = held;
 		}
-		if (core_sleep(RELAY_TRIM_EVERY_MS) == -ECANCELED)
+	sleep:
+		if (core_sleep(RELAY_TRIM_TICK_MS) == -ECANCELED)
 			break;
 	}
 	th->trimmer = NULL;
