@@ -17,7 +17,9 @@
 #    no request, no probing socket (its UDP socket count never grows), the
 #    pair stays on the relay, and `peers --json` shows mode off, role none,
 #    no attempt; the easy side's default mode and budget show too.
-# ND_KEEP=1 keeps the logs. About 95 s. Needs root; exits 77 otherwise.
+# 6. `--hard-nat aggressive` on both sides: the hard side opens 512 sockets,
+#    the easy side may send 4,096 probes, and the pair goes direct.
+# ND_KEEP=1 keeps the logs. About 110 s. Needs root; exits 77 otherwise.
 set -u
 bin=${1:?usage: hard_nat.sh BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -166,6 +168,24 @@ print(p["mode"], p["nat"], p["sockets"], p["max_probes"], p["probes_per_s"], p["
 ' 2>&1)
 [ "$hn" = "on easy 256 2048 400 10000 easy 0" ] || bad "--hard-nat off: rob's peers --json hard_nat: '$hn'"
 echo "--hard-nat off: relay, hard side UDP sockets $base..$most, rob sees: $hn"
+nd_kill "$nd_rob_pid" "$nd_matt_pid"
+
+# --- 6. --hard-nat aggressive: the larger budget ------------------------------
+rob="$nd_tmp/rob6"
+matt="$nd_tmp/matt6"
+ND_SERVE_ARGS="--hard-nat aggressive" ND_JOIN_ARGS="--hard-nat aggressive" \
+	nd_pair_up pr1 "$rob" sy2 "$matt" 21041 21042 || exit 1
+nd_wait 30 "both connected (aggressive)" nd_both_connected pr1 "$rob" sy2 "$matt" || exit 1
+if nd_wait 25 "direct path on both sides (aggressive)" both_direct; then
+	echo "aggressive: direct after $(($(nd_ms) - nd_join_ms)) ms from 'join CODE';" \
+		"$(grep -h "hard-NAT probing opened a direct path after" "$rob.log" | tail -n 1 | sed 's/^.*probing //')"
+else
+	bad "aggressive: no direct path: rob $(nd_peer pr1 "$rob" matt), matt $(nd_peer sy2 "$matt" rob)"
+fi
+grep -q "hard-NAT probing: 512 sockets open .*mode aggressive, listening 16000 ms" "$matt.out" ||
+	bad "aggressive: the hard side did not open 512 sockets: $(grep -h "sockets open" "$matt.out")"
+grep -q "hard-NAT probing (aggressive): up to 4096 probes" "$rob.log" ||
+	bad "aggressive: the easy side's budget: $(grep -h "probes to random ports" "$rob.log")"
 nd_kill "$nd_rob_pid" "$nd_matt_pid"
 
 if [ "$fail" -ne 0 ]; then
