@@ -10,6 +10,38 @@ _Static_assert(NODE_BDAY_MAX_PROBES <= NODE_BDAY_PORT_RANGE, "distinct ports per
 _Static_assert((uint64_t)NODE_BDAY_MAX_PROBES * NODE_BDAY_STEP_MS / NODE_BDAY_PER_STEP <= NODE_BDAY_PROBE_MS,
 	       "the whole budget fits in the probing time");
 
+_Static_assert(NODE_BDAY_AGGR_MAX_PROBES <= NODE_BDAY_PORT_RANGE, "distinct ports per attempt");
+_Static_assert((uint64_t)NODE_BDAY_AGGR_MAX_PROBES * NODE_BDAY_STEP_MS / NODE_BDAY_PER_STEP <= NODE_BDAY_AGGR_PROBE_MS,
+	       "the aggressive budget fits in its probing time");
+
+static const struct node_bday_budget budgets[] = {
+	[NODE_HARD_NAT_ON] = {NODE_BDAY_SOCKETS, NODE_BDAY_MAX_PROBES, NODE_BDAY_PER_STEP, NODE_BDAY_PROBE_MS},
+	[NODE_HARD_NAT_OFF] = {0, 0, 0, 0},
+	[NODE_HARD_NAT_AGGRESSIVE] = {NODE_BDAY_AGGR_SOCKETS, NODE_BDAY_AGGR_MAX_PROBES, NODE_BDAY_PER_STEP,
+				      NODE_BDAY_AGGR_PROBE_MS},
+};
+static const char *const mode_names[] = {"on", "off", "aggressive"};
+
+const char *node_hard_nat_mode_name(enum node_hard_nat_mode m)
+{
+	return (size_t)m < sizeof mode_names / sizeof mode_names[0] ? mode_names[m] : "off";
+}
+
+bool node_hard_nat_mode_parse(const char *s, enum node_hard_nat_mode *m)
+{
+	for (size_t i = 0; s && i < sizeof mode_names / sizeof mode_names[0]; i++)
+		if (!strcmp(s, mode_names[i])) {
+			*m = (enum node_hard_nat_mode)i;
+			return true;
+		}
+	return false;
+}
+
+const struct node_bday_budget *node_bday_budget(enum node_hard_nat_mode m)
+{
+	return (size_t)m < sizeof budgets / sizeof budgets[0] ? &budgets[m] : &budgets[NODE_HARD_NAT_OFF];
+}
+
 static const char *const nat_names[] = {"unknown", "easy", "hard"};
 
 const char *node_nat_name(enum node_nat_kind k)
@@ -95,13 +127,13 @@ bool node_bday_accept(struct node_bday *b, enum node_bday_role role, bool direct
 	return true;
 }
 
-bool node_bday_open(struct node_bday *b, uint64_t now_ms)
+bool node_bday_open(struct node_bday *b, uint64_t now_ms, const struct node_bday_budget *bu)
 {
-	if (b->state != NODE_BDAY_ASKED)
+	if (b->state != NODE_BDAY_ASKED || !bu->sockets)
 		return false;
 	/* 'G' may take up to an answer time to arrive; then the easy side
 	 * probes for NODE_BDAY_PROBE_MS, and its last probes are in flight. */
-	enter(b, NODE_BDAY_OPEN, now_ms, NODE_BDAY_ANSWER_MS + NODE_BDAY_PROBE_MS + NODE_BDAY_SLACK_MS);
+	enter(b, NODE_BDAY_OPEN, now_ms, NODE_BDAY_ANSWER_MS + bu->probe_ms + NODE_BDAY_SLACK_MS);
 	return true;
 }
 
@@ -111,12 +143,14 @@ static bool coprime(uint32_t s)
 	return s % 2 && s % 3 && s % 7;
 }
 
-bool node_bday_go(struct node_bday *b, uint64_t now_ms, uint32_t r1, uint32_t r2)
+bool node_bday_go(struct node_bday *b, uint64_t now_ms, uint32_t r1, uint32_t r2, const struct node_bday_budget *bu)
 {
-	if (b->state != NODE_BDAY_ACCEPTED)
+	if (b->state != NODE_BDAY_ACCEPTED || !bu->max_probes)
 		return false;
-	enter(b, NODE_BDAY_PROBING, now_ms, NODE_BDAY_PROBE_MS);
+	enter(b, NODE_BDAY_PROBING, now_ms, bu->probe_ms);
 	b->probes = 0;
+	b->max_probes = bu->max_probes > NODE_BDAY_PORT_RANGE ? NODE_BDAY_PORT_RANGE : bu->max_probes;
+	b->per_step = bu->per_step;
 	b->port_start = r1 % NODE_BDAY_PORT_RANGE;
 	uint32_t s = r2 % NODE_BDAY_PORT_RANGE;
 	while (!coprime(s)) /* at most 6 steps: 2 * 3 * 7 = 42 has none longer */
@@ -127,16 +161,16 @@ bool node_bday_go(struct node_bday *b, uint64_t now_ms, uint32_t r1, uint32_t r2
 
 uint32_t node_bday_due(const struct node_bday *b, uint64_t now_ms)
 {
-	if (b->state != NODE_BDAY_PROBING || now_ms >= b->until_ms || b->probes >= NODE_BDAY_MAX_PROBES)
+	if (b->state != NODE_BDAY_PROBING || now_ms >= b->until_ms || b->probes >= b->max_probes)
 		return 0;
 	uint64_t steps = (now_ms - b->since_ms) / NODE_BDAY_STEP_MS + 1;
-	uint64_t target = steps * NODE_BDAY_PER_STEP;
-	if (target > NODE_BDAY_MAX_PROBES)
-		target = NODE_BDAY_MAX_PROBES;
+	uint64_t target = steps * b->per_step;
+	if (target > b->max_probes)
+		target = b->max_probes;
 	if (target <= b->probes)
 		return 0;
 	uint64_t due = target - b->probes;
-	return (uint32_t)(due > 2 * NODE_BDAY_PER_STEP ? 2 * NODE_BDAY_PER_STEP : due);
+	return (uint32_t)(due > 2ull * b->per_step ? 2ull * b->per_step : due);
 }
 
 uint16_t node_bday_next_port(struct node_bday *b)

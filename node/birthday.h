@@ -51,6 +51,33 @@ enum node_nat_kind node_nat_parse(const char *s);
  * else UNKNOWN (one server cannot tell). */
 enum node_nat_kind node_nat_classify(size_t num_answered, size_t num_agree, bool no_nat);
 
+/* `serve --hard-nat MODE`: ON (zero, the default) spends the budget of
+ * docs/NODE.md, OFF never asks nor accepts, AGGRESSIVE spends a larger one. */
+enum node_hard_nat_mode { NODE_HARD_NAT_ON = 0, NODE_HARD_NAT_OFF, NODE_HARD_NAT_AGGRESSIVE };
+
+/* node_hard_nat_mode_name returns "on", "off" or "aggressive" (static). */
+const char *node_hard_nat_mode_name(enum node_hard_nat_mode m);
+
+/* node_hard_nat_mode_parse sets *m from "on", "off" or "aggressive";
+ * returns false (m untouched) for anything else, NULL included. */
+bool node_hard_nat_mode_parse(const char *s, enum node_hard_nat_mode *m);
+
+/* struct node_bday_budget: what one attempt may spend. sockets: the hard
+ * side's extra sockets; max_probes: the easy side's probes, per_step of
+ * them every NODE_BDAY_STEP_MS, within probe_ms of the 'G'; the hard side
+ * listens NODE_BDAY_ANSWER_MS + probe_ms + NODE_BDAY_SLACK_MS. Each side
+ * spends its own mode's budget. All zero for OFF. */
+struct node_bday_budget {
+	unsigned sockets;
+	uint32_t max_probes;
+	uint32_t per_step;
+	uint32_t probe_ms;
+};
+
+/* node_bday_budget returns the budget of mode m (static storage; OFF's is
+ * all zero; an out-of-range m is treated as OFF). */
+const struct node_bday_budget *node_bday_budget(enum node_hard_nat_mode m);
+
 enum node_bday_role { NODE_BDAY_NONE, NODE_BDAY_HARD, NODE_BDAY_EASY };
 
 /* node_bday_role returns this node's part with a peer: HARD (opens the
@@ -77,6 +104,7 @@ struct node_bday {
 	uint64_t last_accept_ms;/* easy: the last request accepted (0: never) */
 	uint32_t probes;        /* easy: sent in this attempt */
 	uint32_t port_start, port_stride;       /* easy: this attempt's port sequence */
+	uint32_t max_probes, per_step;          /* easy: this attempt's budget (node_bday_go) */
 	/* Outcome of the last finished attempt (logs, tests). */
 	unsigned attempts;
 	bool last_ok;
@@ -110,19 +138,20 @@ void node_bday_asked(struct node_bday *b, uint64_t now_ms);
  * NODE_BDAY_ACCEPT_GAP_MS. A peer cannot make us probe more often. */
 bool node_bday_accept(struct node_bday *b, enum node_bday_role role, bool direct_ok, bool busy, uint64_t now_ms);
 
-/* node_bday_open records the peer's 'A' at now_ms: true (OPEN until the
- * easy side's probing is over) when it answers our 'R' (state ASKED). */
-bool node_bday_open(struct node_bday *b, uint64_t now_ms);
+/* node_bday_open records the peer's 'A' at now_ms: true (OPEN for
+ * NODE_BDAY_ANSWER_MS + bu->probe_ms + NODE_BDAY_SLACK_MS) when it answers
+ * our 'R' (state ASKED). bu: this node's budget, borrowed. */
+bool node_bday_open(struct node_bday *b, uint64_t now_ms, const struct node_bday_budget *bu);
 
 /* node_bday_go records the peer's 'G' at now_ms: true (PROBING for
- * NODE_BDAY_PROBE_MS, with the port sequence drawn from r1, r2) when we
- * accepted its request (state ACCEPTED). */
-bool node_bday_go(struct node_bday *b, uint64_t now_ms, uint32_t r1, uint32_t r2);
+ * bu->probe_ms, at most bu->max_probes, with the port sequence drawn from
+ * r1, r2) when we accepted its request (state ACCEPTED). bu: borrowed. */
+bool node_bday_go(struct node_bday *b, uint64_t now_ms, uint32_t r1, uint32_t r2, const struct node_bday_budget *bu);
 
 /* node_bday_due returns how many probes to send at now_ms: the pace is
- * NODE_BDAY_PER_STEP every NODE_BDAY_STEP_MS from the 'G', a late caller
- * gets at most two steps' worth at once, and the total never passes
- * NODE_BDAY_MAX_PROBES. 0 outside PROBING or after the deadline. */
+ * the budget's per_step every NODE_BDAY_STEP_MS from the 'G', a late caller
+ * gets at most two steps' worth at once, and the total never passes the
+ * budget's max_probes. 0 outside PROBING or after the deadline. */
 uint32_t node_bday_due(const struct node_bday *b, uint64_t now_ms);
 
 /* node_bday_next_port returns the port of the next probe and counts it:

@@ -19,6 +19,49 @@ static void reply(struct core_sock *s, json_object *o);
 static json_object *err_json(const char *msg);
 static void control_conn(void *arg);
 
+static const char *const bday_states[] = {"idle", "asked", "open", "accepted", "probing"};
+static const char *const bday_roles[] = {"none", "hard", "easy"};
+
+/* This node's hard-NAT mode and the budget it spends (docs/NODE.md). */
+static json_object *hard_nat_mode_json(const struct node *node)
+{
+	enum node_hard_nat_mode m = (enum node_hard_nat_mode)node->o->hard_nat;
+	const struct node_bday_budget *bu = node_bday_budget(m);
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "mode", json_object_new_string(node_hard_nat_mode_name(m)));
+	json_object_object_add(o, "nat", json_object_new_string(node_nat_name(node->nat_kind)));
+	json_object_object_add(o, "sockets", json_object_new_int64(bu->sockets));
+	json_object_object_add(o, "max_probes", json_object_new_int64(bu->max_probes));
+	json_object_object_add(o, "probes_per_s", json_object_new_int64((int64_t)bu->per_step * 1000 / NODE_BDAY_STEP_MS));
+	json_object_object_add(o, "window_ms",
+			       json_object_new_int64(bu->sockets ? NODE_BDAY_ANSWER_MS + bu->probe_ms + NODE_BDAY_SLACK_MS : 0));
+	return o;
+}
+
+/* Hard-NAT probing with p: our role, the attempt's state, the last outcome,
+ * and the mode's budget. */
+static json_object *hard_nat_json(struct node *node, const struct node_peer *p)
+{
+	const struct node_bday *b = &p->bday;
+	enum node_bday_role role = node->o->hard_nat == NODE_HARD_NAT_OFF ? NODE_BDAY_NONE
+									  : node_bday_role(node->nat_kind, p->peer_nat);
+	json_object *o = hard_nat_mode_json(node);
+	uint64_t t = node_now_ms();
+	json_object_object_add(o, "peer_nat", json_object_new_string(node_nat_name(p->peer_nat)));
+	json_object_object_add(o, "role", json_object_new_string((size_t)role < 3 ? bday_roles[role] : "none"));
+	json_object_object_add(o, "state", json_object_new_string((size_t)b->state < 5 ? bday_states[b->state] : "idle"));
+	json_object_object_add(o, "probes", json_object_new_int64(b->state == NODE_BDAY_PROBING ? b->probes : 0));
+	json_object_object_add(o, "attempts", json_object_new_int64(b->attempts));
+	json_object_object_add(o, "last_ok", b->attempts ? json_object_new_boolean(b->last_ok) : NULL);
+	json_object_object_add(o, "last_probes", b->attempts ? json_object_new_int64(b->last_probes) : NULL);
+	json_object_object_add(o, "last_ms", b->attempts ? json_object_new_int64((int64_t)b->last_ms) : NULL);
+	json_object_object_add(o, "next_try_in_ms",
+			       role == NODE_BDAY_HARD && b->state == NODE_BDAY_IDLE && b->next_try_ms
+				       ? json_object_new_int64(b->next_try_ms > t ? (int64_t)(b->next_try_ms - t) : 0)
+				       : NULL);
+	return o;
+}
+
 static json_object *peer_json(struct node *node, struct node_peer *p)
 {
 	json_object *o = json_object_new_object();
@@ -57,6 +100,7 @@ static json_object *peer_json(struct node *node, struct node_peer *p)
 	json_object_object_add(o, "last_seen", json_object_new_int64((int64_t)p->last_seen_unix));
 	json_object_object_add(o, "bytes_in", json_object_new_int64((int64_t)p->bytes_in));
 	json_object_object_add(o, "bytes_out", json_object_new_int64((int64_t)p->bytes_out));
+	json_object_object_add(o, "hard_nat", hard_nat_json(node, p));
 	return o;
 }
 
@@ -83,6 +127,7 @@ static json_object *self_json(struct node *node)
 	json_object_object_add(o, "candidates_refused", refused);
 	json_object_object_add(o, "mapped_endpoint", node->mapped_ep[0] ? json_object_new_string(node->mapped_ep) : NULL);
 	json_object_object_add(o, "port_mapping", node->mapped_proto[0] ? json_object_new_string(node->mapped_proto) : NULL);
+	json_object_object_add(o, "hard_nat", hard_nat_mode_json(node));
 	for (size_t i = 0; i < node->st->num_relays; i++) {
 		json_object *r = json_object_new_object();
 		size_t up = 0;

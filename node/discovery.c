@@ -19,7 +19,10 @@ static void learn_nat(struct node *node, const struct stun_discovery *d)
 	if (k == NODE_NAT_UNKNOWN || k == node->nat_kind)
 		return;
 	core_log(CORE_LOG_INFO, "NAT mapping is %s (%zu of %zu STUN servers saw the same endpoint)%s", node_nat_name(k),
-		 d->num_agree, d->num_answered, k == NODE_NAT_HARD ? ": hard-NAT probing when punching fails" : "");
+		 d->num_agree, d->num_answered,
+		 k != NODE_NAT_HARD ? ""
+		 : node->o->hard_nat == NODE_HARD_NAT_OFF ? ": hard-NAT probing is off (--hard-nat off)"
+							   : ": hard-NAT probing when punching fails");
 	node->nat_kind = k;
 }
 static uint64_t refresh_interval(void);

@@ -29,8 +29,21 @@ struct attempt {
 	uint8_t pub[32];        /* p's key: the slot may be reused meanwhile */
 	int epfd;
 	size_t num;
-	struct node_usock socks[NODE_BDAY_SOCKETS];
+	struct node_usock socks[NODE_BDAY_SOCKETS_MAX];
 };
+
+static const struct node_bday_budget *budget(const struct node *node)
+{
+	return node_bday_budget((enum node_hard_nat_mode)node->o->hard_nat);
+}
+
+/* This node's part with p; NONE when `--hard-nat off`. */
+static enum node_bday_role role_of(const struct node *node, const struct node_peer *p)
+{
+	if (node->o->hard_nat == NODE_HARD_NAT_OFF)
+		return NODE_BDAY_NONE;
+	return node_bday_role(node->nat_kind, p->peer_nat);
+}
 
 static const char *peer_name(const struct node_peer *p)
 {
@@ -135,11 +148,14 @@ static bool adopt(struct attempt *a, size_t i)
 
 /* ---- the hard side ---- */
 
-/* Opens up to NODE_BDAY_SOCKETS sockets (fewer if the fd limit says so). */
+/* Opens up to the budget's sockets (fewer if the fd limit says so). */
 static void open_sockets(struct attempt *a)
 {
 	int ttl = NODE_BDAY_OPEN_TTL;
-	for (size_t i = 0; i < NODE_BDAY_SOCKETS; i++) {
+	size_t want = budget(a->node)->sockets;
+	if (want > NODE_BDAY_SOCKETS_MAX)
+		want = NODE_BDAY_SOCKETS_MAX;
+	for (size_t i = 0; i < want; i++) {
 		struct sockaddr_in any = {.sin_family = AF_INET};
 		int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0)
@@ -230,8 +246,11 @@ static void hard_run(void *arg)
 			if (node_peer_send_via(node, p, &a->socks[i], NODE_MSG_KEEP, NULL, 0, &p->cand[c], p->cand_len[c],
 					       0) == 0)
 				sent++;
-	core_log(CORE_LOG_INFO, "peer %s: hard-NAT probing: %zu sockets open (%u opening datagrams, TTL %d); asking for probes",
-		 peer_name(p), a->num, sent, NODE_BDAY_OPEN_TTL);
+	core_log(CORE_LOG_INFO,
+		 "peer %s: hard-NAT probing: %zu sockets open (%u opening datagrams, TTL %d; mode %s, listening %u ms); asking for probes",
+		 peer_name(p), a->num, sent, NODE_BDAY_OPEN_TTL,
+		 node_hard_nat_mode_name((enum node_hard_nat_mode)node->o->hard_nat),
+		 (unsigned)(NODE_BDAY_ANSWER_MS + budget(node)->probe_ms + NODE_BDAY_SLACK_MS));
 	send_phase(node, p, 'G');
 	while (!node->stopping && same_peer(a) && p->bday.state == NODE_BDAY_OPEN &&
 	       !node_bday_expired(&p->bday, node_now_ms())) {
@@ -274,8 +293,9 @@ static void easy_run(void *arg)
 	socklen_t tl = p->cand_len[ci];
 	char ip[64];
 	node_fmt_addr(&to, ip, sizeof ip);
-	core_log(CORE_LOG_INFO, "peer %s: hard-NAT probing: up to %d probes to random ports of %s", peer_name(p),
-		 NODE_BDAY_MAX_PROBES, ip);
+	core_log(CORE_LOG_INFO, "peer %s: hard-NAT probing (%s): up to %u probes to random ports of %s within %u ms",
+		 peer_name(p), node_hard_nat_mode_name((enum node_hard_nat_mode)node->o->hard_nat), p->bday.max_probes, ip,
+		 (unsigned)budget(node)->probe_ms);
 	while (!node->stopping && same_peer(a) && !p->direct_ok) {
 		uint64_t t = node_now_ms();
 		if (node_bday_expired(&p->bday, t))
@@ -328,7 +348,7 @@ void node_hardnat_tick(struct node *node, struct node_peer *p, uint64_t t)
 		end_attempt(node, p, false, true);
 		return;
 	}
-	enum node_bday_role role = node_bday_role(node->nat_kind, p->peer_nat);
+	enum node_bday_role role = role_of(node, p);
 	if (p->ss.have_s && node_bday_should_ask(b, role, p->direct_ok, node->bday_peer != NULL, t)) {
 		core_log(CORE_LOG_INFO, "peer %s: no direct path; our NAT is hard and its is easy: asking for hard-NAT probing",
 			 peer_name(p));
@@ -344,7 +364,7 @@ void node_hardnat_on_message(struct node *node, struct node_peer *p, const uint8
 	uint64_t t = node_now_ms();
 	if (n != 1 || node->o->relay_only)
 		return;
-	enum node_bday_role role = node_bday_role(node->nat_kind, p->peer_nat);
+	enum node_bday_role role = role_of(node, p);
 	switch (m[0]) {
 	case 'R': /* the hard side asks us to probe it */
 		if (node_bday_accept(b, role, p->direct_ok, node->bday_peer != NULL, t)) {
@@ -357,7 +377,7 @@ void node_hardnat_on_message(struct node *node, struct node_peer *p, const uint8
 		}
 		break;
 	case 'A': /* accepted: open the sockets */
-		if (role == NODE_BDAY_HARD && node_bday_open(b, t) && !spawn(node, p, true))
+		if (role == NODE_BDAY_HARD && node_bday_open(b, t, budget(node)) && !spawn(node, p, true))
 			end_attempt(node, p, false, true);
 		break;
 	case 'N':
@@ -370,7 +390,7 @@ void node_hardnat_on_message(struct node *node, struct node_peer *p, const uint8
 	case 'G': { /* the hard side's sockets are open: probe */
 		uint32_t r[2];
 		RAND_bytes((uint8_t *)r, sizeof r);
-		if (node_bday_go(b, t, r[0], r[1]) && !spawn(node, p, false))
+		if (node_bday_go(b, t, r[0], r[1], budget(node)) && !spawn(node, p, false))
 			end_attempt(node, p, false, true);
 		break;
 	}

@@ -26,6 +26,7 @@ struct node_run_opts {
 	char **allow;            /* overlay firewall rules (overlay/firewall.h), borrowed */
 	unsigned num_allow;
 	bool no_port_mapping;    /* do not ask the home router for a mapping (docs/PORTMAP.md) */
+	int hard_nat;            /* enum node_hard_nat_mode (node/birthday.h): 0 on, 1 off, 2 aggressive */
 };
 int node_run(struct node_state *st, const struct node_run_opts *o);
 

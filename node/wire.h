@@ -189,5 +189,11 @@ enum {
 #define NODE_BDAY_PORT_MIN 1024         /* probes go to 1024-65535: where NATs map */
 #define NODE_BDAY_PORT_RANGE 64512
 #define NODE_BDAY_OPEN_TTL 2            /* past our NAT, dead before the peer's (docs/NAT-LAB.md) */
+/* `serve --hard-nat aggressive` (node_bday_budget): twice the sockets, twice
+ * the probes at the same 400/s, and the window that takes (3 + 12 + 1 s). */
+#define NODE_BDAY_AGGR_SOCKETS 512
+#define NODE_BDAY_AGGR_MAX_PROBES 4096
+#define NODE_BDAY_AGGR_PROBE_MS 12000
+#define NODE_BDAY_SOCKETS_MAX NODE_BDAY_AGGR_SOCKETS
 
 #endif

@@ -63,6 +63,63 @@ const char *stun_nat_mapping_name(enum stun_nat_mapping m)
 	}
 }
 
+const char *stun_port_pattern_name(enum stun_port_pattern p)
+{
+	switch (p) {
+	case STUN_PORTS_PRESERVING:
+		return "preserving";
+	case STUN_PORTS_SEQUENTIAL:
+		return "sequential";
+	case STUN_PORTS_RANDOM:
+		return "random";
+	default:
+		return "unknown";
+	}
+}
+
+/* The step from port a to port b, mod 65536, as -32768..32767. */
+static int port_step(uint16_t a, uint16_t b)
+{
+	int d = ((int)b - (int)a) & 0xffff;
+	return d >= 0x8000 ? d - 0x10000 : d;
+}
+
+enum stun_port_pattern stun_port_pattern_classify(const uint16_t *local, const uint16_t *mapped, size_t n, int *stride)
+{
+	size_t same = 0;
+	if (stride)
+		*stride = 0;
+	if (n < STUN_PORT_MIN_SAMPLES)
+		return STUN_PORTS_UNKNOWN;
+	for (size_t i = 0; i < n; i++)
+		same += mapped[i] == local[i];
+	if (same == n)
+		return STUN_PORTS_PRESERVING;
+	/* The stride: the step most of them take (with n >= 3 there are at
+	 * least two steps; the first two that agree name it). */
+	int s = 0;
+	for (size_t i = 1; i + 1 < n && !s; i++)
+		for (size_t k = i + 1; k < n && !s; k++)
+			if (port_step(mapped[i - 1], mapped[i]) == port_step(mapped[k - 1], mapped[k]))
+				s = port_step(mapped[i - 1], mapped[i]);
+	if (!s || s > STUN_PORT_MAX_STRIDE || s < -STUN_PORT_MAX_STRIDE)
+		return STUN_PORTS_RANDOM;
+	size_t odd = 0;
+	for (size_t i = 1; i < n; i++) {
+		int d = port_step(mapped[i - 1], mapped[i]);
+		if (d == s)
+			continue;
+		if (d % s || d / s < 2 || d / s > 4)
+			return STUN_PORTS_RANDOM;
+		odd++;
+	}
+	if (odd > 1)
+		return STUN_PORTS_RANDOM;
+	if (stride)
+		*stride = s;
+	return STUN_PORTS_SEQUENTIAL;
+}
+
 const char *stun_nat_filtering_name(enum stun_nat_filtering f)
 {
 	switch (f) {

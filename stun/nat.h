@@ -120,6 +120,35 @@ enum stun_nat_type stun_nat_classify(bool answered, bool no_nat, enum stun_nat_m
 enum stun_nat_type stun_nat_classify_ipv6(bool answered, bool no_nat, enum stun_nat_mapping mapping,
 					  enum stun_nat_filtering filtering, bool *out_estimated);
 
+/* enum stun_port_pattern: how the NAT picks the public port of a new
+ * mapping (IPv4; `atmosphere network` asks one server from a few fresh
+ * sockets, one after another, and looks at the ports it is told). */
+enum stun_port_pattern {
+	STUN_PORTS_UNKNOWN,     /* too few answers, or no NAT */
+	STUN_PORTS_PRESERVING,  /* the public port is the local port */
+	STUN_PORTS_SEQUENTIAL,  /* each new mapping's port is the last one's plus a stride */
+	STUN_PORTS_RANDOM,      /* neither */
+};
+
+enum {
+	STUN_PORT_SAMPLES = 6,        /* fresh sockets asked */
+	STUN_PORT_MIN_SAMPLES = 3,    /* answers needed to tell */
+	STUN_PORT_MAX_STRIDE = 1024,  /* a larger step is not "sequential" */
+};
+
+/* stun_port_pattern_classify names the pattern of n mappings, in the order
+ * they were made: local[i] the socket's port, mapped[i] what the server saw.
+ * PRESERVING when every mapped port is its local port; SEQUENTIAL when the
+ * steps between consecutive mapped ports (mod 65536, signed) share one
+ * stride s (0 < |s| <= STUN_PORT_MAX_STRIDE) that at least all but one of
+ * them equal, the odd one being 2 to 4 times s (another host's mapping came
+ * in between); RANDOM otherwise; UNKNOWN below STUN_PORT_MIN_SAMPLES.
+ * *stride (may be NULL) gets s, or 0 for any other pattern. Pure. */
+enum stun_port_pattern stun_port_pattern_classify(const uint16_t *local, const uint16_t *mapped, size_t n, int *stride);
+
+/* "unknown", "preserving", "sequential", "random" (static). */
+const char *stun_port_pattern_name(enum stun_port_pattern p);
+
 /* Names for JSON and people: snake_case, never NULL ("unknown" outside the
  * enums). */
 const char *stun_nat_type_name(enum stun_nat_type t);

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/reactor.h"
 #include "core/udp.h"
@@ -94,6 +96,12 @@ struct fam_job {
 	char why_not[128];      /* when !tested: why, for people */
 	struct stun_nat_report r;
 	bool done;
+	/* IPv4: the port-allocation pattern (stun_port_pattern_classify). */
+	bool ports_tested;
+	enum stun_port_pattern ports;
+	int stride;
+	size_t num_ports;
+	uint16_t port_local[STUN_PORT_SAMPLES], port_mapped[STUN_PORT_SAMPLES];
 };
 
 struct net_job {
@@ -233,6 +241,53 @@ static void family_main(void *arg)
 	free(a);
 }
 
+/* port_allocation asks the server that answered f's discovery again, from
+ * STUN_PORT_SAMPLES fresh sockets (port 0), one after the other and each
+ * kept open until the end (a reused local port would reuse its mapping),
+ * and classifies the mapped ports. Bounded: one transaction per socket of
+ * at most half the timeout (1 s at most); a socket that gets no answer is
+ * left out, and the first one without an answer ends the sampling. */
+static void port_allocation(struct net_job *j, struct fam_job *f)
+{
+	const struct stun_discovery *d = &f->r.disc;
+	struct core_udp *socks[STUN_PORT_SAMPLES] = {0};
+	struct stun_client_opts o = j->o;
+	if (!f->tested || d->status != 0 || d->no_nat || f->af != AF_INET)
+		return;
+	o.timeout_ms = o.timeout_ms / 2 < 1000 ? o.timeout_ms / 2 : 1000;
+	if (!o.timeout_ms)
+		o.timeout_ms = 1000;
+	o.no_cache = true;
+	o.settle_ms = 0;
+	o.feed = NULL;
+	const struct stun_server_result *srv = &d->servers[d->winner];
+	f->ports_tested = true;
+	for (size_t i = 0; i < STUN_PORT_SAMPLES; i++) {
+		struct sockaddr_in any = {.sin_family = AF_INET};
+		struct sockaddr_in me;
+		socklen_t ml = sizeof me;
+		int err = 0;
+		int fd = core_udp_bind((struct sockaddr *)&any, sizeof any, false);
+		if (fd < 0)
+			break;
+		if (getsockname(fd, (struct sockaddr *)&me, &ml) != 0 || !(socks[i] = core_udp_new(fd, &err))) {
+			close(fd);
+			break;
+		}
+		struct stun_probe p = {.to = srv->ep.addr, .to_len = srv->ep.addr_len};
+		int n = stun_client_run(socks[i], &p, 1, &o);
+		if (n == -ECANCELED || n < 1 || p.status != 0)
+			break;
+		f->port_local[f->num_ports] = ntohs(me.sin_port);
+		f->port_mapped[f->num_ports] = p.mapped.port;
+		f->num_ports++;
+	}
+	for (size_t i = 0; i < STUN_PORT_SAMPLES; i++)
+		if (socks[i])
+			core_udp_close(socks[i]);
+	f->ports = stun_port_pattern_classify(f->port_local, f->port_mapped, f->num_ports, &f->stride);
+}
+
 static void network_main(void *arg)
 {
 	struct net_job *j = arg;
@@ -288,6 +343,8 @@ static void network_main(void *arg)
 		core_udp_close(u4);
 		if (v4->rc == -ECANCELED)
 			j->rc = v4->rc;
+		else
+			port_allocation(j, v4);
 	}
 	/* Spurious wake-ups are harmless: each wait re-checks its condition. */
 	while (!v6->done || j->relay_done < (int)j->num_relays)
@@ -346,6 +403,26 @@ static void add_family(json_object *o, const struct fam_job *f)
 	json_object_object_add(o, "filtering", json_object_new_string(stun_nat_filtering_name(r->filtering)));
 	json_object_object_add(o, "hairpinning", f->tested ? tri_json(r->hairpinning) : NULL);
 	json_object_object_add(o, "port_preserving", f->tested ? tri_json(r->port_preserving) : NULL);
+	if (f->af == AF_INET) {
+		/* IPv4 only: the pattern of new mappings' ports; null when not
+		 * tested (no public address, or no NAT). */
+		json_object *pa = NULL;
+		if (f->ports_tested) {
+			json_object *ports = json_object_new_array();
+			pa = json_object_new_object();
+			json_object_object_add(pa, "pattern", json_object_new_string(stun_port_pattern_name(f->ports)));
+			json_object_object_add(pa, "stride",
+					       f->ports == STUN_PORTS_SEQUENTIAL ? json_object_new_int(f->stride) : NULL);
+			for (size_t i = 0; i < f->num_ports; i++) {
+				json_object *e = json_object_new_object();
+				json_object_object_add(e, "local", json_object_new_int(f->port_local[i]));
+				json_object_object_add(e, "mapped", json_object_new_int(f->port_mapped[i]));
+				json_object_array_add(ports, e);
+			}
+			json_object_object_add(pa, "samples", ports);
+		}
+		json_object_object_add(o, "port_allocation", pa);
+	}
 	json_object_object_add(o, "no_nat", json_object_new_boolean(found && d->no_nat));
 	json_object_object_add(o, "rfc5780", json_object_new_boolean(r->rfc5780));
 	json_object_object_add(o, "rfc5780_server",
@@ -495,6 +572,15 @@ static void print_family(const struct fam_job *f)
 	printf("    filtering:      %s\n", stun_nat_filtering_name(r->filtering));
 	printf("    hairpinning:    %s\n", yes_no(r->hairpinning));
 	printf("    port preserved: %s\n", yes_no(r->port_preserving));
+	if (f->ports_tested) {
+		printf("    port allocation: %s", stun_port_pattern_name(f->ports));
+		if (f->ports == STUN_PORTS_SEQUENTIAL)
+			printf(" (stride %+d)", f->stride);
+		printf(" (%zu fresh socket%s:", f->num_ports, f->num_ports == 1 ? "" : "s");
+		for (size_t i = 0; i < f->num_ports; i++)
+			printf(" %u->%u", f->port_local[i], f->port_mapped[i]);
+		printf(")\n");
+	}
 	if (r->rfc5780)
 		printf("    measured with RFC 5780 tests against %s\n", d->servers[r->rfc5780_server].ep.text);
 	printf("  Internet reachability (STUN):\n");

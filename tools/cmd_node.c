@@ -13,6 +13,7 @@
 
 #include "core/log.h"
 #include "net/bssl.h"
+#include "node/birthday.h"
 #include "node/control.h"
 #include "node/node.h"
 #include "node/pake.h"
@@ -365,12 +366,34 @@ static int add_allow(const char *cmd, char *rule, struct node_run_opts *o, char 
 	return 0;
 }
 
+/* --hard-nat MODE, or ATMOSPHERE_HARD_NAT (arg NULL: read that; unset is
+ * fine). Returns 0, or 2 after a usage error. */
+static int hard_nat_opt(const char *cmd, const char *arg, struct node_run_opts *o)
+{
+	const char *v = arg ? arg : getenv("ATMOSPHERE_HARD_NAT");
+	enum node_hard_nat_mode m;
+	if (!v)
+		return 0;
+	if (!node_hard_nat_mode_parse(v, &m))
+		return cli_usage_error(cmd, "%s '%s': off, on or aggressive", arg ? "--hard-nat" : "ATMOSPHERE_HARD_NAT", v);
+	o->hard_nat = (int)m;
+	return 0;
+}
+
+#define HARD_NAT_HELP                                                                                                  \
+	"  --hard-nat MODE  hard-NAT (birthday) probing when one side's NAT is symmetric and\n"                          \
+	"                   the ordinary punch fails (docs/NODE.md): on (default: 256 sockets,\n"                     \
+	"                   2,048 probes at 400/s, 10 s), aggressive (512 sockets, 4,096 probes\n"                   \
+	"                   at 400/s, 16 s) or off (never probe; the relay carries such a pair).\n"                  \
+	"                   Also ATMOSPHERE_HARD_NAT=MODE; the option wins.\n"
+
 int cli_serve(int argc, char **argv)
 {
 	static const struct option lo[] = {{"port", required_argument, 0, 'P'}, {"json-log", no_argument, 0, 'j'},
 					   {"tun", no_argument, 0, 't'},          {"tun-name", required_argument, 0, 'T'},
 					   {"allow", required_argument, 0, 'A'},  {"relay-only", no_argument, 0, 'R'},
 					   {"no-port-mapping", no_argument, 0, 'N'},
+					   {"hard-nat", required_argument, 0, 'H'},
 					   {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
 	static char *rules[OVERLAY_FW_MAX_RULES];
 	struct node_state st;
@@ -378,6 +401,8 @@ int cli_serve(int argc, char **argv)
 	uint64_t port = 0;
 	bool port_given = false;
 	int c;
+	if (hard_nat_opt("serve", NULL, &o))
+		return 2;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
@@ -409,8 +434,13 @@ int cli_serve(int argc, char **argv)
 		case 'N':
 			o.no_port_mapping = true;
 			break;
+		case 'H':
+			if (hard_nat_opt("serve", optarg, &o))
+				return 2;
+			break;
 		case 'h':
 			printf("usage: atmosphere serve [--port N] [--json-log] [--relay-only] [--no-port-mapping]\n"
+			       "                        [--hard-nat off|on|aggressive]\n"
 			       "                        [--tun [--tun-name NAME] [--allow RULE]...]\n\n"
 			       "Runs the node: a UDP socket on port N (default: the one 'init' chose, 7777) for\n"
 			       "direct paths and STUN, connections to the mesh's relays for signaling and fallback,\n"
@@ -432,7 +462,7 @@ int cli_serve(int argc, char **argv)
 			       "  --no-port-mapping  do not ask the home router to map port N (by default the\n"
 			       "                   node asks the default gateway by PCP, NAT-PMP and UPnP IGD,\n"
 			       "                   renews the mapping and deletes it at exit; docs/PORTMAP.md).\n"
-			       "                   Also ATMOSPHERE_PORT_MAPPING=off; --relay-only implies it.\n");
+			       "                   Also ATMOSPHERE_PORT_MAPPING=off; --relay-only implies it.\n" HARD_NAT_HELP);
 			return 0;
 		case ':':
 			return cli_usage_error("serve", "option '%s' needs a value", argv[optind - 1]);
@@ -543,6 +573,7 @@ int cli_join(int argc, char **argv)
 					   {"tun", no_argument, 0, 't'},           {"tun-name", required_argument, 0, 'T'},
 					   {"allow", required_argument, 0, 'A'},   {"relay-only", no_argument, 0, 'R'},
 					   {"no-port-mapping", no_argument, 0, 'N'},
+					   {"hard-nat", required_argument, 0, 'H'},
 					   {"short-expires", required_argument, 0, 'S'},
 					   {"relay", required_argument, 0, 'r'},   {"wait", required_argument, 0, 'w'},
 					   {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
@@ -556,6 +587,8 @@ int cli_join(int argc, char **argv)
 	bool json = false;
 	const char *name = NULL;
 	int c;
+	if (hard_nat_opt("join", NULL, &fw))
+		return 2;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
@@ -614,10 +647,14 @@ int cli_join(int argc, char **argv)
 		case 'N':
 			fw.no_port_mapping = true;
 			break;
+		case 'H':
+			if (hard_nat_opt("join", optarg, &fw))
+				return 2;
+			break;
 		case 'h':
 			printf("usage: atmosphere join [--expires DURATION] [--short-expires DURATION] [--json]\n"
 			       "       atmosphere join CODE [--port N] [--name NODE_NAME] [--relay-only]\n"
-			       "                            [--no-port-mapping]\n"
+			       "                            [--no-port-mapping] [--hard-nat off|on|aggressive]\n"
 			       "                            [--tun [--tun-name NAME] [--allow RULE]...]\n"
 			       "       atmosphere join MESH-XXXX-XXXX-XXXX --relay URL [--wait DURATION] [the options above]\n\n"
 			       "Without CODE: asks the running node for a join code (valid 24h, or --expires) and\n"
@@ -633,7 +670,7 @@ int cli_join(int argc, char **argv)
 			       "endpoint, hole punching and its relays at once, keeps the best path, then keeps\n"
 			       "running as this machine's node (like 'serve'). If a node already runs for\n"
 			       "$ATMOSPHERE_HOME, the join goes through it. --relay-only, --tun, --tun-name,\n"
-			       "--allow and --no-port-mapping work as they do for 'serve'.\n");
+			       "--allow, --no-port-mapping and --hard-nat work as they do for 'serve'.\n");
 			return 0;
 		case ':':
 			return cli_usage_error("join", "option '%s' needs a value", argv[optind - 1]);

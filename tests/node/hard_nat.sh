@@ -13,7 +13,13 @@
 #    its deadline and every socket it opened is closed.
 # 4. symmetric <-> symmetric: stays on the relay and no attempt is made
 #    (both sides hard: node/birthday.h says why).
-# ND_KEEP=1 keeps the logs. About 75 s. Needs root; exits 77 otherwise.
+# 5. `--hard-nat off` on the hard side (port_restricted <-> symmetric again):
+#    no request, no probing socket (its UDP socket count never grows), the
+#    pair stays on the relay, and `peers --json` shows mode off, role none,
+#    no attempt; the easy side's default mode and budget show too.
+# 6. `--hard-nat aggressive` on both sides: the hard side opens 512 sockets,
+#    the easy side may send 4,096 probes, and the pair goes direct.
+# ND_KEEP=1 keeps the logs. About 110 s. Needs root; exits 77 otherwise.
 set -u
 bin=${1:?usage: hard_nat.sh BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -123,6 +129,63 @@ if grep -Eq "asking for hard-NAT|hard-NAT probing( opened|:)" "$rob.log" "$matt.
 fi
 grep -q "NAT mapping is hard" "$rob.log" || bad "the symmetric node did not see its NAT as hard"
 [ "$(nd_peer sy3 "$rob" matt)" = "true relay" ] || bad "symmetric pair: $(nd_peer sy3 "$rob" matt), want relay"
+nd_kill "$nd_rob_pid" "$nd_matt_pid"
+
+# --- 5. --hard-nat off: no probing ---------------------------------------------
+rob="$nd_tmp/rob5"
+matt="$nd_tmp/matt5"
+ND_JOIN_ARGS="--hard-nat off" nd_pair_up pr1 "$rob" sy2 "$matt" 21031 21032 || exit 1
+nd_wait 30 "both connected (--hard-nat off)" nd_both_connected pr1 "$rob" sy2 "$matt" || exit 1
+base=$(udps sy2 "$nd_matt_pid")
+most=$base
+# Past the time an attempt would start (5 s after HELLO), its answer time and
+# the opening of its sockets; sampling the hard side's sockets meanwhile.
+t1=$(($(nd_ms) + 10000))
+while [ "$(nd_ms)" -lt "$t1" ]; do
+	u=$(udps sy2 "$nd_matt_pid")
+	[ "$u" -le "$most" ] || most=$u
+	sleep 0.2
+done
+[ "$most" -le "$base" ] || bad "--hard-nat off: matt's UDP sockets went from $base to $most"
+if grep -Eq "asking for hard-NAT|hard-NAT probing( opened|:)" "$rob.log" "$matt.out"; then
+	bad "--hard-nat off: an attempt: $(grep -Eh "hard-NAT probing( opened|:)|asking" "$rob.log" "$matt.out" | head -n 3)"
+fi
+grep -q "hard-NAT probing is off" "$matt.out" || bad "--hard-nat off: the hard side did not say probing is off"
+[ "$(nd_peer pr1 "$rob" matt)" = "true relay" ] || bad "--hard-nat off: rob's path $(nd_peer pr1 "$rob" matt), want relay"
+hn=$(nd_run sy2 "$matt" peers --json 2>/dev/null | "$nd_py" -c '
+import json, sys
+d = json.load(sys.stdin)
+p = [p for p in d["peers"] if p.get("name") == "rob"][0]["hard_nat"]
+s = d["self"]["hard_nat"]
+print(s["mode"], s["nat"], s["sockets"], s["max_probes"], p["role"], p["state"], p["attempts"], p["peer_nat"])
+' 2>&1)
+[ "$hn" = "off hard 0 0 none idle 0 easy" ] || bad "--hard-nat off: matt's peers --json hard_nat: '$hn'"
+hn=$(nd_run pr1 "$rob" peers --json 2>/dev/null | "$nd_py" -c '
+import json, sys
+d = json.load(sys.stdin)
+p = [p for p in d["peers"] if p.get("name") == "matt"][0]["hard_nat"]
+print(p["mode"], p["nat"], p["sockets"], p["max_probes"], p["probes_per_s"], p["window_ms"], p["role"], p["attempts"])
+' 2>&1)
+[ "$hn" = "on easy 256 2048 400 10000 easy 0" ] || bad "--hard-nat off: rob's peers --json hard_nat: '$hn'"
+echo "--hard-nat off: relay, hard side UDP sockets $base..$most, rob sees: $hn"
+nd_kill "$nd_rob_pid" "$nd_matt_pid"
+
+# --- 6. --hard-nat aggressive: the larger budget ------------------------------
+rob="$nd_tmp/rob6"
+matt="$nd_tmp/matt6"
+ND_SERVE_ARGS="--hard-nat aggressive" ND_JOIN_ARGS="--hard-nat aggressive" \
+	nd_pair_up pr1 "$rob" sy2 "$matt" 21041 21042 || exit 1
+nd_wait 30 "both connected (aggressive)" nd_both_connected pr1 "$rob" sy2 "$matt" || exit 1
+if nd_wait 25 "direct path on both sides (aggressive)" both_direct; then
+	echo "aggressive: direct after $(($(nd_ms) - nd_join_ms)) ms from 'join CODE';" \
+		"$(grep -h "hard-NAT probing opened a direct path after" "$rob.log" | tail -n 1 | sed 's/^.*probing //')"
+else
+	bad "aggressive: no direct path: rob $(nd_peer pr1 "$rob" matt), matt $(nd_peer sy2 "$matt" rob)"
+fi
+grep -q "hard-NAT probing: 512 sockets open .*mode aggressive, listening 16000 ms" "$matt.out" ||
+	bad "aggressive: the hard side did not open 512 sockets: $(grep -h "sockets open" "$matt.out")"
+grep -q "hard-NAT probing (aggressive): up to 4096 probes" "$rob.log" ||
+	bad "aggressive: the easy side's budget: $(grep -h "probes to random ports" "$rob.log")"
 nd_kill "$nd_rob_pid" "$nd_matt_pid"
 
 if [ "$fail" -ne 0 ]; then

@@ -7,6 +7,7 @@
 #include "node/wire.h"
 
 static const uint64_t T0 = 1000000;
+#define ON node_bday_budget(NODE_HARD_NAT_ON)
 
 /* A hard side that asked at T0 and got 'A', and an easy side that accepted
  * at T0 and got 'G'. */
@@ -14,7 +15,7 @@ static void t_easy_probing(struct node_bday *b, uint32_t r1, uint32_t r2)
 {
 	memset(b, 0, sizeof *b);
 	cr_assert(node_bday_accept(b, NODE_BDAY_EASY, false, false, T0));
-	cr_assert(node_bday_go(b, T0, r1, r2));
+	cr_assert(node_bday_go(b, T0, r1, r2, ON));
 }
 
 Test(node_bday, classifies_nat_from_stun)
@@ -172,7 +173,7 @@ Test(node_bday, easy_side_probes_only_after_it_agreed)
 {
 	struct node_bday b = {0};
 	/* 'G' without our 'A': nothing. */
-	cr_assert_not(node_bday_go(&b, T0, 1, 1));
+	cr_assert_not(node_bday_go(&b, T0, 1, 1, ON));
 	cr_assert_eq(node_bday_due(&b, T0), 0);
 	/* A request we are not the easy side of: refused. */
 	cr_assert_not(node_bday_accept(&b, NODE_BDAY_NONE, false, false, T0), "hard <-> hard");
@@ -185,7 +186,7 @@ Test(node_bday, easy_side_probes_only_after_it_agreed)
 	/* No 'G' within the answer time: the acceptance lapses. */
 	cr_assert(node_bday_expired(&b, T0 + NODE_BDAY_ANSWER_MS));
 	node_bday_finish(&b, false, T0 + NODE_BDAY_ANSWER_MS);
-	cr_assert_not(node_bday_go(&b, T0 + NODE_BDAY_ANSWER_MS, 1, 1), "a late 'G' starts nothing");
+	cr_assert_not(node_bday_go(&b, T0 + NODE_BDAY_ANSWER_MS, 1, 1, ON), "a late 'G' starts nothing");
 }
 
 Test(node_bday, easy_side_caps_requests_per_peer)
@@ -200,14 +201,14 @@ Test(node_bday, easy_side_caps_requests_per_peer)
 Test(node_bday, hard_side_waits_for_accept_and_backs_off)
 {
 	struct node_bday b = {0};
-	cr_assert_not(node_bday_open(&b, T0), "an 'A' we did not ask for");
+	cr_assert_not(node_bday_open(&b, T0, ON), "an 'A' we did not ask for");
 	node_bday_schedule(&b, T0);
 	uint64_t t = b.next_try_ms;
 	static const uint32_t gaps[] = {60000, 120000, 240000, 480000, 960000, 960000};
 	for (size_t i = 0; i < sizeof gaps / sizeof gaps[0]; i++) {
 		cr_assert(node_bday_should_ask(&b, NODE_BDAY_HARD, false, false, t), "attempt %zu", i);
 		node_bday_asked(&b, t);
-		cr_assert(node_bday_open(&b, t + 5));
+		cr_assert(node_bday_open(&b, t + 5, ON));
 		cr_assert_eq(b.until_ms, t + 5 + NODE_BDAY_ANSWER_MS + NODE_BDAY_PROBE_MS + NODE_BDAY_SLACK_MS);
 		t = b.until_ms;
 		node_bday_finish(&b, false, t);
@@ -228,4 +229,87 @@ Test(node_bday, hard_side_waits_for_accept_and_backs_off)
 	node_bday_schedule(&b, t + 200);
 	cr_assert_eq(b.next_try_ms, t + 200 + NODE_BDAY_AFTER_MS);
 	cr_assert_eq(b.attempts, 7);
+}
+
+/* `serve --hard-nat MODE`: each mode's budget, and what it lets an attempt do. */
+Test(node_bday, budget_per_mode)
+{
+	enum node_hard_nat_mode m = NODE_HARD_NAT_OFF;
+	cr_assert(node_hard_nat_mode_parse("on", &m));
+	cr_assert_eq(m, NODE_HARD_NAT_ON);
+	cr_assert(node_hard_nat_mode_parse("aggressive", &m));
+	cr_assert_eq(m, NODE_HARD_NAT_AGGRESSIVE);
+	cr_assert(node_hard_nat_mode_parse("off", &m));
+	cr_assert_eq(m, NODE_HARD_NAT_OFF);
+	cr_assert_not(node_hard_nat_mode_parse("ON", &m));
+	cr_assert_not(node_hard_nat_mode_parse("", &m));
+	cr_assert_not(node_hard_nat_mode_parse(NULL, &m));
+	cr_assert_eq(m, NODE_HARD_NAT_OFF, "a bad mode leaves it alone");
+	cr_assert_str_eq(node_hard_nat_mode_name(NODE_HARD_NAT_AGGRESSIVE), "aggressive");
+	cr_assert_eq(NODE_HARD_NAT_ON, 0, "zeroed options mean today's budget");
+
+	const struct node_bday_budget *on = node_bday_budget(NODE_HARD_NAT_ON);
+	cr_assert_eq(on->sockets, 256);
+	cr_assert_eq(on->max_probes, 2048);
+	cr_assert_eq(on->per_step * 1000 / NODE_BDAY_STEP_MS, 400);
+	cr_assert_eq(NODE_BDAY_ANSWER_MS + on->probe_ms + NODE_BDAY_SLACK_MS, 10000);
+
+	const struct node_bday_budget *off = node_bday_budget(NODE_HARD_NAT_OFF);
+	cr_assert_eq(off->sockets + off->max_probes + off->per_step + off->probe_ms, 0);
+	cr_assert_eq(node_bday_budget((enum node_hard_nat_mode)99), off, "out of range is off");
+
+	const struct node_bday_budget *ag = node_bday_budget(NODE_HARD_NAT_AGGRESSIVE);
+	cr_assert_gt(ag->sockets, on->sockets);
+	cr_assert_gt(ag->max_probes, on->max_probes);
+	cr_assert_leq(ag->sockets, NODE_BDAY_SOCKETS_MAX);
+	cr_assert_leq(ag->sockets, 20000 / 32, "still well within the node's fd limit");
+	cr_assert_leq(ag->max_probes, NODE_BDAY_PORT_RANGE, "distinct ports");
+	cr_assert_eq(ag->per_step, on->per_step, "the same 400/s: a longer window, not a faster rate");
+	cr_assert_leq((uint64_t)ag->max_probes / ag->per_step * NODE_BDAY_STEP_MS, ag->probe_ms);
+	cr_assert_leq(NODE_BDAY_ANSWER_MS + ag->probe_ms + NODE_BDAY_SLACK_MS, 16000);
+	cr_assert_geq(node_bday_success_p(ag->sockets, ag->max_probes, NODE_BDAY_PORT_RANGE),
+		      node_bday_success_p(on->sockets, on->max_probes, NODE_BDAY_PORT_RANGE));
+	/* Against a NAT whose mappings stay hittable only for a quarter of the
+	 * ports (say, 64 of the 256 in time), aggressive still clears 99 %. */
+	cr_assert_geq(node_bday_success_p(ag->sockets / 4, ag->max_probes, NODE_BDAY_PORT_RANGE), 0.99);
+}
+
+/* Each mode's probe schedule: exactly its budget, at its pace, within its window. */
+static uint32_t run_schedule(const struct node_bday_budget *bu, uint64_t *last_ms)
+{
+	struct node_bday b = {0};
+	uint32_t sent = 0;
+	*last_ms = 0;
+	if (!node_bday_accept(&b, NODE_BDAY_EASY, false, false, T0) || !node_bday_go(&b, T0, 7, 11, bu))
+		return 0;
+	for (uint64_t t = T0; t < T0 + 3 * NODE_BDAY_AGGR_PROBE_MS; t += NODE_BDAY_STEP_MS)
+		for (uint32_t d = node_bday_due(&b, t); d; d--, sent++) {
+			node_bday_next_port(&b);
+			*last_ms = t - T0;
+		}
+	return sent;
+}
+
+Test(node_bday, schedule_per_mode)
+{
+	uint64_t last;
+	const struct node_bday_budget *on = node_bday_budget(NODE_HARD_NAT_ON);
+	const struct node_bday_budget *ag = node_bday_budget(NODE_HARD_NAT_AGGRESSIVE);
+	cr_assert_eq(run_schedule(on, &last), 2048);
+	cr_assert_lt(last, on->probe_ms);
+	cr_assert_eq(run_schedule(ag, &last), 4096);
+	cr_assert_lt(last, ag->probe_ms);
+	cr_assert_geq(last, (uint64_t)(4096 / ag->per_step - 1) * NODE_BDAY_STEP_MS, "paced: %llu ms", (unsigned long long)last);
+	cr_assert_eq(run_schedule(node_bday_budget(NODE_HARD_NAT_OFF), &last), 0, "off: nothing");
+
+	/* Off: the easy side does not start on 'G', the hard side does not open. */
+	struct node_bday b = {0};
+	cr_assert(node_bday_accept(&b, NODE_BDAY_EASY, false, false, T0));
+	cr_assert_not(node_bday_go(&b, T0, 1, 1, node_bday_budget(NODE_HARD_NAT_OFF)));
+	struct node_bday h = {0};
+	node_bday_asked(&h, T0);
+	cr_assert_not(node_bday_open(&h, T0, node_bday_budget(NODE_HARD_NAT_OFF)));
+	/* Aggressive: the hard side listens for the longer window. */
+	cr_assert(node_bday_open(&h, T0, ag));
+	cr_assert_eq(h.until_ms, T0 + NODE_BDAY_ANSWER_MS + ag->probe_ms + NODE_BDAY_SLACK_MS);
 }

@@ -305,3 +305,41 @@ Test(stun_nat, unresolvable_servers_are_unknown_not_blocked, .timeout = 20)
 	cr_assert_eq(j->r.type, STUN_NAT_UNKNOWN);
 	free(j);
 }
+
+/* stun_port_pattern_classify: the port-allocation pattern of fresh mappings. */
+Test(stun_nat, port_pattern_preserving_sequential_random)
+{
+	int s = 99;
+	const uint16_t loc[6] = {40001, 51234, 33333, 60000, 45678, 38000};
+	cr_assert_eq(stun_port_pattern_classify(loc, loc, 6, &s), STUN_PORTS_PRESERVING);
+	cr_assert_eq(s, 0);
+
+	const uint16_t seq1[6] = {30000, 30001, 30002, 30003, 30004, 30005};
+	cr_assert_eq(stun_port_pattern_classify(loc, seq1, 6, &s), STUN_PORTS_SEQUENTIAL);
+	cr_assert_eq(s, 1);
+	const uint16_t seq_down[4] = {30000, 29996, 29992, 29988};
+	cr_assert_eq(stun_port_pattern_classify(loc, seq_down, 4, &s), STUN_PORTS_SEQUENTIAL);
+	cr_assert_eq(s, -4);
+	/* Across the wrap, and with one gap (another host's mapping in between). */
+	const uint16_t wrap[5] = {65534, 65535, 0, 2, 3};
+	cr_assert_eq(stun_port_pattern_classify(loc, wrap, 5, &s), STUN_PORTS_SEQUENTIAL);
+	cr_assert_eq(s, 1);
+	const uint16_t two_gaps[6] = {1000, 1002, 1003, 1005, 1006, 1007};
+	cr_assert_eq(stun_port_pattern_classify(loc, two_gaps, 6, &s), STUN_PORTS_RANDOM, "two gaps are not a pattern");
+	cr_assert_eq(s, 0);
+
+	const uint16_t rnd[6] = {41235, 2077, 63001, 17420, 33012, 5555};
+	cr_assert_eq(stun_port_pattern_classify(loc, rnd, 6, &s), STUN_PORTS_RANDOM);
+	const uint16_t far[4] = {1000, 3000, 5000, 7000};
+	cr_assert_eq(stun_port_pattern_classify(loc, far, 4, &s), STUN_PORTS_RANDOM, "stride above the maximum");
+	const uint16_t same[4] = {7000, 7000, 7000, 7000};
+	cr_assert_eq(stun_port_pattern_classify(loc, same, 4, &s), STUN_PORTS_RANDOM, "no step is no sequence");
+	/* Some preserved, some not: not preserving. */
+	const uint16_t mixed[4] = {40001, 51234, 1, 60000};
+	cr_assert_neq(stun_port_pattern_classify(loc, mixed, 4, NULL), STUN_PORTS_PRESERVING);
+
+	cr_assert_eq(stun_port_pattern_classify(loc, seq1, 2, &s), STUN_PORTS_UNKNOWN, "two cannot tell");
+	cr_assert_eq(stun_port_pattern_classify(loc, seq1, 0, NULL), STUN_PORTS_UNKNOWN);
+	cr_assert_str_eq(stun_port_pattern_name(STUN_PORTS_SEQUENTIAL), "sequential");
+	cr_assert_str_eq(stun_port_pattern_name((enum stun_port_pattern)42), "unknown");
+}
