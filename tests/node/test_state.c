@@ -138,8 +138,8 @@ Test(state_catchup, malformed_records_are_dropped_whole)
 		"{}",
 		"{\"epoch\": 1, \"until\": 2000, \"peers\": [\"oaGhoaGhoaGhoaGhoaGhoaGhoaGhoaGhoaGhoaGhoaE=\"]}",
 		"{\"epoch\": 1, \"secret\": \"short\", \"until\": 2000, \"peers\": []}",
-		"{\"epoch\": 2, \"secret\": \"VVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVU=\", \"until\": 2000, "
-		"\"peers\": [\"oaGhoaGhoaGhoaGhoaGhoaGhoaGhoaGhoaGhoaGhoaE=\"]}",
+		("{\"epoch\": 2, \"secret\": \"VVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVU=\", \"until\": 2000, "
+		 "\"peers\": [\"oaGhoaGhoaGhoaGhoaGhoaGhoaGhoaGhoaGhoaGhoaE=\"]}"),
 		"{\"epoch\": 1, \"secret\": \"VVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVU=\", \"until\": 2000, \"peers\": \"x\"}",
 		"{\"epoch\": 1, \"secret\": \"VVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVU=\", \"until\": 2000, \"peers\": [3, \"zz\", null]}",
 	};
