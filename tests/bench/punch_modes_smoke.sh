@@ -34,6 +34,7 @@ dir=$(mktemp -d "${TMPDIR:-/tmp}/punch-modes.$$.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 trap 'exit 1' INT TERM
 
+. "$here/../lib/json_check.sh"
 . "$here/../lib/punch_check.sh"
 # run NAME OPTION: symmetric:symmetric, one round, with OPTION.
 run() {

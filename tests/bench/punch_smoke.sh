@@ -33,6 +33,7 @@ dir=$(mktemp -d "${TMPDIR:-/tmp}/punch-smoke.$$.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 trap 'exit 1' INT TERM
 
+. "$here/../lib/json_check.sh"
 . "$here/../lib/punch_check.sh"
 
 echo "== punch: none:none and port_restricted:full_cone, one round"

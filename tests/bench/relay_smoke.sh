@@ -10,6 +10,7 @@
 set -u
 relay_bin=$1
 . "$(dirname "$0")/../lib/listen.sh"
+. "$(dirname "$0")/../lib/json_check.sh"
 bench=$2
 fail() { echo "FAIL: $*" >&2; exit 1; }
 dir=$(mktemp -d "${TMPDIR:-/tmp}/bench-smoke.$$.XXXXXX")
@@ -27,15 +28,6 @@ relay_pid=$tl_pid
 port=$tl_port
 [ -n "$port" ] || fail "relay did not start: $(cat "$dir/relay.err")"
 url=ws://127.0.0.1:$port
-
-# check NAME FILE JQ-EXPRESSION...: every expression must be true in FILE.
-check() {
-	cname=$1 file=$2
-	shift 2
-	for e in "$@"; do
-		v=$(jq -e "$e" "$file" 2>&1) || fail "$cname: '$e' is not true ($v); see $(cat "$file")"
-	done
-}
 
 run() {
 	name=$1

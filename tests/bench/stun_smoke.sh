@@ -12,6 +12,7 @@
 set -u
 atmos=$1
 bench=$2
+. "$(dirname "$0")/../lib/json_check.sh"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 dir=$(mktemp -d "${TMPDIR:-/tmp}/stun-smoke.$$.XXXXXX")
 pids=""
@@ -33,14 +34,6 @@ start() {
 		sleep 0.1
 	done
 	fail "$name did not start: $(cat "$dir/$name.err")"
-}
-
-check() {
-	cname=$1 file=$2
-	shift 2
-	for e in "$@"; do
-		v=$(jq -e "$e" "$file" 2>&1) || fail "$cname: '$e' is not true ($v); see $(cat "$file")"
-	done
 }
 
 start reflector '^reflector listening on udp .*:\([0-9][0-9]*\)$' "$bench" stun --reflect 127.0.0.1:0
