@@ -26,6 +26,8 @@
 #                            site router), address 10.i.0.3
 #   nd_lab_ipv6 SITE..       IPv6 on pub and the sites, home-router IPv6
 #                            firewalls, an IPv6 STUN server ($nd_stun6_arg)
+#   nd_dump_all LINES        the last LINES of every $nd_tmp/*.log and *.out
+#                            (without "DEBUG e2e packet" lines), for a failure
 
 nd_py=/usr/bin/python3
 nd_pids=""
@@ -70,6 +72,18 @@ nd_begin() {
 	fi
 	trap 'exit 1' INT TERM
 	fail=0
+}
+
+# nd_dump_all LINES: for a failed test's output, the last LINES lines of
+# every log (*.log) and output file (*.out) in $nd_tmp, each under a
+# "== NAME" line; the per-packet debug lines ("DEBUG e2e packet") are left
+# out so that the lines shown say something.
+nd_dump_all() {
+	for _f in "$nd_tmp"/*.log "$nd_tmp"/*.out; do
+		[ -f "$_f" ] || continue
+		echo "== ${_f##*/}"
+		grep -v "DEBUG e2e packet" "$_f" | tail -n "$1"
+	done
 }
 
 # bad MESSAGE: reports a failed check and marks the test failed ($fail).

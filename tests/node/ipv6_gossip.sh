@@ -33,27 +33,15 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../natlab/lab.sh"
 . "$here/../../natlab/nodes.sh"
 nd_begin "$bin" lab
-dump() {
-	for f in "$nd_tmp"/*.log "$nd_tmp"/*.out; do
-		[ -f "$f" ] || continue
-		echo "== ${f##*/}"
-		grep -v "DEBUG e2e packet" "$f" | tail -n 25
-	done
-}
+dump() { nd_dump_all 25; }
 
 nd_lab_public --no-relay
 natlab_site a full_cone
 natlab_site b symmetric
 natlab_site c symmetric
-natlab_ipv6 pub b c
-natlab_ipv6_firewall b
-natlab_ipv6_firewall c
-# An IPv6 STUN server for the members' IPv6 server-reflexive endpoints.
-nd_start pub "$nd_tmp/pub" "$nd_tmp/stun6.out" stun-server --host 2001:db8:113::10 --port 3478 --threads 1 --rate 0
-nd_wait 10 "IPv6 stun-server listening" grep -qs "listening on udp" "$nd_tmp/stun6.out" || {
-	cat "$nd_tmp/stun6.out"
-	exit 1
-}
+# IPv6 and a home router's IPv6 firewall at b and c, and an IPv6 STUN
+# server for the members' IPv6 server-reflexive endpoints.
+nd_lab_ipv6 b c
 export ATMOSPHERE_LOG=debug
 ana=$nd_tmp/ana bob=$nd_tmp/bob cid=$nd_tmp/cid
 
@@ -82,7 +70,7 @@ joined() { # joined HOST HOME: connected to ana
 	nd_connected "$1" "$2" ana
 }
 
-nd_run a "$ana" init lab --relay "$nd_relay_url" $nd_stun_args --stun "[2001:db8:113::10]:3478" --port 7101 \
+nd_run a "$ana" init lab --relay "$nd_relay_url" $nd_stun_args $nd_stun6_arg --port 7101 \
 	--name ana >"$ana.init" 2>&1 || { cat "$ana.init"; exit 1; }
 nd_start a "$ana" "$ana.log" serve
 nd_wait 15 "ana's node answers" nd_up a "$ana" || { dump; exit 1; }

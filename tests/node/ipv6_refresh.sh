@@ -24,14 +24,7 @@ nd_begin "$bin" lab
 nd_lab_public
 natlab_site s1 symmetric
 natlab_site s2 symmetric
-natlab_ipv6 pub s1 s2
-natlab_ipv6_firewall s1
-natlab_ipv6_firewall s2
-nd_start pub "$nd_tmp/pub" "$nd_tmp/stun6.out" stun-server --host 2001:db8:113::10 --port 3478 --threads 1 --rate 0
-nd_wait 10 "IPv6 stun-server listening" grep -qs "listening on udp" "$nd_tmp/stun6.out" || {
-	cat "$nd_tmp/stun6.out"
-	exit 1
-}
+nd_lab_ipv6 s1 s2
 rob="$nd_tmp/rob"
 matt="$nd_tmp/matt"
 dump() {
@@ -68,7 +61,7 @@ direct_v6_to() { # direct_v6_to HOST HOME PEER REMOTE
 	return 1
 }
 
-ND_INIT_ARGS="--stun [2001:db8:113::10]:3478"
+ND_INIT_ARGS=$nd_stun6_arg
 nd_pair_up s1 "$rob" s2 "$matt" 22001 22002 || exit 1
 ND_INIT_ARGS=""
 nd_wait 20 "matt direct over IPv6 to rob's first address" direct_v6_to s2 "$matt" rob "$old" || {

@@ -32,13 +32,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../natlab/lab.sh"
 . "$here/../../natlab/nodes.sh"
 nd_begin "$bin" lab
-dump() {
-	for f in "$nd_tmp"/*.log "$nd_tmp"/*.out; do
-		[ -f "$f" ] || continue
-		echo "== ${f##*/}"
-		grep -v "DEBUG e2e packet" "$f" | tail -n 30
-	done
-}
+dump() { nd_dump_all 30; }
 
 nd_lab_public
 natlab_site r port_restricted
