@@ -43,8 +43,7 @@ static json_object *hard_nat_mode_json(const struct node *node)
 static json_object *hard_nat_json(struct node *node, const struct node_peer *p)
 {
 	const struct node_bday *b = &p->bday;
-	enum node_bday_role role = node->o->hard_nat == NODE_HARD_NAT_OFF ? NODE_BDAY_NONE
-									  : node_bday_role(node->nat_kind, p->peer_nat);
+	enum node_bday_role role = node_hardnat_role(node, p);
 	json_object *o = hard_nat_mode_json(node);
 	uint64_t t = node_now_ms();
 	json_object_object_add(o, "peer_nat", json_object_new_string(node_nat_name(p->peer_nat)));

@@ -358,10 +358,8 @@ void node_peer_forget(struct node *node, struct node_peer *p)
 		struct node_link *l = &node->links[i];
 		if (!l->used || l->peer != p)
 			continue;
-		l->closing = true;
 		l->peer = NULL;
-		if (l->c)
-			relay_client_interrupt(l->c);
+		node_link_close(l);
 	}
 	node_sessions_cleanup(&p->ss);
 	if (p->hs_live)
@@ -510,9 +508,7 @@ static size_t adopt_secret(struct node *node, uint32_t epoch, const uint8_t secr
 				continue;
 			}
 		}
-		l->closing = true;
-		if (l->c)
-			relay_client_interrupt(l->c);
+		node_link_close(l);
 	}
 	for (size_t k = 0; k < node->peers_hi; k++) {
 		struct node_peer *q = &node->peers[k];

@@ -37,8 +37,7 @@ static const struct node_bday_budget *budget(const struct node *node)
 	return node_bday_budget((enum node_hard_nat_mode)node->o->hard_nat);
 }
 
-/* This node's part with p; NONE when `--hard-nat off`. */
-static enum node_bday_role role_of(const struct node *node, const struct node_peer *p)
+enum node_bday_role node_hardnat_role(const struct node *node, const struct node_peer *p)
 {
 	if (node->o->hard_nat == NODE_HARD_NAT_OFF)
 		return NODE_BDAY_NONE;
@@ -348,7 +347,7 @@ void node_hardnat_tick(struct node *node, struct node_peer *p, uint64_t t)
 		end_attempt(node, p, false, true);
 		return;
 	}
-	enum node_bday_role role = role_of(node, p);
+	enum node_bday_role role = node_hardnat_role(node, p);
 	if (p->ss.have_s && node_bday_should_ask(b, role, p->direct_ok, node->bday_peer != NULL, t)) {
 		core_log(CORE_LOG_INFO, "peer %s: no direct path; our NAT is hard and its is easy: asking for hard-NAT probing",
 			 peer_name(p));
@@ -364,7 +363,7 @@ void node_hardnat_on_message(struct node *node, struct node_peer *p, const uint8
 	uint64_t t = node_now_ms();
 	if (n != 1 || node->o->relay_only)
 		return;
-	enum node_bday_role role = role_of(node, p);
+	enum node_bday_role role = node_hardnat_role(node, p);
 	switch (m[0]) {
 	case 'R': /* the hard side asks us to probe it */
 		if (node_bday_accept(b, role, p->direct_ok, node->bday_peer != NULL, t)) {

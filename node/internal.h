@@ -66,8 +66,7 @@ struct node_peer {
 	uint8_t psk[32];
 	bool joiner;            /* we admit it: send WELCOME */
 	bool hello_sent;
-	bool hello_seen;        /* a HELLO came since the slot was filled */
-	uint64_t peer_boot;     /* its HELLO's "boot" (0: none yet, or an older node) */
+	uint64_t peer_boot;     /* its last HELLO's "boot" (0: no HELLO yet, or an older node) */
 	bool welcomed;
 	struct node_e2e_handshake hs;
 	bool hs_live;
@@ -327,6 +326,9 @@ void node_punch_start(struct node_peer *p, uint64_t t, uint64_t ms);
 void node_punch(struct node *node, struct node_peer *p, uint64_t t);
 
 /* node/hardnat.c: hard-NAT probing's I/O (node/birthday.h) */
+/* node_hardnat_role: this node's part in hard-NAT probing with p
+ * (node_bday_role of the two NAT kinds); NONE under `--hard-nat off`. */
+enum node_bday_role node_hardnat_role(const struct node *node, const struct node_peer *p);
 void node_hardnat_tick(struct node *node, struct node_peer *p, uint64_t t);
 void node_hardnat_on_message(struct node *node, struct node_peer *p, const uint8_t *m, size_t n);
 void node_hardnat_direct_lost(struct node_peer *p, uint64_t t);
@@ -346,6 +348,10 @@ void node_link_open_pair(struct node *node, struct node_peer *p);
  * expired invite's inbox would otherwise keep a relay connection, and the
  * relay's pings on it, until the node stops. */
 void node_link_open_inbox(struct node *node, const char *url, const char *session, uint64_t expires_at);
+/* node_link_close marks l closing and interrupts its coroutine's wait: the
+ * client's receive when connected, else the connect or the reconnect
+ * backoff. The coroutine then ends and frees the slot. */
+void node_link_close(struct node_link *l);
 void node_links_expire(struct node *node, uint64_t now_unix);
 void node_link_close_catchup(struct node *node, const struct node_peer *p);
 size_t node_peer_catchup_links(struct node *node, const struct node_peer *p);

@@ -109,10 +109,8 @@ void node_on_welcome(struct node *node, struct node_peer *p, json_object *o)
 			struct node_link *jl = &node->links[i];
 			if (!jl->used || !jl->join || jl->peer != p)
 				continue;
-			jl->closing = true;
 			jl->peer = NULL;
-			if (jl->c)
-				relay_client_interrupt(jl->c);
+			node_link_close(jl);
 		}
 	if (p->relay && !p->relay->used)
 		p->relay = NULL;

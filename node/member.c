@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/addr.h"
 #include "net/bssl.h"
 
 static const uint8_t all_ff[32] = {
@@ -132,28 +133,17 @@ static bool ep_ok(const char *s, size_t n)
  * may be punched is the receiver's, node_cand_accept), port 1..65535. */
 static bool ep6_ok(const char *s, size_t n)
 {
+	struct net_hostport hp;
+	uint16_t port;
 	char a[INET6_ADDRSTRLEN + 8];
 	struct in6_addr x;
-	if (n < 6 || n > NODE_TOKEN_MAX_ENDPOINT_LEN || s[0] != '[')
-		return false;
-	const char *close = memchr(s, ']', n);
-	size_t al = close ? (size_t)(close - s) - 1 : 0;
-	if (!al || al >= sizeof a || (size_t)(close - s) + 2 >= n || close[1] != ':')
-		return false;
-	for (size_t i = 1; i <= al; i++)
-		if (!s[i] || !strchr("0123456789abcdefABCDEF:.", s[i]))
-			return false; /* a NUL would end inet_pton's string early */
-	memcpy(a, s + 1, al);
-	a[al] = 0;
-	if (inet_pton(AF_INET6, a, &x) != 1)
-		return false;
-	unsigned port = 0, digits = 0;
-	for (size_t i = (size_t)(close - s) + 2; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9' || ++digits > 5)
-			return false;
-		port = port * 10 + (unsigned)(s[i] - '0');
-	}
-	return digits && port >= 1 && port <= 65535;
+	if (n > NODE_TOKEN_MAX_ENDPOINT_LEN || net_hostport_split(&hp, s, n) != NET_ADDR_OK || !hp.bracketed ||
+	    !hp.has_port || !hp.host_len || hp.host_len >= sizeof a || memchr(hp.host, 0, hp.host_len) ||
+	    !net_port_parse(hp.port, hp.port_len, &port))
+		return false; /* a NUL would end inet_pton's string early */
+	memcpy(a, hp.host, hp.host_len);
+	a[hp.host_len] = 0;
+	return inet_pton(AF_INET6, a, &x) == 1;
 }
 
 static bool relay_ok(const char *s, size_t n)

@@ -75,10 +75,9 @@ static void on_hello(struct node *node, struct node_peer *p, json_object *o)
 	 * is not punched for a whole window, its re-punch backoff reset, every
 	 * two minutes. */
 	uint64_t boot = hello_boot(o);
-	bool fresh = !p->hello_seen || !boot || boot != p->peer_boot;
+	bool fresh = !boot || boot != p->peer_boot; /* peer_boot 0: no HELLO yet */
 	if (p->peer_boot && boot != p->peer_boot)
 		p->hello_sent = false; /* it restarted: it gets ours again */
-	p->hello_seen = true;
 	p->peer_boot = boot;
 	/* A member's id and name are the ones its signed entry gives; a
 	 * HELLO cannot claim another member's id (`send ID` would go to it). */

@@ -92,6 +92,15 @@ void node_link_open_inbox(struct node *node, const char *url, const char *sessio
 		l->until_unix = expires_at;
 }
 
+void node_link_close(struct node_link *l)
+{
+	l->closing = true;
+	if (l->c)
+		relay_client_interrupt(l->c);
+	else if (l->co)
+		core_task_interrupt(l->co); /* connecting, or in its backoff */
+}
+
 void node_links_expire(struct node *node, uint64_t now_unix)
 {
 	for (size_t i = 0; i < node->links_hi; i++) {
@@ -99,15 +108,9 @@ void node_links_expire(struct node *node, uint64_t now_unix)
 		if (!l->used || l->closing || !l->inbox || !l->until_unix || now_unix < l->until_unix)
 			continue;
 		core_log(CORE_LOG_INFO, "relay %s: an invite expired: its inbox closes", l->url);
-		l->closing = true;
-		if (l->c)
-			relay_client_interrupt(l->c);
-		else if (l->co)
-			core_task_interrupt(l->co); /* connecting, or in its backoff */
+		node_link_close(l);
 	}
 }
-
-/* The pair session with p on every relay of the mesh. */
 
 /* The pair session with p on every relay of the mesh; and, while p has not
  * shown it has the current secret (state.h, catchup_*), the previous
@@ -147,9 +150,7 @@ void node_link_close_catchup(struct node *node, const struct node_peer *p)
 		struct node_link *l = &node->links[i];
 		if (!l->used || !l->catchup || l->closing || (p && l->peer != p && strcmp(l->session, sid)))
 			continue;
-		l->closing = true;
-		if (l->c)
-			relay_client_interrupt(l->c);
+		node_link_close(l);
 	}
 }
 

@@ -36,12 +36,10 @@ static void close_links(struct node *node, struct node_offer *o)
 		struct node_link *l = &node->links[i];
 		if (!l->used || l->offer != o)
 			continue;
-		l->closing = true;
 		l->offer = NULL;
 		node_pake_free(l->pake);
 		l->pake = NULL;
-		if (l->c)
-			relay_client_interrupt(l->c);
+		node_link_close(l);
 	}
 }
 

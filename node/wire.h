@@ -133,7 +133,6 @@ enum {
  * NODE_RELAY_PROBE_IDLE_MS. The silence counts from the first unanswered
  * send, never from the regime, so a link going idle cannot forgive a relay
  * that froze while it was busy (the cause of bedeb41's revert). */
-#define NODE_RELAY_KEEPALIVE_MS 2000
 #define NODE_RELAY_SILENT_MS 6500
 #define NODE_RELAY_SILENT_HOLD_MS 60000
 #define NODE_RELAY_BUSY_MS 15000

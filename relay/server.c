@@ -107,22 +107,18 @@ static void trimmer(void *arg)
 			peak = now;
 		if (held > held_peak)
 			held_peak = held;
-		if (++tick % (RELAY_TRIM_EVERY_MS / RELAY_TRIM_TICK_MS))
-			goto sleep;
-		if ((peak >= RELAY_TRIM_MIN_PEAK && now <= peak / 2) || (held_peak >= (16u << 20) && held <= held_peak / 2)) {
-			malloc_trim(0);
-			/* The rings' buffers that a crowd filled stay resident
-			 * (8 MB after 20,000 half-open connections): each reactor
-			 * gives back the pages of its free ones. */
-			core_buf_trim();
-			for (unsigned i = 1; i < srv->o.threads; i++)
-				core_rt_post(srv->rt, i, trim_rings, NULL);
+		bool crowd_gone = (peak >= RELAY_TRIM_MIN_PEAK && now <= peak / 2) ||
+				  (held_peak >= (16u << 20) && held <= held_peak / 2);
+		if (++tick % (RELAY_TRIM_EVERY_MS / RELAY_TRIM_TICK_MS) == 0 && crowd_gone) {
+			/* The heap and the rings' buffers that a crowd filled stay
+			 * resident (8 MB of rings after 20,000 half-open
+			 * connections). */
+			give_back(srv, true);
 			core_log(CORE_LOG_DEBUG, "relay: gave freed memory back (connections %llu, most %llu)",
 				 (unsigned long long)now, (unsigned long long)peak);
 			peak = now;
 			held_peak = held;
 		}
-	sleep:
 		if (core_sleep(RELAY_TRIM_TICK_MS) == -ECANCELED)
 			break;
 	}
