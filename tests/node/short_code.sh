@@ -232,7 +232,7 @@ if [ "$capturing" = 1 ]; then
 	control="PLAINTEXT-CONTROL-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
 	if "$nd_py" -c 'import aiohttp' 2>/dev/null; then
 		"$nd_py" "$here/ws_pair.py" "$nd_relay_url" "control$$" "$control" || bad "the plaintext control failed"
-		nd_wait 5 "the capture holds the control" grep -aqF "$control" "$cap" ||
+		nd_wait 15 "the capture holds the control" grep -aqF "$control" "$cap" ||
 			bad "the capture lacks the plaintext control: the check could not see a leak"
 	fi
 	nd_kill "$tcpdump_pid"
