@@ -25,8 +25,9 @@
 /* A waiting send that takes longer than this (it should take microseconds)
  * counts as failed for that transmission. */
 #define SEND_TIMEOUT_MS 1000
-/* Room for a request: header, CHANGE-REQUEST, SOFTWARE, FINGERPRINT. */
-#define REQUEST_MAX (STUN_HEADER_LEN + 8 + 4 + STUN_MAX_TEXT_LEN + 1 + 8)
+/* Room for a request: header, CHANGE-REQUEST, RESPONSE-PORT, SOFTWARE,
+ * FINGERPRINT. */
+#define REQUEST_MAX (STUN_HEADER_LEN + 8 + 8 + 4 + STUN_MAX_TEXT_LEN + 1 + 8)
 
 static uint64_t ms_to_ns(uint64_t ms)
 {
@@ -44,12 +45,14 @@ static int send_request(struct core_udp *u, struct stun_probe *p, const char *so
 	stun_writer_init(&w, buf, sizeof buf, STUN_BINDING_REQUEST, p->txid);
 	if (p->change)
 		stun_writer_add_change_request(&w, p->change);
+	if (p->response_port)
+		stun_writer_add_response_port(&w, p->response_port);
 	if (software)
 		stun_writer_add_software(&w, software, strlen(software));
 	stun_writer_add_fingerprint(&w);
 	if (stun_writer_finish(&w, &len) != STUN_OK)
 		return -EINVAL;
-	int rc = core_udp_sendto(u, buf, len, (const struct sockaddr *)&p->to, p->to_len, SEND_TIMEOUT_MS);
+	int rc = core_udp_sendto(p->via ? p->via : u, buf, len, (const struct sockaddr *)&p->to, p->to_len, SEND_TIMEOUT_MS);
 	return rc < 0 ? rc : 0;
 }
 

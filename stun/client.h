@@ -61,6 +61,9 @@ struct stun_probe {
 	socklen_t to_len;
 	uint32_t change;             /* CHANGE-REQUEST flags (RFC 5780); 0: no attribute */
 	bool hairpin;                /* to our own mapped address: success is this request arriving back */
+	uint16_t response_port;      /* RESPONSE-PORT (RFC 5780 §7.5): answer to this port; 0: no attribute */
+	struct core_udp *via;        /* send from this socket instead of the run's (borrowed; NULL: the
+	                              * run's): with response_port, the answer comes to the run's socket */
 	/* out */
 	int status;                  /* see stun_probe_strerror */
 	uint16_t error_code;         /* with status -EPROTO: the ERROR-CODE (0 if absent) */
@@ -110,7 +113,8 @@ struct stun_client_opts {
  * socket fails, or -EBUSY when o->feed already serves a run. u is borrowed;
  * without o->feed nobody else may read it meanwhile; with o->feed the run
  * never reads it, and answers count only when stun_feed_input gets them.
- * Suspends. */
+ * A probe with `via` is sent from that socket, but its answer is still
+ * looked for on u only. Suspends. */
 int stun_client_run(struct core_udp *u, struct stun_probe *probes, size_t num, const struct stun_client_opts *o);
 
 /* stun_probe_strerror writes a short text for p's outcome ("ok", "timeout

@@ -16,6 +16,7 @@
 #include "net/resolve.h"
 #include "portmap/portmap.h"
 #include "stun/client.h"
+#include "stun/lifetime.h"
 #include "stun/nat.h"
 #include "stun/resolve.h"
 #include "relay/client.h"
@@ -54,6 +55,16 @@ static void help(void)
 	       "                      (default 3s; 500ms, 10s...)\n"
 	       "  --json              one JSON object on stdout instead of text\n"
 	       "  --no-port-mapping   do not ask the gateway (also ATMOSPHERE_PORT_MAPPING=off)\n"
+	       "  --mapping-lifetime[=MAX]\n"
+	       "                      also measure how long the NAT keeps an idle UDP mapping\n"
+	       "                      (IPv4), up to MAX (default 120s; 1s to 5m, same syntax as\n"
+	       "                      --timeout; whole seconds). Takes about MAX + 1 s: fresh\n"
+	       "                      sockets stay silent for 1, 2, 3, 5, 8, 13, 20, 30, 45, 60,\n"
+	       "                      90, 120, 180, 240, 300 s (those <= MAX, and MAX), then the\n"
+	       "                      server is asked from another socket to answer at their\n"
+	       "                      public port (RFC 5780 RESPONSE-PORT). Needs a server that\n"
+	       "                      supports RESPONSE-PORT (`atmosphere stun-server --alt-host`\n"
+	       "                      does); otherwise it says \"not measured\" and why\n"
 	       "  --relay URL         also check this relay (ws:// or wss://; repeatable): GET /health,\n"
 	       "                      connect time and session count. Default: the relays of the\n"
 	       "                      mesh in $ATMOSPHERE_HOME, if there is one\n"
@@ -66,7 +77,7 @@ static void help(void)
 	       STUN_CLIENT_MAX_SERVERS, STUN_DEFAULT_PORT);
 }
 
-enum { OPT_STUN = 256, OPT_PORT, OPT_TIMEOUT, OPT_JSON, OPT_RELAY, OPT_CA, OPT_NO_PM };
+enum { OPT_STUN = 256, OPT_PORT, OPT_TIMEOUT, OPT_JSON, OPT_RELAY, OPT_CA, OPT_NO_PM, OPT_LIFETIME };
 
 #define MAX_RELAYS 8
 
@@ -102,12 +113,20 @@ struct fam_job {
 	int stride;
 	size_t num_ports;
 	uint16_t port_local[STUN_PORT_SAMPLES], port_mapped[STUN_PORT_SAMPLES];
+	/* IPv4, --mapping-lifetime: the checkpoints (stun/lifetime.h). */
+	bool life_tested;
+	const char *life_server;        /* the server asked (its --stun text) */
+	char life_why[160];             /* when not measured: why, for people */
+	size_t num_life, life_left;     /* checkpoints; those still running */
+	struct stun_lifetime_check life[STUN_LIFETIME_MAX_CHECKS];
+	struct stun_lifetime_result life_r;
 };
 
 struct net_job {
 	struct stun_endpoint servers[STUN_CLIENT_MAX_SERVERS];
 	size_t num_servers;
 	uint16_t port;
+	unsigned life_max_s;    /* --mapping-lifetime: the largest idle time tested; 0: not asked */
 	struct stun_client_opts o;
 	int rc;                 /* a fatal error: the IPv4 socket's bind error, or the runtime's */
 	bool bind_failed;
@@ -288,6 +307,196 @@ static void port_allocation(struct net_job *j, struct fam_job *f)
 	f->ports = stun_port_pattern_classify(f->port_local, f->port_mapped, f->num_ports, &f->stride);
 }
 
+/* --- mapping lifetime (--mapping-lifetime; stun/lifetime.h) ------------------ */
+
+/* Each step of a checkpoint (learning its mapping, being answered at it)
+ * waits at most LIFE_WAIT_MS, retransmitting after 250 and 750 ms: three
+ * requests within the second, so one lost datagram does not expire a live
+ * mapping. */
+enum { LIFE_WAIT_MS = 1000, LIFE_RTO_MS = 250 };
+
+/* fresh_socket opens an IPv4 UDP socket on a port of the kernel's choice:
+ * a new mapping in the NAT. NULL when it cannot. */
+static struct core_udp *fresh_socket(void)
+{
+	struct sockaddr_in any = {.sin_family = AF_INET};
+	int err = 0;
+	int fd = core_udp_bind((struct sockaddr *)&any, sizeof any, false);
+	if (fd < 0)
+		return NULL;
+	struct core_udp *u = core_udp_new(fd, &err);
+	if (!u)
+		close(fd);
+	return u;
+}
+
+/* life_opts: the options of every lifetime transaction. */
+static struct stun_client_opts life_opts(const struct net_job *j)
+{
+	struct stun_client_opts o = j->o;
+	o.timeout_ms = LIFE_WAIT_MS;
+	o.rto_ms = LIFE_RTO_MS;
+	o.settle_ms = -1;
+	o.no_cache = true;
+	o.feed = NULL;
+	return o;
+}
+
+/* life_server picks the server to ask: the one the RFC 5780 tests used, or
+ * another that offers them, as those are the ones that may understand
+ * RESPONSE-PORT; else the server that answered first. */
+static const struct stun_server_result *life_server(const struct fam_job *f)
+{
+	const struct stun_discovery *d = &f->r.disc;
+	if (f->r.rfc5780)
+		return &d->servers[f->r.rfc5780_server];
+	for (size_t i = 0; i < d->num_servers; i++)
+		if (d->servers[i].probe.status == 0 && d->servers[i].probe.has_other)
+			return &d->servers[i];
+	return &d->servers[d->winner];
+}
+
+/* answer_at asks srv from a fresh socket to answer at port (x's public
+ * port) and listens on x. Returns 1 when the answer (any, even an error
+ * response) reached x, 0 when none did, or a -errno when it could not ask. */
+static int answer_at(struct core_udp *x, uint16_t port, const struct stun_server_result *srv,
+		     const struct stun_client_opts *o)
+{
+	struct core_udp *y = fresh_socket();
+	if (!y)
+		return -EMFILE;
+	struct stun_probe p = {.to = srv->ep.addr, .to_len = srv->ep.addr_len, .response_port = port, .via = y};
+	int n = stun_client_run(x, &p, 1, o);
+	core_udp_close(y);
+	if (n < 0)
+		return n;
+	if (p.status == 0 || p.status == -EPROTO || p.status == -EBADMSG)
+		return 1;
+	return p.status == -ETIMEDOUT ? 0 : p.status;
+}
+
+struct life_arg {
+	struct net_job *j;
+	struct fam_job *f;
+	const struct stun_server_result *srv;
+	size_t i;
+};
+
+/* life_check runs checkpoint i: a fresh socket learns its mapping, stays
+ * silent for idle_s seconds after the answer, then is answered at it. */
+static void life_check(void *arg)
+{
+	struct life_arg *a = arg;
+	struct stun_lifetime_check *c = &a->f->life[a->i];
+	struct stun_client_opts o = life_opts(a->j);
+	struct core_udp *x = fresh_socket();
+	struct stun_probe p = {.to = a->srv->ep.addr, .to_len = a->srv->ep.addr_len};
+
+	if (x && stun_client_run(x, &p, 1, &o) == 1 && p.status == 0) {
+		/* The mapping's idle time runs from its last packet: the answer. */
+		uint64_t wake = p.answered_ns + (uint64_t)c->idle_s * 1000000000u;
+		uint64_t now = core_now_ns();
+		int rc = now < wake ? core_sleep((unsigned)((wake - now + 999999u) / 1000000u)) : 0;
+		if (rc == 0)
+			rc = answer_at(x, p.mapped.port, a->srv, &o);
+		c->outcome = rc == 1 ? STUN_LIFETIME_ALIVE : rc == 0 ? STUN_LIFETIME_EXPIRED : STUN_LIFETIME_UNTESTED;
+	}
+	if (x)
+		core_udp_close(x);
+	if (--a->f->life_left == 0)
+		core_unpark(a->j->waiter, 0);
+	free(a);
+}
+
+/* life_supported checks, from a fresh socket, that srv answers at the port
+ * RESPONSE-PORT names (idle time 0). Returns true, or false with f->life_why
+ * saying what the server did instead. */
+static bool life_supported(struct net_job *j, struct fam_job *f, const struct stun_server_result *srv)
+{
+	struct stun_client_opts o = life_opts(j);
+	struct core_udp *x = fresh_socket(), *y = NULL;
+	struct stun_probe p = {.to = srv->ep.addr, .to_len = srv->ep.addr_len};
+	bool ok = false;
+
+	if (!x) {
+		snprintf(f->life_why, sizeof f->life_why, "cannot open a UDP socket");
+		goto out;
+	}
+	if (stun_client_run(x, &p, 1, &o) != 1 || p.status != 0) {
+		snprintf(f->life_why, sizeof f->life_why, "the server did not answer a new socket");
+		goto out;
+	}
+	uint16_t port = p.mapped.port;
+	if (answer_at(x, port, srv, &o) == 1) {
+		ok = true;
+		goto out;
+	}
+	/* Not answered at x: ask once more from y, listening on y, to tell
+	 * the reasons apart. */
+	y = fresh_socket();
+	p = (struct stun_probe){.to = srv->ep.addr, .to_len = srv->ep.addr_len, .response_port = port};
+	if (!y || stun_client_run(y, &p, 1, &o) < 0)
+		snprintf(f->life_why, sizeof f->life_why, "cannot open a UDP socket");
+	else if (p.status == -EPROTO && p.error_code == 420)
+		snprintf(f->life_why, sizeof f->life_why,
+			 "the server does not support RESPONSE-PORT (it answers 420 Unknown Attribute)");
+	else if (p.status == -EPROTO)
+		snprintf(f->life_why, sizeof f->life_why,
+			 "the server does not support RESPONSE-PORT (it answers error %u)", p.error_code);
+	else if (p.status == 0 || p.status == -EBADMSG)
+		snprintf(f->life_why, sizeof f->life_why,
+			 "the server does not support RESPONSE-PORT (it ignores it and answers the sender)");
+	else
+		snprintf(f->life_why, sizeof f->life_why,
+			 "the server's answers to the port RESPONSE-PORT names do not arrive");
+out:
+	if (y)
+		core_udp_close(y);
+	if (x)
+		core_udp_close(x);
+	return ok;
+}
+
+/* mapping_lifetime measures f's mapping lifetime against one server: a
+ * check that it honours RESPONSE-PORT, then every checkpoint at once, each
+ * in its own coroutine. Takes about j->life_max_s + 1 s; only a check
+ * that gets no answer at all costs more (its 1 s wait). */
+static void mapping_lifetime(struct net_job *j, struct fam_job *f)
+{
+	unsigned idle[STUN_LIFETIME_MAX_CHECKS];
+	const struct stun_discovery *d = &f->r.disc;
+	if (!j->life_max_s || !f->tested || d->status != 0 || f->af != AF_INET)
+		return;
+	const struct stun_server_result *srv = life_server(f);
+	f->life_tested = true;
+	f->life_server = srv->ep.text;
+	if (life_supported(j, f, srv)) {
+		size_t n = stun_lifetime_ladder(j->life_max_s, idle);
+		f->life_left = 1; /* ours, until every checkpoint is spawned */
+		for (size_t i = 0; i < n; i++) {
+			struct life_arg *a = malloc(sizeof *a);
+			f->life[i] = (struct stun_lifetime_check){.idle_s = idle[i]};
+			f->num_life++;
+			if (!a)
+				continue;
+			*a = (struct life_arg){.j = j, .f = f, .srv = srv, .i = i};
+			f->life_left++;
+			if (core_spawn(life_check, a) != 0) {
+				f->life_left--;
+				free(a);
+			}
+		}
+		/* Spurious wake-ups (the IPv6 part, relays) are harmless. */
+		if (--f->life_left)
+			while (f->life_left)
+				if (core_park(-1) == -ECANCELED)
+					return;
+	}
+	stun_lifetime_combine(f->life, f->num_life, &f->life_r);
+	if (f->life_tested && !f->life_r.measured && !f->life_why[0])
+		snprintf(f->life_why, sizeof f->life_why, "no checkpoint could be tested");
+}
+
 static void network_main(void *arg)
 {
 	struct net_job *j = arg;
@@ -343,8 +552,10 @@ static void network_main(void *arg)
 		core_udp_close(u4);
 		if (v4->rc == -ECANCELED)
 			j->rc = v4->rc;
-		else
+		else {
 			port_allocation(j, v4);
+			mapping_lifetime(j, v4);
+		}
 	}
 	/* Spurious wake-ups are harmless: each wait re-checks its condition. */
 	while (!v6->done || j->relay_done < (int)j->num_relays)
@@ -378,6 +589,33 @@ static const char *server_error(const struct stun_server_result *s, char *buf, s
 	if (s->probe.status == 0)
 		return NULL;
 	return stun_probe_strerror(&s->probe, buf, cap);
+}
+
+/* lifetime_json: f's mapping_lifetime, or NULL when not asked for or not
+ * run (no public address). */
+static json_object *lifetime_json(const struct fam_job *f)
+{
+	const struct stun_lifetime_result *r = &f->life_r;
+	if (!f->life_tested)
+		return NULL;
+	json_object *o = json_object_new_object(), *list = json_object_new_array();
+	json_object_object_add(o, "measured", json_object_new_boolean(r->measured));
+	json_object_object_add(o, "min_s", r->measured ? json_object_new_int((int)r->min_s) : NULL);
+	json_object_object_add(o, "max_s", r->measured && r->max_s ? json_object_new_int((int)r->max_s) : NULL);
+	json_object_object_add(o, "server", json_object_new_string(f->life_server));
+	for (size_t i = 0; i < f->num_life; i++) {
+		const struct stun_lifetime_check *c = &f->life[i];
+		json_object *e = json_object_new_object();
+		json_object_object_add(e, "idle_s", json_object_new_int((int)c->idle_s));
+		json_object_object_add(e, "alive", c->outcome == STUN_LIFETIME_UNTESTED
+						   ? NULL
+						   : json_object_new_boolean(c->outcome == STUN_LIFETIME_ALIVE));
+		json_object_array_add(list, e);
+	}
+	json_object_object_add(o, "checkpoints", list);
+	json_object_object_add(o, "contradicting", json_object_new_int((int)r->num_contradicting));
+	json_object_object_add(o, "note", f->life_why[0] ? json_object_new_string(f->life_why) : NULL);
+	return o;
 }
 
 /* add_family adds f's fields to o: the IPv4 ones at the top level, where
@@ -422,6 +660,7 @@ static void add_family(json_object *o, const struct fam_job *f)
 			json_object_object_add(pa, "samples", ports);
 		}
 		json_object_object_add(o, "port_allocation", pa);
+		json_object_object_add(o, "mapping_lifetime", lifetime_json(f));
 	}
 	json_object_object_add(o, "no_nat", json_object_new_boolean(found && d->no_nat));
 	json_object_object_add(o, "rfc5780", json_object_new_boolean(r->rfc5780));
@@ -542,6 +781,42 @@ static void print_port_mapping(const struct net_job *j)
 	       j->pm.pcp ? " PCP" : "", gw);
 }
 
+/* print_checkpoints prints " PREFIX 1, 2, 3 s" for f's checkpoints with
+ * outcome want; nothing when none. Returns whether it printed. */
+static bool print_checkpoints(const struct fam_job *f, enum stun_lifetime_outcome want, const char *prefix)
+{
+	bool any = false;
+	for (size_t i = 0; i < f->num_life; i++) {
+		if (f->life[i].outcome != want)
+			continue;
+		printf("%s %u", any ? "," : prefix, f->life[i].idle_s);
+		any = true;
+	}
+	if (any)
+		printf(" s");
+	return any;
+}
+
+/* print_lifetime prints the mapping-lifetime line: the interval and the
+ * checkpoints behind it, or why there is none. */
+static void print_lifetime(const struct fam_job *f)
+{
+	const struct stun_lifetime_result *r = &f->life_r;
+	char text[64];
+
+	if (!r->measured) {
+		printf("    mapping lifetime: not measured: %s (%s)\n", f->life_why, f->life_server);
+		return;
+	}
+	printf("    mapping lifetime: %s idle (%s:", stun_lifetime_describe(r, text, sizeof text), f->life_server);
+	bool alive = print_checkpoints(f, STUN_LIFETIME_ALIVE, " alive after");
+	print_checkpoints(f, STUN_LIFETIME_EXPIRED, alive ? "; expired after" : " expired after");
+	printf(")\n");
+	if (r->num_contradicting)
+		printf("      (%zu shorter checkpoint%s got no answer: lost datagrams?)\n", r->num_contradicting,
+		       r->num_contradicting == 1 ? "" : "s");
+}
+
 /* print_family prints one family's section. */
 static void print_family(const struct fam_job *f)
 {
@@ -581,6 +856,8 @@ static void print_family(const struct fam_job *f)
 			printf(" %u->%u", f->port_local[i], f->port_mapped[i]);
 		printf(")\n");
 	}
+	if (f->life_tested)
+		print_lifetime(f);
 	if (r->rfc5780)
 		printf("    measured with RFC 5780 tests against %s\n", d->servers[r->rfc5780_server].ep.text);
 	printf("  Internet reachability (STUN):\n");
@@ -703,6 +980,7 @@ int cli_network(int argc, char **argv)
 		{ "relay", required_argument, 0, OPT_RELAY },
 		{ "ca-file", required_argument, 0, OPT_CA },
 		{ "no-port-mapping", no_argument, 0, OPT_NO_PM },
+		{ "mapping-lifetime", optional_argument, 0, OPT_LIFETIME },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -764,6 +1042,18 @@ int cli_network(int argc, char **argv)
 			break;
 		case OPT_NO_PM:
 			no_pm = true;
+			break;
+		case OPT_LIFETIME:
+			v = (uint64_t)STUN_LIFETIME_DEFAULT_MAX_S * 1000;
+			if (optarg && !cli_parse_duration(CMD, "--mapping-lifetime", optarg, &v)) {
+				rc = 2;
+				goto out;
+			}
+			if (v < 1000 || v > (uint64_t)STUN_LIFETIME_LIMIT_S * 1000) {
+				rc = cli_usage_error(CMD, "--mapping-lifetime '%s': must be between 1s and 5m", optarg);
+				goto out;
+			}
+			j->life_max_s = (unsigned)(v / 1000);
 			break;
 		case 'h':
 			help();

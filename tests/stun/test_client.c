@@ -448,3 +448,76 @@ Test(stun_client, feed_hands_answers_to_a_run_that_does_not_read, .timeout = 20)
 	t_fake_close(&noisy);
 	free(j);
 }
+
+/* --- RESPONSE-PORT from another socket (mapping lifetime, RFC 5780 §4.6) --- */
+
+struct via_job {
+	struct sockaddr_storage server;
+	socklen_t server_len;
+	uint16_t x_port, y_port;
+	struct stun_probe named, unnamed;  /* RESPONSE-PORT = x's port; none */
+};
+
+static struct core_udp *loopback_udp(uint16_t *out_port)
+{
+	struct sockaddr_storage a;
+	socklen_t len = t_sockaddr(&a, "127.0.0.1", 0);
+	int err = 0;
+	int fd = core_udp_bind((struct sockaddr *)&a, len, false);
+	cr_assert_geq(fd, 0);
+	len = sizeof a;
+	getsockname(fd, (struct sockaddr *)&a, &len);
+	*out_port = t_port_of(&a);
+	struct core_udp *u = core_udp_new(fd, &err);
+	cr_assert_not_null(u);
+	return u;
+}
+
+static void via_task(void *arg)
+{
+	struct via_job *j = arg;
+	struct core_udp *x = loopback_udp(&j->x_port), *y = loopback_udp(&j->y_port);
+	struct stun_client_opts o = { .timeout_ms = 600, .rto_ms = 100, .settle_ms = -1, .no_cache = true };
+	j->named = (struct stun_probe){ .to = j->server, .to_len = j->server_len, .response_port = j->x_port, .via = y };
+	stun_client_run(x, &j->named, 1, &o);
+	/* Without the attribute the answer goes to y, which nobody reads. */
+	j->unnamed = (struct stun_probe){ .to = j->server, .to_len = j->server_len, .via = y };
+	stun_client_run(x, &j->unnamed, 1, &o);
+	core_udp_close(y);
+	core_udp_close(x);
+}
+
+static void run_via(struct via_job *j, const char *alt_ip)
+{
+	struct stun_server_opts so = t_opts("127.0.0.1", alt_ip);
+	struct t_server srv;
+	t_server_start(&srv, &so, 1);
+	j->server = t_server_addr(&srv, STUN_SOCK_PRIMARY);
+	j->server_len = sizeof(struct sockaddr_in);
+	struct t_task task = { .fn = via_task, .arg = j };
+	t_post_task(&srv.rt, &task);
+	t_fake_serve(NULL, 0, &task, 15000);
+	t_server_stop(&srv);
+}
+
+Test(stun_client, response_port_answers_the_named_socket, .timeout = 20)
+{
+	struct via_job *j = calloc(1, sizeof *j);
+	cr_assert_not_null(j);
+	run_via(j, "127.0.0.2");
+	cr_assert_eq(j->named.status, 0, "x heard the answer to y's request (status %d)", j->named.status);
+	cr_assert_eq(j->named.mapped.port, j->y_port, "the request came from y");
+	cr_assert_eq(j->unnamed.status, -ETIMEDOUT, "without RESPONSE-PORT the answer went to y");
+	cr_assert_geq(j->unnamed.sends, 2, "sent (and retransmitted) from y");
+	free(j);
+}
+
+Test(stun_client, response_port_refused_without_rfc5780, .timeout = 20)
+{
+	struct via_job *j = calloc(1, sizeof *j);
+	cr_assert_not_null(j);
+	run_via(j, NULL);
+	/* The 420 goes to y: x hears nothing. */
+	cr_assert_eq(j->named.status, -ETIMEDOUT);
+	free(j);
+}
