@@ -18,6 +18,7 @@
 #include "relay/cidr.h"
 #include "relay/protocol.h"
 #include "relay/quota.h"
+#include "relay/hist.h"
 #include "relay/server.h"
 #include "relay/ticket.h"
 #include "relay/utf8.h"
@@ -112,7 +113,20 @@ struct relay_thread {
 	struct core_shutdown_hook hook;
 	bool stopping;
 	_Atomic uint64_t bytes, msgs;
+	/* For /metrics, written by this reactor only (relay/hist.h): forward
+	 * latency per forwarded batch, pairing wait per paired session, and
+	 * the sessions of this reactor's table by state. */
+	struct relay_hist fwd_hist, pair_hist;
+	_Atomic uint64_t sessions_active, sessions_waiting;
 };
+
+/* relay_thread_count adds d (+1 or -1) to one of th's own gauges: its
+ * owner is the only writer, so a load and a store, no locked add. */
+static inline void relay_thread_count(_Atomic uint64_t *g, int d)
+{
+	atomic_store_explicit(g, atomic_load_explicit(g, memory_order_relaxed) + (uint64_t)(int64_t)d,
+			      memory_order_relaxed);
+}
 
 struct ip_count {
 	struct ip_count *next;

@@ -75,10 +75,13 @@ static void table_remove(struct relay_thread *th, struct relay_session *s)
 	th->num_sessions--;
 	struct relay_server *srv = th->srv;
 	atomic_fetch_sub(&srv->sessions_now, 1);
-	if (s->paired)
+	if (s->paired) {
 		atomic_fetch_sub(&srv->active, 1);
-	else
+		relay_thread_count(&th->sessions_active, -1);
+	} else {
 		atomic_fetch_sub(&srv->waiting, 1);
+		relay_thread_count(&th->sessions_waiting, -1);
+	}
 }
 
 /* ---- pairing ---- */
@@ -273,6 +276,7 @@ struct relay_conn *relay_session_join(struct relay_thread *th, struct net_stream
 		sess->in_table = true;
 		th->num_sessions++;
 		atomic_fetch_add(&srv->waiting, 1);
+		relay_thread_count(&th->sessions_waiting, 1);
 		created = true;
 	}
 	struct relay_conn *c = sess->conn[0].active ? &sess->conn[1] : &sess->conn[0];
@@ -308,6 +312,9 @@ struct relay_conn *relay_session_join(struct relay_thread *th, struct net_stream
 			sess->paired = true;
 			atomic_fetch_sub(&srv->waiting, 1);
 			atomic_fetch_add(&srv->active, 1);
+			relay_thread_count(&th->sessions_waiting, -1);
+			relay_thread_count(&th->sessions_active, 1);
+			relay_hist_observe(&th->pair_hist, &relay_hist_pairing_bounds, core_now_ns() - sess->started_ns);
 			atomic_fetch_add(&srv->total_sessions, 1);
 			if (srv->o.log_sessions) {
 				char ips[46];

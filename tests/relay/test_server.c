@@ -1675,6 +1675,92 @@ Test(relay_server, metrics_are_prometheus_text, .timeout = 20)
 	t_relay_stop(&r);
 }
 
+/* The value of the sample named exactly `sample` (labels included) in a
+ * /metrics body; fails when it is absent. */
+static double t_metric(const char *body, const char *sample)
+{
+	size_t n = strlen(sample);
+	for (const char *l = body; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (!strncmp(l, sample, n) && l[n] == ' ')
+			return strtod(l + n + 1, NULL);
+	cr_assert_fail("no sample '%s' in /metrics", sample);
+	return 0;
+}
+
+static double t_thread_sessions(const char *body, unsigned threads, const char *state)
+{
+	double sum = 0;
+	for (unsigned i = 0; i < threads; i++) {
+		char name[128];
+		snprintf(name, sizeof name, "atmosphere_relay_thread_sessions{thread=\"%u\",state=\"%s\"}", i, state);
+		sum += t_metric(body, name);
+	}
+	return sum;
+}
+
+/* /metrics' histograms count what happened: one pairing wait of at least
+ * the 150 ms the second client came later, forward latencies for the
+ * messages (one per forwarded batch, so 1..5 for 5 messages), cumulative
+ * buckets ending in _count; and the per-thread gauges sum to the sessions
+ * by state, waiting before the pair, active after, none at the end. */
+Test(relay_server, metrics_histograms_and_thread_sessions, .timeout = 20)
+{
+	struct t_relay r;
+	struct relay_opts o = {.threads = 2};
+	t_relay_start(&r, &o);
+	struct t_http h;
+	struct t_ws *a = t_ws_connect(r.port, "hist"), *b;
+	t_http_get(r.port, "/metrics", &h);
+	cr_assert_eq(t_thread_sessions(h.body, 2, "waiting"), 1);
+	cr_assert_eq(t_thread_sessions(h.body, 2, "active"), 0);
+	cr_assert_eq(t_metric(h.body, "atmosphere_relay_pairing_wait_seconds_count"), 0);
+	t_http_free(&h);
+	usleep(150000);
+	b = t_ws_connect(r.port, "hist");
+	t_expect_paired(a, "hist");
+	t_expect_paired(b, "hist");
+	for (int i = 0; i < 5; i++) {
+		t_ws_send(a, true, RELAY_WS_OP_BINARY, "12345", 5);
+		t_expect_msg(b, RELAY_WS_OP_BINARY, "12345", 5);
+	}
+	t_http_get(r.port, "/metrics", &h);
+	cr_assert_eq(t_thread_sessions(h.body, 2, "waiting"), 0);
+	cr_assert_eq(t_thread_sessions(h.body, 2, "active"), 1);
+	cr_assert_eq(t_metric(h.body, "atmosphere_relay_pairing_wait_seconds_count"), 1);
+	cr_assert_eq(t_metric(h.body, "atmosphere_relay_pairing_wait_seconds_bucket{le=\"0.1\"}"), 0,
+		     "the pair waited 150 ms");
+	cr_assert_eq(t_metric(h.body, "atmosphere_relay_pairing_wait_seconds_bucket{le=\"+Inf\"}"), 1);
+	double w = t_metric(h.body, "atmosphere_relay_pairing_wait_seconds_sum");
+	cr_assert(w >= 0.15 && w < 10, "pairing wait %f s", w);
+	double fc = t_metric(h.body, "atmosphere_relay_forward_latency_seconds_count");
+	cr_assert(fc >= 1 && fc <= 5, "%f forward observations for 5 messages", fc);
+	cr_assert_eq(t_metric(h.body, "atmosphere_relay_forward_latency_seconds_bucket{le=\"+Inf\"}"), fc);
+	double prev = 0;
+	static const char *les[] = {"0.00001", "0.0001", "0.001", "0.01", "0.1", "1"};
+	for (unsigned i = 0; i < sizeof les / sizeof les[0]; i++) {
+		char name[96];
+		snprintf(name, sizeof name, "atmosphere_relay_forward_latency_seconds_bucket{le=\"%s\"}", les[i]);
+		double v = t_metric(h.body, name);
+		cr_assert(v >= prev && v <= fc, "%s = %f: buckets must be cumulative", name, v);
+		prev = v;
+	}
+	double fs = t_metric(h.body, "atmosphere_relay_forward_latency_seconds_sum");
+	cr_assert(fs > 0 && fs < fc, "forward latency sum %f s over %f batches", fs, fc);
+	t_http_free(&h);
+	t_check_metrics(r.port, 25);
+	t_ws_close(a);
+	t_ws_close(b);
+	uint64_t end = t_now_ns() + 3000000000ull;
+	double left;
+	do {
+		t_http_get(r.port, "/metrics", &h);
+		left = t_thread_sessions(h.body, 2, "active") + t_thread_sessions(h.body, 2, "waiting");
+		t_http_free(&h);
+	} while (left && t_now_ns() < end && !usleep(20000));
+	cr_assert_eq(left, 0, "the ended session still counts in a thread's gauge");
+	t_relay_stop(&r);
+}
+
 /* ------------------------------------------------------------------ */
 /* Threads. */
 
