@@ -86,8 +86,8 @@ enum {
 #define NODE_INIT_BURST 100
 
 /* Membership traffic (node/gossip.c, docs/NODE.md "Membership"). Each
- * message is one entry (at most 1,451 bytes; 1,258 without IPv6
- * endpoints), removal (129), summary (41), new secret (133) or digest of
+ * message is one entry (at most 1,455 bytes; 1,451 with collision counter
+ * 0, 1,258 without IPv6 endpoints either), removal (129), summary (41), new secret (133) or digest of
  * up to 39 members (1,977). Sent: a summary per session (and rekey),
  * answered only when the tables differ; at most 2 digest messages
  * and 16 records per peer per tick (80 records/s, ~116 KB/s at most while
