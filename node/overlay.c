@@ -98,6 +98,19 @@ static void rebuild(struct node *node)
 	}
 }
 
+/* Gives the interface this node's addresses (ov->addr4, addr6) and routes
+ * the mesh's prefixes to it. Returns 0 or a negative errno, with the
+ * reason in err. */
+static int configure_tun(struct node_overlay *ov, char *err, size_t err_len)
+{
+	struct overlay_tun_config c = {.mtu = NODE_OVERLAY_MTU, .route4 = {100, 64, 0, 0},
+				       .route4_len = OVERLAY_V4_PREFIX_LEN, .route6_len = OVERLAY_V6_PREFIX_LEN};
+	memcpy(c.addr4, ov->addr4, 4);
+	memcpy(c.addr6, ov->addr6, 16);
+	memcpy(c.route6, ov->prefix6, 16);
+	return overlay_tun_configure(&ov->tun, &c, err, err_len);
+}
+
 /* This node moved to counter n (its entry says so): the interface takes
  * the new addresses, then drops the old ones. */
 static void move_self(struct node *node, uint32_t n)
@@ -109,12 +122,7 @@ static void move_self(struct node *node, uint32_t n)
 	memcpy(o6, ov->addr6, 16);
 	derive(node, node->st->node_id, n, ov->addr4, ov->addr6);
 	ov->n = n;
-	struct overlay_tun_config c = {.mtu = NODE_OVERLAY_MTU, .route4 = {100, 64, 0, 0},
-				       .route4_len = OVERLAY_V4_PREFIX_LEN, .route6_len = OVERLAY_V6_PREFIX_LEN};
-	memcpy(c.addr4, ov->addr4, 4);
-	memcpy(c.addr6, ov->addr6, 16);
-	memcpy(c.route6, ov->prefix6, 16);
-	if (overlay_tun_configure(&ov->tun, &c, err, sizeof err) < 0)
+	if (configure_tun(ov, err, sizeof err) < 0)
 		core_log(CORE_LOG_ERR, "overlay: %s", err);
 	overlay_nl_addr_del(ov->tun.ifindex, AF_INET, o4, 32);
 	overlay_nl_addr_del(ov->tun.ifindex, AF_INET6, o6, 128);
@@ -294,12 +302,7 @@ void node_overlay_start(struct node *node)
 	ov->n = member_n(node, node->st->pub);
 	derive(node, node->st->node_id, ov->n, ov->addr4, ov->addr6);
 	overlay_prefix6(node->st->mesh_id, ov->prefix6);
-	struct overlay_tun_config c = {.mtu = NODE_OVERLAY_MTU, .route4 = {100, 64, 0, 0},
-				       .route4_len = OVERLAY_V4_PREFIX_LEN, .route6_len = OVERLAY_V6_PREFIX_LEN};
-	memcpy(c.addr4, ov->addr4, 4);
-	memcpy(c.addr6, ov->addr6, 16);
-	memcpy(c.route6, ov->prefix6, 16);
-	rc = overlay_tun_configure(&ov->tun, &c, err, sizeof err);
+	rc = configure_tun(ov, err, sizeof err);
 	if (rc < 0) {
 		core_log(CORE_LOG_ERR, "overlay: %s", err);
 		goto fail;
