@@ -111,24 +111,31 @@ static int configure_tun(struct node_overlay *ov, char *err, size_t err_len)
 	return overlay_tun_configure(&ov->tun, &c, err, err_len);
 }
 
-/* This node moved to counter n (its entry says so): the interface takes
- * the new addresses, then drops the old ones. */
-static void move_self(struct node *node, uint32_t n)
+/* This node's addresses changed: it moved to counter n (its entry says
+ * so), or it joined another mesh (a new IPv6 prefix). The interface takes
+ * the new addresses and route, then drops the old ones that differ. */
+static void readdress(struct node *node, uint32_t n)
 {
 	struct node_overlay *ov = node->ov;
-	uint8_t o4[4], o6[16];
+	uint8_t o4[4], o6[16], op6[16];
 	char err[512], s4[INET_ADDRSTRLEN], s6[INET6_ADDRSTRLEN];
 	memcpy(o4, ov->addr4, 4);
 	memcpy(o6, ov->addr6, 16);
+	memcpy(op6, ov->prefix6, 16);
 	derive(node, node->st->node_id, n, ov->addr4, ov->addr6);
+	overlay_prefix6(node->st->mesh_id, ov->prefix6);
 	ov->n = n;
 	if (configure_tun(ov, err, sizeof err) < 0)
 		core_log(CORE_LOG_ERR, "overlay: %s", err);
-	overlay_nl_addr_del(ov->tun.ifindex, AF_INET, o4, 32);
-	overlay_nl_addr_del(ov->tun.ifindex, AF_INET6, o6, 128);
+	if (memcmp(o4, ov->addr4, 4))
+		overlay_nl_addr_del(ov->tun.ifindex, AF_INET, o4, 32);
+	if (memcmp(o6, ov->addr6, 16))
+		overlay_nl_addr_del(ov->tun.ifindex, AF_INET6, o6, 128);
+	if (memcmp(op6, ov->prefix6, 16))
+		overlay_nl_route_del(ov->tun.ifindex, AF_INET6, op6, OVERLAY_V6_PREFIX_LEN);
 	inet_ntop(AF_INET, ov->addr4, s4, sizeof s4);
 	inet_ntop(AF_INET6, ov->addr6, s6, sizeof s6);
-	core_log(CORE_LOG_INFO, "overlay: %s moved to counter %u: %s, %s", ov->tun.name, n, s4, s6);
+	core_log(CORE_LOG_INFO, "overlay: %s now has %s, %s (counter %u)", ov->tun.name, s4, s6, n);
 }
 
 void node_overlay_tick(struct node *node)
@@ -139,7 +146,7 @@ void node_overlay_tick(struct node *node)
 	bool dirty = false;
 	uint32_t n = member_n(node, node->st->pub);
 	if (n != ov->n) {
-		move_self(node, n);
+		readdress(node, n);
 		dirty = true;
 	}
 	for (size_t i = 0; i < node->peers_hi; i++) {
@@ -277,6 +284,15 @@ void node_overlay_start(struct node *node)
 {
 	if (!node->o->tun || !node->st->have_mesh)
 		return;
+	if (node->ov) {
+		/* Up already (a home that had a mesh, then joined one): the
+		 * same interface takes the joined mesh's addresses, and every
+		 * member's are derived again. */
+		readdress(node, member_n(node, node->st->pub));
+		node_overlay_tick(node);
+		rebuild(node);
+		return;
+	}
 	struct node_overlay *ov = calloc(1, sizeof *ov);
 	char err[512];
 	if (!ov || overlay_table_init(&ov->table, 2 * NPEERS) < 0 || overlay_fw_init(&ov->fw) < 0) {

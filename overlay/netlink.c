@@ -130,21 +130,37 @@ int overlay_nl_addr_del(int ifindex, int family, const uint8_t *addr, unsigned p
 	return rc == -EADDRNOTAVAIL || rc == -ENOENT ? 0 : rc;
 }
 
+/* route_req fills r with a route request of type (RTM_NEWROUTE or
+ * RTM_DELROUTE) for dst/prefix_len on ifindex in the main table. */
+static void route_req(struct req *r, uint16_t type, uint16_t flags, int ifindex, int family, const uint8_t *dst,
+		      unsigned prefix_len)
+{
+	r->h.nlmsg_len = NLMSG_LENGTH(sizeof r->route);
+	r->h.nlmsg_type = type;
+	r->h.nlmsg_flags = flags;
+	r->route.rtm_family = (unsigned char)family;
+	r->route.rtm_dst_len = (unsigned char)prefix_len;
+	r->route.rtm_table = RT_TABLE_MAIN;
+	r->route.rtm_protocol = RTPROT_STATIC;
+	r->route.rtm_scope = RT_SCOPE_LINK;
+	r->route.rtm_type = RTN_UNICAST;
+	uint32_t oif = (uint32_t)ifindex;
+	put_attr(r, RTA_DST, dst, family == AF_INET ? 4 : 16);
+	put_attr(r, RTA_OIF, &oif, sizeof oif);
+}
+
 int overlay_nl_route_add(int ifindex, int family, const uint8_t *dst, unsigned prefix_len)
 {
 	struct req r = {0};
-	r.h.nlmsg_len = NLMSG_LENGTH(sizeof r.route);
-	r.h.nlmsg_type = RTM_NEWROUTE;
-	r.h.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-	r.route.rtm_family = (unsigned char)family;
-	r.route.rtm_dst_len = (unsigned char)prefix_len;
-	r.route.rtm_table = RT_TABLE_MAIN;
-	r.route.rtm_protocol = RTPROT_STATIC;
-	r.route.rtm_scope = RT_SCOPE_LINK;
-	r.route.rtm_type = RTN_UNICAST;
-	uint32_t oif = (uint32_t)ifindex;
-	put_attr(&r, RTA_DST, dst, family == AF_INET ? 4 : 16);
-	put_attr(&r, RTA_OIF, &oif, sizeof oif);
+	route_req(&r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, ifindex, family, dst, prefix_len);
 	int rc = talk(&r);
 	return rc == -EEXIST ? 0 : rc;
+}
+
+int overlay_nl_route_del(int ifindex, int family, const uint8_t *dst, unsigned prefix_len)
+{
+	struct req r = {0};
+	route_req(&r, RTM_DELROUTE, 0, ifindex, family, dst, prefix_len);
+	int rc = talk(&r);
+	return rc == -ESRCH || rc == -ENOENT ? 0 : rc;
 }

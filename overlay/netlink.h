@@ -15,5 +15,8 @@ int overlay_nl_addr_add(int ifindex, int family, const uint8_t *addr, unsigned p
  * success: -EADDRNOTAVAIL). */
 int overlay_nl_addr_del(int ifindex, int family, const uint8_t *addr, unsigned prefix_len);
 int overlay_nl_route_add(int ifindex, int family, const uint8_t *dst, unsigned prefix_len);
+/* overlay_nl_route_del removes that route (one that is not there counts as
+ * success: -ESRCH). */
+int overlay_nl_route_del(int ifindex, int family, const uint8_t *dst, unsigned prefix_len);
 
 #endif

@@ -225,3 +225,39 @@ Test(overlay_tun, an_address_moves, .init = lab)
 	cr_assert(bindable4(moved.addr4), "the new address is there");
 	cr_assert_eq(overlay_nl_addr_del(tun.ifindex, AF_INET, cfg.addr4, 32), 0, "a second removal is no error");
 }
+
+/* routable6: a UDP connect to addr finds a route (ENETUNREACH when none:
+ * the namespace has no default route). */
+static bool routable6(const uint8_t addr[16])
+{
+	int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+	cr_assert_geq(fd, 0);
+	struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons(9)};
+	memcpy(&sa.sin6_addr, addr, 16);
+	int rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+	int e = errno;
+	close(fd);
+	cr_assert(rc == 0 || e == ENETUNREACH, "connect: %s", strerror(e));
+	return rc == 0;
+}
+
+/* A node that joins another mesh while its overlay is up (node/overlay.c):
+ * the new mesh's prefix is routed by overlay_tun_configure, the old one
+ * removed by overlay_nl_route_del; removing it twice is no error. */
+Test(overlay_tun, a_mesh_route_goes, .init = lab)
+{
+	struct overlay_tun_config other = cfg;
+	char err[256];
+	uint8_t old_member[16], new_member[16];
+	overlay_addr6("mesh-test", "node-b", 0, old_member);
+	overlay_prefix6("mesh-other", other.route6);
+	overlay_addr6("mesh-other", "node-a", 0, other.addr6);
+	overlay_addr6("mesh-other", "node-b", 0, new_member);
+	cr_assert(routable6(old_member) && !routable6(new_member));
+	cr_assert_eq(overlay_tun_configure(&tun, &other, err, sizeof err), 0, "%s", err);
+	cr_assert(routable6(new_member), "the new mesh's prefix is routed");
+	cr_assert_eq(overlay_nl_route_del(tun.ifindex, AF_INET6, cfg.route6, 48), 0);
+	cr_assert(!routable6(old_member), "the old mesh's prefix is not");
+	cr_assert(routable6(new_member), "the new one still is");
+	cr_assert_eq(overlay_nl_route_del(tun.ifindex, AF_INET6, cfg.route6, 48), 0, "a second removal is no error");
+}
