@@ -205,6 +205,22 @@ else:
 ' "$3"
 }
 
+# nd_field HOST HOME PEER KEY: a field of a peer in `peers --json` (PEER by
+# name; "self" for this node's own object), empty when absent or null.
+nd_field() {
+	nd_run "$1" "$2" peers --json 2>/dev/null | "$nd_py" -c '
+import json, sys
+try:
+    d = json.load(sys.stdin)
+except Exception:
+    sys.exit(0)
+if sys.argv[1] == "self":
+    v = d.get("self", {}).get(sys.argv[2])
+else:
+    v = next((p.get(sys.argv[2]) for p in d.get("peers", []) if p.get("name") == sys.argv[1]), None)
+print("" if v is None else v)' "$3" "$4"
+}
+
 nd_connected() {
 	[ "$(nd_peer "$1" "$2" "$3" | cut -d' ' -f1)" = true ]
 }

@@ -71,6 +71,10 @@ static json_object *peer_json(struct node *node, struct node_peer *p)
 	node_overlay_peer_addrs(node, p->pub, p->node_id, o);
 	json_object_object_add(o, "connected", json_object_new_boolean(k != NODE_PATH_NONE && node_peer_ready(p)));
 	json_object_object_add(o, "path", json_object_new_string(node_path_name(k)));
+	/* The overlay MTU of packets to this peer now (node/pmtu.h), and the
+	 * direct path's measured figure (null: not measured, or none). */
+	json_object_object_add(o, "mtu", json_object_new_int((int)node_pmtu_path(&p->pmtu, p->direct_ok)));
+	json_object_object_add(o, "direct_mtu", p->direct_ok && p->pmtu.mtu ? json_object_new_int(p->pmtu.mtu) : NULL);
 	if (k == NODE_PATH_RELAY)
 		node_copy_str(a, sizeof a, p->relay->url);
 	else if (p->direct_ok)

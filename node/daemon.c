@@ -123,6 +123,9 @@ static void node_main(void *arg)
 	socklen_t gl = sizeof got;
 	getsockname(fd, (struct sockaddr *)&got, &gl);
 	node->port = ntohs(got.sin_port);
+	if (node_pmtu_socket(fd, AF_INET) < 0) /* DF, never fragmented (node/pmtu.h) */
+		core_log(CORE_LOG_WARN, "UDP socket: IP_MTU_DISCOVER: %s (direct path MTUs may be overestimated)",
+			 strerror(errno));
 	int e = 0;
 	node->udp = core_udp_new(fd, &e);
 	node_local_endpoint(node);

@@ -406,6 +406,7 @@ void node_peer_forget(struct node *node, struct node_peer *p)
 	p->hs_live = false;
 	p->relay = NULL;
 	p->direct_ok = false;
+	node_pmtu_reset(&p->pmtu);
 	if (p->ping_waiter)
 		core_unpark(p->ping_waiter, 0);
 	bool was_known = node_state_remove_peer(node->st, p->pub);

@@ -168,6 +168,7 @@ static void open_sockets(struct attempt *a)
 			close(fd);
 			break;
 		}
+		node_pmtu_socket(fd, AF_INET); /* it may become the direct path (node/pmtu.h) */
 		a->socks[i] = (struct node_usock){.fd = fd, .node = a->node, .p = a->p};
 		a->num++;
 	}

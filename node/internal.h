@@ -33,6 +33,7 @@
 #include "node/node.h"
 #include "node/pake.h"
 #include "node/path.h"
+#include "node/pmtu.h"
 #include "node/ratelimit.h"
 #include "node/relay_rank.h"
 #include "node/session.h"
@@ -84,6 +85,7 @@ struct node_peer {
 	uint64_t direct_rx_ms, rx_ms, tx_direct_ms;
 	uint64_t direct_wait_ms;        /* our first send on the direct path asking for an answer since direct_rx_ms */
 	bool keep_answers;      /* it sent a KEEP with a body: it answers ours (node/wire.h, NODE_KEEPALIVE_IDLE_MS) */
+	struct node_pmtu pmtu;  /* the direct path's overlay MTU (node/pmtu.h) */
 	uint64_t traffic_ms;    /* the last text or overlay packet, either way, any path (node_msg_is_traffic) */
 	struct sockaddr_storage cand[NODE_MAX_CAND];
 	socklen_t cand_len[NODE_MAX_CAND];

@@ -226,6 +226,25 @@ static void on_keep(struct node *node, struct node_peer *p, const uint8_t *m, si
 	}
 }
 
+/* A PMTU message (node/pmtu.h): a probe that came by UDP from the direct
+ * path in use is answered there with its size; an answer feeds the running
+ * measurement. A probe by the relay, or from another address, says nothing
+ * about the path and is not answered. */
+static void on_pmtu(struct node_peer *p, struct node *node, const uint8_t *m, size_t n,
+		    const struct sockaddr_storage *from)
+{
+	uint8_t kind;
+	uint16_t size;
+	if (!node_pmtu_parse(m, n, &kind, &size))
+		return;
+	if (kind == NODE_PMTU_ANSWER) {
+		node_pmtu_answer(&p->pmtu, size);
+	} else if (from && p->direct_ok && node_same_addr(&p->direct, from)) {
+		uint8_t answer[NODE_PMTU_HEAD_LEN] = {NODE_PMTU_ANSWER, (uint8_t)(size >> 8), (uint8_t)size};
+		node_peer_send(node, p, NODE_MSG_PMTU, answer, sizeof answer);
+	}
+}
+
 void node_handle_plain(struct node *node, struct node_peer *p, const uint8_t *m, size_t n, const struct sockaddr_storage *from,
 		       struct node_link *l)
 {
@@ -273,6 +292,8 @@ void node_handle_plain(struct node *node, struct node_peer *p, const uint8_t *m,
 		}
 	} else if (type == NODE_MSG_KEEP) {
 		on_keep(node, p, m, n, from);
+	} else if (type == NODE_MSG_PMTU) {
+		on_pmtu(p, node, m, n, from);
 	} else if (type == NODE_MSG_LINK_PROBE) {
 		node_relay_rtt_on_message(node, p, l, m, n);
 	} else if (type == NODE_MSG_PROBE) {

@@ -39,7 +39,7 @@ struct node_overlay {
 	uint64_t no_member, no_session, spoofed, not_ours, bad, too_big, tun_errors, firewalled;
 	struct overlay_fw fw;                  /* serve --allow */
 	struct core_coro *reader;
-	uint8_t rbuf[NODE_OVERLAY_MTU + 64];   /* the reader's packet */
+	uint8_t rbuf[NODE_PMTU_MAX + 64];      /* the reader's packet */
 	uint8_t icmp[OVERLAY_ICMP_MAX];
 	struct core_log_limit log_collide, log_tun, log_spoof;  /* peers and programs can cause these */
 };
@@ -103,7 +103,7 @@ static void rebuild(struct node *node)
  * reason in err. */
 static int configure_tun(struct node_overlay *ov, char *err, size_t err_len)
 {
-	struct overlay_tun_config c = {.mtu = NODE_OVERLAY_MTU, .route4 = {100, 64, 0, 0},
+	struct overlay_tun_config c = {.mtu = NODE_PMTU_MAX, .route4 = {100, 64, 0, 0},
 				       .route4_len = OVERLAY_V4_PREFIX_LEN, .route6_len = OVERLAY_V6_PREFIX_LEN};
 	memcpy(c.addr4, ov->addr4, 4);
 	memcpy(c.addr6, ov->addr6, 16);
@@ -173,10 +173,12 @@ static void tun_write(struct node_overlay *ov, const uint8_t *pkt, size_t n)
 	}
 }
 
+/* An ICMP error for pkt back to the kernel (mtu: the figure "packet too
+ * big" carries). */
 static void answer(struct node_overlay *ov, const uint8_t *pkt, size_t n, const struct overlay_ip *ip,
-		   enum overlay_icmp_kind kind)
+		   enum overlay_icmp_kind kind, unsigned mtu)
 {
-	size_t m = overlay_icmp_error(pkt, n, kind, NODE_OVERLAY_MTU, ip->dst, ov->icmp);
+	size_t m = overlay_icmp_error(pkt, n, kind, mtu, ip->dst, ov->icmp);
 	if (m)
 		tun_write(ov, ov->icmp, m);
 }
@@ -200,15 +202,18 @@ static void route_out(struct node *node, struct node_overlay *ov, size_t n)
 	uint32_t idx;
 	if (!overlay_table_lookup(&ov->table, fam, ip.dst, &idx) || idx >= NPEERS || !node->peers[idx].used) {
 		ov->no_member++;
-		answer(ov, pkt, n, &ip, OVERLAY_ICMP_UNREACHABLE);
-		return;
-	}
-	if (ip.len > NODE_OVERLAY_MTU) {
-		ov->too_big++;
-		answer(ov, pkt, n, &ip, OVERLAY_ICMP_TOO_BIG);
+		answer(ov, pkt, n, &ip, OVERLAY_ICMP_UNREACHABLE, NODE_OVERLAY_MTU);
 		return;
 	}
 	struct node_peer *p = &node->peers[idx];
+	/* The path this packet takes decides its size: a measured direct
+	 * path's MTU, else 1280 (node/pmtu.h). */
+	unsigned mtu = node_pmtu_path(&p->pmtu, p->direct_ok);
+	if (ip.len > mtu) {
+		ov->too_big++;
+		answer(ov, pkt, n, &ip, OVERLAY_ICMP_TOO_BIG, mtu);
+		return;
+	}
 	overlay_fw_outbound(&ov->fw, pkt, &ip, node_now_ms());
 	if (node_peer_send(node, p, NODE_MSG_IP, pkt, ip.len) < 0) {
 		/* No session yet (or the path is down): dropped like a router
@@ -328,7 +333,8 @@ void node_overlay_start(struct node *node)
 	char a4[INET_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
 	inet_ntop(AF_INET, ov->addr4, a4, sizeof a4);
 	inet_ntop(AF_INET6, ov->addr6, a6, sizeof a6);
-	core_log(CORE_LOG_INFO, "overlay: %s is up: %s, %s (MTU %d)", ov->tun.name, a4, a6, NODE_OVERLAY_MTU);
+	core_log(CORE_LOG_INFO, "overlay: %s is up: %s, %s (MTU %d; %d on the relay path)", ov->tun.name, a4, a6,
+		 NODE_PMTU_MAX, NODE_OVERLAY_MTU);
 	core_spawn(tun_reader, node);
 	return;
 fail:
@@ -380,7 +386,7 @@ json_object *node_overlay_json(struct node *node)
 	json_object_object_add(o, "interface", json_object_new_string(ov->tun.name));
 	json_object_object_add(o, "ipv4", json_object_new_string(a4));
 	json_object_object_add(o, "ipv6", json_object_new_string(a6));
-	json_object_object_add(o, "mtu", json_object_new_int(NODE_OVERLAY_MTU));
+	json_object_object_add(o, "mtu", json_object_new_int(NODE_PMTU_MAX));
 	json_object_object_add(o, "packets_out", json_object_new_int64((int64_t)ov->tx));
 	json_object_object_add(o, "packets_in", json_object_new_int64((int64_t)ov->rx));
 	json_object_object_add(d, "no_member", json_object_new_int64((int64_t)ov->no_member));

@@ -18,9 +18,12 @@
 struct node;
 struct node_peer;
 
-/* The overlay's MTU on every path: IPv6's minimum, so a packet plus the
- * e2e and UDP/IP overhead fits a 1,500-byte underlay, and the relay path
- * needs no discovery (docs/OVERLAY.md, "MTU"). */
+/* The overlay's MTU on the relay path and on a direct path not measured
+ * yet: IPv6's minimum, so a packet plus the e2e and UDP/IP overhead fits a
+ * 1,500-byte underlay, and the relay path needs no discovery. The interface
+ * itself has NODE_PMTU_MAX (node/pmtu.h): a larger packet to a peer whose
+ * path carries less gets "packet too big" with that peer's figure
+ * (docs/OVERLAY.md, "MTU"). */
 #define NODE_OVERLAY_MTU 1280
 
 /* node_overlay_start opens and configures the interface when the node was

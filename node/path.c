@@ -78,6 +78,7 @@ void node_mark_direct(struct node *node, struct node_peer *p, const struct socka
 		p->direct_len = len;
 		p->direct_ok = true;
 		p->direct_sock = rx;
+		node_pmtu_reset(&p->pmtu); /* a new path: measured afresh */
 	}
 	if (!was)
 		p->direct_wait_ms = 0; /* a lost path's wait is not the new one's */

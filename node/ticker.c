@@ -52,6 +52,36 @@ static void direct_keepalive(struct node *node, struct node_peer *p, uint64_t t)
 	node_peer_send(node, p, NODE_MSG_KEEP, &ask, 1);
 }
 
+/* A direct path's MTU (node/pmtu.h): a round of probes when one is due,
+ * the largest size answered once the wait is over. A path measured before
+ * is measured again only if it carried traffic since: an idle peer costs no
+ * probes beyond its first (about 10 KB). */
+static void path_mtu(struct node *node, struct node_peer *p, uint64_t t)
+{
+	struct node_pmtu *s = &p->pmtu;
+	if (node_pmtu_tick(s, t) && s->mtu != s->best_logged) {
+		s->best_logged = s->mtu;
+		char a[64];
+		node_fmt_addr(&p->direct, a, sizeof a);
+		core_log(CORE_LOG_INFO, "peer %s: direct path %s carries overlay packets of %u bytes%s",
+			 p->name[0] ? p->name : p->node_id, a, node_pmtu_path(s, true),
+			 s->mtu ? "" : " (no probe answered: an older node, or nothing larger fits)");
+	}
+	struct node_path_live live = node_direct_live(p);
+	if (!node_pmtu_round(s, t) || (!s->start_ms && s->next_ms && t - live.traffic_ms > NODE_PMTU_EVERY_MS))
+		return;
+	uint16_t above = s->start_ms ? s->best : 0; /* a second round: only what is not answered yet */
+	node_pmtu_sent(s, t);
+	uint8_t body[NODE_PMTU_MAX];
+	for (size_t i = 0; i < NODE_PMTU_NUM_SIZES && p->direct_ok; i++) {
+		uint16_t size = node_pmtu_sizes[i];
+		if (size <= above)
+			break;
+		node_pmtu_probe_body(size, body);
+		node_peer_send(node, p, NODE_MSG_PMTU, body, size);
+	}
+}
+
 /* The wait before resending an unanswered initiation (node/wire.h). */
 static uint64_t retry_gap(unsigned tries)
 {
@@ -81,6 +111,7 @@ void node_ticker(void *arg)
 				node_fmt_addr(&p->direct, a, sizeof a);
 				p->direct_ok = false;
 				p->direct_wait_ms = 0;
+				node_pmtu_reset(&p->pmtu);
 				node_hardnat_direct_lost(p, t); /* a probing socket it used closes */
 				core_log(CORE_LOG_INFO, "peer %s: direct path %s went silent (nothing back for %.1f s); using %s",
 					 p->name, a, (double)(t - dl.wait_ms) / 1000.0, node_path_name(node_peer_path(p)));
@@ -105,8 +136,10 @@ void node_ticker(void *arg)
 				}
 			}
 			node_hardnat_tick(node, p, t);
-			if (p->direct_ok && p->ss.have_s)
+			if (p->direct_ok && p->ss.have_s) {
 				direct_keepalive(node, p, t);
+				path_mtu(node, p, t);
+			}
 			node_relay_rtt_tick(node, p, t); /* before the keepalives it stands in for */
 			if (node_peer_path(p) == NODE_PATH_RELAY)
 				relay_liveness(node, p, t);

@@ -125,6 +125,9 @@ void node_udp6_start(struct node *node)
 		close(fd);
 		return;
 	}
+	if (node_pmtu_socket(fd, AF_INET6) < 0) /* DF, never fragmented (node/pmtu.h) */
+		core_log(CORE_LOG_WARN, "IPv6 socket: IPV6_MTU_DISCOVER: %s (direct path MTUs may be overestimated)",
+			 strerror(errno));
 	node->udp6 = core_udp_new(fd, &e); /* closes fd on failure */
 	if (!node->udp6) {
 		core_log(CORE_LOG_WARN, "IPv6 socket: %s: IPv4 only", strerror(-e));

@@ -22,16 +22,20 @@
  *             come from (sent when its direct path to us opens or moves)
  *   PUNCH     empty: "punch now", the background attempt's start signal
  *   IP        an IP packet of the overlay (node/overlay.h), at most
- *             NODE_OVERLAY_MTU bytes
+ *             NODE_PMTU_MAX bytes, NODE_OVERLAY_MTU unless the direct
+ *             path in use has been measured larger (node/pmtu.h)
  *   MEMBER    membership: an entry, a removal, a summary, a digest or a
  *             new mesh secret (node/member.h), between members only
  *   PROBE     one byte: hard-NAT probing's request 'R', accept 'A', refusal
  *             'N' and go 'G' (node/birthday.h)
  *   LINK_PROBE 'P' or 'A' + an 8-byte id: a relay link's RTT probe and its
- *             answer, sent back on the link the probe came by (node/relay_rtt.c) */
+ *             answer, sent back on the link the probe came by (node/relay_rtt.c)
+ *   PMTU      'P' + size + zeros to the size: a direct path's MTU probe;
+ *             'A' + size: its answer, on the direct path (node/pmtu.h) */
 enum { NODE_MSG_HELLO = 'H', NODE_MSG_WELCOME = 'W', NODE_MSG_KEEP = 'K', NODE_MSG_PING = 'P', NODE_MSG_PONG = 'Q',
        NODE_MSG_TEXT = 'M', NODE_MSG_OBSERVED = 'O', NODE_MSG_PUNCH = 'U', NODE_MSG_IP = 'I',
-       NODE_MSG_MEMBER = 'G', NODE_MSG_PROBE = 'B', NODE_MSG_LINK_PROBE = 'L' };
+       NODE_MSG_MEMBER = 'G', NODE_MSG_PROBE = 'B', NODE_MSG_LINK_PROBE = 'L',
+       NODE_MSG_PMTU = 'T' };
 /* The one-byte bodies of a KEEP that asks and of its answer. */
 enum { NODE_KEEP_ASK = 'Q', NODE_KEEP_ANSWER = 'A' };
 

@@ -75,6 +75,13 @@ for t in "a $m4" "a $m6" "b $r4" "b $r6"; do
 	ping_ok "$1" "$2" || bad "ping $2 from $1 failed: $(cat "$nd_tmp/ping.out")"
 done
 echo "path: $(nd_peer a "$rob" matt)"
+# A 1,500-byte underlay carries the largest probe size (node/pmtu.h): the
+# direct path's MTU is measured at 1420, and a DF ping of that size fits.
+mtu_full() { [ "$(field a "$rob" matt direct_mtu)" = 1420 ] && [ "$(field b "$matt" rob mtu)" = 1420 ]; }
+nd_wait 10 "the direct path measured 1420" mtu_full ||
+	bad "direct path MTU: rob sees '$(field a "$rob" matt direct_mtu)', matt '$(field b "$matt" rob mtu)', want 1420"
+natlab_exec a ping -M do -s 1392 -c 2 -i 0.2 -W 2 "$m4" >"$nd_tmp/ping.out" 2>&1 ||
+	bad "a 1420-byte DF ping on the direct path: $(cat "$nd_tmp/ping.out")"
 
 # HTTP over the overlay: Python's http.server on Matt, curl on Rob.
 mkdir -p "$nd_tmp/www"
@@ -183,6 +190,9 @@ else
 	bad "the TCP stream broke across the switch: $(cat "$nd_tmp/stream.out")"
 fi
 ping_ok a "$m4" || bad "ping over the relay path failed: $(cat "$nd_tmp/ping.out")"
+[ "$(field a "$rob" matt mtu)" = 1280 ] || bad "the relay path's MTU is '$(field a "$rob" matt mtu)', want 1280"
+natlab_exec a ping -M do -s 1292 -c 1 -W 2 "$m4" >"$nd_tmp/ping.out" 2>&1 &&
+	bad "a 1320-byte DF ping answered on the relay path (MTU 1280)"
 [ "$(fetch "http://$m4:8000/blob")" = "$want" ] || bad "HTTP over the relay path: $(cat "$nd_tmp/curl.err")"
 
 if [ "$fail" -ne 0 ]; then

@@ -31,22 +31,13 @@ ND_SERVE_ARGS=--tun ND_JOIN_ARGS=--tun nd_pair_up a "$rob" b "$matt" 7777 7777 |
 nd_wait 25 "both connected" nd_both_connected a "$rob" b "$matt" ||
 	bad "not connected: rob sees '$(nd_peer a "$rob" matt)', matt sees '$(nd_peer b "$matt" rob)'"
 
-field() { # HOST HOME PEER KEY
-	nd_run "$1" "$2" peers --json | "$nd_py" -c '
-import json, sys
-d = json.load(sys.stdin)
-if sys.argv[1] == "self":
-    print(d["self"].get(sys.argv[2]) or "")
-else:
-    print(next((str(p.get(sys.argv[2]) or "") for p in d["peers"] if p["name"] == sys.argv[1]), ""))' "$3" "$4"
-}
-m4=$(field a "$rob" matt overlay_ipv4)
-m6=$(field a "$rob" matt overlay_ipv6)
-r4=$(field b "$matt" rob overlay_ipv4)
-r6=$(field b "$matt" rob overlay_ipv6)
+m4=$(nd_field a "$rob" matt overlay_ipv4)
+m6=$(nd_field a "$rob" matt overlay_ipv6)
+r4=$(nd_field b "$matt" rob overlay_ipv4)
+r6=$(nd_field b "$matt" rob overlay_ipv6)
 echo "rob $r4 $r6, matt $m4 $m6"
 [ -n "$m4" ] && [ -n "$m6" ] && [ -n "$r4" ] && [ -n "$r6" ] || bad "peers --json lacks overlay addresses"
-[ "$(field b "$matt" self overlay_ipv4)" = "$m4" ] || bad "matt's own overlay address differs from what rob derives"
+[ "$(nd_field b "$matt" self overlay_ipv4)" = "$m4" ] || bad "matt's own overlay address differs from what rob derives"
 
 # Matt's interface: one global address per family, the joined mesh's.
 addrs() { # FAMILY: the interface's addresses of that family, global scope
