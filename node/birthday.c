@@ -203,3 +203,27 @@ void node_bday_finish(struct node_bday *b, bool ok, uint64_t now_ms)
 		b->next_try_ms = now_ms + b->gap_ms;
 	}
 }
+
+size_t node_bday_seq_window(uint16_t last, int32_t stride, uint32_t opened, uint32_t slack, uint32_t budget,
+			    uint16_t *out, size_t cap)
+{
+	const int64_t range = NODE_BDAY_PORT_RANGE;
+	uint64_t want = (uint64_t)opened + slack;
+	if (want > budget)
+		want = budget;
+	if (want > cap)
+		want = cap;
+	int64_t step = stride % range;
+	if (step == 0)
+		return 0;
+	/* Offsets within the range, always in [0, range). */
+	int64_t base = (((int64_t)last - NODE_BDAY_PORT_MIN) % range + range) % range;
+	size_t n = 0;
+	for (uint64_t k = 1; k <= want; k++) {
+		int64_t off = ((base + step * (int64_t)k) % range + range) % range;
+		if (off == base)
+			break; /* came round: the ports from here on repeat */
+		out[n++] = (uint16_t)(NODE_BDAY_PORT_MIN + off);
+	}
+	return n;
+}

@@ -159,6 +159,20 @@ uint32_t node_bday_due(const struct node_bday *b, uint64_t now_ms);
  * stride is coprime with the range, so no port repeats within an attempt. */
 uint16_t node_bday_next_port(struct node_bday *b);
 
+/* node_bday_seq_window plans the first probes toward a hard side whose NAT
+ * allocates ports sequentially (`atmosphere network` says "sequential,
+ * stride s"): the ports last + s*k for k = 1, 2, ... up to opened + slack
+ * (the sockets the hard side just opened, plus room for other hosts'
+ * allocations behind the same NAT), each folded into NODE_BDAY_PORT_MIN..
+ * 65535 (a step past 65535 or below 1024 wraps around that range, as NATs
+ * allocate). Writes at most min(cap, budget) ports to out and returns how
+ * many; never a port twice (it stops when the sequence comes back to a port
+ * it gave). 0 when stride is 0 (random or unknown: probe as today). The
+ * caller probes these first and then random ports for the rest of its
+ * budget. Pure. */
+size_t node_bday_seq_window(uint16_t last, int32_t stride, uint32_t opened, uint32_t slack, uint32_t budget,
+			    uint16_t *out, size_t cap);
+
 /* node_bday_expired says whether the running state's time is up. */
 bool node_bday_expired(const struct node_bday *b, uint64_t now_ms);
 

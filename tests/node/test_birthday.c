@@ -313,3 +313,54 @@ Test(node_bday, schedule_per_mode)
 	cr_assert(node_bday_open(&h, T0, ag));
 	cr_assert_eq(h.until_ms, T0 + NODE_BDAY_ANSWER_MS + ag->probe_ms + NODE_BDAY_SLACK_MS);
 }
+
+Test(node_bday, seq_window_follows_the_stride)
+{
+	uint16_t out[NODE_BDAY_MAX_PROBES];
+	size_t n = node_bday_seq_window(40000, 1, 256, 64, NODE_BDAY_MAX_PROBES, out, 2048);
+	cr_assert_eq(n, 320, "sockets opened plus slack");
+	cr_assert_eq(out[0], 40001);
+	cr_assert_eq(out[319], 40320);
+	n = node_bday_seq_window(40000, 2, 4, 0, NODE_BDAY_MAX_PROBES, out, 2048);
+	cr_assert_eq(n, 4);
+	cr_assert_eq(out[0], 40002);
+	cr_assert_eq(out[3], 40008);
+	n = node_bday_seq_window(40000, -3, 2, 0, NODE_BDAY_MAX_PROBES, out, 2048);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(out[0], 39997, "a NAT counting down");
+	cr_assert_eq(out[1], 39994);
+}
+
+Test(node_bday, seq_window_wraps_within_1024_65535)
+{
+	uint16_t out[16];
+	size_t n = node_bday_seq_window(65534, 1, 4, 0, 100, out, 16);
+	cr_assert_eq(n, 4);
+	cr_assert_eq(out[0], 65535);
+	cr_assert_eq(out[1], 1024, "past 65535 wraps to the bottom of the range");
+	cr_assert_eq(out[2], 1025);
+	n = node_bday_seq_window(1025, -1, 3, 0, 100, out, 16);
+	cr_assert_eq(n, 3);
+	cr_assert_eq(out[0], 1024);
+	cr_assert_eq(out[1], 65535, "below 1024 wraps to the top");
+	cr_assert_eq(out[2], 65534);
+	n = node_bday_seq_window(500, 1, 2, 0, 100, out, 16);
+	cr_assert_eq(n, 2);
+	for (size_t i = 0; i < n; i++)
+		cr_assert(out[i] >= NODE_BDAY_PORT_MIN, "a last port below 1024 still gives ports in the range");
+}
+
+Test(node_bday, seq_window_respects_budget_and_random)
+{
+	uint16_t out[64];
+	cr_assert_eq(node_bday_seq_window(40000, 0, 256, 64, 2048, out, 64), 0, "stride 0: random, probe as today");
+	cr_assert_eq(node_bday_seq_window(40000, NODE_BDAY_PORT_RANGE, 8, 0, 2048, out, 64), 0, "a full-range stride is 0");
+	cr_assert_eq(node_bday_seq_window(40000, 1, 256, 64, 10, out, 64), 10, "the budget bounds the window");
+	cr_assert_eq(node_bday_seq_window(40000, 1, 256, 64, 2048, out, 64), 64, "so does the buffer");
+	/* A stride sharing a factor with the range comes round early: no port twice. */
+	size_t n = node_bday_seq_window(40000, NODE_BDAY_PORT_RANGE / 4, 60, 0, 2048, out, 64);
+	cr_assert_eq(n, 3);
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++)
+			cr_assert_neq(out[i], out[j]);
+}
