@@ -85,6 +85,29 @@ enum node_bday_role { NODE_BDAY_NONE, NODE_BDAY_HARD, NODE_BDAY_EASY };
  * other way round, NONE otherwise (unknown on either side, or both hard). */
 enum node_bday_role node_bday_role(enum node_nat_kind self, enum node_nat_kind peer);
 
+/* struct node_bday_seq: a hard side's port-allocation prediction, sent as
+ * NODE_MSG_PROBE 'S' before its 'G': the public port its NAT last mapped
+ * (seen by STUN), the stride of its sequential allocation and how many
+ * sockets it has just opened. A peer that sends no 'S' (an older node, or
+ * a NAT that allocates at random) gets random probes, as before; an older
+ * node drops the 'S' unread (it takes only one-byte probing messages). */
+struct node_bday_seq {
+	uint16_t last;
+	int16_t stride;         /* 0: no prediction */
+	uint16_t opened;
+};
+
+#define NODE_BDAY_SEQ_LEN 7             /* 'S', last, stride, opened: big-endian u16, i16, u16 */
+#define NODE_BDAY_SEQ_SLACK 64          /* window past the opened sockets: other hosts behind the NAT */
+
+/* node_bday_seq_encode writes the 'S' message of s to out. */
+void node_bday_seq_encode(const struct node_bday_seq *s, uint8_t out[NODE_BDAY_SEQ_LEN]);
+
+/* node_bday_seq_parse reads an 'S' message of n bytes into *s; false (s
+ * untouched) unless n is NODE_BDAY_SEQ_LEN, the stride is not 0 and opened
+ * is 1..NODE_BDAY_SOCKETS_MAX. */
+bool node_bday_seq_parse(const uint8_t *m, size_t n, struct node_bday_seq *s);
+
 enum node_bday_state {
 	NODE_BDAY_IDLE,
 	NODE_BDAY_ASKED,        /* hard: 'R' sent, waiting for 'A' */
@@ -105,6 +128,8 @@ struct node_bday {
 	uint32_t probes;        /* easy: sent in this attempt */
 	uint32_t port_start, port_stride;       /* easy: this attempt's port sequence */
 	uint32_t max_probes, per_step;          /* easy: this attempt's budget (node_bday_go) */
+	struct node_bday_seq seq;               /* easy: the hard side's prediction (stride 0: none) */
+	uint32_t seq_from, seq_n;               /* easy: probes seq_from.. seq_from+seq_n-1 follow it */
 	/* Outcome of the last finished attempt (logs, tests). */
 	unsigned attempts;
 	bool last_ok;
@@ -154,8 +179,14 @@ bool node_bday_go(struct node_bday *b, uint64_t now_ms, uint32_t r1, uint32_t r2
  * budget's max_probes. 0 outside PROBING or after the deadline. */
 uint32_t node_bday_due(const struct node_bday *b, uint64_t now_ms);
 
+/* node_bday_predict records the hard side's prediction s (easy side,
+ * ACCEPTED or PROBING; false otherwise): the next min(opened +
+ * NODE_BDAY_SEQ_SLACK, the probes left) probes go to last + stride*k
+ * (node_bday_seq_window's ports), the rest to random ports. */
+bool node_bday_predict(struct node_bday *b, const struct node_bday_seq *s);
+
 /* node_bday_next_port returns the port of the next probe and counts it:
- * probe i goes to NODE_BDAY_PORT_MIN + (start + i * stride) mod the range;
+ * inside a prediction's window, its next port; otherwise probe i goes to NODE_BDAY_PORT_MIN + (start + i * stride) mod the range;
  * stride is coprime with the range, so no port repeats within an attempt. */
 uint16_t node_bday_next_port(struct node_bday *b);
 

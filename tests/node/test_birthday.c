@@ -364,3 +364,66 @@ Test(node_bday, seq_window_respects_budget_and_random)
 		for (size_t j = i + 1; j < n; j++)
 			cr_assert_neq(out[i], out[j]);
 }
+
+Test(node_bday, seq_message_round_trip_and_malformed)
+{
+	struct node_bday_seq s = {.last = 40000, .stride = -2, .opened = 256}, r;
+	uint8_t m[NODE_BDAY_SEQ_LEN];
+	node_bday_seq_encode(&s, m);
+	cr_assert_eq(m[0], 'S');
+	cr_assert(node_bday_seq_parse(m, sizeof m, &r));
+	cr_assert_eq(r.last, 40000);
+	cr_assert_eq(r.stride, -2);
+	cr_assert_eq(r.opened, 256);
+	cr_assert_not(node_bday_seq_parse(m, sizeof m - 1, &r), "short");
+	cr_assert_not(node_bday_seq_parse((const uint8_t *)"G", 1, &r), "a bare 'G' is no prediction");
+	uint8_t z[NODE_BDAY_SEQ_LEN] = {'S', 0x9c, 0x40, 0, 0, 1, 0};
+	cr_assert_not(node_bday_seq_parse(z, sizeof z, &r), "stride 0");
+	uint8_t big[NODE_BDAY_SEQ_LEN] = {'S', 0x9c, 0x40, 0, 1, 0xff, 0xff};
+	cr_assert_not(node_bday_seq_parse(big, sizeof big, &r), "more sockets than any budget");
+}
+
+Test(node_bday, old_go_without_prediction_probes_at_random)
+{
+	/* An older hard side sends a bare 'G': the sequence is the random one. */
+	struct node_bday a, b;
+	t_easy_probing(&a, 12345, 77);
+	memset(&b, 0, sizeof b);
+	cr_assert(node_bday_accept(&b, NODE_BDAY_EASY, false, false, T0));
+	cr_assert(node_bday_go(&b, T0, 12345, 77, ON));
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(node_bday_next_port(&a), node_bday_next_port(&b));
+	cr_assert_eq(a.seq_n, 0);
+	cr_assert_eq(node_bday_next_port(&a), (uint16_t)(NODE_BDAY_PORT_MIN + (12345 + 100u * a.port_stride) % NODE_BDAY_PORT_RANGE));
+}
+
+Test(node_bday, prediction_first_then_random)
+{
+	struct node_bday b;
+	memset(&b, 0, sizeof b);
+	struct node_bday_seq s = {.last = 65530, .stride = 1, .opened = 8};
+	cr_assert_not(node_bday_predict(&b, &s), "idle: no attempt to predict for");
+	cr_assert(node_bday_accept(&b, NODE_BDAY_EASY, false, false, T0));
+	cr_assert(node_bday_predict(&b, &s));
+	cr_assert(node_bday_go(&b, T0, 5, 77, ON));
+	cr_assert_eq(b.seq_n, 8 + NODE_BDAY_SEQ_SLACK);
+	uint16_t want[8 + NODE_BDAY_SEQ_SLACK];
+	cr_assert_eq(node_bday_seq_window(65530, 1, 8, NODE_BDAY_SEQ_SLACK, b.max_probes, want, 72), 72);
+	for (size_t i = 0; i < 72; i++)
+		cr_assert_eq(node_bday_next_port(&b), want[i], "probe %zu follows the prediction", i);
+	cr_assert_eq(node_bday_next_port(&b), (uint16_t)(NODE_BDAY_PORT_MIN + 5), "then the random sequence from its start");
+	cr_assert_eq(b.probes, 73, "the window counts against the budget");
+}
+
+Test(node_bday, prediction_during_probing_applies_to_the_rest)
+{
+	struct node_bday b;
+	t_easy_probing(&b, 5, 77);
+	node_bday_next_port(&b);
+	node_bday_next_port(&b);
+	struct node_bday_seq s = {.last = 2000, .stride = 4, .opened = 1};
+	cr_assert(node_bday_predict(&b, &s));
+	cr_assert_eq(node_bday_next_port(&b), 2004);
+	cr_assert_eq(b.seq_from, 2);
+	cr_assert_not(node_bday_predict(&b, &s), "one prediction per attempt");
+}
