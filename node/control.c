@@ -53,6 +53,16 @@ static json_object *hard_nat_json(struct node *node, const struct node_peer *p)
 	json_object_object_add(o, "attempts", json_object_new_int64(b->attempts));
 	json_object_object_add(o, "last_ok", b->attempts ? json_object_new_boolean(b->last_ok) : NULL);
 	json_object_object_add(o, "last_probes", b->attempts ? json_object_new_int64(b->last_probes) : NULL);
+	json_object *pred = NULL;
+	if (b->seq_n) { /* the hard side's 'S': the ports probed first */
+		pred = json_object_new_object();
+		json_object_object_add(pred, "pattern", json_object_new_string("sequential"));
+		json_object_object_add(pred, "last_port", json_object_new_int64(b->seq.last));
+		json_object_object_add(pred, "stride", json_object_new_int64(b->seq.stride));
+		json_object_object_add(pred, "opened", json_object_new_int64(b->seq.opened));
+		json_object_object_add(pred, "window", json_object_new_int64(b->seq_n));
+	}
+	json_object_object_add(o, "prediction", pred);
 	json_object_object_add(o, "last_ms", b->attempts ? json_object_new_int64((int64_t)b->last_ms) : NULL);
 	json_object_object_add(o, "next_try_in_ms",
 			       role == NODE_BDAY_HARD && b->state == NODE_BDAY_IDLE && b->next_try_ms

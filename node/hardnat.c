@@ -292,9 +292,10 @@ static void easy_run(void *arg)
 	socklen_t tl = p->cand_len[ci];
 	char ip[64];
 	node_fmt_addr(&to, ip, sizeof ip);
-	core_log(CORE_LOG_INFO, "peer %s: hard-NAT probing (%s): up to %u probes to random ports of %s within %u ms",
-		 peer_name(p), node_hard_nat_mode_name((enum node_hard_nat_mode)node->o->hard_nat), p->bday.max_probes, ip,
-		 (unsigned)budget(node)->probe_ms);
+	core_log(CORE_LOG_INFO,
+		 "peer %s: hard-NAT probing (%s): up to %u probes (%u predicted, the rest random) to ports of %s within %u ms",
+		 peer_name(p), node_hard_nat_mode_name((enum node_hard_nat_mode)node->o->hard_nat), p->bday.max_probes,
+		 p->bday.seq_n, ip, (unsigned)budget(node)->probe_ms);
 	while (!node->stopping && same_peer(a) && !p->direct_ok) {
 		uint64_t t = node_now_ms();
 		if (node_bday_expired(&p->bday, t))
@@ -361,7 +362,17 @@ void node_hardnat_on_message(struct node *node, struct node_peer *p, const uint8
 {
 	struct node_bday *b = &p->bday;
 	uint64_t t = node_now_ms();
-	if (n != 1 || node->o->relay_only)
+	struct node_bday_seq s;
+	if (node->o->relay_only)
+		return;
+	if (node_bday_seq_parse(m, n, &s)) { /* the hard side's prediction, before its 'G' */
+		if (node_bday_predict(b, &s))
+			core_log(CORE_LOG_INFO,
+				 "peer %s: hard-NAT probing: its NAT allocates ports sequentially (last %u, stride %d, %u sockets opened): %u predicted ports first",
+				 peer_name(p), (unsigned)s.last, (int)s.stride, (unsigned)s.opened, b->seq_n);
+		return;
+	}
+	if (n != 1)
 		return;
 	enum node_bday_role role = node_hardnat_role(node, p);
 	switch (m[0]) {
