@@ -6,16 +6,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "core/reactor.h"
 #include "relay/hist.h"
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static int cmp(const void *a, const void *b)
 {
@@ -28,16 +21,16 @@ int main(void)
 	enum { RUNS = 7, N = 2000000 };
 	static struct relay_hist h;
 	double ns[RUNS];
-	uint64_t t0 = mono_ns();
+	uint64_t t0 = core_clock_ns();
 	for (int r = 0; r < RUNS; r++) {
-		uint64_t a = mono_ns();
+		uint64_t a = core_clock_ns();
 		for (int i = 0; i < N; i++) {
 			/* As observe_forward: the end from the clock, the
 			 * start a little earlier (a spread of buckets). */
-			uint64_t now = mono_ns();
+			uint64_t now = core_clock_ns();
 			relay_hist_observe(&h, &relay_hist_forward_bounds, now - t0 + (uint64_t)(i & 0xffff) * 16);
 		}
-		ns[r] = (double)(mono_ns() - a) / N;
+		ns[r] = (double)(core_clock_ns() - a) / N;
 	}
 	qsort(ns, RUNS, sizeof ns[0], cmp);
 	struct relay_hist_snap s = {0};

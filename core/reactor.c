@@ -33,7 +33,7 @@ enum { UD_MSGSENT = 6, UD_SIG = 7 };
 
 static _Thread_local struct core_reactor *tls_reactor;
 
-static uint64_t mono_ns(void)
+uint64_t core_clock_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -42,7 +42,7 @@ static uint64_t mono_ns(void)
 
 uint64_t core_now_ns(void)
 {
-	return tls_reactor ? tls_reactor->now : mono_ns();
+	return tls_reactor ? tls_reactor->now : core_clock_ns();
 }
 
 struct core_reactor *core_self(void) { return tls_reactor; }
@@ -119,7 +119,7 @@ int core_timer_arm(struct core_timer *t, unsigned ms, core_timer_fn fn, void *ar
 	/* A fresh clock read (vDSO, ~20 ns): the cached loop time can be stale
 	 * by however long this iteration's coroutines have run, which would make
 	 * a timer fire early. */
-	r->now = mono_ns();
+	r->now = core_clock_ns();
 	t->deadline_ns = r->now + (uint64_t)ms * 1000000u;
 	t->fn = fn;
 	t->arg = arg;
@@ -619,7 +619,7 @@ static void dispatch(struct core_reactor *r, struct io_uring_cqe *cqe)
 static void loop(struct core_reactor *r)
 {
 	for (;;) {
-		r->now = mono_ns();
+		r->now = core_clock_ns();
 		run_ready(r);
 		if (r->stopping && ((r->live == 0 && r->inflight == 0) || tls_stop.give_up))
 			break;
@@ -631,7 +631,7 @@ static void loop(struct core_reactor *r)
 		} else {
 			if (r->heap_len) {
 				uint64_t d = r->heap[1]->deadline_ns;
-				uint64_t now = mono_ns();
+				uint64_t now = core_clock_ns();
 				uint64_t rel = d > now ? d - now : 0;
 				ts.tv_sec = (long long)(rel / 1000000000u);
 				ts.tv_nsec = (long long)(rel % 1000000000u);
@@ -641,7 +641,7 @@ static void loop(struct core_reactor *r)
 			if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
 				core_log(CORE_LOG_ERR, "reactor %u: io_uring wait: %s", r->idx, strerror(-ret));
 		}
-		r->now = mono_ns();
+		r->now = core_clock_ns();
 		unsigned head, n = 0;
 		io_uring_for_each_cqe(&r->ring, head, cqe) {
 			dispatch(r, cqe);
@@ -680,7 +680,7 @@ static int reactor_init(struct core_reactor *r)
 	if (ret < 0)
 		return ret;
 	tls_reactor = r;
-	r->now = mono_ns();
+	r->now = core_clock_ns();
 	ret = core_buf_group_init(r, &r->stream, 0, o->stream_bufs, o->stream_buf_size);
 	if (ret < 0)
 		return ret;

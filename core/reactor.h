@@ -109,6 +109,11 @@ void core_task_interrupt(struct core_coro *co);
  * reactor threads (exact elsewhere). */
 uint64_t core_now_ns(void);
 
+/* core_clock_ns returns CLOCK_MONOTONIC ns read now (the same clock as
+ * core_now_ns, never cached): for the end of an interval inside one loop
+ * iteration. */
+uint64_t core_clock_ns(void);
+
 /* Deadlines: core_deadline_ns(timeout_ms) is the instant timeout_ms from now
  * (0 for timeout_ms < 0: none); core_deadline_left_ms(d) the milliseconds
  * left until d, rounded up, for a call's timeout_ms (-1 for d == 0; 0 once

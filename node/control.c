@@ -78,7 +78,7 @@ static json_object *peer_json(struct node *node, struct node_peer *p)
 	enum node_path_kind k = node_peer_path(p);
 	json_object_object_add(o, "node_id", json_object_new_string(p->node_id));
 	json_object_object_add(o, "name", json_object_new_string(p->name));
-	node_overlay_peer_addrs(node, p->node_id, o);
+	node_overlay_peer_addrs(node, p->pub, p->node_id, o);
 	json_object_object_add(o, "connected", json_object_new_boolean(k != NODE_PATH_NONE && node_peer_ready(p)));
 	json_object_object_add(o, "path", json_object_new_string(node_path_name(k)));
 	if (k == NODE_PATH_RELAY)
@@ -119,7 +119,7 @@ static json_object *self_json(struct node *node)
 	json_object *o = json_object_new_object(), *rl = json_object_new_array();
 	json_object_object_add(o, "node_id", json_object_new_string(node->st->node_id));
 	json_object_object_add(o, "name", json_object_new_string(node->st->node_name));
-	node_overlay_peer_addrs(node, node->st->node_id, o);
+	node_overlay_peer_addrs(node, node->st->pub, node->st->node_id, o);
 	json_object_object_add(o, "overlay", node_overlay_json(node));
 	json_object_object_add(o, "port", json_object_new_int(node->port));
 	json_object_object_add(o, "local_endpoint", json_object_new_string(node->local_ep));

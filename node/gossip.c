@@ -21,6 +21,7 @@
 #include "net/bssl.h"
 #include "node/internal.h"
 #include "node/session_id.h"
+#include "overlay/addr.h"
 
 static const char *peer_name(const struct node_peer *p)
 {
@@ -112,7 +113,7 @@ static void own_fields(struct node *node, struct node_member *m)
 static bool same_fields(const struct node_member *a, const struct node_member *b)
 {
 	if (strcmp(a->name, b->name) || a->num_eps != b->num_eps || a->num_eps6 != b->num_eps6 ||
-	    a->num_relays != b->num_relays)
+	    a->num_relays != b->num_relays || a->n != b->n)
 		return false;
 	for (size_t i = 0; i < a->num_eps; i++)
 		if (strcmp(a->eps[i], b->eps[i]))
@@ -124,6 +125,21 @@ static bool same_fields(const struct node_member *a, const struct node_member *b
 		if (strcmp(a->relays[i], b->relays[i]))
 			return false;
 	return true;
+}
+
+/* The overlay collision counter this node's entry should carry: the one it
+ * has (0 before its first entry), or, when one of its overlay addresses
+ * equals that of a member that precedes it, the smallest free one
+ * (node_members_overlay_n; docs/OVERLAY.md, "Collisions"). */
+static uint32_t own_n(struct node *node)
+{
+	int me = self_slot(node);
+	uint32_t cur = me >= 0 && node->mem->slots[me].has_entry ? node->mem->slots[me].m.n : 0;
+	uint32_t n = node_members_overlay_n(node->mem, node->st->pub, node->st->node_id, cur);
+	if (n != cur)
+		core_log(CORE_LOG_INFO, "overlay: this node's address (counter %u) collides with a member's that precedes it: "
+			 "it moves to counter %u", cur, n);
+	return n;
 }
 
 /* This node's entry, newly versioned and signed, into the table and out to
@@ -141,6 +157,7 @@ static void publish(struct node *node, bool only_if_changed)
 		return;
 	struct node_member m;
 	own_fields(node, &m);
+	m.n = own_n(node);
 	int me = self_slot(node);
 	if (only_if_changed && me >= 0 && node->mem->slots[me].has_entry && same_fields(&node->mem->slots[me].m, &m))
 		return;
@@ -316,6 +333,28 @@ bool node_gossip_id_taken(struct node *node, const struct node_peer *p, const ch
 			return true;
 	}
 	return !strcmp(id, node->st->node_id);
+}
+
+/* Member slot i's entry changed: when it derives one of our overlay
+ * addresses and precedes us, we move (a new counter, re-signed and
+ * spread; the overlay follows at its next tick). Two SHA-256 pairs per
+ * entry; the full search runs only on a collision. */
+static void check_collision(struct node *node, int i)
+{
+	int me = self_slot(node);
+	if (me < 0 || i == me || !node->mem->slots[me].has_entry)
+		return;
+	const char *mesh = node->mem->mesh_id;
+	const struct node_member *o = &node->mem->slots[i].m, *self = &node->mem->slots[me].m;
+	uint8_t a[16], b[16];
+	overlay_addr6(mesh, o->node_id, o->n, a);
+	overlay_addr6(mesh, self->node_id, self->n, b);
+	if (overlay_addr4(mesh, o->node_id, o->n) != overlay_addr4(mesh, self->node_id, self->n) && memcmp(a, b, 16))
+		return;
+	core_log(CORE_LOG_INFO, "overlay: member %s (counter %u) derives an address of this node (counter %u)", o->node_id,
+		 o->n, self->n);
+	if (node_members_overlay_n(node->mem, node->st->pub, node->st->node_id, self->n) != self->n)
+		publish(node, false);
 }
 
 /* A member we now know (or know better): a peer to reach. */
@@ -603,6 +642,7 @@ void node_gossip_on_message(struct node *node, struct node_peer *p, const uint8_
 		if (r == NODE_MEMBER_CHANGED) {
 			flood(node, slot, false, p);
 			learned(node, slot, p);
+			check_collision(node, slot);
 			if (node_members_find(mem, node->st->pub) < 0)
 				node_gossip_publish(node); /* our admitter may be known now */
 		} else if (r < 0) {

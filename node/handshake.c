@@ -186,7 +186,7 @@ void node_on_packet(struct node *node, const uint8_t *pkt, size_t len, const str
 			l->rx_ms = t;
 			node_pick_relay(node, p);
 		} else {
-			node_mark_direct(node, p, from, from_len, rx);
+			node_mark_direct(node, p, from, from_len, rx, false);
 		}
 		/* Confirm the session at once, on the path the answer came by. */
 		if (from)
@@ -212,7 +212,8 @@ void node_on_packet(struct node *node, const uint8_t *pkt, size_t len, const str
 	if (pl && node_msg_is_traffic(plain[0]))
 		p->traffic_ms = t;
 	if (from) {
-		node_mark_direct(node, p, from, from_len, rx);
+		node_mark_direct(node, p, from, from_len, rx,
+				 pl == 2 && plain[0] == NODE_MSG_KEEP && plain[1] == NODE_KEEP_ASK);
 	} else if (l) {
 		l->peer = p;
 		l->rx_ms = t;

@@ -82,6 +82,8 @@ struct node_peer {
 	bool direct_ok;
 	struct node_usock *direct_sock; /* the socket of the direct path; NULL: node->udp */
 	uint64_t direct_rx_ms, rx_ms, tx_direct_ms;
+	uint64_t direct_wait_ms;        /* our first send on the direct path asking for an answer since direct_rx_ms */
+	bool keep_answers;      /* it sent a KEEP with a body: it answers ours (node/wire.h, NODE_KEEPALIVE_IDLE_MS) */
 	uint64_t traffic_ms;    /* the last text or overlay packet, either way, any path (node_msg_is_traffic) */
 	struct sockaddr_storage cand[NODE_MAX_CAND];
 	socklen_t cand_len[NODE_MAX_CAND];
@@ -140,7 +142,7 @@ struct node_link {
 	struct node_peer *peer;     /* bound after a handshake on it */
 	bool up;                /* connected (waiting or paired) */
 	uint64_t rx_ms, tx_ms;  /* the bound peer's last packet this way; our last one */
-	uint64_t wait_ms;               /* our first send asking for an answer since rx_ms (node_path_relay_sent) */
+	uint64_t wait_ms;               /* our first send asking for an answer since rx_ms (node_path_sent) */
 	uint64_t silent_until_ms;       /* carried nothing back: not chosen until then */
 	bool inbox;             /* waits for joiners */
 	uint64_t until_unix;    /* an inbox: its invite's expires_at, when it closes (node_links_expire) */
@@ -310,16 +312,21 @@ void node_handle_plain(struct node *node, struct node_peer *p, const uint8_t *m,
 
 /* node/path.c */
 enum node_path_kind node_peer_path(const struct node_peer *p);
+/* node_mark_direct: a verified packet from `from` (asks: it is the peer's
+ * keepalive asking for an answer, node/wire.h NODE_KEEP_ASK). */
 void node_mark_direct(struct node *node, struct node_peer *p, const struct sockaddr_storage *from, socklen_t len,
-		      struct node_usock *rx);
+		      struct node_usock *rx, bool asks);
 bool node_link_paired(const struct node_link *l);
 size_t node_link_rank(struct node *node, const struct node_link *l);
 void node_pick_relay(struct node *node, struct node_peer *p);
 /* node_link_live returns relay link l's liveness state (node/path.h) for
  * peer p; node_link_sent_waits notes a send on l at t that asks for an
- * answer (node_path_relay_sent). */
-struct node_relay_live node_link_live(const struct node_peer *p, const struct node_link *l);
+ * answer (node_path_sent). */
+struct node_path_live node_link_live(const struct node_peer *p, const struct node_link *l);
 void node_link_sent_waits(struct node_peer *p, struct node_link *l, uint64_t t);
+/* The same for p's direct path. */
+struct node_path_live node_direct_live(const struct node_peer *p);
+void node_direct_sent_waits(struct node_peer *p, uint64_t t);
 
 /* node/punch.c */
 void node_punch_start(struct node_peer *p, uint64_t t, uint64_t ms);

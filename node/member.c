@@ -3,11 +3,13 @@
 #include "node/member.h"
 
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "net/addr.h"
 #include "net/bssl.h"
+#include "overlay/addr.h"
 
 static const uint8_t all_ff[32] = {
 	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
@@ -184,11 +186,18 @@ static bool fields_ok(const struct node_member *m)
 
 /* The body: everything an entry's own signature covers. Format 1 without
  * IPv6 endpoints (what a node from before them reads and signs), format 2
- * with; the format byte is signed, so a format-1 copy of a format-2 entry
- * does not verify. */
+ * with, format 3 with a collision counter above 0 (and 0..4 IPv6
+ * endpoints); the format byte is signed, so a format-1 copy of a format-2
+ * or 3 entry does not verify. */
+static uint8_t format_of(const struct node_member *m)
+{
+	return m->n ? NODE_MEMBER_FORMAT_N : m->num_eps6 ? NODE_MEMBER_FORMAT_V6 : NODE_MEMBER_FORMAT;
+}
+
 static bool add_body(CBB *b, const struct node_member *m)
 {
-	bool ok = CBB_add_u8(b, m->num_eps6 ? NODE_MEMBER_FORMAT_V6 : NODE_MEMBER_FORMAT) && CBB_add_bytes(b, m->pub, 32) &&
+	uint8_t fmt = format_of(m);
+	bool ok = CBB_add_u8(b, fmt) && CBB_add_bytes(b, m->pub, 32) &&
 		  CBB_add_bytes(b, m->sign_pub, 32) && CBB_add_u64(b, m->version) && add_str(b, m->node_id) && add_str(b, m->name) &&
 		  CBB_add_u8(b, (uint8_t)m->num_eps);
 	for (size_t i = 0; ok && i < m->num_eps; i++)
@@ -196,11 +205,13 @@ static bool add_body(CBB *b, const struct node_member *m)
 	ok = ok && CBB_add_u8(b, (uint8_t)m->num_relays);
 	for (size_t i = 0; ok && i < m->num_relays; i++)
 		ok = add_str(b, m->relays[i]);
-	if (m->num_eps6) {
+	if (fmt != NODE_MEMBER_FORMAT) {
 		ok = ok && CBB_add_u8(b, (uint8_t)m->num_eps6);
 		for (size_t i = 0; ok && i < m->num_eps6; i++)
 			ok = add_str(b, m->eps6[i]);
 	}
+	if (fmt == NODE_MEMBER_FORMAT_N)
+		ok = ok && CBB_add_u32(b, m->n);
 	return ok;
 }
 
@@ -275,7 +286,7 @@ static int parse_entry(struct node_member *m, CBS *c)
 	int r;
 	if (!CBS_get_u8(c, &fmt))
 		return NODE_MEMBER_E_TRUNCATED;
-	if (fmt != NODE_MEMBER_FORMAT && fmt != NODE_MEMBER_FORMAT_V6)
+	if (fmt != NODE_MEMBER_FORMAT && fmt != NODE_MEMBER_FORMAT_V6 && fmt != NODE_MEMBER_FORMAT_N)
 		return NODE_MEMBER_E_KIND;
 	if (!CBS_copy_bytes(c, m->pub, 32) || !CBS_copy_bytes(c, m->sign_pub, 32) || !CBS_get_u64(c, &m->version))
 		return NODE_MEMBER_E_TRUNCATED;
@@ -312,11 +323,12 @@ static int parse_entry(struct node_member *m, CBS *c)
 			return NODE_MEMBER_E_BAD_FIELD;
 	}
 	m->num_eps6 = 0;
-	if (fmt == NODE_MEMBER_FORMAT_V6) {
+	m->n = 0;
+	if (fmt != NODE_MEMBER_FORMAT) {
 		if (!CBS_get_u8(c, &n))
 			return NODE_MEMBER_E_TRUNCATED;
 		/* Format 2 has at least one (one encoding per entry). */
-		if (n < 1 || n > NODE_MEMBER_MAX_EPS6)
+		if ((fmt == NODE_MEMBER_FORMAT_V6 && n < 1) || n > NODE_MEMBER_MAX_EPS6)
 			return NODE_MEMBER_E_BAD_FIELD;
 		m->num_eps6 = n;
 		for (size_t i = 0; i < n; i++) {
@@ -325,6 +337,12 @@ static int parse_entry(struct node_member *m, CBS *c)
 			if (!ep6_ok(m->eps6[i], l))
 				return NODE_MEMBER_E_BAD_FIELD;
 		}
+	}
+	if (fmt == NODE_MEMBER_FORMAT_N) {
+		if (!CBS_get_u32(c, &m->n))
+			return NODE_MEMBER_E_TRUNCATED;
+		if (m->n == 0)
+			return NODE_MEMBER_E_BAD_FIELD; /* counter 0 is format 1 or 2 */
 	}
 	if (!CBS_copy_bytes(c, m->sig, 64) || !CBS_copy_bytes(c, m->admitter, 32) || !CBS_copy_bytes(c, m->admit_sig, 64))
 		return NODE_MEMBER_E_TRUNCATED;
@@ -899,4 +917,75 @@ int node_members_check_rotation(const struct node_members *t, uint32_t epoch, co
 	    !ED25519_verify(tbs, n, sig, t->slots[ri].m.sign_pub))
 		return NODE_MEMBER_E_BAD_SIG;
 	return 0;
+}
+
+/* ---- overlay addresses: collisions ---- */
+
+bool node_member_precedes(const struct node_member *a, const struct node_member *b)
+{
+	return a->n != b->n ? a->n < b->n : strcmp(a->node_id, b->node_id) < 0;
+}
+
+/* One member's overlay addresses. */
+struct ov_addr {
+	uint32_t a4;
+	uint8_t a6[16];
+};
+
+static void ov_derive(const char *mesh_id, const char *node_id, uint32_t n, struct ov_addr *out)
+{
+	out->a4 = overlay_addr4(mesh_id, node_id, n);
+	overlay_addr6(mesh_id, node_id, n, out->a6);
+}
+
+static bool ov_same(const struct ov_addr *x, const struct ov_addr *y)
+{
+	return x->a4 == y->a4 || !memcmp(x->a6, y->a6, 16);
+}
+
+uint32_t node_members_overlay_n(const struct node_members *t, const uint8_t pub[static 32], const char *node_id, uint32_t n)
+{
+	int me = node_members_find(t, pub);
+	bool have_entry = me >= 0 && t->slots[me].has_entry;
+	struct node_member self;
+	struct ov_addr mine, *other = NULL;
+	size_t num = 0;
+	bool yield = false;
+	memset(&self, 0, sizeof self);
+	snprintf(self.node_id, sizeof self.node_id, "%s", node_id);
+	self.n = n;
+	ov_derive(t->mesh_id, node_id, n, &mine);
+	for (size_t k = 0; k < t->num && !yield; k++) {
+		const struct node_member_slot *s = &t->slots[k];
+		if ((int)k == me || !s->has_entry || s->removed || !node_members_good(t, (int)k))
+			continue;
+		struct ov_addr a;
+		ov_derive(t->mesh_id, s->m.node_id, s->m.n, &a);
+		yield = ov_same(&a, &mine) && (!have_entry || node_member_precedes(&s->m, &self));
+	}
+	if (!yield)
+		return n;
+	/* Every good member's addresses, then the smallest counter that
+	 * meets none of them. */
+	other = calloc(t->num ? t->num : 1, sizeof *other);
+	if (!other)
+		return n;
+	for (size_t k = 0; k < t->num; k++) {
+		const struct node_member_slot *s = &t->slots[k];
+		if ((int)k != me && s->has_entry && !s->removed && node_members_good(t, (int)k))
+			ov_derive(t->mesh_id, s->m.node_id, s->m.n, &other[num++]);
+	}
+	uint32_t found = n;
+	for (uint32_t c = 0; c < NODE_MEMBER_MAX_TRIES; c++) {
+		bool clash = false;
+		ov_derive(t->mesh_id, node_id, c, &mine);
+		for (size_t k = 0; k < num && !clash; k++)
+			clash = ov_same(&other[k], &mine);
+		if (!clash) {
+			found = c;
+			break;
+		}
+	}
+	free(other);
+	return found;
 }

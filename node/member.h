@@ -11,8 +11,10 @@
  *
  * What is signed, by whom:
  *   entry body   by the member itself: id, name, endpoints (IPv4, and
- *                in format 2 IPv6), relays and a version (unix ms, strictly increasing per member); newer
- *                wins, so stale gossip cannot roll an entry back;
+ *                in format 2 IPv6), relays, in format 3 its overlay
+ *                collision counter n, and a version (unix ms, strictly
+ *                increasing per member); newer wins, so stale gossip cannot
+ *                roll an entry back;
  *   admission    by the member that admitted it (its issuer): binds pub,
  *                sign_pub and node_id; an entry counts only while its
  *                admission chain leads, through members not removed, to the
@@ -28,13 +30,18 @@
  *   'E' entry    1 format, pub[32], sign_pub[32], version u64, id (u8 len),
  *                name (u8 len), u8 n x endpoint (u8 len), u8 n x relay
  *                (u8 len), [format 2 only: u8 n (1..4) x IPv6 endpoint
- *                (u8 len)], sig[64], admitter[32], admit_sig[64]
- *                Format 1 is an entry without IPv6 endpoints, format 2 one
- *                with (one encoding per entry). The format byte and the IPv6
- *                endpoints are inside the signed body: stripping them (a
- *                format-1 copy of a format-2 entry) or changing one fails the
- *                signature. A node from before format 2 refuses a format-2
- *                entry as an unknown format (docs/NODE.md, "Membership").
+ *                (u8 len)], [format 3 only: u8 n (0..4) x IPv6 endpoint
+ *                (u8 len), collision counter u32 (>= 1)], sig[64],
+ *                admitter[32], admit_sig[64]
+ *                Format 1 is an entry without IPv6 endpoints and counter 0,
+ *                format 2 one with IPv6 endpoints and counter 0, format 3
+ *                one with a counter above 0 (one encoding per entry: an
+ *                entry with n = 0 is byte for byte what a node from before
+ *                format 3 writes). The format byte, the IPv6 endpoints and
+ *                the counter are inside the signed body: stripping or
+ *                changing them fails the signature. A node from before
+ *                format 2 (3) refuses a format-2 (3) entry as an unknown
+ *                format (docs/NODE.md, "Membership").
  *   'R' removal  target[32], remover[32], sig[64]
  *   'S' summary  count u32, secret epoch u32, SHA-256 of the digest items in
  *                key order
@@ -44,7 +51,7 @@
  *   'D' digest   lo[32], hi[32], u8 n, n items: the sender's slots with
  *                lo < pub <= hi in key order, each pub[32], version u64,
  *                flags u8, admitter[8] (first bytes)
- * The largest entry is 1,451 bytes: every message fits NODE_MAX_MESSAGE_LEN.
+ * The largest entry is 1,455 bytes: every message fits NODE_MAX_MESSAGE_LEN.
  *
  * Pure: no I/O, no clock; nothing suspends. Parsing reads through CBS,
  * checks every field and writes *out only on success. */
@@ -68,6 +75,11 @@ enum {
 	NODE_MEMBER_DIGEST_ITEMS = 39, /* items per digest message */
 	NODE_MEMBER_FORMAT = 1,    /* an entry without IPv6 endpoints */
 	NODE_MEMBER_FORMAT_V6 = 2, /* an entry with 1..NODE_MEMBER_MAX_EPS6 IPv6 endpoints */
+	NODE_MEMBER_FORMAT_N = 3,  /* an entry with an overlay collision counter above 0 */
+	/* Counters node_members_overlay_n tries before it gives up: with at
+	 * most NODE_MEMBER_MAX - 1 other members, each counter is free with a
+	 * chance above 99.9 % (their addresses fill 1 in 4,000 of the /10). */
+	NODE_MEMBER_MAX_TRIES = 4 * NODE_MEMBER_MAX,
 };
 
 /* Digest item flags. */
@@ -115,6 +127,10 @@ struct node_member {
 	size_t num_eps6;
 	char relays[NODE_MEMBER_MAX_RELAYS][NODE_TOKEN_MAX_URL_LEN + 1];
 	size_t num_relays;
+	/* The overlay collision counter (overlay/addr.h): the member's
+	 * overlay addresses derive from (mesh id, node id, n). Chosen by the
+	 * member itself (node_members_overlay_n), 0 for almost everyone. */
+	uint32_t n;
 	uint8_t sig[64];       /* by sign_pub over the body */
 	uint8_t admitter[32];  /* X25519 pub of the admitting member (pub itself: the founder) */
 	uint8_t admit_sig[64]; /* by the admitter's sign key */
@@ -281,6 +297,27 @@ size_t node_members_compare(const struct node_members *t, const struct node_memb
  * NODE_MEMBER_E_BAD_SIG. (Whether its epoch is newer is the caller's.) */
 int node_members_check_rotation(const struct node_members *t, uint32_t epoch, const uint8_t secret[static 32],
 				const uint8_t rotator[static 32], const uint8_t sig[static 64]);
+
+/* --- Overlay addresses: collisions ---------------------------------------- */
+
+/* node_member_precedes says whether member a keeps an overlay address it
+ * shares with member b (b moves): the smaller counter n, then the smaller
+ * node id (bytewise). Every node evaluates it the same way from the signed
+ * entries alone; a member that moved has a larger n, so it yields to the
+ * ones that never did. */
+bool node_member_precedes(const struct node_member *a, const struct node_member *b);
+
+/* node_members_overlay_n returns the collision counter the member with key
+ * pub and node id node_id should advertise in its entry, given the members
+ * in good standing that t holds (pub's own slot aside) and the counter n it
+ * advertises now (its entry's, or 0 before its first). It keeps n unless its
+ * IPv4 or IPv6 overlay address at n equals that of a member that precedes
+ * it (node_member_precedes; a member without an entry in t, a joiner about
+ * to publish its first, is preceded by every member); it then returns the
+ * smallest counter at which neither address equals any member's. Returns n
+ * also when no counter below NODE_MEMBER_MAX_TRIES is free (not reached:
+ * the table is smaller), or out of memory. Pure: SHA-256 only. */
+uint32_t node_members_overlay_n(const struct node_members *t, const uint8_t pub[static 32], const char *node_id, uint32_t n);
 
 /* node_members_lacks says whether a peer's digest message (parsed) shows
  * something we lack: a member we do not hold, a newer entry, a removal we

@@ -14,6 +14,8 @@
 
 static void on_hello(struct node *node, struct node_peer *p, json_object *o);
 static void deliver_text(struct node *node, struct node_peer *p, const uint8_t *m, size_t n);
+static void on_keep(struct node *node, struct node_peer *p, const uint8_t *m, size_t n,
+		    const struct sockaddr_storage *from);
 
 void node_send_hello(struct node *node, struct node_peer *p)
 {
@@ -76,8 +78,10 @@ static void on_hello(struct node *node, struct node_peer *p, json_object *o)
 	 * two minutes. */
 	uint64_t boot = hello_boot(o);
 	bool fresh = !boot || boot != p->peer_boot; /* peer_boot 0: no HELLO yet */
-	if (p->peer_boot && boot != p->peer_boot)
+	if (p->peer_boot && boot != p->peer_boot) {
 		p->hello_sent = false; /* it restarted: it gets ours again */
+		p->keep_answers = false; /* perhaps as an older node: the fast pace until it shows it answers */
+	}
 	p->peer_boot = boot;
 	/* A member's id and name are the ones its signed entry gives; a
 	 * HELLO cannot claim another member's id (`send ID` would go to it). */
@@ -205,10 +209,26 @@ static void deliver_text(struct node *node, struct node_peer *p, const uint8_t *
 	node->inbox[(node->inbox_head + node->inbox_len++) % NODE_MAX_INBOX_MSGS] = tm;
 }
 
+/* A KEEP with a body (node/wire.h): the peer answers keepalives and may be
+ * kept at the idle pace. One that asks is answered on the direct path, the
+ * answer counting as our send (no keepalive of ours is due for a pace); it
+ * came by UDP, so node_mark_direct has just run for it. An empty KEEP (a
+ * punch, a confirmation, an older node's keepalive) needs nothing more. */
+static void on_keep(struct node *node, struct node_peer *p, const uint8_t *m, size_t n,
+		    const struct sockaddr_storage *from)
+{
+	if (n != 1 || (m[0] != NODE_KEEP_ASK && m[0] != NODE_KEEP_ANSWER))
+		return;
+	p->keep_answers = true;
+	if (m[0] == NODE_KEEP_ASK && from && p->direct_ok) {
+		static const uint8_t answer = NODE_KEEP_ANSWER;
+		node_peer_send(node, p, NODE_MSG_KEEP, &answer, 1);
+	}
+}
+
 void node_handle_plain(struct node *node, struct node_peer *p, const uint8_t *m, size_t n, const struct sockaddr_storage *from,
 		       struct node_link *l)
 {
-	(void)from;
 	uint8_t type = m[0];
 	m++;
 	n--;
@@ -251,6 +271,8 @@ void node_handle_plain(struct node *node, struct node_peer *p, const uint8_t *m,
 			p->last_punch_req_ms = t;
 			node_punch_start(p, t, NODE_REPUNCH_WINDOW_MS);
 		}
+	} else if (type == NODE_MSG_KEEP) {
+		on_keep(node, p, m, n, from);
 	} else if (type == NODE_MSG_LINK_PROBE) {
 		node_relay_rtt_on_message(node, p, l, m, n);
 	} else if (type == NODE_MSG_PROBE) {

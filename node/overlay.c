@@ -14,6 +14,7 @@
 #include "overlay/addr.h"
 #include "overlay/firewall.h"
 #include "overlay/icmp.h"
+#include "overlay/netlink.h"
 #include "overlay/packet.h"
 #include "overlay/table.h"
 #include "overlay/tun.h"
@@ -24,9 +25,16 @@ struct node_overlay {
 	struct overlay_tun tun;
 	struct overlay_table table;
 	uint8_t addr4[4], addr6[16], prefix6[16];
-	/* The ids the table was built from, per peer slot: a slot whose id
-	 * changes (learnt, or the slot reused) rebuilds the table. */
+	/* The ids and collision counters the table was built from, per peer
+	 * slot: a slot whose id or counter changes (learnt, the member moved,
+	 * or the slot reused) rebuilds the table. */
 	char ids[NPEERS][NODE_TOKEN_MAX_ID_LEN + 1];
+	uint32_t ns[NPEERS];
+	struct ov_rank {
+		uint32_t n, slot;
+		const char *id;
+	} order[NPEERS];                       /* rebuild's: peer slots by precedence */
+	uint32_t n;                            /* this node's counter (its addresses') */
 	uint64_t tx, rx;                       /* packets */
 	uint64_t no_member, no_session, spoofed, not_ours, bad, too_big, tun_errors, firewalled;
 	struct overlay_fw fw;                  /* serve --allow */
@@ -36,30 +44,91 @@ struct node_overlay {
 	struct core_log_limit log_collide, log_tun, log_spoof;  /* peers and programs can cause these */
 };
 
-static void derive(const struct node *node, const char *node_id, uint8_t a4[4], uint8_t a6[16])
+static void derive(const struct node *node, const char *node_id, uint32_t n, uint8_t a4[4], uint8_t a6[16])
 {
-	uint32_t a = overlay_addr4(node->st->mesh_id, node_id, 0);
+	uint32_t a = overlay_addr4(node->st->mesh_id, node_id, n);
 	a4[0] = (uint8_t)(a >> 24);
 	a4[1] = (uint8_t)(a >> 16);
 	a4[2] = (uint8_t)(a >> 8);
 	a4[3] = (uint8_t)a;
-	overlay_addr6(node->st->mesh_id, node_id, 0, a6);
+	overlay_addr6(node->st->mesh_id, node_id, n, a6);
 }
 
+/* The collision counter member pub advertises in its entry (0 without
+ * one, or in a mesh without membership records). */
+static uint32_t member_n(const struct node *node, const uint8_t pub[32])
+{
+	int i = node->mem ? node_members_find(node->mem, pub) : -1;
+	return i >= 0 && node->mem->slots[i].has_entry ? node->mem->slots[i].m.n : 0;
+}
+
+/* Peer slots in the order node_member_precedes gives their members:
+ * smaller counter, then smaller node id. */
+static int by_precedence(const void *x, const void *y)
+{
+	const struct ov_rank *a = x, *b = y;
+	if (a->n != b->n)
+		return a->n < b->n ? -1 : 1;
+	return strcmp(a->id, b->id);
+}
+
+/* The table from the peers' ids and counters. Members are added in order
+ * of precedence, so when two derive the same address (until the one that
+ * yields has moved) the one every node agrees keeps it is the one routed;
+ * an address of our own is never routed to a member. */
 static void rebuild(struct node *node)
 {
 	struct node_overlay *ov = node->ov;
+	size_t num = 0;
 	overlay_table_clear(&ov->table);
-	for (size_t i = 0; i < node->peers_hi; i++) {
-		if (!ov->ids[i][0])
-			continue;
+	for (size_t i = 0; i < node->peers_hi; i++)
+		if (ov->ids[i][0])
+			ov->order[num++] = (struct ov_rank){.n = ov->ns[i], .slot = (uint32_t)i, .id = ov->ids[i]};
+	qsort(ov->order, num, sizeof ov->order[0], by_precedence);
+	for (size_t k = 0; k < num; k++) {
+		uint32_t i = ov->order[k].slot;
 		uint8_t a4[4], a6[16];
-		derive(node, ov->ids[i], a4, a6);
-		if (overlay_table_add(&ov->table, 4, a4, (uint32_t)i) == -EEXIST ||
-		    overlay_table_add(&ov->table, 6, a6, (uint32_t)i) == -EEXIST)
-			core_log_limited(&ov->log_collide, CORE_LOG_WARN, "overlay: member %s derives an address another member has; "
-							"it is not reachable over the overlay", ov->ids[i]);
+		derive(node, ov->ids[i], ov->ns[i], a4, a6);
+		bool ours = !memcmp(a4, ov->addr4, 4) || !memcmp(a6, ov->addr6, 16);
+		if (ours || overlay_table_add(&ov->table, 4, a4, i) == -EEXIST ||
+		    overlay_table_add(&ov->table, 6, a6, i) == -EEXIST)
+			core_log_limited(&ov->log_collide, CORE_LOG_WARN, "overlay: member %s (counter %u) derives an address %s "
+					 "has; it is not reachable over the overlay until one of them moves", ov->ids[i], ov->ns[i],
+					 ours ? "this node" : "another member");
 	}
+}
+
+/* Gives the interface this node's addresses (ov->addr4, addr6) and routes
+ * the mesh's prefixes to it. Returns 0 or a negative errno, with the
+ * reason in err. */
+static int configure_tun(struct node_overlay *ov, char *err, size_t err_len)
+{
+	struct overlay_tun_config c = {.mtu = NODE_OVERLAY_MTU, .route4 = {100, 64, 0, 0},
+				       .route4_len = OVERLAY_V4_PREFIX_LEN, .route6_len = OVERLAY_V6_PREFIX_LEN};
+	memcpy(c.addr4, ov->addr4, 4);
+	memcpy(c.addr6, ov->addr6, 16);
+	memcpy(c.route6, ov->prefix6, 16);
+	return overlay_tun_configure(&ov->tun, &c, err, err_len);
+}
+
+/* This node moved to counter n (its entry says so): the interface takes
+ * the new addresses, then drops the old ones. */
+static void move_self(struct node *node, uint32_t n)
+{
+	struct node_overlay *ov = node->ov;
+	uint8_t o4[4], o6[16];
+	char err[512], s4[INET_ADDRSTRLEN], s6[INET6_ADDRSTRLEN];
+	memcpy(o4, ov->addr4, 4);
+	memcpy(o6, ov->addr6, 16);
+	derive(node, node->st->node_id, n, ov->addr4, ov->addr6);
+	ov->n = n;
+	if (configure_tun(ov, err, sizeof err) < 0)
+		core_log(CORE_LOG_ERR, "overlay: %s", err);
+	overlay_nl_addr_del(ov->tun.ifindex, AF_INET, o4, 32);
+	overlay_nl_addr_del(ov->tun.ifindex, AF_INET6, o6, 128);
+	inet_ntop(AF_INET, ov->addr4, s4, sizeof s4);
+	inet_ntop(AF_INET6, ov->addr6, s6, sizeof s6);
+	core_log(CORE_LOG_INFO, "overlay: %s moved to counter %u: %s, %s", ov->tun.name, n, s4, s6);
 }
 
 void node_overlay_tick(struct node *node)
@@ -68,11 +137,18 @@ void node_overlay_tick(struct node *node)
 	if (!ov)
 		return;
 	bool dirty = false;
+	uint32_t n = member_n(node, node->st->pub);
+	if (n != ov->n) {
+		move_self(node, n);
+		dirty = true;
+	}
 	for (size_t i = 0; i < node->peers_hi; i++) {
 		const struct node_peer *p = &node->peers[i];
 		const char *id = p->used ? p->node_id : "";
-		if (strcmp(ov->ids[i], id)) {
+		uint32_t pn = p->used && id[0] ? member_n(node, p->pub) : 0;
+		if (strcmp(ov->ids[i], id) || ov->ns[i] != pn) {
 			node_copy_str(ov->ids[i], sizeof ov->ids[i], id);
+			ov->ns[i] = pn;
 			dirty = true;
 		}
 	}
@@ -223,14 +299,10 @@ void node_overlay_start(struct node *node)
 		core_log(CORE_LOG_ERR, "overlay: %s", err);
 		goto fail;
 	}
-	derive(node, node->st->node_id, ov->addr4, ov->addr6);
+	ov->n = member_n(node, node->st->pub);
+	derive(node, node->st->node_id, ov->n, ov->addr4, ov->addr6);
 	overlay_prefix6(node->st->mesh_id, ov->prefix6);
-	struct overlay_tun_config c = {.mtu = NODE_OVERLAY_MTU, .route4 = {100, 64, 0, 0},
-				       .route4_len = OVERLAY_V4_PREFIX_LEN, .route6_len = OVERLAY_V6_PREFIX_LEN};
-	memcpy(c.addr4, ov->addr4, 4);
-	memcpy(c.addr6, ov->addr6, 16);
-	memcpy(c.route6, ov->prefix6, 16);
-	rc = overlay_tun_configure(&ov->tun, &c, err, sizeof err);
+	rc = configure_tun(ov, err, sizeof err);
 	if (rc < 0) {
 		core_log(CORE_LOG_ERR, "overlay: %s", err);
 		goto fail;
@@ -308,15 +380,17 @@ json_object *node_overlay_json(struct node *node)
 	return o;
 }
 
-void node_overlay_peer_addrs(const struct node *node, const char *node_id, json_object *o)
+void node_overlay_peer_addrs(const struct node *node, const uint8_t pub[32], const char *node_id, json_object *o)
 {
 	if (!node->st->have_mesh || !node_id[0])
 		return;
 	uint8_t a4[4], a6[16];
 	char s4[INET_ADDRSTRLEN], s6[INET6_ADDRSTRLEN];
-	derive(node, node_id, a4, a6);
+	uint32_t n = member_n(node, pub);
+	derive(node, node_id, n, a4, a6);
 	inet_ntop(AF_INET, a4, s4, sizeof s4);
 	inet_ntop(AF_INET6, a6, s6, sizeof s6);
 	json_object_object_add(o, "overlay_ipv4", json_object_new_string(s4));
 	json_object_object_add(o, "overlay_ipv6", json_object_new_string(s6));
+	json_object_object_add(o, "overlay_n", json_object_new_int64(n));
 }

@@ -30,7 +30,10 @@ struct node_peer;
 void node_overlay_start(struct node *node);
 
 /* node_overlay_tick keeps the routing table in step with the peers (their
- * ids can be learnt at any time). Called by the ticker. */
+ * ids can be learnt at any time, and each member's collision counter is
+ * the one of its entry) and the interface's addresses with this node's
+ * counter (it moves when its address collided: docs/OVERLAY.md,
+ * "Collisions"). Called by the ticker. */
 void node_overlay_tick(struct node *node);
 
 /* node_overlay_deliver hands an IP packet that peer p sent (the body of a
@@ -39,9 +42,11 @@ void node_overlay_deliver(struct node *node, struct node_peer *p, const uint8_t 
 
 /* node_overlay_json: this node's overlay state for `status` (NULL when
  * the overlay is off); node_overlay_peer_addrs adds a peer's overlay
- * addresses to its `peers` entry (derived: shown with or without a TUN). */
+ * addresses and the collision counter they derive from (its entry's) to its
+ * `peers` entry: overlay_ipv4, overlay_ipv6, overlay_n (derived: shown with
+ * or without a TUN). */
 json_object *node_overlay_json(struct node *node);
-void node_overlay_peer_addrs(const struct node *node, const char *node_id, json_object *o);
+void node_overlay_peer_addrs(const struct node *node, const uint8_t pub[32], const char *node_id, json_object *o);
 
 /* node_overlay_owns: whether a is this node's overlay address or a
  * member's (when the overlay is on). Such an address is never a candidate

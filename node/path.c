@@ -47,7 +47,7 @@ static unsigned direct_rank(const struct sockaddr_storage *a)
  * came through, which for a hard-NAT probing socket is that socket's own
  * (node/hardnat.c). */
 void node_mark_direct(struct node *node, struct node_peer *p, const struct sockaddr_storage *from, socklen_t len,
-		      struct node_usock *rx)
+		      struct node_usock *rx, bool asks)
 {
 	if (node_overlay_owns(node, from))
 		return; /* the overlay inside itself: never a direct path */
@@ -62,9 +62,11 @@ void node_mark_direct(struct node *node, struct node_peer *p, const struct socka
 	 * only to a strictly better class (LAN over IPv6 over public IPv4,
 	 * node/family.h), or to an address
 	 * that works once the current one has been quiet for NODE_DIRECT_STALE_MS
-	 * (NAT rebinding, roaming). */
+	 * (NAT rebinding, roaming), quiet as node_path_direct_quiet counts it. */
+	struct node_path_live live = node_direct_live(p);
 	bool move = was && !node_same_addr(&p->direct, from) &&
-		    node_family_direct_moves(direct_rank(&p->direct), direct_rank(from), t - p->direct_rx_ms);
+		    node_family_direct_moves(direct_rank(&p->direct), direct_rank(from),
+					     node_path_direct_quiet(&live, t, asks));
 	if (move) {
 		char a[64], b2[64];
 		node_fmt_addr(&p->direct, a, sizeof a);
@@ -77,6 +79,8 @@ void node_mark_direct(struct node *node, struct node_peer *p, const struct socka
 		p->direct_ok = true;
 		p->direct_sock = rx;
 	}
+	if (!was)
+		p->direct_wait_ms = 0; /* a lost path's wait is not the new one's */
 	if (node_same_addr(&p->direct, from))
 		p->direct_rx_ms = t;
 	node_cand_mark(p, from, NODE_CAND_ANSWERED);
@@ -157,39 +161,83 @@ void node_pick_relay(struct node *node, struct node_peer *p)
 	p->relay = best;
 }
 
-static bool relay_waiting(const struct node_relay_live *l)
+static bool live_waiting(const struct node_path_live *l)
 {
 	return l->wait_ms && l->rx_ms < l->wait_ms;
 }
 
-void node_path_relay_sent(struct node_relay_live *l, uint64_t t)
+void node_path_sent(struct node_path_live *l, uint64_t t)
 {
-	if (!relay_waiting(l))
+	if (!live_waiting(l))
 		l->wait_ms = t;
 }
 
-uint64_t node_path_relay_every(const struct node_relay_live *l, uint64_t t)
+/* The two-regime pace of node/wire.h: fast with traffic within busy_ms, for
+ * one closing send after that window, and while a send waits; else idle. */
+static uint64_t live_every(const struct node_path_live *l, uint64_t t, uint64_t fast, uint64_t idle, uint64_t busy_ms)
 {
-	bool busy = l->traffic_ms && t - l->traffic_ms < NODE_RELAY_BUSY_MS;
-	/* The window closes with one more probe, so that a relay that froze
-	 * after the window's last answer is still noticed at the fast pace. */
-	bool closing = l->traffic_ms && l->wait_ms < l->traffic_ms + NODE_RELAY_BUSY_MS;
-	return busy || closing || relay_waiting(l) ? NODE_RELAY_PROBE_MS : NODE_RELAY_PROBE_IDLE_MS;
+	bool busy = l->traffic_ms && t - l->traffic_ms < busy_ms;
+	/* The window closes with one more send that asks, so that a path that
+	 * died after the window's last answer is still noticed at the fast
+	 * pace. */
+	bool closing = l->traffic_ms && l->wait_ms < l->traffic_ms + busy_ms;
+	return busy || closing || live_waiting(l) ? fast : idle;
 }
 
-bool node_path_relay_silent(const struct node_relay_live *l, uint64_t t)
+/* Silence counts from the first unanswered send, never from the regime. */
+static bool live_silent(const struct node_path_live *l, uint64_t t, uint64_t limit_ms)
 {
-	return relay_waiting(l) && t > l->wait_ms && t - l->wait_ms > NODE_RELAY_SILENT_MS;
+	return live_waiting(l) && t > l->wait_ms && t - l->wait_ms > limit_ms;
 }
 
-struct node_relay_live node_link_live(const struct node_peer *p, const struct node_link *l)
+uint64_t node_path_relay_every(const struct node_path_live *l, uint64_t t)
 {
-	return (struct node_relay_live){.traffic_ms = p->traffic_ms, .rx_ms = l->rx_ms, .wait_ms = l->wait_ms};
+	return live_every(l, t, NODE_RELAY_PROBE_MS, NODE_RELAY_PROBE_IDLE_MS, NODE_RELAY_BUSY_MS);
+}
+
+bool node_path_relay_silent(const struct node_path_live *l, uint64_t t)
+{
+	return live_silent(l, t, NODE_RELAY_SILENT_MS);
+}
+
+uint64_t node_path_direct_every(const struct node_path_live *l, uint64_t t, bool answers)
+{
+	if (!answers)
+		return NODE_KEEPALIVE_MS;
+	return live_every(l, t, NODE_KEEPALIVE_MS, NODE_KEEPALIVE_IDLE_MS, NODE_DIRECT_BUSY_MS);
+}
+
+uint64_t node_path_direct_quiet(const struct node_path_live *l, uint64_t t, bool asks)
+{
+	return (asks || live_waiting(l)) && t > l->rx_ms ? t - l->rx_ms : 0;
+}
+
+bool node_path_direct_dead(const struct node_path_live *l, uint64_t t)
+{
+	return live_silent(l, t, NODE_DIRECT_DEAD_MS);
+}
+
+struct node_path_live node_link_live(const struct node_peer *p, const struct node_link *l)
+{
+	return (struct node_path_live){.traffic_ms = p->traffic_ms, .rx_ms = l->rx_ms, .wait_ms = l->wait_ms};
 }
 
 void node_link_sent_waits(struct node_peer *p, struct node_link *l, uint64_t t)
 {
-	struct node_relay_live live = node_link_live(p, l);
-	node_path_relay_sent(&live, t);
+	struct node_path_live live = node_link_live(p, l);
+	node_path_sent(&live, t);
 	l->wait_ms = live.wait_ms;
+}
+
+struct node_path_live node_direct_live(const struct node_peer *p)
+{
+	return (struct node_path_live){
+		.traffic_ms = p->traffic_ms, .rx_ms = p->direct_rx_ms, .wait_ms = p->direct_wait_ms};
+}
+
+void node_direct_sent_waits(struct node_peer *p, uint64_t t)
+{
+	struct node_path_live live = node_direct_live(p);
+	node_path_sent(&live, t);
+	p->direct_wait_ms = live.wait_ms;
 }

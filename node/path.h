@@ -33,26 +33,51 @@ bool node_path_direct_moves(bool cur_lan, bool from_lan, uint64_t cur_quiet_ms);
  * beats the best found so far. */
 bool node_path_relay_better(bool paired, size_t rank, bool best_paired, size_t best_rank);
 
-/* The liveness of one relay link on the relay path (node/wire.h,
- * NODE_RELAY_*); times in ms of the node's clock, 0: never. */
-struct node_relay_live {
+/* The liveness of a path: one relay link on the relay path, or the direct
+ * path (node/wire.h, NODE_RELAY_* and NODE_KEEPALIVE_*); times in ms of the
+ * node's clock, 0: never. */
+struct node_path_live {
 	uint64_t traffic_ms; /* the peer's last text or overlay packet, either way, any path */
-	uint64_t rx_ms;      /* the peer's last packet on the link */
+	uint64_t rx_ms;      /* the peer's last packet on the path */
 	uint64_t wait_ms;    /* our first send asking for an answer since rx_ms */
 };
 
-/* node_path_relay_sent notes, at t, a send on the link that asks for an
- * answer (a probe, the user's traffic): it starts the wait unless one runs. */
-void node_path_relay_sent(struct node_relay_live *l, uint64_t t);
+/* node_path_sent notes, at t, a send on the path that asks for an answer (a
+ * probe or asking keepalive, the user's traffic): it starts the wait unless
+ * one runs. */
+void node_path_sent(struct node_path_live *l, uint64_t t);
 
 /* node_path_relay_every returns the probe pace at t: NODE_RELAY_PROBE_MS
  * while traffic is younger than NODE_RELAY_BUSY_MS, until a wait has started
  * after that window (one closing probe), or while a send waits for its
  * answer; else NODE_RELAY_PROBE_IDLE_MS. */
-uint64_t node_path_relay_every(const struct node_relay_live *l, uint64_t t);
+uint64_t node_path_relay_every(const struct node_path_live *l, uint64_t t);
 
 /* node_path_relay_silent says whether the link has brought nothing back for
  * more than NODE_RELAY_SILENT_MS since the first send that waits. */
-bool node_path_relay_silent(const struct node_relay_live *l, uint64_t t);
+bool node_path_relay_silent(const struct node_path_live *l, uint64_t t);
+
+/* node_path_direct_every returns the direct keepalive pace at t by the same
+ * rule: NODE_KEEPALIVE_MS while traffic is younger than NODE_DIRECT_BUSY_MS,
+ * until a wait has started after that window, or while a send waits; else
+ * NODE_KEEPALIVE_IDLE_MS. A peer that has not shown it answers keepalives
+ * (answers false: an older node, which only sends its own every 2 s and
+ * counts its silence from its last packet in) always gets NODE_KEEPALIVE_MS. */
+uint64_t node_path_direct_every(const struct node_path_live *l, uint64_t t, bool answers);
+
+/* node_path_direct_quiet returns how long the direct address in use counts
+ * as quiet for node_path_direct_moves when a verified packet comes from
+ * another address at t: the time since it was last heard, but only while a
+ * send of ours on it waits for its answer, or when that packet is the peer's
+ * own keepalive asking for an answer (asks: its direct path to us comes from
+ * there now); else 0. On an idle path the address in use is unconfirmed
+ * beyond its last answer (12 s apart): a punch packet from another address
+ * must not take the path from it (no flapping), but the peer that roamed
+ * while idle is followed at its first keepalive from the new address. */
+uint64_t node_path_direct_quiet(const struct node_path_live *l, uint64_t t, bool asks);
+
+/* node_path_direct_dead says whether the direct path has brought nothing
+ * back for more than NODE_DIRECT_DEAD_MS since the first send that waits. */
+bool node_path_direct_dead(const struct node_path_live *l, uint64_t t);
 
 #endif

@@ -184,6 +184,8 @@ static int send_sealed(struct node *node, struct node_peer *p, uint8_t type, con
 		return node_send_udp_on(node, sock, to, to_len, pkt, pl, ttl);
 	if (p->direct_ok) {
 		p->tx_direct_ms = node_now_ms();
+		if (traffic)
+			node_direct_sent_waits(p, p->tx_direct_ms);
 		return node_send_udp_on(node, p->direct_sock, &p->direct, p->direct_len, pkt, pl, 0);
 	}
 	/* Only a link that still belongs to p (a freed slot may serve another

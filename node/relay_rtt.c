@@ -32,7 +32,7 @@ void node_link_rank_cand(struct node *node, const struct node_link *l, struct no
 
 /* On the relay path the probe is the link's keepalive (node/ticker.c,
  * relay_liveness): it counts as sent and starts the link's wait for an
- * answer (node_path_relay_sent), whose silence tells a frozen relay.
+ * answer (node_path_sent), whose silence tells a frozen relay.
  * Otherwise it must not look like one: an unanswered probe (an older peer)
  * would make the link silent the moment the peer falls back to the relay. */
 static void send_probe(struct node *node, struct node_peer *p, struct node_link *l, bool relayed, uint64_t t)
@@ -72,7 +72,7 @@ void node_relay_rtt_tick(struct node *node, struct node_peer *p, uint64_t t)
 		if (relayed) {
 			/* Traffic, or a send waiting for its answer: the fast pace
 			 * at once (node/wire.h). */
-			struct node_relay_live live = node_link_live(p, l);
+			struct node_path_live live = node_link_live(p, l);
 			every = node_path_relay_every(&live, t);
 			/* A new link is measured at the fast pace until the ranking
 			 * has had its rounds, as it was before the idle pace: else it

@@ -24,7 +24,7 @@ static void relay_liveness(struct node *node, struct node_peer *p, uint64_t t)
 		struct node_link *l = &node->links[i];
 		if (l->peer != p || !node_link_paired(l))
 			continue;
-		struct node_relay_live live = node_link_live(p, l);
+		struct node_path_live live = node_link_live(p, l);
 		if (t - l->tx_ms >= node_path_relay_every(&live, t))
 			node_peer_send_on_link(node, p, l, NODE_MSG_KEEP, NULL, 0);
 		live = node_link_live(p, l); /* the send may have suspended */
@@ -37,6 +37,19 @@ static void relay_liveness(struct node *node, struct node_peer *p, uint64_t t)
 	}
 	if (p->relay && p->relay->silent_until_ms > t)
 		node_pick_relay(node, p);
+}
+
+/* On a direct path: a keepalive that asks for an answer once nothing has
+ * been sent on it for the pace (node/wire.h, NODE_KEEPALIVE_IDLE_MS); it
+ * starts the wait whose silence is the path's death (node_ticker). */
+static void direct_keepalive(struct node *node, struct node_peer *p, uint64_t t)
+{
+	struct node_path_live live = node_direct_live(p);
+	if (t - p->tx_direct_ms < node_path_direct_every(&live, t, p->keep_answers))
+		return;
+	static const uint8_t ask = NODE_KEEP_ASK;
+	node_direct_sent_waits(p, t);
+	node_peer_send(node, p, NODE_MSG_KEEP, &ask, 1);
 }
 
 /* The wait before resending an unanswered initiation (node/wire.h). */
@@ -62,13 +75,15 @@ void node_ticker(void *arg)
 			struct node_peer *p = &node->peers[i];
 			if (!p->used)
 				continue;
-			if (p->direct_ok && t - p->direct_rx_ms > NODE_DIRECT_DEAD_MS) {
+			struct node_path_live dl = node_direct_live(p);
+			if (p->direct_ok && node_path_direct_dead(&dl, t)) {
 				char a[64];
 				node_fmt_addr(&p->direct, a, sizeof a);
 				p->direct_ok = false;
+				p->direct_wait_ms = 0;
 				node_hardnat_direct_lost(p, t); /* a probing socket it used closes */
-				core_log(CORE_LOG_INFO, "peer %s: direct path %s went silent; using %s", p->name, a,
-					 node_path_name(node_peer_path(p)));
+				core_log(CORE_LOG_INFO, "peer %s: direct path %s went silent (nothing back for %.1f s); using %s",
+					 p->name, a, (double)(t - dl.wait_ms) / 1000.0, node_path_name(node_peer_path(p)));
 				p->next_repunch_ms = t;
 				p->repunch_gap_ms = 0;
 				/* Perhaps our own NAT dropped or moved our mapping. */
@@ -90,8 +105,8 @@ void node_ticker(void *arg)
 				}
 			}
 			node_hardnat_tick(node, p, t);
-			if (p->direct_ok && p->ss.have_s && t - p->tx_direct_ms >= NODE_KEEPALIVE_MS)
-				node_peer_send(node, p, NODE_MSG_KEEP, NULL, 0);
+			if (p->direct_ok && p->ss.have_s)
+				direct_keepalive(node, p, t);
 			node_relay_rtt_tick(node, p, t); /* before the keepalives it stands in for */
 			if (node_peer_path(p) == NODE_PATH_RELAY)
 				relay_liveness(node, p, t);

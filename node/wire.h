@@ -12,7 +12,10 @@
 /* Node message types (byte 0 of an e2e data message's plaintext):
  *   HELLO     JSON {node_id, name, candidates: ["ip:port", ...]}
  *   WELCOME   JSON {mesh_id, mesh_name, secret, relays, stun}: admits a joiner
- *   KEEP      empty: keepalive, punch, session confirmation
+ *   KEEP      empty: punch, session confirmation, an older node's keepalive;
+ *             NODE_KEEP_ASK: the keepalive of a direct path, which asks
+ *             for NODE_KEEP_ANSWER back on the direct path (an older node
+ *             ignores a KEEP's body: see NODE_KEEPALIVE_IDLE_MS)
  *   PING/PONG 16 bytes: ping id, send time (ns); PONG echoes them
  *   TEXT      the text of `atmosphere send`
  *   OBSERVED  "ip:port", the address the sender sees our direct packets
@@ -29,6 +32,8 @@
 enum { NODE_MSG_HELLO = 'H', NODE_MSG_WELCOME = 'W', NODE_MSG_KEEP = 'K', NODE_MSG_PING = 'P', NODE_MSG_PONG = 'Q',
        NODE_MSG_TEXT = 'M', NODE_MSG_OBSERVED = 'O', NODE_MSG_PUNCH = 'U', NODE_MSG_IP = 'I',
        NODE_MSG_MEMBER = 'G', NODE_MSG_PROBE = 'B', NODE_MSG_LINK_PROBE = 'L' };
+/* The one-byte bodies of a KEEP that asks and of its answer. */
+enum { NODE_KEEP_ASK = 'Q', NODE_KEEP_ANSWER = 'A' };
 
 /* Messages that are the user's traffic (not the node's own upkeep): they
  * keep a peer's relay links at the fast probe pace (NODE_RELAY_BUSY_MS). */
@@ -81,8 +86,8 @@ enum {
 #define NODE_INIT_BURST 100
 
 /* Membership traffic (node/gossip.c, docs/NODE.md "Membership"). Each
- * message is one entry (at most 1,451 bytes; 1,258 without IPv6
- * endpoints), removal (129), summary (41), new secret (133) or digest of
+ * message is one entry (at most 1,455 bytes; 1,451 with collision counter
+ * 0, 1,258 without IPv6 endpoints either), removal (129), summary (41), new secret (133) or digest of
  * up to 39 members (1,977). Sent: a summary per session (and rekey),
  * answered only when the tables differ; at most 2 digest messages
  * and 16 records per peer per tick (80 records/s, ~116 KB/s at most while
@@ -109,8 +114,34 @@ enum {
 
 /* Timers. */
 #define NODE_TICK_MS 200
-#define NODE_KEEPALIVE_MS 2000          /* on an idle direct path: 48 B / 2 s = 24 B/s */
-#define NODE_DIRECT_DEAD_MS 6500        /* three keepalives missed: back to the relay */
+/* On a direct path each side sends a keepalive that asks for an answer
+ * (KEEP NODE_KEEP_ASK, 62 B at the wire; the peer answers with KEEP
+ * NODE_KEEP_ANSWER) when it has sent nothing on the path for the pace
+ * (node_path_direct_every): NODE_KEEPALIVE_MS while the peer had traffic
+ * within NODE_DIRECT_BUSY_MS (and for one closing keepalive after that
+ * window) or while a send waits for its answer, else NODE_KEEPALIVE_IDLE_MS.
+ * An answer counts as the answering side's send, so an idle pair exchanges
+ * one keepalive and its answer every 12 s (~10 B/s at the wire, both ways),
+ * not one each way every 2 s (61 B/s). A direct path is dead, back to the
+ * relay, NODE_DIRECT_DEAD_MS after the first send that asks (a keepalive,
+ * the user's traffic) and is still unanswered, in either regime: the
+ * silence counts from that send, never from the regime, so going idle
+ * cannot forgive a path that died while busy (the relay's rule, below).
+ * The idle pace must keep the NATs' mappings of the path open: 12 s is
+ * well under half of the shortest UDP timeouts found in practice (Linux
+ * conntrack's 30 s for a flow not yet seen both ways, many home routers'
+ * 30 s), and a lost keepalive leaves a send waiting, so the next goes 2 s
+ * later: a mapping sees a packet each way at least every ~14 s. It also
+ * bounds how late an idle path's death is noticed: 12 + 6.5 s after the
+ * last answer at worst (tests/node/recovery allows 20 s). An older node
+ * never answers and sends its own keepalive every 2 s, counting its silence
+ * from its last packet in: a peer gets the idle pace only once it has sent
+ * a KEEP with a body (it then answers, and counts silence like this), and
+ * the fast pace again after it restarts until it shows that again. */
+#define NODE_KEEPALIVE_MS 2000
+#define NODE_KEEPALIVE_IDLE_MS 12000
+#define NODE_DIRECT_BUSY_MS 15000
+#define NODE_DIRECT_DEAD_MS 6500        /* three fast keepalives unanswered: back to the relay */
 #define NODE_PUNCH_WINDOW_MS 10000
 #define NODE_PUNCH_EVERY_MS 250
 /* On the relay, keep trying direct in the background: a short punch both
@@ -148,8 +179,13 @@ enum {
 #define NODE_HANDSHAKE_RETRY_MAX_MS 30000
 #define NODE_RTT_EVERY_MS 30000         /* a 17-byte ping for `peers`' RTT column (`ping` measures now) */
 /* A direct address silent this long gives way to another that works (the
- * peer's NAT rebound it, or the peer roamed): two keepalive intervals and
- * some slack, so an address that works is never left for another. */
+ * peer's NAT rebound it, or the peer roamed): two fast keepalive intervals
+ * and some slack, so an address that works is never left for another. On
+ * an idle path (keepalives 12 s apart) "silent" is counted only while a
+ * send of ours waits for its answer, or for the peer's own asking keepalive
+ * from the other address (node_path_direct_quiet): punch packets from
+ * another address of the peer do not move an idle path that works, and a
+ * peer that roamed while idle is followed at its first keepalive. */
 #define NODE_DIRECT_STALE_MS 4500
 /* The public endpoint is re-discovered every 60 s +- 15 s, and 1 s after a
  * sign that the mapping changed, but never twice within 5 s. */

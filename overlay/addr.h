@@ -16,7 +16,9 @@
  *
  * n is the member's collision counter, 0 for almost everyone: 22 bits make
  * a v4 collision likely enough in a mesh of a thousand (about 1 in 8) that
- * the membership layer checks for it and moves the later member to n + 1.
+ * the membership layer resolves it: each member carries its n in its own
+ * signed entry, and the one that yields moves itself to a free n
+ * (node_members_overlay_n in node/member.h; docs/OVERLAY.md, "Collisions").
  * Pure functions, no I/O. */
 #include <stdint.h>
 

@@ -93,19 +93,25 @@ int overlay_nl_link_set(int ifindex, unsigned mtu, int up)
 	return talk(&r);
 }
 
-int overlay_nl_addr_add(int ifindex, int family, const uint8_t *addr, unsigned prefix_len)
+/* An RTM_NEWADDR or RTM_DELADDR request for addr/prefix_len on ifindex. */
+static void addr_req(struct req *r, uint16_t type, int ifindex, int family, const uint8_t *addr, unsigned prefix_len)
 {
 	unsigned short alen = family == AF_INET ? 4 : 16;
+	r->h.nlmsg_len = NLMSG_LENGTH(sizeof r->addr);
+	r->h.nlmsg_type = type;
+	r->addr.ifa_family = (unsigned char)family;
+	r->addr.ifa_prefixlen = (unsigned char)prefix_len;
+	r->addr.ifa_scope = RT_SCOPE_UNIVERSE;
+	r->addr.ifa_index = (unsigned)ifindex;
+	put_attr(r, IFA_LOCAL, addr, alen);
+	put_attr(r, IFA_ADDRESS, addr, alen);
+}
+
+int overlay_nl_addr_add(int ifindex, int family, const uint8_t *addr, unsigned prefix_len)
+{
 	struct req r = {0};
-	r.h.nlmsg_len = NLMSG_LENGTH(sizeof r.addr);
-	r.h.nlmsg_type = RTM_NEWADDR;
+	addr_req(&r, RTM_NEWADDR, ifindex, family, addr, prefix_len);
 	r.h.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-	r.addr.ifa_family = (unsigned char)family;
-	r.addr.ifa_prefixlen = (unsigned char)prefix_len;
-	r.addr.ifa_scope = RT_SCOPE_UNIVERSE;
-	r.addr.ifa_index = (unsigned)ifindex;
-	put_attr(&r, IFA_LOCAL, addr, alen);
-	put_attr(&r, IFA_ADDRESS, addr, alen);
 	if (family == AF_INET6) {
 		/* No duplicate address detection: the address is ours by
 		 * derivation, and DAD would hold it "tentative" for a second. */
@@ -114,6 +120,14 @@ int overlay_nl_addr_add(int ifindex, int family, const uint8_t *addr, unsigned p
 	}
 	int rc = talk(&r);
 	return rc == -EEXIST ? 0 : rc;
+}
+
+int overlay_nl_addr_del(int ifindex, int family, const uint8_t *addr, unsigned prefix_len)
+{
+	struct req r = {0};
+	addr_req(&r, RTM_DELADDR, ifindex, family, addr, prefix_len);
+	int rc = talk(&r);
+	return rc == -EADDRNOTAVAIL || rc == -ENOENT ? 0 : rc;
 }
 
 int overlay_nl_route_add(int ifindex, int family, const uint8_t *dst, unsigned prefix_len)

@@ -11,6 +11,9 @@
 
 int overlay_nl_link_set(int ifindex, unsigned mtu, int up);
 int overlay_nl_addr_add(int ifindex, int family, const uint8_t *addr, unsigned prefix_len);
+/* overlay_nl_addr_del removes an address (one that is not there counts as
+ * success: -EADDRNOTAVAIL). */
+int overlay_nl_addr_del(int ifindex, int family, const uint8_t *addr, unsigned prefix_len);
 int overlay_nl_route_add(int ifindex, int family, const uint8_t *dst, unsigned prefix_len);
 
 #endif

@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/grow.h"
@@ -125,9 +124,7 @@ struct fwd_ctx {
 static void observe_forward(struct relay_conn *c, const struct fwd_ctx *f)
 {
 #ifndef RELAY_HIST_OFF /* builds for measuring the histograms' own cost */
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	uint64_t now = core_clock_ns();
 	relay_hist_observe(&c->th->fwd_hist, &relay_hist_forward_bounds, now > f->t0 ? now - f->t0 : 0);
 #else
 	(void)c;

@@ -260,6 +260,27 @@ static void family_main(void *arg)
 	free(a);
 }
 
+/* fresh_socket opens an IPv4 UDP socket on a port of the kernel's choice
+ * (a new mapping in the NAT) and writes that port to *out_port when not
+ * NULL. NULL when it cannot. */
+static struct core_udp *fresh_socket(uint16_t *out_port)
+{
+	struct sockaddr_in any = {.sin_family = AF_INET}, me;
+	socklen_t ml = sizeof me;
+	int err = 0;
+	struct core_udp *u = NULL;
+	int fd = core_udp_bind((struct sockaddr *)&any, sizeof any, false);
+	if (fd < 0)
+		return NULL;
+	if ((out_port && getsockname(fd, (struct sockaddr *)&me, &ml) != 0) || !(u = core_udp_new(fd, &err))) {
+		close(fd);
+		return NULL;
+	}
+	if (out_port)
+		*out_port = ntohs(me.sin_port);
+	return u;
+}
+
 /* port_allocation asks the server that answered f's discovery again, from
  * STUN_PORT_SAMPLES fresh sockets (port 0), one after the other and each
  * kept open until the end (a reused local port would reuse its mapping),
@@ -282,22 +303,14 @@ static void port_allocation(struct net_job *j, struct fam_job *f)
 	const struct stun_server_result *srv = &d->servers[d->winner];
 	f->ports_tested = true;
 	for (size_t i = 0; i < STUN_PORT_SAMPLES; i++) {
-		struct sockaddr_in any = {.sin_family = AF_INET};
-		struct sockaddr_in me;
-		socklen_t ml = sizeof me;
-		int err = 0;
-		int fd = core_udp_bind((struct sockaddr *)&any, sizeof any, false);
-		if (fd < 0)
+		uint16_t local;
+		if (!(socks[i] = fresh_socket(&local)))
 			break;
-		if (getsockname(fd, (struct sockaddr *)&me, &ml) != 0 || !(socks[i] = core_udp_new(fd, &err))) {
-			close(fd);
-			break;
-		}
 		struct stun_probe p = {.to = srv->ep.addr, .to_len = srv->ep.addr_len};
 		int n = stun_client_run(socks[i], &p, 1, &o);
 		if (n == -ECANCELED || n < 1 || p.status != 0)
 			break;
-		f->port_local[f->num_ports] = ntohs(me.sin_port);
+		f->port_local[f->num_ports] = local;
 		f->port_mapped[f->num_ports] = p.mapped.port;
 		f->num_ports++;
 	}
@@ -314,21 +327,6 @@ static void port_allocation(struct net_job *j, struct fam_job *f)
  * requests within the second, so one lost datagram does not expire a live
  * mapping. */
 enum { LIFE_WAIT_MS = 1000, LIFE_RTO_MS = 250 };
-
-/* fresh_socket opens an IPv4 UDP socket on a port of the kernel's choice:
- * a new mapping in the NAT. NULL when it cannot. */
-static struct core_udp *fresh_socket(void)
-{
-	struct sockaddr_in any = {.sin_family = AF_INET};
-	int err = 0;
-	int fd = core_udp_bind((struct sockaddr *)&any, sizeof any, false);
-	if (fd < 0)
-		return NULL;
-	struct core_udp *u = core_udp_new(fd, &err);
-	if (!u)
-		close(fd);
-	return u;
-}
 
 /* life_opts: the options of every lifetime transaction. */
 static struct stun_client_opts life_opts(const struct net_job *j)
@@ -362,7 +360,7 @@ static const struct stun_server_result *life_server(const struct fam_job *f)
 static int answer_at(struct core_udp *x, uint16_t port, const struct stun_server_result *srv,
 		     const struct stun_client_opts *o)
 {
-	struct core_udp *y = fresh_socket();
+	struct core_udp *y = fresh_socket(NULL);
 	if (!y)
 		return -EMFILE;
 	struct stun_probe p = {.to = srv->ep.addr, .to_len = srv->ep.addr_len, .response_port = port, .via = y};
@@ -389,7 +387,7 @@ static void life_check(void *arg)
 	struct life_arg *a = arg;
 	struct stun_lifetime_check *c = &a->f->life[a->i];
 	struct stun_client_opts o = life_opts(a->j);
-	struct core_udp *x = fresh_socket();
+	struct core_udp *x = fresh_socket(NULL);
 	struct stun_probe p = {.to = a->srv->ep.addr, .to_len = a->srv->ep.addr_len};
 
 	if (x && stun_client_run(x, &p, 1, &o) == 1 && p.status == 0) {
@@ -414,7 +412,7 @@ static void life_check(void *arg)
 static bool life_supported(struct net_job *j, struct fam_job *f, const struct stun_server_result *srv)
 {
 	struct stun_client_opts o = life_opts(j);
-	struct core_udp *x = fresh_socket(), *y = NULL;
+	struct core_udp *x = fresh_socket(NULL), *y = NULL;
 	struct stun_probe p = {.to = srv->ep.addr, .to_len = srv->ep.addr_len};
 	bool ok = false;
 
@@ -433,7 +431,7 @@ static bool life_supported(struct net_job *j, struct fam_job *f, const struct st
 	}
 	/* Not answered at x: ask once more from y, listening on y, to tell
 	 * the reasons apart. */
-	y = fresh_socket();
+	y = fresh_socket(NULL);
 	p = (struct stun_probe){.to = srv->ep.addr, .to_len = srv->ep.addr_len, .response_port = port};
 	if (!y || stun_client_run(y, &p, 1, &o) < 0)
 		snprintf(f->life_why, sizeof f->life_why, "cannot open a UDP socket");

@@ -15,6 +15,7 @@
 #include "net/bssl.h"
 #include "node/birthday.h"
 #include "node/control.h"
+#include "node/member.h"
 #include "node/node.h"
 #include "node/pake.h"
 #include "node/token.h"
@@ -807,7 +808,8 @@ int cli_peers(int argc, char **argv)
 			json = true;
 		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			printf("usage: atmosphere peers [--json]\n\nLists the mesh's peers this node knows: node id, name,\n"
-			       "overlay address (IPv4; --json has IPv6 too), path (lan, direct or relay), remote\n"
+			       "overlay address (IPv4; --json has IPv6 too, and overlay_n, the collision counter\n"
+			       "they derive from), path (lan, direct or relay), remote\n"
 			       "endpoint or relay URL, RTT, last seen, bytes;\n"
 			       "and this node's own local and public endpoints (\"self\" in --json).\n");
 			return 0;
@@ -858,14 +860,21 @@ int cli_peers(int argc, char **argv)
 
 /* ---- hosts ---- */
 
-static void hosts_line(const struct node_state *st, const char *node_id, const char *name, json_object *arr)
+/* The collision counter of pub's entry in members.json (0 without). */
+static uint32_t hosts_n(const struct node_members *t, const uint8_t pub[32])
 {
-	uint32_t a = overlay_addr4(st->mesh_id, node_id, 0);
+	int i = t ? node_members_find(t, pub) : -1;
+	return i >= 0 && t->slots[i].has_entry ? t->slots[i].m.n : 0;
+}
+
+static void hosts_line(const struct node_state *st, const char *node_id, uint32_t n, const char *name, json_object *arr)
+{
+	uint32_t a = overlay_addr4(st->mesh_id, node_id, n);
 	uint8_t a6[16];
 	char s4[INET_ADDRSTRLEN], s6[INET6_ADDRSTRLEN];
 	struct in_addr in = {.s_addr = htonl(a)};
 	inet_ntop(AF_INET, &in, s4, sizeof s4);
-	overlay_addr6(st->mesh_id, node_id, 0, a6);
+	overlay_addr6(st->mesh_id, node_id, n, a6);
 	inet_ntop(AF_INET6, a6, s6, sizeof s6);
 	if (arr) {
 		json_object *o = json_object_new_object();
@@ -889,8 +898,9 @@ int cli_hosts(int argc, char **argv)
 			printf("usage: atmosphere hosts [--json]\n\n"
 			       "Prints /etc/hosts lines for this node and every peer it knows: each member's overlay\n"
 			       "addresses (IPv4 in 100.64.0.0/10, IPv6 in the mesh's /48), its name and node id.\n"
-			       "Addresses are derived from the mesh and node ids, so this works without a running\n"
-			       "node. To resolve peers by name: atmosphere hosts | sudo tee -a /etc/hosts\n");
+			       "Addresses are derived from the mesh and node ids and each member's collision counter\n"
+			       "(its signed entry in members.json), so this works without a running node. To resolve\n"
+			       "peers by name: atmosphere hosts | sudo tee -a /etc/hosts\n");
 			return 0;
 		} else
 			return cli_usage_error("hosts", "unexpected argument '%s'", argv[i]);
@@ -901,9 +911,17 @@ int cli_hosts(int argc, char **argv)
 	json_object *arr = json ? json_object_new_array() : NULL;
 	if (!json)
 		printf("# atmosphere mesh %s (%s): overlay addresses\n", st.mesh_name, st.mesh_id);
-	hosts_line(&st, st.node_id, st.node_name, arr);
+	/* Counters come from the members' entries (a mesh from before
+	 * membership records has none: every counter is 0). */
+	char err[300];
+	struct node_members *mem = st.have_founder ? node_members_new(st.mesh_id, st.founder) : NULL;
+	if (mem && node_members_load(&st, mem, err, sizeof err) < 0)
+		fprintf(stderr, "atmosphere hosts: %s; collision counters taken as 0\n", err);
+	hosts_line(&st, st.node_id, hosts_n(mem, st.pub), st.node_name, arr);
 	for (size_t i = 0; i < st.num_peers; i++)
-		hosts_line(&st, st.peers[i].node_id, st.peers[i].name[0] ? st.peers[i].name : st.peers[i].node_id, arr);
+		hosts_line(&st, st.peers[i].node_id, hosts_n(mem, st.peers[i].pub),
+			   st.peers[i].name[0] ? st.peers[i].name : st.peers[i].node_id, arr);
+	node_members_free(mem);
 	if (json) {
 		json_object *o = json_object_new_object();
 		json_object_object_add(o, "mesh_id", json_object_new_string(st.mesh_id));

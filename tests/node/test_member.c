@@ -10,6 +10,7 @@
 #include "node/internal.h"
 #include "node/member.h"
 #include "node/wire.h"
+#include "overlay/addr.h"
 
 #define T_MESH "mesh-test01"
 
@@ -146,9 +147,12 @@ Test(member, largest_entry_fits_one_node_message)
 	m.num_eps6 = NODE_MEMBER_MAX_EPS6;
 	cr_assert_eq(strlen(m.eps6[0]), NODE_TOKEN_MAX_ENDPOINT_LEN);
 	cr_assert_eq(node_member_encode_entry(buf, sizeof buf, &n, &m), 0);
+	cr_assert_eq(n, 1451, "largest entry with counter 0: %zu bytes", n);
+	m.n = UINT32_MAX; /* format 3: the counter's 4 bytes more */
+	cr_assert_eq(node_member_encode_entry(buf, sizeof buf, &n, &m), 0);
 	cr_log_info("largest entry: %zu bytes", n);
 	/* The figure of node/member.h, node/wire.h and docs/NODE.md. */
-	cr_assert_eq(n, 1451, "largest entry: %zu bytes", n);
+	cr_assert_eq(n, 1455, "largest entry: %zu bytes", n);
 	cr_assert_leq(n + 1, NODE_MAX_MESSAGE_LEN, "an entry and its type byte fit one node message");
 }
 
@@ -233,7 +237,7 @@ Test(member, parser_refuses_bad_fields_on_the_wire)
 	bad[eps + 2] = 'x';
 	cr_assert_eq(node_member_parse(&out, bad, n), NODE_MEMBER_E_BAD_FIELD, "endpoint not an address");
 	memcpy(bad, buf, n);
-	bad[1] = 3;
+	bad[1] = 4;
 	cr_assert_eq(node_member_parse(&out, bad, n), NODE_MEMBER_E_KIND, "unknown format");
 }
 
@@ -242,7 +246,7 @@ Test(member, parser_refuses_unknown_kind_format_and_oversize)
 	struct node_member_msg out;
 	uint8_t big[NODE_MEMBER_MAX_MSG + 1] = {'S'};
 	cr_assert_eq(node_member_parse(&out, (const uint8_t *)"X", 1), NODE_MEMBER_E_KIND);
-	cr_assert_eq(node_member_parse(&out, (const uint8_t *)"E\x03", 2), NODE_MEMBER_E_KIND);
+	cr_assert_eq(node_member_parse(&out, (const uint8_t *)"E\x04", 2), NODE_MEMBER_E_KIND);
 	cr_assert_eq(node_member_parse(&out, (const uint8_t *)"E\x00", 2), NODE_MEMBER_E_KIND);
 	cr_assert_eq(node_member_parse(&out, big, sizeof big), NODE_MEMBER_E_BAD_FIELD);
 	cr_assert_eq(node_member_parse(&out, (const uint8_t *)"", 0), NODE_MEMBER_E_TRUNCATED);
@@ -819,5 +823,235 @@ Test(member, a_new_secret_is_taken_only_from_a_member_in_good_standing)
 	node_members_merge_removal(t, eve.pub, rob.pub, rsig, NULL);
 	node_member_rotation_sign(sig, eve.sign_priv, T_MESH, 1, secret, eve.pub);
 	cr_assert_eq(node_members_check_rotation(t, 1, secret, eve.pub, sig), NODE_MEMBER_E_UNKNOWN_ADMITTER);
+	node_members_free(t);
+}
+
+/* --- Overlay collision counter (format 3) ----------------------------------- */
+
+/* t_entry_n: n's entry at version v with collision counter cn (and the
+ * IPv6 endpoints eps6[0..num)), signed. */
+static void t_entry_n(struct node_member *m, const struct t_node *n, uint64_t v, const struct t_node *admitter,
+		      uint32_t cn, const char *const *eps6, size_t num)
+{
+	t_entry(m, n, v, admitter);
+	for (size_t i = 0; i < num; i++)
+		strcpy(m->eps6[i], eps6[i]);
+	m->num_eps6 = num;
+	m->n = cn;
+	cr_assert_eq(node_member_sign(m, n->sign_priv, T_MESH), 0);
+}
+
+Test(member, collision_counter_round_trips_in_format_3)
+{
+	for (size_t num6 = 0; num6 <= 2; num6 += 2) {
+		struct node_member m;
+		struct node_member_msg out;
+		uint8_t buf[NODE_MEMBER_MAX_MSG], again[NODE_MEMBER_MAX_MSG];
+		size_t n, n2;
+		t_entry_n(&m, &matt, 42, &rob, 7, t_v6, num6);
+		cr_assert_eq(node_member_encode_entry(buf, sizeof buf, &n, &m), 0);
+		cr_assert_eq(buf[1], NODE_MEMBER_FORMAT_N, "an entry with a counter is format 3");
+		cr_assert_eq(node_member_parse(&out, buf, n), 0);
+		cr_assert_eq(out.entry.n, 7);
+		cr_assert_eq(out.entry.num_eps6, num6);
+		cr_assert_eq(node_member_encode_entry(again, sizeof again, &n2, &out.entry), 0);
+		cr_assert(n2 == n && !memcmp(again, buf, n), "re-encodes to the same bytes");
+		for (size_t k = 0; k < n; k++)
+			cr_assert_eq(node_member_parse(&out, buf, k), NODE_MEMBER_E_TRUNCATED, "prefix of %zu bytes", k);
+		/* It verifies and merges, and the table keeps the counter. */
+		struct node_members *t = t_mesh();
+		cr_assert_eq(node_members_merge_entry(t, &out.entry, NULL), NODE_MEMBER_CHANGED);
+		cr_assert_eq(t->slots[node_members_find(t, matt.pub)].m.n, 7);
+		node_members_free(t);
+	}
+}
+
+/* Counter 0 keeps formats 1 and 2 byte for byte: an entry of a node from
+ * before format 3 is what this one writes (and format 3 with 0 is refused:
+ * one encoding per entry). */
+Test(member, counter_0_keeps_formats_1_and_2)
+{
+	struct node_member m;
+	struct node_member_msg out;
+	uint8_t buf[NODE_MEMBER_MAX_MSG], with[NODE_MEMBER_MAX_MSG];
+	size_t n, nw;
+	t_entry_n(&m, &ana, 5, &rob, 0, NULL, 0);
+	cr_assert_eq(node_member_encode_entry(buf, sizeof buf, &n, &m), 0);
+	cr_assert_eq(buf[1], NODE_MEMBER_FORMAT);
+	t_entry_n(&m, &ana, 5, &rob, 0, t_v6, 1);
+	cr_assert_eq(node_member_encode_entry(buf, sizeof buf, &n, &m), 0);
+	cr_assert_eq(buf[1], NODE_MEMBER_FORMAT_V6);
+	/* The same entry with counter 1: format 3, the counter after the
+	 * IPv6 list; patched to 0 it is refused. */
+	t_entry_n(&m, &ana, 5, &rob, 1, t_v6, 1);
+	cr_assert_eq(node_member_encode_entry(with, sizeof with, &nw, &m), 0);
+	cr_assert_eq(nw, n + 4);
+	cr_assert_eq(with[1], NODE_MEMBER_FORMAT_N);
+	cr_assert(!memcmp(with + 2, buf + 2, n - 160 - 2), "the fields before the counter are format 2's");
+	size_t at = n - 160;
+	cr_assert(with[at] == 0 && with[at + 1] == 0 && with[at + 2] == 0 && with[at + 3] == 1, "u32 big-endian");
+	with[at + 3] = 0;
+	cr_assert_eq(node_member_parse(&out, with, nw), NODE_MEMBER_E_BAD_FIELD, "format 3 with counter 0");
+}
+
+/* Nobody but the member moves its address: the counter is signed. */
+Test(member, changing_the_counter_breaks_the_signature)
+{
+	struct node_members *t = t_mesh();
+	struct node_member m;
+	t_entry_n(&m, &ana, 9, &rob, 2, NULL, 0);
+	struct node_member bad = m;
+	bad.n = 3;
+	cr_assert_eq(node_members_merge_entry(t, &bad, NULL), NODE_MEMBER_E_BAD_SIG, "counter raised");
+	bad.n = 0;
+	cr_assert_eq(node_members_merge_entry(t, &bad, NULL), NODE_MEMBER_E_BAD_SIG, "counter stripped (format 1 copy)");
+	cr_assert_eq(node_members_merge_entry(t, &m, NULL), NODE_MEMBER_CHANGED);
+	/* Through the wire too: the patched counter fails the signature. */
+	uint8_t buf[NODE_MEMBER_MAX_MSG];
+	size_t n;
+	struct node_member_msg out;
+	t_entry_n(&m, &ana, 10, &rob, 2, NULL, 0);
+	cr_assert_eq(node_member_encode_entry(buf, sizeof buf, &n, &m), 0);
+	buf[n - 160 - 1] = 9;
+	cr_assert_eq(node_member_parse(&out, buf, n), 0);
+	cr_assert_eq(out.entry.n, 9);
+	cr_assert_eq(node_members_merge_entry(t, &out.entry, NULL), NODE_MEMBER_E_BAD_SIG);
+	node_members_free(t);
+}
+
+Test(member, precedence_is_the_smaller_counter_then_the_smaller_node_id)
+{
+	struct node_member a, b;
+	memset(&a, 0, sizeof a);
+	memset(&b, 0, sizeof b);
+	strcpy(a.node_id, "node-b");
+	strcpy(b.node_id, "node-a");
+	cr_assert(!node_member_precedes(&a, &b) && node_member_precedes(&b, &a), "same counter: the smaller id");
+	a.n = 0;
+	b.n = 1;
+	cr_assert(node_member_precedes(&a, &b) && !node_member_precedes(&b, &a), "a member that moved yields");
+	b = a;
+	cr_assert(!node_member_precedes(&a, &b) && !node_member_precedes(&b, &a), "nobody precedes itself");
+}
+
+static int t_u64_cmp(const void *p, const void *q)
+{
+	uint64_t a = *(const uint64_t *)p, b = *(const uint64_t *)q;
+	return a < b ? -1 : a > b;
+}
+
+/* Ids "c-<i>" of T_MESH: a (x, y) pair whose IPv4 overlay addresses at
+ * counter 0 are equal, x < y, and a z whose address at 0 is y's at 1
+ * (found by a birthday search over 60,000 ids; deterministic). */
+static void t_colliding_ids(char x[32], char y[32], char z[32])
+{
+	enum { N = 60000 };
+	static uint64_t a0[N]; /* addr << 32 | i, sorted */
+	for (uint32_t i = 0; i < N; i++) {
+		char id[32];
+		snprintf(id, sizeof id, "c-%u", i);
+		a0[i] = (uint64_t)overlay_addr4(T_MESH, id, 0) << 32 | i;
+	}
+	qsort(a0, N, sizeof a0[0], t_u64_cmp);
+	for (size_t k = 0; k + 1 < N; k++) {
+		if (a0[k] >> 32 != a0[k + 1] >> 32)
+			continue;
+		/* Either of the pair as y: its address at 1 among the others' at 0. */
+		for (int w = 0; w < 2; w++) {
+			uint32_t iy = (uint32_t)a0[k + w], ix = (uint32_t)a0[k + 1 - w];
+			char idy[32];
+			snprintf(idy, sizeof idy, "c-%u", iy);
+			uint64_t key = (uint64_t)overlay_addr4(T_MESH, idy, 1) << 32;
+			size_t lo = 0, hi = N;
+			while (lo < hi) {
+				size_t mid = (lo + hi) / 2;
+				if (a0[mid] < key)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			if (lo == N || a0[lo] >> 32 != key >> 32)
+				continue;
+			char idx[32];
+			snprintf(idx, sizeof idx, "c-%u", ix);
+			if (strcmp(idx, idy) >= 0 || (uint32_t)a0[lo] == ix || (uint32_t)a0[lo] == iy)
+				continue;
+			strcpy(x, idx);
+			strcpy(y, idy);
+			snprintf(z, 32, "c-%u", (uint32_t)a0[lo]);
+			return;
+		}
+	}
+	cr_assert_fail("no colliding ids among %d", N);
+}
+
+/* t_merge: k's entry (id, counter cn, version v, admitted by rob) into t. */
+static void t_merge(struct node_members *t, struct t_node *k, const char *id, uint32_t cn, uint64_t v)
+{
+	struct node_member m;
+	strcpy(k->id, id);
+	t_entry_n(&m, k, v, &rob, cn, NULL, 0);
+	cr_assert_eq(node_members_merge_entry(t, &m, NULL), NODE_MEMBER_CHANGED, "%s", id);
+}
+
+/* The resolution, as a pure function of a table: x and y collide at 0
+ * (x < y), z's address at 0 is y's at 1. Every node that holds the same
+ * entries computes the same counters, so each member moves itself and the
+ * others follow its entry. */
+Test(member, the_member_that_yields_moves_to_the_smallest_free_counter)
+{
+	char x[32], y[32], z[32];
+	t_colliding_ids(x, y, z);
+	cr_log_info("colliding ids: %s %s, and %s", x, y, z);
+	cr_assert_eq(overlay_addr4(T_MESH, x, 0), overlay_addr4(T_MESH, y, 0));
+	cr_assert_eq(overlay_addr4(T_MESH, z, 0), overlay_addr4(T_MESH, y, 1));
+	struct node_members *t = node_members_new(T_MESH, rob.pub);
+	struct node_member m;
+	t_entry(&m, &rob, 1, &rob);
+	cr_assert_eq(node_members_merge_entry(t, &m, NULL), NODE_MEMBER_CHANGED);
+	t_merge(t, &matt, x, 0, 1);
+	/* Nobody collides: everyone keeps its counter. */
+	cr_assert_eq(node_members_overlay_n(t, matt.pub, x, 0), 0);
+	cr_assert_eq(node_members_overlay_n(t, rob.pub, rob.id, 0), 0);
+	/* y arrives with counter 0: x precedes (same counter, smaller id). */
+	t_merge(t, &ana, y, 0, 1);
+	cr_assert_eq(node_members_overlay_n(t, matt.pub, x, 0), 0, "x keeps its address");
+	cr_assert_eq(node_members_overlay_n(t, ana.pub, y, 0), 1, "y moves to 1, the smallest free");
+	/* y re-signs with 1: stable for both. */
+	t_merge(t, &ana, y, 1, 2);
+	cr_assert_eq(node_members_overlay_n(t, ana.pub, y, 1), 1);
+	cr_assert_eq(node_members_overlay_n(t, matt.pub, x, 0), 0);
+	/* z arrives with counter 0 at y's new address: z precedes a member
+	 * that moved, whatever the ids; y skips 0 (x) and 1 (z). */
+	t_merge(t, &eve, z, 0, 1);
+	cr_assert_eq(node_members_overlay_n(t, eve.pub, z, 0), 0, "z keeps its address");
+	cr_assert_eq(node_members_overlay_n(t, ana.pub, y, 1), 2, "y moves again, past 0 and 1");
+	cr_assert_neq(overlay_addr4(T_MESH, y, 2), overlay_addr4(T_MESH, x, 0));
+	node_members_free(t);
+}
+
+/* A joiner (no entry in the table yet) yields to every member, even one
+ * with a larger id: the later member moves. A removed member's address is
+ * free again. */
+Test(member, a_joiner_yields_and_a_removed_member_frees_its_address)
+{
+	char x[32], y[32], z[32];
+	t_colliding_ids(x, y, z);
+	struct node_members *t = node_members_new(T_MESH, rob.pub);
+	struct node_member m;
+	t_entry(&m, &rob, 1, &rob);
+	cr_assert_eq(node_members_merge_entry(t, &m, NULL), NODE_MEMBER_CHANGED);
+	t_merge(t, &ana, y, 0, 1);
+	strcpy(matt.id, x);
+	cr_assert_eq(node_members_overlay_n(t, matt.pub, x, 0), 1, "the joiner x moves although x < y");
+	cr_assert_eq(node_members_overlay_n(t, ana.pub, y, 0), 0, "y, a member, stays");
+	/* Both hold entries at 0: y yields to x. After rob removes x, y's
+	 * address at 0 collides with nobody: it keeps what it has. */
+	t_merge(t, &matt, x, 0, 1);
+	cr_assert_eq(node_members_overlay_n(t, ana.pub, y, 0), 1);
+	uint8_t sig[64];
+	node_member_remove_sign(sig, rob.sign_priv, T_MESH, matt.pub, rob.pub);
+	cr_assert_eq(node_members_merge_removal(t, matt.pub, rob.pub, sig, NULL), NODE_MEMBER_CHANGED);
+	cr_assert_eq(node_members_overlay_n(t, ana.pub, y, 0), 0);
 	node_members_free(t);
 }

@@ -89,32 +89,53 @@ Test(node_path, relay_equal_pairing_goes_to_the_mesh_order)
 	cr_assert(node_path_relay_better(false, 0, false, NODE_TOKEN_MAX_RELAYS));
 }
 
-/* A relay link driven by a 200 ms ticker, as node/relay_rtt.c and
- * node/ticker.c do: a probe when the pace says so (a send that waits), and
- * while the relay forwards (t < frozen) the peer's answer comes back in the
- * same tick. Runs over (from, to]; returns the first time the link is
- * silent (0: never); *probes counts the probes sent. */
-static uint64_t drive(struct node_relay_live *l, uint64_t *tx, uint64_t from, uint64_t to, uint64_t frozen,
-		      int *probes)
+/* A path's pace and silence rule: the relay link's, or the direct path's
+ * with a peer that answers keepalives. */
+struct live_rule {
+	uint64_t (*every)(const struct node_path_live *l, uint64_t t);
+	bool (*silent)(const struct node_path_live *l, uint64_t t);
+};
+
+static uint64_t direct_every(const struct node_path_live *l, uint64_t t)
+{
+	return node_path_direct_every(l, t, true);
+}
+
+static const struct live_rule relay_rule = {node_path_relay_every, node_path_relay_silent};
+static const struct live_rule direct_rule = {direct_every, node_path_direct_dead};
+
+/* A path driven by a 200 ms ticker, as node/relay_rtt.c and node/ticker.c
+ * do: a probe or keepalive when the pace says so (a send that waits), and
+ * while the path carries (t < frozen) the peer's answer comes back in the
+ * same tick. Runs over (from, to]; returns the first time the path is
+ * silent (0: never); *probes counts the sends. */
+static uint64_t drive_rule(const struct live_rule *r, struct node_path_live *l, uint64_t *tx, uint64_t from,
+			   uint64_t to, uint64_t frozen, int *probes)
 {
 	for (uint64_t t = from + NODE_TICK_MS; t <= to; t += NODE_TICK_MS) {
-		if (t - *tx >= node_path_relay_every(l, t)) {
-			node_path_relay_sent(l, t);
+		if (t - *tx >= r->every(l, t)) {
+			node_path_sent(l, t);
 			*tx = t;
 			if (probes)
 				(*probes)++;
 			if (t < frozen)
 				l->rx_ms = t;
 		}
-		if (node_path_relay_silent(l, t))
+		if (r->silent(l, t))
 			return t;
 	}
 	return 0;
 }
 
+static uint64_t drive(struct node_path_live *l, uint64_t *tx, uint64_t from, uint64_t to, uint64_t frozen,
+		      int *probes)
+{
+	return drive_rule(&relay_rule, l, tx, from, to, frozen, probes);
+}
+
 Test(node_path, idle_relay_link_probes_at_idle_pace_and_is_never_silent_when_answered)
 {
-	struct node_relay_live l = {.rx_ms = 1000};
+	struct node_path_live l = {.rx_ms = 1000};
 	uint64_t tx = 1000;
 	int probes = 0;
 	cr_assert_eq(drive(&l, &tx, 1000, 1000 + 120000, UINT64_MAX, &probes), 0);
@@ -123,7 +144,7 @@ Test(node_path, idle_relay_link_probes_at_idle_pace_and_is_never_silent_when_ans
 
 Test(node_path, traffic_keeps_fast_pace_for_busy_window_then_idle_pace)
 {
-	struct node_relay_live l = {.rx_ms = 1000, .traffic_ms = 1000};
+	struct node_path_live l = {.rx_ms = 1000, .traffic_ms = 1000};
 	uint64_t tx = 1000;
 	int busy = 0, idle = 0;
 	cr_assert_eq(drive(&l, &tx, 1000, 1000 + NODE_RELAY_BUSY_MS, UINT64_MAX, &busy), 0);
@@ -146,7 +167,7 @@ Test(node_path, traffic_keeps_fast_pace_for_busy_window_then_idle_pace)
 Test(node_path, relay_frozen_late_in_busy_window_is_noticed_at_busy_speed)
 {
 	for (uint64_t after = 0; after < NODE_RELAY_BUSY_MS; after += NODE_TICK_MS) {
-		struct node_relay_live l = {.rx_ms = 1000, .traffic_ms = 1000};
+		struct node_path_live l = {.rx_ms = 1000, .traffic_ms = 1000};
 		uint64_t tx = 1000;
 		uint64_t frozen = 1000 + after;
 		uint64_t silent = drive(&l, &tx, 1000, frozen + 60000, frozen, NULL);
@@ -160,7 +181,7 @@ Test(node_path, relay_frozen_late_in_busy_window_is_noticed_at_busy_speed)
 
 Test(node_path, relay_frozen_while_idle_is_noticed_after_next_idle_probe)
 {
-	struct node_relay_live l = {.rx_ms = 1000};
+	struct node_path_live l = {.rx_ms = 1000};
 	uint64_t tx = 1000;
 	uint64_t silent = drive(&l, &tx, 1000, 1000 + 120000, 1001, NULL);
 	cr_assert_gt(silent, 1000 + NODE_RELAY_PROBE_IDLE_MS + NODE_RELAY_SILENT_MS);
@@ -171,11 +192,11 @@ Test(node_path, relay_frozen_while_idle_is_noticed_after_next_idle_probe)
  * wait, the pace is fast at once, and the link is silent 6.5 s later. */
 Test(node_path, traffic_on_frozen_idle_link_is_noticed_silent_ms_after_it)
 {
-	struct node_relay_live l = {.rx_ms = 1000};
+	struct node_path_live l = {.rx_ms = 1000};
 	uint64_t tx = 1000;
 	cr_assert_eq(drive(&l, &tx, 1000, 20000, 1001, NULL), 0); /* idle, nothing sent yet */
 	l.traffic_ms = 20000;
-	node_path_relay_sent(&l, 20000); /* the traffic itself asks for an answer */
+	node_path_sent(&l, 20000); /* the traffic itself asks for an answer */
 	tx = 20000;
 	cr_assert_eq(node_path_relay_every(&l, 20000), NODE_RELAY_PROBE_MS);
 	uint64_t silent = drive(&l, &tx, 20000, 60000, 0, NULL);
@@ -185,16 +206,159 @@ Test(node_path, traffic_on_frozen_idle_link_is_noticed_silent_ms_after_it)
 
 Test(node_path, relay_wait_starts_once_and_ends_with_an_answer)
 {
-	struct node_relay_live l = {.rx_ms = 500};
-	node_path_relay_sent(&l, 1000);
-	node_path_relay_sent(&l, 3000); /* still waiting: the wait keeps its start */
+	struct node_path_live l = {.rx_ms = 500};
+	node_path_sent(&l, 1000);
+	node_path_sent(&l, 3000); /* still waiting: the wait keeps its start */
 	cr_assert_eq(l.wait_ms, 1000);
 	cr_assert(node_path_relay_silent(&l, 1000 + NODE_RELAY_SILENT_MS + 1));
 	cr_assert_not(node_path_relay_silent(&l, 1000 + NODE_RELAY_SILENT_MS));
 	l.rx_ms = 1000; /* an answer in the same ms ends it */
 	cr_assert_not(node_path_relay_silent(&l, 1000 + NODE_RELAY_SILENT_MS + 1));
 	cr_assert_eq(node_path_relay_every(&l, 20000), NODE_RELAY_PROBE_IDLE_MS);
-	node_path_relay_sent(&l, 20000); /* a new wait */
+	node_path_sent(&l, 20000); /* a new wait */
 	cr_assert_eq(l.wait_ms, 20000);
 	cr_assert_eq(node_path_relay_every(&l, 20000), NODE_RELAY_PROBE_MS);
+}
+
+/* The direct path (node/wire.h, NODE_KEEPALIVE_IDLE_MS): the same two
+ * regimes and the same silence rule, at its own pace. */
+Test(node_path, idle_direct_path_keeps_alive_at_idle_pace_and_is_never_dead_when_answered)
+{
+	struct node_path_live l = {.rx_ms = 1000};
+	uint64_t tx = 1000;
+	int sent = 0;
+	cr_assert_eq(drive_rule(&direct_rule, &l, &tx, 1000, 1000 + 120000, UINT64_MAX, &sent), 0);
+	cr_assert_eq(sent, 120000 / NODE_KEEPALIVE_IDLE_MS, "%d keepalives in 120 s idle", sent);
+	/* What the idle pace is for: the NAT mappings of the path see a packet
+	 * well within the 30 s of the shortest common UDP timeouts. */
+	cr_assert_leq(NODE_KEEPALIVE_IDLE_MS + NODE_KEEPALIVE_MS + NODE_TICK_MS, 30000 * 2 / 3);
+}
+
+Test(node_path, direct_keepalive_to_a_peer_that_does_not_answer_stays_at_the_fast_pace)
+{
+	/* An older node: it never answers, and counts its own silence from its
+	 * last packet in, so it must hear from us every NODE_KEEPALIVE_MS. */
+	struct node_path_live l = {.rx_ms = 1000};
+	for (uint64_t t = 1000; t < 1000 + 120000; t += NODE_TICK_MS)
+		cr_assert_eq(node_path_direct_every(&l, t, false), NODE_KEEPALIVE_MS, "at %llu", (unsigned long long)t);
+	/* Its own keepalives, every 2 s, end each of our waits: never dead. */
+	uint64_t tx = 1000;
+	int sent = 0;
+	for (uint64_t t = 1000 + NODE_TICK_MS; t <= 1000 + 120000; t += NODE_TICK_MS) {
+		if (t - tx >= node_path_direct_every(&l, t, false)) {
+			node_path_sent(&l, t);
+			tx = t;
+			sent++;
+		}
+		if (t % NODE_KEEPALIVE_MS == 0)
+			l.rx_ms = t; /* its keepalive, between ours */
+		cr_assert_not(node_path_direct_dead(&l, t), "dead at %llu", (unsigned long long)t);
+	}
+	cr_assert_eq(sent, 120000 / NODE_KEEPALIVE_MS);
+}
+
+Test(node_path, direct_traffic_keeps_fast_pace_for_busy_window_then_idle_pace)
+{
+	struct node_path_live l = {.rx_ms = 1000, .traffic_ms = 1000};
+	uint64_t tx = 1000;
+	int busy = 0, idle = 0;
+	cr_assert_eq(drive_rule(&direct_rule, &l, &tx, 1000, 1000 + NODE_DIRECT_BUSY_MS, UINT64_MAX, &busy), 0);
+	cr_assert_eq(busy, NODE_DIRECT_BUSY_MS / NODE_KEEPALIVE_MS, "%d keepalives in the busy window", busy);
+	cr_assert_eq(drive_rule(&direct_rule, &l, &tx, 1000 + NODE_DIRECT_BUSY_MS, 1000 + NODE_DIRECT_BUSY_MS + 60000,
+			        UINT64_MAX, &idle),
+		     0);
+	cr_assert_eq(node_path_direct_every(&l, 1000 + NODE_DIRECT_BUSY_MS + 60000, true), NODE_KEEPALIVE_IDLE_MS);
+	cr_assert_leq(idle, 1 + 60000 / NODE_KEEPALIVE_IDLE_MS, "%d keepalives in 60 s once idle", idle);
+}
+
+/* The path dies at every tick of the busy window and after it: whether the
+ * pair goes idle before the silence is long enough or not, the death is
+ * noticed NODE_DIRECT_DEAD_MS (and a tick) after the first send left
+ * unanswered, which goes at most a fast keepalive gap after the death while
+ * the window runs (or closes), and an idle gap after it once idle. */
+Test(node_path, direct_path_dead_at_any_tick_is_noticed_dead_ms_after_first_unanswered_send)
+{
+	for (uint64_t after = 0; after < NODE_DIRECT_BUSY_MS + 2 * NODE_KEEPALIVE_IDLE_MS; after += NODE_TICK_MS) {
+		struct node_path_live l = {.rx_ms = 1000, .traffic_ms = 1000};
+		uint64_t tx = 1000;
+		uint64_t frozen = 1000 + after;
+		uint64_t dead = drive_rule(&direct_rule, &l, &tx, 1000, frozen + 120000, frozen, NULL);
+		cr_assert_gt(dead, frozen, "died %llu ms after traffic: dead before", (unsigned long long)after);
+		/* l.wait_ms is the first unanswered send. */
+		cr_assert_geq(l.wait_ms, frozen);
+		cr_assert_gt(dead - l.wait_ms, NODE_DIRECT_DEAD_MS);
+		cr_assert_leq(dead - l.wait_ms, NODE_DIRECT_DEAD_MS + NODE_TICK_MS,
+			      "died %llu ms after traffic: dead %llu ms after the first unanswered send",
+			      (unsigned long long)after, (unsigned long long)(dead - l.wait_ms));
+		uint64_t gap = after < NODE_DIRECT_BUSY_MS ? NODE_KEEPALIVE_MS : NODE_KEEPALIVE_IDLE_MS;
+		cr_assert_leq(dead - frozen, gap + NODE_DIRECT_DEAD_MS + NODE_TICK_MS,
+			      "died %llu ms after traffic: dead %llu ms after", (unsigned long long)after,
+			      (unsigned long long)(dead - frozen));
+	}
+}
+
+/* Went idle after the path died: the busy window ends while the first
+ * unanswered keepalive waits; the idle regime does not restart the count. */
+Test(node_path, direct_path_that_went_idle_after_it_died_is_dead_at_busy_speed)
+{
+	uint64_t frozen = 1000 + NODE_DIRECT_BUSY_MS - 1000; /* 1 s before the window ends */
+	struct node_path_live l = {.rx_ms = 1000, .traffic_ms = 1000};
+	uint64_t tx = 1000;
+	uint64_t dead = drive_rule(&direct_rule, &l, &tx, 1000, frozen + 60000, frozen, NULL);
+	cr_assert_gt(dead, 1000 + NODE_DIRECT_BUSY_MS, "the window had ended: the pair is idle");
+	cr_assert_leq(dead, frozen + NODE_KEEPALIVE_MS + NODE_DIRECT_DEAD_MS + NODE_TICK_MS, "dead at %llu",
+		      (unsigned long long)dead);
+}
+
+/* Traffic on an idle direct path that died long ago: the send starts the
+ * wait, the pace is fast at once, and the path is dead 6.5 s later. */
+Test(node_path, direct_traffic_on_dead_idle_path_is_noticed_dead_ms_after_it)
+{
+	struct node_path_live l = {.rx_ms = 1000};
+	uint64_t tx = 1000;
+	cr_assert_eq(drive_rule(&direct_rule, &l, &tx, 1000, 1000 + NODE_KEEPALIVE_IDLE_MS - NODE_TICK_MS, 1001, NULL),
+		     0);
+	uint64_t t0 = 1000 + NODE_KEEPALIVE_IDLE_MS - NODE_TICK_MS;
+	l.traffic_ms = t0;
+	node_path_sent(&l, t0); /* the traffic itself asks for an answer */
+	tx = t0;
+	cr_assert_eq(node_path_direct_every(&l, t0, true), NODE_KEEPALIVE_MS);
+	uint64_t dead = drive_rule(&direct_rule, &l, &tx, t0, t0 + 60000, 0, NULL);
+	cr_assert_gt(dead, t0 + NODE_DIRECT_DEAD_MS, "dead at %llu", (unsigned long long)dead);
+	cr_assert_leq(dead, t0 + NODE_DIRECT_DEAD_MS + NODE_TICK_MS, "dead at %llu", (unsigned long long)dead);
+}
+
+Test(node_path, direct_wait_starts_once_and_ends_with_an_answer)
+{
+	struct node_path_live l = {.rx_ms = 500};
+	node_path_sent(&l, 1000);
+	node_path_sent(&l, 3000); /* still waiting: the wait keeps its start */
+	cr_assert_eq(l.wait_ms, 1000);
+	cr_assert_eq(node_path_direct_every(&l, 3000, true), NODE_KEEPALIVE_MS);
+	cr_assert(node_path_direct_dead(&l, 1000 + NODE_DIRECT_DEAD_MS + 1));
+	cr_assert_not(node_path_direct_dead(&l, 1000 + NODE_DIRECT_DEAD_MS));
+	l.rx_ms = 1000; /* an answer in the same ms ends it */
+	cr_assert_not(node_path_direct_dead(&l, 1000 + NODE_DIRECT_DEAD_MS + 1));
+	cr_assert_eq(node_path_direct_every(&l, 20000, true), NODE_KEEPALIVE_IDLE_MS);
+}
+
+/* Which address an idle direct path follows (node_path_direct_quiet): the
+ * address in use, last heard 10 s ago at the idle pace, is not left for a
+ * punch packet from another address (lan_stable: no flapping), but is for
+ * the peer's asking keepalive from there (it roamed), and for anything once
+ * a send of ours on it goes unanswered. */
+Test(node_path, idle_direct_address_is_left_only_for_the_peers_keepalive_or_when_unanswered)
+{
+	struct node_path_live l = {.rx_ms = 1000, .wait_ms = 1000};
+	uint64_t t = 1000 + 10000;
+	cr_assert_eq(node_path_direct_quiet(&l, t, false), 0);
+	cr_assert_not(node_path_direct_moves(false, false, node_path_direct_quiet(&l, t, false)));
+	cr_assert_eq(node_path_direct_quiet(&l, t, true), 10000);
+	cr_assert(node_path_direct_moves(false, false, node_path_direct_quiet(&l, t, true)));
+	node_path_sent(&l, t - NODE_TICK_MS); /* our keepalive, unanswered */
+	cr_assert_eq(node_path_direct_quiet(&l, t, false), 10000);
+	cr_assert(node_path_direct_moves(false, false, node_path_direct_quiet(&l, t, false)));
+	/* Busy and answered: never quiet enough, whatever comes from elsewhere. */
+	struct node_path_live busy = {.rx_ms = t - NODE_KEEPALIVE_MS, .wait_ms = t - NODE_KEEPALIVE_MS};
+	cr_assert_not(node_path_direct_moves(false, false, node_path_direct_quiet(&busy, t, true)));
 }

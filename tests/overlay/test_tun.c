@@ -13,12 +13,14 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "overlay/addr.h"
 #include "overlay/icmp.h"
+#include "overlay/netlink.h"
 #include "overlay/packet.h"
 #include "overlay/tun.h"
 
@@ -187,4 +189,39 @@ Test(overlay_tun, a_bad_name_and_a_second_owner_are_refused)
 	cr_assert_eq(overlay_tun_open(&t, "far-too-long-interface-name", 1, err, sizeof err), -EINVAL);
 	cr_assert(strstr(err, "bad interface name"));
 	cr_assert_eq(overlay_tun_open(&t, "ok0", 0, err, sizeof err), -EINVAL);
+}
+
+/* Whether a UDP socket can bind a (network-order) IPv4 address here: only
+ * an address of one of the namespace's interfaces can be bound. */
+static bool bindable4(const uint8_t a[4])
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	memcpy(&sa.sin_addr, a, 4);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	cr_assert_geq(fd, 0);
+	bool ok = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+	close(fd);
+	return ok;
+}
+
+/* A member that moves to another collision counter (node/overlay.c): the
+ * new addresses are added by overlay_tun_configure, the old ones removed by
+ * overlay_nl_addr_del; removing one that is gone already is not an error. */
+Test(overlay_tun, an_address_moves, .init = lab)
+{
+	struct overlay_tun_config moved = cfg;
+	char err[256];
+	uint32_t a = overlay_addr4("mesh-test", "node-a", 1);
+	moved.addr4[0] = (uint8_t)(a >> 24);
+	moved.addr4[1] = (uint8_t)(a >> 16);
+	moved.addr4[2] = (uint8_t)(a >> 8);
+	moved.addr4[3] = (uint8_t)a;
+	overlay_addr6("mesh-test", "node-a", 1, moved.addr6);
+	cr_assert(bindable4(cfg.addr4) && !bindable4(moved.addr4));
+	cr_assert_eq(overlay_tun_configure(&tun, &moved, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(overlay_nl_addr_del(tun.ifindex, AF_INET, cfg.addr4, 32), 0);
+	cr_assert_eq(overlay_nl_addr_del(tun.ifindex, AF_INET6, cfg.addr6, 128), 0);
+	cr_assert(!bindable4(cfg.addr4), "the old address is gone");
+	cr_assert(bindable4(moved.addr4), "the new address is there");
+	cr_assert_eq(overlay_nl_addr_del(tun.ifindex, AF_INET, cfg.addr4, 32), 0, "a second removal is no error");
 }

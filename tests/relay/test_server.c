@@ -1756,7 +1756,7 @@ Test(relay_server, metrics_histograms_and_thread_sessions, .timeout = 20)
 		t_http_get(r.port, "/metrics", &h);
 		left = t_thread_sessions(h.body, 2, "active") + t_thread_sessions(h.body, 2, "waiting");
 		t_http_free(&h);
-	} while (left && t_now_ns() < end && !usleep(20000));
+	} while (left > 0 && t_now_ns() < end && !usleep(20000));
 	cr_assert_eq(left, 0, "the ended session still counts in a thread's gauge");
 	t_relay_stop(&r);
 }
