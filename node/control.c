@@ -136,7 +136,18 @@ static json_object *self_json(struct node *node)
 	json_object_object_add(o, "candidates_refused", refused);
 	json_object_object_add(o, "mapped_endpoint", node->mapped_ep[0] ? json_object_new_string(node->mapped_ep) : NULL);
 	json_object_object_add(o, "port_mapping", node->mapped_proto[0] ? json_object_new_string(node->mapped_proto) : NULL);
-	json_object_object_add(o, "hard_nat", hard_nat_mode_json(node));
+	json_object *hn = hard_nat_mode_json(node);
+	json_object *pa = NULL;
+	if (node->ports.num) { /* our NAT's port allocation (IPv4), null before it was sampled */
+		pa = json_object_new_object();
+		json_object_object_add(pa, "pattern", json_object_new_string(stun_port_pattern_name(node->ports.pattern)));
+		json_object_object_add(pa, "stride", node->ports.pattern == STUN_PORTS_SEQUENTIAL
+							     ? json_object_new_int(node->ports.stride)
+							     : NULL);
+		json_object_object_add(pa, "last_port", json_object_new_int(node->ports.last));
+	}
+	json_object_object_add(hn, "port_allocation", pa);
+	json_object_object_add(o, "hard_nat", hn);
 	for (size_t i = 0; i < node->st->num_relays; i++) {
 		json_object *r = json_object_new_object();
 		size_t up = 0;
