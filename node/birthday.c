@@ -125,6 +125,8 @@ bool node_bday_accept(struct node_bday *b, enum node_bday_role role, bool direct
 	b->last_accept_ms = now_ms;
 	memset(&b->seq, 0, sizeof b->seq);
 	b->seq_from = b->seq_n = 0;
+	b->last_hit_port = 0;
+	b->last_hit_index = 0;
 	enter(b, NODE_BDAY_ACCEPTED, now_ms, NODE_BDAY_ANSWER_MS);
 	return true;
 }
@@ -277,4 +279,21 @@ bool node_bday_predict(struct node_bday *b, const struct node_bday_seq *s)
 	uint32_t want = (uint32_t)s->opened + NODE_BDAY_SEQ_SLACK;
 	b->seq_n = want < left ? want : left;
 	return true;
+}
+
+uint32_t node_bday_seq_index(const struct node_bday *b, uint16_t port)
+{
+	if (!b->seq_n || !b->seq.stride)
+		return 0;
+	/* seq_n <= NODE_BDAY_SOCKETS_MAX + NODE_BDAY_SEQ_SLACK: a short scan. */
+	for (uint32_t k = 1; k <= b->seq_n; k++)
+		if (fold(b->seq.last, b->seq.stride, k) == port)
+			return k;
+	return 0;
+}
+
+void node_bday_hit(struct node_bday *b, uint16_t port)
+{
+	b->last_hit_port = port;
+	b->last_hit_index = node_bday_seq_index(b, port);
 }

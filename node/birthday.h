@@ -135,6 +135,11 @@ struct node_bday {
 	bool last_ok;
 	uint32_t last_probes;
 	uint64_t last_ms;
+	/* easy, the last attempt that opened a path: the peer's port it opened
+	 * to (0: none) and that port's place k (1..) in the prediction's window,
+	 * 0 when it was not in it (a random probe, or no prediction). */
+	uint16_t last_hit_port;
+	uint32_t last_hit_index;
 };
 
 /* node_bday_success_p returns 1 - (1 - n/range)^k: the chance that k
@@ -203,6 +208,16 @@ uint16_t node_bday_next_port(struct node_bday *b);
  * budget. Pure. */
 size_t node_bday_seq_window(uint16_t last, int32_t stride, uint32_t opened, uint32_t slack, uint32_t budget,
 			    uint16_t *out, size_t cap);
+
+/* node_bday_seq_index returns k (1..b->seq_n) when port is the k-th port
+ * of b's prediction window (node_bday_seq_window's out[k-1]), else 0 (no
+ * prediction, or a port outside it: a random probe hit). Pure. */
+uint32_t node_bday_seq_index(const struct node_bday *b, uint16_t port);
+
+/* node_bday_hit records, on the easy side, that the path opened to the
+ * peer's port (node_bday_seq_index says whether the prediction made it):
+ * last_hit_port and last_hit_index until the next accepted attempt. */
+void node_bday_hit(struct node_bday *b, uint16_t port);
 
 /* node_bday_expired says whether the running state's time is up. */
 bool node_bday_expired(const struct node_bday *b, uint64_t now_ms);

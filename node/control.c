@@ -63,6 +63,14 @@ static json_object *hard_nat_json(struct node *node, const struct node_peer *p)
 		json_object_object_add(pred, "window", json_object_new_int64(b->seq_n));
 	}
 	json_object_object_add(o, "prediction", pred);
+	json_object *hit = NULL;
+	if (b->last_hit_port) { /* easy: where the last path opened, and whether the prediction made it */
+		hit = json_object_new_object();
+		json_object_object_add(hit, "port", json_object_new_int64(b->last_hit_port));
+		json_object_object_add(hit, "by", json_object_new_string(b->last_hit_index ? "prediction" : "random"));
+		json_object_object_add(hit, "index", b->last_hit_index ? json_object_new_int64(b->last_hit_index) : NULL);
+	}
+	json_object_object_add(o, "last_hit", hit);
 	json_object_object_add(o, "last_ms", b->attempts ? json_object_new_int64((int64_t)b->last_ms) : NULL);
 	json_object_object_add(o, "next_try_in_ms",
 			       role == NODE_BDAY_HARD && b->state == NODE_BDAY_IDLE && b->next_try_ms

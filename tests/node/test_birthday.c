@@ -427,3 +427,34 @@ Test(node_bday, prediction_during_probing_applies_to_the_rest)
 	cr_assert_eq(b.seq_from, 2);
 	cr_assert_not(node_bday_predict(&b, &s), "one prediction per attempt");
 }
+
+/* node_bday_seq_index / node_bday_hit: where the path opened tells whether
+ * the prediction made it (peers --json hard_nat.last_hit). */
+Test(node_bday, hit_in_the_window_is_the_predictions)
+{
+	struct node_bday b;
+	memset(&b, 0, sizeof b);
+	cr_assert(node_bday_accept(&b, NODE_BDAY_EASY, false, false, T0));
+	cr_assert_eq(node_bday_seq_index(&b, 2000), 0, "no prediction: every hit is random");
+	struct node_bday_seq s = {.last = 65280, .stride = 256, .opened = 4};
+	cr_assert(node_bday_predict(&b, &s));
+	cr_assert(node_bday_go(&b, T0, 5, 77, ON));
+	uint16_t want[4 + NODE_BDAY_SEQ_SLACK];
+	size_t n = node_bday_seq_window(65280, 256, 4, NODE_BDAY_SEQ_SLACK, b.max_probes, want, 68);
+	cr_assert_eq(n, b.seq_n);
+	for (size_t k = 0; k < n; k++)
+		cr_assert_eq(node_bday_seq_index(&b, want[k]), k + 1, "port %u", want[k]);
+	cr_assert_eq(node_bday_seq_index(&b, 65280), 0, "the last port seen is not a new mapping");
+	cr_assert_eq(node_bday_seq_index(&b, 65281), 0, "off the stride");
+	node_bday_hit(&b, want[2]);
+	cr_assert_eq(b.last_hit_port, want[2]);
+	cr_assert_eq(b.last_hit_index, 3);
+	node_bday_hit(&b, 3333);
+	cr_assert_eq(b.last_hit_port, 3333);
+	cr_assert_eq(b.last_hit_index, 0, "outside the window: random");
+	node_bday_finish(&b, true, T0 + 100);
+	cr_assert_eq(b.last_hit_port, 3333, "kept after the attempt, for peers --json");
+	cr_assert(node_bday_accept(&b, NODE_BDAY_EASY, false, false, T0 + NODE_BDAY_ACCEPT_GAP_MS));
+	cr_assert_eq(b.last_hit_port, 0, "a new attempt forgets the last hit");
+	cr_assert_eq(b.last_hit_index, 0);
+}
