@@ -27,18 +27,9 @@ nd_begin "$bin" lab
 nd_lab_public
 natlab_site pr1 port_restricted
 natlab_site sq2 symmetric
-# The counter rule (UDP only; the relay's TCP keeps the plain masquerade),
-# loaded afresh: the counter starts at 0, so no wrap within the test's ~30
-# flows before the attempt.
-ip netns exec "$(natlab_ns sq2-r)" nft -f - <<-NFT || { echo "hard_nat_seq: cannot load the counter rule"; exit 1; }
-	delete table ip nat
-	table ip nat {
-		chain post { type nat hook postrouting priority srcnat; policy accept;
-			oifname "wan" meta l4proto udp masquerade to :numgen inc mod 200 offset 0x2800
-			oifname "wan" masquerade
-		}
-	}
-NFT
+# The counter rule (natlab/lab.sh), loaded afresh: the counter starts at 0,
+# so it does not wrap within the ~10 flows before the attempt.
+natlab_sequential sq2 0x2800
 
 # self_ports HOST HOME: "PATTERN STRIDE" of the node's own port allocation.
 self_ports() {
