@@ -88,7 +88,8 @@ enum node_bday_role node_bday_role(enum node_nat_kind self, enum node_nat_kind p
 /* struct node_bday_seq: a hard side's port-allocation prediction, sent as
  * NODE_MSG_PROBE 'S' before its 'G': the public port its NAT last mapped
  * (seen by STUN), the stride of its sequential allocation and how many
- * sockets it has just opened. A peer that sends no 'S' (an older node, or
+ * mappings it has just made (its opening datagrams: one per socket and
+ * public candidate of the peer, at most NODE_BDAY_SOCKETS_MAX). A peer that sends no 'S' (an older node, or
  * a NAT that allocates at random) gets random probes, as before; an older
  * node drops the 'S' unread (it takes only one-byte probing messages). */
 struct node_bday_seq {

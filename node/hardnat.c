@@ -403,7 +403,7 @@ void node_hardnat_on_message(struct node *node, struct node_peer *p, const uint8
 	if (node_bday_seq_parse(m, n, &s)) { /* the hard side's prediction, before its 'G' */
 		if (node_bday_predict(b, &s))
 			core_log(CORE_LOG_INFO,
-				 "peer %s: hard-NAT probing: its NAT allocates ports sequentially (last %u, stride %d, %u sockets opened): %u predicted ports first",
+				 "peer %s: hard-NAT probing: its NAT allocates ports sequentially (last %u, stride %d, %u new mappings): %u predicted ports first",
 				 peer_name(p), (unsigned)s.last, (int)s.stride, (unsigned)s.opened, b->seq_n);
 		return;
 	}
