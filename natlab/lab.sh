@@ -27,6 +27,7 @@
 #   natlab_host_ip a               # the host's own address
 #   natlab_router_ip a             # the router's public address (the host's mapped ip)
 #   natlab_upnp a pcp,natpmp,upnp 203.0.113.10:3478   # miniupnpd on router a-r
+#   natlab_sequential a 0x2800     # router a-r: UDP ports from a counter (below)
 #   natlab_ipv6 pub a b            # IPv6 beside IPv4 (below), after the nodes exist
 #   natlab_ipv6_firewall a         # router a-r: stateful IPv6 filter, no NAT66
 #   natlab_host_ip6 a              # the host's global IPv6 address
@@ -223,6 +224,27 @@ natlab_nat_rules() {
 		natlab_die "unknown NAT type '$1'"
 		;;
 	esac
+}
+
+# natlab_sequential SITE OFFSET: router SITE-r's UDP masquerade takes its
+# port from an nftables counter loaded afresh (`masquerade to :numgen inc
+# mod 200 offset OFFSET`), so each new flow gets the next port, as a
+# sequential NAT does (address- and port-dependent mapping and filtering,
+# like symmetric's). The counter reaches the NAT in host byte order, so
+# with OFFSET's low byte 0 the port moves by 256 a flow (0x2800: 40, 296,
+# 552, ...): a sequential NAT of stride 256 over 200 ports. Other traffic
+# keeps the plain masquerade. Linux's own NAT has no sequential allocation
+# (SNAT picks a random offset when it cannot keep the port), hence the rule.
+natlab_sequential() {
+	ip netns exec "$(natlab_ns "$1-r")" nft -f - <<-NFT || natlab_die "the counter rule on $1-r"
+		delete table ip nat
+		table ip nat {
+			chain post { type nat hook postrouting priority srcnat; policy accept;
+				oifname "wan" meta l4proto udp masquerade to :numgen inc mod 200 offset $2
+				oifname "wan" masquerade
+			}
+		}
+	NFT
 }
 
 # natlab_site NAME TYPE: router NAME-r emulating TYPE, host NAME behind it.

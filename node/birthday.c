@@ -123,6 +123,10 @@ bool node_bday_accept(struct node_bday *b, enum node_bday_role role, bool direct
 	if (b->last_accept_ms && now_ms < b->last_accept_ms + NODE_BDAY_ACCEPT_GAP_MS)
 		return false;
 	b->last_accept_ms = now_ms;
+	memset(&b->seq, 0, sizeof b->seq);
+	b->seq_from = b->seq_n = 0;
+	b->last_hit_port = 0;
+	b->last_hit_index = 0;
 	enter(b, NODE_BDAY_ACCEPTED, now_ms, NODE_BDAY_ANSWER_MS);
 	return true;
 }
@@ -151,6 +155,8 @@ bool node_bday_go(struct node_bday *b, uint64_t now_ms, uint32_t r1, uint32_t r2
 	b->probes = 0;
 	b->max_probes = bu->max_probes > NODE_BDAY_PORT_RANGE ? NODE_BDAY_PORT_RANGE : bu->max_probes;
 	b->per_step = bu->per_step;
+	if (b->seq_n > b->max_probes)
+		b->seq_n = b->max_probes;
 	b->port_start = r1 % NODE_BDAY_PORT_RANGE;
 	uint32_t s = r2 % NODE_BDAY_PORT_RANGE;
 	while (!coprime(s)) /* at most 6 steps: 2 * 3 * 7 = 42 has none longer */
@@ -173,10 +179,22 @@ uint32_t node_bday_due(const struct node_bday *b, uint64_t now_ms)
 	return (uint32_t)(due > 2ull * b->per_step ? 2ull * b->per_step : due);
 }
 
+/* The port stride*k from last, folded into the probed range. */
+static uint16_t fold(uint16_t last, int32_t stride, uint32_t k)
+{
+	const int64_t range = NODE_BDAY_PORT_RANGE;
+	int64_t base = (((int64_t)last - NODE_BDAY_PORT_MIN) % range + range) % range;
+	return (uint16_t)(NODE_BDAY_PORT_MIN + ((base + (stride % range) * (int64_t)k) % range + range) % range);
+}
+
 uint16_t node_bday_next_port(struct node_bday *b)
 {
-	uint64_t off = ((uint64_t)b->port_start + (uint64_t)b->probes * b->port_stride) % NODE_BDAY_PORT_RANGE;
-	b->probes++;
+	uint32_t i = b->probes++;
+	if (b->seq_n && i >= b->seq_from && i - b->seq_from < b->seq_n)
+		return fold(b->seq.last, b->seq.stride, i - b->seq_from + 1);
+	if (i >= b->seq_from + b->seq_n)
+		i -= b->seq_n; /* the random sequence goes on where it left off */
+	uint64_t off = ((uint64_t)b->port_start + (uint64_t)i * b->port_stride) % NODE_BDAY_PORT_RANGE;
 	return (uint16_t)(NODE_BDAY_PORT_MIN + off);
 }
 
@@ -202,4 +220,80 @@ void node_bday_finish(struct node_bday *b, bool ok, uint64_t now_ms)
 								     : b->gap_ms * 2;
 		b->next_try_ms = now_ms + b->gap_ms;
 	}
+}
+
+size_t node_bday_seq_window(uint16_t last, int32_t stride, uint32_t opened, uint32_t slack, uint32_t budget,
+			    uint16_t *out, size_t cap)
+{
+	const int64_t range = NODE_BDAY_PORT_RANGE;
+	uint64_t want = (uint64_t)opened + slack;
+	if (want > budget)
+		want = budget;
+	if (want > cap)
+		want = cap;
+	if (stride % range == 0)
+		return 0;
+	size_t n = 0;
+	for (uint32_t k = 1; k <= want; k++) {
+		uint16_t port = fold(last, stride, k);
+		if (port == fold(last, stride, 0))
+			break; /* came round: the ports from here on repeat */
+		out[n++] = port;
+	}
+	return n;
+}
+
+void node_bday_seq_encode(const struct node_bday_seq *s, uint8_t out[NODE_BDAY_SEQ_LEN])
+{
+	uint16_t st = (uint16_t)s->stride;
+	out[0] = 'S';
+	out[1] = (uint8_t)(s->last >> 8);
+	out[2] = (uint8_t)s->last;
+	out[3] = (uint8_t)(st >> 8);
+	out[4] = (uint8_t)st;
+	out[5] = (uint8_t)(s->opened >> 8);
+	out[6] = (uint8_t)s->opened;
+}
+
+bool node_bday_seq_parse(const uint8_t *m, size_t n, struct node_bday_seq *s)
+{
+	if (n != NODE_BDAY_SEQ_LEN || m[0] != 'S')
+		return false;
+	uint16_t st = (uint16_t)(m[3] << 8 | m[4]);
+	uint16_t opened = (uint16_t)(m[5] << 8 | m[6]);
+	if (!st || !opened || opened > NODE_BDAY_SOCKETS_MAX)
+		return false;
+	s->last = (uint16_t)(m[1] << 8 | m[2]);
+	s->stride = (int16_t)(st > INT16_MAX ? (int32_t)st - 65536 : (int32_t)st);
+	s->opened = opened;
+	return true;
+}
+
+bool node_bday_predict(struct node_bday *b, const struct node_bday_seq *s)
+{
+	if ((b->state != NODE_BDAY_ACCEPTED && b->state != NODE_BDAY_PROBING) || !s->stride || b->seq_n)
+		return false;
+	b->seq = *s;
+	b->seq_from = b->state == NODE_BDAY_PROBING ? b->probes : 0;
+	uint32_t left = b->state == NODE_BDAY_PROBING ? b->max_probes - b->probes : NODE_BDAY_PORT_RANGE;
+	uint32_t want = (uint32_t)s->opened + NODE_BDAY_SEQ_SLACK;
+	b->seq_n = want < left ? want : left;
+	return true;
+}
+
+uint32_t node_bday_seq_index(const struct node_bday *b, uint16_t port)
+{
+	if (!b->seq_n || !b->seq.stride)
+		return 0;
+	/* seq_n <= NODE_BDAY_SOCKETS_MAX + NODE_BDAY_SEQ_SLACK: a short scan. */
+	for (uint32_t k = 1; k <= b->seq_n; k++)
+		if (fold(b->seq.last, b->seq.stride, k) == port)
+			return k;
+	return 0;
+}
+
+void node_bday_hit(struct node_bday *b, uint16_t port)
+{
+	b->last_hit_port = port;
+	b->last_hit_index = node_bday_seq_index(b, port);
 }

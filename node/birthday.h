@@ -85,6 +85,30 @@ enum node_bday_role { NODE_BDAY_NONE, NODE_BDAY_HARD, NODE_BDAY_EASY };
  * other way round, NONE otherwise (unknown on either side, or both hard). */
 enum node_bday_role node_bday_role(enum node_nat_kind self, enum node_nat_kind peer);
 
+/* struct node_bday_seq: a hard side's port-allocation prediction, sent as
+ * NODE_MSG_PROBE 'S' before its 'G': the public port its NAT last mapped
+ * (seen by STUN), the stride of its sequential allocation and how many
+ * mappings it has just made (its opening datagrams: one per socket and
+ * public candidate of the peer, at most NODE_BDAY_SOCKETS_MAX). A peer that sends no 'S' (an older node, or
+ * a NAT that allocates at random) gets random probes, as before; an older
+ * node drops the 'S' unread (it takes only one-byte probing messages). */
+struct node_bday_seq {
+	uint16_t last;
+	int16_t stride;         /* 0: no prediction */
+	uint16_t opened;
+};
+
+#define NODE_BDAY_SEQ_LEN 7             /* 'S', last, stride, opened: big-endian u16, i16, u16 */
+#define NODE_BDAY_SEQ_SLACK 64          /* window past the opened sockets: other hosts behind the NAT */
+
+/* node_bday_seq_encode writes the 'S' message of s to out. */
+void node_bday_seq_encode(const struct node_bday_seq *s, uint8_t out[NODE_BDAY_SEQ_LEN]);
+
+/* node_bday_seq_parse reads an 'S' message of n bytes into *s; false (s
+ * untouched) unless n is NODE_BDAY_SEQ_LEN, the stride is not 0 and opened
+ * is 1..NODE_BDAY_SOCKETS_MAX. */
+bool node_bday_seq_parse(const uint8_t *m, size_t n, struct node_bday_seq *s);
+
 enum node_bday_state {
 	NODE_BDAY_IDLE,
 	NODE_BDAY_ASKED,        /* hard: 'R' sent, waiting for 'A' */
@@ -105,11 +129,18 @@ struct node_bday {
 	uint32_t probes;        /* easy: sent in this attempt */
 	uint32_t port_start, port_stride;       /* easy: this attempt's port sequence */
 	uint32_t max_probes, per_step;          /* easy: this attempt's budget (node_bday_go) */
+	struct node_bday_seq seq;               /* easy: the hard side's prediction (stride 0: none) */
+	uint32_t seq_from, seq_n;               /* easy: probes seq_from.. seq_from+seq_n-1 follow it */
 	/* Outcome of the last finished attempt (logs, tests). */
 	unsigned attempts;
 	bool last_ok;
 	uint32_t last_probes;
 	uint64_t last_ms;
+	/* easy, the last attempt that opened a path: the peer's port it opened
+	 * to (0: none) and that port's place k (1..) in the prediction's window,
+	 * 0 when it was not in it (a random probe, or no prediction). */
+	uint16_t last_hit_port;
+	uint32_t last_hit_index;
 };
 
 /* node_bday_success_p returns 1 - (1 - n/range)^k: the chance that k
@@ -154,10 +185,40 @@ bool node_bday_go(struct node_bday *b, uint64_t now_ms, uint32_t r1, uint32_t r2
  * budget's max_probes. 0 outside PROBING or after the deadline. */
 uint32_t node_bday_due(const struct node_bday *b, uint64_t now_ms);
 
+/* node_bday_predict records the hard side's prediction s (easy side,
+ * ACCEPTED or PROBING; false otherwise): the next min(opened +
+ * NODE_BDAY_SEQ_SLACK, the probes left) probes go to last + stride*k
+ * (node_bday_seq_window's ports), the rest to random ports. */
+bool node_bday_predict(struct node_bday *b, const struct node_bday_seq *s);
+
 /* node_bday_next_port returns the port of the next probe and counts it:
- * probe i goes to NODE_BDAY_PORT_MIN + (start + i * stride) mod the range;
+ * inside a prediction's window, its next port; otherwise probe i goes to NODE_BDAY_PORT_MIN + (start + i * stride) mod the range;
  * stride is coprime with the range, so no port repeats within an attempt. */
 uint16_t node_bday_next_port(struct node_bday *b);
+
+/* node_bday_seq_window plans the first probes toward a hard side whose NAT
+ * allocates ports sequentially (`atmosphere network` says "sequential,
+ * stride s"): the ports last + s*k for k = 1, 2, ... up to opened + slack
+ * (the sockets the hard side just opened, plus room for other hosts'
+ * allocations behind the same NAT), each folded into NODE_BDAY_PORT_MIN..
+ * 65535 (a step past 65535 or below 1024 wraps around that range, as NATs
+ * allocate). Writes at most min(cap, budget) ports to out and returns how
+ * many; never a port twice (it stops when the sequence comes back to a port
+ * it gave). 0 when stride is 0 (random or unknown: probe as today). The
+ * caller probes these first and then random ports for the rest of its
+ * budget. Pure. */
+size_t node_bday_seq_window(uint16_t last, int32_t stride, uint32_t opened, uint32_t slack, uint32_t budget,
+			    uint16_t *out, size_t cap);
+
+/* node_bday_seq_index returns k (1..b->seq_n) when port is the k-th port
+ * of b's prediction window (node_bday_seq_window's out[k-1]), else 0 (no
+ * prediction, or a port outside it: a random probe hit). Pure. */
+uint32_t node_bday_seq_index(const struct node_bday *b, uint16_t port);
+
+/* node_bday_hit records, on the easy side, that the path opened to the
+ * peer's port (node_bday_seq_index says whether the prediction made it):
+ * last_hit_port and last_hit_index until the next accepted attempt. */
+void node_bday_hit(struct node_bday *b, uint16_t port);
 
 /* node_bday_expired says whether the running state's time is up. */
 bool node_bday_expired(const struct node_bday *b, uint64_t now_ms);

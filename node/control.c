@@ -53,6 +53,24 @@ static json_object *hard_nat_json(struct node *node, const struct node_peer *p)
 	json_object_object_add(o, "attempts", json_object_new_int64(b->attempts));
 	json_object_object_add(o, "last_ok", b->attempts ? json_object_new_boolean(b->last_ok) : NULL);
 	json_object_object_add(o, "last_probes", b->attempts ? json_object_new_int64(b->last_probes) : NULL);
+	json_object *pred = NULL;
+	if (b->seq_n) { /* the hard side's 'S': the ports probed first */
+		pred = json_object_new_object();
+		json_object_object_add(pred, "pattern", json_object_new_string("sequential"));
+		json_object_object_add(pred, "last_port", json_object_new_int64(b->seq.last));
+		json_object_object_add(pred, "stride", json_object_new_int64(b->seq.stride));
+		json_object_object_add(pred, "opened", json_object_new_int64(b->seq.opened));
+		json_object_object_add(pred, "window", json_object_new_int64(b->seq_n));
+	}
+	json_object_object_add(o, "prediction", pred);
+	json_object *hit = NULL;
+	if (b->last_hit_port) { /* easy: where the last path opened, and whether the prediction made it */
+		hit = json_object_new_object();
+		json_object_object_add(hit, "port", json_object_new_int64(b->last_hit_port));
+		json_object_object_add(hit, "by", json_object_new_string(b->last_hit_index ? "prediction" : "random"));
+		json_object_object_add(hit, "index", b->last_hit_index ? json_object_new_int64(b->last_hit_index) : NULL);
+	}
+	json_object_object_add(o, "last_hit", hit);
 	json_object_object_add(o, "last_ms", b->attempts ? json_object_new_int64((int64_t)b->last_ms) : NULL);
 	json_object_object_add(o, "next_try_in_ms",
 			       role == NODE_BDAY_HARD && b->state == NODE_BDAY_IDLE && b->next_try_ms
@@ -130,7 +148,18 @@ static json_object *self_json(struct node *node)
 	json_object_object_add(o, "candidates_refused", refused);
 	json_object_object_add(o, "mapped_endpoint", node->mapped_ep[0] ? json_object_new_string(node->mapped_ep) : NULL);
 	json_object_object_add(o, "port_mapping", node->mapped_proto[0] ? json_object_new_string(node->mapped_proto) : NULL);
-	json_object_object_add(o, "hard_nat", hard_nat_mode_json(node));
+	json_object *hn = hard_nat_mode_json(node);
+	json_object *pa = NULL;
+	if (node->ports.num) { /* our NAT's port allocation (IPv4), null before it was sampled */
+		pa = json_object_new_object();
+		json_object_object_add(pa, "pattern", json_object_new_string(stun_port_pattern_name(node->ports.pattern)));
+		json_object_object_add(pa, "stride", node->ports.pattern == STUN_PORTS_SEQUENTIAL
+							     ? json_object_new_int(node->ports.stride)
+							     : NULL);
+		json_object_object_add(pa, "last_port", json_object_new_int(node->ports.last));
+	}
+	json_object_object_add(hn, "port_allocation", pa);
+	json_object_object_add(o, "hard_nat", hn);
 	for (size_t i = 0; i < node->st->num_relays; i++) {
 		json_object *r = json_object_new_object();
 		size_t up = 0;

@@ -53,10 +53,67 @@ void node_discover(struct node *node)
 		core_log(CORE_LOG_INFO, "public endpoint %s (local %s, %zu of %zu servers agree)", node->public_ep, a,
 			 d->num_agree, d->num_answered);
 		learn_nat(node, d);
+		node_ports_measure(node, d);
 	} else {
 		core_log(CORE_LOG_WARN, "STUN discovery failed: direct connections from outside this network are unlikely; "
 					"relays still work (see 'atmosphere network')");
 	}
+}
+
+/* ---- our NAT's port allocation (stun/ports.h) ---- */
+
+static struct stun_client_opts ports_opts(unsigned timeout_ms)
+{
+	/* One answer is all a transaction waits for; fresh sockets read their own. */
+	return (struct stun_client_opts){.timeout_ms = timeout_ms, .settle_ms = 0, .no_cache = true};
+}
+
+static void ports_task(void *arg)
+{
+	core_task_set_name("port allocation sample");
+	struct node *node = arg;
+	struct stun_client_opts o = ports_opts(NODE_PORTS_SAMPLE_MS);
+	struct stun_port_samples s;
+	if (stun_port_sample(&node->ports_srv, node->ports_srv_len, STUN_PORT_SAMPLES, &o, &s) != 0 || node->stopping)
+		return;
+	node->ports = s;
+	char seen[STUN_PORT_SAMPLES * 6 + 1] = "", stride[24] = "";
+	for (size_t i = 0, at = 0; i < s.num && at < sizeof seen; i++)
+		at += (size_t)snprintf(seen + at, sizeof seen - at, " %u", s.mapped[i]);
+	if (s.pattern == STUN_PORTS_SEQUENTIAL)
+		snprintf(stride, sizeof stride, ", stride %+d", s.stride);
+	core_log(CORE_LOG_INFO, "NAT port allocation (IPv4): %s%s (%zu fresh sockets, mapped to%s)%s",
+		 stun_port_pattern_name(s.pattern), stride, s.num, s.num ? seen : " nothing",
+		 s.pattern == STUN_PORTS_SEQUENTIAL && node->nat_kind == NODE_NAT_HARD
+			 ? ": hard-NAT probing will tell the peer which ports to try first"
+			 : "");
+}
+
+void node_ports_measure(struct node *node, const struct stun_discovery *d)
+{
+	const struct stun_server_result *srv = &d->servers[d->winner];
+	if (node->ports_measured || d->no_nat || srv->ep.addr.ss_family != AF_INET)
+		return;
+	node->ports_measured = true;
+	node->ports_srv = srv->ep.addr;
+	node->ports_srv_len = srv->ep.addr_len;
+	/* In the background: start-up and the first packets do not wait. */
+	if (core_spawn(ports_task, node) != 0)
+		node->ports_measured = false;
+}
+
+uint16_t node_ports_last(struct node *node)
+{
+	if (node->ports.pattern != STUN_PORTS_SEQUENTIAL)
+		return 0;
+	struct stun_client_opts o = ports_opts(NODE_PORTS_LAST_MS);
+	struct stun_port_samples s;
+	if (stun_port_sample(&node->ports_srv, node->ports_srv_len, 1, &o, &s) == 0 && s.num)
+		node->ports.last = s.last;
+	else
+		core_log(CORE_LOG_DEBUG, "NAT port allocation: no fresh answer; predicting from port %u",
+			 node->ports.last);
+	return node->ports.last;
 }
 
 /* Re-signals after our public endpoint changed (or the router's mapping,
@@ -91,6 +148,7 @@ static void refresh_public(struct node *node)
 		return;
 	}
 	learn_nat(node, d);
+	node_ports_measure(node, d); /* when the first discovery could not */
 	char ep[64];
 	stun_addr_format(&d->mapped, ep, sizeof ep);
 	if (!strcmp(ep, node->public_ep))

@@ -64,9 +64,15 @@ static void end_attempt(struct node *node, struct node_peer *p, bool ok, bool sa
 {
 	if (same) {
 		bool easy = p->bday.state == NODE_BDAY_PROBING;
-		char probes[48] = "";
+		char probes[96] = "";
 		node_bday_finish(&p->bday, ok, node_now_ms());
-		if (easy)
+		if (easy && ok && p->bday.last_hit_index)
+			snprintf(probes, sizeof probes, " after %u probes (port %u: predicted port %u of %u)",
+				 p->bday.last_probes, p->bday.last_hit_port, p->bday.last_hit_index, p->bday.seq_n);
+		else if (easy && ok && p->bday.last_hit_port)
+			snprintf(probes, sizeof probes, " after %u probes (port %u: random)", p->bday.last_probes,
+				 p->bday.last_hit_port);
+		else if (easy)
 			snprintf(probes, sizeof probes, " after %u probes", p->bday.last_probes);
 		core_log(CORE_LOG_INFO, "peer %s: hard-NAT probing %s%s in %llu ms", peer_name(p),
 			 ok ? "opened a direct path" : "found no path", probes, (unsigned long long)p->bday.last_ms);
@@ -224,6 +230,25 @@ static bool poll_sockets(struct attempt *a)
 	return false;
 }
 
+/* Tells the easy side, before 'G', where our NAT put the opening
+ * datagrams' mappings: the `sent` ports after last, stride apart ('S',
+ * node/birthday.h). Sent only when the port-allocation sample found a
+ * sequential pattern (node_ports_last gave last). */
+static void send_prediction(struct node *node, struct node_peer *p, uint16_t last, unsigned sent)
+{
+	struct node_bday_seq seq = {
+		.last = last,
+		.stride = (int16_t)node->ports.stride, /* |stride| <= STUN_PORT_MAX_STRIDE */
+		.opened = (uint16_t)(sent < NODE_BDAY_SOCKETS_MAX ? sent : NODE_BDAY_SOCKETS_MAX),
+	};
+	uint8_t m[NODE_BDAY_SEQ_LEN];
+	node_bday_seq_encode(&seq, m);
+	node_peer_send(node, p, NODE_MSG_PROBE, m, sizeof m);
+	core_log(CORE_LOG_INFO,
+		 "peer %s: hard-NAT probing: our NAT allocates ports sequentially: predicting %u mappings after port %u, stride %d",
+		 peer_name(p), (unsigned)seq.opened, (unsigned)seq.last, (int)seq.stride);
+}
+
 static void hard_run(void *arg)
 {
 	core_task_set_name("hard-nat attempt (hard side)");
@@ -233,6 +258,12 @@ static void hard_run(void *arg)
 	bool ok = false;
 	size_t ci = 0;
 	unsigned sent = 0;
+	/* A sequential NAT: the port a new mapping gets just now, so that the
+	 * prediction starts from it and not from start-up's (other flows took
+	 * ports since). 0: no prediction. Suspends up to NODE_PORTS_LAST_MS. */
+	uint16_t last = node_ports_last(node);
+	if (node->stopping || !same_peer(a))
+		goto out; /* gone while we asked */
 	open_sockets(a);
 	if (!a->num || !public_cand(p, 0, &ci)) {
 		core_log(CORE_LOG_WARN, "peer %s: hard-NAT probing: %s", peer_name(p),
@@ -251,6 +282,8 @@ static void hard_run(void *arg)
 		 peer_name(p), a->num, sent, NODE_BDAY_OPEN_TTL,
 		 node_hard_nat_mode_name((enum node_hard_nat_mode)node->o->hard_nat),
 		 (unsigned)(NODE_BDAY_ANSWER_MS + budget(node)->probe_ms + NODE_BDAY_SLACK_MS));
+	if (last && sent)
+		send_prediction(node, p, last, sent);
 	send_phase(node, p, 'G');
 	while (!node->stopping && same_peer(a) && p->bday.state == NODE_BDAY_OPEN &&
 	       !node_bday_expired(&p->bday, node_now_ms())) {
@@ -293,9 +326,10 @@ static void easy_run(void *arg)
 	socklen_t tl = p->cand_len[ci];
 	char ip[64];
 	node_fmt_addr(&to, ip, sizeof ip);
-	core_log(CORE_LOG_INFO, "peer %s: hard-NAT probing (%s): up to %u probes to random ports of %s within %u ms",
-		 peer_name(p), node_hard_nat_mode_name((enum node_hard_nat_mode)node->o->hard_nat), p->bday.max_probes, ip,
-		 (unsigned)budget(node)->probe_ms);
+	core_log(CORE_LOG_INFO,
+		 "peer %s: hard-NAT probing (%s): up to %u probes (%u predicted, the rest random) to ports of %s within %u ms",
+		 peer_name(p), node_hard_nat_mode_name((enum node_hard_nat_mode)node->o->hard_nat), p->bday.max_probes,
+		 p->bday.seq_n, ip, (unsigned)budget(node)->probe_ms);
 	while (!node->stopping && same_peer(a) && !p->direct_ok) {
 		uint64_t t = node_now_ms();
 		if (node_bday_expired(&p->bday, t))
@@ -309,6 +343,8 @@ static void easy_run(void *arg)
 	}
 out:;
 	bool same = same_peer(a);
+	if (same && p->direct_ok && p->direct.ss_family == AF_INET)
+		node_bday_hit(&p->bday, ntohs(((const struct sockaddr_in *)&p->direct)->sin_port));
 	end_attempt(node, p, same && p->direct_ok, same);
 	free(a);
 }
@@ -362,7 +398,17 @@ void node_hardnat_on_message(struct node *node, struct node_peer *p, const uint8
 {
 	struct node_bday *b = &p->bday;
 	uint64_t t = node_now_ms();
-	if (n != 1 || node->o->relay_only)
+	struct node_bday_seq s;
+	if (node->o->relay_only)
+		return;
+	if (node_bday_seq_parse(m, n, &s)) { /* the hard side's prediction, before its 'G' */
+		if (node_bday_predict(b, &s))
+			core_log(CORE_LOG_INFO,
+				 "peer %s: hard-NAT probing: its NAT allocates ports sequentially (last %u, stride %d, %u new mappings): %u predicted ports first",
+				 peer_name(p), (unsigned)s.last, (int)s.stride, (unsigned)s.opened, b->seq_n);
+		return;
+	}
+	if (n != 1)
 		return;
 	enum node_bday_role role = node_hardnat_role(node, p);
 	switch (m[0]) {

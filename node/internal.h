@@ -41,6 +41,7 @@
 #include "node/wire.h"
 #include "relay/client.h"
 #include "stun/client.h"
+#include "stun/ports.h"
 
 struct node_link;
 struct node_overlay;
@@ -217,6 +218,14 @@ struct node {
 	unsigned stun_refreshes;
 	uint64_t public_changed_unix; /* when the public endpoint last changed (0: never) */
 	enum node_nat_kind nat_kind;  /* from the last discovery that could tell */
+	/* Our NAT's port allocation (IPv4), sampled once after the first
+	 * discovery (node_ports_measure) from the server that answered it;
+	 * ports.last moves on when the hard side asks again (node_ports_last).
+	 * Hard-NAT probing's prediction ('S', node/birthday.h) comes from it. */
+	struct stun_port_samples ports;
+	bool ports_measured;
+	struct sockaddr_storage ports_srv;
+	socklen_t ports_srv_len;
 	struct node_peer *bday_peer;  /* the one hard-NAT probing attempt running, or NULL */
 	struct portmap *pm;           /* the home router's port mapping, or NULL (port_mapping.c) */
 	char mapped_ep[64];           /* the endpoint it maps to us, "" without one */
@@ -333,6 +342,16 @@ void node_direct_sent_waits(struct node_peer *p, uint64_t t);
 /* node/punch.c */
 void node_punch_start(struct node_peer *p, uint64_t t, uint64_t ms);
 void node_punch(struct node *node, struct node_peer *p, uint64_t t);
+
+/* node/discovery.c: our NAT's port allocation (stun/ports.h) */
+/* node_ports_measure starts sampling it in the background after a discovery
+ * d that saw a NAT (once per run; nothing otherwise). Does not suspend. */
+void node_ports_measure(struct node *node, const struct stun_discovery *d);
+/* node_ports_last asks the server once more from a fresh socket and returns
+ * the port that new mapping got (node->ports.last moves to it), or the last
+ * port known when nobody answers within NODE_PORTS_LAST_MS; 0 when the
+ * pattern is not sequential. Suspends (at most NODE_PORTS_LAST_MS). */
+uint16_t node_ports_last(struct node *node);
 
 /* node/hardnat.c: hard-NAT probing's I/O (node/birthday.h) */
 /* node_hardnat_role: this node's part in hard-NAT probing with p

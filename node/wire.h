@@ -197,6 +197,13 @@ enum {
 #define NODE_STUN_REFRESH_JITTER_MS 15000
 #define NODE_STUN_REFRESH_SOON_MS 1000
 #define NODE_STUN_REFRESH_MIN_MS 5000
+/* The port-allocation sample (node_ports_measure): STUN_PORT_SAMPLES fresh
+ * sockets, one transaction of at most NODE_PORTS_SAMPLE_MS each, in the
+ * background after the first discovery (at most 6 s, 6 sockets); the hard
+ * side's one fresh look before its hard-NAT sockets (node_ports_last) waits
+ * at most NODE_PORTS_LAST_MS, inside the easy side's NODE_BDAY_ANSWER_MS. */
+#define NODE_PORTS_SAMPLE_MS 1000
+#define NODE_PORTS_LAST_MS 500
 #define NODE_JOIN_TIMEOUT_MS 60000      /* a join the mesh does not answer fails */
 #define NODE_PUNCH_MS_DEFAULT 3000      /* direct tries before a join says "P2P failed" */
 

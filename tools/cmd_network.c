@@ -18,6 +18,7 @@
 #include "stun/client.h"
 #include "stun/lifetime.h"
 #include "stun/nat.h"
+#include "stun/ports.h"
 #include "stun/resolve.h"
 #include "relay/client.h"
 #include "tools/cli.h"
@@ -109,10 +110,7 @@ struct fam_job {
 	bool done;
 	/* IPv4: the port-allocation pattern (stun_port_pattern_classify). */
 	bool ports_tested;
-	enum stun_port_pattern ports;
-	int stride;
-	size_t num_ports;
-	uint16_t port_local[STUN_PORT_SAMPLES], port_mapped[STUN_PORT_SAMPLES];
+	struct stun_port_samples pa;
 	/* IPv4, --mapping-lifetime: the checkpoints (stun/lifetime.h). */
 	bool life_tested;
 	const char *life_server;        /* the server asked (its --stun text) */
@@ -260,37 +258,14 @@ static void family_main(void *arg)
 	free(a);
 }
 
-/* fresh_socket opens an IPv4 UDP socket on a port of the kernel's choice
- * (a new mapping in the NAT) and writes that port to *out_port when not
- * NULL. NULL when it cannot. */
-static struct core_udp *fresh_socket(uint16_t *out_port)
-{
-	struct sockaddr_in any = {.sin_family = AF_INET}, me;
-	socklen_t ml = sizeof me;
-	int err = 0;
-	struct core_udp *u = NULL;
-	int fd = core_udp_bind((struct sockaddr *)&any, sizeof any, false);
-	if (fd < 0)
-		return NULL;
-	if ((out_port && getsockname(fd, (struct sockaddr *)&me, &ml) != 0) || !(u = core_udp_new(fd, &err))) {
-		close(fd);
-		return NULL;
-	}
-	if (out_port)
-		*out_port = ntohs(me.sin_port);
-	return u;
-}
-
 /* port_allocation asks the server that answered f's discovery again, from
- * STUN_PORT_SAMPLES fresh sockets (port 0), one after the other and each
- * kept open until the end (a reused local port would reuse its mapping),
- * and classifies the mapped ports. Bounded: one transaction per socket of
+ * STUN_PORT_SAMPLES fresh sockets (stun_port_sample, stun/ports.h: the node
+ * samples the same way), and classifies the mapped ports. Bounded: one transaction per socket of
  * at most half the timeout (1 s at most); a socket that gets no answer is
  * left out, and the first one without an answer ends the sampling. */
 static void port_allocation(struct net_job *j, struct fam_job *f)
 {
 	const struct stun_discovery *d = &f->r.disc;
-	struct core_udp *socks[STUN_PORT_SAMPLES] = {0};
 	struct stun_client_opts o = j->o;
 	if (!f->tested || d->status != 0 || d->no_nat || f->af != AF_INET)
 		return;
@@ -302,22 +277,7 @@ static void port_allocation(struct net_job *j, struct fam_job *f)
 	o.feed = NULL;
 	const struct stun_server_result *srv = &d->servers[d->winner];
 	f->ports_tested = true;
-	for (size_t i = 0; i < STUN_PORT_SAMPLES; i++) {
-		uint16_t local;
-		if (!(socks[i] = fresh_socket(&local)))
-			break;
-		struct stun_probe p = {.to = srv->ep.addr, .to_len = srv->ep.addr_len};
-		int n = stun_client_run(socks[i], &p, 1, &o);
-		if (n == -ECANCELED || n < 1 || p.status != 0)
-			break;
-		f->port_local[f->num_ports] = local;
-		f->port_mapped[f->num_ports] = p.mapped.port;
-		f->num_ports++;
-	}
-	for (size_t i = 0; i < STUN_PORT_SAMPLES; i++)
-		if (socks[i])
-			core_udp_close(socks[i]);
-	f->ports = stun_port_pattern_classify(f->port_local, f->port_mapped, f->num_ports, &f->stride);
+	stun_port_sample(&srv->ep.addr, srv->ep.addr_len, STUN_PORT_SAMPLES, &o, &f->pa);
 }
 
 /* --- mapping lifetime (--mapping-lifetime; stun/lifetime.h) ------------------ */
@@ -360,7 +320,7 @@ static const struct stun_server_result *life_server(const struct fam_job *f)
 static int answer_at(struct core_udp *x, uint16_t port, const struct stun_server_result *srv,
 		     const struct stun_client_opts *o)
 {
-	struct core_udp *y = fresh_socket(NULL);
+	struct core_udp *y = stun_port_fresh_udp4(NULL);
 	if (!y)
 		return -EMFILE;
 	struct stun_probe p = {.to = srv->ep.addr, .to_len = srv->ep.addr_len, .response_port = port, .via = y};
@@ -387,7 +347,7 @@ static void life_check(void *arg)
 	struct life_arg *a = arg;
 	struct stun_lifetime_check *c = &a->f->life[a->i];
 	struct stun_client_opts o = life_opts(a->j);
-	struct core_udp *x = fresh_socket(NULL);
+	struct core_udp *x = stun_port_fresh_udp4(NULL);
 	struct stun_probe p = {.to = a->srv->ep.addr, .to_len = a->srv->ep.addr_len};
 
 	if (x && stun_client_run(x, &p, 1, &o) == 1 && p.status == 0) {
@@ -412,7 +372,7 @@ static void life_check(void *arg)
 static bool life_supported(struct net_job *j, struct fam_job *f, const struct stun_server_result *srv)
 {
 	struct stun_client_opts o = life_opts(j);
-	struct core_udp *x = fresh_socket(NULL), *y = NULL;
+	struct core_udp *x = stun_port_fresh_udp4(NULL), *y = NULL;
 	struct stun_probe p = {.to = srv->ep.addr, .to_len = srv->ep.addr_len};
 	bool ok = false;
 
@@ -431,7 +391,7 @@ static bool life_supported(struct net_job *j, struct fam_job *f, const struct st
 	}
 	/* Not answered at x: ask once more from y, listening on y, to tell
 	 * the reasons apart. */
-	y = fresh_socket(NULL);
+	y = stun_port_fresh_udp4(NULL);
 	p = (struct stun_probe){.to = srv->ep.addr, .to_len = srv->ep.addr_len, .response_port = port};
 	if (!y || stun_client_run(y, &p, 1, &o) < 0)
 		snprintf(f->life_why, sizeof f->life_why, "cannot open a UDP socket");
@@ -646,13 +606,13 @@ static void add_family(json_object *o, const struct fam_job *f)
 		if (f->ports_tested) {
 			json_object *ports = json_object_new_array();
 			pa = json_object_new_object();
-			json_object_object_add(pa, "pattern", json_object_new_string(stun_port_pattern_name(f->ports)));
+			json_object_object_add(pa, "pattern", json_object_new_string(stun_port_pattern_name(f->pa.pattern)));
 			json_object_object_add(pa, "stride",
-					       f->ports == STUN_PORTS_SEQUENTIAL ? json_object_new_int(f->stride) : NULL);
-			for (size_t i = 0; i < f->num_ports; i++) {
+					       f->pa.pattern == STUN_PORTS_SEQUENTIAL ? json_object_new_int(f->pa.stride) : NULL);
+			for (size_t i = 0; i < f->pa.num; i++) {
 				json_object *e = json_object_new_object();
-				json_object_object_add(e, "local", json_object_new_int(f->port_local[i]));
-				json_object_object_add(e, "mapped", json_object_new_int(f->port_mapped[i]));
+				json_object_object_add(e, "local", json_object_new_int(f->pa.local[i]));
+				json_object_object_add(e, "mapped", json_object_new_int(f->pa.mapped[i]));
 				json_object_array_add(ports, e);
 			}
 			json_object_object_add(pa, "samples", ports);
@@ -846,12 +806,12 @@ static void print_family(const struct fam_job *f)
 	printf("    hairpinning:    %s\n", yes_no(r->hairpinning));
 	printf("    port preserved: %s\n", yes_no(r->port_preserving));
 	if (f->ports_tested) {
-		printf("    port allocation: %s", stun_port_pattern_name(f->ports));
-		if (f->ports == STUN_PORTS_SEQUENTIAL)
-			printf(" (stride %+d)", f->stride);
-		printf(" (%zu fresh socket%s:", f->num_ports, f->num_ports == 1 ? "" : "s");
-		for (size_t i = 0; i < f->num_ports; i++)
-			printf(" %u->%u", f->port_local[i], f->port_mapped[i]);
+		printf("    port allocation: %s", stun_port_pattern_name(f->pa.pattern));
+		if (f->pa.pattern == STUN_PORTS_SEQUENTIAL)
+			printf(" (stride %+d)", f->pa.stride);
+		printf(" (%zu fresh socket%s:", f->pa.num, f->pa.num == 1 ? "" : "s");
+		for (size_t i = 0; i < f->pa.num; i++)
+			printf(" %u->%u", f->pa.local[i], f->pa.mapped[i]);
 		printf(")\n");
 	}
 	if (f->life_tested)

@@ -185,7 +185,7 @@ fi
 grep -q "hard-NAT probing: 512 sockets open .*mode aggressive, listening 16000 ms" "$matt.out" ||
 	bad "aggressive: the hard side did not open 512 sockets: $(grep -h "sockets open" "$matt.out")"
 grep -q "hard-NAT probing (aggressive): up to 4096 probes" "$rob.log" ||
-	bad "aggressive: the easy side's budget: $(grep -h "probes to random ports" "$rob.log")"
+	bad "aggressive: the easy side's budget: $(grep -h "hard-NAT probing (aggressive): up to" "$rob.log")"
 nd_kill "$nd_rob_pid" "$nd_matt_pid"
 
 if [ "$fail" -ne 0 ]; then

@@ -313,3 +313,148 @@ Test(node_bday, schedule_per_mode)
 	cr_assert(node_bday_open(&h, T0, ag));
 	cr_assert_eq(h.until_ms, T0 + NODE_BDAY_ANSWER_MS + ag->probe_ms + NODE_BDAY_SLACK_MS);
 }
+
+Test(node_bday, seq_window_follows_the_stride)
+{
+	uint16_t out[NODE_BDAY_MAX_PROBES];
+	size_t n = node_bday_seq_window(40000, 1, 256, 64, NODE_BDAY_MAX_PROBES, out, 2048);
+	cr_assert_eq(n, 320, "sockets opened plus slack");
+	cr_assert_eq(out[0], 40001);
+	cr_assert_eq(out[319], 40320);
+	n = node_bday_seq_window(40000, 2, 4, 0, NODE_BDAY_MAX_PROBES, out, 2048);
+	cr_assert_eq(n, 4);
+	cr_assert_eq(out[0], 40002);
+	cr_assert_eq(out[3], 40008);
+	n = node_bday_seq_window(40000, -3, 2, 0, NODE_BDAY_MAX_PROBES, out, 2048);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(out[0], 39997, "a NAT counting down");
+	cr_assert_eq(out[1], 39994);
+}
+
+Test(node_bday, seq_window_wraps_within_1024_65535)
+{
+	uint16_t out[16];
+	size_t n = node_bday_seq_window(65534, 1, 4, 0, 100, out, 16);
+	cr_assert_eq(n, 4);
+	cr_assert_eq(out[0], 65535);
+	cr_assert_eq(out[1], 1024, "past 65535 wraps to the bottom of the range");
+	cr_assert_eq(out[2], 1025);
+	n = node_bday_seq_window(1025, -1, 3, 0, 100, out, 16);
+	cr_assert_eq(n, 3);
+	cr_assert_eq(out[0], 1024);
+	cr_assert_eq(out[1], 65535, "below 1024 wraps to the top");
+	cr_assert_eq(out[2], 65534);
+	n = node_bday_seq_window(500, 1, 2, 0, 100, out, 16);
+	cr_assert_eq(n, 2);
+	for (size_t i = 0; i < n; i++)
+		cr_assert(out[i] >= NODE_BDAY_PORT_MIN, "a last port below 1024 still gives ports in the range");
+}
+
+Test(node_bday, seq_window_respects_budget_and_random)
+{
+	uint16_t out[64];
+	cr_assert_eq(node_bday_seq_window(40000, 0, 256, 64, 2048, out, 64), 0, "stride 0: random, probe as today");
+	cr_assert_eq(node_bday_seq_window(40000, NODE_BDAY_PORT_RANGE, 8, 0, 2048, out, 64), 0, "a full-range stride is 0");
+	cr_assert_eq(node_bday_seq_window(40000, 1, 256, 64, 10, out, 64), 10, "the budget bounds the window");
+	cr_assert_eq(node_bday_seq_window(40000, 1, 256, 64, 2048, out, 64), 64, "so does the buffer");
+	/* A stride sharing a factor with the range comes round early: no port twice. */
+	size_t n = node_bday_seq_window(40000, NODE_BDAY_PORT_RANGE / 4, 60, 0, 2048, out, 64);
+	cr_assert_eq(n, 3);
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++)
+			cr_assert_neq(out[i], out[j]);
+}
+
+Test(node_bday, seq_message_round_trip_and_malformed)
+{
+	struct node_bday_seq s = {.last = 40000, .stride = -2, .opened = 256}, r;
+	uint8_t m[NODE_BDAY_SEQ_LEN];
+	node_bday_seq_encode(&s, m);
+	cr_assert_eq(m[0], 'S');
+	cr_assert(node_bday_seq_parse(m, sizeof m, &r));
+	cr_assert_eq(r.last, 40000);
+	cr_assert_eq(r.stride, -2);
+	cr_assert_eq(r.opened, 256);
+	cr_assert_not(node_bday_seq_parse(m, sizeof m - 1, &r), "short");
+	cr_assert_not(node_bday_seq_parse((const uint8_t *)"G", 1, &r), "a bare 'G' is no prediction");
+	uint8_t z[NODE_BDAY_SEQ_LEN] = {'S', 0x9c, 0x40, 0, 0, 1, 0};
+	cr_assert_not(node_bday_seq_parse(z, sizeof z, &r), "stride 0");
+	uint8_t big[NODE_BDAY_SEQ_LEN] = {'S', 0x9c, 0x40, 0, 1, 0xff, 0xff};
+	cr_assert_not(node_bday_seq_parse(big, sizeof big, &r), "more sockets than any budget");
+}
+
+Test(node_bday, old_go_without_prediction_probes_at_random)
+{
+	/* An older hard side sends a bare 'G': the sequence is the random one. */
+	struct node_bday a, b;
+	t_easy_probing(&a, 12345, 77);
+	memset(&b, 0, sizeof b);
+	cr_assert(node_bday_accept(&b, NODE_BDAY_EASY, false, false, T0));
+	cr_assert(node_bday_go(&b, T0, 12345, 77, ON));
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(node_bday_next_port(&a), node_bday_next_port(&b));
+	cr_assert_eq(a.seq_n, 0);
+	cr_assert_eq(node_bday_next_port(&a), (uint16_t)(NODE_BDAY_PORT_MIN + (12345 + 100u * a.port_stride) % NODE_BDAY_PORT_RANGE));
+}
+
+Test(node_bday, prediction_first_then_random)
+{
+	struct node_bday b;
+	memset(&b, 0, sizeof b);
+	struct node_bday_seq s = {.last = 65530, .stride = 1, .opened = 8};
+	cr_assert_not(node_bday_predict(&b, &s), "idle: no attempt to predict for");
+	cr_assert(node_bday_accept(&b, NODE_BDAY_EASY, false, false, T0));
+	cr_assert(node_bday_predict(&b, &s));
+	cr_assert(node_bday_go(&b, T0, 5, 77, ON));
+	cr_assert_eq(b.seq_n, 8 + NODE_BDAY_SEQ_SLACK);
+	uint16_t want[8 + NODE_BDAY_SEQ_SLACK];
+	cr_assert_eq(node_bday_seq_window(65530, 1, 8, NODE_BDAY_SEQ_SLACK, b.max_probes, want, 72), 72);
+	for (size_t i = 0; i < 72; i++)
+		cr_assert_eq(node_bday_next_port(&b), want[i], "probe %zu follows the prediction", i);
+	cr_assert_eq(node_bday_next_port(&b), (uint16_t)(NODE_BDAY_PORT_MIN + 5), "then the random sequence from its start");
+	cr_assert_eq(b.probes, 73, "the window counts against the budget");
+}
+
+Test(node_bday, prediction_during_probing_applies_to_the_rest)
+{
+	struct node_bday b;
+	t_easy_probing(&b, 5, 77);
+	node_bday_next_port(&b);
+	node_bday_next_port(&b);
+	struct node_bday_seq s = {.last = 2000, .stride = 4, .opened = 1};
+	cr_assert(node_bday_predict(&b, &s));
+	cr_assert_eq(node_bday_next_port(&b), 2004);
+	cr_assert_eq(b.seq_from, 2);
+	cr_assert_not(node_bday_predict(&b, &s), "one prediction per attempt");
+}
+
+/* node_bday_seq_index / node_bday_hit: where the path opened tells whether
+ * the prediction made it (peers --json hard_nat.last_hit). */
+Test(node_bday, hit_in_the_window_is_the_predictions)
+{
+	struct node_bday b;
+	memset(&b, 0, sizeof b);
+	cr_assert(node_bday_accept(&b, NODE_BDAY_EASY, false, false, T0));
+	cr_assert_eq(node_bday_seq_index(&b, 2000), 0, "no prediction: every hit is random");
+	struct node_bday_seq s = {.last = 65280, .stride = 256, .opened = 4};
+	cr_assert(node_bday_predict(&b, &s));
+	cr_assert(node_bday_go(&b, T0, 5, 77, ON));
+	uint16_t want[4 + NODE_BDAY_SEQ_SLACK];
+	size_t n = node_bday_seq_window(65280, 256, 4, NODE_BDAY_SEQ_SLACK, b.max_probes, want, 68);
+	cr_assert_eq(n, b.seq_n);
+	for (size_t k = 0; k < n; k++)
+		cr_assert_eq(node_bday_seq_index(&b, want[k]), k + 1, "port %u", want[k]);
+	cr_assert_eq(node_bday_seq_index(&b, 65280), 0, "the last port seen is not a new mapping");
+	cr_assert_eq(node_bday_seq_index(&b, 65281), 0, "off the stride");
+	node_bday_hit(&b, want[2]);
+	cr_assert_eq(b.last_hit_port, want[2]);
+	cr_assert_eq(b.last_hit_index, 3);
+	node_bday_hit(&b, 3333);
+	cr_assert_eq(b.last_hit_port, 3333);
+	cr_assert_eq(b.last_hit_index, 0, "outside the window: random");
+	node_bday_finish(&b, true, T0 + 100);
+	cr_assert_eq(b.last_hit_port, 3333, "kept after the attempt, for peers --json");
+	cr_assert(node_bday_accept(&b, NODE_BDAY_EASY, false, false, T0 + NODE_BDAY_ACCEPT_GAP_MS));
+	cr_assert_eq(b.last_hit_port, 0, "a new attempt forgets the last hit");
+	cr_assert_eq(b.last_hit_index, 0);
+}

@@ -7,17 +7,15 @@
 #   port_restricted  stock masquerade keeps a free source port: "preserving"
 #   symmetric        masquerade fully-random: "random"
 #   seq              masquerade whose port is an nftables counter
-#                    (`masquerade to :numgen inc mod 200 offset 0x2900`):
-#                    each new flow gets the next port, as a sequential NAT
-#                    does. The counter's value reaches the NAT in host byte
-#                    order, so the port moves by 256 a flow (41, 297, 553,
-#                    ...): a sequential NAT of stride 256. The rule is
+#                    (natlab_sequential, natlab/lab.sh: `masquerade to
+#                    :numgen inc mod 200 offset 0x2900`): each new flow
+#                    gets the next port, 256 apart (41, 297, 553, ...): a
+#                    sequential NAT of stride 256. The rule is
 #                    loaded afresh, from another start, before each run (no
 #                    wrap within a run, no port of an earlier run) and the
 #                    runs go one at a time.
-# Linux's own NAT has no sequential allocation (SNAT picks a random offset
-# when it cannot keep the port), hence the counter rule; other strides are
-# covered by the unit test (tests/stun/test_nat.c).
+# Other strides are covered by the unit tests (tests/stun/test_nat.c,
+# test_ports.c).
 # Needs root; exits 77 (skip) otherwise. About 10 s. Exit 0 pass, 1 fail.
 set -u
 bin=${1:?usage: natlab_ports.sh BINARY}
@@ -39,18 +37,7 @@ natlab_public pub 203.0.113.10 203.0.113.11
 natlab_site port_restricted port_restricted
 natlab_site symmetric symmetric
 natlab_site seq port_restricted
-seq_rule() { # seq_rule OFFSET: a fresh counter from OFFSET (low byte 0)
-	ip netns exec "$(natlab_ns seq-r)" nft -f - <<-NFT || { echo "natlab_ports: cannot load the counter rule"; exit 1; }
-		delete table ip nat
-		table ip nat {
-			chain post { type nat hook postrouting priority srcnat; policy accept;
-				oifname "wan" meta l4proto udp masquerade to :numgen inc mod 200 offset $1
-				oifname "wan" masquerade
-			}
-		}
-	NFT
-}
-seq_rule 0x2800
+natlab_sequential seq 0x2800
 
 natlab_exec pub "$bin" stun-server --host 203.0.113.10 --port 4478 --threads 1 --rate 0 >"$tmp/stun.out" 2>&1 &
 deadline=$(($(date +%s) + 10))
@@ -75,12 +62,12 @@ done
 for p in $pids; do
 	wait "$p"
 done
-seq_rule 0x2900
+natlab_sequential seq 0x2900
 natlab_exec seq timeout 20 "$bin" network --stun 203.0.113.10:4478 --json --timeout 2s --no-port-mapping \
 	>"$tmp/seq.json" 2>"$tmp/seq.err"
 # Other ports than the last run's (a counter from the same start would
 # hand out ports whose mappings to the server still exist).
-seq_rule 0x2a00
+natlab_sequential seq 0x2a00
 natlab_exec seq timeout 20 "$bin" network --stun 203.0.113.10:4478 --timeout 2s --no-port-mapping >"$tmp/seq.txt" 2>&1
 
 # pattern FILE: "PATTERN STRIDE SAMPLES" from port_allocation.

@@ -259,6 +259,7 @@ struct t_fake {
 	enum t_fake_kind mapping, filtering;
 	struct stun_addr mapped;  /* reported; the port moves with mapping */
 	bool noise_first;         /* precede each answer with a wrong-txid answer and garbage */
+	int seq_stride;           /* not 0: after each answer mapped.port moves by it (a sequential NAT) */
 	int received;
 	int same_txid;            /* requests carrying the first request's txid */
 	uint8_t first_txid[STUN_TXID_LEN];
@@ -352,6 +353,7 @@ static inline void t_fake_handle(struct t_fake *f, int i, const uint8_t *buf, si
 			mapped.port = (uint16_t)(mapped.port + (i >> 1));
 		else if (f->mapping == T_APD)
 			mapped.port = (uint16_t)(mapped.port + i);
+		f->mapped.port = (uint16_t)(f->mapped.port + f->seq_stride);
 		stun_writer_init(&w, out, sizeof out, STUN_BINDING_SUCCESS, m.txid);
 		stun_writer_add_xor_addr(&w, STUN_ATTR_XOR_MAPPED_ADDRESS, &mapped);
 		if (f->num == 4) {
