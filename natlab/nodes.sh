@@ -205,6 +205,18 @@ else:
 ' "$3"
 }
 
+# nd_state_get FILE KEY / nd_state_set FILE KEY VALUE: a top-level string
+# of a node's state file (tests that grind node ids write them there
+# before the node first serves).
+nd_state_get() { "$nd_py" -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
+nd_state_set() {
+	"$nd_py" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+d[sys.argv[2]] = sys.argv[3]
+open(sys.argv[1], "w").write(json.dumps(d, indent=2) + "\n")' "$1" "$2" "$3"
+}
+
 # nd_field HOST HOME PEER KEY: a field of a peer in `peers --json` (PEER by
 # name; "self" for this node's own object), empty when absent or null.
 nd_field() {

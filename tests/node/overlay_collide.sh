@@ -36,57 +36,15 @@ nd_run a "$rob" init lab --relay "$nd_relay_url" $nd_stun_args --port 7777 --nam
 nd_run b "$matt" init scratch --relay "$nd_relay_url" $nd_stun_args --port 7777 --name matt >"$matt.init" 2>&1 ||
 	{ echo "FAIL: matt's init: $(cat "$matt.init")"; exit 1; }
 
-# overlay MESH ID N: "v4 v6" of overlay/addr.h (the test's own copy of the
-# derivation, so a change to it shows here too).
-cat >"$nd_tmp/addr.py" <<'PY'
-import hashlib, ipaddress, os, sys
-
-def h(label, mesh, node, n):
-    return hashlib.sha256(label + b"\0" + mesh + b"\0" + node + b"\0" + n.to_bytes(4, "big")).digest()
-
-def v4(mesh, node, n):
-    host = int.from_bytes(h(b"atmosphere-v4", mesh, node, n)[:4], "big") & 0x3FFFFF
-    host = 1 if host == 0 else host - 1 if host == 0x3FFFFF else host
-    return str(ipaddress.IPv4Address(0x64400000 | host))
-
-def v6(mesh, node, n):
-    pre = b"\xfd" + hashlib.sha256(b"atmosphere-v6\0" + mesh).digest()[:5] + b"\0\0"
-    iid = h(b"atmosphere-iid", mesh, node, n)[:8]
-    if iid == bytes(8):
-        iid = bytes(7) + b"\1"
-    return str(ipaddress.IPv6Address(pre + iid))
-
-if sys.argv[1] == "grind":
-    # Two random ids with the same v4 address at counter 0: "larger smaller".
-    mesh, seen = sys.argv[2].encode(), {}
-    for _ in range(200000):
-        node = b"node-%016x" % int.from_bytes(os.urandom(8), "big")
-        a = v4(mesh, node, 0)
-        if a in seen and seen[a] != node:
-            x, y = sorted([seen[a], node])
-            print(y.decode(), x.decode())
-            sys.exit(0)
-        seen[a] = node
-    sys.exit(1)
-m, node, n = sys.argv[2].encode(), sys.argv[3].encode(), int(sys.argv[4])
-print(v4(m, node, n), v6(m, node, n))
-PY
-# jget FILE KEY / jset FILE KEY VALUE: a top-level string of a state file.
-jget() { "$nd_py" -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
-jset() {
-	"$nd_py" -c '
-import json, sys
-d = json.load(open(sys.argv[1]))
-d[sys.argv[2]] = sys.argv[3]
-open(sys.argv[1], "w").write(json.dumps(d, indent=2) + "\n")' "$1" "$2" "$3"
-}
-mesh=$(jget "$rob/state.json" mesh_id)
+# The derivation and the collision search: tests/node/overlay_addr.py.
+cp "$here/overlay_addr.py" "$nd_tmp/addr.py"
+mesh=$(nd_state_get "$rob/state.json" mesh_id)
 set -- $("$nd_py" "$nd_tmp/addr.py" grind "$mesh")
 [ $# -eq 2 ] || { echo "FAIL: no colliding ids found"; exit 1; }
 rob_id=$1
 matt_id=$2
-jset "$rob/state.json" node_id "$rob_id"
-jset "$matt/state.json" node_id "$matt_id"
+nd_state_set "$rob/state.json" node_id "$rob_id"
+nd_state_set "$matt/state.json" node_id "$matt_id"
 set -- $("$nd_py" "$nd_tmp/addr.py" addr "$mesh" "$rob_id" 0)
 r4=$1 r6=$2
 set -- $("$nd_py" "$nd_tmp/addr.py" addr "$mesh" "$matt_id" 0)
