@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "core/fd.h"
@@ -13,6 +14,7 @@
 #include "node/internal.h"
 #include "overlay/addr.h"
 #include "overlay/firewall.h"
+#include "overlay/gso.h"
 #include "overlay/icmp.h"
 #include "overlay/netlink.h"
 #include "overlay/packet.h"
@@ -39,7 +41,9 @@ struct node_overlay {
 	uint64_t no_member, no_session, spoofed, not_ours, bad, too_big, tun_errors, firewalled;
 	struct overlay_fw fw;                  /* serve --allow */
 	struct core_coro *reader;
-	uint8_t rbuf[NODE_PMTU_MAX + 64];      /* the reader's packet */
+	uint8_t rbuf[OVERLAY_GSO_MAX_READ];    /* the reader's read: a packet, or a TSO one (overlay/gso.h) */
+	uint8_t seg[16384];                    /* a TSO packet's segment */
+	uint64_t gso_reads, gso_segs, gso_bad; /* TSO reads, the packets cut from them, reads refused */
 	uint8_t icmp[OVERLAY_ICMP_MAX];
 	struct core_log_limit log_collide, log_tun, log_spoof;  /* peers and programs can cause these */
 };
@@ -166,8 +170,12 @@ void node_overlay_tick(struct node *node)
 static void tun_write(struct node_overlay *ov, const uint8_t *pkt, size_t n)
 {
 	/* A TUN write hands the packet to the kernel's receive path at once
-	 * (it never waits for room), so a plain write() does not stall. */
-	if (write(ov->tun.fds[0], pkt, n) < 0) {
+	 * (it never waits for room), so a plain write() does not stall. With
+	 * offloads on, it starts with a header that says "an ordinary
+	 * packet, checksums done" (overlay/gso.h). */
+	struct iovec v[2] = {{(void *)overlay_vnet_none, OVERLAY_VNET_HDR_LEN}, {(void *)pkt, n}};
+	int first = ov->tun.vnet_hdr ? 0 : 1;
+	if (writev(ov->tun.fds[0], v + first, 2 - first) < 0) {
 		ov->tun_errors++;
 		core_log_limited(&ov->log_tun, CORE_LOG_WARN, "overlay: writing to %s: %s", ov->tun.name, strerror(errno));
 	}
@@ -184,9 +192,8 @@ static void answer(struct node_overlay *ov, const uint8_t *pkt, size_t n, const 
 }
 
 /* One packet from the kernel: to the member that owns its destination. */
-static void route_out(struct node *node, struct node_overlay *ov, size_t n)
+static void route_out(struct node *node, struct node_overlay *ov, const uint8_t *pkt, size_t n)
 {
-	const uint8_t *pkt = ov->rbuf;
 	struct overlay_ip ip;
 	if (overlay_ip_parse(pkt, n, &ip) != OVERLAY_IP_OK) {
 		ov->bad++;
@@ -245,7 +252,31 @@ static void tun_reader(void *arg)
 			core_sleep(100);
 			continue;
 		}
-		route_out(node, ov, (size_t)n);
+		if (!ov->tun.vnet_hdr) {
+			route_out(node, ov, ov->rbuf, (size_t)n);
+			continue;
+		}
+		/* With offloads: one read may be a TSO packet of up to 64 KiB,
+		 * cut here into the packets the kernel would have sent. */
+		struct overlay_gso_iter it;
+		const uint8_t *pkt;
+		long m;
+		if (overlay_gso_begin(&it, ov->rbuf, (size_t)n) < 0) {
+			ov->gso_bad++;
+			continue;
+		}
+		if (it.gso_type)
+			ov->gso_reads++;
+		while ((m = overlay_gso_next(&it, ov->seg, sizeof ov->seg, &pkt)) > 0 && !node->stopping) {
+			if (it.gso_type)
+				ov->gso_segs++;
+			route_out(node, ov, pkt, (size_t)m);
+		}
+		if (m < 0) {
+			ov->gso_bad++;
+			core_log_limited(&ov->log_tun, CORE_LOG_WARN, "overlay: a read from %s the offloads cannot cut: %s",
+					 ov->tun.name, strerror((int)-m));
+		}
 	}
 	ov->reader = NULL;
 }
@@ -285,6 +316,14 @@ void node_overlay_deliver(struct node *node, struct node_peer *p, const uint8_t 
 	tun_write(ov, pkt, ip.len);
 }
 
+/* The kernel's TUN offloads (overlay/gso.h) unless ATMOSPHERE_TUN_OFFLOAD
+ * is "off" (for measuring what they bring). */
+static bool tun_offload(void)
+{
+	const char *v = getenv("ATMOSPHERE_TUN_OFFLOAD");
+	return !v || strcmp(v, "off") != 0;
+}
+
 void node_overlay_start(struct node *node)
 {
 	if (!node->o->tun || !node->st->have_mesh)
@@ -315,7 +354,8 @@ void node_overlay_start(struct node *node)
 			goto fail;
 		}
 	}
-	int rc = overlay_tun_open(&ov->tun, node->o->tun_name, 1, err, sizeof err);
+	int rc = overlay_tun_open(&ov->tun, node->o->tun_name, 1, tun_offload() ? OVERLAY_TUN_OFFLOAD : 0, err,
+				  sizeof err);
 	if (rc < 0) {
 		core_log(CORE_LOG_ERR, "overlay: %s", err);
 		goto fail;
@@ -397,7 +437,15 @@ json_object *node_overlay_json(struct node *node)
 	json_object_object_add(d, "too_big", json_object_new_int64((int64_t)ov->too_big));
 	json_object_object_add(d, "tun_errors", json_object_new_int64((int64_t)ov->tun_errors));
 	json_object_object_add(d, "firewall", json_object_new_int64((int64_t)ov->firewalled));
+	json_object_object_add(d, "offload", json_object_new_int64((int64_t)ov->gso_bad));
 	json_object_object_add(o, "firewall_rules", json_object_new_int((int)ov->fw.num_rules));
+	/* TUN offloads (overlay/gso.h): on or not, TSO reads and the packets
+	 * cut from them. */
+	json_object *g = json_object_new_object();
+	json_object_object_add(g, "enabled", json_object_new_boolean(ov->tun.offload));
+	json_object_object_add(g, "tso_reads", json_object_new_int64((int64_t)ov->gso_reads));
+	json_object_object_add(g, "tso_packets", json_object_new_int64((int64_t)ov->gso_segs));
+	json_object_object_add(o, "offload", g);
 	json_object_object_add(o, "dropped", d);
 	return o;
 }

@@ -25,7 +25,8 @@ static const char *hint(int e)
 	return "";
 }
 
-int overlay_tun_open(struct overlay_tun *t, const char *name, unsigned queues, char *err, size_t err_len)
+int overlay_tun_open(struct overlay_tun *t, const char *name, unsigned queues, unsigned flags, char *err,
+		     size_t err_len)
 {
 	memset(t, 0, sizeof *t);
 	for (unsigned i = 0; i < OVERLAY_TUN_MAX_QUEUES; i++)
@@ -51,7 +52,8 @@ int overlay_tun_open(struct overlay_tun *t, const char *name, unsigned queues, c
 		}
 		t->fds[t->queues++] = fd;
 		struct ifreq ifr = {0};
-		ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (queues > 1 ? IFF_MULTI_QUEUE : 0);
+		ifr.ifr_flags = (short)(IFF_TUN | IFF_NO_PI | (queues > 1 ? IFF_MULTI_QUEUE : 0) |
+					(flags & OVERLAY_TUN_OFFLOAD ? IFF_VNET_HDR : 0));
 		snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", i ? t->name : name);
 		if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 			rc = -errno;
@@ -62,6 +64,12 @@ int overlay_tun_open(struct overlay_tun *t, const char *name, unsigned queues, c
 		}
 		if (!i)
 			snprintf(t->name, sizeof t->name, "%s", ifr.ifr_name);
+		if (flags & OVERLAY_TUN_OFFLOAD) {
+			t->vnet_hdr = true;
+			/* The interface's offloads; the same for every queue. */
+			unsigned long off = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
+			t->offload = ioctl(fd, TUNSETOFFLOAD, off) == 0;
+		}
 	}
 	t->ifindex = (int)if_nametoindex(t->name);
 	if (!t->ifindex) {

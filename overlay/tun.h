@@ -11,25 +11,37 @@
  * overlay/netlink.h). Both need CAP_NET_ADMIN: without it they fail with
  * -EPERM and a message that says how to get it. */
 #include <net/if.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define OVERLAY_TUN_DEFAULT_NAME "atmosphere0"
 #define OVERLAY_TUN_MAX_QUEUES 16
+/* overlay_tun_open's flags. OFFLOAD: every read and write starts with a
+ * struct virtio_net_hdr (IFF_VNET_HDR), and the kernel may hand over TCP
+ * packets of up to 64 KiB unsegmented and checksums unfinished
+ * (TUNSETOFFLOAD: TSO4, TSO6, CSUM); overlay/gso.h makes packets of them. */
+#define OVERLAY_TUN_OFFLOAD 1u
 
 struct overlay_tun {
 	char name[IFNAMSIZ];            /* as the kernel named it */
 	int ifindex;
 	int fds[OVERLAY_TUN_MAX_QUEUES];        /* owned, blocking (for io_uring: core/fd.h), close-on-exec */
 	unsigned queues;
+	bool vnet_hdr;                  /* reads and writes carry a virtio_net_hdr */
+	bool offload;                   /* the kernel accepted TSO and CSUM */
 };
 
 /* overlay_tun_open opens queues (1..OVERLAY_TUN_MAX_QUEUES) queues of the
  * interface called name (NULL: OVERLAY_TUN_DEFAULT_NAME; at most
- * IFNAMSIZ - 1 bytes). Returns 0, or a negative errno with the reason in
- * err (-EPERM: no CAP_NET_ADMIN; -ENOENT: no /dev/net/tun; -EBUSY: the name
- * is another kind of interface or one in use). */
-int overlay_tun_open(struct overlay_tun *t, const char *name, unsigned queues, char *err, size_t err_len);
+ * IFNAMSIZ - 1 bytes), with flags (OVERLAY_TUN_OFFLOAD or 0). A kernel that
+ * refuses the offloads leaves vnet_hdr on and offload false (reads are then
+ * single packets with finished checksums). Returns 0, or a negative errno
+ * with the reason in err (-EPERM: no CAP_NET_ADMIN; -ENOENT: no
+ * /dev/net/tun; -EBUSY: the name is another kind of interface or one in
+ * use). */
+int overlay_tun_open(struct overlay_tun *t, const char *name, unsigned queues, unsigned flags, char *err,
+		     size_t err_len);
 
 /* What overlay_tun_configure sets. Addresses in network order. */
 struct overlay_tun_config {

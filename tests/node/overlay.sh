@@ -94,6 +94,12 @@ fetch() { # URL
 }
 [ "$(fetch "http://$m4:8000/blob")" = "$want" ] || bad "HTTP over IPv4 overlay: $(cat "$nd_tmp/curl.err")"
 [ "$(fetch "http://[$m6]:8000/blob")" = "$want" ] || bad "HTTP over IPv6 overlay: $(cat "$nd_tmp/curl.err")"
+# The TUN offloads (overlay/gso.h): Matt's kernel handed his node TCP
+# packets larger than the MTU, cut into packets that arrived intact above.
+echo "matt's offloads: $(field b "$matt" self overlay.offload)"
+[ "$(field b "$matt" self overlay.offload.enabled)" = True ] || bad "offloads are off on matt's interface"
+[ "$(field b "$matt" self overlay.offload.tso_reads)" -ge 1 ] 2>/dev/null || bad "no TSO read on matt's side of a 2 MB transfer"
+[ "$(field b "$matt" self overlay.dropped.offload)" = 0 ] || bad "reads refused by the offload cutter"
 
 # Matt's firewall: another port of his is refused at once ("prohibited"
 # comes back: curl fails instead of waiting) and counted; Matt's own

@@ -34,7 +34,7 @@ static void lab(void)
 	if (unshare(CLONE_NEWNET) < 0)
 		cr_skip_test("unshare(CLONE_NEWNET): %s", strerror(errno));
 	char err[256];
-	int rc = overlay_tun_open(&tun, "atmtest0", 1, err, sizeof err);
+	int rc = overlay_tun_open(&tun, "atmtest0", 1, 0, err, sizeof err);
 	cr_assert_eq(rc, 0, "%s", err);
 	uint32_t a = overlay_addr4("mesh-test", "node-a", 0);
 	cfg.mtu = 1400;
@@ -186,9 +186,9 @@ Test(overlay_tun, a_bad_name_and_a_second_owner_are_refused)
 {
 	char err[256];
 	struct overlay_tun t;
-	cr_assert_eq(overlay_tun_open(&t, "far-too-long-interface-name", 1, err, sizeof err), -EINVAL);
+	cr_assert_eq(overlay_tun_open(&t, "far-too-long-interface-name", 1, 0, err, sizeof err), -EINVAL);
 	cr_assert(strstr(err, "bad interface name"));
-	cr_assert_eq(overlay_tun_open(&t, "ok0", 0, err, sizeof err), -EINVAL);
+	cr_assert_eq(overlay_tun_open(&t, "ok0", 0, 0, err, sizeof err), -EINVAL);
 }
 
 /* Whether a UDP socket can bind a (network-order) IPv4 address here: only
