@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -280,6 +281,26 @@ static uint8_t *live_lo(const struct core_coro *co)
 #endif
 }
 
+/* core_coro_hibernated's figures: process-wide, moved once per idle spell. */
+static atomic_size_t frozen_count, frozen_bytes;
+
+static void frozen_account(size_t len, bool add)
+{
+	if (add) {
+		atomic_fetch_add_explicit(&frozen_count, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&frozen_bytes, len, memory_order_relaxed);
+	} else {
+		atomic_fetch_sub_explicit(&frozen_count, 1, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&frozen_bytes, len, memory_order_relaxed);
+	}
+}
+
+void core_coro_hibernated(size_t *count, size_t *bytes)
+{
+	*count = atomic_load_explicit(&frozen_count, memory_order_relaxed);
+	*bytes = atomic_load_explicit(&frozen_bytes, memory_order_relaxed);
+}
+
 static void freeze(struct core_coro *co)
 {
 	uint8_t *lo = live_lo(co);
@@ -290,12 +311,14 @@ static void freeze(struct core_coro *co)
 	stack_copy(copy, lo, len);
 	co->frozen = copy;
 	co->frozen_len = len;
+	frozen_account(len, true);
 	madvise(co->stack_lo, co->stack_len, MADV_DONTNEED);
 }
 
 static void thaw(struct core_coro *co)
 {
 	stack_copy(co->stack_lo + co->stack_len - co->frozen_len, co->frozen, co->frozen_len);
+	frozen_account(co->frozen_len, false);
 	free(co->frozen);
 	co->frozen = NULL;
 	co->frozen_len = 0;
@@ -411,6 +434,8 @@ void core_coro_free(struct core_coro *co)
 	if (!co)
 		return;
 	run_defers(co);
+	if (co->frozen)
+		frozen_account(co->frozen_len, false);
 	free(co->frozen); /* abandoned while hibernating: nothing to restore */
 	co->frozen = NULL;
 	co->frozen_len = 0;

@@ -94,6 +94,11 @@ void core_coro_hibernate_cancel(void);
 /* core_coro_hibernating: whether co's stack is currently given back. */
 bool core_coro_hibernating(const struct core_coro *co);
 
+/* core_coro_hibernated reports the stack copies hibernating coroutines of
+ * the whole process hold now: how many, and their bytes (malloc's headers
+ * not counted). For tests and diagnostics; does not suspend. */
+void core_coro_hibernated(size_t *count, size_t *bytes);
+
 /* core_coro_pool_trim releases this thread's pooled stacks. */
 void core_coro_pool_trim(void);
 

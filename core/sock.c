@@ -184,6 +184,18 @@ int core_sock_recv(struct core_sock *s, struct core_buf *out, int timeout_ms)
 	}
 }
 
+int core_sock_wait_readable(struct core_sock *s, int timeout_ms)
+{
+	struct src *src = &s->src;
+	uint64_t deadline = core_deadline_ns(timeout_ms);
+	while (!core_sock_recv_ready(s)) {
+		int ret = core_src_wait(src, core_deadline_left_ms(deadline));
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
 /* One send operation. wait: MSG_WAITALL, the kernel waits for room (up to
  * timeout_ms); otherwise MSG_DONTWAIT, it takes what fits now (-EAGAIN when
  * nothing does). Returns the bytes sent or -errno. */

@@ -80,6 +80,14 @@ int core_sock_recv(struct core_sock *s, struct core_buf *out, int timeout_ms);
 /* core_sock_recv_ready returns whether core_sock_recv would not suspend. */
 bool core_sock_recv_ready(const struct core_sock *s);
 
+/* core_sock_wait_readable waits until core_sock_recv would not suspend (a
+ * buffer queued, the end of the stream or an error), without taking
+ * anything: 0, -ETIMEDOUT, or -ECANCELED (core_sock_interrupt, teardown).
+ * Its frames hold no buffer: an idle owner waits here, hibernating
+ * (core_task_hibernate_next_wait), with a smaller stack copy than
+ * core_sock_recv's. Suspends. */
+int core_sock_wait_readable(struct core_sock *s, int timeout_ms);
+
 /* core_sock_recv_queued returns whether a received buffer is waiting, so
  * that core_sock_recv returns data (not the end or an error) at once. */
 bool core_sock_recv_queued(const struct core_sock *s);

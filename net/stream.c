@@ -772,6 +772,13 @@ size_t net_stream_kept_bytes(const struct net_stream *st)
 	return st->pend_len + (st->ssl ? bio_pending(st->rbio) : 0);
 }
 
+int net_stream_wait_readable(struct net_stream *st, int timeout_ms)
+{
+	if (st->pend || st->eof || (st->ssl && (SSL_has_pending(st->ssl) || bio_pending(st->rbio))))
+		return 0;
+	return st->s ? core_sock_wait_readable(st->s, timeout_ms) : -EPIPE;
+}
+
 int net_stream_wait_hangup(struct net_stream *st, int timeout_ms)
 {
 	return st->s ? core_sock_wait_hangup(st->s, timeout_ms) : -EPIPE;

@@ -82,6 +82,15 @@ int net_stream_feed_wire(struct net_stream *st, const uint8_t *data, size_t len)
  * the stream (TLS: close_notify or EOF), or -errno. Suspends. */
 int net_stream_recv(struct net_stream *st, struct net_chunk *out, int timeout_ms);
 
+/* net_stream_wait_readable waits, without receiving, until net_stream_recv
+ * has something to act on: bytes fed back or held by the TLS engine, or the
+ * socket's next bytes, end or error (on TLS streams a part of a record is
+ * enough: net_stream_recv then waits for the rest). 0, -ETIMEDOUT or
+ * -ECANCELED (net_stream_interrupt), -EPIPE while detached. Holds no buffer and few frames: where
+ * an idle reader waits hibernating (core_task_hibernate_next_wait), its
+ * stack copy is smaller than net_stream_recv's. Suspends. */
+int net_stream_wait_readable(struct net_stream *st, int timeout_ms);
+
 /* net_stream_release gives a chunk back. */
 void net_stream_release(struct net_stream *st, struct net_chunk *c);
 

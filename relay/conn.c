@@ -25,7 +25,15 @@ __attribute__((noinline, cold)) static void log_protocol(const struct relay_conn
 			 c->sess->id, relay_addr_key_str(c->ip, ip), why ? why : "", code);
 }
 
-void relay_conn_run(struct relay_conn *c)
+/* conn_serve's woke when it was not called back from the idle wait. */
+#define WOKE_NONE 1
+
+/* conn_serve forwards c's traffic until the connection ends (0: torn down)
+ * or goes quiet (1: *wake_at is when it must look again). The caller then
+ * waits for readability itself, with this frame and its buffers gone, and
+ * calls back with what the wait returned (woke: 0 readable, -ETIMEDOUT,
+ * -ECANCELED, -EPIPE), handled as the receive's result would have been. */
+static __attribute__((noinline)) int conn_serve(struct relay_conn *c, int woke, uint64_t *wake_at)
 {
 	struct relay_server *srv = c->th->srv;
 	struct fwd_end f = {0};
@@ -38,9 +46,6 @@ void relay_conn_run(struct relay_conn *c)
 	struct net_chunk big = {.lease = {.gid = CORE_BUF_NONE}};
 	size_t big_off = 0;
 
-	c->last_rx_ns = core_now_ns();
-	if (!c->sess->last_msg_ns)
-		c->sess->last_msg_ns = c->last_rx_ns;
 	for (;;) {
 		if (c->th->stopping) {
 			own = RELAY_WS_CLOSE_GOING_AWAY;
@@ -131,29 +136,42 @@ void relay_conn_run(struct relay_conn *c)
 		 * (core/reactor.h): the live stack goes to the heap and every
 		 * stack page back to the kernel until data, a timer or a close
 		 * wakes it. One copy and one madvise per idle spell, never on the
-		 * busy path. */
+		 * busy path. The copy is smallest from relay_conn_run, waiting
+		 * for readability alone: this frame returns first (nothing in it
+		 * is live between receives but a fed-back chunk under a rate
+		 * limit, which waits here). A wss:// record that comes in parts
+		 * is then awaited in net_stream_recv, hibernating as before. */
 		uint64_t quiet_at = c->last_rx_ns + (uint64_t)srv->o.hibernate_ms * 1000000u;
 		bool quiet = now >= quiet_at;
 		if (!quiet && at > quiet_at)
 			at = quiet_at; /* wake once when it turns quiet, then hibernate */
-		if (quiet) {
+		if (quiet && woke == WOKE_NONE) {
 			/* On wss://, the TLS buffers go too (net_stream_trim):
 			 * the last chunk was released by relay_forward, and the
 			 * receive takes its buffer back only when bytes come. */
 			if (!big.data)
 				net_stream_trim(c->st);
 			relay_conn_ctl_free(c);
-			core_task_hibernate_next_wait(true);
+			if (!big.data) {
+				*wake_at = at;
+				return 1;
+			}
 		}
+		if (quiet)
+			core_task_hibernate_next_wait(true);
 		struct net_chunk b;
 		int n;
-		if (big.data) {
+		if (woke != WOKE_NONE && woke != 0) {
+			n = woke; /* the idle wait's timeout, wake-up or error */
+			woke = WOKE_NONE;
+		} else if (big.data) {
 			/* A view: releasing it frees nothing; big goes once used. */
 			size_t take = big.len - big_off < RELAY_QUOTA_SLICE ? big.len - big_off : RELAY_QUOTA_SLICE;
 			b = (struct net_chunk){.data = big.data + big_off, .len = take, .lease = {.gid = CORE_BUF_NONE}};
 			big_off += take;
 			n = (int)take;
 		} else {
+			woke = WOKE_NONE;
 			n = net_stream_recv(c->st, &b, core_deadline_left_ms(at));
 			/* A fed-back chunk (heap, not a ring lease) larger than a
 			 * slice: nothing is queued behind it until the next receive
@@ -231,5 +249,21 @@ out:
 	if (big.data)
 		net_stream_release(c->st, &big);
 	relay_conn_end(c, own, why, peer);
+	return 0;
+}
+
+void relay_conn_run(struct relay_conn *c)
+{
+	uint64_t wake_at = 0;
+	int woke = WOKE_NONE;
+
+	c->last_rx_ns = core_now_ns();
+	if (!c->sess->last_msg_ns)
+		c->sess->last_msg_ns = c->last_rx_ns;
+	while (conn_serve(c, woke, &wake_at)) {
+		core_task_hibernate_next_wait(true);
+		woke = net_stream_wait_readable(c->st, core_deadline_left_ms(wake_at));
+		core_task_hibernate_next_wait(false);
+	}
 }
 

@@ -124,6 +124,66 @@ async def main():
     await b.close()
 asyncio.run(asyncio.wait_for(main(), 30))
 PY
+	# A record that reaches a hibernated connection in pieces, 7 bytes every
+	# 80 ms: the first wakes relay_conn_run's wait for readability, the
+	# receive then waits (hibernating again) for the rest of the record.
+	/usr/bin/python3 - "$port" ca.pem <<'PY' || fail "a record trickled into an idle wss connection"
+import asyncio, os, socket, ssl, sys, time
+import websockets
+port, ca = sys.argv[1], sys.argv[2]
+async def main():
+    ctx = ssl.create_default_context(cafile=ca)
+    b = await websockets.connect(f"wss://localhost:{port}/relay/tls-trickle", ssl=ctx)
+    # a: TLS by hand over a raw socket, so that one record can be cut in pieces.
+    raw = socket.create_connection(("127.0.0.1", int(port)), timeout=10)
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(inc, out, server_hostname="localhost")
+    def pump_out(pieces=None):
+        data = out.read()
+        step = pieces or len(data) or 1
+        for i in range(0, len(data), step):
+            raw.sendall(data[i:i + step])
+            if pieces:
+                time.sleep(0.08)
+    def read_some():
+        while True:
+            try:
+                return tls.read(65536)
+            except ssl.SSLWantReadError:
+                pump_out()
+                got = raw.recv(65536)
+                assert got, "relay closed"
+                inc.write(got)
+    while True:
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            pump_out()
+            inc.write(raw.recv(65536))
+    pump_out()
+    tls.write(b"GET /relay/tls-trickle HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    pump_out()
+    got = b""
+    while b"paired" not in got:
+        got += read_some()
+    assert got.startswith(b"HTTP/1.1 101"), got[:60]
+    assert "paired" in await asyncio.wait_for(b.recv(), 5)
+    for spell in range(2):
+        await asyncio.sleep(1.5)  # past the relay's one-second threshold: a hibernates
+        msg = f"trickled {spell}".encode()
+        mask = os.urandom(4)
+        tls.write(bytes([0x81, 0x80 | len(msg)]) + mask + bytes(c ^ mask[i % 4] for i, c in enumerate(msg)))
+        pump_out(pieces=7)  # one TLS record, 7 bytes every 80 ms
+        assert await asyncio.wait_for(b.recv(), 5) == msg.decode()
+        await b.send(f"back {spell}")
+        got = b""
+        while f"back {spell}".encode() not in got:
+            got += read_some()
+    await b.close()
+asyncio.run(asyncio.wait_for(main(), 30))
+PY
 fi
 
 kill -TERM "$pid"
