@@ -48,7 +48,7 @@ static size_t tso_read(int version, size_t payload, uint16_t mss, uint8_t tcp_fl
 	}
 	put16(tcp, 40000), put16(tcp + 2, 8000);
 	memcpy(tcp + 4, "\xff\xff\xff\x00", 4); /* a sequence number that wraps */
-	tcp[12] = (uint8_t)(l4 / 4) << 4, tcp[13] = tcp_flags;
+	tcp[12] = (uint8_t)((l4 / 4) << 4), tcp[13] = tcp_flags;
 	put16(tcp + 14, 65000);
 	put16(tcp + 16, 0xbeef);
 	for (size_t i = 0; i < payload; i++)
