@@ -24,7 +24,7 @@ bool node_cand_accept(struct node *node, const struct node_peer *p, const char *
 		return true;
 	node->cand_refused[why]++;
 	if (why != NODE_REFUSE_OVERLAY)
-		core_log(CORE_LOG_INFO, "peer %s: candidate %.80s refused: %s", p->name[0] ? p->name : p->node_id,
+		core_log(CORE_LOG_INFO, "peer %s: candidate %.80s refused: %s", node_peer_name(p),
 			 s ? s : "(not a string)", node_family_refusal_name(why));
 	return false;
 }

@@ -23,11 +23,6 @@
 #include "node/session_id.h"
 #include "overlay/addr.h"
 
-static const char *peer_name(const struct node_peer *p)
-{
-	return p->name[0] ? p->name : p->node_id;
-}
-
 /* Membership flows with members only: not with a joiner before it is
  * admitted, nor to the issuer before it admitted us. */
 static bool sync_ok(struct node *node, const struct node_peer *p)
@@ -228,7 +223,7 @@ static void send_summary(struct node *node, struct node_peer *p, uint64_t t)
 		p->sum_sent_ms = t;
 		p->sum_due = false;
 		p->sum_tries++;
-		core_log(CORE_LOG_DEBUG, "membership: summary to %s (%u records, epoch %u)", peer_name(p), c,
+		core_log(CORE_LOG_DEBUG, "membership: summary to %s (%u records, epoch %u)", node_peer_name(p), c,
 			 node->st->secret_epoch);
 	}
 }
@@ -378,8 +373,8 @@ static void learned(struct node *node, int i, const struct node_peer *from)
 	size_t v6 = 0;
 	for (int k = 0; k < p->num_cand; k++)
 		v6 += p->cand[k].ss_family == AF_INET6;
-	core_log(CORE_LOG_INFO, "membership: learned of %s (%s) from %s (%d candidates, %zu IPv6)", peer_name(p),
-		 p->node_id, from ? peer_name(from) : "members.json", p->num_cand, v6);
+	core_log(CORE_LOG_INFO, "membership: learned of %s (%s) from %s (%d candidates, %zu IPv6)", node_peer_name(p),
+		 p->node_id, from ? node_peer_name(from) : "members.json", p->num_cand, v6);
 	/* The smaller id starts (a relay link that comes up starts one too).
 	 * A member with IPv6 candidates is greeted from both sides: each
 	 * side's initiation opens its own IPv6 firewall to the other (as a
@@ -406,7 +401,6 @@ void node_peer_forget(struct node *node, struct node_peer *p)
 	p->hs_live = false;
 	p->relay = NULL;
 	p->direct_ok = false;
-	node_pmtu_reset(&p->pmtu);
 	if (p->ping_waiter)
 		core_unpark(p->ping_waiter, 0);
 	bool was_known = node_state_remove_peer(node->st, p->pub);
@@ -425,7 +419,7 @@ static void drop_outcasts(struct node *node)
 	for (size_t k = 0; k < node->peers_hi; k++) {
 		struct node_peer *q = &node->peers[k];
 		if (q->used && node_gossip_refuses(node, q->pub)) {
-			core_log(CORE_LOG_INFO, "membership: %s (%s) is no longer a member: dropped", peer_name(q), q->node_id);
+			core_log(CORE_LOG_INFO, "membership: %s (%s) is no longer a member: dropped", node_peer_name(q), q->node_id);
 			node_peer_forget(node, q);
 		}
 	}
@@ -474,7 +468,7 @@ static void catchup_done(struct node *node, struct node_peer *p, const char *why
 	node_state_catchup_drop(st, p->pub);
 	node_save_state(node);
 	core_log(CORE_LOG_INFO, "membership: %s %s %u: its links on epoch %u's pair session closed (%zu members left)",
-		 peer_name(p), why, st->secret_epoch, old, st->num_catchup);
+		 node_peer_name(p), why, st->secret_epoch, old, st->num_catchup);
 }
 
 /* The previous secret is kept NODE_CATCHUP_KEEP_S at most. */
@@ -596,11 +590,11 @@ void node_gossip_on_message(struct node *node, struct node_peer *p, const uint8_
 		return;
 	int r = node_member_parse(m, body, len), slot = -1;
 	if (r) {
-		core_log(CORE_LOG_DEBUG, "membership: bad message from %s: %s", peer_name(p), node_member_strerror(r));
+		core_log(CORE_LOG_DEBUG, "membership: bad message from %s: %s", node_peer_name(p), node_member_strerror(r));
 		goto out;
 	}
 	struct node_members *mem = node->mem;
-	core_log(CORE_LOG_DEBUG, "membership: '%c' from %s (%zu bytes)", m->kind, peer_name(p), len);
+	core_log(CORE_LOG_DEBUG, "membership: '%c' from %s (%zu bytes)", m->kind, node_peer_name(p), len);
 	switch (m->kind) {
 	case 'S': {
 		uint8_t h[32];
@@ -633,7 +627,7 @@ void node_gossip_on_message(struct node *node, struct node_peer *p, const uint8_
 			break; /* known, or older */
 		r = node_members_check_rotation(mem, m->rotation.epoch, m->rotation.secret, m->rotation.rotator, m->rotation.sig);
 		if (r) {
-			core_log(CORE_LOG_DEBUG, "membership: new secret from %s refused: %s", peer_name(p), node_member_strerror(r));
+			core_log(CORE_LOG_DEBUG, "membership: new secret from %s refused: %s", node_peer_name(p), node_member_strerror(r));
 			break;
 		}
 		adopt_secret(node, m->rotation.epoch, m->rotation.secret, m->rotation.rotator, m->rotation.sig, p);
@@ -648,7 +642,7 @@ void node_gossip_on_message(struct node *node, struct node_peer *p, const uint8_
 				node_gossip_publish(node); /* our admitter may be known now */
 		} else if (r < 0) {
 			core_log(CORE_LOG_DEBUG, "membership: entry of %s from %s refused: %s", m->entry.node_id,
-				 peer_name(p), node_member_strerror(r));
+				 node_peer_name(p), node_member_strerror(r));
 		}
 		break;
 	case 'R':
@@ -672,7 +666,7 @@ void node_gossip_on_message(struct node *node, struct node_peer *p, const uint8_
 			}
 			drop_outcasts(node);
 		} else if (r < 0) {
-			core_log(CORE_LOG_DEBUG, "membership: removal from %s refused: %s", peer_name(p), node_member_strerror(r));
+			core_log(CORE_LOG_DEBUG, "membership: removal from %s refused: %s", node_peer_name(p), node_member_strerror(r));
 		}
 		break;
 	}

@@ -44,11 +44,6 @@ enum node_bday_role node_hardnat_role(const struct node *node, const struct node
 	return node_bday_role(node->nat_kind, p->peer_nat);
 }
 
-static const char *peer_name(const struct node_peer *p)
-{
-	return p->name[0] ? p->name : p->node_id;
-}
-
 static void send_phase(struct node *node, struct node_peer *p, uint8_t phase)
 {
 	node_peer_send(node, p, NODE_MSG_PROBE, &phase, 1);
@@ -74,7 +69,7 @@ static void end_attempt(struct node *node, struct node_peer *p, bool ok, bool sa
 				 p->bday.last_hit_port);
 		else if (easy)
 			snprintf(probes, sizeof probes, " after %u probes", p->bday.last_probes);
-		core_log(CORE_LOG_INFO, "peer %s: hard-NAT probing %s%s in %llu ms", peer_name(p),
+		core_log(CORE_LOG_INFO, "peer %s: hard-NAT probing %s%s in %llu ms", node_peer_name(p),
 			 ok ? "opened a direct path" : "found no path", probes, (unsigned long long)p->bday.last_ms);
 	}
 	if (node->bday_peer == p)
@@ -222,7 +217,7 @@ static bool poll_sockets(struct attempt *a)
 				char f[64];
 				node_fmt_addr(&from, f, sizeof f);
 				core_log(CORE_LOG_INFO, "peer %s: hard-NAT probe from %s arrived on socket %zu of %zu",
-					 peer_name(a->p), f, i + 1, a->num);
+					 node_peer_name(a->p), f, i + 1, a->num);
 				return adopt(a, i);
 			}
 		}
@@ -246,7 +241,7 @@ static void send_prediction(struct node *node, struct node_peer *p, uint16_t las
 	node_peer_send(node, p, NODE_MSG_PROBE, m, sizeof m);
 	core_log(CORE_LOG_INFO,
 		 "peer %s: hard-NAT probing: our NAT allocates ports sequentially: predicting %u mappings after port %u, stride %d",
-		 peer_name(p), (unsigned)seq.opened, (unsigned)seq.last, (int)seq.stride);
+		 node_peer_name(p), (unsigned)seq.opened, (unsigned)seq.last, (int)seq.stride);
 }
 
 static void hard_run(void *arg)
@@ -266,7 +261,7 @@ static void hard_run(void *arg)
 		goto out; /* gone while we asked */
 	open_sockets(a);
 	if (!a->num || !public_cand(p, 0, &ci)) {
-		core_log(CORE_LOG_WARN, "peer %s: hard-NAT probing: %s", peer_name(p),
+		core_log(CORE_LOG_WARN, "peer %s: hard-NAT probing: %s", node_peer_name(p),
 			 a->num ? "the peer has no public candidate" : "cannot open sockets");
 		goto out;
 	}
@@ -279,7 +274,7 @@ static void hard_run(void *arg)
 				sent++;
 	core_log(CORE_LOG_INFO,
 		 "peer %s: hard-NAT probing: %zu sockets open (%u opening datagrams, TTL %d; mode %s, listening %u ms); asking for probes",
-		 peer_name(p), a->num, sent, NODE_BDAY_OPEN_TTL,
+		 node_peer_name(p), a->num, sent, NODE_BDAY_OPEN_TTL,
 		 node_hard_nat_mode_name((enum node_hard_nat_mode)node->o->hard_nat),
 		 (unsigned)(NODE_BDAY_ANSWER_MS + budget(node)->probe_ms + NODE_BDAY_SLACK_MS));
 	if (last && sent)
@@ -317,7 +312,7 @@ static void easy_run(void *arg)
 	struct node_peer *p = a->p;
 	size_t ci = 0;
 	if (!public_cand(p, 0, &ci)) {
-		core_log(CORE_LOG_WARN, "peer %s: hard-NAT probing: the peer has no public candidate", peer_name(p));
+		core_log(CORE_LOG_WARN, "peer %s: hard-NAT probing: the peer has no public candidate", node_peer_name(p));
 		goto out;
 	}
 	/* Probes go to the IP of the peer's public candidate; the port comes
@@ -328,7 +323,7 @@ static void easy_run(void *arg)
 	node_fmt_addr(&to, ip, sizeof ip);
 	core_log(CORE_LOG_INFO,
 		 "peer %s: hard-NAT probing (%s): up to %u probes (%u predicted, the rest random) to ports of %s within %u ms",
-		 peer_name(p), node_hard_nat_mode_name((enum node_hard_nat_mode)node->o->hard_nat), p->bday.max_probes,
+		 node_peer_name(p), node_hard_nat_mode_name((enum node_hard_nat_mode)node->o->hard_nat), p->bday.max_probes,
 		 p->bday.seq_n, ip, (unsigned)budget(node)->probe_ms);
 	while (!node->stopping && same_peer(a) && !p->direct_ok) {
 		uint64_t t = node_now_ms();
@@ -387,7 +382,7 @@ void node_hardnat_tick(struct node *node, struct node_peer *p, uint64_t t)
 	enum node_bday_role role = node_hardnat_role(node, p);
 	if (p->ss.have_s && node_bday_should_ask(b, role, p->direct_ok, node->bday_peer != NULL, t)) {
 		core_log(CORE_LOG_INFO, "peer %s: no direct path; our NAT is hard and its is easy: asking for hard-NAT probing",
-			 peer_name(p));
+			 node_peer_name(p));
 		node_bday_asked(b, t);
 		node->bday_peer = p;
 		send_phase(node, p, 'R');
@@ -405,7 +400,7 @@ void node_hardnat_on_message(struct node *node, struct node_peer *p, const uint8
 		if (node_bday_predict(b, &s))
 			core_log(CORE_LOG_INFO,
 				 "peer %s: hard-NAT probing: its NAT allocates ports sequentially (last %u, stride %d, %u new mappings): %u predicted ports first",
-				 peer_name(p), (unsigned)s.last, (int)s.stride, (unsigned)s.opened, b->seq_n);
+				 node_peer_name(p), (unsigned)s.last, (int)s.stride, (unsigned)s.opened, b->seq_n);
 		return;
 	}
 	if (n != 1)
@@ -417,7 +412,7 @@ void node_hardnat_on_message(struct node *node, struct node_peer *p, const uint8
 			node->bday_peer = p;
 			send_phase(node, p, 'A');
 		} else {
-			core_log(CORE_LOG_DEBUG, "peer %s: hard-NAT probing refused (our role %d, state %d, %s)", peer_name(p),
+			core_log(CORE_LOG_DEBUG, "peer %s: hard-NAT probing refused (our role %d, state %d, %s)", node_peer_name(p),
 				 (int)role, (int)b->state, node->bday_peer ? "busy" : "not busy");
 			send_phase(node, p, 'N');
 		}
@@ -429,7 +424,7 @@ void node_hardnat_on_message(struct node *node, struct node_peer *p, const uint8
 	case 'N':
 		if (b->state == NODE_BDAY_ASKED) {
 			core_log(CORE_LOG_INFO, "peer %s refused hard-NAT probing (busy, not easy, or asked too soon)",
-				 peer_name(p));
+				 node_peer_name(p));
 			end_attempt(node, p, false, true);
 		}
 		break;

@@ -45,6 +45,7 @@
 
 struct node_link;
 struct node_overlay;
+
 struct portmap;
 struct node_peer;
 
@@ -123,6 +124,12 @@ struct node_peer {
 	enum node_nat_kind peer_nat;    /* what its HELLO said (UNKNOWN: nothing, or an older node) */
 	struct node_bday bday;          /* hard-NAT probing with it (node/birthday.h) */
 };
+
+/* node_peer_name: how logs name a peer: its name, else its node id. */
+static inline const char *node_peer_name(const struct node_peer *p)
+{
+	return p->name[0] ? p->name : p->node_id;
+}
 
 /* A short code waiting for its joiner (node/short_code.c); its policy is
  * node/pake.h's struct node_pake_offer. */

@@ -178,7 +178,7 @@ static void on_hello(struct node *node, struct node_peer *p, json_object *o)
 static void deliver_text(struct node *node, struct node_peer *p, const uint8_t *m, size_t n)
 {
 	struct node_text_msg tm;
-	snprintf(tm.from, sizeof tm.from, "%s", p->name[0] ? p->name : p->node_id);
+	snprintf(tm.from, sizeof tm.from, "%s", node_peer_name(p));
 	tm.text = malloc(n + 1);
 	if (!tm.text)
 		return;
@@ -230,7 +230,7 @@ static void on_keep(struct node *node, struct node_peer *p, const uint8_t *m, si
  * path in use is answered there with its size; an answer feeds the running
  * measurement. A probe by the relay, or from another address, says nothing
  * about the path and is not answered. */
-static void on_pmtu(struct node_peer *p, struct node *node, const uint8_t *m, size_t n,
+static void on_pmtu(struct node *node, struct node_peer *p, const uint8_t *m, size_t n,
 		    const struct sockaddr_storage *from)
 {
 	uint8_t kind;
@@ -293,7 +293,7 @@ void node_handle_plain(struct node *node, struct node_peer *p, const uint8_t *m,
 	} else if (type == NODE_MSG_KEEP) {
 		on_keep(node, p, m, n, from);
 	} else if (type == NODE_MSG_PMTU) {
-		on_pmtu(p, node, m, n, from);
+		on_pmtu(node, p, m, n, from);
 	} else if (type == NODE_MSG_LINK_PROBE) {
 		node_relay_rtt_on_message(node, p, l, m, n);
 	} else if (type == NODE_MSG_PROBE) {
@@ -313,7 +313,7 @@ void node_handle_plain(struct node *node, struct node_peer *p, const uint8_t *m,
 			return;
 		if (p->observed[0] && strcmp(p->observed, a)) {
 			char why[400];
-			snprintf(why, sizeof why, "peer %s now sees us at %s (was %s)", p->name[0] ? p->name : p->node_id, a,
+			snprintf(why, sizeof why, "peer %s now sees us at %s (was %s)", node_peer_name(p), a,
 				 p->observed);
 			node_want_stun_refresh(node, why);
 		}

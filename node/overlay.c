@@ -296,7 +296,7 @@ void node_overlay_deliver(struct node *node, struct node_peer *p, const uint8_t 
 	if (!overlay_table_src_ok(&ov->table, fam, ip.src, idx)) {
 		ov->spoofed++;
 		core_log_limited(&ov->log_spoof, CORE_LOG_WARN, "overlay: dropped a packet from %s with a source address that is not "
-						"its own", p->name[0] ? p->name : p->node_id);
+						"its own", node_peer_name(p));
 		return;
 	}
 	if (memcmp(ip.dst, fam == 4 ? ov->addr4 : ov->addr6, fam == 4 ? 4 : 16)) {

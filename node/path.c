@@ -78,7 +78,9 @@ void node_mark_direct(struct node *node, struct node_peer *p, const struct socka
 		p->direct_len = len;
 		p->direct_ok = true;
 		p->direct_sock = rx;
-		node_pmtu_reset(&p->pmtu); /* a new path: measured afresh */
+		/* A new path is measured afresh; without one the figure is
+		 * unused (node_pmtu_path gives 1280 off a direct path). */
+		node_pmtu_reset(&p->pmtu);
 	}
 	if (!was)
 		p->direct_wait_ms = 0; /* a lost path's wait is not the new one's */
@@ -88,7 +90,7 @@ void node_mark_direct(struct node *node, struct node_peer *p, const struct socka
 	if (!was) {
 		char a[64];
 		node_fmt_addr(&p->direct, a, sizeof a);
-		core_log(CORE_LOG_INFO, "peer %s: %s path open to %s (was %s)", p->name[0] ? p->name : p->node_id,
+		core_log(CORE_LOG_INFO, "peer %s: %s path open to %s (was %s)", node_peer_name(p),
 			 node_path_name(node_peer_path(p)), a, node_path_name(before));
 		if (node->joining && p == node->issuer && !node->said_direct && !node->said_relay) {
 			node->said_direct = true;
@@ -157,7 +159,7 @@ void node_pick_relay(struct node *node, struct node_peer *p)
 	if (!best || best == cur || (cur && cur->up && !node_link_paired(best) && cur->silent_until_ms <= t))
 		return; /* nothing better: keep what there is */
 	if (cur && strcmp(cur->url, best->url))
-		core_log(CORE_LOG_INFO, "peer %s: relay path moved from %s to %s", p->name[0] ? p->name : p->node_id,
+		core_log(CORE_LOG_INFO, "peer %s: relay path moved from %s to %s", node_peer_name(p),
 			 cur->url, best->url);
 	p->relay = best;
 }

@@ -47,8 +47,8 @@ struct node_pmtu {
 	uint16_t best_logged; /* the figure last logged (node/ticker.c) */
 };
 
-/* node_pmtu_reset forgets the path's figure (the direct path moved or
- * closed): the next direct path is measured at once. */
+/* node_pmtu_reset forgets the path's figure when a direct path opens or
+ * moves: it is measured at once. */
 void node_pmtu_reset(struct node_pmtu *s);
 
 /* node_pmtu_round says whether a round of probes is due at t (a

@@ -133,7 +133,7 @@ void node_link_open_pair(struct node *node, struct node_peer *p)
 				l->catchup = true;
 		}
 		core_log(CORE_LOG_DEBUG, "relay: %s may still be on epoch %u: waiting on that epoch's pair session too",
-			 p->name[0] ? p->name : p->node_id, st->catchup_epoch);
+			 node_peer_name(p), st->catchup_epoch);
 	}
 	node_pick_relay(node, p);
 }

@@ -106,7 +106,7 @@ void node_relay_rtt_tick(struct node *node, struct node_peer *p, uint64_t t)
 	 * node_pick_relay's (at once, without hysteresis). */
 	if (cur < n && c[cur].usable && k < n && k != cur) {
 		core_log(CORE_LOG_INFO, "peer %s: relay path moved from %s (%.1f ms) to %s (%.1f ms): faster",
-			 p->name[0] ? p->name : p->node_id, ls[cur]->url, c[cur].rtt_ms, ls[k]->url, c[k].rtt_ms);
+			 node_peer_name(p), ls[cur]->url, c[cur].rtt_ms, ls[k]->url, c[k].rtt_ms);
 		p->relay = ls[k];
 	}
 }

@@ -31,7 +31,7 @@ static void relay_liveness(struct node *node, struct node_peer *p, uint64_t t)
 		if (node_path_relay_silent(&live, t) && l->silent_until_ms <= t) {
 			l->silent_until_ms = t + NODE_RELAY_SILENT_HOLD_MS;
 			core_log(l == p->relay ? CORE_LOG_WARN : CORE_LOG_INFO,
-				 "peer %s: relay %s carried nothing back for %.1f s%s", p->name[0] ? p->name : p->node_id,
+				 "peer %s: relay %s carried nothing back for %.1f s%s", node_peer_name(p),
 				 l->url, (double)(t - l->wait_ms) / 1000.0, l == p->relay ? "; trying another" : "");
 		}
 	}
@@ -64,7 +64,7 @@ static void path_mtu(struct node *node, struct node_peer *p, uint64_t t)
 		char a[64];
 		node_fmt_addr(&p->direct, a, sizeof a);
 		core_log(CORE_LOG_INFO, "peer %s: direct path %s carries overlay packets of %u bytes%s",
-			 p->name[0] ? p->name : p->node_id, a, node_pmtu_path(s, true),
+			 node_peer_name(p), a, node_pmtu_path(s, true),
 			 s->mtu ? "" : " (no probe answered: an older node, or nothing larger fits)");
 	}
 	struct node_path_live live = node_direct_live(p);
@@ -111,7 +111,6 @@ void node_ticker(void *arg)
 				node_fmt_addr(&p->direct, a, sizeof a);
 				p->direct_ok = false;
 				p->direct_wait_ms = 0;
-				node_pmtu_reset(&p->pmtu);
 				node_hardnat_direct_lost(p, t); /* a probing socket it used closes */
 				core_log(CORE_LOG_INFO, "peer %s: direct path %s went silent (nothing back for %.1f s); using %s",
 					 p->name, a, (double)(t - dl.wait_ms) / 1000.0, node_path_name(node_peer_path(p)));

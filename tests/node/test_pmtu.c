@@ -134,7 +134,7 @@ Test(pmtu, malformed_bodies_are_refused)
 
 /* The socket option: DF on every datagram, none fragmented; a datagram
  * larger than the interface's MTU fails instead of leaving in fragments. */
-Test(pmtu, a_probe_socket_never_fragments)
+Test(pmtu, a_probe_socket_sets_df_and_never_fragments_by_option)
 {
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
 	cr_assert_geq(fd, 0);
