@@ -12,14 +12,18 @@
 # punch mode, per pair and round (fresh UDP ports each round, so no stale
 # conntrack entry is reused): Rob (site ROB1) runs init, serve and join; t0
 # is the moment Matt (site MATT2) starts `atmosphere join CODE`.
-#   first packet  the first `atmosphere ping rob` run on Matt's node that
-#                 succeeds: an authenticated round trip, over any path (a
-#                 ping is tried every 50 ms; one that fails returns at once).
-#   direct        both `peers --json` list the other with path "direct" (or
-#                 "lan"), polled every 50 ms, for up to --direct-wait seconds
-#                 after the first packet.
-# Times are the end of the successful check, so they are upper bounds by one
-# check (about 0.05-0.2 s: each is an `ip netns exec` of the CLI).
+#   first packet  when Matt's node got the first authenticated packet from
+#                 Rob (the answer to its handshake: a round trip over any
+#                 path), its `peers --json` `first_session_at_ms`.
+#   direct        when the later of the two sides opened its direct (or LAN)
+#                 path to the other, their `direct_since_ms`.
+# Both are wall-clock times the nodes record to the millisecond (docs/NODE.md),
+# read once the polls below have seen them happen: a first `atmosphere ping
+# rob` that succeeds on Matt's node, then both `peers --json` listing the
+# other with path "direct" (or "lan"), each polled every 50 ms, for up to
+# --direct-wait seconds after the first packet. A node that gives no such
+# field (an older build) falls back to the end of the successful check, an
+# upper bound by one check (about 0.05-0.2 s: an `ip netns exec` of the CLI).
 # Record per round (tab-separated):
 #   round PAIR ROUND ok|fail|skipped FIRST_MS DIRECT_MS PATH FAMILY ROBMAP
 #         MATTMAP VIA NOTE
@@ -145,8 +149,16 @@ punch_round() { # punch_round PAIR ROUND PORTBASE
 		_status=fail _note="no ping answered within ${connect_wait} s"
 	else
 		_first=$(($(nd_ms) - nd_join_ms))
+		_at=$(peer_time "$mh" "$matt" rob first_session_at_ms)
+		[ "$_at" != - ] && _first=$((_at - nd_join_ms))
 		if poll "$direct_wait" both_direct; then
 			_direct=$(($(nd_ms) - nd_join_ms))
+			_at=$(peer_time "$rh" "$rob" matt direct_since_ms)
+			_at2=$(peer_time "$mh" "$matt" rob direct_since_ms)
+			if [ "$_at" != - ] && [ "$_at2" != - ]; then
+				[ "$_at2" -gt "$_at" ] && _at=$_at2
+				_direct=$((_at - nd_join_ms))
+			fi
 		else
 			_note="no direct path within ${direct_wait} s of the first packet"
 		fi
@@ -174,6 +186,13 @@ punch_round() { # punch_round PAIR ROUND PORTBASE
 	fi
 	rec round "$1" "$2" "$_status" "$_first" "$_direct" "$_path" "$_fam" "$6" "${10}" "$_via" "${_note:--}"
 	nd_kill "$nd_rob_pid" "$nd_matt_pid"
+}
+# peer_time HOST HOME PEER FIELD: a wall-clock ms field of PEER in HOME's
+# `peers --json` (first_session_at_ms, direct_since_ms), "-" when absent.
+peer_time() {
+	nd_run "$1" "$2" peers --json 2>/dev/null | jq -r --arg p "$3" --arg f "$4" '
+		.peers[] | select(.name == $p or .node_id == $p) | .[$f] // "-"' 2>/dev/null | grep -E '^[0-9]+$|^-$' ||
+		echo -
 }
 both_direct() {
 	is_direct "$rh" "$rob" matt && is_direct "$mh" "$matt" rob

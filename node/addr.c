@@ -4,6 +4,7 @@
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "node/family.h"
@@ -11,6 +12,13 @@
 #include "node/overlay.h"
 
 uint64_t node_now_ms(void) { return core_now_ns() / 1000000u; }
+
+uint64_t node_wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 /* Copies src into dst[cap], cutting it short if it must (never unterminated). */
 void node_copy_str(char *dst, size_t cap, const char *src)

@@ -119,6 +119,12 @@ static json_object *peer_json(struct node *node, struct node_peer *p)
 	json_object_object_add(o, "relay_rtts", node_relay_rtts_json(node, p));
 	json_object_object_add(o, "rtt_ms", p->rtt_ms > 0 ? json_object_new_double(p->rtt_ms) : NULL);
 	json_object_object_add(o, "last_seen", json_object_new_int64((int64_t)p->last_seen_unix));
+	/* Wall-clock ms of the first authenticated packet from it, and since
+	 * when the current direct path is open (null: none). */
+	json_object_object_add(o, "first_session_at_ms", p->first_session_unix_ms
+				       ? json_object_new_int64((int64_t)p->first_session_unix_ms) : NULL);
+	json_object_object_add(o, "direct_since_ms", p->direct_ok && p->direct_since_unix_ms
+				       ? json_object_new_int64((int64_t)p->direct_since_unix_ms) : NULL);
 	json_object_object_add(o, "bytes_in", json_object_new_int64((int64_t)p->bytes_in));
 	json_object_object_add(o, "bytes_out", json_object_new_int64((int64_t)p->bytes_out));
 	json_object_object_add(o, "hard_nat", hard_nat_json(node, p));

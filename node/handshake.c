@@ -179,6 +179,8 @@ void node_on_packet(struct node *node, const uint8_t *pkt, size_t len, const str
 		p->hs_live = false;
 		node_peer_install_session(p, &s);
 		p->rx_ms = t;
+		if (!p->first_session_unix_ms)
+			p->first_session_unix_ms = node_wall_ms();
 		if (node->joining && p == node->issuer && !node->issuer_session_ms)
 			node->issuer_session_ms = t;
 		if (l) {
@@ -208,6 +210,8 @@ void node_on_packet(struct node *node, const uint8_t *pkt, size_t len, const str
 	node_sessions_heard_on(&p->ss, rs);
 	p->rx_ms = t;
 	p->last_seen_unix = (uint64_t)time(NULL);
+	if (!p->first_session_unix_ms)
+		p->first_session_unix_ms = node_wall_ms();
 	p->bytes_in += len;
 	if (pl && node_msg_is_traffic(plain[0]))
 		p->traffic_ms = t;

@@ -103,6 +103,12 @@ struct node_peer {
 	uint64_t next_rtt_ms;
 	struct core_coro *ping_waiter;
 	uint64_t last_seen_unix;
+	/* Wall-clock ms (CLOCK_REALTIME, 0: not yet) of the first authenticated
+	 * packet from it since this node started, and of the moment the current
+	 * direct path opened: `peers --json` shows them so that a bench reads
+	 * times to the millisecond instead of polling (bench/punch.sh). */
+	uint64_t first_session_unix_ms;
+	uint64_t direct_since_unix_ms;
 	char observed[64];      /* where the peer last said it sees us ("" before it said) */
 	/* Membership sync with this peer (node/gossip.c): what it lacks, by
 	 * slot of node->mem (sent a few per tick), the digest we are sending
@@ -273,6 +279,7 @@ struct node {
 
 /* node/addr.c */
 uint64_t node_now_ms(void);
+uint64_t node_wall_ms(void);    /* CLOCK_REALTIME in ms: only for what people and benches read */
 void node_copy_str(char *dst, size_t cap, const char *src);
 void node_fmt_addr(const struct sockaddr_storage *a, char *out, size_t cap);
 bool node_parse_ep(const char *s, struct sockaddr_storage *out, socklen_t *len);

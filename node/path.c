@@ -82,8 +82,10 @@ void node_mark_direct(struct node *node, struct node_peer *p, const struct socka
 		 * unused (node_pmtu_path gives 1280 off a direct path). */
 		node_pmtu_reset(&p->pmtu);
 	}
-	if (!was)
+	if (!was) {
 		p->direct_wait_ms = 0; /* a lost path's wait is not the new one's */
+		p->direct_since_unix_ms = node_wall_ms();
+	}
 	if (node_same_addr(&p->direct, from))
 		p->direct_rx_ms = t;
 	node_cand_mark(p, from, NODE_CAND_ANSWERED);

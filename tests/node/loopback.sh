@@ -69,6 +69,24 @@ grep -q "WARN relay $dead_relay: cannot connect: .*refused" "$rob.log" ||
 said=$(grep -c "relay $dead_relay: cannot connect" "$rob.log")
 [ "$said" -le 8 ] || bad "the dead relay is reported $said times: once per link and outage is enough"
 nd_wait 10 "join finished" grep -q "✓ Joined mesh: lab" "$matt.out" || bad "no '✓ Joined mesh: lab'"
+# The times `peers --json` gives (ms since the epoch): the first session
+# and the direct path opened after `join CODE` started, and not in the future.
+t1=$(nd_ms)
+times=$(nd_run - "$matt" peers --json | jq -r '.peers[] | select(.name == "rob") |
+	"\(.first_session_at_ms) \(.direct_since_ms) \(.path)"')
+set -- $times
+if [ $# -ne 3 ] || [ "$1" = null ] || [ "$1" -lt "$t0" ] || [ "$1" -gt "$t1" ]; then
+	bad "matt's first_session_at_ms for rob is '${1:-}', want one in [$t0, $t1] ($times)"
+elif [ "$3" = direct ] || [ "$3" = lan ]; then
+	[ "$2" != null ] && [ "$2" -ge "$t0" ] && [ "$2" -le "$t1" ] ||
+		bad "matt's direct_since_ms for rob is '$2' on a $3 path, want one in [$t0, $t1]"
+else
+	[ "$2" = null ] || bad "direct_since_ms is '$2' on a $3 path, want null"
+fi
+if [ $# -eq 3 ] && [ "$1" != null ]; then
+	[ "$2" = null ] && d=- || d=$(($2 - t0))
+	echo "matt: first session $(($1 - t0)) ms, direct path $d ms after join CODE started"
+fi
 nd_run - "$rob" peers | grep -q "matt .*connected" || bad "'peers' (text) on rob: $(nd_run - "$rob" peers)"
 
 # roundtrip TAG: a message each way, received.
