@@ -11,6 +11,7 @@
 #include "node/control.h"
 #include "node/family.h"
 #include "node/internal.h"
+#include "node/lazy.h"
 #include "node/overlay.h"
 
 static json_object *peer_json(struct node *node, struct node_peer *p);
@@ -131,6 +132,38 @@ static json_object *peer_json(struct node *node, struct node_peer *p)
 	return o;
 }
 
+/* Lazy relay links (node/lazy.h): the mode, its threshold, and the links
+ * by kind (up: connected to the relay, waiting or paired). */
+static json_object *lazy_json(struct node *node)
+{
+	json_object *o = json_object_new_object();
+	size_t pair = 0, pair_up = 0, doorbells_up = 0, calls = 0, ring = 0;
+	for (size_t i = 0; i < node->links_hi; i++) {
+		const struct node_link *l = &node->links[i];
+		if (!l->used || l->closing)
+			continue;
+		if (l->doorbell)
+			doorbells_up += l->up;
+		else if (l->call)
+			calls++;
+		else if (!l->inbox && !l->join && !l->offer && !l->catchup) {
+			pair++;
+			pair_up += l->up;
+		}
+	}
+	for (size_t i = 0; i < node->peers_hi; i++)
+		ring += node->peers[i].used && node->peers[i].ring;
+	json_object_object_add(o, "enabled", json_object_new_boolean(node_lazy(node)));
+	json_object_object_add(o, "members", json_object_new_int64((int64_t)node->lazy_members));
+	json_object_object_add(o, "lazy_above", json_object_new_int64((int64_t)node->lazy_at));
+	json_object_object_add(o, "ring_neighbours", json_object_new_int64((int64_t)ring));
+	json_object_object_add(o, "pair_links", json_object_new_int64((int64_t)pair));
+	json_object_object_add(o, "pair_links_up", json_object_new_int64((int64_t)pair_up));
+	json_object_object_add(o, "doorbells_up", json_object_new_int64((int64_t)doorbells_up));
+	json_object_object_add(o, "calls", json_object_new_int64((int64_t)calls));
+	return o;
+}
+
 /* This node: endpoints (as the peers are told them) and relays. */
 static json_object *self_json(struct node *node)
 {
@@ -166,6 +199,7 @@ static json_object *self_json(struct node *node)
 	}
 	json_object_object_add(hn, "port_allocation", pa);
 	json_object_object_add(o, "hard_nat", hn);
+	json_object_object_add(o, "lazy_links", lazy_json(node));
 	for (size_t i = 0; i < node->st->num_relays; i++) {
 		json_object *r = json_object_new_object();
 		size_t up = 0;
@@ -365,12 +399,25 @@ static bool cmd_invite(struct node *node, struct core_sock *s, json_object *req)
 }
 
 /* The peer a ping or send names, when it is connected; otherwise answers
- * the error and returns NULL. */
+ * the error and returns NULL. With lazy relay links (node/lazy.h) a member
+ * without a session now is called, and given NODE_LAZY_CONNECT_MS. */
 static struct node_peer *connected_peer(struct node *node, struct core_sock *s, json_object *req)
 {
 	json_object *v;
 	const char *who = json_object_object_get_ex(req, "peer", &v) ? json_object_get_string(v) : "";
 	struct node_peer *p = node_peer_by_name(node, who);
+	if (p && node_lazy(node) && !(node_peer_ready(p) && node_peer_path(p) != NODE_PATH_NONE)) {
+		uint64_t end = node_now_ms() + NODE_LAZY_CONNECT_MS;
+		if (!p->hs_live)
+			node_handshake_start(node, p, NULL);
+		while (p->used && node_now_ms() < end && !node->stopping &&
+		       !(node_peer_ready(p) && node_peer_path(p) != NODE_PATH_NONE)) {
+			node_lazy_want(node, p);
+			core_sleep(50);
+		}
+		if (!p->used)
+			p = NULL;
+	}
 	if (!p || !node_peer_ready(p) || node_peer_path(p) == NODE_PATH_NONE) {
 		char m[200];
 		snprintf(m, sizeof m, "no connected peer '%s' (see atmosphere peers)", who);

@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "net/bssl.h"
 #include "node/internal.h"
+#include "node/lazy.h"
 #include "node/overlay.h"
 #include "portmap/portmap.h"
 
@@ -180,6 +181,8 @@ static void node_main(void *arg)
 	if (node->st->have_mesh) {
 		node_open_inboxes(node);
 		node_gossip_start(node);
+		/* Eager or lazy relay links (node/lazy.h), from the members known. */
+		node_lazy_update(node);
 		/* Known peers: meet again on the pair session of each. */
 		for (size_t i = 0; i < node->st->num_peers; i++) {
 			struct node_known_peer *kp = &node->st->peers[i];

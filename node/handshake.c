@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "net/bssl.h"
 #include "node/internal.h"
+#include "node/lazy.h"
 
 /* Makes ns the session we send on; the one it replaces still receives. */
 void node_peer_install_session(struct node_peer *p, const struct node_e2e_session *ns)
@@ -153,6 +154,8 @@ void node_on_packet(struct node *node, const uint8_t *pkt, size_t len, const str
 			l->peer = p;
 			node_pick_relay(node, p);
 			node_send_on_link(l, resp, sizeof resp);
+			if (l->doorbell)
+				node_lazy_knocked(node, l, p);
 		} else {
 			node_peer_add_candidate(p, from, from_len);
 			node_send_udp_on(node, rx, from, from_len, resp, sizeof resp, 0);

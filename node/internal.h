@@ -87,6 +87,7 @@ struct node_peer {
 	uint64_t direct_rx_ms, rx_ms, tx_direct_ms;
 	uint64_t direct_wait_ms;        /* our first send on the direct path asking for an answer since direct_rx_ms */
 	bool keep_answers;      /* it sent a KEEP with a body: it answers ours (node/wire.h, NODE_KEEPALIVE_IDLE_MS) */
+	bool ring;              /* one of our ring neighbours (node/lazy.h) */
 	struct node_pmtu pmtu;  /* the direct path's overlay MTU (node/pmtu.h) */
 	uint64_t traffic_ms;    /* the last text or overlay packet, either way, any path (node_msg_is_traffic) */
 	struct sockaddr_storage cand[NODE_MAX_CAND];
@@ -109,6 +110,9 @@ struct node_peer {
 	 * times to the millisecond instead of polling (bench/punch.sh). */
 	uint64_t first_session_unix_ms;
 	uint64_t direct_since_unix_ms;
+	/* Lazy relay links (node/lazy.h): when traffic or a knock last wanted
+	 * a session with it (ring: it is one of our ring neighbours, below). */
+	uint64_t want_ms;
 	char observed[64];      /* where the peer last said it sees us ("" before it said) */
 	/* Membership sync with this peer (node/gossip.c): what it lacks, by
 	 * slot of node->mem (sent a few per tick), the digest we are sending
@@ -164,6 +168,10 @@ struct node_link {
 	uint64_t until_unix;    /* an inbox: its invite's expires_at, when it closes (node_links_expire) */
 	bool join;              /* ours to an invite's inbox, while we join */
 	bool catchup;           /* on the previous epoch's pair session (node_link_open_pair) */
+	bool doorbell;          /* our doorbell (node/lazy.h): unbound until a caller knocks */
+	bool call;              /* ours to a member's doorbell: one connection, then it closes */
+	uint64_t opened_ms;     /* a call: when it was opened */
+	uint64_t bound_ms;      /* a doorbell: when a caller knocked (0: none since it reopened) */
 	struct node_offer *offer;       /* a short code's rendezvous: PAKE messages, not e2e */
 	struct node_pake *pake;         /* the exchange under way on it */
 	uint64_t pake_deadline_ms;
@@ -215,8 +223,8 @@ struct node {
 	uint8_t mesh_psk[32];
 	/* Slots [0, peers_hi) and [0, links_hi) may be in use, none above:
 	 * every scan stops there. A new peer or link takes the first free
-	 * slot, so with few peers the tables' other pages (5.3 MB of them:
-	 * 1,032 x 3.4 KiB peers, 4,224 x 432 B links) are never touched, not
+	 * slot, so with few peers the tables' other pages (5.7 MB of them:
+	 * 1,032 x 3.5 KiB peers, 4,224 x 472 B links) are never touched, not
 	 * even read (a read faults a page in, docs/PERFORMANCE.md). Only grow. */
 	size_t peers_hi, links_hi;
 	struct node_peer peers[NODE_MAX_PEERS + 8];
@@ -275,6 +283,13 @@ struct node {
 	struct node_run_opts opts;    /* o points here */
 	struct node_overlay *ov;      /* the IP overlay (node/overlay.h), NULL when off */
 	struct core_log_limit relay_log;      /* relay link failures (node/relay_link.c) */
+	/* Lazy relay links (node/lazy.h): the mode, its settings (read from
+	 * the environment once), the member count it was decided on, and the
+	 * next look and ring recomputation. */
+	bool lazy, lazy_env;
+	uint64_t lazy_at, lazy_idle_ms, lazy_ring;
+	size_t lazy_members;
+	uint64_t lazy_next_ms, lazy_ring_ms;
 };
 
 /* node/addr.c */

@@ -12,6 +12,7 @@
 #include "core/fd.h"
 #include "core/log.h"
 #include "node/internal.h"
+#include "node/lazy.h"
 #include "overlay/addr.h"
 #include "overlay/firewall.h"
 #include "overlay/gso.h"
@@ -226,6 +227,7 @@ static void route_out(struct node *node, struct node_overlay *ov, const uint8_t 
 		/* No session yet (or the path is down): dropped like a router
 		 * drops during a route change; TCP resends. Start one. */
 		ov->no_session++;
+		node_lazy_want(node, p);
 		if (!p->hs_live && !node_peer_ready(p))
 			node_handshake_start(node, p, NULL);
 		return;

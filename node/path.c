@@ -123,7 +123,7 @@ bool node_link_paired(const struct node_link *l)
  * links after them): the tie-break of node/relay_rank.h. */
 size_t node_link_rank(struct node *node, const struct node_link *l)
 {
-	if (!l->inbox && !l->join)
+	if (!l->inbox && !l->join && !l->doorbell && !l->call)
 		for (size_t i = 0; i < node->st->num_relays; i++)
 			if (!strcmp(node->st->relays[i], l->url))
 				return i;

@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "net/bssl.h"
 #include "node/internal.h"
+#include "node/lazy.h"
 #include "node/session_id.h"
 
 static void pair_session(struct node *node, char out[72], const char *a, const char *b);
@@ -122,6 +123,10 @@ void node_link_open_pair(struct node *node, struct node_peer *p)
 	char sid[72];
 	if (!st->num_relays || !p->node_id[0])
 		return;
+	if (!node_lazy_link_wanted(node, p)) {
+		node_pick_relay(node, p);
+		return; /* a large mesh: links when a session is wanted (node/lazy.h) */
+	}
 	pair_session(node, sid, st->node_id, p->node_id);
 	for (size_t i = 0; i < st->num_relays; i++)
 		node_link_open(node, st->relays[i], sid, false, p);
@@ -207,7 +212,10 @@ static void link_run(void *arg)
 		/* A peer behind this link may be reachable only through it:
 		 * start a handshake now, and again when the relay says the other
 		 * side is there (the paired notice), unless one is under way. */
-		node_handshake_kick(node, l->peer, l);
+		if (l->call)
+			node_lazy_call_up(node, l);
+		else
+			node_handshake_kick(node, l->peer, l);
 		for (;;) {
 			struct relay_msg m;
 			int n = relay_client_recv(l->c, &m, -1);
@@ -219,7 +227,10 @@ static void link_run(void *arg)
 				node_on_packet(node, m.data, m.len, NULL, 0, l, NULL);
 			} else if (relay_client_paired(l->c)) {
 				node_pick_relay(node, l->peer);
-				node_handshake_kick(node, l->peer, l);
+				if (l->call)
+					node_lazy_call_up(node, l);
+				else
+					node_handshake_kick(node, l->peer, l);
 			}
 			/* Closed while handling a message that came this way (a join
 			 * link carrying the WELCOME): the interrupt found us busy. */
@@ -243,9 +254,14 @@ static void link_run(void *arg)
 		node_offer_link_down(node, l);
 		/* Traffic that went this way moves to another relay at once. */
 		struct node_peer *was = l->peer;
-		/* An inbox that carried a join is reopened empty for the next one. */
-		if (l->inbox)
+		/* An inbox that carried a join, or a doorbell a call, is reopened
+		 * empty for the next one; a call is one connection. */
+		if (l->inbox || l->doorbell) {
 			l->peer = NULL;
+			l->bound_ms = 0;
+		}
+		if (l->call)
+			l->closing = true;
 		if (was && was->relay == l) {
 			if (!l->peer)
 				was->relay = NULL;

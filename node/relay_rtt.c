@@ -131,7 +131,7 @@ json_object *node_relay_rtts_json(struct node *node, const struct node_peer *p)
 	json_object *o = json_object_new_object();
 	for (size_t i = 0; i < node->links_hi; i++) {
 		const struct node_link *l = &node->links[i];
-		if (l->used && l->peer == p && !l->inbox && !l->join)
+		if (l->used && l->peer == p && !l->inbox && !l->join && !l->doorbell && !l->call)
 			json_object_object_add(o, l->url, l->rtt.samples ? json_object_new_double(l->rtt.ewma_ms) : NULL);
 	}
 	return o;

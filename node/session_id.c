@@ -43,3 +43,17 @@ void node_pair_session_id(char out[static NODE_SESSION_ID_LEN + 1], const uint8_
 	hex20(out, h);
 	OPENSSL_cleanse(h, sizeof h);
 }
+
+void node_doorbell_session_id(char out[static NODE_SESSION_ID_LEN + 1], const uint8_t secret[static 32],
+			      const char *node_id)
+{
+	uint8_t h[32];
+	unsigned hl = 32;
+	char msg[160];
+	int n = snprintf(msg, sizeof msg, "atmosphere v1 relay doorbell %s", node_id);
+	if (n < 0 || (size_t)n >= sizeof msg)
+		n = (int)sizeof msg - 1;
+	HMAC(EVP_sha256(), secret, 32, (const uint8_t *)msg, (size_t)n, h, &hl);
+	hex20(out, h);
+	OPENSSL_cleanse(h, sizeof h);
+}

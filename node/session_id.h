@@ -22,4 +22,9 @@ void node_pair_session_id(char out[static NODE_SESSION_ID_LEN + 1], const uint8_
  * invite key, NUL-terminated. */
 void node_inbox_session_id(char out[static NODE_SESSION_ID_LEN + 1], const uint8_t invite_key[static 32]);
 
+/* node_doorbell_session_id writes the doorbell session id of node_id under
+ * the mesh secret (node/lazy.h), NUL-terminated. */
+void node_doorbell_session_id(char out[static NODE_SESSION_ID_LEN + 1], const uint8_t secret[static 32],
+			      const char *node_id);
+
 #endif

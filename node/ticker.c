@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "net/bssl.h"
 #include "node/internal.h"
+#include "node/lazy.h"
 #include "node/overlay.h"
 #include "node/punch.h"
 
@@ -163,6 +164,7 @@ void node_ticker(void *arg)
 			}
 		}
 		node_gossip_tick(node, t);
+		node_lazy_tick(node, t);
 		/* Punching starts once the session is up (candidates are exchanged
 		 * inside it): give it punch_ms from then. */
 		if (node->joining && !node->said_relay && !node->said_direct && node->issuer && node->issuer_session_ms &&

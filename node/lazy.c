@@ -1,0 +1,250 @@
+/* node/lazy.c: lazy relay links, doorbells and calls for large meshes; see lazy.h. */
+#include "node/lazy.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "node/internal.h"
+#include "node/session_id.h"
+
+static int by_id(const void *a, const void *b, void *ctx)
+{
+	const char *const *ids = ctx;
+	return strcmp(ids[*(const size_t *)a], ids[*(const size_t *)b]);
+}
+
+void node_lazy_ring_marks(const char *const *ids, size_t n, size_t self, size_t k, size_t *order, bool *mark)
+{
+	for (size_t i = 0; i < n; i++) {
+		order[i] = i;
+		mark[i] = false;
+	}
+	if (n < 2 || !k || self >= n)
+		return;
+	qsort_r(order, n, sizeof *order, by_id, (void *)ids);
+	size_t pos = 0;
+	while (order[pos] != self)
+		pos++;
+	for (size_t d = 1; d <= k && d < n; d++) {
+		mark[order[(pos + d) % n]] = true;
+		mark[order[(pos + n - d) % n]] = true;
+	}
+	mark[self] = false;
+}
+
+bool node_lazy_wants(bool ring, uint64_t last_ms, uint64_t t, uint64_t idle_ms)
+{
+	return ring || (last_ms && t < last_ms + idle_ms);
+}
+
+static uint64_t env_u64(const char *name, uint64_t def)
+{
+	const char *v = getenv(name);
+	char *end;
+	if (!v || !*v)
+		return def;
+	unsigned long long x = strtoull(v, &end, 10);
+	return *end ? def : (uint64_t)x;
+}
+
+bool node_lazy(const struct node *node) { return node->lazy; }
+
+static bool is_pair_link(const struct node_link *l)
+{
+	return l->used && !l->inbox && !l->join && !l->doorbell && !l->call && !l->catchup && !l->offer;
+}
+
+/* Whether p has a pair link (any state but closing). */
+static bool has_pair_link(struct node *node, const struct node_peer *p, bool paired)
+{
+	for (size_t i = 0; i < node->links_hi; i++) {
+		const struct node_link *l = &node->links[i];
+		if (is_pair_link(l) && l->peer == p && !l->closing && (!paired || node_link_paired(l)))
+			return true;
+	}
+	return false;
+}
+
+/* Our doorbell on every relay of the mesh (node_link_open finds one that is
+ * there already). */
+static void open_doorbells(struct node *node)
+{
+	char sid[NODE_SESSION_ID_LEN + 1];
+	if (!node->st->have_mesh)
+		return;
+	node_doorbell_session_id(sid, node->st->secret, node->st->node_id);
+	for (size_t i = 0; i < node->st->num_relays; i++) {
+		struct node_link *l = node_link_open(node, node->st->relays[i], sid, false, NULL);
+		if (l)
+			l->doorbell = true;
+	}
+}
+
+void node_lazy_update(struct node *node)
+{
+	if (!node->lazy_env) {
+		node->lazy_env = true;
+		node->lazy_at = env_u64("ATMOSPHERE_LAZY_LINKS_AT", NODE_LAZY_AT);
+		node->lazy_idle_ms = env_u64("ATMOSPHERE_LAZY_IDLE_MS", NODE_LAZY_IDLE_MS);
+		node->lazy_ring = env_u64("ATMOSPHERE_LAZY_RING", NODE_LAZY_RING);
+	}
+	size_t members = 0;
+	for (size_t i = 0; i < node->peers_hi; i++)
+		members += node->peers[i].used && node->peers[i].node_id[0];
+	if (members < node->st->num_peers)
+		members = node->st->num_peers;
+	node->lazy_members = members;
+	bool lazy = node->st->have_mesh && node->st->num_relays && members > node->lazy_at;
+	if (lazy == node->lazy)
+		return;
+	node->lazy = lazy;
+	core_log(CORE_LOG_INFO, "relay links: %s (%zu members, lazy above %llu)", lazy ? "lazy, with a doorbell" : "eager",
+		 members, (unsigned long long)node->lazy_at);
+	node->lazy_next_ms = 0;
+	if (lazy) {
+		open_doorbells(node);
+		return;
+	}
+	for (size_t i = 0; i < node->links_hi; i++)
+		if (node->links[i].used && (node->links[i].doorbell || node->links[i].call) && !node->links[i].closing)
+			node_link_close(&node->links[i]);
+	for (size_t i = 0; i < node->peers_hi; i++) {
+		struct node_peer *p = &node->peers[i];
+		if (p->used && p->node_id[0] && !p->joiner)
+			node_link_open_pair(node, p);
+	}
+}
+
+bool node_lazy_link_wanted(struct node *node, const struct node_peer *p)
+{
+	if (!node->lazy || (node->joining && p == node->issuer))
+		return true;
+	uint64_t last = p->want_ms > p->traffic_ms ? p->want_ms : p->traffic_ms;
+	return node_lazy_wants(p->ring, last, node_now_ms(), node->lazy_idle_ms);
+}
+
+/* A call: a link to p's doorbell on every relay, bound to p; its
+ * initiation is the knock (node_lazy_call_up). */
+static void call(struct node *node, struct node_peer *p, uint64_t t)
+{
+	char sid[NODE_SESSION_ID_LEN + 1];
+	node_doorbell_session_id(sid, node->st->secret, p->node_id);
+	for (size_t i = 0; i < node->st->num_relays; i++) {
+		struct node_link *l = node_link_open(node, node->st->relays[i], sid, false, p);
+		if (l && !l->call) {
+			l->call = true;
+			l->opened_ms = t;
+		}
+	}
+	core_log(CORE_LOG_DEBUG, "relay links: calling %s at its doorbell", node_peer_name(p));
+}
+
+void node_lazy_want(struct node *node, struct node_peer *p)
+{
+	if (!node->lazy || !p || !p->used || !p->node_id[0] || p->joiner)
+		return;
+	uint64_t t = node_now_ms();
+	bool fresh = !p->want_ms || t - p->want_ms >= 1000;
+	p->want_ms = t;
+	if (!fresh || has_pair_link(node, p, false))
+		return; /* at most one look a second; links already there */
+	node_link_open_pair(node, p);
+	call(node, p, t);
+}
+
+void node_lazy_call_up(struct node *node, struct node_link *l)
+{
+	struct node_peer *p = l->peer;
+	if (!l->call || !p || !p->used)
+		return;
+	/* The knock is an initiation even when a session exists: the member
+	 * behind the doorbell learns who calls only from one. */
+	if (p->hs_live)
+		node_send_on_link(l, p->hs_init, sizeof p->hs_init);
+	else
+		node_handshake_start(node, p, NULL);
+}
+
+void node_lazy_knocked(struct node *node, struct node_link *l, struct node_peer *p)
+{
+	if (!l->doorbell || !p)
+		return;
+	l->bound_ms = node_now_ms();
+	p->want_ms = l->bound_ms;
+	core_log(CORE_LOG_DEBUG, "relay links: %s knocked at our doorbell on %s", node_peer_name(p), l->url);
+	node_link_open_pair(node, p);
+}
+
+/* Ring neighbours, from every member we hold a peer record for. */
+static void ring(struct node *node)
+{
+	size_t n = 0, self;
+	const char **ids = malloc((node->peers_hi + 1) * sizeof *ids);
+	size_t *idx = malloc((node->peers_hi + 1) * sizeof *idx);
+	size_t *order = malloc((node->peers_hi + 1) * sizeof *order);
+	bool *mark = malloc(node->peers_hi + 1);
+	if (!ids || !idx || !order || !mark)
+		goto out;
+	for (size_t i = 0; i < node->peers_hi; i++) {
+		node->peers[i].ring = false;
+		if (node->peers[i].used && node->peers[i].node_id[0] && !node->peers[i].joiner) {
+			idx[n] = i;
+			ids[n++] = node->peers[i].node_id;
+		}
+	}
+	self = n;
+	ids[n++] = node->st->node_id;
+	node_lazy_ring_marks(ids, n, self, node->lazy_ring, order, mark);
+	for (size_t j = 0; j < self; j++)
+		if (mark[j]) {
+			struct node_peer *p = &node->peers[idx[j]];
+			p->ring = true;
+			if (!has_pair_link(node, p, false))
+				node_link_open_pair(node, p);
+		}
+out:
+	free(ids);
+	free(idx);
+	free(order);
+	free(mark);
+}
+
+void node_lazy_tick(struct node *node, uint64_t t)
+{
+	if (t < node->lazy_next_ms)
+		return;
+	node->lazy_next_ms = t + 1000;
+	node_lazy_update(node);
+	if (!node->lazy)
+		return;
+	if (t >= node->lazy_ring_ms) {
+		node->lazy_ring_ms = t + 10000;
+		ring(node);
+	}
+	open_doorbells(node); /* after a rotation, a relay added, or a doorbell that closed */
+	for (size_t i = 0; i < node->links_hi; i++) {
+		struct node_link *l = &node->links[i];
+		if (!l->used || l->closing)
+			continue;
+		struct node_peer *p = l->peer;
+		if (l->doorbell) {
+			/* Free the doorbell for the next caller once this one has
+			 * its pair link, or after the hold (counted from the knock,
+			 * or from the first packet that bound it otherwise). */
+			if (p && !l->bound_ms)
+				l->bound_ms = t;
+			if (p && l->c &&
+			    (t - l->bound_ms >= NODE_DOORBELL_HOLD_MS || has_pair_link(node, p, true))) {
+				relay_client_interrupt(l->c);
+			}
+		} else if (l->call) {
+			if (!p || !p->used || t - l->opened_ms >= NODE_CALL_HOLD_MS ||
+			    (node_peer_ready(p) && has_pair_link(node, p, true)))
+				node_link_close(l);
+		} else if (is_pair_link(l) && p && !node_lazy_link_wanted(node, p)) {
+			core_log(CORE_LOG_DEBUG, "relay links: %s idle: its pair link on %s closes", node_peer_name(p), l->url);
+			node_link_close(l);
+		}
+	}
+}

@@ -1,0 +1,72 @@
+#ifndef NODE_LAZY_H
+#define NODE_LAZY_H
+/* node/lazy.h: lazy relay links for large meshes (docs/NODE.md, "How many
+ * members").
+ *
+ * Below NODE_LAZY_AT members a node keeps a link to its pair session with
+ * every member on every relay of the mesh (eager). Past it, that costs N
+ * WebSockets per relay per node, more than a relay's default per-address
+ * cap allows; the node then keeps pair links only with
+ *  - its ring neighbours: the NODE_LAZY_RING members after it and before
+ *    it in node-id order (the relation is symmetric, and the ring keeps
+ *    every member reachable for membership sync), and
+ *  - members it wants a session with: traffic either way, or a knock,
+ *    within the idle time (NODE_LAZY_IDLE_MS).
+ * Every lazy node waits on its own *doorbell* session on each relay,
+ * HMAC(secret, "doorbell" || node id) (node/session_id.h). A node that wants
+ * a member it has no link with opens its pair links and *calls*: a link to
+ * the member's doorbell, where its handshake initiation is the knock. The
+ * member answers on the doorbell, opens its own pair links, and after
+ * NODE_DOORBELL_HOLD_MS (or once a pair link is paired) drops the doorbell
+ * connection and waits on a fresh one for the next caller, as an invite's
+ * inbox does. The caller's call link closes itself the same way.
+ *
+ * Environment (for tests and measurements): ATMOSPHERE_LAZY_LINKS_AT (members
+ * above which links are lazy; 0: always), ATMOSPHERE_LAZY_IDLE_MS,
+ * ATMOSPHERE_LAZY_RING (neighbours on each side; 0: none). */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NODE_LAZY_AT 64
+#define NODE_LAZY_RING 2
+#define NODE_LAZY_IDLE_MS 300000u
+#define NODE_DOORBELL_HOLD_MS 3000u
+#define NODE_CALL_HOLD_MS 15000u
+#define NODE_LAZY_CONNECT_MS 5000u     /* `send`/`ping` to a member without a session waits this long */
+
+struct node;
+struct node_peer;
+struct node_link;
+
+/* node_lazy_ring_marks: ids[0..n) are node ids (any order, self among
+ * them at index self); sets mark[i] for the k members after self and the k
+ * before it in sorted order, wrapping, never self. order[0..n) is scratch.
+ * Pure: unit-tested in tests/node/test_lazy.c. */
+void node_lazy_ring_marks(const char *const *ids, size_t n, size_t self, size_t k, size_t *order, bool *mark);
+
+/* node_lazy_wants: whether a lazy node keeps pair links with a member: a
+ * ring neighbour, or one wanted (traffic or a knock at last_ms) within
+ * idle_ms of t. Pure. */
+bool node_lazy_wants(bool ring, uint64_t last_ms, uint64_t t, uint64_t idle_ms);
+
+/* Whether node's relay links are lazy now (node_lazy_update decides). */
+bool node_lazy(const struct node *node);
+/* Re-reads the member count and the environment; opens the doorbells when
+ * the node turns lazy and every pair link when it turns eager again. */
+void node_lazy_update(struct node *node);
+/* Whether node keeps pair links with p now (always when eager). */
+bool node_lazy_link_wanted(struct node *node, const struct node_peer *p);
+/* Traffic wants a session with p: when lazy and p has no pair link, opens
+ * them and calls p's doorbell. Cheap when p already has links. */
+void node_lazy_want(struct node *node, struct node_peer *p);
+/* Call link l is up (or the member came to its doorbell): knock, with the
+ * handshake under way or a new one. */
+void node_lazy_call_up(struct node *node, struct node_link *l);
+/* A handshake initiation from p arrived on doorbell link l. */
+void node_lazy_knocked(struct node *node, struct node_link *l, struct node_peer *p);
+/* Every tick: ring neighbours, idle pair links closed, doorbells freed,
+ * calls ended. */
+void node_lazy_tick(struct node *node, uint64_t t);
+
+#endif

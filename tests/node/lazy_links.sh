@@ -1,0 +1,133 @@
+#!/bin/sh
+# tests/node/lazy_links.sh BINARY: lazy relay links and doorbells
+# (node/lazy.h, docs/NODE.md "How many members"), on loopback (no root).
+#
+# Lazy mode is forced at any size (ATMOSPHERE_LAZY_LINKS_AT=0), with a 4 s
+# idle time and no ring neighbours. Rob, Matt and Ana form a mesh (Matt and
+# Ana joined through Rob and learned of each other); then all three restart
+# as `serve --relay-only` (no direct paths: the relay or nothing).
+#  1. Idle, each node holds its doorbell and no pair link at all.
+#  2. `send ana` on Matt's node calls Ana (a pair link and a knock at her
+#     doorbell); the message arrives; Ana's log shows the knock.
+#  3. After the idle time both sides close the pair links again, and Ana's
+#     doorbell is up again for the next caller: Ana's `send matt` calls Matt
+#     and arrives.
+#  4. With one ring neighbour on each side (ATMOSPHERE_LAZY_RING=1: in a mesh
+#     of three, everyone), Matt and Ana connect over the relay with no
+#     traffic at all.
+# About 30 s. Exit 0 pass, 1 fail.
+set -u
+bin=${1:?usage: lazy_links.sh BINARY}
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../../natlab/nodes.sh"
+nd_begin "$bin"
+dump() {
+	for f in "$nd_tmp"/*.log* "$nd_tmp"/*.out; do
+		[ -f "$f" ] || continue
+		echo "== ${f##*/}"
+		tail -n 30 "$f"
+	done
+}
+
+nd_loopback_servers
+for n in rob matt ana; do
+	eval "$n=\$nd_tmp/$n"
+	eval "${n}_port=\$(nd_free_udp)"
+done
+export ATMOSPHERE_LOG=debug ATMOSPHERE_LAZY_LINKS_AT=0 ATMOSPHERE_LAZY_IDLE_MS=4000 ATMOSPHERE_LAZY_RING=0
+
+code() {
+	nd_run - "$1" join >"$1.code.$$" 2>&1 && sed -n 's/^Full code: //p' "$1.code.$$"
+}
+linked() {
+	nd_connected - "$1" "$(basename "$2")" && nd_connected - "$2" "$(basename "$1")"
+}
+# lazy HOME FIELD: a field of HOME's self.lazy_links.
+lazy() {
+	nd_run - "$1" peers --json 2>/dev/null | jq -r --arg f "$2" '.self.lazy_links[$f]' 2>/dev/null
+}
+lazy_is() { [ "$(lazy "$1" "$2")" = "$3" ]; }
+
+# --- the mesh ----------------------------------------------------------------------
+nd_run - "$rob" init lab --relay "$nd_relay_url" $nd_stun_args --public-ip 127.0.0.1 --port "$rob_port" \
+	--name rob >"$rob.init" 2>&1 || { cat "$rob.init"; exit 1; }
+nd_start - "$rob" "$rob.log" serve
+rob_pid=$nd_pid
+nd_wait 10 "rob's node answers" nd_up - "$rob" || { dump; exit 1; }
+c1=$(code "$rob")
+c2=$(code "$rob")
+[ -n "$c1" ] && [ -n "$c2" ] || { echo "FAIL: no codes"; dump; exit 1; }
+nd_start - "$matt" "$matt.out" join "$c1" --port "$matt_port" --name matt
+matt_pid=$nd_pid
+nd_wait 20 "matt joined" linked "$rob" "$matt" || { dump; exit 1; }
+nd_start - "$ana" "$ana.out" join "$c2" --port "$ana_port" --name ana
+ana_pid=$nd_pid
+nd_wait 20 "ana joined" linked "$rob" "$ana" || { dump; exit 1; }
+nd_wait 20 "matt and ana learned of each other" linked "$matt" "$ana" || { dump; exit 1; }
+nd_kill "$rob_pid" "$matt_pid" "$ana_pid"
+
+# --- restart, relay only ---------------------------------------------------------
+start_all() { # start_all SUFFIX
+	nd_start - "$rob" "$rob.log$1" serve --relay-only
+	rob_pid=$nd_pid
+	nd_start - "$matt" "$matt.log$1" serve --relay-only
+	matt_pid=$nd_pid
+	nd_start - "$ana" "$ana.log$1" serve --relay-only
+	ana_pid=$nd_pid
+	for h in "$rob" "$matt" "$ana"; do
+		nd_wait 10 "${h##*/} answers" nd_up - "$h" || { dump; exit 1; }
+	done
+}
+start_all 2
+
+# 1. idle: a doorbell each, no pair link
+for h in "$matt" "$ana"; do
+	nd_wait 10 "${h##*/}: lazy, doorbell up" eval 'lazy_is "$h" enabled true && lazy_is "$h" doorbells_up 1' ||
+		bad "${h##*/}: lazy_links $(nd_run - "$h" peers --json | jq -c .self.lazy_links)"
+done
+sleep 2
+for h in "$matt" "$ana"; do
+	[ "$(lazy "$h" pair_links)" = 0 ] || bad "${h##*/} holds pair links while idle: $(nd_run - "$h" peers --json | jq -c .self.lazy_links)"
+done
+nd_connected - "$matt" ana && bad "matt lists ana as connected with no link and no traffic"
+
+# 2. matt calls ana
+t0=$(nd_ms)
+out=$(nd_run - "$matt" send ana "hello through the doorbell" 2>&1) || bad "matt's send to ana failed: $out"
+echo "matt -> ana: $out, $(($(nd_ms) - t0)) ms with the call"
+nd_recv_until - "$ana" "$ana.recv" "matt: hello through the doorbell" 10 || bad "ana did not receive matt's message"
+grep -q "matt knocked at our doorbell" "$ana.log2" || bad "ana's log shows no knock"
+[ "$(lazy "$matt" pair_links)" -ge 1 ] 2>/dev/null || bad "matt opened no pair link for the call"
+
+# 3. idle again: pair links close, the doorbell is back; ana calls matt
+if nd_wait 15 "pair links closed on both sides" \
+	eval 'lazy_is "$matt" pair_links 0 && lazy_is "$ana" pair_links 0 && lazy_is "$ana" doorbells_up 1 && lazy_is "$matt" doorbells_up 1'; then
+	echo "idle: pair links closed, doorbells up"
+else
+	bad "after the idle time: matt $(nd_run - "$matt" peers --json | jq -c .self.lazy_links), ana $(nd_run - "$ana" peers --json | jq -c .self.lazy_links)"
+fi
+grep -q "idle: its pair link on" "$matt.log2" || bad "matt's log does not say the idle pair link closed"
+out=$(nd_run - "$ana" send matt "and back" 2>&1) || bad "ana's send to matt failed: $out"
+nd_recv_until - "$matt" "$matt.recv" "ana: and back" 10 || bad "matt did not receive ana's message"
+
+# 4. ring neighbours keep their links without traffic
+nd_kill "$rob_pid" "$matt_pid" "$ana_pid"
+export ATMOSPHERE_LAZY_RING=1
+start_all 3
+t0=$(nd_ms)
+if nd_wait 20 "matt and ana linked as ring neighbours" linked "$matt" "$ana"; then
+	echo "ring neighbours connected over the relay after $(($(nd_ms) - t0)) ms, no traffic"
+else
+	bad "ring neighbours not connected: matt $(nd_run - "$matt" peers --json | jq -c .self.lazy_links)"
+fi
+sleep 5 # past the idle time: ring links stay
+nd_connected - "$matt" ana || bad "the ring link went idle"
+[ "$(lazy "$matt" ring_neighbours)" = 2 ] || bad "matt's ring_neighbours: $(lazy "$matt" ring_neighbours), want 2"
+
+if [ "$fail" -ne 0 ]; then
+	dump
+	echo "lazy_links: FAILED"
+	exit 1
+fi
+echo "lazy_links: members without traffic hold no pair link; a call through the doorbell connects them"
+exit 0
