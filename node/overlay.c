@@ -66,7 +66,7 @@ struct node_overlay {
 	} batch;
 	bool udp_gso;                          /* wanted (ATMOSPHERE_UDP_GSO) and the kernel has it */
 	uint64_t gso_batches, gso_batched;     /* GSO sends, the packets in them */
-	uint64_t gso_fallbacks, gso_errors;    /* the kernel refused GSO (then off); batches lost to send errors */
+	uint64_t gso_fallbacks, gso_errors;    /* the kernel refused GSO (then off); batched packets lost to send errors */
 	struct core_log_limit log_collide, log_tun, log_spoof;  /* peers and programs can cause these */
 };
 
@@ -220,7 +220,7 @@ static void unbatch(struct node *node, struct node_overlay *ov)
 	struct ov_batch *b = &ov->batch;
 	struct node_peer *p = b->p;
 	if (!p->used || node_peer_direct_udp(node, p) != b->u || !node_same_addr(&p->direct, &b->to)) {
-		ov->gso_errors++;
+		ov->gso_errors += b->st.num;
 		return;
 	}
 	for (size_t off = 0; off < b->st.len; off += b->st.seg) {
@@ -258,17 +258,17 @@ static void flush(struct node *node, struct node_overlay *ov)
 	int r = core_udp_sendmsg(b->u, &mh, 1000);
 	if (r == -EIO || r == -EINVAL) {
 		/* The kernel has UDP_SEGMENT but will not do it here (a device
-		 * without checksum offload: -EIO; a segment over the route's
-		 * MTU: -EINVAL). Off for good, as wireguard-go does; the batch
-		 * goes packet by packet. */
+		 * without checksum offload, before Linux 6.11: -EIO; a segment
+		 * over the device's MTU: -EINVAL). Off for good, as wireguard-go
+		 * does; the batch goes packet by packet. */
 		ov->udp_gso = false;
 		ov->gso_fallbacks++;
 		core_log(CORE_LOG_WARN, "overlay: the kernel refused a UDP GSO send (%s); sending packet by packet from now on",
 			 strerror(-r));
 		unbatch(node, ov);
 	} else if (r < 0) {
-		/* Lost like a datagram a full socket buffer drops: TCP resends. */
-		ov->gso_errors++;
+		/* Lost like datagrams a full socket buffer drops: TCP resends. */
+		ov->gso_errors += num;
 	} else {
 		ov->gso_batches++;
 		ov->gso_batched += num;
