@@ -104,6 +104,10 @@ nd_wait 15 "direct path" direct || echo "overlay: not direct: $(nd_peer a "$rob"
 m4=$(nd_run a "$rob" peers --json | "$nd_py" -c 'import json,sys; print(next(p["overlay_ipv4"] for p in json.load(sys.stdin)["peers"] if p["name"]=="matt"))')
 natlab_exec a ping -c 3 -i 0.2 -W 2 "$m4" >/dev/null 2>&1
 measure atmosphere "$m4" "$nd_rob_pid" "$nd_matt_pid"
+# What the sender's offloads did in that row (ATMOSPHERE_TUN_OFFLOAD and
+# ATMOSPHERE_UDP_GSO switch them): on stderr, beside the table.
+nd_run a "$rob" peers --json | "$nd_py" -c 'import json,sys; o=json.load(sys.stdin)["self"].get("overlay") or {}
+print("overlay: atmosphere row, sender: offload %s, udp_gso %s" % (o.get("offload"), o.get("udp_gso")), file=sys.stderr)'
 nd_block_direct a b
 relay() { nd_path_is a "$rob" matt relay && nd_path_is b "$matt" rob relay; }
 nd_wait 20 "relay path" relay || echo "overlay: not on the relay: $(nd_peer a "$rob" matt)" >&2

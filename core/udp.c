@@ -129,6 +129,19 @@ int core_udp_sendto(struct core_udp *u, const void *data, size_t len, const stru
 	return core_op_wait(r, &op, timeout_ms);
 }
 
+int core_udp_sendmsg(struct core_udp *u, const struct msghdr *mh, int timeout_ms)
+{
+	struct core_reactor *r = u->src.r;
+	struct op op;
+	struct io_uring_sqe *sqe = core_op_start(r, &op);
+
+	if (!sqe)
+		return -ECANCELED;
+	io_uring_prep_sendmsg(sqe, u->src.fd, mh, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, ud_pack(&op, UD_OP));
+	return core_op_wait(r, &op, timeout_ms);
+}
+
 int core_udp_sendto_nowait(struct core_udp *u, const void *data, size_t len, const struct sockaddr *to,
 			   socklen_t to_len)
 {

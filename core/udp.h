@@ -63,6 +63,15 @@ int core_udp_try_recv(struct core_udp *u, struct core_dgram *out);
 int core_udp_sendto(struct core_udp *u, const void *data, size_t len, const struct sockaddr *to,
 		    socklen_t to_len, int timeout_ms);
 
+/* core_udp_sendmsg sends the caller's mh (its address, iovecs and control
+ * data: e.g. a UDP_SEGMENT cmsg that makes one send carry a batch of
+ * datagrams) and waits for the result, like core_udp_sendto. mh and all it
+ * points to are borrowed until it returns (the kernel is done with them
+ * then, a timeout included: the send is cancelled and its completion
+ * awaited). Queued after the nowait sends before it, in order. Returns the
+ * bytes sent or -errno. Suspends. */
+int core_udp_sendmsg(struct core_udp *u, const struct msghdr *mh, int timeout_ms);
+
 /* core_udp_sendto_nowait queues one datagram (copied) for sending at the next
  * submission. Returns 0, -EMSGSIZE above CORE_UDP_SLOT_SIZE, -ENOBUFS when all
  * slots are in flight (fall back to core_udp_sendto). Send errors are counted

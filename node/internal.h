@@ -331,6 +331,19 @@ int node_peer_send_via(struct node *node, struct node_peer *p, struct node_usock
 int node_peer_send_to(struct node *node, struct node_peer *p, uint8_t type, const void *body, size_t len,
 			const struct sockaddr_storage *to, socklen_t to_len, int ttl);
 int node_peer_send(struct node *node, struct node_peer *p, uint8_t type, const void *body, size_t len);
+/* For batches of overlay packets sent with UDP GSO (node/overlay.c).
+ * node_peer_direct_udp: the socket p's direct path sends on, or NULL when
+ * node_peer_send would not send on a reactor socket's direct path (no
+ * session, no direct path, --relay-only, a probing socket not adopted).
+ * node_peer_seal_direct: seals a message for p's direct path into
+ * out[0..cap) and its length to *out_len, counted as node_peer_send counts
+ * a direct send (bytes_out, traffic and send times); the caller sends it on
+ * p->direct from node_peer_direct_udp's socket before it suspends.
+ * Returns 0, -ENOTCONN (no session or direct path) or -EPROTO (sealing
+ * refused: session expired, no room). */
+struct core_udp *node_peer_direct_udp(const struct node *node, const struct node_peer *p);
+int node_peer_seal_direct(struct node_peer *p, uint8_t type, const void *body, size_t len, uint8_t *out, size_t cap,
+			  size_t *out_len);
 int node_peer_send_on_link(struct node *node, struct node_peer *p, struct node_link *l, uint8_t type, const void *body,
 			   size_t len);
 void node_peer_send_json(struct node *node, struct node_peer *p, uint8_t type, json_object *o);

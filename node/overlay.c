@@ -3,9 +3,11 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -21,6 +23,11 @@
 #include "overlay/packet.h"
 #include "overlay/table.h"
 #include "overlay/tun.h"
+#include "overlay/udpgso.h"
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103 /* linux/udp.h; glibc headers before 2.29 lack it */
+#endif
 
 #define NPEERS (sizeof ((struct node *)0)->peers / sizeof ((struct node *)0)->peers[0])
 
@@ -46,6 +53,21 @@ struct node_overlay {
 	uint8_t seg[16384];                    /* a TSO packet's segment */
 	uint64_t gso_reads, gso_segs, gso_bad; /* TSO reads, the packets cut from them, reads refused */
 	uint8_t icmp[OVERLAY_ICMP_MAX];
+	/* UDP GSO (overlay/udpgso.h): the packets cut from one TSO read for
+	 * one peer's direct path, sealed end to end into buf and sent with one
+	 * sendmsg. Only the reader fills and sends it, and it is empty again
+	 * before the reader waits for the next read. */
+	struct ov_batch {
+		struct overlay_udpgso st;
+		struct node_peer *p;           /* the batch's peer; meaningful while st.num > 0 */
+		struct core_udp *u;            /* its direct path's socket, */
+		struct sockaddr_storage to;    /* and address, when the batch began */
+		socklen_t to_len;
+		uint8_t buf[OVERLAY_UDPGSO_MAX_LEN];
+	} batch;
+	bool udp_gso;                          /* wanted (ATMOSPHERE_UDP_GSO) and the kernel has it */
+	uint64_t gso_batches, gso_batched;     /* GSO sends, the packets in them */
+	uint64_t gso_fallbacks, gso_errors;    /* the kernel refused GSO (then off); batched packets lost to send errors */
 	struct core_log_limit log_collide, log_tun, log_spoof;  /* peers and programs can cause these */
 };
 
@@ -192,8 +214,117 @@ static void answer(struct node_overlay *ov, const uint8_t *pkt, size_t n, const 
 		tun_write(ov, ov->icmp, m);
 }
 
-/* One packet from the kernel: to the member that owns its destination. */
-static void route_out(struct node *node, struct node_overlay *ov, const uint8_t *pkt, size_t n)
+/* The batch as ordinary sends, one per packet (the kernel refused GSO). The
+ * peer's direct path must still be the batch's: the send suspended. */
+static void unbatch(struct node *node, struct node_overlay *ov)
+{
+	struct ov_batch *b = &ov->batch;
+	struct node_peer *p = b->p;
+	if (!p->used || node_peer_direct_udp(node, p) != b->u || !node_same_addr(&p->direct, &b->to)) {
+		ov->gso_errors += b->st.num;
+		return;
+	}
+	for (size_t off = 0; off < b->st.len; off += b->st.seg) {
+		size_t n = b->st.len - off < b->st.seg ? b->st.len - off : b->st.seg;
+		if (node_send_udp_on(node, p->direct_sock, &b->to, b->to_len, b->buf + off, n, 0) == 0)
+			ov->tx++;
+		else
+			ov->gso_errors++;
+	}
+}
+
+/* Sends the batch: one sendmsg with a UDP_SEGMENT cmsg (on the reactor's
+ * ring, like every send on the node's sockets: core_udp_sendmsg waits for
+ * it, so buf is free again when this returns); a batch of one is an
+ * ordinary send. Empties it. May suspend. */
+static void flush(struct node *node, struct node_overlay *ov)
+{
+	struct ov_batch *b = &ov->batch;
+	uint32_t num = b->st.num;
+	if (!num)
+		return;
+	if (num == 1) {
+		if (node_send_udp_on(node, b->p->direct_sock, &b->to, b->to_len, b->buf, b->st.len, 0) == 0)
+			ov->tx++;
+		else
+			ov->gso_errors++;
+		overlay_udpgso_reset(&b->st);
+		return;
+	}
+	uint8_t ctl[OVERLAY_UDPGSO_CMSG_SPACE];
+	struct iovec iov = {.iov_base = b->buf, .iov_len = b->st.len};
+	struct msghdr mh = {.msg_name = &b->to, .msg_namelen = b->to_len, .msg_iov = &iov, .msg_iovlen = 1,
+			    .msg_control = ctl};
+	mh.msg_controllen = overlay_udpgso_cmsg(ctl, sizeof ctl, (uint16_t)b->st.seg);
+	int r = core_udp_sendmsg(b->u, &mh, 1000);
+	if (r == -EIO || r == -EINVAL) {
+		/* The kernel has UDP_SEGMENT but will not do it here (a device
+		 * without checksum offload, before Linux 6.11: -EIO; a segment
+		 * over the device's MTU: -EINVAL). Off for good, as wireguard-go
+		 * does; the batch goes packet by packet. */
+		ov->udp_gso = false;
+		ov->gso_fallbacks++;
+		core_log(CORE_LOG_WARN, "overlay: the kernel refused a UDP GSO send (%s); sending packet by packet from now on",
+			 strerror(-r));
+		unbatch(node, ov);
+	} else if (r < 0) {
+		/* Lost like datagrams a full socket buffer drops: TCP resends. */
+		ov->gso_errors += num;
+	} else {
+		ov->gso_batches++;
+		ov->gso_batched += num;
+		ov->tx += num;
+	}
+	overlay_udpgso_reset(&b->st);
+}
+
+/* Whether a packet sealed to sealed bytes for p may join the batch (on:
+ * a packet of a TSO read; the batch may be empty). */
+static bool joins(struct node *node, struct node_overlay *ov, struct node_peer *p, size_t sealed, bool on)
+{
+	const struct ov_batch *b = &ov->batch;
+	struct core_udp *u = on && ov->udp_gso ? node_peer_direct_udp(node, p) : NULL;
+	if (!u || !overlay_udpgso_fits(&b->st, sealed))
+		return false;
+	return !b->st.num || (b->p == p && b->u == u && node_same_addr(&b->to, &p->direct));
+}
+
+/* Seals pkt[0..n) for p into the batch; joins() said it may. False:
+ * sealing refused (node_peer_send fails the same way, and counts it). */
+static bool batch_add(struct node *node, struct node_overlay *ov, struct node_peer *p, const uint8_t *pkt, size_t n)
+{
+	struct ov_batch *b = &ov->batch;
+	size_t pl;
+	if (node_peer_seal_direct(p, NODE_MSG_IP, pkt, n, b->buf + b->st.len, sizeof b->buf - b->st.len, &pl) < 0)
+		return false;
+	if (!b->st.num) {
+		b->p = p;
+		b->u = node_peer_direct_udp(node, p);
+		b->to = p->direct;
+		b->to_len = p->direct_len;
+	}
+	overlay_udpgso_add(&b->st, pl);
+	return true;
+}
+
+/* The member that owns ip's destination, or NULL (counted, and answered
+ * "unreachable"). */
+static struct node_peer *owner(struct node *node, struct node_overlay *ov, const uint8_t *pkt, size_t n,
+			       const struct overlay_ip *ip)
+{
+	uint32_t idx;
+	if (!overlay_table_lookup(&ov->table, ip->version, ip->dst, &idx) || idx >= NPEERS || !node->peers[idx].used) {
+		ov->no_member++;
+		answer(ov, pkt, n, ip, OVERLAY_ICMP_UNREACHABLE, NODE_OVERLAY_MTU);
+		return NULL;
+	}
+	return &node->peers[idx];
+}
+
+/* One packet from the kernel: to the member that owns its destination.
+ * batch: pkt is one of several cut from a TSO read, and may join the UDP
+ * GSO batch (the caller flushes it at the end of the read). */
+static void route_out(struct node *node, struct node_overlay *ov, const uint8_t *pkt, size_t n, bool batch)
 {
 	struct overlay_ip ip;
 	if (overlay_ip_parse(pkt, n, &ip) != OVERLAY_IP_OK) {
@@ -207,13 +338,20 @@ static void route_out(struct node *node, struct node_overlay *ov, const uint8_t 
 		ov->spoofed++;
 		return;
 	}
-	uint32_t idx;
-	if (!overlay_table_lookup(&ov->table, fam, ip.dst, &idx) || idx >= NPEERS || !node->peers[idx].used) {
-		ov->no_member++;
-		answer(ov, pkt, n, &ip, OVERLAY_ICMP_UNREACHABLE, NODE_OVERLAY_MTU);
+	struct node_peer *p = owner(node, ov, pkt, n, &ip);
+	if (!p)
 		return;
+	size_t sealed = 1 + ip.len + NODE_E2E_DATA_OVERHEAD;
+	bool join = joins(node, ov, p, sealed, batch);
+	if (!join && ov->batch.st.num) {
+		/* Whatever does not join the batch leaves after it: packets
+		 * keep their order. The send may suspend: the member and its
+		 * path are looked up again after it. */
+		flush(node, ov);
+		if (!(p = owner(node, ov, pkt, n, &ip)))
+			return;
+		join = joins(node, ov, p, sealed, batch);
 	}
-	struct node_peer *p = &node->peers[idx];
 	/* The path this packet takes decides its size: a measured direct
 	 * path's MTU, else 1280 (node/pmtu.h). */
 	unsigned mtu = node_pmtu_path(&p->pmtu, p->direct_ok);
@@ -223,6 +361,8 @@ static void route_out(struct node *node, struct node_overlay *ov, const uint8_t 
 		return;
 	}
 	overlay_fw_outbound(&ov->fw, pkt, &ip, node_now_ms());
+	if (join && batch_add(node, ov, p, pkt, ip.len))
+		return;
 	if (node_peer_send(node, p, NODE_MSG_IP, pkt, ip.len) < 0) {
 		/* No session yet (or the path is down): dropped like a router
 		 * drops during a route change; TCP resends. Start one. */
@@ -255,7 +395,7 @@ static void tun_reader(void *arg)
 			continue;
 		}
 		if (!ov->tun.vnet_hdr) {
-			route_out(node, ov, ov->rbuf, (size_t)n);
+			route_out(node, ov, ov->rbuf, (size_t)n, false);
 			continue;
 		}
 		/* With offloads: one read may be a TSO packet of up to 64 KiB,
@@ -272,8 +412,9 @@ static void tun_reader(void *arg)
 		while ((m = overlay_gso_next(&it, ov->seg, sizeof ov->seg, &pkt)) > 0 && !node->stopping) {
 			if (it.gso_type)
 				ov->gso_segs++;
-			route_out(node, ov, pkt, (size_t)m);
+			route_out(node, ov, pkt, (size_t)m, it.gso_type != 0);
 		}
+		flush(node, ov);
 		if (m < 0) {
 			ov->gso_bad++;
 			core_log_limited(&ov->log_tun, CORE_LOG_WARN, "overlay: a read from %s the offloads cannot cut: %s",
@@ -326,6 +467,24 @@ static bool tun_offload(void)
 	return !v || strcmp(v, "off") != 0;
 }
 
+/* UDP GSO on the node's socket (overlay/udpgso.h) unless ATMOSPHERE_UDP_GSO
+ * is "off" (for measuring), and if the kernel has it (Linux 4.18): a
+ * kernel without UDP_SEGMENT does not know the option. */
+static bool udp_gso(void)
+{
+	const char *v = getenv("ATMOSPHERE_UDP_GSO");
+	if (v && !strcmp(v, "off"))
+		return false;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), seg = 0;
+	socklen_t len = sizeof seg;
+	bool ok = fd >= 0 && getsockopt(fd, SOL_UDP, UDP_SEGMENT, &seg, &len) == 0;
+	if (fd >= 0)
+		close(fd);
+	if (!ok)
+		core_log(CORE_LOG_INFO, "overlay: the kernel has no UDP GSO (UDP_SEGMENT, Linux 4.18); one send per packet");
+	return ok;
+}
+
 void node_overlay_start(struct node *node)
 {
 	if (!node->o->tun || !node->st->have_mesh)
@@ -362,6 +521,7 @@ void node_overlay_start(struct node *node)
 		core_log(CORE_LOG_ERR, "overlay: %s", err);
 		goto fail;
 	}
+	ov->udp_gso = udp_gso();
 	ov->n = member_n(node, node->st->pub);
 	derive(node, node->st->node_id, ov->n, ov->addr4, ov->addr6);
 	overlay_prefix6(node->st->mesh_id, ov->prefix6);
@@ -448,6 +608,15 @@ json_object *node_overlay_json(struct node *node)
 	json_object_object_add(g, "tso_reads", json_object_new_int64((int64_t)ov->gso_reads));
 	json_object_object_add(g, "tso_packets", json_object_new_int64((int64_t)ov->gso_segs));
 	json_object_object_add(o, "offload", g);
+	/* UDP GSO on the node's socket: on or not (off after the kernel
+	 * refused it: fallbacks), sends and the packets in them. */
+	json_object *u = json_object_new_object();
+	json_object_object_add(u, "enabled", json_object_new_boolean(ov->udp_gso));
+	json_object_object_add(u, "batches", json_object_new_int64((int64_t)ov->gso_batches));
+	json_object_object_add(u, "packets", json_object_new_int64((int64_t)ov->gso_batched));
+	json_object_object_add(u, "fallbacks", json_object_new_int64((int64_t)ov->gso_fallbacks));
+	json_object_object_add(u, "send_errors", json_object_new_int64((int64_t)ov->gso_errors));
+	json_object_object_add(o, "udp_gso", u);
 	json_object_object_add(o, "dropped", d);
 	return o;
 }

@@ -157,25 +157,45 @@ int node_peer_send_on_link(struct node *node, struct node_peer *p, struct node_l
 	return send_sealed(node, p, type, body, len, NULL, 0, 0, l, NULL);
 }
 
-static int send_sealed(struct node *node, struct node_peer *p, uint8_t type, const void *body, size_t len,
-		       const struct sockaddr_storage *to, socklen_t to_len, int ttl, struct node_link *via,
-		       struct node_usock *sock)
+/* Seals type + body for p into out (cap bytes) and counts it as sent:
+ * bytes_out, and the traffic time for traffic. */
+static int seal(struct node_peer *p, uint8_t type, const void *body, size_t len, uint8_t *out, size_t cap,
+		size_t *out_len)
 {
-	uint8_t plain[NODE_MAX_MESSAGE_LEN], pkt[NODE_MAX_MESSAGE_LEN + NODE_E2E_DATA_OVERHEAD];
-	size_t pl;
+	uint8_t plain[NODE_MAX_MESSAGE_LEN];
 	if (!p->ss.have_s || len + 1 > sizeof plain)
 		return -ENOTCONN;
 	plain[0] = type;
 	if (len)
 		memcpy(plain + 1, body, len);
-	int r = node_e2e_encrypt(&p->ss.s, pkt, sizeof pkt, &pl, plain, len + 1, node_now_ms());
+	int r = node_e2e_encrypt(&p->ss.s, out, cap, out_len, plain, len + 1, node_now_ms());
 	OPENSSL_cleanse(plain, len + 1);
 	if (r != NODE_E2E_OK)
 		return -EPROTO;
-	p->bytes_out += pl;
-	bool traffic = node_msg_is_traffic(type);
-	if (traffic)
+	p->bytes_out += *out_len;
+	if (node_msg_is_traffic(type))
 		p->traffic_ms = node_now_ms();
+	return 0;
+}
+
+/* What sending on the direct path notes besides the send itself. */
+static void direct_sent(struct node_peer *p, uint8_t type)
+{
+	p->tx_direct_ms = node_now_ms();
+	if (node_msg_is_traffic(type))
+		node_direct_sent_waits(p, p->tx_direct_ms);
+}
+
+static int send_sealed(struct node *node, struct node_peer *p, uint8_t type, const void *body, size_t len,
+		       const struct sockaddr_storage *to, socklen_t to_len, int ttl, struct node_link *via,
+		       struct node_usock *sock)
+{
+	uint8_t pkt[NODE_MAX_MESSAGE_LEN + NODE_E2E_DATA_OVERHEAD];
+	size_t pl;
+	int r = seal(p, type, body, len, pkt, sizeof pkt, &pl);
+	if (r < 0)
+		return r;
+	bool traffic = node_msg_is_traffic(type);
 	if (via) {
 		via->tx_ms = node_now_ms();
 		return node_send_on_link(via, pkt, pl);
@@ -183,9 +203,7 @@ static int send_sealed(struct node *node, struct node_peer *p, uint8_t type, con
 	if (to)
 		return node_send_udp_on(node, sock, to, to_len, pkt, pl, ttl);
 	if (p->direct_ok) {
-		p->tx_direct_ms = node_now_ms();
-		if (traffic)
-			node_direct_sent_waits(p, p->tx_direct_ms);
+		direct_sent(p, type);
 		return node_send_udp_on(node, p->direct_sock, &p->direct, p->direct_len, pkt, pl, 0);
 	}
 	/* Only a link that still belongs to p (a freed slot may serve another
@@ -196,6 +214,26 @@ static int send_sealed(struct node *node, struct node_peer *p, uint8_t type, con
 	if (traffic)
 		node_link_sent_waits(p, p->relay, p->relay->tx_ms);
 	return node_send_on_link(p->relay, pkt, pl);
+}
+
+struct core_udp *node_peer_direct_udp(const struct node *node, const struct node_peer *p)
+{
+	if (node->o->relay_only || !p->ss.have_s || !p->direct_ok)
+		return NULL;
+	if (p->direct_sock)
+		return p->direct_sock->u;
+	return p->direct.ss_family == AF_INET6 ? node->udp6 : node->udp;
+}
+
+int node_peer_seal_direct(struct node_peer *p, uint8_t type, const void *body, size_t len, uint8_t *out, size_t cap,
+			  size_t *out_len)
+{
+	if (!p->direct_ok)
+		return -ENOTCONN;
+	int r = seal(p, type, body, len, out, cap, out_len);
+	if (r == 0)
+		direct_sent(p, type);
+	return r;
 }
 
 int node_peer_send(struct node *node, struct node_peer *p, uint8_t type, const void *body, size_t len)

@@ -19,6 +19,10 @@
 #  - a TCP connection echoing a line every 100 ms keeps going, without a
 #    reset, while the direct path is blocked and traffic moves to the relay;
 #  - ping and curl then work on the relay path.
+#  - UDP GSO (overlay/udpgso.h): Matt's node sends the 2 MB file in batches
+#    of sealed packets, one sendmsg each; Rob's runs with
+#    ATMOSPHERE_UDP_GSO=off and sends a 2 MB file packet by packet (no
+#    batch counted); both arrive intact; the relay path is never batched.
 # Needs root; exits 77 otherwise. About 40 s.
 set -u
 bin=${1:?usage: overlay.sh BINARY}
@@ -27,6 +31,15 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../natlab/nodes.sh"
 command -v ping >/dev/null || { echo "SKIP: ping is not installed (apt-get install iputils-ping)"; exit 77; }
 nd_begin "$bin" lab
+# Rob's node without UDP GSO, Matt's with it: the binary behind a wrapper
+# that sets the switch for Rob's home alone (exec: the pid stays the node's).
+cat >"$nd_tmp/atmos" <<WRAP
+#!/bin/sh
+case \$ATMOSPHERE_HOME in "$nd_tmp/rob") export ATMOSPHERE_UDP_GSO=off ;; esac
+exec "$nd_bin" "\$@"
+WRAP
+chmod +x "$nd_tmp/atmos"
+nd_bin=$nd_tmp/atmos
 
 nd_lab_public
 natlab_site a full_cone
@@ -100,6 +113,15 @@ echo "matt's offloads: $(field b "$matt" self overlay.offload)"
 [ "$(field b "$matt" self overlay.offload.enabled)" = True ] || bad "offloads are off on matt's interface"
 [ "$(field b "$matt" self overlay.offload.tso_reads)" -ge 1 ] 2>/dev/null || bad "no TSO read on matt's side of a 2 MB transfer"
 [ "$(field b "$matt" self overlay.dropped.offload)" = 0 ] || bad "reads refused by the offload cutter"
+# UDP GSO on Matt's socket: the packets cut from those reads left in
+# batches (more than one packet per sendmsg), none refused or lost.
+echo "matt's UDP GSO: $(field b "$matt" self overlay.udp_gso)"
+[ "$(field b "$matt" self overlay.udp_gso.enabled)" = True ] || bad "UDP GSO is off on matt's node"
+gso_batches=$(field b "$matt" self overlay.udp_gso.batches)
+gso_packets=$(field b "$matt" self overlay.udp_gso.packets)
+[ "$gso_batches" -ge 1 ] 2>/dev/null || bad "no UDP GSO batch on matt's side of a 2 MB transfer"
+[ "$gso_packets" -ge $((2 * gso_batches)) ] 2>/dev/null || bad "UDP GSO batches of fewer than 2 packets: $gso_packets in $gso_batches"
+[ "$(field b "$matt" self overlay.udp_gso.fallbacks)" = 0 ] || bad "the kernel refused UDP GSO on matt's node"
 
 # Matt's firewall: another port of his is refused at once ("prohibited"
 # comes back: curl fails instead of waiting) and counted; Matt's own
@@ -121,6 +143,16 @@ nd_spawn a "$nd_tmp/http-rob.out" "$nd_py" -u -m http.server --bind :: --directo
 nd_wait 10 "rob's http server up" sh -c "grep -q Serving '$nd_tmp/http-rob.out'" || bad "rob's http.server did not start"
 got=$(natlab_exec b curl -sS --max-time 10 "http://$r4:8080/hi" 2>&1)
 [ "$got" = "from rob" ] || bad "Matt's own connection to Rob got no answer through his firewall: $got"
+# Rob sends 2 MB with ATMOSPHERE_UDP_GSO=off: TSO reads as before, each
+# packet its own send, intact.
+head -c 2000000 /dev/urandom >"$nd_tmp/www-rob/blob"
+want_rob=$(sha256sum <"$nd_tmp/www-rob/blob" | cut -d' ' -f1)
+got=$(natlab_exec b curl -sS --max-time 20 -o - "http://$r4:8080/blob" 2>"$nd_tmp/curl.err" | sha256sum | cut -d' ' -f1)
+[ "$got" = "$want_rob" ] || bad "2 MB from rob (UDP GSO off): $(cat "$nd_tmp/curl.err")"
+echo "rob's UDP GSO (off): $(field a "$rob" self overlay.udp_gso), offload $(field a "$rob" self overlay.offload)"
+[ "$(field a "$rob" self overlay.udp_gso.enabled)" = False ] || bad "ATMOSPHERE_UDP_GSO=off left UDP GSO on"
+[ "$(field a "$rob" self overlay.udp_gso.batches)" = 0 ] || bad "rob batched with ATMOSPHERE_UDP_GSO=off"
+[ "$(field a "$rob" self overlay.offload.tso_reads)" -ge 1 ] 2>/dev/null || bad "no TSO read on rob's side of a 2 MB transfer"
 
 # No member owns this address: unreachable at once, counted.
 out=$(natlab_exec a ping -c 1 -W 3 100.127.255.254 2>&1)
@@ -199,7 +231,9 @@ ping_ok a "$m4" || bad "ping over the relay path failed: $(cat "$nd_tmp/ping.out
 [ "$(field a "$rob" matt mtu)" = 1280 ] || bad "the relay path's MTU is '$(field a "$rob" matt mtu)', want 1280"
 natlab_exec a ping -M do -s 1292 -c 1 -W 2 "$m4" >"$nd_tmp/ping.out" 2>&1 &&
 	bad "a 1320-byte DF ping answered on the relay path (MTU 1280)"
+gso_before=$(field b "$matt" self overlay.udp_gso.batches)
 [ "$(fetch "http://$m4:8000/blob")" = "$want" ] || bad "HTTP over the relay path: $(cat "$nd_tmp/curl.err")"
+[ "$(field b "$matt" self overlay.udp_gso.batches)" = "$gso_before" ] || bad "UDP GSO batches on the relay path"
 
 if [ "$fail" -ne 0 ]; then
 	for f in "$rob.log" "$matt.out"; do
