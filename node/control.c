@@ -406,17 +406,26 @@ static struct node_peer *connected_peer(struct node *node, struct core_sock *s, 
 	json_object *v;
 	const char *who = json_object_object_get_ex(req, "peer", &v) ? json_object_get_string(v) : "";
 	struct node_peer *p = node_peer_by_name(node, who);
-	if (p && node_lazy(node) && !(node_peer_ready(p) && node_peer_path(p) != NODE_PATH_NONE)) {
+	if (p && node_lazy(node) && !node_lazy_reachable(p)) {
 		uint64_t end = node_now_ms() + NODE_LAZY_CONNECT_MS;
+		uint8_t pub[32];
+		memcpy(pub, p->pub, 32); /* the slot may be freed and reused while we wait */
 		if (!p->hs_live)
 			node_handshake_start(node, p, NULL);
-		while (p->used && node_now_ms() < end && !node->stopping &&
-		       !(node_peer_ready(p) && node_peer_path(p) != NODE_PATH_NONE)) {
+		while (p->used && !memcmp(p->pub, pub, 32) && node_now_ms() < end && !node->stopping &&
+		       !node_lazy_reachable(p)) {
 			node_lazy_want(node, p);
 			core_sleep(50);
 		}
-		if (!p->used)
+		if (!p->used || memcmp(p->pub, pub, 32)) {
 			p = NULL;
+		} else if (!node_lazy_reachable(p)) {
+			char m[240];
+			snprintf(m, sizeof m, "'%s' did not answer within %u s (called at its doorbell on the mesh's relays)",
+				 who, NODE_LAZY_CONNECT_MS / 1000);
+			reply(s, err_json(m));
+			return NULL;
+		}
 	}
 	if (!p || !node_peer_ready(p) || node_peer_path(p) == NODE_PATH_NONE) {
 		char m[200];

@@ -393,7 +393,10 @@ void node_peer_forget(struct node *node, struct node_peer *p)
 		if (!l->used || l->peer != p)
 			continue;
 		l->peer = NULL;
-		node_link_close(l);
+		if (l->doorbell && l->c)
+			relay_client_interrupt(l->c); /* ours: reopened for the next caller */
+		else
+			node_link_close(l);
 	}
 	node_sessions_cleanup(&p->ss);
 	if (p->hs_live)
@@ -438,14 +441,18 @@ static void keep_catchup(struct node *node, const uint8_t rotator[32], const str
 {
 	struct node_state *st = node->st;
 	node_state_catchup_clear(st);
-	for (int pass = 0; pass < 2; pass++)
+	/* With lazy relay links (node/lazy.h) the ring neighbours come first:
+	 * theirs are the links a member that was away looks for us on. */
+	for (int pass = 0; pass < 3; pass++)
 		for (size_t k = 0; k < node->peers_hi; k++) {
 			struct node_peer *q = &node->peers[k];
 			int i = q->used ? node_members_find(node->mem, q->pub) : -1;
+			bool ring = node->lazy && q->ring;
 			if (st->num_catchup == NODE_CATCHUP_MAX_PEERS)
 				break;
 			if (i < 0 || q == from || q->joiner || !q->node_id[0] || !node_members_good(node->mem, i) ||
-			    !CRYPTO_memcmp(q->pub, rotator, 32) || sync_ok(node, q) != (pass == 1))
+			    !CRYPTO_memcmp(q->pub, rotator, 32) ||
+			    (pass == 0 ? !ring : ring || sync_ok(node, q) != (pass == 2)))
 				continue;
 			memcpy(st->catchup_peers[st->num_catchup++], q->pub, 32);
 		}

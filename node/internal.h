@@ -113,6 +113,7 @@ struct node_peer {
 	/* Lazy relay links (node/lazy.h): when traffic or a knock last wanted
 	 * a session with it (ring: it is one of our ring neighbours, below). */
 	uint64_t want_ms;
+	uint64_t call_ms;       /* when we last called it at its doorbell */
 	char observed[64];      /* where the peer last said it sees us ("" before it said) */
 	/* Membership sync with this peer (node/gossip.c): what it lacks, by
 	 * slot of node->mem (sent a few per tick), the digest we are sending

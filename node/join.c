@@ -100,6 +100,9 @@ void node_on_welcome(struct node *node, struct node_peer *p, json_object *o)
 	node->joined = true;
 	node->welcomed = true;
 	node_overlay_start(node); /* the mesh is known now: its addresses can be derived */
+	/* The issuer is who we learn the mesh from (node/lazy.h: its links
+	 * stay while membership syncs). */
+	p->want_ms = node_now_ms();
 	/* From now on the pair sessions carry relay traffic; the invite's
 	 * inboxes are given back so the issuer can reopen them (unless the
 	 * mesh has no relay of its own: then they stay). */

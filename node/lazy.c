@@ -89,13 +89,24 @@ void node_lazy_update(struct node *node)
 		node->lazy_idle_ms = env_u64("ATMOSPHERE_LAZY_IDLE_MS", NODE_LAZY_IDLE_MS);
 		node->lazy_ring = env_u64("ATMOSPHERE_LAZY_RING", NODE_LAZY_RING);
 	}
-	size_t members = 0;
+	/* Other members: the largest of the peers we hold, the ones saved on
+	 * disk and the membership table's members in good standing (at a
+	 * start, before a peer exists for each of them). */
+	size_t members = 0, table = 0;
 	for (size_t i = 0; i < node->peers_hi; i++)
 		members += node->peers[i].used && node->peers[i].node_id[0];
 	if (members < node->st->num_peers)
 		members = node->st->num_peers;
+	for (size_t i = 0; node->mem && i < node->mem->num; i++)
+		table += node_members_good(node->mem, (int)i);
+	if (table && table - 1 > members)
+		members = table - 1;
 	node->lazy_members = members;
-	bool lazy = node->st->have_mesh && node->st->num_relays && members > node->lazy_at;
+	/* Hysteresis: lazy above lazy_at, eager again only at 7/8 of it, so a
+	 * member joining and leaving at the line does not open and close every
+	 * pair link. */
+	uint64_t line = node->lazy ? node->lazy_at - node->lazy_at / 8 : node->lazy_at;
+	bool lazy = node->st->have_mesh && node->st->num_relays && members > line;
 	if (lazy == node->lazy)
 		return;
 	node->lazy = lazy;
@@ -120,6 +131,9 @@ bool node_lazy_link_wanted(struct node *node, const struct node_peer *p)
 {
 	if (!node->lazy || (node->joining && p == node->issuer))
 		return true;
+	/* Membership sync under way with it: entries owed, a digest, a summary. */
+	if (p->want_any || p->dig_active || p->sum_due)
+		return true;
 	uint64_t last = p->want_ms > p->traffic_ms ? p->want_ms : p->traffic_ms;
 	return node_lazy_wants(p->ring, last, node_now_ms(), node->lazy_idle_ms);
 }
@@ -140,15 +154,29 @@ static void call(struct node *node, struct node_peer *p, uint64_t t)
 	core_log(CORE_LOG_DEBUG, "relay links: calling %s at its doorbell", node_peer_name(p));
 }
 
+/* Whether a call to p is open. */
+static bool calling(struct node *node, const struct node_peer *p)
+{
+	for (size_t i = 0; i < node->links_hi; i++)
+		if (node->links[i].used && node->links[i].call && node->links[i].peer == p && !node->links[i].closing)
+			return true;
+	return false;
+}
+
 void node_lazy_want(struct node *node, struct node_peer *p)
 {
 	if (!node->lazy || !p || !p->used || !p->node_id[0] || p->joiner)
 		return;
 	uint64_t t = node_now_ms();
-	bool fresh = !p->want_ms || t - p->want_ms >= 1000;
 	p->want_ms = t;
-	if (!fresh || has_pair_link(node, p, false))
-		return; /* at most one look a second; links already there */
+	/* A call at most every NODE_CALL_RETRY_MS, and only while no pair link
+	 * is paired and none is open: one that failed (the member was away,
+	 * its doorbell busy) is tried again. */
+	if (p->call_ms && t - p->call_ms < NODE_CALL_RETRY_MS)
+		return;
+	if (has_pair_link(node, p, true) || calling(node, p))
+		return;
+	p->call_ms = t;
 	node_link_open_pair(node, p);
 	call(node, p, t);
 }
@@ -166,10 +194,15 @@ void node_lazy_call_up(struct node *node, struct node_link *l)
 		node_handshake_start(node, p, NULL);
 }
 
+bool node_lazy_reachable(const struct node_peer *p)
+{
+	return node_peer_ready(p) && (p->direct_ok || (p->relay && p->relay->peer == p && node_link_paired(p->relay)));
+}
+
 void node_lazy_knocked(struct node *node, struct node_link *l, struct node_peer *p)
 {
-	if (!l->doorbell || !p)
-		return;
+	if (!l->doorbell || !p || !p->used || l->peer != p)
+		return; /* the answer's send suspended: p may be gone */
 	l->bound_ms = node_now_ms();
 	p->want_ms = l->bound_ms;
 	core_log(CORE_LOG_DEBUG, "relay links: %s knocked at our doorbell on %s", node_peer_name(p), l->url);
@@ -230,12 +263,14 @@ void node_lazy_tick(struct node *node, uint64_t t)
 		struct node_peer *p = l->peer;
 		if (l->doorbell) {
 			/* Free the doorbell for the next caller once this one has
-			 * its pair link, or after the hold (counted from the knock,
-			 * or from the first packet that bound it otherwise). */
-			if (p && !l->bound_ms)
+			 * its pair link, or after the hold, counted from the knock,
+			 * the first packet that bound it, or the other side's
+			 * arrival: whoever pairs with it and never knocks (a member
+			 * can name it, and so can the relay) is sent away too. */
+			if ((p || node_link_paired(l)) && !l->bound_ms)
 				l->bound_ms = t;
-			if (p && l->c &&
-			    (t - l->bound_ms >= NODE_DOORBELL_HOLD_MS || has_pair_link(node, p, true))) {
+			if (l->bound_ms && l->c &&
+			    (t - l->bound_ms >= NODE_DOORBELL_HOLD_MS || (p && has_pair_link(node, p, true)))) {
 				relay_client_interrupt(l->c);
 			}
 		} else if (l->call) {

@@ -33,6 +33,7 @@
 #define NODE_LAZY_IDLE_MS 300000u
 #define NODE_DOORBELL_HOLD_MS 3000u
 #define NODE_CALL_HOLD_MS 15000u
+#define NODE_CALL_RETRY_MS 3000u       /* a member that does not answer is called again after this */
 #define NODE_LAZY_CONNECT_MS 5000u     /* `send`/`ping` to a member without a session waits this long */
 
 struct node;
@@ -63,6 +64,9 @@ void node_lazy_want(struct node *node, struct node_peer *p);
 /* Call link l is up (or the member came to its doorbell): knock, with the
  * handshake under way or a new one. */
 void node_lazy_call_up(struct node *node, struct node_link *l);
+/* Whether p can be sent to now: a session, and a direct path or a relay
+ * link where p is there too (paired). */
+bool node_lazy_reachable(const struct node_peer *p);
 /* A handshake initiation from p arrived on doorbell link l. */
 void node_lazy_knocked(struct node *node, struct node_link *l, struct node_peer *p);
 /* Every tick: ring neighbours, idle pair links closed, doorbells freed,

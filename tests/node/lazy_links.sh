@@ -12,6 +12,11 @@
 #  3. After the idle time both sides close the pair links again, and Ana's
 #     doorbell is up again for the next caller: Ana's `send matt` calls Matt
 #     and arrives.
+#  3b. A call that finds no one is made again: Ana stops, Matt's send fails;
+#     Ana comes back and Matt's next send calls again and arrives.
+#  3c. A client that takes Ana's doorbell (it knows the id, as a member or
+#     the relay could) and never knocks is dropped within a few seconds,
+#     and Matt's call then gets through.
 #  4. With one ring neighbour on each side (ATMOSPHERE_LAZY_RING=1: in a mesh
 #     of three, everyone), Matt and Ana connect over the relay with no
 #     traffic at all.
@@ -109,6 +114,33 @@ fi
 grep -q "idle: its pair link on" "$matt.log2" || bad "matt's log does not say the idle pair link closed"
 out=$(nd_run - "$ana" send matt "and back" 2>&1) || bad "ana's send to matt failed: $out"
 nd_recv_until - "$matt" "$matt.recv" "ana: and back" 10 || bad "matt did not receive ana's message"
+
+# 3b. a call that found no one is made again
+nd_wait 15 "matt's pair links idle" lazy_is "$matt" pair_links 0 || bad "matt's pair links did not close"
+nd_kill "$ana_pid"
+if out=$(nd_run - "$matt" send ana "while away" 2>&1); then
+	bad "matt's send to ana succeeded while she was stopped: $out"
+fi
+nd_start - "$ana" "$ana.log2b" serve --relay-only
+ana_pid=$nd_pid
+nd_wait 10 "ana answers again" nd_up - "$ana" || { dump; exit 1; }
+nd_wait 10 "ana's doorbell up" lazy_is "$ana" doorbells_up 1 || bad "ana's doorbell is not up after her restart"
+out=$(nd_run - "$matt" send ana "after the retry" 2>&1) || bad "matt's send after ana came back failed: $out"
+nd_recv_until - "$ana" "$ana.recv" "matt: after the retry" 10 || bad "ana did not receive matt's retried call"
+
+# 3c. a squatter on ana's doorbell is dropped; callers get through
+nd_wait 15 "matt and ana idle again" eval 'lazy_is "$matt" pair_links 0 && lazy_is "$ana" pair_links 0' ||
+	bad "pair links did not close before the squat"
+/usr/bin/python3 "$here/doorbell_squat.py" "$ana" "$nd_relay_url" 12 >"$nd_tmp/squat.out" 2>&1 &
+squat_pid=$!
+sleep 1
+out=$(nd_run - "$matt" send ana "past the squatter" 2>&1) ||
+	out=$(nd_run - "$matt" send ana "past the squatter" 2>&1) || bad "matt's send failed with ana's doorbell taken: $out"
+nd_recv_until - "$ana" "$ana.recv" "matt: past the squatter" 10 || bad "ana did not receive matt's message past the squatter"
+wait "$squat_pid"
+echo "squatter: $(cat "$nd_tmp/squat.out")"
+grep -q "^dropped after [0-9.]* s (paired: True)" "$nd_tmp/squat.out" ||
+	bad "the squatter was not paired and then dropped: $(cat "$nd_tmp/squat.out")"
 
 # 4. ring neighbours keep their links without traffic
 nd_kill "$rob_pid" "$matt_pid" "$ana_pid"
