@@ -23,12 +23,15 @@
  * queue, the ring is shared in turns: a source may queue at most
  * max(1, ring / busy sources) buffers before its receive is paused (busy:
  * holding buffers or stalled), a source whose queue drains joins the back
- * of the stalled queue instead of re-arming ahead of it, and a source
- * re-armed from the queue that found the ring emptied by another keeps its
- * place at the front. A multishot takes every free buffer its socket has
- * data for before a pause can land, so turns are not exact; without these
- * rules a turn at 1,000 sources x 16 KiB was longer than a second. With
- * room in the ring none of this applies: the fast path is unchanged.
+ * of the stalled queue instead of re-arming ahead of it, a source re-armed
+ * from the queue that found the ring emptied by another keeps its place at
+ * the front, and a turn is one single-shot receive of one buffer: a
+ * multishot takes every free buffer its socket has data for before a pause
+ * can land. Without these rules a turn at 1,000 sources x 16 KiB was longer
+ * than a second. The cost is one receive per buffer while the ring is dry
+ * (at 5,000 sources on 1,024 buffers, about 40 % of the aggregate against
+ * multishot turns, docs/PERFORMANCE.md); with room in the ring none of this
+ * applies and the fast path is unchanged.
  */
 #include "core/internal.h"
 
@@ -58,7 +61,10 @@ void core_src_init(struct src *s, struct core_reactor *r, uint8_t kind, int fd, 
 		s->high_water = SRC_RECVMSG_HIGH_WATER_BUFS * grp->size;
 }
 
-int core_src_arm(struct src *s)
+/* Arms s; a stream receive armed for its turn of a dry ring (once) takes
+ * one buffer and ends, where a multishot would take every free buffer its
+ * socket has data for before its pause could land. */
+static int arm(struct src *s, bool once)
 {
 	struct core_reactor *r = s->r;
 	struct io_uring_sqe *sqe;
@@ -70,7 +76,10 @@ int core_src_arm(struct src *s)
 	sqe = core_get_sqe(r);
 	switch (s->kind) {
 	case SRC_RECV:
-		io_uring_prep_recv_multishot(sqe, s->fd, NULL, 0, 0);
+		if (once)
+			io_uring_prep_recv(sqe, s->fd, NULL, s->grp->size, 0);
+		else
+			io_uring_prep_recv_multishot(sqe, s->fd, NULL, 0, 0);
 		sqe->flags |= IOSQE_BUFFER_SELECT;
 		sqe->buf_group = s->grp->bgid;
 		break;
@@ -87,6 +96,11 @@ int core_src_arm(struct src *s)
 	s->armed = true;
 	s->started = true;
 	return 0;
+}
+
+int core_src_arm(struct src *s)
+{
+	return arm(s, false);
 }
 
 /* Cancels the receive in flight. Each buffer CQE over the mark used to send
@@ -307,7 +321,7 @@ void core_src_rearm_stalled(struct buf_group *g)
 		 * whose queue is full re-arms when its reader drains it. */
 		if (s->head >= 0 || !wants_data(s))
 			continue;
-		core_src_arm(s);
+		arm(s, true);
 		if (s->armed && has_data(s)) {
 			s->fifo_armed = true;
 			g->rearming++;
