@@ -1239,7 +1239,7 @@ static void mem_sample(struct run *r)
 
 /* The relay's own sockets, once, at the end of the measured time while the
  * load still runs, beside the machine's figure at that moment: a dump of
- * every TCP socket of the machine, 20-30 ms of CPU at 1,000 busy sessions,
+ * every TCP socket of the machine, 15-50 ms of CPU at 1,000 busy sessions,
  * too dear to repeat every 250 ms on a load thread. */
 static void mem_end(struct run *r)
 {

@@ -14,8 +14,9 @@
  * each sample: receive queue + forward allocation + send queue
  * (rmem_alloc + fwd_alloc + wmem_queued), what a socket has charged to
  * that counter. Sockets opened after the load are not counted. A sample
- * dumps every TCP socket of the machine (about 1 ms per 2,000 sockets
- * here), so samplers keep to a few a second.
+ * dumps every TCP socket of the machine: 15-50 ms of CPU with 1,000 busy
+ * relay sessions (about 5,000 sockets) and 45-105 ms with 5,000, measured
+ * while they ran, so callers take one, not a series.
  *
  * Functions return 0 or a count on success, -errno on failure. */
 #include <stddef.h>
