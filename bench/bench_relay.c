@@ -62,6 +62,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/fairness.h"
 #include "bench/hist.h"
 #include "bench/interval.h"
 #include "bench/load.h"
@@ -73,6 +74,7 @@
 #include "bench/report.h"
 #include "bench/scenario.h"
 #include "bench/sched.h"
+#include "bench/sockmem.h"
 #include "bench/stage.h"
 #include "bench/stats.h"
 #include "bench/think.h"
@@ -100,6 +102,7 @@ enum {
 	CHURN_DRAIN_MS = 1000,         /* --churn: a retired pair's messages may still arrive */
 	STREAM_BUFS_MAX = 16384,       /* receive buffers per thread: 256 MiB of address space */
 	HIBERNATE_MS = 1000,           /* a reader quiet this long waits with no stack (as the relay) */
+	MEM_SAMPLE_MS = 250,           /* TCP memory sampled this often during the traffic */
 };
 
 
@@ -222,6 +225,14 @@ struct run {
 	uint64_t sys_busy0, sys_total0, sys_busy1, sys_total1;   /* /proc/stat ticks */
 	unsigned alive;
 	bool failed;                  /* the run could not go on (reported) */
+	/* TCP memory (bench/sockmem.h), sampled by the coordinator from the
+	 * start of the traffic to the end of the measured time */
+	struct bench_sockset relay_socks; /* --relay-pid's sockets, found before the traffic */
+	bool tcp_mem_ok, relay_mem_ok;
+	unsigned mem_samples;
+	uint64_t tcp_mem0, tcp_mem_peak, tcp_mem_end, relay_mem_end;
+	uint64_t mem_sample_ns_max;   /* the longest sample: how long reactor 0 waited */
+	uint64_t relay_dump_cpu_ns;   /* mem_end's socket dump */
 };
 
 static int phase_get(const struct run *r)
@@ -1205,6 +1216,59 @@ static void sleep_until(struct run *r, uint64_t t, const char *what)
 	bench_load_sleep_until(t, r->iv ? NULL : progress_tick, r);
 }
 
+/* TCP memory before the traffic, and the relay's sockets to watch. */
+static void mem_begin(struct run *r)
+{
+	r->tcp_mem_ok = bench_sockstat_tcp_bytes(&r->tcp_mem0) == 0;
+	r->tcp_mem_peak = r->tcp_mem0;
+	r->relay_mem_ok = r->o->relay_pid && bench_sockset_load(&r->relay_socks, r->o->relay_pid) > 0;
+}
+
+/* One sample of the machine's TCP memory: a read of /proc/net/sockstat,
+ * a few microseconds. */
+static void mem_sample(struct run *r)
+{
+	uint64_t t0 = bench_mono_ns(), v;
+	if (r->tcp_mem_ok && bench_sockstat_tcp_bytes(&v) == 0 && v > r->tcp_mem_peak)
+		r->tcp_mem_peak = v;
+	r->mem_samples++;
+	uint64_t dt = bench_mono_ns() - t0;
+	if (dt > r->mem_sample_ns_max)
+		r->mem_sample_ns_max = dt;
+}
+
+/* The relay's own sockets, once, at the end of the measured time while the
+ * load still runs, beside the machine's figure at that moment: a dump of
+ * every TCP socket of the machine, 15-50 ms of CPU at 1,000 busy sessions,
+ * too dear to repeat every 250 ms on a load thread. */
+static void mem_end(struct run *r)
+{
+	if (r->tcp_mem_ok && bench_sockstat_tcp_bytes(&r->tcp_mem_end) != 0)
+		r->tcp_mem_end = 0;
+	uint64_t c0 = bench_thread_cpu_ns();
+	if (r->relay_mem_ok && bench_sockset_tcp_bytes(&r->relay_socks, &r->relay_mem_end) < 0)
+		r->relay_mem_ok = false;
+	r->relay_dump_cpu_ns = bench_thread_cpu_ns() - c0;
+}
+
+/* sleep_until, sampling TCP memory every MEM_SAMPLE_MS on the way. */
+static void sleep_sampling(struct run *r, uint64_t t, const char *what)
+{
+	uint64_t last_progress = bench_mono_ns();
+	for (unsigned i = 0; i < 100000000u; i++) {
+		uint64_t now = bench_mono_ns();
+		if (now >= t)
+			return;
+		uint64_t next = now + (uint64_t)MEM_SAMPLE_MS * 1000000u;
+		sleep_until(r, next < t ? next : t, what);
+		mem_sample(r);
+		if (!r->iv && bench_mono_ns() - last_progress >= 1000000000u) {
+			progress(r, what);
+			last_progress = bench_mono_ns();
+		}
+	}
+}
+
 static void coordinator_main(void *arg)
 {
 	struct run *r = arg;
@@ -1230,15 +1294,17 @@ static void coordinator_main(void *arg)
 		r->relay_rss1 = o->relay_pid ? bench_proc_rss_kib(o->relay_pid) : -1;
 		r->self_rss1 = bench_proc_rss_kib(0);
 	} else {
+		mem_begin(r);
 		bench_load_start(&r->load, BENCH_LOAD_START_DELAY_MS, o->warmup_ms, o->duration_ms);
-		sleep_until(r, r->load.t_meas0, "warm-up");
+		sleep_sampling(r, r->load.t_meas0, "warm-up");
 		r->cpu0_ns = bench_cpu_ns();
 		r->relay_ticks0 = o->relay_pid ? bench_proc_ticks(o->relay_pid) : 0;
 		sys_ticks(&r->sys_busy0, &r->sys_total0);
-		sleep_until(r, r->load.t_meas1, "running");
+		sleep_sampling(r, r->load.t_meas1, "running");
 		r->cpu1_ns = bench_cpu_ns();
 		r->relay_ticks1 = o->relay_pid ? bench_proc_ticks(o->relay_pid) : 0;
 		sys_ticks(&r->sys_busy1, &r->sys_total1);
+		mem_end(r);
 	}
 
 	/* DRAIN, the check: senders finish; latency and connections wait for
@@ -1351,6 +1417,7 @@ static void run_free(struct run *r)
 		}
 	free(r->s);
 	free(r->w);
+	bench_sockset_cleanup(&r->relay_socks);
 	bench_load_cleanup(&r->load);
 	bench_tls_free(r->tls);
 	bench_interval_free(r->iv);
@@ -1686,6 +1753,29 @@ static void collect(struct run *r, struct bench_relay_result *res)
 	res->per_session_mb_mean = n ? res->per_session_mb_mean / n : 0.0;
 	if (!n)
 		res->per_session_mb_min = 0.0;
+	/* Fairness over the same sessions' bytes in the measured window. */
+	uint64_t *bytes = n ? malloc(n * sizeof *bytes) : NULL;
+	res->fair.jain = NAN;
+	if (bytes) {
+		unsigned k = 0;
+		for (unsigned i = 0; i < o->sessions && k < n; i++)
+			if (r->s[i].up)
+				bytes[k++] = atomic_load(&r->s[i].rx_win_payload);
+		bench_fairness_of(bytes, k, &res->fair);
+		free(bytes);
+	}
+	res->tcp_mem_ok = r->tcp_mem_ok && r->mem_samples;
+	res->tcp_mem_before = r->tcp_mem0;
+	res->tcp_mem_peak = r->tcp_mem_peak;
+	res->relay_mem_ok = r->relay_mem_ok && r->mem_samples;
+	res->tcp_mem_end = r->tcp_mem_end;
+	res->relay_mem_end = r->relay_mem_end;
+	res->relay_mem_socks = r->relay_socks.num;
+	res->relay_dump_ms = (double)r->relay_dump_cpu_ns / 1e6;
+	res->mem_samples = r->mem_samples;
+	res->mem_sample_ms_max = (double)r->mem_sample_ns_max / 1e6;
+	if (bench_tcp_mem_pressure_bytes(&res->tcp_mem_pressure) != 0)
+		res->tcp_mem_pressure = 0;
 	res->bench_cpu = res->relay_cpu = NAN;
 	double wall = res->measured_s;
 	if (o->mode != BENCH_RELAY_CONNECTIONS && wall > 0 && r->cpu1_ns > r->cpu0_ns)

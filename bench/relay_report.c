@@ -48,6 +48,12 @@ static double per_s(uint64_t n, double s)
 	return s > 0 ? (double)n / s : NAN;
 }
 
+/* A session's bytes over the measured time, in MB/s (NAN when none). */
+static double mb_per_s(uint64_t bytes, double s)
+{
+	return per_s(bytes, s) / 1e6;
+}
+
 static double rss_per_conn(long before, long after, unsigned sessions)
 {
 	if (before < 0 || after < 0 || !sessions)
@@ -135,6 +141,8 @@ int bench_relay_print_table(FILE *f, const struct bench_relay_opts *o, const str
 		row(f, "messages/s, total", "%.0f", per_s(r->win_msgs, r->measured_s));
 		row(f, "payload MB/s per session: mean, min, max", "%.2f, %.2f, %.2f", r->per_session_mb_mean,
 		    r->per_session_mb_min, r->per_session_mb_max);
+		row(f, "fairness: Jain index; p10, min MB/s", "%.4f; %.3f, %.3f", r->fair.jain,
+		    mb_per_s(r->fair.p10, r->measured_s), mb_per_s(r->fair.min, r->measured_s));
 	} else if (o->mode == BENCH_RELAY_LATENCY) {
 		const struct bench_summary *s = &r->lat;
 		row(f, "measured time s", "%.2f (after %.2f s warm-up)", r->measured_s, (double)o->warmup_ms / 1e3);
@@ -163,6 +171,13 @@ int bench_relay_print_table(FILE *f, const struct bench_relay_opts *o, const str
 		row(f, "load generator RSS per conn B", "%.0f",
 		    rss_per_conn(r->self_rss_kib_before, r->self_rss_kib_after, r->sessions_up));
 	}
+	if (r->tcp_mem_ok)
+		row(f, "TCP memory MB: before, peak (+rise); pressure", "%.1f, %.1f (+%.1f); %.1f",
+		    (double)r->tcp_mem_before / 1e6, (double)r->tcp_mem_peak / 1e6,
+		    (double)(r->tcp_mem_peak - r->tcp_mem_before) / 1e6, (double)r->tcp_mem_pressure / 1e6);
+	if (r->relay_mem_ok)
+		row(f, "TCP memory MB at the end: relay's sockets, all", "%.1f (%zu sockets), %.1f",
+		    (double)r->relay_mem_end / 1e6, r->relay_mem_socks, (double)r->tcp_mem_end / 1e6);
 	if (isfinite(r->bench_cpu))
 		row(f, "load generator CPU busy, in CPUs", "%.2f (%u thread(s))", r->bench_cpu, r->threads);
 	if (isfinite(r->other_cpu))
@@ -281,7 +296,9 @@ struct json_object *bench_relay_json(const struct bench_relay_opts *o, const str
 		json_object_object_add(ps, "mean", bench_report_num(r->per_session_mb_mean, 3));
 		json_object_object_add(ps, "min", bench_report_num(r->per_session_mb_min, 3));
 		json_object_object_add(ps, "max", bench_report_num(r->per_session_mb_max, 3));
+		json_object_object_add(ps, "p10", bench_report_num(mb_per_s(r->fair.p10, r->measured_s), 3));
 		json_object_object_add(t, "per_session_mb_per_s", ps);
+		json_object_object_add(t, "jain", bench_report_num(r->fair.jain, 4));
 		json_object_object_add(root, "throughput", t);
 	} else if (o->mode == BENCH_RELAY_LATENCY) {
 		const struct bench_summary *s = &r->lat;
@@ -321,6 +338,22 @@ struct json_object *bench_relay_json(const struct bench_relay_opts *o, const str
 		json_object_object_add(c, "bench_rss_bytes_per_conn",
 				       bench_report_num(rss_per_conn(r->self_rss_kib_before, r->self_rss_kib_after, r->sessions_up), 0));
 		json_object_object_add(root, "connections", c);
+	}
+	if (r->tcp_mem_ok && o->mode != BENCH_RELAY_CONNECTIONS) {
+		struct json_object *tm = json_object_new_object();
+		json_object_object_add(tm, "before_bytes", bench_report_uint(r->tcp_mem_before));
+		json_object_object_add(tm, "peak_bytes", bench_report_uint(r->tcp_mem_peak));
+		json_object_object_add(tm, "rise_bytes", bench_report_uint(r->tcp_mem_peak - r->tcp_mem_before));
+		json_object_object_add(tm, "pressure_bytes", r->tcp_mem_pressure ? bench_report_uint(r->tcp_mem_pressure) : NULL);
+		json_object_object_add(tm, "end_bytes", bench_report_uint(r->tcp_mem_end));
+		json_object_object_add(tm, "relay_end_bytes", r->relay_mem_ok ? bench_report_uint(r->relay_mem_end) : NULL);
+		json_object_object_add(tm, "relay_sockets", r->relay_mem_ok ? bench_report_uint(r->relay_mem_socks) : NULL);
+		json_object_object_add(tm, "relay_dump_cpu_ms", r->relay_mem_ok ? bench_report_num(r->relay_dump_ms, 2) : NULL);
+		json_object_object_add(tm, "samples", bench_report_uint(r->mem_samples));
+		json_object_object_add(tm, "sample_ms_max", bench_report_num(r->mem_sample_ms_max, 3));
+		json_object_object_add(root, "tcp_mem", tm);
+	} else {
+		json_object_object_add(root, "tcp_mem", NULL);
 	}
 	json_object_object_add(root, "bench_cpu", bench_report_num(r->bench_cpu, 3));
 	json_object_object_add(root, "relay_cpu", bench_report_num(r->relay_cpu, 3));

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "bench/fairness.h"
 #include "bench/hist.h"
 #include "bench/relay_opts.h"
 #include "bench/stats.h"
@@ -58,6 +59,7 @@ struct bench_relay_result {
 	double measured_s;
 	uint64_t win_msgs, win_payload;
 	double per_session_mb_min, per_session_mb_max, per_session_mb_mean;
+	struct bench_fairness fair;        /* busy sessions' payload bytes in the measured time */
 	uint64_t sent, received;           /* data messages over the whole run */
 	uint64_t sent_dir[2], received_dir[2]; /* latency: the same by direction, [0] A -> B, [1] B -> A */
 	struct bench_summary lat;          /* ns, scheduled-send to arrival */
@@ -72,6 +74,19 @@ struct bench_relay_result {
 	 * rest of the machine's busy time (softirq included): other processes,
 	 * and kernel work not charged to either of us. */
 	double bench_cpu, relay_cpu, other_cpu;
+	/* TCP socket memory in bytes (bench/sockmem.h), throughput and latency
+	 * modes: the machine's (/proc/net/sockstat) before the traffic, its peak
+	 * over samples every 250 ms from the start of the traffic to the end of
+	 * the measured time, and its value at that end; the relay's own sockets
+	 * (--relay-pid) at that same end. *_ok false: not read. */
+	bool tcp_mem_ok, relay_mem_ok;
+	uint64_t tcp_mem_before, tcp_mem_peak, tcp_mem_end;
+	uint64_t tcp_mem_pressure;         /* net.ipv4.tcp_mem's pressure mark; 0: unknown */
+	uint64_t relay_mem_end;
+	size_t relay_mem_socks;            /* sockets the relay held when the traffic began */
+	double relay_dump_ms;              /* CPU ms the relay's socket dump took */
+	unsigned mem_samples;
+	double mem_sample_ms_max;          /* the longest sample, ms (wall) */
 	struct bench_relay_wire wire;
 	struct bench_relay_errors err;
 };

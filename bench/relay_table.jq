@@ -6,7 +6,8 @@
 # set-up rate runs. Labels: relay, haproxy, nginx, direct (ws://, one
 # thread each, pinned); relay-tls, haproxy-tls (wss://); relay-mt,
 # haproxy-mt (two threads, unpinned); ":spread" (connections from many
-# source addresses; relay-tls:spread holds idle wss:// sessions); ":sweep" (the session-count sweep).
+# source addresses; relay-tls:spread holds idle wss:// sessions); ":sweep" (the session-count sweep);
+# ":fair" (1,000 and 5,000 busy sessions x 16 KiB: fairness and TCP memory, issue 13).
 
 def median: map(select(. != null)) | sort |
   if length == 0 then null
@@ -38,6 +39,29 @@ def row($fig; $ours; $hap; $ngx; $tcp; $ratio; $p; $seed; $target; $ok):
     | ($all | tp("nginx"; $n; $sz)) as $x | ($all | tp("direct"; $n; $sz)) as $d
     | row("throughput MB/s, \($name)"; $o; $h; $x; $d; ratio($o; $h); 1; "-"; ">= 1.0x HAProxy";
           if $o == null or $h == null then null else $o >= $h end) ),
+  ( [1000, 5000][] as $n
+    | ($all | runs("relay:fair"; "throughput"; $n; 16384; 0)) as $ours
+    | ($all | runs("haproxy:fair"; "throughput"; $n; 16384; 0)) as $haps
+    | def m($runs; f): $runs | map(f) | median;
+      (m($ours; .throughput.mb_per_s)) as $o | (m($haps; .throughput.mb_per_s)) as $h
+      | row("throughput MB/s, \($n) x 16 KiB (fairness rows)"; $o; $h; null; null; ratio($o; $h); 1; "-";
+            ">= 1.0x HAProxy"; if $o == null or $h == null then null else $o >= $h end),
+      ((m($ours; .throughput.jain)) as $oj | (m($haps; .throughput.jain)) as $hj
+      | row("Jain's fairness index of per-session throughput, \($n) x 16 KiB"; $oj; $hj; null; null; null; 3; "-";
+            ">= 0.9"; if $oj == null then null else $oj >= 0.9 end)),
+      row("per-session MB/s, slowest session, \($n) x 16 KiB"; m($ours; .throughput.per_session_mb_per_s.min);
+          m($haps; .throughput.per_session_mb_per_s.min); null; null; null; 3; "-"; "reported"; null),
+      row("per-session MB/s, p10, \($n) x 16 KiB"; m($ours; .throughput.per_session_mb_per_s.p10);
+          m($haps; .throughput.per_session_mb_per_s.p10); null; null; null; 3; "-"; "reported"; null),
+      ((m($ours; .tcp_mem.pressure_bytes)) as $pm
+      | row("TCP memory MB, machine peak during the run, \($n) x 16 KiB"; m($ours; .tcp_mem.peak_bytes / 1e6);
+            m($haps; .tcp_mem.peak_bytes / 1e6); null; null; null; 0; "-";
+            "reported (tcp_mem pressure mark \(if $pm == null then "?" else ($pm / 1e6 | round | tostring) end) MB)";
+            null)),
+      row("TCP memory MB in the server's own sockets, end of run, \($n) x 16 KiB"; m($ours; .tcp_mem.relay_end_bytes / 1e6);
+          m($haps; .tcp_mem.relay_end_bytes / 1e6); null; null; null; 0; "-"; "bounded"; null),
+      row("server CPU busy, in CPUs, \($n) x 16 KiB"; m($ours; .relay_cpu); m($haps; .relay_cpu); null; null; null; 2; "-";
+          "reported"; null) ),
   ( [[100, 100, 64], [100, 100, 1400], [1000, 10, 64], [1000, 10, 1400]][]
     | . as [$n, $r, $sz]
     | (["p50_us", "p50"], ["p99_us", "p99"])

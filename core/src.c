@@ -18,6 +18,20 @@
  * idle connection holds no buffer, and an owner that stops reading for
  * long gives its queue back (core_src_pause and core/sock.c's
  * core_sock_recv_pause): what it holds is then on the heap, not the ring.
+ *
+ * Shares under pressure (issue 13). While any source waits on the stalled
+ * queue, the ring is shared in turns: a source may queue at most
+ * max(1, ring / busy sources) buffers before its receive is paused (busy:
+ * holding buffers or stalled), a source whose queue drains joins the back
+ * of the stalled queue instead of re-arming ahead of it, a source re-armed
+ * from the queue that found the ring emptied by another keeps its place at
+ * the front, and a turn is one single-shot receive of one buffer: a
+ * multishot takes every free buffer its socket has data for before a pause
+ * can land. Without these rules a turn at 1,000 sources x 16 KiB was longer
+ * than a second. The cost is one receive per buffer while the ring is dry
+ * (at 5,000 sources on 1,024 buffers, about 40 % of the aggregate against
+ * multishot turns, docs/PERFORMANCE.md); with room in the ring none of this
+ * applies and the fast path is unchanged.
  */
 #include "core/internal.h"
 
@@ -47,7 +61,10 @@ void core_src_init(struct src *s, struct core_reactor *r, uint8_t kind, int fd, 
 		s->high_water = SRC_RECVMSG_HIGH_WATER_BUFS * grp->size;
 }
 
-int core_src_arm(struct src *s)
+/* Arms s; a stream receive armed for its turn of a dry ring (once) takes
+ * one buffer and ends, where a multishot would take every free buffer its
+ * socket has data for before its pause could land. */
+static int arm(struct src *s, bool once)
 {
 	struct core_reactor *r = s->r;
 	struct io_uring_sqe *sqe;
@@ -59,7 +76,10 @@ int core_src_arm(struct src *s)
 	sqe = core_get_sqe(r);
 	switch (s->kind) {
 	case SRC_RECV:
-		io_uring_prep_recv_multishot(sqe, s->fd, NULL, 0, 0);
+		if (once)
+			io_uring_prep_recv(sqe, s->fd, NULL, s->grp->size, 0);
+		else
+			io_uring_prep_recv_multishot(sqe, s->fd, NULL, 0, 0);
 		sqe->flags |= IOSQE_BUFFER_SELECT;
 		sqe->buf_group = s->grp->bgid;
 		break;
@@ -78,6 +98,11 @@ int core_src_arm(struct src *s)
 	return 0;
 }
 
+int core_src_arm(struct src *s)
+{
+	return arm(s, false);
+}
+
 /* Cancels the receive in flight. Each buffer CQE over the mark used to send
  * another cancel; now one goes per mark's worth of queue growth (a cancel
  * that meets the multishot while the kernel runs it may not stop it), or
@@ -93,6 +118,25 @@ static void pause_src(struct src *s, bool force)
 	s->pause_bytes = s->queued_bytes;
 }
 
+/* Whether the ring is under pressure: some source waits for a buffer. */
+static bool under_pressure(const struct buf_group *g)
+{
+	return g->stalled != NULL;
+}
+
+/* Under pressure: whether s queues its share of the ring or more. */
+static bool over_share(const struct src *s)
+{
+	const struct buf_group *g = s->grp;
+	if (!under_pressure(g))
+		return false;
+	unsigned busy = g->holding + g->num_stalled;
+	unsigned share = busy ? g->num / busy : g->num;
+	if (share < 1)
+		share = 1;
+	return s->queued_bytes >= (uint64_t)share * g->size;
+}
+
 /* Whether a buffer source should have a receive in flight now. */
 static bool wants_data(const struct src *s)
 {
@@ -105,10 +149,19 @@ static bool wants_data(const struct src *s)
 	return s->head < 0 || !s->grp->stalled;
 }
 
+static void stall(struct src *s);
+
 static void refill(struct src *s)
 {
-	if (wants_data(s))
-		core_src_arm(s);
+	if (!wants_data(s))
+		return;
+	if (under_pressure(s->grp)) {
+		/* Its turn is over: behind those already waiting. */
+		stall(s);
+		core_src_rearm_stalled(s->grp);
+		return;
+	}
+	core_src_arm(s);
 }
 
 static void enqueue_buf(struct src *s, uint16_t bid, uint32_t len)
@@ -116,10 +169,12 @@ static void enqueue_buf(struct src *s, uint16_t bid, uint32_t len)
 	struct buf_group *g = s->grp;
 	g->len[bid] = len;
 	g->next[bid] = -1;
-	if (s->tail >= 0)
+	if (s->tail >= 0) {
 		g->next[s->tail] = bid;
-	else
+	} else {
 		s->head = bid;
+		g->holding++;
+	}
 	s->tail = bid;
 	s->queued_bytes += len;
 }
@@ -132,8 +187,10 @@ bool core_src_pop_buf(struct src *s, uint16_t *bid, uint32_t *len)
 	*bid = (uint16_t)s->head;
 	*len = g->len[s->head];
 	s->head = g->next[s->head];
-	if (s->head < 0)
+	if (s->head < 0) {
 		s->tail = -1;
+		g->holding--;
+	}
 	s->queued_bytes -= *len;
 	/* Back under its mark: receive the next buffer while this one is
 	 * being consumed. */
@@ -195,6 +252,7 @@ static void stall(struct src *s)
 	if (s->stalled || s->closing || s->detaching)
 		return;
 	s->stalled = true;
+	g->num_stalled++;
 	s->next_stalled = NULL;
 	s->prev_stalled = g->stalled_tail;
 	if (g->stalled_tail)
@@ -202,6 +260,24 @@ static void stall(struct src *s)
 	else
 		g->stalled = s;
 	g->stalled_tail = s;
+}
+
+/* Back to the front of the stalled queue: s was re-armed for its turn and
+ * got no buffer. */
+static void stall_front(struct src *s)
+{
+	struct buf_group *g = s->grp;
+	if (s->stalled || s->closing || s->detaching)
+		return;
+	s->stalled = true;
+	g->num_stalled++;
+	s->prev_stalled = NULL;
+	s->next_stalled = g->stalled;
+	if (g->stalled)
+		g->stalled->prev_stalled = s;
+	else
+		g->stalled_tail = s;
+	g->stalled = s;
 }
 
 static void unstall(struct src *s)
@@ -219,6 +295,7 @@ static void unstall(struct src *s)
 		g->stalled_tail = s->prev_stalled;
 	s->next_stalled = s->prev_stalled = NULL;
 	s->stalled = false;
+	g->num_stalled--;
 }
 
 /* Whether the socket holds bytes to receive now. */
@@ -244,7 +321,7 @@ void core_src_rearm_stalled(struct buf_group *g)
 		 * whose queue is full re-arms when its reader drains it. */
 		if (s->head >= 0 || !wants_data(s))
 			continue;
-		core_src_arm(s);
+		arm(s, true);
 		if (s->armed && has_data(s)) {
 			s->fifo_armed = true;
 			g->rearming++;
@@ -269,6 +346,7 @@ static void complete_recv(struct src *s, const struct io_uring_cqe *cqe)
 {
 	struct buf_group *g = s->grp;
 	int res = cqe->res;
+	bool turn = s->fifo_armed; /* the first report of a re-arm from the queue */
 
 	if (s->fifo_armed) {
 		s->fifo_armed = false;
@@ -282,12 +360,14 @@ static void complete_recv(struct src *s, const struct io_uring_cqe *cqe)
 			core_buf_group_put(g, bid);
 		} else {
 			enqueue_buf(s, bid, (uint32_t)res);
-			if (s->queued_bytes > s->high_water && s->armed)
+			if (s->armed && (s->queued_bytes > s->high_water || over_share(s)))
 				pause_src(s, false);
 		}
 	}
 	if (res == 0 && s->kind == SRC_RECV)
 		s->eof = true;
+	else if (res == -ENOBUFS && turn)
+		stall_front(s); /* the ring was emptied by another before its turn */
 	else if (res == -ENOBUFS)
 		stall(s);
 	else if (res < 0 && res != -ECANCELED && !s->closing)

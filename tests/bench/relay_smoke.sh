@@ -38,7 +38,11 @@ run() {
 
 run throughput --url "$url" --sessions 4 --size 16K --duration 1 --warmup 200ms --relay-pid "$relay_pid"
 check throughput "$dir/throughput.json" '.setup.sessions_up == 4' '.throughput.mb_per_s > 0' \
-	'.errors.total == 0' '.wire.relay_to_b.overhead_pct < 1'
+	'.errors.total == 0' '.wire.relay_to_b.overhead_pct < 1' \
+	'.throughput.jain > 0 and .throughput.jain <= 1' \
+	'.throughput.per_session_mb_per_s.p10 >= .throughput.per_session_mb_per_s.min' \
+	'.tcp_mem.samples > 0 and .tcp_mem.peak_bytes >= .tcp_mem.before_bytes' \
+	'.tcp_mem.relay_sockets >= 8 and .tcp_mem.relay_end_bytes != null'
 
 run latency --url "$url" --mode latency --sessions 20 --rate 50 --size 1400 --duration 1 --warmup 200ms \
 	--hist-csv "$dir/hist.csv"
