@@ -137,6 +137,9 @@ gro_writes=$(field a "$rob" self overlay.gro.writes)
 gro_packets=$(field a "$rob" self overlay.gro.packets)
 [ "$gro_writes" -ge 1 ] 2>/dev/null || bad "no coalesced TUN write on rob's side of a 2 MB transfer"
 [ "$gro_packets" -ge $((2 * gro_writes)) ] 2>/dev/null || bad "coalesced writes of fewer than 2 packets: $gro_packets in $gro_writes"
+# A write whose GSO header the kernel refused would count here (and lose
+# its packets to retransmission).
+[ "$(field a "$rob" self overlay.dropped.tun_errors)" = 0 ] || bad "rob's TUN refused writes: $(field a "$rob" self overlay.dropped)"
 
 # Matt's firewall: another port of his is refused at once ("prohibited"
 # comes back: curl fails instead of waiting) and counted; Matt's own
