@@ -16,6 +16,9 @@
 # the two iperf3 runs; iperf3's own CPU not counted). Rows of a tool that is
 # not installed are skipped with a note. Prints a table; writes the JSON.
 #
+# BENCH_OVERLAY_ONLY=atmosphere measures the underlay and our direct row
+# alone (for comparing switches such as ATMOSPHERE_TUN_GRO, quicker).
+#
 # Needs root. Bounded: every iperf3 and ping has its count or duration, and
 # the lab (namespaces, processes) is removed on exit.
 set -u
@@ -108,15 +111,23 @@ measure atmosphere "$m4" "$nd_rob_pid" "$nd_matt_pid"
 # ATMOSPHERE_UDP_GSO switch them): on stderr, beside the table.
 nd_run a "$rob" peers --json | "$nd_py" -c 'import json,sys; o=json.load(sys.stdin)["self"].get("overlay") or {}
 print("overlay: atmosphere row, sender: offload %s, udp_gso %s" % (o.get("offload"), o.get("udp_gso")), file=sys.stderr)'
+# And the receiver's GRO on its TUN (ATMOSPHERE_TUN_GRO switches it).
+nd_run b "$matt" peers --json | "$nd_py" -c 'import json,sys; o=json.load(sys.stdin)["self"].get("overlay") or {}
+print("overlay: atmosphere row, receiver: gro %s" % (o.get("gro"),), file=sys.stderr)'
+only=${BENCH_OVERLAY_ONLY:-}
+[ "$only" = atmosphere ] || {
 nd_block_direct a b
 relay() { nd_path_is a "$rob" matt relay && nd_path_is b "$matt" rob relay; }
 nd_wait 20 "relay path" relay || echo "overlay: not on the relay: $(nd_peer a "$rob" matt)" >&2
 measure atmos-relay "$m4" "$nd_rob_pid" "$nd_matt_pid" "$nd_relay_pid"
 nd_unblock_direct
+}
 nd_kill "$nd_rob_pid" "$nd_matt_pid"
 
 # --- wireguard-go ---
-if command -v wireguard-go >/dev/null && command -v wg >/dev/null; then
+if [ "$only" = atmosphere ]; then
+	:
+elif command -v wireguard-go >/dev/null && command -v wg >/dev/null; then
 	umask 077
 	wg genkey >"$nd_tmp/wga.key"
 	wg genkey >"$nd_tmp/wgb.key"
@@ -144,7 +155,9 @@ else
 fi
 
 # --- Nebula ---
-if command -v nebula >/dev/null && command -v nebula-cert >/dev/null; then
+if [ "$only" = atmosphere ]; then
+	:
+elif command -v nebula >/dev/null && command -v nebula-cert >/dev/null; then
 	nb=$nd_tmp/nebula
 	mkdir -p "$nb"
 	(cd "$nb" && nebula-cert ca -name lab >/dev/null &&

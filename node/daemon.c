@@ -30,14 +30,22 @@ static void udp_reader(void *arg)
 			break;
 		if (n < 0)
 			continue;
-		/* STUN answers go to a refresh in progress; other STUN is dropped.
-		 * A relay-only node takes nothing by UDP: a handshake answered
-		 * that way would bind the peer to a path it must not use. */
-		if (!d.truncated && !stun_is_message(d.data, d.len) && !node->o->relay_only)
-			node_on_packet(node, d.data, d.len, &d.from, d.from_len, NULL, NULL);
-		else if (!d.truncated)
-			stun_feed_input(&node->feed, d.data, d.len, (const struct sockaddr *)&d.from, d.from_len);
-		core_buf_release(&d.buf);
+		/* This datagram and those queued behind it are one batch: the
+		 * overlay may coalesce their packets for the TUN (overlay/gro.h)
+		 * and writes them before the next wait. */
+		node_overlay_batch_begin(node);
+		do {
+			/* STUN answers go to a refresh in progress; other STUN is
+			 * dropped. A relay-only node takes nothing by UDP: a
+			 * handshake answered that way would bind the peer to a path
+			 * it must not use. */
+			if (!d.truncated && !stun_is_message(d.data, d.len) && !node->o->relay_only)
+				node_on_packet(node, d.data, d.len, &d.from, d.from_len, NULL, NULL);
+			else if (!d.truncated)
+				stun_feed_input(&node->feed, d.data, d.len, (const struct sockaddr *)&d.from, d.from_len);
+			core_buf_release(&d.buf);
+		} while (!node->stopping && core_udp_try_recv(node->udp, &d) >= 0);
+		node_overlay_batch_end(node);
 	}
 	/* Orderly shutdown: the socket closes here, on the reactor, once the
 	 * STUN refresher (woken by on_stop), the one other user that may be

@@ -17,6 +17,7 @@
 #include "node/lazy.h"
 #include "overlay/addr.h"
 #include "overlay/firewall.h"
+#include "overlay/gro.h"
 #include "overlay/gso.h"
 #include "overlay/icmp.h"
 #include "overlay/netlink.h"
@@ -68,6 +69,16 @@ struct node_overlay {
 	bool udp_gso;                          /* wanted (ATMOSPHERE_UDP_GSO) and the kernel has it */
 	uint64_t gso_batches, gso_batched;     /* GSO sends, the packets in them */
 	uint64_t gso_fallbacks, gso_errors;    /* the kernel refused GSO (then off); batched packets lost to send errors */
+	/* GRO on the TUN's write side (overlay/gro.h): packets delivered
+	 * within a batch (node_overlay_batch_begin/end: the datagrams a UDP
+	 * reader finds queued) are coalesced and written when the batch ends,
+	 * or earlier when one does not merge. Nothing is pending outside a
+	 * batch. */
+	struct overlay_gro gro;
+	uint8_t gro_buf[OVERLAY_GRO_BUF_LEN];
+	bool gro_on;                           /* offloads on and not ATMOSPHERE_TUN_GRO=off */
+	unsigned batching;                     /* batches open (the IPv4 and IPv6 readers may nest) */
+	uint64_t gro_writes, gro_packets;      /* writes of more than one packet, the packets in them */
 	struct core_log_limit log_collide, log_tun, log_spoof;  /* peers and programs can cause these */
 };
 
@@ -202,6 +213,55 @@ static void tun_write(struct node_overlay *ov, const uint8_t *pkt, size_t n)
 		ov->tun_errors++;
 		core_log_limited(&ov->log_tun, CORE_LOG_WARN, "overlay: writing to %s: %s", ov->tun.name, strerror(errno));
 	}
+}
+
+/* Writes the coalescer's pending packet, if any. */
+static void gro_flush(struct node_overlay *ov)
+{
+	const uint8_t *w;
+	uint16_t segs = ov->gro.segs;
+	size_t n = overlay_gro_flush(&ov->gro, &w);
+	if (!n)
+		return;
+	if (segs > 1) {
+		ov->gro_writes++;
+		ov->gro_packets += segs;
+	}
+	if (write(ov->tun.fds[0], w, n) < 0) {
+		ov->tun_errors++;
+		core_log_limited(&ov->log_tun, CORE_LOG_WARN, "overlay: writing to %s: %s", ov->tun.name, strerror(errno));
+	}
+}
+
+/* A packet for the TUN inside a batch: merged into the pending one, or
+ * that one written first (the flow's order is kept: a packet that does not
+ * merge never overtakes one pending). */
+static void gro_write(struct node_overlay *ov, const uint8_t *pkt, size_t n)
+{
+	enum overlay_gro_verdict v;
+	while ((v = overlay_gro_add(&ov->gro, pkt, n)) != OVERLAY_GRO_HELD) {
+		gro_flush(ov);
+		if (v == OVERLAY_GRO_PASS) {
+			tun_write(ov, pkt, n);
+			return;
+		}
+	}
+}
+
+void node_overlay_batch_begin(struct node *node)
+{
+	if (node->ov)
+		node->ov->batching++;
+}
+
+void node_overlay_batch_end(struct node *node)
+{
+	struct node_overlay *ov = node->ov;
+	if (!ov)
+		return;
+	if (ov->batching)
+		ov->batching--;
+	gro_flush(ov);
 }
 
 /* An ICMP error for pkt back to the kernel (mtu: the figure "packet too
@@ -456,7 +516,12 @@ void node_overlay_deliver(struct node *node, struct node_peer *p, const uint8_t 
 		return;
 	}
 	ov->rx++;
-	tun_write(ov, pkt, ip.len);
+	if (ov->gro_on && ov->batching) {
+		gro_write(ov, pkt, ip.len);
+	} else {
+		gro_flush(ov);
+		tun_write(ov, pkt, ip.len);
+	}
 }
 
 /* The kernel's TUN offloads (overlay/gso.h) unless ATMOSPHERE_TUN_OFFLOAD
@@ -464,6 +529,14 @@ void node_overlay_deliver(struct node *node, struct node_peer *p, const uint8_t 
 static bool tun_offload(void)
 {
 	const char *v = getenv("ATMOSPHERE_TUN_OFFLOAD");
+	return !v || strcmp(v, "off") != 0;
+}
+
+/* GRO on the TUN's write side (overlay/gro.h) unless ATMOSPHERE_TUN_GRO
+ * is "off" (for measuring). */
+static bool tun_gro(void)
+{
+	const char *v = getenv("ATMOSPHERE_TUN_GRO");
 	return !v || strcmp(v, "off") != 0;
 }
 
@@ -522,6 +595,10 @@ void node_overlay_start(struct node *node)
 		goto fail;
 	}
 	ov->udp_gso = udp_gso();
+	/* Writes with a GSO header need the header (IFF_VNET_HDR); taking
+	 * what TUNSETOFFLOAD gave as the sign the kernel handles GSO. */
+	ov->gro_on = ov->tun.vnet_hdr && ov->tun.offload && tun_gro();
+	overlay_gro_init(&ov->gro, ov->gro_buf);
 	ov->n = member_n(node, node->st->pub);
 	derive(node, node->st->node_id, ov->n, ov->addr4, ov->addr6);
 	overlay_prefix6(node->st->mesh_id, ov->prefix6);
@@ -617,6 +694,13 @@ json_object *node_overlay_json(struct node *node)
 	json_object_object_add(u, "fallbacks", json_object_new_int64((int64_t)ov->gso_fallbacks));
 	json_object_object_add(u, "send_errors", json_object_new_int64((int64_t)ov->gso_errors));
 	json_object_object_add(o, "udp_gso", u);
+	/* GRO on the TUN's write side: on or not, writes that carried more
+	 * than one packet and the packets in them. */
+	json_object *r = json_object_new_object();
+	json_object_object_add(r, "enabled", json_object_new_boolean(ov->gro_on));
+	json_object_object_add(r, "writes", json_object_new_int64((int64_t)ov->gro_writes));
+	json_object_object_add(r, "packets", json_object_new_int64((int64_t)ov->gro_packets));
+	json_object_object_add(o, "gro", r);
 	json_object_object_add(o, "dropped", d);
 	return o;
 }

@@ -43,6 +43,15 @@ void node_overlay_tick(struct node *node);
  * NODE_MSG_IP message) to the TUN, or drops and counts it. */
 void node_overlay_deliver(struct node *node, struct node_peer *p, const uint8_t *pkt, size_t n);
 
+/* node_overlay_batch_begin and _end bracket the packets a UDP reader
+ * finds queued: inside a batch, node_overlay_deliver may hold a packet to
+ * coalesce it with the next ones of its flow (overlay/gro.h, with offloads
+ * on); _end writes what is held. Call _end before anything that waits for
+ * more traffic, so that no packet waits for the next one. Batches may
+ * nest (each reader its own); either end flushes. */
+void node_overlay_batch_begin(struct node *node);
+void node_overlay_batch_end(struct node *node);
+
 /* node_overlay_json: this node's overlay state for `status` (NULL when
  * the overlay is off); node_overlay_peer_addrs adds a peer's overlay
  * addresses and the collision counter they derive from (its entry's) to its

@@ -42,12 +42,17 @@ static void udp6_reader(void *arg)
 			break;
 		if (n < 0)
 			continue;
-		/* STUN answers go to a refresh in progress (node_udp6_refresh). */
-		if (!d.truncated && !stun_is_message(d.data, d.len))
-			node_on_packet(node, d.data, d.len, &d.from, d.from_len, NULL, NULL);
-		else if (!d.truncated)
-			stun_feed_input(&node->feed6, d.data, d.len, (const struct sockaddr *)&d.from, d.from_len);
-		core_buf_release(&d.buf);
+		/* A batch of what is queued, as daemon.c's udp_reader. */
+		node_overlay_batch_begin(node);
+		do {
+			/* STUN answers go to a refresh in progress (node_udp6_refresh). */
+			if (!d.truncated && !stun_is_message(d.data, d.len))
+				node_on_packet(node, d.data, d.len, &d.from, d.from_len, NULL, NULL);
+			else if (!d.truncated)
+				stun_feed_input(&node->feed6, d.data, d.len, (const struct sockaddr *)&d.from, d.from_len);
+			core_buf_release(&d.buf);
+		} while (!node->stopping && core_udp_try_recv(node->udp6, &d) >= 0);
+		node_overlay_batch_end(node);
 	}
 	/* Orderly shutdown, as daemon.c's udp_reader: the socket closes here,
 	 * on the reactor, once the STUN refresher (which may be suspended in

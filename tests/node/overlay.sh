@@ -23,6 +23,9 @@
 #    of sealed packets, one sendmsg each; Rob's runs with
 #    ATMOSPHERE_UDP_GSO=off and sends a 2 MB file packet by packet (no
 #    batch counted); both arrive intact; the relay path is never batched.
+#  - GRO on the TUN's write side (overlay/gro.h): Rob's node writes Matt's
+#    2 MB to its TUN in coalesced packets (more than one per write);
+#    Matt's runs with ATMOSPHERE_TUN_GRO=off and writes none.
 # Needs root; exits 77 otherwise. About 40 s.
 set -u
 bin=${1:?usage: overlay.sh BINARY}
@@ -31,11 +34,15 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../natlab/nodes.sh"
 command -v ping >/dev/null || { echo "SKIP: ping is not installed (apt-get install iputils-ping)"; exit 77; }
 nd_begin "$bin" lab
-# Rob's node without UDP GSO, Matt's with it: the binary behind a wrapper
-# that sets the switch for Rob's home alone (exec: the pid stays the node's).
+# Rob's node without UDP GSO, Matt's with it; Matt's without GRO on his
+# TUN's write side, Rob's with it: the binary behind a wrapper that sets
+# the switches per home (exec: the pid stays the node's).
 cat >"$nd_tmp/atmos" <<WRAP
 #!/bin/sh
-case \$ATMOSPHERE_HOME in "$nd_tmp/rob") export ATMOSPHERE_UDP_GSO=off ;; esac
+case \$ATMOSPHERE_HOME in
+"$nd_tmp/rob") export ATMOSPHERE_UDP_GSO=off ;;
+"$nd_tmp/matt") export ATMOSPHERE_TUN_GRO=off ;;
+esac
 exec "$nd_bin" "\$@"
 WRAP
 chmod +x "$nd_tmp/atmos"
@@ -122,6 +129,17 @@ gso_packets=$(field b "$matt" self overlay.udp_gso.packets)
 [ "$gso_batches" -ge 1 ] 2>/dev/null || bad "no UDP GSO batch on matt's side of a 2 MB transfer"
 [ "$gso_packets" -ge $((2 * gso_batches)) ] 2>/dev/null || bad "UDP GSO batches of fewer than 2 packets: $gso_packets in $gso_batches"
 [ "$(field b "$matt" self overlay.udp_gso.fallbacks)" = 0 ] || bad "the kernel refused UDP GSO on matt's node"
+# GRO on Rob's TUN: the 2 MB arrived (intact, above) partly in writes that
+# carried several of Matt's packets each.
+echo "rob's GRO: $(field a "$rob" self overlay.gro)"
+[ "$(field a "$rob" self overlay.gro.enabled)" = True ] || bad "GRO is off on rob's TUN"
+gro_writes=$(field a "$rob" self overlay.gro.writes)
+gro_packets=$(field a "$rob" self overlay.gro.packets)
+[ "$gro_writes" -ge 1 ] 2>/dev/null || bad "no coalesced TUN write on rob's side of a 2 MB transfer"
+[ "$gro_packets" -ge $((2 * gro_writes)) ] 2>/dev/null || bad "coalesced writes of fewer than 2 packets: $gro_packets in $gro_writes"
+# A write whose GSO header the kernel refused would count here (and lose
+# its packets to retransmission).
+[ "$(field a "$rob" self overlay.dropped.tun_errors)" = 0 ] || bad "rob's TUN refused writes: $(field a "$rob" self overlay.dropped)"
 
 # Matt's firewall: another port of his is refused at once ("prohibited"
 # comes back: curl fails instead of waiting) and counted; Matt's own
@@ -153,6 +171,9 @@ echo "rob's UDP GSO (off): $(field a "$rob" self overlay.udp_gso), offload $(fie
 [ "$(field a "$rob" self overlay.udp_gso.enabled)" = False ] || bad "ATMOSPHERE_UDP_GSO=off left UDP GSO on"
 [ "$(field a "$rob" self overlay.udp_gso.batches)" = 0 ] || bad "rob batched with ATMOSPHERE_UDP_GSO=off"
 [ "$(field a "$rob" self overlay.offload.tso_reads)" -ge 1 ] 2>/dev/null || bad "no TSO read on rob's side of a 2 MB transfer"
+echo "matt's GRO (off): $(field b "$matt" self overlay.gro)"
+[ "$(field b "$matt" self overlay.gro.enabled)" = False ] || bad "ATMOSPHERE_TUN_GRO=off left GRO on"
+[ "$(field b "$matt" self overlay.gro.writes)" = 0 ] || bad "matt coalesced with ATMOSPHERE_TUN_GRO=off"
 
 # No member owns this address: unreachable at once, counted.
 out=$(natlab_exec a ping -c 1 -W 3 100.127.255.254 2>&1)
