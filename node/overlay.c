@@ -79,6 +79,8 @@ struct node_overlay {
 	bool gro_on;                           /* offloads on and not ATMOSPHERE_TUN_GRO=off */
 	unsigned batching;                     /* batches open (the IPv4 and IPv6 readers may nest) */
 	uint64_t gro_writes, gro_packets;      /* writes of more than one packet, the packets in them */
+	uint64_t gro_fallbacks;                /* coalesced writes refused, written again packet by packet */
+	uint8_t gro_seg[16384];                /* one of those packets (not seg: the reader may be mid-cut) */
 	struct core_log_limit log_collide, log_tun, log_spoof;  /* peers and programs can cause these */
 };
 
@@ -227,10 +229,36 @@ static void gro_flush(struct node_overlay *ov)
 		ov->gro_writes++;
 		ov->gro_packets += segs;
 	}
-	if (write(ov->tun.fds[0], w, n) < 0) {
+	if (write(ov->tun.fds[0], w, n) >= 0)
+		return;
+	int e = errno;
+	if (segs < 2) {
 		ov->tun_errors++;
-		core_log_limited(&ov->log_tun, CORE_LOG_WARN, "overlay: writing to %s: %s", ov->tun.name, strerror(errno));
+		core_log_limited(&ov->log_tun, CORE_LOG_WARN, "overlay: writing to %s: %s", ov->tun.name, strerror(e));
+		return;
 	}
+	/* A coalesced write refused: its packets go one by one, cut back
+	 * exactly as they came (overlay/gro.h); a kernel that refuses the GSO
+	 * header itself (EINVAL) gets no more of them. */
+	if (e == EINVAL && ov->gro_on) {
+		ov->gro_on = false;
+		core_log(CORE_LOG_WARN, "overlay: %s refused a coalesced write (%s); writing packet by packet from now on",
+			 ov->tun.name, strerror(e));
+	}
+	ov->gro_fallbacks++;
+	struct overlay_gso_iter it;
+	const uint8_t *pkt;
+	long m;
+	if (overlay_gso_begin(&it, (uint8_t *)(uintptr_t)w, n) < 0) /* w is in gro_buf, ours */
+		return;
+	while ((m = overlay_gso_next(&it, ov->gro_seg, sizeof ov->gro_seg, &pkt)) > 0)
+		tun_write(ov, pkt, (size_t)m);
+}
+
+void node_overlay_flush(struct node *node)
+{
+	if (node->ov)
+		gro_flush(node->ov);
 }
 
 /* A packet for the TUN inside a batch: merged into the pending one, or
@@ -700,6 +728,7 @@ json_object *node_overlay_json(struct node *node)
 	json_object_object_add(r, "enabled", json_object_new_boolean(ov->gro_on));
 	json_object_object_add(r, "writes", json_object_new_int64((int64_t)ov->gro_writes));
 	json_object_object_add(r, "packets", json_object_new_int64((int64_t)ov->gro_packets));
+	json_object_object_add(r, "fallbacks", json_object_new_int64((int64_t)ov->gro_fallbacks));
 	json_object_object_add(o, "gro", r);
 	json_object_object_add(o, "dropped", d);
 	return o;

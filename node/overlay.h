@@ -51,6 +51,10 @@ void node_overlay_deliver(struct node *node, struct node_peer *p, const uint8_t 
  * nest (each reader its own); either end flushes. */
 void node_overlay_batch_begin(struct node *node);
 void node_overlay_batch_end(struct node *node);
+/* node_overlay_flush writes what the coalescer holds, inside a batch or
+ * not: every send that may wait calls it first (node/peer.c,
+ * node/relay_link.c), so a held packet never waits on another send. */
+void node_overlay_flush(struct node *node);
 
 /* node_overlay_json: this node's overlay state for `status` (NULL when
  * the overlay is off); node_overlay_peer_addrs adds a peer's overlay

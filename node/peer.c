@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "net/bssl.h"
 #include "node/internal.h"
+#include "node/overlay.h"
 
 /* A peer's slot is the node's per-member cost besides its relay links:
  * 3,592 bytes (sessions 928, handshake state, 8 candidates of 128 bytes,
@@ -121,8 +122,12 @@ int node_send_udp_on(struct node *node, struct node_usock *sock, const struct so
 		return send_ttl(u ? core_udp_fd(u) : sock->fd, to, len, pkt, n, ttl);
 	}
 	int r = core_udp_sendto_nowait(u, pkt, n, (const struct sockaddr *)to, len);
-	if (r == -ENOBUFS || r == -EMSGSIZE)
+	if (r == -ENOBUFS || r == -EMSGSIZE) {
+		/* This send waits: what the overlay holds for coalescing goes to
+		 * the kernel first (node/overlay.h), not after the wait. */
+		node_overlay_flush(node);
 		r = core_udp_sendto(u, pkt, n, (const struct sockaddr *)to, len, 1000);
+	}
 	return r < 0 ? r : 0;
 }
 

@@ -9,6 +9,7 @@
 #include "net/bssl.h"
 #include "node/internal.h"
 #include "node/lazy.h"
+#include "node/overlay.h"
 #include "node/session_id.h"
 
 static void pair_session(struct node *node, char out[72], const char *a, const char *b);
@@ -19,6 +20,7 @@ static void link_run(void *arg);
 static int link_send(struct node_link *l, const uint8_t *pkt, size_t n)
 {
 	struct relay_client *c = l->c;
+	node_overlay_flush(l->node); /* the send may wait (node/overlay.h) */
 	l->sending++;
 	int r = relay_client_send(c, pkt, n, false, 2000);
 	l->sending--;
