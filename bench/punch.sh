@@ -149,13 +149,13 @@ punch_round() { # punch_round PAIR ROUND PORTBASE
 		_status=fail _note="no ping answered within ${connect_wait} s"
 	else
 		_first=$(($(nd_ms) - nd_join_ms))
-		_at=$(peer_time "$mh" "$matt" rob first_session_at_ms)
-		[ "$_at" != - ] && _first=$((_at - nd_join_ms))
+		_at=$(nd_field "$mh" "$matt" rob first_session_at_ms)
+		[ -n "$_at" ] && _first=$((_at - nd_join_ms))
 		if poll "$direct_wait" both_direct; then
 			_direct=$(($(nd_ms) - nd_join_ms))
-			_at=$(peer_time "$rh" "$rob" matt direct_since_ms)
-			_at2=$(peer_time "$mh" "$matt" rob direct_since_ms)
-			if [ "$_at" != - ] && [ "$_at2" != - ]; then
+			_at=$(nd_field "$rh" "$rob" matt direct_since_ms)
+			_at2=$(nd_field "$mh" "$matt" rob direct_since_ms)
+			if [ -n "$_at" ] && [ -n "$_at2" ]; then
 				[ "$_at2" -gt "$_at" ] && _at=$_at2
 				_direct=$((_at - nd_join_ms))
 			fi
@@ -186,13 +186,6 @@ punch_round() { # punch_round PAIR ROUND PORTBASE
 	fi
 	rec round "$1" "$2" "$_status" "$_first" "$_direct" "$_path" "$_fam" "$6" "${10}" "$_via" "${_note:--}"
 	nd_kill "$nd_rob_pid" "$nd_matt_pid"
-}
-# peer_time HOST HOME PEER FIELD: a wall-clock ms field of PEER in HOME's
-# `peers --json` (first_session_at_ms, direct_since_ms), "-" when absent.
-peer_time() {
-	nd_run "$1" "$2" peers --json 2>/dev/null | jq -r --arg p "$3" --arg f "$4" '
-		.peers[] | select(.name == $p or .node_id == $p) | .[$f] // "-"' 2>/dev/null | grep -E '^[0-9]+$|^-$' ||
-		echo -
 }
 both_direct() {
 	is_direct "$rh" "$rob" matt && is_direct "$mh" "$matt" rob

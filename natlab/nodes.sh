@@ -218,7 +218,8 @@ open(sys.argv[1], "w").write(json.dumps(d, indent=2) + "\n")' "$1" "$2" "$3"
 }
 
 # nd_field HOST HOME PEER KEY: a field of a peer in `peers --json` (PEER by
-# name; "self" for this node's own object), empty when absent or null.
+# name; "self" for this node's own object; KEY may be dotted, e.g.
+# overlay.gro.writes), empty when absent or null.
 nd_field() {
 	nd_run "$1" "$2" peers --json 2>/dev/null | "$nd_py" -c '
 import json, sys
@@ -227,10 +228,17 @@ try:
 except Exception:
     sys.exit(0)
 if sys.argv[1] == "self":
-    v = d.get("self", {}).get(sys.argv[2])
+    v = d.get("self", {})
 else:
-    v = next((p.get(sys.argv[2]) for p in d.get("peers", []) if p.get("name") == sys.argv[1]), None)
+    v = next((p for p in d.get("peers", []) if p.get("name") == sys.argv[1]), None)
+for k in sys.argv[2].split("."):
+    v = v.get(k) if isinstance(v, dict) else None
 print("" if v is None else v)' "$3" "$4"
+}
+
+# nd_code HOST HOME: a fresh full join code from the node of HOME.
+nd_code() {
+	nd_run "$1" "$2" join >"$2.code.$$" 2>&1 && sed -n 's/^Full code: //p' "$2.code.$$"
 }
 
 nd_connected() {

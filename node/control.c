@@ -146,7 +146,7 @@ static json_object *lazy_json(struct node *node)
 			doorbells_up += l->up;
 		else if (l->call)
 			calls++;
-		else if (!l->inbox && !l->join && !l->offer && !l->catchup) {
+		else if (node_lazy_is_pair_link(l)) {
 			pair++;
 			pair_up += l->up;
 		}

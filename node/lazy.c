@@ -50,7 +50,7 @@ static uint64_t env_u64(const char *name, uint64_t def)
 
 bool node_lazy(const struct node *node) { return node->lazy; }
 
-static bool is_pair_link(const struct node_link *l)
+bool node_lazy_is_pair_link(const struct node_link *l)
 {
 	return l->used && !l->inbox && !l->join && !l->doorbell && !l->call && !l->catchup && !l->offer;
 }
@@ -60,7 +60,7 @@ static bool has_pair_link(struct node *node, const struct node_peer *p, bool pai
 {
 	for (size_t i = 0; i < node->links_hi; i++) {
 		const struct node_link *l = &node->links[i];
-		if (is_pair_link(l) && l->peer == p && !l->closing && (!paired || node_link_paired(l)))
+		if (node_lazy_is_pair_link(l) && l->peer == p && !l->closing && (!paired || node_link_paired(l)))
 			return true;
 	}
 	return false;
@@ -277,7 +277,7 @@ void node_lazy_tick(struct node *node, uint64_t t)
 			if (!p || !p->used || t - l->opened_ms >= NODE_CALL_HOLD_MS ||
 			    (node_peer_ready(p) && has_pair_link(node, p, true)))
 				node_link_close(l);
-		} else if (is_pair_link(l) && p && !node_lazy_link_wanted(node, p)) {
+		} else if (node_lazy_is_pair_link(l) && p && !node_lazy_link_wanted(node, p)) {
 			core_log(CORE_LOG_DEBUG, "relay links: %s idle: its pair link on %s closes", node_peer_name(p), l->url);
 			node_link_close(l);
 		}

@@ -51,6 +51,9 @@ void node_lazy_ring_marks(const char *const *ids, size_t n, size_t self, size_t 
  * idle_ms of t. Pure. */
 bool node_lazy_wants(bool ring, uint64_t last_ms, uint64_t t, uint64_t idle_ms);
 
+/* Whether l is a pair link of this epoch: not an inbox, a join, a
+ * doorbell, a call, a catch-up or a short code's rendezvous. */
+bool node_lazy_is_pair_link(const struct node_link *l);
 /* Whether node's relay links are lazy now (node_lazy_update decides). */
 bool node_lazy(const struct node *node);
 /* Re-reads the member count and the environment; opens the doorbells when

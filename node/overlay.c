@@ -552,19 +552,12 @@ void node_overlay_deliver(struct node *node, struct node_peer *p, const uint8_t 
 	}
 }
 
-/* The kernel's TUN offloads (overlay/gso.h) unless ATMOSPHERE_TUN_OFFLOAD
- * is "off" (for measuring what they bring). */
-static bool tun_offload(void)
+/* Each offload is on unless its switch is "off" (for measuring what it
+ * brings): ATMOSPHERE_TUN_OFFLOAD (the TUN's TSO, overlay/gso.h),
+ * ATMOSPHERE_TUN_GRO (its write side, overlay/gro.h), ATMOSPHERE_UDP_GSO. */
+static bool switched_on(const char *name)
 {
-	const char *v = getenv("ATMOSPHERE_TUN_OFFLOAD");
-	return !v || strcmp(v, "off") != 0;
-}
-
-/* GRO on the TUN's write side (overlay/gro.h) unless ATMOSPHERE_TUN_GRO
- * is "off" (for measuring). */
-static bool tun_gro(void)
-{
-	const char *v = getenv("ATMOSPHERE_TUN_GRO");
+	const char *v = getenv(name);
 	return !v || strcmp(v, "off") != 0;
 }
 
@@ -573,8 +566,7 @@ static bool tun_gro(void)
  * kernel without UDP_SEGMENT does not know the option. */
 static bool udp_gso(void)
 {
-	const char *v = getenv("ATMOSPHERE_UDP_GSO");
-	if (v && !strcmp(v, "off"))
+	if (!switched_on("ATMOSPHERE_UDP_GSO"))
 		return false;
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), seg = 0;
 	socklen_t len = sizeof seg;
@@ -616,7 +608,7 @@ void node_overlay_start(struct node *node)
 			goto fail;
 		}
 	}
-	int rc = overlay_tun_open(&ov->tun, node->o->tun_name, 1, tun_offload() ? OVERLAY_TUN_OFFLOAD : 0, err,
+	int rc = overlay_tun_open(&ov->tun, node->o->tun_name, 1, switched_on("ATMOSPHERE_TUN_OFFLOAD") ? OVERLAY_TUN_OFFLOAD : 0, err,
 				  sizeof err);
 	if (rc < 0) {
 		core_log(CORE_LOG_ERR, "overlay: %s", err);
@@ -625,7 +617,7 @@ void node_overlay_start(struct node *node)
 	ov->udp_gso = udp_gso();
 	/* Writes with a GSO header need the header (IFF_VNET_HDR); taking
 	 * what TUNSETOFFLOAD gave as the sign the kernel handles GSO. */
-	ov->gro_on = ov->tun.vnet_hdr && ov->tun.offload && tun_gro();
+	ov->gro_on = ov->tun.vnet_hdr && ov->tun.offload && switched_on("ATMOSPHERE_TUN_GRO");
 	overlay_gro_init(&ov->gro, ov->gro_buf);
 	ov->n = member_n(node, node->st->pub);
 	derive(node, node->st->node_id, ov->n, ov->addr4, ov->addr6);

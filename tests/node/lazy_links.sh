@@ -41,15 +41,12 @@ for n in rob matt ana; do
 done
 export ATMOSPHERE_LOG=debug ATMOSPHERE_LAZY_LINKS_AT=0 ATMOSPHERE_LAZY_IDLE_MS=4000 ATMOSPHERE_LAZY_RING=0
 
-code() {
-	nd_run - "$1" join >"$1.code.$$" 2>&1 && sed -n 's/^Full code: //p' "$1.code.$$"
-}
 linked() {
 	nd_connected - "$1" "$(basename "$2")" && nd_connected - "$2" "$(basename "$1")"
 }
 # lazy HOME FIELD: a field of HOME's self.lazy_links.
 lazy() {
-	nd_run - "$1" peers --json 2>/dev/null | jq -r --arg f "$2" '.self.lazy_links[$f]' 2>/dev/null
+	nd_field - "$1" self "lazy_links.$2"
 }
 lazy_is() { [ "$(lazy "$1" "$2")" = "$3" ]; }
 
@@ -59,8 +56,8 @@ nd_run - "$rob" init lab --relay "$nd_relay_url" $nd_stun_args --public-ip 127.0
 nd_start - "$rob" "$rob.log" serve
 rob_pid=$nd_pid
 nd_wait 10 "rob's node answers" nd_up - "$rob" || { dump; exit 1; }
-c1=$(code "$rob")
-c2=$(code "$rob")
+c1=$(nd_code - "$rob")
+c2=$(nd_code - "$rob")
 [ -n "$c1" ] && [ -n "$c2" ] || { echo "FAIL: no codes"; dump; exit 1; }
 nd_start - "$matt" "$matt.out" join "$c1" --port "$matt_port" --name matt
 matt_pid=$nd_pid
@@ -87,7 +84,7 @@ start_all 2
 
 # 1. idle: a doorbell each, no pair link
 for h in "$matt" "$ana"; do
-	nd_wait 10 "${h##*/}: lazy, doorbell up" eval 'lazy_is "$h" enabled true && lazy_is "$h" doorbells_up 1' ||
+	nd_wait 10 "${h##*/}: lazy, doorbell up" eval 'lazy_is "$h" enabled True && lazy_is "$h" doorbells_up 1' ||
 		bad "${h##*/}: lazy_links $(nd_run - "$h" peers --json | jq -c .self.lazy_links)"
 done
 sleep 2

@@ -33,10 +33,6 @@ for n in rob matt ana bob eve; do
 done
 export ATMOSPHERE_LOG=debug
 
-# code HOME: a fresh full join code from the node of HOME.
-code() {
-	nd_run - "$1" join >"$1.code.$$" 2>&1 && sed -n 's/^Full code: //p' "$1.code.$$"
-}
 # linked A B: A lists B as connected and B lists A.
 linked() {
 	nd_connected - "$1" "$(basename "$2")" && nd_connected - "$2" "$(basename "$1")"
@@ -57,8 +53,8 @@ nd_run - "$rob" init lab --relay "$nd_relay_url" $nd_stun_args --public-ip 127.0
 nd_start - "$rob" "$rob.log" serve
 rob_pid=$nd_pid
 nd_wait 10 "rob's node answers" nd_up - "$rob" || { dump; exit 1; }
-c1=$(code "$rob")
-c2=$(code "$rob")
+c1=$(nd_code - "$rob")
+c2=$(nd_code - "$rob")
 [ -n "$c1" ] && [ -n "$c2" ] || { echo "FAIL: no codes"; exit 1; }
 nd_start - "$matt" "$matt.out" join "$c1" --port "$matt_port" --name matt
 matt_pid=$nd_pid
@@ -81,7 +77,7 @@ talk "$matt" "$ana" "without rob"
 
 # --- 2. ana away while bob joins through matt; she catches up ------------------
 nd_kill "$ana_pid"
-c3=$(code "$matt")
+c3=$(nd_code - "$matt")
 [ -n "$c3" ] || { echo "FAIL: matt issued no code"; dump; exit 1; }
 nd_start - "$bob" "$bob.out" join "$c3" --port "$bob_port" --name bob
 bob_pid=$nd_pid
@@ -98,7 +94,7 @@ talk "$ana" "$bob" "caught up"
 nd_wait 20 "matt and ana connected again" linked "$matt" "$ana" || bad "matt and ana did not reconnect"
 
 # --- 3. bob is removed --------------------------------------------------------------
-c4=$(code "$bob")
+c4=$(nd_code - "$bob")
 [ -n "$c4" ] || bad "bob issued no code"
 out=$(nd_run - "$matt" remove bob --json 2>&1) || bad "remove failed: $out"
 echo "remove --json: $out"

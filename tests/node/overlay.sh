@@ -60,27 +60,13 @@ ND_SERVE_ARGS=--tun ND_JOIN_ARGS="--tun --allow rob:tcp/8000 --allow rob:tcp/700
 nd_wait 25 "both connected" nd_both_connected a "$rob" b "$matt" ||
 	bad "not connected: rob sees '$(nd_peer a "$rob" matt)', matt sees '$(nd_peer b "$matt" rob)'"
 
-# field HOST HOME PEER KEY: a peer's field in peers --json ("self" for this node).
-field() {
-	nd_run "$1" "$2" peers --json | "$nd_py" -c '
-import json, sys
-d = json.load(sys.stdin)
-peer, key = sys.argv[1], sys.argv[2]
-if peer == "self":
-    v = d["self"]
-    for k in key.split("."):
-        v = v.get(k) if isinstance(v, dict) else None
-    print("" if v is None else v)
-else:
-    print(next((str(p.get(key, "")) for p in d["peers"] if p["name"] == peer), ""))' "$3" "$4"
-}
-m4=$(field a "$rob" matt overlay_ipv4)
-m6=$(field a "$rob" matt overlay_ipv6)
-r4=$(field b "$matt" rob overlay_ipv4)
-r6=$(field b "$matt" rob overlay_ipv6)
+m4=$(nd_field a "$rob" matt overlay_ipv4)
+m6=$(nd_field a "$rob" matt overlay_ipv6)
+r4=$(nd_field b "$matt" rob overlay_ipv4)
+r6=$(nd_field b "$matt" rob overlay_ipv6)
 echo "rob $r4 $r6, matt $m4 $m6"
 [ -n "$m4" ] && [ -n "$m6" ] && [ -n "$r4" ] && [ -n "$r6" ] || bad "peers --json lacks overlay addresses"
-[ "$(field b "$matt" self overlay_ipv4)" = "$m4" ] || bad "matt's own overlay address differs from what rob derives"
+[ "$(nd_field b "$matt" self overlay_ipv4)" = "$m4" ] || bad "matt's own overlay address differs from what rob derives"
 hosts=$(nd_run a "$rob" hosts)
 case $hosts in *"$m4 "*"matt node-"*"$m6 "*"matt node-"*) ;; *) bad "'atmosphere hosts' lacks matt's addresses: $hosts" ;; esac
 nd_wait 10 "rob's atmosphere0" natlab_exec a sh -c "ip -4 addr show atmosphere0 | grep -q '$r4'" ||
@@ -97,9 +83,9 @@ done
 echo "path: $(nd_peer a "$rob" matt)"
 # A 1,500-byte underlay carries the largest probe size (node/pmtu.h): the
 # direct path's MTU is measured at 1420, and a DF ping of that size fits.
-mtu_full() { [ "$(field a "$rob" matt direct_mtu)" = 1420 ] && [ "$(field b "$matt" rob mtu)" = 1420 ]; }
+mtu_full() { [ "$(nd_field a "$rob" matt direct_mtu)" = 1420 ] && [ "$(nd_field b "$matt" rob mtu)" = 1420 ]; }
 nd_wait 10 "the direct path measured 1420" mtu_full ||
-	bad "direct path MTU: rob sees '$(field a "$rob" matt direct_mtu)', matt '$(field b "$matt" rob mtu)', want 1420"
+	bad "direct path MTU: rob sees '$(nd_field a "$rob" matt direct_mtu)', matt '$(nd_field b "$matt" rob mtu)', want 1420"
 natlab_exec a ping -M do -s 1392 -c 2 -i 0.2 -W 2 "$m4" >"$nd_tmp/ping.out" 2>&1 ||
 	bad "a 1420-byte DF ping on the direct path: $(cat "$nd_tmp/ping.out")"
 
@@ -116,30 +102,30 @@ fetch() { # URL
 [ "$(fetch "http://[$m6]:8000/blob")" = "$want" ] || bad "HTTP over IPv6 overlay: $(cat "$nd_tmp/curl.err")"
 # The TUN offloads (overlay/gso.h): Matt's kernel handed his node TCP
 # packets larger than the MTU, cut into packets that arrived intact above.
-echo "matt's offloads: $(field b "$matt" self overlay.offload)"
-[ "$(field b "$matt" self overlay.offload.enabled)" = True ] || bad "offloads are off on matt's interface"
-[ "$(field b "$matt" self overlay.offload.tso_reads)" -ge 1 ] 2>/dev/null || bad "no TSO read on matt's side of a 2 MB transfer"
-[ "$(field b "$matt" self overlay.dropped.offload)" = 0 ] || bad "reads refused by the offload cutter"
+echo "matt's offloads: $(nd_field b "$matt" self overlay.offload)"
+[ "$(nd_field b "$matt" self overlay.offload.enabled)" = True ] || bad "offloads are off on matt's interface"
+[ "$(nd_field b "$matt" self overlay.offload.tso_reads)" -ge 1 ] 2>/dev/null || bad "no TSO read on matt's side of a 2 MB transfer"
+[ "$(nd_field b "$matt" self overlay.dropped.offload)" = 0 ] || bad "reads refused by the offload cutter"
 # UDP GSO on Matt's socket: the packets cut from those reads left in
 # batches (more than one packet per sendmsg), none refused or lost.
-echo "matt's UDP GSO: $(field b "$matt" self overlay.udp_gso)"
-[ "$(field b "$matt" self overlay.udp_gso.enabled)" = True ] || bad "UDP GSO is off on matt's node"
-gso_batches=$(field b "$matt" self overlay.udp_gso.batches)
-gso_packets=$(field b "$matt" self overlay.udp_gso.packets)
+echo "matt's UDP GSO: $(nd_field b "$matt" self overlay.udp_gso)"
+[ "$(nd_field b "$matt" self overlay.udp_gso.enabled)" = True ] || bad "UDP GSO is off on matt's node"
+gso_batches=$(nd_field b "$matt" self overlay.udp_gso.batches)
+gso_packets=$(nd_field b "$matt" self overlay.udp_gso.packets)
 [ "$gso_batches" -ge 1 ] 2>/dev/null || bad "no UDP GSO batch on matt's side of a 2 MB transfer"
 [ "$gso_packets" -ge $((2 * gso_batches)) ] 2>/dev/null || bad "UDP GSO batches of fewer than 2 packets: $gso_packets in $gso_batches"
-[ "$(field b "$matt" self overlay.udp_gso.fallbacks)" = 0 ] || bad "the kernel refused UDP GSO on matt's node"
+[ "$(nd_field b "$matt" self overlay.udp_gso.fallbacks)" = 0 ] || bad "the kernel refused UDP GSO on matt's node"
 # GRO on Rob's TUN: the 2 MB arrived (intact, above) partly in writes that
 # carried several of Matt's packets each.
-echo "rob's GRO: $(field a "$rob" self overlay.gro)"
-[ "$(field a "$rob" self overlay.gro.enabled)" = True ] || bad "GRO is off on rob's TUN"
-gro_writes=$(field a "$rob" self overlay.gro.writes)
-gro_packets=$(field a "$rob" self overlay.gro.packets)
+echo "rob's GRO: $(nd_field a "$rob" self overlay.gro)"
+[ "$(nd_field a "$rob" self overlay.gro.enabled)" = True ] || bad "GRO is off on rob's TUN"
+gro_writes=$(nd_field a "$rob" self overlay.gro.writes)
+gro_packets=$(nd_field a "$rob" self overlay.gro.packets)
 [ "$gro_writes" -ge 1 ] 2>/dev/null || bad "no coalesced TUN write on rob's side of a 2 MB transfer"
 [ "$gro_packets" -ge $((2 * gro_writes)) ] 2>/dev/null || bad "coalesced writes of fewer than 2 packets: $gro_packets in $gro_writes"
 # A write whose GSO header the kernel refused would count here (and lose
 # its packets to retransmission).
-[ "$(field a "$rob" self overlay.dropped.tun_errors)" = 0 ] || bad "rob's TUN refused writes: $(field a "$rob" self overlay.dropped)"
+[ "$(nd_field a "$rob" self overlay.dropped.tun_errors)" = 0 ] || bad "rob's TUN refused writes: $(nd_field a "$rob" self overlay.dropped)"
 
 # Matt's firewall: another port of his is refused at once ("prohibited"
 # comes back: curl fails instead of waiting) and counted; Matt's own
@@ -154,7 +140,7 @@ except OSError as e:
 # EHOSTUNREACH is how the kernel reports "administratively prohibited";
 # without the firewall Matt's kernel would answer RST (ECONNREFUSED).
 [ "$refused" = EHOSTUNREACH ] || bad "a port Matt's rules do not open: connect gave '$refused', want EHOSTUNREACH"
-[ "$(field b "$matt" self overlay.dropped.firewall)" -ge 1 ] 2>/dev/null || bad "firewall drops not counted"
+[ "$(nd_field b "$matt" self overlay.dropped.firewall)" -ge 1 ] 2>/dev/null || bad "firewall drops not counted"
 mkdir -p "$nd_tmp/www-rob"
 echo "from rob" >"$nd_tmp/www-rob/hi"
 nd_spawn a "$nd_tmp/http-rob.out" "$nd_py" -u -m http.server --bind :: --directory "$nd_tmp/www-rob" 8080
@@ -167,18 +153,18 @@ head -c 2000000 /dev/urandom >"$nd_tmp/www-rob/blob"
 want_rob=$(sha256sum <"$nd_tmp/www-rob/blob" | cut -d' ' -f1)
 got=$(natlab_exec b curl -sS --max-time 20 -o - "http://$r4:8080/blob" 2>"$nd_tmp/curl.err" | sha256sum | cut -d' ' -f1)
 [ "$got" = "$want_rob" ] || bad "2 MB from rob (UDP GSO off): $(cat "$nd_tmp/curl.err")"
-echo "rob's UDP GSO (off): $(field a "$rob" self overlay.udp_gso), offload $(field a "$rob" self overlay.offload)"
-[ "$(field a "$rob" self overlay.udp_gso.enabled)" = False ] || bad "ATMOSPHERE_UDP_GSO=off left UDP GSO on"
-[ "$(field a "$rob" self overlay.udp_gso.batches)" = 0 ] || bad "rob batched with ATMOSPHERE_UDP_GSO=off"
-[ "$(field a "$rob" self overlay.offload.tso_reads)" -ge 1 ] 2>/dev/null || bad "no TSO read on rob's side of a 2 MB transfer"
-echo "matt's GRO (off): $(field b "$matt" self overlay.gro)"
-[ "$(field b "$matt" self overlay.gro.enabled)" = False ] || bad "ATMOSPHERE_TUN_GRO=off left GRO on"
-[ "$(field b "$matt" self overlay.gro.writes)" = 0 ] || bad "matt coalesced with ATMOSPHERE_TUN_GRO=off"
+echo "rob's UDP GSO (off): $(nd_field a "$rob" self overlay.udp_gso), offload $(nd_field a "$rob" self overlay.offload)"
+[ "$(nd_field a "$rob" self overlay.udp_gso.enabled)" = False ] || bad "ATMOSPHERE_UDP_GSO=off left UDP GSO on"
+[ "$(nd_field a "$rob" self overlay.udp_gso.batches)" = 0 ] || bad "rob batched with ATMOSPHERE_UDP_GSO=off"
+[ "$(nd_field a "$rob" self overlay.offload.tso_reads)" -ge 1 ] 2>/dev/null || bad "no TSO read on rob's side of a 2 MB transfer"
+echo "matt's GRO (off): $(nd_field b "$matt" self overlay.gro)"
+[ "$(nd_field b "$matt" self overlay.gro.enabled)" = False ] || bad "ATMOSPHERE_TUN_GRO=off left GRO on"
+[ "$(nd_field b "$matt" self overlay.gro.writes)" = 0 ] || bad "matt coalesced with ATMOSPHERE_TUN_GRO=off"
 
 # No member owns this address: unreachable at once, counted.
 out=$(natlab_exec a ping -c 1 -W 3 100.127.255.254 2>&1)
 case $out in *"nreachable"*) ;; *) bad "no 'unreachable' for a non-member: $out" ;; esac
-[ "$(field a "$rob" self overlay.dropped.no_member)" -ge 1 ] 2>/dev/null || bad "no_member not counted"
+[ "$(nd_field a "$rob" self overlay.dropped.no_member)" -ge 1 ] 2>/dev/null || bad "no_member not counted"
 
 # A spoofed source injected on the TUN side: dropped by Rob's node, counted.
 natlab_exec a "$nd_py" - "$m4" <<'PY' || bad "could not inject the spoofed packet"
@@ -191,9 +177,9 @@ s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
 for _ in range(3):
     s.sendto(hdr + payload, (sys.argv[1], 0))
 PY
-spoofed() { [ "$(field a "$rob" self overlay.dropped.spoofed_source)" -ge 1 ] 2>/dev/null; }
+spoofed() { [ "$(nd_field a "$rob" self overlay.dropped.spoofed_source)" -ge 1 ] 2>/dev/null; }
 nd_wait 5 "the spoofed packets counted" spoofed ||
-	bad "spoofed source not dropped and counted: $(field a "$rob" self overlay.dropped)"
+	bad "spoofed source not dropped and counted: $(nd_field a "$rob" self overlay.dropped)"
 
 # A TCP stream across direct -> relay: an echo every 100 ms for 14 s; the
 # direct path is blocked 3 s in.
@@ -249,12 +235,12 @@ else
 	bad "the TCP stream broke across the switch: $(cat "$nd_tmp/stream.out")"
 fi
 ping_ok a "$m4" || bad "ping over the relay path failed: $(cat "$nd_tmp/ping.out")"
-[ "$(field a "$rob" matt mtu)" = 1280 ] || bad "the relay path's MTU is '$(field a "$rob" matt mtu)', want 1280"
+[ "$(nd_field a "$rob" matt mtu)" = 1280 ] || bad "the relay path's MTU is '$(nd_field a "$rob" matt mtu)', want 1280"
 natlab_exec a ping -M do -s 1292 -c 1 -W 2 "$m4" >"$nd_tmp/ping.out" 2>&1 &&
 	bad "a 1320-byte DF ping answered on the relay path (MTU 1280)"
-gso_before=$(field b "$matt" self overlay.udp_gso.batches)
+gso_before=$(nd_field b "$matt" self overlay.udp_gso.batches)
 [ "$(fetch "http://$m4:8000/blob")" = "$want" ] || bad "HTTP over the relay path: $(cat "$nd_tmp/curl.err")"
-[ "$(field b "$matt" self overlay.udp_gso.batches)" = "$gso_before" ] || bad "UDP GSO batches on the relay path"
+[ "$(nd_field b "$matt" self overlay.udp_gso.batches)" = "$gso_before" ] || bad "UDP GSO batches on the relay path"
 
 if [ "$fail" -ne 0 ]; then
 	for f in "$rob.log" "$matt.out"; do

@@ -36,25 +36,10 @@ direct() { nd_path_is a "$rob" matt direct && nd_path_is b "$matt" rob direct; }
 nd_wait 25 "both connected on the direct path" direct ||
 	bad "not direct: rob sees '$(nd_peer a "$rob" matt)', matt sees '$(nd_peer b "$matt" rob)'"
 
-# field HOST HOME PEER KEY: a peer's field in peers --json ("self": this
-# node's, KEY dotted).
-field() {
-	nd_run "$1" "$2" peers --json | "$nd_py" -c '
-import json, sys
-d = json.load(sys.stdin)
-peer, key = sys.argv[1], sys.argv[2]
-if peer == "self":
-    v = d["self"]
-    for k in key.split("."):
-        v = v.get(k) if isinstance(v, dict) else None
-    print("" if v is None else v)
-else:
-    print(next((str(p.get(key, "")) for p in d["peers"] if p["name"] == peer), ""))' "$3" "$4"
-}
-m4=$(field a "$rob" matt overlay_ipv4)
-r4=$(field b "$matt" rob overlay_ipv4)
+m4=$(nd_field a "$rob" matt overlay_ipv4)
+r4=$(nd_field b "$matt" rob overlay_ipv4)
 [ -n "$m4" ] && [ -n "$r4" ] || bad "peers --json lacks overlay addresses"
-[ "$(field a "$rob" self overlay.udp_gso.enabled)" = True ] || bad "UDP GSO is off on rob's node before any send"
+[ "$(nd_field a "$rob" self overlay.udp_gso.enabled)" = True ] || bad "UDP GSO is off on rob's node before any send"
 nd_wait 10 "rob's atmosphere0" natlab_exec a sh -c "ip -4 addr show atmosphere0 | grep -q '$r4'" || bad "rob's atmosphere0 lacks $r4"
 
 # 2 MB each way: Rob's side falls back, Matt's batches.
@@ -72,25 +57,25 @@ got=$(natlab_exec a curl -sS --max-time 20 -o - "http://$m4:8000/blob" 2>"$nd_tm
 [ "$got" = "$(sum <"$nd_tmp/www-matt/blob")" ] || bad "2 MB from matt: $(cat "$nd_tmp/curl.err")"
 nd_path_is a "$rob" matt direct || bad "rob left the direct path: $(nd_peer a "$rob" matt)"
 
-echo "rob's UDP GSO: $(field a "$rob" self overlay.udp_gso), offload $(field a "$rob" self overlay.offload)"
-echo "matt's UDP GSO: $(field b "$matt" self overlay.udp_gso)"
-[ "$(field a "$rob" self overlay.offload.tso_reads)" -ge 1 ] 2>/dev/null || bad "no TSO read on rob's side: nothing to batch"
-[ "$(field a "$rob" self overlay.udp_gso.send_errors)" = 0 ] || bad "rob's node lost sends"
-case $(field a "$rob" self overlay.udp_gso.fallbacks) in
+echo "rob's UDP GSO: $(nd_field a "$rob" self overlay.udp_gso), offload $(nd_field a "$rob" self overlay.offload)"
+echo "matt's UDP GSO: $(nd_field b "$matt" self overlay.udp_gso)"
+[ "$(nd_field a "$rob" self overlay.offload.tso_reads)" -ge 1 ] 2>/dev/null || bad "no TSO read on rob's side: nothing to batch"
+[ "$(nd_field a "$rob" self overlay.udp_gso.send_errors)" = 0 ] || bad "rob's node lost sends"
+case $(nd_field a "$rob" self overlay.udp_gso.fallbacks) in
 0)
 	echo "this kernel ($(uname -r)) sends UDP GSO through a device without checksum offload"
-	[ "$(field a "$rob" self overlay.udp_gso.enabled)" = True ] || bad "rob's node turned UDP GSO off without a fallback"
-	[ "$(field a "$rob" self overlay.udp_gso.batches)" -ge 1 ] 2>/dev/null || bad "rob's node neither batched nor fell back"
+	[ "$(nd_field a "$rob" self overlay.udp_gso.enabled)" = True ] || bad "rob's node turned UDP GSO off without a fallback"
+	[ "$(nd_field a "$rob" self overlay.udp_gso.batches)" -ge 1 ] 2>/dev/null || bad "rob's node neither batched nor fell back"
 	;;
 1)
 	echo "this kernel ($(uname -r)) refused UDP GSO through a device without checksum offload: fell back"
-	[ "$(field a "$rob" self overlay.udp_gso.enabled)" = False ] || bad "rob's node kept UDP GSO on after the kernel refused it"
-	[ "$(field a "$rob" self overlay.udp_gso.batches)" = 0 ] || bad "rob's node counted batches the kernel refused"
+	[ "$(nd_field a "$rob" self overlay.udp_gso.enabled)" = False ] || bad "rob's node kept UDP GSO on after the kernel refused it"
+	[ "$(nd_field a "$rob" self overlay.udp_gso.batches)" = 0 ] || bad "rob's node counted batches the kernel refused"
 	grep -q "refused a UDP GSO send" "$rob.log" || bad "rob's log does not say UDP GSO was refused"
 	;;
-*) bad "rob's node counted '$(field a "$rob" self overlay.udp_gso.fallbacks)' fallbacks, want 0 or 1" ;;
+*) bad "rob's node counted '$(nd_field a "$rob" self overlay.udp_gso.fallbacks)' fallbacks, want 0 or 1" ;;
 esac
-[ "$(field b "$matt" self overlay.udp_gso.batches)" -ge 1 ] 2>/dev/null || bad "matt's node did not batch"
+[ "$(nd_field b "$matt" self overlay.udp_gso.batches)" -ge 1 ] 2>/dev/null || bad "matt's node did not batch"
 
 if [ "$fail" -ne 0 ]; then
 	for f in "$rob.log" "$matt.out"; do
