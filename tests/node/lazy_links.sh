@@ -20,7 +20,11 @@
 #  4. With one ring neighbour on each side (ATMOSPHERE_LAZY_RING=1: in a mesh
 #     of three, everyone), Matt and Ana connect over the relay with no
 #     traffic at all.
-# About 30 s. Exit 0 pass, 1 fail.
+#  5. Matt stops; Ana rotates the mesh secret and keeps a link on the old
+#     epoch's pair session with Matt, her ring neighbour; Matt comes back
+#     with the old secret, is handed the new one there, and his message
+#     arrives over the new epoch's pair session.
+# About 45 s. Exit 0 pass, 1 fail.
 set -u
 bin=${1:?usage: lazy_links.sh BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -152,6 +156,41 @@ fi
 sleep 5 # past the idle time: ring links stay
 nd_connected - "$matt" ana || bad "the ring link went idle"
 [ "$(lazy "$matt" ring_neighbours)" = 2 ] || bad "matt's ring_neighbours: $(lazy "$matt" ring_neighbours), want 2"
+
+# 5. a member away during a rotation catches up through its ring
+#    neighbours' catch-up links (docs/NODE.md, "How many members")
+secret() { "$nd_py" -c 'import json,sys; s=json.load(open(sys.argv[1]+"/state.json")); print(s.get("secret_epoch", 0), s["secret"])' "$1"; }
+pubkey() { "$nd_py" -c 'import json,sys; print(json.load(open(sys.argv[1]+"/state.json"))["public_key"])' "$1"; }
+kept() { # kept HOME: the keys of the node's state.json catch-up
+	"$nd_py" -c 'import json,sys
+c=json.load(open(sys.argv[1]+"/state.json")).get("catchup")
+print(",".join(c["peers"]) if c else "none")' "$1"
+}
+catchup_links() { nd_field - "$1" "$2" catchup_links; }
+matt_pub=$(pubkey "$matt")
+nd_kill "$matt_pid"
+at_matt=$(secret "$matt")
+out=$(nd_run - "$ana" rotate-secret --json 2>&1) || bad "rotate-secret failed: $out"
+[ "$(secret "$ana")" != "$at_matt" ] || bad "ana's secret did not change"
+case ",$(kept "$ana")," in
+*",$matt_pub,"*) ;;
+*) bad "ana keeps no catch-up for matt: '$(kept "$ana")'" ;;
+esac
+nd_wait 15 "ana waits for matt on the old epoch's pair session" eval '[ "$(catchup_links "$ana" matt)" -ge 1 ] 2>/dev/null' ||
+	bad "ana: catchup_links for matt '$(catchup_links "$ana" matt)', lazy_links $(nd_run - "$ana" peers --json | jq -c .self.lazy_links)"
+nd_start - "$matt" "$matt.log5" serve --relay-only
+matt_pid=$nd_pid
+t0=$(nd_ms)
+if nd_wait 30 "matt caught up" eval '[ "$(secret "$matt")" = "$(secret "$ana")" ]'; then
+	echo "lazy: matt has ana's epoch $(secret "$matt" | cut -d' ' -f1) $(($(nd_ms) - t0)) ms after his start"
+else
+	bad "matt did not catch up in lazy mode: matt '$(secret "$matt")', ana '$(secret "$ana")'"
+fi
+nd_wait 20 "ana's old-epoch link with matt closed" eval '[ "$(catchup_links "$ana" matt)" = 0 ]' ||
+	bad "ana still has $(catchup_links "$ana" matt) links on the old epoch's session with matt"
+nd_wait 20 "matt and ana linked on the new epoch" linked "$matt" "$ana" || bad "matt and ana not linked after the catch-up"
+out=$(nd_run - "$matt" send ana "after catching up" 2>&1) || bad "matt's send after the catch-up failed: $out"
+nd_recv_until - "$ana" "$ana.recv" "matt: after catching up" 10 || bad "ana did not receive matt's message after the catch-up"
 
 if [ "$fail" -ne 0 ]; then
 	dump
