@@ -48,8 +48,14 @@ nd_wait 10 "rob's atmosphere0" natlab_exec a sh -c "ip -4 addr show atmosphere0 
 [ "$(nd_field a "$rob" self overlay.udp_gro.enabled)" = True ] || bad "UDP GRO is off on rob's socket"
 [ "$(nd_field b "$matt" self overlay.udp_gro.enabled)" = False ] || bad "ATMOSPHERE_UDP_GRO=off left UDP GRO on"
 
-rss_anon() { awk '/^RssAnon:/ {print $2}' "/proc/$nd_rob_pid/status"; }
+rss_anon() { awk '/^RssAnon:/ {print $2}' "/proc/${1:-$nd_rob_pid}/status"; }
+vm_rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 idle_kb=$(rss_anon)
+# Idle, before any transfer: the GRO ring costs address space, not
+# resident memory (Matt's node has no such ring; printed, not asserted:
+# the two nodes' roles differ).
+echo "idle: rob (UDP GRO on) RssAnon $idle_kb kB VmRSS $(vm_rss "$nd_rob_pid") kB;" \
+	"matt (off) RssAnon $(rss_anon "$nd_matt_pid") kB VmRSS $(vm_rss "$nd_matt_pid") kB"
 
 # 2 MB each way.
 mkdir -p "$nd_tmp/www-rob" "$nd_tmp/www-matt"
