@@ -2,9 +2,10 @@
 #define CORE_UDP_H
 /* core/udp.h: UDP sockets for coroutines.
  *
- * One multishot recvmsg per socket into the reactor's datagram buffer ring;
- * datagrams queue until read (up to 256 buffers, then the receive pauses and
- * the kernel's socket buffer takes over). A received datagram is a lease on
+ * One multishot recvmsg per socket into the reactor's datagram buffer ring
+ * (or its UDP GRO ring, core_udp_enable_gro); datagrams queue until read
+ * (up to 256 buffers, then the receive pauses and the kernel's socket
+ * buffer takes over). A received datagram is a lease on
  * its buffer (struct core_dgram) with the sender's address copied out.
  *
  * Sends: core_udp_sendto waits for the completion; core_udp_sendto_nowait
