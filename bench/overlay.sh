@@ -17,7 +17,8 @@
 # not installed are skipped with a note. Prints a table; writes the JSON.
 #
 # BENCH_OVERLAY_ONLY=atmosphere measures the underlay and our direct row
-# alone (for comparing switches such as ATMOSPHERE_TUN_GRO, quicker).
+# alone (for comparing switches such as ATMOSPHERE_TUN_GRO or
+# ATMOSPHERE_UDP_GRO, quicker).
 #
 # Needs root. Bounded: every iperf3 and ping has its count or duration, and
 # the lab (namespaces, processes) is removed on exit.
@@ -111,9 +112,13 @@ measure atmosphere "$m4" "$nd_rob_pid" "$nd_matt_pid"
 # ATMOSPHERE_UDP_GSO switch them): on stderr, beside the table.
 nd_run a "$rob" peers --json | "$nd_py" -c 'import json,sys; o=json.load(sys.stdin)["self"].get("overlay") or {}
 print("overlay: atmosphere row, sender: offload %s, udp_gso %s" % (o.get("offload"), o.get("udp_gso")), file=sys.stderr)'
-# And the receiver's GRO on its TUN (ATMOSPHERE_TUN_GRO switches it).
+# And the receiver's GRO on its TUN and on its UDP socket
+# (ATMOSPHERE_TUN_GRO and ATMOSPHERE_UDP_GRO switch them).
 nd_run b "$matt" peers --json | "$nd_py" -c 'import json,sys; o=json.load(sys.stdin)["self"].get("overlay") or {}
-print("overlay: atmosphere row, receiver: gro %s" % (o.get("gro"),), file=sys.stderr)'
+print("overlay: atmosphere row, receiver: gro %s, udp_gro %s" % (o.get("gro"), o.get("udp_gro")), file=sys.stderr)'
+# Datagrams the receiver's kernel dropped for a full socket buffer (its
+# namespace's /proc/net/snmp, all of the row's runs).
+natlab_exec b cat /proc/net/snmp | awk '/^Udp:/ {n++; if (n == 1) for (i = 1; i <= NF; i++) h[i] = $i; else for (i = 1; i <= NF; i++) if (h[i] == "RcvbufErrors") print "overlay: atmosphere row, receiver: UDP RcvbufErrors " $i}' >&2
 only=${BENCH_OVERLAY_ONLY:-}
 [ "$only" = atmosphere ] || {
 nd_block_direct a b

@@ -69,7 +69,7 @@ void core_buf_group_cleanup(struct core_reactor *r, struct buf_group *g)
 
 struct buf_group *core_buf_group_of(struct core_reactor *r, uint8_t gid)
 {
-	return gid == 0 ? &r->stream : &r->dgram;
+	return gid == 0 ? &r->stream : gid == 1 ? &r->dgram : &r->gro;
 }
 
 void core_buf_group_put(struct buf_group *g, uint16_t bid)
@@ -140,7 +140,7 @@ size_t core_buf_trim(void)
 	struct core_reactor *r = core_self();
 	if (!r)
 		return 0;
-	return trim_group(r, &r->stream) + trim_group(r, &r->dgram);
+	return trim_group(r, &r->stream) + trim_group(r, &r->dgram) + trim_group(r, &r->gro);
 }
 
 int core_buf_free_count(uint8_t gid)

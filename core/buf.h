@@ -4,8 +4,10 @@
  *
  * Each reactor registers two provided-buffer rings with its io_uring: one of
  * stream buffers (TCP, default 1024 x 16 KiB) and one of datagram buffers
- * (UDP, 1024 x 2 KiB). Multishot receives pick a buffer only when data
- * arrives, so an idle connection holds none. A received buffer is handed to
+ * (UDP, 1024 x 2 KiB); a third, of 68 KiB datagram buffers, when asked for
+ * (core_rt_opts.udp_gro_bufs: UDP sockets with UDP_GRO, core/udp.h).
+ * Multishot receives pick a buffer only when data arrives, so an idle
+ * connection holds none. A received buffer is handed to
  * its consumer as a lease (struct core_buf) without copying; the consumer may
  * forward it (send it on another socket of the same reactor) and must return
  * it exactly once with core_buf_release, on the reactor thread that received
@@ -18,7 +20,7 @@ struct core_buf {
 	uint8_t *data;     /* payload; the consumer may advance it */
 	uint32_t len;      /* bytes at data */
 	uint16_t bid;      /* buffer id within its ring */
-	uint8_t gid;       /* ring: 0 stream, 1 datagram; 0xff: no lease */
+	uint8_t gid;       /* ring: 0 stream, 1 datagram, 2 UDP GRO; 0xff: no lease */
 };
 
 #define CORE_BUF_NONE 0xff

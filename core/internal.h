@@ -153,6 +153,7 @@ struct core_reactor {
 	unsigned heap_len, heap_cap;
 	struct core_shutdown_hook hooks;
 	struct buf_group stream, dgram;
+	struct buf_group gro;  /* core_rt_opts.udp_gro_bufs; num 0 when none */
 	struct send_slot *free_slots;
 	unsigned num_slots;
 	pthread_mutex_t inbox_lock;

@@ -22,6 +22,10 @@ enum { UD_MSGSENT = 6, UD_SIG = 7 };
 #define DEFAULT_STREAM_BUF_SIZE (16u * 1024u)
 #define DEFAULT_DGRAM_BUFS 1024u
 #define DEFAULT_DGRAM_BUF_SIZE 2048u
+/* A 64 KiB payload (the most one UDP_GRO receive holds: one UDP length)
+ * after the recvmsg header, a sockaddr_storage and the control area, in
+ * whole pages (core_buf_trim gives back whole pages only). */
+#define DEFAULT_UDP_GRO_BUF_SIZE (68u * 1024u)
 #define DEFAULT_GRACE_MS 5000u
 #define ABANDON_AFTER_MS 1000u
 /* SEND_ZC is off by default: core_sock_send returns at its notification,
@@ -687,6 +691,11 @@ static int reactor_init(struct core_reactor *r)
 	ret = core_buf_group_init(r, &r->dgram, 1, o->dgram_bufs, o->dgram_buf_size);
 	if (ret < 0)
 		return ret;
+	if (o->udp_gro_bufs) {
+		ret = core_buf_group_init(r, &r->gro, 2, o->udp_gro_bufs, o->udp_gro_buf_size);
+		if (ret < 0)
+			return ret;
+	}
 	arm_wake(r);
 	return 0;
 }
@@ -696,6 +705,7 @@ static void reactor_cleanup(struct core_reactor *r)
 	if (r->ring.ring_fd > 0) {
 		core_buf_group_cleanup(r, &r->stream);
 		core_buf_group_cleanup(r, &r->dgram);
+		core_buf_group_cleanup(r, &r->gro);
 		io_uring_queue_exit(&r->ring);
 		r->ring.ring_fd = -1;
 	}
@@ -835,7 +845,9 @@ struct core_rt *core_rt_new(const struct core_rt_opts *opts, int *err)
 		o->sq_entries = DEFAULT_SQ;
 	o->stream_bufs = round_pow2(o->stream_bufs ? o->stream_bufs : DEFAULT_STREAM_BUFS);
 	o->dgram_bufs = round_pow2(o->dgram_bufs ? o->dgram_bufs : DEFAULT_DGRAM_BUFS);
-	if (o->stream_bufs > 32768 || o->dgram_bufs > 32768) {
+	if (o->udp_gro_bufs)
+		o->udp_gro_bufs = round_pow2(o->udp_gro_bufs);
+	if (o->stream_bufs > 32768 || o->dgram_bufs > 32768 || o->udp_gro_bufs > 32768) {
 		*err = -EINVAL;
 		goto fail;
 	}
@@ -843,6 +855,8 @@ struct core_rt *core_rt_new(const struct core_rt_opts *opts, int *err)
 		o->stream_buf_size = DEFAULT_STREAM_BUF_SIZE;
 	if (!o->dgram_buf_size)
 		o->dgram_buf_size = DEFAULT_DGRAM_BUF_SIZE;
+	if (!o->udp_gro_buf_size)
+		o->udp_gro_buf_size = DEFAULT_UDP_GRO_BUF_SIZE;
 	if (!o->zc_threshold)
 		o->zc_threshold = DEFAULT_ZC_THRESHOLD;
 	if (!o->shutdown_grace_ms)

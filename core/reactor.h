@@ -40,6 +40,10 @@ struct core_rt_opts {
 	unsigned stream_buf_size;  /* bytes each, 0: 16 KiB */
 	unsigned dgram_bufs;       /* UDP receive buffers per thread (power of 2), 0: 1024 */
 	unsigned dgram_buf_size;   /* bytes each incl. recvmsg header, 0: 2 KiB */
+	/* A third ring, for UDP sockets with UDP_GRO (core_udp_enable_gro):
+	 * one receive may hold up to 64 KiB of datagrams. 0: no such ring. */
+	unsigned udp_gro_bufs;     /* buffers per thread (power of 2), 0: none */
+	unsigned udp_gro_buf_size; /* bytes each incl. recvmsg header, 0: 68 KiB */
 	size_t stack_size;         /* coroutine stack, 0: CORE_CORO_STACK_DEFAULT */
 	unsigned zc_threshold;     /* sends >= this many bytes use SEND_ZC; 0: default (never, see reactor.c) */
 	unsigned shutdown_grace_ms;/* 0: 5000 */

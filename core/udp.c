@@ -4,9 +4,14 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#ifndef UDP_GRO
+#define UDP_GRO 104 /* linux/udp.h; glibc headers before 2.29 lack it */
+#endif
 
 _Static_assert(CORE_UDP_SLOT_SIZE == SEND_SLOT_SIZE, "slot sizes");
 
@@ -71,6 +76,24 @@ int core_udp_fd(const struct core_udp *u)
 	return u->src.fd;
 }
 
+int core_udp_enable_gro(struct core_udp *u)
+{
+	struct core_reactor *r = u->src.r;
+	int one = 1;
+	if (!r->gro.num)
+		return -EOPNOTSUPP;
+	if (u->src.started || u->src.armed)
+		return -EBUSY;
+	if (setsockopt(u->src.fd, SOL_UDP, UDP_GRO, &one, sizeof one) != 0)
+		return -errno;
+	/* Nothing is armed or queued: the source starts over on the GRO ring
+	 * (its high-water mark follows the ring's buffer size). */
+	core_src_init(&u->src, r, SRC_RECVMSG, u->src.fd, &r->gro);
+	u->mh.msg_controllen = CORE_UDP_GRO_CTL_SPACE;
+	u->src.mh = &u->mh;
+	return 0;
+}
+
 int core_udp_try_recv(struct core_udp *u, struct core_dgram *out)
 {
 	struct src *s = &u->src;
@@ -91,6 +114,10 @@ int core_udp_try_recv(struct core_udp *u, struct core_dgram *out)
 		out->data = io_uring_recvmsg_payload(o, s->mh);
 		out->len = io_uring_recvmsg_payload_length(o, (int)len, s->mh);
 		out->truncated = (o->flags & MSG_TRUNC) != 0;
+		/* The control area follows the name (io_uring_recvmsg_cmsg_firsthdr). */
+		out->ctl = (const uint8_t *)(o + 1) + s->mh->msg_namelen;
+		out->ctl_len = o->controllen < s->mh->msg_controllen ? o->controllen : (uint32_t)s->mh->msg_controllen;
+		out->ctl_truncated = (o->flags & MSG_CTRUNC) != 0;
 		out->from_len = o->namelen > sizeof out->from ? sizeof out->from : o->namelen;
 		memcpy(&out->from, io_uring_recvmsg_name(o), out->from_len);
 		return (int)out->len;

@@ -2,9 +2,10 @@
 #define CORE_UDP_H
 /* core/udp.h: UDP sockets for coroutines.
  *
- * One multishot recvmsg per socket into the reactor's datagram buffer ring;
- * datagrams queue until read (up to 256 buffers, then the receive pauses and
- * the kernel's socket buffer takes over). A received datagram is a lease on
+ * One multishot recvmsg per socket into the reactor's datagram buffer ring
+ * (or its UDP GRO ring, core_udp_enable_gro); datagrams queue until read
+ * (up to 256 buffers, then the receive pauses and the kernel's socket
+ * buffer takes over). A received datagram is a lease on
  * its buffer (struct core_dgram) with the sender's address copied out.
  *
  * Sends: core_udp_sendto waits for the completion; core_udp_sendto_nowait
@@ -27,6 +28,11 @@ struct core_dgram {
 	uint8_t *data;                 /* payload inside the lease */
 	uint32_t len;
 	bool truncated;                /* larger than the buffer: payload cut */
+	/* Control data (cmsgs) of the receive, inside the lease: only on a
+	 * socket with core_udp_enable_gro (ctl_len 0 otherwise). */
+	const uint8_t *ctl;
+	uint32_t ctl_len;
+	bool ctl_truncated;            /* MSG_CTRUNC: some control data was cut */
 	struct sockaddr_storage from;
 	socklen_t from_len;
 };
@@ -49,6 +55,20 @@ int core_udp_bind_v6only(const struct sockaddr *addr, socklen_t addr_len, bool r
 struct core_udp *core_udp_new(int fd, int *err);
 
 int core_udp_fd(const struct core_udp *u);
+
+/* The control area a UDP_GRO socket's receives carry (its UDP_GRO cmsg is
+ * CMSG_SPACE(sizeof(int)), 24 bytes on LP64). */
+#define CORE_UDP_GRO_CTL_SPACE 64
+
+/* core_udp_enable_gro sets UDP_GRO on u's socket (Linux 5.0) and moves its
+ * receives to the runtime's GRO ring (core_rt_opts.udp_gro_bufs), whose
+ * buffers hold a whole coalesced receive: several datagrams of one sender
+ * end to end, their size in a UDP_GRO cmsg (core_dgram.ctl; the overlay's
+ * overlay/udpgro.h cuts them). Must come before u's first receive.
+ * Returns 0; -EOPNOTSUPP without a GRO ring, -EBUSY after a receive was
+ * armed, or the setsockopt's -errno (-ENOPROTOOPT: a kernel without
+ * UDP_GRO); u is then unchanged. Does not suspend. */
+int core_udp_enable_gro(struct core_udp *u);
 
 /* core_udp_recv leases the next datagram. Returns its payload length (>= 0)
  * or -errno (-ETIMEDOUT, -ECANCELED). Suspends. */

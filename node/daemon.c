@@ -13,11 +13,67 @@
 #include "node/internal.h"
 #include "node/lazy.h"
 #include "node/overlay.h"
+#include "overlay/udpgro.h"
 #include "portmap/portmap.h"
 
 static void udp_reader(void *arg);
 static void on_stop(void *arg);
 static void node_main(void *arg);
+
+/* GRO receive buffers per reactor: the reader drains what is queued in
+ * one batch and gives each buffer back before the next, so the ring only
+ * has to cover a burst that lands while the batch runs. 64 x 68 KiB is
+ * 4.25 MiB of address space; pages become resident as receives fill them
+ * and go back when traffic pauses (the ticker's core_buf_trim). */
+#define NODE_UDP_GRO_BUFS 64
+
+void node_udp_receive(struct node *node, const struct core_dgram *d, struct stun_feed *feed)
+{
+	size_t seg = 0;
+	if (d->truncated)
+		return;
+	if (d->ctl_len || d->ctl_truncated) {
+		/* Without its control data a coalesced receive cannot be cut. */
+		int st = d->ctl_truncated ? OVERLAY_UDPGRO_E_CMSG : overlay_udpgro_seg(d->ctl, d->ctl_len, &seg);
+		if (st != OVERLAY_UDPGRO_OK) {
+			node->gro_malformed++;
+			core_log(CORE_LOG_DEBUG, "UDP GRO: a receive of %u bytes dropped: %s", d->len, overlay_udpgro_strerror(st));
+			return;
+		}
+	}
+	size_t count = overlay_udpgro_count(d->len, seg);
+	if (count > 1) {
+		node->gro_receives++;
+		node->gro_datagrams += count;
+		node->gro_trim_due = true;
+		node->gro_last_ms = node_now_ms();
+	}
+	struct overlay_udpgro it;
+	const uint8_t *p;
+	size_t n;
+	overlay_udpgro_init(&it, d->data, d->len, seg);
+	while (overlay_udpgro_next(&it, &p, &n) && !node->stopping) {
+		/* STUN answers go to a refresh in progress; other STUN is
+		 * dropped. A relay-only node takes nothing by UDP: a handshake
+		 * answered that way would bind the peer to a path it must not
+		 * use. */
+		if (!stun_is_message(p, n) && !node->o->relay_only)
+			node_on_packet(node, p, n, &d->from, d->from_len, NULL, NULL);
+		else
+			stun_feed_input(feed, p, n, (const struct sockaddr *)&d->from, d->from_len);
+	}
+}
+
+bool node_udp_gro_enable(struct node *node, struct core_udp *u, const char *what)
+{
+	if (!node->gro_ring)
+		return false;
+	int rc = core_udp_enable_gro(u);
+	if (rc < 0)
+		core_log(CORE_LOG_INFO, "%s: no UDP GRO (%s%s): one datagram per receive", what, strerror(-rc),
+			 rc == -ENOPROTOOPT ? ", Linux 5.0 has it" : "");
+	return rc == 0;
+}
 
 static void udp_reader(void *arg)
 {
@@ -35,14 +91,7 @@ static void udp_reader(void *arg)
 		 * and writes them before the next wait. */
 		node_overlay_batch_begin(node);
 		do {
-			/* STUN answers go to a refresh in progress; other STUN is
-			 * dropped. A relay-only node takes nothing by UDP: a
-			 * handshake answered that way would bind the peer to a path
-			 * it must not use. */
-			if (!d.truncated && !stun_is_message(d.data, d.len) && !node->o->relay_only)
-				node_on_packet(node, d.data, d.len, &d.from, d.from_len, NULL, NULL);
-			else if (!d.truncated)
-				stun_feed_input(&node->feed, d.data, d.len, (const struct sockaddr *)&d.from, d.from_len);
+			node_udp_receive(node, &d, &node->feed);
 			core_buf_release(&d.buf);
 		} while (!node->stopping && core_udp_try_recv(node->udp, &d) >= 0);
 		node_overlay_batch_end(node);
@@ -137,6 +186,7 @@ static void node_main(void *arg)
 			 strerror(errno));
 	int e = 0;
 	node->udp = core_udp_new(fd, &e);
+	node->udp_gro = node->udp && node_udp_gro_enable(node, node->udp, "UDP socket");
 	node_local_endpoint(node);
 	/* In the background: the mapping joins the candidates when it comes. */
 	node_port_mapping_start(node);
@@ -252,6 +302,12 @@ int node_run(struct node_state *st, const struct node_run_opts *o)
 	 * by TCP, or by the socket buffer for UDP, not dropped by us. */
 	struct core_rt_opts ro = {.num_threads = 1, .handle_signals = true, .shutdown_grace_ms = 1500,
 				  .stream_bufs = 64, .dgram_bufs = 256};
+	/* UDP GRO (overlay/udpgro.h) pays only for overlay traffic, which
+	 * comes in GSO batches: the ring for it exists with --tun, unless
+	 * ATMOSPHERE_UDP_GRO is "off" (for measuring). */
+	bool gro_ring = o->tun && node_overlay_switched_on("ATMOSPHERE_UDP_GRO");
+	if (gro_ring)
+		ro.udp_gro_bufs = NODE_UDP_GRO_BUFS;
 	int err = 0, code = 1;
 	struct node *node = calloc(1, sizeof *node);
 	if (!node) {
@@ -260,6 +316,7 @@ int node_run(struct node_state *st, const struct node_run_opts *o)
 	}
 	node->st = st;
 	node->opts = *o;
+	node->gro_ring = gro_ring;
 	if (!node->opts.punch_ms)
 		node->opts.punch_ms = NODE_PUNCH_MS_DEFAULT;
 	node->o = &node->opts;

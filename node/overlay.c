@@ -554,8 +554,9 @@ void node_overlay_deliver(struct node *node, struct node_peer *p, const uint8_t 
 
 /* Each offload is on unless its switch is "off" (for measuring what it
  * brings): ATMOSPHERE_TUN_OFFLOAD (the TUN's TSO, overlay/gso.h),
- * ATMOSPHERE_TUN_GRO (its write side, overlay/gro.h), ATMOSPHERE_UDP_GSO. */
-static bool switched_on(const char *name)
+ * ATMOSPHERE_TUN_GRO (its write side, overlay/gro.h), ATMOSPHERE_UDP_GSO,
+ * ATMOSPHERE_UDP_GRO (the sockets' receive side, node/daemon.c). */
+bool node_overlay_switched_on(const char *name)
 {
 	const char *v = getenv(name);
 	return !v || strcmp(v, "off") != 0;
@@ -566,7 +567,7 @@ static bool switched_on(const char *name)
  * kernel without UDP_SEGMENT does not know the option. */
 static bool udp_gso(void)
 {
-	if (!switched_on("ATMOSPHERE_UDP_GSO"))
+	if (!node_overlay_switched_on("ATMOSPHERE_UDP_GSO"))
 		return false;
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), seg = 0;
 	socklen_t len = sizeof seg;
@@ -608,7 +609,7 @@ void node_overlay_start(struct node *node)
 			goto fail;
 		}
 	}
-	int rc = overlay_tun_open(&ov->tun, node->o->tun_name, 1, switched_on("ATMOSPHERE_TUN_OFFLOAD") ? OVERLAY_TUN_OFFLOAD : 0, err,
+	int rc = overlay_tun_open(&ov->tun, node->o->tun_name, 1, node_overlay_switched_on("ATMOSPHERE_TUN_OFFLOAD") ? OVERLAY_TUN_OFFLOAD : 0, err,
 				  sizeof err);
 	if (rc < 0) {
 		core_log(CORE_LOG_ERR, "overlay: %s", err);
@@ -617,7 +618,7 @@ void node_overlay_start(struct node *node)
 	ov->udp_gso = udp_gso();
 	/* Writes with a GSO header need the header (IFF_VNET_HDR); taking
 	 * what TUNSETOFFLOAD gave as the sign the kernel handles GSO. */
-	ov->gro_on = ov->tun.vnet_hdr && ov->tun.offload && switched_on("ATMOSPHERE_TUN_GRO");
+	ov->gro_on = ov->tun.vnet_hdr && ov->tun.offload && node_overlay_switched_on("ATMOSPHERE_TUN_GRO");
 	overlay_gro_init(&ov->gro, ov->gro_buf);
 	ov->n = member_n(node, node->st->pub);
 	derive(node, node->st->node_id, ov->n, ov->addr4, ov->addr6);
@@ -722,6 +723,15 @@ json_object *node_overlay_json(struct node *node)
 	json_object_object_add(r, "packets", json_object_new_int64((int64_t)ov->gro_packets));
 	json_object_object_add(r, "fallbacks", json_object_new_int64((int64_t)ov->gro_fallbacks));
 	json_object_object_add(o, "gro", r);
+	/* UDP GRO on the node's sockets (overlay/udpgro.h): on or not (on the
+	 * IPv4 socket), receives that held more than one datagram and the
+	 * datagrams in them, receives dropped as unreadable. */
+	json_object *ug = json_object_new_object();
+	json_object_object_add(ug, "enabled", json_object_new_boolean(node->udp_gro));
+	json_object_object_add(ug, "receives", json_object_new_int64((int64_t)node->gro_receives));
+	json_object_object_add(ug, "datagrams", json_object_new_int64((int64_t)node->gro_datagrams));
+	json_object_object_add(ug, "malformed", json_object_new_int64((int64_t)node->gro_malformed));
+	json_object_object_add(o, "udp_gro", ug);
 	json_object_object_add(o, "dropped", d);
 	return o;
 }

@@ -26,6 +26,12 @@ struct node_peer;
  * (docs/OVERLAY.md, "MTU"). */
 #define NODE_OVERLAY_MTU 1280
 
+/* node_overlay_switched_on returns whether the offload switch name (an
+ * environment variable: ATMOSPHERE_TUN_OFFLOAD, ATMOSPHERE_TUN_GRO,
+ * ATMOSPHERE_UDP_GSO, ATMOSPHERE_UDP_GRO) is on: anything but "off". For
+ * measuring what each offload brings. */
+bool node_overlay_switched_on(const char *name);
+
 /* node_overlay_start opens and configures the interface when the node was
  * asked to (node_run_opts.tun). A failure (no CAP_NET_ADMIN, no
  * /dev/net/tun) is logged with how to fix it and the node goes on without

@@ -10,6 +10,10 @@
 #include "node/overlay.h"
 #include "node/punch.h"
 
+/* How long after the last coalesced UDP GRO receive the ticker gives the
+ * receive buffers' pages back (node/daemon.c). */
+#define NODE_GRO_TRIM_MS 2000
+
 /* On the relay path: a keepalive on every paired link of the peer (both
  * sides do it; the RTT probe stands in for it) at the link's pace
  * (node_path_relay_every), so that each link's own silence means something.
@@ -100,6 +104,14 @@ void node_ticker(void *arg)
 		core_sleep(NODE_TICK_MS);
 		uint64_t t = node_now_ms();
 		node_overlay_tick(node);
+		/* Coalesced receives fill whole 64 KiB GRO buffers, and the ring
+		 * is used round-robin: once traffic pauses, their pages go back
+		 * (one madvise per run of free buffers), so an idle node does not
+		 * keep what a transfer touched. */
+		if (node->gro_trim_due && t - node->gro_last_ms >= NODE_GRO_TRIM_MS) {
+			node->gro_trim_due = false;
+			core_buf_trim();
+		}
 		node_offer_tick(node, t);
 		node_links_expire(node, (uint64_t)time(NULL));
 		for (size_t i = 0; i < node->peers_hi; i++) {

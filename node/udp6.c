@@ -46,10 +46,7 @@ static void udp6_reader(void *arg)
 		node_overlay_batch_begin(node);
 		do {
 			/* STUN answers go to a refresh in progress (node_udp6_refresh). */
-			if (!d.truncated && !stun_is_message(d.data, d.len))
-				node_on_packet(node, d.data, d.len, &d.from, d.from_len, NULL, NULL);
-			else if (!d.truncated)
-				stun_feed_input(&node->feed6, d.data, d.len, (const struct sockaddr *)&d.from, d.from_len);
+			node_udp_receive(node, &d, &node->feed6);
 			core_buf_release(&d.buf);
 		} while (!node->stopping && core_udp_try_recv(node->udp6, &d) >= 0);
 		node_overlay_batch_end(node);
@@ -138,6 +135,7 @@ void node_udp6_start(struct node *node)
 		core_log(CORE_LOG_WARN, "IPv6 socket: %s: IPv4 only", strerror(-e));
 		return;
 	}
+	node_udp_gro_enable(node, node->udp6, "IPv6 socket");
 	node->port6 = ntohs(got.sin6_port);
 	core_on_shutdown(&node->stop_hook6, udp6_stop, node);
 	core_spawn(udp6_discover, node);

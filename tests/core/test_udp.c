@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -233,4 +234,147 @@ Test(core_udp, v6only_leaves_the_ipv4_port_free)
 	cr_assert_eq(core_udp_bind_v6only((struct sockaddr *)&v4, sizeof v4, false), -EAFNOSUPPORT);
 	close(fd6);
 	close(fd4);
+}
+
+/* --- UDP GRO: a coalesced receive whole in one GRO-ring buffer ------------ */
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+
+struct gro_case {
+	int fd;
+	int enable;          /* core_udp_enable_gro's result */
+	int enable_again;    /* the same after a receive: -EBUSY */
+	int len;
+	bool truncated, ctl_truncated;
+	uint8_t gid;
+	uint8_t data[65536];
+	uint8_t ctl[CORE_UDP_GRO_CTL_SPACE];
+	uint32_t ctl_len;
+	atomic_int ready;    /* UDP_GRO is set: a batch sent now stays whole */
+	atomic_int done;
+};
+
+static void gro_main(void *arg)
+{
+	struct gro_case *c = arg;
+	int err = 0;
+	if (core_reactor_index(core_self()) != 0)
+		return;
+	struct core_udp *u = core_udp_new(c->fd, &err);
+	c->enable = core_udp_enable_gro(u);
+	atomic_store(&c->ready, 1);
+	struct core_dgram d;
+	c->len = core_udp_recv(u, &d, 5000);
+	if (c->len > 0) {
+		c->truncated = d.truncated;
+		c->ctl_truncated = d.ctl_truncated;
+		c->gid = d.buf.gid;
+		memcpy(c->data, d.data, (size_t)c->len);
+		c->ctl_len = d.ctl_len;
+		memcpy(c->ctl, d.ctl, d.ctl_len);
+	}
+	core_buf_release(&d.buf);
+	c->enable_again = core_udp_enable_gro(u);
+	core_udp_close(u);
+	atomic_store(&c->done, 1);
+}
+
+/* The UDP_GRO cmsg's value in ctl, or -1 without one. */
+static int gro_seg(const uint8_t *ctl, size_t len)
+{
+	struct msghdr mh = {.msg_control = (void *)ctl, .msg_controllen = len};
+	for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h; h = CMSG_NXTHDR(&mh, h)) {
+		int v;
+		if (h->cmsg_level == SOL_UDP && h->cmsg_type == 104 /* UDP_GRO */ && h->cmsg_len == CMSG_LEN(sizeof v)) {
+			memcpy(&v, CMSG_DATA(h), sizeof v);
+			return v;
+		}
+	}
+	return -1;
+}
+
+Test(core_udp, gro_receive_holds_a_whole_gso_batch, .timeout = 10)
+{
+	static struct gro_case c;
+	struct core_rt_opts o = {.num_threads = 1, .udp_gro_bufs = 4};
+	struct t_rt t;
+	uint16_t port, cport;
+	memset(&c, 0, sizeof c);
+	c.fd = t_bind_udp(&port);
+	t_rt_start(&t, &o, gro_main, &c);
+	/* The kernel cuts a batch queued before UDP_GRO was set. */
+	cr_assert(t_wait_until(done, &c.ready, 5000));
+	int cfd = t_bind_udp(&cport);
+	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	/* 40 datagrams of 1453 bytes and one of 99 in one UDP GSO send: 58,219
+	 * bytes, which a 2 KiB datagram buffer could not hold. */
+	static uint8_t batch[40 * 1453 + 99];
+	for (size_t i = 0; i < sizeof batch; i++)
+		batch[i] = (uint8_t)(i * 13 + 5);
+	uint16_t seg = 1453;
+	union {
+		uint8_t b[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} ctl;
+	memset(&ctl, 0, sizeof ctl);
+	struct iovec iov = {.iov_base = batch, .iov_len = sizeof batch};
+	struct msghdr mh = {.msg_name = &to, .msg_namelen = sizeof to, .msg_iov = &iov, .msg_iovlen = 1,
+			    .msg_control = ctl.b, .msg_controllen = sizeof ctl.b};
+	struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
+	h->cmsg_level = SOL_UDP;
+	h->cmsg_type = UDP_SEGMENT;
+	h->cmsg_len = CMSG_LEN(sizeof seg);
+	memcpy(CMSG_DATA(h), &seg, sizeof seg);
+	ssize_t w = sendmsg(cfd, &mh, 0);
+	if (w < 0) {
+		int e = errno;
+		close(cfd);
+		t_rt_stop(&t);
+		cr_skip_test("no UDP GSO on loopback (UDP_SEGMENT, Linux 4.18): %s", strerror(e));
+	}
+	cr_assert(t_wait_until(done, &c.done, 5000));
+	if (c.enable == -ENOPROTOOPT) {
+		close(cfd);
+		t_rt_stop(&t);
+		cr_skip_test("no UDP_GRO (Linux 5.0)");
+	}
+	cr_assert_eq(c.enable, 0, "core_udp_enable_gro: %s", strerror(-c.enable));
+	cr_assert_eq(c.gid, 2, "the receive came from ring %u, not the GRO ring", c.gid);
+	cr_assert_eq(c.len, (int)sizeof batch, "one receive of %d bytes, want the whole batch of %zu", c.len, sizeof batch);
+	cr_assert_not(c.truncated);
+	cr_assert_not(c.ctl_truncated);
+	cr_assert_eq(memcmp(c.data, batch, sizeof batch), 0, "the batch came back changed");
+	cr_assert_eq(gro_seg(c.ctl, c.ctl_len), 1453, "UDP_GRO cmsg: %d in %u bytes of control data", gro_seg(c.ctl, c.ctl_len),
+		     c.ctl_len);
+	cr_assert_eq(c.enable_again, -EBUSY, "enabling after a receive: %d", c.enable_again);
+	close(cfd);
+	t_rt_stop(&t);
+}
+
+static void gro_none_main(void *arg)
+{
+	struct gro_case *c = arg;
+	int err = 0;
+	if (core_reactor_index(core_self()) != 0)
+		return;
+	struct core_udp *u = core_udp_new(c->fd, &err);
+	c->enable = core_udp_enable_gro(u);
+	core_udp_close(u);
+	atomic_store(&c->done, 1);
+}
+
+Test(core_udp, gro_needs_the_gro_ring, .timeout = 10)
+{
+	static struct gro_case c;
+	struct core_rt_opts o = {.num_threads = 1};
+	struct t_rt t;
+	uint16_t port;
+	memset(&c, 0, sizeof c);
+	c.fd = t_bind_udp(&port);
+	t_rt_start(&t, &o, gro_none_main, &c);
+	cr_assert(t_wait_until(done, &c.done, 5000));
+	cr_assert_eq(c.enable, -EOPNOTSUPP, "without udp_gro_bufs: %d", c.enable);
+	t_rt_stop(&t);
 }

@@ -26,6 +26,8 @@
 #  - GRO on the TUN's write side (overlay/gro.h): Rob's node writes Matt's
 #    2 MB to its TUN in coalesced packets (more than one per write);
 #    Matt's runs with ATMOSPHERE_TUN_GRO=off and writes none.
+#  - UDP GRO on the socket (overlay/udpgro.h): Rob's node receives Matt's
+#    UDP GSO batches as coalesced receives and cuts them back.
 # Needs root; exits 77 otherwise. About 40 s.
 set -u
 bin=${1:?usage: overlay.sh BINARY}
@@ -123,6 +125,16 @@ gro_writes=$(nd_field a "$rob" self overlay.gro.writes)
 gro_packets=$(nd_field a "$rob" self overlay.gro.packets)
 [ "$gro_writes" -ge 1 ] 2>/dev/null || bad "no coalesced TUN write on rob's side of a 2 MB transfer"
 [ "$gro_packets" -ge $((2 * gro_writes)) ] 2>/dev/null || bad "coalesced writes of fewer than 2 packets: $gro_packets in $gro_writes"
+# UDP GRO on Rob's socket (overlay/udpgro.h): Matt's GSO batches came in
+# as coalesced receives, cut back into his datagrams (tests/node/
+# overlay_udpgro.sh has the switch off beside it).
+echo "rob's UDP GRO: $(nd_field a "$rob" self overlay.udp_gro)"
+[ "$(nd_field a "$rob" self overlay.udp_gro.enabled)" = True ] || bad "UDP GRO is off on rob's socket"
+ugro_recv=$(nd_field a "$rob" self overlay.udp_gro.receives)
+ugro_dgrams=$(nd_field a "$rob" self overlay.udp_gro.datagrams)
+[ "$ugro_recv" -ge 1 ] 2>/dev/null || bad "no coalesced UDP receive on rob's side of a 2 MB transfer"
+[ "$ugro_dgrams" -ge $((2 * ugro_recv)) ] 2>/dev/null || bad "coalesced receives of fewer than 2 datagrams: $ugro_dgrams in $ugro_recv"
+[ "$(nd_field a "$rob" self overlay.udp_gro.malformed)" = 0 ] || bad "rob dropped receives as unreadable"
 # A write whose GSO header the kernel refused would count here (and lose
 # its packets to retransmission).
 [ "$(nd_field a "$rob" self overlay.dropped.tun_errors)" = 0 ] || bad "rob's TUN refused writes: $(nd_field a "$rob" self overlay.dropped)"

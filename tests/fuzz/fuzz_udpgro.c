@@ -1,0 +1,68 @@
+/* Fuzz target for overlay/udpgro.h: the UDP_GRO cmsg in a receive's
+ * control data and the cutting of a coalesced receive into datagrams.
+ *
+ * Input: one byte k, then k bytes of control data (fewer if the input
+ * ends), then the payload. The control data is copied into a buffer of
+ * exactly its size, so that ASan sees any read past it. Properties:
+ *   - overlay_udpgro_seg reads nothing outside the area; on success the
+ *     size is 0 or 1..OVERLAY_UDPGRO_MAX_SEG, on failure it is 0 and the
+ *     status is one of the named ones;
+ *   - the iterator hands out overlay_udpgro_count datagrams, each inside
+ *     the payload and right after the one before, all of the segment size
+ *     but the last (1..seg), together exactly the payload (without a
+ *     segment size: the payload as one datagram, even empty);
+ *   - after the end, next keeps returning false.
+ * Seeds: tests/fuzz/corpus/udpgro/ (a GRO cmsg with a short last segment,
+ * an exact multiple, no control data, another cmsg before UDP_GRO, a
+ * header that overruns the area, a zero segment size);
+ * tests/overlay/test_udpgro.c has the cases one by one. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "overlay/udpgro.h"
+#include "tests/fuzz/check.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (!size)
+		return 0;
+	size_t k = data[0];
+	if (k > size - 1)
+		k = size - 1;
+	uint8_t *ctl = malloc(k ? k : 1);
+	CHECK(ctl != NULL);
+	memcpy(ctl, data + 1, k);
+	const uint8_t *pay = data + 1 + k;
+	size_t len = size - 1 - k, seg = 12345;
+	int st = overlay_udpgro_seg(ctl, k, &seg);
+	free(ctl);
+	if (st != OVERLAY_UDPGRO_OK) {
+		CHECK(st == OVERLAY_UDPGRO_E_CMSG || st == OVERLAY_UDPGRO_E_SEG);
+		CHECK(seg == 0);
+		return 0;
+	}
+	CHECK(seg <= OVERLAY_UDPGRO_MAX_SEG);
+	struct overlay_udpgro it;
+	const uint8_t *p;
+	size_t n, off = 0, num = 0, want = overlay_udpgro_count(len, seg);
+	overlay_udpgro_init(&it, pay, len, seg);
+	while (overlay_udpgro_next(&it, &p, &n)) {
+		num++;
+		CHECK(num <= want);
+		CHECK(p == pay + off);
+		CHECK(off + n <= len);
+		if (seg) {
+			CHECK(n >= 1 && n <= seg);
+			if (num < want)
+				CHECK(n == seg);
+		} else {
+			CHECK(n == len);
+		}
+		off += n;
+	}
+	CHECK(num == want);
+	CHECK(off == len);
+	CHECK(!overlay_udpgro_next(&it, &p, &n));
+	return 0;
+}
