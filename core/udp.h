@@ -64,7 +64,7 @@ int core_udp_fd(const struct core_udp *u);
  * receives to the runtime's GRO ring (core_rt_opts.udp_gro_bufs), whose
  * buffers hold a whole coalesced receive: several datagrams of one sender
  * end to end, their size in a UDP_GRO cmsg (core_dgram.ctl; the overlay's
- * overlay/udpgro.h cuts them). Must come before u's first receive.
+ * core/udpgro.h cuts them). Must come before u's first receive.
  * Returns 0; -EOPNOTSUPP without a GRO ring, -EBUSY after a receive was
  * armed, or the setsockopt's -errno (-ENOPROTOOPT: a kernel without
  * UDP_GRO); u is then unchanged. Does not suspend. */

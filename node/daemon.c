@@ -13,7 +13,7 @@
 #include "node/internal.h"
 #include "node/lazy.h"
 #include "node/overlay.h"
-#include "overlay/udpgro.h"
+#include "core/udpgro.h"
 #include "portmap/portmap.h"
 
 static void udp_reader(void *arg);
@@ -26,6 +26,8 @@ static void node_main(void *arg);
  * 4.25 MiB of address space; pages become resident as receives fill them
  * and go back when traffic pauses (the ticker's core_buf_trim). */
 #define NODE_UDP_GRO_BUFS 64
+/* A receive longer than a page has touched pages a trim can give back. */
+#define NODE_UDP_GRO_TRIM_ABOVE 4096u
 
 void node_udp_receive(struct node *node, const struct core_dgram *d, struct stun_feed *feed)
 {
@@ -34,25 +36,31 @@ void node_udp_receive(struct node *node, const struct core_dgram *d, struct stun
 		return;
 	if (d->ctl_len || d->ctl_truncated) {
 		/* Without its control data a coalesced receive cannot be cut. */
-		int st = d->ctl_truncated ? OVERLAY_UDPGRO_E_CMSG : overlay_udpgro_seg(d->ctl, d->ctl_len, &seg);
-		if (st != OVERLAY_UDPGRO_OK) {
+		int st = d->ctl_truncated ? CORE_UDPGRO_E_CMSG : core_udpgro_seg(d->ctl, d->ctl_len, &seg);
+		if (st != CORE_UDPGRO_OK) {
 			node->gro_malformed++;
-			core_log(CORE_LOG_DEBUG, "UDP GRO: a receive of %u bytes dropped: %s", d->len, overlay_udpgro_strerror(st));
+			core_log(CORE_LOG_DEBUG, "UDP GRO: a receive of %u bytes dropped: %s", d->len, core_udpgro_strerror(st));
 			return;
 		}
 	}
-	size_t count = overlay_udpgro_count(d->len, seg);
+	size_t count = core_udpgro_count(d->len, seg);
 	if (count > 1) {
 		node->gro_receives++;
 		node->gro_datagrams += count;
+	}
+	/* Pages of the GRO ring this receive filled go back once traffic
+	 * pauses (the ticker): a coalesced receive, and also one large
+	 * datagram (IP-fragmented, up to 64 KiB), which anyone who can reach
+	 * the port may send and which is dropped unread below. */
+	if (d->len > NODE_UDP_GRO_TRIM_ABOVE) {
 		node->gro_trim_due = true;
 		node->gro_last_ms = node_now_ms();
 	}
-	struct overlay_udpgro it;
+	struct core_udpgro it;
 	const uint8_t *p;
 	size_t n;
-	overlay_udpgro_init(&it, d->data, d->len, seg);
-	while (overlay_udpgro_next(&it, &p, &n) && !node->stopping) {
+	core_udpgro_init(&it, d->data, d->len, seg);
+	while (core_udpgro_next(&it, &p, &n) && !node->stopping) {
 		/* STUN answers go to a refresh in progress; other STUN is
 		 * dropped. A relay-only node takes nothing by UDP: a handshake
 		 * answered that way would bind the peer to a path it must not
@@ -302,7 +310,7 @@ int node_run(struct node_state *st, const struct node_run_opts *o)
 	 * by TCP, or by the socket buffer for UDP, not dropped by us. */
 	struct core_rt_opts ro = {.num_threads = 1, .handle_signals = true, .shutdown_grace_ms = 1500,
 				  .stream_bufs = 64, .dgram_bufs = 256};
-	/* UDP GRO (overlay/udpgro.h) pays only for overlay traffic, which
+	/* UDP GRO (core/udpgro.h) pays only for overlay traffic, which
 	 * comes in GSO batches: the ring for it exists with --tun, unless
 	 * ATMOSPHERE_UDP_GRO is "off" (for measuring). */
 	bool gro_ring = o->tun && node_overlay_switched_on("ATMOSPHERE_UDP_GRO");

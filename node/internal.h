@@ -220,14 +220,14 @@ struct node {
 	uint64_t cand_refused[NODE_REFUSE_COUNT];
 	char cands6[NODE_TOKEN_MAX_IPV6_ENDPOINTS * 72 + 8];
 	struct core_shutdown_hook stop_hook6;
-	/* UDP GRO on the sockets (node_udp_receive, overlay/udpgro.h): whether
+	/* UDP GRO on the sockets (node_udp_receive, core/udpgro.h): whether
 	 * the runtime has the GRO ring (the switch was on and --tun asked),
 	 * whether the IPv4 socket took UDP_GRO, receives that held more than
 	 * one datagram and the datagrams in them, receives dropped because
 	 * their control data could not be read. gro_trim_due: a coalesced
 	 * receive filled GRO buffers since the last core_buf_trim, the last
 	 * one at gro_last_ms (the ticker trims once traffic pauses). */
-	bool gro_ring, udp_gro;
+	bool gro_ring, udp_gro, udp6_gro; /* udp_gro: the IPv4 socket; udp6_gro: the IPv6 one */
 	bool gro_trim_due;
 	uint64_t gro_receives, gro_datagrams, gro_malformed;
 	uint64_t gro_last_ms;
@@ -372,7 +372,7 @@ void node_on_packet(struct node *node, const uint8_t *pkt, size_t len, const str
 /* node/daemon.c */
 /* node_udp_receive hands one receive of a node UDP socket (the IPv4 or
  * the IPv6 one) to the node: each datagram in it (several with UDP GRO,
- * cut by overlay/udpgro.h, in order) to node_on_packet, or STUN to feed.
+ * cut by core/udpgro.h, in order) to node_on_packet, or STUN to feed.
  * Does not release d's lease. Does not suspend. */
 void node_udp_receive(struct node *node, const struct core_dgram *d, struct stun_feed *feed);
 /* node_udp_gro_enable puts UDP GRO on u when the runtime has the ring for

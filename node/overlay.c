@@ -723,11 +723,13 @@ json_object *node_overlay_json(struct node *node)
 	json_object_object_add(r, "packets", json_object_new_int64((int64_t)ov->gro_packets));
 	json_object_object_add(r, "fallbacks", json_object_new_int64((int64_t)ov->gro_fallbacks));
 	json_object_object_add(o, "gro", r);
-	/* UDP GRO on the node's sockets (overlay/udpgro.h): on or not (on the
-	 * IPv4 socket), receives that held more than one datagram and the
-	 * datagrams in them, receives dropped as unreadable. */
+	/* UDP GRO on the node's sockets (core/udpgro.h): on or not (the IPv4
+	 * socket; ipv6_enabled: the IPv6 one), receives on either that held
+	 * more than one datagram and the datagrams in them, receives dropped
+	 * as unreadable. */
 	json_object *ug = json_object_new_object();
 	json_object_object_add(ug, "enabled", json_object_new_boolean(node->udp_gro));
+	json_object_object_add(ug, "ipv6_enabled", json_object_new_boolean(node->udp6_gro));
 	json_object_object_add(ug, "receives", json_object_new_int64((int64_t)node->gro_receives));
 	json_object_object_add(ug, "datagrams", json_object_new_int64((int64_t)node->gro_datagrams));
 	json_object_object_add(ug, "malformed", json_object_new_int64((int64_t)node->gro_malformed));

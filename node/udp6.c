@@ -135,7 +135,7 @@ void node_udp6_start(struct node *node)
 		core_log(CORE_LOG_WARN, "IPv6 socket: %s: IPv4 only", strerror(-e));
 		return;
 	}
-	node_udp_gro_enable(node, node->udp6, "IPv6 socket");
+	node->udp6_gro = node_udp_gro_enable(node, node->udp6, "IPv6 socket");
 	node->port6 = ntohs(got.sin6_port);
 	core_on_shutdown(&node->stop_hook6, udp6_stop, node);
 	core_spawn(udp6_discover, node);

@@ -20,6 +20,7 @@
 
 #include "core/reactor.h"
 #include "core/udp.h"
+#include "core/udpgro.h"
 #include "stun/writer.h"
 
 /* A waiting send that takes longer than this (it should take microseconds)
@@ -122,6 +123,24 @@ bool stun_feed_input(struct stun_feed *f, const uint8_t *data, size_t len, const
 	return true;
 }
 
+/* input_dgram takes one receive read from the socket: on a UDP_GRO socket
+ * (core_udp_enable_gro) several answers of one server of the same size may
+ * come as one receive, cut here as the node's readers cut theirs
+ * (core/udpgro.h); a receive whose control data is malformed is dropped. */
+static void input_dgram(struct stun_probe *probes, size_t num, const struct core_dgram *d)
+{
+	size_t seg = 0;
+	if (d->truncated || d->ctl_truncated || core_udpgro_seg(d->ctl, d->ctl_len, &seg) != CORE_UDPGRO_OK)
+		return;
+	struct core_udpgro it;
+	const uint8_t *p;
+	size_t n;
+	uint64_t now = core_now_ns();
+	core_udpgro_init(&it, d->data, d->len, seg);
+	while (core_udpgro_next(&it, &p, &n))
+		input(probes, num, p, n, (const struct sockaddr *)&d->from, d->from_len, now);
+}
+
 /* wait_for_answers waits until wait_ms passes or answers may have come:
  * from the socket (recorded here), or from the feed (recorded by
  * stun_feed_input). Returns 0 or the socket's -errno / -ECANCELED. */
@@ -146,8 +165,7 @@ static int wait_for_answers(struct core_udp *u, struct stun_probe *probes, size_
 	if (n < 0)
 		return n;
 	do {
-		if (!d.truncated)
-			input(probes, num, d.data, d.len, (const struct sockaddr *)&d.from, d.from_len, core_now_ns());
+		input_dgram(probes, num, &d);
 		core_buf_release(&d.buf);
 	} while (core_udp_try_recv(u, &d) >= 0);
 	return 0;

@@ -26,7 +26,7 @@
 #  - GRO on the TUN's write side (overlay/gro.h): Rob's node writes Matt's
 #    2 MB to its TUN in coalesced packets (more than one per write);
 #    Matt's runs with ATMOSPHERE_TUN_GRO=off and writes none.
-#  - UDP GRO on the socket (overlay/udpgro.h): Rob's node receives Matt's
+#  - UDP GRO on the socket (core/udpgro.h): Rob's node receives Matt's
 #    UDP GSO batches as coalesced receives and cuts them back.
 # Needs root; exits 77 otherwise. About 40 s.
 set -u
@@ -125,7 +125,7 @@ gro_writes=$(nd_field a "$rob" self overlay.gro.writes)
 gro_packets=$(nd_field a "$rob" self overlay.gro.packets)
 [ "$gro_writes" -ge 1 ] 2>/dev/null || bad "no coalesced TUN write on rob's side of a 2 MB transfer"
 [ "$gro_packets" -ge $((2 * gro_writes)) ] 2>/dev/null || bad "coalesced writes of fewer than 2 packets: $gro_packets in $gro_writes"
-# UDP GRO on Rob's socket (overlay/udpgro.h): Matt's GSO batches came in
+# UDP GRO on Rob's socket (core/udpgro.h): Matt's GSO batches came in
 # as coalesced receives, cut back into his datagrams (tests/node/
 # overlay_udpgro.sh has the switch off beside it).
 echo "rob's UDP GRO: $(nd_field a "$rob" self overlay.udp_gro)"

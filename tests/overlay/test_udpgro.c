@@ -1,4 +1,4 @@
-/* overlay/udpgro: the UDP_GRO cmsg read from a recvmsg's control data, a
+/* core/udpgro: the UDP_GRO cmsg read from a recvmsg's control data, a
  * coalesced receive cut back into its datagrams (equal ones, a short last
  * one), malformed control data refused, and the real kernel's coalesced
  * receive on loopback cut back byte for byte into the UDP GSO batch that
@@ -14,7 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "overlay/udpgro.h"
+#include "core/udpgro.h"
 #include "overlay/udpgso.h"
 
 #ifndef UDP_SEGMENT
@@ -78,44 +78,44 @@ static void t_edge_free(struct t_edge *e)
 Test(udpgro, no_control_data_is_one_datagram)
 {
 	size_t seg = 99;
-	cr_assert_eq(overlay_udpgro_seg(NULL, 0, &seg), OVERLAY_UDPGRO_OK);
+	cr_assert_eq(core_udpgro_seg(NULL, 0, &seg), CORE_UDPGRO_OK);
 	cr_assert_eq(seg, 0);
 	uint8_t data[300];
 	memset(data, 7, sizeof data);
-	struct overlay_udpgro it;
+	struct core_udpgro it;
 	const uint8_t *p;
 	size_t n;
-	overlay_udpgro_init(&it, data, sizeof data, 0);
-	cr_assert(overlay_udpgro_next(&it, &p, &n));
+	core_udpgro_init(&it, data, sizeof data, 0);
+	cr_assert(core_udpgro_next(&it, &p, &n));
 	cr_assert_eq(p, data);
 	cr_assert_eq(n, sizeof data);
-	cr_assert_not(overlay_udpgro_next(&it, &p, &n));
-	cr_assert_not(overlay_udpgro_next(&it, &p, &n), "the end stays the end");
-	cr_assert_eq(overlay_udpgro_count(sizeof data, 0), 1);
+	cr_assert_not(core_udpgro_next(&it, &p, &n));
+	cr_assert_not(core_udpgro_next(&it, &p, &n), "the end stays the end");
+	cr_assert_eq(core_udpgro_count(sizeof data, 0), 1);
 }
 
 Test(udpgro, empty_datagram_without_gro_is_still_one)
 {
 	uint8_t data[1] = {0};
-	struct overlay_udpgro it;
+	struct core_udpgro it;
 	const uint8_t *p;
 	size_t n = 5;
-	overlay_udpgro_init(&it, data, 0, 0);
-	cr_assert(overlay_udpgro_next(&it, &p, &n), "a zero-length datagram is a datagram");
+	core_udpgro_init(&it, data, 0, 0);
+	cr_assert(core_udpgro_next(&it, &p, &n), "a zero-length datagram is a datagram");
 	cr_assert_eq(n, 0);
-	cr_assert_not(overlay_udpgro_next(&it, &p, &n));
+	cr_assert_not(core_udpgro_next(&it, &p, &n));
 }
 
 Test(udpgro, reads_the_segment_size)
 {
-	uint8_t ctl[OVERLAY_UDPGRO_CMSG_SPACE];
+	uint8_t ctl[CORE_UDPGRO_CMSG_SPACE];
 	size_t len = t_gro_ctl(ctl, sizeof ctl, 1453), seg = 0;
-	cr_assert_eq(overlay_udpgro_seg(ctl, len, &seg), OVERLAY_UDPGRO_OK);
+	cr_assert_eq(core_udpgro_seg(ctl, len, &seg), CORE_UDPGRO_OK);
 	cr_assert_eq(seg, 1453);
 	/* The largest a UDP payload allows. */
-	len = t_gro_ctl(ctl, sizeof ctl, OVERLAY_UDPGRO_MAX_SEG);
-	cr_assert_eq(overlay_udpgro_seg(ctl, len, &seg), OVERLAY_UDPGRO_OK);
-	cr_assert_eq(seg, OVERLAY_UDPGRO_MAX_SEG);
+	len = t_gro_ctl(ctl, sizeof ctl, CORE_UDPGRO_MAX_SEG);
+	cr_assert_eq(core_udpgro_seg(ctl, len, &seg), CORE_UDPGRO_OK);
+	cr_assert_eq(seg, CORE_UDPGRO_MAX_SEG);
 }
 
 Test(udpgro, other_cmsgs_are_skipped)
@@ -129,21 +129,21 @@ Test(udpgro, other_cmsgs_are_skipped)
 		{SOL_UDP, UDP_GRO, &seg_in, sizeof seg_in},
 	};
 	size_t len = t_ctl(ctl, sizeof ctl, c, 3), seg = 0;
-	cr_assert_eq(overlay_udpgro_seg(ctl, len, &seg), OVERLAY_UDPGRO_OK);
+	cr_assert_eq(core_udpgro_seg(ctl, len, &seg), CORE_UDPGRO_OK);
 	cr_assert_eq(seg, 1200);
 	/* Without UDP_GRO among them: one datagram. */
 	len = t_ctl(ctl, sizeof ctl, c, 2);
-	cr_assert_eq(overlay_udpgro_seg(ctl, len, &seg), OVERLAY_UDPGRO_OK);
+	cr_assert_eq(core_udpgro_seg(ctl, len, &seg), CORE_UDPGRO_OK);
 	cr_assert_eq(seg, 0);
 }
 
 Test(udpgro, unaligned_control_data)
 {
-	uint8_t ctl[OVERLAY_UDPGRO_CMSG_SPACE + 1];
-	uint8_t tmp[OVERLAY_UDPGRO_CMSG_SPACE];
+	uint8_t ctl[CORE_UDPGRO_CMSG_SPACE + 1];
+	uint8_t tmp[CORE_UDPGRO_CMSG_SPACE];
 	size_t len = t_gro_ctl(tmp, sizeof tmp, 700), seg = 0;
 	memcpy(ctl + 1, tmp, len);
-	cr_assert_eq(overlay_udpgro_seg(ctl + 1, len, &seg), OVERLAY_UDPGRO_OK);
+	cr_assert_eq(core_udpgro_seg(ctl + 1, len, &seg), CORE_UDPGRO_OK);
 	cr_assert_eq(seg, 700);
 }
 
@@ -175,11 +175,11 @@ ParameterizedTest(struct cut_case *c, udpgro, cuts_into_datagrams)
 	static uint8_t data[64 * 1024];
 	for (size_t i = 0; i < sizeof data; i++)
 		data[i] = (uint8_t)(i * 31 + 7);
-	struct overlay_udpgro it;
+	struct core_udpgro it;
 	const uint8_t *p;
 	size_t n, num = 0, off = 0;
-	overlay_udpgro_init(&it, data, c->len, c->seg);
-	while (overlay_udpgro_next(&it, &p, &n)) {
+	core_udpgro_init(&it, data, c->len, c->seg);
+	while (core_udpgro_next(&it, &p, &n)) {
 		num++;
 		cr_assert_eq(p, data + off, "len %zu seg %zu: datagram %zu not where it belongs", c->len, c->seg, num);
 		if (num < c->num)
@@ -191,7 +191,7 @@ ParameterizedTest(struct cut_case *c, udpgro, cuts_into_datagrams)
 	}
 	cr_assert_eq(num, c->num, "len %zu seg %zu: %zu datagrams, want %zu", c->len, c->seg, num, c->num);
 	cr_assert_eq(off, c->len, "len %zu seg %zu: the datagrams cover %zu bytes", c->len, c->seg, off);
-	cr_assert_eq(overlay_udpgro_count(c->len, c->seg), c->num);
+	cr_assert_eq(core_udpgro_count(c->len, c->seg), c->num);
 }
 
 /* Malformed control data: refused with its status, *seg 0, nothing read
@@ -206,16 +206,16 @@ struct bad_case {
 };
 
 static struct bad_case bad_cases[] = {
-	{"cmsg_len shorter than its header", 8, SOL_UDP, UDP_GRO, 1200, 4, OVERLAY_UDPGRO_E_CMSG},
-	{"cmsg_len zero", 0xffff0000, SOL_UDP, UDP_GRO, 1200, 4, OVERLAY_UDPGRO_E_CMSG},
-	{"cmsg_len past the area", 64, SOL_UDP, UDP_GRO, 1200, 4, OVERLAY_UDPGRO_E_CMSG},
-	{"another cmsg's cmsg_len past the area", 4096, SOL_IP, IP_TOS, 0, 4, OVERLAY_UDPGRO_E_CMSG},
-	{"segment size zero", 0, SOL_UDP, UDP_GRO, 0, 4, OVERLAY_UDPGRO_E_SEG},
-	{"segment size negative", 0, SOL_UDP, UDP_GRO, -1200, 4, OVERLAY_UDPGRO_E_SEG},
-	{"segment size above a UDP payload", 0, SOL_UDP, UDP_GRO, OVERLAY_UDPGRO_MAX_SEG + 1, 4, OVERLAY_UDPGRO_E_SEG},
-	{"segment size INT_MAX", 0, SOL_UDP, UDP_GRO, 0x7fffffff, 4, OVERLAY_UDPGRO_E_SEG},
-	{"value of two bytes", 0, SOL_UDP, UDP_GRO, 1200, 2, OVERLAY_UDPGRO_E_SEG},
-	{"value of eight bytes", 0, SOL_UDP, UDP_GRO, 1200, 8, OVERLAY_UDPGRO_E_SEG},
+	{"cmsg_len shorter than its header", 8, SOL_UDP, UDP_GRO, 1200, 4, CORE_UDPGRO_E_CMSG},
+	{"cmsg_len zero", 0xffff0000, SOL_UDP, UDP_GRO, 1200, 4, CORE_UDPGRO_E_CMSG},
+	{"cmsg_len past the area", 64, SOL_UDP, UDP_GRO, 1200, 4, CORE_UDPGRO_E_CMSG},
+	{"another cmsg's cmsg_len past the area", 4096, SOL_IP, IP_TOS, 0, 4, CORE_UDPGRO_E_CMSG},
+	{"segment size zero", 0, SOL_UDP, UDP_GRO, 0, 4, CORE_UDPGRO_E_SEG},
+	{"segment size negative", 0, SOL_UDP, UDP_GRO, -1200, 4, CORE_UDPGRO_E_SEG},
+	{"segment size above a UDP payload", 0, SOL_UDP, UDP_GRO, CORE_UDPGRO_MAX_SEG + 1, 4, CORE_UDPGRO_E_SEG},
+	{"segment size INT_MAX", 0, SOL_UDP, UDP_GRO, 0x7fffffff, 4, CORE_UDPGRO_E_SEG},
+	{"value of two bytes", 0, SOL_UDP, UDP_GRO, 1200, 2, CORE_UDPGRO_E_SEG},
+	{"value of eight bytes", 0, SOL_UDP, UDP_GRO, 1200, 8, CORE_UDPGRO_E_SEG},
 };
 
 ParameterizedTestParameters(udpgro, refuses_malformed_control_data)
@@ -237,8 +237,8 @@ ParameterizedTest(struct bad_case *c, udpgro, refuses_malformed_control_data)
 	size_t len = CMSG_LEN(c->val_len), seg = 77;
 	struct t_edge e;
 	uint8_t *p = t_edge_copy(&e, ctl, len);
-	int st = overlay_udpgro_seg(p, len, &seg);
-	cr_assert_eq(st, c->want, "%s: %s, want %s", c->what, overlay_udpgro_strerror(st), overlay_udpgro_strerror(c->want));
+	int st = core_udpgro_seg(p, len, &seg);
+	cr_assert_eq(st, c->want, "%s: %s, want %s", c->what, core_udpgro_strerror(st), core_udpgro_strerror(c->want));
 	cr_assert_eq(seg, 0, "%s: a refused area leaves no segment size", c->what);
 	t_edge_free(&e);
 }
@@ -249,7 +249,7 @@ Test(udpgro, two_gro_cmsgs_are_refused)
 	int a = 1200, b = 600;
 	struct t_cmsg c[] = {{SOL_UDP, UDP_GRO, &a, sizeof a}, {SOL_UDP, UDP_GRO, &b, sizeof b}};
 	size_t len = t_ctl(ctl, sizeof ctl, c, 2), seg = 0;
-	cr_assert_eq(overlay_udpgro_seg(ctl, len, &seg), OVERLAY_UDPGRO_E_CMSG);
+	cr_assert_eq(core_udpgro_seg(ctl, len, &seg), CORE_UDPGRO_E_CMSG);
 	cr_assert_eq(seg, 0);
 }
 
@@ -268,25 +268,25 @@ Test(udpgro, every_prefix_is_padding_or_refused)
 		struct t_edge e;
 		uint8_t *p = t_edge_copy(&e, ctl, k);
 		size_t seg = 77;
-		int st = overlay_udpgro_seg(p, k, &seg);
+		int st = core_udpgro_seg(p, k, &seg);
 		/* The UDP_GRO cmsg is whole from CMSG_SPACE(4) + CMSG_LEN(4) on
 		 * (the last cmsg's padding may be missing). */
 		bool whole = k >= CMSG_SPACE(sizeof tos) + CMSG_LEN(sizeof s);
-		cr_assert(st == OVERLAY_UDPGRO_E_CMSG || (st == OVERLAY_UDPGRO_OK && seg == (whole ? 1200u : 0u)),
-			  "prefix %zu: %s, seg %zu", k, overlay_udpgro_strerror(st), seg);
+		cr_assert(st == CORE_UDPGRO_E_CMSG || (st == CORE_UDPGRO_OK && seg == (whole ? 1200u : 0u)),
+			  "prefix %zu: %s, seg %zu", k, core_udpgro_strerror(st), seg);
 		t_edge_free(&e);
 	}
 	size_t seg = 0;
-	cr_assert_eq(overlay_udpgro_seg(ctl, len, &seg), OVERLAY_UDPGRO_OK);
+	cr_assert_eq(core_udpgro_seg(ctl, len, &seg), CORE_UDPGRO_OK);
 	cr_assert_eq(seg, 1200);
 }
 
 Test(udpgro, strerror_names_every_status)
 {
-	cr_assert_str_eq(overlay_udpgro_strerror(OVERLAY_UDPGRO_OK), "ok");
-	cr_assert_str_eq(overlay_udpgro_strerror(OVERLAY_UDPGRO_E_CMSG), "malformed control data");
-	cr_assert_str_eq(overlay_udpgro_strerror(OVERLAY_UDPGRO_E_SEG), "bad segment size");
-	cr_assert_str_eq(overlay_udpgro_strerror(-99), "unknown status");
+	cr_assert_str_eq(core_udpgro_strerror(CORE_UDPGRO_OK), "ok");
+	cr_assert_str_eq(core_udpgro_strerror(CORE_UDPGRO_E_CMSG), "malformed control data");
+	cr_assert_str_eq(core_udpgro_strerror(CORE_UDPGRO_E_SEG), "bad segment size");
+	cr_assert_str_eq(core_udpgro_strerror(-99), "unknown status");
 }
 
 /* --- the real kernel: a UDP GSO batch on loopback to a UDP_GRO socket ---- */
@@ -364,7 +364,7 @@ static size_t t_roundtrip(int family, int rx, uint16_t port, size_t seg, size_t 
 	while (off < total) {
 		struct pollfd p = {.fd = rx, .events = POLLIN};
 		cr_assert_eq(poll(&p, 1, 2000), 1, "%zu of %zu bytes came back", off, total);
-		uint8_t ctl[OVERLAY_UDPGRO_CMSG_SPACE];
+		uint8_t ctl[CORE_UDPGRO_CMSG_SPACE];
 		struct iovec riov = {.iov_base = got, .iov_len = sizeof got};
 		struct msghdr rmh = {.msg_iov = &riov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof ctl};
 		ssize_t r = recvmsg(rx, &rmh, 0);
@@ -372,12 +372,12 @@ static size_t t_roundtrip(int family, int rx, uint16_t port, size_t seg, size_t 
 		cr_assert_not(rmh.msg_flags & (MSG_TRUNC | MSG_CTRUNC), "a receive was cut");
 		receives++;
 		size_t s;
-		cr_assert_eq(overlay_udpgro_seg(ctl, rmh.msg_controllen, &s), OVERLAY_UDPGRO_OK);
-		struct overlay_udpgro it;
+		cr_assert_eq(core_udpgro_seg(ctl, rmh.msg_controllen, &s), CORE_UDPGRO_OK);
+		struct core_udpgro it;
 		const uint8_t *d;
 		size_t n;
-		overlay_udpgro_init(&it, got, (size_t)r, s);
-		while (overlay_udpgro_next(&it, &d, &n)) {
+		core_udpgro_init(&it, got, (size_t)r, s);
+		while (core_udpgro_next(&it, &d, &n)) {
 			size_t want = num < num_full ? seg : last;
 			cr_assert_eq(n, want, "datagram %zu is %zu bytes, sent %zu", num, n, want);
 			cr_assert_leq(off + n, total);

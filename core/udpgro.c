@@ -1,5 +1,5 @@
-/* overlay/udpgro.c: see udpgro.h. */
-#include "overlay/udpgro.h"
+/* core/udpgro.c: see udpgro.h. */
+#include "core/udpgro.h"
 
 #include <netinet/in.h>
 #include <netinet/udp.h>
@@ -13,16 +13,16 @@
 #define SOL_UDP 17
 #endif
 
-_Static_assert(CMSG_SPACE(sizeof(int)) <= OVERLAY_UDPGRO_CMSG_SPACE, "OVERLAY_UDPGRO_CMSG_SPACE too small");
+_Static_assert(CMSG_SPACE(sizeof(int)) <= CORE_UDPGRO_CMSG_SPACE, "CORE_UDPGRO_CMSG_SPACE too small");
 
-const char *overlay_udpgro_strerror(int status)
+const char *core_udpgro_strerror(int status)
 {
 	switch (status) {
-	case OVERLAY_UDPGRO_OK:
+	case CORE_UDPGRO_OK:
 		return "ok";
-	case OVERLAY_UDPGRO_E_CMSG:
+	case CORE_UDPGRO_E_CMSG:
 		return "malformed control data";
-	case OVERLAY_UDPGRO_E_SEG:
+	case CORE_UDPGRO_E_SEG:
 		return "bad segment size";
 	default:
 		return "unknown status";
@@ -34,7 +34,7 @@ const char *overlay_udpgro_strerror(int status)
  * CMSG_LEN(0) bytes at least and lies inside the area; the next starts
  * CMSG_ALIGN(cmsg_len) further on; fewer bytes than a header at the end
  * are padding. */
-int overlay_udpgro_seg(const void *ctl, size_t ctl_len, size_t *out_seg)
+int core_udpgro_seg(const void *ctl, size_t ctl_len, size_t *out_seg)
 {
 	const uint8_t *p = ctl;
 	size_t off = 0, seg = 0;
@@ -45,18 +45,18 @@ int overlay_udpgro_seg(const void *ctl, size_t ctl_len, size_t *out_seg)
 		struct cmsghdr h;
 		memcpy(&h, p + off, sizeof h);
 		if (h.cmsg_len < CMSG_LEN(0) || h.cmsg_len > ctl_len - off)
-			return OVERLAY_UDPGRO_E_CMSG;
+			return CORE_UDPGRO_E_CMSG;
 		if (h.cmsg_level == SOL_UDP && h.cmsg_type == UDP_GRO) {
 			int v;
 			if (seen)
-				return OVERLAY_UDPGRO_E_CMSG;
+				return CORE_UDPGRO_E_CMSG;
 			seen = true;
 			/* udp_cmsg_recv: put_cmsg(msg, SOL_UDP, UDP_GRO, sizeof(int), &gso_size). */
 			if (h.cmsg_len - CMSG_LEN(0) != sizeof v)
-				return OVERLAY_UDPGRO_E_SEG;
+				return CORE_UDPGRO_E_SEG;
 			memcpy(&v, p + off + CMSG_LEN(0), sizeof v);
-			if (v <= 0 || v > OVERLAY_UDPGRO_MAX_SEG)
-				return OVERLAY_UDPGRO_E_SEG;
+			if (v <= 0 || v > CORE_UDPGRO_MAX_SEG)
+				return CORE_UDPGRO_E_SEG;
 			seg = (size_t)v;
 		}
 		size_t step = CMSG_ALIGN(h.cmsg_len);
@@ -65,10 +65,10 @@ int overlay_udpgro_seg(const void *ctl, size_t ctl_len, size_t *out_seg)
 		off += step;
 	}
 	*out_seg = seg;
-	return OVERLAY_UDPGRO_OK;
+	return CORE_UDPGRO_OK;
 }
 
-void overlay_udpgro_init(struct overlay_udpgro *it, const uint8_t *data, size_t len, size_t seg)
+void core_udpgro_init(struct core_udpgro *it, const uint8_t *data, size_t len, size_t seg)
 {
 	it->data = data;
 	it->len = len;
@@ -77,7 +77,7 @@ void overlay_udpgro_init(struct overlay_udpgro *it, const uint8_t *data, size_t 
 	it->done = false;
 }
 
-bool overlay_udpgro_next(struct overlay_udpgro *it, const uint8_t **out, size_t *out_len)
+bool core_udpgro_next(struct core_udpgro *it, const uint8_t **out, size_t *out_len)
 {
 	if (it->done)
 		return false;
@@ -99,7 +99,7 @@ bool overlay_udpgro_next(struct overlay_udpgro *it, const uint8_t **out, size_t 
 	return true;
 }
 
-size_t overlay_udpgro_count(size_t len, size_t seg)
+size_t core_udpgro_count(size_t len, size_t seg)
 {
 	if (!seg)
 		return 1;
