@@ -18,7 +18,10 @@
 #
 # BENCH_OVERLAY_ONLY=atmosphere measures the underlay and our direct row
 # alone (for comparing switches such as ATMOSPHERE_TUN_GRO or
-# ATMOSPHERE_UDP_GRO, quicker).
+# ATMOSPHERE_UDP_GRO, quicker); BENCH_OVERLAY_ONLY=ours the underlay and our
+# direct and relay rows. Our rows also say on stderr, per iperf3 run, how
+# many packets the receiver took in and how many went in coalesced TUN
+# writes (gro_seen below).
 #
 # Needs root. Bounded: every iperf3 and ping has its count or duration, and
 # the lab (namespaces, processes) is removed on exit.
@@ -57,6 +60,24 @@ listening() {
 	natlab_exec b ss -Hltn "sport = :$1" | grep -q .
 }
 
+# gro_seen NAME STREAMS: on stderr, what the receiver's GRO did during the
+# iperf3 run just ended (our rows only: gro_on): the packets it took in from
+# the peer, the writes of more than one packet and the packets in them,
+# since the last call; so each run's packets per TUN write can be told
+# apart (docs/PERFORMANCE.md, "Overlay").
+gro_on=
+gro_last="0 0 0"
+gro_seen() {
+	[ -n "$gro_on" ] || return 0
+	_g=$(nd_run b "$matt" peers --json | "$nd_py" -c 'import json,sys; o=json.load(sys.stdin)["self"].get("overlay") or {}
+g=o.get("gro") or {}
+print(o.get("packets_in", 0), g.get("writes", 0), g.get("packets", 0))' 2>/dev/null)
+	set -- "$1" "$2" ${_g:-0 0 0} $gro_last
+	[ "$_g" ] || return 0
+	echo "overlay: $1 row, $2 stream(s), receiver: $(($3 - $6)) packets in, gro: $(($4 - $7)) writes of $(($5 - $8)) packets" >&2
+	gro_last="$3 $4 $5"
+}
+
 # measure NAME DST_ADDR PID...: iperf3 1 and 4 streams from a to b's DST,
 # then ping; appends a row "NAME mbps1 mbps4 p50 p99 cpu_s_per_gb".
 measure() {
@@ -64,11 +85,14 @@ measure() {
 	shift 2
 	nd_spawn b "$nd_tmp/iperf-$_name.srv" iperf3 -s -1 -B "$_dst" -p 5201
 	nd_wait 5 "iperf3 server" listening 5201 || true
+	gro_seen "$_name" 0 2>/dev/null # the baseline
 	_t0=$(cpu_ticks "$@")
 	natlab_exec a iperf3 -J -c "$_dst" -p 5201 -t "$secs" -P 1 >"$nd_tmp/iperf-$_name-1.json" 2>&1
+	gro_seen "$_name" 1
 	nd_spawn b "$nd_tmp/iperf-$_name.srv4" iperf3 -s -1 -B "$_dst" -p 5202
 	nd_wait 5 "iperf3 server" listening 5202 || true
 	natlab_exec a iperf3 -J -c "$_dst" -p 5202 -t "$secs" -P 4 >"$nd_tmp/iperf-$_name-4.json" 2>&1
+	gro_seen "$_name" 4
 	_t1=$(cpu_ticks "$@")
 	natlab_exec a ping -c 200 -i 0.01 -W 1 -q "$_dst" >/dev/null 2>&1 # warm
 	natlab_exec a ping -c 200 -i 0.01 -W 1 "$_dst" >"$nd_tmp/ping-$_name.txt" 2>&1
@@ -107,6 +131,7 @@ direct() { nd_path_is a "$rob" matt direct && nd_path_is b "$matt" rob direct; }
 nd_wait 15 "direct path" direct || echo "overlay: not direct: $(nd_peer a "$rob" matt)" >&2
 m4=$(nd_run a "$rob" peers --json | "$nd_py" -c 'import json,sys; print(next(p["overlay_ipv4"] for p in json.load(sys.stdin)["peers"] if p["name"]=="matt"))')
 natlab_exec a ping -c 3 -i 0.2 -W 2 "$m4" >/dev/null 2>&1
+gro_on=1
 measure atmosphere "$m4" "$nd_rob_pid" "$nd_matt_pid"
 # What the sender's offloads did in that row (ATMOSPHERE_TUN_OFFLOAD and
 # ATMOSPHERE_UDP_GSO switch them): on stderr, beside the table.
@@ -127,10 +152,11 @@ nd_wait 20 "relay path" relay || echo "overlay: not on the relay: $(nd_peer a "$
 measure atmos-relay "$m4" "$nd_rob_pid" "$nd_matt_pid" "$nd_relay_pid"
 nd_unblock_direct
 }
+gro_on=
 nd_kill "$nd_rob_pid" "$nd_matt_pid"
 
 # --- wireguard-go ---
-if [ "$only" = atmosphere ]; then
+if [ "$only" = atmosphere ] || [ "$only" = ours ]; then
 	:
 elif command -v wireguard-go >/dev/null && command -v wg >/dev/null; then
 	umask 077
@@ -160,7 +186,7 @@ else
 fi
 
 # --- Nebula ---
-if [ "$only" = atmosphere ]; then
+if [ "$only" = atmosphere ] || [ "$only" = ours ]; then
 	:
 elif command -v nebula >/dev/null && command -v nebula-cert >/dev/null; then
 	nb=$nd_tmp/nebula

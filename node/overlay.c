@@ -71,11 +71,13 @@ struct node_overlay {
 	uint64_t gso_fallbacks, gso_errors;    /* the kernel refused GSO (then off); batched packets lost to send errors */
 	/* GRO on the TUN's write side (overlay/gro.h): packets delivered
 	 * within a batch (node_overlay_batch_begin/end: the datagrams a UDP
-	 * reader finds queued) are coalesced and written when the batch ends,
-	 * or earlier when one does not merge. Nothing is pending outside a
-	 * batch. */
+	 * reader finds queued, the messages a relay link has already
+	 * received) are coalesced, up to OVERLAY_GRO_FLOWS flows at once, and
+	 * written when the batch ends, or earlier when one does not merge.
+	 * Nothing is held outside a batch. gro_buf is 512 KiB; calloc leaves
+	 * its pages untouched until as many flows have been held. */
 	struct overlay_gro gro;
-	uint8_t gro_buf[OVERLAY_GRO_BUF_LEN];
+	uint8_t gro_buf[OVERLAY_GRO_MEM_LEN];
 	bool gro_on;                           /* offloads on and not ATMOSPHERE_TUN_GRO=off */
 	unsigned batching;                     /* batches open (the IPv4 and IPv6 readers may nest) */
 	uint64_t gro_writes, gro_packets;      /* writes of more than one packet, the packets in them */
@@ -217,25 +219,26 @@ static void tun_write(struct node_overlay *ov, const uint8_t *pkt, size_t n)
 	}
 }
 
-/* Writes the coalescer's pending packet, if any. */
-static void gro_flush(struct node_overlay *ov)
+/* Writes one held packet: the one the coalescer asked for, else the
+ * oldest. False: nothing was held. */
+static bool gro_flush_one(struct node_overlay *ov)
 {
 	const uint8_t *w;
-	uint16_t segs = ov->gro.segs;
-	size_t n = overlay_gro_flush(&ov->gro, &w);
+	uint16_t segs = 0;
+	size_t n = overlay_gro_flush(&ov->gro, &w, &segs);
 	if (!n)
-		return;
+		return false;
 	if (segs > 1) {
 		ov->gro_writes++;
 		ov->gro_packets += segs;
 	}
 	if (write(ov->tun.fds[0], w, n) >= 0)
-		return;
+		return true;
 	int e = errno;
 	if (segs < 2) {
 		ov->tun_errors++;
 		core_log_limited(&ov->log_tun, CORE_LOG_WARN, "overlay: writing to %s: %s", ov->tun.name, strerror(e));
-		return;
+		return true;
 	}
 	/* A coalesced write refused: its packets go one by one, cut back
 	 * exactly as they came (overlay/gro.h); a kernel that refuses the GSO
@@ -250,9 +253,17 @@ static void gro_flush(struct node_overlay *ov)
 	const uint8_t *pkt;
 	long m;
 	if (overlay_gso_begin(&it, (uint8_t *)(uintptr_t)w, n) < 0) /* w is in gro_buf, ours */
-		return;
+		return true;
 	while ((m = overlay_gso_next(&it, ov->gro_seg, sizeof ov->gro_seg, &pkt)) > 0)
 		tun_write(ov, pkt, (size_t)m);
+	return true;
+}
+
+/* Writes everything held, oldest flow first. */
+static void gro_flush(struct node_overlay *ov)
+{
+	while (gro_flush_one(ov))
+		;
 }
 
 void node_overlay_flush(struct node *node)
@@ -261,19 +272,17 @@ void node_overlay_flush(struct node *node)
 		gro_flush(node->ov);
 }
 
-/* A packet for the TUN inside a batch: merged into the pending one, or
- * that one written first (the flow's order is kept: a packet that does not
- * merge never overtakes one pending). */
+/* A packet for the TUN inside a batch: merged into its flow's held
+ * packet, held as a new flow, or written; a held packet that must go
+ * before it (its flow's, or the oldest when the table is full) is written
+ * first, so a flow's packets keep their order (overlay/gro.h, "Order"). */
 static void gro_write(struct node_overlay *ov, const uint8_t *pkt, size_t n)
 {
 	enum overlay_gro_verdict v;
-	while ((v = overlay_gro_add(&ov->gro, pkt, n)) != OVERLAY_GRO_HELD) {
-		gro_flush(ov);
-		if (v == OVERLAY_GRO_PASS) {
-			tun_write(ov, pkt, n);
-			return;
-		}
-	}
+	while ((v = overlay_gro_add(&ov->gro, pkt, n)) == OVERLAY_GRO_FLUSH)
+		gro_flush_one(ov);
+	if (v == OVERLAY_GRO_PASS)
+		tun_write(ov, pkt, n);
 }
 
 void node_overlay_batch_begin(struct node *node)

@@ -50,9 +50,11 @@ void node_overlay_tick(struct node *node);
 void node_overlay_deliver(struct node *node, struct node_peer *p, const uint8_t *pkt, size_t n);
 
 /* node_overlay_batch_begin and _end bracket the packets a UDP reader
- * finds queued: inside a batch, node_overlay_deliver may hold a packet to
- * coalesce it with the next ones of its flow (overlay/gro.h, with offloads
- * on); _end writes what is held. Call _end before anything that waits for
+ * finds queued, or the messages a relay link's reader has received already
+ * (relay_client_try_recv): inside a batch, node_overlay_deliver may hold a
+ * packet to coalesce it with the next ones of its flow, up to
+ * OVERLAY_GRO_FLOWS flows at once (overlay/gro.h, with offloads on); _end
+ * writes what is held. Call _end before anything that waits for
  * more traffic, so that no packet waits for the next one. Batches may
  * nest (each reader its own); either end flushes. */
 void node_overlay_batch_begin(struct node *node);

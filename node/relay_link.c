@@ -223,20 +223,33 @@ static void link_run(void *arg)
 			int n = relay_client_recv(l->c, &m, -1);
 			if (n < 0)
 				break;
-			if (!m.text && l->offer) {
-				node_offer_on_message(node, l, m.data, m.len);
-			} else if (!m.text) {
-				node_on_packet(node, m.data, m.len, NULL, 0, l, NULL);
-			} else if (relay_client_paired(l->c)) {
-				node_pick_relay(node, l->peer);
-				if (l->call)
-					node_lazy_call_up(node, l);
-				else
-					node_handshake_kick(node, l->peer, l);
-			}
-			/* Closed while handling a message that came this way (a join
-			 * link carrying the WELCOME): the interrupt found us busy. */
-			if (l->closing || node->stopping)
+			/* This message and those already received behind it are
+			 * one batch, as the UDP readers' datagrams (node/daemon.c):
+			 * the overlay may coalesce their packets for the TUN and
+			 * writes them before the next wait. */
+			node_overlay_batch_begin(node);
+			do {
+				if (!m.text && l->offer) {
+					node_offer_on_message(node, l, m.data, m.len);
+				} else if (!m.text) {
+					node_on_packet(node, m.data, m.len, NULL, 0, l, NULL);
+				} else if (relay_client_paired(l->c)) {
+					node_pick_relay(node, l->peer);
+					if (l->call)
+						node_lazy_call_up(node, l);
+					else
+						node_handshake_kick(node, l->peer, l);
+				}
+				/* Closed while handling a message that came this way
+				 * (a join link carrying the WELCOME): the interrupt
+				 * found us busy. */
+				if (l->closing || node->stopping)
+					break;
+			} while ((n = relay_client_try_recv(l->c, &m)) >= 0);
+			node_overlay_batch_end(node);
+			/* -EAGAIN: nothing more without waiting (or a ping or
+			 * Close next, which the waiting receive handles). */
+			if (l->closing || node->stopping || (n < 0 && n != -EAGAIN))
 				break;
 		}
 		l->up = false;

@@ -39,6 +39,7 @@ struct relay_client {
 	uint8_t *msg;
 	size_t msg_len, msg_cap;
 	uint8_t msg_op;
+	bool msg_out;          /* msg was returned: the next receive starts a new one */
 	char session[129];
 };
 
@@ -298,13 +299,23 @@ static bool is_notice(const struct relay_client *c, const uint8_t *d, size_t len
 	return n > 0 && (size_t)n == len && !memcmp(want, d, len);
 }
 
-int relay_client_recv(struct relay_client *c, struct relay_msg *out, int timeout_ms)
+/* The next message, decoded from the bytes received. wait: reading more
+ * until timeout_ms, answering pings and a Close on the way (may suspend).
+ * Not wait: only from what was received or, on a plain stream, is queued
+ * already; -EAGAIN when no message completes from it, and before a ping or
+ * a Close, left for a waiting receive because their answers are sends
+ * (does not suspend). A message assembled in part is kept for the next
+ * call; a message returned is dropped by it. */
+static int next_msg(struct relay_client *c, struct relay_msg *out, int timeout_ms, bool wait)
 {
 	uint64_t deadline = core_deadline_ns(timeout_ms);
 	if (c->closed)
 		return -ECONNRESET;
-	c->msg_len = 0;
-	c->msg_op = 0;
+	if (c->msg_out) {
+		c->msg_len = 0;
+		c->msg_op = 0;
+		c->msg_out = false;
+	}
 	for (;;) {
 		struct relay_ws_hdr h;
 		int hl = relay_ws_frame_parse_header(&h, RELAY_WS_ROLE_CLIENT, c->max_message, c->in, c->in_len);
@@ -313,6 +324,8 @@ int relay_client_recv(struct relay_client *c, struct relay_msg *out, int timeout
 			size_t pl = (size_t)h.payload_len;
 			int r = 0;
 			bool done = false;
+			if (!wait && (h.opcode == RELAY_WS_OP_PING || h.opcode == RELAY_WS_OP_CLOSE))
+				return -EAGAIN;
 			if (h.opcode == RELAY_WS_OP_PING) {
 				r = send_frame(c, RELAY_WS_OP_PONG, p, pl, 1000);
 			} else if (h.opcode == RELAY_WS_OP_CLOSE) {
@@ -338,9 +351,12 @@ int relay_client_recv(struct relay_client *c, struct relay_msg *out, int timeout
 			size_t used = (size_t)hl + pl;
 			memmove(c->in, c->in + used, c->in_len - used);
 			c->in_len -= used;
-			if (r)
+			if (r) {
+				c->msg_out = true; /* what was assembled is lost with the error */
 				return r;
+			}
 			if (done) {
+				c->msg_out = true;
 				bool text = c->msg_op == RELAY_WS_OP_TEXT;
 				if (text && relay_utf8_validate(c->msg, c->msg_len) != RELAY_UTF8_OK)
 					return -EPROTO;
@@ -348,6 +364,7 @@ int relay_client_recv(struct relay_client *c, struct relay_msg *out, int timeout
 					c->paired = true;
 					if (!c->deliver_notices) {
 						c->msg_len = 0;
+						c->msg_out = false;
 						continue;
 					}
 				}
@@ -360,15 +377,32 @@ int relay_client_recv(struct relay_client *c, struct relay_msg *out, int timeout
 		}
 		if (hl < 0 && hl != RELAY_WS_INCOMPLETE)
 			return hl == RELAY_WS_E_TOO_BIG ? -EMSGSIZE : -EPROTO;
-		int left = core_deadline_left_ms(deadline);
-		if (left == 0)
-			return -ETIMEDOUT;
-		int r = read_more(c, left);
+		int r;
+		if (!wait) {
+			if (!net_stream_recv_queued(c->st))
+				return -EAGAIN;
+			r = read_more(c, 0); /* queued: returns at once */
+		} else {
+			int left = core_deadline_left_ms(deadline);
+			if (left == 0)
+				return -ETIMEDOUT;
+			r = read_more(c, left);
+		}
 		if (r == -ECONNRESET)
 			c->closed = true;
 		if (r)
 			return r;
 	}
+}
+
+int relay_client_recv(struct relay_client *c, struct relay_msg *out, int timeout_ms)
+{
+	return next_msg(c, out, timeout_ms, true);
+}
+
+int relay_client_try_recv(struct relay_client *c, struct relay_msg *out)
+{
+	return next_msg(c, out, 0, false);
 }
 
 bool relay_client_paired(const struct relay_client *c) { return c->paired; }

@@ -30,7 +30,7 @@ struct relay_client_opts {
 };
 
 /* A received message: data[0..len) belongs to the client and is valid until
- * the next relay_client_recv. */
+ * the next relay_client_recv or relay_client_try_recv. */
 struct relay_msg {
 	const uint8_t *data;
 	size_t len;
@@ -54,6 +54,16 @@ int relay_client_send(struct relay_client *c, const void *data, size_t len, bool
  * -ETIMEDOUT, -ECONNRESET when the relay or peer closed (relay_client_close_code
  * says how), -EMSGSIZE, -EPROTO. Suspends. */
 int relay_client_recv(struct relay_client *c, struct relay_msg *out, int timeout_ms);
+
+/* relay_client_try_recv returns the next message if it needs no wait: it
+ * is complete in what was received already or, on a ws:// stream, in what
+ * the socket has queued (several messages often come in one read). Returns
+ * its length as relay_client_recv does, or -EAGAIN when no message is
+ * complete yet, or the next frame is a ping or a Close (their answers are
+ * sends: relay_client_recv handles them); otherwise relay_client_recv's
+ * errors. A message begun in fragments is kept for the next receive. Does
+ * not suspend: a reader can take what has arrived as one batch. */
+int relay_client_try_recv(struct relay_client *c, struct relay_msg *out);
 
 /* relay_client_paired says whether the relay reported the peer connected. */
 bool relay_client_paired(const struct relay_client *c);

@@ -8,7 +8,9 @@
 #  - an iperf3 TCP transfer (3 s) from Rob to a server on Matt's overlay
 #    address moves bytes (> 0 received) and ends without an error (a reset
 #    or a stall would be iperf3's error);
-#  - the pair is still on the relay afterwards.
+#  - the pair is still on the relay afterwards;
+#  - with the TUN's offloads on, the receiver coalesced some of the
+#    transfer's segments (a relay link's reads are batches, overlay/gro.h).
 # Needs root and iperf3 (Debian package iperf3, in .ci/deps); exits 77
 # otherwise. About 30 s.
 set -u
@@ -66,6 +68,18 @@ echo "iperf3 over the relayed overlay: ${1:-0} bytes received in 3 s, ${2:-?} re
 [ -n "${3:-}" ] && bad "iperf3 reported an error: $3"
 [ "${1:-0}" -gt 0 ] 2>/dev/null || bad "iperf3 moved no bytes over the overlay"
 relay_both || bad "not on the relay path after the transfer: rob sees '$(nd_peer a "$rob" matt)'"
+# The relay link's reader hands what one read brought to the overlay as a
+# batch: with GRO on (the TUN's offloads), some of Matt's TUN writes carried
+# several of the transfer's segments.
+gro=$(nd_run b "$matt" peers --json | "$nd_py" -c 'import json,sys; g=(json.load(sys.stdin)["self"].get("overlay") or {}).get("gro") or {}
+print("%s %d %d" % (g.get("enabled"), g.get("writes", 0), g.get("packets", 0)))')
+echo "matt's GRO over the relay: $gro (enabled, writes of several packets, packets in them)"
+set -- $gro
+if [ "${1:-}" = True ]; then
+	[ "${2:-0}" -gt 0 ] 2>/dev/null || bad "no coalesced TUN write on the relay path: $gro"
+else
+	echo "(GRO is off here: the TUN has no offloads; not checked)"
+fi
 
 if [ "$fail" -ne 0 ]; then
 	for f in "$rob.log" "$matt.out" "$nd_tmp/iperf.err"; do

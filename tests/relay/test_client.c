@@ -15,8 +15,10 @@
 #include "core/reactor.h"
 #include "helpers.h"
 #include "relay/client.h"
+#include "relay/http.h"
 #include "relay/server.h"
 #include "relay/ticket.h"
+#include "relay/ws_frame.h"
 
 struct relay_fixture {
 	struct relay_server *srv;
@@ -455,4 +457,131 @@ Test(relay_client, wss_rejects_a_certificate_from_an_unknown_ca, .timeout = 60)
 	stop_relay(&f);
 	cr_assert_eq(r, -EPROTO, "got %d: %s", r, msg);
 	cr_assert(strstr(msg, "CERTIFICATE") || strstr(msg, "certificate"), "message: %s", msg);
+}
+
+/* A scripted relay for relay_client_try_recv: a blocking thread that
+ * answers the upgrade, then writes frames in the groups the client's
+ * steps ask for (each group in one write, so they arrive together). */
+struct script {
+	int lfd;
+	uint16_t port;
+	atomic_int step;        /* the client's progress: the server waits for it */
+	bool got_pong;
+	/* the client's results */
+	int r[10];
+	char text[10][16];
+	atomic_int done;
+};
+
+static size_t frame(uint8_t *out, bool fin, uint8_t op, const char *s)
+{
+	int n = relay_ws_frame_build(out, 64, fin, op, (const uint8_t *)s, strlen(s), NULL);
+	cr_assert_gt(n, 0);
+	return (size_t)n;
+}
+
+static bool step_is(void *arg, int want)
+{
+	return atomic_load(&((struct script *)arg)->step) >= want;
+}
+static bool step2(void *arg) { return step_is(arg, 2); }
+
+static void *script_server(void *arg)
+{
+	struct script *s = arg;
+	int fd = accept(s->lfd, NULL, NULL);
+	cr_assert_geq(fd, 0);
+	uint8_t buf[4096];
+	size_t len = 0;
+	struct relay_http_req req;
+	int hl;
+	while ((hl = relay_http_parse_request(&req, buf, len)) == RELAY_HTTP_INCOMPLETE) {
+		ssize_t n = read(fd, buf + len, sizeof buf - len);
+		cr_assert_gt(n, 0);
+		len += (size_t)n;
+	}
+	char acc[RELAY_HTTP_ACCEPT_LEN + 1];
+	cr_assert_eq(relay_http_check_upgrade(acc, &req), RELAY_HTTP_OK);
+	int n = relay_http_upgrade_response_build(buf, sizeof buf, acc);
+	cr_assert_eq(write(fd, buf, (size_t)n), n);
+	/* Group 1: binary "one", binary "two", text "three" in two
+	 * fragments, a ping, binary "four", then the first fragment of
+	 * "abcd". */
+	size_t o = 0;
+	o += frame(buf + o, true, RELAY_WS_OP_BINARY, "one");
+	o += frame(buf + o, true, RELAY_WS_OP_BINARY, "two");
+	o += frame(buf + o, false, RELAY_WS_OP_TEXT, "thr");
+	o += frame(buf + o, true, RELAY_WS_OP_CONTINUATION, "ee");
+	o += frame(buf + o, true, RELAY_WS_OP_PING, "p");
+	o += frame(buf + o, true, RELAY_WS_OP_BINARY, "four");
+	o += frame(buf + o, false, RELAY_WS_OP_BINARY, "ab");
+	cr_assert_eq(write(fd, buf, o), (ssize_t)o);
+	/* Group 2, once the client found "ab" incomplete: the rest. */
+	cr_assert(t_wait_until(step2, s, 10000));
+	o = frame(buf, true, RELAY_WS_OP_CONTINUATION, "cd");
+	cr_assert_eq(write(fd, buf, o), (ssize_t)o);
+	/* The pong came (masked, 2 + 4 + 1 bytes). */
+	uint8_t pong[7];
+	if (t_read_full(fd, pong, sizeof pong) == 0)
+		s->got_pong = (pong[0] & 0x0f) == RELAY_WS_OP_PONG;
+	close(fd);
+	return NULL;
+}
+
+static void script_client(void *arg)
+{
+	struct script *s = arg;
+	if (core_reactor_index(core_self()) != 0)
+		return;
+	struct relay_client *c = NULL;
+	struct relay_msg m;
+	char url[64], err[256];
+	snprintf(url, sizeof url, "ws://127.0.0.1:%u", s->port);
+	s->r[0] = relay_client_connect(&c, url, "try-recv", NULL, 5000, err, sizeof err);
+	if (s->r[0])
+		goto out;
+	/* What one waiting receive brought in is taken without waiting. */
+	static const int kinds[] = {0, 0, 1, 1, 1, 0, 1}; /* 0: recv, 1: try_recv */
+	for (int i = 1; i <= 6; i++) {
+		int r = kinds[i] == 0 ? relay_client_recv(c, &m, 5000) : relay_client_try_recv(c, &m);
+		s->r[i] = r;
+		if (r > 0)
+			snprintf(s->text[i], sizeof s->text[i], "%s%.*s", m.text ? "t:" : "", r, m.data);
+		if (i == 6)
+			atomic_store(&s->step, 2);
+	}
+	s->r[7] = relay_client_recv(c, &m, 5000);
+	if (s->r[7] > 0)
+		snprintf(s->text[7], sizeof s->text[7], "%.*s", s->r[7], m.data);
+	s->r[8] = relay_client_try_recv(c, &m);
+out:
+	relay_client_close(c);
+	atomic_store(&s->done, 1);
+}
+
+static bool script_done(void *arg) { return atomic_load(&((struct script *)arg)->done) != 0; }
+
+Test(relay_client, try_recv_takes_what_has_arrived_and_leaves_pings_to_recv, .timeout = 30)
+{
+	struct script s;
+	memset(&s, 0, sizeof s);
+	s.lfd = t_listen_tcp(&s.port);
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, script_server, &s), 0);
+	struct t_rt t;
+	t_rt_start(&t, NULL, script_client, &s);
+	cr_assert(t_wait_until(script_done, &s, 20000));
+	t_rt_stop(&t);
+	pthread_join(th, NULL);
+	close(s.lfd);
+	cr_assert_eq(s.r[0], 0, "connect");
+	cr_assert_str_eq(s.text[1], "one", "the waiting receive");
+	cr_assert_str_eq(s.text[2], "two", "taken without waiting");
+	cr_assert_str_eq(s.text[3], "t:three", "a fragmented message, whole");
+	cr_assert_eq(s.r[4], -EAGAIN, "a ping next: left to the waiting receive (%d, %s)", s.r[4], s.text[4]);
+	cr_assert_str_eq(s.text[5], "four", "the waiting receive answers the ping and goes on");
+	cr_assert_eq(s.r[6], -EAGAIN, "half a message: nothing yet");
+	cr_assert_str_eq(s.text[7], "abcd", "the half kept for the next receive");
+	cr_assert_eq(s.r[8], -EAGAIN, "nothing more");
+	cr_assert(s.got_pong, "the ping was answered");
 }
