@@ -72,6 +72,10 @@ struct src {
 	bool stalled : 1;    /* ended by -ENOBUFS; on the group's stalled queue */
 	bool fifo_armed : 1; /* armed from the stalled queue; counted in grp->rearming */
 	bool detaching : 1;  /* owner waits for the receive to end, no re-arm */
+	/* Buffers queued: the high-water mark and the share of a dry ring are
+	 * counted in these, since every completion takes a whole buffer
+	 * however few bytes it carries (a ring holds at most 32,768). */
+	uint16_t queued_bufs;
 	int err;             /* sticky error (negative errno) */
 	int fd;
 	int wait_res;
@@ -79,8 +83,8 @@ struct src {
 	struct buf_group *grp;
 	int32_t head, tail;  /* queued buffer ids, -1 when empty */
 	uint32_t queued_bytes;
-	uint32_t high_water; /* pause (cancel the multishot) above this */
-	uint32_t pause_bytes;/* queued_bytes when the last cancel went */
+	uint32_t high_water; /* buffers: pause (cancel the multishot) above this */
+	uint32_t pause_bufs; /* queued_bufs when the last cancel went */
 	struct task *waiter;
 	struct core_timer timer;
 	struct src *next_stalled, *prev_stalled;

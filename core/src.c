@@ -42,7 +42,10 @@
 #include <unistd.h>
 
 /* Per-connection queue bound: a connection that is not being read holds at
- * most this many bytes of ring buffers before its receive is paused. */
+ * most this many bytes' worth of ring buffers (counted in whole buffers:
+ * 4 of 16 KiB) before its receive is paused. Counted in buffers, not
+ * bytes: a peer sending small segments would otherwise take one buffer
+ * per segment, up to 64 KiB of them (the whole ring). */
 #define SRC_RECV_HIGH_WATER (64u * 1024u)
 /* UDP sockets serve many peers: let them queue more before pausing. */
 #define SRC_RECVMSG_HIGH_WATER_BUFS 256u
@@ -56,9 +59,9 @@ void core_src_init(struct src *s, struct core_reactor *r, uint8_t kind, int fd, 
 	s->grp = grp;
 	s->head = s->tail = -1;
 	if (kind == SRC_RECV)
-		s->high_water = SRC_RECV_HIGH_WATER;
+		s->high_water = grp->size < SRC_RECV_HIGH_WATER ? SRC_RECV_HIGH_WATER / grp->size : 1;
 	else if (kind == SRC_RECVMSG)
-		s->high_water = SRC_RECVMSG_HIGH_WATER_BUFS * grp->size;
+		s->high_water = SRC_RECVMSG_HIGH_WATER_BUFS;
 }
 
 /* Arms s; a stream receive armed for its turn of a dry ring (once) takes
@@ -109,13 +112,13 @@ int core_src_arm(struct src *s)
  * whenever force. */
 static void pause_src(struct src *s, bool force)
 {
-	if (s->pausing && !force && s->queued_bytes < s->pause_bytes + s->high_water)
+	if (s->pausing && !force && s->queued_bufs < s->pause_bufs + s->high_water)
 		return;
 	struct io_uring_sqe *sqe = core_get_sqe(s->r);
 	io_uring_prep_cancel64(sqe, ud_pack(s, UD_SRC), 0);
 	io_uring_sqe_set_data64(sqe, 0);
 	s->pausing = true;
-	s->pause_bytes = s->queued_bytes;
+	s->pause_bufs = s->queued_bufs;
 }
 
 /* Whether the ring is under pressure: some source waits for a buffer. */
@@ -124,7 +127,8 @@ static bool under_pressure(const struct buf_group *g)
 	return g->stalled != NULL;
 }
 
-/* Under pressure: whether s queues its share of the ring or more. */
+/* Under pressure: whether s queues its share of the ring or more, in
+ * buffers (a completion of a few bytes takes a whole one). */
 static bool over_share(const struct src *s)
 {
 	const struct buf_group *g = s->grp;
@@ -134,7 +138,7 @@ static bool over_share(const struct src *s)
 	unsigned share = busy ? g->num / busy : g->num;
 	if (share < 1)
 		share = 1;
-	return s->queued_bytes >= (uint64_t)share * g->size;
+	return s->queued_bufs >= share;
 }
 
 /* Whether a buffer source should have a receive in flight now. */
@@ -142,7 +146,7 @@ static bool wants_data(const struct src *s)
 {
 	if (s->armed || s->stalled || !s->started || s->closing || s->detaching || s->eof || s->err)
 		return false;
-	if (s->queued_bytes > s->high_water)
+	if (s->queued_bufs > s->high_water)
 		return false;
 	/* While others wait in the stalled queue, a source that still has data
 	 * to read does not jump it: it re-arms once its queue is empty. */
@@ -177,6 +181,7 @@ static void enqueue_buf(struct src *s, uint16_t bid, uint32_t len)
 	}
 	s->tail = bid;
 	s->queued_bytes += len;
+	s->queued_bufs++;
 }
 
 bool core_src_pop_buf(struct src *s, uint16_t *bid, uint32_t *len)
@@ -192,6 +197,7 @@ bool core_src_pop_buf(struct src *s, uint16_t *bid, uint32_t *len)
 		g->holding--;
 	}
 	s->queued_bytes -= *len;
+	s->queued_bufs--;
 	/* Back under its mark: receive the next buffer while this one is
 	 * being consumed. */
 	refill(s);
@@ -360,7 +366,7 @@ static void complete_recv(struct src *s, const struct io_uring_cqe *cqe)
 			core_buf_group_put(g, bid);
 		} else {
 			enqueue_buf(s, bid, (uint32_t)res);
-			if (s->armed && (s->queued_bytes > s->high_water || over_share(s)))
+			if (s->armed && (s->queued_bufs > s->high_water || over_share(s)))
 				pause_src(s, false);
 		}
 	}

@@ -9,6 +9,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,4 +296,145 @@ Test(core_src, every_busy_source_receives_in_every_turn_of_a_dry_ring, .timeout 
 		cr_expect_leq(c->pairs[i].max_gap, TURN_BOUND, "source %u waited %llu receives of others (bound %u)", i,
 			      (unsigned long long)c->pairs[i].max_gap, TURN_BOUND);
 	free(c);
+}
+
+/* ---- Scripted cases: one coroutine drives the sockets step by step. ----
+ * The reactor runs ready tasks, then submits and takes completions, so a
+ * core_yield() of the script lets exactly one round of submissions and
+ * completions happen: each step below is deterministic. */
+
+/* Counts the buffers queued on s without yielding (popping does not
+ * suspend while buffers are queued, so nothing arrives meanwhile), checks
+ * their bytes against the pattern of stream id from *off, and returns the
+ * leases to the ring. */
+static unsigned t_count_queued(struct core_sock *s, unsigned id, size_t *off, int *err)
+{
+	unsigned n = 0;
+	while (core_sock_recv_queued(s)) {
+		struct core_buf b;
+		int len = core_sock_recv(s, &b, 0);
+		if (len <= 0) {
+			*err = len < 0 ? len : -EPIPE;
+			break;
+		}
+		for (int i = 0; i < len; i++)
+			if (b.data[i] != t_pattern(id, *off + (size_t)i))
+				*err = -EILSEQ;
+		*off += (size_t)len;
+		core_buf_release(&b);
+		n++;
+	}
+	return n;
+}
+
+/* Writes len bytes of stream id's pattern from off with one write(2). */
+static int t_write_pattern(struct core_sock *s, unsigned id, size_t off, size_t len)
+{
+	uint8_t chunk[WRITE_CHUNK];
+	if (len > sizeof chunk)
+		len = sizeof chunk;
+	for (size_t i = 0; i < len; i++)
+		chunk[i] = t_pattern(id, off + i);
+	ssize_t w = write(core_sock_fd(s), chunk, len);
+	return w < 0 ? -errno : (int)w;
+}
+
+#define SMALL_RING_BUFS 16u
+#define SMALL_SEGMENT 100u
+#define SMALL_SEGMENTS 12u
+/* 64 KiB of 16 KiB buffers: src.c's high-water mark in buffers. */
+#define BIG_BUF_SIZE (16u * 1024u)
+#define HIGH_WATER_BUFS 4u
+
+struct t_small {
+	unsigned most_queued;  /* buffers queued at once on the receiver */
+	size_t received;
+	int err;
+};
+
+static void t_small_main(void *arg)
+{
+	struct t_small *c = arg;
+	struct t_pair p = {.id = 7};
+	uint16_t port;
+	int one = 1, lfd = t_listen_tcp(&port);
+	size_t sent = 0;
+
+	c->err = t_pair_open(&p, lfd, port);
+	if (c->err)
+		goto out;
+	/* One segment per write: each lands in a buffer of its own. */
+	if (setsockopt(core_sock_fd(p.tx), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) {
+		c->err = -errno;
+		goto out;
+	}
+	/* The first segment arms the receiver's multishot. */
+	int w = t_write_pattern(p.tx, p.id, sent, SMALL_SEGMENT);
+	if (w < 0) {
+		c->err = w;
+		goto out;
+	}
+	sent += (size_t)w;
+	c->most_queued = 0;
+	{
+		struct core_buf b;
+		int n = core_sock_recv(p.rx, &b, RECV_TIMEOUT_MS);
+		if (n != (int)SMALL_SEGMENT) {
+			c->err = n < 0 ? n : -EPIPE;
+			goto out;
+		}
+		c->received += (size_t)n;
+		core_buf_release(&b);
+	}
+	/* The reader stops reading; the peer trickles small segments, each
+	 * received (one round of the reactor) before the next is written. */
+	for (unsigned i = 0; i < SMALL_SEGMENTS; i++) {
+		w = t_write_pattern(p.tx, p.id, sent, SMALL_SEGMENT);
+		if (w < 0) {
+			c->err = w;
+			goto out;
+		}
+		sent += (size_t)w;
+		core_yield();
+		core_yield();
+	}
+	c->most_queued = t_count_queued(p.rx, p.id, &c->received, &c->err);
+	/* The rest waited in the socket: all of it arrives, in order. */
+	while (c->received < sent && !c->err) {
+		struct core_buf b;
+		int n = core_sock_recv(p.rx, &b, RECV_TIMEOUT_MS);
+		if (n <= 0) {
+			c->err = n < 0 ? n : -EPIPE;
+			break;
+		}
+		for (int i = 0; i < n; i++)
+			if (b.data[i] != t_pattern(p.id, c->received + (size_t)i))
+				c->err = -EILSEQ;
+		c->received += (size_t)n;
+		core_buf_release(&b);
+	}
+out:
+	core_sock_close(p.tx);
+	core_sock_close(p.rx);
+	close(lfd);
+	core_rt_shutdown(core_reactor_rt(core_self()));
+}
+
+/* A reader that stops reading while its peer sends small segments: its
+ * receive pauses at the high-water mark counted in buffers (4 of 16 KiB),
+ * not in bytes, where 12 segments of 100 bytes took 12 buffers (1,200
+ * bytes, far under 64 KiB) and, with more, the whole ring. */
+Test(core_src, small_segments_pause_at_the_high_water_mark_in_buffers, .timeout = 60)
+{
+	struct t_small c = {0};
+	struct core_rt_opts o = {.num_threads = 1, .stream_bufs = SMALL_RING_BUFS, .stream_buf_size = BIG_BUF_SIZE};
+	struct t_rt t;
+	t_rt_start(&t, &o, t_small_main, &c);
+	cr_assert_eq(t_rt_join(&t), 0);
+	cr_assert_eq(c.err, 0, "%s", strerror(-c.err));
+	cr_expect_eq(c.received, (SMALL_SEGMENTS + 1) * SMALL_SEGMENT, "every byte, in order");
+	/* The mark is passed by the completion that crosses it. */
+	cr_expect_leq(c.most_queued, HIGH_WATER_BUFS + 1, "%u buffers queued for %u segments of %u bytes",
+		      c.most_queued, SMALL_SEGMENTS, SMALL_SEGMENT);
+	cr_log_info("small segments: %u buffers queued at once", c.most_queued);
 }
