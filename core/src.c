@@ -20,12 +20,12 @@
  * core_sock_recv_pause): what it holds is then on the heap, not the ring.
  *
  * Shares under pressure (issue 13). While any source waits on the stalled
- * queue, the ring is shared in turns: a source may queue at most
- * max(1, ring / busy sources) buffers before its receive is paused (busy:
- * holding buffers or stalled), a source whose queue drains joins the back
- * of the stalled queue instead of re-arming ahead of it, a source re-armed
- * from the queue that found the ring emptied by another keeps its place at
- * the front, and a turn is one single-shot receive of one buffer: a
+ * queue or a turn is in flight, the ring is shared in turns: a source may
+ * queue at most max(1, ring / busy sources) buffers before its receive is
+ * paused (busy: holding buffers or stalled), a source whose queue drains
+ * joins the back of the stalled queue instead of re-arming ahead of it, a
+ * source re-armed from the queue that found the ring emptied by another
+ * keeps its place at the front, and a turn is one single-shot receive of one buffer: a
  * multishot takes every free buffer its socket has data for before a pause
  * can land. Without these rules a turn at 1,000 sources x 16 KiB was longer
  * than a second. The cost is one receive per buffer while the ring is dry
@@ -121,10 +121,14 @@ static void pause_src(struct src *s, bool force)
 	s->pause_bufs = s->queued_bufs;
 }
 
-/* Whether the ring is under pressure: some source waits for a buffer. */
+/* Whether the ring is under pressure: some source waits for a buffer, or
+ * was re-armed for its turn and has not reported yet. Without the second,
+ * a source that drained its queue in the gap while the last turns were in
+ * flight re-armed a multishot and took every free buffer its socket had
+ * data for, ahead of the sources whose turns those buffers were. */
 static bool under_pressure(const struct buf_group *g)
 {
-	return g->stalled != NULL;
+	return g->stalled != NULL || g->rearming > 0;
 }
 
 /* Under pressure: whether s queues its share of the ring or more, in
@@ -148,9 +152,9 @@ static bool wants_data(const struct src *s)
 		return false;
 	if (s->queued_bufs > s->high_water)
 		return false;
-	/* While others wait in the stalled queue, a source that still has data
-	 * to read does not jump it: it re-arms once its queue is empty. */
-	return s->head < 0 || !s->grp->stalled;
+	/* While others wait for their turn, a source that still has data to
+	 * read does not jump the queue: it re-arms once its queue is empty. */
+	return s->head < 0 || !under_pressure(s->grp);
 }
 
 static void stall(struct src *s);

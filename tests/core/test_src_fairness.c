@@ -8,6 +8,7 @@
  * reader's receive timing out (RECV_TIMEOUT_MS), long before .timeout. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdbool.h>
@@ -437,4 +438,163 @@ Test(core_src, small_segments_pause_at_the_high_water_mark_in_buffers, .timeout 
 	cr_expect_leq(c.most_queued, HIGH_WATER_BUFS + 1, "%u buffers queued for %u segments of %u bytes",
 		      c.most_queued, SMALL_SEGMENTS, SMALL_SEGMENT);
 	cr_log_info("small segments: %u buffers queued at once", c.most_queued);
+}
+
+/* Fills s's socket with stream id's pattern from *off until the kernel
+ * takes no more (the socket made non-blocking). */
+static int t_fill(struct core_sock *s, unsigned id, size_t *off)
+{
+	int fd = core_sock_fd(s), fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
+		return -errno;
+	for (;;) {
+		int w = t_write_pattern(s, id, *off, WRITE_CHUNK);
+		if (w == -EAGAIN)
+			return 0;
+		if (w < 0)
+			return w;
+		*off += (size_t)w;
+	}
+}
+
+#define GAP_STALLED 8u
+
+struct t_holder {
+	struct t_pair p;
+	struct core_buf lease;
+	bool got, release;
+};
+
+/* Receives one buffer and holds it until told to let go. */
+static void t_hold_reader(void *arg)
+{
+	struct t_holder *h = arg;
+	h->lease.gid = CORE_BUF_NONE;
+	int n = core_sock_recv(h->p.rx, &h->lease, RECV_TIMEOUT_MS);
+	if (n <= 0) {
+		if (!h->release) /* not the interrupt at the end */
+			h->p.err = n < 0 ? n : -EPIPE;
+		h->p.done = true;
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		if (h->lease.data[i] != t_pattern(h->p.id, (size_t)i))
+			h->p.err = -EILSEQ;
+	h->got = n > 0;
+	while (!h->release)
+		core_sleep(1);
+	core_buf_release(&h->lease);
+	h->p.done = true;
+}
+
+struct t_gap {
+	struct t_holder held[GAP_STALLED];
+	unsigned drained_took; /* buffers the draining source took in the gap */
+	unsigned stalled_got;  /* stalled sources served in that same round */
+	int free_before;
+	int err;
+};
+
+static void t_gap_main(void *arg)
+{
+	struct t_gap *c = arg;
+	struct t_pair d = {.id = 100};
+	size_t d_sent = 0, d_received = 0;
+	uint16_t port;
+	int lfd = t_listen_tcp(&port);
+	unsigned opened = 0;
+
+	c->err = t_pair_open(&d, lfd, port);
+	for (; !c->err && opened < GAP_STALLED; opened++) {
+		struct t_holder *h = &c->held[opened];
+		h->p.id = opened;
+		c->err = t_pair_open(&h->p, lfd, port);
+		if (!c->err) {
+			int w = t_write_pattern(h->p.tx, h->p.id, 0, 2 * BUF_SIZE);
+			c->err = w < 0 ? w : 0;
+		}
+	}
+	if (c->err || (c->err = t_fill(d.tx, d.id, &d_sent)) != 0)
+		goto out;
+	/* The draining source D takes the whole ring (its multishot ends with
+	 * -ENOBUFS): one buffer leased here, 15 queued. */
+	struct core_buf b;
+	int n = core_sock_recv(d.rx, &b, RECV_TIMEOUT_MS);
+	if (n <= 0) {
+		c->err = n < 0 ? n : -EPIPE;
+		goto out;
+	}
+	d_received += (size_t)n;
+	if ((c->err = t_fill(d.tx, d.id, &d_sent)) != 0)
+		goto out;
+	/* Eight sources with data wait for a buffer, in this order. Two rounds
+	 * of the reactor arm their receives and see them fail. */
+	for (unsigned i = 0; i < GAP_STALLED; i++)
+		core_spawn(t_hold_reader, &c->held[i]);
+	for (unsigned i = 0; i < 4; i++)
+		core_yield();
+	c->free_before = core_buf_free_count(0);
+	/* D's reader gives its buffers back one by one: each re-arms one
+	 * stalled source for its turn, and after eight the stalled queue is
+	 * empty while their eight turns are in flight. Then D's queue is
+	 * empty and D wants data again, in that gap. */
+	core_buf_release(&b);
+	while (core_sock_recv_queued(d.rx)) {
+		n = core_sock_recv(d.rx, &b, 0);
+		if (n <= 0) {
+			c->err = n < 0 ? n : -EPIPE;
+			goto out;
+		}
+		for (int i = 0; i < n; i++)
+			if (b.data[i] != t_pattern(d.id, d_received + (size_t)i))
+				c->err = -EILSEQ;
+		d_received += (size_t)n;
+		core_buf_release(&b);
+	}
+	/* One round: the turns and D's receive are submitted and complete. */
+	core_yield();
+	c->drained_took = t_count_queued(d.rx, d.id, &d_received, &c->err);
+	/* Their readers run once woken by those completions. */
+	core_yield();
+	for (unsigned i = 0; i < GAP_STALLED; i++)
+		c->stalled_got += c->held[i].got;
+out:
+	for (unsigned i = 0; i < opened; i++) {
+		c->held[i].release = true;
+		if (!c->held[i].got)
+			core_sock_interrupt(c->held[i].p.rx);
+	}
+	for (unsigned i = 0; i < opened; i++)
+		t_await(&c->held[i].p.done, RECV_TIMEOUT_MS);
+	core_sock_close(d.tx);
+	core_sock_close(d.rx);
+	for (unsigned i = 0; i < opened; i++) {
+		core_sock_close(c->held[i].p.tx);
+		core_sock_close(c->held[i].p.rx);
+	}
+	close(lfd);
+	core_rt_shutdown(core_reactor_rt(core_self()));
+}
+
+/* Turns in flight are pressure too. A source whose queue drains while the
+ * stalled queue has just emptied into eight turns (their receives not yet
+ * reported) takes a turn of one buffer. Before, pressure was only "someone
+ * on the stalled queue": it re-armed a multishot and took the 8 buffers
+ * left beside the turns' 8, then the ring was dry again for everyone. */
+Test(core_src, a_source_draining_while_turns_are_in_flight_takes_one_turn, .timeout = 60)
+{
+	struct t_gap *c = calloc(1, sizeof *c);
+	cr_assert_not_null(c);
+	struct core_rt_opts o = {.num_threads = 1, .stream_bufs = RING_BUFS, .stream_buf_size = BUF_SIZE};
+	struct t_rt t;
+	t_rt_start(&t, &o, t_gap_main, c);
+	cr_assert_eq(t_rt_join(&t), 0);
+	cr_assert_eq(c->err, 0, "%s", strerror(-c->err));
+	for (unsigned i = 0; i < GAP_STALLED; i++)
+		cr_expect_eq(c->held[i].p.err, 0, "stalled source %u: %s", i, strerror(-c->held[i].p.err));
+	cr_assert_eq(c->free_before, 0, "the ring was dry with %u sources waiting", GAP_STALLED);
+	cr_expect_eq(c->stalled_got, GAP_STALLED, "every stalled source had its turn");
+	cr_expect_leq(c->drained_took, 1u, "the draining source took %u buffers in the gap", c->drained_took);
+	cr_log_info("gap: the draining source took %u buffers, %u stalled sources served", c->drained_took,
+		    c->stalled_got);
 }
