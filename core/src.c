@@ -21,17 +21,21 @@
  *
  * Shares under pressure (issue 13). While any source waits on the stalled
  * queue or a turn is in flight, the ring is shared in turns: a source may
- * queue at most max(1, ring / busy sources) buffers before its receive is
- * paused (busy: holding buffers or stalled), a source whose queue drains
- * joins the back of the stalled queue instead of re-arming ahead of it, a
- * source re-armed from the queue that found the ring emptied by another
- * keeps its place at the front, and a turn is one single-shot receive of one buffer: a
- * multishot takes every free buffer its socket has data for before a pause
- * can land. Without these rules a turn at 1,000 sources x 16 KiB was longer
- * than a second. The cost is one receive per buffer while the ring is dry
- * (at 5,000 sources on 1,024 buffers, about 40 % of the aggregate against
- * multishot turns, docs/PERFORMANCE.md); with room in the ring none of this
- * applies and the fast path is unchanged.
+ * queue at most max(1, ring / busy sources) buffers (counted in buffers,
+ * not bytes) before its receive is paused (busy: holding buffers or
+ * stalled), a source whose queue drains joins the back of the stalled
+ * queue instead of re-arming ahead of it, a source re-armed from the queue
+ * that found the ring emptied by another keeps its place at the front, and
+ * a turn is one single-shot receive of one buffer: a multishot takes every
+ * free buffer its socket has data for before a pause can land. A datagram
+ * turn stays a multishot (its buffer layout needs one) and is paused on
+ * its first buffer; what it takes in the kernel's first pass over its
+ * queued datagrams is not bounded by that. Without these rules a turn at
+ * 1,000 sources x 16 KiB was longer than a second. The cost is one receive
+ * per buffer while the ring is dry (at 5,000 sources on 1,024 buffers,
+ * about 40 % of the aggregate against multishot turns,
+ * docs/PERFORMANCE.md); with room in the ring none of this applies and the
+ * fast path is unchanged.
  */
 #include "core/internal.h"
 
@@ -370,7 +374,11 @@ static void complete_recv(struct src *s, const struct io_uring_cqe *cqe)
 			core_buf_group_put(g, bid);
 		} else {
 			enqueue_buf(s, bid, (uint32_t)res);
-			if (s->armed && (s->queued_bufs > s->high_water || over_share(s)))
+			/* A datagram turn is a multishot (the layout of its
+			 * buffers needs one): it ends after its first buffer,
+			 * as a stream turn does by being single-shot. */
+			bool turn_over = turn && s->kind == SRC_RECVMSG;
+			if (s->armed && (s->queued_bufs > s->high_water || over_share(s) || turn_over))
 				pause_src(s, false);
 		}
 	}

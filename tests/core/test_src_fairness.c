@@ -18,8 +18,10 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/internal.h" /* struct src: the datagram turn test looks inside */
 #include "core/reactor.h"
 #include "core/sock.h"
+#include "core/udp.h"
 #include "helpers.h"
 
 #define RING_BUFS 16u
@@ -597,4 +599,146 @@ Test(core_src, a_source_draining_while_turns_are_in_flight_takes_one_turn, .time
 	cr_expect_leq(c->drained_took, 1u, "the draining source took %u buffers in the gap", c->drained_took);
 	cr_log_info("gap: the draining source took %u buffers, %u stalled sources served", c->drained_took,
 		    c->stalled_got);
+}
+
+#define DGRAM_RING_BUFS 16u
+#define DGRAM_WAITING 2u
+
+struct t_dgram_holder {
+	struct core_udp *u;
+	struct core_dgram d;
+	bool got, release, done;
+	int err;
+};
+
+static void t_dgram_reader(void *arg)
+{
+	struct t_dgram_holder *h = arg;
+	h->d.buf.gid = CORE_BUF_NONE;
+	int n = core_udp_recv(h->u, &h->d, RECV_TIMEOUT_MS);
+	if (n < 0 && !h->release)
+		h->err = n;
+	h->got = n >= 0;
+	while (h->got && !h->release)
+		core_sleep(1);
+	core_buf_release(&h->d.buf);
+	h->done = true;
+}
+
+struct t_dturn {
+	struct t_dgram_holder w[DGRAM_WAITING];
+	bool armed_after, stalled_after;
+	bool got_then[DGRAM_WAITING];  /* each source had a datagram by then */
+	int free_before;
+	int err;
+};
+
+/* A UDP socket of this reactor bound to 127.0.0.1 port 0; its port to *port. */
+static struct core_udp *t_udp(uint16_t *port, int *err)
+{
+	int fd = t_bind_udp(port);
+	return core_udp_new(fd, err);
+}
+
+static void t_dturn_main(void *arg)
+{
+	struct t_dturn *c = arg;
+	struct core_dgram leases[DGRAM_RING_BUFS];
+	unsigned num_leases = 0, opened = 0;
+	uint16_t hog_port, ports[DGRAM_WAITING];
+	uint8_t byte = 0x5a;
+	int tx = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct core_udp *hog = t_udp(&hog_port, &c->err);
+
+	if (!hog || tx < 0)
+		goto out;
+	/* The hog takes the whole ring and holds it. */
+	to.sin_port = htons(hog_port);
+	for (unsigned i = 0; i < DGRAM_RING_BUFS; i++)
+		if (sendto(tx, &byte, 1, 0, (struct sockaddr *)&to, sizeof to) != 1) {
+			c->err = -errno;
+			goto out;
+		}
+	while (num_leases < DGRAM_RING_BUFS) {
+		int n = core_udp_recv(hog, &leases[num_leases], RECV_TIMEOUT_MS);
+		if (n < 0) {
+			c->err = n;
+			goto out;
+		}
+		num_leases++;
+	}
+	/* Two sources, each with a datagram waiting, stall on the dry ring in
+	 * this order. One each: the turn's multishot takes it and then waits
+	 * for more, where a second datagram would end it with -ENOBUFS. */
+	for (; opened < DGRAM_WAITING; opened++) {
+		struct t_dgram_holder *h = &c->w[opened];
+		h->u = t_udp(&ports[opened], &c->err);
+		if (!h->u)
+			goto out;
+		to.sin_port = htons(ports[opened]);
+		if (sendto(tx, &byte, 1, 0, (struct sockaddr *)&to, sizeof to) != 1) {
+			c->err = -errno;
+			goto out;
+		}
+		core_spawn(t_dgram_reader, h);
+	}
+	for (unsigned i = 0; i < 4; i++)
+		core_yield();
+	c->free_before = core_buf_free_count(1);
+	/* Two buffers back: a turn for each. The first source's multishot takes
+	 * its datagram and, finding no more, waits for the next one with the
+	 * second free buffer in view; the second source's takes that buffer,
+	 * finds the ring dry and ends (-ENOBUFS): it waits on the stalled
+	 * queue again, ring dry. */
+	core_buf_release(&leases[--num_leases].buf);
+	core_buf_release(&leases[--num_leases].buf);
+	/* Rounds: its receive takes the buffer, its reader the datagram, and
+	 * a cancel (if any) lands. */
+	for (unsigned i = 0; i < 4; i++)
+		core_yield();
+	{
+		const struct src *s = (const struct src *)(const void *)c->w[0].u; /* first member */
+		c->armed_after = s->armed;
+		c->stalled_after = s->stalled;
+		for (unsigned i = 0; i < DGRAM_WAITING; i++)
+			c->got_then[i] = c->w[i].got;
+	}
+out:
+	while (num_leases)
+		core_buf_release(&leases[--num_leases].buf);
+	for (unsigned i = 0; i < opened; i++)
+		c->w[i].release = true;
+	for (unsigned i = 0; i < opened; i++)
+		t_await(&c->w[i].done, RECV_TIMEOUT_MS);
+	for (unsigned i = 0; i < opened; i++)
+		core_udp_close(c->w[i].u);
+	if (hog)
+		core_udp_close(hog);
+	if (tx >= 0)
+		close(tx);
+	core_rt_shutdown(core_reactor_rt(core_self()));
+}
+
+/* A datagram source's turn of a dry ring ends after its first datagram
+ * while another source waits: its receive is paused and it joins the back
+ * of the stalled queue. Before, the turn stayed a multishot, ahead of the
+ * queue, taking the next buffer that came back whenever a datagram
+ * arrived (looked at inside: struct src is the first member of
+ * core_udp). */
+Test(core_src, a_datagram_turn_ends_after_its_first_buffer, .timeout = 60)
+{
+	struct t_dturn *c = calloc(1, sizeof *c);
+	cr_assert_not_null(c);
+	struct core_rt_opts o = {.num_threads = 1, .dgram_bufs = DGRAM_RING_BUFS};
+	struct t_rt t;
+	t_rt_start(&t, &o, t_dturn_main, c);
+	cr_assert_eq(t_rt_join(&t), 0);
+	cr_assert_eq(c->err, 0, "%s", strerror(-c->err));
+	cr_assert_eq(c->free_before, 0, "the datagram ring was dry");
+	cr_expect(c->got_then[0] && c->got_then[1], "each source had its turn");
+	cr_expect(!c->armed_after, "the first source's receive ended after its turn");
+	cr_expect(c->stalled_after, "the first source waits behind the second");
+	for (unsigned i = 0; i < DGRAM_WAITING; i++)
+		cr_expect_eq(c->w[i].err, 0, "source %u: %s", i, strerror(-c->w[i].err));
 }
