@@ -7,13 +7,17 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-int core_buf_group_init(struct core_reactor *r, struct buf_group *g, uint16_t bgid, unsigned num, unsigned size)
+int core_buf_group_init(struct core_reactor *r, struct buf_group *g, uint16_t bgid, unsigned num, unsigned base,
+			unsigned size)
 {
 	struct io_uring_buf_reg reg;
 	int ret;
 
 	memset(g, 0, sizeof *g);
+	if (base > num)
+		base = num;
 	g->num = num;
+	g->base = base;
 	g->size = size;
 	g->mask = (unsigned)io_uring_buf_ring_mask(num);
 	g->bgid = bgid;
@@ -36,7 +40,8 @@ int core_buf_group_init(struct core_reactor *r, struct buf_group *g, uint16_t bg
 	g->next = calloc(num, sizeof *g->next);
 	g->len = calloc(num, sizeof *g->len);
 	g->out = calloc(num, 1);
-	if (!g->next || !g->len || !g->out)
+	g->parked = calloc(num, sizeof *g->parked);
+	if (!g->next || !g->len || !g->out || !g->parked)
 		return -ENOMEM;
 	memset(&reg, 0, sizeof reg);
 	reg.ring_addr = (uint64_t)(uintptr_t)g->br;
@@ -46,11 +51,51 @@ int core_buf_group_init(struct core_reactor *r, struct buf_group *g, uint16_t bg
 	if (ret < 0)
 		return ret;
 	io_uring_buf_ring_init(g->br);
-	for (unsigned i = 0; i < num; i++)
-		io_uring_buf_ring_add(g->br, g->mem + (size_t)i * size, size, (unsigned short)i, (int)g->mask, (int)i);
-	io_uring_buf_ring_advance(g->br, (int)num);
-	g->in_ring = num;
+	core_buf_group_grow(g, base);
 	return 0;
+}
+
+unsigned core_buf_group_grow(struct buf_group *g, unsigned want)
+{
+	unsigned added = 0;
+	if (want > g->num)
+		want = g->num;
+	while (g->active < want) {
+		uint16_t bid = g->num_parked ? g->parked[--g->num_parked] : (uint16_t)g->fresh++;
+		io_uring_buf_ring_add(g->br, g->mem + (size_t)bid * g->size, g->size, bid, (int)g->mask, (int)added);
+		g->active++;
+		added++;
+	}
+	if (added) {
+		io_uring_buf_ring_advance(g->br, (int)added);
+		g->in_ring += added;
+	}
+	return added;
+}
+
+/* Whether a buffer coming back should leave circulation: the ring grew
+ * past its base, nobody waits for a buffer, and fewer than a quarter of
+ * those circulating are out (the rest idle in the ring, where the kernel
+ * would cycle through them and touch every one's pages). */
+static bool should_park(const struct buf_group *g)
+{
+	if (g->active <= g->base || g->stalled || g->rearming)
+		return false;
+	unsigned out = g->active - g->in_ring - 1; /* besides this one */
+	return out < g->active / 4;
+}
+
+/* Takes bid out of circulation; its pages go back to the kernel (one
+ * madvise, only while the ring shrinks after a peak). */
+static void park(struct buf_group *g, uint16_t bid)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	uintptr_t lo = (uintptr_t)(g->mem + (size_t)bid * g->size), hi = lo + g->size;
+	uintptr_t a = (lo + page - 1) & ~(uintptr_t)(page - 1), b = hi & ~(uintptr_t)(page - 1);
+	if (b > a)
+		madvise((void *)a, b - a, MADV_DONTNEED);
+	g->parked[g->num_parked++] = bid;
+	g->active--;
 }
 
 void core_buf_group_cleanup(struct core_reactor *r, struct buf_group *g)
@@ -64,6 +109,7 @@ void core_buf_group_cleanup(struct core_reactor *r, struct buf_group *g)
 	free(g->next);
 	free(g->len);
 	free(g->out);
+	free(g->parked);
 	memset(g, 0, sizeof *g);
 }
 
@@ -74,6 +120,11 @@ struct buf_group *core_buf_group_of(struct core_reactor *r, uint8_t gid)
 
 void core_buf_group_put(struct buf_group *g, uint16_t bid)
 {
+	if (should_park(g)) {
+		g->out[bid] = 0;
+		park(g, bid);
+		return;
+	}
 	io_uring_buf_ring_add(g->br, g->mem + (size_t)bid * g->size, g->size, bid, (int)g->mask, 0);
 	io_uring_buf_ring_advance(g->br, 1);
 	g->in_ring++;
@@ -115,13 +166,14 @@ static bool completions_pending(struct core_reactor *r)
 static size_t trim_group(struct core_reactor *r, struct buf_group *g)
 {
 	size_t freed = 0, page = (size_t)sysconf(_SC_PAGESIZE);
-	for (unsigned i = 0; i < g->num;) {
+	/* Ids from fresh up were never touched. */
+	for (unsigned i = 0; i < g->fresh;) {
 		if (g->out[i]) {
 			i++;
 			continue;
 		}
 		unsigned j = i;
-		while (j < g->num && !g->out[j])
+		while (j < g->fresh && !g->out[j])
 			j++;
 		uint8_t *lo = g->mem + (size_t)i * g->size, *hi = g->mem + (size_t)j * g->size;
 		/* Whole pages only: a neighbour's page may hold its bytes. */
@@ -149,4 +201,12 @@ int core_buf_free_count(uint8_t gid)
 	if (!r)
 		return -1;
 	return (int)core_buf_group_of(r, gid)->in_ring;
+}
+
+int core_buf_count(uint8_t gid)
+{
+	struct core_reactor *r = core_self();
+	if (!r)
+		return -1;
+	return (int)core_buf_group_of(r, gid)->active;
 }

@@ -3,8 +3,9 @@
 /* core/buf.h: leases on provided receive buffers.
  *
  * Each reactor registers two provided-buffer rings with its io_uring: one of
- * stream buffers (TCP, default 1024 x 16 KiB) and one of datagram buffers
- * (UDP, 1024 x 2 KiB). Multishot receives pick a buffer only when data
+ * stream buffers (TCP, default 1024 x 16 KiB; with stream_bufs_max it grows
+ * to four per source waiting for a buffer, see core/internal.h's struct
+ * buf_group) and one of datagram buffers (UDP, 1024 x 2 KiB). Multishot receives pick a buffer only when data
  * arrives, so an idle connection holds none. A received buffer is handed to
  * its consumer as a lease (struct core_buf) without copying; the consumer may
  * forward it (send it on another socket of the same reactor) and must return
@@ -31,6 +32,13 @@ void core_buf_release(struct core_buf *b);
  * currently holds (i.e. are free for receives) on this thread's reactor;
  * -1 outside a reactor. For tests and stats. */
 int core_buf_free_count(uint8_t gid);
+
+/* core_buf_count returns how many buffers of ring gid circulate on this
+ * thread's reactor (free or out): the stream ring starts at stream_bufs
+ * and, with stream_bufs_max above it, grows while sources wait for
+ * buffers and shrinks back as they stop (core_rt_opts); -1 outside a
+ * reactor. For tests and stats. */
+int core_buf_count(uint8_t gid);
 
 /* core_buf_trim gives the pages of the calling reactor's free receive
  * buffers back to the kernel (a buffer's memory is resident once it was

@@ -101,12 +101,24 @@ struct src {
  * (docs/PERFORMANCE.md, idle connections). */
 static_assert(sizeof(struct src) <= 128, "struct src outgrew a connection's budget");
 
+/* A ring of provided buffers. It has room for num buffers (ring entries
+ * and MAP_NORESERVE memory), of which `active` circulate: in the ring or
+ * out (queued or leased). It starts at `base` and grows under pressure up
+ * to num (core_buf_group_grow); a buffer that comes back while far more
+ * circulate than are out is parked instead: its pages go back to the
+ * kernel and it leaves circulation (core_buf_group_put). With num ==
+ * base the ring is fixed. */
 struct buf_group {
 	struct io_uring_buf_ring *br;
 	uint8_t *mem;
 	size_t mem_len, ring_len;
 	unsigned num, size, mask;
 	uint16_t bgid;
+	unsigned active;      /* buffers in circulation, base..num */
+	unsigned base;        /* circulation never shrinks below this */
+	unsigned fresh;       /* buffer ids from here up were never provided */
+	uint16_t *parked;     /* ids taken out of circulation, a stack */
+	unsigned num_parked;
 	unsigned in_ring;     /* buffers given to the kernel and not yet seen in a CQE */
 	int32_t *next;        /* per-bid queue link */
 	uint32_t *len;        /* per-bid received length */
@@ -187,7 +199,14 @@ int core_op_wait(struct core_reactor *r, struct op *op, int timeout_ms);
 static inline uint64_t ud_pack(void *p, unsigned tag) { return (uint64_t)(uintptr_t)p | tag; }
 
 /* buf.c */
-int core_buf_group_init(struct core_reactor *r, struct buf_group *g, uint16_t bgid, unsigned num, unsigned size);
+/* core_buf_group_init registers a ring with room for num buffers of size
+ * bytes, base of them provided now (base <= num, both powers of 2 or base
+ * == num). 0 or -errno. */
+int core_buf_group_init(struct core_reactor *r, struct buf_group *g, uint16_t bgid, unsigned num, unsigned base,
+			unsigned size);
+/* core_buf_group_grow provides more buffers until want circulate (at most
+ * num); returns how many it added. */
+unsigned core_buf_group_grow(struct buf_group *g, unsigned want);
 void core_buf_group_cleanup(struct core_reactor *r, struct buf_group *g);
 void core_buf_group_put(struct buf_group *g, uint16_t bid);
 struct buf_group *core_buf_group_of(struct core_reactor *r, uint8_t gid);

@@ -681,10 +681,10 @@ static int reactor_init(struct core_reactor *r)
 		return ret;
 	tls_reactor = r;
 	r->now = core_clock_ns();
-	ret = core_buf_group_init(r, &r->stream, 0, o->stream_bufs, o->stream_buf_size);
+	ret = core_buf_group_init(r, &r->stream, 0, o->stream_bufs_max, o->stream_bufs, o->stream_buf_size);
 	if (ret < 0)
 		return ret;
-	ret = core_buf_group_init(r, &r->dgram, 1, o->dgram_bufs, o->dgram_buf_size);
+	ret = core_buf_group_init(r, &r->dgram, 1, o->dgram_bufs, o->dgram_bufs, o->dgram_buf_size);
 	if (ret < 0)
 		return ret;
 	arm_wake(r);
@@ -835,7 +835,8 @@ struct core_rt *core_rt_new(const struct core_rt_opts *opts, int *err)
 		o->sq_entries = DEFAULT_SQ;
 	o->stream_bufs = round_pow2(o->stream_bufs ? o->stream_bufs : DEFAULT_STREAM_BUFS);
 	o->dgram_bufs = round_pow2(o->dgram_bufs ? o->dgram_bufs : DEFAULT_DGRAM_BUFS);
-	if (o->stream_bufs > 32768 || o->dgram_bufs > 32768) {
+	o->stream_bufs_max = o->stream_bufs_max > o->stream_bufs ? round_pow2(o->stream_bufs_max) : o->stream_bufs;
+	if (o->stream_bufs_max > 32768 || o->dgram_bufs > 32768) {
 		*err = -EINVAL;
 		goto fail;
 	}

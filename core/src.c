@@ -35,7 +35,9 @@
  * per buffer while the ring is dry (at 5,000 sources on 1,024 buffers,
  * about 40 % of the aggregate against multishot turns,
  * docs/PERFORMANCE.md); with room in the ring none of this applies and the
- * fast path is unchanged.
+ * fast path is unchanged. A ring that may grow (stream_bufs_max) first
+ * grows to SRC_BUFS_PER_BUSY buffers per busy source; turns share it only
+ * once that cap is reached.
  */
 #include "core/internal.h"
 
@@ -53,6 +55,10 @@
 #define SRC_RECV_HIGH_WATER (64u * 1024u)
 /* UDP sockets serve many peers: let them queue more before pausing. */
 #define SRC_RECVMSG_HIGH_WATER_BUFS 256u
+/* A growable ring (core_rt_opts.stream_bufs_max) that runs dry grows to this
+ * many buffers per busy source: the high-water mark of 16 KiB buffers, so
+ * that every busy source can keep its queue full without turns. */
+#define SRC_BUFS_PER_BUSY 4u
 
 void core_src_init(struct src *s, struct core_reactor *r, uint8_t kind, int fd, struct buf_group *grp)
 {
@@ -143,7 +149,7 @@ static bool over_share(const struct src *s)
 	if (!under_pressure(g))
 		return false;
 	unsigned busy = g->holding + g->num_stalled;
-	unsigned share = busy ? g->num / busy : g->num;
+	unsigned share = busy ? g->active / busy : g->active;
 	if (share < 1)
 		share = 1;
 	return s->queued_bufs >= share;
@@ -382,14 +388,19 @@ static void complete_recv(struct src *s, const struct io_uring_cqe *cqe)
 				pause_src(s, false);
 		}
 	}
-	if (res == 0 && s->kind == SRC_RECV)
+	if (res == 0 && s->kind == SRC_RECV) {
 		s->eof = true;
-	else if (res == -ENOBUFS && turn)
-		stall_front(s); /* the ring was emptied by another before its turn */
-	else if (res == -ENOBUFS)
-		stall(s);
-	else if (res < 0 && res != -ECANCELED && !s->closing)
+	} else if (res == -ENOBUFS) {
+		if (turn)
+			stall_front(s); /* the ring was emptied by another before its turn */
+		else
+			stall(s);
+		/* A ring that may grow does, before it is shared in turns: to a
+		 * high-water mark's worth for every busy source. */
+		core_buf_group_grow(g, SRC_BUFS_PER_BUSY * (g->holding + g->num_stalled));
+	} else if (res < 0 && res != -ECANCELED && !s->closing) {
 		s->err = res;
+	}
 }
 
 void core_src_complete(struct src *s, const struct io_uring_cqe *cqe)

@@ -60,13 +60,22 @@ struct t_case {
 	unsigned num_pairs;
 	size_t bytes_each;
 	size_t hog_bytes;      /* held as leases by one reader until the others finish */
+	unsigned bufs_max;     /* the ring may grow to this (core_rt_opts.stream_bufs_max) */
+	size_t trickle;        /* then: this many 1 KiB messages on one pair, one at a time */
 	/* results, read by the test thread after the runtime ends */
 	struct t_pair pairs[MAX_PAIRS];
 	unsigned hog_leases;
 	int free_while_hogged; /* ring buffers free once the hog holds its leases */
 	int free_at_end;
+	int count_peak;        /* most buffers circulating, seen by the readers */
+	int count_loaded;      /* circulating once the busy sources are done */
+	int count_at_end;      /* circulating after the trickle */
 	int setup_err;
 };
+
+/* The case being run (one at a time per process): its readers sample how
+ * many buffers circulate. */
+static struct t_case *t_current;
 
 static void t_writer(void *arg)
 {
@@ -104,6 +113,8 @@ static void t_reader(void *arg)
 				break;
 			}
 		p->received += (size_t)n;
+		if (t_current && core_buf_count(0) > t_current->count_peak)
+			t_current->count_peak = core_buf_count(0);
 		t_seq++;
 		if (p->receives++ && t_seq - p->last_seq > p->max_gap)
 			p->max_gap = t_seq - p->last_seq;
@@ -150,6 +161,40 @@ static int t_pair_open(struct t_pair *p, int lfd, uint16_t port)
 	}
 	p->rx = core_sock_new(sfd, &err);
 	return p->rx ? 0 : err;
+}
+
+static int t_write_pattern(struct core_sock *s, unsigned id, size_t off, size_t len);
+
+/* One pair, n messages of 1 KiB, each received and released before the
+ * next is written: a light load after a peak. */
+static int t_trickle(int lfd, uint16_t port, size_t n)
+{
+	struct t_pair p = {.id = 500};
+	int err = t_pair_open(&p, lfd, port);
+	for (size_t i = 0; i < n && !err; i++) {
+		int w = t_write_pattern(p.tx, p.id, p.received, 1024);
+		if (w < 0) {
+			err = w;
+			break;
+		}
+		size_t want = p.received + (size_t)w;
+		while (p.received < want && !err) {
+			struct core_buf b;
+			int r = core_sock_recv(p.rx, &b, RECV_TIMEOUT_MS);
+			if (r <= 0) {
+				err = r < 0 ? r : -EPIPE;
+				break;
+			}
+			for (int k = 0; k < r; k++)
+				if (b.data[k] != t_pattern(p.id, p.received + (size_t)k))
+					err = -EILSEQ;
+			p.received += (size_t)r;
+			core_buf_release(&b);
+		}
+	}
+	core_sock_close(p.tx);
+	core_sock_close(p.rx);
+	return err;
 }
 
 static void t_case_main(void *arg)
@@ -200,6 +245,9 @@ static void t_case_main(void *arg)
 	for (unsigned i = 0; i < c->num_pairs; i++)
 		while (!c->pairs[i].done || !c->pairs[i].written)
 			core_sleep(1);
+	c->count_loaded = core_buf_count(0);
+	if (c->trickle && (c->setup_err = t_trickle(lfd, port, c->trickle)) != 0)
+		goto out;
 out:
 	for (unsigned i = 0; i < c->hog_leases; i++)
 		core_buf_release(&leases[i]);
@@ -212,15 +260,19 @@ out:
 	}
 	close(lfd);
 	c->free_at_end = core_buf_free_count(0);
+	c->count_at_end = core_buf_count(0);
 	core_rt_shutdown(core_reactor_rt(core_self()));
 }
 
 static void t_case_run(struct t_case *c)
 {
-	struct core_rt_opts o = {.num_threads = 1, .stream_bufs = RING_BUFS, .stream_buf_size = BUF_SIZE};
+	struct core_rt_opts o = {.num_threads = 1, .stream_bufs = RING_BUFS, .stream_bufs_max = c->bufs_max,
+				 .stream_buf_size = BUF_SIZE};
 	struct t_rt t;
+	t_current = c;
 	t_rt_start(&t, &o, t_case_main, c);
 	cr_assert_eq(t_rt_join(&t), 0);
+	t_current = NULL;
 	cr_assert_eq(c->setup_err, 0, "setting up: %s", strerror(-c->setup_err));
 	for (unsigned i = 0; i < c->num_pairs; i++) {
 		const struct t_pair *p = &c->pairs[i];
@@ -228,7 +280,9 @@ static void t_case_run(struct t_case *c)
 			     strerror(-p->err), p->received, p->total);
 		cr_expect_eq(p->received, p->total, "source %u: %zu of %zu bytes", i, p->received, p->total);
 	}
-	cr_expect_eq(c->free_at_end, (int)RING_BUFS, "every lease back in the ring");
+	cr_expect_eq(c->free_at_end, c->count_at_end, "every lease back in the ring");
+	if (!c->bufs_max)
+		cr_expect_eq(c->free_at_end, (int)RING_BUFS, "a fixed ring stays at its size");
 }
 
 /* The hog leaves fewer free buffers than a reader drains in one batch: the
@@ -741,4 +795,27 @@ Test(core_src, a_datagram_turn_ends_after_its_first_buffer, .timeout = 60)
 	cr_expect(c->stalled_after, "the first source waits behind the second");
 	for (unsigned i = 0; i < DGRAM_WAITING; i++)
 		cr_expect_eq(c->w[i].err, 0, "source %u: %s", i, strerror(-c->w[i].err));
+}
+
+#define GROW_MAX 256u
+/* A ring that may grow: 32 sources with deep backlogs on 16 buffers make it
+ * grow (to four per busy source, within its cap of 256) instead of taking
+ * turns of one buffer; every byte still arrives intact and in order. Then
+ * a light load (one pair, one 1 KiB message at a time) parks what it does
+ * not need, and the ring is back at 16. */
+Test(core_src, a_growable_ring_grows_under_busy_sources_and_shrinks_after, .timeout = 120)
+{
+	struct t_case *c = calloc(1, sizeof *c);
+	cr_assert_not_null(c);
+	c->num_pairs = MAX_PAIRS;
+	c->bytes_each = 512 * 1024;
+	c->bufs_max = GROW_MAX;
+	c->trickle = 2 * GROW_MAX;
+	t_case_run(c);
+	cr_log_info("growable ring: peak %d buffers, %d after the busy sources, %d after the trickle", c->count_peak,
+		    c->count_loaded, c->count_at_end);
+	cr_expect_gt(c->count_peak, (int)RING_BUFS, "the ring grew");
+	cr_expect_leq(c->count_peak, (int)GROW_MAX, "within its cap");
+	cr_expect_eq(c->count_at_end, (int)RING_BUFS, "back at its base");
+	free(c);
 }
