@@ -653,6 +653,7 @@ Test(core_src, a_source_draining_while_turns_are_in_flight_takes_one_turn, .time
 	cr_expect_leq(c->drained_took, 1u, "the draining source took %u buffers in the gap", c->drained_took);
 	cr_log_info("gap: the draining source took %u buffers, %u stalled sources served", c->drained_took,
 		    c->stalled_got);
+	free(c);
 }
 
 #define DGRAM_RING_BUFS 16u
@@ -795,6 +796,7 @@ Test(core_src, a_datagram_turn_ends_after_its_first_buffer, .timeout = 60)
 	cr_expect(c->stalled_after, "the first source waits behind the second");
 	for (unsigned i = 0; i < DGRAM_WAITING; i++)
 		cr_expect_eq(c->w[i].err, 0, "source %u: %s", i, strerror(-c->w[i].err));
+	free(c);
 }
 
 #define GROW_MAX 256u
