@@ -1,11 +1,16 @@
 /* Provided buffer rings: see core/buf.h. */
 #include "core/internal.h"
+#include "core/log.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+/* The fallback below is logged once per process, not once per thread. */
+static atomic_bool fallback_logged;
 
 int core_buf_group_init(struct core_reactor *r, struct buf_group *g, uint16_t bgid, unsigned num, unsigned base,
 			unsigned size)
@@ -16,25 +21,42 @@ int core_buf_group_init(struct core_reactor *r, struct buf_group *g, uint16_t bg
 	memset(g, 0, sizeof *g);
 	if (base > num)
 		base = num;
-	g->num = num;
 	g->base = base;
 	g->size = size;
-	g->mask = (unsigned)io_uring_buf_ring_mask(num);
 	g->bgid = bgid;
+	/* Buffer memory is touched only when the kernel fills a buffer, so a big
+	 * ring costs little until traffic needs it: address space, not memory.
+	 * But a growable ring reserves its cap up front (the relay's 32,768 x
+	 * 16 KiB is 512 MiB per thread), which `ulimit -v` or strict overcommit
+	 * (vm.overcommit_memory=2 ignores MAP_NORESERVE) refuse: then the ring
+	 * is fixed at its base rather than the reactor not starting. */
+	for (;;) {
+		g->mem_len = (size_t)num * size;
+		g->mem = mmap(NULL, g->mem_len, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE | MAP_NORESERVE, -1,
+			      0);
+		if (g->mem != MAP_FAILED)
+			break;
+		g->mem = NULL;
+		if (num == base)
+			return -ENOMEM;
+		if (!atomic_exchange_explicit(&fallback_logged, true, memory_order_relaxed))
+			core_log(CORE_LOG_WARN,
+				 "buffer ring %u: cannot reserve %u buffers of %u bytes (%s); the ring stays at %u "
+				 "buffers (lower the cap, e.g. relay --ring-max, or raise ulimit -v)",
+				 (unsigned)bgid, num, size, strerror(errno), base);
+		num = base;
+	}
+	/* With transparent huge pages "always", filling one buffer could fault
+	 * in 2 MiB; parking and trimming give back 4 KiB pages anyway. */
+	madvise(g->mem, g->mem_len, MADV_NOHUGEPAGE);
+	g->num = num;
+	g->mask = (unsigned)io_uring_buf_ring_mask(num);
 	/* liburing 2.3 has no io_uring_setup_buf_ring: register page-aligned
 	 * memory ourselves, as its examples/io_uring-udp.c does. */
 	g->ring_len = num * sizeof(struct io_uring_buf);
 	g->br = mmap(NULL, g->ring_len, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
 	if (g->br == MAP_FAILED) {
 		g->br = NULL;
-		return -ENOMEM;
-	}
-	/* Buffer memory is touched only when the kernel fills a buffer, so a big
-	 * ring costs little until traffic needs it. */
-	g->mem_len = (size_t)num * size;
-	g->mem = mmap(NULL, g->mem_len, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE | MAP_NORESERVE, -1, 0);
-	if (g->mem == MAP_FAILED) {
-		g->mem = NULL;
 		return -ENOMEM;
 	}
 	g->next = calloc(num, sizeof *g->next);

@@ -14,7 +14,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -65,6 +67,7 @@ struct t_case {
 	size_t bytes_each;
 	size_t hog_bytes;      /* held as leases by one reader until the others finish */
 	unsigned bufs_max;     /* the ring may grow to this (core_rt_opts.stream_bufs_max) */
+	unsigned buf_size;     /* stream buffer size; 0: BUF_SIZE */
 	size_t trickle;        /* then: this many 1 KiB messages on one pair, one at a time */
 	/* results, read by the test thread after the runtime ends */
 	struct t_pair pairs[MAX_PAIRS];
@@ -303,7 +306,7 @@ out:
 static void t_case_run(struct t_case *c)
 {
 	struct core_rt_opts o = {.num_threads = 1, .stream_bufs = RING_BUFS, .stream_bufs_max = c->bufs_max,
-				 .stream_buf_size = BUF_SIZE};
+				 .stream_buf_size = c->buf_size ? c->buf_size : BUF_SIZE};
 	struct t_rt t;
 	t_current = c;
 	t_rt_start(&t, &o, t_case_main, c);
@@ -883,5 +886,47 @@ Test(core_src, a_growable_ring_grows_under_busy_sources_and_shrinks_after, .time
 	cr_expect_gt(c->count_peak, (int)RING_BUFS, "the ring grew");
 	cr_expect_leq(c->count_peak, (int)GROW_MAX, "within its cap");
 	cr_expect_eq(c->count_at_end, (int)RING_BUFS, "back at its base");
+	free(c);
+}
+
+/* This process's address space in bytes (VmSize), 0 if unknown. */
+static uint64_t t_vm_size(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	unsigned long long kib = 0;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "VmSize: %llu kB", &kib) == 1)
+			break;
+	fclose(f);
+	return (uint64_t)kib * 1024u;
+}
+
+/* A growable ring whose cap cannot be reserved (ulimit -v leaves room for
+ * everything but its 32,768 x 16 KiB = 512 MiB) stays at its base, and the
+ * reactor runs: sources share the fixed ring as before. Before, the
+ * reactor did not start (ENOMEM). Criterion runs each test in a process
+ * of its own, so the limit ends with it. */
+#define FALLBACK_MAX 32768u
+#define FALLBACK_BUF_SIZE (16u * 1024u)
+Test(core_src, a_ring_whose_cap_cannot_be_reserved_stays_fixed, .timeout = 120)
+{
+	uint64_t vm = t_vm_size();
+	cr_assert_gt(vm, 0u, "VmSize");
+	/* Room for the reactor thread's stack and malloc arena (64 MiB), the
+	 * coroutines' stacks and the rings, not for the cap. */
+	struct rlimit rl = {.rlim_cur = vm + 256u * 1024 * 1024, .rlim_max = vm + 256u * 1024 * 1024};
+	cr_assert_eq(setrlimit(RLIMIT_AS, &rl), 0, "setrlimit: %s", strerror(errno));
+	struct t_case *c = calloc(1, sizeof *c);
+	cr_assert_not_null(c);
+	c->num_pairs = 8;
+	c->bytes_each = 256 * 1024;
+	c->bufs_max = FALLBACK_MAX;
+	c->buf_size = FALLBACK_BUF_SIZE;
+	t_case_run(c);
+	cr_expect_leq(c->count_peak, (int)RING_BUFS, "the ring stayed at its base (peak %d)", c->count_peak);
+	cr_expect_eq(c->count_at_end, (int)RING_BUFS);
 	free(c);
 }
