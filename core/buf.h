@@ -4,8 +4,8 @@
  *
  * Each reactor registers two provided-buffer rings with its io_uring: one of
  * stream buffers (TCP, default 1024 x 16 KiB; with stream_bufs_max it grows
- * to four per source waiting for a buffer, see core/internal.h's struct
- * buf_group) and one of datagram buffers (UDP, 1024 x 2 KiB). Multishot receives pick a buffer only when data
+ * to what each busy source holds before it pauses, 6 of 16 KiB, see
+ * core/internal.h's struct buf_group and core/src.c) and one of datagram buffers (UDP, 1024 x 2 KiB). Multishot receives pick a buffer only when data
  * arrives, so an idle connection holds none. A received buffer is handed to
  * its consumer as a lease (struct core_buf) without copying; the consumer may
  * forward it (send it on another socket of the same reactor) and must return

@@ -128,10 +128,13 @@ struct buf_group {
 	 * free buffers (a dry ring does not become a storm of -ENOBUFS). */
 	struct src *stalled, *stalled_tail;
 	unsigned rearming;    /* sources re-armed from that queue, first CQE not yet seen */
-	/* Under pressure (someone stalled) each source's share of the ring is
-	 * num / (holding + num_stalled) buffers, at least one (core/src.c). */
+	/* Under pressure (someone stalled, or turns in flight) each source's
+	 * share of the ring is active / busy buffers, at least one; a ring that
+	 * may grow grows to what busy sources hold before they pause
+	 * (core/src.c). */
 	unsigned num_stalled; /* sources on the stalled queue */
 	unsigned holding;     /* sources with at least one buffer queued */
+	unsigned busy;        /* sources holding a buffer or stalled, each once */
 };
 
 struct msg {

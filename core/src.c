@@ -36,8 +36,9 @@
  * about 40 % of the aggregate against multishot turns,
  * docs/PERFORMANCE.md); with room in the ring none of this applies and the
  * fast path is unchanged. A ring that may grow (stream_bufs_max) first
- * grows to SRC_BUFS_PER_BUSY buffers per busy source; turns share it only
- * once that cap is reached.
+ * grows to what every busy source holds before it pauses (its high-water
+ * mark plus the overshoot of a multishot, busy_target()); turns share it
+ * only once that cap is reached.
  */
 #include "core/internal.h"
 
@@ -55,10 +56,44 @@
 #define SRC_RECV_HIGH_WATER (64u * 1024u)
 /* UDP sockets serve many peers: let them queue more before pausing. */
 #define SRC_RECVMSG_HIGH_WATER_BUFS 256u
-/* A growable ring (core_rt_opts.stream_bufs_max) that runs dry grows to this
- * many buffers per busy source: the high-water mark of 16 KiB buffers, so
- * that every busy source can keep its queue full without turns. */
-#define SRC_BUFS_PER_BUSY 4u
+/* What a busy source may hold beyond its high-water mark in buffers before
+ * its pause lands: the buffer whose completion crosses the mark, and one
+ * more its multishot fills before the cancel reaches it. */
+#define SRC_BUFS_OVERSHOOT 2u
+
+/* The high-water mark in buffers of size bytes: at least one, so a buffer
+ * larger than the mark still pauses its source at one queued buffer (plus
+ * the one that crossed it) rather than never. */
+static uint32_t recv_high_water_bufs(unsigned size)
+{
+	uint32_t n = SRC_RECV_HIGH_WATER / size;
+	return n ? n : 1;
+}
+
+/* A growable ring (core_rt_opts.stream_bufs_max) that runs dry grows to
+ * this many buffers: what every busy source holds at most before its
+ * receive pauses (6 of 16 KiB each), so that each can keep its queue full
+ * without turns. Each source counts once (g->busy). */
+static unsigned busy_target(const struct buf_group *g)
+{
+	return (recv_high_water_bufs(g->size) + SRC_BUFS_OVERSHOOT) * g->busy;
+}
+
+/* Sources that are busy: holding a buffer or stalled, or both. */
+static bool is_busy(const struct src *s)
+{
+	return s->head >= 0 || s->stalled;
+}
+
+/* Keeps g->busy in step after s's queue or stalled state changed. */
+static void busy_update(struct src *s, bool was_busy)
+{
+	bool now = is_busy(s);
+	if (now && !was_busy)
+		s->grp->busy++;
+	else if (!now && was_busy)
+		s->grp->busy--;
+}
 
 void core_src_init(struct src *s, struct core_reactor *r, uint8_t kind, int fd, struct buf_group *grp)
 {
@@ -69,7 +104,7 @@ void core_src_init(struct src *s, struct core_reactor *r, uint8_t kind, int fd, 
 	s->grp = grp;
 	s->head = s->tail = -1;
 	if (kind == SRC_RECV)
-		s->high_water = grp->size < SRC_RECV_HIGH_WATER ? SRC_RECV_HIGH_WATER / grp->size : 1;
+		s->high_water = recv_high_water_bufs(grp->size);
 	else if (kind == SRC_RECVMSG)
 		s->high_water = SRC_RECVMSG_HIGH_WATER_BUFS;
 }
@@ -148,8 +183,7 @@ static bool over_share(const struct src *s)
 	const struct buf_group *g = s->grp;
 	if (!under_pressure(g))
 		return false;
-	unsigned busy = g->holding + g->num_stalled;
-	unsigned share = busy ? g->active / busy : g->active;
+	unsigned share = g->busy ? g->active / g->busy : g->active;
 	if (share < 1)
 		share = 1;
 	return s->queued_bufs >= share;
@@ -190,8 +224,10 @@ static void enqueue_buf(struct src *s, uint16_t bid, uint32_t len)
 	if (s->tail >= 0) {
 		g->next[s->tail] = bid;
 	} else {
+		bool was_busy = is_busy(s);
 		s->head = bid;
 		g->holding++;
+		busy_update(s, was_busy);
 	}
 	s->tail = bid;
 	s->queued_bytes += len;
@@ -209,6 +245,7 @@ bool core_src_pop_buf(struct src *s, uint16_t *bid, uint32_t *len)
 	if (s->head < 0) {
 		s->tail = -1;
 		g->holding--;
+		busy_update(s, true);
 	}
 	s->queued_bytes -= *len;
 	s->queued_bufs--;
@@ -273,6 +310,7 @@ static void stall(struct src *s)
 		return;
 	s->stalled = true;
 	g->num_stalled++;
+	busy_update(s, s->head >= 0); /* was it busy before: holding */
 	s->next_stalled = NULL;
 	s->prev_stalled = g->stalled_tail;
 	if (g->stalled_tail)
@@ -291,6 +329,7 @@ static void stall_front(struct src *s)
 		return;
 	s->stalled = true;
 	g->num_stalled++;
+	busy_update(s, s->head >= 0); /* was it busy before: holding */
 	s->prev_stalled = NULL;
 	s->next_stalled = g->stalled;
 	if (g->stalled)
@@ -316,6 +355,7 @@ static void unstall(struct src *s)
 	s->next_stalled = s->prev_stalled = NULL;
 	s->stalled = false;
 	g->num_stalled--;
+	busy_update(s, true);
 }
 
 /* Whether the socket holds bytes to receive now. */
@@ -395,9 +435,9 @@ static void complete_recv(struct src *s, const struct io_uring_cqe *cqe)
 			stall_front(s); /* the ring was emptied by another before its turn */
 		else
 			stall(s);
-		/* A ring that may grow does, before it is shared in turns: to a
-		 * high-water mark's worth for every busy source. */
-		core_buf_group_grow(g, SRC_BUFS_PER_BUSY * (g->holding + g->num_stalled));
+		/* A ring that may grow does, before it is shared in turns: to
+		 * what every busy source holds before it pauses. */
+		core_buf_group_grow(g, busy_target(g));
 	} else if (res < 0 && res != -ECANCELED && !s->closing) {
 		s->err = res;
 	}

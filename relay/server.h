@@ -56,7 +56,8 @@ enum relay_defaults {
 	 * 4 MiB (tcp_wmem's maximum) for each when left to autotuning. */
 	RELAY_DEFAULT_SNDBUF = 1024 * 1024,
 	/* Stream ring per thread: 1,024 x 16 KiB buffers, growing while busy
-	 * connections wait for one to four per such connection, up to 32,768
+	 * connections wait for one to six per such connection (what one holds
+	 * before its receive pauses: 4 + 2, core/src.c), up to 32,768
 	 * (512 MiB reserved, resident only while in use; core/reactor.h). At
 	 * 5,000 busy sessions a fixed 1,024 gave each one buffer per round of
 	 * 5,000 while its unread data waited in kernel memory. Where that

@@ -868,7 +868,8 @@ Test(core_src, a_datagram_turn_ends_after_its_first_buffer, .timeout = 60)
 
 #define GROW_MAX 256u
 /* A ring that may grow: 32 sources with deep backlogs on 16 buffers make it
- * grow (to four per busy source, within its cap of 256) instead of taking
+ * grow (toward 16 + 2 of its 4 KiB buffers per busy source: what one holds
+ * before its receive pauses; within its cap of 256) instead of taking
  * turns of one buffer; every byte still arrives intact and in order. Then
  * a light load (one pair, one 1 KiB message at a time) parks what it does
  * not need, and the ring is back at 16. */
@@ -928,5 +929,25 @@ Test(core_src, a_ring_whose_cap_cannot_be_reserved_stays_fixed, .timeout = 120)
 	t_case_run(c);
 	cr_expect_leq(c->count_peak, (int)RING_BUFS, "the ring stayed at its base (peak %d)", c->count_peak);
 	cr_expect_eq(c->count_at_end, (int)RING_BUFS);
+	free(c);
+}
+
+/* A ring with room to grow past what busy sources hold before they pause
+ * grows that far: up to 16 + 2 of its 4 KiB buffers for each of the 32,
+ * (measured: 576). Before, the target was 4 buffers per source, below what
+ * one holds before it pauses, over sources counted twice when holding and
+ * stalled: it stopped at 164 and ran dry far below its cap. */
+#define GROW_ROOMY 1024u
+Test(core_src, a_growable_ring_grows_to_what_busy_sources_hold, .timeout = 120)
+{
+	struct t_case *c = calloc(1, sizeof *c);
+	cr_assert_not_null(c);
+	c->num_pairs = MAX_PAIRS;
+	c->bytes_each = 512 * 1024;
+	c->bufs_max = GROW_ROOMY;
+	t_case_run(c);
+	cr_log_info("roomy ring: peak %d buffers", c->count_peak);
+	cr_expect_gt(c->count_peak, (int)(4u * 2u * MAX_PAIRS), "the ring grew past 4 per source counted twice");
+	cr_expect_leq(c->count_peak, (int)((64u * 1024u / BUF_SIZE + 2u) * MAX_PAIRS), "no more than they hold");
 	free(c);
 }
