@@ -62,8 +62,9 @@ int core_buf_group_init(struct core_reactor *r, struct buf_group *g, uint16_t bg
 	g->next = calloc(num, sizeof *g->next);
 	g->len = calloc(num, sizeof *g->len);
 	g->out = calloc(num, 1);
-	g->parked = calloc(num, sizeof *g->parked);
-	if (!g->next || !g->len || !g->out || !g->parked)
+	/* Only a ring that may grow parks buffers. */
+	g->parked = num > base ? calloc(num - base, sizeof *g->parked) : NULL;
+	if (!g->next || !g->len || !g->out || (num > base && !g->parked))
 		return -ENOMEM;
 	memset(&reg, 0, sizeof reg);
 	reg.ring_addr = (uint64_t)(uintptr_t)g->br;
@@ -84,6 +85,9 @@ unsigned core_buf_group_grow(struct buf_group *g, unsigned want)
 		want = g->num;
 	while (g->active < want) {
 		uint16_t bid = g->num_parked ? g->parked[--g->num_parked] : (uint16_t)g->fresh++;
+		if (g->parked_resident > g->num_parked)
+			g->parked_resident = g->num_parked; /* it was one of them */
+		g->out[bid] = OUT_FREE;
 		io_uring_buf_ring_add(g->br, g->mem + (size_t)bid * g->size, g->size, bid, (int)g->mask, (int)added);
 		g->active++;
 		added++;
@@ -96,28 +100,75 @@ unsigned core_buf_group_grow(struct buf_group *g, unsigned want)
 }
 
 /* Whether a buffer coming back should leave circulation: the ring grew
- * past its base, nobody waits for a buffer, and fewer than a quarter of
+ * past its base, nobody waits for a buffer, and fewer than an eighth of
  * those circulating are out (the rest idle in the ring, where the kernel
- * would cycle through them and touch every one's pages). */
+ * would cycle through them and touch every one's pages). An eighth, not
+ * more: a ring in steady use that grew to what its busy sources hold has
+ * a good part of it out at any time, and parking there only to grow again
+ * costs a syscall per buffer both ways. */
 static bool should_park(const struct buf_group *g)
 {
 	if (g->active <= g->base || g->stalled || g->rearming)
 		return false;
 	unsigned out = g->active - g->in_ring - 1; /* besides this one */
-	return out < g->active / 4;
+	return out < g->active / 8;
 }
 
-/* Takes bid out of circulation; its pages go back to the kernel (one
- * madvise, only while the ring shrinks after a peak). */
-static void park(struct buf_group *g, uint16_t bid)
+/* Parked buffers whose pages go back to the kernel together: sorted, one
+ * madvise per run of neighbouring ids. Fewer (at most this many buffers)
+ * stay resident until core_buf_trim or until they circulate again. */
+#define PARK_BATCH 32u
+
+/* Whether every id strictly between a and b is parked. */
+static bool bridged(const struct buf_group *g, uint16_t a, uint16_t b)
+{
+	for (unsigned k = (unsigned)a + 1; k < b; k++)
+		if (g->out[k] != OUT_PARKED)
+			return false;
+	return true;
+}
+
+/* Gives back the pages of the parked buffers still resident (the top of
+ * the stack), a run of neighbouring ids per madvise; a run goes on over
+ * ids parked before (OUT_PARKED, their pages given back already: another
+ * madvise of them costs nothing). None of them is in the ring, so the
+ * kernel cannot be filling them. */
+static void park_release(struct buf_group *g)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	uintptr_t lo = (uintptr_t)(g->mem + (size_t)bid * g->size), hi = lo + g->size;
-	uintptr_t a = (lo + page - 1) & ~(uintptr_t)(page - 1), b = hi & ~(uintptr_t)(page - 1);
-	if (b > a)
-		madvise((void *)a, b - a, MADV_DONTNEED);
+	uint16_t *ids = g->parked + (g->num_parked - g->parked_resident);
+	unsigned n = g->parked_resident;
+	for (unsigned i = 1; i < n; i++) { /* insertion sort: n <= PARK_BATCH */
+		uint16_t v = ids[i];
+		unsigned j = i;
+		for (; j > 0 && ids[j - 1] > v; j--)
+			ids[j] = ids[j - 1];
+		ids[j] = v;
+	}
+	for (unsigned i = 0; i < n;) {
+		unsigned j = i + 1;
+		while (j < n && bridged(g, ids[j - 1], ids[j]))
+			j++;
+		uintptr_t lo = (uintptr_t)(g->mem + (size_t)ids[i] * g->size);
+		uintptr_t hi = (uintptr_t)(g->mem + ((size_t)ids[j - 1] + 1) * g->size);
+		/* Whole pages only: a neighbour's page may hold its bytes. */
+		uintptr_t a = (lo + page - 1) & ~(uintptr_t)(page - 1), b = hi & ~(uintptr_t)(page - 1);
+		if (b > a)
+			madvise((void *)a, b - a, MADV_DONTNEED);
+		i = j;
+	}
+	g->parked_resident = 0;
+}
+
+/* Takes bid out of circulation; its pages go back to the kernel with
+ * those of the next parked buffers (park_release). */
+static void park(struct buf_group *g, uint16_t bid)
+{
 	g->parked[g->num_parked++] = bid;
+	g->out[bid] = OUT_PARKED;
 	g->active--;
+	if (++g->parked_resident >= PARK_BATCH)
+		park_release(g);
 }
 
 void core_buf_group_cleanup(struct core_reactor *r, struct buf_group *g)
@@ -143,14 +194,14 @@ struct buf_group *core_buf_group_of(struct core_reactor *r, uint8_t gid)
 void core_buf_group_put(struct buf_group *g, uint16_t bid)
 {
 	if (should_park(g)) {
-		g->out[bid] = 0;
+		g->out[bid] = OUT_FREE;
 		park(g, bid);
 		return;
 	}
 	io_uring_buf_ring_add(g->br, g->mem + (size_t)bid * g->size, g->size, bid, (int)g->mask, 0);
 	io_uring_buf_ring_advance(g->br, 1);
 	g->in_ring++;
-	g->out[bid] = 0;
+	g->out[bid] = OUT_FREE;
 	/* Every returned buffer goes to the oldest stalled source at once: a
 	 * threshold here left a source stalled for good when fewer buffers than
 	 * the threshold were free and their holders were waiting on it. */
@@ -190,12 +241,12 @@ static size_t trim_group(struct core_reactor *r, struct buf_group *g)
 	size_t freed = 0, page = (size_t)sysconf(_SC_PAGESIZE);
 	/* Ids from fresh up were never touched. */
 	for (unsigned i = 0; i < g->fresh;) {
-		if (g->out[i]) {
+		if (g->out[i] == OUT_TAKEN) {
 			i++;
 			continue;
 		}
 		unsigned j = i;
-		while (j < g->fresh && !g->out[j])
+		while (j < g->fresh && g->out[j] != OUT_TAKEN) /* free or parked */
 			j++;
 		uint8_t *lo = g->mem + (size_t)i * g->size, *hi = g->mem + (size_t)j * g->size;
 		/* Whole pages only: a neighbour's page may hold its bytes. */

@@ -106,8 +106,12 @@ static_assert(sizeof(struct src) <= 128, "struct src outgrew a connection's budg
  * out (queued or leased). It starts at `base` and grows under pressure up
  * to num (core_buf_group_grow); a buffer that comes back while far more
  * circulate than are out is parked instead: its pages go back to the
- * kernel and it leaves circulation (core_buf_group_put). With num ==
+ * kernel (in batches) and it leaves circulation (core_buf_group_put). With num ==
  * base the ring is fixed. */
+/* buf_group.out[bid]: in the ring (or never provided), out of it with a
+ * source or a reader, or parked (out of circulation). */
+enum { OUT_FREE = 0, OUT_TAKEN = 1, OUT_PARKED = 2 };
+
 struct buf_group {
 	struct io_uring_buf_ring *br;
 	uint8_t *mem;
@@ -117,12 +121,13 @@ struct buf_group {
 	unsigned active;      /* buffers in circulation, base..num */
 	unsigned base;        /* circulation never shrinks below this */
 	unsigned fresh;       /* buffer ids from here up were never provided */
-	uint16_t *parked;     /* ids taken out of circulation, a stack */
+	uint16_t *parked;     /* ids taken out of circulation, a stack (num - base; NULL when fixed) */
 	unsigned num_parked;
+	unsigned parked_resident; /* the top of that stack whose pages are not given back yet */
 	unsigned in_ring;     /* buffers given to the kernel and not yet seen in a CQE */
 	int32_t *next;        /* per-bid queue link */
 	uint32_t *len;        /* per-bid received length */
-	uint8_t *out;         /* per-bid: 1 while out of the ring (queued or leased) */
+	uint8_t *out;         /* per-bid: OUT_TAKEN while out of the ring (queued or leased), OUT_PARKED */
 	/* Sources ended by -ENOBUFS, first come first served: each returned
 	 * buffer re-arms the oldest, and no more are re-armed than there are
 	 * free buffers (a dry ring does not become a storm of -ENOBUFS). */

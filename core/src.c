@@ -415,7 +415,7 @@ static void complete_recv(struct src *s, const struct io_uring_cqe *cqe)
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
 		g->in_ring--; /* out of the kernel, whichever way it goes now */
-		g->out[bid] = 1;
+		g->out[bid] = OUT_TAKEN;
 		if (s->closing || res <= 0) {
 			core_buf_group_put(g, bid);
 		} else {
