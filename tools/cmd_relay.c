@@ -57,7 +57,7 @@ static void help(void)
 	       "  --sndbuf BYTES|auto     kernel send buffer per client socket (default 1M;\n"
 	       "                          auto: the kernel's autotuning, up to tcp_wmem's maximum)\n"
 	       "  --ring-max N            receive buffers (16 KiB) a thread's ring may grow to\n"
-	       "                          while busy connections wait (default 32768, 512 MiB of\n"
+	       "                          while busy connections wait (default 32768; 512 MiB of\n"
 	       "                          address space per thread, resident only while used;\n"
 	       "                          0: a fixed ring of 1024). If the address space is\n"
 	       "                          refused (ulimit -v, strict overcommit) the ring stays fixed\n"
