@@ -586,6 +586,7 @@ static int dial(struct worker *wk, struct session *s, struct conn *c)
 		.tls = r->tls,
 		.host = o->host,
 		.host_hdr = r->host_hdr,
+		.sndbuf = o->sndbuf,
 	};
 	if (o->num_src) {
 		source_addr(o, 2ull * s->idx + (c->role == ROLE_B), &src);

@@ -351,6 +351,10 @@ static const struct opt_spec relay_specs[] = {
 	 .help = "load generator reactor threads (default: one per allowed CPU)"},
 	{"--concurrency", OPT_UINT, F(o.concurrency), .min = 1, .max = BENCH_RELAY_CONCURRENCY_MAX, .arg = "N",
 	 .help = "sessions being set up at once (default {0})", .help_args = {BENCH_RELAY_CONCURRENCY_DEFAULT}},
+	{"--sndbuf", OPT_SIZE, F(o.sndbuf), .min = 4096, .max = BENCH_RELAY_SNDBUF_MAX, .arg = "BYTES",
+	 .help = "kernel send buffer of each connection it dials, K/M suffixes (default: the\n"
+		 "kernel's autotuning): keeps the generator's own sockets from pushing the\n"
+		 "machine's TCP memory past tcp_mem's pressure mark for every server alike"},
 	{"--relay-pid", OPT_UINT, F(o.relay_pid), .min = 1, .max = 4194304, .arg = "PID",
 	 .help = "read the relay's VmRSS before and after opening the sessions"},
 	{"--sink", OPT_CUSTOM, .parse = take_sink, .arg = "HOST:PORT",

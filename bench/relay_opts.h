@@ -25,6 +25,7 @@ enum bench_relay_limits {
 	BENCH_RELAY_THREADS_MAX = 64,
 	BENCH_RELAY_CONCURRENCY_DEFAULT = 256,    /* sessions being set up at once, all threads */
 	BENCH_RELAY_CONCURRENCY_MAX = 10000,
+	BENCH_RELAY_SNDBUF_MAX = 64 * 1024 * 1024,   /* --sndbuf, bytes */
 	BENCH_RELAY_HOST_MAX = 255,
 	BENCH_RELAY_PATH_MAX = 4095,              /* --ca FILE */
 	BENCH_RELAY_SOURCES_DEFAULT = 1024,       /* source addresses when spreading */
@@ -83,6 +84,9 @@ struct bench_relay_opts {
 	uint64_t warmup_ms;
 	unsigned threads;                      /* 0: one per allowed CPU */
 	unsigned concurrency;
+	/* --sndbuf: SO_SNDBUF of every connection the generator dials; 0 (the
+	 * default): the kernel's autotuning, up to tcp_wmem's maximum. */
+	uint32_t sndbuf;
 	int relay_pid;                         /* 0: none */
 	bool json;
 	bool csv;

@@ -112,6 +112,8 @@ int bench_relay_print_table(FILE *f, const struct bench_relay_opts *o, const str
 	fprintf(f, ", %u sessions", o->sessions);
 	if (o->num_src)
 		fprintf(f, " from %u source addresses of %s", o->num_src, o->src_range);
+	if (o->sndbuf)
+		fprintf(f, ", SO_SNDBUF %u", o->sndbuf);
 	if (o->mode == BENCH_RELAY_THROUGHPUT)
 		fprintf(f, " x %s messages", sz);
 	else if (o->mode == BENCH_RELAY_LATENCY)
@@ -257,6 +259,7 @@ struct json_object *bench_relay_json(const struct bench_relay_opts *o, const str
 	json_object_object_add(root, "warmup_s", bench_report_num((double)o->warmup_ms / 1e3, 3));
 	json_object_object_add(root, "threads", bench_report_uint(r->threads));
 	json_object_object_add(root, "concurrency", bench_report_uint(o->concurrency));
+	json_object_object_add(root, "sndbuf", o->sndbuf ? bench_report_uint(o->sndbuf) : NULL);
 	if (o->tls) {
 		struct json_object *t = json_object_new_object();
 		json_object_object_add(t, "version", json_object_new_string(o->tls_version == 12 ? "1.2" : "1.3"));

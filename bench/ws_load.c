@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -482,6 +483,14 @@ int bench_wconn_dial(struct bench_wconn *c, const struct bench_dial *d, const ch
 	if (fd < 0)
 		return fd;
 	set_nodelay(fd);
+	if (d->sndbuf) {
+		int sz = (int)d->sndbuf;
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz) != 0) {
+			err = -errno;
+			close(fd);
+			return err;
+		}
+	}
 	c->sock = core_sock_new(fd, &err);
 	if (!c->sock)
 		return err;

@@ -112,6 +112,7 @@ struct bench_dial {
 	const char *host;            /* wss: the name checked against the certificate, and
 					sent as SNI unless it is an IP literal */
 	const char *host_hdr;        /* the Host header */
+	uint32_t sndbuf;             /* SO_SNDBUF once connected; 0: autotuning */
 };
 
 /* bench_wconn_dial connects to d->addr (from d->src, core_tcp_connect_from),

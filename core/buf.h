@@ -3,11 +3,13 @@
 /* core/buf.h: leases on provided receive buffers.
  *
  * Each reactor registers two provided-buffer rings with its io_uring: one of
- * stream buffers (TCP, default 1024 x 16 KiB) and one of datagram buffers
- * (UDP, 1024 x 2 KiB); a third, of 68 KiB datagram buffers, when asked for
- * (core_rt_opts.udp_gro_bufs: UDP sockets with UDP_GRO, core/udp.h).
- * Multishot receives pick a buffer only when data arrives, so an idle
- * connection holds none. A received buffer is handed to
+ * stream buffers (TCP, default 1024 x 16 KiB; with stream_bufs_max it grows
+ * to what each busy source holds before it pauses, 6 of 16 KiB, see
+ * core/internal.h's struct buf_group and core/src.c) and one of datagram
+ * buffers (UDP, 1024 x 2 KiB); a third, of 68 KiB datagram buffers, when
+ * asked for (core_rt_opts.udp_gro_bufs: UDP sockets with UDP_GRO,
+ * core/udp.h). Multishot receives pick a buffer only when data arrives, so
+ * an idle connection holds none. A received buffer is handed to
  * its consumer as a lease (struct core_buf) without copying; the consumer may
  * forward it (send it on another socket of the same reactor) and must return
  * it exactly once with core_buf_release, on the reactor thread that received
@@ -33,6 +35,13 @@ void core_buf_release(struct core_buf *b);
  * currently holds (i.e. are free for receives) on this thread's reactor;
  * -1 outside a reactor. For tests and stats. */
 int core_buf_free_count(uint8_t gid);
+
+/* core_buf_count returns how many buffers of ring gid circulate on this
+ * thread's reactor (free or out): the stream ring starts at stream_bufs
+ * and, with stream_bufs_max above it, grows while sources wait for
+ * buffers and shrinks back as they stop (core_rt_opts); -1 outside a
+ * reactor. For tests and stats. */
+int core_buf_count(uint8_t gid);
 
 /* core_buf_trim gives the pages of the calling reactor's free receive
  * buffers back to the kernel (a buffer's memory is resident once it was

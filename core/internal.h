@@ -72,6 +72,10 @@ struct src {
 	bool stalled : 1;    /* ended by -ENOBUFS; on the group's stalled queue */
 	bool fifo_armed : 1; /* armed from the stalled queue; counted in grp->rearming */
 	bool detaching : 1;  /* owner waits for the receive to end, no re-arm */
+	/* Buffers queued: the high-water mark and the share of a dry ring are
+	 * counted in these, since every completion takes a whole buffer
+	 * however few bytes it carries (a ring holds at most 32,768). */
+	uint16_t queued_bufs;
 	int err;             /* sticky error (negative errno) */
 	int fd;
 	int wait_res;
@@ -79,8 +83,8 @@ struct src {
 	struct buf_group *grp;
 	int32_t head, tail;  /* queued buffer ids, -1 when empty */
 	uint32_t queued_bytes;
-	uint32_t high_water; /* pause (cancel the multishot) above this */
-	uint32_t pause_bytes;/* queued_bytes when the last cancel went */
+	uint32_t high_water; /* buffers: pause (cancel the multishot) above this */
+	uint32_t pause_bufs; /* queued_bufs when the last cancel went */
 	struct task *waiter;
 	struct core_timer timer;
 	struct src *next_stalled, *prev_stalled;
@@ -97,25 +101,45 @@ struct src {
  * (docs/PERFORMANCE.md, idle connections). */
 static_assert(sizeof(struct src) <= 128, "struct src outgrew a connection's budget");
 
+/* A ring of provided buffers. It has room for num buffers (ring entries
+ * and MAP_NORESERVE memory), of which `active` circulate: in the ring or
+ * out (queued or leased). It starts at `base` and grows under pressure up
+ * to num (core_buf_group_grow); a buffer that comes back while far more
+ * circulate than are out is parked instead: its pages go back to the
+ * kernel (in batches) and it leaves circulation (core_buf_group_put). With num ==
+ * base the ring is fixed. */
+/* buf_group.out[bid]: in the ring (or never provided), out of it with a
+ * source or a reader, or parked (out of circulation). */
+enum { OUT_FREE = 0, OUT_TAKEN = 1, OUT_PARKED = 2 };
+
 struct buf_group {
 	struct io_uring_buf_ring *br;
 	uint8_t *mem;
 	size_t mem_len, ring_len;
 	unsigned num, size, mask;
 	uint16_t bgid;
+	unsigned active;      /* buffers in circulation, base..num */
+	unsigned base;        /* circulation never shrinks below this */
+	unsigned fresh;       /* buffer ids from here up were never provided */
+	uint16_t *parked;     /* ids taken out of circulation, a stack (num - base; NULL when fixed) */
+	unsigned num_parked;
+	unsigned parked_resident; /* the top of that stack whose pages are not given back yet */
 	unsigned in_ring;     /* buffers given to the kernel and not yet seen in a CQE */
 	int32_t *next;        /* per-bid queue link */
 	uint32_t *len;        /* per-bid received length */
-	uint8_t *out;         /* per-bid: 1 while out of the ring (queued or leased) */
+	uint8_t *out;         /* per-bid: OUT_TAKEN while out of the ring (queued or leased), OUT_PARKED */
 	/* Sources ended by -ENOBUFS, first come first served: each returned
 	 * buffer re-arms the oldest, and no more are re-armed than there are
 	 * free buffers (a dry ring does not become a storm of -ENOBUFS). */
 	struct src *stalled, *stalled_tail;
 	unsigned rearming;    /* sources re-armed from that queue, first CQE not yet seen */
-	/* Under pressure (someone stalled) each source's share of the ring is
-	 * num / (holding + num_stalled) buffers, at least one (core/src.c). */
+	/* Under pressure (someone stalled, or turns in flight) each source's
+	 * share of the ring is active / busy buffers, at least one; a ring that
+	 * may grow grows to what busy sources hold before they pause
+	 * (core/src.c). */
 	unsigned num_stalled; /* sources on the stalled queue */
 	unsigned holding;     /* sources with at least one buffer queued */
+	unsigned busy;        /* sources holding a buffer or stalled, each once */
 };
 
 struct msg {
@@ -184,7 +208,14 @@ int core_op_wait(struct core_reactor *r, struct op *op, int timeout_ms);
 static inline uint64_t ud_pack(void *p, unsigned tag) { return (uint64_t)(uintptr_t)p | tag; }
 
 /* buf.c */
-int core_buf_group_init(struct core_reactor *r, struct buf_group *g, uint16_t bgid, unsigned num, unsigned size);
+/* core_buf_group_init registers a ring with room for num buffers of size
+ * bytes, base of them provided now (base <= num, both powers of 2 or base
+ * == num). 0 or -errno. */
+int core_buf_group_init(struct core_reactor *r, struct buf_group *g, uint16_t bgid, unsigned num, unsigned base,
+			unsigned size);
+/* core_buf_group_grow provides more buffers until want circulate (at most
+ * num); returns how many it added. */
+unsigned core_buf_group_grow(struct buf_group *g, unsigned want);
 void core_buf_group_cleanup(struct core_reactor *r, struct buf_group *g);
 void core_buf_group_put(struct buf_group *g, uint16_t bid);
 struct buf_group *core_buf_group_of(struct core_reactor *r, uint8_t gid);

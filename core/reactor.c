@@ -685,14 +685,14 @@ static int reactor_init(struct core_reactor *r)
 		return ret;
 	tls_reactor = r;
 	r->now = core_clock_ns();
-	ret = core_buf_group_init(r, &r->stream, 0, o->stream_bufs, o->stream_buf_size);
+	ret = core_buf_group_init(r, &r->stream, 0, o->stream_bufs_max, o->stream_bufs, o->stream_buf_size);
 	if (ret < 0)
 		return ret;
-	ret = core_buf_group_init(r, &r->dgram, 1, o->dgram_bufs, o->dgram_buf_size);
+	ret = core_buf_group_init(r, &r->dgram, 1, o->dgram_bufs, o->dgram_bufs, o->dgram_buf_size);
 	if (ret < 0)
 		return ret;
 	if (o->udp_gro_bufs) {
-		ret = core_buf_group_init(r, &r->gro, 2, o->udp_gro_bufs, o->udp_gro_buf_size);
+		ret = core_buf_group_init(r, &r->gro, 2, o->udp_gro_bufs, o->udp_gro_bufs, o->udp_gro_buf_size);
 		if (ret < 0)
 			return ret;
 	}
@@ -816,6 +816,9 @@ const char *core_rt_explain(int err)
 	return buf;
 }
 
+#define MAX_RING_BUFS 32768u
+
+/* The smallest power of two >= v; v <= MAX_RING_BUFS. */
 static unsigned round_pow2(unsigned v)
 {
 	unsigned p = 1;
@@ -843,14 +846,18 @@ struct core_rt *core_rt_new(const struct core_rt_opts *opts, int *err)
 	}
 	if (!o->sq_entries)
 		o->sq_entries = DEFAULT_SQ;
-	o->stream_bufs = round_pow2(o->stream_bufs ? o->stream_bufs : DEFAULT_STREAM_BUFS);
-	o->dgram_bufs = round_pow2(o->dgram_bufs ? o->dgram_bufs : DEFAULT_DGRAM_BUFS);
-	if (o->udp_gro_bufs)
-		o->udp_gro_bufs = round_pow2(o->udp_gro_bufs);
-	if (o->stream_bufs > 32768 || o->dgram_bufs > 32768 || o->udp_gro_bufs > 32768) {
+	/* Checked before rounding: round_pow2 of a value above 2^31 would
+	 * never end. A ring has at most 32,768 entries. */
+	if (o->stream_bufs > MAX_RING_BUFS || o->stream_bufs_max > MAX_RING_BUFS || o->dgram_bufs > MAX_RING_BUFS ||
+	    o->udp_gro_bufs > MAX_RING_BUFS) {
 		*err = -EINVAL;
 		goto fail;
 	}
+	o->stream_bufs = round_pow2(o->stream_bufs ? o->stream_bufs : DEFAULT_STREAM_BUFS);
+	o->dgram_bufs = round_pow2(o->dgram_bufs ? o->dgram_bufs : DEFAULT_DGRAM_BUFS);
+	o->stream_bufs_max = o->stream_bufs_max > o->stream_bufs ? round_pow2(o->stream_bufs_max) : o->stream_bufs;
+	if (o->udp_gro_bufs)
+		o->udp_gro_bufs = round_pow2(o->udp_gro_bufs);
 	if (!o->stream_buf_size)
 		o->stream_buf_size = DEFAULT_STREAM_BUF_SIZE;
 	if (!o->dgram_buf_size)

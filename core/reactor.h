@@ -37,6 +37,11 @@ struct core_rt_opts {
 	unsigned num_threads;      /* 0: one per online CPU */
 	unsigned sq_entries;       /* 0: 1024 */
 	unsigned stream_bufs;      /* TCP receive buffers per thread (power of 2), 0: 1024 */
+	/* Up to this many (power of 2, <= 32768) while busy sources wait for a
+	 * buffer: 4 per such source, parked again as they stop. Memory is
+	 * reserved for all (MAP_NORESERVE) and resident only while in use.
+	 * 0: stream_bufs, a fixed ring. */
+	unsigned stream_bufs_max;
 	unsigned stream_buf_size;  /* bytes each, 0: 16 KiB */
 	unsigned dgram_bufs;       /* UDP receive buffers per thread (power of 2), 0: 1024 */
 	unsigned dgram_buf_size;   /* bytes each incl. recvmsg header, 0: 2 KiB */

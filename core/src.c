@@ -20,18 +20,25 @@
  * core_sock_recv_pause): what it holds is then on the heap, not the ring.
  *
  * Shares under pressure (issue 13). While any source waits on the stalled
- * queue, the ring is shared in turns: a source may queue at most
- * max(1, ring / busy sources) buffers before its receive is paused (busy:
- * holding buffers or stalled), a source whose queue drains joins the back
- * of the stalled queue instead of re-arming ahead of it, a source re-armed
- * from the queue that found the ring emptied by another keeps its place at
- * the front, and a turn is one single-shot receive of one buffer: a
- * multishot takes every free buffer its socket has data for before a pause
- * can land. Without these rules a turn at 1,000 sources x 16 KiB was longer
- * than a second. The cost is one receive per buffer while the ring is dry
- * (at 5,000 sources on 1,024 buffers, about 40 % of the aggregate against
- * multishot turns, docs/PERFORMANCE.md); with room in the ring none of this
- * applies and the fast path is unchanged.
+ * queue or a turn is in flight, the ring is shared in turns: a source may
+ * queue at most max(1, ring / busy sources) buffers (counted in buffers,
+ * not bytes) before its receive is paused (busy: holding buffers or
+ * stalled), a source whose queue drains joins the back of the stalled
+ * queue instead of re-arming ahead of it, a source re-armed from the queue
+ * that found the ring emptied by another keeps its place at the front, and
+ * a turn is one single-shot receive of one buffer: a multishot takes every
+ * free buffer its socket has data for before a pause can land. A datagram
+ * turn stays a multishot (its buffer layout needs one) and is paused on
+ * its first buffer; what it takes in the kernel's first pass over its
+ * queued datagrams is not bounded by that. Without these rules a turn at
+ * 1,000 sources x 16 KiB was longer than a second. The cost is one receive
+ * per buffer while the ring is dry (at 5,000 sources on 1,024 buffers,
+ * about 40 % of the aggregate against multishot turns,
+ * docs/PERFORMANCE.md); with room in the ring none of this applies and the
+ * fast path is unchanged. A ring that may grow (stream_bufs_max) first
+ * grows to what every busy source holds before it pauses (its high-water
+ * mark plus the overshoot of a multishot, busy_target()); turns share it
+ * only once that cap is reached.
  */
 #include "core/internal.h"
 
@@ -42,10 +49,51 @@
 #include <unistd.h>
 
 /* Per-connection queue bound: a connection that is not being read holds at
- * most this many bytes of ring buffers before its receive is paused. */
+ * most this many bytes' worth of ring buffers (counted in whole buffers:
+ * 4 of 16 KiB) before its receive is paused. Counted in buffers, not
+ * bytes: a peer sending small segments would otherwise take one buffer
+ * per segment, up to 64 KiB of them (the whole ring). */
 #define SRC_RECV_HIGH_WATER (64u * 1024u)
 /* UDP sockets serve many peers: let them queue more before pausing. */
 #define SRC_RECVMSG_HIGH_WATER_BUFS 256u
+/* What a busy source may hold beyond its high-water mark in buffers before
+ * its pause lands: the buffer whose completion crosses the mark, and one
+ * more its multishot fills before the cancel reaches it. */
+#define SRC_BUFS_OVERSHOOT 2u
+
+/* The high-water mark in buffers of size bytes: at least one, so a buffer
+ * larger than the mark still pauses its source at one queued buffer (plus
+ * the one that crossed it) rather than never. */
+static uint32_t recv_high_water_bufs(unsigned size)
+{
+	uint32_t n = SRC_RECV_HIGH_WATER / size;
+	return n ? n : 1;
+}
+
+/* A growable ring (core_rt_opts.stream_bufs_max) that runs dry grows to
+ * this many buffers: what every busy source holds at most before its
+ * receive pauses (6 of 16 KiB each), so that each can keep its queue full
+ * without turns. Each source counts once (g->busy). */
+static unsigned busy_target(const struct buf_group *g)
+{
+	return (recv_high_water_bufs(g->size) + SRC_BUFS_OVERSHOOT) * g->busy;
+}
+
+/* Sources that are busy: holding a buffer or stalled, or both. */
+static bool is_busy(const struct src *s)
+{
+	return s->head >= 0 || s->stalled;
+}
+
+/* Keeps g->busy in step after s's queue or stalled state changed. */
+static void busy_update(struct src *s, bool was_busy)
+{
+	bool now = is_busy(s);
+	if (now && !was_busy)
+		s->grp->busy++;
+	else if (!now && was_busy)
+		s->grp->busy--;
+}
 
 void core_src_init(struct src *s, struct core_reactor *r, uint8_t kind, int fd, struct buf_group *grp)
 {
@@ -56,9 +104,9 @@ void core_src_init(struct src *s, struct core_reactor *r, uint8_t kind, int fd, 
 	s->grp = grp;
 	s->head = s->tail = -1;
 	if (kind == SRC_RECV)
-		s->high_water = SRC_RECV_HIGH_WATER;
+		s->high_water = recv_high_water_bufs(grp->size);
 	else if (kind == SRC_RECVMSG)
-		s->high_water = SRC_RECVMSG_HIGH_WATER_BUFS * grp->size;
+		s->high_water = SRC_RECVMSG_HIGH_WATER_BUFS;
 }
 
 /* Arms s; a stream receive armed for its turn of a dry ring (once) takes
@@ -109,32 +157,36 @@ int core_src_arm(struct src *s)
  * whenever force. */
 static void pause_src(struct src *s, bool force)
 {
-	if (s->pausing && !force && s->queued_bytes < s->pause_bytes + s->high_water)
+	if (s->pausing && !force && s->queued_bufs < s->pause_bufs + s->high_water)
 		return;
 	struct io_uring_sqe *sqe = core_get_sqe(s->r);
 	io_uring_prep_cancel64(sqe, ud_pack(s, UD_SRC), 0);
 	io_uring_sqe_set_data64(sqe, 0);
 	s->pausing = true;
-	s->pause_bytes = s->queued_bytes;
+	s->pause_bufs = s->queued_bufs;
 }
 
-/* Whether the ring is under pressure: some source waits for a buffer. */
+/* Whether the ring is under pressure: some source waits for a buffer, or
+ * was re-armed for its turn and has not reported yet. Without the second,
+ * a source that drained its queue in the gap while the last turns were in
+ * flight re-armed a multishot and took every free buffer its socket had
+ * data for, ahead of the sources whose turns those buffers were. */
 static bool under_pressure(const struct buf_group *g)
 {
-	return g->stalled != NULL;
+	return g->stalled != NULL || g->rearming > 0;
 }
 
-/* Under pressure: whether s queues its share of the ring or more. */
+/* Under pressure: whether s queues its share of the ring or more, in
+ * buffers (a completion of a few bytes takes a whole one). */
 static bool over_share(const struct src *s)
 {
 	const struct buf_group *g = s->grp;
 	if (!under_pressure(g))
 		return false;
-	unsigned busy = g->holding + g->num_stalled;
-	unsigned share = busy ? g->num / busy : g->num;
+	unsigned share = g->busy ? g->active / g->busy : g->active;
 	if (share < 1)
 		share = 1;
-	return s->queued_bytes >= (uint64_t)share * g->size;
+	return s->queued_bufs >= share;
 }
 
 /* Whether a buffer source should have a receive in flight now. */
@@ -142,11 +194,11 @@ static bool wants_data(const struct src *s)
 {
 	if (s->armed || s->stalled || !s->started || s->closing || s->detaching || s->eof || s->err)
 		return false;
-	if (s->queued_bytes > s->high_water)
+	if (s->queued_bufs > s->high_water)
 		return false;
-	/* While others wait in the stalled queue, a source that still has data
-	 * to read does not jump it: it re-arms once its queue is empty. */
-	return s->head < 0 || !s->grp->stalled;
+	/* While others wait for their turn, a source that still has data to
+	 * read does not jump the queue: it re-arms once its queue is empty. */
+	return s->head < 0 || !under_pressure(s->grp);
 }
 
 static void stall(struct src *s);
@@ -172,11 +224,14 @@ static void enqueue_buf(struct src *s, uint16_t bid, uint32_t len)
 	if (s->tail >= 0) {
 		g->next[s->tail] = bid;
 	} else {
+		bool was_busy = is_busy(s);
 		s->head = bid;
 		g->holding++;
+		busy_update(s, was_busy);
 	}
 	s->tail = bid;
 	s->queued_bytes += len;
+	s->queued_bufs++;
 }
 
 bool core_src_pop_buf(struct src *s, uint16_t *bid, uint32_t *len)
@@ -190,8 +245,10 @@ bool core_src_pop_buf(struct src *s, uint16_t *bid, uint32_t *len)
 	if (s->head < 0) {
 		s->tail = -1;
 		g->holding--;
+		busy_update(s, true);
 	}
 	s->queued_bytes -= *len;
+	s->queued_bufs--;
 	/* Back under its mark: receive the next buffer while this one is
 	 * being consumed. */
 	refill(s);
@@ -253,6 +310,7 @@ static void stall(struct src *s)
 		return;
 	s->stalled = true;
 	g->num_stalled++;
+	busy_update(s, s->head >= 0); /* was it busy before: holding */
 	s->next_stalled = NULL;
 	s->prev_stalled = g->stalled_tail;
 	if (g->stalled_tail)
@@ -271,6 +329,7 @@ static void stall_front(struct src *s)
 		return;
 	s->stalled = true;
 	g->num_stalled++;
+	busy_update(s, s->head >= 0); /* was it busy before: holding */
 	s->prev_stalled = NULL;
 	s->next_stalled = g->stalled;
 	if (g->stalled)
@@ -296,6 +355,7 @@ static void unstall(struct src *s)
 	s->next_stalled = s->prev_stalled = NULL;
 	s->stalled = false;
 	g->num_stalled--;
+	busy_update(s, true);
 }
 
 /* Whether the socket holds bytes to receive now. */
@@ -355,23 +415,32 @@ static void complete_recv(struct src *s, const struct io_uring_cqe *cqe)
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
 		g->in_ring--; /* out of the kernel, whichever way it goes now */
-		g->out[bid] = 1;
+		g->out[bid] = OUT_TAKEN;
 		if (s->closing || res <= 0) {
 			core_buf_group_put(g, bid);
 		} else {
 			enqueue_buf(s, bid, (uint32_t)res);
-			if (s->armed && (s->queued_bytes > s->high_water || over_share(s)))
+			/* A datagram turn is a multishot (the layout of its
+			 * buffers needs one): it ends after its first buffer,
+			 * as a stream turn does by being single-shot. */
+			bool turn_over = turn && s->kind == SRC_RECVMSG;
+			if (s->armed && (s->queued_bufs > s->high_water || over_share(s) || turn_over))
 				pause_src(s, false);
 		}
 	}
-	if (res == 0 && s->kind == SRC_RECV)
+	if (res == 0 && s->kind == SRC_RECV) {
 		s->eof = true;
-	else if (res == -ENOBUFS && turn)
-		stall_front(s); /* the ring was emptied by another before its turn */
-	else if (res == -ENOBUFS)
-		stall(s);
-	else if (res < 0 && res != -ECANCELED && !s->closing)
+	} else if (res == -ENOBUFS) {
+		if (turn)
+			stall_front(s); /* the ring was emptied by another before its turn */
+		else
+			stall(s);
+		/* A ring that may grow does, before it is shared in turns: to
+		 * what every busy source holds before it pauses. */
+		core_buf_group_grow(g, busy_target(g));
+	} else if (res < 0 && res != -ECANCELED && !s->closing) {
 		s->err = res;
+	}
 }
 
 void core_src_complete(struct src *s, const struct io_uring_cqe *cqe)

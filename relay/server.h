@@ -55,6 +55,15 @@ enum relay_defaults {
 	 * stalled readers (tests/attack stalled_pairs) made the kernel hold
 	 * 4 MiB (tcp_wmem's maximum) for each when left to autotuning. */
 	RELAY_DEFAULT_SNDBUF = 1024 * 1024,
+	/* Stream ring per thread: 1,024 x 16 KiB buffers, growing while busy
+	 * connections wait for one to six per such connection (what one holds
+	 * before its receive pauses: 4 + 2, core/src.c), up to 32,768
+	 * (512 MiB reserved, resident only while in use; core/reactor.h). At
+	 * 5,000 busy sessions a fixed 1,024 gave each one buffer per round of
+	 * 5,000 while its unread data waited in kernel memory. Where that
+	 * address space is refused (ulimit -v, vm.overcommit_memory=2) the
+	 * ring stays fixed (core/buf.c); relay_opts.ring_max lowers it. */
+	RELAY_DEFAULT_STREAM_BUFS_MAX = 32768,
 };
 
 /* What the relay tells a supervisor about its life (the CLI turns these into
@@ -104,6 +113,9 @@ enum relay_proxy_mode {
 enum { RELAY_MAX_TRUSTED_PROXIES = 64 };
 struct relay_cidr;
 
+/* relay_opts.ring_max value: the stream ring does not grow. */
+#define RELAY_RING_FIXED 1u
+
 /* relay_opts.rcvbuf value: leave the receive buffer to kernel autotuning. */
 #define RELAY_RCVBUF_AUTO UINT32_MAX
 
@@ -126,6 +138,10 @@ struct relay_opts {
 	unsigned max_header;        /* <= RELAY_HTTP_MAX_HEADER_BYTES (relay/http.h), the default */
 	uint32_t rcvbuf;            /* SO_RCVBUF per client socket; 0: default, or RELAY_RCVBUF_AUTO */
 	uint32_t sndbuf;            /* SO_SNDBUF per client socket; 0: default, or RELAY_RCVBUF_AUTO */
+	/* Stream buffers a thread's ring may grow to, <= 32,768; 0: the
+	 * default, RELAY_RING_FIXED (or anything up to the base of 1,024): a
+	 * fixed ring. Each reserves ring_max x 16 KiB of address space. */
+	unsigned ring_max;
 	const char *tls_cert;       /* PEM chain: port serves wss:// (TLS 1.2/1.3) */
 	const char *tls_key;
 	bool plain;                 /* with TLS: also serve ws:// on plain_port */

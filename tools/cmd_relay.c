@@ -56,6 +56,11 @@ static void help(void)
 	       "                          auto: the kernel's autotuning, up to tcp_rmem's maximum)\n"
 	       "  --sndbuf BYTES|auto     kernel send buffer per client socket (default 1M;\n"
 	       "                          auto: the kernel's autotuning, up to tcp_wmem's maximum)\n"
+	       "  --ring-max N            receive buffers (16 KiB) a thread's ring may grow to\n"
+	       "                          while busy connections wait (default 32768; 512 MiB of\n"
+	       "                          address space per thread, resident only while used;\n"
+	       "                          0: a fixed ring of 1024). If the address space is\n"
+	       "                          refused (ulimit -v, strict overcommit) the ring stays fixed\n"
 	       "  --handshake-timeout D   time to send the HTTP request (default 10s)\n"
 	       "  --ping-interval D       WebSocket ping when a client is silent (default 30s);\n"
 	       "                          no answer within another interval ends it\n"
@@ -128,7 +133,7 @@ static void help(void)
 }
 
 enum {
-	OPT_HOST = 256, OPT_PORT, OPT_THREADS, OPT_MAXMSG, OPT_HOLD, OPT_HOLDTOTAL, OPT_STUCKTOTAL, OPT_MAXSESS, OPT_PERIP, OPT_MAXHS, OPT_RCVBUF, OPT_SNDBUF, OPT_HS, OPT_PING,
+	OPT_HOST = 256, OPT_PORT, OPT_THREADS, OPT_MAXMSG, OPT_HOLD, OPT_HOLDTOTAL, OPT_STUCKTOTAL, OPT_MAXSESS, OPT_PERIP, OPT_MAXHS, OPT_RCVBUF, OPT_SNDBUF, OPT_RINGMAX, OPT_HS, OPT_PING,
 	OPT_IDLE, OPT_WRITE, OPT_HIBERNATE, OPT_QUIET, OPT_JSONLOG, OPT_CERT, OPT_KEY, OPT_PLAIN, OPT_STUNPORT, OPT_STUNRATE,
 	OPT_SESSRATE, OPT_IPRATE, OPT_BUDGET, OPT_BUDGETSTART, OPT_BUDGETSTATE,
 	OPT_ACCESS, OPT_KEYFILE, OPT_ALLOWNET,
@@ -150,6 +155,7 @@ static const struct option longopts[] = {
 	{"max-handshakes", required_argument, 0, OPT_MAXHS},
 	{"rcvbuf", required_argument, 0, OPT_RCVBUF},
 	{"sndbuf", required_argument, 0, OPT_SNDBUF},
+	{"ring-max", required_argument, 0, OPT_RINGMAX},
 	{"handshake-timeout", required_argument, 0, OPT_HS},
 	{"ping-interval", required_argument, 0, OPT_PING},
 	{"idle-timeout", required_argument, 0, OPT_IDLE},
@@ -410,6 +416,11 @@ static bool set_opt(struct relay_cli *c, int id, const char *arg, char *why, siz
 		return sockbuf_opt(arg, &o->rcvbuf, why, why_len);
 	case OPT_SNDBUF:
 		return sockbuf_opt(arg, &o->sndbuf, why, why_len);
+	case OPT_RINGMAX:
+		if (!uint_opt(arg, 0, RELAY_DEFAULT_STREAM_BUFS_MAX, &v, why, why_len))
+			return false;
+		o->ring_max = v ? (unsigned)v : RELAY_RING_FIXED;
+		return true;
 	case OPT_HS:
 		return ms_opt(arg, &o->handshake_ms, why, why_len);
 	case OPT_PING:

@@ -279,3 +279,22 @@ Test(bench_relay_opts, rate_stage_defaults, .init = redirect)
 	cr_assert_eq(o.think.size[0], 1000);
 	cr_assert_eq(o.think.size[1], 2000);
 }
+
+/* --sndbuf: bytes with K/M suffixes into o.sndbuf; absent, 0 (autotuning);
+ * below a page or above 64 MiB, a usage error. */
+Test(bench_relay_opts, sndbuf, .init = redirect)
+{
+	struct bench_relay_opts o;
+	char *dflt[] = {"relay", U, "ws://h:1"};
+	cr_assert_eq(bench_relay_opts_parse(&o, 3, dflt, stdout), -1);
+	cr_assert_eq(o.sndbuf, 0);
+	bench_relay_opts_cleanup(&o);
+	char *k[] = {"relay", U, "ws://h:1", "--sndbuf", "256K"};
+	cr_assert_eq(bench_relay_opts_parse(&o, 5, k, stdout), -1);
+	cr_assert_eq(o.sndbuf, 256u * 1024u);
+	bench_relay_opts_cleanup(&o);
+	char *small[] = {"relay", U, "ws://h:1", "--sndbuf", "100"};
+	cr_assert_eq(bench_relay_opts_parse(&o, 5, small, stdout), 2);
+	char *big[] = {"relay", U, "ws://h:1", "--sndbuf", "1G"};
+	cr_assert_eq(bench_relay_opts_parse(&o, 5, big, stdout), 2);
+}

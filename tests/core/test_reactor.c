@@ -327,3 +327,24 @@ Test(core_reactor, explains_io_uring_blocked_by_seccomp, .timeout = 10)
 	cr_assert(WIFEXITED(status));
 	cr_assert_eq(WEXITSTATUS(status), 0, "child step %d failed", WEXITSTATUS(status));
 }
+
+/* Ring sizes above 32,768 are refused, however large: rounding one above
+ * 2^31 up to a power of two never ended before. */
+Test(core_reactor, ring_sizes_above_the_limit_are_refused, .timeout = 10)
+{
+	const unsigned huge[] = {32769u, 3u << 30, UINT32_MAX};
+	for (unsigned i = 0; i < sizeof huge / sizeof huge[0]; i++) {
+		struct core_rt_opts a = {.num_threads = 1, .stream_bufs_max = huge[i]};
+		struct core_rt_opts b = {.num_threads = 1, .stream_bufs = huge[i]};
+		struct core_rt_opts c = {.num_threads = 1, .dgram_bufs = huge[i]};
+		const struct core_rt_opts *o[] = {&a, &b, &c};
+		for (unsigned k = 0; k < 3; k++) {
+			int err = 0;
+			struct core_rt *rt = core_rt_new(o[k], &err);
+			cr_expect_null(rt, "size %u (field %u) accepted", huge[i], k);
+			cr_expect_eq(err, -EINVAL, "size %u (field %u): %d", huge[i], k, err);
+			if (rt)
+				core_rt_free(rt);
+		}
+	}
+}
