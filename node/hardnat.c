@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "net/bssl.h"
 #include "node/internal.h"
+#include "node/overlay.h"
 
 struct attempt {
 	struct node *node;
@@ -104,8 +105,13 @@ static void adopted_reader(void *arg)
 			break;
 		if (n < 0)
 			continue;
+		/* A batch of its own: while another reader's batch is open (and
+		 * suspended in a send), a packet delivered here would otherwise
+		 * wait in that batch's coalescer until it ends. */
+		node_overlay_batch_begin(node);
 		if (!d.truncated && p->used && p->direct_sock == s)
 			node_on_packet(node, d.data, d.len, &d.from, d.from_len, NULL, s);
+		node_overlay_batch_end(node);
 		core_buf_release(&d.buf);
 	}
 	if (p->direct_sock == s)
@@ -208,8 +214,11 @@ static bool poll_sockets(struct attempt *a)
 				break;
 			if ((size_t)n > sizeof buf)
 				continue; /* truncated */
-			/* May suspend (answers): the attempt and s stay put meanwhile. */
+			/* May suspend (answers): the attempt and s stay put meanwhile.
+			 * Its own batch, as the adopted reader's. */
+			node_overlay_batch_begin(a->node);
 			node_on_packet(a->node, buf, (size_t)n, &from, fl, NULL, s);
+			node_overlay_batch_end(a->node);
 			disown(a, s);
 			if (!same_peer(a))
 				return false;

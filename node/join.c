@@ -25,6 +25,7 @@ void node_say(struct node *node, const char *fmt, ...)
 		const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 		char buf[700];
 		int n = snprintf(buf, sizeof buf, "%s\n", s);
+		node_overlay_flush(node); /* the send may wait on the CLI */
 		core_sock_send(node->join_out, buf, (size_t)n, 2000);
 		json_object_put(o);
 	} else {
@@ -42,6 +43,7 @@ void node_join_finish(struct node *node)
 	node->joining = false;
 	if (node->join_out) {
 		const char *done = "{\"ok\":true}\n";
+		node_overlay_flush(node);
 		core_sock_send(node->join_out, done, strlen(done), 1000);
 		core_sock_close(node->join_out);
 		node->join_out = NULL;

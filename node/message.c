@@ -195,6 +195,7 @@ static void deliver_text(struct node *node, struct node_peer *p, const uint8_t *
 		char *line = malloc(l + 2);
 		memcpy(line, s, l);
 		line[l] = '\n';
+		node_overlay_flush(node); /* the sends below may wait on a slow reader */
 		for (struct node_follower *f = node->followers; f; f = f->next)
 			core_sock_send(f->s, line, l + 1, 1000);
 		free(line);

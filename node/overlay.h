@@ -61,7 +61,8 @@ void node_overlay_batch_begin(struct node *node);
 void node_overlay_batch_end(struct node *node);
 /* node_overlay_flush writes what the coalescer holds, inside a batch or
  * not: every send that may wait calls it first (node/peer.c,
- * node/relay_link.c), so a held packet never waits on another send. */
+ * node/relay_link.c, and the control socket's sends in node/message.c and
+ * node/join.c), so a held packet never waits on another send. */
 void node_overlay_flush(struct node *node);
 
 /* node_overlay_json: this node's overlay state for `status` (NULL when

@@ -364,6 +364,7 @@ static int next_msg(struct relay_client *c, struct relay_msg *out, int timeout_m
 					c->paired = true;
 					if (!c->deliver_notices) {
 						c->msg_len = 0;
+						c->msg_op = 0;
 						c->msg_out = false;
 						continue;
 					}
