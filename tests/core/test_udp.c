@@ -281,10 +281,18 @@ static void gro_main(void *arg)
 	atomic_store(&c->done, 1);
 }
 
-/* The UDP_GRO cmsg's value in ctl, or -1 without one. */
+/* The UDP_GRO cmsg's value in ctl, or -1 without one: libc's own walk,
+ * on an aligned copy (CMSG_FIRSTHDR's struct cmsghdr needs 8-byte
+ * alignment; the case's array has none). */
 static int gro_seg(const uint8_t *ctl, size_t len)
 {
-	struct msghdr mh = {.msg_control = (void *)ctl, .msg_controllen = len};
+	static union {
+		uint8_t b[256];
+		struct cmsghdr align;
+	} al;
+	cr_assert_leq(len, sizeof al.b);
+	memcpy(al.b, ctl, len);
+	struct msghdr mh = {.msg_control = al.b, .msg_controllen = len};
 	for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h; h = CMSG_NXTHDR(&mh, h)) {
 		int v;
 		if (h->cmsg_level == SOL_UDP && h->cmsg_type == 104 /* UDP_GRO */ && h->cmsg_len == CMSG_LEN(sizeof v)) {
