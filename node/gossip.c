@@ -360,10 +360,14 @@ static void learned(struct node *node, int i, const struct node_peer *from)
 		return;
 	struct node_peer *p = node_peer_by_pub(node, m->pub);
 	if (p) {
-		/* Its new endpoints; its name may have changed. Not met yet
-		 * and it has IPv6 candidates: greet them at once (below). */
+		/* Its new endpoints; its name may have changed. Not met yet,
+		 * or met but with no direct path now (it may have renumbered
+		 * while our path to it went silent), and it has IPv6
+		 * candidates: greet them at once (below). Our initiation is
+		 * what opens our IPv6 firewall to its new address; its own
+		 * packets to us are dropped there until we send. */
 		size_t v6 = node_gossip_entry_candidates(node, p, m);
-		if (!p->ss.have_s && v6 && node->udp6 && !node->o->relay_only)
+		if ((!p->ss.have_s || !p->direct_ok) && v6 && node->udp6 && !node->o->relay_only)
 			node_handshake_start(node, p, NULL);
 		return;
 	}
