@@ -194,7 +194,6 @@ struct buf_group *core_buf_group_of(struct core_reactor *r, uint8_t gid)
 void core_buf_group_put(struct buf_group *g, uint16_t bid)
 {
 	if (should_park(g)) {
-		g->out[bid] = OUT_FREE;
 		park(g, bid);
 		return;
 	}

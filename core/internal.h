@@ -137,8 +137,6 @@ struct buf_group {
 	 * share of the ring is active / busy buffers, at least one; a ring that
 	 * may grow grows to what busy sources hold before they pause
 	 * (core/src.c). */
-	unsigned num_stalled; /* sources on the stalled queue */
-	unsigned holding;     /* sources with at least one buffer queued */
 	unsigned busy;        /* sources holding a buffer or stalled, each once */
 };
 

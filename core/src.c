@@ -226,7 +226,6 @@ static void enqueue_buf(struct src *s, uint16_t bid, uint32_t len)
 	} else {
 		bool was_busy = is_busy(s);
 		s->head = bid;
-		g->holding++;
 		busy_update(s, was_busy);
 	}
 	s->tail = bid;
@@ -244,7 +243,6 @@ bool core_src_pop_buf(struct src *s, uint16_t *bid, uint32_t *len)
 	s->head = g->next[s->head];
 	if (s->head < 0) {
 		s->tail = -1;
-		g->holding--;
 		busy_update(s, true);
 	}
 	s->queued_bytes -= *len;
@@ -309,7 +307,6 @@ static void stall(struct src *s)
 	if (s->stalled || s->closing || s->detaching)
 		return;
 	s->stalled = true;
-	g->num_stalled++;
 	busy_update(s, s->head >= 0); /* was it busy before: holding */
 	s->next_stalled = NULL;
 	s->prev_stalled = g->stalled_tail;
@@ -328,7 +325,6 @@ static void stall_front(struct src *s)
 	if (s->stalled || s->closing || s->detaching)
 		return;
 	s->stalled = true;
-	g->num_stalled++;
 	busy_update(s, s->head >= 0); /* was it busy before: holding */
 	s->prev_stalled = NULL;
 	s->next_stalled = g->stalled;
@@ -354,7 +350,6 @@ static void unstall(struct src *s)
 		g->stalled_tail = s->prev_stalled;
 	s->next_stalled = s->prev_stalled = NULL;
 	s->stalled = false;
-	g->num_stalled--;
 	busy_update(s, true);
 }
 

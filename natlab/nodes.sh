@@ -28,6 +28,13 @@
 #                            firewalls, an IPv6 STUN server ($nd_stun6_arg)
 #   nd_dump_all LINES        the last LINES of every $nd_tmp/*.log and *.out
 #                            (without "DEBUG e2e packet" lines), for a failure
+#   nd_secret HOME           "<epoch> <secret>" of HOME's mesh secret
+#   nd_env_per_home NAME:VAR=VALUE..  the nodes whose home is $nd_tmp/NAME run
+#                            with VAR=VALUE (nd_bin becomes a wrapper)
+#   nd_blob_server HOST ADDR NAME   2 MB of random bytes at http://ADDR:8000/blob
+#                            from HOST ($nd_tmp/www-NAME/blob); 1 if not up in 10 s
+#   nd_blob_intact HOST URL NAME    HOST fetches URL with curl; succeeds when it
+#                            is NAME's blob byte for byte (curl's errors: $nd_tmp/curl.err)
 
 nd_py=/usr/bin/python3
 nd_pids=""
@@ -72,6 +79,39 @@ nd_begin() {
 	fi
 	trap 'exit 1' INT TERM
 	fail=0
+}
+
+# nd_env_per_home NAME:VAR=VALUE..: from now on the node whose home is
+# $nd_tmp/NAME runs with VAR=VALUE in its environment (several pairs may
+# name one home): nd_bin becomes a wrapper that sets them by
+# $ATMOSPHERE_HOME and execs the binary (the pid stays the node's).
+nd_env_per_home() {
+	{
+		echo '#!/bin/sh'
+		for _p in "$@"; do
+			echo "[ \"\$ATMOSPHERE_HOME\" = \"$nd_tmp/${_p%%:*}\" ] && export ${_p#*:}"
+		done
+		echo "exec \"$nd_bin\" \"\$@\""
+	} >"$nd_tmp/atmos-env"
+	chmod +x "$nd_tmp/atmos-env"
+	nd_bin=$nd_tmp/atmos-env
+}
+
+# nd_blob_server HOST ADDR NAME: an HTTP server (Python's http.server) on
+# HOST bound to ADDR, port 8000, serving $nd_tmp/www-NAME/blob, 2 MB of
+# random bytes made here; returns once it serves (1 after 10 s).
+nd_blob_server() {
+	mkdir -p "$nd_tmp/www-$3"
+	head -c 2000000 /dev/urandom >"$nd_tmp/www-$3/blob"
+	nd_spawn "$1" "$nd_tmp/http-$3.out" "$nd_py" -u -m http.server --bind "$2" --directory "$nd_tmp/www-$3" 8000
+	nd_wait 10 "$3's http server up" grep -q Serving "$nd_tmp/http-$3.out"
+}
+
+# nd_blob_intact HOST URL NAME: HOST fetches URL (curl, 20 s at most);
+# succeeds when what came is NAME's blob (nd_blob_server) byte for byte.
+nd_blob_intact() {
+	_got=$(natlab_exec "$1" curl -sS -g --max-time 20 -o - "$2" 2>"$nd_tmp/curl.err" | sha256sum | cut -d' ' -f1)
+	[ "$_got" = "$(sha256sum <"$nd_tmp/www-$3/blob" | cut -d' ' -f1)" ]
 }
 
 # nd_dump_all LINES: for a failed test's output, the last LINES lines of
@@ -209,6 +249,8 @@ else:
 # of a node's state file (tests that grind node ids write them there
 # before the node first serves).
 nd_state_get() { "$nd_py" -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
+# nd_secret HOME: "<epoch> <secret>" of the mesh secret in HOME's state.json.
+nd_secret() { "$nd_py" -c 'import json,sys; s=json.load(open(sys.argv[1]+"/state.json")); print(s.get("secret_epoch", 0), s["secret"])' "$1"; }
 nd_state_set() {
 	"$nd_py" -c '
 import json, sys

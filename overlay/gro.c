@@ -99,6 +99,26 @@ static bool key_match(const struct key *k, const struct key *h, bool reverse)
 		       : !memcmp(k->ports, h->ports, 4);
 }
 
+/* Slot i's held packet (after its virtio_net_hdr). */
+static uint8_t *held_pkt(const struct overlay_gro *g, int i)
+{
+	return g->buf + (size_t)i * OVERLAY_GRO_BUF_LEN + OVERLAY_VNET_HDR_LEN;
+}
+
+/* The held flow k names (either_way: or the other direction's), -1: none. */
+static int flow_of(const struct overlay_gro *g, const struct key *k, bool either_way)
+{
+	for (int i = 0; i < OVERLAY_GRO_FLOWS; i++) {
+		const struct overlay_gro_flow *f = &g->flows[i];
+		if (!f->len)
+			continue;
+		struct key h = held_key(held_pkt(g, i), f->l3_len);
+		if (key_match(k, &h, false) || (either_way && key_match(k, &h, true)))
+			return i;
+	}
+	return -1;
+}
+
 enum { PROTO_ICMP = 1, PROTO_TCP = 6, PROTO_UDP = 17, PROTO_ICMPV6 = 58, PROTO_NONE6 = 59 };
 
 /* The key of packet p[0..n), which need not be complete (an ICMP error
@@ -170,15 +190,7 @@ static int related(const struct overlay_gro *g, const uint8_t *p, size_t n)
 		k = inner;
 		quoted = true;
 	}
-	for (int i = 0; i < OVERLAY_GRO_FLOWS; i++) {
-		const struct overlay_gro_flow *f = &g->flows[i];
-		if (!f->len)
-			continue;
-		struct key h = held_key(g->buf + (size_t)i * OVERLAY_GRO_BUF_LEN + OVERLAY_VNET_HDR_LEN, f->l3_len);
-		if (key_match(&k, &h, false) || (quoted && key_match(&k, &h, true)))
-			return i;
-	}
-	return -1;
+	return flow_of(g, &k, quoted);
 }
 
 /* Whether packet p (parsed into s) is the next segment of held flow f
@@ -245,21 +257,10 @@ enum overlay_gro_verdict overlay_gro_add(struct overlay_gro *g, const uint8_t *p
 	}
 	/* Its flow's slot, or a free one. */
 	struct key k = held_key(p, s.l3);
-	int slot = -1, free_slot = -1;
-	for (int i = 0; i < OVERLAY_GRO_FLOWS && slot < 0; i++) {
-		const struct overlay_gro_flow *f = &g->flows[i];
-		if (!f->len) {
-			if (free_slot < 0)
-				free_slot = i;
-			continue;
-		}
-		struct key h = held_key(g->buf + (size_t)i * OVERLAY_GRO_BUF_LEN + OVERLAY_VNET_HDR_LEN, f->l3_len);
-		if (key_match(&k, &h, false))
-			slot = i;
-	}
+	int slot = flow_of(g, &k, false);
 	if (slot >= 0) {
 		struct overlay_gro_flow *f = &g->flows[slot];
-		uint8_t *h = g->buf + (size_t)slot * OVERLAY_GRO_BUF_LEN + OVERLAY_VNET_HDR_LEN;
+		uint8_t *h = held_pkt(g, slot);
 		if (!follows(f, h, p, &s)) {
 			g->due = slot;
 			return OVERLAY_GRO_FLUSH;
@@ -277,12 +278,15 @@ enum overlay_gro_verdict overlay_gro_add(struct overlay_gro *g, const uint8_t *p
 		}
 		return OVERLAY_GRO_HELD;
 	}
-	if (free_slot < 0) {
+	int free_slot = 0;
+	while (free_slot < OVERLAY_GRO_FLOWS && g->flows[free_slot].len)
+		free_slot++;
+	if (free_slot == OVERLAY_GRO_FLOWS) {
 		g->due = victim(g);
 		return OVERLAY_GRO_FLUSH;
 	}
 	struct overlay_gro_flow *f = &g->flows[free_slot];
-	memcpy(g->buf + (size_t)free_slot * OVERLAY_GRO_BUF_LEN + OVERLAY_VNET_HDR_LEN, p, n);
+	memcpy(held_pkt(g, free_slot), p, n);
 	*f = (struct overlay_gro_flow){
 		.len = n,
 		.l3_len = s.l3,
@@ -294,7 +298,6 @@ enum overlay_gro_verdict overlay_gro_add(struct overlay_gro *g, const uint8_t *p
 		.next_id = s.l3 == 20 ? (uint16_t)(be16(p + 4) + 1) : 0,
 		.closed = (s.flags & TCP_PSH) != 0,
 	};
-	g->num++;
 	return OVERLAY_GRO_HELD;
 }
 
@@ -337,7 +340,6 @@ size_t overlay_gro_flush(struct overlay_gro *g, const uint8_t **out, uint16_t *o
 	if (out_segs)
 		*out_segs = f->segs;
 	f->len = 0;
-	g->num--;
 	*out = v;
 	return OVERLAY_VNET_HDR_LEN + n;
 }

@@ -77,7 +77,6 @@ struct overlay_gro_flow {
 struct overlay_gro {
 	uint8_t *buf;           /* borrowed, OVERLAY_GRO_MEM_LEN bytes; slot i at i * OVERLAY_GRO_BUF_LEN */
 	struct overlay_gro_flow flows[OVERLAY_GRO_FLOWS];
-	unsigned num;           /* slots held */
 	int due;                /* the slot overlay_gro_add asked to be written next; -1: none */
 	uint64_t clock;         /* ages handed out */
 };

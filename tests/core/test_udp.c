@@ -12,6 +12,7 @@
 
 #include "core/reactor.h"
 #include "core/udp.h"
+#include "core/udpgro.h"
 #include "helpers.h"
 
 struct udp_server {
@@ -281,26 +282,12 @@ static void gro_main(void *arg)
 	atomic_store(&c->done, 1);
 }
 
-/* The UDP_GRO cmsg's value in ctl, or -1 without one: libc's own walk,
- * on an aligned copy (CMSG_FIRSTHDR's struct cmsghdr needs 8-byte
- * alignment; the case's array has none). */
+/* The UDP_GRO cmsg's value in ctl, or -1 without one (or unreadable):
+ * core/udpgro.h's reader, tested on its own in tests/overlay/test_udpgro.c. */
 static int gro_seg(const uint8_t *ctl, size_t len)
 {
-	static union {
-		uint8_t b[256];
-		struct cmsghdr align;
-	} al;
-	cr_assert_leq(len, sizeof al.b);
-	memcpy(al.b, ctl, len);
-	struct msghdr mh = {.msg_control = al.b, .msg_controllen = len};
-	for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h; h = CMSG_NXTHDR(&mh, h)) {
-		int v;
-		if (h->cmsg_level == SOL_UDP && h->cmsg_type == 104 /* UDP_GRO */ && h->cmsg_len == CMSG_LEN(sizeof v)) {
-			memcpy(&v, CMSG_DATA(h), sizeof v);
-			return v;
-		}
-	}
-	return -1;
+	size_t seg;
+	return core_udpgro_seg(ctl, len, &seg) == CORE_UDPGRO_OK && seg ? (int)seg : -1;
 }
 
 Test(core_udp, gro_receive_holds_a_whole_gso_batch, .timeout = 10)

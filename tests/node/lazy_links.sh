@@ -159,19 +159,17 @@ nd_connected - "$matt" ana || bad "the ring link went idle"
 
 # 5. a member away during a rotation catches up through its ring
 #    neighbours' catch-up links (docs/NODE.md, "How many members")
-secret() { "$nd_py" -c 'import json,sys; s=json.load(open(sys.argv[1]+"/state.json")); print(s.get("secret_epoch", 0), s["secret"])' "$1"; }
-pubkey() { "$nd_py" -c 'import json,sys; print(json.load(open(sys.argv[1]+"/state.json"))["public_key"])' "$1"; }
 kept() { # kept HOME: the keys of the node's state.json catch-up
 	"$nd_py" -c 'import json,sys
 c=json.load(open(sys.argv[1]+"/state.json")).get("catchup")
 print(",".join(c["peers"]) if c else "none")' "$1"
 }
 catchup_links() { nd_field - "$1" "$2" catchup_links; }
-matt_pub=$(pubkey "$matt")
+matt_pub=$(nd_state_get "$matt/state.json" public_key)
 nd_kill "$matt_pid"
-at_matt=$(secret "$matt")
+at_matt=$(nd_secret "$matt")
 out=$(nd_run - "$ana" rotate-secret --json 2>&1) || bad "rotate-secret failed: $out"
-[ "$(secret "$ana")" != "$at_matt" ] || bad "ana's secret did not change"
+[ "$(nd_secret "$ana")" != "$at_matt" ] || bad "ana's secret did not change"
 case ",$(kept "$ana")," in
 *",$matt_pub,"*) ;;
 *) bad "ana keeps no catch-up for matt: '$(kept "$ana")'" ;;
@@ -181,10 +179,10 @@ nd_wait 15 "ana waits for matt on the old epoch's pair session" eval '[ "$(catch
 nd_start - "$matt" "$matt.log5" serve --relay-only
 matt_pid=$nd_pid
 t0=$(nd_ms)
-if nd_wait 30 "matt caught up" eval '[ "$(secret "$matt")" = "$(secret "$ana")" ]'; then
-	echo "lazy: matt has ana's epoch $(secret "$matt" | cut -d' ' -f1) $(($(nd_ms) - t0)) ms after his start"
+if nd_wait 30 "matt caught up" eval '[ "$(nd_secret "$matt")" = "$(nd_secret "$ana")" ]'; then
+	echo "lazy: matt has ana's epoch $(nd_secret "$matt" | cut -d' ' -f1) $(($(nd_ms) - t0)) ms after his start"
 else
-	bad "matt did not catch up in lazy mode: matt '$(secret "$matt")', ana '$(secret "$ana")'"
+	bad "matt did not catch up in lazy mode: matt '$(nd_secret "$matt")', ana '$(nd_secret "$ana")'"
 fi
 nd_wait 20 "ana's old-epoch link with matt closed" eval '[ "$(catchup_links "$ana" matt)" = 0 ]' ||
 	bad "ana still has $(catchup_links "$ana" matt) links on the old epoch's session with matt"

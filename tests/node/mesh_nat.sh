@@ -121,15 +121,13 @@ done
 talk matt ana "after the removal"
 
 # --- 4. ana rotates the mesh secret ------------------------------------------------------
-# secret HOME: "<epoch> <secret>" from the node's state.json.
-secret() { "$nd_py" -c 'import json,sys; s=json.load(open(sys.argv[1]+"/state.json")); print(s.get("secret_epoch", 0), s["secret"])' "$1"; }
-before=$(secret "$matt")
+before=$(nd_secret "$matt")
 out=$(nd_run a "$ana" rotate-secret --json 2>&1) || bad "rotate-secret failed: $out"
 echo "rotate-secret --json: $out"
-nd_wait 15 "matt has the new secret" eval '[ "$(secret "$matt")" = "$(secret "$ana")" ]' ||
-	bad "matt did not take ana's new secret: matt '$(secret "$matt")', ana '$(secret "$ana")'"
-[ "$(secret "$matt")" != "$before" ] || bad "the secret did not change"
-[ "$(secret "$bob")" = "$before" ] || bad "bob, removed, has the new secret"
+nd_wait 15 "matt has the new secret" eval '[ "$(nd_secret "$matt")" = "$(nd_secret "$ana")" ]' ||
+	bad "matt did not take ana's new secret: matt '$(nd_secret "$matt")', ana '$(nd_secret "$ana")'"
+[ "$(nd_secret "$matt")" != "$before" ] || bad "the secret did not change"
+[ "$(nd_secret "$bob")" = "$before" ] || bad "bob, removed, has the new secret"
 # Matt and Ana meet only on the relay: their pair session there moved to
 # an id computed from the new secret, and they meet again on it.
 nd_wait 20 "matt and ana connected on the relay" nd_path_is m "$matt" ana relay ||
@@ -143,7 +141,6 @@ catchup() {
 c=json.load(open(sys.argv[1]+"/state.json")).get("catchup")
 print("%d %s" % (c["epoch"], ",".join(c["peers"])) if c else "none")' "$1"
 }
-pubkey() { "$nd_py" -c 'import json,sys; print(json.load(open(sys.argv[1]+"/state.json"))["public_key"])' "$1"; }
 # catchup_links HOST HOME PEER: that peer's links on the previous epoch's pair session.
 catchup_links() {
 	nd_run "$1" "$2" peers --json 2>/dev/null | "$nd_py" -c 'import json,sys
@@ -151,12 +148,12 @@ for p in json.load(sys.stdin)["peers"]:
     if sys.argv[1] in (p["name"], p["node_id"]): print(p.get("catchup_links", "none")); break
 else: print("absent")' "$3"
 }
-matt_pub=$(pubkey "$matt")
+matt_pub=$(nd_state_get "$matt/state.json" public_key)
 nd_kill "$matt_pid"
-at_matt=$(secret "$matt")
+at_matt=$(nd_secret "$matt")
 out=$(nd_run a "$ana" rotate-secret --json 2>&1) || bad "rotate-secret (matt away) failed: $out"
 echo "rotate-secret --json (matt away): $out"
-[ "$(secret "$ana")" != "$at_matt" ] || bad "ana's secret did not change"
+[ "$(nd_secret "$ana")" != "$at_matt" ] || bad "ana's secret did not change"
 case " $(catchup "$ana") " in
 *"$matt_pub"*) echo "ana keeps epoch $(catchup "$ana" | cut -d' ' -f1) for matt" ;;
 *) bad "ana keeps no catch-up for matt: '$(catchup "$ana")'" ;;
@@ -172,10 +169,10 @@ nd_wait 15 "ana waits for matt on the old epoch's pair session" eval '[ "$(catch
 nd_start m "$matt" "$matt.log" serve
 matt_pid=$nd_pid
 t0=$(nd_ms)
-if nd_wait 40 "matt caught up" eval '[ "$(secret "$matt")" = "$(secret "$ana")" ]'; then
-	echo "matt has ana's epoch $(secret "$matt" | cut -d' ' -f1) $(($(nd_ms) - t0)) ms after his start"
+if nd_wait 40 "matt caught up" eval '[ "$(nd_secret "$matt")" = "$(nd_secret "$ana")" ]'; then
+	echo "matt has ana's epoch $(nd_secret "$matt" | cut -d' ' -f1) $(($(nd_ms) - t0)) ms after his start"
 else
-	bad "matt did not catch up: matt '$(secret "$matt")', ana '$(secret "$ana")'"
+	bad "matt did not catch up: matt '$(nd_secret "$matt")', ana '$(nd_secret "$ana")'"
 fi
 nd_wait 20 "ana's old-epoch link with matt closed" eval '[ "$(catchup_links a "$ana" matt)" = 0 ]' ||
 	bad "ana still has $(catchup_links a "$ana" matt) links on the old epoch's session with matt"

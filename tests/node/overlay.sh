@@ -37,18 +37,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 command -v ping >/dev/null || { echo "SKIP: ping is not installed (apt-get install iputils-ping)"; exit 77; }
 nd_begin "$bin" lab
 # Rob's node without UDP GSO, Matt's with it; Matt's without GRO on his
-# TUN's write side, Rob's with it: the binary behind a wrapper that sets
-# the switches per home (exec: the pid stays the node's).
-cat >"$nd_tmp/atmos" <<WRAP
-#!/bin/sh
-case \$ATMOSPHERE_HOME in
-"$nd_tmp/rob") export ATMOSPHERE_UDP_GSO=off ;;
-"$nd_tmp/matt") export ATMOSPHERE_TUN_GRO=off ;;
-esac
-exec "$nd_bin" "\$@"
-WRAP
-chmod +x "$nd_tmp/atmos"
-nd_bin=$nd_tmp/atmos
+# TUN's write side, Rob's with it.
+nd_env_per_home rob:ATMOSPHERE_UDP_GSO=off matt:ATMOSPHERE_TUN_GRO=off
 
 nd_lab_public
 natlab_site a full_cone
@@ -92,16 +82,9 @@ natlab_exec a ping -M do -s 1392 -c 2 -i 0.2 -W 2 "$m4" >"$nd_tmp/ping.out" 2>&1
 	bad "a 1420-byte DF ping on the direct path: $(cat "$nd_tmp/ping.out")"
 
 # HTTP over the overlay: Python's http.server on Matt, curl on Rob.
-mkdir -p "$nd_tmp/www"
-head -c 2000000 /dev/urandom >"$nd_tmp/www/blob"
-want=$(sha256sum <"$nd_tmp/www/blob" | cut -d' ' -f1)
-nd_spawn b "$nd_tmp/http.out" "$nd_py" -u -m http.server --bind :: --directory "$nd_tmp/www" 8000
-nd_wait 10 "http server up" sh -c "grep -q Serving '$nd_tmp/http.out'" || bad "http.server did not start"
-fetch() { # URL
-	natlab_exec a curl -sS -g --max-time 20 -o - "$1" 2>"$nd_tmp/curl.err" | sha256sum | cut -d' ' -f1
-}
-[ "$(fetch "http://$m4:8000/blob")" = "$want" ] || bad "HTTP over IPv4 overlay: $(cat "$nd_tmp/curl.err")"
-[ "$(fetch "http://[$m6]:8000/blob")" = "$want" ] || bad "HTTP over IPv6 overlay: $(cat "$nd_tmp/curl.err")"
+nd_blob_server b :: matt || bad "http.server did not start"
+nd_blob_intact a "http://$m4:8000/blob" matt || bad "HTTP over IPv4 overlay: $(cat "$nd_tmp/curl.err")"
+nd_blob_intact a "http://[$m6]:8000/blob" matt || bad "HTTP over IPv6 overlay: $(cat "$nd_tmp/curl.err")"
 # The TUN offloads (overlay/gso.h): Matt's kernel handed his node TCP
 # packets larger than the MTU, cut into packets that arrived intact above.
 echo "matt's offloads: $(nd_field b "$matt" self overlay.offload)"
@@ -251,7 +234,7 @@ ping_ok a "$m4" || bad "ping over the relay path failed: $(cat "$nd_tmp/ping.out
 natlab_exec a ping -M do -s 1292 -c 1 -W 2 "$m4" >"$nd_tmp/ping.out" 2>&1 &&
 	bad "a 1320-byte DF ping answered on the relay path (MTU 1280)"
 gso_before=$(nd_field b "$matt" self overlay.udp_gso.batches)
-[ "$(fetch "http://$m4:8000/blob")" = "$want" ] || bad "HTTP over the relay path: $(cat "$nd_tmp/curl.err")"
+nd_blob_intact a "http://$m4:8000/blob" matt || bad "HTTP over the relay path: $(cat "$nd_tmp/curl.err")"
 [ "$(nd_field b "$matt" self overlay.udp_gso.batches)" = "$gso_before" ] || bad "UDP GSO batches on the relay path"
 
 if [ "$fail" -ne 0 ]; then

@@ -43,18 +43,9 @@ r4=$(nd_field b "$matt" rob overlay_ipv4)
 nd_wait 10 "rob's atmosphere0" natlab_exec a sh -c "ip -4 addr show atmosphere0 | grep -q '$r4'" || bad "rob's atmosphere0 lacks $r4"
 
 # 2 MB each way: Rob's side falls back, Matt's batches.
-mkdir -p "$nd_tmp/www-rob" "$nd_tmp/www-matt"
-head -c 2000000 /dev/urandom >"$nd_tmp/www-rob/blob"
-head -c 2000000 /dev/urandom >"$nd_tmp/www-matt/blob"
-nd_spawn a "$nd_tmp/http-rob.out" "$nd_py" -u -m http.server --bind "$r4" --directory "$nd_tmp/www-rob" 8000
-nd_spawn b "$nd_tmp/http-matt.out" "$nd_py" -u -m http.server --bind "$m4" --directory "$nd_tmp/www-matt" 8000
-nd_wait 10 "http servers up" sh -c "grep -q Serving '$nd_tmp/http-rob.out' && grep -q Serving '$nd_tmp/http-matt.out'" ||
-	bad "http.server did not start"
-sum() { sha256sum | cut -d' ' -f1; }
-got=$(natlab_exec b curl -sS --max-time 20 -o - "http://$r4:8000/blob" 2>"$nd_tmp/curl.err" | sum)
-[ "$got" = "$(sum <"$nd_tmp/www-rob/blob")" ] || bad "2 MB from rob (GSO refused): $(cat "$nd_tmp/curl.err")"
-got=$(natlab_exec a curl -sS --max-time 20 -o - "http://$m4:8000/blob" 2>"$nd_tmp/curl.err" | sum)
-[ "$got" = "$(sum <"$nd_tmp/www-matt/blob")" ] || bad "2 MB from matt: $(cat "$nd_tmp/curl.err")"
+{ nd_blob_server a "$r4" rob && nd_blob_server b "$m4" matt; } || bad "http.server did not start"
+nd_blob_intact b "http://$r4:8000/blob" rob || bad "2 MB from rob (GSO refused): $(cat "$nd_tmp/curl.err")"
+nd_blob_intact a "http://$m4:8000/blob" matt || bad "2 MB from matt: $(cat "$nd_tmp/curl.err")"
 nd_path_is a "$rob" matt direct || bad "rob left the direct path: $(nd_peer a "$rob" matt)"
 
 echo "rob's UDP GSO: $(nd_field a "$rob" self overlay.udp_gso), offload $(nd_field a "$rob" self overlay.offload)"

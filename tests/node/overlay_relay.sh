@@ -32,13 +32,8 @@ relay_both() { nd_path_is a "$rob" matt relay && nd_path_is b "$matt" rob relay;
 nd_wait 40 "both connected on the relay" relay_both ||
 	bad "not connected on the relay: rob sees '$(nd_peer a "$rob" matt)', matt sees '$(nd_peer b "$matt" rob)'"
 
-field() { # HOST HOME PEER KEY
-	nd_run "$1" "$2" peers --json | "$nd_py" -c '
-import json, sys
-print(next((str(p.get(sys.argv[2]) or "") for p in json.load(sys.stdin)["peers"] if p["name"] == sys.argv[1]), ""))' "$3" "$4"
-}
-m4=$(field a "$rob" matt overlay_ipv4)
-r4=$(field b "$matt" rob overlay_ipv4)
+m4=$(nd_field a "$rob" matt overlay_ipv4)
+r4=$(nd_field b "$matt" rob overlay_ipv4)
 echo "rob $r4, matt $m4"
 [ -n "$m4" ] && [ -n "$r4" ] || bad "peers --json lacks overlay addresses"
 nd_wait 10 "matt's atmosphere0 has $m4" natlab_exec b sh -c "ip -4 addr show atmosphere0 | grep -q '$m4'" ||
@@ -71,12 +66,10 @@ relay_both || bad "not on the relay path after the transfer: rob sees '$(nd_peer
 # The relay link's reader hands what one read brought to the overlay as a
 # batch: with GRO on (the TUN's offloads), some of Matt's TUN writes carried
 # several of the transfer's segments.
-gro=$(nd_run b "$matt" peers --json | "$nd_py" -c 'import json,sys; g=(json.load(sys.stdin)["self"].get("overlay") or {}).get("gro") or {}
-print("%s %d %d" % (g.get("enabled"), g.get("writes", 0), g.get("packets", 0)))')
-echo "matt's GRO over the relay: $gro (enabled, writes of several packets, packets in them)"
-set -- $gro
-if [ "${1:-}" = True ]; then
-	[ "${2:-0}" -gt 0 ] 2>/dev/null || bad "no coalesced TUN write on the relay path: $gro"
+gro=$(nd_field b "$matt" self overlay.gro)
+echo "matt's GRO over the relay: $gro"
+if [ "$(nd_field b "$matt" self overlay.gro.enabled)" = True ]; then
+	[ "$(nd_field b "$matt" self overlay.gro.writes)" -gt 0 ] 2>/dev/null || bad "no coalesced TUN write on the relay path: $gro"
 else
 	echo "(GRO is off here: the TUN has no offloads; not checked)"
 fi

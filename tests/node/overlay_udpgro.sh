@@ -22,17 +22,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../natlab/nodes.sh"
 command -v curl >/dev/null || { echo "SKIP: curl is not installed (apt-get install curl)"; exit 77; }
 nd_begin "$bin" lab
-# Matt's node without UDP GRO: the binary behind a wrapper that sets the
-# switch for his home (exec: the pid stays the node's).
-cat >"$nd_tmp/atmos" <<WRAP
-#!/bin/sh
-case \$ATMOSPHERE_HOME in
-"$nd_tmp/matt") export ATMOSPHERE_UDP_GRO=off ;;
-esac
-exec "$nd_bin" "\$@"
-WRAP
-chmod +x "$nd_tmp/atmos"
-nd_bin=$nd_tmp/atmos
+# Matt's node without UDP GRO.
+nd_env_per_home matt:ATMOSPHERE_UDP_GRO=off
 
 nd_lab_public
 natlab_site a none
@@ -60,19 +51,10 @@ echo "idle: rob (UDP GRO on) RssAnon $idle_kb kB VmRSS $(vm_rss "$nd_rob_pid") k
 	"matt (off) RssAnon $(rss_anon "$nd_matt_pid") kB VmRSS $(vm_rss "$nd_matt_pid") kB"
 
 # 2 MB each way.
-mkdir -p "$nd_tmp/www-rob" "$nd_tmp/www-matt"
-head -c 2000000 /dev/urandom >"$nd_tmp/www-rob/blob"
-head -c 2000000 /dev/urandom >"$nd_tmp/www-matt/blob"
-nd_spawn a "$nd_tmp/http-rob.out" "$nd_py" -u -m http.server --bind "$r4" --directory "$nd_tmp/www-rob" 8000
-nd_spawn b "$nd_tmp/http-matt.out" "$nd_py" -u -m http.server --bind "$m4" --directory "$nd_tmp/www-matt" 8000
-nd_wait 10 "http servers up" sh -c "grep -q Serving '$nd_tmp/http-rob.out' && grep -q Serving '$nd_tmp/http-matt.out'" ||
-	bad "http.server did not start"
-sum() { sha256sum | cut -d' ' -f1; }
-got=$(natlab_exec a curl -sS --max-time 20 -o - "http://$m4:8000/blob" 2>"$nd_tmp/curl.err" | sum)
-[ "$got" = "$(sum <"$nd_tmp/www-matt/blob")" ] || bad "2 MB from matt to rob (UDP GRO on): $(cat "$nd_tmp/curl.err")"
+{ nd_blob_server a "$r4" rob && nd_blob_server b "$m4" matt; } || bad "http.server did not start"
+nd_blob_intact a "http://$m4:8000/blob" matt || bad "2 MB from matt to rob (UDP GRO on): $(cat "$nd_tmp/curl.err")"
 busy_kb=$(rss_anon)
-got=$(natlab_exec b curl -sS --max-time 20 -o - "http://$r4:8000/blob" 2>"$nd_tmp/curl.err" | sum)
-[ "$got" = "$(sum <"$nd_tmp/www-rob/blob")" ] || bad "2 MB from rob to matt (UDP GRO off): $(cat "$nd_tmp/curl.err")"
+nd_blob_intact b "http://$r4:8000/blob" rob || bad "2 MB from rob to matt (UDP GRO off): $(cat "$nd_tmp/curl.err")"
 nd_path_is a "$rob" matt direct || bad "rob left the direct path: $(nd_peer a "$rob" matt)"
 
 echo "rob's UDP GRO: $(nd_field a "$rob" self overlay.udp_gro), TUN GRO $(nd_field a "$rob" self overlay.gro)"

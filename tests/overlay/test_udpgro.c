@@ -17,9 +17,6 @@
 #include "core/udpgro.h"
 #include "overlay/udpgso.h"
 
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
 #ifndef UDP_GRO
 #define UDP_GRO 104
 #endif
@@ -291,22 +288,28 @@ Test(udpgro, strerror_names_every_status)
 
 /* --- the real kernel: a UDP GSO batch on loopback to a UDP_GRO socket ---- */
 
+/* The loopback address of family at port, in *a; its length. */
+static socklen_t t_loopback(int family, uint16_t port, struct sockaddr_storage *a)
+{
+	memset(a, 0, sizeof *a);
+	if (family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)a;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		return sizeof *s4;
+	}
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)a;
+	s6->sin6_family = AF_INET6;
+	s6->sin6_port = htons(port);
+	s6->sin6_addr = in6addr_loopback;
+	return sizeof *s6;
+}
+
 static int t_udp(int family, uint16_t *port)
 {
 	struct sockaddr_storage a;
-	socklen_t len;
-	memset(&a, 0, sizeof a);
-	if (family == AF_INET) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&a;
-		s4->sin_family = AF_INET;
-		s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		len = sizeof *s4;
-	} else {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a;
-		s6->sin6_family = AF_INET6;
-		s6->sin6_addr = in6addr_loopback;
-		len = sizeof *s6;
-	}
+	socklen_t len = t_loopback(family, 0, &a);
 	int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -336,21 +339,7 @@ static size_t t_roundtrip(int family, int rx, uint16_t port, size_t seg, size_t 
 	int tx = t_udp(family, &txport);
 	cr_assert_geq(tx, 0);
 	struct sockaddr_storage to;
-	socklen_t tolen;
-	memset(&to, 0, sizeof to);
-	if (family == AF_INET) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&to;
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(port);
-		s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		tolen = sizeof *s4;
-	} else {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&to;
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-		s6->sin6_addr = in6addr_loopback;
-		tolen = sizeof *s6;
-	}
+	socklen_t tolen = t_loopback(family, port, &to);
 	uint8_t txctl[OVERLAY_UDPGSO_CMSG_SPACE];
 	struct iovec iov = {.iov_base = sent, .iov_len = total};
 	struct msghdr mh = {.msg_name = &to, .msg_namelen = tolen, .msg_iov = &iov, .msg_iovlen = 1, .msg_control = txctl,

@@ -19,7 +19,6 @@
 
 struct gro_case {
 	int srv_fd;
-	bool coalesce;    /* answer both requests with one GSO send */
 	bool gro;         /* the client's socket has UDP_GRO */
 	int enable_rc, rc;
 	bool saw_batch;   /* the server did send one batch of two answers */
@@ -55,26 +54,21 @@ static void *server(void *arg)
 			return NULL;
 		n++;
 	}
-	if (c->coalesce) {
-		size_t l = answer(out, req[0], &from[0]);
-		answer(out + l, req[1], &from[1]);
-		uint16_t seg = (uint16_t)l;
-		union {
-			uint8_t b[CMSG_SPACE(sizeof(uint16_t))];
-			struct cmsghdr al;
-		} ctl;
-		memset(&ctl, 0, sizeof ctl);
-		struct iovec iov = {out, 2 * l};
-		struct msghdr mh = {.msg_name = &from[0], .msg_namelen = sizeof from[0], .msg_iov = &iov,
-				    .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof ctl.b};
-		struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
-		h->cmsg_level = SOL_UDP, h->cmsg_type = UDP_SEGMENT, h->cmsg_len = CMSG_LEN(sizeof seg);
-		memcpy(CMSG_DATA(h), &seg, sizeof seg);
-		c->saw_batch = sendmsg(c->srv_fd, &mh, 0) == (ssize_t)(2 * l);
-	} else {
-		for (int i = 0; i < 2; i++)
-			sendto(c->srv_fd, out, answer(out, req[i], &from[i]), 0, (struct sockaddr *)&from[i], sizeof from[i]);
-	}
+	size_t l = answer(out, req[0], &from[0]);
+	answer(out + l, req[1], &from[1]);
+	uint16_t seg = (uint16_t)l;
+	union {
+		uint8_t b[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr al;
+	} ctl;
+	memset(&ctl, 0, sizeof ctl);
+	struct iovec iov = {out, 2 * l};
+	struct msghdr mh = {.msg_name = &from[0], .msg_namelen = sizeof from[0], .msg_iov = &iov,
+			    .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof ctl.b};
+	struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
+	h->cmsg_level = SOL_UDP, h->cmsg_type = UDP_SEGMENT, h->cmsg_len = CMSG_LEN(sizeof seg);
+	memcpy(CMSG_DATA(h), &seg, sizeof seg);
+	c->saw_batch = sendmsg(c->srv_fd, &mh, 0) == (ssize_t)(2 * l);
 	return NULL;
 }
 
@@ -121,7 +115,6 @@ Test(stun_client_gro, two_answers_in_one_coalesced_receive_are_both_taken, .time
 {
 	struct gro_case *c = calloc(1, sizeof *c);
 	cr_assert_not_null(c);
-	c->coalesce = true;
 	c->gro = true;
 	run(c);
 	cr_assert_eq(c->enable_rc, 0, "core_udp_enable_gro: %d", c->enable_rc);
@@ -139,7 +132,6 @@ Test(stun_client_gro, the_same_batch_without_udp_gro_gives_the_same_answers, .ti
 {
 	struct gro_case *c = calloc(1, sizeof *c);
 	cr_assert_not_null(c);
-	c->coalesce = true;
 	run(c);
 	cr_assert(c->saw_batch);
 	cr_assert_eq(c->rc, 0);
