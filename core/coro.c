@@ -1,5 +1,6 @@
 /* Stackful coroutines: see core/coro.h for the design and its costs. */
 #include "core/coro.h"
+#include "core/stack.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -40,8 +41,7 @@ struct core_coro {
 	void *arg;
 	void *data;
 	struct defer *defers;
-	uint8_t *map;        /* mapping: guard page + stack */
-	size_t map_len;
+	struct core_stack stack; /* from a slab (core/stack.h), guard page below */
 	uint8_t *stack_lo;   /* lowest usable byte, just above the guard page */
 	size_t stack_len;
 	bool finished;
@@ -228,23 +228,13 @@ struct core_coro *core_coro_new(core_task_fn fn, void *arg, size_t stack_size, i
 		co = calloc(1, sizeof *co);
 		if (!co)
 			goto fail;
-		co->map_len = stack_size + page;
-		co->map = mmap(NULL, co->map_len, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-		if (co->map == MAP_FAILED) {
+		if (core_stack_get(stack_size, &co->stack) != 0) {
 			free(co);
 			co = NULL;
 			goto fail;
 		}
-		/* Guard page below the stack: overflow faults, in every build type. */
-		if (mprotect(co->map, page, PROT_NONE) != 0) {
-			munmap(co->map, co->map_len);
-			free(co);
-			co = NULL;
-			goto fail;
-		}
-		co->stack_lo = co->map + page;
-		co->stack_len = stack_size;
+		co->stack_lo = co->stack.lo;
+		co->stack_len = co->stack.len;
 	}
 	co->fn = fn;
 	co->arg = arg;
@@ -424,7 +414,10 @@ void *core_coro_data(const struct core_coro *co)
 static void destroy(struct core_coro *co)
 {
 	free(co->frozen);
-	munmap(co->map, co->map_len);
+	/* The slab keeps its mapping: give the pages back (a pooled stack's
+	 * already are). */
+	madvise(co->stack_lo, co->stack_len, MADV_DONTNEED);
+	core_stack_put(&co->stack);
 	free(co);
 }
 
@@ -455,4 +448,5 @@ void core_coro_pool_trim(void)
 	struct sched *s = &tls_sched;
 	while (s->num_pool)
 		destroy(s->pool[--s->num_pool]);
+	core_stack_trim();
 }

@@ -13,12 +13,13 @@
  * point environment. Other architectures fall back to ucontext, which costs a
  * sigprocmask syscall per switch.
  *
- * Stacks: mmap'd (MAP_NORESERVE, so only touched pages use memory) with a
- * PROT_NONE guard page below in every build type; a stack overflow faults
- * instead of corrupting a neighbour. Default size 64 KiB, enough for
- * BoringSSL handshakes and json-c; freed stacks are kept in a small
- * per-thread pool (CORE_CORO_POOL_MAX) to avoid an mmap/munmap pair per
- * connection. ASan builds announce every switch with
+ * Stacks: from per-thread slabs (core/stack.h: MAP_NORESERVE, so only
+ * touched pages use memory) with a guard page below in every build type; a
+ * stack overflow faults instead of corrupting a neighbour. Default size
+ * 64 KiB, enough for BoringSSL handshakes and json-c. Taking a stack costs
+ * no system call; a freed coroutine's pages are given back (madvise), and
+ * finished coroutines are kept whole in a small per-thread pool
+ * (CORE_CORO_POOL_MAX). ASan builds announce every switch with
  * __sanitizer_start/finish_switch_fiber.
  *
  * Cost: measured by `atmosphere-bench core` (bench/switch_cost.c; see
@@ -99,7 +100,8 @@ bool core_coro_hibernating(const struct core_coro *co);
  * not counted). For tests and diagnostics; does not suspend. */
 void core_coro_hibernated(size_t *count, size_t *bytes);
 
-/* core_coro_pool_trim releases this thread's pooled stacks. */
+/* core_coro_pool_trim releases this thread's pooled coroutines and unmaps
+ * its stack slabs that have no stack taken (core_stack_trim). */
 void core_coro_pool_trim(void);
 
 #endif
