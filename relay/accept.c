@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,27 +25,6 @@ static void refuse_now(int fd, const char *status_line)
 		/* it is being refused anyway */
 	}
 	close(fd);
-}
-
-/* Sets a client socket's options: no Nagle, and the bounded kernel
- * queues (--rcvbuf, --sndbuf). */
-static void client_sockopts(const struct relay_server *srv, int fd)
-{
-	/* Forwarded messages go out at once: Nagle's wait for an ACK (delayed
-	 * by up to 40 ms) would add to every small message. */
-	int one = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	/* A bounded kernel queue per client (RELAY_DEFAULT_RCVBUF): what a
-	 * stranger can make the kernel hold for us, and what keeps a thousand
-	 * busy sessions out of tcp_mem pressure. */
-	if (srv->o.rcvbuf != RELAY_RCVBUF_AUTO) {
-		int sz = (int)(srv->o.rcvbuf > INT32_MAX / 2 ? INT32_MAX / 2 : srv->o.rcvbuf);
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
-	}
-	if (srv->o.sndbuf != RELAY_RCVBUF_AUTO) {
-		int sz = (int)(srv->o.sndbuf > INT32_MAX / 2 ? INT32_MAX / 2 : srv->o.sndbuf);
-		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
-	}
 }
 
 struct accept_arg {
@@ -116,7 +94,6 @@ static void accept_loop(void *arg)
 			free(a);
 			continue;
 		}
-		client_sockopts(srv, fd);
 		a->th = th;
 		a->fd = fd;
 		a->tls = aa.tls;

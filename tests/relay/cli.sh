@@ -6,7 +6,9 @@ set -u
 bin=$1
 fail() { echo "FAIL: $*" >&2; exit 1; }
 dir=$(mktemp -d "${TMPDIR:-/tmp}/relay-cli.$$.XXXXXX")
-trap 'rm -rf "$dir"' EXIT INT TERM
+rpid="" cpid=""
+# A failing check must not leave the relay or the client running.
+trap 'kill $rpid $cpid 2>/dev/null; rm -rf "$dir"' EXIT INT TERM
 
 "$bin" relay --help >"$dir/out" 2>"$dir/err"
 rc=$?
@@ -61,8 +63,38 @@ if command -v ss >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; then
 			i=$((i + 1))
 		done
 		[ -n "$rb" ] && [ "$rb" -eq $((2 * want)) ] || fail "--rcvbuf $1: relay-side socket rb '$rb', want $((2 * want))"
+		# Nagle is off on the relay's side of the connection: its copy of
+		# the socket (pidfd_getfd, as root) says TCP_NODELAY. The relay
+		# sets it on the listener, and accepted sockets inherit it.
+		nd=$(/usr/bin/python3 - "$rpid" "$port" <<-'PY'
+		import ctypes, os, socket, sys
+		pid, port = int(sys.argv[1]), int(sys.argv[2])
+		libc = ctypes.CDLL(None, use_errno=True)
+		pidfd = os.pidfd_open(pid)
+		for name in os.listdir(f"/proc/{pid}/fd"):
+		    fd = libc.syscall(438, pidfd, int(name), 0)  # pidfd_getfd
+		    if fd < 0:
+		        continue
+		    try:
+		        s = socket.socket(fileno=fd)
+		    except OSError:
+		        os.close(fd)
+		        continue
+		    try:
+		        if s.type == socket.SOCK_STREAM and s.getsockname()[1] == port and s.getpeername():
+		            print(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+		            break
+		    except OSError:
+		        pass
+		    finally:
+		        s.detach()
+		        os.close(fd)
+		PY
+		)
+		[ "$nd" = 1 ] || fail "--rcvbuf $1: relay-side socket TCP_NODELAY '$nd', want 1"
 		kill "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null
 		kill "$rpid"; wait "$rpid" 2>/dev/null
+		rpid="" cpid=""
 	done
 fi
 echo "ok cli"
