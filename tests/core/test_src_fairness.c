@@ -457,6 +457,8 @@ static int t_write_pattern(struct core_sock *s, unsigned id, size_t off, size_t 
 
 struct t_small {
 	unsigned most_queued;  /* buffers queued at once on the receiver */
+	size_t unreceived;     /* bytes sent but not queued then, */
+	int in_socket;         /* and those in the receiver's socket (all of them once it paused) */
 	size_t received;
 	int err;
 };
@@ -508,6 +510,13 @@ static void t_small_main(void *arg)
 		core_yield();
 	}
 	c->most_queued = t_count_queued(p.rx, p.id, &c->received, &c->err);
+	/* Paused: what was not queued waits in the socket, and stays there
+	 * (the reactor does not run meanwhile, so the receive that popping
+	 * asked for is not submitted yet). Its arrival is awaited: loopback
+	 * may deliver late on a loaded machine. */
+	c->unreceived = sent - c->received;
+	t_await_inq(core_sock_fd(p.rx), (int)c->unreceived, RECV_TIMEOUT_MS);
+	c->in_socket = t_inq(core_sock_fd(p.rx));
 	/* The rest waited in the socket: all of it arrives, in order. */
 	while (c->received < sent && !c->err) {
 		struct core_buf b;
@@ -545,7 +554,16 @@ Test(core_src, small_segments_pause_at_the_high_water_mark_in_buffers, .timeout 
 	/* The mark is passed by the completion that crosses it. */
 	cr_expect_leq(c.most_queued, HIGH_WATER_BUFS + 1, "%u buffers queued for %u segments of %u bytes",
 		      c.most_queued, SMALL_SEGMENTS, SMALL_SEGMENT);
-	cr_log_info("small segments: %u buffers queued at once", c.most_queued);
+	/* And not before it: a receive that paused early (at zero, at one
+	 * buffer) queued fewer, though more segments came. */
+	cr_expect_geq(c.most_queued, HIGH_WATER_BUFS, "%u buffers queued for %u segments of %u bytes: paused before the mark",
+		      c.most_queued, SMALL_SEGMENTS, SMALL_SEGMENT);
+	/* It did pause: the segments past the mark were left in the socket,
+	 * where a receive that never paused would have taken them. */
+	cr_expect_gt(c.unreceived, 0, "every segment was queued: the receive never paused");
+	cr_expect_eq((size_t)c.in_socket, c.unreceived, "%d bytes in the socket, %zu not queued", c.in_socket,
+		     c.unreceived);
+	cr_log_info("small segments: %u buffers queued at once, %d bytes left in the socket", c.most_queued, c.in_socket);
 }
 
 /* Fills s's socket with stream id's pattern from *off until the kernel
