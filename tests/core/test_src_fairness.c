@@ -374,10 +374,13 @@ Test(core_src, sources_outnumbering_buffers_deliver_intact_and_in_order, .timeou
  * re-armed source still took every free buffer its socket had data for
  * (108). A wait for its own writer is not a turn missed (under load such
  * gaps reached 1,100): only gaps that began with data waiting count, and
- * at least TURN_MIN_GAPS of them must have been seen, so the check cannot
- * pass by measuring nothing (each source receives at least 128 buffers). */
+ * at least TURN_MIN_GAPS of them must have been seen, and at least
+ * TURN_MIN_GAPS_EACH for every source, so the check cannot pass by
+ * measuring nothing, in all or for any one source (each source receives
+ * at least 128 buffers; measured: 130 gaps for each). */
 #define TURN_BOUND (2u * MAX_PAIRS)
 #define TURN_MIN_GAPS (32u * MAX_PAIRS)
+#define TURN_MIN_GAPS_EACH (TURN_MIN_GAPS / MAX_PAIRS)
 Test(core_src, every_busy_source_receives_in_every_turn_of_a_dry_ring, .timeout = 120)
 {
 	struct t_case *c = calloc(1, sizeof *c);
@@ -401,9 +404,13 @@ Test(core_src, every_busy_source_receives_in_every_turn_of_a_dry_ring, .timeout 
 	cr_log_info("longest wait: source %u, %llu receives of others; %u gaps with data waiting (fewest %u)",
 		    worst_i, (unsigned long long)worst, gaps, fewest);
 	cr_expect_geq(gaps, TURN_MIN_GAPS, "only %u gaps with data waiting were measured", gaps);
-	for (unsigned i = 0; i < c->num_pairs; i++)
+	for (unsigned i = 0; i < c->num_pairs; i++) {
+		cr_expect_geq(c->pairs[i].gaps, TURN_MIN_GAPS_EACH,
+			      "source %u: only %u gaps with data waiting were measured (floor %u)", i, c->pairs[i].gaps,
+			      TURN_MIN_GAPS_EACH);
 		cr_expect_leq(c->pairs[i].max_gap, TURN_BOUND, "source %u waited %llu receives of others (bound %u)", i,
 			      (unsigned long long)c->pairs[i].max_gap, TURN_BOUND);
+	}
 	free(c);
 }
 
