@@ -374,10 +374,13 @@ Test(core_src, sources_outnumbering_buffers_deliver_intact_and_in_order, .timeou
  * re-armed source still took every free buffer its socket had data for
  * (108). A wait for its own writer is not a turn missed (under load such
  * gaps reached 1,100): only gaps that began with data waiting count, and
- * at least TURN_MIN_GAPS of them must have been seen, so the check cannot
- * pass by measuring nothing (each source receives at least 128 buffers). */
+ * at least TURN_MIN_GAPS of them must have been seen, and at least
+ * TURN_MIN_GAPS_EACH for every source, so the check cannot pass by
+ * measuring nothing, in all or for any one source (each source receives
+ * at least 128 buffers; measured: 130 gaps for each). */
 #define TURN_BOUND (2u * MAX_PAIRS)
 #define TURN_MIN_GAPS (32u * MAX_PAIRS)
+#define TURN_MIN_GAPS_EACH (TURN_MIN_GAPS / MAX_PAIRS)
 Test(core_src, every_busy_source_receives_in_every_turn_of_a_dry_ring, .timeout = 120)
 {
 	struct t_case *c = calloc(1, sizeof *c);
@@ -401,9 +404,13 @@ Test(core_src, every_busy_source_receives_in_every_turn_of_a_dry_ring, .timeout 
 	cr_log_info("longest wait: source %u, %llu receives of others; %u gaps with data waiting (fewest %u)",
 		    worst_i, (unsigned long long)worst, gaps, fewest);
 	cr_expect_geq(gaps, TURN_MIN_GAPS, "only %u gaps with data waiting were measured", gaps);
-	for (unsigned i = 0; i < c->num_pairs; i++)
+	for (unsigned i = 0; i < c->num_pairs; i++) {
+		cr_expect_geq(c->pairs[i].gaps, TURN_MIN_GAPS_EACH,
+			      "source %u: only %u gaps with data waiting were measured (floor %u)", i, c->pairs[i].gaps,
+			      TURN_MIN_GAPS_EACH);
 		cr_expect_leq(c->pairs[i].max_gap, TURN_BOUND, "source %u waited %llu receives of others (bound %u)", i,
 			      (unsigned long long)c->pairs[i].max_gap, TURN_BOUND);
+	}
 	free(c);
 }
 
@@ -457,6 +464,8 @@ static int t_write_pattern(struct core_sock *s, unsigned id, size_t off, size_t 
 
 struct t_small {
 	unsigned most_queued;  /* buffers queued at once on the receiver */
+	size_t unreceived;     /* bytes sent but not queued then, */
+	int in_socket;         /* and those in the receiver's socket (all of them once it paused) */
 	size_t received;
 	int err;
 };
@@ -508,6 +517,13 @@ static void t_small_main(void *arg)
 		core_yield();
 	}
 	c->most_queued = t_count_queued(p.rx, p.id, &c->received, &c->err);
+	/* Paused: what was not queued waits in the socket, and stays there
+	 * (the reactor does not run meanwhile, so the receive that popping
+	 * asked for is not submitted yet). Its arrival is awaited: loopback
+	 * may deliver late on a loaded machine. */
+	c->unreceived = sent - c->received;
+	t_await_inq(core_sock_fd(p.rx), (int)c->unreceived, RECV_TIMEOUT_MS);
+	c->in_socket = t_inq(core_sock_fd(p.rx));
 	/* The rest waited in the socket: all of it arrives, in order. */
 	while (c->received < sent && !c->err) {
 		struct core_buf b;
@@ -545,7 +561,16 @@ Test(core_src, small_segments_pause_at_the_high_water_mark_in_buffers, .timeout 
 	/* The mark is passed by the completion that crosses it. */
 	cr_expect_leq(c.most_queued, HIGH_WATER_BUFS + 1, "%u buffers queued for %u segments of %u bytes",
 		      c.most_queued, SMALL_SEGMENTS, SMALL_SEGMENT);
-	cr_log_info("small segments: %u buffers queued at once", c.most_queued);
+	/* And not before it: a receive that paused early (at zero, at one
+	 * buffer) queued fewer, though more segments came. */
+	cr_expect_geq(c.most_queued, HIGH_WATER_BUFS, "%u buffers queued for %u segments of %u bytes: paused before the mark",
+		      c.most_queued, SMALL_SEGMENTS, SMALL_SEGMENT);
+	/* It did pause: the segments past the mark were left in the socket,
+	 * where a receive that never paused would have taken them. */
+	cr_expect_gt(c.unreceived, 0, "every segment was queued: the receive never paused");
+	cr_expect_eq((size_t)c.in_socket, c.unreceived, "%d bytes in the socket, %zu not queued", c.in_socket,
+		     c.unreceived);
+	cr_log_info("small segments: %u buffers queued at once, %d bytes left in the socket", c.most_queued, c.in_socket);
 }
 
 /* Fills s's socket with stream id's pattern from *off until the kernel
@@ -610,7 +635,7 @@ static void t_gap_main(void *arg)
 	size_t d_sent = 0, d_received = 0;
 	uint16_t port;
 	int lfd = t_listen_tcp(&port);
-	unsigned opened = 0;
+	unsigned opened = 0, spawned = 0;
 
 	c->err = t_pair_open(&d, lfd, port);
 	for (; !c->err && opened < GAP_STALLED; opened++) {
@@ -647,8 +672,8 @@ static void t_gap_main(void *arg)
 		c->err = -ETIMEDOUT;
 		goto out;
 	}
-	for (unsigned i = 0; i < GAP_STALLED; i++)
-		core_spawn(t_hold_reader, &c->held[i]);
+	for (; spawned < GAP_STALLED; spawned++)
+		core_spawn(t_hold_reader, &c->held[spawned]);
 	for (unsigned i = 0; i < 4; i++)
 		core_yield();
 	c->free_before = core_buf_free_count(0);
@@ -677,12 +702,15 @@ static void t_gap_main(void *arg)
 	for (unsigned i = 0; i < GAP_STALLED; i++)
 		c->stalled_got += c->held[i].got;
 out:
-	for (unsigned i = 0; i < opened; i++) {
+	/* Only the readers that were spawned end and are waited for: an early
+	 * failure reports at once, not after a wait for each reader that
+	 * never ran (eight times RECV_TIMEOUT_MS, past .timeout). */
+	for (unsigned i = 0; i < spawned; i++) {
 		c->held[i].release = true;
 		if (!c->held[i].got)
 			core_sock_interrupt(c->held[i].p.rx);
 	}
-	for (unsigned i = 0; i < opened; i++)
+	for (unsigned i = 0; i < spawned; i++)
 		t_await(&c->held[i].p.done, RECV_TIMEOUT_MS);
 	core_sock_close(d.tx);
 	core_sock_close(d.rx);
@@ -886,6 +914,10 @@ Test(core_src, a_growable_ring_grows_under_busy_sources_and_shrinks_after, .time
 		    c->count_loaded, c->count_at_end);
 	cr_expect_gt(c->count_peak, (int)RING_BUFS, "the ring grew");
 	cr_expect_leq(c->count_peak, (int)GROW_MAX, "within its cap");
+	/* What the trickle shrinks: the ring is still grown once the busy
+	 * sources are done (it parks buffers only as they come back), else
+	 * "back at its base" below would hold without any shrinking. */
+	cr_expect_gt(c->count_loaded, (int)RING_BUFS, "still grown before the trickle (%d buffers)", c->count_loaded);
 	cr_expect_eq(c->count_at_end, (int)RING_BUFS, "back at its base");
 	free(c);
 }

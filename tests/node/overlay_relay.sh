@@ -11,6 +11,12 @@
 #  - the pair is still on the relay afterwards;
 #  - with the TUN's offloads on, the receiver coalesced some of the
 #    transfer's segments (a relay link's reads are batches, overlay/gro.h).
+#    GRO must say on or off (overlay.gro.enabled in peers --json); off is
+#    accepted only for a reason node/overlay.c documents and peers --json
+#    or the environment shows: the TUN took no offloads
+#    (overlay.offload.enabled false), ATMOSPHERE_TUN_GRO or
+#    ATMOSPHERE_TUN_OFFLOAD is "off", or the kernel refused a coalesced
+#    write (overlay.gro.fallbacks > 0); anything else fails.
 # Needs root and iperf3 (Debian package iperf3, in .ci/deps); exits 77
 # otherwise. About 30 s.
 set -u
@@ -67,12 +73,27 @@ relay_both || bad "not on the relay path after the transfer: rob sees '$(nd_peer
 # batch: with GRO on (the TUN's offloads), some of Matt's TUN writes carried
 # several of the transfer's segments.
 gro=$(nd_field b "$matt" self overlay.gro)
-echo "matt's GRO over the relay: $gro"
-if [ "$(nd_field b "$matt" self overlay.gro.enabled)" = True ]; then
-	[ "$(nd_field b "$matt" self overlay.gro.writes)" -gt 0 ] 2>/dev/null || bad "no coalesced TUN write on the relay path: $gro"
-else
-	echo "(GRO is off here: the TUN has no offloads; not checked)"
-fi
+echo "matt's GRO over the relay: $gro, offloads: $(nd_field b "$matt" self overlay.offload)"
+gro_on=$(nd_field b "$matt" self overlay.gro.enabled)
+case $gro_on in
+True)
+	[ "$(nd_field b "$matt" self overlay.gro.writes)" -gt 0 ] 2>/dev/null || bad "no coalesced TUN write on the relay path: $gro" ;;
+False)
+	# Off only for a reason node/overlay.c gives (node_overlay_start,
+	# tun_write): say which, or fail.
+	why=
+	[ "$(nd_field b "$matt" self overlay.offload.enabled)" = False ] && why="the TUN has no offloads (overlay.offload.enabled false)"
+	[ "${ATMOSPHERE_TUN_OFFLOAD:-}" = off ] && why="ATMOSPHERE_TUN_OFFLOAD=off"
+	[ "${ATMOSPHERE_TUN_GRO:-}" = off ] && why="ATMOSPHERE_TUN_GRO=off"
+	[ "$(nd_field b "$matt" self overlay.gro.fallbacks)" -gt 0 ] 2>/dev/null && why="the kernel refused a coalesced write (overlay.gro.fallbacks)"
+	if [ -n "$why" ]; then
+		echo "(GRO is off here: $why; not checked)"
+	else
+		bad "GRO is off on matt's node for no reason it documents: $gro, offloads $(nd_field b "$matt" self overlay.offload)"
+	fi ;;
+*)
+	bad "peers --json has no overlay.gro.enabled (got '$gro_on'): $gro" ;;
+esac
 
 if [ "$fail" -ne 0 ]; then
 	for f in "$rob.log" "$matt.out" "$nd_tmp/iperf.err"; do

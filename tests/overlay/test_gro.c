@@ -30,6 +30,8 @@ static size_t wlens[MAX_WRITES];
 static size_t num_writes;
 static size_t wsegs[MAX_WRITES];       /* packets cut back from each write */
 static size_t wat[MAX_WRITES];         /* packets fed when each write was made */
+static bool wflushed[MAX_WRITES];      /* the write came from overlay_gro_flush (not a passed packet) */
+static uint16_t wsaid[MAX_WRITES];     /* then: the segments overlay_gro_flush said it holds */
 static uint8_t back[MAX_PKTS][2048];
 static size_t blens[MAX_PKTS];
 static size_t fed[MAX_PKTS];           /* the order packets were offered in (indexes into pkts) */
@@ -131,10 +133,14 @@ static void fix(size_t i)
 	put16(p + l3 + 16, overlay_csum_finish(overlay_csum(overlay_csum(0, pseudo, pl), p + l3, n - l3)));
 }
 
-static void take(const uint8_t *w, size_t n)
+/* Records a write: flushed, with the segment count overlay_gro_flush
+ * gave (segs), or a passed packet written as it is. */
+static void take(const uint8_t *w, size_t n, bool flushed, uint16_t segs)
 {
 	cr_assert_lt(num_writes, MAX_WRITES, "too many writes");
 	wat[num_writes] = num_fed;
+	wflushed[num_writes] = flushed;
+	wsaid[num_writes] = segs;
 	memcpy(writes[num_writes], w, n);
 	wlens[num_writes++] = n;
 }
@@ -158,17 +164,18 @@ static void run_order(const size_t *order, size_t num)
 		int round = 0;
 		while ((v = overlay_gro_add(&g, pkts[i], lens[i])) == OVERLAY_GRO_FLUSH) {
 			cr_assert_lt(round++, OVERLAY_GRO_FLOWS + 1, "flush, add again ends");
+			segs = 0;
 			cr_assert_gt(n = overlay_gro_flush(&g, &w, &segs), 0, "FLUSH names a held packet");
-			take(w, n);
+			take(w, n, true, segs);
 		}
 		if (v == OVERLAY_GRO_PASS) {
 			uint8_t plain[OVERLAY_GRO_BUF_LEN] = {0};
 			memcpy(plain + OVERLAY_VNET_HDR_LEN, pkts[i], lens[i]);
-			take(plain, OVERLAY_VNET_HDR_LEN + lens[i]);
+			take(plain, OVERLAY_VNET_HDR_LEN + lens[i], false, 0);
 		}
 	}
-	while ((n = overlay_gro_flush(&g, &w, &segs)))
-		take(w, n);
+	for (segs = 0; (n = overlay_gro_flush(&g, &w, &segs)) != 0; segs = 0)
+		take(w, n, true, segs);
 	for (int i = 0; i < OVERLAY_GRO_FLOWS; i++)
 		cr_assert_eq(g.flows[i].len, 0, "empty after flushing");
 }
@@ -211,7 +218,8 @@ static uint16_t wport(size_t k)
 
 /* Checks each write's header and cuts them all back: the packets fed in,
  * byte for byte, none lost or made up, each flow's in the order it was
- * fed (the writes of different flows may be in any order). */
+ * fed (the writes of different flows may be in any order); a flushed
+ * write holds as many segments as overlay_gro_flush said. */
 static void check_round_trip(void)
 {
 	size_t nb = 0;
@@ -258,6 +266,9 @@ static void check_round_trip(void)
 		}
 		cr_assert_eq(m, 0, "write %zu cuts cleanly", k);
 		wsegs[k] = nb - first;
+		if (wflushed[k])
+			cr_assert_eq(wsaid[k], wsegs[k], "write %zu: overlay_gro_flush said %u segments, it cuts into %zu", k,
+				     (unsigned)wsaid[k], wsegs[k]);
 	}
 	/* Each packet cut back is the first of its flow's fed packets not
 	 * matched yet. */
@@ -289,6 +300,7 @@ Test(gro, ipv4_segments_of_a_flow_become_one_write)
 	cr_assert_eq(num_pkts, 15);
 	run(SIZE_MAX);
 	cr_assert_eq(num_writes, 1);
+	cr_assert_eq(wsaid[0], 15, "overlay_gro_flush counts the 15 segments (said %u)", (unsigned)wsaid[0]);
 	cr_assert_eq(le16(writes[0] + 4), 1368, "gso_size: the segments' payload");
 	cr_assert_eq(wlens[0], OVERLAY_VNET_HDR_LEN + 20 + 32 + 20000);
 	check_round_trip();
@@ -300,6 +312,8 @@ Test(gro, ipv6_segments_of_a_flow_become_one_write)
 	send_tso(&f, 64000, 1348, 0x10);
 	run(SIZE_MAX);
 	cr_assert_eq(num_writes, 1);
+	cr_assert_eq(num_pkts, 48, "64,000 bytes in segments of 1,348");
+	cr_assert_eq(wsaid[0], 48, "overlay_gro_flush counts the 48 segments (said %u)", (unsigned)wsaid[0]);
 	cr_assert_eq(le16(writes[0] + 4), 1348);
 	check_round_trip();
 }
@@ -312,6 +326,8 @@ Test(gro, consecutive_reads_merge_up_to_64k_then_a_new_write)
 	run(SIZE_MAX);
 	cr_assert_eq(num_writes, 2, "65 segments, then 15");
 	cr_assert_eq(wlens[0], OVERLAY_VNET_HDR_LEN + 52 + 65000);
+	cr_assert_eq(wsaid[0], 65, "said %u", (unsigned)wsaid[0]);
+	cr_assert_eq(wsaid[1], 15, "said %u", (unsigned)wsaid[1]);
 	check_round_trip();
 }
 
@@ -401,6 +417,8 @@ Test(gro, a_short_segment_ends_a_write)
 	run(SIZE_MAX);
 	cr_assert_eq(num_writes, 2);
 	cr_assert_eq(wlens[0], OVERLAY_VNET_HDR_LEN + 52 + 2500);
+	cr_assert_eq(wsaid[0], 3, "1,000, 1,000 and 500 bytes (said %u)", (unsigned)wsaid[0]);
+	cr_assert_eq(wsaid[1], 3, "said %u", (unsigned)wsaid[1]);
 	check_round_trip();
 }
 
@@ -462,6 +480,9 @@ Test(gro, packets_it_cannot_vouch_for_pass)
 	cr_assert_eq(overlay_gro_add(&g, p, 10), OVERLAY_GRO_PASS, "truncated");
 	cr_assert_eq(overlay_gro_flush(&g, &w, NULL), 0, "nothing was taken");
 	cr_assert_eq(overlay_gro_add(&g, p, n), OVERLAY_GRO_HELD, "the packet is fine again");
+	uint16_t segs = 0;
+	cr_assert_eq(overlay_gro_flush(&g, &w, &segs), OVERLAY_VNET_HDR_LEN + n);
+	cr_assert_eq(segs, 1, "one packet held is one segment (said %u)", (unsigned)segs);
 }
 
 /* Appends p[0..n) to pkts as it is (checksums are the caller's). */

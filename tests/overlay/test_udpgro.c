@@ -250,29 +250,53 @@ Test(udpgro, two_gro_cmsgs_are_refused)
 	cr_assert_eq(seg, 0);
 }
 
-/* Every proper prefix of a valid area: either a whole header is missing
- * (the rest is padding: no segment size, one datagram), or the header
- * claims more than is there (refused), or only the last cmsg's padding is
- * missing (read). Never a segment size read from bytes that are not
- * there. */
+/* Every proper prefix of a valid area, each outcome the one it must be:
+ * where a cmsg header is whole but claims more bytes than are there, the
+ * area is refused; everywhere else it is read: a header cut short is
+ * padding (no segment size, one datagram), and a cmsg missing only its
+ * padding is whole (the segment size, once the UDP_GRO one is). So an
+ * implementation that refuses what it can read fails, as does one that
+ * reads a segment size from bytes that are not there. */
 Test(udpgro, every_prefix_is_padding_or_refused)
 {
 	uint8_t ctl[128];
 	int tos = 1, s = 1200;
 	struct t_cmsg c[] = {{SOL_IP, IP_TOS, &tos, sizeof tos}, {SOL_UDP, UDP_GRO, &s, sizeof s}};
 	size_t len = t_ctl(ctl, sizeof ctl, c, 2);
+	/* Where each cmsg begins (t_ctl lays them CMSG_SPACE apart) and the
+	 * bytes its header claims. */
+	const size_t at[2] = {0, CMSG_SPACE(sizeof tos)};
+	const size_t claims[2] = {CMSG_LEN(sizeof tos), CMSG_LEN(sizeof s)};
+	unsigned num_read = 0, num_refused = 0;
 	for (size_t k = 0; k < len; k++) {
+		bool overrun = false;
+		for (size_t i = 0; i < 2; i++)
+			if (k >= at[i] + sizeof(struct cmsghdr) && k < at[i] + claims[i])
+				overrun = true;
+		/* The UDP_GRO cmsg is whole from CMSG_SPACE(4) + CMSG_LEN(4) on
+		 * (the last cmsg's padding may be missing). */
+		bool whole = k >= at[1] + claims[1];
 		struct t_edge e;
 		uint8_t *p = t_edge_copy(&e, ctl, k);
 		size_t seg = 77;
 		int st = core_udpgro_seg(p, k, &seg);
-		/* The UDP_GRO cmsg is whole from CMSG_SPACE(4) + CMSG_LEN(4) on
-		 * (the last cmsg's padding may be missing). */
-		bool whole = k >= CMSG_SPACE(sizeof tos) + CMSG_LEN(sizeof s);
-		cr_assert(st == CORE_UDPGRO_E_CMSG || (st == CORE_UDPGRO_OK && seg == (whole ? 1200u : 0u)),
-			  "prefix %zu: %s, seg %zu", k, core_udpgro_strerror(st), seg);
+		if (overrun) {
+			cr_assert_eq(st, CORE_UDPGRO_E_CMSG, "prefix %zu (a header claiming bytes past it): %s, seg %zu", k,
+				     core_udpgro_strerror(st), seg);
+			cr_assert_eq(seg, 0, "prefix %zu: a refused area leaves no segment size", k);
+			num_refused++;
+		} else {
+			cr_assert_eq(st, CORE_UDPGRO_OK, "prefix %zu (%s): %s", k,
+				     whole ? "the UDP_GRO cmsg whole" : "no header claiming bytes past it", core_udpgro_strerror(st));
+			cr_assert_eq(seg, whole ? 1200u : 0u, "prefix %zu: seg %zu", k, seg);
+			num_read++;
+		}
 		t_edge_free(&e);
 	}
+	/* Both kinds were seen: 4 refused per cmsg (16..19 and 40..43 on LP64). */
+	size_t want_refused = claims[0] + claims[1] - 2 * sizeof(struct cmsghdr);
+	cr_assert_eq(num_refused, want_refused, "%u prefixes refused, want %zu", num_refused, want_refused);
+	cr_assert_eq(num_read + num_refused, len);
 	size_t seg = 0;
 	cr_assert_eq(core_udpgro_seg(ctl, len, &seg), CORE_UDPGRO_OK);
 	cr_assert_eq(seg, 1200);
