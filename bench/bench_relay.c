@@ -610,6 +610,77 @@ static int dial(struct worker *wk, struct session *s, struct conn *c)
 	return 0;
 }
 
+/* B's dial, run beside A's (dial_pair). On the heap, with a reference to
+ * B of its own: the session's coroutine waits for it, and nothing of one
+ * coroutine's stack is the other's to write. */
+struct side_dial {
+	struct worker *wk;
+	struct session *s;
+	struct conn *c;
+	struct core_coro *waiter;     /* parked for the result, or NULL */
+	bool done;
+	bool abandoned;               /* the waiter gave up (teardown): free it here */
+	int rc;
+};
+
+static void side_dial_main(void *arg)
+{
+	struct side_dial *d = arg;
+	d->rc = dial(d->wk, d->s, d->c);
+	if (d->rc == 0 && spawn_reader(d->c) < 0) {
+		d->wk->err.io++;
+		d->rc = -ENOMEM;
+	}
+	conn_put(d->c);
+	d->done = true;
+	if (d->abandoned)
+		free(d);
+	else if (d->waiter)
+		core_unpark(d->waiter, 0);
+}
+
+/* Dials a and b of session s at the same time, as two peers connect each
+ * on its own, and starts their readers. One after the other, a session's
+ * set-up took two handshakes in a row, and with --concurrency sessions in
+ * flight the set-up rate measured that latency, not what the relay can
+ * take: a proxy's session (--sink) is one dialed connection. Returns 0, or
+ * -1 when either failed (counted); the caller retires what came up. B's
+ * dial has ended by then unless the runtime is being torn down. Suspends. */
+static int dial_pair(struct worker *wk, struct session *s, struct conn *a, struct conn *b)
+{
+	struct side_dial *d = calloc(1, sizeof *d);
+	if (!d) {
+		wk->err.io++;
+		return -1;
+	}
+	*d = (struct side_dial){.wk = wk, .s = s, .c = b};
+	b->refs++;
+	if (core_spawn(side_dial_main, d) < 0) {
+		b->refs--;
+		wk->err.io++;
+		free(d);
+		return -1;
+	}
+	int rc = dial(wk, s, a);
+	if (rc == 0 && spawn_reader(a) < 0) {
+		wk->err.io++;
+		rc = -ENOMEM;
+	}
+	/* B's dial ends by its own deadlines (IO_TIMEOUT_MS per step). */
+	while (!d->done) {
+		d->waiter = core_coro_current();
+		int pr = core_park(IO_TIMEOUT_MS);
+		d->waiter = NULL;
+		if (pr == -ECANCELED && !d->done) {
+			d->abandoned = true;
+			return -1;
+		}
+	}
+	int brc = d->rc;
+	free(d);
+	return rc < 0 || brc < 0 ? -1 : 0;
+}
+
 /* Parks until the phase reaches ph. The worker unparks its sessions at
  * each phase change. Such a wait is long and idle (the whole set-up of the
  * other sessions, the hold of --mode connections, an idle session's run),
@@ -736,7 +807,7 @@ static int pair_up(struct session *s)
 		wk->err.io++;
 		goto fail;
 	}
-	if (dial(wk, s, a) < 0 || spawn_reader(a) < 0 || (!sink && (dial(wk, s, b) < 0 || spawn_reader(b) < 0)))
+	if (sink ? dial(wk, s, a) < 0 || spawn_reader(a) < 0 : dial_pair(wk, s, a, b) < 0)
 		goto fail;
 	s->a = a;
 	if (!sink)
@@ -850,15 +921,11 @@ static void session_main(void *arg)
 	s->co = core_coro_current();
 	s->b_wanted = sink_b_sends(o); /* its B arrives at the sink, sink_attach takes it */
 	a = conn_new(wk, s, ROLE_A, false);
-	if (!a || dial(wk, s, a) < 0)
+	if (!a)
 		goto failed;
-	if (spawn_reader(a) < 0) {
-		wk->err.io++;
-		goto failed;
-	}
 	if (!o->sink) {
 		b = conn_new(wk, s, ROLE_B, false);
-		if (!b || dial(wk, s, b) < 0 || spawn_reader(b) < 0)
+		if (!b || dial_pair(wk, s, a, b) < 0)
 			goto failed;
 		if (o->mode == BENCH_RELAY_LATENCY && (o->direction != BENCH_RELAY_AB || o->churn_rate)) {
 			/* B sends too, or --churn may retire it: our reference stays,
@@ -868,8 +935,15 @@ static void session_main(void *arg)
 			conn_put(b); /* the reader owns it now */
 		}
 		b = NULL;
-	} else if (s->b_wanted && wait_sink_b(s) < 0) {
-		goto failed;
+	} else {
+		if (dial(wk, s, a) < 0)
+			goto failed;
+		if (spawn_reader(a) < 0) {
+			wk->err.io++;
+			goto failed;
+		}
+		if (s->b_wanted && wait_sink_b(s) < 0)
+			goto failed;
 	}
 	s->a = a;
 	s->up = true;
@@ -907,8 +981,8 @@ static void session_main(void *arg)
 	return;
 failed:
 	s->b_wanted = false;
-	if (b)
-		conn_put(b);
+	if (b) /* its dial may have come up while A's failed: close it */
+		retire(b);
 	if (s->b) { /* --sink: its end came, A's did not finish */
 		if (s->b->w.sock && !s->b->w.close_sent)
 			conn_control(s->b, RELAY_WS_OP_CLOSE, close_normal, sizeof close_normal);
