@@ -31,6 +31,7 @@ struct stack_size {
 	size_t slot_len;                     /* guard page + stack */
 	struct core_stack_slab *open;
 	unsigned num_empty;
+	unsigned num_slabs;                  /* mapped, whatever is taken */
 };
 
 static _Thread_local struct stack_size *tls_sizes;
@@ -104,6 +105,7 @@ static struct core_stack_slab *slab_new(struct stack_size *sz, size_t page)
 	sl->free = ALL_FREE;
 	list_add(sz, sl);
 	sz->num_empty++;
+	sz->num_slabs++;
 	return sl;
 fail_unmap:
 	munmap(sl->base, sl->map_len);
@@ -116,6 +118,7 @@ static void slab_free(struct core_stack_slab *sl)
 {
 	list_del(sl->owner, sl);
 	sl->owner->num_empty--;
+	sl->owner->num_slabs--;
 	munmap(sl->base, sl->map_len);
 	free(sl);
 }
@@ -165,7 +168,9 @@ void core_stack_put(struct core_stack *st)
 
 void core_stack_trim(void)
 {
-	for (struct stack_size *sz = tls_sizes; sz; sz = sz->next) {
+	struct stack_size **link = &tls_sizes;
+	while (*link) {
+		struct stack_size *sz = *link;
 		struct core_stack_slab *sl = sz->open;
 		while (sl) {
 			struct core_stack_slab *next = sl->next;
@@ -173,5 +178,22 @@ void core_stack_trim(void)
 				slab_free(sl);
 			sl = next;
 		}
+		/* A size with no slab left goes too: a thread that trims before
+		 * it exits leaves nothing behind (LeakSanitizer checks). */
+		if (sz->num_slabs == 0) {
+			*link = sz->next;
+			free(sz);
+		} else {
+			link = &sz->next;
+		}
+	}
+}
+
+void core_stack_held(struct core_stack_held *out)
+{
+	out->sizes = out->slabs = 0;
+	for (struct stack_size *sz = tls_sizes; sz; sz = sz->next) {
+		out->sizes++;
+		out->slabs += sz->num_slabs;
 	}
 }

@@ -46,7 +46,17 @@ int core_stack_get(size_t len, struct core_stack *out);
 void core_stack_put(struct core_stack *st);
 
 /* core_stack_trim unmaps the calling thread's slabs whose stacks are all
- * free, the kept one included. */
+ * free, the kept one included, and frees its bookkeeping for stack sizes
+ * left with no slab: a thread that has given back every stack and trims
+ * before it exits leaves no memory behind. */
 void core_stack_trim(void);
+
+/* What the calling thread holds: stack sizes it keeps bookkeeping for and
+ * slabs it has mapped (for tests and metrics). */
+struct core_stack_held {
+	unsigned sizes;
+	unsigned slabs;
+};
+void core_stack_held(struct core_stack_held *out);
 
 #endif
