@@ -793,7 +793,12 @@ static void run_latency(struct session *s)
 	struct worker *wk = s->wk;
 	struct run *r = wk->run;
 	const struct bench_relay_opts *o = r->o;
-	struct bench_sched sched = {.start_ns = r->load.t_run0, .rate = (uint64_t)o->rate * wk->num_up};
+	/* The rate is read when a message is due, not here: a session whose
+	 * park slice ends just as RUN is published gets here before its
+	 * worker has counted the sessions that came up (num_up 0, a rate of 0
+	 * and a division by zero at the first send: seen at 5,000 sessions).
+	 * A message is due only once the pacer runs, after the count. */
+	struct bench_sched sched = {.start_ns = r->load.t_run0};
 	bool think_on = bench_think_on(&o->think);
 	for (;;) {
 		if (s->churn_pending && phase_get(r) == BENCH_LOAD_RUN) {
@@ -801,6 +806,7 @@ static void run_latency(struct session *s)
 			if (churn(s) < 0)
 				break; /* the session is over: its new pair did not come up */
 		}
+		sched.rate = (uint64_t)o->rate * wk->num_up;
 		while (s->sent < s->due && phase_get(r) < BENCH_LOAD_CLOSE) {
 			/* This session's message k is event k * n + pos of the thread's schedule. */
 			uint64_t t = bench_sched_time(&sched, s->sent * wk->num_up + s->pos);
