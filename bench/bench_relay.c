@@ -191,6 +191,10 @@ struct worker {
 	uint64_t tx_dir[2], rx_dir[2]; /* latency: data messages by direction, [0] A -> B, [1] B -> A */
 	uint64_t win_msgs, win_payload;
 	struct bench_hdr *hist;       /* latency in the measured window */
+	/* latency: send lag in the measured window, the generator's own share
+	 * of the latency: from a message's scheduled time to the completion
+	 * of its send (its bytes handed to the kernel) */
+	struct bench_hdr *lag;
 	struct bench_hdr *hist_dir[2]; /* --direction both: the same by receiver, [ROLE_B] a->b, [ROLE_A] b->a */
 	struct bench_hdr *ihist;      /* latency of the current interval (bench/interval.h), NULL: none */
 	struct bench_interval_ticker ticker;
@@ -760,8 +764,11 @@ static void send_stamped(struct session *s, struct conn *c, uint64_t sched)
 	}
 	s->tx++;
 	bump(&wk->tx_msgs, 1);
-	if (o->mode == BENCH_RELAY_LATENCY)
+	if (o->mode == BENCH_RELAY_LATENCY) {
 		wk->tx_dir[c->role == ROLE_B]++;
+		if (bench_load_in_window(&wk->run->load, sched))
+			bench_hdr_record(wk->lag, bench_sched_latency(sched, bench_mono_ns()));
+	}
 }
 
 static void run_throughput(struct session *s)
@@ -864,7 +871,12 @@ static void run_latency(struct session *s)
 	struct worker *wk = s->wk;
 	struct run *r = wk->run;
 	const struct bench_relay_opts *o = r->o;
-	struct bench_sched sched = {.start_ns = r->load.t_run0, .rate = (uint64_t)o->rate * wk->num_up};
+	/* The rate is read when a message is due, not here: a session whose
+	 * park slice ends just as RUN is published gets here before its
+	 * worker has counted the sessions that came up (num_up 0, a rate of 0
+	 * and a division by zero at the first send: seen at 5,000 sessions).
+	 * A message is due only once the pacer runs, after the count. */
+	struct bench_sched sched = {.start_ns = r->load.t_run0};
 	bool think_on = bench_think_on(&o->think);
 	for (;;) {
 		if (s->churn_pending && phase_get(r) == BENCH_LOAD_RUN) {
@@ -872,6 +884,7 @@ static void run_latency(struct session *s)
 			if (churn(s) < 0)
 				break; /* the session is over: its new pair did not come up */
 		}
+		sched.rate = (uint64_t)o->rate * wk->num_up;
 		while (s->sent < s->due && phase_get(r) < BENCH_LOAD_CLOSE) {
 			/* This session's message k is event k * n + pos of the thread's schedule. */
 			uint64_t t = bench_sched_time(&sched, s->sent * wk->num_up + s->pos);
@@ -1479,6 +1492,7 @@ static void run_free(struct run *r)
 			free(wk->local);
 			free(wk->up_list);
 			bench_hdr_free(wk->hist);
+			bench_hdr_free(wk->lag);
 			bench_hdr_free(wk->hist_dir[ROLE_A]);
 			bench_hdr_free(wk->hist_dir[ROLE_B]);
 			free(wk->batch);
@@ -1645,6 +1659,7 @@ static int run_init(struct run *r, const struct bench_relay_opts *o)
 		wk->local = calloc(per_thread, sizeof *wk->local);
 		wk->up_list = calloc(per_thread, sizeof *wk->up_list);
 		wk->hist = bench_hdr_new(BENCH_HDR_SIG_DEFAULT, BENCH_HDR_HIGHEST_DEFAULT, NULL);
+		wk->lag = bench_hdr_new(BENCH_HDR_SIG_DEFAULT, BENCH_HDR_HIGHEST_DEFAULT, NULL);
 		if (o->mode == BENCH_RELAY_LATENCY && o->direction == BENCH_RELAY_BOTH) {
 			wk->hist_dir[ROLE_A] = bench_hdr_new(BENCH_HDR_SIG_DEFAULT, BENCH_HDR_HIGHEST_DEFAULT, NULL);
 			wk->hist_dir[ROLE_B] = bench_hdr_new(BENCH_HDR_SIG_DEFAULT, BENCH_HDR_HIGHEST_DEFAULT, NULL);
@@ -1653,7 +1668,7 @@ static int run_init(struct run *r, const struct bench_relay_opts *o)
 				return -1;
 			}
 		}
-		if (!wk->local || !wk->up_list || !wk->hist) {
+		if (!wk->local || !wk->up_list || !wk->hist || !wk->lag) {
 			fputs(nomem, stderr);
 			return -1;
 		}
@@ -1769,6 +1784,7 @@ static void collect(struct run *r, struct bench_relay_result *res)
 		}
 		if (i) {
 			bench_hdr_merge(h, wk->hist); /* one layout: cannot fail */
+			bench_hdr_merge(r->w[0].lag, wk->lag);
 			if (wk->hist_dir[ROLE_A]) {
 				bench_hdr_merge(r->w[0].hist_dir[ROLE_A], wk->hist_dir[ROLE_A]);
 				bench_hdr_merge(r->w[0].hist_dir[ROLE_B], wk->hist_dir[ROLE_B]);
@@ -1803,6 +1819,7 @@ static void collect(struct run *r, struct bench_relay_result *res)
 	res->setup_s = (double)(setup_last - r->t_setup0) / 1e9;
 	res->measured_s = r->load.t_meas1 > r->load.t_meas0 ? (double)(r->load.t_meas1 - r->load.t_meas0) / 1e9 : 0.0;
 	bench_hdr_summary(h, &res->lat);
+	bench_hdr_summary(r->w[0].lag, &res->lag);
 	res->hist = h;
 	if (r->w[0].hist_dir[ROLE_A]) {
 		res->by_direction = true;

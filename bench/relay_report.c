@@ -155,6 +155,8 @@ int bench_relay_print_table(FILE *f, const struct bench_relay_opts *o, const str
 		    (double)s->p99 / 1e3);
 		row(f, "one-way latency us: p99.9 max (samples)", "%.1f %.1f (%llu)", (double)s->p999 / 1e3,
 		    (double)s->max / 1e3, (unsigned long long)s->count);
+		row(f, "send lag us: p50 p99 p99.9 max", "%.1f %.1f %.1f %.1f", (double)r->lag.p50 / 1e3,
+		    (double)r->lag.p99 / 1e3, (double)r->lag.p999 / 1e3, (double)r->lag.max / 1e3);
 		if (r->by_direction) {
 			row(f, "  A -> B us: p50 p99 (samples)", "%.1f %.1f (%llu)", (double)r->lat_ab.p50 / 1e3,
 			    (double)r->lat_ab.p99 / 1e3, (unsigned long long)r->lat_ab.count);
@@ -314,6 +316,11 @@ struct json_object *bench_relay_json(const struct bench_relay_opts *o, const str
 		json_object_object_add(l, "min_us", bench_report_num((double)s->min / 1e3, 2));
 		bench_report_latency_us(l, s);
 		json_object_object_add(l, "mean_us", bench_report_num(s->mean / 1e3, 2));
+		/* The generator's own share: schedule to the send's completion. */
+		struct json_object *lag = json_object_new_object();
+		json_object_object_add(lag, "samples", bench_report_uint(r->lag.count));
+		bench_report_latency_us(lag, &r->lag);
+		json_object_object_add(l, "send_lag", lag);
 		if (r->by_direction) {
 			/* --direction both: the same figures each way */
 			const struct bench_summary *d[2] = {&r->lat_ab, &r->lat_ba};

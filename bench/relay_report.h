@@ -63,6 +63,7 @@ struct bench_relay_result {
 	uint64_t sent, received;           /* data messages over the whole run */
 	uint64_t sent_dir[2], received_dir[2]; /* latency: the same by direction, [0] A -> B, [1] B -> A */
 	struct bench_summary lat;          /* ns, scheduled-send to arrival */
+	struct bench_summary lag;          /* ns, scheduled-send to the send's completion (the generator's share) */
 	const struct bench_hdr *hist;      /* latency mode: for --hist-out and --hist-csv */
 	bool by_direction;                 /* --direction both: lat_ab and lat_ba hold each way */
 	struct bench_summary lat_ab, lat_ba;

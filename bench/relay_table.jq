@@ -7,7 +7,8 @@
 # thread each, pinned); relay-tls, haproxy-tls (wss://); relay-mt,
 # haproxy-mt (two threads, unpinned); ":spread" (connections from many
 # source addresses; relay-tls:spread holds idle wss:// sessions); ":sweep" (the session-count sweep);
-# ":fair" (1,000 and 5,000 busy sessions x 16 KiB: fairness and TCP memory, issue 13).
+# ":fair" (1,000 and 5,000 busy sessions x 16 KiB: fairness and TCP memory, issue 13);
+# ":tail" (the tail-latency shapes of issue 13 in rounds of TAIL_SECS, sources spread).
 
 def median: map(select(. != null)) | sort |
   if length == 0 then null
@@ -22,7 +23,7 @@ def runs($lab; $mode; $sessions; $size; $rate):
 
 def tp($l; $n; $sz): runs($l; "throughput"; $n; $sz; 0) | map(.throughput.mb_per_s) | median;
 def lat($l; $n; $r; $sz; $k): runs($l; "latency"; $n; $sz; $r) | map(.latency[$k]) | median;
-def lost($l): map(select(.label == $l and .mode == "latency") | .latency.lost) | add;
+def lost($l): map(select((.label == $l or .label == $l + ":tail") and .mode == "latency") | .latency.lost) | add;
 def conn($l; $n; f): map(select(.label == $l and .mode == "connections" and .sessions == $n)) | map(f) | median;
 def ratio($a; $b): if $a == null or $b == null or $b == 0 then null else $a / $b end;
 def best($a; $b): [$a, $b] | map(select(. != null)) | min;
@@ -71,6 +72,23 @@ def row($fig; $ours; $hap; $ngx; $tcp; $ratio; $p; $seed; $target; $ok):
     | best($h; $x) as $b
     | row("latency \($kn) us, \($n) x \($r)/s x \($sz) B"; $o; $h; $x; $d; ratio($o; $b); 1; "-";
           "<= best of HAProxy, nginx"; if $o == null or $b == null then null else $o <= $b end) ),
+  ( [[1000, 10, 1400], [5000, 1, 1400]][]
+    | . as [$n, $r, $sz]
+    | ( (["p50_us", "p50", null], ["p99_us", "p99", 1.5], ["p999_us", "p99.9", 1.5])
+        | . as [$k, $kn, $f]
+        | ($all | lat("relay:tail"; $n; $r; $sz; $k)) as $o | ($all | lat("haproxy:tail"; $n; $r; $sz; $k)) as $h
+        | ($all | lat("nginx:tail"; $n; $r; $sz; $k)) as $x | ($all | lat("direct:tail"; $n; $r; $sz; $k)) as $d
+        | best($h; $x) as $b
+        | row("tail latency \($kn) us, \($n) x \($r)/s x \($sz) B, long rounds"; $o; $h; $x; $d; ratio($o; $b); 1; "-";
+              if $f == null then "reported" else "<= \($f)x best of HAProxy, nginx" end;
+              if $f == null or $o == null or $b == null then null else $o <= $f * $b end) ),
+      ( ["p99_us", "p999_us"][] as $k
+        | def lag($l): $all | runs($l; "latency"; $n; $sz; $r) | map(.latency.send_lag[$k]) | median;
+        row("generator send lag \(if $k == "p99_us" then "p99" else "p99.9" end) us (its own share), \($n) x \($r)/s x \($sz) B, long rounds";
+            lag("relay:tail"); lag("haproxy:tail"); lag("nginx:tail"); lag("direct:tail"); null; 1; "-"; "small beside latency"; null) ),
+      ( def oth($l): $all | runs($l; "latency"; $n; $sz; $r) | map(.other_cpu) | median;
+        row("other load, CPUs busy, \($n) x \($r)/s x \($sz) B, long rounds"; oth("relay:tail"); oth("haproxy:tail");
+            oth("nginx:tail"); oth("direct:tail"); null; 2; "-"; "reported"; null) ) ),
   ( [$all | lost("relay"), lost("haproxy"), lost("nginx"), lost("direct")] as [$o, $h, $x, $d]
     | row("latency messages lost, all shapes"; $o; $h; $x; $d; null; 0; "-"; "0 (all delivered)";
           if $o == null then null else $o == 0 end) ),
