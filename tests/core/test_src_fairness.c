@@ -824,12 +824,12 @@ static void t_dturn_main(void *arg)
 		to.sin_port = htons(ports[opened]);
 		if (sendto(tx, &byte, 1, 0, (struct sockaddr *)&to, sizeof to) != 1) {
 			c->err = -errno;
-			goto out;
+			goto out_unspawned;
 		}
 		/* Its datagram is in the socket before its receive is armed. */
 		if (!t_await_inq(core_udp_fd(h->u), 1, RECV_TIMEOUT_MS)) {
 			c->err = -ETIMEDOUT;
-			goto out;
+			goto out_unspawned;
 		}
 		core_spawn(t_dgram_reader, h);
 	}
@@ -854,6 +854,11 @@ static void t_dturn_main(void *arg)
 		for (unsigned i = 0; i < DGRAM_WAITING; i++)
 			c->got_then[i] = c->w[i].got;
 	}
+	goto out;
+out_unspawned:
+	/* The socket opened last has no reader yet: only it is closed here. */
+	core_udp_close(c->w[opened].u);
+	c->w[opened].u = NULL;
 out:
 	while (num_leases)
 		core_buf_release(&leases[--num_leases].buf);
