@@ -21,6 +21,12 @@ struct core_sock {
 
 int core_tcp_listen(const struct sockaddr *addr, socklen_t addr_len, int backlog, bool reuseport)
 {
+	return core_tcp_listen_prep(addr, addr_len, backlog, reuseport, NULL, NULL);
+}
+
+int core_tcp_listen_prep(const struct sockaddr *addr, socklen_t addr_len, int backlog, bool reuseport,
+			 int (*prep)(int fd, void *arg), void *arg)
+{
 	int one = 1, zero = 0, ret;
 	int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -32,11 +38,14 @@ int core_tcp_listen(const struct sockaddr *addr, socklen_t addr_len, int backlog
 	 * families on every machine alike. */
 	if (addr->sa_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) != 0)
 		goto fail;
+	if (prep && (ret = prep(fd, arg)) != 0)
+		goto fail_ret;
 	if (bind(fd, addr, addr_len) != 0 || listen(fd, backlog) != 0)
 		goto fail;
 	return fd;
 fail:
 	ret = -errno;
+fail_ret:
 	close(fd);
 	return ret;
 }

@@ -31,6 +31,14 @@ struct core_listener;
  * -errno. Does not suspend. */
 int core_tcp_listen(const struct sockaddr *addr, socklen_t addr_len, int backlog, bool reuseport);
 
+/* core_tcp_listen_prep is core_tcp_listen that calls prep(fd, arg) on the
+ * new socket before bind and listen: options an accepted socket inherits
+ * (TCP_NODELAY, SO_RCVBUF, SO_SNDBUF) are then on every connection, even
+ * one that completes its handshake the moment the socket listens. prep
+ * returns 0 or -errno (which fails the call). */
+int core_tcp_listen_prep(const struct sockaddr *addr, socklen_t addr_len, int backlog, bool reuseport,
+			 int (*prep)(int fd, void *arg), void *arg);
+
 /* core_listener_new takes ownership of a listening fd. NULL + *err on failure
  * (the fd is then closed). */
 struct core_listener *core_listener_new(int fd, int *err);

@@ -165,8 +165,11 @@ static void alive_prober(void *arg)
  * per connection, and the window scale offered in the SYN-ACK already
  * fits the bounded buffer): no Nagle, and the bounded kernel queues
  * (--rcvbuf, --sndbuf). */
-static void listener_sockopts(const struct relay_opts *o, int fd)
+/* Set before bind and listen (core_tcp_listen_prep), so no connection
+ * accepted in between misses them; every accepted socket inherits them. */
+static int listener_sockopts(int fd, void *arg)
 {
+	const struct relay_opts *o = arg;
 	/* Forwarded messages go out at once: Nagle's wait for an ACK (delayed
 	 * by up to 40 ms) would add to every small message. */
 	int one = 1;
@@ -182,6 +185,7 @@ static void listener_sockopts(const struct relay_opts *o, int fd)
 		int sz = (int)(o->sndbuf > INT32_MAX / 2 ? INT32_MAX / 2 : o->sndbuf);
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
 	}
+	return 0;
 }
 
 static void reactor_main(void *arg)
@@ -392,7 +396,8 @@ struct relay_server *relay_server_new(const struct relay_opts *opts, int *err, c
 		/* One SO_REUSEPORT listener per reactor; with port 0 the first
 		 * picks the port and the others join it. */
 		for (unsigned i = 0; i < o->threads; i++) {
-			int fd = core_tcp_listen((struct sockaddr *)&addr, alen, RELAY_LISTEN_BACKLOG, true);
+			int fd = core_tcp_listen_prep((struct sockaddr *)&addr, alen, RELAY_LISTEN_BACKLOG, true,
+						      listener_sockopts, (void *)o);
 			if (fd < 0) {
 				*err = fd;
 				snprintf(errbuf, errlen, "cannot listen on %s port %u: %s%s", o->host, want, strerror(-fd),
@@ -401,7 +406,6 @@ struct relay_server *relay_server_new(const struct relay_opts *opts, int *err, c
 							   : "");
 				goto fail;
 			}
-			listener_sockopts(o, fd);
 			srv->listen_fds[2 * i + (unsigned)w] = fd;
 			if (i == 0) {
 				struct sockaddr_storage got;

@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -342,4 +343,55 @@ Test(core_sock, ten_thousand_connections_leave_no_leak, .timeout = 120)
 #endif
 	cr_assert_eq(t_rt_stop(&t), 0);
 	cr_assert_eq(atomic_load(&srv.errors), 0);
+}
+
+/* core_tcp_listen_prep: the hook runs on a socket that is not listening
+ * yet, so what it sets is on every connection ever accepted. */
+struct prep_seen {
+	int calls;
+	int accepting; /* SO_ACCEPTCONN when the hook ran */
+	int fail_with;
+};
+
+static int prep_nodelay(int fd, void *arg)
+{
+	struct prep_seen *p = arg;
+	socklen_t len = sizeof p->accepting;
+	p->calls++;
+	getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &p->accepting, &len);
+	if (p->fail_with)
+		return p->fail_with;
+	int one = 1;
+	return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0 ? 0 : -errno;
+}
+
+Test(core_sock, listen_prep_runs_before_listen_and_accepted_sockets_inherit_it)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct prep_seen seen = {.accepting = -1};
+	int lfd = core_tcp_listen_prep((struct sockaddr *)&a, sizeof a, 8, false, prep_nodelay, &seen);
+	cr_assert_geq(lfd, 0, "listen: %s", strerror(-lfd));
+	cr_assert_eq(seen.calls, 1);
+	cr_assert_eq(seen.accepting, 0, "the hook ran on a socket already listening");
+	socklen_t alen = sizeof a;
+	cr_assert_eq(getsockname(lfd, (struct sockaddr *)&a, &alen), 0);
+	int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_eq(connect(c, (struct sockaddr *)&a, sizeof a), 0);
+	int s = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	cr_assert_geq(s, 0);
+	int nd = 0;
+	socklen_t ndlen = sizeof nd;
+	cr_assert_eq(getsockopt(s, IPPROTO_TCP, TCP_NODELAY, &nd, &ndlen), 0);
+	cr_assert_eq(nd, 1, "the accepted socket did not inherit TCP_NODELAY");
+	close(s);
+	close(c);
+	close(lfd);
+}
+
+Test(core_sock, listen_prep_failing_fails_the_listen_with_its_error)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct prep_seen seen = {.fail_with = -ENOPROTOOPT};
+	cr_assert_eq(core_tcp_listen_prep((struct sockaddr *)&a, sizeof a, 8, false, prep_nodelay, &seen), -ENOPROTOOPT);
+	cr_assert_eq(seen.calls, 1);
 }
