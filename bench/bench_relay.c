@@ -224,6 +224,8 @@ struct run {
 	FILE *json_iv;                /* --json-interval */
 	/* written by the coordinator before it publishes a phase */
 	uint64_t t_setup0, t_check0;
+	uint64_t setup_srv0_ns, setup_srv1_ns;     /* --relay-pid's CPU (bench_proc_cpu_ns) over set-up */
+	uint64_t setup_cpu0_ns, setup_cpu1_ns;     /* ours over set-up */
 	long relay_rss0, relay_rss1, self_rss0, self_rss1;
 	uint64_t cpu0_ns, cpu1_ns, relay_ticks0, relay_ticks1;
 	uint64_t sys_busy0, sys_total0, sys_busy1, sys_total1;   /* /proc/stat ticks */
@@ -1371,6 +1373,8 @@ static void coordinator_main(void *arg)
 			last = bench_mono_ns();
 		}
 	}
+	r->setup_cpu1_ns = bench_cpu_ns();
+	r->setup_srv1_ns = o->relay_pid ? bench_proc_cpu_ns(o->relay_pid) : 0;
 	unsigned up = SUM(r, up);
 	if (!up)
 		goto close;
@@ -1817,6 +1821,10 @@ static void collect(struct run *r, struct bench_relay_result *res)
 		res->err.left_open += atomic_load(&wk->conns_open);
 	}
 	res->setup_s = (double)(setup_last - r->t_setup0) / 1e9;
+	res->setup_bench_cpu_s = (double)(r->setup_cpu1_ns - r->setup_cpu0_ns) / 1e9;
+	res->setup_server_cpu_s = r->setup_srv0_ns && r->setup_srv1_ns >= r->setup_srv0_ns
+					  ? (double)(r->setup_srv1_ns - r->setup_srv0_ns) / 1e9
+					  : NAN;
 	res->measured_s = r->load.t_meas1 > r->load.t_meas0 ? (double)(r->load.t_meas1 - r->load.t_meas0) / 1e9 : 0.0;
 	bench_hdr_summary(h, &res->lat);
 	bench_hdr_summary(r->w[0].lag, &res->lag);
@@ -1965,6 +1973,8 @@ static int run_cmd(struct bench_relay_opts *op)
 	if (o.relay_pid && r.relay_rss0 < 0)
 		fprintf(stderr, "atmosphere-bench relay: --relay-pid %d: cannot read /proc/%d/status\n", o.relay_pid,
 			o.relay_pid);
+	r.setup_srv0_ns = o.relay_pid ? bench_proc_cpu_ns(o.relay_pid) : 0;
+	r.setup_cpu0_ns = bench_cpu_ns();
 	r.t_setup0 = bench_mono_ns();
 	int rc = core_rt_run(r.load.rt, worker_main, &r);
 	if (rc < 0) {

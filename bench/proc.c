@@ -1,5 +1,6 @@
 #include "bench/proc.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,6 +23,31 @@ uint64_t bench_proc_ticks(int pid)
 	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
 		return 0;
 	return ut + st;
+}
+
+uint64_t bench_proc_cpu_ns(int pid)
+{
+	char path[96];
+	snprintf(path, sizeof path, "/proc/%d/task", pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return 0;
+	uint64_t sum = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof path, "/proc/%d/task/%.16s/schedstat", pid, e->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue; /* the thread exited */
+		unsigned long long ns;
+		if (fscanf(f, "%llu", &ns) == 1)
+			sum += ns;
+		fclose(f);
+	}
+	closedir(d);
+	return sum;
 }
 
 long bench_proc_rss_kib(int pid)

@@ -9,6 +9,14 @@
  * unreadable. */
 uint64_t bench_proc_ticks(int pid);
 
+/* bench_proc_cpu_ns returns the CPU time of all of pid's threads in
+ * nanoseconds (the first field of each /proc/PID/task/TID/schedstat): to
+ * the ns where bench_proc_ticks counts 10 ms ticks, for phases too short
+ * for ticks (a set-up of 2,000 sessions takes about 0.2 s). 0 when
+ * unreadable (no such process, or a kernel without schedstats). Threads
+ * that exited between two reads are not in the second. */
+uint64_t bench_proc_cpu_ns(int pid);
+
 /* bench_proc_rss_kib returns VmRSS of pid in KiB (pid 0: this process), -1
  * when unreadable. */
 long bench_proc_rss_kib(int pid);

@@ -137,6 +137,13 @@ int bench_relay_print_table(FILE *f, const struct bench_relay_opts *o, const str
 	if (o->churn_rate)
 		row(f, "sessions replaced (--churn)", "%u", r->churned);
 	row(f, "set-up time s, sessions/s", "%.3f, %.0f", r->setup_s, per_s(r->sessions_up, r->setup_s));
+	if (r->sessions_up && r->setup_s > 0) {
+		if (isfinite(r->setup_server_cpu_s))
+			row(f, "set-up server CPU us/session, busy", "%.1f, %.2f", r->setup_server_cpu_s * 1e6 / r->sessions_up,
+			    r->setup_server_cpu_s / r->setup_s);
+		row(f, "set-up generator CPU us/session, busy", "%.1f, %.2f", r->setup_bench_cpu_s * 1e6 / r->sessions_up,
+		    r->setup_bench_cpu_s / r->setup_s);
+	}
 	if (o->mode == BENCH_RELAY_THROUGHPUT) {
 		row(f, "measured time s", "%.2f (after %.2f s warm-up)", r->measured_s, (double)o->warmup_ms / 1e3);
 		row(f, "payload MB/s, total", "%.1f", per_s(r->win_payload, r->measured_s) / 1e6);
@@ -291,6 +298,16 @@ struct json_object *bench_relay_json(const struct bench_relay_opts *o, const str
 	json_object_object_add(setup, "sessions_failed", bench_report_uint(r->sessions_failed));
 	json_object_object_add(setup, "seconds", bench_report_num(r->setup_s, 4));
 	json_object_object_add(setup, "sessions_per_s", bench_report_num(per_s(r->sessions_up, r->setup_s), 0));
+	/* CPU per session while they came up: the server's cost, beside the
+	 * generator's own (which bounds the rate when it is the busier). */
+	json_object_object_add(setup, "server_cpu_s", bench_report_num(r->setup_server_cpu_s, 4));
+	json_object_object_add(setup, "server_us_per_session",
+			       bench_report_num(r->sessions_up ? r->setup_server_cpu_s * 1e6 / r->sessions_up : NAN, 1));
+	json_object_object_add(setup, "server_busy", bench_report_num(r->setup_s > 0 ? r->setup_server_cpu_s / r->setup_s : NAN, 3));
+	json_object_object_add(setup, "bench_cpu_s", bench_report_num(r->setup_bench_cpu_s, 4));
+	json_object_object_add(setup, "bench_us_per_session",
+			       bench_report_num(r->sessions_up ? r->setup_bench_cpu_s * 1e6 / r->sessions_up : NAN, 1));
+	json_object_object_add(setup, "bench_busy", bench_report_num(r->setup_s > 0 ? r->setup_bench_cpu_s / r->setup_s : NAN, 3));
 	json_object_object_add(root, "setup", setup);
 
 	if (o->mode == BENCH_RELAY_THROUGHPUT) {

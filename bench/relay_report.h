@@ -55,6 +55,10 @@ struct bench_relay_result {
 	unsigned sessions_up, sessions_failed;
 	unsigned churned;                  /* --churn: sessions replaced during the traffic */
 	double setup_s;
+	/* CPU seconds during set-up (start to the last session up): the
+	 * server's (--relay-pid; NAN without it or unreadable) and this
+	 * process's own, sink included */
+	double setup_server_cpu_s, setup_bench_cpu_s;
 	/* throughput / latency, over the measured time */
 	double measured_s;
 	uint64_t win_msgs, win_payload;

@@ -144,6 +144,20 @@ def row($fig; $ours; $hap; $ngx; $tcp; $ratio; $p; $seed; $target; $ok):
     | ($all | conn("direct:spread"; $n; .setup.sessions_per_s)) as $d
     | row("new sessions/s, \($n) sessions (2 upgrades each; sources spread over 127.0.0.0/8)"; $o; $h; null; $d;
           ratio($o; $h); 0; "-"; ">= 20,000"; if $o == null then null else $o >= 20000 end) ),
+  # What the rate costs while sessions come up: the server's CPU per
+  # session (issue 13: the rate is bound by whichever of server and
+  # generator is busier, and on 2 CPUs that is the generator), and the
+  # generator's own, whose busy share says how near its ceiling it ran.
+  ( [$rate, $mem][] as $n
+    | ($all | conn("relay:spread"; $n; .setup.server_us_per_session)) as $o
+    | ($all | conn("haproxy:spread"; $n; .setup.server_us_per_session)) as $h
+    | row("set-up server CPU us per new session, \($n) sessions (spread)"; $o; $h; null; null; ratio($o; $h); 1; "-";
+          "<= 1.0x HAProxy"; if $o == null or $h == null then null else $o <= $h end) ),
+  ( [$rate, $mem][] as $n
+    | (["bench_us_per_session", "generator CPU us per new session", 1], ["bench_busy", "generator busy share", 2])
+    | . as [$k, $name, $p]
+    | [("relay:spread", "haproxy:spread", "direct:spread") as $l | $all | conn($l; $n; .setup[$k])] as [$o, $h, $d]
+    | row("set-up \($name), \($n) sessions (spread)"; $o; $h; null; $d; null; $p; "-"; "reported"; null) ),
   ( [$rate, $mem][] as $n
     | ($all | conn("relay"; $n; .setup.sessions_per_s)) as $o
     | ($all | conn("haproxy"; $n; .setup.sessions_per_s)) as $h
