@@ -114,13 +114,18 @@ fail_free:
 	return NULL;
 }
 
-static void slab_free(struct core_stack_slab *sl)
+/* Unmaps an empty slab. Unmapping the middle of merged slabs splits a
+ * mapping, which fails at vm.max_map_count (ENOMEM): the slab then stays,
+ * empty and usable, rather than leak its address space. */
+static bool slab_free(struct core_stack_slab *sl)
 {
+	if (munmap(sl->base, sl->map_len) != 0)
+		return false;
 	list_del(sl->owner, sl);
 	sl->owner->num_empty--;
 	sl->owner->num_slabs--;
-	munmap(sl->base, sl->map_len);
 	free(sl);
+	return true;
 }
 
 int core_stack_get(size_t len, struct core_stack *out)
@@ -196,4 +201,9 @@ void core_stack_held(struct core_stack_held *out)
 		out->sizes++;
 		out->slabs += sz->num_slabs;
 	}
+}
+
+void core_stack_use_mprotect_guards(void)
+{
+	atomic_store_explicit(&no_guard_install, true, memory_order_relaxed);
 }

@@ -51,6 +51,12 @@ void core_stack_put(struct core_stack *st);
  * before it exits leaves no memory behind. */
 void core_stack_trim(void);
 
+/* core_stack_use_mprotect_guards makes every later guard page an mprotect,
+ * as on a kernel before 6.13 that refuses MADV_GUARD_INSTALL (Debian 12's
+ * 6.1): for tests, which run on newer kernels, to cover that path. Slabs
+ * already mapped keep their guards. Process-wide. */
+void core_stack_use_mprotect_guards(void);
+
 /* What the calling thread holds: stack sizes it keeps bookkeeping for and
  * slabs it has mapped (for tests and metrics). */
 struct core_stack_held {

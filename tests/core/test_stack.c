@@ -79,6 +79,26 @@ Test(core_stack, the_page_below_every_stack_faults_and_the_stack_itself_does_not
 	core_stack_trim();
 }
 
+/* The path of kernels before 6.13 (Debian 12's 6.1): guards by mprotect. */
+Test(core_stack, with_mprotect_guards_the_page_below_every_stack_faults_too)
+{
+	core_stack_use_mprotect_guards();
+	struct core_stack st[CORE_STACK_SLAB + 1];
+	for (unsigned i = 0; i <= CORE_STACK_SLAB; i++)
+		cr_assert_eq(core_stack_get(3 * page(), &st[i]), 0);
+	for (unsigned i = 0; i <= CORE_STACK_SLAB; i++) {
+		cr_assert(!write_faults(st[i].lo), "stack %u's lowest byte must be writable", i);
+		cr_assert(!write_faults(st[i].lo + st[i].len - 1), "stack %u's top byte must be writable", i);
+		cr_assert(write_faults(st[i].lo - 1), "the byte below stack %u must hit its guard page", i);
+	}
+	for (unsigned i = 0; i <= CORE_STACK_SLAB; i++)
+		core_stack_put(&st[i]);
+	core_stack_trim();
+	struct core_stack_held held;
+	core_stack_held(&held);
+	cr_assert_eq(held.slabs, 0);
+}
+
 Test(core_stack, a_freed_stack_is_taken_again_before_a_new_slab)
 {
 	struct core_stack a, b, c;
