@@ -130,6 +130,7 @@ struct conn {
 	int refs;
 	bool tx_busy;                 /* a send in progress: control frames wait */
 	bool retired;                 /* --churn: closed on purpose mid-run, its end is no error */
+	bool dialing;                 /* dial_pair's side dial still runs: no frame may go yet */
 	bool close_seen;
 	bool pong_owed;
 	uint64_t last_rx_ns;          /* the reader's last data, for hibernating when quiet */
@@ -633,6 +634,7 @@ static void side_dial_main(void *arg)
 {
 	struct side_dial *d = arg;
 	d->rc = dial(d->wk, d->s, d->c);
+	d->c->dialing = false;
 	if (d->rc == 0 && spawn_reader(d->c) < 0) {
 		d->wk->err.io++;
 		d->rc = -ENOMEM;
@@ -661,7 +663,9 @@ static int dial_pair(struct worker *wk, struct session *s, struct conn *a, struc
 	}
 	*d = (struct side_dial){.wk = wk, .s = s, .c = b};
 	b->refs++;
+	b->dialing = true;
 	if (core_spawn(side_dial_main, d) < 0) {
+		b->dialing = false;
 		b->refs--;
 		wk->err.io++;
 		free(d);
@@ -799,7 +803,9 @@ static void retire(struct conn *c)
 	if (!c)
 		return;
 	c->retired = true;
-	if (!c->w.close_sent && c->w.sock)
+	/* A connection still being dialed (dial_pair abandoned at teardown)
+	 * gets no Close: its upgrade or TLS handshake is in flight. */
+	if (!c->w.close_sent && c->w.sock && !c->dialing)
 		conn_control(c, RELAY_WS_OP_CLOSE, close_normal, sizeof close_normal);
 	conn_put(c);
 }
