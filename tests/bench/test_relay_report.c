@@ -33,6 +33,10 @@ static struct bench_relay_result t_result(void)
 	r.wire = (struct bench_relay_wire){.a_tx_wire = 1010, .a_tx_payload = 1000, .b_rx_wire = 1005,
 					   .b_rx_payload = 1000};
 	r.err.http_409 = 2;
+	r.lag = (struct bench_summary){.count = 199, .min = 1000, .p50 = 5000, .p90 = 20000, .p99 = 80000,
+				       .p999 = 90000, .max = 95000, .mean = 8000.0};
+	r.setup_server_cpu_s = 0.0004; /* 4 sessions in 0.002 s */
+	r.setup_bench_cpu_s = 0.001;
 	return r;
 }
 
@@ -60,6 +64,16 @@ Test(bench_relay_report, latency_json_has_what_the_readers_read)
 	cr_assert_str_eq(t_str(j, "rate"), "50");
 	cr_assert_str_eq(t_str(j, "duration_s"), "1.000");
 	cr_assert_str_eq(t_str(j, "setup.sessions_per_s"), "2000");
+	/* bench/relay_table.jq's set-up CPU rows */
+	cr_assert_str_eq(t_str(j, "setup.server_cpu_s"), "0.0004");
+	cr_assert_str_eq(t_str(j, "setup.server_us_per_session"), "100.0");
+	cr_assert_str_eq(t_str(j, "setup.server_busy"), "0.200");
+	cr_assert_str_eq(t_str(j, "setup.bench_us_per_session"), "250.0");
+	cr_assert_str_eq(t_str(j, "setup.bench_busy"), "0.500");
+	/* and its tail rows' generator send lag */
+	cr_assert_str_eq(t_str(j, "latency.send_lag.samples"), "199");
+	cr_assert_str_eq(t_str(j, "latency.send_lag.p99_us"), "80.00");
+	cr_assert_str_eq(t_str(j, "latency.send_lag.p999_us"), "90.00");
 	cr_assert_str_eq(t_str(j, "latency.lost"), "1");
 	cr_assert_str_eq(t_str(j, "latency.samples"), "199");
 	cr_assert_str_eq(t_str(j, "latency.min_us"), "90.00");
@@ -93,8 +107,12 @@ Test(bench_relay_report, other_modes_and_unmeasured_figures)
 	struct bench_relay_opts o = t_opts(BENCH_RELAY_CONNECTIONS);
 	struct bench_relay_result r = t_result();
 	r.relay_cpu = NAN;
+	r.setup_server_cpu_s = NAN; /* no --relay-pid */
 	struct json_object *j = bench_relay_json(&o, &r);
 	cr_assert_str_eq(t_str(j, "rate"), "null");
+	cr_assert_str_eq(t_str(j, "setup.server_us_per_session"), "null");
+	cr_assert_str_eq(t_str(j, "setup.server_busy"), "null");
+	cr_assert_str_eq(t_str(j, "setup.bench_us_per_session"), "250.0");
 	cr_assert_str_eq(t_str(j, "relay_cpu"), "null");
 	cr_assert_str_eq(t_str(j, "relay_cpu_us_per_msg"), "null");
 	cr_assert_str_eq(t_str(j, "connections.relay_rss_bytes_per_conn"), "2048");
