@@ -48,6 +48,19 @@ static double per_s(uint64_t n, double s)
 	return s > 0 ? (double)n / s : NAN;
 }
 
+/* What cpu_s seconds of CPU during the set-up come to: per session up,
+ * and as a share of one CPU over the set-up's wall time (NAN when either
+ * is not defined). */
+struct setup_cost {
+	double us_per_session, busy;
+};
+
+static struct setup_cost setup_cost(const struct bench_relay_result *r, double cpu_s)
+{
+	return (struct setup_cost){.us_per_session = r->sessions_up ? cpu_s * 1e6 / r->sessions_up : NAN,
+				   .busy = r->setup_s > 0 ? cpu_s / r->setup_s : NAN};
+}
+
 /* A session's bytes over the measured time, in MB/s (NAN when none). */
 static double mb_per_s(uint64_t bytes, double s)
 {
@@ -137,12 +150,12 @@ int bench_relay_print_table(FILE *f, const struct bench_relay_opts *o, const str
 	if (o->churn_rate)
 		row(f, "sessions replaced (--churn)", "%u", r->churned);
 	row(f, "set-up time s, sessions/s", "%.3f, %.0f", r->setup_s, per_s(r->sessions_up, r->setup_s));
-	if (r->sessions_up && r->setup_s > 0) {
-		if (isfinite(r->setup_server_cpu_s))
-			row(f, "set-up server CPU us/session, busy", "%.1f, %.2f", r->setup_server_cpu_s * 1e6 / r->sessions_up,
-			    r->setup_server_cpu_s / r->setup_s);
-		row(f, "set-up generator CPU us/session, busy", "%.1f, %.2f", r->setup_bench_cpu_s * 1e6 / r->sessions_up,
-		    r->setup_bench_cpu_s / r->setup_s);
+	const char *who[2] = {"set-up server CPU us/session, busy", "set-up generator CPU us/session, busy"};
+	double cpu[2] = {r->setup_server_cpu_s, r->setup_bench_cpu_s};
+	for (int i = 0; i < 2; i++) {
+		struct setup_cost c = setup_cost(r, cpu[i]);
+		if (isfinite(c.us_per_session) && isfinite(c.busy))
+			row(f, who[i], "%.1f, %.2f", c.us_per_session, c.busy);
 	}
 	if (o->mode == BENCH_RELAY_THROUGHPUT) {
 		row(f, "measured time s", "%.2f (after %.2f s warm-up)", r->measured_s, (double)o->warmup_ms / 1e3);
@@ -300,14 +313,13 @@ struct json_object *bench_relay_json(const struct bench_relay_opts *o, const str
 	json_object_object_add(setup, "sessions_per_s", bench_report_num(per_s(r->sessions_up, r->setup_s), 0));
 	/* CPU per session while they came up: the server's cost, beside the
 	 * generator's own (which bounds the rate when it is the busier). */
+	struct setup_cost srv = setup_cost(r, r->setup_server_cpu_s), gen = setup_cost(r, r->setup_bench_cpu_s);
 	json_object_object_add(setup, "server_cpu_s", bench_report_num(r->setup_server_cpu_s, 4));
-	json_object_object_add(setup, "server_us_per_session",
-			       bench_report_num(r->sessions_up ? r->setup_server_cpu_s * 1e6 / r->sessions_up : NAN, 1));
-	json_object_object_add(setup, "server_busy", bench_report_num(r->setup_s > 0 ? r->setup_server_cpu_s / r->setup_s : NAN, 3));
+	json_object_object_add(setup, "server_us_per_session", bench_report_num(srv.us_per_session, 1));
+	json_object_object_add(setup, "server_busy", bench_report_num(srv.busy, 3));
 	json_object_object_add(setup, "bench_cpu_s", bench_report_num(r->setup_bench_cpu_s, 4));
-	json_object_object_add(setup, "bench_us_per_session",
-			       bench_report_num(r->sessions_up ? r->setup_bench_cpu_s * 1e6 / r->sessions_up : NAN, 1));
-	json_object_object_add(setup, "bench_busy", bench_report_num(r->setup_s > 0 ? r->setup_bench_cpu_s / r->setup_s : NAN, 3));
+	json_object_object_add(setup, "bench_us_per_session", bench_report_num(gen.us_per_session, 1));
+	json_object_object_add(setup, "bench_busy", bench_report_num(gen.busy, 3));
 	json_object_object_add(root, "setup", setup);
 
 	if (o->mode == BENCH_RELAY_THROUGHPUT) {

@@ -117,15 +117,14 @@ fail_free:
 /* Unmaps an empty slab. Unmapping the middle of merged slabs splits a
  * mapping, which fails at vm.max_map_count (ENOMEM): the slab then stays,
  * empty and usable, rather than leak its address space. */
-static bool slab_free(struct core_stack_slab *sl)
+static void slab_free(struct core_stack_slab *sl)
 {
 	if (munmap(sl->base, sl->map_len) != 0)
-		return false;
+		return;
 	list_del(sl->owner, sl);
 	sl->owner->num_empty--;
 	sl->owner->num_slabs--;
 	free(sl);
-	return true;
 }
 
 int core_stack_get(size_t len, struct core_stack *out)

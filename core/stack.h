@@ -58,7 +58,7 @@ void core_stack_trim(void);
 void core_stack_use_mprotect_guards(void);
 
 /* What the calling thread holds: stack sizes it keeps bookkeeping for and
- * slabs it has mapped (for tests and metrics). */
+ * slabs it has mapped (for tests). */
 struct core_stack_held {
 	unsigned sizes;
 	unsigned slabs;

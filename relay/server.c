@@ -160,13 +160,12 @@ static void alive_prober(void *arg)
 	th->alive = NULL;
 }
 
-/* Sets the client sockets' options on a listener, where every accepted
- * socket inherits them (Linux copies the socket at accept: no system call
- * per connection, and the window scale offered in the SYN-ACK already
- * fits the bounded buffer): no Nagle, and the bounded kernel queues
- * (--rcvbuf, --sndbuf). */
-/* Set before bind and listen (core_tcp_listen_prep), so no connection
- * accepted in between misses them; every accepted socket inherits them. */
+/* Sets the client sockets' options on a listener before it binds and
+ * listens (core_tcp_listen_prep), so every accepted socket inherits them,
+ * the first included (Linux copies the socket at accept: no system call per
+ * connection, and the window scale offered in the SYN-ACK already fits the
+ * bounded buffer): no Nagle, and the bounded kernel queues (--rcvbuf,
+ * --sndbuf). */
 static int listener_sockopts(int fd, void *arg)
 {
 	const struct relay_opts *o = arg;
