@@ -38,6 +38,7 @@
 #include "node/relay_rank.h"
 #include "node/session.h"
 #include "node/token.h"
+#include "node/lazy.h"
 #include "node/wire.h"
 #include "relay/client.h"
 #include "stun/client.h"
@@ -96,8 +97,8 @@ struct node_peer {
 	int num_cand;
 	uint64_t punch_until_ms, next_punch_ms, next_repunch_ms;
 	uint32_t repunch_gap_ms;        /* 0: the next background punch is the first */
-	uint64_t last_punch_req_ms;     /* when a peer's NODE_MSG_PUNCH last started one */
 	bool ttl_sent;
+	uint64_t last_punch_req_ms;     /* when a peer's NODE_MSG_PUNCH last started one */
 	uint64_t bytes_in, bytes_out;
 	double rtt_ms;
 	uint64_t ping_id;
@@ -114,6 +115,7 @@ struct node_peer {
 	 * a session with it (ring: it is one of our ring neighbours, below). */
 	uint64_t want_ms;
 	uint64_t call_ms;       /* when we last called it at its doorbell */
+	struct node_idle_ask idle; /* whether idle pair links may close (node/lazy.h) */
 	char observed[64];      /* where the peer last said it sees us ("" before it said) */
 	/* Membership sync with this peer (node/gossip.c): what it lacks, by
 	 * slot of node->mem (sent a few per tick), the digest we are sending

@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "node/internal.h"
 #include "node/session_id.h"
+#include "node/wire.h"
 
 static int by_id(const void *a, const void *b, void *ctx)
 {
@@ -53,6 +54,11 @@ bool node_lazy(const struct node *node) { return node->lazy; }
 bool node_lazy_is_pair_link(const struct node_link *l)
 {
 	return l->used && !l->inbox && !l->join && !l->doorbell && !l->call && !l->catchup && !l->offer;
+}
+
+bool node_lazy_carries_traffic(const struct node_link *l)
+{
+	return !l->doorbell && !l->call;
 }
 
 /* Whether p has a pair link (any state but closing). */
@@ -196,7 +202,8 @@ void node_lazy_call_up(struct node *node, struct node_link *l)
 
 bool node_lazy_reachable(const struct node_peer *p)
 {
-	return node_peer_ready(p) && (p->direct_ok || (p->relay && p->relay->peer == p && node_link_paired(p->relay)));
+	return node_peer_ready(p) && (p->direct_ok || (!p->idle.waiting && p->relay && p->relay->peer == p &&
+							 node_link_paired(p->relay) && node_lazy_carries_traffic(p->relay)));
 }
 
 void node_lazy_knocked(struct node *node, struct node_link *l, struct node_peer *p)
@@ -207,6 +214,81 @@ void node_lazy_knocked(struct node *node, struct node_link *l, struct node_peer 
 	p->want_ms = l->bound_ms;
 	core_log(CORE_LOG_DEBUG, "relay links: %s knocked at our doorbell on %s", node_peer_name(p), l->url);
 	node_link_open_pair(node, p);
+}
+
+/* When traffic or a knock last wanted a session with p. */
+static uint64_t last_want(const struct node_peer *p)
+{
+	return p->want_ms > p->traffic_ms ? p->want_ms : p->traffic_ms;
+}
+
+enum node_idle_act node_lazy_idle_act(struct node_idle_ask *q, bool wanted, uint64_t last_want_ms, bool paired,
+				      bool may_ask, uint64_t t, uint64_t idle_ms)
+{
+	if (q->waiting && (t - q->ask_ms >= NODE_IDLE_WAIT_MS || !paired))
+		q->waiting = false; /* no answer (an older node), or it closed its side */
+	if (q->waiting || wanted)
+		return NODE_IDLE_HOLD;
+	bool asked = q->ask_ms && q->ask_ms >= last_want_ms && t - q->ask_ms < idle_ms;
+	if (asked && q->kept && paired)
+		return NODE_IDLE_HOLD; /* it asks us when it is done */
+	q->kept = false;
+	if (asked || !may_ask)
+		return NODE_IDLE_CLOSE;
+	q->ask_ms = t;
+	q->waiting = true;
+	return NODE_IDLE_ASK_NOW;
+}
+
+/* Pair link l of p at the tick: kept while wanted; idle, it closes, but
+ * over a relay path only once p has had its say (node/lazy.h). */
+static void idle_link(struct node *node, struct node_link *l, struct node_peer *p, uint64_t t)
+{
+	bool paired = has_pair_link(node, p, true);
+	enum node_idle_act a = node_lazy_idle_act(&p->idle, node_lazy_link_wanted(node, p), last_want(p), paired,
+						  paired && node_peer_ready(p) && !p->direct_ok, t, node->lazy_idle_ms);
+	if (a == NODE_IDLE_HOLD)
+		return;
+	if (a == NODE_IDLE_ASK_NOW) {
+		static const uint8_t ask = NODE_IDLE_ASK;
+		core_log(CORE_LOG_DEBUG, "relay links: %s idle: asking whether it still uses the pair links", node_peer_name(p));
+		if (node_peer_send(node, p, NODE_MSG_IDLE, &ask, 1) == 0)
+			return;
+		p->idle.waiting = false;
+	}
+	core_log(CORE_LOG_DEBUG, "relay links: %s idle: its pair link on %s closes", node_peer_name(p), l->url);
+	node_link_close(l);
+}
+
+void node_lazy_on_idle(struct node *node, struct node_peer *p, const uint8_t *m, size_t n)
+{
+	if (n != 1)
+		return;
+	if (m[0] == NODE_IDLE_STAY) {
+		if (p->idle.waiting) {
+			p->idle.waiting = false;
+			p->idle.kept = true;
+			core_log(CORE_LOG_DEBUG, "relay links: %s still uses the pair links: kept", node_peer_name(p));
+		}
+		return;
+	}
+	if (m[0] != NODE_IDLE_ASK)
+		return;
+	if (!node->lazy || node_lazy_link_wanted(node, p)) {
+		static const uint8_t stay = NODE_IDLE_STAY;
+		node_peer_send(node, p, NODE_MSG_IDLE, &stay, 1);
+		return;
+	}
+	/* Idle on both sides: ours close now, and the relay closes p's. What
+	 * we send p from here on calls it again. */
+	core_log(CORE_LOG_DEBUG, "relay links: %s idle on both sides: the pair links close", node_peer_name(p));
+	p->idle.waiting = false;
+	p->idle.kept = false;
+	for (size_t i = 0; i < node->links_hi; i++) {
+		struct node_link *l = &node->links[i];
+		if (node_lazy_is_pair_link(l) && l->peer == p && !l->closing)
+			node_link_close(l);
+	}
 }
 
 /* Ring neighbours, from every member we hold a peer record for. */
@@ -277,9 +359,8 @@ void node_lazy_tick(struct node *node, uint64_t t)
 			if (!p || !p->used || t - l->opened_ms >= NODE_CALL_HOLD_MS ||
 			    (node_peer_ready(p) && has_pair_link(node, p, true)))
 				node_link_close(l);
-		} else if (node_lazy_is_pair_link(l) && p && !node_lazy_link_wanted(node, p)) {
-			core_log(CORE_LOG_DEBUG, "relay links: %s idle: its pair link on %s closes", node_peer_name(p), l->url);
-			node_link_close(l);
+		} else if (node_lazy_is_pair_link(l) && p) {
+			idle_link(node, l, p, t);
 		}
 	}
 }

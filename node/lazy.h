@@ -21,6 +21,13 @@
  * connection and waits on a fresh one for the next caller, as an invite's
  * inbox does. The caller's call link closes itself the same way.
  *
+ * Idle pair links close on both sides or on neither: a node whose links
+ * with a member went idle on a relay path asks it (NODE_MSG_IDLE) and holds
+ * them, sending no new traffic there, until the member closes its own (it
+ * is idle too: the relay then closes ours), answers that it still uses them
+ * (kept another idle time), or NODE_IDLE_WAIT_MS passes (an older node).
+ * Closing one side alone lost whatever the other had in flight.
+ *
  * Environment (for tests and measurements): ATMOSPHERE_LAZY_LINKS_AT (members
  * above which links are lazy; 0: always), ATMOSPHERE_LAZY_IDLE_MS,
  * ATMOSPHERE_LAZY_RING (neighbours on each side; 0: none). */
@@ -35,6 +42,7 @@
 #define NODE_CALL_HOLD_MS 15000u
 #define NODE_CALL_RETRY_MS 3000u       /* a member that does not answer is called again after this */
 #define NODE_LAZY_CONNECT_MS 5000u     /* `send`/`ping` to a member without a session waits this long */
+#define NODE_IDLE_WAIT_MS 2000u        /* an idle question unanswered this long: the links close */
 
 struct node;
 struct node_peer;
@@ -54,6 +62,10 @@ bool node_lazy_wants(bool ring, uint64_t last_ms, uint64_t t, uint64_t idle_ms);
 /* Whether l is a pair link of this epoch: not an inbox, a join, a
  * doorbell, a call, a catch-up or a short code's rendezvous. */
 bool node_lazy_is_pair_link(const struct node_link *l);
+/* Whether l is a link traffic may take: not a doorbell or a call, which
+ * only knock (node_pick_relay passes them over while one that may is
+ * paired). */
+bool node_lazy_carries_traffic(const struct node_link *l);
 /* Whether node's relay links are lazy now (node_lazy_update decides). */
 bool node_lazy(const struct node *node);
 /* Re-reads the member count and the environment; opens the doorbells when
@@ -67,8 +79,33 @@ void node_lazy_want(struct node *node, struct node_peer *p);
 /* Call link l is up (or the member came to its doorbell): knock, with the
  * handshake under way or a new one. */
 void node_lazy_call_up(struct node *node, struct node_link *l);
+/* Idle pair links with a member over a relay path close on both sides or
+ * neither: the question we asked it, per member. */
+struct node_idle_ask {
+	uint64_t ask_ms; /* when we last asked (0: never) */
+	bool waiting;    /* asked, no answer yet: nothing new is sent there */
+	bool kept;       /* it answered that it still uses them */
+};
+enum node_idle_act { NODE_IDLE_HOLD, NODE_IDLE_ASK_NOW, NODE_IDLE_CLOSE };
+/* node_lazy_idle_act: at a tick, what becomes of the pair links with a
+ * member: HOLD (wanted, or the answer is awaited, or the member said it
+ * still uses them, for one idle time after the question), ASK_NOW (idle,
+ * and not asked since last_want_ms or for an idle time: may_ask says a
+ * question can be sent -- a session, no direct path, a link paired), or
+ * CLOSE. paired: a pair link with it is paired. Updates q (an unanswered
+ * question ends after NODE_IDLE_WAIT_MS or when the member's side closed;
+ * ASK_NOW marks q as asked at t). Pure: tests/node/test_lazy.c. */
+enum node_idle_act node_lazy_idle_act(struct node_idle_ask *q, bool wanted, uint64_t last_want_ms, bool paired,
+				      bool may_ask, uint64_t t, uint64_t idle_ms);
+/* A NODE_MSG_IDLE message from p (node/wire.h): a question is answered, an
+ * answer ends our wait. */
+void node_lazy_on_idle(struct node *node, struct node_peer *p, const uint8_t *m, size_t n);
 /* Whether p can be sent to now: a session, and a direct path or a relay
- * link where p is there too (paired). */
+ * link where p is there too (paired) that carries traffic: a pair link (or
+ * a catch-up one), not the doorbell or the call that brought the two
+ * together, which the member behind the doorbell frees once its pair link
+ * pairs -- a message sent there then would be lost -- and not while we
+ * asked p whether idle links may close. */
 bool node_lazy_reachable(const struct node_peer *p);
 /* A handshake initiation from p arrived on doorbell link l. */
 void node_lazy_knocked(struct node *node, struct node_link *l, struct node_peer *p);

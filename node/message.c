@@ -9,6 +9,7 @@
 #include "net/bssl.h"
 #include "node/family.h"
 #include "node/internal.h"
+#include "node/lazy.h"
 #include "node/overlay.h"
 #include "node/punch.h"
 
@@ -294,6 +295,8 @@ void node_handle_plain(struct node *node, struct node_peer *p, const uint8_t *m,
 		}
 	} else if (type == NODE_MSG_KEEP) {
 		on_keep(node, p, m, n, from);
+	} else if (type == NODE_MSG_IDLE) {
+		node_lazy_on_idle(node, p, m, n);
 	} else if (type == NODE_MSG_PMTU) {
 		on_pmtu(node, p, m, n, from);
 	} else if (type == NODE_MSG_LINK_PROBE) {

@@ -4,6 +4,7 @@
 #include "core/log.h"
 #include "node/family.h"
 #include "node/internal.h"
+#include "node/lazy.h"
 #include "node/overlay.h"
 
 static const char *const path_names[] = {"none", "relay", "direct", "lan"};
@@ -142,7 +143,17 @@ void node_pick_relay(struct node *node, struct node_peer *p)
 		p->relay = NULL;
 	}
 	uint64_t t = node_now_ms();
-	if (cur && node_link_paired(cur) && cur->silent_until_ms <= t)
+	/* A doorbell or a call only knocks: the member behind the doorbell
+	 * frees it once its pair link pairs, and what we sent there then is
+	 * lost. So once a pair link is paired, traffic takes one of those. */
+	bool keep = cur && node_link_paired(cur) && cur->silent_until_ms <= t;
+	if (keep && node_lazy_carries_traffic(cur))
+		return; /* the common case, every packet: no scan */
+	bool pair_ready = false;
+	for (size_t i = 0; i < node->links_hi && !pair_ready; i++)
+		pair_ready = node->links[i].peer == p && node_lazy_carries_traffic(&node->links[i]) &&
+			     node_link_paired(&node->links[i]);
+	if (keep && !pair_ready)
 		return;
 	/* Links that went silent are passed over while others exist; when
 	 * every one has, the best of them is taken (the relay may be back). */
@@ -150,6 +161,8 @@ void node_pick_relay(struct node *node, struct node_peer *p)
 		for (size_t i = 0; i < node->links_hi; i++) {
 			struct node_link *l = &node->links[i];
 			if (!l->used || l->peer != p || !l->up || l->closing || (!pass && l->silent_until_ms > t))
+				continue;
+			if (pair_ready && !(node_lazy_carries_traffic(l) && node_link_paired(l)))
 				continue;
 			struct node_rank_cand lc, bc;
 			node_link_rank_cand(node, l, &lc);

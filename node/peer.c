@@ -10,7 +10,7 @@
 #include "node/overlay.h"
 
 /* A peer's slot is the node's per-member cost besides its relay links:
- * 3,592 bytes (sessions 928, handshake state, 8 candidates of 128 bytes,
+ * 3,600 bytes (sessions 928, handshake state, 8 candidates of 128 bytes,
  * membership want-bits 256), times NODE_MAX_PEERS + 8 slots. Keep it
  * at 3,600 bytes at most; the heavy parts (relay clients, coroutine stacks) belong
  * to links, which only live while open. */

@@ -17,6 +17,9 @@
 #  3c. A client that takes Ana's doorbell (it knows the id, as a member or
 #     the relay could) and never knocks is dropped within a few seconds,
 #     and Matt's call then gets through.
+#  3d. Idle pair links close on both sides or neither: Matt, restarted with
+#     a 60 s idle time, calls Ana; when her side goes idle she asks him, he
+#     still uses the links, and both keep them.
 #  4. With one ring neighbour on each side (ATMOSPHERE_LAZY_RING=1: in a mesh
 #     of three, everyone), Matt and Ana connect over the relay with no
 #     traffic at all.
@@ -24,7 +27,7 @@
 #     epoch's pair session with Matt, her ring neighbour; Matt comes back
 #     with the old secret, is handed the new one there, and his message
 #     arrives over the new epoch's pair session.
-# About 45 s. Exit 0 pass, 1 fail.
+# About 60 s. Exit 0 pass, 1 fail.
 set -u
 bin=${1:?usage: lazy_links.sh BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -112,7 +115,9 @@ if nd_wait 15 "pair links closed on both sides" \
 else
 	bad "after the idle time: matt $(nd_run - "$matt" peers --json | jq -c .self.lazy_links), ana $(nd_run - "$ana" peers --json | jq -c .self.lazy_links)"
 fi
-grep -q "idle: its pair link on" "$matt.log2" || bad "matt's log does not say the idle pair link closed"
+grep -q "idle: its pair link on\\|idle on both sides" "$matt.log2" || bad "matt's log does not say the idle pair link closed"
+grep -q "idle on both sides: the pair links close" "$matt.log2" "$ana.log2" ||
+	bad "neither side agreed to an idle close: $(grep -h 'relay links' "$matt.log2" "$ana.log2" | tail -n 6)"
 out=$(nd_run - "$ana" send matt "and back" 2>&1) || bad "ana's send to matt failed: $out"
 nd_recv_until - "$matt" "$matt.recv" "ana: and back" 10 || bad "matt did not receive ana's message"
 
@@ -142,6 +147,27 @@ wait "$squat_pid"
 echo "squatter: $(cat "$nd_tmp/squat.out")"
 grep -q "^dropped after [0-9.]* s (paired: True)" "$nd_tmp/squat.out" ||
 	bad "the squatter was not paired and then dropped: $(cat "$nd_tmp/squat.out")"
+
+# 3d. idle links close on both sides or neither: matt, back with a 60 s
+#     idle time, calls ana (4 s); when her side goes idle she asks him, he
+#     still uses them, and both keep them (closing hers alone lost what he
+#     had in flight)
+nd_kill "$matt_pid"
+ATMOSPHERE_LAZY_IDLE_MS=60000 nd_start - "$matt" "$matt.log3d" serve --relay-only
+matt_pid=$nd_pid
+nd_wait 10 "matt answers again" nd_up - "$matt" || { dump; exit 1; }
+out=$(nd_run - "$matt" send ana "kept awake" 2>&1) || bad "matt's send (60 s idle) failed: $out"
+nd_recv_until - "$ana" "$ana.recv" "matt: kept awake" 10 || bad "ana did not receive matt's message (60 s idle)"
+if nd_wait 15 "ana asked matt and kept the links" grep -q "matt still uses the pair links: kept" "$ana.log2b"; then
+	sleep 2
+	[ "$(lazy "$ana" pair_links_up)" -ge 1 ] 2>/dev/null && nd_connected - "$ana" matt ||
+		bad "ana's links with matt closed although he still uses them: $(nd_run - "$ana" peers --json | jq -c .self.lazy_links)"
+	grep -q "ana idle on both sides" "$matt.log3d" && bad "matt agreed to close links he still uses"
+else
+	bad "ana did not ask matt before closing idle links: $(grep 'relay links' "$ana.log2b" | tail -n 5)"
+fi
+out=$(nd_run - "$ana" send matt "still linked" 2>&1) || bad "ana's send on the kept links failed: $out"
+nd_recv_until - "$matt" "$matt.recv" "ana: still linked" 10 || bad "matt did not receive ana's message on the kept links"
 
 # 4. ring neighbours keep their links without traffic
 nd_kill "$rob_pid" "$matt_pid" "$ana_pid"

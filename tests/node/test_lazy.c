@@ -95,3 +95,76 @@ Test(node_lazy, doorbell_ids_are_secret_per_node_and_not_a_pair_id)
 	node_doorbell_session_id(again, s1, "node-aaaa");
 	cr_assert_str_eq(a, again, "both sides derive the same id");
 }
+
+/* ---- idle pair links close on both sides or neither ---- */
+
+#define IDLE 4000u
+
+Test(node_lazy, idle_links_are_held_while_wanted)
+{
+	struct node_idle_ask q = {0};
+	cr_assert_eq(node_lazy_idle_act(&q, true, 1000, true, true, 2000, IDLE), NODE_IDLE_HOLD);
+	cr_assert(!q.waiting && !q.ask_ms, "no question while the links are wanted");
+}
+
+Test(node_lazy, idle_links_ask_first_then_wait_for_the_answer)
+{
+	struct node_idle_ask q = {0};
+	cr_assert_eq(node_lazy_idle_act(&q, false, 1000, true, true, 5000, IDLE), NODE_IDLE_ASK_NOW);
+	cr_assert(q.waiting && q.ask_ms == 5000);
+	/* Held, and not asked twice, until the answer or NODE_IDLE_WAIT_MS. */
+	cr_assert_eq(node_lazy_idle_act(&q, false, 1000, true, true, 5000 + NODE_IDLE_WAIT_MS - 1, IDLE), NODE_IDLE_HOLD);
+	/* No answer (an older node): they close, and are not asked about again. */
+	cr_assert_eq(node_lazy_idle_act(&q, false, 1000, true, true, 5000 + NODE_IDLE_WAIT_MS, IDLE), NODE_IDLE_CLOSE);
+	cr_assert(!q.waiting);
+	cr_assert_eq(node_lazy_idle_act(&q, false, 1000, true, true, 5000 + NODE_IDLE_WAIT_MS + 1000, IDLE),
+		     NODE_IDLE_CLOSE);
+}
+
+Test(node_lazy, idle_question_ends_when_the_other_side_closes)
+{
+	struct node_idle_ask q = {0};
+	cr_assert_eq(node_lazy_idle_act(&q, false, 1000, true, true, 5000, IDLE), NODE_IDLE_ASK_NOW);
+	/* It agreed: its side closed, the relay closed ours, nothing paired. */
+	cr_assert_eq(node_lazy_idle_act(&q, false, 1000, false, false, 5100, IDLE), NODE_IDLE_CLOSE);
+	cr_assert(!q.waiting);
+}
+
+Test(node_lazy, idle_links_kept_while_the_other_side_uses_them)
+{
+	struct node_idle_ask q = {0};
+	cr_assert_eq(node_lazy_idle_act(&q, false, 1000, true, true, 5000, IDLE), NODE_IDLE_ASK_NOW);
+	q.waiting = false; /* its answer: still in use (node_lazy_on_idle) */
+	q.kept = true;
+	/* Kept for an idle time after the question, without asking again. */
+	cr_assert_eq(node_lazy_idle_act(&q, false, 1000, true, true, 6000, IDLE), NODE_IDLE_HOLD);
+	cr_assert_eq(node_lazy_idle_act(&q, false, 1000, true, true, 5000 + IDLE - 1, IDLE), NODE_IDLE_HOLD);
+	/* Then asked again. */
+	cr_assert_eq(node_lazy_idle_act(&q, false, 1000, true, true, 5000 + IDLE, IDLE), NODE_IDLE_ASK_NOW);
+	cr_assert(!q.kept && q.waiting);
+}
+
+Test(node_lazy, idle_links_kept_only_while_paired)
+{
+	struct node_idle_ask q = {.ask_ms = 5000, .kept = true};
+	/* The member that said it still uses them is gone (its side closed). */
+	cr_assert_eq(node_lazy_idle_act(&q, false, 1000, false, false, 6000, IDLE), NODE_IDLE_CLOSE);
+	cr_assert(!q.kept);
+}
+
+Test(node_lazy, idle_links_asked_again_after_new_traffic)
+{
+	struct node_idle_ask q = {.ask_ms = 5000};
+	/* Traffic at 7000 after the question at 5000, idle again at 11000. */
+	cr_assert_eq(node_lazy_idle_act(&q, false, 7000, true, true, 11000, IDLE), NODE_IDLE_ASK_NOW);
+	cr_assert_eq(q.ask_ms, 11000);
+}
+
+Test(node_lazy, idle_links_close_at_once_when_no_question_can_be_sent)
+{
+	/* A direct path (nothing in flight on the relay), no session, or no
+	 * link paired: nothing to ask, nothing to lose. */
+	struct node_idle_ask q = {0};
+	cr_assert_eq(node_lazy_idle_act(&q, false, 1000, true, false, 5000, IDLE), NODE_IDLE_CLOSE);
+	cr_assert(!q.waiting && !q.ask_ms);
+}
