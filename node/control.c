@@ -161,6 +161,10 @@ static json_object *lazy_json(struct node *node)
 	json_object_object_add(o, "pair_links_up", json_object_new_int64((int64_t)pair_up));
 	json_object_object_add(o, "doorbells_up", json_object_new_int64((int64_t)doorbells_up));
 	json_object_object_add(o, "calls", json_object_new_int64((int64_t)calls));
+	/* The cap on members linked on demand, and the wants it refused (a
+	 * `send` waiting for a place counts each retry). */
+	json_object_object_add(o, "max_linked", json_object_new_int64((int64_t)node->lazy_max_linked));
+	json_object_object_add(o, "refused", json_object_new_int64((int64_t)node->lazy_refused));
 	return o;
 }
 
@@ -420,9 +424,15 @@ static struct node_peer *connected_peer(struct node *node, struct core_sock *s, 
 		if (!p->used || memcmp(p->pub, pub, 32)) {
 			p = NULL;
 		} else if (!node_lazy_reachable(p)) {
-			char m[240];
-			snprintf(m, sizeof m, "'%s' did not answer within %u s (called at its doorbell on the mesh's relays)",
-				 who, NODE_LAZY_CONNECT_MS / 1000);
+			char m[300];
+			if (node->lazy_refused_ms + NODE_LAZY_CONNECT_MS >= end && !node_peer_has_links(node, p))
+				snprintf(m, sizeof m,
+					 "'%s' not linked: %llu members are linked at once already, the most "
+					 "(ATMOSPHERE_LAZY_MAX_LINKED), and none was idle for %u s to make room",
+					 who, (unsigned long long)node->lazy_max_linked, NODE_LAZY_EVICT_AFTER_MS / 1000);
+			else
+				snprintf(m, sizeof m, "'%s' did not answer within %u s (called at its doorbell on the mesh's relays)",
+					 who, NODE_LAZY_CONNECT_MS / 1000);
 			reply(s, err_json(m));
 			return NULL;
 		}

@@ -301,8 +301,11 @@ struct node {
 	 * the environment once), the member count it was decided on, and the
 	 * next look and ring recomputation. */
 	bool lazy, lazy_env;
-	uint64_t lazy_at, lazy_idle_ms, lazy_ring;
+	uint64_t lazy_at, lazy_idle_ms, lazy_ring, lazy_max_linked;
 	size_t lazy_members;
+	/* Links refused at the cap on members linked at once, and the last
+	 * refusal's time (node_lazy_room). */
+	uint64_t lazy_refused, lazy_refused_ms, lazy_refused_said_ms;
 	uint64_t lazy_next_ms, lazy_ring_ms;
 };
 

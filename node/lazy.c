@@ -94,6 +94,7 @@ void node_lazy_update(struct node *node)
 		node->lazy_at = env_u64("ATMOSPHERE_LAZY_LINKS_AT", NODE_LAZY_AT);
 		node->lazy_idle_ms = env_u64("ATMOSPHERE_LAZY_IDLE_MS", NODE_LAZY_IDLE_MS);
 		node->lazy_ring = env_u64("ATMOSPHERE_LAZY_RING", NODE_LAZY_RING);
+		node->lazy_max_linked = env_u64("ATMOSPHERE_LAZY_MAX_LINKED", NODE_LAZY_MAX_LINKED);
 	}
 	/* Other members: the largest of the peers we hold, the ones saved on
 	 * disk and the membership table's members in good standing (at a
@@ -140,8 +141,61 @@ bool node_lazy_link_wanted(struct node *node, const struct node_peer *p)
 	/* Membership sync under way with it: entries owed, a digest, a summary. */
 	if (p->want_any || p->dig_active || p->sum_due)
 		return true;
+	if (p->idle.evict)
+		return p->ring;
 	uint64_t last = p->want_ms > p->traffic_ms ? p->want_ms : p->traffic_ms;
 	return node_lazy_wants(p->ring, last, node_now_ms(), node->lazy_idle_ms);
+}
+
+/* When traffic or a knock last wanted a session with p. */
+static uint64_t last_want(const struct node_peer *p)
+{
+	return p->want_ms > p->traffic_ms ? p->want_ms : p->traffic_ms;
+}
+
+bool node_lazy_room(struct node *node, struct node_peer *p)
+{
+	/* Not counted against the cap: a ring neighbour, a membership sync
+	 * under way, a new member's issuer (bounded by the membership's own
+	 * limits, and needed for the mesh to hold together). */
+	if (!node->lazy || p->ring || p->want_any || p->dig_active || p->sum_due || (node->joining && p == node->issuer) ||
+	    has_pair_link(node, p, false))
+		return true;
+	uint64_t t = node_now_ms();
+	size_t cap = (size_t)node->lazy_max_linked * (node->st->num_relays ? node->st->num_relays : 1), n = 0;
+	bool freeing = false;
+	struct node_peer *old = NULL;
+	for (size_t i = 0; i < node->links_hi; i++) {
+		const struct node_link *l = &node->links[i];
+		struct node_peer *q = l->peer;
+		if (!node_lazy_is_pair_link(l) || l->closing || !q || q->ring)
+			continue;
+		n++;
+		freeing |= q->idle.evict;
+		if (q->idle.evict || q->idle.kept || q->idle.waiting || q->want_any || q->dig_active || q->sum_due ||
+		    (node->joining && q == node->issuer) || t - last_want(q) < NODE_LAZY_EVICT_AFTER_MS)
+			continue;
+		if (!old || last_want(q) < last_want(old))
+			old = q;
+	}
+	if (n < cap)
+		return true;
+	node->lazy_refused++;
+	node->lazy_refused_ms = t;
+	if (!freeing && old) {
+		old->idle.evict = true;
+		core_log(CORE_LOG_DEBUG, "relay links: %s, unused for %llu s, goes idle to make room for %s",
+			 node_peer_name(old), (unsigned long long)((t - last_want(old)) / 1000), node_peer_name(p));
+	}
+	/* Said once per NODE_LAZY_EVICT_AFTER_MS: a waiting `send` asks again
+	 * every 50 ms, and the count is in `peers --json`. */
+	if (!node->lazy_refused_said_ms || t - node->lazy_refused_said_ms >= NODE_LAZY_EVICT_AFTER_MS) {
+		node->lazy_refused_said_ms = t;
+		core_log(CORE_LOG_INFO,
+			 "relay links: %llu members linked at once, the most (ATMOSPHERE_LAZY_MAX_LINKED): %s waits for a place",
+			 (unsigned long long)node->lazy_max_linked, node_peer_name(p));
+	}
+	return false;
 }
 
 /* A call: a link to p's doorbell on every relay, bound to p; its
@@ -158,6 +212,15 @@ static void call(struct node *node, struct node_peer *p, uint64_t t)
 		}
 	}
 	core_log(CORE_LOG_DEBUG, "relay links: calling %s at its doorbell", node_peer_name(p));
+}
+
+/* Call links open (one per relay for each member called). */
+static size_t calls(const struct node *node)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < node->links_hi; i++)
+		n += node->links[i].used && node->links[i].call && !node->links[i].closing;
+	return n;
 }
 
 /* Whether a call to p is open. */
@@ -182,6 +245,10 @@ void node_lazy_want(struct node *node, struct node_peer *p)
 		return;
 	if (has_pair_link(node, p, true) || calling(node, p))
 		return;
+	p->idle.evict = false;
+	if (calls(node) >= NODE_LAZY_MAX_CALLS * (node->st->num_relays ? node->st->num_relays : 1) ||
+	    !node_lazy_room(node, p))
+		return; /* tried again at the next want */
 	p->call_ms = t;
 	node_link_open_pair(node, p);
 	call(node, p, t);
@@ -216,12 +283,6 @@ void node_lazy_knocked(struct node *node, struct node_link *l, struct node_peer 
 	node_link_open_pair(node, p);
 }
 
-/* When traffic or a knock last wanted a session with p. */
-static uint64_t last_want(const struct node_peer *p)
-{
-	return p->want_ms > p->traffic_ms ? p->want_ms : p->traffic_ms;
-}
-
 enum node_idle_act node_lazy_idle_act(struct node_idle_ask *q, bool wanted, uint64_t last_want_ms, bool paired,
 				      bool may_ask, uint64_t t, uint64_t idle_ms)
 {
@@ -250,13 +311,14 @@ static void idle_link(struct node *node, struct node_link *l, struct node_peer *
 	if (a == NODE_IDLE_HOLD)
 		return;
 	if (a == NODE_IDLE_ASK_NOW) {
-		static const uint8_t ask = NODE_IDLE_ASK;
+		const uint8_t ask = p->idle.evict ? NODE_IDLE_ASK_ROOM : NODE_IDLE_ASK;
 		core_log(CORE_LOG_DEBUG, "relay links: %s idle: asking whether it still uses the pair links", node_peer_name(p));
 		if (node_peer_send(node, p, NODE_MSG_IDLE, &ask, 1) == 0)
 			return;
 		p->idle.waiting = false;
 	}
 	core_log(CORE_LOG_DEBUG, "relay links: %s idle: its pair link on %s closes", node_peer_name(p), l->url);
+	p->idle.evict = false;
 	node_link_close(l);
 }
 
@@ -268,22 +330,31 @@ void node_lazy_on_idle(struct node *node, struct node_peer *p, const uint8_t *m,
 		if (p->idle.waiting) {
 			p->idle.waiting = false;
 			p->idle.kept = true;
+			p->idle.evict = false; /* the cap takes another */
 			core_log(CORE_LOG_DEBUG, "relay links: %s still uses the pair links: kept", node_peer_name(p));
 		}
 		return;
 	}
-	if (m[0] != NODE_IDLE_ASK)
+	if (m[0] != NODE_IDLE_ASK && m[0] != NODE_IDLE_ASK_ROOM)
 		return;
-	if (!node->lazy || node_lazy_link_wanted(node, p)) {
-		static const uint8_t stay = NODE_IDLE_STAY;
-		node_peer_send(node, p, NODE_MSG_IDLE, &stay, 1);
+	/* Asked because p is at its cap: we keep them only if we used them
+	 * lately (and for the reasons that always keep them). */
+	bool stay = !node->lazy || node_lazy_link_wanted(node, p);
+	if (stay && m[0] == NODE_IDLE_ASK_ROOM && !p->ring && !p->want_any && !p->dig_active && !p->sum_due &&
+	    !(node->joining && p == node->issuer) && node_now_ms() - last_want(p) >= NODE_LAZY_EVICT_AFTER_MS)
+		stay = false;
+	if (stay) {
+		static const uint8_t answer = NODE_IDLE_STAY;
+		node_peer_send(node, p, NODE_MSG_IDLE, &answer, 1);
 		return;
 	}
 	/* Idle on both sides: ours close now, and the relay closes p's. What
 	 * we send p from here on calls it again. */
-	core_log(CORE_LOG_DEBUG, "relay links: %s idle on both sides: the pair links close", node_peer_name(p));
+	core_log(CORE_LOG_DEBUG, "relay links: %s idle on both sides%s: the pair links close", node_peer_name(p),
+		 m[0] == NODE_IDLE_ASK_ROOM ? " (it needs the room)" : "");
 	p->idle.waiting = false;
 	p->idle.kept = false;
+	p->idle.evict = false;
 	for (size_t i = 0; i < node->links_hi; i++) {
 		struct node_link *l = &node->links[i];
 		if (node_lazy_is_pair_link(l) && l->peer == p && !l->closing)

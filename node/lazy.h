@@ -30,7 +30,8 @@
  *
  * Environment (for tests and measurements): ATMOSPHERE_LAZY_LINKS_AT (members
  * above which links are lazy; 0: always), ATMOSPHERE_LAZY_IDLE_MS,
- * ATMOSPHERE_LAZY_RING (neighbours on each side; 0: none). */
+ * ATMOSPHERE_LAZY_RING (neighbours on each side; 0: none),
+ * ATMOSPHERE_LAZY_MAX_LINKED (members linked on demand at once). */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -43,6 +44,12 @@
 #define NODE_CALL_RETRY_MS 3000u       /* a member that does not answer is called again after this */
 #define NODE_LAZY_CONNECT_MS 5000u     /* `send`/`ping` to a member without a session waits this long */
 #define NODE_IDLE_WAIT_MS 2000u        /* an idle question unanswered this long: the links close */
+/* Members linked on demand at once (ring neighbours not counted): a relay's
+ * default cap of 256 connections per address leaves room for the doorbell,
+ * the ring, calls and catch-up links beside them. */
+#define NODE_LAZY_MAX_LINKED 128u
+#define NODE_LAZY_MAX_CALLS 16u        /* members called at once */
+#define NODE_LAZY_EVICT_AFTER_MS 10000u /* a member wanted within this long keeps its links at the cap */
 
 struct node;
 struct node_peer;
@@ -73,8 +80,16 @@ bool node_lazy(const struct node *node);
 void node_lazy_update(struct node *node);
 /* Whether node keeps pair links with p now (always when eager). */
 bool node_lazy_link_wanted(struct node *node, const struct node_peer *p);
+/* Whether p may have pair links opened: always when eager, a ring
+ * neighbour or already linked; otherwise while fewer than
+ * NODE_LAZY_MAX_LINKED members (ATMOSPHERE_LAZY_MAX_LINKED) are linked on
+ * demand. At the cap the refusal is counted, and the member wanted least
+ * recently, not within NODE_LAZY_EVICT_AFTER_MS, is made idle to free a
+ * place (its links close as idle ones do: it is asked first). */
+bool node_lazy_room(struct node *node, struct node_peer *p);
 /* Traffic wants a session with p: when lazy and p has no pair link, opens
- * them and calls p's doorbell. Cheap when p already has links. */
+ * them and calls p's doorbell (at most NODE_LAZY_MAX_CALLS members at
+ * once, and while node_lazy_room allows). Cheap when p already has links. */
 void node_lazy_want(struct node *node, struct node_peer *p);
 /* Call link l is up (or the member came to its doorbell): knock, with the
  * handshake under way or a new one. */
@@ -85,6 +100,7 @@ struct node_idle_ask {
 	uint64_t ask_ms; /* when we last asked (0: never) */
 	bool waiting;    /* asked, no answer yet: nothing new is sent there */
 	bool kept;       /* it answered that it still uses them */
+	bool evict;      /* to make room (node_lazy_room): idle now, whatever the time */
 };
 enum node_idle_act { NODE_IDLE_HOLD, NODE_IDLE_ASK_NOW, NODE_IDLE_CLOSE };
 /* node_lazy_idle_act: at a tick, what becomes of the pair links with a

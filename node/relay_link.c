@@ -125,9 +125,9 @@ void node_link_open_pair(struct node *node, struct node_peer *p)
 	char sid[72];
 	if (!st->num_relays || !p->node_id[0])
 		return;
-	if (!node_lazy_link_wanted(node, p)) {
+	if (!node_lazy_link_wanted(node, p) || !node_lazy_room(node, p)) {
 		node_pick_relay(node, p);
-		return; /* a large mesh: links when a session is wanted (node/lazy.h) */
+		return; /* a large mesh: links when a session is wanted, up to a cap (node/lazy.h) */
 	}
 	pair_session(node, sid, st->node_id, p->node_id);
 	for (size_t i = 0; i < st->num_relays; i++)

@@ -35,15 +35,18 @@
  *   IDLE      NODE_IDLE_ASK: a lazy node's pair links with us are idle,
  *             may they close? We close ours if ours are idle too (the
  *             relay then closes the asker's), or answer NODE_IDLE_STAY
- *             (node/lazy.h) */
+ *             (node/lazy.h); NODE_IDLE_ASK_ROOM: the same from a node at
+ *             its cap of linked members */
 enum { NODE_MSG_HELLO = 'H', NODE_MSG_WELCOME = 'W', NODE_MSG_KEEP = 'K', NODE_MSG_PING = 'P', NODE_MSG_PONG = 'Q',
        NODE_MSG_TEXT = 'M', NODE_MSG_OBSERVED = 'O', NODE_MSG_PUNCH = 'U', NODE_MSG_IP = 'I',
        NODE_MSG_MEMBER = 'G', NODE_MSG_PROBE = 'B', NODE_MSG_LINK_PROBE = 'L',
        NODE_MSG_PMTU = 'T', NODE_MSG_IDLE = 'Z' };
 /* The one-byte bodies of a KEEP that asks and of its answer. */
 enum { NODE_KEEP_ASK = 'Q', NODE_KEEP_ANSWER = 'A' };
-/* The one-byte bodies of an IDLE question and of its "still in use". */
-enum { NODE_IDLE_ASK = '?', NODE_IDLE_STAY = 'S' };
+/* The one-byte bodies of an IDLE question, of the question a node at its
+ * cap of linked members asks (node/lazy.h, NODE_LAZY_MAX_LINKED: yes unless
+ * used within NODE_LAZY_EVICT_AFTER_MS), and of "still in use". */
+enum { NODE_IDLE_ASK = '?', NODE_IDLE_ASK_ROOM = '!', NODE_IDLE_STAY = 'S' };
 
 /* Messages that are the user's traffic (not the node's own upkeep): they
  * keep a peer's relay links at the fast probe pace (NODE_RELAY_BUSY_MS). */

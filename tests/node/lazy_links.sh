@@ -20,6 +20,8 @@
 #  3d. Idle pair links close on both sides or neither: Matt, restarted with
 #     a 60 s idle time, calls Ana; when her side goes idle she asks him, he
 #     still uses the links, and both keep them.
+#  3e. Matt (also capped at 1 member linked at once) cannot link Rob while
+#     Ana was used within 10 s, and says why; later Ana makes room.
 #  4. With one ring neighbour on each side (ATMOSPHERE_LAZY_RING=1: in a mesh
 #     of three, everyone), Matt and Ana connect over the relay with no
 #     traffic at all.
@@ -27,7 +29,7 @@
 #     epoch's pair session with Matt, her ring neighbour; Matt comes back
 #     with the old secret, is handed the new one there, and his message
 #     arrives over the new epoch's pair session.
-# About 60 s. Exit 0 pass, 1 fail.
+# About 75 s. Exit 0 pass, 1 fail.
 set -u
 bin=${1:?usage: lazy_links.sh BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -153,7 +155,7 @@ grep -q "^dropped after [0-9.]* s (paired: True)" "$nd_tmp/squat.out" ||
 #     still uses them, and both keep them (closing hers alone lost what he
 #     had in flight)
 nd_kill "$matt_pid"
-ATMOSPHERE_LAZY_IDLE_MS=60000 nd_start - "$matt" "$matt.log3d" serve --relay-only
+ATMOSPHERE_LAZY_IDLE_MS=60000 ATMOSPHERE_LAZY_MAX_LINKED=1 nd_start - "$matt" "$matt.log3d" serve --relay-only
 matt_pid=$nd_pid
 nd_wait 10 "matt answers again" nd_up - "$matt" || { dump; exit 1; }
 out=$(nd_run - "$matt" send ana "kept awake" 2>&1) || bad "matt's send (60 s idle) failed: $out"
@@ -168,6 +170,25 @@ else
 fi
 out=$(nd_run - "$ana" send matt "still linked" 2>&1) || bad "ana's send on the kept links failed: $out"
 nd_recv_until - "$matt" "$matt.recv" "ana: still linked" 10 || bad "matt did not receive ana's message on the kept links"
+
+# 3e. the cap on members linked at once (Matt: 1): Ana, used within 10 s,
+#     keeps her place and Matt's send to Rob says why it fails; once she has
+#     been unused for 10 s she is asked to make room, agrees, and Rob is
+#     linked
+if out=$(nd_run - "$matt" send rob "no room" 2>&1); then
+	bad "matt's send to rob succeeded past his cap of 1 linked member: $out"
+fi
+case $out in
+*"linked at once already"*) echo "at the cap: $out" ;;
+*) bad "matt's send refused at the cap does not say why: $out" ;;
+esac
+[ "$(lazy "$matt" refused)" -ge 1 ] 2>/dev/null || bad "matt's lazy_links.refused: '$(lazy "$matt" refused)'"
+[ "$(lazy "$matt" pair_links)" -le 1 ] 2>/dev/null || bad "matt holds $(lazy "$matt" pair_links) pair links with a cap of 1 member"
+sleep 6 # with the refused send's 5 s, Ana unused for over 10 s
+out=$(nd_run - "$matt" send rob "room made" 2>&1) || bad "matt's send to rob once ana was unused failed: $out"
+nd_recv_until - "$rob" "$rob.recv" "matt: room made" 10 || bad "rob did not receive matt's message once room was made"
+grep -q "ana, unused for [0-9]* s, goes idle to make room for rob" "$matt.log3d" || bad "matt's log does not say ana made room"
+grep -q "matt idle on both sides (it needs the room)" "$ana.log2b" || bad "ana's log does not say she agreed to make room"
 
 # 4. ring neighbours keep their links without traffic
 nd_kill "$rob_pid" "$matt_pid" "$ana_pid"
