@@ -35,10 +35,14 @@ bin=${1:?usage: lazy_links.sh BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../natlab/nodes.sh"
 nd_begin "$bin"
+# On failure: every node's decisions about its links in full (the races
+# this test guards against need the whole sequence), then each log's end.
 dump() {
 	for f in "$nd_tmp"/*.log* "$nd_tmp"/*.out; do
 		[ -f "$f" ] || continue
-		echo "== ${f##*/}"
+		echo "== ${f##*/}: relay links"
+		grep -E "relay links|relay link ws|relay ws|knocked|session [0-9a-f]{8}" "$f" | tail -n 120
+		echo "== ${f##*/}: the end"
 		tail -n 30 "$f"
 	done
 }
