@@ -168,12 +168,12 @@ bool node_lazy_room(struct node *node, struct node_peer *p)
 	for (size_t i = 0; i < node->links_hi; i++) {
 		const struct node_link *l = &node->links[i];
 		struct node_peer *q = l->peer;
-		if (!node_lazy_is_pair_link(l) || l->closing || !q || q->ring)
+		if (!node_lazy_is_pair_link(l) || l->closing || !q || q->ring || q->want_any || q->dig_active ||
+		    q->sum_due || (node->joining && q == node->issuer))
 			continue;
 		n++;
 		freeing |= q->idle.evict;
-		if (q->idle.evict || q->idle.kept || q->idle.waiting || q->want_any || q->dig_active || q->sum_due ||
-		    (node->joining && q == node->issuer) || t - last_want(q) < NODE_LAZY_EVICT_AFTER_MS)
+		if (q->idle.evict || q->idle.kept || q->idle.waiting || t - last_want(q) < NODE_LAZY_EVICT_AFTER_MS)
 			continue;
 		if (!old || last_want(q) < last_want(old))
 			old = q;
@@ -246,6 +246,10 @@ void node_lazy_want(struct node *node, struct node_peer *p)
 	if (has_pair_link(node, p, true) || calling(node, p))
 		return;
 	p->idle.evict = false;
+	/* At the cap a moment ago: every overlay packet to an unlinked member
+	 * wants it, so the scans below run at most every NODE_LAZY_FULL_MS. */
+	if (node->lazy_refused_ms && t - node->lazy_refused_ms < NODE_LAZY_FULL_MS)
+		return;
 	if (calls(node) >= NODE_LAZY_MAX_CALLS * (node->st->num_relays ? node->st->num_relays : 1) ||
 	    !node_lazy_room(node, p))
 		return; /* tried again at the next want */
@@ -269,7 +273,8 @@ void node_lazy_call_up(struct node *node, struct node_link *l)
 
 bool node_lazy_reachable(const struct node_peer *p)
 {
-	return node_peer_ready(p) && (p->direct_ok || (!p->idle.waiting && p->relay && p->relay->peer == p &&
+	bool asking = p->idle.waiting && node_now_ms() - p->idle.ask_ms < NODE_IDLE_WAIT_MS;
+	return node_peer_ready(p) && (p->direct_ok || (!asking && p->relay && p->relay->peer == p &&
 							 node_link_paired(p->relay) && node_lazy_carries_traffic(p->relay)));
 }
 
@@ -279,6 +284,7 @@ void node_lazy_knocked(struct node *node, struct node_link *l, struct node_peer 
 		return; /* the answer's send suspended: p may be gone */
 	l->bound_ms = node_now_ms();
 	p->want_ms = l->bound_ms;
+	p->idle.evict = false; /* it wants us: not the one to make room */
 	core_log(CORE_LOG_DEBUG, "relay links: %s knocked at our doorbell on %s", node_peer_name(p), l->url);
 	node_link_open_pair(node, p);
 }
@@ -313,13 +319,27 @@ static void idle_link(struct node *node, struct node_link *l, struct node_peer *
 	if (a == NODE_IDLE_ASK_NOW) {
 		const uint8_t ask = p->idle.evict ? NODE_IDLE_ASK_ROOM : NODE_IDLE_ASK;
 		core_log(CORE_LOG_DEBUG, "relay links: %s idle: asking whether it still uses the pair links", node_peer_name(p));
-		if (node_peer_send(node, p, NODE_MSG_IDLE, &ask, 1) == 0)
-			return;
-		p->idle.waiting = false;
+		/* Whatever the send did, it may have suspended: l and p are not
+		 * touched after it. Unsent, the wait runs out and the next tick
+		 * closes the links. */
+		node_peer_send(node, p, NODE_MSG_IDLE, &ask, 1);
+		return;
 	}
 	core_log(CORE_LOG_DEBUG, "relay links: %s idle: its pair link on %s closes", node_peer_name(p), l->url);
-	p->idle.evict = false;
 	node_link_close(l);
+	node_lazy_link_gone(node, p);
+}
+
+void node_lazy_link_gone(struct node *node, struct node_peer *p)
+{
+	/* Made room (or none was needed): p is a member like any other again. */
+	if (p && !has_pair_link(node, p, false))
+		p->idle.evict = false;
+}
+
+bool node_lazy_idle_stays(bool lazy, bool room, bool wanted, bool busy)
+{
+	return !lazy || (wanted && (!room || busy));
 }
 
 void node_lazy_on_idle(struct node *node, struct node_peer *p, const uint8_t *m, size_t n)
@@ -337,13 +357,10 @@ void node_lazy_on_idle(struct node *node, struct node_peer *p, const uint8_t *m,
 	}
 	if (m[0] != NODE_IDLE_ASK && m[0] != NODE_IDLE_ASK_ROOM)
 		return;
-	/* Asked because p is at its cap: we keep them only if we used them
-	 * lately (and for the reasons that always keep them). */
-	bool stay = !node->lazy || node_lazy_link_wanted(node, p);
-	if (stay && m[0] == NODE_IDLE_ASK_ROOM && !p->ring && !p->want_any && !p->dig_active && !p->sum_due &&
-	    !(node->joining && p == node->issuer) && node_now_ms() - last_want(p) >= NODE_LAZY_EVICT_AFTER_MS)
-		stay = false;
-	if (stay) {
+	bool busy = p->ring || p->want_any || p->dig_active || p->sum_due || (node->joining && p == node->issuer) ||
+		    node_now_ms() - last_want(p) < NODE_LAZY_EVICT_AFTER_MS;
+	if (node_lazy_idle_stays(node->lazy, m[0] == NODE_IDLE_ASK_ROOM, node->lazy && node_lazy_link_wanted(node, p),
+				 busy)) {
 		static const uint8_t answer = NODE_IDLE_STAY;
 		node_peer_send(node, p, NODE_MSG_IDLE, &answer, 1);
 		return;

@@ -50,6 +50,7 @@
 #define NODE_LAZY_MAX_LINKED 128u
 #define NODE_LAZY_MAX_CALLS 16u        /* members called at once */
 #define NODE_LAZY_EVICT_AFTER_MS 10000u /* a member wanted within this long keeps its links at the cap */
+#define NODE_LAZY_FULL_MS 100u         /* after a refusal at the cap, wants wait this long before looking again */
 
 struct node;
 struct node_peer;
@@ -87,6 +88,9 @@ bool node_lazy_link_wanted(struct node *node, const struct node_peer *p);
  * recently, not within NODE_LAZY_EVICT_AFTER_MS, is made idle to free a
  * place (its links close as idle ones do: it is asked first). */
 bool node_lazy_room(struct node *node, struct node_peer *p);
+/* A pair link of p closed (or is closing): once p has none left, a place
+ * it was asked to make is made. */
+void node_lazy_link_gone(struct node *node, struct node_peer *p);
 /* Traffic wants a session with p: when lazy and p has no pair link, opens
  * them and calls p's doorbell (at most NODE_LAZY_MAX_CALLS members at
  * once, and while node_lazy_room allows). Cheap when p already has links. */
@@ -113,6 +117,13 @@ enum node_idle_act { NODE_IDLE_HOLD, NODE_IDLE_ASK_NOW, NODE_IDLE_CLOSE };
  * ASK_NOW marks q as asked at t). Pure: tests/node/test_lazy.c. */
 enum node_idle_act node_lazy_idle_act(struct node_idle_ask *q, bool wanted, uint64_t last_want_ms, bool paired,
 				      bool may_ask, uint64_t t, uint64_t idle_ms);
+/* node_lazy_idle_stays: whether a node answers an idle question with
+ * "still in use". lazy: its links are lazy (an eager node always keeps
+ * them: it would never reopen them); room: the asker is at its cap of
+ * linked members; wanted: node_lazy_link_wanted; busy: used within
+ * NODE_LAZY_EVICT_AFTER_MS, or kept for a ring, a membership sync or a
+ * join. Pure: tests/node/test_lazy.c. */
+bool node_lazy_idle_stays(bool lazy, bool room, bool wanted, bool busy);
 /* A NODE_MSG_IDLE message from p (node/wire.h): a question is answered, an
  * answer ends our wait. */
 void node_lazy_on_idle(struct node *node, struct node_peer *p, const uint8_t *m, size_t n);

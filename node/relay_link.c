@@ -277,6 +277,15 @@ static void link_run(void *arg)
 		}
 		if (l->call)
 			l->closing = true;
+		/* A lazy pair link no longer wanted (idle, or making room) that
+		 * the other side closed: gone now, not reconnected only to be
+		 * closed at the next tick. */
+		if (node_lazy_is_pair_link(l) && l->peer && node_lazy(node) && !node_lazy_link_wanted(node, l->peer) &&
+		    !node->stopping && !l->closing) {
+			core_log(CORE_LOG_DEBUG, "relay links: %s idle: its pair link on %s closes (closed on its side)",
+				 node_peer_name(l->peer), l->url);
+			l->closing = true;
+		}
 		if (was && was->relay == l) {
 			if (!l->peer)
 				was->relay = NULL;
@@ -290,6 +299,9 @@ static void link_run(void *arg)
 	node_pake_free(l->pake);
 	l->pake = NULL;
 	l->offer = NULL;
+	bool pair = node_lazy_is_pair_link(l);
 	l->used = false;
 	node_pick_relay(node, l->peer);
+	if (pair)
+		node_lazy_link_gone(node, l->peer);
 }

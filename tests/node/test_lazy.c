@@ -168,3 +168,25 @@ Test(node_lazy, idle_links_close_at_once_when_no_question_can_be_sent)
 	cr_assert_eq(node_lazy_idle_act(&q, false, 1000, true, false, 5000, IDLE), NODE_IDLE_CLOSE);
 	cr_assert(!q.waiting && !q.ask_ms);
 }
+
+Test(node_lazy, eager_node_keeps_its_links_whatever_it_is_asked)
+{
+	/* An eager node never reopens pair links: closing them on a question
+	 * would cut it off from the asker. */
+	cr_assert(node_lazy_idle_stays(false, false, false, false));
+	cr_assert(node_lazy_idle_stays(false, true, false, false));
+}
+
+Test(node_lazy, idle_question_agreed_only_when_idle_here_too)
+{
+	cr_assert(!node_lazy_idle_stays(true, false, false, false), "idle on both sides: close");
+	cr_assert(node_lazy_idle_stays(true, false, true, false), "still wanted here: stay");
+}
+
+Test(node_lazy, room_question_agreed_unless_used_lately)
+{
+	/* Wanted by the idle time, but not used within the last 10 s: make room. */
+	cr_assert(!node_lazy_idle_stays(true, true, true, false));
+	cr_assert(node_lazy_idle_stays(true, true, true, true), "used lately: stay");
+	cr_assert(!node_lazy_idle_stays(true, true, false, true), "idle here: close");
+}
