@@ -162,6 +162,10 @@ bool node_lazy_room(struct node *node, struct node_peer *p)
 	    has_pair_link(node, p, false))
 		return true;
 	uint64_t t = node_now_ms();
+	/* At the cap a moment ago: every overlay packet to an unlinked member
+	 * asks, so the scan below runs at most every NODE_LAZY_FULL_MS. */
+	if (node->lazy_refused_ms && t - node->lazy_refused_ms < NODE_LAZY_FULL_MS)
+		return false;
 	size_t cap = (size_t)node->lazy_max_linked * (node->st->num_relays ? node->st->num_relays : 1), n = 0;
 	bool freeing = false;
 	struct node_peer *old = NULL;
@@ -246,10 +250,6 @@ void node_lazy_want(struct node *node, struct node_peer *p)
 	if (has_pair_link(node, p, true) || calling(node, p))
 		return;
 	p->idle.evict = false;
-	/* At the cap a moment ago: every overlay packet to an unlinked member
-	 * wants it, so the scans below run at most every NODE_LAZY_FULL_MS. */
-	if (node->lazy_refused_ms && t - node->lazy_refused_ms < NODE_LAZY_FULL_MS)
-		return;
 	if (calls(node) >= NODE_LAZY_MAX_CALLS * (node->st->num_relays ? node->st->num_relays : 1) ||
 	    !node_lazy_room(node, p))
 		return; /* tried again at the next want */
@@ -271,10 +271,14 @@ void node_lazy_call_up(struct node *node, struct node_link *l)
 		node_handshake_start(node, p, NULL);
 }
 
+bool node_lazy_asking(const struct node_peer *p)
+{
+	return p->idle.waiting && node_now_ms() - p->idle.ask_ms < NODE_IDLE_WAIT_MS;
+}
+
 bool node_lazy_reachable(const struct node_peer *p)
 {
-	bool asking = p->idle.waiting && node_now_ms() - p->idle.ask_ms < NODE_IDLE_WAIT_MS;
-	return node_peer_ready(p) && (p->direct_ok || (!asking && p->relay && p->relay->peer == p &&
+	return node_peer_ready(p) && (p->direct_ok || (!node_lazy_asking(p) && p->relay && p->relay->peer == p &&
 							 node_link_paired(p->relay) && node_lazy_carries_traffic(p->relay)));
 }
 

@@ -127,6 +127,9 @@ bool node_lazy_idle_stays(bool lazy, bool room, bool wanted, bool busy);
 /* A NODE_MSG_IDLE message from p (node/wire.h): a question is answered, an
  * answer ends our wait. */
 void node_lazy_on_idle(struct node *node, struct node_peer *p, const uint8_t *m, size_t n);
+/* Whether we asked p whether idle pair links may close and wait for the
+ * answer (at most NODE_IDLE_WAIT_MS). */
+bool node_lazy_asking(const struct node_peer *p);
 /* Whether p can be sent to now: a session, and a direct path or a relay
  * link where p is there too (paired) that carries traffic: a pair link (or
  * a catch-up one), not the doorbell or the call that brought the two

@@ -256,7 +256,8 @@ static void link_run(void *arg)
 		/* A Close frame is the relay's word (the peer left, the relay
 		 * stops, an idle session ended): routine. No Close at all is the
 		 * connection breaking: worth saying. */
-		if (!node->stopping && !l->closing && !relay_client_close_code(l->c))
+		bool relay_closed = relay_client_close_code(l->c) != 0;
+		if (!node->stopping && !l->closing && !relay_closed)
 			core_log_limited(&node->relay_log, CORE_LOG_WARN, "relay %s: connection lost; reconnecting", l->url);
 		/* Sends suspended in the client end (interrupted) before it goes. */
 		if (l->sending) {
@@ -277,11 +278,13 @@ static void link_run(void *arg)
 		}
 		if (l->call)
 			l->closing = true;
-		/* A lazy pair link no longer wanted (idle, or making room) that
-		 * the other side closed: gone now, not reconnected only to be
-		 * closed at the next tick. */
-		if (node_lazy_is_pair_link(l) && l->peer && node_lazy(node) && !node_lazy_link_wanted(node, l->peer) &&
-		    !node->stopping && !l->closing) {
+		/* Our idle question answered by the other side closing (the relay
+		 * says so): the link is gone now, not reconnected only to be
+		 * closed at the next tick. Any other end (a relay restart, a
+		 * broken connection) reconnects as before: the other side may
+		 * still use the link. */
+		if (relay_closed && node_lazy_is_pair_link(l) && l->peer && node_lazy(node) &&
+		    node_lazy_asking(l->peer) && !node_lazy_link_wanted(node, l->peer) && !node->stopping && !l->closing) {
 			core_log(CORE_LOG_DEBUG, "relay links: %s idle: its pair link on %s closes (closed on its side)",
 				 node_peer_name(l->peer), l->url);
 			l->closing = true;
