@@ -25,7 +25,7 @@ natlab_site a full_cone
 natlab_site b full_cone
 nd_block_direct a b
 cap=$nd_tmp/relay.pcap
-nd_spawn pub "$nd_tmp/tcpdump.out" tcpdump -n -i wan -U --immediate-mode -s 0 -w "$cap" tcp port 8080
+nd_spawn pub "$nd_tmp/tcpdump.out" tcpdump -n -i wan -U --immediate-mode -B 32768 -s 0 -w "$cap" tcp port 8080
 tcpdump_pid=$nd_pid
 nd_wait 10 "tcpdump listening" grep -qs "listening on wan" "$nd_tmp/tcpdump.out" || {
 	cat "$nd_tmp/tcpdump.out"

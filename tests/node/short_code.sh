@@ -54,7 +54,10 @@ nd_wait 10 "rob's node answers" nd_up - "$rob" || { dump; exit 1; }
 cap=$nd_tmp/relay.pcap
 capturing=0
 if [ "$(id -u)" = 0 ] && command -v tcpdump >/dev/null 2>&1; then
-	nd_spawn - "$nd_tmp/tcpdump.txt" tcpdump -n -i lo -U --immediate-mode -s 0 -w "$cap" tcp port "$nd_relay_port"
+	# A 32 MiB capture buffer: with the default one, a loaded machine (CI
+	# runs two tests at once, each with its own capture of lo) made the
+	# kernel drop packets, the positive control among them.
+	nd_spawn - "$nd_tmp/tcpdump.txt" tcpdump -n -i lo -U --immediate-mode -B 32768 -s 0 -w "$cap" tcp port "$nd_relay_port"
 	tcpdump_pid=$nd_pid
 	if nd_wait 10 "tcpdump listening" grep -qs "listening on lo" "$nd_tmp/tcpdump.txt"; then
 		capturing=1
