@@ -134,46 +134,52 @@ void node_lazy_update(struct node *node)
 	}
 }
 
-bool node_lazy_link_wanted(struct node *node, const struct node_peer *p)
-{
-	if (!node->lazy || (node->joining && p == node->issuer))
-		return true;
-	/* Membership sync under way with it: entries owed, a digest, a summary. */
-	if (p->want_any || p->dig_active || p->sum_due)
-		return true;
-	if (p->idle.evict)
-		return p->ring;
-	uint64_t last = p->want_ms > p->traffic_ms ? p->want_ms : p->traffic_ms;
-	return node_lazy_wants(p->ring, last, node_now_ms(), node->lazy_idle_ms);
-}
-
 /* When traffic or a knock last wanted a session with p. */
 static uint64_t last_want(const struct node_peer *p)
 {
 	return p->want_ms > p->traffic_ms ? p->want_ms : p->traffic_ms;
 }
 
+/* Whether p's pair links are kept whatever the traffic: a ring neighbour,
+ * a membership sync under way with it (entries owed, a digest, a summary),
+ * our issuer while we join. These are not counted against the cap and
+ * never make room. */
+static bool kept_anyway(const struct node *node, const struct node_peer *p)
+{
+	return p->ring || p->want_any || p->dig_active || p->sum_due || (node->joining && p == node->issuer);
+}
+
+/* The relays of the mesh (at least one): caps on links count per relay. */
+static size_t relays(const struct node *node)
+{
+	return node->st->num_relays ? node->st->num_relays : 1;
+}
+
+bool node_lazy_link_wanted(struct node *node, const struct node_peer *p)
+{
+	if (!node->lazy || kept_anyway(node, p))
+		return true;
+	return !p->idle.evict && node_lazy_wants(false, last_want(p), node_now_ms(), node->lazy_idle_ms);
+}
+
 bool node_lazy_room(struct node *node, struct node_peer *p)
 {
-	/* Not counted against the cap: a ring neighbour, a membership sync
-	 * under way, a new member's issuer (bounded by the membership's own
-	 * limits, and needed for the mesh to hold together). */
-	if (!node->lazy || p->ring || p->want_any || p->dig_active || p->sum_due || (node->joining && p == node->issuer) ||
-	    has_pair_link(node, p, false))
+	/* Members kept anyway are bounded by the membership's own limits, and
+	 * needed for the mesh to hold together. */
+	if (!node->lazy || kept_anyway(node, p) || has_pair_link(node, p, false))
 		return true;
 	uint64_t t = node_now_ms();
 	/* At the cap a moment ago: every overlay packet to an unlinked member
 	 * asks, so the scan below runs at most every NODE_LAZY_FULL_MS. */
 	if (node->lazy_refused_ms && t - node->lazy_refused_ms < NODE_LAZY_FULL_MS)
 		return false;
-	size_t cap = (size_t)node->lazy_max_linked * (node->st->num_relays ? node->st->num_relays : 1), n = 0;
+	size_t cap = (size_t)node->lazy_max_linked * relays(node), n = 0;
 	bool freeing = false;
 	struct node_peer *old = NULL;
 	for (size_t i = 0; i < node->links_hi; i++) {
 		const struct node_link *l = &node->links[i];
 		struct node_peer *q = l->peer;
-		if (!node_lazy_is_pair_link(l) || l->closing || !q || q->ring || q->want_any || q->dig_active ||
-		    q->sum_due || (node->joining && q == node->issuer))
+		if (!node_lazy_is_pair_link(l) || l->closing || !q || kept_anyway(node, q))
 			continue;
 		n++;
 		freeing |= q->idle.evict;
@@ -250,7 +256,7 @@ void node_lazy_want(struct node *node, struct node_peer *p)
 	if (has_pair_link(node, p, true) || calling(node, p))
 		return;
 	p->idle.evict = false;
-	if (calls(node) >= NODE_LAZY_MAX_CALLS * (node->st->num_relays ? node->st->num_relays : 1) ||
+	if (calls(node) >= NODE_LAZY_MAX_CALLS * relays(node) ||
 	    !node_lazy_room(node, p))
 		return; /* tried again at the next want */
 	p->call_ms = t;
@@ -361,10 +367,8 @@ void node_lazy_on_idle(struct node *node, struct node_peer *p, const uint8_t *m,
 	}
 	if (m[0] != NODE_IDLE_ASK && m[0] != NODE_IDLE_ASK_ROOM)
 		return;
-	bool busy = p->ring || p->want_any || p->dig_active || p->sum_due || (node->joining && p == node->issuer) ||
-		    node_now_ms() - last_want(p) < NODE_LAZY_EVICT_AFTER_MS;
-	if (node_lazy_idle_stays(node->lazy, m[0] == NODE_IDLE_ASK_ROOM, node->lazy && node_lazy_link_wanted(node, p),
-				 busy)) {
+	bool busy = kept_anyway(node, p) || node_now_ms() - last_want(p) < NODE_LAZY_EVICT_AFTER_MS;
+	if (node_lazy_idle_stays(node->lazy, m[0] == NODE_IDLE_ASK_ROOM, node_lazy_link_wanted(node, p), busy)) {
 		static const uint8_t answer = NODE_IDLE_STAY;
 		node_peer_send(node, p, NODE_MSG_IDLE, &answer, 1);
 		return;

@@ -23,9 +23,10 @@
  *
  * Idle pair links close on both sides or on neither: a node whose links
  * with a member went idle on a relay path asks it (NODE_MSG_IDLE) and holds
- * them, sending no new traffic there, until the member closes its own (it
- * is idle too: the relay then closes ours), answers that it still uses them
- * (kept another idle time), or NODE_IDLE_WAIT_MS passes (an older node).
+ * them (a `send` or `ping` waits for the answer) until the member closes
+ * its own (it is idle too: the relay then closes ours), answers that it
+ * still uses them (kept another idle time), or NODE_IDLE_WAIT_MS passes (an
+ * older node).
  * Closing one side alone lost whatever the other had in flight.
  *
  * Environment (for tests and measurements): ATMOSPHERE_LAZY_LINKS_AT (members
@@ -102,7 +103,7 @@ void node_lazy_call_up(struct node *node, struct node_link *l);
  * neither: the question we asked it, per member. */
 struct node_idle_ask {
 	uint64_t ask_ms; /* when we last asked (0: never) */
-	bool waiting;    /* asked, no answer yet: nothing new is sent there */
+	bool waiting;    /* asked, no answer yet: `send` and `ping` wait for it */
 	bool kept;       /* it answered that it still uses them */
 	bool evict;      /* to make room (node_lazy_room): idle now, whatever the time */
 };
