@@ -131,11 +131,42 @@ size_t node_link_rank(struct node *node, const struct node_link *l)
 	return NODE_TOKEN_MAX_RELAYS;
 }
 
+size_t node_path_relay_pick(const struct node_relay_cand *c, size_t n, size_t cur)
+{
+	const struct node_relay_cand *k = cur < n ? &c[cur] : NULL;
+	bool keep = k && k->rank.usable && !k->silent;
+	if (keep && k->carries)
+		return cur;
+	bool pair_ready = false;
+	for (size_t i = 0; i < n && !pair_ready; i++)
+		pair_ready = c[i].carries && c[i].rank.usable;
+	if (keep && !pair_ready)
+		return cur;
+	size_t best = n;
+	for (int pass = 0; pass < 2 && best == n; pass++)
+		for (size_t i = 0; i < n; i++) {
+			if (!c[i].up || c[i].closing || (!pass && c[i].silent))
+				continue;
+			if (pair_ready && !(c[i].carries && c[i].rank.usable))
+				continue;
+			if (best == n || node_rank_prefer(&c[i].rank, &c[best].rank))
+				best = i;
+		}
+	if (best == n || best == cur || (k && k->up && !c[best].rank.usable && !k->silent))
+		return cur < n ? cur : n;
+	return best;
+}
+
+/* Links up for one peer: on each relay a pair link, a catch-up one, a call
+ * and our doorbell bound to it, and a join's; past this many the rest are
+ * not considered (the current one always is). */
+#define PICK_MAX (4 * NODE_TOKEN_MAX_RELAYS + 4)
+
 void node_pick_relay(struct node *node, struct node_peer *p)
 {
 	if (!p)
 		return;
-	struct node_link *cur = p->relay, *best = NULL;
+	struct node_link *cur = p->relay;
 	if (cur && (!cur->used || cur->peer != p)) {
 		/* Discarded, or its slot now serves another session: never send
 		 * on it again, whether or not a replacement is found below. */
@@ -143,40 +174,34 @@ void node_pick_relay(struct node *node, struct node_peer *p)
 		p->relay = NULL;
 	}
 	uint64_t t = node_now_ms();
-	/* A doorbell or a call only knocks: the member behind the doorbell
-	 * frees it once its pair link pairs, and what we sent there then is
-	 * lost. So once a pair link is paired, traffic takes one of those. */
-	bool keep = cur && node_link_paired(cur) && cur->silent_until_ms <= t;
-	if (keep && node_lazy_carries_traffic(cur))
+	if (cur && node_lazy_carries_traffic(cur) && cur->silent_until_ms <= t && node_link_paired(cur))
 		return; /* the common case, every packet: no scan */
-	bool pair_ready = false;
-	for (size_t i = 0; i < node->links_hi && !pair_ready; i++)
-		pair_ready = node->links[i].peer == p && node_lazy_carries_traffic(&node->links[i]) &&
-			     node_link_paired(&node->links[i]);
-	if (keep && !pair_ready)
-		return;
-	/* Links that went silent are passed over while others exist; when
-	 * every one has, the best of them is taken (the relay may be back). */
-	for (int pass = 0; pass < 2 && !best; pass++)
-		for (size_t i = 0; i < node->links_hi; i++) {
-			struct node_link *l = &node->links[i];
-			if (!l->used || l->peer != p || !l->up || l->closing || (!pass && l->silent_until_ms > t))
-				continue;
-			if (pair_ready && !(node_lazy_carries_traffic(l) && node_link_paired(l)))
-				continue;
-			struct node_rank_cand lc, bc;
-			node_link_rank_cand(node, l, &lc);
-			if (best)
-				node_link_rank_cand(node, best, &bc);
-			if (!best || node_rank_prefer(&lc, &bc))
-				best = l;
-		}
-	if (!best || best == cur || (cur && cur->up && !node_link_paired(best) && cur->silent_until_ms <= t))
+	struct node_link *ls[PICK_MAX];
+	struct node_relay_cand c[PICK_MAX];
+	size_t n = 0;
+	/* The current link first, so that it is there whatever the bound;
+	 * then the others that could carry anything. */
+	if (cur)
+		ls[n++] = cur;
+	for (size_t i = 0; i < node->links_hi && n < PICK_MAX; i++) {
+		struct node_link *l = &node->links[i];
+		if (l->used && l->peer == p && l != cur && l->up && !l->closing)
+			ls[n++] = l;
+	}
+	for (size_t i = 0; i < n; i++) {
+		c[i].up = ls[i]->up;
+		c[i].closing = ls[i]->closing;
+		c[i].silent = ls[i]->silent_until_ms > t;
+		c[i].carries = node_lazy_carries_traffic(ls[i]);
+		node_link_rank_cand(node, ls[i], &c[i].rank);
+	}
+	size_t k = node_path_relay_pick(c, n, cur ? 0 : n);
+	if (k >= n || ls[k] == cur)
 		return; /* nothing better: keep what there is */
-	if (cur && strcmp(cur->url, best->url))
-		core_log(CORE_LOG_INFO, "peer %s: relay path moved from %s to %s", node_peer_name(p),
-			 cur->url, best->url);
-	p->relay = best;
+	if (cur && strcmp(cur->url, ls[k]->url))
+		core_log(CORE_LOG_INFO, "peer %s: relay path moved from %s to %s", node_peer_name(p), cur->url,
+			 ls[k]->url);
+	p->relay = ls[k];
 }
 
 static bool live_waiting(const struct node_path_live *l)

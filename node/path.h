@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "node/relay_rank.h"
+
 enum node_path_kind { NODE_PATH_NONE, NODE_PATH_RELAY, NODE_PATH_DIRECT, NODE_PATH_LAN };
 
 /* node_path_name returns "none", "relay", "direct" or "lan" (static storage). */
@@ -32,6 +34,25 @@ bool node_path_direct_moves(bool cur_lan, bool from_lan, uint64_t cur_quiet_ms);
  * peer is there; rank: its place in the mesh's relay order, lower first)
  * beats the best found so far. */
 bool node_path_relay_better(bool paired, size_t rank, bool best_paired, size_t best_rank);
+
+/* One of a peer's relay links, as node_path_relay_pick sees it. */
+struct node_relay_cand {
+	bool up;                    /* connected to the relay */
+	bool closing;               /* being closed */
+	bool silent;                /* went silent lately (node_path_relay_silent) */
+	bool carries;               /* may carry traffic: not a doorbell or a call (node/lazy.h) */
+	struct node_rank_cand rank; /* rank.usable: paired (the peer is there too; implies up) */
+};
+
+/* node_path_relay_pick returns which of a peer's n links (c) carries its
+ * traffic, given cur, the one that carries it now (n: none); cur (or n)
+ * means keep what there is. A paired link in use that has not gone silent
+ * is kept; a doorbell or a call only knocks, so traffic leaves one as soon
+ * as a link that carries traffic is paired, and then only such links are
+ * candidates. Otherwise the best by node_rank_prefer of the links up and
+ * not closing, silent ones only when every one is; an unpaired best does
+ * not replace a current link that is up and not silent. Pure. */
+size_t node_path_relay_pick(const struct node_relay_cand *c, size_t n, size_t cur);
 
 /* The liveness of a path: one relay link on the relay path, or the direct
  * path (node/wire.h, NODE_RELAY_* and NODE_KEEPALIVE_*); times in ms of the

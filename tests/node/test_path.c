@@ -362,3 +362,103 @@ Test(node_path, idle_direct_address_is_left_only_for_the_peers_keepalive_or_when
 	struct node_path_live busy = {.rx_ms = t - NODE_KEEPALIVE_MS, .wait_ms = t - NODE_KEEPALIVE_MS};
 	cr_assert_not(node_path_direct_moves(false, false, node_path_direct_quiet(&busy, t, true)));
 }
+
+/* node_path_relay_pick: which of a peer's relay links carries its traffic. */
+static struct node_relay_cand link_(bool paired, bool carries, double rtt_ms, size_t order)
+{
+	struct node_relay_cand c = {.up = true, .carries = carries};
+	c.rank.usable = paired;
+	c.rank.rtt_ms = rtt_ms;
+	c.rank.samples = rtt_ms > 0 ? 3 : 0;
+	c.rank.order = order;
+	return c;
+}
+#define PAIR(paired, rtt, order) link_(paired, true, rtt, order)
+#define CALL(paired, order) link_(paired, false, 0, order)
+
+Test(node_path, relay_pick_keeps_a_paired_pair_link_in_use)
+{
+	/* Even when another is faster: moving is node_rank_step's business. */
+	struct node_relay_cand c[] = {PAIR(true, 40, 0), PAIR(true, 5, 1)};
+	cr_assert_eq(node_path_relay_pick(c, 2, 0), 0);
+}
+
+Test(node_path, relay_pick_leaves_a_call_link_once_a_pair_link_pairs)
+{
+	/* The member behind the doorbell frees it once its pair link pairs:
+	 * what was sent on the call link then would be lost. */
+	struct node_relay_cand c[] = {CALL(true, 0), PAIR(true, 0, 0)};
+	cr_assert_eq(node_path_relay_pick(c, 2, 0), 1);
+	/* Whichever order the links are in, and from no link at all. */
+	struct node_relay_cand d[] = {PAIR(true, 0, 0), CALL(true, 0)};
+	cr_assert_eq(node_path_relay_pick(d, 2, 1), 0);
+	cr_assert_eq(node_path_relay_pick(d, 2, 2), 0);
+}
+
+Test(node_path, relay_pick_stays_on_a_call_link_until_a_pair_link_pairs)
+{
+	struct node_relay_cand c[] = {CALL(true, 0), PAIR(false, 0, 0)};
+	cr_assert_eq(node_path_relay_pick(c, 2, 0), 0);
+}
+
+Test(node_path, relay_pick_never_takes_a_call_link_while_a_pair_link_is_paired)
+{
+	/* A faster, earlier call link is passed over for the pair link. */
+	struct node_relay_cand c[] = {CALL(true, 0), PAIR(true, 30, 1)};
+	c[0].rank.rtt_ms = 1;
+	c[0].rank.samples = 3;
+	cr_assert_eq(node_path_relay_pick(c, 2, 2), 1);
+}
+
+Test(node_path, relay_pick_passes_over_silent_links_while_another_is_up)
+{
+	struct node_relay_cand c[] = {PAIR(true, 5, 0), PAIR(true, 50, 1)};
+	c[0].silent = true;
+	cr_assert_eq(node_path_relay_pick(c, 2, 0), 1);
+	cr_assert_eq(node_path_relay_pick(c, 2, 2), 1);
+}
+
+Test(node_path, relay_pick_takes_the_best_silent_link_when_all_are_silent)
+{
+	struct node_relay_cand c[] = {PAIR(true, 50, 1), PAIR(true, 5, 0)};
+	c[0].silent = c[1].silent = true;
+	cr_assert_eq(node_path_relay_pick(c, 2, 2), 1);
+}
+
+Test(node_path, relay_pick_skips_links_down_or_closing)
+{
+	struct node_relay_cand c[] = {PAIR(false, 5, 0), PAIR(true, 9, 1), PAIR(true, 50, 2)};
+	c[0].up = false;
+	c[1].closing = true;
+	cr_assert_eq(node_path_relay_pick(c, 3, 3), 2);
+	c[2].up = false;
+	cr_assert_eq(node_path_relay_pick(c, 3, 3), 3, "no link: none");
+}
+
+Test(node_path, relay_pick_keeps_an_up_link_over_an_unpaired_one)
+{
+	/* The current link is up but its peer left (unpaired), and the other
+	 * is not paired either: no move for nothing. */
+	struct node_relay_cand c[] = {PAIR(false, 0, 0), PAIR(false, 0, 1)};
+	cr_assert_eq(node_path_relay_pick(c, 2, 1), 1);
+	/* A paired one is worth the move. */
+	c[0].rank.usable = true;
+	cr_assert_eq(node_path_relay_pick(c, 2, 1), 0);
+}
+
+Test(node_path, relay_pick_ranks_paired_links_by_rtt_then_order)
+{
+	struct node_relay_cand c[] = {PAIR(true, 30, 0), PAIR(true, 8, 2), PAIR(true, 0, 1)};
+	cr_assert_eq(node_path_relay_pick(c, 3, 3), 1, "measured and fastest");
+	struct node_relay_cand d[] = {PAIR(true, 0, 2), PAIR(true, 0, 1)};
+	cr_assert_eq(node_path_relay_pick(d, 2, 2), 1, "unmeasured: the mesh's order");
+}
+
+Test(node_path, relay_pick_stays_on_a_silent_link_when_the_other_is_unpaired)
+{
+	/* The current link went silent, the only other one is up but its peer
+	 * is not there: a move would carry nothing either, so none is made. */
+	struct node_relay_cand c[] = {PAIR(true, 5, 0), PAIR(false, 0, 1)};
+	c[0].silent = true;
+	cr_assert_eq(node_path_relay_pick(c, 2, 0), 0);
+}
