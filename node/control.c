@@ -414,10 +414,11 @@ static struct node_peer *connected_peer(struct node *node, struct core_sock *s, 
 		uint64_t end = node_now_ms() + NODE_LAZY_CONNECT_MS;
 		uint8_t pub[32];
 		memcpy(pub, p->pub, 32); /* the slot may be freed and reused while we wait */
+		p->idle.full = 0; /* what the member answers to this wait's calls */
 		if (!p->hs_live)
 			node_handshake_start(node, p, NULL);
 		while (p->used && !memcmp(p->pub, pub, 32) && node_now_ms() < end && !node->stopping &&
-		       !node_lazy_reachable(p)) {
+		       !node_lazy_reachable(p) && p->idle.full != NODE_FULL_NONE_IDLE) {
 			node_lazy_want(node, p);
 			core_sleep(50);
 		}
@@ -425,7 +426,18 @@ static struct node_peer *connected_peer(struct node *node, struct core_sock *s, 
 			p = NULL;
 		} else if (!node_lazy_reachable(p)) {
 			char m[300];
-			if (node->lazy_refused_ms + NODE_LAZY_CONNECT_MS >= end && !node_peer_has_links(node, p))
+			if (p->idle.full == NODE_FULL_NONE_IDLE)
+				snprintf(m, sizeof m,
+					 "'%s' not linked: it answered that it links the most members it allows at once "
+					 "(its ATMOSPHERE_LAZY_MAX_LINKED) and none can make room now (each used within "
+					 "%u s, or kept for the mesh): try again later",
+					 who, NODE_LAZY_EVICT_AFTER_MS / 1000);
+			else if (p->idle.full == NODE_FULL_MAKING_ROOM)
+				snprintf(m, sizeof m,
+					 "'%s' not linked within %u s: it is at its cap of members linked at once and "
+					 "was making room: try again",
+					 who, NODE_LAZY_CONNECT_MS / 1000);
+			else if (node->lazy_refused_ms + NODE_LAZY_CONNECT_MS >= end && !node_peer_has_links(node, p))
 				snprintf(m, sizeof m,
 					 "'%s' not linked: %llu members are linked at once already, the most "
 					 "(ATMOSPHERE_LAZY_MAX_LINKED), and none was idle for %u s to make room",

@@ -196,7 +196,15 @@ void node_on_packet(struct node *node, const uint8_t *pkt, size_t len, const str
 		/* Confirm the session at once, on the path the answer came by. */
 		if (from)
 			node_peer_send_via(node, p, rx, NODE_MSG_KEEP, NULL, 0, from, from_len, 0);
+		uint8_t pub[32];
+		memcpy(pub, p->pub, sizeof pub);
 		node_send_hello(node, p);
+		/* On a call link too, whichever path the HELLO took: a callee at
+		 * its cap can say so only once the session is confirmed
+		 * (node_lazy_doorbell_heard). The HELLO's send may have
+		 * suspended: only if l and p are still the same. */
+		if (l && l->used && l->call && l->peer == p && p->used && !memcmp(p->pub, pub, sizeof pub))
+			node_peer_send_on_link(node, p, l, NODE_MSG_KEEP, NULL, 0);
 		return;
 	}
 	/* Node messages are small (sends are capped at 2 KiB): a larger
@@ -229,4 +237,6 @@ void node_on_packet(struct node *node, const uint8_t *pkt, size_t len, const str
 	if (pl)
 		node_handle_plain(node, p, plain, pl, from, from ? NULL : l);
 	OPENSSL_cleanse(plain, pl);
+	if (l && !from)
+		node_lazy_doorbell_heard(node, l, p); /* last: it may suspend */
 }

@@ -140,13 +140,28 @@ static uint64_t last_want(const struct node_peer *p)
 	return p->want_ms > p->traffic_ms ? p->want_ms : p->traffic_ms;
 }
 
-/* Whether p's pair links are kept whatever the traffic: a ring neighbour,
- * a membership sync under way with it (entries owed, a digest, a summary),
- * our issuer while we join. These are not counted against the cap and
- * never make room. */
+/* Members kept linked for the mesh's own shape: a ring neighbour, our
+ * issuer while we join. They are not counted against the cap. */
+static bool uncounted(const struct node *node, const struct node_peer *p)
+{
+	return p->ring || (node->joining && p == node->issuer);
+}
+
+/* Members linked even at the cap: those uncounted, and those with a
+ * membership sync under way (entries owed, a digest). They count, and
+ * never make room. A summary owed is not a sync under way: every new
+ * session owes one, and a caller's knock is a new session, so every
+ * caller would pass a callee's cap. */
+static bool past_cap(const struct node *node, const struct node_peer *p)
+{
+	return uncounted(node, p) || p->want_any || p->dig_active;
+}
+
+/* Whether p's pair links are kept whatever the traffic: past the cap, or a
+ * summary owed (it goes on the links once they are up). */
 static bool kept_anyway(const struct node *node, const struct node_peer *p)
 {
-	return p->ring || p->want_any || p->dig_active || p->sum_due || (node->joining && p == node->issuer);
+	return past_cap(node, p) || p->sum_due;
 }
 
 /* The relays of the mesh (at least one): caps on links count per relay. */
@@ -162,38 +177,48 @@ bool node_lazy_link_wanted(struct node *node, const struct node_peer *p)
 	return !p->idle.evict && node_lazy_wants(false, last_want(p), node_now_ms(), node->lazy_idle_ms);
 }
 
-bool node_lazy_room(struct node *node, struct node_peer *p)
+/* What the cap's check found: a place, a member asked to make one, or
+ * neither (every member linked was used lately or is kept anyway). */
+enum room { ROOM, MAKING_ROOM, NO_ROOM };
+
+/* The cap's decision for p. caller: p called us (a knock), and only a place
+ * lets it in: a membership sync under way with it does not, since its
+ * knock's own session starts one (node_gossip_session). fresh: scan even
+ * within NODE_LAZY_FULL_MS of a refusal. */
+static enum room room_for(struct node *node, struct node_peer *p, bool caller, bool fresh)
 {
-	/* Members kept anyway are bounded by the membership's own limits, and
+	/* Members past the cap are bounded by the membership's own limits, and
 	 * needed for the mesh to hold together. */
-	if (!node->lazy || kept_anyway(node, p) || has_pair_link(node, p, false))
-		return true;
+	if (!node->lazy || (caller ? uncounted(node, p) : past_cap(node, p)) || has_pair_link(node, p, false))
+		return ROOM;
 	uint64_t t = node_now_ms();
 	/* At the cap a moment ago: every overlay packet to an unlinked member
 	 * asks, so the scan below runs at most every NODE_LAZY_FULL_MS. */
-	if (node->lazy_refused_ms && t - node->lazy_refused_ms < NODE_LAZY_FULL_MS)
-		return false;
+	if (!fresh && node->lazy_refused_ms && t - node->lazy_refused_ms < NODE_LAZY_FULL_MS)
+		return NO_ROOM;
 	size_t cap = (size_t)node->lazy_max_linked * relays(node), n = 0;
 	bool freeing = false;
 	struct node_peer *old = NULL;
 	for (size_t i = 0; i < node->links_hi; i++) {
 		const struct node_link *l = &node->links[i];
 		struct node_peer *q = l->peer;
-		if (!node_lazy_is_pair_link(l) || l->closing || !q || kept_anyway(node, q))
+		if (!node_lazy_is_pair_link(l) || l->closing || !q || uncounted(node, q))
 			continue;
 		n++;
 		freeing |= q->idle.evict;
-		if (q->idle.evict || q->idle.kept || q->idle.waiting || t - last_want(q) < NODE_LAZY_EVICT_AFTER_MS)
+		if (q->idle.evict || q->idle.kept || q->idle.waiting || kept_anyway(node, q) ||
+		    t - last_want(q) < NODE_LAZY_EVICT_AFTER_MS)
 			continue;
 		if (!old || last_want(q) < last_want(old))
 			old = q;
 	}
 	if (n < cap)
-		return true;
+		return ROOM;
 	node->lazy_refused++;
 	node->lazy_refused_ms = t;
 	if (!freeing && old) {
 		old->idle.evict = true;
+		freeing = true;
 		core_log(CORE_LOG_DEBUG, "relay links: %s, unused for %llu s, goes idle to make room for %s",
 			 node_peer_name(old), (unsigned long long)((t - last_want(old)) / 1000), node_peer_name(p));
 	}
@@ -205,7 +230,43 @@ bool node_lazy_room(struct node *node, struct node_peer *p)
 			 "relay links: %llu members linked at once, the most (ATMOSPHERE_LAZY_MAX_LINKED): %s waits for a place",
 			 (unsigned long long)node->lazy_max_linked, node_peer_name(p));
 	}
-	return false;
+	return freeing ? MAKING_ROOM : NO_ROOM;
+}
+
+bool node_lazy_room(struct node *node, struct node_peer *p)
+{
+	return room_for(node, p, false, false) == ROOM;
+}
+
+/* Time since at, or 0 if at is later than t: a knock handled while the
+ * ticker's round was suspended in a send is later than the round's t. */
+static uint64_t since(uint64_t t, uint64_t at)
+{
+	return at > t ? 0 : t - at;
+}
+
+/* Members that knocked while we were at the cap: their pair links open
+ * when a place is free, within NODE_LAZY_CONNECT_MS of the knock (what a
+ * caller's `send` waits; later, no one waits on the other side, and a
+ * place made for it would be taken from a member in use). */
+static void pay_owed(struct node *node)
+{
+	uint64_t t = node_now_ms();
+	for (size_t i = 0; i < node->peers_hi; i++) {
+		struct node_peer *p = &node->peers[i];
+		if (!p->used || !p->idle.owed)
+			continue;
+		if (since(t, p->want_ms) >= NODE_LAZY_CONNECT_MS || !node_lazy_link_wanted(node, p) ||
+		    has_pair_link(node, p, false)) {
+			p->idle.owed = false;
+			continue;
+		}
+		if (room_for(node, p, true, false) != ROOM)
+			return; /* still full: the others wait too */
+		p->idle.owed = false;
+		core_log(CORE_LOG_DEBUG, "relay links: a place is free: linking %s, who called", node_peer_name(p));
+		node_link_open_pair(node, p);
+	}
 }
 
 /* A call: a link to p's doorbell on every relay, bound to p; its
@@ -296,7 +357,46 @@ void node_lazy_knocked(struct node *node, struct node_link *l, struct node_peer 
 	p->want_ms = l->bound_ms;
 	p->idle.evict = false; /* it wants us: not the one to make room */
 	core_log(CORE_LOG_DEBUG, "relay links: %s knocked at our doorbell on %s", node_peer_name(p), l->url);
-	node_link_open_pair(node, p);
+	enum room r = room_for(node, p, true, false);
+	if (r == ROOM) {
+		p->idle.owed = false;
+		node_link_open_pair(node, p);
+		return;
+	}
+	/* At our cap: its pair link opens here once a place is free, and the
+	 * caller hears why once it confirms the session (a responder cannot
+	 * send before: node_lazy_doorbell_heard). */
+	p->idle.owed = true;
+	p->idle.told = false;
+	core_log(CORE_LOG_DEBUG, "relay links: %s called, but %llu members are linked at once already, the most: %s",
+		 node_peer_name(p), (unsigned long long)node->lazy_max_linked,
+		 r == MAKING_ROOM ? "one makes room" : "none can make room now");
+}
+
+void node_lazy_doorbell_heard(struct node *node, struct node_link *l, struct node_peer *p)
+{
+	if (!l->doorbell || !l->used || l->peer != p || !p->idle.owed || p->idle.told)
+		return;
+	p->idle.told = true;
+	/* Decided now, not at the knock: a place may have been made since. */
+	enum room r = room_for(node, p, true, true);
+	if (r == ROOM) {
+		p->idle.owed = false;
+		core_log(CORE_LOG_DEBUG, "relay links: a place is free already: linking %s, who called", node_peer_name(p));
+		node_link_open_pair(node, p);
+		return; /* its pair link pairs: nothing to tell */
+	}
+	uint8_t full[2] = {NODE_IDLE_FULL, r == MAKING_ROOM ? NODE_FULL_MAKING_ROOM : NODE_FULL_NONE_IDLE};
+	if (r == NO_ROOM) {
+		/* It gives up at once: no place is made for it, and the doorbell
+		 * is free for the next caller at the next tick. */
+		p->idle.owed = false;
+		l->bound_ms = 1;
+	}
+	/* On the doorbell link: traffic never goes there, but this is no
+	 * traffic, and the caller waits on its call link. Last: it may
+	 * suspend. */
+	node_peer_send_on_link(node, p, l, NODE_MSG_IDLE, full, sizeof full);
 }
 
 enum node_idle_act node_lazy_idle_act(struct node_idle_ask *q, bool wanted, uint64_t last_want_ms, bool paired,
@@ -354,6 +454,12 @@ bool node_lazy_idle_stays(bool lazy, bool room, bool wanted, bool busy)
 
 void node_lazy_on_idle(struct node *node, struct node_peer *p, const uint8_t *m, size_t n)
 {
+	if (n == 2 && m[0] == NODE_IDLE_FULL && (m[1] == NODE_FULL_NONE_IDLE || m[1] == NODE_FULL_MAKING_ROOM)) {
+		p->idle.full = m[1];
+		core_log(CORE_LOG_DEBUG, "relay links: %s is at its cap of linked members: %s", node_peer_name(p),
+			 m[1] == NODE_FULL_MAKING_ROOM ? "it makes room" : "none is idle");
+		return;
+	}
 	if (n != 1)
 		return;
 	if (m[0] == NODE_IDLE_STAY) {
@@ -434,10 +540,12 @@ void node_lazy_tick(struct node *node, uint64_t t)
 		ring(node);
 	}
 	open_doorbells(node); /* after a rotation, a relay added, or a doorbell that closed */
+	pay_owed(node);
 	for (size_t i = 0; i < node->links_hi; i++) {
 		struct node_link *l = &node->links[i];
 		if (!l->used || l->closing)
 			continue;
+		t = node_now_ms(); /* a send below may have suspended: a knock meanwhile is later than t was */
 		struct node_peer *p = l->peer;
 		if (l->doorbell) {
 			/* Free the doorbell for the next caller once this one has
@@ -448,11 +556,11 @@ void node_lazy_tick(struct node *node, uint64_t t)
 			if ((p || node_link_paired(l)) && !l->bound_ms)
 				l->bound_ms = t;
 			if (l->bound_ms && l->c &&
-			    (t - l->bound_ms >= NODE_DOORBELL_HOLD_MS || (p && has_pair_link(node, p, true)))) {
+			    (since(t, l->bound_ms) >= NODE_DOORBELL_HOLD_MS || (p && has_pair_link(node, p, true)))) {
 				relay_client_interrupt(l->c);
 			}
 		} else if (l->call) {
-			if (!p || !p->used || t - l->opened_ms >= NODE_CALL_HOLD_MS ||
+			if (!p || !p->used || since(t, l->opened_ms) >= NODE_CALL_HOLD_MS ||
 			    (node_peer_ready(p) && has_pair_link(node, p, true)))
 				node_link_close(l);
 		} else if (node_lazy_is_pair_link(l) && p) {

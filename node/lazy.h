@@ -106,6 +106,13 @@ struct node_idle_ask {
 	bool waiting;    /* asked, no answer yet: `send` and `ping` wait for it */
 	bool kept;       /* it answered that it still uses them */
 	bool evict;      /* to make room (node_lazy_room): idle now, whatever the time */
+	uint8_t full;    /* caller: the member's answer to our knock at its cap, a
+			  * NODE_FULL_* (node/wire.h); 0 none (cleared when a
+			  * `send` or `ping` begins to wait) */
+	bool owed;       /* callee: it knocked while we were at the cap; its pair
+			  * link opens if a place is free within
+			  * NODE_LAZY_CONNECT_MS (node_lazy_tick) */
+	bool told;       /* callee: that caller heard why (once a knock) */
 };
 enum node_idle_act { NODE_IDLE_HOLD, NODE_IDLE_ASK_NOW, NODE_IDLE_CLOSE };
 /* node_lazy_idle_act: at a tick, what becomes of the pair links with a
@@ -138,8 +145,15 @@ bool node_lazy_asking(const struct node_peer *p);
  * pairs -- a message sent there then would be lost -- and not while we
  * asked p whether idle links may close. */
 bool node_lazy_reachable(const struct node_peer *p);
-/* A handshake initiation from p arrived on doorbell link l. */
+/* A handshake initiation from p arrived on doorbell link l. At our cap of
+ * linked members, p's pair link waits for a place. */
 void node_lazy_knocked(struct node *node, struct node_link *l, struct node_peer *p);
+/* A message from p came on link l (any kind of link): if l is our doorbell
+ * and p knocked while we were at the cap, p hears why, once a knock
+ * (NODE_IDLE_FULL, node/wire.h). The caller confirms its session there
+ * with a KEEP: a responder cannot send before. May suspend: l and p are
+ * not to be used after it. */
+void node_lazy_doorbell_heard(struct node *node, struct node_link *l, struct node_peer *p);
 /* Every tick: ring neighbours, idle pair links closed, doorbells freed,
  * calls ended. */
 void node_lazy_tick(struct node *node, uint64_t t);

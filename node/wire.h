@@ -36,7 +36,9 @@
  *             may they close? We close ours if ours are idle too (the
  *             relay then closes the asker's), or answer NODE_IDLE_STAY
  *             (node/lazy.h); NODE_IDLE_ASK_ROOM: the same from a node at
- *             its cap of linked members */
+ *             its cap of linked members; NODE_IDLE_FULL + NODE_FULL_*: the
+ *             answer to a knock at a node at its cap, sent on the doorbell
+ *             link (two bytes: a node without it ignores the message) */
 enum { NODE_MSG_HELLO = 'H', NODE_MSG_WELCOME = 'W', NODE_MSG_KEEP = 'K', NODE_MSG_PING = 'P', NODE_MSG_PONG = 'Q',
        NODE_MSG_TEXT = 'M', NODE_MSG_OBSERVED = 'O', NODE_MSG_PUNCH = 'U', NODE_MSG_IP = 'I',
        NODE_MSG_MEMBER = 'G', NODE_MSG_PROBE = 'B', NODE_MSG_LINK_PROBE = 'L',
@@ -46,7 +48,11 @@ enum { NODE_KEEP_ASK = 'Q', NODE_KEEP_ANSWER = 'A' };
 /* The one-byte bodies of an IDLE question, of the question a node at its
  * cap of linked members asks (node/lazy.h, NODE_LAZY_MAX_LINKED: yes unless
  * used within NODE_LAZY_EVICT_AFTER_MS), and of "still in use". */
-enum { NODE_IDLE_ASK = '?', NODE_IDLE_ASK_ROOM = '!', NODE_IDLE_STAY = 'S' };
+enum { NODE_IDLE_ASK = '?', NODE_IDLE_ASK_ROOM = '!', NODE_IDLE_STAY = 'S', NODE_IDLE_FULL = 'F' };
+/* The second byte of NODE_IDLE_FULL: every member it links was used within
+ * NODE_LAZY_EVICT_AFTER_MS (try later), or one is being asked to make room
+ * (its pair link opens once there is a place). */
+enum { NODE_FULL_NONE_IDLE = 'N', NODE_FULL_MAKING_ROOM = 'R' };
 
 /* Messages that are the user's traffic (not the node's own upkeep): they
  * keep a peer's relay links at the fast probe pace (NODE_RELAY_BUSY_MS). */

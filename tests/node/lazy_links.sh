@@ -22,6 +22,10 @@
 #     still uses the links, and both keep them.
 #  3e. Matt (also capped at 1 member linked at once) cannot link Rob while
 #     Ana was used within 10 s, and says why; later Ana makes room.
+#  3f. The other way round: Matt, at his cap with Rob used within 10 s, is
+#     called by Ana; he tells her why he cannot link her, and her send fails
+#     at once saying so; once Rob has been unused for 10 s, Ana's next call
+#     makes Matt ask Rob for the room, and links her when it is free.
 #  4. With one ring neighbour on each side (ATMOSPHERE_LAZY_RING=1: in a mesh
 #     of three, everyone), Matt and Ana connect over the relay with no
 #     traffic at all.
@@ -29,7 +33,7 @@
 #     epoch's pair session with Matt, her ring neighbour; Matt comes back
 #     with the old secret, is handed the new one there, and his message
 #     arrives over the new epoch's pair session.
-# About 75 s. Exit 0 pass, 1 fail.
+# About 80 s. Exit 0 pass, 1 fail.
 set -u
 bin=${1:?usage: lazy_links.sh BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -198,6 +202,36 @@ grep -q "matt idle on both sides (it needs the room)" "$ana.log2b" || grep -q "a
 	bad "neither ana's nor matt's log says their links closed by agreement to make room"
 nd_wait 5 "ana's pair links closed" lazy_is "$ana" pair_links 0 ||
 	bad "ana keeps pair links after making room: $(nd_run - "$ana" peers --json | jq -c .self.lazy_links)"
+
+# 3f. a callee at its cap says so: Matt uses Rob (just now), Ana calls
+out=$(nd_run - "$matt" send rob "still in use" 2>&1) || bad "matt's send to rob, linked, failed: $out"
+t_rob=$(nd_ms)
+if out=$(nd_run - "$ana" send matt "no room at matt's" 2>&1); then
+	bad "ana's send to matt succeeded past his cap of 1 linked member: $out"
+fi
+took=$(($(nd_ms) - t_rob))
+case $out in
+*"links the most members it allows at once"*) echo "callee at its cap: $out (${took} ms)" ;;
+*) bad "ana's send to matt at his cap does not say why: $out" ;;
+esac
+# At once: not the 5 s a send waits for an answer that never comes.
+[ "$took" -lt 3000 ] || bad "ana's send to matt at his cap took $took ms to fail"
+grep -q "ana called, but 1 members are linked at once already, the most: none can make room" "$matt.log3d" ||
+	bad "matt's log does not say he refused ana's call at his cap"
+nd_connected - "$matt" rob || bad "matt dropped rob, used within 10 s, for ana's call"
+sleep $((12 - ($(nd_ms) - t_rob) / 1000)) # rob unused on matt's side for over 10 s
+t0=$(nd_ms)
+out=$(nd_run - "$ana" send matt "room at matt's" 2>&1) || bad "ana's send to matt once rob was unused failed: $out"
+nd_recv_until - "$matt" "$matt.recv" "ana: room at matt's" 10 || bad "matt did not receive ana's message once he made room"
+echo "callee made room: ana's send took $(($(nd_ms) - t0)) ms"
+grep -q "rob, unused for [0-9]* s, goes idle to make room for ana" "$matt.log3d" || bad "matt's log does not say rob made room for ana"
+# Told that he makes room, unless the place was free already when her
+# session was confirmed (a race of a few ms with his tick).
+grep -q "matt is at its cap of linked members: it makes room" "$ana.log2b" ||
+	grep -q "a place is free already: linking ana" "$matt.log3d" ||
+	bad "ana's log does not say matt told her he was making room"
+grep -q "a place is free\( already\)\{0,1\}: linking ana, who called" "$matt.log3d" ||
+	bad "matt's log does not say he linked ana once a place was free"
 
 # 4. ring neighbours keep their links without traffic
 nd_kill "$rob_pid" "$matt_pid" "$ana_pid"
