@@ -158,6 +158,19 @@ struct send_slot {
 	uint8_t data[SEND_SLOT_SIZE];
 };
 
+/* A reactor's timers: a 1-based binary min-heap of slots ordered by
+ * deadline. The deadline is kept in the slot beside the pointer, so sifting
+ * compares without reading the timers (reactor.c says why); each armed
+ * timer's heap_idx is its slot's index, 0 when not armed. */
+struct timer_slot {
+	uint64_t deadline_ns;
+	struct core_timer *t;
+};
+struct core_timer_heap {
+	struct timer_slot *slot;  /* slot[1..len]; slot[0] unused */
+	unsigned len, cap;
+};
+
 struct core_reactor {
 	struct io_uring ring;
 	struct core_rt *rt;
@@ -171,8 +184,7 @@ struct core_reactor {
 	unsigned inflight;   /* CQEs expected for internal bookkeeping (wake poll) */
 	struct task *ready_head, *ready_tail;
 	struct task *all;
-	struct core_timer **heap;  /* 1-based binary min-heap */
-	unsigned heap_len, heap_cap;
+	struct core_timer_heap timers;
 	struct core_shutdown_hook hooks;
 	struct buf_group stream, dgram;
 	struct buf_group gro;  /* core_rt_opts.udp_gro_bufs; num 0 when none */
@@ -204,6 +216,17 @@ struct task *core_current_task(void);
 struct io_uring_sqe *core_op_start(struct core_reactor *r, struct op *op);
 int core_op_wait(struct core_reactor *r, struct op *op, int timeout_ms);
 static inline uint64_t ud_pack(void *p, unsigned tag) { return (uint64_t)(uintptr_t)p | tag; }
+/* core_timer_heap_set arms t at deadline_ns in h, or moves it there if it
+ * is armed already; sets t->deadline_ns and t->heap_idx, not fn or arg.
+ * Returns 0, or -ENOMEM (t is then unchanged: an unarmed timer stays
+ * unarmed; an armed one never needs memory). core_timer_heap_remove disarms
+ * t if armed; core_timer_heap_cleanup frees h's array (timers still in it
+ * keep a stale heap_idx). No clock, no reactor: core_timer_arm and
+ * core_timer_cancel apply them to the calling thread's reactor, and the
+ * unit tests to heaps of their own. */
+int core_timer_heap_set(struct core_timer_heap *h, struct core_timer *t, uint64_t deadline_ns);
+void core_timer_heap_remove(struct core_timer_heap *h, struct core_timer *t);
+void core_timer_heap_cleanup(struct core_timer_heap *h);
 
 /* buf.c */
 /* core_buf_group_init registers a ring with room for num buffers of size

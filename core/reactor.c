@@ -56,88 +56,134 @@ bool core_reactor_stopping(const struct core_reactor *r) { return r->stopping; }
 unsigned core_rt_threads(const struct core_rt *rt) { return rt->o.num_threads; }
 unsigned core_rt_abandoned(const struct core_rt *rt) { return atomic_load(&rt->abandoned); }
 
-/* ---- timers: a binary min-heap of caller-owned entries ---- */
+/* ---- timers: a binary min-heap of caller-owned entries ----
+ *
+ * Each slot holds the deadline beside the timer's pointer, so sifting
+ * compares slots in the one array and touches a timer only to write the
+ * heap_idx of a slot it moves: at 10,000 armed timers (5,000 relay sessions,
+ * each of two connections waiting in a receive with a timeout) the timers sit
+ * in as many separately allocated task records, and reading each one's
+ * deadline was a cache miss per comparison, two per level on the way down.
+ * Sifts move a hole instead of swapping: one slot write per level.
+ * atmos-timer-cost (bench/timer_cost.c) measures it: docs/PERFORMANCE.md. */
 
-static void heap_swap(struct core_reactor *r, unsigned a, unsigned b)
+static inline void heap_put(struct core_timer_heap *h, unsigned i, struct timer_slot s)
 {
-	struct core_timer *t = r->heap[a];
-	r->heap[a] = r->heap[b];
-	r->heap[b] = t;
-	r->heap[a]->heap_idx = a;
-	r->heap[b]->heap_idx = b;
+	h->slot[i] = s;
+	s.t->heap_idx = i;
 }
 
-static void heap_up(struct core_reactor *r, unsigned i)
+/* Moves slot i towards the root while its parent is later; returns whether
+ * it moved. */
+static bool heap_up(struct core_timer_heap *h, unsigned i)
 {
-	while (i > 1 && r->heap[i / 2]->deadline_ns > r->heap[i]->deadline_ns) {
-		heap_swap(r, i, i / 2);
+	struct timer_slot s = h->slot[i];
+	unsigned from = i;
+	while (i > 1 && h->slot[i / 2].deadline_ns > s.deadline_ns) {
+		heap_put(h, i, h->slot[i / 2]);
 		i /= 2;
 	}
+	if (i != from)
+		heap_put(h, i, s);
+	return i != from;
 }
 
-static void heap_down(struct core_reactor *r, unsigned i)
+static void heap_down(struct core_timer_heap *h, unsigned i)
 {
+	struct timer_slot s = h->slot[i];
+	unsigned from = i, n = h->len;
 	for (;;) {
-		unsigned l = 2 * i, m = i;
-		if (l <= r->heap_len && r->heap[l]->deadline_ns < r->heap[m]->deadline_ns)
-			m = l;
-		if (l + 1 <= r->heap_len && r->heap[l + 1]->deadline_ns < r->heap[m]->deadline_ns)
+		unsigned l = 2 * i, m = l;
+		if (l > n)
+			break;
+		if (l + 1 <= n && h->slot[l + 1].deadline_ns < h->slot[l].deadline_ns)
 			m = l + 1;
-		if (m == i)
-			return;
-		heap_swap(r, i, m);
+		if (h->slot[m].deadline_ns >= s.deadline_ns)
+			break;
+		heap_put(h, i, h->slot[m]);
 		i = m;
 	}
+	if (i != from)
+		heap_put(h, i, s);
+}
+
+/* Restores the heap around slot i after a new slot was put there. */
+static void heap_fix(struct core_timer_heap *h, unsigned i)
+{
+	if (!heap_up(h, i))
+		heap_down(h, i);
+}
+
+int core_timer_heap_set(struct core_timer_heap *h, struct core_timer *t, uint64_t deadline_ns)
+{
+	unsigned i = t->heap_idx;
+	if (!i) {
+		/* 1-based: slot 0 is never used. */
+		if (h->len + 1 >= h->cap) {
+			unsigned cap = h->cap ? h->cap * 2 : 256;
+			struct timer_slot *s = realloc(h->slot, cap * sizeof *s);
+			if (!s)
+				return -ENOMEM;
+			h->slot = s;
+			h->cap = cap;
+		}
+		i = ++h->len;
+	}
+	/* An armed timer's slot is moved from where it is: one sift instead
+	 * of a removal's and an insertion's. */
+	t->deadline_ns = deadline_ns;
+	heap_put(h, i, (struct timer_slot){.deadline_ns = deadline_ns, .t = t});
+	heap_fix(h, i);
+	return 0;
+}
+
+void core_timer_heap_remove(struct core_timer_heap *h, struct core_timer *t)
+{
+	unsigned i = t->heap_idx;
+	if (!i)
+		return;
+	t->heap_idx = 0;
+	unsigned last = h->len--;
+	if (i != last) {
+		heap_put(h, i, h->slot[last]);
+		heap_fix(h, i);
+	}
+}
+
+void core_timer_heap_cleanup(struct core_timer_heap *h)
+{
+	free(h->slot);
+	*h = (struct core_timer_heap){0};
 }
 
 void core_timer_cancel(struct core_timer *t)
 {
 	struct core_reactor *r = tls_reactor;
-	unsigned i = t->heap_idx;
-	if (!i || !r)
-		return;
-	t->heap_idx = 0;
-	if (i != r->heap_len) {
-		r->heap[i] = r->heap[r->heap_len];
-		r->heap[i]->heap_idx = i;
-		r->heap_len--;
-		heap_up(r, i);
-		heap_down(r, r->heap[i] == NULL ? i : r->heap[i]->heap_idx);
-	} else {
-		r->heap_len--;
-	}
+	if (r)
+		core_timer_heap_remove(&r->timers, t);
 }
 
 int core_timer_arm(struct core_timer *t, unsigned ms, core_timer_fn fn, void *arg)
 {
 	struct core_reactor *r = tls_reactor;
-	core_timer_cancel(t);
-	if (r->heap_len + 1 >= r->heap_cap) {
-		unsigned cap = r->heap_cap ? r->heap_cap * 2 : 256;
-		struct core_timer **h = realloc(r->heap, cap * sizeof *h);
-		if (!h)
-			return -ENOMEM;
-		r->heap = h;
-		r->heap_cap = cap;
-	}
 	/* A fresh clock read (vDSO, ~20 ns): the cached loop time can be stale
 	 * by however long this iteration's coroutines have run, which would make
 	 * a timer fire early. */
 	r->now = core_clock_ns();
-	t->deadline_ns = r->now + (uint64_t)ms * 1000000u;
+	int ret = core_timer_heap_set(&r->timers, t, r->now + (uint64_t)ms * 1000000u);
+	if (ret < 0)
+		return ret;
 	t->fn = fn;
 	t->arg = arg;
-	t->heap_idx = ++r->heap_len;
-	r->heap[t->heap_idx] = t;
-	heap_up(r, t->heap_idx);
 	return 0;
 }
 
 static void fire_timers(struct core_reactor *r)
 {
-	while (r->heap_len && r->heap[1]->deadline_ns <= r->now) {
-		struct core_timer *t = r->heap[1];
-		core_timer_cancel(t);
+	struct core_timer_heap *h = &r->timers;
+	while (h->len && h->slot[1].deadline_ns <= r->now) {
+		struct core_timer *t = h->slot[1].t;
+		core_timer_heap_remove(h, t);
 		t->fn(t);
 	}
 }
@@ -633,8 +679,8 @@ static void loop(struct core_reactor *r)
 		if (r->ready_head) {
 			io_uring_submit_and_get_events(&r->ring);
 		} else {
-			if (r->heap_len) {
-				uint64_t d = r->heap[1]->deadline_ns;
+			if (r->timers.len) {
+				uint64_t d = r->timers.slot[1].deadline_ns;
 				uint64_t now = core_clock_ns();
 				uint64_t rel = d > now ? d - now : 0;
 				ts.tv_sec = (long long)(rel / 1000000000u);
@@ -719,9 +765,7 @@ static void reactor_cleanup(struct core_reactor *r)
 		r->inbox = m->next;
 		free(m);
 	}
-	free(r->heap);
-	r->heap = NULL;
-	r->heap_len = r->heap_cap = 0;
+	core_timer_heap_cleanup(&r->timers);
 }
 
 static void *reactor_main(void *arg)

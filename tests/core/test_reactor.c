@@ -1,6 +1,7 @@
-/* core/reactor: timers, parking, cross-thread messages, shutdown, errors. */
+/* core/reactor: timers (the heap itself and through the reactor), parking, cross-thread messages, shutdown, errors. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stdatomic.h>
@@ -10,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/internal.h" /* the timer heap: driven directly below */
 #include "core/reactor.h"
 #include "helpers.h"
 
@@ -57,6 +59,318 @@ Test(core_reactor, timers_fire_in_deadline_order_and_cancel, .timeout = 10)
 	int want[4] = {1, 3, 4, 0};
 	for (int i = 0; i < 4; i++)
 		cr_assert_eq(c.order[i], want[i], "position %d: timer %d, want %d", i, c.order[i], want[i]);
+}
+
+/* ---- the timer heap itself (core/internal.h), with chosen deadlines ----
+ *
+ * Deadlines through core_timer_arm come from the clock and are never equal;
+ * these tests drive core_timer_heap_set/remove directly, so equal deadlines,
+ * removals from any position and re-arms are exercised deterministically.
+ * After every change heap_check verifies the whole structure: the min-heap
+ * order of the slots, each slot's deadline equal to its timer's, and each
+ * timer's heap_idx pointing back at its slot. */
+
+static uint64_t t_rand(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static void heap_check(const struct core_timer_heap *h)
+{
+	for (unsigned i = 1; i <= h->len; i++) {
+		const struct timer_slot *s = &h->slot[i];
+		cr_assert_eq(s->t->heap_idx, i, "slot %u: its timer says slot %u", i, s->t->heap_idx);
+		cr_assert_eq(s->deadline_ns, s->t->deadline_ns, "slot %u: deadline %lu, its timer's %lu", i,
+			     (unsigned long)s->deadline_ns, (unsigned long)s->t->deadline_ns);
+		if (i > 1)
+			cr_assert_leq(h->slot[i / 2].deadline_ns, s->deadline_ns, "slot %u (%lu) above slot %u (%lu)",
+				      i / 2, (unsigned long)h->slot[i / 2].deadline_ns, i, (unsigned long)s->deadline_ns);
+	}
+}
+
+/* Removes the earliest timer and returns it (the way fire_timers does). */
+static struct core_timer *heap_pop(struct core_timer_heap *h)
+{
+	cr_assert_gt(h->len, 0u);
+	struct core_timer *t = h->slot[1].t;
+	core_timer_heap_remove(h, t);
+	cr_assert_eq(t->heap_idx, 0u, "a removed timer still says it is armed");
+	return t;
+}
+
+/* Pops everything; checks the order, that each timer of ts[0..n) comes out
+ * exactly when want_armed[i], and with deadline want[i]; then none is armed. */
+static void heap_drain(struct core_timer_heap *h, struct core_timer *ts, unsigned n, bool *want_armed,
+		       const uint64_t *want)
+{
+	unsigned *seen = calloc(n, sizeof *seen);
+	cr_assert_not_null(seen);
+	unsigned expect = 0;
+	for (unsigned i = 0; i < n; i++)
+		expect += want_armed[i];
+	cr_assert_eq(h->len, expect, "%u timers in the heap, %u armed", h->len, expect);
+	uint64_t last = 0;
+	for (unsigned k = 0; k < expect; k++) {
+		struct core_timer *t = heap_pop(h);
+		unsigned i = (unsigned)(t - ts);
+		cr_assert_lt(i, n);
+		cr_assert(want_armed[i], "timer %u came out but was not armed", i);
+		cr_assert_eq(seen[i]++, 0u, "timer %u came out twice", i);
+		cr_assert_eq(t->deadline_ns, want[i], "timer %u: deadline %lu, armed at %lu", i,
+			     (unsigned long)t->deadline_ns, (unsigned long)want[i]);
+		cr_assert_geq(t->deadline_ns, last, "pop %u: deadline %lu after %lu", k, (unsigned long)t->deadline_ns,
+			      (unsigned long)last);
+		last = t->deadline_ns;
+		if (k % 64 == 0)
+			heap_check(h);
+	}
+	cr_assert_eq(h->len, 0u);
+	for (unsigned i = 0; i < n; i++)
+		want_armed[i] = false;
+	free(seen);
+}
+
+struct heap_case {
+	struct core_timer_heap h;
+	struct core_timer *t;
+	bool *armed;
+	uint64_t *want;
+	unsigned n;
+};
+
+static void heap_case_init(struct heap_case *c, unsigned n)
+{
+	memset(c, 0, sizeof *c);
+	c->n = n;
+	c->t = calloc(n, sizeof *c->t);
+	c->armed = calloc(n, sizeof *c->armed);
+	c->want = calloc(n, sizeof *c->want);
+	cr_assert(c->t && c->armed && c->want);
+}
+
+static void heap_case_set(struct heap_case *c, unsigned i, uint64_t d)
+{
+	unsigned len = c->h.len;
+	cr_assert_eq(core_timer_heap_set(&c->h, &c->t[i], d), 0);
+	cr_assert_eq(c->h.len, len + !c->armed[i], "re-arming timer %u changed the count", i);
+	c->armed[i] = true;
+	c->want[i] = d;
+}
+
+static void heap_case_remove(struct heap_case *c, unsigned i)
+{
+	unsigned len = c->h.len;
+	core_timer_heap_remove(&c->h, &c->t[i]);
+	cr_assert_eq(c->h.len, len - c->armed[i]);
+	cr_assert_eq(c->t[i].heap_idx, 0u);
+	c->armed[i] = false;
+}
+
+static void heap_case_cleanup(struct heap_case *c)
+{
+	core_timer_heap_cleanup(&c->h);
+	free(c->t);
+	free(c->armed);
+	free(c->want);
+}
+
+Test(core_timer_heap, pops_in_deadline_order, .timeout = 10)
+{
+	struct heap_case c;
+	uint64_t rng = 1;
+	heap_case_init(&c, 1000);
+	for (unsigned i = 0; i < c.n; i++) {
+		heap_case_set(&c, i, 1000 + t_rand(&rng) % 100000);
+		heap_check(&c.h);
+	}
+	heap_drain(&c.h, c.t, c.n, c.armed, c.want);
+	heap_case_cleanup(&c);
+}
+
+Test(core_timer_heap, cancels_from_any_position, .timeout = 10)
+{
+	struct heap_case c;
+	uint64_t rng = 2;
+	heap_case_init(&c, 1000);
+	for (unsigned i = 0; i < c.n; i++)
+		heap_case_set(&c, i, t_rand(&rng) % 5000);
+	/* Every third timer, wherever the heap put it: the root, leaves,
+	 * inner slots, and the last slot (a removal that moves nothing). */
+	for (unsigned i = 0; i < c.n; i += 3) {
+		heap_case_remove(&c, i);
+		heap_check(&c.h);
+	}
+	struct core_timer *root = c.h.slot[1].t, *last = c.h.slot[c.h.len].t;
+	heap_case_remove(&c, (unsigned)(root - c.t));
+	heap_check(&c.h);
+	heap_case_remove(&c, (unsigned)(last - c.t));
+	heap_check(&c.h);
+	/* Cancelling a timer that is not armed changes nothing. */
+	unsigned len = c.h.len;
+	core_timer_heap_remove(&c.h, &c.t[0]);
+	cr_assert_eq(c.h.len, len);
+	heap_check(&c.h);
+	heap_drain(&c.h, c.t, c.n, c.armed, c.want);
+	heap_case_cleanup(&c);
+}
+
+Test(core_timer_heap, rearm_moves_an_armed_timer_earlier_or_later, .timeout = 10)
+{
+	struct heap_case c;
+	uint64_t rng = 3;
+	heap_case_init(&c, 512);
+	for (unsigned i = 0; i < c.n; i++)
+		heap_case_set(&c, i, 1000 + t_rand(&rng) % 10000);
+	/* Earlier than all: it becomes the root. */
+	heap_case_set(&c, 100, 1);
+	heap_check(&c.h);
+	cr_assert_eq(c.h.slot[1].t, &c.t[100]);
+	/* The root, later than all: it must leave the root. */
+	heap_case_set(&c, 100, 1000000);
+	heap_check(&c.h);
+	cr_assert_neq(c.h.slot[1].t, &c.t[100]);
+	/* Re-armed at its own deadline, and many at random. */
+	heap_case_set(&c, 7, c.want[7]);
+	heap_check(&c.h);
+	for (unsigned k = 0; k < 2000; k++) {
+		heap_case_set(&c, (unsigned)(t_rand(&rng) % c.n), t_rand(&rng) % 20000);
+		heap_check(&c.h);
+	}
+	/* Re-armed after a cancel: armed again, counted once. */
+	heap_case_remove(&c, 9);
+	heap_case_set(&c, 9, 5);
+	heap_check(&c.h);
+	heap_drain(&c.h, c.t, c.n, c.armed, c.want);
+	heap_case_cleanup(&c);
+}
+
+Test(core_timer_heap, equal_deadlines_all_come_out_once, .timeout = 10)
+{
+	struct heap_case c;
+	uint64_t rng = 4;
+	heap_case_init(&c, 600);
+	/* All equal, then some cancelled and re-armed at the same instant. */
+	for (unsigned i = 0; i < c.n; i++)
+		heap_case_set(&c, i, 777);
+	heap_check(&c.h);
+	for (unsigned i = 1; i < c.n; i += 4)
+		heap_case_remove(&c, i);
+	for (unsigned i = 1; i < c.n; i += 8)
+		heap_case_set(&c, i, 777);
+	for (unsigned i = 2; i < c.n; i += 5)
+		heap_case_set(&c, i, 777);
+	heap_check(&c.h);
+	heap_drain(&c.h, c.t, c.n, c.armed, c.want);
+	/* Three values only: long runs of equal keys between others. */
+	for (unsigned i = 0; i < c.n; i++)
+		heap_case_set(&c, i, 776 + t_rand(&rng) % 3);
+	for (unsigned i = 0; i < c.n; i += 7)
+		heap_case_remove(&c, i);
+	heap_check(&c.h);
+	heap_drain(&c.h, c.t, c.n, c.armed, c.want);
+	heap_case_cleanup(&c);
+}
+
+Test(core_timer_heap, many_timers_under_random_operations, .timeout = 60)
+{
+	struct heap_case c;
+	uint64_t rng = 5;
+	heap_case_init(&c, 50000);
+	for (unsigned k = 0; k < 400000; k++) {
+		uint64_t x = t_rand(&rng);
+		unsigned i = (unsigned)((x >> 20) % c.n);
+		if (x % 4 == 0)
+			heap_case_remove(&c, i);
+		else
+			heap_case_set(&c, i, (x >> 8) % 100000);
+		if (k % 50000 == 0)
+			heap_check(&c.h);
+		/* The earliest now and then, as the reactor does. */
+		if (x % 16 == 1 && c.h.len) {
+			struct core_timer *t = heap_pop(&c.h);
+			c.armed[t - c.t] = false;
+		}
+	}
+	heap_check(&c.h);
+	cr_assert_geq(c.h.len, 10000u, "only %u timers armed: the test lost its size", c.h.len);
+	heap_drain(&c.h, c.t, c.n, c.armed, c.want);
+	heap_case_cleanup(&c);
+}
+
+/* ---- many timers through the reactor ---- */
+
+enum { MANY_TIMERS = 5000, MANY_MS = 40 };
+
+struct many_case {
+	struct core_timer t[MANY_TIMERS];
+	unsigned fired[MANY_TIMERS];
+	bool want[MANY_TIMERS];
+	unsigned expected, total;
+	uint64_t last_deadline;
+	unsigned early, out_of_order;
+	bool rearmed_self;
+};
+
+static void on_many(struct core_timer *t)
+{
+	struct many_case *c = t->arg;
+	unsigned i = (unsigned)(t - c->t);
+	if (core_clock_ns() < t->deadline_ns)
+		c->early++;
+	if (t->deadline_ns < c->last_deadline)
+		c->out_of_order++;
+	c->last_deadline = t->deadline_ns;
+	c->fired[i]++;
+	c->total++;
+	/* Timer 1 re-arms itself from its callback once. */
+	if (i == 1 && !c->rearmed_self) {
+		c->rearmed_self = true;
+		core_timer_arm(t, 3, on_many, c);
+	}
+}
+
+static void many_main(void *arg)
+{
+	struct many_case *c = arg;
+	uint64_t rng = 6;
+	for (unsigned i = 0; i < MANY_TIMERS; i++) {
+		cr_assert_eq(core_timer_arm(&c->t[i], (unsigned)(t_rand(&rng) % MANY_MS), on_many, c), 0);
+		c->want[i] = true;
+	}
+	for (unsigned i = 0; i < MANY_TIMERS; i += 3) {
+		core_timer_cancel(&c->t[i]);
+		c->want[i] = false;
+	}
+	/* Re-armed while armed, and after a cancel (i divisible by 15). */
+	for (unsigned i = 0; i < MANY_TIMERS; i += 5) {
+		cr_assert_eq(core_timer_arm(&c->t[i], (unsigned)(t_rand(&rng) % MANY_MS), on_many, c), 0);
+		c->want[i] = true;
+	}
+	for (unsigned i = 0; i < MANY_TIMERS; i++)
+		c->expected += c->want[i] + (i == 1);
+	for (int w = 0; w < 200 && c->total < c->expected; w++)
+		core_sleep(5);
+	core_sleep(2 * MANY_MS); /* anything cancelled that would fire, fires now */
+	core_rt_shutdown(core_reactor_rt(core_self()));
+}
+
+Test(core_reactor, many_timers_fire_once_in_deadline_order_never_early, .timeout = 20)
+{
+	struct many_case *c = calloc(1, sizeof *c);
+	struct t_rt t;
+	cr_assert_not_null(c);
+	t_rt_start(&t, &(struct core_rt_opts){.num_threads = 1}, many_main, c);
+	cr_assert_eq(t_rt_join(&t), 0);
+	cr_assert_eq(c->early, 0u, "%u timers fired before their deadline", c->early);
+	cr_assert_eq(c->out_of_order, 0u, "%u timers fired after a later one", c->out_of_order);
+	cr_assert_eq(c->total, c->expected, "%u callbacks, want %u", c->total, c->expected);
+	for (unsigned i = 0; i < MANY_TIMERS; i++)
+		cr_assert_eq(c->fired[i], (unsigned)c->want[i] + (i == 1), "timer %u fired %u times (armed: %d)", i,
+			     c->fired[i], c->want[i]);
+	free(c);
 }
 
 struct sleep_case {
