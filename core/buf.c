@@ -24,7 +24,6 @@ int core_buf_group_init(struct core_reactor *r, struct buf_group *g, uint16_t bg
 	g->base = base;
 	g->size = size;
 	g->bgid = bgid;
-	g->capped_busy = SRC_CAPPED_BUSY;
 	/* Buffer memory is touched only when the kernel fills a buffer, so a big
 	 * ring costs little until traffic needs it: address space, not memory.
 	 * But a growable ring reserves its cap up front (the relay's 32,768 x

@@ -85,13 +85,10 @@ struct src {
 	uint32_t queued_bytes;
 	uint32_t high_water; /* buffers: pause (cancel the multishot) above this */
 	uint16_t pause_bufs; /* queued_bufs when the last cancel went */
-	/* Here, not among the flags above: a ninth bit there would grow the
-	 * struct by a word. capped: armed as a capped receive, one buffer per
-	 * pass of the kernel; backlogged: its last receive left data in the
-	 * socket (IORING_CQE_F_SOCK_NONEMPTY), counted in grp->backlogged
-	 * (src.c). */
+	/* Armed as a capped receive, one buffer per pass of the kernel
+	 * (src.c). Here, not among the flags above: a ninth bit there would
+	 * grow the struct by a word. */
 	bool capped;
-	bool backlogged;
 	struct task *waiter;
 	struct core_timer timer;
 	struct src *next_stalled, *prev_stalled;
@@ -119,9 +116,6 @@ static_assert(sizeof(struct src) <= 128, "struct src outgrew a connection's budg
  * source or a reader, or parked (out of circulation). */
 enum { OUT_FREE = 0, OUT_TAKEN = 1, OUT_PARKED = 2 };
 
-/* buf_group.capped_busy to start with (core/src.c, capped receives). */
-#define SRC_CAPPED_BUSY 128u
-
 struct buf_group {
 	struct io_uring_buf_ring *br;
 	uint8_t *mem;
@@ -148,13 +142,10 @@ struct buf_group {
 	 * may grow grows to what busy sources hold before they pause
 	 * (core/src.c). */
 	unsigned busy;        /* sources holding a buffer or stalled, each once */
-	/* Capped stream receives (core/src.c): while capped_busy or more
-	 * sources are backlogged, a stream receive takes one buffer per pass
-	 * of the kernel and goes to the back of its queue. capped_busy 0:
-	 * never (the kernel refused one). */
-	unsigned capped_busy;
-	unsigned backlogged;  /* sources whose last receive left data in the socket, each once */
-	bool capped_on;       /* backlogged reached capped_busy and has not fallen under half since */
+	/* Stream receives are capped, one buffer per pass of the kernel
+	 * (core/src.c), unless the kernel refused one or a test turned them
+	 * off. */
+	bool uncapped;
 };
 
 struct msg {

@@ -40,25 +40,24 @@
  * mark plus the overshoot of a multishot, busy_target()); turns share it
  * only once that cap is reached.
  *
- * Capped receives (issue 13, 1,000 and 5,000 sources). With room in the
- * ring, a multishot receive takes every buffer its socket has data for, up
- * to 32 per pass of the kernel, before its pause lands: a busy socket is
- * served in runs of up to 512 KiB while the others wait, and at 5,000 busy
- * sources each was served about once a second, so what each delivered in
- * two seconds depended on how many runs fell into them (sessions got 0, 7
- * or 22 messages; Jain's index 0.4-0.9). While many sources have data
- * waiting in their sockets (SRC_CAPPED_BUSY, counted from the kernel's
- * IORING_CQE_F_SOCK_NONEMPTY) a stream multishot is armed capped instead:
- * a bundle receive of at most one buffer, which the kernel then sends to
- * the back of its queue, so every ready socket gets one buffer per pass in
- * turn, as an epoll loop reading 16 KiB per ready connection does; a plain
- * multishot still armed then is ended to be re-armed capped. With few
- * sources backlogged the plain multishot stays: one buffer per pass costs
- * an io_uring_enter per buffer, about 20 % more CPU per message at 100
- * busy connections, which were fair without it (docs/PERFORMANCE.md). A
- * kernel without capped receives (measured on 6.18; older kernels refuse
- * a length on a multishot receive, or the bundle flag) refuses the first
- * with -EINVAL; the ring's receives stay plain from then on.
+ * Capped receives (issue 13, 1,000 and 5,000 sources). A plain multishot
+ * receive takes every buffer its socket has data for, up to 32 per pass of
+ * the kernel, before its pause lands: with room in the ring a busy socket
+ * was served in runs of up to 512 KiB while the others waited, and at
+ * 5,000 busy sources each was served about once a second, so what each
+ * delivered in two seconds depended on how many runs fell into them
+ * (sessions got 0, 7 or 22 messages; Jain's index 0.4-0.95). A stream
+ * multishot is therefore a bundle receive capped at one buffer, which the
+ * kernel then sends to the back of its queue: every ready socket gets one
+ * buffer per pass in turn, as an epoll loop reading 16 KiB per ready
+ * connection does. Caps only while many sources had data waiting (counted
+ * from IORING_CQE_F_SOCK_NONEMPTY, with hysteresis) were tried and were
+ * not fair at 5,000: a mix of plain and capped receives is less fair than
+ * either. The cost: a pass of the kernel per buffer, about 20 % more CPU
+ * per message at 100 busy connections (docs/PERFORMANCE.md). A kernel
+ * without capped receives (measured on 6.18; older ones refuse a length on
+ * a multishot receive, or the bundle flag) refuses the first with -EINVAL;
+ * the ring's receives stay plain from then on.
  */
 #include "core/internal.h"
 
@@ -137,43 +136,10 @@ void core_src_init(struct src *s, struct core_reactor *r, uint8_t kind, int fd, 
 		s->high_water = SRC_RECVMSG_HIGH_WATER_BUFS;
 }
 
-/* Whether stream receives should be capped: many sockets have data
- * waiting at once, so one socket's run of buffers is another's wait. */
-static bool capped_wanted(const struct buf_group *g)
-{
-	return g->capped_busy && g->capped_on;
-}
-
-/* Keeps s->backlogged and its group's count in step: whether s's last
- * receive left data in its socket (false once s stops receiving). Capped
- * receives start when capped_busy sources are backlogged and stop under
- * half of that, not at one mark: a ring whose sources mix plain and capped
- * receives is less fair than either (a plain one takes up to 32 buffers per
- * pass where a capped one takes one). Counted in sources with data
- * waiting, not in busy sources (holding buffers): with capped receives the
- * kernel's passes are short (it runs a few dozen task-work items per
- * wait), few sources hold a buffer at any moment, and a count of those
- * fell under the mark and switched the caps off at full load. */
-static void set_backlogged(struct src *s, bool now)
-{
-	struct buf_group *g = s->grp;
-	if (!g || now == s->backlogged)
-		return;
-	s->backlogged = now;
-	if (now)
-		g->backlogged++;
-	else
-		g->backlogged--;
-	if (g->backlogged >= g->capped_busy)
-		g->capped_on = true;
-	else if (g->backlogged < g->capped_busy / 2)
-		g->capped_on = false;
-}
-
 /* Arms s; a stream receive armed for its turn of a dry ring (once) takes
  * one buffer and ends, where a multishot would take every free buffer its
- * socket has data for before its pause could land. While many sources are
- * backlogged a multishot is capped (see the header comment). */
+ * socket has data for before its pause could land. A stream multishot is
+ * capped (see the header comment). */
 static int arm(struct src *s, bool once)
 {
 	struct core_reactor *r = s->r;
@@ -189,7 +155,7 @@ static int arm(struct src *s, bool once)
 	case SRC_RECV:
 		if (once) {
 			io_uring_prep_recv(sqe, s->fd, NULL, s->grp->size, 0);
-		} else if (capped_wanted(s->grp)) {
+		} else if (!s->grp->uncapped) {
 			/* The length caps each pass at one buffer; a bundle
 			 * that reaches its cap goes to the back of the
 			 * kernel's queue (a plain multishot would only
@@ -489,31 +455,20 @@ static void complete_recv(struct src *s, const struct io_uring_cqe *cqe)
 			core_buf_group_put(g, bid);
 		} else {
 			enqueue_buf(s, bid, (uint32_t)res);
-			if (s->kind == SRC_RECV)
-				set_backlogged(s, cqe->flags & IORING_CQE_F_SOCK_NONEMPTY);
 			/* A datagram turn is a multishot (the layout of its
 			 * buffers needs one): it ends after its first buffer,
 			 * as a stream turn does by being single-shot. */
 			bool turn_over = turn && s->kind == SRC_RECVMSG;
-			/* A plain stream multishot among many busy sources
-			 * ends, to be re-armed capped: a cancel for each of
-			 * its buffers until one lands, since its reader may
-			 * drain it faster than its queue grows by a mark. */
-			bool uncapped = s->kind == SRC_RECV && !s->capped && capped_wanted(g);
-			if (s->armed && (s->queued_bufs > s->high_water || over_share(s) || turn_over || uncapped))
-				pause_src(s, uncapped);
+			if (s->armed && (s->queued_bufs > s->high_water || over_share(s) || turn_over))
+				pause_src(s, false);
 		}
 	}
-	/* Ended or failed. A source paused or stalled by a dry ring keeps its
-	 * place in the count: its data waits, and it will be receiving again. */
-	if (res == 0 || (res < 0 && res != -ENOBUFS && res != -ECANCELED))
-		set_backlogged(s, false);
 	if (res == 0 && s->kind == SRC_RECV) {
 		s->eof = true;
-	} else if (res == -EINVAL && s->capped && g->capped_busy) {
+	} else if (res == -EINVAL && s->capped && !g->uncapped) {
 		/* A kernel without capped multishot receives refuses the
 		 * SQE: plain multishots from now on (refill re-arms one). */
-		g->capped_busy = 0;
+		g->uncapped = true;
 		core_log(CORE_LOG_INFO, "stream receives: the kernel refused a capped multishot receive "
 					"(a length on a multishot bundle); using plain multishot receives");
 	} else if (res == -ENOBUFS) {
@@ -606,7 +561,6 @@ int core_src_wait(struct src *s, int timeout_ms)
 static void stop_receiving(struct src *s)
 {
 	s->detaching = true;
-	set_backlogged(s, false);
 	if (s->grp)
 		unstall(s);
 	if (s->armed)
@@ -643,7 +597,6 @@ void core_src_close(struct src *s)
 	uint32_t len;
 
 	s->closing = true;
-	set_backlogged(s, false);
 	if (s->grp) {
 		while (core_src_pop_buf(s, &bid, &len))
 			core_buf_group_put(s->grp, bid);

@@ -57,8 +57,6 @@ struct t_pair {
 	uint64_t last_seq, max_gap;
 	unsigned receives, gaps;
 	bool busy;
-	/* Halfway through: its receive was armed capped, and caps were on. */
-	bool half_seen, capped_at_half, caps_on_at_half;
 };
 
 /* Receives of all sources so far (the test's one reactor thread). */
@@ -71,10 +69,7 @@ struct t_case {
 	unsigned bufs_max;     /* the ring may grow to this (core_rt_opts.stream_bufs_max) */
 	unsigned buf_size;     /* stream buffer size; 0: BUF_SIZE */
 	unsigned ring_bufs;    /* stream buffers to start with; 0: RING_BUFS */
-	/* Capped receives: 0 leaves core's default; CAPS_ON caps every stream
-	 * receive from the first, CAPS_OFF none (the code before them). */
-	int caps;
-	unsigned capped_busy;  /* with CAPS_DEFAULT: backlogged sources that turn caps on; 0: core's */
+	bool uncapped;         /* stream receives plain multishots, as before capped ones */
 	bool fast_readers;     /* readers let go of each lease at once (no yields) */
 	bool prefill;          /* writers fill their sockets before any reader starts, then stop */
 	bool capped_refused;   /* result: the kernel refused capped receives */
@@ -152,12 +147,6 @@ static void t_reader(void *arg)
 		}
 		p->last_seq = t_seq;
 		p->busy = core_sock_recv_queued(p->rx) || t_inq(core_sock_fd(p->rx)) > 0;
-		if (!p->half_seen && p->received >= p->total / 2) {
-			/* struct src is the first member of core_sock. */
-			p->half_seen = true;
-			p->capped_at_half = ((const struct src *)p->rx)->capped;
-			p->caps_on_at_half = core_self()->stream.capped_on;
-		}
 		/* The lease is "being forwarded to a slow peer" meanwhile. */
 		for (unsigned y = 0; y < p->hold_yields; y++)
 			core_yield();
@@ -221,7 +210,6 @@ static int t_pair_open(struct t_pair *p, int lfd, uint16_t port)
 static int t_write_pattern(struct core_sock *s, unsigned id, size_t off, size_t len);
 static int t_fill(struct core_sock *s, unsigned id, size_t *off);
 
-enum { CAPS_DEFAULT, CAPS_ON, CAPS_OFF };
 /* 16 buffers of 4 KiB: a pass's worth of a plain multishot, half its 32. */
 #define PREFILL_MIN (64 * 1024)
 
@@ -265,15 +253,8 @@ static void t_case_main(void *arg)
 	uint16_t port;
 	int lfd = t_listen_tcp(&port);
 
-	if (c->caps == CAPS_ON) {
-		/* One backlogged source keeps them on, and they are on before it. */
-		core_self()->stream.capped_busy = 1;
-		core_self()->stream.capped_on = true;
-	} else if (c->caps == CAPS_OFF) {
-		core_self()->stream.capped_busy = UINT32_MAX;
-	} else if (c->capped_busy) {
-		core_self()->stream.capped_busy = c->capped_busy;
-	}
+	if (c->uncapped)
+		core_self()->stream.uncapped = true;
 	/* The hog: its bytes are all in its socket before it reads, so it
 	 * takes whole buffers, and keeps them. */
 	if (c->hog_bytes) {
@@ -346,7 +327,7 @@ out:
 	close(lfd);
 	c->free_at_end = core_buf_free_count(0);
 	c->count_at_end = core_buf_count(0);
-	c->capped_refused = core_self()->stream.capped_busy == 0;
+	c->capped_refused = core_self()->stream.uncapped && !c->uncapped;
 	core_rt_shutdown(core_reactor_rt(core_self()));
 }
 
@@ -466,29 +447,30 @@ Test(core_src, every_busy_source_receives_in_every_turn_of_a_dry_ring, .timeout 
  * sockets are full before anyone reads, and readers that let go at once. A
  * plain multishot takes up to 32 buffers per pass of the kernel before its
  * pause lands, so between two runs of one source every other source had a
- * run of its own: with caps off (the code before them) the longest wait of
- * a source between two of its receives, while it had data waiting, was
- * 1,024 receives of others. Capped, every backlogged socket gets one
- * buffer per pass in turn, and the wait is a few rounds of the others
- * (measured: 94, about three). The bound is four rounds; the floors on
- * gaps, as in the turn test above, keep it from passing by measuring
- * nothing. The ring (1,024 buffers for 32 x (16 + 2)) never runs dry: no
- * turns. T_CAPS_OFF=1 in the environment runs it with caps off. */
+ * run of its own: with plain receives (the code before capped ones,
+ * T_UNCAPPED=1 in the environment) the longest wait of a source between
+ * two of its receives, while it had data waiting, was 1,024 receives of
+ * others. Capped, every backlogged socket gets one buffer per pass in
+ * turn, and the wait is a few rounds of the others (measured: 94, about
+ * three). The bound is four rounds; the floors on gaps, as in the turn
+ * test above, keep it from passing by measuring nothing. The ring (1,024
+ * buffers for 32 x (16 + 2)) never runs dry: no turns. */
 #define CAPPED_RING_BUFS 1024u
 #define CAPPED_BOUND (4u * MAX_PAIRS)
-static void t_capped_case(struct t_case *c, int caps)
+Test(core_src, backlogged_sources_with_room_in_the_ring_receive_in_turn, .timeout = 120)
 {
+	struct t_case *c = calloc(1, sizeof *c);
+	cr_assert_not_null(c);
 	c->num_pairs = MAX_PAIRS;
 	c->ring_bufs = CAPPED_RING_BUFS;
-	c->caps = caps;
+	c->uncapped = getenv("T_UNCAPPED") != NULL;
 	c->fast_readers = true;
 	c->prefill = true;
 	t_case_run(c);
-}
-
-/* The longest wait of any source, with the gap counts, logged as what. */
-static uint64_t t_longest_wait(const struct t_case *c, const char *what, unsigned *out_gaps, unsigned *out_fewest)
-{
+	if (c->capped_refused) {
+		free(c);
+		cr_skip_test("this kernel has no capped multishot receives");
+	}
 	uint64_t worst = 0;
 	unsigned worst_i = 0, gaps = 0, fewest = UINT32_MAX;
 	for (unsigned i = 0; i < c->num_pairs; i++) {
@@ -500,24 +482,8 @@ static uint64_t t_longest_wait(const struct t_case *c, const char *what, unsigne
 		if (c->pairs[i].gaps < fewest)
 			fewest = c->pairs[i].gaps;
 	}
-	cr_log_info("%s: longest wait: source %u, %llu receives of others; %u gaps with data waiting (fewest %u)", what,
+	cr_log_info("capped: longest wait: source %u, %llu receives of others; %u gaps with data waiting (fewest %u)",
 		    worst_i, (unsigned long long)worst, gaps, fewest);
-	*out_gaps = gaps;
-	*out_fewest = fewest;
-	return worst;
-}
-
-Test(core_src, backlogged_sources_with_room_in_the_ring_receive_in_turn, .timeout = 120)
-{
-	struct t_case *c = calloc(1, sizeof *c);
-	cr_assert_not_null(c);
-	t_capped_case(c, getenv("T_CAPS_OFF") ? CAPS_OFF : CAPS_ON);
-	if (c->capped_refused) {
-		free(c);
-		cr_skip_test("this kernel has no capped multishot receives");
-	}
-	unsigned gaps, fewest;
-	t_longest_wait(c, "capped", &gaps, &fewest);
 	cr_expect_geq(gaps, TURN_MIN_GAPS, "only %u gaps with data waiting were measured", gaps);
 	for (unsigned i = 0; i < c->num_pairs; i++) {
 		cr_expect_geq(c->pairs[i].gaps, TURN_MIN_GAPS_EACH,
@@ -525,28 +491,6 @@ Test(core_src, backlogged_sources_with_room_in_the_ring_receive_in_turn, .timeou
 			      TURN_MIN_GAPS_EACH);
 		cr_expect_leq(c->pairs[i].max_gap, CAPPED_BOUND, "source %u waited %llu receives of others (bound %u)", i,
 			      (unsigned long long)c->pairs[i].max_gap, CAPPED_BOUND);
-	}
-	free(c);
-}
-
-/* Caps turn on by themselves once enough sources have data waiting: 32
- * backlogged sources against a mark of 8 (core's is 128). Their first
- * receives are plain (nobody was backlogged yet); halfway through its
- * bytes every source's receive is capped and caps are on. */
-Test(core_src, caps_turn_on_when_enough_sources_are_backlogged, .timeout = 120)
-{
-	struct t_case *c = calloc(1, sizeof *c);
-	cr_assert_not_null(c);
-	c->capped_busy = MAX_PAIRS / 4;
-	t_capped_case(c, CAPS_DEFAULT);
-	if (c->capped_refused) {
-		free(c);
-		cr_skip_test("this kernel has no capped multishot receives");
-	}
-	for (unsigned i = 0; i < c->num_pairs; i++) {
-		cr_expect(c->pairs[i].half_seen, "source %u", i);
-		cr_expect(c->pairs[i].caps_on_at_half, "source %u: caps were off halfway", i);
-		cr_expect(c->pairs[i].capped_at_half, "source %u: its receive was plain halfway", i);
 	}
 	free(c);
 }
