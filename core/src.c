@@ -53,10 +53,11 @@
  * connection does. Caps only while many sources had data waiting (counted
  * from IORING_CQE_F_SOCK_NONEMPTY, with hysteresis) were tried and were
  * not fair at 5,000: a mix of plain and capped receives is less fair than
- * either. The cost: a pass of the kernel per buffer, about 20 % more CPU
- * per message at 100 busy connections (docs/PERFORMANCE.md). A kernel
- * without capped receives (measured on 6.18; older ones refuse a length on
- * a multishot receive, or the bundle flag) refuses the first with -EINVAL;
+ * either. The cost: a pass of the kernel per buffer, 25-40 % more CPU per
+ * message at 100 busy connections and up to 20 % at 1,000, where fairness
+ * was met before (docs/PERFORMANCE.md, third round). A kernel without
+ * capped receives (measured on 6.18; older ones refuse a length on a
+ * multishot receive, or the bundle flag) refuses the first with -EINVAL;
  * the ring's receives stay plain from then on.
  */
 #include "core/internal.h"
