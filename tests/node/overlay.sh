@@ -21,7 +21,10 @@
 #  - ping and curl then work on the relay path;
 #  - and back: a second such connection keeps going while UDP between the
 #    sites works again and the background punch moves both to the direct
-#    path (docs/NODE.md: within about 2 min; here the next attempt, <= 60 s).
+#    path (docs/NODE.md: within about 2 min; here the next attempt, <= 60 s);
+#  - a third keeps going while Matt's NAT moves his mapping to another
+#    external port and forgets every mapping (as tests/node/mapping_change.sh
+#    does without the overlay): Rob follows Matt to the new port.
 #  - UDP GSO (overlay/udpgso.h): Matt's node sends the 2 MB file in batches
 #    of sealed packets, one sendmsg each; Rob's runs with
 #    ATMOSPHERE_UDP_GSO=off and sends a 2 MB file packet by packet (no
@@ -268,6 +271,35 @@ else
 	bad "the TCP stream broke across relay -> direct: $(cat "$nd_tmp/stream2.out")"
 fi
 ping_ok a "$m4" || bad "ping over the direct path again failed: $(cat "$nd_tmp/ping.out")"
+
+# A TCP stream across a NAT mapping change: 2 s into a third echo stream,
+# Matt's router maps his port 7777 to external port 27777 (an snat rule
+# ahead of the masquerade) and forgets every mapping.
+if command -v conntrack >/dev/null 2>&1; then
+	bip=$(natlab_router_ip b)
+	natlab_exec a "$nd_py" "$nd_tmp/stream.py" "$m4" 90 "$nd_tmp/stream3.stop" >"$nd_tmp/stream3.out" 2>&1 &
+	stream_pid=$!
+	sleep 2
+	natlab_exec b-r nft insert rule ip nat post oifname wan meta l4proto udp udp sport 7777 snat to "$bip:27777" ||
+		bad "cannot add the snat rule"
+	natlab_exec b-r conntrack -F >/dev/null 2>&1 || bad "conntrack -F failed"
+	t0=$(nd_ms)
+	moved() { nd_path_is a "$rob" matt direct && [ "$(nd_field a "$rob" matt remote)" = "$bip:27777" ]; }
+	if nd_wait 45 "rob follows matt to his new mapping" moved; then
+		echo "mapping change: rob on matt's new mapping $bip:27777 after $(($(nd_ms) - t0)) ms"
+	else
+		bad "rob not direct at $bip:27777: '$(nd_peer a "$rob" matt) $(nd_field a "$rob" matt remote)'"
+	fi
+	sleep 3
+	touch "$nd_tmp/stream3.stop"
+	if wait "$stream_pid"; then
+		echo "TCP across the mapping change: $(cat "$nd_tmp/stream3.out")"
+	else
+		bad "the TCP stream broke across the mapping change: $(cat "$nd_tmp/stream3.out")"
+	fi
+else
+	echo "mapping change: not tried (conntrack is not installed)"
+fi
 
 if [ "$fail" -ne 0 ]; then
 	for f in "$rob.log" "$matt.out"; do
