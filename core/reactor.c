@@ -734,6 +734,7 @@ static int reactor_init(struct core_reactor *r)
 	ret = core_buf_group_init(r, &r->stream, 0, o->stream_bufs_max, o->stream_bufs, o->stream_buf_size);
 	if (ret < 0)
 		return ret;
+	r->stream.uncapped = o->stream_recv_batched;
 	ret = core_buf_group_init(r, &r->dgram, 1, o->dgram_bufs, o->dgram_bufs, o->dgram_buf_size);
 	if (ret < 0)
 		return ret;

@@ -43,6 +43,11 @@ struct core_rt_opts {
 	 * 0: stream_bufs, a fixed ring. */
 	unsigned stream_bufs_max;
 	unsigned stream_buf_size;  /* bytes each, 0: 16 KiB */
+	/* Stream receives take every buffer their socket has data for, up to
+	 * 32 per pass of the kernel, instead of one buffer per pass in turn
+	 * (core/src.c, "Capped receives"): less CPU per message with a few
+	 * busy connections, unfair with thousands. */
+	bool stream_recv_batched;
 	unsigned dgram_bufs;       /* UDP receive buffers per thread (power of 2), 0: 1024 */
 	unsigned dgram_buf_size;   /* bytes each incl. recvmsg header, 0: 2 KiB */
 	/* A third ring, for UDP sockets with UDP_GRO (core_udp_enable_gro):

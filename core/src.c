@@ -58,7 +58,9 @@
  * was met before (docs/PERFORMANCE.md, third round). A kernel without
  * capped receives (measured on 6.18; older ones refuse a length on a
  * multishot receive, or the bundle flag) refuses the first with -EINVAL;
- * the ring's receives stay plain from then on.
+ * the ring's receives stay plain from then on. core_rt_opts'
+ * stream_recv_batched asks for plain ones from the start (the relay's
+ * --reads batched).
  */
 #include "core/internal.h"
 

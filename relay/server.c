@@ -350,6 +350,7 @@ struct relay_server *relay_server_new(const struct relay_opts *opts, int *err, c
 		goto fail;
 	ro.num_threads = o->threads;
 	ro.stream_bufs_max = o->ring_max ? o->ring_max : RELAY_DEFAULT_STREAM_BUFS_MAX;
+	ro.stream_recv_batched = o->batched_reads;
 	ro.handle_signals = o->handle_signals;
 	ro.on_hup = on_hup;
 	ro.on_hup_arg = srv;

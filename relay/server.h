@@ -142,6 +142,11 @@ struct relay_opts {
 	 * default, RELAY_RING_FIXED (or anything up to the base of 1,024): a
 	 * fixed ring. Each reserves ring_max x 16 KiB of address space. */
 	unsigned ring_max;
+	/* Read busy connections in batches (up to 32 x 16 KiB a pass of the
+	 * kernel) instead of one buffer each in turn: core_rt_opts'
+	 * stream_recv_batched. false, the default: fair at thousands of
+	 * busy sessions. */
+	bool batched_reads;
 	const char *tls_cert;       /* PEM chain: port serves wss:// (TLS 1.2/1.3) */
 	const char *tls_key;
 	bool plain;                 /* with TLS: also serve ws:// on plain_port */

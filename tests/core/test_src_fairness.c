@@ -69,7 +69,7 @@ struct t_case {
 	unsigned bufs_max;     /* the ring may grow to this (core_rt_opts.stream_bufs_max) */
 	unsigned buf_size;     /* stream buffer size; 0: BUF_SIZE */
 	unsigned ring_bufs;    /* stream buffers to start with; 0: RING_BUFS */
-	bool uncapped;         /* stream receives plain multishots, as before capped ones */
+	bool uncapped;         /* core_rt_opts.stream_recv_batched: plain multishots, as before capped ones */
 	bool fast_readers;     /* readers let go of each lease at once (no yields) */
 	bool prefill;          /* writers fill their sockets before any reader starts, then stop */
 	bool capped_refused;   /* result: the kernel refused capped receives */
@@ -253,8 +253,6 @@ static void t_case_main(void *arg)
 	uint16_t port;
 	int lfd = t_listen_tcp(&port);
 
-	if (c->uncapped)
-		core_self()->stream.uncapped = true;
 	/* The hog: its bytes are all in its socket before it reads, so it
 	 * takes whole buffers, and keeps them. */
 	if (c->hog_bytes) {
@@ -335,7 +333,8 @@ static void t_case_run(struct t_case *c)
 {
 	unsigned ring = c->ring_bufs ? c->ring_bufs : RING_BUFS;
 	struct core_rt_opts o = {.num_threads = 1, .stream_bufs = ring, .stream_bufs_max = c->bufs_max,
-				 .stream_buf_size = c->buf_size ? c->buf_size : BUF_SIZE};
+				 .stream_buf_size = c->buf_size ? c->buf_size : BUF_SIZE,
+				 .stream_recv_batched = c->uncapped};
 	struct t_rt t;
 	t_current = c;
 	t_rt_start(&t, &o, t_case_main, c);
@@ -447,8 +446,9 @@ Test(core_src, every_busy_source_receives_in_every_turn_of_a_dry_ring, .timeout 
  * sockets are full before anyone reads, and readers that let go at once. A
  * plain multishot takes up to 32 buffers per pass of the kernel before its
  * pause lands, so between two runs of one source every other source had a
- * run of its own: with plain receives (the code before capped ones,
- * T_UNCAPPED=1 in the environment) the longest wait of a source between
+ * run of its own: with plain receives (the code before capped ones, and
+ * core_rt_opts.stream_recv_batched; T_UNCAPPED=1 in the environment runs
+ * this test so) the longest wait of a source between
  * two of its receives, while it had data waiting, was 1,024 receives of
  * others. Capped, every backlogged socket gets one buffer per pass in
  * turn, and the wait is a few rounds of the others (measured: 94, about
@@ -492,6 +492,30 @@ Test(core_src, backlogged_sources_with_room_in_the_ring_receive_in_turn, .timeou
 		cr_expect_leq(c->pairs[i].max_gap, CAPPED_BOUND, "source %u waited %llu receives of others (bound %u)", i,
 			      (unsigned long long)c->pairs[i].max_gap, CAPPED_BOUND);
 	}
+	free(c);
+}
+
+/* core_rt_opts.stream_recv_batched (the relay's --reads batched) asks for
+ * the plain multishots: the same 32 backlogged sources then wait for runs
+ * of the others again, longer than capped turns allow (1,024 receives of
+ * others measured, against 94 capped). */
+Test(core_src, batched_receives_when_asked_take_runs_of_buffers, .timeout = 120)
+{
+	struct t_case *c = calloc(1, sizeof *c);
+	cr_assert_not_null(c);
+	c->num_pairs = MAX_PAIRS;
+	c->ring_bufs = CAPPED_RING_BUFS;
+	c->uncapped = true;
+	c->fast_readers = true;
+	c->prefill = true;
+	t_case_run(c);
+	uint64_t worst = 0;
+	for (unsigned i = 0; i < c->num_pairs; i++)
+		if (c->pairs[i].max_gap > worst)
+			worst = c->pairs[i].max_gap;
+	cr_log_info("batched: longest wait %llu receives of others", (unsigned long long)worst);
+	cr_expect_gt(worst, CAPPED_BOUND, "batched receives waited at most %llu receives of others: not batched?",
+		     (unsigned long long)worst);
 	free(c);
 }
 
