@@ -25,6 +25,30 @@ __attribute__((noinline, cold)) static void log_protocol(const struct relay_conn
 			 c->sess->id, relay_addr_key_str(c->ip, ip), why ? why : "", code);
 }
 
+/* Hibernation backs off per connection. A connection whose messages come
+ * just past its threshold would pay a hibernate-and-return (a stack copy
+ * each way, an madvise and a page fault: about 35 us of relay CPU) for
+ * every one of them (docs/PERFORMANCE.md, the 5,000 x 1/s row). So when a
+ * message wakes a connection less than its threshold after it hibernated
+ * (gap < 2x threshold), its threshold doubles, up to 8x --hibernate-after;
+ * when the gap was a long quiet (>= 4x threshold), it is back to
+ * --hibernate-after. Between the two it stays. A connection that never
+ * sees such gaps (idle ones, busy ones) keeps --hibernate-after. */
+#define RELAY_HIB_SHIFT_MAX 3
+
+/* Called on a message that ended a hibernating wait only: not on the busy
+ * path, where the only cost is the test of quiet. gap: since the last
+ * message; thr: the threshold the wait was under. */
+__attribute__((noinline)) static void hib_backoff(struct relay_conn *c, uint64_t gap, uint64_t thr)
+{
+	if (gap < 2 * thr) {
+		if (c->hib_shift < RELAY_HIB_SHIFT_MAX)
+			c->hib_shift++;
+	} else if (gap >= 4 * thr) {
+		c->hib_shift = 0;
+	}
+}
+
 /* conn_serve's woke when it was not called back from the idle wait. */
 #define WOKE_NONE 1
 
@@ -141,7 +165,8 @@ static __attribute__((noinline)) int conn_serve(struct relay_conn *c, int woke, 
 		 * is live between receives but a fed-back chunk under a rate
 		 * limit, which waits here). A wss:// record that comes in parts
 		 * is then awaited in net_stream_recv, hibernating as before. */
-		uint64_t quiet_at = c->last_rx_ns + (uint64_t)srv->o.hibernate_ms * 1000000u;
+		uint64_t thr = (uint64_t)srv->o.hibernate_ms * 1000000u << c->hib_shift;
+		uint64_t quiet_at = c->last_rx_ns + thr;
 		bool quiet = now >= quiet_at;
 		if (!quiet && at > quiet_at)
 			at = quiet_at; /* wake once when it turns quiet, then hibernate */
@@ -213,6 +238,8 @@ static __attribute__((noinline)) int conn_serve(struct relay_conn *c, int woke, 
 			own = 0; /* EOF or reset without a Close: nobody to tell */
 			goto out;
 		}
+		if (quiet)
+			hib_backoff(c, now - c->last_rx_ns, thr);
 		c->last_rx_ns = now;
 		c->ping_outstanding = false;
 		uint64_t in_was = c->bytes_in;
@@ -261,6 +288,7 @@ void relay_conn_run(struct relay_conn *c)
 	if (!c->sess->last_msg_ns)
 		c->sess->last_msg_ns = c->last_rx_ns;
 	while (conn_serve(c, woke, &wake_at)) {
+		atomic_fetch_add_explicit(&c->th->srv->hibernations, 1, memory_order_relaxed);
 		core_task_hibernate_next_wait(true);
 		woke = net_stream_wait_readable(c->st, core_deadline_left_ms(wake_at));
 		core_task_hibernate_next_wait(false);

@@ -52,6 +52,11 @@ struct relay_conn {
 	 * does not carry it. */
 	uint8_t ctl_len;
 	bool hdr_held;                  /* the frame's header waits for its first payload byte (forward.c) */
+	/* This connection's hibernation threshold is --hibernate-after << hib_shift
+	 * (relay/conn.c: doubled when a message comes soon after it hibernated,
+	 * reset after a long quiet; at most RELAY_HIB_SHIFT_MAX). Fills the
+	 * byte of padding before ctl: the struct does not grow. */
+	uint8_t hib_shift;
 	uint8_t *ctl;
 	/* keepalive */
 	uint64_t last_rx_ns, ping_sent_ns;
@@ -192,6 +197,7 @@ struct relay_server {
 	_Atomic uint64_t sessions_now, active, waiting, connections, total_sessions, total_connections;
 	_Atomic uint64_t rejected_409, rejected_400, rejected_limit, handshake_timeouts;
 	_Atomic uint64_t protocol_errors, too_big, keepalive_timeouts;
+	_Atomic uint64_t hibernations;  /* idle spells begun without a stack (relay/conn.c) */
 	_Atomic uint64_t held;          /* bytes allocated for holds, all sessions (--hold-total) */
 	_Atomic uint64_t handshakes;    /* reading their HTTP head now, all threads */
 	_Atomic uint64_t shed;          /* handshakes ended early to admit newer ones */

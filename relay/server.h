@@ -200,6 +200,7 @@ struct relay_stats {
 	uint64_t total_messages_relayed;
 	uint64_t rejected_409, rejected_400, rejected_limit, handshake_timeouts;
 	uint64_t protocol_errors, too_big, keepalive_timeouts;
+	uint64_t hibernations;       /* idle spells a connection began without its stack */
 	uint64_t held_bytes;         /* allocated for waiting sessions' holds now */
 	uint64_t stuck_bytes;        /* kept for peers that do not read, now */
 	uint64_t stuck_shed;         /* sessions ended because --stuck-total was full */

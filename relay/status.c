@@ -36,6 +36,7 @@ void relay_server_stats(const struct relay_server *srv, struct relay_stats *out)
 	out->protocol_errors = atomic_load(&s->protocol_errors);
 	out->too_big = atomic_load(&s->too_big);
 	out->keepalive_timeouts = atomic_load(&s->keepalive_timeouts);
+	out->hibernations = atomic_load_explicit(&s->hibernations, memory_order_relaxed);
 	out->held_bytes = atomic_load(&s->held);
 	out->stuck_bytes = atomic_load(&s->stuck_bytes);
 	out->stuck_shed = atomic_load(&s->stuck_shed);
@@ -113,6 +114,9 @@ static int body_metrics_core(const struct relay_stats *st, char *b, size_t cap)
 		"atmosphere_relay_closes_total{reason=\"protocol_error\"} %" PRIu64 "\n"
 		"atmosphere_relay_closes_total{reason=\"too_big\"} %" PRIu64 "\n"
 		"atmosphere_relay_closes_total{reason=\"keepalive_timeout\"} %" PRIu64 "\n"
+		"# HELP atmosphere_relay_hibernations_total Idle spells a connection began without its stack (--hibernate-after).\n"
+		"# TYPE atmosphere_relay_hibernations_total counter\n"
+		"atmosphere_relay_hibernations_total %" PRIu64 "\n"
 		"# HELP atmosphere_relay_held_bytes Bytes held for clients whose peer has not arrived.\n"
 		"# TYPE atmosphere_relay_held_bytes gauge\n"
 		"atmosphere_relay_held_bytes %" PRIu64 "\n"
@@ -137,8 +141,8 @@ static int body_metrics_core(const struct relay_stats *st, char *b, size_t cap)
 		st->total_sessions, st->active_sessions, st->waiting_sessions, st->connections, st->total_connections,
 		st->total_bytes_relayed, st->total_messages_relayed, st->rejected_409, st->rejected_400,
 		st->rejected_limit, st->handshake_timeouts, st->shed, st->protocol_errors, st->too_big,
-		st->keepalive_timeouts, st->held_bytes, st->stuck_bytes, st->stuck_shed, st->handshakes, st->proxied,
-		st->proxy_refused, st->uptime_s);
+		st->keepalive_timeouts, st->hibernations, st->held_bytes, st->stuck_bytes, st->stuck_shed, st->handshakes,
+		st->proxied, st->proxy_refused, st->uptime_s);
 }
 
 static const char *access_name(enum relay_access_mode m)

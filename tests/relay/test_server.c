@@ -1457,6 +1457,102 @@ Test(relay_server, an_idle_connection_hibernates_with_a_small_stack_copy, .timeo
 	t_relay_stop(&r);
 }
 
+/* Hibernation backs off per connection (relay/conn.c hib_backoff): a
+ * connection whose messages come just past --hibernate-after (250 ms apart
+ * against 200 ms here) hibernates after the first and then its threshold
+ * doubles past the gap, so it stops hibernating, instead of paying a
+ * hibernate-and-return per message. Its partner, which sends nothing,
+ * still hibernates at 200 ms. Observed with the relay's hibernation count
+ * (atmosphere_relay_hibernations_total). Before the back-off, a hibernated
+ * before each of its 12 messages: 13 or more spells here, not at most 4. */
+static double t_metric(const char *body, const char *sample);
+#define BACKOFF_HIB_MS 200
+#define BACKOFF_GAP_MS 250
+#define BACKOFF_MSGS 12
+Test(relay_server, a_connection_woken_soon_after_hibernating_backs_off_an_idle_one_does_not, .timeout = 30)
+{
+	struct t_relay r;
+	struct relay_opts o = {.hibernate_ms = BACKOFF_HIB_MS};
+	t_relay_start(&r, &o);
+	struct t_ws *a, *b;
+	t_pair(&r, "hib-backoff", &a, &b);
+	/* Both ends go quiet at the configured threshold. */
+	uint64_t t0 = core_now_ns();
+	cr_assert(t_wait_until(two_hibernating, NULL, 5000), "the quiet connections did not hibernate");
+	uint64_t took_ms = (core_now_ns() - t0) / 1000000u;
+	cr_assert_lt(took_ms, 4 * BACKOFF_HIB_MS, "hibernated after %llu ms", (unsigned long long)took_ms);
+	struct relay_stats st;
+	relay_server_stats(r.srv, &st);
+	uint64_t before = st.hibernations;
+	cr_assert_geq(before, 2, "%llu hibernations", (unsigned long long)before);
+	size_t idle_seen = 0;
+	for (int i = 0; i < BACKOFF_MSGS; i++) {
+		char msg[16];
+		int n = snprintf(msg, sizeof msg, "tick %d", i);
+		t_ws_send(a, true, RELAY_WS_OP_TEXT, msg, (size_t)n);
+		t_expect_msg(b, RELAY_WS_OP_TEXT, msg, (size_t)n);
+		usleep(BACKOFF_GAP_MS * 1000);
+		size_t count, bytes;
+		core_coro_hibernated(&count, &bytes);
+		idle_seen += count >= 1; /* b, which sends nothing */
+	}
+	relay_server_stats(r.srv, &st);
+	uint64_t during = st.hibernations - before;
+	cr_log_info("%llu hibernations over %d messages %d ms apart (threshold %d ms)", (unsigned long long)during,
+		    BACKOFF_MSGS, BACKOFF_GAP_MS, BACKOFF_HIB_MS);
+	/* a: one or two before it backs off; b stays hibernated (its wake-ups
+	 * for keepalive are seconds away); one of slack for a late sleep. */
+	cr_assert_leq(during, 4, "%llu hibernations over %d messages: no back-off", (unsigned long long)during,
+		      BACKOFF_MSGS);
+	cr_assert_geq(idle_seen, BACKOFF_MSGS - 1, "the idle end hibernated at only %zu of %d looks", idle_seen,
+		      BACKOFF_MSGS);
+	/* The counter is in /metrics. */
+	struct t_http h;
+	t_http_get(r.port, "/metrics", &h);
+	cr_assert_eq(h.status, 200);
+	cr_assert_geq(t_metric(h.body, "atmosphere_relay_hibernations_total"), (double)(before + during));
+	t_http_free(&h);
+	t_ws_close(a);
+	t_ws_close(b);
+	t_relay_stop(&r);
+}
+
+/* ...and a long quiet (>= 4x its threshold) sets it back: after the
+ * back-off above, 1.8 s of silence (over 4x 400 ms), then messages 250 ms
+ * apart again: the first gap of 250 ms crosses the reset 200 ms threshold,
+ * so a hibernates once more (a threshold kept at 400 ms would not). */
+Test(relay_server, a_long_quiet_resets_the_hibernation_back_off, .timeout = 30)
+{
+	struct t_relay r;
+	struct relay_opts o = {.hibernate_ms = BACKOFF_HIB_MS};
+	t_relay_start(&r, &o);
+	struct t_ws *a, *b;
+	t_pair(&r, "hib-reset", &a, &b);
+	cr_assert(t_wait_until(two_hibernating, NULL, 5000), "the quiet connections did not hibernate");
+	for (int i = 0; i < 4; i++) { /* backs off: a's threshold above 250 ms */
+		t_ws_send(a, true, RELAY_WS_OP_TEXT, "x", 1);
+		t_expect_msg(b, RELAY_WS_OP_TEXT, "x", 1);
+		usleep(BACKOFF_GAP_MS * 1000);
+	}
+	struct relay_stats st;
+	relay_server_stats(r.srv, &st);
+	uint64_t busy = st.hibernations;
+	usleep(1800 * 1000); /* a long quiet: a hibernates (at 400 ms or more) */
+	relay_server_stats(r.srv, &st);
+	cr_assert_geq(st.hibernations, busy + 1, "a did not hibernate in a long quiet");
+	uint64_t quiet = st.hibernations;
+	for (int i = 0; i < 2; i++) {
+		t_ws_send(a, true, RELAY_WS_OP_TEXT, "y", 1);
+		t_expect_msg(b, RELAY_WS_OP_TEXT, "y", 1);
+		usleep(BACKOFF_GAP_MS * 1000);
+	}
+	relay_server_stats(r.srv, &st);
+	cr_assert_geq(st.hibernations, quiet + 1, "a's threshold was not reset by the long quiet");
+	t_ws_close(a);
+	t_ws_close(b);
+	t_relay_stop(&r);
+}
+
 /* A waiting client that leaves ends its session: the id is free again. */
 Test(relay_server, waiting_client_leaving_frees_the_id, .timeout = 20)
 {
