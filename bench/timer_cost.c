@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "bench/stats.h"
 #include "core/reactor.h"
 
 enum {
@@ -67,12 +68,6 @@ static void on_expiry(struct core_timer *t)
 	if (b->fired++ == 0)
 		b->first_ns = now;
 	b->last_ns = now;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
 }
 
 static int measure(struct run *b, unsigned k, int run)
@@ -146,12 +141,12 @@ int main(void)
 		goto out;
 	}
 	for (unsigned k = 0; k < BENCH_TIMER_SIZES; k++) {
-		qsort(b->arm_cancel_ns[k], BENCH_TIMER_RUNS, sizeof(double), cmp);
-		qsort(b->expiry_ns[k], BENCH_TIMER_RUNS, sizeof(double), cmp);
-		printf("timers %u: arm+cancel %.1f ns (%.1f-%.1f), expiry %.1f ns (%.1f-%.1f)\n", sizes[k],
-		       b->arm_cancel_ns[k][BENCH_TIMER_RUNS / 2], b->arm_cancel_ns[k][0],
-		       b->arm_cancel_ns[k][BENCH_TIMER_RUNS - 1], b->expiry_ns[k][BENCH_TIMER_RUNS / 2],
-		       b->expiry_ns[k][0], b->expiry_ns[k][BENCH_TIMER_RUNS - 1]);
+		/* bench_median sorts: the range is then the ends. */
+		double ac = bench_median(b->arm_cancel_ns[k], BENCH_TIMER_RUNS);
+		double ex = bench_median(b->expiry_ns[k], BENCH_TIMER_RUNS);
+		printf("timers %u: arm+cancel %.1f ns (%.1f-%.1f), expiry %.1f ns (%.1f-%.1f)\n", sizes[k], ac,
+		       b->arm_cancel_ns[k][0], b->arm_cancel_ns[k][BENCH_TIMER_RUNS - 1], ex, b->expiry_ns[k][0],
+		       b->expiry_ns[k][BENCH_TIMER_RUNS - 1]);
 	}
 	ret = 0;
 out:

@@ -238,11 +238,12 @@ bool node_lazy_room(struct node *node, struct node_peer *p)
 	return room_for(node, p, false, false) == ROOM;
 }
 
-/* Time since at, or 0 if at is later than t: a knock handled while the
- * ticker's round was suspended in a send is later than the round's t. */
-static uint64_t since(uint64_t t, uint64_t at)
+/* A caller owed a place gets it: its pair link opens (why: for the log). */
+static void link_caller(struct node *node, struct node_peer *p, const char *why)
 {
-	return at > t ? 0 : t - at;
+	p->idle.owed = false;
+	core_log(CORE_LOG_DEBUG, "relay links: a place is free%s: linking %s, who called", why, node_peer_name(p));
+	node_link_open_pair(node, p);
 }
 
 /* Members that knocked while we were at the cap: their pair links open
@@ -251,21 +252,19 @@ static uint64_t since(uint64_t t, uint64_t at)
  * place made for it would be taken from a member in use). */
 static void pay_owed(struct node *node)
 {
-	uint64_t t = node_now_ms();
+	uint64_t t = node_now_ms(); /* nothing below suspends: no knock is later */
 	for (size_t i = 0; i < node->peers_hi; i++) {
 		struct node_peer *p = &node->peers[i];
 		if (!p->used || !p->idle.owed)
 			continue;
-		if (since(t, p->want_ms) >= NODE_LAZY_CONNECT_MS || !node_lazy_link_wanted(node, p) ||
+		if (t - p->want_ms >= NODE_LAZY_CONNECT_MS || !node_lazy_link_wanted(node, p) ||
 		    has_pair_link(node, p, false)) {
 			p->idle.owed = false;
 			continue;
 		}
 		if (room_for(node, p, true, false) != ROOM)
 			return; /* still full: the others wait too */
-		p->idle.owed = false;
-		core_log(CORE_LOG_DEBUG, "relay links: a place is free: linking %s, who called", node_peer_name(p));
-		node_link_open_pair(node, p);
+		link_caller(node, p, "");
 	}
 }
 
@@ -381,9 +380,7 @@ void node_lazy_doorbell_heard(struct node *node, struct node_link *l, struct nod
 	/* Decided now, not at the knock: a place may have been made since. */
 	enum room r = room_for(node, p, true, true);
 	if (r == ROOM) {
-		p->idle.owed = false;
-		core_log(CORE_LOG_DEBUG, "relay links: a place is free already: linking %s, who called", node_peer_name(p));
-		node_link_open_pair(node, p);
+		link_caller(node, p, " already");
 		return; /* its pair link pairs: nothing to tell */
 	}
 	uint8_t full[2] = {NODE_IDLE_FULL, r == MAKING_ROOM ? NODE_FULL_MAKING_ROOM : NODE_FULL_NONE_IDLE};
@@ -545,7 +542,10 @@ void node_lazy_tick(struct node *node, uint64_t t)
 		struct node_link *l = &node->links[i];
 		if (!l->used || l->closing)
 			continue;
-		t = node_now_ms(); /* a send below may have suspended: a knock meanwhile is later than t was */
+		/* Fresh: an earlier link's send may have suspended, and a knock
+		 * handled meanwhile is later than the round's t (the unsigned
+		 * differences below would wrap). */
+		t = node_now_ms();
 		struct node_peer *p = l->peer;
 		if (l->doorbell) {
 			/* Free the doorbell for the next caller once this one has
@@ -556,11 +556,11 @@ void node_lazy_tick(struct node *node, uint64_t t)
 			if ((p || node_link_paired(l)) && !l->bound_ms)
 				l->bound_ms = t;
 			if (l->bound_ms && l->c &&
-			    (since(t, l->bound_ms) >= NODE_DOORBELL_HOLD_MS || (p && has_pair_link(node, p, true)))) {
+			    (t - l->bound_ms >= NODE_DOORBELL_HOLD_MS || (p && has_pair_link(node, p, true)))) {
 				relay_client_interrupt(l->c);
 			}
 		} else if (l->call) {
-			if (!p || !p->used || since(t, l->opened_ms) >= NODE_CALL_HOLD_MS ||
+			if (!p || !p->used || t - l->opened_ms >= NODE_CALL_HOLD_MS ||
 			    (node_peer_ready(p) && has_pair_link(node, p, true)))
 				node_link_close(l);
 		} else if (node_lazy_is_pair_link(l) && p) {

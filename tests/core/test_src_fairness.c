@@ -409,6 +409,45 @@ Test(core_src, sources_outnumbering_buffers_deliver_intact_and_in_order, .timeou
 #define TURN_BOUND (2u * MAX_PAIRS)
 #define TURN_MIN_GAPS (32u * MAX_PAIRS)
 #define TURN_MIN_GAPS_EACH (TURN_MIN_GAPS / MAX_PAIRS)
+/* The longest wait of any source between two of its receives, in
+ * receives of others; *who: that source. */
+static uint64_t worst_gap(const struct t_case *c, unsigned *who)
+{
+	uint64_t worst = 0;
+	*who = 0;
+	for (unsigned i = 0; i < c->num_pairs; i++)
+		if (c->pairs[i].max_gap > worst) {
+			worst = c->pairs[i].max_gap;
+			*who = i;
+		}
+	return worst;
+}
+
+/* The turn tests' checks: gaps that began with data waiting were seen, at
+ * least TURN_MIN_GAPS in all and TURN_MIN_GAPS_EACH for every source (so
+ * the bound cannot pass by measuring nothing), and no source waited more
+ * than bound receives of others. what: a prefix for the log line. */
+static void expect_turns_within(const struct t_case *c, unsigned bound, const char *what)
+{
+	unsigned worst_i, gaps = 0, fewest = UINT32_MAX;
+	uint64_t worst = worst_gap(c, &worst_i);
+	for (unsigned i = 0; i < c->num_pairs; i++) {
+		gaps += c->pairs[i].gaps;
+		if (c->pairs[i].gaps < fewest)
+			fewest = c->pairs[i].gaps;
+	}
+	cr_log_info("%slongest wait: source %u, %llu receives of others; %u gaps with data waiting (fewest %u)", what,
+		    worst_i, (unsigned long long)worst, gaps, fewest);
+	cr_expect_geq(gaps, TURN_MIN_GAPS, "only %u gaps with data waiting were measured", gaps);
+	for (unsigned i = 0; i < c->num_pairs; i++) {
+		cr_expect_geq(c->pairs[i].gaps, TURN_MIN_GAPS_EACH,
+			      "source %u: only %u gaps with data waiting were measured (floor %u)", i, c->pairs[i].gaps,
+			      TURN_MIN_GAPS_EACH);
+		cr_expect_leq(c->pairs[i].max_gap, bound, "source %u waited %llu receives of others (bound %u)", i,
+			      (unsigned long long)c->pairs[i].max_gap, bound);
+	}
+}
+
 Test(core_src, every_busy_source_receives_in_every_turn_of_a_dry_ring, .timeout = 120)
 {
 	struct t_case *c = calloc(1, sizeof *c);
@@ -416,29 +455,7 @@ Test(core_src, every_busy_source_receives_in_every_turn_of_a_dry_ring, .timeout 
 	c->num_pairs = MAX_PAIRS;
 	c->bytes_each = 512 * 1024;
 	t_case_run(c);
-	uint64_t worst = 0;
-	unsigned worst_i = 0;
-	for (unsigned i = 0; i < c->num_pairs; i++)
-		if (c->pairs[i].max_gap > worst) {
-			worst = c->pairs[i].max_gap;
-			worst_i = i;
-		}
-	unsigned gaps = 0, fewest = UINT32_MAX;
-	for (unsigned i = 0; i < c->num_pairs; i++) {
-		gaps += c->pairs[i].gaps;
-		if (c->pairs[i].gaps < fewest)
-			fewest = c->pairs[i].gaps;
-	}
-	cr_log_info("longest wait: source %u, %llu receives of others; %u gaps with data waiting (fewest %u)",
-		    worst_i, (unsigned long long)worst, gaps, fewest);
-	cr_expect_geq(gaps, TURN_MIN_GAPS, "only %u gaps with data waiting were measured", gaps);
-	for (unsigned i = 0; i < c->num_pairs; i++) {
-		cr_expect_geq(c->pairs[i].gaps, TURN_MIN_GAPS_EACH,
-			      "source %u: only %u gaps with data waiting were measured (floor %u)", i, c->pairs[i].gaps,
-			      TURN_MIN_GAPS_EACH);
-		cr_expect_leq(c->pairs[i].max_gap, TURN_BOUND, "source %u waited %llu receives of others (bound %u)", i,
-			      (unsigned long long)c->pairs[i].max_gap, TURN_BOUND);
-	}
+	expect_turns_within(c, TURN_BOUND, "");
 	free(c);
 }
 
@@ -447,8 +464,8 @@ Test(core_src, every_busy_source_receives_in_every_turn_of_a_dry_ring, .timeout 
  * plain multishot takes up to 32 buffers per pass of the kernel before its
  * pause lands, so between two runs of one source every other source had a
  * run of its own: with plain receives (the code before capped ones, and
- * core_rt_opts.stream_recv_batched; T_UNCAPPED=1 in the environment runs
- * this test so) the longest wait of a source between
+ * core_rt_opts.stream_recv_batched: the next test) the longest wait of a
+ * source between
  * two of its receives, while it had data waiting, was 1,024 receives of
  * others. Capped, every backlogged socket gets one buffer per pass in
  * turn, and the wait is a few rounds of the others (measured: 94, about
@@ -463,7 +480,6 @@ Test(core_src, backlogged_sources_with_room_in_the_ring_receive_in_turn, .timeou
 	cr_assert_not_null(c);
 	c->num_pairs = MAX_PAIRS;
 	c->ring_bufs = CAPPED_RING_BUFS;
-	c->uncapped = getenv("T_UNCAPPED") != NULL;
 	c->fast_readers = true;
 	c->prefill = true;
 	t_case_run(c);
@@ -471,27 +487,7 @@ Test(core_src, backlogged_sources_with_room_in_the_ring_receive_in_turn, .timeou
 		free(c);
 		cr_skip_test("this kernel has no capped multishot receives");
 	}
-	uint64_t worst = 0;
-	unsigned worst_i = 0, gaps = 0, fewest = UINT32_MAX;
-	for (unsigned i = 0; i < c->num_pairs; i++) {
-		if (c->pairs[i].max_gap > worst) {
-			worst = c->pairs[i].max_gap;
-			worst_i = i;
-		}
-		gaps += c->pairs[i].gaps;
-		if (c->pairs[i].gaps < fewest)
-			fewest = c->pairs[i].gaps;
-	}
-	cr_log_info("capped: longest wait: source %u, %llu receives of others; %u gaps with data waiting (fewest %u)",
-		    worst_i, (unsigned long long)worst, gaps, fewest);
-	cr_expect_geq(gaps, TURN_MIN_GAPS, "only %u gaps with data waiting were measured", gaps);
-	for (unsigned i = 0; i < c->num_pairs; i++) {
-		cr_expect_geq(c->pairs[i].gaps, TURN_MIN_GAPS_EACH,
-			      "source %u: only %u gaps with data waiting were measured (floor %u)", i, c->pairs[i].gaps,
-			      TURN_MIN_GAPS_EACH);
-		cr_expect_leq(c->pairs[i].max_gap, CAPPED_BOUND, "source %u waited %llu receives of others (bound %u)", i,
-			      (unsigned long long)c->pairs[i].max_gap, CAPPED_BOUND);
-	}
+	expect_turns_within(c, CAPPED_BOUND, "capped: ");
 	free(c);
 }
 
@@ -509,11 +505,9 @@ Test(core_src, batched_receives_when_asked_take_runs_of_buffers, .timeout = 120)
 	c->fast_readers = true;
 	c->prefill = true;
 	t_case_run(c);
-	uint64_t worst = 0;
-	for (unsigned i = 0; i < c->num_pairs; i++)
-		if (c->pairs[i].max_gap > worst)
-			worst = c->pairs[i].max_gap;
-	cr_log_info("batched: longest wait %llu receives of others", (unsigned long long)worst);
+	unsigned worst_i;
+	uint64_t worst = worst_gap(c, &worst_i);
+	cr_log_info("batched: longest wait %llu receives of others (source %u)", (unsigned long long)worst, worst_i);
 	cr_expect_gt(worst, CAPPED_BOUND, "batched receives waited at most %llu receives of others: not batched?",
 		     (unsigned long long)worst);
 	free(c);

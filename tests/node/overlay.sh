@@ -229,18 +229,28 @@ while time.time() < t_end and not (stop and os.path.exists(stop)):
     time.sleep(0.1)
 print("echoed %d/%d, worst round trip %.2f s" % (got, sent, worst))
 PY
-natlab_exec a "$nd_py" "$nd_tmp/stream.py" "$m4" 14 >"$nd_tmp/stream.out" 2>&1 &
-stream_pid=$!
+# stream_start NAME SECONDS: an echo stream from Rob to Matt in the
+# background, for SECONDS or until $nd_tmp/NAME.stop exists; output in
+# $nd_tmp/NAME.out. stream_end NAME WHAT: waits for it and checks it kept
+# every line, in order, across WHAT.
+stream_start() {
+	natlab_exec a "$nd_py" "$nd_tmp/stream.py" "$m4" "$2" "$nd_tmp/$1.stop" >"$nd_tmp/$1.out" 2>&1 &
+	stream_pid=$!
+}
+stream_end() {
+	if wait "$stream_pid"; then
+		echo "TCP across $2: $(cat "$nd_tmp/$1.out")"
+	else
+		bad "the TCP stream broke across $2: $(cat "$nd_tmp/$1.out")"
+	fi
+}
+stream_start stream 14
 sleep 3
 nd_block_direct a b
 relay_path() { nd_path_is a "$rob" matt relay && nd_path_is b "$matt" rob relay; }
 nd_wait 20 "the relay path after the direct path is blocked" relay_path ||
 	bad "did not move to the relay: rob sees '$(nd_peer a "$rob" matt)'"
-if wait "$stream_pid"; then
-	echo "TCP across the switch: $(cat "$nd_tmp/stream.out")"
-else
-	bad "the TCP stream broke across the switch: $(cat "$nd_tmp/stream.out")"
-fi
+stream_end stream "the switch"
 ping_ok a "$m4" || bad "ping over the relay path failed: $(cat "$nd_tmp/ping.out")"
 [ "$(nd_field a "$rob" matt mtu)" = 1280 ] || bad "the relay path's MTU is '$(nd_field a "$rob" matt mtu)', want 1280"
 natlab_exec a ping -M do -s 1292 -c 1 -W 2 "$m4" >"$nd_tmp/ping.out" 2>&1 &&
@@ -252,8 +262,7 @@ nd_blob_intact a "http://$m4:8000/blob" matt || bad "HTTP over the relay path: $
 # A TCP stream across relay -> direct: UDP between the sites works again
 # 2 s into a new echo stream; the background punch (at most 60 s apart by
 # now) finds the direct path, and the stream runs 3 s past the switch.
-natlab_exec a "$nd_py" "$nd_tmp/stream.py" "$m4" 90 "$nd_tmp/stream2.stop" >"$nd_tmp/stream2.out" 2>&1 &
-stream_pid=$!
+stream_start stream2 90
 sleep 2
 nd_unblock_direct a b
 t0=$(nd_ms)
@@ -265,11 +274,7 @@ else
 fi
 sleep 3
 touch "$nd_tmp/stream2.stop"
-if wait "$stream_pid"; then
-	echo "TCP across relay -> direct: $(cat "$nd_tmp/stream2.out")"
-else
-	bad "the TCP stream broke across relay -> direct: $(cat "$nd_tmp/stream2.out")"
-fi
+stream_end stream2 "relay -> direct"
 ping_ok a "$m4" || bad "ping over the direct path again failed: $(cat "$nd_tmp/ping.out")"
 
 # A TCP stream across a NAT mapping change: 2 s into a third echo stream,
@@ -277,8 +282,7 @@ ping_ok a "$m4" || bad "ping over the direct path again failed: $(cat "$nd_tmp/p
 # ahead of the masquerade) and forgets every mapping.
 if command -v conntrack >/dev/null 2>&1; then
 	bip=$(natlab_router_ip b)
-	natlab_exec a "$nd_py" "$nd_tmp/stream.py" "$m4" 90 "$nd_tmp/stream3.stop" >"$nd_tmp/stream3.out" 2>&1 &
-	stream_pid=$!
+	stream_start stream3 90
 	sleep 2
 	natlab_exec b-r nft insert rule ip nat post oifname wan meta l4proto udp udp sport 7777 snat to "$bip:27777" ||
 		bad "cannot add the snat rule"
@@ -292,11 +296,7 @@ if command -v conntrack >/dev/null 2>&1; then
 	fi
 	sleep 3
 	touch "$nd_tmp/stream3.stop"
-	if wait "$stream_pid"; then
-		echo "TCP across the mapping change: $(cat "$nd_tmp/stream3.out")"
-	else
-		bad "the TCP stream broke across the mapping change: $(cat "$nd_tmp/stream3.out")"
-	fi
+	stream_end stream3 "the mapping change"
 else
 	echo "mapping change: not tried (conntrack is not installed)"
 fi
