@@ -185,6 +185,7 @@ struct core_reactor {
 	unsigned idx;
 	pthread_t thread;
 	uint64_t now;
+	uint64_t passes;     /* loop iterations so far (core_pass) */
 	int wake_fd;
 	bool stopping;
 	bool torn_down;      /* operations are cancelled and new ones refused */

@@ -49,6 +49,11 @@ uint64_t core_now_ns(void)
 	return tls_reactor ? tls_reactor->now : core_clock_ns();
 }
 
+uint64_t core_pass(void)
+{
+	return tls_reactor ? tls_reactor->passes : 0;
+}
+
 struct core_reactor *core_self(void) { return tls_reactor; }
 unsigned core_reactor_index(const struct core_reactor *r) { return r->idx; }
 struct core_rt *core_reactor_rt(const struct core_reactor *r) { return r->rt; }
@@ -670,6 +675,7 @@ static void loop(struct core_reactor *r)
 {
 	for (;;) {
 		r->now = core_clock_ns();
+		r->passes++;
 		run_ready(r);
 		if (r->stopping && ((r->live == 0 && r->inflight == 0) || tls_stop.give_up))
 			break;

@@ -123,6 +123,12 @@ void core_task_interrupt(struct core_coro *co);
  * reactor threads (exact elsewhere). */
 uint64_t core_now_ns(void);
 
+/* core_pass returns how many loop iterations this reactor has begun (0 off
+ * a reactor thread). A coroutine that became ready in pass p has run by
+ * the end of pass p + 1, and so has one whose operation, submitted in pass
+ * p, completed at once (data already waiting on a socket). */
+uint64_t core_pass(void);
+
 /* core_clock_ns returns CLOCK_MONOTONIC ns read now (the same clock as
  * core_now_ns, never cached): for the end of an interval inside one loop
  * iteration. */

@@ -27,6 +27,20 @@ static void refuse_now(int fd, const char *status_line)
 	close(fd);
 }
 
+/* Passes the accept loop waits, at most, for a handshake to have had its
+ * chance to read before it sheds one that has not (relay_hs_shed_oldest). */
+#define SHED_WAIT_PASSES 3
+
+/* Past the descriptor budget, or too many heads being read. Those already
+ * shed but not yet closed have made their room: counting them again would
+ * shed one more live handshake per newcomer. */
+static bool over_limit(struct relay_server *srv)
+{
+	uint64_t pending = atomic_load(&srv->shed_pending);
+	return atomic_load(&srv->connections) >= srv->max_conns + pending ||
+	       atomic_load(&srv->handshakes) >= srv->o.max_handshakes + pending;
+}
+
 struct accept_arg {
 	struct relay_thread *th;
 	int which;      /* 0: --port, 1: --plain-port */
@@ -66,17 +80,22 @@ static void accept_loop(void *arg)
 		/* Past the descriptor budget, or too many heads being read: the
 		 * oldest handshake of this thread makes room (slowloris from
 		 * many addresses must not lock legitimate clients out until
-		 * its handshakes time out). Those already shed but not yet
-		 * closed have made their room: counting them again would shed
-		 * one more live handshake per newcomer. */
-		uint64_t pending = atomic_load(&srv->shed_pending);
-		if (atomic_load(&srv->connections) >= srv->max_conns + pending ||
-		    atomic_load(&srv->handshakes) >= srv->o.max_handshakes + pending) {
+		 * its handshakes time out). */
+		if (over_limit(srv)) {
+			/* While none is sheddable yet (every handshake of this
+			 * thread is still to read once: a burst of accepts runs
+			 * ahead of their reads), let a pass or two read them, so
+			 * that a client whose head is waiting finishes rather
+			 * than being shed; then shed the oldest anyway. */
+			for (unsigned waited = 0; !relay_hs_shed_oldest(th, waited >= SHED_WAIT_PASSES); waited++) {
+				if (waited >= SHED_WAIT_PASSES || !over_limit(srv))
+					break;
+				core_yield();
+			}
 			/* Then let the shed one close its descriptor, and those
 			 * accepted but not yet run start their heads (and become
 			 * sheddable), before the next accept: a burst queued by
 			 * multishot accept otherwise runs on ahead of them. */
-			relay_hs_shed_oldest(th);
 			core_yield();
 		}
 		/* A shed connection closes when its coroutine next runs: until

@@ -355,10 +355,12 @@ struct relay_upgrade_arg {
  * malloc'd): reads the request, answers it or joins its session, then runs
  * the connection (relay_conn_run). */
 void relay_upgrade_run(void *arg);
-/* relay_hs_shed_oldest ends th's oldest handshake still reading its head;
- * returns whether there was one (its descriptor closes once its coroutine
- * runs). relay_hs_interrupt_all wakes them all (stop). */
-bool relay_hs_shed_oldest(struct relay_thread *th);
+/* relay_hs_shed_oldest ends th's oldest handshake still reading its head:
+ * one that sent part of a head and waited first, then one that has had
+ * its chance to read (a pass after its first read), or with any, the
+ * oldest of all. Returns whether it ended one (its descriptor closes once
+ * its coroutine runs). relay_hs_interrupt_all wakes them all (stop). */
+bool relay_hs_shed_oldest(struct relay_thread *th, bool any);
 void relay_hs_interrupt_all(struct relay_thread *th);
 
 /* ---- status.c ---- */

@@ -77,6 +77,7 @@ struct relay_hs {
 	struct relay_hs *prev, *next;
 	struct net_stream *st;
 	uint64_t started_ns;
+	uint64_t pass;                  /* core_pass() when its head's reading began */
 	unsigned char queue;            /* th->hs_head[queue]: 0 fresh, 1 stalled */
 	bool shed;                      /* interrupted by relay_hs_shed_oldest */
 };
@@ -121,7 +122,18 @@ static void hs_stalled(struct relay_thread *th, struct relay_hs *h)
 	hs_track(th, h, 1);
 }
 
-bool relay_hs_shed_oldest(struct relay_thread *th)
+/* Whether a fresh handshake has had its chance to read: its first read,
+ * submitted in the pass it began, found a head already waiting by the end
+ * of the next pass (core_pass). Before that, a legitimate client whose
+ * whole head is in the socket looks the same as a silent one; a burst of
+ * accepts runs ahead of their reads and would shed it (a reset pair under
+ * 20,000 slowloris connections, seen once in CI). */
+static bool hs_had_its_chance(const struct relay_hs *h)
+{
+	return core_pass() >= h->pass + 2;
+}
+
+bool relay_hs_shed_oldest(struct relay_thread *th, bool any)
 {
 	for (unsigned q = 2; q-- > 0;) {
 		struct relay_hs *h = th->hs_head[q];
@@ -129,6 +141,9 @@ bool relay_hs_shed_oldest(struct relay_thread *th)
 			h = h->next;
 		if (!h)
 			continue;
+		/* Oldest first: if this one is too young, so are those after it. */
+		if (q == 0 && !any && !hs_had_its_chance(h))
+			return false;
 		h->shed = true;
 		net_stream_interrupt(h->st);
 		atomic_fetch_add(&th->srv->shed, 1);
@@ -473,6 +488,7 @@ static __attribute__((noinline)) struct relay_conn *read_upgrade(struct relay_up
 	}
 	h->st = st;
 	h->started_ns = core_now_ns();
+	h->pass = core_pass();
 	hs_track(th, h, 0);
 	uint64_t deadline = h->started_ns + (uint64_t)srv->o.handshake_ms * 1000000u;
 	int pr = via_proxy && srv->o.proxy_protocol != RELAY_PROXY_HEADER_OFF ? read_proxy(th, h, &px, deadline) : 0;
