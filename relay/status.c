@@ -68,15 +68,15 @@ static int body_stats_core(const struct relay_stats *st, char *b, size_t cap)
 			", \"rejected\": {\"session_full\": %" PRIu64 ", \"bad_request\": %" PRIu64
 			", \"limits\": %" PRIu64 ", \"handshake_timeout\": %" PRIu64 ", \"shed\": %" PRIu64 "}"
 			", \"protocol_errors\": %" PRIu64 ", \"too_big\": %" PRIu64
-			", \"keepalive_timeouts\": %" PRIu64 ", \"held_bytes\": %" PRIu64 ", \"stuck_bytes\": %" PRIu64
+			", \"keepalive_timeouts\": %" PRIu64 ", \"hibernations\": %" PRIu64 ", \"held_bytes\": %" PRIu64 ", \"stuck_bytes\": %" PRIu64
 			", \"stuck_shed\": %" PRIu64 ", \"handshakes\": %" PRIu64
 			", \"max_connections\": %" PRIu64 ", \"max_handshakes\": %" PRIu64
 			", \"proxied\": %" PRIu64 ", \"proxy_refused\": %" PRIu64 "}",
 			st->total_sessions, st->active_sessions, st->waiting_sessions, st->connections,
 			st->total_connections, st->total_bytes_relayed, st->total_messages_relayed, st->uptime_s,
 			st->rejected_409, st->rejected_400, st->rejected_limit, st->handshake_timeouts, st->shed,
-			st->protocol_errors, st->too_big, st->keepalive_timeouts, st->held_bytes, st->stuck_bytes, st->stuck_shed, st->handshakes,
-			st->max_connections, st->max_handshakes, st->proxied, st->proxy_refused);
+			st->protocol_errors, st->too_big, st->keepalive_timeouts, st->hibernations, st->held_bytes, st->stuck_bytes,
+			st->stuck_shed, st->handshakes, st->max_connections, st->max_handshakes, st->proxied, st->proxy_refused);
 }
 
 static int body_metrics_core(const struct relay_stats *st, char *b, size_t cap)

@@ -1512,6 +1512,11 @@ Test(relay_server, a_connection_woken_soon_after_hibernating_backs_off_an_idle_o
 	cr_assert_eq(h.status, 200);
 	cr_assert_geq(t_metric(h.body, "atmosphere_relay_hibernations_total"), (double)(before + during));
 	t_http_free(&h);
+	/* ...and in /stats. */
+	t_http_get(r.port, "/stats", &h);
+	cr_assert_eq(h.status, 200);
+	cr_assert_geq(t_json_u64(h.body, "hibernations"), before + during);
+	t_http_free(&h);
 	t_ws_close(a);
 	t_ws_close(b);
 	t_relay_stop(&r);
