@@ -146,6 +146,10 @@ struct buf_group {
 	 * (core/src.c), unless the kernel refused one or a test turned them
 	 * off. */
 	bool uncapped;
+	/* Test seam: capped receives carry a flag no kernel knows, so the
+	 * kernel refuses them with -EINVAL as one without capped receives
+	 * does (tests/core/test_src_fairness.c). */
+	bool refuse_capped_for_test;
 };
 
 struct msg {

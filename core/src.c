@@ -167,6 +167,8 @@ static int arm(struct src *s, bool once)
 			 * multishot does. */
 			io_uring_prep_recv_multishot(sqe, s->fd, NULL, s->grp->size, 0);
 			sqe->ioprio |= IORING_RECVSEND_BUNDLE;
+			if (s->grp->refuse_capped_for_test)
+				sqe->ioprio |= 1u << 15;
 			s->capped = true;
 		} else {
 			io_uring_prep_recv_multishot(sqe, s->fd, NULL, 0, 0);
@@ -468,12 +470,15 @@ static void complete_recv(struct src *s, const struct io_uring_cqe *cqe)
 	}
 	if (res == 0 && s->kind == SRC_RECV) {
 		s->eof = true;
-	} else if (res == -EINVAL && s->capped && !g->uncapped) {
+	} else if (res == -EINVAL && s->capped) {
 		/* A kernel without capped multishot receives refuses the
-		 * SQE: plain multishots from now on (refill re-arms one). */
+		 * SQE: plain multishots from now on (refill re-arms one).
+		 * Every source armed capped before the first refusal came
+		 * back is refused too, and re-armed the same way. */
+		if (!g->uncapped)
+			core_log(CORE_LOG_INFO, "stream receives: the kernel refused a capped multishot receive "
+						"(a length on a multishot bundle); using plain multishot receives");
 		g->uncapped = true;
-		core_log(CORE_LOG_INFO, "stream receives: the kernel refused a capped multishot receive "
-					"(a length on a multishot bundle); using plain multishot receives");
 	} else if (res == -ENOBUFS) {
 		if (turn)
 			stall_front(s); /* the ring was emptied by another before its turn */

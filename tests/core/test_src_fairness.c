@@ -72,6 +72,7 @@ struct t_case {
 	bool uncapped;         /* core_rt_opts.stream_recv_batched: plain multishots, as before capped ones */
 	bool fast_readers;     /* readers let go of each lease at once (no yields) */
 	bool prefill;          /* writers fill their sockets before any reader starts, then stop */
+	bool refuse_capped;    /* the kernel is made to refuse capped receives (test seam) */
 	bool capped_refused;   /* result: the kernel refused capped receives */
 	size_t trickle;        /* then: this many 1 KiB messages on one pair, one at a time */
 	/* results, read by the test thread after the runtime ends */
@@ -253,6 +254,7 @@ static void t_case_main(void *arg)
 	uint16_t port;
 	int lfd = t_listen_tcp(&port);
 
+	core_self()->stream.refuse_capped_for_test = c->refuse_capped;
 	/* The hog: its bytes are all in its socket before it reads, so it
 	 * takes whole buffers, and keeps them. */
 	if (c->hog_bytes) {
@@ -510,6 +512,24 @@ Test(core_src, batched_receives_when_asked_take_runs_of_buffers, .timeout = 120)
 	cr_log_info("batched: longest wait %llu receives of others (source %u)", (unsigned long long)worst, worst_i);
 	cr_expect_gt(worst, CAPPED_BOUND, "batched receives waited at most %llu receives of others: not batched?",
 		     (unsigned long long)worst);
+	free(c);
+}
+
+/* A kernel without capped multishot receives (before 6.10, or one that
+ * refuses a length on a bundle) refuses the first with -EINVAL: the ring
+ * falls back to plain multishots, and no source fails or loses a byte
+ * (t_case_run checks every stream intact). Made to refuse by a flag no
+ * kernel knows (the seam in core/internal.h). Without the fallback, each
+ * source's first receive ends in -EINVAL and every reader fails. */
+Test(core_src, a_kernel_refusing_capped_receives_falls_back_to_plain_ones, .timeout = 120)
+{
+	struct t_case *c = calloc(1, sizeof *c);
+	cr_assert_not_null(c);
+	c->num_pairs = MAX_PAIRS;
+	c->bytes_each = 256 * 1024;
+	c->refuse_capped = true;
+	t_case_run(c);
+	cr_expect(c->capped_refused, "the ring kept capped receives although the kernel refused them");
 	free(c);
 }
 
