@@ -87,8 +87,9 @@ static void accept_loop(void *arg)
 			 * ahead of their reads), let a pass or two read them, so
 			 * that a client whose head is waiting finishes rather
 			 * than being shed; then shed the oldest anyway. */
-			for (unsigned waited = 0; !relay_hs_shed_oldest(th, waited >= SHED_WAIT_PASSES); waited++) {
-				if (waited >= SHED_WAIT_PASSES || !over_limit(srv))
+			for (unsigned waited = 0;; waited++) {
+				enum relay_shed sh = relay_hs_shed_oldest(th, waited >= SHED_WAIT_PASSES);
+				if (sh != RELAY_SHED_TOO_YOUNG || !over_limit(srv))
 					break;
 				core_yield();
 			}

@@ -358,9 +358,12 @@ void relay_upgrade_run(void *arg);
 /* relay_hs_shed_oldest ends th's oldest handshake still reading its head:
  * one that sent part of a head and waited first, then one that has had
  * its chance to read (a pass after its first read), or with any, the
- * oldest of all. Returns whether it ended one (its descriptor closes once
- * its coroutine runs). relay_hs_interrupt_all wakes them all (stop). */
-bool relay_hs_shed_oldest(struct relay_thread *th, bool any);
+ * oldest of all. Returns RELAY_SHED_ONE if it ended one (its descriptor
+ * closes once its coroutine runs); else RELAY_SHED_TOO_YOUNG if only
+ * handshakes yet to have their chance are left (never with any), or
+ * RELAY_SHED_NONE. relay_hs_interrupt_all wakes them all (stop). */
+enum relay_shed { RELAY_SHED_ONE, RELAY_SHED_TOO_YOUNG, RELAY_SHED_NONE };
+enum relay_shed relay_hs_shed_oldest(struct relay_thread *th, bool any);
 void relay_hs_interrupt_all(struct relay_thread *th);
 
 /* ---- status.c ---- */

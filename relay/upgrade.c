@@ -133,7 +133,7 @@ static bool hs_had_its_chance(const struct relay_hs *h)
 	return core_pass() >= h->pass + 2;
 }
 
-bool relay_hs_shed_oldest(struct relay_thread *th, bool any)
+enum relay_shed relay_hs_shed_oldest(struct relay_thread *th, bool any)
 {
 	for (unsigned q = 2; q-- > 0;) {
 		struct relay_hs *h = th->hs_head[q];
@@ -143,14 +143,14 @@ bool relay_hs_shed_oldest(struct relay_thread *th, bool any)
 			continue;
 		/* Oldest first: if this one is too young, so are those after it. */
 		if (q == 0 && !any && !hs_had_its_chance(h))
-			return false;
+			return RELAY_SHED_TOO_YOUNG;
 		h->shed = true;
 		net_stream_interrupt(h->st);
 		atomic_fetch_add(&th->srv->shed, 1);
 		atomic_fetch_add(&th->srv->shed_pending, 1);
-		return true;
+		return RELAY_SHED_ONE;
 	}
-	return false;
+	return RELAY_SHED_NONE;
 }
 
 void relay_hs_interrupt_all(struct relay_thread *th)
