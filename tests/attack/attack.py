@@ -649,7 +649,7 @@ async def burst(relay, silent=16, num=300):
     loop runs ahead of the handshakes' first reads, and must not shed a
     client whose whole head is already waiting; the silent connections,
     which have had their chance to read, are the ones to go. (Before the
-    relay waited for young handshakes' first reads, 2-3 of 300 were reset
+    relay waited for young handshakes' first reads, 2-4 of 300 were reset
     in every run.)"""
     st = await wsraw.stats(relay.port)
     assert st["max_handshakes"] == 8, f"run with --max-handshakes 8, not {st['max_handshakes']}"

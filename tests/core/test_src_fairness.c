@@ -354,13 +354,21 @@ static void t_case_run(struct t_case *c)
 		cr_expect_eq(c->free_at_end, (int)ring, "a fixed ring stays at its size");
 }
 
+/* A case of num_pairs sources, the rest zero (the defaults above); the
+ * test frees it. */
+static struct t_case *t_case_new(unsigned num_pairs)
+{
+	struct t_case *c = calloc(1, sizeof *c);
+	cr_assert_not_null(c);
+	c->num_pairs = num_pairs;
+	return c;
+}
+
 /* The hog leaves fewer free buffers than a reader drains in one batch: the
  * stalled source must be re-armed by the first buffer that comes back. */
 Test(core_src, stalled_source_resumes_with_few_free_buffers, .timeout = 60)
 {
-	struct t_case *c = calloc(1, sizeof *c);
-	cr_assert_not_null(c);
-	c->num_pairs = 1;
+	struct t_case *c = t_case_new(1);
 	c->bytes_each = 1024 * 1024;
 	c->hog_bytes = 10 * BUF_SIZE;
 	t_case_run(c);
@@ -373,9 +381,7 @@ Test(core_src, stalled_source_resumes_with_few_free_buffers, .timeout = 60)
  * held by the hog: the other 4 go round every source. */
 Test(core_src, every_source_progresses_on_a_ring_smaller_than_its_sources, .timeout = 120)
 {
-	struct t_case *c = calloc(1, sizeof *c);
-	cr_assert_not_null(c);
-	c->num_pairs = MAX_PAIRS;
+	struct t_case *c = t_case_new(MAX_PAIRS);
 	c->bytes_each = 256 * 1024;
 	c->hog_bytes = 12 * BUF_SIZE;
 	t_case_run(c);
@@ -386,9 +392,7 @@ Test(core_src, every_source_progresses_on_a_ring_smaller_than_its_sources, .time
 /* Without a hog, 32 sources over 16 buffers, each reader slow to let go. */
 Test(core_src, sources_outnumbering_buffers_deliver_intact_and_in_order, .timeout = 120)
 {
-	struct t_case *c = calloc(1, sizeof *c);
-	cr_assert_not_null(c);
-	c->num_pairs = MAX_PAIRS;
+	struct t_case *c = t_case_new(MAX_PAIRS);
 	c->bytes_each = 512 * 1024;
 	t_case_run(c);
 	free(c);
@@ -452,9 +456,7 @@ static void expect_turns_within(const struct t_case *c, unsigned bound, const ch
 
 Test(core_src, every_busy_source_receives_in_every_turn_of_a_dry_ring, .timeout = 120)
 {
-	struct t_case *c = calloc(1, sizeof *c);
-	cr_assert_not_null(c);
-	c->num_pairs = MAX_PAIRS;
+	struct t_case *c = t_case_new(MAX_PAIRS);
 	c->bytes_each = 512 * 1024;
 	t_case_run(c);
 	expect_turns_within(c, TURN_BOUND, "");
@@ -478,9 +480,7 @@ Test(core_src, every_busy_source_receives_in_every_turn_of_a_dry_ring, .timeout 
 #define CAPPED_BOUND (4u * MAX_PAIRS)
 Test(core_src, backlogged_sources_with_room_in_the_ring_receive_in_turn, .timeout = 120)
 {
-	struct t_case *c = calloc(1, sizeof *c);
-	cr_assert_not_null(c);
-	c->num_pairs = MAX_PAIRS;
+	struct t_case *c = t_case_new(MAX_PAIRS);
 	c->ring_bufs = CAPPED_RING_BUFS;
 	c->fast_readers = true;
 	c->prefill = true;
@@ -499,9 +499,7 @@ Test(core_src, backlogged_sources_with_room_in_the_ring_receive_in_turn, .timeou
  * others measured, against 94 capped). */
 Test(core_src, batched_receives_when_asked_take_runs_of_buffers, .timeout = 120)
 {
-	struct t_case *c = calloc(1, sizeof *c);
-	cr_assert_not_null(c);
-	c->num_pairs = MAX_PAIRS;
+	struct t_case *c = t_case_new(MAX_PAIRS);
 	c->ring_bufs = CAPPED_RING_BUFS;
 	c->uncapped = true;
 	c->fast_readers = true;
@@ -523,9 +521,7 @@ Test(core_src, batched_receives_when_asked_take_runs_of_buffers, .timeout = 120)
  * source's first receive ends in -EINVAL and every reader fails. */
 Test(core_src, a_kernel_refusing_capped_receives_falls_back_to_plain_ones, .timeout = 120)
 {
-	struct t_case *c = calloc(1, sizeof *c);
-	cr_assert_not_null(c);
-	c->num_pairs = MAX_PAIRS;
+	struct t_case *c = t_case_new(MAX_PAIRS);
 	c->bytes_each = 256 * 1024;
 	c->refuse_capped = true;
 	t_case_run(c);
@@ -1027,9 +1023,7 @@ Test(core_src, a_datagram_turn_ends_after_its_first_buffer, .timeout = 60)
  * not need, and the ring is back at 16. */
 Test(core_src, a_growable_ring_grows_under_busy_sources_and_shrinks_after, .timeout = 120)
 {
-	struct t_case *c = calloc(1, sizeof *c);
-	cr_assert_not_null(c);
-	c->num_pairs = MAX_PAIRS;
+	struct t_case *c = t_case_new(MAX_PAIRS);
 	c->bytes_each = 512 * 1024;
 	c->bufs_max = GROW_MAX;
 	c->trickle = 2 * GROW_MAX;
@@ -1076,9 +1070,7 @@ Test(core_src, a_ring_whose_cap_cannot_be_reserved_stays_fixed, .timeout = 120)
 	 * coroutines' stacks and the rings, not for the cap. */
 	struct rlimit rl = {.rlim_cur = vm + 256u * 1024 * 1024, .rlim_max = vm + 256u * 1024 * 1024};
 	cr_assert_eq(setrlimit(RLIMIT_AS, &rl), 0, "setrlimit: %s", strerror(errno));
-	struct t_case *c = calloc(1, sizeof *c);
-	cr_assert_not_null(c);
-	c->num_pairs = 8;
+	struct t_case *c = t_case_new(8);
 	c->bytes_each = 256 * 1024;
 	c->bufs_max = FALLBACK_MAX;
 	c->buf_size = FALLBACK_BUF_SIZE;
@@ -1096,9 +1088,7 @@ Test(core_src, a_ring_whose_cap_cannot_be_reserved_stays_fixed, .timeout = 120)
 #define GROW_ROOMY 1024u
 Test(core_src, a_growable_ring_grows_to_what_busy_sources_hold, .timeout = 120)
 {
-	struct t_case *c = calloc(1, sizeof *c);
-	cr_assert_not_null(c);
-	c->num_pairs = MAX_PAIRS;
+	struct t_case *c = t_case_new(MAX_PAIRS);
 	c->bytes_each = 512 * 1024;
 	c->bufs_max = GROW_ROOMY;
 	t_case_run(c);
