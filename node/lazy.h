@@ -23,7 +23,8 @@
  *
  * Idle pair links close on both sides or on neither: a node whose links
  * with a member went idle on a relay path asks it (NODE_MSG_IDLE) and holds
- * them (a `send` or `ping` waits for the answer) until the member closes
+ * them (a `send`, a `ping` or an overlay packet waits for the answer:
+ * node_lazy_reachable is false meanwhile) until the member closes
  * its own (it is idle too: the relay then closes ours), answers that it
  * still uses them (kept another idle time), or NODE_IDLE_WAIT_MS passes (an
  * older node).

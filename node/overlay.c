@@ -22,6 +22,7 @@
 #include "overlay/icmp.h"
 #include "overlay/netlink.h"
 #include "overlay/packet.h"
+#include "overlay/stage.h"
 #include "overlay/table.h"
 #include "overlay/tun.h"
 #include "overlay/udpgso.h"
@@ -31,6 +32,17 @@
 #endif
 
 #define NPEERS (sizeof ((struct node *)0)->peers / sizeof ((struct node *)0)->peers[0])
+
+/* Packets for a member not reachable yet wait (overlay/stage.h) at most
+ * this long: as long as a `send` waits for a call to connect. */
+#define OV_STAGE_MS NODE_LAZY_CONNECT_MS
+/* Members with packets waiting at once; past it a packet for another one
+ * is dropped (dropped.no_session). 64 stages are about 1.5 MiB. */
+#define OV_STAGE_PEERS 64u
+/* How often the stager looks whether a member waited for is reachable:
+ * the delay a waiting packet adds to its path's coming up. */
+#define OV_STAGE_POLL_MS 10
+_Static_assert(NODE_PMTU_MAX <= OVERLAY_STAGE_PKT_MAX, "a stage holds the overlay's largest packet");
 
 struct node_overlay {
 	struct overlay_tun tun;
@@ -84,6 +96,14 @@ struct node_overlay {
 	uint64_t gro_fallbacks;                /* coalesced writes refused, written again packet by packet */
 	uint8_t gro_seg[16384];                /* one of those packets (not seg: the reader may be mid-cut) */
 	struct core_log_limit log_collide, log_tun, log_spoof;  /* peers and programs can cause these */
+	/* Packets waiting for a member to become reachable, per peer slot
+	 * (allocated while some wait; one existing, even empty, keeps later
+	 * packets behind it: order is kept), and the coroutine that sends
+	 * them once it is (stager; running while any stage exists). */
+	struct overlay_stage *stage[NPEERS];
+	unsigned stages;
+	bool stager;
+	uint64_t staged, stage_sent, stage_expired, stage_overflow;
 };
 
 static void derive(const struct node *node, const char *node_id, uint32_t n, uint8_t a4[4], uint8_t a6[16])
@@ -418,6 +438,120 @@ static struct node_peer *owner(struct node *node, struct node_overlay *ov, const
 	return &node->peers[idx];
 }
 
+/* Whether a packet for p is sent now rather than staged. Lazy links
+ * (node/lazy.h): only while node_lazy_reachable (not while a call is
+ * under way, or the idle question is out). Eager: what node_peer_send
+ * needs, a session and a direct path or a relay link that is up, paired
+ * or not (a relay without the paired notice, as the seed's, forwards all
+ * the same; ours holds what comes before the other side). */
+static bool may_send(const struct node *node, const struct node_peer *p)
+{
+	if (node_lazy(node))
+		return node_lazy_reachable(p);
+	return node_peer_ready(p) &&
+	       (p->direct_ok || (p->relay && p->relay->used && p->relay->peer == p && p->relay->up));
+}
+
+/* What a packet for p waits for: a session (a handshake started) and a
+ * path (a call, when links are lazy). Either may suspend. */
+static void want_path(struct node *node, struct node_peer *p)
+{
+	node_lazy_want(node, p);
+	if (p->used && !p->hs_live && !node_peer_ready(p))
+		node_handshake_start(node, p, NULL);
+}
+
+static void stage_free(struct node_overlay *ov, size_t i)
+{
+	free(ov->stage[i]);
+	ov->stage[i] = NULL;
+	ov->stages--;
+}
+
+/* Sends what waits for peer slot i while its member is reachable, drops
+ * what waited too long (or was for a member that left the slot), and
+ * frees the stage once it is empty. May suspend: everything is looked up
+ * again after each send (the overlay may have stopped meanwhile). */
+static void stage_drain(struct node *node, size_t i)
+{
+	uint8_t pkt[OVERLAY_STAGE_PKT_MAX];
+	for (;;) {
+		struct node_overlay *ov = node->ov;
+		struct overlay_stage *s = ov ? ov->stage[i] : NULL;
+		if (!s || node->stopping)
+			return;
+		struct node_peer *p = &node->peers[i];
+		bool same = p->used && !memcmp(p->pub, s->owner, sizeof s->owner);
+		ov->stage_expired += same ? overlay_stage_expire(s, node_now_ms(), OV_STAGE_MS) : overlay_stage_clear(s);
+		if (!s->num) {
+			stage_free(ov, i);
+			return;
+		}
+		if (!may_send(node, p)) {
+			want_path(node, p);
+			return;
+		}
+		size_t n = overlay_stage_pop(s, pkt, sizeof pkt);
+		int r = node_peer_send(node, p, NODE_MSG_IP, pkt, n);
+		if (!(ov = node->ov))
+			return;
+		if (r < 0) {
+			ov->no_session++; /* the path went while it was picked: lost */
+		} else {
+			ov->tx++;
+			ov->stage_sent++;
+		}
+	}
+}
+
+/* The stager: while packets wait, every OV_STAGE_POLL_MS sends those whose
+ * member is reachable now. Ends when none waits, or the node stops. */
+static void stager(void *arg)
+{
+	core_task_set_name("overlay stager");
+	struct node *node = arg;
+	for (;;) {
+		core_sleep(OV_STAGE_POLL_MS);
+		struct node_overlay *ov = node->ov;
+		if (!ov)
+			return; /* stopped: node_overlay_stop freed the stages */
+		if (node->stopping || !ov->stages) {
+			ov->stager = false;
+			return;
+		}
+		for (size_t i = 0; i < NPEERS && (ov = node->ov) && ov->stages; i++)
+			if (ov->stage[i])
+				stage_drain(node, i);
+	}
+}
+
+/* Stages pkt[0..n) for p (overlay/stage.h) and starts the stager. False:
+ * no stage for p could be had (OV_STAGE_PEERS wait already, or no memory). */
+static bool stage_add(struct node *node, struct node_overlay *ov, struct node_peer *p, const uint8_t *pkt, size_t n)
+{
+	size_t i = (size_t)(p - node->peers);
+	struct overlay_stage *s = ov->stage[i];
+	if (s && memcmp(s->owner, p->pub, sizeof s->owner)) {
+		ov->stage_expired += overlay_stage_clear(s); /* the slot's last member's */
+		overlay_stage_init(s, p->pub);
+	}
+	if (!s) {
+		if (ov->stages >= OV_STAGE_PEERS || !(s = malloc(sizeof *s)))
+			return false;
+		overlay_stage_init(s, p->pub);
+		ov->stage[i] = s;
+		ov->stages++;
+	}
+	int r = overlay_stage_push(s, pkt, n, node_now_ms());
+	if (r < 0)
+		return false;
+	ov->stage_overflow += (unsigned)r;
+	ov->staged++;
+	if (!ov->stager && core_spawn(stager, node) == 0)
+		ov->stager = true;
+	return true;
+}
+
 /* One packet from the kernel: to the member that owns its destination.
  * batch: pkt is one of several cut from a TSO read, and may join the UDP
  * GSO batch (the caller flushes it at the end of the read). */
@@ -458,15 +592,31 @@ static void route_out(struct node *node, struct node_overlay *ov, const uint8_t 
 		return;
 	}
 	overlay_fw_outbound(&ov->fw, pkt, &ip, node_now_ms());
+	/* Not reachable now (no session, no path, a call under way, or idle
+	 * relay links being asked about), or packets for it wait already:
+	 * this one waits behind them, and the stager sends them in order
+	 * once it is. */
+	if (ov->stage[p - node->peers] || !may_send(node, p)) {
+		if (!stage_add(node, ov, p, pkt, ip.len))
+			ov->no_session++; /* dropped, as a router does; TCP resends */
+		want_path(node, p);
+		return;
+	}
 	if (join && batch_add(node, ov, p, pkt, ip.len))
 		return;
+	uint8_t pub[32];
+	memcpy(pub, p->pub, sizeof pub);
 	if (node_peer_send(node, p, NODE_MSG_IP, pkt, ip.len) < 0) {
-		/* No session yet (or the path is down): dropped like a router
-		 * drops during a route change; TCP resends. Start one. */
-		ov->no_session++;
-		node_lazy_want(node, p);
-		if (!p->hs_live && !node_peer_ready(p))
-			node_handshake_start(node, p, NULL);
+		/* The path went meanwhile (the send may have suspended): the
+		 * packet waits for the next one, unless the member left its
+		 * slot (or the overlay stopped) while the send waited. */
+		if (!(ov = node->ov) || !p->used || memcmp(p->pub, pub, sizeof pub) ||
+		    !stage_add(node, ov, p, pkt, ip.len)) {
+			if (ov)
+				ov->no_session++;
+			return;
+		}
+		want_path(node, p);
 		return;
 	}
 	ov->tx++;
@@ -677,6 +827,8 @@ void node_overlay_stop(struct node *node)
 	if (!ov)
 		return;
 	node->ov = NULL;
+	for (size_t i = 0; i < NPEERS; i++)
+		free(ov->stage[i]);
 	overlay_tun_close(&ov->tun);
 	overlay_table_free(&ov->table);
 	overlay_fw_free(&ov->fw);
@@ -708,6 +860,19 @@ json_object *node_overlay_json(struct node *node)
 	json_object_object_add(d, "firewall", json_object_new_int64((int64_t)ov->firewalled));
 	json_object_object_add(d, "offload", json_object_new_int64((int64_t)ov->gso_bad));
 	json_object_object_add(o, "firewall_rules", json_object_new_int((int)ov->fw.num_rules));
+	/* Packets that waited for a member to become reachable: staged,
+	 * sent once it was, dropped after OV_STAGE_MS or for a member gone,
+	 * dropped from a full stage (the oldest), and waiting now. */
+	unsigned waiting = 0;
+	for (size_t i = 0; i < NPEERS; i++)
+		waiting += ov->stage[i] ? ov->stage[i]->num : 0;
+	json_object *st = json_object_new_object();
+	json_object_object_add(st, "packets", json_object_new_int64((int64_t)ov->staged));
+	json_object_object_add(st, "sent", json_object_new_int64((int64_t)ov->stage_sent));
+	json_object_object_add(st, "expired", json_object_new_int64((int64_t)ov->stage_expired));
+	json_object_object_add(st, "overflow", json_object_new_int64((int64_t)ov->stage_overflow));
+	json_object_object_add(st, "waiting", json_object_new_int64(waiting));
+	json_object_object_add(o, "staged", st);
 	/* TUN offloads (overlay/gso.h): on or not, TSO reads and the packets
 	 * cut from them. */
 	json_object *g = json_object_new_object();

@@ -1,15 +1,17 @@
-"""tests/node/delay_proxy.py HOST PORT DELAY_FILE SECONDS: a TCP proxy on
-127.0.0.1 (port chosen by the kernel, printed as "listening on PORT") to
-HOST:PORT that holds every chunk, each way, for the number of milliseconds
-in DELAY_FILE (read per chunk: 0, empty or missing is no delay), +-20 % of
-jitter, order kept. Exits after SECONDS whatever happens (a bounded helper
-for tests/node/relay_rtt.sh)."""
+"""tests/node/delay_proxy.py HOST PORT DELAY_FILE SECONDS [LISTEN]: a TCP
+proxy on LISTEN (default 127.0.0.1; port chosen by the kernel, printed as
+"listening on PORT") to HOST:PORT that holds every chunk, each way, for the
+number of milliseconds in DELAY_FILE (read per chunk: 0, empty or missing
+is no delay), +-20 % of jitter, order kept. Exits after SECONDS whatever
+happens (a bounded helper for tests/node/relay_rtt.sh and
+overlay_lazy.sh)."""
 import asyncio
 import random
 import sys
 import time
 
 host, port, delay_file, life = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+listen = sys.argv[5] if len(sys.argv) > 5 else "127.0.0.1"
 
 
 def delay():
@@ -65,7 +67,7 @@ async def handle(r, w):
 
 
 async def main():
-    srv = await asyncio.start_server(handle, "127.0.0.1", 0)
+    srv = await asyncio.start_server(handle, listen, 0)
     print("listening on", srv.sockets[0].getsockname()[1], flush=True)
     await asyncio.sleep(life)
 
