@@ -4,12 +4,23 @@
 #include "node/internal.h"
 #include "node/overlay.h"
 
+/* Whether a is an IPv4 loopback address with this node's own port: every
+ * node lists its interfaces, loopback too (two nodes on one host meet
+ * there), so a peer on another host that uses our port lists what, here,
+ * is our own socket: punching it would only talk to ourselves. */
+static bool is_self(const struct node *node, const struct sockaddr_storage *a)
+{
+	const struct sockaddr_in *in = (const struct sockaddr_in *)a;
+	return a->ss_family == AF_INET && (ntohl(in->sin_addr.s_addr) >> 24) == 127 && ntohs(in->sin_port) == node->port;
+}
+
 /* Parses a candidate a peer announced (HELLO) or a join code carries (s,
  * NULL when it is not a string) into a/al and says whether it may be
- * punched: not malformed, not our overlay's, and for IPv6 an address with
- * global reach (node/family.h). A refusal counts under its reason in
- * node->cand_refused (`peers --json` self.candidates_refused) and is
- * logged, but for an overlay address (a peer lists its interfaces). */
+ * punched: not malformed, not our overlay's, not our own socket, and for
+ * IPv6 an address with global reach (node/family.h). A refusal counts
+ * under its reason in node->cand_refused (`peers --json`
+ * self.candidates_refused) and is logged, but for an overlay address or
+ * our own socket (a peer lists its interfaces: that is no attack). */
 bool node_cand_accept(struct node *node, const struct node_peer *p, const char *s, struct sockaddr_storage *a,
 		      socklen_t *al)
 {
@@ -18,12 +29,14 @@ bool node_cand_accept(struct node *node, const struct node_peer *p, const char *
 		why = NODE_REFUSE_MALFORMED;
 	else if (node_overlay_owns(node, a))
 		why = NODE_REFUSE_OVERLAY;
+	else if (is_self(node, a))
+		why = NODE_REFUSE_SELF;
 	else if (a->ss_family == AF_INET6)
 		why = node_family_v6_refusal(((struct sockaddr_in6 *)a)->sin6_addr.s6_addr);
 	if (why == NODE_REFUSE_NONE)
 		return true;
 	node->cand_refused[why]++;
-	if (why != NODE_REFUSE_OVERLAY)
+	if (why != NODE_REFUSE_OVERLAY && why != NODE_REFUSE_SELF)
 		core_log(CORE_LOG_INFO, "peer %s: candidate %.80s refused: %s", node_peer_name(p),
 			 s ? s : "(not a string)", node_family_refusal_name(why));
 	return false;

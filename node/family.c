@@ -49,6 +49,7 @@ const char *node_family_refusal_name(enum node_family_refusal r)
 		[NODE_REFUSE_OVERLAY] = "overlay",     [NODE_REFUSE_UNSPECIFIED] = "unspecified",
 		[NODE_REFUSE_LOOPBACK] = "loopback",   [NODE_REFUSE_MULTICAST] = "multicast",
 		[NODE_REFUSE_LINK_LOCAL] = "link_local", [NODE_REFUSE_V4_MAPPED] = "v4_mapped",
+		[NODE_REFUSE_SELF] = "self",
 	};
 	return (unsigned)r < NODE_REFUSE_COUNT ? names[r] : "?";
 }
