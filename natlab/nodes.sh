@@ -430,6 +430,25 @@ nd_pair_up() {
 	nd_matt_pid=$nd_pid
 }
 
+# nd_pair_relay_only URL1 URL2: on loopback, Rob (init with both relays,
+# serve --relay-only: the relays are the only path) and Matt (`join CODE
+# --relay-only`), each on a free UDP port. Sets rob and matt (their homes;
+# logs in $rob.log, $matt.out). Exits 1 if Rob's node does not start.
+nd_pair_relay_only() {
+	rob=$nd_tmp/rob
+	matt=$nd_tmp/matt
+	_rport=$(nd_free_udp)
+	_mport=$(nd_free_udp)
+	[ "$_rport" != "$_mport" ] || _mport=$(nd_free_udp)
+	nd_run - "$rob" init lab --relay "$1" --relay "$2" $nd_stun_args --port "$_rport" --name rob >"$rob.init" 2>&1 ||
+		{ cat "$rob.init"; exit 1; }
+	nd_start - "$rob" "$rob.log" serve --relay-only
+	nd_wait 10 "rob's node answers" nd_up - "$rob" || { cat "$rob.log"; exit 1; }
+	nd_run - "$rob" join >"$rob.code" 2>&1
+	_code=$(sed -n 's/^Full code: //p' "$rob.code")
+	nd_start - "$matt" "$matt.out" join "$_code" --port "$_mport" --name matt --relay-only
+}
+
 nd_both_connected() {
 	nd_connected "$1" "$2" matt && nd_connected "$3" "$4" rob
 }

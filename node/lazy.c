@@ -342,6 +342,21 @@ bool node_lazy_asking(const struct node_peer *p)
 	return p->idle.waiting && node_now_ms() - p->idle.ask_ms < NODE_IDLE_WAIT_MS;
 }
 
+bool node_lazy_closed_on_its_side(struct node *node, struct node_link *l)
+{
+	struct node_peer *p = l->peer;
+	if (!node->lazy || !node_lazy_is_pair_link(l) || !p || l->closing || !node_lazy_asking(p))
+		return false;
+	/* l is down: has_pair_link sees only the other relays' links. */
+	if (!has_pair_link(node, p, true))
+		p->idle.waiting = false;
+	if (node_lazy_link_wanted(node, p))
+		return false;
+	core_log(CORE_LOG_DEBUG, "relay links: %s idle: its pair link on %s closes (closed on its side)", node_peer_name(p),
+		 l->url);
+	return true;
+}
+
 bool node_lazy_reachable(const struct node_peer *p)
 {
 	return node_peer_ready(p) && (p->direct_ok || (!node_lazy_asking(p) && p->relay && p->relay->peer == p &&

@@ -139,6 +139,14 @@ void node_lazy_on_idle(struct node *node, struct node_peer *p, const uint8_t *m,
 /* Whether we asked p whether idle pair links may close and wait for the
  * answer (at most NODE_IDLE_WAIT_MS). */
 bool node_lazy_asking(const struct node_peer *p);
+/* The relay closed pair link l (a Close frame). While we ask its member
+ * whether idle links may close, that is the member's answer: once its
+ * last pair link (one per relay) is gone, what waits for the answer (a
+ * `send`, staged overlay packets) goes on at once, by a new call if it
+ * still wants the member, not when NODE_IDLE_WAIT_MS runs out. Returns
+ * whether l closes for good (asked, and not wanted since); false: it
+ * reconnects as after any other end. l must be down already. */
+bool node_lazy_closed_on_its_side(struct node *node, struct node_link *l);
 /* Whether p can be sent to now: a session, and a direct path or a relay
  * link where p is there too (paired) that carries traffic: a pair link (or
  * a catch-up one), not the doorbell or the call that brought the two

@@ -441,15 +441,15 @@ static struct node_peer *owner(struct node *node, struct node_overlay *ov, const
 /* Whether a packet for p is sent now rather than staged. Lazy links
  * (node/lazy.h): only while node_lazy_reachable (not while a call is
  * under way, or the idle question is out). Eager: what node_peer_send
- * needs, a session and a direct path or a relay link that is up, paired
- * or not (a relay without the paired notice, as the seed's, forwards all
- * the same; ours holds what comes before the other side). */
+ * needs, a session key (a responder may send before its session is
+ * confirmed) and a direct path or a relay link that is up, paired or not
+ * (a relay without the paired notice, as the seed's, forwards all the
+ * same; ours holds what comes before the other side). */
 static bool may_send(const struct node *node, const struct node_peer *p)
 {
 	if (node_lazy(node))
 		return node_lazy_reachable(p);
-	return node_peer_ready(p) &&
-	       (p->direct_ok || (p->relay && p->relay->used && p->relay->peer == p && p->relay->up));
+	return p->ss.have_s && (p->direct_ok || (p->relay && p->relay->used && p->relay->peer == p && p->relay->up));
 }
 
 /* What a packet for p waits for: a session (a handshake started) and a
@@ -457,7 +457,7 @@ static bool may_send(const struct node *node, const struct node_peer *p)
 static void want_path(struct node *node, struct node_peer *p)
 {
 	node_lazy_want(node, p);
-	if (p->used && !p->hs_live && !node_peer_ready(p))
+	if (p->used && !p->hs_live && !p->ss.have_s)
 		node_handshake_start(node, p, NULL);
 }
 
@@ -468,33 +468,43 @@ static void stage_free(struct node_overlay *ov, size_t i)
 	ov->stages--;
 }
 
-/* Sends what waits for peer slot i while its member is reachable, drops
- * what waited too long (or was for a member that left the slot), and
- * frees the stage once it is empty. May suspend: everything is looked up
- * again after each send (the overlay may have stopped meanwhile). */
-static void stage_drain(struct node *node, size_t i)
+enum drain { DRAINED, BLOCKED, BUSY };
+
+/* Sends what waits for peer slot i, in order, while its member may be sent
+ * to; drops what waited too long (or was for a member that left the
+ * slot); frees the stage once it is empty (DRAINED). BLOCKED: the member
+ * cannot be sent to (now or any more); BUSY: another drain of this stage
+ * is under way (one at a time: only a drain frees a stage). May suspend:
+ * everything is looked up again after each send. */
+static enum drain stage_drain(struct node *node, size_t i)
 {
 	uint8_t pkt[OVERLAY_STAGE_PKT_MAX];
+	struct node_overlay *ov = node->ov;
+	struct overlay_stage *s = ov ? ov->stage[i] : NULL;
+	if (!s)
+		return DRAINED;
+	if (s->draining)
+		return BUSY;
+	s->draining = true;
 	for (;;) {
-		struct node_overlay *ov = node->ov;
-		struct overlay_stage *s = ov ? ov->stage[i] : NULL;
-		if (!s || node->stopping)
-			return;
+		if (!(ov = node->ov))
+			return DRAINED; /* stopped: node_overlay_stop freed the stages */
+		s = ov->stage[i];
+		if (node->stopping)
+			break;
 		struct node_peer *p = &node->peers[i];
 		bool same = p->used && !memcmp(p->pub, s->owner, sizeof s->owner);
 		ov->stage_expired += same ? overlay_stage_expire(s, node_now_ms(), OV_STAGE_MS) : overlay_stage_clear(s);
 		if (!s->num) {
 			stage_free(ov, i);
-			return;
+			return DRAINED;
 		}
-		if (!may_send(node, p)) {
-			want_path(node, p);
-			return;
-		}
+		if (!may_send(node, p))
+			break;
 		size_t n = overlay_stage_pop(s, pkt, sizeof pkt);
 		int r = node_peer_send(node, p, NODE_MSG_IP, pkt, n);
 		if (!(ov = node->ov))
-			return;
+			return DRAINED;
 		if (r < 0) {
 			ov->no_session++; /* the path went while it was picked: lost */
 		} else {
@@ -502,10 +512,13 @@ static void stage_drain(struct node *node, size_t i)
 			ov->stage_sent++;
 		}
 	}
+	s->draining = false;
+	return BLOCKED;
 }
 
 /* The stager: while packets wait, every OV_STAGE_POLL_MS sends those whose
- * member is reachable now. Ends when none waits, or the node stops. */
+ * member can be sent to now, and starts what the others wait for. Ends
+ * when none waits, or the node stops. */
 static void stager(void *arg)
 {
 	core_task_set_name("overlay stager");
@@ -519,21 +532,24 @@ static void stager(void *arg)
 			ov->stager = false;
 			return;
 		}
-		for (size_t i = 0; i < NPEERS && (ov = node->ov) && ov->stages; i++)
-			if (ov->stage[i])
-				stage_drain(node, i);
+		for (size_t i = 0; i < NPEERS && (ov = node->ov) && ov->stages && !node->stopping; i++)
+			if (ov->stage[i] && stage_drain(node, i) == BLOCKED && node->peers[i].used)
+				want_path(node, &node->peers[i]);
 	}
 }
 
 /* Stages pkt[0..n) for p (overlay/stage.h) and starts the stager. False:
- * no stage for p could be had (OV_STAGE_PEERS wait already, or no memory). */
+ * not staged (OV_STAGE_PEERS wait already, no memory, or a size no stage
+ * holds). */
 static bool stage_add(struct node *node, struct node_overlay *ov, struct node_peer *p, const uint8_t *pkt, size_t n)
 {
+	if (!n || n > OVERLAY_STAGE_PKT_MAX)
+		return false;
 	size_t i = (size_t)(p - node->peers);
 	struct overlay_stage *s = ov->stage[i];
 	if (s && memcmp(s->owner, p->pub, sizeof s->owner)) {
 		ov->stage_expired += overlay_stage_clear(s); /* the slot's last member's */
-		overlay_stage_init(s, p->pub);
+		memcpy(s->owner, p->pub, sizeof s->owner);
 	}
 	if (!s) {
 		if (ov->stages >= OV_STAGE_PEERS || !(s = malloc(sizeof *s)))
@@ -542,10 +558,7 @@ static bool stage_add(struct node *node, struct node_overlay *ov, struct node_pe
 		ov->stage[i] = s;
 		ov->stages++;
 	}
-	int r = overlay_stage_push(s, pkt, n, node_now_ms());
-	if (r < 0)
-		return false;
-	ov->stage_overflow += (unsigned)r;
+	ov->stage_overflow += (unsigned)overlay_stage_push(s, pkt, n, node_now_ms());
 	ov->staged++;
 	if (!ov->stager && core_spawn(stager, node) == 0)
 		ov->stager = true;
@@ -592,11 +605,30 @@ static void route_out(struct node *node, struct node_overlay *ov, const uint8_t 
 		return;
 	}
 	overlay_fw_outbound(&ov->fw, pkt, &ip, node_now_ms());
-	/* Not reachable now (no session, no path, a call under way, or idle
-	 * relay links being asked about), or packets for it wait already:
-	 * this one waits behind them, and the stager sends them in order
-	 * once it is. */
-	if (ov->stage[p - node->peers] || !may_send(node, p)) {
+	size_t i = (size_t)(p - node->peers);
+	uint8_t pub[32];
+	memcpy(pub, p->pub, sizeof pub);
+	if (ov->stage[i] && may_send(node, p)) {
+		/* Its path is back and packets wait for it: they go first, sent
+		 * here (or, while the stager sends them, waited for), so that a
+		 * busy flow is held back by its path, as by any send, instead
+		 * of overflowing the stage. */
+		while (stage_drain(node, i) == BUSY && !node->stopping)
+			core_sleep(1);
+		if (node->stopping || !p->used || memcmp(p->pub, pub, sizeof pub))
+			return; /* the member left its slot meanwhile */
+	}
+	if (ov->stage[i] || !may_send(node, p)) {
+		/* It cannot be sent to now (no session, no path, a call under
+		 * way, or its idle relay links being asked about), or packets
+		 * for it wait already: this one waits behind them. What the
+		 * UDP GSO batch holds for it leaves first: the stage must not
+		 * overtake it. */
+		if (ov->batch.st.num && ov->batch.p == p) {
+			flush(node, ov);
+			if (node->stopping || !p->used || memcmp(p->pub, pub, sizeof pub))
+				return;
+		}
 		if (!stage_add(node, ov, p, pkt, ip.len))
 			ov->no_session++; /* dropped, as a router does; TCP resends */
 		want_path(node, p);
@@ -604,8 +636,6 @@ static void route_out(struct node *node, struct node_overlay *ov, const uint8_t 
 	}
 	if (join && batch_add(node, ov, p, pkt, ip.len))
 		return;
-	uint8_t pub[32];
-	memcpy(pub, p->pub, sizeof pub);
 	if (node_peer_send(node, p, NODE_MSG_IP, pkt, ip.len) < 0) {
 		/* The path went meanwhile (the send may have suspended): the
 		 * packet waits for the next one, unless the member left its

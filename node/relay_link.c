@@ -283,18 +283,8 @@ static void link_run(void *arg)
 		 * closed at the next tick. Any other end (a relay restart, a
 		 * broken connection) reconnects as before: the other side may
 		 * still use the link. */
-		if (relay_closed && node_lazy_is_pair_link(l) && l->peer && node_lazy(node) &&
-		    node_lazy_asking(l->peer) && !node->stopping && !l->closing) {
-			/* Answered: what waits for the answer (a `send`, staged
-			 * overlay packets) goes on now, by a new call if it wants
-			 * the member again, not when the wait runs out. */
-			l->peer->idle.waiting = false;
-			if (!node_lazy_link_wanted(node, l->peer)) {
-				core_log(CORE_LOG_DEBUG, "relay links: %s idle: its pair link on %s closes (closed on its side)",
-					 node_peer_name(l->peer), l->url);
-				l->closing = true;
-			}
-		}
+		if (relay_closed && !node->stopping && node_lazy_closed_on_its_side(node, l))
+			l->closing = true;
 		if (was && was->relay == l) {
 			if (!l->peer)
 				was->relay = NULL;

@@ -9,6 +9,7 @@ void overlay_stage_init(struct overlay_stage *s, const uint8_t owner[32])
 	memcpy(s->owner, owner, sizeof s->owner);
 	s->head = 0;
 	s->num = 0;
+	s->draining = false;
 }
 
 static void drop_oldest(struct overlay_stage *s)

@@ -17,6 +17,7 @@
  * sender), and what waited longer than the caller's bound goes at
  * overlay_stage_expire. Pure bookkeeping: no I/O, no allocation (the
  * caller owns the struct, about 23 KiB). */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,7 @@
 struct overlay_stage {
 	uint8_t owner[32];         /* whose packets (a member's public key) */
 	unsigned head, num;        /* the oldest's slot, how many wait */
+	bool draining;             /* the caller's: its packets are being sent */
 	uint64_t since_ms[OVERLAY_STAGE_PKTS];
 	uint16_t len[OVERLAY_STAGE_PKTS];
 	uint8_t pkt[OVERLAY_STAGE_PKTS][OVERLAY_STAGE_PKT_MAX];

@@ -101,7 +101,14 @@ else
 		bad "$asker's ping to $other ($dst), sent while $asker asked about idle links, was not answered: $(tail -n 2 "$nd_tmp/ping2.out")"
 	fi
 	st1=$(staged "$host" "$home" packets)
-	echo "   $asker staged $((${st1:-0} - ${st0:-0})) packet(s) meanwhile; $(grep -h "relay links: $other" "$home.log" "$home.out" 2>/dev/null | tail -n 3 | sed 's/^/   /')"
+	echo "   $asker staged $((${st1:-0} - ${st0:-0})) packet(s) meanwhile"
+	# The echo request waited (it was sent in the question's round trip,
+	# not after the answer), and the other side did agree to close: the
+	# case where the packet used to be lost.
+	[ "${st1:-0}" -gt "${st0:-0}" ] 2>/dev/null ||
+		bad "$asker staged nothing while asking ($st0 -> $st1): the ping did not go out in the question's round trip"
+	grep -q "relay links: $asker idle on both sides" "$nd_tmp/$other.log" "$nd_tmp/$other.out" 2>/dev/null ||
+		bad "$other did not agree to close the idle links: $(grep -h "relay links" "$nd_tmp/$other.log" "$nd_tmp/$other.out" 2>/dev/null | tail -n 3)"
 fi
 
 if [ "$fail" -ne 0 ]; then

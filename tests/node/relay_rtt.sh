@@ -38,18 +38,7 @@ p1=$url
 proxy 2 "$r2port"
 p2=$url
 
-rob=$nd_tmp/rob
-matt=$nd_tmp/matt
-rport=$(nd_free_udp)
-mport=$(nd_free_udp)
-[ "$rport" != "$mport" ] || mport=$(nd_free_udp)
-nd_run - "$rob" init lab --relay "$p1" --relay "$p2" $nd_stun_args --port "$rport" --name rob >"$rob.init" 2>&1 ||
-	{ cat "$rob.init"; exit 1; }
-nd_start - "$rob" "$rob.log" serve --relay-only
-nd_wait 10 "rob's node answers" nd_up - "$rob" || { cat "$rob.log"; exit 1; }
-nd_run - "$rob" join >"$rob.code" 2>&1
-code=$(sed -n 's/^Full code: //p' "$rob.code")
-nd_start - "$matt" "$matt.out" join "$code" --port "$mport" --name matt --relay-only
+nd_pair_relay_only "$p1" "$p2"
 
 # field HOME PEER EXPR: EXPR of PEER's entry in peers --json (p).
 field() {

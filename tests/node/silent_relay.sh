@@ -25,18 +25,7 @@ r2=ws://127.0.0.1:$(sed -n 's/^relay listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$
 # A frozen process must be thawed for the cleanup to end it politely.
 trap 'kill -CONT $r1_pid $r2_pid 2>/dev/null; nd_cleanup' EXIT
 
-rob=$nd_tmp/rob
-matt=$nd_tmp/matt
-rport=$(nd_free_udp)
-mport=$(nd_free_udp)
-[ "$rport" != "$mport" ] || mport=$(nd_free_udp)
-nd_run - "$rob" init lab --relay "$r1" --relay "$r2" $nd_stun_args --port "$rport" --name rob >"$rob.init" 2>&1 ||
-	{ cat "$rob.init"; exit 1; }
-nd_start - "$rob" "$rob.log" serve --relay-only
-nd_wait 10 "rob's node answers" nd_up - "$rob" || { cat "$rob.log"; exit 1; }
-nd_run - "$rob" join >"$rob.code" 2>&1
-code=$(sed -n 's/^Full code: //p' "$rob.code")
-nd_start - "$matt" "$matt.out" join "$code" --port "$mport" --name matt --relay-only
+nd_pair_relay_only "$r1" "$r2"
 
 # relay_of HOME PEER: the relay PEER's traffic uses, from peers --json.
 relay_of() {
