@@ -1,17 +1,37 @@
 /* node/candidate.c: what became of each of a peer's candidates (tried,
  * answered), for `peers --json`. */
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <string.h>
+
 #include "node/family.h"
 #include "node/internal.h"
 #include "node/overlay.h"
 
-/* Whether a is an IPv4 loopback address with this node's own port: every
- * node lists its interfaces, loopback too (two nodes on one host meet
- * there), so a peer on another host that uses our port lists what, here,
- * is our own socket: punching it would only talk to ourselves. */
+/* Whether a is our own IPv4 socket: an address of ours (loopback, or one
+ * of our interfaces') with this node's own port. Every node lists its
+ * interfaces, loopback too (two nodes on one host meet there), so a peer
+ * on another host that uses our port lists what, here, is our own socket:
+ * its loopback address, a bridge every host of its kind has (Docker's
+ * 172.17.0.1), or a private address that happens to be ours too. Punching
+ * it would only talk to ourselves. */
 static bool is_self(const struct node *node, const struct sockaddr_storage *a)
 {
 	const struct sockaddr_in *in = (const struct sockaddr_in *)a;
-	return a->ss_family == AF_INET && (ntohl(in->sin_addr.s_addr) >> 24) == 127 && ntohs(in->sin_port) == node->port;
+	if (a->ss_family != AF_INET || ntohs(in->sin_port) != node->port)
+		return false;
+	if ((ntohl(in->sin_addr.s_addr) >> 24) == 127)
+		return true;
+	struct ifaddrs *ifs = NULL;
+	bool ours = false;
+	if (getifaddrs(&ifs) != 0)
+		return false;
+	for (struct ifaddrs *i = ifs; i && !ours; i = i->ifa_next)
+		ours = i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
+		       ((const struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr == in->sin_addr.s_addr;
+	freeifaddrs(ifs);
+	return ours;
 }
 
 /* Parses a candidate a peer announced (HELLO) or a join code carries (s,

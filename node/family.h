@@ -58,7 +58,7 @@ enum node_family_refusal {
 	NODE_REFUSE_MULTICAST,   /* ff00::/8 */
 	NODE_REFUSE_LINK_LOCAL,  /* fe80::/10 */
 	NODE_REFUSE_V4_MAPPED,   /* ::ffff:0:0/96 */
-	NODE_REFUSE_SELF,        /* 127.0.0.0/8 with our own port: this node's socket */
+	NODE_REFUSE_SELF,        /* an address of ours with our own port: this node's socket */
 	NODE_REFUSE_COUNT
 };
 

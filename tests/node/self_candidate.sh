@@ -5,14 +5,15 @@
 #
 # Every node lists its interfaces among its candidates, loopback too (two
 # nodes on one host meet on 127.0.0.1). Rob and Matt, in two namespaces
-# behind full-cone NATs, both use UDP port 7777, so each lists
-# 127.0.0.1:7777, which on the other side is that side's own socket.
-# Checked, on both sides: connected on a direct path; the other's
-# 127.0.0.1:7777 is counted under self.candidates_refused.self and not
-# listed among its candidates; and no packet from 127.0.0.1:7777 reached
-# the node (before, each sent itself a punch or keepalive every 400 ms
-# there, which it received and could not open). Needs root; exits 77
-# otherwise. About 15 s.
+# behind full-cone NATs, both use UDP port 7777 and both have a bridge
+# at 172.17.0.1 (as every Docker host has), so each lists 127.0.0.1:7777
+# and 172.17.0.1:7777, which on the other side are that side's own
+# socket. Checked, on both sides: connected on a direct path; the other's
+# two are counted under self.candidates_refused.self and not listed among
+# its candidates; and no packet from either reached the node (before,
+# each sent itself a punch or keepalive every 400 ms there, which it
+# received and could not open). Needs root; exits 77 otherwise. About
+# 15 s.
 set -u
 bin=${1:?usage: self_candidate.sh BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,6 +25,13 @@ export ATMOSPHERE_LOG=debug
 nd_lab_public
 natlab_site a full_cone
 natlab_site b full_cone
+for h in a b; do
+	# A veth pair stands in for the bridge (the kernel may lack "dummy").
+	natlab_exec $h ip link add dock0 type veth peer name dock1 &&
+		natlab_exec $h ip addr add 172.17.0.1/16 dev dock0 &&
+		natlab_exec $h ip link set dock1 up && natlab_exec $h ip link set dock0 up ||
+		bad "cannot add an interface at 172.17.0.1 on $h"
+done
 rob=$nd_tmp/rob
 matt=$nd_tmp/matt
 nd_pair_up a "$rob" b "$matt" 7777 7777 || exit 1
@@ -42,13 +50,16 @@ for p in json.load(sys.stdin)["peers"]:
     if p.get("name") == sys.argv[1]:
         print(" ".join(c["address"] for c in p.get("candidates") or []))' "$4")
 	echo "$(basename "$2"): refused as self: ${n:-absent}; $4's candidates: $cands"
-	[ "${n:-0}" -ge 1 ] 2>/dev/null || bad "$(basename "$2") did not count $4's 127.0.0.1:7777 under self (${n:-absent})"
-	case " $cands " in
-	*" 127.0.0.1:7777 "*) bad "$(basename "$2") lists $4's 127.0.0.1:7777, its own socket, among $4's candidates" ;;
-	esac
+	[ "${n:-0}" -ge 2 ] 2>/dev/null ||
+		bad "$(basename "$2") did not count $4's 127.0.0.1:7777 and 172.17.0.1:7777 under self (${n:-absent})"
 	[ -n "$cands" ] || bad "$(basename "$2") lists no candidates of $4"
-	k=$(grep -c "from 127.0.0.1:7777" "$3")
-	[ "$k" -eq 0 ] || bad "$(basename "$2") received $k packets from 127.0.0.1:7777, its own socket: $(grep -m 2 "from 127.0.0.1:7777" "$3")"
+	for own in 127.0.0.1:7777 172.17.0.1:7777; do
+		case " $cands " in
+		*" $own "*) bad "$(basename "$2") lists $4's $own, its own socket, among $4's candidates" ;;
+		esac
+		k=$(grep -c "from $own" "$3")
+		[ "$k" -eq 0 ] || bad "$(basename "$2") received $k packets from $own, its own socket: $(grep -m 2 "from $own" "$3")"
+	done
 }
 check a "$rob" "$rob.log" matt
 check b "$matt" "$matt.out" rob
