@@ -430,6 +430,19 @@ nd_pair_up() {
 	nd_matt_pid=$nd_pid
 }
 
+# nd_relay2_start: a second relay of ours on 127.0.0.1 (beside
+# nd_loopback_servers' one; port picked by the kernel, log relay2.out).
+# Sets nd_relay2_url, nd_relay2_port, nd_relay2_pid. Exits 1 if it does
+# not start.
+nd_relay2_start() {
+	nd_start - "$nd_tmp/pub2" "$nd_tmp/relay2.out" relay --host 127.0.0.1 --port 0 --threads 1
+	nd_relay2_pid=$nd_pid
+	nd_wait 10 "relay 2 listening" grep -qs "^relay listening on 127.0.0.1:" "$nd_tmp/relay2.out" ||
+		{ cat "$nd_tmp/relay2.out"; exit 1; }
+	nd_relay2_port=$(sed -n 's/^relay listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$nd_tmp/relay2.out")
+	nd_relay2_url=ws://127.0.0.1:$nd_relay2_port
+}
+
 # nd_pair_relay_only URL1 URL2: on loopback, Rob (init with both relays,
 # serve --relay-only: the relays are the only path) and Matt (`join CODE
 # --relay-only`), each on a free UDP port. Sets rob and matt (their homes;

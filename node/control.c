@@ -417,12 +417,12 @@ static struct node_peer *connected_peer(struct node *node, struct core_sock *s, 
 		p->idle.full = 0; /* what the member answers to this wait's calls */
 		if (!p->hs_live)
 			node_handshake_start(node, p, NULL);
-		while (p->used && !memcmp(p->pub, pub, 32) && node_now_ms() < end && !node->stopping &&
+		while (node_peer_holds(p, pub) && node_now_ms() < end && !node->stopping &&
 		       !node_lazy_reachable(p) && p->idle.full != NODE_FULL_NONE_IDLE) {
 			node_lazy_want(node, p);
 			core_sleep(50);
 		}
-		if (!p->used || memcmp(p->pub, pub, 32)) {
+		if (!node_peer_holds(p, pub)) {
 			p = NULL;
 		} else if (!node_lazy_reachable(p)) {
 			char m[300];

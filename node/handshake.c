@@ -203,7 +203,7 @@ void node_on_packet(struct node *node, const uint8_t *pkt, size_t len, const str
 		 * its cap can say so only once the session is confirmed
 		 * (node_lazy_doorbell_heard). The HELLO's send may have
 		 * suspended: only if l and p are still the same. */
-		if (l && l->used && l->call && l->peer == p && p->used && !memcmp(p->pub, pub, sizeof pub))
+		if (l && l->used && l->call && l->peer == p && node_peer_holds(p, pub))
 			node_peer_send_on_link(node, p, l, NODE_MSG_KEEP, NULL, 0);
 		return;
 	}

@@ -335,6 +335,10 @@ bool node_cand_accept(struct node *node, const struct node_peer *p, const char *
 
 /* node/peer.c */
 bool node_peer_ready(const struct node_peer *p);
+/* Whether slot p still holds the member whose key is pub: a coroutine that
+ * suspended (a send, a wait) looks again, the slot may have been freed and
+ * reused meanwhile. */
+bool node_peer_holds(const struct node_peer *p, const uint8_t pub[32]);
 struct node_peer *node_peer_by_pub(struct node *node, const uint8_t pub[32]);
 struct node_peer *node_peer_by_name(struct node *node, const char *s);
 struct node_peer *node_peer_new(struct node *node, const uint8_t pub[32]);

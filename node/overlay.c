@@ -474,26 +474,21 @@ enum drain { DRAINED, BLOCKED, BUSY };
  * to; drops what waited too long (or was for a member that left the
  * slot); frees the stage once it is empty (DRAINED). BLOCKED: the member
  * cannot be sent to (now or any more); BUSY: another drain of this stage
- * is under way (one at a time: only a drain frees a stage). May suspend:
- * everything is looked up again after each send. */
-static enum drain stage_drain(struct node *node, size_t i)
+ * is under way (one at a time: only a drain frees a stage, so s stays
+ * valid across the sends, which may suspend). ov lives as long as the
+ * node's coroutines (node_overlay_stop runs after them). */
+static enum drain stage_drain(struct node *node, struct node_overlay *ov, size_t i)
 {
 	uint8_t pkt[OVERLAY_STAGE_PKT_MAX];
-	struct node_overlay *ov = node->ov;
-	struct overlay_stage *s = ov ? ov->stage[i] : NULL;
+	struct overlay_stage *s = ov->stage[i];
 	if (!s)
 		return DRAINED;
 	if (s->draining)
 		return BUSY;
 	s->draining = true;
-	for (;;) {
-		if (!(ov = node->ov))
-			return DRAINED; /* stopped: node_overlay_stop freed the stages */
-		s = ov->stage[i];
-		if (node->stopping)
-			break;
+	while (!node->stopping) {
 		struct node_peer *p = &node->peers[i];
-		bool same = p->used && !memcmp(p->pub, s->owner, sizeof s->owner);
+		bool same = node_peer_holds(p, s->owner);
 		ov->stage_expired += same ? overlay_stage_expire(s, node_now_ms(), OV_STAGE_MS) : overlay_stage_clear(s);
 		if (!s->num) {
 			stage_free(ov, i);
@@ -502,10 +497,7 @@ static enum drain stage_drain(struct node *node, size_t i)
 		if (!may_send(node, p))
 			break;
 		size_t n = overlay_stage_pop(s, pkt, sizeof pkt);
-		int r = node_peer_send(node, p, NODE_MSG_IP, pkt, n);
-		if (!(ov = node->ov))
-			return DRAINED;
-		if (r < 0) {
+		if (node_peer_send(node, p, NODE_MSG_IP, pkt, n) < 0) {
 			ov->no_session++; /* the path went while it was picked: lost */
 		} else {
 			ov->tx++;
@@ -523,17 +515,15 @@ static void stager(void *arg)
 {
 	core_task_set_name("overlay stager");
 	struct node *node = arg;
+	struct node_overlay *ov = node->ov;
 	for (;;) {
 		core_sleep(OV_STAGE_POLL_MS);
-		struct node_overlay *ov = node->ov;
-		if (!ov)
-			return; /* stopped: node_overlay_stop freed the stages */
 		if (node->stopping || !ov->stages) {
 			ov->stager = false;
 			return;
 		}
-		for (size_t i = 0; i < NPEERS && (ov = node->ov) && ov->stages && !node->stopping; i++)
-			if (ov->stage[i] && stage_drain(node, i) == BLOCKED && node->peers[i].used)
+		for (size_t i = 0; i < NPEERS && ov->stages && !node->stopping; i++)
+			if (ov->stage[i] && stage_drain(node, ov, i) == BLOCKED && node->peers[i].used)
 				want_path(node, &node->peers[i]);
 	}
 }
@@ -613,9 +603,9 @@ static void route_out(struct node *node, struct node_overlay *ov, const uint8_t 
 		 * here (or, while the stager sends them, waited for), so that a
 		 * busy flow is held back by its path, as by any send, instead
 		 * of overflowing the stage. */
-		while (stage_drain(node, i) == BUSY && !node->stopping)
+		while (stage_drain(node, ov, i) == BUSY && !node->stopping)
 			core_sleep(1);
-		if (node->stopping || !p->used || memcmp(p->pub, pub, sizeof pub))
+		if (node->stopping || !node_peer_holds(p, pub))
 			return; /* the member left its slot meanwhile */
 	}
 	if (ov->stage[i] || !may_send(node, p)) {
@@ -626,7 +616,7 @@ static void route_out(struct node *node, struct node_overlay *ov, const uint8_t 
 		 * overtake it. */
 		if (ov->batch.st.num && ov->batch.p == p) {
 			flush(node, ov);
-			if (node->stopping || !p->used || memcmp(p->pub, pub, sizeof pub))
+			if (node->stopping || !node_peer_holds(p, pub))
 				return;
 		}
 		if (!stage_add(node, ov, p, pkt, ip.len))
@@ -639,11 +629,9 @@ static void route_out(struct node *node, struct node_overlay *ov, const uint8_t 
 	if (node_peer_send(node, p, NODE_MSG_IP, pkt, ip.len) < 0) {
 		/* The path went meanwhile (the send may have suspended): the
 		 * packet waits for the next one, unless the member left its
-		 * slot (or the overlay stopped) while the send waited. */
-		if (!(ov = node->ov) || !p->used || memcmp(p->pub, pub, sizeof pub) ||
-		    !stage_add(node, ov, p, pkt, ip.len)) {
-			if (ov)
-				ov->no_session++;
+		 * slot while the send waited. */
+		if (!node_peer_holds(p, pub) || !stage_add(node, ov, p, pkt, ip.len)) {
+			ov->no_session++;
 			return;
 		}
 		want_path(node, p);

@@ -23,6 +23,11 @@ bool node_peer_ready(const struct node_peer *p)
 	return node_sessions_ready(&p->ss);
 }
 
+bool node_peer_holds(const struct node_peer *p, const uint8_t pub[32])
+{
+	return p->used && !memcmp(p->pub, pub, sizeof p->pub);
+}
+
 struct node_peer *node_peer_by_pub(struct node *node, const uint8_t pub[32])
 {
 	for (size_t i = 0; i < node->peers_hi; i++)

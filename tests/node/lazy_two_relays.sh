@@ -22,12 +22,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../natlab/nodes.sh"
 nd_begin "$bin"
 nd_loopback_servers
-nd_start - "$nd_tmp/pub2" "$nd_tmp/relay2.out" relay --host 127.0.0.1 --port 0 --threads 1
-nd_wait 10 "relay 2 listening" grep -qs "^relay listening on 127.0.0.1:" "$nd_tmp/relay2.out" || exit 1
-r2=ws://127.0.0.1:$(sed -n 's/^relay listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$nd_tmp/relay2.out")
+nd_relay2_start
 export ATMOSPHERE_LOG=debug ATMOSPHERE_LAZY_LINKS_AT=0 ATMOSPHERE_LAZY_IDLE_MS=3000 ATMOSPHERE_LAZY_RING=0
 
-nd_pair_relay_only "$nd_relay_url" "$r2"
+nd_pair_relay_only "$nd_relay_url" "$nd_relay2_url"
 nd_wait 30 "rob and matt connected" eval 'nd_connected - "$rob" matt && nd_connected - "$matt" rob' ||
 	bad "not connected: rob sees '$(nd_peer - "$rob" matt)'"
 

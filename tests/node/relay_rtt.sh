@@ -22,9 +22,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../natlab/nodes.sh"
 nd_begin "$bin"
 nd_loopback_servers
-nd_start - "$nd_tmp/pub2" "$nd_tmp/relay2.out" relay --host 127.0.0.1 --port 0 --threads 1
-nd_wait 10 "relay 2 listening" grep -qs "^relay listening on 127.0.0.1:" "$nd_tmp/relay2.out" || exit 1
-r2port=$(sed -n 's/^relay listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$nd_tmp/relay2.out")
+nd_relay2_start
+r2port=$nd_relay2_port
 
 # proxy N PORT: delay proxy N in front of relay port PORT; its URL in $url.
 proxy() {

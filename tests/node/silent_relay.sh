@@ -18,10 +18,9 @@ nd_begin "$bin"
 nd_loopback_servers
 r1=$nd_relay_url
 r1_pid=$nd_relay_pid
-nd_start - "$nd_tmp/pub2" "$nd_tmp/relay2.out" relay --host 127.0.0.1 --port 0 --threads 1
-r2_pid=$nd_pid
-nd_wait 10 "relay 2 listening" grep -qs "^relay listening on 127.0.0.1:" "$nd_tmp/relay2.out" || exit 1
-r2=ws://127.0.0.1:$(sed -n 's/^relay listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$nd_tmp/relay2.out")
+nd_relay2_start
+r2_pid=$nd_relay2_pid
+r2=$nd_relay2_url
 # A frozen process must be thawed for the cleanup to end it politely.
 trap 'kill -CONT $r1_pid $r2_pid 2>/dev/null; nd_cleanup' EXIT
 
